@@ -1,0 +1,102 @@
+# virtiosim build. `make help` lists the targets.
+.DEFAULT_GOAL := all
+SHELL := /bin/bash
+
+PREFIX ?= /usr/local
+BUILD ?= build
+VERSION := 0.1.0
+
+CC ?= cc
+OPT ?= -O2
+CPPFLAGS += -Iinclude -I. -D_GNU_SOURCE -DVS_VERSION=\"$(VERSION)\"
+CFLAGS += -std=c11 $(OPT) -g -fPIC -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+          -Wno-missing-field-initializers -MMD -MP
+PKGS := yaml-0.1 jansson check
+LDLIBS += $(shell pkg-config --libs yaml-0.1 jansson 2>/dev/null) -lm
+CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
+
+# Library sources: every .c in the layer folders except tests, benchmarks, fuzzers and
+# programs with a main() (listed in PROGRAM_SRCS).
+LAYER_DIRS := model model/dev conformance reports sim sim/qemu sim/vhost
+PROGRAM_SRCS := sim/main.c sim/qemu/qemu_smoke.c
+LIB_SRCS := $(filter-out $(PROGRAM_SRCS),$(foreach d,$(LAYER_DIRS),$(wildcard $(d)/*.c)))
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+TEST_SRCS := $(wildcard */tests/test_*.c */*/tests/test_*.c)
+TEST_BINS := $(patsubst %.c,$(BUILD)/tests/%,$(notdir $(TEST_SRCS)))
+BENCH_SRCS := $(wildcard */bench/bench_*.c)
+BENCH_BINS := $(patsubst %.c,$(BUILD)/bench/%,$(notdir $(BENCH_SRCS)))
+
+vpath %.c $(sort $(dir $(TEST_SRCS) $(BENCH_SRCS)))
+
+.PHONY: all lib deps check unit asan check-layers pytest bench install clean help run
+
+all: lib $(if $(wildcard sim/main.c),$(BUILD)/virtiosim)
+
+help:
+	@echo "make deps         install missing Debian packages (apt-get)"
+	@echo "make              build $(BUILD)/libvirtiosim.{a,so} and $(BUILD)/virtiosim"
+	@echo "make check        layers + unit tests + ASan/UBSan unit tests + pytest"
+	@echo "make asan         unit tests under AddressSanitizer + UBSan"
+	@echo "make bench        benchmarks; every figure is a 'bench: NAME VALUE UNIT' line"
+	@echo "make install PREFIX=/usr/local"
+
+deps:
+	@tools/deps.sh
+
+lib: $(BUILD)/libvirtiosim.a $(BUILD)/libvirtiosim.so
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libvirtiosim.a: $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/libvirtiosim.so: $(LIB_OBJS)
+	$(CC) -shared -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/virtiosim: $(BUILD)/obj/sim/main.o $(BUILD)/libvirtiosim.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/tests/%: %.c $(BUILD)/libvirtiosim.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/libvirtiosim.a $(LDFLAGS) $(CHECK_LIBS) $(LDLIBS)
+
+$(BUILD)/bench/%: %.c $(BUILD)/libvirtiosim.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/libvirtiosim.a $(LDFLAGS) $(LDLIBS)
+
+# Unit tests: every */tests/test_*.c is one Check program.
+unit: $(TEST_BINS)
+	@fail=0; for t in $(TEST_BINS); do \
+	  CK_DEFAULT_TIMEOUT=120 ./$$t || fail=1; done; exit $$fail
+
+asan:
+	$(MAKE) BUILD=build-asan OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" \
+	  LDFLAGS="-fsanitize=address,undefined" unit
+
+check-layers:
+	@python3 tools/check_layers.py
+
+pytest: all
+	@python3 -m pytest -q tests conformance/tests
+
+check: check-layers unit asan pytest
+
+bench: $(BENCH_BINS)
+	@for b in $(BENCH_BINS); do ./$$b || exit 1; done
+
+install: lib
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/virtiosim $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 $(BUILD)/libvirtiosim.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(BUILD)/libvirtiosim.so $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 include/virtiosim/*.h $(DESTDIR)$(PREFIX)/include/virtiosim/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' tools/virtiosim.pc.in \
+	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/virtiosim.pc
+	if [ -f $(BUILD)/virtiosim ]; then install -d $(DESTDIR)$(PREFIX)/bin && install -m 755 $(BUILD)/virtiosim $(DESTDIR)$(PREFIX)/bin/; fi
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(BUILD) build-asan -name '*.d' 2>/dev/null)

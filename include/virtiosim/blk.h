@@ -1,0 +1,103 @@
+/* Reference virtio-blk device (spec 5.2) and the request format the driver model uses. */
+#ifndef VIRTIOSIM_BLK_H
+#define VIRTIOSIM_BLK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "virtiosim/device.h"
+
+enum vs_blk_req_type {
+    VS_BLK_T_IN = 0,
+    VS_BLK_T_OUT = 1,
+    VS_BLK_T_FLUSH = 4,
+    VS_BLK_T_GET_ID = 8,
+    VS_BLK_T_GET_LIFETIME = 10,
+    VS_BLK_T_DISCARD = 11,
+    VS_BLK_T_WRITE_ZEROES = 13,
+    VS_BLK_T_SECURE_ERASE = 14,
+};
+
+enum vs_blk_status { VS_BLK_S_OK = 0, VS_BLK_S_IOERR = 1, VS_BLK_S_UNSUPP = 2 };
+
+#define VS_BLK_SECTOR 512u
+#define VS_BLK_ID_BYTES 20u
+#define VS_BLK_F_DWZ_UNMAP 1u   /* discard/write-zeroes segment flag */
+
+/* Request header (out, 16 bytes) and discard/write-zeroes segment (16 bytes), LE. */
+typedef struct vs_blk_req_hdr {
+    uint32_t type;
+    uint32_t reserved;
+    uint64_t sector;
+} vs_blk_req_hdr;
+
+typedef struct vs_blk_dwz_seg {
+    uint64_t sector;
+    uint32_t num_sectors;
+    uint32_t flags;
+} vs_blk_dwz_seg;
+
+/* Config space layout offsets (spec 5.2.4). */
+enum vs_blk_cfg_off {
+    VS_BLK_CFG_CAPACITY = 0,          /* le64 */
+    VS_BLK_CFG_SIZE_MAX = 8,          /* le32 */
+    VS_BLK_CFG_SEG_MAX = 12,          /* le32 */
+    VS_BLK_CFG_CYLINDERS = 16,        /* le16 */
+    VS_BLK_CFG_HEADS = 18,            /* u8 */
+    VS_BLK_CFG_SECTORS = 19,          /* u8 */
+    VS_BLK_CFG_BLK_SIZE = 20,         /* le32 */
+    VS_BLK_CFG_PHYS_BLOCK_EXP = 24,   /* u8 */
+    VS_BLK_CFG_ALIGN_OFFSET = 25,     /* u8 */
+    VS_BLK_CFG_MIN_IO_SIZE = 26,      /* le16 */
+    VS_BLK_CFG_OPT_IO_SIZE = 28,      /* le32 */
+    VS_BLK_CFG_WRITEBACK = 32,        /* u8 */
+    VS_BLK_CFG_NUM_QUEUES = 34,       /* le16 */
+    VS_BLK_CFG_MAX_DISCARD_SECTORS = 36,
+    VS_BLK_CFG_MAX_DISCARD_SEG = 40,
+    VS_BLK_CFG_DISCARD_SECTOR_ALIGN = 44,
+    VS_BLK_CFG_MAX_WZ_SECTORS = 48,
+    VS_BLK_CFG_MAX_WZ_SEG = 52,
+    VS_BLK_CFG_WZ_MAY_UNMAP = 56,     /* u8 */
+    VS_BLK_CFG_SIZE = 60,             /* bytes of config we implement (up to unused1) */
+};
+
+/* Deliberate bugs of the blk device, for mutant tests. */
+enum vs_blk_mutation {
+    VS_BLK_MUT_BAD_STATUS = 1u << 0,        /* status byte 7 on success */
+    VS_BLK_MUT_IN_LEN_SHORT = 1u << 1,      /* used.len omits the status byte */
+    VS_BLK_MUT_WRITES_READONLY = 1u << 2,   /* scribbles on the request header */
+    VS_BLK_MUT_ACCEPT_RO_WRITE = 1u << 3,   /* OUT succeeds on a read-only device */
+    VS_BLK_MUT_ACCEPTS_BAD_FEATURES = 1u << 4, /* FEATURES_OK for un-offered bits */
+};
+
+typedef struct vs_blk_opts {
+    uint64_t capacity_sectors;   /* 512-byte sectors */
+    const char *image_path;      /* raw image (pread/pwrite); NULL = RAM */
+    bool create_image;           /* create/extend the file to capacity if needed */
+    bool read_only;              /* offers VIRTIO_BLK_F_RO, rejects writes */
+    uint16_t num_queues;         /* > 1 offers VIRTIO_BLK_F_MQ; 0 = 1 */
+    uint32_t queue_size;         /* max queue size; 0 = 256 */
+    uint32_t blk_size;           /* 0 = 512 (no BLK_SIZE feature) */
+    uint32_t seg_max;            /* 0 = queue_size - 2 */
+    uint32_t size_max;           /* 0 = no SIZE_MAX feature */
+    bool writeback;              /* CONFIG_WCE initial writeback value */
+    bool flush, discard, write_zeroes, config_wce, topology, geometry;
+    uint32_t max_discard_sectors, max_discard_seg, discard_sector_alignment;
+    uint32_t max_write_zeroes_sectors, max_write_zeroes_seg;
+    bool write_zeroes_may_unmap;
+    uint64_t extra_features;     /* device-independent bits to offer (EVENT_IDX, ...) */
+    const char *serial;          /* GET_ID string, up to 20 bytes */
+    uint32_t mutations;          /* enum vs_blk_mutation */
+} vs_blk_opts;
+
+/* Fills defaults (capacity 2048 sectors, RAM, 1 queue, flush+discard+write_zeroes+
+ * config_wce+topology+geometry on, EVENT_IDX|INDIRECT_DESC|RING_PACKED offered). */
+void vs_blk_opts_default(vs_blk_opts *o);
+
+int vs_blk_create(vs_device **out, vs_gmem *gm, const vs_blk_opts *o, vs_err *e);
+
+/* Storage access for tests and scenario verification (bypasses the rings). */
+int vs_blk_storage_read(vs_device *d, uint64_t sector, void *buf, uint32_t nsectors,
+                        vs_err *e);
+
+#endif
