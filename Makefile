@@ -8,7 +8,7 @@ VERSION := 0.1.0
 
 CC ?= cc
 OPT ?= -O2
-CPPFLAGS += -Iinclude -I. -D_GNU_SOURCE -DVS_VERSION=\"$(VERSION)\"
+CPPFLAGS += -Iinclude -I. -DVS_VERSION=\"$(VERSION)\"
 CFLAGS += -std=c11 $(OPT) -g -fPIC -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
           -Wno-missing-field-initializers -MMD -MP
 PKGS := yaml-0.1 jansson check
