@@ -12,7 +12,7 @@ CPPFLAGS += -Iinclude -I. -DVS_VERSION=\"$(VERSION)\"
 CFLAGS += -std=c11 $(OPT) -g -fPIC -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
           -Wno-missing-field-initializers -MMD -MP
 PKGS := yaml-0.1 jansson check
-LDLIBS += $(shell pkg-config --libs yaml-0.1 jansson 2>/dev/null) -lm
+LDLIBS += $(shell pkg-config --libs yaml-0.1 jansson libcrypto 2>/dev/null) -lm
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 
 # Library sources: every .c in the layer folders except tests, benchmarks, fuzzers and

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages virtiosim needs that are missing; a no-op when all are there.
 set -euo pipefail
-pkgs=(build-essential pkg-config libyaml-dev check libjansson-dev python3 python3-pytest
+pkgs=(build-essential pkg-config libyaml-dev check libjansson-dev libssl-dev python3 python3-pytest
       qemu-system-x86 qemu-utils busybox-static cpio kmod clang libclang-rt-14-dev)
 missing=()
 for p in "${pkgs[@]}"; do
