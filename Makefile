@@ -3,6 +3,8 @@
 SHELL := /bin/bash
 
 PREFIX ?= /usr/local
+# Debian's python3 (with python3-pytest), not whatever python3 comes first on PATH.
+PYTHON ?= /usr/bin/python3
 BUILD ?= build
 VERSION := 0.1.0
 
@@ -77,10 +79,10 @@ asan:
 	  LDFLAGS="-fsanitize=address,undefined" unit
 
 check-layers:
-	@python3 tools/check_layers.py
+	@$(PYTHON) tools/check_layers.py
 
 pytest: all
-	@python3 -m pytest -q tests conformance/tests
+	@$(PYTHON) -m pytest -q tests conformance/tests
 
 check: check-layers unit asan pytest
 
