@@ -1,0 +1,154 @@
+/* Scenario files (YAML, see scenarios/README.md) loaded into plain values. The loader
+ * validates everything it can without running: a bad file is rejected with
+ * "file:line:column: what was expected", and unknown keys are errors. */
+#ifndef VIRTIOSIM_SCENARIO_H
+#define VIRTIOSIM_SCENARIO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "virtiosim/error.h"
+
+enum vs_backend_kind {
+    VS_BACKEND_REF = 1u << 0,
+    VS_BACKEND_QEMU = 1u << 1,
+    VS_BACKEND_VHOST_USER = 1u << 2,
+    VS_BACKEND_ALL = 0x7,
+};
+
+typedef enum vs_step_kind {
+    VS_STEP_INIT,
+    VS_STEP_READ,
+    VS_STEP_WRITE,
+    VS_STEP_FLUSH,
+    VS_STEP_GET_ID,
+    VS_STEP_DISCARD,
+    VS_STEP_WRITE_ZEROES,
+    VS_STEP_REQUEST,
+    VS_STEP_WORKLOAD,
+    VS_STEP_EXPECT,
+    VS_STEP_CONFIG_WRITE,
+    VS_STEP_RESET,
+    VS_STEP_FAULT,
+    VS_STEP_WAIT,
+} vs_step_kind;
+
+const char *vs_step_kind_name(vs_step_kind k);
+
+/* Expected request outcome: the virtio-blk status byte. */
+enum vs_expect_status { VS_EXPECT_OK = 0, VS_EXPECT_IOERR = 1, VS_EXPECT_UNSUPP = 2 };
+
+enum vs_rw_mode {
+    VS_RW_READ, VS_RW_WRITE, VS_RW_RANDREAD, VS_RW_RANDWRITE, VS_RW_RW, VS_RW_RANDRW,
+};
+
+enum vs_fault_kind {
+    VS_FAULT_LOOP,
+    VS_FAULT_NEXT_OUT_OF_RANGE,
+    VS_FAULT_ADDR_OUTSIDE_RAM,
+    VS_FAULT_NESTED_INDIRECT,
+    VS_FAULT_WRITE_BEFORE_READ,
+    VS_FAULT_ZERO_LENGTH,
+    VS_FAULT_LEN_OVERFLOW,
+    VS_FAULT_KIND_COUNT,
+};
+
+const char *vs_fault_kind_name(enum vs_fault_kind k);
+
+#define VS_STEP_MAX_CFG 16
+
+typedef struct vs_cfg_expect {
+    char field[32];
+    uint64_t value;
+} vs_cfg_expect;
+
+typedef struct vs_step {
+    vs_step_kind kind;
+    unsigned line, col;         /* 1-based position in the scenario file */
+    uint16_t queue;
+    int expect;                 /* enum vs_expect_status */
+    uint64_t sector;
+    uint32_t count;             /* sectors */
+    uint32_t pattern;
+    bool verify;
+    bool unmap;
+    uint32_t req_type;          /* VS_STEP_REQUEST */
+    char *expect_id;            /* VS_STEP_GET_ID, may be NULL */
+    struct {
+        enum vs_rw_mode rw;
+        uint32_t bs;
+        uint32_t iodepth;
+        uint32_t rwmixread;
+        uint64_t number_ios;
+        bool verify;
+        uint64_t offset, size;  /* sectors; size 0 = to the end of the device */
+        uint16_t queues;
+    } wl;
+    /* VS_STEP_EXPECT */
+    uint8_t status_set;         /* bits that must be set */
+    int needs_reset;            /* -1 don't care, 0 must be clear, 1 must be set */
+    vs_cfg_expect cfg[VS_STEP_MAX_CFG];
+    unsigned ncfg;
+    uint64_t features_required;
+    /* VS_STEP_CONFIG_WRITE */
+    char field[32];
+    uint64_t value;
+    /* VS_STEP_RESET */
+    bool reinit;
+    /* VS_STEP_INIT */
+    bool expect_features_refused;
+    /* VS_STEP_FAULT */
+    enum vs_fault_kind fault;
+    /* VS_STEP_WAIT */
+    uint64_t wait_ns;
+} vs_step;
+
+enum vs_service_dist { VS_DIST_FIXED, VS_DIST_UNIFORM, VS_DIST_EXPONENTIAL };
+
+typedef struct vs_scenario {
+    char *path;
+    char *name;
+    char *description;
+    unsigned backends;          /* enum vs_backend_kind mask */
+    uint64_t seed;
+    struct {
+        uint64_t capacity_sectors;
+        char *image;            /* NULL = RAM; else resolved path */
+        bool read_only;
+        uint16_t num_queues;
+        uint32_t queue_size;
+        uint32_t blk_size, seg_max, size_max;
+        bool flush, discard, write_zeroes, config_wce, topology, geometry;
+        bool writeback;
+        char *serial;
+        uint32_t max_discard_sectors, max_discard_seg, discard_sector_alignment;
+        uint32_t max_write_zeroes_sectors, max_write_zeroes_seg;
+        bool write_zeroes_may_unmap;
+    } device;
+    struct {
+        uint64_t features;      /* accepted (blk device id namespace) */
+        bool packed;
+        uint32_t queue_size;
+        uint16_t queues;
+        int interrupts;         /* enum vs_irq_mode (virtio.h) */
+        bool indirect;
+        uint32_t seg_size;
+        uint32_t iodepth;
+    } driver;
+    struct {
+        uint64_t doorbell_latency_ns, irq_latency_ns;
+        enum vs_service_dist dist;
+        uint64_t a_ns, b_ns;    /* fixed: a; uniform: [a,b]; exponential: mean a */
+    } timing;
+    vs_step *steps;
+    unsigned nsteps;
+} vs_scenario;
+
+int vs_scenario_load(const char *path, vs_scenario **out, vs_err *e);
+void vs_scenario_free(vs_scenario *s);
+
+/* Parsers shared with the CLI: "4k" / "1MiB" / "512" → bytes; "500ns" / "2us" → ns. */
+int vs_parse_size(const char *s, uint64_t *out);
+int vs_parse_time_ns(const char *s, uint64_t *out);
+
+#endif
