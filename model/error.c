@@ -1,3 +1,4 @@
+#define _GNU_SOURCE
 #include "virtiosim/error.h"
 
 #include <stdarg.h>

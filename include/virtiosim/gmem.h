@@ -37,7 +37,7 @@ typedef struct vs_gmem_access {
     uint64_t len;
 } vs_gmem_access;
 
-/* Access hook: called before every checked access (ld/st/read/write/translate) while
+/* Access hook: called before every checked access (ld/st/read/write/fill/translate) while
  * any hook is installed. Return 0 to let the access proceed; a negative VS_E* code (and
  * a message in e) makes the access fail with that error — used for fault injection.
  * Watching hooks just return 0. */
@@ -60,6 +60,7 @@ void vs_gmem_destroy(vs_gmem *gm);
 int vs_gmem_add_region(vs_gmem *gm, uint64_t gpa, uint64_t size, uint64_t file_offset,
                        uint32_t flags, vs_err *e);
 
+/* Regions in GPA order; a pointer from region_at is valid until the next add_region. */
 size_t vs_gmem_region_count(const vs_gmem *gm);
 const vs_gmem_region *vs_gmem_region_at(const vs_gmem *gm, size_t i);
 
@@ -98,7 +99,9 @@ int vs_gmem_alloc(vs_gmem *gm, uint64_t size, uint64_t align, uint64_t *gpa, vs_
 int vs_gmem_free(vs_gmem *gm, uint64_t gpa, vs_err *e);
 uint64_t vs_gmem_bytes_free(const vs_gmem *gm);
 
-/* Hooks (one list). Returns a handle >= 0 for vs_gmem_hook_remove, or a negative code. */
+/* Hooks (one list, run in installation order, at most 16: -VS_ENOSPC beyond). Returns a
+ * handle >= 0 for vs_gmem_hook_remove, or a negative code. Accesses made from inside a
+ * hook run no hooks. */
 int vs_gmem_hook_add(vs_gmem *gm, vs_gmem_hook_fn fn, void *opaque, vs_err *e);
 void vs_gmem_hook_remove(vs_gmem *gm, int handle);
 

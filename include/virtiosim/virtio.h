@@ -33,7 +33,8 @@ enum vs_feature_bit {
     VS_F_NOTIF_CONFIG_DATA = 39,
     VS_F_RING_RESET = 40,
     VS_F_ADMIN_VQ = 41,
-    VS_F_DEVICE_STATUS_SUSPEND = 42,  /* "SUSPEND" in 1.4 */
+    VS_F_SUSPEND = 43,                /* VIRTIO_F_SUSPEND (42 is device-specific) */
+    VS_F_DEVICE_STATUS_SUSPEND = 43,  /* old name of VS_F_SUSPEND */
 };
 
 enum vs_blk_feature_bit {
@@ -90,11 +91,14 @@ enum vs_status_bit {
 size_t vs_status_format(uint8_t status, char *buf, size_t len);
 
 /* Is writing `next` over `cur` a legal step for a driver? (0 = reset is always legal;
- * bits are only ever added, in the order ACKNOWLEDGE, DRIVER, FEATURES_OK, DRIVER_OK;
- * FAILED may be added at any time; DEVICE_NEEDS_RESET is the device's to set.) */
+ * bits are only ever added, in the order ACKNOWLEDGE, DRIVER, FEATURES_OK, DRIVER_OK,
+ * one of those four per write; FAILED may be added at any time, after which only a reset
+ * (or rewriting the same value) is legal; SUSPEND only while DRIVER_OK is set;
+ * DEVICE_NEEDS_RESET is the device's to set.) Illegal steps return -VS_EPROTO. */
 int vs_status_driver_write_ok(uint8_t cur, uint8_t next, vs_err *e);
 /* May a device change status from cur to next on its own? (only by adding
- * DEVICE_NEEDS_RESET, or by clearing FEATURES_OK in response to the FEATURES_OK write.) */
+ * DEVICE_NEEDS_RESET, by clearing FEATURES_OK in response to the FEATURES_OK write, or by
+ * the SUSPEND handshake: clearing DRIVER_OK once suspended, clearing SUSPEND on resume.) */
 int vs_status_device_change_ok(uint8_t cur, uint8_t next, vs_err *e);
 
 /* Config generation: a device bumps it whenever it changes config fields; a driver
