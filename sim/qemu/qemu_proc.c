@@ -1,0 +1,824 @@
+#define _GNU_SOURCE
+#include "qemu_proc.h"
+
+#include "firmware.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SOCK_NAME "qtest.sock"
+#define FW_NAME "firmware.bin"
+#define ERR_NAME "qemu.stderr"
+#define STDERR_KEEP (64 * 1024)
+#define MAX_ARGS 128
+
+/* ------------------------------------------------------------------ registry */
+
+#define REG_SLOTS 64
+enum { SLOT_FREE = 0, SLOT_CLAIMED = 1, SLOT_LIVE = 2 };
+
+struct reg_slot {
+    atomic_int state;
+    pid_t pid;
+    char dir[PATH_MAX];
+};
+static struct reg_slot g_reg[REG_SLOTS];
+
+static int reg_add(pid_t pid, const char *dir)
+{
+    for (int i = 0; i < REG_SLOTS; i++) {
+        int expect = SLOT_FREE;
+        if (atomic_compare_exchange_strong(&g_reg[i].state, &expect, SLOT_CLAIMED)) {
+            g_reg[i].pid = pid;
+            snprintf(g_reg[i].dir, sizeof g_reg[i].dir, "%s", dir);
+            atomic_store(&g_reg[i].state, SLOT_LIVE);
+            return i;
+        }
+    }
+    return -1;
+}
+
+static void reg_del(int slot)
+{
+    if (slot >= 0 && slot < REG_SLOTS)
+        atomic_store(&g_reg[slot].state, SLOT_FREE);
+}
+
+/* async-signal-safe path join + unlink */
+static void unlink_in(const char *dir, const char *name)
+{
+    char p[PATH_MAX];
+    size_t a = strlen(dir), b = strlen(name);
+    if (a + 1 + b + 1 > sizeof p)
+        return;
+    memcpy(p, dir, a);
+    p[a] = '/';
+    memcpy(p + a + 1, name, b + 1);
+    unlink(p);
+}
+
+static void remove_tmpdir(const char *dir)
+{
+    if (!dir || !dir[0])
+        return;
+    unlink_in(dir, SOCK_NAME);
+    unlink_in(dir, FW_NAME);
+    unlink_in(dir, ERR_NAME);
+    rmdir(dir);
+}
+
+void vs_qemu_kill_all(void)
+{
+    int saved = errno;
+    for (int i = 0; i < REG_SLOTS; i++) {
+        int expect = SLOT_LIVE;
+        if (!atomic_compare_exchange_strong(&g_reg[i].state, &expect, SLOT_CLAIMED))
+            continue;
+        if (g_reg[i].pid > 0) {
+            kill(g_reg[i].pid, SIGKILL);
+            while (waitpid(g_reg[i].pid, NULL, 0) < 0 && errno == EINTR)
+                ;
+        }
+        remove_tmpdir(g_reg[i].dir);
+        g_reg[i].pid = 0;
+        atomic_store(&g_reg[i].state, SLOT_FREE);
+    }
+    errno = saved;
+}
+
+int vs_qemu_live_count(void)
+{
+    int n = 0;
+    for (int i = 0; i < REG_SLOTS; i++)
+        if (atomic_load(&g_reg[i].state) == SLOT_LIVE)
+            n++;
+    return n;
+}
+
+static void cleanup_signal(int sig)
+{
+    vs_qemu_kill_all();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void cleanup_atexit(void)
+{
+    vs_qemu_kill_all();
+}
+
+int vs_qemu_install_cleanup(vs_err *e)
+{
+    static int installed;
+    if (installed)
+        return 0;
+    if (atexit(cleanup_atexit) != 0)
+        return vs_err_set(e, VS_EIO, "qemu: atexit failed");
+    const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = cleanup_signal;
+        sigemptyset(&sa.sa_mask);
+        sa.sa_flags = SA_RESETHAND;
+        if (sigaction(sigs[i], &sa, NULL) != 0)
+            return vs_err_set(e, VS_EIO, "qemu: sigaction: %s", strerror(errno));
+    }
+    installed = 1;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ helpers */
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+int vs_qemu_resolve_binary(const char *qemu_path, char *buf, size_t len, vs_err *e)
+{
+    const char *want = qemu_path;
+    if (!want || !*want)
+        want = getenv("VIRTIOSIM_QEMU");
+    if (!want || !*want)
+        want = "qemu-system-x86_64";
+    if (strchr(want, '/')) {
+        if (access(want, X_OK) != 0)
+            return vs_err_set(e, VS_EBACKEND, "qemu: %s is not executable: %s", want,
+                              strerror(errno));
+        if ((size_t)snprintf(buf, len, "%s", want) >= len)
+            return vs_err_set(e, VS_EINVAL, "qemu: path too long");
+        return 0;
+    }
+    const char *path = getenv("PATH");
+    if (!path || !*path)
+        path = "/usr/local/bin:/usr/bin:/bin";
+    const char *p = path;
+    while (*p) {
+        const char *colon = strchr(p, ':');
+        size_t n = colon ? (size_t)(colon - p) : strlen(p);
+        char cand[PATH_MAX];
+        if (n > 0 && n + 1 + strlen(want) + 1 <= sizeof cand) {
+            memcpy(cand, p, n);
+            cand[n] = '/';
+            strcpy(cand + n + 1, want);
+            if (access(cand, X_OK) == 0) {
+                if ((size_t)snprintf(buf, len, "%s", cand) >= len)
+                    return vs_err_set(e, VS_EINVAL, "qemu: path too long");
+                return 0;
+            }
+        }
+        if (!colon)
+            break;
+        p = colon + 1;
+    }
+    return vs_err_set(e, VS_EBACKEND,
+                      "qemu: %s not found in PATH (install qemu-system-x86 or set "
+                      "VIRTIOSIM_QEMU)", want);
+}
+
+int vs_qemu_version(const char *qemu_path, char *buf, size_t len, vs_err *e)
+{
+    static char cached_bin[PATH_MAX];
+    static char cached_ver[512];
+    char bin[PATH_MAX];
+    int rc = vs_qemu_resolve_binary(qemu_path, bin, sizeof bin, e);
+    if (rc < 0)
+        return rc;
+    if (cached_ver[0] && strcmp(cached_bin, bin) == 0) {
+        snprintf(buf, len, "%s", cached_ver);
+        return 0;
+    }
+    int pfd[2];
+    if (pipe2(pfd, O_CLOEXEC) != 0)
+        return vs_err_set(e, VS_EIO, "qemu: pipe: %s", strerror(errno));
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(pfd[0]);
+        close(pfd[1]);
+        return vs_err_set(e, VS_EIO, "qemu: fork: %s", strerror(errno));
+    }
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_RDWR);
+        if (devnull >= 0) {
+            dup2(devnull, 0);
+            dup2(devnull, 2);
+        }
+        dup2(pfd[1], 1);
+        char *argv[] = { bin, (char *)"--version", NULL };
+        execv(bin, argv);
+        _exit(127);
+    }
+    close(pfd[1]);
+    char out[512];
+    size_t got = 0;
+    int64_t deadline = now_ms() + 10000;
+    for (;;) {
+        int64_t left = deadline - now_ms();
+        struct pollfd p = { .fd = pfd[0], .events = POLLIN };
+        if (left <= 0 || (poll(&p, 1, (int)left) == 0))
+            break;
+        ssize_t n = read(pfd[0], out + got, sizeof out - 1 - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+        if (got == sizeof out - 1)
+            break;
+    }
+    close(pfd[0]);
+    int st = 0;
+    if (waitpid(pid, &st, WNOHANG) == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &st, 0);
+    }
+    out[got] = '\0';
+    char *nl = strchr(out, '\n');
+    if (nl)
+        *nl = '\0';
+    if (!out[0] || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        return vs_err_set(e, VS_EBACKEND, "qemu: `%s --version` failed", bin);
+    snprintf(cached_bin, sizeof cached_bin, "%s", bin);
+    snprintf(cached_ver, sizeof cached_ver, "%s", out);
+    snprintf(buf, len, "%s", cached_ver);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ process */
+
+struct vs_qemu {
+    pid_t pid;
+    int reg_slot;
+    bool exited;
+    int status;
+    int grace_ms;
+    vs_qtest *qt;
+    char dir[PATH_MAX];
+    char sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    char stderr_path[PATH_MAX];
+    bool dir_removed;
+    char *stderr_copy; /* captured at stop */
+    char *cmdline;
+};
+
+static char *join_path(const char *dir, const char *name, char *buf, size_t len)
+{
+    int n = snprintf(buf, len, "%s/%s", dir, name);
+    if (n < 0 || (size_t)n >= len)
+        buf[0] = '\0'; /* callers check lengths beforehand */
+    return buf;
+}
+
+static void build_cmdline(vs_qemu *q, char *const argv[])
+{
+    size_t len = 1;
+    for (int i = 0; argv[i]; i++)
+        len += strlen(argv[i]) * 4 + 3;
+    q->cmdline = malloc(len);
+    if (!q->cmdline)
+        return;
+    char *o = q->cmdline;
+    for (int i = 0; argv[i]; i++) {
+        if (i)
+            *o++ = ' ';
+        bool quote = strpbrk(argv[i], " \t'\"$\\") != NULL || !argv[i][0];
+        if (quote)
+            *o++ = '\'';
+        for (const char *s = argv[i]; *s; s++) {
+            if (*s == '\'' && quote) {
+                /* close, escaped quote, reopen: '\'' (4 chars, fits in the 4x budget
+                 * per char) */
+                *o++ = '\'';
+                *o++ = '\\';
+                *o++ = '\'';
+                *o++ = '\'';
+            } else {
+                *o++ = *s;
+            }
+        }
+        if (quote)
+            *o++ = '\'';
+    }
+    *o = '\0';
+}
+
+static bool reap(vs_qemu *q, bool block)
+{
+    if (q->exited)
+        return true;
+    for (;;) {
+        int st;
+        pid_t r = waitpid(q->pid, &st, block ? 0 : WNOHANG);
+        if (r == q->pid) {
+            q->exited = true;
+            q->status = st;
+            return true;
+        }
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0 && errno == ECHILD) {
+            /* reaped elsewhere (vs_qemu_kill_all) */
+            q->exited = true;
+            q->status = 0;
+            return true;
+        }
+        return false;
+    }
+}
+
+static void describe_exit(const vs_qemu *q, char *buf, size_t len)
+{
+    if (!q->exited)
+        snprintf(buf, len, "running");
+    else if (WIFEXITED(q->status))
+        snprintf(buf, len, "exited with status %d", WEXITSTATUS(q->status));
+    else if (WIFSIGNALED(q->status))
+        snprintf(buf, len, "killed by signal %d", WTERMSIG(q->status));
+    else
+        snprintf(buf, len, "ended");
+}
+
+static int start_fail(vs_qemu *q, vs_err *e, int code, const char *what)
+{
+    char tail[180], how[48];
+    if (q->pid > 0 && !q->exited) {
+        kill(q->pid, SIGKILL);
+        reap(q, true);
+    }
+    describe_exit(q, how, sizeof how);
+    vs_qemu_file_tail(q->stderr_path, tail, sizeof tail);
+    int rc;
+    if (q->pid > 0)
+        rc = vs_err_set(e, code, "qemu start: %s (QEMU %s); stderr: %s", what, how,
+                        tail[0] ? tail : "(empty)");
+    else
+        rc = vs_err_set(e, code, "qemu start: %s", what);
+    return rc;
+}
+
+int vs_qemu_start(const vs_qemu_opts *o, vs_qemu **out, vs_err *e)
+{
+    if (!o || !out)
+        return vs_err_set(e, VS_EINVAL, "qemu start: missing options or output");
+    *out = NULL;
+    if (o->mem_fd < 0)
+        return vs_err_set(e, VS_EINVAL, "qemu start: no memfd");
+    if (o->mem_size == 0 || o->mem_size % (1u << 20))
+        return vs_err_set(e, VS_EINVAL, "qemu start: mem_size %" PRIu64
+                          " is not a non-zero multiple of 1 MiB", o->mem_size);
+    struct stat st;
+    if (fstat(o->mem_fd, &st) != 0)
+        return vs_err_set(e, VS_EINVAL, "qemu start: memfd: %s", strerror(errno));
+    if ((uint64_t)st.st_size < o->mem_size)
+        return vs_err_set(e, VS_EINVAL, "qemu start: memfd is %lld bytes, need %" PRIu64,
+                          (long long)st.st_size, o->mem_size);
+
+    char bin[PATH_MAX];
+    int rc = vs_qemu_resolve_binary(o->qemu_path, bin, sizeof bin, e);
+    if (rc < 0)
+        return rc;
+
+    vs_qemu *q = calloc(1, sizeof *q);
+    if (!q)
+        return vs_err_set(e, VS_ENOMEM, "qemu start: out of memory");
+    q->reg_slot = -1;
+    q->grace_ms = o->stop_grace_ms > 0 ? o->stop_grace_ms : 2000;
+    int listen_fd = -1, err_fd = -1, pipefd[2] = { -1, -1 };
+    char *argv[MAX_ARGS + 1];
+    char *owned[16];
+    int nowned = 0, argc = 0;
+
+    const char *base = o->tmp_base;
+    if (!base || !*base)
+        base = getenv("TMPDIR");
+    if (!base || !*base)
+        base = "/tmp";
+    snprintf(q->dir, sizeof q->dir, "%s/virtiosim-qemu-XXXXXX", base);
+    if (!mkdtemp(q->dir)) {
+        rc = vs_err_set(e, VS_EIO, "qemu start: mkdtemp %s: %s", q->dir, strerror(errno));
+        q->dir[0] = '\0';
+        goto fail;
+    }
+    if (strlen(q->dir) + 1 + strlen(SOCK_NAME) + 1 > sizeof q->sock_path) {
+        rc = vs_err_set(e, VS_EINVAL, "qemu start: temp dir path too long for a unix socket");
+        goto fail;
+    }
+    join_path(q->dir, SOCK_NAME, q->sock_path, sizeof q->sock_path);
+    join_path(q->dir, ERR_NAME, q->stderr_path, sizeof q->stderr_path);
+    char fw_path[PATH_MAX];
+    join_path(q->dir, FW_NAME, fw_path, sizeof fw_path);
+    rc = vs_qemu_firmware_write(fw_path, e);
+    if (rc < 0)
+        goto fail;
+
+    listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (listen_fd < 0) {
+        rc = vs_err_set(e, VS_EIO, "qemu start: socket: %s", strerror(errno));
+        goto fail;
+    }
+    struct sockaddr_un sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    memcpy(sa.sun_path, q->sock_path, strlen(q->sock_path) + 1);
+    if (bind(listen_fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(listen_fd, 1) != 0) {
+        rc = vs_err_set(e, VS_EIO, "qemu start: bind/listen %s: %s", q->sock_path,
+                        strerror(errno));
+        goto fail;
+    }
+    err_fd = open(q->stderr_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_APPEND, 0600);
+    if (err_fd < 0) {
+        rc = vs_err_set(e, VS_EIO, "qemu start: %s: %s", q->stderr_path, strerror(errno));
+        goto fail;
+    }
+
+    /* argv */
+    char tmp[PATH_MAX + 128];
+#define ADD(s) do { if (argc < MAX_ARGS) argv[argc++] = (char *)(s); } while (0)
+#define ADDF(...) do { snprintf(tmp, sizeof tmp, __VA_ARGS__); \
+        owned[nowned] = strdup(tmp); ADD(owned[nowned]); nowned++; } while (0)
+    ADD(bin);
+    ADD("-nodefaults");
+    ADD("-no-user-config");
+    ADD("-display");
+    ADD("none");
+    ADD("-accel");
+    ADD(o->accel && *o->accel ? o->accel : "tcg");
+    ADD("-smp");
+    ADD("1");
+    ADD("-m");
+    ADDF("%" PRIu64 "M", o->mem_size >> 20);
+    ADD("-object");
+    ADDF("memory-backend-file,id=vs-mem,size=%" PRIu64 ",mem-path=/proc/self/fd/%d,share=on",
+         o->mem_size, o->mem_fd);
+    ADD("-machine");
+    ADDF("%s,memory-backend=vs-mem", o->machine && *o->machine ? o->machine : "q35");
+    ADD("-bios");
+    ADD(fw_path);
+    ADD("-qtest");
+    ADDF("unix:%s", q->sock_path);
+    ADD("-qtest-log");
+    ADD("/dev/null");
+    int nextra = 0;
+    if (o->extra_args)
+        for (; o->extra_args[nextra]; nextra++)
+            ADD(o->extra_args[nextra]);
+    argv[argc] = NULL;
+#undef ADD
+#undef ADDF
+    for (int i = 0; i < nowned; i++)
+        if (!owned[i]) {
+            rc = vs_err_set(e, VS_ENOMEM, "qemu start: out of memory");
+            goto fail;
+        }
+    if (argc >= MAX_ARGS) {
+        rc = vs_err_set(e, VS_EINVAL, "qemu start: too many arguments (max %d)", MAX_ARGS);
+        goto fail;
+    }
+    build_cmdline(q, argv);
+
+    if (pipe2(pipefd, O_CLOEXEC) != 0) {
+        rc = vs_err_set(e, VS_EIO, "qemu start: pipe: %s", strerror(errno));
+        goto fail;
+    }
+    int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+    pid_t parent = getpid();
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old); /* no handler runs in the child */
+    pid_t pid = fork();
+    if (pid == 0) {
+        /* child: async-signal-safe calls only */
+        setpgid(0, 0);
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(126);
+        for (int s = 1; s < NSIG; s++)
+            if (s != SIGKILL && s != SIGSTOP)
+                signal(s, SIG_DFL);
+        if (devnull >= 0)
+            dup2(devnull, 0);
+        dup2(err_fd, 1);
+        dup2(err_fd, 2);
+        /* everything else close-on-exec, except guest RAM and keep_fds */
+        if (close_range(3, ~0u, CLOSE_RANGE_CLOEXEC) != 0)
+            for (int fd = 3; fd < 4096; fd++)
+                fcntl(fd, F_SETFD, FD_CLOEXEC);
+        fcntl(o->mem_fd, F_SETFD, 0);
+        for (size_t i = 0; i < o->n_keep_fds; i++)
+            fcntl(o->keep_fds[i], F_SETFD, 0);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        execv(bin, argv);
+        int err = errno;
+        ssize_t w = write(pipefd[1], &err, sizeof err);
+        (void)w;
+        _exit(127);
+    }
+    int fork_err = errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (devnull >= 0)
+        close(devnull);
+    if (pid < 0) {
+        rc = vs_err_set(e, VS_EIO, "qemu start: fork: %s", strerror(fork_err));
+        goto fail;
+    }
+    q->pid = pid;
+    q->reg_slot = reg_add(pid, q->dir);
+    close(pipefd[1]);
+    pipefd[1] = -1;
+    close(err_fd);
+    err_fd = -1;
+    {
+        int child_err = 0;
+        ssize_t n;
+        while ((n = read(pipefd[0], &child_err, sizeof child_err)) < 0 && errno == EINTR)
+            ;
+        if (n == (ssize_t)sizeof child_err) {
+            char m[PATH_MAX + 64];
+            snprintf(m, sizeof m, "exec %s: %s", bin, strerror(child_err));
+            rc = start_fail(q, e, VS_EBACKEND, m);
+            goto fail;
+        }
+    }
+    if (q->reg_slot < 0) {
+        rc = start_fail(q, e, VS_EBACKEND, "too many QEMU processes (registry full)");
+        goto fail;
+    }
+
+    /* wait for QEMU to connect to the qtest socket */
+    int startup = o->startup_timeout_ms > 0 ? o->startup_timeout_ms : 10000;
+    int64_t deadline = now_ms() + startup;
+    int conn = -1;
+    while (conn < 0) {
+        int64_t left = deadline - now_ms();
+        if (left <= 0) {
+            char m[96];
+            snprintf(m, sizeof m, "QEMU did not connect to the qtest socket within %d ms",
+                     startup);
+            rc = start_fail(q, e, VS_ETIMEDOUT, m);
+            goto fail;
+        }
+        struct pollfd p = { .fd = listen_fd, .events = POLLIN };
+        int r = poll(&p, 1, left < 20 ? (int)left : 20);
+        if (r > 0) {
+            conn = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+            if (conn < 0 && errno != EINTR && errno != EAGAIN) {
+                char m[96];
+                snprintf(m, sizeof m, "accept: %s", strerror(errno));
+                rc = start_fail(q, e, VS_EIO, m);
+                goto fail;
+            }
+        }
+        if (conn < 0 && reap(q, false)) {
+            rc = start_fail(q, e, VS_EBACKEND, "QEMU exited during start-up");
+            goto fail;
+        }
+    }
+    close(listen_fd);
+    listen_fd = -1;
+    unlink(q->sock_path);
+
+    rc = vs_qtest_open_fd(conn, &q->qt, e);
+    if (rc < 0)
+        goto fail_stop;
+    vs_qtest_set_stderr_path(q->qt, q->stderr_path);
+    {
+        int64_t left = deadline - now_ms();
+        vs_qtest_set_timeout_ms(q->qt, left > 100 ? (int)left : 100);
+        char reply[32];
+        vs_err he = { 0 };
+        rc = vs_qtest_command(q->qt, "endianness", reply, sizeof reply, &he);
+        if (rc < 0) {
+            reap(q, rc == -VS_EBACKEND);
+            rc = start_fail(q, e, rc == -VS_ETIMEDOUT ? VS_ETIMEDOUT : VS_EBACKEND,
+                            rc == -VS_ETIMEDOUT ? "QEMU did not answer the first qtest command"
+                                                : "QEMU exited before the machine was ready");
+            goto fail_stop;
+        }
+        if (strcmp(reply, "little") != 0) {
+            rc = start_fail(q, e, VS_EBACKEND, "target is not little-endian");
+            goto fail_stop;
+        }
+    }
+    vs_qtest_set_timeout_ms(q->qt, o->qtest_timeout_ms > 0 ? o->qtest_timeout_ms
+                                                            : VS_QTEST_DEFAULT_TIMEOUT_MS);
+    for (int i = 0; i < nowned; i++)
+        free(owned[i]);
+    close(pipefd[0]);
+    *out = q;
+    return 0;
+
+fail_stop:
+fail:
+    if (listen_fd >= 0)
+        close(listen_fd);
+    if (err_fd >= 0)
+        close(err_fd);
+    if (pipefd[0] >= 0)
+        close(pipefd[0]);
+    if (pipefd[1] >= 0)
+        close(pipefd[1]);
+    for (int i = 0; i < nowned; i++)
+        free(owned[i]);
+    {
+        /* keep error message; stop quietly */
+        vs_err ignore = { 0 };
+        vs_qemu_stop(q, &ignore);
+    }
+    free(q->stderr_copy);
+    free(q->cmdline);
+    free(q);
+    return rc;
+}
+
+vs_qtest *vs_qemu_qtest(vs_qemu *q)
+{
+    return q ? q->qt : NULL;
+}
+
+pid_t vs_qemu_pid(const vs_qemu *q)
+{
+    return q ? q->pid : -1;
+}
+
+const char *vs_qemu_tmpdir(const vs_qemu *q)
+{
+    return q && !q->dir_removed && q->dir[0] ? q->dir : NULL;
+}
+
+const char *vs_qemu_stderr_path(const vs_qemu *q)
+{
+    return q && !q->dir_removed && q->dir[0] ? q->stderr_path : NULL;
+}
+
+const char *vs_qemu_cmdline(const vs_qemu *q)
+{
+    return q && q->cmdline ? q->cmdline : "";
+}
+
+static size_t read_tail(const char *path, char *buf, size_t len)
+{
+    if (!buf || !len)
+        return 0;
+    buf[0] = '\0';
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    off_t end = lseek(fd, 0, SEEK_END);
+    size_t want = len - 1;
+    off_t start = end > (off_t)want ? end - (off_t)want : 0;
+    size_t got = 0;
+    while (start + (off_t)got < end) {
+        ssize_t n = pread(fd, buf + got, (size_t)(end - start) - got, start + (off_t)got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    close(fd);
+    buf[got] = '\0';
+    return got;
+}
+
+size_t vs_qemu_stderr_text(const vs_qemu *q, char *buf, size_t len)
+{
+    if (!q || !buf || !len)
+        return 0;
+    if (q->stderr_copy) {
+        size_t n = strlen(q->stderr_copy);
+        if (n > len - 1) {
+            memcpy(buf, q->stderr_copy + (n - (len - 1)), len - 1);
+            n = len - 1;
+        } else {
+            memcpy(buf, q->stderr_copy, n);
+        }
+        buf[n] = '\0';
+        return n;
+    }
+    if (q->dir_removed || !q->dir[0]) {
+        buf[0] = '\0';
+        return 0;
+    }
+    return read_tail(q->stderr_path, buf, len);
+}
+
+bool vs_qemu_alive(vs_qemu *q)
+{
+    return q && q->pid > 0 && !reap(q, false);
+}
+
+int vs_qemu_check(vs_qemu *q, int wait_ms, vs_err *e)
+{
+    if (!q || q->pid <= 0)
+        return vs_err_set(e, VS_EBACKEND, "qemu: not started");
+    int64_t deadline = now_ms() + (wait_ms > 0 ? wait_ms : 0);
+    while (!reap(q, false)) {
+        if (now_ms() >= deadline)
+            return 0;
+        sleep_ms(1);
+    }
+    char how[48], tail[180];
+    describe_exit(q, how, sizeof how);
+    tail[0] = '\0';
+    if (!q->dir_removed && q->dir[0]) {
+        vs_qemu_file_tail(q->stderr_path, tail, sizeof tail);
+    } else if (q->stderr_copy) {
+        size_t n = strlen(q->stderr_copy), o = 0;
+        const char *s = q->stderr_copy + (n > 120 ? n - 120 : 0);
+        for (; *s && o + 4 < sizeof tail; s++) {
+            if (*s == '\n') {
+                if (s[1])
+                    o += (size_t)snprintf(tail + o, sizeof tail - o, " | ");
+            } else {
+                tail[o++] = *s;
+            }
+        }
+        tail[o] = '\0';
+    }
+    return vs_err_set(e, VS_EBACKEND, "QEMU (pid %d) %s; stderr: %s", (int)q->pid, how,
+                      tail[0] ? tail : "(empty)");
+}
+
+int vs_qemu_exit_status(const vs_qemu *q, int *status)
+{
+    if (!q || !q->exited)
+        return 0;
+    if (status)
+        *status = q->status;
+    return 1;
+}
+
+int vs_qemu_stop(vs_qemu *q, vs_err *e)
+{
+    if (!q)
+        return 0;
+    int rc = 0;
+    if (q->qt) {
+        vs_qtest_close(q->qt);
+        q->qt = NULL;
+    }
+    if (q->pid > 0 && !reap(q, false)) {
+        kill(q->pid, SIGTERM);
+        int64_t deadline = now_ms() + q->grace_ms;
+        while (!reap(q, false) && now_ms() < deadline)
+            sleep_ms(2);
+        if (!q->exited) {
+            kill(q->pid, SIGKILL);
+            reap(q, true);
+        }
+    }
+    if (!q->dir_removed && q->dir[0]) {
+        if (!q->stderr_copy) {
+            q->stderr_copy = malloc(STDERR_KEEP + 1);
+            if (q->stderr_copy)
+                read_tail(q->stderr_path, q->stderr_copy, STDERR_KEEP + 1);
+        }
+        remove_tmpdir(q->dir);
+        struct stat st;
+        if (stat(q->dir, &st) == 0)
+            rc = vs_err_set(e, VS_EIO, "qemu stop: could not remove %s", q->dir);
+        q->dir_removed = true;
+    }
+    if (q->reg_slot >= 0) {
+        reg_del(q->reg_slot);
+        q->reg_slot = -1;
+    }
+    return rc;
+}
+
+void vs_qemu_destroy(vs_qemu *q)
+{
+    if (!q)
+        return;
+    vs_qemu_stop(q, NULL);
+    free(q->stderr_copy);
+    free(q->cmdline);
+    free(q);
+}
