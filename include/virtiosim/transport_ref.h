@@ -1,0 +1,116 @@
+/* The in-process "ref" transport: a vs_transport (virtio.h) over a reference vs_device,
+ * run on the simulation engine's virtual clock.
+ *
+ * Device side of the status machine: a FEATURES_OK write asks the device
+ * (accept_features); a refusal leaves FEATURES_OK clear. Writing 0 (or ops->reset)
+ * resets the device, drops its queues and every pending doorbell, completion and
+ * interrupt, clears ISR and MSI-X pending bits (masks stay). Queues are processed only
+ * while DRIVER_OK and FEATURES_OK are set and FAILED / DEVICE_NEEDS_RESET are clear.
+ *
+ * Doorbells behave like an ioeventfd counter: notifications while a wake-up is pending
+ * coalesce; the device wakes doorbell_latency_ns later (VS_EV_DOORBELL, val = number
+ * coalesced), disables notifications, fetches every available chain (VS_EV_FETCH each)
+ * and schedules each chain's completion after a service time drawn from stream
+ * "service.q<N>", then re-enables notifications and re-checks. So completions really go
+ * out of order and queue depth is real.
+ *
+ * A completion runs dev->ops->handle and pushes the used element; the publish and the
+ * interrupt check happen once per queue per instant (completions at the same virtual
+ * time are published together), and an interrupt is delivered irq_latency_ns later
+ * (interrupts to one vector scheduled but not yet delivered coalesce).
+ *
+ * Device error path (malformed chain, handle() < 0, used push failure): status gets
+ * DEVICE_NEEDS_RESET, VS_EV_DEVICE_ERROR (text = message), VS_EV_CONFIG_CHANGE, a config
+ * interrupt; pending work is dropped and the device does nothing more until reset.
+ *
+ * Interrupts: MSI-X: config vector 0, queue q vector q + 1, per-vector mask and pending
+ * bit. INTx: ISR bit 0 (queue) / bit 1 (config), read_isr reads and clears. POLL:
+ * nothing is delivered. Delivery calls t->irq_fn(t->irq_opaque, q or VS_IRQ_CONFIG)
+ * and emits VS_EV_IRQ (val = MSI-X vector, VS_REF_NO_VECTOR in INTx mode). The mode is
+ * the public field t->irq_mode (initialised from the options; may be changed while no
+ * queue is set up).
+ *
+ * wait(timeout_ns) runs engine events until an interrupt was delivered, virtual time
+ * advanced by timeout_ns (clock ends at the deadline) or the engine is idle (clock
+ * unchanged); returns the interrupts delivered. In POLL mode it runs until idle or the
+ * deadline and returns 0. wait from inside an irq callback is -VS_ESTATE.
+ *
+ * Events: only the device side (DOORBELL, FETCH, DEVICE_ERROR, IRQ, CONFIG_CHANGE); the
+ * driver model emits the driver's.
+ *
+ * Ownership: the transport owns none of eng, dev, gm, bus; destroy the transport
+ * before them. */
+#ifndef VIRTIOSIM_TRANSPORT_REF_H
+#define VIRTIOSIM_TRANSPORT_REF_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "virtiosim/device.h"
+#include "virtiosim/error.h"
+#include "virtiosim/event.h"
+#include "virtiosim/gmem.h"
+#include "virtiosim/sim.h"
+#include "virtiosim/virtio.h"
+
+#define VS_REF_NO_VECTOR 0xffffu
+
+enum vs_service_dist {
+    VS_SERVICE_FIXED = 0,    /* always fixed_ns */
+    VS_SERVICE_UNIFORM = 1,  /* uniform integer in [min_ns, max_ns] */
+    VS_SERVICE_EXP = 2,      /* exponential with mean_ns, rounded to ns */
+};
+
+typedef struct vs_service_time {
+    enum vs_service_dist dist;
+    uint64_t fixed_ns;
+    uint64_t min_ns, max_ns;
+    uint64_t mean_ns;
+} vs_service_time;
+
+/* Deliberate transport-level bugs of the reference device (mutants). */
+enum vs_ref_mutation {
+    VS_REF_MUT_NONE = 0,
+    VS_REF_MUT_CONSUMES_BEFORE_DRIVER_OK = 1u << 0, /* processes once a queue is set up */
+};
+
+typedef struct vs_ref_opts {
+    enum vs_irq_mode irq_mode;
+    uint64_t doorbell_latency_ns;
+    uint64_t irq_latency_ns;
+    vs_service_time service;
+    uint32_t mutations;        /* enum vs_ref_mutation */
+    uint32_t ring_mutations;   /* enum vs_vq_mutation, passed to every vs_vq_dev */
+} vs_ref_opts;
+
+/* MSI-X, doorbell latency 1000 ns, irq latency 500 ns, fixed service time 10000 ns, no
+ * mutations. A NULL opts to create means these defaults. */
+void vs_ref_opts_default(vs_ref_opts *o);
+
+/* Checks the options (uniform min <= max, known distribution and irq mode). */
+int vs_ref_opts_check(const vs_ref_opts *o, vs_err *e);
+
+int vs_ref_transport_create(vs_transport **out, vs_engine *eng, vs_device *dev,
+                            vs_gmem *gm, const vs_ref_opts *o, vs_event_bus *bus,
+                            vs_err *e);
+
+/* Is t a ref transport? (the calls below return -VS_EINVAL / false / 0 otherwise) */
+bool vs_ref_is(const vs_transport *t);
+
+/* MSI-X per-vector mask (vector 0 = config, q + 1 = queue q). Unmasking a vector with
+ * its pending bit set clears the bit and delivers the interrupt now. */
+int vs_ref_msix_mask(vs_transport *t, uint16_t vector, bool masked, vs_err *e);
+bool vs_ref_msix_pending(const vs_transport *t, uint16_t vector);
+uint16_t vs_ref_msix_vectors(const vs_transport *t);   /* num_queues + 1 */
+
+/* The device changed its config (after bumping dev->config_generation): emits
+ * VS_EV_CONFIG_CHANGE and raises a config interrupt. */
+int vs_ref_config_changed(vs_transport *t, vs_err *e);
+
+/* Introspection for tests and the runner. */
+uint64_t vs_ref_irqs_delivered(const vs_transport *t);  /* since creation */
+uint32_t vs_ref_inflight(const vs_transport *t, uint16_t q); /* fetched, not completed */
+bool vs_ref_device_stopped(const vs_transport *t);       /* error path taken, no reset yet */
+uint8_t vs_ref_isr_peek(const vs_transport *t);          /* ISR without clearing */
+
+#endif

@@ -1,0 +1,441 @@
+/* JSON Lines trace with a running SHA-256 (see virtiosim/trace.h). */
+#include "virtiosim/trace.h"
+
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------ writer
+ * Appends up to cap-1 bytes; keeps counting beyond, so the caller learns the size. */
+typedef struct wr {
+    char *b;
+    size_t cap;
+    size_t len;
+} wr;
+
+static inline void w_raw(wr *w, const char *s, size_t n)
+{
+    if (w->len < w->cap) {
+        size_t room = w->cap - w->len;
+        memcpy(w->b + w->len, s, n < room ? n : room);
+    }
+    w->len += n;
+}
+
+static inline void w_ch(wr *w, char c)
+{
+    if (w->len < w->cap)
+        w->b[w->len] = c;
+    w->len++;
+}
+
+#define W_LIT(w, s) w_raw((w), (s), sizeof(s) - 1)
+
+static void w_u64(wr *w, uint64_t v)
+{
+    char tmp[24];
+    size_t i = sizeof tmp;
+    do {
+        tmp[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    w_raw(w, tmp + i, sizeof tmp - i);
+}
+
+static void w_i64(wr *w, int64_t v)
+{
+    if (v < 0) {
+        w_ch(w, '-');
+        w_u64(w, (uint64_t)0 - (uint64_t)v);
+    } else {
+        w_u64(w, (uint64_t)v);
+    }
+}
+
+static void w_hexstr(wr *w, uint64_t v)
+{
+    static const char hx[] = "0123456789abcdef";
+    char tmp[16];
+    size_t i = sizeof tmp;
+    do {
+        tmp[--i] = hx[v & 15];
+        v >>= 4;
+    } while (v);
+    W_LIT(w, "\"0x");
+    w_raw(w, tmp + i, sizeof tmp - i);
+    w_ch(w, '"');
+}
+
+/* Length of a valid UTF-8 sequence starting at s (n bytes available), 0 if invalid. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+    unsigned c = s[0];
+    size_t len;
+    uint32_t cp;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf) {
+        len = 2;
+        cp = c & 0x1f;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        len = 3;
+        cp = c & 0x0f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4;
+        cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    if (n < len)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+        (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+        return 0;
+    return len;
+}
+
+static void w_text(wr *w, const char *text)
+{
+    static const char hx[] = "0123456789abcdef";
+    w_ch(w, '"');
+    if (text) {
+        const unsigned char *s = (const unsigned char *)text;
+        size_t n = strlen(text);
+        size_t i = 0;
+        while (i < n) {
+            unsigned char c = s[i];
+            if (c == '"') {
+                W_LIT(w, "\\\"");
+            } else if (c == '\\') {
+                W_LIT(w, "\\\\");
+            } else if (c == '\n') {
+                W_LIT(w, "\\n");
+            } else if (c == '\r') {
+                W_LIT(w, "\\r");
+            } else if (c == '\t') {
+                W_LIT(w, "\\t");
+            } else if (c < 0x20 || c == 0x7f) {
+                char u[6] = {'\\', 'u', '0', '0', hx[c >> 4], hx[c & 15]};
+                w_raw(w, u, sizeof u);
+            } else if (c < 0x80) {
+                w_ch(w, (char)c);
+            } else {
+                size_t l = utf8_len(s + i, n - i);
+                if (l == 0) {
+                    W_LIT(w, "\\ufffd");
+                    i++;
+                    continue;
+                }
+                w_raw(w, (const char *)s + i, l);
+                i += l;
+                continue;
+            }
+            i++;
+        }
+    }
+    w_ch(w, '"');
+}
+
+/* ,"key": */
+static inline void w_key(wr *w, const char *k)
+{
+    w_ch(w, ',');
+    w_ch(w, '"');
+    w_raw(w, k, strlen(k));
+    W_LIT(w, "\":");
+}
+
+static void kv_u(wr *w, const char *k, uint64_t v)
+{
+    w_key(w, k);
+    w_u64(w, v);
+}
+
+static void kv_i(wr *w, const char *k, int64_t v)
+{
+    w_key(w, k);
+    w_i64(w, v);
+}
+
+static void kv_hex(wr *w, const char *k, uint64_t v)
+{
+    w_key(w, k);
+    w_hexstr(w, v);
+}
+
+static void kv_text(wr *w, const char *k, const char *s)
+{
+    w_key(w, k);
+    w_text(w, s);
+}
+
+static void w_segs(wr *w, const vs_ev_chain *c)
+{
+    w_key(w, "segs");
+    w_ch(w, '[');
+    uint64_t total = (uint64_t)c->n_out + c->n_in;
+    for (uint64_t i = 0; i < total && c->seg; i++) {
+        if (i)
+            w_ch(w, ',');
+        w_ch(w, '[');
+        w_u64(w, c->seg[i].gpa);
+        w_ch(w, ',');
+        w_u64(w, c->seg[i].len);
+        if (i < c->n_out)
+            W_LIT(w, ",\"r\"]");
+        else
+            W_LIT(w, ",\"w\"]");
+    }
+    w_ch(w, ']');
+    if (c->indirect)
+        W_LIT(w, ",\"indirect\":true");
+    if (c->raw)
+        W_LIT(w, ",\"raw\":true");
+}
+
+size_t vs_trace_format(const vs_event *ev, char *buf, size_t cap)
+{
+    wr w = {buf, cap, 0};
+    W_LIT(&w, "{\"t\":");
+    w_u64(&w, ev->t_ns);
+    W_LIT(&w, ",\"ev\":");
+    w_text(&w, vs_event_kind_name(ev->kind));
+    switch (ev->kind) {
+    case VS_EV_RESET:
+        break;
+    case VS_EV_CONFIG_CHANGE:
+        if (ev->queue >= 0)
+            kv_i(&w, "q", ev->queue);
+        break;
+    case VS_EV_STATUS_WRITE:
+    case VS_EV_STATUS_READ:
+    case VS_EV_CONFIG_GEN:
+    case VS_EV_ISR_READ:
+        kv_u(&w, "val", ev->val);
+        break;
+    case VS_EV_FEATURES_READ:
+    case VS_EV_FEATURES_WRITE:
+        kv_hex(&w, "val", ev->val);
+        break;
+    case VS_EV_CONFIG_READ:
+    case VS_EV_CONFIG_WRITE:
+        kv_u(&w, "off", ev->off);
+        kv_u(&w, "len", ev->len);
+        kv_hex(&w, "val", ev->val);
+        break;
+    case VS_EV_QUEUE_SETUP:
+        kv_i(&w, "q", ev->queue);
+        if (ev->layout) {
+            kv_text(&w, "fmt", ev->layout->format == VS_RING_PACKED ? "packed" : "split");
+            kv_u(&w, "size", ev->layout->size);
+            kv_u(&w, "desc", ev->layout->desc_gpa);
+            kv_u(&w, "driver", ev->layout->driver_gpa);
+            kv_u(&w, "device", ev->layout->device_gpa);
+        }
+        break;
+    case VS_EV_QUEUE_DISABLE:
+    case VS_EV_KICK:
+    case VS_EV_KICK_SUPPRESSED:
+        kv_i(&w, "q", ev->queue);
+        break;
+    case VS_EV_AVAIL:
+        kv_i(&w, "q", ev->queue);
+        kv_u(&w, "id", ev->id);
+        kv_u(&w, "idx", ev->idx);
+        if (ev->chain)
+            w_segs(&w, ev->chain);
+        break;
+    case VS_EV_PUBLISH:
+        kv_i(&w, "q", ev->queue);
+        kv_u(&w, "idx", ev->idx);
+        break;
+    case VS_EV_DOORBELL:
+        kv_i(&w, "q", ev->queue);
+        kv_u(&w, "n", ev->val);
+        break;
+    case VS_EV_FETCH:
+        kv_i(&w, "q", ev->queue);
+        kv_u(&w, "id", ev->id);
+        kv_u(&w, "idx", ev->idx);
+        break;
+    case VS_EV_DEVICE_ERROR:
+        kv_i(&w, "q", ev->queue);
+        kv_text(&w, "text", ev->text);
+        break;
+    case VS_EV_USED:
+        kv_i(&w, "q", ev->queue);
+        kv_u(&w, "id", ev->id);
+        kv_u(&w, "len", ev->len);
+        kv_u(&w, "idx", ev->idx);
+        break;
+    case VS_EV_USED_INVALID:
+        kv_i(&w, "q", ev->queue);
+        kv_u(&w, "id", ev->id);
+        kv_u(&w, "len", ev->len);
+        kv_text(&w, "text", ev->text);
+        break;
+    case VS_EV_IRQ_MASK:
+        kv_i(&w, "q", ev->queue);
+        kv_u(&w, "val", ev->val);
+        break;
+    case VS_EV_IRQ:
+        kv_i(&w, "q", ev->queue);
+        kv_u(&w, "vec", ev->val);
+        break;
+    case VS_EV_STEP:
+        kv_u(&w, "val", ev->val);
+        kv_text(&w, "text", ev->text);
+        break;
+    case VS_EV_EXPECT:
+        w_key(&w, "ok");
+        if (ev->val)
+            W_LIT(&w, "true");
+        else
+            W_LIT(&w, "false");
+        kv_text(&w, "text", ev->text);
+        break;
+    case VS_EV_NOTE:
+        kv_text(&w, "text", ev->text);
+        break;
+    default:
+        kv_i(&w, "kind", (int64_t)ev->kind);
+        kv_i(&w, "q", ev->queue);
+        kv_u(&w, "id", ev->id);
+        kv_u(&w, "len", ev->len);
+        kv_u(&w, "off", ev->off);
+        kv_u(&w, "idx", ev->idx);
+        kv_u(&w, "val", ev->val);
+        if (ev->text)
+            kv_text(&w, "text", ev->text);
+        break;
+    }
+    W_LIT(&w, "}\n");
+    if (cap > 0)
+        buf[w.len < cap ? w.len : cap - 1] = '\0';
+    return w.len;
+}
+
+/* ------------------------------------------------------------------ sink */
+
+struct vs_trace {
+    FILE *out;
+    EVP_MD_CTX *md;
+    char *buf;
+    size_t cap;
+    uint64_t lines;
+    uint64_t bytes;
+    vs_err err;
+};
+
+static void sticky(vs_trace *t, int code, const char *msg)
+{
+    if (t->err.code == 0)
+        vs_err_set(&t->err, code, "trace: %s", msg);
+}
+
+int vs_trace_create(vs_trace **out_trace, FILE *out, vs_err *e)
+{
+    if (!out_trace)
+        return vs_err_set(e, VS_EINVAL, "trace: NULL out");
+    vs_trace *t = calloc(1, sizeof *t);
+    if (!t)
+        return vs_err_set(e, VS_ENOMEM, "trace: out of memory");
+    t->out = out;
+    t->cap = 4096;
+    t->buf = malloc(t->cap);
+    t->md = EVP_MD_CTX_new();
+    if (!t->buf || !t->md || EVP_DigestInit_ex(t->md, EVP_sha256(), NULL) != 1) {
+        vs_trace_destroy(t);
+        return vs_err_set(e, VS_ENOMEM, "trace: cannot set up SHA-256");
+    }
+    *out_trace = t;
+    return 0;
+}
+
+void vs_trace_destroy(vs_trace *t)
+{
+    if (!t)
+        return;
+    EVP_MD_CTX_free(t->md);
+    free(t->buf);
+    free(t);
+}
+
+void vs_trace_event(void *opaque, const vs_event *ev)
+{
+    vs_trace *t = opaque;
+    if (!t || !ev)
+        return;
+    size_t n = vs_trace_format(ev, t->buf, t->cap);
+    if (n >= t->cap) {
+        /* Rare: a long text or chain. Grow once; the buffer is kept for later lines. */
+        size_t ncap = t->cap;
+        while (ncap <= n)
+            ncap *= 2;
+        char *nb = realloc(t->buf, ncap);
+        if (!nb) {
+            sticky(t, VS_ENOMEM, "out of memory formatting a record");
+            return;
+        }
+        t->buf = nb;
+        t->cap = ncap;
+        n = vs_trace_format(ev, t->buf, t->cap);
+    }
+    if (EVP_DigestUpdate(t->md, t->buf, n) != 1)
+        sticky(t, VS_EIO, "SHA-256 update failed");
+    if (t->out && fwrite(t->buf, 1, n, t->out) != n)
+        sticky(t, VS_EIO, "write failed");
+    t->lines++;
+    t->bytes += n;
+}
+
+int vs_trace_attach(vs_trace *t, vs_event_bus *bus, vs_err *e)
+{
+    if (!t || !bus)
+        return vs_err_set(e, VS_EINVAL, "trace: NULL trace or bus");
+    if (vs_event_bus_add(bus, vs_trace_event, t) < 0)
+        return vs_err_set(e, VS_ENOSPC, "trace: event bus full (%d sinks)",
+                          VS_EVENT_SINKS_MAX);
+    return 0;
+}
+
+const char *vs_trace_digest_hex(vs_trace *t, char hex[VS_TRACE_DIGEST_HEX])
+{
+    static const char hx[] = "0123456789abcdef";
+    hex[0] = '\0';
+    if (!t)
+        return NULL;
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    if (!c || EVP_MD_CTX_copy_ex(c, t->md) != 1 || EVP_DigestFinal_ex(c, md, &mdlen) != 1 ||
+        mdlen != 32) {
+        EVP_MD_CTX_free(c);
+        sticky(t, VS_EIO, "SHA-256 finalisation failed");
+        return NULL;
+    }
+    EVP_MD_CTX_free(c);
+    for (unsigned i = 0; i < 32; i++) {
+        hex[2 * i] = hx[md[i] >> 4];
+        hex[2 * i + 1] = hx[md[i] & 15];
+    }
+    hex[64] = '\0';
+    return hex;
+}
+
+uint64_t vs_trace_lines(const vs_trace *t) { return t ? t->lines : 0; }
+uint64_t vs_trace_bytes(const vs_trace *t) { return t ? t->bytes : 0; }
+
+int vs_trace_error(const vs_trace *t, vs_err *e)
+{
+    if (!t || t->err.code == 0)
+        return 0;
+    if (e)
+        *e = t->err;
+    return -t->err.code;
+}
