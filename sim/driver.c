@@ -1,0 +1,1334 @@
+/* Driver model core: initialisation, raw access, buffer pool with guard bytes, chain
+ * submission, completion (interrupt and polling mode), faults. virtio-blk requests and
+ * the workload are in driver_blk.c. Talks to the device only through vs_transport,
+ * vs_gmem and the driver side of the rings. */
+#define _POSIX_C_SOURCE 200809L
+#define VS_DRIVER_INTERNAL
+#include "virtiosim/driver.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define POOL_UNIT 64u
+#define SEG_ALIGN 64u
+#define RESET_POLLS 1000
+#define GEN_RETRIES 16
+
+/* ------------------------------------------------------------------ helpers */
+
+uint64_t vs__splitmix64(uint64_t *state)
+{
+    uint64_t z = (*state += UINT64_C(0x9e3779b97f4a7c15));
+    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+    return z ^ (z >> 31);
+}
+
+static uint64_t wall_now(void *opaque)
+{
+    (void)opaque;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t vs_driver_now(vs_driver *d)
+{
+    return d->now(d->now_opaque);
+}
+
+void vs__drv_emit(vs_driver *d, vs_event *ev)
+{
+    if (!d->bus)
+        return;
+    ev->t_ns = vs_driver_now(d);
+    vs_event_emit(d->bus, ev);
+}
+
+static void emit_simple(vs_driver *d, enum vs_event_kind k, int32_t q, uint64_t val)
+{
+    vs_event ev = {.kind = k, .queue = q, .val = val};
+    vs__drv_emit(d, &ev);
+}
+
+void vs_driver_opts_default(vs_driver_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->features = VS_DRV_FEATURES_BLK_DEFAULT;
+    o->ring = VS_RING_SPLIT;
+    o->num_queues = 1;
+    o->irq_mode = VS_IRQ_MSIX;
+    o->seed = 1;
+}
+
+/* ------------------------------------------------------------------ irq callback */
+
+static void drv_irq(void *opaque, int queue)
+{
+    vs_driver *d = opaque;
+    if (queue == VS_IRQ_CONFIG) {
+        d->config_pending = true;
+        d->c.config_irqs++;
+        return;
+    }
+    d->c.irqs++;
+    if (d->t->irq_mode == VS_IRQ_INTX || queue < 0 || queue >= (int)d->nq) {
+        /* INTx (or an unattributed interrupt): the ISR says what happened. */
+        d->isr_pending = true;
+        return;
+    }
+    d->q[queue].irq_pending = true;
+}
+
+/* ------------------------------------------------------------------ create/destroy */
+
+int vs_driver_create(vs_driver **out, vs_transport *t, const vs_driver_opts *o,
+                     vs_event_bus *bus, uint64_t (*now)(void *), void *now_opaque,
+                     vs_err *e)
+{
+    if (!out || !t || !t->ops || !t->gm)
+        return vs_err_set(e, VS_EINVAL, "driver: transport (with ops and guest memory) required");
+    *out = NULL;
+    vs_driver_opts def;
+    if (!o) {
+        vs_driver_opts_default(&def);
+        o = &def;
+    }
+    if (o->ring != VS_RING_SPLIT && o->ring != VS_RING_PACKED)
+        return vs_err_set(e, VS_EINVAL, "driver: unknown ring format %d", (int)o->ring);
+    if (o->irq_mode != VS_IRQ_MSIX && o->irq_mode != VS_IRQ_INTX && o->irq_mode != VS_IRQ_POLL)
+        return vs_err_set(e, VS_EINVAL, "driver: unknown irq mode %d", (int)o->irq_mode);
+    if (o->num_queues > VS_DRV_MAX_QUEUES)
+        return vs_err_set(e, VS_EINVAL, "driver: %u queues requested, at most %u supported",
+                          o->num_queues, VS_DRV_MAX_QUEUES);
+    if (o->queue_size > VS_VQ_MAX_SIZE)
+        return vs_err_set(e, VS_EINVAL, "driver: queue size %u exceeds %u", o->queue_size,
+                          VS_VQ_MAX_SIZE);
+    vs_driver *d = calloc(1, sizeof *d);
+    if (!d)
+        return vs_err_set(e, VS_ENOMEM, "driver: out of memory");
+    d->t = t;
+    d->gm = t->gm;
+    d->o = *o;
+    if (!d->o.num_queues)
+        d->o.num_queues = 1;
+    if (!d->o.pool_bytes)
+        d->o.pool_bytes = 4u << 20;
+    if (!d->o.poll_interval_ns)
+        d->o.poll_interval_ns = 1000;
+    if (!d->o.timeout_ns)
+        d->o.timeout_ns = UINT64_C(10000000000);
+    d->bus = bus;
+    d->now = now ? now : wall_now;
+    d->now_opaque = now ? now_opaque : NULL;
+    d->next_tag = 2;
+    d->shadow_default = VS_SHADOW_UNKNOWN;
+    t->irq_mode = d->o.irq_mode;
+    t->irq_fn = drv_irq;
+    t->irq_opaque = d;
+    *out = d;
+    return 0;
+}
+
+static void drop_queues(vs_driver *d);
+
+void vs_driver_destroy(vs_driver *d)
+{
+    if (!d)
+        return;
+    drop_queues(d);
+    if (d->pool_bytes)
+        vs_gmem_free(d->gm, d->pool_gpa, NULL);
+    free(d->pool_map);
+    vs__blk_shadow_free(d);
+    free(d->res);
+    if (d->t->irq_opaque == d) {
+        d->t->irq_fn = NULL;
+        d->t->irq_opaque = NULL;
+    }
+    free(d);
+}
+
+/* ------------------------------------------------------------------ raw access */
+
+int vs_driver_write_status_raw(vs_driver *d, uint8_t status, vs_err *e)
+{
+    vs_event ev = {.kind = VS_EV_STATUS_WRITE, .queue = -1, .val = status};
+    vs__drv_emit(d, &ev);
+    int rc = d->t->ops->set_status(d->t, status, e);
+    if (rc < 0)
+        return vs_err_prefix(e, "driver: status write 0x%02x", status);
+    d->status = status;
+    return 0;
+}
+
+int vs_driver_read_status(vs_driver *d, uint8_t *status, vs_err *e)
+{
+    uint8_t s = 0;
+    int rc = d->t->ops->get_status(d->t, &s, e);
+    if (rc < 0)
+        return vs_err_prefix(e, "driver: status read");
+    vs_event ev = {.kind = VS_EV_STATUS_READ, .queue = -1, .val = s};
+    vs__drv_emit(d, &ev);
+    if (s & VS_STATUS_DEVICE_NEEDS_RESET)
+        d->needs_reset = true;
+    if (status)
+        *status = s;
+    return 0;
+}
+
+int vs_driver_read_features(vs_driver *d, uint64_t *features, vs_err *e)
+{
+    uint64_t f = 0;
+    int rc = d->t->ops->get_device_features(d->t, &f, e);
+    if (rc < 0)
+        return vs_err_prefix(e, "driver: device features read");
+    vs_event ev = {.kind = VS_EV_FEATURES_READ, .queue = -1, .val = f};
+    vs__drv_emit(d, &ev);
+    d->dev_features = f;
+    if (features)
+        *features = f;
+    return 0;
+}
+
+int vs_driver_write_features_raw(vs_driver *d, uint64_t features, vs_err *e)
+{
+    vs_event ev = {.kind = VS_EV_FEATURES_WRITE, .queue = -1, .val = features};
+    vs__drv_emit(d, &ev);
+    int rc = d->t->ops->set_driver_features(d->t, features, e);
+    if (rc < 0)
+        return vs_err_prefix(e, "driver: driver features write");
+    d->features = features;
+    return 0;
+}
+
+static uint64_t le_val(const void *buf, uint32_t len)
+{
+    uint64_t v = 0;
+    const uint8_t *b = buf;
+    for (uint32_t i = 0; i < len && i < 8; i++)
+        v |= (uint64_t)b[i] << (8 * i);
+    return v;
+}
+
+int vs_driver_config_read_raw(vs_driver *d, uint32_t off, void *buf, uint32_t len, vs_err *e)
+{
+    int rc = d->t->ops->config_read(d->t, off, buf, len, e);
+    if (rc < 0)
+        return vs_err_prefix(e, "driver: config read off %u len %u", off, len);
+    vs_event ev = {.kind = VS_EV_CONFIG_READ, .queue = -1, .off = off, .len = len,
+                   .val = len <= 8 ? le_val(buf, len) : 0};
+    vs__drv_emit(d, &ev);
+    return 0;
+}
+
+static int read_gen(vs_driver *d, uint32_t *gen, vs_err *e)
+{
+    int rc = d->t->ops->config_generation(d->t, gen, e);
+    if (rc < 0)
+        return vs_err_prefix(e, "driver: config generation read");
+    vs_event ev = {.kind = VS_EV_CONFIG_GEN, .queue = -1, .val = *gen};
+    vs__drv_emit(d, &ev);
+    return 0;
+}
+
+int vs_driver_config_read(vs_driver *d, uint32_t off, void *buf, uint32_t len, vs_err *e)
+{
+    for (int attempt = 0; attempt < GEN_RETRIES; attempt++) {
+        uint32_t g0, g1;
+        int rc = read_gen(d, &g0, e);
+        if (rc < 0)
+            return rc;
+        /* Fields are read in naturally sized accesses, as a real driver would. */
+        uint32_t pos = 0;
+        while (pos < len) {
+            uint32_t chunk = len - pos >= 8 && ((off + pos) % 8) == 0 ? 8
+                           : len - pos >= 4 && ((off + pos) % 4) == 0 ? 4
+                           : len - pos >= 2 && ((off + pos) % 2) == 0 ? 2 : 1;
+            rc = vs_driver_config_read_raw(d, off + pos, (uint8_t *)buf + pos, chunk, e);
+            if (rc < 0)
+                return rc;
+            pos += chunk;
+        }
+        rc = read_gen(d, &g1, e);
+        if (rc < 0)
+            return rc;
+        if (g0 == g1)
+            return 0;
+    }
+    return vs_err_set(e, VS_EPROTO,
+                      "driver: config off %u len %u: generation still changing after %d reads",
+                      off, len, GEN_RETRIES);
+}
+
+int vs_driver_config_write(vs_driver *d, uint32_t off, const void *buf, uint32_t len,
+                           vs_err *e)
+{
+    vs_event ev = {.kind = VS_EV_CONFIG_WRITE, .queue = -1, .off = off, .len = len,
+                   .val = len <= 8 ? le_val(buf, len) : 0};
+    vs__drv_emit(d, &ev);
+    int rc = d->t->ops->config_write(d->t, off, buf, len, e);
+    if (rc < 0)
+        return vs_err_prefix(e, "driver: config write off %u len %u", off, len);
+    return 0;
+}
+
+int vs_driver_set_status(vs_driver *d, uint8_t bits, vs_err *e)
+{
+    return vs_driver_write_status_raw(d, (uint8_t)(d->status | bits), e);
+}
+
+/* Gives up on the device (spec 3.1.1: SHOULD set FAILED). Keeps the original error. */
+static int fail(vs_driver *d, int rc, vs_err *e)
+{
+    vs_err ignore = {0};
+    vs_driver_set_status(d, VS_STATUS_FAILED, &ignore);
+    (void)e;
+    return rc;
+}
+
+/* ------------------------------------------------------------------ queues + pool */
+
+static void free_req_list(vs_driver *d)
+{
+    while (d->live) {
+        vs_drv_req *rq = d->live;
+        vs__blk_abort(d, rq);
+        d->c.aborted++;
+        vs__drv_req_free(d, rq);
+    }
+}
+
+static void drop_queues(vs_driver *d)
+{
+    free_req_list(d);
+    for (unsigned i = 0; i < VS_DRV_MAX_QUEUES; i++) {
+        vs_drv_queue *q = &d->q[i];
+        if (q->vq)
+            vs_vq_drv_destroy(q->vq);
+        if (q->have_layout)
+            vs_vq_layout_free(d->gm, &q->layout, NULL);
+        memset(q, 0, sizeof *q);
+    }
+    d->nq = 0;
+}
+
+int vs__drv_pool_alloc(vs_driver *d, uint64_t bytes, uint64_t *gpa, uint32_t *units,
+                       vs_err *e)
+{
+    if (!d->pool_map)
+        return vs_err_set(e, VS_ESTATE, "driver: buffer pool not set up (init first)");
+    uint64_t need64 = (bytes + POOL_UNIT - 1) / POOL_UNIT;
+    if (need64 == 0)
+        need64 = 1;
+    if (need64 > d->pool_units)
+        return vs_err_set(e, VS_ENOMEM, "driver: request needs %llu bytes, pool has %llu",
+                          (unsigned long long)bytes, (unsigned long long)d->pool_bytes);
+    uint32_t need = (uint32_t)need64;
+    /* next-fit over the bitmap, two passes */
+    for (int pass = 0; pass < 2; pass++) {
+        uint32_t start = pass == 0 ? d->pool_hint : 0;
+        uint32_t end = pass == 0 ? d->pool_units : d->pool_hint + need;
+        if (end > d->pool_units)
+            end = d->pool_units;
+        uint32_t run = 0, i;
+        for (i = start; i < end; i++) {
+            bool used = d->pool_map[i / 64] >> (i % 64) & 1;
+            run = used ? 0 : run + 1;
+            if (run == need) {
+                uint32_t first = i + 1 - need;
+                for (uint32_t k = first; k <= i; k++)
+                    d->pool_map[k / 64] |= UINT64_C(1) << (k % 64);
+                d->pool_hint = (i + 1) % d->pool_units;
+                *gpa = d->pool_gpa + (uint64_t)first * POOL_UNIT;
+                *units = need;
+                return 0;
+            }
+        }
+    }
+    return vs_err_set(e, VS_ENOSPC, "driver: buffer pool exhausted (%llu bytes)",
+                      (unsigned long long)d->pool_bytes);
+}
+
+void vs__drv_pool_free(vs_driver *d, uint64_t gpa, uint32_t units)
+{
+    if (!units || gpa < d->pool_gpa)
+        return;
+    uint32_t first = (uint32_t)((gpa - d->pool_gpa) / POOL_UNIT);
+    for (uint32_t k = first; k < first + units && k < d->pool_units; k++)
+        d->pool_map[k / 64] &= ~(UINT64_C(1) << (k % 64));
+}
+
+static int pool_setup(vs_driver *d, vs_err *e)
+{
+    if (d->pool_map)
+        return 0;
+    uint64_t bytes = (d->o.pool_bytes + VS_GMEM_PAGE - 1) / VS_GMEM_PAGE * VS_GMEM_PAGE;
+    int rc = vs_gmem_alloc(d->gm, bytes, VS_GMEM_PAGE, &d->pool_gpa, e);
+    if (rc < 0)
+        return vs_err_prefix(e, "driver: buffer pool of %llu bytes", (unsigned long long)bytes);
+    d->pool_bytes = bytes;
+    d->pool_units = (uint32_t)(bytes / POOL_UNIT);
+    d->pool_map = calloc((d->pool_units + 63) / 64, sizeof *d->pool_map);
+    if (!d->pool_map) {
+        vs_gmem_free(d->gm, d->pool_gpa, NULL);
+        d->pool_bytes = 0;
+        return vs_err_set(e, VS_ENOMEM, "driver: out of memory");
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ initialisation */
+
+static int do_reset(vs_driver *d, vs_err *e)
+{
+    emit_simple(d, VS_EV_RESET, -1, 0);
+    int rc = d->t->ops->reset(d->t, e);
+    if (rc < 0)
+        return vs_err_prefix(e, "driver: reset");
+    d->status = 0;
+    d->needs_reset = false;
+    d->config_pending = false;
+    d->isr_pending = false;
+    /* The driver must wait for a read of device_status to return 0 (4.1.4.3.2). */
+    for (int i = 0; i < RESET_POLLS; i++) {
+        uint8_t s;
+        rc = vs_driver_read_status(d, &s, e);
+        if (rc < 0)
+            return rc;
+        if (s == 0) {
+            d->needs_reset = false;
+            return 0;
+        }
+        rc = d->t->ops->wait(d->t, d->o.poll_interval_ns, e);
+        if (rc < 0)
+            return vs_err_prefix(e, "driver: waiting for reset");
+    }
+    return vs_err_set(e, VS_ETIMEDOUT, "driver: device status not 0 after reset (%d reads)",
+                      RESET_POLLS);
+}
+
+int vs_driver_reset(vs_driver *d, vs_err *e)
+{
+    drop_queues(d);
+    d->features = 0;
+    return do_reset(d, e);
+}
+
+int vs_driver_negotiate(vs_driver *d, vs_err *e)
+{
+    drop_queues(d);
+    int rc = do_reset(d, e);
+    if (rc < 0)
+        return rc;
+    if ((rc = vs_driver_set_status(d, VS_STATUS_ACKNOWLEDGE, e)) < 0)
+        return fail(d, rc, e);
+    if ((rc = vs_driver_set_status(d, VS_STATUS_DRIVER, e)) < 0)
+        return fail(d, rc, e);
+    uint64_t offered;
+    if ((rc = vs_driver_read_features(d, &offered, e)) < 0)
+        return fail(d, rc, e);
+    if (!(offered & VS_BIT(VS_F_VERSION_1)))
+        return fail(d, vs_err_set(e, VS_ENOTSUP,
+                                  "driver: device does not offer VIRTIO_F_VERSION_1 "
+                                  "(legacy devices are not supported)"), e);
+    uint64_t want = d->o.features | VS_BIT(VS_F_VERSION_1);
+    if (d->o.ring == VS_RING_SPLIT)
+        want &= ~VS_BIT(VS_F_RING_PACKED);
+    uint64_t neg = want & offered;
+    if (d->o.ring == VS_RING_PACKED && !(neg & VS_BIT(VS_F_RING_PACKED)))
+        return fail(d, vs_err_set(e, VS_ENOTSUP,
+                                  "driver: packed ring requested but VIRTIO_F_RING_PACKED is "
+                                  "not negotiated (%s)",
+                                  offered & VS_BIT(VS_F_RING_PACKED)
+                                      ? "not in the driver's accepted features"
+                                      : "device does not offer it"), e);
+    if (d->o.use_indirect && !(neg & VS_BIT(VS_F_INDIRECT_DESC)))
+        return fail(d, vs_err_set(e, VS_ENOTSUP,
+                                  "driver: use_indirect requested but "
+                                  "VIRTIO_F_INDIRECT_DESC is not negotiated"), e);
+    if ((rc = vs_driver_write_features_raw(d, neg, e)) < 0)
+        return fail(d, rc, e);
+    if ((rc = vs_driver_set_status(d, VS_STATUS_FEATURES_OK, e)) < 0)
+        return fail(d, rc, e);
+    uint8_t s;
+    if ((rc = vs_driver_read_status(d, &s, e)) < 0)
+        return fail(d, rc, e);
+    if (!(s & VS_STATUS_FEATURES_OK)) {
+        char fb[256];
+        vs_features_format(d->t->device_id, neg, fb, sizeof fb);
+        return fail(d, vs_err_set(e, VS_EPROTO,
+                                  "driver: device refused features %s (FEATURES_OK not set "
+                                  "on re-read, status 0x%02x)", fb, s), e);
+    }
+    return 0;
+}
+
+static int blk_config(vs_driver *d, vs_err *e)
+{
+    uint64_t cap = 0;
+    int rc = vs_driver_config_read(d, VS_BLK_CFG_CAPACITY, &cap, 8, e);
+    if (rc < 0)
+        return rc;
+    d->capacity = le_val(&cap, 8);
+    d->seg_max = 0;
+    d->size_max = 0;
+    if (d->features & VS_BIT(VS_BLK_F_SEG_MAX)) {
+        uint32_t v = 0;
+        if ((rc = vs_driver_config_read(d, VS_BLK_CFG_SEG_MAX, &v, 4, e)) < 0)
+            return rc;
+        d->seg_max = (uint32_t)le_val(&v, 4);
+    }
+    if (d->features & VS_BIT(VS_BLK_F_SIZE_MAX)) {
+        uint32_t v = 0;
+        if ((rc = vs_driver_config_read(d, VS_BLK_CFG_SIZE_MAX, &v, 4, e)) < 0)
+            return rc;
+        d->size_max = (uint32_t)le_val(&v, 4);
+    }
+    d->ro = (d->features & VS_BIT(VS_BLK_F_RO)) != 0;
+    return 0;
+}
+
+int vs_driver_setup_queues(vs_driver *d, vs_err *e)
+{
+    int rc;
+    if (!(d->status & VS_STATUS_FEATURES_OK))
+        return vs_err_set(e, VS_ESTATE, "driver: queue setup before FEATURES_OK");
+    drop_queues(d);
+    if (d->t->device_id == VS_DEV_BLK && (rc = blk_config(d, e)) < 0)
+        return fail(d, rc, e);
+    uint16_t avail = 0;
+    if ((rc = d->t->ops->num_queues(d->t, &avail, e)) < 0)
+        return fail(d, vs_err_prefix(e, "driver: num_queues"), e);
+    uint16_t n = d->o.num_queues;
+    if (n > avail)
+        return fail(d, vs_err_set(e, VS_EINVAL,
+                                  "driver: %u queues requested, the device has %u", n, avail), e);
+    if (d->t->device_id == VS_DEV_BLK && n > 1 && !(d->features & VS_BIT(VS_BLK_F_MQ)))
+        return fail(d, vs_err_set(e, VS_ENOTSUP,
+                                  "driver: %u queues requested but VIRTIO_BLK_F_MQ is not "
+                                  "negotiated", n), e);
+    if ((rc = pool_setup(d, e)) < 0)
+        return fail(d, rc, e);
+    uint32_t vqf = 0;
+    if (d->features & VS_BIT(VS_F_EVENT_IDX))
+        vqf |= VS_VQ_F_EVENT_IDX;
+    if (d->features & VS_BIT(VS_F_INDIRECT_DESC))
+        vqf |= VS_VQ_F_INDIRECT;
+    for (uint16_t i = 0; i < n; i++) {
+        vs_drv_queue *q = &d->q[i];
+        uint32_t max = 0;
+        if ((rc = d->t->ops->queue_max_size(d->t, i, &max, e)) < 0)
+            return fail(d, vs_err_prefix(e, "driver: queue %u max size", i), e);
+        if (max == 0)
+            return fail(d, vs_err_set(e, VS_EINVAL, "driver: queue %u is not available "
+                                      "(max size 0)", i), e);
+        uint32_t size = d->o.queue_size ? d->o.queue_size : max;
+        if (size > max)
+            return fail(d, vs_err_set(e, VS_EINVAL,
+                                      "driver: queue %u: requested size %u exceeds the "
+                                      "device's maximum %u", i, size, max), e);
+        if (d->o.ring == VS_RING_SPLIT && (size & (size - 1)))
+            return fail(d, vs_err_set(e, VS_EINVAL,
+                                      "driver: queue %u: split ring size %u is not a power "
+                                      "of two", i, size), e);
+        if ((rc = vs_vq_layout_alloc(d->gm, d->o.ring, size, &q->layout, e)) < 0)
+            return fail(d, vs_err_prefix(e, "driver: queue %u", i), e);
+        q->have_layout = true;
+        vs_vq_drv_opts vo = {.queue_index = i, .features = vqf,
+                             .indirect_max = (uint16_t)(size < 64 ? 64 : (size > 256 ? 256 : size))};
+        if ((rc = vs_vq_drv_create(&q->vq, d->gm, &q->layout, &vo, e)) < 0)
+            return fail(d, vs_err_prefix(e, "driver: queue %u", i), e);
+        vs_event ev = {.kind = VS_EV_QUEUE_SETUP, .queue = i, .val = size, .layout = &q->layout};
+        vs__drv_emit(d, &ev);
+        if ((rc = d->t->ops->queue_setup(d->t, i, &q->layout, e)) < 0)
+            return fail(d, vs_err_prefix(e, "driver: queue %u setup", i), e);
+        d->nq = (uint16_t)(i + 1);
+        d->qsize = size;
+        if (d->o.irq_mode == VS_IRQ_POLL) {
+            vs_vq_drv_irq_disable(q->vq);
+            q->irq_masked = true;
+            emit_simple(d, VS_EV_IRQ_MASK, i, 1);
+        }
+    }
+    return 0;
+}
+
+int vs_driver_init(vs_driver *d, vs_err *e)
+{
+    int rc = vs_driver_negotiate(d, e);
+    if (rc < 0)
+        return rc;
+    if ((rc = vs_driver_setup_queues(d, e)) < 0)
+        return rc;
+    if ((rc = vs_driver_set_status(d, VS_STATUS_DRIVER_OK, e)) < 0)
+        return fail(d, rc, e);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ state */
+
+uint64_t vs_driver_device_features(const vs_driver *d) { return d->dev_features; }
+uint64_t vs_driver_features(const vs_driver *d) { return d->features; }
+uint8_t vs_driver_status(const vs_driver *d) { return d->status; }
+uint16_t vs_driver_num_queues(const vs_driver *d) { return d->nq; }
+uint32_t vs_driver_queue_size(const vs_driver *d) { return d->qsize; }
+bool vs_driver_needs_reset(const vs_driver *d) { return d->needs_reset; }
+uint64_t vs_driver_blk_capacity(const vs_driver *d) { return d->capacity; }
+
+vs_vq_drv *vs_driver_queue(vs_driver *d, uint16_t q)
+{
+    return q < d->nq ? d->q[q].vq : NULL;
+}
+
+bool vs_driver_queue_broken(const vs_driver *d, uint16_t q)
+{
+    return q < d->nq && d->q[q].broken;
+}
+
+unsigned vs_driver_outstanding(const vs_driver *d, int q)
+{
+    if (q >= 0)
+        return q < d->nq ? d->q[q].live : 0;
+    unsigned n = 0;
+    for (unsigned i = 0; i < d->nq; i++)
+        n += d->q[i].live;
+    return n;
+}
+
+void vs_driver_counters_get(const vs_driver *d, vs_driver_counters *c)
+{
+    *c = d->c;
+}
+
+/* ------------------------------------------------------------------ requests */
+
+int vs__drv_req_new(vs_driver *d, uint16_t q, uint32_t nseg, vs_drv_req **out, vs_err *e)
+{
+    *out = NULL;
+    if (q >= d->nq || !d->q[q].vq)
+        return vs_err_set(e, VS_EINVAL, "driver: queue %u is not set up (%u queues)", q, d->nq);
+    if (d->q[q].broken)
+        return vs_err_set(e, VS_ESTATE, "driver: queue %u is broken (invalid used element seen)",
+                          q);
+    vs_drv_req *rq = calloc(1, sizeof *rq);
+    vs_seg *seg = nseg ? calloc(nseg, sizeof *seg) : NULL;
+    if (!rq || (nseg && !seg)) {
+        free(rq);
+        free(seg);
+        return vs_err_set(e, VS_ENOMEM, "driver: out of memory");
+    }
+    rq->q = q;
+    rq->id = -1;
+    rq->nseg = nseg;
+    rq->seg = seg;
+    *out = rq;
+    return 0;
+}
+
+static uint64_t align_up(uint64_t v, uint64_t a)
+{
+    return (v + a - 1) / a * a;
+}
+
+int vs__drv_req_layout(vs_driver *d, vs_drv_req *rq, vs_err *e)
+{
+    uint64_t bytes = 0;
+    for (uint32_t i = 0; i < rq->nseg; i++)
+        bytes = align_up(bytes, SEG_ALIGN) + rq->seg[i].len + VS_DRV_GUARD_LEN;
+    int rc = vs__drv_pool_alloc(d, bytes, &rq->chunk_gpa, &rq->chunk_units, e);
+    if (rc < 0)
+        return rc;
+    uint64_t pos = 0;
+    uint8_t guard[VS_DRV_GUARD_LEN];
+    for (unsigned i = 0; i < VS_DRV_GUARD_LEN; i++)
+        guard[i] = vs_drv_guard_byte(i);
+    for (uint32_t i = 0; i < rq->nseg; i++) {
+        pos = align_up(pos, SEG_ALIGN);
+        rq->seg[i].gpa = rq->chunk_gpa + pos;
+        uint8_t fill = i >= rq->n_out ? VS_DRV_POISON : 0;
+        if ((rc = vs_gmem_fill(d->gm, rq->seg[i].gpa, fill, rq->seg[i].len, e)) < 0 ||
+            (rc = vs_gmem_write(d->gm, rq->seg[i].gpa + rq->seg[i].len, guard,
+                                VS_DRV_GUARD_LEN, e)) < 0) {
+            vs__drv_pool_free(d, rq->chunk_gpa, rq->chunk_units);
+            rq->chunk_units = 0;
+            return vs_err_prefix(e, "driver: buffer setup");
+        }
+        pos += rq->seg[i].len + VS_DRV_GUARD_LEN;
+    }
+    return 0;
+}
+
+static void live_link(vs_driver *d, vs_drv_req *rq)
+{
+    rq->prev = NULL;
+    rq->next = d->live;
+    if (d->live)
+        d->live->prev = rq;
+    d->live = rq;
+    rq->added = true;
+    d->q[rq->q].live++;
+}
+
+static void live_unlink(vs_driver *d, vs_drv_req *rq)
+{
+    if (!rq->added)
+        return;
+    if (rq->prev)
+        rq->prev->next = rq->next;
+    else
+        d->live = rq->next;
+    if (rq->next)
+        rq->next->prev = rq->prev;
+    rq->added = false;
+    if (d->q[rq->q].live)
+        d->q[rq->q].live--;
+}
+
+void vs__drv_req_free(vs_driver *d, vs_drv_req *rq)
+{
+    if (!rq)
+        return;
+    live_unlink(d, rq);
+    if (rq->chunk_units)
+        vs__drv_pool_free(d, rq->chunk_gpa, rq->chunk_units);
+    free(rq->seg);
+    free(rq->ro_copy);
+    free(rq->snap);
+    free(rq);
+}
+
+static int snapshot_readable(vs_driver *d, vs_drv_req *rq, vs_err *e)
+{
+    uint64_t total = 0;
+    for (uint32_t i = 0; i < rq->n_out; i++)
+        total += rq->seg[i].len;
+    rq->ro_bytes = total;
+    if (!total)
+        return 0;
+    rq->ro_copy = malloc(total);
+    if (!rq->ro_copy)
+        return vs_err_set(e, VS_ENOMEM, "driver: out of memory");
+    uint64_t pos = 0;
+    for (uint32_t i = 0; i < rq->n_out; i++) {
+        int rc = vs_gmem_read(d->gm, rq->seg[i].gpa, rq->ro_copy + pos, rq->seg[i].len, e);
+        if (rc < 0)
+            return rc;
+        pos += rq->seg[i].len;
+    }
+    return 0;
+}
+
+static int publish_kick(vs_driver *d, uint16_t qi, vs_err *e)
+{
+    vs_drv_queue *q = &d->q[qi];
+    if (!q->unpublished)
+        return 0;
+    vs_vq_drv_publish(q->vq);
+    q->unpublished = 0;
+    vs_event ev = {.kind = VS_EV_PUBLISH, .queue = qi, .idx = vs_vq_drv_avail_idx(q->vq)};
+    vs__drv_emit(d, &ev);
+    if (vs_vq_drv_kick_needed(q->vq)) {
+        d->c.kicks++;
+        emit_simple(d, VS_EV_KICK, qi, 0);
+        int rc = d->t->ops->notify(d->t, qi, e);
+        if (rc < 0)
+            return vs_err_prefix(e, "driver: queue %u notify", qi);
+    } else {
+        d->c.kicks_suppressed++;
+        emit_simple(d, VS_EV_KICK_SUPPRESSED, qi, 0);
+    }
+    return 0;
+}
+
+int vs_driver_flush(vs_driver *d, int q, vs_err *e)
+{
+    for (uint16_t i = 0; i < d->nq; i++) {
+        if (q >= 0 && i != q)
+            continue;
+        int rc = publish_kick(d, i, e);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int depth_check(vs_driver *d, uint16_t q, vs_err *e)
+{
+    unsigned limit = d->o.queue_depth;
+    if (limit && d->q[q].live >= limit)
+        return vs_err_set(e, VS_ENOSPC, "driver: queue %u: queue-depth limit %u reached", q,
+                          limit);
+    return 0;
+}
+
+int vs__drv_req_commit(vs_driver *d, vs_drv_req *rq, bool indirect, bool defer, vs_err *e)
+{
+    int rc = depth_check(d, rq->q, e);
+    if (rc < 0)
+        return rc;
+    if ((rc = snapshot_readable(d, rq, e)) < 0)
+        return rc;
+    vs_drv_queue *q = &d->q[rq->q];
+    rc = vs_vq_drv_add(q->vq, rq->seg, rq->n_out, rq->nseg - rq->n_out,
+                       indirect ? VS_ADD_INDIRECT : 0, rq, e);
+    if (rc < 0)
+        return rc;
+    rq->id = rc;
+    rq->indirect = indirect;
+    rq->submit_ns = vs_driver_now(d);
+    live_link(d, rq);
+    d->c.submitted++;
+    q->unpublished++;
+    vs_ev_chain ch = {.seg = rq->seg, .n_out = rq->n_out, .n_in = rq->nseg - rq->n_out,
+                      .indirect = indirect};
+    vs_event ev = {.kind = VS_EV_AVAIL, .queue = rq->q, .id = (uint32_t)rq->id, .chain = &ch};
+    vs__drv_emit(d, &ev);
+    if (!defer && (rc = publish_kick(d, rq->q, e)) < 0)
+        return rc;  /* the request is live (added); the driver owns it now */
+    return rq->id;
+}
+
+int vs__drv_add_raw(vs_driver *d, vs_drv_req *rq, const vs_desc *descs, unsigned n,
+                    vs_err *e)
+{
+    vs_drv_queue *q = &d->q[rq->q];
+    int rc = vs_vq_drv_add_raw(q->vq, descs, n, rq, e);
+    if (rc < 0)
+        return rc;
+    rq->id = rc;
+    rq->fault = true;
+    rq->submit_ns = vs_driver_now(d);
+    live_link(d, rq);
+    d->c.submitted++;
+    q->unpublished++;
+    vs_seg segs[8];
+    unsigned ns = n < 8 ? n : 8;
+    for (unsigned i = 0; i < ns; i++) {
+        segs[i].gpa = descs[i].addr;
+        segs[i].len = descs[i].len;
+    }
+    vs_ev_chain ch = {.seg = segs, .n_out = ns, .n_in = 0, .raw = true,
+                      .indirect = (descs[0].flags & VS_DESC_F_INDIRECT) != 0};
+    vs_event ev = {.kind = VS_EV_AVAIL, .queue = rq->q, .id = (uint32_t)rc, .chain = &ch,
+                   .text = "fault"};
+    vs__drv_emit(d, &ev);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ guards */
+
+/* Checks rq's guards and readable bytes; returns true if intact, else fills msg. */
+static bool req_guard_check(vs_driver *d, vs_drv_req *rq, char *msg, size_t msglen)
+{
+    uint8_t buf[VS_DRV_GUARD_LEN];
+    vs_err ge = {0};
+    for (uint32_t i = 0; i < rq->nseg; i++) {
+        if (vs_gmem_read(d->gm, rq->seg[i].gpa + rq->seg[i].len, buf, VS_DRV_GUARD_LEN,
+                         &ge) < 0) {
+            snprintf(msg, msglen, "queue %u chain %d seg %u: guard unreadable: %.160s", rq->q,
+                     rq->id, i, ge.msg);
+            return false;
+        }
+        for (unsigned k = 0; k < VS_DRV_GUARD_LEN; k++)
+            if (buf[k] != vs_drv_guard_byte(k)) {
+                snprintf(msg, msglen,
+                         "queue %u chain %d seg %u (%s, %u bytes at 0x%llx): guard byte %u "
+                         "after the buffer overwritten (0x%02x, expected 0x%02x)",
+                         rq->q, rq->id, i, i < rq->n_out ? "readable" : "writable",
+                         rq->seg[i].len, (unsigned long long)rq->seg[i].gpa, k, buf[k],
+                         vs_drv_guard_byte(k));
+                return false;
+            }
+    }
+    uint64_t pos = 0;
+    for (uint32_t i = 0; i < rq->n_out && rq->ro_copy; i++) {
+        uint8_t tmp[512];
+        for (uint32_t off = 0; off < rq->seg[i].len;) {
+            uint32_t n = rq->seg[i].len - off < sizeof tmp ? rq->seg[i].len - off
+                                                              : (uint32_t)sizeof tmp;
+            if (vs_gmem_read(d->gm, rq->seg[i].gpa + off, tmp, n, &ge) < 0) {
+                snprintf(msg, msglen, "queue %u chain %d seg %u unreadable: %.160s", rq->q,
+                         rq->id, i, ge.msg);
+                return false;
+            }
+            for (uint32_t k = 0; k < n; k++)
+                if (tmp[k] != rq->ro_copy[pos + off + k]) {
+                    snprintf(msg, msglen,
+                             "queue %u chain %d seg %u: device-readable byte %u changed "
+                             "(0x%02x, submitted 0x%02x)",
+                             rq->q, rq->id, i, off + k, tmp[k], rq->ro_copy[pos + off + k]);
+                    return false;
+                }
+            off += n;
+        }
+        pos += rq->seg[i].len;
+    }
+    return true;
+}
+
+static void note_guard_violation(vs_driver *d, const char *msg)
+{
+    d->c.guard_violations++;
+    if (!d->guard_bad) {
+        d->guard_bad = true;
+        snprintf(d->guard_msg, sizeof d->guard_msg, "%s", msg);
+    }
+}
+
+bool vs_driver_guard_ok(vs_driver *d, vs_err *e)
+{
+    char msg[VS_ERR_MSG_MAX];
+    for (vs_drv_req *rq = d->live; rq; rq = rq->next)
+        if (!rq->fault && !req_guard_check(d, rq, msg, sizeof msg))
+            note_guard_violation(d, msg);
+    if (d->guard_bad) {
+        vs_err_set(e, VS_EPROTO, "driver: %s", d->guard_msg);
+        return false;
+    }
+    return true;
+}
+
+/* ------------------------------------------------------------------ results */
+
+void vs__drv_push_result(vs_driver *d, const vs_blk_result *r, bool notify)
+{
+    if (notify && d->o.on_result)
+        d->o.on_result(d->o.on_result_opaque, r);
+    if (d->res_n == d->res_cap) {
+        size_t ncap = d->res_cap ? d->res_cap * 2 : 64;
+        vs_blk_result *nr = malloc(ncap * sizeof *nr);
+        if (!nr)
+            return; /* result dropped; counters still reflect it */
+        for (size_t i = 0; i < d->res_n; i++)
+            nr[i] = d->res[(d->res_head + i) % d->res_cap];
+        free(d->res);
+        d->res = nr;
+        d->res_head = 0;
+        d->res_cap = ncap;
+    }
+    d->res[(d->res_head + d->res_n) % d->res_cap] = *r;
+    d->res_n++;
+}
+
+int vs_blk_take_result(vs_driver *d, vs_blk_result *out)
+{
+    if (!d->res_n)
+        return 0;
+    if (out)
+        *out = d->res[d->res_head];
+    d->res_head = (d->res_head + 1) % d->res_cap;
+    d->res_n--;
+    return 1;
+}
+
+size_t vs_blk_results_pending(const vs_driver *d)
+{
+    return d->res_n;
+}
+
+/* ------------------------------------------------------------------ completion */
+
+static void complete_one(vs_driver *d, uint16_t qi, const vs_used *u)
+{
+    vs_drv_req *rq = u->cookie;
+    vs_blk_result res;
+    memset(&res, 0, sizeof res);
+    res.complete_ns = vs_driver_now(d);
+    res.queue = qi;
+    res.id = u->id;
+    res.used_len = u->len;
+    if (!rq) {
+        snprintf(res.msg, sizeof res.msg, "used element without a request");
+        vs__drv_push_result(d, &res, true);
+        return;
+    }
+    char gmsg[VS_ERR_MSG_MAX];
+    bool guard_ok = rq->fault || req_guard_check(d, rq, gmsg, sizeof gmsg);
+    if (!guard_ok)
+        note_guard_violation(d, gmsg);
+    if (rq->fault) {
+        res.fault = true;
+        res.type = rq->r.type;
+        res.submit_ns = rq->submit_ns;
+        res.latency_ns = res.complete_ns - rq->submit_ns;
+        res.guard_ok = true;
+        snprintf(res.msg, sizeof res.msg,
+                 "device completed a malformed chain (expected DEVICE_NEEDS_RESET)");
+    } else {
+        vs__blk_complete(d, rq, u->len, &res);
+        res.guard_ok = guard_ok;
+        if (!guard_ok) {
+            if (res.ok)
+                snprintf(res.msg, sizeof res.msg, "%.199s", gmsg);
+            res.ok = false;
+        }
+        res.submit_ns = rq->submit_ns;
+        res.latency_ns = res.complete_ns - rq->submit_ns;
+    }
+    d->c.completed++;
+    vs__drv_req_free(d, rq);
+    vs__drv_push_result(d, &res, true);
+}
+
+static int collect_queue(vs_driver *d, uint16_t qi, vs_err *e)
+{
+    vs_drv_queue *q = &d->q[qi];
+    if (q->broken || !q->vq)
+        return 0;
+    int n = 0;
+    for (;;) {
+        vs_used u;
+        vs_err ce = {0};
+        int rc = vs_vq_drv_collect(q->vq, &u, &ce);
+        if (rc == 0) {
+            if (q->irq_masked || d->o.irq_mode == VS_IRQ_POLL)
+                break;
+            /* Re-arm (used_event) and catch elements that raced with it. */
+            if (!vs_vq_drv_irq_enable(q->vq))
+                break;
+            continue;
+        }
+        if (rc < 0) {
+            q->broken = true;
+            d->c.used_invalid++;
+            vs_event ev = {.kind = VS_EV_USED_INVALID, .queue = qi, .id = u.id, .len = u.len,
+                           .idx = vs_vq_drv_used_idx(q->vq), .text = ce.msg};
+            vs__drv_emit(d, &ev);
+            return vs_err_set(e, VS_EPROTO, "driver: queue %u: invalid used element: %s", qi,
+                              ce.msg);
+        }
+        vs_event ev = {.kind = VS_EV_USED, .queue = qi, .id = u.id, .len = u.len,
+                       .idx = vs_vq_drv_used_idx(q->vq)};
+        vs__drv_emit(d, &ev);
+        complete_one(d, qi, &u);
+        n++;
+    }
+    return n;
+}
+
+static int handle_isr(vs_driver *d, vs_err *e)
+{
+    if (!d->isr_pending)
+        return 0;
+    d->isr_pending = false;
+    uint8_t isr = 0;
+    int rc = d->t->ops->read_isr(d->t, &isr, e);
+    if (rc < 0)
+        return vs_err_prefix(e, "driver: ISR read");
+    emit_simple(d, VS_EV_ISR_READ, -1, isr);
+    if (isr & 1)
+        for (unsigned i = 0; i < d->nq; i++)
+            d->q[i].irq_pending = true;
+    if (isr & 2)
+        d->config_pending = true;
+    /* A transport that cannot attribute interrupts and has no ISR: check everything. */
+    if (isr == 0 && d->t->irq_mode != VS_IRQ_INTX)
+        for (unsigned i = 0; i < d->nq; i++)
+            d->q[i].irq_pending = true;
+    return 0;
+}
+
+int vs_driver_poll(vs_driver *d, vs_err *e)
+{
+    int rc = handle_isr(d, e);
+    if (rc < 0)
+        return rc;
+    if (d->config_pending) {
+        d->config_pending = false;
+        uint8_t s;
+        if ((rc = vs_driver_read_status(d, &s, e)) < 0)
+            return rc;
+    }
+    int total = 0;
+    int first_err = 0;
+    for (uint16_t i = 0; i < d->nq; i++) {
+        vs_drv_queue *q = &d->q[i];
+        if (d->o.irq_mode != VS_IRQ_POLL && !q->irq_pending)
+            continue;
+        q->irq_pending = false;
+        vs_err qe = {0};
+        rc = collect_queue(d, i, &qe);
+        if (rc < 0) {
+            if (!first_err) {
+                first_err = rc;
+                if (e)
+                    *e = qe;
+            }
+            continue;
+        }
+        total += rc;
+    }
+    return first_err ? first_err : total;
+}
+
+int vs_driver_wait(vs_driver *d, uint64_t timeout_ns, vs_err *e)
+{
+    uint64_t step = timeout_ns;
+    if (d->o.irq_mode == VS_IRQ_POLL && step > d->o.poll_interval_ns)
+        step = d->o.poll_interval_ns;
+    int rc = d->t->ops->wait(d->t, step, e);
+    if (rc < 0)
+        return vs_err_prefix(e, "driver: wait");
+    return vs_driver_poll(d, e);
+}
+
+int vs__drv_wait_some(vs_driver *d, vs_drv_waiter *w, vs_err *e)
+{
+    if (d->needs_reset)
+        return vs_err_set(e, VS_ESTATE,
+                          "driver: device set DEVICE_NEEDS_RESET with %u requests "
+                          "outstanding", vs_driver_outstanding(d, -1));
+    uint64_t el = vs_driver_now(d) - w->start;
+    if (el >= w->timeout_ns) {
+        /* Last look at the status: a device that gave up says so there. */
+        uint8_t s;
+        vs_err se = {0};
+        if (vs_driver_read_status(d, &s, &se) == 0 && d->needs_reset)
+            return vs__drv_wait_some(d, w, e);
+        return vs_err_set(e, VS_ETIMEDOUT,
+                          "driver: %u requests still outstanding after %llu ns",
+                          vs_driver_outstanding(d, -1), (unsigned long long)el);
+    }
+    uint64_t before = vs_driver_now(d), irqs = d->c.irqs + d->c.config_irqs;
+    int rc = vs_driver_wait(d, w->timeout_ns - el, e);
+    if (rc < 0)
+        return rc;
+    if (rc > 0) {
+        w->stall = w->idle = 0;
+        return rc;
+    }
+    if (d->o.irq_mode == VS_IRQ_POLL && ++w->idle % 64 == 0) {
+        uint8_t s;
+        if ((rc = vs_driver_read_status(d, &s, e)) < 0)
+            return rc;
+    }
+    /* A virtual clock that does not move while nothing happens: the device is idle and
+     * will never complete what is outstanding. */
+    if (vs_driver_now(d) == before && irqs == d->c.irqs + d->c.config_irqs) {
+        if (++w->stall >= 3) {
+            uint8_t s;
+            vs_err se = {0};
+            if (vs_driver_read_status(d, &s, &se) == 0 && d->needs_reset)
+                return vs__drv_wait_some(d, w, e);
+            return vs_err_set(e, VS_ETIMEDOUT,
+                              "driver: %u requests outstanding and the device is idle "
+                              "(no interrupt, clock not advancing)",
+                              vs_driver_outstanding(d, -1));
+        }
+    } else {
+        w->stall = 0;
+    }
+    return 0;
+}
+
+int vs_driver_run(vs_driver *d, uint64_t timeout_ns, vs_err *e)
+{
+    vs_drv_waiter w = {.start = vs_driver_now(d),
+                       .timeout_ns = timeout_ns ? timeout_ns : d->o.timeout_ns};
+    int rc = vs_driver_flush(d, -1, e);
+    if (rc < 0)
+        return rc;
+    if ((rc = vs_driver_poll(d, e)) < 0)
+        return rc;
+    while (vs_driver_outstanding(d, -1))
+        if ((rc = vs__drv_wait_some(d, &w, e)) < 0)
+            return rc;
+    return 0;
+}
+
+int vs_driver_wait_status(vs_driver *d, uint8_t mask, uint64_t timeout_ns, vs_err *e)
+{
+    if (!timeout_ns)
+        timeout_ns = d->o.timeout_ns;
+    uint64_t start = vs_driver_now(d);
+    unsigned stall = 0;
+    for (;;) {
+        uint8_t s;
+        int rc = vs_driver_read_status(d, &s, e);
+        if (rc < 0)
+            return rc;
+        if (s & mask)
+            return 1;
+        uint64_t el = vs_driver_now(d) - start;
+        if (el >= timeout_ns)
+            return vs_err_set(e, VS_ETIMEDOUT,
+                              "driver: status 0x%02x has none of 0x%02x after %llu ns", s,
+                              mask, (unsigned long long)el);
+        uint64_t step = timeout_ns - el;
+        if (step > d->o.poll_interval_ns * 100)
+            step = d->o.poll_interval_ns * 100;
+        uint64_t before = vs_driver_now(d);
+        rc = d->t->ops->wait(d->t, step, e);
+        if (rc < 0)
+            return vs_err_prefix(e, "driver: wait");
+        if (rc == 0 && vs_driver_now(d) == before && ++stall >= 3)
+            return vs_err_set(e, VS_ETIMEDOUT,
+                              "driver: status 0x%02x has none of 0x%02x and the device is "
+                              "idle", s, mask);
+        /* Completions that arrive meanwhile are collected, not lost. */
+        vs_err pe = {0};
+        vs_driver_poll(d, &pe);
+    }
+}
+
+/* ------------------------------------------------------------------ faults */
+
+const char *vs_fault_name(enum vs_fault f)
+{
+    switch (f) {
+    case VS_FAULT_LOOP: return "loop";
+    case VS_FAULT_NEXT_OOR: return "next_out_of_range";
+    case VS_FAULT_ADDR_OOR: return "addr_out_of_range";
+    case VS_FAULT_NESTED_INDIRECT: return "nested_indirect";
+    case VS_FAULT_WRITE_BEFORE_READ: return "write_before_read";
+    case VS_FAULT_ZERO_LEN: return "zero_length";
+    case VS_FAULT_LEN_OVERFLOW: return "length_overflow";
+    }
+    return "unknown";
+}
+
+int vs_fault_parse(const char *s, enum vs_fault *out, vs_err *e)
+{
+    for (int f = VS_FAULT_LOOP; f <= VS_FAULT_LEN_OVERFLOW; f++)
+        if (s && !strcmp(s, vs_fault_name((enum vs_fault)f))) {
+            *out = (enum vs_fault)f;
+            return 0;
+        }
+    return vs_err_set(e, VS_EINVAL,
+                      "unknown fault '%s' (loop, next_out_of_range, addr_out_of_range, "
+                      "nested_indirect, write_before_read, zero_length, length_overflow)",
+                      s ? s : "(null)");
+}
+
+/* A GPA no region covers (above the highest region end). */
+static uint64_t unmapped_gpa(vs_driver *d)
+{
+    uint64_t top = 0;
+    for (size_t i = 0; i < vs_gmem_region_count(d->gm); i++) {
+        const vs_gmem_region *r = vs_gmem_region_at(d->gm, i);
+        if (r->gpa + r->size > top)
+            top = r->gpa + r->size;
+    }
+    return align_up(top, VS_GMEM_PAGE) + (UINT64_C(1) << 30);
+}
+
+/* Writes one indirect-table entry in the ring's format. */
+static int write_table_desc(vs_driver *d, uint64_t gpa, const vs_desc *x, vs_err *e)
+{
+    int rc = vs_gmem_st64(d->gm, gpa, x->addr, e);
+    if (rc == 0)
+        rc = vs_gmem_st32(d->gm, gpa + 8, x->len, e);
+    if (rc == 0) {
+        if (d->o.ring == VS_RING_SPLIT) {
+            rc = vs_gmem_st16(d->gm, gpa + 12, x->flags, e);
+            if (rc == 0)
+                rc = vs_gmem_st16(d->gm, gpa + 14, x->next, e);
+        } else {
+            rc = vs_gmem_st16(d->gm, gpa + 12, 0, e);  /* id: unused in a table */
+            if (rc == 0)
+                rc = vs_gmem_st16(d->gm, gpa + 14, x->flags, e);
+        }
+    }
+    return rc;
+}
+
+int vs_driver_submit_fault(vs_driver *d, uint16_t qi, enum vs_fault kind, vs_err *e)
+{
+    if (d->o.ring == VS_RING_PACKED && (kind == VS_FAULT_LOOP || kind == VS_FAULT_NEXT_OOR))
+        return vs_err_set(e, VS_ENOTSUP, "driver: fault %s needs a split ring",
+                          vs_fault_name(kind));
+    if (kind < VS_FAULT_LOOP || kind > VS_FAULT_LEN_OVERFLOW)
+        return vs_err_set(e, VS_EINVAL, "driver: unknown fault %d", (int)kind);
+    int rc = depth_check(d, qi, e);
+    if (rc < 0)
+        return rc;
+    /* A well-formed blk FLUSH-shaped chain (header + status + a 16-byte indirect table
+     * area), then the fault. */
+    vs_drv_req *rq;
+    if ((rc = vs__drv_req_new(d, qi, 3, &rq, e)) < 0)
+        return rc;
+    rq->n_out = 2;
+    rq->seg[0].len = 16;        /* header */
+    rq->seg[1].len = 4 * 16;    /* indirect table scratch (readable) */
+    rq->seg[2].len = 1;         /* status */
+    rq->r.type = VS_BLK_T_FLUSH;
+    if ((rc = vs__drv_req_layout(d, rq, e)) < 0)
+        goto out;
+    vs_blk_req_hdr h = {.type = VS_BLK_T_FLUSH};
+    uint8_t hb[16] = {0};
+    hb[0] = (uint8_t)h.type;
+    if ((rc = vs_gmem_write(d->gm, rq->seg[0].gpa, hb, 16, e)) < 0)
+        goto out;
+    uint64_t hdr = rq->seg[0].gpa, st = rq->seg[2].gpa, tbl = rq->seg[1].gpa;
+    uint16_t qsize = (uint16_t)d->qsize;
+    vs_desc ds[2];
+    unsigned n = 2;
+    memset(ds, 0, sizeof ds);
+    ds[0] = (vs_desc){.addr = hdr, .len = 16, .flags = VS_DESC_F_NEXT, .next = 1};
+    ds[1] = (vs_desc){.addr = st, .len = 1, .flags = VS_DESC_F_WRITE, .next = 0};
+    switch (kind) {
+    case VS_FAULT_LOOP:
+        ds[1].flags |= VS_DESC_F_NEXT;
+        ds[1].next = 0;
+        break;
+    case VS_FAULT_NEXT_OOR:
+        ds[0].next = qsize;  /* >= n: written verbatim */
+        break;
+    case VS_FAULT_ADDR_OOR:
+        ds[0].addr = unmapped_gpa(d);
+        break;
+    case VS_FAULT_LEN_OVERFLOW:
+        ds[0].addr = UINT64_MAX - 7;
+        break;
+    case VS_FAULT_ZERO_LEN:
+        ds[0].len = 0;
+        break;
+    case VS_FAULT_WRITE_BEFORE_READ:
+        ds[0] = (vs_desc){.addr = st, .len = 1, .flags = VS_DESC_F_WRITE | VS_DESC_F_NEXT,
+                          .next = 1};
+        ds[1] = (vs_desc){.addr = hdr, .len = 16, .flags = 0};
+        break;
+    case VS_FAULT_NESTED_INDIRECT: {
+        /* table: [0] header, [1] INDIRECT -> table again */
+        vs_desc t0 = {.addr = hdr, .len = 16, .flags = VS_DESC_F_NEXT, .next = 1};
+        vs_desc t1 = {.addr = tbl, .len = 32, .flags = VS_DESC_F_INDIRECT};
+        if (d->o.ring == VS_RING_PACKED)
+            t0.flags = 0;
+        if ((rc = write_table_desc(d, tbl, &t0, e)) < 0 ||
+            (rc = write_table_desc(d, tbl + 16, &t1, e)) < 0)
+            goto out;
+        ds[0] = (vs_desc){.addr = tbl, .len = 32, .flags = VS_DESC_F_INDIRECT};
+        n = 1;
+        break;
+    }
+    }
+    if (d->o.ring == VS_RING_PACKED) {
+        /* packed: `next` is the buffer id; use one no live request of this queue holds */
+        uint16_t id = 0;
+        for (bool clash = true; clash && id < qsize;) {
+            clash = false;
+            for (vs_drv_req *o = d->live; o; o = o->next)
+                if (o->q == qi && o->id == id) {
+                    clash = true;
+                    id++;
+                    break;
+                }
+        }
+        for (unsigned i = 0; i < n; i++)
+            ds[i].next = id;
+    }
+    free(rq->ro_copy);
+    rq->ro_copy = NULL;
+    if ((rc = vs__drv_add_raw(d, rq, ds, n, e)) < 0)
+        goto out;
+    int id = rc;
+    if ((rc = publish_kick(d, qi, e)) < 0)
+        return rc;
+    return id;
+out:
+    vs__drv_req_free(d, rq);
+    return rc;
+}
