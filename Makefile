@@ -23,6 +23,11 @@ LAYER_DIRS := model model/dev conformance reports sim sim/qemu sim/vhost
 PROGRAM_SRCS := sim/main.c sim/qemu/qemu_smoke.c
 LIB_SRCS := $(filter-out $(PROGRAM_SRCS),$(foreach d,$(LAYER_DIRS),$(wildcard $(d)/*.c)))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+# Generated sources (never committed): the embedded conformance catalogue.
+LIB_OBJS += $(BUILD)/obj/$(BUILD)/gen/catalogue_data.o
+$(BUILD)/gen/catalogue_data.c: conformance/catalogue.tsv tools/gen_catalogue.py
+	@mkdir -p $(dir $@)
+	$(PYTHON) tools/gen_catalogue.py $< $@
 TEST_SRCS := $(wildcard */tests/test_*.c */*/tests/test_*.c)
 TEST_BINS := $(patsubst %.c,$(BUILD)/tests/%,$(notdir $(TEST_SRCS)))
 BENCH_SRCS := $(wildcard */bench/bench_*.c)

@@ -1,0 +1,1717 @@
+/* Conformance monitors: per-queue and per-device state built from the event stream
+ * plus reads of guest memory, checked against the catalogue. See conformance.h. */
+#include "virtiosim/conformance.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conformance/monitor_checks.h"
+#include "virtiosim/blk.h"
+#include "virtiosim/virtio.h"
+#include "virtiosim/vring.h"
+
+#define GUARD_LEN 16u
+#define MAX_QUEUES 64u
+#define ID_SPACE 65536u
+#define IDS_MAX 10
+
+typedef struct chain_rec {
+    bool live;            /* made available, not completed */
+    bool published;
+    bool completed;       /* completed at least once since last AVAIL */
+    bool raw;
+    uint32_t completed_idx;
+    uint64_t seq;         /* publish order */
+    uint32_t nseg, n_out;
+    vs_seg *seg;
+    uint64_t out_bytes, in_bytes;
+    bool canary_ok;
+    uint64_t canary;
+    uint8_t *guard;       /* GUARD_LEN per writable segment */
+    bool *guard_ok;
+    uint16_t *slots;      /* split: descriptor slots of the chain */
+    uint32_t nslots;
+    uint64_t ind_gpa;
+    uint32_t ind_len;
+    bool desc_ok;
+    uint64_t desc_hash;
+    bool blk_ok;          /* header parsed */
+    uint32_t blk_type;
+    uint64_t blk_sector;
+    uint32_t blk_dwz_flags; /* OR of segment flags */
+} chain_rec;
+
+typedef struct qstate {
+    bool setup;
+    vs_vq_layout l;
+    chain_rec **byid;     /* ID_SPACE entries */
+    uint32_t live;        /* published or pending chains not completed */
+    uint64_t seq_next;
+    uint16_t avail_pub;   /* last published avail idx (split) */
+    uint16_t kick_base;   /* avail idx at the last kick decision */
+    uint16_t collected;   /* driver's used idx after the last USED */
+    bool masked;
+    uint16_t used_at_mask, unmask_base, irq_base;
+    uint64_t irq_count;
+} qstate;
+
+typedef struct cfg_track {
+    bool known;
+    uint8_t val;
+    uint64_t irq_at_read;
+} cfg_track;
+
+struct vs_monitors {
+    vs_gmem *gm;
+    uint32_t device_id;
+    unsigned roles;
+    bool irq_observable;
+    bool finished;
+    char scenario[64];
+    uint32_t step;
+    char step_desc[96];
+    const vs_event *cur;          /* event being handled */
+    uint64_t last_t;
+    long sidx[CK_COUNT][IDS_MAX]; /* statement index per check id position */
+    vs_results *res;
+    uint64_t violations;
+    /* device / driver state */
+    uint8_t status_w;             /* last status written */
+    bool failed_written;
+    bool after_reset;             /* a reset happened; queues must be set up again */
+    bool await_reset_read;        /* device: next status read must be 0 */
+    bool saw_zero_after_reset;    /* driver: read 0 since last reset */
+    bool reset_seen;
+    bool offered_known;
+    uint64_t offered;
+    uint64_t offer_checked;       /* last offered value checked */
+    bool offer_checked_valid;
+    bool drv_features_written;
+    uint64_t drv_features;
+    bool fok_written, fok_confirmed, fok_await_read, fok_refused;
+    bool needs_reset_pending;     /* NEEDS_RESET seen with DRIVER_OK; want config irq */
+    uint64_t cfg_irq_count, cfg_irq_at_driver_ok;
+    bool dev_error_pending, dev_error_read_without;
+    /* config generation bracketing */
+    bool gen_open, reads_unclosed;
+    cfg_track cfg[80];
+    bool wce_first_read_done;
+    uint64_t capacity;
+    bool capacity_known;
+    uint8_t cap_bytes[8];
+    uint8_t cap_mask;
+    qstate q[MAX_QUEUES];
+};
+
+/* ------------------------------------------------------------ recording */
+
+static void copy_str(char *dst, size_t n, const char *src)
+{
+    if (!n)
+        return;
+    snprintf(dst, n, "%s", src ? src : "");
+}
+
+static bool role_on(const vs_monitors *m, enum vs_chk c)
+{
+    return (m->roles & vs_check_at(c)->role) != 0;
+}
+
+/* Check c evaluated (k = position of the statement in its ids list, -1 for none). */
+static void ok(vs_monitors *m, enum vs_chk c, int k)
+{
+    m->res->check[c].exercised++;
+    if (k >= 0 && k < IDS_MAX && m->sidx[c][k] >= 0)
+        m->res->stmt[m->sidx[c][k]].exercised++;
+}
+
+typedef struct ctx {
+    int32_t queue;
+    bool has_id, has_idx;
+    uint32_t id, idx;
+} ctx;
+
+static const ctx NOCTX = {.queue = -1};
+
+static ctx qctx(int32_t q) { return (ctx){.queue = q}; }
+static ctx idctx(int32_t q, uint32_t id) { return (ctx){.queue = q, .has_id = true, .id = id}; }
+
+__attribute__((format(printf, 6, 7)))
+static void bad(vs_monitors *m, enum vs_chk c, int k, ctx cx, const char *expected,
+                const char *fmt, ...)
+{
+    vs_evidence ev;
+    memset(&ev, 0, sizeof ev);
+    copy_str(ev.check, sizeof ev.check, vs_check_at(c)->name);
+    copy_str(ev.scenario, sizeof ev.scenario, m->scenario);
+    ev.step = m->step;
+    copy_str(ev.step_desc, sizeof ev.step_desc, m->step_desc);
+    ev.t_ns = m->cur ? m->cur->t_ns : m->last_t;
+    ev.queue = cx.queue;
+    ev.has_id = cx.has_id;
+    ev.id = cx.id;
+    ev.has_idx = cx.has_idx;
+    ev.idx = cx.idx;
+    copy_str(ev.expected, sizeof ev.expected, expected);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ev.seen, sizeof ev.seen, fmt, ap);
+    va_end(ap);
+    m->violations++;
+    vs_check_result *cr = &m->res->check[c];
+    cr->exercised++;
+    cr->violations++;
+    if (cr->n_evidence < VS_EVIDENCE_MAX)
+        cr->evidence[cr->n_evidence++] = ev;
+    if (k >= 0 && k < IDS_MAX && m->sidx[c][k] >= 0) {
+        vs_stmt_result *s = &m->res->stmt[m->sidx[c][k]];
+        s->exercised++;
+        s->violations++;
+        if (s->n_evidence < VS_EVIDENCE_MAX)
+            s->evidence[s->n_evidence++] = ev;
+    }
+}
+
+/* ------------------------------------------------------------ helpers */
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    for (size_t i = 0; i < n; i++) {
+        h ^= b[i];
+        h *= UINT64_C(1099511628211);
+    }
+    return h;
+}
+#define FNV0 UINT64_C(14695981039346656037)
+
+static bool has(uint64_t f, unsigned bit) { return (f >> bit) & 1; }
+static bool ahead16(uint16_t a, uint16_t b) { return a != b && (uint16_t)(a - b) < 0x8000u; }
+
+static uint64_t neg(const vs_monitors *m)
+{
+    return m->drv_features;
+}
+
+static bool ld16(vs_monitors *m, uint64_t gpa, uint16_t *v)
+{
+    return vs_gmem_ld16(m->gm, gpa, v, NULL) == 0;
+}
+
+static bool q_split(const qstate *q) { return q->l.format == VS_RING_SPLIT; }
+
+static bool used_idx_mem(vs_monitors *m, qstate *q, uint16_t *v)
+{
+    return q_split(q) && ld16(m, q->l.device_gpa + 2, v);
+}
+
+static qstate *getq(vs_monitors *m, int32_t qi)
+{
+    if (qi < 0 || (uint32_t)qi >= MAX_QUEUES)
+        return NULL;
+    return &m->q[qi];
+}
+
+static void chain_free(chain_rec *c)
+{
+    if (!c)
+        return;
+    free(c->seg);
+    free(c->guard);
+    free(c->guard_ok);
+    free(c->slots);
+    free(c);
+}
+
+static void queue_drop(qstate *q)
+{
+    if (q->byid) {
+        for (uint32_t i = 0; i < ID_SPACE; i++)
+            chain_free(q->byid[i]);
+        free(q->byid);
+    }
+    memset(q, 0, sizeof *q);
+}
+
+/* Reads `n` bytes at logical offset `off` of the readable (write=false) or writable
+ * part of a chain. */
+static bool chain_read(vs_monitors *m, const chain_rec *c, bool writable, uint64_t off,
+                       void *buf, uint64_t n)
+{
+    uint8_t *dst = buf;
+    uint32_t first = writable ? c->n_out : 0, end = writable ? c->nseg : c->n_out;
+    for (uint32_t i = first; i < end && n > 0; i++) {
+        uint64_t len = c->seg[i].len;
+        if (off >= len) {
+            off -= len;
+            continue;
+        }
+        uint64_t take = len - off < n ? len - off : n;
+        if (vs_gmem_read(m->gm, c->seg[i].gpa + off, dst, take, NULL) < 0)
+            return false;
+        dst += take;
+        n -= take;
+        off = 0;
+    }
+    return n == 0;
+}
+
+static bool hash_readable(vs_monitors *m, const chain_rec *c, uint64_t *h)
+{
+    uint64_t acc = FNV0;
+    uint8_t buf[4096];
+    for (uint32_t i = 0; i < c->n_out; i++) {
+        uint64_t pos = 0;
+        while (pos < c->seg[i].len) {
+            uint64_t take = c->seg[i].len - pos < sizeof buf ? c->seg[i].len - pos : sizeof buf;
+            if (vs_gmem_read(m->gm, c->seg[i].gpa + pos, buf, take, NULL) < 0)
+                return false;
+            acc = fnv(acc, buf, take);
+            pos += take;
+        }
+    }
+    *h = acc;
+    return true;
+}
+
+/* ------------------------------------------------------------ split chain walk */
+
+static bool hash_desc(vs_monitors *m, const qstate *q, const chain_rec *c, uint64_t *h)
+{
+    uint64_t acc = FNV0;
+    uint8_t d[16];
+    for (uint32_t i = 0; i < c->nslots; i++) {
+        if (vs_gmem_read(m->gm, q->l.desc_gpa + 16ull * c->slots[i], d, 16, NULL) < 0)
+            return false;
+        acc = fnv(acc, d, 16);
+    }
+    if (c->ind_len) {
+        uint8_t buf[256];
+        uint64_t pos = 0;
+        while (pos < c->ind_len) {
+            uint64_t take = c->ind_len - pos < sizeof buf ? c->ind_len - pos : sizeof buf;
+            if (vs_gmem_read(m->gm, c->ind_gpa + pos, buf, take, NULL) < 0)
+                return false;
+            acc = fnv(acc, buf, take);
+            pos += take;
+        }
+    }
+    *h = acc;
+    return true;
+}
+
+static bool rd_desc(vs_monitors *m, uint64_t gpa, vs_desc *d)
+{
+    uint8_t b[16];
+    if (vs_gmem_read(m->gm, gpa, b, 16, NULL) < 0)
+        return false;
+    memcpy(&d->addr, b, 8);
+    memcpy(&d->len, b + 8, 4);
+    memcpy(&d->flags, b + 12, 2);
+    memcpy(&d->next, b + 14, 2);
+    return true;
+}
+
+/* Walks the chain at `head` as the device would see it; driver shape checks (unless
+ * the chain is hand-built) and a snapshot of the descriptor bytes for CK_DESC_TABLE. */
+static void split_walk(vs_monitors *m, qstate *q, int32_t qi, chain_rec *c, uint16_t head)
+{
+    bool drv = role_on(m, CK_D_CHAIN_SHAPE) && !c->raw;
+    uint64_t f = neg(m);
+    bool in_order = has(f, VS_F_IN_ORDER);
+    ctx cx = idctx(qi, head);
+    uint32_t size = q->l.size;
+    free(c->slots);
+    c->slots = calloc(size, sizeof *c->slots);
+    c->nslots = 0;
+    c->ind_len = 0;
+    if (!c->slots)
+        return;
+    uint64_t total = 0;
+    bool seen_write = false, shape_ok = true, loop = false;
+    uint16_t i = head;
+    for (;;) {
+        if (i >= size) {
+            if (drv)
+                bad(m, CK_D_CHAIN_SHAPE, 1, cx, "every next < queue size",
+                    "next %u >= queue size %" PRIu32, i, size);
+            shape_ok = false;
+            break;
+        }
+        if (c->nslots >= size) {
+            loop = true;
+            break;
+        }
+        vs_desc d;
+        if (!rd_desc(m, q->l.desc_gpa + 16ull * i, &d))
+            return;
+        c->slots[c->nslots++] = i;
+        if (d.flags & VS_DESC_F_INDIRECT) {
+            if (drv && !has(f, VS_F_INDIRECT_DESC)) {
+                bad(m, CK_D_CHAIN_SHAPE, 2, cx, "no INDIRECT without VIRTIO_F_INDIRECT_DESC",
+                    "desc %u has INDIRECT", i);
+                shape_ok = false;
+            }
+            if (drv && (d.flags & VS_DESC_F_NEXT)) {
+                bad(m, CK_D_CHAIN_SHAPE, 5, cx, "INDIRECT and NEXT never together",
+                    "desc %u flags 0x%x", i, d.flags);
+                shape_ok = false;
+            }
+            uint32_t n = d.len / 16;
+            if (drv && n > size) {
+                bad(m, CK_D_CHAIN_SHAPE, 4, cx, "indirect table entries <= queue size",
+                    "%" PRIu32 " entries, queue size %" PRIu32, n, size);
+                shape_ok = false;
+            }
+            c->ind_gpa = d.addr;
+            c->ind_len = d.len;
+            uint32_t j = 0, count = 0;
+            while (j < n && count <= n) {
+                vs_desc e;
+                if (!rd_desc(m, d.addr + 16ull * j, &e))
+                    break;
+                count++;
+                if (drv && (e.flags & VS_DESC_F_INDIRECT)) {
+                    bad(m, CK_D_CHAIN_SHAPE, 3, cx, "no INDIRECT inside an indirect table",
+                        "indirect entry %" PRIu32 " has INDIRECT", j);
+                    shape_ok = false;
+                }
+                if (e.flags & VS_DESC_F_WRITE)
+                    seen_write = true;
+                else if (seen_write && drv) {
+                    bad(m, CK_D_CHAIN_SHAPE, 0, cx, "readable descriptors before writable ones",
+                        "indirect entry %" PRIu32 " readable after a writable one", j);
+                    shape_ok = false;
+                }
+                if (drv && in_order && (e.flags & VS_DESC_F_NEXT) && e.next != j + 1) {
+                    bad(m, CK_D_CHAIN_SHAPE, 7, cx, "IN_ORDER: indirect entry i chains to i+1",
+                        "entry %" PRIu32 " next %u", j, e.next);
+                    shape_ok = false;
+                }
+                if (drv && !vs_gmem_range_ok(m->gm, e.addr, e.len ? e.len : 1, VS_GMEM_READ) &&
+                    !has(f, VS_F_ACCESS_PLATFORM))
+                    bad(m, CK_D_ADDR_RAM, 0, cx, "buffers inside guest RAM",
+                        "indirect entry %" PRIu32 " at 0x%" PRIx64 "+%" PRIu32, j, e.addr, e.len);
+                total += e.len;
+                if (!(e.flags & VS_DESC_F_NEXT))
+                    break;
+                j = e.next;
+            }
+        } else {
+            if (d.flags & VS_DESC_F_WRITE)
+                seen_write = true;
+            else if (seen_write && drv) {
+                bad(m, CK_D_CHAIN_SHAPE, 0, cx, "readable descriptors before writable ones",
+                    "desc %u readable after a writable one", i);
+                shape_ok = false;
+            }
+            if (drv && !has(f, VS_F_ACCESS_PLATFORM)) {
+                if (!vs_gmem_range_ok(m->gm, d.addr, d.len ? d.len : 1, VS_GMEM_READ))
+                    bad(m, CK_D_ADDR_RAM, 0, cx, "buffers inside guest RAM",
+                        "desc %u at 0x%" PRIx64 "+%" PRIu32, i, d.addr, d.len);
+                else
+                    ok(m, CK_D_ADDR_RAM, 0);
+            }
+            total += d.len;
+        }
+        if (!(d.flags & VS_DESC_F_NEXT))
+            break;
+        if (drv && in_order && d.next != (uint16_t)((i + 1) % size)) {
+            bad(m, CK_D_CHAIN_SHAPE, 6, cx, "IN_ORDER: next = (slot + 1) % queue size",
+                "desc %u next %u", i, d.next);
+            shape_ok = false;
+        }
+        i = d.next;
+    }
+    if (drv) {
+        if (loop) {
+            bad(m, CK_D_CHAIN_SHAPE, 1, cx, "chain terminates",
+                "more than %" PRIu32 " descriptors (loop)", size);
+            bad(m, CK_D_CHAIN_SHAPE, 4, cx, "chain length <= queue size",
+                "more than %" PRIu32 " descriptors", size);
+            shape_ok = false;
+        } else if (total > (UINT64_C(1) << 32)) {
+            bad(m, CK_D_CHAIN_SHAPE, 1, cx, "chain total <= 2^32 bytes",
+                "%" PRIu64 " bytes", total);
+            shape_ok = false;
+        }
+        if (shape_ok) {
+            ok(m, CK_D_CHAIN_SHAPE, 0);
+            ok(m, CK_D_CHAIN_SHAPE, 1);
+            ok(m, CK_D_CHAIN_SHAPE, 8);
+            if (has(f, VS_F_INDIRECT_DESC)) {
+                ok(m, CK_D_CHAIN_SHAPE, 3);
+                ok(m, CK_D_CHAIN_SHAPE, 4);
+                ok(m, CK_D_CHAIN_SHAPE, 5);
+            } else {
+                ok(m, CK_D_CHAIN_SHAPE, 2);
+            }
+            if (in_order)
+                ok(m, CK_D_CHAIN_SHAPE, 6);
+        }
+    }
+    c->desc_ok = hash_desc(m, q, c, &c->desc_hash);
+}
+
+/* ------------------------------------------------------------ end-of-window checks */
+
+/* Entries the driver collected while interrupts were enabled must have been announced
+ * (split only; evaluated at reset, queue disable and finish). */
+static void check_irq_required(vs_monitors *m, int32_t qi, qstate *q)
+{
+    if (!q->setup || !q_split(q) || !m->irq_observable || q->masked)
+        return;
+    if (!(m->status_w & VS_STATUS_DRIVER_OK))
+        return;
+    uint16_t covered = q->irq_base;
+    if (ahead16(q->unmask_base, covered))
+        covered = q->unmask_base;
+    if (has(neg(m), VS_F_EVENT_IDX)) {
+        if (!role_on(m, CK_IRQ_EI_REQUIRED))
+            return;
+        uint16_t ue;
+        if (!ld16(m, q->l.driver_gpa + 4 + 2ull * q->l.size, &ue))
+            return;
+        if (ahead16(q->collected, covered) && vs_vq_need_event(ue, q->collected, covered))
+            bad(m, CK_IRQ_EI_REQUIRED, 0, (ctx){.queue = qi, .has_idx = true, .idx = q->collected},
+                "an interrupt once used idx passes used_event",
+                "used idx %u passed used_event %u (last interrupt at %u), no interrupt",
+                q->collected, ue, covered);
+        else if (ahead16(q->collected, covered) || q->irq_count)
+            ok(m, CK_IRQ_EI_REQUIRED, 0);
+    } else {
+        if (!role_on(m, CK_IRQ_FLAGS_REQUIRED))
+            return;
+        if (ahead16(q->collected, covered))
+            bad(m, CK_IRQ_FLAGS_REQUIRED, 0, (ctx){.queue = qi, .has_idx = true, .idx = q->collected},
+                "an interrupt after used entries while avail.flags = 0",
+                "used idx %u, last interrupt covered %u", q->collected, covered);
+        else if (q->irq_count)
+            ok(m, CK_IRQ_FLAGS_REQUIRED, 0);
+    }
+}
+
+static void end_window(vs_monitors *m)
+{
+    for (uint32_t i = 0; i < MAX_QUEUES; i++)
+        check_irq_required(m, (int32_t)i, &m->q[i]);
+    if (m->needs_reset_pending && role_on(m, CK_NEEDS_RESET_IRQ)) {
+        if (m->cfg_irq_count > m->cfg_irq_at_driver_ok)
+            ok(m, CK_NEEDS_RESET_IRQ, 0);
+        else
+            bad(m, CK_NEEDS_RESET_IRQ, 0, NOCTX, "a config-change interrupt",
+                "DEVICE_NEEDS_RESET with DRIVER_OK set and no config interrupt");
+        m->needs_reset_pending = false;
+    }
+    if (m->dev_error_pending && m->dev_error_read_without && role_on(m, CK_ERROR_NEEDS_RESET))
+        bad(m, CK_ERROR_NEEDS_RESET, 0, NOCTX, "DEVICE_NEEDS_RESET after a device error",
+            "status reads without DEVICE_NEEDS_RESET");
+    m->dev_error_pending = false;
+    m->dev_error_read_without = false;
+}
+
+/* ------------------------------------------------------------ feature tables */
+
+static bool legacy_bit(uint32_t dev, unsigned bit)
+{
+    if (bit == 24 || bit == 27 || bit == 30)  /* NOTIFY_ON_EMPTY, ANY_LAYOUT, BAD_FEATURE */
+        return true;
+    if (dev == VS_DEV_BLK && (bit == 0 || bit == 7))  /* BARRIER, SCSI */
+        return true;
+    return false;
+}
+
+static uint64_t invalid_bits(uint32_t dev, uint64_t f)
+{
+    uint64_t badbits = 0;
+    for (unsigned b = 0; b < 64; b++)
+        if (has(f, b) && (legacy_bit(dev, b) || !vs_feature_name(dev, b)))
+            badbits |= VS_BIT(b);
+    return badbits;
+}
+
+static void on_features_read(vs_monitors *m, const vs_event *ev)
+{
+    m->offered = ev->val;
+    m->offered_known = true;
+    if (m->offer_checked_valid && m->offer_checked == ev->val)
+        return;
+    m->offer_checked = ev->val;
+    m->offer_checked_valid = true;
+    uint64_t f = ev->val;
+    if (role_on(m, CK_OFFER_VALID)) {
+        uint64_t b = invalid_bits(m->device_id, f);
+        if (b)
+            bad(m, CK_OFFER_VALID, 0, NOCTX, "only defined, non-legacy feature bits",
+                "offered 0x%016" PRIx64 ", invalid bits 0x%016" PRIx64, f, b);
+        else
+            ok(m, CK_OFFER_VALID, 0);
+    }
+    if (role_on(m, CK_OFFER_VERSION_1)) {
+        if (has(f, VS_F_VERSION_1))
+            ok(m, CK_OFFER_VERSION_1, 0);
+        else
+            bad(m, CK_OFFER_VERSION_1, 0, NOCTX, "VIRTIO_F_VERSION_1 (bit 32) offered",
+                "offered 0x%016" PRIx64, f);
+    }
+    if (m->device_id == VS_DEV_BLK) {
+        if (role_on(m, CK_OFFER_DEPS)) {
+            if (has(f, VS_BLK_F_CONFIG_WCE) && !has(f, VS_BLK_F_FLUSH)) {
+                bad(m, CK_OFFER_DEPS, 0, NOCTX, "CONFIG_WCE offered only with FLUSH",
+                    "CONFIG_WCE without FLUSH (offered 0x%016" PRIx64 ")", f);
+                bad(m, CK_OFFER_DEPS, 1, NOCTX, "CONFIG_WCE offered only with FLUSH",
+                    "CONFIG_WCE without FLUSH (offered 0x%016" PRIx64 ")", f);
+            } else {
+                ok(m, CK_OFFER_DEPS, 0);
+                ok(m, CK_OFFER_DEPS, 1);
+            }
+        }
+        if (role_on(m, CK_BLK_FLUSH_OFFERED)) {
+            if (has(f, VS_BLK_F_FLUSH))
+                ok(m, CK_BLK_FLUSH_OFFERED, 0);
+            else
+                bad(m, CK_BLK_FLUSH_OFFERED, 0, NOCTX, "VIRTIO_BLK_F_FLUSH offered",
+                    "offered 0x%016" PRIx64, f);
+        }
+    }
+}
+
+static void on_features_write(vs_monitors *m, const vs_event *ev)
+{
+    uint64_t f = ev->val;
+    if (role_on(m, CK_D_FEAT_FROZEN) && m->fok_written) {
+        if (f != m->drv_features)
+            bad(m, CK_D_FEAT_FROZEN, 0, NOCTX, "driver features unchanged after FEATURES_OK",
+                "0x%016" PRIx64 " -> 0x%016" PRIx64, m->drv_features, f);
+        else
+            ok(m, CK_D_FEAT_FROZEN, 0);
+    }
+    if (role_on(m, CK_D_INIT_ORDER)) {
+        if (!(m->status_w & VS_STATUS_DRIVER))
+            bad(m, CK_D_INIT_ORDER, 0, NOCTX,
+                "features written after DRIVER and before FEATURES_OK",
+                "features written with status 0x%02x", m->status_w);
+        else
+            ok(m, CK_D_INIT_ORDER, 0);
+    }
+    if (m->offered_known) {
+        uint64_t off = m->offered;
+        if (role_on(m, CK_D_FEAT_SUBSET)) {
+            if (f & ~off)
+                bad(m, CK_D_FEAT_SUBSET, 0, NOCTX, "driver features within the offered set",
+                    "accepted 0x%016" PRIx64 " not offered (offered 0x%016" PRIx64 ")",
+                    f & ~off, off);
+            else
+                ok(m, CK_D_FEAT_SUBSET, 0);
+        }
+        if (role_on(m, CK_D_ACCEPT_VERSION_1) && has(off, VS_F_VERSION_1)) {
+            if (has(f, VS_F_VERSION_1))
+                ok(m, CK_D_ACCEPT_VERSION_1, 0);
+            else
+                bad(m, CK_D_ACCEPT_VERSION_1, 0, NOCTX, "VERSION_1 accepted when offered",
+                    "driver features 0x%016" PRIx64, f);
+        }
+        if (role_on(m, CK_D_ACCEPT_RECOMMENDED)) {
+            static const struct { unsigned bit; int k; uint32_t dev; } rec[] = {
+                {VS_F_ACCESS_PLATFORM, 0, 0}, {VS_F_RING_PACKED, 1, 0},
+                {VS_F_ORDER_PLATFORM, 2, 0}, {VS_F_NOTIF_CONFIG_DATA, 3, 0},
+                {VS_BLK_F_RO, 4, VS_DEV_BLK},
+            };
+            for (size_t i = 0; i < sizeof rec / sizeof rec[0]; i++) {
+                if (rec[i].dev && rec[i].dev != m->device_id)
+                    continue;
+                if (!has(off, rec[i].bit))
+                    continue;
+                if (has(f, rec[i].bit))
+                    ok(m, CK_D_ACCEPT_RECOMMENDED, rec[i].k);
+                else
+                    bad(m, CK_D_ACCEPT_RECOMMENDED, rec[i].k, NOCTX,
+                        "offered feature accepted", "%s offered but not accepted",
+                        vs_feature_name(m->device_id, rec[i].bit));
+            }
+        }
+    }
+    if (role_on(m, CK_D_FEAT_RESERVED)) {
+        uint64_t b = invalid_bits(m->device_id, f);
+        if (b)
+            bad(m, CK_D_FEAT_RESERVED, 0, NOCTX, "no undefined or reserved bits accepted",
+                "accepted 0x%016" PRIx64 ", invalid 0x%016" PRIx64, f, b);
+        else
+            ok(m, CK_D_FEAT_RESERVED, 0);
+    }
+    m->drv_features = f;
+    m->drv_features_written = true;
+}
+
+/* ------------------------------------------------------------ status */
+
+static void do_reset(vs_monitors *m)
+{
+    end_window(m);
+    for (uint32_t i = 0; i < MAX_QUEUES; i++)
+        queue_drop(&m->q[i]);
+    m->status_w = 0;
+    m->failed_written = false;
+    m->after_reset = true;
+    m->await_reset_read = true;
+    m->saw_zero_after_reset = false;
+    m->reset_seen = true;
+    m->drv_features_written = false;
+    m->fok_written = m->fok_confirmed = m->fok_await_read = m->fok_refused = false;
+    m->needs_reset_pending = false;
+    m->wce_first_read_done = false;
+    for (size_t i = 0; i < sizeof m->cfg / sizeof m->cfg[0]; i++)
+        m->cfg[i].known = false;
+}
+
+static void on_status_write(vs_monitors *m, const vs_event *ev)
+{
+    uint8_t v = (uint8_t)ev->val, cur = m->status_w;
+    if (v == 0) {
+        if (m->status_w != 0 || !m->await_reset_read)
+            do_reset(m);
+        return;
+    }
+    bool suspend = has(neg(m), VS_F_SUSPEND);
+    if (role_on(m, CK_D_STATUS_MONOTONIC) && !suspend) {
+        if ((v & cur) != cur)
+            bad(m, CK_D_STATUS_MONOTONIC, 0, NOCTX, "status bits only added",
+                "status 0x%02x written over 0x%02x", v, cur);
+        else
+            ok(m, CK_D_STATUS_MONOTONIC, 0);
+    }
+    uint8_t added = v & ~cur;
+    if (role_on(m, CK_D_FAILED_RESET) && m->failed_written && !(v & VS_STATUS_FAILED))
+        bad(m, CK_D_FAILED_RESET, 0, NOCTX, "a reset (status 0) after FAILED",
+            "status 0x%02x written after FAILED without reset", v);
+    else if (role_on(m, CK_D_FAILED_RESET) && (added & VS_STATUS_ACKNOWLEDGE) && m->reset_seen)
+        ok(m, CK_D_FAILED_RESET, 0);
+    if (role_on(m, CK_D_RESET_WAIT) && (added & VS_STATUS_ACKNOWLEDGE) && m->reset_seen) {
+        if (m->saw_zero_after_reset)
+            ok(m, CK_D_RESET_WAIT, 0);
+        else
+            bad(m, CK_D_RESET_WAIT, 0, NOCTX, "status read back as 0 before ACKNOWLEDGE",
+                "ACKNOWLEDGE written without a 0 status read after reset");
+    }
+    if (role_on(m, CK_D_INIT_ORDER)) {
+        const char *why = NULL;
+        uint8_t have = cur | (v & ~added);
+        if ((added & VS_STATUS_DRIVER) && !((have | added) & VS_STATUS_ACKNOWLEDGE))
+            why = "DRIVER before ACKNOWLEDGE";
+        else if ((added & VS_STATUS_FEATURES_OK) && !((have | added) & VS_STATUS_DRIVER))
+            why = "FEATURES_OK before DRIVER";
+        else if ((added & VS_STATUS_FEATURES_OK) && !m->drv_features_written)
+            why = "FEATURES_OK before the driver features were written";
+        else if ((added & VS_STATUS_DRIVER_OK) && !((have | added) & VS_STATUS_FEATURES_OK))
+            why = "DRIVER_OK before FEATURES_OK";
+        else if ((added & VS_STATUS_DRIVER_OK) && !m->fok_confirmed)
+            why = "DRIVER_OK before FEATURES_OK was read back";
+        if (why) {
+            bad(m, CK_D_INIT_ORDER, 0, NOCTX,
+                "ACKNOWLEDGE, DRIVER, features, FEATURES_OK, re-read, setup, DRIVER_OK", "%s", why);
+            bad(m, CK_D_INIT_ORDER, 1, NOCTX, "status bits set in initialization order", "%s",
+                why);
+        } else if (added & (VS_STATUS_ACKNOWLEDGE | VS_STATUS_DRIVER | VS_STATUS_FEATURES_OK |
+                            VS_STATUS_DRIVER_OK)) {
+            ok(m, CK_D_INIT_ORDER, 0);
+            ok(m, CK_D_INIT_ORDER, 1);
+        }
+    }
+    if (m->fok_refused && role_on(m, CK_D_ABANDON)) {
+        if (added & VS_STATUS_DRIVER_OK)
+            bad(m, CK_D_ABANDON, 0, NOCTX, "no DRIVER_OK after FEATURES_OK was refused",
+                "DRIVER_OK written");
+        if (added & VS_STATUS_FAILED)
+            ok(m, CK_D_ABANDON, 1);
+    }
+    if (added & VS_STATUS_FAILED)
+        m->failed_written = true;
+    if (added & VS_STATUS_FEATURES_OK) {
+        m->fok_written = true;
+        m->fok_await_read = true;
+    }
+    if (added & VS_STATUS_DRIVER_OK)
+        m->cfg_irq_at_driver_ok = m->cfg_irq_count;
+    m->status_w = v;
+}
+
+static void on_status_read(vs_monitors *m, const vs_event *ev)
+{
+    uint8_t v = (uint8_t)ev->val;
+    if (m->await_reset_read) {
+        m->await_reset_read = false;
+        if (role_on(m, CK_RESET_ZERO)) {
+            if (v == 0)
+                ok(m, CK_RESET_ZERO, 0);
+            else
+                bad(m, CK_RESET_ZERO, 0, NOCTX, "status 0 after reset", "status 0x%02x", v);
+        }
+    }
+    if (v == 0 && m->status_w == 0)
+        m->saw_zero_after_reset = true;
+    if (m->fok_await_read && (m->status_w & VS_STATUS_FEATURES_OK)) {
+        m->fok_await_read = false;
+        bool set = v & VS_STATUS_FEATURES_OK;
+        if (set)
+            m->fok_confirmed = true;
+        else
+            m->fok_refused = true;
+        if (role_on(m, CK_FEATURES_OK_REFUSE) && m->offered_known &&
+            (m->drv_features & ~m->offered)) {
+            if (set)
+                bad(m, CK_FEATURES_OK_REFUSE, 0, NOCTX,
+                    "FEATURES_OK clear when un-offered bits were accepted",
+                    "FEATURES_OK set with driver features 0x%016" PRIx64 " (offered 0x%016" PRIx64 ")",
+                    m->drv_features, m->offered);
+            else
+                ok(m, CK_FEATURES_OK_REFUSE, 0);
+        }
+    }
+    if ((v & VS_STATUS_DEVICE_NEEDS_RESET) && (m->status_w & VS_STATUS_DRIVER_OK))
+        m->needs_reset_pending = true;
+    if (m->dev_error_pending) {
+        if (v & VS_STATUS_DEVICE_NEEDS_RESET) {
+            if (role_on(m, CK_ERROR_NEEDS_RESET))
+                ok(m, CK_ERROR_NEEDS_RESET, 0);
+            m->dev_error_pending = false;
+            m->dev_error_read_without = false;
+        } else {
+            m->dev_error_read_without = true;
+        }
+    }
+}
+
+/* ------------------------------------------------------------ config space (blk) */
+
+struct cfg_field { uint32_t off, len; unsigned bit; };
+static const struct cfg_field blk_optional[] = {
+    {VS_BLK_CFG_SIZE_MAX, 4, VS_BLK_F_SIZE_MAX},
+    {VS_BLK_CFG_SEG_MAX, 4, VS_BLK_F_SEG_MAX},
+    {VS_BLK_CFG_CYLINDERS, 4, VS_BLK_F_GEOMETRY},
+    {VS_BLK_CFG_BLK_SIZE, 4, VS_BLK_F_BLK_SIZE},
+    {VS_BLK_CFG_PHYS_BLOCK_EXP, 8, VS_BLK_F_TOPOLOGY},
+    {VS_BLK_CFG_WRITEBACK, 1, VS_BLK_F_CONFIG_WCE},
+    {VS_BLK_CFG_NUM_QUEUES, 2, VS_BLK_F_MQ},
+    {VS_BLK_CFG_MAX_DISCARD_SECTORS, 12, VS_BLK_F_DISCARD},
+    {VS_BLK_CFG_MAX_WZ_SECTORS, 9, VS_BLK_F_WRITE_ZEROES},
+    {60, 12, VS_BLK_F_SECURE_ERASE},
+    {72, 24, VS_BLK_F_ZONED},
+};
+
+static bool overlaps(uint32_t a, uint32_t al, uint32_t b, uint32_t bl)
+{
+    return a < b + bl && b < a + al;
+}
+
+static void on_config_access(vs_monitors *m, const vs_event *ev, bool write)
+{
+    uint32_t off = ev->off, len = ev->len;
+    if (write) {
+        if (role_on(m, CK_D_CFG_WRITE_EARLY)) {
+            if (!(m->status_w & VS_STATUS_FEATURES_OK))
+                bad(m, CK_D_CFG_WRITE_EARLY, 0, NOCTX, "config writes only after FEATURES_OK",
+                    "write of %" PRIu32 " bytes at %" PRIu32 " with status 0x%02x", len, off,
+                    m->status_w);
+            else
+                ok(m, CK_D_CFG_WRITE_EARLY, 0);
+        }
+        if (m->device_id == VS_DEV_BLK && overlaps(off, len, VS_BLK_CFG_WRITEBACK, 1))
+            m->wce_first_read_done = true;
+        for (uint32_t b = off; b < off + len && b < 80; b++)
+            m->cfg[b].known = false;
+    }
+    if (m->device_id != VS_DEV_BLK)
+        return;
+    if (m->offered_known && role_on(m, CK_D_CFG_OPTIONAL)) {
+        bool any = false;
+        for (size_t i = 0; i < sizeof blk_optional / sizeof blk_optional[0]; i++) {
+            const struct cfg_field *fl = &blk_optional[i];
+            if (!overlaps(off, len, fl->off, fl->len))
+                continue;
+            any = true;
+            if (!has(m->offered, fl->bit))
+                bad(m, CK_D_CFG_OPTIONAL, 0, NOCTX, "optional field accessed only if offered",
+                    "%s of %" PRIu32 " bytes at %" PRIu32 " but %s not offered",
+                    write ? "write" : "read", len, off, vs_feature_name(m->device_id, fl->bit));
+            else
+                ok(m, CK_D_CFG_OPTIONAL, 0);
+        }
+        (void)any;
+    }
+    if (write)
+        return;
+    uint64_t val = ev->val;
+    /* writeback read before FEATURES_OK */
+    if (overlaps(off, len, VS_BLK_CFG_WRITEBACK, 1)) {
+        if (role_on(m, CK_D_BLK_WCE_EARLY) && m->offered_known &&
+            has(m->offered, VS_BLK_F_CONFIG_WCE)) {
+            if (!(m->status_w & VS_STATUS_FEATURES_OK))
+                bad(m, CK_D_BLK_WCE_EARLY, 0, NOCTX, "writeback read only after FEATURES_OK",
+                    "read with status 0x%02x", m->status_w);
+            else
+                ok(m, CK_D_BLK_WCE_EARLY, 0);
+        }
+        if (!m->wce_first_read_done && (m->status_w & VS_STATUS_FEATURES_OK) && len <= 8) {
+            m->wce_first_read_done = true;
+            uint64_t f = neg(m);
+            if (role_on(m, CK_BLK_WCE_INITIAL) && has(f, VS_BLK_F_CONFIG_WCE) &&
+                !has(f, VS_BLK_F_FLUSH)) {
+                uint8_t wb = (uint8_t)(val >> (8 * (VS_BLK_CFG_WRITEBACK - off)));
+                if (wb == 0)
+                    ok(m, CK_BLK_WCE_INITIAL, 0);
+                else
+                    bad(m, CK_BLK_WCE_INITIAL, 0, NOCTX, "writeback 0",
+                        "writeback %u right after FEATURES_OK", wb);
+            }
+        }
+    }
+    if (len > 8)
+        return;
+    /* padding bytes */
+    static const uint32_t pad[] = {33, 57, 58, 59};
+    for (size_t i = 0; i < 4; i++) {
+        if (!overlaps(off, len, pad[i], 1) || !role_on(m, CK_BLK_CFG_PADDING))
+            continue;
+        uint8_t b = (uint8_t)(val >> (8 * (pad[i] - off)));
+        if (b)
+            bad(m, CK_BLK_CFG_PADDING, 0, NOCTX, "padding byte 0", "byte %" PRIu32 " = 0x%02x",
+                pad[i], b);
+        else
+            ok(m, CK_BLK_CFG_PADDING, 0);
+    }
+    /* capacity (0..7) and write_zeroes_may_unmap (56) change tracking */
+    for (uint32_t b = off; b < off + len && b < 80; b++) {
+        int k = b < 8 ? 0 : (b == VS_BLK_CFG_WZ_MAY_UNMAP ? 1 : -1);
+        if (k < 0)
+            continue;
+        uint8_t nv = (uint8_t)(val >> (8 * (b - off)));
+        cfg_track *t = &m->cfg[b];
+        if (t->known && role_on(m, CK_BLK_CFG_CHANGE)) {
+            if (t->val != nv && m->cfg_irq_count == t->irq_at_read)
+                bad(m, CK_BLK_CFG_CHANGE, k, NOCTX, "a config-change interrupt with the change",
+                    "config byte %" PRIu32 " changed 0x%02x -> 0x%02x without one", b, t->val, nv);
+            else if (t->val != nv)
+                ok(m, CK_BLK_CFG_CHANGE, k);
+        }
+        t->known = true;
+        t->val = nv;
+        t->irq_at_read = m->cfg_irq_count;
+    }
+    if (off == VS_BLK_CFG_CAPACITY && len == 8) {
+        m->capacity = val;
+        m->capacity_known = true;
+    } else if ((off == 0 || off == 4) && len == 4) {
+        for (uint32_t i = 0; i < 4; i++)
+            m->cap_bytes[off + i] = (uint8_t)(val >> (8 * i));
+        m->cap_mask |= (uint8_t)(off == 0 ? 1 : 2);
+        if (m->cap_mask == 3) {
+            uint64_t c = 0;
+            for (int i = 7; i >= 0; i--)
+                c = (c << 8) | m->cap_bytes[i];
+            m->capacity = c;
+            m->capacity_known = true;
+        }
+    }
+}
+
+static bool cfg_gen_neutral(enum vs_event_kind k)
+{
+    switch (k) {
+    case VS_EV_STEP: case VS_EV_NOTE: case VS_EV_EXPECT: case VS_EV_IRQ:
+    case VS_EV_CONFIG_CHANGE: case VS_EV_DOORBELL: case VS_EV_FETCH: case VS_EV_DEVICE_ERROR:
+    case VS_EV_ISR_READ:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static void cfg_gen_track(vs_monitors *m, const vs_event *ev)
+{
+    if (!role_on(m, CK_D_CFG_GEN))
+        return;
+    if (ev->kind == VS_EV_CONFIG_GEN) {
+        if (m->reads_unclosed)
+            ok(m, CK_D_CFG_GEN, 0);
+        m->reads_unclosed = false;
+        m->gen_open = true;
+        return;
+    }
+    if (ev->kind == VS_EV_CONFIG_READ) {
+        if (!m->gen_open && !m->reads_unclosed)
+            bad(m, CK_D_CFG_GEN, 0, NOCTX, "config_generation read before device-config reads",
+                "config read at %" PRIu32 " without a preceding generation read", ev->off);
+        m->reads_unclosed = true;
+        m->gen_open = false;
+        return;
+    }
+    if (cfg_gen_neutral(ev->kind))
+        return;
+    if (m->reads_unclosed)
+        bad(m, CK_D_CFG_GEN, 0, NOCTX, "config_generation read after device-config reads",
+            "%s followed config reads", vs_event_kind_name(ev->kind));
+    m->reads_unclosed = false;
+    m->gen_open = false;
+}
+
+/* ------------------------------------------------------------ queues */
+
+static void on_queue_setup(vs_monitors *m, const vs_event *ev)
+{
+    qstate *q = getq(m, ev->queue);
+    if (!q || !ev->layout)
+        return;
+    queue_drop(q);
+    q->l = *ev->layout;
+    q->byid = calloc(ID_SPACE, sizeof *q->byid);
+    if (!q->byid)
+        return;
+    q->setup = true;
+    ctx cx = qctx(ev->queue);
+    bool packed = q->l.format == VS_RING_PACKED;
+    if (role_on(m, CK_D_RING_ALIGN)) {
+        uint32_t da = packed ? 4 : 2;
+        if (q->l.desc_gpa % 16 || q->l.driver_gpa % da || q->l.device_gpa % 4)
+            bad(m, CK_D_RING_ALIGN, packed, cx, packed ? "alignment 16/4/4" : "alignment 16/2/4",
+                "desc 0x%" PRIx64 " driver 0x%" PRIx64 " device 0x%" PRIx64, q->l.desc_gpa,
+                q->l.driver_gpa, q->l.device_gpa);
+        else
+            ok(m, CK_D_RING_ALIGN, packed);
+    }
+    if (!packed && role_on(m, CK_D_USED_FLAGS_ZERO)) {
+        uint16_t fl;
+        if (ld16(m, q->l.device_gpa, &fl)) {
+            if (fl)
+                bad(m, CK_D_USED_FLAGS_ZERO, 0, cx, "used.flags 0 at setup", "used.flags 0x%x", fl);
+            else
+                ok(m, CK_D_USED_FLAGS_ZERO, 0);
+        }
+    }
+    if (role_on(m, CK_D_ADDR_RAM) && !has(neg(m), VS_F_ACCESS_PLATFORM)) {
+        vs_vq_area_sizes s;
+        if (vs_vq_area_sizes_for(q->l.format, q->l.size, &s, NULL) == 0) {
+            if (!vs_gmem_range_ok(m->gm, q->l.desc_gpa, s.desc_bytes, VS_GMEM_READ) ||
+                !vs_gmem_range_ok(m->gm, q->l.driver_gpa, s.driver_bytes, VS_GMEM_READ) ||
+                !vs_gmem_range_ok(m->gm, q->l.device_gpa, s.device_bytes, VS_GMEM_READ))
+                bad(m, CK_D_ADDR_RAM, 0, cx, "ring areas inside guest RAM",
+                    "desc 0x%" PRIx64 " driver 0x%" PRIx64 " device 0x%" PRIx64, q->l.desc_gpa,
+                    q->l.driver_gpa, q->l.device_gpa);
+            else
+                ok(m, CK_D_ADDR_RAM, 0);
+        }
+    }
+    if (role_on(m, CK_D_INIT_ORDER)) {
+        if (!m->fok_confirmed && !m->fok_refused)
+            bad(m, CK_D_INIT_ORDER, 0, cx, "queue setup after FEATURES_OK was read back",
+                "queue setup with status 0x%02x", m->status_w);
+        else
+            ok(m, CK_D_INIT_ORDER, 0);
+    }
+    if (m->fok_refused && role_on(m, CK_D_ABANDON))
+        bad(m, CK_D_ABANDON, 0, cx, "no queue setup after FEATURES_OK was refused",
+            "queue %" PRId32 " set up", ev->queue);
+    if (!packed) {
+        uint16_t u = 0;
+        ld16(m, q->l.device_gpa + 2, &u);
+        q->collected = q->irq_base = q->unmask_base = q->used_at_mask = u;
+        ld16(m, q->l.driver_gpa + 2, &q->avail_pub);
+        q->kick_base = q->avail_pub;
+    }
+}
+
+static void on_avail(vs_monitors *m, const vs_event *ev)
+{
+    qstate *q = getq(m, ev->queue);
+    if (!q || !q->setup || !ev->chain)
+        return;
+    uint32_t id = ev->id & 0xffffu;
+    chain_rec *c = q->byid[id];
+    if (c && c->live && !c->completed) {
+        /* re-made available while outstanding: the driver reused a live id */
+        q->live--;
+    }
+    chain_free(c);
+    c = calloc(1, sizeof *c);
+    if (!c)
+        return;
+    q->byid[id] = c;
+    const vs_ev_chain *ch = ev->chain;
+    c->nseg = ch->n_out + ch->n_in;
+    c->n_out = ch->n_out;
+    c->raw = ch->raw;
+    c->seg = calloc(c->nseg ? c->nseg : 1, sizeof *c->seg);
+    uint32_t nw = ch->n_in;
+    c->guard = calloc(nw ? nw : 1, GUARD_LEN);
+    c->guard_ok = calloc(nw ? nw : 1, sizeof *c->guard_ok);
+    if (!c->seg || !c->guard || !c->guard_ok) {
+        q->byid[id] = NULL;
+        chain_free(c);
+        return;
+    }
+    memcpy(c->seg, ch->seg, c->nseg * sizeof *c->seg);
+    for (uint32_t i = 0; i < c->nseg; i++) {
+        if (i < c->n_out)
+            c->out_bytes += c->seg[i].len;
+        else
+            c->in_bytes += c->seg[i].len;
+    }
+    c->live = true;
+    q->live++;
+    if (!c->raw) {
+        c->canary_ok = hash_readable(m, c, &c->canary);
+        for (uint32_t w = 0; w < nw; w++) {
+            const vs_seg *s = &c->seg[c->n_out + w];
+            uint64_t g = s->gpa + s->len;
+            bool inside = false;
+            for (uint32_t j = c->n_out; j < c->nseg; j++)
+                if (g < c->seg[j].gpa + c->seg[j].len && c->seg[j].gpa < g + GUARD_LEN)
+                    inside = true;
+            c->guard_ok[w] = !inside &&
+                             vs_gmem_read(m->gm, g, c->guard + GUARD_LEN * w, GUARD_LEN, NULL) == 0;
+        }
+    }
+    /* blk request header */
+    if (m->device_id == VS_DEV_BLK && !c->raw && c->out_bytes >= 16) {
+        uint8_t h[16];
+        if (chain_read(m, c, false, 0, h, 16)) {
+            memcpy(&c->blk_type, h, 4);
+            memcpy(&c->blk_sector, h + 8, 8);
+            c->blk_ok = true;
+            if (c->blk_type == VS_BLK_T_DISCARD || c->blk_type == VS_BLK_T_WRITE_ZEROES ||
+                c->blk_type == VS_BLK_T_SECURE_ERASE) {
+                uint64_t nsegs = (c->out_bytes - 16) / 16;
+                for (uint64_t s = 0; s < nsegs && s < 4096; s++) {
+                    uint8_t sb[16];
+                    if (!chain_read(m, c, false, 16 + 16 * s, sb, 16))
+                        break;
+                    uint32_t fl;
+                    memcpy(&fl, sb + 12, 4);
+                    c->blk_dwz_flags |= fl;
+                }
+            }
+        }
+    }
+    if (c->blk_ok && role_on(m, CK_D_BLK_REQ)) {
+        ctx cx = idctx(ev->queue, id);
+        uint32_t t = c->blk_type;
+        uint64_t out_data = c->out_bytes - 16, in_data = c->in_bytes ? c->in_bytes - 1 : 0;
+        if (t == VS_BLK_T_IN || t == VS_BLK_T_OUT) {
+            uint64_t data = t == VS_BLK_T_IN ? in_data : out_data;
+            if (data % VS_BLK_SECTOR)
+                bad(m, CK_D_BLK_REQ, 0, cx, "data length a multiple of 512",
+                    "%s with %" PRIu64 " data bytes", t ? "OUT" : "IN", data);
+            else
+                ok(m, CK_D_BLK_REQ, 0);
+            if (m->capacity_known) {
+                if (c->blk_sector + data / VS_BLK_SECTOR > m->capacity)
+                    bad(m, CK_D_BLK_REQ, 1, cx, "request within capacity",
+                        "sector %" PRIu64 " + %" PRIu64 " sectors > capacity %" PRIu64,
+                        c->blk_sector, data / VS_BLK_SECTOR, m->capacity);
+                else
+                    ok(m, CK_D_BLK_REQ, 1);
+            }
+        } else if (t == VS_BLK_T_FLUSH) {
+            if (c->blk_sector)
+                bad(m, CK_D_BLK_REQ, 2, cx, "FLUSH sector 0", "sector %" PRIu64, c->blk_sector);
+            else
+                ok(m, CK_D_BLK_REQ, 2);
+            if (out_data || in_data)
+                bad(m, CK_D_BLK_REQ, 3, cx, "FLUSH without data",
+                    "%" PRIu64 " out / %" PRIu64 " in data bytes", out_data, in_data);
+            else
+                ok(m, CK_D_BLK_REQ, 3);
+        } else if (t == VS_BLK_T_GET_ID) {
+            if (in_data != VS_BLK_ID_BYTES)
+                bad(m, CK_D_BLK_REQ, 4, cx, "GET_ID with 20 data bytes", "%" PRIu64 " bytes",
+                    in_data);
+            else
+                ok(m, CK_D_BLK_REQ, 4);
+        } else if (t == VS_BLK_T_DISCARD || t == VS_BLK_T_WRITE_ZEROES ||
+                   t == VS_BLK_T_SECURE_ERASE) {
+            if (out_data % 16)
+                bad(m, CK_D_BLK_REQ, 5, cx, "data a multiple of 16 bytes",
+                    "type %" PRIu32 " with %" PRIu64 " data bytes", t, out_data);
+            else
+                ok(m, CK_D_BLK_REQ, 5);
+            if (t == VS_BLK_T_DISCARD) {
+                if (c->blk_dwz_flags & VS_BLK_F_DWZ_UNMAP)
+                    bad(m, CK_D_BLK_REQ, 6, cx, "unmap clear in discard segments",
+                        "segment flags 0x%" PRIx32, c->blk_dwz_flags);
+                else
+                    ok(m, CK_D_BLK_REQ, 6);
+            }
+        }
+    }
+}
+
+static void mark_published(vs_monitors *m, qstate *q, int32_t qi, chain_rec *c, uint16_t head)
+{
+    if (!c->published) {
+        c->published = true;
+        c->seq = q->seq_next++;
+    }
+    if (q_split(q))
+        split_walk(m, q, qi, c, head);
+}
+
+static void on_publish(vs_monitors *m, const vs_event *ev)
+{
+    qstate *q = getq(m, ev->queue);
+    if (!q || !q->setup)
+        return;
+    uint16_t nidx = (uint16_t)ev->idx;
+    ctx cx = (ctx){.queue = ev->queue, .has_idx = true, .idx = nidx};
+    if (q_split(q)) {
+        uint16_t delta = (uint16_t)(nidx - q->avail_pub);
+        if (role_on(m, CK_D_AVAIL_IDX)) {
+            if (delta > q->l.size)
+                bad(m, CK_D_AVAIL_IDX, 0, cx, "avail idx advances by 0..queue size",
+                    "avail idx %u -> %u", q->avail_pub, nidx);
+            else
+                ok(m, CK_D_AVAIL_IDX, 0);
+        }
+        if (delta <= q->l.size) {
+            for (uint16_t k = 0; k < delta; k++) {
+                uint16_t slot = (uint16_t)((q->avail_pub + k) % q->l.size), head;
+                if (!ld16(m, q->l.driver_gpa + 4 + 2ull * slot, &head))
+                    break;
+                chain_rec *c = q->byid[head];
+                if (c && c->live && !c->published) {
+                    mark_published(m, q, ev->queue, c, head);
+                } else if (role_on(m, CK_D_CHAIN_SHAPE) && !(c && c->raw)) {
+                    bad(m, CK_D_CHAIN_SHAPE, 8, (ctx){.queue = ev->queue, .has_id = true,
+                                                     .id = head, .has_idx = true, .idx = nidx},
+                        "avail ring slots name chains just made available",
+                        "avail slot %u names %u, not a pending chain", slot, head);
+                }
+            }
+        }
+        q->avail_pub = nidx;
+        uint16_t fl;
+        if (role_on(m, CK_D_AVAIL_FLAGS) && ld16(m, q->l.driver_gpa, &fl)) {
+            bool ei = has(neg(m), VS_F_EVENT_IDX);
+            if (ei ? fl != 0 : fl > 1)
+                bad(m, CK_D_AVAIL_FLAGS, ei, cx, ei ? "avail.flags 0" : "avail.flags 0 or 1",
+                    "avail.flags 0x%x", fl);
+            else
+                ok(m, CK_D_AVAIL_FLAGS, ei);
+        }
+    } else {
+        for (uint32_t id = 0; id < ID_SPACE; id++) {
+            chain_rec *c = q->byid[id];
+            if (c && c->live && !c->published)
+                mark_published(m, q, ev->queue, c, (uint16_t)id);
+        }
+    }
+}
+
+static void on_kick(vs_monitors *m, const vs_event *ev, bool sent)
+{
+    qstate *q = getq(m, ev->queue);
+    ctx cx = qctx(ev->queue);
+    if (sent && role_on(m, CK_D_KICK_EARLY)) {
+        if (!(m->status_w & VS_STATUS_DRIVER_OK))
+            bad(m, CK_D_KICK_EARLY, 0, cx, "no notification before DRIVER_OK",
+                "kick with status 0x%02x", m->status_w);
+        else
+            ok(m, CK_D_KICK_EARLY, 0);
+    }
+    if (!q || !q->setup || !q_split(q))
+        return;
+    bool ei = has(neg(m), VS_F_EVENT_IDX);
+    bool need;
+    uint16_t v;
+    if (ei) {
+        if (!ld16(m, q->l.device_gpa + 4 + 8ull * q->l.size, &v))
+            return;
+        need = vs_vq_need_event(v, q->avail_pub, q->kick_base);
+    } else {
+        if (!ld16(m, q->l.device_gpa, &v))
+            return;
+        need = !(v & 1);
+    }
+    if (q->avail_pub != q->kick_base || !sent) {
+        if (sent && !need && role_on(m, CK_D_KICK_UNNEEDED))
+            bad(m, CK_D_KICK_UNNEEDED, ei, cx, "no notification the device suppressed",
+                ei ? "kick with avail_event %u not crossed (%u -> %u)" : "kick with used.flags 0x%x",
+                v, q->kick_base, q->avail_pub);
+        else if (sent && role_on(m, CK_D_KICK_UNNEEDED))
+            ok(m, CK_D_KICK_UNNEEDED, ei);
+        if (!sent && need && q->avail_pub != q->kick_base && role_on(m, CK_D_KICK_NEEDED)) {
+            bad(m, CK_D_KICK_NEEDED, ei, cx, "a notification the device asked for",
+                ei ? "suppressed although avail_event %u crossed (%u -> %u)"
+                   : "suppressed with used.flags 0x%x (%u -> %u)",
+                v, q->kick_base, q->avail_pub);
+            bad(m, CK_D_KICK_NEEDED, ei ? 3 : 2, cx, "a notification the device asked for",
+                "suppressed (%s)", ei ? "used.flags must be disregarded" : "avail_event must be disregarded");
+        } else if (role_on(m, CK_D_KICK_NEEDED)) {
+            ok(m, CK_D_KICK_NEEDED, ei);
+            ok(m, CK_D_KICK_NEEDED, ei ? 3 : 2);
+        }
+    }
+    q->kick_base = q->avail_pub;
+}
+
+static void on_irq_mask(vs_monitors *m, const vs_event *ev)
+{
+    qstate *q = getq(m, ev->queue);
+    if (!q || !q->setup)
+        return;
+    uint16_t u = q->collected;
+    used_idx_mem(m, q, &u);
+    if (ev->val) {
+        q->masked = true;
+        q->used_at_mask = u;
+    } else {
+        q->masked = false;
+        q->unmask_base = u;
+    }
+}
+
+static void device_gate(vs_monitors *m, const vs_event *ev, qstate *q, const char *what)
+{
+    ctx cx = qctx(ev->queue);
+    if (role_on(m, CK_BEFORE_DRIVER_OK)) {
+        if (!(m->status_w & VS_STATUS_DRIVER_OK))
+            bad(m, CK_BEFORE_DRIVER_OK, 0, cx, "nothing before DRIVER_OK",
+                "%s with status 0x%02x", what, m->status_w);
+        else
+            ok(m, CK_BEFORE_DRIVER_OK, 0);
+    }
+    if (role_on(m, CK_AFTER_RESET) && m->after_reset) {
+        if (!q || !q->setup)
+            bad(m, CK_AFTER_RESET, 0, cx, "silence after reset until queue setup",
+                "%s on a queue not set up since reset", what);
+        else
+            ok(m, CK_AFTER_RESET, 0);
+    }
+}
+
+static void on_irq(vs_monitors *m, const vs_event *ev)
+{
+    if (ev->queue < 0) {
+        m->cfg_irq_count++;
+        return;
+    }
+    qstate *q = getq(m, ev->queue);
+    device_gate(m, ev, q, "queue interrupt");
+    if (!q || !q->setup || !q_split(q))
+        return;
+    q->irq_count++;
+    uint16_t cur;
+    if (!used_idx_mem(m, q, &cur))
+        return;
+    ctx cx = (ctx){.queue = ev->queue, .has_idx = true, .idx = cur};
+    uint16_t fl;
+    if (role_on(m, CK_USED_FLAGS) && ld16(m, q->l.device_gpa, &fl)) {
+        bool ei = has(neg(m), VS_F_EVENT_IDX);
+        if (ei ? fl != 0 : fl > 1)
+            bad(m, CK_USED_FLAGS, ei, cx, ei ? "used.flags 0" : "used.flags 0 or 1",
+                "used.flags 0x%x", fl);
+        else
+            ok(m, CK_USED_FLAGS, ei);
+    }
+    if (has(neg(m), VS_F_EVENT_IDX)) {
+        uint16_t ue;
+        if (role_on(m, CK_IRQ_EI_SPURIOUS) && cur != q->irq_base &&
+            ld16(m, q->l.driver_gpa + 4 + 2ull * q->l.size, &ue)) {
+            if (!vs_vq_need_event(ue, cur, q->irq_base))
+                bad(m, CK_IRQ_EI_SPURIOUS, 0, cx, "interrupt only when used_event is crossed",
+                    "interrupt for used idx %u -> %u with used_event %u", q->irq_base, cur, ue);
+            else
+                ok(m, CK_IRQ_EI_SPURIOUS, 0);
+        }
+    } else if (role_on(m, CK_IRQ_FLAGS_SUPPRESSED)) {
+        if (q->masked && cur != q->used_at_mask)
+            bad(m, CK_IRQ_FLAGS_SUPPRESSED, 0, cx, "no interrupt while NO_INTERRUPT is set",
+                "interrupt after used idx %u -> %u while suppressed", q->used_at_mask, cur);
+        else if (q->masked)
+            ok(m, CK_IRQ_FLAGS_SUPPRESSED, 0);
+    }
+    q->irq_base = cur;
+    if (q->masked)
+        q->used_at_mask = cur;
+}
+
+static uint32_t live_published(const qstate *q) { return q->live; }
+
+static void on_used(vs_monitors *m, const vs_event *ev)
+{
+    qstate *q = getq(m, ev->queue);
+    device_gate(m, ev, q, "used element");
+    if (!q || !q->setup)
+        return;
+    uint32_t id = ev->id;
+    ctx cx = (ctx){.queue = ev->queue, .has_id = true, .id = id, .has_idx = true, .idx = ev->idx};
+    int k = q_split(q) ? 0 : 1;
+    chain_rec *c = id < ID_SPACE ? q->byid[id] : NULL;
+    /* used idx progress (split) */
+    uint16_t u;
+    if (q_split(q) && role_on(m, CK_USED_IDX) && used_idx_mem(m, q, &u)) {
+        uint16_t before = (uint16_t)(ev->idx - 1);
+        uint16_t ahead = (uint16_t)(u - before);
+        uint32_t n = live_published(q);
+        if (ahead > n)
+            bad(m, CK_USED_IDX, 0, cx, "used idx ahead by at most the outstanding chains",
+                "used idx %u is %u ahead of %u with %" PRIu32 " outstanding", u, ahead, before, n);
+        else
+            ok(m, CK_USED_IDX, 0);
+    }
+    q->collected = (uint16_t)ev->idx;
+    if (!c || !c->live) {
+        if (role_on(m, CK_USED_ID)) {
+            if (c && c->completed)
+                bad(m, CK_USED_ID, k, cx, "each chain completed once",
+                    "id %" PRIu32 " completed again (first at used idx %" PRIu32 ")", id,
+                    c->completed_idx);
+            else
+                bad(m, CK_USED_ID, k, cx, "used id names an outstanding chain",
+                    "id %" PRIu32 " was never made available", id);
+        }
+        return;
+    }
+    if (role_on(m, CK_USED_ID))
+        ok(m, CK_USED_ID, k);
+    if (role_on(m, CK_USED_LEN)) {
+        if (ev->len > c->in_bytes)
+            bad(m, CK_USED_LEN, k, cx, "used len <= writable bytes",
+                "len %" PRIu32 " > %" PRIu64 " writable bytes", ev->len, c->in_bytes);
+        else
+            ok(m, CK_USED_LEN, k);
+    }
+    if (!c->raw && role_on(m, CK_READABLE) && c->canary_ok) {
+        uint64_t h;
+        if (hash_readable(m, c, &h)) {
+            if (h != c->canary)
+                bad(m, CK_READABLE, k, cx, "device-readable bytes unchanged",
+                    "readable bytes (%" PRIu64 ") changed: hash %016" PRIx64 " -> %016" PRIx64,
+                    c->out_bytes, c->canary, h);
+            else
+                ok(m, CK_READABLE, k);
+        }
+    }
+    if (!c->raw && role_on(m, CK_GUARD)) {
+        for (uint32_t w = 0; w + c->n_out < c->nseg; w++) {
+            if (!c->guard_ok[w])
+                continue;
+            uint8_t g[GUARD_LEN];
+            const vs_seg *s = &c->seg[c->n_out + w];
+            if (vs_gmem_read(m->gm, s->gpa + s->len, g, GUARD_LEN, NULL) < 0)
+                continue;
+            if (memcmp(g, c->guard + GUARD_LEN * w, GUARD_LEN)) {
+                unsigned first = 0;
+                while (first < GUARD_LEN && g[first] == c->guard[GUARD_LEN * w + first])
+                    first++;
+                bad(m, CK_GUARD, k, cx, "no writes past the writable buffer",
+                    "guard byte %u after writable segment %" PRIu32 " (0x%" PRIx64 "+%" PRIu32
+                    ") changed", first, w, s->gpa, s->len);
+            } else {
+                ok(m, CK_GUARD, k);
+            }
+        }
+    }
+    if (q_split(q) && c->desc_ok && role_on(m, CK_DESC_TABLE)) {
+        uint64_t h;
+        if (hash_desc(m, q, c, &h)) {
+            if (h != c->desc_hash)
+                bad(m, CK_DESC_TABLE, 0, cx, "descriptor table untouched by the device",
+                    "descriptors of chain %" PRIu32 " changed while outstanding", id);
+            else
+                ok(m, CK_DESC_TABLE, 0);
+        }
+    }
+    if (has(neg(m), VS_F_IN_ORDER) && role_on(m, CK_IN_ORDER) && c->published) {
+        uint64_t min = UINT64_MAX;
+        uint32_t min_id = id;
+        for (uint32_t i = 0; i < ID_SPACE; i++) {
+            chain_rec *o = q->byid[i];
+            if (o && o->live && o->published && o->seq < min) {
+                min = o->seq;
+                min_id = i;
+            }
+        }
+        if (min != c->seq)
+            bad(m, CK_IN_ORDER, 0, cx, "used in the order made available",
+                "id %" PRIu32 " used before id %" PRIu32, id, min_id);
+        else
+            ok(m, CK_IN_ORDER, 0);
+    }
+    /* blk result */
+    if (m->device_id == VS_DEV_BLK && c->blk_ok && c->nseg > c->n_out) {
+        const vs_seg *last = &c->seg[c->nseg - 1];
+        uint8_t st;
+        if (last->len && vs_gmem_ld8(m->gm, last->gpa + last->len - 1, &st, NULL) == 0) {
+            uint64_t f = neg(m);
+            uint32_t t = c->blk_type;
+            if (role_on(m, CK_BLK_STATUS)) {
+                if (st > VS_BLK_S_UNSUPP && !has(f, VS_BLK_F_ZONED))
+                    bad(m, CK_BLK_STATUS, -1, cx, "status OK, IOERR or UNSUPP",
+                        "status byte %u", st);
+                else
+                    ok(m, CK_BLK_STATUS, -1);
+            }
+            if (role_on(m, CK_BLK_USED_LEN)) {
+                if (ev->len < 1)
+                    bad(m, CK_BLK_USED_LEN, -1, cx, "used len covers the status byte",
+                        "len %" PRIu32, ev->len);
+                else if (t == VS_BLK_T_IN && st == VS_BLK_S_OK && ev->len != c->in_bytes)
+                    bad(m, CK_BLK_USED_LEN, -1, cx, "IN used len = data + 1",
+                        "len %" PRIu32 ", writable %" PRIu64, ev->len, c->in_bytes);
+                else
+                    ok(m, CK_BLK_USED_LEN, -1);
+            }
+            uint64_t ro_src = m->offered_known ? m->offered : f;
+            if (t == VS_BLK_T_OUT && has(ro_src, VS_BLK_F_RO) && role_on(m, CK_BLK_RO_WRITE)) {
+                if (st != VS_BLK_S_IOERR)
+                    bad(m, CK_BLK_RO_WRITE, 0, cx, "IOERR for a write to a read-only device",
+                        "status %u", st);
+                else
+                    ok(m, CK_BLK_RO_WRITE, 0);
+            }
+            bool dwz = t == VS_BLK_T_DISCARD || t == VS_BLK_T_WRITE_ZEROES ||
+                       t == VS_BLK_T_SECURE_ERASE;
+            if (dwz && role_on(m, CK_BLK_DWZ_FLAGS)) {
+                if (c->blk_dwz_flags & ~VS_BLK_F_DWZ_UNMAP) {
+                    if (st != VS_BLK_S_UNSUPP)
+                        bad(m, CK_BLK_DWZ_FLAGS, 0, cx, "UNSUPP for unknown segment flags",
+                            "type %" PRIu32 " flags 0x%" PRIx32 " status %u", t,
+                            c->blk_dwz_flags, st);
+                    else
+                        ok(m, CK_BLK_DWZ_FLAGS, 0);
+                } else if (t == VS_BLK_T_DISCARD && (c->blk_dwz_flags & VS_BLK_F_DWZ_UNMAP) &&
+                           has(f, VS_BLK_F_DISCARD)) {
+                    if (st != VS_BLK_S_UNSUPP)
+                        bad(m, CK_BLK_DWZ_FLAGS, 1, cx, "UNSUPP for discard with unmap",
+                            "status %u", st);
+                    else
+                        ok(m, CK_BLK_DWZ_FLAGS, 1);
+                }
+            }
+            bool zone = t == 15 || t == 16 || t == 18 || t == 20 || t == 22 || t == 24 ||
+                        t == 26;
+            if (zone && !has(f, VS_BLK_F_ZONED) && role_on(m, CK_BLK_ZONED_UNSUPP)) {
+                if (st != VS_BLK_S_UNSUPP)
+                    bad(m, CK_BLK_ZONED_UNSUPP, 0, cx, "UNSUPP for zone requests without ZONED",
+                        "type %" PRIu32 " status %u", t, st);
+                else
+                    ok(m, CK_BLK_ZONED_UNSUPP, 0);
+            }
+            if (t == VS_BLK_T_GET_LIFETIME && st == VS_BLK_S_OK && c->in_bytes >= 7 &&
+                role_on(m, CK_BLK_LIFETIME)) {
+                uint8_t lt[6];
+                if (chain_read(m, c, true, 0, lt, 6)) {
+                    uint16_t pre = (uint16_t)(lt[0] | lt[1] << 8),
+                             a = (uint16_t)(lt[2] | lt[3] << 8), b = (uint16_t)(lt[4] | lt[5] << 8);
+                    if (pre > 3 || a > 0x0b || b > 0x0b)
+                        bad(m, CK_BLK_LIFETIME, 0, cx, "pre_eol_info <= 3, estimates <= 0x0b",
+                            "pre_eol_info %u, estimates 0x%x 0x%x", pre, a, b);
+                    else
+                        ok(m, CK_BLK_LIFETIME, 0);
+                }
+            }
+        }
+    }
+    c->live = false;
+    c->completed = true;
+    c->completed_idx = ev->idx;
+    if (q->live)
+        q->live--;
+}
+
+static void on_fetch(vs_monitors *m, const vs_event *ev)
+{
+    qstate *q = getq(m, ev->queue);
+    device_gate(m, ev, q, "chain fetched");
+    if (!q || !q->setup || !role_on(m, CK_FETCH_AVAIL))
+        return;
+    chain_rec *c = ev->id < ID_SPACE ? q->byid[ev->id] : NULL;
+    int k = q_split(q) ? -1 : 0;
+    ctx cx = idctx(ev->queue, ev->id);
+    if (!c || !c->live || !c->published)
+        bad(m, CK_FETCH_AVAIL, k, cx, "only published chains fetched",
+            "id %" PRIu32 " fetched but not available", ev->id);
+    else
+        ok(m, CK_FETCH_AVAIL, k);
+}
+
+/* ------------------------------------------------------------ public */
+
+int vs_monitors_create(vs_monitors **out, vs_gmem *gm, uint32_t device_id, unsigned roles,
+                       vs_err *e)
+{
+    if (!out || !gm)
+        return vs_err_set(e, VS_EINVAL, "monitors: NULL argument");
+    *out = NULL;
+    if (!(roles & VS_ROLE_BOTH) || (roles & ~(unsigned)VS_ROLE_BOTH))
+        return vs_err_set(e, VS_EINVAL, "monitors: roles must be device, driver or both");
+    vs_monitors *m = calloc(1, sizeof *m);
+    if (!m)
+        return vs_err_set(e, VS_ENOMEM, "monitors: out of memory");
+    int rc = vs_results_create(&m->res, e);
+    if (rc < 0) {
+        free(m);
+        return rc;
+    }
+    m->gm = gm;
+    m->device_id = device_id;
+    m->roles = roles;
+    m->irq_observable = true;
+    for (size_t c = 0; c < CK_COUNT; c++) {
+        const vs_check_info *ci = vs_check_at(c);
+        size_t k = 0;
+        for (; k < IDS_MAX; k++)
+            m->sidx[c][k] = -1;
+        k = 0;
+        for (const char *const *p = ci->ids; *p && k < IDS_MAX; p++, k++) {
+            m->sidx[c][k] = vs_catalogue_index(*p);
+            if (m->sidx[c][k] < 0) {
+                vs_monitors_destroy(m);
+                return vs_err_set(e, VS_EINVAL, "monitors: check %s names unknown statement %s",
+                                  ci->name, *p);
+            }
+        }
+    }
+    *out = m;
+    return 0;
+}
+
+void vs_monitors_destroy(vs_monitors *m)
+{
+    if (!m)
+        return;
+    for (uint32_t i = 0; i < MAX_QUEUES; i++)
+        queue_drop(&m->q[i]);
+    vs_results_destroy(m->res);
+    free(m);
+}
+
+void vs_monitors_set_scenario(vs_monitors *m, const char *name)
+{
+    if (m)
+        copy_str(m->scenario, sizeof m->scenario, name);
+}
+
+void vs_monitors_set_step(vs_monitors *m, uint32_t index, const char *desc)
+{
+    if (!m)
+        return;
+    m->step = index;
+    copy_str(m->step_desc, sizeof m->step_desc, desc);
+}
+
+void vs_monitors_set_interrupts_observable(vs_monitors *m, bool on)
+{
+    if (m)
+        m->irq_observable = on;
+}
+
+void vs_monitors_on_event(void *opaque, const vs_event *ev)
+{
+    vs_monitors *m = opaque;
+    if (!m || !ev || m->finished)
+        return;
+    m->cur = ev;
+    m->last_t = ev->t_ns;
+    cfg_gen_track(m, ev);
+    switch (ev->kind) {
+    case VS_EV_RESET: do_reset(m); break;
+    case VS_EV_STATUS_WRITE: on_status_write(m, ev); break;
+    case VS_EV_STATUS_READ: on_status_read(m, ev); break;
+    case VS_EV_FEATURES_READ: on_features_read(m, ev); break;
+    case VS_EV_FEATURES_WRITE: on_features_write(m, ev); break;
+    case VS_EV_CONFIG_READ: on_config_access(m, ev, false); break;
+    case VS_EV_CONFIG_WRITE: on_config_access(m, ev, true); break;
+    case VS_EV_QUEUE_SETUP: on_queue_setup(m, ev); break;
+    case VS_EV_QUEUE_DISABLE: {
+        qstate *q = getq(m, ev->queue);
+        if (q) {
+            check_irq_required(m, ev->queue, q);
+            queue_drop(q);
+        }
+        break;
+    }
+    case VS_EV_AVAIL: on_avail(m, ev); break;
+    case VS_EV_PUBLISH: on_publish(m, ev); break;
+    case VS_EV_KICK: on_kick(m, ev, true); break;
+    case VS_EV_KICK_SUPPRESSED: on_kick(m, ev, false); break;
+    case VS_EV_FETCH: on_fetch(m, ev); break;
+    case VS_EV_DEVICE_ERROR:
+        m->dev_error_pending = true;
+        m->dev_error_read_without = false;
+        break;
+    case VS_EV_USED: on_used(m, ev); break;
+    case VS_EV_USED_INVALID:
+        if (role_on(m, CK_USED_ID)) {
+            qstate *q = getq(m, ev->queue);
+            bad(m, CK_USED_ID, (q && q->setup && !q_split(q)) ? 1 : 0,
+                (ctx){.queue = ev->queue, .has_id = true, .id = ev->id},
+                "a valid used element", "%s", ev->text ? ev->text : "invalid used element");
+        }
+        break;
+    case VS_EV_IRQ_MASK: on_irq_mask(m, ev); break;
+    case VS_EV_IRQ: on_irq(m, ev); break;
+    case VS_EV_CONFIG_CHANGE: m->cfg_irq_count++; break;
+    case VS_EV_STEP: vs_monitors_set_step(m, (uint32_t)ev->val, ev->text); break;
+    default: break;
+    }
+    m->cur = NULL;
+}
+
+int vs_monitors_finish(vs_monitors *m, uint64_t negotiated_features, vs_err *e)
+{
+    if (!m)
+        return vs_err_set(e, VS_EINVAL, "monitors: NULL");
+    if (m->finished)
+        return vs_err_set(e, VS_ESTATE, "monitors: finish called twice");
+    end_window(m);
+    m->finished = true;
+    vs_results *r = m->res;
+    copy_str(r->scenario, sizeof r->scenario, m->scenario);
+    r->n_scenarios = 1;
+    for (size_t i = 0; i < r->n_stmt; i++) {
+        vs_stmt_result *s = &r->stmt[i];
+        if (s->violations) {
+            s->verdict = VS_VERDICT_FAIL;
+            snprintf(s->reason, sizeof s->reason, "%" PRIu64 " violation(s)", s->violations);
+            continue;
+        }
+        if (s->verdict == VS_VERDICT_UNTESTABLE || s->verdict == VS_VERDICT_NO_CHECK)
+            continue;
+        bool app = true;
+        vs_err fe = {0};
+        if (vs_feature_expr_eval(m->device_id, s->st->feature, negotiated_features, &app,
+                                 &fe) < 0)
+            app = true;
+        if ((strcmp(s->st->area, "blk") == 0 && m->device_id != VS_DEV_BLK) ||
+            (strcmp(s->st->area, "scsi") == 0 && m->device_id != VS_DEV_SCSI) ||
+            (strcmp(s->st->area, "console") == 0 && m->device_id != VS_DEV_CONSOLE))
+            app = false;
+        if (!app) {
+            s->verdict = VS_VERDICT_NOT_APPLICABLE;
+            snprintf(s->reason, sizeof s->reason, "feature expression '%s' false",
+                     s->st->feature);
+        } else if (!(m->roles & s->st->role)) {
+            s->verdict = VS_VERDICT_NOT_EXERCISED;
+            snprintf(s->reason, sizeof s->reason, "%s role not monitored",
+                     vs_role_name(s->st->role));
+        } else if (s->exercised) {
+            s->verdict = VS_VERDICT_PASS;
+            snprintf(s->reason, sizeof s->reason, "exercised %" PRIu64 " time(s)", s->exercised);
+        } else {
+            s->verdict = VS_VERDICT_NOT_EXERCISED;
+            snprintf(s->reason, sizeof s->reason, "not exercised");
+        }
+    }
+    vs_results_recount(r);
+    return 0;
+}
+
+const vs_results *vs_monitors_results(const vs_monitors *m)
+{
+    return m && m->finished ? m->res : NULL;
+}
+
+uint64_t vs_monitors_violations(const vs_monitors *m) { return m ? m->violations : 0; }

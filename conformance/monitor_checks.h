@@ -1,0 +1,67 @@
+/* Internal to conformance/: the check registry indices shared by monitor*.c. */
+#ifndef VIRTIOSIM_CONFORMANCE_MONITOR_CHECKS_H
+#define VIRTIOSIM_CONFORMANCE_MONITOR_CHECKS_H
+
+enum vs_chk {
+    /* device role */
+    CK_USED_ID,           /* used id names an outstanding chain, none completed twice */
+    CK_USED_LEN,          /* used len <= writable bytes */
+    CK_USED_IDX,          /* used idx advances by at most the outstanding count */
+    CK_READABLE,          /* readable bytes unchanged at completion (canary) */
+    CK_GUARD,             /* nothing written past writable buffers (guard bytes) */
+    CK_DESC_TABLE,        /* descriptor table entries of the chain unchanged */
+    CK_BEFORE_DRIVER_OK,  /* no fetch / used / queue irq before DRIVER_OK */
+    CK_AFTER_RESET,       /* no fetch / used / queue irq after reset until re-setup */
+    CK_RESET_ZERO,        /* status reads 0 after reset */
+    CK_IRQ_FLAGS_SUPPRESSED, /* !EVENT_IDX: no irq for used entries made while masked */
+    CK_IRQ_FLAGS_REQUIRED,   /* !EVENT_IDX: irq for used entries made while unmasked */
+    CK_IRQ_EI_SPURIOUS,   /* EVENT_IDX: no irq unless used_event crossed */
+    CK_IRQ_EI_REQUIRED,   /* EVENT_IDX: irq when used_event crossed */
+    CK_USED_FLAGS,        /* used.flags 0/1 (0 with EVENT_IDX) */
+    CK_OFFER_VALID,       /* no undefined / reserved / legacy-only bits offered */
+    CK_OFFER_DEPS,        /* offered set closed under dependencies */
+    CK_OFFER_VERSION_1,   /* VERSION_1 offered */
+    CK_FEATURES_OK_REFUSE,/* FEATURES_OK refused for un-offered bits */
+    CK_IN_ORDER,          /* IN_ORDER: used in avail order */
+    CK_NEEDS_RESET_IRQ,   /* NEEDS_RESET after DRIVER_OK -> config irq */
+    CK_ERROR_NEEDS_RESET, /* device error -> DEVICE_NEEDS_RESET (SHOULD) */
+    CK_FETCH_AVAIL,       /* device fetches only published chains (ref only) */
+    CK_BLK_FLUSH_OFFERED,
+    CK_BLK_CFG_PADDING,
+    CK_BLK_WCE_INITIAL,
+    CK_BLK_RO_WRITE,
+    CK_BLK_DWZ_FLAGS,
+    CK_BLK_ZONED_UNSUPP,
+    CK_BLK_LIFETIME,
+    CK_BLK_CFG_CHANGE,
+    CK_BLK_STATUS,
+    CK_BLK_USED_LEN,
+    /* driver role */
+    CK_D_INIT_ORDER,
+    CK_D_STATUS_MONOTONIC,
+    CK_D_FAILED_RESET,
+    CK_D_RESET_WAIT,
+    CK_D_FEAT_SUBSET,
+    CK_D_FEAT_RESERVED,
+    CK_D_FEAT_FROZEN,
+    CK_D_ACCEPT_VERSION_1,
+    CK_D_ACCEPT_RECOMMENDED,
+    CK_D_CFG_WRITE_EARLY,
+    CK_D_ABANDON,
+    CK_D_KICK_EARLY,
+    CK_D_RING_ALIGN,
+    CK_D_USED_FLAGS_ZERO,
+    CK_D_CHAIN_SHAPE,
+    CK_D_AVAIL_IDX,
+    CK_D_AVAIL_FLAGS,
+    CK_D_KICK_NEEDED,
+    CK_D_KICK_UNNEEDED,
+    CK_D_CFG_GEN,
+    CK_D_CFG_OPTIONAL,
+    CK_D_BLK_WCE_EARLY,
+    CK_D_BLK_REQ,
+    CK_D_ADDR_RAM,
+    CK_COUNT
+};
+
+#endif

@@ -1,0 +1,233 @@
+/* The check registry: every monitor check, what it verifies and which catalogue
+ * statements it covers. The order of ids inside a check matters: monitor.c refers to
+ * them by position (0 = first). */
+#include "virtiosim/conformance.h"
+
+#include <string.h>
+
+#include "conformance/monitor_checks.h"
+
+#define IDS(...) (const char *const[]){__VA_ARGS__, NULL}
+#define NOIDS (const char *const[]){NULL}
+#define DEV VS_ROLE_DEVICE
+#define DRV VS_ROLE_DRIVER
+
+static const vs_check_info registry[CK_COUNT] = {
+    [CK_USED_ID] = {"used-id-outstanding", DEV, "split/packed",
+        "every used element names a chain that is outstanding (made available, not yet "
+        "completed); no chain completes twice; the driver found no invalid used element",
+        IDS("split.device.used-ring.1", "packed.device.virtqueues.2")},
+    [CK_USED_LEN] = {"used-len-bound", DEV, "split/packed",
+        "used len never exceeds the chain's device-writable bytes",
+        IDS("split.device.used-ring.2", "packed.device.virtqueues.2")},
+    [CK_USED_IDX] = {"used-idx-progress", DEV, "split",
+        "used idx in memory is never ahead of the driver's position by more than the "
+        "number of outstanding chains",
+        IDS("split.device.used-ring.1")},
+    [CK_READABLE] = {"readable-unchanged", DEV, "split/packed",
+        "device-readable bytes hash the same at completion as when made available",
+        IDS("split.device.desc-table.1", "packed.device.desc-table.1")},
+    [CK_GUARD] = {"write-confined", DEV, "split/packed",
+        "the 16 guard bytes after each device-writable buffer are unchanged at completion",
+        IDS("split.device.desc-table.1", "packed.device.desc-table.1")},
+    [CK_DESC_TABLE] = {"desc-table-unchanged", DEV, "split",
+        "descriptor-table entries (and indirect tables) of a chain are unchanged at completion",
+        IDS("split.device.desc-table.3")},
+    [CK_BEFORE_DRIVER_OK] = {"nothing-before-driver-ok", DEV, "generic",
+        "no chain fetched, no used element and no queue interrupt before DRIVER_OK",
+        IDS("generic.device.status.1")},
+    [CK_AFTER_RESET] = {"quiet-after-reset", DEV, "generic",
+        "after a reset no chain fetched, no used element and no queue interrupt until the "
+        "queue is set up again",
+        IDS("generic.device.reset.2")},
+    [CK_RESET_ZERO] = {"reset-reads-zero", DEV, "generic",
+        "the first status read after a reset returns 0",
+        IDS("generic.device.reset.1")},
+    [CK_IRQ_FLAGS_SUPPRESSED] = {"irq-suppressed-no-event-idx", DEV, "split",
+        "without EVENT_IDX: no used-buffer interrupt for used entries written while the "
+        "driver had set VIRTQ_AVAIL_F_NO_INTERRUPT",
+        IDS("split.device.used-notif-suppression.2")},
+    [CK_IRQ_FLAGS_REQUIRED] = {"irq-required-no-event-idx", DEV, "split",
+        "without EVENT_IDX: used entries written while interrupts were enabled are "
+        "followed by an interrupt (used_event disregarded)",
+        IDS("split.device.used-notif-suppression.3", "split.device.used-notif-suppression.1")},
+    [CK_IRQ_EI_SPURIOUS] = {"irq-event-idx-not-crossed", DEV, "split",
+        "with EVENT_IDX: no interrupt unless used idx moved past used_event since the "
+        "previous interrupt",
+        IDS("split.device.used-notif-suppression.6")},
+    [CK_IRQ_EI_REQUIRED] = {"irq-event-idx-crossed", DEV, "split",
+        "with EVENT_IDX: an interrupt follows once used idx moves past used_event (flags "
+        "low bit disregarded)",
+        IDS("split.device.used-notif-suppression.5", "split.device.used-notif-suppression.4")},
+    [CK_USED_FLAGS] = {"used-flags-valid", DEV, "split",
+        "used.flags is 0 or 1 without EVENT_IDX and 0 with it",
+        IDS("split.device.avail-notif-suppression.1", "split.device.avail-notif-suppression.2")},
+    [CK_OFFER_VALID] = {"offer-no-reserved-bits", DEV, "generic",
+        "the device offers no undefined, reserved or legacy-only feature bits",
+        IDS("generic.device.features.4")},
+    [CK_OFFER_DEPS] = {"offer-dependencies", DEV, "generic/blk",
+        "offered features are closed under their dependencies (CONFIG_WCE needs FLUSH)",
+        IDS("generic.device.features.1", "blk.device.blk-init.2")},
+    [CK_OFFER_VERSION_1] = {"offer-version-1", DEV, "generic",
+        "VIRTIO_F_VERSION_1 is offered", IDS("generic.device.reserved-features.1")},
+    [CK_FEATURES_OK_REFUSE] = {"features-ok-refused", DEV, "generic",
+        "FEATURES_OK reads back clear when the driver accepted bits that were not offered",
+        IDS("generic.device.features.3")},
+    [CK_IN_ORDER] = {"in-order-use", DEV, "generic",
+        "with IN_ORDER, chains are used in the order they were made available",
+        IDS("generic.device.reserved-features.3")},
+    [CK_NEEDS_RESET_IRQ] = {"needs-reset-config-irq", DEV, "generic",
+        "DEVICE_NEEDS_RESET seen after DRIVER_OK comes with a config-change interrupt",
+        IDS("generic.device.status.3")},
+    [CK_ERROR_NEEDS_RESET] = {"error-sets-needs-reset", DEV, "generic",
+        "after a device error, the next status reads show DEVICE_NEEDS_RESET",
+        IDS("generic.device.status.2")},
+    [CK_FETCH_AVAIL] = {"fetch-available-only", DEV, "packed",
+        "the device fetches only chains the driver has published (in-process back-end only)",
+        IDS("packed.device.desc-table.3")},
+    [CK_BLK_FLUSH_OFFERED] = {"blk-flush-offered", DEV, "blk",
+        "VIRTIO_BLK_F_FLUSH is offered", IDS("blk.device.blk-init.1")},
+    [CK_BLK_CFG_PADDING] = {"blk-config-padding-zero", DEV, "blk",
+        "config bytes unused0 (33) and unused1 (57..59) read as 0",
+        IDS("blk.device.blk-init.4")},
+    [CK_BLK_WCE_INITIAL] = {"blk-writeback-initial", DEV, "blk",
+        "with CONFIG_WCE but not FLUSH negotiated, writeback first reads 0",
+        IDS("blk.device.blk-init.3")},
+    [CK_BLK_RO_WRITE] = {"blk-ro-write-ioerr", DEV, "blk",
+        "on a read-only device an OUT request completes with IOERR",
+        IDS("blk.device.blk-op.2")},
+    [CK_BLK_DWZ_FLAGS] = {"blk-dwz-flags-unsupp", DEV, "blk",
+        "discard / write-zeroes / secure-erase segments with unknown flags, and discard with "
+        "unmap, complete with UNSUPP",
+        IDS("blk.device.blk-op.4", "blk.device.blk-op.5")},
+    [CK_BLK_ZONED_UNSUPP] = {"blk-zone-unsupp", DEV, "blk",
+        "without ZONED, zone request types complete with UNSUPP",
+        IDS("blk.device.blk-op.13")},
+    [CK_BLK_LIFETIME] = {"blk-lifetime-range", DEV, "blk",
+        "GET_LIFETIME returns no reserved pre_eol_info / lifetime estimate values",
+        IDS("blk.device.blk-op.12")},
+    [CK_BLK_CFG_CHANGE] = {"blk-config-change-notified", DEV, "blk",
+        "a change of capacity or write_zeroes_may_unmap between reads is accompanied by a "
+        "config-change interrupt",
+        IDS("blk.device.blk-op.1", "blk.device.blk-op.8")},
+    [CK_BLK_STATUS] = {"blk-status-byte", DEV, "blk",
+        "the status byte (last device-writable byte) is OK, IOERR or UNSUPP (no catalogue "
+        "row: spec 5.2.6 defines the values descriptively)", NOIDS},
+    [CK_BLK_USED_LEN] = {"blk-used-len", DEV, "blk",
+        "used len covers the status byte; a successful IN reports data + 1 (no catalogue row)",
+        NOIDS},
+
+    [CK_D_INIT_ORDER] = {"init-order", DRV, "generic",
+        "ACKNOWLEDGE, DRIVER, features, FEATURES_OK, FEATURES_OK re-read, queue setup, "
+        "DRIVER_OK, in that order",
+        IDS("generic.driver.init.1", "generic.driver.status.1")},
+    [CK_D_STATUS_MONOTONIC] = {"status-monotonic", DRV, "generic",
+        "every nonzero status write keeps the bits written before",
+        IDS("generic.driver.status.2")},
+    [CK_D_FAILED_RESET] = {"failed-then-reset", DRV, "generic",
+        "after writing FAILED, the driver resets before a new ACKNOWLEDGE",
+        IDS("generic.driver.status.3")},
+    [CK_D_RESET_WAIT] = {"reset-wait-zero", DRV, "generic",
+        "after a reset the driver reads status 0 before writing ACKNOWLEDGE",
+        IDS("generic.driver.reset.1")},
+    [CK_D_FEAT_SUBSET] = {"features-subset", DRV, "generic",
+        "driver features are a subset of the offered features",
+        IDS("generic.driver.features.1")},
+    [CK_D_FEAT_RESERVED] = {"features-no-reserved", DRV, "generic",
+        "the driver accepts no undefined, reserved or legacy-only bits",
+        IDS("generic.driver.features.5")},
+    [CK_D_FEAT_FROZEN] = {"features-frozen", DRV, "generic",
+        "driver features do not change after FEATURES_OK until reset",
+        IDS("generic.driver.init.3")},
+    [CK_D_ACCEPT_VERSION_1] = {"accept-version-1", DRV, "generic",
+        "VERSION_1 is accepted whenever offered", IDS("generic.driver.reserved-features.1")},
+    [CK_D_ACCEPT_RECOMMENDED] = {"accept-recommended", DRV, "generic/blk",
+        "ACCESS_PLATFORM, RING_PACKED, ORDER_PLATFORM, NOTIF_CONFIG_DATA and blk RO are "
+        "accepted whenever offered",
+        IDS("generic.driver.reserved-features.2", "generic.driver.reserved-features.5",
+            "generic.driver.reserved-features.6", "generic.driver.reserved-features.10",
+            "blk.driver.blk-op.3")},
+    [CK_D_CFG_WRITE_EARLY] = {"no-config-write-before-features-ok", DRV, "generic",
+        "no device-config write before FEATURES_OK", IDS("generic.driver.init.2")},
+    [CK_D_ABANDON] = {"abandon-after-refusal", DRV, "generic",
+        "when FEATURES_OK reads back clear: no queue setup or DRIVER_OK; FAILED is written",
+        IDS("generic.driver.init.5", "generic.driver.init.4")},
+    [CK_D_KICK_EARLY] = {"no-kick-before-driver-ok", DRV, "generic",
+        "no available-buffer notification before DRIVER_OK", IDS("generic.driver.init.6")},
+    [CK_D_RING_ALIGN] = {"ring-alignment", DRV, "split/packed",
+        "ring areas are aligned (split 16/2/4, packed 16/4/4)",
+        IDS("split.driver.virtqueues.1", "packed.driver.virtqueues.1")},
+    [CK_D_USED_FLAGS_ZERO] = {"used-flags-zeroed", DRV, "split",
+        "used.flags reads 0 when the queue is set up",
+        IDS("split.driver.avail-notif-suppression.1")},
+    [CK_D_CHAIN_SHAPE] = {"chain-shape", DRV, "split",
+        "descriptor chains read from guest memory at publish: readable before writable, "
+        "terminating and <= 2^32 bytes, length <= queue size, INDIRECT only when negotiated, "
+        "never nested or combined with NEXT, IN_ORDER next = slot + 1",
+        IDS("split.driver.message-framing.1", "split.driver.desc-table.1",
+            "split.driver.indirect.1", "split.driver.indirect.2", "split.driver.indirect.3",
+            "split.driver.indirect.4", "split.driver.desc-table.2", "split.driver.indirect.5",
+            "split.driver.updating-idx.1")},
+    [CK_D_AVAIL_IDX] = {"avail-idx-forward", DRV, "split",
+        "avail idx advances by 0..queue size per publish",
+        IDS("split.driver.avail-ring.1")},
+    [CK_D_AVAIL_FLAGS] = {"avail-flags-valid", DRV, "split",
+        "avail.flags is 0 or 1 without EVENT_IDX and 0 with it",
+        IDS("split.driver.used-notif-suppression.1", "split.driver.used-notif-suppression.2")},
+    [CK_D_KICK_NEEDED] = {"kick-when-needed", DRV, "split",
+        "the driver does not skip a notification the device asked for (used.flags 0 / "
+        "avail_event crossed)",
+        IDS("split.driver.avail-notif-suppression.4", "split.driver.avail-notif-suppression.6",
+            "split.driver.avail-notif-suppression.2", "split.driver.avail-notif-suppression.5")},
+    [CK_D_KICK_UNNEEDED] = {"kick-only-when-needed", DRV, "split",
+        "the driver does not notify when the device suppressed notifications",
+        IDS("split.driver.avail-notif-suppression.3", "split.driver.avail-notif-suppression.7")},
+    [CK_D_CFG_GEN] = {"config-generation-bracket", DRV, "generic",
+        "device-config reads are preceded and followed by config_generation reads",
+        IDS("generic.driver.config-space.2")},
+    [CK_D_CFG_OPTIONAL] = {"config-optional-fields", DRV, "generic",
+        "no access to optional config fields whose feature was not offered (blk)",
+        IDS("generic.driver.config-space.3")},
+    [CK_D_BLK_WCE_EARLY] = {"blk-writeback-read-late", DRV, "blk",
+        "writeback is not read before FEATURES_OK", IDS("blk.driver.blk-init.3")},
+    [CK_D_BLK_REQ] = {"blk-request-shape", DRV, "blk",
+        "request headers and data sizes: IN/OUT multiple of 512 and within capacity, FLUSH "
+        "sector 0 and no data, GET_ID 20 bytes, discard/write-zeroes multiple of 16, discard "
+        "unmap clear",
+        IDS("blk.driver.blk-op.6", "blk.driver.blk-op.2", "blk.driver.blk-op.4",
+            "blk.driver.blk-op.5", "blk.driver.blk-op.8", "blk.driver.blk-op.7",
+            "blk.driver.blk-op.13")},
+    [CK_D_ADDR_RAM] = {"addresses-in-ram", DRV, "generic",
+        "without ACCESS_PLATFORM, rings and buffers lie inside guest RAM",
+        IDS("generic.driver.reserved-features.4")},
+};
+
+size_t vs_check_count(void) { return CK_COUNT; }
+
+const vs_check_info *vs_check_at(size_t i) { return i < CK_COUNT ? &registry[i] : NULL; }
+
+const vs_check_info *vs_check_find(const char *name)
+{
+    if (!name)
+        return NULL;
+    for (size_t i = 0; i < CK_COUNT; i++)
+        if (strcmp(registry[i].name, name) == 0)
+            return &registry[i];
+    return NULL;
+}
+
+size_t vs_checks_for_statement(const char *id, const vs_check_info **out, size_t max)
+{
+    size_t n = 0;
+    if (!id)
+        return 0;
+    for (size_t i = 0; i < CK_COUNT; i++)
+        for (const char *const *p = registry[i].ids; *p; p++)
+            if (strcmp(*p, id) == 0) {
+                if (out && n < max)
+                    out[n] = &registry[i];
+                n++;
+                break;
+            }
+    return n;
+}

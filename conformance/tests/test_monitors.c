@@ -1,0 +1,467 @@
+/* Every monitor check fires: a synthetic event sequence over real guest memory that
+ * conforms (the statement passes) and a mutant of it that violates the check (the
+ * statement fails, with evidence naming the check). */
+#include <check.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "virtiosim/blk.h"
+#include "virtiosim/conformance.h"
+#include "virtiosim/gmem.h"
+#include "virtiosim/virtio.h"
+#include "virtiosim/vring.h"
+
+enum mut {
+    M_NONE,
+    M_USED_BAD_ID, M_DOUBLE, M_LEN_LONG, M_IDX_SKIP, M_WRITE_READONLY, M_GUARD, M_DESC_WRITE,
+    M_USED_BEFORE_DOK, M_RESET_NONZERO, M_IRQ_MASKED, M_NO_IRQ, M_OFFER_RESERVED,
+    M_OFFER_NO_V1, M_OFFER_WCE_NO_FLUSH, M_FOK_ACCEPTS_BAD, M_BLK_STATUS_BAD, M_BLK_IN_SHORT,
+    M_BLK_RO, M_PAD, M_USED_INVALID, M_AFTER_RESET,
+    M_D_ORDER, M_D_NONMONO, M_D_SUBSET, M_D_KICK_EARLY, M_D_ALIGN, M_D_W_BEFORE_R,
+    M_D_INDIRECT, M_D_AVAIL_BACK, M_D_CFG_NOGEN, M_D_CFG_WRITE_EARLY, M_D_FLUSH_SECTOR,
+    M_D_IN_ODD, M_D_KICK_SKIPPED, M_D_NO_RESET_WAIT, M_D_FEAT_FROZEN, M_D_USED_FLAGS,
+    M_D_FAILED_NO_RESET, M_USED_FLAGS_BAD,
+};
+
+#define QSZ 16u
+#define BUF 0x80000ull
+
+typedef struct h {
+    vs_gmem *gm;
+    vs_monitors *m;
+    vs_vq_layout l;
+    enum mut mut;
+    uint64_t t;
+    uint16_t avail, used;
+    uint64_t neg;
+    bool ro;
+} h;
+
+static void ev(h *x, enum vs_event_kind k, int32_t q, uint64_t val)
+{
+    vs_event e = {.kind = k, .t_ns = x->t += 10, .queue = q, .val = val};
+    vs_monitors_on_event(x->m, &e);
+}
+
+static void cfg(h *x, enum vs_event_kind k, uint32_t off, uint32_t len, uint64_t val)
+{
+    vs_event e = {.kind = k, .t_ns = x->t += 10, .queue = -1, .off = off, .len = len, .val = val};
+    vs_monitors_on_event(x->m, &e);
+}
+
+static void wdesc(h *x, uint16_t slot, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next)
+{
+    uint64_t g = x->l.desc_gpa + 16ull * slot;
+    ck_assert_int_eq(vs_gmem_st64(x->gm, g, addr, NULL), 0);
+    vs_gmem_st32(x->gm, g + 8, len, NULL);
+    vs_gmem_st16(x->gm, g + 12, flags, NULL);
+    vs_gmem_st16(x->gm, g + 14, next, NULL);
+}
+
+/* A blk request at descriptor slots head..: header (readable), data, status. */
+static void request(h *x, uint16_t head, uint32_t type, uint64_t sector, uint32_t data,
+                    bool data_in)
+{
+    uint64_t base = BUF + 0x4000ull * head;
+    uint64_t hdr = base, dat = base + 0x100, st = base + 0x3000;
+    vs_gmem_st32(x->gm, hdr, type, NULL);
+    vs_gmem_st64(x->gm, hdr + 8, sector, NULL);
+    vs_gmem_fill(x->gm, dat, 0xa5, data + 16, NULL);
+    vs_gmem_fill(x->gm, st, 0xee, 17, NULL);  /* status byte + guard */
+    vs_seg segs[3];
+    unsigned n = 0, nout = 0;
+    uint16_t s = head;
+    bool w_first = x->mut == M_D_W_BEFORE_R && head == 0;
+    if (w_first) {  /* status (writable) before the header */
+        wdesc(x, s, st, 1, VS_DESC_F_WRITE | VS_DESC_F_NEXT, (uint16_t)(s + 1));
+        s++;
+    }
+    uint16_t hflags = VS_DESC_F_NEXT;
+    if (x->mut == M_D_INDIRECT && head == 0)
+        hflags |= VS_DESC_F_INDIRECT;
+    wdesc(x, s, hdr, 16, hflags, (uint16_t)(s + 1));
+    s++;
+    segs[n++] = (vs_seg){hdr, 16};
+    nout++;
+    if (data) {
+        wdesc(x, s, dat, data, (uint16_t)(VS_DESC_F_NEXT | (data_in ? VS_DESC_F_WRITE : 0)),
+              (uint16_t)(s + 1));
+        s++;
+        segs[n++] = (vs_seg){dat, data};
+        if (!data_in)
+            nout++;
+    }
+    if (!w_first)
+        wdesc(x, s, st, 1, VS_DESC_F_WRITE, 0);
+    segs[n++] = (vs_seg){st, 1};
+    vs_gmem_st16(x->gm, x->l.driver_gpa + 4 + 2ull * (x->avail % QSZ), head, NULL);
+    vs_ev_chain ch = {.seg = segs, .n_out = nout, .n_in = n - nout};
+    vs_event e = {.kind = VS_EV_AVAIL, .t_ns = x->t += 10, .queue = 0, .id = head, .chain = &ch};
+    vs_monitors_on_event(x->m, &e);
+    x->avail++;
+    uint16_t pub = x->avail;
+    if (x->mut == M_D_AVAIL_BACK && head == 3)
+        pub = (uint16_t)(x->avail - 40);
+    vs_gmem_st16(x->gm, x->l.driver_gpa + 2, pub, NULL);
+    vs_event p = {.kind = VS_EV_PUBLISH, .t_ns = x->t += 10, .queue = 0, .idx = pub};
+    vs_monitors_on_event(x->m, &p);
+    if (x->mut == M_D_KICK_SKIPPED && head == 3)
+        ev(x, VS_EV_KICK_SUPPRESSED, 0, 0);
+    else
+        ev(x, VS_EV_KICK, 0, 0);
+}
+
+/* The device completes request `head` with status `status` and `len`. */
+static void complete(h *x, uint16_t head, uint32_t len, uint8_t status, bool irq)
+{
+    uint64_t base = BUF + 0x4000ull * head;
+    vs_gmem_st8(x->gm, base + 0x3000, status, NULL);
+    uint32_t id = head;
+    if (x->mut == M_USED_BAD_ID && head == 3)
+        id = 9;
+    if (x->mut == M_LEN_LONG && head == 0)
+        len = 9999;
+    if (x->mut == M_WRITE_READONLY && head == 3)
+        vs_gmem_st8(x->gm, base + 0x100, 0x00, NULL);
+    if (x->mut == M_GUARD && head == 0)
+        vs_gmem_st8(x->gm, base + 0x100 + 512 + 3, 0x11, NULL);
+    if (x->mut == M_DESC_WRITE && head == 0)
+        vs_gmem_st32(x->gm, x->l.desc_gpa + 8, 7, NULL);
+    uint64_t ue = x->l.device_gpa + 4 + 8ull * (x->used % QSZ);
+    vs_gmem_st32(x->gm, ue, id, NULL);
+    vs_gmem_st32(x->gm, ue + 4, len, NULL);
+    x->used++;
+    uint16_t uidx = x->used;
+    if (x->mut == M_IDX_SKIP && head == 0)
+        uidx++;
+    vs_gmem_st16(x->gm, x->l.device_gpa + 2, uidx, NULL);
+    if (irq)
+        ev(x, VS_EV_IRQ, 0, 1);
+    vs_event u = {.kind = VS_EV_USED, .t_ns = x->t += 10, .queue = 0, .id = id, .len = len,
+                  .idx = x->used};
+    vs_monitors_on_event(x->m, &u);
+    if (x->mut == M_DOUBLE && head == 6) {
+        x->used++;
+        u.idx = x->used;
+        vs_monitors_on_event(x->m, &u);
+    }
+}
+
+static void run(h *x, enum mut mut, unsigned roles)
+{
+    memset(x, 0, sizeof *x);
+    x->mut = mut;
+    ck_assert_int_eq(vs_gmem_create_flat(&x->gm, 1u << 20, NULL), 0);
+    ck_assert_int_eq(vs_monitors_create(&x->m, x->gm, VS_DEV_BLK, roles, NULL), 0);
+    vs_monitors_set_scenario(x->m, "unit");
+    ck_assert_int_eq(vs_vq_layout_alloc(x->gm, VS_RING_SPLIT, QSZ, &x->l, NULL), 0);
+    if (mut == M_D_ALIGN)
+        x->l.driver_gpa += 1;
+    if (mut == M_D_USED_FLAGS)
+        vs_gmem_st16(x->gm, x->l.device_gpa, 1, NULL);
+    vs_event step = {.kind = VS_EV_STEP, .val = 1, .text = "init", .queue = -1};
+    vs_monitors_on_event(x->m, &step);
+
+    ev(x, VS_EV_RESET, -1, 0);
+    if (mut != M_D_NO_RESET_WAIT)
+        ev(x, VS_EV_STATUS_READ, -1, mut == M_RESET_NONZERO ? 0x40 : 0);
+    ev(x, VS_EV_STATUS_WRITE, -1, 1);
+    if (mut == M_D_ORDER)
+        ev(x, VS_EV_STATUS_WRITE, -1, 1 | 8);
+    ev(x, VS_EV_STATUS_WRITE, -1, 3);
+    uint64_t offered = VS_BIT(VS_F_VERSION_1) | VS_BIT(VS_BLK_F_FLUSH) |
+                       VS_BIT(VS_BLK_F_CONFIG_WCE);
+    x->ro = mut == M_BLK_RO;
+    if (x->ro)
+        offered |= VS_BIT(VS_BLK_F_RO);
+    if (mut == M_OFFER_RESERVED)
+        offered |= VS_BIT(50);
+    if (mut == M_OFFER_NO_V1)
+        offered &= ~VS_BIT(VS_F_VERSION_1);
+    if (mut == M_OFFER_WCE_NO_FLUSH)
+        offered = (offered & ~VS_BIT(VS_BLK_F_FLUSH)) | VS_BIT(VS_BLK_F_CONFIG_WCE);
+    ev(x, VS_EV_FEATURES_READ, -1, offered);
+    if (mut != M_D_CFG_NOGEN)
+        ev(x, VS_EV_CONFIG_GEN, -1, 0);
+    cfg(x, VS_EV_CONFIG_READ, 0, 8, 2048);
+    cfg(x, VS_EV_CONFIG_READ, 33, 1, mut == M_PAD ? 5 : 0);
+    ev(x, VS_EV_CONFIG_GEN, -1, 0);
+    if (mut == M_D_CFG_WRITE_EARLY)
+        cfg(x, VS_EV_CONFIG_WRITE, 32, 1, 1);
+    uint64_t drv = offered & (VS_BIT(VS_F_VERSION_1) | VS_BIT(VS_BLK_F_FLUSH) |
+                              VS_BIT(VS_BLK_F_RO) | VS_BIT(VS_BLK_F_CONFIG_WCE));
+    if (mut == M_D_SUBSET || mut == M_FOK_ACCEPTS_BAD)
+        drv |= VS_BIT(VS_F_EVENT_IDX);
+    ev(x, VS_EV_FEATURES_WRITE, -1, drv);
+    x->neg = drv;
+    if (mut != M_D_ORDER)
+        ev(x, VS_EV_STATUS_WRITE, -1, 0xb);
+    /* re-writing the same features after FEATURES_OK is harmless; changing them is not */
+    ev(x, VS_EV_FEATURES_WRITE, -1, mut == M_D_FEAT_FROZEN ? drv | VS_BIT(VS_BLK_F_RO) : drv);
+    bool refuse = false;
+    if (mut == M_FOK_ACCEPTS_BAD)
+        refuse = false; /* the mutant device accepts un-offered bits */
+    ev(x, VS_EV_STATUS_READ, -1, refuse ? 3 : 0xb);
+    vs_event qs = {.kind = VS_EV_QUEUE_SETUP, .queue = 0, .layout = &x->l, .t_ns = x->t += 10};
+    vs_monitors_on_event(x->m, &qs);
+    if (mut == M_D_KICK_EARLY)
+        ev(x, VS_EV_KICK, 0, 0);
+    if (mut == M_USED_BEFORE_DOK) {
+        request(x, 9, VS_BLK_T_FLUSH, 0, 0, false);
+        complete(x, 9, 1, 0, false);
+    }
+    if (mut == M_D_NONMONO)
+        ev(x, VS_EV_STATUS_WRITE, -1, 0x9);
+    ev(x, VS_EV_STATUS_WRITE, -1, 0xf);
+    cfg(x, VS_EV_CONFIG_WRITE, 32, 1, 0);
+    step = (vs_event){.kind = VS_EV_STEP, .val = 2, .text = "io", .queue = -1};
+    vs_monitors_on_event(x->m, &step);
+
+    /* IN 512 bytes */
+    request(x, 0, VS_BLK_T_IN, 0, mut == M_D_IN_ODD ? 500 : 512, true);
+    uint32_t in_len = mut == M_D_IN_ODD ? 501 : 513;
+    if (mut == M_BLK_IN_SHORT)
+        in_len = 512;
+    complete(x, 0, in_len, mut == M_BLK_STATUS_BAD ? 7 : 0, true);
+    /* OUT 512 bytes */
+    request(x, 3, VS_BLK_T_OUT, 8, 512, false);
+    if (mut == M_IRQ_MASKED)
+        ev(x, VS_EV_IRQ_MASK, 0, 1);
+    complete(x, 3, 1, (x->ro && mut != M_BLK_RO) ? VS_BLK_S_IOERR : 0, true);
+    if (mut == M_IRQ_MASKED)
+        ev(x, VS_EV_IRQ_MASK, 0, 0);
+    /* FLUSH */
+    request(x, 6, VS_BLK_T_FLUSH, mut == M_D_FLUSH_SECTOR ? 5 : 0, 0, false);
+    if (mut == M_USED_FLAGS_BAD)
+        vs_gmem_st16(x->gm, x->l.device_gpa, 2, NULL);
+    complete(x, 6, 1, 0, mut != M_NO_IRQ);
+    if (mut == M_USED_INVALID) {
+        vs_event ui = {.kind = VS_EV_USED_INVALID, .queue = 0, .id = 77, .len = 1,
+                       .text = "id 77 out of range", .t_ns = x->t += 10};
+        vs_monitors_on_event(x->m, &ui);
+    }
+    if (mut == M_D_FAILED_NO_RESET) {
+        ev(x, VS_EV_STATUS_WRITE, -1, 0x8f);
+        ev(x, VS_EV_STATUS_WRITE, -1, 0x1);
+    }
+    ev(x, VS_EV_RESET, -1, 0);
+    ev(x, VS_EV_STATUS_READ, -1, 0);
+    if (mut == M_AFTER_RESET) {
+        vs_event u = {.kind = VS_EV_USED, .t_ns = x->t += 10, .queue = 0, .id = 0, .len = 1,
+                      .idx = 4};
+        vs_monitors_on_event(x->m, &u);
+    }
+    ck_assert_int_eq(vs_monitors_finish(x->m, x->neg, NULL), 0);
+}
+
+static void done(h *x)
+{
+    vs_monitors_destroy(x->m);
+    vs_gmem_destroy(x->gm);
+}
+
+static const vs_stmt_result *res(h *x, const char *id)
+{
+    const vs_stmt_result *r = vs_results_find(vs_monitors_results(x->m), id);
+    ck_assert_ptr_nonnull(r);
+    return r;
+}
+
+static const vs_check_result *cres(h *x, const char *name)
+{
+    const vs_results *r = vs_monitors_results(x->m);
+    for (size_t i = 0; i < r->n_check; i++)
+        if (strcmp(r->check[i].check->name, name) == 0)
+            return &r->check[i];
+    ck_abort_msg("no check %s", name);
+    return NULL;
+}
+
+/* Clean run: statement passes; mutant: statement fails with evidence from `check`. */
+static void pair(enum mut mut, unsigned roles, const char *id, const char *check)
+{
+    h x;
+    run(&x, M_NONE, roles);
+    if (id) {
+        const vs_stmt_result *r = res(&x, id);
+        ck_assert_msg(r->verdict == VS_VERDICT_PASS, "%s clean: %s (%s)", id,
+                      vs_verdict_name(r->verdict), r->reason);
+    } else {
+        const vs_check_result *c = cres(&x, check);
+        ck_assert_msg(c->exercised > 0 && c->violations == 0, "%s clean", check);
+    }
+    ck_assert_uint_eq(vs_monitors_violations(x.m), 0);
+    done(&x);
+    run(&x, mut, roles);
+    if (id) {
+        const vs_stmt_result *r = res(&x, id);
+        ck_assert_msg(r->verdict == VS_VERDICT_FAIL, "%s mutant %d: %s (%s)", id, mut,
+                      vs_verdict_name(r->verdict), r->reason);
+        ck_assert_uint_ge(r->n_evidence, 1);
+        bool found = false;
+        for (unsigned i = 0; i < r->n_evidence; i++)
+            found |= strcmp(r->evidence[i].check, check) == 0;
+        ck_assert_msg(found, "%s: evidence from %s expected, got %s", id, check,
+                      r->evidence[0].check);
+        ck_assert_str_eq(r->evidence[0].scenario, "unit");
+        char buf[512];
+        ck_assert_uint_gt(vs_evidence_format(&r->evidence[0], buf, sizeof buf), 0);
+        ck_assert_ptr_nonnull(strstr(buf, "expected"));
+    } else {
+        const vs_check_result *c = cres(&x, check);
+        ck_assert_msg(c->violations > 0, "%s mutant did not fire", check);
+        ck_assert_uint_ge(c->n_evidence, 1);
+    }
+    done(&x);
+}
+
+#define DEV VS_ROLE_DEVICE
+#define DRV VS_ROLE_DRIVER
+#define PAIR(name, mut, roles, id, check) \
+    START_TEST(name) { pair(mut, roles, id, check); } END_TEST
+
+PAIR(used_bad_id, M_USED_BAD_ID, DEV, "split.device.used-ring.1", "used-id-outstanding")
+PAIR(used_double, M_DOUBLE, DEV, "split.device.used-ring.1", "used-id-outstanding")
+PAIR(used_invalid, M_USED_INVALID, DEV, "split.device.used-ring.1", "used-id-outstanding")
+PAIR(used_len, M_LEN_LONG, DEV, "split.device.used-ring.2", "used-len-bound")
+PAIR(used_idx, M_IDX_SKIP, DEV, "split.device.used-ring.1", "used-idx-progress")
+PAIR(readable, M_WRITE_READONLY, DEV, "split.device.desc-table.1", "readable-unchanged")
+PAIR(guard, M_GUARD, DEV, "split.device.desc-table.1", "write-confined")
+PAIR(desc_table, M_DESC_WRITE, DEV, "split.device.desc-table.3", "desc-table-unchanged")
+PAIR(before_dok, M_USED_BEFORE_DOK, DEV, "generic.device.status.1", "nothing-before-driver-ok")
+PAIR(after_reset, M_AFTER_RESET, DEV, "generic.device.reset.2", "quiet-after-reset")
+PAIR(reset_zero, M_RESET_NONZERO, DEV, "generic.device.reset.1", "reset-reads-zero")
+PAIR(irq_required, M_NO_IRQ, DEV, "split.device.used-notif-suppression.3",
+     "irq-required-no-event-idx")
+PAIR(used_flags, M_USED_FLAGS_BAD, DEV, "split.device.avail-notif-suppression.1", "used-flags-valid")
+PAIR(offer_reserved, M_OFFER_RESERVED, DEV, "generic.device.features.4", "offer-no-reserved-bits")
+PAIR(offer_v1, M_OFFER_NO_V1, DEV, "generic.device.reserved-features.1", "offer-version-1")
+PAIR(offer_deps, M_OFFER_WCE_NO_FLUSH, DEV, "blk.device.blk-init.2", "offer-dependencies")
+PAIR(flush_offered, M_OFFER_WCE_NO_FLUSH, DEV, "blk.device.blk-init.1", "blk-flush-offered")
+PAIR(blk_status, M_BLK_STATUS_BAD, DEV, NULL, "blk-status-byte")
+PAIR(blk_used_len, M_BLK_IN_SHORT, DEV, NULL, "blk-used-len")
+PAIR(blk_pad, M_PAD, DEV, "blk.device.blk-init.4", "blk-config-padding-zero")
+
+PAIR(d_order, M_D_ORDER, DRV, "generic.driver.init.1", "init-order")
+PAIR(d_status_order, M_D_ORDER, DRV, "generic.driver.status.1", "init-order")
+PAIR(d_nonmono, M_D_NONMONO, DRV, "generic.driver.status.2", "status-monotonic")
+PAIR(d_subset, M_D_SUBSET, DRV, "generic.driver.features.1", "features-subset")
+PAIR(d_kick_early, M_D_KICK_EARLY, DRV, "generic.driver.init.6", "no-kick-before-driver-ok")
+PAIR(d_align, M_D_ALIGN, DRV, "split.driver.virtqueues.1", "ring-alignment")
+PAIR(d_used_flags, M_D_USED_FLAGS, DRV, "split.driver.avail-notif-suppression.1",
+     "used-flags-zeroed")
+PAIR(d_w_before_r, M_D_W_BEFORE_R, DRV, "split.driver.message-framing.1", "chain-shape")
+PAIR(d_indirect, M_D_INDIRECT, DRV, "split.driver.indirect.1", "chain-shape")
+PAIR(d_avail_back, M_D_AVAIL_BACK, DRV, "split.driver.avail-ring.1", "avail-idx-forward")
+PAIR(d_cfg_gen, M_D_CFG_NOGEN, DRV, "generic.driver.config-space.2", "config-generation-bracket")
+PAIR(d_cfg_write, M_D_CFG_WRITE_EARLY, DRV, "generic.driver.init.2",
+     "no-config-write-before-features-ok")
+PAIR(d_flush_sector, M_D_FLUSH_SECTOR, DRV, "blk.driver.blk-op.4", "blk-request-shape")
+PAIR(d_in_odd, M_D_IN_ODD, DRV, "blk.driver.blk-op.6", "blk-request-shape")
+PAIR(d_kick_skipped, M_D_KICK_SKIPPED, DRV, "split.driver.avail-notif-suppression.4",
+     "kick-when-needed")
+PAIR(d_reset_wait, M_D_NO_RESET_WAIT, DRV, "generic.driver.reset.1", "reset-wait-zero")
+PAIR(d_frozen, M_D_FEAT_FROZEN, DRV, "generic.driver.init.3", "features-frozen")
+PAIR(d_failed_reset, M_D_FAILED_NO_RESET, DRV, "generic.driver.status.3", "failed-then-reset")
+
+/* Checks whose clean case needs a different set-up. */
+START_TEST(irq_suppressed)
+{
+    h x;
+    run(&x, M_IRQ_MASKED, DEV);
+    const vs_stmt_result *r = res(&x, "split.device.used-notif-suppression.2");
+    ck_assert_int_eq(r->verdict, VS_VERDICT_FAIL);
+    ck_assert_str_eq(r->evidence[0].check, "irq-suppressed-no-event-idx");
+    done(&x);
+}
+END_TEST
+
+START_TEST(ro_write)
+{
+    h x;
+    run(&x, M_BLK_RO, DEV);  /* RO offered, device answers OK to the OUT */
+    const vs_stmt_result *r = res(&x, "blk.device.blk-op.2");
+    ck_assert_int_eq(r->verdict, VS_VERDICT_FAIL);
+    ck_assert_str_eq(r->evidence[0].check, "blk-ro-write-ioerr");
+    done(&x);
+}
+END_TEST
+
+START_TEST(features_ok_refusal)
+{
+    h x;
+    run(&x, M_FOK_ACCEPTS_BAD, VS_ROLE_BOTH);
+    const vs_stmt_result *r = res(&x, "generic.device.features.3");
+    ck_assert_int_eq(r->verdict, VS_VERDICT_FAIL);
+    ck_assert_str_eq(r->evidence[0].check, "features-ok-refused");
+    done(&x);
+}
+END_TEST
+
+START_TEST(verdict_kinds)
+{
+    h x;
+    run(&x, M_NONE, VS_ROLE_DEVICE);
+    ck_assert_int_eq(res(&x, "split.device.desc-table.2")->verdict, VS_VERDICT_UNTESTABLE);
+    ck_assert_int_eq(res(&x, "pci.device.isr.5")->verdict, VS_VERDICT_NO_CHECK);
+    ck_assert_int_eq(res(&x, "packed.device.desc-table.1")->verdict, VS_VERDICT_NOT_APPLICABLE);
+    ck_assert_int_eq(res(&x, "split.device.used-notif-suppression.6")->verdict,
+                     VS_VERDICT_NOT_APPLICABLE);
+    ck_assert_int_eq(res(&x, "generic.driver.init.1")->verdict, VS_VERDICT_NOT_EXERCISED);
+    ck_assert_int_eq(res(&x, "scsi.device.eventq.1")->verdict, VS_VERDICT_NO_CHECK);
+    ck_assert_int_eq(res(&x, "split.device.used-ring.2")->verdict, VS_VERDICT_PASS);
+    const vs_results *r = vs_monitors_results(x.m);
+    size_t total = 0;
+    for (int v = 0; v < VS_VERDICT_COUNT; v++)
+        total += r->count[v];
+    ck_assert_uint_eq(total, 339);
+    ck_assert_uint_eq(r->count[VS_VERDICT_FAIL], 0);
+    ck_assert_int_lt(vs_monitors_finish(x.m, 0, NULL), 0);
+    done(&x);
+}
+END_TEST
+
+START_TEST(create_errors)
+{
+    vs_monitors *m;
+    vs_err e = {0};
+    ck_assert_int_lt(vs_monitors_create(&m, NULL, VS_DEV_BLK, DEV, &e), 0);
+    vs_gmem *gm;
+    ck_assert_int_eq(vs_gmem_create_flat(&gm, 1 << 16, NULL), 0);
+    ck_assert_int_lt(vs_monitors_create(&m, gm, VS_DEV_BLK, 0, &e), 0);
+    ck_assert_int_lt(vs_monitors_create(&m, gm, VS_DEV_BLK, 8, &e), 0);
+    ck_assert_int_eq(vs_monitors_create(&m, gm, VS_DEV_BLK, DEV, &e), 0);
+    /* garbage events never crash */
+    vs_event bad = {.kind = VS_EV_USED, .queue = 9999, .id = 70000};
+    vs_monitors_on_event(m, &bad);
+    bad = (vs_event){.kind = VS_EV_AVAIL, .queue = 0};
+    vs_monitors_on_event(m, &bad);
+    bad = (vs_event){.kind = 999, .queue = -5};
+    vs_monitors_on_event(m, &bad);
+    vs_monitors_destroy(m);
+    vs_gmem_destroy(gm);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("monitors");
+    TCase *tc = tcase_create("checks");
+    const TTest *tests[] = {
+        used_bad_id, used_double, used_invalid, used_len, used_idx, readable, guard, desc_table,
+        before_dok, after_reset, reset_zero, irq_required, used_flags, offer_reserved, offer_v1,
+        offer_deps, flush_offered, blk_status, blk_used_len, blk_pad, d_order, d_status_order,
+        d_nonmono, d_subset, d_kick_early, d_align, d_used_flags, d_w_before_r, d_indirect,
+        d_avail_back, d_cfg_gen, d_cfg_write, d_flush_sector, d_in_odd, d_kick_skipped,
+        d_reset_wait, d_frozen, d_failed_reset, irq_suppressed, ro_write, features_ok_refusal,
+        verdict_kinds, create_errors,
+    };
+    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
+        tcase_add_test(tc, tests[i]);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int nf = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return nf ? 1 : 0;
+}

@@ -1,0 +1,191 @@
+/* Conformance: the statement catalogue (conformance/catalogue.tsv, embedded at build
+ * time), the monitors that check an event stream + guest memory against it, and the
+ * verdict types a report writer (layer 3) turns into JSON / JUnit / KTAP / HTML.
+ *
+ * Monitors work from events and guest memory only, never from device internals, so the
+ * same checks run against the in-process reference device, QEMU and vhost-user
+ * back-ends (for those only driver-side events and guest memory exist).
+ *
+ * Lifetime: one vs_monitors per scenario run; vs_monitors_finish turns what was seen
+ * into a vs_results (one verdict per catalogue statement + one result per check);
+ * vs_results_merge folds several scenarios into a per-run aggregate. */
+#ifndef VIRTIOSIM_CONFORMANCE_H
+#define VIRTIOSIM_CONFORMANCE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "virtiosim/error.h"
+#include "virtiosim/event.h"
+#include "virtiosim/gmem.h"
+
+/* ------------------------------------------------------------------ catalogue */
+
+enum vs_role { VS_ROLE_DEVICE = 1u << 0, VS_ROLE_DRIVER = 1u << 1, VS_ROLE_BOTH = 3 };
+
+enum vs_level { VS_LEVEL_MUST, VS_LEVEL_MUST_NOT, VS_LEVEL_SHOULD, VS_LEVEL_SHOULD_NOT };
+
+/* The catalogue's `check` column, by its prefix. */
+enum vs_check_method { VS_METHOD_OBSERVE, VS_METHOD_PROVOKE, VS_METHOD_UNTESTABLE };
+
+typedef struct vs_statement {
+    const char *id;          /* "split.device.used-ring.2" */
+    const char *area;        /* generic split packed pci blk scsi console */
+    enum vs_role role;       /* VS_ROLE_DEVICE or VS_ROLE_DRIVER */
+    enum vs_level level;
+    const char *label;       /* spec section label */
+    const char *clause;      /* conformance clause, "-" if none */
+    const char *feature;     /* feature expression: "-", "NAME", "!NAME", "A&B", "A|B" */
+    const char *paraphrase;  /* our own words */
+    const char *check;       /* full check column, "observe: ...", "untestable: ..." */
+    enum vs_check_method method;
+    const char *check_text;  /* check column after the "method: " prefix */
+    const char *source;      /* "file.tex:123" in the spec sources */
+} vs_statement;
+
+size_t vs_catalogue_count(void);
+/* NULL if i >= count. Statements are in catalogue (file) order. */
+const vs_statement *vs_catalogue_at(size_t i);
+/* Index of a statement by id, or -1. */
+long vs_catalogue_index(const char *id);
+const vs_statement *vs_catalogue_find(const char *id);
+
+const char *vs_role_name(enum vs_role r);          /* "device" / "driver" / "both" */
+const char *vs_level_name(enum vs_level l);        /* "MUST", "MUST NOT", ... */
+const char *vs_check_method_name(enum vs_check_method m);
+
+/* Evaluates a feature expression against a feature set of device type device_id
+ * (enum vs_device_id). Names resolve through vs_feature_bit; a device-specific name of
+ * another device type (VIRTIO_SCSI_F_* on blk) is simply absent. Returns 0 and sets
+ * *out, or -VS_EINVAL for a malformed expression or an unknown name. `&` binds tighter
+ * than `|`. */
+int vs_feature_expr_eval(uint32_t device_id, const char *expr, uint64_t features,
+                         bool *out, vs_err *e);
+
+/* ------------------------------------------------------------------- verdicts */
+
+enum vs_verdict {
+    VS_VERDICT_NOT_EXERCISED = 0,  /* applicable, a check exists, it never ran */
+    VS_VERDICT_PASS,               /* exercised, never violated */
+    VS_VERDICT_FAIL,               /* violated at least once (see evidence) */
+    VS_VERDICT_NOT_APPLICABLE,     /* feature expression false for negotiated features */
+    VS_VERDICT_UNTESTABLE,         /* catalogue says untestable (reason = its text) */
+    VS_VERDICT_NO_CHECK,           /* no monitor check yet; report as not exercised
+                                      with reason "no check implemented" */
+    VS_VERDICT_COUNT
+};
+
+/* "pass", "fail", "not_exercised", "not_applicable", "untestable", "no_check". */
+const char *vs_verdict_name(enum vs_verdict v);
+
+#define VS_EVIDENCE_MAX 4
+#define VS_EV_TEXT_MAX 160
+
+/* One observed violation. Strings are NUL-terminated (truncated if long). */
+typedef struct vs_evidence {
+    char check[48];               /* check name (registry) that saw it */
+    char scenario[64];
+    uint32_t step;                /* scenario step index (VS_EV_STEP val) */
+    char step_desc[96];
+    uint64_t t_ns;                /* virtual time of the event */
+    int32_t queue;                /* -1 when not about a queue */
+    bool has_id, has_idx;
+    uint32_t id;                  /* chain id (split head / packed buffer id) */
+    uint32_t idx;                 /* used / avail index involved */
+    char expected[VS_EV_TEXT_MAX];
+    char seen[VS_EV_TEXT_MAX];
+} vs_evidence;
+
+/* Formats "scenario S step N (desc) t=...ns queue Q id I idx X: expected ..., seen ...". */
+size_t vs_evidence_format(const vs_evidence *ev, char *buf, size_t len);
+
+typedef struct vs_stmt_result {
+    const vs_statement *st;
+    enum vs_verdict verdict;
+    char reason[160];             /* why not pass/fail: untestable text, "no check
+                                     implemented", "feature expression false: ...",
+                                     "driver role not monitored", ... */
+    char checks[96];              /* comma-separated names of the checks covering it */
+    uint64_t exercised;           /* times a covering check evaluated it */
+    uint64_t violations;          /* times it was violated (evidence keeps the first) */
+    unsigned n_evidence;
+    vs_evidence evidence[VS_EVIDENCE_MAX];
+} vs_stmt_result;
+
+/* Result of one check (a check may cover several statements, or none when it guards a
+ * device-type rule the catalogue has no row for, e.g. blk status byte values). */
+typedef struct vs_check_result {
+    const struct vs_check_info *check;
+    uint64_t exercised, violations;
+    unsigned n_evidence;
+    vs_evidence evidence[VS_EVIDENCE_MAX];
+} vs_check_result;
+
+typedef struct vs_results {
+    char scenario[64];            /* one scenario, or "" for a merged aggregate */
+    unsigned n_scenarios;         /* scenarios merged into this result */
+    size_t n_stmt;                /* == vs_catalogue_count() */
+    vs_stmt_result *stmt;         /* catalogue order */
+    size_t n_check;               /* == vs_check_count() */
+    vs_check_result *check;       /* registry order */
+    size_t count[VS_VERDICT_COUNT]; /* statements per verdict */
+} vs_results;
+
+/* An empty aggregate (every statement not_exercised / untestable / no_check). */
+int vs_results_create(vs_results **out, vs_err *e);
+void vs_results_destroy(vs_results *r);
+/* Folds one scenario's results into an aggregate: fail > pass > not_exercised >
+ * not_applicable; untestable / no_check are properties of the statement. Evidence and
+ * counters are accumulated (first VS_EVIDENCE_MAX evidence kept). */
+int vs_results_merge(vs_results *into, const vs_results *from, vs_err *e);
+const vs_stmt_result *vs_results_find(const vs_results *r, const char *id);
+/* Recomputes r->count[] from r->stmt[].verdict. */
+void vs_results_recount(vs_results *r);
+
+/* ------------------------------------------------------------------- registry */
+
+typedef struct vs_check_info {
+    const char *name;             /* "used-len-bound" */
+    enum vs_role role;            /* which side it checks */
+    const char *area;             /* generic / split / packed / blk */
+    const char *what;             /* one-line description */
+    const char *const *ids;       /* statement ids it covers, NULL-terminated */
+} vs_check_info;
+
+size_t vs_check_count(void);
+const vs_check_info *vs_check_at(size_t i);
+const vs_check_info *vs_check_find(const char *name);
+/* Checks covering statement `id`: fills up to max pointers, returns the total count. */
+size_t vs_checks_for_statement(const char *id, const vs_check_info **out, size_t max);
+
+/* ------------------------------------------------------------------- monitors */
+
+typedef struct vs_monitors vs_monitors;
+
+/* gm: the guest memory the rings and buffers live in (read only by monitors).
+ * device_id: enum vs_device_id. roles: VS_ROLE_DEVICE (check the device under test),
+ * VS_ROLE_DRIVER (check the driver), or both. */
+int vs_monitors_create(vs_monitors **out, vs_gmem *gm, uint32_t device_id,
+                       unsigned roles, vs_err *e);
+void vs_monitors_destroy(vs_monitors *m);
+
+/* A vs_event_fn: add it to a bus with vs_event_bus_add(bus, vs_monitors_on_event, m). */
+void vs_monitors_on_event(void *opaque, const vs_event *ev);
+
+/* Context for evidence (also taken from VS_EV_STEP events). */
+void vs_monitors_set_scenario(vs_monitors *m, const char *name);
+void vs_monitors_set_step(vs_monitors *m, uint32_t index, const char *desc);
+/* false when the back-end runs without interrupts (polling): the "device must notify"
+ * checks are then not evaluated. Default true. */
+void vs_monitors_set_interrupts_observable(vs_monitors *m, bool on);
+
+/* Ends the run: evaluates end-of-run checks, then computes a verdict per statement
+ * (applicability from negotiated_features). The results stay owned by m and are valid
+ * until vs_monitors_destroy; finish may be called once. */
+int vs_monitors_finish(vs_monitors *m, uint64_t negotiated_features, vs_err *e);
+const vs_results *vs_monitors_results(const vs_monitors *m);
+/* Total violations recorded so far (any statement or check). */
+uint64_t vs_monitors_violations(const vs_monitors *m);
+
+#endif
