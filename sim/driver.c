@@ -537,8 +537,11 @@ int vs_driver_setup_queues(vs_driver *d, vs_err *e)
         if ((rc = vs_vq_layout_alloc(d->gm, d->o.ring, size, &q->layout, e)) < 0)
             return fail(d, vs_err_prefix(e, "driver: queue %u", i), e);
         q->have_layout = true;
-        vs_vq_drv_opts vo = {.queue_index = i, .features = vqf,
-                             .indirect_max = (uint16_t)(size < 64 ? 64 : (size > 256 ? 256 : size))};
+        /* Indirect tables are preallocated per head: cap them at ~8 MiB per queue so a
+         * 32768-entry queue does not need 128 MiB of guest RAM. */
+        uint32_t imax = (8u << 20) / (16u * size);
+        imax = imax < 16 ? 16 : (imax > 256 ? 256 : imax);
+        vs_vq_drv_opts vo = {.queue_index = i, .features = vqf, .indirect_max = (uint16_t)imax};
         if ((rc = vs_vq_drv_create(&q->vq, d->gm, &q->layout, &vo, e)) < 0)
             return fail(d, vs_err_prefix(e, "driver: queue %u", i), e);
         vs_event ev = {.kind = VS_EV_QUEUE_SETUP, .queue = i, .val = size, .layout = &q->layout};

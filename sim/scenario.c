@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <yaml.h>
 
 #include "virtiosim/blk.h"
@@ -471,7 +472,7 @@ PARSER(svc_dist)
                                         [VS_DIST_EXPONENTIAL] = "exponential"};
     int k;
     int r = get_enum(L, v, names, 3, &k);
-    SV->s->timing.dist = (enum vs_service_dist)k;
+    SV->s->timing.dist = (enum vs_scenario_dist)k;
     return r;
 }
 PARSER(svc_time) { SV->has_time = true; return get_time(L, v, &SV->s->timing.a_ns); }
@@ -540,12 +541,12 @@ PARSER(st_init_expect)
 }
 PARSER(st_fault_kind)
 {
+    static const char *names[VS_FAULT_LEN_OVERFLOW + 1];
+    for (int i = VS_FAULT_LOOP; i <= VS_FAULT_LEN_OVERFLOW; i++)
+        names[i] = vs_fault_name((enum vs_fault)i);
     int k;
-    static const char *names[VS_FAULT_KIND_COUNT];
-    for (int i = 0; i < VS_FAULT_KIND_COUNT; i++)
-        names[i] = vs_fault_kind_name((enum vs_fault_kind)i);
-    int r = get_enum(L, v, names, VS_FAULT_KIND_COUNT, &k);
-    T->fault = (enum vs_fault_kind)k;
+    int r = get_enum(L, v, names, VS_FAULT_LEN_OVERFLOW + 1, &k);
+    T->fault = (enum vs_fault)k;
     return r;
 }
 PARSER(st_fault_expect)
@@ -570,13 +571,12 @@ PARSER(st_value) { return get_u64(L, v, UINT64_MAX, &T->value); }
 /* workload (fio vocabulary) */
 PARSER(wl_rw)
 {
-    static const char *const names[] = {[VS_RW_READ] = "read", [VS_RW_WRITE] = "write",
-                                        [VS_RW_RANDREAD] = "randread",
-                                        [VS_RW_RANDWRITE] = "randwrite", [VS_RW_RW] = "rw",
-                                        [VS_RW_RANDRW] = "randrw"};
+    static const char *names[VS_RW_RANDRW + 1];
+    for (int i = VS_RW_READ; i <= VS_RW_RANDRW; i++)
+        names[i] = vs_rw_kind_name((vs_rw_kind)i);
     int k;
-    int r = get_enum(L, v, names, 6, &k);
-    T->wl.rw = (enum vs_rw_mode)k;
+    int r = get_enum(L, v, names, VS_RW_RANDRW + 1, &k);
+    T->wl.rw = (vs_rw_kind)k;
     return r;
 }
 PARSER(wl_bs)
@@ -736,20 +736,6 @@ const char *vs_step_kind_name(vs_step_kind k)
         if (step_schemas[i].kind == k)
             return step_schemas[i].name;
     return "unknown";
-}
-
-const char *vs_fault_kind_name(enum vs_fault_kind k)
-{
-    static const char *const names[VS_FAULT_KIND_COUNT] = {
-        [VS_FAULT_LOOP] = "loop",
-        [VS_FAULT_NEXT_OUT_OF_RANGE] = "next_out_of_range",
-        [VS_FAULT_ADDR_OUTSIDE_RAM] = "addr_outside_ram",
-        [VS_FAULT_NESTED_INDIRECT] = "nested_indirect",
-        [VS_FAULT_WRITE_BEFORE_READ] = "write_before_read",
-        [VS_FAULT_ZERO_LENGTH] = "zero_length",
-        [VS_FAULT_LEN_OVERFLOW] = "len_overflow",
-    };
-    return (unsigned)k < VS_FAULT_KIND_COUNT ? names[k] : "unknown";
 }
 
 static void step_defaults(const vs_scenario *s, vs_step *t, const yaml_node_t *at)
@@ -1014,5 +1000,97 @@ void vs_scenario_free(vs_scenario *s)
     free(s->description);
     free(s->device.image);
     free(s->device.serial);
+    free(s);
+}
+
+/* ------------------------------------------------------------------ suites */
+
+typedef struct suite_ctx {
+    vs_suite *s;
+} suite_ctx;
+#define SU (((suite_ctx *)ctx)->s)
+
+PARSER(su_name) { return get_str(L, v, &SU->name); }
+PARSER(su_desc) { return get_str(L, v, &SU->description); }
+PARSER(su_scenarios)
+{
+    if (v->type != YAML_SEQUENCE_NODE || v->data.sequence.items.top == v->data.sequence.items.start)
+        return fail_at(L, v, "expected a non-empty list of scenario files");
+    size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+    SU->scenarios = calloc(n, sizeof *SU->scenarios);
+    if (!SU->scenarios)
+        return vs_err_set(L->e, VS_ENOMEM, "out of memory");
+    const char *slash = strrchr(L->path, '/');
+    int dirlen = slash ? (int)(slash - L->path) : 1;
+    const char *dir = slash ? L->path : ".";
+    for (size_t i = 0; i < n; i++) {
+        const yaml_node_t *item = node(L, v->data.sequence.items.start[i]);
+        const char *f = scalar(item);
+        if (!f || !*f)
+            return fail_at(L, item, "expected a scenario file name");
+        char *p;
+        if (asprintf(&p, "%.*s/%s", dirlen, dir, f) < 0)
+            return vs_err_set(L->e, VS_ENOMEM, "out of memory");
+        SU->scenarios[SU->nscenarios++] = p;
+        if (access(p, R_OK) != 0)
+            return fail_at(L, item, "scenario file %s: %s", p, strerror(errno));
+    }
+    return 0;
+}
+
+static const field suite_fields[] = {
+    {"name", su_name}, {"description", su_desc}, {"scenarios", su_scenarios}, {NULL, NULL},
+};
+
+int vs_suite_load(const char *path, vs_suite **out, vs_err *e)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return vs_err_set(e, VS_EINVAL, "%s: cannot open: %s", path, strerror(errno));
+    loader L = {.path = path, .e = e};
+    yaml_parser_t p;
+    yaml_parser_initialize(&p);
+    yaml_parser_set_input_file(&p, f);
+    if (!yaml_parser_load(&p, &L.doc)) {
+        int r = vs_err_set(e, VS_EINVAL, "%s:%zu:%zu: %s", path, p.problem_mark.line + 1,
+                           p.problem_mark.column + 1, p.problem ? p.problem : "malformed YAML");
+        yaml_parser_delete(&p);
+        fclose(f);
+        return r;
+    }
+    yaml_parser_delete(&p);
+    fclose(f);
+    vs_suite *s = calloc(1, sizeof *s);
+    suite_ctx sc = {.s = s};
+    int r = 0;
+    yaml_node_t *root = yaml_document_get_root_node(&L.doc);
+    if (!s || !(s->path = strdup(path)))
+        r = vs_err_set(e, VS_ENOMEM, "out of memory");
+    else if (!root)
+        r = vs_err_set(e, VS_EINVAL, "%s:1:1: the file is empty (expected a suite)", path);
+    else
+        r = walk_mapping(&L, root, suite_fields, &sc, "the suite");
+    if (r == 0 && (!s->name || !s->nscenarios))
+        r = fail_at(&L, root, "a suite needs 'name' and 'scenarios'");
+    yaml_document_delete(&L.doc);
+    if (r < 0) {
+        vs_suite_free(s);
+        return r;
+    }
+    *out = s;
+    return 0;
+}
+
+void vs_suite_free(vs_suite *s)
+{
+    if (!s)
+        return;
+    for (unsigned i = 0; i < s->nscenarios; i++)
+        free(s->scenarios[i]);
+    free(s->scenarios);
+    free(s->path);
+    free(s->name);
+    free(s->description);
     free(s);
 }

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "virtiosim/driver.h"
 #include "virtiosim/error.h"
 
 enum vs_backend_kind {
@@ -38,23 +39,6 @@ const char *vs_step_kind_name(vs_step_kind k);
 /* Expected request outcome: the virtio-blk status byte. */
 enum vs_expect_status { VS_EXPECT_OK = 0, VS_EXPECT_IOERR = 1, VS_EXPECT_UNSUPP = 2 };
 
-enum vs_rw_mode {
-    VS_RW_READ, VS_RW_WRITE, VS_RW_RANDREAD, VS_RW_RANDWRITE, VS_RW_RW, VS_RW_RANDRW,
-};
-
-enum vs_fault_kind {
-    VS_FAULT_LOOP,
-    VS_FAULT_NEXT_OUT_OF_RANGE,
-    VS_FAULT_ADDR_OUTSIDE_RAM,
-    VS_FAULT_NESTED_INDIRECT,
-    VS_FAULT_WRITE_BEFORE_READ,
-    VS_FAULT_ZERO_LENGTH,
-    VS_FAULT_LEN_OVERFLOW,
-    VS_FAULT_KIND_COUNT,
-};
-
-const char *vs_fault_kind_name(enum vs_fault_kind k);
-
 #define VS_STEP_MAX_CFG 16
 
 typedef struct vs_cfg_expect {
@@ -75,7 +59,7 @@ typedef struct vs_step {
     uint32_t req_type;          /* VS_STEP_REQUEST */
     char *expect_id;            /* VS_STEP_GET_ID, may be NULL */
     struct {
-        enum vs_rw_mode rw;
+        vs_rw_kind rw;
         uint32_t bs;
         uint32_t iodepth;
         uint32_t rwmixread;
@@ -98,12 +82,12 @@ typedef struct vs_step {
     /* VS_STEP_INIT */
     bool expect_features_refused;
     /* VS_STEP_FAULT */
-    enum vs_fault_kind fault;
+    enum vs_fault fault;
     /* VS_STEP_WAIT */
     uint64_t wait_ns;
 } vs_step;
 
-enum vs_service_dist { VS_DIST_FIXED, VS_DIST_UNIFORM, VS_DIST_EXPONENTIAL };
+enum vs_scenario_dist { VS_DIST_FIXED, VS_DIST_UNIFORM, VS_DIST_EXPONENTIAL };
 
 typedef struct vs_scenario {
     char *path;
@@ -137,7 +121,7 @@ typedef struct vs_scenario {
     } driver;
     struct {
         uint64_t doorbell_latency_ns, irq_latency_ns;
-        enum vs_service_dist dist;
+        enum vs_scenario_dist dist;
         uint64_t a_ns, b_ns;    /* fixed: a; uniform: [a,b]; exponential: mean a */
     } timing;
     vs_step *steps;
@@ -146,6 +130,19 @@ typedef struct vs_scenario {
 
 int vs_scenario_load(const char *path, vs_scenario **out, vs_err *e);
 void vs_scenario_free(vs_scenario *s);
+
+/* A suite (scenarios/suites/NAME.yaml): a named list of scenarios that certifies one
+ * thing. Scenario paths in the file are relative to the suite file. */
+typedef struct vs_suite {
+    char *path;
+    char *name;
+    char *description;
+    char **scenarios;           /* resolved paths */
+    unsigned nscenarios;
+} vs_suite;
+
+int vs_suite_load(const char *path, vs_suite **out, vs_err *e);
+void vs_suite_free(vs_suite *s);
 
 /* Parsers shared with the CLI: "4k" / "1MiB" / "512" → bytes; "500ns" / "2us" → ns. */
 int vs_parse_size(const char *s, uint64_t *out);

@@ -1,0 +1,68 @@
+/* The runner: replays one scenario against a back-end with the conformance monitors
+ * attached, and says what happened. The CLI, the suites and the tests all go through it.
+ *
+ * A scenario fails when a step's expectation is not met (the step is named in the
+ * message) or when a monitor saw a conformance violation; it is an error (not a
+ * failure) when the back-end could not run it at all. */
+#ifndef VIRTIOSIM_RUNNER_H
+#define VIRTIOSIM_RUNNER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "virtiosim/conformance.h"
+#include "virtiosim/error.h"
+#include "virtiosim/report.h"
+#include "virtiosim/scenario.h"
+
+/* A deliberately broken device (proves checks can fire). */
+typedef struct vs_mutant {
+    const char *name;          /* "used-len-too-long" */
+    const char *what;          /* one line */
+    uint32_t ring_mutations;   /* enum vs_vq_mutation */
+    uint32_t blk_mutations;    /* enum vs_blk_mutation */
+    uint32_t ref_mutations;    /* enum vs_ref_mutation */
+    const char *const *fails;  /* statement ids that must fail, NULL-terminated */
+    const char *const *checks; /* checks that must see a violation, NULL-terminated */
+    const char *scenarios;     /* scenario folder or file that provokes it */
+} vs_mutant;
+
+size_t vs_mutant_count(void);
+const vs_mutant *vs_mutant_at(size_t i);
+const vs_mutant *vs_mutant_find(const char *name);
+
+typedef struct vs_run_opts {
+    const char *backend;       /* "ref" (default) */
+    bool seed_set;
+    uint64_t seed;             /* overrides the scenario's seed when seed_set */
+    FILE *trace;               /* JSON Lines trace of every event, or NULL */
+    const vs_mutant *mutant;   /* NULL in production */
+    bool progress;             /* progress line on stderr for long workloads */
+    bool verbose;              /* step-by-step lines on stderr */
+} vs_run_opts;
+
+
+typedef struct vs_scenario_result {
+    char name[64];
+    char path[256];
+    uint64_t seed;
+    enum vs_scn_verdict verdict;  /* report.h */
+    char message[512];         /* why it failed / errored, "" when passed */
+    int failed_step;           /* index of the failing step, -1 none */
+    char failed_step_desc[96];
+    unsigned steps_run;
+    uint64_t virtual_ns;
+    uint64_t wall_ns;
+    uint64_t negotiated;       /* feature bits */
+    uint64_t requests;         /* blk requests completed */
+    char digest[65];           /* SHA-256 of the trace, hex */
+    vs_results *conformance;   /* owned; NULL when the scenario did not run */
+    vs_timeline *timeline;     /* owned; may be NULL */
+} vs_scenario_result;
+
+int vs_run_scenario(const vs_scenario *s, const vs_run_opts *o, vs_scenario_result *r,
+                    vs_err *e);
+void vs_scenario_result_clear(vs_scenario_result *r);
+
+#endif

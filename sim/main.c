@@ -1,0 +1,730 @@
+/* virtiosim command line. Exit codes: 0 all passed, 1 a scenario or statement failed,
+ * 2 usage or scenario-file error, 3 back-end or infrastructure error. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "virtiosim/conformance.h"
+#include "virtiosim/report.h"
+#include "virtiosim/runner.h"
+#include "virtiosim/scenario.h"
+#include "virtiosim/virtio.h"
+
+enum { EXIT_PASS = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_INFRA = 3 };
+
+static volatile sig_atomic_t g_interrupted;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    g_interrupted = 1;
+}
+
+static void usage(FILE *f)
+{
+    fputs("usage: virtiosim COMMAND [OPTIONS] ...\n"
+          "\n"
+          "  run [OPTIONS] SCENARIO|DIR...   replay scenarios (DIR: every *.yaml below it)\n"
+          "  suite NAME|FILE [OPTIONS]       certification run of a named suite\n"
+          "                                  (scenarios/suites/NAME.yaml)\n"
+          "  clauses [--area A] [--role R] [--json] [--scenarios DIR]\n"
+          "                                  the statement catalogue and its coverage\n"
+          "  report diff OLD.json NEW.json   verdicts that changed between two runs\n"
+          "  mutants [--json]                prove every check fails against its mutant\n"
+          "\n"
+          "options of run and suite:\n"
+          "  --backend ref        the device under test (default: ref, the in-process\n"
+          "                       reference device on a virtual clock)\n"
+          "  --seed N             override every scenario's seed\n"
+          "  --trace FILE         write every event as JSON Lines\n"
+          "  --report DIR         write results.json, junit.xml, results.ktap, report.html\n"
+          "  --mutant NAME        run against a deliberately broken device (see `mutants`)\n"
+          "  -q, --quiet          only the summary line (and failures)\n"
+          "  -v, --verbose        every step\n"
+          "\n"
+          "  -h, --help           this text\n"
+          "  --version            version\n"
+          "\n"
+          "exit codes: 0 all passed, 1 a scenario or statement failed, 2 usage or scenario\n"
+          "error, 3 back-end or infrastructure error\n",
+          f);
+}
+
+/* ------------------------------------------------------------------ scenario lists */
+
+typedef struct strlist {
+    char **v;
+    size_t n, cap;
+} strlist;
+
+static int strlist_add(strlist *l, const char *s)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        char **v = realloc(l->v, cap * sizeof *v);
+        if (!v)
+            return -1;
+        l->v = v;
+        l->cap = cap;
+    }
+    if (!(l->v[l->n] = strdup(s)))
+        return -1;
+    l->n++;
+    return 0;
+}
+
+static void strlist_free(strlist *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+    memset(l, 0, sizeof *l);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool has_suffix(const char *s, const char *suf)
+{
+    size_t n = strlen(s), m = strlen(suf);
+    return n >= m && strcmp(s + n - m, suf) == 0;
+}
+
+/* Every *.yaml below dir, in name order; suite folders hold suites, not scenarios. */
+static int collect_dir(const char *dir, strlist *out)
+{
+    DIR *d = opendir(dir);
+    if (!d) {
+        fprintf(stderr, "virtiosim: %s: %s\n", dir, strerror(errno));
+        return -1;
+    }
+    strlist names = {0};
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.')
+            continue;
+        strlist_add(&names, de->d_name);
+    }
+    closedir(d);
+    qsort(names.v, names.n, sizeof *names.v, cmp_str);
+    int rc = 0;
+    for (size_t i = 0; i < names.n && rc == 0; i++) {
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s/%s", dir, names.v[i]);
+        struct stat st;
+        if (stat(path, &st) != 0)
+            continue;
+        if (S_ISDIR(st.st_mode)) {
+            if (strcmp(names.v[i], "suites") != 0)
+                rc = collect_dir(path, out);
+        } else if (has_suffix(names.v[i], ".yaml") || has_suffix(names.v[i], ".yml")) {
+            rc = strlist_add(out, path);
+        }
+    }
+    strlist_free(&names);
+    return rc;
+}
+
+static int collect(char *const *args, int n, strlist *out)
+{
+    for (int i = 0; i < n; i++) {
+        struct stat st;
+        if (stat(args[i], &st) != 0) {
+            fprintf(stderr, "virtiosim: %s: %s\n", args[i], strerror(errno));
+            return -1;
+        }
+        if (S_ISDIR(st.st_mode) ? collect_dir(args[i], out) : strlist_add(out, args[i]))
+            return -1;
+    }
+    if (out->n == 0) {
+        fprintf(stderr, "virtiosim: no scenario files found\n");
+        return -1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ running */
+
+typedef struct run_cli {
+    vs_run_opts o;
+    const char *report_dir;
+    const char *trace_path;
+    const char *suite;
+    int quiet, verbose;
+} run_cli;
+
+static double secs(uint64_t ns) { return (double)ns / 1e9; }
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void print_result(const run_cli *rc, const vs_scenario_result *r)
+{
+    static const char *const tag[] = {"PASS", "FAIL", "ERROR", "SKIP"};
+    bool bad = r->verdict == VS_SCN_FAIL || r->verdict == VS_SCN_ERROR;
+    if (rc->quiet && !bad)
+        return;
+    printf("%-5s %-34s %3u steps %8.3f s  virtual %10.3f ms\n", tag[r->verdict], r->name,
+           r->steps_run, secs(r->wall_ns), (double)r->virtual_ns / 1e6);
+    if (r->message[0] && (bad || !rc->quiet))
+        printf("      %s\n", r->message);
+    fflush(stdout);
+}
+
+/* Loads, runs and reports a list of scenario files. */
+static int run_files(run_cli *rc, const strlist *files)
+{
+    /* Load everything first: a malformed file is reported before anything runs. */
+    vs_scenario **sc = calloc(files->n, sizeof *sc);
+    vs_scenario_result *res = calloc(files->n, sizeof *res);
+    vs_report_scenario *rep = calloc(files->n, sizeof *rep);
+    if (!sc || !res || !rep) {
+        fprintf(stderr, "virtiosim: out of memory\n");
+        free(sc), free(res), free(rep);
+        return EXIT_INFRA;
+    }
+    int exit_code = EXIT_PASS;
+    for (size_t i = 0; i < files->n; i++) {
+        vs_err e = {0};
+        if (vs_scenario_load(files->v[i], &sc[i], &e) < 0) {
+            fprintf(stderr, "%s\n", e.msg);
+            exit_code = EXIT_USAGE;
+        }
+    }
+    if (exit_code != EXIT_PASS)
+        goto out;
+
+    FILE *trace = NULL;
+    if (rc->trace_path && !(trace = fopen(rc->trace_path, "w"))) {
+        fprintf(stderr, "virtiosim: %s: %s\n", rc->trace_path, strerror(errno));
+        exit_code = EXIT_USAGE;
+        goto out;
+    }
+    rc->o.trace = trace;
+    rc->o.progress = !rc->quiet && isatty(STDERR_FILENO);
+    rc->o.verbose = rc->verbose;
+
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    char started[40];
+    time_t now = time(NULL);
+    strftime(started, sizeof started, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    uint64_t t0 = mono_ns();
+    size_t ran = 0, counts[VS_SCN_VERDICT_COUNT] = {0};
+    vs_results *agg = NULL;
+    vs_err e = {0};
+    if (vs_results_create(&agg, &e) < 0) {
+        fprintf(stderr, "virtiosim: %s\n", e.msg);
+        exit_code = EXIT_INFRA;
+        goto out_trace;
+    }
+    for (size_t i = 0; i < files->n && !g_interrupted; i++) {
+        vs_err re = {0};
+        if (vs_run_scenario(sc[i], &rc->o, &res[i], &re) < 0) {
+            res[i].verdict = VS_SCN_ERROR;
+            snprintf(res[i].message, sizeof res[i].message, "%s", re.msg);
+        }
+        ran++;
+        counts[res[i].verdict]++;
+        if (res[i].conformance)
+            vs_results_merge(agg, res[i].conformance, &re);
+        print_result(rc, &res[i]);
+        rep[i] = (vs_report_scenario){
+            .name = res[i].name,
+            .path = res[i].path,
+            .seed = res[i].seed,
+            .trace_digest = res[i].digest[0] ? res[i].digest : NULL,
+            .verdict = res[i].verdict,
+            .message = res[i].message[0] ? res[i].message : NULL,
+            .fail_step = res[i].failed_step,
+            .fail_step_desc = res[i].failed_step_desc[0] ? res[i].failed_step_desc : NULL,
+            .steps_run = res[i].steps_run,
+            .virtual_ns = res[i].virtual_ns,
+            .wall_ns = res[i].wall_ns,
+            .device_id = VS_DEV_BLK,
+            .features = res[i].negotiated,
+            .results = res[i].conformance,
+            .timeline = res[i].timeline,
+        };
+    }
+    if (g_interrupted)
+        fprintf(stderr, "virtiosim: interrupted after %zu of %zu scenarios\n", ran, files->n);
+
+    printf("%zu scenario%s: %zu passed, %zu failed, %zu errors, %zu skipped in %.2f s",
+           ran, ran == 1 ? "" : "s", counts[VS_SCN_PASS], counts[VS_SCN_FAIL],
+           counts[VS_SCN_ERROR], counts[VS_SCN_SKIPPED], secs(mono_ns() - t0));
+    printf("; statements: %zu pass, %zu fail, %zu not exercised, %zu not applicable\n",
+           agg->count[VS_VERDICT_PASS], agg->count[VS_VERDICT_FAIL],
+           agg->count[VS_VERDICT_NOT_EXERCISED] + agg->count[VS_VERDICT_NO_CHECK],
+           agg->count[VS_VERDICT_NOT_APPLICABLE]);
+
+    if (rc->report_dir) {
+        vs_report_run run = {
+            .tool = "virtiosim",
+            .tool_version = VS_VERSION,
+            .backend = rc->o.backend ? rc->o.backend : "ref",
+            .backend_version = "virtiosim reference devices " VS_VERSION,
+            .started = started,
+            .suite = rc->suite,
+            .interrupted = g_interrupted,
+            .n_scenarios = ran,
+            .scenarios = rep,
+            .aggregate = agg,
+        };
+        if (vs_report_write_all(rc->report_dir, &run, &e) < 0) {
+            fprintf(stderr, "virtiosim: writing reports: %s\n", e.msg);
+            exit_code = EXIT_INFRA;
+        } else if (!rc->quiet) {
+            printf("reports: %s/{%s,%s,%s,%s}\n", rc->report_dir, VS_REPORT_JSON,
+                   VS_REPORT_JUNIT, VS_REPORT_KTAP, VS_REPORT_HTML);
+        }
+    }
+    if (exit_code == EXIT_PASS) {
+        if (counts[VS_SCN_ERROR])
+            exit_code = EXIT_INFRA;
+        else if (counts[VS_SCN_FAIL] || agg->count[VS_VERDICT_FAIL] || g_interrupted)
+            exit_code = EXIT_FAILED;
+    }
+    vs_results_destroy(agg);
+out_trace:
+    if (trace)
+        fclose(trace);
+out:
+    for (size_t i = 0; i < files->n; i++) {
+        vs_scenario_result_clear(&res[i]);
+        vs_scenario_free(sc[i]);
+    }
+    free(sc);
+    free(res);
+    free(rep);
+    return exit_code;
+}
+
+enum { OPT_BACKEND = 1000, OPT_SEED, OPT_TRACE, OPT_REPORT, OPT_MUTANT, OPT_VERSION };
+
+static const struct option run_options[] = {
+    {"backend", required_argument, NULL, OPT_BACKEND},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"trace", required_argument, NULL, OPT_TRACE},
+    {"report", required_argument, NULL, OPT_REPORT},
+    {"mutant", required_argument, NULL, OPT_MUTANT},
+    {"quiet", no_argument, NULL, 'q'},
+    {"verbose", no_argument, NULL, 'v'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+static int parse_run_options(int argc, char **argv, run_cli *rc)
+{
+    rc->o.backend = "ref";
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "qvh", run_options, NULL)) != -1) {
+        switch (c) {
+        case OPT_BACKEND:
+            if (strcmp(optarg, "ref") != 0) {
+                fprintf(stderr, "virtiosim: unknown back-end '%s' (available: ref)\n", optarg);
+                return -1;
+            }
+            rc->o.backend = optarg;
+            break;
+        case OPT_SEED: {
+            char *end;
+            errno = 0;
+            unsigned long long v = strtoull(optarg, &end, 0);
+            if (errno || *end || end == optarg || optarg[0] == '-') {
+                fprintf(stderr, "virtiosim: --seed expects a non-negative number, got '%s'\n",
+                        optarg);
+                return -1;
+            }
+            rc->o.seed_set = true;
+            rc->o.seed = v;
+            break;
+        }
+        case OPT_TRACE: rc->trace_path = optarg; break;
+        case OPT_REPORT: rc->report_dir = optarg; break;
+        case OPT_MUTANT:
+            if (!(rc->o.mutant = vs_mutant_find(optarg))) {
+                fprintf(stderr, "virtiosim: unknown mutant '%s' (see `virtiosim mutants`)\n",
+                        optarg);
+                return -1;
+            }
+            break;
+        case 'q': rc->quiet = 1; break;
+        case 'v': rc->verbose = 1; break;
+        case 'h': usage(stdout); exit(EXIT_PASS);
+        default: return -1;
+        }
+    }
+    return 0;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    run_cli rc = {0};
+    if (parse_run_options(argc, argv, &rc) < 0)
+        return EXIT_USAGE;
+    if (optind >= argc) {
+        fprintf(stderr, "virtiosim run: expected at least one SCENARIO or DIR\n");
+        return EXIT_USAGE;
+    }
+    strlist files = {0};
+    if (collect(argv + optind, argc - optind, &files) < 0) {
+        strlist_free(&files);
+        return EXIT_USAGE;
+    }
+    int r = run_files(&rc, &files);
+    strlist_free(&files);
+    return r;
+}
+
+/* Suites live in scenarios/suites/ of the working directory or of the source tree the
+ * binary was built in (build/virtiosim → scenarios/suites). */
+static int find_suite(const char *name, char *out, size_t len)
+{
+    if (strchr(name, '/') || has_suffix(name, ".yaml")) {
+        snprintf(out, len, "%s", name);
+        return access(out, R_OK);
+    }
+    snprintf(out, len, "scenarios/suites/%s.yaml", name);
+    if (access(out, R_OK) == 0)
+        return 0;
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = '\0';
+            static const char *const rel[] = {"../scenarios/suites",
+                                              "../share/virtiosim/scenarios/suites"};
+            for (int i = 0; i < 2; i++) {
+                int w = snprintf(out, len, "%s/%s/%s.yaml", exe, rel[i], name);
+                if (w > 0 && (size_t)w < len && access(out, R_OK) == 0)
+                    return 0;
+            }
+        }
+    }
+    return -1;
+}
+
+static int cmd_suite(int argc, char **argv)
+{
+    run_cli rc = {0};
+    if (parse_run_options(argc, argv, &rc) < 0)
+        return EXIT_USAGE;
+    if (optind != argc - 1) {
+        fprintf(stderr, "virtiosim suite: expected one suite NAME (e.g. blk-device)\n");
+        return EXIT_USAGE;
+    }
+    char path[PATH_MAX];
+    if (find_suite(argv[optind], path, sizeof path) < 0) {
+        fprintf(stderr, "virtiosim suite: no suite '%s' (looked for scenarios/suites/%s.yaml)\n",
+                argv[optind], argv[optind]);
+        return EXIT_USAGE;
+    }
+    vs_suite *s;
+    vs_err e = {0};
+    if (vs_suite_load(path, &s, &e) < 0) {
+        fprintf(stderr, "%s\n", e.msg);
+        return EXIT_USAGE;
+    }
+    strlist files = {0};
+    for (unsigned i = 0; i < s->nscenarios; i++)
+        strlist_add(&files, s->scenarios[i]);
+    rc.suite = s->name;
+    if (!rc.quiet)
+        printf("suite %s: %u scenarios\n", s->name, s->nscenarios);
+    int r = run_files(&rc, &files);
+    strlist_free(&files);
+    vs_suite_free(s);
+    return r;
+}
+
+/* ------------------------------------------------------------------ clauses */
+
+static bool mutant_proves(const char *id)
+{
+    for (size_t i = 0; i < vs_mutant_count(); i++)
+        for (const char *const *f = vs_mutant_at(i)->fails; f && *f; f++)
+            if (strcmp(*f, id) == 0)
+                return true;
+    return false;
+}
+
+static void json_str(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            printf("\\%c", ch);
+        else if (ch < 0x20)
+            printf("\\u%04x", ch);
+        else
+            putchar(ch);
+    }
+    putchar('"');
+}
+
+static int cmd_clauses(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"area", required_argument, NULL, 'a'}, {"role", required_argument, NULL, 'r'},
+        {"json", no_argument, NULL, 'j'},       {"scenarios", required_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0},
+    };
+    const char *area = NULL, *role = NULL, *scen_dir = NULL;
+    bool json = false;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'a': area = optarg; break;
+        case 'r': role = optarg; break;
+        case 'j': json = true; break;
+        case 's': scen_dir = optarg; break;
+        case 'h': usage(stdout); return EXIT_PASS;
+        default: return EXIT_USAGE;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "virtiosim clauses: unexpected argument '%s'\n", argv[optind]);
+        return EXIT_USAGE;
+    }
+    if (role && strcmp(role, "device") && strcmp(role, "driver")) {
+        fprintf(stderr, "virtiosim clauses: --role is device or driver\n");
+        return EXIT_USAGE;
+    }
+    size_t n = vs_catalogue_count();
+    /* Optional: which scenarios exercise each statement (runs them in-process). */
+    char **exercised_by = calloc(n, sizeof *exercised_by);
+    if (!exercised_by)
+        return EXIT_INFRA;
+    if (scen_dir) {
+        strlist files = {0};
+        char *args[] = {(char *)scen_dir};
+        if (collect(args, 1, &files) < 0)
+            return EXIT_USAGE;
+        for (size_t f = 0; f < files.n; f++) {
+            vs_scenario *s;
+            vs_err e = {0};
+            if (vs_scenario_load(files.v[f], &s, &e) < 0) {
+                fprintf(stderr, "%s\n", e.msg);
+                return EXIT_USAGE;
+            }
+            vs_scenario_result r;
+            vs_run_opts o = {.backend = "ref"};
+            if (vs_run_scenario(s, &o, &r, &e) == 0 && r.conformance) {
+                for (size_t i = 0; i < n; i++) {
+                    if (!r.conformance->stmt[i].exercised)
+                        continue;
+                    char *old = exercised_by[i], *nw;
+                    if (asprintf(&nw, "%s%s%s", old ? old : "", old ? "," : "", s->name) >= 0) {
+                        free(old);
+                        exercised_by[i] = nw;
+                    }
+                }
+            }
+            vs_scenario_result_clear(&r);
+            vs_scenario_free(s);
+        }
+        strlist_free(&files);
+    }
+    size_t shown = 0, checked = 0, proven = 0;
+    if (json)
+        printf("[");
+    for (size_t i = 0; i < n; i++) {
+        const vs_statement *st = vs_catalogue_at(i);
+        if (area && strcmp(st->area, area) != 0)
+            continue;
+        if (role && strcmp(vs_role_name(st->role), role) != 0)
+            continue;
+        const vs_check_info *checks[8];
+        size_t nc = vs_checks_for_statement(st->id, checks, 8);
+        bool mut = mutant_proves(st->id);
+        char names[200] = "";
+        for (size_t k = 0; k < nc && k < 8; k++) {
+            strncat(names, k ? "," : "", sizeof names - strlen(names) - 1);
+            strncat(names, checks[k]->name, sizeof names - strlen(names) - 1);
+        }
+        checked += nc > 0;
+        proven += mut;
+        if (json) {
+            printf("%s\n {\"id\":", shown ? "," : "");
+            json_str(st->id);
+            printf(",\"area\":");
+            json_str(st->area);
+            printf(",\"role\":");
+            json_str(vs_role_name(st->role));
+            printf(",\"level\":");
+            json_str(vs_level_name(st->level));
+            printf(",\"clause\":");
+            json_str(st->clause);
+            printf(",\"label\":");
+            json_str(st->label);
+            printf(",\"feature\":");
+            json_str(st->feature);
+            printf(",\"paraphrase\":");
+            json_str(st->paraphrase);
+            printf(",\"how\":");
+            json_str(st->check);
+            printf(",\"checks\":");
+            json_str(names);
+            printf(",\"mutant\":%s,\"exercised_by\":", mut ? "true" : "false");
+            json_str(exercised_by[i] ? exercised_by[i] : "");
+            printf("}");
+        } else {
+            printf("%-38s %-10s %-5s %-6s %s\n", st->id, vs_level_name(st->level),
+                   nc ? "check" : (st->method == VS_METHOD_UNTESTABLE ? "untst" : "-"),
+                   mut ? "mutant" : "-", st->paraphrase);
+            if (nc)
+                printf("%38s checks: %s\n", "", names);
+            if (exercised_by[i])
+                printf("%38s exercised by: %s\n", "", exercised_by[i]);
+        }
+        shown++;
+    }
+    if (json)
+        printf("\n]\n");
+    else
+        printf("%zu statements, %zu with a check, %zu proven by a mutant\n", shown, checked,
+               proven);
+    for (size_t i = 0; i < n; i++)
+        free(exercised_by[i]);
+    free(exercised_by);
+    return EXIT_PASS;
+}
+
+/* ------------------------------------------------------------------ report diff */
+
+static int cmd_report(int argc, char **argv)
+{
+    if (argc != 4 || strcmp(argv[1], "diff") != 0) {
+        fprintf(stderr, "usage: virtiosim report diff OLD.json NEW.json\n");
+        return EXIT_USAGE;
+    }
+    vs_report_diff_stats st;
+    vs_err e = {0};
+    int n = vs_report_diff_ex(argv[2], argv[3], stdout, &st, &e);
+    if (n < 0) {
+        fprintf(stderr, "virtiosim report diff: %s\n", e.msg);
+        return EXIT_USAGE;
+    }
+    printf("%d change%s, %u statement regression%s, %u scenario regression%s\n", n,
+           n == 1 ? "" : "s", st.stmt_regressions, st.stmt_regressions == 1 ? "" : "s",
+           st.scn_regressions, st.scn_regressions == 1 ? "" : "s");
+    return st.stmt_regressions || st.scn_regressions ? EXIT_FAILED : EXIT_PASS;
+}
+
+/* ------------------------------------------------------------------ mutants */
+
+/* Runs every mutant against the scenarios that exercise its statements and checks that
+ * exactly the statements it names fail, and that the correct device fails none. */
+static int cmd_mutants(int argc, char **argv)
+{
+    const char *dir = "scenarios/blk";
+    if (argc > 1)
+        dir = argv[1];
+    strlist files = {0};
+    char *args[] = {(char *)dir};
+    if (collect(args, 1, &files) < 0)
+        return EXIT_USAGE;
+    int bad = 0;
+    for (size_t m = 0; m <= vs_mutant_count(); m++) {
+        const vs_mutant *mu = m < vs_mutant_count() ? vs_mutant_at(m) : NULL;
+        vs_results *agg = NULL;
+        vs_err e = {0};
+        if (vs_results_create(&agg, &e) < 0)
+            return EXIT_INFRA;
+        for (size_t f = 0; f < files.n; f++) {
+            vs_scenario *s;
+            if (vs_scenario_load(files.v[f], &s, &e) < 0) {
+                fprintf(stderr, "%s\n", e.msg);
+                return EXIT_USAGE;
+            }
+            vs_run_opts o = {.backend = "ref", .mutant = mu};
+            vs_scenario_result r;
+            if (vs_run_scenario(s, &o, &r, &e) == 0 && r.conformance)
+                vs_results_merge(agg, r.conformance, &e);
+            vs_scenario_result_clear(&r);
+            vs_scenario_free(s);
+        }
+        /* Which statements failed, and were they the intended ones? */
+        char unexpected[400] = "", missing[400] = "";
+        for (size_t i = 0; i < agg->n_stmt; i++) {
+            const vs_stmt_result *sr = &agg->stmt[i];
+            bool intended = false;
+            for (const char *const *f = mu ? mu->fails : NULL; f && *f; f++)
+                intended |= strcmp(*f, sr->st->id) == 0;
+            if (sr->verdict == VS_VERDICT_FAIL && !intended) {
+                strncat(unexpected, " ", sizeof unexpected - strlen(unexpected) - 1);
+                strncat(unexpected, sr->st->id, sizeof unexpected - strlen(unexpected) - 1);
+            }
+            if (sr->verdict != VS_VERDICT_FAIL && intended) {
+                strncat(missing, " ", sizeof missing - strlen(missing) - 1);
+                strncat(missing, sr->st->id, sizeof missing - strlen(missing) - 1);
+            }
+        }
+        bool ok = !unexpected[0] && !missing[0];
+        bad += !ok;
+        printf("%-4s %-32s %s\n", ok ? "ok" : "BAD", mu ? mu->name : "(correct device)",
+               mu ? mu->what : "every statement passes or is not exercised");
+        if (missing[0])
+            printf("     did not fail:%s\n", missing);
+        if (unexpected[0])
+            printf("     failed unexpectedly:%s\n", unexpected);
+        vs_results_destroy(agg);
+    }
+    strlist_free(&files);
+    printf("%zu mutants + the correct device: %d wrong\n", vs_mutant_count(), bad);
+    return bad ? EXIT_FAILED : EXIT_PASS;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+        usage(stdout);
+        return EXIT_PASS;
+    }
+    if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
+        printf("virtiosim %s\n", VS_VERSION);
+        return EXIT_PASS;
+    }
+    if (!strcmp(cmd, "run"))
+        return cmd_run(argc - 1, argv + 1);
+    if (!strcmp(cmd, "suite"))
+        return cmd_suite(argc - 1, argv + 1);
+    if (!strcmp(cmd, "clauses"))
+        return cmd_clauses(argc - 1, argv + 1);
+    if (!strcmp(cmd, "report"))
+        return cmd_report(argc - 1, argv + 1);
+    if (!strcmp(cmd, "mutants"))
+        return cmd_mutants(argc - 1, argv + 1);
+    fprintf(stderr, "virtiosim: unknown command '%s'\n\n", cmd);
+    usage(stderr);
+    return EXIT_USAGE;
+}

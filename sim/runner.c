@@ -1,0 +1,615 @@
+/* Runs one scenario: builds guest memory, the back-end, the driver model, the trace and
+ * the monitors, executes the steps in order and turns what happened into a verdict.
+ * A step that does not get what it expects stops the scenario (what follows would test
+ * a device in an unknown state). */
+#define _GNU_SOURCE
+#include "virtiosim/runner.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "virtiosim/blk.h"
+#include "virtiosim/driver.h"
+#include "virtiosim/event.h"
+#include "virtiosim/gmem.h"
+#include "virtiosim/report.h"
+#include "virtiosim/sim.h"
+#include "virtiosim/trace.h"
+#include "virtiosim/transport_ref.h"
+
+/* Virtual-time budget for one step on the in-process back-end: generous, because a
+ * workload of 70,000 requests legitimately takes virtual seconds. */
+#define STEP_TIMEOUT_NS (600ull * 1000000000ull)
+
+typedef struct run_ctx {
+    const vs_scenario *s;
+    const vs_run_opts *o;
+    vs_scenario_result *r;
+    vs_gmem *gm;
+    vs_engine *eng;
+    vs_device *dev;
+    vs_transport *t;
+    vs_driver *d;
+    vs_event_bus bus;
+    vs_trace *trace;
+    vs_monitors *mon;
+    unsigned step;
+    char step_desc[96];
+    /* progress */
+    uint64_t done, total;
+    uint64_t last_progress_wall;
+} run_ctx;
+
+static uint64_t wall_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t ctx_now(void *opaque)
+{
+    return vs_engine_now(((run_ctx *)opaque)->eng);
+}
+
+static void emit(run_ctx *c, enum vs_event_kind kind, uint64_t val, const char *text)
+{
+    vs_event ev = {.kind = kind, .t_ns = ctx_now(c), .queue = -1, .val = val, .text = text};
+    vs_event_emit(&c->bus, &ev);
+}
+
+/* Records an unmet expectation; returns 1 (the step failed). */
+static int expect_failed(run_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int expect_failed(run_ctx *c, const char *fmt, ...)
+{
+    char msg[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    emit(c, VS_EV_EXPECT, 0, msg);
+    snprintf(c->r->message, sizeof c->r->message, "%s:%u: step %u (%s): %s", c->s->path,
+             c->s->steps[c->step].line, c->step + 1, c->step_desc, msg);
+    return 1;
+}
+
+static void expect_ok(run_ctx *c, const char *what)
+{
+    emit(c, VS_EV_EXPECT, 1, what);
+}
+
+/* A driver call failed: a conformance-relevant failure of the device (timeout, NEEDS_RESET,
+ * broken queue) is a step failure; a dead back-end is an infrastructure error. */
+static int driver_error(run_ctx *c, int rc, const vs_err *e)
+{
+    if (-rc == VS_EBACKEND || -rc == VS_ENOMEM) {
+        snprintf(c->r->message, sizeof c->r->message, "%s:%u: step %u (%s): %s", c->s->path,
+                 c->s->steps[c->step].line, c->step + 1, c->step_desc, e->msg);
+        return rc;
+    }
+    return expect_failed(c, "%s", e->msg[0] ? e->msg : vs_errc_name(rc));
+}
+
+static void on_result(void *opaque, const vs_blk_result *res)
+{
+    run_ctx *c = opaque;
+    (void)res;
+    c->r->requests++;
+    if (!c->o->progress || c->total < 5000)
+        return;
+    c->done++;
+    if ((c->done & 1023) == 0 || c->done == c->total) {
+        uint64_t now = wall_ns();
+        if (now - c->last_progress_wall > 200000000ull || c->done == c->total) {
+            c->last_progress_wall = now;
+            fprintf(stderr, "\r  %s: step %u workload %" PRIu64 "/%" PRIu64 " requests\033[K",
+                    c->s->name, c->step + 1, c->done, c->total);
+            if (c->done == c->total)
+                fputc('\r', stderr);
+            fflush(stderr);
+        }
+    }
+}
+
+static const char *status_name(uint8_t st)
+{
+    switch (st) {
+    case VS_BLK_S_OK: return "ok";
+    case VS_BLK_S_IOERR: return "ioerr";
+    case VS_BLK_S_UNSUPP: return "unsupp";
+    default: return "invalid";
+    }
+}
+
+/* One blk request with an expected status byte. */
+static int do_request(run_ctx *c, const vs_step *st, vs_blk_req *req)
+{
+    vs_err e = {0};
+    vs_blk_result res;
+    req->queue = st->queue;
+    req->flags |= VS_BLK_REQ_EXPECT;
+    req->expect_status = (uint8_t)st->expect;
+    if (!st->verify)
+        req->flags |= VS_BLK_REQ_NO_VERIFY;
+    int rc = vs_blk_do(c->d, req, &res, &e);
+    if (rc < 0)
+        return driver_error(c, rc, &e);
+    if (res.status != st->expect)
+        return expect_failed(c, "device answered %s (status byte %u), expected %s",
+                             status_name(res.status), res.status,
+                             status_name((uint8_t)st->expect));
+    if (!res.ok)
+        return expect_failed(c, "%s", res.msg);
+    if (st->kind == VS_STEP_GET_ID && st->expect_id && strcmp(res.id_str, st->expect_id) != 0)
+        return expect_failed(c, "GET_ID returned \"%s\", expected \"%s\"", res.id_str,
+                             st->expect_id);
+    expect_ok(c, status_name(res.status));
+    return 0;
+}
+
+static const struct cfg_field {
+    const char *name;
+    uint32_t off, len;
+} cfg_fields[] = {
+    {"capacity", VS_BLK_CFG_CAPACITY, 8},
+    {"size_max", VS_BLK_CFG_SIZE_MAX, 4},
+    {"seg_max", VS_BLK_CFG_SEG_MAX, 4},
+    {"cylinders", VS_BLK_CFG_CYLINDERS, 2},
+    {"heads", VS_BLK_CFG_HEADS, 1},
+    {"sectors", VS_BLK_CFG_SECTORS, 1},
+    {"blk_size", VS_BLK_CFG_BLK_SIZE, 4},
+    {"physical_block_exp", VS_BLK_CFG_PHYS_BLOCK_EXP, 1},
+    {"alignment_offset", VS_BLK_CFG_ALIGN_OFFSET, 1},
+    {"min_io_size", VS_BLK_CFG_MIN_IO_SIZE, 2},
+    {"opt_io_size", VS_BLK_CFG_OPT_IO_SIZE, 4},
+    {"writeback", VS_BLK_CFG_WRITEBACK, 1},
+    {"num_queues", VS_BLK_CFG_NUM_QUEUES, 2},
+    {"max_discard_sectors", VS_BLK_CFG_MAX_DISCARD_SECTORS, 4},
+    {"max_discard_seg", VS_BLK_CFG_MAX_DISCARD_SEG, 4},
+    {"discard_sector_alignment", VS_BLK_CFG_DISCARD_SECTOR_ALIGN, 4},
+    {"max_write_zeroes_sectors", VS_BLK_CFG_MAX_WZ_SECTORS, 4},
+    {"max_write_zeroes_seg", VS_BLK_CFG_MAX_WZ_SEG, 4},
+    {"write_zeroes_may_unmap", VS_BLK_CFG_WZ_MAY_UNMAP, 1},
+};
+
+static const struct cfg_field *cfg_field_find(const char *name)
+{
+    for (size_t i = 0; i < sizeof cfg_fields / sizeof cfg_fields[0]; i++)
+        if (strcmp(cfg_fields[i].name, name) == 0)
+            return &cfg_fields[i];
+    return NULL;
+}
+
+static int do_expect(run_ctx *c, const vs_step *st)
+{
+    vs_err e = {0};
+    uint8_t status;
+    int rc = vs_driver_read_status(c->d, &status, &e);
+    if (rc < 0)
+        return driver_error(c, rc, &e);
+    if ((status & st->status_set) != st->status_set) {
+        char want[96], seen[96];
+        vs_status_format(st->status_set, want, sizeof want);
+        vs_status_format(status, seen, sizeof seen);
+        return expect_failed(c, "status %s does not include %s", seen, want);
+    }
+    if (st->needs_reset >= 0) {
+        bool set = status & VS_STATUS_DEVICE_NEEDS_RESET;
+        if (set != (bool)st->needs_reset)
+            return expect_failed(c, "DEVICE_NEEDS_RESET is %s, expected %s",
+                                 set ? "set" : "clear", st->needs_reset ? "set" : "clear");
+    }
+    uint64_t neg = vs_driver_features(c->d);
+    if ((neg & st->features_required) != st->features_required) {
+        char missing[256];
+        vs_features_format(VS_DEV_BLK, st->features_required & ~neg, missing, sizeof missing);
+        return expect_failed(c, "features not negotiated: %s", missing);
+    }
+    for (unsigned i = 0; i < st->ncfg; i++) {
+        const struct cfg_field *f = cfg_field_find(st->cfg[i].field);
+        if (!f)
+            return expect_failed(c, "unknown config field %s", st->cfg[i].field);
+        uint64_t v = 0;
+        uint8_t buf[8] = {0};
+        rc = vs_driver_config_read(c->d, f->off, buf, f->len, &e);
+        if (rc < 0)
+            return driver_error(c, rc, &e);
+        for (unsigned b = 0; b < f->len; b++)
+            v |= (uint64_t)buf[b] << (8 * b);
+        if (v != st->cfg[i].value)
+            return expect_failed(c, "config %s is %" PRIu64 ", expected %" PRIu64, f->name, v,
+                                 st->cfg[i].value);
+    }
+    expect_ok(c, "expectations met");
+    return 0;
+}
+
+static int do_init(run_ctx *c, const vs_step *st)
+{
+    vs_err e = {0};
+    int rc = vs_driver_init(c->d, &e);
+    if (st->expect_features_refused) {
+        if (rc >= 0)
+            return expect_failed(c, "the device accepted FEATURES_OK, expected a refusal");
+        expect_ok(c, "FEATURES_OK refused");
+        return 0;
+    }
+    if (rc < 0)
+        return driver_error(c, rc, &e);
+    c->r->negotiated = vs_driver_features(c->d);
+    if (!c->s->device.image)
+        vs_blk_shadow_assume(c->d, VS_SHADOW_ZERO);
+    expect_ok(c, "initialized");
+    return 0;
+}
+
+static int do_workload(run_ctx *c, const vs_step *st)
+{
+    vs_err e = {0};
+    vs_blk_workload w = {
+        .rw = st->wl.rw,
+        .bs = st->wl.bs,
+        .iodepth = st->wl.iodepth,
+        .rwmixread = st->wl.rwmixread,
+        .nr_ops = st->wl.number_ios,
+        .offset = st->wl.offset * VS_BLK_SECTOR,
+        .size = st->wl.size * VS_BLK_SECTOR,
+        .verify = st->wl.verify,
+        .queues = st->wl.queues,
+        .timeout_ns = STEP_TIMEOUT_NS,
+    };
+    vs_blk_workload_stats ws;
+    c->done = 0;
+    c->total = w.nr_ops;
+    int rc = vs_blk_workload_run(c->d, &w, &ws, &e);
+    c->total = 0;
+    if (rc < 0)
+        return driver_error(c, rc, &e);
+    if (ws.errors || ws.verify_failures)
+        return expect_failed(c, "%" PRIu64 " of %" PRIu64 " requests failed (%" PRIu64
+                                " verify failures): %s",
+                             ws.errors + ws.verify_failures, ws.ops, ws.verify_failures,
+                             ws.first_error);
+    char msg[160];
+    snprintf(msg, sizeof msg, "%" PRIu64 " requests, latency min/median/max %" PRIu64 "/%" PRIu64
+                              "/%" PRIu64 " ns", ws.ops, ws.lat_min_ns, ws.lat_median_ns,
+             ws.lat_max_ns);
+    expect_ok(c, msg);
+    return 0;
+}
+
+static int do_fault(run_ctx *c, const vs_step *st)
+{
+    vs_err e = {0};
+    int rc = vs_driver_submit_fault(c->d, st->queue, st->fault, &e);
+    if (rc < 0)
+        return driver_error(c, rc, &e);
+    rc = vs_driver_wait_status(c->d, VS_STATUS_DEVICE_NEEDS_RESET, 1000000000ull, &e);
+    if (rc < 0)
+        return expect_failed(c, "the device did not set DEVICE_NEEDS_RESET after a %s chain: %s",
+                             vs_fault_name(st->fault), e.msg);
+    expect_ok(c, "DEVICE_NEEDS_RESET set");
+    return 0;
+}
+
+static void describe_step(const vs_step *st, char *buf, size_t n)
+{
+    const char *k = vs_step_kind_name(st->kind);
+    switch (st->kind) {
+    case VS_STEP_READ:
+    case VS_STEP_WRITE:
+    case VS_STEP_DISCARD:
+    case VS_STEP_WRITE_ZEROES:
+        snprintf(buf, n, "%s sector %" PRIu64 " count %u queue %u", k, st->sector, st->count,
+                 st->queue);
+        break;
+    case VS_STEP_REQUEST:
+        snprintf(buf, n, "request type %u", st->req_type);
+        break;
+    case VS_STEP_WORKLOAD:
+        snprintf(buf, n, "workload %s bs %u iodepth %u x%" PRIu64, vs_rw_kind_name(st->wl.rw),
+                 st->wl.bs, st->wl.iodepth, st->wl.number_ios);
+        break;
+    case VS_STEP_FAULT:
+        snprintf(buf, n, "fault %s", vs_fault_name(st->fault));
+        break;
+    default:
+        snprintf(buf, n, "%s", k);
+    }
+}
+
+static int run_step(run_ctx *c, const vs_step *st)
+{
+    vs_err e = {0};
+    vs_blk_req req = {.sector = st->sector, .nsectors = st->count};
+    int rc;
+    switch (st->kind) {
+    case VS_STEP_INIT:
+        return do_init(c, st);
+    case VS_STEP_READ:
+        req.type = VS_BLK_T_IN;
+        return do_request(c, st, &req);
+    case VS_STEP_WRITE:
+        req.type = VS_BLK_T_OUT;
+        return do_request(c, st, &req);
+    case VS_STEP_FLUSH:
+        req.type = VS_BLK_T_FLUSH;
+        return do_request(c, st, &req);
+    case VS_STEP_GET_ID:
+        req.type = VS_BLK_T_GET_ID;
+        return do_request(c, st, &req);
+    case VS_STEP_DISCARD:
+        req.type = VS_BLK_T_DISCARD;
+        req.flags = st->unmap ? VS_BLK_REQ_UNMAP : 0;
+        return do_request(c, st, &req);
+    case VS_STEP_WRITE_ZEROES:
+        req.type = VS_BLK_T_WRITE_ZEROES;
+        req.flags = st->unmap ? VS_BLK_REQ_UNMAP : 0;
+        return do_request(c, st, &req);
+    case VS_STEP_REQUEST:
+        req.type = st->req_type;
+        return do_request(c, st, &req);
+    case VS_STEP_WORKLOAD:
+        return do_workload(c, st);
+    case VS_STEP_EXPECT:
+        return do_expect(c, st);
+    case VS_STEP_CONFIG_WRITE: {
+        uint8_t v = (uint8_t)st->value;
+        rc = vs_driver_config_write(c->d, VS_BLK_CFG_WRITEBACK, &v, 1, &e);
+        if (rc < 0)
+            return driver_error(c, rc, &e);
+        expect_ok(c, "config written");
+        return 0;
+    }
+    case VS_STEP_RESET:
+        rc = vs_driver_reset(c->d, &e);
+        if (rc < 0)
+            return driver_error(c, rc, &e);
+        if (!st->reinit) {
+            expect_ok(c, "reset");
+            return 0;
+        }
+        return do_init(c, st);
+    case VS_STEP_FAULT:
+        return do_fault(c, st);
+    case VS_STEP_WAIT:
+        vs_engine_run_until(c->eng, vs_engine_now(c->eng) + st->wait_ns);
+        return 0;
+    }
+    return expect_failed(c, "step kind %d not implemented", (int)st->kind);
+}
+
+/* Guest RAM big enough for every queue's rings and indirect tables and the buffer pool;
+ * the memfd is sparse, so generosity costs address space, not memory. */
+static uint64_t pool_bytes_for(const vs_scenario *s)
+{
+    uint64_t depth = s->driver.iodepth, bs = 4096;
+    for (unsigned i = 0; i < s->nsteps; i++) {
+        if (s->steps[i].kind == VS_STEP_WORKLOAD) {
+            if (s->steps[i].wl.iodepth > depth)
+                depth = s->steps[i].wl.iodepth;
+            if (s->steps[i].wl.bs > bs)
+                bs = s->steps[i].wl.bs;
+        }
+        if ((uint64_t)s->steps[i].count * VS_BLK_SECTOR > bs)
+            bs = (uint64_t)s->steps[i].count * VS_BLK_SECTOR;
+    }
+    uint64_t per_req = bs + 64 * 1024;
+    uint64_t pool = depth * per_req * 2;
+    return pool < (8u << 20) ? (8u << 20) : pool;
+}
+
+static uint64_t gmem_bytes_for(const vs_scenario *s, uint64_t pool)
+{
+    uint64_t per_queue = (uint64_t)s->driver.queue_size * (16 + 8 + 2 + 16 * 16) + (1u << 20);
+    uint64_t total = (32u << 20) + pool + per_queue * s->driver.queues;
+    return (total + (1u << 20) - 1) & ~(uint64_t)((1u << 20) - 1);
+}
+
+static int build_ref(run_ctx *c, vs_err *e)
+{
+    const vs_scenario *s = c->s;
+    vs_blk_opts bo;
+    vs_blk_opts_default(&bo);
+    bo.capacity_sectors = s->device.capacity_sectors;
+    bo.image_path = s->device.image;
+    bo.create_image = s->device.image != NULL;
+    bo.read_only = s->device.read_only;
+    bo.num_queues = s->device.num_queues;
+    bo.queue_size = s->device.queue_size;
+    bo.blk_size = s->device.blk_size;
+    bo.seg_max = s->device.seg_max;
+    bo.size_max = s->device.size_max;
+    bo.writeback = s->device.writeback;
+    bo.flush = s->device.flush;
+    bo.discard = s->device.discard;
+    bo.write_zeroes = s->device.write_zeroes;
+    bo.config_wce = s->device.config_wce;
+    bo.topology = s->device.topology;
+    bo.geometry = s->device.geometry;
+    bo.max_discard_sectors = s->device.max_discard_sectors;
+    bo.max_discard_seg = s->device.max_discard_seg;
+    bo.discard_sector_alignment = s->device.discard_sector_alignment;
+    bo.max_write_zeroes_sectors = s->device.max_write_zeroes_sectors;
+    bo.max_write_zeroes_seg = s->device.max_write_zeroes_seg;
+    bo.write_zeroes_may_unmap = s->device.write_zeroes_may_unmap;
+    bo.serial = s->device.serial;
+    if (c->o->mutant)
+        bo.mutations = c->o->mutant->blk_mutations;
+    int rc = vs_blk_create(&c->dev, c->gm, &bo, e);
+    if (rc < 0)
+        return vs_err_prefix(e, "reference virtio-blk");
+
+    vs_ref_opts ro;
+    vs_ref_opts_default(&ro);
+    ro.irq_mode = (enum vs_irq_mode)s->driver.interrupts;
+    ro.doorbell_latency_ns = s->timing.doorbell_latency_ns;
+    ro.irq_latency_ns = s->timing.irq_latency_ns;
+    switch (s->timing.dist) {
+    case VS_DIST_FIXED:
+        ro.service.dist = VS_SERVICE_FIXED;
+        ro.service.fixed_ns = s->timing.a_ns;
+        break;
+    case VS_DIST_UNIFORM:
+        ro.service.dist = VS_SERVICE_UNIFORM;
+        ro.service.min_ns = s->timing.a_ns;
+        ro.service.max_ns = s->timing.b_ns;
+        break;
+    case VS_DIST_EXPONENTIAL:
+        ro.service.dist = VS_SERVICE_EXP;
+        ro.service.mean_ns = s->timing.a_ns;
+        break;
+    }
+    if (c->o->mutant) {
+        ro.mutations = c->o->mutant->ref_mutations;
+        ro.ring_mutations = c->o->mutant->ring_mutations;
+    }
+    return vs_ref_transport_create(&c->t, c->eng, c->dev, c->gm, &ro, &c->bus, e);
+}
+
+static void teardown(run_ctx *c)
+{
+    vs_driver_destroy(c->d);
+    if (c->t)
+        c->t->ops->destroy(c->t);
+    if (c->dev)
+        c->dev->ops->destroy(c->dev);
+    vs_monitors_destroy(c->mon);
+    vs_trace_destroy(c->trace);
+    vs_engine_destroy(c->eng);
+    vs_gmem_destroy(c->gm);
+}
+
+void vs_scenario_result_clear(vs_scenario_result *r)
+{
+    vs_results_destroy(r->conformance);
+    vs_timeline_destroy(r->timeline);
+    memset(r, 0, sizeof *r);
+}
+
+int vs_run_scenario(const vs_scenario *s, const vs_run_opts *o, vs_scenario_result *r,
+                    vs_err *e)
+{
+    static const vs_run_opts defaults = {.backend = "ref"};
+    if (!o)
+        o = &defaults;
+    memset(r, 0, sizeof *r);
+    snprintf(r->name, sizeof r->name, "%s", s->name);
+    snprintf(r->path, sizeof r->path, "%s", s->path);
+    r->seed = o->seed_set ? o->seed : s->seed;
+    r->failed_step = -1;
+    if (o->backend && strcmp(o->backend, "ref") != 0)
+        return vs_err_set(e, VS_ENOTSUP, "back-end '%s' is not available", o->backend);
+    if (!(s->backends & VS_BACKEND_REF)) {
+        r->verdict = VS_SCN_SKIPPED;
+        snprintf(r->message, sizeof r->message, "does not apply to the ref back-end");
+        return 0;
+    }
+
+    run_ctx c = {.s = s, .o = o, .r = r};
+    uint64_t t0 = wall_ns();
+    uint64_t pool = pool_bytes_for(s);
+    int rc = vs_gmem_create_flat(&c.gm, gmem_bytes_for(s, pool), e);
+    if (rc == 0)
+        rc = vs_engine_create(&c.eng, r->seed, e);
+    if (rc == 0)
+        rc = vs_trace_create(&c.trace, o->trace, e);
+    if (rc == 0)
+        rc = vs_trace_attach(c.trace, &c.bus, e);
+    if (rc == 0)
+        rc = vs_monitors_create(&c.mon, c.gm, VS_DEV_BLK, VS_ROLE_DEVICE, e);
+    if (rc == 0) {
+        vs_monitors_set_scenario(c.mon, s->name);
+        vs_monitors_set_interrupts_observable(c.mon, s->driver.interrupts != VS_IRQ_POLL);
+        rc = vs_event_bus_add(&c.bus, vs_monitors_on_event, c.mon);
+    }
+    if (rc == 0)
+        rc = vs_timeline_create(&r->timeline, 0, e);
+    if (rc == 0)
+        rc = vs_event_bus_add(&c.bus, vs_timeline_on_event, r->timeline);
+    if (rc == 0)
+        rc = build_ref(&c, e);
+    if (rc == 0) {
+        vs_driver_opts dopts;
+        vs_driver_opts_default(&dopts);
+        dopts.features = s->driver.features;
+        dopts.ring = s->driver.packed ? VS_RING_PACKED : VS_RING_SPLIT;
+        dopts.queue_size = s->driver.queue_size;
+        dopts.num_queues = s->driver.queues;
+        dopts.irq_mode = (enum vs_irq_mode)s->driver.interrupts;
+        dopts.use_indirect = s->driver.indirect;
+        dopts.seed = r->seed;
+        dopts.seg_size = s->driver.seg_size;
+        dopts.pool_bytes = pool;
+        dopts.timeout_ns = STEP_TIMEOUT_NS;
+        dopts.on_result = on_result;
+        dopts.on_result_opaque = &c;
+        rc = vs_driver_create(&c.d, c.t, &dopts, &c.bus, ctx_now, &c, e);
+    }
+    if (rc < 0) {
+        r->verdict = VS_SCN_ERROR;
+        snprintf(r->message, sizeof r->message, "%s", e->msg);
+        teardown(&c);
+        return 0;
+    }
+
+    for (c.step = 0; c.step < s->nsteps; c.step++) {
+        const vs_step *st = &s->steps[c.step];
+        describe_step(st, c.step_desc, sizeof c.step_desc);
+        vs_monitors_set_step(c.mon, c.step, c.step_desc);
+        emit(&c, VS_EV_STEP, c.step, c.step_desc);
+        if (o->verbose)
+            fprintf(stderr, "  %s: step %u/%u %s\n", s->name, c.step + 1, s->nsteps, c.step_desc);
+        rc = run_step(&c, st);
+        r->steps_run = c.step + 1;
+        if (rc != 0) {
+            r->failed_step = (int)c.step;
+            snprintf(r->failed_step_desc, sizeof r->failed_step_desc, "%s", c.step_desc);
+            if (rc < 0) {
+                r->verdict = VS_SCN_ERROR;
+                if (!r->message[0])
+                    snprintf(r->message, sizeof r->message, "%s:%u: step %u (%s): %s",
+                             s->path, st->line, c.step + 1, c.step_desc, vs_errc_name(rc));
+            } else {
+                r->verdict = VS_SCN_FAIL;
+            }
+            break;
+        }
+    }
+    if (r->negotiated == 0)
+        r->negotiated = vs_driver_features(c.d);
+
+    vs_err fe = {0};
+    if (vs_monitors_finish(c.mon, r->negotiated, &fe) == 0 &&
+        vs_results_create(&r->conformance, &fe) == 0)
+        vs_results_merge(r->conformance, vs_monitors_results(c.mon), &fe);
+    if (r->conformance) {
+        snprintf(r->conformance->scenario, sizeof r->conformance->scenario, "%s", s->name);
+        size_t nfail = r->conformance->count[VS_VERDICT_FAIL];
+        if (nfail && r->verdict == VS_SCN_PASS) {
+            r->verdict = VS_SCN_FAIL;
+            /* Name the first failing statement with its first evidence. */
+            for (size_t i = 0; i < r->conformance->n_stmt; i++) {
+                const vs_stmt_result *sr = &r->conformance->stmt[i];
+                if (sr->verdict != VS_VERDICT_FAIL)
+                    continue;
+                char ev[300] = "";
+                if (sr->n_evidence)
+                    vs_evidence_format(&sr->evidence[0], ev, sizeof ev);
+                snprintf(r->message, sizeof r->message, "%zu statement%s failed, first %s: %s",
+                         nfail, nfail == 1 ? "" : "s", sr->st->id, ev);
+                break;
+            }
+        }
+    }
+    vs_trace_digest_hex(c.trace, r->digest);
+    r->virtual_ns = vs_engine_now(c.eng);
+    r->wall_ns = wall_ns() - t0;
+    teardown(&c);
+    return 0;
+}
