@@ -71,7 +71,7 @@ enum vs_blk_mutation {
 };
 
 typedef struct vs_blk_opts {
-    uint64_t capacity_sectors;   /* 512-byte sectors */
+    uint64_t capacity_sectors;   /* 512-byte sectors; 0 with image_path = image size */
     const char *image_path;      /* raw image (pread/pwrite); NULL = RAM */
     bool create_image;           /* create/extend the file to capacity if needed */
     bool read_only;              /* offers VIRTIO_BLK_F_RO, rejects writes */
@@ -80,24 +80,43 @@ typedef struct vs_blk_opts {
     uint32_t blk_size;           /* 0 = 512 (no BLK_SIZE feature) */
     uint32_t seg_max;            /* 0 = queue_size - 2 */
     uint32_t size_max;           /* 0 = no SIZE_MAX feature */
-    bool writeback;              /* CONFIG_WCE initial writeback value */
+    bool writeback;              /* CONFIG_WCE initial writeback value (restored on reset) */
     bool flush, discard, write_zeroes, config_wce, topology, geometry;
+    /* 0 = defaults: sectors UINT32_MAX, seg 1, alignment 1. DISCARD start sectors must be
+     * multiples of discard_sector_alignment (else IOERR). */
     uint32_t max_discard_sectors, max_discard_seg, discard_sector_alignment;
     uint32_t max_write_zeroes_sectors, max_write_zeroes_seg;
     bool write_zeroes_may_unmap;
-    uint64_t extra_features;     /* device-independent bits to offer (EVENT_IDX, ...) */
-    const char *serial;          /* GET_ID string, up to 20 bytes */
+    uint64_t extra_features;     /* device-independent bits (>= 24) to offer (EVENT_IDX, ...) */
+    const char *serial;          /* GET_ID string, up to 20 bytes (copied); NULL = empty */
     uint32_t mutations;          /* enum vs_blk_mutation */
+    /* Values reported when GEOMETRY / TOPOLOGY are offered. Geometry all 0 = derived
+     * from capacity (16 heads, 63 sectors, cylinders = capacity / 1008, at most 65535). */
+    uint16_t cylinders;
+    uint8_t heads, sectors;
+    uint8_t physical_block_exp, alignment_offset;
+    uint16_t min_io_size;        /* in blk_size blocks */
+    uint32_t opt_io_size;        /* in blk_size blocks */
 } vs_blk_opts;
 
 /* Fills defaults (capacity 2048 sectors, RAM, 1 queue, flush+discard+write_zeroes+
  * config_wce+topology+geometry on, EVENT_IDX|INDIRECT_DESC|RING_PACKED offered). */
 void vs_blk_opts_default(vs_blk_opts *o);
 
+/* Creates the device (behaviour decisions are listed at the top of model/dev/blk.c).
+ * Refuses CONFIG_WCE without FLUSH, device-specific bits in extra_features, a serial
+ * longer than 20 bytes, blk_size not a power of two >= 512, and an image smaller than
+ * the capacity unless create_image (which creates/extends it). gm must outlive the
+ * device; the opts strings are not referenced after the call. */
 int vs_blk_create(vs_device **out, vs_gmem *gm, const vs_blk_opts *o, vs_err *e);
 
 /* Storage access for tests and scenario verification (bypasses the rings). */
 int vs_blk_storage_read(vs_device *d, uint64_t sector, void *buf, uint32_t nsectors,
                         vs_err *e);
+/* Writes storage directly (scenario set-up); ignores read_only. */
+int vs_blk_storage_write(vs_device *d, uint64_t sector, const void *buf,
+                         uint32_t nsectors, vs_err *e);
+/* Capacity currently reported in config space (512-byte sectors). */
+uint64_t vs_blk_capacity(const vs_device *d);
 
 #endif
