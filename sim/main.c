@@ -637,64 +637,109 @@ static int cmd_report(int argc, char **argv)
 
 /* ------------------------------------------------------------------ mutants */
 
-/* Runs every mutant against the scenarios that exercise its statements and checks that
- * exactly the statements it names fail, and that the correct device fails none. */
+/* Runs every mutant against the scenarios that provoke it and checks that exactly the
+ * statements it names fail and the checks it names see violations; then runs the correct
+ * device over all of those scenarios and checks that nothing fails. */
+static bool listed(const char *const *list, const char *s)
+{
+    for (; list && *list; list++)
+        if (strcmp(*list, s) == 0)
+            return true;
+    return false;
+}
+
+static void append(char *buf, size_t len, const char *s)
+{
+    strncat(buf, " ", len - strlen(buf) - 1);
+    strncat(buf, s, len - strlen(buf) - 1);
+}
+
+static int run_mutant(const vs_mutant *mu, const strlist *files, bool *ok)
+{
+    vs_results *agg = NULL;
+    vs_err e = {0};
+    if (vs_results_create(&agg, &e) < 0)
+        return EXIT_INFRA;
+    for (size_t f = 0; f < files->n; f++) {
+        vs_scenario *s;
+        if (vs_scenario_load(files->v[f], &s, &e) < 0) {
+            fprintf(stderr, "%s\n", e.msg);
+            vs_results_destroy(agg);
+            return EXIT_USAGE;
+        }
+        vs_run_opts o = {.backend = "ref", .mutant = mu};
+        vs_scenario_result r;
+        if (vs_run_scenario(s, &o, &r, &e) == 0 && r.conformance)
+            vs_results_merge(agg, r.conformance, &e);
+        vs_scenario_result_clear(&r);
+        vs_scenario_free(s);
+    }
+    char unexpected[600] = "", missing[600] = "";
+    for (size_t i = 0; i < agg->n_stmt; i++) {
+        const vs_stmt_result *sr = &agg->stmt[i];
+        bool intended = mu && listed(mu->fails, sr->st->id);
+        if (sr->verdict == VS_VERDICT_FAIL && !intended)
+            append(unexpected, sizeof unexpected, sr->st->id);
+        if (sr->verdict != VS_VERDICT_FAIL && intended)
+            append(missing, sizeof missing, sr->st->id);
+    }
+    for (size_t i = 0; i < agg->n_check; i++) {
+        const vs_check_result *cr = &agg->check[i];
+        bool intended = mu && listed(mu->checks, cr->check->name);
+        if (cr->violations && !intended && !cr->check->ids[0])
+            append(unexpected, sizeof unexpected, cr->check->name);
+        if (!cr->violations && intended)
+            append(missing, sizeof missing, cr->check->name);
+    }
+    *ok = !unexpected[0] && !missing[0];
+    printf("%-4s %-28s %s\n", *ok ? "ok" : "BAD", mu ? mu->name : "(correct device)",
+           mu ? mu->what : "no statement fails, no check sees a violation");
+    if (missing[0])
+        printf("     did not fail:%s\n", missing);
+    if (unexpected[0])
+        printf("     failed unexpectedly:%s\n", unexpected);
+    vs_results_destroy(agg);
+    return EXIT_PASS;
+}
+
 static int cmd_mutants(int argc, char **argv)
 {
-    const char *dir = "scenarios/blk";
-    if (argc > 1)
-        dir = argv[1];
-    strlist files = {0};
-    char *args[] = {(char *)dir};
-    if (collect(args, 1, &files) < 0)
+    (void)argv;
+    if (argc > 1) {
+        fprintf(stderr, "usage: virtiosim mutants   (run from the source tree's root)\n");
         return EXIT_USAGE;
+    }
     int bad = 0;
-    for (size_t m = 0; m <= vs_mutant_count(); m++) {
-        const vs_mutant *mu = m < vs_mutant_count() ? vs_mutant_at(m) : NULL;
-        vs_results *agg = NULL;
-        vs_err e = {0};
-        if (vs_results_create(&agg, &e) < 0)
-            return EXIT_INFRA;
-        for (size_t f = 0; f < files.n; f++) {
-            vs_scenario *s;
-            if (vs_scenario_load(files.v[f], &s, &e) < 0) {
-                fprintf(stderr, "%s\n", e.msg);
+    strlist all = {0};
+    for (size_t m = 0; m < vs_mutant_count(); m++) {
+        const vs_mutant *mu = vs_mutant_at(m);
+        strlist files = {0};
+        for (const char *const *f = mu->scenarios; *f; f++) {
+            if (access(*f, R_OK) != 0) {
+                fprintf(stderr, "virtiosim mutants: %s: %s (run from the source tree)\n", *f,
+                        strerror(errno));
                 return EXIT_USAGE;
             }
-            vs_run_opts o = {.backend = "ref", .mutant = mu};
-            vs_scenario_result r;
-            if (vs_run_scenario(s, &o, &r, &e) == 0 && r.conformance)
-                vs_results_merge(agg, r.conformance, &e);
-            vs_scenario_result_clear(&r);
-            vs_scenario_free(s);
+            strlist_add(&files, *f);
+            bool seen = false;
+            for (size_t k = 0; k < all.n; k++)
+                seen |= strcmp(all.v[k], *f) == 0;
+            if (!seen)
+                strlist_add(&all, *f);
         }
-        /* Which statements failed, and were they the intended ones? */
-        char unexpected[400] = "", missing[400] = "";
-        for (size_t i = 0; i < agg->n_stmt; i++) {
-            const vs_stmt_result *sr = &agg->stmt[i];
-            bool intended = false;
-            for (const char *const *f = mu ? mu->fails : NULL; f && *f; f++)
-                intended |= strcmp(*f, sr->st->id) == 0;
-            if (sr->verdict == VS_VERDICT_FAIL && !intended) {
-                strncat(unexpected, " ", sizeof unexpected - strlen(unexpected) - 1);
-                strncat(unexpected, sr->st->id, sizeof unexpected - strlen(unexpected) - 1);
-            }
-            if (sr->verdict != VS_VERDICT_FAIL && intended) {
-                strncat(missing, " ", sizeof missing - strlen(missing) - 1);
-                strncat(missing, sr->st->id, sizeof missing - strlen(missing) - 1);
-            }
-        }
-        bool ok = !unexpected[0] && !missing[0];
+        bool ok;
+        int rc = run_mutant(mu, &files, &ok);
+        strlist_free(&files);
+        if (rc != EXIT_PASS)
+            return rc;
         bad += !ok;
-        printf("%-4s %-32s %s\n", ok ? "ok" : "BAD", mu ? mu->name : "(correct device)",
-               mu ? mu->what : "every statement passes or is not exercised");
-        if (missing[0])
-            printf("     did not fail:%s\n", missing);
-        if (unexpected[0])
-            printf("     failed unexpectedly:%s\n", unexpected);
-        vs_results_destroy(agg);
     }
-    strlist_free(&files);
+    bool ok;
+    int rc = run_mutant(NULL, &all, &ok);
+    strlist_free(&all);
+    if (rc != EXIT_PASS)
+        return rc;
+    bad += !ok;
     printf("%zu mutants + the correct device: %d wrong\n", vs_mutant_count(), bad);
     return bad ? EXIT_FAILED : EXIT_PASS;
 }

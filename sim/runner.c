@@ -229,8 +229,44 @@ static int do_expect(run_ctx *c, const vs_step *st)
     return 0;
 }
 
+/* The initialization sequence by hand, writing bits the device never offered: a
+ * conforming device must leave FEATURES_OK clear. The driver ends with FAILED, as the
+ * spec asks of a driver whose features were refused. */
+static int do_forced_init(run_ctx *c, const vs_step *st)
+{
+    vs_err e = {0};
+    uint64_t offered;
+    uint8_t status;
+    int rc = vs_driver_reset(c->d, &e);
+    if (rc == 0)
+        rc = vs_driver_set_status(c->d, VS_STATUS_ACKNOWLEDGE, &e);
+    if (rc == 0)
+        rc = vs_driver_set_status(c->d, VS_STATUS_DRIVER, &e);
+    if (rc == 0)
+        rc = vs_driver_read_features(c->d, &offered, &e);
+    if (rc == 0)
+        rc = vs_driver_write_features_raw(
+            c->d, (offered & c->s->driver.features) | st->force_features, &e);
+    if (rc == 0)
+        rc = vs_driver_set_status(c->d, VS_STATUS_FEATURES_OK, &e);
+    if (rc == 0)
+        rc = vs_driver_read_status(c->d, &status, &e);
+    if (rc < 0)
+        return driver_error(c, rc, &e);
+    bool refused = !(status & VS_STATUS_FEATURES_OK);
+    vs_driver_set_status(c->d, VS_STATUS_FAILED, &e);
+    if (refused != st->expect_features_refused)
+        return expect_failed(c, "FEATURES_OK was %s, expected it to be %s",
+                             refused ? "refused" : "accepted",
+                             st->expect_features_refused ? "refused" : "accepted");
+    expect_ok(c, refused ? "FEATURES_OK refused" : "FEATURES_OK accepted");
+    return 0;
+}
+
 static int do_init(run_ctx *c, const vs_step *st)
 {
+    if (st->force_features)
+        return do_forced_init(c, st);
     vs_err e = {0};
     int rc = vs_driver_init(c->d, &e);
     if (st->expect_features_refused) {

@@ -700,7 +700,10 @@ static const field expect_fields[] = {
 };
 static const field config_write_fields[] = {{"field", st_field}, {"value", st_value}, {NULL, NULL}};
 static const field reset_fields[] = {{"reinit", st_reinit}, {NULL, NULL}};
-static const field init_fields[] = {{"expect", st_init_expect}, {NULL, NULL}};
+PARSER(st_force) { return features_list(L, v, &T->force_features); }
+static const field init_fields[] = {
+    {"expect", st_init_expect}, {"force_features", st_force}, {NULL, NULL},
+};
 static const field fault_fields[] = {
     {"kind", st_fault_kind}, {"queue", st_queue}, {"expect", st_fault_expect}, {NULL, NULL},
 };

@@ -25,7 +25,8 @@ typedef struct vs_mutant {
     uint32_t ref_mutations;    /* enum vs_ref_mutation */
     const char *const *fails;  /* statement ids that must fail, NULL-terminated */
     const char *const *checks; /* checks that must see a violation, NULL-terminated */
-    const char *scenarios;     /* scenario folder or file that provokes it */
+    const char *const *scenarios; /* scenario files (from the source tree's root) that
+                                     provoke it, NULL-terminated */
 } vs_mutant;
 
 size_t vs_mutant_count(void);

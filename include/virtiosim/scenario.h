@@ -81,6 +81,7 @@ typedef struct vs_step {
     bool reinit;
     /* VS_STEP_INIT */
     bool expect_features_refused;
+    uint64_t force_features;    /* written although not offered (provokes a refusal) */
     /* VS_STEP_FAULT */
     enum vs_fault fault;
     /* VS_STEP_WAIT */
