@@ -1338,6 +1338,25 @@ static void on_irq(vs_monitors *m, const vs_event *ev)
 
 static uint32_t live_published(const qstate *q) { return q->live; }
 
+/* The driver refused a used element. When the used index in memory has run further ahead
+ * than there are chains outstanding, that is the used-index rule, not a bad id: look at the
+ * ring memory ourselves rather than trusting the driver's message. */
+static bool used_invalid_is_idx_jump(vs_monitors *m, const vs_event *ev)
+{
+    qstate *q = getq(m, ev->queue);
+    uint16_t u;
+    if (!q || !q->setup || !q_split(q) || !role_on(m, CK_USED_IDX) || !used_idx_mem(m, q, &u))
+        return false;
+    uint16_t ahead = (uint16_t)(u - q->collected);
+    uint32_t n = live_published(q);
+    if (ahead <= n)
+        return false;
+    ctx cx = (ctx){.queue = ev->queue, .has_idx = true, .idx = u};
+    bad(m, CK_USED_IDX, 0, cx, "used idx ahead by at most the outstanding chains",
+        "used idx %u is %u ahead of %u with %" PRIu32 " outstanding", u, ahead, q->collected, n);
+    return true;
+}
+
 static void on_used(vs_monitors *m, const vs_event *ev)
 {
     qstate *q = getq(m, ev->queue);
@@ -1644,6 +1663,8 @@ void vs_monitors_on_event(void *opaque, const vs_event *ev)
         break;
     case VS_EV_USED: on_used(m, ev); break;
     case VS_EV_USED_INVALID:
+        if (used_invalid_is_idx_jump(m, ev))
+            break;
         if (role_on(m, CK_USED_ID)) {
             qstate *q = getq(m, ev->queue);
             bad(m, CK_USED_ID, (q && q->setup && !q_split(q)) ? 1 : 0,

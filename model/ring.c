@@ -124,6 +124,10 @@ int vs_vq_drv_collect(vs_vq_drv *q, vs_used *out, vs_err *e)
 
 void vs_vq_drv_irq_disable(vs_vq_drv *q) { RING_CALL(q, drv_irq_disable, q); }
 bool vs_vq_drv_irq_enable(vs_vq_drv *q) { return RING_CALL(q, drv_irq_enable, q); }
+bool vs_vq_drv_irq_enable_delayed(vs_vq_drv *q)
+{
+    return RING_CALL(q, drv_irq_enable_delayed, q);
+}
 unsigned vs_vq_drv_num_free(const vs_vq_drv *q) { return RING_CALL(q, drv_num_free, q); }
 unsigned vs_vq_drv_outstanding(const vs_vq_drv *q) { return RING_CALL(q, drv_outstanding, q); }
 const vs_vq_layout *vs_vq_drv_layout(const vs_vq_drv *q) { return RING_CALL(q, drv_layout, q); }

@@ -28,6 +28,7 @@ struct vs_vq_dev {
     int P##_drv_collect(vs_vq_drv *q, vs_used *out, vs_err *e);                          \
     void P##_drv_irq_disable(vs_vq_drv *q);                                              \
     bool P##_drv_irq_enable(vs_vq_drv *q);                                               \
+    bool P##_drv_irq_enable_delayed(vs_vq_drv *q);                                       \
     unsigned P##_drv_num_free(const vs_vq_drv *q);                                       \
     unsigned P##_drv_outstanding(const vs_vq_drv *q);                                    \
     const vs_vq_layout *P##_drv_layout(const vs_vq_drv *q);                              \

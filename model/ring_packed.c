@@ -526,6 +526,24 @@ bool vs_packed_drv_irq_enable(vs_vq_drv *qq)
     return drv_used_pending(q);
 }
 
+bool vs_packed_drv_irq_enable_delayed(vs_vq_drv *qq)
+{
+    pk_drv *q = DRV(qq);
+    if (!(q->features & VS_VQ_F_EVENT_IDX))
+        return vs_packed_drv_irq_enable(qq);
+    /* Descriptor slots, not buffers: the event offset is a ring position. */
+    uint32_t used = q->last_used + (q->size - q->num_free) * 3 / 4;
+    bool wrap = q->used_wrap;
+    if (used >= q->size) {
+        used -= q->size;
+        wrap = !wrap;
+    }
+    q->ev_shadow = EV_DESC;
+    ev_store(q->drv_ev, ev_pack((uint16_t)(used | (wrap ? 0x8000u : 0)), EV_DESC));
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    return drv_used_pending(q) && used == q->last_used;
+}
+
 unsigned vs_packed_drv_num_free(const vs_vq_drv *q) { return CDRV(q)->num_free; }
 unsigned vs_packed_drv_outstanding(const vs_vq_drv *q) { return CDRV(q)->outstanding; }
 const vs_vq_layout *vs_packed_drv_layout(const vs_vq_drv *q) { return &CDRV(q)->l; }

@@ -468,6 +468,19 @@ bool vs_split_drv_irq_enable(vs_vq_drv *qq)
     return LOAD_ACQ16(&q->m.used->idx) != q->last_used;
 }
 
+bool vs_split_drv_irq_enable_delayed(vs_vq_drv *qq)
+{
+    split_drv *q = DRV(qq);
+    if (!q->event_idx)
+        return vs_split_drv_irq_enable(qq);
+    q->irq_off = false;
+    uint16_t bufs = (uint16_t)(q->outstanding * 3 / 4);
+    __atomic_store_n(q->m.used_event, LE16((uint16_t)(q->last_used + bufs)), __ATOMIC_RELAXED);
+    FULL_FENCE();
+    /* Already past the event: the caller should collect now rather than wait. */
+    return (uint16_t)(LOAD_ACQ16(&q->m.used->idx) - q->last_used) > bufs;
+}
+
 unsigned vs_split_drv_num_free(const vs_vq_drv *q) { return CDRV(q)->num_free; }
 unsigned vs_split_drv_outstanding(const vs_vq_drv *q) { return CDRV(q)->outstanding; }
 const vs_vq_layout *vs_split_drv_layout(const vs_vq_drv *q) { return &CDRV(q)->layout; }

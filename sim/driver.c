@@ -990,7 +990,10 @@ static int collect_queue(vs_driver *d, uint16_t qi, vs_err *e)
             if (q->irq_masked || d->o.irq_mode == VS_IRQ_POLL)
                 break;
             /* Re-arm (used_event) and catch elements that raced with it. */
-            if (!vs_vq_drv_irq_enable(q->vq))
+            bool pending = d->o.irq_delayed && vs_vq_drv_outstanding(q->vq) > 1
+                               ? vs_vq_drv_irq_enable_delayed(q->vq)
+                               : vs_vq_drv_irq_enable(q->vq);
+            if (!pending)
                 break;
             continue;
         }

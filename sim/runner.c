@@ -579,6 +579,7 @@ int vs_run_scenario(const vs_scenario *s, const vs_run_opts *o, vs_scenario_resu
         dopts.num_queues = s->driver.queues;
         dopts.irq_mode = (enum vs_irq_mode)s->driver.interrupts;
         dopts.use_indirect = s->driver.indirect;
+        dopts.irq_delayed = s->driver.interrupt_delay;
         dopts.seed = r->seed;
         dopts.seg_size = s->driver.seg_size;
         dopts.pool_bytes = pool;

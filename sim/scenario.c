@@ -435,6 +435,7 @@ PARSER(drv_irq)
     return get_enum(L, v, names, 3, &S->driver.interrupts);
 }
 PARSER(drv_indirect) { return get_bool(L, v, &S->driver.indirect); }
+PARSER(drv_irq_delay) { return get_bool(L, v, &S->driver.interrupt_delay); }
 PARSER(drv_seg)
 {
     uint64_t n;
@@ -455,6 +456,7 @@ PARSER(drv_iodepth)
 static const field driver_fields[] = {
     {"features", drv_features}, {"ring", drv_ring}, {"queue_size", drv_qs},
     {"queues", drv_queues}, {"interrupts", drv_irq}, {"indirect", drv_indirect},
+    {"interrupt_delay", drv_irq_delay},
     {"seg_size", drv_seg}, {"iodepth", drv_iodepth}, {NULL, NULL},
 };
 

@@ -63,6 +63,7 @@ typedef struct vs_driver_opts {
                                    * VS_IRQ_POLL = used-buffer notifications suppressed,
                                    * the driver polls every poll_interval_ns */
     bool use_indirect;            /* requests in one indirect table (needs INDIRECT_DESC) */
+    bool irq_delayed;             /* re-arm interrupts like virtqueue_enable_cb_delayed */
     uint32_t queue_depth;         /* max outstanding requests per queue; 0 = ring limit */
     uint64_t seed;                /* data patterns (and workload default seed) */
     uint32_t seg_size;            /* blk data segment size in bytes; 0 = one segment */

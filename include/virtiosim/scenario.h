@@ -117,6 +117,7 @@ typedef struct vs_scenario {
         uint16_t queues;
         int interrupts;         /* enum vs_irq_mode (virtio.h) */
         bool indirect;
+        bool interrupt_delay;   /* re-arm interrupts delayed (virtqueue_enable_cb_delayed) */
         uint32_t seg_size;
         uint32_t iodepth;
     } driver;

@@ -135,6 +135,10 @@ int vs_vq_drv_collect(vs_vq_drv *q, vs_used *out, vs_err *e);
 void vs_vq_drv_irq_disable(vs_vq_drv *q);
 /* Re-enables; returns true if used buffers are already pending (collect them). */
 bool vs_vq_drv_irq_enable(vs_vq_drv *q);
+/* Like Linux's virtqueue_enable_cb_delayed: with EVENT_IDX, asks for the next interrupt
+ * only once about 3/4 of the outstanding buffers are used (fewer interrupts under load);
+ * without EVENT_IDX the same as vs_vq_drv_irq_enable. */
+bool vs_vq_drv_irq_enable_delayed(vs_vq_drv *q);
 
 unsigned vs_vq_drv_num_free(const vs_vq_drv *q);     /* free descriptors */
 unsigned vs_vq_drv_outstanding(const vs_vq_drv *q);  /* chains not yet collected */
