@@ -1,0 +1,179 @@
+/* The "qemu" back-end: a vs_transport (virtio.h) over one of QEMU's virtio-pci devices
+ * (modern interface only), with QEMU started under a halting firmware and no guest.
+ *
+ * Guest RAM is the caller's memfd-backed vs_gmem, handed to QEMU whole and flat (GPA x =
+ * memfd offset x, see sim/qemu/qemu_proc.h), so ring and buffer contents never cross a
+ * socket: the qtest socket carries only PCI config and MMIO accesses (common config,
+ * device config, notify, ISR).  The gmem must be a single RAM region at GPA 0 covering
+ * the whole memfd (vs_gmem_create_flat), a multiple of 1 MiB, at most 2 GiB.
+ *
+ * Interrupts
+ *   VS_IRQ_MSIX: MSI-X is enabled; config vector 0, queue q vector q + 1.  Every table
+ *     entry's message address is a 4-byte slot in one page of guest RAM reserved at create
+ *     (vs_gmem_alloc), data = 0x56530000 | vector.  QEMU's MSI write lands in our mapping;
+ *     wait() swaps each slot to 0 and delivers one interrupt per slot that was set
+ *     (interrupts to one vector between two waits coalesce, like a real MSI-X pending
+ *     bit would not lose them).
+ *   VS_IRQ_INTX: MSI-X disabled; QEMU's INTx line is watched with qtest's
+ *     irq_intercept_in on the IOAPIC.  An interrupt is delivered as queue 0 (INTx
+ *     cannot say which queue: the driver reads the ISR with read_isr, which clears it
+ *     and lowers the line).
+ *   VS_IRQ_POLL: wait() sleeps min(timeout, 20 us) and returns 0.
+ *   The mode is the public field t->irq_mode (the driver model sets it after create); it
+ *   is applied at reset and at every queue_setup.
+ *   Delivery calls t->irq_fn(t->irq_opaque, queue or VS_IRQ_CONFIG) and emits VS_EV_IRQ
+ *   (val = vector, 0xffff for INTx).  A config interrupt also emits VS_EV_CONFIG_CHANGE
+ *   and, if QEMU wrote to stderr since the last look, VS_EV_NOTE with the new text.
+ *
+ * wait(timeout_ns) polls the slots: spins for poll_spin_ns (pause instruction), then
+ * sleeps with exponential back-off up to poll_sleep_max_ns; it checks that QEMU is alive
+ * about every millisecond of sleeping.
+ *
+ * Kicks: notify() writes the queue index (16 bits) to notify cap + queue_notify_off *
+ * notify_off_multiplier as a *posted* qtest write (QEMU's OK is read later; at most 128
+ * unread replies, see sim/qemu/README.md).  Ordering with later qtest accesses holds
+ * because QEMU executes commands in order.
+ *
+ * Errors: a QEMU that exited or was killed makes every later op return -VS_EBACKEND
+ * ("QEMU killed by signal 9 ..." with the tail of its stderr).  A device QEMU marks
+ * broken shows DEVICE_NEEDS_RESET in get_status; QEMU's reason is in its stderr
+ * (vs_qemu_transport_stderr), e.g. "virtio: zero sized buffers are not allowed".
+ * Step timeouts (a qtest reply that does not come) give -VS_ETIMEDOUT.
+ *
+ * Ownership: the transport owns the QEMU process (stopped and cleaned up by destroy) and
+ * the interrupt page it allocated in gm; not gm itself nor bus (destroy the transport
+ * first).  Create also installs vs_qemu_install_cleanup() (atexit + SIGINT/SIGTERM/
+ * SIGHUP kill every QEMU).  Start QEMU from a long-lived thread (PDEATHSIG). */
+#ifndef VIRTIOSIM_QEMU_H
+#define VIRTIOSIM_QEMU_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "virtiosim/error.h"
+#include "virtiosim/event.h"
+#include "virtiosim/gmem.h"
+#include "virtiosim/virtio.h"
+
+/* ------------------------------------------------------------ device arguments */
+
+enum vs_qemu_blkdebug_event {
+    VS_QEMU_BLKDBG_READ_AIO = 0,   /* blkdebug event "read_aio" */
+    VS_QEMU_BLKDBG_WRITE_AIO = 1,  /* blkdebug event "write_aio" */
+};
+
+/* One blkdebug inject-error rule: requests touching `sector` (512-byte units; -1 = any)
+ * fail with errno err_no (positive, e.g. EIO = 5); once = only the first match. */
+typedef struct vs_qemu_blkdebug_rule {
+    enum vs_qemu_blkdebug_event event;
+    int64_t sector;
+    int err_no;
+    bool once;
+} vs_qemu_blkdebug_rule;
+
+typedef struct vs_qemu_blk_params {
+    uint64_t capacity;       /* bytes (multiple of 512) for null-co; ignored with image */
+    const char *image;       /* raw image file; NULL = null-co (reads return zeroes) */
+    bool read_only;          /* blockdev read-only=on -> device offers VIRTIO_BLK_F_RO */
+    uint16_t num_queues;     /* 0 = QEMU's default (1 with -smp 1) */
+    uint16_t queue_size;     /* 0 = QEMU's default (256) */
+    bool packed;             /* offer VIRTIO_F_RING_PACKED */
+    bool event_idx;          /* offer VIRTIO_F_EVENT_IDX */
+    bool indirect_desc;      /* offer VIRTIO_F_INDIRECT_DESC */
+    const char *serial;      /* NULL = none; commas are escaped */
+    bool discard;            /* offer VIRTIO_BLK_F_DISCARD */
+    bool write_zeroes;       /* offer VIRTIO_BLK_F_WRITE_ZEROES */
+    bool ioeventfd;          /* QEMU's ioeventfd for kicks (its default: on) */
+    const vs_qemu_blkdebug_rule *rules;  /* blkdebug rules (raw over blkdebug over image) */
+    size_t n_rules;
+} vs_qemu_blk_params;
+
+/* capacity 64 MiB, null-co, read-write, QEMU default queues/size, split ring, event_idx,
+ * indirect_desc, discard, write_zeroes and ioeventfd on, no serial, no rules. */
+void vs_qemu_blk_params_default(vs_qemu_blk_params *p);
+
+#define VS_QEMU_ARGS_MAX 16
+/* A NULL-terminated argument list whose strings live in buf. */
+typedef struct vs_qemu_args {
+    const char *argv[VS_QEMU_ARGS_MAX + 1];
+    unsigned argc;
+    char buf[4096];
+} vs_qemu_args;
+
+/* Builds
+ *   -device virtio-blk-pci,disable-legacy=on,drive=vsd0,rerror=report,werror=report,
+ *           num-queues=N,queue-size=N,packed=on|off,event_idx=on|off,
+ *           indirect_desc=on|off,discard=on|off,write-zeroes=on|off,ioeventfd=..,serial=..
+ *   -blockdev driver=null-co,node-name=vsd0,size=N,read-zeroes=on[,read-only=on]
+ *   | -blockdev driver=file,node-name=vsd0,filename=PATH[,read-only=on]
+ *   | -blockdev driver=raw,node-name=vsd0,file.driver=blkdebug,
+ *               file.inject-error.I.event=read_aio|write_aio,file.inject-error.I.errno=N,
+ *               file.inject-error.I.sector=N,file.inject-error.I.once=on|off,
+ *               file.image.driver=file|null-co,...
+ * (raw on top because blkdebug rules fire on the read_aio/write_aio events the raw
+ * format driver emits.)  -VS_EINVAL for bad parameters or if it does not fit. */
+int vs_qemu_blk_args(const vs_qemu_blk_params *p, vs_qemu_args *out, vs_err *e);
+
+/* ------------------------------------------------------------ transport */
+
+typedef struct vs_qemu_backend_opts {
+    const char *qemu_path;           /* NULL: $VIRTIOSIM_QEMU, else PATH */
+    uint32_t device_type;            /* VS_DEV_BLK (scsi/console later); 0 = VS_DEV_BLK */
+    const char *const *device_args;  /* NULL-terminated, appended to QEMU's command line
+                                        (vs_qemu_blk_args().argv); must create the device */
+    unsigned device_index;           /* index-th device of that type (usually 0) */
+    enum vs_irq_mode irq_mode;       /* initial t->irq_mode */
+    int step_timeout_ms;             /* per qtest step; 0 = 5000 */
+    int startup_timeout_ms;          /* 0 = 10000 */
+    const char *accel;               /* NULL = "tcg" */
+    const char *machine;             /* NULL = "q35" */
+    uint64_t poll_spin_ns;           /* wait(): spin phase; 0 = 5000 */
+    uint64_t poll_sleep_max_ns;      /* wait(): longest back-off sleep; 0 = 100000 */
+    bool sync_notify;                /* wait for QEMU's OK on every kick */
+} vs_qemu_backend_opts;
+
+void vs_qemu_backend_opts_default(vs_qemu_backend_opts *o);
+
+/* Starts QEMU with guest RAM = gm's memfd, finds the device, assigns BARs, enables
+ * MSI-X (MSI-X mode), resets the device.  bus may be NULL. */
+int vs_qemu_transport_create(vs_transport **out, vs_gmem *gm, const vs_qemu_backend_opts *o,
+                             vs_event_bus *bus, vs_err *e);
+
+/* Is t a qemu transport? (the calls below return 0 / NULL / -1 otherwise) */
+bool vs_qemu_transport_is(const vs_transport *t);
+
+/* QEMU's stderr so far (NUL-terminated, last 64 KiB at most); bytes copied. */
+size_t vs_qemu_transport_stderr(const vs_transport *t, char *buf, size_t len);
+/* First line of `qemu --version`, e.g. "QEMU emulator version 7.2.22 (Debian ...)". */
+const char *vs_qemu_transport_version(const vs_transport *t);
+/* QEMU's pid (-1 once stopped / not a qemu transport). */
+pid_t vs_qemu_transport_pid(const vs_transport *t);
+/* QEMU's command line (for reports). */
+const char *vs_qemu_transport_cmdline(const vs_transport *t);
+
+/* CPU time used so far: this process (CLOCK_PROCESS_CPUTIME_ID) and the QEMU child
+ * (/proc/<pid>/stat utime + stime, all threads, 1/CLK_TCK resolution; the last value
+ * read once QEMU is gone).  Either pointer may be NULL. */
+int vs_qemu_transport_cpu(vs_transport *t, uint64_t *self_ns, uint64_t *qemu_ns, vs_err *e);
+
+typedef struct vs_qemu_stats {
+    uint64_t kicks;           /* notify() calls */
+    uint64_t irqs;            /* interrupts delivered */
+    uint64_t waits;           /* wait() calls */
+    uint64_t wait_sleeps;     /* nanosleeps inside wait() */
+    uint64_t qtest_commands;  /* commands sent over the qtest socket */
+    uint64_t qtest_writes;    /* write() calls on the qtest socket */
+} vs_qemu_stats;
+
+void vs_qemu_transport_stats(const vs_transport *t, vs_qemu_stats *out);
+
+/* queue_reset value read right after the last queue_disable (spec: 1; QEMU 7.2 gives 0,
+ * also emitted as VS_EV_NOTE); -1 if not a qemu transport. */
+int vs_qemu_transport_last_queue_reset(const vs_transport *t);
+
+/* Negotiated features as last written with set_driver_features. */
+uint64_t vs_qemu_transport_driver_features(const vs_transport *t);
+
+#endif
