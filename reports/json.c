@@ -1,0 +1,468 @@
+/* results.json (schema virtiosim-results/1, documented in reports/README.md), its
+ * content digest, and `report diff`. */
+#define _GNU_SOURCE
+#include "report_int.h"
+
+#include <inttypes.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A JSON string of s made valid UTF-8, or null. Never NULL unless out of memory. */
+static json_t *jstr(const char *s)
+{
+    if (!s)
+        return json_null();
+    char *u = vs_utf8_sanitize(s);
+    if (!u)
+        return NULL;
+    json_t *j = json_string(u);
+    free(u);
+    return j;
+}
+
+/* Sets key to v; a NULL v (allocation failure) is recorded in *oom. */
+static void put(json_t *o, const char *key, json_t *v, bool *oom)
+{
+    if (!v || json_object_set_new(o, key, v) < 0)
+        *oom = true;
+}
+
+static void push(json_t *a, json_t *v, bool *oom)
+{
+    if (!v || json_array_append_new(a, v) < 0)
+        *oom = true;
+}
+
+static json_t *juint(uint64_t v)
+{
+    return json_integer(v > (uint64_t)INT64_MAX ? (json_int_t)INT64_MAX : (json_int_t)v);
+}
+
+static json_t *evidence_json(const vs_evidence *ev, bool *oom)
+{
+    json_t *o = json_object();
+    if (!o) {
+        *oom = true;
+        return NULL;
+    }
+    put(o, "check", jstr(ev->check), oom);
+    put(o, "scenario", jstr(ev->scenario), oom);
+    put(o, "step", json_integer(ev->step), oom);
+    put(o, "step_desc", jstr(ev->step_desc), oom);
+    put(o, "t_ns", juint(ev->t_ns), oom);
+    put(o, "queue", ev->queue >= 0 ? json_integer(ev->queue) : json_null(), oom);
+    put(o, "id", ev->has_id ? json_integer(ev->id) : json_null(), oom);
+    put(o, "idx", ev->has_idx ? json_integer(ev->idx) : json_null(), oom);
+    put(o, "expected", jstr(ev->expected), oom);
+    put(o, "seen", jstr(ev->seen), oom);
+    return o;
+}
+
+static json_t *counts_json(const size_t *count, bool *oom)
+{
+    json_t *o = json_object();
+    if (!o) {
+        *oom = true;
+        return NULL;
+    }
+    for (unsigned v = 0; v < VS_VERDICT_COUNT; v++)
+        put(o, vs_verdict_name((enum vs_verdict)v), json_integer((json_int_t)count[v]), oom);
+    return o;
+}
+
+static json_t *checks_json(const char *list, bool *oom)
+{
+    json_t *a = json_array();
+    if (!a) {
+        *oom = true;
+        return NULL;
+    }
+    const char *p = list;
+    while (p && *p) {
+        const char *c = strchr(p, ',');
+        size_t n = c ? (size_t)(c - p) : strlen(p);
+        if (n) {
+            char *s = strndup(p, n);
+            if (!s)
+                *oom = true;
+            else
+                push(a, jstr(s), oom);
+            free(s);
+        }
+        p = c ? c + 1 : NULL;
+    }
+    return a;
+}
+
+static json_t *feature_names_json(const char *names, bool *oom)
+{
+    json_t *a = json_array();
+    if (!a) {
+        *oom = true;
+        return NULL;
+    }
+    const char *p = names;
+    while (p && *p) {
+        const char *c = strchr(p, '|');
+        size_t n = c ? (size_t)(c - p) : strlen(p);
+        if (n && !(n == 1 && p[0] == '0')) {
+            char *s = strndup(p, n);
+            if (!s)
+                *oom = true;
+            else
+                push(a, jstr(s), oom);
+            free(s);
+        }
+        p = c ? c + 1 : NULL;
+    }
+    return a;
+}
+
+static json_t *scenario_json(const vs_report_scenario *s, bool wall, bool *oom)
+{
+    json_t *o = json_object();
+    if (!o) {
+        *oom = true;
+        return NULL;
+    }
+    char buf[64], fn[1024];
+    put(o, "name", jstr(vs_rep_s(s->name, "(unnamed)")), oom);
+    put(o, "path", jstr(s->path), oom);
+    snprintf(buf, sizeof buf, "%" PRIu64, s->seed);
+    put(o, "seed", json_string(buf), oom);
+    put(o, "trace_digest", jstr(s->trace_digest), oom);
+    put(o, "verdict", json_string(vs_scn_verdict_name(s->verdict)), oom);
+    put(o, "message", jstr(s->message), oom);
+    put(o, "fail_step", s->fail_step >= 0 ? json_integer(s->fail_step) : json_null(), oom);
+    put(o, "fail_step_desc", jstr(s->fail_step_desc), oom);
+    put(o, "steps_run", juint(s->steps_run), oom);
+    put(o, "virtual_ns", juint(s->virtual_ns), oom);
+    if (wall)
+        put(o, "wall_ns", juint(s->wall_ns), oom);
+    put(o, "device_id", json_integer(s->device_id), oom);
+    snprintf(buf, sizeof buf, "0x%016" PRIx64, s->features);
+    put(o, "features", json_string(buf), oom);
+    put(o, "feature_names", feature_names_json(vs_rep_feature_names(s, fn, sizeof fn), oom),
+        oom);
+    /* Only the non-trivial verdicts: the rest follow from the catalogue + features. */
+    json_t *st = json_object();
+    uint64_t violations = 0;
+    if (st && s->results && s->results->stmt) {
+        for (size_t i = 0; i < s->results->n_stmt; i++) {
+            const vs_stmt_result *r = &s->results->stmt[i];
+            violations += r->violations;
+            if (r->st && (r->verdict == VS_VERDICT_PASS || r->verdict == VS_VERDICT_FAIL))
+                put(st, r->st->id, json_string(vs_verdict_name(r->verdict)), oom);
+        }
+    }
+    put(o, "statements", st, oom);
+    put(o, "violations", juint(violations), oom);
+    if (s->timeline) {
+        json_t *t = json_object();
+        if (t) {
+            put(t, "offered", juint(vs_timeline_offered(s->timeline)), oom);
+            put(t, "kept", juint(vs_timeline_count(s->timeline)), oom);
+            put(t, "stride", juint(vs_timeline_stride(s->timeline)), oom);
+        }
+        put(o, "timeline", t, oom);
+    } else {
+        put(o, "timeline", json_null(), oom);
+    }
+    return o;
+}
+
+static json_t *statement_json(const vs_stmt_result *r, bool *oom)
+{
+    const vs_statement *st = r->st;
+    json_t *o = json_object();
+    if (!o) {
+        *oom = true;
+        return NULL;
+    }
+    put(o, "id", jstr(st->id), oom);
+    put(o, "area", jstr(st->area), oom);
+    put(o, "role", json_string(vs_role_name(st->role)), oom);
+    put(o, "level", json_string(vs_level_name(st->level)), oom);
+    put(o, "clause", jstr(vs_report_clause_name(st)), oom);
+    put(o, "label", jstr(st->label), oom);
+    put(o, "feature", jstr(st->feature), oom);
+    put(o, "paraphrase", jstr(st->paraphrase), oom);
+    put(o, "method", json_string(vs_check_method_name(st->method)), oom);
+    put(o, "verdict", json_string(vs_verdict_name(r->verdict)), oom);
+    put(o, "reason", jstr(r->reason), oom);
+    put(o, "checks", checks_json(r->checks, oom), oom);
+    put(o, "exercised", juint(r->exercised), oom);
+    put(o, "violations", juint(r->violations), oom);
+    json_t *ev = json_array();
+    if (ev)
+        for (unsigned i = 0; i < r->n_evidence && i < VS_EVIDENCE_MAX; i++)
+            push(ev, evidence_json(&r->evidence[i], oom), oom);
+    put(o, "evidence", ev, oom);
+    return o;
+}
+
+/* The whole document; wall=false leaves out the nondeterministic fields. */
+static json_t *build_doc(const vs_rep_ctx *c, bool wall, bool *oom)
+{
+    const vs_report_run *run = c->run;
+    json_t *d = json_object();
+    if (!d) {
+        *oom = true;
+        return NULL;
+    }
+    put(d, "schema", json_string(VS_RESULTS_SCHEMA), oom);
+    json_t *t = json_object();
+    if (t) {
+        put(t, "name", jstr(vs_rep_s(run->tool, "virtiosim")), oom);
+        put(t, "version", jstr(run->tool_version), oom);
+    }
+    put(d, "tool", t, oom);
+    json_t *b = json_object();
+    if (b) {
+        put(b, "name", jstr(run->backend), oom);
+        put(b, "version", jstr(run->backend_version), oom);
+    }
+    put(d, "backend", b, oom);
+    put(d, "suite", jstr(run->suite), oom);
+    if (wall)
+        put(d, "started", jstr(run->started), oom);
+    put(d, "interrupted", json_boolean(run->interrupted), oom);
+
+    json_t *seeds = json_array(), *scns = json_array();
+    for (size_t i = 0; seeds && scns && i < run->n_scenarios; i++) {
+        char buf[32];
+        snprintf(buf, sizeof buf, "%" PRIu64, run->scenarios[i].seed);
+        push(seeds, json_string(buf), oom);
+        push(scns, scenario_json(&run->scenarios[i], wall, oom), oom);
+    }
+    put(d, "seeds", seeds, oom);
+    put(d, "scenarios", scns, oom);
+
+    json_t *sts = json_array();
+    if (sts && c->agg && c->agg->stmt)
+        for (size_t i = 0; i < c->agg->n_stmt; i++)
+            if (c->agg->stmt[i].st)
+                push(sts, statement_json(&c->agg->stmt[i], oom), oom);
+    put(d, "statements", sts, oom);
+
+    json_t *sum = json_object();
+    if (sum) {
+        json_t *sc = json_object();
+        if (sc)
+            for (unsigned v = 0; v < VS_SCN_VERDICT_COUNT; v++)
+                put(sc, vs_scn_verdict_name((enum vs_scn_verdict)v),
+                    json_integer((json_int_t)c->scn_count[v]), oom);
+        put(sum, "scenarios", sc, oom);
+        put(sum, "statements", counts_json(c->stmt_count, oom), oom);
+        json_t *cl = json_array();
+        for (size_t k = 0; cl && k < c->n_clauses; k++) {
+            json_t *o = json_object();
+            if (o) {
+                put(o, "clause", jstr(c->clauses[k].name), oom);
+                put(o, "total", json_integer((json_int_t)c->clauses[k].n), oom);
+                put(o, "counts", counts_json(c->clauses[k].count, oom), oom);
+            }
+            push(cl, o, oom);
+        }
+        put(sum, "clauses", cl, oom);
+    }
+    put(d, "summary", sum, oom);
+    return d;
+}
+
+static int digest_of(json_t *det, char out[65], vs_err *e)
+{
+    char *s = json_dumps(det, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+    if (!s)
+        return vs_err_set(e, VS_ENOMEM, "results.json: out of memory");
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    int ok = EVP_Digest(s, strlen(s), md, &mdlen, EVP_sha256(), NULL);
+    free(s);
+    if (!ok || mdlen != 32)
+        return vs_err_set(e, VS_EIO, "results.json: SHA-256 failed");
+    for (unsigned i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+    return 0;
+}
+
+int vs_report_content_digest(const vs_report_run *run, char out[65], vs_err *e)
+{
+    if (!out)
+        return vs_err_set(e, VS_EINVAL, "content digest: NULL out");
+    vs_rep_ctx c;
+    int rc = vs_rep_ctx_init(&c, run, e);
+    if (rc < 0)
+        return rc;
+    bool oom = false;
+    json_t *det = build_doc(&c, false, &oom);
+    if (!det || oom)
+        rc = vs_err_set(e, VS_ENOMEM, "results.json: out of memory");
+    else
+        rc = digest_of(det, out, e);
+    json_decref(det);
+    vs_rep_ctx_fini(&c);
+    return rc;
+}
+
+static int dump_cb(const char *buf, size_t size, void *data)
+{
+    return fwrite(buf, 1, size, (FILE *)data) == size ? 0 : -1;
+}
+
+int vs_report_json_fp(FILE *f, const vs_report_run *run, vs_err *e)
+{
+    if (!f)
+        return vs_err_set(e, VS_EINVAL, "results.json: NULL stream");
+    vs_rep_ctx c;
+    int rc = vs_rep_ctx_init(&c, run, e);
+    if (rc < 0)
+        return rc;
+    bool oom = false;
+    char dig[65];
+    json_t *det = build_doc(&c, false, &oom);
+    json_t *doc = build_doc(&c, true, &oom);
+    if (!det || !doc || oom) {
+        rc = vs_err_set(e, VS_ENOMEM, "results.json: out of memory");
+        goto out;
+    }
+    if ((rc = digest_of(det, dig, e)) < 0)
+        goto out;
+    /* keep it near the top for humans: rebuild order schema, content_digest, ... */
+    json_t *ordered = json_object();
+    if (!ordered) {
+        rc = vs_err_set(e, VS_ENOMEM, "results.json: out of memory");
+        goto out;
+    }
+    const char *key;
+    json_t *val;
+    json_object_set(ordered, "schema", json_object_get(doc, "schema"));
+    put(ordered, "content_digest", json_string(dig), &oom);
+    json_object_foreach(doc, key, val) {
+        if (strcmp(key, "schema") != 0)
+            json_object_set(ordered, key, val);
+    }
+    if (oom || json_dump_callback(ordered, dump_cb, f, JSON_INDENT(1)) != 0 ||
+        fputc('\n', f) == EOF)
+        rc = vs_err_set(e, VS_EIO, "results.json: write failed");
+    json_decref(ordered);
+out:
+    json_decref(det);
+    json_decref(doc);
+    vs_rep_ctx_fini(&c);
+    if (rc >= 0)
+        rc = vs_rep_ferror(f, VS_REPORT_JSON, e);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------- diff */
+
+static int load_results(const char *path, json_t **out, vs_err *e)
+{
+    json_error_t je;
+    json_t *d = json_load_file(path, 0, &je);
+    if (!d)
+        return vs_err_set(e, VS_EINVAL, "%s:%d:%d: %s", path, je.line, je.column, je.text);
+    const char *schema = json_string_value(json_object_get(d, "schema"));
+    if (!json_is_object(d) || !schema || strcmp(schema, VS_RESULTS_SCHEMA) != 0) {
+        int rc = vs_err_set(e, VS_EINVAL, "%s: not a %s document (schema \"%s\")", path,
+                            VS_RESULTS_SCHEMA, schema ? schema : "?");
+        json_decref(d);
+        return rc;
+    }
+    if (!json_is_array(json_object_get(d, "statements")) ||
+        !json_is_array(json_object_get(d, "scenarios"))) {
+        json_decref(d);
+        return vs_err_set(e, VS_EINVAL, "%s: no statements[] / scenarios[] arrays", path);
+    }
+    *out = d;
+    return 0;
+}
+
+/* {key: verdict} from an array of objects; later duplicates are ignored. */
+static json_t *verdict_map(json_t *arr, const char *keyname)
+{
+    json_t *m = json_object();
+    size_t i;
+    json_t *it;
+    if (!m)
+        return NULL;
+    json_array_foreach(arr, i, it) {
+        const char *k = json_string_value(json_object_get(it, keyname));
+        const char *v = json_string_value(json_object_get(it, "verdict"));
+        if (k && v && !json_object_get(m, k))
+            json_object_set_new(m, k, json_string(v));
+    }
+    return m;
+}
+
+static void diff_maps(json_t *om, json_t *nm, const char *what, FILE *out, unsigned *n,
+                      unsigned *regress, bool scn)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(nm, k, v) {
+        const char *nv = json_string_value(v);
+        const char *ov = json_string_value(json_object_get(om, k));
+        if (ov && strcmp(ov, nv) == 0)
+            continue;
+        if (out)
+            fprintf(out, "%s %s: %s -> %s\n", what, k, ov ? ov : "absent", nv);
+        (*n)++;
+        if (ov && strcmp(ov, "pass") == 0 &&
+            (strcmp(nv, "fail") == 0 || (scn && strcmp(nv, "error") == 0)))
+            (*regress)++;
+    }
+    json_object_foreach(om, k, v) {
+        if (json_object_get(nm, k))
+            continue;
+        if (out)
+            fprintf(out, "%s %s: %s -> absent\n", what, k, json_string_value(v));
+        (*n)++;
+    }
+}
+
+int vs_report_diff_ex(const char *old_json_path, const char *new_json_path, FILE *out,
+                      vs_report_diff_stats *stats, vs_err *e)
+{
+    if (!old_json_path || !new_json_path)
+        return vs_err_set(e, VS_EINVAL, "report diff: NULL path");
+    json_t *od = NULL, *nd = NULL;
+    int rc = load_results(old_json_path, &od, e);
+    if (rc < 0)
+        return rc;
+    if ((rc = load_results(new_json_path, &nd, e)) < 0) {
+        json_decref(od);
+        return rc;
+    }
+    vs_report_diff_stats s = {0};
+    json_t *os = verdict_map(json_object_get(od, "statements"), "id");
+    json_t *ns = verdict_map(json_object_get(nd, "statements"), "id");
+    json_t *oc = verdict_map(json_object_get(od, "scenarios"), "name");
+    json_t *nc = verdict_map(json_object_get(nd, "scenarios"), "name");
+    if (!os || !ns || !oc || !nc) {
+        rc = vs_err_set(e, VS_ENOMEM, "report diff: out of memory");
+    } else {
+        diff_maps(oc, nc, "scenario", out, &s.scn_changes, &s.scn_regressions, true);
+        diff_maps(os, ns, "statement", out, &s.stmt_changes, &s.stmt_regressions, false);
+        s.changes = s.scn_changes + s.stmt_changes;
+        rc = (int)s.changes;
+    }
+    json_decref(os);
+    json_decref(ns);
+    json_decref(oc);
+    json_decref(nc);
+    json_decref(od);
+    json_decref(nd);
+    if (rc >= 0 && stats)
+        *stats = s;
+    return rc;
+}
+
+int vs_report_diff(const char *old_json_path, const char *new_json_path, FILE *out,
+                   vs_err *e)
+{
+    return vs_report_diff_ex(old_json_path, new_json_path, out, NULL, e);
+}

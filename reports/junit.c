@@ -1,0 +1,190 @@
+/* junit.xml: one <testsuite> for the scenarios, one per conformance clause. */
+#include "report_int.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+static void attr(FILE *f, const char *name, const char *val)
+{
+    fprintf(f, " %s=\"", name);
+    vs_xml_escape(f, val ? val : "", true);
+    fputc('"', f);
+}
+
+static void evidence_text(FILE *f, const vs_stmt_result *r)
+{
+    char buf[1024];
+    for (unsigned i = 0; i < r->n_evidence && i < VS_EVIDENCE_MAX; i++) {
+        vs_evidence_format(&r->evidence[i], buf, sizeof buf);
+        fputs(r->st ? r->st->id : "?", f);
+        fputs(": ", f);
+        vs_xml_escape(f, buf, false);
+        fputc('\n', f);
+    }
+    if (r->violations > r->n_evidence)
+        fprintf(f, "(%" PRIu64 " violations in all, first %u shown)\n", r->violations,
+                r->n_evidence);
+}
+
+static void scenario_case(FILE *f, const vs_report_scenario *s)
+{
+    char fn[1024];
+    fputs("    <testcase", f);
+    attr(f, "name", vs_rep_s(s->name, "(unnamed)"));
+    attr(f, "classname", "scenarios");
+    fprintf(f, " time=\"%.6f\"", (double)s->wall_ns / 1e9);
+    if (s->path)
+        attr(f, "file", s->path);
+    fputs(">\n", f);
+
+    const char *tag = NULL;
+    switch (s->verdict) {
+    case VS_SCN_PASS: break;
+    case VS_SCN_FAIL: tag = "failure"; break;
+    case VS_SCN_SKIPPED: tag = "skipped"; break;
+    default: tag = "error"; break;
+    }
+    if (tag) {
+        char msg[1200];
+        if (s->fail_step >= 0)
+            snprintf(msg, sizeof msg, "step %ld%s%s%s: %s", s->fail_step,
+                     s->fail_step_desc ? " (" : "", vs_rep_s(s->fail_step_desc, ""),
+                     s->fail_step_desc ? ")" : "", vs_rep_s(s->message, vs_scn_verdict_name(s->verdict)));
+        else
+            snprintf(msg, sizeof msg, "%s", vs_rep_s(s->message, vs_scn_verdict_name(s->verdict)));
+        fprintf(f, "      <%s", tag);
+        attr(f, "message", msg);
+        if (strcmp(tag, "skipped") != 0)
+            attr(f, "type", vs_scn_verdict_name(s->verdict));
+        if (strcmp(tag, "skipped") == 0 || !s->results) {
+            fputs("/>\n", f);
+        } else {
+            fputs(">", f);
+            vs_xml_escape(f, msg, false);
+            fputc('\n', f);
+            for (size_t i = 0; s->results->stmt && i < s->results->n_stmt; i++)
+                if (s->results->stmt[i].verdict == VS_VERDICT_FAIL)
+                    evidence_text(f, &s->results->stmt[i]);
+            fprintf(f, "</%s>\n", tag);
+        }
+    }
+    fputs("      <system-out>", f);
+    fprintf(f, "seed %" PRIu64 "\nsteps run %" PRIu64 "\nvirtual time %" PRIu64 " ns\n",
+            s->seed, s->steps_run, s->virtual_ns);
+    fprintf(f, "features 0x%016" PRIx64 " ", s->features);
+    vs_xml_escape(f, vs_rep_feature_names(s, fn, sizeof fn), false);
+    fputs("\ntrace digest ", f);
+    vs_xml_escape(f, vs_rep_s(s->trace_digest, "-"), false);
+    fputs("\n</system-out>\n    </testcase>\n", f);
+}
+
+static void statement_case(FILE *f, const vs_stmt_result *r, const char *clause)
+{
+    const vs_statement *st = r->st;
+    fputs("    <testcase", f);
+    attr(f, "name", st->id);
+    attr(f, "classname", clause);
+    fputs(" time=\"0\">\n", f);
+    char desc[512];
+    snprintf(desc, sizeof desc, "%s %s [%s]: %s", vs_role_name(st->role),
+             vs_level_name(st->level), vs_rep_s(st->label, "-"), vs_rep_s(st->paraphrase, ""));
+    switch (r->verdict) {
+    case VS_VERDICT_PASS:
+        break;
+    case VS_VERDICT_FAIL: {
+        char msg[256];
+        snprintf(msg, sizeof msg, "%" PRIu64 " violation%s", r->violations,
+                 r->violations == 1 ? "" : "s");
+        fputs("      <failure", f);
+        attr(f, "message", msg);
+        attr(f, "type", "fail");
+        fputs(">", f);
+        vs_xml_escape(f, desc, false);
+        fputc('\n', f);
+        evidence_text(f, r);
+        fputs("</failure>\n", f);
+        break;
+    }
+    default: {
+        char msg[256];
+        snprintf(msg, sizeof msg, "%s: %s", vs_verdict_name(r->verdict), r->reason);
+        fputs("      <skipped", f);
+        attr(f, "message", msg);
+        fputs("/>\n", f);
+    }
+    }
+    fputs("      <system-out>", f);
+    vs_xml_escape(f, desc, false);
+    fprintf(f, "\nexercised %" PRIu64 "\n</system-out>\n    </testcase>\n", r->exercised);
+}
+
+int vs_report_junit_fp(FILE *f, const vs_report_run *run, vs_err *e)
+{
+    if (!f)
+        return vs_err_set(e, VS_EINVAL, "junit.xml: NULL stream");
+    vs_rep_ctx c;
+    int rc = vs_rep_ctx_init(&c, run, e);
+    if (rc < 0)
+        return rc;
+
+    size_t tests = run->n_scenarios, failures = c.scn_count[VS_SCN_FAIL],
+           errors = c.scn_count[VS_SCN_ERROR], skipped = c.scn_count[VS_SCN_SKIPPED];
+    uint64_t wall = 0;
+    for (size_t i = 0; i < run->n_scenarios; i++)
+        wall += run->scenarios[i].wall_ns;
+    for (size_t k = 0; k < c.n_clauses; k++) {
+        tests += c.clauses[k].n;
+        failures += c.clauses[k].count[VS_VERDICT_FAIL];
+        skipped += c.clauses[k].n - c.clauses[k].count[VS_VERDICT_FAIL] -
+                   c.clauses[k].count[VS_VERDICT_PASS];
+    }
+
+    fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites", f);
+    attr(f, "name", vs_rep_s(run->suite, vs_rep_s(run->tool, "virtiosim")));
+    fprintf(f, " tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\" time=\"%.6f\"",
+            tests, failures, errors, skipped, (double)wall / 1e9);
+    if (run->started)
+        attr(f, "timestamp", run->started);
+    fputs(">\n", f);
+
+    fputs("  <testsuite name=\"scenarios\"", f);
+    fprintf(f, " tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\" time=\"%.6f\"",
+            run->n_scenarios, c.scn_count[VS_SCN_FAIL], c.scn_count[VS_SCN_ERROR],
+            c.scn_count[VS_SCN_SKIPPED], (double)wall / 1e9);
+    if (run->started)
+        attr(f, "timestamp", run->started);
+    fputs(">\n    <properties>\n", f);
+    const char *props[][2] = {
+        {"tool", run->tool}, {"tool_version", run->tool_version},
+        {"backend", run->backend}, {"backend_version", run->backend_version},
+        {"suite", run->suite}, {"started", run->started},
+        {"interrupted", run->interrupted ? "true" : "false"},
+    };
+    for (size_t i = 0; i < sizeof props / sizeof props[0]; i++) {
+        if (!props[i][1])
+            continue;
+        fputs("      <property", f);
+        attr(f, "name", props[i][0]);
+        attr(f, "value", props[i][1]);
+        fputs("/>\n", f);
+    }
+    fputs("    </properties>\n", f);
+    for (size_t i = 0; i < run->n_scenarios; i++)
+        scenario_case(f, &run->scenarios[i]);
+    fputs("  </testsuite>\n", f);
+
+    for (size_t k = 0; k < c.n_clauses; k++) {
+        const vs_rep_clause *cl = &c.clauses[k];
+        fputs("  <testsuite", f);
+        attr(f, "name", cl->name);
+        fprintf(f, " tests=\"%zu\" failures=\"%zu\" errors=\"0\" skipped=\"%zu\" time=\"0\">\n",
+                cl->n, cl->count[VS_VERDICT_FAIL],
+                cl->n - cl->count[VS_VERDICT_FAIL] - cl->count[VS_VERDICT_PASS]);
+        for (size_t j = 0; j < cl->n; j++)
+            statement_case(f, &c.agg->stmt[cl->idx[j]], cl->name);
+        fputs("  </testsuite>\n", f);
+    }
+    fputs("</testsuites>\n", f);
+    vs_rep_ctx_fini(&c);
+    return vs_rep_ferror(f, VS_REPORT_JUNIT, e);
+}

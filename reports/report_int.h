@@ -1,0 +1,51 @@
+/* Private to reports/: the context every writer builds from a vs_report_run (aggregate,
+ * clause grouping, counts) and the atomic file writer. */
+#ifndef VIRTIOSIM_REPORTS_REPORT_INT_H
+#define VIRTIOSIM_REPORTS_REPORT_INT_H
+
+#include <stdio.h>
+
+#include "virtiosim/report.h"
+
+typedef struct vs_rep_clause {
+    const char *name;             /* display name (vs_report_clause_name) */
+    const char *raw;              /* vs_statement.clause as in the catalogue */
+    size_t n;                     /* statements in it */
+    size_t *idx;                  /* their indexes into agg->stmt, catalogue order */
+    size_t count[VS_VERDICT_COUNT];
+} vs_rep_clause;
+
+typedef struct vs_rep_ctx {
+    const vs_report_run *run;
+    const vs_results *agg;        /* run->aggregate, or owned, or NULL */
+    vs_results *owned;
+    size_t n_clauses;             /* in order of first appearance in the catalogue */
+    vs_rep_clause *clauses;
+    size_t scn_count[VS_SCN_VERDICT_COUNT];
+    size_t stmt_count[VS_VERDICT_COUNT];
+} vs_rep_ctx;
+
+int vs_rep_ctx_init(vs_rep_ctx *c, const vs_report_run *run, vs_err *e);
+void vs_rep_ctx_fini(vs_rep_ctx *c);
+
+/* s, or dflt when s is NULL. */
+static inline const char *vs_rep_s(const char *s, const char *dflt) { return s ? s : dflt; }
+
+/* Feature names of a scenario into buf (its feature_names, or derived). */
+const char *vs_rep_feature_names(const vs_report_scenario *s, char *buf, size_t len);
+
+typedef int (*vs_rep_writer)(FILE *f, const vs_report_run *run, vs_err *e);
+/* mkdir -p dir, write DIR/.NAME.tmp.PID with fn, fflush + fsync, rename to DIR/NAME,
+ * fsync(DIR). On failure the temp file is removed and the old NAME is untouched. */
+int vs_rep_atomic(const char *dir, const char *name, vs_rep_writer fn,
+                  const vs_report_run *run, vs_err *e);
+
+/* Stream error check after writing: -VS_EIO with a message if ferror(f). */
+int vs_rep_ferror(FILE *f, const char *what, vs_err *e);
+
+/* Decodes one UTF-8 sequence at s (NUL-terminated): returns its length (1-4) and sets
+ * *cp, or 0 if s does not start a valid sequence (overlong, surrogate, > U+10FFFF,
+ * truncated). */
+int vs_rep_utf8_next(const unsigned char *s, uint32_t *cp);
+
+#endif
