@@ -43,8 +43,10 @@ static void usage(FILE *f)
           "  mutants [--json]                prove every check fails against its mutant\n"
           "\n"
           "options of run and suite:\n"
-          "  --backend ref        the device under test (default: ref, the in-process\n"
-          "                       reference device on a virtual clock)\n"
+          "  --backend ref|qemu   the device under test: ref (default), the in-process\n"
+          "                       reference device on a virtual clock; qemu, QEMU's\n"
+          "                       virtio-blk-pci driven without a guest\n"
+          "  --qemu PATH          qemu-system-x86_64 to use (default: $VIRTIOSIM_QEMU, PATH)\n"
           "  --seed N             override every scenario's seed\n"
           "  --trace FILE         write every event as JSON Lines\n"
           "  --report DIR         write results.json, junit.xml, results.ktap, report.html\n"
@@ -281,7 +283,8 @@ static int run_files(run_cli *rc, const strlist *files)
             .tool = "virtiosim",
             .tool_version = VS_VERSION,
             .backend = rc->o.backend ? rc->o.backend : "ref",
-            .backend_version = "virtiosim reference devices " VS_VERSION,
+            .backend_version = ran && res[0].backend_version[0] ? res[0].backend_version
+                                                                 : "virtiosim reference devices",
             .started = started,
             .suite = rc->suite,
             .interrupted = g_interrupted,
@@ -318,7 +321,7 @@ out:
     return exit_code;
 }
 
-enum { OPT_BACKEND = 1000, OPT_SEED, OPT_TRACE, OPT_REPORT, OPT_MUTANT, OPT_VERSION };
+enum { OPT_BACKEND = 1000, OPT_SEED, OPT_TRACE, OPT_REPORT, OPT_MUTANT, OPT_QEMU };
 
 static const struct option run_options[] = {
     {"backend", required_argument, NULL, OPT_BACKEND},
@@ -326,6 +329,7 @@ static const struct option run_options[] = {
     {"trace", required_argument, NULL, OPT_TRACE},
     {"report", required_argument, NULL, OPT_REPORT},
     {"mutant", required_argument, NULL, OPT_MUTANT},
+    {"qemu", required_argument, NULL, OPT_QEMU},
     {"quiet", no_argument, NULL, 'q'},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
@@ -340,12 +344,14 @@ static int parse_run_options(int argc, char **argv, run_cli *rc)
     while ((c = getopt_long(argc, argv, "qvh", run_options, NULL)) != -1) {
         switch (c) {
         case OPT_BACKEND:
-            if (strcmp(optarg, "ref") != 0) {
-                fprintf(stderr, "virtiosim: unknown back-end '%s' (available: ref)\n", optarg);
+            if (strcmp(optarg, "ref") != 0 && strcmp(optarg, "qemu") != 0) {
+                fprintf(stderr, "virtiosim: unknown back-end '%s' (available: ref, qemu)\n",
+                        optarg);
                 return -1;
             }
             rc->o.backend = optarg;
             break;
+        case OPT_QEMU: rc->o.qemu_path = optarg; break;
         case OPT_SEED: {
             char *end;
             errno = 0;

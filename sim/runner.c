@@ -5,6 +5,8 @@
 #define _GNU_SOURCE
 #include "virtiosim/runner.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,6 +19,7 @@
 #include "virtiosim/driver.h"
 #include "virtiosim/event.h"
 #include "virtiosim/gmem.h"
+#include "virtiosim/qemu.h"
 #include "virtiosim/report.h"
 #include "virtiosim/sim.h"
 #include "virtiosim/trace.h"
@@ -38,6 +41,11 @@ typedef struct run_ctx {
     vs_event_bus bus;
     vs_trace *trace;
     vs_monitors *mon;
+    bool real;                  /* a real back-end: wall-clock time, no engine events */
+    uint64_t wall0;
+    char *tmp_image;            /* QEMU: image file created for a RAM scenario */
+    vs_qemu_args qargs;
+    vs_qemu_blkdebug_rule rules[VS_STEP_MAX_CFG];
     unsigned step;
     char step_desc[96];
     /* progress */
@@ -54,7 +62,8 @@ static uint64_t wall_ns(void)
 
 static uint64_t ctx_now(void *opaque)
 {
-    return vs_engine_now(((run_ctx *)opaque)->eng);
+    run_ctx *c = opaque;
+    return c->real ? wall_ns() - c->wall0 : vs_engine_now(c->eng);
 }
 
 static void emit(run_ctx *c, enum vs_event_kind kind, uint64_t val, const char *text)
@@ -414,7 +423,13 @@ static int run_step(run_ctx *c, const vs_step *st)
     case VS_STEP_FAULT:
         return do_fault(c, st);
     case VS_STEP_WAIT:
-        vs_engine_run_until(c->eng, vs_engine_now(c->eng) + st->wait_ns);
+        if (c->real) {
+            struct timespec ts = {(time_t)(st->wait_ns / 1000000000ull),
+                                  (long)(st->wait_ns % 1000000000ull)};
+            nanosleep(&ts, NULL);
+        } else {
+            vs_engine_run_until(c->eng, vs_engine_now(c->eng) + st->wait_ns);
+        }
         return 0;
     }
     return expect_failed(c, "step kind %d not implemented", (int)st->kind);
@@ -508,6 +523,75 @@ static int build_ref(run_ctx *c, vs_err *e)
     return vs_ref_transport_create(&c->t, c->eng, c->dev, c->gm, &ro, &c->bus, e);
 }
 
+/* QEMU gets guest RAM from our memfd and the disk from a raw file: a RAM scenario gets a
+ * temporary image (null-co would discard writes and break read verification). */
+static int build_qemu(run_ctx *c, vs_err *e)
+{
+    const vs_scenario *s = c->s;
+    const char *image = s->device.image;
+    uint64_t bytes = s->device.capacity_sectors * VS_BLK_SECTOR;
+    if (!image) {
+        const char *dir = getenv("TMPDIR");
+        if (asprintf(&c->tmp_image, "%s/virtiosim-img-XXXXXX", dir && *dir ? dir : "/tmp") < 0)
+            return vs_err_set(e, VS_ENOMEM, "out of memory");
+        int fd = mkstemp(c->tmp_image);
+        if (fd < 0 || ftruncate(fd, (off_t)bytes) < 0) {
+            int err = errno;
+            if (fd >= 0)
+                close(fd);
+            return vs_err_set(e, VS_EIO, "temporary image %s: %s", c->tmp_image, strerror(err));
+        }
+        close(fd);
+        image = c->tmp_image;
+    } else if (access(image, F_OK) != 0) {
+        int fd = open(image, O_RDWR | O_CREAT, 0644);
+        if (fd < 0 || ftruncate(fd, (off_t)bytes) < 0) {
+            int err = errno;
+            if (fd >= 0)
+                close(fd);
+            return vs_err_set(e, VS_EIO, "image %s: %s", image, strerror(err));
+        }
+        close(fd);
+    }
+    vs_qemu_blk_params p;
+    vs_qemu_blk_params_default(&p);
+    p.capacity = bytes;
+    p.image = image;
+    p.read_only = s->device.read_only;
+    p.num_queues = s->device.num_queues;
+    p.queue_size = (uint16_t)s->device.queue_size;
+    p.packed = true;    /* offered; the scenario's driver decides what it negotiates */
+    p.event_idx = true;
+    p.indirect_desc = true;
+    p.serial = s->device.serial;
+    p.discard = s->device.discard;
+    p.write_zeroes = s->device.write_zeroes;
+    for (unsigned i = 0; i < s->device.n_inject && i < VS_STEP_MAX_CFG; i++) {
+        c->rules[i] = (vs_qemu_blkdebug_rule){
+            .event = s->device.inject[i].write ? VS_QEMU_BLKDBG_WRITE_AIO : VS_QEMU_BLKDBG_READ_AIO,
+            .sector = (int64_t)s->device.inject[i].sector,
+            .err_no = EIO,
+            .once = s->device.inject[i].once,
+        };
+    }
+    p.rules = c->rules;
+    p.n_rules = s->device.n_inject;
+    int rc = vs_qemu_blk_args(&p, &c->qargs, e);
+    if (rc < 0)
+        return rc;
+    vs_qemu_backend_opts o;
+    vs_qemu_backend_opts_default(&o);
+    o.qemu_path = c->o->qemu_path;
+    o.device_args = c->qargs.argv;
+    o.irq_mode = (enum vs_irq_mode)s->driver.interrupts;
+    rc = vs_qemu_transport_create(&c->t, c->gm, &o, &c->bus, e);
+    if (rc < 0)
+        return vs_err_prefix(e, "qemu");
+    snprintf(c->r->backend_version, sizeof c->r->backend_version, "%s",
+             vs_qemu_transport_version(c->t));
+    return 0;
+}
+
 static void teardown(run_ctx *c)
 {
     vs_driver_destroy(c->d);
@@ -519,6 +603,10 @@ static void teardown(run_ctx *c)
     vs_trace_destroy(c->trace);
     vs_engine_destroy(c->eng);
     vs_gmem_destroy(c->gm);
+    if (c->tmp_image) {
+        unlink(c->tmp_image);
+        free(c->tmp_image);
+    }
 }
 
 void vs_scenario_result_clear(vs_scenario_result *r)
@@ -539,15 +627,28 @@ int vs_run_scenario(const vs_scenario *s, const vs_run_opts *o, vs_scenario_resu
     snprintf(r->path, sizeof r->path, "%s", s->path);
     r->seed = o->seed_set ? o->seed : s->seed;
     r->failed_step = -1;
-    if (o->backend && strcmp(o->backend, "ref") != 0)
+    bool qemu = o->backend && strcmp(o->backend, "qemu") == 0;
+    if (o->backend && !qemu && strcmp(o->backend, "ref") != 0)
         return vs_err_set(e, VS_ENOTSUP, "back-end '%s' is not available", o->backend);
-    if (!(s->backends & VS_BACKEND_REF)) {
+    if (qemu && o->mutant)
+        return vs_err_set(e, VS_ENOTSUP, "mutants are variants of the reference device; "
+                                         "they do not apply to --backend qemu");
+    unsigned want = qemu ? VS_BACKEND_QEMU : VS_BACKEND_REF;
+    if (!(s->backends & want)) {
         r->verdict = VS_SCN_SKIPPED;
-        snprintf(r->message, sizeof r->message, "does not apply to the ref back-end");
+        snprintf(r->message, sizeof r->message, "does not apply to the %s back-end",
+                 qemu ? "qemu" : "ref");
+        return 0;
+    }
+    if (!qemu && s->device.n_inject) {
+        r->verdict = VS_SCN_SKIPPED;
+        snprintf(r->message, sizeof r->message, "I/O error injection needs --backend qemu");
         return 0;
     }
 
-    run_ctx c = {.s = s, .o = o, .r = r};
+    run_ctx c = {.s = s, .o = o, .r = r, .real = qemu, .wall0 = wall_ns()};
+    snprintf(r->backend_version, sizeof r->backend_version, "virtiosim reference devices %s",
+             VS_VERSION);
     uint64_t t0 = wall_ns();
     uint64_t pool = pool_bytes_for(s);
     int rc = vs_gmem_create_flat(&c.gm, gmem_bytes_for(s, pool), e);
@@ -569,7 +670,7 @@ int vs_run_scenario(const vs_scenario *s, const vs_run_opts *o, vs_scenario_resu
     if (rc == 0)
         rc = vs_event_bus_add(&c.bus, vs_timeline_on_event, r->timeline);
     if (rc == 0)
-        rc = build_ref(&c, e);
+        rc = qemu ? build_qemu(&c, e) : build_ref(&c, e);
     if (rc == 0) {
         vs_driver_opts dopts;
         vs_driver_opts_default(&dopts);
@@ -583,7 +684,7 @@ int vs_run_scenario(const vs_scenario *s, const vs_run_opts *o, vs_scenario_resu
         dopts.seed = r->seed;
         dopts.seg_size = s->driver.seg_size;
         dopts.pool_bytes = pool;
-        dopts.timeout_ns = STEP_TIMEOUT_NS;
+        dopts.timeout_ns = qemu ? 20ull * 1000000000ull : STEP_TIMEOUT_NS;
         dopts.on_result = on_result;
         dopts.on_result_opaque = &c;
         rc = vs_driver_create(&c.d, c.t, &dopts, &c.bus, ctx_now, &c, e);
@@ -594,6 +695,8 @@ int vs_run_scenario(const vs_scenario *s, const vs_run_opts *o, vs_scenario_resu
         teardown(&c);
         return 0;
     }
+    if (qemu)
+        vs_monitors_set_scenario(c.mon, s->name);
 
     for (c.step = 0; c.step < s->nsteps; c.step++) {
         const vs_step *st = &s->steps[c.step];
@@ -644,8 +747,19 @@ int vs_run_scenario(const vs_scenario *s, const vs_run_opts *o, vs_scenario_resu
             }
         }
     }
+    if (qemu && c.t && r->verdict != VS_SCN_PASS) {
+        /* QEMU's own words are the evidence of how it reacted. */
+        char err[256];
+        if (vs_qemu_transport_stderr(c.t, err, sizeof err) > 0) {
+            for (char *p = err; *p; p++)
+                if (*p == '\n')
+                    *p = ' ';
+            size_t n = strlen(r->message);
+            snprintf(r->message + n, sizeof r->message - n, "; QEMU stderr: %s", err);
+        }
+    }
     vs_trace_digest_hex(c.trace, r->digest);
-    r->virtual_ns = vs_engine_now(c.eng);
+    r->virtual_ns = ctx_now(&c);
     r->wall_ns = wall_ns() - t0;
     teardown(&c);
     return 0;

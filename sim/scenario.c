@@ -391,6 +391,49 @@ PARSER(dev_features)
     return 0;
 }
 
+typedef struct inject_ctx {
+    vs_scenario *s;
+    unsigned i;
+    bool has_op, has_sector;
+} inject_ctx;
+#define IJ ((inject_ctx *)ctx)
+PARSER(ij_op)
+{
+    static const char *const names[] = {"read", "write"};
+    int k;
+    int r = get_enum(L, v, names, 2, &k);
+    IJ->s->device.inject[IJ->i].write = k == 1;
+    IJ->has_op = true;
+    return r;
+}
+PARSER(ij_sector)
+{
+    IJ->has_sector = true;
+    return get_u64(L, v, INT64_MAX, &IJ->s->device.inject[IJ->i].sector);
+}
+PARSER(ij_once) { return get_bool(L, v, &IJ->s->device.inject[IJ->i].once); }
+static const field inject_fields[] = {
+    {"op", ij_op}, {"sector", ij_sector}, {"once", ij_once}, {NULL, NULL},
+};
+PARSER(dev_inject)
+{
+    if (v->type != YAML_SEQUENCE_NODE)
+        return fail_at(L, v, "expected a list of {op: read|write, sector: N, once: bool}");
+    for (yaml_node_item_t *i = v->data.sequence.items.start; i < v->data.sequence.items.top; i++) {
+        const yaml_node_t *n = node(L, *i);
+        if (S->device.n_inject >= VS_STEP_MAX_CFG)
+            return fail_at(L, n, "at most %d injected errors", VS_STEP_MAX_CFG);
+        inject_ctx ic = {.s = S, .i = S->device.n_inject};
+        int r = walk_mapping(L, n, inject_fields, &ic, "inject_errors");
+        if (r < 0)
+            return r;
+        if (!ic.has_op || !ic.has_sector)
+            return fail_at(L, n, "an injected error needs 'op' and 'sector'");
+        S->device.n_inject++;
+    }
+    return 0;
+}
+
 static const field device_fields[] = {
     {"kind", dev_kind}, {"capacity", dev_capacity}, {"image", dev_image},
     {"read_only", dev_ro}, {"num_queues", dev_nq}, {"queue_size", dev_qs},
@@ -399,6 +442,7 @@ static const field device_fields[] = {
     {"max_discard_sectors", dev_mds}, {"max_discard_seg", dev_mdseg},
     {"discard_sector_alignment", dev_dsa}, {"max_write_zeroes_sectors", dev_mwzs},
     {"max_write_zeroes_seg", dev_mwzseg}, {"write_zeroes_may_unmap", dev_wzmu},
+    {"inject_errors", dev_inject},
     {NULL, NULL},
 };
 

@@ -34,7 +34,8 @@ const vs_mutant *vs_mutant_at(size_t i);
 const vs_mutant *vs_mutant_find(const char *name);
 
 typedef struct vs_run_opts {
-    const char *backend;       /* "ref" (default) */
+    const char *backend;       /* "ref" (default) or "qemu" */
+    const char *qemu_path;     /* --qemu PATH (NULL: $VIRTIOSIM_QEMU, then PATH) */
     bool seed_set;
     uint64_t seed;             /* overrides the scenario's seed when seed_set */
     FILE *trace;               /* JSON Lines trace of every event, or NULL */
@@ -58,6 +59,7 @@ typedef struct vs_scenario_result {
     uint64_t negotiated;       /* feature bits */
     uint64_t requests;         /* blk requests completed */
     char digest[65];           /* SHA-256 of the trace, hex */
+    char backend_version[96];  /* "QEMU emulator version 7.2.x", ... */
     vs_results *conformance;   /* owned; NULL when the scenario did not run */
     vs_timeline *timeline;     /* owned; may be NULL */
 } vs_scenario_result;

@@ -109,6 +109,12 @@ typedef struct vs_scenario {
         uint32_t max_discard_sectors, max_discard_seg, discard_sector_alignment;
         uint32_t max_write_zeroes_sectors, max_write_zeroes_seg;
         bool write_zeroes_may_unmap;
+        struct {
+            bool write;         /* write requests (else reads) */
+            uint64_t sector;
+            bool once;
+        } inject[VS_STEP_MAX_CFG]; /* I/O errors injected below the device (QEMU blkdebug) */
+        unsigned n_inject;
     } device;
     struct {
         uint64_t features;      /* accepted (blk device id namespace) */
