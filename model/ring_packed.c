@@ -486,6 +486,7 @@ int vs_packed_drv_collect(vs_vq_drv *qq, vs_used *out, vs_err *e)
     if (out) {
         out->id = id;
         out->len = (f & F_WRITE) ? len : 0;
+        out->len_valid = (f & F_WRITE) != 0;
         out->cookie = q->id_cookie[id];
     }
     uint32_t nu = (uint32_t)q->last_used + n;

@@ -432,6 +432,7 @@ int vs_split_drv_collect(vs_vq_drv *qq, vs_used *out, vs_err *e)
         return drv_bad_used(q, e, uidx, id, len);
     out->id = id;
     out->len = len;
+    out->len_valid = true;
     out->cookie = h->cookie;
     q->next[h->tail] = q->free_head;
     q->free_head = (uint16_t)id;

@@ -364,7 +364,9 @@ static int load_results(const char *path, json_t **out, vs_err *e)
     json_error_t je;
     json_t *d = json_load_file(path, 0, &je);
     if (!d)
-        return vs_err_set(e, VS_EINVAL, "%s:%d:%d: %s", path, je.line, je.column, je.text);
+        return je.line > 0
+                   ? vs_err_set(e, VS_EINVAL, "%s:%d:%d: %s", path, je.line, je.column, je.text)
+                   : vs_err_set(e, VS_EINVAL, "%s: %s", path, je.text);
     const char *schema = json_string_value(json_object_get(d, "schema"));
     if (!json_is_object(d) || !schema || strcmp(schema, VS_RESULTS_SCHEMA) != 0) {
         int rc = vs_err_set(e, VS_EINVAL, "%s: not a %s document (schema \"%s\")", path,

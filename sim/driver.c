@@ -961,7 +961,7 @@ static void complete_one(vs_driver *d, uint16_t qi, const vs_used *u)
         snprintf(res.msg, sizeof res.msg,
                  "device completed a malformed chain (expected DEVICE_NEEDS_RESET)");
     } else {
-        vs__blk_complete(d, rq, u->len, &res);
+        vs__blk_complete(d, rq, u->len, u->len_valid, &res);
         res.guard_ok = guard_ok;
         if (!guard_ok) {
             if (res.ok)
@@ -1007,7 +1007,7 @@ static int collect_queue(vs_driver *d, uint16_t qi, vs_err *e)
                               ce.msg);
         }
         vs_event ev = {.kind = VS_EV_USED, .queue = qi, .id = u.id, .len = u.len,
-                       .idx = vs_vq_drv_used_idx(q->vq)};
+                       .idx = vs_vq_drv_used_idx(q->vq), .val = u.len_valid ? 0 : 1};
         vs__drv_emit(d, &ev);
         complete_one(d, qi, &u);
         n++;

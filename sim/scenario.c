@@ -230,7 +230,7 @@ static int walk_mapping(loader *L, const yaml_node_t *map, const field *fields, 
         while (f->key && strcmp(f->key, ks) != 0)
             f++;
         if (!f->key) {
-            char list[300] = "";
+            char list[400] = "";
             for (const field *g = fields; g->key; g++) {
                 strncat(list, list[0] ? ", " : "", sizeof list - strlen(list) - 1);
                 strncat(list, g->key, sizeof list - strlen(list) - 1);
@@ -597,10 +597,11 @@ PARSER(st_fault_kind)
 }
 PARSER(st_fault_expect)
 {
-    static const char *const names[] = {"needs_reset"};
+    static const char *const names[] = {"needs_reset", "survives"};
     int k;
-    (void)ctx; /* the only reaction we accept today; parsed so typos are caught */
-    return get_enum(L, v, names, 1, &k);
+    int r = get_enum(L, v, names, 2, &k);
+    T->fault_survives = k == 1;
+    return r;
 }
 PARSER(st_reinit) { return get_bool(L, v, &T->reinit); }
 PARSER(st_wait_time) { return get_time(L, v, &T->wait_ns); }
@@ -823,7 +824,7 @@ static int parse_step(loader *L, vs_scenario *s, const yaml_node_t *n, vs_step *
         if (strcmp(step_schemas[i].name, word) == 0)
             sc = &step_schemas[i];
     if (!sc) {
-        char list[300] = "";
+        char list[400] = "";
         for (size_t i = 0; i < NSCHEMAS; i++) {
             strncat(list, list[0] ? ", " : "", sizeof list - strlen(list) - 1);
             strncat(list, step_schemas[i].name, sizeof list - strlen(list) - 1);
@@ -960,8 +961,12 @@ static int validate(loader *L, vs_scenario *s, const yaml_node_t *root)
     if (s->driver.packed && !(s->driver.features & VS_BIT(VS_F_RING_PACKED)))
         return fail_at(L, drv ? drv : root,
                        "ring: packed needs RING_PACKED in the driver's features");
-    if (!s->driver.packed && (s->driver.queue_size & (s->driver.queue_size - 1)))
-        return fail_at(L, drv ? drv : root, "a split ring's queue_size must be a power of two");
+    if (!s->driver.packed && (s->driver.queue_size & (s->driver.queue_size - 1))) {
+        const yaml_node_t *qs = drv ? mapping_get(L, drv, "queue_size") : NULL;
+        return fail_at(L, qs ? qs : (drv ? drv : root),
+                       "a split ring's queue_size must be a power of two (found %u)",
+                       s->driver.queue_size);
+    }
     if (!(s->driver.features & VS_BIT(VS_F_VERSION_1)))
         return fail_at(L, drv ? drv : root, "the driver's features must include VERSION_1");
     if (!s->device.serial && !(s->device.serial = strdup("virtiosim")))
@@ -1142,4 +1147,102 @@ void vs_suite_free(vs_suite *s)
     free(s->name);
     free(s->description);
     free(s);
+}
+
+/* ------------------------------------------------------------------ expected results */
+
+typedef struct exp_ctx {
+    vs_expected *x;
+    vs_expected_entry *cur;
+} exp_ctx;
+#define EX ((exp_ctx *)ctx)
+
+PARSER(ex_backend) { return get_str(L, v, &EX->x->backend); }
+PARSER(ex_version) { (void)ctx; return scalar(v) ? 0 : fail_at(L, v, "expected a version string"); }
+PARSER(ex_scn) { return get_str(L, v, &EX->cur->scenario); }
+PARSER(ex_reason) { return get_str(L, v, &EX->cur->reason); }
+static const field exp_entry_fields[] = {
+    {"scenario", ex_scn}, {"reason", ex_reason}, {NULL, NULL},
+};
+PARSER(ex_list)
+{
+    if (v->type != YAML_SEQUENCE_NODE)
+        return fail_at(L, v, "expected a list of {scenario, reason}");
+    size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+    EX->x->e = calloc(n ? n : 1, sizeof *EX->x->e);
+    if (!EX->x->e)
+        return vs_err_set(L->e, VS_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        const yaml_node_t *item = node(L, v->data.sequence.items.start[i]);
+        EX->cur = &EX->x->e[EX->x->n++];
+        int r = walk_mapping(L, item, exp_entry_fields, ctx, "an expected result");
+        if (r < 0)
+            return r;
+        if (!EX->cur->scenario || !EX->cur->reason)
+            return fail_at(L, item, "an expected result needs 'scenario' and 'reason'");
+    }
+    return 0;
+}
+static const field exp_fields[] = {
+    {"backend", ex_backend}, {"version", ex_version}, {"expected", ex_list}, {NULL, NULL},
+};
+
+int vs_expected_load(const char *path, vs_expected **out, vs_err *e)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return vs_err_set(e, VS_EINVAL, "%s: cannot open: %s", path, strerror(errno));
+    loader L = {.path = path, .e = e};
+    yaml_parser_t p;
+    yaml_parser_initialize(&p);
+    yaml_parser_set_input_file(&p, f);
+    if (!yaml_parser_load(&p, &L.doc)) {
+        int r = vs_err_set(e, VS_EINVAL, "%s:%zu:%zu: %s", path, p.problem_mark.line + 1,
+                           p.problem_mark.column + 1, p.problem ? p.problem : "malformed YAML");
+        yaml_parser_delete(&p);
+        fclose(f);
+        return r;
+    }
+    yaml_parser_delete(&p);
+    fclose(f);
+    vs_expected *x = calloc(1, sizeof *x);
+    exp_ctx ec = {.x = x};
+    int r = 0;
+    yaml_node_t *root = yaml_document_get_root_node(&L.doc);
+    if (!x || !(x->path = strdup(path)))
+        r = vs_err_set(e, VS_ENOMEM, "out of memory");
+    else if (!root)
+        r = vs_err_set(e, VS_EINVAL, "%s:1:1: the file is empty", path);
+    else
+        r = walk_mapping(&L, root, exp_fields, &ec, "the expected results");
+    yaml_document_delete(&L.doc);
+    if (r < 0) {
+        vs_expected_free(x);
+        return r;
+    }
+    *out = x;
+    return 0;
+}
+
+void vs_expected_free(vs_expected *x)
+{
+    if (!x)
+        return;
+    for (unsigned i = 0; i < x->n; i++) {
+        free(x->e[i].scenario);
+        free(x->e[i].reason);
+    }
+    free(x->e);
+    free(x->backend);
+    free(x->path);
+    free(x);
+}
+
+const vs_expected_entry *vs_expected_find(const vs_expected *x, const char *scenario)
+{
+    for (unsigned i = 0; x && i < x->n; i++)
+        if (strcmp(x->e[i].scenario, scenario) == 0)
+            return &x->e[i];
+    return NULL;
 }

@@ -180,6 +180,12 @@ void vs_monitors_set_step(vs_monitors *m, uint32_t index, const char *desc);
  * checks are then not evaluated. Default true. */
 void vs_monitors_set_interrupts_observable(vs_monitors *m, bool on);
 
+/* true when the device runs asynchronously to the monitors (QEMU, vhost-user): an
+ * interrupt is then seen after the fact, against ring memory the driver may already have
+ * moved on, so "interrupted when it should not have" / "did not interrupt" cannot be
+ * attributed and those checks are not evaluated. Default false (in-process back-end). */
+void vs_monitors_set_async_device(vs_monitors *m, bool async);
+
 /* Ends the run: evaluates end-of-run checks, then computes a verdict per statement
  * (applicability from negotiated_features). The results stay owned by m and are valid
  * until vs_monitors_destroy; finish may be called once. */

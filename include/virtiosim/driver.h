@@ -192,6 +192,7 @@ typedef struct vs_blk_req {
     uint16_t queue;
     uint32_t seg_size;      /* 0 = opts.seg_size */
     uint8_t expect_status;  /* with VS_BLK_REQ_EXPECT */
+    uint32_t pattern;       /* OUT: data pattern number; 0 = a fresh pattern per write */
     uint64_t user;          /* copied into the result */
 } vs_blk_req;
 
@@ -387,7 +388,8 @@ typedef struct vs_drv_waiter {
 /* One wait step with timeout / idle-device / NEEDS_RESET detection: completions or < 0. */
 int vs__drv_wait_some(vs_driver *d, vs_drv_waiter *w, vs_err *e);
 /* driver_blk.c */
-void vs__blk_complete(vs_driver *d, vs_drv_req *rq, uint32_t used_len, vs_blk_result *res);
+void vs__blk_complete(vs_driver *d, vs_drv_req *rq, uint32_t used_len, bool len_valid,
+                      vs_blk_result *res);
 void vs__blk_abort(vs_driver *d, vs_drv_req *rq);
 void vs__blk_shadow_free(vs_driver *d);
 

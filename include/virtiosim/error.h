@@ -20,7 +20,7 @@ enum vs_errc {
     VS_EBACKEND,     /* back-end process died or misbehaved */
 };
 
-#define VS_ERR_MSG_MAX 256
+#define VS_ERR_MSG_MAX 512
 
 typedef struct vs_err {
     int code;                   /* enum vs_errc, 0 when no error */

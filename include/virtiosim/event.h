@@ -30,7 +30,8 @@ enum vs_event_kind {
     VS_EV_DOORBELL,         /* queue: device woke up on (coalesced) notifications; ref only */
     VS_EV_FETCH,            /* queue, id: device fetched a chain; ref/server only */
     VS_EV_DEVICE_ERROR,     /* queue, text: device rejected a chain (device error path) */
-    VS_EV_USED,             /* queue, id, len, idx = used idx after it: driver collected */
+    VS_EV_USED,             /* queue, id, len, idx = used idx after it: driver collected;
+                               val = 1 when len is reserved (packed, no WRITE flag) */
     VS_EV_USED_INVALID,     /* queue, id, len, text: device produced a bad used element */
     VS_EV_IRQ_MASK,         /* queue, val = 1 suppressed / 0 enabled (driver's request) */
     VS_EV_IRQ,              /* queue (or -1 config), val = vector; interrupt delivered */

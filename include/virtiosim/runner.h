@@ -50,7 +50,7 @@ typedef struct vs_scenario_result {
     char path[256];
     uint64_t seed;
     enum vs_scn_verdict verdict;  /* report.h */
-    char message[512];         /* why it failed / errored, "" when passed */
+    char message[1024];        /* why it failed / errored, "" when passed */
     int failed_step;           /* index of the failing step, -1 none */
     char failed_step_desc[96];
     unsigned steps_run;

@@ -84,6 +84,7 @@ typedef struct vs_step {
     uint64_t force_features;    /* written although not offered (provokes a refusal) */
     /* VS_STEP_FAULT */
     enum vs_fault fault;
+    bool fault_survives;        /* NEEDS_RESET or a completed request are both fine */
     /* VS_STEP_WAIT */
     uint64_t wait_ns;
 } vs_step;
@@ -151,6 +152,25 @@ typedef struct vs_suite {
 
 int vs_suite_load(const char *path, vs_suite **out, vs_err *e);
 void vs_suite_free(vs_suite *s);
+
+/* Expected results (files in scenarios/expected/): known non-conformances of a back-end,
+ * each with the reason. A listed scenario that fails is an expected failure; the reports
+ * still show the failure and its evidence. Checks are never weakened to match. */
+typedef struct vs_expected_entry {
+    char *scenario;
+    char *reason;
+} vs_expected_entry;
+
+typedef struct vs_expected {
+    char *path;
+    char *backend;
+    vs_expected_entry *e;
+    unsigned n;
+} vs_expected;
+
+int vs_expected_load(const char *path, vs_expected **out, vs_err *e);
+void vs_expected_free(vs_expected *x);
+const vs_expected_entry *vs_expected_find(const vs_expected *x, const char *scenario);
 
 /* Parsers shared with the CLI: "4k" / "1MiB" / "512" → bytes; "500ns" / "2us" → ns. */
 int vs_parse_size(const char *s, uint64_t *out);

@@ -92,6 +92,8 @@ typedef struct vs_vq_drv_opts {
 typedef struct vs_used {
     uint32_t id;    /* split: head index; packed: buffer id */
     uint32_t len;   /* bytes the device says it wrote */
+    bool len_valid; /* false: a packed used descriptor without VIRTQ_DESC_F_WRITE, whose
+                       length the spec declares reserved (drivers ignore it); len is 0 */
     void *cookie;   /* what the driver passed to add */
 } vs_used;
 
