@@ -1,0 +1,68 @@
+"""`virtiosim mutants`: every deliberately broken device must make exactly the statements
+and checks it names fail, and the correct device must fail nothing. Exit 0 is the
+contract; a BAD line means a check cannot fire (or fires wrongly)."""
+import json
+import re
+
+import pytest
+
+from conftest import BLK, fmt
+
+MUTANT_LINE = re.compile(r"^(ok|BAD)\s+(\S+)\s", re.M)
+
+
+@pytest.fixture(scope="module")
+def mutants(cli):
+    return cli("mutants", timeout=120)    # from the repository root
+
+
+def test_mutants_exit_0(mutants):
+    assert mutants.returncode == 0, fmt(mutants)
+    assert re.search(r"^\d+ mutants \+ the correct device: 0 wrong$", mutants.stdout,
+                     re.M), fmt(mutants)
+
+
+def test_no_bad_mutant(mutants):
+    bad = [line for line in mutants.stdout.splitlines()
+           if line.startswith("BAD") or line.startswith("     ")]
+    assert bad == [], "\n".join(bad) + fmt(mutants)
+    assert any(tag == "ok" for tag, _ in MUTANT_LINE.findall(mutants.stdout)), fmt(mutants)
+
+
+def test_mutants_summary_line(mutants):
+    lines = MUTANT_LINE.findall(mutants.stdout)
+    names = [n for _, n in lines]
+    assert "(correct" in names, "the correct device was not run" + fmt(mutants)
+    m = re.search(r"^(\d+) mutants \+ the correct device: (\d+) wrong$", mutants.stdout, re.M)
+    assert m, fmt(mutants)
+    assert int(m.group(1)) == len(lines) - 1 >= 1, fmt(mutants)
+    assert int(m.group(2)) == sum(tag == "BAD" for tag, _ in lines), fmt(mutants)
+
+
+def test_every_listed_mutant_is_accepted_by_run(cli, mutants):
+    names = [n for _, n in MUTANT_LINE.findall(mutants.stdout) if not n.startswith("(")]
+    assert names, fmt(mutants)
+    for name in names:
+        r = cli("run", "-q", "--mutant", name, BLK / "rw-basic.yaml")
+        assert r.returncode in (0, 1), f"--mutant {name}" + fmt(r)
+
+
+def test_catalogue_marks_statements_proven_by_a_mutant(cli):
+    r = cli("clauses", "--json")
+    assert r.returncode == 0, fmt(r)
+    proven = [st["id"] for st in json.loads(r.stdout) if st["mutant"]]
+    assert proven, "no statement is proven by a mutant"
+
+
+def test_mutants_json_is_documented_and_works(cli):
+    # `virtiosim --help` documents `mutants [--json]`.
+    assert "mutants [--json]" in cli("--help").stdout
+    r = cli("mutants", "--json", timeout=120)
+    assert r.returncode == 0, fmt(r)
+    json.loads(r.stdout)
+
+
+def test_mutants_outside_the_source_tree_is_a_usage_error(cli, tmp_path):
+    r = cli("mutants", cwd=tmp_path)
+    assert r.returncode == 2, fmt(r)
+    assert "source tree" in r.stderr, fmt(r)
