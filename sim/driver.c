@@ -651,8 +651,13 @@ int vs__drv_req_layout(vs_driver *d, vs_drv_req *rq, vs_err *e)
     for (uint32_t i = 0; i < rq->nseg; i++) {
         pos = align_up(pos, SEG_ALIGN);
         rq->seg[i].gpa = rq->chunk_gpa + pos;
-        uint8_t fill = i >= rq->n_out ? VS_DRV_POISON : 0;
-        if ((rc = vs_gmem_fill(d->gm, rq->seg[i].gpa, fill, rq->seg[i].len, e)) < 0 ||
+        /* Readable segments are written by the request builder. Writable ones are
+         * poisoned so stale pool bytes never pass verification; unverified requests
+         * poison only the last (status) segment. */
+        bool poison = i >= rq->n_out &&
+                      (i == rq->nseg - 1 || !(rq->r.flags & VS_BLK_REQ_NO_VERIFY));
+        if ((poison && (rc = vs_gmem_fill(d->gm, rq->seg[i].gpa, VS_DRV_POISON,
+                                          rq->seg[i].len, e)) < 0) ||
             (rc = vs_gmem_write(d->gm, rq->seg[i].gpa + rq->seg[i].len, guard,
                                 VS_DRV_GUARD_LEN, e)) < 0) {
             vs__drv_pool_free(d, rq->chunk_gpa, rq->chunk_units);
@@ -709,7 +714,7 @@ static int snapshot_readable(vs_driver *d, vs_drv_req *rq, vs_err *e)
     for (uint32_t i = 0; i < rq->n_out; i++)
         total += rq->seg[i].len;
     rq->ro_bytes = total;
-    if (!total)
+    if (!total || d->o.no_readable_copy)
         return 0;
     rq->ro_copy = malloc(total);
     if (!rq->ro_copy)

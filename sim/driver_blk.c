@@ -124,8 +124,12 @@ uint8_t vs_blk_pattern_byte(uint64_t seed, uint64_t tag, uint64_t sector, uint32
 
 static void pattern_sector(uint64_t seed, uint64_t tag, uint64_t sector, uint8_t *out)
 {
+    /* Same words as pattern_word, with the per-sector part computed once. */
+    uint64_t base = seed ^ (tag * UINT64_C(0xd6e8feb86659fd93)) ^
+                    (sector * UINT64_C(0x9e3779b97f4a7c15));
     for (uint32_t w = 0; w < VS_BLK_SECTOR / 8; w++) {
-        uint64_t v = pattern_word(seed, tag, sector, w);
+        uint64_t st = base ^ ((uint64_t)w << 48);
+        uint64_t v = vs__splitmix64(&st);
         for (unsigned b = 0; b < 8; b++)
             out[w * 8 + b] = (uint8_t)(v >> (8 * b));
     }
@@ -314,36 +318,36 @@ int vs_blk_submit(vs_driver *d, const vs_blk_req *r, vs_err *e)
         if ((rc = vs_gmem_write(d->gm, rq->seg[1].gpa, pb, 16, e)) < 0)
             goto fail;
     }
-    if (!data_in && nd) {
+    if (!data_in && nd && (r->flags & VS_BLK_REQ_ANY_DATA) && r->type == VS_BLK_T_OUT) {
+        rq->write_tag = VS_SHADOW_UNKNOWN; /* whatever the pool chunk held is written */
+    } else if (!data_in && nd) {
         /* OUT: the pattern for a fresh tag; raw readable data: the pattern for tag 1. */
         /* Scenario-chosen patterns live in their own tag space, above the counter's. */
         uint64_t tag = r->type != VS_BLK_T_OUT ? 1
                        : r->pattern ? (UINT64_C(1) << 62) | r->pattern
                                     : d->next_tag++;
         rq->write_tag = r->type == VS_BLK_T_OUT ? tag : 0;
-        uint8_t sec[VS_BLK_SECTOR];
-        uint64_t pos = 0;
-        uint64_t cur = UINT64_MAX;
-        for (uint32_t i = 0; i < nd; i++) {
-            const vs_seg *sg = &rq->seg[rq->data_first + i];
-            uint8_t *tmp = malloc(sg->len);
-            if (!tmp) {
-                rc = vs_err_set(e, VS_ENOMEM, "blk: out of memory");
-                goto fail;
-            }
-            for (uint32_t b = 0; b < sg->len; b++, pos++) {
-                uint64_t s = r->sector + pos / VS_BLK_SECTOR;
-                if (s != cur) {
-                    pattern_sector(d->o.seed, tag, s, sec);
-                    cur = s;
-                }
-                tmp[b] = sec[pos % VS_BLK_SECTOR];
-            }
-            rc = vs_gmem_write(d->gm, sg->gpa, tmp, sg->len, e);
-            free(tmp);
-            if (rc < 0)
-                goto fail;
+        /* The whole payload once, sector by sector, then scattered over the segments. */
+        uint64_t total = 0;
+        for (uint32_t i = 0; i < nd; i++)
+            total += rq->seg[rq->data_first + i].len;
+        uint64_t nsec = (total + VS_BLK_SECTOR - 1) / VS_BLK_SECTOR;
+        uint8_t *payload = malloc(nsec * VS_BLK_SECTOR);
+        if (!payload) {
+            rc = vs_err_set(e, VS_ENOMEM, "blk: out of memory");
+            goto fail;
         }
+        for (uint64_t s = 0; s < nsec; s++)
+            pattern_sector(d->o.seed, tag, r->sector + s, payload + s * VS_BLK_SECTOR);
+        uint64_t pos = 0;
+        for (uint32_t i = 0; i < nd && rc >= 0; i++) {
+            const vs_seg *sg = &rq->seg[rq->data_first + i];
+            rc = vs_gmem_write(d->gm, sg->gpa, payload + pos, sg->len, e);
+            pos += sg->len;
+        }
+        free(payload);
+        if (rc < 0)
+            goto fail;
     }
     if (r->type == VS_BLK_T_IN && !(r->flags & VS_BLK_REQ_NO_VERIFY) && r->nsectors &&
         r->nsectors <= SHADOW_RANGE_MAX) {
@@ -637,7 +641,8 @@ int vs_blk_workload_run(vs_driver *d, const vs_blk_workload *w, vs_blk_workload_
                             .sector = (w->offset + blk * bs) / VS_BLK_SECTOR,
                             .nsectors = bs / VS_BLK_SECTOR,
                             .queue = rr,
-                            .flags = VS_BLK_REQ_DEFER | (w->verify ? 0 : VS_BLK_REQ_NO_VERIFY),
+                            .flags = VS_BLK_REQ_DEFER |
+                                     (w->verify ? 0 : VS_BLK_REQ_NO_VERIFY | VS_BLK_REQ_ANY_DATA),
                             .user = WL_MARK | issued};
             vs_err se = {0};
             int id = vs_blk_submit(d, &r, &se);

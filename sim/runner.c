@@ -725,20 +725,21 @@ int vs_run_scenario(const vs_scenario *s, const vs_run_opts *o, vs_scenario_resu
     int rc = vs_gmem_create_flat(&c.gm, gmem_bytes_for(s, pool), e);
     if (rc == 0)
         rc = vs_engine_create(&c.eng, r->seed, e);
-    if (rc == 0)
+    /* A bare run (benchmarks) leaves the event bus empty: no trace, monitors, timeline. */
+    if (rc == 0 && !o->bare)
         rc = vs_trace_create(&c.trace, o->trace, e);
-    if (rc == 0)
+    if (rc == 0 && !o->bare)
         rc = vs_trace_attach(c.trace, &c.bus, e);
-    if (rc == 0)
+    if (rc == 0 && !o->bare)
         rc = vs_monitors_create(&c.mon, c.gm, VS_DEV_BLK, VS_ROLE_DEVICE, e);
-    if (rc == 0) {
+    if (rc == 0 && c.mon) {
         vs_monitors_set_scenario(c.mon, s->name);
         vs_monitors_set_interrupts_observable(c.mon, s->driver.interrupts != VS_IRQ_POLL);
         rc = vs_event_bus_add(&c.bus, vs_monitors_on_event, c.mon);
     }
-    if (rc == 0)
+    if (rc == 0 && !o->bare)
         rc = vs_timeline_create(&r->timeline, 0, e);
-    if (rc == 0)
+    if (rc == 0 && r->timeline)
         rc = vs_event_bus_add(&c.bus, vs_timeline_on_event, r->timeline);
     if (rc == 0)
         rc = qemu ? build_qemu(&c, e) : build_ref(&c, e);
@@ -752,6 +753,7 @@ int vs_run_scenario(const vs_scenario *s, const vs_run_opts *o, vs_scenario_resu
         dopts.irq_mode = (enum vs_irq_mode)s->driver.interrupts;
         dopts.use_indirect = s->driver.indirect;
         dopts.irq_delayed = s->driver.interrupt_delay;
+        dopts.no_readable_copy = true; /* the readable-unchanged monitor owns that check */
         dopts.seed = r->seed;
         dopts.seg_size = s->driver.seg_size;
         dopts.pool_bytes = pool;
@@ -766,13 +768,14 @@ int vs_run_scenario(const vs_scenario *s, const vs_run_opts *o, vs_scenario_resu
         teardown(&c);
         return 0;
     }
-    if (qemu)
+    if (qemu && c.mon)
         vs_monitors_set_async_device(c.mon, true);
 
     for (c.step = 0; c.step < s->nsteps; c.step++) {
         const vs_step *st = &s->steps[c.step];
         describe_step(st, c.step_desc, sizeof c.step_desc);
-        vs_monitors_set_step(c.mon, c.step, c.step_desc);
+        if (c.mon)
+            vs_monitors_set_step(c.mon, c.step, c.step_desc);
         emit(&c, VS_EV_STEP, c.step, c.step_desc);
         if (o->verbose)
             fprintf(stderr, "  %s: step %u/%u %s\n", s->name, c.step + 1, s->nsteps, c.step_desc);
@@ -796,7 +799,7 @@ int vs_run_scenario(const vs_scenario *s, const vs_run_opts *o, vs_scenario_resu
         r->negotiated = vs_driver_features(c.d);
 
     vs_err fe = {0};
-    if (vs_monitors_finish(c.mon, r->negotiated, &fe) == 0 &&
+    if (c.mon && vs_monitors_finish(c.mon, r->negotiated, &fe) == 0 &&
         vs_results_create(&r->conformance, &fe) == 0)
         vs_results_merge(r->conformance, vs_monitors_results(c.mon), &fe);
     if (r->conformance) {
@@ -829,7 +832,8 @@ int vs_run_scenario(const vs_scenario *s, const vs_run_opts *o, vs_scenario_resu
             snprintf(r->message + n, sizeof r->message - n, "; QEMU stderr: %s", err);
         }
     }
-    vs_trace_digest_hex(c.trace, r->digest);
+    if (c.trace)
+        vs_trace_digest_hex(c.trace, r->digest);
     r->virtual_ns = ctx_now(&c);
     r->wall_ns = wall_ns() - t0;
     teardown(&c);

@@ -64,6 +64,8 @@ typedef struct vs_driver_opts {
                                    * the driver polls every poll_interval_ns */
     bool use_indirect;            /* requests in one indirect table (needs INDIRECT_DESC) */
     bool irq_delayed;             /* re-arm interrupts like virtqueue_enable_cb_delayed */
+    bool no_readable_copy;        /* skip the driver's own copy-and-compare of readable
+                                     buffers (a conformance monitor checks them instead) */
     uint32_t queue_depth;         /* max outstanding requests per queue; 0 = ring limit */
     uint64_t seed;                /* data patterns (and workload default seed) */
     uint32_t seg_size;            /* blk data segment size in bytes; 0 = one segment */
@@ -181,6 +183,8 @@ enum vs_blk_req_flags {
     VS_BLK_REQ_DEFER = 1u << 4,      /* add only; publish + kick at vs_driver_flush */
     VS_BLK_REQ_DATA_IN = 1u << 5,    /* raw types: data_len bytes are device-writable */
     VS_BLK_REQ_EXPECT = 1u << 6,     /* expect_status overrides the default expectation */
+    VS_BLK_REQ_ANY_DATA = 1u << 7,   /* OUT: content irrelevant (no pattern generated; the
+                                        sectors become unknown to the shadow) */
 };
 
 typedef struct vs_blk_req {

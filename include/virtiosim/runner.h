@@ -42,6 +42,7 @@ typedef struct vs_run_opts {
     const vs_mutant *mutant;   /* NULL in production */
     bool progress;             /* progress line on stderr for long workloads */
     bool verbose;              /* step-by-step lines on stderr */
+    bool bare;                 /* no monitors, trace or timeline (benchmarks only) */
 } vs_run_opts;
 
 
