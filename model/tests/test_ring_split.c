@@ -932,9 +932,10 @@ START_TEST(test_mutations)
 {
     rig r;
     vs_used u;
+    /* The over-long len reaches the driver as is: the monitors judge it. */
     mutant_setup(&r, VS_VQ_MUT_USED_LEN_TOO_LONG);
-    ck_assert_int_eq(vs_vq_drv_collect(r.d, &u, &r.e), -VS_EPROTO);
-    ck_assert_ptr_nonnull(strstr(r.e.msg, "len 513 > 512"));
+    ck_assert_int_eq(vs_vq_drv_collect(r.d, &u, &r.e), 1);
+    ck_assert_uint_eq(u.len, 513);
     rig_fini(&r);
 
     mutant_setup(&r, VS_VQ_MUT_USED_BAD_ID);
