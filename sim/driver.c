@@ -1088,6 +1088,8 @@ int vs_driver_wait(vs_driver *d, uint64_t timeout_ns, vs_err *e)
 
 int vs__drv_wait_some(vs_driver *d, vs_drv_waiter *w, vs_err *e)
 {
+    if (d->o.stop && *d->o.stop)
+        return vs_err_set(e, VS_ESTATE, "driver: interrupted");
     if (d->needs_reset)
         return vs_err_set(e, VS_ESTATE,
                           "driver: device set DEVICE_NEEDS_RESET with %u requests "

@@ -22,7 +22,9 @@
 
 enum { EXIT_PASS = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_INFRA = 3 };
 
-static volatile sig_atomic_t g_interrupted;
+/* int rather than sig_atomic_t so the runner and driver can watch it through a
+ * `const volatile int *` (sig_atomic_t is int on every platform virtiosim builds on). */
+static volatile int g_interrupted;
 
 static void on_signal(int sig)
 {
@@ -232,6 +234,7 @@ static int run_files(run_cli *rc, const strlist *files)
     }
     rc->o.trace = trace;
     rc->o.progress = !rc->quiet && isatty(STDERR_FILENO);
+    rc->o.stop = &g_interrupted;
     rc->o.verbose = rc->verbose;
 
     /* The first ^C finishes the current scenario and writes the reports; a second one

@@ -658,6 +658,9 @@ static int build_qemu(run_ctx *c, vs_err *e)
     rc = vs_qemu_transport_create(&c->t, c->gm, &o, &c->bus, e);
     if (rc < 0)
         return vs_err_prefix(e, "qemu");
+    /* QEMU has the image open: its name can go now, so no exit path leaves it behind. */
+    if (c->tmp_image)
+        unlink(c->tmp_image);
     snprintf(c->r->backend_version, sizeof c->r->backend_version, "%s",
              vs_qemu_transport_version(c->t));
     return 0;
@@ -754,6 +757,7 @@ int vs_run_scenario(const vs_scenario *s, const vs_run_opts *o, vs_scenario_resu
         dopts.use_indirect = s->driver.indirect;
         dopts.irq_delayed = s->driver.interrupt_delay;
         dopts.no_readable_copy = true; /* the readable-unchanged monitor owns that check */
+        dopts.stop = o->stop;
         dopts.seed = r->seed;
         dopts.seg_size = s->driver.seg_size;
         dopts.pool_bytes = pool;
@@ -773,6 +777,12 @@ int vs_run_scenario(const vs_scenario *s, const vs_run_opts *o, vs_scenario_resu
 
     for (c.step = 0; c.step < s->nsteps; c.step++) {
         const vs_step *st = &s->steps[c.step];
+        if (o->stop && *o->stop) {
+            r->verdict = VS_SCN_ERROR;
+            snprintf(r->message, sizeof r->message, "interrupted before step %u (%s)",
+                     c.step + 1, vs_step_kind_name(st->kind));
+            break;
+        }
         describe_step(st, c.step_desc, sizeof c.step_desc);
         if (c.mon)
             vs_monitors_set_step(c.mon, c.step, c.step_desc);

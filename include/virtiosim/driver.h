@@ -64,6 +64,7 @@ typedef struct vs_driver_opts {
                                    * the driver polls every poll_interval_ns */
     bool use_indirect;            /* requests in one indirect table (needs INDIRECT_DESC) */
     bool irq_delayed;             /* re-arm interrupts like virtqueue_enable_cb_delayed */
+    const volatile int *stop;     /* when non-zero, waits give up ("interrupted") */
     bool no_readable_copy;        /* skip the driver's own copy-and-compare of readable
                                      buffers (a conformance monitor checks them instead) */
     uint32_t queue_depth;         /* max outstanding requests per queue; 0 = ring limit */

@@ -43,6 +43,7 @@ typedef struct vs_run_opts {
     bool progress;             /* progress line on stderr for long workloads */
     bool verbose;              /* step-by-step lines on stderr */
     bool bare;                 /* no monitors, trace or timeline (benchmarks only) */
+    const volatile int *stop;  /* set by a signal handler: end the scenario early */
 } vs_run_opts;
 
 

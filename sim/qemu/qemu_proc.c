@@ -131,6 +131,11 @@ int vs_qemu_install_cleanup(vs_err *e)
         return vs_err_set(e, VS_EIO, "qemu: atexit failed");
     const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
     for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+        /* An application with its own policy (the virtiosim CLI ends the current
+         * scenario, stops QEMU and writes its reports) keeps it. */
+        struct sigaction old;
+        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler != SIG_DFL)
+            continue;
         struct sigaction sa;
         memset(&sa, 0, sizeof sa);
         sa.sa_handler = cleanup_signal;
@@ -282,6 +287,7 @@ struct vs_qemu {
     char sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     char stderr_path[PATH_MAX];
     bool dir_removed;
+    int stderr_rfd;    /* read side of QEMU's stderr file, which is already unlinked */
     char *stderr_copy; /* captured at stop */
     char *cmdline;
 };
@@ -407,6 +413,7 @@ int vs_qemu_start(const vs_qemu_opts *o, vs_qemu **out, vs_err *e)
     if (!q)
         return vs_err_set(e, VS_ENOMEM, "qemu start: out of memory");
     q->reg_slot = -1;
+    q->stderr_rfd = -1;
     q->grace_ms = o->stop_grace_ms > 0 ? o->stop_grace_ms : 2000;
     int listen_fd = -1, err_fd = -1, pipefd[2] = { -1, -1 };
     char *argv[MAX_ARGS + 1];
@@ -628,6 +635,16 @@ int vs_qemu_start(const vs_qemu_opts *o, vs_qemu **out, vs_err *e)
     }
     vs_qtest_set_timeout_ms(q->qt, o->qtest_timeout_ms > 0 ? o->qtest_timeout_ms
                                                             : VS_QTEST_DEFAULT_TIMEOUT_MS);
+    /* QEMU holds everything it needs open now (firmware loaded, socket connected, stderr
+     * inherited): empty the temporary directory at once, so nothing can be left behind
+     * whichever way virtiosim ends, SIGKILL included. stderr stays readable through our
+     * own descriptor, named by /proc/self/fd. */
+    q->stderr_rfd = open(q->stderr_path, O_RDONLY | O_CLOEXEC);
+    if (q->stderr_rfd >= 0) {
+        remove_tmpdir(q->dir);
+        snprintf(q->stderr_path, sizeof q->stderr_path, "/proc/self/fd/%d", q->stderr_rfd);
+        vs_qtest_set_stderr_path(q->qt, q->stderr_path);
+    }
     for (int i = 0; i < nowned; i++)
         free(owned[i]);
     close(pipefd[0]);
@@ -818,6 +835,8 @@ void vs_qemu_destroy(vs_qemu *q)
     if (!q)
         return;
     vs_qemu_stop(q, NULL);
+    if (q->stderr_rfd >= 0)
+        close(q->stderr_rfd);
     free(q->stderr_copy);
     free(q->cmdline);
     free(q);
