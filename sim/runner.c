@@ -778,7 +778,7 @@ int vs_run_scenario(const vs_scenario *s, const vs_run_opts *o, vs_scenario_resu
     for (c.step = 0; c.step < s->nsteps; c.step++) {
         const vs_step *st = &s->steps[c.step];
         if (o->stop && *o->stop) {
-            r->verdict = VS_SCN_ERROR;
+            r->verdict = VS_SCN_SKIPPED;
             snprintf(r->message, sizeof r->message, "interrupted before step %u (%s)",
                      c.step + 1, vs_step_kind_name(st->kind));
             break;
@@ -791,6 +791,13 @@ int vs_run_scenario(const vs_scenario *s, const vs_run_opts *o, vs_scenario_resu
             fprintf(stderr, "  %s: step %u/%u %s\n", s->name, c.step + 1, s->nsteps, c.step_desc);
         rc = run_step(&c, st);
         r->steps_run = c.step + 1;
+        if (rc != 0 && o->stop && *o->stop) {
+            /* Cut short by ^C: not a verdict on the device. */
+            r->verdict = VS_SCN_SKIPPED;
+            snprintf(r->message, sizeof r->message, "interrupted during step %u (%s)",
+                     c.step + 1, c.step_desc);
+            break;
+        }
         if (rc != 0) {
             r->failed_step = (int)c.step;
             snprintf(r->failed_step_desc, sizeof r->failed_step_desc, "%s", c.step_desc);

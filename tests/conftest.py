@@ -27,10 +27,12 @@ SCENARIOS = ROOT / "scenarios"
 BLK = SCENARIOS / "blk"
 
 # A result line of `run`/`suite`: "PASS  blk-rw-basic   7 steps ..."
-RESULT_LINE = re.compile(r"^(PASS|FAIL|ERROR|SKIP)\s+(\S+)\s+\d+ steps", re.M)
+RESULT_LINE = re.compile(r"^(PASS|FAIL|ERROR|SKIP|XFAIL|XPASS)\s+(\S+)\s+\d+ steps", re.M)
 SUMMARY_LINE = re.compile(
-    r"^(\d+) scenarios?: (\d+) passed, (\d+) failed, (\d+) errors, (\d+) skipped in [\d.]+ s; "
-    r"statements: (\d+) pass, (\d+) fail, (\d+) not exercised, (\d+) not applicable$",
+    r"^(\d+) scenarios?: (\d+) passed, (\d+) failed(?: \(\+(\d+) expected\))?, (\d+) errors, "
+    r"(\d+) skipped in [\d.]+ s; "
+    r"statements: (\d+) pass, (\d+) fail, (\d+) not exercised, (\d+) not applicable, "
+    r"(\d+) untestable$",
     re.M)
 
 
@@ -60,9 +62,9 @@ class Cli:
         m = SUMMARY_LINE.search(stdout)
         if not m:
             return None
-        keys = ("ran", "passed", "failed", "errors", "skipped",
-                "st_pass", "st_fail", "st_not_exercised", "st_not_applicable")
-        return dict(zip(keys, map(int, m.groups())))
+        keys = ("ran", "passed", "failed", "expected", "errors", "skipped",
+                "st_pass", "st_fail", "st_not_exercised", "st_not_applicable", "st_untestable")
+        return dict(zip(keys, (int(g) if g is not None else 0 for g in m.groups())))
 
 
 @pytest.fixture(scope="session")
