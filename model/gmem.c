@@ -55,6 +55,7 @@ struct vs_gmem {
     gmem_alloc *allocs; /* sorted by GPA */
     size_t nallocs, capallocs;
     uint64_t bytes_free;
+    bool external; /* vs_gmem_create_external: no memfd, mappings owned by the caller */
 };
 
 typedef unsigned long long ull;
@@ -250,12 +251,82 @@ void vs_gmem_destroy(vs_gmem *gm)
 {
     if (!gm)
         return;
-    munmap(gm->base, (size_t)gm->file_size);
-    close(gm->fd);
+    if (!gm->external) {
+        munmap(gm->base, (size_t)gm->file_size);
+        close(gm->fd);
+    }
     free(gm->regs);
     free(gm->free);
     free(gm->allocs);
     free(gm);
+}
+
+/* ---------------------------------------------------- external mappings */
+
+int vs_gmem_create_external(vs_gmem **out, const vs_gmem_ext_region *regs, size_t n,
+                            vs_err *e)
+{
+    if (!out)
+        return vs_err_set(e, VS_EINVAL, "gmem create external: out is NULL");
+    *out = NULL;
+    if (n && !regs)
+        return vs_err_set(e, VS_EINVAL, "gmem create external: regions is NULL");
+    vs_gmem *gm = calloc(1, sizeof *gm);
+    if (!gm)
+        return vs_err_set(e, VS_ENOMEM, "gmem create external: out of host memory");
+    gm->fd = -1;
+    gm->external = true;
+    for (size_t k = 0; k < n; k++) {
+        const vs_gmem_ext_region *x = &regs[k];
+        int rc = 0;
+        if (x->flags & ~(uint32_t)(VS_GMEM_READONLY | VS_GMEM_HOLE))
+            rc = vs_err_set(e, VS_EINVAL, "region gpa 0x%llx: unknown flags 0x%x",
+                            (ull)x->gpa, x->flags);
+        else if (x->size == 0)
+            rc = vs_err_set(e, VS_EINVAL, "region gpa 0x%llx: size 0", (ull)x->gpa);
+        else if (x->size > UINT64_MAX - x->gpa)
+            rc = vs_err_set(e, VS_ERANGE,
+                            "region gpa 0x%llx+0x%llx wraps around the 64-bit address space",
+                            (ull)x->gpa, (ull)x->size);
+        else if (!(x->flags & VS_GMEM_HOLE) && !x->host)
+            rc = vs_err_set(e, VS_EINVAL, "region gpa 0x%llx: no host mapping", (ull)x->gpa);
+        else if (x->size > (uint64_t)SIZE_MAX)
+            rc = vs_err_set(e, VS_ERANGE, "region gpa 0x%llx: size 0x%llx too large",
+                            (ull)x->gpa, (ull)x->size);
+        size_t i = 0;
+        if (rc == 0) {
+            while (i < gm->nregs && gm->regs[i].pub.gpa <= x->gpa)
+                i++;
+            const gmem_reg *prev = i ? &gm->regs[i - 1] : NULL;
+            const gmem_reg *next = i < gm->nregs ? &gm->regs[i] : NULL;
+            const gmem_reg *clash = NULL;
+            if (prev && reg_end(prev) > x->gpa)
+                clash = prev;
+            else if (next && next->pub.gpa < x->gpa + x->size)
+                clash = next;
+            if (clash)
+                rc = vs_err_set(e, VS_EINVAL,
+                                "region [0x%llx,0x%llx) overlaps region [0x%llx,0x%llx)",
+                                (ull)x->gpa, (ull)(x->gpa + x->size), (ull)clash->pub.gpa,
+                                (ull)reg_end(clash));
+        }
+        if (rc == 0 && !grow((void **)&gm->regs, &gm->capregs, gm->nregs + 1, sizeof *gm->regs))
+            rc = vs_err_set(e, VS_ENOMEM, "gmem create external: out of host memory");
+        if (rc < 0) {
+            vs_gmem_destroy(gm);
+            return rc;
+        }
+        memmove(&gm->regs[i + 1], &gm->regs[i], (gm->nregs - i) * sizeof *gm->regs);
+        gmem_reg *r = &gm->regs[i];
+        r->pub = (vs_gmem_region){x->gpa, x->size, 0, x->flags};
+        r->host = (x->flags & VS_GMEM_HOLE) ? NULL : (uint8_t *)x->host;
+        r->deny = (x->flags & VS_GMEM_HOLE)       ? (VS_GMEM_READ | VS_GMEM_WRITE)
+                  : (x->flags & VS_GMEM_READONLY) ? VS_GMEM_WRITE
+                                                  : 0;
+        gm->nregs++;
+    }
+    *out = gm;
+    return 0;
 }
 
 /* ------------------------------------------------------------------ regions */

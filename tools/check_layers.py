@@ -17,7 +17,8 @@ HEADER_LAYER = {
     "scsi.h": 1, "console.h": 1, "vhost.h": 1, "pci.h": 1, "event.h": 1,
     "conformance.h": 2, "monitor.h": 2, "catalogue.h": 2, "report.h": 3,
     "sim.h": 4, "trace.h": 4, "transport_ref.h": 4, "driver.h": 4, "scenario.h": 4,
-    "backend.h": 4, "runner.h": 4, "qemu.h": 4, "vhost_user.h": 4, "pci_model.h": 1,
+    "backend.h": 4, "runner.h": 4, "qemu.h": 4, "vhost_user.h": 4, "vhost_frontend.h": 4, "pci_model.h": 1,
+    "transport_pci.h": 4,
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s*[<"]([^>"]+)[>"]', re.M)
 

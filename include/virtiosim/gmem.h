@@ -105,4 +105,21 @@ uint64_t vs_gmem_bytes_free(const vs_gmem *gm);
 int vs_gmem_hook_add(vs_gmem *gm, vs_gmem_hook_fn fn, void *opaque, vs_err *e);
 void vs_gmem_hook_remove(vs_gmem *gm, int handle);
 
+/* Guest memory over mappings that already exist (e.g. the regions a vhost-user front-end
+ * sent with SET_MEM_TABLE, mapped by the caller). Each region names its own host
+ * address; the caller keeps ownership of the mappings (vs_gmem_destroy does not unmap)
+ * and must keep them mapped until vs_gmem_destroy. Such a gmem has no memfd
+ * (vs_gmem_fd returns -1, file size 0, host base NULL) and no allocator
+ * (vs_gmem_alloc fails with -VS_ENOMEM); add_region cannot add RAM to it. Regions must
+ * have size > 0, not wrap, not overlap in GPA, and have a host address unless HOLE. */
+typedef struct vs_gmem_ext_region {
+    uint64_t gpa;
+    uint64_t size;
+    void *host;           /* host address of gpa (NULL for VS_GMEM_HOLE) */
+    uint32_t flags;       /* enum vs_gmem_flags */
+} vs_gmem_ext_region;
+
+int vs_gmem_create_external(vs_gmem **out, const vs_gmem_ext_region *regs, size_t n,
+                            vs_err *e);
+
 #endif

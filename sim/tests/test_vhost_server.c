@@ -1,0 +1,598 @@
+/* End-to-end tests of the vhost-user server (sim/vhost/server.c): a raw vhost-user client
+ * written here (using only the shared codec) talks to the server over a temporary unix
+ * socket; the server runs in a thread. Bring-up, blk OUT/IN through kick/call eventfds,
+ * GET_VRING_BASE, then hostile front-ends; the server must survive and serve the next
+ * connection, and no fd may leak. */
+#define _GNU_SOURCE
+#include "virtiosim/blk.h"
+#include "virtiosim/gmem.h"
+#include "virtiosim/vhost.h"
+#include "virtiosim/vhost_user.h"
+#include "virtiosim/virtio.h"
+#include "virtiosim/vring.h"
+
+#include <check.h>
+#include <dirent.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define PF(b) (UINT64_C(1) << (b))
+
+static int count_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)))
+        if (de->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n;
+}
+
+/* ------------------------------------------------------------------ server thread */
+
+typedef struct srv {
+    vs_gmem *dummy;
+    vs_device *dev;
+    vs_vhost_server *s;
+    pthread_t th;
+    char path[108];
+    char dir[64];
+    int disconnects;
+} srv;
+
+static void on_disc(void *op, uint64_t id, const vs_vhost_server_stats *st, const char *why)
+{
+    (void)id;
+    (void)st;
+    (void)why;
+    __atomic_add_fetch(&((srv *)op)->disconnects, 1, __ATOMIC_SEQ_CST);
+}
+
+static void quiet(void *op, int level, const char *line)
+{
+    (void)op;
+    (void)level;
+    (void)line;
+}
+
+static void *srv_main(void *arg)
+{
+    srv *x = arg;
+    vs_err e = {0};
+    vs_vhost_server_run(x->s, 0, &e);
+    return NULL;
+}
+
+static void srv_start(srv *x)
+{
+    memset(x, 0, sizeof *x);
+    vs_err e = {0};
+    ck_assert_int_eq(vs_gmem_create_flat(&x->dummy, 4096, &e), 0);
+    vs_blk_opts o;
+    vs_blk_opts_default(&o);
+    o.capacity_sectors = 2048;
+    ck_assert_msg(vs_blk_create(&x->dev, x->dummy, &o, &e) == 0, "%s", e.msg);
+    vs_vhost_server_opts so = {.dev = x->dev, .on_disconnect = on_disc, .disconnect_opaque = x,
+                               .log = quiet, .io_timeout_ms = 500};
+    ck_assert_int_eq(vs_vhost_server_create(&x->s, &so, &e), 0);
+    snprintf(x->dir, sizeof x->dir, "/tmp/vs-vhost-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(x->dir));
+    snprintf(x->path, sizeof x->path, "%s/sock", x->dir);
+    ck_assert_msg(vs_vhost_server_listen(x->s, x->path, &e) == 0, "%s", e.msg);
+    ck_assert_int_eq(pthread_create(&x->th, NULL, srv_main, x), 0);
+}
+
+static void srv_stop(srv *x)
+{
+    vs_vhost_server_stop(x->s);
+    pthread_join(x->th, NULL);
+    vs_vhost_server_destroy(x->s);
+    x->dev->ops->destroy(x->dev);
+    vs_gmem_destroy(x->dummy);
+    rmdir(x->dir);
+}
+
+static void wait_disconnects(srv *x, int n)
+{
+    for (int i = 0; i < 500 && __atomic_load_n(&x->disconnects, __ATOMIC_SEQ_CST) < n; i++)
+        usleep(10000);
+    ck_assert_int_ge(__atomic_load_n(&x->disconnects, __ATOMIC_SEQ_CST), n);
+}
+
+/* ------------------------------------------------------------------ raw client */
+
+static int cl_connect(const srv *x)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    strcpy(sa.sun_path, x->path);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    return fd;
+}
+
+static void cl_send_raw(int fd, const void *buf, size_t len, const int *fds, unsigned nfds)
+{
+    union {
+        char b[CMSG_SPACE(sizeof(int) * 16)];
+        struct cmsghdr a;
+    } ctl;
+    struct iovec iov = {(void *)buf, len};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+    if (nfds) {
+        mh.msg_control = ctl.b;
+        mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+        memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
+    }
+    ssize_t n = sendmsg(fd, &mh, MSG_NOSIGNAL);
+    ck_assert_int_eq(n, (ssize_t)len);
+}
+
+static void cl_send(int fd, const vs_vhost_msg *m, const int *fds, unsigned nfds)
+{
+    uint8_t buf[VS_VHOST_USER_HDR_SIZE + VS_VHOST_USER_PAYLOAD_MAX];
+    vs_err e = {0};
+    int n = vs_vhost_msg_encode(m, buf, sizeof buf, &e);
+    ck_assert_msg(n > 0, "%s", e.msg);
+    cl_send_raw(fd, buf, (size_t)n, fds, nfds);
+}
+
+/* Reads one reply; returns 0, or -1 on EOF / timeout. */
+static int cl_recv(int fd, const vs_vhost_msg *req, vs_vhost_msg *rep)
+{
+    uint8_t buf[VS_VHOST_USER_HDR_SIZE + VS_VHOST_USER_PAYLOAD_MAX];
+    size_t got = 0, need = 12;
+    while (got < need) {
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, 3000) <= 0)
+            return -1;
+        ssize_t n = recv(fd, buf + got, need - got, 0);
+        if (n <= 0)
+            return -1;
+        got += (size_t)n;
+        if (got == 12 && need == 12) {
+            uint32_t sz;
+            memcpy(&sz, buf + 8, 4);
+            ck_assert_uint_le(sz, VS_VHOST_USER_PAYLOAD_MAX);
+            need = 12 + sz;
+        }
+    }
+    vs_err e = {0};
+    const char *rule = NULL;
+    ck_assert_msg(vs_vhost_msg_decode(buf, got, VS_VHOST_DIR_REPLY, 0, rep, &rule, &e) == 0,
+                  "reply: %s", e.msg);
+    ck_assert_msg(vs_vhost_check_reply(req, rep, &rule, &e) == 0, "reply: %s", e.msg);
+    return 0;
+}
+
+static vs_vhost_msg req(uint32_t r)
+{
+    vs_vhost_msg m;
+    vs_vhost_msg_init(&m, r, VS_VHOST_DIR_REQUEST);
+    return m;
+}
+
+static vs_vhost_msg req_u64(uint32_t r, uint64_t v)
+{
+    vs_vhost_msg m = req(r);
+    m.p.u64 = v;
+    return m;
+}
+
+static vs_vhost_msg req_state(uint32_t r, uint32_t i, uint32_t n)
+{
+    vs_vhost_msg m = req(r);
+    m.p.state = (vs_vhost_vring_state){i, n};
+    return m;
+}
+
+static uint64_t cl_call_u64(int fd, vs_vhost_msg m)
+{
+    cl_send(fd, &m, NULL, 0);
+    vs_vhost_msg rep;
+    ck_assert_int_eq(cl_recv(fd, &m, &rep), 0);
+    return rep.p.u64;
+}
+
+/* Sends with NEED_REPLY and returns the ack value. */
+static uint64_t cl_ack(int fd, vs_vhost_msg m, const int *fds, unsigned nfds)
+{
+    m.flags |= VS_VHOST_USER_FLAG_NEED_REPLY;
+    cl_send(fd, &m, fds, nfds);
+    vs_vhost_msg rep;
+    ck_assert_int_eq(cl_recv(fd, &m, &rep), 0);
+    return rep.p.u64;
+}
+
+/* A complete front-end: guest memory, one split ring of 64, kick/call/err eventfds. */
+typedef struct fe {
+    int sock;
+    vs_gmem *gm;
+    vs_vq_layout l;
+    vs_vq_drv *q;
+    int kick, call, err;
+    uint64_t data_gpa;
+} fe;
+
+static uint64_t ua(const fe *f, uint64_t gpa) { return (uint64_t)(uintptr_t)vs_gmem_host_base(f->gm) + gpa; }
+
+static void fe_bringup(fe *f, const srv *x, bool with_event_idx)
+{
+    vs_err e = {0};
+    memset(f, 0, sizeof *f);
+    f->sock = cl_connect(x);
+    ck_assert_int_eq(vs_gmem_create_flat(&f->gm, 1u << 20, &e), 0);
+    ck_assert_int_eq(vs_vq_layout_alloc(f->gm, VS_RING_SPLIT, 64, &f->l, &e), 0);
+    ck_assert_int_eq(vs_gmem_alloc(f->gm, 16384, 4096, &f->data_gpa, &e), 0);
+    uint64_t feats = cl_call_u64(f->sock, req(VS_VHOST_USER_GET_FEATURES));
+    ck_assert(feats & PF(VS_VHOST_F_PROTOCOL_FEATURES));
+    ck_assert(feats & PF(VS_F_VERSION_1));
+    uint64_t pf = cl_call_u64(f->sock, req(VS_VHOST_USER_GET_PROTOCOL_FEATURES));
+    ck_assert(pf & PF(VS_VHOST_PF_REPLY_ACK));
+    uint64_t want_pf = PF(VS_VHOST_PF_REPLY_ACK) | PF(VS_VHOST_PF_CONFIG) | PF(VS_VHOST_PF_MQ);
+    vs_vhost_msg spf = req_u64(VS_VHOST_USER_SET_PROTOCOL_FEATURES, want_pf);
+    cl_send(f->sock, &spf, NULL, 0);
+    ck_assert_uint_eq(cl_call_u64(f->sock, req(VS_VHOST_USER_GET_QUEUE_NUM)), 1);
+    vs_vhost_msg own = req(VS_VHOST_USER_SET_OWNER);
+    ck_assert_uint_eq(cl_ack(f->sock, own, NULL, 0), 0);
+    /* config: capacity */
+    vs_vhost_msg gc = req(VS_VHOST_USER_GET_CONFIG);
+    gc.p.config.size = VS_BLK_CFG_SIZE;
+    cl_send(f->sock, &gc, NULL, 0);
+    vs_vhost_msg rep;
+    ck_assert_int_eq(cl_recv(f->sock, &gc, &rep), 0);
+    uint64_t cap;
+    memcpy(&cap, rep.p.config.data, 8);
+    ck_assert_uint_eq(cap, 2048);
+    uint64_t fset = PF(VS_F_VERSION_1) | PF(VS_VHOST_F_PROTOCOL_FEATURES) |
+                    (with_event_idx ? PF(VS_F_EVENT_IDX) : 0);
+    ck_assert_uint_eq(cl_ack(f->sock, req_u64(VS_VHOST_USER_SET_FEATURES, fset), NULL, 0), 0);
+    vs_vhost_msg mt = req(VS_VHOST_USER_SET_MEM_TABLE);
+    mt.p.mem.nregions = 1;
+    mt.p.mem.region[0] = (vs_vhost_mem_region){0, vs_gmem_file_size(f->gm), ua(f, 0), 0};
+    int mfd = vs_gmem_fd(f->gm);
+    ck_assert_uint_eq(cl_ack(f->sock, mt, &mfd, 1), 0);
+    ck_assert_uint_eq(cl_ack(f->sock, req_state(VS_VHOST_USER_SET_VRING_NUM, 0, 64), NULL, 0), 0);
+    ck_assert_uint_eq(cl_ack(f->sock, req_state(VS_VHOST_USER_SET_VRING_BASE, 0, 0), NULL, 0), 0);
+    vs_vhost_msg a = req(VS_VHOST_USER_SET_VRING_ADDR);
+    a.p.addr = (vs_vhost_vring_addr){0, 0, ua(f, f->l.desc_gpa), ua(f, f->l.device_gpa),
+                                     ua(f, f->l.driver_gpa), 0};
+    ck_assert_uint_eq(cl_ack(f->sock, a, NULL, 0), 0);
+    f->kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    f->call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    f->err = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    ck_assert_uint_eq(cl_ack(f->sock, req_u64(VS_VHOST_USER_SET_VRING_KICK, 0), &f->kick, 1), 0);
+    ck_assert_uint_eq(cl_ack(f->sock, req_u64(VS_VHOST_USER_SET_VRING_CALL, 0), &f->call, 1), 0);
+    ck_assert_uint_eq(cl_ack(f->sock, req_u64(VS_VHOST_USER_SET_VRING_ERR, 0), &f->err, 1), 0);
+    ck_assert_uint_eq(cl_ack(f->sock, req_state(VS_VHOST_USER_SET_VRING_ENABLE, 0, 1), NULL, 0), 0);
+    vs_vq_drv_opts qo = {.queue_index = 0, .features = with_event_idx ? VS_VQ_F_EVENT_IDX : 0};
+    ck_assert_int_eq(vs_vq_drv_create(&f->q, f->gm, &f->l, &qo, &e), 0);
+}
+
+static void fe_close(fe *f)
+{
+    if (f->q)
+        vs_vq_drv_destroy(f->q);
+    if (f->gm)
+        vs_gmem_destroy(f->gm);
+    if (f->sock >= 0)
+        close(f->sock);
+    if (f->kick > 0)
+        close(f->kick);
+    if (f->call > 0)
+        close(f->call);
+    if (f->err > 0)
+        close(f->err);
+    memset(f, 0, sizeof *f);
+}
+
+static bool wait_fd(int fd, int ms)
+{
+    struct pollfd p = {fd, POLLIN, 0};
+    if (poll(&p, 1, ms) <= 0)
+        return false;
+    uint64_t v;
+    return read(fd, &v, sizeof v) == sizeof v;
+}
+
+/* One blk request: header at data, payload at data+512, status at data+1536. */
+static uint8_t blk_rw(fe *f, uint32_t type, uint64_t sector, void *buf, uint32_t len)
+{
+    vs_err e = {0};
+    uint64_t hdr = f->data_gpa, dat = f->data_gpa + 512, st = f->data_gpa + 8192;
+    vs_blk_req_hdr h = {type, 0, sector};
+    uint8_t raw[16];
+    memcpy(raw, &h.type, 4);
+    memcpy(raw + 4, &h.reserved, 4);
+    memcpy(raw + 8, &h.sector, 8);
+    ck_assert_int_eq(vs_gmem_write(f->gm, hdr, raw, 16, &e), 0);
+    ck_assert_int_eq(vs_gmem_st8(f->gm, st, 0xff, &e), 0);
+    vs_seg segs[3] = {{hdr, 16}, {dat, len}, {st, 1}};
+    if (type == VS_BLK_T_OUT) {
+        ck_assert_int_eq(vs_gmem_write(f->gm, dat, buf, len, &e), 0);
+        ck_assert_int_ge(vs_vq_drv_add(f->q, segs, 2, 1, 0, NULL, &e), 0);
+    } else {
+        ck_assert_int_ge(vs_vq_drv_add(f->q, segs, 1, 2, 0, NULL, &e), 0);
+    }
+    vs_vq_drv_publish(f->q);
+    if (vs_vq_drv_kick_needed(f->q)) {
+        uint64_t one = 1;
+        ck_assert_int_eq(write(f->kick, &one, 8), 8);
+    }
+    ck_assert_msg(wait_fd(f->call, 3000), "no call eventfd signal");
+    vs_used u;
+    ck_assert_int_eq(vs_vq_drv_collect(f->q, &u, &e), 1);
+    if (type == VS_BLK_T_IN) {
+        ck_assert_uint_eq(u.len, len + 1);
+        ck_assert_int_eq(vs_gmem_read(f->gm, dat, buf, len, &e), 0);
+    }
+    uint8_t status = 0xee;
+    ck_assert_int_eq(vs_gmem_ld8(f->gm, st, &status, &e), 0);
+    return status;
+}
+
+/* ------------------------------------------------------------------ tests */
+
+START_TEST(bringup_and_io)
+{
+    int fds0 = count_fds();
+    srv x;
+    srv_start(&x);
+    for (int ev = 0; ev < 2; ev++) {
+        fe f;
+        fe_bringup(&f, &x, ev == 1);
+        uint8_t out[1024], in[1024];
+        for (unsigned i = 0; i < sizeof out; i++)
+            out[i] = (uint8_t)(i * 13 + ev);
+        ck_assert_uint_eq(blk_rw(&f, VS_BLK_T_OUT, 4, out, 1024), VS_BLK_S_OK);
+        memset(in, 0, sizeof in);
+        ck_assert_uint_eq(blk_rw(&f, VS_BLK_T_IN, 4, in, 1024), VS_BLK_S_OK);
+        ck_assert(memcmp(in, out, sizeof in) == 0);
+        /* many requests in a row */
+        for (int i = 0; i < 200; i++)
+            ck_assert_uint_eq(blk_rw(&f, VS_BLK_T_IN, (uint64_t)i, in, 512), VS_BLK_S_OK);
+        ck_assert_uint_eq(blk_rw(&f, VS_BLK_T_IN, 4096, in, 512), VS_BLK_S_IOERR);
+        /* GET_VRING_BASE stops the ring and reports the next avail index */
+        vs_vhost_msg gb = req_state(VS_VHOST_USER_GET_VRING_BASE, 0, 0);
+        cl_send(f.sock, &gb, NULL, 0);
+        vs_vhost_msg rep;
+        ck_assert_int_eq(cl_recv(f.sock, &gb, &rep), 0);
+        ck_assert_uint_eq(rep.p.state.num, 203);
+        fe_close(&f);
+        wait_disconnects(&x, ev + 1);
+    }
+    vs_vhost_server_stats st;
+    vs_vhost_server_stats_get(x.s, &st);
+    ck_assert_uint_eq(st.connections, 2);
+    ck_assert_uint_eq(st.requests, 2 * 203);
+    ck_assert_uint_eq(st.rejected, 0);
+    ck_assert_uint_eq(st.fds_received, st.fds_closed);
+    ck_assert_uint_eq(vs_vhost_server_violation_count(x.s), 0);
+    srv_stop(&x);
+    ck_assert_int_eq(count_fds(), fds0);
+}
+END_TEST
+
+static void still_serves(srv *x)
+{
+    int s = cl_connect(x);
+    uint64_t f = cl_call_u64(s, req(VS_VHOST_USER_GET_FEATURES));
+    ck_assert(f & PF(VS_F_VERSION_1));
+    close(s);
+}
+
+START_TEST(hostile_frontends)
+{
+    int fds0 = count_fds();
+    srv x;
+    srv_start(&x);
+    int conns = 0;
+
+    /* 1. disconnect mid-bring-up: after SET_OWNER, half a header, then close */
+    {
+        int s = cl_connect(&x);
+        vs_vhost_msg own = req(VS_VHOST_USER_SET_OWNER);
+        cl_send(s, &own, NULL, 0);
+        uint8_t half[6] = {1, 0, 0, 0, 1, 0};
+        cl_send_raw(s, half, sizeof half, NULL, 0);
+        close(s);
+        wait_disconnects(&x, ++conns);
+    }
+    /* 2. oversized payload: the server drops the connection (EOF, no hang) */
+    {
+        int s = cl_connect(&x);
+        uint8_t h[12] = {0};
+        uint32_t v = VS_VHOST_USER_SET_FEATURES, fl = 1, sz = 100000;
+        memcpy(h, &v, 4);
+        memcpy(h + 4, &fl, 4);
+        memcpy(h + 8, &sz, 4);
+        cl_send_raw(s, h, 12, NULL, 0);
+        struct pollfd p = {s, POLLIN, 0};
+        ck_assert_int_eq(poll(&p, 1, 3000), 1);
+        char c;
+        ck_assert_int_eq(recv(s, &c, 1, 0), 0);
+        close(s);
+        wait_disconnects(&x, ++conns);
+        ck_assert_uint_ge(vs_vhost_server_rule_violations(x.s, "vhost-user.frontend.msg-size.2"), 1);
+    }
+    /* 3. stalled front-end: header promises a payload that never comes */
+    {
+        int s = cl_connect(&x);
+        vs_vhost_msg m = req_u64(VS_VHOST_USER_SET_FEATURES, 1);
+        uint8_t b[20];
+        vs_err e = {0};
+        ck_assert_int_eq(vs_vhost_msg_encode(&m, b, sizeof b, &e), 20);
+        cl_send_raw(s, b, 14, NULL, 0);
+        struct pollfd p = {s, POLLIN, 0};
+        ck_assert_int_eq(poll(&p, 1, 3000), 1); /* server times out and closes */
+        close(s);
+        wait_disconnects(&x, ++conns);
+    }
+    /* 4..: protocol errors on a live connection, each answered with a failed ack */
+    {
+        fe f;
+        fe_bringup(&f, &x, false);
+        int e1 = eventfd(0, EFD_CLOEXEC), e2 = eventfd(0, EFD_CLOEXEC);
+        int two[2] = {e1, e2};
+        /* wrong fd count: two fds with SET_VRING_CALL */
+        ck_assert_uint_ne(cl_ack(f.sock, req_u64(VS_VHOST_USER_SET_VRING_CALL, 0), two, 2), 0);
+        ck_assert_uint_ge(vs_vhost_server_rule_violations(x.s, "vhost-user.frontend.fds.1"), 1);
+        /* fds on a message that takes none */
+        ck_assert_uint_ne(cl_ack(f.sock, req_state(VS_VHOST_USER_SET_VRING_BASE, 0, 0), two, 2), 0);
+        /* nine fds (more than the protocol allows) */
+        int nine[9];
+        for (int i = 0; i < 9; i++)
+            nine[i] = e1;
+        vs_vhost_msg sb = req_state(VS_VHOST_USER_SET_VRING_ENABLE, 0, 1);
+        sb.flags |= VS_VHOST_USER_FLAG_NEED_REPLY;
+        cl_send(f.sock, &sb, nine, 9);
+        /* no ack promised for that one: the next request must still work */
+        ck_assert(cl_call_u64(f.sock, req(VS_VHOST_USER_GET_FEATURES)) & PF(VS_F_VERSION_1));
+        /* ring address outside the memory table */
+        vs_vhost_msg a = req(VS_VHOST_USER_SET_VRING_ADDR);
+        a.p.addr = (vs_vhost_vring_addr){0, 0, ua(&f, 1u << 20), ua(&f, 0x2000), ua(&f, 0x1000), 0};
+        ck_assert_uint_ne(cl_ack(f.sock, a, NULL, 0), 0);
+        /* ... but the ring is started, so even a valid address change is refused */
+        ck_assert_uint_ge(vs_vhost_server_rule_violations(x.s, "vhost-user.frontend.vring-addr.2") +
+                              vs_vhost_server_rule_violations(x.s, "vhost-user.frontend.ring-stopped.1"),
+                          1);
+        /* a memory table whose fd cannot be mapped (an eventfd) */
+        vs_vhost_msg mt = req(VS_VHOST_USER_SET_MEM_TABLE);
+        mt.p.mem.nregions = 1;
+        mt.p.mem.region[0] = (vs_vhost_mem_region){0, 1u << 20, ua(&f, 0), 0};
+        ck_assert_uint_ne(cl_ack(f.sock, mt, &e1, 1), 0);
+        /* a memfd smaller than the region (would SIGBUS if mapped blindly) */
+        mt.p.mem.region[0].size = 1u << 24;
+        int mfd = vs_gmem_fd(f.gm);
+        ck_assert_uint_ne(cl_ack(f.sock, mt, &mfd, 1), 0);
+        /* SET_OWNER twice, un-offered features */
+        ck_assert_uint_ne(cl_ack(f.sock, req(VS_VHOST_USER_SET_OWNER), NULL, 0), 0);
+        ck_assert_uint_ne(cl_ack(f.sock, req_u64(VS_VHOST_USER_SET_FEATURES, PF(63)), NULL, 0), 0);
+        /* unknown request with a payload */
+        uint8_t u[12 + 16] = {0};
+        uint32_t v = 200, fl = 1 | VS_VHOST_USER_FLAG_NEED_REPLY, sz = 16;
+        memcpy(u, &v, 4);
+        memcpy(u + 4, &fl, 4);
+        memcpy(u + 8, &sz, 4);
+        cl_send_raw(f.sock, u, sizeof u, NULL, 0);
+        {
+            uint8_t rb[20];
+            struct pollfd p = {f.sock, POLLIN, 0};
+            ck_assert_int_eq(poll(&p, 1, 3000), 1);
+            ck_assert_int_eq(recv(f.sock, rb, sizeof rb, 0), 20);
+            uint64_t ack;
+            memcpy(&ack, rb + 12, 8);
+            ck_assert_uint_ne(ack, 0);
+        }
+        /* the ring still works after all that */
+        uint8_t buf[512];
+        ck_assert_uint_eq(blk_rw(&f, VS_BLK_T_IN, 0, buf, 512), VS_BLK_S_OK);
+        /* a malformed chain: next out of range -> ring stopped, err eventfd signalled */
+        vs_desc d[2] = {{f.data_gpa, 16, VS_DESC_F_NEXT, 40}, {f.data_gpa + 512, 1, VS_DESC_F_WRITE, 0}};
+        vs_err e = {0};
+        ck_assert_int_ge(vs_vq_drv_add_raw(f.q, d, 2, NULL, &e), 0);
+        vs_vq_drv_publish(f.q);
+        uint64_t one = 1;
+        ck_assert_int_eq(write(f.kick, &one, 8), 8);
+        ck_assert_msg(wait_fd(f.err, 3000), "no err eventfd signal");
+        ck_assert_uint_ge(vs_vhost_server_rule_violations(x.s, "vhost-user.frontend.chain.1"), 1);
+        /* GET_VRING_BASE still answers, then the connection goes away mid-stream */
+        vs_vhost_msg gb = req_state(VS_VHOST_USER_GET_VRING_BASE, 0, 0);
+        cl_send(f.sock, &gb, NULL, 0);
+        vs_vhost_msg rep;
+        ck_assert_int_eq(cl_recv(f.sock, &gb, &rep), 0);
+        close(e1);
+        close(e2);
+        fe_close(&f);
+        wait_disconnects(&x, ++conns);
+    }
+    /* GET_* illegal in the state: server closes rather than leave us waiting */
+    {
+        int s = cl_connect(&x);
+        vs_vhost_msg q = req(VS_VHOST_USER_GET_QUEUE_NUM); /* MQ not negotiated */
+        cl_send(s, &q, NULL, 0);
+        struct pollfd p = {s, POLLIN, 0};
+        ck_assert_int_eq(poll(&p, 1, 3000), 1);
+        char c;
+        ck_assert_int_eq(recv(s, &c, 1, 0), 0);
+        close(s);
+        wait_disconnects(&x, ++conns);
+    }
+    still_serves(&x);
+    wait_disconnects(&x, ++conns);
+    vs_vhost_server_stats st;
+    vs_vhost_server_stats_get(x.s, &st);
+    ck_assert_uint_eq(st.fds_received, st.fds_closed);
+    ck_assert_uint_ge(st.rejected, 10);
+    ck_assert_uint_ge(st.device_errors, 1);
+    for (size_t i = 0; i < vs_vhost_server_violation_count(x.s); i++) {
+        const vs_vhost_violation *v = vs_vhost_server_violation_at(x.s, i);
+        ck_assert(v->msg[0]);
+        if (v->rule)
+            ck_assert_ptr_nonnull(vs_vhost_rule_find(v->rule));
+    }
+    srv_stop(&x);
+    ck_assert_int_eq(count_fds(), fds0);
+}
+END_TEST
+
+START_TEST(serve_fd_socketpair)
+{
+    int fds0 = count_fds();
+    vs_gmem *dummy;
+    vs_device *dev;
+    vs_err e = {0};
+    ck_assert_int_eq(vs_gmem_create_flat(&dummy, 4096, &e), 0);
+    vs_blk_opts o;
+    vs_blk_opts_default(&o);
+    ck_assert_int_eq(vs_blk_create(&dev, dummy, &o, &e), 0);
+    vs_vhost_server *s;
+    vs_vhost_server_opts so = {.dev = dev, .log = quiet};
+    ck_assert_int_eq(vs_vhost_server_create(&s, &so, &e), 0);
+    int sv[2];
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    /* the client writes its whole conversation and hangs up before the server runs */
+    vs_vhost_msg m = req(VS_VHOST_USER_GET_FEATURES);
+    cl_send(sv[1], &m, NULL, 0);
+    vs_vhost_msg own = req(VS_VHOST_USER_SET_OWNER);
+    cl_send(sv[1], &own, NULL, 0);
+    shutdown(sv[1], SHUT_WR);
+    ck_assert_int_eq(vs_vhost_server_serve_fd(s, sv[0], &e), 0);
+    vs_vhost_msg rep;
+    ck_assert_int_eq(cl_recv(sv[1], &m, &rep), 0);
+    close(sv[1]);
+    ck_assert_ptr_eq(dev->gm, dummy);
+    vs_vhost_server_destroy(s);
+    dev->ops->destroy(dev);
+    vs_gmem_destroy(dummy);
+    ck_assert_int_eq(count_fds(), fds0);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("vhost_server");
+    TCase *tc = tcase_create("server");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, bringup_and_io);
+    tcase_add_test(tc, hostile_frontends);
+    tcase_add_test(tc, serve_fd_socketpair);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
