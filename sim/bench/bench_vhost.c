@@ -4,6 +4,9 @@
  *   bench: vhost-user-qsd-4k-qd32 <N> kreq/s
  *   bench: vhost-user-qsd-kicks-per-req <x> ratio
  *   bench: vhost-user-qsd-calls-per-req <x> ratio
+ *   bench: vhost-user-virtiosim-4k-qd32 <N> kreq/s   (same, against virtiosim's own
+ *          vhost-user server + reference blk device in a thread, over a socketpair;
+ *          VIRTIOSIM_BENCH_SERVER=0 skips it)
  * Knobs: VIRTIOSIM_BENCH_SECONDS (default 2 per run), VIRTIOSIM_BENCH_QD (32),
  * VIRTIOSIM_BENCH_EVENT_IDX (1), VIRTIOSIM_BENCH_SPIN_NS (transport wait spin, 20000),
  * VIRTIOSIM_BENCH_RUNS (3), VIRTIOSIM_BENCH_VERBOSE (0).
@@ -18,9 +21,14 @@
 #include <string.h>
 #include <time.h>
 
+#include <pthread.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include "virtiosim/blk.h"
 #include "virtiosim/gmem.h"
 #include "virtiosim/vhost_frontend.h"
+#include "virtiosim/vhost_user.h"
 #include "virtiosim/virtio.h"
 #include "virtiosim/vring.h"
 
@@ -77,7 +85,7 @@ typedef struct run_result {
 
 /* One run on a fresh device bring-up over the existing connection. */
 static int one_run(vs_transport *t, vs_gmem *gm, long qd, bool event_idx, double secs,
-                   run_result *rr, vs_err *err)
+                   uint64_t disk_bytes, run_result *rr, vs_err *err)
 {
     int status = -1;
     vs_vq_drv *vq = NULL;
@@ -109,7 +117,7 @@ static int one_run(vs_transport *t, vs_gmem *gm, long qd, bool event_idx, double
     /* per slot (8 KiB stride): 16-byte header, 4 KiB data, status byte */
     TRY(vs_gmem_alloc(gm, (uint64_t)qd * 8192, 4096, &slots, err));
     uint8_t *hb = vs_gmem_host_base(gm);
-    uint64_t seed = 12345, nsect = DISK_BYTES / 512 / 8;
+    uint64_t seed = 12345, nsect = disk_bytes / 512 / 8;
     long free_slot[MAXQD];
     long nfree = 0;
     for (long i = 0; i < qd; i++)
@@ -202,6 +210,95 @@ out:
     return status;
 }
 
+typedef struct srv_thread {
+    vs_vhost_server *srv;
+    int fd;
+    vs_err err;
+    int rc;
+} srv_thread;
+
+static void *srv_main(void *arg)
+{
+    srv_thread *st = arg;
+    st->rc = vs_vhost_server_serve_fd(st->srv, st->fd, &st->err);
+    return NULL;
+}
+
+/* The same workload against virtiosim's vhost-user server (reference blk, RAM). */
+static int server_bench(vs_gmem *gm, long qd, bool event_idx, double secs, long runs,
+                        const vs_vhost_fe_opts *fo, bool verbose, vs_err *err)
+{
+    const uint64_t disk = 64u << 20;
+    vs_gmem *dev_gm = NULL;
+    vs_device *dev = NULL;
+    vs_vhost_server *srv = NULL;
+    vs_transport *t = NULL;
+    srv_thread th = {.fd = -1};
+    bool started = false;
+    int rc = -1;
+    pthread_t tid;
+    int sv[2] = {-1, -1};
+    double rates[15];
+    run_result rr = {0};
+    TRY(vs_gmem_create_flat(&dev_gm, 1u << 20, err));
+    vs_blk_opts bo;
+    vs_blk_opts_default(&bo);
+    bo.capacity_sectors = disk / 512;
+    bo.queue_size = QSIZE;
+    TRY(vs_blk_create(&dev, dev_gm, &bo, err));
+    vs_vhost_server_opts so = {.dev = dev};
+    TRY(vs_vhost_server_create(&srv, &so, err));
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+        vs_err_set(err, VS_EIO, "socketpair failed");
+        goto out;
+    }
+    th.srv = srv;
+    th.fd = sv[1];
+    sv[1] = -1;
+    if (pthread_create(&tid, NULL, srv_main, &th) != 0) {
+        close(th.fd);
+        vs_err_set(err, VS_EIO, "pthread_create failed");
+        goto out;
+    }
+    started = true;
+    {
+        int fd = sv[0];
+        sv[0] = -1;
+        TRY(vs_vhost_user_transport_create_fd(&t, gm, fd, fo, NULL, err));
+    }
+    for (long i = 0; i < runs; i++) {
+        TRY(one_run(t, gm, qd, event_idx, secs, disk, &rr, err));
+        rates[i] = rr.rate;
+        if (verbose)
+            fprintf(stderr, "server run %ld: %.0f req/s, %.3f kicks/req, %.3f calls/req\n", i,
+                    rr.rate, (double)rr.kicks / (double)rr.ops,
+                    (double)rr.calls / (double)rr.ops);
+        if (rr.errors) {
+            vs_err_set(err, VS_EIO, "%llu requests failed", (unsigned long long)rr.errors);
+            goto out;
+        }
+    }
+    qsort(rates, (size_t)runs, sizeof rates[0], cmp_d);
+    printf("bench: vhost-user-virtiosim-4k-qd%ld %.1f kreq/s\n", qd, rates[runs / 2] / 1000.0);
+    rc = 0;
+out:
+    if (t)
+        t->ops->destroy(t);
+    if (started) {
+        vs_vhost_server_stop(srv);
+        pthread_join(tid, NULL);
+    }
+    if (sv[0] >= 0)
+        close(sv[0]);
+    if (srv)
+        vs_vhost_server_destroy(srv);
+    if (dev)
+        dev->ops->destroy(dev);
+    if (dev_gm)
+        vs_gmem_destroy(dev_gm);
+    return rc;
+}
+
 int main(void)
 {
     vs_err errv = {0}, *err = &errv;
@@ -246,7 +343,7 @@ int main(void)
     double rates[15];
     run_result rr = {0}, last = {0};
     for (long i = 0; i < runs; i++) {
-        TRY(one_run(t, gm, qd, event_idx, secs, &rr, err));
+        TRY(one_run(t, gm, qd, event_idx, secs, DISK_BYTES, &rr, err));
         rates[i] = rr.rate;
         last = rr;
         if (verbose)
@@ -265,6 +362,13 @@ int main(void)
            (double)last.kicks / (double)(last.ops ? last.ops : 1));
     printf("bench: vhost-user-qsd-calls-per-req %.4f ratio\n",
            (double)last.calls / (double)(last.ops ? last.ops : 1));
+    t->ops->destroy(t);
+    t = NULL;
+    if (env_long("VIRTIOSIM_BENCH_SERVER", 1) && server_bench(gm, qd, event_idx, secs, runs,
+                                                             &fo, verbose, err) < 0) {
+        fprintf(stderr, "bench_vhost: virtiosim server: %s\n", err->msg);
+        goto out;
+    }
     status = 0;
 out:
     if (t)

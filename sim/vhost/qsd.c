@@ -1,0 +1,729 @@
+/* qemu-storage-daemon as a vhost-user-blk back-end: start, watch, restart, stop.
+ * Process hygiene follows sim/qemu/qemu_proc.c: private temp dir, own process group,
+ * PR_SET_PDEATHSIG, a process-wide registry that a signal handler can empty. */
+#define _GNU_SOURCE
+#include "virtiosim/vhost_frontend.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SOCK_NAME "vhost.sock"
+#define IMG_NAME "disk.img"
+#define ERR_NAME "qsd.stderr"
+#define MAX_ARGS 24
+#define SUN_MAX (sizeof(((struct sockaddr_un *)0)->sun_path))
+
+/* ------------------------------------------------------------------ registry */
+
+#define REG_SLOTS 64
+enum { SLOT_FREE = 0, SLOT_CLAIMED = 1, SLOT_LIVE = 2 };
+
+struct reg_slot {
+    atomic_int state;
+    pid_t pid;
+    char dir[PATH_MAX];
+};
+static struct reg_slot g_reg[REG_SLOTS];
+
+static int reg_add(pid_t pid, const char *dir)
+{
+    for (int i = 0; i < REG_SLOTS; i++) {
+        int expect = SLOT_FREE;
+        if (atomic_compare_exchange_strong(&g_reg[i].state, &expect, SLOT_CLAIMED)) {
+            g_reg[i].pid = pid;
+            snprintf(g_reg[i].dir, sizeof g_reg[i].dir, "%s", dir);
+            atomic_store(&g_reg[i].state, SLOT_LIVE);
+            return i;
+        }
+    }
+    return -1;
+}
+
+static void reg_del(int slot)
+{
+    if (slot >= 0 && slot < REG_SLOTS)
+        atomic_store(&g_reg[slot].state, SLOT_FREE);
+}
+
+/* async-signal-safe */
+static void unlink_in(const char *dir, const char *name)
+{
+    char p[PATH_MAX];
+    size_t a = strlen(dir), b = strlen(name);
+    if (a + 1 + b + 1 > sizeof p)
+        return;
+    memcpy(p, dir, a);
+    p[a] = '/';
+    memcpy(p + a + 1, name, b + 1);
+    unlink(p);
+}
+
+/* dir + "/" + name into buf; false if it does not fit. */
+static bool path_join(char *buf, size_t len, const char *dir, const char *name)
+{
+    size_t a = strlen(dir), b = strlen(name);
+    if (a + 1 + b + 1 > len)
+        return false;
+    memcpy(buf, dir, a);
+    buf[a] = '/';
+    memcpy(buf + a + 1, name, b + 1);
+    return true;
+}
+
+static void remove_tmpdir(const char *dir)
+{
+    if (!dir || !dir[0])
+        return;
+    unlink_in(dir, SOCK_NAME);
+    unlink_in(dir, IMG_NAME);
+    unlink_in(dir, ERR_NAME);
+    rmdir(dir);
+}
+
+void vs_qsd_kill_all(void)
+{
+    int saved = errno;
+    for (int i = 0; i < REG_SLOTS; i++) {
+        int expect = SLOT_LIVE;
+        if (!atomic_compare_exchange_strong(&g_reg[i].state, &expect, SLOT_CLAIMED))
+            continue;
+        if (g_reg[i].pid > 0) {
+            kill(g_reg[i].pid, SIGKILL);
+            while (waitpid(g_reg[i].pid, NULL, 0) < 0 && errno == EINTR)
+                ;
+        }
+        remove_tmpdir(g_reg[i].dir);
+        g_reg[i].pid = 0;
+        atomic_store(&g_reg[i].state, SLOT_FREE);
+    }
+    errno = saved;
+}
+
+int vs_qsd_live_count(void)
+{
+    int n = 0;
+    for (int i = 0; i < REG_SLOTS; i++)
+        if (atomic_load(&g_reg[i].state) == SLOT_LIVE)
+            n++;
+    return n;
+}
+
+static void cleanup_signal(int sig)
+{
+    vs_qsd_kill_all();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void cleanup_atexit(void)
+{
+    vs_qsd_kill_all();
+}
+
+int vs_qsd_install_cleanup(vs_err *e)
+{
+    static atomic_int installed;
+    if (atomic_load(&installed))
+        return 0;
+    if (atexit(cleanup_atexit) != 0)
+        return vs_err_set(e, VS_EIO, "qsd: atexit failed");
+    const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+        struct sigaction old;
+        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler != SIG_DFL &&
+            old.sa_handler != SIG_IGN)
+            continue; /* someone (e.g. the qemu back-end) already cleans up: keep theirs */
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = cleanup_signal;
+        sigemptyset(&sa.sa_mask);
+        sa.sa_flags = SA_RESETHAND;
+        if (sigaction(sigs[i], &sa, NULL) != 0)
+            return vs_err_set(e, VS_EIO, "qsd: sigaction: %s", strerror(errno));
+    }
+    atomic_store(&installed, 1);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ helpers */
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+static int resolve_binary(const char *path, char *buf, size_t len, vs_err *e)
+{
+    const char *want = path;
+    if (!want || !*want)
+        want = getenv("VIRTIOSIM_QSD");
+    if (!want || !*want)
+        want = "qemu-storage-daemon";
+    if (strchr(want, '/')) {
+        if (access(want, X_OK) != 0)
+            return vs_err_set(e, VS_EBACKEND, "qsd: %s is not executable: %s", want,
+                              strerror(errno));
+        if ((size_t)snprintf(buf, len, "%s", want) >= len)
+            return vs_err_set(e, VS_EINVAL, "qsd: path too long");
+        return 0;
+    }
+    const char *p = getenv("PATH");
+    if (!p || !*p)
+        p = "/usr/local/bin:/usr/bin:/bin";
+    while (*p) {
+        const char *colon = strchr(p, ':');
+        size_t n = colon ? (size_t)(colon - p) : strlen(p);
+        char cand[PATH_MAX];
+        if (n > 0 && n + 1 + strlen(want) + 1 <= sizeof cand) {
+            memcpy(cand, p, n);
+            cand[n] = '/';
+            strcpy(cand + n + 1, want);
+            if (access(cand, X_OK) == 0) {
+                if ((size_t)snprintf(buf, len, "%s", cand) >= len)
+                    return vs_err_set(e, VS_EINVAL, "qsd: path too long");
+                return 0;
+            }
+        }
+        if (!colon)
+            break;
+        p = colon + 1;
+    }
+    return vs_err_set(e, VS_EBACKEND,
+                      "qsd: %s not found in PATH (apt-get install qemu-utils, or set "
+                      "VIRTIOSIM_QSD)", want);
+}
+
+int vs_qsd_version(const char *qsd_path, char *buf, size_t len, vs_err *e)
+{
+    char bin[PATH_MAX];
+    int rc = resolve_binary(qsd_path, bin, sizeof bin, e);
+    if (rc < 0)
+        return rc;
+    int pfd[2];
+    if (pipe2(pfd, O_CLOEXEC) != 0)
+        return vs_err_set(e, VS_EIO, "qsd: pipe: %s", strerror(errno));
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(pfd[0]);
+        close(pfd[1]);
+        return vs_err_set(e, VS_EIO, "qsd: fork: %s", strerror(errno));
+    }
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_RDWR);
+        if (devnull >= 0) {
+            dup2(devnull, 0);
+            dup2(devnull, 2);
+        }
+        dup2(pfd[1], 1);
+        char *argv[] = { bin, (char *)"--version", NULL };
+        execv(bin, argv);
+        _exit(127);
+    }
+    close(pfd[1]);
+    char out[512];
+    size_t got = 0;
+    int64_t deadline = now_ms() + 10000;
+    for (;;) {
+        int64_t left = deadline - now_ms();
+        struct pollfd p = { .fd = pfd[0], .events = POLLIN };
+        if (left <= 0 || poll(&p, 1, (int)left) == 0)
+            break;
+        ssize_t n = read(pfd[0], out + got, sizeof out - 1 - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+        if (got == sizeof out - 1)
+            break;
+    }
+    close(pfd[0]);
+    int st = 0;
+    if (waitpid(pid, &st, WNOHANG) == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &st, 0);
+    }
+    out[got] = '\0';
+    char *nl = strchr(out, '\n');
+    if (nl)
+        *nl = '\0';
+    if (!out[0] || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        return vs_err_set(e, VS_EBACKEND, "qsd: `%s --version` failed", bin);
+    snprintf(buf, len, "%s", out);
+    return 0;
+}
+
+static void file_tail(const char *path, char *buf, size_t len)
+{
+    if (!buf || !len)
+        return;
+    buf[0] = '\0';
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    char raw[1024];
+    size_t want = len - 1 < sizeof raw ? len - 1 : sizeof raw;
+    off_t end = lseek(fd, 0, SEEK_END);
+    off_t start = end > (off_t)want ? end - (off_t)want : 0;
+    ssize_t n = end > 0 ? pread(fd, raw, (size_t)(end - start), start) : 0;
+    close(fd);
+    if (n <= 0)
+        return;
+    while (n > 0 && (raw[n - 1] == '\n' || raw[n - 1] == '\r'))
+        n--;
+    size_t o = 0;
+    for (ssize_t i = 0; i < n && o + 4 < len; i++) {
+        if (raw[i] == '\n') {
+            buf[o++] = ' ';
+            buf[o++] = '|';
+            buf[o++] = ' ';
+        } else {
+            buf[o++] = (raw[i] == '\r' || raw[i] == '\t') ? ' ' : raw[i];
+        }
+    }
+    buf[o] = '\0';
+}
+
+/* ------------------------------------------------------------------ process */
+
+struct vs_qsd {
+    vs_qsd_opts o;
+    char bin[PATH_MAX];
+    char dir[PATH_MAX];
+    char sock[SUN_MAX];
+    char img[PATH_MAX];
+    char errp[PATH_MAX];
+    bool temp_img, dir_removed;
+    char *argv[MAX_ARGS + 1];
+    char *owned[8];
+    int nowned;
+    char *cmdline;
+    char *stderr_copy;
+    pid_t pid;
+    bool exited;
+    int status;
+    int reg_slot;
+};
+
+static bool reap(vs_qsd *q, bool block)
+{
+    if (q->pid <= 0 || q->exited)
+        return true;
+    for (;;) {
+        int st;
+        pid_t r = waitpid(q->pid, &st, block ? 0 : WNOHANG);
+        if (r == q->pid) {
+            q->exited = true;
+            q->status = st;
+            return true;
+        }
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0 && errno == ECHILD) {
+            q->exited = true;
+            q->status = 0;
+            return true;
+        }
+        return false;
+    }
+}
+
+static void describe_exit(const vs_qsd *q, char *buf, size_t len)
+{
+    if (!q->exited)
+        snprintf(buf, len, "running");
+    else if (WIFEXITED(q->status))
+        snprintf(buf, len, "exited with status %d", WEXITSTATUS(q->status));
+    else if (WIFSIGNALED(q->status))
+        snprintf(buf, len, "killed by signal %d", WTERMSIG(q->status));
+    else
+        snprintf(buf, len, "ended");
+}
+
+static int dead_err(vs_qsd *q, vs_err *e, int code, const char *what)
+{
+    char how[48], tail[200];
+    describe_exit(q, how, sizeof how);
+    file_tail(q->errp, tail, sizeof tail);
+    return vs_err_set(e, code, "qsd: %s (qemu-storage-daemon %s); stderr: %s", what, how,
+                      tail[0] ? tail : "(empty)");
+}
+
+static void build_cmdline(vs_qsd *q)
+{
+    size_t len = 1;
+    for (int i = 0; q->argv[i]; i++)
+        len += strlen(q->argv[i]) * 4 + 3;
+    free(q->cmdline);
+    q->cmdline = malloc(len);
+    if (!q->cmdline)
+        return;
+    char *o = q->cmdline;
+    for (int i = 0; q->argv[i]; i++) {
+        if (i)
+            *o++ = ' ';
+        bool quote = strpbrk(q->argv[i], " \t'\"$\\") != NULL;
+        if (quote)
+            *o++ = '\'';
+        for (const char *s = q->argv[i]; *s; s++) {
+            if (*s == '\'' && quote) {
+                memcpy(o, "'\\''", 4);
+                o += 4;
+            } else {
+                *o++ = *s;
+            }
+        }
+        if (quote)
+            *o++ = '\'';
+    }
+    *o = '\0';
+}
+
+static bool has_comma(const char *s)
+{
+    return s && strchr(s, ',') != NULL;
+}
+
+static int build_argv(vs_qsd *q, vs_err *e)
+{
+    int argc = 0;
+    char tmp[PATH_MAX + 256];
+#define ADD(s) do { q->argv[argc++] = (char *)(s); } while (0)
+#define ADDF(...) do { snprintf(tmp, sizeof tmp, __VA_ARGS__);                 \
+        q->owned[q->nowned] = strdup(tmp);                                      \
+        if (!q->owned[q->nowned])                                               \
+            return vs_err_set(e, VS_ENOMEM, "qsd: out of memory");              \
+        ADD(q->owned[q->nowned]); q->nowned++; } while (0)
+    ADD(q->bin);
+    ADD("--blockdev");
+    if (q->o.null_co)
+        ADDF("driver=null-co,node-name=disk0,size=%" PRIu64 ",read-zeroes=on%s", q->o.size,
+             q->o.read_only ? ",read-only=on" : "");
+    else
+        ADDF("driver=file,node-name=disk0,filename=%s%s", q->img,
+             q->o.read_only ? ",read-only=on" : "");
+    ADD("--export");
+    char lbs[48] = "";
+    if (q->o.logical_block_size)
+        snprintf(lbs, sizeof lbs, ",logical-block-size=%u", q->o.logical_block_size);
+    ADDF("type=vhost-user-blk,id=exp0,node-name=disk0,addr.type=unix,addr.path=%s,"
+         "writable=%s,num-queues=%u%s", q->sock, q->o.read_only ? "off" : "on",
+         q->o.num_queues, lbs);
+    q->argv[argc] = NULL;
+#undef ADD
+#undef ADDF
+    build_cmdline(q);
+    return 0;
+}
+
+static int spawn(vs_qsd *q, vs_err *e)
+{
+    q->exited = false;
+    q->status = 0;
+    q->pid = -1;
+    unlink(q->sock);
+    int err_fd = open(q->errp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (err_fd < 0)
+        return vs_err_set(e, VS_EIO, "qsd: %s: %s", q->errp, strerror(errno));
+    int pipefd[2];
+    if (pipe2(pipefd, O_CLOEXEC) != 0) {
+        close(err_fd);
+        return vs_err_set(e, VS_EIO, "qsd: pipe: %s", strerror(errno));
+    }
+    int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+    pid_t parent = getpid();
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pid_t pid = fork();
+    if (pid == 0) {
+        setpgid(0, 0);
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(126);
+        for (int s = 1; s < NSIG; s++)
+            if (s != SIGKILL && s != SIGSTOP)
+                signal(s, SIG_DFL);
+        if (devnull >= 0)
+            dup2(devnull, 0);
+        dup2(err_fd, 1);
+        dup2(err_fd, 2);
+        if (close_range(3, ~0u, CLOSE_RANGE_CLOEXEC) != 0)
+            for (int fd = 3; fd < 4096; fd++)
+                fcntl(fd, F_SETFD, FD_CLOEXEC);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        execv(q->bin, q->argv);
+        int err = errno;
+        ssize_t w = write(pipefd[1], &err, sizeof err);
+        (void)w;
+        _exit(127);
+    }
+    int fork_err = errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (devnull >= 0)
+        close(devnull);
+    close(err_fd);
+    close(pipefd[1]);
+    if (pid < 0) {
+        close(pipefd[0]);
+        return vs_err_set(e, VS_EIO, "qsd: fork: %s", strerror(fork_err));
+    }
+    q->pid = pid;
+    if (q->reg_slot < 0)
+        q->reg_slot = reg_add(pid, q->dir);
+    else
+        g_reg[q->reg_slot].pid = pid;
+    int child_err = 0;
+    ssize_t n;
+    while ((n = read(pipefd[0], &child_err, sizeof child_err)) < 0 && errno == EINTR)
+        ;
+    close(pipefd[0]);
+    if (n == (ssize_t)sizeof child_err) {
+        reap(q, true);
+        return vs_err_set(e, VS_EBACKEND, "qsd: exec %s: %s", q->bin, strerror(child_err));
+    }
+    if (q->reg_slot < 0) {
+        kill(pid, SIGKILL);
+        reap(q, true);
+        return vs_err_set(e, VS_EBACKEND, "qsd: too many daemons (registry full)");
+    }
+    /* Wait for the socket: qsd binds and listens before its main loop, so once the
+     * path is a socket, connect() succeeds (the backlog holds us until it accepts). */
+    int startup = q->o.startup_timeout_ms > 0 ? q->o.startup_timeout_ms : 10000;
+    int64_t deadline = now_ms() + startup;
+    for (;;) {
+        struct stat st;
+        if (stat(q->sock, &st) == 0 && S_ISSOCK(st.st_mode))
+            break;
+        if (reap(q, false))
+            return dead_err(q, e, VS_EBACKEND, "exited during start-up");
+        if (now_ms() >= deadline) {
+            kill(pid, SIGKILL);
+            reap(q, true);
+            char m[96];
+            snprintf(m, sizeof m, "no socket %s after %d ms", SOCK_NAME, startup);
+            return dead_err(q, e, VS_ETIMEDOUT, m);
+        }
+        sleep_ms(2);
+    }
+    return 0;
+}
+
+void vs_qsd_opts_default(vs_qsd_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->size = 64u << 20;
+    o->num_queues = 1;
+}
+
+int vs_qsd_start(const vs_qsd_opts *o, vs_qsd **out, vs_err *e)
+{
+    if (!o || !out)
+        return vs_err_set(e, VS_EINVAL, "qsd start: missing options or output");
+    *out = NULL;
+    vs_qsd *q = calloc(1, sizeof *q);
+    if (!q)
+        return vs_err_set(e, VS_ENOMEM, "qsd start: out of memory");
+    q->o = *o;
+    q->reg_slot = -1;
+    q->pid = -1;
+    if (!q->o.size)
+        q->o.size = 64u << 20;
+    if (!q->o.num_queues)
+        q->o.num_queues = 1;
+    int rc;
+    if (q->o.size % 512) {
+        rc = vs_err_set(e, VS_EINVAL, "qsd start: size %" PRIu64 " is not a multiple of 512",
+                        q->o.size);
+        goto fail;
+    }
+    if (has_comma(q->o.image)) {
+        rc = vs_err_set(e, VS_EINVAL, "qsd start: image path contains a comma");
+        goto fail;
+    }
+    if ((rc = resolve_binary(q->o.qsd_path, q->bin, sizeof q->bin, e)) < 0)
+        goto fail;
+    const char *base = q->o.tmp_base;
+    if (!base || !*base)
+        base = getenv("TMPDIR");
+    if (!base || !*base)
+        base = "/tmp";
+    if (has_comma(base)) {
+        rc = vs_err_set(e, VS_EINVAL, "qsd start: temp dir contains a comma");
+        goto fail;
+    }
+    snprintf(q->dir, sizeof q->dir, "%s/virtiosim-qsd-XXXXXX", base);
+    if (!mkdtemp(q->dir)) {
+        rc = vs_err_set(e, VS_EIO, "qsd start: mkdtemp %s: %s", q->dir, strerror(errno));
+        q->dir[0] = '\0';
+        goto fail;
+    }
+    if (!path_join(q->sock, sizeof q->sock, q->dir, SOCK_NAME) ||
+        !path_join(q->errp, sizeof q->errp, q->dir, ERR_NAME)) {
+        rc = vs_err_set(e, VS_EINVAL, "qsd start: temp dir path too long for a unix socket");
+        goto fail;
+    }
+    if (!q->o.null_co) {
+        if (q->o.image) {
+            if (strlen(q->o.image) + 1 > sizeof q->img) {
+                rc = vs_err_set(e, VS_EINVAL, "qsd start: image path too long");
+                goto fail;
+            }
+            memcpy(q->img, q->o.image, strlen(q->o.image) + 1);
+        } else {
+            path_join(q->img, sizeof q->img, q->dir, IMG_NAME);  /* shorter than sock */
+            int fd = open(q->img, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+            if (fd < 0) {
+                rc = vs_err_set(e, VS_EIO, "qsd start: %s: %s", q->img, strerror(errno));
+                goto fail;
+            }
+            int r = ftruncate(fd, (off_t)q->o.size);
+            int err = errno;
+            close(fd);
+            if (r != 0) {
+                rc = vs_err_set(e, VS_EIO, "qsd start: ftruncate %s: %s", q->img,
+                                strerror(err));
+                goto fail;
+            }
+            q->temp_img = true;
+        }
+    }
+    if ((rc = build_argv(q, e)) < 0)
+        goto fail;
+    if ((rc = spawn(q, e)) < 0)
+        goto fail;
+    *out = q;
+    return 0;
+fail:
+    vs_qsd_stop(q, NULL);
+    return rc;
+}
+
+const char *vs_qsd_socket_path(const vs_qsd *q)
+{
+    return q ? q->sock : NULL;
+}
+
+const char *vs_qsd_image_path(const vs_qsd *q)
+{
+    return q && !q->o.null_co ? q->img : NULL;
+}
+
+const char *vs_qsd_cmdline(const vs_qsd *q)
+{
+    return q && q->cmdline ? q->cmdline : "";
+}
+
+pid_t vs_qsd_pid(const vs_qsd *q)
+{
+    return q ? q->pid : -1;
+}
+
+size_t vs_qsd_stderr_text(const vs_qsd *q, char *buf, size_t len)
+{
+    if (!q || !buf || !len)
+        return 0;
+    buf[0] = '\0';
+    int fd = open(q->errp, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    off_t end = lseek(fd, 0, SEEK_END);
+    off_t start = end > (off_t)(len - 1) ? end - (off_t)(len - 1) : 0;
+    ssize_t n = end > 0 ? pread(fd, buf, (size_t)(end - start), start) : 0;
+    close(fd);
+    if (n < 0)
+        n = 0;
+    buf[n] = '\0';
+    return (size_t)n;
+}
+
+int vs_qsd_check(vs_qsd *q, vs_err *e)
+{
+    if (!q || q->pid <= 0)
+        return vs_err_set(e, VS_EBACKEND, "qsd: not started");
+    if (!reap(q, false))
+        return 0;
+    return dead_err(q, e, VS_EBACKEND, "back-end is gone");
+}
+
+int vs_qsd_kill(vs_qsd *q, int sig, vs_err *e)
+{
+    if (!q || q->pid <= 0 || q->exited)
+        return vs_err_set(e, VS_ESTATE, "qsd: not running");
+    if (kill(q->pid, sig) != 0)
+        return vs_err_set(e, VS_EIO, "qsd: kill: %s", strerror(errno));
+    if (sig == SIGKILL)
+        reap(q, true);
+    return 0;
+}
+
+static void stop_process(vs_qsd *q)
+{
+    if (q->pid > 0 && !reap(q, false)) {
+        kill(q->pid, SIGTERM);
+        int grace = q->o.stop_grace_ms > 0 ? q->o.stop_grace_ms : 2000;
+        int64_t deadline = now_ms() + grace;
+        while (!reap(q, false) && now_ms() < deadline)
+            sleep_ms(1);
+        if (!q->exited) {
+            kill(q->pid, SIGKILL);
+            reap(q, true);
+        }
+    }
+}
+
+int vs_qsd_restart(vs_qsd *q, vs_err *e)
+{
+    if (!q || q->dir_removed || !q->dir[0])
+        return vs_err_set(e, VS_ESTATE, "qsd: restart of a stopped daemon");
+    stop_process(q);
+    return spawn(q, e);
+}
+
+int vs_qsd_stop(vs_qsd *q, vs_err *e)
+{
+    if (!q)
+        return 0;
+    int rc = 0;
+    stop_process(q);
+    if (q->dir[0] && !q->dir_removed) {
+        remove_tmpdir(q->dir);
+        struct stat st;
+        if (stat(q->dir, &st) == 0)
+            rc = vs_err_set(e, VS_EIO, "qsd stop: could not remove %s", q->dir);
+        q->dir_removed = true;
+    }
+    reg_del(q->reg_slot);
+    for (int i = 0; i < q->nowned; i++)
+        free(q->owned[i]);
+    free(q->cmdline);
+    free(q->stderr_copy);
+    free(q);
+    return rc;
+}
