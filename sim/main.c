@@ -49,6 +49,8 @@ static void usage(FILE *f)
           "  --backend ref|qemu   the device under test: ref (default), the in-process\n"
           "                       reference device on a virtual clock; qemu, QEMU's\n"
           "                       virtio-blk-pci driven without a guest\n"
+          "  --backend qsd        qemu-storage-daemon's vhost-user-blk export (started here)\n"
+          "  --backend vhost-user:SOCKET   any vhost-user-blk back-end listening on SOCKET\n"
           "  --qemu PATH          qemu-system-x86_64 to use (default: $VIRTIOSIM_QEMU, PATH)\n"
           "  --seed N             override every scenario's seed\n"
           "  --trace FILE         write every event as JSON Lines\n"
@@ -182,10 +184,30 @@ static uint64_t mono_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* A failed scenario is an expected failure when the file lists it, or when every way it
+ * failed is a listed statement (no step failed, every failing statement is listed). */
+static const vs_expected_entry *expected_failure(const vs_expected *x,
+                                                 const vs_scenario_result *r)
+{
+    const vs_expected_entry *e = vs_expected_find(x, r->name);
+    if (e || !x || r->verdict != VS_SCN_FAIL || r->failed_step >= 0 || !r->conformance)
+        return e;
+    for (size_t i = 0; i < r->conformance->n_stmt; i++) {
+        const vs_stmt_result *sr = &r->conformance->stmt[i];
+        if (sr->verdict != VS_VERDICT_FAIL)
+            continue;
+        const vs_expected_entry *se = vs_expected_find_statement(x, sr->st->id);
+        if (!se)
+            return NULL;
+        e = se;
+    }
+    return e;
+}
+
 static void print_result(const run_cli *rc, const vs_scenario_result *r)
 {
     static const char *const tags[] = {"PASS", "FAIL", "ERROR", "SKIP"};
-    const vs_expected_entry *x = vs_expected_find(rc->expected, r->name);
+    const vs_expected_entry *x = expected_failure(rc->expected, r);
     const char *tag = tags[r->verdict];
     if (x)
         tag = r->verdict == VS_SCN_FAIL ? "XFAIL" : r->verdict == VS_SCN_PASS ? "XPASS" : tag;
@@ -263,7 +285,7 @@ static int run_files(run_cli *rc, const strlist *files)
         }
         ran++;
         counts[res[i].verdict]++;
-        const vs_expected_entry *xe = vs_expected_find(rc->expected, res[i].name);
+        const vs_expected_entry *xe = expected_failure(rc->expected, &res[i]);
         if (xe && res[i].verdict == VS_SCN_FAIL) {
             xfail++;
             char m[sizeof res[i].message];
@@ -374,9 +396,10 @@ static int parse_run_options(int argc, char **argv, run_cli *rc)
     while ((c = getopt_long(argc, argv, "qvh", run_options, NULL)) != -1) {
         switch (c) {
         case OPT_BACKEND:
-            if (strcmp(optarg, "ref") != 0 && strcmp(optarg, "qemu") != 0) {
-                fprintf(stderr, "virtiosim: unknown back-end '%s' (available: ref, qemu)\n",
-                        optarg);
+            if (strcmp(optarg, "ref") != 0 && strcmp(optarg, "qemu") != 0 &&
+                strcmp(optarg, "qsd") != 0 && strncmp(optarg, "vhost-user:", 11) != 0) {
+                fprintf(stderr, "virtiosim: unknown back-end '%s' (available: ref, qemu, qsd, "
+                                "vhost-user:SOCKET)\n", optarg);
                 return -1;
             }
             rc->o.backend = optarg;

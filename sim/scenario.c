@@ -1160,9 +1160,10 @@ typedef struct exp_ctx {
 PARSER(ex_backend) { return get_str(L, v, &EX->x->backend); }
 PARSER(ex_version) { (void)ctx; return scalar(v) ? 0 : fail_at(L, v, "expected a version string"); }
 PARSER(ex_scn) { return get_str(L, v, &EX->cur->scenario); }
+PARSER(ex_stmt) { return get_str(L, v, &EX->cur->statement); }
 PARSER(ex_reason) { return get_str(L, v, &EX->cur->reason); }
 static const field exp_entry_fields[] = {
-    {"scenario", ex_scn}, {"reason", ex_reason}, {NULL, NULL},
+    {"scenario", ex_scn}, {"statement", ex_stmt}, {"reason", ex_reason}, {NULL, NULL},
 };
 PARSER(ex_list)
 {
@@ -1178,8 +1179,10 @@ PARSER(ex_list)
         int r = walk_mapping(L, item, exp_entry_fields, ctx, "an expected result");
         if (r < 0)
             return r;
-        if (!EX->cur->scenario || !EX->cur->reason)
-            return fail_at(L, item, "an expected result needs 'scenario' and 'reason'");
+        if (!(EX->cur->scenario || EX->cur->statement) || !EX->cur->reason ||
+            (EX->cur->scenario && EX->cur->statement))
+            return fail_at(L, item, "an expected result needs a 'scenario' or a 'statement', "
+                                    "and a 'reason'");
     }
     return 0;
 }
@@ -1231,6 +1234,7 @@ void vs_expected_free(vs_expected *x)
         return;
     for (unsigned i = 0; i < x->n; i++) {
         free(x->e[i].scenario);
+        free(x->e[i].statement);
         free(x->e[i].reason);
     }
     free(x->e);
@@ -1242,7 +1246,15 @@ void vs_expected_free(vs_expected *x)
 const vs_expected_entry *vs_expected_find(const vs_expected *x, const char *scenario)
 {
     for (unsigned i = 0; x && i < x->n; i++)
-        if (strcmp(x->e[i].scenario, scenario) == 0)
+        if (x->e[i].scenario && strcmp(x->e[i].scenario, scenario) == 0)
+            return &x->e[i];
+    return NULL;
+}
+
+const vs_expected_entry *vs_expected_find_statement(const vs_expected *x, const char *id)
+{
+    for (unsigned i = 0; x && i < x->n; i++)
+        if (x->e[i].statement && strcmp(x->e[i].statement, id) == 0)
             return &x->e[i];
     return NULL;
 }

@@ -157,7 +157,8 @@ void vs_suite_free(vs_suite *s);
  * each with the reason. A listed scenario that fails is an expected failure; the reports
  * still show the failure and its evidence. Checks are never weakened to match. */
 typedef struct vs_expected_entry {
-    char *scenario;
+    char *scenario;             /* a scenario expected to fail, or NULL */
+    char *statement;            /* a statement expected to fail wherever exercised, or NULL */
     char *reason;
 } vs_expected_entry;
 
@@ -171,6 +172,7 @@ typedef struct vs_expected {
 int vs_expected_load(const char *path, vs_expected **out, vs_err *e);
 void vs_expected_free(vs_expected *x);
 const vs_expected_entry *vs_expected_find(const vs_expected *x, const char *scenario);
+const vs_expected_entry *vs_expected_find_statement(const vs_expected *x, const char *id);
 
 /* Parsers shared with the CLI: "4k" / "1MiB" / "512" → bytes; "500ns" / "2us" → ns. */
 int vs_parse_size(const char *s, uint64_t *out);
