@@ -14,7 +14,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
+#include "virtiosim/blk.h"
 #include "virtiosim/conformance.h"
+#include "virtiosim/gmem.h"
+#include "virtiosim/vhost.h"
+#include "virtiosim/vhost_user.h"
 #include "virtiosim/report.h"
 #include "virtiosim/runner.h"
 #include "virtiosim/scenario.h"
@@ -42,6 +48,10 @@ static void usage(FILE *f)
           "  clauses [--area A] [--role R] [--json] [--scenarios DIR]\n"
           "                                  the statement catalogue and its coverage\n"
           "  report diff OLD.json NEW.json   verdicts that changed between two runs\n"
+          "  serve --device blk --vhost-user SOCKET [--image FILE] [--capacity SIZE]\n"
+          "        [--read-only] [--queues N] [--once] [--report DIR]\n"
+          "                                  export the reference device to a vhost-user\n"
+          "                                  front-end and judge the front-end's messages\n"
           "  mutants                         prove every check fails against its mutant\n"
           "                                  (run from the source tree's root)\n"
           "\n"
@@ -51,6 +61,7 @@ static void usage(FILE *f)
           "                       virtio-blk-pci driven without a guest\n"
           "  --backend qsd        qemu-storage-daemon's vhost-user-blk export (started here)\n"
           "  --backend vhost-user:SOCKET   any vhost-user-blk back-end listening on SOCKET\n"
+          "  --backend qemu-vhost-user:SOCKET   QEMU's vhost-user-blk-pci in front of it\n"
           "  --qemu PATH          qemu-system-x86_64 to use (default: $VIRTIOSIM_QEMU, PATH)\n"
           "  --seed N             override every scenario's seed\n"
           "  --trace FILE         write every event as JSON Lines\n"
@@ -397,9 +408,10 @@ static int parse_run_options(int argc, char **argv, run_cli *rc)
         switch (c) {
         case OPT_BACKEND:
             if (strcmp(optarg, "ref") != 0 && strcmp(optarg, "qemu") != 0 &&
-                strcmp(optarg, "qsd") != 0 && strncmp(optarg, "vhost-user:", 11) != 0) {
+                strcmp(optarg, "qsd") != 0 && strncmp(optarg, "vhost-user:", 11) != 0 &&
+                strncmp(optarg, "qemu-vhost-user:", 16) != 0) {
                 fprintf(stderr, "virtiosim: unknown back-end '%s' (available: ref, qemu, qsd, "
-                                "vhost-user:SOCKET)\n", optarg);
+                                "vhost-user:SOCKET, qemu-vhost-user:SOCKET)\n", optarg);
                 return -1;
             }
             rc->o.backend = optarg;
@@ -814,6 +826,176 @@ static int cmd_mutants(int argc, char **argv)
     return bad ? EXIT_FAILED : EXIT_PASS;
 }
 
+/* ------------------------------------------------------------------ serve */
+
+static vs_vhost_server *g_server;
+
+static void on_serve_signal(int sig)
+{
+    (void)sig;
+    if (g_server)
+        vs_vhost_server_stop(g_server); /* async-signal-safe */
+}
+
+typedef struct serve_ctx {
+    const char *report_dir;
+    vs_vhost_server *srv;
+} serve_ctx;
+
+/* The front-end's verdicts: one entry per vhost-user rule, failed where a message broke it,
+ * with the recorded violations as evidence. Written atomically after every connection. */
+static void write_serve_report(const serve_ctx *sc)
+{
+    json_t *rules = json_array(), *viol = json_array();
+    for (size_t i = 0; i < vs_vhost_rule_count(); i++) {
+        const vs_vhost_rule *r = vs_vhost_rule_at(i);
+        uint64_t n = vs_vhost_server_rule_violations(sc->srv, r->id);
+        bool frontend = r->role == VS_VHOST_ROLE_FRONTEND;
+        json_array_append_new(rules, json_pack("{s:s, s:s, s:s, s:s, s:I, s:s}", "id", r->id,
+            "role", frontend ? "frontend" : "backend", "level",
+            vs_vhost_rule_level_name(r->level), "paraphrase", r->paraphrase, "violations",
+            (json_int_t)n, "verdict", !frontend ? "not_applicable" : n ? "fail" : "no_violation"));
+    }
+    for (size_t i = 0; i < vs_vhost_server_violation_count(sc->srv); i++) {
+        const vs_vhost_violation *v = vs_vhost_server_violation_at(sc->srv, i);
+        json_array_append_new(viol, json_pack("{s:s?, s:s, s:i, s:I, s:I, s:s}", "rule", v->rule,
+            "request", vs_vhost_req_name(v->request), "ring", v->ring, "connection",
+            (json_int_t)v->connection, "message", (json_int_t)v->message, "text", v->msg));
+    }
+    vs_vhost_server_stats st;
+    vs_vhost_server_stats_get(sc->srv, &st);
+    json_t *doc = json_pack("{s:s, s:s, s:o, s:o, s:{s:I, s:I, s:I, s:I, s:I}}",
+        "schema", "virtiosim-vhost-user-server/1", "tool_version", VS_VERSION, "rules", rules,
+        "violations", viol, "stats", "connections", (json_int_t)st.connections, "messages",
+        (json_int_t)st.messages, "rejected", (json_int_t)st.rejected, "requests",
+        (json_int_t)st.requests, "device_errors", (json_int_t)st.device_errors);
+    char path[PATH_MAX], tmp[PATH_MAX];
+    mkdir(sc->report_dir, 0755);
+    snprintf(path, sizeof path, "%s/vhost-user-server.json", sc->report_dir);
+    snprintf(tmp, sizeof tmp, "%s/.vhost-user-server.json.tmp.%d", sc->report_dir, (int)getpid());
+    if (doc && json_dump_file(doc, tmp, JSON_INDENT(2) | JSON_SORT_KEYS) == 0 &&
+        rename(tmp, path) == 0)
+        fprintf(stderr, "virtiosim serve: report %s\n", path);
+    else
+        fprintf(stderr, "virtiosim serve: could not write %s\n", path);
+    json_decref(doc);
+}
+
+static void on_disconnect(void *opaque, uint64_t connection, const vs_vhost_server_stats *s,
+                          const char *reason)
+{
+    serve_ctx *sc = opaque;
+    printf("connection %" PRIu64 ": %" PRIu64 " messages, %" PRIu64 " rejected, %" PRIu64
+           " requests, %" PRIu64 " device errors (%s)\n", connection, s->messages, s->rejected,
+           s->requests, s->device_errors, reason ? reason : "disconnected");
+    fflush(stdout);
+    if (sc->report_dir)
+        write_serve_report(sc);
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"device", required_argument, NULL, 'd'}, {"vhost-user", required_argument, NULL, 's'},
+        {"image", required_argument, NULL, 'i'},  {"capacity", required_argument, NULL, 'c'},
+        {"read-only", no_argument, NULL, 'r'},     {"queues", required_argument, NULL, 'n'},
+        {"once", no_argument, NULL, 'o'},          {"report", required_argument, NULL, 'R'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+    };
+    const char *dev = NULL, *sock = NULL, *image = NULL;
+    uint64_t capacity = 64u << 20;
+    bool ro = false, once = false;
+    unsigned long queues = 1;
+    serve_ctx sc = {0};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': dev = optarg; break;
+        case 's': sock = optarg; break;
+        case 'i': image = optarg; break;
+        case 'c':
+            if (vs_parse_size(optarg, &capacity) < 0 || capacity < 512 || capacity % 512) {
+                fprintf(stderr, "virtiosim serve: --capacity wants a size in bytes that is "
+                                "a multiple of 512, such as 64MiB\n");
+                return EXIT_USAGE;
+            }
+            break;
+        case 'r': ro = true; break;
+        case 'n': {
+            char *end;
+            queues = strtoul(optarg, &end, 10);
+            if (*end || queues < 1 || queues > 64) {
+                fprintf(stderr, "virtiosim serve: --queues wants 1..64\n");
+                return EXIT_USAGE;
+            }
+            break;
+        }
+        case 'o': once = true; break;
+        case 'R': sc.report_dir = optarg; break;
+        case 'h': usage(stdout); return EXIT_PASS;
+        default: return EXIT_USAGE;
+        }
+    }
+    if (!dev || strcmp(dev, "blk") != 0 || !sock || optind != argc) {
+        fprintf(stderr, "usage: virtiosim serve --device blk --vhost-user SOCKET [--image FILE]"
+                        " [--capacity SIZE] [--read-only] [--queues N] [--once] [--report DIR]"
+                        "\n       (blk is the device served today)\n");
+        return EXIT_USAGE;
+    }
+    vs_err e = {0};
+    vs_gmem *placeholder = NULL; /* the device runs over the front-end's memory once mapped */
+    vs_device *d = NULL;
+    vs_blk_opts bo;
+    vs_blk_opts_default(&bo);
+    bo.capacity_sectors = capacity / 512;
+    bo.image_path = image;
+    bo.create_image = image != NULL;
+    bo.read_only = ro;
+    bo.num_queues = (uint16_t)queues;
+    bo.queue_size = 1024;
+    int rc = vs_gmem_create_flat(&placeholder, 1u << 20, &e);
+    if (rc == 0)
+        rc = vs_blk_create(&d, placeholder, &bo, &e);
+    vs_vhost_server_opts so = {.dev = d, .on_disconnect = on_disconnect,
+                               .disconnect_opaque = &sc};
+    if (rc == 0)
+        rc = vs_vhost_server_create(&sc.srv, &so, &e);
+    if (rc == 0)
+        rc = vs_vhost_server_listen(sc.srv, sock, &e);
+    if (rc < 0) {
+        fprintf(stderr, "virtiosim serve: %s\n", e.msg);
+        vs_vhost_server_destroy(sc.srv);
+        if (d)
+            d->ops->destroy(d);
+        vs_gmem_destroy(placeholder);
+        return EXIT_INFRA;
+    }
+    g_server = sc.srv;
+    struct sigaction sa = {.sa_handler = on_serve_signal};
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    printf("serving virtio-blk (%" PRIu64 " bytes%s%s) on %s\n", capacity, ro ? ", read-only" : "",
+           image ? ", image" : "", sock);
+    fflush(stdout);
+    rc = vs_vhost_server_run(sc.srv, once ? 1 : 0, &e);
+    g_server = NULL;
+    int code = EXIT_PASS;
+    if (rc < 0) {
+        fprintf(stderr, "virtiosim serve: %s\n", e.msg);
+        code = EXIT_INFRA;
+    } else if (vs_vhost_server_violation_count(sc.srv)) {
+        code = EXIT_FAILED; /* the front-end broke vhost-user rules */
+    }
+    if (sc.report_dir)
+        write_serve_report(&sc);
+    vs_vhost_server_destroy(sc.srv);
+    d->ops->destroy(d);
+    vs_gmem_destroy(placeholder);
+    unlink(sock);
+    return code;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -839,6 +1021,8 @@ int main(int argc, char **argv)
         return cmd_report(argc - 1, argv + 1);
     if (!strcmp(cmd, "mutants"))
         return cmd_mutants(argc - 1, argv + 1);
+    if (!strcmp(cmd, "serve"))
+        return cmd_serve(argc - 1, argv + 1);
     fprintf(stderr, "virtiosim: unknown command '%s'\n\n", cmd);
     usage(stderr);
     return EXIT_USAGE;

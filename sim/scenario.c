@@ -939,7 +939,7 @@ static void scenario_defaults(vs_scenario *s)
                          VS_BIT(VS_BLK_F_FLUSH) | VS_BIT(VS_BLK_F_TOPOLOGY) |
                          VS_BIT(VS_BLK_F_CONFIG_WCE) | VS_BIT(VS_BLK_F_MQ) |
                          VS_BIT(VS_BLK_F_DISCARD) | VS_BIT(VS_BLK_F_WRITE_ZEROES);
-    s->driver.queue_size = 256;
+    s->driver.queue_size = 0; /* the device's maximum, as a real driver would pick */
     s->driver.queues = 1;
     s->driver.interrupts = VS_IRQ_MSIX;
     s->driver.seg_size = 4096;
@@ -961,7 +961,8 @@ static int validate(loader *L, vs_scenario *s, const yaml_node_t *root)
     if (s->driver.packed && !(s->driver.features & VS_BIT(VS_F_RING_PACKED)))
         return fail_at(L, drv ? drv : root,
                        "ring: packed needs RING_PACKED in the driver's features");
-    if (!s->driver.packed && (s->driver.queue_size & (s->driver.queue_size - 1))) {
+    if (!s->driver.packed && s->driver.queue_size &&
+        (s->driver.queue_size & (s->driver.queue_size - 1))) {
         const yaml_node_t *qs = drv ? mapping_get(L, drv, "queue_size") : NULL;
         return fail_at(L, qs ? qs : (drv ? drv : root),
                        "a split ring's queue_size must be a power of two (found %u)",

@@ -1188,8 +1188,12 @@ int vs_vhost_user_reconnect(vs_transport *bt, vs_err *e)
             f |= VS_BIT(VS_VHOST_F_PROTOCOL_FEATURES);
         if ((rc = fe_set_u64(t, VS_VHOST_USER_SET_FEATURES, f, e)) < 0)
             return rc;
-        if (t->status & VS_STATUS_DRIVER_OK)
-            return fe_start_all(t, true, e);
+        if (t->status & VS_STATUS_DRIVER_OK) {
+            /* The rings are replayed: the loss was recovered, not a device error. */
+            if ((rc = fe_start_all(t, true, e)) < 0)
+                return rc;
+            t->err_seen = false;
+        }
     }
     return 0;
 }
