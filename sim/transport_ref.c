@@ -58,6 +58,8 @@ typedef struct ref_tr {
     uint64_t irqs;
     unsigned in_irq;
     bool in_wait;
+    bool hooked;           /* device half of another front-end (vs_ref_hooks) */
+    vs_ref_hooks hooks;
 } ref_tr;
 
 static const vs_transport_ops ref_ops;
@@ -149,7 +151,10 @@ static void irq_cb(void *arg)
 {
     ref_vec *v = arg;
     v->irq_h = 0;
-    deliver(v->tr, v);
+    if (v->tr->hooked)
+        v->tr->hooks.irq(v->tr->hooks.opaque, v->queue);
+    else
+        deliver(v->tr, v);
 }
 
 /* Schedules an interrupt on vector vi after irq_latency_ns; coalesces with one already
@@ -157,13 +162,13 @@ static void irq_cb(void *arg)
 static void raise_irq(ref_tr *tr, uint16_t vi)
 {
     ref_vec *v = &tr->vec[vi];
-    if (tr->pub.irq_mode == VS_IRQ_POLL || v->irq_h > 0)
+    if ((!tr->hooked && tr->pub.irq_mode == VS_IRQ_POLL) || v->irq_h > 0)
         return;
     vs_timer h = vs_engine_after(tr->eng, tr->o.irq_latency_ns, irq_cb, v);
     if (h > 0)
         v->irq_h = h;
     else
-        deliver(tr, v); /* cannot schedule (out of memory / clock overflow): now */
+        irq_cb(v); /* cannot schedule (out of memory / clock overflow): now */
 }
 
 /* ------------------------------------------------------------------ queues */
@@ -214,10 +219,15 @@ static void device_error(ref_tr *tr, int32_t q, const char *msg)
     if (tr->stopped)
         return;
     tr->stopped = true;
-    tr->status |= VS_STATUS_DEVICE_NEEDS_RESET;
+    if (!tr->hooked)
+        tr->status |= VS_STATUS_DEVICE_NEEDS_RESET;
     emit(tr, VS_EV_DEVICE_ERROR, q, 0, 0, 0, msg);
     for (uint16_t i = 0; i < tr->nq; i++)
         queue_cancel_work(&tr->q[i]);
+    if (tr->hooked) {
+        tr->hooks.device_error(tr->hooks.opaque, q, msg);
+        return;
+    }
     emit(tr, VS_EV_CONFIG_CHANGE, -1, 0, 0, 0, NULL);
     raise_irq(tr, 0);
 }
@@ -228,6 +238,8 @@ static bool can_process(const ref_tr *tr)
         return false;
     if (tr->o.mutations & VS_REF_MUT_CONSUMES_BEFORE_DRIVER_OK)
         return true;
+    if (tr->hooked)
+        return tr->hooks.live(tr->hooks.opaque);
     uint8_t need = VS_STATUS_DRIVER_OK | VS_STATUS_FEATURES_OK;
     return (tr->status & need) == need && !(tr->status & VS_STATUS_FAILED);
 }
@@ -531,7 +543,8 @@ static int ref_queue_setup(vs_transport *t, uint16_t q, const vs_vq_layout *l, v
     if (l->size == 0 || l->size > max)
         return vs_err_set(e, VS_EINVAL, "ref: queue %u: size %u not in 1..%u", q, l->size,
                           max);
-    uint64_t f = (tr->status & VS_STATUS_FEATURES_OK) ? tr->dev->driver_features : 0;
+    uint64_t f = (tr->hooked || (tr->status & VS_STATUS_FEATURES_OK))
+                     ? tr->dev->driver_features : 0;
     vs_vq_dev_opts o = {
         .queue_index = q,
         .features = ((f & VS_BIT(VS_F_EVENT_IDX)) ? VS_VQ_F_EVENT_IDX : 0u) |
@@ -676,9 +689,29 @@ static const vs_transport_ops ref_ops = {
 
 /* ------------------------------------------------------------------ public */
 
+static int ref_create(vs_transport **out, vs_engine *eng, vs_device *dev, vs_gmem *gm,
+                      const vs_ref_opts *o, vs_event_bus *bus, const vs_ref_hooks *hooks,
+                      vs_err *e);
+
 int vs_ref_transport_create(vs_transport **out, vs_engine *eng, vs_device *dev,
                             vs_gmem *gm, const vs_ref_opts *o, vs_event_bus *bus,
                             vs_err *e)
+{
+    return ref_create(out, eng, dev, gm, o, bus, NULL, e);
+}
+
+int vs_ref_transport_create_hooked(vs_transport **out, vs_engine *eng, vs_device *dev,
+                                   vs_gmem *gm, const vs_ref_opts *o, vs_event_bus *bus,
+                                   const vs_ref_hooks *hooks, vs_err *e)
+{
+    if (!hooks || !hooks->live || !hooks->irq || !hooks->device_error)
+        return vs_err_set(e, VS_EINVAL, "ref: hooked device side needs live/irq/device_error");
+    return ref_create(out, eng, dev, gm, o, bus, hooks, e);
+}
+
+static int ref_create(vs_transport **out, vs_engine *eng, vs_device *dev, vs_gmem *gm,
+                      const vs_ref_opts *o, vs_event_bus *bus, const vs_ref_hooks *hooks,
+                      vs_err *e)
 {
     if (!out || !eng || !dev || !dev->ops || !gm)
         return vs_err_set(e, VS_EINVAL, "ref: NULL out, engine, device or guest memory");
@@ -704,6 +737,11 @@ int vs_ref_transport_create(vs_transport **out, vs_engine *eng, vs_device *dev,
     tr->dev = dev;
     tr->bus = bus;
     tr->o = *o;
+    if (hooks) {
+        tr->hooked = true;
+        tr->hooks = *hooks;
+        tr->pub.irq_mode = VS_IRQ_MSIX; /* the front-end decides how interrupts go out */
+    }
     tr->nq = dev->ops->num_queues(dev);
     tr->q = calloc(tr->nq ? tr->nq : 1, sizeof *tr->q);
     tr->vec = calloc((size_t)tr->nq + 1, sizeof *tr->vec);

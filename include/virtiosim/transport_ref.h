@@ -81,6 +81,8 @@ typedef struct vs_ref_opts {
     vs_service_time service;
     uint32_t mutations;        /* enum vs_ref_mutation */
     uint32_t ring_mutations;   /* enum vs_vq_mutation, passed to every vs_vq_dev */
+    uint32_t pci_mutations;    /* enum vs_pci_mutation (pci.h): only the PCI model
+                                  transport (transport_pci.h) uses it */
 } vs_ref_opts;
 
 /* MSI-X, doorbell latency 1000 ns, irq latency 500 ns, fixed service time 10000 ns, no
@@ -112,5 +114,31 @@ uint64_t vs_ref_irqs_delivered(const vs_transport *t);  /* since creation */
 uint32_t vs_ref_inflight(const vs_transport *t, uint16_t q); /* fetched, not completed */
 bool vs_ref_device_stopped(const vs_transport *t);       /* error path taken, no reset yet */
 uint8_t vs_ref_isr_peek(const vs_transport *t);          /* ISR without clearing */
+
+/* ------------------------------------------------------------ the device half alone
+ * The device half of this transport (doorbells with coalescing, fetch, service times,
+ * out-of-order completions, publish + interrupt check per instant, per-vector interrupt
+ * coalescing, the device error path) can serve another front-end that owns status,
+ * features and interrupt delivery — the in-process virtio-pci model (transport_pci.h).
+ * The front-end drives it through the transport ops queue_setup, queue_disable, notify
+ * and reset only. Differences from the plain transport:
+ *  - queues are processed while hooks->live() is true (or under the
+ *    CONSUMES_BEFORE_DRIVER_OK mutant); ring features come from dev->driver_features;
+ *  - an interrupt due on a vector (after irq_latency_ns, coalesced per vector as usual)
+ *    is handed to hooks->irq(queue or VS_IRQ_CONFIG) instead of being delivered: no
+ *    VS_EV_IRQ, no ISR, irq_mode ignored;
+ *  - the device error path emits VS_EV_DEVICE_ERROR, drops pending work, stops until
+ *    reset and calls hooks->device_error(queue, message); the front-end sets
+ *    DEVICE_NEEDS_RESET and raises the config interrupt. */
+typedef struct vs_ref_hooks {
+    void *opaque;
+    bool (*live)(void *opaque);
+    void (*irq)(void *opaque, int queue);
+    void (*device_error)(void *opaque, int queue, const char *msg);
+} vs_ref_hooks;
+
+int vs_ref_transport_create_hooked(vs_transport **out, vs_engine *eng, vs_device *dev,
+                                   vs_gmem *gm, const vs_ref_opts *o, vs_event_bus *bus,
+                                   const vs_ref_hooks *hooks, vs_err *e);
 
 #endif

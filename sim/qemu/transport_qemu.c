@@ -1,5 +1,7 @@
-/* The "qemu" transport: vs_transport over QEMU's virtio-pci modern interface, driven
- * through the qtest socket, with guest RAM (rings, buffers, MSI-X messages) shared. */
+/* The "qemu" transport: vs_transport over QEMU's virtio-pci modern interface, with guest
+ * RAM (rings, buffers, MSI-X messages) shared.  The virtio-pci driver itself is the one
+ * in sim/transport_pci.c, over the qtest PCI bus of qtest_bus.c; this file is the QEMU
+ * platform under it (process, time, interrupt detection, errors) and the QEMU extras. */
 #define _GNU_SOURCE
 #include "virtiosim/qemu.h"
 
@@ -13,37 +15,23 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "virtiosim/transport_pci.h"
+
 #include "pci_qtest.h"
 #include "qemu_proc.h"
 #include "qtest.h"
+#include "qtest_bus.h"
 
-#define NO_VECTOR 0xffffu
-#define MSI_DATA_TAG 0x56530000u
-#define COMMON_Q_RESET 0x3a   /* virtio 1.2 queue_reset (QEMU 7.2: VIRTIO_PCI_COMMON_Q_RESET) */
-#define MAX_QUEUES 1024u
-
-typedef struct qemu_transport {
-    vs_transport base;
+/* The QEMU platform (vs_pci_platform_ops) and what the qemu extras need. */
+typedef struct qemu_plat {
     vs_qemu_backend_opts o;
-    vs_event_bus *bus;
+    vs_gmem *gm;
     vs_qemu *qemu;
     vs_qtest *qt;
-    vs_pci_virtio_dev dev;
-    uint64_t common, isr_gpa, devcfg;
-    uint32_t devcfg_len;
-    uint16_t nq;
-    uint64_t *notify_addr;     /* per queue, 0 = not set up */
-    bool msix_on;              /* MSI-X enabled in the PCI function */
-    bool intx_intercepted;
-    bool intx_fallback;        /* intercept unavailable: poll the ISR */
-    uint8_t isr_acc;           /* ISR bits read by wait() but not yet by read_isr */
-    uint64_t msi_gpa;
+    vs_qtest_bus qbus;
+    bool intx_armed;
     uint64_t low_gpa[97];      /* guest pages reserved below 1 MiB (VGA window / BIOS) */
     unsigned n_low;
-    uint32_t *msi_slot;        /* host view of the slots */
-    uint16_t nvec;
-    uint64_t drv_features;
-    uint16_t last_queue_reset; /* queue_reset read back by the last queue_disable */
     bool dead;
     vs_err dead_err;
     char version[160];
@@ -51,10 +39,10 @@ typedef struct qemu_transport {
     uint64_t qemu_cpu_last;
     size_t stderr_seen;
     pid_t pid;
-    vs_qemu_stats st;
-} qemu_transport;
+    uint64_t wait_sleeps;
+} qemu_plat;
 
-static const vs_transport_ops qemu_ops;
+static const vs_pci_platform_ops qemu_plat_ops;
 
 /* ------------------------------------------------------------------ helpers */
 
@@ -65,12 +53,13 @@ static uint64_t mono_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static uint64_t rel_ns(const qemu_transport *t)
+static uint64_t qp_now(void *p)
 {
+    const qemu_plat *q = p;
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)(ts.tv_sec - t->t0.tv_sec) * 1000000000u +
-           (uint64_t)(ts.tv_nsec - t->t0.tv_nsec);
+    return (uint64_t)(ts.tv_sec - q->t0.tv_sec) * 1000000000u +
+           (uint64_t)(ts.tv_nsec - q->t0.tv_nsec);
 }
 
 static inline void cpu_relax(void)
@@ -82,32 +71,24 @@ static inline void cpu_relax(void)
 #endif
 }
 
-static void emit(qemu_transport *t, enum vs_event_kind kind, int32_t queue, uint64_t val,
-                 const char *text)
-{
-    if (!t->bus || !t->bus->n)
-        return;
-    vs_event ev = { .kind = kind, .t_ns = rel_ns(t), .queue = queue, .val = val, .text = text };
-    vs_event_emit(t->bus, &ev);
-}
-
 /* After a failed qtest call: is QEMU gone?  Turns the error into the sticky
  * "QEMU died" error when it is. */
-static int fail(qemu_transport *t, int rc, vs_err *e, const char *what)
+static int qp_fail(void *p, int rc, vs_err *e, const char *what)
 {
-    if (t->dead) {
+    qemu_plat *q = p;
+    if (q->dead) {
         if (e)
-            *e = t->dead_err;
+            *e = q->dead_err;
         return -VS_EBACKEND;
     }
-    if (rc == -VS_EBACKEND || rc == -VS_ETIMEDOUT || vs_qtest_broken(t->qt)) {
+    if (rc == -VS_EBACKEND || rc == -VS_ETIMEDOUT || (q->qt && vs_qtest_broken(q->qt))) {
         vs_err ce = { 0 };
-        if (vs_qemu_check(t->qemu, rc == -VS_EBACKEND ? 200 : 0, &ce) < 0) {
-            t->dead = true;
-            t->dead_err = ce;
-            vs_err_prefix(&t->dead_err, "qemu: %s", what);
+        if (q->qemu && vs_qemu_check(q->qemu, rc == -VS_EBACKEND ? 200 : 0, &ce) < 0) {
+            q->dead = true;
+            q->dead_err = ce;
+            vs_err_prefix(&q->dead_err, "qemu: %s", what);
             if (e)
-                *e = t->dead_err;
+                *e = q->dead_err;
             return -VS_EBACKEND;
         }
     }
@@ -116,187 +97,88 @@ static int fail(qemu_transport *t, int rc, vs_err *e, const char *what)
     return rc;
 }
 
-static int check_live(qemu_transport *t, vs_err *e)
+static int qp_check(void *p, vs_err *e)
 {
-    if (t->dead) {
+    qemu_plat *q = p;
+    if (q->dead) {
         if (e)
-            *e = t->dead_err;
+            *e = q->dead_err;
         return -VS_EBACKEND;
     }
     return 0;
 }
 
-#define QT(t, call, what)                                                                  \
-    do {                                                                                   \
-        int rc_ = (call);                                                                  \
-        if (rc_ < 0)                                                                       \
-            return fail((t), rc_, e, (what));                                              \
-    } while (0)
+/* ------------------------------------------------------------------ interrupts & time */
 
-static qemu_transport *qt_of(vs_transport *vt) { return (qemu_transport *)vt; }
-
-/* ------------------------------------------------------------------ interrupts */
-
-static int program_msix(qemu_transport *t, vs_err *e)
+static int qp_intx_arm(void *p, vs_err *e)
 {
-    const vs_pci_msix *m = &t->dev.caps.msix;
-    for (uint16_t v = 0; v < t->nvec; v++)
-        QT(t, vs_pci_msix_set_entry(t->qt, m, v, t->msi_gpa + 4u * v, MSI_DATA_TAG | v, false, e),
-           "MSI-X table");
-    QT(t, vs_pci_msix_enable(t->qt, t->dev.func.bdf, m, true, e), "MSI-X enable");
-    t->msix_on = true;
-    return 0;
-}
-
-static int set_config_vector(qemu_transport *t, vs_err *e)
-{
-    uint16_t want = t->msix_on ? 0 : NO_VECTOR, got = 0;
-    QT(t, vs_qtest_writew(t->qt, t->common + VS_VIRTIO_COMMON_MSIX, want, e), "config vector");
-    QT(t, vs_qtest_readw(t->qt, t->common + VS_VIRTIO_COMMON_MSIX, &got, e), "config vector");
-    if (got != want)
-        return vs_err_set(e, VS_EBACKEND, "qemu: config_msix_vector %u read back as 0x%x",
-                          want, got);
-    return 0;
-}
-
-/* Makes the PCI function match t->base.irq_mode. */
-static int apply_irq_mode(qemu_transport *t, vs_err *e)
-{
-    enum vs_irq_mode m = t->base.irq_mode;
-    if (m == VS_IRQ_MSIX && !t->msix_on) {
-        if (!t->dev.caps.msix.present || t->nvec == 0)
-            return vs_err_set(e, VS_ENOTSUP, "qemu: device has no MSI-X");
-        int rc = program_msix(t, e);
-        if (rc < 0)
-            return rc;
-    } else if (m != VS_IRQ_MSIX && t->msix_on) {
-        QT(t, vs_pci_msix_enable(t->qt, t->dev.func.bdf, &t->dev.caps.msix, false, e),
-           "MSI-X disable");
-        t->msix_on = false;
-    }
-    if (m == VS_IRQ_INTX && !t->intx_intercepted && !t->intx_fallback) {
-        vs_err ie = { 0 };
-        int rc = vs_qtest_irq_intercept_in(t->qt, "ioapic", &ie);
-        if (rc == 0)
-            t->intx_intercepted = true;
-        else if (rc == -VS_EPROTO)
-            t->intx_fallback = true; /* poll the ISR instead */
-        else {
-            if (e)
-                *e = ie;
-            return fail(t, rc, e, "irq_intercept_in");
-        }
-    }
-    return 0;
-}
-
-static void deliver(qemu_transport *t, int queue, uint16_t vector)
-{
-    t->st.irqs++;
-    emit(t, VS_EV_IRQ, queue, vector, NULL);
-    if (queue == VS_IRQ_CONFIG) {
-        emit(t, VS_EV_CONFIG_CHANGE, -1, 0, NULL);
-        if (t->bus && t->bus->n) {
-            char buf[4096];
-            size_t n = vs_qemu_stderr_text(t->qemu, buf, sizeof buf);
-            if (n > t->stderr_seen) {
-                emit(t, VS_EV_NOTE, -1, 0, buf + t->stderr_seen);
-                t->stderr_seen = n;
-            }
-        }
-    }
-    if (t->base.irq_fn)
-        t->base.irq_fn(t->base.irq_opaque, queue);
-}
-
-/* Collects MSI-X messages that landed in the slots; returns the number delivered. */
-static int poll_msix(qemu_transport *t)
-{
-    int n = 0;
-    for (uint16_t v = 0; v < t->nvec; v++) {
-        if (!__atomic_load_n(&t->msi_slot[v], __ATOMIC_RELAXED))
-            continue;
-        uint32_t val = __atomic_exchange_n(&t->msi_slot[v], 0u, __ATOMIC_ACQ_REL);
-        if (!val)
-            continue;
-        deliver(t, v == 0 ? VS_IRQ_CONFIG : (int)v - 1, v);
-        n++;
-    }
-    return n;
-}
-
-static int intx_level(const qemu_transport *t)
-{
-    for (unsigned i = 0; i < 24; i++)
-        if (vs_qtest_irq_level(t->qt, i) > 0)
-            return 1;
-    return 0;
-}
-
-/* INTx: 1 if the line is up (or, without the intercept, the ISR is non-zero). */
-static int poll_intx(qemu_transport *t, int timeout_ms, vs_err *e)
-{
-    if (t->intx_fallback) {
-        uint8_t isr = 0;
-        QT(t, vs_qtest_readb(t->qt, t->isr_gpa, &isr, e), "ISR read");
-        t->isr_acc |= isr;
-        if (t->isr_acc)
-            return 1;
-        if (timeout_ms > 0)
-            usleep(200);
+    qemu_plat *q = p;
+    vs_err ie = { 0 };
+    int rc = vs_qtest_irq_intercept_in(q->qt, "ioapic", &ie);
+    if (rc == 0) {
+        q->intx_armed = true;
         return 0;
     }
-    if (intx_level(t))
-        return 1;
-    QT(t, vs_qtest_poll_async(t->qt, timeout_ms, e), "IRQ poll");
-    return intx_level(t);
+    if (rc == -VS_EPROTO)
+        return -VS_ENOTSUP; /* the driver polls the ISR instead */
+    if (e)
+        *e = ie;
+    return qp_fail(q, rc, e, "irq_intercept_in");
 }
 
-static int op_wait(vs_transport *vt, uint64_t timeout_ns, vs_err *e)
+static int qp_intx_level(void *p, vs_err *e)
 {
-    qemu_transport *t = qt_of(vt);
-    int rc = check_live(t, e);
+    qemu_plat *q = p;
+    int rc = vs_qtest_poll_async(q->qt, 0, e);
     if (rc < 0)
-        return rc;
-    t->st.waits++;
-    if (vt->irq_mode == VS_IRQ_POLL) {
+        return qp_fail(q, rc, e, "IRQ poll");
+    for (unsigned i = 0; i < 24; i++)
+        if (vs_qtest_irq_level(q->qt, i) > 0)
+            return 1;
+    return 0;
+}
+
+/* Waiting: the INTx line over the qtest socket (blocking on it), or MSI-X messages in
+ * the slot page (spin, then sleep with exponential back-off, checking that QEMU lives
+ * about every millisecond of sleeping). */
+static int qp_wait(void *p, uint64_t timeout_ns, bool (*ready)(void *), void *arg, bool intx,
+                   vs_err *e)
+{
+    qemu_plat *q = p;
+    if (!ready) {
         uint64_t ns = timeout_ns < 20000 ? timeout_ns : 20000;
         if (ns) {
             struct timespec ts = { 0, (long)ns };
             nanosleep(&ts, NULL);
         }
-        if (!vs_qemu_alive(t->qemu))
-            return fail(t, -VS_EBACKEND, e, "wait");
+        if (!vs_qemu_alive(q->qemu))
+            return qp_fail(q, -VS_EBACKEND, e, "wait");
         return 0;
     }
-    if (vt->irq_mode == VS_IRQ_INTX) {
+    if (intx && q->intx_armed) {
         uint64_t start = mono_ns();
         for (;;) {
+            if (ready(arg))
+                return 0;
             uint64_t el = mono_ns() - start;
-            int ms = el >= timeout_ns ? 0 : (int)((timeout_ns - el + 999999) / 1000000);
+            if (el >= timeout_ns)
+                return 0;
+            int ms = (int)((timeout_ns - el + 999999) / 1000000);
             if (ms > 5)
                 ms = 5;
-            rc = poll_intx(t, ms, e);
+            int rc = vs_qtest_poll_async(q->qt, ms, e);
             if (rc < 0)
-                return rc;
-            if (rc > 0) {
-                deliver(t, 0, NO_VECTOR);
-                return 1;
-            }
-            if (mono_ns() - start >= timeout_ns)
-                return 0;
+                return qp_fail(q, rc, e, "IRQ poll");
         }
     }
-    /* MSI-X */
-    int n = poll_msix(t);
-    if (n)
-        return n;
+    if (ready(arg))
+        return 0;
     uint64_t start = mono_ns();
-    uint64_t spin = t->o.poll_spin_ns < timeout_ns ? t->o.poll_spin_ns : timeout_ns;
+    uint64_t spin = q->o.poll_spin_ns < timeout_ns ? q->o.poll_spin_ns : timeout_ns;
     for (unsigned i = 1;; i++) {
         cpu_relax();
-        if ((n = poll_msix(t)))
-            return n;
+        if (ready(arg))
+            return 0;
         if ((i & 31) == 0 && mono_ns() - start >= spin)
             break;
     }
@@ -304,423 +186,76 @@ static int op_wait(vs_transport *vt, uint64_t timeout_ns, vs_err *e)
     for (;;) {
         uint64_t now = mono_ns();
         if (now - start >= timeout_ns)
-            return poll_msix(t);
+            return 0;
         if (now - last_alive >= 1000000) {
             last_alive = now;
-            if (!vs_qemu_alive(t->qemu))
-                return fail(t, -VS_EBACKEND, e, "wait");
+            if (!vs_qemu_alive(q->qemu))
+                return qp_fail(q, -VS_EBACKEND, e, "wait");
         }
         uint64_t left = timeout_ns - (now - start);
         uint64_t s = sleep_ns < left ? sleep_ns : left;
         struct timespec ts = { (time_t)(s / 1000000000u), (long)(s % 1000000000u) };
         nanosleep(&ts, NULL);
-        t->st.wait_sleeps++;
-        if ((n = poll_msix(t)))
-            return n;
-        if (sleep_ns < t->o.poll_sleep_max_ns)
+        q->wait_sleeps++;
+        if (ready(arg))
+            return 0;
+        if (sleep_ns < q->o.poll_sleep_max_ns)
             sleep_ns *= 2;
-        if (sleep_ns > t->o.poll_sleep_max_ns)
-            sleep_ns = t->o.poll_sleep_max_ns;
+        if (sleep_ns > q->o.poll_sleep_max_ns)
+            sleep_ns = q->o.poll_sleep_max_ns;
     }
 }
 
-static int op_read_isr(vs_transport *vt, uint8_t *isr, vs_err *e)
+/* A config interrupt: QEMU's new stderr (e.g. why it marked the device broken). */
+static void qp_on_config_irq(void *p, vs_event_bus *bus, uint64_t t_ns)
 {
-    qemu_transport *t = qt_of(vt);
-    int rc = check_live(t, e);
-    if (rc < 0)
-        return rc;
-    uint8_t v = 0;
-    QT(t, vs_qtest_readb(t->qt, t->isr_gpa, &v, e), "ISR read");
-    v |= t->isr_acc;
-    t->isr_acc = 0;
-    if (isr)
-        *isr = v;
-    if (t->intx_intercepted) {
-        /* pick up the "IRQ lower" the read caused, so wait() sees the line low */
-        rc = vs_qtest_poll_async(t->qt, 0, e);
-        if (rc < 0)
-            return fail(t, rc, e, "IRQ poll");
-    }
-    return 0;
-}
-
-/* ------------------------------------------------------------------ status & features */
-
-static int do_reset(qemu_transport *t, vs_err *e)
-{
-    QT(t, vs_qtest_writeb(t->qt, t->common + VS_VIRTIO_COMMON_STATUS, 0, e), "reset");
-    uint64_t deadline = mono_ns() + (uint64_t)t->o.step_timeout_ms * 1000000u;
-    for (;;) {
-        uint8_t s = 0xff;
-        QT(t, vs_qtest_readb(t->qt, t->common + VS_VIRTIO_COMMON_STATUS, &s, e), "reset");
-        if (s == 0)
-            break;
-        if (mono_ns() > deadline)
-            return vs_err_set(e, VS_ETIMEDOUT, "qemu: status still 0x%02x after reset", s);
-        usleep(100);
-    }
-    for (uint16_t q = 0; q < t->nq; q++)
-        t->notify_addr[q] = 0;
-    t->drv_features = 0;
-    t->isr_acc = 0;
-    int rc = apply_irq_mode(t, e);
-    if (rc < 0)
-        return rc;
-    if (t->msix_on) {
-        rc = set_config_vector(t, e);
-        if (rc < 0)
-            return rc;
-    }
-    /* stale messages from before the reset */
-    for (uint16_t v = 0; v < t->nvec; v++)
-        __atomic_store_n(&t->msi_slot[v], 0u, __ATOMIC_RELEASE);
-    return 0;
-}
-
-static int op_reset(vs_transport *vt, vs_err *e)
-{
-    qemu_transport *t = qt_of(vt);
-    int rc = check_live(t, e);
-    if (rc < 0)
-        return rc;
-    return do_reset(t, e);
-}
-
-static int op_get_status(vs_transport *vt, uint8_t *status, vs_err *e)
-{
-    qemu_transport *t = qt_of(vt);
-    int rc = check_live(t, e);
-    if (rc < 0)
-        return rc;
-    uint8_t s = 0;
-    QT(t, vs_qtest_readb(t->qt, t->common + VS_VIRTIO_COMMON_STATUS, &s, e), "status read");
-    *status = s;
-    return 0;
-}
-
-static int op_set_status(vs_transport *vt, uint8_t status, vs_err *e)
-{
-    qemu_transport *t = qt_of(vt);
-    int rc = check_live(t, e);
-    if (rc < 0)
-        return rc;
-    if (status == 0)
-        return do_reset(t, e);
-    QT(t, vs_qtest_writeb(t->qt, t->common + VS_VIRTIO_COMMON_STATUS, status, e),
-       "status write");
-    return 0;
-}
-
-static int op_get_device_features(vs_transport *vt, uint64_t *f, vs_err *e)
-{
-    qemu_transport *t = qt_of(vt);
-    int rc = check_live(t, e);
-    if (rc < 0)
-        return rc;
-    uint64_t lo = 0, hi = 0;
-    QT(t, vs_qtest_queue_writel(t->qt, t->common + VS_VIRTIO_COMMON_DFSELECT, 0, e), "features");
-    QT(t, vs_qtest_queue(t->qt, VS_QT_READL, t->common + VS_VIRTIO_COMMON_DF, 0, &lo, e),
-       "features");
-    QT(t, vs_qtest_queue_writel(t->qt, t->common + VS_VIRTIO_COMMON_DFSELECT, 1, e), "features");
-    QT(t, vs_qtest_queue(t->qt, VS_QT_READL, t->common + VS_VIRTIO_COMMON_DF, 0, &hi, e),
-       "features");
-    QT(t, vs_qtest_flush(t->qt, e), "features");
-    *f = (hi << 32) | (lo & 0xffffffffu);
-    return 0;
-}
-
-static int op_set_driver_features(vs_transport *vt, uint64_t f, vs_err *e)
-{
-    qemu_transport *t = qt_of(vt);
-    int rc = check_live(t, e);
-    if (rc < 0)
-        return rc;
-    uint64_t c = t->common;
-    QT(t, vs_qtest_queue_writel(t->qt, c + VS_VIRTIO_COMMON_GFSELECT, 0, e), "features");
-    QT(t, vs_qtest_queue_writel(t->qt, c + VS_VIRTIO_COMMON_GF, (uint32_t)f, e), "features");
-    QT(t, vs_qtest_queue_writel(t->qt, c + VS_VIRTIO_COMMON_GFSELECT, 1, e), "features");
-    QT(t, vs_qtest_queue_writel(t->qt, c + VS_VIRTIO_COMMON_GF, (uint32_t)(f >> 32), e),
-       "features");
-    QT(t, vs_qtest_flush(t->qt, e), "features");
-    t->drv_features = f;
-    return 0;
-}
-
-/* ------------------------------------------------------------------ config space */
-
-static int check_cfg_range(qemu_transport *t, uint32_t off, uint32_t len, vs_err *e)
-{
-    if ((uint64_t)off + len > t->devcfg_len)
-        return vs_err_set(e, VS_ERANGE,
-                          "qemu: config access [%u, %u) outside device config (%u bytes)",
-                          off, off + len, t->devcfg_len);
-    return 0;
-}
-
-static uint32_t access_width(uint32_t off, uint32_t left)
-{
-    if (left >= 4 && off % 4 == 0)
-        return 4;
-    if (left >= 2 && off % 2 == 0)
-        return 2;
-    return 1;
-}
-
-static int op_config_read(vs_transport *vt, uint32_t off, void *buf, uint32_t len, vs_err *e)
-{
-    qemu_transport *t = qt_of(vt);
-    int rc = check_live(t, e);
-    if (rc < 0)
-        return rc;
-    if (len == 0)
-        return 0;
-    if (!buf)
-        return vs_err_set(e, VS_EINVAL, "qemu: config read into NULL");
-    if ((rc = check_cfg_range(t, off, len, e)) < 0)
-        return rc;
-    uint64_t vals[64];
-    uint32_t pos = 0;
-    uint8_t *out = buf;
-    while (pos < len) {
-        /* one batch of up to 64 accesses */
-        uint32_t start = pos, n = 0;
-        while (pos < len && n < 64) {
-            uint32_t w = access_width(off + pos, len - pos);
-            enum vs_qtest_op op = w == 4 ? VS_QT_READL : w == 2 ? VS_QT_READW : VS_QT_READB;
-            QT(t, vs_qtest_queue(t->qt, op, t->devcfg + off + pos, 0, &vals[n], e), "config read");
-            pos += w;
-            n++;
-        }
-        QT(t, vs_qtest_flush(t->qt, e), "config read");
-        for (uint32_t i = 0, p = start; i < n; i++) {
-            uint32_t w = access_width(off + p, len - p);
-            for (uint32_t b = 0; b < w; b++)
-                out[p + b] = (uint8_t)(vals[i] >> (8 * b));
-            p += w;
-        }
-    }
-    return 0;
-}
-
-static int op_config_write(vs_transport *vt, uint32_t off, const void *buf, uint32_t len,
-                           vs_err *e)
-{
-    qemu_transport *t = qt_of(vt);
-    int rc = check_live(t, e);
-    if (rc < 0)
-        return rc;
-    if (len == 0)
-        return 0;
-    if (!buf)
-        return vs_err_set(e, VS_EINVAL, "qemu: config write from NULL");
-    if ((rc = check_cfg_range(t, off, len, e)) < 0)
-        return rc;
-    const uint8_t *in = buf;
-    for (uint32_t pos = 0; pos < len;) {
-        uint32_t w = access_width(off + pos, len - pos);
-        uint64_t v = 0;
-        for (uint32_t b = 0; b < w; b++)
-            v |= (uint64_t)in[pos + b] << (8 * b);
-        enum vs_qtest_op op = w == 4 ? VS_QT_WRITEL : w == 2 ? VS_QT_WRITEW : VS_QT_WRITEB;
-        QT(t, vs_qtest_queue(t->qt, op, t->devcfg + off + pos, v, NULL, e), "config write");
-        pos += w;
-    }
-    QT(t, vs_qtest_flush(t->qt, e), "config write");
-    return 0;
-}
-
-static int op_config_generation(vs_transport *vt, uint32_t *gen, vs_err *e)
-{
-    qemu_transport *t = qt_of(vt);
-    int rc = check_live(t, e);
-    if (rc < 0)
-        return rc;
-    uint8_t g = 0;
-    QT(t, vs_qtest_readb(t->qt, t->common + VS_VIRTIO_COMMON_CFGGENERATION, &g, e),
-       "config generation");
-    *gen = g;
-    return 0;
-}
-
-/* ------------------------------------------------------------------ queues */
-
-static int op_num_queues(vs_transport *vt, uint16_t *n, vs_err *e)
-{
-    qemu_transport *t = qt_of(vt);
-    int rc = check_live(t, e);
-    if (rc < 0)
-        return rc;
-    uint16_t v = 0;
-    QT(t, vs_qtest_readw(t->qt, t->common + VS_VIRTIO_COMMON_NUMQ, &v, e), "num_queues");
-    *n = v;
-    return 0;
-}
-
-static int check_queue(qemu_transport *t, uint16_t q, vs_err *e)
-{
-    if (q >= t->nq)
-        return vs_err_set(e, VS_ERANGE, "qemu: queue %u >= num_queues %u", q, t->nq);
-    return 0;
-}
-
-static int op_queue_max_size(vs_transport *vt, uint16_t q, uint32_t *size, vs_err *e)
-{
-    qemu_transport *t = qt_of(vt);
-    int rc = check_live(t, e);
-    if (rc < 0)
-        return rc;
-    if ((rc = check_queue(t, q, e)) < 0)
-        return rc;
-    uint64_t v = 0;
-    QT(t, vs_qtest_queue_writew(t->qt, t->common + VS_VIRTIO_COMMON_Q_SELECT, q, e), "queue_size");
-    QT(t, vs_qtest_queue(t->qt, VS_QT_READW, t->common + VS_VIRTIO_COMMON_Q_SIZE, 0, &v, e),
-       "queue_size");
-    QT(t, vs_qtest_flush(t->qt, e), "queue_size");
-    *size = (uint32_t)v;
-    return 0;
-}
-
-static int op_queue_setup(vs_transport *vt, uint16_t q, const vs_vq_layout *l, vs_err *e)
-{
-    qemu_transport *t = qt_of(vt);
-    int rc = check_live(t, e);
-    if (rc < 0)
-        return rc;
-    if ((rc = check_queue(t, q, e)) < 0)
-        return rc;
-    if (!l || l->size == 0 || l->size > 0xffff)
-        return vs_err_set(e, VS_EINVAL, "qemu: queue %u: bad layout", q);
-    if ((rc = apply_irq_mode(t, e)) < 0)
-        return rc;
-    uint64_t c = t->common, maxsz = 0, vec = 0, noff = 0;
-    vs_qtest *qt = t->qt;
-    QT(t, vs_qtest_queue_writew(qt, c + VS_VIRTIO_COMMON_Q_SELECT, q, e), "queue setup");
-    QT(t, vs_qtest_queue(qt, VS_QT_READW, c + VS_VIRTIO_COMMON_Q_SIZE, 0, &maxsz, e),
-       "queue setup");
-    QT(t, vs_qtest_flush(qt, e), "queue setup");
-    if (maxsz == 0)
-        return vs_err_set(e, VS_EINVAL, "qemu: queue %u not available (max size 0)", q);
-    if (l->size > maxsz)
-        return vs_err_set(e, VS_EINVAL, "qemu: queue %u: size %u > device maximum %u", q,
-                          l->size, (unsigned)maxsz);
-    uint16_t want_vec = t->msix_on ? (uint16_t)(q + 1) : NO_VECTOR;
-    if (t->msix_on && q + 1u >= t->nvec)
-        return vs_err_set(e, VS_ENOTSUP, "qemu: queue %u needs MSI-X vector %u, table has %u",
-                          q, q + 1, t->nvec);
-    QT(t, vs_qtest_queue_writew(qt, c + VS_VIRTIO_COMMON_Q_SIZE, (uint16_t)l->size, e),
-       "queue setup");
-    QT(t, vs_qtest_queue_writew(qt, c + VS_VIRTIO_COMMON_Q_MSIX, want_vec, e), "queue setup");
-    QT(t, vs_qtest_queue(qt, VS_QT_READW, c + VS_VIRTIO_COMMON_Q_MSIX, 0, &vec, e),
-       "queue setup");
-    QT(t, vs_qtest_queue_writel(qt, c + VS_VIRTIO_COMMON_Q_DESCLO, (uint32_t)l->desc_gpa, e), "queue setup");
-    QT(t, vs_qtest_queue_writel(qt, c + VS_VIRTIO_COMMON_Q_DESCHI, (uint32_t)(l->desc_gpa >> 32), e), "queue setup");
-    QT(t, vs_qtest_queue_writel(qt, c + VS_VIRTIO_COMMON_Q_AVAILLO, (uint32_t)l->driver_gpa, e), "queue setup");
-    QT(t, vs_qtest_queue_writel(qt, c + VS_VIRTIO_COMMON_Q_AVAILHI, (uint32_t)(l->driver_gpa >> 32), e), "queue setup");
-    QT(t, vs_qtest_queue_writel(qt, c + VS_VIRTIO_COMMON_Q_USEDLO, (uint32_t)l->device_gpa, e), "queue setup");
-    QT(t, vs_qtest_queue_writel(qt, c + VS_VIRTIO_COMMON_Q_USEDHI, (uint32_t)(l->device_gpa >> 32), e), "queue setup");
-    QT(t, vs_qtest_queue(qt, VS_QT_READW, c + VS_VIRTIO_COMMON_Q_NOFF, 0, &noff, e),
-       "queue setup");
-    QT(t, vs_qtest_flush(qt, e), "queue setup");
-    if (vec != want_vec)
-        return vs_err_set(e, VS_EBACKEND,
-                          "qemu: queue %u: queue_msix_vector %u read back as 0x%04x%s", q,
-                          want_vec, (unsigned)vec,
-                          vec == NO_VECTOR ? " (NO_VECTOR: device refused the vector)" : "");
-    QT(t, vs_qtest_writew(qt, c + VS_VIRTIO_COMMON_Q_ENABLE, 1, e), "queue enable");
-    t->notify_addr[q] = vs_pci_virtio_notify_addr(&t->dev, (uint16_t)noff);
-    return 0;
-}
-
-static int op_queue_disable(vs_transport *vt, uint16_t q, vs_err *e)
-{
-    qemu_transport *t = qt_of(vt);
-    int rc = check_live(t, e);
-    if (rc < 0)
-        return rc;
-    if ((rc = check_queue(t, q, e)) < 0)
-        return rc;
-    if (!(t->drv_features & VS_BIT(VS_F_RING_RESET)))
-        return vs_err_set(e, VS_ENOTSUP,
-                          "qemu: queue %u: disabling a queue needs VIRTIO_F_RING_RESET", q);
-    uint64_t v = 0, en = 0;
-    QT(t, vs_qtest_queue_writew(t->qt, t->common + VS_VIRTIO_COMMON_Q_SELECT, q, e), "queue reset");
-    QT(t, vs_qtest_queue_writew(t->qt, t->common + COMMON_Q_RESET, 1, e), "queue reset");
-    QT(t, vs_qtest_queue(t->qt, VS_QT_READW, t->common + COMMON_Q_RESET, 0, &v, e),
-       "queue reset");
-    QT(t, vs_qtest_queue(t->qt, VS_QT_READW, t->common + VS_VIRTIO_COMMON_Q_ENABLE, 0, &en, e),
-       "queue reset");
-    QT(t, vs_qtest_flush(t->qt, e), "queue reset");
-    if (en != 0)
-        return vs_err_set(e, VS_EBACKEND, "qemu: queue %u: queue_enable reads %u after queue_reset",
-                          q, (unsigned)en);
-    t->last_queue_reset = (uint16_t)v;
-    if (v != 1) {
-        /* QEMU 7.2 resets synchronously and presents 0 right away; the spec wants 1 until
-         * the queue is re-enabled.  Not fatal for us: the queue is reset (enable = 0). */
-        char m[160];
-        snprintf(m, sizeof m, "qemu: queue %u: queue_reset reads %u after a queue reset "
-                 "(device should present 1 until re-enabled)", q, (unsigned)v);
-        emit(t, VS_EV_NOTE, q, v, m);
-    }
-    t->notify_addr[q] = 0;
-    return 0;
-}
-
-static int op_notify(vs_transport *vt, uint16_t q, vs_err *e)
-{
-    qemu_transport *t = qt_of(vt);
-    if (t->dead)
-        return check_live(t, e);
-    if (q >= t->nq || !t->notify_addr[q])
-        return vs_err_set(e, VS_ESTATE, "qemu: notify: queue %u not set up", q);
-    t->st.kicks++;
-    QT(t, vs_qtest_queue_writew(t->qt, t->notify_addr[q], q, e), "notify");
-    if (t->o.sync_notify)
-        QT(t, vs_qtest_flush(t->qt, e), "notify");
-    else
-        QT(t, vs_qtest_post(t->qt, e), "notify");
-    return 0;
-}
-
-/* ------------------------------------------------------------------ lifecycle */
-
-static void op_destroy(vs_transport *vt)
-{
-    qemu_transport *t = qt_of(vt);
-    if (!t)
+    qemu_plat *q = p;
+    if (!bus || !bus->n || !q->qemu)
         return;
-    if (t->qemu) {
-        vs_qemu_transport_cpu(vt, NULL, NULL, NULL); /* keep the last reading */
-        vs_qemu_destroy(t->qemu);
+    char buf[4096];
+    size_t n = vs_qemu_stderr_text(q->qemu, buf, sizeof buf);
+    if (n > q->stderr_seen) {
+        vs_event ev = { .kind = VS_EV_NOTE, .t_ns = t_ns, .queue = -1, .text = buf + q->stderr_seen };
+        vs_event_emit(bus, &ev);
+        q->stderr_seen = n;
     }
-    if (t->msi_gpa)
-        vs_gmem_free(t->base.gm, t->msi_gpa, NULL);
-    for (unsigned i = 0; i < t->n_low; i++)
-        vs_gmem_free(t->base.gm, t->low_gpa[i], NULL);
-    free(t->notify_addr);
-    free(t);
 }
 
-static const vs_transport_ops qemu_ops = {
-    .name = "qemu",
-    .reset = op_reset,
-    .get_status = op_get_status,
-    .set_status = op_set_status,
-    .get_device_features = op_get_device_features,
-    .set_driver_features = op_set_driver_features,
-    .config_read = op_config_read,
-    .config_write = op_config_write,
-    .config_generation = op_config_generation,
-    .num_queues = op_num_queues,
-    .queue_max_size = op_queue_max_size,
-    .queue_setup = op_queue_setup,
-    .queue_disable = op_queue_disable,
-    .notify = op_notify,
-    .wait = op_wait,
-    .read_isr = op_read_isr,
-    .destroy = op_destroy,
+static int read_proc_cpu(pid_t pid, uint64_t *ns);
+
+static void qp_destroy(void *p)
+{
+    qemu_plat *q = p;
+    if (!q)
+        return;
+    if (q->qemu) {
+        uint64_t c = 0;
+        if (!q->dead && q->pid > 0 && read_proc_cpu(q->pid, &c) == 0 && c >= q->qemu_cpu_last)
+            q->qemu_cpu_last = c; /* keep the last reading */
+        vs_qemu_destroy(q->qemu);
+    }
+    for (unsigned i = 0; i < q->n_low; i++)
+        vs_gmem_free(q->gm, q->low_gpa[i], NULL);
+    free(q);
+}
+
+static const vs_pci_platform_ops qemu_plat_ops = {
+    .now = qp_now,
+    .wait = qp_wait,
+    .intx_arm = qp_intx_arm,
+    .intx_level = qp_intx_level,
+    .check = qp_check,
+    .fail = qp_fail,
+    .on_config_irq = qp_on_config_irq,
+    .destroy = qp_destroy,
 };
+
+static qemu_plat *qp_of(const vs_transport *t)
+{
+    return vs_pci_transport_platform(t, &qemu_plat_ops);
+}
+
+/* ------------------------------------------------------------------ create */
 
 void vs_qemu_backend_opts_default(vs_qemu_backend_opts *o)
 {
@@ -787,20 +322,16 @@ int vs_qemu_transport_create(vs_transport **out, vs_gmem *gm, const vs_qemu_back
     int rc = vs_qemu_install_cleanup(e);
     if (rc < 0)
         return rc;
-    qemu_transport *t = calloc(1, sizeof *t);
-    if (!t)
+    qemu_plat *q = calloc(1, sizeof *q);
+    if (!q)
         return vs_err_set(e, VS_ENOMEM, "qemu: out of memory");
-    t->base.ops = &qemu_ops;
-    t->base.gm = gm;
-    t->base.device_id = op.device_type;
-    t->base.irq_mode = op.irq_mode;
-    t->o = op;
-    t->bus = bus;
-    t->pid = -1;
-    clock_gettime(CLOCK_MONOTONIC, &t->t0);
+    q->o = op;
+    q->gm = gm;
+    q->pid = -1;
+    clock_gettime(CLOCK_MONOTONIC, &q->t0);
 
-    if (vs_qemu_version(op.qemu_path, t->version, sizeof t->version, e) < 0) {
-        free(t);
+    if (vs_qemu_version(op.qemu_path, q->version, sizeof q->version, e) < 0) {
+        free(q);
         return -VS_EBACKEND;
     }
     /* QEMU does not route DMA to 0xA0000-0xFFFFF (VGA window, BIOS shadow): keep the
@@ -808,11 +339,11 @@ int vs_qemu_transport_create(vs_transport **out, vs_gmem *gm, const vs_qemu_back
     uint64_t g = 0;
     if (vs_gmem_alloc(gm, 1u << 20, 1u << 20, &g, NULL) == 0) {
         if (g == 0)
-            t->low_gpa[t->n_low++] = 0;
+            q->low_gpa[q->n_low++] = 0;
         else
             vs_gmem_free(gm, g, NULL);
     }
-    if (t->n_low == 0) {
+    if (q->n_low == 0) {
         uint64_t tmp[256];
         unsigned ntmp = 0;
         while (ntmp < 256 && vs_gmem_alloc(gm, VS_GMEM_PAGE, VS_GMEM_PAGE, &g, NULL) == 0) {
@@ -820,109 +351,85 @@ int vs_qemu_transport_create(vs_transport **out, vs_gmem *gm, const vs_qemu_back
                 vs_gmem_free(gm, g, NULL);
                 break;
             }
-            if (g >= 0xA0000u && t->n_low < 96)
-                t->low_gpa[t->n_low++] = g;
+            if (g >= 0xA0000u && q->n_low < 96)
+                q->low_gpa[q->n_low++] = g;
             else
                 tmp[ntmp++] = g;
         }
         for (unsigned i = 0; i < ntmp; i++)
             vs_gmem_free(gm, tmp[i], NULL);
     }
-    /* interrupt page: one 4-byte slot per MSI-X vector */
-    if ((rc = vs_gmem_alloc(gm, VS_GMEM_PAGE, VS_GMEM_PAGE, &t->msi_gpa, e)) < 0) {
-        free(t);
-        return vs_err_prefix(e, "qemu: MSI-X page");
-    }
-    t->msi_slot = vs_gmem_translate(gm, t->msi_gpa, VS_GMEM_PAGE, VS_GMEM_WRITE, e);
-    if (!t->msi_slot) {
-        rc = -VS_EINVAL;
-        goto fail;
-    }
 
     vs_qemu_opts qo = { .qemu_path = op.qemu_path, .mem_fd = vs_gmem_fd(gm), .mem_size = size,
                         .extra_args = op.device_args, .accel = op.accel, .machine = op.machine,
                         .startup_timeout_ms = op.startup_timeout_ms,
                         .qtest_timeout_ms = op.step_timeout_ms };
-    if ((rc = vs_qemu_start(&qo, &t->qemu, e)) < 0)
+    if ((rc = vs_qemu_start(&qo, &q->qemu, e)) < 0)
         goto fail;
-    t->qt = vs_qemu_qtest(t->qemu);
-    t->pid = vs_qemu_pid(t->qemu);
+    q->qt = vs_qemu_qtest(q->qemu);
+    q->pid = vs_qemu_pid(q->qemu);
 
-    vs_pci_alloc alloc;
-    vs_pci_alloc_default(&alloc);
-    if ((rc = vs_pci_virtio_setup(t->qt, &alloc, ptype, op.device_index, &t->dev, e)) < 0) {
-        rc = fail(t, rc, e, "PCI setup");
+    vs_pci_func func;
+    if ((rc = vs_pci_find_virtio(q->qt, ptype, op.device_index, &func, e)) < 0) {
+        rc = qp_fail(q, rc, e, "PCI setup");
         goto fail;
     }
-    const vs_virtio_pci_caps *c = &t->dev.caps;
-    t->common = c->common.gpa;
-    t->isr_gpa = c->isr.gpa;
-    t->devcfg = c->device.gpa;
-    t->devcfg_len = c->device.length;
-    t->nvec = c->msix.present ? c->msix.table_size : 0;
-    if (t->nvec > VS_GMEM_PAGE / 4)
-        t->nvec = VS_GMEM_PAGE / 4;
-    uint16_t nq = 0;
-    if ((rc = vs_qtest_readw(t->qt, t->common + VS_VIRTIO_COMMON_NUMQ, &nq, e)) < 0) {
-        rc = fail(t, rc, e, "num_queues");
+    vs_pci_bus pbus = vs_qtest_bus_init(&q->qbus, q->qt, func.bdf, op.sync_notify);
+    vs_pci_transport_opts po;
+    vs_pci_transport_opts_default(&po);
+    po.name = "qemu";
+    po.device_type = op.device_type;
+    po.irq_mode = op.irq_mode;
+    po.mmio_base = VS_PCI_MMIO_BASE;
+    po.mmio_end = VS_PCI_MMIO_END;
+    po.reset_timeout_ns = (uint64_t)op.step_timeout_ms * 1000000u;
+    if ((rc = vs_pci_transport_create(out, pbus, gm, &qemu_plat_ops, q, &po, bus, e)) < 0)
         goto fail;
-    }
-    t->nq = nq > MAX_QUEUES ? MAX_QUEUES : nq;
-    t->notify_addr = calloc(t->nq ? t->nq : 1, sizeof *t->notify_addr);
-    if (!t->notify_addr) {
-        rc = vs_err_set(e, VS_ENOMEM, "qemu: out of memory");
-        goto fail;
-    }
-    if ((rc = do_reset(t, e)) < 0)
-        goto fail;
-    *out = &t->base;
     return 0;
 fail:
-    op_destroy(&t->base);
+    qp_destroy(q);
     return rc < 0 ? rc : -VS_EBACKEND;
 }
 
 /* ------------------------------------------------------------------ extras */
 
-bool vs_qemu_transport_is(const vs_transport *t) { return t && t->ops == &qemu_ops; }
+bool vs_qemu_transport_is(const vs_transport *t) { return qp_of(t) != NULL; }
 
 size_t vs_qemu_transport_stderr(const vs_transport *vt, char *buf, size_t len)
 {
     if (!buf || !len)
         return 0;
     buf[0] = 0;
-    if (!vs_qemu_transport_is(vt))
-        return 0;
-    const qemu_transport *t = (const qemu_transport *)vt;
-    return t->qemu ? vs_qemu_stderr_text(t->qemu, buf, len) : 0;
+    const qemu_plat *q = qp_of(vt);
+    return q && q->qemu ? vs_qemu_stderr_text(q->qemu, buf, len) : 0;
 }
 
 const char *vs_qemu_transport_version(const vs_transport *vt)
 {
-    return vs_qemu_transport_is(vt) ? ((const qemu_transport *)vt)->version : NULL;
+    const qemu_plat *q = qp_of(vt);
+    return q ? q->version : NULL;
 }
 
 pid_t vs_qemu_transport_pid(const vs_transport *vt)
 {
-    return vs_qemu_transport_is(vt) ? ((const qemu_transport *)vt)->pid : -1;
+    const qemu_plat *q = qp_of(vt);
+    return q ? q->pid : -1;
 }
 
 const char *vs_qemu_transport_cmdline(const vs_transport *vt)
 {
-    if (!vs_qemu_transport_is(vt))
-        return NULL;
-    const qemu_transport *t = (const qemu_transport *)vt;
-    return t->qemu ? vs_qemu_cmdline(t->qemu) : NULL;
+    const qemu_plat *q = qp_of(vt);
+    return q && q->qemu ? vs_qemu_cmdline(q->qemu) : NULL;
 }
 
 int vs_qemu_transport_last_queue_reset(const vs_transport *vt)
 {
-    return vs_qemu_transport_is(vt) ? ((const qemu_transport *)vt)->last_queue_reset : -1;
+    return vs_qemu_transport_is(vt) ? vs_pci_transport_last_queue_reset(vt) : -1;
 }
 
 uint64_t vs_qemu_transport_driver_features(const vs_transport *vt)
 {
-    return vs_qemu_transport_is(vt) ? ((const qemu_transport *)vt)->drv_features : 0;
+    return vs_qemu_transport_is(vt) ? vs_pci_transport_driver_features(vt) : 0;
 }
 
 static int read_proc_cpu(pid_t pid, uint64_t *ns)
@@ -952,33 +459,38 @@ static int read_proc_cpu(pid_t pid, uint64_t *ns)
 
 int vs_qemu_transport_cpu(vs_transport *vt, uint64_t *self_ns, uint64_t *qemu_ns, vs_err *e)
 {
-    if (!vs_qemu_transport_is(vt))
+    qemu_plat *q = qp_of(vt);
+    if (!q)
         return vs_err_set(e, VS_EINVAL, "qemu: not a qemu transport");
-    qemu_transport *t = qt_of(vt);
     if (self_ns) {
         struct timespec ts;
         clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
         *self_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
     }
-    uint64_t q = 0;
-    if (!t->dead && t->qemu && t->pid > 0 && read_proc_cpu(t->pid, &q) == 0 &&
-        q >= t->qemu_cpu_last)
-        t->qemu_cpu_last = q;
+    uint64_t c = 0;
+    if (!q->dead && q->qemu && q->pid > 0 && read_proc_cpu(q->pid, &c) == 0 &&
+        c >= q->qemu_cpu_last)
+        q->qemu_cpu_last = c;
     if (qemu_ns)
-        *qemu_ns = t->qemu_cpu_last;
+        *qemu_ns = q->qemu_cpu_last;
     return 0;
 }
 
 void vs_qemu_transport_stats(const vs_transport *vt, vs_qemu_stats *out)
 {
     memset(out, 0, sizeof *out);
-    if (!vs_qemu_transport_is(vt))
+    const qemu_plat *q = qp_of(vt);
+    if (!q)
         return;
-    const qemu_transport *t = (const qemu_transport *)vt;
-    *out = t->st;
-    if (t->qt && !t->dead) {
-        out->qtest_commands = vs_qtest_stat_commands(t->qt);
-        out->qtest_writes = vs_qtest_stat_writes(t->qt);
+    vs_pci_transport_stats ps;
+    vs_pci_transport_stats_get(vt, &ps);
+    out->kicks = ps.kicks;
+    out->irqs = ps.irqs;
+    out->waits = ps.waits;
+    out->wait_sleeps = q->wait_sleeps;
+    if (q->qt && !q->dead) {
+        out->qtest_commands = vs_qtest_stat_commands(q->qt);
+        out->qtest_writes = vs_qtest_stat_writes(q->qt);
     }
 }
 
