@@ -2,9 +2,12 @@
  * exactly the named statements fail. `virtiosim mutants` and the test suite run them all;
  * a check that no mutant can trip is not trusted. */
 #include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "virtiosim/blk.h"
+#include "virtiosim/pci.h"
 #include "virtiosim/runner.h"
 #include "virtiosim/transport_ref.h"
 #include "virtiosim/vring.h"
@@ -48,17 +51,66 @@ static const vs_mutant mutants[] = {
      LIST(NULL), LIST("blk-used-len"), BOTH_RINGS},
 };
 
-size_t vs_mutant_count(void) { return sizeof mutants / sizeof mutants[0]; }
+#define NBASE (sizeof mutants / sizeof mutants[0])
+
+/* The PCI model's mutants come from its own table (model/pci.c), each failing the one
+ * statement its check reports; they run behind the PCI transport. */
+#define PCI_MAX 32
+static vs_mutant pci_mutants[PCI_MAX];
+static const char *pci_fails[PCI_MAX][2];
+static char pci_names[PCI_MAX][48];
+static size_t n_pci = SIZE_MAX;
+static const char *const pci_scenarios[] = {"scenarios/pci/probe.yaml", NULL};
+/* A stuck queue_enable makes the device refuse the queue-address writes the 64-bit-halves
+ * probe makes: a consequence, not a second bug. */
+static const char *const enable_cascade[] = {"pci.device.layout.1", NULL};
+static const char *const no_checks[] = {NULL};
+
+static void init_pci_mutants(void)
+{
+    if (n_pci != SIZE_MAX)
+        return;
+    n_pci = 0;
+    for (size_t i = 0; i < vs_pci_mutation_count() && n_pci < PCI_MAX; i++) {
+        const vs_pci_mutation_info *m = vs_pci_mutation_at(i);
+        snprintf(pci_names[n_pci], sizeof pci_names[n_pci], "pci-%s", m->name);
+        pci_fails[n_pci][0] = m->id;
+        pci_fails[n_pci][1] = NULL;
+        /* A broken function fails every statement its check covers, not just one. */
+        const vs_pci_check_info *ck = vs_pci_check_find(m->check);
+        pci_mutants[n_pci] = (vs_mutant){
+            .name = pci_names[n_pci],
+            .what = m->what,
+            .pci_mutations = m->flag,
+            .fails = pci_fails[n_pci],
+            .checks = no_checks,
+            .scenarios = pci_scenarios,
+            .also = strcmp(m->name, "enable-survives-reset") == 0 ? enable_cascade
+                    : ck                                          ? ck->ids
+                                                                  : NULL,
+        };
+        n_pci++;
+    }
+}
+
+size_t vs_mutant_count(void)
+{
+    init_pci_mutants();
+    return NBASE + n_pci;
+}
 
 const vs_mutant *vs_mutant_at(size_t i)
 {
-    return i < vs_mutant_count() ? &mutants[i] : NULL;
+    init_pci_mutants();
+    if (i < NBASE)
+        return &mutants[i];
+    return i - NBASE < n_pci ? &pci_mutants[i - NBASE] : NULL;
 }
 
 const vs_mutant *vs_mutant_find(const char *name)
 {
     for (size_t i = 0; i < vs_mutant_count(); i++)
-        if (strcmp(mutants[i].name, name) == 0)
-            return &mutants[i];
+        if (strcmp(vs_mutant_at(i)->name, name) == 0)
+            return vs_mutant_at(i);
     return NULL;
 }

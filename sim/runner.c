@@ -23,6 +23,7 @@
 #include "virtiosim/report.h"
 #include "virtiosim/sim.h"
 #include "virtiosim/trace.h"
+#include "virtiosim/transport_pci.h"
 #include "virtiosim/transport_ref.h"
 #include "virtiosim/vhost_frontend.h"
 
@@ -48,6 +49,7 @@ typedef struct run_ctx {
     char *tmp_image;            /* QEMU: image file created for a RAM scenario */
     vs_qemu_args qargs;
     vs_qsd *qsd;                /* --backend qsd: the daemon we started */
+    vs_pci_findings *pci_f;     /* PCI transport: what the probe found */
     vs_qemu_blkdebug_rule rules[VS_STEP_MAX_CFG];
     unsigned step;
     char step_desc[96];
@@ -608,6 +610,7 @@ static int build_ref(run_ctx *c, vs_err *e)
     bo.max_write_zeroes_seg = s->device.max_write_zeroes_seg;
     bo.write_zeroes_may_unmap = s->device.write_zeroes_may_unmap;
     bo.serial = s->device.serial;
+    bo.extra_features |= s->device.extra_features;
     if (c->o->mutant)
         bo.mutations = c->o->mutant->blk_mutations;
     int rc = vs_blk_create(&c->dev, c->gm, &bo, e);
@@ -637,7 +640,10 @@ static int build_ref(run_ctx *c, vs_err *e)
     if (c->o->mutant) {
         ro.mutations = c->o->mutant->ref_mutations;
         ro.ring_mutations = c->o->mutant->ring_mutations;
+        ro.pci_mutations = c->o->mutant->pci_mutations;
     }
+    if (c->o->pci || c->s->transport_pci || ro.pci_mutations)
+        return vs_pci_model_transport_create(&c->t, c->eng, c->dev, c->gm, &ro, &c->bus, e);
     return vs_ref_transport_create(&c->t, c->eng, c->dev, c->gm, &ro, &c->bus, e);
 }
 
@@ -780,6 +786,7 @@ static void teardown(run_ctx *c)
     if (c->dev)
         c->dev->ops->destroy(c->dev);
     vs_monitors_destroy(c->mon);
+    free(c->pci_f);
     vs_trace_destroy(c->trace);
     vs_engine_destroy(c->eng);
     vs_gmem_destroy(c->gm);
@@ -869,6 +876,14 @@ int vs_run_scenario(const vs_scenario *s, const vs_run_opts *o, vs_scenario_resu
              : qemu   ? build_qemu(&c, e)
              : vhost  ? build_vhost(&c, vu_sock, e)
                       : build_ref(&c, e);
+    /* A PCI function (the model or QEMU) is probed before the driver touches it: the
+     * transport-level statements (capabilities, common config, MSI-X, ISR, ...). */
+    if (rc == 0 && vs_pci_transport_is(c.t) && !o->bare) {
+        if (!(c.pci_f = calloc(1, sizeof *c.pci_f)))
+            rc = vs_err_set(e, VS_ENOMEM, "out of memory");
+        else if (vs_pci_transport_checks(c.t, NULL, s->name, c.pci_f, e) < 0)
+            rc = vs_err_prefix(e, "pci probe");
+    }
     if (rc == 0) {
         vs_driver_opts dopts;
         vs_driver_opts_default(&dopts);
@@ -948,6 +963,8 @@ int vs_run_scenario(const vs_scenario *s, const vs_run_opts *o, vs_scenario_resu
         vs_results_merge(r->conformance, vs_monitors_results(c.mon), &fe);
     if (r->conformance) {
         snprintf(r->conformance->scenario, sizeof r->conformance->scenario, "%s", s->name);
+        if (c.pci_f)
+            vs_pci_results_fold(r->conformance, c.pci_f, s->name, 0);
         size_t nfail = r->conformance->count[VS_VERDICT_FAIL];
         if (nfail && r->verdict == VS_SCN_PASS) {
             r->verdict = VS_SCN_FAIL;

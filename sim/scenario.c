@@ -434,6 +434,17 @@ PARSER(dev_inject)
     return 0;
 }
 
+PARSER(dev_extra)
+{
+    uint64_t f;
+    int r = features_list(L, v, &f);
+    if (r == 0 && (f & (VS_BIT(24) - 1)))
+        return fail_at(L, v, "extra_features takes device-independent bits (24 and up), such "
+                             "as RING_RESET; blk features go in 'features'");
+    S->device.extra_features = f;
+    return r;
+}
+
 static const field device_fields[] = {
     {"kind", dev_kind}, {"capacity", dev_capacity}, {"image", dev_image},
     {"read_only", dev_ro}, {"num_queues", dev_nq}, {"queue_size", dev_qs},
@@ -442,7 +453,7 @@ static const field device_fields[] = {
     {"max_discard_sectors", dev_mds}, {"max_discard_seg", dev_mdseg},
     {"discard_sector_alignment", dev_dsa}, {"max_write_zeroes_sectors", dev_mwzs},
     {"max_write_zeroes_seg", dev_mwzseg}, {"write_zeroes_may_unmap", dev_wzmu},
-    {"inject_errors", dev_inject},
+    {"inject_errors", dev_inject}, {"extra_features", dev_extra},
     {NULL, NULL},
 };
 
@@ -908,11 +919,19 @@ PARSER(top_device) { return walk_mapping(L, v, device_fields, ctx, "device"); }
 PARSER(top_driver) { return walk_mapping(L, v, driver_fields, ctx, "driver"); }
 PARSER(top_timing) { return walk_mapping(L, v, timing_fields, ctx, "timing"); }
 PARSER(top_skip) { (void)L; (void)v; (void)ctx; return 0; }
+PARSER(top_transport)
+{
+    static const char *const names[] = {"default", "pci"};
+    int k;
+    int r = get_enum(L, v, names, 2, &k);
+    S->transport_pci = k == 1;
+    return r;
+}
 
 static const field top_fields[] = {
     {"name", top_name}, {"description", top_desc}, {"seed", top_seed},
     {"applies_to", top_applies}, {"device", top_device}, {"driver", top_driver},
-    {"timing", top_timing}, {"steps", top_skip}, {NULL, NULL},
+    {"timing", top_timing}, {"steps", top_skip}, {"transport", top_transport}, {NULL, NULL},
 };
 
 static void scenario_defaults(vs_scenario *s)

@@ -27,6 +27,9 @@ typedef struct vs_mutant {
     const char *const *checks; /* checks that must see a violation, NULL-terminated */
     const char *const *scenarios; /* scenario files (from the source tree's root) that
                                      provoke it, NULL-terminated */
+    uint32_t pci_mutations;    /* enum vs_pci_mutation: runs behind the PCI transport */
+    const char *const *also;   /* statements that may fail too, as consequences (e.g. the
+                                  other statements of the same check), NULL-terminated */
 } vs_mutant;
 
 size_t vs_mutant_count(void);
@@ -36,6 +39,8 @@ const vs_mutant *vs_mutant_find(const char *name);
 typedef struct vs_run_opts {
     const char *backend;       /* "ref" (default) or "qemu" */
     const char *qemu_path;     /* --qemu PATH (NULL: $VIRTIOSIM_QEMU, then PATH) */
+    bool pci;                  /* --transport pci: the ref device behind the in-process
+                                  virtio-pci function model */
     bool seed_set;
     uint64_t seed;             /* overrides the scenario's seed when seed_set */
     FILE *trace;               /* JSON Lines trace of every event, or NULL */

@@ -96,6 +96,7 @@ typedef struct vs_scenario {
     char *name;
     char *description;
     unsigned backends;          /* enum vs_backend_kind mask */
+    bool transport_pci;         /* ref back-end: behind the virtio-pci function model */
     uint64_t seed;
     struct {
         uint64_t capacity_sectors;
@@ -116,6 +117,7 @@ typedef struct vs_scenario {
             bool once;
         } inject[VS_STEP_MAX_CFG]; /* I/O errors injected below the device (QEMU blkdebug) */
         unsigned n_inject;
+        uint64_t extra_features; /* device-independent bits to offer (e.g. RING_RESET) */
     } device;
     struct {
         uint64_t features;      /* accepted (blk device id namespace) */
