@@ -876,9 +876,10 @@ int vs_run_scenario(const vs_scenario *s, const vs_run_opts *o, vs_scenario_resu
              : qemu   ? build_qemu(&c, e)
              : vhost  ? build_vhost(&c, vu_sock, e)
                       : build_ref(&c, e);
-    /* A PCI function (the model or QEMU) is probed before the driver touches it: the
-     * transport-level statements (capabilities, common config, MSI-X, ISR, ...). */
-    if (rc == 0 && vs_pci_transport_is(c.t) && !o->bare) {
+    /* When the scenario is about the PCI transport (`transport: pci`, --transport pci), the
+     * function (the model or QEMU's) is probed before the driver touches it: capabilities,
+     * common config, MSI-X, ISR, ... Device scenarios leave the transport alone. */
+    if (rc == 0 && (o->pci || s->transport_pci) && vs_pci_transport_is(c.t) && !o->bare) {
         if (!(c.pci_f = calloc(1, sizeof *c.pci_f)))
             rc = vs_err_set(e, VS_ENOMEM, "out of memory");
         else if (vs_pci_transport_checks(c.t, NULL, s->name, c.pci_f, e) < 0)
