@@ -18,6 +18,15 @@
 
 /* ------------------------------------------------------------------ helpers */
 
+/* The guard pattern vs_drv_guard_byte(0..15) as a constant table, written and compared
+ * with one memcpy/memcmp (a mismatch is re-examined byte by byte with vs_drv_guard_byte). */
+#define GB(i) (uint8_t)(0xa5u ^ ((i) * 0x3bu))
+static const uint8_t guard_pat[VS_DRV_GUARD_LEN] = {
+    GB(0), GB(1), GB(2),  GB(3),  GB(4),  GB(5),  GB(6),  GB(7),
+    GB(8), GB(9), GB(10), GB(11), GB(12), GB(13), GB(14), GB(15)};
+#undef GB
+_Static_assert(VS_DRV_GUARD_LEN == 16, "guard_pat spells out 16 guard bytes");
+
 uint64_t vs__splitmix64(uint64_t *state)
 {
     uint64_t z = (*state += UINT64_C(0x9e3779b97f4a7c15));
@@ -315,6 +324,45 @@ static void drop_queues(vs_driver *d)
     d->nq = 0;
 }
 
+/* Bitmap helpers, a word at a time. Bit i of the pool map is unit i (1 = in use). */
+static uint32_t map_next_free(const uint64_t *map, uint32_t i, uint32_t end)
+{
+    while (i < end) {
+        uint64_t w = ~map[i / 64] >> (i % 64);
+        if (w)
+            return i + (uint32_t)__builtin_ctzll(w) < end ? i + (uint32_t)__builtin_ctzll(w)
+                                                          : end;
+        i = (i / 64 + 1) * 64;
+    }
+    return end;
+}
+
+static uint32_t map_next_used(const uint64_t *map, uint32_t i, uint32_t end)
+{
+    while (i < end) {
+        uint64_t w = map[i / 64] >> (i % 64);
+        if (w)
+            return i + (uint32_t)__builtin_ctzll(w) < end ? i + (uint32_t)__builtin_ctzll(w)
+                                                          : end;
+        i = (i / 64 + 1) * 64;
+    }
+    return end;
+}
+
+static void map_assign(uint64_t *map, uint32_t first, uint32_t n, bool used)
+{
+    while (n) {
+        uint32_t b = first % 64, k = 64 - b < n ? 64 - b : n;
+        uint64_t m = (k == 64 ? ~UINT64_C(0) : ((UINT64_C(1) << k) - 1)) << b;
+        if (used)
+            map[first / 64] |= m;
+        else
+            map[first / 64] &= ~m;
+        first += k;
+        n -= k;
+    }
+}
+
 int vs__drv_pool_alloc(vs_driver *d, uint64_t bytes, uint64_t *gpa, uint32_t *units,
                        vs_err *e)
 {
@@ -327,25 +375,29 @@ int vs__drv_pool_alloc(vs_driver *d, uint64_t bytes, uint64_t *gpa, uint32_t *un
         return vs_err_set(e, VS_ENOMEM, "driver: request needs %llu bytes, pool has %llu",
                           (unsigned long long)bytes, (unsigned long long)d->pool_bytes);
     uint32_t need = (uint32_t)need64;
-    /* next-fit over the bitmap, two passes */
+    /* Next-fit, two passes: the first free run of `need` units starting at or after the
+     * hint, else the first one starting before hint + need. (Word-wise; it picks exactly
+     * the run a unit-by-unit scan would.) */
     for (int pass = 0; pass < 2; pass++) {
         uint32_t start = pass == 0 ? d->pool_hint : 0;
         uint32_t end = pass == 0 ? d->pool_units : d->pool_hint + need;
         if (end > d->pool_units)
             end = d->pool_units;
-        uint32_t run = 0, i;
-        for (i = start; i < end; i++) {
-            bool used = d->pool_map[i / 64] >> (i % 64) & 1;
-            run = used ? 0 : run + 1;
-            if (run == need) {
-                uint32_t first = i + 1 - need;
-                for (uint32_t k = first; k <= i; k++)
-                    d->pool_map[k / 64] |= UINT64_C(1) << (k % 64);
-                d->pool_hint = (i + 1) % d->pool_units;
-                *gpa = d->pool_gpa + (uint64_t)first * POOL_UNIT;
-                *units = need;
-                return 0;
+        uint32_t i = start;
+        for (;;) {
+            uint32_t first = map_next_free(d->pool_map, i, end);
+            if (end - first < need)
+                break;
+            uint32_t used = map_next_used(d->pool_map, first, first + need);
+            if (used < first + need) {
+                i = used + 1;
+                continue;
             }
+            map_assign(d->pool_map, first, need, true);
+            d->pool_hint = (first + need) % d->pool_units;
+            *gpa = d->pool_gpa + (uint64_t)first * POOL_UNIT;
+            *units = need;
+            return 0;
         }
     }
     return vs_err_set(e, VS_ENOSPC, "driver: buffer pool exhausted (%llu bytes)",
@@ -356,9 +408,11 @@ void vs__drv_pool_free(vs_driver *d, uint64_t gpa, uint32_t units)
 {
     if (!units || gpa < d->pool_gpa)
         return;
-    uint32_t first = (uint32_t)((gpa - d->pool_gpa) / POOL_UNIT);
-    for (uint32_t k = first; k < first + units && k < d->pool_units; k++)
-        d->pool_map[k / 64] &= ~(UINT64_C(1) << (k % 64));
+    uint64_t first = (gpa - d->pool_gpa) / POOL_UNIT;
+    if (first >= d->pool_units)
+        return;
+    uint64_t n = units < d->pool_units - first ? units : d->pool_units - first;
+    map_assign(d->pool_map, (uint32_t)first, (uint32_t)n, false);
 }
 
 static int pool_setup(vs_driver *d, vs_err *e)
@@ -616,17 +670,18 @@ int vs__drv_req_new(vs_driver *d, uint16_t q, uint32_t nseg, vs_drv_req **out, v
     if (d->q[q].broken)
         return vs_err_set(e, VS_ESTATE, "driver: queue %u is broken (invalid used element seen)",
                           q);
-    vs_drv_req *rq = calloc(1, sizeof *rq);
-    vs_seg *seg = nseg ? calloc(nseg, sizeof *seg) : NULL;
-    if (!rq || (nseg && !seg)) {
-        free(rq);
-        free(seg);
+    /* One block: the request, then its segment array (freed with it). */
+    size_t segoff = (sizeof(vs_drv_req) + _Alignof(vs_seg) - 1) / _Alignof(vs_seg) *
+                    _Alignof(vs_seg);
+    if (nseg > (SIZE_MAX - segoff) / sizeof(vs_seg))
         return vs_err_set(e, VS_ENOMEM, "driver: out of memory");
-    }
+    vs_drv_req *rq = calloc(1, segoff + (size_t)nseg * sizeof(vs_seg));
+    if (!rq)
+        return vs_err_set(e, VS_ENOMEM, "driver: out of memory");
     rq->q = q;
     rq->id = -1;
     rq->nseg = nseg;
-    rq->seg = seg;
+    rq->seg = nseg ? (vs_seg *)((char *)rq + segoff) : NULL;
     *out = rq;
     return 0;
 }
@@ -645,9 +700,7 @@ int vs__drv_req_layout(vs_driver *d, vs_drv_req *rq, vs_err *e)
     if (rc < 0)
         return rc;
     uint64_t pos = 0;
-    uint8_t guard[VS_DRV_GUARD_LEN];
-    for (unsigned i = 0; i < VS_DRV_GUARD_LEN; i++)
-        guard[i] = vs_drv_guard_byte(i);
+    const uint8_t *guard = guard_pat;
     for (uint32_t i = 0; i < rq->nseg; i++) {
         pos = align_up(pos, SEG_ALIGN);
         rq->seg[i].gpa = rq->chunk_gpa + pos;
@@ -702,10 +755,9 @@ void vs__drv_req_free(vs_driver *d, vs_drv_req *rq)
     live_unlink(d, rq);
     if (rq->chunk_units)
         vs__drv_pool_free(d, rq->chunk_gpa, rq->chunk_units);
-    free(rq->seg);
     free(rq->ro_copy);
     free(rq->snap);
-    free(rq);
+    free(rq); /* rq->seg lives in the same block */
 }
 
 static int snapshot_readable(vs_driver *d, vs_drv_req *rq, vs_err *e)
@@ -840,6 +892,8 @@ static bool req_guard_check(vs_driver *d, vs_drv_req *rq, char *msg, size_t msgl
                      rq->id, i, ge.msg);
             return false;
         }
+        if (memcmp(buf, guard_pat, VS_DRV_GUARD_LEN) == 0)
+            continue;
         for (unsigned k = 0; k < VS_DRV_GUARD_LEN; k++)
             if (buf[k] != vs_drv_guard_byte(k)) {
                 snprintf(msg, msglen,

@@ -558,10 +558,36 @@ int vs_rw_kind_parse(const char *s, vs_rw_kind *out, vs_err *e)
                       s ? s : "(null)");
 }
 
-static int cmp_u64(const void *a, const void *b)
+/* The k-th smallest of v[0..n) (k < n), reordering v: quickselect, median-of-three pivot,
+ * three-way partition. Same value as sorting and taking v[k], in O(n). */
+static uint64_t select_kth(uint64_t *v, size_t n, size_t k)
 {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
+    size_t lo = 0, hi = n; /* the answer's rank lies in [lo, hi) */
+    while (hi - lo > 1) {
+        uint64_t a = v[lo], b = v[lo + (hi - lo) / 2], c = v[hi - 1];
+        uint64_t p = a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b));
+        /* [lo, lt) < p, [lt, i) == p, (gt, hi) > p */
+        size_t lt = lo, i = lo, gt = hi;
+        while (i < gt) {
+            uint64_t x = v[i];
+            if (x < p) {
+                v[i++] = v[lt];
+                v[lt++] = x;
+            } else if (x > p) {
+                v[i] = v[--gt];
+                v[gt] = x;
+            } else {
+                i++;
+            }
+        }
+        if (k < lt)
+            hi = lt;
+        else if (k >= gt)
+            lo = gt;
+        else
+            return p;
+    }
+    return v[lo];
 }
 
 #define WL_MARK UINT64_C(0x776c000000000000)  /* "wl" in the user field */
@@ -698,13 +724,15 @@ int vs_blk_workload_run(vs_driver *d, const vs_blk_workload *w, vs_blk_workload_
 out:
     st->elapsed_ns = vs_driver_now(d) - wt.start;
     if (done) {
-        qsort(lat, done, sizeof *lat, cmp_u64);
-        st->lat_min_ns = lat[0];
-        st->lat_max_ns = lat[done - 1];
-        st->lat_median_ns = lat[done / 2];
-        uint64_t sum = 0;
-        for (uint64_t i = 0; i < done; i++)
+        uint64_t sum = 0, lo = lat[0], hi = lat[0];
+        for (uint64_t i = 0; i < done; i++) {
             sum += lat[i];
+            lo = lat[i] < lo ? lat[i] : lo;
+            hi = lat[i] > hi ? lat[i] : hi;
+        }
+        st->lat_min_ns = lo;
+        st->lat_max_ns = hi;
+        st->lat_median_ns = select_kth(lat, done, done / 2);
         st->lat_mean_ns = sum / done;
     }
     free(lat);

@@ -6,9 +6,16 @@
 
 #define SLOT_NONE UINT32_MAX
 
-typedef struct ev_slot {
+/* A heap entry carries its own ordering key, so sifting compares without touching the
+ * slots (one cache line per comparison fewer). */
+typedef struct heap_ent {
     uint64_t t;
     uint64_t seq;
+    uint32_t slot;
+} heap_ent;
+
+typedef struct ev_slot {
+    uint64_t t;
     vs_engine_fn fn;
     void *arg;
     uint32_t heap_pos;  /* SLOT_NONE when free */
@@ -29,7 +36,7 @@ struct vs_engine {
     uint64_t seed;
     uint64_t events_run;
     ev_slot *slots;
-    uint32_t *heap;      /* slot indices */
+    heap_ent *heap;      /* keys + slot indices */
     uint32_t cap;        /* slots allocated (== heap capacity) */
     uint32_t n;          /* heap size */
     uint32_t free_head;
@@ -75,64 +82,63 @@ bool vs_engine_next_time(const vs_engine *eng, uint64_t *t)
     if (eng->n == 0)
         return false;
     if (t)
-        *t = eng->slots[eng->heap[0]].t;
+        *t = eng->heap[0].t;
     return true;
 }
 
 /* ------------------------------------------------------------------ heap */
 
-static inline bool before(const vs_engine *eng, uint32_t a, uint32_t b)
+static inline bool before(const heap_ent *x, const heap_ent *y)
 {
-    const ev_slot *x = &eng->slots[a], *y = &eng->slots[b];
     return x->t < y->t || (x->t == y->t && x->seq < y->seq);
 }
 
-static inline void heap_set(vs_engine *eng, uint32_t pos, uint32_t slot)
+static inline void heap_set(vs_engine *eng, uint32_t pos, heap_ent v)
 {
-    eng->heap[pos] = slot;
-    eng->slots[slot].heap_pos = pos;
+    eng->heap[pos] = v;
+    eng->slots[v.slot].heap_pos = pos;
 }
 
-static void sift_up(vs_engine *eng, uint32_t pos)
+/* Places v at pos or above. */
+static void sift_up(vs_engine *eng, uint32_t pos, heap_ent v)
 {
-    uint32_t slot = eng->heap[pos];
     while (pos > 0) {
         uint32_t parent = (pos - 1) / 2;
-        if (!before(eng, slot, eng->heap[parent]))
+        if (!before(&v, &eng->heap[parent]))
             break;
         heap_set(eng, pos, eng->heap[parent]);
         pos = parent;
     }
-    heap_set(eng, pos, slot);
+    heap_set(eng, pos, v);
 }
 
-static void sift_down(vs_engine *eng, uint32_t pos)
+/* Places v at pos or below. */
+static void sift_down(vs_engine *eng, uint32_t pos, heap_ent v)
 {
-    uint32_t slot = eng->heap[pos];
+    uint32_t n = eng->n;
     for (;;) {
         uint32_t l = 2 * pos + 1;
-        if (l >= eng->n)
+        if (l >= n)
             break;
         uint32_t c = l;
-        if (l + 1 < eng->n && before(eng, eng->heap[l + 1], eng->heap[l]))
+        if (l + 1 < n && before(&eng->heap[l + 1], &eng->heap[l]))
             c = l + 1;
-        if (!before(eng, eng->heap[c], slot))
+        if (!before(&eng->heap[c], &v))
             break;
         heap_set(eng, pos, eng->heap[c]);
         pos = c;
     }
-    heap_set(eng, pos, slot);
+    heap_set(eng, pos, v);
 }
 
 static void heap_remove_at(vs_engine *eng, uint32_t pos)
 {
-    uint32_t last = eng->heap[--eng->n];
+    heap_ent last = eng->heap[--eng->n];
     if (pos < eng->n) {
-        heap_set(eng, pos, last);
-        if (pos > 0 && before(eng, last, eng->heap[(pos - 1) / 2]))
-            sift_up(eng, pos);
+        if (pos > 0 && before(&last, &eng->heap[(pos - 1) / 2]))
+            sift_up(eng, pos, last);
         else
-            sift_down(eng, pos);
+            sift_down(eng, pos, last);
     }
 }
 
@@ -147,7 +153,7 @@ static int grow(vs_engine *eng)
     if (!s)
         return -VS_ENOMEM;
     eng->slots = s;
-    uint32_t *h = realloc(eng->heap, (size_t)ncap * sizeof *h);
+    heap_ent *h = realloc(eng->heap, (size_t)ncap * sizeof *h);
     if (!h)
         return -VS_ENOMEM;
     eng->heap = h;
@@ -209,14 +215,12 @@ vs_timer vs_engine_at(vs_engine *eng, uint64_t t, vs_engine_fn fn, void *arg)
     ev_slot *s = &eng->slots[i];
     eng->free_head = s->next_free;
     s->t = t;
-    s->seq = eng->seq++;
     s->fn = fn;
     s->arg = arg;
     s->next_free = SLOT_NONE;
-    eng->heap[eng->n] = i;
-    s->heap_pos = eng->n;
+    heap_ent v = {.t = t, .seq = eng->seq++, .slot = i};
     eng->n++;
-    sift_up(eng, eng->n - 1);
+    sift_up(eng, eng->n - 1, v);
     return make_handle(i, s->gen);
 }
 
@@ -249,7 +253,7 @@ bool vs_engine_pending(const vs_engine *eng, vs_timer h)
 
 static void run_top(vs_engine *eng)
 {
-    uint32_t i = eng->heap[0];
+    uint32_t i = eng->heap[0].slot;
     ev_slot *s = &eng->slots[i];
     vs_engine_fn fn = s->fn;
     void *arg = s->arg;
@@ -273,7 +277,7 @@ uint64_t vs_engine_run_until(vs_engine *eng, uint64_t t_limit)
     uint64_t ran = 0;
     if (!eng || t_limit < eng->now)
         return 0;
-    while (eng->n > 0 && eng->slots[eng->heap[0]].t <= t_limit) {
+    while (eng->n > 0 && eng->heap[0].t <= t_limit) {
         run_top(eng);
         ran++;
     }
@@ -295,7 +299,7 @@ int vs_engine_run_while(vs_engine *eng, vs_engine_pred pred, void *arg, uint64_t
             why = VS_RUN_IDLE;
             break;
         }
-        if (eng->slots[eng->heap[0]].t > t_limit) {
+        if (eng->heap[0].t > t_limit) {
             if (t_limit > eng->now)
                 eng->now = t_limit;
             why = VS_RUN_LIMIT;

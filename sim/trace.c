@@ -31,14 +31,28 @@ static inline void w_ch(wr *w, char c)
 
 #define W_LIT(w, s) w_raw((w), (s), sizeof(s) - 1)
 
+/* "00".."99": decimal digits two at a time. */
+static const char digits2[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
 static void w_u64(wr *w, uint64_t v)
 {
     char tmp[24];
     size_t i = sizeof tmp;
-    do {
-        tmp[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
+    while (v >= 100) {
+        unsigned r = (unsigned)(v % 100);
+        v /= 100;
+        tmp[--i] = digits2[2 * r + 1];
+        tmp[--i] = digits2[2 * r];
+    }
+    if (v >= 10) {
+        tmp[--i] = digits2[2 * v + 1];
+        tmp[--i] = digits2[2 * v];
+    } else {
+        tmp[--i] = (char)('0' + v);
+    }
     w_raw(w, tmp + i, sizeof tmp - i);
 }
 
@@ -108,6 +122,15 @@ static void w_text(wr *w, const char *text)
         size_t n = strlen(text);
         size_t i = 0;
         while (i < n) {
+            /* A run of printable ASCII that needs no escape goes out in one piece. */
+            size_t j = i;
+            while (j < n && s[j] >= 0x20 && s[j] < 0x7f && s[j] != '"' && s[j] != '\\')
+                j++;
+            if (j > i) {
+                w_raw(w, (const char *)s + i, j - i);
+                i = j;
+                continue;
+            }
             unsigned char c = s[i];
             if (c == '"') {
                 W_LIT(w, "\\\"");
