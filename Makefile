@@ -20,7 +20,7 @@ CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 # Library sources: every .c in the layer folders except tests, benchmarks, fuzzers and
 # programs with a main() (listed in PROGRAM_SRCS).
 LAYER_DIRS := model model/dev conformance reports sim sim/qemu sim/vhost
-PROGRAM_SRCS := sim/main.c sim/qemu/qemu_smoke.c
+PROGRAM_SRCS := sim/main.c
 LIB_SRCS := $(filter-out $(PROGRAM_SRCS),$(foreach d,$(LAYER_DIRS),$(wildcard $(d)/*.c)))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 # Generated sources (never committed): the embedded conformance catalogue.
