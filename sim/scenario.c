@@ -580,6 +580,7 @@ PARSER(st_count) { return get_u32(L, v, UINT32_MAX / VS_BLK_SECTOR, &T->count); 
 PARSER(st_pattern) { return get_u32(L, v, UINT32_MAX, &T->pattern); }
 PARSER(st_verify) { return get_bool(L, v, &T->verify); }
 PARSER(st_unmap) { return get_bool(L, v, &T->unmap); }
+PARSER(st_dwz_flags) { return get_u32(L, v, UINT32_MAX, &T->dwz_flags); }
 PARSER(st_type) { return get_u32(L, v, UINT32_MAX, &T->req_type); }
 PARSER(st_expect_id) { return get_str(L, v, &T->expect_id); }
 PARSER(st_expect)
@@ -711,6 +712,7 @@ PARSER(ex_config)
         "physical_block_exp", "alignment_offset", "min_io_size", "opt_io_size", "writeback",
         "num_queues", "max_discard_sectors", "max_discard_seg", "discard_sector_alignment",
         "max_write_zeroes_sectors", "max_write_zeroes_seg", "write_zeroes_may_unmap",
+        "unused0", "unused1",
     };
     const int nknown = (int)(sizeof known / sizeof known[0]);
     for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top; p++) {
@@ -741,7 +743,7 @@ static const field get_id_fields[] = {
 };
 static const field dwz_fields[] = {
     {"sector", st_sector}, {"count", st_count}, {"unmap", st_unmap}, {"queue", st_queue},
-    {"expect", st_expect}, {NULL, NULL},
+    {"expect", st_expect}, {"flags", st_dwz_flags}, {NULL, NULL},
 };
 static const field request_fields[] = {
     {"type", st_type}, {"sector", st_sector}, {"count", st_count}, {"queue", st_queue},
@@ -994,28 +996,35 @@ static int validate(loader *L, vs_scenario *s, const yaml_node_t *root)
     return 0;
 }
 
-int vs_scenario_load(const char *path, vs_scenario **out, vs_err *e)
+/* Opens and parses a whole YAML document into L->doc; errors name file:line:column. */
+static int load_yaml(const char *path, loader *L, vs_err *e)
 {
-    *out = NULL;
+    memset(L, 0, sizeof *L);
+    L->path = path;
+    L->e = e;
     FILE *f = fopen(path, "rb");
     if (!f)
         return vs_err_set(e, VS_EINVAL, "%s: cannot open: %s", path, strerror(errno));
-    loader L = {.path = path, .e = e};
     yaml_parser_t p;
     yaml_parser_initialize(&p);
     yaml_parser_set_input_file(&p, f);
-    int ok = yaml_parser_load(&p, &L.doc);
-    if (!ok) {
-        int r = vs_err_set(e, VS_EINVAL, "%s:%zu:%zu: %s%s%s", path,
-                           p.problem_mark.line + 1, p.problem_mark.column + 1,
-                           p.problem ? p.problem : "malformed YAML",
-                           p.context ? " " : "", p.context ? p.context : "");
-        yaml_parser_delete(&p);
-        fclose(f);
-        return r;
-    }
+    int r = 0;
+    if (!yaml_parser_load(&p, &L->doc))
+        r = vs_err_set(e, VS_EINVAL, "%s:%zu:%zu: %s%s%s", path, p.problem_mark.line + 1,
+                       p.problem_mark.column + 1, p.problem ? p.problem : "malformed YAML",
+                       p.context ? " " : "", p.context ? p.context : "");
     yaml_parser_delete(&p);
     fclose(f);
+    return r;
+}
+
+int vs_scenario_load(const char *path, vs_scenario **out, vs_err *e)
+{
+    *out = NULL;
+    loader L;
+    int lr = load_yaml(path, &L, e);
+    if (lr < 0)
+        return lr;
 
     int r = 0;
     vs_scenario *s = calloc(1, sizeof *s);
@@ -1119,22 +1128,10 @@ static const field suite_fields[] = {
 int vs_suite_load(const char *path, vs_suite **out, vs_err *e)
 {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return vs_err_set(e, VS_EINVAL, "%s: cannot open: %s", path, strerror(errno));
-    loader L = {.path = path, .e = e};
-    yaml_parser_t p;
-    yaml_parser_initialize(&p);
-    yaml_parser_set_input_file(&p, f);
-    if (!yaml_parser_load(&p, &L.doc)) {
-        int r = vs_err_set(e, VS_EINVAL, "%s:%zu:%zu: %s", path, p.problem_mark.line + 1,
-                           p.problem_mark.column + 1, p.problem ? p.problem : "malformed YAML");
-        yaml_parser_delete(&p);
-        fclose(f);
-        return r;
-    }
-    yaml_parser_delete(&p);
-    fclose(f);
+    loader L;
+    int lr = load_yaml(path, &L, e);
+    if (lr < 0)
+        return lr;
     vs_suite *s = calloc(1, sizeof *s);
     suite_ctx sc = {.s = s};
     int r = 0;
@@ -1213,22 +1210,10 @@ static const field exp_fields[] = {
 int vs_expected_load(const char *path, vs_expected **out, vs_err *e)
 {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return vs_err_set(e, VS_EINVAL, "%s: cannot open: %s", path, strerror(errno));
-    loader L = {.path = path, .e = e};
-    yaml_parser_t p;
-    yaml_parser_initialize(&p);
-    yaml_parser_set_input_file(&p, f);
-    if (!yaml_parser_load(&p, &L.doc)) {
-        int r = vs_err_set(e, VS_EINVAL, "%s:%zu:%zu: %s", path, p.problem_mark.line + 1,
-                           p.problem_mark.column + 1, p.problem ? p.problem : "malformed YAML");
-        yaml_parser_delete(&p);
-        fclose(f);
-        return r;
-    }
-    yaml_parser_delete(&p);
-    fclose(f);
+    loader L;
+    int lr = load_yaml(path, &L, e);
+    if (lr < 0)
+        return lr;
     vs_expected *x = calloc(1, sizeof *x);
     exp_ctx ec = {.x = x};
     int r = 0;
