@@ -116,6 +116,8 @@ install: lib
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' tools/virtiosim.pc.in \
 	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/virtiosim.pc
 	if [ -f $(BUILD)/virtiosim ]; then install -d $(DESTDIR)$(PREFIX)/bin && install -m 755 $(BUILD)/virtiosim $(DESTDIR)$(PREFIX)/bin/; fi
+	install -d $(DESTDIR)$(PREFIX)/share/virtiosim
+	cp -r scenarios $(DESTDIR)$(PREFIX)/share/virtiosim/
 
 clean:
 	rm -rf build build-asan
