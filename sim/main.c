@@ -697,11 +697,46 @@ static int cmd_clauses(int argc, char **argv)
         }
         shown++;
     }
+    /* vhost-user rules come from QEMU's docs/interop/vhost-user.rst, not the VIRTIO spec:
+     * they live in their own table (model/vhost_rules.c) and are judged by the vhost-user
+     * server (front-end rules) and front-end (back-end rules). */
+    size_t vu = 0;
+    for (size_t i = 0; i < vs_vhost_rule_count() && (!area || !strcmp(area, "vhost-user")); i++) {
+        const vs_vhost_rule *r = vs_vhost_rule_at(i);
+        const char *rrole = r->role == VS_VHOST_ROLE_FRONTEND ? "driver" : "device";
+        if (role && strcmp(role, rrole) != 0)
+            continue;
+        if (json) {
+            printf("%s\n {\"id\":", shown ? "," : "");
+            json_str(r->id);
+            printf(",\"area\":\"vhost-user\",\"role\":");
+            json_str(rrole);
+            printf(",\"side\":");
+            json_str(r->role == VS_VHOST_ROLE_FRONTEND ? "frontend" : "backend");
+            printf(",\"level\":");
+            json_str(vs_vhost_rule_level_name(r->level));
+            printf(",\"clause\":\"vhost-user\",\"label\":");
+            json_str(r->spec_ref);
+            printf(",\"feature\":\"-\",\"paraphrase\":");
+            json_str(r->paraphrase);
+            printf(",\"how\":");
+            json_str(r->check);
+            printf(",\"checks\":\"vhost-protocol-model\",\"mutant\":false,\"exercised_by\":\"\"}");
+        } else {
+            printf("%-38s %-10s %-5s %-6s %s\n", r->id, vs_vhost_rule_level_name(r->level),
+                   "check", "-", r->paraphrase);
+        }
+        shown++;
+        vu++;
+    }
     if (json)
         printf("\n]\n");
     else
-        printf("%zu statements, %zu with a check, %zu proven by a mutant\n", shown, checked,
-               proven);
+        printf("%zu statements, %zu with a check, %zu proven by a mutant%s", shown - vu, checked,
+               proven, vu ? "" : "\n");
+    if (!json && vu)
+        printf("; %zu vhost-user rules (docs/interop/vhost-user.rst), judged by the protocol "
+               "model\n", vu);
     for (size_t i = 0; i < n; i++)
         free(exercised_by[i]);
     free(exercised_by);
