@@ -775,6 +775,8 @@ int vs_split_dev_push(vs_vq_dev *qq, const vs_chain *c, uint32_t written, vs_err
         dev_write_used(q, id, len);
         if (q->mutations & VS_VQ_MUT_DOUBLE_COMPLETE)
             dev_write_used(q, id, len);
+        if ((q->mutations & VS_VQ_MUT_WRITES_DESC) && c->head < q->m.size)
+            q->m.desc[c->head].len = LE32(len); /* deliberate: the table is the driver's */
         if ((q->mutations & VS_VQ_MUT_SKIP_USED_IDX) && !q->skip_done) {
             q->used_idx++; /* the slot in between keeps whatever it held */
             q->skip_done = true;
@@ -792,6 +794,9 @@ void vs_split_dev_publish(vs_vq_dev *qq)
     split_dev *q = DEV(qq);
     q->pub_used = q->used_idx;
     STORE_REL16(&q->m.used->idx, q->used_idx);
+    if (unlikely(q->mutations & VS_VQ_MUT_USED_FLAGS_BAD)) /* deliberate: undefined bit 1 */
+        __atomic_store_n(&q->m.used->flags,
+                         LE16((uint16_t)(LE16(q->m.used->flags) | 2u)), __ATOMIC_RELAXED);
 }
 
 bool vs_split_dev_irq_needed(vs_vq_dev *qq)
@@ -806,6 +811,8 @@ bool vs_split_dev_irq_needed(vs_vq_dev *qq)
         return false; /* nothing new since the last decision */
     if (unlikely(q->mutations & VS_VQ_MUT_IRQ_WHEN_SUPPRESSED))
         return true;
+    if (unlikely(q->mutations & VS_VQ_MUT_IRQ_MISSED))
+        return false; /* deliberate: the driver is never told */
     if (q->event_idx)
         return !valid ||
                vs_vq_need_event(LE16(__atomic_load_n(q->m.used_event, __ATOMIC_RELAXED)), nw,

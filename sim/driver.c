@@ -1180,6 +1180,18 @@ int vs__drv_wait_some(vs_driver *d, vs_drv_waiter *w, vs_err *e)
             vs_err se = {0};
             if (vs_driver_read_status(d, &s, &se) == 0 && d->needs_reset)
                 return vs__drv_wait_some(d, w, e);
+            /* Lost-interrupt recovery (like a driver's timeout handler): look at the used
+             * rings once. Completions found this way were never announced, and the
+             * monitors' interrupt checks say so; the scenario goes on instead of hanging. */
+            if (d->o.irq_mode != VS_IRQ_POLL) {
+                for (uint16_t i = 0; i < d->nq; i++)
+                    d->q[i].irq_pending = true;
+                rc = vs_driver_poll(d, e);
+                if (rc != 0) {
+                    w->stall = 0;
+                    return rc;
+                }
+            }
             return vs_err_set(e, VS_ETIMEDOUT,
                               "driver: %u requests outstanding and the device is idle "
                               "(no interrupt, clock not advancing)",

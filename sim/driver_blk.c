@@ -313,8 +313,8 @@ int vs_blk_submit(vs_driver *d, const vs_blk_req *r, vs_err *e)
         uint8_t pb[16] = {0};
         put_le64(pb, r->sector);
         put_le32(pb + 8, r->nsectors);
-        put_le32(pb + 12, (r->type == VS_BLK_T_WRITE_ZEROES && (r->flags & VS_BLK_REQ_UNMAP))
-                              ? VS_BLK_F_DWZ_UNMAP : 0);
+        put_le32(pb + 12, ((r->type == VS_BLK_T_WRITE_ZEROES && (r->flags & VS_BLK_REQ_UNMAP))
+                               ? VS_BLK_F_DWZ_UNMAP : 0u) | r->dwz_flags);
         if ((rc = vs_gmem_write(d->gm, rq->seg[1].gpa, pb, 16, e)) < 0)
             goto fail;
     }

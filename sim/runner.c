@@ -189,6 +189,8 @@ static const struct cfg_field {
     {"max_write_zeroes_sectors", VS_BLK_CFG_MAX_WZ_SECTORS, 4},
     {"max_write_zeroes_seg", VS_BLK_CFG_MAX_WZ_SEG, 4},
     {"write_zeroes_may_unmap", VS_BLK_CFG_WZ_MAY_UNMAP, 1},
+    {"unused0", VS_BLK_CFG_WRITEBACK + 1, 1}, /* padding: reads 0 */
+    {"unused1", VS_BLK_CFG_WZ_MAY_UNMAP + 1, 3},
 };
 
 static const struct cfg_field *cfg_field_find(const char *name)
@@ -508,10 +510,12 @@ static int run_step(run_ctx *c, const vs_step *st)
     case VS_STEP_DISCARD:
         req.type = VS_BLK_T_DISCARD;
         req.flags = st->unmap ? VS_BLK_REQ_UNMAP : 0;
+        req.dwz_flags = st->dwz_flags;
         return do_request(c, st, &req);
     case VS_STEP_WRITE_ZEROES:
         req.type = VS_BLK_T_WRITE_ZEROES;
         req.flags = st->unmap ? VS_BLK_REQ_UNMAP : 0;
+        req.dwz_flags = st->dwz_flags;
         return do_request(c, st, &req);
     case VS_STEP_REQUEST:
         req.type = st->req_type;

@@ -99,9 +99,9 @@ int vs_ref_opts_check(const vs_ref_opts *o, vs_err *e)
         return vs_err_set(e, VS_EINVAL, "ref: unknown service time distribution %d",
                           (int)o->service.dist);
     }
-    if (o->mutations & ~(uint32_t)VS_REF_MUT_CONSUMES_BEFORE_DRIVER_OK)
+    if (o->mutations & ~(uint32_t)VS_REF_MUT_ALL)
         return vs_err_set(e, VS_EINVAL, "ref: unknown mutation bits 0x%x",
-                          o->mutations & ~(uint32_t)VS_REF_MUT_CONSUMES_BEFORE_DRIVER_OK);
+                          o->mutations & ~(uint32_t)VS_REF_MUT_ALL);
     return 0;
 }
 
@@ -228,6 +228,9 @@ static void device_error(ref_tr *tr, int32_t q, const char *msg)
         tr->hooks.device_error(tr->hooks.opaque, q, msg);
         return;
     }
+    /* Mutant: DEVICE_NEEDS_RESET is set silently, the driver is never told. */
+    if (tr->o.mutations & VS_REF_MUT_NO_CONFIG_IRQ_ON_ERROR)
+        return;
     emit(tr, VS_EV_CONFIG_CHANGE, -1, 0, 0, 0, NULL);
     raise_irq(tr, 0);
 }
@@ -404,8 +407,13 @@ static void doorbell_cb(void *arg)
 
 static void do_reset(ref_tr *tr)
 {
-    for (uint16_t i = 0; i < tr->nq; i++)
+    /* Mutant IRQ_AFTER_RESET: remembers which queues were live. */
+    bool busy[64] = {false};
+    for (uint16_t i = 0; i < tr->nq; i++) {
+        if (i < 64)
+            busy[i] = tr->q[i].vq != NULL;
         queue_teardown(&tr->q[i]);
+    }
     for (uint16_t v = 0; v <= tr->nq; v++) {
         vs_engine_cancel(tr->eng, tr->vec[v].irq_h);
         tr->vec[v].irq_h = 0;
@@ -415,9 +423,16 @@ static void do_reset(ref_tr *tr)
         tr->dev->ops->reset(tr->dev);
     tr->dev->driver_features = 0;
     tr->isr = 0;
-    tr->status = 0;
+    /* Mutant RESET_KEEPS_STATUS: everything else is reset, the status byte is not. */
+    if (!(tr->o.mutations & VS_REF_MUT_RESET_KEEPS_STATUS))
+        tr->status = 0;
     tr->drv_features = 0;
     tr->stopped = false;
+    /* Mutant IRQ_AFTER_RESET: a used-buffer interrupt on every queue the reset dropped. */
+    if ((tr->o.mutations & VS_REF_MUT_IRQ_AFTER_RESET) && !tr->hooked)
+        for (uint16_t i = 0; i < tr->nq && i < 64; i++)
+            if (busy[i])
+                deliver(tr, &tr->vec[i + 1]); /* at once: the reset is already done */
 }
 
 static int ref_reset(vs_transport *t, vs_err *e)

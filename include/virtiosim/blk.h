@@ -68,6 +68,13 @@ enum vs_blk_mutation {
     VS_BLK_MUT_WRITES_READONLY = 1u << 2,   /* scribbles on the request header */
     VS_BLK_MUT_ACCEPT_RO_WRITE = 1u << 3,   /* OUT succeeds on a read-only device */
     VS_BLK_MUT_ACCEPTS_BAD_FEATURES = 1u << 4, /* FEATURES_OK for un-offered bits */
+    VS_BLK_MUT_NO_VERSION_1 = 1u << 5,      /* VIRTIO_F_VERSION_1 not offered (nor required) */
+    VS_BLK_MUT_WCE_WITHOUT_FLUSH = 1u << 6, /* offers CONFIG_WCE but not FLUSH */
+    VS_BLK_MUT_OFFERS_LEGACY_BIT = 1u << 7, /* offers VIRTIO_F_ANY_LAYOUT (legacy only) */
+    VS_BLK_MUT_WCE_NOT_CLEARED = 1u << 8,   /* CONFIG_WCE without FLUSH keeps writeback 1 */
+    VS_BLK_MUT_PADDING_NONZERO = 1u << 9,   /* config padding byte unused0 reads 0xff */
+    VS_BLK_MUT_DWZ_FLAGS_IGNORED = 1u << 10, /* unknown DWZ flags / discard UNMAP accepted */
+    VS_BLK_MUT_ZONE_IOERR = 1u << 11,       /* zone requests without ZONED get IOERR */
 };
 
 typedef struct vs_blk_opts {

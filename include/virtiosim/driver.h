@@ -199,6 +199,8 @@ typedef struct vs_blk_req {
     uint8_t expect_status;  /* with VS_BLK_REQ_EXPECT */
     uint32_t pattern;       /* OUT: data pattern number; 0 = a fresh pattern per write */
     uint64_t user;          /* copied into the result */
+    uint32_t dwz_flags;     /* DISCARD/WRITE_ZEROES: raw segment flag bits ORed in (tests of
+                               the device's flag validation) */
 } vs_blk_req;
 
 struct vs_blk_result {

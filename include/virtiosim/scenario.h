@@ -56,6 +56,7 @@ typedef struct vs_step {
     uint32_t pattern;
     bool verify;
     bool unmap;
+    uint32_t dwz_flags;         /* DISCARD/WRITE_ZEROES: raw segment flag bits to add */
     uint32_t req_type;          /* VS_STEP_REQUEST */
     char *expect_id;            /* VS_STEP_GET_ID, may be NULL */
     struct {

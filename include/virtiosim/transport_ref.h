@@ -72,6 +72,10 @@ typedef struct vs_service_time {
 enum vs_ref_mutation {
     VS_REF_MUT_NONE = 0,
     VS_REF_MUT_CONSUMES_BEFORE_DRIVER_OK = 1u << 0, /* processes once a queue is set up */
+    VS_REF_MUT_NO_CONFIG_IRQ_ON_ERROR = 1u << 1, /* error path: no config-change interrupt */
+    VS_REF_MUT_RESET_KEEPS_STATUS = 1u << 2,  /* reset leaves the status byte as it was */
+    VS_REF_MUT_IRQ_AFTER_RESET = 1u << 3,     /* reset raises an interrupt on each live queue */
+    VS_REF_MUT_ALL = (1u << 4) - 1,
 };
 
 typedef struct vs_ref_opts {

@@ -181,6 +181,10 @@ enum vs_vq_mutation {
     VS_VQ_MUT_IRQ_WHEN_SUPPRESSED = 1u << 2, /* irq_needed ignores suppression */
     VS_VQ_MUT_USED_BAD_ID = 1u << 3,         /* used.id = id + 1 (a chain never made available) */
     VS_VQ_MUT_DOUBLE_COMPLETE = 1u << 4,     /* every used element written twice */
+    VS_VQ_MUT_IRQ_MISSED = 1u << 5,          /* split: irq_needed never says yes */
+    VS_VQ_MUT_USED_FLAGS_BAD = 1u << 6,      /* split: publish sets undefined used.flags bit 1 */
+    VS_VQ_MUT_WRITES_DESC = 1u << 7,         /* split: push writes used len into the head
+                                                descriptor's len field */
 };
 
 typedef struct vs_vq_dev_opts {

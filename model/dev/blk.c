@@ -442,6 +442,8 @@ static int req_dwz(blk_dev *b, const blk_req *r, bool wz, uint32_t *w, vs_err *e
         if (rc < 0)
             return rc;
         uint32_t flags = le32_at(raw + 12);
+        if (b->dev.mutations & VS_BLK_MUT_DWZ_FLAGS_IGNORED)
+            break; /* mutant: never looks at the flags */
         if (flags & ~VS_BLK_F_DWZ_UNMAP)
             status = VS_BLK_S_UNSUPP;
         else if (!wz && (flags & VS_BLK_F_DWZ_UNMAP))
@@ -558,6 +560,12 @@ static int blk_handle(vs_device *d, uint16_t q, const vs_chain *c, uint32_t *wri
         rc = req_dwz(b, &r, true, written, e);
         break;
     default:
+        if ((d->mutations & VS_BLK_MUT_ZONE_IOERR) &&
+            (r.type == 15 || r.type == 16 || r.type == 18 || r.type == 20 || r.type == 22 ||
+             r.type == 24 || r.type == 26)) { /* mutant: zone types fail with IOERR */
+            rc = fail_zero(b, &r, VS_BLK_S_IOERR, written, e);
+            break;
+        }
     unsupp:
         rc = fail_zero(b, &r, VS_BLK_S_UNSUPP, written, e);
         break;
@@ -604,6 +612,8 @@ static void build_config(const blk_dev *b, uint8_t cfg[VS_BLK_CFG_SIZE])
         put_le32(cfg + VS_BLK_CFG_MAX_WZ_SEG, b->o.max_write_zeroes_seg);
         cfg[VS_BLK_CFG_WZ_MAY_UNMAP] = b->o.write_zeroes_may_unmap ? 1 : 0;
     }
+    if (b->dev.mutations & VS_BLK_MUT_PADDING_NONZERO)
+        cfg[VS_BLK_CFG_WRITEBACK + 1] = 0xff; /* mutant: garbage in unused0 */
 }
 
 static int cfg_range(uint32_t off, uint32_t len, const void *buf, const char *op, vs_err *e)
@@ -663,13 +673,14 @@ static int blk_accept_features(vs_device *d, uint64_t f, vs_err *e)
                               "blk: driver accepted features the device did not offer: "
                               "0x%016llx (offered 0x%016llx)",
                               (unsigned long long)bad, (unsigned long long)b->features);
-        if (!(f & VS_BIT(VS_F_VERSION_1)))
+        if (!(f & VS_BIT(VS_F_VERSION_1)) && !(d->mutations & VS_BLK_MUT_NO_VERSION_1))
             return vs_err_set(e, VS_ENOTSUP,
                               "blk: driver did not accept VIRTIO_F_VERSION_1 (legacy "
                               "interface not supported)");
     }
     /* Spec 5.2.5: CONFIG_WCE without FLUSH => writeback initialised to 0. */
-    if ((f & VS_BIT(VS_BLK_F_CONFIG_WCE)) && !(f & VS_BIT(VS_BLK_F_FLUSH)))
+    if ((f & VS_BIT(VS_BLK_F_CONFIG_WCE)) && !(f & VS_BIT(VS_BLK_F_FLUSH)) &&
+        !(d->mutations & VS_BLK_MUT_WCE_NOT_CLEARED)) /* mutant: forgets this */
         b->writeback = 0;
     return 0;
 }
@@ -893,6 +904,13 @@ int vs_blk_create(vs_device **out, vs_gmem *gm, const vs_blk_opts *opts, vs_err 
         f |= VS_BIT(VS_BLK_F_DISCARD);
     if (o.write_zeroes)
         f |= VS_BIT(VS_BLK_F_WRITE_ZEROES);
+    /* Mutants: deliberately wrong offers. */
+    if (o.mutations & VS_BLK_MUT_NO_VERSION_1)
+        f &= ~VS_BIT(VS_F_VERSION_1);
+    if ((o.mutations & VS_BLK_MUT_WCE_WITHOUT_FLUSH) && o.config_wce)
+        f &= ~VS_BIT(VS_BLK_F_FLUSH);
+    if (o.mutations & VS_BLK_MUT_OFFERS_LEGACY_BIT)
+        f |= VS_BIT(27); /* VIRTIO_F_ANY_LAYOUT: legacy interface only */
     b->features = f;
     b->writeback_init = b->writeback = (o.config_wce && o.writeback) ? 1 : 0;
     b->o = o;
