@@ -35,7 +35,7 @@ BENCH_BINS := $(patsubst %.c,$(BUILD)/bench/%,$(notdir $(BENCH_SRCS)))
 
 vpath %.c $(sort $(dir $(TEST_SRCS) $(BENCH_SRCS)))
 
-.PHONY: all lib deps check check-all unit asan check-layers pytest bench install clean help run
+.PHONY: all lib deps check check-all unit asan valgrind check-layers pytest bench install clean help run
 
 all: lib $(if $(wildcard sim/main.c),$(BUILD)/virtiosim)
 
@@ -45,6 +45,7 @@ help:
 	@echo "make run          build, run the blk scenarios, certify blk-device (ref and QEMU)"
 	@echo "make check        layers + unit tests + ASan/UBSan unit tests + pytest"
 	@echo "make asan         unit tests under AddressSanitizer + UBSan"
+	@echo "make valgrind     unit tests and CLI runs under valgrind memcheck (slow)"
 	@echo "make bench        benchmarks; every figure is a 'bench: NAME VALUE UNIT' line"
 	@echo "make install PREFIX=/usr/local"
 
@@ -83,6 +84,14 @@ unit: $(TEST_BINS)
 asan:
 	$(MAKE) BUILD=build-asan OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" \
 	  LDFLAGS="-fsanitize=address,undefined" unit
+
+# Unit tests and a few CLI runs under valgrind memcheck (slow; not part of `make check`).
+VALGRIND := valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite
+valgrind: all $(TEST_BINS)
+	@fail=0; for t in $(TEST_BINS); do echo "valgrind $$t"; \
+	  CK_FORK=no CK_DEFAULT_TIMEOUT=1200 $(VALGRIND) ./$$t >/dev/null || fail=1; done; \
+	$(VALGRIND) $(BUILD)/virtiosim run -q scenarios/blk/rw-basic.yaml scenarios/blk/packed-rw.yaml \
+	  scenarios/blk/fault-loop.yaml scenarios/pci/probe.yaml || fail=1; exit $$fail
 
 check-layers:
 	@$(PYTHON) tools/check_layers.py
