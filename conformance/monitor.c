@@ -17,6 +17,9 @@
 #define MAX_QUEUES 64u
 #define ID_SPACE 65536u
 #define IDS_MAX 10
+/* reset-reads-zero: how long a device may take to finish a reset */
+#define RESET_SETTLE_READS 100u
+#define RESET_SETTLE_NS 100000u
 /* Readable bytes of a chain are kept as a copy (compared with memcmp on completion) when
  * they fit here and the monitors' copy budget allows; otherwise they are hashed. */
 #define CANARY_COPY_MAX (64u << 10)
@@ -64,6 +67,16 @@ typedef struct qstate {
     bool masked;
     uint16_t used_at_mask, unmask_base, irq_base;
     uint64_t irq_count;
+    /* EVENT_IDX (split, in-process): the used_event the driver has published (from
+     * VS_EV_USED_EVENT) since ue_t, the used idx in memory then, and the interrupts
+     * seen so far; a window ends when the driver publishes another value. */
+    bool ue_known;
+    uint16_t ue, ue_base;
+    uint64_t ue_irqs;
+    /* a crossing of used_event that still needs its interrupt by due_by */
+    bool due, due_flags;
+    uint64_t due_by;
+    uint16_t due_ue, due_idx;
 } qstate;
 
 typedef struct cfg_track {
@@ -78,6 +91,9 @@ struct vs_monitors {
     unsigned roles;
     bool irq_observable;
     bool async_device;      /* interrupt timing cannot be attributed (real back-ends) */
+    uint64_t irq_latency_ns;      /* in-process: raise-to-delivery bound */
+    uint32_t n_due;               /* queues with qstate.due set */
+    bool sriov_capable;           /* the function has an SR-IOV capability */
     bool finished;
     char scenario[64];
     uint32_t step;
@@ -91,7 +107,10 @@ struct vs_monitors {
     uint8_t status_w;             /* last status written */
     bool failed_written;
     bool after_reset;             /* a reset happened; queues must be set up again */
-    bool await_reset_read;        /* device: next status read must be 0 */
+    bool await_reset_read;        /* device: status must settle to 0 (since reset_t) */
+    bool reset_zero_read;         /* device: read 0 since the reset (no write since) */
+    uint32_t reset_nonzero_reads; /* device: non-zero reads since the reset */
+    uint64_t reset_t;
     bool saw_zero_after_reset;    /* driver: read 0 since last reset */
     bool reset_seen;
     bool offered_known;
@@ -231,6 +250,8 @@ static void chain_free(vs_monitors *m, chain_rec *c)
 
 static void queue_drop(vs_monitors *m, qstate *q)
 {
+    if (q->due && m->n_due)
+        m->n_due--;
     if (q->byid) {
         for (uint32_t i = 0; i < ID_SPACE; i++)
             chain_free(m, q->byid[i]);
@@ -581,6 +602,87 @@ static void split_walk(vs_monitors *m, qstate *q, int32_t qi, chain_rec *c, uint
 
 /* ------------------------------------------------------------ end-of-window checks */
 
+/* EVENT_IDX, split, in-process device: is the used_event window of q being judged? The
+ * device publishes and decides in one step of the simulation, so the used_event value it
+ * read is the one the driver last published (VS_EV_USED_EVENT). */
+static bool ei_judged(const vs_monitors *m, const qstate *q)
+{
+    return q->setup && q_split(q) && m->irq_observable && !m->async_device &&
+           has(neg(m), VS_F_EVENT_IDX) && (m->status_w & VS_STATUS_DRIVER_OK) &&
+           role_on(m, CK_IRQ_EI_REQUIRED);
+}
+
+/* Ends the current used_event window: if the used idx moved from at-or-before used_event
+ * to past it while that value was published, the device crossed it and owes an interrupt
+ * (by the end of the window + the interrupt latency, unless one came in the window). */
+static void ei_close_window(vs_monitors *m, int32_t qi, qstate *q, bool reopen)
+{
+    uint16_t u;
+    if (!ei_judged(m, q) || !used_idx_mem(m, q, &u)) {
+        q->ue_known = false;
+        return;
+    }
+    if (q->ue_known && vs_vq_need_event(q->ue, u, q->ue_base)) {
+        uint16_t fl = 0;
+        ld16(m, q->l.driver_gpa, &fl);
+        bool flags_no_irq = fl & 1;
+        if (q->irq_count > q->ue_irqs) {
+            ok(m, CK_IRQ_EI_REQUIRED, 0);
+            if (flags_no_irq)
+                ok(m, CK_IRQ_EI_REQUIRED, 1);
+        } else if (!q->due) {
+            q->due = true;
+            m->n_due++;
+            q->due_flags = flags_no_irq;
+            q->due_by = (m->cur ? m->cur->t_ns : m->last_t) + m->irq_latency_ns;
+            q->due_ue = q->ue;
+            q->due_idx = u;
+        }
+    }
+    (void)qi;
+    q->ue_known = false;
+    if (reopen) {
+        q->ue_known = true;
+        q->ue_base = u;
+        q->ue_irqs = q->irq_count;
+    }
+}
+
+/* A crossing whose interrupt did not come within the latency window is a violation
+ * (final: at a reset, queue disable or the end of the run, one still in time is dropped,
+ * since a reset cancels pending interrupts). */
+static void ei_due_expire(vs_monitors *m, int32_t qi, qstate *q, bool final)
+{
+    if (!q->due)
+        return;
+    uint64_t now = m->cur ? m->cur->t_ns : m->last_t;
+    if (now <= q->due_by && !final)
+        return;
+    if (now > q->due_by) {
+        ctx cx = {.queue = qi, .has_idx = true, .idx = q->due_idx};
+        bad(m, CK_IRQ_EI_REQUIRED, 0, cx, "an interrupt once used idx passes used_event",
+            "used idx reached %u past used_event %u; no interrupt within %" PRIu64 " ns",
+            q->due_idx, q->due_ue, m->irq_latency_ns);
+        if (q->due_flags)
+            bad(m, CK_IRQ_EI_REQUIRED, 1, cx, "avail.flags NO_INTERRUPT disregarded with EVENT_IDX",
+                "no interrupt for used idx %u past used_event %u while avail.flags had "
+                "NO_INTERRUPT", q->due_idx, q->due_ue);
+    }
+    q->due = false;
+    if (m->n_due)
+        m->n_due--;
+}
+
+static void on_used_event(vs_monitors *m, const vs_event *ev)
+{
+    qstate *q = getq(m, ev->queue);
+    if (!q || !q->setup)
+        return;
+    ei_close_window(m, ev->queue, q, true);
+    if (q->ue_known)
+        q->ue = (uint16_t)ev->idx;
+}
+
 /* Entries the driver collected while interrupts were enabled must have been announced
  * (split only; evaluated at reset, queue disable and finish). */
 static void check_irq_required(vs_monitors *m, int32_t qi, qstate *q)
@@ -593,27 +695,28 @@ static void check_irq_required(vs_monitors *m, int32_t qi, qstate *q)
     if (ahead16(q->unmask_base, covered))
         covered = q->unmask_base;
     if (has(neg(m), VS_F_EVENT_IDX)) {
-        if (!role_on(m, CK_IRQ_EI_REQUIRED))
-            return;
-        uint16_t ue;
-        if (!ld16(m, q->l.driver_gpa + 4 + 2ull * q->l.size, &ue))
-            return;
-        if (ahead16(q->collected, covered) && vs_vq_need_event(ue, q->collected, covered))
-            bad(m, CK_IRQ_EI_REQUIRED, 0, (ctx){.queue = qi, .has_idx = true, .idx = q->collected},
-                "an interrupt once used idx passes used_event",
-                "used idx %u passed used_event %u (last interrupt at %u), no interrupt",
-                q->collected, ue, covered);
-        else if (ahead16(q->collected, covered) || q->irq_count)
-            ok(m, CK_IRQ_EI_REQUIRED, 0);
+        ei_close_window(m, qi, q, false);
+        ei_due_expire(m, qi, q, true);
     } else {
         if (!role_on(m, CK_IRQ_FLAGS_REQUIRED))
             return;
-        if (ahead16(q->collected, covered))
-            bad(m, CK_IRQ_FLAGS_REQUIRED, 0, (ctx){.queue = qi, .has_idx = true, .idx = q->collected},
+        /* Would used_event (which the device must disregard) have suppressed it? */
+        uint16_t ue;
+        bool ue_says_no = ld16(m, q->l.driver_gpa + 4 + 2ull * q->l.size, &ue) &&
+                          !vs_vq_need_event(ue, q->collected, covered);
+        if (ahead16(q->collected, covered)) {
+            ctx cx = {.queue = qi, .has_idx = true, .idx = q->collected};
+            bad(m, CK_IRQ_FLAGS_REQUIRED, 0, cx,
                 "an interrupt after used entries while avail.flags = 0",
                 "used idx %u, last interrupt covered %u", q->collected, covered);
-        else if (q->irq_count)
+            if (ue_says_no)
+                bad(m, CK_IRQ_FLAGS_REQUIRED, 1, cx, "used_event disregarded without EVENT_IDX",
+                    "no interrupt for used idx %u -> %u; used_event %u would suppress it",
+                    covered, q->collected, ue);
+        } else if (q->irq_count) {
             ok(m, CK_IRQ_FLAGS_REQUIRED, 0);
+            ok(m, CK_IRQ_FLAGS_REQUIRED, 1);
+        }
     }
 }
 
@@ -679,6 +782,13 @@ static void on_features_read(vs_monitors *m, const vs_event *ev)
         else
             bad(m, CK_OFFER_VERSION_1, 0, NOCTX, "VIRTIO_F_VERSION_1 (bit 32) offered",
                 "offered 0x%016" PRIx64, f);
+    }
+    if (role_on(m, CK_OFFER_SR_IOV)) {
+        if (has(f, VS_F_SR_IOV) && !m->sriov_capable)
+            bad(m, CK_OFFER_SR_IOV, 0, NOCTX, "VIRTIO_F_SR_IOV only with an SR-IOV capability",
+                "VIRTIO_F_SR_IOV (bit 37) offered (0x%016" PRIx64 ") without one", f);
+        else
+            ok(m, CK_OFFER_SR_IOV, 0);
     }
     if (m->device_id == VS_DEV_BLK) {
         if (role_on(m, CK_OFFER_DEPS)) {
@@ -780,6 +890,9 @@ static void do_reset(vs_monitors *m)
     m->failed_written = false;
     m->after_reset = true;
     m->await_reset_read = true;
+    m->reset_zero_read = false;
+    m->reset_nonzero_reads = 0;
+    m->reset_t = m->cur ? m->cur->t_ns : m->last_t;
     m->saw_zero_after_reset = false;
     m->reset_seen = true;
     m->drv_features_written = false;
@@ -798,6 +911,7 @@ static void on_status_write(vs_monitors *m, const vs_event *ev)
             do_reset(m);
         return;
     }
+    m->await_reset_read = false; /* a write ends the settle window */
     bool suspend = has(neg(m), VS_F_SUSPEND);
     if (role_on(m, CK_D_STATUS_MONOTONIC) && !suspend) {
         if ((v & cur) != cur)
@@ -864,14 +978,27 @@ static void on_status_write(vs_monitors *m, const vs_event *ev)
 static void on_status_read(vs_monitors *m, const vs_event *ev)
 {
     uint8_t v = (uint8_t)ev->val;
-    if (m->await_reset_read) {
-        m->await_reset_read = false;
-        if (role_on(m, CK_RESET_ZERO)) {
-            if (v == 0)
+    /* After a reset the device may still be resetting: status must read 0 within
+     * RESET_SETTLE_READS reads and RESET_SETTLE_NS, and once it has read 0 it must stay 0
+     * until the driver writes status again. */
+    if (m->await_reset_read && role_on(m, CK_RESET_ZERO)) {
+        if (v == 0) {
+            if (!m->reset_zero_read)
                 ok(m, CK_RESET_ZERO, 0);
-            else
-                bad(m, CK_RESET_ZERO, 0, NOCTX, "status 0 after reset", "status 0x%02x", v);
+            m->reset_zero_read = true;
+        } else if (m->reset_zero_read) {
+            m->await_reset_read = false;
+            bad(m, CK_RESET_ZERO, 0, NOCTX, "status stays 0 after reading 0 following a reset",
+                "status 0x%02x after it had read 0", v);
+        } else if (++m->reset_nonzero_reads > RESET_SETTLE_READS ||
+                   ev->t_ns - m->reset_t > RESET_SETTLE_NS) {
+            m->await_reset_read = false;
+            bad(m, CK_RESET_ZERO, 0, NOCTX, "status 0 within a bounded time after reset",
+                "status 0x%02x after %" PRIu32 " reads and %" PRIu64 " ns since the reset", v,
+                m->reset_nonzero_reads, ev->t_ns - m->reset_t);
         }
+    } else if (m->await_reset_read) {
+        m->await_reset_read = false;
     }
     if (v == 0 && m->status_w == 0)
         m->saw_zero_after_reset = true;
@@ -1429,6 +1556,14 @@ static void on_irq(vs_monitors *m, const vs_event *ev)
     if (!q || !q->setup || !q_split(q))
         return;
     q->irq_count++;
+    if (q->due) {
+        ok(m, CK_IRQ_EI_REQUIRED, 0);
+        if (q->due_flags)
+            ok(m, CK_IRQ_EI_REQUIRED, 1);
+        q->due = false;
+        if (m->n_due)
+            m->n_due--;
+    }
     uint16_t cur;
     if (!used_idx_mem(m, q, &cur))
         return;
@@ -1719,6 +1854,7 @@ int vs_monitors_create(vs_monitors **out, vs_gmem *gm, uint32_t device_id, unsig
     m->device_id = device_id;
     m->roles = roles;
     m->irq_observable = true;
+    m->irq_latency_ns = 500;
     for (size_t c = 0; c < CK_COUNT; c++) {
         const vs_check_info *ci = vs_check_at(c);
         size_t k = 0;
@@ -1768,6 +1904,18 @@ void vs_monitors_set_async_device(vs_monitors *m, bool async)
         m->async_device = async;
 }
 
+void vs_monitors_set_sriov_capable(vs_monitors *m, bool on)
+{
+    if (m)
+        m->sriov_capable = on;
+}
+
+void vs_monitors_set_irq_latency(vs_monitors *m, uint64_t ns)
+{
+    if (m)
+        m->irq_latency_ns = ns;
+}
+
 void vs_monitors_set_interrupts_observable(vs_monitors *m, bool on)
 {
     if (m)
@@ -1781,6 +1929,9 @@ void vs_monitors_on_event(void *opaque, const vs_event *ev)
         return;
     m->cur = ev;
     m->last_t = ev->t_ns;
+    if (m->n_due && ev->kind != VS_EV_IRQ)
+        for (uint32_t i = 0; i < MAX_QUEUES && m->n_due; i++)
+            ei_due_expire(m, (int32_t)i, &m->q[i], false);
     cfg_gen_track(m, ev);
     switch (ev->kind) {
     case VS_EV_RESET: do_reset(m); break;
@@ -1821,6 +1972,7 @@ void vs_monitors_on_event(void *opaque, const vs_event *ev)
         break;
     case VS_EV_IRQ_MASK: on_irq_mask(m, ev); break;
     case VS_EV_IRQ: on_irq(m, ev); break;
+    case VS_EV_USED_EVENT: on_used_event(m, ev); break;
     case VS_EV_CONFIG_CHANGE: m->cfg_irq_count++; break;
     case VS_EV_STEP: vs_monitors_set_step(m, (uint32_t)ev->val, ev->text); break;
     default: break;

@@ -21,6 +21,7 @@ enum vs_chk {
     CK_OFFER_VALID,       /* no undefined / reserved / legacy-only bits offered */
     CK_OFFER_DEPS,        /* offered set closed under dependencies */
     CK_OFFER_VERSION_1,   /* VERSION_1 offered */
+    CK_OFFER_SR_IOV,      /* SR_IOV offered only with an SR-IOV capability */
     CK_FEATURES_OK_REFUSE,/* FEATURES_OK refused for un-offered bits */
     CK_IN_ORDER,          /* IN_ORDER: used in avail order */
     CK_NEEDS_RESET_IRQ,   /* NEEDS_RESET after DRIVER_OK -> config irq */

@@ -41,7 +41,8 @@ static const vs_check_info registry[CK_COUNT] = {
         "queue is set up again",
         IDS("generic.device.reset.2")},
     [CK_RESET_ZERO] = {"reset-reads-zero", DEV, "generic",
-        "the first status read after a reset returns 0",
+        "after a reset, status reads 0 within 100 reads and 100 us, and stays 0 until the "
+        "driver writes status again",
         IDS("generic.device.reset.1")},
     [CK_IRQ_FLAGS_SUPPRESSED] = {"irq-suppressed-no-event-idx", DEV, "split",
         "without EVENT_IDX: no used-buffer interrupt for used entries written while the "
@@ -70,6 +71,10 @@ static const vs_check_info registry[CK_COUNT] = {
         IDS("generic.device.features.1", "blk.device.blk-init.2")},
     [CK_OFFER_VERSION_1] = {"offer-version-1", DEV, "generic",
         "VIRTIO_F_VERSION_1 is offered", IDS("generic.device.reserved-features.1")},
+    [CK_OFFER_SR_IOV] = {"offer-sr-iov", DEV, "generic",
+        "VIRTIO_F_SR_IOV is not offered unless the PCI function has an SR-IOV capability "
+        "(none of virtiosim's transports does; see vs_monitors_set_sriov_capable)",
+        IDS("generic.device.reserved-features.6")},
     [CK_FEATURES_OK_REFUSE] = {"features-ok-refused", DEV, "generic",
         "FEATURES_OK reads back clear when the driver accepted bits that were not offered",
         IDS("generic.device.features.3")},

@@ -151,6 +151,7 @@ typedef struct split_drv {
     uint16_t qidx;
     uint16_t indirect_max;
     bool event_idx, has_indirect, irq_off;
+    bool mislead;       /* VS_VQ_F_MISLEAD_SUPPRESSION (test only) */
     uint32_t num_free;
     uint32_t outstanding;
     uint16_t *next;      /* driver-private descriptor links (free list + chains) */
@@ -164,6 +165,8 @@ typedef struct split_drv {
 
 #define DRV(q) ((split_drv *)(q))
 #define CDRV(q) ((const split_drv *)(q))
+
+static void drv_mislead(split_drv *q);
 
 int vs_split_drv_create(vs_vq_drv **out, vs_gmem *gm, const vs_vq_layout *l,
                         const vs_vq_drv_opts *o, vs_err *e)
@@ -183,6 +186,7 @@ int vs_split_drv_create(vs_vq_drv **out, vs_gmem *gm, const vs_vq_layout *l,
     q->qidx = o->queue_index;
     q->event_idx = (o->features & VS_VQ_F_EVENT_IDX) != 0;
     q->has_indirect = (o->features & VS_VQ_F_INDIRECT) != 0;
+    q->mislead = (o->features & VS_VQ_F_MISLEAD_SUPPRESSION) != 0;
     q->indirect_max = o->indirect_max ? o->indirect_max : 16;
     q->num_free = m.size;
     q->gm = gm;
@@ -214,6 +218,7 @@ int vs_split_drv_create(vs_vq_drv **out, vs_gmem *gm, const vs_vq_layout *l,
     memset(m.desc, 0, 16ull * m.size);
     memset(m.avail, 0, 6ull + 2ull * m.size);
     memset(m.used, 0, 6ull + 8ull * m.size);
+    drv_mislead(q);
     *out = &q->hdr;
     return 0;
 fail:
@@ -442,7 +447,23 @@ int vs_split_drv_collect(vs_vq_drv *qq, vs_used *out, vs_err *e)
     q->last_used = ++last;
     if (q->event_idx && !q->irq_off)
         __atomic_store_n(q->m.used_event, LE16(last), __ATOMIC_RELAXED);
+    drv_mislead(q);
     return 1;
+}
+
+/* Test only (VS_VQ_F_MISLEAD_SUPPRESSION): keep the mechanism the negotiated features tell
+ * the device to ignore saying "no interrupt": avail.flags NO_INTERRUPT with EVENT_IDX,
+ * used_event half the index space away without it. */
+static void drv_mislead(split_drv *q)
+{
+    if (!q->mislead)
+        return;
+    if (q->event_idx)
+        __atomic_store_n(&q->m.avail->flags, LE16(VRING_AVAIL_F_NO_INTERRUPT),
+                         __ATOMIC_RELAXED);
+    else
+        __atomic_store_n(q->m.used_event, LE16((uint16_t)(q->last_used + 0x8000u)),
+                         __ATOMIC_RELAXED);
 }
 
 void vs_split_drv_irq_disable(vs_vq_drv *qq)
@@ -465,6 +486,7 @@ bool vs_split_drv_irq_enable(vs_vq_drv *qq)
         __atomic_store_n(q->m.used_event, LE16(q->last_used), __ATOMIC_RELAXED);
     else
         __atomic_store_n(&q->m.avail->flags, 0, __ATOMIC_RELAXED);
+    drv_mislead(q);
     FULL_FENCE();
     return LOAD_ACQ16(&q->m.used->idx) != q->last_used;
 }
@@ -813,6 +835,16 @@ bool vs_split_dev_irq_needed(vs_vq_dev *qq)
         return true;
     if (unlikely(q->mutations & VS_VQ_MUT_IRQ_MISSED))
         return false; /* deliberate: the driver is never told */
+    if (unlikely((q->mutations & VS_VQ_MUT_IRQ_MISSED_EI) && q->event_idx && valid))
+        return false; /* deliberate: used_event crossings ignored */
+    if (unlikely((q->mutations & VS_VQ_MUT_FLAGS_WITH_EI) && q->event_idx &&
+                 (LE16(__atomic_load_n(&q->m.avail->flags, __ATOMIC_RELAXED)) &
+                  VRING_AVAIL_F_NO_INTERRUPT)))
+        return false; /* deliberate: honours NO_INTERRUPT although EVENT_IDX */
+    if (unlikely((q->mutations & VS_VQ_MUT_USED_EVENT_NO_EI) && !q->event_idx && valid &&
+                 !vs_vq_need_event(LE16(__atomic_load_n(q->m.used_event, __ATOMIC_RELAXED)),
+                                   nw, old)))
+        return false; /* deliberate: honours used_event without EVENT_IDX */
     if (q->event_idx)
         return !valid ||
                vs_vq_need_event(LE16(__atomic_load_n(q->m.used_event, __ATOMIC_RELAXED)), nw,

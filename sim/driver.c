@@ -545,6 +545,8 @@ static int blk_config(vs_driver *d, vs_err *e)
     return 0;
 }
 
+static void note_used_event(vs_driver *d, uint16_t qi);
+
 int vs_driver_setup_queues(vs_driver *d, vs_err *e)
 {
     int rc;
@@ -571,6 +573,8 @@ int vs_driver_setup_queues(vs_driver *d, vs_err *e)
         vqf |= VS_VQ_F_EVENT_IDX;
     if (d->features & VS_BIT(VS_F_INDIRECT_DESC))
         vqf |= VS_VQ_F_INDIRECT;
+    if (d->o.mislead_suppression)
+        vqf |= VS_VQ_F_MISLEAD_SUPPRESSION;
     for (uint16_t i = 0; i < n; i++) {
         vs_drv_queue *q = &d->q[i];
         uint32_t max = 0;
@@ -604,13 +608,40 @@ int vs_driver_setup_queues(vs_driver *d, vs_err *e)
             return fail(d, vs_err_prefix(e, "driver: queue %u setup", i), e);
         d->nq = (uint16_t)(i + 1);
         d->qsize = size;
+        q->ue_emitted = false;
         if (d->o.irq_mode == VS_IRQ_POLL) {
             vs_vq_drv_irq_disable(q->vq);
             q->irq_masked = true;
             emit_simple(d, VS_EV_IRQ_MASK, i, 1);
         }
+        note_used_event(d, i);
     }
     return 0;
+}
+
+/* Test option fill_before_driver_ok: N reads made available on queue 0 before DRIVER_OK,
+ * without a notification (a driver may do that; the device must not use them yet). The
+ * driver then lets virtual time pass, so a device that polls its queues would see them. */
+static int fill_early(vs_driver *d, vs_err *e)
+{
+    uint32_t n = d->o.fill_before_driver_ok;
+    vs_drv_queue *q = &d->q[0];
+    if (!n || !d->nq || !q->vq || d->t->device_id != VS_DEV_BLK)
+        return 0;
+    uint64_t span = d->capacity > 8 ? d->capacity / 8 : 1;
+    for (uint32_t i = 0; i < n; i++) {
+        vs_blk_req r = {.type = VS_BLK_T_IN, .sector = (i % span) * 8, .nsectors = 8,
+                        .flags = VS_BLK_REQ_DEFER};
+        int rc = vs_blk_submit(d, &r, e);
+        if (rc < 0)
+            return vs_err_prefix(e, "driver: fill_before_driver_ok");
+    }
+    vs_vq_drv_publish(q->vq);
+    q->unpublished = 0;
+    vs_event ev = {.kind = VS_EV_PUBLISH, .queue = 0, .idx = vs_vq_drv_avail_idx(q->vq)};
+    vs__drv_emit(d, &ev);
+    int rc = d->t->ops->wait(d->t, 20000, e);
+    return rc < 0 ? vs_err_prefix(e, "driver: fill_before_driver_ok wait") : 0;
 }
 
 int vs_driver_init(vs_driver *d, vs_err *e)
@@ -620,8 +651,20 @@ int vs_driver_init(vs_driver *d, vs_err *e)
         return rc;
     if ((rc = vs_driver_setup_queues(d, e)) < 0)
         return rc;
+    if ((rc = fill_early(d, e)) < 0)
+        return fail(d, rc, e);
     if ((rc = vs_driver_set_status(d, VS_STATUS_DRIVER_OK, e)) < 0)
         return fail(d, rc, e);
+    if (d->o.fill_before_driver_ok && d->nq && d->q[0].vq &&
+        d->t->device_id == VS_DEV_BLK) {
+        /* Now tell the device, and let the early reads complete. */
+        emit_simple(d, VS_EV_KICK, 0, 0);
+        d->c.kicks++;
+        if ((rc = d->t->ops->notify(d->t, 0, e)) < 0)
+            return rc;
+        if ((rc = vs_driver_run(d, 0, e)) < 0)
+            return rc;
+    }
     return 0;
 }
 
@@ -1035,6 +1078,26 @@ static void complete_one(vs_driver *d, uint16_t qi, const vs_used *u)
     vs__drv_push_result(d, &res, true);
 }
 
+/* Split + EVENT_IDX: tell the monitors the used_event value the device can now see
+ * (emitted right after the ring wrote it, before anything else runs). */
+static void note_used_event(vs_driver *d, uint16_t qi)
+{
+    vs_drv_queue *q = &d->q[qi];
+    if (!d->bus || !q->vq || q->layout.format != VS_RING_SPLIT ||
+        !(d->features & VS_BIT(VS_F_EVENT_IDX)))
+        return;
+    uint8_t b[2];
+    if (vs_gmem_read(d->gm, q->layout.driver_gpa + 4 + 2ull * q->layout.size, b, 2, NULL) < 0)
+        return;
+    uint16_t ue = (uint16_t)(b[0] | b[1] << 8);
+    if (q->ue_emitted && q->ue_last == ue)
+        return;
+    q->ue_emitted = true;
+    q->ue_last = ue;
+    vs_event ev = {.kind = VS_EV_USED_EVENT, .queue = qi, .idx = ue};
+    vs__drv_emit(d, &ev);
+}
+
 static int collect_queue(vs_driver *d, uint16_t qi, vs_err *e)
 {
     vs_drv_queue *q = &d->q[qi];
@@ -1052,6 +1115,7 @@ static int collect_queue(vs_driver *d, uint16_t qi, vs_err *e)
             bool pending = d->o.irq_delayed && vs_vq_drv_outstanding(q->vq) > 1
                                ? vs_vq_drv_irq_enable_delayed(q->vq)
                                : vs_vq_drv_irq_enable(q->vq);
+            note_used_event(d, qi);
             if (!pending)
                 break;
             continue;
@@ -1065,6 +1129,7 @@ static int collect_queue(vs_driver *d, uint16_t qi, vs_err *e)
             return vs_err_set(e, VS_EPROTO, "driver: queue %u: invalid used element: %s", qi,
                               ce.msg);
         }
+        note_used_event(d, qi);
         vs_event ev = {.kind = VS_EV_USED, .queue = qi, .id = u.id, .len = u.len,
                        .idx = vs_vq_drv_used_idx(q->vq), .val = u.len_valid ? 0 : 1};
         vs__drv_emit(d, &ev);

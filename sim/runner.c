@@ -869,6 +869,7 @@ int vs_run_scenario(const vs_scenario *s, const vs_run_opts *o, vs_scenario_resu
     if (rc == 0 && c.mon) {
         vs_monitors_set_scenario(c.mon, s->name);
         vs_monitors_set_interrupts_observable(c.mon, s->driver.interrupts != VS_IRQ_POLL);
+        vs_monitors_set_irq_latency(c.mon, s->timing.irq_latency_ns);
         rc = vs_event_bus_add(&c.bus, vs_monitors_on_event, c.mon);
     }
     if (rc == 0 && !o->bare)
@@ -899,6 +900,8 @@ int vs_run_scenario(const vs_scenario *s, const vs_run_opts *o, vs_scenario_resu
         dopts.irq_mode = (enum vs_irq_mode)s->driver.interrupts;
         dopts.use_indirect = s->driver.indirect;
         dopts.irq_delayed = s->driver.interrupt_delay;
+        dopts.mislead_suppression = s->driver.mislead_suppression;
+        dopts.fill_before_driver_ok = s->driver.fill_before_driver_ok;
         dopts.no_readable_copy = true; /* the readable-unchanged monitor owns that check */
         dopts.stop = o->stop;
         dopts.seed = r->seed;

@@ -491,6 +491,8 @@ PARSER(drv_irq)
 }
 PARSER(drv_indirect) { return get_bool(L, v, &S->driver.indirect); }
 PARSER(drv_irq_delay) { return get_bool(L, v, &S->driver.interrupt_delay); }
+PARSER(drv_mislead) { return get_bool(L, v, &S->driver.mislead_suppression); }
+PARSER(drv_fill) { return get_u32(L, v, VS_VQ_MAX_SIZE, &S->driver.fill_before_driver_ok); }
 PARSER(drv_seg)
 {
     uint64_t n;
@@ -511,7 +513,8 @@ PARSER(drv_iodepth)
 static const field driver_fields[] = {
     {"features", drv_features}, {"ring", drv_ring}, {"queue_size", drv_qs},
     {"queues", drv_queues}, {"interrupts", drv_irq}, {"indirect", drv_indirect},
-    {"interrupt_delay", drv_irq_delay},
+    {"interrupt_delay", drv_irq_delay}, {"mislead_suppression", drv_mislead},
+    {"fill_before_driver_ok", drv_fill},
     {"seg_size", drv_seg}, {"iodepth", drv_iodepth}, {NULL, NULL},
 };
 
@@ -1093,6 +1096,37 @@ typedef struct suite_ctx {
 } suite_ctx;
 #define SU (((suite_ctx *)ctx)->s)
 
+/* "a/b/../c" -> "a/c", "./x" -> "x", lexically (suites name their scenarios "../blk/x"). */
+static void path_tidy(char *p)
+{
+    char *out = p, *seg = p;
+    char *starts[64];
+    int depth = 0;
+    bool abs = *p == '/';
+    if (abs)
+        seg = out = p + 1;
+    while (*seg) {
+        char *end = strchr(seg, '/');
+        size_t n = end ? (size_t)(end - seg) : strlen(seg);
+        if (n == 1 && seg[0] == '.') {
+            /* drop */
+        } else if (n == 2 && seg[0] == '.' && seg[1] == '.' && depth > 0) {
+            out = starts[--depth];
+        } else {
+            if (depth < 64)
+                starts[depth++] = out;
+            memmove(out, seg, n);
+            out += n;
+            if (end)
+                *out++ = '/';
+        }
+        seg = end ? end + 1 : seg + n;
+    }
+    if (out > p + abs && out[-1] == '/' && out - 1 > p)
+        out--;
+    *out = '\0';
+}
+
 PARSER(su_name) { return get_str(L, v, &SU->name); }
 PARSER(su_desc) { return get_str(L, v, &SU->description); }
 PARSER(su_scenarios)
@@ -1114,6 +1148,7 @@ PARSER(su_scenarios)
         char *p;
         if (asprintf(&p, "%.*s/%s", dirlen, dir, f) < 0)
             return vs_err_set(L->e, VS_ENOMEM, "out of memory");
+        path_tidy(p);
         SU->scenarios[SU->nscenarios++] = p;
         if (access(p, R_OK) != 0)
             return fail_at(L, item, "scenario file %s: %s", p, strerror(errno));

@@ -302,6 +302,10 @@ size_t vs_trace_format(const vs_event *ev, char *buf, size_t cap)
         kv_u(&w, "len", ev->len);
         kv_text(&w, "text", ev->text);
         break;
+    case VS_EV_USED_EVENT:
+        kv_i(&w, "q", ev->queue);
+        kv_u(&w, "idx", ev->idx);
+        break;
     case VS_EV_IRQ_MASK:
         kv_i(&w, "q", ev->queue);
         kv_u(&w, "val", ev->val);

@@ -544,6 +544,8 @@ static int ref_queue_max_size(vs_transport *t, uint16_t q, uint32_t *size, vs_er
     return 0;
 }
 
+static int ref_notify(vs_transport *t, uint16_t q, vs_err *e);
+
 static int ref_queue_setup(vs_transport *t, uint16_t q, const vs_vq_layout *l, vs_err *e)
 {
     ref_tr *tr = TR(t);
@@ -584,6 +586,10 @@ static int ref_queue_setup(vs_transport *t, uint16_t q, const vs_vq_layout *l, v
         return rc;
     }
     queue_cancel_work(rq); /* builds the free list */
+    /* Mutant CONSUMES_BEFORE_DRIVER_OK: the device also starts polling a queue as soon as
+     * it is set up (one wake-up a doorbell latency later, as if notified). */
+    if ((tr->o.mutations & VS_REF_MUT_CONSUMES_BEFORE_DRIVER_OK) && !tr->hooked)
+        (void)ref_notify(t, q, NULL);
     return 0;
 }
 

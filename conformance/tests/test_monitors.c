@@ -20,7 +20,7 @@ enum mut {
     M_D_ORDER, M_D_NONMONO, M_D_SUBSET, M_D_KICK_EARLY, M_D_ALIGN, M_D_W_BEFORE_R,
     M_D_INDIRECT, M_D_AVAIL_BACK, M_D_CFG_NOGEN, M_D_CFG_WRITE_EARLY, M_D_FLUSH_SECTOR,
     M_D_IN_ODD, M_D_KICK_SKIPPED, M_D_NO_RESET_WAIT, M_D_FEAT_FROZEN, M_D_USED_FLAGS,
-    M_D_FAILED_NO_RESET, M_USED_FLAGS_BAD,
+    M_D_FAILED_NO_RESET, M_USED_FLAGS_BAD, M_RESET_SLOW, M_RESET_NEVER,
 };
 
 #define QSZ 16u
@@ -147,6 +147,28 @@ static void complete(h *x, uint16_t head, uint32_t len, uint8_t status, bool irq
     }
 }
 
+static void gmem_monitor_reset_never(void)
+{
+    vs_gmem *gm;
+    vs_monitors *m;
+    ck_assert_int_eq(vs_gmem_create_flat(&gm, 1u << 16, NULL), 0);
+    ck_assert_int_eq(vs_monitors_create(&m, gm, VS_DEV_BLK, VS_ROLE_DEVICE, NULL), 0);
+    uint64_t t = 0;
+    vs_event e = {.kind = VS_EV_RESET, .t_ns = t, .queue = -1};
+    vs_monitors_on_event(m, &e);
+    for (int i = 0; i < 100; i++) {
+        e = (vs_event){.kind = VS_EV_STATUS_READ, .t_ns = t += 10, .queue = -1, .val = 0x0f};
+        vs_monitors_on_event(m, &e);
+    }
+    ck_assert_uint_eq(vs_monitors_violations(m), 0);
+    vs_monitors_on_event(m, &e);
+    ck_assert_uint_eq(vs_monitors_violations(m), 1);
+    vs_monitors_on_event(m, &e);
+    ck_assert_uint_eq(vs_monitors_violations(m), 1); /* reported once per reset */
+    vs_monitors_destroy(m);
+    vs_gmem_destroy(gm);
+}
+
 static void run(h *x, enum mut mut, unsigned roles)
 {
     memset(x, 0, sizeof *x);
@@ -163,8 +185,12 @@ static void run(h *x, enum mut mut, unsigned roles)
     vs_monitors_on_event(x->m, &step);
 
     ev(x, VS_EV_RESET, -1, 0);
+    if (mut == M_RESET_SLOW) /* still resetting at the first read: allowed */
+        ev(x, VS_EV_STATUS_READ, -1, 0x40);
     if (mut != M_D_NO_RESET_WAIT)
-        ev(x, VS_EV_STATUS_READ, -1, mut == M_RESET_NONZERO ? 0x40 : 0);
+        ev(x, VS_EV_STATUS_READ, -1, 0);
+    if (mut == M_RESET_NONZERO) /* non-zero again after it had read 0 */
+        ev(x, VS_EV_STATUS_READ, -1, 0x40);
     ev(x, VS_EV_STATUS_WRITE, -1, 1);
     if (mut == M_D_ORDER)
         ev(x, VS_EV_STATUS_WRITE, -1, 1 | 8);
@@ -376,6 +402,23 @@ START_TEST(irq_suppressed)
 }
 END_TEST
 
+/* A device still resetting at the first status read is fine if it then reads 0. */
+START_TEST(reset_slow)
+{
+    h x;
+    run(&x, M_RESET_SLOW, DEV);
+    ck_assert_int_eq(res(&x, "generic.device.reset.1")->verdict, VS_VERDICT_PASS);
+    done(&x);
+}
+END_TEST
+
+/* ... but not forever: 101 non-zero reads after a reset. */
+START_TEST(reset_never)
+{
+    gmem_monitor_reset_never();
+}
+END_TEST
+
 START_TEST(ro_write)
 {
     h x;
@@ -454,7 +497,7 @@ int main(void)
         d_nonmono, d_subset, d_kick_early, d_align, d_used_flags, d_w_before_r, d_indirect,
         d_avail_back, d_cfg_gen, d_cfg_write, d_flush_sector, d_in_odd, d_kick_skipped,
         d_reset_wait, d_frozen, d_failed_reset, irq_suppressed, ro_write, features_ok_refusal,
-        verdict_kinds, create_errors,
+        verdict_kinds, create_errors, reset_slow, reset_never,
     };
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
         tcase_add_test(tc, tests[i]);

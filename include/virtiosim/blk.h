@@ -75,6 +75,7 @@ enum vs_blk_mutation {
     VS_BLK_MUT_PADDING_NONZERO = 1u << 9,   /* config padding byte unused0 reads 0xff */
     VS_BLK_MUT_DWZ_FLAGS_IGNORED = 1u << 10, /* unknown DWZ flags / discard UNMAP accepted */
     VS_BLK_MUT_ZONE_IOERR = 1u << 11,       /* zone requests without ZONED get IOERR */
+    VS_BLK_MUT_OFFERS_SR_IOV = 1u << 12,    /* offers VIRTIO_F_SR_IOV (no SR-IOV capability) */
 };
 
 typedef struct vs_blk_opts {

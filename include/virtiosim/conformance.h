@@ -185,6 +185,14 @@ void vs_monitors_set_interrupts_observable(vs_monitors *m, bool on);
  * moved on, so "interrupted when it should not have" / "did not interrupt" cannot be
  * attributed and those checks are not evaluated. Default false (in-process back-end). */
 void vs_monitors_set_async_device(vs_monitors *m, bool async);
+/* In-process back-end: the longest time from the device deciding to interrupt to the
+ * interrupt's delivery (the ref transport's irq_latency_ns). A crossing of used_event
+ * (EVENT_IDX) with no interrupt within it is a violation. Default 500 ns. */
+void vs_monitors_set_irq_latency(vs_monitors *m, uint64_t ns);
+/* true when the device's PCI function has an SR-IOV extended capability (then it may
+ * offer VIRTIO_F_SR_IOV). Default false: the in-process transports have none, and the
+ * PCI probe does not read extended capabilities yet. */
+void vs_monitors_set_sriov_capable(vs_monitors *m, bool on);
 
 /* Ends the run: evaluates end-of-run checks, then computes a verdict per statement
  * (applicability from negotiated_features). The results stay owned by m and are valid

@@ -64,6 +64,13 @@ typedef struct vs_driver_opts {
                                    * the driver polls every poll_interval_ns */
     bool use_indirect;            /* requests in one indirect table (needs INDIRECT_DESC) */
     bool irq_delayed;             /* re-arm interrupts like virtqueue_enable_cb_delayed */
+    bool mislead_suppression;     /* test only (split): also keep the suppression field the
+                                     negotiated mechanism makes the device ignore saying
+                                     "no interrupt" (VS_VQ_F_MISLEAD_SUPPRESSION) */
+    uint32_t fill_before_driver_ok; /* test only: vs_driver_init makes this many blk reads
+                                     available on queue 0 after queue setup and before
+                                     DRIVER_OK, without notifying (legal); they complete
+                                     once the device runs */
     const volatile int *stop;     /* when non-zero, waits give up ("interrupted") */
     bool no_readable_copy;        /* skip the driver's own copy-and-compare of readable
                                      buffers (a conformance monitor checks them instead) */
@@ -334,6 +341,8 @@ typedef struct vs_drv_queue {
     unsigned live;                   /* requests added and not completed */
     unsigned unpublished;
     bool irq_pending, irq_masked, broken;
+    bool ue_emitted;                 /* split + EVENT_IDX: a VS_EV_USED_EVENT was emitted */
+    uint16_t ue_last;                /* ... with this value */
 } vs_drv_queue;
 
 struct vs_blk_shadow;

@@ -40,6 +40,8 @@ enum vs_event_kind {
     VS_EV_STEP,             /* scenario step begins: text = step description, val = index */
     VS_EV_EXPECT,           /* scenario expectation: val = 1 ok / 0 failed, text = detail */
     VS_EV_NOTE,             /* free text, e.g. back-end stderr line */
+    VS_EV_USED_EVENT,       /* queue, idx = used_event the driver has just published (split
+                               with EVENT_IDX; emitted when the value changes) */
     VS_EV_KIND_COUNT
 };
 

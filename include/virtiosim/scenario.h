@@ -128,6 +128,8 @@ typedef struct vs_scenario {
         int interrupts;         /* enum vs_irq_mode (virtio.h) */
         bool indirect;
         bool interrupt_delay;   /* re-arm interrupts delayed (virtqueue_enable_cb_delayed) */
+        bool mislead_suppression; /* test only: see vs_driver_opts */
+        uint32_t fill_before_driver_ok; /* test only: see vs_driver_opts */
         uint32_t seg_size;
         uint32_t iodepth;
     } driver;

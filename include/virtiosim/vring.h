@@ -35,6 +35,11 @@ enum vs_desc_flags {
 enum vs_vq_features {
     VS_VQ_F_EVENT_IDX = 1u << 0,
     VS_VQ_F_INDIRECT = 1u << 1,
+    /* Driver side, test only: also write the suppression field the negotiated mechanism
+     * tells the device to ignore, saying "no interrupt" (split: avail.flags NO_INTERRUPT
+     * with EVENT_IDX; used_event half the index space behind without it). A conforming
+     * device behaves the same; one that honours the wrong field stops interrupting. */
+    VS_VQ_F_MISLEAD_SUPPRESSION = 1u << 2,
 };
 
 /* Where the three areas of a queue live. split: descriptor table / available ring /
@@ -185,6 +190,12 @@ enum vs_vq_mutation {
     VS_VQ_MUT_USED_FLAGS_BAD = 1u << 6,      /* split: publish sets undefined used.flags bit 1 */
     VS_VQ_MUT_WRITES_DESC = 1u << 7,         /* split: push writes used len into the head
                                                 descriptor's len field */
+    VS_VQ_MUT_IRQ_MISSED_EI = 1u << 8,       /* split + EVENT_IDX: irq_needed ignores
+                                                used_event crossings */
+    VS_VQ_MUT_FLAGS_WITH_EI = 1u << 9,       /* split + EVENT_IDX: irq_needed honours
+                                                avail.flags NO_INTERRUPT */
+    VS_VQ_MUT_USED_EVENT_NO_EI = 1u << 10,   /* split without EVENT_IDX: irq_needed also
+                                                honours used_event */
 };
 
 typedef struct vs_vq_dev_opts {

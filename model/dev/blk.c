@@ -911,6 +911,8 @@ int vs_blk_create(vs_device **out, vs_gmem *gm, const vs_blk_opts *opts, vs_err 
         f &= ~VS_BIT(VS_BLK_F_FLUSH);
     if (o.mutations & VS_BLK_MUT_OFFERS_LEGACY_BIT)
         f |= VS_BIT(27); /* VIRTIO_F_ANY_LAYOUT: legacy interface only */
+    if (o.mutations & VS_BLK_MUT_OFFERS_SR_IOV)
+        f |= VS_BIT(VS_F_SR_IOV); /* neither transport has an SR-IOV capability */
     b->features = f;
     b->writeback_init = b->writeback = (o.config_wce && o.writeback) ? 1 : 0;
     b->o = o;
