@@ -21,6 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sim/child.h"
+
 #define SOCK_NAME "qtest.sock"
 #define FW_NAME "firmware.bin"
 #define ERR_NAME "qemu.stderr"
@@ -29,123 +31,27 @@
 
 /* ------------------------------------------------------------------ registry */
 
-#define REG_SLOTS 64
-enum { SLOT_FREE = 0, SLOT_CLAIMED = 1, SLOT_LIVE = 2 };
-
-struct reg_slot {
-    atomic_int state;
-    pid_t pid;
-    char dir[PATH_MAX];
-};
-static struct reg_slot g_reg[REG_SLOTS];
-
-static int reg_add(pid_t pid, const char *dir)
-{
-    for (int i = 0; i < REG_SLOTS; i++) {
-        int expect = SLOT_FREE;
-        if (atomic_compare_exchange_strong(&g_reg[i].state, &expect, SLOT_CLAIMED)) {
-            g_reg[i].pid = pid;
-            snprintf(g_reg[i].dir, sizeof g_reg[i].dir, "%s", dir);
-            atomic_store(&g_reg[i].state, SLOT_LIVE);
-            return i;
-        }
-    }
-    return -1;
-}
-
-static void reg_del(int slot)
-{
-    if (slot >= 0 && slot < REG_SLOTS)
-        atomic_store(&g_reg[slot].state, SLOT_FREE);
-}
-
-/* async-signal-safe path join + unlink */
-static void unlink_in(const char *dir, const char *name)
-{
-    char p[PATH_MAX];
-    size_t a = strlen(dir), b = strlen(name);
-    if (a + 1 + b + 1 > sizeof p)
-        return;
-    memcpy(p, dir, a);
-    p[a] = '/';
-    memcpy(p + a + 1, name, b + 1);
-    unlink(p);
-}
+/* The files of a child's temporary directory (see sim/child.h). */
+static const char *const tmp_files[] = {SOCK_NAME, FW_NAME, ERR_NAME, NULL};
 
 static void remove_tmpdir(const char *dir)
 {
-    if (!dir || !dir[0])
-        return;
-    unlink_in(dir, SOCK_NAME);
-    unlink_in(dir, FW_NAME);
-    unlink_in(dir, ERR_NAME);
-    rmdir(dir);
+    vs_child_remove_files(dir, tmp_files);
 }
 
 void vs_qemu_kill_all(void)
 {
-    int saved = errno;
-    for (int i = 0; i < REG_SLOTS; i++) {
-        int expect = SLOT_LIVE;
-        if (!atomic_compare_exchange_strong(&g_reg[i].state, &expect, SLOT_CLAIMED))
-            continue;
-        if (g_reg[i].pid > 0) {
-            kill(g_reg[i].pid, SIGKILL);
-            while (waitpid(g_reg[i].pid, NULL, 0) < 0 && errno == EINTR)
-                ;
-        }
-        remove_tmpdir(g_reg[i].dir);
-        g_reg[i].pid = 0;
-        atomic_store(&g_reg[i].state, SLOT_FREE);
-    }
-    errno = saved;
+    vs_child_kill_all(VS_CHILD_QEMU);
 }
 
 int vs_qemu_live_count(void)
 {
-    int n = 0;
-    for (int i = 0; i < REG_SLOTS; i++)
-        if (atomic_load(&g_reg[i].state) == SLOT_LIVE)
-            n++;
-    return n;
-}
-
-static void cleanup_signal(int sig)
-{
-    vs_qemu_kill_all();
-    signal(sig, SIG_DFL);
-    raise(sig);
-}
-
-static void cleanup_atexit(void)
-{
-    vs_qemu_kill_all();
+    return vs_child_live_count(VS_CHILD_QEMU);
 }
 
 int vs_qemu_install_cleanup(vs_err *e)
 {
-    static int installed;
-    if (installed)
-        return 0;
-    if (atexit(cleanup_atexit) != 0)
-        return vs_err_set(e, VS_EIO, "qemu: atexit failed");
-    const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
-    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
-        /* An application with its own policy (the virtiosim CLI ends the current
-         * scenario, stops QEMU and writes its reports) keeps it. */
-        struct sigaction old;
-        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler != SIG_DFL)
-            continue;
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = cleanup_signal;
-        sigemptyset(&sa.sa_mask);
-        sa.sa_flags = SA_RESETHAND;
-        if (sigaction(sigs[i], &sa, NULL) != 0)
-            return vs_err_set(e, VS_EIO, "qemu: sigaction: %s", strerror(errno));
-    }
-    installed = 1;
-    return 0;
+    return vs_child_install_cleanup(e);
 }
 
 /* ------------------------------------------------------------------ helpers */
@@ -556,7 +462,7 @@ int vs_qemu_start(const vs_qemu_opts *o, vs_qemu **out, vs_err *e)
         goto fail;
     }
     q->pid = pid;
-    q->reg_slot = reg_add(pid, q->dir);
+    q->reg_slot = vs_child_register(VS_CHILD_QEMU, pid, q->dir, tmp_files);
     close(pipefd[1]);
     pipefd[1] = -1;
     close(err_fd);
@@ -824,7 +730,7 @@ int vs_qemu_stop(vs_qemu *q, vs_err *e)
         q->dir_removed = true;
     }
     if (q->reg_slot >= 0) {
-        reg_del(q->reg_slot);
+        vs_child_unregister(q->reg_slot);
         q->reg_slot = -1;
     }
     return rc;

@@ -22,6 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sim/child.h"
+
 #define SOCK_NAME "vhost.sock"
 #define IMG_NAME "disk.img"
 #define ERR_NAME "qsd.stderr"
@@ -30,47 +32,12 @@
 
 /* ------------------------------------------------------------------ registry */
 
-#define REG_SLOTS 64
-enum { SLOT_FREE = 0, SLOT_CLAIMED = 1, SLOT_LIVE = 2 };
+/* The files of a child's temporary directory (see sim/child.h). */
+static const char *const tmp_files[] = {SOCK_NAME, IMG_NAME, ERR_NAME, NULL};
 
-struct reg_slot {
-    atomic_int state;
-    pid_t pid;
-    char dir[PATH_MAX];
-};
-static struct reg_slot g_reg[REG_SLOTS];
-
-static int reg_add(pid_t pid, const char *dir)
+static void remove_tmpdir(const char *dir)
 {
-    for (int i = 0; i < REG_SLOTS; i++) {
-        int expect = SLOT_FREE;
-        if (atomic_compare_exchange_strong(&g_reg[i].state, &expect, SLOT_CLAIMED)) {
-            g_reg[i].pid = pid;
-            snprintf(g_reg[i].dir, sizeof g_reg[i].dir, "%s", dir);
-            atomic_store(&g_reg[i].state, SLOT_LIVE);
-            return i;
-        }
-    }
-    return -1;
-}
-
-static void reg_del(int slot)
-{
-    if (slot >= 0 && slot < REG_SLOTS)
-        atomic_store(&g_reg[slot].state, SLOT_FREE);
-}
-
-/* async-signal-safe */
-static void unlink_in(const char *dir, const char *name)
-{
-    char p[PATH_MAX];
-    size_t a = strlen(dir), b = strlen(name);
-    if (a + 1 + b + 1 > sizeof p)
-        return;
-    memcpy(p, dir, a);
-    p[a] = '/';
-    memcpy(p + a + 1, name, b + 1);
-    unlink(p);
+    vs_child_remove_files(dir, tmp_files);
 }
 
 /* dir + "/" + name into buf; false if it does not fit. */
@@ -85,79 +52,19 @@ static bool path_join(char *buf, size_t len, const char *dir, const char *name)
     return true;
 }
 
-static void remove_tmpdir(const char *dir)
-{
-    if (!dir || !dir[0])
-        return;
-    unlink_in(dir, SOCK_NAME);
-    unlink_in(dir, IMG_NAME);
-    unlink_in(dir, ERR_NAME);
-    rmdir(dir);
-}
-
 void vs_qsd_kill_all(void)
 {
-    int saved = errno;
-    for (int i = 0; i < REG_SLOTS; i++) {
-        int expect = SLOT_LIVE;
-        if (!atomic_compare_exchange_strong(&g_reg[i].state, &expect, SLOT_CLAIMED))
-            continue;
-        if (g_reg[i].pid > 0) {
-            kill(g_reg[i].pid, SIGKILL);
-            while (waitpid(g_reg[i].pid, NULL, 0) < 0 && errno == EINTR)
-                ;
-        }
-        remove_tmpdir(g_reg[i].dir);
-        g_reg[i].pid = 0;
-        atomic_store(&g_reg[i].state, SLOT_FREE);
-    }
-    errno = saved;
+    vs_child_kill_all(VS_CHILD_QSD);
 }
 
 int vs_qsd_live_count(void)
 {
-    int n = 0;
-    for (int i = 0; i < REG_SLOTS; i++)
-        if (atomic_load(&g_reg[i].state) == SLOT_LIVE)
-            n++;
-    return n;
-}
-
-static void cleanup_signal(int sig)
-{
-    vs_qsd_kill_all();
-    signal(sig, SIG_DFL);
-    raise(sig);
-}
-
-static void cleanup_atexit(void)
-{
-    vs_qsd_kill_all();
+    return vs_child_live_count(VS_CHILD_QSD);
 }
 
 int vs_qsd_install_cleanup(vs_err *e)
 {
-    static atomic_int installed;
-    if (atomic_load(&installed))
-        return 0;
-    if (atexit(cleanup_atexit) != 0)
-        return vs_err_set(e, VS_EIO, "qsd: atexit failed");
-    const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
-    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
-        struct sigaction old;
-        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler != SIG_DFL &&
-            old.sa_handler != SIG_IGN)
-            continue; /* someone (e.g. the qemu back-end) already cleans up: keep theirs */
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = cleanup_signal;
-        sigemptyset(&sa.sa_mask);
-        sa.sa_flags = SA_RESETHAND;
-        if (sigaction(sigs[i], &sa, NULL) != 0)
-            return vs_err_set(e, VS_EIO, "qsd: sigaction: %s", strerror(errno));
-    }
-    atomic_store(&installed, 1);
-    return 0;
+    return vs_child_install_cleanup(e);
 }
 
 /* ------------------------------------------------------------------ helpers */
@@ -496,9 +403,9 @@ static int spawn(vs_qsd *q, vs_err *e)
     }
     q->pid = pid;
     if (q->reg_slot < 0)
-        q->reg_slot = reg_add(pid, q->dir);
+        q->reg_slot = vs_child_register(VS_CHILD_QSD, pid, q->dir, tmp_files);
     else
-        g_reg[q->reg_slot].pid = pid;
+        vs_child_set_pid(q->reg_slot, pid);
     int child_err = 0;
     ssize_t n;
     while ((n = read(pipefd[0], &child_err, sizeof child_err)) < 0 && errno == EINTR)
@@ -719,7 +626,7 @@ int vs_qsd_stop(vs_qsd *q, vs_err *e)
             rc = vs_err_set(e, VS_EIO, "qsd stop: could not remove %s", q->dir);
         q->dir_removed = true;
     }
-    reg_del(q->reg_slot);
+    vs_child_unregister(q->reg_slot);
     for (int i = 0; i < q->nowned; i++)
         free(q->owned[i]);
     free(q->cmdline);

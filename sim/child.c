@@ -1,0 +1,150 @@
+#define _GNU_SOURCE
+#include "sim/child.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define SLOTS 64
+enum { SLOT_FREE = 0, SLOT_CLAIMED = 1, SLOT_LIVE = 2 };
+
+/* Fixed storage only: kill_all runs in signal handlers, so no pointers into the heap. */
+struct slot {
+    atomic_int state;
+    int kind;
+    pid_t pid;
+    char dir[PATH_MAX];
+    char files[VS_CHILD_FILES_MAX][32];
+};
+static struct slot g_slots[SLOTS];
+
+int vs_child_register(enum vs_child_kind kind, pid_t pid, const char *dir,
+                      const char *const *files)
+{
+    for (int i = 0; i < SLOTS; i++) {
+        int expect = SLOT_FREE;
+        if (!atomic_compare_exchange_strong(&g_slots[i].state, &expect, SLOT_CLAIMED))
+            continue;
+        struct slot *s = &g_slots[i];
+        s->kind = kind;
+        s->pid = pid;
+        snprintf(s->dir, sizeof s->dir, "%s", dir ? dir : "");
+        memset(s->files, 0, sizeof s->files);
+        for (int k = 0; files && files[k] && k < VS_CHILD_FILES_MAX; k++)
+            snprintf(s->files[k], sizeof s->files[k], "%s", files[k]);
+        atomic_store(&s->state, SLOT_LIVE);
+        return i;
+    }
+    return -1;
+}
+
+void vs_child_set_pid(int slot, pid_t pid)
+{
+    if (slot >= 0 && slot < SLOTS)
+        g_slots[slot].pid = pid;
+}
+
+void vs_child_unregister(int slot)
+{
+    if (slot >= 0 && slot < SLOTS)
+        atomic_store(&g_slots[slot].state, SLOT_FREE);
+}
+
+static void unlink_in(const char *dir, const char *name)
+{
+    char p[PATH_MAX];
+    size_t a = strlen(dir), b = strlen(name);
+    if (!b || a + 1 + b + 1 > sizeof p)
+        return;
+    memcpy(p, dir, a);
+    p[a] = '/';
+    memcpy(p + a + 1, name, b + 1);
+    unlink(p);
+}
+
+void vs_child_remove_files(const char *dir, const char *const *files)
+{
+    if (!dir || !dir[0])
+        return;
+    for (int k = 0; files && files[k] && k < VS_CHILD_FILES_MAX; k++)
+        unlink_in(dir, files[k]);
+    rmdir(dir);
+}
+
+void vs_child_kill_all(enum vs_child_kind kind)
+{
+    int saved = errno;
+    for (int i = 0; i < SLOTS; i++) {
+        struct slot *s = &g_slots[i];
+        if (kind && s->kind != (int)kind)
+            continue;
+        int expect = SLOT_LIVE;
+        if (!atomic_compare_exchange_strong(&s->state, &expect, SLOT_CLAIMED))
+            continue;
+        if (s->pid > 0) {
+            kill(s->pid, SIGKILL);
+            while (waitpid(s->pid, NULL, 0) < 0 && errno == EINTR)
+                ;
+        }
+        if (s->dir[0]) {
+            for (int k = 0; k < VS_CHILD_FILES_MAX; k++)
+                unlink_in(s->dir, s->files[k]);
+            rmdir(s->dir);
+        }
+        s->pid = 0;
+        atomic_store(&s->state, SLOT_FREE);
+    }
+    errno = saved;
+}
+
+int vs_child_live_count(enum vs_child_kind kind)
+{
+    int n = 0;
+    for (int i = 0; i < SLOTS; i++)
+        if (atomic_load(&g_slots[i].state) == SLOT_LIVE && (!kind || g_slots[i].kind == (int)kind))
+            n++;
+    return n;
+}
+
+static void cleanup_signal(int sig)
+{
+    vs_child_kill_all(0);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void cleanup_atexit(void)
+{
+    vs_child_kill_all(0);
+}
+
+int vs_child_install_cleanup(vs_err *e)
+{
+    static atomic_int installed;
+    if (atomic_exchange(&installed, 1))
+        return 0;
+    if (atexit(cleanup_atexit) != 0)
+        return vs_err_set(e, VS_EIO, "child processes: atexit failed");
+    const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+        /* An application with its own policy (the virtiosim CLI ends the current
+         * scenario, stops its children and writes its reports) keeps it. */
+        struct sigaction old;
+        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler != SIG_DFL)
+            continue;
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = cleanup_signal;
+        sigemptyset(&sa.sa_mask);
+        sa.sa_flags = SA_RESETHAND;
+        if (sigaction(sigs[i], &sa, NULL) != 0)
+            return vs_err_set(e, VS_EIO, "child processes: sigaction: %s", strerror(errno));
+    }
+    return 0;
+}

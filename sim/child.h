@@ -1,0 +1,36 @@
+/* Helper processes virtiosim starts (QEMU, qemu-storage-daemon) and their temporary
+ * directories, in one process-wide registry, so that every exit path — a normal return,
+ * exit(), a fatal signal — kills them and removes their files. */
+#ifndef VIRTIOSIM_SIM_CHILD_H
+#define VIRTIOSIM_SIM_CHILD_H
+
+#include <sys/types.h>
+
+#include "virtiosim/error.h"
+
+enum vs_child_kind { VS_CHILD_QEMU = 1, VS_CHILD_QSD = 2 };
+
+#define VS_CHILD_FILES_MAX 4
+
+/* Records pid and the directory holding its temporary files, each named in files
+ * (NULL-terminated, at most VS_CHILD_FILES_MAX; the directory itself goes too). Returns a
+ * slot >= 0, or -1 when the registry is full (the child is then not protected). */
+int vs_child_register(enum vs_child_kind kind, pid_t pid, const char *dir,
+                      const char *const *files);
+/* A restarted child keeps its slot. */
+void vs_child_set_pid(int slot, pid_t pid);
+/* The owner stopped the child itself. */
+void vs_child_unregister(int slot);
+/* Removes dir's registered files and dir (async-signal-safe). */
+void vs_child_remove_files(const char *dir, const char *const *files);
+
+/* SIGKILLs and reaps every registered child of that kind (0: all kinds) and removes its
+ * files. Async-signal-safe. */
+void vs_child_kill_all(enum vs_child_kind kind);
+int vs_child_live_count(enum vs_child_kind kind);
+
+/* atexit + SIGINT/SIGTERM/SIGHUP handlers that kill every child, installed once and only
+ * for signals the application left at their default (the CLI has its own policy). */
+int vs_child_install_cleanup(vs_err *e);
+
+#endif
