@@ -128,6 +128,7 @@ static void cl_send_raw(int fd, const void *buf, size_t len, const int *fds, uns
     struct iovec iov = {(void *)buf, len};
     struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
     if (nfds) {
+        memset(&ctl, 0, sizeof ctl); /* padding bytes go over the socket too */
         mh.msg_control = ctl.b;
         mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
         struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
