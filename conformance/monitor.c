@@ -24,6 +24,15 @@
  * they fit here and the monitors' copy budget allows; otherwise they are hashed. */
 #define CANARY_COPY_MAX (64u << 10)
 #define CANARY_BUDGET (32u << 20)
+/* packed-used-desc-unchanged: used slots compared at every device-side event on the queue
+ * (the most recent PK_RECENT, plus PK_SWEEP more in rotation), all at queue end */
+#define PK_RECENT 32u
+#define PK_SWEEP 8u
+/* packed-fetch-in-ring-order: AVAIL order queue bound */
+#define FO_MAX (1u << 20)
+/* blk-write-zeroes-reads-zero: zeroed ranges kept, and the write-request log */
+#define ZR_MAX 128u
+#define WLOG_MAX 1024u
 
 typedef struct chain_rec {
     bool live;            /* made available, not completed */
@@ -53,6 +62,10 @@ typedef struct chain_rec {
     uint32_t blk_type;
     uint64_t blk_sector;
     uint32_t blk_dwz_flags; /* OR of segment flags */
+    uint64_t blk_clock;   /* blk: monitor clock when made available */
+    uint64_t blk_wl;      /* blk: write-log entry + 1 (0: not a write) */
+    uint64_t aseq;        /* AVAIL order on the queue */
+    bool fetched;
 } chain_rec;
 
 typedef struct qstate {
@@ -77,7 +90,32 @@ typedef struct qstate {
     bool due, due_flags;
     uint64_t due_by;
     uint16_t due_ue, due_idx;
+    /* packed: chain ids in AVAIL order (fetch order), a ring of fo_cap */
+    uint64_t aseq_next;
+    uint32_t *fo_id;
+    uint64_t *fo_seq;
+    uint32_t fo_cap, fo_head, fo_n;
+    bool fo_lost;
+    /* packed: 16-byte snapshots of used descriptor slots, taken when the driver collects
+     * them, forgotten when the driver makes the slot available again */
+    uint8_t *pk_snap;
+    bool *pk_snap_ok;
+    uint16_t pk_used_slot, pk_avail_slot; /* the driver's next used / avail slot */
+    bool pk_lost;                         /* positions unknown (fault injection) */
+    uint16_t pk_recent[PK_RECENT];
+    uint32_t pk_recent_n, pk_recent_pos, pk_cursor;
 } qstate;
+
+/* blk: sectors [a, b) zeroed by a WRITE_ZEROES completed at monitor clock `clock` */
+typedef struct zrange {
+    uint64_t a, b, clock;
+} zrange;
+
+/* blk: a write-type request's sector envelope, made available at `start`, completed at
+ * `done` (0: outstanding) */
+typedef struct wlog {
+    uint64_t a, b, start, done;
+} wlog;
 
 typedef struct cfg_track {
     bool known;
@@ -133,6 +171,13 @@ struct vs_monitors {
     uint8_t cap_bytes[8];
     uint8_t cap_mask;
     qstate q[MAX_QUEUES];
+    /* blk write-zeroes tracking (device-wide: every queue shares the disk) */
+    uint64_t blk_clock;
+    uint32_t n_zr;
+    zrange zr[ZR_MAX];
+    uint64_t wl_total;            /* entries ever logged; entry i at wl[i % WLOG_MAX] */
+    uint64_t wl_live_evicted;     /* outstanding writes whose entry was overwritten */
+    wlog wl[WLOG_MAX];
 };
 
 /* ------------------------------------------------------------ recording */
@@ -257,6 +302,10 @@ static void queue_drop(vs_monitors *m, qstate *q)
             chain_free(m, q->byid[i]);
         free(q->byid);
     }
+    free(q->fo_id);
+    free(q->fo_seq);
+    free(q->pk_snap);
+    free(q->pk_snap_ok);
     memset(q, 0, sizeof *q);
 }
 
@@ -600,6 +649,360 @@ static void split_walk(vs_monitors *m, qstate *q, int32_t qi, chain_rec *c, uint
     c->desc_ok = hash_desc(m, q, c, &c->desc_hash);
 }
 
+/* ------------------------------------------------------------ packed: used descriptors */
+
+static void pk_check_slot(vs_monitors *m, int32_t qi, qstate *q, uint16_t slot)
+{
+    if (slot >= q->l.size || !q->pk_snap_ok[slot])
+        return;
+    uint8_t now[16];
+    const uint8_t *was = q->pk_snap + 16u * slot;
+    if (vs_gmem_read(m->gm, q->l.desc_gpa + 16ull * slot, now, 16, NULL) < 0)
+        return;
+    if (memcmp(now, was, 16) == 0) {
+        ok(m, CK_PK_USED_DESC, 0);
+        return;
+    }
+    q->pk_snap_ok[slot] = false; /* reported once */
+    uint64_t a0, a1;
+    uint32_t l0, l1;
+    uint16_t i0, i1, f0, f1;
+    memcpy(&a0, was, 8);
+    memcpy(&a1, now, 8);
+    memcpy(&l0, was + 8, 4);
+    memcpy(&l1, now + 8, 4);
+    memcpy(&i0, was + 12, 2);
+    memcpy(&i1, now + 12, 2);
+    memcpy(&f0, was + 14, 2);
+    memcpy(&f1, now + 14, 2);
+    ctx cx = {.queue = qi, .has_id = true, .id = i0, .has_idx = true, .idx = slot};
+    bad(m, CK_PK_USED_DESC, 0, cx, "a used descriptor unchanged until the driver reuses it",
+        "slot %u rewritten after it was used: addr 0x%" PRIx64 "->0x%" PRIx64 " len %" PRIu32
+        "->%" PRIu32 " id %u->%u flags 0x%04x->0x%04x",
+        slot, a0, a1, l0, l1, i0, i1, f0, f1);
+}
+
+/* The most recently used slots, and a few more in rotation. */
+static void pk_check_recent(vs_monitors *m, int32_t qi, qstate *q)
+{
+    if (!q->setup || q_split(q) || !q->pk_snap || q->pk_lost || !role_on(m, CK_PK_USED_DESC))
+        return;
+    for (uint32_t i = 0; i < q->pk_recent_n; i++)
+        pk_check_slot(m, qi, q, q->pk_recent[i]);
+    for (uint32_t i = 0; i < PK_SWEEP; i++) {
+        pk_check_slot(m, qi, q, (uint16_t)q->pk_cursor);
+        q->pk_cursor = (q->pk_cursor + 1) % q->l.size;
+    }
+}
+
+/* Queue end (reset, disable, finish): every snapshot. */
+static void pk_check_all(vs_monitors *m, int32_t qi, qstate *q)
+{
+    if (!q->setup || q_split(q) || !q->pk_snap || q->pk_lost || !role_on(m, CK_PK_USED_DESC))
+        return;
+    for (uint32_t s = 0; s < q->l.size; s++)
+        pk_check_slot(m, qi, q, (uint16_t)s);
+}
+
+/* The driver made a chain available at its next slots: those slots are its again. */
+static void pk_on_avail(qstate *q, const vs_ev_chain *ch)
+{
+    if (!q->pk_snap || q->pk_lost)
+        return;
+    uint32_t n = ch->indirect ? 1 : ch->n_out + ch->n_in;
+    if (ch->raw) {
+        n = ch->n_out + ch->n_in; /* raw: one segment per descriptor, at most 8 reported */
+        if (n >= 8) {
+            q->pk_lost = true;
+            return;
+        }
+    }
+    if (n == 0 || n > q->l.size) {
+        q->pk_lost = true;
+        return;
+    }
+    for (uint32_t k = 0; k < n; k++)
+        q->pk_snap_ok[(q->pk_avail_slot + k) % q->l.size] = false;
+    q->pk_avail_slot = (uint16_t)((q->pk_avail_slot + n) % q->l.size);
+}
+
+/* The driver collected the used element at its used slot; ev->idx is its next one. */
+static void pk_on_used(vs_monitors *m, int32_t qi, qstate *q, const vs_event *ev)
+{
+    if (!q->pk_snap || q->pk_lost)
+        return;
+    pk_check_recent(m, qi, q);
+    uint16_t slot = q->pk_used_slot;
+    if (vs_gmem_read(m->gm, q->l.desc_gpa + 16ull * slot, q->pk_snap + 16u * slot, 16, NULL) ==
+        0) {
+        q->pk_snap_ok[slot] = true;
+        q->pk_recent[q->pk_recent_pos] = slot;
+        q->pk_recent_pos = (q->pk_recent_pos + 1) % PK_RECENT;
+        if (q->pk_recent_n < PK_RECENT)
+            q->pk_recent_n++;
+    }
+    uint16_t next = (uint16_t)(ev->idx & 0x7fffu);
+    if (next >= q->l.size)
+        q->pk_lost = true;
+    else
+        q->pk_used_slot = next;
+}
+
+/* ------------------------------------------------------------ packed: fetch order */
+
+static void fo_push(qstate *q, uint32_t id, uint64_t seq)
+{
+    if (q->fo_lost)
+        return;
+    if (q->fo_n == q->fo_cap) {
+        uint32_t nc = q->fo_cap ? q->fo_cap * 2 : 64;
+        uint32_t *ni = nc <= FO_MAX ? malloc((size_t)nc * sizeof *ni) : NULL;
+        uint64_t *ns = ni ? malloc((size_t)nc * sizeof *ns) : NULL;
+        if (!ns) {
+            free(ni);
+            q->fo_lost = true;
+            return;
+        }
+        for (uint32_t i = 0; i < q->fo_n; i++) {
+            ni[i] = q->fo_id[(q->fo_head + i) % q->fo_cap];
+            ns[i] = q->fo_seq[(q->fo_head + i) % q->fo_cap];
+        }
+        free(q->fo_id);
+        free(q->fo_seq);
+        q->fo_id = ni;
+        q->fo_seq = ns;
+        q->fo_cap = nc;
+        q->fo_head = 0;
+    }
+    uint32_t at = (q->fo_head + q->fo_n) % q->fo_cap;
+    q->fo_id[at] = id;
+    q->fo_seq[at] = seq;
+    q->fo_n++;
+}
+
+/* The earliest chain made available and not yet fetched (stale entries dropped). */
+static chain_rec *fo_front(qstate *q)
+{
+    while (q->fo_n) {
+        uint32_t id = q->fo_id[q->fo_head];
+        chain_rec *c = q->byid[id];
+        if (c && c->live && !c->fetched && c->aseq == q->fo_seq[q->fo_head])
+            return c;
+        q->fo_head = (q->fo_head + 1) % q->fo_cap;
+        q->fo_n--;
+    }
+    return NULL;
+}
+
+static void fetch_order(vs_monitors *m, const vs_event *ev, qstate *q, chain_rec *c)
+{
+    if (q_split(q) || q->fo_lost || !role_on(m, CK_PK_FETCH_ORDER))
+        return;
+    chain_rec *f = fo_front(q);
+    if (!f)
+        return;
+    if (f == c) {
+        ok(m, CK_PK_FETCH_ORDER, 0);
+        return;
+    }
+    if (f->raw || c->raw || !f->published)
+        return; /* hand-built chains: the ring positions are not ours to judge */
+    uint32_t fid = q->fo_id[q->fo_head];
+    bad(m, CK_PK_FETCH_ORDER, 0, idctx(ev->queue, ev->id), "chains fetched in ring order",
+        "id %" PRIu32 " fetched before id %" PRIu32 ", which was made available earlier",
+        ev->id, fid);
+}
+
+/* ------------------------------------------------------------ blk: write zeroes */
+
+static bool blk_writes(const chain_rec *c)
+{
+    if (!c->blk_ok)
+        return true; /* hand-built or unparsable: assume the worst */
+    uint32_t t = c->blk_type;
+    return t != VS_BLK_T_IN && t != VS_BLK_T_FLUSH && t != VS_BLK_T_GET_ID &&
+           t != VS_BLK_T_GET_LIFETIME;
+}
+
+static uint64_t sat_add(uint64_t a, uint64_t b) { return a + b < a ? UINT64_MAX : a + b; }
+
+static bool dwz_seg(vs_monitors *m, const chain_rec *c, uint64_t s, uint64_t *a, uint64_t *b)
+{
+    uint8_t sb[16];
+    if (!chain_read(m, c, false, 16 + 16 * s, sb, 16))
+        return false;
+    uint64_t sec;
+    uint32_t num;
+    memcpy(&sec, sb, 8);
+    memcpy(&num, sb + 8, 4);
+    *a = sec;
+    *b = sat_add(sec, num);
+    return true;
+}
+
+/* The sectors a write-type request may change (conservatively all). */
+static void blk_envelope(vs_monitors *m, const chain_rec *c, uint64_t *a, uint64_t *b)
+{
+    *a = 0;
+    *b = UINT64_MAX;
+    if (!c->blk_ok)
+        return;
+    uint32_t t = c->blk_type;
+    if (t == VS_BLK_T_OUT) {
+        *a = c->blk_sector;
+        *b = sat_add(c->blk_sector, (c->out_bytes - 16 + VS_BLK_SECTOR - 1) / VS_BLK_SECTOR);
+    } else if (t == VS_BLK_T_DISCARD || t == VS_BLK_T_WRITE_ZEROES ||
+               t == VS_BLK_T_SECURE_ERASE) {
+        uint64_t nsegs = (c->out_bytes - 16) / 16, lo = UINT64_MAX, hi = 0;
+        if (nsegs == 0 || nsegs > 4096)
+            return;
+        for (uint64_t s = 0; s < nsegs; s++) {
+            uint64_t x, y;
+            if (!dwz_seg(m, c, s, &x, &y))
+                return;
+            lo = x < lo ? x : lo;
+            hi = y > hi ? y : hi;
+        }
+        *a = lo;
+        *b = hi;
+    }
+}
+
+static void zr_put(vs_monitors *m, uint64_t a, uint64_t b, uint64_t clock)
+{
+    if (a >= b)
+        return;
+    if (m->n_zr == ZR_MAX) { /* forget the oldest: fewer checks, never a false one */
+        memmove(m->zr, m->zr + 1, (ZR_MAX - 1) * sizeof *m->zr);
+        m->n_zr--;
+    }
+    m->zr[m->n_zr++] = (zrange){a, b, clock};
+}
+
+static void zr_remove(vs_monitors *m, uint64_t a, uint64_t b)
+{
+    zrange old[ZR_MAX];
+    uint32_t n = m->n_zr;
+    memcpy(old, m->zr, n * sizeof *old);
+    m->n_zr = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (old[i].b <= a || b <= old[i].a) {
+            zr_put(m, old[i].a, old[i].b, old[i].clock);
+            continue;
+        }
+        zr_put(m, old[i].a, a, old[i].clock);
+        zr_put(m, b, old[i].b, old[i].clock);
+    }
+}
+
+/* A chain made available: remember when, and what a write may change. */
+static void blk_on_avail(vs_monitors *m, chain_rec *c)
+{
+    c->blk_clock = ++m->blk_clock;
+    if (!blk_writes(c))
+        return;
+    uint64_t a, b;
+    blk_envelope(m, c, &a, &b);
+    zr_remove(m, a, b);
+    wlog *w = &m->wl[m->wl_total % WLOG_MAX];
+    if (m->wl_total >= WLOG_MAX && w->done == 0)
+        m->wl_live_evicted++;
+    *w = (wlog){a, b, c->blk_clock, 0};
+    c->blk_wl = ++m->wl_total;
+}
+
+static void blk_write_done(vs_monitors *m, chain_rec *c)
+{
+    if (!c->blk_wl)
+        return;
+    uint64_t i = c->blk_wl - 1;
+    if (m->wl_total - i > WLOG_MAX) {
+        if (m->wl_live_evicted)
+            m->wl_live_evicted--;
+    } else {
+        m->wl[i % WLOG_MAX].done = ++m->blk_clock;
+    }
+    c->blk_wl = 0;
+}
+
+/* A WRITE_ZEROES completed with OK: its segments read as zeroes from now on, except
+ * where another write overlapped it in time (its order is then unknown). */
+static void wz_completed(vs_monitors *m, chain_rec *c)
+{
+    if (!c->blk_wl || m->wl_live_evicted || m->wl_total - (c->blk_wl - 1) > WLOG_MAX)
+        return;
+    uint64_t nsegs = (c->out_bytes - 16) / 16;
+    uint64_t first = m->wl_total > WLOG_MAX ? m->wl_total - WLOG_MAX : 0;
+    for (uint64_t s = 0; s < nsegs && s < 256; s++) {
+        uint64_t pa[16], pb[16];
+        uint32_t np = 0;
+        if (!dwz_seg(m, c, s, &pa[0], &pb[0]))
+            return;
+        np = 1;
+        for (uint64_t i = first; i < m->wl_total && np; i++) {
+            const wlog *w = &m->wl[i % WLOG_MAX];
+            if (i == c->blk_wl - 1 ||
+                (w->start < c->blk_clock && w->done && w->done < c->blk_clock))
+                continue; /* itself, or done before it was made available */
+            for (uint32_t p = 0; p < np;) { /* subtract [w->a, w->b) */
+                if (pb[p] <= w->a || w->b <= pa[p]) {
+                    p++;
+                    continue;
+                }
+                uint64_t la = pa[p], rb = pb[p];
+                pa[p] = pa[np - 1];
+                pb[p] = pb[np - 1];
+                np--;
+                if (la < w->a && np < 16) {
+                    pa[np] = la;
+                    pb[np++] = w->a;
+                }
+                if (w->b < rb && np < 16) {
+                    pa[np] = w->b;
+                    pb[np++] = rb;
+                }
+            }
+        }
+        uint64_t clk = ++m->blk_clock;
+        for (uint32_t p = 0; p < np; p++)
+            zr_put(m, pa[p], pb[p], clk);
+    }
+}
+
+/* An IN completed with OK: sectors zeroed before it was made available read as zeroes. */
+static void wz_check_read(vs_monitors *m, const chain_rec *c, ctx cx)
+{
+    uint64_t a = c->blk_sector, nsec = (c->in_bytes - 1) / VS_BLK_SECTOR;
+    uint64_t b = sat_add(a, nsec);
+    for (uint32_t i = 0; i < m->n_zr; i++) {
+        const zrange *z = &m->zr[i];
+        if (z->clock >= c->blk_clock || z->b <= a || b <= z->a)
+            continue;
+        uint64_t oa = z->a > a ? z->a : a, ob = z->b < b ? z->b : b;
+        uint64_t off = (oa - a) * VS_BLK_SECTOR, end = (ob - a) * VS_BLK_SECTOR;
+        bool zero = true;
+        uint8_t buf[4096];
+        while (off < end && zero) {
+            uint64_t take = end - off < sizeof buf ? end - off : sizeof buf;
+            if (!chain_read(m, c, true, off, buf, take))
+                return;
+            for (uint64_t k = 0; k < take; k++)
+                if (buf[k]) {
+                    uint64_t at = off + k;
+                    bad(m, CK_BLK_WZ_ZEROES, 0, cx, "zeroes after WRITE_ZEROES",
+                        "sector %" PRIu64 " byte %" PRIu64 " reads 0x%02x; sectors %" PRIu64
+                        "..%" PRIu64 " were zeroed",
+                        a + at / VS_BLK_SECTOR, at % VS_BLK_SECTOR, buf[k], z->a, z->b - 1);
+                    zero = false;
+                    break;
+                }
+            off += take;
+        }
+        if (zero)
+            ok(m, CK_BLK_WZ_ZEROES, 0);
+    }
+}
+
 /* ------------------------------------------------------------ end-of-window checks */
 
 /* EVENT_IDX, split, in-process device: is the used_event window of q being judged? The
@@ -722,8 +1125,10 @@ static void check_irq_required(vs_monitors *m, int32_t qi, qstate *q)
 
 static void end_window(vs_monitors *m)
 {
-    for (uint32_t i = 0; i < MAX_QUEUES; i++)
+    for (uint32_t i = 0; i < MAX_QUEUES; i++) {
         check_irq_required(m, (int32_t)i, &m->q[i]);
+        pk_check_all(m, (int32_t)i, &m->q[i]);
+    }
     if (m->needs_reset_pending && role_on(m, CK_NEEDS_RESET_IRQ)) {
         if (m->cfg_irq_count > m->cfg_irq_at_driver_ok)
             ok(m, CK_NEEDS_RESET_IRQ, 0);
@@ -884,6 +1289,11 @@ static void on_features_write(vs_monitors *m, const vs_event *ev)
 static void do_reset(vs_monitors *m)
 {
     end_window(m);
+    /* the device has stopped: outstanding writes are over, done or not */
+    for (uint64_t i = m->wl_total > WLOG_MAX ? m->wl_total - WLOG_MAX : 0; i < m->wl_total; i++)
+        if (!m->wl[i % WLOG_MAX].done)
+            m->wl[i % WLOG_MAX].done = ++m->blk_clock;
+    m->wl_live_evicted = 0;
     for (uint32_t i = 0; i < MAX_QUEUES; i++)
         queue_drop(m, &m->q[i]);
     m->status_w = 0;
@@ -1263,6 +1673,12 @@ static void on_queue_setup(vs_monitors *m, const vs_event *ev)
     if (m->fok_refused && role_on(m, CK_D_ABANDON))
         bad(m, CK_D_ABANDON, 0, cx, "no queue setup after FEATURES_OK was refused",
             "queue %" PRId32 " set up", ev->queue);
+    if (packed && q->l.size) {
+        q->pk_snap = calloc(q->l.size, 16);
+        q->pk_snap_ok = calloc(q->l.size, sizeof *q->pk_snap_ok);
+        if (!q->pk_snap || !q->pk_snap_ok)
+            q->pk_lost = true;
+    }
     if (!packed) {
         uint16_t u = 0;
         ld16(m, q->l.device_gpa + 2, &u);
@@ -1315,6 +1731,11 @@ static void on_avail(vs_monitors *m, const vs_event *ev)
     }
     c->live = true;
     q->live++;
+    if (!q_split(q)) {
+        c->aseq = ++q->aseq_next;
+        fo_push(q, id, c->aseq);
+        pk_on_avail(q, ch);
+    }
     if (!c->raw) {
         c->canary_ok = canary_take(m, c);
         for (uint32_t w = 0; w < nw; w++) {
@@ -1349,6 +1770,8 @@ static void on_avail(vs_monitors *m, const vs_event *ev)
             }
         }
     }
+    if (m->device_id == VS_DEV_BLK)
+        blk_on_avail(m, c);
     if (c->blk_ok && role_on(m, CK_D_BLK_REQ)) {
         ctx cx = idctx(ev->queue, id);
         uint32_t t = c->blk_type;
@@ -1553,6 +1976,8 @@ static void on_irq(vs_monitors *m, const vs_event *ev)
     }
     qstate *q = getq(m, ev->queue);
     device_gate(m, ev, q, "queue interrupt");
+    if (q && q->setup && !q_split(q))
+        pk_check_recent(m, ev->queue, q);
     if (!q || !q->setup || !q_split(q))
         return;
     q->irq_count++;
@@ -1645,6 +2070,8 @@ static void on_used(vs_monitors *m, const vs_event *ev)
             ok(m, CK_USED_IDX, 0);
     }
     q->collected = (uint16_t)ev->idx;
+    if (!q_split(q))
+        pk_on_used(m, ev->queue, q, ev);
     if (!c || !c->live) {
         if (role_on(m, CK_USED_ID)) {
             if (c && c->completed)
@@ -1794,6 +2221,12 @@ static void on_used(vs_monitors *m, const vs_event *ev)
                 else
                     ok(m, CK_BLK_ZONED_UNSUPP, 0);
             }
+            if (t == VS_BLK_T_WRITE_ZEROES && st == VS_BLK_S_OK &&
+                has(f, VS_BLK_F_WRITE_ZEROES))
+                wz_completed(m, c);
+            if (t == VS_BLK_T_IN && st == VS_BLK_S_OK && c->in_bytes > VS_BLK_SECTOR &&
+                m->n_zr && role_on(m, CK_BLK_WZ_ZEROES))
+                wz_check_read(m, c, cx);
             if (t == VS_BLK_T_GET_LIFETIME && st == VS_BLK_S_OK && c->in_bytes >= 7 &&
                 role_on(m, CK_BLK_LIFETIME)) {
                 uint8_t lt[6];
@@ -1809,6 +2242,7 @@ static void on_used(vs_monitors *m, const vs_event *ev)
             }
         }
     }
+    blk_write_done(m, c);
     c->live = false;
     c->completed = true;
     c->completed_idx = ev->idx;
@@ -1820,9 +2254,16 @@ static void on_fetch(vs_monitors *m, const vs_event *ev)
 {
     qstate *q = getq(m, ev->queue);
     device_gate(m, ev, q, "chain fetched");
-    if (!q || !q->setup || !role_on(m, CK_FETCH_AVAIL))
+    if (!q || !q->setup)
         return;
     chain_rec *c = ev->id < ID_SPACE ? q->byid[ev->id] : NULL;
+    pk_check_recent(m, ev->queue, q);
+    if (c && c->live && c->published && !c->fetched) {
+        fetch_order(m, ev, q, c);
+        c->fetched = true;
+    }
+    if (!role_on(m, CK_FETCH_AVAIL))
+        return;
     int k = q_split(q) ? -1 : 0;
     ctx cx = idctx(ev->queue, ev->id);
     if (!c || !c->live || !c->published)
@@ -1946,6 +2387,7 @@ void vs_monitors_on_event(void *opaque, const vs_event *ev)
         qstate *q = getq(m, ev->queue);
         if (q) {
             check_irq_required(m, ev->queue, q);
+            pk_check_all(m, ev->queue, q);
             queue_drop(m, q);
         }
         break;
@@ -1961,6 +2403,8 @@ void vs_monitors_on_event(void *opaque, const vs_event *ev)
         break;
     case VS_EV_USED: on_used(m, ev); break;
     case VS_EV_USED_INVALID:
+        if (ev->queue >= 0 && (uint32_t)ev->queue < MAX_QUEUES)
+            m->q[ev->queue].pk_lost = true;
         if (used_invalid_is_idx_jump(m, ev))
             break;
         if (role_on(m, CK_USED_ID)) {

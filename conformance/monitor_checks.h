@@ -37,6 +37,9 @@ enum vs_chk {
     CK_BLK_CFG_CHANGE,
     CK_BLK_STATUS,
     CK_BLK_USED_LEN,
+    CK_BLK_WZ_ZEROES,     /* sectors zeroed by an OK WRITE_ZEROES read back as zeroes */
+    CK_PK_USED_DESC,      /* packed: a used descriptor is not rewritten until reused */
+    CK_PK_FETCH_ORDER,    /* packed: chains fetched in the order made available (ref) */
     /* driver role */
     CK_D_INIT_ORDER,
     CK_D_STATUS_MONOTONIC,

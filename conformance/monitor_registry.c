@@ -121,6 +121,19 @@ static const vs_check_info registry[CK_COUNT] = {
     [CK_BLK_USED_LEN] = {"blk-used-len", DEV, "blk",
         "used len covers the status byte; a successful IN reports data + 1 (no catalogue row)",
         NOIDS},
+    [CK_BLK_WZ_ZEROES] = {"blk-write-zeroes-reads-zero", DEV, "blk",
+        "sectors a WRITE_ZEROES completed with OK (unmap or not) read back as zeroes until "
+        "the next write, discard or write-zeroes request that covers them",
+        IDS("blk.device.blk-op.6")},
+    [CK_PK_USED_DESC] = {"packed-used-desc-unchanged", DEV, "packed",
+        "a descriptor slot the device marked used keeps its 16 bytes until the driver makes "
+        "it available again (checked on later used elements, interrupts and fetches, and at "
+        "reset, queue disable and the end)",
+        IDS("packed.device.desc-table.4")},
+    [CK_PK_FETCH_ORDER] = {"packed-fetch-in-ring-order", DEV, "packed",
+        "the device starts work on (fetches) chains in the order the driver made them "
+        "available (in-process back-ends only: needs FETCH events)",
+        IDS("packed.device.virtqueues.1")},
 
     [CK_D_INIT_ORDER] = {"init-order", DRV, "generic",
         "ACKNOWLEDGE, DRIVER, features, FEATURES_OK, FEATURES_OK re-read, queue setup, "

@@ -586,6 +586,9 @@ typedef struct pk_dev {
     bool pend;
     uint16_t pend_slot;
     uint16_t pend_flags;
+    uint16_t put_slot, put_flags; /* the last used descriptor written */
+    bool rw_ok;                   /* mutant REWRITES_USED: rw_slot is published, used */
+    uint16_t rw_slot, rw_flags;
     uint32_t unpub;      /* used slots written since the last publish */
     uint16_t pub_idx;
     bool pub_wrap;
@@ -864,6 +867,8 @@ static inline void dev_put_used(pk_dev *q, uint16_t id, uint32_t len, uint32_t a
     d->id = htole16(id);
     d->len = htole32(len);
     uint16_t f = (uint16_t)((q->used_wrap ? (F_AVAIL | F_USED) : 0) | (len ? F_WRITE : 0));
+    q->put_slot = q->next_used;
+    q->put_flags = f;
     if (!q->pend) {
         q->pend = true;
         q->pend_slot = q->next_used;
@@ -912,6 +917,14 @@ int vs_packed_dev_push(vs_vq_dev *qq, const vs_chain *c, uint32_t written, vs_er
         q->skip_done = true;
         adv += 1;
     }
+    if ((m & VS_VQ_MUT_REWRITES_USED) && q->rw_ok) {
+        /* The previous used descriptor, already visible to the driver, gets a new len
+         * (only while its flags still say used: the driver has not reused the slot). */
+        struct pdesc *old = &q->ring[q->rw_slot];
+        if (ld_flags_acq(old) == q->rw_flags)
+            old->len = htole32(le32toh(old->len) + 1);
+        q->rw_ok = false;
+    }
     dev_put_used(q, id, len, adv);
     if (m & VS_VQ_MUT_DOUBLE_COMPLETE)
         dev_put_used(q, id, len, c->ndesc);
@@ -924,6 +937,11 @@ void vs_packed_dev_publish(vs_vq_dev *qq)
     if (q->pend) {
         st_flags_rel(&q->ring[q->pend_slot], q->pend_flags);
         q->pend = false;
+    }
+    if (q->unpub) {
+        q->rw_ok = true;
+        q->rw_slot = q->put_slot;
+        q->rw_flags = q->put_flags;
     }
     uint32_t k = q->irq_count + q->unpub;
     q->irq_count = k > q->size ? q->size + 1 : k; /* saturate: "more than a ring" */
@@ -997,6 +1015,7 @@ int vs_packed_dev_set_base(vs_vq_dev *qq, uint16_t base, vs_err *e)
     q->avail_wrap = q->used_wrap = q->pub_wrap = wrap;
     q->inflight = 0;
     q->pend = false;
+    q->rw_ok = false;
     q->unpub = 0;
     q->irq_count = 0;
     return 0;

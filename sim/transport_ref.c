@@ -342,12 +342,32 @@ static int copy_chain(ref_req *r, const vs_chain *c)
     return 0;
 }
 
+/* Starts work on a fetched chain: FETCH event, completion scheduled. False on error
+ * (reported). */
+static bool start_req(ref_tr *tr, ref_queue *rq, ref_req *r)
+{
+    char msg[VS_ERR_MSG_MAX];
+    emit(tr, VS_EV_FETCH, rq->index, r->chain.id, vs_vq_dev_get_base(rq->vq), 0, NULL);
+    vs_timer h = vs_engine_after(tr->eng, service_ns(tr, rq), complete_cb, r);
+    if (h <= 0) {
+        snprintf(msg, sizeof msg, "queue %u: cannot schedule completion (%s)", rq->index,
+                 vs_errc_name((int)-h));
+        device_error(tr, rq->index, msg);
+        return false;
+    }
+    r->h = h;
+    return true;
+}
+
 /* Fetch every available chain, schedule its completion; then re-enable notifications
  * and re-check. */
 static void process(ref_tr *tr, ref_queue *rq)
 {
     char msg[VS_ERR_MSG_MAX];
+    /* Mutant FETCH_SWAPPED: the first chain of a batch waits for the second. */
+    bool swap = (tr->o.mutations & VS_REF_MUT_FETCH_SWAPPED) != 0;
     for (;;) {
+        ref_req *held = NULL;
         vs_vq_dev_notify_disable(rq->vq);
         for (;;) {
             vs_err e = {0};
@@ -375,16 +395,22 @@ static void process(ref_tr *tr, ref_queue *rq)
             rq->free_head = r->next_free;
             r->next_free = REQ_NONE;
             rq->inflight++;
-            emit(tr, VS_EV_FETCH, rq->index, r->chain.id, vs_vq_dev_get_base(rq->vq), 0, NULL);
-            vs_timer h = vs_engine_after(tr->eng, service_ns(tr, rq), complete_cb, r);
-            if (h <= 0) {
-                snprintf(msg, sizeof msg, "queue %u: cannot schedule completion (%s)",
-                         rq->index, vs_errc_name((int)-h));
-                device_error(tr, rq->index, msg);
-                return;
+            if (swap && !held) {
+                held = r;
+                continue;
             }
-            r->h = h;
+            if (!start_req(tr, rq, r))
+                return;
+            if (held) {
+                ref_req *h1 = held;
+                held = NULL;
+                if (!start_req(tr, rq, h1))
+                    return;
+                swap = false; /* one swap per call: later batches in order */
+            }
         }
+        if (held && !start_req(tr, rq, held))
+            return;
         if (!vs_vq_dev_notify_enable(rq->vq))
             break;
     }

@@ -35,6 +35,9 @@ typedef struct h {
     uint16_t avail, used;
     uint64_t neg;
     bool ro;
+    bool pay;              /* request(): the data segment holds one DWZ segment */
+    uint64_t pay_sector;
+    uint32_t pay_num;
 } h;
 
 static void ev(h *x, enum vs_event_kind k, int32_t q, uint64_t val)
@@ -67,6 +70,11 @@ static void request(h *x, uint16_t head, uint32_t type, uint64_t sector, uint32_
     vs_gmem_st32(x->gm, hdr, type, NULL);
     vs_gmem_st64(x->gm, hdr + 8, sector, NULL);
     vs_gmem_fill(x->gm, dat, 0xa5, data + 16, NULL);
+    if (x->pay && !data_in) {
+        vs_gmem_st64(x->gm, dat, x->pay_sector, NULL);
+        vs_gmem_st32(x->gm, dat + 8, x->pay_num, NULL);
+        vs_gmem_st32(x->gm, dat + 12, 0, NULL);
+    }
     vs_gmem_fill(x->gm, st, 0xee, 17, NULL);  /* status byte + guard */
     vs_seg segs[3];
     unsigned n = 0, nout = 0;
@@ -486,6 +494,178 @@ START_TEST(create_errors)
 }
 END_TEST
 
+/* ---- blk.device.blk-op.6, packed.device.desc-table.4, packed.device.virtqueues.1 ---- */
+
+enum mut3 { M3_NONE, M3_WZ_KEEPS, M3_PK_REWRITE, M3_PK_SWAP };
+
+/* Device initialisation with `features` negotiated and queue 0 of format fmt. */
+static void init3(h *x, vs_ring_format fmt, uint64_t features)
+{
+    memset(x, 0, sizeof *x);
+    ck_assert_int_eq(vs_gmem_create_flat(&x->gm, 1u << 20, NULL), 0);
+    ck_assert_int_eq(vs_monitors_create(&x->m, x->gm, VS_DEV_BLK, VS_ROLE_DEVICE, NULL), 0);
+    vs_monitors_set_scenario(x->m, "unit");
+    ck_assert_int_eq(vs_vq_layout_alloc(x->gm, fmt, QSZ, &x->l, NULL), 0);
+    ev(x, VS_EV_RESET, -1, 0);
+    ev(x, VS_EV_STATUS_READ, -1, 0);
+    ev(x, VS_EV_STATUS_WRITE, -1, 1);
+    ev(x, VS_EV_STATUS_WRITE, -1, 3);
+    ev(x, VS_EV_FEATURES_READ, -1, features);
+    ev(x, VS_EV_FEATURES_WRITE, -1, features);
+    x->neg = features;
+    ev(x, VS_EV_STATUS_WRITE, -1, 0xb);
+    ev(x, VS_EV_STATUS_READ, -1, 0xb);
+    vs_event qs = {.kind = VS_EV_QUEUE_SETUP, .queue = 0, .layout = &x->l, .t_ns = x->t += 10};
+    vs_monitors_on_event(x->m, &qs);
+    ev(x, VS_EV_STATUS_WRITE, -1, 0xf);
+}
+
+/* WRITE_ZEROES of sectors 8..11, an OUT over sector 10, then a read of 8..11: the device
+ * returns zeroes except sector 10 (mutant: the old data everywhere). */
+static void run_wz(h *x, enum mut3 mut)
+{
+    init3(x, VS_RING_SPLIT,
+          VS_BIT(VS_F_VERSION_1) | VS_BIT(VS_BLK_F_FLUSH) | VS_BIT(VS_BLK_F_WRITE_ZEROES));
+    x->pay = true;
+    x->pay_sector = 8;
+    x->pay_num = 4;
+    request(x, 0, VS_BLK_T_WRITE_ZEROES, 0, 16, false);
+    complete(x, 0, 1, VS_BLK_S_OK, true);
+    x->pay = false;
+    request(x, 3, VS_BLK_T_OUT, 10, 512, false);
+    complete(x, 3, 1, VS_BLK_S_OK, true);
+    request(x, 6, VS_BLK_T_IN, 8, 2048, true);
+    uint64_t dat = BUF + 0x4000ull * 6 + 0x100;
+    if (mut != M3_WZ_KEEPS) {  /* the device reads zeroes, and the OUT's data at sector 10 */
+        vs_gmem_fill(x->gm, dat, 0, 2048, NULL);
+        vs_gmem_fill(x->gm, dat + 1024, 0x5a, 512, NULL);
+    }
+    complete(x, 6, 2049, VS_BLK_S_OK, true);
+    ck_assert_int_eq(vs_monitors_finish(x->m, x->neg, NULL), 0);
+}
+
+/* Packed: chains of three descriptors (header, 512-byte IN, status), two per batch, ten
+ * batches (the ring of 16 wraps). Mutants: the device rewrites the previous used
+ * descriptor's len, or fetches the second chain of a batch first. */
+static void pk_chain(h *x, uint16_t *slot, bool *wrap, uint16_t id)
+{
+    uint64_t base = BUF + 0x4000ull * id;
+    vs_gmem_st32(x->gm, base, VS_BLK_T_IN, NULL);
+    vs_gmem_st64(x->gm, base + 8, 0, NULL);
+    vs_gmem_fill(x->gm, base + 0x100, 0, 512 + 16, NULL);
+    vs_gmem_fill(x->gm, base + 0x3000, 0xee, 17, NULL);
+    vs_seg segs[3] = {{base, 16}, {base + 0x100, 512}, {base + 0x3000, 1}};
+    for (unsigned i = 0; i < 3; i++) {
+        uint64_t g = x->l.desc_gpa + 16ull * *slot;
+        uint16_t fl = (uint16_t)((*wrap ? VS_DESC_F_AVAIL : VS_DESC_F_USED) |
+                                 (i < 2 ? VS_DESC_F_NEXT : 0) | (i ? VS_DESC_F_WRITE : 0));
+        vs_gmem_st64(x->gm, g, segs[i].gpa, NULL);
+        vs_gmem_st32(x->gm, g + 8, segs[i].len, NULL);
+        vs_gmem_st16(x->gm, g + 12, id, NULL);
+        vs_gmem_st16(x->gm, g + 14, fl, NULL);
+        if (++*slot == QSZ) {
+            *slot = 0;
+            *wrap = !*wrap;
+        }
+    }
+    vs_ev_chain ch = {.seg = segs, .n_out = 1, .n_in = 2};
+    vs_event e = {.kind = VS_EV_AVAIL, .t_ns = x->t += 10, .queue = 0, .id = id, .chain = &ch};
+    vs_monitors_on_event(x->m, &e);
+}
+
+static void pk_use(h *x, uint16_t *slot, bool *wrap, uint16_t id)
+{
+    uint64_t g = x->l.desc_gpa + 16ull * *slot;
+    vs_gmem_st8(x->gm, BUF + 0x4000ull * id + 0x3000, 0, NULL);
+    vs_gmem_st16(x->gm, g + 12, id, NULL);
+    vs_gmem_st32(x->gm, g + 8, 513, NULL);
+    vs_gmem_st16(x->gm, g + 14,
+                 (uint16_t)((*wrap ? VS_DESC_F_AVAIL | VS_DESC_F_USED : 0) | VS_DESC_F_WRITE),
+                 NULL);
+    *slot = (uint16_t)(*slot + 3);
+    if (*slot >= QSZ) {
+        *slot = (uint16_t)(*slot - QSZ);
+        *wrap = !*wrap;
+    }
+}
+
+static void run_packed(h *x, enum mut3 mut)
+{
+    init3(x, VS_RING_PACKED,
+          VS_BIT(VS_F_VERSION_1) | VS_BIT(VS_F_RING_PACKED) | VS_BIT(VS_BLK_F_FLUSH));
+    uint16_t as = 0, us = 0;
+    bool aw = true, uw = true;
+    for (uint16_t b = 0; b < 10; b++) {
+        uint16_t a = (uint16_t)(2 * b), c = (uint16_t)(2 * b + 1);
+        pk_chain(x, &as, &aw, a);
+        pk_chain(x, &as, &aw, c);
+        vs_event p = {.kind = VS_EV_PUBLISH, .t_ns = x->t += 10, .queue = 0,
+                      .idx = (uint32_t)(as | (aw ? 0x8000u : 0))};
+        vs_monitors_on_event(x->m, &p);
+        ev(x, VS_EV_KICK, 0, 0);
+        bool swap = mut == M3_PK_SWAP && b == 4;
+        vs_event f = {.kind = VS_EV_FETCH, .t_ns = x->t += 10, .queue = 0, .id = swap ? c : a};
+        vs_monitors_on_event(x->m, &f);
+        f.id = swap ? a : c;
+        vs_monitors_on_event(x->m, &f);
+        uint16_t first = us;
+        pk_use(x, &us, &uw, a);
+        vs_event u = {.kind = VS_EV_USED, .t_ns = x->t += 10, .queue = 0, .id = a, .len = 513,
+                      .idx = (uint32_t)(us | (uw ? 0x8000u : 0))};
+        vs_monitors_on_event(x->m, &u);
+        pk_use(x, &us, &uw, c);
+        if (mut == M3_PK_REWRITE && b == 4)
+            vs_gmem_st32(x->gm, x->l.desc_gpa + 16ull * first + 8, 514, NULL);
+        ev(x, VS_EV_IRQ, 0, 1);
+        u.id = c;
+        u.idx = (uint32_t)(us | (uw ? 0x8000u : 0));
+        vs_monitors_on_event(x->m, &u);
+    }
+    ck_assert_int_eq(vs_monitors_finish(x->m, x->neg, NULL), 0);
+}
+
+static void pair3(void (*fn)(h *, enum mut3), enum mut3 mut, const char *id, const char *check)
+{
+    h x;
+    fn(&x, M3_NONE);
+    const vs_stmt_result *r = res(&x, id);
+    ck_assert_msg(r->verdict == VS_VERDICT_PASS, "%s clean: %s (%s)", id,
+                  vs_verdict_name(r->verdict), r->reason);
+    const vs_results *all = vs_monitors_results(x.m);
+    for (size_t i = 0; i < all->n_check; i++)
+        ck_assert_msg(all->check[i].violations == 0, "clean run: %s: %s",
+                      all->check[i].check->name, all->check[i].evidence[0].seen);
+    done(&x);
+    fn(&x, mut);
+    r = res(&x, id);
+    ck_assert_msg(r->verdict == VS_VERDICT_FAIL, "%s mutant: %s (%s)", id,
+                  vs_verdict_name(r->verdict), r->reason);
+    ck_assert_uint_ge(r->n_evidence, 1);
+    ck_assert_str_eq(r->evidence[0].check, check);
+    char buf[512];
+    ck_assert_uint_gt(vs_evidence_format(&r->evidence[0], buf, sizeof buf), 0);
+    ck_assert_uint_ge(vs_monitors_violations(x.m), 1);
+    done(&x);
+}
+
+START_TEST(wz_zeroes)
+{
+    pair3(run_wz, M3_WZ_KEEPS, "blk.device.blk-op.6", "blk-write-zeroes-reads-zero");
+}
+END_TEST
+
+START_TEST(pk_used_desc)
+{
+    pair3(run_packed, M3_PK_REWRITE, "packed.device.desc-table.4", "packed-used-desc-unchanged");
+}
+END_TEST
+
+START_TEST(pk_fetch_order)
+{
+    pair3(run_packed, M3_PK_SWAP, "packed.device.virtqueues.1", "packed-fetch-in-ring-order");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("monitors");
@@ -497,7 +677,8 @@ int main(void)
         d_nonmono, d_subset, d_kick_early, d_align, d_used_flags, d_w_before_r, d_indirect,
         d_avail_back, d_cfg_gen, d_cfg_write, d_flush_sector, d_in_odd, d_kick_skipped,
         d_reset_wait, d_frozen, d_failed_reset, irq_suppressed, ro_write, features_ok_refusal,
-        verdict_kinds, create_errors, reset_slow, reset_never,
+        verdict_kinds, create_errors, reset_slow, reset_never, wz_zeroes, pk_used_desc,
+        pk_fetch_order,
     };
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
         tcase_add_test(tc, tests[i]);

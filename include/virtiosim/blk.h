@@ -76,6 +76,7 @@ enum vs_blk_mutation {
     VS_BLK_MUT_DWZ_FLAGS_IGNORED = 1u << 10, /* unknown DWZ flags / discard UNMAP accepted */
     VS_BLK_MUT_ZONE_IOERR = 1u << 11,       /* zone requests without ZONED get IOERR */
     VS_BLK_MUT_OFFERS_SR_IOV = 1u << 12,    /* offers VIRTIO_F_SR_IOV (no SR-IOV capability) */
+    VS_BLK_MUT_WZ_KEEPS_DATA = 1u << 13,    /* WRITE_ZEROES completes OK, data left as it was */
 };
 
 typedef struct vs_blk_opts {

@@ -75,7 +75,9 @@ enum vs_ref_mutation {
     VS_REF_MUT_NO_CONFIG_IRQ_ON_ERROR = 1u << 1, /* error path: no config-change interrupt */
     VS_REF_MUT_RESET_KEEPS_STATUS = 1u << 2,  /* reset leaves the status byte as it was */
     VS_REF_MUT_IRQ_AFTER_RESET = 1u << 3,     /* reset raises an interrupt on each live queue */
-    VS_REF_MUT_ALL = (1u << 4) - 1,
+    VS_REF_MUT_FETCH_SWAPPED = 1u << 4,       /* starts work on the second chain of each
+                                                 batch of two or more before the first */
+    VS_REF_MUT_ALL = (1u << 5) - 1,
 };
 
 typedef struct vs_ref_opts {

@@ -196,6 +196,8 @@ enum vs_vq_mutation {
                                                 avail.flags NO_INTERRUPT */
     VS_VQ_MUT_USED_EVENT_NO_EI = 1u << 10,   /* split without EVENT_IDX: irq_needed also
                                                 honours used_event */
+    VS_VQ_MUT_REWRITES_USED = 1u << 11,      /* packed: each push rewrites the len of the
+                                                last used descriptor already published */
 };
 
 typedef struct vs_vq_dev_opts {

@@ -473,6 +473,8 @@ static int req_dwz(blk_dev *b, const blk_req *r, bool wz, uint32_t *w, vs_err *e
         uint32_t num = le32_at(raw + 8);
         bool unmap = wz ? (le32_at(raw + 12) & VS_BLK_F_DWZ_UNMAP) && b->o.write_zeroes_may_unmap
                         : true;
+        if (wz && (b->dev.mutations & VS_BLK_MUT_WZ_KEEPS_DATA))
+            continue; /* mutant: completes with OK, the old data stays */
         io = st_zero(b, sec * VS_BLK_SECTOR, (uint64_t)num * VS_BLK_SECTOR, unmap);
     }
     if (status == VS_BLK_S_OK && io == 0 && write_through(b))
