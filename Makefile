@@ -120,7 +120,7 @@ bench: all $(BENCH_BINS)
 	@VIRTIOSIM_BENCH_INTX=1 ./$(BUILD)/bench/bench_qemu | sed 's/^bench: qemu-blk-/bench: qemu-blk-intx-/'
 
 
-install: lib
+install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/virtiosim $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 644 $(BUILD)/libvirtiosim.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(BUILD)/libvirtiosim.so $(DESTDIR)$(PREFIX)/lib/

@@ -26,15 +26,24 @@
 #include "virtiosim/scenario.h"
 #include "virtiosim/virtio.h"
 
+#include "sim/child.h"
+
 enum { EXIT_PASS = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_INFRA = 3 };
 
 /* int rather than sig_atomic_t so the runner and driver can watch it through a
  * `const volatile int *` (sig_atomic_t is int on every platform virtiosim builds on). */
 static volatile int g_interrupted;
 
+/* First ^C: finish up (the runner stops the scenario, stops children, writes reports).
+ * Second: kill every child process (QEMU, qemu-storage-daemon) and die. */
 static void on_signal(int sig)
 {
-    (void)sig;
+    if (g_interrupted) {
+        vs_child_kill_all(0);
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
+    }
     g_interrupted = 1;
 }
 
@@ -147,7 +156,10 @@ static int collect_dir(const char *dir, strlist *out)
         char path[PATH_MAX];
         snprintf(path, sizeof path, "%s/%s", dir, names.v[i]);
         struct stat st;
-        if (stat(path, &st) != 0)
+        /* Directories are walked only when they are real ones: a symlink to a directory
+         * could loop or run scenarios twice. */
+        if (lstat(path, &st) != 0 || (S_ISLNK(st.st_mode) && stat(path, &st) == 0 &&
+                                      S_ISDIR(st.st_mode)))
             continue;
         if (S_ISDIR(st.st_mode)) {
             if (strcmp(names.v[i], "suites") != 0)
@@ -275,7 +287,7 @@ static int run_files(run_cli *rc, const strlist *files)
 
     /* The first ^C finishes the current scenario and writes the reports; a second one
      * (SA_RESETHAND) ends the process at once. */
-    struct sigaction sa = {.sa_handler = on_signal, .sa_flags = SA_RESETHAND};
+    struct sigaction sa = {.sa_handler = on_signal};
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 
@@ -307,7 +319,9 @@ static int run_files(run_cli *rc, const strlist *files)
                      xe->reason, res[i].message);
             memcpy(res[i].message, m, sizeof m);
         }
-        if (res[i].conformance)
+        /* A scenario cut short by ^C says nothing about the device: keep its partial
+         * verdicts out of the run's aggregate. */
+        if (res[i].conformance && !(g_interrupted && res[i].verdict == VS_SCN_SKIPPED))
             vs_results_merge(agg, res[i].conformance, &re);
         print_result(rc, &res[i]);
         rep[i] = (vs_report_scenario){
@@ -330,6 +344,22 @@ static int run_files(run_cli *rc, const strlist *files)
     }
     if (g_interrupted)
         fprintf(stderr, "virtiosim: interrupted after %zu of %zu scenarios\n", ran, files->n);
+    /* The reports list every scenario of the run; those ^C kept from running as skipped. */
+    size_t listed = ran;
+    for (size_t i = ran; i < files->n; i++, listed++)
+        rep[i] = (vs_report_scenario){
+            .name = sc[i]->name,
+            .path = sc[i]->path,
+            .seed = rc->o.seed_set ? rc->o.seed : sc[i]->seed,
+            .verdict = VS_SCN_SKIPPED,
+            .message = "not run: interrupted",
+            .fail_step = -1,
+            .device_id = VS_DEV_BLK,
+        };
+    const char *backend_version = NULL;
+    for (size_t i = 0; i < ran && !backend_version; i++)
+        if (res[i].verdict != VS_SCN_SKIPPED && res[i].backend_version[0])
+            backend_version = res[i].backend_version;
 
     printf("%zu scenario%s: %zu passed, %zu failed", ran, ran == 1 ? "" : "s",
            counts[VS_SCN_PASS], counts[VS_SCN_FAIL] - xfail);
@@ -348,12 +378,11 @@ static int run_files(run_cli *rc, const strlist *files)
             .tool = "virtiosim",
             .tool_version = VS_VERSION,
             .backend = rc->o.backend ? rc->o.backend : "ref",
-            .backend_version = ran && res[0].backend_version[0] ? res[0].backend_version
-                                                                 : "virtiosim reference devices",
+            .backend_version = backend_version ? backend_version : "unknown (nothing ran)",
             .started = started,
             .suite = rc->suite,
             .interrupted = g_interrupted,
-            .n_scenarios = ran,
+            .n_scenarios = listed,
             .scenarios = rep,
             .aggregate = agg,
         };
@@ -469,10 +498,27 @@ static int parse_run_options(int argc, char **argv, run_cli *rc)
     return 0;
 }
 
+/* Options that only make sense with the in-process reference device. */
+static int check_option_combinations(const run_cli *rc)
+{
+    bool ref = !rc->o.backend || strcmp(rc->o.backend, "ref") == 0;
+    if (rc->o.mutant && !ref) {
+        fprintf(stderr, "virtiosim: --mutant needs --backend ref (mutants are variants of "
+                        "the reference device)\n");
+        return -1;
+    }
+    if (rc->o.pci && !ref) {
+        fprintf(stderr, "virtiosim: --transport pci needs --backend ref (QEMU is PCI "
+                        "already; vhost-user has no PCI function)\n");
+        return -1;
+    }
+    return 0;
+}
+
 static int cmd_run(int argc, char **argv)
 {
     run_cli rc = {0};
-    if (parse_run_options(argc, argv, &rc) < 0)
+    if (parse_run_options(argc, argv, &rc) < 0 || check_option_combinations(&rc) < 0)
         return EXIT_USAGE;
     if (optind >= argc) {
         fprintf(stderr, "virtiosim run: expected at least one SCENARIO or DIR\n");
@@ -522,7 +568,7 @@ static int find_suite(const char *name, char *out, size_t len)
 static int cmd_suite(int argc, char **argv)
 {
     run_cli rc = {0};
-    if (parse_run_options(argc, argv, &rc) < 0)
+    if (parse_run_options(argc, argv, &rc) < 0 || check_option_combinations(&rc) < 0)
         return EXIT_USAGE;
     if (optind != argc - 1) {
         fprintf(stderr, "virtiosim suite: expected one suite NAME (e.g. blk-device)\n");
@@ -530,8 +576,12 @@ static int cmd_suite(int argc, char **argv)
     }
     char path[PATH_MAX];
     if (find_suite(argv[optind], path, sizeof path) < 0) {
-        fprintf(stderr, "virtiosim suite: no suite '%s' (looked for scenarios/suites/%s.yaml)\n",
-                argv[optind], argv[optind]);
+        if (strchr(argv[optind], '/') || has_suffix(argv[optind], ".yaml"))
+            fprintf(stderr, "virtiosim suite: %s: %s\n", argv[optind], strerror(errno));
+        else
+            fprintf(stderr, "virtiosim suite: no suite '%s' (looked for "
+                            "scenarios/suites/%s.yaml here and beside the program)\n",
+                    argv[optind], argv[optind]);
         return EXIT_USAGE;
     }
     vs_suite *s;
@@ -785,6 +835,7 @@ static void append(char *buf, size_t len, const char *s)
 
 static int run_mutant(const vs_mutant *mu, const strlist *files, bool *ok)
 {
+    bool correct_failed = false;
     vs_results *agg = NULL;
     vs_err e = {0};
     if (vs_results_create(&agg, &e) < 0)
@@ -798,8 +849,14 @@ static int run_mutant(const vs_mutant *mu, const strlist *files, bool *ok)
         }
         vs_run_opts o = {.backend = "ref", .mutant = mu};
         vs_scenario_result r;
-        if (vs_run_scenario(s, &o, &r, &e) == 0 && r.conformance)
+        int rr = vs_run_scenario(s, &o, &r, &e);
+        if (rr == 0 && r.conformance)
             vs_results_merge(agg, r.conformance, &e);
+        /* The correct device must also pass every step, not just every statement. */
+        if (!mu && (rr < 0 || (r.verdict != VS_SCN_PASS && r.verdict != VS_SCN_SKIPPED))) {
+            printf("BAD  (correct device) %s: %s\n", s->name, rr < 0 ? e.msg : r.message);
+            correct_failed = true;
+        }
         vs_scenario_result_clear(&r);
         vs_scenario_free(s);
     }
@@ -821,7 +878,7 @@ static int run_mutant(const vs_mutant *mu, const strlist *files, bool *ok)
         if (!cr->violations && intended)
             append(missing, sizeof missing, cr->check->name);
     }
-    *ok = !unexpected[0] && !missing[0];
+    *ok = !unexpected[0] && !missing[0] && !correct_failed;
     printf("%-4s %-28s %s\n", *ok ? "ok" : "BAD", mu ? mu->name : "(correct device)",
            mu ? mu->what : "no statement fails, no check sees a violation");
     if (missing[0])

@@ -115,6 +115,17 @@ static const vs_mutant mutants[] = {
     {"writes-descriptor", "writes the used length into the head descriptor (split)",
      VS_VQ_MUT_WRITES_DESC, 0, 0, LIST("split.device.desc-table.3"),
      LIST("desc-table-unchanged"), LIST("scenarios/blk/rw-basic.yaml")},
+    {"write-zeroes-keeps-data", "completes WRITE_ZEROES with OK but leaves the old data", 0,
+     VS_BLK_MUT_WZ_KEEPS_DATA, 0, LIST("blk.device.blk-op.6"),
+     LIST("blk-write-zeroes-reads-zero"),
+     LIST("scenarios/blk/discard-write-zeroes.yaml", "scenarios/blk/write-zeroes-readback.yaml")},
+    {"rewrites-used-desc", "rewrites the len of a used descriptor after publishing it (packed)",
+     VS_VQ_MUT_REWRITES_USED, 0, 0, LIST("packed.device.desc-table.4"),
+     LIST("packed-used-desc-unchanged"), LIST("scenarios/blk/packed-rw.yaml")},
+    {"fetch-out-of-order", "starts work on the second chain of a batch before the first",
+     0, 0, VS_REF_MUT_FETCH_SWAPPED, LIST("packed.device.virtqueues.1"),
+     LIST("packed-fetch-in-ring-order"),
+     LIST("scenarios/blk/packed-rw.yaml", "scenarios/blk/packed-fetch-order.yaml")},
 };
 
 #define NBASE (sizeof mutants / sizeof mutants[0])
@@ -137,9 +148,15 @@ static void init_pci_mutants(void)
     if (n_pci != SIZE_MAX)
         return;
     n_pci = 0;
+    /* A PCI mutant beyond the table would silently go unproven: make that loud. */
+    if (vs_pci_mutation_count() > PCI_MAX)
+        fprintf(stderr, "virtiosim: %zu PCI mutants, only %d run (raise PCI_MAX)\n",
+                vs_pci_mutation_count(), PCI_MAX);
     for (size_t i = 0; i < vs_pci_mutation_count() && n_pci < PCI_MAX; i++) {
         const vs_pci_mutation_info *m = vs_pci_mutation_at(i);
-        snprintf(pci_names[n_pci], sizeof pci_names[n_pci], "pci-%s", m->name);
+        /* "pci-" marks the PCI model's mutants, unless their own name already says it. */
+        snprintf(pci_names[n_pci], sizeof pci_names[n_pci], "%s%s",
+                 strncmp(m->name, "pci-", 4) == 0 ? "" : "pci-", m->name);
         pci_fails[n_pci][0] = m->id;
         pci_fails[n_pci][1] = NULL;
         /* A broken function fails every statement its check covers, not just one. */

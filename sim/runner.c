@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,7 +47,8 @@ typedef struct run_ctx {
     bool real;                  /* a real back-end: wall-clock time, no engine events */
     bool external;              /* a back-end someone else runs: its disk is not fresh */
     uint64_t wall0;
-    char *tmp_image;            /* QEMU: image file created for a RAM scenario */
+    int tmp_image_fd;           /* QEMU: unlinked image for a RAM scenario (-1 none) */
+    char tmp_image_path[64];    /* /proc/PID/fd/N: how QEMU opens it */
     vs_qemu_args qargs;
     vs_qsd *qsd;                /* --backend qsd: the daemon we started */
     vs_pci_findings *pci_f;     /* PCI transport: what the probe found */
@@ -320,7 +322,7 @@ static int do_workload(run_ctx *c, const vs_step *st)
         .iodepth = st->wl.iodepth,
         .rwmixread = st->wl.rwmixread,
         .nr_ops = st->wl.number_ios,
-        .offset = st->wl.offset * VS_BLK_SECTOR,
+        .offset = st->wl.offset * VS_BLK_SECTOR, /* bounded by the loader: no wrap */
         .size = st->wl.size * VS_BLK_SECTOR,
         .verify = st->wl.verify,
         .queues = st->wl.queues,
@@ -560,19 +562,18 @@ static int run_step(run_ctx *c, const vs_step *st)
  * the memfd is sparse, so generosity costs address space, not memory. */
 static uint64_t pool_bytes_for(const vs_scenario *s)
 {
-    uint64_t depth = s->driver.iodepth, bs = 4096;
+    /* Room for the busiest workload (depth x block size) or the largest single request,
+     * whichever is bigger — not their product. */
+    uint64_t need = 0;
     for (unsigned i = 0; i < s->nsteps; i++) {
-        if (s->steps[i].kind == VS_STEP_WORKLOAD) {
-            if (s->steps[i].wl.iodepth > depth)
-                depth = s->steps[i].wl.iodepth;
-            if (s->steps[i].wl.bs > bs)
-                bs = s->steps[i].wl.bs;
-        }
-        if ((uint64_t)s->steps[i].count * VS_BLK_SECTOR > bs)
-            bs = (uint64_t)s->steps[i].count * VS_BLK_SECTOR;
+        const vs_step *st = &s->steps[i];
+        uint64_t b = st->kind == VS_STEP_WORKLOAD
+                         ? (uint64_t)st->wl.iodepth * (st->wl.bs + 64 * 1024)
+                         : (uint64_t)st->count * VS_BLK_SECTOR + 64 * 1024;
+        if (b > need)
+            need = b;
     }
-    uint64_t per_req = bs + 64 * 1024;
-    uint64_t pool = depth * per_req * 2;
+    uint64_t pool = need * 2;
     return pool < (8u << 20) ? (8u << 20) : pool;
 }
 
@@ -681,7 +682,7 @@ static int start_qemu(run_ctx *c, const char *const *args, vs_err *e)
     o.irq_mode = (enum vs_irq_mode)c->s->driver.interrupts;
     int rc = vs_qemu_transport_create(&c->t, c->gm, &o, &c->bus, e);
     if (rc < 0)
-        return vs_err_prefix(e, "qemu");
+        return rc;
     snprintf(c->r->backend_version, sizeof c->r->backend_version, "%s",
              vs_qemu_transport_version(c->t));
     return 0;
@@ -693,18 +694,25 @@ static int build_qemu(run_ctx *c, vs_err *e)
     const char *image = s->device.image;
     uint64_t bytes = s->device.capacity_sectors * VS_BLK_SECTOR;
     if (!image) {
+        /* The image never has a name once created: QEMU opens it through our descriptor,
+         * so no exit path (SIGKILL included) can leave it behind. */
         const char *dir = getenv("TMPDIR");
-        if (asprintf(&c->tmp_image, "%s/virtiosim-img-XXXXXX", dir && *dir ? dir : "/tmp") < 0)
-            return vs_err_set(e, VS_ENOMEM, "out of memory");
-        int fd = mkstemp(c->tmp_image);
+        char tmpl[PATH_MAX];
+        snprintf(tmpl, sizeof tmpl, "%s/virtiosim-img-XXXXXX", dir && *dir ? dir : "/tmp");
+        int fd = mkstemp(tmpl);
+        if (fd >= 0)
+            unlink(tmpl);
         if (fd < 0 || ftruncate(fd, (off_t)bytes) < 0) {
             int err = errno;
             if (fd >= 0)
                 close(fd);
-            return vs_err_set(e, VS_EIO, "temporary image %s: %s", c->tmp_image, strerror(err));
+            return vs_err_set(e, VS_EIO, "temporary image in %s: %s", dir && *dir ? dir : "/tmp",
+                              strerror(err));
         }
-        close(fd);
-        image = c->tmp_image;
+        c->tmp_image_fd = fd;
+        snprintf(c->tmp_image_path, sizeof c->tmp_image_path, "/proc/%d/fd/%d", (int)getpid(),
+                 fd);
+        image = c->tmp_image_path;
     } else if (access(image, F_OK) != 0) {
         int fd = open(image, O_RDWR | O_CREAT, 0644);
         if (fd < 0 || ftruncate(fd, (off_t)bytes) < 0) {
@@ -744,9 +752,6 @@ static int build_qemu(run_ctx *c, vs_err *e)
     rc = start_qemu(c, c->qargs.argv, e);
     if (rc < 0)
         return rc;
-    /* QEMU has the image open: its name can go now, so no exit path leaves it behind. */
-    if (c->tmp_image)
-        unlink(c->tmp_image);
     return 0;
 }
 
@@ -798,10 +803,8 @@ static void teardown(run_ctx *c)
         vs_err ignore = {0};
         vs_qsd_stop(c->qsd, &ignore);
     }
-    if (c->tmp_image) {
-        unlink(c->tmp_image);
-        free(c->tmp_image);
-    }
+    if (c->tmp_image_fd >= 0)
+        close(c->tmp_image_fd);
 }
 
 void vs_scenario_result_clear(vs_scenario_result *r)
@@ -849,11 +852,12 @@ int vs_run_scenario(const vs_scenario *s, const vs_run_opts *o, vs_scenario_resu
         return 0;
     }
 
-    run_ctx c = {.s = s, .o = o, .r = r, .real = qemu || vhost,
+    run_ctx c = {.s = s, .o = o, .r = r, .real = qemu || vhost, .tmp_image_fd = -1,
                  .external = vu_sock != NULL || qvu_sock != NULL,
                  .wall0 = wall_ns()};
-    snprintf(r->backend_version, sizeof r->backend_version, "virtiosim reference devices %s",
-             VS_VERSION);
+    if (!qemu && !vhost)
+        snprintf(r->backend_version, sizeof r->backend_version,
+                 "virtiosim reference devices %s", VS_VERSION);
     uint64_t t0 = wall_ns();
     uint64_t pool = pool_bytes_for(s);
     int rc = vs_gmem_create_flat(&c.gm, gmem_bytes_for(s, pool), e);

@@ -7,6 +7,8 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,14 +59,21 @@ static const char *node_kind(const yaml_node_t *n)
 
 /* ------------------------------------------------------------------ value parsers */
 
+/* Decimal, or hexadecimal with 0x; never octal (010 is ten), never signed or padded. */
+static unsigned long long parse_uint(const char *s, char **end)
+{
+    bool hex = s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
+    return strtoull(s, end, hex ? 16 : 10);
+}
+
 int vs_parse_size(const char *s, uint64_t *out)
 {
-    if (!s || !*s)
+    if (!s || !isdigit((unsigned char)*s))
         return -VS_EINVAL;
     char *end;
     errno = 0;
-    unsigned long long v = strtoull(s, &end, 0);
-    if (errno || end == s || *s == '-')
+    unsigned long long v = parse_uint(s, &end);
+    if (errno || end == s)
         return -VS_EINVAL;
     static const struct { const char *unit; uint64_t mul; } units[] = {
         {"", 1}, {"b", 1}, {"k", 1024}, {"kib", 1024}, {"kb", 1000},
@@ -91,12 +100,13 @@ int vs_parse_size(const char *s, uint64_t *out)
 
 int vs_parse_time_ns(const char *s, uint64_t *out)
 {
-    if (!s || !*s || *s == '-')
+    /* A plain decimal number: no sign, no spaces, no nan/inf/hex floats. */
+    if (!s || !isdigit((unsigned char)*s))
         return -VS_EINVAL;
     char *end;
     errno = 0;
     double v = strtod(s, &end);
-    if (errno || end == s || v < 0)
+    if (errno || end == s || !isfinite(v) || v < 0)
         return -VS_EINVAL;
     static const struct { const char *unit; double mul; } units[] = {
         {"ns", 1}, {"us", 1e3}, {"ms", 1e6}, {"s", 1e9},
@@ -120,8 +130,8 @@ static int get_u64(loader *L, const yaml_node_t *n, uint64_t max, uint64_t *out)
         return fail_at(L, n, "expected a number, found %s", node_kind(n));
     char *end;
     errno = 0;
-    unsigned long long v = strtoull(s, &end, 0);
-    if (errno || end == s || *end || *s == '-')
+    unsigned long long v = isdigit((unsigned char)*s) ? parse_uint(s, &end) : 0;
+    if (!isdigit((unsigned char)*s) || errno || end == s || *end)
         return fail_at(L, n, "expected a non-negative whole number, found '%s'", s);
     if (v > max)
         return fail_at(L, n, "%s is too large (at most %" PRIu64 ")", s, max);
@@ -226,6 +236,13 @@ static int walk_mapping(loader *L, const yaml_node_t *map, const field *fields, 
         const char *ks = scalar(k);
         if (!ks)
             return fail_at(L, k, "expected a key name in %s", what);
+        /* libyaml keeps duplicate keys; a second value would silently win (or, for lists,
+         * be merged into storage sized for the first): refuse them. */
+        for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++) {
+            const char *qs = scalar(node(L, q->key));
+            if (qs && strcmp(qs, ks) == 0)
+                return fail_at(L, k, "duplicate key '%s' in %s", ks, what);
+        }
         const field *f = fields;
         while (f->key && strcmp(f->key, ks) != 0)
             f++;
@@ -284,7 +301,7 @@ static int features_list(loader *L, const yaml_node_t *v, uint64_t *out)
 
 PARSER(dev_kind)
 {
-    int k;
+    int k = 0;
     static const char *const kinds[] = {"blk"};
     int r = get_enum(L, v, kinds, 1, &k);
     (void)ctx;
@@ -294,7 +311,8 @@ PARSER(dev_capacity)
 {
     uint64_t n;
     const char *s = scalar(v);
-    bool has_unit = s && *s && !isdigit((unsigned char)s[strlen(s) - 1]);
+    bool has_unit = s && *s && isalpha((unsigned char)s[strlen(s) - 1]) &&
+                    !(s[0] == '0' && (s[1] == 'x' || s[1] == 'X'));
     int r = get_size(L, v, &n);
     if (r < 0)
         return r;
@@ -305,6 +323,8 @@ PARSER(dev_capacity)
     }
     if (n == 0)
         return fail_at(L, v, "capacity must be at least one sector");
+    if (n > (UINT64_C(1) << 44)) /* 8 PiB: anything beyond is a typo, and *512 must not wrap */
+        return fail_at(L, v, "capacity %s is larger than 8 PiB", s);
     S->device.capacity_sectors = n;
     return 0;
 }
@@ -380,7 +400,7 @@ PARSER(dev_features)
     static const char *const names[] = {"flush", "discard", "write_zeroes", "config_wce",
                                         "topology", "geometry"};
     for (yaml_node_item_t *i = v->data.sequence.items.start; i < v->data.sequence.items.top; i++) {
-        int k;
+        int k = 0;
         int r = get_enum(L, node(L, *i), names, 6, &k);
         if (r < 0)
             return r;
@@ -400,7 +420,7 @@ typedef struct inject_ctx {
 PARSER(ij_op)
 {
     static const char *const names[] = {"read", "write"};
-    int k;
+    int k = 0;
     int r = get_enum(L, v, names, 2, &k);
     IJ->s->device.inject[IJ->i].write = k == 1;
     IJ->has_op = true;
@@ -464,7 +484,7 @@ PARSER(drv_features) { return features_list(L, v, &S->driver.features); }
 PARSER(drv_ring)
 {
     static const char *const names[] = {"split", "packed"};
-    int k;
+    int k = 0;
     int r = get_enum(L, v, names, 2, &k);
     S->driver.packed = k == 1;
     return r;
@@ -530,7 +550,7 @@ PARSER(svc_dist)
 {
     static const char *const names[] = {[VS_DIST_FIXED] = "fixed", [VS_DIST_UNIFORM] = "uniform",
                                         [VS_DIST_EXPONENTIAL] = "exponential"};
-    int k;
+    int k = 0;
     int r = get_enum(L, v, names, 3, &k);
     SV->s->timing.dist = (enum vs_scenario_dist)k;
     return r;
@@ -579,7 +599,7 @@ static const field timing_fields[] = {
 
 PARSER(st_queue) { return get_u16(L, v, 255, &T->queue); }
 PARSER(st_sector) { return get_u64(L, v, UINT64_MAX, &T->sector); }
-PARSER(st_count) { return get_u32(L, v, UINT32_MAX / VS_BLK_SECTOR, &T->count); }
+PARSER(st_count) { return get_u32(L, v, (64u << 20) / VS_BLK_SECTOR, &T->count); } /* 64 MiB */
 PARSER(st_pattern) { return get_u32(L, v, UINT32_MAX, &T->pattern); }
 PARSER(st_verify) { return get_bool(L, v, &T->verify); }
 PARSER(st_unmap) { return get_bool(L, v, &T->unmap); }
@@ -595,7 +615,7 @@ PARSER(st_expect)
 PARSER(st_init_expect)
 {
     static const char *const names[] = {"ok", "features_refused"};
-    int k;
+    int k = 0;
     int r = get_enum(L, v, names, 2, &k);
     T->expect_features_refused = k == 1;
     return r;
@@ -605,7 +625,7 @@ PARSER(st_fault_kind)
     static const char *names[VS_FAULT_LEN_OVERFLOW + 1];
     for (int i = VS_FAULT_LOOP; i <= VS_FAULT_LEN_OVERFLOW; i++)
         names[i] = vs_fault_name((enum vs_fault)i);
-    int k;
+    int k = 0;
     int r = get_enum(L, v, names, VS_FAULT_LEN_OVERFLOW + 1, &k);
     T->fault = (enum vs_fault)k;
     return r;
@@ -613,7 +633,7 @@ PARSER(st_fault_kind)
 PARSER(st_fault_expect)
 {
     static const char *const names[] = {"needs_reset", "survives"};
-    int k;
+    int k = 0;
     int r = get_enum(L, v, names, 2, &k);
     T->fault_survives = k == 1;
     return r;
@@ -628,7 +648,7 @@ PARSER(st_field)
     strcpy(T->field, s);
     return 0;
 }
-PARSER(st_value) { return get_u64(L, v, UINT64_MAX, &T->value); }
+PARSER(st_value) { return get_u64(L, v, 255, &T->value); } /* writeback is one byte */
 
 /* workload (fio vocabulary) */
 PARSER(wl_rw)
@@ -636,7 +656,7 @@ PARSER(wl_rw)
     static const char *names[VS_RW_RANDRW + 1];
     for (int i = VS_RW_READ; i <= VS_RW_RANDRW; i++)
         names[i] = vs_rw_kind_name((vs_rw_kind)i);
-    int k;
+    int k = 0;
     int r = get_enum(L, v, names, VS_RW_RANDRW + 1, &k);
     T->wl.rw = (vs_rw_kind)k;
     return r;
@@ -668,12 +688,23 @@ PARSER(wl_verify)
     const char *s = scalar(v);
     if (!s)
         return fail_at(L, v, "expected a verify mode such as pattern, or none");
-    T->wl.verify = !(strcmp(s, "none") == 0 || strcmp(s, "false") == 0 ||
-                     strcmp(s, "no") == 0 || strcmp(s, "off") == 0);
-    return 0;
+    static const char *const off[] = {"none", "false", "no", "off"};
+    static const char *const on[] = {"pattern", "true", "yes", "on", "crc32c", "md5", "meta"};
+    for (size_t i = 0; i < sizeof off / sizeof off[0]; i++)
+        if (strcasecmp(s, off[i]) == 0) {
+            T->wl.verify = false;
+            return 0;
+        }
+    for (size_t i = 0; i < sizeof on / sizeof on[0]; i++)
+        if (strcasecmp(s, on[i]) == 0) {
+            T->wl.verify = true;
+            return 0;
+        }
+    return fail_at(L, v, "unknown verify mode '%s' (pattern, crc32c, ... to verify; none to skip)",
+                   s);
 }
-PARSER(wl_offset) { return get_u64(L, v, UINT64_MAX, &T->wl.offset); }
-PARSER(wl_size) { return get_u64(L, v, UINT64_MAX, &T->wl.size); }
+PARSER(wl_offset) { return get_u64(L, v, UINT64_C(1) << 44, &T->wl.offset); }
+PARSER(wl_size) { return get_u64(L, v, UINT64_C(1) << 44, &T->wl.size); }
 PARSER(wl_queues)
 {
     int r = get_u16(L, v, 256, &T->wl.queues);
@@ -690,7 +721,7 @@ PARSER(ex_status)
     static const char *const names[] = {"ACKNOWLEDGE", "DRIVER", "DRIVER_OK", "FEATURES_OK",
                                         "SUSPEND", NULL, "DEVICE_NEEDS_RESET", "FAILED"};
     for (yaml_node_item_t *i = v->data.sequence.items.start; i < v->data.sequence.items.top; i++) {
-        int k;
+        int k = 0;
         int r = get_enum(L, node(L, *i), names, 8, &k);
         if (r < 0)
             return r;
@@ -700,7 +731,7 @@ PARSER(ex_status)
 }
 PARSER(ex_needs_reset)
 {
-    bool b;
+    bool b = false;
     int r = get_bool(L, v, &b);
     T->needs_reset = b;
     return r;
@@ -898,6 +929,8 @@ PARSER(top_name)
     int r = get_str(L, v, &S->name);
     if (r < 0)
         return r;
+    if (strlen(S->name) > 63)
+        return fail_at(L, v, "name '%.20s...' is longer than 63 characters", S->name);
     for (const char *p = S->name; *p; p++)
         if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '-' || *p == '_'))
             return fail_at(L, v, "name '%s' may contain only a-z, 0-9, '-' and '_'", S->name);
@@ -912,7 +945,7 @@ PARSER(top_applies)
     static const char *const names[] = {"ref", "qemu", "vhost-user"};
     S->backends = 0;
     for (yaml_node_item_t *i = v->data.sequence.items.start; i < v->data.sequence.items.top; i++) {
-        int k;
+        int k = 0;
         int r = get_enum(L, node(L, *i), names, 3, &k);
         if (r < 0)
             return r;
@@ -927,7 +960,7 @@ PARSER(top_skip) { (void)L; (void)v; (void)ctx; return 0; }
 PARSER(top_transport)
 {
     static const char *const names[] = {"default", "pci"};
-    int k;
+    int k = 0;
     int r = get_enum(L, v, names, 2, &k);
     S->transport_pci = k == 1;
     return r;
@@ -994,6 +1027,19 @@ static int validate(loader *L, vs_scenario *s, const yaml_node_t *root)
     }
     if (!(s->driver.features & VS_BIT(VS_F_VERSION_1)))
         return fail_at(L, drv ? drv : root, "the driver's features must include VERSION_1");
+    const yaml_node_t *dev = mapping_get(L, root, "device");
+    if (s->driver.queues > s->device.num_queues)
+        return fail_at(L, drv ? drv : root, "the driver uses %u queues, the device has %u "
+                       "(device.num_queues)", s->driver.queues, s->device.num_queues);
+    if (s->driver.queue_size > s->device.queue_size)
+        return fail_at(L, drv ? drv : root, "driver.queue_size %u is larger than the device's "
+                       "maximum %u (device.queue_size)", s->driver.queue_size,
+                       s->device.queue_size);
+    if (!s->driver.packed && !s->driver.queue_size &&
+        (s->device.queue_size & (s->device.queue_size - 1)))
+        return fail_at(L, dev ? dev : root, "a split ring needs a power-of-two queue size: "
+                       "device.queue_size %u is not one (set driver.queue_size)",
+                       s->device.queue_size);
     if (!s->device.serial && !(s->device.serial = strdup("virtiosim")))
         return vs_err_set(L->e, VS_ENOMEM, "out of memory");
     return 0;
@@ -1008,14 +1054,38 @@ static int load_yaml(const char *path, loader *L, vs_err *e)
     FILE *f = fopen(path, "rb");
     if (!f)
         return vs_err_set(e, VS_EINVAL, "%s: cannot open: %s", path, strerror(errno));
+    /* Scenarios are small; a huge file is a mistake (and libyaml is quadratic on deep
+     * nesting). */
+    if (fseek(f, 0, SEEK_END) == 0 && ftell(f) > (1L << 20)) {
+        fclose(f);
+        return vs_err_set(e, VS_EINVAL, "%s: larger than 1 MiB; not a scenario file", path);
+    }
+    rewind(f);
     yaml_parser_t p;
     yaml_parser_initialize(&p);
     yaml_parser_set_input_file(&p, f);
     int r = 0;
-    if (!yaml_parser_load(&p, &L->doc))
+    if (!yaml_parser_load(&p, &L->doc)) {
         r = vs_err_set(e, VS_EINVAL, "%s:%zu:%zu: %s%s%s", path, p.problem_mark.line + 1,
                        p.problem_mark.column + 1, p.problem ? p.problem : "malformed YAML",
                        p.context ? " " : "", p.context ? p.context : "");
+    } else {
+        /* One document per file: a second one would be silently ignored. */
+        yaml_document_t extra;
+        if (!yaml_parser_load(&p, &extra)) {
+            r = vs_err_set(e, VS_EINVAL, "%s:%zu:%zu: %s", path, p.problem_mark.line + 1,
+                           p.problem_mark.column + 1, p.problem ? p.problem : "malformed YAML");
+        } else {
+            yaml_node_t *root = yaml_document_get_root_node(&extra);
+            if (root)
+                r = vs_err_set(e, VS_EINVAL, "%s:%zu:%zu: a second YAML document; a file "
+                               "holds one", path, root->start_mark.line + 1,
+                               root->start_mark.column + 1);
+            yaml_document_delete(&extra);
+        }
+        if (r < 0)
+            yaml_document_delete(&L->doc);
+    }
     yaml_parser_delete(&p);
     fclose(f);
     return r;
@@ -1058,6 +1128,12 @@ int vs_scenario_load(const char *path, vs_scenario **out, vs_err *e)
         goto out;
     for (unsigned i = 0; i < s->nsteps; i++) {
         const vs_step *t = &s->steps[i];
+        if (t->kind == VS_STEP_WORKLOAD && t->wl.queues > s->driver.queues) {
+            r = vs_err_set(e, VS_EINVAL, "%s:%u:%u: the workload spreads over %u queues, the "
+                           "driver sets up %u (driver.queues)", path, t->line, t->col,
+                           t->wl.queues, s->driver.queues);
+            goto out;
+        }
         if (t->queue >= s->driver.queues) {
             r = vs_err_set(e, VS_EINVAL, "%s:%u:%u: queue %u is not set up (driver.queues is %u)",
                            path, t->line, t->col, t->queue, s->driver.queues);
@@ -1096,35 +1172,49 @@ typedef struct suite_ctx {
 } suite_ctx;
 #define SU (((suite_ctx *)ctx)->s)
 
-/* "a/b/../c" -> "a/c", "./x" -> "x", lexically (suites name their scenarios "../blk/x"). */
+/* "a/b/../c" -> "a/c", "./x" -> "x", lexically (suites name their scenarios "../blk/x").
+ * A ".." that has nothing to cancel is kept ("../../x" stays), at the root it is dropped. */
 static void path_tidy(char *p)
 {
-    char *out = p, *seg = p;
-    char *starts[64];
-    int depth = 0;
+    char in[PATH_MAX];
+    if (strlen(p) >= sizeof in)
+        return; /* leave it as it is */
+    strcpy(in, p); /* read from a copy: the output may overtake the input */
     bool abs = *p == '/';
-    if (abs)
-        seg = out = p + 1;
+    char *base = p + abs, *out = base, *seg = in + abs;
     while (*seg) {
         char *end = strchr(seg, '/');
         size_t n = end ? (size_t)(end - seg) : strlen(seg);
-        if (n == 1 && seg[0] == '.') {
-            /* drop */
-        } else if (n == 2 && seg[0] == '.' && seg[1] == '.' && depth > 0) {
-            out = starts[--depth];
+        bool dot = n == 1 && seg[0] == '.', dotdot = n == 2 && seg[0] == '.' && seg[1] == '.';
+        if (n == 0 || dot) {
+            /* empty or "." segment: drop */
+        } else if (dotdot && out > base) {
+            /* the previous segment: from out (after its '/') back to the one before */
+            char *prev = out - 1; /* the '/' ending it */
+            char *start = prev;
+            while (start > base && start[-1] != '/')
+                start--;
+            size_t plen = (size_t)(prev - start);
+            if (plen == 2 && start[0] == '.' && start[1] == '.') {
+                memmove(out, "../", 3); /* ".." over ".." cannot cancel */
+                out += 3;
+            } else {
+                out = start;
+            }
+        } else if (dotdot && abs) {
+            /* "/.." is "/" */
         } else {
-            if (depth < 64)
-                starts[depth++] = out;
             memmove(out, seg, n);
             out += n;
-            if (end)
-                *out++ = '/';
+            *out++ = '/';
         }
         seg = end ? end + 1 : seg + n;
     }
-    if (out > p + abs && out[-1] == '/' && out - 1 > p)
-        out--;
+    if (out > base)
+        out--; /* the last '/' */
     *out = '\0';
+    if (!*p)
+        strcpy(p, ".");
 }
 
 PARSER(su_name) { return get_str(L, v, &SU->name); }
@@ -1146,7 +1236,9 @@ PARSER(su_scenarios)
         if (!f || !*f)
             return fail_at(L, item, "expected a scenario file name");
         char *p;
-        if (asprintf(&p, "%.*s/%s", dirlen, dir, f) < 0)
+        int w = f[0] == '/' ? asprintf(&p, "%s", f) /* absolute: as written */
+                            : asprintf(&p, "%.*s/%s", dirlen, dir, f);
+        if (w < 0)
             return vs_err_set(L->e, VS_ENOMEM, "out of memory");
         path_tidy(p);
         SU->scenarios[SU->nscenarios++] = p;

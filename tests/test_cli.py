@@ -430,11 +430,14 @@ def test_sigint_between_scenarios_writes_a_partial_report(virtiosim_bin, tmp_pat
     assert "interrupted" in stderr, stderr
     doc = json.loads((out / "results.json").read_text(encoding="utf-8"))
     assert doc["interrupted"] is True
-    # ^C cuts the running scenario short (skipped, "interrupted"); the next never starts.
+    # ^C cuts the running scenario short (skipped, "interrupted"); the next one never
+    # starts and is listed as skipped, "not run: interrupted".
     scn = {s["name"]: s for s in doc["scenarios"]}
-    assert list(scn) == ["blk-ring-wrap-packed"], list(scn)
+    assert list(scn) == ["blk-ring-wrap-packed", "blk-rw-basic"], list(scn)
     assert scn["blk-ring-wrap-packed"]["verdict"] == "skipped"
     assert "interrupted" in scn["blk-ring-wrap-packed"]["message"]
+    assert scn["blk-rw-basic"]["verdict"] == "skipped"
+    assert scn["blk-rw-basic"]["message"] == "not run: interrupted"
     for name in REPORT_FILES:
         assert (out / name).is_file(), name
     assert not [q.name for q in out.iterdir() if q.name.startswith(".")]

@@ -125,8 +125,10 @@ def test_bad_qemu_binary_is_an_infrastructure_error(cli, qenv):
 
 def test_mutants_do_not_apply_to_qemu(cli):
     r = cli("run", "--backend", "qemu", "--mutant", "used-len-too-long", BLK / "rw-basic.yaml")
-    assert r.returncode == 3, r.stdout + r.stderr
-    assert "mutants are variants of the reference device" in r.stdout
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "mutants are variants of the reference device" in r.stderr
+    r = cli("run", "--backend", "qemu", "--transport", "pci", BLK / "rw-basic.yaml")
+    assert r.returncode == 2 and "--transport pci needs --backend ref" in r.stderr
 
 
 def test_pci_device_suite_against_the_model_and_qemu(cli, qenv, tmp_path):

@@ -1,0 +1,96 @@
+"""Hostile or sloppy scenario, suite and expected-results files: each is refused before
+anything runs, with file:line:column, exit 2 — never a crash, never the wrong file."""
+import os
+from pathlib import Path
+
+from conftest import BLK, RESULT_LINE
+
+GOOD = (BLK / "rw-basic.yaml").read_text()
+
+
+def run_file(cli, tmp_path, text, name="s.yaml", *extra):
+    p = tmp_path / name
+    p.write_text(text)
+    return cli("run", *extra, p), p
+
+
+def test_duplicate_keys_are_refused(cli, tmp_path):
+    r, p = run_file(cli, tmp_path, GOOD + "seed: 9\n")
+    assert r.returncode == 2 and f"{p}:" in r.stderr and "duplicate key 'seed'" in r.stderr
+    suite = tmp_path / "dup-suite.yaml"
+    suite.write_text(f"name: d\ndescription: d\nscenarios: [{BLK}/rw-basic.yaml, "
+                     f"{BLK}/get-id.yaml]\nscenarios: [{BLK}/rw-basic.yaml]\n")
+    r = cli("suite", suite)
+    assert r.returncode == 2 and "duplicate key 'scenarios'" in r.stderr, r.stderr
+    exp = tmp_path / "dup-exp.yaml"
+    exp.write_text("backend: x\nexpected: [{scenario: a, reason: b}]\n"
+                   "expected: [{scenario: a, reason: b}, {scenario: c, reason: d}]\n")
+    r = cli("run", "--expected", exp, BLK / "rw-basic.yaml")
+    assert r.returncode == 2 and "duplicate key 'expected'" in r.stderr, r.stderr
+
+
+def test_suite_paths_with_dotdot_resolve_to_the_right_file(cli, tmp_path):
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / "x.yaml").write_text(GOOD.replace("name: blk-rw-basic", "name: right-one"))
+    (tmp_path / "a" / "b" / "x.yaml").write_text(
+        GOOD.replace("name: blk-rw-basic", "name: decoy"))
+    (tmp_path / "a" / "b" / "s.yaml").write_text(
+        "name: s\ndescription: d\nscenarios: [../../x.yaml]\n")
+    r = cli("suite", "s.yaml", cwd=tmp_path / "a" / "b")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert [n for _, n in RESULT_LINE.findall(r.stdout)] == ["right-one"], r.stdout
+
+
+def test_times_and_numbers_must_be_plain(cli, tmp_path):
+    for bad, what in [("wait: {time: nanns}", "expected a time"),
+                      ("wait: {time: infs}", "expected a time"),
+                      ("write: {sector: ' -1', count: 1}", "non-negative whole number"),
+                      ("config_write: {field: writeback, value: 256}", "too large")]:
+        r, _ = run_file(cli, tmp_path, GOOD + f"  - {bad}\n")
+        assert r.returncode == 2 and what in r.stderr, (bad, r.stderr)
+    r, _ = run_file(cli, tmp_path, "name: oct\ndescription: d\ndevice: {kind: blk, capacity: 010}\n"
+                    "steps:\n  - init\n  - expect: {config: {capacity: 10}}\n")
+    assert r.returncode == 0, "010 is ten sectors, not octal: " + r.stdout + r.stderr
+    r, _ = run_file(cli, tmp_path, GOOD.replace("capacity: 1MiB", "capacity: 36028797018963968"))
+    assert r.returncode == 2 and "larger than 8 PiB" in r.stderr
+
+
+def test_one_document_per_file_and_a_size_limit(cli, tmp_path):
+    r, p = run_file(cli, tmp_path, GOOD + "---\nname: second\n")
+    assert r.returncode == 2 and "second YAML document" in r.stderr, r.stderr
+    r, p = run_file(cli, tmp_path, GOOD + "#" * (1 << 20) + "\n")
+    assert r.returncode == 2 and "larger than 1 MiB" in r.stderr
+
+
+def test_contradictions_in_a_scenario_are_scenario_errors(cli, tmp_path):
+    for text, what in [
+            (GOOD.replace("driver: {ring: split}", "driver: {ring: split, queues: 2}"),
+             "the driver uses 2 queues, the device has 1"),
+            (GOOD.replace("device: {kind: blk, capacity: 1MiB}",
+                          "device: {kind: blk, capacity: 1MiB, queue_size: 3}"),
+             "power-of-two queue size"),
+            (GOOD + "  - workload: {rw: randread, number_ios: 10, queues: 4}\n",
+             "spreads over 4 queues")]:
+        r, _ = run_file(cli, tmp_path, text)
+        assert r.returncode == 2 and what in r.stderr, (what, r.stderr)
+
+
+def test_long_names_are_refused_not_truncated(cli, tmp_path):
+    r, _ = run_file(cli, tmp_path, GOOD.replace("name: blk-rw-basic", "name: " + "n" * 70))
+    assert r.returncode == 2 and "longer than 63 characters" in r.stderr
+
+
+def test_directory_walk_does_not_follow_symlinked_directories(cli, tmp_path):
+    d = tmp_path / "d"
+    d.mkdir()
+    (d / "x.yaml").write_text(GOOD)
+    os.symlink(".", d / "self")
+    r = cli("run", d, timeout=30)
+    assert r.returncode == 0 and len(RESULT_LINE.findall(r.stdout)) == 1, r.stdout
+
+
+def test_verify_modes(cli, tmp_path):
+    r, _ = run_file(cli, tmp_path, GOOD + "  - workload: {rw: randrw, number_ios: 50, verify: OFF}\n")
+    assert r.returncode == 0, r.stdout + r.stderr
+    r, _ = run_file(cli, tmp_path, GOOD + "  - workload: {rw: randrw, number_ios: 50, verify: sha9}\n")
+    assert r.returncode == 2 and "unknown verify mode" in r.stderr
