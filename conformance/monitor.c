@@ -129,6 +129,7 @@ struct vs_monitors {
     unsigned roles;
     bool irq_observable;
     bool async_device;      /* interrupt timing cannot be attributed (real back-ends) */
+    bool backend_view;      /* events seen from a device back-end (vhost-user server) */
     uint64_t irq_latency_ns;      /* in-process: raise-to-delivery bound */
     uint32_t n_due;               /* queues with qstate.due set */
     bool sriov_capable;           /* the function has an SR-IOV capability */
@@ -1227,7 +1228,7 @@ static void on_features_write(vs_monitors *m, const vs_event *ev)
         else
             ok(m, CK_D_FEAT_FROZEN, 0);
     }
-    if (role_on(m, CK_D_INIT_ORDER)) {
+    if (role_on(m, CK_D_INIT_ORDER) && !m->backend_view) {
         if (!(m->status_w & VS_STATUS_DRIVER))
             bad(m, CK_D_INIT_ORDER, 0, NOCTX,
                 "features written after DRIVER and before FEATURES_OK",
@@ -1663,7 +1664,7 @@ static void on_queue_setup(vs_monitors *m, const vs_event *ev)
                 ok(m, CK_D_ADDR_RAM, 0);
         }
     }
-    if (role_on(m, CK_D_INIT_ORDER)) {
+    if (role_on(m, CK_D_INIT_ORDER) && !m->backend_view) {
         if (!m->fok_confirmed && !m->fok_refused)
             bad(m, CK_D_INIT_ORDER, 0, cx, "queue setup after FEATURES_OK was read back",
                 "queue setup with status 0x%02x", m->status_w);
@@ -1683,7 +1684,10 @@ static void on_queue_setup(vs_monitors *m, const vs_event *ev)
         uint16_t u = 0;
         ld16(m, q->l.device_gpa + 2, &u);
         q->collected = q->irq_base = q->unmask_base = q->used_at_mask = u;
-        ld16(m, q->l.driver_gpa + 2, &q->avail_pub);
+        if (m->backend_view)
+            q->avail_pub = (uint16_t)ev->idx; /* the ring's base: where the device starts */
+        else
+            ld16(m, q->l.driver_gpa + 2, &q->avail_pub);
         q->kick_base = q->avail_pub;
     }
 }
@@ -1890,6 +1894,8 @@ static void on_kick(vs_monitors *m, const vs_event *ev, bool sent)
 {
     qstate *q = getq(m, ev->queue);
     ctx cx = qctx(ev->queue);
+    if (m->backend_view)
+        return; /* no status register; kick timing unknown (see set_backend_view) */
     if (sent && role_on(m, CK_D_KICK_EARLY)) {
         if (!(m->status_w & VS_STATUS_DRIVER_OK))
             bad(m, CK_D_KICK_EARLY, 0, cx, "no notification before DRIVER_OK",
@@ -2343,6 +2349,47 @@ void vs_monitors_set_async_device(vs_monitors *m, bool async)
 {
     if (m)
         m->async_device = async;
+}
+
+void vs_monitors_set_backend_view(vs_monitors *m, bool on)
+{
+    if (m)
+        m->backend_view = on;
+}
+
+void vs_monitors_set_gmem(vs_monitors *m, vs_gmem *gm)
+{
+    if (m && gm)
+        m->gm = gm;
+}
+
+int vs_monitors_report_driver_violation(vs_monitors *m, const char *statement_id,
+                                        int32_t queue, bool has_id, uint32_t id,
+                                        const char *expected, const char *seen, vs_err *e)
+{
+    if (!m || !statement_id)
+        return vs_err_set(e, VS_EINVAL, "monitors: NULL argument");
+    if (m->finished)
+        return vs_err_set(e, VS_ESTATE, "monitors: already finished");
+    long si = vs_catalogue_index(statement_id);
+    if (si < 0)
+        return vs_err_set(e, VS_EINVAL, "monitors: unknown statement %s", statement_id);
+    if (vs_catalogue_at((size_t)si)->role != VS_ROLE_DRIVER)
+        return vs_err_set(e, VS_EINVAL, "monitors: %s is not a driver statement", statement_id);
+    for (size_t c = 0; c < CK_COUNT; c++) {
+        if (vs_check_at(c)->role != VS_ROLE_DRIVER)
+            continue;
+        for (int k = 0; k < IDS_MAX; k++)
+            if (m->sidx[c][k] == si) {
+                if (!role_on(m, (enum vs_chk)c))
+                    return 0; /* driver role not monitored: nothing to record */
+                bad(m, (enum vs_chk)c, k,
+                    (ctx){.queue = queue, .has_id = has_id, .id = id},
+                    expected ? expected : "", "%s", seen ? seen : "");
+                return 0;
+            }
+    }
+    return vs_err_set(e, VS_EINVAL, "monitors: no driver check covers %s", statement_id);
 }
 
 void vs_monitors_set_sriov_capable(vs_monitors *m, bool on)

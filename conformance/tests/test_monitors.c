@@ -666,6 +666,112 @@ START_TEST(pk_fetch_order)
 }
 END_TEST
 
+/* A driver violation reported from outside (a back-end that rejected a chain). */
+START_TEST(report_driver_violation)
+{
+    vs_gmem *gm;
+    vs_monitors *m;
+    vs_err e;
+    ck_assert_int_eq(vs_gmem_create_flat(&gm, 1u << 16, NULL), 0);
+    ck_assert_int_eq(vs_monitors_create(&m, gm, VS_DEV_BLK, VS_ROLE_DRIVER, NULL), 0);
+    vs_monitors_set_scenario(m, "connection-1");
+    ck_assert_int_eq(vs_monitors_report_driver_violation(m, "split.driver.desc-table.1", 0, true,
+                                                         5, "every next < queue size",
+                                                         "next 1024 >= queue size 1024", &e),
+                     0);
+    /* unknown, device-role, and uncovered statements are refused */
+    ck_assert_int_eq(vs_monitors_report_driver_violation(m, "no.such.statement", 0, false, 0,
+                                                         "x", "y", &e), -VS_EINVAL);
+    ck_assert_int_eq(vs_monitors_report_driver_violation(m, "split.device.used-ring.2", 0, false,
+                                                         0, "x", "y", &e), -VS_EINVAL);
+    ck_assert_uint_eq(vs_monitors_violations(m), 1);
+    ck_assert_int_eq(vs_monitors_finish(m, VS_BIT(VS_F_VERSION_1), NULL), 0);
+    const vs_stmt_result *r = vs_results_find(vs_monitors_results(m), "split.driver.desc-table.1");
+    ck_assert_int_eq(r->verdict, VS_VERDICT_FAIL);
+    ck_assert_uint_eq(r->n_evidence, 1);
+    ck_assert_str_eq(r->evidence[0].check, "chain-shape");
+    ck_assert_str_eq(r->evidence[0].scenario, "connection-1");
+    ck_assert_str_eq(r->evidence[0].seen, "next 1024 >= queue size 1024");
+    ck_assert(r->evidence[0].has_id && r->evidence[0].id == 5 && r->evidence[0].queue == 0);
+    /* after finish: refused */
+    ck_assert_int_eq(vs_monitors_report_driver_violation(m, "split.driver.desc-table.1", 0, false,
+                                                         0, "x", "y", &e), -VS_ESTATE);
+    vs_monitors_destroy(m);
+    /* device-role monitors: accepted, nothing recorded */
+    ck_assert_int_eq(vs_monitors_create(&m, gm, VS_DEV_BLK, VS_ROLE_DEVICE, NULL), 0);
+    ck_assert_int_eq(vs_monitors_report_driver_violation(m, "split.driver.desc-table.1", 0, false,
+                                                         0, "x", "y", &e), 0);
+    ck_assert_uint_eq(vs_monitors_violations(m), 0);
+    vs_monitors_destroy(m);
+    vs_gmem_destroy(gm);
+}
+END_TEST
+
+/* Back-end view: no status events, the ring starts at its base although the driver has
+ * published ahead, chains are seen one by one as the device fetches them, and kicks are
+ * not judged. Well-formed chains pass; memory is swapped in after create. */
+START_TEST(backend_view)
+{
+    vs_gmem *placeholder, *gm;
+    vs_monitors *m;
+    vs_vq_layout l;
+    ck_assert_int_eq(vs_gmem_create_flat(&placeholder, 1u << 12, NULL), 0);
+    ck_assert_int_eq(vs_gmem_create_flat(&gm, 1u << 20, NULL), 0);
+    ck_assert_int_eq(vs_monitors_create(&m, placeholder, VS_DEV_BLK, VS_ROLE_DRIVER, NULL), 0);
+    vs_monitors_set_backend_view(m, true);
+    vs_monitors_set_gmem(m, gm);
+    ck_assert_int_eq(vs_vq_layout_alloc(gm, VS_RING_SPLIT, QSZ, &l, NULL), 0);
+    uint64_t t = 0;
+    uint64_t feat = VS_BIT(VS_F_VERSION_1);
+    vs_event e = {.kind = VS_EV_FEATURES_READ, .t_ns = t += 10, .queue = -1, .val = feat};
+    vs_monitors_on_event(m, &e);
+    e = (vs_event){.kind = VS_EV_FEATURES_WRITE, .t_ns = t += 10, .queue = -1, .val = feat};
+    vs_monitors_on_event(m, &e);
+    /* three FLUSH chains (header + status) at slots 0-1, 2-3, 4-5, all published */
+    for (uint16_t k = 0; k < 3; k++) {
+        uint64_t hdr = BUF + 0x100ull * k, st = hdr + 0x40;
+        vs_gmem_st32(gm, hdr, VS_BLK_T_FLUSH, NULL);
+        uint64_t d0 = l.desc_gpa + 16ull * (2 * k);
+        vs_gmem_st64(gm, d0, hdr, NULL);
+        vs_gmem_st32(gm, d0 + 8, 16, NULL);
+        vs_gmem_st16(gm, d0 + 12, VS_DESC_F_NEXT, NULL);
+        vs_gmem_st16(gm, d0 + 14, (uint16_t)(2 * k + 1), NULL);
+        vs_gmem_st64(gm, d0 + 16, st, NULL);
+        vs_gmem_st32(gm, d0 + 24, 1, NULL);
+        vs_gmem_st16(gm, d0 + 28, VS_DESC_F_WRITE, NULL);
+        vs_gmem_st16(gm, l.driver_gpa + 4 + 2ull * k, (uint16_t)(2 * k), NULL);
+    }
+    vs_gmem_st16(gm, l.driver_gpa + 2, 3, NULL);
+    e = (vs_event){.kind = VS_EV_KICK, .t_ns = t += 10, .queue = 0}; /* no DRIVER_OK seen */
+    vs_monitors_on_event(m, &e);
+    e = (vs_event){.kind = VS_EV_QUEUE_SETUP, .t_ns = t += 10, .queue = 0, .idx = 0, .layout = &l};
+    vs_monitors_on_event(m, &e);
+    for (uint16_t k = 0; k < 3; k++) {
+        uint64_t hdr = BUF + 0x100ull * k;
+        vs_seg segs[2] = {{hdr, 16}, {hdr + 0x40, 1}};
+        vs_ev_chain ch = {.seg = segs, .n_out = 1, .n_in = 1};
+        e = (vs_event){.kind = VS_EV_AVAIL, .t_ns = t += 10, .queue = 0, .id = 2u * k,
+                       .chain = &ch};
+        vs_monitors_on_event(m, &e);
+        e = (vs_event){.kind = VS_EV_PUBLISH, .t_ns = t += 10, .queue = 0, .idx = k + 1u};
+        vs_monitors_on_event(m, &e);
+    }
+    ck_assert_uint_eq(vs_monitors_violations(m), 0);
+    ck_assert_int_eq(vs_monitors_finish(m, feat, NULL), 0);
+    const vs_results *r = vs_monitors_results(m);
+    static const char *const pass[] = {"split.driver.message-framing.1", "split.driver.desc-table.1",
+                                       "split.driver.avail-ring.1", "split.driver.updating-idx.1"};
+    for (size_t i = 0; i < sizeof pass / sizeof pass[0]; i++)
+        ck_assert_msg(vs_results_find(r, pass[i])->verdict == VS_VERDICT_PASS, "%s: %s", pass[i],
+                      vs_verdict_name(vs_results_find(r, pass[i])->verdict));
+    ck_assert_int_eq(vs_results_find(r, "generic.driver.init.6")->verdict,
+                     VS_VERDICT_NOT_EXERCISED); /* kick-early not judged without status */
+    vs_monitors_destroy(m);
+    vs_gmem_destroy(gm);
+    vs_gmem_destroy(placeholder);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("monitors");
@@ -678,7 +784,7 @@ int main(void)
         d_avail_back, d_cfg_gen, d_cfg_write, d_flush_sector, d_in_odd, d_kick_skipped,
         d_reset_wait, d_frozen, d_failed_reset, irq_suppressed, ro_write, features_ok_refusal,
         verdict_kinds, create_errors, reset_slow, reset_never, wz_zeroes, pk_used_desc,
-        pk_fetch_order,
+        pk_fetch_order, report_driver_violation, backend_view,
     };
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
         tcase_add_test(tc, tests[i]);

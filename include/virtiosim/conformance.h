@@ -194,6 +194,29 @@ void vs_monitors_set_irq_latency(vs_monitors *m, uint64_t ns);
  * PCI probe does not read extended capabilities yet. */
 void vs_monitors_set_sriov_capable(vs_monitors *m, bool on);
 
+/* true when the events come from a device back-end's side of the transport (the
+ * vhost-user server): there is no status register to observe, so the status-order driver
+ * checks (init-order, no-kick-before-driver-ok, abandon-after-refusal) are not evaluated;
+ * kicks and publishes are seen when the device gets to them, not when the driver made its
+ * notification decision, so the notification-suppression driver checks (kick-when-needed,
+ * kick-only-when-needed) are not evaluated either; and a VS_EV_QUEUE_SETUP carries the
+ * ring's starting avail index in `idx` (the vhost-user ring base), since the driver may
+ * already have published chains when the back-end starts the ring. Default false. */
+void vs_monitors_set_backend_view(vs_monitors *m, bool on);
+/* The guest memory the monitors read from now on (a back-end that gets the driver's memory
+ * only after the run started, or gets it replaced). NULL is ignored. */
+void vs_monitors_set_gmem(vs_monitors *m, vs_gmem *gm);
+
+/* Records a driver violation someone else detected: a device back-end that rejected a
+ * chain the driver made available (its memory is not trustworthy enough to re-walk).
+ * statement_id must name a driver-role statement covered by a driver check; the evidence
+ * (check = that check, the current scenario/step/time) says `expected`, `seen`. queue -1
+ * and has_id false when not about a chain. Returns 0, or -VS_EINVAL for an unknown or
+ * non-driver statement, or one no driver check covers (nothing recorded). */
+int vs_monitors_report_driver_violation(vs_monitors *m, const char *statement_id,
+                                        int32_t queue, bool has_id, uint32_t id,
+                                        const char *expected, const char *seen, vs_err *e);
+
 /* Ends the run: evaluates end-of-run checks, then computes a verdict per statement
  * (applicability from negotiated_features). The results stay owned by m and are valid
  * until vs_monitors_destroy; finish may be called once. */

@@ -76,8 +76,13 @@ typedef struct vs_vhost_server_opts {
     vs_vhost_disconnect_fn on_disconnect;
     void *disconnect_opaque;
     vs_event_bus *bus;          /* optional event stream (server's view): KICK, FETCH,
-                                   DEVICE_ERROR, IRQ (call), QUEUE_SETUP, QUEUE_DISABLE,
-                                   FEATURES_READ/WRITE, RESET, NOTE (rejections) */
+                                   DEVICE_ERROR, IRQ (call), QUEUE_SETUP (idx = the ring's
+                                   base), QUEUE_DISABLE, FEATURES_READ/WRITE (virtio bits
+                                   only), RESET, NOTE (rejections), and per fetched chain,
+                                   before FETCH and before the device handles it: AVAIL
+                                   (segments, readable first) + PUBLISH (idx = the device's
+                                   next avail idx); a rejected chain gets DEVICE_ERROR only,
+                                   its text naming the ring rule "(split: ...)" */
     bool emit_used;             /* also emit VS_EV_USED per push (text "device push") */
     size_t violations_max;      /* violations recorded; 0 = 256 (counts keep going) */
 } vs_vhost_server_opts;

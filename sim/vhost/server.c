@@ -48,6 +48,7 @@ typedef struct srv_ring {
     int kick_fd, call_fd, err_fd;
     vs_vq_dev *vq;
     vs_dseg *segs;
+    vs_seg *evsegs; /* segs as the driver's view, for VS_EV_AVAIL (seg_cap entries) */
     uint32_t seg_cap;
     bool pending_kick; /* kicked while disabled */
 } srv_ring;
@@ -360,11 +361,15 @@ static int ring_create_vq(vs_vhost_server *s, conn *c, uint32_t r)
     uint32_t cap = mr->num > SEG_CAP_MIN ? mr->num : SEG_CAP_MIN;
     if (q->seg_cap < cap) {
         vs_dseg *n = realloc(q->segs, cap * sizeof *n);
-        if (!n) {
+        if (n)
+            q->segs = n;
+        vs_seg *v = n ? realloc(q->evsegs, cap * sizeof *v) : NULL;
+        if (v)
+            q->evsegs = v;
+        if (!n || !v) {
             ring_error(s, c, r, NULL, "out of host memory for the segment array");
             return -1;
         }
-        q->segs = n;
         q->seg_cap = cap;
     }
     vs_vq_dev_opts vo = {.queue_index = (uint16_t)r};
@@ -385,8 +390,29 @@ static int ring_create_vq(vs_vhost_server *s, conn *c, uint32_t r)
         ring_error(s, c, r, "vhost-user.frontend.vring-addr.2", msg);
         return -1;
     }
-    emit(s, VS_EV_QUEUE_SETUP, (int32_t)r, 0, 0, 0, 0, NULL, &l);
+    /* idx: the ring's base, where the device starts (the driver may be ahead already) */
+    emit(s, VS_EV_QUEUE_SETUP, (int32_t)r, 0, 0, vs_vq_dev_get_base(q->vq), 0, NULL, &l);
     return 0;
+}
+
+/* The driver's side of a chain the device has just fetched (before it is processed):
+ * VS_EV_AVAIL with its segments, VS_EV_PUBLISH with the avail index that covers it (the
+ * device's next index), then VS_EV_FETCH. */
+static void emit_fetched(vs_vhost_server *s, srv_ring *q, uint32_t r, const vs_chain *ch)
+{
+    for (uint32_t i = 0; i < ch->nseg; i++)
+        q->evsegs[i] = (vs_seg){ch->seg[i].gpa, ch->seg[i].len};
+    vs_ev_chain ec = {.seg = q->evsegs, .n_out = ch->n_out, .n_in = ch->nseg - ch->n_out,
+                      .indirect = ch->indirect, .raw = false};
+    uint64_t t = now_ns(s);
+    vs_event ev = {.kind = VS_EV_AVAIL, .t_ns = t, .queue = (int32_t)r, .id = ch->id,
+                   .chain = &ec};
+    vs_event_emit(s->o.bus, &ev);
+    ev = (vs_event){.kind = VS_EV_PUBLISH, .t_ns = t, .queue = (int32_t)r, .id = ch->id,
+                    .idx = vs_vq_dev_get_base(q->vq)};
+    vs_event_emit(s->o.bus, &ev);
+    ev = (vs_event){.kind = VS_EV_FETCH, .t_ns = t, .queue = (int32_t)r, .id = ch->id};
+    vs_event_emit(s->o.bus, &ev);
 }
 
 static void ring_process(vs_vhost_server *s, conn *c, uint32_t r)
@@ -417,7 +443,7 @@ static void ring_process(vs_vhost_server *s, conn *c, uint32_t r)
                 break;
             }
             if (bus_on(s))
-                emit(s, VS_EV_FETCH, (int32_t)r, ch.id, 0, 0, 0, NULL, NULL);
+                emit_fetched(s, q, r, &ch);
             uint32_t written = 0;
             rc = d->ops->handle(d, (uint16_t)r, &ch, &written, &e);
             if (rc < 0) {
@@ -620,13 +646,15 @@ static int perform(vs_vhost_server *s, conn *c, const vs_vhost_msg *m, int *fds,
     if (a & VS_VHOST_ACT_FEATURES) {
         uint64_t f = c->tmp.features & ~(VS_BIT(VS_VHOST_F_PROTOCOL_FEATURES) |
                                          VS_BIT(VS_VHOST_F_LOG_ALL));
-        emit(s, VS_EV_FEATURES_WRITE, -1, 0, 0, 0, c->tmp.features, NULL, NULL);
+        emit(s, VS_EV_FEATURES_WRITE, -1, 0, 0, 0, f, NULL, NULL); /* virtio bits only */
         if (d->ops->accept_features(d, f, e) < 0)
             return -(e->code ? e->code : VS_EPROTO);
         d->driver_features = f;
     }
     if (m->request == VS_VHOST_USER_GET_FEATURES)
-        emit(s, VS_EV_FEATURES_READ, -1, 0, 0, 0, fx->reply.p.u64, NULL, NULL);
+        emit(s, VS_EV_FEATURES_READ, -1, 0, 0, 0,
+             fx->reply.p.u64 & ~(VS_BIT(VS_VHOST_F_PROTOCOL_FEATURES) | VS_BIT(VS_VHOST_F_LOG_ALL)),
+             NULL, NULL);
     if (a & VS_VHOST_ACT_MEM_TABLE) {
         int rc = mem_replace(s, c, m, fds, nfds, e);
         if (rc < 0)
@@ -815,6 +843,8 @@ static void conn_cleanup(vs_vhost_server *s, conn *c)
         ring_stop(s, c, i, true);
         free(c->ring[i].segs);
         c->ring[i].segs = NULL;
+        free(c->ring[i].evsegs);
+        c->ring[i].evsegs = NULL;
         c->ring[i].seg_cap = 0;
     }
     mem_drop(s, c);
