@@ -148,3 +148,63 @@ int vs_child_install_cleanup(vs_err *e)
     }
     return 0;
 }
+
+bool vs_child_reap(pid_t pid, bool block, int *status)
+{
+    for (;;) {
+        int st;
+        pid_t r = waitpid(pid, &st, block ? 0 : WNOHANG);
+        if (r == pid) {
+            *status = st;
+            return true;
+        }
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0 && errno == ECHILD) {
+            *status = 0;
+            return true;
+        }
+        return false;
+    }
+}
+
+void vs_child_describe_exit(bool exited, int status, char *buf, size_t len)
+{
+    if (!exited)
+        snprintf(buf, len, "running");
+    else if (WIFEXITED(status))
+        snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
+    else if (WIFSIGNALED(status))
+        snprintf(buf, len, "killed by signal %d", WTERMSIG(status));
+    else
+        snprintf(buf, len, "ended");
+}
+
+char *vs_child_cmdline(char *const argv[])
+{
+    size_t len = 1;
+    for (int i = 0; argv[i]; i++)
+        len += strlen(argv[i]) * 4 + 3; /* every char may become '\'' */
+    char *line = malloc(len), *o = line;
+    if (!line)
+        return NULL;
+    for (int i = 0; argv[i]; i++) {
+        if (i)
+            *o++ = ' ';
+        bool quote = strpbrk(argv[i], " \t'\"$\\") != NULL || !argv[i][0];
+        if (quote)
+            *o++ = '\'';
+        for (const char *s = argv[i]; *s; s++) {
+            if (*s == '\'' && quote) {
+                memcpy(o, "'\\''", 4);
+                o += 4;
+            } else {
+                *o++ = *s;
+            }
+        }
+        if (quote)
+            *o++ = '\'';
+    }
+    *o = '\0';
+    return line;
+}

@@ -4,6 +4,8 @@
 #ifndef VIRTIOSIM_SIM_CHILD_H
 #define VIRTIOSIM_SIM_CHILD_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 #include "virtiosim/error.h"
@@ -28,6 +30,14 @@ void vs_child_remove_files(const char *dir, const char *const *files);
  * files. Async-signal-safe. */
 void vs_child_kill_all(enum vs_child_kind kind);
 int vs_child_live_count(enum vs_child_kind kind);
+
+/* waitpid for pid (blocking or not): true once it has ended, with *status; a child
+ * reaped elsewhere (vs_child_kill_all) counts as ended with status 0. */
+bool vs_child_reap(pid_t pid, bool block, int *status);
+/* "running", "exited with status N", "killed by signal N". */
+void vs_child_describe_exit(bool exited, int status, char *buf, size_t len);
+/* argv as one shell-quoted line (for logs and reports); malloc'd, NULL if out of memory. */
+char *vs_child_cmdline(char *const argv[]);
 
 /* atexit + SIGINT/SIGTERM/SIGHUP handlers that kill every child, installed once and only
  * for signals the application left at their default (the CLI has its own policy). */

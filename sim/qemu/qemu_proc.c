@@ -208,71 +208,19 @@ static char *join_path(const char *dir, const char *name, char *buf, size_t len)
 
 static void build_cmdline(vs_qemu *q, char *const argv[])
 {
-    size_t len = 1;
-    for (int i = 0; argv[i]; i++)
-        len += strlen(argv[i]) * 4 + 3;
-    q->cmdline = malloc(len);
-    if (!q->cmdline)
-        return;
-    char *o = q->cmdline;
-    for (int i = 0; argv[i]; i++) {
-        if (i)
-            *o++ = ' ';
-        bool quote = strpbrk(argv[i], " \t'\"$\\") != NULL || !argv[i][0];
-        if (quote)
-            *o++ = '\'';
-        for (const char *s = argv[i]; *s; s++) {
-            if (*s == '\'' && quote) {
-                /* close, escaped quote, reopen: '\'' (4 chars, fits in the 4x budget
-                 * per char) */
-                *o++ = '\'';
-                *o++ = '\\';
-                *o++ = '\'';
-                *o++ = '\'';
-            } else {
-                *o++ = *s;
-            }
-        }
-        if (quote)
-            *o++ = '\'';
-    }
-    *o = '\0';
+    q->cmdline = vs_child_cmdline(argv);
 }
 
 static bool reap(vs_qemu *q, bool block)
 {
-    if (q->exited)
-        return true;
-    for (;;) {
-        int st;
-        pid_t r = waitpid(q->pid, &st, block ? 0 : WNOHANG);
-        if (r == q->pid) {
-            q->exited = true;
-            q->status = st;
-            return true;
-        }
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0 && errno == ECHILD) {
-            /* reaped elsewhere (vs_qemu_kill_all) */
-            q->exited = true;
-            q->status = 0;
-            return true;
-        }
-        return false;
-    }
+    if (!q->exited && vs_child_reap(q->pid, block, &q->status))
+        q->exited = true;
+    return q->exited;
 }
 
 static void describe_exit(const vs_qemu *q, char *buf, size_t len)
 {
-    if (!q->exited)
-        snprintf(buf, len, "running");
-    else if (WIFEXITED(q->status))
-        snprintf(buf, len, "exited with status %d", WEXITSTATUS(q->status));
-    else if (WIFSIGNALED(q->status))
-        snprintf(buf, len, "killed by signal %d", WTERMSIG(q->status));
-    else
-        snprintf(buf, len, "ended");
+    vs_child_describe_exit(q->exited, q->status, buf, len);
 }
 
 static int start_fail(vs_qemu *q, vs_err *e, int code, const char *what)

@@ -238,37 +238,16 @@ struct vs_qsd {
 
 static bool reap(vs_qsd *q, bool block)
 {
-    if (q->pid <= 0 || q->exited)
+    if (q->pid <= 0)
         return true;
-    for (;;) {
-        int st;
-        pid_t r = waitpid(q->pid, &st, block ? 0 : WNOHANG);
-        if (r == q->pid) {
-            q->exited = true;
-            q->status = st;
-            return true;
-        }
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0 && errno == ECHILD) {
-            q->exited = true;
-            q->status = 0;
-            return true;
-        }
-        return false;
-    }
+    if (!q->exited && vs_child_reap(q->pid, block, &q->status))
+        q->exited = true;
+    return q->exited;
 }
 
 static void describe_exit(const vs_qsd *q, char *buf, size_t len)
 {
-    if (!q->exited)
-        snprintf(buf, len, "running");
-    else if (WIFEXITED(q->status))
-        snprintf(buf, len, "exited with status %d", WEXITSTATUS(q->status));
-    else if (WIFSIGNALED(q->status))
-        snprintf(buf, len, "killed by signal %d", WTERMSIG(q->status));
-    else
-        snprintf(buf, len, "ended");
+    vs_child_describe_exit(q->exited, q->status, buf, len);
 }
 
 static int dead_err(vs_qsd *q, vs_err *e, int code, const char *what)
@@ -282,32 +261,8 @@ static int dead_err(vs_qsd *q, vs_err *e, int code, const char *what)
 
 static void build_cmdline(vs_qsd *q)
 {
-    size_t len = 1;
-    for (int i = 0; q->argv[i]; i++)
-        len += strlen(q->argv[i]) * 4 + 3;
     free(q->cmdline);
-    q->cmdline = malloc(len);
-    if (!q->cmdline)
-        return;
-    char *o = q->cmdline;
-    for (int i = 0; q->argv[i]; i++) {
-        if (i)
-            *o++ = ' ';
-        bool quote = strpbrk(q->argv[i], " \t'\"$\\") != NULL;
-        if (quote)
-            *o++ = '\'';
-        for (const char *s = q->argv[i]; *s; s++) {
-            if (*s == '\'' && quote) {
-                memcpy(o, "'\\''", 4);
-                o += 4;
-            } else {
-                *o++ = *s;
-            }
-        }
-        if (quote)
-            *o++ = '\'';
-    }
-    *o = '\0';
+    q->cmdline = vs_child_cmdline(q->argv);
 }
 
 static bool has_comma(const char *s)
