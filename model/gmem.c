@@ -466,6 +466,12 @@ static int check_span(const vs_gmem *gm, uint64_t gpa, uint64_t len,
     return 0;
 }
 
+bool vs_gmem_span_ok(const vs_gmem *gm, uint64_t gpa, uint64_t len,
+                     enum vs_gmem_access_kind kind)
+{
+    return gm && len && check_span(gm, gpa, len, kind, NULL) == 0;
+}
+
 /* Copies between guest memory and buf (or fills); range already checked. */
 static void span_copy(vs_gmem *gm, uint64_t gpa, uint64_t len, void *buf, const void *src,
                       int fill)

@@ -646,38 +646,6 @@ __attribute__((format(printf, 5, 6))) static int dev_fail(pk_dev *q, vs_err *e, 
     return vs_err_set(e, code, "queue %u: desc %u: %s", q->qi, slot, what);
 }
 
-/* Is [gpa, gpa+len) accessible for kind, possibly across adjacent regions?
- * (vs_gmem_range_ok only accepts ranges inside one region.) Slow path only. */
-static bool span_ok(const vs_gmem *gm, uint64_t gpa, uint64_t len,
-                    enum vs_gmem_access_kind kind)
-{
-    if (vs_gmem_range_ok(gm, gpa, len, kind))
-        return true;
-    if (len == 0 || len - 1 > UINT64_MAX - gpa)
-        return false;
-    size_t nreg = vs_gmem_region_count(gm);
-    uint64_t cur = gpa, left = len;
-    while (left) {
-        const vs_gmem_region *r = NULL;
-        for (size_t i = 0; i < nreg; i++) {
-            const vs_gmem_region *rr = vs_gmem_region_at(gm, i);
-            if (rr && cur >= rr->gpa && cur - rr->gpa < rr->size) {
-                r = rr;
-                break;
-            }
-        }
-        if (!r || (r->flags & VS_GMEM_HOLE) ||
-            (kind == VS_GMEM_WRITE && (r->flags & VS_GMEM_READONLY)))
-            return false;
-        uint64_t room = r->size - (cur - r->gpa);
-        if (room >= left)
-            return true;
-        cur += room;
-        left -= room;
-    }
-    return true;
-}
-
 struct walk {
     vs_chain *c;
     bool seen_write;
@@ -707,7 +675,7 @@ dev_seg(pk_dev *q, struct walk *w, unsigned slot, const char *where, uint64_t ad
                         where, c->seg_cap);
     enum vs_gmem_access_kind kind = write ? VS_GMEM_WRITE : VS_GMEM_READ;
     void *host = vs_gmem_translate(q->gm, addr, len, kind, NULL);
-    if (!host && !span_ok(q->gm, addr, len, kind))
+    if (!host && !vs_gmem_span_ok(q->gm, addr, len, kind))
         return dev_fail(q, e, VS_EPROTO, slot,
                         "%s%s buffer [0x%llx, +%u) not in %s guest memory "
                         "(packed: buffer address)",
@@ -742,7 +710,7 @@ static int dev_indirect(pk_dev *q, struct walk *w, unsigned slot, uint64_t addr,
                         "(packed: indirect table too long)",
                         n, q->size);
     const struct pdesc *t = vs_gmem_translate(q->gm, addr, len, VS_GMEM_READ, NULL);
-    if (!t && !span_ok(q->gm, addr, len, VS_GMEM_READ))
+    if (!t && !vs_gmem_span_ok(q->gm, addr, len, VS_GMEM_READ))
         return dev_fail(q, e, VS_EPROTO, slot,
                         "indirect table [0x%llx, +%u) not in guest memory "
                         "(packed: indirect table address)",

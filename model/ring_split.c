@@ -578,38 +578,6 @@ dev_fail(split_dev *q, vs_err *e, int code, unsigned desc, int ient, const char 
 
 typedef unsigned long long ull;
 
-/* Is [gpa, gpa+len) accessible guest memory, possibly spanning adjacent regions?
- * (vs_gmem_range_ok only accepts a range inside one region.) Cold path: only used when
- * vs_gmem_translate failed. */
-__attribute__((noinline, cold)) static bool span_ok(const vs_gmem *gm, uint64_t gpa,
-                                                    uint64_t len,
-                                                    enum vs_gmem_access_kind kind)
-{
-    if (vs_gmem_range_ok(gm, gpa, len, kind))
-        return true;
-    if (len == 0 || len - 1 > UINT64_MAX - gpa)
-        return false;
-    const size_t n = vs_gmem_region_count(gm);
-    while (len) {
-        const vs_gmem_region *hit = NULL;
-        for (size_t i = 0; i < n; i++) {
-            const vs_gmem_region *r = vs_gmem_region_at(gm, i);
-            if (r && gpa >= r->gpa && gpa - r->gpa < r->size) {
-                hit = r;
-                break;
-            }
-        }
-        if (!hit || (hit->flags & VS_GMEM_HOLE) ||
-            (kind == VS_GMEM_WRITE && (hit->flags & VS_GMEM_READONLY)))
-            return false;
-        uint64_t room = hit->size - (gpa - hit->gpa);
-        uint64_t take = len < room ? len : room;
-        gpa += take;
-        len -= take;
-    }
-    return true;
-}
-
 int vs_split_dev_pop(vs_vq_dev *qq, vs_chain *c, vs_err *e)
 {
     split_dev *q = DEV(qq);
@@ -682,7 +650,7 @@ int vs_split_dev_pop(vs_vq_dev *qq, vs_chain *c, vs_err *e)
                                 (ull)addr, len);
             const struct sdesc *t = vs_gmem_translate(q->gm, addr, len, VS_GMEM_READ, NULL);
             if (!t) {
-                if (!span_ok(q->gm, addr, len, VS_GMEM_READ))
+                if (!vs_gmem_span_ok(q->gm, addr, len, VS_GMEM_READ))
                     return dev_fail(q, e, VS_EPROTO, rd, -1,
                                     "split: indirect table outside guest memory",
                                     "indirect table [0x%llx,+%u) is not readable guest memory",
@@ -717,7 +685,7 @@ int vs_split_dev_pop(vs_vq_dev *qq, vs_chain *c, vs_err *e)
                             "device-readable descriptor after a device-writable one");
         const enum vs_gmem_access_kind kind = w ? VS_GMEM_WRITE : VS_GMEM_READ;
         void *host = vs_gmem_translate(q->gm, addr, len, kind, NULL);
-        if (unlikely(!host) && !span_ok(q->gm, addr, len, kind))
+        if (unlikely(!host) && !vs_gmem_span_ok(q->gm, addr, len, kind))
             return dev_fail(q, e, VS_EPROTO, rd, ient, "split: buffer outside guest memory",
                             "buffer [0x%llx,+%u) is not %s guest memory", (ull)addr, len,
                             w ? "writable" : "readable");

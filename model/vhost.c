@@ -785,65 +785,51 @@ void vs_vhost_ring_break(vs_vhost_state *s, uint32_t r)
     s->ring[r].started = false;
 }
 
-int vs_vhost_xlat_uaddr(const vs_vhost_state *s, uint64_t uaddr, uint64_t len,
-                        vs_vhost_xlat *out, const char **rule, vs_err *e)
+/* One lookup for both address spaces: by_gpa picks which region base addr is measured from. */
+static int xlat(const vs_vhost_state *s, uint64_t addr, uint64_t len, bool by_gpa,
+                vs_vhost_xlat *out, const char **rule, vs_err *e)
 {
+    const char *what = by_gpa ? "gpa" : "user address";
     if (!s)
         return rej(rule, NULL, e, VS_EINVAL, "xlat: NULL state");
     if (len == 0)
-        return rej(rule, NULL, e, VS_EINVAL, "xlat uaddr 0x%llx: zero length", (ull)uaddr);
-    if (len - 1 > UINT64_MAX - uaddr)
-        return rej(rule, R_ADDR, e, VS_ERANGE, "user address 0x%llx+0x%llx wraps around 2^64",
-                   (ull)uaddr, (ull)len);
+        return rej(rule, NULL, e, VS_EINVAL, "xlat %s 0x%llx: zero length",
+                   by_gpa ? "gpa" : "uaddr", (ull)addr);
+    if (len - 1 > UINT64_MAX - addr)
+        return rej(rule, R_ADDR, e, VS_ERANGE, "%s 0x%llx+0x%llx wraps around 2^64", what,
+                   (ull)addr, (ull)len);
     for (uint32_t i = 0; i < s->nregions; i++) {
         const vs_vhost_mem_slot *m = &s->mem[i];
         if (!m->used)
             continue;
-        uint64_t off = uaddr - m->r.uaddr;
-        if (uaddr >= m->r.uaddr && off < m->r.size) {
+        uint64_t base = by_gpa ? m->r.gpa : m->r.uaddr;
+        uint64_t off = addr - base;
+        if (addr >= base && off < m->r.size) {
             if (len - 1 > m->r.size - 1 - off)
                 return rej(rule, R_ADDR, e, VS_ERANGE,
-                           "user address [0x%llx,+0x%llx) crosses the end of memory region %u "
+                           "%s [0x%llx,+0x%llx) crosses the end of memory region %u "
                            "[0x%llx,+0x%llx)",
-                           (ull)uaddr, (ull)len, i, (ull)m->r.uaddr, (ull)m->r.size);
+                           what, (ull)addr, (ull)len, i, (ull)base, (ull)m->r.size);
             if (out)
                 *out = (vs_vhost_xlat){i, m->r.gpa + off, m->r.mmap_offset + off, off};
             ok_rule(rule);
             return 0;
         }
     }
-    return rej(rule, R_ADDR, e, VS_ERANGE, "user address 0x%llx is in no memory region (%u regions)",
-               (ull)uaddr, s->nregions);
+    return rej(rule, R_ADDR, e, VS_ERANGE, "%s 0x%llx is in no memory region (%u regions)", what,
+               (ull)addr, s->nregions);
+}
+
+int vs_vhost_xlat_uaddr(const vs_vhost_state *s, uint64_t uaddr, uint64_t len,
+                        vs_vhost_xlat *out, const char **rule, vs_err *e)
+{
+    return xlat(s, uaddr, len, false, out, rule, e);
 }
 
 int vs_vhost_xlat_gpa(const vs_vhost_state *s, uint64_t gpa, uint64_t len,
                       vs_vhost_xlat *out, const char **rule, vs_err *e)
 {
-    if (!s)
-        return rej(rule, NULL, e, VS_EINVAL, "xlat: NULL state");
-    if (len == 0)
-        return rej(rule, NULL, e, VS_EINVAL, "xlat gpa 0x%llx: zero length", (ull)gpa);
-    if (len - 1 > UINT64_MAX - gpa)
-        return rej(rule, R_ADDR, e, VS_ERANGE, "gpa 0x%llx+0x%llx wraps around 2^64", (ull)gpa,
-                   (ull)len);
-    for (uint32_t i = 0; i < s->nregions; i++) {
-        const vs_vhost_mem_slot *m = &s->mem[i];
-        if (!m->used)
-            continue;
-        uint64_t off = gpa - m->r.gpa;
-        if (gpa >= m->r.gpa && off < m->r.size) {
-            if (len - 1 > m->r.size - 1 - off)
-                return rej(rule, R_ADDR, e, VS_ERANGE,
-                           "gpa [0x%llx,+0x%llx) crosses the end of memory region %u "
-                           "[0x%llx,+0x%llx)",
-                           (ull)gpa, (ull)len, i, (ull)m->r.gpa, (ull)m->r.size);
-            if (out)
-                *out = (vs_vhost_xlat){i, gpa, m->r.mmap_offset + off, off};
-            ok_rule(rule);
-            return 0;
-        }
-    }
-    return rej(rule, R_ADDR, e, VS_ERANGE, "gpa 0x%llx is in no memory region", (ull)gpa);
+    return xlat(s, gpa, len, true, out, rule, e);
 }
 
 /* Translates a ring's three areas. num 0 (not yet set) checks one byte of each area. */

@@ -73,9 +73,14 @@ void *vs_gmem_host_base(const vs_gmem *gm);   /* host address of file offset 0 *
 void *vs_gmem_translate(vs_gmem *gm, uint64_t gpa, uint64_t len,
                         enum vs_gmem_access_kind kind, vs_err *e);
 
-/* Is [gpa, gpa+len) fully inside accessible memory for kind? (no hooks run, no message) */
+/* Is [gpa, gpa+len) inside one region accessible for kind? (no hooks run, no message) */
 bool vs_gmem_range_ok(const vs_gmem *gm, uint64_t gpa, uint64_t len,
                       enum vs_gmem_access_kind kind);
+
+/* Like vs_gmem_range_ok, but the range may span several adjacent regions (each accessible
+ * for kind), as vs_gmem_read/write accept. len 0 is not ok. */
+bool vs_gmem_span_ok(const vs_gmem *gm, uint64_t gpa, uint64_t len,
+                     enum vs_gmem_access_kind kind);
 
 /* Bulk copies; the range may span several adjacent regions. len 0 is a no-op. */
 int vs_gmem_read(vs_gmem *gm, uint64_t gpa, void *dst, uint64_t len, vs_err *e);

@@ -151,6 +151,15 @@ START_TEST(translate_errors)
     ck_assert(!vs_gmem_range_ok(gm, 0x300000, 1, VS_GMEM_READ));
     ck_assert(!vs_gmem_range_ok(gm, UINT64_MAX - 1, 4, VS_GMEM_READ));
     ck_assert(!vs_gmem_range_ok(gm, 0x10, 0, VS_GMEM_READ));
+    /* span_ok also accepts adjacent regions, each checked for kind */
+    ck_assert(vs_gmem_span_ok(gm, 0x0, 0x200001, VS_GMEM_READ));
+    ck_assert(vs_gmem_span_ok(gm, 0x1ff000, 0x101000, VS_GMEM_READ));
+    ck_assert(!vs_gmem_span_ok(gm, 0x1ff000, 0x2000, VS_GMEM_WRITE));
+    ck_assert(!vs_gmem_span_ok(gm, 0x1ff000, 0x101001, VS_GMEM_READ));
+    ck_assert(!vs_gmem_span_ok(gm, 0x500000, 1, VS_GMEM_READ));
+    ck_assert(!vs_gmem_span_ok(gm, UINT64_MAX - 1, 4, VS_GMEM_READ));
+    ck_assert(!vs_gmem_span_ok(gm, 0x10, 0, VS_GMEM_READ));
+    ck_assert(vs_gmem_span_ok(gm, 0x10, 4, VS_GMEM_WRITE));
 
     /* scalar accessors check bounds but not alignment */
     uint32_t v32;
