@@ -585,7 +585,7 @@ static void split_walk(vs_monitors *m, qstate *q, int32_t qi, chain_rec *c, uint
                         "entry %" PRIu32 " next %u", j, e.next);
                     shape_ok = false;
                 }
-                if (drv && !vs_gmem_range_ok(m->gm, e.addr, e.len ? e.len : 1, VS_GMEM_READ) &&
+                if (drv && !vs_gmem_span_ok(m->gm, e.addr, e.len ? e.len : 1, VS_GMEM_READ) &&
                     !has(f, VS_F_ACCESS_PLATFORM))
                     bad(m, CK_D_ADDR_RAM, 0, cx, "buffers inside guest RAM",
                         "indirect entry %" PRIu32 " at 0x%" PRIx64 "+%" PRIu32, j, e.addr, e.len);
@@ -603,7 +603,7 @@ static void split_walk(vs_monitors *m, qstate *q, int32_t qi, chain_rec *c, uint
                 shape_ok = false;
             }
             if (drv && !has(f, VS_F_ACCESS_PLATFORM)) {
-                if (!vs_gmem_range_ok(m->gm, d.addr, d.len ? d.len : 1, VS_GMEM_READ))
+                if (!vs_gmem_span_ok(m->gm, d.addr, d.len ? d.len : 1, VS_GMEM_READ))
                     bad(m, CK_D_ADDR_RAM, 0, cx, "buffers inside guest RAM",
                         "desc %u at 0x%" PRIx64 "+%" PRIu32, i, d.addr, d.len);
                 else
@@ -1654,9 +1654,9 @@ static void on_queue_setup(vs_monitors *m, const vs_event *ev)
     if (role_on(m, CK_D_ADDR_RAM) && !has(neg(m), VS_F_ACCESS_PLATFORM)) {
         vs_vq_area_sizes s;
         if (vs_vq_area_sizes_for(q->l.format, q->l.size, &s, NULL) == 0) {
-            if (!vs_gmem_range_ok(m->gm, q->l.desc_gpa, s.desc_bytes, VS_GMEM_READ) ||
-                !vs_gmem_range_ok(m->gm, q->l.driver_gpa, s.driver_bytes, VS_GMEM_READ) ||
-                !vs_gmem_range_ok(m->gm, q->l.device_gpa, s.device_bytes, VS_GMEM_READ))
+            if (!vs_gmem_span_ok(m->gm, q->l.desc_gpa, s.desc_bytes, VS_GMEM_READ) ||
+                !vs_gmem_span_ok(m->gm, q->l.driver_gpa, s.driver_bytes, VS_GMEM_READ) ||
+                !vs_gmem_span_ok(m->gm, q->l.device_gpa, s.device_bytes, VS_GMEM_READ))
                 bad(m, CK_D_ADDR_RAM, 0, cx, "ring areas inside guest RAM",
                     "desc 0x%" PRIx64 " driver 0x%" PRIx64 " device 0x%" PRIx64, q->l.desc_gpa,
                     q->l.driver_gpa, q->l.device_gpa);

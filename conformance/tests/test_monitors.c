@@ -21,10 +21,12 @@ enum mut {
     M_D_INDIRECT, M_D_AVAIL_BACK, M_D_CFG_NOGEN, M_D_CFG_WRITE_EARLY, M_D_FLUSH_SECTOR,
     M_D_IN_ODD, M_D_KICK_SKIPPED, M_D_NO_RESET_WAIT, M_D_FEAT_FROZEN, M_D_USED_FLAGS,
     M_D_FAILED_NO_RESET, M_USED_FLAGS_BAD, M_RESET_SLOW, M_RESET_NEVER,
+    M_D_ADDR_OUTSIDE, M_SPAN_REGIONS,
 };
 
 #define QSZ 16u
 #define BUF 0x80000ull
+#define SPAN_BOUNDARY 0x100000ull /* flat RAM size; M_SPAN_REGIONS splits RAM here */
 
 typedef struct h {
     vs_gmem *gm;
@@ -67,6 +69,8 @@ static void request(h *x, uint16_t head, uint32_t type, uint64_t sector, uint32_
 {
     uint64_t base = BUF + 0x4000ull * head;
     uint64_t hdr = base, dat = base + 0x100, st = base + 0x3000;
+    if (x->mut == M_SPAN_REGIONS && head == 0)
+        dat = SPAN_BOUNDARY - 0x100; /* legal: straddles two adjacent RAM regions */
     vs_gmem_st32(x->gm, hdr, type, NULL);
     vs_gmem_st64(x->gm, hdr + 8, sector, NULL);
     vs_gmem_fill(x->gm, dat, 0xa5, data + 16, NULL);
@@ -92,7 +96,8 @@ static void request(h *x, uint16_t head, uint32_t type, uint64_t sector, uint32_
     segs[n++] = (vs_seg){hdr, 16};
     nout++;
     if (data) {
-        wdesc(x, s, dat, data, (uint16_t)(VS_DESC_F_NEXT | (data_in ? VS_DESC_F_WRITE : 0)),
+        uint64_t daddr = x->mut == M_D_ADDR_OUTSIDE && head == 3 ? 4 * SPAN_BOUNDARY : dat;
+        wdesc(x, s, daddr, data, (uint16_t)(VS_DESC_F_NEXT | (data_in ? VS_DESC_F_WRITE : 0)),
               (uint16_t)(s + 1));
         s++;
         segs[n++] = (vs_seg){dat, data};
@@ -181,7 +186,14 @@ static void run(h *x, enum mut mut, unsigned roles)
 {
     memset(x, 0, sizeof *x);
     x->mut = mut;
-    ck_assert_int_eq(vs_gmem_create_flat(&x->gm, 1u << 20, NULL), 0);
+    if (mut == M_SPAN_REGIONS) { /* guest RAM as two adjacent regions */
+        ck_assert_int_eq(vs_gmem_create(&x->gm, 2 * SPAN_BOUNDARY, "span", NULL), 0);
+        ck_assert_int_eq(vs_gmem_add_region(x->gm, 0, SPAN_BOUNDARY, 0, 0, NULL), 0);
+        ck_assert_int_eq(
+            vs_gmem_add_region(x->gm, SPAN_BOUNDARY, SPAN_BOUNDARY, SPAN_BOUNDARY, 0, NULL), 0);
+    } else {
+        ck_assert_int_eq(vs_gmem_create_flat(&x->gm, SPAN_BOUNDARY, NULL), 0);
+    }
     ck_assert_int_eq(vs_monitors_create(&x->m, x->gm, VS_DEV_BLK, roles, NULL), 0);
     vs_monitors_set_scenario(x->m, "unit");
     ck_assert_int_eq(vs_vq_layout_alloc(x->gm, VS_RING_SPLIT, QSZ, &x->l, NULL), 0);
@@ -397,6 +409,22 @@ PAIR(d_kick_skipped, M_D_KICK_SKIPPED, DRV, "split.driver.avail-notif-suppressio
 PAIR(d_reset_wait, M_D_NO_RESET_WAIT, DRV, "generic.driver.reset.1", "reset-wait-zero")
 PAIR(d_frozen, M_D_FEAT_FROZEN, DRV, "generic.driver.init.3", "features-frozen")
 PAIR(d_failed_reset, M_D_FAILED_NO_RESET, DRV, "generic.driver.status.3", "failed-then-reset")
+PAIR(d_addr_ram, M_D_ADDR_OUTSIDE, DRV, "generic.driver.reserved-features.4", "addresses-in-ram")
+
+/* A buffer straddling two adjacent RAM regions is still inside guest RAM: no check may
+ * object, and addresses-in-ram must have looked at it. */
+START_TEST(buffer_spanning_regions)
+{
+    h x;
+    run(&x, M_SPAN_REGIONS, DEV | DRV);
+    ck_assert_uint_eq(vs_monitors_violations(x.m), 0);
+    ck_assert_uint_gt(cres(&x, "addresses-in-ram")->exercised, 0);
+    const vs_stmt_result *r = res(&x, "generic.driver.reserved-features.4");
+    ck_assert_msg(r->verdict == VS_VERDICT_PASS, "%s (%s)", vs_verdict_name(r->verdict),
+                  r->reason);
+    done(&x);
+}
+END_TEST
 
 /* Checks whose clean case needs a different set-up. */
 START_TEST(irq_suppressed)
@@ -782,8 +810,8 @@ int main(void)
         offer_deps, flush_offered, blk_status, blk_used_len, blk_pad, d_order, d_status_order,
         d_nonmono, d_subset, d_kick_early, d_align, d_used_flags, d_w_before_r, d_indirect,
         d_avail_back, d_cfg_gen, d_cfg_write, d_flush_sector, d_in_odd, d_kick_skipped,
-        d_reset_wait, d_frozen, d_failed_reset, irq_suppressed, ro_write, features_ok_refusal,
-        verdict_kinds, create_errors, reset_slow, reset_never, wz_zeroes, pk_used_desc,
+        d_reset_wait, d_frozen, d_failed_reset, d_addr_ram, buffer_spanning_regions,
+        irq_suppressed, ro_write, features_ok_refusal, verdict_kinds, create_errors, reset_slow, reset_never, wz_zeroes, pk_used_desc,
         pk_fetch_order, report_driver_violation, backend_view,
     };
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
