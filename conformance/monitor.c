@@ -1372,8 +1372,10 @@ static void on_status_write(vs_monitors *m, const vs_event *ev)
         if (added & VS_STATUS_DRIVER_OK)
             bad(m, CK_D_ABANDON, 0, NOCTX, "no DRIVER_OK after FEATURES_OK was refused",
                 "DRIVER_OK written");
-        if (added & VS_STATUS_FAILED)
+        if (added & VS_STATUS_FAILED) { /* gave up: both halves observed kept */
+            ok(m, CK_D_ABANDON, 0);
             ok(m, CK_D_ABANDON, 1);
+        }
     }
     if (added & VS_STATUS_FAILED)
         m->failed_written = true;

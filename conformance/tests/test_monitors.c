@@ -21,7 +21,10 @@ enum mut {
     M_D_INDIRECT, M_D_AVAIL_BACK, M_D_CFG_NOGEN, M_D_CFG_WRITE_EARLY, M_D_FLUSH_SECTOR,
     M_D_IN_ODD, M_D_KICK_SKIPPED, M_D_NO_RESET_WAIT, M_D_FEAT_FROZEN, M_D_USED_FLAGS,
     M_D_FAILED_NO_RESET, M_USED_FLAGS_BAD, M_RESET_SLOW, M_RESET_NEVER,
-    M_D_ADDR_OUTSIDE, M_SPAN_REGIONS,
+    M_D_ADDR_OUTSIDE, M_SPAN_REGIONS, M_D_AVAIL_FLAGS, M_D_KICK_UNNEEDED, M_D_FEAT_RESERVED,
+    M_D_NO_V1, M_D_RO_IGNORED, M_D_CFG_OPTIONAL, M_D_WCE_EARLY, M_D_ABANDON,
+    /* conforming twins of driver mutants whose statement the plain run never reaches */
+    M_RO_ACCEPTED, M_WCE_LATE, M_GIVES_UP,
 };
 
 #define QSZ 16u
@@ -108,6 +111,10 @@ static void request(h *x, uint16_t head, uint32_t type, uint64_t sector, uint32_
         wdesc(x, s, st, 1, VS_DESC_F_WRITE, 0);
     segs[n++] = (vs_seg){st, 1};
     vs_gmem_st16(x->gm, x->l.driver_gpa + 4 + 2ull * (x->avail % QSZ), head, NULL);
+    if (x->mut == M_D_AVAIL_FLAGS && head == 3)
+        vs_gmem_st16(x->gm, x->l.driver_gpa, 2, NULL); /* only bit 0 is defined */
+    if (x->mut == M_D_KICK_UNNEEDED && head == 3)
+        vs_gmem_st16(x->gm, x->l.device_gpa, 1, NULL); /* device: no notifications please */
     vs_ev_chain ch = {.seg = segs, .n_out = nout, .n_in = n - nout};
     vs_event e = {.kind = VS_EV_AVAIL, .t_ns = x->t += 10, .queue = 0, .id = head, .chain = &ch};
     vs_monitors_on_event(x->m, &e);
@@ -122,6 +129,8 @@ static void request(h *x, uint16_t head, uint32_t type, uint64_t sector, uint32_
         ev(x, VS_EV_KICK_SUPPRESSED, 0, 0);
     else
         ev(x, VS_EV_KICK, 0, 0);
+    if (x->mut == M_D_KICK_UNNEEDED && head == 3)
+        vs_gmem_st16(x->gm, x->l.device_gpa, 0, NULL);
 }
 
 /* The device completes request `head` with status `status` and `len`. */
@@ -220,8 +229,10 @@ static void run(h *x, enum mut mut, unsigned roles)
     x->ro = mut == M_BLK_RO;
     if (x->ro)
         offered |= VS_BIT(VS_BLK_F_RO);
-    if (mut == M_OFFER_RESERVED)
+    if (mut == M_OFFER_RESERVED || mut == M_D_FEAT_RESERVED)
         offered |= VS_BIT(50);
+    if (mut == M_D_RO_IGNORED || mut == M_RO_ACCEPTED)
+        offered |= VS_BIT(VS_BLK_F_RO);
     if (mut == M_OFFER_NO_V1)
         offered &= ~VS_BIT(VS_F_VERSION_1);
     if (mut == M_OFFER_WCE_NO_FLUSH)
@@ -231,6 +242,10 @@ static void run(h *x, enum mut mut, unsigned roles)
         ev(x, VS_EV_CONFIG_GEN, -1, 0);
     cfg(x, VS_EV_CONFIG_READ, 0, 8, 2048);
     cfg(x, VS_EV_CONFIG_READ, 33, 1, mut == M_PAD ? 5 : 0);
+    if (mut == M_D_CFG_OPTIONAL) /* blk_size, but BLK_SIZE was not offered */
+        cfg(x, VS_EV_CONFIG_READ, VS_BLK_CFG_BLK_SIZE, 4, 512);
+    if (mut == M_D_WCE_EARLY) /* writeback before FEATURES_OK */
+        cfg(x, VS_EV_CONFIG_READ, VS_BLK_CFG_WRITEBACK, 1, 0);
     ev(x, VS_EV_CONFIG_GEN, -1, 0);
     if (mut == M_D_CFG_WRITE_EARLY)
         cfg(x, VS_EV_CONFIG_WRITE, 32, 1, 1);
@@ -238,16 +253,32 @@ static void run(h *x, enum mut mut, unsigned roles)
                               VS_BIT(VS_BLK_F_RO) | VS_BIT(VS_BLK_F_CONFIG_WCE));
     if (mut == M_D_SUBSET || mut == M_FOK_ACCEPTS_BAD)
         drv |= VS_BIT(VS_F_EVENT_IDX);
+    if (mut == M_D_FEAT_RESERVED)
+        drv |= VS_BIT(50);
+    if (mut == M_D_NO_V1)
+        drv &= ~VS_BIT(VS_F_VERSION_1);
+    if (mut == M_D_RO_IGNORED)
+        drv &= ~VS_BIT(VS_BLK_F_RO);
     ev(x, VS_EV_FEATURES_WRITE, -1, drv);
     x->neg = drv;
     if (mut != M_D_ORDER)
         ev(x, VS_EV_STATUS_WRITE, -1, 0xb);
     /* re-writing the same features after FEATURES_OK is harmless; changing them is not */
     ev(x, VS_EV_FEATURES_WRITE, -1, mut == M_D_FEAT_FROZEN ? drv | VS_BIT(VS_BLK_F_RO) : drv);
-    bool refuse = false;
-    if (mut == M_FOK_ACCEPTS_BAD)
-        refuse = false; /* the mutant device accepts un-offered bits */
+    /* M_FOK_ACCEPTS_BAD: the mutant device accepts un-offered bits (no refusal).
+     * M_D_ABANDON: the device refuses and the driver carries on regardless. */
+    bool refuse = mut == M_D_ABANDON || mut == M_GIVES_UP;
     ev(x, VS_EV_STATUS_READ, -1, refuse ? 3 : 0xb);
+    if (mut == M_GIVES_UP) {
+        ev(x, VS_EV_STATUS_WRITE, -1, 0x80 | 0xb);
+        ck_assert_int_eq(vs_monitors_finish(x->m, x->neg, NULL), 0);
+        return;
+    }
+    if (mut == M_WCE_LATE) {
+        ev(x, VS_EV_CONFIG_GEN, -1, 0);
+        cfg(x, VS_EV_CONFIG_READ, VS_BLK_CFG_WRITEBACK, 1, 0);
+        ev(x, VS_EV_CONFIG_GEN, -1, 0);
+    }
     vs_event qs = {.kind = VS_EV_QUEUE_SETUP, .queue = 0, .layout = &x->l, .t_ns = x->t += 10};
     vs_monitors_on_event(x->m, &qs);
     if (mut == M_D_KICK_EARLY)
@@ -269,11 +300,13 @@ static void run(h *x, enum mut mut, unsigned roles)
     if (mut == M_BLK_IN_SHORT)
         in_len = 512;
     complete(x, 0, in_len, mut == M_BLK_STATUS_BAD ? 7 : 0, true);
-    /* OUT 512 bytes */
-    request(x, 3, VS_BLK_T_OUT, 8, 512, false);
+    /* OUT 512 bytes (not to a read-only device) */
+    if (mut != M_RO_ACCEPTED)
+        request(x, 3, VS_BLK_T_OUT, 8, 512, false);
     if (mut == M_IRQ_MASKED)
         ev(x, VS_EV_IRQ_MASK, 0, 1);
-    complete(x, 3, 1, (x->ro && mut != M_BLK_RO) ? VS_BLK_S_IOERR : 0, true);
+    if (mut != M_RO_ACCEPTED)
+        complete(x, 3, 1, (x->ro && mut != M_BLK_RO) ? VS_BLK_S_IOERR : 0, true);
     if (mut == M_IRQ_MASKED)
         ev(x, VS_EV_IRQ_MASK, 0, 0);
     /* FLUSH */
@@ -324,10 +357,13 @@ static const vs_check_result *cres(h *x, const char *name)
 }
 
 /* Clean run: statement passes; mutant: statement fails with evidence from `check`. */
-static void pair(enum mut mut, unsigned roles, const char *id, const char *check)
+/* Clean run `clean` (a conforming driver and device): the statement passes; mutant: it
+ * fails with evidence naming `check`. */
+static void pair_from(enum mut clean, enum mut mut, unsigned roles, const char *id,
+                      const char *check)
 {
     h x;
-    run(&x, M_NONE, roles);
+    run(&x, clean, roles);
     if (id) {
         const vs_stmt_result *r = res(&x, id);
         ck_assert_msg(r->verdict == VS_VERDICT_PASS, "%s clean: %s (%s)", id,
@@ -363,8 +399,15 @@ static void pair(enum mut mut, unsigned roles, const char *id, const char *check
 
 #define DEV VS_ROLE_DEVICE
 #define DRV VS_ROLE_DRIVER
+static void pair(enum mut mut, unsigned roles, const char *id, const char *check)
+{
+    pair_from(M_NONE, mut, roles, id, check);
+}
+
 #define PAIR(name, mut, roles, id, check) \
     START_TEST(name) { pair(mut, roles, id, check); } END_TEST
+#define TWIN_PAIR(name, clean, mut, roles, id, check) \
+    START_TEST(name) { pair_from(clean, mut, roles, id, check); } END_TEST
 
 PAIR(used_bad_id, M_USED_BAD_ID, DEV, "split.device.used-ring.1", "used-id-outstanding")
 PAIR(used_double, M_DOUBLE, DEV, "split.device.used-ring.1", "used-id-outstanding")
@@ -410,6 +453,20 @@ PAIR(d_reset_wait, M_D_NO_RESET_WAIT, DRV, "generic.driver.reset.1", "reset-wait
 PAIR(d_frozen, M_D_FEAT_FROZEN, DRV, "generic.driver.init.3", "features-frozen")
 PAIR(d_failed_reset, M_D_FAILED_NO_RESET, DRV, "generic.driver.status.3", "failed-then-reset")
 PAIR(d_addr_ram, M_D_ADDR_OUTSIDE, DRV, "generic.driver.reserved-features.4", "addresses-in-ram")
+PAIR(d_avail_flags, M_D_AVAIL_FLAGS, DRV, "split.driver.used-notif-suppression.1",
+     "avail-flags-valid")
+PAIR(d_kick_unneeded, M_D_KICK_UNNEEDED, DRV, "split.driver.avail-notif-suppression.3",
+     "kick-only-when-needed")
+PAIR(d_feat_reserved, M_D_FEAT_RESERVED, DRV, "generic.driver.features.5", "features-no-reserved")
+PAIR(d_no_v1, M_D_NO_V1, DRV, "generic.driver.reserved-features.1", "accept-version-1")
+TWIN_PAIR(d_ro_ignored, M_RO_ACCEPTED, M_D_RO_IGNORED, DRV, "blk.driver.blk-op.3",
+          "accept-recommended")
+PAIR(d_cfg_optional, M_D_CFG_OPTIONAL, DRV, "generic.driver.config-space.3",
+     "config-optional-fields")
+TWIN_PAIR(d_wce_early, M_WCE_LATE, M_D_WCE_EARLY, DRV, "blk.driver.blk-init.3",
+          "blk-writeback-read-late")
+TWIN_PAIR(d_abandon, M_GIVES_UP, M_D_ABANDON, DRV, "generic.driver.init.5",
+          "abandon-after-refusal")
 
 /* A buffer straddling two adjacent RAM regions is still inside guest RAM: no check may
  * object, and addresses-in-ram must have looked at it. */
@@ -811,6 +868,8 @@ int main(void)
         d_nonmono, d_subset, d_kick_early, d_align, d_used_flags, d_w_before_r, d_indirect,
         d_avail_back, d_cfg_gen, d_cfg_write, d_flush_sector, d_in_odd, d_kick_skipped,
         d_reset_wait, d_frozen, d_failed_reset, d_addr_ram, buffer_spanning_regions,
+        d_avail_flags, d_kick_unneeded, d_feat_reserved, d_no_v1, d_ro_ignored, d_cfg_optional,
+        d_wce_early, d_abandon,
         irq_suppressed, ro_write, features_ok_refusal, verdict_kinds, create_errors, reset_slow, reset_never, wz_zeroes, pk_used_desc,
         pk_fetch_order, report_driver_violation, backend_view,
     };
