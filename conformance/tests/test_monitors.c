@@ -24,7 +24,8 @@ enum mut {
     M_D_ADDR_OUTSIDE, M_SPAN_REGIONS, M_D_AVAIL_FLAGS, M_D_KICK_UNNEEDED, M_D_FEAT_RESERVED,
     M_D_NO_V1, M_D_RO_IGNORED, M_D_CFG_OPTIONAL, M_D_WCE_EARLY, M_D_ABANDON,
     /* conforming twins of driver mutants whose statement the plain run never reaches */
-    M_RO_ACCEPTED, M_WCE_LATE, M_GIVES_UP,
+    M_RO_ACCEPTED, M_WCE_LATE, M_GIVES_UP, M_IN_ORDER, M_LIFETIME_OK,
+    M_IN_ORDER_SWAP, M_LIFETIME_RESERVED,
 };
 
 #define QSZ 16u
@@ -233,6 +234,12 @@ static void run(h *x, enum mut mut, unsigned roles)
         offered |= VS_BIT(50);
     if (mut == M_D_RO_IGNORED || mut == M_RO_ACCEPTED)
         offered |= VS_BIT(VS_BLK_F_RO);
+    bool in_order = mut == M_IN_ORDER || mut == M_IN_ORDER_SWAP;
+    if (in_order)
+        offered |= VS_BIT(VS_F_IN_ORDER);
+    bool lifetime = mut == M_LIFETIME_OK || mut == M_LIFETIME_RESERVED;
+    if (lifetime)
+        offered |= VS_BIT(VS_BLK_F_LIFETIME);
     if (mut == M_OFFER_NO_V1)
         offered &= ~VS_BIT(VS_F_VERSION_1);
     if (mut == M_OFFER_WCE_NO_FLUSH)
@@ -255,6 +262,10 @@ static void run(h *x, enum mut mut, unsigned roles)
         drv |= VS_BIT(VS_F_EVENT_IDX);
     if (mut == M_D_FEAT_RESERVED)
         drv |= VS_BIT(50);
+    if (in_order)
+        drv |= VS_BIT(VS_F_IN_ORDER);
+    if (lifetime)
+        drv |= VS_BIT(VS_BLK_F_LIFETIME);
     if (mut == M_D_NO_V1)
         drv &= ~VS_BIT(VS_F_VERSION_1);
     if (mut == M_D_RO_IGNORED)
@@ -299,7 +310,9 @@ static void run(h *x, enum mut mut, unsigned roles)
     uint32_t in_len = mut == M_D_IN_ODD ? 501 : 513;
     if (mut == M_BLK_IN_SHORT)
         in_len = 512;
-    complete(x, 0, in_len, mut == M_BLK_STATUS_BAD ? 7 : 0, true);
+    bool swap = mut == M_IN_ORDER_SWAP; /* the IN completes after the later OUT */
+    if (!swap)
+        complete(x, 0, in_len, mut == M_BLK_STATUS_BAD ? 7 : 0, true);
     /* OUT 512 bytes (not to a read-only device) */
     if (mut != M_RO_ACCEPTED)
         request(x, 3, VS_BLK_T_OUT, 8, 512, false);
@@ -309,11 +322,21 @@ static void run(h *x, enum mut mut, unsigned roles)
         complete(x, 3, 1, (x->ro && mut != M_BLK_RO) ? VS_BLK_S_IOERR : 0, true);
     if (mut == M_IRQ_MASKED)
         ev(x, VS_EV_IRQ_MASK, 0, 0);
+    if (swap)
+        complete(x, 0, in_len, 0, true);
     /* FLUSH */
     request(x, 6, VS_BLK_T_FLUSH, mut == M_D_FLUSH_SECTOR ? 5 : 0, 0, false);
     if (mut == M_USED_FLAGS_BAD)
         vs_gmem_st16(x->gm, x->l.device_gpa, 2, NULL);
     complete(x, 6, 1, 0, mut != M_NO_IRQ);
+    if (lifetime) {
+        request(x, 12, VS_BLK_T_GET_LIFETIME, 0, 8, true);
+        uint64_t lt = BUF + 0x4000ull * 12 + 0x100;
+        vs_gmem_fill(x->gm, lt, 0, 8, NULL);
+        if (mut == M_LIFETIME_RESERVED)
+            vs_gmem_st16(x->gm, lt, 4, NULL); /* pre_eol_info 4 is reserved */
+        complete(x, 12, 9, 0, true);
+    }
     if (mut == M_USED_INVALID) {
         vs_event ui = {.kind = VS_EV_USED_INVALID, .queue = 0, .id = 77, .len = 1,
                        .text = "id 77 out of range", .t_ns = x->t += 10};
@@ -465,6 +488,10 @@ PAIR(d_cfg_optional, M_D_CFG_OPTIONAL, DRV, "generic.driver.config-space.3",
      "config-optional-fields")
 TWIN_PAIR(d_wce_early, M_WCE_LATE, M_D_WCE_EARLY, DRV, "blk.driver.blk-init.3",
           "blk-writeback-read-late")
+TWIN_PAIR(in_order, M_IN_ORDER, M_IN_ORDER_SWAP, DEV, "generic.device.reserved-features.3",
+          "in-order-use")
+TWIN_PAIR(lifetime, M_LIFETIME_OK, M_LIFETIME_RESERVED, DEV, "blk.device.blk-op.12",
+          "blk-lifetime-range")
 TWIN_PAIR(d_abandon, M_GIVES_UP, M_D_ABANDON, DRV, "generic.driver.init.5",
           "abandon-after-refusal")
 
@@ -869,7 +896,7 @@ int main(void)
         d_avail_back, d_cfg_gen, d_cfg_write, d_flush_sector, d_in_odd, d_kick_skipped,
         d_reset_wait, d_frozen, d_failed_reset, d_addr_ram, buffer_spanning_regions,
         d_avail_flags, d_kick_unneeded, d_feat_reserved, d_no_v1, d_ro_ignored, d_cfg_optional,
-        d_wce_early, d_abandon,
+        d_wce_early, d_abandon, in_order, lifetime,
         irq_suppressed, ro_write, features_ok_refusal, verdict_kinds, create_errors, reset_slow, reset_never, wz_zeroes, pk_used_desc,
         pk_fetch_order, report_driver_violation, backend_view,
     };
