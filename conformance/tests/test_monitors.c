@@ -25,7 +25,8 @@ enum mut {
     M_D_NO_V1, M_D_RO_IGNORED, M_D_CFG_OPTIONAL, M_D_WCE_EARLY, M_D_ABANDON,
     /* conforming twins of driver mutants whose statement the plain run never reaches */
     M_RO_ACCEPTED, M_WCE_LATE, M_GIVES_UP, M_IN_ORDER, M_LIFETIME_OK,
-    M_IN_ORDER_SWAP, M_LIFETIME_RESERVED,
+    M_IN_ORDER_SWAP, M_LIFETIME_RESERVED, M_CAP_CHANGE_IRQ, M_CAP_CHANGE_SILENT,
+    M_ERROR_FLAGGED, M_ERROR_HIDDEN,
 };
 
 #define QSZ 16u
@@ -337,6 +338,20 @@ static void run(h *x, enum mut mut, unsigned roles)
             vs_gmem_st16(x->gm, lt, 4, NULL); /* pre_eol_info 4 is reserved */
         complete(x, 12, 9, 0, true);
     }
+    if (mut == M_CAP_CHANGE_IRQ || mut == M_CAP_CHANGE_SILENT) { /* capacity 2048 -> 4096 */
+        if (mut == M_CAP_CHANGE_IRQ)
+            ev(x, VS_EV_IRQ, -1, 1);
+        cfg(x, VS_EV_CONFIG_READ, 0, 8, 4096);
+    }
+    if (mut == M_ERROR_FLAGGED || mut == M_ERROR_HIDDEN) {
+        ev(x, VS_EV_DEVICE_ERROR, -1, 0);
+        if (mut == M_ERROR_FLAGGED) { /* NEEDS_RESET, with its config-change interrupt */
+            ev(x, VS_EV_IRQ, -1, 1);
+            ev(x, VS_EV_STATUS_READ, -1, VS_STATUS_DEVICE_NEEDS_RESET | 0xf);
+        } else {
+            ev(x, VS_EV_STATUS_READ, -1, 0xf);
+        }
+    }
     if (mut == M_USED_INVALID) {
         vs_event ui = {.kind = VS_EV_USED_INVALID, .queue = 0, .id = 77, .len = 1,
                        .text = "id 77 out of range", .t_ns = x->t += 10};
@@ -492,6 +507,10 @@ TWIN_PAIR(in_order, M_IN_ORDER, M_IN_ORDER_SWAP, DEV, "generic.device.reserved-f
           "in-order-use")
 TWIN_PAIR(lifetime, M_LIFETIME_OK, M_LIFETIME_RESERVED, DEV, "blk.device.blk-op.12",
           "blk-lifetime-range")
+TWIN_PAIR(cap_change, M_CAP_CHANGE_IRQ, M_CAP_CHANGE_SILENT, DEV, "blk.device.blk-op.1",
+          "blk-config-change-notified")
+TWIN_PAIR(error_flagged, M_ERROR_FLAGGED, M_ERROR_HIDDEN, DEV, "generic.device.status.2",
+          "error-sets-needs-reset")
 TWIN_PAIR(d_abandon, M_GIVES_UP, M_D_ABANDON, DRV, "generic.driver.init.5",
           "abandon-after-refusal")
 
@@ -896,7 +915,7 @@ int main(void)
         d_avail_back, d_cfg_gen, d_cfg_write, d_flush_sector, d_in_odd, d_kick_skipped,
         d_reset_wait, d_frozen, d_failed_reset, d_addr_ram, buffer_spanning_regions,
         d_avail_flags, d_kick_unneeded, d_feat_reserved, d_no_v1, d_ro_ignored, d_cfg_optional,
-        d_wce_early, d_abandon, in_order, lifetime,
+        d_wce_early, d_abandon, in_order, lifetime, cap_change, error_flagged,
         irq_suppressed, ro_write, features_ok_refusal, verdict_kinds, create_errors, reset_slow, reset_never, wz_zeroes, pk_used_desc,
         pk_fetch_order, report_driver_violation, backend_view,
     };
