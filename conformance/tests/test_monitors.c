@@ -627,7 +627,7 @@ END_TEST
 
 /* ---- blk.device.blk-op.6, packed.device.desc-table.4, packed.device.virtqueues.1 ---- */
 
-enum mut3 { M3_NONE, M3_WZ_KEEPS, M3_PK_REWRITE, M3_PK_SWAP };
+enum mut3 { M3_NONE, M3_WZ_KEEPS, M3_PK_REWRITE, M3_PK_SWAP, M3_PK_FETCH_EARLY };
 
 /* Device initialisation with `features` negotiated and queue 0 of format fmt. */
 static void init3(h *x, vs_ring_format fmt, uint64_t features)
@@ -728,6 +728,10 @@ static void run_packed(h *x, enum mut3 mut)
     bool aw = true, uw = true;
     for (uint16_t b = 0; b < 10; b++) {
         uint16_t a = (uint16_t)(2 * b), c = (uint16_t)(2 * b + 1);
+        if (mut == M3_PK_FETCH_EARLY && b == 4) { /* fetches a chain not yet published */
+            vs_event f = {.kind = VS_EV_FETCH, .t_ns = x->t += 10, .queue = 0, .id = a};
+            vs_monitors_on_event(x->m, &f);
+        }
         pk_chain(x, &as, &aw, a);
         pk_chain(x, &as, &aw, c);
         vs_event p = {.kind = VS_EV_PUBLISH, .t_ns = x->t += 10, .queue = 0,
@@ -788,6 +792,12 @@ END_TEST
 START_TEST(pk_used_desc)
 {
     pair3(run_packed, M3_PK_REWRITE, "packed.device.desc-table.4", "packed-used-desc-unchanged");
+}
+END_TEST
+
+START_TEST(pk_fetch_available)
+{
+    pair3(run_packed, M3_PK_FETCH_EARLY, "packed.device.desc-table.3", "fetch-available-only");
 }
 END_TEST
 
@@ -917,7 +927,7 @@ int main(void)
         d_avail_flags, d_kick_unneeded, d_feat_reserved, d_no_v1, d_ro_ignored, d_cfg_optional,
         d_wce_early, d_abandon, in_order, lifetime, cap_change, error_flagged,
         irq_suppressed, ro_write, features_ok_refusal, verdict_kinds, create_errors, reset_slow, reset_never, wz_zeroes, pk_used_desc,
-        pk_fetch_order, report_driver_violation, backend_view,
+        pk_fetch_order, pk_fetch_available, report_driver_violation, backend_view,
     };
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
         tcase_add_test(tc, tests[i]);
