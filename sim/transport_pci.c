@@ -108,10 +108,14 @@ static int cr(pci_tr *tr, uint32_t off, unsigned w, uint64_t *v, vs_err *e)
 
 static int program_msix(pci_tr *tr, vs_err *e)
 {
-    for (uint16_t v = 0; v < tr->nvec; v++)
-        B(tr, vs_pcib_msix_set_entry(tr->bus, &tr->dev, v, tr->msi_gpa + 4u * v,
-                                     VS_PCI_MSI_DATA_TAG | v, false, e),
+    for (uint16_t v = 0; v < tr->nvec; v++) {
+        uint64_t addr = tr->msi_gpa + 4u * v;
+        uint32_t data = VS_PCI_MSI_DATA_TAG | v;
+        if (tr->plat->msix_route)
+            tr->plat->msix_route(tr->p, v, addr, &addr, &data);
+        B(tr, vs_pcib_msix_set_entry(tr->bus, &tr->dev, v, addr, data, false, e),
           "MSI-X table");
+    }
     B(tr, vs_pcib_msix_enable(tr->bus, &tr->dev, true, e), "MSI-X enable");
     tr->msix_on = true;
     return 0;
@@ -315,6 +319,8 @@ static int do_reset(pci_tr *tr, vs_err *e)
     if (tr->msix_on && (rc = set_config_vector(tr, e)) < 0)
         return rc;
     /* stale messages from before the reset */
+    if (tr->plat->msix_discard)
+        tr->plat->msix_discard(tr->p);
     for (uint16_t v = 0; v < tr->nvec; v++)
         __atomic_store_n(&tr->msi_slot[v], 0u, __ATOMIC_RELEASE);
     return 0;

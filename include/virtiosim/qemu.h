@@ -132,6 +132,13 @@ typedef struct vs_qemu_backend_opts {
     uint64_t poll_spin_ns;           /* wait(): spin phase; 0 = 5000 */
     uint64_t poll_sleep_max_ns;      /* wait(): longest back-off sleep; 0 = 100000 */
     bool sync_notify;                /* wait for QEMU's OK on every kick */
+    bool same_cpu;                   /* run QEMU and the calling thread on one CPU (the
+                                        one the caller is on): every kick and interrupt
+                                        is a local wake-up instead of a cross-CPU IPI.
+                                        The thread's affinity is restored on destroy. */
+    bool no_irqfd;                   /* MSI-X: poll the slot page in guest RAM instead of
+                                        blocking on eventfds (sim/qemu/irqfd.h), e.g. for
+                                        a QEMU built without ivshmem */
 } vs_qemu_backend_opts;
 
 void vs_qemu_backend_opts_default(vs_qemu_backend_opts *o);
@@ -163,6 +170,7 @@ typedef struct vs_qemu_stats {
     uint64_t irqs;            /* interrupts delivered */
     uint64_t waits;           /* wait() calls */
     uint64_t wait_sleeps;     /* nanosleeps inside wait() */
+    uint64_t irqfd_signals;   /* MSI-X messages that arrived as eventfd signals */
     uint64_t qtest_commands;  /* commands sent over the qtest socket */
     uint64_t qtest_writes;    /* write() calls on the qtest socket */
 } vs_qemu_stats;

@@ -75,6 +75,14 @@ typedef struct vs_pci_platform_ops {
     int (*fail)(void *p, int rc, vs_err *e, const char *what);
     /* A config interrupt was delivered (QEMU: emit its new stderr as VS_EV_NOTE). */
     void (*on_config_irq)(void *p, vs_event_bus *bus, uint64_t t_ns);
+    /* Optional MSI-X routing: may give vector v its own message target instead of the
+     * slot page (QEMU: an ivshmem doorbell that signals an eventfd, see sim/qemu/irqfd.h).
+     * slot_gpa is where the transport looks for vector v's message; a platform that
+     * routes v elsewhere must write a non-zero word there (during wait()) when v fires.
+     * 1: *addr / *data filled; 0: use the slot page. */
+    int (*msix_route)(void *p, uint16_t v, uint64_t slot_gpa, uint64_t *addr, uint32_t *data);
+    /* Optional: forget interrupts signalled so far but not yet written to slots (reset). */
+    void (*msix_discard)(void *p);
     /* Called last by the transport's destroy. */
     void (*destroy)(void *p);
 } vs_pci_platform_ops;

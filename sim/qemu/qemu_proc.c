@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -392,6 +393,12 @@ int vs_qemu_start(const vs_qemu_opts *o, vs_qemu **out, vs_err *e)
         fcntl(o->mem_fd, F_SETFD, 0);
         for (size_t i = 0; i < o->n_keep_fds; i++)
             fcntl(o->keep_fds[i], F_SETFD, 0);
+        if (o->pin_cpu && o->cpu >= 0 && o->cpu < CPU_SETSIZE) {
+            cpu_set_t set;
+            CPU_ZERO(&set);
+            CPU_SET(o->cpu, &set);
+            sched_setaffinity(0, sizeof set, &set);
+        }
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);

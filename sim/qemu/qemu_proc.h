@@ -49,6 +49,8 @@ typedef struct vs_qemu_opts {
     int qtest_timeout_ms;           /* 0: VS_QTEST_DEFAULT_TIMEOUT_MS */
     int stop_grace_ms;              /* 0: 2000 (SIGTERM -> SIGKILL) */
     const char *tmp_base;           /* NULL: $TMPDIR, else /tmp */
+    bool pin_cpu;                   /* QEMU runs on CPU `cpu` only (affinity) */
+    int cpu;
 } vs_qemu_opts;
 
 int vs_qemu_start(const vs_qemu_opts *opts, vs_qemu **out, vs_err *e);

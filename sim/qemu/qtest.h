@@ -108,6 +108,9 @@ int vs_qtest_irq_level(const vs_qtest *q, unsigned irq);
 /* Number of raise events seen on irq since open. */
 uint64_t vs_qtest_irq_count(const vs_qtest *q, unsigned irq);
 
+/* The socket, for poll() next to other fds (readable: call vs_qtest_poll_async). */
+int vs_qtest_fd(const vs_qtest *q);
+
 /* Statistics: commands sent, write() calls made. */
 uint64_t vs_qtest_stat_commands(const vs_qtest *q);
 uint64_t vs_qtest_stat_writes(const vs_qtest *q);

@@ -8,6 +8,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,6 +20,7 @@
 
 #include "virtiosim/transport_pci.h"
 
+#include "irqfd.h"
 #include "pci_qtest.h"
 #include "qemu_proc.h"
 #include "qtest.h"
@@ -41,7 +44,21 @@ typedef struct qemu_plat {
     size_t stderr_seen;
     pid_t pid;
     uint64_t wait_sleeps;
+    /* MSI-X over eventfds (irqfd.h): pfd[v] for vector v, pfd[nirq] the qtest socket */
+    vs_irqfd_bridge *irqfd;
+    uint64_t irqfd_doorbell;            /* GPA of ivshmem's doorbell register */
+    uint32_t *irq_slot[VS_IRQFD_MAX_VECTORS];
+    struct pollfd pfd[VS_IRQFD_MAX_VECTORS + 1];
+    unsigned nirq;                      /* vectors routed to eventfds */
+    bool irq_unrouted;                  /* some vector still writes the slot page */
+    uint64_t irqfd_signals;
+    bool pinned;                        /* the caller's affinity was changed: restore */
+    cpu_set_t saved_affinity;
 } qemu_plat;
+
+/* Where the ivshmem device's BARs go: the top MiB of the PCI window, which the virtio
+ * function's BAR assignment then leaves alone. */
+#define IRQFD_BAR_BASE (VS_PCI_MMIO_END - 0x100000ull)
 
 static const vs_pci_platform_ops qemu_plat_ops;
 
@@ -139,6 +156,91 @@ static int qp_intx_level(void *p, vs_err *e)
     return 0;
 }
 
+/* Moves eventfd signals (pfd[].revents already filled by poll) into the slot words the
+ * transport reads; also services the qtest socket. */
+static int irqfd_collect(qemu_plat *q, vs_err *e)
+{
+    for (unsigned v = 0; v < q->nirq; v++) {
+        if (!(q->pfd[v].revents & POLLIN))
+            continue;
+        uint64_t n = 0;
+        if (read(q->pfd[v].fd, &n, sizeof n) == (ssize_t)sizeof n && n && q->irq_slot[v]) {
+            __atomic_store_n(q->irq_slot[v], vs_irqfd_bridge_msi_data(v), __ATOMIC_RELEASE);
+            q->irqfd_signals++;
+        }
+    }
+    if (q->pfd[q->nirq].revents) {
+        int rc = vs_qtest_poll_async(q->qt, 0, e);
+        if (rc < 0)
+            return qp_fail(q, rc, e, "wait");
+        if (!vs_qemu_alive(q->qemu))
+            return qp_fail(q, -VS_EBACKEND, e, "wait");
+    }
+    return 0;
+}
+
+/* MSI-X with every vector on an eventfd: block in poll() until one fires (or QEMU's
+ * socket speaks, e.g. because it died). No spinning, no timed wake-ups. */
+static int irqfd_wait(qemu_plat *q, uint64_t timeout_ns, bool (*ready)(void *), void *arg,
+                      vs_err *e)
+{
+    if (ready(arg))
+        return 0;
+    uint64_t start = mono_ns();
+    int ms = timeout_ns >= 1000000000u ? 1000 : (int)((timeout_ns + 999999) / 1000000);
+    for (;;) {
+        int r = poll(q->pfd, q->nirq + 1, ms);
+        if (r < 0 && errno != EINTR)
+            return vs_err_set(e, VS_EIO, "qemu: wait: poll: %s", strerror(errno));
+        if (r > 0) {
+            int rc = irqfd_collect(q, e);
+            if (rc < 0)
+                return rc;
+        }
+        if (ready(arg))
+            return 0;
+        uint64_t el = mono_ns() - start;
+        if (el >= timeout_ns)
+            return 0;
+        uint64_t left_ms = (timeout_ns - el + 999999) / 1000000;
+        ms = left_ms > 1000 ? 1000 : (int)left_ms; /* re-check liveness every second */
+        if (r == 0 && ms == 1000 && !vs_qemu_alive(q->qemu))
+            return qp_fail(q, -VS_EBACKEND, e, "wait");
+    }
+}
+
+static int qp_msix_route(void *p, uint16_t v, uint64_t slot_gpa, uint64_t *addr,
+                         uint32_t *data)
+{
+    qemu_plat *q = p;
+    if (!q->irqfd || v >= vs_irqfd_bridge_vectors(q->irqfd)) {
+        q->irq_unrouted = q->irq_unrouted || q->irqfd != NULL;
+        return 0;
+    }
+    q->irq_slot[v] = vs_gmem_translate(q->gm, slot_gpa, 4, VS_GMEM_WRITE, NULL);
+    if (!q->irq_slot[v])
+        return 0;
+    *addr = q->irqfd_doorbell;
+    *data = vs_irqfd_bridge_msi_data(v);
+    if (v >= q->nirq) {
+        for (unsigned i = q->nirq; i <= v; i++)
+            q->pfd[i] = (struct pollfd){ .fd = vs_irqfd_bridge_fd(q->irqfd, i), .events = POLLIN };
+        q->nirq = v + 1u;
+        q->pfd[q->nirq] = (struct pollfd){ .fd = vs_qtest_fd(q->qt), .events = 0 };
+    }
+    return 1;
+}
+
+static void qp_msix_discard(void *p)
+{
+    qemu_plat *q = p;
+    for (unsigned v = 0; v < q->nirq; v++) {
+        uint64_t n;
+        while (read(q->pfd[v].fd, &n, sizeof n) == (ssize_t)sizeof n)
+            ;
+    }
+}
+
 /* Waiting: the INTx line over the qtest socket (blocking on it), or MSI-X messages in
  * the slot page (spin, then sleep with exponential back-off, checking that QEMU lives
  * about every millisecond of sleeping). */
@@ -172,6 +274,8 @@ static int qp_wait(void *p, uint64_t timeout_ns, bool (*ready)(void *), void *ar
                 return qp_fail(q, rc, e, "IRQ poll");
         }
     }
+    if (q->nirq && !q->irq_unrouted)
+        return irqfd_wait(q, timeout_ns, ready, arg, e);
     if (ready(arg))
         return 0;
     uint64_t start = mono_ns();
@@ -235,6 +339,9 @@ static void qp_destroy(void *p)
             q->qemu_cpu_last = c; /* keep the last reading */
         vs_qemu_destroy(q->qemu);
     }
+    vs_irqfd_bridge_destroy(q->irqfd);
+    if (q->pinned)
+        pthread_setaffinity_np(pthread_self(), sizeof q->saved_affinity, &q->saved_affinity);
     for (unsigned i = 0; i < q->n_low; i++)
         vs_gmem_free(q->gm, q->low_gpa[i], NULL);
     free(q);
@@ -248,6 +355,8 @@ static const vs_pci_platform_ops qemu_plat_ops = {
     .check = qp_check,
     .fail = qp_fail,
     .on_config_irq = qp_on_config_irq,
+    .msix_route = qp_msix_route,
+    .msix_discard = qp_msix_discard,
     .destroy = qp_destroy,
 };
 
@@ -267,6 +376,33 @@ void vs_qemu_backend_opts_default(vs_qemu_backend_opts *o)
     o->startup_timeout_ms = 10000;
     o->poll_spin_ns = 5000;
     o->poll_sleep_max_ns = 100000;
+}
+
+/* Gives the ivshmem-doorbell function of the irqfd bridge its BARs (registers, its own
+ * MSI-X table, the unused shared memory) in the top MiB of the window and turns on
+ * memory decoding, so the doorbell register can receive the virtio device's MSI-X
+ * writes. */
+static int irqfd_setup(qemu_plat *q, vs_err *e)
+{
+    vs_pci_func f;
+    int rc = vs_pci_find(q->qt, VS_IRQFD_PCI_VENDOR, VS_IRQFD_PCI_DEVICE, 0, &f, e);
+    if (rc < 0)
+        return rc;
+    vs_qtest_bus qb;
+    vs_pci_bus b = vs_qtest_bus_init(&qb, q->qt, f.bdf, true);
+    if ((rc = vs_pcib_cfg_write32(b, 0x10, (uint32_t)IRQFD_BAR_BASE, e)) < 0 ||
+        (rc = vs_pcib_cfg_write32(b, 0x14, (uint32_t)IRQFD_BAR_BASE + 0x1000u, e)) < 0 ||
+        (rc = vs_pcib_cfg_write32(b, 0x18, (uint32_t)IRQFD_BAR_BASE + 0x2000u, e)) < 0 ||
+        (rc = vs_pcib_cfg_write32(b, 0x1c, 0, e)) < 0 ||
+        (rc = vs_pcib_cfg_write16(b, 0x04, 0x0002, e)) < 0) /* memory space */
+        return rc;
+    uint32_t bar0 = 0;
+    if ((rc = vs_pcib_cfg_read32(b, 0x10, &bar0, e)) < 0)
+        return rc;
+    if ((bar0 & ~0xfu) != (uint32_t)IRQFD_BAR_BASE)
+        return vs_err_set(e, VS_EBACKEND, "irqfd bridge: ivshmem BAR0 reads 0x%08x", bar0);
+    q->irqfd_doorbell = IRQFD_BAR_BASE + VS_IRQFD_DOORBELL_OFF;
+    return 0;
 }
 
 static unsigned pci_type_of(uint32_t device_type)
@@ -361,14 +497,57 @@ int vs_qemu_transport_create(vs_transport **out, vs_gmem *gm, const vs_qemu_back
             vs_gmem_free(gm, tmp[i], NULL);
     }
 
+    const char *args[VS_QEMU_ARGS_MAX + 5];
+    size_t na = 0;
+    int keep = -1;
+    if (!op.no_irqfd) {
+        if ((rc = vs_irqfd_bridge_create(&q->irqfd, VS_IRQFD_MAX_VECTORS, e)) < 0)
+            goto fail;
+        args[na++] = "-chardev";
+        args[na++] = vs_irqfd_bridge_chardev_arg(q->irqfd);
+        args[na++] = "-device";
+        args[na++] = vs_irqfd_bridge_device_arg(q->irqfd);
+        keep = vs_irqfd_bridge_qemu_fd(q->irqfd);
+    }
+    for (size_t i = 0; op.device_args[i]; i++) {
+        if (na >= VS_QEMU_ARGS_MAX + 4) {
+            rc = vs_err_set(e, VS_EINVAL, "qemu: more than %d device arguments",
+                            VS_QEMU_ARGS_MAX);
+            goto fail;
+        }
+        args[na++] = op.device_args[i];
+    }
+    args[na] = NULL;
     vs_qemu_opts qo = { .qemu_path = op.qemu_path, .mem_fd = vs_gmem_fd(gm), .mem_size = size,
-                        .extra_args = op.device_args, .accel = op.accel, .machine = op.machine,
+                        .extra_args = args, .accel = op.accel, .machine = op.machine,
+                        .keep_fds = keep >= 0 ? &keep : NULL, .n_keep_fds = keep >= 0,
                         .startup_timeout_ms = op.startup_timeout_ms,
                         .qtest_timeout_ms = op.step_timeout_ms };
-    if ((rc = vs_qemu_start(&qo, &q->qemu, e)) < 0)
+    if (op.same_cpu) {
+        int cpu = sched_getcpu();
+        cpu_set_t one;
+        CPU_ZERO(&one);
+        if (cpu >= 0 && cpu < CPU_SETSIZE &&
+            pthread_getaffinity_np(pthread_self(), sizeof q->saved_affinity,
+                                   &q->saved_affinity) == 0) {
+            CPU_SET(cpu, &one);
+            if (pthread_setaffinity_np(pthread_self(), sizeof one, &one) == 0) {
+                q->pinned = true;
+                qo.pin_cpu = true;
+                qo.cpu = cpu;
+            }
+        }
+    }
+    rc = vs_qemu_start(&qo, &q->qemu, e);
+    vs_irqfd_bridge_release_qemu_end(q->irqfd);
+    if (rc < 0)
         goto fail;
     q->qt = vs_qemu_qtest(q->qemu);
     q->pid = vs_qemu_pid(q->qemu);
+    if (q->irqfd && (rc = irqfd_setup(q, e)) < 0) {
+        rc = qp_fail(q, rc, e, "irqfd setup");
+        goto fail;
+    }
 
     vs_pci_func func;
     if ((rc = vs_pci_find_virtio(q->qt, ptype, op.device_index, &func, e)) < 0) {
@@ -382,7 +561,7 @@ int vs_qemu_transport_create(vs_transport **out, vs_gmem *gm, const vs_qemu_back
     po.device_type = op.device_type;
     po.irq_mode = op.irq_mode;
     po.mmio_base = VS_PCI_MMIO_BASE;
-    po.mmio_end = VS_PCI_MMIO_END;
+    po.mmio_end = q->irqfd ? IRQFD_BAR_BASE : VS_PCI_MMIO_END;
     po.reset_timeout_ns = (uint64_t)op.step_timeout_ms * 1000000u;
     if ((rc = vs_pci_transport_create(out, pbus, gm, &qemu_plat_ops, q, &po, bus, e)) < 0)
         goto fail;
@@ -521,6 +700,7 @@ void vs_qemu_transport_stats(const vs_transport *vt, vs_qemu_stats *out)
     out->irqs = ps.irqs;
     out->waits = ps.waits;
     out->wait_sleeps = q->wait_sleeps;
+    out->irqfd_signals = q->irqfd_signals;
     if (q->qt && !q->dead) {
         out->qtest_commands = vs_qtest_stat_commands(q->qt);
         out->qtest_writes = vs_qtest_stat_writes(q->qt);

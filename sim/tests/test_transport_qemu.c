@@ -3,6 +3,8 @@
 #define _GNU_SOURCE
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,18 +83,26 @@ static void make_image(fx *f)
     close(fd);
 }
 
+static void start_with(fx *f, vs_qemu_blk_params *p, const vs_qemu_backend_opts *base);
+
 /* Starts QEMU with the given params; irq mode as given. */
 static void start(fx *f, vs_qemu_blk_params *p, enum vs_irq_mode mode)
+{
+    vs_qemu_backend_opts o;
+    vs_qemu_backend_opts_default(&o);
+    o.irq_mode = mode;
+    start_with(f, p, &o);
+}
+
+static void start_with(fx *f, vs_qemu_blk_params *p, const vs_qemu_backend_opts *base)
 {
     memset(f, 0, sizeof *f);
     OK(vs_gmem_create_flat(&f->gm, MEM, e));
     vs_event_bus_add(&f->bus, on_event, f);
     vs_qemu_args a;
     OK(vs_qemu_blk_args(p, &a, e));
-    vs_qemu_backend_opts o;
-    vs_qemu_backend_opts_default(&o);
+    vs_qemu_backend_opts o = *base;
     o.device_args = a.argv;
-    o.irq_mode = mode;
     OK(vs_qemu_transport_create(&f->t, f->gm, &o, &f->bus, e));
     f->t->irq_fn = on_irq;
     f->t->irq_opaque = f;
@@ -269,6 +279,93 @@ START_TEST(split_msix_roundtrip)
     OK(vs_qemu_transport_cpu(f.t, &self, &q, e));
     ck_assert_uint_gt(self, 0);
     finish(&f);
+}
+END_TEST
+
+static int open_fds(void)
+{
+    int n = 0;
+    for (int fd = 0; fd < 1024; fd++)
+        if (fcntl(fd, F_GETFD) != -1)
+            n++;
+    return n;
+}
+
+/* MSI-X messages arrive as eventfd signals (sim/qemu/irqfd.h): no timed sleeps, every
+ * interrupt counted by the bridge, and nothing of the bridge left open afterwards. */
+START_TEST(msix_through_eventfds)
+{
+    int fds0 = open_fds();
+    fx f;
+    vs_qemu_blk_params p;
+    vs_qemu_blk_params_default(&p);
+    fx tmp;
+    make_image(&tmp);
+    p.image = tmp.img;
+    start(&f, &p, VS_IRQ_MSIX);
+    memcpy(f.img, tmp.img, sizeof f.img);
+    bring_up(&f, VS_RING_SPLIT, 0);
+    roundtrip(&f);
+    vs_qemu_stats st;
+    vs_qemu_transport_stats(f.t, &st);
+    ck_assert_int_ge(f.irqs[0], 1);
+    ck_assert_uint_ge(st.irqfd_signals, (uint64_t)f.irqs[0]);
+    ck_assert_uint_eq(st.wait_sleeps, 0);
+    /* a reset forgets signals not yet delivered; the queue works again afterwards */
+    bring_up(&f, VS_RING_SPLIT, 0);
+    roundtrip(&f);
+    finish(&f);
+    ck_assert_int_eq(open_fds(), fds0);
+}
+END_TEST
+
+/* The fallback (no_irqfd): MSI-X messages land in guest RAM and are polled for. */
+START_TEST(msix_slot_polling_fallback)
+{
+    fx f;
+    vs_qemu_blk_params p;
+    vs_qemu_blk_params_default(&p);
+    fx tmp;
+    make_image(&tmp);
+    p.image = tmp.img;
+    vs_qemu_backend_opts o;
+    vs_qemu_backend_opts_default(&o);
+    o.no_irqfd = true;
+    start_with(&f, &p, &o);
+    memcpy(f.img, tmp.img, sizeof f.img);
+    ck_assert_ptr_null(strstr(vs_qemu_transport_cmdline(f.t), "ivshmem"));
+    bring_up(&f, VS_RING_SPLIT, 0);
+    roundtrip(&f);
+    vs_qemu_stats st;
+    vs_qemu_transport_stats(f.t, &st);
+    ck_assert_int_ge(f.irqs[0], 1);
+    ck_assert_uint_eq(st.irqfd_signals, 0);
+    finish(&f);
+}
+END_TEST
+
+/* same_cpu pins QEMU and the caller to one CPU, and gives the caller its affinity back. */
+START_TEST(same_cpu_restores_affinity)
+{
+    cpu_set_t before, during, after;
+    ck_assert_int_eq(sched_getaffinity(0, sizeof before, &before), 0);
+    fx f;
+    vs_qemu_blk_params p;
+    vs_qemu_blk_params_default(&p);
+    vs_qemu_backend_opts o;
+    vs_qemu_backend_opts_default(&o);
+    o.same_cpu = true;
+    start_with(&f, &p, &o);
+    ck_assert_int_eq(sched_getaffinity(0, sizeof during, &during), 0);
+    ck_assert_int_eq(CPU_COUNT(&during), 1);
+    cpu_set_t qset;
+    ck_assert_int_eq(sched_getaffinity(vs_qemu_transport_pid(f.t), sizeof qset, &qset), 0);
+    ck_assert(CPU_EQUAL(&qset, &during));
+    bring_up(&f, VS_RING_SPLIT, 0);
+    ck_assert_int_eq(blk_req(&f, T_IN, 0, 512, NULL), 0);
+    finish(&f);
+    ck_assert_int_eq(sched_getaffinity(0, sizeof after, &after), 0);
+    ck_assert(CPU_EQUAL(&before, &after));
 }
 END_TEST
 
@@ -479,6 +576,9 @@ int main(void)
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, bad_args_and_builder);
     tcase_add_test(tc, split_msix_roundtrip);
+    tcase_add_test(tc, msix_through_eventfds);
+    tcase_add_test(tc, msix_slot_polling_fallback);
+    tcase_add_test(tc, same_cpu_restores_affinity);
     tcase_add_test(tc, packed_roundtrip_and_queue_reset);
     tcase_add_test(tc, intx_roundtrip);
     tcase_add_test(tc, blkdebug_read_error);
