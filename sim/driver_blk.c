@@ -20,9 +20,17 @@ typedef struct shadow_ent {
     bool overlap;   /* two writes were in flight at once since busy was last 0 */
 } shadow_ent;
 
+typedef struct shadow_range {
+    uint64_t first, end; /* [first, end) */
+} shadow_range;
+
 struct vs_blk_shadow {
     shadow_ent *t;
     size_t cap, n;
+    /* Given up wholesale (vs_blk_shadow_forget): unknown unless an entry says otherwise.
+     * Entries inside were dropped when the range was added, so any entry there is newer. */
+    shadow_range *unknown;
+    size_t n_unknown, cap_unknown;
 };
 
 static size_t sh_hash(uint64_t k, size_t cap)
@@ -85,6 +93,7 @@ static shadow_ent *sh_get(vs_driver *d, uint64_t sector)
 void vs__blk_shadow_free(vs_driver *d)
 {
     if (d->shadow) {
+        free(d->shadow->unknown);
         free(d->shadow->t);
         free(d->shadow);
         d->shadow = NULL;
@@ -94,7 +103,62 @@ void vs__blk_shadow_free(vs_driver *d)
 uint64_t vs_blk_shadow_get(const vs_driver *d, uint64_t sector)
 {
     const shadow_ent *x = sh_find(d->shadow, sector);
-    return x ? x->tag : d->shadow_default;
+    if (x)
+        return x->tag;
+    if (d->shadow)
+        for (size_t i = 0; i < d->shadow->n_unknown; i++)
+            if (sector >= d->shadow->unknown[i].first && sector < d->shadow->unknown[i].end)
+                return VS_SHADOW_UNKNOWN;
+    return d->shadow_default;
+}
+
+int vs_blk_shadow_forget(vs_driver *d, uint64_t first, uint64_t count, vs_err *e)
+{
+    if (!count)
+        return 0;
+    uint64_t end = first + count < first ? UINT64_MAX : first + count;
+    struct vs_blk_shadow *s = d->shadow;
+    if (!s) {
+        s = d->shadow = calloc(1, sizeof *s);
+        if (!s)
+            return vs_err_set(e, VS_ENOMEM, "blk shadow: out of memory");
+    }
+    for (size_t i = 0; i < s->cap; i++)
+        if (s->t[i].key && s->t[i].key - 1 >= first && s->t[i].key - 1 < end && s->t[i].busy)
+            return vs_err_set(e, VS_ESTATE, "blk shadow: sector %llu has a write in flight",
+                              (unsigned long long)(s->t[i].key - 1));
+    if (s->n_unknown == s->cap_unknown) {
+        size_t nc = s->cap_unknown ? 2 * s->cap_unknown : 4;
+        shadow_range *nr = realloc(s->unknown, nc * sizeof *nr);
+        if (!nr)
+            return vs_err_set(e, VS_ENOMEM, "blk shadow: out of memory");
+        s->unknown = nr;
+        s->cap_unknown = nc;
+    }
+    /* Drop the entries inside: copy the survivors out, then rehash them (keeps probe
+     * chains intact). */
+    size_t n = 0;
+    for (size_t i = 0; i < s->cap; i++)
+        if (s->t[i].key && !(s->t[i].key - 1 >= first && s->t[i].key - 1 < end))
+            n++;
+    shadow_ent *old = n ? malloc(n * sizeof *old) : NULL;
+    if (n && !old)
+        return vs_err_set(e, VS_ENOMEM, "blk shadow: out of memory");
+    for (size_t i = 0, k = 0; i < s->cap; i++)
+        if (s->t[i].key && !(s->t[i].key - 1 >= first && s->t[i].key - 1 < end))
+            old[k++] = s->t[i];
+    s->unknown[s->n_unknown++] = (shadow_range){first, end};
+    if (s->cap)
+        memset(s->t, 0, s->cap * sizeof *s->t);
+    for (size_t i = 0; i < n; i++) {
+        size_t j = sh_hash(old[i].key, s->cap);
+        while (s->t[j].key)
+            j = (j + 1) & (s->cap - 1);
+        s->t[j] = old[i];
+    }
+    s->n = n;
+    free(old);
+    return 0;
 }
 
 void vs_blk_shadow_assume(vs_driver *d, uint64_t state)
@@ -144,7 +208,9 @@ static bool is_write_type(uint32_t t)
 
 static bool tracks_range(const vs_drv_req *rq)
 {
-    return is_write_type(rq->r.type) && rq->r.nsectors && rq->r.nsectors <= SHADOW_RANGE_MAX;
+    return is_write_type(rq->r.type) && rq->r.nsectors && rq->r.nsectors <= SHADOW_RANGE_MAX &&
+           (rq->r.flags & (VS_BLK_REQ_UNTRACKED | VS_BLK_REQ_ANY_DATA)) !=
+               (VS_BLK_REQ_UNTRACKED | VS_BLK_REQ_ANY_DATA);
 }
 
 static void range_busy(vs_driver *d, const vs_drv_req *rq, int delta, bool set,
@@ -633,6 +699,15 @@ int vs_blk_workload_run(vs_driver *d, const vs_blk_workload *w, vs_blk_workload_
         return vs_err_set(e, VS_EINVAL, "workload: rwmixread %u > 100", mix);
     uint64_t rng = w->seed ? w->seed : d->o.seed;
     rng ^= UINT64_C(0x5eed0f10);
+    /* Unverified writes: give the region up once instead of per sector and request. */
+    uint32_t untracked = 0;
+    if (!w->verify && w->rw != VS_RW_READ && w->rw != VS_RW_RANDREAD) {
+        int frc = vs_blk_shadow_forget(d, w->offset / VS_BLK_SECTOR,
+                                       nblocks * (bs / VS_BLK_SECTOR), e);
+        if (frc < 0)
+            return frc;
+        untracked = VS_BLK_REQ_UNTRACKED;
+    }
     uint64_t *lat = malloc((size_t)(nr ? nr : 1) * sizeof *lat);
     /* Results queued before the workload are put back afterwards. */
     size_t nold = d->res_n;
@@ -667,7 +742,7 @@ int vs_blk_workload_run(vs_driver *d, const vs_blk_workload *w, vs_blk_workload_
                             .sector = (w->offset + blk * bs) / VS_BLK_SECTOR,
                             .nsectors = bs / VS_BLK_SECTOR,
                             .queue = rr,
-                            .flags = VS_BLK_REQ_DEFER |
+                            .flags = VS_BLK_REQ_DEFER | (rd ? 0 : untracked) |
                                      (w->verify ? 0 : VS_BLK_REQ_NO_VERIFY | VS_BLK_REQ_ANY_DATA),
                             .user = WL_MARK | issued};
             vs_err se = {0};

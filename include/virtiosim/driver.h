@@ -193,6 +193,9 @@ enum vs_blk_req_flags {
     VS_BLK_REQ_EXPECT = 1u << 6,     /* expect_status overrides the default expectation */
     VS_BLK_REQ_ANY_DATA = 1u << 7,   /* OUT: content irrelevant (no pattern generated; the
                                         sectors become unknown to the shadow) */
+    VS_BLK_REQ_UNTRACKED = 1u << 8,  /* OUT with ANY_DATA into a range already given up
+                                        with vs_blk_shadow_forget: no per-sector shadow
+                                        bookkeeping at all (unverified workloads) */
 };
 
 typedef struct vs_blk_req {
@@ -249,6 +252,10 @@ enum { VS_SHADOW_UNKNOWN = 0, VS_SHADOW_ZERO = 1 };  /* >= 2: pattern tag */
 uint64_t vs_blk_shadow_get(const vs_driver *d, uint64_t sector);
 /* State of sectors never written by this driver (default UNKNOWN; ZERO for fresh disks). */
 void vs_blk_shadow_assume(vs_driver *d, uint64_t state);
+/* Sectors [first, first + count) become unknown in one step (what an unverified workload
+ * writes there is never checked). Fails with VS_ESTATE while a write to them is in
+ * flight. */
+int vs_blk_shadow_forget(vs_driver *d, uint64_t first, uint64_t count, vs_err *e);
 /* Byte `off` (0..511) of sector `sector` written with pattern tag `tag` (>= 2). */
 uint8_t vs_blk_pattern_byte(uint64_t seed, uint64_t tag, uint64_t sector, uint32_t off);
 

@@ -737,6 +737,48 @@ START_TEST(test_workload_counts)
 }
 END_TEST
 
+/* An unverified workload gives its region up in one step: sectors written before become
+ * unknown (a later verified read accepts anything there), sectors outside keep their
+ * tags, and later tracked writes inside count again. */
+START_TEST(test_unverified_workload_forgets_region)
+{
+    mk_init(NULL);
+    vs_blk_shadow_assume(drv, VS_SHADOW_ZERO);
+    vs_blk_result r = do_req((vs_blk_req){.type = VS_BLK_T_OUT, .sector = 8, .nsectors = 8});
+    ck_assert_msg(r.ok, "%s", r.msg);
+    r = do_req((vs_blk_req){.type = VS_BLK_T_OUT, .sector = 64, .nsectors = 2});
+    ck_assert_msg(r.ok, "%s", r.msg);
+    uint64_t out_tag = vs_blk_shadow_get(drv, 64);
+    ck_assert_uint_ge(out_tag, 2);
+    vs_blk_workload w = {.rw = VS_RW_RANDWRITE, .bs = 4096, .iodepth = 4, .nr_ops = 40,
+                         .offset = 0, .size = 32 * 512, .verify = false, .seed = 3};
+    vs_blk_workload_stats st;
+    vs_err e = {0};
+    ck_assert_msg(vs_blk_workload_run(drv, &w, &st, &e) == 0, "%s", e.msg);
+    ck_assert_uint_eq(st.writes, 40);
+    for (uint64_t s = 0; s < 32; s++)
+        ck_assert_uint_eq(vs_blk_shadow_get(drv, s), VS_SHADOW_UNKNOWN);
+    ck_assert_uint_eq(vs_blk_shadow_get(drv, 64), out_tag);       /* outside: kept */
+    ck_assert_uint_eq(vs_blk_shadow_get(drv, 40), VS_SHADOW_ZERO); /* never written */
+    r = do_req((vs_blk_req){.type = VS_BLK_T_IN, .sector = 8, .nsectors = 8});
+    ck_assert_msg(r.ok, "%s", r.msg);
+    ck_assert_uint_eq(r.sectors_verified, 0);
+    r = do_req((vs_blk_req){.type = VS_BLK_T_OUT, .sector = 8, .nsectors = 1});
+    ck_assert_msg(r.ok, "%s", r.msg);
+    ck_assert_uint_ge(vs_blk_shadow_get(drv, 8), 2);
+    r = do_req((vs_blk_req){.type = VS_BLK_T_IN, .sector = 8, .nsectors = 2});
+    ck_assert_msg(r.ok, "%s", r.msg);
+    ck_assert_uint_eq(r.sectors_verified, 1);
+    ck_assert_uint_eq(r.sectors_skipped, 1);
+    /* a range with a write in flight cannot be given up */
+    vs_blk_req wr = {.type = VS_BLK_T_OUT, .sector = 100, .nsectors = 1,
+                     .flags = VS_BLK_REQ_DEFER};
+    ck_assert_int_ge(vs_blk_submit(drv, &wr, &e), 0);
+    ck_assert_int_eq(vs_blk_shadow_forget(drv, 96, 8, &e), -VS_ESTATE);
+    ck_assert_int_eq(vs_blk_shadow_forget(drv, 101, 8, &e), 0);
+}
+END_TEST
+
 START_TEST(test_workload_bad_params)
 {
     mk_init(NULL);
@@ -886,6 +928,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_polling_mode);
     tcase_add_test(tc, test_interrupt_mode_counts_irqs);
     tcase_add_loop_test(tc, test_workload_counts, 0, 2);
+    tcase_add_test(tc, test_unverified_workload_forgets_region);
     tcase_add_test(tc, test_workload_bad_params);
     tcase_add_loop_test(tc, test_fault_needs_reset, 0, 6);
     tcase_add_test(tc, test_fault_run_reports_needs_reset);
