@@ -312,6 +312,8 @@ START_TEST(msix_through_eventfds)
     ck_assert_uint_ge(st.irqfd_signals, (uint64_t)f.irqs[0]);
     ck_assert_uint_eq(st.wait_sleeps, 0);
     /* a reset forgets signals not yet delivered; the queue works again afterwards */
+    vs_vq_drv_destroy(f.vq);
+    f.vq = NULL;
     bring_up(&f, VS_RING_SPLIT, 0);
     roundtrip(&f);
     finish(&f);
