@@ -72,6 +72,8 @@ static void usage(FILE *f)
           "  --backend vhost-user:SOCKET   any vhost-user-blk back-end listening on SOCKET\n"
           "  --backend qemu-vhost-user:SOCKET   QEMU's vhost-user-blk-pci in front of it\n"
           "  --qemu PATH          qemu-system-x86_64 to use (default: $VIRTIOSIM_QEMU, PATH)\n"
+          "  --qemu-same-cpu      run virtiosim and QEMU on one CPU: kicks and interrupts\n"
+          "                       become local wake-ups (faster; avoid with parallel runs)\n"
           "  --transport pci      with --backend ref: the reference device behind an\n"
           "                       in-process virtio-pci function (the same PCI driver code\n"
           "                       as for QEMU, deterministic)\n"
@@ -415,7 +417,7 @@ out:
     return exit_code;
 }
 
-enum { OPT_BACKEND = 1000, OPT_SEED, OPT_TRACE, OPT_REPORT, OPT_MUTANT, OPT_QEMU, OPT_EXPECTED,
+enum { OPT_BACKEND = 1000, OPT_SEED, OPT_TRACE, OPT_REPORT, OPT_MUTANT, OPT_QEMU, OPT_QEMU_SAME_CPU, OPT_EXPECTED,
        OPT_TRANSPORT };
 
 static const struct option run_options[] = {
@@ -425,6 +427,7 @@ static const struct option run_options[] = {
     {"report", required_argument, NULL, OPT_REPORT},
     {"mutant", required_argument, NULL, OPT_MUTANT},
     {"qemu", required_argument, NULL, OPT_QEMU},
+    {"qemu-same-cpu", no_argument, NULL, OPT_QEMU_SAME_CPU},
     {"expected", required_argument, NULL, OPT_EXPECTED},
     {"transport", required_argument, NULL, OPT_TRANSPORT},
     {"quiet", no_argument, NULL, 'q'},
@@ -451,6 +454,7 @@ static int parse_run_options(int argc, char **argv, run_cli *rc)
             rc->o.backend = optarg;
             break;
         case OPT_QEMU: rc->o.qemu_path = optarg; break;
+        case OPT_QEMU_SAME_CPU: rc->o.qemu_same_cpu = true; break;
         case OPT_TRANSPORT:
             if (strcmp(optarg, "pci") != 0 && strcmp(optarg, "default") != 0) {
                 fprintf(stderr, "virtiosim: --transport is pci or default\n");

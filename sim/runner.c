@@ -678,6 +678,7 @@ static int start_qemu(run_ctx *c, const char *const *args, vs_err *e)
     vs_qemu_backend_opts o;
     vs_qemu_backend_opts_default(&o);
     o.qemu_path = c->o->qemu_path;
+    o.same_cpu = c->o->qemu_same_cpu;
     o.device_args = args;
     o.irq_mode = (enum vs_irq_mode)c->s->driver.interrupts;
     int rc = vs_qemu_transport_create(&c->t, c->gm, &o, &c->bus, e);

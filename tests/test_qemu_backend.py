@@ -65,6 +65,21 @@ def test_blk_device_suite_against_qemu(cli, qenv, tmp_path):
     assert qemu_pids_under(tmp) == []
 
 
+def test_every_blk_scenario_against_qemu(cli, qenv):
+    """All of scenarios/blk that applies to QEMU: passes, or fails exactly as the expected
+    file records (a new QEMU finding must be recorded there with its reason). Also runs
+    with virtiosim and QEMU on one CPU (--qemu-same-cpu)."""
+    tmp, env = qenv
+    r = cli("run", "--backend", "qemu", "--qemu-same-cpu", "--expected", EXPECTED, BLK,
+            env=env, timeout=240)
+    assert r.returncode == 0, r.stdout + r.stderr
+    tags = dict((name, tag) for tag, name in cli.results(r.stdout))
+    assert set(tags.values()) <= {"PASS", "XFAIL", "SKIP"}, tags
+    assert tags["blk-config-padding"] == "XFAIL"
+    assert sum(1 for t in tags.values() if t == "PASS") >= 25, tags
+    assert qemu_pids_under(tmp) == []
+
+
 def test_without_expected_file_qemu_findings_fail(cli, qenv):
     tmp, env = qenv
     r = cli("run", "--backend", "qemu", BLK / "unsupported-type.yaml", env=env, timeout=60)

@@ -39,6 +39,7 @@ const vs_mutant *vs_mutant_find(const char *name);
 typedef struct vs_run_opts {
     const char *backend;       /* "ref" (default) or "qemu" */
     const char *qemu_path;     /* --qemu PATH (NULL: $VIRTIOSIM_QEMU, then PATH) */
+    bool qemu_same_cpu;        /* --qemu-same-cpu (vs_qemu_backend_opts.same_cpu) */
     bool pci;                  /* --transport pci: the ref device behind the in-process
                                   virtio-pci function model */
     bool seed_set;
