@@ -246,17 +246,25 @@ static void roundtrip(fx *f)
     ck_assert_mem_eq(back, pat, 512);
 }
 
-START_TEST(split_msix_roundtrip)
+/* QEMU on a fresh image file (see make_image) with the given options. */
+static void start_on_image(fx *f, const vs_qemu_backend_opts *o, const char *serial)
 {
-    fx f;
     vs_qemu_blk_params p;
     vs_qemu_blk_params_default(&p);
     fx tmp;
     make_image(&tmp);
     p.image = tmp.img;
-    p.serial = "vs,serial";
-    start(&f, &p, VS_IRQ_MSIX);
-    memcpy(f.img, tmp.img, sizeof f.img);
+    p.serial = serial;
+    start_with(f, &p, o);
+    memcpy(f->img, tmp.img, sizeof f->img);
+}
+
+START_TEST(split_msix_roundtrip)
+{
+    fx f;
+    vs_qemu_backend_opts o;
+    vs_qemu_backend_opts_default(&o);
+    start_on_image(&f, &o, "vs,serial");
     bring_up(&f, VS_RING_SPLIT, VS_BIT(VS_F_EVENT_IDX));
     /* config: capacity (le64 at 0) in 512-byte sectors, any width */
     uint64_t cap = 0;
@@ -297,13 +305,9 @@ START_TEST(msix_through_eventfds)
 {
     int fds0 = open_fds();
     fx f;
-    vs_qemu_blk_params p;
-    vs_qemu_blk_params_default(&p);
-    fx tmp;
-    make_image(&tmp);
-    p.image = tmp.img;
-    start(&f, &p, VS_IRQ_MSIX);
-    memcpy(f.img, tmp.img, sizeof f.img);
+    vs_qemu_backend_opts o;
+    vs_qemu_backend_opts_default(&o);
+    start_on_image(&f, &o, NULL);
     bring_up(&f, VS_RING_SPLIT, 0);
     roundtrip(&f);
     vs_qemu_stats st;
@@ -325,16 +329,10 @@ END_TEST
 START_TEST(msix_slot_polling_fallback)
 {
     fx f;
-    vs_qemu_blk_params p;
-    vs_qemu_blk_params_default(&p);
-    fx tmp;
-    make_image(&tmp);
-    p.image = tmp.img;
     vs_qemu_backend_opts o;
     vs_qemu_backend_opts_default(&o);
     o.no_irqfd = true;
-    start_with(&f, &p, &o);
-    memcpy(f.img, tmp.img, sizeof f.img);
+    start_on_image(&f, &o, NULL);
     ck_assert_ptr_null(strstr(vs_qemu_transport_cmdline(f.t), "ivshmem"));
     bring_up(&f, VS_RING_SPLIT, 0);
     roundtrip(&f);
