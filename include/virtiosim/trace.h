@@ -42,7 +42,10 @@
 
 typedef struct vs_trace vs_trace;
 
-/* out may be NULL (digest only). The trace does not own out (caller closes it). */
+/* out may be NULL (digest only). The trace does not own out (caller closes it).
+ * Records reach out (and the digest) in batches of up to 64 KiB: vs_trace_digest_hex
+ * and vs_trace_destroy hand over everything pending, so destroy the trace before
+ * closing out. */
 int vs_trace_create(vs_trace **out_trace, FILE *out, vs_err *e);
 void vs_trace_destroy(vs_trace *t);
 

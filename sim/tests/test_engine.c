@@ -1,6 +1,7 @@
 /* Engine, PRNG and trace tests. */
 #define _GNU_SOURCE /* open_memstream */
 #include <check.h>
+#include <openssl/evp.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -435,6 +436,57 @@ START_TEST(trace_identical_and_changed)
 }
 END_TEST
 
+/* Records are batched (64 KiB) before the digest and the file see them: many records,
+ * one longer than a whole batch in the middle, and the digest still equals the SHA-256
+ * of exactly the bytes written, in order. */
+START_TEST(trace_batches_match_the_file)
+{
+    char *mem = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&mem, &len);
+    ck_assert_ptr_nonnull(f);
+    vs_trace *t, *t2;
+    ck_assert_int_eq(vs_trace_create(&t, f, NULL), 0);
+    ck_assert_int_eq(vs_trace_create(&t2, NULL, NULL), 0);
+    size_t big_len = 100 * 1024;
+    char *big = malloc(big_len + 1);
+    ck_assert_ptr_nonnull(big);
+    for (size_t i = 0; i < big_len; i++)
+        big[i] = (char)('a' + i % 26);
+    big[big_len] = '\0';
+    for (uint32_t i = 0; i < 6000; i++) {
+        vs_event ev = {.kind = VS_EV_USED, .t_ns = 1000u * i, .queue = 0, .id = i % 256,
+                       .len = 513, .idx = i};
+        if (i == 3000) {
+            ev = (vs_event){.kind = VS_EV_NOTE, .t_ns = 1000u * i, .queue = -1, .text = big};
+        }
+        vs_trace_event(t, &ev);
+        vs_trace_event(t2, &ev);
+    }
+    char h1[VS_TRACE_DIGEST_HEX], h2[VS_TRACE_DIGEST_HEX];
+    ck_assert_ptr_nonnull(vs_trace_digest_hex(t, h1));
+    ck_assert_ptr_nonnull(vs_trace_digest_hex(t2, h2));
+    ck_assert_str_eq(h1, h2);
+    uint64_t bytes = vs_trace_bytes(t);
+    ck_assert_uint_eq(vs_trace_lines(t), 6000);
+    vs_trace_destroy(t);
+    vs_trace_destroy(t2);
+    fclose(f);
+    ck_assert_uint_eq(len, bytes);
+    ck_assert_uint_gt(len, 300 * 1024);
+    ck_assert_ptr_nonnull(strstr(mem, big));
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+    ck_assert(EVP_Digest(mem, len, md, &mdlen, EVP_sha256(), NULL) == 1);
+    char hx[65];
+    for (unsigned i = 0; i < 32; i++)
+        snprintf(hx + 2 * i, 3, "%02x", md[i]);
+    ck_assert_str_eq(hx, h1);
+    free(big);
+    free(mem);
+}
+END_TEST
+
 START_TEST(trace_json_escaping)
 {
     char buf[512];
@@ -500,6 +552,7 @@ static Suite *suite(void)
     suite_add_tcase(s, tr);
     TCase *tt = tcase_create("trace");
     tcase_add_test(tt, trace_identical_and_changed);
+    tcase_add_test(tt, trace_batches_match_the_file);
     tcase_add_test(tt, trace_json_escaping);
     tcase_add_test(tt, trace_attach_bus);
     suite_add_tcase(s, tt);
