@@ -742,6 +742,9 @@ int vs__drv_req_layout(vs_driver *d, vs_drv_req *rq, vs_err *e)
     int rc = vs__drv_pool_alloc(d, bytes, &rq->chunk_gpa, &rq->chunk_units, e);
     if (rc < 0)
         return rc;
+    rq->chunk_bytes = bytes;
+    /* The chunk is one piece of the pool: one translation, then plain stores. */
+    uint8_t *host = vs_gmem_translate(d->gm, rq->chunk_gpa, bytes, VS_GMEM_WRITE, NULL);
     uint64_t pos = 0;
     const uint8_t *guard = guard_pat;
     for (uint32_t i = 0; i < rq->nseg; i++) {
@@ -752,7 +755,11 @@ int vs__drv_req_layout(vs_driver *d, vs_drv_req *rq, vs_err *e)
          * poison only the last (status) segment. */
         bool poison = i >= rq->n_out &&
                       (i == rq->nseg - 1 || !(rq->r.flags & VS_BLK_REQ_NO_VERIFY));
-        if ((poison && (rc = vs_gmem_fill(d->gm, rq->seg[i].gpa, VS_DRV_POISON,
+        if (host) {
+            if (poison)
+                memset(host + pos, VS_DRV_POISON, rq->seg[i].len);
+            memcpy(host + pos + rq->seg[i].len, guard, VS_DRV_GUARD_LEN);
+        } else if ((poison && (rc = vs_gmem_fill(d->gm, rq->seg[i].gpa, VS_DRV_POISON,
                                           rq->seg[i].len, e)) < 0) ||
             (rc = vs_gmem_write(d->gm, rq->seg[i].gpa + rq->seg[i].len, guard,
                                 VS_DRV_GUARD_LEN, e)) < 0) {
@@ -928,9 +935,18 @@ static bool req_guard_check(vs_driver *d, vs_drv_req *rq, char *msg, size_t msgl
 {
     uint8_t buf[VS_DRV_GUARD_LEN];
     vs_err ge = {0};
+    const uint8_t *host =
+        rq->chunk_bytes
+            ? vs_gmem_translate(d->gm, rq->chunk_gpa, rq->chunk_bytes, VS_GMEM_READ, NULL)
+            : NULL;
     for (uint32_t i = 0; i < rq->nseg; i++) {
-        if (vs_gmem_read(d->gm, rq->seg[i].gpa + rq->seg[i].len, buf, VS_DRV_GUARD_LEN,
-                         &ge) < 0) {
+        uint64_t goff = rq->seg[i].gpa + rq->seg[i].len - rq->chunk_gpa;
+        if (host && goff + VS_DRV_GUARD_LEN <= rq->chunk_bytes) {
+            if (memcmp(host + goff, guard_pat, VS_DRV_GUARD_LEN) == 0)
+                continue;
+            memcpy(buf, host + goff, VS_DRV_GUARD_LEN);
+        } else if (vs_gmem_read(d->gm, rq->seg[i].gpa + rq->seg[i].len, buf, VS_DRV_GUARD_LEN,
+                                &ge) < 0) {
             snprintf(msg, msglen, "queue %u chain %d seg %u: guard unreadable: %.160s", rq->q,
                      rq->id, i, ge.msg);
             return false;

@@ -327,6 +327,7 @@ typedef struct vs_drv_req {
     uint32_t nseg, n_out;
     vs_seg *seg;                     /* [nseg]; out segments first */
     uint64_t chunk_gpa;              /* pool chunk holding every segment + guards */
+    uint64_t chunk_bytes;            /* the part of it the segments and guards use */
     uint32_t chunk_units;
     uint8_t *ro_copy;                /* readable bytes as submitted */
     uint64_t ro_bytes;
