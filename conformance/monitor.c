@@ -33,6 +33,8 @@
 /* blk-write-zeroes-reads-zero: zeroed ranges kept, and the write-request log */
 #define ZR_MAX 128u
 #define WLOG_MAX 1024u
+/* blk-read-back: sectors whose contents are tracked (the first 32 MiB) */
+#define RB_SECTORS 65536u
 
 typedef struct chain_rec {
     bool live;            /* made available, not completed */
@@ -66,6 +68,8 @@ typedef struct chain_rec {
     uint64_t blk_wl;      /* blk: write-log entry + 1 (0: not a write) */
     uint64_t aseq;        /* AVAIL order on the queue */
     bool fetched;
+    bool rb_counted;      /* blk-read-back: a write counted in rb[rb_a, rb_b).inflight */
+    uint64_t rb_a, rb_b;
 } chain_rec;
 
 typedef struct qstate {
@@ -116,6 +120,15 @@ typedef struct zrange {
 typedef struct wlog {
     uint64_t a, b, start, done;
 } wlog;
+
+/* blk-read-back: what one sector is known to hold */
+typedef struct rb_sec {
+    uint64_t hash;
+    uint64_t wclock;      /* monitor clock of the last write made available or done */
+    uint32_t inflight;    /* outstanding write-type requests that cover it */
+    bool known;
+    bool ro_write;        /* a write to it was made available on a read-only device */
+} rb_sec;
 
 typedef struct cfg_track {
     bool known;
@@ -179,6 +192,9 @@ struct vs_monitors {
     uint64_t wl_total;            /* entries ever logged; entry i at wl[i % WLOG_MAX] */
     uint64_t wl_live_evicted;     /* outstanding writes whose entry was overwritten */
     wlog wl[WLOG_MAX];
+    rb_sec *rb;                   /* RB_SECTORS entries, allocated on first use */
+    bool rb_failed;
+    uint64_t rb_inflight;         /* writes counted in rb[].inflight */
 };
 
 /* ------------------------------------------------------------ recording */
@@ -814,6 +830,132 @@ static void fetch_order(vs_monitors *m, const vs_event *ev, qstate *q, chain_rec
         ev->id, fid);
 }
 
+/* ------------------------------------------------------------ blk: read back */
+
+static bool rb_ready(vs_monitors *m)
+{
+    if (!m->rb && !m->rb_failed && !(m->rb = calloc(RB_SECTORS, sizeof *m->rb)))
+        m->rb_failed = true; /* fewer checks, never a false one */
+    return m->rb != NULL;
+}
+
+static bool blk_read_only(const vs_monitors *m)
+{
+    return has(m->offered_known ? m->offered : neg(m), VS_BLK_F_RO);
+}
+
+/* A write-type request covering [a, b) made available: the sectors are unknown until it
+ * is done, except on a read-only device, where it must change nothing. */
+static void rb_on_avail(vs_monitors *m, chain_rec *c, uint64_t a, uint64_t b)
+{
+    if (!role_on(m, CK_BLK_READ_BACK) || a >= RB_SECTORS || !rb_ready(m))
+        return;
+    b = b < RB_SECTORS ? b : RB_SECTORS;
+    bool ro = blk_read_only(m);
+    for (uint64_t s = a; s < b; s++) {
+        rb_sec *x = &m->rb[s];
+        if (ro) {
+            x->ro_write = true;
+            continue;
+        }
+        x->known = false;
+        x->inflight++;
+        x->wclock = c->blk_clock;
+    }
+    if (!ro && a < b) {
+        c->rb_counted = true;
+        c->rb_a = a;
+        c->rb_b = b;
+        m->rb_inflight++;
+    }
+}
+
+/* A counted write completed. An OK OUT that no other write overlapped in time defines
+ * the contents of its sectors (its readable data, unchanged: readable-unchanged). */
+static void rb_write_done(vs_monitors *m, chain_rec *c, bool ok_out)
+{
+    if (!c->rb_counted || !m->rb)
+        return;
+    c->rb_counted = false;
+    if (m->rb_inflight)
+        m->rb_inflight--;
+    uint64_t clk = ++m->blk_clock;
+    for (uint64_t s = c->rb_a; s < c->rb_b; s++) {
+        rb_sec *x = &m->rb[s];
+        bool alone = x->wclock == c->blk_clock && x->inflight == 1;
+        if (x->inflight)
+            x->inflight--;
+        x->wclock = clk;
+        uint8_t buf[VS_BLK_SECTOR];
+        if (ok_out && alone &&
+            chain_read(m, c, false, 16 + (s - c->blk_sector) * VS_BLK_SECTOR, buf, sizeof buf)) {
+            x->hash = hash_words(FNV0, buf, sizeof buf);
+            x->known = true;
+            x->ro_write = false;
+        }
+    }
+}
+
+/* The device stopped: outstanding writes may or may not have happened. */
+static void rb_reset(vs_monitors *m)
+{
+    if (!m->rb || !m->rb_inflight)
+        return;
+    uint64_t clk = ++m->blk_clock;
+    for (uint32_t s = 0; s < RB_SECTORS; s++)
+        if (m->rb[s].inflight) {
+            m->rb[s] = (rb_sec){.wclock = clk};
+        }
+    m->rb_inflight = 0;
+}
+
+/* An IN completed with OK: each sector no write overlapped must hold what it is known to
+ * hold; otherwise what it read becomes known. */
+static void rb_check_read(vs_monitors *m, const chain_rec *c, bool packed, ctx cx)
+{
+    if (!role_on(m, CK_BLK_READ_BACK) || c->in_bytes < 1 + VS_BLK_SECTOR ||
+        c->blk_sector >= RB_SECTORS || !rb_ready(m))
+        return;
+    uint64_t nsec = (c->in_bytes - 1) / VS_BLK_SECTOR, data = nsec * VS_BLK_SECTOR;
+    uint32_t data_descs = 0; /* writable descriptors holding data */
+    for (uint32_t i = c->n_out; i < c->nseg && data; i++) {
+        uint64_t take = c->seg[i].len < data ? c->seg[i].len : data;
+        data_descs += take > 0;
+        data -= take;
+    }
+    bool multi = packed && data_descs >= 2;
+    for (uint64_t i = 0; i < nsec && c->blk_sector + i < RB_SECTORS; i++) {
+        rb_sec *x = &m->rb[c->blk_sector + i];
+        if (x->inflight || x->wclock >= c->blk_clock)
+            continue; /* a write overlapped the read: either contents are right */
+        uint8_t buf[VS_BLK_SECTOR];
+        if (!chain_read(m, c, true, i * VS_BLK_SECTOR, buf, sizeof buf))
+            return;
+        uint64_t h = hash_words(FNV0, buf, sizeof buf);
+        if (!x->known) {
+            x->known = true;
+            x->hash = h;
+            continue;
+        }
+        int k = x->ro_write ? 0 : multi ? 1 : -1;
+        if (h == x->hash) {
+            ok(m, CK_BLK_READ_BACK, k);
+            continue;
+        }
+        bad(m, CK_BLK_READ_BACK, k, cx,
+            k == 0   ? "a rejected write on a read-only device changes nothing"
+            : k == 1 ? "writable descriptors filled in list order"
+                     : "a read returns what the sector holds",
+            "sector %" PRIu64 " reads hash %016" PRIx64 ", it held %016" PRIx64 "%s",
+            c->blk_sector + i, h, x->hash,
+            k == 0   ? " before a write on the read-only device"
+            : k == 1 ? " (data spread over several descriptors)"
+                     : "");
+        x->hash = h; /* reported once per change */
+        x->ro_write = false;
+    }
+}
+
 /* ------------------------------------------------------------ blk: write zeroes */
 
 static bool blk_writes(const chain_rec *c)
@@ -905,6 +1047,7 @@ static void blk_on_avail(vs_monitors *m, chain_rec *c)
     uint64_t a, b;
     blk_envelope(m, c, &a, &b);
     zr_remove(m, a, b);
+    rb_on_avail(m, c, a, b);
     wlog *w = &m->wl[m->wl_total % WLOG_MAX];
     if (m->wl_total >= WLOG_MAX && w->done == 0)
         m->wl_live_evicted++;
@@ -1295,6 +1438,7 @@ static void do_reset(vs_monitors *m)
         if (!m->wl[i % WLOG_MAX].done)
             m->wl[i % WLOG_MAX].done = ++m->blk_clock;
     m->wl_live_evicted = 0;
+    rb_reset(m);
     for (uint32_t i = 0; i < MAX_QUEUES; i++)
         queue_drop(m, &m->q[i]);
     m->status_w = 0;
@@ -2170,6 +2314,7 @@ static void on_used(vs_monitors *m, const vs_event *ev)
             ok(m, CK_IN_ORDER, 0);
     }
     /* blk result */
+    bool out_ok = false;
     if (m->device_id == VS_DEV_BLK && c->blk_ok && c->nseg > c->n_out) {
         const vs_seg *last = &c->seg[c->nseg - 1];
         uint8_t st;
@@ -2235,6 +2380,9 @@ static void on_used(vs_monitors *m, const vs_event *ev)
             if (t == VS_BLK_T_IN && st == VS_BLK_S_OK && c->in_bytes > VS_BLK_SECTOR &&
                 m->n_zr && role_on(m, CK_BLK_WZ_ZEROES))
                 wz_check_read(m, c, cx);
+            if (t == VS_BLK_T_IN && st == VS_BLK_S_OK)
+                rb_check_read(m, c, !q_split(q), cx);
+            out_ok = t == VS_BLK_T_OUT && st == VS_BLK_S_OK;
             if (t == VS_BLK_T_GET_LIFETIME && st == VS_BLK_S_OK && c->in_bytes >= 7 &&
                 role_on(m, CK_BLK_LIFETIME)) {
                 uint8_t lt[6];
@@ -2250,6 +2398,7 @@ static void on_used(vs_monitors *m, const vs_event *ev)
             }
         }
     }
+    rb_write_done(m, c, out_ok);
     blk_write_done(m, c);
     c->live = false;
     c->completed = true;
@@ -2330,6 +2479,7 @@ void vs_monitors_destroy(vs_monitors *m)
     for (uint32_t i = 0; i < MAX_QUEUES; i++)
         queue_drop(m, &m->q[i]);
     vs_results_destroy(m->res);
+    free(m->rb);
     free(m);
 }
 

@@ -134,6 +134,12 @@ static const vs_check_info registry[CK_COUNT] = {
         "the device starts work on (fetches) chains in the order the driver made them "
         "available (in-process back-ends only: needs FETCH events)",
         IDS("packed.device.virtqueues.1")},
+    [CK_BLK_READ_BACK] = {"blk-read-back", DEV, "blk/packed",
+        "an OK read of a sector returns what it is known to hold (the last OK write, or "
+        "the last OK read with no write in between); a rejected write on a read-only device "
+        "changes nothing; a packed read spread over several descriptors fills them in order "
+        "(sectors below 65536, not while another write to them is outstanding)",
+        IDS("blk.device.blk-op.3", "packed.device.scatter-gather.1")},
 
     [CK_D_INIT_ORDER] = {"init-order", DRV, "generic",
         "ACKNOWLEDGE, DRIVER, features, FEATURES_OK, FEATURES_OK re-read, queue setup, "

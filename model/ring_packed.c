@@ -824,6 +824,12 @@ int vs_packed_dev_pop(vs_vq_dev *qq, vs_chain *c, vs_err *e)
     q->inflight += cnt;
     c->id = id;
     c->ndesc = (uint16_t)cnt;
+    if (q->mutations & VS_VQ_MUT_SG_SWAPPED && !c->indirect && c->nseg - c->n_out >= 3 &&
+        c->seg[c->n_out].len == c->seg[c->n_out + 1].len) {
+        vs_dseg t = c->seg[c->n_out]; /* mutant: data lands in the wrong descriptor */
+        c->seg[c->n_out] = c->seg[c->n_out + 1];
+        c->seg[c->n_out + 1] = t;
+    }
     return 1;
 }
 

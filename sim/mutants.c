@@ -126,6 +126,13 @@ static const vs_mutant mutants[] = {
      0, 0, VS_REF_MUT_FETCH_SWAPPED, LIST("packed.device.virtqueues.1"),
      LIST("packed-fetch-in-ring-order"),
      LIST("scenarios/blk/packed-rw.yaml", "scenarios/blk/packed-fetch-order.yaml")},
+    {"ro-write-changes-data", "writes the data of an OUT on a read-only device, then "
+     "reports IOERR", 0, VS_BLK_MUT_RO_WRITES_DATA, 0, LIST("blk.device.blk-op.3"),
+     LIST("blk-read-back"), LIST("scenarios/blk/read-only-unchanged.yaml")},
+    {"scatter-gather-swapped", "fills the first two writable descriptors of a chain in "
+     "swapped order (packed)", VS_VQ_MUT_SG_SWAPPED, 0, 0,
+     LIST("packed.device.scatter-gather.1"), LIST("blk-read-back"),
+     LIST("scenarios/blk/packed-scatter-gather.yaml")},
 };
 
 #define NBASE (sizeof mutants / sizeof mutants[0])

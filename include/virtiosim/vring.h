@@ -198,6 +198,9 @@ enum vs_vq_mutation {
                                                 honours used_event */
     VS_VQ_MUT_REWRITES_USED = 1u << 11,      /* packed: each push rewrites the len of the
                                                 last used descriptor already published */
+    VS_VQ_MUT_SG_SWAPPED = 1u << 12,         /* packed: fills the first two device-writable
+                                                descriptors of a direct chain (3 or more,
+                                                equal lengths) in swapped order */
 };
 
 typedef struct vs_vq_dev_opts {

@@ -365,7 +365,8 @@ static int req_out(blk_dev *b, const blk_req *r, uint32_t *w, vs_err *e)
         return rc;
     uint64_t len = r->out_bytes - BLK_HDR;
     bool ro = offered(b, VS_BLK_F_RO) && !(b->dev.mutations & VS_BLK_MUT_ACCEPT_RO_WRITE);
-    if (ro || len % VS_BLK_SECTOR || !range_ok(b, r->sector, len / VS_BLK_SECTOR))
+    bool ro_writes = ro && (b->dev.mutations & VS_BLK_MUT_RO_WRITES_DATA); /* mutant */
+    if ((ro && !ro_writes) || len % VS_BLK_SECTOR || !range_ok(b, r->sector, len / VS_BLK_SECTOR))
         return complete(b, r, VS_BLK_S_IOERR, 1, w, e);
     uint64_t pos = r->sector * VS_BLK_SECTOR;
     int io = 0;
@@ -385,6 +386,8 @@ static int req_out(blk_dev *b, const blk_req *r, uint32_t *w, vs_err *e)
         }
         done += n;
     }
+    if (ro_writes)
+        return complete(b, r, VS_BLK_S_IOERR, 1, w, e);
     if (io == 0 && write_through(b))
         io = st_sync(b);
     return complete(b, r, io_status(io), 1, w, e);
