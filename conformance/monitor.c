@@ -36,6 +36,11 @@
 /* blk-read-back: sectors whose contents are tracked (the first 32 MiB) */
 #define RB_SECTORS 65536u
 
+/* no-error-on-legal-input: legal chain shapes, bit k = statement k of the check */
+#define ODD_IND_WRITE 1u    /* WRITE on the descriptor naming an indirect table */
+#define ODD_DIRECT_FIRST 2u /* direct descriptors, then an indirect one */
+#define ODD_FRAMING 4u      /* blk header split over descriptors */
+
 typedef struct chain_rec {
     bool live;            /* made available, not completed */
     bool published;
@@ -68,6 +73,7 @@ typedef struct chain_rec {
     uint64_t blk_wl;      /* blk: write-log entry + 1 (0: not a write) */
     uint64_t aseq;        /* AVAIL order on the queue */
     bool fetched;
+    uint8_t odd;          /* no-error-on-legal-input: ODD_* shapes of the chain */
     bool rb_counted;      /* blk-read-back: a write counted in rb[rb_a, rb_b).inflight */
     uint64_t rb_a, rb_b;
 } chain_rec;
@@ -195,6 +201,9 @@ struct vs_monitors {
     rb_sec *rb;                   /* RB_SECTORS entries, allocated on first use */
     bool rb_failed;
     uint64_t rb_inflight;         /* writes counted in rb[].inflight */
+    /* no-error-on-legal-input, since the last reset */
+    bool spurious_kick;           /* a notification announced nothing new (split) */
+    bool error_judged;            /* the device's error path was judged */
 };
 
 /* ------------------------------------------------------------ recording */
@@ -576,6 +585,10 @@ static void split_walk(vs_monitors *m, qstate *q, int32_t qi, chain_rec *c, uint
                     "%" PRIu32 " entries, queue size %" PRIu32, n, size);
                 shape_ok = false;
             }
+            if (!c->raw && (d.flags & VS_DESC_F_WRITE))
+                c->odd |= ODD_IND_WRITE;
+            if (!c->raw && c->nslots > 1)
+                c->odd |= ODD_DIRECT_FIRST;
             c->ind_gpa = d.addr;
             c->ind_len = d.len;
             uint32_t j = 0, count = 0;
@@ -1454,6 +1467,7 @@ static void do_reset(vs_monitors *m)
     m->fok_written = m->fok_confirmed = m->fok_await_read = m->fok_refused = false;
     m->needs_reset_pending = false;
     m->wce_first_read_done = false;
+    m->spurious_kick = m->error_judged = false;
     for (size_t i = 0; i < sizeof m->cfg / sizeof m->cfg[0]; i++)
         m->cfg[i].known = false;
 }
@@ -1532,6 +1546,45 @@ static void on_status_write(vs_monitors *m, const vs_event *ev)
     m->status_w = v;
 }
 
+/* The device took its error path (DEVICE_ERROR event, or NEEDS_RESET read): blame the
+ * legal but unusual input outstanding, unless a hand-built (fault) chain explains it. */
+static void judge_device_error(vs_monitors *m)
+{
+    if (m->error_judged || !role_on(m, CK_LEGAL_INPUT))
+        return;
+    m->error_judged = true;
+    uint8_t odd = 0;
+    bool live = false;
+    for (uint32_t i = 0; i < MAX_QUEUES; i++) {
+        qstate *q = &m->q[i];
+        if (!q->setup || !q->live)
+            continue;
+        for (uint32_t id = 0; id < ID_SPACE; id++) {
+            chain_rec *c = q->byid[id];
+            if (!c || !c->live)
+                continue;
+            if (c->raw)
+                return;
+            live = true;
+            if (c->published)
+                odd |= c->odd;
+        }
+    }
+    static const char *const what[] = {
+        "WRITE on an indirect descriptor disregarded",
+        "direct descriptors followed by an indirect one accepted",
+        "a request header split over descriptors accepted",
+    };
+    for (int k = 0; k < 3; k++)
+        if (odd & (1u << k))
+            bad(m, CK_LEGAL_INPUT, k, NOCTX, what[k],
+                "device error (DEVICE_NEEDS_RESET) with such a chain outstanding");
+    if (!odd && !live && m->spurious_kick)
+        bad(m, CK_LEGAL_INPUT, 3, NOCTX, "notifications without new buffers tolerated",
+            "device error (DEVICE_NEEDS_RESET) with nothing outstanding after a notification "
+            "that announced no new buffer");
+}
+
 static void on_status_read(vs_monitors *m, const vs_event *ev)
 {
     uint8_t v = (uint8_t)ev->val;
@@ -1579,6 +1632,8 @@ static void on_status_read(vs_monitors *m, const vs_event *ev)
     }
     if ((v & VS_STATUS_DEVICE_NEEDS_RESET) && (m->status_w & VS_STATUS_DRIVER_OK))
         m->needs_reset_pending = true;
+    if (v & VS_STATUS_DEVICE_NEEDS_RESET)
+        judge_device_error(m);
     if (m->dev_error_pending) {
         if (v & VS_STATUS_DEVICE_NEEDS_RESET) {
             if (role_on(m, CK_ERROR_NEEDS_RESET))
@@ -1899,6 +1954,8 @@ static void on_avail(vs_monitors *m, const vs_event *ev)
                              vs_gmem_read(m->gm, g, c->guard + GUARD_LEN * w, GUARD_LEN, NULL) == 0;
         }
     }
+    if (m->device_id == VS_DEV_BLK && !c->raw && c->n_out && c->seg[0].len < 16)
+        c->odd |= ODD_FRAMING;
     /* blk request header */
     if (m->device_id == VS_DEV_BLK && !c->raw && c->out_bytes >= 16) {
         uint8_t h[16];
@@ -2063,6 +2120,8 @@ static void on_kick(vs_monitors *m, const vs_event *ev, bool sent)
             return;
         need = !(v & 1);
     }
+    if (sent && q->avail_pub == q->kick_base)
+        m->spurious_kick = true; /* legal; the device must cope (no-error-on-legal-input) */
     if (q->avail_pub != q->kick_base || !sent) {
         if (sent && !need && role_on(m, CK_D_KICK_UNNEEDED))
             bad(m, CK_D_KICK_UNNEEDED, ei, cx, "no notification the device suppressed",
@@ -2238,6 +2297,13 @@ static void on_used(vs_monitors *m, const vs_event *ev)
     }
     if (role_on(m, CK_USED_ID))
         ok(m, CK_USED_ID, k);
+    if (role_on(m, CK_LEGAL_INPUT)) {
+        for (int b = 0; b < 3; b++)
+            if (c->odd & (1u << b))
+                ok(m, CK_LEGAL_INPUT, b);
+        if (m->spurious_kick && q_split(q))
+            ok(m, CK_LEGAL_INPUT, 3); /* still serving after it */
+    }
     if (role_on(m, CK_USED_LEN) && !c->raw) { /* a hand-built chain's shape is deliberate */
         if (ev->len > c->in_bytes)
             bad(m, CK_USED_LEN, k, cx, "used len <= writable bytes",
@@ -2599,6 +2665,7 @@ void vs_monitors_on_event(void *opaque, const vs_event *ev)
     case VS_EV_DEVICE_ERROR:
         m->dev_error_pending = true;
         m->dev_error_read_without = false;
+        judge_device_error(m);
         break;
     case VS_EV_USED: on_used(m, ev); break;
     case VS_EV_USED_INVALID:

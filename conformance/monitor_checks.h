@@ -41,6 +41,7 @@ enum vs_chk {
     CK_PK_USED_DESC,      /* packed: a used descriptor is not rewritten until reused */
     CK_PK_FETCH_ORDER,    /* packed: chains fetched in the order made available (ref) */
     CK_BLK_READ_BACK,     /* blk: an OK read returns what the sector is known to hold */
+    CK_LEGAL_INPUT,       /* no device error for legal but unusual chains / notifications */
     /* driver role */
     CK_D_INIT_ORDER,
     CK_D_STATUS_MONOTONIC,

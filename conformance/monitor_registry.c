@@ -140,6 +140,13 @@ static const vs_check_info registry[CK_COUNT] = {
         "changes nothing; a packed read spread over several descriptors fills them in order "
         "(sectors below 65536, not while another write to them is outstanding)",
         IDS("blk.device.blk-op.3", "packed.device.scatter-gather.1")},
+    [CK_LEGAL_INPUT] = {"no-error-on-legal-input", DEV, "split/blk",
+        "the device does not take its error path (DEVICE_NEEDS_RESET) while a legal but "
+        "unusual chain is outstanding: WRITE on the descriptor naming an indirect table, "
+        "direct descriptors followed by an indirect one, a blk header split over "
+        "descriptors; nor after notifications that announced no new buffer (none outstanding)",
+        IDS("split.device.indirect.1", "split.device.indirect.2",
+            "split.device.message-framing.1", "split.device.avail-notif-suppression.3")},
 
     [CK_D_INIT_ORDER] = {"init-order", DRV, "generic",
         "ACKNOWLEDGE, DRIVER, features, FEATURES_OK, FEATURES_OK re-read, queue setup, "

@@ -503,6 +503,11 @@ int vs_driver_negotiate(vs_driver *d, vs_err *e)
         return fail(d, vs_err_set(e, VS_ENOTSUP,
                                   "driver: use_indirect requested but "
                                   "VIRTIO_F_INDIRECT_DESC is not negotiated"), e);
+    if ((d->o.chain_layout & (VS_DRV_LAYOUT_INDIRECT_WRITE | VS_DRV_LAYOUT_DIRECT_FIRST)) &&
+        (!d->o.use_indirect || d->o.ring != VS_RING_SPLIT))
+        return fail(d, vs_err_set(e, VS_ENOTSUP,
+                                  "driver: indirect chain layouts need a split ring with "
+                                  "indirect descriptors"), e);
     if ((rc = vs_driver_write_features_raw(d, neg, e)) < 0)
         return fail(d, rc, e);
     if ((rc = vs_driver_set_status(d, VS_STATUS_FEATURES_OK, e)) < 0)
@@ -858,6 +863,16 @@ int vs_driver_flush(vs_driver *d, int q, vs_err *e)
     return 0;
 }
 
+int vs_driver_notify(vs_driver *d, uint16_t q, vs_err *e)
+{
+    if (q >= d->nq || !d->q[q].vq)
+        return vs_err_set(e, VS_EINVAL, "driver: queue %u is not set up (%u queues)", q, d->nq);
+    d->c.kicks++;
+    emit_simple(d, VS_EV_KICK, q, 0);
+    int rc = d->t->ops->notify(d->t, q, e);
+    return rc < 0 ? vs_err_prefix(e, "driver: queue %u notify", q) : 0;
+}
+
 static int depth_check(vs_driver *d, uint16_t q, vs_err *e)
 {
     unsigned limit = d->o.queue_depth;
@@ -865,6 +880,12 @@ static int depth_check(vs_driver *d, uint16_t q, vs_err *e)
         return vs_err_set(e, VS_ENOSPC, "driver: queue %u: queue-depth limit %u reached", q,
                           limit);
     return 0;
+}
+
+static unsigned layout_flags(const vs_driver *d)
+{
+    return (d->o.chain_layout & VS_DRV_LAYOUT_INDIRECT_WRITE ? VS_ADD_INDIRECT_WRITE : 0u) |
+           (d->o.chain_layout & VS_DRV_LAYOUT_DIRECT_FIRST ? VS_ADD_DIRECT_FIRST : 0u);
 }
 
 int vs__drv_req_commit(vs_driver *d, vs_drv_req *rq, bool indirect, bool defer, vs_err *e)
@@ -876,7 +897,7 @@ int vs__drv_req_commit(vs_driver *d, vs_drv_req *rq, bool indirect, bool defer, 
         return rc;
     vs_drv_queue *q = &d->q[rq->q];
     rc = vs_vq_drv_add(q->vq, rq->seg, rq->n_out, rq->nseg - rq->n_out,
-                       indirect ? VS_ADD_INDIRECT : 0, rq, e);
+                       indirect ? VS_ADD_INDIRECT | layout_flags(d) : 0, rq, e);
     if (rc < 0)
         return rc;
     rq->id = rc;

@@ -133,6 +133,22 @@ static const vs_mutant mutants[] = {
      "swapped order (packed)", VS_VQ_MUT_SG_SWAPPED, 0, 0,
      LIST("packed.device.scatter-gather.1"), LIST("blk-read-back"),
      LIST("scenarios/blk/packed-scatter-gather.yaml")},
+    {"indirect-write-rejected", "takes its error path when the descriptor naming an "
+     "indirect table has WRITE set (split)", VS_VQ_MUT_INDIRECT_WRITE_REJECTED, 0, 0,
+     LIST("split.device.indirect.1"), LIST("no-error-on-legal-input"),
+     LIST("scenarios/blk/indirect-write-flag.yaml", "scenarios/blk/indirect-split.yaml")},
+    {"direct-then-indirect-rejected", "takes its error path for direct descriptors "
+     "followed by an indirect one (split)", VS_VQ_MUT_DIRECT_THEN_INDIRECT_REJECTED, 0, 0,
+     LIST("split.device.indirect.2"), LIST("no-error-on-legal-input"),
+     LIST("scenarios/blk/direct-then-indirect.yaml", "scenarios/blk/indirect-split.yaml")},
+    {"header-in-one-descriptor", "takes its error path when the request header is split "
+     "over descriptors", 0, VS_BLK_MUT_HEADER_ONE_DESC, 0,
+     LIST("split.device.message-framing.1"), LIST("no-error-on-legal-input"),
+     LIST("scenarios/blk/split-header.yaml", "scenarios/blk/rw-basic.yaml")},
+    {"spurious-notify-error", "takes its error path on a notification that finds no new "
+     "buffer", 0, 0, VS_REF_MUT_SPURIOUS_NOTIFY_ERROR,
+     LIST("split.device.avail-notif-suppression.3"), LIST("no-error-on-legal-input"),
+     LIST("scenarios/blk/spurious-notify.yaml", "scenarios/blk/rw-basic.yaml")},
 };
 
 #define NBASE (sizeof mutants / sizeof mutants[0])

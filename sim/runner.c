@@ -545,6 +545,12 @@ static int run_step(run_ctx *c, const vs_step *st)
         return do_init(c, st);
     case VS_STEP_FAULT:
         return do_fault(c, st);
+    case VS_STEP_NOTIFY:
+        for (uint32_t i = 0; i < (st->count ? st->count : 1); i++)
+            if ((rc = vs_driver_notify(c->d, st->queue, &e)) < 0)
+                return driver_error(c, rc, &e);
+        expect_ok(c, "notified");
+        return 0;
     case VS_STEP_WAIT:
         if (c->real) {
             struct timespec ts = {(time_t)(st->wait_ns / 1000000000ull),
@@ -906,6 +912,7 @@ int vs_run_scenario(const vs_scenario *s, const vs_run_opts *o, vs_scenario_resu
         dopts.irq_delayed = s->driver.interrupt_delay;
         dopts.mislead_suppression = s->driver.mislead_suppression;
         dopts.fill_before_driver_ok = s->driver.fill_before_driver_ok;
+        dopts.chain_layout = s->driver.chain_layout;
         dopts.no_readable_copy = true; /* the readable-unchanged monitor owns that check */
         dopts.stop = o->stop;
         dopts.seed = r->seed;

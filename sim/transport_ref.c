@@ -426,6 +426,11 @@ static void doorbell_cb(void *arg)
     emit(tr, VS_EV_DOORBELL, rq->index, 0, 0, n, NULL);
     if (!rq->vq || !can_process(tr))
         return;
+    if ((tr->o.mutations & VS_REF_MUT_SPURIOUS_NOTIFY_ERROR) && rq->inflight == 0 &&
+        !vs_vq_dev_notify_enable(rq->vq)) {
+        device_error(tr, rq->index, "mutant: a notification announced no new buffer");
+        return;
+    }
     process(tr, rq);
 }
 

@@ -51,6 +51,16 @@ static inline uint8_t vs_drv_guard_byte(unsigned i)
 typedef struct vs_blk_result vs_blk_result;
 typedef void (*vs_drv_result_fn)(void *opaque, const vs_blk_result *r);
 
+/* Legal chain shapes few drivers use (devices must not depend on the usual ones). */
+enum vs_drv_layout {
+    VS_DRV_LAYOUT_INDIRECT_WRITE = 1u << 0, /* split + indirect: WRITE on the descriptor
+                                               naming the table (devices ignore it) */
+    VS_DRV_LAYOUT_DIRECT_FIRST = 1u << 1,   /* split + indirect: the first segment in a
+                                               direct descriptor, then the indirect one */
+    VS_DRV_LAYOUT_SPLIT_HEADER = 1u << 2,   /* blk: the 16-byte request header in two
+                                               8-byte descriptors */
+};
+
 typedef struct vs_driver_opts {
     /* Features the driver is willing to use; negotiated = features & offered.
      * VERSION_1 is always required (added if missing; an error if not offered).
@@ -67,6 +77,8 @@ typedef struct vs_driver_opts {
     bool mislead_suppression;     /* test only (split): also keep the suppression field the
                                      negotiated mechanism makes the device ignore saying
                                      "no interrupt" (VS_VQ_F_MISLEAD_SUPPRESSION) */
+    uint32_t chain_layout;        /* enum vs_drv_layout: legal but unusual chain shapes a
+                                     device must accept */
     uint32_t fill_before_driver_ok; /* test only: vs_driver_init makes this many blk reads
                                      available on queue 0 after queue setup and before
                                      DRIVER_OK, without notifying (legal); they complete
@@ -166,6 +178,9 @@ bool vs_driver_guard_ok(vs_driver *d, vs_err *e);
 /* Publishes every chain added with VS_BLK_REQ_DEFER on queue q (q < 0: all) and kicks
  * where vs_vq_drv_kick_needed says so (KICK), else emits KICK_SUPPRESSED. */
 int vs_driver_flush(vs_driver *d, int q, vs_err *e);
+/* Sends an available-buffer notification for queue q without making anything available
+ * (legal; a device must tolerate it). */
+int vs_driver_notify(vs_driver *d, uint16_t q, vs_err *e);
 /* Collects used elements: in interrupt mode on the queues with a pending interrupt, in
  * polling mode on all queues; handles a pending config interrupt (status read). Does not
  * wait. Returns the number of requests completed, or < 0 (a queue broke: -VS_EPROTO). */

@@ -32,6 +32,7 @@ typedef enum vs_step_kind {
     VS_STEP_RESET,
     VS_STEP_FAULT,
     VS_STEP_WAIT,
+    VS_STEP_NOTIFY,     /* available-buffer notifications that announce nothing new */
 } vs_step_kind;
 
 const char *vs_step_kind_name(vs_step_kind k);
@@ -130,6 +131,7 @@ typedef struct vs_scenario {
         bool interrupt_delay;   /* re-arm interrupts delayed (virtqueue_enable_cb_delayed) */
         bool mislead_suppression; /* test only: see vs_driver_opts */
         uint32_t fill_before_driver_ok; /* test only: see vs_driver_opts */
+        uint32_t chain_layout;  /* enum vs_drv_layout (driver.h) */
         uint32_t seg_size;
         uint32_t iodepth;
     } driver;

@@ -521,6 +521,8 @@ static int blk_handle(vs_device *d, uint16_t q, const vs_chain *c, uint32_t *wri
     if (r.in_bytes > UINT32_MAX)
         return vs_err_set(e, VS_EINVAL, "blk: writable part of %llu bytes exceeds 4 GiB - 1",
                           (unsigned long long)r.in_bytes);
+    if ((d->mutations & VS_BLK_MUT_HEADER_ONE_DESC) && c->nseg && c->seg[0].len < BLK_HDR)
+        return vs_err_set(e, VS_EINVAL, "blk: mutant: header split over descriptors");
     if (r.out_bytes < BLK_HDR)
         return vs_err_set(e, VS_EINVAL,
                           "blk: request header truncated: %llu readable bytes, need 16",
