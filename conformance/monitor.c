@@ -185,6 +185,7 @@ struct vs_monitors {
     bool gen_open, reads_unclosed;
     uint64_t canary_bytes;        /* sum of chain_rec.canary_cap */
     cfg_track cfg[80];
+    cfg_track early[80];          /* config bytes read before FEATURES_OK */
     bool wce_first_read_done;
     uint64_t capacity;
     bool capacity_known;
@@ -1469,7 +1470,7 @@ static void do_reset(vs_monitors *m)
     m->wce_first_read_done = false;
     m->spurious_kick = m->error_judged = false;
     for (size_t i = 0; i < sizeof m->cfg / sizeof m->cfg[0]; i++)
-        m->cfg[i].known = false;
+        m->cfg[i].known = m->early[i].known = false;
 }
 
 static void on_status_write(vs_monitors *m, const vs_event *ev)
@@ -1732,6 +1733,27 @@ static void on_config_access(vs_monitors *m, const vs_event *ev, bool write)
     }
     if (len > 8)
         return;
+    /* config-readable-before-features-ok: what was read early must read the same after
+     * FEATURES_OK (writeback may change then: blk-init.3) */
+    for (uint32_t b = off; b < off + len && b < 80 && role_on(m, CK_CFG_EARLY); b++) {
+        uint8_t nv = (uint8_t)(val >> (8 * (b - off)));
+        cfg_track *t = &m->early[b];
+        if (b == VS_BLK_CFG_WRITEBACK)
+            continue;
+        if ((m->status_w & VS_STATUS_DRIVER) && !(m->status_w & VS_STATUS_FEATURES_OK)) {
+            *t = (cfg_track){.known = true, .val = nv, .irq_at_read = m->cfg_irq_count};
+        } else if (t->known && m->fok_confirmed) {
+            t->known = false;
+            if (m->cfg_irq_count != t->irq_at_read)
+                continue; /* the device announced a change */
+            if (t->val != nv)
+                bad(m, CK_CFG_EARLY, 0, NOCTX, "config fields readable before FEATURES_OK",
+                    "config byte %" PRIu32 " read 0x%02x before FEATURES_OK, 0x%02x after", b,
+                    t->val, nv);
+            else
+                ok(m, CK_CFG_EARLY, 0);
+        }
+    }
     /* padding bytes */
     static const uint32_t pad[] = {33, 57, 58, 59};
     for (size_t i = 0; i < 4; i++) {

@@ -147,6 +147,11 @@ static const vs_check_info registry[CK_COUNT] = {
         "descriptors; nor after notifications that announced no new buffer (none outstanding)",
         IDS("split.device.indirect.1", "split.device.indirect.2",
             "split.device.message-framing.1", "split.device.avail-notif-suppression.3")},
+    [CK_CFG_EARLY] = {"config-readable-before-features-ok", DEV, "generic/blk",
+        "device config bytes read after DRIVER and before FEATURES_OK hold the values read "
+        "again after FEATURES_OK (blk; writeback excluded, and bytes read around a "
+        "config-change interrupt)",
+        IDS("generic.device.config-space.1")},
 
     [CK_D_INIT_ORDER] = {"init-order", DRV, "generic",
         "ACKNOWLEDGE, DRIVER, features, FEATURES_OK, FEATURES_OK re-read, queue setup, "

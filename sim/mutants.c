@@ -149,6 +149,12 @@ static const vs_mutant mutants[] = {
      "buffer", 0, 0, VS_REF_MUT_SPURIOUS_NOTIFY_ERROR,
      LIST("split.device.avail-notif-suppression.3"), LIST("no-error-on-legal-input"),
      LIST("scenarios/blk/spurious-notify.yaml", "scenarios/blk/rw-basic.yaml")},
+    {"config-late", "device config fields beyond capacity read 0 until FEATURES_OK", 0, 0,
+     VS_REF_MUT_CONFIG_LATE, LIST("generic.device.config-space.1"),
+     LIST("config-readable-before-features-ok"),
+     LIST("scenarios/blk/config-early.yaml", "scenarios/blk/rw-basic.yaml"),
+     /* write_zeroes_may_unmap then changes without a config interrupt, too */
+     .also = LIST("blk.device.blk-op.8")},
 };
 
 #define NBASE (sizeof mutants / sizeof mutants[0])

@@ -913,6 +913,7 @@ int vs_run_scenario(const vs_scenario *s, const vs_run_opts *o, vs_scenario_resu
         dopts.mislead_suppression = s->driver.mislead_suppression;
         dopts.fill_before_driver_ok = s->driver.fill_before_driver_ok;
         dopts.chain_layout = s->driver.chain_layout;
+        dopts.read_config_early = s->driver.read_config_early;
         dopts.no_readable_copy = true; /* the readable-unchanged monitor owns that check */
         dopts.stop = o->stop;
         dopts.seed = r->seed;

@@ -513,6 +513,7 @@ PARSER(drv_indirect) { return get_bool(L, v, &S->driver.indirect); }
 PARSER(drv_irq_delay) { return get_bool(L, v, &S->driver.interrupt_delay); }
 PARSER(drv_mislead) { return get_bool(L, v, &S->driver.mislead_suppression); }
 PARSER(drv_fill) { return get_u32(L, v, VS_VQ_MAX_SIZE, &S->driver.fill_before_driver_ok); }
+PARSER(drv_cfg_early) { return get_bool(L, v, &S->driver.read_config_early); }
 PARSER(drv_layout)
 {
     static const char *const names[] = {"indirect_write_flag", "direct_then_indirect",
@@ -552,6 +553,7 @@ static const field driver_fields[] = {
     {"queues", drv_queues}, {"interrupts", drv_irq}, {"indirect", drv_indirect},
     {"interrupt_delay", drv_irq_delay}, {"mislead_suppression", drv_mislead},
     {"fill_before_driver_ok", drv_fill}, {"chain_layout", drv_layout},
+    {"read_config_early", drv_cfg_early},
     {"seg_size", drv_seg}, {"iodepth", drv_iodepth}, {NULL, NULL},
 };
 

@@ -536,6 +536,11 @@ static int ref_config_read(vs_transport *t, uint32_t off, void *buf, uint32_t le
     ref_tr *tr = TR(t);
     if (!tr->dev->ops->config_read)
         return vs_err_set(e, VS_ENOTSUP, "ref: device has no config space");
+    if ((tr->o.mutations & VS_REF_MUT_CONFIG_LATE) && off >= 8 && buf &&
+        !(tr->status & VS_STATUS_FEATURES_OK)) {
+        memset(buf, 0, len); /* mutant: fields "not ready" before negotiation */
+        return 0;
+    }
     return tr->dev->ops->config_read(tr->dev, off, buf, len, e);
 }
 

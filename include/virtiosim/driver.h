@@ -79,6 +79,8 @@ typedef struct vs_driver_opts {
                                      "no interrupt" (VS_VQ_F_MISLEAD_SUPPRESSION) */
     uint32_t chain_layout;        /* enum vs_drv_layout: legal but unusual chain shapes a
                                      device must accept */
+    bool read_config_early;       /* blk: read every field of the offered features (not
+                                     writeback) before FEATURES_OK and again after it */
     uint32_t fill_before_driver_ok; /* test only: vs_driver_init makes this many blk reads
                                      available on queue 0 after queue setup and before
                                      DRIVER_OK, without notifying (legal); they complete

@@ -132,6 +132,7 @@ typedef struct vs_scenario {
         bool mislead_suppression; /* test only: see vs_driver_opts */
         uint32_t fill_before_driver_ok; /* test only: see vs_driver_opts */
         uint32_t chain_layout;  /* enum vs_drv_layout (driver.h) */
+        bool read_config_early; /* see vs_driver_opts */
         uint32_t seg_size;
         uint32_t iodepth;
     } driver;

@@ -79,7 +79,9 @@ enum vs_ref_mutation {
                                                  batch of two or more before the first */
     VS_REF_MUT_SPURIOUS_NOTIFY_ERROR = 1u << 5, /* a notification that finds no new buffer
                                                  (and none in flight) is a device error */
-    VS_REF_MUT_ALL = (1u << 6) - 1,
+    VS_REF_MUT_CONFIG_LATE = 1u << 6,         /* device config beyond capacity reads 0
+                                                 until FEATURES_OK is accepted */
+    VS_REF_MUT_ALL = (1u << 7) - 1,
 };
 
 typedef struct vs_ref_opts {
