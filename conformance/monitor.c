@@ -136,6 +136,20 @@ typedef struct rb_sec {
     bool ro_write;        /* a write to it was made available on a read-only device */
 } rb_sec;
 
+/* queue-reset-honoured: a queue's old rings after its reset, and its re-enable */
+typedef struct qreset {
+    bool old_valid;       /* old rings being watched */
+    vs_vq_layout l;
+    uint64_t hash;        /* of the areas the device writes */
+    bool await_enable;    /* reset, not set up again yet */
+    bool gate_reported;   /* a fetch / used / interrupt for it was reported */
+    uint32_t old_size;
+    bool fresh;           /* set up again, not yet past fresh_left used elements */
+    uint32_t fresh_left;  /* a new size shows only once the ring wraps: 2 x size */
+    bool resized;         /* ... with another size */
+    bool reenabled;       /* set up again since the reset */
+} qreset;
+
 typedef struct cfg_track {
     bool known;
     uint8_t val;
@@ -202,6 +216,8 @@ struct vs_monitors {
     rb_sec *rb;                   /* RB_SECTORS entries, allocated on first use */
     bool rb_failed;
     uint64_t rb_inflight;         /* writes counted in rb[].inflight */
+    qreset qr[MAX_QUEUES];
+    bool qr_error_judged;
     /* no-error-on-legal-input, since the last reset */
     bool spurious_kick;           /* a notification announced nothing new (split) */
     bool error_judged;            /* the device's error path was judged */
@@ -1281,8 +1297,116 @@ static void check_irq_required(vs_monitors *m, int32_t qi, qstate *q)
     }
 }
 
+/* ------------------------------------------------------------ queue reset */
+
+/* Hash of the ring areas a device writes (split: used area; packed: descriptors and the
+ * device event area). */
+static bool qr_hash(vs_monitors *m, const vs_vq_layout *l, uint64_t *h)
+{
+    vs_vq_area_sizes s;
+    if (vs_vq_area_sizes_for(l->format, l->size, &s, NULL) < 0)
+        return false;
+    uint64_t acc = FNV0;
+    uint8_t buf[4096];
+    struct { uint64_t gpa, n; } a[2] = {{l->device_gpa, s.device_bytes},
+                                        {l->desc_gpa, l->format == VS_RING_PACKED ? s.desc_bytes : 0}};
+    for (int i = 0; i < 2; i++)
+        for (uint64_t pos = 0; pos < a[i].n;) {
+            uint64_t take = a[i].n - pos < sizeof buf ? a[i].n - pos : sizeof buf;
+            if (vs_gmem_read(m->gm, a[i].gpa + pos, buf, take, NULL) < 0)
+                return false;
+            acc = hash_words(acc, buf, take);
+            pos += take;
+        }
+    *h = acc;
+    return true;
+}
+
+/* The old rings of a reset queue must stay as they were (the driver keeps them
+ * allocated until its next reset of that queue or of the device). */
+static void qr_judge_old(vs_monitors *m, int32_t qi, bool last)
+{
+    qreset *r = &m->qr[qi];
+    uint64_t h;
+    if (!r->old_valid || !qr_hash(m, &r->l, &h))
+        return;
+    if (h != r->hash) {
+        /* once the queue is set up again, old rings in use mean the new configuration
+         * was ignored */
+        int k = r->reenabled ? (r->resized ? 2 : 1) : 0;
+        bad(m, CK_QRESET, k, qctx(qi),
+            k ? "a re-enabled queue uses the rings the driver set up"
+              : "nothing written into a queue after its reset",
+            "the old rings of queue %" PRId32 " (size %" PRIu32 ", device area 0x%" PRIx64
+            ") changed after the queue reset%s", qi, r->l.size, r->l.device_gpa,
+            r->reenabled ? " and its re-enable" : "");
+        r->old_valid = false;
+    } else if (last) {
+        ok(m, CK_QRESET, 0);
+        r->old_valid = false;
+    }
+}
+
+static void qr_on_disable(vs_monitors *m, int32_t qi, qstate *q)
+{
+    if (!q->setup || !has(neg(m), VS_F_RING_RESET) || !role_on(m, CK_QRESET))
+        return;
+    qr_judge_old(m, qi, true);
+    qreset *r = &m->qr[qi];
+    *r = (qreset){.l = q->l, .await_enable = true, .old_size = q->l.size};
+    r->old_valid = qr_hash(m, &r->l, &r->hash);
+}
+
+static void qr_on_setup(vs_monitors *m, int32_t qi, uint32_t size)
+{
+    qreset *r = &m->qr[qi];
+    qr_judge_old(m, qi, false);
+    if (!r->await_enable)
+        return;
+    r->await_enable = false;
+    r->fresh = true;
+    r->reenabled = true;
+    r->resized = size != r->old_size;
+    r->fresh_left = r->resized ? 2 * size : 1;
+}
+
+/* A re-enabled queue that has not used anything yet went wrong (device error or an
+ * invalid used element): it did not start afresh with the driver's configuration. */
+static void qr_fresh_failed(vs_monitors *m, int32_t qi, const char *what)
+{
+    qreset *r = &m->qr[qi];
+    if (!r->fresh || !role_on(m, CK_QRESET))
+        return;
+    r->fresh = false;
+    bad(m, CK_QRESET, r->resized ? 2 : 1, qctx(qi),
+        r->resized ? "a re-enabled queue uses the size the driver set"
+                   : "a re-enabled queue starts from index 0",
+        "%s on queue %" PRId32 ", set up again after a queue reset%s", what, qi,
+        r->resized ? " with a new size" : "");
+}
+
+static void qr_device_error(vs_monitors *m)
+{
+    if (m->qr_error_judged)
+        return;
+    m->qr_error_judged = true;
+    for (uint32_t i = 0; i < MAX_QUEUES; i++) {
+        qstate *q = &m->q[i];
+        for (uint32_t id = 0; q->setup && q->live && id < ID_SPACE; id++)
+            if (q->byid[id] && q->byid[id]->live && q->byid[id]->raw)
+                return; /* fault injection explains it */
+    }
+    for (uint32_t i = 0; i < MAX_QUEUES; i++)
+        qr_fresh_failed(m, (int32_t)i, "device error");
+}
+
 static void end_window(vs_monitors *m)
 {
+    for (uint32_t i = 0; i < MAX_QUEUES; i++) {
+        qr_judge_old(m, (int32_t)i, true);
+        m->qr[i].await_enable = m->qr[i].fresh = false;
+    }
+    m->qr_error_judged = false;
     for (uint32_t i = 0; i < MAX_QUEUES; i++) {
         check_irq_required(m, (int32_t)i, &m->q[i]);
         pk_check_all(m, (int32_t)i, &m->q[i]);
@@ -1633,8 +1757,10 @@ static void on_status_read(vs_monitors *m, const vs_event *ev)
     }
     if ((v & VS_STATUS_DEVICE_NEEDS_RESET) && (m->status_w & VS_STATUS_DRIVER_OK))
         m->needs_reset_pending = true;
-    if (v & VS_STATUS_DEVICE_NEEDS_RESET)
+    if (v & VS_STATUS_DEVICE_NEEDS_RESET) {
         judge_device_error(m);
+        qr_device_error(m);
+    }
     if (m->dev_error_pending) {
         if (v & VS_STATUS_DEVICE_NEEDS_RESET) {
             if (role_on(m, CK_ERROR_NEEDS_RESET))
@@ -1848,6 +1974,7 @@ static void on_queue_setup(vs_monitors *m, const vs_event *ev)
     qstate *q = getq(m, ev->queue);
     if (!q || !ev->layout)
         return;
+    qr_on_setup(m, ev->queue, ev->layout->size);
     queue_drop(m, q);
     q->l = *ev->layout;
     q->byid = calloc(ID_SPACE, sizeof *q->byid);
@@ -2192,6 +2319,14 @@ static void device_gate(vs_monitors *m, const vs_event *ev, qstate *q, const cha
         else
             ok(m, CK_BEFORE_DRIVER_OK, 0);
     }
+    if (ev->queue >= 0 && (uint32_t)ev->queue < MAX_QUEUES && m->qr[ev->queue].await_enable &&
+        role_on(m, CK_QRESET)) {
+        if (!m->qr[ev->queue].gate_reported)
+            bad(m, CK_QRESET, 0, cx, "nothing for a queue after its reset",
+                "%s on queue %" PRId32 " after its queue reset", what, ev->queue);
+        m->qr[ev->queue].gate_reported = true;
+        return;
+    }
     if (role_on(m, CK_AFTER_RESET) && m->after_reset) {
         if (!q || !q->setup)
             bad(m, CK_AFTER_RESET, 0, cx, "silence after reset until queue setup",
@@ -2286,6 +2421,12 @@ static void on_used(vs_monitors *m, const vs_event *ev)
     device_gate(m, ev, q, "used element");
     if (!q || !q->setup)
         return;
+    qr_judge_old(m, ev->queue, false);
+    qreset *qr = &m->qr[ev->queue];
+    if (qr->fresh && role_on(m, CK_QRESET) && --qr->fresh_left == 0) {
+        qr->fresh = false;
+        ok(m, CK_QRESET, qr->resized ? 2 : 1);
+    }
     uint32_t id = ev->id;
     ctx cx = (ctx){.queue = ev->queue, .has_id = true, .id = id, .has_idx = true, .idx = ev->idx};
     int k = q_split(q) ? 0 : 1;
@@ -2673,6 +2814,7 @@ void vs_monitors_on_event(void *opaque, const vs_event *ev)
     case VS_EV_QUEUE_DISABLE: {
         qstate *q = getq(m, ev->queue);
         if (q) {
+            qr_on_disable(m, ev->queue, q);
             check_irq_required(m, ev->queue, q);
             pk_check_all(m, ev->queue, q);
             queue_drop(m, q);
@@ -2688,11 +2830,14 @@ void vs_monitors_on_event(void *opaque, const vs_event *ev)
         m->dev_error_pending = true;
         m->dev_error_read_without = false;
         judge_device_error(m);
+        qr_device_error(m);
         break;
     case VS_EV_USED: on_used(m, ev); break;
     case VS_EV_USED_INVALID:
-        if (ev->queue >= 0 && (uint32_t)ev->queue < MAX_QUEUES)
+        if (ev->queue >= 0 && (uint32_t)ev->queue < MAX_QUEUES) {
             m->q[ev->queue].pk_lost = true;
+            qr_fresh_failed(m, ev->queue, "an invalid used element");
+        }
         if (used_invalid_is_idx_jump(m, ev))
             break;
         if (role_on(m, CK_USED_ID)) {

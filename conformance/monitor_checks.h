@@ -43,6 +43,7 @@ enum vs_chk {
     CK_BLK_READ_BACK,     /* blk: an OK read returns what the sector is known to hold */
     CK_LEGAL_INPUT,       /* no device error for legal but unusual chains / notifications */
     CK_CFG_EARLY,         /* blk: config read before FEATURES_OK = read after it */
+    CK_QRESET,            /* RING_RESET: reset queue left alone, re-enabled one fresh */
     /* driver role */
     CK_D_INIT_ORDER,
     CK_D_STATUS_MONOTONIC,

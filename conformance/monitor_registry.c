@@ -152,6 +152,13 @@ static const vs_check_info registry[CK_COUNT] = {
         "again after FEATURES_OK (blk; writeback excluded, and bytes read around a "
         "config-change interrupt)",
         IDS("generic.device.config-space.1")},
+    [CK_QRESET] = {"queue-reset-honoured", DEV, "generic",
+        "VIRTIO_F_RING_RESET: after a queue reset the device writes nothing more into that "
+        "queue's old rings (used area; packed: descriptors), and a queue set up again works "
+        "from index 0 with the size the driver chose (no device error, no invalid used "
+        "element before its first used element)",
+        IDS("generic.device.vq-reset.1", "generic.device.vq-reset.2",
+            "generic.device.vq-reenable.1")},
 
     [CK_D_INIT_ORDER] = {"init-order", DRV, "generic",
         "ACKNOWLEDGE, DRIVER, features, FEATURES_OK, FEATURES_OK re-read, queue setup, "

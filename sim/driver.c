@@ -319,6 +319,8 @@ static void drop_queues(vs_driver *d)
             vs_vq_drv_destroy(q->vq);
         if (q->have_layout)
             vs_vq_layout_free(d->gm, &q->layout, NULL);
+        if (q->have_old_layout)
+            vs_vq_layout_free(d->gm, &q->old_layout, NULL);
         memset(q, 0, sizeof *q);
     }
     d->nq = 0;
@@ -584,6 +586,97 @@ static int blk_config(vs_driver *d, vs_err *e)
 
 static void note_used_event(vs_driver *d, uint16_t qi);
 
+/* Creates queue i's rings (size 0: the device's maximum) and sets it up. */
+static int setup_one(vs_driver *d, uint16_t i, uint32_t want, vs_err *e)
+{
+    int rc;
+    uint32_t vqf = 0;
+    if (d->features & VS_BIT(VS_F_EVENT_IDX))
+        vqf |= VS_VQ_F_EVENT_IDX;
+    if (d->features & VS_BIT(VS_F_INDIRECT_DESC))
+        vqf |= VS_VQ_F_INDIRECT;
+    if (d->o.mislead_suppression)
+        vqf |= VS_VQ_F_MISLEAD_SUPPRESSION;
+    vs_drv_queue *q = &d->q[i];
+    uint32_t max = 0;
+    if ((rc = d->t->ops->queue_max_size(d->t, i, &max, e)) < 0)
+        return vs_err_prefix(e, "driver: queue %u max size", i);
+    if (max == 0)
+        return vs_err_set(e, VS_EINVAL, "driver: queue %u is not available (max size 0)", i);
+    uint32_t size = want ? want : max;
+    if (size > max)
+        return vs_err_set(e, VS_EINVAL,
+                          "driver: queue %u: requested size %u exceeds the device's maximum %u",
+                          i, size, max);
+    if (d->o.ring == VS_RING_SPLIT && (size & (size - 1)))
+        return vs_err_set(e, VS_EINVAL,
+                          "driver: queue %u: split ring size %u is not a power of two", i, size);
+    if ((rc = vs_vq_layout_alloc(d->gm, d->o.ring, size, &q->layout, e)) < 0)
+        return vs_err_prefix(e, "driver: queue %u", i);
+    q->have_layout = true;
+    /* Indirect tables are preallocated per head: cap them at ~8 MiB per queue so a
+     * 32768-entry queue does not need 128 MiB of guest RAM. */
+    uint32_t imax = (8u << 20) / (16u * size);
+    imax = imax < 16 ? 16 : (imax > 256 ? 256 : imax);
+    vs_vq_drv_opts vo = {.queue_index = i, .features = vqf, .indirect_max = (uint16_t)imax};
+    if ((rc = vs_vq_drv_create(&q->vq, d->gm, &q->layout, &vo, e)) < 0)
+        return vs_err_prefix(e, "driver: queue %u", i);
+    vs_event ev = {.kind = VS_EV_QUEUE_SETUP, .queue = i, .val = size, .layout = &q->layout};
+    vs__drv_emit(d, &ev);
+    if ((rc = d->t->ops->queue_setup(d->t, i, &q->layout, e)) < 0)
+        return vs_err_prefix(e, "driver: queue %u setup", i);
+    d->qsize = size;
+    q->ue_emitted = false;
+    if (d->o.irq_mode == VS_IRQ_POLL) {
+        vs_vq_drv_irq_disable(q->vq);
+        q->irq_masked = true;
+        emit_simple(d, VS_EV_IRQ_MASK, i, 1);
+    }
+    note_used_event(d, i);
+    return 0;
+}
+
+int vs_driver_queue_reset(vs_driver *d, uint16_t qi, vs_err *e)
+{
+    if (!(d->features & VS_BIT(VS_F_RING_RESET)))
+        return vs_err_set(e, VS_ENOTSUP, "driver: queue reset needs VIRTIO_F_RING_RESET");
+    if (qi >= d->nq || !d->q[qi].vq)
+        return vs_err_set(e, VS_EINVAL, "driver: queue %u is not set up (%u queues)", qi, d->nq);
+    int rc = d->t->ops->queue_disable(d->t, qi, e);
+    if (rc < 0)
+        return vs_err_prefix(e, "driver: queue %u reset", qi);
+    /* emitted once the reset has completed: from here on the device must leave it alone */
+    emit_simple(d, VS_EV_QUEUE_DISABLE, qi, 0);
+    for (vs_drv_req *rq = d->live, *next; rq; rq = next) {
+        next = rq->next;
+        if (rq->q != qi)
+            continue;
+        vs__blk_abort(d, rq);
+        d->c.aborted++;
+        vs__drv_req_free(d, rq);
+    }
+    vs_drv_queue *q = &d->q[qi];
+    vs_vq_drv_destroy(q->vq);
+    q->vq = NULL;
+    if (q->have_old_layout)
+        vs_vq_layout_free(d->gm, &q->old_layout, NULL);
+    q->old_layout = q->layout;
+    q->have_old_layout = true;
+    q->have_layout = false;
+    q->unpublished = 0;
+    q->irq_pending = q->irq_masked = q->broken = false;
+    return 0;
+}
+
+int vs_driver_queue_enable(vs_driver *d, uint16_t qi, uint32_t size, vs_err *e)
+{
+    if (qi >= d->nq || d->q[qi].vq)
+        return vs_err_set(e, VS_EINVAL, "driver: queue %u is not a queue that was reset", qi);
+    if (!size)
+        size = d->q[qi].old_layout.size;
+    return setup_one(d, qi, size, e);
+}
+
 int vs_driver_setup_queues(vs_driver *d, vs_err *e)
 {
     int rc;
@@ -605,53 +698,10 @@ int vs_driver_setup_queues(vs_driver *d, vs_err *e)
                                   "negotiated", n), e);
     if ((rc = pool_setup(d, e)) < 0)
         return fail(d, rc, e);
-    uint32_t vqf = 0;
-    if (d->features & VS_BIT(VS_F_EVENT_IDX))
-        vqf |= VS_VQ_F_EVENT_IDX;
-    if (d->features & VS_BIT(VS_F_INDIRECT_DESC))
-        vqf |= VS_VQ_F_INDIRECT;
-    if (d->o.mislead_suppression)
-        vqf |= VS_VQ_F_MISLEAD_SUPPRESSION;
     for (uint16_t i = 0; i < n; i++) {
-        vs_drv_queue *q = &d->q[i];
-        uint32_t max = 0;
-        if ((rc = d->t->ops->queue_max_size(d->t, i, &max, e)) < 0)
-            return fail(d, vs_err_prefix(e, "driver: queue %u max size", i), e);
-        if (max == 0)
-            return fail(d, vs_err_set(e, VS_EINVAL, "driver: queue %u is not available "
-                                      "(max size 0)", i), e);
-        uint32_t size = d->o.queue_size ? d->o.queue_size : max;
-        if (size > max)
-            return fail(d, vs_err_set(e, VS_EINVAL,
-                                      "driver: queue %u: requested size %u exceeds the "
-                                      "device's maximum %u", i, size, max), e);
-        if (d->o.ring == VS_RING_SPLIT && (size & (size - 1)))
-            return fail(d, vs_err_set(e, VS_EINVAL,
-                                      "driver: queue %u: split ring size %u is not a power "
-                                      "of two", i, size), e);
-        if ((rc = vs_vq_layout_alloc(d->gm, d->o.ring, size, &q->layout, e)) < 0)
-            return fail(d, vs_err_prefix(e, "driver: queue %u", i), e);
-        q->have_layout = true;
-        /* Indirect tables are preallocated per head: cap them at ~8 MiB per queue so a
-         * 32768-entry queue does not need 128 MiB of guest RAM. */
-        uint32_t imax = (8u << 20) / (16u * size);
-        imax = imax < 16 ? 16 : (imax > 256 ? 256 : imax);
-        vs_vq_drv_opts vo = {.queue_index = i, .features = vqf, .indirect_max = (uint16_t)imax};
-        if ((rc = vs_vq_drv_create(&q->vq, d->gm, &q->layout, &vo, e)) < 0)
-            return fail(d, vs_err_prefix(e, "driver: queue %u", i), e);
-        vs_event ev = {.kind = VS_EV_QUEUE_SETUP, .queue = i, .val = size, .layout = &q->layout};
-        vs__drv_emit(d, &ev);
-        if ((rc = d->t->ops->queue_setup(d->t, i, &q->layout, e)) < 0)
-            return fail(d, vs_err_prefix(e, "driver: queue %u setup", i), e);
+        if ((rc = setup_one(d, i, d->o.queue_size, e)) < 0)
+            return fail(d, rc, e);
         d->nq = (uint16_t)(i + 1);
-        d->qsize = size;
-        q->ue_emitted = false;
-        if (d->o.irq_mode == VS_IRQ_POLL) {
-            vs_vq_drv_irq_disable(q->vq);
-            q->irq_masked = true;
-            emit_simple(d, VS_EV_IRQ_MASK, i, 1);
-        }
-        note_used_event(d, i);
     }
     return 0;
 }

@@ -155,6 +155,17 @@ static const vs_mutant mutants[] = {
      LIST("scenarios/blk/config-early.yaml", "scenarios/blk/rw-basic.yaml"),
      /* write_zeroes_may_unmap then changes without a config interrupt, too */
      .also = LIST("blk.device.blk-op.8")},
+    {"queue-reset-ignored", "a queue reset leaves the queue running: requests in flight "
+     "still complete into the old rings", 0, 0, VS_REF_MUT_QUEUE_RESET_IGNORED,
+     LIST("generic.device.vq-reset.1"), LIST("queue-reset-honoured"),
+     LIST("scenarios/blk/queue-reset.yaml")},
+    {"queue-reset-keeps-position", "a queue set up again after a queue reset resumes at its "
+     "old available index", 0, 0, VS_REF_MUT_QUEUE_RESET_KEEPS_POS,
+     LIST("generic.device.vq-reset.2"), LIST("queue-reset-honoured"),
+     LIST("scenarios/blk/queue-reset.yaml")},
+    {"reenable-old-rings", "a queue set up again after a queue reset with a new size keeps "
+     "its old rings", 0, 0, VS_REF_MUT_REENABLE_OLD_RINGS, LIST("generic.device.vq-reenable.1"),
+     LIST("queue-reset-honoured"), LIST("scenarios/blk/queue-reset.yaml")},
 };
 
 #define NBASE (sizeof mutants / sizeof mutants[0])

@@ -545,6 +545,25 @@ static int run_step(run_ctx *c, const vs_step *st)
         return do_init(c, st);
     case VS_STEP_FAULT:
         return do_fault(c, st);
+    case VS_STEP_QUEUE_RESET:
+        /* reads in flight when the queue is reset: the device must drop them */
+        for (uint32_t i = 0; i < st->count; i++) {
+            vs_blk_req r = {.type = VS_BLK_T_IN, .sector = 8ull * i, .nsectors = 8,
+                            .queue = st->queue, .flags = VS_BLK_REQ_NO_VERIFY};
+            if ((rc = vs_blk_submit(c->d, &r, &e)) < 0)
+                return driver_error(c, rc, &e);
+        }
+        if (!c->real && st->wait_ns)
+            vs_engine_run_until(c->eng, vs_engine_now(c->eng) + st->wait_ns);
+        if ((rc = vs_driver_queue_reset(c->d, st->queue, &e)) < 0)
+            return driver_error(c, rc, &e);
+        expect_ok(c, "queue reset");
+        return 0;
+    case VS_STEP_QUEUE_ENABLE:
+        if ((rc = vs_driver_queue_enable(c->d, st->queue, st->qsize, &e)) < 0)
+            return driver_error(c, rc, &e);
+        expect_ok(c, "queue enabled");
+        return 0;
     case VS_STEP_NOTIFY:
         for (uint32_t i = 0; i < (st->count ? st->count : 1); i++)
             if ((rc = vs_driver_notify(c->d, st->queue, &e)) < 0)

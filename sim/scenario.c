@@ -822,6 +822,12 @@ static const field fault_fields[] = {
 };
 static const field wait_fields[] = {{"time", st_wait_time}, {NULL, NULL}};
 static const field notify_fields[] = {{"queue", st_queue}, {"count", st_count}, {NULL, NULL}};
+PARSER(st_outstanding) { return get_u32(L, v, 1024, &T->count); }
+PARSER(st_qsize) { return get_u32(L, v, VS_VQ_MAX_SIZE, &T->qsize); }
+static const field queue_reset_fields[] = {
+    {"queue", st_queue}, {"outstanding", st_outstanding}, {"after", st_wait_time}, {NULL, NULL},
+};
+static const field queue_enable_fields[] = {{"queue", st_queue}, {"size", st_qsize}, {NULL, NULL}};
 
 static const struct step_schema {
     const char *name;
@@ -845,6 +851,8 @@ static const struct step_schema {
     {"fault", VS_STEP_FAULT, fault_fields, false, {"kind"}},
     {"wait", VS_STEP_WAIT, wait_fields, false, {"time"}},
     {"notify", VS_STEP_NOTIFY, notify_fields, true, {NULL}},
+    {"queue_reset", VS_STEP_QUEUE_RESET, queue_reset_fields, true, {NULL}},
+    {"queue_enable", VS_STEP_QUEUE_ENABLE, queue_enable_fields, true, {NULL}},
 };
 #define NSCHEMAS (sizeof step_schemas / sizeof step_schemas[0])
 

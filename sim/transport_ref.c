@@ -32,6 +32,10 @@ typedef struct ref_queue {
     uint32_t free_head;
     uint32_t inflight;
     vs_chain scratch;
+    /* queue-reset mutants: what the queue was before its last queue_disable */
+    bool was_reset;
+    uint16_t old_base;
+    vs_vq_layout old_layout;
 } ref_queue;
 
 typedef struct ref_vec {
@@ -590,8 +594,13 @@ static int ref_queue_setup(vs_transport *t, uint16_t q, const vs_vq_layout *l, v
     if (!l)
         return vs_err_set(e, VS_EINVAL, "ref: queue %u: NULL layout", q);
     ref_queue *rq = &tr->q[q];
+    if (rq->vq && rq->was_reset && (tr->o.mutations & VS_REF_MUT_QUEUE_RESET_IGNORED))
+        queue_teardown(rq); /* the mutant stops the old queue only now */
     if (rq->vq)
         return vs_err_set(e, VS_ESTATE, "ref: queue %u already enabled", q);
+    if (rq->was_reset && (tr->o.mutations & VS_REF_MUT_REENABLE_OLD_RINGS) &&
+        l->size != rq->old_layout.size)
+        l = &rq->old_layout; /* mutant: ignores the configuration the driver changed */
     uint32_t max = tr->dev->ops->queue_max_size(tr->dev, q);
     if (l->size == 0 || l->size > max)
         return vs_err_set(e, VS_EINVAL, "ref: queue %u: size %u not in 1..%u", q, l->size,
@@ -622,6 +631,9 @@ static int ref_queue_setup(vs_transport *t, uint16_t q, const vs_vq_layout *l, v
         return rc;
     }
     queue_cancel_work(rq); /* builds the free list */
+    if (rq->was_reset && (tr->o.mutations & VS_REF_MUT_QUEUE_RESET_KEEPS_POS))
+        (void)vs_vq_dev_set_base(rq->vq, rq->old_base, NULL); /* mutant */
+    rq->was_reset = false;
     /* Mutant CONSUMES_BEFORE_DRIVER_OK: the device also starts polling a queue as soon as
      * it is set up (one wake-up a doorbell latency later, as if notified). */
     if ((tr->o.mutations & VS_REF_MUT_CONSUMES_BEFORE_DRIVER_OK) && !tr->hooked)
@@ -634,7 +646,14 @@ static int ref_queue_disable(vs_transport *t, uint16_t q, vs_err *e)
     ref_tr *tr = TR(t);
     if (q >= tr->nq)
         return vs_err_set(e, VS_EINVAL, "ref: queue %u >= num_queues %u", q, tr->nq);
-    queue_teardown(&tr->q[q]);
+    ref_queue *rq = &tr->q[q];
+    if (rq->vq) {
+        rq->was_reset = true;
+        rq->old_base = vs_vq_dev_get_base(rq->vq);
+        rq->old_layout = *vs_vq_dev_layout(rq->vq);
+    }
+    if (!(tr->o.mutations & VS_REF_MUT_QUEUE_RESET_IGNORED))
+        queue_teardown(rq);
     return 0;
 }
 

@@ -180,6 +180,11 @@ bool vs_driver_guard_ok(vs_driver *d, vs_err *e);
 /* Publishes every chain added with VS_BLK_REQ_DEFER on queue q (q < 0: all) and kicks
  * where vs_vq_drv_kick_needed says so (KICK), else emits KICK_SUPPRESSED. */
 int vs_driver_flush(vs_driver *d, int q, vs_err *e);
+/* VIRTIO_F_RING_RESET: resets queue q (transport queue_disable; requests outstanding on
+ * it are abandoned), then vs_driver_queue_enable sets it up again on fresh rings of
+ * `size` entries (0: the size it had). */
+int vs_driver_queue_reset(vs_driver *d, uint16_t q, vs_err *e);
+int vs_driver_queue_enable(vs_driver *d, uint16_t q, uint32_t size, vs_err *e);
 /* Sends an available-buffer notification for queue q without making anything available
  * (legal; a device must tolerate it). */
 int vs_driver_notify(vs_driver *d, uint16_t q, vs_err *e);
@@ -360,6 +365,10 @@ typedef struct vs_drv_queue {
     bool irq_pending, irq_masked, broken;
     bool ue_emitted;                 /* split + EVENT_IDX: a VS_EV_USED_EVENT was emitted */
     uint16_t ue_last;                /* ... with this value */
+    vs_vq_layout old_layout;         /* rings of the queue before its last queue reset: kept
+                                        allocated (a device that goes on writing there must
+                                        not corrupt anything else) until the next one */
+    bool have_old_layout;
 } vs_drv_queue;
 
 struct vs_blk_shadow;

@@ -33,6 +33,8 @@ typedef enum vs_step_kind {
     VS_STEP_FAULT,
     VS_STEP_WAIT,
     VS_STEP_NOTIFY,     /* available-buffer notifications that announce nothing new */
+    VS_STEP_QUEUE_RESET,  /* VIRTIO_F_RING_RESET: reset one queue */
+    VS_STEP_QUEUE_ENABLE, /* ... and set it up again */
 } vs_step_kind;
 
 const char *vs_step_kind_name(vs_step_kind k);
@@ -87,8 +89,11 @@ typedef struct vs_step {
     /* VS_STEP_FAULT */
     enum vs_fault fault;
     bool fault_survives;        /* NEEDS_RESET or a completed request are both fine */
-    /* VS_STEP_WAIT */
+    /* VS_STEP_WAIT; VS_STEP_QUEUE_RESET: time between submitting `count` reads and the
+     * reset (in-process only) */
     uint64_t wait_ns;
+    /* VS_STEP_QUEUE_ENABLE: new queue size (0: as before) */
+    uint32_t qsize;
 } vs_step;
 
 enum vs_scenario_dist { VS_DIST_FIXED, VS_DIST_UNIFORM, VS_DIST_EXPONENTIAL };

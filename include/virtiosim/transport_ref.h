@@ -81,7 +81,12 @@ enum vs_ref_mutation {
                                                  (and none in flight) is a device error */
     VS_REF_MUT_CONFIG_LATE = 1u << 6,         /* device config beyond capacity reads 0
                                                  until FEATURES_OK is accepted */
-    VS_REF_MUT_ALL = (1u << 7) - 1,
+    VS_REF_MUT_QUEUE_RESET_IGNORED = 1u << 7, /* queue_disable (queue reset) leaves the queue
+                                                 running until it is set up again */
+    VS_REF_MUT_QUEUE_RESET_KEEPS_POS = 1u << 8, /* a queue set up again after a queue reset
+                                                 resumes at its old available index */
+    VS_REF_MUT_REENABLE_OLD_RINGS = 1u << 9,  /* ... with a new size keeps its old rings */
+    VS_REF_MUT_ALL = (1u << 10) - 1,
 };
 
 typedef struct vs_ref_opts {
