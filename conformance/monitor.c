@@ -17,6 +17,9 @@
 #define MAX_QUEUES 64u
 #define ID_SPACE 65536u
 #define IDS_MAX 10
+/* suspend-honoured: how long a suspend or resume may take */
+#define SUSPEND_SETTLE_READS 10000u
+#define SUSPEND_SETTLE_NS 10000000u
 /* reset-reads-zero: how long a device may take to finish a reset */
 #define RESET_SETTLE_READS 100u
 #define RESET_SETTLE_NS 100000u
@@ -218,6 +221,18 @@ struct vs_monitors {
     uint64_t rb_inflight;         /* writes counted in rb[].inflight */
     qreset qr[MAX_QUEUES];
     bool qr_error_judged;
+    /* suspend-honoured (VIRTIO_F_SUSPEND) */
+    enum { SU_NONE, SU_REQ, SU_DONE, SU_RESUMING } su;
+    uint64_t su_t;
+    uint32_t su_reads;
+    bool su_early;                /* SUSPEND written before DRIVER_OK, not read back yet */
+    uint8_t su_base;              /* status as last written or read */
+    bool su_hash_ok, su_gate_reported, su_cfg_irq_reported;
+    uint64_t su_hash;             /* rings as the suspend completed */
+    bool gen_known;
+    uint64_t gen_last;
+    bool su_cfg_changed, su_resumed;
+    uint64_t su_cfg_irq_at_resume;
     /* no-error-on-legal-input, since the last reset */
     bool spurious_kick;           /* a notification announced nothing new (split) */
     bool error_judged;            /* the device's error path was judged */
@@ -1400,8 +1415,133 @@ static void qr_device_error(vs_monitors *m)
         qr_fresh_failed(m, (int32_t)i, "device error");
 }
 
+/* ------------------------------------------------------------ suspend */
+
+static uint64_t su_rings_hash(vs_monitors *m, bool *okp)
+{
+    uint64_t acc = FNV0;
+    *okp = true;
+    for (uint32_t i = 0; i < MAX_QUEUES; i++) {
+        uint64_t h;
+        if (!m->q[i].setup)
+            continue;
+        if (!qr_hash(m, &m->q[i].l, &h))
+            *okp = false;
+        acc = hash_words(acc, (const uint8_t *)&h, sizeof h);
+    }
+    return acc;
+}
+
+/* A config change seen during a suspension must be notified once the device resumed. */
+static void su_judge_cfg(vs_monitors *m)
+{
+    if (!m->su_cfg_changed || !m->su_resumed)
+        return;
+    if (m->cfg_irq_count > m->su_cfg_irq_at_resume)
+        ok(m, CK_SUSPEND, 3);
+    else
+        bad(m, CK_SUSPEND, 3, NOCTX, "a config change made while suspended notified on resume",
+            "config generation changed during the suspension; no config interrupt since the "
+            "resume");
+    m->su_cfg_changed = m->su_resumed = false;
+}
+
+static void su_on_write(vs_monitors *m, uint8_t v)
+{
+    uint8_t base = m->su_base;
+    m->su_base = v;
+    if (!has(neg(m), VS_F_SUSPEND) || !role_on(m, CK_SUSPEND))
+        return;
+    uint8_t added = v & ~base;
+    uint64_t now = m->cur ? m->cur->t_ns : m->last_t;
+    if ((added & VS_STATUS_SUSPEND) && !(base & VS_STATUS_DRIVER_OK)) {
+        m->su_early = true;
+    } else if ((added & VS_STATUS_SUSPEND) && m->su == SU_NONE) {
+        su_judge_cfg(m);
+        m->su = SU_REQ;
+        m->su_t = now;
+        m->su_reads = 0;
+    } else if (m->su == SU_DONE && (v & VS_STATUS_DRIVER_OK)) {
+        bool hok;
+        uint64_t h = su_rings_hash(m, &hok);
+        if (m->su_hash_ok && hok && h != m->su_hash)
+            bad(m, CK_SUSPEND, 1, NOCTX, "the rings untouched while suspended",
+                "ring memory the device writes changed while the device showed SUSPEND");
+        else if (m->su_hash_ok && hok)
+            ok(m, CK_SUSPEND, 1);
+        m->su = SU_RESUMING;
+        m->su_t = now;
+        m->su_reads = 0;
+        m->su_cfg_irq_at_resume = m->cfg_irq_count;
+    }
+}
+
+static void su_on_read(vs_monitors *m, uint8_t v)
+{
+    m->su_base = v;
+    if (!has(neg(m), VS_F_SUSPEND) || !role_on(m, CK_SUSPEND))
+        return;
+    uint64_t now = m->cur ? m->cur->t_ns : m->last_t;
+    if (m->su_early) {
+        m->su_early = false;
+        if (v & VS_STATUS_SUSPEND)
+            bad(m, CK_SUSPEND, 0, NOCTX, "SUSPEND before DRIVER_OK disregarded",
+                "status 0x%02x shows SUSPEND written before DRIVER_OK", v);
+        else
+            ok(m, CK_SUSPEND, 0);
+    }
+    if (m->su != SU_REQ && m->su != SU_RESUMING)
+        return;
+    bool req = m->su == SU_REQ;
+    int k = req ? 4 : 5;
+    bool done = req ? (v & VS_STATUS_SUSPEND) && !(v & VS_STATUS_DRIVER_OK)
+                    : (v & VS_STATUS_DRIVER_OK) && !(v & VS_STATUS_SUSPEND);
+    if ((v & VS_STATUS_DEVICE_NEEDS_RESET) || done) {
+        ok(m, CK_SUSPEND, k);
+        m->su = done && req ? SU_DONE : SU_NONE;
+        if (done && req) {
+            m->su_hash = su_rings_hash(m, &m->su_hash_ok);
+            m->su_gate_reported = m->su_cfg_irq_reported = false;
+        }
+        if (done && !req)
+            m->su_resumed = true;
+        return;
+    }
+    if (++m->su_reads > SUSPEND_SETTLE_READS || now - m->su_t > SUSPEND_SETTLE_NS) {
+        bad(m, CK_SUSPEND, k, NOCTX,
+            req ? "SUSPEND shown (DRIVER_OK clear) or DEVICE_NEEDS_RESET"
+                : "DRIVER_OK shown (SUSPEND clear) or DEVICE_NEEDS_RESET",
+            "status 0x%02x after %" PRIu32 " reads and %" PRIu64 " ns", v, m->su_reads,
+            now - m->su_t);
+        m->su = SU_NONE;
+    }
+}
+
+static void su_on_gen(vs_monitors *m, uint64_t gen)
+{
+    if (m->gen_known && gen != m->gen_last && (m->su == SU_DONE || m->su == SU_RESUMING))
+        m->su_cfg_changed = true;
+    m->gen_known = true;
+    m->gen_last = gen;
+}
+
+/* End of a run or reset: a handshake the device never finished, a pending notification. */
+static void su_end(vs_monitors *m)
+{
+    if (role_on(m, CK_SUSPEND) && (m->su == SU_REQ || m->su == SU_RESUMING) && m->su_reads)
+        bad(m, CK_SUSPEND, m->su == SU_REQ ? 4 : 5, NOCTX,
+            m->su == SU_REQ ? "the suspend completes" : "the resume completes",
+            "status never showed it (%" PRIu32 " reads)", m->su_reads);
+    if (role_on(m, CK_SUSPEND))
+        su_judge_cfg(m);
+    m->su = SU_NONE;
+    m->su_early = m->su_cfg_changed = m->su_resumed = false;
+    m->su_base = 0;
+}
+
 static void end_window(vs_monitors *m)
 {
+    su_end(m);
     for (uint32_t i = 0; i < MAX_QUEUES; i++) {
         qr_judge_old(m, (int32_t)i, true);
         m->qr[i].await_enable = m->qr[i].fresh = false;
@@ -1605,6 +1745,7 @@ static void on_status_write(vs_monitors *m, const vs_event *ev)
             do_reset(m);
         return;
     }
+    su_on_write(m, v);
     m->await_reset_read = false; /* a write ends the settle window */
     bool suspend = has(neg(m), VS_F_SUSPEND);
     if (role_on(m, CK_D_STATUS_MONOTONIC) && !suspend) {
@@ -1713,6 +1854,7 @@ static void judge_device_error(vs_monitors *m)
 static void on_status_read(vs_monitors *m, const vs_event *ev)
 {
     uint8_t v = (uint8_t)ev->val;
+    su_on_read(m, v);
     /* After a reset the device may still be resetting: status must read 0 within
      * RESET_SETTLE_READS reads and RESET_SETTLE_NS, and once it has read 0 it must stay 0
      * until the driver writes status again. */
@@ -2312,6 +2454,11 @@ static void on_irq_mask(vs_monitors *m, const vs_event *ev)
 static void device_gate(vs_monitors *m, const vs_event *ev, qstate *q, const char *what)
 {
     ctx cx = qctx(ev->queue);
+    if (m->su == SU_DONE && ev->kind != VS_EV_USED && role_on(m, CK_SUSPEND) &&
+        !m->su_gate_reported) { /* a USED is the driver collecting: not the device */
+        m->su_gate_reported = true;
+        bad(m, CK_SUSPEND, 1, cx, "nothing while suspended", "%s while suspended", what);
+    }
     if (role_on(m, CK_BEFORE_DRIVER_OK)) {
         if (!(m->status_w & VS_STATUS_DRIVER_OK))
             bad(m, CK_BEFORE_DRIVER_OK, 0, cx, "nothing before DRIVER_OK",
@@ -2340,6 +2487,11 @@ static void on_irq(vs_monitors *m, const vs_event *ev)
 {
     if (ev->queue < 0) {
         m->cfg_irq_count++;
+        if (m->su == SU_DONE && role_on(m, CK_SUSPEND) && !m->su_cfg_irq_reported) {
+            m->su_cfg_irq_reported = true;
+            bad(m, CK_SUSPEND, 2, NOCTX, "no config interrupt while suspended",
+                "config interrupt while the device showed SUSPEND");
+        }
         return;
     }
     qstate *q = getq(m, ev->queue);
@@ -2851,6 +3003,7 @@ void vs_monitors_on_event(void *opaque, const vs_event *ev)
     case VS_EV_IRQ: on_irq(m, ev); break;
     case VS_EV_USED_EVENT: on_used_event(m, ev); break;
     case VS_EV_CONFIG_CHANGE: m->cfg_irq_count++; break;
+    case VS_EV_CONFIG_GEN: su_on_gen(m, ev->val); break;
     case VS_EV_STEP: vs_monitors_set_step(m, (uint32_t)ev->val, ev->text); break;
     default: break;
     }

@@ -44,6 +44,7 @@ enum vs_chk {
     CK_LEGAL_INPUT,       /* no device error for legal but unusual chains / notifications */
     CK_CFG_EARLY,         /* blk: config read before FEATURES_OK = read after it */
     CK_QRESET,            /* RING_RESET: reset queue left alone, re-enabled one fresh */
+    CK_SUSPEND,           /* SUSPEND handshake, silence while suspended */
     /* driver role */
     CK_D_INIT_ORDER,
     CK_D_STATUS_MONOTONIC,

@@ -159,6 +159,14 @@ static const vs_check_info registry[CK_COUNT] = {
         "element before its first used element)",
         IDS("generic.device.vq-reset.1", "generic.device.vq-reset.2",
             "generic.device.vq-reenable.1")},
+    [CK_SUSPEND] = {"suspend-honoured", DEV, "generic",
+        "VIRTIO_F_SUSPEND: SUSPEND written before DRIVER_OK never reads back; a suspend "
+        "request ends with SUSPEND set and DRIVER_OK clear (or NEEDS_RESET) and a resume with "
+        "the reverse, within 10000 reads / 10 ms; while suspended the device writes nothing "
+        "into the rings and sends no interrupt; a config change made meanwhile (config "
+        "generation moved) is notified after the resume",
+        IDS("generic.device.suspend.1", "generic.device.suspend.3", "generic.device.suspend.4",
+            "generic.device.suspend.5", "generic.device.suspend.6", "generic.device.suspend.7")},
 
     [CK_D_INIT_ORDER] = {"init-order", DRV, "generic",
         "ACKNOWLEDGE, DRIVER, features, FEATURES_OK, FEATURES_OK re-read, queue setup, "

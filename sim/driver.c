@@ -740,6 +740,11 @@ int vs_driver_init(vs_driver *d, vs_err *e)
         return rc;
     if ((rc = fill_early(d, e)) < 0)
         return fail(d, rc, e);
+    if (d->o.suspend_before_driver_ok && (d->features & VS_BIT(VS_F_SUSPEND)) &&
+        (rc = vs_driver_suspend_early(d, e)) != 0)
+        return fail(d, rc < 0 ? rc : vs_err_set(e, VS_EPROTO,
+                                                "driver: the device kept SUSPEND written "
+                                                "before DRIVER_OK"), e);
     if ((rc = vs_driver_set_status(d, VS_STATUS_DRIVER_OK, e)) < 0)
         return fail(d, rc, e);
     if (d->o.fill_before_driver_ok && d->nq && d->q[0].vq &&
@@ -943,6 +948,73 @@ int vs_driver_flush(vs_driver *d, int q, vs_err *e)
             return rc;
     }
     return 0;
+}
+
+/* Polls status until every bit of `set` and none of `clear` shows, or NEEDS_RESET. */
+static int poll_status(vs_driver *d, uint8_t set, uint8_t clear, uint8_t *out, vs_err *e)
+{
+    uint64_t start = vs_driver_now(d), timeout = d->o.timeout_ns;
+    unsigned stall = 0;
+    for (;;) {
+        uint8_t s;
+        int rc = vs_driver_read_status(d, &s, e);
+        if (rc < 0)
+            return rc;
+        *out = s;
+        if ((s & VS_STATUS_DEVICE_NEEDS_RESET) || ((s & set) == set && !(s & clear)))
+            return 0;
+        uint64_t el = vs_driver_now(d) - start;
+        if (el >= timeout)
+            return vs_err_set(e, VS_ETIMEDOUT, "driver: status 0x%02x after %llu ns", s,
+                              (unsigned long long)el);
+        uint64_t step = timeout - el;
+        if (step > d->o.poll_interval_ns * 100)
+            step = d->o.poll_interval_ns * 100;
+        uint64_t before = vs_driver_now(d);
+        if ((rc = d->t->ops->wait(d->t, step, e)) < 0)
+            return vs_err_prefix(e, "driver: wait");
+        if (rc == 0 && vs_driver_now(d) == before && ++stall >= 3)
+            return vs_err_set(e, VS_ETIMEDOUT, "driver: status 0x%02x and the device is idle",
+                              s);
+        vs_err pe = {0};
+        vs_driver_poll(d, &pe); /* completions meanwhile are collected */
+    }
+}
+
+static int suspend_handshake(vs_driver *d, uint8_t add, uint8_t set, uint8_t clear, vs_err *e)
+{
+    if (!(d->features & VS_BIT(VS_F_SUSPEND)))
+        return vs_err_set(e, VS_ENOTSUP, "driver: VIRTIO_F_SUSPEND is not negotiated");
+    int rc = vs_driver_write_status_raw(d, (uint8_t)(d->status | add), e);
+    uint8_t s = 0;
+    if (rc < 0 || (rc = poll_status(d, set, clear, &s, e)) < 0)
+        return rc;
+    d->status = (uint8_t)(s & ~VS_STATUS_DEVICE_NEEDS_RESET);
+    return (s & VS_STATUS_DEVICE_NEEDS_RESET) ? 1 : 0;
+}
+
+int vs_driver_suspend(vs_driver *d, vs_err *e)
+{
+    if (!(d->status & VS_STATUS_DRIVER_OK) || (d->status & VS_STATUS_SUSPEND))
+        return vs_err_set(e, VS_ESTATE, "driver: suspend needs a running device");
+    return suspend_handshake(d, VS_STATUS_SUSPEND, VS_STATUS_SUSPEND, VS_STATUS_DRIVER_OK, e);
+}
+
+int vs_driver_resume(vs_driver *d, vs_err *e)
+{
+    if (!(d->status & VS_STATUS_SUSPEND))
+        return vs_err_set(e, VS_ESTATE, "driver: resume needs a suspended device");
+    return suspend_handshake(d, VS_STATUS_DRIVER_OK, VS_STATUS_DRIVER_OK, VS_STATUS_SUSPEND, e);
+}
+
+int vs_driver_suspend_early(vs_driver *d, vs_err *e)
+{
+    uint8_t keep = d->status, s = 0;
+    int rc = vs_driver_write_status_raw(d, (uint8_t)(d->status | VS_STATUS_SUSPEND), e);
+    if (rc < 0 || (rc = vs_driver_read_status(d, &s, e)) < 0)
+        return rc;
+    d->status = keep; /* the driver goes on as if it had not asked */
+    return (s & VS_STATUS_SUSPEND) ? 1 : 0;
 }
 
 int vs_driver_notify(vs_driver *d, uint16_t q, vs_err *e)

@@ -166,6 +166,24 @@ static const vs_mutant mutants[] = {
     {"reenable-old-rings", "a queue set up again after a queue reset with a new size keeps "
      "its old rings", 0, 0, VS_REF_MUT_REENABLE_OLD_RINGS, LIST("generic.device.vq-reenable.1"),
      LIST("queue-reset-honoured"), LIST("scenarios/blk/queue-reset.yaml")},
+    {"suspend-before-init", "keeps SUSPEND written before DRIVER_OK", 0, 0,
+     VS_REF_MUT_SUSPEND_BEFORE_INIT, LIST("generic.device.suspend.1"),
+     LIST("suspend-honoured"), LIST("scenarios/blk/suspend.yaml")},
+    {"suspend-reported-early", "shows suspended at once; requests in flight complete "
+     "afterwards", 0, 0, VS_REF_MUT_SUSPEND_EARLY_REPORT, LIST("generic.device.suspend.3"),
+     LIST("suspend-honoured"), LIST("scenarios/blk/suspend.yaml")},
+    {"suspend-config-irq", "notifies a config change while suspended", 0, 0,
+     VS_REF_MUT_SUSPEND_CFG_IRQ, LIST("generic.device.suspend.4"), LIST("suspend-honoured"),
+     LIST("scenarios/blk/suspend.yaml")},
+    {"suspend-config-dropped", "never notifies a config change made while suspended", 0, 0,
+     VS_REF_MUT_SUSPEND_CFG_DROPPED, LIST("generic.device.suspend.5"),
+     LIST("suspend-honoured"), LIST("scenarios/blk/suspend.yaml")},
+    {"suspend-ignored", "a SUSPEND request changes nothing", 0, 0, VS_REF_MUT_SUSPEND_IGNORED,
+     LIST("generic.device.suspend.6"), LIST("suspend-honoured"),
+     LIST("scenarios/blk/suspend.yaml")},
+    {"resume-ignored", "stays suspended when the driver sets DRIVER_OK again", 0, 0,
+     VS_REF_MUT_RESUME_IGNORED, LIST("generic.device.suspend.7"), LIST("suspend-honoured"),
+     LIST("scenarios/blk/suspend.yaml")},
 };
 
 #define NBASE (sizeof mutants / sizeof mutants[0])

@@ -514,6 +514,7 @@ PARSER(drv_irq_delay) { return get_bool(L, v, &S->driver.interrupt_delay); }
 PARSER(drv_mislead) { return get_bool(L, v, &S->driver.mislead_suppression); }
 PARSER(drv_fill) { return get_u32(L, v, VS_VQ_MAX_SIZE, &S->driver.fill_before_driver_ok); }
 PARSER(drv_cfg_early) { return get_bool(L, v, &S->driver.read_config_early); }
+PARSER(drv_sus_early) { return get_bool(L, v, &S->driver.suspend_before_driver_ok); }
 PARSER(drv_layout)
 {
     static const char *const names[] = {"indirect_write_flag", "direct_then_indirect",
@@ -553,7 +554,7 @@ static const field driver_fields[] = {
     {"queues", drv_queues}, {"interrupts", drv_irq}, {"indirect", drv_indirect},
     {"interrupt_delay", drv_irq_delay}, {"mislead_suppression", drv_mislead},
     {"fill_before_driver_ok", drv_fill}, {"chain_layout", drv_layout},
-    {"read_config_early", drv_cfg_early},
+    {"read_config_early", drv_cfg_early}, {"suspend_before_driver_ok", drv_sus_early},
     {"seg_size", drv_seg}, {"iodepth", drv_iodepth}, {NULL, NULL},
 };
 
@@ -828,6 +829,20 @@ static const field queue_reset_fields[] = {
     {"queue", st_queue}, {"outstanding", st_outstanding}, {"after", st_wait_time}, {NULL, NULL},
 };
 static const field queue_enable_fields[] = {{"queue", st_queue}, {"size", st_qsize}, {NULL, NULL}};
+PARSER(st_sus_expect)
+{
+    static const char *const names[] = {"done", "needs_reset"};
+    int k = 0;
+    int r = get_enum(L, v, names, 2, &k);
+    T->expect_needs_reset = k == 1;
+    return r;
+}
+static const field suspend_fields[] = {
+    {"outstanding", st_outstanding}, {"after", st_wait_time}, {"expect", st_sus_expect},
+    {NULL, NULL},
+};
+static const field resume_fields[] = {{"expect", st_sus_expect}, {NULL, NULL}};
+static const field no_fields[] = {{NULL, NULL}};
 
 static const struct step_schema {
     const char *name;
@@ -853,6 +868,9 @@ static const struct step_schema {
     {"notify", VS_STEP_NOTIFY, notify_fields, true, {NULL}},
     {"queue_reset", VS_STEP_QUEUE_RESET, queue_reset_fields, true, {NULL}},
     {"queue_enable", VS_STEP_QUEUE_ENABLE, queue_enable_fields, true, {NULL}},
+    {"suspend", VS_STEP_SUSPEND, suspend_fields, true, {NULL}},
+    {"resume", VS_STEP_RESUME, resume_fields, true, {NULL}},
+    {"config_change", VS_STEP_CONFIG_CHANGE, no_fields, true, {NULL}},
 };
 #define NSCHEMAS (sizeof step_schemas / sizeof step_schemas[0])
 

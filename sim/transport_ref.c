@@ -64,6 +64,8 @@ typedef struct ref_tr {
     bool in_wait;
     bool hooked;           /* device half of another front-end (vs_ref_hooks) */
     vs_ref_hooks hooks;
+    enum { SUS_NONE, SUS_PENDING, SUS_DONE } sus; /* VIRTIO_F_SUSPEND */
+    bool cfg_deferred;     /* a config change to notify on resume */
 } ref_tr;
 
 static const vs_transport_ops ref_ops;
@@ -248,7 +250,8 @@ static bool can_process(const ref_tr *tr)
     if (tr->hooked)
         return tr->hooks.live(tr->hooks.opaque);
     uint8_t need = VS_STATUS_DRIVER_OK | VS_STATUS_FEATURES_OK;
-    return (tr->status & need) == need && !(tr->status & VS_STATUS_FAILED);
+    return (tr->status & need) == need && !(tr->status & VS_STATUS_FAILED) &&
+           tr->sus == SUS_NONE;
 }
 
 static uint64_t service_ns(ref_tr *tr, ref_queue *rq)
@@ -463,6 +466,8 @@ static void do_reset(ref_tr *tr)
         tr->status = 0;
     tr->drv_features = 0;
     tr->stopped = false;
+    tr->sus = SUS_NONE;
+    tr->cfg_deferred = false;
     /* Mutant IRQ_AFTER_RESET: a used-buffer interrupt on every queue the reset dropped. */
     if ((tr->o.mutations & VS_REF_MUT_IRQ_AFTER_RESET) && !tr->hooked)
         for (uint16_t i = 0; i < tr->nq && i < 64; i++)
@@ -477,12 +482,55 @@ static int ref_reset(vs_transport *t, vs_err *e)
     return 0;
 }
 
+static int ref_notify(vs_transport *t, uint16_t q, vs_err *e);
+
+/* Suspending: nothing in flight, nothing left to publish or to interrupt for. */
+static bool suspend_settled(const ref_tr *tr)
+{
+    if (tr->o.mutations & VS_REF_MUT_SUSPEND_EARLY_REPORT)
+        return true; /* mutant */
+    for (uint16_t i = 0; i < tr->nq; i++)
+        if (tr->q[i].inflight || tr->q[i].flush_h > 0 || tr->vec[i + 1].irq_h > 0)
+            return false;
+    return true;
+}
+
 static int ref_get_status(vs_transport *t, uint8_t *status, vs_err *e)
 {
     if (!status)
         return vs_err_set(e, VS_EINVAL, "ref: NULL status");
-    *status = TR(t)->status;
+    ref_tr *tr = TR(t);
+    if (tr->sus == SUS_PENDING && suspend_settled(tr)) {
+        tr->sus = SUS_DONE;
+        tr->status &= (uint8_t)~VS_STATUS_DRIVER_OK;
+    }
+    *status = tr->status;
     return 0;
+}
+
+/* The SUSPEND handshake for a status write; true when the write resumes the device. */
+static bool suspend_step(ref_tr *tr, uint8_t cur, uint8_t *next)
+{
+    if (tr->hooked || !(tr->dev->driver_features & VS_BIT(VS_F_SUSPEND)))
+        return false;
+    uint8_t added = (uint8_t)(*next & ~cur);
+    uint32_t mut = tr->o.mutations;
+    if ((added & VS_STATUS_SUSPEND) && !(cur & VS_STATUS_DRIVER_OK)) {
+        if (!(mut & VS_REF_MUT_SUSPEND_BEFORE_INIT))
+            *next &= (uint8_t)~VS_STATUS_SUSPEND; /* not initialized yet: disregarded */
+    } else if ((added & VS_STATUS_SUSPEND) && tr->sus == SUS_NONE) {
+        if (!(mut & VS_REF_MUT_SUSPEND_IGNORED))
+            tr->sus = SUS_PENDING; /* completes once in-flight work is done */
+    } else if (tr->sus == SUS_DONE && (added & VS_STATUS_DRIVER_OK)) {
+        if (mut & VS_REF_MUT_RESUME_IGNORED) {
+            *next = cur;
+            return false;
+        }
+        *next &= (uint8_t)~VS_STATUS_SUSPEND;
+        tr->sus = SUS_NONE;
+        return true;
+    }
+    return false;
 }
 
 static int ref_set_status(vs_transport *t, uint8_t s, vs_err *e)
@@ -512,7 +560,17 @@ static int ref_set_status(vs_transport *t, uint8_t s, vs_err *e)
             tr->dev->driver_features = tr->drv_features;
         }
     }
+    bool resumed = suspend_step(tr, cur, &next);
     tr->status = next;
+    if (resumed) {
+        if (tr->cfg_deferred) {
+            tr->cfg_deferred = false;
+            emit(tr, VS_EV_CONFIG_CHANGE, -1, 0, 0, 0, NULL);
+            raise_irq(tr, 0);
+        }
+        for (uint16_t i = 0; i < tr->nq; i++) /* buffers made available meanwhile */
+            (void)ref_notify(t, i, NULL);
+    }
     return 0;
 }
 
@@ -887,6 +945,12 @@ int vs_ref_config_changed(vs_transport *t, vs_err *e)
     if (!vs_ref_is(t))
         return vs_err_set(e, VS_EINVAL, "ref: not a ref transport");
     ref_tr *tr = TR(t);
+    if (tr->sus != SUS_NONE) { /* notified on resume */
+        if (!(tr->o.mutations & VS_REF_MUT_SUSPEND_CFG_DROPPED))
+            tr->cfg_deferred = true;
+        if (!(tr->o.mutations & VS_REF_MUT_SUSPEND_CFG_IRQ))
+            return 0;
+    }
     emit(tr, VS_EV_CONFIG_CHANGE, -1, 0, 0, 0, NULL);
     raise_irq(tr, 0);
     return 0;

@@ -79,6 +79,8 @@ typedef struct vs_driver_opts {
                                      "no interrupt" (VS_VQ_F_MISLEAD_SUPPRESSION) */
     uint32_t chain_layout;        /* enum vs_drv_layout: legal but unusual chain shapes a
                                      device must accept */
+    bool suspend_before_driver_ok; /* test only: vs_driver_init writes SUSPEND before
+                                     DRIVER_OK and fails if the device keeps it */
     bool read_config_early;       /* blk: read every field of the offered features (not
                                      writeback) before FEATURES_OK and again after it */
     uint32_t fill_before_driver_ok; /* test only: vs_driver_init makes this many blk reads
@@ -185,6 +187,15 @@ int vs_driver_flush(vs_driver *d, int q, vs_err *e);
  * `size` entries (0: the size it had). */
 int vs_driver_queue_reset(vs_driver *d, uint16_t q, vs_err *e);
 int vs_driver_queue_enable(vs_driver *d, uint16_t q, uint32_t size, vs_err *e);
+/* VIRTIO_F_SUSPEND: sets SUSPEND and polls status until the device shows SUSPEND with
+ * DRIVER_OK clear (0) or DEVICE_NEEDS_RESET (1); resume sets DRIVER_OK again and polls
+ * until DRIVER_OK shows with SUSPEND clear (0) or DEVICE_NEEDS_RESET (1). The driver's view
+ * of status becomes what it read. */
+int vs_driver_suspend(vs_driver *d, vs_err *e);
+int vs_driver_resume(vs_driver *d, vs_err *e);
+/* Test only: writes SUSPEND between FEATURES_OK and DRIVER_OK (a device must disregard
+ * it) and reads status back; 0 if SUSPEND reads clear, 1 if the device kept it. */
+int vs_driver_suspend_early(vs_driver *d, vs_err *e);
 /* Sends an available-buffer notification for queue q without making anything available
  * (legal; a device must tolerate it). */
 int vs_driver_notify(vs_driver *d, uint16_t q, vs_err *e);

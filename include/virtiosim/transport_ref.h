@@ -19,6 +19,12 @@
  * time are published together), and an interrupt is delivered irq_latency_ns later
  * (interrupts to one vector scheduled but not yet delivered coalesce).
  *
+ * VIRTIO_F_SUSPEND (not when hooked): SUSPEND written before DRIVER_OK is disregarded;
+ * with DRIVER_OK set the device stops fetching, lets requests in flight complete and their
+ * interrupts go out, and only then shows SUSPEND with DRIVER_OK clear; a config change
+ * meanwhile is notified once the driver resumes it by setting DRIVER_OK (SUSPEND clears
+ * at once). vs_ref_config_changed is how a test makes the device change its config.
+ *
  * Device error path (malformed chain, handle() < 0, used push failure): status gets
  * DEVICE_NEEDS_RESET, VS_EV_DEVICE_ERROR (text = message), VS_EV_CONFIG_CHANGE, a config
  * interrupt; pending work is dropped and the device does nothing more until reset.
@@ -86,7 +92,17 @@ enum vs_ref_mutation {
     VS_REF_MUT_QUEUE_RESET_KEEPS_POS = 1u << 8, /* a queue set up again after a queue reset
                                                  resumes at its old available index */
     VS_REF_MUT_REENABLE_OLD_RINGS = 1u << 9,  /* ... with a new size keeps its old rings */
-    VS_REF_MUT_ALL = (1u << 10) - 1,
+    /* VIRTIO_F_SUSPEND */
+    VS_REF_MUT_SUSPEND_BEFORE_INIT = 1u << 10, /* keeps SUSPEND written before DRIVER_OK */
+    VS_REF_MUT_SUSPEND_EARLY_REPORT = 1u << 11, /* shows suspended at once; requests in
+                                                 flight complete afterwards */
+    VS_REF_MUT_SUSPEND_CFG_IRQ = 1u << 12,    /* notifies a config change while suspended
+                                                 (and again on resume) */
+    VS_REF_MUT_SUSPEND_CFG_DROPPED = 1u << 13, /* never notifies a config change that
+                                                 happened while suspended */
+    VS_REF_MUT_SUSPEND_IGNORED = 1u << 14,    /* a SUSPEND request changes nothing */
+    VS_REF_MUT_RESUME_IGNORED = 1u << 15,     /* stays suspended when DRIVER_OK is set */
+    VS_REF_MUT_ALL = (1u << 16) - 1,
 };
 
 typedef struct vs_ref_opts {
