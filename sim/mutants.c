@@ -184,6 +184,9 @@ static const vs_mutant mutants[] = {
     {"resume-ignored", "stays suspended when the driver sets DRIVER_OK again", 0, 0,
      VS_REF_MUT_RESUME_IGNORED, LIST("generic.device.suspend.7"), LIST("suspend-honoured"),
      LIST("scenarios/blk/suspend.yaml")},
+    {"in-order-broken", "negotiates VIRTIO_F_IN_ORDER but completes requests out of order",
+     0, 0, VS_REF_MUT_OUT_OF_ORDER, LIST("generic.device.reserved-features.3"),
+     LIST("in-order-use"), LIST("scenarios/blk/in-order.yaml")},
 };
 
 #define NBASE (sizeof mutants / sizeof mutants[0])

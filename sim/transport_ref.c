@@ -32,6 +32,7 @@ typedef struct ref_queue {
     uint32_t free_head;
     uint32_t inflight;
     vs_chain scratch;
+    uint64_t last_done_ns; /* IN_ORDER: when the latest completion is scheduled */
     /* queue-reset mutants: what the queue was before its last queue_disable */
     bool was_reset;
     uint16_t old_base;
@@ -355,7 +356,13 @@ static bool start_req(ref_tr *tr, ref_queue *rq, ref_req *r)
 {
     char msg[VS_ERR_MSG_MAX];
     emit(tr, VS_EV_FETCH, rq->index, r->chain.id, vs_vq_dev_get_base(rq->vq), 0, NULL);
-    vs_timer h = vs_engine_after(tr->eng, service_ns(tr, rq), complete_cb, r);
+    uint64_t at = vs_engine_now(tr->eng) + service_ns(tr, rq);
+    /* IN_ORDER: not before an earlier chain (same instant: FIFO keeps fetch order) */
+    if ((tr->dev->driver_features & VS_BIT(VS_F_IN_ORDER)) &&
+        !(tr->o.mutations & VS_REF_MUT_OUT_OF_ORDER) && at < rq->last_done_ns)
+        at = rq->last_done_ns;
+    rq->last_done_ns = at;
+    vs_timer h = vs_engine_at(tr->eng, at, complete_cb, r);
     if (h <= 0) {
         snprintf(msg, sizeof msg, "queue %u: cannot schedule completion (%s)", rq->index,
                  vs_errc_name((int)-h));

@@ -19,6 +19,9 @@
  * time are published together), and an interrupt is delivered irq_latency_ns later
  * (interrupts to one vector scheduled but not yet delivered coalesce).
  *
+ * VIRTIO_F_IN_ORDER (when offered through extra features and negotiated): a completion
+ * never goes out before that of a chain fetched earlier on the queue (it waits for it).
+ *
  * VIRTIO_F_SUSPEND (not when hooked): SUSPEND written before DRIVER_OK is disregarded;
  * with DRIVER_OK set the device stops fetching, lets requests in flight complete and their
  * interrupts go out, and only then shows SUSPEND with DRIVER_OK clear; a config change
@@ -102,7 +105,9 @@ enum vs_ref_mutation {
                                                  happened while suspended */
     VS_REF_MUT_SUSPEND_IGNORED = 1u << 14,    /* a SUSPEND request changes nothing */
     VS_REF_MUT_RESUME_IGNORED = 1u << 15,     /* stays suspended when DRIVER_OK is set */
-    VS_REF_MUT_ALL = (1u << 16) - 1,
+    VS_REF_MUT_OUT_OF_ORDER = 1u << 16,       /* with VIRTIO_F_IN_ORDER, still completes
+                                                 requests out of order */
+    VS_REF_MUT_ALL = (1u << 17) - 1,
 };
 
 typedef struct vs_ref_opts {
