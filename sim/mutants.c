@@ -187,6 +187,9 @@ static const vs_mutant mutants[] = {
     {"in-order-broken", "negotiates VIRTIO_F_IN_ORDER but completes requests out of order",
      0, 0, VS_REF_MUT_OUT_OF_ORDER, LIST("generic.device.reserved-features.3"),
      LIST("in-order-use"), LIST("scenarios/blk/in-order.yaml")},
+    {"discard-unmap-accepted", "completes DISCARD with the unmap flag with OK", 0,
+     VS_BLK_MUT_DISCARD_UNMAP_OK, 0, LIST("blk.device.blk-op.5"), LIST("blk-dwz-flags-unsupp"),
+     LIST("scenarios/blk/discard-unmap.yaml")},
 };
 
 #define NBASE (sizeof mutants / sizeof mutants[0])

@@ -449,7 +449,8 @@ static int req_dwz(blk_dev *b, const blk_req *r, bool wz, uint32_t *w, vs_err *e
             break; /* mutant: never looks at the flags */
         if (flags & ~VS_BLK_F_DWZ_UNMAP)
             status = VS_BLK_S_UNSUPP;
-        else if (!wz && (flags & VS_BLK_F_DWZ_UNMAP))
+        else if (!wz && (flags & VS_BLK_F_DWZ_UNMAP) &&
+                 !(b->dev.mutations & VS_BLK_MUT_DISCARD_UNMAP_OK))
             status = VS_BLK_S_UNSUPP;
     }
     if (status == VS_BLK_S_OK && offered(b, VS_BLK_F_RO))
