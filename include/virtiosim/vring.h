@@ -201,13 +201,13 @@ enum vs_vq_mutation {
                                                 honours used_event */
     VS_VQ_MUT_REWRITES_USED = 1u << 11,      /* packed: each push rewrites the len of the
                                                 last used descriptor already published */
+    VS_VQ_MUT_SG_SWAPPED = 1u << 12,         /* packed: fills the first two device-writable
+                                                descriptors of a direct chain (3 or more,
+                                                equal lengths) in swapped order */
     VS_VQ_MUT_INDIRECT_WRITE_REJECTED = 1u << 13, /* split: WRITE on a descriptor naming
                                                 an indirect table is a device error */
     VS_VQ_MUT_DIRECT_THEN_INDIRECT_REJECTED = 1u << 14, /* split: direct descriptors
                                                 before an indirect one are a device error */
-    VS_VQ_MUT_SG_SWAPPED = 1u << 12,         /* packed: fills the first two device-writable
-                                                descriptors of a direct chain (3 or more,
-                                                equal lengths) in swapped order */
 };
 
 typedef struct vs_vq_dev_opts {
