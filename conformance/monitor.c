@@ -2796,6 +2796,7 @@ static void on_fetch(vs_monitors *m, const vs_event *ev)
         return;
     chain_rec *c = ev->id < ID_SPACE ? q->byid[ev->id] : NULL;
     pk_check_recent(m, ev->queue, q);
+    bool refetch = c && c->live && c->published && c->fetched;
     if (c && c->live && c->published && !c->fetched) {
         fetch_order(m, ev, q, c);
         c->fetched = true;
@@ -2807,6 +2808,9 @@ static void on_fetch(vs_monitors *m, const vs_event *ev)
     if (!c || !c->live || !c->published)
         bad(m, CK_FETCH_AVAIL, k, cx, "only published chains fetched",
             "id %" PRIu32 " fetched but not available", ev->id);
+    else if (refetch) /* its descriptors were not made available again */
+        bad(m, CK_FETCH_AVAIL, k, cx, "a chain fetched once per time it is made available",
+            "id %" PRIu32 " fetched again without being made available again", ev->id);
     else
         ok(m, CK_FETCH_AVAIL, k);
 }

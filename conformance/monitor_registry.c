@@ -88,7 +88,8 @@ static const vs_check_info registry[CK_COUNT] = {
         "after a device error, the next status reads show DEVICE_NEEDS_RESET",
         IDS("generic.device.status.2")},
     [CK_FETCH_AVAIL] = {"fetch-available-only", DEV, "packed",
-        "the device fetches only chains the driver has published (in-process back-end only)",
+        "the device fetches only chains the driver has published, each once per time it is "
+        "made available (in-process back-end only)",
         IDS("packed.device.desc-table.3")},
     [CK_BLK_FLUSH_OFFERED] = {"blk-flush-offered", DEV, "blk",
         "VIRTIO_BLK_F_FLUSH is offered", IDS("blk.device.blk-init.1")},

@@ -190,6 +190,10 @@ static const vs_mutant mutants[] = {
     {"discard-unmap-accepted", "completes DISCARD with the unmap flag with OK", 0,
      VS_BLK_MUT_DISCARD_UNMAP_OK, 0, LIST("blk.device.blk-op.5"), LIST("blk-dwz-flags-unsupp"),
      LIST("scenarios/blk/discard-unmap.yaml")},
+    {"packed-ignores-wrap", "takes a packed descriptor as available when AVAIL != USED, "
+     "ignoring the wrap counter", VS_VQ_MUT_IGNORES_WRAP, 0, 0,
+     LIST("packed.device.desc-table.3"), LIST("fetch-available-only"),
+     LIST("scenarios/blk/queue-size-3-packed.yaml")},
 };
 
 #define NBASE (sizeof mutants / sizeof mutants[0])

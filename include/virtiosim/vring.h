@@ -208,6 +208,8 @@ enum vs_vq_mutation {
                                                 an indirect table is a device error */
     VS_VQ_MUT_DIRECT_THEN_INDIRECT_REJECTED = 1u << 14, /* split: direct descriptors
                                                 before an indirect one are a device error */
+    VS_VQ_MUT_IGNORES_WRAP = 1u << 15,       /* packed: takes a descriptor as available when
+                                                AVAIL != USED, ignoring the wrap counter */
 };
 
 typedef struct vs_vq_dev_opts {
