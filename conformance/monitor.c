@@ -17,6 +17,9 @@
 #define MAX_QUEUES 64u
 #define ID_SPACE 65536u
 #define IDS_MAX 10
+/* suspend-honoured: how long a suspend or resume may take */
+#define SUSPEND_SETTLE_READS 10000u
+#define SUSPEND_SETTLE_NS 10000000u
 /* reset-reads-zero: how long a device may take to finish a reset */
 #define RESET_SETTLE_READS 100u
 #define RESET_SETTLE_NS 100000u
@@ -33,6 +36,13 @@
 /* blk-write-zeroes-reads-zero: zeroed ranges kept, and the write-request log */
 #define ZR_MAX 128u
 #define WLOG_MAX 1024u
+/* blk-read-back: sectors whose contents are tracked (the first 32 MiB) */
+#define RB_SECTORS 65536u
+
+/* no-error-on-legal-input: legal chain shapes, bit k = statement k of the check */
+#define ODD_IND_WRITE 1u    /* WRITE on the descriptor naming an indirect table */
+#define ODD_DIRECT_FIRST 2u /* direct descriptors, then an indirect one */
+#define ODD_FRAMING 4u      /* blk header split over descriptors */
 
 typedef struct chain_rec {
     bool live;            /* made available, not completed */
@@ -66,6 +76,9 @@ typedef struct chain_rec {
     uint64_t blk_wl;      /* blk: write-log entry + 1 (0: not a write) */
     uint64_t aseq;        /* AVAIL order on the queue */
     bool fetched;
+    uint8_t odd;          /* no-error-on-legal-input: ODD_* shapes of the chain */
+    bool rb_counted;      /* blk-read-back: a write counted in rb[rb_a, rb_b).inflight */
+    uint64_t rb_a, rb_b;
 } chain_rec;
 
 typedef struct qstate {
@@ -117,6 +130,29 @@ typedef struct wlog {
     uint64_t a, b, start, done;
 } wlog;
 
+/* blk-read-back: what one sector is known to hold */
+typedef struct rb_sec {
+    uint64_t hash;
+    uint64_t wclock;      /* monitor clock of the last write made available or done */
+    uint32_t inflight;    /* outstanding write-type requests that cover it */
+    bool known;
+    bool ro_write;        /* a write to it was made available on a read-only device */
+} rb_sec;
+
+/* queue-reset-honoured: a queue's old rings after its reset, and its re-enable */
+typedef struct qreset {
+    bool old_valid;       /* old rings being watched */
+    vs_vq_layout l;
+    uint64_t hash;        /* of the areas the device writes */
+    bool await_enable;    /* reset, not set up again yet */
+    bool gate_reported;   /* a fetch / used / interrupt for it was reported */
+    uint32_t old_size;
+    bool fresh;           /* set up again, not yet past fresh_left used elements */
+    uint32_t fresh_left;  /* a new size shows only once the ring wraps: 2 x size */
+    bool resized;         /* ... with another size */
+    bool reenabled;       /* set up again since the reset */
+} qreset;
+
 typedef struct cfg_track {
     bool known;
     uint8_t val;
@@ -166,6 +202,7 @@ struct vs_monitors {
     bool gen_open, reads_unclosed;
     uint64_t canary_bytes;        /* sum of chain_rec.canary_cap */
     cfg_track cfg[80];
+    cfg_track early[80];          /* config bytes read before FEATURES_OK */
     bool wce_first_read_done;
     uint64_t capacity;
     bool capacity_known;
@@ -179,6 +216,26 @@ struct vs_monitors {
     uint64_t wl_total;            /* entries ever logged; entry i at wl[i % WLOG_MAX] */
     uint64_t wl_live_evicted;     /* outstanding writes whose entry was overwritten */
     wlog wl[WLOG_MAX];
+    rb_sec *rb;                   /* RB_SECTORS entries, allocated on first use */
+    bool rb_failed;
+    uint64_t rb_inflight;         /* writes counted in rb[].inflight */
+    qreset qr[MAX_QUEUES];
+    bool qr_error_judged;
+    /* suspend-honoured (VIRTIO_F_SUSPEND) */
+    enum { SU_NONE, SU_REQ, SU_DONE, SU_RESUMING } su;
+    uint64_t su_t;
+    uint32_t su_reads;
+    bool su_early;                /* SUSPEND written before DRIVER_OK, not read back yet */
+    uint8_t su_base;              /* status as last written or read */
+    bool su_hash_ok, su_gate_reported, su_cfg_irq_reported;
+    uint64_t su_hash;             /* rings as the suspend completed */
+    bool gen_known;
+    uint64_t gen_last;
+    bool su_cfg_changed, su_resumed;
+    uint64_t su_cfg_irq_at_resume;
+    /* no-error-on-legal-input, since the last reset */
+    bool spurious_kick;           /* a notification announced nothing new (split) */
+    bool error_judged;            /* the device's error path was judged */
 };
 
 /* ------------------------------------------------------------ recording */
@@ -560,6 +617,10 @@ static void split_walk(vs_monitors *m, qstate *q, int32_t qi, chain_rec *c, uint
                     "%" PRIu32 " entries, queue size %" PRIu32, n, size);
                 shape_ok = false;
             }
+            if (!c->raw && (d.flags & VS_DESC_F_WRITE))
+                c->odd |= ODD_IND_WRITE;
+            if (!c->raw && c->nslots > 1)
+                c->odd |= ODD_DIRECT_FIRST;
             c->ind_gpa = d.addr;
             c->ind_len = d.len;
             uint32_t j = 0, count = 0;
@@ -814,6 +875,132 @@ static void fetch_order(vs_monitors *m, const vs_event *ev, qstate *q, chain_rec
         ev->id, fid);
 }
 
+/* ------------------------------------------------------------ blk: read back */
+
+static bool rb_ready(vs_monitors *m)
+{
+    if (!m->rb && !m->rb_failed && !(m->rb = calloc(RB_SECTORS, sizeof *m->rb)))
+        m->rb_failed = true; /* fewer checks, never a false one */
+    return m->rb != NULL;
+}
+
+static bool blk_read_only(const vs_monitors *m)
+{
+    return has(m->offered_known ? m->offered : neg(m), VS_BLK_F_RO);
+}
+
+/* A write-type request covering [a, b) made available: the sectors are unknown until it
+ * is done, except on a read-only device, where it must change nothing. */
+static void rb_on_avail(vs_monitors *m, chain_rec *c, uint64_t a, uint64_t b)
+{
+    if (!role_on(m, CK_BLK_READ_BACK) || a >= RB_SECTORS || !rb_ready(m))
+        return;
+    b = b < RB_SECTORS ? b : RB_SECTORS;
+    bool ro = blk_read_only(m);
+    for (uint64_t s = a; s < b; s++) {
+        rb_sec *x = &m->rb[s];
+        if (ro) {
+            x->ro_write = true;
+            continue;
+        }
+        x->known = false;
+        x->inflight++;
+        x->wclock = c->blk_clock;
+    }
+    if (!ro && a < b) {
+        c->rb_counted = true;
+        c->rb_a = a;
+        c->rb_b = b;
+        m->rb_inflight++;
+    }
+}
+
+/* A counted write completed. An OK OUT that no other write overlapped in time defines
+ * the contents of its sectors (its readable data, unchanged: readable-unchanged). */
+static void rb_write_done(vs_monitors *m, chain_rec *c, bool ok_out)
+{
+    if (!c->rb_counted || !m->rb)
+        return;
+    c->rb_counted = false;
+    if (m->rb_inflight)
+        m->rb_inflight--;
+    uint64_t clk = ++m->blk_clock;
+    for (uint64_t s = c->rb_a; s < c->rb_b; s++) {
+        rb_sec *x = &m->rb[s];
+        bool alone = x->wclock == c->blk_clock && x->inflight == 1;
+        if (x->inflight)
+            x->inflight--;
+        x->wclock = clk;
+        uint8_t buf[VS_BLK_SECTOR];
+        if (ok_out && alone &&
+            chain_read(m, c, false, 16 + (s - c->blk_sector) * VS_BLK_SECTOR, buf, sizeof buf)) {
+            x->hash = hash_words(FNV0, buf, sizeof buf);
+            x->known = true;
+            x->ro_write = false;
+        }
+    }
+}
+
+/* The device stopped: outstanding writes may or may not have happened. */
+static void rb_reset(vs_monitors *m)
+{
+    if (!m->rb || !m->rb_inflight)
+        return;
+    uint64_t clk = ++m->blk_clock;
+    for (uint32_t s = 0; s < RB_SECTORS; s++)
+        if (m->rb[s].inflight) {
+            m->rb[s] = (rb_sec){.wclock = clk};
+        }
+    m->rb_inflight = 0;
+}
+
+/* An IN completed with OK: each sector no write overlapped must hold what it is known to
+ * hold; otherwise what it read becomes known. */
+static void rb_check_read(vs_monitors *m, const chain_rec *c, bool packed, ctx cx)
+{
+    if (!role_on(m, CK_BLK_READ_BACK) || c->in_bytes < 1 + VS_BLK_SECTOR ||
+        c->blk_sector >= RB_SECTORS || !rb_ready(m))
+        return;
+    uint64_t nsec = (c->in_bytes - 1) / VS_BLK_SECTOR, data = nsec * VS_BLK_SECTOR;
+    uint32_t data_descs = 0; /* writable descriptors holding data */
+    for (uint32_t i = c->n_out; i < c->nseg && data; i++) {
+        uint64_t take = c->seg[i].len < data ? c->seg[i].len : data;
+        data_descs += take > 0;
+        data -= take;
+    }
+    bool multi = packed && data_descs >= 2;
+    for (uint64_t i = 0; i < nsec && c->blk_sector + i < RB_SECTORS; i++) {
+        rb_sec *x = &m->rb[c->blk_sector + i];
+        if (x->inflight || x->wclock >= c->blk_clock)
+            continue; /* a write overlapped the read: either contents are right */
+        uint8_t buf[VS_BLK_SECTOR];
+        if (!chain_read(m, c, true, i * VS_BLK_SECTOR, buf, sizeof buf))
+            return;
+        uint64_t h = hash_words(FNV0, buf, sizeof buf);
+        if (!x->known) {
+            x->known = true;
+            x->hash = h;
+            continue;
+        }
+        int k = x->ro_write ? 0 : multi ? 1 : -1;
+        if (h == x->hash) {
+            ok(m, CK_BLK_READ_BACK, k);
+            continue;
+        }
+        bad(m, CK_BLK_READ_BACK, k, cx,
+            k == 0   ? "a rejected write on a read-only device changes nothing"
+            : k == 1 ? "writable descriptors filled in list order"
+                     : "a read returns what the sector holds",
+            "sector %" PRIu64 " reads hash %016" PRIx64 ", it held %016" PRIx64 "%s",
+            c->blk_sector + i, h, x->hash,
+            k == 0   ? " before a write on the read-only device"
+            : k == 1 ? " (data spread over several descriptors)"
+                     : "");
+        x->hash = h; /* reported once per change */
+        x->ro_write = false;
+    }
+}
+
 /* ------------------------------------------------------------ blk: write zeroes */
 
 static bool blk_writes(const chain_rec *c)
@@ -905,6 +1092,7 @@ static void blk_on_avail(vs_monitors *m, chain_rec *c)
     uint64_t a, b;
     blk_envelope(m, c, &a, &b);
     zr_remove(m, a, b);
+    rb_on_avail(m, c, a, b);
     wlog *w = &m->wl[m->wl_total % WLOG_MAX];
     if (m->wl_total >= WLOG_MAX && w->done == 0)
         m->wl_live_evicted++;
@@ -1124,8 +1312,241 @@ static void check_irq_required(vs_monitors *m, int32_t qi, qstate *q)
     }
 }
 
+/* ------------------------------------------------------------ queue reset */
+
+/* Hash of the ring areas a device writes (split: used area; packed: descriptors and the
+ * device event area). */
+static bool qr_hash(vs_monitors *m, const vs_vq_layout *l, uint64_t *h)
+{
+    vs_vq_area_sizes s;
+    if (vs_vq_area_sizes_for(l->format, l->size, &s, NULL) < 0)
+        return false;
+    uint64_t acc = FNV0;
+    uint8_t buf[4096];
+    struct { uint64_t gpa, n; } a[2] = {{l->device_gpa, s.device_bytes},
+                                        {l->desc_gpa, l->format == VS_RING_PACKED ? s.desc_bytes : 0}};
+    for (int i = 0; i < 2; i++)
+        for (uint64_t pos = 0; pos < a[i].n;) {
+            uint64_t take = a[i].n - pos < sizeof buf ? a[i].n - pos : sizeof buf;
+            if (vs_gmem_read(m->gm, a[i].gpa + pos, buf, take, NULL) < 0)
+                return false;
+            acc = hash_words(acc, buf, take);
+            pos += take;
+        }
+    *h = acc;
+    return true;
+}
+
+/* The old rings of a reset queue must stay as they were (the driver keeps them
+ * allocated until its next reset of that queue or of the device). */
+static void qr_judge_old(vs_monitors *m, int32_t qi, bool last)
+{
+    qreset *r = &m->qr[qi];
+    uint64_t h;
+    if (!r->old_valid || !qr_hash(m, &r->l, &h))
+        return;
+    if (h != r->hash) {
+        /* once the queue is set up again, old rings in use mean the new configuration
+         * was ignored */
+        int k = r->reenabled ? (r->resized ? 2 : 1) : 0;
+        bad(m, CK_QRESET, k, qctx(qi),
+            k ? "a re-enabled queue uses the rings the driver set up"
+              : "nothing written into a queue after its reset",
+            "the old rings of queue %" PRId32 " (size %" PRIu32 ", device area 0x%" PRIx64
+            ") changed after the queue reset%s", qi, r->l.size, r->l.device_gpa,
+            r->reenabled ? " and its re-enable" : "");
+        r->old_valid = false;
+    } else if (last) {
+        ok(m, CK_QRESET, 0);
+        r->old_valid = false;
+    }
+}
+
+static void qr_on_disable(vs_monitors *m, int32_t qi, qstate *q)
+{
+    if (!q->setup || !has(neg(m), VS_F_RING_RESET) || !role_on(m, CK_QRESET))
+        return;
+    qr_judge_old(m, qi, true);
+    qreset *r = &m->qr[qi];
+    *r = (qreset){.l = q->l, .await_enable = true, .old_size = q->l.size};
+    r->old_valid = qr_hash(m, &r->l, &r->hash);
+}
+
+static void qr_on_setup(vs_monitors *m, int32_t qi, uint32_t size)
+{
+    qreset *r = &m->qr[qi];
+    qr_judge_old(m, qi, false);
+    if (!r->await_enable)
+        return;
+    r->await_enable = false;
+    r->fresh = true;
+    r->reenabled = true;
+    r->resized = size != r->old_size;
+    r->fresh_left = r->resized ? 2 * size : 1;
+}
+
+/* A re-enabled queue that has not used anything yet went wrong (device error or an
+ * invalid used element): it did not start afresh with the driver's configuration. */
+static void qr_fresh_failed(vs_monitors *m, int32_t qi, const char *what)
+{
+    qreset *r = &m->qr[qi];
+    if (!r->fresh || !role_on(m, CK_QRESET))
+        return;
+    r->fresh = false;
+    bad(m, CK_QRESET, r->resized ? 2 : 1, qctx(qi),
+        r->resized ? "a re-enabled queue uses the size the driver set"
+                   : "a re-enabled queue starts from index 0",
+        "%s on queue %" PRId32 ", set up again after a queue reset%s", what, qi,
+        r->resized ? " with a new size" : "");
+}
+
+static void qr_device_error(vs_monitors *m)
+{
+    if (m->qr_error_judged)
+        return;
+    m->qr_error_judged = true;
+    for (uint32_t i = 0; i < MAX_QUEUES; i++) {
+        qstate *q = &m->q[i];
+        for (uint32_t id = 0; q->setup && q->live && id < ID_SPACE; id++)
+            if (q->byid[id] && q->byid[id]->live && q->byid[id]->raw)
+                return; /* fault injection explains it */
+    }
+    for (uint32_t i = 0; i < MAX_QUEUES; i++)
+        qr_fresh_failed(m, (int32_t)i, "device error");
+}
+
+/* ------------------------------------------------------------ suspend */
+
+static uint64_t su_rings_hash(vs_monitors *m, bool *okp)
+{
+    uint64_t acc = FNV0;
+    *okp = true;
+    for (uint32_t i = 0; i < MAX_QUEUES; i++) {
+        uint64_t h;
+        if (!m->q[i].setup)
+            continue;
+        if (!qr_hash(m, &m->q[i].l, &h))
+            *okp = false;
+        acc = hash_words(acc, (const uint8_t *)&h, sizeof h);
+    }
+    return acc;
+}
+
+/* A config change seen during a suspension must be notified once the device resumed. */
+static void su_judge_cfg(vs_monitors *m)
+{
+    if (!m->su_cfg_changed || !m->su_resumed)
+        return;
+    if (m->cfg_irq_count > m->su_cfg_irq_at_resume)
+        ok(m, CK_SUSPEND, 3);
+    else
+        bad(m, CK_SUSPEND, 3, NOCTX, "a config change made while suspended notified on resume",
+            "config generation changed during the suspension; no config interrupt since the "
+            "resume");
+    m->su_cfg_changed = m->su_resumed = false;
+}
+
+static void su_on_write(vs_monitors *m, uint8_t v)
+{
+    uint8_t base = m->su_base;
+    m->su_base = v;
+    if (!has(neg(m), VS_F_SUSPEND) || !role_on(m, CK_SUSPEND))
+        return;
+    uint8_t added = v & ~base;
+    uint64_t now = m->cur ? m->cur->t_ns : m->last_t;
+    if ((added & VS_STATUS_SUSPEND) && !(base & VS_STATUS_DRIVER_OK)) {
+        m->su_early = true;
+    } else if ((added & VS_STATUS_SUSPEND) && m->su == SU_NONE) {
+        su_judge_cfg(m);
+        m->su = SU_REQ;
+        m->su_t = now;
+        m->su_reads = 0;
+    } else if (m->su == SU_DONE && (v & VS_STATUS_DRIVER_OK)) {
+        bool hok;
+        uint64_t h = su_rings_hash(m, &hok);
+        if (m->su_hash_ok && hok && h != m->su_hash)
+            bad(m, CK_SUSPEND, 1, NOCTX, "the rings untouched while suspended",
+                "ring memory the device writes changed while the device showed SUSPEND");
+        else if (m->su_hash_ok && hok)
+            ok(m, CK_SUSPEND, 1);
+        m->su = SU_RESUMING;
+        m->su_t = now;
+        m->su_reads = 0;
+        m->su_cfg_irq_at_resume = m->cfg_irq_count;
+    }
+}
+
+static void su_on_read(vs_monitors *m, uint8_t v)
+{
+    m->su_base = v;
+    if (!has(neg(m), VS_F_SUSPEND) || !role_on(m, CK_SUSPEND))
+        return;
+    uint64_t now = m->cur ? m->cur->t_ns : m->last_t;
+    if (m->su_early) {
+        m->su_early = false;
+        if (v & VS_STATUS_SUSPEND)
+            bad(m, CK_SUSPEND, 0, NOCTX, "SUSPEND before DRIVER_OK disregarded",
+                "status 0x%02x shows SUSPEND written before DRIVER_OK", v);
+        else
+            ok(m, CK_SUSPEND, 0);
+    }
+    if (m->su != SU_REQ && m->su != SU_RESUMING)
+        return;
+    bool req = m->su == SU_REQ;
+    int k = req ? 4 : 5;
+    bool done = req ? (v & VS_STATUS_SUSPEND) && !(v & VS_STATUS_DRIVER_OK)
+                    : (v & VS_STATUS_DRIVER_OK) && !(v & VS_STATUS_SUSPEND);
+    if ((v & VS_STATUS_DEVICE_NEEDS_RESET) || done) {
+        ok(m, CK_SUSPEND, k);
+        m->su = done && req ? SU_DONE : SU_NONE;
+        if (done && req) {
+            m->su_hash = su_rings_hash(m, &m->su_hash_ok);
+            m->su_gate_reported = m->su_cfg_irq_reported = false;
+        }
+        if (done && !req)
+            m->su_resumed = true;
+        return;
+    }
+    if (++m->su_reads > SUSPEND_SETTLE_READS || now - m->su_t > SUSPEND_SETTLE_NS) {
+        bad(m, CK_SUSPEND, k, NOCTX,
+            req ? "SUSPEND shown (DRIVER_OK clear) or DEVICE_NEEDS_RESET"
+                : "DRIVER_OK shown (SUSPEND clear) or DEVICE_NEEDS_RESET",
+            "status 0x%02x after %" PRIu32 " reads and %" PRIu64 " ns", v, m->su_reads,
+            now - m->su_t);
+        m->su = SU_NONE;
+    }
+}
+
+static void su_on_gen(vs_monitors *m, uint64_t gen)
+{
+    if (m->gen_known && gen != m->gen_last && (m->su == SU_DONE || m->su == SU_RESUMING))
+        m->su_cfg_changed = true;
+    m->gen_known = true;
+    m->gen_last = gen;
+}
+
+/* End of a run or reset: a handshake the device never finished, a pending notification. */
+static void su_end(vs_monitors *m)
+{
+    if (role_on(m, CK_SUSPEND) && (m->su == SU_REQ || m->su == SU_RESUMING) && m->su_reads)
+        bad(m, CK_SUSPEND, m->su == SU_REQ ? 4 : 5, NOCTX,
+            m->su == SU_REQ ? "the suspend completes" : "the resume completes",
+            "status never showed it (%" PRIu32 " reads)", m->su_reads);
+    if (role_on(m, CK_SUSPEND))
+        su_judge_cfg(m);
+    m->su = SU_NONE;
+    m->su_early = m->su_cfg_changed = m->su_resumed = false;
+    m->su_base = 0;
+}
+
 static void end_window(vs_monitors *m)
 {
+    su_end(m);
+    for (uint32_t i = 0; i < MAX_QUEUES; i++) {
+        qr_judge_old(m, (int32_t)i, true);
+        m->qr[i].await_enable = m->qr[i].fresh = false;
+    }
+    m->qr_error_judged = false;
     for (uint32_t i = 0; i < MAX_QUEUES; i++) {
         check_irq_required(m, (int32_t)i, &m->q[i]);
         pk_check_all(m, (int32_t)i, &m->q[i]);
@@ -1295,6 +1716,7 @@ static void do_reset(vs_monitors *m)
         if (!m->wl[i % WLOG_MAX].done)
             m->wl[i % WLOG_MAX].done = ++m->blk_clock;
     m->wl_live_evicted = 0;
+    rb_reset(m);
     for (uint32_t i = 0; i < MAX_QUEUES; i++)
         queue_drop(m, &m->q[i]);
     m->status_w = 0;
@@ -1310,8 +1732,9 @@ static void do_reset(vs_monitors *m)
     m->fok_written = m->fok_confirmed = m->fok_await_read = m->fok_refused = false;
     m->needs_reset_pending = false;
     m->wce_first_read_done = false;
+    m->spurious_kick = m->error_judged = false;
     for (size_t i = 0; i < sizeof m->cfg / sizeof m->cfg[0]; i++)
-        m->cfg[i].known = false;
+        m->cfg[i].known = m->early[i].known = false;
 }
 
 static void on_status_write(vs_monitors *m, const vs_event *ev)
@@ -1322,6 +1745,7 @@ static void on_status_write(vs_monitors *m, const vs_event *ev)
             do_reset(m);
         return;
     }
+    su_on_write(m, v);
     m->await_reset_read = false; /* a write ends the settle window */
     bool suspend = has(neg(m), VS_F_SUSPEND);
     if (role_on(m, CK_D_STATUS_MONOTONIC) && !suspend) {
@@ -1388,9 +1812,49 @@ static void on_status_write(vs_monitors *m, const vs_event *ev)
     m->status_w = v;
 }
 
+/* The device took its error path (DEVICE_ERROR event, or NEEDS_RESET read): blame the
+ * legal but unusual input outstanding, unless a hand-built (fault) chain explains it. */
+static void judge_device_error(vs_monitors *m)
+{
+    if (m->error_judged || !role_on(m, CK_LEGAL_INPUT))
+        return;
+    m->error_judged = true;
+    uint8_t odd = 0;
+    bool live = false;
+    for (uint32_t i = 0; i < MAX_QUEUES; i++) {
+        qstate *q = &m->q[i];
+        if (!q->setup || !q->live)
+            continue;
+        for (uint32_t id = 0; id < ID_SPACE; id++) {
+            chain_rec *c = q->byid[id];
+            if (!c || !c->live)
+                continue;
+            if (c->raw)
+                return;
+            live = true;
+            if (c->published)
+                odd |= c->odd;
+        }
+    }
+    static const char *const what[] = {
+        "WRITE on an indirect descriptor disregarded",
+        "direct descriptors followed by an indirect one accepted",
+        "a request header split over descriptors accepted",
+    };
+    for (int k = 0; k < 3; k++)
+        if (odd & (1u << k))
+            bad(m, CK_LEGAL_INPUT, k, NOCTX, what[k],
+                "device error (DEVICE_NEEDS_RESET) with such a chain outstanding");
+    if (!odd && !live && m->spurious_kick)
+        bad(m, CK_LEGAL_INPUT, 3, NOCTX, "notifications without new buffers tolerated",
+            "device error (DEVICE_NEEDS_RESET) with nothing outstanding after a notification "
+            "that announced no new buffer");
+}
+
 static void on_status_read(vs_monitors *m, const vs_event *ev)
 {
     uint8_t v = (uint8_t)ev->val;
+    su_on_read(m, v);
     /* After a reset the device may still be resetting: status must read 0 within
      * RESET_SETTLE_READS reads and RESET_SETTLE_NS, and once it has read 0 it must stay 0
      * until the driver writes status again. */
@@ -1435,6 +1899,10 @@ static void on_status_read(vs_monitors *m, const vs_event *ev)
     }
     if ((v & VS_STATUS_DEVICE_NEEDS_RESET) && (m->status_w & VS_STATUS_DRIVER_OK))
         m->needs_reset_pending = true;
+    if (v & VS_STATUS_DEVICE_NEEDS_RESET) {
+        judge_device_error(m);
+        qr_device_error(m);
+    }
     if (m->dev_error_pending) {
         if (v & VS_STATUS_DEVICE_NEEDS_RESET) {
             if (role_on(m, CK_ERROR_NEEDS_RESET))
@@ -1533,6 +2001,27 @@ static void on_config_access(vs_monitors *m, const vs_event *ev, bool write)
     }
     if (len > 8)
         return;
+    /* config-readable-before-features-ok: what was read early must read the same after
+     * FEATURES_OK (writeback may change then: blk-init.3) */
+    for (uint32_t b = off; b < off + len && b < 80 && role_on(m, CK_CFG_EARLY); b++) {
+        uint8_t nv = (uint8_t)(val >> (8 * (b - off)));
+        cfg_track *t = &m->early[b];
+        if (b == VS_BLK_CFG_WRITEBACK)
+            continue;
+        if ((m->status_w & VS_STATUS_DRIVER) && !(m->status_w & VS_STATUS_FEATURES_OK)) {
+            *t = (cfg_track){.known = true, .val = nv, .irq_at_read = m->cfg_irq_count};
+        } else if (t->known && m->fok_confirmed) {
+            t->known = false;
+            if (m->cfg_irq_count != t->irq_at_read)
+                continue; /* the device announced a change */
+            if (t->val != nv)
+                bad(m, CK_CFG_EARLY, 0, NOCTX, "config fields readable before FEATURES_OK",
+                    "config byte %" PRIu32 " read 0x%02x before FEATURES_OK, 0x%02x after", b,
+                    t->val, nv);
+            else
+                ok(m, CK_CFG_EARLY, 0);
+        }
+    }
     /* padding bytes */
     static const uint32_t pad[] = {33, 57, 58, 59};
     for (size_t i = 0; i < 4; i++) {
@@ -1627,6 +2116,7 @@ static void on_queue_setup(vs_monitors *m, const vs_event *ev)
     qstate *q = getq(m, ev->queue);
     if (!q || !ev->layout)
         return;
+    qr_on_setup(m, ev->queue, ev->layout->size);
     queue_drop(m, q);
     q->l = *ev->layout;
     q->byid = calloc(ID_SPACE, sizeof *q->byid);
@@ -1755,6 +2245,8 @@ static void on_avail(vs_monitors *m, const vs_event *ev)
                              vs_gmem_read(m->gm, g, c->guard + GUARD_LEN * w, GUARD_LEN, NULL) == 0;
         }
     }
+    if (m->device_id == VS_DEV_BLK && !c->raw && c->n_out && c->seg[0].len < 16)
+        c->odd |= ODD_FRAMING;
     /* blk request header */
     if (m->device_id == VS_DEV_BLK && !c->raw && c->out_bytes >= 16) {
         uint8_t h[16];
@@ -1919,6 +2411,8 @@ static void on_kick(vs_monitors *m, const vs_event *ev, bool sent)
             return;
         need = !(v & 1);
     }
+    if (sent && q->avail_pub == q->kick_base)
+        m->spurious_kick = true; /* legal; the device must cope (no-error-on-legal-input) */
     if (q->avail_pub != q->kick_base || !sent) {
         if (sent && !need && role_on(m, CK_D_KICK_UNNEEDED))
             bad(m, CK_D_KICK_UNNEEDED, ei, cx, "no notification the device suppressed",
@@ -1960,12 +2454,25 @@ static void on_irq_mask(vs_monitors *m, const vs_event *ev)
 static void device_gate(vs_monitors *m, const vs_event *ev, qstate *q, const char *what)
 {
     ctx cx = qctx(ev->queue);
+    if (m->su == SU_DONE && ev->kind != VS_EV_USED && role_on(m, CK_SUSPEND) &&
+        !m->su_gate_reported) { /* a USED is the driver collecting: not the device */
+        m->su_gate_reported = true;
+        bad(m, CK_SUSPEND, 1, cx, "nothing while suspended", "%s while suspended", what);
+    }
     if (role_on(m, CK_BEFORE_DRIVER_OK)) {
         if (!(m->status_w & VS_STATUS_DRIVER_OK))
             bad(m, CK_BEFORE_DRIVER_OK, 0, cx, "nothing before DRIVER_OK",
                 "%s with status 0x%02x", what, m->status_w);
         else
             ok(m, CK_BEFORE_DRIVER_OK, 0);
+    }
+    if (ev->queue >= 0 && (uint32_t)ev->queue < MAX_QUEUES && m->qr[ev->queue].await_enable &&
+        role_on(m, CK_QRESET)) {
+        if (!m->qr[ev->queue].gate_reported)
+            bad(m, CK_QRESET, 0, cx, "nothing for a queue after its reset",
+                "%s on queue %" PRId32 " after its queue reset", what, ev->queue);
+        m->qr[ev->queue].gate_reported = true;
+        return;
     }
     if (role_on(m, CK_AFTER_RESET) && m->after_reset) {
         if (!q || !q->setup)
@@ -1980,6 +2487,11 @@ static void on_irq(vs_monitors *m, const vs_event *ev)
 {
     if (ev->queue < 0) {
         m->cfg_irq_count++;
+        if (m->su == SU_DONE && role_on(m, CK_SUSPEND) && !m->su_cfg_irq_reported) {
+            m->su_cfg_irq_reported = true;
+            bad(m, CK_SUSPEND, 2, NOCTX, "no config interrupt while suspended",
+                "config interrupt while the device showed SUSPEND");
+        }
         return;
     }
     qstate *q = getq(m, ev->queue);
@@ -2061,6 +2573,12 @@ static void on_used(vs_monitors *m, const vs_event *ev)
     device_gate(m, ev, q, "used element");
     if (!q || !q->setup)
         return;
+    qr_judge_old(m, ev->queue, false);
+    qreset *qr = &m->qr[ev->queue];
+    if (qr->fresh && role_on(m, CK_QRESET) && --qr->fresh_left == 0) {
+        qr->fresh = false;
+        ok(m, CK_QRESET, qr->resized ? 2 : 1);
+    }
     uint32_t id = ev->id;
     ctx cx = (ctx){.queue = ev->queue, .has_id = true, .id = id, .has_idx = true, .idx = ev->idx};
     int k = q_split(q) ? 0 : 1;
@@ -2094,6 +2612,13 @@ static void on_used(vs_monitors *m, const vs_event *ev)
     }
     if (role_on(m, CK_USED_ID))
         ok(m, CK_USED_ID, k);
+    if (role_on(m, CK_LEGAL_INPUT)) {
+        for (int b = 0; b < 3; b++)
+            if (c->odd & (1u << b))
+                ok(m, CK_LEGAL_INPUT, b);
+        if (m->spurious_kick && q_split(q))
+            ok(m, CK_LEGAL_INPUT, 3); /* still serving after it */
+    }
     if (role_on(m, CK_USED_LEN) && !c->raw) { /* a hand-built chain's shape is deliberate */
         if (ev->len > c->in_bytes)
             bad(m, CK_USED_LEN, k, cx, "used len <= writable bytes",
@@ -2170,6 +2695,7 @@ static void on_used(vs_monitors *m, const vs_event *ev)
             ok(m, CK_IN_ORDER, 0);
     }
     /* blk result */
+    bool out_ok = false;
     if (m->device_id == VS_DEV_BLK && c->blk_ok && c->nseg > c->n_out) {
         const vs_seg *last = &c->seg[c->nseg - 1];
         uint8_t st;
@@ -2235,6 +2761,9 @@ static void on_used(vs_monitors *m, const vs_event *ev)
             if (t == VS_BLK_T_IN && st == VS_BLK_S_OK && c->in_bytes > VS_BLK_SECTOR &&
                 m->n_zr && role_on(m, CK_BLK_WZ_ZEROES))
                 wz_check_read(m, c, cx);
+            if (t == VS_BLK_T_IN && st == VS_BLK_S_OK)
+                rb_check_read(m, c, !q_split(q), cx);
+            out_ok = t == VS_BLK_T_OUT && st == VS_BLK_S_OK;
             if (t == VS_BLK_T_GET_LIFETIME && st == VS_BLK_S_OK && c->in_bytes >= 7 &&
                 role_on(m, CK_BLK_LIFETIME)) {
                 uint8_t lt[6];
@@ -2250,6 +2779,7 @@ static void on_used(vs_monitors *m, const vs_event *ev)
             }
         }
     }
+    rb_write_done(m, c, out_ok);
     blk_write_done(m, c);
     c->live = false;
     c->completed = true;
@@ -2266,6 +2796,7 @@ static void on_fetch(vs_monitors *m, const vs_event *ev)
         return;
     chain_rec *c = ev->id < ID_SPACE ? q->byid[ev->id] : NULL;
     pk_check_recent(m, ev->queue, q);
+    bool refetch = c && c->live && c->published && c->fetched;
     if (c && c->live && c->published && !c->fetched) {
         fetch_order(m, ev, q, c);
         c->fetched = true;
@@ -2277,6 +2808,9 @@ static void on_fetch(vs_monitors *m, const vs_event *ev)
     if (!c || !c->live || !c->published)
         bad(m, CK_FETCH_AVAIL, k, cx, "only published chains fetched",
             "id %" PRIu32 " fetched but not available", ev->id);
+    else if (refetch) /* its descriptors were not made available again */
+        bad(m, CK_FETCH_AVAIL, k, cx, "a chain fetched once per time it is made available",
+            "id %" PRIu32 " fetched again without being made available again", ev->id);
     else
         ok(m, CK_FETCH_AVAIL, k);
 }
@@ -2330,6 +2864,7 @@ void vs_monitors_destroy(vs_monitors *m)
     for (uint32_t i = 0; i < MAX_QUEUES; i++)
         queue_drop(m, &m->q[i]);
     vs_results_destroy(m->res);
+    free(m->rb);
     free(m);
 }
 
@@ -2435,6 +2970,7 @@ void vs_monitors_on_event(void *opaque, const vs_event *ev)
     case VS_EV_QUEUE_DISABLE: {
         qstate *q = getq(m, ev->queue);
         if (q) {
+            qr_on_disable(m, ev->queue, q);
             check_irq_required(m, ev->queue, q);
             pk_check_all(m, ev->queue, q);
             queue_drop(m, q);
@@ -2449,11 +2985,15 @@ void vs_monitors_on_event(void *opaque, const vs_event *ev)
     case VS_EV_DEVICE_ERROR:
         m->dev_error_pending = true;
         m->dev_error_read_without = false;
+        judge_device_error(m);
+        qr_device_error(m);
         break;
     case VS_EV_USED: on_used(m, ev); break;
     case VS_EV_USED_INVALID:
-        if (ev->queue >= 0 && (uint32_t)ev->queue < MAX_QUEUES)
+        if (ev->queue >= 0 && (uint32_t)ev->queue < MAX_QUEUES) {
             m->q[ev->queue].pk_lost = true;
+            qr_fresh_failed(m, ev->queue, "an invalid used element");
+        }
         if (used_invalid_is_idx_jump(m, ev))
             break;
         if (role_on(m, CK_USED_ID)) {
@@ -2467,6 +3007,7 @@ void vs_monitors_on_event(void *opaque, const vs_event *ev)
     case VS_EV_IRQ: on_irq(m, ev); break;
     case VS_EV_USED_EVENT: on_used_event(m, ev); break;
     case VS_EV_CONFIG_CHANGE: m->cfg_irq_count++; break;
+    case VS_EV_CONFIG_GEN: su_on_gen(m, ev->val); break;
     case VS_EV_STEP: vs_monitors_set_step(m, (uint32_t)ev->val, ev->text); break;
     default: break;
     }

@@ -40,6 +40,11 @@ enum vs_chk {
     CK_BLK_WZ_ZEROES,     /* sectors zeroed by an OK WRITE_ZEROES read back as zeroes */
     CK_PK_USED_DESC,      /* packed: a used descriptor is not rewritten until reused */
     CK_PK_FETCH_ORDER,    /* packed: chains fetched in the order made available (ref) */
+    CK_BLK_READ_BACK,     /* blk: an OK read returns what the sector is known to hold */
+    CK_LEGAL_INPUT,       /* no device error for legal but unusual chains / notifications */
+    CK_CFG_EARLY,         /* blk: config read before FEATURES_OK = read after it */
+    CK_QRESET,            /* RING_RESET: reset queue left alone, re-enabled one fresh */
+    CK_SUSPEND,           /* SUSPEND handshake, silence while suspended */
     /* driver role */
     CK_D_INIT_ORDER,
     CK_D_STATUS_MONOTONIC,

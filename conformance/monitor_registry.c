@@ -88,7 +88,8 @@ static const vs_check_info registry[CK_COUNT] = {
         "after a device error, the next status reads show DEVICE_NEEDS_RESET",
         IDS("generic.device.status.2")},
     [CK_FETCH_AVAIL] = {"fetch-available-only", DEV, "packed",
-        "the device fetches only chains the driver has published (in-process back-end only)",
+        "the device fetches only chains the driver has published, each once per time it is "
+        "made available (in-process back-end only)",
         IDS("packed.device.desc-table.3")},
     [CK_BLK_FLUSH_OFFERED] = {"blk-flush-offered", DEV, "blk",
         "VIRTIO_BLK_F_FLUSH is offered", IDS("blk.device.blk-init.1")},
@@ -134,6 +135,39 @@ static const vs_check_info registry[CK_COUNT] = {
         "the device starts work on (fetches) chains in the order the driver made them "
         "available (in-process back-ends only: needs FETCH events)",
         IDS("packed.device.virtqueues.1")},
+    [CK_BLK_READ_BACK] = {"blk-read-back", DEV, "blk/packed",
+        "an OK read of a sector returns what it is known to hold (the last OK write, or "
+        "the last OK read with no write in between); a rejected write on a read-only device "
+        "changes nothing; a packed read spread over several descriptors fills them in order "
+        "(sectors below 65536, not while another write to them is outstanding)",
+        IDS("blk.device.blk-op.3", "packed.device.scatter-gather.1")},
+    [CK_LEGAL_INPUT] = {"no-error-on-legal-input", DEV, "split/blk",
+        "the device does not take its error path (DEVICE_NEEDS_RESET) while a legal but "
+        "unusual chain is outstanding: WRITE on the descriptor naming an indirect table, "
+        "direct descriptors followed by an indirect one, a blk header split over "
+        "descriptors; nor after notifications that announced no new buffer (none outstanding)",
+        IDS("split.device.indirect.1", "split.device.indirect.2",
+            "split.device.message-framing.1", "split.device.avail-notif-suppression.3")},
+    [CK_CFG_EARLY] = {"config-readable-before-features-ok", DEV, "generic/blk",
+        "device config bytes read after DRIVER and before FEATURES_OK hold the values read "
+        "again after FEATURES_OK (blk; writeback excluded, and bytes read around a "
+        "config-change interrupt)",
+        IDS("generic.device.config-space.1")},
+    [CK_QRESET] = {"queue-reset-honoured", DEV, "generic",
+        "VIRTIO_F_RING_RESET: after a queue reset the device writes nothing more into that "
+        "queue's old rings (used area; packed: descriptors), and a queue set up again works "
+        "from index 0 with the size the driver chose (no device error, no invalid used "
+        "element before its first used element)",
+        IDS("generic.device.vq-reset.1", "generic.device.vq-reset.2",
+            "generic.device.vq-reenable.1")},
+    [CK_SUSPEND] = {"suspend-honoured", DEV, "generic",
+        "VIRTIO_F_SUSPEND: SUSPEND written before DRIVER_OK never reads back; a suspend "
+        "request ends with SUSPEND set and DRIVER_OK clear (or NEEDS_RESET) and a resume with "
+        "the reverse, within 10000 reads / 10 ms; while suspended the device writes nothing "
+        "into the rings and sends no interrupt; a config change made meanwhile (config "
+        "generation moved) is notified after the resume",
+        IDS("generic.device.suspend.1", "generic.device.suspend.3", "generic.device.suspend.4",
+            "generic.device.suspend.5", "generic.device.suspend.6", "generic.device.suspend.7")},
 
     [CK_D_INIT_ORDER] = {"init-order", DRV, "generic",
         "ACKNOWLEDGE, DRIVER, features, FEATURES_OK, FEATURES_OK re-read, queue setup, "

@@ -756,7 +756,10 @@ int vs_packed_dev_pop(vs_vq_dev *qq, vs_chain *c, vs_err *e)
     const struct pdesc *d = &q->ring[slot];
     uint16_t f = ld_flags_acq(d);
     bool wrap = q->avail_wrap;
-    if ((bool)(f & F_AVAIL) != wrap || (bool)(f & F_USED) == wrap)
+    /* Mutant IGNORES_WRAP: "available" is AVAIL != USED, whatever the wrap counter. */
+    bool nowrap = (q->mutations & VS_VQ_MUT_IGNORES_WRAP) != 0;
+    if (nowrap ? (bool)(f & F_AVAIL) == (bool)(f & F_USED)
+               : (bool)(f & F_AVAIL) != wrap || (bool)(f & F_USED) == wrap)
         return 0;
 
     c->head = (uint16_t)slot;
@@ -808,7 +811,8 @@ int vs_packed_dev_pop(vs_vq_dev *qq, vs_chain *c, vs_err *e)
         cnt++;
         d = &q->ring[slot];
         f = le16toh(d->flags);
-        if ((bool)(f & F_AVAIL) != wrap || (bool)(f & F_USED) == wrap)
+        if (nowrap ? (bool)(f & F_AVAIL) == (bool)(f & F_USED)
+                   : (bool)(f & F_AVAIL) != wrap || (bool)(f & F_USED) == wrap)
             return dev_fail(q, e, VS_EPROTO, slot,
                             "chain continues into a descriptor not marked available "
                             "(flags 0x%04x, wrap %u) (packed: chain descriptor not "
@@ -824,6 +828,12 @@ int vs_packed_dev_pop(vs_vq_dev *qq, vs_chain *c, vs_err *e)
     q->inflight += cnt;
     c->id = id;
     c->ndesc = (uint16_t)cnt;
+    if (q->mutations & VS_VQ_MUT_SG_SWAPPED && !c->indirect && c->nseg - c->n_out >= 3 &&
+        c->seg[c->n_out].len == c->seg[c->n_out + 1].len) {
+        vs_dseg t = c->seg[c->n_out]; /* mutant: data lands in the wrong descriptor */
+        c->seg[c->n_out] = c->seg[c->n_out + 1];
+        c->seg[c->n_out + 1] = t;
+    }
     return 1;
 }
 

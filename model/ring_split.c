@@ -250,43 +250,54 @@ static inline void drv_expose(split_drv *q, uint16_t head)
 }
 
 static int drv_add_indirect(split_drv *q, const vs_seg *segs, unsigned n_out, unsigned n,
-                            uint32_t in_bytes, void *cookie, vs_err *e)
+                            unsigned flags, uint32_t in_bytes, void *cookie, vs_err *e)
 {
     if (!q->has_indirect)
         return vs_err_set(e, VS_ENOTSUP,
                           "queue %u: add: indirect descriptors not negotiated", q->qidx);
-    if (n > q->indirect_max)
+    /* VS_ADD_DIRECT_FIRST: the first segment in a direct descriptor chained to the
+     * indirect one (a legal shape devices must accept, 2.7.5.3.2). */
+    unsigned nd = (flags & VS_ADD_DIRECT_FIRST) && n >= 2 ? 1 : 0;
+    if (n - nd > q->indirect_max)
         return vs_err_set(e, VS_EINVAL,
                           "queue %u: add: %u segments exceed the indirect table size %u",
-                          q->qidx, n, q->indirect_max);
+                          q->qidx, n - nd, q->indirect_max);
     if (n > q->m.size)
         return vs_err_set(e, VS_EINVAL,
                           "queue %u: add: chain of %u descriptors longer than queue size %u",
                           q->qidx, n, q->m.size);
-    if (unlikely(q->num_free == 0))
+    if (unlikely(q->num_free < 1 + nd))
         return vs_err_set(e, VS_ENOSPC, "queue %u: add: ring full", q->qidx);
-    uint16_t head = q->free_head;
+    uint16_t head = q->free_head, slot = nd ? q->next[head] : head;
     size_t base = (size_t)head * q->indirect_max;
     struct sdesc *t = q->indir + base;
-    for (unsigned k = 0; k < n; k++) {
+    for (unsigned k = nd; k < n; k++) {
         bool more = k + 1 < n;
-        t[k].addr = LE64(segs[k].gpa);
-        t[k].len = LE32(segs[k].len);
-        t[k].flags = LE16((k >= n_out ? VS_DESC_F_WRITE : 0) | (more ? VS_DESC_F_NEXT : 0));
-        t[k].next = LE16(more ? k + 1 : 0);
+        t[k - nd].addr = LE64(segs[k].gpa);
+        t[k - nd].len = LE32(segs[k].len);
+        t[k - nd].flags = LE16((k >= n_out ? VS_DESC_F_WRITE : 0) | (more ? VS_DESC_F_NEXT : 0));
+        t[k - nd].next = LE16(more ? k - nd + 1 : 0);
     }
-    struct sdesc *d = &q->m.desc[head];
+    if (nd) {
+        struct sdesc *x = &q->m.desc[head];
+        x->addr = LE64(segs[0].gpa);
+        x->len = LE32(segs[0].len);
+        x->flags = LE16((n_out == 0 ? VS_DESC_F_WRITE : 0) | VS_DESC_F_NEXT);
+        x->next = LE16(slot);
+    }
+    struct sdesc *d = &q->m.desc[slot];
     d->addr = LE64(q->indir_gpa + base * sizeof(struct sdesc));
-    d->len = LE32(n * (uint32_t)sizeof(struct sdesc));
-    d->flags = LE16(VS_DESC_F_INDIRECT);
+    d->len = LE32((n - nd) * (uint32_t)sizeof(struct sdesc));
+    /* VS_ADD_INDIRECT_WRITE: a WRITE flag devices must ignore here (2.7.5.3.2) */
+    d->flags = LE16(VS_DESC_F_INDIRECT | (flags & VS_ADD_INDIRECT_WRITE ? VS_DESC_F_WRITE : 0));
     d->next = 0;
-    q->free_head = q->next[head];
-    q->num_free--;
+    q->free_head = q->next[slot];
+    q->num_free -= 1 + nd;
     head_state *h = &q->hs[head];
     h->cookie = cookie;
     h->in_bytes = in_bytes;
-    h->ndesc = 1;
-    h->tail = head;
+    h->ndesc = (uint16_t)(1 + nd);
+    h->tail = slot;
     drv_expose(q, head);
     return head;
 }
@@ -304,7 +315,7 @@ int vs_split_drv_add(vs_vq_drv *qq, const vs_seg *segs, unsigned n_out, unsigned
         in += segs[k].len;
     uint32_t in_bytes = in >= UINT32_MAX ? UINT32_MAX : (uint32_t)in;
     if (flags & VS_ADD_INDIRECT)
-        return drv_add_indirect(q, segs, n_out, n, in_bytes, cookie, e);
+        return drv_add_indirect(q, segs, n_out, n, flags, in_bytes, cookie, e);
     if (unlikely(n > q->num_free)) {
         if (n > q->m.size)
             return vs_err_set(e, VS_EINVAL,
@@ -641,6 +652,13 @@ int vs_split_dev_pop(vs_vq_dev *qq, vs_chain *c, vs_err *e)
             if (fl & VS_DESC_F_NEXT)
                 return dev_fail(q, e, VS_EPROTO, rd, -1, "split: INDIRECT with NEXT",
                                 "INDIRECT and NEXT both set");
+            if (unlikely(q->mutations & VS_VQ_MUT_INDIRECT_WRITE_REJECTED) &&
+                (fl & VS_DESC_F_WRITE))
+                return dev_fail(q, e, VS_EPROTO, rd, -1, "mutant: indirect with WRITE",
+                                "WRITE set on an indirect descriptor");
+            if (unlikely(q->mutations & VS_VQ_MUT_DIRECT_THEN_INDIRECT_REJECTED) && count > 1)
+                return dev_fail(q, e, VS_EPROTO, rd, -1, "mutant: indirect after direct",
+                                "indirect descriptor after %u direct ones", count - 1);
             if (len == 0 || (len & 15))
                 return dev_fail(q, e, VS_EPROTO, rd, -1, "split: indirect table length",
                                 "indirect table len %u is not a non-zero multiple of 16", len);

@@ -319,6 +319,8 @@ static void drop_queues(vs_driver *d)
             vs_vq_drv_destroy(q->vq);
         if (q->have_layout)
             vs_vq_layout_free(d->gm, &q->layout, NULL);
+        if (q->have_old_layout)
+            vs_vq_layout_free(d->gm, &q->old_layout, NULL);
         memset(q, 0, sizeof *q);
     }
     d->nq = 0;
@@ -471,6 +473,34 @@ int vs_driver_reset(vs_driver *d, vs_err *e)
     return do_reset(d, e);
 }
 
+/* read_config_early: the blk fields a driver may read before FEATURES_OK (writeback
+ * only after it), when their feature is offered (bit -1: always there). */
+static int blk_config_dump(vs_driver *d, uint64_t offered, vs_err *e)
+{
+    static const struct { uint32_t off, len; int bit; } f[] = {
+        {VS_BLK_CFG_CAPACITY, 8, -1},
+        {VS_BLK_CFG_SIZE_MAX, 4, VS_BLK_F_SIZE_MAX},
+        {VS_BLK_CFG_SEG_MAX, 4, VS_BLK_F_SEG_MAX},
+        {VS_BLK_CFG_CYLINDERS, 4, VS_BLK_F_GEOMETRY},
+        {VS_BLK_CFG_BLK_SIZE, 4, VS_BLK_F_BLK_SIZE},
+        {VS_BLK_CFG_PHYS_BLOCK_EXP, 8, VS_BLK_F_TOPOLOGY},
+        {VS_BLK_CFG_NUM_QUEUES, 2, VS_BLK_F_MQ},
+        {VS_BLK_CFG_MAX_DISCARD_SECTORS, 12, VS_BLK_F_DISCARD},
+        {VS_BLK_CFG_MAX_WZ_SECTORS, 9, VS_BLK_F_WRITE_ZEROES},
+    };
+    if (!d->o.read_config_early || d->t->device_id != VS_DEV_BLK)
+        return 0;
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+        uint8_t buf[16];
+        if (f[i].bit >= 0 && !(offered & VS_BIT(f[i].bit)))
+            continue;
+        int rc = vs_driver_config_read(d, f[i].off, buf, f[i].len, e);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
 int vs_driver_negotiate(vs_driver *d, vs_err *e)
 {
     drop_queues(d);
@@ -488,6 +518,8 @@ int vs_driver_negotiate(vs_driver *d, vs_err *e)
         return fail(d, vs_err_set(e, VS_ENOTSUP,
                                   "driver: device does not offer VIRTIO_F_VERSION_1 "
                                   "(legacy devices are not supported)"), e);
+    if ((rc = blk_config_dump(d, offered, e)) < 0)
+        return fail(d, rc, e);
     uint64_t want = d->o.features | VS_BIT(VS_F_VERSION_1);
     if (d->o.ring == VS_RING_SPLIT)
         want &= ~VS_BIT(VS_F_RING_PACKED);
@@ -503,6 +535,11 @@ int vs_driver_negotiate(vs_driver *d, vs_err *e)
         return fail(d, vs_err_set(e, VS_ENOTSUP,
                                   "driver: use_indirect requested but "
                                   "VIRTIO_F_INDIRECT_DESC is not negotiated"), e);
+    if ((d->o.chain_layout & (VS_DRV_LAYOUT_INDIRECT_WRITE | VS_DRV_LAYOUT_DIRECT_FIRST)) &&
+        (!d->o.use_indirect || d->o.ring != VS_RING_SPLIT))
+        return fail(d, vs_err_set(e, VS_ENOTSUP,
+                                  "driver: indirect chain layouts need a split ring with "
+                                  "indirect descriptors"), e);
     if ((rc = vs_driver_write_features_raw(d, neg, e)) < 0)
         return fail(d, rc, e);
     if ((rc = vs_driver_set_status(d, VS_STATUS_FEATURES_OK, e)) < 0)
@@ -517,6 +554,8 @@ int vs_driver_negotiate(vs_driver *d, vs_err *e)
                                   "driver: device refused features %s (FEATURES_OK not set "
                                   "on re-read, status 0x%02x)", fb, s), e);
     }
+    if ((rc = blk_config_dump(d, offered, e)) < 0) /* the same fields once more */
+        return fail(d, rc, e);
     return 0;
 }
 
@@ -547,6 +586,97 @@ static int blk_config(vs_driver *d, vs_err *e)
 
 static void note_used_event(vs_driver *d, uint16_t qi);
 
+/* Creates queue i's rings (size 0: the device's maximum) and sets it up. */
+static int setup_one(vs_driver *d, uint16_t i, uint32_t want, vs_err *e)
+{
+    int rc;
+    uint32_t vqf = 0;
+    if (d->features & VS_BIT(VS_F_EVENT_IDX))
+        vqf |= VS_VQ_F_EVENT_IDX;
+    if (d->features & VS_BIT(VS_F_INDIRECT_DESC))
+        vqf |= VS_VQ_F_INDIRECT;
+    if (d->o.mislead_suppression)
+        vqf |= VS_VQ_F_MISLEAD_SUPPRESSION;
+    vs_drv_queue *q = &d->q[i];
+    uint32_t max = 0;
+    if ((rc = d->t->ops->queue_max_size(d->t, i, &max, e)) < 0)
+        return vs_err_prefix(e, "driver: queue %u max size", i);
+    if (max == 0)
+        return vs_err_set(e, VS_EINVAL, "driver: queue %u is not available (max size 0)", i);
+    uint32_t size = want ? want : max;
+    if (size > max)
+        return vs_err_set(e, VS_EINVAL,
+                          "driver: queue %u: requested size %u exceeds the device's maximum %u",
+                          i, size, max);
+    if (d->o.ring == VS_RING_SPLIT && (size & (size - 1)))
+        return vs_err_set(e, VS_EINVAL,
+                          "driver: queue %u: split ring size %u is not a power of two", i, size);
+    if ((rc = vs_vq_layout_alloc(d->gm, d->o.ring, size, &q->layout, e)) < 0)
+        return vs_err_prefix(e, "driver: queue %u", i);
+    q->have_layout = true;
+    /* Indirect tables are preallocated per head: cap them at ~8 MiB per queue so a
+     * 32768-entry queue does not need 128 MiB of guest RAM. */
+    uint32_t imax = (8u << 20) / (16u * size);
+    imax = imax < 16 ? 16 : (imax > 256 ? 256 : imax);
+    vs_vq_drv_opts vo = {.queue_index = i, .features = vqf, .indirect_max = (uint16_t)imax};
+    if ((rc = vs_vq_drv_create(&q->vq, d->gm, &q->layout, &vo, e)) < 0)
+        return vs_err_prefix(e, "driver: queue %u", i);
+    vs_event ev = {.kind = VS_EV_QUEUE_SETUP, .queue = i, .val = size, .layout = &q->layout};
+    vs__drv_emit(d, &ev);
+    if ((rc = d->t->ops->queue_setup(d->t, i, &q->layout, e)) < 0)
+        return vs_err_prefix(e, "driver: queue %u setup", i);
+    d->qsize = size;
+    q->ue_emitted = false;
+    if (d->o.irq_mode == VS_IRQ_POLL) {
+        vs_vq_drv_irq_disable(q->vq);
+        q->irq_masked = true;
+        emit_simple(d, VS_EV_IRQ_MASK, i, 1);
+    }
+    note_used_event(d, i);
+    return 0;
+}
+
+int vs_driver_queue_reset(vs_driver *d, uint16_t qi, vs_err *e)
+{
+    if (!(d->features & VS_BIT(VS_F_RING_RESET)))
+        return vs_err_set(e, VS_ENOTSUP, "driver: queue reset needs VIRTIO_F_RING_RESET");
+    if (qi >= d->nq || !d->q[qi].vq)
+        return vs_err_set(e, VS_EINVAL, "driver: queue %u is not set up (%u queues)", qi, d->nq);
+    int rc = d->t->ops->queue_disable(d->t, qi, e);
+    if (rc < 0)
+        return vs_err_prefix(e, "driver: queue %u reset", qi);
+    /* emitted once the reset has completed: from here on the device must leave it alone */
+    emit_simple(d, VS_EV_QUEUE_DISABLE, qi, 0);
+    for (vs_drv_req *rq = d->live, *next; rq; rq = next) {
+        next = rq->next;
+        if (rq->q != qi)
+            continue;
+        vs__blk_abort(d, rq);
+        d->c.aborted++;
+        vs__drv_req_free(d, rq);
+    }
+    vs_drv_queue *q = &d->q[qi];
+    vs_vq_drv_destroy(q->vq);
+    q->vq = NULL;
+    if (q->have_old_layout)
+        vs_vq_layout_free(d->gm, &q->old_layout, NULL);
+    q->old_layout = q->layout;
+    q->have_old_layout = true;
+    q->have_layout = false;
+    q->unpublished = 0;
+    q->irq_pending = q->irq_masked = q->broken = false;
+    return 0;
+}
+
+int vs_driver_queue_enable(vs_driver *d, uint16_t qi, uint32_t size, vs_err *e)
+{
+    if (qi >= d->nq || d->q[qi].vq)
+        return vs_err_set(e, VS_EINVAL, "driver: queue %u is not a queue that was reset", qi);
+    if (!size)
+        size = d->q[qi].old_layout.size;
+    return setup_one(d, qi, size, e);
+}
+
 int vs_driver_setup_queues(vs_driver *d, vs_err *e)
 {
     int rc;
@@ -568,53 +698,10 @@ int vs_driver_setup_queues(vs_driver *d, vs_err *e)
                                   "negotiated", n), e);
     if ((rc = pool_setup(d, e)) < 0)
         return fail(d, rc, e);
-    uint32_t vqf = 0;
-    if (d->features & VS_BIT(VS_F_EVENT_IDX))
-        vqf |= VS_VQ_F_EVENT_IDX;
-    if (d->features & VS_BIT(VS_F_INDIRECT_DESC))
-        vqf |= VS_VQ_F_INDIRECT;
-    if (d->o.mislead_suppression)
-        vqf |= VS_VQ_F_MISLEAD_SUPPRESSION;
     for (uint16_t i = 0; i < n; i++) {
-        vs_drv_queue *q = &d->q[i];
-        uint32_t max = 0;
-        if ((rc = d->t->ops->queue_max_size(d->t, i, &max, e)) < 0)
-            return fail(d, vs_err_prefix(e, "driver: queue %u max size", i), e);
-        if (max == 0)
-            return fail(d, vs_err_set(e, VS_EINVAL, "driver: queue %u is not available "
-                                      "(max size 0)", i), e);
-        uint32_t size = d->o.queue_size ? d->o.queue_size : max;
-        if (size > max)
-            return fail(d, vs_err_set(e, VS_EINVAL,
-                                      "driver: queue %u: requested size %u exceeds the "
-                                      "device's maximum %u", i, size, max), e);
-        if (d->o.ring == VS_RING_SPLIT && (size & (size - 1)))
-            return fail(d, vs_err_set(e, VS_EINVAL,
-                                      "driver: queue %u: split ring size %u is not a power "
-                                      "of two", i, size), e);
-        if ((rc = vs_vq_layout_alloc(d->gm, d->o.ring, size, &q->layout, e)) < 0)
-            return fail(d, vs_err_prefix(e, "driver: queue %u", i), e);
-        q->have_layout = true;
-        /* Indirect tables are preallocated per head: cap them at ~8 MiB per queue so a
-         * 32768-entry queue does not need 128 MiB of guest RAM. */
-        uint32_t imax = (8u << 20) / (16u * size);
-        imax = imax < 16 ? 16 : (imax > 256 ? 256 : imax);
-        vs_vq_drv_opts vo = {.queue_index = i, .features = vqf, .indirect_max = (uint16_t)imax};
-        if ((rc = vs_vq_drv_create(&q->vq, d->gm, &q->layout, &vo, e)) < 0)
-            return fail(d, vs_err_prefix(e, "driver: queue %u", i), e);
-        vs_event ev = {.kind = VS_EV_QUEUE_SETUP, .queue = i, .val = size, .layout = &q->layout};
-        vs__drv_emit(d, &ev);
-        if ((rc = d->t->ops->queue_setup(d->t, i, &q->layout, e)) < 0)
-            return fail(d, vs_err_prefix(e, "driver: queue %u setup", i), e);
+        if ((rc = setup_one(d, i, d->o.queue_size, e)) < 0)
+            return fail(d, rc, e);
         d->nq = (uint16_t)(i + 1);
-        d->qsize = size;
-        q->ue_emitted = false;
-        if (d->o.irq_mode == VS_IRQ_POLL) {
-            vs_vq_drv_irq_disable(q->vq);
-            q->irq_masked = true;
-            emit_simple(d, VS_EV_IRQ_MASK, i, 1);
-        }
-        note_used_event(d, i);
     }
     return 0;
 }
@@ -653,6 +740,11 @@ int vs_driver_init(vs_driver *d, vs_err *e)
         return rc;
     if ((rc = fill_early(d, e)) < 0)
         return fail(d, rc, e);
+    if (d->o.suspend_before_driver_ok && (d->features & VS_BIT(VS_F_SUSPEND)) &&
+        (rc = vs_driver_suspend_early(d, e)) != 0)
+        return fail(d, rc < 0 ? rc : vs_err_set(e, VS_EPROTO,
+                                                "driver: the device kept SUSPEND written "
+                                                "before DRIVER_OK"), e);
     if ((rc = vs_driver_set_status(d, VS_STATUS_DRIVER_OK, e)) < 0)
         return fail(d, rc, e);
     if (d->o.fill_before_driver_ok && d->nq && d->q[0].vq &&
@@ -865,6 +957,83 @@ int vs_driver_flush(vs_driver *d, int q, vs_err *e)
     return 0;
 }
 
+/* Polls status until every bit of `set` and none of `clear` shows, or NEEDS_RESET. */
+static int poll_status(vs_driver *d, uint8_t set, uint8_t clear, uint8_t *out, vs_err *e)
+{
+    uint64_t start = vs_driver_now(d), timeout = d->o.timeout_ns;
+    unsigned stall = 0;
+    for (;;) {
+        uint8_t s;
+        int rc = vs_driver_read_status(d, &s, e);
+        if (rc < 0)
+            return rc;
+        *out = s;
+        if ((s & VS_STATUS_DEVICE_NEEDS_RESET) || ((s & set) == set && !(s & clear)))
+            return 0;
+        uint64_t el = vs_driver_now(d) - start;
+        if (el >= timeout)
+            return vs_err_set(e, VS_ETIMEDOUT, "driver: status 0x%02x after %llu ns", s,
+                              (unsigned long long)el);
+        uint64_t step = timeout - el;
+        if (step > d->o.poll_interval_ns * 100)
+            step = d->o.poll_interval_ns * 100;
+        uint64_t before = vs_driver_now(d);
+        if ((rc = d->t->ops->wait(d->t, step, e)) < 0)
+            return vs_err_prefix(e, "driver: wait");
+        if (rc == 0 && vs_driver_now(d) == before && ++stall >= 3)
+            return vs_err_set(e, VS_ETIMEDOUT, "driver: status 0x%02x and the device is idle",
+                              s);
+        vs_err pe = {0};
+        vs_driver_poll(d, &pe); /* completions meanwhile are collected */
+    }
+}
+
+static int suspend_handshake(vs_driver *d, uint8_t add, uint8_t set, uint8_t clear, vs_err *e)
+{
+    if (!(d->features & VS_BIT(VS_F_SUSPEND)))
+        return vs_err_set(e, VS_ENOTSUP, "driver: VIRTIO_F_SUSPEND is not negotiated");
+    int rc = vs_driver_write_status_raw(d, (uint8_t)(d->status | add), e);
+    uint8_t s = 0;
+    if (rc < 0 || (rc = poll_status(d, set, clear, &s, e)) < 0)
+        return rc;
+    d->status = (uint8_t)(s & ~VS_STATUS_DEVICE_NEEDS_RESET);
+    return (s & VS_STATUS_DEVICE_NEEDS_RESET) ? 1 : 0;
+}
+
+int vs_driver_suspend(vs_driver *d, vs_err *e)
+{
+    if (!(d->status & VS_STATUS_DRIVER_OK) || (d->status & VS_STATUS_SUSPEND))
+        return vs_err_set(e, VS_ESTATE, "driver: suspend needs a running device");
+    return suspend_handshake(d, VS_STATUS_SUSPEND, VS_STATUS_SUSPEND, VS_STATUS_DRIVER_OK, e);
+}
+
+int vs_driver_resume(vs_driver *d, vs_err *e)
+{
+    if (!(d->status & VS_STATUS_SUSPEND))
+        return vs_err_set(e, VS_ESTATE, "driver: resume needs a suspended device");
+    return suspend_handshake(d, VS_STATUS_DRIVER_OK, VS_STATUS_DRIVER_OK, VS_STATUS_SUSPEND, e);
+}
+
+int vs_driver_suspend_early(vs_driver *d, vs_err *e)
+{
+    uint8_t keep = d->status, s = 0;
+    int rc = vs_driver_write_status_raw(d, (uint8_t)(d->status | VS_STATUS_SUSPEND), e);
+    if (rc < 0 || (rc = vs_driver_read_status(d, &s, e)) < 0)
+        return rc;
+    d->status = keep; /* the driver goes on as if it had not asked */
+    return (s & VS_STATUS_SUSPEND) ? 1 : 0;
+}
+
+int vs_driver_notify(vs_driver *d, uint16_t q, vs_err *e)
+{
+    if (q >= d->nq || !d->q[q].vq)
+        return vs_err_set(e, VS_EINVAL, "driver: queue %u is not set up (%u queues)", q, d->nq);
+    d->c.kicks++;
+    emit_simple(d, VS_EV_KICK, q, 0);
+    int rc = d->t->ops->notify(d->t, q, e);
+    return rc < 0 ? vs_err_prefix(e, "driver: queue %u notify", q) : 0;
+}
+
 static int depth_check(vs_driver *d, uint16_t q, vs_err *e)
 {
     unsigned limit = d->o.queue_depth;
@@ -872,6 +1041,12 @@ static int depth_check(vs_driver *d, uint16_t q, vs_err *e)
         return vs_err_set(e, VS_ENOSPC, "driver: queue %u: queue-depth limit %u reached", q,
                           limit);
     return 0;
+}
+
+static unsigned layout_flags(const vs_driver *d)
+{
+    return (d->o.chain_layout & VS_DRV_LAYOUT_INDIRECT_WRITE ? VS_ADD_INDIRECT_WRITE : 0u) |
+           (d->o.chain_layout & VS_DRV_LAYOUT_DIRECT_FIRST ? VS_ADD_DIRECT_FIRST : 0u);
 }
 
 int vs__drv_req_commit(vs_driver *d, vs_drv_req *rq, bool indirect, bool defer, vs_err *e)
@@ -883,7 +1058,7 @@ int vs__drv_req_commit(vs_driver *d, vs_drv_req *rq, bool indirect, bool defer, 
         return rc;
     vs_drv_queue *q = &d->q[rq->q];
     rc = vs_vq_drv_add(q->vq, rq->seg, rq->n_out, rq->nseg - rq->n_out,
-                       indirect ? VS_ADD_INDIRECT : 0, rq, e);
+                       indirect ? VS_ADD_INDIRECT | layout_flags(d) : 0, rq, e);
     if (rc < 0)
         return rc;
     rq->id = rc;

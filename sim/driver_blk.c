@@ -335,7 +335,8 @@ int vs_blk_submit(vs_driver *d, const vs_blk_req *r, vs_err *e)
         return vs_err_set(e, VS_EINVAL,
                           "blk: %u data segments exceed the device's seg_max %u "
                           "(segment size %u)", nd, d->seg_max, seg);
-    uint32_t nseg = 1 + nd + (dwz ? 1 : 0) + 1;
+    uint32_t hsegs = d->o.chain_layout & VS_DRV_LAYOUT_SPLIT_HEADER ? 2 : 1;
+    uint32_t nseg = hsegs + nd + (dwz ? 1 : 0) + 1;
     if (nseg > d->qsize && !indirect)
         return vs_err_set(e, VS_EINVAL, "blk: %u descriptors exceed the queue size %u",
                           nseg, d->qsize);
@@ -350,7 +351,8 @@ int vs_blk_submit(vs_driver *d, const vs_blk_req *r, vs_err *e)
     rq->expect_status = (r->flags & VS_BLK_REQ_EXPECT) ? r->expect_status
                                                         : default_status(d, r);
     uint32_t k = 0;
-    rq->seg[k++].len = 16;
+    for (uint32_t i = 0; i < hsegs; i++)
+        rq->seg[k++].len = 16 / hsegs;
     if (dwz)
         rq->seg[k++].len = 16;
     if (!data_in) {
@@ -373,15 +375,16 @@ int vs_blk_submit(vs_driver *d, const vs_blk_req *r, vs_err *e)
     uint8_t hb[16] = {0};
     put_le32(hb, r->type);
     put_le64(hb + 8, r->sector);
-    if ((rc = vs_gmem_write(d->gm, rq->seg[0].gpa, hb, 16, e)) < 0)
-        goto fail;
+    for (uint32_t i = 0; i < hsegs; i++)
+        if ((rc = vs_gmem_write(d->gm, rq->seg[i].gpa, hb + i * (16 / hsegs), 16 / hsegs, e)) < 0)
+            goto fail;
     if (dwz) {
         uint8_t pb[16] = {0};
         put_le64(pb, r->sector);
         put_le32(pb + 8, r->nsectors);
         put_le32(pb + 12, ((r->type == VS_BLK_T_WRITE_ZEROES && (r->flags & VS_BLK_REQ_UNMAP))
                                ? VS_BLK_F_DWZ_UNMAP : 0u) | r->dwz_flags);
-        if ((rc = vs_gmem_write(d->gm, rq->seg[1].gpa, pb, 16, e)) < 0)
+        if ((rc = vs_gmem_write(d->gm, rq->seg[hsegs].gpa, pb, 16, e)) < 0)
             goto fail;
     }
     if (!data_in && nd && (r->flags & VS_BLK_REQ_ANY_DATA) && r->type == VS_BLK_T_OUT) {

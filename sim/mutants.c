@@ -126,6 +126,74 @@ static const vs_mutant mutants[] = {
      0, 0, VS_REF_MUT_FETCH_SWAPPED, LIST("packed.device.virtqueues.1"),
      LIST("packed-fetch-in-ring-order"),
      LIST("scenarios/blk/packed-rw.yaml", "scenarios/blk/packed-fetch-order.yaml")},
+    {"ro-write-changes-data", "writes the data of an OUT on a read-only device, then "
+     "reports IOERR", 0, VS_BLK_MUT_RO_WRITES_DATA, 0, LIST("blk.device.blk-op.3"),
+     LIST("blk-read-back"), LIST("scenarios/blk/read-only-unchanged.yaml")},
+    {"scatter-gather-swapped", "fills the first two writable descriptors of a chain in "
+     "swapped order (packed)", VS_VQ_MUT_SG_SWAPPED, 0, 0,
+     LIST("packed.device.scatter-gather.1"), LIST("blk-read-back"),
+     LIST("scenarios/blk/packed-scatter-gather.yaml")},
+    {"indirect-write-rejected", "takes its error path when the descriptor naming an "
+     "indirect table has WRITE set (split)", VS_VQ_MUT_INDIRECT_WRITE_REJECTED, 0, 0,
+     LIST("split.device.indirect.1"), LIST("no-error-on-legal-input"),
+     LIST("scenarios/blk/indirect-write-flag.yaml", "scenarios/blk/indirect-split.yaml")},
+    {"direct-then-indirect-rejected", "takes its error path for direct descriptors "
+     "followed by an indirect one (split)", VS_VQ_MUT_DIRECT_THEN_INDIRECT_REJECTED, 0, 0,
+     LIST("split.device.indirect.2"), LIST("no-error-on-legal-input"),
+     LIST("scenarios/blk/direct-then-indirect.yaml", "scenarios/blk/indirect-split.yaml")},
+    {"header-in-one-descriptor", "takes its error path when the request header is split "
+     "over descriptors", 0, VS_BLK_MUT_HEADER_ONE_DESC, 0,
+     LIST("split.device.message-framing.1"), LIST("no-error-on-legal-input"),
+     LIST("scenarios/blk/split-header.yaml", "scenarios/blk/rw-basic.yaml")},
+    {"spurious-notify-error", "takes its error path on a notification that finds no new "
+     "buffer", 0, 0, VS_REF_MUT_SPURIOUS_NOTIFY_ERROR,
+     LIST("split.device.avail-notif-suppression.3"), LIST("no-error-on-legal-input"),
+     LIST("scenarios/blk/spurious-notify.yaml", "scenarios/blk/rw-basic.yaml")},
+    {"config-late", "device config fields beyond capacity read 0 until FEATURES_OK", 0, 0,
+     VS_REF_MUT_CONFIG_LATE, LIST("generic.device.config-space.1"),
+     LIST("config-readable-before-features-ok"),
+     LIST("scenarios/blk/config-early.yaml", "scenarios/blk/rw-basic.yaml"),
+     /* write_zeroes_may_unmap then changes without a config interrupt, too */
+     .also = LIST("blk.device.blk-op.8")},
+    {"queue-reset-ignored", "a queue reset leaves the queue running: requests in flight "
+     "still complete into the old rings", 0, 0, VS_REF_MUT_QUEUE_RESET_IGNORED,
+     LIST("generic.device.vq-reset.1"), LIST("queue-reset-honoured"),
+     LIST("scenarios/blk/queue-reset.yaml")},
+    {"queue-reset-keeps-position", "a queue set up again after a queue reset resumes at its "
+     "old available index", 0, 0, VS_REF_MUT_QUEUE_RESET_KEEPS_POS,
+     LIST("generic.device.vq-reset.2"), LIST("queue-reset-honoured"),
+     LIST("scenarios/blk/queue-reset.yaml")},
+    {"reenable-old-rings", "a queue set up again after a queue reset with a new size keeps "
+     "its old rings", 0, 0, VS_REF_MUT_REENABLE_OLD_RINGS, LIST("generic.device.vq-reenable.1"),
+     LIST("queue-reset-honoured"), LIST("scenarios/blk/queue-reset.yaml")},
+    {"suspend-before-init", "keeps SUSPEND written before DRIVER_OK", 0, 0,
+     VS_REF_MUT_SUSPEND_BEFORE_INIT, LIST("generic.device.suspend.1"),
+     LIST("suspend-honoured"), LIST("scenarios/blk/suspend.yaml")},
+    {"suspend-reported-early", "shows suspended at once; requests in flight complete "
+     "afterwards", 0, 0, VS_REF_MUT_SUSPEND_EARLY_REPORT, LIST("generic.device.suspend.3"),
+     LIST("suspend-honoured"), LIST("scenarios/blk/suspend.yaml")},
+    {"suspend-config-irq", "notifies a config change while suspended", 0, 0,
+     VS_REF_MUT_SUSPEND_CFG_IRQ, LIST("generic.device.suspend.4"), LIST("suspend-honoured"),
+     LIST("scenarios/blk/suspend.yaml")},
+    {"suspend-config-dropped", "never notifies a config change made while suspended", 0, 0,
+     VS_REF_MUT_SUSPEND_CFG_DROPPED, LIST("generic.device.suspend.5"),
+     LIST("suspend-honoured"), LIST("scenarios/blk/suspend.yaml")},
+    {"suspend-ignored", "a SUSPEND request changes nothing", 0, 0, VS_REF_MUT_SUSPEND_IGNORED,
+     LIST("generic.device.suspend.6"), LIST("suspend-honoured"),
+     LIST("scenarios/blk/suspend.yaml")},
+    {"resume-ignored", "stays suspended when the driver sets DRIVER_OK again", 0, 0,
+     VS_REF_MUT_RESUME_IGNORED, LIST("generic.device.suspend.7"), LIST("suspend-honoured"),
+     LIST("scenarios/blk/suspend.yaml")},
+    {"in-order-broken", "negotiates VIRTIO_F_IN_ORDER but completes requests out of order",
+     0, 0, VS_REF_MUT_OUT_OF_ORDER, LIST("generic.device.reserved-features.3"),
+     LIST("in-order-use"), LIST("scenarios/blk/in-order.yaml")},
+    {"discard-unmap-accepted", "completes DISCARD with the unmap flag with OK", 0,
+     VS_BLK_MUT_DISCARD_UNMAP_OK, 0, LIST("blk.device.blk-op.5"), LIST("blk-dwz-flags-unsupp"),
+     LIST("scenarios/blk/discard-unmap.yaml")},
+    {"packed-ignores-wrap", "takes a packed descriptor as available when AVAIL != USED, "
+     "ignoring the wrap counter", VS_VQ_MUT_IGNORES_WRAP, 0, 0,
+     LIST("packed.device.desc-table.3"), LIST("fetch-available-only"),
+     LIST("scenarios/blk/queue-size-3-packed.yaml")},
 };
 
 #define NBASE (sizeof mutants / sizeof mutants[0])

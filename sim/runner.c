@@ -545,6 +545,65 @@ static int run_step(run_ctx *c, const vs_step *st)
         return do_init(c, st);
     case VS_STEP_FAULT:
         return do_fault(c, st);
+    case VS_STEP_SUSPEND:
+    case VS_STEP_RESUME:
+        /* reads in flight when suspending: the device finishes them first */
+        for (uint32_t i = 0; st->kind == VS_STEP_SUSPEND && i < st->count; i++) {
+            vs_blk_req r = {.type = VS_BLK_T_IN, .sector = 8ull * i, .nsectors = 8,
+                            .flags = VS_BLK_REQ_NO_VERIFY};
+            if ((rc = vs_blk_submit(c->d, &r, &e)) < 0)
+                return driver_error(c, rc, &e);
+        }
+        if (!c->real && st->wait_ns)
+            vs_engine_run_until(c->eng, vs_engine_now(c->eng) + st->wait_ns);
+        rc = st->kind == VS_STEP_SUSPEND ? vs_driver_suspend(c->d, &e) : vs_driver_resume(c->d, &e);
+        if (rc < 0)
+            return driver_error(c, rc, &e);
+        if ((rc == 1) != st->expect_needs_reset)
+            return expect_failed(c, "%s", rc == 1 ? "the device set DEVICE_NEEDS_RESET"
+                                                  : "DEVICE_NEEDS_RESET expected");
+        expect_ok(c, rc == 1 ? "DEVICE_NEEDS_RESET"
+                             : st->kind == VS_STEP_SUSPEND ? "suspended" : "resumed");
+        return 0;
+    case VS_STEP_CONFIG_CHANGE: {
+        if (c->real)
+            return expect_failed(c, "config_change needs the in-process back-end");
+        c->dev->config_generation++;
+        rc = vs_ref_is(c->t) ? vs_ref_config_changed(c->t, &e)
+                             : vs_pci_model_transport_config_changed(c->t, &e);
+        uint64_t cap;
+        if (rc >= 0) /* the driver notices through the generation */
+            rc = vs_driver_config_read(c->d, VS_BLK_CFG_CAPACITY, &cap, 8, &e);
+        if (rc < 0)
+            return driver_error(c, rc, &e);
+        expect_ok(c, "config changed");
+        return 0;
+    }
+    case VS_STEP_QUEUE_RESET:
+        /* reads in flight when the queue is reset: the device must drop them */
+        for (uint32_t i = 0; i < st->count; i++) {
+            vs_blk_req r = {.type = VS_BLK_T_IN, .sector = 8ull * i, .nsectors = 8,
+                            .queue = st->queue, .flags = VS_BLK_REQ_NO_VERIFY};
+            if ((rc = vs_blk_submit(c->d, &r, &e)) < 0)
+                return driver_error(c, rc, &e);
+        }
+        if (!c->real && st->wait_ns)
+            vs_engine_run_until(c->eng, vs_engine_now(c->eng) + st->wait_ns);
+        if ((rc = vs_driver_queue_reset(c->d, st->queue, &e)) < 0)
+            return driver_error(c, rc, &e);
+        expect_ok(c, "queue reset");
+        return 0;
+    case VS_STEP_QUEUE_ENABLE:
+        if ((rc = vs_driver_queue_enable(c->d, st->queue, st->qsize, &e)) < 0)
+            return driver_error(c, rc, &e);
+        expect_ok(c, "queue enabled");
+        return 0;
+    case VS_STEP_NOTIFY:
+        for (uint32_t i = 0; i < (st->count ? st->count : 1); i++)
+            if ((rc = vs_driver_notify(c->d, st->queue, &e)) < 0)
+                return driver_error(c, rc, &e);
+        expect_ok(c, "notified");
+        return 0;
     case VS_STEP_WAIT:
         if (c->real) {
             struct timespec ts = {(time_t)(st->wait_ns / 1000000000ull),
@@ -907,6 +966,9 @@ int vs_run_scenario(const vs_scenario *s, const vs_run_opts *o, vs_scenario_resu
         dopts.irq_delayed = s->driver.interrupt_delay;
         dopts.mislead_suppression = s->driver.mislead_suppression;
         dopts.fill_before_driver_ok = s->driver.fill_before_driver_ok;
+        dopts.chain_layout = s->driver.chain_layout;
+        dopts.read_config_early = s->driver.read_config_early;
+        dopts.suspend_before_driver_ok = s->driver.suspend_before_driver_ok;
         dopts.no_readable_copy = true; /* the readable-unchanged monitor owns that check */
         dopts.stop = o->stop;
         dopts.seed = r->seed;

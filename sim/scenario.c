@@ -513,6 +513,25 @@ PARSER(drv_indirect) { return get_bool(L, v, &S->driver.indirect); }
 PARSER(drv_irq_delay) { return get_bool(L, v, &S->driver.interrupt_delay); }
 PARSER(drv_mislead) { return get_bool(L, v, &S->driver.mislead_suppression); }
 PARSER(drv_fill) { return get_u32(L, v, VS_VQ_MAX_SIZE, &S->driver.fill_before_driver_ok); }
+PARSER(drv_cfg_early) { return get_bool(L, v, &S->driver.read_config_early); }
+PARSER(drv_sus_early) { return get_bool(L, v, &S->driver.suspend_before_driver_ok); }
+PARSER(drv_layout)
+{
+    static const char *const names[] = {"indirect_write_flag", "direct_then_indirect",
+                                        "split_header"};
+    if (v->type != YAML_SEQUENCE_NODE)
+        return fail_at(L, v, "expected a list of chain layouts, found %s", node_kind(v));
+    uint32_t f = 0;
+    for (yaml_node_item_t *i = v->data.sequence.items.start; i < v->data.sequence.items.top; i++) {
+        int k = 0;
+        int r = get_enum(L, node(L, *i), names, 3, &k);
+        if (r < 0)
+            return r;
+        f |= 1u << k; /* enum vs_drv_layout, in this order */
+    }
+    S->driver.chain_layout = f;
+    return 0;
+}
 PARSER(drv_seg)
 {
     uint64_t n;
@@ -534,7 +553,8 @@ static const field driver_fields[] = {
     {"features", drv_features}, {"ring", drv_ring}, {"queue_size", drv_qs},
     {"queues", drv_queues}, {"interrupts", drv_irq}, {"indirect", drv_indirect},
     {"interrupt_delay", drv_irq_delay}, {"mislead_suppression", drv_mislead},
-    {"fill_before_driver_ok", drv_fill},
+    {"fill_before_driver_ok", drv_fill}, {"chain_layout", drv_layout},
+    {"read_config_early", drv_cfg_early}, {"suspend_before_driver_ok", drv_sus_early},
     {"seg_size", drv_seg}, {"iodepth", drv_iodepth}, {NULL, NULL},
 };
 
@@ -802,6 +822,27 @@ static const field fault_fields[] = {
     {"kind", st_fault_kind}, {"queue", st_queue}, {"expect", st_fault_expect}, {NULL, NULL},
 };
 static const field wait_fields[] = {{"time", st_wait_time}, {NULL, NULL}};
+static const field notify_fields[] = {{"queue", st_queue}, {"count", st_count}, {NULL, NULL}};
+PARSER(st_outstanding) { return get_u32(L, v, 1024, &T->count); }
+PARSER(st_qsize) { return get_u32(L, v, VS_VQ_MAX_SIZE, &T->qsize); }
+static const field queue_reset_fields[] = {
+    {"queue", st_queue}, {"outstanding", st_outstanding}, {"after", st_wait_time}, {NULL, NULL},
+};
+static const field queue_enable_fields[] = {{"queue", st_queue}, {"size", st_qsize}, {NULL, NULL}};
+PARSER(st_sus_expect)
+{
+    static const char *const names[] = {"done", "needs_reset"};
+    int k = 0;
+    int r = get_enum(L, v, names, 2, &k);
+    T->expect_needs_reset = k == 1;
+    return r;
+}
+static const field suspend_fields[] = {
+    {"outstanding", st_outstanding}, {"after", st_wait_time}, {"expect", st_sus_expect},
+    {NULL, NULL},
+};
+static const field resume_fields[] = {{"expect", st_sus_expect}, {NULL, NULL}};
+static const field no_fields[] = {{NULL, NULL}};
 
 static const struct step_schema {
     const char *name;
@@ -824,6 +865,12 @@ static const struct step_schema {
     {"reset", VS_STEP_RESET, reset_fields, true, {NULL}},
     {"fault", VS_STEP_FAULT, fault_fields, false, {"kind"}},
     {"wait", VS_STEP_WAIT, wait_fields, false, {"time"}},
+    {"notify", VS_STEP_NOTIFY, notify_fields, true, {NULL}},
+    {"queue_reset", VS_STEP_QUEUE_RESET, queue_reset_fields, true, {NULL}},
+    {"queue_enable", VS_STEP_QUEUE_ENABLE, queue_enable_fields, true, {NULL}},
+    {"suspend", VS_STEP_SUSPEND, suspend_fields, true, {NULL}},
+    {"resume", VS_STEP_RESUME, resume_fields, true, {NULL}},
+    {"config_change", VS_STEP_CONFIG_CHANGE, no_fields, true, {NULL}},
 };
 #define NSCHEMAS (sizeof step_schemas / sizeof step_schemas[0])
 
@@ -1027,6 +1074,13 @@ static int validate(loader *L, vs_scenario *s, const yaml_node_t *root)
     }
     if (!(s->driver.features & VS_BIT(VS_F_VERSION_1)))
         return fail_at(L, drv ? drv : root, "the driver's features must include VERSION_1");
+    if ((s->driver.chain_layout & (VS_DRV_LAYOUT_INDIRECT_WRITE | VS_DRV_LAYOUT_DIRECT_FIRST)) &&
+        (s->driver.packed || !s->driver.indirect)) {
+        const yaml_node_t *cl = drv ? mapping_get(L, drv, "chain_layout") : NULL;
+        return fail_at(L, cl ? cl : (drv ? drv : root),
+                       "indirect_write_flag and direct_then_indirect need ring: split and "
+                       "indirect: true");
+    }
     const yaml_node_t *dev = mapping_get(L, root, "device");
     if (s->driver.queues > s->device.num_queues)
         return fail_at(L, drv ? drv : root, "the driver uses %u queues, the device has %u "

@@ -32,6 +32,11 @@ typedef struct ref_queue {
     uint32_t free_head;
     uint32_t inflight;
     vs_chain scratch;
+    uint64_t last_done_ns; /* IN_ORDER: when the latest completion is scheduled */
+    /* queue-reset mutants: what the queue was before its last queue_disable */
+    bool was_reset;
+    uint16_t old_base;
+    vs_vq_layout old_layout;
 } ref_queue;
 
 typedef struct ref_vec {
@@ -60,6 +65,8 @@ typedef struct ref_tr {
     bool in_wait;
     bool hooked;           /* device half of another front-end (vs_ref_hooks) */
     vs_ref_hooks hooks;
+    enum { SUS_NONE, SUS_PENDING, SUS_DONE } sus; /* VIRTIO_F_SUSPEND */
+    bool cfg_deferred;     /* a config change to notify on resume */
 } ref_tr;
 
 static const vs_transport_ops ref_ops;
@@ -244,7 +251,8 @@ static bool can_process(const ref_tr *tr)
     if (tr->hooked)
         return tr->hooks.live(tr->hooks.opaque);
     uint8_t need = VS_STATUS_DRIVER_OK | VS_STATUS_FEATURES_OK;
-    return (tr->status & need) == need && !(tr->status & VS_STATUS_FAILED);
+    return (tr->status & need) == need && !(tr->status & VS_STATUS_FAILED) &&
+           tr->sus == SUS_NONE;
 }
 
 static uint64_t service_ns(ref_tr *tr, ref_queue *rq)
@@ -355,7 +363,13 @@ static bool start_req(ref_tr *tr, ref_queue *rq, ref_req *r)
 {
     char msg[VS_ERR_MSG_MAX];
     emit(tr, VS_EV_FETCH, rq->index, r->chain.id, vs_vq_dev_get_base(rq->vq), 0, NULL);
-    vs_timer h = vs_engine_after(tr->eng, service_ns(tr, rq), complete_cb, r);
+    uint64_t at = vs_engine_now(tr->eng) + service_ns(tr, rq);
+    /* IN_ORDER: not before an earlier chain (same instant: FIFO keeps fetch order) */
+    if ((tr->dev->driver_features & VS_BIT(VS_F_IN_ORDER)) &&
+        !(tr->o.mutations & VS_REF_MUT_OUT_OF_ORDER) && at < rq->last_done_ns)
+        at = rq->last_done_ns;
+    rq->last_done_ns = at;
+    vs_timer h = vs_engine_at(tr->eng, at, complete_cb, r);
     if (h <= 0) {
         snprintf(msg, sizeof msg, "queue %u: cannot schedule completion (%s)", rq->index,
                  vs_errc_name((int)-h));
@@ -433,6 +447,11 @@ static void doorbell_cb(void *arg)
     emit(tr, VS_EV_DOORBELL, rq->index, 0, 0, n, NULL);
     if (!rq->vq || !can_process(tr))
         return;
+    if ((tr->o.mutations & VS_REF_MUT_SPURIOUS_NOTIFY_ERROR) && rq->inflight == 0 &&
+        !vs_vq_dev_notify_enable(rq->vq)) {
+        device_error(tr, rq->index, "mutant: a notification announced no new buffer");
+        return;
+    }
     process(tr, rq);
 }
 
@@ -461,6 +480,8 @@ static void do_reset(ref_tr *tr)
         tr->status = 0;
     tr->drv_features = 0;
     tr->stopped = false;
+    tr->sus = SUS_NONE;
+    tr->cfg_deferred = false;
     /* Mutant IRQ_AFTER_RESET: a used-buffer interrupt on every queue the reset dropped. */
     if ((tr->o.mutations & VS_REF_MUT_IRQ_AFTER_RESET) && !tr->hooked)
         for (uint16_t i = 0; i < tr->nq && i < 64; i++)
@@ -475,12 +496,55 @@ static int ref_reset(vs_transport *t, vs_err *e)
     return 0;
 }
 
+static int ref_notify(vs_transport *t, uint16_t q, vs_err *e);
+
+/* Suspending: nothing in flight, nothing left to publish or to interrupt for. */
+static bool suspend_settled(const ref_tr *tr)
+{
+    if (tr->o.mutations & VS_REF_MUT_SUSPEND_EARLY_REPORT)
+        return true; /* mutant */
+    for (uint16_t i = 0; i < tr->nq; i++)
+        if (tr->q[i].inflight || tr->q[i].flush_h > 0 || tr->vec[i + 1].irq_h > 0)
+            return false;
+    return true;
+}
+
 static int ref_get_status(vs_transport *t, uint8_t *status, vs_err *e)
 {
     if (!status)
         return vs_err_set(e, VS_EINVAL, "ref: NULL status");
-    *status = TR(t)->status;
+    ref_tr *tr = TR(t);
+    if (tr->sus == SUS_PENDING && suspend_settled(tr)) {
+        tr->sus = SUS_DONE;
+        tr->status &= (uint8_t)~VS_STATUS_DRIVER_OK;
+    }
+    *status = tr->status;
     return 0;
+}
+
+/* The SUSPEND handshake for a status write; true when the write resumes the device. */
+static bool suspend_step(ref_tr *tr, uint8_t cur, uint8_t *next)
+{
+    if (tr->hooked || !(tr->dev->driver_features & VS_BIT(VS_F_SUSPEND)))
+        return false;
+    uint8_t added = (uint8_t)(*next & ~cur);
+    uint32_t mut = tr->o.mutations;
+    if ((added & VS_STATUS_SUSPEND) && !(cur & VS_STATUS_DRIVER_OK)) {
+        if (!(mut & VS_REF_MUT_SUSPEND_BEFORE_INIT))
+            *next &= (uint8_t)~VS_STATUS_SUSPEND; /* not initialized yet: disregarded */
+    } else if ((added & VS_STATUS_SUSPEND) && tr->sus == SUS_NONE) {
+        if (!(mut & VS_REF_MUT_SUSPEND_IGNORED))
+            tr->sus = SUS_PENDING; /* completes once in-flight work is done */
+    } else if (tr->sus == SUS_DONE && (added & VS_STATUS_DRIVER_OK)) {
+        if (mut & VS_REF_MUT_RESUME_IGNORED) {
+            *next = cur;
+            return false;
+        }
+        *next &= (uint8_t)~VS_STATUS_SUSPEND;
+        tr->sus = SUS_NONE;
+        return true;
+    }
+    return false;
 }
 
 static int ref_set_status(vs_transport *t, uint8_t s, vs_err *e)
@@ -510,7 +574,17 @@ static int ref_set_status(vs_transport *t, uint8_t s, vs_err *e)
             tr->dev->driver_features = tr->drv_features;
         }
     }
+    bool resumed = suspend_step(tr, cur, &next);
     tr->status = next;
+    if (resumed) {
+        if (tr->cfg_deferred) {
+            tr->cfg_deferred = false;
+            emit(tr, VS_EV_CONFIG_CHANGE, -1, 0, 0, 0, NULL);
+            raise_irq(tr, 0);
+        }
+        for (uint16_t i = 0; i < tr->nq; i++) /* buffers made available meanwhile */
+            (void)ref_notify(t, i, NULL);
+    }
     return 0;
 }
 
@@ -538,6 +612,11 @@ static int ref_config_read(vs_transport *t, uint32_t off, void *buf, uint32_t le
     ref_tr *tr = TR(t);
     if (!tr->dev->ops->config_read)
         return vs_err_set(e, VS_ENOTSUP, "ref: device has no config space");
+    if ((tr->o.mutations & VS_REF_MUT_CONFIG_LATE) && off >= 8 && buf &&
+        !(tr->status & VS_STATUS_FEATURES_OK)) {
+        memset(buf, 0, len); /* mutant: fields "not ready" before negotiation */
+        return 0;
+    }
     return tr->dev->ops->config_read(tr->dev, off, buf, len, e);
 }
 
@@ -587,8 +666,13 @@ static int ref_queue_setup(vs_transport *t, uint16_t q, const vs_vq_layout *l, v
     if (!l)
         return vs_err_set(e, VS_EINVAL, "ref: queue %u: NULL layout", q);
     ref_queue *rq = &tr->q[q];
+    if (rq->vq && rq->was_reset && (tr->o.mutations & VS_REF_MUT_QUEUE_RESET_IGNORED))
+        queue_teardown(rq); /* the mutant stops the old queue only now */
     if (rq->vq)
         return vs_err_set(e, VS_ESTATE, "ref: queue %u already enabled", q);
+    if (rq->was_reset && (tr->o.mutations & VS_REF_MUT_REENABLE_OLD_RINGS) &&
+        l->size != rq->old_layout.size)
+        l = &rq->old_layout; /* mutant: ignores the configuration the driver changed */
     uint32_t max = tr->dev->ops->queue_max_size(tr->dev, q);
     if (l->size == 0 || l->size > max)
         return vs_err_set(e, VS_EINVAL, "ref: queue %u: size %u not in 1..%u", q, l->size,
@@ -619,6 +703,9 @@ static int ref_queue_setup(vs_transport *t, uint16_t q, const vs_vq_layout *l, v
         return rc;
     }
     queue_cancel_work(rq); /* builds the free list */
+    if (rq->was_reset && (tr->o.mutations & VS_REF_MUT_QUEUE_RESET_KEEPS_POS))
+        (void)vs_vq_dev_set_base(rq->vq, rq->old_base, NULL); /* mutant */
+    rq->was_reset = false;
     /* Mutant CONSUMES_BEFORE_DRIVER_OK: the device also starts polling a queue as soon as
      * it is set up (one wake-up a doorbell latency later, as if notified). */
     if ((tr->o.mutations & VS_REF_MUT_CONSUMES_BEFORE_DRIVER_OK) && !tr->hooked)
@@ -631,7 +718,14 @@ static int ref_queue_disable(vs_transport *t, uint16_t q, vs_err *e)
     ref_tr *tr = TR(t);
     if (q >= tr->nq)
         return vs_err_set(e, VS_EINVAL, "ref: queue %u >= num_queues %u", q, tr->nq);
-    queue_teardown(&tr->q[q]);
+    ref_queue *rq = &tr->q[q];
+    if (rq->vq) {
+        rq->was_reset = true;
+        rq->old_base = vs_vq_dev_get_base(rq->vq);
+        rq->old_layout = *vs_vq_dev_layout(rq->vq);
+    }
+    if (!(tr->o.mutations & VS_REF_MUT_QUEUE_RESET_IGNORED))
+        queue_teardown(rq);
     return 0;
 }
 
@@ -865,6 +959,12 @@ int vs_ref_config_changed(vs_transport *t, vs_err *e)
     if (!vs_ref_is(t))
         return vs_err_set(e, VS_EINVAL, "ref: not a ref transport");
     ref_tr *tr = TR(t);
+    if (tr->sus != SUS_NONE) { /* notified on resume */
+        if (!(tr->o.mutations & VS_REF_MUT_SUSPEND_CFG_DROPPED))
+            tr->cfg_deferred = true;
+        if (!(tr->o.mutations & VS_REF_MUT_SUSPEND_CFG_IRQ))
+            return 0;
+    }
     emit(tr, VS_EV_CONFIG_CHANGE, -1, 0, 0, 0, NULL);
     raise_irq(tr, 0);
     return 0;

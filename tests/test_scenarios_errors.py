@@ -44,6 +44,10 @@ CASES = [
     # Cross-field rules.
     ("bad-queue-size.yaml", ("100", 0), ["queue_size", "power of two"]),
     ("bad-packed.yaml", ("ring: packed", 0), ["packed", "RING_PACKED"]),
+    ("bad-chain-layout.yaml", ("[direct_then_indirect]", 0),
+     ["direct_then_indirect", "indirect: true"]),
+    ("bad-chain-layout-name.yaml", ("split_status", 0), ["split_header", "split_status"]),
+    ("bad-suspend-expect.yaml", ("resumed", 0), ["done, needs_reset", "resumed"]),
     ("bad-queue-index.yaml", ("read:", 0), ["queue 1 is not set up"]),
     # Missing required keys: the document as a whole.
     ("bad-missing-name.yaml", None, ["missing required key 'name'"]),

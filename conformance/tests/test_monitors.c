@@ -669,7 +669,7 @@ static void run_wz(h *x, enum mut3 mut)
     uint64_t dat = BUF + 0x4000ull * 6 + 0x100;
     if (mut != M3_WZ_KEEPS) {  /* the device reads zeroes, and the OUT's data at sector 10 */
         vs_gmem_fill(x->gm, dat, 0, 2048, NULL);
-        vs_gmem_fill(x->gm, dat + 1024, 0x5a, 512, NULL);
+        vs_gmem_fill(x->gm, dat + 1024, 0xa5, 512, NULL); /* as request() wrote it */
     }
     complete(x, 6, 2049, VS_BLK_S_OK, true);
     ck_assert_int_eq(vs_monitors_finish(x->m, x->neg, NULL), 0);

@@ -67,6 +67,11 @@ enum vs_blk_mutation {
     VS_BLK_MUT_IN_LEN_SHORT = 1u << 1,      /* used.len omits the status byte */
     VS_BLK_MUT_WRITES_READONLY = 1u << 2,   /* scribbles on the request header */
     VS_BLK_MUT_ACCEPT_RO_WRITE = 1u << 3,   /* OUT succeeds on a read-only device */
+    VS_BLK_MUT_RO_WRITES_DATA = 1u << 24,   /* OUT on a read-only device writes the data,
+                                               then reports IOERR (high bit: merges) */
+    VS_BLK_MUT_HEADER_ONE_DESC = 1u << 25,  /* a request header not in one descriptor is a
+                                               device error (depends on framing) */
+    VS_BLK_MUT_DISCARD_UNMAP_OK = 1u << 26, /* DISCARD with the UNMAP flag completes OK */
     VS_BLK_MUT_ACCEPTS_BAD_FEATURES = 1u << 4, /* FEATURES_OK for un-offered bits */
     VS_BLK_MUT_NO_VERSION_1 = 1u << 5,      /* VIRTIO_F_VERSION_1 not offered (nor required) */
     VS_BLK_MUT_WCE_WITHOUT_FLUSH = 1u << 6, /* offers CONFIG_WCE but not FLUSH */

@@ -51,6 +51,16 @@ static inline uint8_t vs_drv_guard_byte(unsigned i)
 typedef struct vs_blk_result vs_blk_result;
 typedef void (*vs_drv_result_fn)(void *opaque, const vs_blk_result *r);
 
+/* Legal chain shapes few drivers use (devices must not depend on the usual ones). */
+enum vs_drv_layout {
+    VS_DRV_LAYOUT_INDIRECT_WRITE = 1u << 0, /* split + indirect: WRITE on the descriptor
+                                               naming the table (devices ignore it) */
+    VS_DRV_LAYOUT_DIRECT_FIRST = 1u << 1,   /* split + indirect: the first segment in a
+                                               direct descriptor, then the indirect one */
+    VS_DRV_LAYOUT_SPLIT_HEADER = 1u << 2,   /* blk: the 16-byte request header in two
+                                               8-byte descriptors */
+};
+
 typedef struct vs_driver_opts {
     /* Features the driver is willing to use; negotiated = features & offered.
      * VERSION_1 is always required (added if missing; an error if not offered).
@@ -67,6 +77,12 @@ typedef struct vs_driver_opts {
     bool mislead_suppression;     /* test only (split): also keep the suppression field the
                                      negotiated mechanism makes the device ignore saying
                                      "no interrupt" (VS_VQ_F_MISLEAD_SUPPRESSION) */
+    uint32_t chain_layout;        /* enum vs_drv_layout: legal but unusual chain shapes a
+                                     device must accept */
+    bool suspend_before_driver_ok; /* test only: vs_driver_init writes SUSPEND before
+                                     DRIVER_OK and fails if the device keeps it */
+    bool read_config_early;       /* blk: read every field of the offered features (not
+                                     writeback) before FEATURES_OK and again after it */
     uint32_t fill_before_driver_ok; /* test only: vs_driver_init makes this many blk reads
                                      available on queue 0 after queue setup and before
                                      DRIVER_OK, without notifying (legal); they complete
@@ -166,6 +182,23 @@ bool vs_driver_guard_ok(vs_driver *d, vs_err *e);
 /* Publishes every chain added with VS_BLK_REQ_DEFER on queue q (q < 0: all) and kicks
  * where vs_vq_drv_kick_needed says so (KICK), else emits KICK_SUPPRESSED. */
 int vs_driver_flush(vs_driver *d, int q, vs_err *e);
+/* VIRTIO_F_RING_RESET: resets queue q (transport queue_disable; requests outstanding on
+ * it are abandoned), then vs_driver_queue_enable sets it up again on fresh rings of
+ * `size` entries (0: the size it had). */
+int vs_driver_queue_reset(vs_driver *d, uint16_t q, vs_err *e);
+int vs_driver_queue_enable(vs_driver *d, uint16_t q, uint32_t size, vs_err *e);
+/* VIRTIO_F_SUSPEND: sets SUSPEND and polls status until the device shows SUSPEND with
+ * DRIVER_OK clear (0) or DEVICE_NEEDS_RESET (1); resume sets DRIVER_OK again and polls
+ * until DRIVER_OK shows with SUSPEND clear (0) or DEVICE_NEEDS_RESET (1). The driver's view
+ * of status becomes what it read. */
+int vs_driver_suspend(vs_driver *d, vs_err *e);
+int vs_driver_resume(vs_driver *d, vs_err *e);
+/* Test only: writes SUSPEND between FEATURES_OK and DRIVER_OK (a device must disregard
+ * it) and reads status back; 0 if SUSPEND reads clear, 1 if the device kept it. */
+int vs_driver_suspend_early(vs_driver *d, vs_err *e);
+/* Sends an available-buffer notification for queue q without making anything available
+ * (legal; a device must tolerate it). */
+int vs_driver_notify(vs_driver *d, uint16_t q, vs_err *e);
 /* Collects used elements: in interrupt mode on the queues with a pending interrupt, in
  * polling mode on all queues; handles a pending config interrupt (status read). Does not
  * wait. Returns the number of requests completed, or < 0 (a queue broke: -VS_EPROTO). */
@@ -351,6 +384,10 @@ typedef struct vs_drv_queue {
     bool irq_pending, irq_masked, broken;
     bool ue_emitted;                 /* split + EVENT_IDX: a VS_EV_USED_EVENT was emitted */
     uint16_t ue_last;                /* ... with this value */
+    vs_vq_layout old_layout;         /* rings of the queue before its last queue reset: kept
+                                        allocated (a device that goes on writing there must
+                                        not corrupt anything else) until the next one */
+    bool have_old_layout;
 } vs_drv_queue;
 
 struct vs_blk_shadow;

@@ -32,6 +32,12 @@ typedef enum vs_step_kind {
     VS_STEP_RESET,
     VS_STEP_FAULT,
     VS_STEP_WAIT,
+    VS_STEP_NOTIFY,     /* available-buffer notifications that announce nothing new */
+    VS_STEP_QUEUE_RESET,  /* VIRTIO_F_RING_RESET: reset one queue */
+    VS_STEP_QUEUE_ENABLE, /* ... and set it up again */
+    VS_STEP_SUSPEND,      /* VIRTIO_F_SUSPEND handshake */
+    VS_STEP_RESUME,
+    VS_STEP_CONFIG_CHANGE, /* the device changes its config (in-process only) */
 } vs_step_kind;
 
 const char *vs_step_kind_name(vs_step_kind k);
@@ -86,8 +92,13 @@ typedef struct vs_step {
     /* VS_STEP_FAULT */
     enum vs_fault fault;
     bool fault_survives;        /* NEEDS_RESET or a completed request are both fine */
-    /* VS_STEP_WAIT */
+    /* VS_STEP_WAIT; VS_STEP_QUEUE_RESET: time between submitting `count` reads and the
+     * reset (in-process only) */
     uint64_t wait_ns;
+    /* VS_STEP_QUEUE_ENABLE: new queue size (0: as before) */
+    uint32_t qsize;
+    /* VS_STEP_SUSPEND / RESUME: DEVICE_NEEDS_RESET expected instead */
+    bool expect_needs_reset;
 } vs_step;
 
 enum vs_scenario_dist { VS_DIST_FIXED, VS_DIST_UNIFORM, VS_DIST_EXPONENTIAL };
@@ -130,6 +141,9 @@ typedef struct vs_scenario {
         bool interrupt_delay;   /* re-arm interrupts delayed (virtqueue_enable_cb_delayed) */
         bool mislead_suppression; /* test only: see vs_driver_opts */
         uint32_t fill_before_driver_ok; /* test only: see vs_driver_opts */
+        uint32_t chain_layout;  /* enum vs_drv_layout (driver.h) */
+        bool read_config_early; /* see vs_driver_opts */
+        bool suspend_before_driver_ok; /* test only: see vs_driver_opts */
         uint32_t seg_size;
         uint32_t iodepth;
     } driver;

@@ -19,6 +19,15 @@
  * time are published together), and an interrupt is delivered irq_latency_ns later
  * (interrupts to one vector scheduled but not yet delivered coalesce).
  *
+ * VIRTIO_F_IN_ORDER (when offered through extra features and negotiated): a completion
+ * never goes out before that of a chain fetched earlier on the queue (it waits for it).
+ *
+ * VIRTIO_F_SUSPEND (not when hooked): SUSPEND written before DRIVER_OK is disregarded;
+ * with DRIVER_OK set the device stops fetching, lets requests in flight complete and their
+ * interrupts go out, and only then shows SUSPEND with DRIVER_OK clear; a config change
+ * meanwhile is notified once the driver resumes it by setting DRIVER_OK (SUSPEND clears
+ * at once). vs_ref_config_changed is how a test makes the device change its config.
+ *
  * Device error path (malformed chain, handle() < 0, used push failure): status gets
  * DEVICE_NEEDS_RESET, VS_EV_DEVICE_ERROR (text = message), VS_EV_CONFIG_CHANGE, a config
  * interrupt; pending work is dropped and the device does nothing more until reset.
@@ -77,7 +86,28 @@ enum vs_ref_mutation {
     VS_REF_MUT_IRQ_AFTER_RESET = 1u << 3,     /* reset raises an interrupt on each live queue */
     VS_REF_MUT_FETCH_SWAPPED = 1u << 4,       /* starts work on the second chain of each
                                                  batch of two or more before the first */
-    VS_REF_MUT_ALL = (1u << 5) - 1,
+    VS_REF_MUT_SPURIOUS_NOTIFY_ERROR = 1u << 5, /* a notification that finds no new buffer
+                                                 (and none in flight) is a device error */
+    VS_REF_MUT_CONFIG_LATE = 1u << 6,         /* device config beyond capacity reads 0
+                                                 until FEATURES_OK is accepted */
+    VS_REF_MUT_QUEUE_RESET_IGNORED = 1u << 7, /* queue_disable (queue reset) leaves the queue
+                                                 running until it is set up again */
+    VS_REF_MUT_QUEUE_RESET_KEEPS_POS = 1u << 8, /* a queue set up again after a queue reset
+                                                 resumes at its old available index */
+    VS_REF_MUT_REENABLE_OLD_RINGS = 1u << 9,  /* ... with a new size keeps its old rings */
+    /* VIRTIO_F_SUSPEND */
+    VS_REF_MUT_SUSPEND_BEFORE_INIT = 1u << 10, /* keeps SUSPEND written before DRIVER_OK */
+    VS_REF_MUT_SUSPEND_EARLY_REPORT = 1u << 11, /* shows suspended at once; requests in
+                                                 flight complete afterwards */
+    VS_REF_MUT_SUSPEND_CFG_IRQ = 1u << 12,    /* notifies a config change while suspended
+                                                 (and again on resume) */
+    VS_REF_MUT_SUSPEND_CFG_DROPPED = 1u << 13, /* never notifies a config change that
+                                                 happened while suspended */
+    VS_REF_MUT_SUSPEND_IGNORED = 1u << 14,    /* a SUSPEND request changes nothing */
+    VS_REF_MUT_RESUME_IGNORED = 1u << 15,     /* stays suspended when DRIVER_OK is set */
+    VS_REF_MUT_OUT_OF_ORDER = 1u << 16,       /* with VIRTIO_F_IN_ORDER, still completes
+                                                 requests out of order */
+    VS_REF_MUT_ALL = (1u << 17) - 1,
 };
 
 typedef struct vs_ref_opts {

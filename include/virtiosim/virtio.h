@@ -138,6 +138,9 @@ typedef struct vs_transport_ops {
     int (*queue_max_size)(vs_transport *t, uint16_t q, uint32_t *size, vs_err *e);
     /* Sets size + addresses + vector and enables the queue. */
     int (*queue_setup)(vs_transport *t, uint16_t q, const vs_vq_layout *l, vs_err *e);
+    /* VIRTIO_F_RING_RESET's queue reset (PCI: queue_reset): on return the device has
+     * dropped the queue's work and will not touch its rings; queue_setup enables it again,
+     * possibly with another size and other rings. */
     int (*queue_disable)(vs_transport *t, uint16_t q, vs_err *e);
     int (*notify)(vs_transport *t, uint16_t q, vs_err *e);
     /* Waits for at least one interrupt or until the (virtual or wall-clock) timeout;

@@ -104,6 +104,9 @@ typedef struct vs_used {
 
 enum vs_add_flags {
     VS_ADD_INDIRECT = 1u << 0,  /* put the chain in one indirect table */
+    /* with VS_ADD_INDIRECT, split only (legal shapes a device must accept): */
+    VS_ADD_INDIRECT_WRITE = 1u << 1, /* WRITE set on the descriptor naming the table */
+    VS_ADD_DIRECT_FIRST = 1u << 2,   /* first segment direct, chained to the indirect one */
 };
 
 typedef struct vs_vq_drv vs_vq_drv;
@@ -198,6 +201,15 @@ enum vs_vq_mutation {
                                                 honours used_event */
     VS_VQ_MUT_REWRITES_USED = 1u << 11,      /* packed: each push rewrites the len of the
                                                 last used descriptor already published */
+    VS_VQ_MUT_SG_SWAPPED = 1u << 12,         /* packed: fills the first two device-writable
+                                                descriptors of a direct chain (3 or more,
+                                                equal lengths) in swapped order */
+    VS_VQ_MUT_INDIRECT_WRITE_REJECTED = 1u << 13, /* split: WRITE on a descriptor naming
+                                                an indirect table is a device error */
+    VS_VQ_MUT_DIRECT_THEN_INDIRECT_REJECTED = 1u << 14, /* split: direct descriptors
+                                                before an indirect one are a device error */
+    VS_VQ_MUT_IGNORES_WRAP = 1u << 15,       /* packed: takes a descriptor as available when
+                                                AVAIL != USED, ignoring the wrap counter */
 };
 
 typedef struct vs_vq_dev_opts {

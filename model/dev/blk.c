@@ -365,7 +365,8 @@ static int req_out(blk_dev *b, const blk_req *r, uint32_t *w, vs_err *e)
         return rc;
     uint64_t len = r->out_bytes - BLK_HDR;
     bool ro = offered(b, VS_BLK_F_RO) && !(b->dev.mutations & VS_BLK_MUT_ACCEPT_RO_WRITE);
-    if (ro || len % VS_BLK_SECTOR || !range_ok(b, r->sector, len / VS_BLK_SECTOR))
+    bool ro_writes = ro && (b->dev.mutations & VS_BLK_MUT_RO_WRITES_DATA); /* mutant */
+    if ((ro && !ro_writes) || len % VS_BLK_SECTOR || !range_ok(b, r->sector, len / VS_BLK_SECTOR))
         return complete(b, r, VS_BLK_S_IOERR, 1, w, e);
     uint64_t pos = r->sector * VS_BLK_SECTOR;
     int io = 0;
@@ -385,6 +386,8 @@ static int req_out(blk_dev *b, const blk_req *r, uint32_t *w, vs_err *e)
         }
         done += n;
     }
+    if (ro_writes)
+        return complete(b, r, VS_BLK_S_IOERR, 1, w, e);
     if (io == 0 && write_through(b))
         io = st_sync(b);
     return complete(b, r, io_status(io), 1, w, e);
@@ -446,7 +449,8 @@ static int req_dwz(blk_dev *b, const blk_req *r, bool wz, uint32_t *w, vs_err *e
             break; /* mutant: never looks at the flags */
         if (flags & ~VS_BLK_F_DWZ_UNMAP)
             status = VS_BLK_S_UNSUPP;
-        else if (!wz && (flags & VS_BLK_F_DWZ_UNMAP))
+        else if (!wz && (flags & VS_BLK_F_DWZ_UNMAP) &&
+                 !(b->dev.mutations & VS_BLK_MUT_DISCARD_UNMAP_OK))
             status = VS_BLK_S_UNSUPP;
     }
     if (status == VS_BLK_S_OK && offered(b, VS_BLK_F_RO))
@@ -518,6 +522,8 @@ static int blk_handle(vs_device *d, uint16_t q, const vs_chain *c, uint32_t *wri
     if (r.in_bytes > UINT32_MAX)
         return vs_err_set(e, VS_EINVAL, "blk: writable part of %llu bytes exceeds 4 GiB - 1",
                           (unsigned long long)r.in_bytes);
+    if ((d->mutations & VS_BLK_MUT_HEADER_ONE_DESC) && c->nseg && c->seg[0].len < BLK_HDR)
+        return vs_err_set(e, VS_EINVAL, "blk: mutant: header split over descriptors");
     if (r.out_bytes < BLK_HDR)
         return vs_err_set(e, VS_EINVAL,
                           "blk: request header truncated: %llu readable bytes, need 16",
