@@ -542,6 +542,13 @@ static int blk_config(vs_driver *d, vs_err *e)
         d->size_max = (uint32_t)le_val(&v, 4);
     }
     d->ro = (d->features & VS_BIT(VS_BLK_F_RO)) != 0;
+    d->zone_sectors = 0;
+    if (d->features & VS_BIT(VS_BLK_F_ZONED)) {
+        uint32_t v = 0;
+        if ((rc = vs_driver_config_read(d, VS_BLK_CFG_ZONE_SECTORS, &v, 4, e)) < 0)
+            return rc;
+        d->zone_sectors = (uint32_t)le_val(&v, 4);
+    }
     return 0;
 }
 
