@@ -40,6 +40,15 @@ enum vs_chk {
     CK_BLK_WZ_ZEROES,     /* sectors zeroed by an OK WRITE_ZEROES read back as zeroes */
     CK_PK_USED_DESC,      /* packed: a used descriptor is not rewritten until reused */
     CK_PK_FETCH_ORDER,    /* packed: chains fetched in the order made available (ref) */
+    CK_ZONED_FOK,         /* host-managed: FEATURES_OK refused without ZONED */
+    CK_ZONED_CONFIG,      /* zoned config: unused2 zero, max_append within segments */
+    CK_ZONE_REPORT,       /* zone report geometry and zone types match the config */
+    CK_ZONE_MGMT,         /* open/close/finish/reset: INVALID_CMD where impossible */
+    CK_ZONE_IO,           /* read/write/append: the zoned error statuses */
+    CK_ZONE_RES,          /* open/active resource limits */
+    CK_ZONE_LIMITS,       /* max_append_sectors and write_granularity are the real limits */
+    CK_ZONE_APPEND_SECTOR,/* append_sector = write pointer */
+    CK_ZONE_UNWRITTEN,    /* unwritten sectors read as one fill byte */
     /* driver role */
     CK_D_INIT_ORDER,
     CK_D_STATUS_MONOTONIC,

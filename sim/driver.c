@@ -492,6 +492,12 @@ int vs_driver_negotiate(vs_driver *d, vs_err *e)
     if (d->o.ring == VS_RING_SPLIT)
         want &= ~VS_BIT(VS_F_RING_PACKED);
     uint64_t neg = want & offered;
+    if (d->t->device_id == VS_DEV_BLK && (offered & VS_BIT(VS_BLK_F_ZONED))) {
+        /* The zoned model decides whether this device can be driven without ZONED. */
+        uint8_t model = 0;
+        if ((rc = vs_driver_config_read(d, VS_BLK_CFG_ZONED_MODEL, &model, 1, e)) < 0)
+            return fail(d, rc, e);
+    }
     if (d->o.ring == VS_RING_PACKED && !(neg & VS_BIT(VS_F_RING_PACKED)))
         return fail(d, vs_err_set(e, VS_ENOTSUP,
                                   "driver: packed ring requested but VIRTIO_F_RING_PACKED is "
@@ -543,11 +549,17 @@ static int blk_config(vs_driver *d, vs_err *e)
     }
     d->ro = (d->features & VS_BIT(VS_BLK_F_RO)) != 0;
     d->zone_sectors = 0;
-    if (d->features & VS_BIT(VS_BLK_F_ZONED)) {
-        uint32_t v = 0;
-        if ((rc = vs_driver_config_read(d, VS_BLK_CFG_ZONE_SECTORS, &v, 4, e)) < 0)
+    if (d->features & VS_BIT(VS_BLK_F_ZONED)) { /* the zoned characteristics, as Linux reads them */
+        for (uint32_t off = VS_BLK_CFG_ZONE_SECTORS; off < VS_BLK_CFG_ZONED_MODEL; off += 4) {
+            uint32_t v = 0;
+            if ((rc = vs_driver_config_read(d, off, &v, 4, e)) < 0)
+                return rc;
+            if (off == VS_BLK_CFG_ZONE_SECTORS)
+                d->zone_sectors = (uint32_t)le_val(&v, 4);
+        }
+        uint8_t model = 0;
+        if ((rc = vs_driver_config_read(d, VS_BLK_CFG_ZONED_MODEL, &model, 1, e)) < 0)
             return rc;
-        d->zone_sectors = (uint32_t)le_val(&v, 4);
     }
     return 0;
 }

@@ -214,6 +214,13 @@ static const struct cfg_field {
     {"write_zeroes_may_unmap", VS_BLK_CFG_WZ_MAY_UNMAP, 1},
     {"unused0", VS_BLK_CFG_WRITEBACK + 1, 1}, /* padding: reads 0 */
     {"unused1", VS_BLK_CFG_WZ_MAY_UNMAP + 1, 3},
+    {"zone_sectors", VS_BLK_CFG_ZONE_SECTORS, 4},
+    {"max_open_zones", VS_BLK_CFG_MAX_OPEN_ZONES, 4},
+    {"max_active_zones", VS_BLK_CFG_MAX_ACTIVE_ZONES, 4},
+    {"max_append_sectors", VS_BLK_CFG_MAX_APPEND_SECTORS, 4},
+    {"write_granularity", VS_BLK_CFG_WRITE_GRANULARITY, 4},
+    {"zoned_model", VS_BLK_CFG_ZONED_MODEL, 1},
+    {"unused2", VS_BLK_CFG_ZONED_MODEL + 1, 3},
 };
 
 static const struct cfg_field *cfg_field_find(const char *name)

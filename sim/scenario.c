@@ -881,7 +881,8 @@ PARSER(ex_config)
         "physical_block_exp", "alignment_offset", "min_io_size", "opt_io_size", "writeback",
         "num_queues", "max_discard_sectors", "max_discard_seg", "discard_sector_alignment",
         "max_write_zeroes_sectors", "max_write_zeroes_seg", "write_zeroes_may_unmap",
-        "unused0", "unused1",
+        "unused0", "unused1", "zone_sectors", "max_open_zones", "max_active_zones",
+        "max_append_sectors", "write_granularity", "zoned_model", "unused2",
     };
     const int nknown = (int)(sizeof known / sizeof known[0]);
     for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top; p++) {
