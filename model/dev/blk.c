@@ -23,9 +23,12 @@
  *      besides the status byte (data in the wrong direction);
  *   6. a request on a queue that does not exist (q >= num_queues, or q > 0 without MQ
  *      negotiated);
- *   7. a guest memory access that fails (unmapped GPA, read-only region, hook veto).
+ *   7. a guest memory access that fails (unmapped GPA, read-only region, hook veto);
+ *   8. zoned mode: ZONE_APPEND without exactly 9 writable bytes (append_sector, status),
+ *      ZONE_REPORT with readable data, zone management with writable data.
  * Everything else parses and completes with a status byte:
- *   - UNSUPP: unknown type (incl. GET_LIFETIME, SECURE_ERASE, zoned types, legacy
+ *   - UNSUPP: unknown type (incl. GET_LIFETIME, SECURE_ERASE, zoned types unless zoned mode
+ *     is on and ZONED negotiated (see "zoned" below), legacy
  *     barrier bit), FLUSH/DISCARD/WRITE_ZEROES without the feature negotiated, unknown
  *     DISCARD/WRITE_ZEROES flag bits, UNMAP on DISCARD (spec 5.2.6.2 MUSTs). For such
  *     requests the layout is unknown: any writable bytes before the status are
