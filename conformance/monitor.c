@@ -127,6 +127,7 @@ typedef struct mzone {
     uint64_t wp;          /* UINT64_MAX where the write pointer is not valid */
     uint64_t cap;
     uint64_t uw;          /* first unwritten sector (UINT64_MAX: unknown) */
+    bool se_pending;      /* secure-erased since the last report: must report empty */
 } mzone;
 
 typedef struct cfg_track {
@@ -204,6 +205,8 @@ struct vs_monitors {
     uint32_t z_live;              /* zoned requests outstanding */
     bool z_fill_known;
     uint8_t z_fill;
+    bool se_align_known;
+    uint32_t se_align;
 };
 
 /* ------------------------------------------------------------ recording */
@@ -1059,7 +1062,7 @@ static bool zoned_neg(const vs_monitors *m)
 static void z_forget_all(vs_monitors *m)
 {
     for (uint64_t i = 0; i < m->nz; i++)
-        m->zn[i].known = false;
+        m->zn[i].known = m->zn[i].se_pending = false;
 }
 
 /* Zone array sized from zone_sectors and capacity (once both are read). */
@@ -1216,6 +1219,7 @@ static void z_advance(vs_monitors *m, uint64_t zi, uint64_t at, uint64_t nsec)
     mzone *z = &m->zn[zi];
     if (z->type == VS_BLK_ZT_CONV || !nsec)
         return;
+    z->se_pending = false;
     if (z->state == VS_BLK_ZS_EMPTY || z->state == VS_BLK_ZS_CLOSED)
         z->state = VS_BLK_ZS_IOPEN;
     if (at + nsec > z->wp)
@@ -1277,6 +1281,14 @@ static void zone_report_done(vs_monitors *m, const chain_rec *c, ctx cx)
         if (!geo_ok || want / m->zs >= m->nz)
             continue;
         mzone *z = &m->zn[want / m->zs];
+        if (z->se_pending && type != VS_BLK_ZT_CONV && state != VS_BLK_ZS_RDONLY &&
+            state != VS_BLK_ZS_OFFLINE && role_on(m, CK_ZONE_SE)) {
+            if (state != VS_BLK_ZS_EMPTY || wp != start)
+                bad(m, CK_ZONE_SE, 1, cx, "a secure-erased zone reported empty, wp at its start",
+                    "zone at %" PRIu64 " in state %u, write pointer %" PRIu64, start, state, wp);
+            else
+                ok(m, CK_ZONE_SE, 1);
+        }
         *z = (mzone){.known = true, .type = type, .state = state, .wp = wp, .cap = cap};
         /* where unwritten data starts: the write pointer; unknown for a full zone */
         z->uw = type != VS_BLK_ZT_CONV && z_wp_valid(state) ? wp : UINT64_MAX;
@@ -1326,6 +1338,50 @@ static void zone_check_unwritten(vs_monitors *m, const chain_rec *c, uint64_t ns
     }
 }
 
+/* A SECURE_ERASE completed (solo, ZONED negotiated): whole zones only; its zones must
+ * then be reported empty. */
+static void zone_secure_erase_done(vs_monitors *m, const chain_rec *c, uint8_t st, ctx cx)
+{
+    uint64_t nsegs = (c->out_bytes - 16) / 16;
+    bool partial = false;
+    for (uint64_t i = 0; i < nsegs && i < 256; i++) {
+        uint64_t a, b;
+        if (!dwz_seg(m, c, i, &a, &b))
+            return;
+        if ((b - a) % m->zs && b != m->capacity)
+            partial = true;
+    }
+    if (c->blk_dwz_flags)
+        partial = false; /* flags are judged by blk-dwz-flags-unsupp */
+    if (partial && role_on(m, CK_ZONE_SE)) {
+        if (st == VS_BLK_S_OK)
+            bad(m, CK_ZONE_SE, 0, cx, "no OK for a secure erase of part of a zone",
+                "secure erase of %" PRIu64 " segment(s) not in whole zones completed with OK",
+                nsegs);
+        else
+            ok(m, CK_ZONE_SE, 0);
+    }
+    for (uint64_t i = 0; i < nsegs && i < 256; i++) {
+        uint64_t a, b;
+        if (!dwz_seg(m, c, i, &a, &b))
+            return;
+        for (uint64_t zi = a / m->zs; zi < m->nz && zi * m->zs < b; zi++) {
+            mzone *z = &m->zn[zi];
+            bool whole = a <= zi * m->zs && zi * m->zs + zlen(m, zi) <= b;
+            if (st == VS_BLK_S_OK && !partial && whole && z->known && z->type != VS_BLK_ZT_CONV &&
+                z->state != VS_BLK_ZS_RDONLY && z->state != VS_BLK_ZS_OFFLINE) {
+                z->state = VS_BLK_ZS_EMPTY;
+                z->wp = z->uw = zi * m->zs;
+                z->se_pending = true;
+            } else if (st == VS_BLK_S_OK && !partial && whole && !z->known) {
+                z->se_pending = true; /* whatever it was, a reset leaves it empty */
+            } else if (st == VS_BLK_S_OK || st == VS_BLK_S_IOERR) {
+                z->known = z->se_pending = false;
+            }
+        }
+    }
+}
+
 /* A blk chain completed with status st while ZONED is negotiated. */
 static void zone_on_used(vs_monitors *m, chain_rec *c, uint8_t st, ctx cx)
 {
@@ -1351,6 +1407,10 @@ static void zone_on_used(vs_monitors *m, chain_rec *c, uint8_t st, ctx cx)
             zone_report_done(m, c, cx);
         return;
     }
+    if (t == VS_BLK_T_SECURE_ERASE && has(neg(m), VS_BLK_F_SECURE_ERASE)) {
+        zone_secure_erase_done(m, c, st, cx);
+        return;
+    }
     if (t == VS_BLK_T_ZONE_RESET_ALL) {
         if (st != VS_BLK_S_OK) {
             z_forget_all(m);
@@ -1358,6 +1418,7 @@ static void zone_on_used(vs_monitors *m, chain_rec *c, uint8_t st, ctx cx)
         }
         for (uint64_t i = 0; i < m->nz; i++) {
             mzone *z = &m->zn[i];
+            z->se_pending = false;
             if (z->known && z->type != VS_BLK_ZT_CONV &&
                 (z_wp_valid(z->state) || z->state == VS_BLK_ZS_FULL))
                 z->state = VS_BLK_ZS_EMPTY, z->wp = z->uw = i * zs;
@@ -1529,6 +1590,7 @@ static void zone_on_used(vs_monitors *m, chain_rec *c, uint8_t st, ctx cx)
         return;
     }
     uint64_t zstart = zi * zs;
+    z->se_pending = false;
     switch (t) { /* management that succeeded */
     case VS_BLK_T_ZONE_OPEN:
         if (z_wp_valid(z->state))
@@ -1557,6 +1619,10 @@ static void zone_on_used(vs_monitors *m, chain_rec *c, uint8_t st, ctx cx)
 static bool overlaps(uint32_t a, uint32_t al, uint32_t b, uint32_t bl);
 static void zone_config_read(vs_monitors *m, uint32_t off, uint32_t len, uint64_t val)
 {
+    if (off == VS_BLK_CFG_SE_SECTOR_ALIGN && len == 4) {
+        m->se_align = (uint32_t)val;
+        m->se_align_known = true;
+    }
     for (uint32_t b = off; b < off + len; b++) {
         if (b < VS_BLK_CFG_ZONE_SECTORS || b >= VS_BLK_CFG_SIZE_ZONED)
             continue;
@@ -1588,6 +1654,20 @@ static void zone_config_read(vs_monitors *m, uint32_t off, uint32_t len, uint64_
                 m->seg_max, m->size_max);
         else
             ok(m, CK_ZONED_CONFIG, 1);
+    }
+    if (m->se_align_known && zc_has(m, VS_BLK_CFG_ZONE_SECTORS, 4) &&
+        zc32(m, VS_BLK_CFG_ZONE_SECTORS) && role_on(m, CK_ZONED_CONFIG) && m->offered_known &&
+        has(m->offered, VS_BLK_F_SECURE_ERASE) && has(m->offered, VS_BLK_F_ZONED) &&
+        (overlaps(off, len, VS_BLK_CFG_SE_SECTOR_ALIGN, 4) ||
+         overlaps(off, len, VS_BLK_CFG_ZONE_SECTORS, 4))) {
+        uint32_t zs = zc32(m, VS_BLK_CFG_ZONE_SECTORS);
+        if (m->se_align % zs)
+            bad(m, CK_ZONED_CONFIG, 2, NOCTX,
+                "secure_erase_sector_alignment a multiple of zone_sectors",
+                "secure_erase_sector_alignment %" PRIu32 ", zone_sectors %" PRIu32, m->se_align,
+                zs);
+        else
+            ok(m, CK_ZONED_CONFIG, 2);
     }
 }
 
@@ -2135,7 +2215,7 @@ static void on_config_access(vs_monitors *m, const vs_event *ev, bool write)
     }
     if (len > 8)
         return;
-    if (off + len > VS_BLK_CFG_ZONE_SECTORS)
+    if (off + len > VS_BLK_CFG_SE_SECTOR_ALIGN)
         zone_config_read(m, off, len, val);
     if (off == VS_BLK_CFG_SEG_MAX && len == 4) {
         m->seg_max = (uint32_t)val;

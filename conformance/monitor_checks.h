@@ -49,6 +49,7 @@ enum vs_chk {
     CK_ZONE_LIMITS,       /* max_append_sectors and write_granularity are the real limits */
     CK_ZONE_APPEND_SECTOR,/* append_sector = write pointer */
     CK_ZONE_UNWRITTEN,    /* unwritten sectors read as one fill byte */
+    CK_ZONE_SE,           /* zoned secure erase: whole zones, handled as ZONE_RESET */
     /* driver role */
     CK_D_INIT_ORDER,
     CK_D_STATUS_MONOTONIC,

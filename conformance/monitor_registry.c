@@ -140,8 +140,9 @@ static const vs_check_info registry[CK_COUNT] = {
         IDS("blk.device.blk-init.8")},
     [CK_ZONED_CONFIG] = {"zoned-config-fields", DEV, "blk",
         "zoned config: unused2 (93..95) reads 0; max_append_sectors * 512 <= seg_max * "
-        "size_max (when both are offered)",
-        IDS("blk.device.blk-init.16", "blk.device.blk-init.14")},
+        "size_max (when both are offered); with SECURE_ERASE, secure_erase_sector_alignment "
+        "is a multiple of zone_sectors",
+        IDS("blk.device.blk-init.16", "blk.device.blk-init.14", "blk.device.blk-op.33")},
     [CK_ZONE_REPORT] = {"zone-report-geometry", DEV, "blk",
         "zone reports start with the zone holding the requested sector, list consecutive zones "
         "zone_sectors apart with z_cap <= zone_sectors; zone types fit the model (HM: "
@@ -180,6 +181,11 @@ static const vs_check_info registry[CK_COUNT] = {
         "sectors from a zone's write pointer (or where FINISH found it) to the zone end read "
         "as one fill byte, the same for the whole run, never as old data",
         IDS("blk.device.blk-op.31", "blk.device.blk-op.32")},
+    [CK_ZONE_SE] = {"zone-secure-erase", DEV, "blk",
+        "with ZONED and SECURE_ERASE: a secure erase that is not whole zones does not complete "
+        "with OK; after one that did, the next report shows its sequential zones empty with "
+        "the write pointer at the zone start (as ZONE_RESET leaves them)",
+        IDS("blk.device.blk-op.34", "blk.device.blk-op.35")},
 
     [CK_D_INIT_ORDER] = {"init-order", DRV, "generic",
         "ACKNOWLEDGE, DRIVER, features, FEATURES_OK, FEATURES_OK re-read, queue setup, "

@@ -149,7 +149,8 @@ static void pattern_sector(uint64_t seed, uint64_t tag, uint64_t sector, uint8_t
 
 static bool is_write_type(uint32_t t)
 {
-    return t == VS_BLK_T_OUT || t == VS_BLK_T_DISCARD || t == VS_BLK_T_WRITE_ZEROES;
+    return t == VS_BLK_T_OUT || t == VS_BLK_T_DISCARD || t == VS_BLK_T_WRITE_ZEROES ||
+           t == VS_BLK_T_SECURE_ERASE;
 }
 
 static bool tracks_range(const vs_drv_req *rq)
@@ -269,6 +270,7 @@ int vs_blk_submit(vs_driver *d, const vs_blk_req *r, vs_err *e)
         break;
     case VS_BLK_T_DISCARD:
     case VS_BLK_T_WRITE_ZEROES:
+    case VS_BLK_T_SECURE_ERASE:
         dwz = true;
         break;
     default:

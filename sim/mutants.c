@@ -210,6 +210,15 @@ static const vs_mutant mutants[] = {
     ZM("zoned-append-max-half", "appends above half of max_append_sectors are refused",
        VS_BLK_ZMUT_APPEND_MAX_HALF, LIST("blk.device.blk-init.13"), "zone-limits",
        ZS("errors")),
+    ZM("zoned-secure-erase-align-1", "secure_erase_sector_alignment 1, not zone_sectors",
+       VS_BLK_ZMUT_SE_ALIGN_NOT_ZONE, LIST("blk.device.blk-op.33"), "zoned-config-fields",
+       ZS("secure-erase")),
+    ZM("zoned-secure-erase-partial-ok", "secure erase of part of a zone completes with OK",
+       VS_BLK_ZMUT_SE_PARTIAL_OK, LIST("blk.device.blk-op.34"), "zone-secure-erase",
+       ZS("secure-erase")),
+    ZM("zoned-secure-erase-no-reset", "secure erase zeroes the data, zones keep their state",
+       VS_BLK_ZMUT_SE_NO_ZONE_RESET, LIST("blk.device.blk-op.35"), "zone-secure-erase",
+       ZS("secure-erase")),
 #undef ZS
 #undef ZM
 };

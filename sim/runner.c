@@ -221,6 +221,9 @@ static const struct cfg_field {
     {"write_granularity", VS_BLK_CFG_WRITE_GRANULARITY, 4},
     {"zoned_model", VS_BLK_CFG_ZONED_MODEL, 1},
     {"unused2", VS_BLK_CFG_ZONED_MODEL + 1, 3},
+    {"max_secure_erase_sectors", VS_BLK_CFG_MAX_SE_SECTORS, 4},
+    {"max_secure_erase_seg", VS_BLK_CFG_MAX_SE_SEG, 4},
+    {"secure_erase_sector_alignment", VS_BLK_CFG_SE_SECTOR_ALIGN, 4},
 };
 
 static const struct cfg_field *cfg_field_find(const char *name)
@@ -500,6 +503,7 @@ static void describe_step(const vs_step *st, char *buf, size_t n)
     case VS_STEP_WRITE:
     case VS_STEP_DISCARD:
     case VS_STEP_WRITE_ZEROES:
+    case VS_STEP_SECURE_ERASE:
         snprintf(buf, n, "%s sector %" PRIu64 " count %u queue %u", k, st->sector, st->count,
                  st->queue);
         break;
@@ -563,6 +567,10 @@ static int run_step(run_ctx *c, const vs_step *st)
         return do_request(c, st, &req);
     case VS_STEP_REQUEST:
         req.type = st->req_type;
+        return do_request(c, st, &req);
+    case VS_STEP_SECURE_ERASE:
+        req.type = VS_BLK_T_SECURE_ERASE;
+        req.dwz_flags = st->dwz_flags;
         return do_request(c, st, &req);
     case VS_STEP_ZONE_APPEND:
         req.type = VS_BLK_T_ZONE_APPEND;
@@ -672,6 +680,7 @@ static int build_ref(run_ctx *c, vs_err *e)
     bo.config_wce = s->device.config_wce;
     bo.topology = s->device.topology;
     bo.geometry = s->device.geometry;
+    bo.secure_erase = s->device.secure_erase;
     bo.max_discard_sectors = s->device.max_discard_sectors;
     bo.max_discard_seg = s->device.max_discard_seg;
     bo.discard_sector_alignment = s->device.discard_sector_alignment;

@@ -397,15 +397,17 @@ PARSER(dev_features)
         return fail_at(L, v, "expected a list such as [flush, discard], found %s", node_kind(v));
     S->device.flush = S->device.discard = S->device.write_zeroes = false;
     S->device.config_wce = S->device.topology = S->device.geometry = false;
+    S->device.secure_erase = false;
     static const char *const names[] = {"flush", "discard", "write_zeroes", "config_wce",
-                                        "topology", "geometry"};
+                                        "topology", "geometry", "secure_erase"};
     for (yaml_node_item_t *i = v->data.sequence.items.start; i < v->data.sequence.items.top; i++) {
         int k = 0;
-        int r = get_enum(L, node(L, *i), names, 6, &k);
+        int r = get_enum(L, node(L, *i), names, 7, &k);
         if (r < 0)
             return r;
         bool *flags[] = {&S->device.flush, &S->device.discard, &S->device.write_zeroes,
-                         &S->device.config_wce, &S->device.topology, &S->device.geometry};
+                         &S->device.config_wce, &S->device.topology, &S->device.geometry,
+                         &S->device.secure_erase};
         *flags[k] = true;
     }
     return 0;
@@ -883,6 +885,7 @@ PARSER(ex_config)
         "max_write_zeroes_sectors", "max_write_zeroes_seg", "write_zeroes_may_unmap",
         "unused0", "unused1", "zone_sectors", "max_open_zones", "max_active_zones",
         "max_append_sectors", "write_granularity", "zoned_model", "unused2",
+        "max_secure_erase_sectors", "max_secure_erase_seg", "secure_erase_sector_alignment",
     };
     const int nknown = (int)(sizeof known / sizeof known[0]);
     for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top; p++) {
@@ -978,6 +981,7 @@ static const struct step_schema {
     {"zone_finish", VS_STEP_ZONE_FINISH, zone_mgmt_fields, false, {"sector"}},
     {"zone_reset", VS_STEP_ZONE_RESET, zone_mgmt_fields, false, {"sector"}},
     {"zone_reset_all", VS_STEP_ZONE_RESET_ALL, flush_fields, true, {NULL}},
+    {"secure_erase", VS_STEP_SECURE_ERASE, dwz_fields, false, {"sector", "count"}},
 };
 #define NSCHEMAS (sizeof step_schemas / sizeof step_schemas[0])
 
@@ -1151,7 +1155,7 @@ static void scenario_defaults(vs_scenario *s)
                          VS_BIT(VS_BLK_F_FLUSH) | VS_BIT(VS_BLK_F_TOPOLOGY) |
                          VS_BIT(VS_BLK_F_CONFIG_WCE) | VS_BIT(VS_BLK_F_MQ) |
                          VS_BIT(VS_BLK_F_DISCARD) | VS_BIT(VS_BLK_F_WRITE_ZEROES) |
-                         VS_BIT(VS_BLK_F_ZONED);
+                         VS_BIT(VS_BLK_F_ZONED) | VS_BIT(VS_BLK_F_SECURE_ERASE);
     s->driver.queue_size = 0; /* the device's maximum, as a real driver would pick */
     s->driver.queues = 1;
     s->driver.interrupts = VS_IRQ_MSIX;

@@ -75,7 +75,7 @@ def test_every_monitor_check_has_a_mutant():
 
 
 ZONED_STATEMENTS = ([f"blk.device.blk-init.{n}" for n in range(8, 17)] +
-                    [f"blk.device.blk-op.{n}" for n in range(14, 33)])
+                    [f"blk.device.blk-op.{n}" for n in range(14, 36)])
 
 
 def test_zoned_scenarios_pass_and_exercise_the_zoned_statements(cli, tmp_path):

@@ -94,6 +94,10 @@ enum vs_blk_cfg_off {
     VS_BLK_CFG_MAX_WZ_SEG = 52,
     VS_BLK_CFG_WZ_MAY_UNMAP = 56,     /* u8 */
     VS_BLK_CFG_SIZE = 60,             /* bytes of config without ZONED (up to unused1) */
+    VS_BLK_CFG_MAX_SE_SECTORS = 60,   /* le32; secure erase (SECURE_ERASE offered) */
+    VS_BLK_CFG_MAX_SE_SEG = 64,       /* le32 */
+    VS_BLK_CFG_SE_SECTOR_ALIGN = 68,  /* le32 */
+    VS_BLK_CFG_SIZE_SE = 72,          /* bytes of config with SECURE_ERASE, without ZONED */
     VS_BLK_CFG_ZONE_SECTORS = 72,     /* le32; zoned struct (60..71: secure erase, 0) */
     VS_BLK_CFG_MAX_OPEN_ZONES = 76,   /* le32 */
     VS_BLK_CFG_MAX_ACTIVE_ZONES = 80, /* le32 */
@@ -152,6 +156,9 @@ enum vs_blk_zoned_mutation {
     VS_BLK_ZMUT_RESET_KEEPS_DATA,    /* ZONE_RESET leaves the old data readable */
     VS_BLK_ZMUT_GRANULARITY_IGNORED, /* write_granularity not enforced (512 is) */
     VS_BLK_ZMUT_APPEND_MAX_HALF,     /* appends above half of max_append_sectors fail */
+    VS_BLK_ZMUT_SE_ALIGN_NOT_ZONE,   /* secure_erase_sector_alignment 1, not zone_sectors */
+    VS_BLK_ZMUT_SE_PARTIAL_OK,       /* secure erase of part of a zone: OK */
+    VS_BLK_ZMUT_SE_NO_ZONE_RESET,    /* secure erase zeroes data, zones keep their state */
 };
 
 /* Zoned mode (VIRTIO_BLK_F_ZONED). Zones of zone_sectors each (the last may be smaller);
@@ -181,6 +188,10 @@ typedef struct vs_blk_opts {
     uint32_t size_max;           /* 0 = no SIZE_MAX feature */
     bool writeback;              /* CONFIG_WCE initial writeback value (restored on reset) */
     bool flush, discard, write_zeroes, config_wce, topology, geometry;
+    bool secure_erase;           /* offers VIRTIO_BLK_F_SECURE_ERASE (off by default); in
+                                    zoned mode it resets whole zones, sizes and alignment are
+                                    multiples of zone_sectors */
+    uint32_t max_secure_erase_sectors, max_secure_erase_seg; /* 0 = UINT32_MAX, 1 */
     /* 0 = defaults: sectors UINT32_MAX, seg 1, alignment 1. DISCARD start sectors must be
      * multiples of discard_sector_alignment (else IOERR). */
     uint32_t max_discard_sectors, max_discard_seg, discard_sector_alignment;

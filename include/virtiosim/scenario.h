@@ -39,6 +39,7 @@ typedef enum vs_step_kind {
     VS_STEP_ZONE_FINISH,
     VS_STEP_ZONE_RESET,
     VS_STEP_ZONE_RESET_ALL,
+    VS_STEP_SECURE_ERASE,
 } vs_step_kind;
 
 const char *vs_step_kind_name(vs_step_kind k);
@@ -128,6 +129,7 @@ typedef struct vs_scenario {
         uint32_t queue_size;
         uint32_t blk_size, seg_max, size_max;
         bool flush, discard, write_zeroes, config_wce, topology, geometry;
+        bool secure_erase;
         bool writeback;
         char *serial;
         uint32_t max_discard_sectors, max_discard_seg, discard_sector_alignment;

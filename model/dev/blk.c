@@ -331,6 +331,13 @@ static uint8_t z_read_check(const blk_dev *b, uint64_t sector, uint64_t nsec);
 static uint8_t z_write_check(const blk_dev *b, uint64_t sector, uint64_t nsec, bool append,
                              uint64_t *at);
 static void z_written(blk_dev *b, uint64_t at, uint64_t nsec);
+static bool zmut(const blk_dev *b, enum vs_blk_zoned_mutation m);
+static int z_reset_zone(blk_dev *b, uint64_t i);
+/* Secure erase alignment: whole zones in zoned mode (spec 5.2.6.2), else 1. */
+static uint32_t se_align(const blk_dev *b)
+{
+    return b->o.zoned.on ? b->o.zoned.zone_sectors : 1;
+}
 
 static int req_in(blk_dev *b, const blk_req *r, uint32_t *w, vs_err *e)
 {
@@ -452,16 +459,19 @@ static int req_get_id(blk_dev *b, const blk_req *r, uint32_t *w, vs_err *e)
     return complete(b, r, VS_BLK_S_OK, (uint32_t)r->in_bytes, w, e);
 }
 
-static int req_dwz(blk_dev *b, const blk_req *r, bool wz, uint32_t *w, vs_err *e)
+/* DISCARD (wz false, se false), WRITE_ZEROES (wz) or SECURE_ERASE (se). */
+static int req_dwz(blk_dev *b, const blk_req *r, bool wz, bool se, uint32_t *w, vs_err *e)
 {
-    const char *what = wz ? "WRITE_ZEROES" : "DISCARD";
+    const char *what = se ? "SECURE_ERASE" : wz ? "WRITE_ZEROES" : "DISCARD";
     int rc = no_data_in(r, what, e);
     if (rc < 0)
         return rc;
     uint64_t len = r->out_bytes - BLK_HDR;
-    uint32_t max_seg = wz ? b->o.max_write_zeroes_seg : b->o.max_discard_seg;
-    uint32_t max_sec = wz ? b->o.max_write_zeroes_sectors : b->o.max_discard_sectors;
-    uint32_t align = wz ? 1 : b->o.discard_sector_alignment;
+    uint32_t max_seg = se ? b->o.max_secure_erase_seg
+                       : wz ? b->o.max_write_zeroes_seg : b->o.max_discard_seg;
+    uint32_t max_sec = se ? b->o.max_secure_erase_sectors
+                       : wz ? b->o.max_write_zeroes_sectors : b->o.max_discard_sectors;
+    uint32_t align = se ? se_align(b) : wz ? 1 : b->o.discard_sector_alignment;
     if (len == 0 || len % BLK_DWZ_SEG)
         return complete(b, r, VS_BLK_S_IOERR, 1, w, e);
     uint64_t nseg = len / BLK_DWZ_SEG;
@@ -478,7 +488,7 @@ static int req_dwz(blk_dev *b, const blk_req *r, bool wz, uint32_t *w, vs_err *e
             break; /* mutant: never looks at the flags */
         if (flags & ~VS_BLK_F_DWZ_UNMAP)
             status = VS_BLK_S_UNSUPP;
-        else if (!wz && (flags & VS_BLK_F_DWZ_UNMAP))
+        else if (!wz && (flags & VS_BLK_F_DWZ_UNMAP)) /* unmap: write-zeroes only */
             status = VS_BLK_S_UNSUPP;
     }
     if (status == VS_BLK_S_OK && offered(b, VS_BLK_F_RO))
@@ -494,6 +504,16 @@ static int req_dwz(blk_dev *b, const blk_req *r, bool wz, uint32_t *w, vs_err *e
         uint32_t num = le32_at(raw + 8);
         if (num > max_sec || !range_ok(b, sec, num) || (align > 1 && sec % align))
             status = VS_BLK_S_IOERR;
+        /* zoned: whole zones only (the last one may be short) */
+        else if (se && zoned_on(b) && !zmut(b, VS_BLK_ZMUT_SE_PARTIAL_OK) &&
+                 num % b->zs && sec + num != b->capacity)
+            status = VS_BLK_S_IOERR;
+        else if (se && zoned_on(b) && !zmut(b, VS_BLK_ZMUT_SE_NO_ZONE_RESET))
+            for (uint64_t z = sec / b->zs; z * b->zs < sec + num && z < b->nzones; z++)
+                if (b->zones[z].type == VS_BLK_ZT_CONV ||
+                    b->zones[z].state == VS_BLK_ZS_RDONLY ||
+                    b->zones[z].state == VS_BLK_ZS_OFFLINE)
+                    status = VS_BLK_S_ZONE_INVALID_CMD; /* as ZONE_RESET would answer */
     }
     int io = 0;
     for (uint64_t i = 0; i < nseg && status == VS_BLK_S_OK && io == 0; i++) {
@@ -507,6 +527,11 @@ static int req_dwz(blk_dev *b, const blk_req *r, bool wz, uint32_t *w, vs_err *e
                         : true;
         if (wz && (b->dev.mutations & VS_BLK_MUT_WZ_KEEPS_DATA))
             continue; /* mutant: completes with OK, the old data stays */
+        if (se && zoned_on(b) && !zmut(b, VS_BLK_ZMUT_SE_NO_ZONE_RESET)) {
+            for (uint64_t z = sec / b->zs; z * b->zs < sec + num && io == 0; z++)
+                io = z_reset_zone(b, z); /* handled as ZONE_RESET of each zone */
+            continue;
+        }
         io = st_zero(b, sec * VS_BLK_SECTOR, (uint64_t)num * VS_BLK_SECTOR, unmap);
     }
     if (status == VS_BLK_S_OK && io == 0 && write_through(b))
@@ -982,12 +1007,17 @@ static int blk_handle(vs_device *d, uint16_t q, const vs_chain *c, uint32_t *wri
     case VS_BLK_T_DISCARD:
         if (!neg(b, VS_BLK_F_DISCARD))
             goto unsupp;
-        rc = req_dwz(b, &r, false, written, e);
+        rc = req_dwz(b, &r, false, false, written, e);
+        break;
+    case VS_BLK_T_SECURE_ERASE:
+        if (!neg(b, VS_BLK_F_SECURE_ERASE))
+            goto unsupp;
+        rc = req_dwz(b, &r, false, true, written, e);
         break;
     case VS_BLK_T_WRITE_ZEROES:
         if (!neg(b, VS_BLK_F_WRITE_ZEROES))
             goto unsupp;
-        rc = req_dwz(b, &r, true, written, e);
+        rc = req_dwz(b, &r, true, false, written, e);
         break;
     case VS_BLK_T_ZONE_APPEND:
     case VS_BLK_T_ZONE_REPORT:
@@ -1023,7 +1053,9 @@ static int blk_handle(vs_device *d, uint16_t q, const vs_chain *c, uint32_t *wri
 
 static uint32_t cfg_size(const blk_dev *b)
 {
-    return offered(b, VS_BLK_F_ZONED) ? VS_BLK_CFG_SIZE_ZONED : VS_BLK_CFG_SIZE;
+    return offered(b, VS_BLK_F_ZONED)          ? VS_BLK_CFG_SIZE_ZONED
+           : offered(b, VS_BLK_F_SECURE_ERASE) ? VS_BLK_CFG_SIZE_SE
+                                               : VS_BLK_CFG_SIZE;
 }
 
 static void build_config(const blk_dev *b, uint8_t cfg[VS_BLK_CFG_SIZE_ZONED])
@@ -1062,6 +1094,12 @@ static void build_config(const blk_dev *b, uint8_t cfg[VS_BLK_CFG_SIZE_ZONED])
         put_le32(cfg + VS_BLK_CFG_MAX_WZ_SECTORS, b->o.max_write_zeroes_sectors);
         put_le32(cfg + VS_BLK_CFG_MAX_WZ_SEG, b->o.max_write_zeroes_seg);
         cfg[VS_BLK_CFG_WZ_MAY_UNMAP] = b->o.write_zeroes_may_unmap ? 1 : 0;
+    }
+    if (offered(b, VS_BLK_F_SECURE_ERASE)) {
+        put_le32(cfg + VS_BLK_CFG_MAX_SE_SECTORS, b->o.max_secure_erase_sectors);
+        put_le32(cfg + VS_BLK_CFG_MAX_SE_SEG, b->o.max_secure_erase_seg);
+        put_le32(cfg + VS_BLK_CFG_SE_SECTOR_ALIGN,
+                 zmut(b, VS_BLK_ZMUT_SE_ALIGN_NOT_ZONE) ? 1 : se_align(b));
     }
     if (b->dev.mutations & VS_BLK_MUT_PADDING_NONZERO)
         cfg[VS_BLK_CFG_WRITEBACK + 1] = 0xff; /* mutant: garbage in unused0 */
@@ -1300,6 +1338,10 @@ int vs_blk_create(vs_device **out, vs_gmem *gm, const vs_blk_opts *opts, vs_err 
         o.max_write_zeroes_sectors = UINT32_MAX;
     if (o.max_write_zeroes_seg == 0)
         o.max_write_zeroes_seg = 1;
+    if (o.max_secure_erase_sectors == 0)
+        o.max_secure_erase_sectors = UINT32_MAX;
+    if (o.max_secure_erase_seg == 0)
+        o.max_secure_erase_seg = 1;
 
     blk_dev *b = calloc(1, sizeof *b);
     if (!b)
@@ -1361,6 +1403,8 @@ int vs_blk_create(vs_device **out, vs_gmem *gm, const vs_blk_opts *opts, vs_err 
         f |= VS_BIT(VS_BLK_F_DISCARD);
     if (o.write_zeroes)
         f |= VS_BIT(VS_BLK_F_WRITE_ZEROES);
+    if (o.secure_erase)
+        f |= VS_BIT(VS_BLK_F_SECURE_ERASE);
     if (o.zoned.on) /* DISCARD / WRITE_ZEROES are not offered in zoned mode */
         f = (f | VS_BIT(VS_BLK_F_ZONED)) &
             ~(VS_BIT(VS_BLK_F_DISCARD) | VS_BIT(VS_BLK_F_WRITE_ZEROES));
