@@ -1874,6 +1874,12 @@ static void on_features_read(vs_monitors *m, const vs_event *ev)
                 ok(m, CK_OFFER_DEPS, 0);
                 ok(m, CK_OFFER_DEPS, 1);
             }
+            /* ZONED needs FEATURES_OK to be negotiated: never on a legacy device */
+            if (has(f, VS_BLK_F_ZONED) && !has(f, VS_F_VERSION_1))
+                bad(m, CK_OFFER_DEPS, 2, NOCTX, "ZONED offered only with VERSION_1",
+                    "ZONED offered by a legacy device (offered 0x%016" PRIx64 ")", f);
+            else if (has(f, VS_BLK_F_ZONED))
+                ok(m, CK_OFFER_DEPS, 2);
         }
         if (role_on(m, CK_BLK_FLUSH_OFFERED)) {
             if (has(f, VS_BLK_F_FLUSH))

@@ -67,8 +67,9 @@ static const vs_check_info registry[CK_COUNT] = {
         "the device offers no undefined, reserved or legacy-only feature bits",
         IDS("generic.device.features.4")},
     [CK_OFFER_DEPS] = {"offer-dependencies", DEV, "generic/blk",
-        "offered features are closed under their dependencies (CONFIG_WCE needs FLUSH)",
-        IDS("generic.device.features.1", "blk.device.blk-init.2")},
+        "offered features are closed under their dependencies (CONFIG_WCE needs FLUSH); a "
+        "legacy device (no VERSION_1) does not offer ZONED",
+        IDS("generic.device.features.1", "blk.device.blk-init.2", "blk.device.blk-init.6")},
     [CK_OFFER_VERSION_1] = {"offer-version-1", DEV, "generic",
         "VIRTIO_F_VERSION_1 is offered", IDS("generic.device.reserved-features.1")},
     [CK_OFFER_SR_IOV] = {"offer-sr-iov", DEV, "generic",

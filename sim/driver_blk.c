@@ -268,6 +268,11 @@ int vs_blk_submit(vs_driver *d, const vs_blk_req *r, vs_err *e)
         data_in = true;
         expect_len = VS_BLK_ID_BYTES + 1;
         break;
+    case VS_BLK_T_GET_LIFETIME:
+        data = VS_BLK_LIFETIME_BYTES;
+        data_in = true;
+        expect_len = VS_BLK_LIFETIME_BYTES + 1;
+        break;
     case VS_BLK_T_DISCARD:
     case VS_BLK_T_WRITE_ZEROES:
     case VS_BLK_T_SECURE_ERASE:

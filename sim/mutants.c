@@ -126,6 +126,12 @@ static const vs_mutant mutants[] = {
      0, 0, VS_REF_MUT_FETCH_SWAPPED, LIST("packed.device.virtqueues.1"),
      LIST("packed-fetch-in-ring-order"),
      LIST("scenarios/blk/packed-rw.yaml", "scenarios/blk/packed-fetch-order.yaml")},
+    {"lifetime-reserved", "GET_LIFETIME reports the reserved pre_eol_info value 4", 0,
+     VS_BLK_MUT_LIFETIME_RESERVED, 0, LIST("blk.device.blk-op.12"), LIST("blk-lifetime-range"),
+     LIST("scenarios/blk/lifetime.yaml")},
+    {"zoned-legacy", "a legacy device (no VIRTIO_F_VERSION_1) that offers ZONED", 0,
+     VS_BLK_MUT_NO_VERSION_1, 0, LIST("blk.device.blk-init.6"), LIST("offer-dependencies"),
+     LIST("scenarios/blk/zoned-report.yaml"), .also = LIST("generic.device.reserved-features.1")},
     /* Zoned mode (VIRTIO_BLK_F_ZONED): one broken rule each (vs_blk_opts.zoned_mutation). */
 #define ZM(name, what, zm, stmts, check, scn) \
     {name, what, 0, 0, 0, stmts, LIST(check), LIST(scn), .zoned_mutation = zm}

@@ -568,6 +568,9 @@ static int run_step(run_ctx *c, const vs_step *st)
     case VS_STEP_REQUEST:
         req.type = st->req_type;
         return do_request(c, st, &req);
+    case VS_STEP_GET_LIFETIME:
+        req.type = VS_BLK_T_GET_LIFETIME;
+        return do_request(c, st, &req);
     case VS_STEP_SECURE_ERASE:
         req.type = VS_BLK_T_SECURE_ERASE;
         req.dwz_flags = st->dwz_flags;
@@ -681,6 +684,7 @@ static int build_ref(run_ctx *c, vs_err *e)
     bo.topology = s->device.topology;
     bo.geometry = s->device.geometry;
     bo.secure_erase = s->device.secure_erase;
+    bo.lifetime = s->device.lifetime;
     bo.max_discard_sectors = s->device.max_discard_sectors;
     bo.max_discard_seg = s->device.max_discard_seg;
     bo.discard_sector_alignment = s->device.discard_sector_alignment;

@@ -397,17 +397,17 @@ PARSER(dev_features)
         return fail_at(L, v, "expected a list such as [flush, discard], found %s", node_kind(v));
     S->device.flush = S->device.discard = S->device.write_zeroes = false;
     S->device.config_wce = S->device.topology = S->device.geometry = false;
-    S->device.secure_erase = false;
+    S->device.secure_erase = S->device.lifetime = false;
     static const char *const names[] = {"flush", "discard", "write_zeroes", "config_wce",
-                                        "topology", "geometry", "secure_erase"};
+                                        "topology", "geometry", "secure_erase", "lifetime"};
     for (yaml_node_item_t *i = v->data.sequence.items.start; i < v->data.sequence.items.top; i++) {
         int k = 0;
-        int r = get_enum(L, node(L, *i), names, 7, &k);
+        int r = get_enum(L, node(L, *i), names, 8, &k);
         if (r < 0)
             return r;
         bool *flags[] = {&S->device.flush, &S->device.discard, &S->device.write_zeroes,
                          &S->device.config_wce, &S->device.topology, &S->device.geometry,
-                         &S->device.secure_erase};
+                         &S->device.secure_erase, &S->device.lifetime};
         *flags[k] = true;
     }
     return 0;
@@ -982,6 +982,7 @@ static const struct step_schema {
     {"zone_reset", VS_STEP_ZONE_RESET, zone_mgmt_fields, false, {"sector"}},
     {"zone_reset_all", VS_STEP_ZONE_RESET_ALL, flush_fields, true, {NULL}},
     {"secure_erase", VS_STEP_SECURE_ERASE, dwz_fields, false, {"sector", "count"}},
+    {"get_lifetime", VS_STEP_GET_LIFETIME, flush_fields, true, {NULL}},
 };
 #define NSCHEMAS (sizeof step_schemas / sizeof step_schemas[0])
 
@@ -1155,7 +1156,8 @@ static void scenario_defaults(vs_scenario *s)
                          VS_BIT(VS_BLK_F_FLUSH) | VS_BIT(VS_BLK_F_TOPOLOGY) |
                          VS_BIT(VS_BLK_F_CONFIG_WCE) | VS_BIT(VS_BLK_F_MQ) |
                          VS_BIT(VS_BLK_F_DISCARD) | VS_BIT(VS_BLK_F_WRITE_ZEROES) |
-                         VS_BIT(VS_BLK_F_ZONED) | VS_BIT(VS_BLK_F_SECURE_ERASE);
+                         VS_BIT(VS_BLK_F_ZONED) | VS_BIT(VS_BLK_F_SECURE_ERASE) |
+                         VS_BIT(VS_BLK_F_LIFETIME);
     s->driver.queue_size = 0; /* the device's maximum, as a real driver would pick */
     s->driver.queues = 1;
     s->driver.interrupts = VS_IRQ_MSIX;

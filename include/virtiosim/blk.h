@@ -123,7 +123,9 @@ enum vs_blk_mutation {
     VS_BLK_MUT_ZONE_IOERR = 1u << 11,       /* zone requests without ZONED get IOERR */
     VS_BLK_MUT_OFFERS_SR_IOV = 1u << 12,    /* offers VIRTIO_F_SR_IOV (no SR-IOV capability) */
     VS_BLK_MUT_WZ_KEEPS_DATA = 1u << 13,    /* WRITE_ZEROES completes OK, data left as it was */
+    VS_BLK_MUT_LIFETIME_RESERVED = 1u << 14, /* GET_LIFETIME pre_eol_info 4 (reserved) */
 };
+#define VS_BLK_LIFETIME_BYTES 6u  /* le16 pre_eol_info, le16 estimate A, le16 estimate B */
 
 /* Deliberate bugs of the zoned mode, one at a time (vs_blk_opts.zoned_mutation): a value,
  * not flags, because each zoned mutant breaks exactly one rule. */
@@ -188,6 +190,8 @@ typedef struct vs_blk_opts {
     uint32_t size_max;           /* 0 = no SIZE_MAX feature */
     bool writeback;              /* CONFIG_WCE initial writeback value (restored on reset) */
     bool flush, discard, write_zeroes, config_wce, topology, geometry;
+    bool lifetime;               /* offers VIRTIO_BLK_F_LIFETIME (off by default): GET_LIFETIME
+                                    reports pre_eol_info 1 (normal), estimates 0x02 / 0x01 */
     bool secure_erase;           /* offers VIRTIO_BLK_F_SECURE_ERASE (off by default); in
                                     zoned mode it resets whole zones, sizes and alignment are
                                     multiples of zone_sectors */

@@ -47,7 +47,7 @@ static inline uint8_t vs_drv_guard_byte(unsigned i)
      VS_BIT(VS_BLK_F_GEOMETRY) | VS_BIT(VS_BLK_F_RO) | VS_BIT(VS_BLK_F_BLK_SIZE) |       \
      VS_BIT(VS_BLK_F_FLUSH) | VS_BIT(VS_BLK_F_TOPOLOGY) | VS_BIT(VS_BLK_F_CONFIG_WCE) |  \
      VS_BIT(VS_BLK_F_MQ) | VS_BIT(VS_BLK_F_DISCARD) | VS_BIT(VS_BLK_F_WRITE_ZEROES) |     \
-     VS_BIT(VS_BLK_F_ZONED) | VS_BIT(VS_BLK_F_SECURE_ERASE))
+     VS_BIT(VS_BLK_F_ZONED) | VS_BIT(VS_BLK_F_SECURE_ERASE) | VS_BIT(VS_BLK_F_LIFETIME))
 
 typedef struct vs_blk_result vs_blk_result;
 typedef void (*vs_drv_result_fn)(void *opaque, const vs_blk_result *r);

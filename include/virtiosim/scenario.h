@@ -40,6 +40,7 @@ typedef enum vs_step_kind {
     VS_STEP_ZONE_RESET,
     VS_STEP_ZONE_RESET_ALL,
     VS_STEP_SECURE_ERASE,
+    VS_STEP_GET_LIFETIME,
 } vs_step_kind;
 
 const char *vs_step_kind_name(vs_step_kind k);
@@ -129,7 +130,7 @@ typedef struct vs_scenario {
         uint32_t queue_size;
         uint32_t blk_size, seg_max, size_max;
         bool flush, discard, write_zeroes, config_wce, topology, geometry;
-        bool secure_erase;
+        bool secure_erase, lifetime;
         bool writeback;
         char *serial;
         uint32_t max_discard_sectors, max_discard_seg, discard_sector_alignment;

@@ -27,7 +27,8 @@
  *   8. zoned mode: ZONE_APPEND without exactly 9 writable bytes (append_sector, status),
  *      ZONE_REPORT with readable data, zone management with writable data.
  * Everything else parses and completes with a status byte:
- *   - UNSUPP: unknown type (incl. GET_LIFETIME, SECURE_ERASE, zoned types unless zoned mode
+ *   - UNSUPP: unknown type (incl. GET_LIFETIME / SECURE_ERASE unless offered and negotiated,
+ *     zoned types unless zoned mode
  *     is on and ZONED negotiated (see "zoned" below), legacy
  *     barrier bit), FLUSH/DISCARD/WRITE_ZEROES without the feature negotiated, unknown
  *     DISCARD/WRITE_ZEROES flag bits, UNMAP on DISCARD (spec 5.2.6.2 MUSTs). For such
@@ -460,6 +461,26 @@ static int req_get_id(blk_dev *b, const blk_req *r, uint32_t *w, vs_err *e)
 }
 
 /* DISCARD (wz false, se false), WRITE_ZEROES (wz) or SECURE_ERASE (se). */
+static int req_lifetime(blk_dev *b, const blk_req *r, uint32_t *w, vs_err *e)
+{
+    if (r->out_bytes != BLK_HDR)
+        return vs_err_set(e, VS_EINVAL,
+                          "blk: GET_LIFETIME request has %llu readable bytes after the header "
+                          "(data must be device-writable)",
+                          (unsigned long long)(r->out_bytes - BLK_HDR));
+    uint8_t lt[VS_BLK_LIFETIME_BYTES];
+    put_le16(lt, (b->dev.mutations & VS_BLK_MUT_LIFETIME_RESERVED) ? 4 : 1);
+    put_le16(lt + 2, 0x02);
+    put_le16(lt + 4, 0x01);
+    uint64_t len = r->in_bytes - 1, n = len < sizeof lt ? len : sizeof lt;
+    int rc = n ? chain_xfer(b, r->c, true, 0, lt, n, true, e) : 0;
+    if (rc == 0 && len > n)
+        rc = chain_zero(b, r->c, n, len - n, e);
+    if (rc < 0)
+        return rc;
+    return complete(b, r, VS_BLK_S_OK, (uint32_t)r->in_bytes, w, e);
+}
+
 static int req_dwz(blk_dev *b, const blk_req *r, bool wz, bool se, uint32_t *w, vs_err *e)
 {
     const char *what = se ? "SECURE_ERASE" : wz ? "WRITE_ZEROES" : "DISCARD";
@@ -1009,6 +1030,11 @@ static int blk_handle(vs_device *d, uint16_t q, const vs_chain *c, uint32_t *wri
             goto unsupp;
         rc = req_dwz(b, &r, false, false, written, e);
         break;
+    case VS_BLK_T_GET_LIFETIME:
+        if (!neg(b, VS_BLK_F_LIFETIME))
+            goto unsupp;
+        rc = req_lifetime(b, &r, written, e);
+        break;
     case VS_BLK_T_SECURE_ERASE:
         if (!neg(b, VS_BLK_F_SECURE_ERASE))
             goto unsupp;
@@ -1405,6 +1431,8 @@ int vs_blk_create(vs_device **out, vs_gmem *gm, const vs_blk_opts *opts, vs_err 
         f |= VS_BIT(VS_BLK_F_WRITE_ZEROES);
     if (o.secure_erase)
         f |= VS_BIT(VS_BLK_F_SECURE_ERASE);
+    if (o.lifetime)
+        f |= VS_BIT(VS_BLK_F_LIFETIME);
     if (o.zoned.on) /* DISCARD / WRITE_ZEROES are not offered in zoned mode */
         f = (f | VS_BIT(VS_BLK_F_ZONED)) &
             ~(VS_BIT(VS_BLK_F_DISCARD) | VS_BIT(VS_BLK_F_WRITE_ZEROES));
