@@ -32,6 +32,9 @@
 #define FO_MAX (1u << 20)
 /* blk-write-zeroes-reads-zero: zeroed ranges kept, and the write-request log */
 #define ZR_MAX 128u
+/* blk-ro-data-unchanged: per-sector hashes of OUT data kept on a read-only device */
+#define RO_MAX 256u
+#define RO_SECTORS 64u
 #define WLOG_MAX 1024u
 
 typedef struct chain_rec {
@@ -207,6 +210,9 @@ struct vs_monitors {
     uint8_t z_fill;
     bool se_align_known;
     uint32_t se_align;
+    /* blk read-only: hashes of sectors OUT requests tried to write */
+    struct { uint64_t sector, hash; } ro_w[RO_MAX];
+    uint32_t ro_n, ro_pos;
 };
 
 /* ------------------------------------------------------------ recording */
@@ -1029,6 +1035,68 @@ static void wz_check_read(vs_monitors *m, const chain_rec *c, ctx cx)
         }
         if (zero)
             ok(m, CK_BLK_WZ_ZEROES, 0);
+    }
+}
+
+/* ------------------------------------------------------------ blk: read-only data */
+
+static bool ro_offered(const vs_monitors *m)
+{
+    return m->device_id == VS_DEV_BLK && m->offered_known && has(m->offered, VS_BLK_F_RO);
+}
+
+/* Hash of a 512-byte sector; false when it is one repeated byte (too likely to be there
+ * already for a match to mean anything). */
+static bool sector_hash(const uint8_t *b, uint64_t *h)
+{
+    bool uniform = true;
+    for (unsigned i = 1; i < VS_BLK_SECTOR && uniform; i++)
+        uniform = b[i] == b[0];
+    *h = hash_words(FNV0, b, VS_BLK_SECTOR);
+    return !uniform;
+}
+
+/* An OUT made available on a read-only device: remember what it carries. */
+static void ro_on_avail(vs_monitors *m, const chain_rec *c)
+{
+    uint64_t nsec = (c->out_bytes - 16) / VS_BLK_SECTOR;
+    for (uint64_t s = 0; s < nsec && s < RO_SECTORS; s++) {
+        uint8_t b[VS_BLK_SECTOR];
+        uint64_t h;
+        if (!chain_read(m, c, false, 16 + s * VS_BLK_SECTOR, b, sizeof b) || !sector_hash(b, &h))
+            continue;
+        uint32_t i = 0;
+        while (i < m->ro_n && m->ro_w[i].sector != c->blk_sector + s)
+            i++;
+        if (i == m->ro_n) {
+            if (m->ro_n < RO_MAX)
+                m->ro_n++;
+            else
+                i = m->ro_pos++ % RO_MAX;
+        }
+        m->ro_w[i].sector = c->blk_sector + s;
+        m->ro_w[i].hash = h;
+    }
+}
+
+/* An IN completed with OK on a read-only device: none of those sectors holds OUT data. */
+static void ro_check_read(vs_monitors *m, const chain_rec *c, ctx cx)
+{
+    uint64_t a = c->blk_sector, nsec = (c->in_bytes - 1) / VS_BLK_SECTOR;
+    for (uint32_t i = 0; i < m->ro_n; i++) {
+        uint64_t s = m->ro_w[i].sector;
+        if (s < a || s - a >= nsec)
+            continue;
+        uint8_t b[VS_BLK_SECTOR];
+        uint64_t h;
+        if (!chain_read(m, c, true, (s - a) * VS_BLK_SECTOR, b, sizeof b))
+            continue;
+        sector_hash(b, &h);
+        if (h == m->ro_w[i].hash)
+            bad(m, CK_BLK_RO_DATA, 0, cx, "read-only data unchanged by write requests",
+                "sector %" PRIu64 " reads back the data a refused OUT carried", s);
+        else
+            ok(m, CK_BLK_RO_DATA, 0);
     }
 }
 
@@ -2477,6 +2545,8 @@ static void on_avail(vs_monitors *m, const vs_event *ev)
     }
     if (m->device_id == VS_DEV_BLK)
         blk_on_avail(m, c);
+    if (c->blk_ok && c->blk_type == VS_BLK_T_OUT && ro_offered(m) && role_on(m, CK_BLK_RO_DATA))
+        ro_on_avail(m, c);
     if (c->blk_ok && zoned_neg(m)) {
         c->z_counted = true;
         c->z_solo = m->z_live == 0;
@@ -2941,6 +3011,9 @@ static void on_used(vs_monitors *m, const vs_event *ev)
                 has(f, VS_BLK_F_WRITE_ZEROES))
                 wz_completed(m, c);
             zone_on_used(m, c, st, cx);
+            if (t == VS_BLK_T_IN && st == VS_BLK_S_OK && m->ro_n && ro_offered(m) &&
+                role_on(m, CK_BLK_RO_DATA))
+                ro_check_read(m, c, cx);
             if (t == VS_BLK_T_IN && st == VS_BLK_S_OK && c->in_bytes > VS_BLK_SECTOR &&
                 m->n_zr && role_on(m, CK_BLK_WZ_ZEROES))
                 wz_check_read(m, c, cx);

@@ -31,6 +31,7 @@ enum vs_chk {
     CK_BLK_CFG_PADDING,
     CK_BLK_WCE_INITIAL,
     CK_BLK_RO_WRITE,
+    CK_BLK_RO_DATA,       /* read-only: data of refused writes never reads back */
     CK_BLK_DWZ_FLAGS,
     CK_BLK_ZONED_UNSUPP,
     CK_BLK_LIFETIME,

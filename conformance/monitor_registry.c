@@ -102,6 +102,10 @@ static const vs_check_info registry[CK_COUNT] = {
     [CK_BLK_RO_WRITE] = {"blk-ro-write-ioerr", DEV, "blk",
         "on a read-only device an OUT request completes with IOERR",
         IDS("blk.device.blk-op.2")},
+    [CK_BLK_RO_DATA] = {"blk-ro-data-unchanged", DEV, "blk",
+        "on a read-only device, a later successful read of a sector never returns the data an "
+        "OUT request carried for it (sectors whose data is one repeated byte are not judged)",
+        IDS("blk.device.blk-op.3")},
     [CK_BLK_DWZ_FLAGS] = {"blk-dwz-flags-unsupp", DEV, "blk",
         "discard / write-zeroes / secure-erase segments with unknown flags, and discard with "
         "unmap, complete with UNSUPP",

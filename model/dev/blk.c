@@ -397,6 +397,12 @@ static int req_out(blk_dev *b, const blk_req *r, uint32_t *w, vs_err *e)
         return rc;
     uint64_t len = r->out_bytes - BLK_HDR;
     bool ro = offered(b, VS_BLK_F_RO) && !(b->dev.mutations & VS_BLK_MUT_ACCEPT_RO_WRITE);
+    if (ro && (b->dev.mutations & VS_BLK_MUT_RO_WRITES_DATA) && b->ram && len % VS_BLK_SECTOR == 0 &&
+        range_ok(b, r->sector, len / VS_BLK_SECTOR)) { /* mutant: refuses, but writes */
+        rc = chain_xfer(b, r->c, false, BLK_HDR, b->ram + r->sector * VS_BLK_SECTOR, len, false, e);
+        if (rc < 0)
+            return rc;
+    }
     if (ro || len % VS_BLK_SECTOR || !range_ok(b, r->sector, len / VS_BLK_SECTOR))
         return complete(b, r, VS_BLK_S_IOERR, 1, w, e);
     if (zoned_on(b)) {
@@ -509,7 +515,8 @@ static int req_dwz(blk_dev *b, const blk_req *r, bool wz, bool se, uint32_t *w, 
             break; /* mutant: never looks at the flags */
         if (flags & ~VS_BLK_F_DWZ_UNMAP)
             status = VS_BLK_S_UNSUPP;
-        else if (!wz && (flags & VS_BLK_F_DWZ_UNMAP)) /* unmap: write-zeroes only */
+        else if (!wz && (flags & VS_BLK_F_DWZ_UNMAP) && /* unmap: write-zeroes only */
+                 !(!se && (b->dev.mutations & VS_BLK_MUT_DISCARD_UNMAP_OK)))
             status = VS_BLK_S_UNSUPP;
     }
     if (status == VS_BLK_S_OK && offered(b, VS_BLK_F_RO))
