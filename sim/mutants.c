@@ -126,6 +126,9 @@ static const vs_mutant mutants[] = {
      0, 0, VS_REF_MUT_FETCH_SWAPPED, LIST("packed.device.virtqueues.1"),
      LIST("packed-fetch-in-ring-order"),
      LIST("scenarios/blk/packed-rw.yaml", "scenarios/blk/packed-fetch-order.yaml")},
+    {"in-order-violated", "with IN_ORDER, starts (and so completes) the second chain of a batch "
+     "first", 0, 0, VS_REF_MUT_FETCH_SWAPPED, LIST("generic.device.reserved-features.3"),
+     LIST("in-order-use"), LIST("scenarios/blk/in-order.yaml")},
     {"discard-unmap-ok", "accepts DISCARD segments with the UNMAP flag", 0,
      VS_BLK_MUT_DISCARD_UNMAP_OK, 0, LIST("blk.device.blk-op.5"), LIST("blk-dwz-flags-unsupp"),
      LIST("scenarios/blk/discard-unmap.yaml")},

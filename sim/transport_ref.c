@@ -32,6 +32,7 @@ typedef struct ref_queue {
     uint32_t free_head;
     uint32_t inflight;
     vs_chain scratch;
+    uint64_t last_done;    /* IN_ORDER: completion time of the newest chain started */
 } ref_queue;
 
 typedef struct ref_vec {
@@ -348,7 +349,16 @@ static bool start_req(ref_tr *tr, ref_queue *rq, ref_req *r)
 {
     char msg[VS_ERR_MSG_MAX];
     emit(tr, VS_EV_FETCH, rq->index, r->chain.id, vs_vq_dev_get_base(rq->vq), 0, NULL);
-    vs_timer h = vs_engine_after(tr->eng, service_ns(tr, rq), complete_cb, r);
+    uint64_t dt = service_ns(tr, rq);
+    if (tr->dev->driver_features & VS_BIT(VS_F_IN_ORDER)) {
+        /* IN_ORDER: a chain never completes before one started earlier (same-time
+         * events run in scheduling order) */
+        uint64_t now = vs_engine_now(tr->eng), done = now + dt;
+        if (done < rq->last_done)
+            dt = rq->last_done - now;
+        rq->last_done = now + dt;
+    }
+    vs_timer h = vs_engine_after(tr->eng, dt, complete_cb, r);
     if (h <= 0) {
         snprintf(msg, sizeof msg, "queue %u: cannot schedule completion (%s)", rq->index,
                  vs_errc_name((int)-h));
