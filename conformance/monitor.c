@@ -69,6 +69,8 @@ typedef struct chain_rec {
     uint64_t blk_wl;      /* blk: write-log entry + 1 (0: not a write) */
     uint64_t aseq;        /* AVAIL order on the queue */
     bool fetched;
+    uint8_t framing;      /* split, hand-built: 1 INDIRECT with WRITE, 2 direct then
+                             INDIRECT (legal framings the device must serve) */
     bool z_counted;       /* zoned: counted in z_live */
     bool z_solo;          /* zoned: nothing else outstanding when made available */
     uint64_t z_seq;       /* zoned: z_seq when made available */
@@ -2459,6 +2461,28 @@ static void on_queue_setup(vs_monitors *m, const vs_event *ev)
     }
 }
 
+/* The legal-but-unusual indirect framing of the split chain at head, read from the
+ * descriptor table: 1 INDIRECT with WRITE at the head, 2 direct descriptors then one
+ * INDIRECT, 0 anything else. */
+static uint8_t split_framing(vs_monitors *m, const qstate *q, uint32_t head)
+{
+    uint32_t size = q->l.size, i = head;
+    for (uint32_t n = 0; n < size && i < size; n++) {
+        vs_desc d;
+        if (!rd_desc(m, q->l.desc_gpa + 16ull * i, &d))
+            return 0;
+        if (d.flags & VS_DESC_F_INDIRECT) {
+            if (d.flags & VS_DESC_F_NEXT)
+                return 0;
+            return n == 0 ? ((d.flags & VS_DESC_F_WRITE) ? 1 : 0) : 2;
+        }
+        if (!(d.flags & VS_DESC_F_NEXT))
+            return 0;
+        i = d.next;
+    }
+    return 0;
+}
+
 static void on_avail(vs_monitors *m, const vs_event *ev)
 {
     qstate *q = getq(m, ev->queue);
@@ -2522,6 +2546,8 @@ static void on_avail(vs_monitors *m, const vs_event *ev)
                              vs_gmem_read(m->gm, g, c->guard + GUARD_LEN * w, GUARD_LEN, NULL) == 0;
         }
     }
+    if (c->raw && q_split(q) && has(neg(m), VS_F_INDIRECT_DESC) && role_on(m, CK_INDIRECT_SERVED))
+        c->framing = split_framing(m, q, id);
     /* blk request header */
     if (m->device_id == VS_DEV_BLK && !c->raw && c->out_bytes >= 16) {
         uint8_t h[16];
@@ -2869,6 +2895,8 @@ static void on_used(vs_monitors *m, const vs_event *ev)
     }
     if (role_on(m, CK_USED_ID))
         ok(m, CK_USED_ID, k);
+    if (c->framing && role_on(m, CK_INDIRECT_SERVED))
+        ok(m, CK_INDIRECT_SERVED, c->framing - 1);
     if (role_on(m, CK_USED_LEN) && !c->raw) { /* a hand-built chain's shape is deliberate */
         if (ev->len > c->in_bytes)
             bad(m, CK_USED_LEN, k, cx, "used len <= writable bytes",
@@ -3235,7 +3263,19 @@ void vs_monitors_on_event(void *opaque, const vs_event *ev)
     case VS_EV_KICK: on_kick(m, ev, true); break;
     case VS_EV_KICK_SUPPRESSED: on_kick(m, ev, false); break;
     case VS_EV_FETCH: on_fetch(m, ev); break;
-    case VS_EV_DEVICE_ERROR:
+    case VS_EV_DEVICE_ERROR: {
+        qstate *q = getq(m, ev->queue);
+        for (uint32_t i = 0; q && q->setup && q->byid && i < ID_SPACE; i++) {
+            chain_rec *c = q->byid[i];
+            if (c && c->live && c->framing && role_on(m, CK_INDIRECT_SERVED)) {
+                bad(m, CK_INDIRECT_SERVED, c->framing - 1, idctx(ev->queue, i),
+                    c->framing == 1 ? "INDIRECT with WRITE served (WRITE ignored)"
+                                    : "direct descriptors then INDIRECT served",
+                    "device error: %s", ev->text ? ev->text : "");
+                c->framing = 0;
+            }
+        }
+    }
         m->dev_error_pending = true;
         m->dev_error_read_without = false;
         break;

@@ -41,6 +41,7 @@ enum vs_chk {
     CK_BLK_WZ_ZEROES,     /* sectors zeroed by an OK WRITE_ZEROES read back as zeroes */
     CK_PK_USED_DESC,      /* packed: a used descriptor is not rewritten until reused */
     CK_PK_FETCH_ORDER,    /* packed: chains fetched in the order made available (ref) */
+    CK_INDIRECT_SERVED,   /* split: legal unusual indirect framings are served */
     CK_ZONED_FOK,         /* host-managed: FEATURES_OK refused without ZONED */
     CK_ZONED_CONFIG,      /* zoned config: unused2 zero, max_append within segments */
     CK_ZONE_REPORT,       /* zone report geometry and zone types match the config */

@@ -139,6 +139,11 @@ static const vs_check_info registry[CK_COUNT] = {
         "the device starts work on (fetches) chains in the order the driver made them "
         "available (in-process back-ends only: needs FETCH events)",
         IDS("packed.device.virtqueues.1")},
+    [CK_INDIRECT_SERVED] = {"indirect-framing-served", DEV, "split",
+        "a chain whose INDIRECT descriptor has WRITE set, or that starts with direct "
+        "descriptors and ends in one INDIRECT descriptor, is served (used), not rejected as a "
+        "device error",
+        IDS("split.device.indirect.1", "split.device.indirect.2")},
     [CK_ZONED_FOK] = {"zoned-features-ok", DEV, "blk",
         "a host-managed zoned device (model read as HM) leaves FEATURES_OK clear when the "
         "driver declines VIRTIO_BLK_F_ZONED",

@@ -641,6 +641,13 @@ int vs_split_dev_pop(vs_vq_dev *qq, vs_chain *c, vs_err *e)
             if (fl & VS_DESC_F_NEXT)
                 return dev_fail(q, e, VS_EPROTO, rd, -1, "split: INDIRECT with NEXT",
                                 "INDIRECT and NEXT both set");
+            if (unlikely(q->mutations & VS_VQ_MUT_INDIRECT_WRITE_REJECTED) &&
+                (fl & VS_DESC_F_WRITE)) /* mutant: trips over the ignorable WRITE bit */
+                return dev_fail(q, e, VS_EPROTO, rd, -1, "mutant: INDIRECT with WRITE",
+                                "INDIRECT descriptor has WRITE set");
+            if (unlikely(q->mutations & VS_VQ_MUT_MIXED_INDIRECT_REJECTED) && count > 1)
+                return dev_fail(q, e, VS_EPROTO, rd, -1, "mutant: INDIRECT after direct",
+                                "INDIRECT descriptor after direct ones");
             if (len == 0 || (len & 15))
                 return dev_fail(q, e, VS_EPROTO, rd, -1, "split: indirect table length",
                                 "indirect table len %u is not a non-zero multiple of 16", len);

@@ -129,6 +129,12 @@ static const vs_mutant mutants[] = {
     {"in-order-violated", "with IN_ORDER, starts (and so completes) the second chain of a batch "
      "first", 0, 0, VS_REF_MUT_FETCH_SWAPPED, LIST("generic.device.reserved-features.3"),
      LIST("in-order-use"), LIST("scenarios/blk/in-order.yaml")},
+    {"indirect-write-rejected", "rejects an INDIRECT descriptor whose WRITE flag is set (split)",
+     VS_VQ_MUT_INDIRECT_WRITE_REJECTED, 0, 0, LIST("split.device.indirect.1"),
+     LIST("indirect-framing-served"), LIST("scenarios/blk/indirect-framing.yaml")},
+    {"mixed-indirect-rejected", "rejects direct descriptors followed by an INDIRECT one (split)",
+     VS_VQ_MUT_MIXED_INDIRECT_REJECTED, 0, 0, LIST("split.device.indirect.2"),
+     LIST("indirect-framing-served"), LIST("scenarios/blk/indirect-framing.yaml")},
     {"discard-unmap-ok", "accepts DISCARD segments with the UNMAP flag", 0,
      VS_BLK_MUT_DISCARD_UNMAP_OK, 0, LIST("blk.device.blk-op.5"), LIST("blk-dwz-flags-unsupp"),
      LIST("scenarios/blk/discard-unmap.yaml")},

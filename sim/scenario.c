@@ -759,11 +759,11 @@ PARSER(st_init_expect)
 }
 PARSER(st_fault_kind)
 {
-    static const char *names[VS_FAULT_LEN_OVERFLOW + 1];
-    for (int i = VS_FAULT_LOOP; i <= VS_FAULT_LEN_OVERFLOW; i++)
+    static const char *names[VS_FAULT_LAST + 1];
+    for (int i = VS_FAULT_LOOP; i <= VS_FAULT_LAST; i++)
         names[i] = vs_fault_name((enum vs_fault)i);
     int k = 0;
-    int r = get_enum(L, v, names, VS_FAULT_LEN_OVERFLOW + 1, &k);
+    int r = get_enum(L, v, names, VS_FAULT_LAST + 1, &k);
     T->fault = (enum vs_fault)k;
     return r;
 }

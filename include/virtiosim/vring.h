@@ -198,6 +198,10 @@ enum vs_vq_mutation {
                                                 honours used_event */
     VS_VQ_MUT_REWRITES_USED = 1u << 11,      /* packed: each push rewrites the len of the
                                                 last used descriptor already published */
+    VS_VQ_MUT_INDIRECT_WRITE_REJECTED = 1u << 12, /* split: an INDIRECT descriptor with
+                                                WRITE set is a device error */
+    VS_VQ_MUT_MIXED_INDIRECT_REJECTED = 1u << 13, /* split: direct descriptors followed by
+                                                an INDIRECT one are a device error */
 };
 
 typedef struct vs_vq_dev_opts {
