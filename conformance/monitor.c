@@ -1584,19 +1584,23 @@ static void zone_on_used(vs_monitors *m, chain_rec *c, uint8_t st, ctx cx)
             if (last != zi && z->type == VS_BLK_ZT_SWR)
                 zj_add(&j, CK_ZONE_IO, 5, INV, INV, "a read across a SWR zone boundary");
         } else if (z->type != VS_BLK_ZT_CONV && nsec) { /* OUT */
-            if (last != zi)
+            /* several rules may apply at once: any status one of them allows will do */
+            bool off_wp = z->type == VS_BLK_ZT_SWR && z_wp_valid(z->state) && s != z->wp;
+            if (last != zi) {
                 zj_add(&j, CK_ZONE_IO, 5, INV, INV, "a write across a zone boundary");
-            else if (z->state == VS_BLK_ZS_RDONLY)
+                if (off_wp)
+                    zj_add(&j, CK_ZONE_IO, 6, UWP, UWP, "a write away from the write pointer");
+            } else if (z->state == VS_BLK_ZS_RDONLY) {
                 zj_add(&j, CK_ZONE_IO, 7, INV, INV, "a write to a read-only zone");
-            else if (z->state == VS_BLK_ZS_FULL)
-                zj_add(&j, CK_ZONE_IO, 2, INV, INV, "a write to a full zone");
-            else if (z_wp_valid(z->state)) {
+            } else if (z->state == VS_BLK_ZS_FULL) {
+                zj_add(&j, CK_ZONE_IO, 2, INV, UWP, "a write to a full zone");
+            } else if (z_wp_valid(z->state)) {
                 if (wg && ((s * VS_BLK_SECTOR) % wg || (nsec * VS_BLK_SECTOR) % wg))
                     zj_add(&j, CK_ZONE_LIMITS, 1, UWP, INV, "a write not aligned to "
                            "write_granularity");
-                if (z->type == VS_BLK_ZT_SWR && s != z->wp)
+                if (off_wp)
                     zj_add(&j, CK_ZONE_IO, 6, UWP, UWP, "a write away from the write pointer");
-                else if (s + nsec > zstart + z->cap)
+                if (s + nsec > zstart + z->cap)
                     zj_add(&j, CK_ZONE_IO, 2, INV, INV, "a write past the zone capacity");
                 if (!j.n)
                     zj_resources(m, &j, z, 1, st, cx, &autoclose);
@@ -1655,7 +1659,9 @@ static void zone_on_used(vs_monitors *m, chain_rec *c, uint8_t st, ctx cx)
         return;
     }
     if (t == VS_BLK_T_OUT) {
-        if (z->type != VS_BLK_ZT_CONV)
+        if (z->type == VS_BLK_ZT_SWP && z->wp != s)
+            z->known = false; /* a random write: where the device puts the pointer is its call */
+        else if (z->type != VS_BLK_ZT_CONV)
             z_advance(m, zi, at, nsec);
         return;
     }

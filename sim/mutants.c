@@ -192,9 +192,10 @@ static const vs_mutant mutants[] = {
     ZM("zoned-active-limit-low", "enforces one active zone less than max_active_zones",
        VS_BLK_ZMUT_ACTIVE_LIMIT_LOW, LIST("blk.device.blk-init.12"), "zone-resources",
        ZS("resources")),
-    ZM("zoned-append-conventional-ok", "ZONE_APPEND to a conventional zone writes it",
-       VS_BLK_ZMUT_APPEND_CONV_OK, LIST("blk.device.blk-op.15"), "zone-io-status",
-       ZS("errors")),
+    /* also runs the host-aware scenario, so the correct device is checked on it too */
+    {"zoned-append-conventional-ok", "ZONE_APPEND to a conventional zone writes it", 0, 0, 0,
+     LIST("blk.device.blk-op.15"), LIST("zone-io-status"), LIST(ZS("errors"), ZS("host-aware")),
+     .zoned_mutation = VS_BLK_ZMUT_APPEND_CONV_OK},
     ZM("zoned-append-mid-zone", "ZONE_APPEND accepts a sector inside the zone",
        VS_BLK_ZMUT_APPEND_MID_ZONE, LIST("blk.device.blk-op.22"), "zone-io-status",
        ZS("errors")),
