@@ -1709,6 +1709,17 @@ static void zone_config_read(vs_monitors *m, uint32_t off, uint32_t len, uint64_
             m->z_model_pre = v;
             m->z_model_pre_known = true;
         }
+        /* ZONED declined by the driver of a host-aware / none-model device */
+        if ((m->status_w & VS_STATUS_FEATURES_OK) && m->fok_confirmed && m->offered_known &&
+            has(m->offered, VS_BLK_F_ZONED) && !has(m->drv_features, VS_BLK_F_ZONED) &&
+            m->z_model_pre_known && m->z_model_pre != VS_BLK_Z_HM && role_on(m, CK_ZONED_FOK)) {
+            if (v)
+                bad(m, CK_ZONED_FOK, 1, NOCTX, "zoned fields 0 once ZONED is declined",
+                    "config byte %" PRIu32 " = 0x%02x (model %u, ZONED declined)", b, v,
+                    m->z_model_pre);
+            else
+                ok(m, CK_ZONED_FOK, 1);
+        }
         if (b > VS_BLK_CFG_ZONED_MODEL && role_on(m, CK_ZONED_CONFIG) && m->offered_known &&
             has(m->offered, VS_BLK_F_ZONED)) {
             if (v)

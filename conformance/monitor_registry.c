@@ -146,8 +146,9 @@ static const vs_check_info registry[CK_COUNT] = {
         IDS("split.device.indirect.1", "split.device.indirect.2")},
     [CK_ZONED_FOK] = {"zoned-features-ok", DEV, "blk",
         "a host-managed zoned device (model read as HM) leaves FEATURES_OK clear when the "
-        "driver declines VIRTIO_BLK_F_ZONED",
-        IDS("blk.device.blk-init.8")},
+        "driver declines VIRTIO_BLK_F_ZONED; a host-aware or none-model one accepts and then "
+        "reads 0 in every zoned field",
+        IDS("blk.device.blk-init.8", "blk.device.blk-init.7")},
     [CK_ZONED_CONFIG] = {"zoned-config-fields", DEV, "blk",
         "zoned config: unused2 (93..95) reads 0; max_append_sectors * 512 <= seg_max * "
         "size_max (when both are offered); with SECURE_ERASE, secure_erase_sector_alignment "

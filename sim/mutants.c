@@ -241,6 +241,9 @@ static const vs_mutant mutants[] = {
     ZM("zoned-secure-erase-no-reset", "secure erase zeroes the data, zones keep their state",
        VS_BLK_ZMUT_SE_NO_ZONE_RESET, LIST("blk.device.blk-op.35"), "zone-secure-erase",
        ZS("secure-erase")),
+    ZM("zoned-declined-keeps-fields", "host-aware, ZONED declined: zoned fields still filled",
+       VS_BLK_ZMUT_DECLINED_KEEPS_FIELDS, LIST("blk.device.blk-init.7"), "zoned-features-ok",
+       ZS("host-aware-declined")),
 #undef ZS
 #undef ZM
 };

@@ -163,6 +163,7 @@ enum vs_blk_zoned_mutation {
     VS_BLK_ZMUT_SE_ALIGN_NOT_ZONE,   /* secure_erase_sector_alignment 1, not zone_sectors */
     VS_BLK_ZMUT_SE_PARTIAL_OK,       /* secure erase of part of a zone: OK */
     VS_BLK_ZMUT_SE_NO_ZONE_RESET,    /* secure erase zeroes data, zones keep their state */
+    VS_BLK_ZMUT_DECLINED_KEEPS_FIELDS, /* host-aware, ZONED declined: zoned fields not zeroed */
 };
 
 /* Zoned mode (VIRTIO_BLK_F_ZONED). Zones of zone_sectors each (the last may be smaller);

@@ -945,7 +945,8 @@ static int zoned_setup(blk_dev *b, vs_err *e)
  * only when ZONED was negotiated (a host-aware device declined zeroes them). */
 static bool zoned_cfg_visible(const blk_dev *b)
 {
-    return offered(b, VS_BLK_F_ZONED) && (!b->features_accepted || neg(b, VS_BLK_F_ZONED));
+    return offered(b, VS_BLK_F_ZONED) && (!b->features_accepted || neg(b, VS_BLK_F_ZONED) ||
+                                          zmut(b, VS_BLK_ZMUT_DECLINED_KEEPS_FIELDS));
 }
 
 static void build_zoned_config(const blk_dev *b, uint8_t *cfg)
