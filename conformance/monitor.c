@@ -112,6 +112,7 @@ typedef struct qstate {
     bool pk_lost;                         /* positions unknown (fault injection) */
     uint16_t pk_recent[PK_RECENT];
     uint32_t pk_recent_n, pk_recent_pos, pk_cursor;
+    bool spurious;        /* split: a kick announced nothing new; no buffer since */
 } qstate;
 
 /* blk: sectors [a, b) zeroed by a WRITE_ZEROES completed at monitor clock `clock` */
@@ -2545,6 +2546,9 @@ static void on_avail(vs_monitors *m, const vs_event *ev)
     }
     c->live = true;
     q->live++;
+    if (q->spurious && role_on(m, CK_SPURIOUS_KICK)) /* tolerated until this chain */
+        ok(m, CK_SPURIOUS_KICK, 0);
+    q->spurious = false; /* what follows may be about this chain */
     if (!q_split(q)) {
         c->aseq = ++q->aseq_next;
         fo_push(q, id, c->aseq);
@@ -2737,6 +2741,8 @@ static void on_kick(vs_monitors *m, const vs_event *ev, bool sent)
             return;
         need = !(v & 1);
     }
+    if (sent && q->avail_pub == q->kick_base)
+        q->spurious = true; /* nothing published since the last notification decision */
     if (q->avail_pub != q->kick_base || !sent) {
         if (sent && !need && role_on(m, CK_D_KICK_UNNEEDED))
             bad(m, CK_D_KICK_UNNEEDED, ei, cx, "no notification the device suppressed",
@@ -2914,6 +2920,10 @@ static void on_used(vs_monitors *m, const vs_event *ev)
         ok(m, CK_USED_ID, k);
     if (c->framing && role_on(m, CK_INDIRECT_SERVED))
         ok(m, CK_INDIRECT_SERVED, c->framing - 1);
+    if (q->spurious && role_on(m, CK_SPURIOUS_KICK)) {
+        q->spurious = false;
+        ok(m, CK_SPURIOUS_KICK, 0);
+    }
     if (role_on(m, CK_USED_LEN) && !c->raw) { /* a hand-built chain's shape is deliberate */
         if (ev->len > c->in_bytes)
             bad(m, CK_USED_LEN, k, cx, "used len <= writable bytes",
@@ -3282,6 +3292,11 @@ void vs_monitors_on_event(void *opaque, const vs_event *ev)
     case VS_EV_FETCH: on_fetch(m, ev); break;
     case VS_EV_DEVICE_ERROR: {
         qstate *q = getq(m, ev->queue);
+        if (q && q->setup && q_split(q) && q->spurious && role_on(m, CK_SPURIOUS_KICK)) {
+            q->spurious = false;
+            bad(m, CK_SPURIOUS_KICK, 0, qctx(ev->queue), "a notification with nothing new "
+                "tolerated", "device error after it: %s", ev->text ? ev->text : "");
+        }
         for (uint32_t i = 0; q && q->setup && q->byid && i < ID_SPACE; i++) {
             chain_rec *c = q->byid[i];
             if (c && c->live && c->framing && role_on(m, CK_INDIRECT_SERVED)) {

@@ -865,6 +865,19 @@ static int publish_kick(vs_driver *d, uint16_t qi, vs_err *e)
     return 0;
 }
 
+int vs_driver_kick(vs_driver *d, uint16_t qi, vs_err *e)
+{
+    if (qi >= d->nq || !d->q[qi].vq)
+        return vs_err_set(e, VS_EINVAL, "driver: kick: queue %u is not set up", qi);
+    int rc = publish_kick(d, qi, e); /* anything pending first, as usual */
+    if (rc < 0)
+        return rc;
+    d->c.kicks++;
+    emit_simple(d, VS_EV_KICK, qi, 0);
+    rc = d->t->ops->notify(d->t, qi, e);
+    return rc < 0 ? vs_err_prefix(e, "driver: queue %u notify", qi) : 0;
+}
+
 int vs_driver_flush(vs_driver *d, int q, vs_err *e)
 {
     for (uint16_t i = 0; i < d->nq; i++) {

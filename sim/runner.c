@@ -571,6 +571,12 @@ static int run_step(run_ctx *c, const vs_step *st)
     case VS_STEP_GET_LIFETIME:
         req.type = VS_BLK_T_GET_LIFETIME;
         return do_request(c, st, &req);
+    case VS_STEP_KICK:
+        rc = vs_driver_kick(c->d, st->queue, &e);
+        if (rc < 0)
+            return driver_error(c, rc, &e);
+        expect_ok(c, "notified");
+        return 0;
     case VS_STEP_SECURE_ERASE:
         req.type = VS_BLK_T_SECURE_ERASE;
         req.dwz_flags = st->dwz_flags;

@@ -952,6 +952,7 @@ static const field fault_fields[] = {
     {"kind", st_fault_kind}, {"queue", st_queue}, {"expect", st_fault_expect}, {NULL, NULL},
 };
 static const field wait_fields[] = {{"time", st_wait_time}, {NULL, NULL}};
+static const field kick_fields[] = {{"queue", st_queue}, {NULL, NULL}};
 
 static const struct step_schema {
     const char *name;
@@ -983,6 +984,7 @@ static const struct step_schema {
     {"zone_reset_all", VS_STEP_ZONE_RESET_ALL, flush_fields, true, {NULL}},
     {"secure_erase", VS_STEP_SECURE_ERASE, dwz_fields, false, {"sector", "count"}},
     {"get_lifetime", VS_STEP_GET_LIFETIME, flush_fields, true, {NULL}},
+    {"kick", VS_STEP_KICK, kick_fields, true, {NULL}},
 };
 #define NSCHEMAS (sizeof step_schemas / sizeof step_schemas[0])
 

@@ -33,6 +33,7 @@ typedef struct ref_queue {
     uint32_t inflight;
     vs_chain scratch;
     uint64_t last_done;    /* IN_ORDER: completion time of the newest chain started */
+    uint64_t popped;       /* chains taken from the ring */
 } ref_queue;
 
 typedef struct ref_vec {
@@ -389,6 +390,7 @@ static void process(ref_tr *tr, ref_queue *rq)
             }
             if (rc == 0)
                 break;
+            rq->popped++;
             if (rq->free_head == REQ_NONE) {
                 snprintf(msg, sizeof msg, "queue %u: more than %u chains in flight",
                          rq->index, rq->size);
@@ -436,7 +438,11 @@ static void doorbell_cb(void *arg)
     emit(tr, VS_EV_DOORBELL, rq->index, 0, 0, n, NULL);
     if (!rq->vq || !can_process(tr))
         return;
+    uint64_t before = rq->popped;
     process(tr, rq);
+    if ((tr->o.mutations & VS_REF_MUT_EMPTY_KICK_ERROR) && rq->popped == before && rq->vq &&
+        !(tr->status & VS_STATUS_DEVICE_NEEDS_RESET)) /* mutant: intolerant of no news */
+        device_error(tr, rq->index, "mutant: a notification announced no new buffers");
 }
 
 /* ------------------------------------------------------------------ transport ops */

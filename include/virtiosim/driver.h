@@ -167,6 +167,9 @@ bool vs_driver_guard_ok(vs_driver *d, vs_err *e);
 /* Publishes every chain added with VS_BLK_REQ_DEFER on queue q (q < 0: all) and kicks
  * where vs_vq_drv_kick_needed says so (KICK), else emits KICK_SUPPRESSED. */
 int vs_driver_flush(vs_driver *d, int q, vs_err *e);
+/* Test only: an available-buffer notification for queue q that announces nothing new
+ * (whatever was published has been notified already). Devices must tolerate it. */
+int vs_driver_kick(vs_driver *d, uint16_t q, vs_err *e);
 /* Collects used elements: in interrupt mode on the queues with a pending interrupt, in
  * polling mode on all queues; handles a pending config interrupt (status read). Does not
  * wait. Returns the number of requests completed, or < 0 (a queue broke: -VS_EPROTO). */

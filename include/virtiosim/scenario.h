@@ -41,6 +41,7 @@ typedef enum vs_step_kind {
     VS_STEP_ZONE_RESET_ALL,
     VS_STEP_SECURE_ERASE,
     VS_STEP_GET_LIFETIME,
+    VS_STEP_KICK,
 } vs_step_kind;
 
 const char *vs_step_kind_name(vs_step_kind k);

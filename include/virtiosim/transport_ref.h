@@ -77,7 +77,9 @@ enum vs_ref_mutation {
     VS_REF_MUT_IRQ_AFTER_RESET = 1u << 3,     /* reset raises an interrupt on each live queue */
     VS_REF_MUT_FETCH_SWAPPED = 1u << 4,       /* starts work on the second chain of each
                                                  batch of two or more before the first */
-    VS_REF_MUT_ALL = (1u << 5) - 1,
+    VS_REF_MUT_EMPTY_KICK_ERROR = 1u << 5,    /* a notification that announces nothing new
+                                                 is a device error */
+    VS_REF_MUT_ALL = (1u << 6) - 1,
 };
 
 typedef struct vs_ref_opts {
