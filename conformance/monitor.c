@@ -1245,11 +1245,9 @@ static void zj_resources(vs_monitors *m, zjudge *j, const mzone *z, int k, uint8
     if (!(z->state == VS_BLK_ZS_EMPTY || z->state == VS_BLK_ZS_CLOSED) ||
         !z_counts_known(m, &open, &active, &iopen))
         return;
-    uint32_t mo = zc_has(m, VS_BLK_CFG_MAX_OPEN_ZONES, 4) ? zc32(m, VS_BLK_CFG_MAX_OPEN_ZONES) : 0;
-    uint32_t ma = zc_has(m, VS_BLK_CFG_MAX_ACTIVE_ZONES, 4) ? zc32(m, VS_BLK_CFG_MAX_ACTIVE_ZONES)
-                                                             : 0;
     if (!zc_has(m, VS_BLK_CFG_MAX_OPEN_ZONES, 4) || !zc_has(m, VS_BLK_CFG_MAX_ACTIVE_ZONES, 4))
-        return;
+        return; /* limits not read: nothing to judge against */
+    uint32_t mo = zc32(m, VS_BLK_CFG_MAX_OPEN_ZONES), ma = zc32(m, VS_BLK_CFG_MAX_ACTIVE_ZONES);
     bool act_over = z->state == VS_BLK_ZS_EMPTY && ma && active >= ma;
     bool open_over = mo && open >= mo;
     if (act_over || (open_over && !iopen)) {
@@ -1511,8 +1509,11 @@ static void zone_on_used(vs_monitors *m, chain_rec *c, uint8_t st, ctx cx)
     }
     uint64_t data = append || t == VS_BLK_T_OUT ? c->out_bytes - 16
                                                 : (t == VS_BLK_T_IN ? c->in_bytes - 1 : 0);
-    if (append && c->in_bytes != VS_BLK_APPEND_IN)
+    if (append && c->in_bytes != VS_BLK_APPEND_IN) { /* not an append the model knows */
+        if (st == VS_BLK_S_OK)
+            z_forget_all(m);
         return;
+    }
     uint64_t nsec = data / VS_BLK_SECTOR, last = (s + (nsec ? nsec : 1) - 1) / zs;
     if (data % VS_BLK_SECTOR || s + nsec > m->capacity || last >= m->nz) {
         if (changes && st == VS_BLK_S_OK)
