@@ -69,8 +69,9 @@ typedef struct chain_rec {
     uint64_t blk_wl;      /* blk: write-log entry + 1 (0: not a write) */
     uint64_t aseq;        /* AVAIL order on the queue */
     bool fetched;
-    uint8_t framing;      /* split, hand-built: 1 INDIRECT with WRITE, 2 direct then
-                             INDIRECT (legal framings the device must serve) */
+    uint8_t framing;      /* split, legal framings the device must serve: hand-built 1
+                             INDIRECT with WRITE, 2 direct then INDIRECT; 3 a header split
+                             over descriptors */
     bool z_counted;       /* zoned: counted in z_live */
     bool z_solo;          /* zoned: nothing else outstanding when made available */
     uint64_t z_seq;       /* zoned: z_seq when made available */
@@ -2570,6 +2571,9 @@ static void on_avail(vs_monitors *m, const vs_event *ev)
     }
     if (c->raw && q_split(q) && has(neg(m), VS_F_INDIRECT_DESC) && role_on(m, CK_INDIRECT_SERVED))
         c->framing = split_framing(m, q, id);
+    if (!c->raw && q_split(q) && c->n_out && c->seg[0].len < 16 && c->out_bytes >= 16 &&
+        m->device_id == VS_DEV_BLK && role_on(m, CK_FRAMING))
+        c->framing = 3;
     /* blk request header */
     if (m->device_id == VS_DEV_BLK && !c->raw && c->out_bytes >= 16) {
         uint8_t h[16];
@@ -2919,7 +2923,9 @@ static void on_used(vs_monitors *m, const vs_event *ev)
     }
     if (role_on(m, CK_USED_ID))
         ok(m, CK_USED_ID, k);
-    if (c->framing && role_on(m, CK_INDIRECT_SERVED))
+    if (c->framing == 3)
+        ok(m, CK_FRAMING, 0);
+    else if (c->framing && role_on(m, CK_INDIRECT_SERVED))
         ok(m, CK_INDIRECT_SERVED, c->framing - 1);
     if (q->spurious && role_on(m, CK_SPURIOUS_KICK)) {
         q->spurious = false;
@@ -3300,7 +3306,11 @@ void vs_monitors_on_event(void *opaque, const vs_event *ev)
         }
         for (uint32_t i = 0; q && q->setup && q->byid && i < ID_SPACE; i++) {
             chain_rec *c = q->byid[i];
-            if (c && c->live && c->framing && role_on(m, CK_INDIRECT_SERVED)) {
+            if (c && c->live && c->framing == 3) {
+                bad(m, CK_FRAMING, 0, idctx(ev->queue, i), "a split header served",
+                    "device error: %s", ev->text ? ev->text : "");
+                c->framing = 0;
+            } else if (c && c->live && c->framing && role_on(m, CK_INDIRECT_SERVED)) {
                 bad(m, CK_INDIRECT_SERVED, c->framing - 1, idctx(ev->queue, i),
                     c->framing == 1 ? "INDIRECT with WRITE served (WRITE ignored)"
                                     : "direct descriptors then INDIRECT served",

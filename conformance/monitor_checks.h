@@ -43,6 +43,7 @@ enum vs_chk {
     CK_PK_FETCH_ORDER,    /* packed: chains fetched in the order made available (ref) */
     CK_INDIRECT_SERVED,   /* split: legal unusual indirect framings are served */
     CK_SPURIOUS_KICK,     /* split: a notification announcing nothing new is tolerated */
+    CK_FRAMING,           /* split: a header split over descriptors is served */
     CK_ZONED_FOK,         /* host-managed: FEATURES_OK refused without ZONED */
     CK_ZONED_CONFIG,      /* zoned config: unused2 zero, max_append within segments */
     CK_ZONE_REPORT,       /* zone report geometry and zone types match the config */

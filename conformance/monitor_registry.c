@@ -148,6 +148,10 @@ static const vs_check_info registry[CK_COUNT] = {
         "after a notification that announces no new buffers, the device does not fail (no "
         "device error before the next buffer is made available) and keeps using buffers",
         IDS("split.device.avail-notif-suppression.3")},
+    [CK_FRAMING] = {"framing-independent", DEV, "split",
+        "a request whose header is split over several descriptors is served (used), not "
+        "rejected as a device error",
+        IDS("split.device.message-framing.1")},
     [CK_ZONED_FOK] = {"zoned-features-ok", DEV, "blk",
         "a host-managed zoned device (model read as HM) leaves FEATURES_OK clear when the "
         "driver declines VIRTIO_BLK_F_ZONED; a host-aware or none-model one accepts and then "

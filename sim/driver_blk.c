@@ -296,7 +296,8 @@ int vs_blk_submit(vs_driver *d, const vs_blk_req *r, vs_err *e)
         return vs_err_set(e, VS_EINVAL,
                           "blk: %u data segments exceed the device's seg_max %u "
                           "(segment size %u)", nd, d->seg_max, seg);
-    uint32_t nseg = 1 + nd + (dwz ? 1 : 0) + (append ? 1 : 0) + 1;
+    bool split_hdr = (r->flags & VS_BLK_REQ_SPLIT_HEADER) != 0;
+    uint32_t nseg = 1 + split_hdr + nd + (dwz ? 1 : 0) + (append ? 1 : 0) + 1;
     if (nseg > d->qsize && !indirect)
         return vs_err_set(e, VS_EINVAL, "blk: %u descriptors exceed the queue size %u",
                           nseg, d->qsize);
@@ -311,7 +312,10 @@ int vs_blk_submit(vs_driver *d, const vs_blk_req *r, vs_err *e)
     rq->expect_status = (r->flags & VS_BLK_REQ_EXPECT) ? r->expect_status
                                                         : default_status(d, r);
     uint32_t k = 0;
-    rq->seg[k++].len = 16;
+    rq->seg[k++].len = split_hdr ? 8 : 16;
+    if (split_hdr)
+        rq->seg[k++].len = 8;
+    uint32_t dwz_seg = k;
     if (dwz)
         rq->seg[k++].len = 16;
     if (!data_in) {
@@ -336,7 +340,8 @@ int vs_blk_submit(vs_driver *d, const vs_blk_req *r, vs_err *e)
     uint8_t hb[16] = {0};
     put_le32(hb, r->type);
     put_le64(hb + 8, r->sector);
-    if ((rc = vs_gmem_write(d->gm, rq->seg[0].gpa, hb, 16, e)) < 0)
+    if ((rc = vs_gmem_write(d->gm, rq->seg[0].gpa, hb, rq->seg[0].len, e)) < 0 ||
+        (split_hdr && (rc = vs_gmem_write(d->gm, rq->seg[1].gpa, hb + 8, 8, e)) < 0))
         goto fail;
     if (dwz) {
         uint8_t pb[16] = {0};
@@ -344,7 +349,7 @@ int vs_blk_submit(vs_driver *d, const vs_blk_req *r, vs_err *e)
         put_le32(pb + 8, r->nsectors);
         put_le32(pb + 12, ((r->type == VS_BLK_T_WRITE_ZEROES && (r->flags & VS_BLK_REQ_UNMAP))
                                ? VS_BLK_F_DWZ_UNMAP : 0u) | r->dwz_flags);
-        if ((rc = vs_gmem_write(d->gm, rq->seg[1].gpa, pb, 16, e)) < 0)
+        if ((rc = vs_gmem_write(d->gm, rq->seg[dwz_seg].gpa, pb, 16, e)) < 0)
             goto fail;
     }
     if (!data_in && nd && (r->flags & VS_BLK_REQ_ANY_DATA) && r->type == VS_BLK_T_OUT) {

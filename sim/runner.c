@@ -156,6 +156,8 @@ static int do_request(run_ctx *c, const vs_step *st, vs_blk_req *req)
     req->expect_status = (uint8_t)st->expect;
     if (!st->verify)
         req->flags |= VS_BLK_REQ_NO_VERIFY;
+    if (st->split_header)
+        req->flags |= VS_BLK_REQ_SPLIT_HEADER;
     int rc = vs_blk_do(c->d, req, &res, &e);
     if (rc < 0)
         return driver_error(c, rc, &e);

@@ -687,6 +687,7 @@ PARSER(st_sector) { return get_u64(L, v, UINT64_MAX, &T->sector); }
 PARSER(st_count) { return get_u32(L, v, (64u << 20) / VS_BLK_SECTOR, &T->count); } /* 64 MiB */
 PARSER(st_pattern) { return get_u32(L, v, UINT32_MAX, &T->pattern); }
 PARSER(st_verify) { return get_bool(L, v, &T->verify); }
+PARSER(st_split_header) { return get_bool(L, v, &T->split_header); }
 PARSER(st_unmap) { return get_bool(L, v, &T->unmap); }
 PARSER(st_dwz_flags) { return get_u32(L, v, UINT32_MAX, &T->dwz_flags); }
 PARSER(st_type) { return get_u32(L, v, UINT32_MAX, &T->req_type); }
@@ -908,7 +909,8 @@ PARSER(ex_config)
 
 static const field io_fields[] = {
     {"sector", st_sector}, {"count", st_count}, {"queue", st_queue}, {"expect", st_expect},
-    {"verify", st_verify}, {"pattern", st_pattern}, {NULL, NULL},
+    {"verify", st_verify}, {"pattern", st_pattern}, {"split_header", st_split_header},
+    {NULL, NULL},
 };
 static const field flush_fields[] = {{"queue", st_queue}, {"expect", st_expect}, {NULL, NULL}};
 static const field get_id_fields[] = {

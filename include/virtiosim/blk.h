@@ -126,6 +126,7 @@ enum vs_blk_mutation {
     VS_BLK_MUT_LIFETIME_RESERVED = 1u << 14, /* GET_LIFETIME pre_eol_info 4 (reserved) */
     VS_BLK_MUT_RO_WRITES_DATA = 1u << 15,   /* read-only: OUT fails with IOERR, data written */
     VS_BLK_MUT_DISCARD_UNMAP_OK = 1u << 16, /* DISCARD with the UNMAP flag accepted */
+    VS_BLK_MUT_HEADER_ONE_SEGMENT = 1u << 17, /* a header split over descriptors is an error */
 };
 #define VS_BLK_LIFETIME_BYTES 6u  /* le16 pre_eol_info, le16 estimate A, le16 estimate B */
 

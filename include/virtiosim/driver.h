@@ -197,6 +197,8 @@ enum vs_blk_req_flags {
     VS_BLK_REQ_EXPECT = 1u << 6,     /* expect_status overrides the default expectation */
     VS_BLK_REQ_ANY_DATA = 1u << 7,   /* OUT: content irrelevant (no pattern generated; the
                                         sectors become unknown to the shadow) */
+    VS_BLK_REQ_SPLIT_HEADER = 1u << 8, /* the 16-byte header in two 8-byte descriptors (a
+                                        legal framing devices must not depend on) */
 };
 
 typedef struct vs_blk_req {

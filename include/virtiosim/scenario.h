@@ -70,6 +70,7 @@ typedef struct vs_step {
     uint32_t count;             /* sectors */
     uint32_t pattern;
     bool verify;
+    bool split_header;          /* request header in two 8-byte descriptors */
     bool unmap;
     uint32_t dwz_flags;         /* DISCARD/WRITE_ZEROES: raw segment flag bits to add */
     uint32_t req_type;          /* VS_STEP_REQUEST */

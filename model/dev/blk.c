@@ -1004,6 +1004,8 @@ static int blk_handle(vs_device *d, uint16_t q, const vs_chain *c, uint32_t *wri
         return vs_err_set(e, VS_EINVAL,
                           "blk: request header truncated: %llu readable bytes, need 16",
                           (unsigned long long)r.out_bytes);
+    if ((d->mutations & VS_BLK_MUT_HEADER_ONE_SEGMENT) && c->seg[0].len < BLK_HDR)
+        return vs_err_set(e, VS_EINVAL, "blk: mutant: request header split over descriptors");
     uint8_t hdr[BLK_HDR];
     int rc = chain_xfer(b, c, false, 0, hdr, sizeof hdr, false, e);
     if (rc < 0)
