@@ -45,6 +45,16 @@ enum vs_chk {
     CK_CFG_EARLY,         /* blk: config read before FEATURES_OK = read after it */
     CK_QRESET,            /* RING_RESET: reset queue left alone, re-enabled one fresh */
     CK_SUSPEND,           /* SUSPEND handshake, silence while suspended */
+    CK_ZONED_FOK,         /* host-managed: FEATURES_OK refused without ZONED */
+    CK_ZONED_CONFIG,      /* zoned config: unused2 zero, max_append within segments */
+    CK_ZONE_REPORT,       /* zone report geometry and zone types match the config */
+    CK_ZONE_MGMT,         /* open/close/finish/reset: INVALID_CMD where impossible */
+    CK_ZONE_IO,           /* read/write/append: the zoned error statuses */
+    CK_ZONE_RES,          /* open/active resource limits */
+    CK_ZONE_LIMITS,       /* max_append_sectors and write_granularity are the real limits */
+    CK_ZONE_APPEND_SECTOR,/* append_sector = write pointer */
+    CK_ZONE_UNWRITTEN,    /* unwritten sectors read as one fill byte */
+    CK_ZONE_SE,           /* zoned secure erase: whole zones, handled as ZONE_RESET */
     /* driver role */
     CK_D_INIT_ORDER,
     CK_D_STATUS_MONOTONIC,

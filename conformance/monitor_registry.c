@@ -67,8 +67,9 @@ static const vs_check_info registry[CK_COUNT] = {
         "the device offers no undefined, reserved or legacy-only feature bits",
         IDS("generic.device.features.4")},
     [CK_OFFER_DEPS] = {"offer-dependencies", DEV, "generic/blk",
-        "offered features are closed under their dependencies (CONFIG_WCE needs FLUSH)",
-        IDS("generic.device.features.1", "blk.device.blk-init.2")},
+        "offered features are closed under their dependencies (CONFIG_WCE needs FLUSH); a "
+        "legacy device (no VERSION_1) does not offer ZONED",
+        IDS("generic.device.features.1", "blk.device.blk-init.2", "blk.device.blk-init.6")},
     [CK_OFFER_VERSION_1] = {"offer-version-1", DEV, "generic",
         "VIRTIO_F_VERSION_1 is offered", IDS("generic.device.reserved-features.1")},
     [CK_OFFER_SR_IOV] = {"offer-sr-iov", DEV, "generic",
@@ -168,6 +169,59 @@ static const vs_check_info registry[CK_COUNT] = {
         "generation moved) is notified after the resume",
         IDS("generic.device.suspend.1", "generic.device.suspend.3", "generic.device.suspend.4",
             "generic.device.suspend.5", "generic.device.suspend.6", "generic.device.suspend.7")},
+    [CK_ZONED_FOK] = {"zoned-features-ok", DEV, "blk",
+        "a host-managed zoned device (model read as HM) leaves FEATURES_OK clear when the "
+        "driver declines VIRTIO_BLK_F_ZONED; a host-aware or none-model one accepts and then "
+        "reads 0 in every zoned field",
+        IDS("blk.device.blk-init.8", "blk.device.blk-init.7")},
+    [CK_ZONED_CONFIG] = {"zoned-config-fields", DEV, "blk",
+        "zoned config: unused2 (93..95) reads 0; max_append_sectors * 512 <= seg_max * "
+        "size_max (when both are offered); with SECURE_ERASE, secure_erase_sector_alignment "
+        "is a multiple of zone_sectors",
+        IDS("blk.device.blk-init.16", "blk.device.blk-init.14", "blk.device.blk-op.33")},
+    [CK_ZONE_REPORT] = {"zone-report-geometry", DEV, "blk",
+        "zone reports start with the zone holding the requested sector, list consecutive zones "
+        "zone_sectors apart with z_cap <= zone_sectors; zone types fit the model (HM: "
+        "conventional / SWR, HA: conventional / SWP)",
+        IDS("blk.device.blk-init.10", "blk.device.blk-init.9")},
+    [CK_ZONE_MGMT] = {"zone-mgmt-status", DEV, "blk",
+        "from the zone model (reports + completions): open / close / finish / reset of a "
+        "conventional zone, open of a full or read-only zone, close of an empty, full or "
+        "read-only zone, finish / reset of a read-only zone complete with ZONE_INVALID_CMD",
+        IDS("blk.device.blk-op.14", "blk.device.blk-op.16", "blk.device.blk-op.18",
+            "blk.device.blk-op.19", "blk.device.blk-op.20")},
+    [CK_ZONE_IO] = {"zone-io-status", DEV, "blk",
+        "from the zone model: appends to non-SWR zones, not at the zone start, or over a nonzero "
+        "max_append_sectors get ZONE_INVALID_CMD (UNSUPP when it is 0); writes and appends past "
+        "the zone capacity, SWR reads / writes / appends across zones, writes to read-only "
+        "zones and any request to an offline zone get ZONE_INVALID_CMD; SWR writes away from "
+        "the write pointer get ZONE_UNALIGNED_WP",
+        IDS("blk.device.blk-op.15", "blk.device.blk-op.22", "blk.device.blk-op.23",
+            "blk.device.blk-op.25", "blk.device.blk-op.26", "blk.device.blk-op.27",
+            "blk.device.blk-op.28", "blk.device.blk-op.29", "blk.device.blk-op.30")},
+    [CK_ZONE_RES] = {"zone-resources", DEV, "blk",
+        "with every zone known: an explicit or implicit open beyond max_open_zones (no "
+        "implicitly open zone to close) or max_active_zones fails with a resource status, "
+        "and a resource status never comes while the limits leave room",
+        IDS("blk.device.blk-op.17", "blk.device.blk-op.21", "blk.device.blk-init.11",
+            "blk.device.blk-init.12")},
+    [CK_ZONE_LIMITS] = {"zone-limits", DEV, "blk",
+        "an otherwise valid append of at most max_append_sectors is not refused as too big "
+        "(INVALID_CMD / UNSUPP); a sequential-zone write or append not aligned to "
+        "write_granularity does not succeed",
+        IDS("blk.device.blk-init.13", "blk.device.blk-init.15")},
+    [CK_ZONE_APPEND_SECTOR] = {"zone-append-sector", DEV, "blk",
+        "a ZONE_APPEND completed with OK reports the zone's write pointer in append_sector",
+        IDS("blk.device.blk-op.24")},
+    [CK_ZONE_UNWRITTEN] = {"zone-unwritten-read", DEV, "blk",
+        "sectors from a zone's write pointer (or where FINISH found it) to the zone end read "
+        "as one fill byte, the same for the whole run, never as old data",
+        IDS("blk.device.blk-op.31", "blk.device.blk-op.32")},
+    [CK_ZONE_SE] = {"zone-secure-erase", DEV, "blk",
+        "with ZONED and SECURE_ERASE: a secure erase that is not whole zones does not complete "
+        "with OK; after one that did, the next report shows its sequential zones empty with "
+        "the write pointer at the zone start (as ZONE_RESET leaves them)",
+        IDS("blk.device.blk-op.34", "blk.device.blk-op.35")},
 
     [CK_D_INIT_ORDER] = {"init-order", DRV, "generic",
         "ACKNOWLEDGE, DRIVER, features, FEATURES_OK, FEATURES_OK re-read, queue setup, "

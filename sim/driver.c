@@ -524,6 +524,12 @@ int vs_driver_negotiate(vs_driver *d, vs_err *e)
     if (d->o.ring == VS_RING_SPLIT)
         want &= ~VS_BIT(VS_F_RING_PACKED);
     uint64_t neg = want & offered;
+    if (d->t->device_id == VS_DEV_BLK && (offered & VS_BIT(VS_BLK_F_ZONED))) {
+        /* The zoned model decides whether this device can be driven without ZONED. */
+        uint8_t model = 0;
+        if ((rc = vs_driver_config_read(d, VS_BLK_CFG_ZONED_MODEL, &model, 1, e)) < 0)
+            return fail(d, rc, e);
+    }
     if (d->o.ring == VS_RING_PACKED && !(neg & VS_BIT(VS_F_RING_PACKED)))
         return fail(d, vs_err_set(e, VS_ENOTSUP,
                                   "driver: packed ring requested but VIRTIO_F_RING_PACKED is "
@@ -581,6 +587,19 @@ static int blk_config(vs_driver *d, vs_err *e)
         d->size_max = (uint32_t)le_val(&v, 4);
     }
     d->ro = (d->features & VS_BIT(VS_BLK_F_RO)) != 0;
+    d->zone_sectors = 0;
+    if (d->features & VS_BIT(VS_BLK_F_ZONED)) { /* the zoned characteristics, as Linux reads them */
+        for (uint32_t off = VS_BLK_CFG_ZONE_SECTORS; off < VS_BLK_CFG_ZONED_MODEL; off += 4) {
+            uint32_t v = 0;
+            if ((rc = vs_driver_config_read(d, off, &v, 4, e)) < 0)
+                return rc;
+            if (off == VS_BLK_CFG_ZONE_SECTORS)
+                d->zone_sectors = (uint32_t)le_val(&v, 4);
+        }
+        uint8_t model = 0;
+        if ((rc = vs_driver_config_read(d, VS_BLK_CFG_ZONED_MODEL, &model, 1, e)) < 0)
+            return rc;
+    }
     return 0;
 }
 
@@ -1521,13 +1540,15 @@ const char *vs_fault_name(enum vs_fault f)
     case VS_FAULT_WRITE_BEFORE_READ: return "write_before_read";
     case VS_FAULT_ZERO_LEN: return "zero_length";
     case VS_FAULT_LEN_OVERFLOW: return "length_overflow";
+    case VS_FAULT_INDIRECT_WRITE: return "indirect_write_flag";
+    case VS_FAULT_DIRECT_INDIRECT: return "direct_then_indirect";
     }
     return "unknown";
 }
 
 int vs_fault_parse(const char *s, enum vs_fault *out, vs_err *e)
 {
-    for (int f = VS_FAULT_LOOP; f <= VS_FAULT_LEN_OVERFLOW; f++)
+    for (int f = VS_FAULT_LOOP; f <= VS_FAULT_LAST; f++)
         if (s && !strcmp(s, vs_fault_name((enum vs_fault)f))) {
             *out = (enum vs_fault)f;
             return 0;
@@ -1572,10 +1593,12 @@ static int write_table_desc(vs_driver *d, uint64_t gpa, const vs_desc *x, vs_err
 
 int vs_driver_submit_fault(vs_driver *d, uint16_t qi, enum vs_fault kind, vs_err *e)
 {
-    if (d->o.ring == VS_RING_PACKED && (kind == VS_FAULT_LOOP || kind == VS_FAULT_NEXT_OOR))
+    if (d->o.ring == VS_RING_PACKED && (kind == VS_FAULT_LOOP || kind == VS_FAULT_NEXT_OOR ||
+                                        kind == VS_FAULT_INDIRECT_WRITE ||
+                                        kind == VS_FAULT_DIRECT_INDIRECT))
         return vs_err_set(e, VS_ENOTSUP, "driver: fault %s needs a split ring",
                           vs_fault_name(kind));
-    if (kind < VS_FAULT_LOOP || kind > VS_FAULT_LEN_OVERFLOW)
+    if (kind < VS_FAULT_LOOP || kind > VS_FAULT_LAST)
         return vs_err_set(e, VS_EINVAL, "driver: unknown fault %d", (int)kind);
     int rc = depth_check(d, qi, e);
     if (rc < 0)
@@ -1637,6 +1660,29 @@ int vs_driver_submit_fault(vs_driver *d, uint16_t qi, enum vs_fault kind, vs_err
             goto out;
         ds[0] = (vs_desc){.addr = tbl, .len = 32, .flags = VS_DESC_F_INDIRECT};
         n = 1;
+        break;
+    }
+    case VS_FAULT_INDIRECT_WRITE:   /* table [header, status]; WRITE on the pointer */
+    case VS_FAULT_DIRECT_INDIRECT: { /* header direct, then table [status] */
+        if (!(d->features & VS_BIT(VS_F_INDIRECT_DESC))) {
+            rc = vs_err_set(e, VS_ENOTSUP, "driver: %s needs VIRTIO_F_INDIRECT_DESC",
+                            vs_fault_name(kind));
+            goto out;
+        }
+        vs_desc t0 = {.addr = hdr, .len = 16, .flags = VS_DESC_F_NEXT, .next = 1};
+        vs_desc t1 = {.addr = st, .len = 1, .flags = VS_DESC_F_WRITE};
+        if (kind == VS_FAULT_INDIRECT_WRITE) {
+            if ((rc = write_table_desc(d, tbl, &t0, e)) < 0 ||
+                (rc = write_table_desc(d, tbl + 16, &t1, e)) < 0)
+                goto out;
+            ds[0] = (vs_desc){.addr = tbl, .len = 32,
+                              .flags = VS_DESC_F_INDIRECT | VS_DESC_F_WRITE};
+            n = 1;
+        } else {
+            if ((rc = write_table_desc(d, tbl, &t1, e)) < 0)
+                goto out;
+            ds[1] = (vs_desc){.addr = tbl, .len = 16, .flags = VS_DESC_F_INDIRECT};
+        }
         break;
     }
     }

@@ -172,6 +172,16 @@ static uint32_t busy_of(const vs_driver *d, uint64_t sector)
     return x ? x->busy : 0;
 }
 
+/* Sectors [a, a + n) now hold something the driver cannot predict (a zone reset fills
+ * them with the device's pattern; an append lands where the device chooses). */
+static void shadow_forget(vs_driver *d, uint64_t a, uint64_t n)
+{
+    struct vs_blk_shadow *s = d->shadow;
+    for (size_t i = 0; s && i < s->cap; i++)
+        if (s->t[i].key && s->t[i].key - 1 >= a && s->t[i].key - 1 - a < n)
+            s->t[i].tag = VS_SHADOW_UNKNOWN;
+}
+
 /* ------------------------------------------------------------------ patterns */
 
 static uint64_t pattern_word(uint64_t seed, uint64_t tag, uint64_t sector, uint32_t w)
@@ -203,7 +213,8 @@ static void pattern_sector(uint64_t seed, uint64_t tag, uint64_t sector, uint8_t
 
 static bool is_write_type(uint32_t t)
 {
-    return t == VS_BLK_T_OUT || t == VS_BLK_T_DISCARD || t == VS_BLK_T_WRITE_ZEROES;
+    return t == VS_BLK_T_OUT || t == VS_BLK_T_DISCARD || t == VS_BLK_T_WRITE_ZEROES ||
+           t == VS_BLK_T_SECURE_ERASE;
 }
 
 static bool tracks_range(const vs_drv_req *rq)
@@ -295,9 +306,19 @@ int vs_blk_submit(vs_driver *d, const vs_blk_req *r, vs_err *e)
 
     /* Shape: readable [hdr, data-out | dwz], writable [data-in], status. */
     uint64_t data = 0;
-    bool data_in = false, dwz = false;
+    bool data_in = false, dwz = false, append = false;
     uint32_t expect_len = 1;
     switch (r->type) {
+    case VS_BLK_T_ZONE_APPEND: /* data out, then le64 append_sector + status in */
+        data = (uint64_t)r->nsectors * VS_BLK_SECTOR;
+        append = true;
+        expect_len = VS_BLK_APPEND_IN;
+        break;
+    case VS_BLK_T_ZONE_REPORT:
+        data = r->data_len;
+        data_in = true;
+        expect_len = (uint32_t)(data + 1);
+        break;
     case VS_BLK_T_IN:
         data = (uint64_t)r->nsectors * VS_BLK_SECTOR;
         data_in = true;
@@ -313,8 +334,14 @@ int vs_blk_submit(vs_driver *d, const vs_blk_req *r, vs_err *e)
         data_in = true;
         expect_len = VS_BLK_ID_BYTES + 1;
         break;
+    case VS_BLK_T_GET_LIFETIME:
+        data = VS_BLK_LIFETIME_BYTES;
+        data_in = true;
+        expect_len = VS_BLK_LIFETIME_BYTES + 1;
+        break;
     case VS_BLK_T_DISCARD:
     case VS_BLK_T_WRITE_ZEROES:
+    case VS_BLK_T_SECURE_ERASE:
         dwz = true;
         break;
     default:
@@ -336,7 +363,7 @@ int vs_blk_submit(vs_driver *d, const vs_blk_req *r, vs_err *e)
                           "blk: %u data segments exceed the device's seg_max %u "
                           "(segment size %u)", nd, d->seg_max, seg);
     uint32_t hsegs = d->o.chain_layout & VS_DRV_LAYOUT_SPLIT_HEADER ? 2 : 1;
-    uint32_t nseg = hsegs + nd + (dwz ? 1 : 0) + 1;
+    uint32_t nseg = hsegs + nd + (dwz ? 1 : 0) + (append ? 1 : 0) + 1;
     if (nseg > d->qsize && !indirect)
         return vs_err_set(e, VS_EINVAL, "blk: %u descriptors exceed the queue size %u",
                           nseg, d->qsize);
@@ -353,6 +380,7 @@ int vs_blk_submit(vs_driver *d, const vs_blk_req *r, vs_err *e)
     uint32_t k = 0;
     for (uint32_t i = 0; i < hsegs; i++)
         rq->seg[k++].len = 16 / hsegs;
+    uint32_t dwz_seg = k;
     if (dwz)
         rq->seg[k++].len = 16;
     if (!data_in) {
@@ -367,6 +395,8 @@ int vs_blk_submit(vs_driver *d, const vs_blk_req *r, vs_err *e)
             rq->seg[k].len = (uint32_t)(i + 1 < nd ? seg : data - (uint64_t)seg * (nd - 1));
     }
     rq->data_count = nd;
+    if (append)
+        rq->seg[k++].len = 8; /* append_sector */
     rq->status_seg = k;
     rq->seg[k++].len = 1;
 
@@ -384,7 +414,7 @@ int vs_blk_submit(vs_driver *d, const vs_blk_req *r, vs_err *e)
         put_le32(pb + 8, r->nsectors);
         put_le32(pb + 12, ((r->type == VS_BLK_T_WRITE_ZEROES && (r->flags & VS_BLK_REQ_UNMAP))
                                ? VS_BLK_F_DWZ_UNMAP : 0u) | r->dwz_flags);
-        if ((rc = vs_gmem_write(d->gm, rq->seg[hsegs].gpa, pb, 16, e)) < 0)
+        if ((rc = vs_gmem_write(d->gm, rq->seg[dwz_seg].gpa, pb, 16, e)) < 0)
             goto fail;
     }
     if (!data_in && nd && (r->flags & VS_BLK_REQ_ANY_DATA) && r->type == VS_BLK_T_OUT) {
@@ -392,7 +422,7 @@ int vs_blk_submit(vs_driver *d, const vs_blk_req *r, vs_err *e)
     } else if (!data_in && nd) {
         /* OUT: the pattern for a fresh tag; raw readable data: the pattern for tag 1. */
         /* Scenario-chosen patterns live in their own tag space, above the counter's. */
-        uint64_t tag = r->type != VS_BLK_T_OUT ? 1
+        uint64_t tag = r->type != VS_BLK_T_OUT && !append ? 1
                        : r->pattern ? (UINT64_C(1) << 62) | r->pattern
                                     : d->next_tag++;
         rq->write_tag = r->type == VS_BLK_T_OUT ? tag : 0;
@@ -587,6 +617,36 @@ void vs__blk_complete(vs_driver *d, vs_drv_req *rq, uint32_t used_len, bool len_
     }
     if (rq->r.type == VS_BLK_T_IN && st == VS_BLK_S_OK && rq->snap)
         verify_in(d, rq, res);
+    if (rq->r.type == VS_BLK_T_ZONE_APPEND && st == VS_BLK_S_OK) {
+        uint8_t b[8] = {0};
+        vs_gmem_read(d->gm, rq->seg[rq->status_seg - 1].gpa, b, 8, NULL);
+        for (int i = 7; i >= 0; i--)
+            res->append_sector = res->append_sector << 8 | b[i];
+        shadow_forget(d, res->append_sector, rq->r.nsectors);
+    }
+    if (rq->r.type == VS_BLK_T_ZONE_REPORT && st == VS_BLK_S_OK && rq->data_count) {
+        uint8_t b[VS_BLK_ZONE_DESC];
+        const vs_seg *sg = &rq->seg[rq->data_first];
+        if (sg->len >= VS_BLK_ZONE_REPORT_HDR &&
+            vs_gmem_read(d->gm, sg->gpa, b, 8, NULL) == 0) {
+            for (int i = 7; i >= 0; i--)
+                res->nr_zones = res->nr_zones << 8 | b[i];
+            for (uint32_t z = 0; z < VS_BLK_RESULT_ZONES && z < res->nr_zones; z++) {
+                uint64_t off = VS_BLK_ZONE_REPORT_HDR + (uint64_t)z * VS_BLK_ZONE_DESC;
+                if (off + VS_BLK_ZONE_DESC > sg->len ||
+                    vs_gmem_read(d->gm, sg->gpa + off, b, VS_BLK_ZONE_DESC, NULL) < 0)
+                    break;
+                res->zone_state[z] = b[25];
+                for (int i = 23; i >= 16; i--)
+                    res->zone_wp[z] = res->zone_wp[z] << 8 | b[i];
+            }
+        }
+    }
+    if (st == VS_BLK_S_OK && d->zone_sectors &&
+        (rq->r.type == VS_BLK_T_ZONE_RESET || rq->r.type == VS_BLK_T_ZONE_FINISH))
+        shadow_forget(d, rq->r.sector, d->zone_sectors);
+    if (st == VS_BLK_S_OK && rq->r.type == VS_BLK_T_ZONE_RESET_ALL)
+        shadow_forget(d, 0, UINT64_MAX);
     /* Shadow: what the disk holds now. */
     if (tracks_range(rq)) {
         uint64_t tag = VS_SHADOW_UNKNOWN;

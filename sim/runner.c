@@ -138,6 +138,10 @@ static const char *status_name(uint8_t st)
     case VS_BLK_S_OK: return "ok";
     case VS_BLK_S_IOERR: return "ioerr";
     case VS_BLK_S_UNSUPP: return "unsupp";
+    case VS_BLK_S_ZONE_INVALID_CMD: return "zone_invalid_cmd";
+    case VS_BLK_S_ZONE_UNALIGNED_WP: return "zone_unaligned_wp";
+    case VS_BLK_S_ZONE_OPEN_RESOURCE: return "zone_open_resource";
+    case VS_BLK_S_ZONE_ACTIVE_RESOURCE: return "zone_active_resource";
     default: return "invalid";
     }
 }
@@ -164,6 +168,23 @@ static int do_request(run_ctx *c, const vs_step *st, vs_blk_req *req)
     if (st->kind == VS_STEP_GET_ID && st->expect_id && strcmp(res.id_str, st->expect_id) != 0)
         return expect_failed(c, "GET_ID returned \"%s\", expected \"%s\"", res.id_str,
                              st->expect_id);
+    if (st->kind == VS_STEP_ZONE_APPEND && st->has_expect_sector && res.status == VS_BLK_S_OK &&
+        res.append_sector != st->expect_sector)
+        return expect_failed(c, "append_sector %" PRIu64 ", expected %" PRIu64,
+                             res.append_sector, st->expect_sector);
+    if (st->kind == VS_STEP_ZONE_REPORT && res.status == VS_BLK_S_OK) {
+        if (res.nr_zones < st->n_states || res.nr_zones < st->n_wp)
+            return expect_failed(c, "zone report has %" PRIu64 " zones, expected at least %u",
+                                 res.nr_zones, st->n_states > st->n_wp ? st->n_states : st->n_wp);
+        for (unsigned i = 0; i < st->n_states; i++)
+            if (res.zone_state[i] != st->expect_states[i])
+                return expect_failed(c, "reported zone %u is in state %u, expected %u", i,
+                                     res.zone_state[i], st->expect_states[i]);
+        for (unsigned i = 0; i < st->n_wp; i++)
+            if (res.zone_wp[i] != st->expect_wp[i])
+                return expect_failed(c, "reported zone %u has write pointer %" PRIu64
+                                     ", expected %" PRIu64, i, res.zone_wp[i], st->expect_wp[i]);
+    }
     expect_ok(c, status_name(res.status));
     return 0;
 }
@@ -193,6 +214,16 @@ static const struct cfg_field {
     {"write_zeroes_may_unmap", VS_BLK_CFG_WZ_MAY_UNMAP, 1},
     {"unused0", VS_BLK_CFG_WRITEBACK + 1, 1}, /* padding: reads 0 */
     {"unused1", VS_BLK_CFG_WZ_MAY_UNMAP + 1, 3},
+    {"zone_sectors", VS_BLK_CFG_ZONE_SECTORS, 4},
+    {"max_open_zones", VS_BLK_CFG_MAX_OPEN_ZONES, 4},
+    {"max_active_zones", VS_BLK_CFG_MAX_ACTIVE_ZONES, 4},
+    {"max_append_sectors", VS_BLK_CFG_MAX_APPEND_SECTORS, 4},
+    {"write_granularity", VS_BLK_CFG_WRITE_GRANULARITY, 4},
+    {"zoned_model", VS_BLK_CFG_ZONED_MODEL, 1},
+    {"unused2", VS_BLK_CFG_ZONED_MODEL + 1, 3},
+    {"max_secure_erase_sectors", VS_BLK_CFG_MAX_SE_SECTORS, 4},
+    {"max_secure_erase_seg", VS_BLK_CFG_MAX_SE_SEG, 4},
+    {"secure_erase_sector_alignment", VS_BLK_CFG_SE_SECTOR_ALIGN, 4},
 };
 
 static const struct cfg_field *cfg_field_find(const char *name)
@@ -307,7 +338,9 @@ static int do_init(run_ctx *c, const vs_step *st)
     if (rc < 0)
         return driver_error(c, rc, &e);
     c->r->negotiated = vs_driver_features(c->d);
-    if (!c->s->device.image && !c->external) /* a disk virtiosim created starts zeroed */
+    /* A disk virtiosim created starts zeroed; a zoned one fills unwritten sectors with a
+     * pattern of its own choosing. */
+    if (!c->s->device.image && !c->external && !(c->r->negotiated & VS_BIT(VS_BLK_F_ZONED)))
         vs_blk_shadow_assume(c->d, VS_SHADOW_ZERO);
     expect_ok(c, "initialized");
     return 0;
@@ -470,11 +503,24 @@ static void describe_step(const vs_step *st, char *buf, size_t n)
     case VS_STEP_WRITE:
     case VS_STEP_DISCARD:
     case VS_STEP_WRITE_ZEROES:
+    case VS_STEP_SECURE_ERASE:
         snprintf(buf, n, "%s sector %" PRIu64 " count %u queue %u", k, st->sector, st->count,
                  st->queue);
         break;
     case VS_STEP_REQUEST:
         snprintf(buf, n, "request type %u", st->req_type);
+        break;
+    case VS_STEP_ZONE_APPEND:
+        snprintf(buf, n, "%s sector %" PRIu64 " count %u", k, st->sector, st->count);
+        break;
+    case VS_STEP_ZONE_REPORT:
+        snprintf(buf, n, "%s sector %" PRIu64 " zones %u", k, st->sector, st->zones);
+        break;
+    case VS_STEP_ZONE_OPEN:
+    case VS_STEP_ZONE_CLOSE:
+    case VS_STEP_ZONE_FINISH:
+    case VS_STEP_ZONE_RESET:
+        snprintf(buf, n, "%s sector %" PRIu64, k, st->sector);
         break;
     case VS_STEP_WORKLOAD:
         snprintf(buf, n, "workload %s bs %u iodepth %u x%" PRIu64, vs_rw_kind_name(st->wl.rw),
@@ -522,6 +568,35 @@ static int run_step(run_ctx *c, const vs_step *st)
     case VS_STEP_REQUEST:
         req.type = st->req_type;
         return do_request(c, st, &req);
+    case VS_STEP_GET_LIFETIME:
+        req.type = VS_BLK_T_GET_LIFETIME;
+        return do_request(c, st, &req);
+    case VS_STEP_SECURE_ERASE:
+        req.type = VS_BLK_T_SECURE_ERASE;
+        req.dwz_flags = st->dwz_flags;
+        return do_request(c, st, &req);
+    case VS_STEP_ZONE_APPEND:
+        req.type = VS_BLK_T_ZONE_APPEND;
+        req.pattern = st->pattern;
+        return do_request(c, st, &req);
+    case VS_STEP_ZONE_REPORT:
+        req.type = VS_BLK_T_ZONE_REPORT;
+        req.nsectors = 0;
+        req.data_len = VS_BLK_ZONE_REPORT_HDR + st->zones * VS_BLK_ZONE_DESC;
+        req.seg_size = req.data_len; /* one buffer: the report is parsed from it */
+        return do_request(c, st, &req);
+    case VS_STEP_ZONE_OPEN:
+    case VS_STEP_ZONE_CLOSE:
+    case VS_STEP_ZONE_FINISH:
+    case VS_STEP_ZONE_RESET:
+    case VS_STEP_ZONE_RESET_ALL: {
+        static const uint32_t types[] = {VS_BLK_T_ZONE_OPEN, VS_BLK_T_ZONE_CLOSE,
+                                         VS_BLK_T_ZONE_FINISH, VS_BLK_T_ZONE_RESET,
+                                         VS_BLK_T_ZONE_RESET_ALL};
+        req.type = types[st->kind - VS_STEP_ZONE_OPEN];
+        req.nsectors = 0;
+        return do_request(c, st, &req);
+    }
     case VS_STEP_WORKLOAD:
         return do_workload(c, st);
     case VS_STEP_EXPECT:
@@ -667,6 +742,8 @@ static int build_ref(run_ctx *c, vs_err *e)
     bo.config_wce = s->device.config_wce;
     bo.topology = s->device.topology;
     bo.geometry = s->device.geometry;
+    bo.secure_erase = s->device.secure_erase;
+    bo.lifetime = s->device.lifetime;
     bo.max_discard_sectors = s->device.max_discard_sectors;
     bo.max_discard_seg = s->device.max_discard_seg;
     bo.discard_sector_alignment = s->device.discard_sector_alignment;
@@ -675,8 +752,21 @@ static int build_ref(run_ctx *c, vs_err *e)
     bo.write_zeroes_may_unmap = s->device.write_zeroes_may_unmap;
     bo.serial = s->device.serial;
     bo.extra_features |= s->device.extra_features;
-    if (c->o->mutant)
+    bo.zoned.on = s->device.zoned.on;
+    bo.zoned.model = s->device.zoned.model;
+    bo.zoned.zone_sectors = s->device.zoned.zone_sectors;
+    bo.zoned.zone_capacity = s->device.zoned.zone_capacity;
+    bo.zoned.conventional_zones = s->device.zoned.conventional_zones;
+    bo.zoned.max_open_zones = s->device.zoned.max_open_zones;
+    bo.zoned.max_active_zones = s->device.zoned.max_active_zones;
+    bo.zoned.max_append_sectors = s->device.zoned.max_append_sectors;
+    bo.zoned.write_granularity = s->device.zoned.write_granularity;
+    bo.zoned.read_only_zones = s->device.zoned.read_only_zones;
+    bo.zoned.offline_zones = s->device.zoned.offline_zones;
+    if (c->o->mutant) {
         bo.mutations = c->o->mutant->blk_mutations;
+        bo.zoned_mutation = c->o->mutant->zoned_mutation;
+    }
     int rc = vs_blk_create(&c->dev, c->gm, &bo, e);
     if (rc < 0)
         return vs_err_prefix(e, "reference virtio-blk");

@@ -397,15 +397,17 @@ PARSER(dev_features)
         return fail_at(L, v, "expected a list such as [flush, discard], found %s", node_kind(v));
     S->device.flush = S->device.discard = S->device.write_zeroes = false;
     S->device.config_wce = S->device.topology = S->device.geometry = false;
+    S->device.secure_erase = S->device.lifetime = false;
     static const char *const names[] = {"flush", "discard", "write_zeroes", "config_wce",
-                                        "topology", "geometry"};
+                                        "topology", "geometry", "secure_erase", "lifetime"};
     for (yaml_node_item_t *i = v->data.sequence.items.start; i < v->data.sequence.items.top; i++) {
         int k = 0;
-        int r = get_enum(L, node(L, *i), names, 6, &k);
+        int r = get_enum(L, node(L, *i), names, 8, &k);
         if (r < 0)
             return r;
         bool *flags[] = {&S->device.flush, &S->device.discard, &S->device.write_zeroes,
-                         &S->device.config_wce, &S->device.topology, &S->device.geometry};
+                         &S->device.config_wce, &S->device.topology, &S->device.geometry,
+                         &S->device.secure_erase, &S->device.lifetime};
         *flags[k] = true;
     }
     return 0;
@@ -465,6 +467,89 @@ PARSER(dev_extra)
     return r;
 }
 
+/* zoned: {model, zone_size, zone_capacity, conventional_zones, max_open_zones, ...} */
+static int zone_sectors_of(loader *L, const yaml_node_t *v, uint32_t *out)
+{
+    uint64_t n;
+    const char *s = scalar(v);
+    bool has_unit = s && *s && isalpha((unsigned char)s[strlen(s) - 1]);
+    int r = get_size(L, v, &n);
+    if (r < 0)
+        return r;
+    if (has_unit) {
+        if (n % VS_BLK_SECTOR)
+            return fail_at(L, v, "%s is not a multiple of 512 bytes", s);
+        n /= VS_BLK_SECTOR;
+    }
+    if (n == 0 || n > UINT32_MAX)
+        return fail_at(L, v, "expected 1 to 2^32-1 sectors, found %s", s);
+    *out = (uint32_t)n;
+    return 0;
+}
+PARSER(z_model)
+{
+    static const char *const names[] = {"none", "host-managed", "host-aware"};
+    int k = 0;
+    int r = get_enum(L, v, names, 3, &k);
+    S->device.zoned.model = (uint8_t)k;
+    return r;
+}
+PARSER(z_size) { return zone_sectors_of(L, v, &S->device.zoned.zone_sectors); }
+PARSER(z_cap) { return zone_sectors_of(L, v, &S->device.zoned.zone_capacity); }
+PARSER(z_conv) { return get_u32(L, v, UINT32_MAX, &S->device.zoned.conventional_zones); }
+PARSER(z_open) { return get_u32(L, v, UINT32_MAX, &S->device.zoned.max_open_zones); }
+PARSER(z_active) { return get_u32(L, v, UINT32_MAX, &S->device.zoned.max_active_zones); }
+PARSER(z_append) { return get_u32(L, v, UINT32_MAX, &S->device.zoned.max_append_sectors); }
+PARSER(z_gran)
+{
+    uint64_t n;
+    int r = get_size(L, v, &n);
+    if (r == 0 && (n < VS_BLK_SECTOR || n > (1u << 20) || (n & (n - 1))))
+        return fail_at(L, v, "write_granularity must be a power of two from 512 bytes to 1MiB");
+    S->device.zoned.write_granularity = (uint32_t)n;
+    return r;
+}
+static int zone_list(loader *L, const yaml_node_t *v, uint64_t *mask)
+{
+    if (v->type != YAML_SEQUENCE_NODE)
+        return fail_at(L, v, "expected a list of zone numbers (0..63)");
+    for (yaml_node_item_t *i = v->data.sequence.items.start; i < v->data.sequence.items.top; i++) {
+        uint32_t z = 0;
+        int r = get_u32(L, node(L, *i), 63, &z);
+        if (r < 0)
+            return r;
+        *mask |= UINT64_C(1) << z;
+    }
+    return 0;
+}
+PARSER(z_ro) { return zone_list(L, v, &S->device.zoned.read_only_zones); }
+PARSER(z_offline) { return zone_list(L, v, &S->device.zoned.offline_zones); }
+static const field zoned_fields[] = {
+    {"model", z_model}, {"zone_size", z_size}, {"zone_capacity", z_cap},
+    {"conventional_zones", z_conv}, {"max_open_zones", z_open},
+    {"max_active_zones", z_active}, {"max_append_sectors", z_append},
+    {"write_granularity", z_gran}, {"read_only_zones", z_ro}, {"offline_zones", z_offline},
+    {NULL, NULL},
+};
+PARSER(dev_zoned)
+{
+    S->device.zoned.on = true;
+    S->device.zoned.model = VS_BLK_Z_HM;
+    int r = walk_mapping(L, v, zoned_fields, ctx, "zoned");
+    if (r < 0)
+        return r;
+    if (!mapping_get(L, v, "zone_size"))
+        return fail_at(L, v, "zoned needs 'zone_size'");
+    if (S->device.zoned.zone_capacity > S->device.zoned.zone_sectors)
+        return fail_at(L, v, "zone_capacity is larger than zone_size");
+    if ((S->device.zoned.read_only_zones | S->device.zoned.offline_zones) &&
+        ((S->device.zoned.read_only_zones | S->device.zoned.offline_zones) &
+         ((UINT64_C(1) << (S->device.zoned.conventional_zones < 64
+                               ? S->device.zoned.conventional_zones : 63)) - 1)))
+        return fail_at(L, v, "read_only_zones / offline_zones must be sequential zones");
+    return 0;
+}
+
 static const field device_fields[] = {
     {"kind", dev_kind}, {"capacity", dev_capacity}, {"image", dev_image},
     {"read_only", dev_ro}, {"num_queues", dev_nq}, {"queue_size", dev_qs},
@@ -473,7 +558,7 @@ static const field device_fields[] = {
     {"max_discard_sectors", dev_mds}, {"max_discard_seg", dev_mdseg},
     {"discard_sector_alignment", dev_dsa}, {"max_write_zeroes_sectors", dev_mwzs},
     {"max_write_zeroes_seg", dev_mwzseg}, {"write_zeroes_may_unmap", dev_wzmu},
-    {"inject_errors", dev_inject}, {"extra_features", dev_extra},
+    {"inject_errors", dev_inject}, {"extra_features", dev_extra}, {"zoned", dev_zoned},
     {NULL, NULL},
 };
 
@@ -628,9 +713,61 @@ PARSER(st_type) { return get_u32(L, v, UINT32_MAX, &T->req_type); }
 PARSER(st_expect_id) { return get_str(L, v, &T->expect_id); }
 PARSER(st_expect)
 {
-    static const char *const names[] = {[VS_EXPECT_OK] = "ok", [VS_EXPECT_IOERR] = "ioerr",
-                                        [VS_EXPECT_UNSUPP] = "unsupp"};
-    return get_enum(L, v, names, 3, &T->expect);
+    static const char *const names[] = {
+        [VS_EXPECT_OK] = "ok", [VS_EXPECT_IOERR] = "ioerr", [VS_EXPECT_UNSUPP] = "unsupp",
+        [VS_EXPECT_ZONE_INVALID_CMD] = "zone_invalid_cmd",
+        [VS_EXPECT_ZONE_UNALIGNED_WP] = "zone_unaligned_wp",
+        [VS_EXPECT_ZONE_OPEN_RESOURCE] = "zone_open_resource",
+        [VS_EXPECT_ZONE_ACTIVE_RESOURCE] = "zone_active_resource"};
+    return get_enum(L, v, names, 7, &T->expect);
+}
+PARSER(st_expect_sector)
+{
+    T->has_expect_sector = true;
+    return get_u64(L, v, UINT64_MAX, &T->expect_sector);
+}
+PARSER(st_zones)
+{
+    int r = get_u32(L, v, 4096, &T->zones);
+    if (r == 0 && T->zones == 0)
+        return fail_at(L, v, "zones must be at least 1");
+    return r;
+}
+PARSER(st_expect_states)
+{
+    static const char *const names[16] = {
+        [VS_BLK_ZS_NOT_WP] = "not_wp", [VS_BLK_ZS_EMPTY] = "empty", [VS_BLK_ZS_IOPEN] = "iopen",
+        [VS_BLK_ZS_EOPEN] = "eopen", [VS_BLK_ZS_CLOSED] = "closed",
+        [VS_BLK_ZS_RDONLY] = "read_only", [VS_BLK_ZS_FULL] = "full",
+        [VS_BLK_ZS_OFFLINE] = "offline"};
+    if (v->type != YAML_SEQUENCE_NODE)
+        return fail_at(L, v, "expected a list of zone states such as [empty, iopen, full]");
+    T->n_states = 0;
+    for (yaml_node_item_t *i = v->data.sequence.items.start; i < v->data.sequence.items.top; i++) {
+        if (T->n_states >= VS_STEP_MAX_ZONES)
+            return fail_at(L, node(L, *i), "at most %d zone states", VS_STEP_MAX_ZONES);
+        int k = 0;
+        int r = get_enum(L, node(L, *i), names, 16, &k);
+        if (r < 0)
+            return r;
+        T->expect_states[T->n_states++] = (uint8_t)k;
+    }
+    return 0;
+}
+PARSER(st_expect_wp)
+{
+    if (v->type != YAML_SEQUENCE_NODE)
+        return fail_at(L, v, "expected a list of write pointers (sectors)");
+    T->n_wp = 0;
+    for (yaml_node_item_t *i = v->data.sequence.items.start; i < v->data.sequence.items.top; i++) {
+        if (T->n_wp >= VS_STEP_MAX_ZONES)
+            return fail_at(L, node(L, *i), "at most %d write pointers", VS_STEP_MAX_ZONES);
+        int r = get_u64(L, node(L, *i), UINT64_MAX, &T->expect_wp[T->n_wp]);
+        if (r < 0)
+            return r;
+        T->n_wp++;
+    }
+    return 0;
 }
 PARSER(st_init_expect)
 {
@@ -642,11 +779,11 @@ PARSER(st_init_expect)
 }
 PARSER(st_fault_kind)
 {
-    static const char *names[VS_FAULT_LEN_OVERFLOW + 1];
-    for (int i = VS_FAULT_LOOP; i <= VS_FAULT_LEN_OVERFLOW; i++)
+    static const char *names[VS_FAULT_LAST + 1];
+    for (int i = VS_FAULT_LOOP; i <= VS_FAULT_LAST; i++)
         names[i] = vs_fault_name((enum vs_fault)i);
     int k = 0;
-    int r = get_enum(L, v, names, VS_FAULT_LEN_OVERFLOW + 1, &k);
+    int r = get_enum(L, v, names, VS_FAULT_LAST + 1, &k);
     T->fault = (enum vs_fault)k;
     return r;
 }
@@ -766,7 +903,9 @@ PARSER(ex_config)
         "physical_block_exp", "alignment_offset", "min_io_size", "opt_io_size", "writeback",
         "num_queues", "max_discard_sectors", "max_discard_seg", "discard_sector_alignment",
         "max_write_zeroes_sectors", "max_write_zeroes_seg", "write_zeroes_may_unmap",
-        "unused0", "unused1",
+        "unused0", "unused1", "zone_sectors", "max_open_zones", "max_active_zones",
+        "max_append_sectors", "write_granularity", "zoned_model", "unused2",
+        "max_secure_erase_sectors", "max_secure_erase_seg", "secure_erase_sector_alignment",
     };
     const int nknown = (int)(sizeof known / sizeof known[0]);
     for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top; p++) {
@@ -802,6 +941,17 @@ static const field dwz_fields[] = {
 static const field request_fields[] = {
     {"type", st_type}, {"sector", st_sector}, {"count", st_count}, {"queue", st_queue},
     {"expect", st_expect}, {NULL, NULL},
+};
+static const field zone_append_fields[] = {
+    {"sector", st_sector}, {"count", st_count}, {"queue", st_queue}, {"expect", st_expect},
+    {"pattern", st_pattern}, {"expect_sector", st_expect_sector}, {NULL, NULL},
+};
+static const field zone_report_fields[] = {
+    {"sector", st_sector}, {"zones", st_zones}, {"queue", st_queue}, {"expect", st_expect},
+    {"expect_states", st_expect_states}, {"expect_wp", st_expect_wp}, {NULL, NULL},
+};
+static const field zone_mgmt_fields[] = {
+    {"sector", st_sector}, {"queue", st_queue}, {"expect", st_expect}, {NULL, NULL},
 };
 static const field workload_fields[] = {
     {"rw", wl_rw}, {"bs", wl_bs}, {"iodepth", wl_iodepth}, {"rwmixread", wl_mix},
@@ -871,6 +1021,15 @@ static const struct step_schema {
     {"suspend", VS_STEP_SUSPEND, suspend_fields, true, {NULL}},
     {"resume", VS_STEP_RESUME, resume_fields, true, {NULL}},
     {"config_change", VS_STEP_CONFIG_CHANGE, no_fields, true, {NULL}},
+    {"zone_append", VS_STEP_ZONE_APPEND, zone_append_fields, false, {"sector", "count"}},
+    {"zone_report", VS_STEP_ZONE_REPORT, zone_report_fields, true, {NULL}},
+    {"zone_open", VS_STEP_ZONE_OPEN, zone_mgmt_fields, false, {"sector"}},
+    {"zone_close", VS_STEP_ZONE_CLOSE, zone_mgmt_fields, false, {"sector"}},
+    {"zone_finish", VS_STEP_ZONE_FINISH, zone_mgmt_fields, false, {"sector"}},
+    {"zone_reset", VS_STEP_ZONE_RESET, zone_mgmt_fields, false, {"sector"}},
+    {"zone_reset_all", VS_STEP_ZONE_RESET_ALL, flush_fields, true, {NULL}},
+    {"secure_erase", VS_STEP_SECURE_ERASE, dwz_fields, false, {"sector", "count"}},
+    {"get_lifetime", VS_STEP_GET_LIFETIME, flush_fields, true, {NULL}},
 };
 #define NSCHEMAS (sizeof step_schemas / sizeof step_schemas[0])
 
@@ -896,6 +1055,7 @@ static void step_defaults(const vs_scenario *s, vs_step *t, const yaml_node_t *a
     t->wl.rwmixread = 50;
     t->wl.verify = true;
     t->wl.queues = 1;
+    t->zones = VS_STEP_MAX_ZONES;
 }
 
 static int parse_step(loader *L, vs_scenario *s, const yaml_node_t *n, vs_step *t)
@@ -1042,7 +1202,9 @@ static void scenario_defaults(vs_scenario *s)
                          VS_BIT(VS_BLK_F_RO) | VS_BIT(VS_BLK_F_BLK_SIZE) |
                          VS_BIT(VS_BLK_F_FLUSH) | VS_BIT(VS_BLK_F_TOPOLOGY) |
                          VS_BIT(VS_BLK_F_CONFIG_WCE) | VS_BIT(VS_BLK_F_MQ) |
-                         VS_BIT(VS_BLK_F_DISCARD) | VS_BIT(VS_BLK_F_WRITE_ZEROES);
+                         VS_BIT(VS_BLK_F_DISCARD) | VS_BIT(VS_BLK_F_WRITE_ZEROES) |
+                         VS_BIT(VS_BLK_F_ZONED) | VS_BIT(VS_BLK_F_SECURE_ERASE) |
+                         VS_BIT(VS_BLK_F_LIFETIME);
     s->driver.queue_size = 0; /* the device's maximum, as a real driver would pick */
     s->driver.queues = 1;
     s->driver.interrupts = VS_IRQ_MSIX;

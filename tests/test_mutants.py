@@ -72,3 +72,38 @@ def test_every_monitor_check_has_a_mutant():
                (ROOT / "conformance" / "tests" / "test_monitors.c").read_text())
     unproven = [n for n in names if f'"{n}"' not in provers]
     assert unproven == [], f"monitor checks without a mutant: {unproven}"
+
+
+ZONED_STATEMENTS = ([f"blk.device.blk-init.{n}" for n in range(8, 17)] +
+                    [f"blk.device.blk-op.{n}" for n in range(14, 36)])
+
+
+def test_zoned_scenarios_pass_and_exercise_the_zoned_statements(cli, tmp_path):
+    """The correct zoned device passes every zoned scenario, and between them the scenarios
+    exercise every zoned device statement that has a check (none is left not exercised)."""
+    r = cli("run", "--report", tmp_path, *sorted(BLK.glob("zoned-*.yaml")))
+    assert r.returncode == 0, fmt(r)
+    stmts = {s["id"]: s for s in json.loads((tmp_path / "results.json").read_text())["statements"]}
+    unexercised = [i for i in ZONED_STATEMENTS if stmts[i]["verdict"] != "pass"]
+    assert unexercised == [], unexercised
+
+
+def test_every_zoned_statement_is_proven_by_a_zoned_mutant(cli, mutants):
+    r = cli("clauses", "--json")
+    assert r.returncode == 0, fmt(r)
+    rows = {st["id"]: st for st in json.loads(r.stdout)}
+    unproven = [i for i in ZONED_STATEMENTS if not (rows[i]["checks"] and rows[i]["mutant"])]
+    assert unproven == [], unproven
+    zoned = re.findall(r"^(ok|BAD)\s+(zoned-\S+)", mutants.stdout, re.M)
+    assert len(zoned) >= len(ZONED_STATEMENTS) - 1, fmt(mutants)
+    assert all(tag == "ok" for tag, _ in zoned), fmt(mutants)
+
+
+def test_zoned_mutant_fails_its_scenario_and_statement(cli, tmp_path):
+    r = cli("run", "--report", tmp_path, "--mutant", "zoned-write-anywhere",
+            BLK / "zoned-errors.yaml")
+    assert r.returncode == 1, fmt(r)
+    assert "expected zone_unaligned_wp" in r.stdout, fmt(r)
+    stmts = json.loads((tmp_path / "results.json").read_text())["statements"]
+    failed = [s["id"] for s in stmts if s["verdict"] == "fail"]
+    assert failed == ["blk.device.blk-op.28"], failed

@@ -32,6 +32,9 @@ CASES = [
     ("bad-driver-key.yaml", ("queue_sise", 0), ["unknown key 'queue_sise' in driver",
                                                 "queue_size"]),
     ("bad-step-key.yaml", ("patern", 0), ["unknown key 'patern' in step 'write'", "pattern"]),
+    ("bad-zoned-key.yaml", ("max_open_zone:", 0), ["unknown key 'max_open_zone' in zoned",
+                                                   "max_open_zones"]),
+    ("bad-zoned-expect.yaml", ("zone_full", 0), ["zone_invalid_cmd", "zone_full"]),
     # Wrong types / values: at the value.
     ("bad-type.yaml", ("zero", 0), ["expected a non-negative whole number", "'zero'"]),
     ("bad-device-scalar.yaml", ("blk\n", 0), ["expected a mapping for device"]),

@@ -913,6 +913,82 @@ START_TEST(backend_view)
 }
 END_TEST
 
+/* Zoned (ZONED negotiated, host-managed): a report makes zone 0 conventional and zone 1
+ * an empty SWR zone; then ZONE_OPEN of zone 0 and a write away from zone 1's write pointer.
+ * zmut 0: a conforming device; 1: the open succeeds; 2: the write succeeds; 3: unused2 0xff. */
+static void zoned_run(h *x, int zmut)
+{
+    memset(x, 0, sizeof *x);
+    ck_assert_int_eq(vs_gmem_create_flat(&x->gm, SPAN_BOUNDARY, NULL), 0);
+    ck_assert_int_eq(vs_monitors_create(&x->m, x->gm, VS_DEV_BLK, VS_ROLE_DEVICE, NULL), 0);
+    vs_monitors_set_scenario(x->m, "unit-zoned");
+    ck_assert_int_eq(vs_vq_layout_alloc(x->gm, VS_RING_SPLIT, QSZ, &x->l, NULL), 0);
+    ev(x, VS_EV_RESET, -1, 0);
+    ev(x, VS_EV_STATUS_READ, -1, 0);
+    ev(x, VS_EV_STATUS_WRITE, -1, 1);
+    ev(x, VS_EV_STATUS_WRITE, -1, 3);
+    uint64_t f = VS_BIT(VS_F_VERSION_1) | VS_BIT(VS_BLK_F_FLUSH) | VS_BIT(VS_BLK_F_ZONED);
+    ev(x, VS_EV_FEATURES_READ, -1, f);
+    cfg(x, VS_EV_CONFIG_READ, VS_BLK_CFG_ZONED_MODEL, 1, VS_BLK_Z_HM);
+    ev(x, VS_EV_FEATURES_WRITE, -1, f);
+    x->neg = f;
+    ev(x, VS_EV_STATUS_WRITE, -1, 0xb);
+    ev(x, VS_EV_STATUS_READ, -1, 0xb);
+    cfg(x, VS_EV_CONFIG_READ, 0, 8, 4096);
+    static const uint32_t zc[] = {2048, 0, 0, 64, 512};
+    for (uint32_t i = 0; i < 5; i++)
+        cfg(x, VS_EV_CONFIG_READ, VS_BLK_CFG_ZONE_SECTORS + 4 * i, 4, zc[i]);
+    cfg(x, VS_EV_CONFIG_READ, VS_BLK_CFG_ZONED_MODEL, 4, VS_BLK_Z_HM | (zmut == 3 ? 0xff00 : 0));
+    vs_event qs = {.kind = VS_EV_QUEUE_SETUP, .queue = 0, .layout = &x->l, .t_ns = x->t += 10};
+    vs_monitors_on_event(x->m, &qs);
+    ev(x, VS_EV_STATUS_WRITE, -1, 0xf);
+    request(x, 0, VS_BLK_T_ZONE_REPORT, 0, 64 + 2 * 64, true);
+    uint64_t rep = BUF + 0x100;
+    vs_gmem_fill(x->gm, rep, 0, 64 + 2 * 64, NULL);
+    vs_gmem_st64(x->gm, rep, 2, NULL);
+    for (uint64_t z = 0; z < 2; z++) {
+        uint64_t d = rep + 64 + 64 * z;
+        vs_gmem_st64(x->gm, d, 2048, NULL);
+        vs_gmem_st64(x->gm, d + 8, 2048 * z, NULL);
+        vs_gmem_st64(x->gm, d + 16, z ? 2048 : 2048, NULL);
+        vs_gmem_st8(x->gm, d + 24, z ? VS_BLK_ZT_SWR : VS_BLK_ZT_CONV, NULL);
+        vs_gmem_st8(x->gm, d + 25, z ? VS_BLK_ZS_EMPTY : VS_BLK_ZS_NOT_WP, NULL);
+    }
+    complete(x, 0, 64 + 2 * 64 + 1, 0, true);
+    request(x, 3, VS_BLK_T_ZONE_OPEN, 0, 0, false);
+    complete(x, 3, 1, zmut == 1 ? VS_BLK_S_OK : VS_BLK_S_ZONE_INVALID_CMD, true);
+    request(x, 6, VS_BLK_T_OUT, 2056, 512, false);
+    complete(x, 6, 1, zmut == 2 ? VS_BLK_S_OK : VS_BLK_S_ZONE_UNALIGNED_WP, true);
+    ck_assert_int_eq(vs_monitors_finish(x->m, x->neg, NULL), 0);
+}
+
+START_TEST(zoned_checks)
+{
+    static const struct { int zmut; const char *id, *check; } cases[] = {
+        {1, "blk.device.blk-op.14", "zone-mgmt-status"},
+        {2, "blk.device.blk-op.28", "zone-io-status"},
+        {3, "blk.device.blk-init.16", "zoned-config-fields"},
+    };
+    h x;
+    zoned_run(&x, 0);
+    ck_assert_uint_eq(vs_monitors_violations(x.m), 0);
+    for (size_t i = 0; i < 3; i++)
+        ck_assert_msg(res(&x, cases[i].id)->verdict == VS_VERDICT_PASS, "%s clean: %s",
+                      cases[i].id, vs_verdict_name(res(&x, cases[i].id)->verdict));
+    ck_assert_int_eq(res(&x, "blk.device.blk-init.10")->verdict, VS_VERDICT_PASS);
+    done(&x);
+    for (size_t i = 0; i < 3; i++) {
+        zoned_run(&x, cases[i].zmut);
+        const vs_stmt_result *r = res(&x, cases[i].id);
+        ck_assert_msg(r->verdict == VS_VERDICT_FAIL, "%s mutant: %s", cases[i].id,
+                      vs_verdict_name(r->verdict));
+        ck_assert_str_eq(r->evidence[0].check, cases[i].check);
+        ck_assert_uint_eq(vs_monitors_violations(x.m), 1);
+        done(&x);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("monitors");
@@ -927,7 +1003,7 @@ int main(void)
         d_avail_flags, d_kick_unneeded, d_feat_reserved, d_no_v1, d_ro_ignored, d_cfg_optional,
         d_wce_early, d_abandon, in_order, lifetime, cap_change, error_flagged,
         irq_suppressed, ro_write, features_ok_refusal, verdict_kinds, create_errors, reset_slow, reset_never, wz_zeroes, pk_used_desc,
-        pk_fetch_order, pk_fetch_available, report_driver_violation, backend_view,
+        pk_fetch_order, pk_fetch_available, report_driver_violation, backend_view, zoned_checks,
     };
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
         tcase_add_test(tc, tests[i]);

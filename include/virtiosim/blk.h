@@ -16,9 +16,44 @@ enum vs_blk_req_type {
     VS_BLK_T_DISCARD = 11,
     VS_BLK_T_WRITE_ZEROES = 13,
     VS_BLK_T_SECURE_ERASE = 14,
+    VS_BLK_T_ZONE_APPEND = 15,    /* zoned (VIRTIO_BLK_F_ZONED) request types */
+    VS_BLK_T_ZONE_REPORT = 16,
+    VS_BLK_T_ZONE_OPEN = 18,
+    VS_BLK_T_ZONE_CLOSE = 20,
+    VS_BLK_T_ZONE_FINISH = 22,
+    VS_BLK_T_ZONE_RESET = 24,
+    VS_BLK_T_ZONE_RESET_ALL = 26,
 };
 
-enum vs_blk_status { VS_BLK_S_OK = 0, VS_BLK_S_IOERR = 1, VS_BLK_S_UNSUPP = 2 };
+enum vs_blk_status {
+    VS_BLK_S_OK = 0,
+    VS_BLK_S_IOERR = 1,
+    VS_BLK_S_UNSUPP = 2,
+    VS_BLK_S_ZONE_INVALID_CMD = 3,     /* zoned status codes (ZONED negotiated) */
+    VS_BLK_S_ZONE_UNALIGNED_WP = 4,
+    VS_BLK_S_ZONE_OPEN_RESOURCE = 5,
+    VS_BLK_S_ZONE_ACTIVE_RESOURCE = 6,
+};
+
+/* Zoned models (config zoned.model), zone types and zone states (zone report). */
+enum vs_blk_zoned_model { VS_BLK_Z_NONE = 0, VS_BLK_Z_HM = 1, VS_BLK_Z_HA = 2 };
+enum vs_blk_zone_type { VS_BLK_ZT_CONV = 1, VS_BLK_ZT_SWR = 2, VS_BLK_ZT_SWP = 3 };
+enum vs_blk_zone_state {
+    VS_BLK_ZS_NOT_WP = 0,
+    VS_BLK_ZS_EMPTY = 1,
+    VS_BLK_ZS_IOPEN = 2,
+    VS_BLK_ZS_EOPEN = 3,
+    VS_BLK_ZS_CLOSED = 4,
+    VS_BLK_ZS_RDONLY = 13,
+    VS_BLK_ZS_FULL = 14,
+    VS_BLK_ZS_OFFLINE = 15,
+};
+/* Zone report: 64-byte header {le64 nr_zones, 56 reserved}, then 64-byte descriptors
+ * {le64 z_cap, le64 z_start, le64 z_wp, u8 z_type, u8 z_state, 38 reserved}. */
+#define VS_BLK_ZONE_REPORT_HDR 64u
+#define VS_BLK_ZONE_DESC 64u
+/* ZONE_APPEND: the writable part is {le64 append_sector, u8 status}. */
+#define VS_BLK_APPEND_IN 9u
 
 #define VS_BLK_SECTOR 512u
 #define VS_BLK_ID_BYTES 20u
@@ -58,7 +93,18 @@ enum vs_blk_cfg_off {
     VS_BLK_CFG_MAX_WZ_SECTORS = 48,
     VS_BLK_CFG_MAX_WZ_SEG = 52,
     VS_BLK_CFG_WZ_MAY_UNMAP = 56,     /* u8 */
-    VS_BLK_CFG_SIZE = 60,             /* bytes of config we implement (up to unused1) */
+    VS_BLK_CFG_SIZE = 60,             /* bytes of config without ZONED (up to unused1) */
+    VS_BLK_CFG_MAX_SE_SECTORS = 60,   /* le32; secure erase (SECURE_ERASE offered) */
+    VS_BLK_CFG_MAX_SE_SEG = 64,       /* le32 */
+    VS_BLK_CFG_SE_SECTOR_ALIGN = 68,  /* le32 */
+    VS_BLK_CFG_SIZE_SE = 72,          /* bytes of config with SECURE_ERASE, without ZONED */
+    VS_BLK_CFG_ZONE_SECTORS = 72,     /* le32; zoned struct (60..71: secure erase, 0) */
+    VS_BLK_CFG_MAX_OPEN_ZONES = 76,   /* le32 */
+    VS_BLK_CFG_MAX_ACTIVE_ZONES = 80, /* le32 */
+    VS_BLK_CFG_MAX_APPEND_SECTORS = 84, /* le32 */
+    VS_BLK_CFG_WRITE_GRANULARITY = 88,  /* le32, bytes */
+    VS_BLK_CFG_ZONED_MODEL = 92,      /* u8; then unused2[3] */
+    VS_BLK_CFG_SIZE_ZONED = 96,       /* bytes of config when ZONED is offered */
 };
 
 /* Deliberate bugs of the blk device, for mutant tests. */
@@ -82,7 +128,61 @@ enum vs_blk_mutation {
     VS_BLK_MUT_ZONE_IOERR = 1u << 11,       /* zone requests without ZONED get IOERR */
     VS_BLK_MUT_OFFERS_SR_IOV = 1u << 12,    /* offers VIRTIO_F_SR_IOV (no SR-IOV capability) */
     VS_BLK_MUT_WZ_KEEPS_DATA = 1u << 13,    /* WRITE_ZEROES completes OK, data left as it was */
+    VS_BLK_MUT_LIFETIME_RESERVED = 1u << 14, /* GET_LIFETIME pre_eol_info 4 (reserved) */
 };
+#define VS_BLK_LIFETIME_BYTES 6u  /* le16 pre_eol_info, le16 estimate A, le16 estimate B */
+
+/* Deliberate bugs of the zoned mode, one at a time (vs_blk_opts.zoned_mutation): a value,
+ * not flags, because each zoned mutant breaks exactly one rule. */
+enum vs_blk_zoned_mutation {
+    VS_BLK_ZMUT_NONE = 0,
+    VS_BLK_ZMUT_HM_ACCEPTS_UNZONED,  /* host-managed: FEATURES_OK without ZONED */
+    VS_BLK_ZMUT_UNUSED2_NONZERO,     /* zoned.unused2[0] reads 0xff */
+    VS_BLK_ZMUT_APPEND_OVER_SEGS,    /* max_append_sectors > seg_max * size_max / 512 */
+    VS_BLK_ZMUT_ZONE_SIZE_LIES,      /* config zone_sectors is half the real zone size */
+    VS_BLK_ZMUT_MODEL_LIES,          /* host-managed zones, config model says host-aware */
+    VS_BLK_ZMUT_MGMT_CONV_OK,        /* open/close/finish/reset of a conventional zone: OK */
+    VS_BLK_ZMUT_OPEN_FULL_OK,        /* ZONE_OPEN of a full zone: OK, zone stays full */
+    VS_BLK_ZMUT_CLOSE_EMPTY_OK,      /* ZONE_CLOSE of an empty zone: OK */
+    VS_BLK_ZMUT_FINISH_RDONLY_OK,    /* ZONE_FINISH of a read-only zone: OK */
+    VS_BLK_ZMUT_RESET_RDONLY_OK,     /* ZONE_RESET of a read-only zone: OK */
+    VS_BLK_ZMUT_OPEN_NO_LIMITS,      /* explicit open ignores max_open / max_active */
+    VS_BLK_ZMUT_IMPLICIT_NO_LIMITS,  /* implicit open (write, append) ignores the limits */
+    VS_BLK_ZMUT_OPEN_LIMIT_LOW,      /* enforces max_open_zones - 1 */
+    VS_BLK_ZMUT_ACTIVE_LIMIT_LOW,    /* enforces max_active_zones - 1 */
+    VS_BLK_ZMUT_APPEND_CONV_OK,      /* ZONE_APPEND to a conventional zone writes, OK */
+    VS_BLK_ZMUT_APPEND_MID_ZONE,     /* ZONE_APPEND sector need not be the zone start */
+    VS_BLK_ZMUT_NO_CAPACITY_CHECK,   /* writes may run past the zone capacity (to its end) */
+    VS_BLK_ZMUT_APPEND_ZERO_MAX_INVALID, /* max_append_sectors 0: append gets INVALID_CMD */
+    VS_BLK_ZMUT_APPEND_NO_MAX,       /* appends beyond max_append_sectors succeed */
+    VS_BLK_ZMUT_READ_SPANS_OK,       /* reads may cross from a SWR zone into the next */
+    VS_BLK_ZMUT_WRITE_ANYWHERE,      /* SWR writes away from the write pointer succeed */
+    VS_BLK_ZMUT_RDONLY_WRITE_OK,     /* writes to a read-only zone succeed */
+    VS_BLK_ZMUT_OFFLINE_READ_OK,     /* reads of an offline zone succeed */
+    VS_BLK_ZMUT_APPEND_SECTOR_WRONG, /* append_sector is one past the first sector written */
+    VS_BLK_ZMUT_RESET_KEEPS_DATA,    /* ZONE_RESET leaves the old data readable */
+    VS_BLK_ZMUT_GRANULARITY_IGNORED, /* write_granularity not enforced (512 is) */
+    VS_BLK_ZMUT_APPEND_MAX_HALF,     /* appends above half of max_append_sectors fail */
+    VS_BLK_ZMUT_SE_ALIGN_NOT_ZONE,   /* secure_erase_sector_alignment 1, not zone_sectors */
+    VS_BLK_ZMUT_SE_PARTIAL_OK,       /* secure erase of part of a zone: OK */
+    VS_BLK_ZMUT_SE_NO_ZONE_RESET,    /* secure erase zeroes data, zones keep their state */
+    VS_BLK_ZMUT_DECLINED_KEEPS_FIELDS, /* host-aware, ZONED declined: zoned fields not zeroed */
+};
+
+/* Zoned mode (VIRTIO_BLK_F_ZONED). Zones of zone_sectors each (the last may be smaller);
+ * the first conventional_zones are conventional, the others sequential-write-required
+ * (host-managed) or sequential-write-preferred (host-aware). */
+typedef struct vs_blk_zoned_opts {
+    bool on;                     /* offer VIRTIO_BLK_F_ZONED */
+    uint8_t model;               /* enum vs_blk_zoned_model */
+    uint32_t zone_sectors;       /* required when on */
+    uint32_t zone_capacity;      /* writable sectors per sequential zone; 0 = zone size */
+    uint32_t conventional_zones;
+    uint32_t max_open_zones, max_active_zones; /* 0 = no limit */
+    uint32_t max_append_sectors; /* 0 = ZONE_APPEND not supported */
+    uint32_t write_granularity;  /* bytes; 0 = 512 */
+    uint64_t read_only_zones, offline_zones; /* bit i: zone i starts read-only / offline */
+} vs_blk_zoned_opts;
 
 typedef struct vs_blk_opts {
     uint64_t capacity_sectors;   /* 512-byte sectors; 0 with image_path = image size */
@@ -96,6 +196,12 @@ typedef struct vs_blk_opts {
     uint32_t size_max;           /* 0 = no SIZE_MAX feature */
     bool writeback;              /* CONFIG_WCE initial writeback value (restored on reset) */
     bool flush, discard, write_zeroes, config_wce, topology, geometry;
+    bool lifetime;               /* offers VIRTIO_BLK_F_LIFETIME (off by default): GET_LIFETIME
+                                    reports pre_eol_info 1 (normal), estimates 0x02 / 0x01 */
+    bool secure_erase;           /* offers VIRTIO_BLK_F_SECURE_ERASE (off by default); in
+                                    zoned mode it resets whole zones, sizes and alignment are
+                                    multiples of zone_sectors */
+    uint32_t max_secure_erase_sectors, max_secure_erase_seg; /* 0 = UINT32_MAX, 1 */
     /* 0 = defaults: sectors UINT32_MAX, seg 1, alignment 1. DISCARD start sectors must be
      * multiples of discard_sector_alignment (else IOERR). */
     uint32_t max_discard_sectors, max_discard_seg, discard_sector_alignment;
@@ -104,6 +210,8 @@ typedef struct vs_blk_opts {
     uint64_t extra_features;     /* device-independent bits (>= 24) to offer (EVENT_IDX, ...) */
     const char *serial;          /* GET_ID string, up to 20 bytes (copied); NULL = empty */
     uint32_t mutations;          /* enum vs_blk_mutation */
+    vs_blk_zoned_opts zoned;     /* off by default */
+    uint32_t zoned_mutation;     /* enum vs_blk_zoned_mutation */
     /* Values reported when GEOMETRY / TOPOLOGY are offered. Geometry all 0 = derived
      * from capacity (16 heads, 63 sectors, cylinders = capacity / 1008, at most 65535). */
     uint16_t cylinders;

@@ -46,7 +46,8 @@ static inline uint8_t vs_drv_guard_byte(unsigned i)
      VS_BIT(VS_F_RING_PACKED) | VS_BIT(VS_BLK_F_SIZE_MAX) | VS_BIT(VS_BLK_F_SEG_MAX) |   \
      VS_BIT(VS_BLK_F_GEOMETRY) | VS_BIT(VS_BLK_F_RO) | VS_BIT(VS_BLK_F_BLK_SIZE) |       \
      VS_BIT(VS_BLK_F_FLUSH) | VS_BIT(VS_BLK_F_TOPOLOGY) | VS_BIT(VS_BLK_F_CONFIG_WCE) |  \
-     VS_BIT(VS_BLK_F_MQ) | VS_BIT(VS_BLK_F_DISCARD) | VS_BIT(VS_BLK_F_WRITE_ZEROES))
+     VS_BIT(VS_BLK_F_MQ) | VS_BIT(VS_BLK_F_DISCARD) | VS_BIT(VS_BLK_F_WRITE_ZEROES) |     \
+     VS_BIT(VS_BLK_F_ZONED) | VS_BIT(VS_BLK_F_SECURE_ERASE) | VS_BIT(VS_BLK_F_LIFETIME))
 
 typedef struct vs_blk_result vs_blk_result;
 typedef void (*vs_drv_result_fn)(void *opaque, const vs_blk_result *r);
@@ -234,8 +235,9 @@ enum vs_blk_req_flags {
 typedef struct vs_blk_req {
     uint32_t type;          /* enum vs_blk_req_type, or any number (unknown-type tests) */
     uint64_t sector;
-    uint32_t nsectors;      /* IN/OUT data, DISCARD/WRITE_ZEROES range */
-    uint32_t data_len;      /* raw/unknown types: data bytes (readable unless DATA_IN) */
+    uint32_t nsectors;      /* IN/OUT/ZONE_APPEND data, DISCARD/WRITE_ZEROES range */
+    uint32_t data_len;      /* raw/unknown types: data bytes (readable unless DATA_IN);
+                               ZONE_REPORT: report buffer bytes */
     uint32_t flags;         /* enum vs_blk_req_flags */
     uint16_t queue;
     uint32_t seg_size;      /* 0 = opts.seg_size */
@@ -245,6 +247,8 @@ typedef struct vs_blk_req {
     uint32_t dwz_flags;     /* DISCARD/WRITE_ZEROES: raw segment flag bits ORed in (tests of
                                the device's flag validation) */
 } vs_blk_req;
+
+#define VS_BLK_RESULT_ZONES 16u
 
 struct vs_blk_result {
     uint32_t type;
@@ -262,6 +266,10 @@ struct vs_blk_result {
     bool ok;                /* all of the above */
     uint32_t sectors_verified, sectors_skipped;
     char id_str[VS_BLK_ID_BYTES + 1];  /* GET_ID */
+    uint64_t append_sector;            /* ZONE_APPEND completed with OK */
+    uint64_t nr_zones;                 /* ZONE_REPORT: nr_zones of the report header */
+    uint8_t zone_state[VS_BLK_RESULT_ZONES]; /* ZONE_REPORT: the first descriptors */
+    uint64_t zone_wp[VS_BLK_RESULT_ZONES];
     char msg[200];          /* first failure, "" when ok */
     uint64_t submit_ns, complete_ns, latency_ns;
 };
@@ -337,7 +345,11 @@ enum vs_fault {
     VS_FAULT_WRITE_BEFORE_READ,  /* writable descriptor before a readable one */
     VS_FAULT_ZERO_LEN,           /* a zero-length descriptor */
     VS_FAULT_LEN_OVERFLOW,       /* addr + len wraps the 64-bit space */
+    /* Legal but unusual framings (split): the device must serve them. */
+    VS_FAULT_INDIRECT_WRITE,     /* INDIRECT descriptor with WRITE set (to be ignored) */
+    VS_FAULT_DIRECT_INDIRECT,    /* a direct header descriptor, then an INDIRECT one */
 };
+#define VS_FAULT_LAST VS_FAULT_DIRECT_INDIRECT
 const char *vs_fault_name(enum vs_fault f);
 int vs_fault_parse(const char *s, enum vs_fault *out, vs_err *e);
 
@@ -420,6 +432,7 @@ struct vs_driver {
     /* blk */
     uint64_t capacity;
     uint32_t seg_max, size_max;
+    uint32_t zone_sectors;           /* ZONED negotiated: zoned.zone_sectors, else 0 */
     bool ro;
     uint64_t next_tag;
     struct vs_blk_shadow *shadow;

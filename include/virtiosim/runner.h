@@ -30,6 +30,7 @@ typedef struct vs_mutant {
     uint32_t pci_mutations;    /* enum vs_pci_mutation: runs behind the PCI transport */
     const char *const *also;   /* statements that may fail too, as consequences (e.g. the
                                   other statements of the same check), NULL-terminated */
+    uint32_t zoned_mutation;   /* enum vs_blk_zoned_mutation (one zoned bug) */
 } vs_mutant;
 
 size_t vs_mutant_count(void);

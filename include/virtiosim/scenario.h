@@ -38,12 +38,26 @@ typedef enum vs_step_kind {
     VS_STEP_SUSPEND,      /* VIRTIO_F_SUSPEND handshake */
     VS_STEP_RESUME,
     VS_STEP_CONFIG_CHANGE, /* the device changes its config (in-process only) */
+    VS_STEP_ZONE_APPEND,
+    VS_STEP_ZONE_REPORT,
+    VS_STEP_ZONE_OPEN,
+    VS_STEP_ZONE_CLOSE,
+    VS_STEP_ZONE_FINISH,
+    VS_STEP_ZONE_RESET,
+    VS_STEP_ZONE_RESET_ALL,
+    VS_STEP_SECURE_ERASE,
+    VS_STEP_GET_LIFETIME,
 } vs_step_kind;
 
 const char *vs_step_kind_name(vs_step_kind k);
 
-/* Expected request outcome: the virtio-blk status byte. */
-enum vs_expect_status { VS_EXPECT_OK = 0, VS_EXPECT_IOERR = 1, VS_EXPECT_UNSUPP = 2 };
+/* Expected request outcome: the virtio-blk status byte (3..6: zoned status codes). */
+enum vs_expect_status {
+    VS_EXPECT_OK = 0, VS_EXPECT_IOERR = 1, VS_EXPECT_UNSUPP = 2,
+    VS_EXPECT_ZONE_INVALID_CMD = 3, VS_EXPECT_ZONE_UNALIGNED_WP = 4,
+    VS_EXPECT_ZONE_OPEN_RESOURCE = 5, VS_EXPECT_ZONE_ACTIVE_RESOURCE = 6,
+};
+#define VS_STEP_MAX_ZONES 16
 
 #define VS_STEP_MAX_CFG 16
 
@@ -99,6 +113,15 @@ typedef struct vs_step {
     uint32_t qsize;
     /* VS_STEP_SUSPEND / RESUME: DEVICE_NEEDS_RESET expected instead */
     bool expect_needs_reset;
+    /* VS_STEP_ZONE_APPEND: expected append_sector; VS_STEP_ZONE_REPORT: zones to ask for,
+     * expected states / write pointers of the first reported zones */
+    bool has_expect_sector;
+    uint64_t expect_sector;
+    uint32_t zones;
+    uint8_t expect_states[VS_STEP_MAX_ZONES];
+    unsigned n_states;
+    uint64_t expect_wp[VS_STEP_MAX_ZONES];
+    unsigned n_wp;
 } vs_step;
 
 enum vs_scenario_dist { VS_DIST_FIXED, VS_DIST_UNIFORM, VS_DIST_EXPONENTIAL };
@@ -118,6 +141,7 @@ typedef struct vs_scenario {
         uint32_t queue_size;
         uint32_t blk_size, seg_max, size_max;
         bool flush, discard, write_zeroes, config_wce, topology, geometry;
+        bool secure_erase, lifetime;
         bool writeback;
         char *serial;
         uint32_t max_discard_sectors, max_discard_seg, discard_sector_alignment;
@@ -130,6 +154,14 @@ typedef struct vs_scenario {
         } inject[VS_STEP_MAX_CFG]; /* I/O errors injected below the device (QEMU blkdebug) */
         unsigned n_inject;
         uint64_t extra_features; /* device-independent bits to offer (e.g. RING_RESET) */
+        struct {                 /* zoned mode (vs_blk_zoned_opts); on = false: none */
+            bool on;
+            uint8_t model;
+            uint32_t zone_sectors, zone_capacity, conventional_zones;
+            uint32_t max_open_zones, max_active_zones, max_append_sectors;
+            uint32_t write_granularity;
+            uint64_t read_only_zones, offline_zones;
+        } zoned;
     } device;
     struct {
         uint64_t features;      /* accepted (blk device id namespace) */

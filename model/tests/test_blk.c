@@ -767,6 +767,180 @@ START_TEST(unsupported_types)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ zoned */
+
+/* 8 zones of 2048 sectors: zone 0 conventional, 1..7 SWR; zone 6 read-only, 7 offline. */
+static vs_device *mkzoned(uint8_t model)
+{
+    vs_blk_opts o;
+    vs_blk_opts_default(&o);
+    o.capacity_sectors = 8 * 2048;
+    o.zoned = (vs_blk_zoned_opts){.on = true, .model = model, .zone_sectors = 2048,
+                                  .conventional_zones = 1, .max_open_zones = 2,
+                                  .max_active_zones = 3, .max_append_sectors = 16,
+                                  .read_only_zones = 1u << 6, .offline_zones = 1u << 7};
+    return mkdev(&o);
+}
+
+static uint8_t zone_append(vs_device *d, uint64_t sector, uint32_t nsec, uint64_t *as)
+{
+    tchain t;
+    uint32_t outs[] = {16, nsec * 512, 0}, ins[] = {8, 1, 0};
+    tc_build(&t, outs, ins);
+    tc_hdr(&t, VS_BLK_T_ZONE_APPEND, sector);
+    vs_err e = {0};
+    uint32_t w = 0;
+    ck_assert_msg(handle(d, &t, &w, &e) == 0, "append: %s", e.msg);
+    ck_assert_uint_eq(w, 9);
+    uint8_t b[8];
+    tc_io(&t, true, 0, b, 8, false);
+    *as = 0;
+    for (int i = 7; i >= 0; i--)
+        *as = *as << 8 | b[i];
+    return tc_status(&t);
+}
+
+/* The first n zone descriptors from sector: states and write pointers. */
+static void zone_report(vs_device *d, uint64_t sector, unsigned n, uint8_t *st, uint64_t *wp)
+{
+    tchain t;
+    uint32_t len = 64 + 64 * n;
+    uint8_t buf[64 + 64 * 8];
+    ck_assert_uint_le(n, 8);
+    ck_assert_uint_eq(do_simple(d, VS_BLK_T_ZONE_REPORT, sector, len + 1, &(uint32_t){0}, &t),
+                      VS_BLK_S_OK);
+    tc_io(&t, true, 0, buf, len, false);
+    ck_assert_uint_eq(buf[0], n);
+    for (unsigned i = 0; i < n; i++) {
+        const uint8_t *z = buf + 64 + 64 * i;
+        st[i] = z[25];
+        wp[i] = 0;
+        for (int k = 7; k >= 0; k--)
+            wp[i] = wp[i] << 8 | z[16 + k];
+    }
+}
+
+START_TEST(zoned_config_and_features)
+{
+    vs_device *d = mkzoned(VS_BLK_Z_HM);
+    uint64_t f = d->ops->device_features(d);
+    ck_assert(f & VS_BIT(VS_BLK_F_ZONED));
+    ck_assert(!(f & VS_BIT(VS_BLK_F_DISCARD)) && !(f & VS_BIT(VS_BLK_F_WRITE_ZEROES)));
+    ck_assert_uint_eq(d->ops->config_size(d), VS_BLK_CFG_SIZE_ZONED);
+    uint8_t cfg[VS_BLK_CFG_SIZE_ZONED];
+    ck_assert_int_eq(d->ops->config_read(d, 0, cfg, sizeof cfg, NULL), 0);
+    ck_assert_uint_eq(cfg[VS_BLK_CFG_ZONE_SECTORS + 1], 2048 >> 8);
+    ck_assert_uint_eq(cfg[VS_BLK_CFG_MAX_APPEND_SECTORS], 16);
+    ck_assert_uint_eq(cfg[VS_BLK_CFG_WRITE_GRANULARITY + 1], 512 >> 8);
+    ck_assert_uint_eq(cfg[VS_BLK_CFG_ZONED_MODEL], VS_BLK_Z_HM);
+    ck_assert(all_bytes(cfg + VS_BLK_CFG_ZONED_MODEL + 1, 3, 0));
+    vs_err e = {0}; /* host-managed: ZONED declined, FEATURES_OK refused */
+    ck_assert_int_lt(d->ops->accept_features(d, f & ~VS_BIT(VS_BLK_F_ZONED), &e), 0);
+    d->ops->destroy(d);
+    d = mkzoned(VS_BLK_Z_HA); /* host-aware: proceeds, zoned fields read 0 */
+    negotiate(d, d->ops->device_features(d) & ~VS_BIT(VS_BLK_F_ZONED));
+    ck_assert_int_eq(d->ops->config_read(d, 0, cfg, sizeof cfg, NULL), 0);
+    ck_assert(all_bytes(cfg + VS_BLK_CFG_ZONE_SECTORS, 24, 0));
+    tchain t;
+    uint32_t w;
+    ck_assert_uint_eq(do_simple(d, VS_BLK_T_ZONE_RESET_ALL, 0, 1, &w, &t), VS_BLK_S_UNSUPP);
+    d->ops->destroy(d);
+}
+END_TEST
+
+START_TEST(zoned_write_pointer_and_append)
+{
+    vs_device *d = mkzoned(VS_BLK_Z_HM);
+    negotiate_all(d);
+    uint8_t buf[8 * 512], st[8];
+    uint64_t wp[8], as;
+    pattern(buf, sizeof buf, 3);
+    ck_assert_uint_eq(do_out(d, 2048, buf, 4096, NULL), VS_BLK_S_OK);
+    ck_assert_uint_eq(do_out(d, 2048, buf, 512, NULL), VS_BLK_S_ZONE_UNALIGNED_WP);
+    ck_assert_uint_eq(zone_append(d, 2048, 4, &as), VS_BLK_S_OK);
+    ck_assert_uint_eq(as, 2056);
+    ck_assert_uint_eq(zone_append(d, 2050, 4, &as), VS_BLK_S_ZONE_INVALID_CMD);
+    ck_assert_uint_eq(zone_append(d, 2048, 17, &as), VS_BLK_S_ZONE_INVALID_CMD);
+    ck_assert_uint_eq(zone_append(d, 0, 4, &as), VS_BLK_S_ZONE_INVALID_CMD);
+    ck_assert_uint_eq(do_out(d, 0, buf, 512, NULL), VS_BLK_S_OK); /* conventional */
+    ck_assert_uint_eq(do_out(d, 6 * 2048, buf, 512, NULL), VS_BLK_S_ZONE_INVALID_CMD);
+    ck_assert_uint_eq(do_in(d, 7 * 2048, buf, 512, NULL), VS_BLK_S_ZONE_INVALID_CMD);
+    ck_assert_uint_eq(do_in(d, 4096 - 1, buf, 1024, NULL), VS_BLK_S_ZONE_INVALID_CMD);
+    zone_report(d, 0, 8, st, wp);
+    ck_assert_uint_eq(st[0], VS_BLK_ZS_NOT_WP);
+    ck_assert_uint_eq(st[1], VS_BLK_ZS_IOPEN);
+    ck_assert_uint_eq(wp[1], 2060);
+    ck_assert_uint_eq(st[2], VS_BLK_ZS_EMPTY);
+    ck_assert_uint_eq(st[6], VS_BLK_ZS_RDONLY);
+    ck_assert_uint_eq(st[7], VS_BLK_ZS_OFFLINE);
+    /* reset: the written sectors read as zeroes again */
+    tchain t;
+    uint32_t w;
+    ck_assert_uint_eq(do_simple(d, VS_BLK_T_ZONE_RESET, 2048, 1, &w, &t), VS_BLK_S_OK);
+    ck_assert_uint_eq(do_in(d, 2048, buf, 4096, NULL), VS_BLK_S_OK);
+    ck_assert(all_bytes(buf, 4096, 0));
+    d->ops->destroy(d);
+}
+END_TEST
+
+START_TEST(zoned_resources_and_management)
+{
+    vs_device *d = mkzoned(VS_BLK_Z_HM);
+    negotiate_all(d);
+    tchain t;
+    uint32_t w;
+    uint8_t buf[512];
+    memset(buf, 1, sizeof buf);
+    ck_assert_uint_eq(do_simple(d, VS_BLK_T_ZONE_OPEN, 0, 1, &w, &t), VS_BLK_S_ZONE_INVALID_CMD);
+    ck_assert_uint_eq(do_simple(d, VS_BLK_T_ZONE_CLOSE, 2048, 1, &w, &t),
+                      VS_BLK_S_ZONE_INVALID_CMD); /* empty */
+    ck_assert_uint_eq(do_out(d, 2048, buf, 512, NULL), VS_BLK_S_OK);
+    ck_assert_uint_eq(do_simple(d, VS_BLK_T_ZONE_CLOSE, 2048, 1, &w, &t), VS_BLK_S_OK);
+    ck_assert_uint_eq(do_simple(d, VS_BLK_T_ZONE_OPEN, 4096, 1, &w, &t), VS_BLK_S_OK);
+    ck_assert_uint_eq(do_simple(d, VS_BLK_T_ZONE_OPEN, 6144, 1, &w, &t), VS_BLK_S_OK);
+    /* 2 open (the limit), 3 active (the limit) */
+    ck_assert_uint_eq(do_simple(d, VS_BLK_T_ZONE_OPEN, 8192, 1, &w, &t),
+                      VS_BLK_S_ZONE_ACTIVE_RESOURCE);
+    ck_assert_uint_eq(do_simple(d, VS_BLK_T_ZONE_OPEN, 2048, 1, &w, &t),
+                      VS_BLK_S_ZONE_OPEN_RESOURCE);
+    ck_assert_uint_eq(do_out(d, 2049, buf, 512, NULL), VS_BLK_S_ZONE_OPEN_RESOURCE);
+    ck_assert_uint_eq(do_simple(d, VS_BLK_T_ZONE_FINISH, 4096, 1, &w, &t), VS_BLK_S_OK);
+    ck_assert_uint_eq(do_simple(d, VS_BLK_T_ZONE_OPEN, 4096, 1, &w, &t),
+                      VS_BLK_S_ZONE_INVALID_CMD); /* full */
+    ck_assert_uint_eq(do_simple(d, VS_BLK_T_ZONE_RESET, 6 * 2048, 1, &w, &t),
+                      VS_BLK_S_ZONE_INVALID_CMD); /* read-only */
+    ck_assert_uint_eq(do_simple(d, VS_BLK_T_ZONE_RESET_ALL, 0, 1, &w, &t), VS_BLK_S_OK);
+    uint8_t st[8];
+    uint64_t wp[8];
+    zone_report(d, 2048, 4, st, wp);
+    for (unsigned i = 0; i < 4; i++) {
+        ck_assert_uint_eq(st[i], VS_BLK_ZS_EMPTY);
+        ck_assert_uint_eq(wp[i], 2048 * (i + 1));
+    }
+    d->ops->destroy(d);
+}
+END_TEST
+
+START_TEST(zoned_create_validation)
+{
+    vs_blk_opts o;
+    vs_blk_opts_default(&o);
+    o.zoned.on = true;
+    vs_device *d = NULL;
+    vs_err e = {0};
+    ck_assert_int_lt(vs_blk_create(&d, gm, &o, &e), 0); /* no zone size */
+    o.zoned.zone_sectors = 1024;
+    o.zoned.zone_capacity = 2048;
+    ck_assert_int_lt(vs_blk_create(&d, gm, &o, &e), 0);
+    o.zoned.zone_capacity = 0;
+    o.zoned.write_granularity = 1000;
+    ck_assert_int_lt(vs_blk_create(&d, gm, &o, &e), 0);
+    o.zoned.write_granularity = 4096;
+    ck_assert_int_eq(vs_blk_create(&d, gm, &o, &e), 0);
+    d->ops->destroy(d);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ DISCARD / WZ */
 
 START_TEST(write_zeroes_ok)
@@ -1275,6 +1449,10 @@ static Suite *blk_suite(void)
     tcase_add_test(tc, file_writethrough_modes);
     tcase_add_test(tc, host_io_errors_are_ioerr);
     tcase_add_test(tc, storage_api_range);
+    tcase_add_test(tc, zoned_config_and_features);
+    tcase_add_test(tc, zoned_write_pointer_and_append);
+    tcase_add_test(tc, zoned_resources_and_management);
+    tcase_add_test(tc, zoned_create_validation);
     suite_add_tcase(s, tc);
     return s;
 }
