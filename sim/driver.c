@@ -976,23 +976,33 @@ int vs_driver_flush(vs_driver *d, int q, vs_err *e)
     return 0;
 }
 
-/* Polls status until every bit of `set` and none of `clear` shows, or NEEDS_RESET. */
-static int poll_status(vs_driver *d, uint8_t set, uint8_t clear, uint8_t *out, vs_err *e)
+/* Polls status (collecting completions meanwhile) until done(): any bit of `any` shows
+ * (any != 0), else every bit of `set` and none of `clear`, or NEEDS_RESET. Returns 1 when
+ * done, or < 0 (timeout, or the device idle without getting there). */
+static int poll_status_until(vs_driver *d, uint64_t timeout, uint8_t any, uint8_t set,
+                             uint8_t clear, uint8_t *out, vs_err *e)
 {
-    uint64_t start = vs_driver_now(d), timeout = d->o.timeout_ns;
+    uint64_t start = vs_driver_now(d);
     unsigned stall = 0;
+    char want[64];
+    if (any)
+        snprintf(want, sizeof want, "has none of 0x%02x", any);
+    else
+        snprintf(want, sizeof want, "lacks 0x%02x or has 0x%02x", set, clear);
     for (;;) {
         uint8_t s;
         int rc = vs_driver_read_status(d, &s, e);
         if (rc < 0)
             return rc;
-        *out = s;
-        if ((s & VS_STATUS_DEVICE_NEEDS_RESET) || ((s & set) == set && !(s & clear)))
-            return 0;
+        if (out)
+            *out = s;
+        if (any ? (s & any) != 0
+                : (s & VS_STATUS_DEVICE_NEEDS_RESET) || ((s & set) == set && !(s & clear)))
+            return 1;
         uint64_t el = vs_driver_now(d) - start;
         if (el >= timeout)
-            return vs_err_set(e, VS_ETIMEDOUT, "driver: status 0x%02x after %llu ns", s,
-                              (unsigned long long)el);
+            return vs_err_set(e, VS_ETIMEDOUT, "driver: status 0x%02x %s after %llu ns", s,
+                              want, (unsigned long long)el);
         uint64_t step = timeout - el;
         if (step > d->o.poll_interval_ns * 100)
             step = d->o.poll_interval_ns * 100;
@@ -1000,11 +1010,18 @@ static int poll_status(vs_driver *d, uint8_t set, uint8_t clear, uint8_t *out, v
         if ((rc = d->t->ops->wait(d->t, step, e)) < 0)
             return vs_err_prefix(e, "driver: wait");
         if (rc == 0 && vs_driver_now(d) == before && ++stall >= 3)
-            return vs_err_set(e, VS_ETIMEDOUT, "driver: status 0x%02x and the device is idle",
-                              s);
+            return vs_err_set(e, VS_ETIMEDOUT, "driver: status 0x%02x %s and the device is idle",
+                              s, want);
+        /* Completions that arrive meanwhile are collected, not lost. */
         vs_err pe = {0};
-        vs_driver_poll(d, &pe); /* completions meanwhile are collected */
+        vs_driver_poll(d, &pe);
     }
+}
+
+static int poll_status(vs_driver *d, uint8_t set, uint8_t clear, uint8_t *out, vs_err *e)
+{
+    int rc = poll_status_until(d, d->o.timeout_ns, 0, set, clear, out, e);
+    return rc < 0 ? rc : 0;
 }
 
 static int suspend_handshake(vs_driver *d, uint8_t add, uint8_t set, uint8_t clear, vs_err *e)
@@ -1495,37 +1512,7 @@ int vs_driver_run(vs_driver *d, uint64_t timeout_ns, vs_err *e)
 
 int vs_driver_wait_status(vs_driver *d, uint8_t mask, uint64_t timeout_ns, vs_err *e)
 {
-    if (!timeout_ns)
-        timeout_ns = d->o.timeout_ns;
-    uint64_t start = vs_driver_now(d);
-    unsigned stall = 0;
-    for (;;) {
-        uint8_t s;
-        int rc = vs_driver_read_status(d, &s, e);
-        if (rc < 0)
-            return rc;
-        if (s & mask)
-            return 1;
-        uint64_t el = vs_driver_now(d) - start;
-        if (el >= timeout_ns)
-            return vs_err_set(e, VS_ETIMEDOUT,
-                              "driver: status 0x%02x has none of 0x%02x after %llu ns", s,
-                              mask, (unsigned long long)el);
-        uint64_t step = timeout_ns - el;
-        if (step > d->o.poll_interval_ns * 100)
-            step = d->o.poll_interval_ns * 100;
-        uint64_t before = vs_driver_now(d);
-        rc = d->t->ops->wait(d->t, step, e);
-        if (rc < 0)
-            return vs_err_prefix(e, "driver: wait");
-        if (rc == 0 && vs_driver_now(d) == before && ++stall >= 3)
-            return vs_err_set(e, VS_ETIMEDOUT,
-                              "driver: status 0x%02x has none of 0x%02x and the device is "
-                              "idle", s, mask);
-        /* Completions that arrive meanwhile are collected, not lost. */
-        vs_err pe = {0};
-        vs_driver_poll(d, &pe);
-    }
+    return poll_status_until(d, timeout_ns ? timeout_ns : d->o.timeout_ns, mask, 0, 0, NULL, e);
 }
 
 /* ------------------------------------------------------------------ faults */
