@@ -1014,9 +1014,9 @@ int vs_run_scenario(const vs_scenario *s, const vs_run_opts *o, vs_scenario_resu
     if (rc == 0)
         rc = vs_engine_create(&c.eng, r->seed, e);
     /* A bare run (benchmarks) leaves the event bus empty: no trace, monitors, timeline. */
-    if (rc == 0 && !o->bare)
+    if (rc == 0 && !o->bare && !o->no_trace)
         rc = vs_trace_create(&c.trace, o->trace, e);
-    if (rc == 0 && !o->bare)
+    if (rc == 0 && c.trace)
         rc = vs_trace_attach(c.trace, &c.bus, e);
     if (rc == 0 && !o->bare)
         rc = vs_monitors_create(&c.mon, c.gm, VS_DEV_BLK, VS_ROLE_DEVICE, e);

@@ -15,9 +15,10 @@ typedef struct wr {
 
 static inline void w_raw(wr *w, const char *s, size_t n)
 {
-    if (w->len < w->cap) {
-        size_t room = w->cap - w->len;
-        memcpy(w->b + w->len, s, n < room ? n : room);
+    if (w->len + n <= w->cap) {
+        memcpy(w->b + w->len, s, n); /* the usual case; a constant n becomes a few moves */
+    } else if (w->len < w->cap) {
+        memcpy(w->b + w->len, s, w->cap - w->len);
     }
     w->len += n;
 }
@@ -41,17 +42,26 @@ static void w_u64(wr *w, uint64_t v)
 {
     char tmp[24];
     size_t i = sizeof tmp;
-    while (v >= 100) {
+    /* 64-bit divisions only while the value needs them; times and addresses of a run
+     * mostly fit in 32 bits, where dividing by 100 is a cheaper multiply. */
+    while (v > UINT32_MAX) {
         unsigned r = (unsigned)(v % 100);
         v /= 100;
         tmp[--i] = digits2[2 * r + 1];
         tmp[--i] = digits2[2 * r];
     }
-    if (v >= 10) {
-        tmp[--i] = digits2[2 * v + 1];
-        tmp[--i] = digits2[2 * v];
+    uint32_t x = (uint32_t)v;
+    while (x >= 100) {
+        uint32_t r = x % 100;
+        x /= 100;
+        tmp[--i] = digits2[2 * r + 1];
+        tmp[--i] = digits2[2 * r];
+    }
+    if (x >= 10) {
+        tmp[--i] = digits2[2 * x + 1];
+        tmp[--i] = digits2[2 * x];
     } else {
-        tmp[--i] = (char)('0' + v);
+        tmp[--i] = (char)('0' + x);
     }
     w_raw(w, tmp + i, sizeof tmp - i);
 }
@@ -226,8 +236,11 @@ size_t vs_trace_format(const vs_event *ev, char *buf, size_t cap)
     wr w = {buf, cap, 0};
     W_LIT(&w, "{\"t\":");
     w_u64(&w, ev->t_ns);
-    W_LIT(&w, ",\"ev\":");
-    w_text(&w, vs_event_kind_name(ev->kind));
+    /* kind names are plain identifiers: no escaping needed */
+    const char *kind = vs_event_kind_name(ev->kind);
+    W_LIT(&w, ",\"ev\":\"");
+    w_raw(&w, kind, strlen(kind));
+    w_ch(&w, '"');
     switch (ev->kind) {
     case VS_EV_RESET:
         break;

@@ -50,6 +50,8 @@ typedef struct vs_run_opts {
     bool progress;             /* progress line on stderr for long workloads */
     bool verbose;              /* step-by-step lines on stderr */
     bool bare;                 /* no monitors, trace or timeline (benchmarks only) */
+    bool no_trace;             /* monitors and timeline but no trace or digest (benchmarks:
+                                  times the monitors alone) */
     const volatile int *stop;  /* set by a signal handler: end the scenario early */
 } vs_run_opts;
 

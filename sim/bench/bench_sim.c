@@ -1,6 +1,7 @@
 /* In-process simulated virtio-blk requests per second (4 KiB random read/write, QD32,
- * RAM-backed), bare and with the conformance monitors + trace + timeline attached.
- * Prints the median of several runs as `bench:` lines. */
+ * RAM-backed): bare, with the conformance monitors and timeline, and with everything a
+ * normal run attaches (monitors, timeline, JSONL trace + SHA-256 digest). Prints the
+ * median of several runs as `bench:` lines; monitor-cost is monitored time / bare time. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,9 +26,11 @@ static int cmp_d(const void *a, const void *b)
 }
 
 /* Requests per second of one run, or < 0 on failure. */
-static double one_run(const vs_scenario *s, bool bare)
+enum mode { BARE, MONITORS, FULL };
+
+static double one_run(const vs_scenario *s, enum mode m)
 {
-    vs_run_opts o = {.backend = "ref", .bare = bare};
+    vs_run_opts o = {.backend = "ref", .bare = m == BARE, .no_trace = m == MONITORS};
     vs_scenario_result r;
     vs_err e = {0};
     double t0 = now_s();
@@ -40,11 +43,11 @@ static double one_run(const vs_scenario *s, bool bare)
     return rate;
 }
 
-static double median_rate(const vs_scenario *s, bool bare)
+static double median_rate(const vs_scenario *s, enum mode m)
 {
     double v[RUNS];
     for (int i = 0; i < RUNS; i++)
-        if ((v[i] = one_run(s, bare)) < 0)
+        if ((v[i] = one_run(s, m)) < 0)
             return -1;
     qsort(v, RUNS, sizeof v[0], cmp_d);
     return v[RUNS / 2];
@@ -58,7 +61,7 @@ static double bare_rate_of(const char *path)
         fprintf(stderr, "bench_sim: %s\n", e.msg);
         return -1;
     }
-    double r = median_rate(s, true);
+    double r = median_rate(s, BARE);
     vs_scenario_free(s);
     return r;
 }
@@ -72,14 +75,17 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_sim: %s\n", e.msg);
         return 1;
     }
-    double bare = median_rate(s, true);
-    double mon = median_rate(s, false);
+    double bare = median_rate(s, BARE);
+    double mon = median_rate(s, MONITORS);
+    double full = median_rate(s, FULL);
     vs_scenario_free(s);
-    if (bare < 0 || mon < 0)
+    if (bare < 0 || mon < 0 || full < 0)
         return 1;
     printf("bench: sim-blk-4k-randrw-qd32 %.3f Mreq/s\n", bare / 1e6);
     printf("bench: sim-blk-4k-randrw-qd32-monitored %.3f Mreq/s\n", mon / 1e6);
+    printf("bench: sim-blk-4k-randrw-qd32-monitored-traced %.3f Mreq/s\n", full / 1e6);
     printf("bench: monitor-cost %.2f x-bare-time\n", bare / mon);
+    printf("bench: monitor-and-trace-cost %.2f x-bare-time\n", bare / full);
     if (argc <= 1) {
         /* The same with a disk that fits in the caches: what the simulator itself costs,
          * without the random 4 KiB copies into a 64 MiB RAM disk that miss every cache. */
