@@ -235,6 +235,19 @@ def test_suite_blk_device_passes(cli, blk_suite):
     assert f"suite blk-device: {n} scenarios" in r.stdout, fmt(r)
 
 
+def test_suite_blk_zoned_device_passes_every_zoned_statement(cli, tmp_path):
+    r = cli("suite", "blk-zoned-device", "--report", tmp_path, timeout=120)
+    assert r.returncode == 0, fmt(r)
+    res = cli.results(r.stdout)
+    assert len(res) == suite_scenario_count("blk-zoned-device"), fmt(r)
+    assert all(tag == "PASS" for tag, _ in res), fmt(r)
+    doc = json.loads((tmp_path / "results.json").read_text())
+    verdicts = {s["id"]: s["verdict"] for s in doc["statements"]}
+    zoned = [f"blk.device.blk-op.{n}" for n in range(14, 33)] + \
+            [f"blk.device.blk-init.{n}" for n in range(8, 17)]
+    assert [sid for sid in zoned if verdicts.get(sid) != "pass"] == []
+
+
 def test_suite_writes_the_four_reports(blk_suite):
     r, out = blk_suite
     for name in REPORT_FILES:
