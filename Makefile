@@ -91,7 +91,8 @@ valgrind: all $(TEST_BINS)
 	@fail=0; for t in $(TEST_BINS); do echo "valgrind $$t"; \
 	  CK_FORK=no CK_DEFAULT_TIMEOUT=1200 $(VALGRIND) ./$$t >/dev/null || fail=1; done; \
 	$(VALGRIND) $(BUILD)/virtiosim run -q scenarios/blk/rw-basic.yaml scenarios/blk/packed-rw.yaml \
-	  scenarios/blk/fault-loop.yaml scenarios/pci/probe.yaml || fail=1; exit $$fail
+	  scenarios/blk/fault-loop.yaml scenarios/pci/probe.yaml scenarios/blk/zoned-errors.yaml \
+	  scenarios/blk/suspend.yaml scenarios/blk/queue-reset.yaml || fail=1; exit $$fail
 
 check-layers:
 	@$(PYTHON) tools/check_layers.py
