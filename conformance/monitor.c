@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conformance/hash.h"
 #include "conformance/monitor_checks.h"
 #include "virtiosim/blk.h"
 #include "virtiosim/virtio.h"
@@ -447,39 +448,9 @@ static const uint8_t *chain_sector(vs_monitors *m, const chain_rec *c, bool writ
     return chain_read(m, c, writable, off, buf, VS_BLK_SECTOR) ? buf : NULL;
 }
 
-/* Four independent multiply-xorshift lanes over 8-byte words (the multiplies of one
- * 32-byte step overlap): several times faster than FNV byte by byte, and plenty to notice
- * a device writing into a buffer. */
 static uint64_t hash_words(uint64_t acc, const uint8_t *p, uint64_t n)
 {
-    uint64_t a = acc, b = acc ^ UINT64_C(0x9e3779b97f4a7c15);
-    uint64_t c = acc ^ UINT64_C(0x6a09e667f3bcc909), d = acc ^ UINT64_C(0xbb67ae8584caa73b);
-    for (; n >= 32; p += 32, n -= 32) {
-        uint64_t x, y, z, w;
-        memcpy(&x, p, 8);
-        memcpy(&y, p + 8, 8);
-        memcpy(&z, p + 16, 8);
-        memcpy(&w, p + 24, 8);
-        a = (a ^ x) * UINT64_C(0xff51afd7ed558ccd);
-        a ^= a >> 29;
-        b = (b ^ y) * UINT64_C(0xc4ceb9fe1a85ec53);
-        b ^= b >> 31;
-        c = (c ^ z) * UINT64_C(0xff51afd7ed558ccd);
-        c ^= c >> 29;
-        d = (d ^ w) * UINT64_C(0xc4ceb9fe1a85ec53);
-        d ^= d >> 31;
-    }
-    for (; n >= 8; p += 8, n -= 8) {
-        uint64_t x;
-        memcpy(&x, p, 8);
-        a = (a ^ x) * UINT64_C(0xff51afd7ed558ccd);
-        a ^= a >> 29;
-    }
-    for (; n; p++, n--)
-        a = (a ^ *p) * UINT64_C(0x100000001b3);
-    a ^= c * UINT64_C(0x9e3779b97f4a7c15);
-    b ^= d * UINT64_C(0x9e3779b97f4a7c15);
-    return a ^ (b * UINT64_C(0x9e3779b97f4a7c15)) ^ (b >> 17);
+    return vs__hash64(acc, p, (size_t)n);
 }
 
 static bool hash_readable(vs_monitors *m, const chain_rec *c, uint64_t *h)

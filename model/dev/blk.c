@@ -78,6 +78,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -101,7 +102,8 @@ typedef struct blk_dev {
     uint64_t features;       /* offered */
     uint8_t writeback;
     uint8_t writeback_init;
-    uint8_t *ram;            /* RAM storage, or NULL */
+    uint8_t *ram;            /* RAM storage (anonymous mapping), or NULL */
+    size_t ram_bytes;
     int fd;                  /* file storage, or -1 */
     uint8_t *bounce;         /* BLK_BOUNCE bytes */
     bool features_accepted;  /* FEATURES_OK accepted since the last reset */
@@ -1234,7 +1236,8 @@ static void blk_destroy(vs_device *d)
     blk_dev *b = to_blk(d);
     if (b->fd >= 0)
         close(b->fd);
-    free(b->ram);
+    if (b->ram)
+        munmap(b->ram, b->ram_bytes);
     free(b->bounce);
     free(b->zones);
     free(b);
@@ -1401,11 +1404,24 @@ int vs_blk_create(vs_device **out, vs_gmem *gm, const vs_blk_opts *opts, vs_err 
         }
     } else {
         uint64_t bytes = b->capacity * VS_BLK_SECTOR;
-        if (bytes > SIZE_MAX || !(b->ram = calloc(1, (size_t)bytes))) {
+        void *m = bytes && bytes <= SIZE_MAX
+                      ? mmap(NULL, (size_t)bytes, PROT_READ | PROT_WRITE,
+                             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+                      : MAP_FAILED;
+        if (m == MAP_FAILED) {
             blk_destroy(&b->dev);
             return vs_err_set(e, VS_ENOMEM, "blk: cannot allocate %llu bytes of RAM storage",
                               (unsigned long long)bytes);
         }
+#ifdef MADV_HUGEPAGE
+        /* Requests land at random places of the disk: with 2 MiB pages the copies miss
+         * the TLB far less (and the first touches fault 512 times less often). Only a
+         * hint; no effect where transparent huge pages are off. */
+        if (bytes >= (UINT64_C(4) << 20))
+            madvise(m, (size_t)bytes, MADV_HUGEPAGE);
+#endif
+        b->ram = m;
+        b->ram_bytes = (size_t)bytes;
     }
     o.image_path = NULL;
     if (o.geometry && !o.cylinders && !o.heads && !o.sectors) {
