@@ -121,6 +121,10 @@ typedef struct qstate {
     bool pk_lost;                         /* positions unknown (fault injection) */
     uint16_t pk_recent[PK_RECENT];
     uint32_t pk_recent_n, pk_recent_pos, pk_cursor;
+    /* packed: ids made available since the last publish (may repeat; a publish marks
+     * those still pending, so it need not scan all ID_SPACE records) */
+    uint16_t *pend;
+    uint32_t pend_n, pend_cap;
 } qstate;
 
 /* blk: sectors [a, b) zeroed by a WRITE_ZEROES completed at monitor clock `clock` */
@@ -392,6 +396,7 @@ static void queue_drop(vs_monitors *m, qstate *q)
     free(q->fo_seq);
     free(q->pk_snap);
     free(q->pk_snap_ok);
+    free(q->pend);
     memset(q, 0, sizeof *q);
 }
 
@@ -2965,6 +2970,11 @@ static void on_avail(vs_monitors *m, const vs_event *ev)
     c->live = true;
     q->live++;
     if (!q_split(q)) {
+        if (q->pend_n < UINT32_MAX &&
+            ensure_cap((void **)&q->pend, &q->pend_cap, q->pend_n + 1, sizeof *q->pend))
+            q->pend[q->pend_n++] = (uint16_t)id;
+        else
+            q->pend_n = UINT32_MAX; /* no memory: the publish scans every record */
         c->aseq = ++q->aseq_next;
         fo_push(q, id, c->aseq);
         pk_on_avail(q, ch);
@@ -3066,6 +3076,12 @@ static void on_avail(vs_monitors *m, const vs_event *ev)
     }
 }
 
+static int cmp_u16(const void *a, const void *b)
+{
+    uint16_t x = *(const uint16_t *)a, y = *(const uint16_t *)b;
+    return (x > y) - (x < y);
+}
+
 static void mark_published(vs_monitors *m, qstate *q, int32_t qi, chain_rec *c, uint16_t head)
 {
     if (!c->published) {
@@ -3118,12 +3134,22 @@ static void on_publish(vs_monitors *m, const vs_event *ev)
             else
                 ok(m, CK_D_AVAIL_FLAGS, ei);
         }
-    } else {
+    } else if (q->pend_n == UINT32_MAX) {
         for (uint32_t id = 0; id < ID_SPACE; id++) {
             chain_rec *c = q->byid[id];
             if (c && c->live && !c->published)
                 mark_published(m, q, ev->queue, c, (uint16_t)id);
         }
+        q->pend_n = 0;
+    } else {
+        /* in id order, as a scan of every record would mark them */
+        qsort(q->pend, q->pend_n, sizeof *q->pend, cmp_u16);
+        for (uint32_t i = 0; i < q->pend_n; i++) {
+            chain_rec *c = q->byid[q->pend[i]];
+            if (c && c->live && !c->published)
+                mark_published(m, q, ev->queue, c, q->pend[i]);
+        }
+        q->pend_n = 0;
     }
 }
 
