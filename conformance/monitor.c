@@ -125,6 +125,11 @@ typedef struct qstate {
      * those still pending, so it need not scan all ID_SPACE records) */
     uint16_t *pend;
     uint32_t pend_n, pend_cap;
+    /* IN_ORDER: (id, seq) in publish order, so ascending seq; entries whose chain has
+     * completed (or was re-made available) are dropped lazily from the front */
+    uint32_t *po_id;
+    uint64_t *po_seq;
+    uint32_t po_cap, po_head, po_n, po_cap2;
 } qstate;
 
 /* blk: sectors [a, b) zeroed by a WRITE_ZEROES completed at monitor clock `clock` */
@@ -397,6 +402,8 @@ static void queue_drop(vs_monitors *m, qstate *q)
     free(q->pk_snap);
     free(q->pk_snap_ok);
     free(q->pend);
+    free(q->po_id);
+    free(q->po_seq);
     memset(q, 0, sizeof *q);
 }
 
@@ -3076,6 +3083,55 @@ static void on_avail(vs_monitors *m, const vs_event *ev)
     }
 }
 
+/* IN_ORDER bookkeeping: remember a chain published with seq (no memory: po_n stays
+ * UINT32_MAX and the in-order check scans every record instead). */
+static void po_push(qstate *q, uint32_t id, uint64_t seq)
+{
+    if (q->po_n == UINT32_MAX)
+        return;
+    if (q->po_head && q->po_head >= q->po_n / 2) { /* compact the consumed front */
+        memmove(q->po_id, q->po_id + q->po_head, (q->po_n - q->po_head) * sizeof *q->po_id);
+        memmove(q->po_seq, q->po_seq + q->po_head, (q->po_n - q->po_head) * sizeof *q->po_seq);
+        q->po_n -= q->po_head;
+        q->po_head = 0;
+    }
+    if (!ensure_cap((void **)&q->po_id, &q->po_cap, q->po_n + 1, sizeof *q->po_id) ||
+        !ensure_cap((void **)&q->po_seq, &q->po_cap2, q->po_n + 1, sizeof *q->po_seq)) {
+        q->po_n = UINT32_MAX;
+        return;
+    }
+    q->po_id[q->po_n] = id;
+    q->po_seq[q->po_n] = seq;
+    q->po_n++;
+}
+
+/* The oldest published chain still outstanding: its id, and false if none is known. */
+static bool po_oldest(qstate *q, uint32_t *id, uint64_t *seq)
+{
+    if (q->po_n == UINT32_MAX) {
+        uint64_t min = UINT64_MAX;
+        for (uint32_t i = 0; i < ID_SPACE; i++) {
+            chain_rec *o = q->byid[i];
+            if (o && o->live && o->published && o->seq < min) {
+                min = o->seq;
+                *id = i;
+            }
+        }
+        *seq = min;
+        return min != UINT64_MAX;
+    }
+    while (q->po_head < q->po_n) {
+        chain_rec *o = q->byid[q->po_id[q->po_head]];
+        if (o && o->live && o->published && o->seq == q->po_seq[q->po_head]) {
+            *id = q->po_id[q->po_head];
+            *seq = o->seq;
+            return true;
+        }
+        q->po_head++;
+    }
+    return false;
+}
+
 static int cmp_u16(const void *a, const void *b)
 {
     uint16_t x = *(const uint16_t *)a, y = *(const uint16_t *)b;
@@ -3087,6 +3143,8 @@ static void mark_published(vs_monitors *m, qstate *q, int32_t qi, chain_rec *c, 
     if (!c->published) {
         c->published = true;
         c->seq = q->seq_next++;
+        if (has(neg(m), VS_F_IN_ORDER))
+            po_push(q, head, c->seq);
     }
     if (q_split(q))
         split_walk(m, q, qi, c, head);
@@ -3450,13 +3508,7 @@ static void on_used(vs_monitors *m, const vs_event *ev)
     if (has(neg(m), VS_F_IN_ORDER) && role_on(m, CK_IN_ORDER) && c->published) {
         uint64_t min = UINT64_MAX;
         uint32_t min_id = id;
-        for (uint32_t i = 0; i < ID_SPACE; i++) {
-            chain_rec *o = q->byid[i];
-            if (o && o->live && o->published && o->seq < min) {
-                min = o->seq;
-                min_id = i;
-            }
-        }
+        po_oldest(q, &min_id, &min);
         if (min != c->seq)
             bad(m, CK_IN_ORDER, 0, cx, "used in the order made available",
                 "id %" PRIu32 " used before id %" PRIu32, id, min_id);
