@@ -71,6 +71,12 @@ static uint64_t finish(uint64_t a, uint64_t b, uint64_t c, uint64_t d, const uin
         c = CRC(c, z);                                                                     \
         d = CRC(d, w);                                                                     \
     }                                                                                      \
+    for (; n >= 8; q += 8, n -= 8) { /* e.g. 16-byte descriptors */                       \
+        uint64_t x;                                                                        \
+        memcpy(&x, q, 8);                                                                  \
+        a = CRC(a, x);                                                                     \
+        b = CRC(b, x >> 32);                                                               \
+    }                                                                                      \
     return finish(a, b, c, d, q, n)
 
 uint64_t vs__hash64_portable(uint64_t acc, const void *p, size_t n)
