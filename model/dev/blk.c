@@ -1406,7 +1406,7 @@ int vs_blk_create(vs_device **out, vs_gmem *gm, const vs_blk_opts *opts, vs_err 
         uint64_t bytes = b->capacity * VS_BLK_SECTOR;
         void *m = bytes && bytes <= SIZE_MAX
                       ? mmap(NULL, (size_t)bytes, PROT_READ | PROT_WRITE,
-                             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+                             MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
                       : MAP_FAILED;
         if (m == MAP_FAILED) {
             blk_destroy(&b->dev);
