@@ -1527,8 +1527,6 @@ const char *vs_fault_name(enum vs_fault f)
     case VS_FAULT_WRITE_BEFORE_READ: return "write_before_read";
     case VS_FAULT_ZERO_LEN: return "zero_length";
     case VS_FAULT_LEN_OVERFLOW: return "length_overflow";
-    case VS_FAULT_INDIRECT_WRITE: return "indirect_write_flag";
-    case VS_FAULT_DIRECT_INDIRECT: return "direct_then_indirect";
     }
     return "unknown";
 }
@@ -1580,9 +1578,7 @@ static int write_table_desc(vs_driver *d, uint64_t gpa, const vs_desc *x, vs_err
 
 int vs_driver_submit_fault(vs_driver *d, uint16_t qi, enum vs_fault kind, vs_err *e)
 {
-    if (d->o.ring == VS_RING_PACKED && (kind == VS_FAULT_LOOP || kind == VS_FAULT_NEXT_OOR ||
-                                        kind == VS_FAULT_INDIRECT_WRITE ||
-                                        kind == VS_FAULT_DIRECT_INDIRECT))
+    if (d->o.ring == VS_RING_PACKED && (kind == VS_FAULT_LOOP || kind == VS_FAULT_NEXT_OOR))
         return vs_err_set(e, VS_ENOTSUP, "driver: fault %s needs a split ring",
                           vs_fault_name(kind));
     if (kind < VS_FAULT_LOOP || kind > VS_FAULT_LAST)
@@ -1647,29 +1643,6 @@ int vs_driver_submit_fault(vs_driver *d, uint16_t qi, enum vs_fault kind, vs_err
             goto out;
         ds[0] = (vs_desc){.addr = tbl, .len = 32, .flags = VS_DESC_F_INDIRECT};
         n = 1;
-        break;
-    }
-    case VS_FAULT_INDIRECT_WRITE:   /* table [header, status]; WRITE on the pointer */
-    case VS_FAULT_DIRECT_INDIRECT: { /* header direct, then table [status] */
-        if (!(d->features & VS_BIT(VS_F_INDIRECT_DESC))) {
-            rc = vs_err_set(e, VS_ENOTSUP, "driver: %s needs VIRTIO_F_INDIRECT_DESC",
-                            vs_fault_name(kind));
-            goto out;
-        }
-        vs_desc t0 = {.addr = hdr, .len = 16, .flags = VS_DESC_F_NEXT, .next = 1};
-        vs_desc t1 = {.addr = st, .len = 1, .flags = VS_DESC_F_WRITE};
-        if (kind == VS_FAULT_INDIRECT_WRITE) {
-            if ((rc = write_table_desc(d, tbl, &t0, e)) < 0 ||
-                (rc = write_table_desc(d, tbl + 16, &t1, e)) < 0)
-                goto out;
-            ds[0] = (vs_desc){.addr = tbl, .len = 32,
-                              .flags = VS_DESC_F_INDIRECT | VS_DESC_F_WRITE};
-            n = 1;
-        } else {
-            if ((rc = write_table_desc(d, tbl, &t1, e)) < 0)
-                goto out;
-            ds[1] = (vs_desc){.addr = tbl, .len = 16, .flags = VS_DESC_F_INDIRECT};
-        }
         break;
     }
     }

@@ -345,11 +345,8 @@ enum vs_fault {
     VS_FAULT_WRITE_BEFORE_READ,  /* writable descriptor before a readable one */
     VS_FAULT_ZERO_LEN,           /* a zero-length descriptor */
     VS_FAULT_LEN_OVERFLOW,       /* addr + len wraps the 64-bit space */
-    /* Legal but unusual framings (split): the device must serve them. */
-    VS_FAULT_INDIRECT_WRITE,     /* INDIRECT descriptor with WRITE set (to be ignored) */
-    VS_FAULT_DIRECT_INDIRECT,    /* a direct header descriptor, then an INDIRECT one */
 };
-#define VS_FAULT_LAST VS_FAULT_DIRECT_INDIRECT
+#define VS_FAULT_LAST VS_FAULT_LEN_OVERFLOW
 const char *vs_fault_name(enum vs_fault f);
 int vs_fault_parse(const char *s, enum vs_fault *out, vs_err *e);
 
