@@ -149,7 +149,8 @@ static int map_areas(vs_gmem *gm, const vs_vq_layout *l, struct pdesc **ring,
                           (unsigned long long)l->desc_gpa,
                           (unsigned long long)l->driver_gpa,
                           (unsigned long long)l->device_gpa);
-    vs_err tmp = {0};
+    vs_err tmp;
+    vs_err_clear(&tmp);
     *ring = vs_gmem_translate(gm, l->desc_gpa, (uint64_t)l->size * 16, VS_GMEM_WRITE, &tmp);
     if (!*ring)
         return vs_err_set(e, tmp.code ? tmp.code : VS_ERANGE,
@@ -270,7 +271,8 @@ int vs_packed_drv_create(vs_vq_drv **out, vs_gmem *gm, const vs_vq_layout *l,
     if (q->features & VS_VQ_F_INDIRECT) {
         q->ind_max = (o && o->indirect_max) ? o->indirect_max : 16;
         uint64_t bytes = (uint64_t)q->size * q->ind_max * 16;
-        vs_err tmp = {0};
+        vs_err tmp;
+        vs_err_clear(&tmp);
         rc = vs_gmem_alloc(gm, bytes, 16, &q->ind_gpa, &tmp);
         if (rc < 0) {
             vs_packed_drv_destroy(&q->hdr);
@@ -722,7 +724,8 @@ static int dev_indirect(pk_dev *q, struct walk *w, unsigned slot, uint64_t addr,
         if (t) {
             d = &t[i];
         } else {
-            vs_err te = {0};
+            vs_err te;
+            vs_err_clear(&te);
             if (vs_gmem_read(q->gm, addr + (uint64_t)i * 16, &tmp, 16, &te) < 0)
                 return dev_fail(q, e, VS_EPROTO, slot,
                                 "indirect entry %u: %s (packed: indirect table address)", i,

@@ -292,7 +292,8 @@ int vs_driver_set_status(vs_driver *d, uint8_t bits, vs_err *e)
 /* Gives up on the device (spec 3.1.1: SHOULD set FAILED). Keeps the original error. */
 static int fail(vs_driver *d, int rc, vs_err *e)
 {
-    vs_err ignore = {0};
+    vs_err ignore;
+    vs_err_clear(&ignore);
     vs_driver_set_status(d, VS_STATUS_FAILED, &ignore);
     (void)e;
     return rc;
@@ -1013,7 +1014,8 @@ static int poll_status_until(vs_driver *d, uint64_t timeout, uint8_t any, uint8_
             return vs_err_set(e, VS_ETIMEDOUT, "driver: status 0x%02x %s and the device is idle",
                               s, want);
         /* Completions that arrive meanwhile are collected, not lost. */
-        vs_err pe = {0};
+        vs_err pe;
+        vs_err_clear(&pe);
         vs_driver_poll(d, &pe);
     }
 }
@@ -1145,7 +1147,8 @@ int vs__drv_add_raw(vs_driver *d, vs_drv_req *rq, const vs_desc *descs, unsigned
 static bool req_guard_check(vs_driver *d, vs_drv_req *rq, char *msg, size_t msglen)
 {
     uint8_t buf[VS_DRV_GUARD_LEN];
-    vs_err ge = {0};
+    vs_err ge;
+    vs_err_clear(&ge);
     const uint8_t *host =
         rq->chunk_bytes
             ? vs_gmem_translate(d->gm, rq->chunk_gpa, rq->chunk_bytes, VS_GMEM_READ, NULL)
@@ -1333,7 +1336,8 @@ static int collect_queue(vs_driver *d, uint16_t qi, vs_err *e)
     int n = 0;
     for (;;) {
         vs_used u;
-        vs_err ce = {0};
+        vs_err ce;
+        vs_err_clear(&ce);
         int rc = vs_vq_drv_collect(q->vq, &u, &ce);
         if (rc == 0) {
             if (q->irq_masked || d->o.irq_mode == VS_IRQ_POLL)
@@ -1406,7 +1410,8 @@ int vs_driver_poll(vs_driver *d, vs_err *e)
         if (d->o.irq_mode != VS_IRQ_POLL && !q->irq_pending)
             continue;
         q->irq_pending = false;
-        vs_err qe = {0};
+        vs_err qe;
+        vs_err_clear(&qe);
         rc = collect_queue(d, i, &qe);
         if (rc < 0) {
             if (!first_err) {
@@ -1444,7 +1449,8 @@ int vs__drv_wait_some(vs_driver *d, vs_drv_waiter *w, vs_err *e)
     if (el >= w->timeout_ns) {
         /* Last look at the status: a device that gave up says so there. */
         uint8_t s;
-        vs_err se = {0};
+        vs_err se;
+        vs_err_clear(&se);
         if (vs_driver_read_status(d, &s, &se) == 0 && d->needs_reset)
             return vs__drv_wait_some(d, w, e);
         return vs_err_set(e, VS_ETIMEDOUT,
@@ -1469,7 +1475,8 @@ int vs__drv_wait_some(vs_driver *d, vs_drv_waiter *w, vs_err *e)
     if (vs_driver_now(d) == before && irqs == d->c.irqs + d->c.config_irqs) {
         if (++w->stall >= 3) {
             uint8_t s;
-            vs_err se = {0};
+            vs_err se;
+            vs_err_clear(&se);
             if (vs_driver_read_status(d, &s, &se) == 0 && d->needs_reset)
                 return vs__drv_wait_some(d, w, e);
             /* Lost-interrupt recovery (like a driver's timeout handler): look at the used

@@ -537,7 +537,8 @@ static void verify_in(vs_driver *d, vs_drv_req *rq, vs_blk_result *res)
         return;
     }
     uint64_t pos = 0;
-    vs_err ge = {0};
+    vs_err ge;
+    vs_err_clear(&ge);
     for (uint32_t i = 0; i < rq->data_count; i++) {
         const vs_seg *sg = &rq->seg[rq->data_first + i];
         if (vs_gmem_read(d->gm, sg->gpa, buf + pos, sg->len, &ge) < 0) {
@@ -593,7 +594,8 @@ void vs__blk_complete(vs_driver *d, vs_drv_req *rq, uint32_t used_len, bool len_
     res->expect_len = rq->expect_len;
     res->data_ok = true;
     uint8_t st = 0xff;
-    vs_err ge = {0};
+    vs_err ge;
+    vs_err_clear(&ge);
     if (vs_gmem_ld8(d->gm, rq->seg[rq->status_seg].gpa, &st, &ge) < 0)
         fail_msg(res, "status byte unreadable: %s", ge.msg);
     res->status = st;
@@ -808,7 +810,8 @@ int vs_blk_workload_run(vs_driver *d, const vs_blk_workload *w, vs_blk_workload_
                             .flags = VS_BLK_REQ_DEFER | (rd ? 0 : untracked) |
                                      (w->verify ? 0 : VS_BLK_REQ_NO_VERIFY | VS_BLK_REQ_ANY_DATA),
                             .user = WL_MARK | issued};
-            vs_err se = {0};
+            vs_err se;
+            vs_err_clear(&se);
             int id = vs_blk_submit(d, &r, &se);
             if (id == -VS_ENOSPC) {
                 if (!rnd)

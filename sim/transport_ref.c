@@ -302,7 +302,8 @@ static void complete_cb(void *arg)
     if (!rq->vq || tr->stopped)
         return;
     uint32_t written = 0;
-    vs_err e = {0};
+    vs_err e;
+    vs_err_clear(&e);
     int rc = tr->dev->ops->handle(tr->dev, rq->index, &r->chain, &written, &e);
     if (rc < 0) {
         req_free(rq, r);
@@ -391,7 +392,8 @@ static void process(ref_tr *tr, ref_queue *rq)
         ref_req *held = NULL;
         vs_vq_dev_notify_disable(rq->vq);
         for (;;) {
-            vs_err e = {0};
+            vs_err e;
+            vs_err_clear(&e);
             rq->scratch.nseg = 0;
             int rc = vs_vq_dev_pop(rq->vq, &rq->scratch, &e);
             if (rc < 0) {
@@ -560,7 +562,8 @@ static int ref_set_status(vs_transport *t, uint8_t s, vs_err *e)
     uint8_t next = (uint8_t)((s & ~VS_STATUS_DEVICE_NEEDS_RESET) |
                              (cur & VS_STATUS_DEVICE_NEEDS_RESET));
     if ((next & VS_STATUS_FEATURES_OK) && !(cur & VS_STATUS_FEATURES_OK)) {
-        vs_err de = {0};
+        vs_err de;
+        vs_err_clear(&de);
         int rc = tr->dev->ops->accept_features
                      ? tr->dev->ops->accept_features(tr->dev, tr->drv_features, &de)
                      : 0;

@@ -36,6 +36,8 @@ int vs_err_set(vs_err *e, int code, const char *fmt, ...)
 int vs_err_prefix(vs_err *e, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* No error, and an empty message. On per-request paths prefer it to `vs_err e = {0}`,
+ * which zeroes the whole message buffer each time. */
 void vs_err_clear(vs_err *e);
 const char *vs_errc_name(int code);
 

@@ -1015,7 +1015,8 @@ static int blk_handle(vs_device *d, uint16_t q, const vs_chain *c, uint32_t *wri
     if (d->mutations & VS_BLK_MUT_WRITES_READONLY) {
         /* Deliberate bug: overwrite the reserved field of the driver's header. */
         static const uint8_t junk[4] = {0xde, 0xad, 0xbe, 0xef};
-        vs_err ignore = {0};
+        vs_err ignore;
+        vs_err_clear(&ignore);
         (void)chain_xfer(b, c, false, 4, (void *)junk, sizeof junk, true, &ignore);
     }
 
