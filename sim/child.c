@@ -2,6 +2,7 @@
 #include "sim/child.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define SLOTS 64
@@ -207,4 +209,58 @@ char *vs_child_cmdline(char *const argv[])
     }
     *o = '\0';
     return line;
+}
+
+/* ------------------------------------------------------------------ small helpers */
+
+int64_t vs_child_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void vs_child_sleep_ms(int ms)
+{
+    struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+char *vs_child_file_tail(const char *path, char *buf, size_t len)
+{
+    if (!buf || len == 0)
+        return buf;
+    buf[0] = '\0';
+    if (!path)
+        return buf;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return buf;
+    char raw[1024];
+    size_t want = len - 1 < sizeof raw ? len - 1 : sizeof raw;
+    off_t end = lseek(fd, 0, SEEK_END);
+    off_t start = end > (off_t)want ? end - (off_t)want : 0;
+    ssize_t n = end > 0 ? pread(fd, raw, (size_t)(end - start), start) : 0;
+    close(fd);
+    if (n <= 0)
+        return buf;
+    /* trim trailing newlines, flatten the rest */
+    while (n > 0 && (raw[n - 1] == '\n' || raw[n - 1] == '\r'))
+        n--;
+    size_t o = 0;
+    for (ssize_t i = 0; i < n && o + 4 < len; i++) {
+        char c = raw[i];
+        if (c == '\n') {
+            buf[o++] = ' ';
+            buf[o++] = '|';
+            buf[o++] = ' ';
+        } else if (c == '\r' || c == '\t') {
+            buf[o++] = ' ';
+        } else {
+            buf[o++] = c;
+        }
+    }
+    buf[o] = '\0';
+    return buf;
 }

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "virtiosim/error.h"
@@ -38,6 +39,15 @@ bool vs_child_reap(pid_t pid, bool block, int *status);
 void vs_child_describe_exit(bool exited, int status, char *buf, size_t len);
 /* argv as one shell-quoted line (for logs and reports); malloc'd, NULL if out of memory. */
 char *vs_child_cmdline(char *const argv[]);
+
+/* Monotonic milliseconds, and a sleep that resumes after signals (start-up and stop
+ * loops of every child). */
+int64_t vs_child_now_ms(void);
+void vs_child_sleep_ms(int ms);
+/* Up to len-1 bytes from the end of a child's log file (its stderr), newlines flattened
+ * to " | ", trailing ones dropped: one line for an error message. Returns buf ("" if
+ * unreadable). */
+char *vs_child_file_tail(const char *path, char *buf, size_t len);
 
 /* atexit + SIGINT/SIGTERM/SIGHUP handlers that kill every child, installed once and only
  * for signals the application left at their default (the CLI has its own policy). */

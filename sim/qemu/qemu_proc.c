@@ -57,19 +57,6 @@ int vs_qemu_install_cleanup(vs_err *e)
 
 /* ------------------------------------------------------------------ helpers */
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
 
 int vs_qemu_resolve_binary(const char *qemu_path, char *buf, size_t len, vs_err *e)
 {
@@ -148,9 +135,9 @@ int vs_qemu_version(const char *qemu_path, char *buf, size_t len, vs_err *e)
     close(pfd[1]);
     char out[512];
     size_t got = 0;
-    int64_t deadline = now_ms() + 10000;
+    int64_t deadline = vs_child_now_ms() + 10000;
     for (;;) {
-        int64_t left = deadline - now_ms();
+        int64_t left = deadline - vs_child_now_ms();
         struct pollfd p = { .fd = pfd[0], .events = POLLIN };
         if (left <= 0 || (poll(&p, 1, (int)left) == 0))
             break;
@@ -232,7 +219,7 @@ static int start_fail(vs_qemu *q, vs_err *e, int code, const char *what)
         reap(q, true);
     }
     describe_exit(q, how, sizeof how);
-    vs_qemu_file_tail(q->stderr_path, tail, sizeof tail);
+    vs_child_file_tail(q->stderr_path, tail, sizeof tail);
     int rc;
     if (q->pid > 0)
         rc = vs_err_set(e, code, "qemu start: %s (QEMU %s); stderr: %s", what, how,
@@ -441,10 +428,10 @@ int vs_qemu_start(const vs_qemu_opts *o, vs_qemu **out, vs_err *e)
 
     /* wait for QEMU to connect to the qtest socket */
     int startup = o->startup_timeout_ms > 0 ? o->startup_timeout_ms : 10000;
-    int64_t deadline = now_ms() + startup;
+    int64_t deadline = vs_child_now_ms() + startup;
     int conn = -1;
     while (conn < 0) {
-        int64_t left = deadline - now_ms();
+        int64_t left = deadline - vs_child_now_ms();
         if (left <= 0) {
             char m[96];
             snprintf(m, sizeof m, "QEMU did not connect to the qtest socket within %d ms",
@@ -477,7 +464,7 @@ int vs_qemu_start(const vs_qemu_opts *o, vs_qemu **out, vs_err *e)
         goto fail_stop;
     vs_qtest_set_stderr_path(q->qt, q->stderr_path);
     {
-        int64_t left = deadline - now_ms();
+        int64_t left = deadline - vs_child_now_ms();
         vs_qtest_set_timeout_ms(q->qt, left > 100 ? (int)left : 100);
         char reply[32];
         vs_err he = { 0 };
@@ -616,17 +603,17 @@ int vs_qemu_check(vs_qemu *q, int wait_ms, vs_err *e)
 {
     if (!q || q->pid <= 0)
         return vs_err_set(e, VS_EBACKEND, "qemu: not started");
-    int64_t deadline = now_ms() + (wait_ms > 0 ? wait_ms : 0);
+    int64_t deadline = vs_child_now_ms() + (wait_ms > 0 ? wait_ms : 0);
     while (!reap(q, false)) {
-        if (now_ms() >= deadline)
+        if (vs_child_now_ms() >= deadline)
             return 0;
-        sleep_ms(1);
+        vs_child_sleep_ms(1);
     }
     char how[48], tail[180];
     describe_exit(q, how, sizeof how);
     tail[0] = '\0';
     if (!q->dir_removed && q->dir[0]) {
-        vs_qemu_file_tail(q->stderr_path, tail, sizeof tail);
+        vs_child_file_tail(q->stderr_path, tail, sizeof tail);
     } else if (q->stderr_copy) {
         size_t n = strlen(q->stderr_copy), o = 0;
         const char *s = q->stderr_copy + (n > 120 ? n - 120 : 0);
@@ -664,9 +651,9 @@ int vs_qemu_stop(vs_qemu *q, vs_err *e)
     }
     if (q->pid > 0 && !reap(q, false)) {
         kill(q->pid, SIGTERM);
-        int64_t deadline = now_ms() + q->grace_ms;
-        while (!reap(q, false) && now_ms() < deadline)
-            sleep_ms(2);
+        int64_t deadline = vs_child_now_ms() + q->grace_ms;
+        while (!reap(q, false) && vs_child_now_ms() < deadline)
+            vs_child_sleep_ms(2);
         if (!q->exited) {
             kill(q->pid, SIGKILL);
             reap(q, true);

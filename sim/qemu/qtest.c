@@ -1,6 +1,8 @@
 #define _GNU_SOURCE
 #include "qtest.h"
 
+#include "sim/child.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -86,50 +88,6 @@ static uint64_t op_mask(enum vs_qtest_op op)
     }
 }
 
-char *vs_qemu_file_tail(const char *path, char *buf, size_t len)
-{
-    if (!buf || len == 0)
-        return buf;
-    buf[0] = '\0';
-    if (!path)
-        return buf;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return buf;
-    char raw[1024];
-    size_t want = len - 1 < sizeof raw ? len - 1 : sizeof raw;
-    off_t end = lseek(fd, 0, SEEK_END);
-    off_t start = end > (off_t)want ? end - (off_t)want : 0;
-    ssize_t n = end > 0 ? pread(fd, raw, (size_t)(end - start), start) : 0;
-    close(fd);
-    if (n <= 0)
-        return buf;
-    /* trim trailing newlines, flatten the rest */
-    while (n > 0 && (raw[n - 1] == '\n' || raw[n - 1] == '\r'))
-        n--;
-    size_t o = 0;
-    for (ssize_t i = 0; i < n && o + 4 < len; i++) {
-        char c = raw[i];
-        if (c == '\n') {
-            buf[o++] = ' ';
-            buf[o++] = '|';
-            buf[o++] = ' ';
-        } else if (c == '\r' || c == '\t') {
-            buf[o++] = ' ';
-        } else {
-            buf[o++] = c;
-        }
-    }
-    buf[o] = '\0';
-    return buf;
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int vs_qtest_open_fd(int fd, vs_qtest **out, vs_err *e)
 {
@@ -223,7 +181,7 @@ static int qt_fail(vs_qtest *q, vs_err *e, int code, const char *what)
     char tail[200];
     q->broken = true;
     snprintf(q->broken_msg, sizeof q->broken_msg, "%s", what);
-    vs_qemu_file_tail(q->stderr_path, tail, sizeof tail);
+    vs_child_file_tail(q->stderr_path, tail, sizeof tail);
     if (code == VS_EBACKEND)
         return vs_err_set(e, code, "qtest: %s; QEMU stderr: %s", what,
                           tail[0] ? tail : "(empty)");
@@ -236,7 +194,7 @@ static int qt_check(vs_qtest *q, vs_err *e)
         return vs_err_set(e, VS_EINVAL, "qtest: no connection");
     if (q->broken) {
         char tail[160];
-        vs_qemu_file_tail(q->stderr_path, tail, sizeof tail);
+        vs_child_file_tail(q->stderr_path, tail, sizeof tail);
         return vs_err_set(e, VS_EBACKEND, "qtest: connection unusable (%s); QEMU stderr: %s",
                           q->broken_msg, tail[0] ? tail : "(empty)");
     }
@@ -334,7 +292,7 @@ static int qt_read_some(vs_qtest *q, int64_t deadline, const char *what, vs_err 
             snprintf(m, sizeof m, "read: %s", strerror(errno));
             return qt_fail(q, e, VS_EBACKEND, m);
         }
-        int64_t left = deadline - now_ms();
+        int64_t left = deadline - vs_child_now_ms();
         if (left <= 0) {
             char m[120];
             snprintf(m, sizeof m, "timed out waiting for reply to %s", what);
@@ -392,7 +350,7 @@ static int qt_send(vs_qtest *q, int64_t deadline, vs_err *e)
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            int64_t left = deadline - now_ms();
+            int64_t left = deadline - vs_child_now_ms();
             if (left <= 0)
                 return qt_fail(q, e, VS_ETIMEDOUT, "timed out sending commands");
             /* keep reading replies meanwhile, or QEMU may block writing them */
@@ -439,7 +397,7 @@ int vs_qtest_flush(vs_qtest *q, vs_err *e)
     int rc = qt_check(q, e);
     if (rc < 0)
         return rc;
-    int64_t deadline = now_ms() + q->timeout_ms;
+    int64_t deadline = vs_child_now_ms() + q->timeout_ms;
     if (q->queued) {
         rc = qt_send(q, deadline, e);
         if (rc < 0)
@@ -453,7 +411,7 @@ int vs_qtest_drain(vs_qtest *q, vs_err *e)
     int rc = qt_check(q, e);
     if (rc < 0)
         return rc;
-    return qt_wait_replies(q, now_ms() + q->timeout_ms, e);
+    return qt_wait_replies(q, vs_child_now_ms() + q->timeout_ms, e);
 }
 
 int vs_qtest_post(vs_qtest *q, vs_err *e)
@@ -468,7 +426,7 @@ int vs_qtest_post(vs_qtest *q, vs_err *e)
     }
     if (!q->queued)
         return 0;
-    rc = qt_send(q, now_ms() + q->timeout_ms, e);
+    rc = qt_send(q, vs_child_now_ms() + q->timeout_ms, e);
     if (rc < 0)
         return rc;
     /* QEMU has rarely answered yet: reading now is mostly a wasted syscall per kick.
@@ -638,7 +596,7 @@ int vs_qtest_poll_async(vs_qtest *q, int timeout_ms, vs_err *e)
             return rc;
     }
     int irq_lines = 0, err_code = 0;
-    int64_t deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    int64_t deadline = vs_child_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
     for (;;) {
         rc = qt_process(q, &irq_lines, &err_code, e);
         if (rc < 0)
@@ -647,7 +605,7 @@ int vs_qtest_poll_async(vs_qtest *q, int timeout_ms, vs_err *e)
             return err_code;
         if (irq_lines)
             return irq_lines;
-        int64_t left = deadline - now_ms();
+        int64_t left = deadline - vs_child_now_ms();
         struct pollfd p = { .fd = q->fd, .events = POLLIN };
         int r = poll(&p, 1, left > 0 ? (int)left : 0);
         if (r < 0 && errno == EINTR)

@@ -115,8 +115,5 @@ int vs_qtest_fd(const vs_qtest *q);
 uint64_t vs_qtest_stat_commands(const vs_qtest *q);
 uint64_t vs_qtest_stat_writes(const vs_qtest *q);
 
-/* Copies up to len-1 bytes of the end of path's contents into buf, flattening
- * newlines to " | "; returns buf ("" if unreadable).  Shared helper. */
-char *vs_qemu_file_tail(const char *path, char *buf, size_t len);
 
 #endif

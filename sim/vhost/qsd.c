@@ -69,19 +69,6 @@ int vs_qsd_install_cleanup(vs_err *e)
 
 /* ------------------------------------------------------------------ helpers */
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
 
 static int resolve_binary(const char *path, char *buf, size_t len, vs_err *e)
 {
@@ -153,9 +140,9 @@ int vs_qsd_version(const char *qsd_path, char *buf, size_t len, vs_err *e)
     close(pfd[1]);
     char out[512];
     size_t got = 0;
-    int64_t deadline = now_ms() + 10000;
+    int64_t deadline = vs_child_now_ms() + 10000;
     for (;;) {
-        int64_t left = deadline - now_ms();
+        int64_t left = deadline - vs_child_now_ms();
         struct pollfd p = { .fd = pfd[0], .events = POLLIN };
         if (left <= 0 || poll(&p, 1, (int)left) == 0)
             break;
@@ -182,37 +169,6 @@ int vs_qsd_version(const char *qsd_path, char *buf, size_t len, vs_err *e)
         return vs_err_set(e, VS_EBACKEND, "qsd: `%s --version` failed", bin);
     snprintf(buf, len, "%s", out);
     return 0;
-}
-
-static void file_tail(const char *path, char *buf, size_t len)
-{
-    if (!buf || !len)
-        return;
-    buf[0] = '\0';
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return;
-    char raw[1024];
-    size_t want = len - 1 < sizeof raw ? len - 1 : sizeof raw;
-    off_t end = lseek(fd, 0, SEEK_END);
-    off_t start = end > (off_t)want ? end - (off_t)want : 0;
-    ssize_t n = end > 0 ? pread(fd, raw, (size_t)(end - start), start) : 0;
-    close(fd);
-    if (n <= 0)
-        return;
-    while (n > 0 && (raw[n - 1] == '\n' || raw[n - 1] == '\r'))
-        n--;
-    size_t o = 0;
-    for (ssize_t i = 0; i < n && o + 4 < len; i++) {
-        if (raw[i] == '\n') {
-            buf[o++] = ' ';
-            buf[o++] = '|';
-            buf[o++] = ' ';
-        } else {
-            buf[o++] = (raw[i] == '\r' || raw[i] == '\t') ? ' ' : raw[i];
-        }
-    }
-    buf[o] = '\0';
 }
 
 /* ------------------------------------------------------------------ process */
@@ -254,7 +210,7 @@ static int dead_err(vs_qsd *q, vs_err *e, int code, const char *what)
 {
     char how[48], tail[200];
     describe_exit(q, how, sizeof how);
-    file_tail(q->errp, tail, sizeof tail);
+    vs_child_file_tail(q->errp, tail, sizeof tail);
     return vs_err_set(e, code, "qsd: %s (qemu-storage-daemon %s); stderr: %s", what, how,
                       tail[0] ? tail : "(empty)");
 }
@@ -378,21 +334,21 @@ static int spawn(vs_qsd *q, vs_err *e)
     /* Wait for the socket: qsd binds and listens before its main loop, so once the
      * path is a socket, connect() succeeds (the backlog holds us until it accepts). */
     int startup = q->o.startup_timeout_ms > 0 ? q->o.startup_timeout_ms : 10000;
-    int64_t deadline = now_ms() + startup;
+    int64_t deadline = vs_child_now_ms() + startup;
     for (;;) {
         struct stat st;
         if (stat(q->sock, &st) == 0 && S_ISSOCK(st.st_mode))
             break;
         if (reap(q, false))
             return dead_err(q, e, VS_EBACKEND, "exited during start-up");
-        if (now_ms() >= deadline) {
+        if (vs_child_now_ms() >= deadline) {
             kill(pid, SIGKILL);
             reap(q, true);
             char m[96];
             snprintf(m, sizeof m, "no socket %s after %d ms", SOCK_NAME, startup);
             return dead_err(q, e, VS_ETIMEDOUT, m);
         }
-        sleep_ms(2);
+        vs_child_sleep_ms(2);
     }
     return 0;
 }
@@ -550,9 +506,9 @@ static void stop_process(vs_qsd *q)
     if (q->pid > 0 && !reap(q, false)) {
         kill(q->pid, SIGTERM);
         int grace = q->o.stop_grace_ms > 0 ? q->o.stop_grace_ms : 2000;
-        int64_t deadline = now_ms() + grace;
-        while (!reap(q, false) && now_ms() < deadline)
-            sleep_ms(1);
+        int64_t deadline = vs_child_now_ms() + grace;
+        while (!reap(q, false) && vs_child_now_ms() < deadline)
+            vs_child_sleep_ms(1);
         if (!q->exited) {
             kill(q->pid, SIGKILL);
             reap(q, true);
