@@ -322,19 +322,16 @@ static void complete_cb(void *arg)
     /* Publish + interrupt check once per instant: completions already scheduled for
      * this time run first (FIFO), then the flush. With nothing else due at this instant
      * the flush event would run next anyway: run it now and spare the engine a round. */
-    uint64_t next_t;
-    if (rq->flush_h <= 0 &&
-        (!vs_engine_next_time(tr->eng, &next_t) || next_t != vs_engine_now(tr->eng))) {
-        flush_cb(rq);
+    if (rq->flush_h > 0)
         return;
-    }
-    if (rq->flush_h <= 0) {
-        vs_timer h = vs_engine_at(tr->eng, vs_engine_now(tr->eng), flush_cb, rq);
-        if (h > 0)
-            rq->flush_h = h;
-        else
-            flush_cb(rq);
-    }
+    uint64_t now = vs_engine_now(tr->eng), next_t;
+    vs_timer h = vs_engine_next_time(tr->eng, &next_t) && next_t == now
+                     ? vs_engine_at(tr->eng, now, flush_cb, rq)
+                     : 0;
+    if (h > 0)
+        rq->flush_h = h;
+    else
+        flush_cb(rq); /* nothing else due now, or cannot schedule */
 }
 
 static int copy_chain(ref_req *r, const vs_chain *c)

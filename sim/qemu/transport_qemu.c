@@ -202,10 +202,10 @@ static int irqfd_wait(qemu_plat *q, uint64_t timeout_ns, bool (*ready)(void *), 
         uint64_t el = mono_ns() - start;
         if (el >= timeout_ns)
             return 0;
-        uint64_t left_ms = (timeout_ns - el + 999999) / 1000000;
-        ms = left_ms > 1000 ? 1000 : (int)left_ms; /* re-check liveness every second */
-        if (r == 0 && ms == 1000 && !vs_qemu_alive(q->qemu))
+        if (r == 0 && !vs_qemu_alive(q->qemu)) /* a quiet second: is QEMU still there? */
             return qp_fail(q, -VS_EBACKEND, e, "wait");
+        uint64_t left_ms = (timeout_ns - el + 999999) / 1000000;
+        ms = left_ms > 1000 ? 1000 : (int)left_ms;
     }
 }
 
