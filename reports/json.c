@@ -72,7 +72,9 @@ static json_t *counts_json(const size_t *count, bool *oom)
     return o;
 }
 
-static json_t *checks_json(const char *list, bool *oom)
+/* A separator-joined list as a JSON array of strings; empty items (and, with skip_zero,
+ * a lone "0": no features) are left out. */
+static json_t *split_json(const char *list, char sep, bool skip_zero, bool *oom)
 {
     json_t *a = json_array();
     if (!a) {
@@ -81,33 +83,9 @@ static json_t *checks_json(const char *list, bool *oom)
     }
     const char *p = list;
     while (p && *p) {
-        const char *c = strchr(p, ',');
+        const char *c = strchr(p, sep);
         size_t n = c ? (size_t)(c - p) : strlen(p);
-        if (n) {
-            char *s = strndup(p, n);
-            if (!s)
-                *oom = true;
-            else
-                push(a, jstr(s), oom);
-            free(s);
-        }
-        p = c ? c + 1 : NULL;
-    }
-    return a;
-}
-
-static json_t *feature_names_json(const char *names, bool *oom)
-{
-    json_t *a = json_array();
-    if (!a) {
-        *oom = true;
-        return NULL;
-    }
-    const char *p = names;
-    while (p && *p) {
-        const char *c = strchr(p, '|');
-        size_t n = c ? (size_t)(c - p) : strlen(p);
-        if (n && !(n == 1 && p[0] == '0')) {
+        if (n && !(skip_zero && n == 1 && p[0] == '0')) {
             char *s = strndup(p, n);
             if (!s)
                 *oom = true;
@@ -144,7 +122,7 @@ static json_t *scenario_json(const vs_report_scenario *s, bool wall, bool *oom)
     put(o, "device_id", json_integer(s->device_id), oom);
     snprintf(buf, sizeof buf, "0x%016" PRIx64, s->features);
     put(o, "features", json_string(buf), oom);
-    put(o, "feature_names", feature_names_json(vs_rep_feature_names(s, fn, sizeof fn), oom),
+    put(o, "feature_names", split_json(vs_rep_feature_names(s, fn, sizeof fn), '|', true, oom),
         oom);
     /* Only the non-trivial verdicts: the rest follow from the catalogue + features. */
     json_t *st = json_object();
@@ -192,7 +170,7 @@ static json_t *statement_json(const vs_stmt_result *r, bool *oom)
     put(o, "method", json_string(vs_check_method_name(st->method)), oom);
     put(o, "verdict", json_string(vs_verdict_name(r->verdict)), oom);
     put(o, "reason", jstr(r->reason), oom);
-    put(o, "checks", checks_json(r->checks, oom), oom);
+    put(o, "checks", split_json(r->checks, ',', false, oom), oom);
     put(o, "exercised", juint(r->exercised), oom);
     put(o, "violations", juint(r->violations), oom);
     json_t *ev = json_array();
