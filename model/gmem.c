@@ -5,6 +5,7 @@
 #include "virtiosim/gmem.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -659,6 +660,25 @@ static size_t alloc_find(const vs_gmem *gm, uint64_t gpa, bool *found)
     return lo;
 }
 
+/* Zeroes [host, host+size) of a fresh allocation. Large page-aligned ranges of our own
+ * memfd get their pages dropped instead (they read back as zeros, and pages never touched
+ * cost nothing): memset would fault in and clear every page of a buffer pool the run may
+ * use a fraction of. */
+#define ZERO_BY_PUNCH_MIN (64u << 10)
+
+static void zero_range(vs_gmem *gm, uint8_t *host, uint64_t size)
+{
+    if (!gm->external && size >= ZERO_BY_PUNCH_MIN && host >= gm->base) {
+        uint64_t off = (uint64_t)(host - gm->base);
+        if (off % VS_GMEM_PAGE == 0 && size % VS_GMEM_PAGE == 0 && size <= gm->file_size &&
+            off <= gm->file_size - size &&
+            fallocate(gm->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
+                      (off_t)size) == 0)
+            return;
+    }
+    memset(host, 0, (size_t)size);
+}
+
 int vs_gmem_alloc(vs_gmem *gm, uint64_t size, uint64_t align, uint64_t *gpa, vs_err *e)
 {
     if (!gm || !gpa)
@@ -708,7 +728,7 @@ int vs_gmem_alloc(vs_gmem *gm, uint64_t size, uint64_t align, uint64_t *gpa, vs_
         gm->allocs[k] = (gmem_alloc){start, size};
         gm->nallocs++;
         const gmem_reg *r = find_reg(gm, start);
-        memset(r->host + (start - r->pub.gpa), 0, (size_t)size);
+        zero_range(gm, r->host + (start - r->pub.gpa), size);
         *gpa = start;
         return 0;
     }

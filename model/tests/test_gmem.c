@@ -313,6 +313,42 @@ START_TEST(alloc_basic)
 }
 END_TEST
 
+START_TEST(alloc_large_zeroed)
+{
+    /* Large allocations are zeroed by dropping the memfd's pages: the memory reads back
+     * as zeros through our mapping and through another process's mapping of the fd (as
+     * QEMU sees it), and the bytes on either side keep what they held. */
+    vs_gmem *gm = flat(4 * MiB);
+    vs_err e = {0};
+    int fd = vs_gmem_fd(gm);
+    uint8_t *other = mmap(NULL, 4 * MiB, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    ck_assert_ptr_ne(other, MAP_FAILED);
+    uint64_t small, big;
+    ck_assert_int_eq(vs_gmem_alloc(gm, 4096, 4096, &small, &e), 0);
+    ck_assert_int_eq(vs_gmem_fill(gm, 0, 0x5a, 4 * MiB, &e), 0);
+    ck_assert_int_eq(vs_gmem_alloc(gm, 1 * MiB + 4096, 4096, &big, &e), 0);
+    const uint8_t *p = vs_gmem_translate(gm, big, 1 * MiB + 4096, VS_GMEM_READ, &e);
+    ck_assert_ptr_nonnull(p);
+    for (uint64_t i = 0; i < 1 * MiB + 4096; i++) {
+        ck_assert_uint_eq(p[i], 0);
+        ck_assert_uint_eq(other[big + i], 0);
+    }
+    ck_assert_uint_eq(other[big - 1], 0x5a);
+    ck_assert_uint_eq(other[big + 1 * MiB + 4096], 0x5a);
+    ck_assert_uint_eq(other[small], 0x5a);
+    /* dirtied, freed and allocated again: zero again */
+    ck_assert_int_eq(vs_gmem_fill(gm, big, 0x33, 1 * MiB + 4096, &e), 0);
+    ck_assert_int_eq(vs_gmem_free(gm, big, &e), 0);
+    uint64_t again;
+    ck_assert_int_eq(vs_gmem_alloc(gm, 1 * MiB + 4096, 4096, &again, &e), 0);
+    ck_assert_uint_eq(again, big);
+    for (uint64_t i = 0; i < 1 * MiB + 4096; i += 97)
+        ck_assert_uint_eq(other[again + i], 0);
+    munmap(other, 4 * MiB);
+    vs_gmem_destroy(gm);
+}
+END_TEST
+
 START_TEST(alloc_exhaustion)
 {
     vs_gmem *gm = flat(64 * 4096);
@@ -539,6 +575,7 @@ int main(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, create_destroy);
     tcase_add_test(tc, region_add_errors);
+    tcase_add_test(tc, alloc_large_zeroed);
     tcase_add_test(tc, translate_errors);
     tcase_add_test(tc, multi_region_bulk);
     tcase_add_test(tc, scalar_le);
