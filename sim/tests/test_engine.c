@@ -342,15 +342,49 @@ END_TEST
 
 START_TEST(rng_exp_log_accuracy)
 {
-    /* The libm-free logarithm inside vs_rng_exp: check a quantile of the distribution,
-     * P(X > mean * ln 2) = 1/2, against libm's log. */
+    /* The ziggurat and its libm-free table, wedges and tail: P(X > q) = e^-q at the
+     * median, in the wedge region, beyond the base strip (the tail, q > 7.697) and far
+     * out, against libm. A wrong table row, wedge or tail shifts one of these. */
+    static const double q[] = {0.6931471805599453, 0.05, 1.5, 3.0, 7.0, 8.0, 10.0};
+    enum { NQ = sizeof q / sizeof q[0] };
+    long above[NQ] = {0};
     vs_rng r;
     vs_rng_init(&r, 5, "median");
-    int above = 0;
-    const int n = 200000;
-    for (int i = 0; i < n; i++)
-        above += vs_rng_exp(&r, 1.0) > log(2.0);
-    ck_assert_msg(abs(above - n / 2) < 1500, "above median %d", above);
+    const long n = 4000000;
+    for (long i = 0; i < n; i++) {
+        double x = vs_rng_exp(&r, 1.0);
+        for (int k = 0; k < NQ; k++)
+            above[k] += x > q[k];
+    }
+    for (int k = 0; k < NQ; k++) {
+        double p = exp(-q[k]), want = p * (double)n;
+        double sigma = sqrt((double)n * p * (1 - p));
+        ck_assert_msg(fabs((double)above[k] - want) < 5 * sigma + 1,
+                      "P(X > %g): %ld of %ld, expected %.0f +- %.0f", q[k], above[k], n, want,
+                      sigma);
+    }
+}
+END_TEST
+
+START_TEST(rng_exp_histogram)
+{
+    /* Chi-square over 64 equal-probability bins: catches a distorted shape (one bad strip
+     * of the 256) that the quantiles above might miss. 63 degrees of freedom: the 99.99 %
+     * point is about 113. */
+    enum { BINS = 64 };
+    long cnt[BINS] = {0};
+    vs_rng r;
+    vs_rng_init(&r, 11, "hist");
+    const long n = 2000000;
+    for (long i = 0; i < n; i++) {
+        double u = 1.0 - exp(-vs_rng_exp(&r, 1.0)); /* uniform in [0,1) if exponential */
+        int b = (int)(u * BINS);
+        cnt[b < BINS ? b : BINS - 1]++;
+    }
+    double chi = 0, want = (double)n / BINS;
+    for (int b = 0; b < BINS; b++)
+        chi += ((double)cnt[b] - want) * ((double)cnt[b] - want) / want;
+    ck_assert_msg(chi < 113.0, "chi-square %.1f over %d bins", chi, BINS);
 }
 END_TEST
 
@@ -549,6 +583,7 @@ static Suite *suite(void)
     tcase_add_test(tr, rng_below_sanity);
     tcase_add_test(tr, rng_exp_mean);
     tcase_add_test(tr, rng_exp_log_accuracy);
+    tcase_add_test(tr, rng_exp_histogram);
     suite_add_tcase(s, tr);
     TCase *tt = tcase_create("trace");
     tcase_add_test(tt, trace_identical_and_changed);
