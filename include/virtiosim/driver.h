@@ -367,6 +367,7 @@ typedef struct vs_drv_req {
     int id;
     bool fault, indirect, added;
     uint32_t nseg, n_out;
+    uint32_t seg_cap;                /* segments the block has room for */
     vs_seg *seg;                     /* [nseg]; out segments first */
     uint64_t chunk_gpa;              /* pool chunk holding every segment + guards */
     uint64_t chunk_bytes;            /* the part of it the segments and guards use */
@@ -419,6 +420,8 @@ struct vs_driver {
     uint32_t pool_units, pool_hint;
     uint64_t *pool_map;
     vs_drv_req *live;                /* live list head */
+    vs_drv_req *spare;               /* freed small request blocks, reused (via ->next) */
+    unsigned nspare;
     /* guard bookkeeping */
     bool guard_bad;
     char guard_msg[VS_ERR_MSG_MAX];
