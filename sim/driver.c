@@ -381,30 +381,28 @@ int vs__drv_pool_alloc(vs_driver *d, uint64_t bytes, uint64_t *gpa, uint32_t *un
         return vs_err_set(e, VS_ENOMEM, "driver: request needs %llu bytes, pool has %llu",
                           (unsigned long long)bytes, (unsigned long long)d->pool_bytes);
     uint32_t need = (uint32_t)need64;
-    /* Next-fit, two passes: the first free run of `need` units starting at or after the
-     * hint, else the first one starting before hint + need. (Word-wise; it picks exactly
-     * the run a unit-by-unit scan would.) */
-    for (int pass = 0; pass < 2; pass++) {
-        uint32_t start = pass == 0 ? d->pool_hint : 0;
-        uint32_t end = pass == 0 ? d->pool_units : d->pool_hint + need;
-        if (end > d->pool_units)
-            end = d->pool_units;
-        uint32_t i = start;
-        for (;;) {
-            uint32_t first = map_next_free(d->pool_map, i, end);
-            if (end - first < need)
-                break;
-            uint32_t used = map_next_used(d->pool_map, first, first + need);
-            if (used < first + need) {
-                i = used + 1;
-                continue;
-            }
-            map_assign(d->pool_map, first, need, true);
-            d->pool_hint = (first + need) % d->pool_units;
-            *gpa = d->pool_gpa + (uint64_t)first * POOL_UNIT;
-            *units = need;
-            return 0;
+    /* Lowest-address first fit, as a real driver's allocator behaves: the few buffers in
+     * flight keep being reused and stay hot in the cache (a next-fit walk through the
+     * whole pool missed the cache on nearly every request). Every unit below pool_hint is
+     * in use, so the search starts there. (Word-wise; it picks exactly the run a
+     * unit-by-unit scan would.) */
+    uint32_t end = d->pool_units;
+    uint32_t i = d->pool_hint;
+    for (;;) {
+        uint32_t first = map_next_free(d->pool_map, i, end);
+        if (end - first < need)
+            break;
+        uint32_t used = map_next_used(d->pool_map, first, first + need);
+        if (used < first + need) {
+            i = used + 1;
+            continue;
         }
+        map_assign(d->pool_map, first, need, true);
+        if (first == d->pool_hint)
+            d->pool_hint = first + need;
+        *gpa = d->pool_gpa + (uint64_t)first * POOL_UNIT;
+        *units = need;
+        return 0;
     }
     return vs_err_set(e, VS_ENOSPC, "driver: buffer pool exhausted (%llu bytes)",
                       (unsigned long long)d->pool_bytes);
@@ -419,6 +417,8 @@ void vs__drv_pool_free(vs_driver *d, uint64_t gpa, uint32_t units)
         return;
     uint64_t n = units < d->pool_units - first ? units : d->pool_units - first;
     map_assign(d->pool_map, (uint32_t)first, (uint32_t)n, false);
+    if (first < d->pool_hint)
+        d->pool_hint = (uint32_t)first;
 }
 
 static int pool_setup(vs_driver *d, vs_err *e)

@@ -417,7 +417,7 @@ struct vs_driver {
     bool config_pending, isr_pending, needs_reset;
     /* pool */
     uint64_t pool_gpa, pool_bytes;
-    uint32_t pool_units, pool_hint;
+    uint32_t pool_units, pool_hint;  /* every unit below pool_hint is in use */
     uint64_t *pool_map;
     vs_drv_req *live;                /* live list head */
     vs_drv_req *spare;               /* freed small request blocks, reused (via ->next) */
