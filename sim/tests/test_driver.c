@@ -43,6 +43,7 @@ typedef struct fake {
     bool scribble_header;     /* write into the (readable) request header */
     bool stopped;
     int served;
+    uint64_t hdr_gpa[64];     /* first segment of each chain served, in order */
 } fake;
 
 static void lg(fake *f, const char *fmt, ...)
@@ -307,6 +308,8 @@ static int fk_wait(vs_transport *t, uint64_t timeout, vs_err *e)
             }
             uint32_t w = fk_handle(f, &c);
             ck_assert_int_eq(vs_vq_dev_push(f->dq[q], &c, w, e), 0);
+            if (f->served < 64)
+                f->hdr_gpa[f->served] = c.seg[0].gpa;
             f->served++;
             pushed = work = true;
         }
@@ -631,6 +634,31 @@ START_TEST(test_guard_catches_readable_write)
 }
 END_TEST
 
+START_TEST(test_pool_reuses_lowest_buffers)
+{
+    /* The buffer pool is first fit from the lowest address: a request completed and freed
+     * gives its buffers to the next one; requests in flight together take ascending
+     * addresses, and once they complete the lowest one is handed out again. */
+    mk_init(NULL);
+    vs_err e = {0};
+    ck_assert(do_req((vs_blk_req){.type = VS_BLK_T_IN, .sector = 0, .nsectors = 1}).ok);
+    ck_assert(do_req((vs_blk_req){.type = VS_BLK_T_IN, .sector = 1, .nsectors = 1}).ok);
+    ck_assert_uint_eq(fk->hdr_gpa[1], fk->hdr_gpa[0]);
+    /* three in flight together (A B C) */
+    fk->stopped = true;
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_ge(vs_blk_read(drv, 0, (uint64_t)i, 1, &e), 0);
+    fk->stopped = false;
+    ck_assert_int_eq(vs_driver_run(drv, 0, &e), 0);
+    ck_assert_int_eq(fk->served, 5);
+    uint64_t a = fk->hdr_gpa[2], b = fk->hdr_gpa[3], c = fk->hdr_gpa[4];
+    ck_assert(a < b && b < c);
+    ck_assert_uint_eq(a, fk->hdr_gpa[0]);
+    ck_assert(do_req((vs_blk_req){.type = VS_BLK_T_IN, .sector = 9, .nsectors = 1}).ok);
+    ck_assert_uint_eq(fk->hdr_gpa[5], a);
+}
+END_TEST
+
 START_TEST(test_queue_depth_limit)
 {
     vs_driver_opts o;
@@ -924,6 +952,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_guard_catches_overwrite);
     tcase_add_test(tc, test_guard_catches_readable_write);
     tcase_add_test(tc, test_queue_depth_limit);
+    tcase_add_test(tc, test_pool_reuses_lowest_buffers);
     tcase_add_test(tc, test_interrupt_mode_needs_irq);
     tcase_add_test(tc, test_polling_mode);
     tcase_add_test(tc, test_interrupt_mode_counts_irqs);
