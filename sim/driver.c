@@ -369,6 +369,46 @@ static void map_assign(uint64_t *map, uint32_t first, uint32_t n, bool used)
     }
 }
 
+/* Lowest-address first fit over the map. Every unit below pool_hint is in use, so the
+ * search starts there. (Word-wise; it picks exactly the run a unit-by-unit scan would.) */
+static int pool_search(vs_driver *d, uint32_t need, uint64_t *gpa)
+{
+    uint32_t end = d->pool_units;
+    uint32_t i = d->pool_hint;
+    for (;;) {
+        uint32_t first = map_next_free(d->pool_map, i, end);
+        if (end - first < need)
+            return -1;
+        uint32_t used = map_next_used(d->pool_map, first, first + need);
+        if (used < first + need) {
+            i = used + 1;
+            continue;
+        }
+        map_assign(d->pool_map, first, need, true);
+        if (first == d->pool_hint)
+            d->pool_hint = first + need;
+        *gpa = d->pool_gpa + (uint64_t)first * POOL_UNIT;
+        return 0;
+    }
+}
+
+static void pool_release(vs_driver *d, uint32_t first, uint32_t n)
+{
+    map_assign(d->pool_map, first, n, false);
+    if (first < d->pool_hint)
+        d->pool_hint = first;
+}
+
+static void pool_cache_flush(vs_driver *d)
+{
+    while (d->pool_cache_n)
+        pool_release(d, d->pool_cache[--d->pool_cache_n], d->pool_cache_units);
+}
+
+/* Buffers for requests, as a real driver's allocator hands them out: a freed chunk of the
+ * size requests keep asking for comes back first (last freed, so hottest in the cache),
+ * anything else is the lowest-address fit. The few buffers in flight stay in the cache;
+ * a next-fit walk through the whole pool missed it on nearly every request. */
 int vs__drv_pool_alloc(vs_driver *d, uint64_t bytes, uint64_t *gpa, uint32_t *units,
                        vs_err *e)
 {
@@ -381,26 +421,13 @@ int vs__drv_pool_alloc(vs_driver *d, uint64_t bytes, uint64_t *gpa, uint32_t *un
         return vs_err_set(e, VS_ENOMEM, "driver: request needs %llu bytes, pool has %llu",
                           (unsigned long long)bytes, (unsigned long long)d->pool_bytes);
     uint32_t need = (uint32_t)need64;
-    /* Lowest-address first fit, as a real driver's allocator behaves: the few buffers in
-     * flight keep being reused and stay hot in the cache (a next-fit walk through the
-     * whole pool missed the cache on nearly every request). Every unit below pool_hint is
-     * in use, so the search starts there. (Word-wise; it picks exactly the run a
-     * unit-by-unit scan would.) */
-    uint32_t end = d->pool_units;
-    uint32_t i = d->pool_hint;
-    for (;;) {
-        uint32_t first = map_next_free(d->pool_map, i, end);
-        if (end - first < need)
-            break;
-        uint32_t used = map_next_used(d->pool_map, first, first + need);
-        if (used < first + need) {
-            i = used + 1;
-            continue;
-        }
-        map_assign(d->pool_map, first, need, true);
-        if (first == d->pool_hint)
-            d->pool_hint = first + need;
+    if (need == d->pool_cache_units && d->pool_cache_n) {
+        uint32_t first = d->pool_cache[--d->pool_cache_n];
         *gpa = d->pool_gpa + (uint64_t)first * POOL_UNIT;
+        *units = need;
+        return 0;
+    }
+    if (pool_search(d, need, gpa) == 0 || (pool_cache_flush(d), pool_search(d, need, gpa) == 0)) {
         *units = need;
         return 0;
     }
@@ -416,9 +443,16 @@ void vs__drv_pool_free(vs_driver *d, uint64_t gpa, uint32_t units)
     if (first >= d->pool_units)
         return;
     uint64_t n = units < d->pool_units - first ? units : d->pool_units - first;
-    map_assign(d->pool_map, (uint32_t)first, (uint32_t)n, false);
-    if (first < d->pool_hint)
-        d->pool_hint = (uint32_t)first;
+    uint32_t cap = sizeof d->pool_cache / sizeof d->pool_cache[0];
+    if (n == units && (d->pool_cache_units != units || !d->pool_cache_n)) {
+        pool_cache_flush(d);
+        d->pool_cache_units = units; /* follow the size requests use now */
+    }
+    if (n == units && d->pool_cache_n < cap) {
+        d->pool_cache[d->pool_cache_n++] = (uint32_t)first;
+        return;
+    }
+    pool_release(d, (uint32_t)first, (uint32_t)n);
 }
 
 static int pool_setup(vs_driver *d, vs_err *e)
@@ -1270,15 +1304,16 @@ bool vs_driver_guard_ok(vs_driver *d, vs_err *e)
 
 /* ------------------------------------------------------------------ results */
 
-void vs__drv_push_result(vs_driver *d, const vs_blk_result *r, bool notify)
+/* The next free slot of the result ring, zeroed (NULL when out of memory). Filled in
+ * place and then queued with vs__drv_result_commit: a result is ~450 bytes, and copying
+ * it through a local showed in the simulator's per-request cost. */
+vs_blk_result *vs__drv_result_slot(vs_driver *d)
 {
-    if (notify && d->o.on_result)
-        d->o.on_result(d->o.on_result_opaque, r);
     if (d->res_n == d->res_cap) {
         size_t ncap = d->res_cap ? d->res_cap * 2 : 64;
         vs_blk_result *nr = malloc(ncap * sizeof *nr);
         if (!nr)
-            return; /* result dropped; counters still reflect it */
+            return NULL;
         for (size_t i = 0; i < d->res_n; i++)
             nr[i] = d->res[(d->res_head + i) % d->res_cap];
         free(d->res);
@@ -1286,8 +1321,34 @@ void vs__drv_push_result(vs_driver *d, const vs_blk_result *r, bool notify)
         d->res_head = 0;
         d->res_cap = ncap;
     }
-    d->res[(d->res_head + d->res_n) % d->res_cap] = *r;
+    vs_blk_result *r = &d->res[(d->res_head + d->res_n) % d->res_cap];
+    memset(r, 0, sizeof *r);
+    return r;
+}
+
+void vs__drv_result_commit(vs_driver *d, bool notify)
+{
+    vs_blk_result *r = &d->res[(d->res_head + d->res_n) % d->res_cap];
     d->res_n++;
+    if (notify && d->o.on_result)
+        d->o.on_result(d->o.on_result_opaque, r);
+}
+
+void vs__drv_push_result(vs_driver *d, const vs_blk_result *r, bool notify)
+{
+    vs_blk_result *slot = vs__drv_result_slot(d);
+    if (!slot) {
+        if (notify && d->o.on_result)
+            d->o.on_result(d->o.on_result_opaque, r);
+        return; /* result dropped; counters still reflect it */
+    }
+    *slot = *r;
+    vs__drv_result_commit(d, notify);
+}
+
+const vs_blk_result *vs__blk_peek_result(const vs_driver *d)
+{
+    return d->res_n ? &d->res[d->res_head] : NULL;
 }
 
 int vs_blk_take_result(vs_driver *d, vs_blk_result *out)
@@ -1308,18 +1369,29 @@ size_t vs_blk_results_pending(const vs_driver *d)
 
 /* ------------------------------------------------------------------ completion */
 
+static void finish_result(vs_driver *d, vs_blk_result *res, const vs_blk_result *spare)
+{
+    if (res != spare)
+        vs__drv_result_commit(d, true);
+    else if (d->o.on_result)
+        d->o.on_result(d->o.on_result_opaque, res);
+}
+
 static void complete_one(vs_driver *d, uint16_t qi, const vs_used *u)
 {
     vs_drv_req *rq = u->cookie;
-    vs_blk_result res;
-    memset(&res, 0, sizeof res);
-    res.complete_ns = vs_driver_now(d);
-    res.queue = qi;
-    res.id = u->id;
-    res.used_len = u->len;
+    vs_blk_result spare, *res = vs__drv_result_slot(d);
+    if (!res) {
+        memset(&spare, 0, sizeof spare);
+        res = &spare; /* out of memory: still counted, passed to on_result, then dropped */
+    }
+    res->complete_ns = vs_driver_now(d);
+    res->queue = qi;
+    res->id = u->id;
+    res->used_len = u->len;
     if (!rq) {
-        snprintf(res.msg, sizeof res.msg, "used element without a request");
-        vs__drv_push_result(d, &res, true);
+        snprintf(res->msg, sizeof res->msg, "used element without a request");
+        finish_result(d, res, &spare);
         return;
     }
     char gmsg[VS_ERR_MSG_MAX];
@@ -1327,27 +1399,27 @@ static void complete_one(vs_driver *d, uint16_t qi, const vs_used *u)
     if (!guard_ok)
         note_guard_violation(d, gmsg);
     if (rq->fault) {
-        res.fault = true;
-        res.type = rq->r.type;
-        res.submit_ns = rq->submit_ns;
-        res.latency_ns = res.complete_ns - rq->submit_ns;
-        res.guard_ok = true;
-        snprintf(res.msg, sizeof res.msg,
+        res->fault = true;
+        res->type = rq->r.type;
+        res->submit_ns = rq->submit_ns;
+        res->latency_ns = res->complete_ns - rq->submit_ns;
+        res->guard_ok = true;
+        snprintf(res->msg, sizeof res->msg,
                  "device completed a malformed chain (expected DEVICE_NEEDS_RESET)");
     } else {
-        vs__blk_complete(d, rq, u->len, u->len_valid, &res);
-        res.guard_ok = guard_ok;
+        vs__blk_complete(d, rq, u->len, u->len_valid, res);
+        res->guard_ok = guard_ok;
         if (!guard_ok) {
-            if (res.ok)
-                snprintf(res.msg, sizeof res.msg, "%.199s", gmsg);
-            res.ok = false;
+            if (res->ok)
+                snprintf(res->msg, sizeof res->msg, "%.199s", gmsg);
+            res->ok = false;
         }
-        res.submit_ns = rq->submit_ns;
-        res.latency_ns = res.complete_ns - rq->submit_ns;
+        res->submit_ns = rq->submit_ns;
+        res->latency_ns = res->complete_ns - rq->submit_ns;
     }
     d->c.completed++;
     vs__drv_req_free(d, rq);
-    vs__drv_push_result(d, &res, true);
+    finish_result(d, res, &spare);
 }
 
 /* Split + EVENT_IDX: tell the monitors the used_event value the device can now see

@@ -838,28 +838,28 @@ int vs_blk_workload_run(vs_driver *d, const vs_blk_workload *w, vs_blk_workload_
                             "for bs %u)", bs);
             goto out;
         }
-        vs_blk_result res;
-        while (vs_blk_take_result(d, &res)) {
-            if ((res.user & UINT64_C(0xffff000000000000)) != WL_MARK || res.fault)
+        const vs_blk_result *res;
+        for (; (res = vs__blk_peek_result(d)); vs_blk_take_result(d, NULL)) {
+            if ((res->user & UINT64_C(0xffff000000000000)) != WL_MARK || res->fault)
                 continue;
-            lat[done++] = res.latency_ns;
+            lat[done++] = res->latency_ns;
             st->ops++;
-            if (res.type == VS_BLK_T_IN) {
+            if (res->type == VS_BLK_T_IN) {
                 st->reads++;
-                st->bytes_read += (uint64_t)res.nsectors * VS_BLK_SECTOR;
+                st->bytes_read += (uint64_t)res->nsectors * VS_BLK_SECTOR;
             } else {
                 st->writes++;
-                st->bytes_written += (uint64_t)res.nsectors * VS_BLK_SECTOR;
+                st->bytes_written += (uint64_t)res->nsectors * VS_BLK_SECTOR;
             }
-            bool verr = !res.data_ok;
+            bool verr = !res->data_ok;
             if (verr)
                 st->verify_failures++;
-            if (!res.status_ok || !res.len_ok || !res.guard_ok)
+            if (!res->status_ok || !res->len_ok || !res->guard_ok)
                 st->errors++;
-            if (!res.ok && !st->first_error[0])
+            if (!res->ok && !st->first_error[0])
                 snprintf(st->first_error, sizeof st->first_error, "%s %llu+%u q%u: %.150s",
-                         res.type == VS_BLK_T_IN ? "read" : "write",
-                         (unsigned long long)res.sector, res.nsectors, res.queue, res.msg);
+                         res->type == VS_BLK_T_IN ? "read" : "write",
+                         (unsigned long long)res->sector, res->nsectors, res->queue, res->msg);
         }
     }
 out:

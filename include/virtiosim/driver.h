@@ -418,6 +418,10 @@ struct vs_driver {
     /* pool */
     uint64_t pool_gpa, pool_bytes;
     uint32_t pool_units, pool_hint;  /* every unit below pool_hint is in use */
+    /* Freed chunks of one size (pool_cache_units), kept marked in use and handed out again
+     * last-freed first; flushed back into the map when a search fails. */
+    uint32_t pool_cache_units, pool_cache_n;
+    uint32_t pool_cache[64];
     uint64_t *pool_map;
     vs_drv_req *live;                /* live list head */
     vs_drv_req *spare;               /* freed small request blocks, reused (via ->next) */
@@ -454,6 +458,9 @@ int vs__drv_pool_alloc(vs_driver *d, uint64_t bytes, uint64_t *gpa, uint32_t *un
                        vs_err *e);
 void vs__drv_pool_free(vs_driver *d, uint64_t gpa, uint32_t units);
 void vs__drv_push_result(vs_driver *d, const vs_blk_result *r, bool notify);
+vs_blk_result *vs__drv_result_slot(vs_driver *d);
+void vs__drv_result_commit(vs_driver *d, bool notify);
+const vs_blk_result *vs__blk_peek_result(const vs_driver *d); /* oldest, or NULL */
 uint64_t vs__splitmix64(uint64_t *state);
 typedef struct vs_drv_waiter {
     uint64_t start, timeout_ns;

@@ -634,17 +634,17 @@ START_TEST(test_guard_catches_readable_write)
 }
 END_TEST
 
-START_TEST(test_pool_reuses_lowest_buffers)
+START_TEST(test_pool_reuses_freed_buffers)
 {
-    /* The buffer pool is first fit from the lowest address: a request completed and freed
-     * gives its buffers to the next one; requests in flight together take ascending
-     * addresses, and once they complete the lowest one is handed out again. */
+    /* Buffers come back the way a real driver's allocator hands them out: a freed chunk of
+     * the size requests keep using is reused, last freed first; a request of another size
+     * gets the lowest free fit, and once the size changes the cached chunks go back. */
     mk_init(NULL);
     vs_err e = {0};
     ck_assert(do_req((vs_blk_req){.type = VS_BLK_T_IN, .sector = 0, .nsectors = 1}).ok);
     ck_assert(do_req((vs_blk_req){.type = VS_BLK_T_IN, .sector = 1, .nsectors = 1}).ok);
     ck_assert_uint_eq(fk->hdr_gpa[1], fk->hdr_gpa[0]);
-    /* three in flight together (A B C) */
+    /* three in flight together (A B C), completed in that order */
     fk->stopped = true;
     for (int i = 0; i < 3; i++)
         ck_assert_int_ge(vs_blk_read(drv, 0, (uint64_t)i, 1, &e), 0);
@@ -655,7 +655,32 @@ START_TEST(test_pool_reuses_lowest_buffers)
     ck_assert(a < b && b < c);
     ck_assert_uint_eq(a, fk->hdr_gpa[0]);
     ck_assert(do_req((vs_blk_req){.type = VS_BLK_T_IN, .sector = 9, .nsectors = 1}).ok);
-    ck_assert_uint_eq(fk->hdr_gpa[5], a);
+    ck_assert_uint_eq(fk->hdr_gpa[5], c); /* the last one freed */
+    /* another size: placed above the cached chunks, which stay reserved */
+    ck_assert(do_req((vs_blk_req){.type = VS_BLK_T_IN, .sector = 0, .nsectors = 16}).ok);
+    ck_assert(fk->hdr_gpa[6] > c);
+    /* its free switched the cache to its size and released A B C: lowest fit again */
+    ck_assert(do_req((vs_blk_req){.type = VS_BLK_T_IN, .sector = 3, .nsectors = 1}).ok);
+    ck_assert_uint_eq(fk->hdr_gpa[7], a);
+}
+END_TEST
+
+START_TEST(test_pool_cache_gives_way)
+{
+    /* Chunks kept for reuse never make a larger request fail: when no fit is left they
+     * go back to the pool and the search runs again. */
+    vs_driver_opts o;
+    vs_driver_opts_default(&o);
+    o.pool_bytes = 64 * 1024;
+    mk_init(&o);
+    vs_err e = {0};
+    fk->stopped = true;
+    for (int i = 0; i < 20; i++)
+        ck_assert_msg(vs_blk_read(drv, 0, (uint64_t)i, 1, &e) >= 0, "%d: %s", i, e.msg);
+    fk->stopped = false;
+    ck_assert_int_eq(vs_driver_run(drv, 0, &e), 0);
+    vs_blk_result r = do_req((vs_blk_req){.type = VS_BLK_T_IN, .sector = 0, .nsectors = 110});
+    ck_assert_msg(r.ok, "%s", r.msg);
 }
 END_TEST
 
@@ -952,7 +977,8 @@ static Suite *suite(void)
     tcase_add_test(tc, test_guard_catches_overwrite);
     tcase_add_test(tc, test_guard_catches_readable_write);
     tcase_add_test(tc, test_queue_depth_limit);
-    tcase_add_test(tc, test_pool_reuses_lowest_buffers);
+    tcase_add_test(tc, test_pool_reuses_freed_buffers);
+    tcase_add_test(tc, test_pool_cache_gives_way);
     tcase_add_test(tc, test_interrupt_mode_needs_irq);
     tcase_add_test(tc, test_polling_mode);
     tcase_add_test(tc, test_interrupt_mode_counts_irqs);
