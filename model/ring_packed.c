@@ -474,6 +474,8 @@ int vs_packed_drv_collect(vs_vq_drv *qq, vs_used *out, vs_err *e)
     uint16_t f = le16toh(d->flags);
     uint16_t id = le16toh(d->id);
     uint32_t len = le32toh(d->len);
+    if (out) /* on a bad element too: the caller's evidence names what the device wrote */
+        *out = (vs_used){.id = id, .len = (f & F_WRITE) ? len : 0};
     if (id >= q->size)
         return vs_err_set(e, VS_EPROTO,
                           "queue %u: desc %u: used buffer id %u >= queue size %u "

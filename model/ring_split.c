@@ -438,6 +438,8 @@ int vs_split_drv_collect(vs_vq_drv *qq, vs_used *out, vs_err *e)
         return 0;
     const struct sused_elem *el = &q->m.used->ring[last & q->m.mask];
     uint32_t id = LE32(el->id), len = LE32(el->len);
+    /* On a bad element too: the caller's evidence names what the device wrote. */
+    *out = (vs_used){.id = id, .len = len};
     if (unlikely((uint16_t)(uidx - last) > q->outstanding || id >= q->m.size))
         return drv_bad_used(q, e, uidx, id, len);
     head_state *h = &q->hs[id];

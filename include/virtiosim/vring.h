@@ -137,8 +137,9 @@ void vs_vq_drv_publish(vs_vq_drv *q);
 bool vs_vq_drv_kick_needed(vs_vq_drv *q);
 
 /* Takes the next used element: 1 got one, 0 none pending, < 0 the device produced an
- * invalid element (id out of range or not outstanding, ...); the message says which and
- * the queue state is left unchanged so the caller can report it. */
+ * invalid element (id out of range or not outstanding, ...); the message says which, *out
+ * holds the id and length the device wrote (cookie NULL), and the queue state is left
+ * unchanged so the caller can report it. */
 int vs_vq_drv_collect(vs_vq_drv *q, vs_used *out, vs_err *e);
 
 /* Used-buffer notification suppression (flags / used_event / packed driver event). */

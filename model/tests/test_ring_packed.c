@@ -945,6 +945,8 @@ START_TEST(test_collect_bogus_id)
         ck_assert_int_eq(vs_packed_drv_collect(f.drv, &u, &e), -VS_EPROTO);
         ck_assert_ptr_nonnull(strstr(e.msg,
             "queue 3: desc 0: used buffer id 9 >= queue size 8 (packed: used id out of range)"));
+        ck_assert_uint_eq(u.id, 9); /* the caller's evidence names what the device wrote */
+        ck_assert_ptr_null(u.cookie);
         ck_assert_uint_eq(vs_packed_drv_outstanding(f.drv), 1);
         ck_assert_uint_eq(vs_packed_drv_num_free(f.drv), 7);
         ck_assert_uint_eq(vs_packed_drv_used_idx(f.drv), 0x8000);

@@ -560,6 +560,8 @@ START_TEST(test_collect_rejects_bogus_id)
         ck_assert_int_eq(vs_vq_drv_collect(r.d, &u, &r.e), -VS_EPROTO);
         ck_assert_ptr_nonnull(strstr(r.e.msg, "queue 3: used ring[0]: id 999 >= queue size 16"));
         ck_assert_ptr_nonnull(strstr(r.e.msg, "used id out of range"));
+        ck_assert_uint_eq(u.id, 999); /* the caller's evidence names what the device wrote */
+        ck_assert_ptr_null(u.cookie);
         ck_assert_uint_eq(vs_vq_drv_num_free(r.d), 14);
         ck_assert_uint_eq(vs_vq_drv_used_idx(r.d), 0);
     }
