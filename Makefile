@@ -10,8 +10,17 @@ VERSION := 0.1.0
 
 CC ?= cc
 OPT ?= -O2
+# Link-time optimisation for the programs that run scenarios (the CLI, the shared library,
+# the benchmarks): the small gmem, ring and engine calls inline across files, about 6 %
+# more simulated requests per second. Objects are fat, so the static library and the test
+# programs (linked without LTO, to keep `make check` quick) use their ordinary code.
+# `make LTO=` turns it off; the asan build does.
+LTO ?= -flto=auto -ffat-lto-objects
+# At the LTO link GCC sees across files and reports many "may be used uninitialized"
+# false positives on out-parameters; each file's own compile still checks them.
+LTO_LINK = $(if $(LTO),-flto=auto -Wno-maybe-uninitialized)
 CPPFLAGS += -Iinclude -I. -DVS_VERSION=\"$(VERSION)\"
-CFLAGS += -std=c11 $(OPT) -g -fPIC -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+CFLAGS += -std=c11 $(OPT) $(LTO) -g -fPIC -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
           -Wno-missing-field-initializers -MMD -MP
 PKGS := yaml-0.1 jansson check
 LDLIBS += $(shell pkg-config --libs yaml-0.1 jansson libcrypto 2>/dev/null) -lm
@@ -63,18 +72,18 @@ $(BUILD)/libvirtiosim.a: $(LIB_OBJS)
 	rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/libvirtiosim.so: $(LIB_OBJS)
-	$(CC) -shared -o $@ $^ $(LDFLAGS) $(LDLIBS)
+	$(CC) $(OPT) $(LTO_LINK) -shared -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
 $(BUILD)/virtiosim: $(BUILD)/obj/sim/main.o $(BUILD)/libvirtiosim.a
-	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+	$(CC) $(CFLAGS) $(LTO_LINK) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
 $(BUILD)/tests/%: %.c $(BUILD)/libvirtiosim.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/libvirtiosim.a $(LDFLAGS) $(CHECK_LIBS) $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(filter-out $(LTO),$(CFLAGS)) $(if $(LTO),-fno-lto) -o $@ $< $(BUILD)/libvirtiosim.a $(LDFLAGS) $(CHECK_LIBS) $(LDLIBS)
 
 $(BUILD)/bench/%: %.c $(BUILD)/libvirtiosim.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/libvirtiosim.a $(LDFLAGS) $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LTO_LINK) -o $@ $< $(BUILD)/libvirtiosim.a $(LDFLAGS) $(LDLIBS)
 
 # Unit tests: every */tests/test_*.c is one Check program.
 unit: $(TEST_BINS)
@@ -82,7 +91,7 @@ unit: $(TEST_BINS)
 	  CK_DEFAULT_TIMEOUT=120 ./$$t || fail=1; done; exit $$fail
 
 asan:
-	$(MAKE) BUILD=build-asan OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" \
+	$(MAKE) BUILD=build-asan LTO= OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" \
 	  LDFLAGS="-fsanitize=address,undefined" unit
 
 # Unit tests and a few CLI runs under valgrind memcheck (slow; not part of `make check`).
