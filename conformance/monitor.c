@@ -143,11 +143,13 @@ typedef struct wlog {
     uint64_t a, b, start, done;
 } wlog;
 
-/* blk-read-back: what one sector is known to hold */
+/* blk-read-back: what one sector is known to hold. 16 bytes, so the table (touched at a
+ * random place by every request) is 1 MiB; the check gives up (fewer checks, never a false
+ * one) before the clock or a count would outgrow its field. */
 typedef struct rb_sec {
     uint64_t hash;
-    uint64_t wclock;      /* monitor clock of the last write made available or done */
-    uint32_t inflight;    /* outstanding write-type requests that cover it */
+    uint32_t wclock;      /* monitor clock of the last write made available or done */
+    uint16_t inflight;    /* outstanding write-type requests that cover it */
     bool known;
     bool ro_write;        /* a write to it was made available on a read-only device */
 } rb_sec;
@@ -588,17 +590,28 @@ static bool canary_same(vs_monitors *m, const chain_rec *c, bool *same)
 
 /* ------------------------------------------------------------ split chain walk */
 
+/* Hash of a split chain's descriptors (its slots of the table, then its indirect table):
+ * the slots are gathered and hashed in one call, through one translation of the table
+ * when it lies in one region. Only ever compared with itself. */
 static bool hash_desc(vs_monitors *m, const qstate *q, const chain_rec *c, uint64_t *h)
 {
     uint64_t acc = FNV0;
-    uint8_t d[16];
+    uint8_t buf[256];
+    uint32_t n = 0;
+    const uint8_t *tbl =
+        vs_gmem_translate(m->gm, q->l.desc_gpa, 16ull * q->l.size, VS_GMEM_READ, NULL);
     for (uint32_t i = 0; i < c->nslots; i++) {
-        if (vs_gmem_read(m->gm, q->l.desc_gpa + 16ull * c->slots[i], d, 16, NULL) < 0)
+        if (tbl)
+            memcpy(buf + n, tbl + 16u * c->slots[i], 16);
+        else if (vs_gmem_read(m->gm, q->l.desc_gpa + 16ull * c->slots[i], buf + n, 16, NULL) < 0)
             return false;
-        acc = hash_words(acc, d, 16); /* only ever compared with itself */
+        n += 16;
+        if (n == sizeof buf || i + 1 == c->nslots) {
+            acc = hash_words(acc, buf, n);
+            n = 0;
+        }
     }
     if (c->ind_len) {
-        uint8_t buf[256];
         uint64_t pos = 0;
         while (pos < c->ind_len) {
             uint64_t take = c->ind_len - pos < sizeof buf ? c->ind_len - pos : sizeof buf;
@@ -933,10 +946,19 @@ static void fetch_order(vs_monitors *m, const vs_event *ev, qstate *q, chain_rec
 
 /* ------------------------------------------------------------ blk: read back */
 
+static void rb_give_up(vs_monitors *m)
+{
+    free(m->rb);
+    m->rb = NULL;
+    m->rb_failed = true; /* fewer checks, never a false one */
+}
+
 static bool rb_ready(vs_monitors *m)
 {
+    if (m->blk_clock >= UINT32_MAX - 2 && m->rb)
+        rb_give_up(m);
     if (!m->rb && !m->rb_failed && !(m->rb = calloc(RB_SECTORS, sizeof *m->rb)))
-        m->rb_failed = true; /* fewer checks, never a false one */
+        m->rb_failed = true;
     return m->rb != NULL;
 }
 
@@ -959,9 +981,13 @@ static void rb_on_avail(vs_monitors *m, chain_rec *c, uint64_t a, uint64_t b)
             x->ro_write = true;
             continue;
         }
+        if (x->inflight == UINT16_MAX) {
+            rb_give_up(m); /* the ones counted so far are simply forgotten with the table */
+            return;
+        }
         x->known = false;
         x->inflight++;
-        x->wclock = c->blk_clock;
+        x->wclock = (uint32_t)c->blk_clock;
     }
     if (!ro && a < b) {
         c->rb_counted = true;
@@ -980,18 +1006,22 @@ static void rb_write_done(vs_monitors *m, chain_rec *c, bool ok_out)
     c->rb_counted = false;
     if (m->rb_inflight)
         m->rb_inflight--;
-    uint64_t clk = ++m->blk_clock;
+    uint32_t clk = (uint32_t)++m->blk_clock;
+    /* The data in place when it is one buffer (the usual case): one translation. */
+    uint64_t off0 = 16 + (c->rb_a - c->blk_sector) * VS_BLK_SECTOR;
+    const uint8_t *span =
+        ok_out ? chain_span(m, c, false, off0, (c->rb_b - c->rb_a) * VS_BLK_SECTOR) : NULL;
     for (uint64_t s = c->rb_a; s < c->rb_b; s++) {
         rb_sec *x = &m->rb[s];
-        bool alone = x->wclock == c->blk_clock && x->inflight == 1;
+        bool alone = x->wclock == (uint32_t)c->blk_clock && x->inflight == 1;
         if (x->inflight)
             x->inflight--;
         x->wclock = clk;
         uint8_t buf[VS_BLK_SECTOR];
-        const uint8_t *p = ok_out && alone
-                               ? chain_sector(m, c, false, 16 + (s - c->blk_sector) * VS_BLK_SECTOR,
-                                              buf)
-                               : NULL;
+        uint64_t off = off0 + (s - c->rb_a) * VS_BLK_SECTOR;
+        const uint8_t *p = !(ok_out && alone) ? NULL
+                           : span             ? span + (off - off0)
+                                              : chain_sector(m, c, false, off, buf);
         if (p) {
             x->hash = hash_words(FNV0, p, VS_BLK_SECTOR);
             x->known = true;
@@ -1005,7 +1035,7 @@ static void rb_reset(vs_monitors *m)
 {
     if (!m->rb || !m->rb_inflight)
         return;
-    uint64_t clk = ++m->blk_clock;
+    uint32_t clk = (uint32_t)++m->blk_clock;
     for (uint32_t s = 0; s < RB_SECTORS; s++)
         if (m->rb[s].inflight) {
             m->rb[s] = (rb_sec){.wclock = clk};
@@ -1028,12 +1058,14 @@ static void rb_check_read(vs_monitors *m, const chain_rec *c, bool packed, ctx c
         data -= take;
     }
     bool multi = packed && data_descs >= 2;
+    const uint8_t *span = chain_span(m, c, true, 0, nsec * VS_BLK_SECTOR);
     for (uint64_t i = 0; i < nsec && c->blk_sector + i < RB_SECTORS; i++) {
         rb_sec *x = &m->rb[c->blk_sector + i];
         if (x->inflight || x->wclock >= c->blk_clock)
             continue; /* a write overlapped the read: either contents are right */
         uint8_t buf[VS_BLK_SECTOR];
-        const uint8_t *p = chain_sector(m, c, true, i * VS_BLK_SECTOR, buf);
+        const uint8_t *p =
+            span ? span + i * VS_BLK_SECTOR : chain_sector(m, c, true, i * VS_BLK_SECTOR, buf);
         if (!p)
             return;
         uint64_t h = hash_words(FNV0, p, VS_BLK_SECTOR);
