@@ -989,12 +989,14 @@ void vs__drv_req_free(vs_driver *d, vs_drv_req *rq)
         vs__drv_pool_free(d, rq->chunk_gpa, rq->chunk_units);
     free(rq->ro_copy);
     free(rq->snap);
+#if SPARE_MAX > 0
     if (rq->seg_cap == SPARE_SEGS && d->nspare < SPARE_MAX) {
         rq->next = d->spare;
         d->spare = rq;
         d->nspare++;
         return;
     }
+#endif
     free(rq); /* rq->seg lives in the same block */
 }
 
