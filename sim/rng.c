@@ -99,6 +99,10 @@ double vs_rng_double(vs_rng *r)
     return (double)(vs_rng_u64(r) >> 11) * 0x1.0p-53;
 }
 
+/* ln 2 split into a high part with trailing zero bits and a low correction. */
+#define LN2_HI 6.93147180369123816490e-01
+#define LN2_LO 1.90821492927058770002e-10
+
 /* Natural logarithm of x in (0, 1], from IEEE basic operations only:
  * x = m * 2^k with m in [sqrt(1/2), sqrt(2)); ln m = 2 atanh(s), s = (m-1)/(m+1),
  * |s| < 0.1716, series to s^41 (error far below one ulp before rounding). */
@@ -120,10 +124,7 @@ static double det_log(double x)
     double sum = 0.0;
     for (int n = 41; n >= 1; n -= 2)
         sum = sum * s2 + 1.0 / (double)n;
-    /* ln2 split into a high part with trailing zero bits and a low correction. */
-    const double ln2_hi = 6.93147180369123816490e-01;
-    const double ln2_lo = 1.90821492927058770002e-10;
-    return (double)k * ln2_hi + ((double)k * ln2_lo + 2.0 * s * sum);
+    return (double)k * LN2_HI + ((double)k * LN2_LO + 2.0 * s * sum);
 }
 
 /* e^-x for x >= 0 from IEEE basic operations only: x = k ln2 + t with |t| <= ln2/2, then
@@ -133,10 +134,8 @@ static double det_exp_neg(double x)
 {
     if (!(x < 700.0))
         return 0.0;
-    const double ln2_hi = 6.93147180369123816490e-01;
-    const double ln2_lo = 1.90821492927058770002e-10;
     int k = (int)(x * 1.44269504088896338700 + 0.5);
-    double t = ((double)k * ln2_hi - x) + (double)k * ln2_lo; /* -x + k ln2 */
+    double t = ((double)k * LN2_HI - x) + (double)k * LN2_LO; /* -x + k ln2 */
     double sum = 1.0;
     for (int n = 18; n >= 1; n--)
         sum = 1.0 + sum * t / (double)n;
