@@ -35,9 +35,9 @@ uint64_t vs_rng_below(vs_rng *r, uint64_t n);
 uint64_t vs_rng_range(vs_rng *r, uint64_t lo, uint64_t hi);
 /* Uniform in [0, 1) with 53 random bits. */
 double vs_rng_double(vs_rng *r);
-/* Exponentially distributed with the given mean (>= 0). Uses only IEEE basic
- * arithmetic (own logarithm, no libm), so results are bit-identical on any IEEE-754
- * machine. */
+/* Exponentially distributed with the given mean (>= 0), by the ziggurat method. Uses only
+ * IEEE basic arithmetic (own logarithm and exponential, no libm), so results are
+ * bit-identical on any IEEE-754 machine. */
 double vs_rng_exp(vs_rng *r, double mean);
 
 /* 64-bit FNV-1a of a NUL-terminated string (exposed for tests and other hashing). */
