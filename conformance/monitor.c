@@ -2687,21 +2687,6 @@ static void on_status_read(vs_monitors *m, const vs_event *ev)
 
 /* ------------------------------------------------------------ config space (blk) */
 
-struct cfg_field { uint32_t off, len; unsigned bit; };
-static const struct cfg_field blk_optional[] = {
-    {VS_BLK_CFG_SIZE_MAX, 4, VS_BLK_F_SIZE_MAX},
-    {VS_BLK_CFG_SEG_MAX, 4, VS_BLK_F_SEG_MAX},
-    {VS_BLK_CFG_CYLINDERS, 4, VS_BLK_F_GEOMETRY},
-    {VS_BLK_CFG_BLK_SIZE, 4, VS_BLK_F_BLK_SIZE},
-    {VS_BLK_CFG_PHYS_BLOCK_EXP, 8, VS_BLK_F_TOPOLOGY},
-    {VS_BLK_CFG_WRITEBACK, 1, VS_BLK_F_CONFIG_WCE},
-    {VS_BLK_CFG_NUM_QUEUES, 2, VS_BLK_F_MQ},
-    {VS_BLK_CFG_MAX_DISCARD_SECTORS, 12, VS_BLK_F_DISCARD},
-    {VS_BLK_CFG_MAX_WZ_SECTORS, 9, VS_BLK_F_WRITE_ZEROES},
-    {60, 12, VS_BLK_F_SECURE_ERASE},
-    {72, 24, VS_BLK_F_ZONED},
-};
-
 static bool overlaps(uint32_t a, uint32_t al, uint32_t b, uint32_t bl)
 {
     return a < b + bl && b < a + al;
@@ -2727,20 +2712,18 @@ static void on_config_access(vs_monitors *m, const vs_event *ev, bool write)
     if (m->device_id != VS_DEV_BLK)
         return;
     if (m->offered_known && role_on(m, CK_D_CFG_OPTIONAL)) {
-        bool any = false;
-        for (size_t i = 0; i < sizeof blk_optional / sizeof blk_optional[0]; i++) {
-            const struct cfg_field *fl = &blk_optional[i];
-            if (!overlaps(off, len, fl->off, fl->len))
+        for (unsigned i = 0; i < vs_blk_cfg_ngroups; i++) {
+            const vs_blk_cfg_group *g = &vs_blk_cfg_groups[i];
+            if (g->feature < 0 || !overlaps(off, len, g->off, g->len))
                 continue;
-            any = true;
-            if (!has(m->offered, fl->bit))
+            if (!has(m->offered, (unsigned)g->feature))
                 bad(m, CK_D_CFG_OPTIONAL, 0, NOCTX, "optional field accessed only if offered",
                     "%s of %" PRIu32 " bytes at %" PRIu32 " but %s not offered",
-                    write ? "write" : "read", len, off, vs_feature_name(m->device_id, fl->bit));
+                    write ? "write" : "read", len, off,
+                    vs_feature_name(m->device_id, (unsigned)g->feature));
             else
                 ok(m, CK_D_CFG_OPTIONAL, 0);
         }
-        (void)any;
     }
     if (write)
         return;

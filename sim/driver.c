@@ -511,28 +511,19 @@ int vs_driver_reset(vs_driver *d, vs_err *e)
     return do_reset(d, e);
 }
 
-/* read_config_early: the blk fields a driver may read before FEATURES_OK (writeback
- * only after it), when their feature is offered (bit -1: always there). */
+/* read_config_early: every blk field of the offered features, before FEATURES_OK
+ * (writeback only after it). */
 static int blk_config_dump(vs_driver *d, uint64_t offered, vs_err *e)
 {
-    static const struct { uint32_t off, len; int bit; } f[] = {
-        {VS_BLK_CFG_CAPACITY, 8, -1},
-        {VS_BLK_CFG_SIZE_MAX, 4, VS_BLK_F_SIZE_MAX},
-        {VS_BLK_CFG_SEG_MAX, 4, VS_BLK_F_SEG_MAX},
-        {VS_BLK_CFG_CYLINDERS, 4, VS_BLK_F_GEOMETRY},
-        {VS_BLK_CFG_BLK_SIZE, 4, VS_BLK_F_BLK_SIZE},
-        {VS_BLK_CFG_PHYS_BLOCK_EXP, 8, VS_BLK_F_TOPOLOGY},
-        {VS_BLK_CFG_NUM_QUEUES, 2, VS_BLK_F_MQ},
-        {VS_BLK_CFG_MAX_DISCARD_SECTORS, 12, VS_BLK_F_DISCARD},
-        {VS_BLK_CFG_MAX_WZ_SECTORS, 9, VS_BLK_F_WRITE_ZEROES},
-    };
     if (!d->o.read_config_early || d->t->device_id != VS_DEV_BLK)
         return 0;
-    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
-        uint8_t buf[16];
-        if (f[i].bit >= 0 && !(offered & VS_BIT(f[i].bit)))
+    for (unsigned i = 0; i < vs_blk_cfg_ngroups; i++) {
+        const vs_blk_cfg_group *g = &vs_blk_cfg_groups[i];
+        uint8_t buf[32];
+        if (g->off == VS_BLK_CFG_WRITEBACK ||
+            (g->feature >= 0 && !(offered & VS_BIT(g->feature))))
             continue;
-        int rc = vs_driver_config_read(d, f[i].off, buf, f[i].len, e);
+        int rc = vs_driver_config_read(d, g->off, buf, g->len, e);
         if (rc < 0)
             return rc;
     }

@@ -107,6 +107,16 @@ enum vs_blk_cfg_off {
     VS_BLK_CFG_SIZE_ZONED = 96,       /* bytes of config when ZONED is offered */
 };
 
+/* The config fields each feature bit makes present (spec 5.2.4), in offset order;
+ * capacity is always there (feature -1). One table for the driver model (what it may read
+ * before FEATURES_OK) and the monitors (accesses to fields of features not offered). */
+typedef struct vs_blk_cfg_group {
+    uint32_t off, len;
+    int feature;
+} vs_blk_cfg_group;
+extern const vs_blk_cfg_group vs_blk_cfg_groups[];
+extern const unsigned vs_blk_cfg_ngroups;
+
 /* Deliberate bugs of the blk device, for mutant tests. */
 enum vs_blk_mutation {
     VS_BLK_MUT_BAD_STATUS = 1u << 0,        /* status byte 7 on success */
