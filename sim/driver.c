@@ -444,7 +444,7 @@ void vs__drv_pool_free(vs_driver *d, uint64_t gpa, uint32_t units)
         return;
     uint64_t n = units < d->pool_units - first ? units : d->pool_units - first;
     uint32_t cap = sizeof d->pool_cache / sizeof d->pool_cache[0];
-    if (n == units && (d->pool_cache_units != units || !d->pool_cache_n)) {
+    if (n == units && d->pool_cache_units != units) {
         pool_cache_flush(d);
         d->pool_cache_units = units; /* follow the size requests use now */
     }
@@ -1297,45 +1297,43 @@ bool vs_driver_guard_ok(vs_driver *d, vs_err *e)
 
 /* ------------------------------------------------------------------ results */
 
-/* The next free slot of the result ring, zeroed (NULL when out of memory). Filled in
- * place and then queued with vs__drv_result_commit: a result is ~450 bytes, and copying
- * it through a local showed in the simulator's per-request cost. */
+/* The next slot of the result ring, zeroed, to be filled in place and then queued with
+ * vs__drv_result_commit (a result is ~450 bytes; copying it through a local showed in the
+ * simulator's per-request cost). When the ring cannot grow, a scratch slot: the result is
+ * still passed to on_result, then dropped (the counters still reflect it). */
 vs_blk_result *vs__drv_result_slot(vs_driver *d)
 {
+    vs_blk_result *r = &d->res_overflow;
     if (d->res_n == d->res_cap) {
         size_t ncap = d->res_cap ? d->res_cap * 2 : 64;
         vs_blk_result *nr = malloc(ncap * sizeof *nr);
-        if (!nr)
-            return NULL;
-        for (size_t i = 0; i < d->res_n; i++)
-            nr[i] = d->res[(d->res_head + i) % d->res_cap];
-        free(d->res);
-        d->res = nr;
-        d->res_head = 0;
-        d->res_cap = ncap;
+        if (nr) {
+            for (size_t i = 0; i < d->res_n; i++)
+                nr[i] = d->res[(d->res_head + i) % d->res_cap];
+            free(d->res);
+            d->res = nr;
+            d->res_head = 0;
+            d->res_cap = ncap;
+        }
     }
-    vs_blk_result *r = &d->res[(d->res_head + d->res_n) % d->res_cap];
+    if (d->res_n < d->res_cap)
+        r = &d->res[(d->res_head + d->res_n) % d->res_cap];
     memset(r, 0, sizeof *r);
-    return r;
+    return d->res_slot = r;
 }
 
 void vs__drv_result_commit(vs_driver *d, bool notify)
 {
-    vs_blk_result *r = &d->res[(d->res_head + d->res_n) % d->res_cap];
-    d->res_n++;
+    vs_blk_result *r = d->res_slot;
+    if (r != &d->res_overflow)
+        d->res_n++;
     if (notify && d->o.on_result)
         d->o.on_result(d->o.on_result_opaque, r);
 }
 
 void vs__drv_push_result(vs_driver *d, const vs_blk_result *r, bool notify)
 {
-    vs_blk_result *slot = vs__drv_result_slot(d);
-    if (!slot) {
-        if (notify && d->o.on_result)
-            d->o.on_result(d->o.on_result_opaque, r);
-        return; /* result dropped; counters still reflect it */
-    }
-    *slot = *r;
+    *vs__drv_result_slot(d) = *r;
     vs__drv_result_commit(d, notify);
 }
 
@@ -1362,29 +1360,17 @@ size_t vs_blk_results_pending(const vs_driver *d)
 
 /* ------------------------------------------------------------------ completion */
 
-static void finish_result(vs_driver *d, vs_blk_result *res, const vs_blk_result *spare)
-{
-    if (res != spare)
-        vs__drv_result_commit(d, true);
-    else if (d->o.on_result)
-        d->o.on_result(d->o.on_result_opaque, res);
-}
-
 static void complete_one(vs_driver *d, uint16_t qi, const vs_used *u)
 {
     vs_drv_req *rq = u->cookie;
-    vs_blk_result spare, *res = vs__drv_result_slot(d);
-    if (!res) {
-        memset(&spare, 0, sizeof spare);
-        res = &spare; /* out of memory: still counted, passed to on_result, then dropped */
-    }
+    vs_blk_result *res = vs__drv_result_slot(d);
     res->complete_ns = vs_driver_now(d);
     res->queue = qi;
     res->id = u->id;
     res->used_len = u->len;
     if (!rq) {
         snprintf(res->msg, sizeof res->msg, "used element without a request");
-        finish_result(d, res, &spare);
+        vs__drv_result_commit(d, true);
         return;
     }
     char gmsg[VS_ERR_MSG_MAX];
@@ -1412,7 +1398,7 @@ static void complete_one(vs_driver *d, uint16_t qi, const vs_used *u)
     }
     d->c.completed++;
     vs__drv_req_free(d, rq);
-    finish_result(d, res, &spare);
+    vs__drv_result_commit(d, true);
 }
 
 /* Split + EVENT_IDX: tell the monitors the used_event value the device can now see

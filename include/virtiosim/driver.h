@@ -433,6 +433,8 @@ struct vs_driver {
     /* results */
     vs_blk_result *res;
     size_t res_head, res_n, res_cap;
+    vs_blk_result *res_slot;         /* handed out by vs__drv_result_slot, not yet committed */
+    vs_blk_result res_overflow;      /* the slot when the ring cannot grow: notified, dropped */
     /* blk */
     uint64_t capacity;
     uint32_t seg_max, size_max;
