@@ -488,8 +488,6 @@ int vs_packed_drv_collect(vs_vq_drv *qq, vs_used *out, vs_err *e)
                           "(packed: used id not available)",
                           q->qi, q->last_used, id);
     if (out) {
-        out->id = id;
-        out->len = (f & F_WRITE) ? len : 0;
         out->len_valid = (f & F_WRITE) != 0;
         out->cookie = q->id_cookie[id];
     }

@@ -448,8 +448,6 @@ int vs_split_drv_collect(vs_vq_drv *qq, vs_used *out, vs_err *e)
      * conformance monitors (used-len-bound), which is where the evidence belongs. */
     if (unlikely(h->ndesc == 0))
         return drv_bad_used(q, e, uidx, id, len);
-    out->id = id;
-    out->len = len;
     out->len_valid = true;
     out->cookie = h->cookie;
     q->next[h->tail] = q->free_head;

@@ -554,7 +554,8 @@ int vs_driver_negotiate(vs_driver *d, vs_err *e)
         want &= ~VS_BIT(VS_F_RING_PACKED);
     uint64_t neg = want & offered;
     if (d->t->device_id == VS_DEV_BLK && (offered & VS_BIT(VS_BLK_F_ZONED))) {
-        /* The zoned model decides whether this device can be driven without ZONED. */
+        /* Read before FEATURES_OK, as Linux does: the model says whether the device may be
+         * driven without ZONED (the monitors judge a host-managed one that accepts that). */
         uint8_t model = 0;
         if ((rc = vs_driver_config_read(d, VS_BLK_CFG_ZONED_MODEL, &model, 1, e)) < 0)
             return fail(d, rc, e);
@@ -886,7 +887,6 @@ int vs__drv_req_new(vs_driver *d, uint16_t q, uint32_t nseg, vs_drv_req **out, v
     rq->q = q;
     rq->id = -1;
     rq->nseg = nseg;
-    rq->seg_cap = cap;
     rq->seg = nseg ? (vs_seg *)((char *)rq + segoff) : NULL;
     *out = rq;
     return 0;
@@ -981,7 +981,7 @@ void vs__drv_req_free(vs_driver *d, vs_drv_req *rq)
     free(rq->ro_copy);
     free(rq->snap);
 #if SPARE_MAX > 0
-    if (rq->seg_cap == SPARE_SEGS && d->nspare < SPARE_MAX) {
+    if (rq->nseg <= SPARE_SEGS && d->nspare < SPARE_MAX) { /* a SPARE_SEGS block */
         rq->next = d->spare;
         d->spare = rq;
         d->nspare++;

@@ -266,6 +266,14 @@ static void put_le64(uint8_t *p, uint64_t v)
         p[i] = (uint8_t)(v >> (8 * i));
 }
 
+static uint64_t get_le64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
 static bool known_type(uint32_t t)
 {
     return t == VS_BLK_T_IN || t == VS_BLK_T_OUT || t == VS_BLK_T_FLUSH ||
@@ -622,8 +630,7 @@ void vs__blk_complete(vs_driver *d, vs_drv_req *rq, uint32_t used_len, bool len_
     if (rq->r.type == VS_BLK_T_ZONE_APPEND && st == VS_BLK_S_OK) {
         uint8_t b[8] = {0};
         vs_gmem_read(d->gm, rq->seg[rq->status_seg - 1].gpa, b, 8, NULL);
-        for (int i = 7; i >= 0; i--)
-            res->append_sector = res->append_sector << 8 | b[i];
+        res->append_sector = get_le64(b);
         shadow_forget(d, res->append_sector, rq->r.nsectors);
     }
     if (rq->r.type == VS_BLK_T_ZONE_REPORT && st == VS_BLK_S_OK && rq->data_count) {
@@ -631,16 +638,14 @@ void vs__blk_complete(vs_driver *d, vs_drv_req *rq, uint32_t used_len, bool len_
         const vs_seg *sg = &rq->seg[rq->data_first];
         if (sg->len >= VS_BLK_ZONE_REPORT_HDR &&
             vs_gmem_read(d->gm, sg->gpa, b, 8, NULL) == 0) {
-            for (int i = 7; i >= 0; i--)
-                res->nr_zones = res->nr_zones << 8 | b[i];
+            res->nr_zones = get_le64(b);
             for (uint32_t z = 0; z < VS_BLK_RESULT_ZONES && z < res->nr_zones; z++) {
                 uint64_t off = VS_BLK_ZONE_REPORT_HDR + (uint64_t)z * VS_BLK_ZONE_DESC;
                 if (off + VS_BLK_ZONE_DESC > sg->len ||
                     vs_gmem_read(d->gm, sg->gpa + off, b, VS_BLK_ZONE_DESC, NULL) < 0)
                     break;
                 res->zone_state[z] = b[25];
-                for (int i = 23; i >= 16; i--)
-                    res->zone_wp[z] = res->zone_wp[z] << 8 | b[i];
+                res->zone_wp[z] = get_le64(b + 16);
             }
         }
     }

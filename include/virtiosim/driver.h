@@ -367,7 +367,6 @@ typedef struct vs_drv_req {
     int id;
     bool fault, indirect, added;
     uint32_t nseg, n_out;
-    uint32_t seg_cap;                /* segments the block has room for */
     vs_seg *seg;                     /* [nseg]; out segments first */
     uint64_t chunk_gpa;              /* pool chunk holding every segment + guards */
     uint64_t chunk_bytes;            /* the part of it the segments and guards use */

@@ -465,7 +465,6 @@ static int req_get_id(blk_dev *b, const blk_req *r, uint32_t *w, vs_err *e)
     return complete(b, r, VS_BLK_S_OK, (uint32_t)r->in_bytes, w, e);
 }
 
-/* DISCARD (wz false, se false), WRITE_ZEROES (wz) or SECURE_ERASE (se). */
 static int req_lifetime(blk_dev *b, const blk_req *r, uint32_t *w, vs_err *e)
 {
     if (r->out_bytes != BLK_HDR)
@@ -486,6 +485,7 @@ static int req_lifetime(blk_dev *b, const blk_req *r, uint32_t *w, vs_err *e)
     return complete(b, r, VS_BLK_S_OK, (uint32_t)r->in_bytes, w, e);
 }
 
+/* DISCARD (wz false, se false), WRITE_ZEROES (wz) or SECURE_ERASE (se). */
 static int req_dwz(blk_dev *b, const blk_req *r, bool wz, bool se, uint32_t *w, vs_err *e)
 {
     const char *what = se ? "SECURE_ERASE" : wz ? "WRITE_ZEROES" : "DISCARD";
@@ -619,6 +619,8 @@ static void z_counts(const blk_dev *b, uint32_t *open, uint32_t *active)
 static uint8_t z_resources(const blk_dev *b, uint64_t i)
 {
     uint8_t st = b->zones[i].state;
+    if (st != VS_BLK_ZS_EMPTY && st != VS_BLK_ZS_CLOSED)
+        return VS_BLK_S_OK; /* already open or not openable here: no resource to take */
     uint32_t mo = b->o.zoned.max_open_zones, ma = b->o.zoned.max_active_zones, open, active;
     if (zmut(b, VS_BLK_ZMUT_OPEN_LIMIT_LOW) && mo)
         mo--; /* mutant: a limit lower than the one reported */
@@ -627,7 +629,7 @@ static uint8_t z_resources(const blk_dev *b, uint64_t i)
     z_counts(b, &open, &active);
     if (st == VS_BLK_ZS_EMPTY && ma && active >= ma)
         return VS_BLK_S_ZONE_ACTIVE_RESOURCE;
-    if ((st == VS_BLK_ZS_EMPTY || st == VS_BLK_ZS_CLOSED) && mo && open >= mo)
+    if (mo && open >= mo)
         return VS_BLK_S_ZONE_OPEN_RESOURCE;
     return VS_BLK_S_OK;
 }
