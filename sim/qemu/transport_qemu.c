@@ -179,6 +179,16 @@ static int irqfd_collect(qemu_plat *q, vs_err *e)
     return 0;
 }
 
+/* Some vectors on eventfds, the rest writing the slot page (more vectors than the bridge
+ * has): the slot-polling wait must still move the eventfd signals into their slots. */
+static int pull_routed(qemu_plat *q, vs_err *e)
+{
+    if (!q->nirq || poll(q->pfd, q->nirq, 0) <= 0)
+        return 0;
+    q->pfd[q->nirq].revents = 0; /* the qtest socket was not polled here */
+    return irqfd_collect(q, e);
+}
+
 /* MSI-X with every vector on an eventfd: block in poll() until one fires (or QEMU's
  * socket speaks, e.g. because it died). No spinning, no timed wake-ups. */
 static int irqfd_wait(qemu_plat *q, uint64_t timeout_ns, bool (*ready)(void *), void *arg,
@@ -284,8 +294,13 @@ static int qp_wait(void *p, uint64_t timeout_ns, bool (*ready)(void *), void *ar
         cpu_relax();
         if (ready(arg))
             return 0;
-        if ((i & 31) == 0 && mono_ns() - start >= spin)
-            break;
+        if ((i & 31) == 0) {
+            int rc = pull_routed(q, e);
+            if (rc < 0)
+                return rc;
+            if (mono_ns() - start >= spin)
+                break;
+        }
     }
     uint64_t sleep_ns = 2000, last_alive = mono_ns();
     for (;;) {
@@ -302,6 +317,9 @@ static int qp_wait(void *p, uint64_t timeout_ns, bool (*ready)(void *), void *ar
         struct timespec ts = { (time_t)(s / 1000000000u), (long)(s % 1000000000u) };
         nanosleep(&ts, NULL);
         q->wait_sleeps++;
+        int rc = pull_routed(q, e);
+        if (rc < 0)
+            return rc;
         if (ready(arg))
             return 0;
         if (sleep_ns < q->o.poll_sleep_max_ns)
