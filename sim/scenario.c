@@ -307,7 +307,9 @@ PARSER(dev_kind)
     (void)ctx;
     return r;
 }
-PARSER(dev_capacity)
+/* A size where a unit means bytes (4k, 64MiB: a whole number of sectors) and a plain
+ * number, decimal or 0x hex, means sectors. The text is kept for messages. */
+static int sectors_or_bytes(loader *L, const yaml_node_t *v, const char *what, uint64_t *out)
 {
     uint64_t n;
     const char *s = scalar(v);
@@ -318,13 +320,22 @@ PARSER(dev_capacity)
         return r;
     if (has_unit) {
         if (n % VS_BLK_SECTOR)
-            return fail_at(L, v, "capacity %s is not a multiple of 512 bytes", s);
+            return fail_at(L, v, "%s %s is not a multiple of 512 bytes", what, s);
         n /= VS_BLK_SECTOR;
     }
+    *out = n;
+    return 0;
+}
+PARSER(dev_capacity)
+{
+    uint64_t n;
+    int r = sectors_or_bytes(L, v, "capacity", &n);
+    if (r < 0)
+        return r;
     if (n == 0)
         return fail_at(L, v, "capacity must be at least one sector");
     if (n > (UINT64_C(1) << 44)) /* 8 PiB: anything beyond is a typo, and *512 must not wrap */
-        return fail_at(L, v, "capacity %s is larger than 8 PiB", s);
+        return fail_at(L, v, "capacity %s is larger than 8 PiB", scalar(v));
     S->device.capacity_sectors = n;
     return 0;
 }
@@ -468,21 +479,14 @@ PARSER(dev_extra)
 }
 
 /* zoned: {model, zone_size, zone_capacity, conventional_zones, max_open_zones, ...} */
-static int zone_sectors_of(loader *L, const yaml_node_t *v, uint32_t *out)
+static int zone_sectors_of(loader *L, const yaml_node_t *v, const char *what, uint32_t *out)
 {
     uint64_t n;
-    const char *s = scalar(v);
-    bool has_unit = s && *s && isalpha((unsigned char)s[strlen(s) - 1]);
-    int r = get_size(L, v, &n);
+    int r = sectors_or_bytes(L, v, what, &n);
     if (r < 0)
         return r;
-    if (has_unit) {
-        if (n % VS_BLK_SECTOR)
-            return fail_at(L, v, "%s is not a multiple of 512 bytes", s);
-        n /= VS_BLK_SECTOR;
-    }
     if (n == 0 || n > UINT32_MAX)
-        return fail_at(L, v, "expected 1 to 2^32-1 sectors, found %s", s);
+        return fail_at(L, v, "%s: expected 1 to 2^32-1 sectors, found %s", what, scalar(v));
     *out = (uint32_t)n;
     return 0;
 }
@@ -494,8 +498,11 @@ PARSER(z_model)
     S->device.zoned.model = (uint8_t)k;
     return r;
 }
-PARSER(z_size) { return zone_sectors_of(L, v, &S->device.zoned.zone_sectors); }
-PARSER(z_cap) { return zone_sectors_of(L, v, &S->device.zoned.zone_capacity); }
+PARSER(z_size) { return zone_sectors_of(L, v, "zone_size", &S->device.zoned.zone_sectors); }
+PARSER(z_cap)
+{
+    return zone_sectors_of(L, v, "zone_capacity", &S->device.zoned.zone_capacity);
+}
 PARSER(z_conv) { return get_u32(L, v, UINT32_MAX, &S->device.zoned.conventional_zones); }
 PARSER(z_open) { return get_u32(L, v, UINT32_MAX, &S->device.zoned.max_open_zones); }
 PARSER(z_active) { return get_u32(L, v, UINT32_MAX, &S->device.zoned.max_active_zones); }
@@ -542,10 +549,9 @@ PARSER(dev_zoned)
         return fail_at(L, v, "zoned needs 'zone_size'");
     if (S->device.zoned.zone_capacity > S->device.zoned.zone_sectors)
         return fail_at(L, v, "zone_capacity is larger than zone_size");
-    if ((S->device.zoned.read_only_zones | S->device.zoned.offline_zones) &&
-        ((S->device.zoned.read_only_zones | S->device.zoned.offline_zones) &
-         ((UINT64_C(1) << (S->device.zoned.conventional_zones < 64
-                               ? S->device.zoned.conventional_zones : 63)) - 1)))
+    uint32_t conv = S->device.zoned.conventional_zones;
+    uint64_t conv_mask = conv >= 64 ? UINT64_MAX : (UINT64_C(1) << conv) - 1;
+    if ((S->device.zoned.read_only_zones | S->device.zoned.offline_zones) & conv_mask)
         return fail_at(L, v, "read_only_zones / offline_zones must be sequential zones");
     return 0;
 }

@@ -35,6 +35,9 @@ CASES = [
     ("bad-zoned-key.yaml", ("max_open_zone:", 0), ["unknown key 'max_open_zone' in zoned",
                                                    "max_open_zones"]),
     ("bad-zoned-expect.yaml", ("zone_full", 0), ["zone_invalid_cmd", "zone_full"]),
+    ("bad-zone-size.yaml", ("1000B", 0), ["zone_size 1000B is not a multiple of 512 bytes"]),
+    ("bad-zoned-conventional-readonly.yaml", ("{model", 0),
+     ["read_only_zones / offline_zones must be sequential zones"]),
     # Wrong types / values: at the value.
     ("bad-type.yaml", ("zero", 0), ["expected a non-negative whole number", "'zero'"]),
     ("bad-device-scalar.yaml", ("blk\n", 0), ["expected a mapping for device"]),
@@ -149,3 +152,14 @@ def test_suite_naming_a_missing_scenario(cli):
     assert r.stderr.startswith(f"{suite}:{line}:{col}: "), fmt(r)
     assert "no-such-scenario.yaml" in r.stderr.splitlines()[0], fmt(r)
     assert "PASS" not in r.stdout, fmt(r)
+
+
+def test_hex_sizes_are_sectors(cli, tmp_path):
+    """A plain number is sectors in decimal or 0x hex alike (0x80A ends in a letter but is
+    not a unit), for the capacity and the zone size."""
+    path = tmp_path / "hex.yaml"
+    path.write_text("name: hex\ndescription: hex sizes\ndevice:\n  kind: blk\n"
+                    "  capacity: 0x4000\n  zoned: {model: host-managed, zone_size: 0x80A}\n"
+                    "steps:\n  - init\n  - expect: {config: {zone_sectors: 2058}}\n")
+    r = cli("run", path)
+    assert r.returncode == 0, fmt(r)
