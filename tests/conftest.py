@@ -23,6 +23,10 @@ ROOT = Path(__file__).resolve().parent.parent
 BUILD = Path(os.environ.get("BUILD", ROOT / "build"))
 BIN = BUILD / "virtiosim"
 FIXTURES = ROOT / "tests" / "fixtures"
+# Every zoned device statement (blk-init.8-16, blk-op.14-35): the zoned scenarios and the
+# blk-zoned-device suite must pass each of them.
+ZONED_STATEMENTS = ([f"blk.device.blk-init.{n}" for n in range(8, 17)] +
+                    [f"blk.device.blk-op.{n}" for n in range(14, 36)])
 SCENARIOS = ROOT / "scenarios"
 BLK = SCENARIOS / "blk"
 

@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from conftest import BLK, ROOT, SCENARIOS, fmt, write_scenario
+from conftest import BLK, ROOT, SCENARIOS, ZONED_STATEMENTS, fmt, write_scenario
 
 RW_BASIC = BLK / "rw-basic.yaml"
 
@@ -243,9 +243,7 @@ def test_suite_blk_zoned_device_passes_every_zoned_statement(cli, tmp_path):
     assert all(tag == "PASS" for tag, _ in res), fmt(r)
     doc = json.loads((tmp_path / "results.json").read_text())
     verdicts = {s["id"]: s["verdict"] for s in doc["statements"]}
-    zoned = [f"blk.device.blk-op.{n}" for n in range(14, 33)] + \
-            [f"blk.device.blk-init.{n}" for n in range(8, 17)]
-    assert [sid for sid in zoned if verdicts.get(sid) != "pass"] == []
+    assert [sid for sid in ZONED_STATEMENTS if verdicts.get(sid) != "pass"] == []
 
 
 def test_suite_writes_the_four_reports(blk_suite):

@@ -40,7 +40,7 @@ def test_new_statement_has_check_and_mutant(clauses, sid):
     st = clauses[sid]
     assert st["checks"], sid
     assert st["mutant"], sid
-    assert not st.get("check", "").startswith("untestable"), sid
+    assert not st["how"].startswith("untestable"), sid
 
 
 @pytest.mark.parametrize("sid", sorted(NEW))

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from conftest import BLK, fmt
+from conftest import BLK, ZONED_STATEMENTS, fmt
 
 MUTANT_LINE = re.compile(r"^(ok|BAD)\s+(\S+)\s", re.M)
 
@@ -74,8 +74,6 @@ def test_every_monitor_check_has_a_mutant():
     assert unproven == [], f"monitor checks without a mutant: {unproven}"
 
 
-ZONED_STATEMENTS = ([f"blk.device.blk-init.{n}" for n in range(8, 17)] +
-                    [f"blk.device.blk-op.{n}" for n in range(14, 36)])
 
 
 def test_zoned_scenarios_pass_and_exercise_the_zoned_statements(cli, tmp_path):
