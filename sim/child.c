@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -114,7 +115,7 @@ int vs_child_live_count(enum vs_child_kind kind)
     return n;
 }
 
-static void cleanup_signal(int sig)
+void vs_child_die_of_signal(int sig)
 {
     vs_child_kill_all(0);
     signal(sig, SIG_DFL);
@@ -142,7 +143,7 @@ int vs_child_install_cleanup(vs_err *e)
             continue;
         struct sigaction sa;
         memset(&sa, 0, sizeof sa);
-        sa.sa_handler = cleanup_signal;
+        sa.sa_handler = vs_child_die_of_signal;
         sigemptyset(&sa.sa_mask);
         sa.sa_flags = SA_RESETHAND;
         if (sigaction(sigs[i], &sa, NULL) != 0)
@@ -263,4 +264,109 @@ char *vs_child_file_tail(const char *path, char *buf, size_t len)
     }
     buf[o] = '\0';
     return buf;
+}
+
+/* ------------------------------------------------------------------ binaries */
+
+int vs_child_resolve_binary(const char *who, const char *path, const char *env_var,
+                            const char *deflt, const char *install_hint, char *buf, size_t len,
+                            vs_err *e)
+{
+    const char *want = path;
+    if (!want || !*want)
+        want = getenv(env_var);
+    if (!want || !*want)
+        want = deflt;
+    if (strchr(want, '/')) {
+        if (access(want, X_OK) != 0)
+            return vs_err_set(e, VS_EBACKEND, "%s: %s is not executable: %s", who, want,
+                              strerror(errno));
+        if ((size_t)snprintf(buf, len, "%s", want) >= len)
+            return vs_err_set(e, VS_EINVAL, "%s: path too long", who);
+        return 0;
+    }
+    const char *p = getenv("PATH");
+    if (!p || !*p)
+        p = "/usr/local/bin:/usr/bin:/bin";
+    while (*p) {
+        const char *colon = strchr(p, ':');
+        size_t n = colon ? (size_t)(colon - p) : strlen(p);
+        char cand[PATH_MAX];
+        if (n > 0 && n + 1 + strlen(want) + 1 <= sizeof cand) {
+            memcpy(cand, p, n);
+            cand[n] = '/';
+            strcpy(cand + n + 1, want);
+            if (access(cand, X_OK) == 0) {
+                if ((size_t)snprintf(buf, len, "%s", cand) >= len)
+                    return vs_err_set(e, VS_EINVAL, "%s: path too long", who);
+                return 0;
+            }
+        }
+        if (!colon)
+            break;
+        p = colon + 1;
+    }
+    return vs_err_set(e, VS_EBACKEND, "%s: %s not found in PATH (%s)", who, want,
+                      install_hint);
+}
+
+
+/* First line of `bin --version` (10 s at most; the child is killed after that). */
+int vs_child_version(const char *who, const char *bin, char *buf, size_t len, vs_err *e)
+{
+    int pfd[2];
+    if (pipe2(pfd, O_CLOEXEC) != 0)
+        return vs_err_set(e, VS_EIO, "%s: pipe: %s", who, strerror(errno));
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(pfd[0]);
+        close(pfd[1]);
+        return vs_err_set(e, VS_EIO, "%s: fork: %s", who, strerror(errno));
+    }
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_RDWR);
+        if (devnull >= 0) {
+            dup2(devnull, 0);
+            dup2(devnull, 2);
+        }
+        dup2(pfd[1], 1);
+        char *argv[] = { (char *)bin, (char *)"--version", NULL };
+        execv(bin, argv);
+        _exit(127);
+    }
+    close(pfd[1]);
+    char out[512];
+    size_t got = 0;
+    int64_t deadline = vs_child_now_ms() + 10000;
+    bool timed_out = false;
+    for (;;) {
+        int64_t left = deadline - vs_child_now_ms();
+        struct pollfd p = { .fd = pfd[0], .events = POLLIN };
+        if (left <= 0 || poll(&p, 1, (int)left) == 0) {
+            timed_out = true;
+            break;
+        }
+        ssize_t n = read(pfd[0], out + got, sizeof out - 1 - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+        if (got == sizeof out - 1)
+            break;
+    }
+    close(pfd[0]);
+    int st = 0;
+    if (timed_out)
+        kill(pid, SIGKILL);
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    out[got] = '\0';
+    char *nl = strchr(out, '\n');
+    if (nl)
+        *nl = '\0';
+    if (!out[0] || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        return vs_err_set(e, VS_EBACKEND, "%s: `%s --version` failed", who, bin);
+    snprintf(buf, len, "%s", out);
+    return 0;
 }

@@ -49,6 +49,18 @@ void vs_child_sleep_ms(int ms);
  * unreadable). */
 char *vs_child_file_tail(const char *path, char *buf, size_t len);
 
+/* The executable to start: path if given, else $env_var, else deflt; one without a '/'
+ * is looked up in PATH. Errors are prefixed with who and name install_hint. */
+int vs_child_resolve_binary(const char *who, const char *path, const char *env_var,
+                            const char *deflt, const char *install_hint, char *buf, size_t len,
+                            vs_err *e);
+/* The first line `bin --version` prints (killed after 10 s). */
+int vs_child_version(const char *who, const char *bin, char *buf, size_t len, vs_err *e);
+
+/* Kills every child, then lets sig take its default action (a signal handler's way out;
+ * async-signal-safe). */
+void vs_child_die_of_signal(int sig);
+
 /* atexit + SIGINT/SIGTERM/SIGHUP handlers that kill every child, installed once and only
  * for signals the application left at their default (the CLI has its own policy). */
 int vs_child_install_cleanup(vs_err *e);

@@ -39,9 +39,7 @@ static volatile int g_interrupted;
 static void on_signal(int sig)
 {
     if (g_interrupted) {
-        vs_child_kill_all(0);
-        signal(sig, SIG_DFL);
-        raise(sig);
+        vs_child_die_of_signal(sig);
         return;
     }
     g_interrupted = 1;
@@ -347,8 +345,7 @@ static int run_files(run_cli *rc, const strlist *files)
     if (g_interrupted)
         fprintf(stderr, "virtiosim: interrupted after %zu of %zu scenarios\n", ran, files->n);
     /* The reports list every scenario of the run; those ^C kept from running as skipped. */
-    size_t listed = ran;
-    for (size_t i = ran; i < files->n; i++, listed++)
+    for (size_t i = ran; i < files->n; i++)
         rep[i] = (vs_report_scenario){
             .name = sc[i]->name,
             .path = sc[i]->path,
@@ -384,7 +381,7 @@ static int run_files(run_cli *rc, const strlist *files)
             .started = started,
             .suite = rc->suite,
             .interrupted = g_interrupted,
-            .n_scenarios = listed,
+            .n_scenarios = files->n,
             .scenarios = rep,
             .aggregate = agg,
         };
@@ -509,6 +506,13 @@ static int check_option_combinations(const run_cli *rc)
     if (rc->o.mutant && !ref) {
         fprintf(stderr, "virtiosim: --mutant needs --backend ref (mutants are variants of "
                         "the reference device)\n");
+        return -1;
+    }
+    bool qemu = rc->o.backend && (strcmp(rc->o.backend, "qemu") == 0 ||
+                                  strncmp(rc->o.backend, "qemu-vhost-user:", 16) == 0);
+    if (rc->o.qemu_same_cpu && !qemu) {
+        fprintf(stderr, "virtiosim: --qemu-same-cpu needs a QEMU back-end (--backend qemu or "
+                        "qemu-vhost-user:SOCKET)\n");
         return -1;
     }
     if (rc->o.pci && !ref) {
@@ -969,13 +973,6 @@ typedef struct serve_ctx {
     bool infra_error;
 } serve_ctx;
 
-static uint64_t serve_mono_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
-}
-
 /* A chain the server's ring rejected, by the rule its message names, and the driver
  * statement that rule is (split ring). Rules that are device policy or a device limit
  * (zero-length descriptors, chains spanning regions, segment arrays) name none: the spec
@@ -1025,7 +1022,7 @@ static void serve_mon_start(serve_ctx *sc)
     vs_monitors_set_async_device(sc->mon, true);
     sc->mon_gm = sc->dev->gm;
     sc->mon_features = 0;
-    sc->conn_t0 = serve_mono_ns();
+    sc->conn_t0 = mono_ns();
 }
 
 /* The server's event stream -> the driver-role monitors of the current connection. */
@@ -1152,7 +1149,7 @@ static void serve_mon_finish(serve_ctx *sc, const vs_vhost_server_stats *st)
         .message = sc->scn_str[2 * i + 1],
         .fail_step = -1,
         .steps_run = st->messages,
-        .wall_ns = serve_mono_ns() - sc->conn_t0,
+        .wall_ns = mono_ns() - sc->conn_t0,
         .device_id = VS_DEV_BLK,
         .features = sc->mon_features,
         .results = keep,

@@ -144,6 +144,10 @@ def test_mutants_do_not_apply_to_qemu(cli):
     assert "mutants are variants of the reference device" in r.stderr
     r = cli("run", "--backend", "qemu", "--transport", "pci", BLK / "rw-basic.yaml")
     assert r.returncode == 2 and "--transport pci needs --backend ref" in r.stderr
+    # and the QEMU-only option is refused where no QEMU runs (it used to be ignored)
+    r = cli("run", "--qemu-same-cpu", BLK / "rw-basic.yaml")
+    assert r.returncode == 2 and "--qemu-same-cpu needs a QEMU back-end" in r.stderr
+    assert cli.results(r.stdout) == []
 
 
 def test_pci_device_suite_against_the_model_and_qemu(cli, qenv, tmp_path):

@@ -47,6 +47,13 @@ static long env_long(const char *name, long def)
     } while (0)
 
 /* One run: QEMU started, warmed up, timed; *kreqs and *ratio filled. 0 or 1 (failed). */
+/* VIRTIOSIM_BENCH_QD, or 32 when unset or out of range (what the runs use and print). */
+static long bench_qd(void)
+{
+    long qd = env_long("VIRTIOSIM_BENCH_QD", 32);
+    return qd < 1 || qd > MAXQD ? 32 : qd;
+}
+
 static int one_run(double *kreqs, double *ratio)
 {
     vs_err err = { 0 };
@@ -55,9 +62,7 @@ static int one_run(double *kreqs, double *ratio)
     vs_vq_drv *vq = NULL;
     int status = 1;
     double secs = (double)env_long("VIRTIOSIM_BENCH_SECONDS", 1);
-    long qd = env_long("VIRTIOSIM_BENCH_QD", 32);
-    if (qd < 1 || qd > MAXQD)
-        qd = 32;
+    long qd = bench_qd();
 
     TRY(vs_gmem_create_flat(&gm, 64u << 20, &err));
     vs_qemu_blk_params p;
@@ -207,8 +212,7 @@ int main(void)
             return 1;
     qsort(k, RUNS, sizeof k[0], cmp_d);
     qsort(r, RUNS, sizeof r[0], cmp_d);
-    long qd = env_long("VIRTIOSIM_BENCH_QD", 32);
-    printf("bench: qemu-blk-4k-qd%ld %.1f kreq/s\n", qd, k[RUNS / 2]);
+    printf("bench: qemu-blk-4k-qd%ld %.1f kreq/s\n", bench_qd(), k[RUNS / 2]);
     printf("bench: qemu-blk-cpu-ratio %.3f ratio\n", r[RUNS / 2]);
     return 0;
 }

@@ -60,44 +60,9 @@ int vs_qemu_install_cleanup(vs_err *e)
 
 int vs_qemu_resolve_binary(const char *qemu_path, char *buf, size_t len, vs_err *e)
 {
-    const char *want = qemu_path;
-    if (!want || !*want)
-        want = getenv("VIRTIOSIM_QEMU");
-    if (!want || !*want)
-        want = "qemu-system-x86_64";
-    if (strchr(want, '/')) {
-        if (access(want, X_OK) != 0)
-            return vs_err_set(e, VS_EBACKEND, "qemu: %s is not executable: %s", want,
-                              strerror(errno));
-        if ((size_t)snprintf(buf, len, "%s", want) >= len)
-            return vs_err_set(e, VS_EINVAL, "qemu: path too long");
-        return 0;
-    }
-    const char *path = getenv("PATH");
-    if (!path || !*path)
-        path = "/usr/local/bin:/usr/bin:/bin";
-    const char *p = path;
-    while (*p) {
-        const char *colon = strchr(p, ':');
-        size_t n = colon ? (size_t)(colon - p) : strlen(p);
-        char cand[PATH_MAX];
-        if (n > 0 && n + 1 + strlen(want) + 1 <= sizeof cand) {
-            memcpy(cand, p, n);
-            cand[n] = '/';
-            strcpy(cand + n + 1, want);
-            if (access(cand, X_OK) == 0) {
-                if ((size_t)snprintf(buf, len, "%s", cand) >= len)
-                    return vs_err_set(e, VS_EINVAL, "qemu: path too long");
-                return 0;
-            }
-        }
-        if (!colon)
-            break;
-        p = colon + 1;
-    }
-    return vs_err_set(e, VS_EBACKEND,
-                      "qemu: %s not found in PATH (install qemu-system-x86 or set "
-                      "VIRTIOSIM_QEMU)", want);
+    return vs_child_resolve_binary("qemu", qemu_path, "VIRTIOSIM_QEMU", "qemu-system-x86_64",
+                                   "install qemu-system-x86 or set VIRTIOSIM_QEMU", buf, len,
+                                   e);
 }
 
 int vs_qemu_version(const char *qemu_path, char *buf, size_t len, vs_err *e)
@@ -108,62 +73,13 @@ int vs_qemu_version(const char *qemu_path, char *buf, size_t len, vs_err *e)
     int rc = vs_qemu_resolve_binary(qemu_path, bin, sizeof bin, e);
     if (rc < 0)
         return rc;
-    if (cached_ver[0] && strcmp(cached_bin, bin) == 0) {
-        snprintf(buf, len, "%s", cached_ver);
-        return 0;
-    }
-    int pfd[2];
-    if (pipe2(pfd, O_CLOEXEC) != 0)
-        return vs_err_set(e, VS_EIO, "qemu: pipe: %s", strerror(errno));
-    pid_t pid = fork();
-    if (pid < 0) {
-        close(pfd[0]);
-        close(pfd[1]);
-        return vs_err_set(e, VS_EIO, "qemu: fork: %s", strerror(errno));
-    }
-    if (pid == 0) {
-        int devnull = open("/dev/null", O_RDWR);
-        if (devnull >= 0) {
-            dup2(devnull, 0);
-            dup2(devnull, 2);
+    if (!(cached_ver[0] && strcmp(cached_bin, bin) == 0)) {
+        if ((rc = vs_child_version("qemu", bin, cached_ver, sizeof cached_ver, e)) < 0) {
+            cached_ver[0] = '\0';
+            return rc;
         }
-        dup2(pfd[1], 1);
-        char *argv[] = { bin, (char *)"--version", NULL };
-        execv(bin, argv);
-        _exit(127);
+        snprintf(cached_bin, sizeof cached_bin, "%s", bin);
     }
-    close(pfd[1]);
-    char out[512];
-    size_t got = 0;
-    int64_t deadline = vs_child_now_ms() + 10000;
-    for (;;) {
-        int64_t left = deadline - vs_child_now_ms();
-        struct pollfd p = { .fd = pfd[0], .events = POLLIN };
-        if (left <= 0 || (poll(&p, 1, (int)left) == 0))
-            break;
-        ssize_t n = read(pfd[0], out + got, sizeof out - 1 - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-        if (got == sizeof out - 1)
-            break;
-    }
-    close(pfd[0]);
-    int st = 0;
-    if (waitpid(pid, &st, WNOHANG) == 0) {
-        kill(pid, SIGKILL);
-        waitpid(pid, &st, 0);
-    }
-    out[got] = '\0';
-    char *nl = strchr(out, '\n');
-    if (nl)
-        *nl = '\0';
-    if (!out[0] || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
-        return vs_err_set(e, VS_EBACKEND, "qemu: `%s --version` failed", bin);
-    snprintf(cached_bin, sizeof cached_bin, "%s", bin);
-    snprintf(cached_ver, sizeof cached_ver, "%s", out);
     snprintf(buf, len, "%s", cached_ver);
     return 0;
 }

@@ -72,103 +72,16 @@ int vs_qsd_install_cleanup(vs_err *e)
 
 static int resolve_binary(const char *path, char *buf, size_t len, vs_err *e)
 {
-    const char *want = path;
-    if (!want || !*want)
-        want = getenv("VIRTIOSIM_QSD");
-    if (!want || !*want)
-        want = "qemu-storage-daemon";
-    if (strchr(want, '/')) {
-        if (access(want, X_OK) != 0)
-            return vs_err_set(e, VS_EBACKEND, "qsd: %s is not executable: %s", want,
-                              strerror(errno));
-        if ((size_t)snprintf(buf, len, "%s", want) >= len)
-            return vs_err_set(e, VS_EINVAL, "qsd: path too long");
-        return 0;
-    }
-    const char *p = getenv("PATH");
-    if (!p || !*p)
-        p = "/usr/local/bin:/usr/bin:/bin";
-    while (*p) {
-        const char *colon = strchr(p, ':');
-        size_t n = colon ? (size_t)(colon - p) : strlen(p);
-        char cand[PATH_MAX];
-        if (n > 0 && n + 1 + strlen(want) + 1 <= sizeof cand) {
-            memcpy(cand, p, n);
-            cand[n] = '/';
-            strcpy(cand + n + 1, want);
-            if (access(cand, X_OK) == 0) {
-                if ((size_t)snprintf(buf, len, "%s", cand) >= len)
-                    return vs_err_set(e, VS_EINVAL, "qsd: path too long");
-                return 0;
-            }
-        }
-        if (!colon)
-            break;
-        p = colon + 1;
-    }
-    return vs_err_set(e, VS_EBACKEND,
-                      "qsd: %s not found in PATH (apt-get install qemu-utils, or set "
-                      "VIRTIOSIM_QSD)", want);
+    return vs_child_resolve_binary("qsd", path, "VIRTIOSIM_QSD", "qemu-storage-daemon",
+                                   "apt-get install qemu-utils, or set VIRTIOSIM_QSD", buf, len,
+                                   e);
 }
 
 int vs_qsd_version(const char *qsd_path, char *buf, size_t len, vs_err *e)
 {
     char bin[PATH_MAX];
     int rc = resolve_binary(qsd_path, bin, sizeof bin, e);
-    if (rc < 0)
-        return rc;
-    int pfd[2];
-    if (pipe2(pfd, O_CLOEXEC) != 0)
-        return vs_err_set(e, VS_EIO, "qsd: pipe: %s", strerror(errno));
-    pid_t pid = fork();
-    if (pid < 0) {
-        close(pfd[0]);
-        close(pfd[1]);
-        return vs_err_set(e, VS_EIO, "qsd: fork: %s", strerror(errno));
-    }
-    if (pid == 0) {
-        int devnull = open("/dev/null", O_RDWR);
-        if (devnull >= 0) {
-            dup2(devnull, 0);
-            dup2(devnull, 2);
-        }
-        dup2(pfd[1], 1);
-        char *argv[] = { bin, (char *)"--version", NULL };
-        execv(bin, argv);
-        _exit(127);
-    }
-    close(pfd[1]);
-    char out[512];
-    size_t got = 0;
-    int64_t deadline = vs_child_now_ms() + 10000;
-    for (;;) {
-        int64_t left = deadline - vs_child_now_ms();
-        struct pollfd p = { .fd = pfd[0], .events = POLLIN };
-        if (left <= 0 || poll(&p, 1, (int)left) == 0)
-            break;
-        ssize_t n = read(pfd[0], out + got, sizeof out - 1 - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-        if (got == sizeof out - 1)
-            break;
-    }
-    close(pfd[0]);
-    int st = 0;
-    if (waitpid(pid, &st, WNOHANG) == 0) {
-        kill(pid, SIGKILL);
-        waitpid(pid, &st, 0);
-    }
-    out[got] = '\0';
-    char *nl = strchr(out, '\n');
-    if (nl)
-        *nl = '\0';
-    if (!out[0] || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
-        return vs_err_set(e, VS_EBACKEND, "qsd: `%s --version` failed", bin);
-    snprintf(buf, len, "%s", out);
-    return 0;
+    return rc < 0 ? rc : vs_child_version("qsd", bin, buf, len, e);
 }
 
 /* ------------------------------------------------------------------ process */
