@@ -1598,8 +1598,8 @@ static void zone_secure_erase_done(vs_monitors *m, const chain_rec *c, uint8_t s
         uint64_t a, b;
         if (!dwz_seg(m, c, i, &a, &b))
             return;
-        if ((b - a) % m->zs && b != m->capacity)
-            partial = true;
+        if (a % m->zs || ((b - a) % m->zs && b != m->capacity))
+            partial = true; /* starts inside a zone, or ends inside one (not the last) */
     }
     if (c->blk_dwz_flags)
         partial = false; /* flags are judged by blk-dwz-flags-unsupp */

@@ -951,7 +951,7 @@ static void zoned_run(h *x, int zmut)
         uint64_t d = rep + 64 + 64 * z;
         vs_gmem_st64(x->gm, d, 2048, NULL);
         vs_gmem_st64(x->gm, d + 8, 2048 * z, NULL);
-        vs_gmem_st64(x->gm, d + 16, z ? 2048 : 2048, NULL);
+        vs_gmem_st64(x->gm, d + 16, 2048, NULL);
         vs_gmem_st8(x->gm, d + 24, z ? VS_BLK_ZT_SWR : VS_BLK_ZT_CONV, NULL);
         vs_gmem_st8(x->gm, d + 25, z ? VS_BLK_ZS_EMPTY : VS_BLK_ZS_NOT_WP, NULL);
     }

@@ -177,6 +177,7 @@ enum vs_blk_zoned_mutation {
     VS_BLK_ZMUT_SE_PARTIAL_OK,       /* secure erase of part of a zone: OK */
     VS_BLK_ZMUT_SE_NO_ZONE_RESET,    /* secure erase zeroes data, zones keep their state */
     VS_BLK_ZMUT_DECLINED_KEEPS_FIELDS, /* host-aware, ZONED declined: zoned fields not zeroed */
+    VS_BLK_ZMUT_SE_MISALIGNED_OK,    /* secure erase starting inside a zone: OK */
 };
 
 /* Zoned mode (VIRTIO_BLK_F_ZONED). Zones of zone_sectors each (the last may be smaller);

@@ -529,7 +529,8 @@ static int req_dwz(blk_dev *b, const blk_req *r, bool wz, bool se, uint32_t *w, 
             return rc;
         uint64_t sec = le64_at(raw);
         uint32_t num = le32_at(raw + 8);
-        if (num > max_sec || !range_ok(b, sec, num) || (align > 1 && sec % align))
+        if (num > max_sec || !range_ok(b, sec, num) ||
+            (align > 1 && sec % align && !(se && zmut(b, VS_BLK_ZMUT_SE_MISALIGNED_OK))))
             status = VS_BLK_S_IOERR;
         /* zoned: whole zones only (the last one may be short) */
         else if (se && zoned_on(b) && !zmut(b, VS_BLK_ZMUT_SE_PARTIAL_OK) &&
