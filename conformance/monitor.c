@@ -2946,6 +2946,21 @@ static void on_queue_setup(vs_monitors *m, const vs_event *ev)
     }
 }
 
+/* A live id made available again: its completion will never be seen. Whatever it counted
+ * as in flight (read-back sectors, the write log, the zone model) is released, so those
+ * checks go on for the sectors it covered instead of waiting for the next reset. */
+static void chain_retire(vs_monitors *m, chain_rec *c)
+{
+    rb_write_done(m, c, false);
+    blk_write_done(m, c);
+    if (c->z_counted) {
+        c->z_counted = false;
+        if (m->z_live)
+            m->z_live--;
+        m->z_seq++;
+    }
+}
+
 static void on_avail(vs_monitors *m, const vs_event *ev)
 {
     qstate *q = getq(m, ev->queue);
@@ -2959,8 +2974,7 @@ static void on_avail(vs_monitors *m, const vs_event *ev)
     }
     /* The record of an id is reused (its arrays keep their capacity). */
     if (c) {
-        if (c->z_counted && m->z_live) /* a live id reused: its result will never come */
-            m->z_live--, m->z_seq++;
+        chain_retire(m, c);
         chain_reset(c);
     } else {
         c = calloc(1, sizeof *c);

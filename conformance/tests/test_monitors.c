@@ -784,6 +784,27 @@ static void pair3(void (*fn)(h *, enum mut3), enum mut3 mut, const char *id, con
     done(&x);
 }
 
+/* A write whose id the driver reuses while it is live never completes: the read-back
+ * check must let its sectors go, and judge a later read of them (it used to count the
+ * abandoned write as in flight until the next reset, so the wrong data below passed). */
+START_TEST(reused_live_id_releases_read_back)
+{
+    h hx, *x = &hx;
+    init3(x, VS_RING_SPLIT, VS_BIT(VS_F_VERSION_1) | VS_BIT(VS_BLK_F_FLUSH));
+    request(x, 0, VS_BLK_T_OUT, 0, 512, false);
+    request(x, 0, VS_BLK_T_OUT, 0, 512, false); /* id 0 again, still outstanding */
+    complete(x, 0, 1, VS_BLK_S_OK, true);       /* sector 0 now holds 0xa5 bytes */
+    request(x, 3, VS_BLK_T_IN, 0, 512, true);
+    vs_gmem_fill(x->gm, BUF + 0x4000ull * 3 + 0x100, 0x11, 512, NULL); /* not what it holds */
+    complete(x, 3, 513, VS_BLK_S_OK, true);
+    ck_assert_int_eq(vs_monitors_finish(x->m, x->neg, NULL), 0);
+    const vs_check_result *c = cres(x, "blk-read-back");
+    ck_assert_uint_ge(c->violations, 1);
+    ck_assert_ptr_nonnull(strstr(c->evidence[0].seen, "sector 0 reads hash"));
+    done(x);
+}
+END_TEST
+
 START_TEST(wz_zeroes)
 {
     pair3(run_wz, M3_WZ_KEEPS, "blk.device.blk-op.6", "blk-write-zeroes-reads-zero");
@@ -1029,7 +1050,7 @@ int main(void)
         d_wce_early, d_abandon, in_order, lifetime, cap_change, error_flagged,
         irq_suppressed, ro_write, features_ok_refusal, verdict_kinds, create_errors, reset_slow, reset_never, wz_zeroes, pk_used_desc,
         pk_fetch_order, pk_fetch_available, report_driver_violation, backend_view, zoned_checks,
-        content_hash,
+        content_hash, reused_live_id_releases_read_back,
     };
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
         tcase_add_test(tc, tests[i]);
