@@ -244,7 +244,6 @@ struct vs_monitors {
     bool rb_failed;
     uint64_t rb_inflight;         /* writes counted in rb[].inflight */
     qreset qr[MAX_QUEUES];
-    bool qr_error_judged;
     /* suspend-honoured (VIRTIO_F_SUSPEND) */
     enum { SU_NONE, SU_REQ, SU_DONE, SU_RESUMING } su;
     uint64_t su_t;
@@ -2149,21 +2148,6 @@ static void qr_fresh_failed(vs_monitors *m, int32_t qi, const char *what)
         r->resized ? " with a new size" : "");
 }
 
-static void qr_device_error(vs_monitors *m)
-{
-    if (m->qr_error_judged)
-        return;
-    m->qr_error_judged = true;
-    for (uint32_t i = 0; i < MAX_QUEUES; i++) {
-        qstate *q = &m->q[i];
-        for (uint32_t id = 0; q->setup && q->live && id < ID_SPACE; id++)
-            if (q->byid[id] && q->byid[id]->live && q->byid[id]->raw)
-                return; /* fault injection explains it */
-    }
-    for (uint32_t i = 0; i < MAX_QUEUES; i++)
-        qr_fresh_failed(m, (int32_t)i, "device error");
-}
-
 /* ------------------------------------------------------------ suspend */
 
 static uint64_t su_rings_hash(vs_monitors *m, bool *okp)
@@ -2295,7 +2279,6 @@ static void end_window(vs_monitors *m)
         qr_judge_old(m, (int32_t)i, true);
         m->qr[i].await_enable = m->qr[i].fresh = false;
     }
-    m->qr_error_judged = false;
     for (uint32_t i = 0; i < MAX_QUEUES; i++) {
         check_irq_required(m, (int32_t)i, &m->q[i]);
         pk_check_all(m, (int32_t)i, &m->q[i]);
@@ -2573,9 +2556,13 @@ static void on_status_write(vs_monitors *m, const vs_event *ev)
 
 /* The device took its error path (DEVICE_ERROR event, or NEEDS_RESET read): blame the
  * legal but unusual input outstanding, unless a hand-built (fault) chain explains it. */
-static void judge_device_error(vs_monitors *m)
+/* The device set DEVICE_NEEDS_RESET: unless a hand-built (fault-injection) chain is
+ * outstanding to explain it, it is held against the unusual legal chains then outstanding
+ * (no-error-on-legal-input) and against freshly reset or re-enabled queues. One scan, once
+ * per reset. */
+static void on_device_error(vs_monitors *m)
 {
-    if (m->error_judged || !role_on(m, CK_LEGAL_INPUT))
+    if (m->error_judged)
         return;
     m->error_judged = true;
     uint8_t odd = 0;
@@ -2589,7 +2576,7 @@ static void judge_device_error(vs_monitors *m)
             if (!c || !c->live)
                 continue;
             if (c->raw)
-                return;
+                return; /* fault injection explains it */
             live = true;
             if (c->published)
                 odd |= c->odd;
@@ -2600,14 +2587,16 @@ static void judge_device_error(vs_monitors *m)
         "direct descriptors followed by an indirect one accepted",
         "a request header split over descriptors accepted",
     };
-    for (int k = 0; k < 3; k++)
+    for (int k = 0; k < 3 && role_on(m, CK_LEGAL_INPUT); k++)
         if (odd & (1u << k))
             bad(m, CK_LEGAL_INPUT, k, NOCTX, what[k],
                 "device error (DEVICE_NEEDS_RESET) with such a chain outstanding");
-    if (!odd && !live && m->spurious_kick)
+    if (!odd && !live && m->spurious_kick && role_on(m, CK_LEGAL_INPUT))
         bad(m, CK_LEGAL_INPUT, 3, NOCTX, "notifications without new buffers tolerated",
             "device error (DEVICE_NEEDS_RESET) with nothing outstanding after a notification "
             "that announced no new buffer");
+    for (uint32_t i = 0; i < MAX_QUEUES; i++)
+        qr_fresh_failed(m, (int32_t)i, "device error");
 }
 
 static void on_status_read(vs_monitors *m, const vs_event *ev)
@@ -2670,8 +2659,7 @@ static void on_status_read(vs_monitors *m, const vs_event *ev)
     if ((v & VS_STATUS_DEVICE_NEEDS_RESET) && (m->status_w & VS_STATUS_DRIVER_OK))
         m->needs_reset_pending = true;
     if (v & VS_STATUS_DEVICE_NEEDS_RESET) {
-        judge_device_error(m);
-        qr_device_error(m);
+        on_device_error(m);
     }
     if (m->dev_error_pending) {
         if (v & VS_STATUS_DEVICE_NEEDS_RESET) {
@@ -3846,8 +3834,7 @@ void vs_monitors_on_event(void *opaque, const vs_event *ev)
     case VS_EV_DEVICE_ERROR:
         m->dev_error_pending = true;
         m->dev_error_read_without = false;
-        judge_device_error(m);
-        qr_device_error(m);
+        on_device_error(m);
         break;
     case VS_EV_USED: on_used(m, ev); break;
     case VS_EV_USED_INVALID:
