@@ -161,7 +161,6 @@ typedef struct qreset {
     uint64_t hash;        /* of the areas the device writes */
     bool await_enable;    /* reset, not set up again yet */
     bool gate_reported;   /* a fetch / used / interrupt for it was reported */
-    uint32_t old_size;
     bool fresh;           /* set up again, not yet past fresh_left used elements */
     uint32_t fresh_left;  /* a new size shows only once the ring wraps: 2 x size */
     bool resized;         /* ... with another size */
@@ -2116,7 +2115,7 @@ static void qr_on_disable(vs_monitors *m, int32_t qi, qstate *q)
         return;
     qr_judge_old(m, qi, true);
     qreset *r = &m->qr[qi];
-    *r = (qreset){.l = q->l, .await_enable = true, .old_size = q->l.size};
+    *r = (qreset){.l = q->l, .await_enable = true};
     r->old_valid = qr_hash(m, &r->l, &r->hash);
 }
 
@@ -2129,7 +2128,7 @@ static void qr_on_setup(vs_monitors *m, int32_t qi, uint32_t size)
     r->await_enable = false;
     r->fresh = true;
     r->reenabled = true;
-    r->resized = size != r->old_size;
+    r->resized = size != r->l.size;
     r->fresh_left = r->resized ? 2 * size : 1;
 }
 
@@ -3560,8 +3559,7 @@ static void on_used(vs_monitors *m, const vs_event *ev)
                 else
                     ok(m, CK_BLK_USED_LEN, -1);
             }
-            uint64_t ro_src = m->offered_known ? m->offered : f;
-            if (t == VS_BLK_T_OUT && has(ro_src, VS_BLK_F_RO) && role_on(m, CK_BLK_RO_WRITE)) {
+            if (t == VS_BLK_T_OUT && blk_read_only(m) && role_on(m, CK_BLK_RO_WRITE)) {
                 if (st != VS_BLK_S_IOERR)
                     bad(m, CK_BLK_RO_WRITE, 0, cx, "IOERR for a write to a read-only device",
                         "status %u", st);

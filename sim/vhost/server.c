@@ -37,6 +37,10 @@ typedef unsigned long long ull;
 #define FD_SLOTS 16u /* room for more fds than allowed, to detect excess */
 #define SEG_CAP_MIN 1024u
 
+/* Feature bits of the vhost-user protocol itself, not of the virtio device. */
+#define VHOST_ONLY_FEATURES \
+    (VS_BIT(VS_VHOST_F_PROTOCOL_FEATURES) | VS_BIT(VS_VHOST_F_LOG_ALL))
+
 typedef struct srv_region {
     void *map;
     size_t map_len;
@@ -644,8 +648,7 @@ static int perform(vs_vhost_server *s, conn *c, const vs_vhost_msg *m, int *fds,
         emit(s, VS_EV_RESET, -1, 0, 0, 0, 0, NULL, NULL);
     }
     if (a & VS_VHOST_ACT_FEATURES) {
-        uint64_t f = c->tmp.features & ~(VS_BIT(VS_VHOST_F_PROTOCOL_FEATURES) |
-                                         VS_BIT(VS_VHOST_F_LOG_ALL));
+        uint64_t f = c->tmp.features & ~VHOST_ONLY_FEATURES;
         emit(s, VS_EV_FEATURES_WRITE, -1, 0, 0, 0, f, NULL, NULL); /* virtio bits only */
         if (d->ops->accept_features(d, f, e) < 0)
             return -(e->code ? e->code : VS_EPROTO);
@@ -653,7 +656,7 @@ static int perform(vs_vhost_server *s, conn *c, const vs_vhost_msg *m, int *fds,
     }
     if (m->request == VS_VHOST_USER_GET_FEATURES)
         emit(s, VS_EV_FEATURES_READ, -1, 0, 0, 0,
-             fx->reply.p.u64 & ~(VS_BIT(VS_VHOST_F_PROTOCOL_FEATURES) | VS_BIT(VS_VHOST_F_LOG_ALL)),
+             fx->reply.p.u64 & ~VHOST_ONLY_FEATURES,
              NULL, NULL);
     if (a & VS_VHOST_ACT_MEM_TABLE) {
         int rc = mem_replace(s, c, m, fds, nfds, e);
