@@ -28,16 +28,36 @@ CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 
 # Library sources: every .c in the layer folders except tests, benchmarks, fuzzers and
 # programs with a main() (listed in PROGRAM_SRCS).
-LAYER_DIRS := model model/dev conformance reports sim sim/qemu sim/vhost
+# Device slices (../shared/DESIGN.md): each layer has one folder per device, <layer>/dev/<name>/.
+DEV_DIRS = $(patsubst %/,%,$(sort $(dir $(wildcard $(1)/dev/*/*.c))))
+MODEL_DEVS := $(call DEV_DIRS,model)
+CONF_DEVS := $(call DEV_DIRS,conformance)
+SIM_DEVS := $(call DEV_DIRS,sim)
+LAYER_DIRS := model conformance reports sim sim/qemu sim/vhost $(MODEL_DEVS) $(CONF_DEVS) $(SIM_DEVS)
 PROGRAM_SRCS := sim/main.c
 LIB_SRCS := $(filter-out $(PROGRAM_SRCS),$(foreach d,$(LAYER_DIRS),$(wildcard $(d)/*.c)))
+LIB_SRCS := $(sort $(LIB_SRCS))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
-# Generated sources (never committed): the embedded conformance catalogue.
+# Generated sources (never committed): the embedded conformance catalogue and one device
+# registry per layer (tools/gen_registry.py), built from the dev/ folders.
 LIB_OBJS += $(BUILD)/obj/$(BUILD)/gen/catalogue_data.o
 $(BUILD)/gen/catalogue_data.c: conformance/catalogue.tsv tools/gen_catalogue.py
 	@mkdir -p $(dir $@)
 	$(PYTHON) tools/gen_catalogue.py $< $@
-TEST_SRCS := $(wildcard */tests/test_*.c */*/tests/test_*.c)
+# REGISTRY(layer,header,type,array,devdirs): a layer's registry, once its hook header exists.
+define REGISTRY
+ifneq ($(wildcard $(2)),)
+LIB_OBJS += $(BUILD)/obj/$(BUILD)/gen/registry_$(1).o
+$(BUILD)/gen/registry_$(1).c: tools/gen_registry.py $(2) FORCE
+	@$(PYTHON) tools/gen_registry.py $(2) $(3) $(4) $$@ $(5)
+endif
+endef
+$(eval $(call REGISTRY,model,model/dev/device_class.h,vs_device_class,vs_device_classes,$(MODEL_DEVS)))
+$(eval $(call REGISTRY,conformance,conformance/monitor_dev.h,vs_mon_dev,vs_mon_devs,$(CONF_DEVS)))
+$(eval $(call REGISTRY,sim,sim/sim_dev.h,vs_sim_dev,vs_sim_devs,$(SIM_DEVS)))
+.PHONY: FORCE
+FORCE:
+TEST_SRCS := $(wildcard */tests/test_*.c */*/tests/test_*.c */dev/*/tests/test_*.c)
 TEST_BINS := $(patsubst %.c,$(BUILD)/tests/%,$(notdir $(TEST_SRCS)))
 BENCH_SRCS := $(wildcard */bench/bench_*.c)
 BENCH_BINS := $(patsubst %.c,$(BUILD)/bench/%,$(notdir $(BENCH_SRCS)))

@@ -11,6 +11,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "virtiosim/le.h"
+
 #define GMEM_MAX_HOOKS 16
 
 /* Public region first so vs_gmem_region_at can hand out &r->pub. */
@@ -552,33 +554,6 @@ int vs_gmem_fill(vs_gmem *gm, uint64_t gpa, uint8_t byte, uint64_t len, vs_err *
 
 /* ------------------------------------------------------------ scalar access */
 
-/* Byte-wise little-endian codecs: portable, and compilers fold them into one load/store
- * on little-endian hosts. Unaligned GPAs are fine (memcpy-free byte access). */
-static inline uint16_t le16_get(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
-static inline uint32_t le32_get(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static inline uint64_t le64_get(const uint8_t *p)
-{
-    return (uint64_t)le32_get(p) | (uint64_t)le32_get(p + 4) << 32;
-}
-static inline void le16_put(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-static inline void le32_put(uint8_t *p, uint32_t v)
-{
-    le16_put(p, (uint16_t)v);
-    le16_put(p + 2, (uint16_t)(v >> 16));
-}
-static inline void le64_put(uint8_t *p, uint64_t v)
-{
-    le32_put(p, (uint32_t)v);
-    le32_put(p + 4, (uint32_t)(v >> 32));
-}
-
 #define GMEM_LD(bits, expr)                                                               \
     int vs_gmem_ld##bits(vs_gmem *gm, uint64_t gpa, uint##bits##_t *v, vs_err *e)         \
     {                                                                                     \
@@ -605,13 +580,13 @@ static inline void le64_put(uint8_t *p, uint64_t v)
     }
 
 GMEM_LD(8, p[0])
-GMEM_LD(16, le16_get(p))
-GMEM_LD(32, le32_get(p))
-GMEM_LD(64, le64_get(p))
+GMEM_LD(16, vs_le16_get(p))
+GMEM_LD(32, vs_le32_get(p))
+GMEM_LD(64, vs_le64_get(p))
 GMEM_ST(8, p[0] = v)
-GMEM_ST(16, le16_put(p, v))
-GMEM_ST(32, le32_put(p, v))
-GMEM_ST(64, le64_put(p, v))
+GMEM_ST(16, vs_le16_put(p, v))
+GMEM_ST(32, vs_le32_put(p, v))
+GMEM_ST(64, vs_le64_put(p, v))
 
 /* ---------------------------------------------------------------- allocator */
 

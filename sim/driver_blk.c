@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "virtiosim/le.h"
+
 #define SNAP_SKIP UINT64_MAX
 #define SHADOW_RANGE_MAX (UINT32_C(1) << 22)  /* sectors tracked per request */
 
@@ -254,25 +256,8 @@ void vs__blk_abort(vs_driver *d, vs_drv_req *rq)
         range_busy(d, rq, -1, true, VS_SHADOW_UNKNOWN);
 }
 
-static void put_le32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
 
-static void put_le64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
 
-static uint64_t get_le64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = v << 8 | p[i];
-    return v;
-}
 
 static bool known_type(uint32_t t)
 {
@@ -411,16 +396,16 @@ int vs_blk_submit(vs_driver *d, const vs_blk_req *r, vs_err *e)
     if ((rc = vs__drv_req_layout(d, rq, e)) < 0)
         goto fail;
     uint8_t hb[16] = {0};
-    put_le32(hb, r->type);
-    put_le64(hb + 8, r->sector);
+    vs_le32_put(hb, r->type);
+    vs_le64_put(hb + 8, r->sector);
     for (uint32_t i = 0; i < hsegs; i++)
         if ((rc = vs_gmem_write(d->gm, rq->seg[i].gpa, hb + i * (16 / hsegs), 16 / hsegs, e)) < 0)
             goto fail;
     if (dwz) {
         uint8_t pb[16] = {0};
-        put_le64(pb, r->sector);
-        put_le32(pb + 8, r->nsectors);
-        put_le32(pb + 12, ((r->type == VS_BLK_T_WRITE_ZEROES && (r->flags & VS_BLK_REQ_UNMAP))
+        vs_le64_put(pb, r->sector);
+        vs_le32_put(pb + 8, r->nsectors);
+        vs_le32_put(pb + 12, ((r->type == VS_BLK_T_WRITE_ZEROES && (r->flags & VS_BLK_REQ_UNMAP))
                                ? VS_BLK_F_DWZ_UNMAP : 0u) | r->dwz_flags);
         if ((rc = vs_gmem_write(d->gm, rq->seg[dwz_seg].gpa, pb, 16, e)) < 0)
             goto fail;
@@ -630,7 +615,7 @@ void vs__blk_complete(vs_driver *d, vs_drv_req *rq, uint32_t used_len, bool len_
     if (rq->r.type == VS_BLK_T_ZONE_APPEND && st == VS_BLK_S_OK) {
         uint8_t b[8] = {0};
         vs_gmem_read(d->gm, rq->seg[rq->status_seg - 1].gpa, b, 8, NULL);
-        res->append_sector = get_le64(b);
+        res->append_sector = vs_le64_get(b);
         shadow_forget(d, res->append_sector, rq->r.nsectors);
     }
     if (rq->r.type == VS_BLK_T_ZONE_REPORT && st == VS_BLK_S_OK && rq->data_count) {
@@ -638,14 +623,14 @@ void vs__blk_complete(vs_driver *d, vs_drv_req *rq, uint32_t used_len, bool len_
         const vs_seg *sg = &rq->seg[rq->data_first];
         if (sg->len >= VS_BLK_ZONE_REPORT_HDR &&
             vs_gmem_read(d->gm, sg->gpa, b, 8, NULL) == 0) {
-            res->nr_zones = get_le64(b);
+            res->nr_zones = vs_le64_get(b);
             for (uint32_t z = 0; z < VS_BLK_RESULT_ZONES && z < res->nr_zones; z++) {
                 uint64_t off = VS_BLK_ZONE_REPORT_HDR + (uint64_t)z * VS_BLK_ZONE_DESC;
                 if (off + VS_BLK_ZONE_DESC > sg->len ||
                     vs_gmem_read(d->gm, sg->gpa + off, b, VS_BLK_ZONE_DESC, NULL) < 0)
                     break;
                 res->zone_state[z] = b[25];
-                res->zone_wp[z] = get_le64(b + 16);
+                res->zone_wp[z] = vs_le64_get(b + 16);
             }
         }
     }

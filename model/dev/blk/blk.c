@@ -82,6 +82,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "virtiosim/le.h"
 #include "virtiosim/virtio.h"
 
 #define BLK_BOUNCE (64u * 1024u)
@@ -120,30 +121,6 @@ static bool neg(const blk_dev *b, unsigned bit)
     return (b->dev.driver_features & VS_BIT(bit)) != 0;
 }
 static bool offered(const blk_dev *b, unsigned bit) { return (b->features & VS_BIT(bit)) != 0; }
-
-static uint32_t le32_at(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static uint64_t le64_at(const uint8_t *p)
-{
-    return (uint64_t)le32_at(p) | (uint64_t)le32_at(p + 4) << 32;
-}
-static void put_le16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-static void put_le32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-static void put_le64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
 
 /* ------------------------------------------------------------------ storage */
 
@@ -473,9 +450,9 @@ static int req_lifetime(blk_dev *b, const blk_req *r, uint32_t *w, vs_err *e)
                           "(data must be device-writable)",
                           (unsigned long long)(r->out_bytes - BLK_HDR));
     uint8_t lt[VS_BLK_LIFETIME_BYTES];
-    put_le16(lt, (b->dev.mutations & VS_BLK_MUT_LIFETIME_RESERVED) ? 4 : 1);
-    put_le16(lt + 2, 0x02);
-    put_le16(lt + 4, 0x01);
+    vs_le16_put(lt, (b->dev.mutations & VS_BLK_MUT_LIFETIME_RESERVED) ? 4 : 1);
+    vs_le16_put(lt + 2, 0x02);
+    vs_le16_put(lt + 4, 0x01);
     uint64_t len = r->in_bytes - 1, n = len < sizeof lt ? len : sizeof lt;
     int rc = n ? chain_xfer(b, r->c, true, 0, lt, n, true, e) : 0;
     if (rc == 0 && len > n)
@@ -509,7 +486,7 @@ static int req_dwz(blk_dev *b, const blk_req *r, bool wz, bool se, uint32_t *w, 
         rc = chain_xfer(b, r->c, false, BLK_HDR + i * BLK_DWZ_SEG, raw, sizeof raw, false, e);
         if (rc < 0)
             return rc;
-        uint32_t flags = le32_at(raw + 12);
+        uint32_t flags = vs_le32_get(raw + 12);
         if (b->dev.mutations & VS_BLK_MUT_DWZ_FLAGS_IGNORED)
             break; /* mutant: never looks at the flags */
         if (flags & ~VS_BLK_F_DWZ_UNMAP)
@@ -527,8 +504,8 @@ static int req_dwz(blk_dev *b, const blk_req *r, bool wz, bool se, uint32_t *w, 
         rc = chain_xfer(b, r->c, false, BLK_HDR + i * BLK_DWZ_SEG, raw, sizeof raw, false, e);
         if (rc < 0)
             return rc;
-        uint64_t sec = le64_at(raw);
-        uint32_t num = le32_at(raw + 8);
+        uint64_t sec = vs_le64_get(raw);
+        uint32_t num = vs_le32_get(raw + 8);
         if (num > max_sec || !range_ok(b, sec, num) ||
             (align > 1 && sec % align && !(se && zmut(b, VS_BLK_ZMUT_SE_MISALIGNED_OK))))
             status = VS_BLK_S_IOERR;
@@ -549,9 +526,9 @@ static int req_dwz(blk_dev *b, const blk_req *r, bool wz, bool se, uint32_t *w, 
         rc = chain_xfer(b, r->c, false, BLK_HDR + i * BLK_DWZ_SEG, raw, sizeof raw, false, e);
         if (rc < 0)
             return rc;
-        uint64_t sec = le64_at(raw);
-        uint32_t num = le32_at(raw + 8);
-        bool unmap = wz ? (le32_at(raw + 12) & VS_BLK_F_DWZ_UNMAP) && b->o.write_zeroes_may_unmap
+        uint64_t sec = vs_le64_get(raw);
+        uint32_t num = vs_le32_get(raw + 8);
+        bool unmap = wz ? (vs_le32_get(raw + 12) & VS_BLK_F_DWZ_UNMAP) && b->o.write_zeroes_may_unmap
                         : true;
         if (wz && (b->dev.mutations & VS_BLK_MUT_WZ_KEEPS_DATA))
             continue; /* mutant: completes with OK, the old data stays */
@@ -834,7 +811,7 @@ static int req_zone_append(blk_dev *b, const blk_req *r, uint32_t *w, vs_err *e)
     uint8_t as[8] = {0};
     if (status == VS_BLK_S_OK) {
         z_written(b, at, nsec);
-        put_le64(as, zmut(b, VS_BLK_ZMUT_APPEND_SECTOR_WRONG) ? at + 1 : at);
+        vs_le64_put(as, zmut(b, VS_BLK_ZMUT_APPEND_SECTOR_WRONG) ? at + 1 : at);
     }
     int rc = chain_xfer(b, r->c, true, 0, as, sizeof as, true, e);
     if (rc < 0)
@@ -851,9 +828,9 @@ static void put_zone_desc(const blk_dev *b, uint64_t i, uint8_t d[VS_BLK_ZONE_DE
         wp = z_start(b, i) + z_len(b, i);
     else if (z->state == VS_BLK_ZS_RDONLY || z->state == VS_BLK_ZS_OFFLINE)
         wp = UINT64_MAX; /* not valid in these states */
-    put_le64(d, z_cap(b, i));
-    put_le64(d + 8, z_start(b, i));
-    put_le64(d + 16, wp);
+    vs_le64_put(d, z_cap(b, i));
+    vs_le64_put(d + 8, z_start(b, i));
+    vs_le64_put(d + 16, wp);
     d[24] = z->type;
     d[25] = z->state;
 }
@@ -877,7 +854,7 @@ static int req_zone_report(blk_dev *b, const blk_req *r, uint32_t *w, vs_err *e)
     if (rc < 0)
         return rc;
     uint8_t hdr[8];
-    put_le64(hdr, n);
+    vs_le64_put(hdr, n);
     if ((rc = chain_xfer(b, r->c, true, 0, hdr, sizeof hdr, true, e)) < 0)
         return rc;
     for (uint64_t k = 0; k < n; k++) {
@@ -958,11 +935,11 @@ static void build_zoned_config(const blk_dev *b, uint8_t *cfg)
     if (zmut(b, VS_BLK_ZMUT_APPEND_OVER_SEGS)) /* mutant: more than seg_max * size_max */
         mas = (uint32_t)((uint64_t)b->o.seg_max * (b->o.size_max ? b->o.size_max : 4096) /
                              VS_BLK_SECTOR + 8);
-    put_le32(cfg + VS_BLK_CFG_ZONE_SECTORS, z->zone_sectors);
-    put_le32(cfg + VS_BLK_CFG_MAX_OPEN_ZONES, z->max_open_zones);
-    put_le32(cfg + VS_BLK_CFG_MAX_ACTIVE_ZONES, z->max_active_zones);
-    put_le32(cfg + VS_BLK_CFG_MAX_APPEND_SECTORS, mas);
-    put_le32(cfg + VS_BLK_CFG_WRITE_GRANULARITY, z->write_granularity);
+    vs_le32_put(cfg + VS_BLK_CFG_ZONE_SECTORS, z->zone_sectors);
+    vs_le32_put(cfg + VS_BLK_CFG_MAX_OPEN_ZONES, z->max_open_zones);
+    vs_le32_put(cfg + VS_BLK_CFG_MAX_ACTIVE_ZONES, z->max_active_zones);
+    vs_le32_put(cfg + VS_BLK_CFG_MAX_APPEND_SECTORS, mas);
+    vs_le32_put(cfg + VS_BLK_CFG_WRITE_GRANULARITY, z->write_granularity);
     cfg[VS_BLK_CFG_ZONED_MODEL] = zmut(b, VS_BLK_ZMUT_MODEL_LIES) ? VS_BLK_Z_HA : z->model;
     if (zmut(b, VS_BLK_ZMUT_UNUSED2_NONZERO))
         cfg[VS_BLK_CFG_ZONED_MODEL + 1] = 0xff;
@@ -1012,8 +989,8 @@ static int blk_handle(vs_device *d, uint16_t q, const vs_chain *c, uint32_t *wri
     int rc = chain_xfer(b, c, false, 0, hdr, sizeof hdr, false, e);
     if (rc < 0)
         return vs_err_prefix(e, "blk: reading request header");
-    r.type = le32_at(hdr);
-    r.sector = le64_at(hdr + 8);
+    r.type = vs_le32_get(hdr);
+    r.sector = vs_le64_get(hdr + 8);
 
     if (d->mutations & VS_BLK_MUT_WRITES_READONLY) {
         /* Deliberate bug: overwrite the reserved field of the driver's header. */
@@ -1102,42 +1079,42 @@ static void build_config(const blk_dev *b, uint8_t cfg[VS_BLK_CFG_SIZE_ZONED])
     memset(cfg, 0, VS_BLK_CFG_SIZE_ZONED);
     if (zoned_cfg_visible(b))
         build_zoned_config(b, cfg);
-    put_le64(cfg + VS_BLK_CFG_CAPACITY, b->capacity);
+    vs_le64_put(cfg + VS_BLK_CFG_CAPACITY, b->capacity);
     if (offered(b, VS_BLK_F_SIZE_MAX))
-        put_le32(cfg + VS_BLK_CFG_SIZE_MAX, b->o.size_max);
+        vs_le32_put(cfg + VS_BLK_CFG_SIZE_MAX, b->o.size_max);
     if (offered(b, VS_BLK_F_SEG_MAX))
-        put_le32(cfg + VS_BLK_CFG_SEG_MAX, b->o.seg_max);
+        vs_le32_put(cfg + VS_BLK_CFG_SEG_MAX, b->o.seg_max);
     if (offered(b, VS_BLK_F_GEOMETRY)) {
-        put_le16(cfg + VS_BLK_CFG_CYLINDERS, b->o.cylinders);
+        vs_le16_put(cfg + VS_BLK_CFG_CYLINDERS, b->o.cylinders);
         cfg[VS_BLK_CFG_HEADS] = b->o.heads;
         cfg[VS_BLK_CFG_SECTORS] = b->o.sectors;
     }
     if (offered(b, VS_BLK_F_BLK_SIZE))
-        put_le32(cfg + VS_BLK_CFG_BLK_SIZE, b->o.blk_size);
+        vs_le32_put(cfg + VS_BLK_CFG_BLK_SIZE, b->o.blk_size);
     if (offered(b, VS_BLK_F_TOPOLOGY)) {
         cfg[VS_BLK_CFG_PHYS_BLOCK_EXP] = b->o.physical_block_exp;
         cfg[VS_BLK_CFG_ALIGN_OFFSET] = b->o.alignment_offset;
-        put_le16(cfg + VS_BLK_CFG_MIN_IO_SIZE, b->o.min_io_size);
-        put_le32(cfg + VS_BLK_CFG_OPT_IO_SIZE, b->o.opt_io_size);
+        vs_le16_put(cfg + VS_BLK_CFG_MIN_IO_SIZE, b->o.min_io_size);
+        vs_le32_put(cfg + VS_BLK_CFG_OPT_IO_SIZE, b->o.opt_io_size);
     }
     if (offered(b, VS_BLK_F_CONFIG_WCE))
         cfg[VS_BLK_CFG_WRITEBACK] = b->writeback;
     if (offered(b, VS_BLK_F_MQ))
-        put_le16(cfg + VS_BLK_CFG_NUM_QUEUES, b->o.num_queues);
+        vs_le16_put(cfg + VS_BLK_CFG_NUM_QUEUES, b->o.num_queues);
     if (offered(b, VS_BLK_F_DISCARD)) {
-        put_le32(cfg + VS_BLK_CFG_MAX_DISCARD_SECTORS, b->o.max_discard_sectors);
-        put_le32(cfg + VS_BLK_CFG_MAX_DISCARD_SEG, b->o.max_discard_seg);
-        put_le32(cfg + VS_BLK_CFG_DISCARD_SECTOR_ALIGN, b->o.discard_sector_alignment);
+        vs_le32_put(cfg + VS_BLK_CFG_MAX_DISCARD_SECTORS, b->o.max_discard_sectors);
+        vs_le32_put(cfg + VS_BLK_CFG_MAX_DISCARD_SEG, b->o.max_discard_seg);
+        vs_le32_put(cfg + VS_BLK_CFG_DISCARD_SECTOR_ALIGN, b->o.discard_sector_alignment);
     }
     if (offered(b, VS_BLK_F_WRITE_ZEROES)) {
-        put_le32(cfg + VS_BLK_CFG_MAX_WZ_SECTORS, b->o.max_write_zeroes_sectors);
-        put_le32(cfg + VS_BLK_CFG_MAX_WZ_SEG, b->o.max_write_zeroes_seg);
+        vs_le32_put(cfg + VS_BLK_CFG_MAX_WZ_SECTORS, b->o.max_write_zeroes_sectors);
+        vs_le32_put(cfg + VS_BLK_CFG_MAX_WZ_SEG, b->o.max_write_zeroes_seg);
         cfg[VS_BLK_CFG_WZ_MAY_UNMAP] = b->o.write_zeroes_may_unmap ? 1 : 0;
     }
     if (offered(b, VS_BLK_F_SECURE_ERASE)) {
-        put_le32(cfg + VS_BLK_CFG_MAX_SE_SECTORS, b->o.max_secure_erase_sectors);
-        put_le32(cfg + VS_BLK_CFG_MAX_SE_SEG, b->o.max_secure_erase_seg);
-        put_le32(cfg + VS_BLK_CFG_SE_SECTOR_ALIGN,
+        vs_le32_put(cfg + VS_BLK_CFG_MAX_SE_SECTORS, b->o.max_secure_erase_sectors);
+        vs_le32_put(cfg + VS_BLK_CFG_MAX_SE_SEG, b->o.max_secure_erase_seg);
+        vs_le32_put(cfg + VS_BLK_CFG_SE_SECTOR_ALIGN,
                  zmut(b, VS_BLK_ZMUT_SE_ALIGN_NOT_ZONE) ? 1 : se_align(b));
     }
     if (b->dev.mutations & VS_BLK_MUT_PADDING_NONZERO)
