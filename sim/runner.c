@@ -189,50 +189,6 @@ static int do_request(run_ctx *c, const vs_step *st, vs_blk_req *req)
     return 0;
 }
 
-static const struct cfg_field {
-    const char *name;
-    uint32_t off, len;
-} cfg_fields[] = {
-    {"capacity", VS_BLK_CFG_CAPACITY, 8},
-    {"size_max", VS_BLK_CFG_SIZE_MAX, 4},
-    {"seg_max", VS_BLK_CFG_SEG_MAX, 4},
-    {"cylinders", VS_BLK_CFG_CYLINDERS, 2},
-    {"heads", VS_BLK_CFG_HEADS, 1},
-    {"sectors", VS_BLK_CFG_SECTORS, 1},
-    {"blk_size", VS_BLK_CFG_BLK_SIZE, 4},
-    {"physical_block_exp", VS_BLK_CFG_PHYS_BLOCK_EXP, 1},
-    {"alignment_offset", VS_BLK_CFG_ALIGN_OFFSET, 1},
-    {"min_io_size", VS_BLK_CFG_MIN_IO_SIZE, 2},
-    {"opt_io_size", VS_BLK_CFG_OPT_IO_SIZE, 4},
-    {"writeback", VS_BLK_CFG_WRITEBACK, 1},
-    {"num_queues", VS_BLK_CFG_NUM_QUEUES, 2},
-    {"max_discard_sectors", VS_BLK_CFG_MAX_DISCARD_SECTORS, 4},
-    {"max_discard_seg", VS_BLK_CFG_MAX_DISCARD_SEG, 4},
-    {"discard_sector_alignment", VS_BLK_CFG_DISCARD_SECTOR_ALIGN, 4},
-    {"max_write_zeroes_sectors", VS_BLK_CFG_MAX_WZ_SECTORS, 4},
-    {"max_write_zeroes_seg", VS_BLK_CFG_MAX_WZ_SEG, 4},
-    {"write_zeroes_may_unmap", VS_BLK_CFG_WZ_MAY_UNMAP, 1},
-    {"unused0", VS_BLK_CFG_WRITEBACK + 1, 1}, /* padding: reads 0 */
-    {"unused1", VS_BLK_CFG_WZ_MAY_UNMAP + 1, 3},
-    {"zone_sectors", VS_BLK_CFG_ZONE_SECTORS, 4},
-    {"max_open_zones", VS_BLK_CFG_MAX_OPEN_ZONES, 4},
-    {"max_active_zones", VS_BLK_CFG_MAX_ACTIVE_ZONES, 4},
-    {"max_append_sectors", VS_BLK_CFG_MAX_APPEND_SECTORS, 4},
-    {"write_granularity", VS_BLK_CFG_WRITE_GRANULARITY, 4},
-    {"zoned_model", VS_BLK_CFG_ZONED_MODEL, 1},
-    {"unused2", VS_BLK_CFG_ZONED_MODEL + 1, 3},
-    {"max_secure_erase_sectors", VS_BLK_CFG_MAX_SE_SECTORS, 4},
-    {"max_secure_erase_seg", VS_BLK_CFG_MAX_SE_SEG, 4},
-    {"secure_erase_sector_alignment", VS_BLK_CFG_SE_SECTOR_ALIGN, 4},
-};
-
-static const struct cfg_field *cfg_field_find(const char *name)
-{
-    for (size_t i = 0; i < sizeof cfg_fields / sizeof cfg_fields[0]; i++)
-        if (strcmp(cfg_fields[i].name, name) == 0)
-            return &cfg_fields[i];
-    return NULL;
-}
 
 static int do_expect(run_ctx *c, const vs_step *st)
 {
@@ -260,7 +216,7 @@ static int do_expect(run_ctx *c, const vs_step *st)
         return expect_failed(c, "features not negotiated: %s", missing);
     }
     for (unsigned i = 0; i < st->ncfg; i++) {
-        const struct cfg_field *f = cfg_field_find(st->cfg[i].field);
+        const vs_blk_cfg_field *f = vs_blk_cfg_field_find(st->cfg[i].field);
         if (!f)
             return expect_failed(c, "unknown config field %s", st->cfg[i].field);
         uint64_t v = 0;

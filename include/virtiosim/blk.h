@@ -59,18 +59,43 @@ enum vs_blk_zone_state {
 #define VS_BLK_ID_BYTES 20u
 #define VS_BLK_F_DWZ_UNMAP 1u   /* discard/write-zeroes segment flag */
 
-/* Request header (out, 16 bytes) and discard/write-zeroes segment (16 bytes), LE. */
+/* ------------------------------------------------------------------ wire format
+ * The one codec of virtio-blk (model/dev/blk/blk_codec.c): the reference device, the
+ * driver model, the monitors and the fuzzers all encode and decode through it. */
+
+/* Request header (device-readable, 16 bytes): le32 type, le32 reserved (ioprio),
+ * le64 sector. */
+#define VS_BLK_HDR_BYTES 16u
 typedef struct vs_blk_req_hdr {
     uint32_t type;
     uint32_t reserved;
     uint64_t sector;
 } vs_blk_req_hdr;
 
+/* DISCARD / WRITE_ZEROES / SECURE_ERASE segment (16 bytes): le64 sector,
+ * le32 num_sectors, le32 flags (bit 0 UNMAP, the rest reserved). */
+#define VS_BLK_DWZ_SEG_BYTES 16u
 typedef struct vs_blk_dwz_seg {
     uint64_t sector;
     uint32_t num_sectors;
     uint32_t flags;
 } vs_blk_dwz_seg;
+
+/* One zone descriptor of a ZONE_REPORT (VS_BLK_ZONE_DESC bytes). */
+typedef struct vs_blk_zone_desc {
+    uint64_t z_cap, z_start, z_wp;
+    uint8_t z_type, z_state;
+} vs_blk_zone_desc;
+
+void vs_blk_hdr_get(const uint8_t *p, vs_blk_req_hdr *h);
+void vs_blk_hdr_put(uint8_t *p, const vs_blk_req_hdr *h);
+void vs_blk_dwz_get(const uint8_t *p, vs_blk_dwz_seg *s);
+void vs_blk_dwz_put(uint8_t *p, const vs_blk_dwz_seg *s);
+/* Zone report: the header's nr_zones, and descriptor i (0-based, after the header). */
+uint64_t vs_blk_zone_report_nr(const uint8_t *report);
+void vs_blk_zone_report_nr_put(uint8_t *report, uint64_t nr_zones);
+void vs_blk_zone_desc_get(const uint8_t *p, vs_blk_zone_desc *z);
+void vs_blk_zone_desc_put(uint8_t *p, const vs_blk_zone_desc *z);
 
 /* Config space layout offsets (spec 5.2.4). */
 enum vs_blk_cfg_off {
@@ -116,6 +141,16 @@ typedef struct vs_blk_cfg_group {
 } vs_blk_cfg_group;
 extern const vs_blk_cfg_group vs_blk_cfg_groups[];
 extern const unsigned vs_blk_cfg_ngroups;
+
+/* Config fields by the names scenarios use (`expect: config:` and friends), padding
+ * included (unused0/1/2 must read 0). */
+typedef struct vs_blk_cfg_field {
+    const char *name;
+    uint32_t off, len;
+} vs_blk_cfg_field;
+extern const vs_blk_cfg_field vs_blk_cfg_fields[];
+extern const unsigned vs_blk_cfg_nfields;
+const vs_blk_cfg_field *vs_blk_cfg_field_find(const char *name);
 
 /* Deliberate bugs of the blk device, for mutant tests. */
 enum vs_blk_mutation {

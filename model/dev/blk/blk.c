@@ -1224,22 +1224,6 @@ static void blk_destroy(vs_device *d)
     free(b);
 }
 
-const vs_blk_cfg_group vs_blk_cfg_groups[] = {
-    {VS_BLK_CFG_CAPACITY, 8, -1},
-    {VS_BLK_CFG_SIZE_MAX, 4, VS_BLK_F_SIZE_MAX},
-    {VS_BLK_CFG_SEG_MAX, 4, VS_BLK_F_SEG_MAX},
-    {VS_BLK_CFG_CYLINDERS, 4, VS_BLK_F_GEOMETRY},
-    {VS_BLK_CFG_BLK_SIZE, 4, VS_BLK_F_BLK_SIZE},
-    {VS_BLK_CFG_PHYS_BLOCK_EXP, 8, VS_BLK_F_TOPOLOGY},
-    {VS_BLK_CFG_WRITEBACK, 1, VS_BLK_F_CONFIG_WCE},
-    {VS_BLK_CFG_NUM_QUEUES, 2, VS_BLK_F_MQ},
-    {VS_BLK_CFG_MAX_DISCARD_SECTORS, 12, VS_BLK_F_DISCARD},
-    {VS_BLK_CFG_MAX_WZ_SECTORS, 9, VS_BLK_F_WRITE_ZEROES},
-    {VS_BLK_CFG_MAX_SE_SECTORS, 12, VS_BLK_F_SECURE_ERASE},
-    {VS_BLK_CFG_ZONE_SECTORS, 24, VS_BLK_F_ZONED},
-};
-const unsigned vs_blk_cfg_ngroups = sizeof vs_blk_cfg_groups / sizeof vs_blk_cfg_groups[0];
-
 static const vs_device_ops blk_ops = {
     .name = "blk",
     .device_id = VS_DEV_BLK,
