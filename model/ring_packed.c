@@ -51,6 +51,7 @@
  *    verbatim ids, so bogus ids can be injected.
  */
 #include "model/ring_internal.h"
+#include "virtiosim/le.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -711,7 +712,9 @@ static int dev_indirect(pk_dev *q, struct walk *w, unsigned slot, uint64_t addr,
                         "indirect table of %u entries > queue size %u "
                         "(packed: indirect table too long)",
                         n, q->size);
-    const struct pdesc *t = vs_gmem_translate(q->gm, addr, len, VS_GMEM_READ, NULL);
+    /* The table's address comes from the driver and need not be aligned: its entries
+     * are decoded as bytes, never through a struct pdesc pointer. */
+    const uint8_t *t = vs_gmem_translate(q->gm, addr, len, VS_GMEM_READ, NULL);
     if (!t && !vs_gmem_span_ok(q->gm, addr, len, VS_GMEM_READ))
         return dev_fail(q, e, VS_EPROTO, slot,
                         "indirect table [0x%llx, +%u) not in guest memory "
@@ -719,28 +722,27 @@ static int dev_indirect(pk_dev *q, struct walk *w, unsigned slot, uint64_t addr,
                         (unsigned long long)addr, len);
     char where[40];
     for (uint32_t i = 0; i < n; i++) {
-        struct pdesc tmp;
-        const struct pdesc *d;
+        uint8_t tmp[16];
+        const uint8_t *d;
         if (t) {
-            d = &t[i];
+            d = t + (size_t)i * 16;
         } else {
             vs_err te;
             vs_err_clear(&te);
-            if (vs_gmem_read(q->gm, addr + (uint64_t)i * 16, &tmp, 16, &te) < 0)
+            if (vs_gmem_read(q->gm, addr + (uint64_t)i * 16, tmp, 16, &te) < 0)
                 return dev_fail(q, e, VS_EPROTO, slot,
                                 "indirect entry %u: %s (packed: indirect table address)", i,
                                 te.msg);
-            d = &tmp;
+            d = tmp;
         }
-        uint16_t f = le16toh(d->flags);
+        uint16_t f = vs_le16_get(d + 14);
         if (f & F_INDIRECT)
             return dev_fail(q, e, VS_EPROTO, slot,
                             "indirect entry %u: INDIRECT inside an indirect table "
                             "(packed: nested indirect)",
                             i);
         snprintf(where, sizeof where, "indirect entry %u: ", i);
-        int rc = dev_seg(q, w, slot, where, le64toh(d->addr), le32toh(d->len), f & F_WRITE,
-                         e);
+        int rc = dev_seg(q, w, slot, where, vs_le64_get(d), vs_le32_get(d + 8), f & F_WRITE, e);
         if (rc < 0)
             return rc;
     }

@@ -617,7 +617,8 @@ int vs_split_dev_pop(vs_vq_dev *qq, vs_chain *c, vs_err *e)
                         "avail ring[%u]: head %u >= queue size %u", last & q->m.mask, head,
                         size);
 
-    const struct sdesc *tbl = q->m.desc;
+    /* Bytes, not struct sdesc: an indirect table may sit at any address the driver chose. */
+    const uint8_t *tbl = (const uint8_t *)q->m.desc;
     unsigned tmax = size;      /* entries in the table being walked */
     unsigned i = head, rd = head;
     int ient = -1;             /* >= 0 while inside an indirect table */
@@ -637,7 +638,7 @@ int vs_split_dev_pop(vs_vq_dev *qq, vs_chain *c, vs_err *e)
                             "chain from head %u visits more than %u descriptors", head, size);
         }
         struct sdesc d;
-        memcpy(&d, &tbl[i], sizeof d); /* one read of the peer's memory */
+        memcpy(&d, tbl + (size_t)i * sizeof d, sizeof d); /* one read of the peer's memory */
         const uint64_t addr = LE64(d.addr);
         const uint32_t len = LE32(d.len);
         const uint16_t fl = LE16(d.flags);
@@ -666,7 +667,7 @@ int vs_split_dev_pop(vs_vq_dev *qq, vs_chain *c, vs_err *e)
                 return dev_fail(q, e, VS_EPROTO, rd, -1, "split: address wrap",
                                 "indirect table 0x%llx+%u wraps the 64-bit address space",
                                 (ull)addr, len);
-            const struct sdesc *t = vs_gmem_translate(q->gm, addr, len, VS_GMEM_READ, NULL);
+            const uint8_t *t = vs_gmem_translate(q->gm, addr, len, VS_GMEM_READ, NULL);
             if (!t) {
                 if (!vs_gmem_span_ok(q->gm, addr, len, VS_GMEM_READ))
                     return dev_fail(q, e, VS_EPROTO, rd, -1,

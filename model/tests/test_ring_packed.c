@@ -773,6 +773,33 @@ START_TEST(test_err_nested_indirect)
 }
 END_TEST
 
+/* A driver may put an indirect table at any address: the device reads it as bytes (a
+ * struct load from an odd address is undefined behaviour and traps under UBSan). */
+START_TEST(test_indirect_table_misaligned)
+{
+    fx f;
+    fx_init(&f, 8, 0, VS_VQ_F_INDIRECT, 0);
+    vs_desc t[2] = {{f.buf, 16, 0, 0}, {f.buf + 64, 32, W, 0}};
+    uint64_t odd = table_at(&f, 0) + 3;
+    for (unsigned i = 0; i < 2; i++) {
+        vs_gmem_st64(f.gm, odd + 16ull * i, t[i].addr, NULL);
+        vs_gmem_st32(f.gm, odd + 16ull * i + 8, t[i].len, NULL);
+        vs_gmem_st16(f.gm, odd + 16ull * i + 12, 0, NULL);
+        vs_gmem_st16(f.gm, odd + 16ull * i + 14, t[i].flags, NULL);
+    }
+    vs_desc d[1] = {{odd, 32, I, 0}};
+    inject(&f, d, 1);
+    chain_buf cb;
+    must_pop(&f, &cb);
+    ck_assert(cb.c.indirect);
+    ck_assert_uint_eq(cb.c.nseg, 2);
+    ck_assert_uint_eq(cb.c.seg[1].gpa, f.buf + 64);
+    ck_assert_uint_eq(cb.c.seg[1].len, 32);
+    ck_assert(cb.c.seg[1].write);
+    fx_fini(&f);
+}
+END_TEST
+
 START_TEST(test_err_read_after_write)
 {
     fx f;
@@ -1496,6 +1523,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_err_indirect_too_long);
     tcase_add_test(t, test_err_indirect_outside);
     tcase_add_test(t, test_err_nested_indirect);
+    tcase_add_test(t, test_indirect_table_misaligned);
     tcase_add_test(t, test_err_read_after_write);
     tcase_add_test(t, test_err_read_after_write_indirect);
     tcase_add_test(t, test_err_zero_length_indirect);
