@@ -3,8 +3,11 @@
 #define _GNU_SOURCE
 #include "report_int.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -171,6 +174,60 @@ int vs_rep_ferror(FILE *f, const char *what, vs_err *e)
     return 0;
 }
 
+/* Removes ".NAME.tmp.PID" files of writers that are gone (a SIGKILL or a second ^C
+ * between link and rename, or an older virtiosim that wrote under a name). */
+static void sweep_stale_tmp(const char *dir, const char *name)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    size_t nlen = strlen(name);
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        const char *n = de->d_name;
+        if (n[0] != '.' || strncmp(n + 1, name, nlen) != 0 || strncmp(n + 1 + nlen, ".tmp.", 5))
+            continue;
+        char *end;
+        errno = 0;
+        long pid = strtol(n + 1 + nlen + 5, &end, 10);
+        if (errno || *end || pid <= 0)
+            continue;
+        if (kill((pid_t)pid, 0) != 0 && errno == ESRCH)
+            unlinkat(dirfd(d), n, 0);
+    }
+    closedir(d);
+}
+
+/* The report is written into a file without a name (O_TMPFILE), so an interrupted write
+ * leaves nothing behind; it is linked under a temporary name only for the rename that
+ * replaces the old report atomically. Without O_TMPFILE: a named temporary file. */
+static int open_unnamed(const char *dir, const char *tmp, bool *named, vs_err *e)
+{
+    *named = false;
+    int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+    if (fd >= 0 && access("/proc/self/fd", X_OK) == 0) {
+        (void)fchmod(fd, 0644);   /* O_TMPFILE files are created with the umask applied */
+        return fd;
+    }
+    if (fd >= 0)
+        close(fd);
+    *named = true;
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return vs_err_set(e, VS_EIO, "report: create %s: %s", tmp, strerror(errno));
+    return fd;
+}
+
+static int give_name(int fd, const char *tmp, vs_err *e)
+{
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+    unlink(tmp);   /* ours from an earlier failed attempt of this process */
+    if (linkat(AT_FDCWD, proc, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) < 0)
+        return vs_err_set(e, VS_EIO, "report: link %s: %s", tmp, strerror(errno));
+    return 0;
+}
+
 int vs_rep_atomic(const char *dir, const char *name, vs_rep_writer fn,
                   const vs_report_run *run, vs_err *e)
 {
@@ -179,6 +236,7 @@ int vs_rep_atomic(const char *dir, const char *name, vs_rep_writer fn,
     int rc = mkdir_p(dir, e);
     if (rc < 0)
         return rc;
+    sweep_stale_tmp(dir, name);
     char *tmp = NULL, *dst = NULL;
     if (asprintf(&tmp, "%s/.%s.tmp.%ld", dir, name, (long)getpid()) < 0) {
         tmp = NULL;
@@ -188,16 +246,18 @@ int vs_rep_atomic(const char *dir, const char *name, vs_rep_writer fn,
         dst = NULL;
         goto oom;
     }
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    bool named;
+    int fd = open_unnamed(dir, tmp, &named, e);
     if (fd < 0) {
-        rc = vs_err_set(e, VS_EIO, "report: create %s: %s", tmp, strerror(errno));
+        rc = fd;
         goto out;
     }
     FILE *f = fdopen(fd, "w");
     if (!f) {
         rc = vs_err_set(e, VS_EIO, "report: fdopen %s: %s", tmp, strerror(errno));
         close(fd);
-        unlink(tmp);
+        if (named)
+            unlink(tmp);
         goto out;
     }
     rc = fn(f, run, e);
@@ -205,6 +265,8 @@ int vs_rep_atomic(const char *dir, const char *name, vs_rep_writer fn,
         rc = vs_err_set(e, VS_EIO, "report: write %s: %s", tmp, strerror(errno));
     if (rc >= 0 && fsync(fd) < 0)
         rc = vs_err_set(e, VS_EIO, "report: fsync %s: %s", tmp, strerror(errno));
+    if (rc >= 0 && !named)
+        rc = give_name(fd, tmp, e);
     if (fclose(f) != 0 && rc >= 0)
         rc = vs_err_set(e, VS_EIO, "report: close %s: %s", tmp, strerror(errno));
     if (rc >= 0 && rename(tmp, dst) < 0)

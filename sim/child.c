@@ -4,12 +4,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <dirent.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -78,6 +80,81 @@ void vs_child_remove_files(const char *dir, const char *const *files)
     for (int k = 0; files && files[k] && k < VS_CHILD_FILES_MAX; k++)
         unlink_in(dir, files[k]);
     rmdir(dir);
+}
+
+static const char *tmp_base(const char *base)
+{
+    if (!base || !*base)
+        base = getenv("TMPDIR");
+    return base && *base ? base : "/tmp";
+}
+
+/* Empties and removes one directory of ours (flat: we never make subdirectories). */
+static void remove_flat_dir(int parent, const char *name)
+{
+    int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        close(fd);
+        return;
+    }
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL)
+        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+            unlinkat(dirfd(d), de->d_name, 0);
+    closedir(d);
+    unlinkat(parent, name, AT_REMOVEDIR);
+}
+
+int vs_child_sweep_tmp(const char *who, const char *base)
+{
+    char prefix[64];
+    int plen = snprintf(prefix, sizeof prefix, "virtiosim-%s-", who);
+    if (plen <= 0 || (size_t)plen >= sizeof prefix)
+        return 0;
+    DIR *d = opendir(tmp_base(base));
+    if (!d)
+        return 0;
+    int removed = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (strncmp(de->d_name, prefix, (size_t)plen) != 0)
+            continue;
+        char *end;
+        errno = 0;
+        long pid = strtol(de->d_name + plen, &end, 10);
+        if (errno || end == de->d_name + plen || *end != '-' || pid <= 0)
+            continue;   /* not ours, or from a version that did not name its owner */
+        struct stat st;
+        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+            !S_ISDIR(st.st_mode) || st.st_uid != geteuid())
+            continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue;   /* the owner still runs (or is someone we may not signal) */
+        remove_flat_dir(dirfd(d), de->d_name);
+        removed++;
+    }
+    closedir(d);
+    return removed;
+}
+
+int vs_child_make_tmpdir(const char *who, const char *base, char *out, size_t n, vs_err *e)
+{
+    vs_child_sweep_tmp(who, base);
+    int len = snprintf(out, n, "%s/virtiosim-%s-%ld-XXXXXX", tmp_base(base), who,
+                       (long)getpid());
+    if (len < 0 || (size_t)len >= n) {
+        out[0] = '\0';
+        return vs_err_set(e, VS_EINVAL, "%s: temp dir path too long", who);
+    }
+    if (!mkdtemp(out)) {
+        int rc = vs_err_set(e, VS_EIO, "%s start: mkdtemp %s: %s", who, out, strerror(errno));
+        out[0] = '\0';
+        return rc;
+    }
+    return 0;
 }
 
 void vs_child_kill_all(enum vs_child_kind kind)

@@ -24,6 +24,13 @@ int vs_child_register(enum vs_child_kind kind, pid_t pid, const char *dir,
 void vs_child_set_pid(int slot, pid_t pid);
 /* The owner stopped the child itself. */
 void vs_child_unregister(int slot);
+/* Creates a private temporary directory base/virtiosim-WHO-PID-XXXXXX (base NULL or "":
+ * $TMPDIR, else /tmp) into out. It first removes such directories whose owner process is
+ * gone: SIGKILL skips every cleanup, so the next start cleans up after it. */
+int vs_child_make_tmpdir(const char *who, const char *base, char *out, size_t n, vs_err *e);
+/* The stale-directory sweep alone (tests). Returns how many directories it removed. */
+int vs_child_sweep_tmp(const char *who, const char *base);
+
 /* Removes dir's registered files and dir (async-signal-safe). */
 void vs_child_remove_files(const char *dir, const char *const *files);
 

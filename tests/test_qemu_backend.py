@@ -129,6 +129,36 @@ def test_sigint_stops_qemu_and_still_writes_reports(cli, qenv, tmp_path):
     assert list(tmp.iterdir()) == []
 
 
+def test_sigkill_leftovers_are_removed_by_the_next_start(cli, qenv):
+    """SIGKILL skips every cleanup: QEMU dies with its parent (PDEATHSIG), and the next
+    start removes the temporary directories of owners that are gone, and only those."""
+    tmp, env = qenv
+    p = subprocess.Popen([str(cli.binary), "run", "--backend", "qemu",
+                          str(BLK / "ring-wrap.yaml")], cwd=ROOT, env=env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 20
+    while not qemu_pids_under(tmp) and time.time() < deadline:
+        time.sleep(0.02)
+    assert qemu_pids_under(tmp), "QEMU never started"
+    p.kill()
+    p.wait(timeout=10)
+    deadline = time.time() + 10
+    while qemu_pids_under(tmp) and time.time() < deadline:
+        time.sleep(0.05)
+    assert qemu_pids_under(tmp) == []
+    # A directory of an owner that is gone, and one of a live process (this one).
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = tmp / f"virtiosim-qemu-{dead.pid}-abcdef"
+    stale.mkdir()
+    (stale / "qemu.stderr").write_text("x")
+    live = tmp / f"virtiosim-qemu-{os.getpid()}-abcdef"
+    live.mkdir()
+    r = cli("run", "--backend", "qemu", BLK / "rw-basic.yaml", env=env, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert sorted(p.name for p in tmp.iterdir()) == [live.name]
+
+
 def test_bad_qemu_binary_is_an_infrastructure_error(cli, qenv):
     tmp, env = qenv
     r = cli("run", "--backend", "qemu", "--qemu", "/nonexistent/qemu-system-x86_64",

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "virtiosim/report.h"
@@ -507,6 +508,44 @@ START_TEST(test_atomic_failure)
 }
 END_TEST
 
+/* A report is written into a file without a name, and temporaries of writers that died
+ * (SIGKILL, or a second ^C between link and rename) go at the next write; those of live
+ * writers stay. */
+START_TEST(test_atomic_leaves_no_names)
+{
+    fixture fx;
+    fixture_init(&fx);
+    char *dir = tmpdir();
+    pid_t child = fork();
+    ck_assert_int_ge(child, 0);
+    if (child == 0)
+        _exit(0);
+    ck_assert_int_eq(waitpid(child, NULL, 0), child);
+    char stale[600], live[600];
+    snprintf(stale, sizeof stale, "%s/.%s.tmp.%ld", dir, VS_REPORT_JSON, (long)child);
+    snprintf(live, sizeof live, "%s/.%s.tmp.%ld", dir, VS_REPORT_JSON, (long)getppid());
+    FILE *f = fopen(stale, "w");
+    ck_assert_ptr_nonnull(f);
+    fclose(f);
+    ck_assert_ptr_nonnull(f = fopen(live, "w"));
+    fclose(f);
+    vs_err e = {0};
+    ck_assert_int_eq(vs_report_write_json(dir, &fx.run, &e), 0);
+    ck_assert_int_ne(access(stale, F_OK), 0);
+    ck_assert_int_eq(access(live, F_OK), 0);
+    unlink(live);
+    ck_assert_int_eq(dotfiles(dir), 0);
+    struct stat st;
+    char dst[600];
+    snprintf(dst, sizeof dst, "%s/%s", dir, VS_REPORT_JSON);
+    ck_assert_int_eq(stat(dst, &st), 0);
+    ck_assert_uint_eq(st.st_mode & 0777, 0644);
+    rm_rf(dir);
+    free(dir);
+    fixture_fini(&fx);
+}
+END_TEST
+
 START_TEST(test_timeline_sample)
 {
     vs_timeline *tl;
@@ -666,6 +705,7 @@ int main(void)
     tcase_add_test(tc, test_ktap_lines);
     tcase_add_test(tc, test_interrupted);
     tcase_add_test(tc, test_atomic_failure);
+    tcase_add_test(tc, test_atomic_leaves_no_names);
     tcase_add_test(tc, test_timeline_sample);
     tcase_add_test(tc, test_diff);
     tcase_add_test(tc, test_emit);

@@ -178,17 +178,9 @@ int vs_qemu_start(const vs_qemu_opts *o, vs_qemu **out, vs_err *e)
     char *owned[16];
     int nowned = 0, argc = 0;
 
-    const char *base = o->tmp_base;
-    if (!base || !*base)
-        base = getenv("TMPDIR");
-    if (!base || !*base)
-        base = "/tmp";
-    snprintf(q->dir, sizeof q->dir, "%s/virtiosim-qemu-XXXXXX", base);
-    if (!mkdtemp(q->dir)) {
-        rc = vs_err_set(e, VS_EIO, "qemu start: mkdtemp %s: %s", q->dir, strerror(errno));
-        q->dir[0] = '\0';
+    rc = vs_child_make_tmpdir("qemu", o->tmp_base, q->dir, sizeof q->dir, e);
+    if (rc < 0)
         goto fail;
-    }
     if (strlen(q->dir) + 1 + strlen(SOCK_NAME) + 1 > sizeof q->sock_path) {
         rc = vs_err_set(e, VS_EINVAL, "qemu start: temp dir path too long for a unix socket");
         goto fail;

@@ -309,12 +309,9 @@ int vs_qsd_start(const vs_qsd_opts *o, vs_qsd **out, vs_err *e)
         rc = vs_err_set(e, VS_EINVAL, "qsd start: temp dir contains a comma");
         goto fail;
     }
-    snprintf(q->dir, sizeof q->dir, "%s/virtiosim-qsd-XXXXXX", base);
-    if (!mkdtemp(q->dir)) {
-        rc = vs_err_set(e, VS_EIO, "qsd start: mkdtemp %s: %s", q->dir, strerror(errno));
-        q->dir[0] = '\0';
+    rc = vs_child_make_tmpdir("qsd", base, q->dir, sizeof q->dir, e);
+    if (rc < 0)
         goto fail;
-    }
     if (!path_join(q->sock, sizeof q->sock, q->dir, SOCK_NAME) ||
         !path_join(q->errp, sizeof q->errp, q->dir, ERR_NAME)) {
         rc = vs_err_set(e, VS_EINVAL, "qsd start: temp dir path too long for a unix socket");
