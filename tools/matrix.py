@@ -1,0 +1,171 @@
+#!/usr/bin/env python3
+"""The nightly matrix: every suite x applicable back-end x QEMU version, one report folder
+per cell, a summary (matrix.json + matrix.html) and what changed since the previous matrix.
+
+    tools/matrix.py [--out out/matrix] [--qemu VERSION=PATH ...] [--only SUBSTRING]
+
+QEMU versions: 7.2 is Debian 12's (PATH), 10.0 comes from bookworm-backports through
+tools/backports.sh (a private apt configuration under build/; nothing is installed).
+`--qemu 11.0=/opt/qemu/bin/qemu-system-x86_64` adds a user's own build (its
+qemu-storage-daemon is looked for beside it). Exit code: 0 when every cell's virtiosim
+exit code was 0, else 1 (3 if a cell could not run at all)."""
+import argparse
+import html
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(os.environ.get("VIRTIOSIM_BIN", ROOT / "build" / "virtiosim"))
+EXPECTED = ROOT / "scenarios" / "expected"
+TAG = re.compile(r"^(PASS|FAIL|XFAIL|XPASS|ERROR|SKIP)\s+(\S+)", re.M)
+
+# (suite, back-end, extra arguments, expected-file stem or None); "{v}" = QEMU version.
+CELLS = [
+    ("blk-device", "ref", [], None),
+    ("blk-zoned-device", "ref", [], None),
+    ("virtio-core-device", "ref", [], None),
+    ("split-ring-device", "ref", [], None),
+    ("packed-ring-device", "ref", [], None),
+    ("pci-device", "pci", ["--transport", "pci"], None),
+    ("blk-device", "qemu", ["--backend", "qemu"], "qemu-{v}"),
+    ("virtio-core-device", "qemu", ["--backend", "qemu"], "qemu-{v}"),
+    ("split-ring-device", "qemu", ["--backend", "qemu"], "qemu-{v}"),
+    ("packed-ring-device", "qemu", ["--backend", "qemu"], "qemu-{v}"),
+    ("pci-device", "qemu", ["--backend", "qemu"], "qemu-{v}"),
+    ("vhost-user-backend", "qsd", ["--backend", "qsd"], "qsd-{v}"),
+]
+
+
+def qemu_versions(extra):
+    """{version: (qemu binary, environment additions)}."""
+    out = {}
+    sysq = shutil.which("qemu-system-x86_64")
+    if sysq:
+        m = re.search(r"version (\d+\.\d+)", subprocess.run(
+            [sysq, "--version"], capture_output=True, text=True).stdout)
+        if m:
+            out[m.group(1)] = (sysq, {})
+    r = subprocess.run([str(ROOT / "tools" / "backports.sh"), "qemu"], capture_output=True,
+                       text=True)
+    if r.returncode != 0:
+        print(r.stderr, file=sys.stderr)
+        sys.exit("matrix: fetching QEMU from bookworm-backports failed")
+    prefix = Path(r.stdout.strip().splitlines()[-1])
+    out["10.0"] = (str(prefix / "usr/bin/qemu-system-x86_64"),
+                   {"QEMU_MODULE_DIR": str(prefix / "usr/lib/x86_64-linux-gnu/qemu")})
+    for spec in extra:
+        v, _, path = spec.partition("=")
+        out[v] = (path, {})
+    return out
+
+
+def run_cell(suite, backend, args, exp, version, qemu, env_add, outdir):
+    env = dict(os.environ, **env_add)
+    cmd = [str(BIN), "suite", suite, *args, "--report", str(outdir)]
+    if qemu:
+        env["VIRTIOSIM_QEMU"] = qemu
+        qsd = Path(qemu).with_name("qemu-storage-daemon")
+        if qsd.exists():
+            env["VIRTIOSIM_QSD"] = str(qsd)
+    expected = None
+    if exp:
+        f = EXPECTED / (exp.format(v=version) + ".yaml")
+        if f.exists():
+            expected = f
+            cmd += ["--expected", str(f)]
+    t0 = time.monotonic()
+    r = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
+    (outdir / "stdout.txt").parent.mkdir(parents=True, exist_ok=True)
+    (outdir / "stdout.txt").write_text(r.stdout + r.stderr)
+    counts = {k: 0 for k in ("PASS", "FAIL", "XFAIL", "XPASS", "ERROR", "SKIP")}
+    for tag, _ in TAG.findall(r.stdout):
+        counts[tag] += 1
+    return {"suite": suite, "backend": backend, "version": version or "-",
+            "expected_file": str(expected.relative_to(ROOT)) if expected else None,
+            "exit": r.returncode, "seconds": round(time.monotonic() - t0, 2),
+            "counts": counts, "report": str(outdir.relative_to(outdir.parent.parent))}
+
+
+def diff_cell(cell, prev_dir, new_dir):
+    old = prev_dir / "results.json"
+    new = new_dir / "results.json"
+    if not old.exists() or not new.exists():
+        return None
+    r = subprocess.run([str(BIN), "report", "diff", str(old), str(new)], capture_output=True,
+                       text=True)
+    return r.stdout.strip()
+
+
+def write_html(path, doc):
+    rows = []
+    for c in doc["cells"]:
+        k = c["counts"]
+        bad = c["exit"] != 0
+        changed = c.get("diff") or ""
+        rows.append(
+            f"<tr class={'bad' if bad else 'ok'}><td>{html.escape(c['suite'])}</td>"
+            f"<td>{html.escape(c['backend'])}</td><td>{html.escape(c['version'])}</td>"
+            f"<td>{k['PASS']}</td><td>{k['FAIL'] + k['ERROR']}</td><td>{k['XFAIL']}</td>"
+            f"<td>{k['XPASS']}</td><td>{k['SKIP']}</td><td>{c['exit']}</td>"
+            f"<td><a href='{html.escape(c['dir'])}/report.html'>report</a></td>"
+            f"<td><pre>{html.escape(changed)}</pre></td></tr>")
+    path.write_text(f"""<!doctype html><meta charset=utf-8><title>virtiosim matrix</title>
+<style>body{{font-family:sans-serif}} td,th{{padding:2px 8px;border-bottom:1px solid #ddd}}
+tr.bad td{{background:#fdd}} pre{{margin:0;font-size:small}}</style>
+<h1>virtiosim matrix</h1><p>{html.escape(doc['started'])} &middot; virtiosim
+{html.escape(doc['virtiosim'])} &middot; QEMU {html.escape(', '.join(doc['qemu']))}</p>
+<table><tr><th>suite<th>back-end<th>version<th>pass<th>fail<th>expected fail
+<th>unexpected pass<th>skipped<th>exit<th>report<th>changed since the previous matrix</tr>
+{''.join(rows)}</table>
+""")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default="out/matrix")
+    ap.add_argument("--qemu", action="append", default=[], metavar="VERSION=PATH")
+    ap.add_argument("--only", default="", help="run the cells whose name contains this")
+    a = ap.parse_args()
+    out = Path(a.out)
+    if not out.is_absolute():
+        out = ROOT / out
+    prev = out.with_name(out.name + ".previous")
+    if (out / "matrix.json").exists():
+        shutil.rmtree(prev, ignore_errors=True)
+        out.rename(prev)
+    out.mkdir(parents=True, exist_ok=True)
+    versions = qemu_versions(a.qemu)
+    vs = subprocess.run([str(BIN), "--version"], capture_output=True, text=True).stdout.strip()
+    doc = {"schema": "virtiosim-matrix/1", "started": time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                                     time.gmtime()),
+           "virtiosim": vs, "qemu": sorted(versions), "cells": []}
+    worst = 0
+    for suite, backend, args, exp in CELLS:
+        for v in (sorted(versions) if exp else [None]):
+            qemu, env_add = versions[v] if v else (None, {})
+            name = f"{suite}.{backend}" + (f".{v}" if v else "")
+            if a.only and a.only not in name:
+                continue
+            cell = run_cell(suite, backend, args, exp, v, qemu, env_add, out / name)
+            cell["dir"] = name
+            cell["diff"] = diff_cell(cell, prev / name, out / name)
+            doc["cells"].append(cell)
+            k = cell["counts"]
+            print(f"{name:42} exit {cell['exit']}  pass {k['PASS']} fail {k['FAIL']} "
+                  f"expected {k['XFAIL']} xpass {k['XPASS']} error {k['ERROR']} "
+                  f"skip {k['SKIP']}  {cell['seconds']} s", flush=True)
+            worst = max(worst, 3 if cell["exit"] >= 2 else cell["exit"])
+    (out / "matrix.json").write_text(json.dumps(doc, indent=1) + "\n")
+    write_html(out / "matrix.html", doc)
+    print(f"matrix: {out / 'matrix.html'} ({len(doc['cells'])} cells)")
+    return worst
+
+
+if __name__ == "__main__":
+    sys.exit(main())
