@@ -64,7 +64,7 @@ BENCH_BINS := $(patsubst %.c,$(BUILD)/bench/%,$(notdir $(BENCH_SRCS)))
 
 vpath %.c $(sort $(dir $(TEST_SRCS) $(BENCH_SRCS)))
 
-.PHONY: all lib deps check check-all unit asan valgrind check-layers pytest bench install clean help run
+.PHONY: all lib deps check check-all unit asan valgrind check-layers pytest bench install clean help run matrix
 
 all: lib $(if $(wildcard sim/main.c),$(BUILD)/virtiosim)
 
@@ -76,6 +76,7 @@ help:
 	@echo "make asan         unit tests under AddressSanitizer + UBSan"
 	@echo "make valgrind     unit tests and CLI runs under valgrind memcheck (slow)"
 	@echo "make bench        benchmarks; every figure is a 'bench: NAME VALUE UNIT' line"
+	@echo "make matrix       every suite x back-end x QEMU version (7.2, 10.0): out/matrix/"
 	@echo "make install PREFIX=/usr/local"
 
 deps:
@@ -143,6 +144,12 @@ run: deps
 	$(BUILD)/virtiosim suite blk-device --report out/ref
 	$(BUILD)/virtiosim suite blk-device --backend qemu --expected $(QEMU_EXPECTED) --report out/qemu
 	@echo "reports: out/ref/report.html out/qemu/report.html (and results.json, junit.xml, results.ktap)"
+
+# Every suite x back-end x QEMU version (7.2 from Debian, 10.0 from bookworm-backports
+# through a private apt configuration under build/apt): out/matrix/matrix.html.
+matrix: deps
+	@$(MAKE) --no-print-directory all
+	$(PYTHON) tools/matrix.py --out out/matrix
 
 bench: all $(BENCH_BINS)
 	@for b in $(BENCH_BINS); do ./$$b || exit 1; done
