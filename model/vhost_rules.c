@@ -167,6 +167,11 @@ static const vs_vhost_rule rules[] = {
      "The back-end offers VHOST_USER_F_PROTOCOL_FEATURES when it supports protocol "
      "features, and never offers protocol features it does not implement.",
      "implement: server", "Protocol features"},
+    {"vhost-user.frontend.mem-table.4", FE, VS_VHOST_MUST_NOT,
+     "While a memory table is in use the front-end does not shrink a region's file below "
+     "the region (the back-end's mapping would fault).",
+     "observe: SIGBUS in a region mapping, repaired and reported by the server",
+     "Memory regions description"},
 };
 
 size_t vs_vhost_rule_count(void) { return sizeof rules / sizeof rules[0]; }

@@ -549,6 +549,41 @@ START_TEST(hostile_frontends)
 }
 END_TEST
 
+/* A front-end that shrinks its guest-memory file after SET_MEM_TABLE and then kicks: the
+ * server's access faults (SIGBUS), is repaired, and becomes a finding that ends the
+ * connection; the server keeps serving (it used to die of signal 7). */
+START_TEST(frontend_shrinks_memory)
+{
+    srv x;
+    srv_start(&x);
+    fe f;
+    fe_bringup(&f, &x, false);
+    vs_err e = {0};
+    uint64_t hdr = f.data_gpa, st = f.data_gpa + 8192;
+    uint8_t raw[16];
+    vs_blk_hdr_put(raw, &(vs_blk_req_hdr){VS_BLK_T_IN, 0, 0});
+    ck_assert_int_eq(vs_gmem_write(f.gm, hdr, raw, 16, &e), 0);
+    vs_seg segs[2] = {{hdr, 16}, {st, 1}};
+    ck_assert_int_ge(vs_vq_drv_add(f.q, segs, 1, 1, 0, NULL, &e), 0);
+    vs_vq_drv_publish(f.q);
+    /* from here on the front-end's own mapping is gone too: it touches nothing */
+    ck_assert_int_eq(ftruncate(vs_gmem_fd(f.gm), 0), 0);
+    uint64_t one = 1;
+    ck_assert_int_eq(write(f.kick, &one, 8), 8);
+    wait_disconnects(&x, 1);
+    bool found = false;
+    for (size_t i = 0; i < vs_vhost_server_violation_count(x.s); i++) {
+        const vs_vhost_violation *v = vs_vhost_server_violation_at(x.s, i);
+        if (v->rule && strcmp(v->rule, "vhost-user.frontend.mem-table.4") == 0)
+            found = strstr(v->msg, "shrank") != NULL;
+    }
+    ck_assert_msg(found, "no mem-table.4 finding");
+    still_serves(&x);
+    fe_close(&f);
+    srv_stop(&x);
+}
+END_TEST
+
 START_TEST(serve_fd_socketpair)
 {
     int fds0 = count_fds();
@@ -590,6 +625,7 @@ int main(void)
     tcase_add_test(tc, bringup_and_io);
     tcase_add_test(tc, hostile_frontends);
     tcase_add_test(tc, serve_fd_socketpair);
+    tcase_add_test(tc, frontend_shrinks_memory);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

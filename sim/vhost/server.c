@@ -13,6 +13,7 @@
 #define _GNU_SOURCE
 #include "virtiosim/vhost_user.h"
 #include "virtiosim/virtio.h"
+#include "sim/vhost/memguard.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -34,6 +35,7 @@ typedef unsigned long long ull;
 #define R_CHAIN "vhost-user.frontend.chain.1"
 #define R_FDS "vhost-user.frontend.fds.1"
 #define R_MEM "vhost-user.frontend.mem-table.1"
+#define R_MEM_SHRUNK "vhost-user.frontend.mem-table.4"
 #define FD_SLOTS 16u /* room for more fds than allowed, to detect excess */
 #define SEG_CAP_MIN 1024u
 
@@ -46,6 +48,8 @@ typedef struct srv_region {
     size_t map_len;
     uint64_t gpa, size;
     void *host;
+    int fd;         /* kept to notice a later shrink of the file (fstat) */
+    int guard;      /* memguard slot: an access past a shrunk end becomes a finding */
 } srv_region;
 
 typedef struct srv_ring {
@@ -73,6 +77,7 @@ typedef struct conn {
     char reason[160];
     bool pfd_dirty;
     bool any_polling;
+    uint64_t mem_checked_ns;   /* last fstat of the regions; 0 = due at the next kick */
 } conn;
 
 struct vs_vhost_server {
@@ -484,6 +489,8 @@ static void ring_process(vs_vhost_server *s, conn *c, uint32_t r)
 }
 
 /* A kick (eventfd or in-band) on ring r. */
+static bool mem_check(vs_vhost_server *s, conn *c, bool force);
+
 static void ring_kick(vs_vhost_server *s, conn *c, uint32_t r)
 {
     if (c->st.ring[r].broken)
@@ -502,6 +509,8 @@ static void ring_kick(vs_vhost_server *s, conn *c, uint32_t r)
         return;
     }
     c->ring[r].pending_kick = false;
+    if (!mem_check(s, c, c->mem_checked_ns == 0))
+        return;
     if (!c->ring[r].vq && ring_create_vq(s, c, r) < 0)
         return;
     ring_process(s, c, r);
@@ -509,17 +518,20 @@ static void ring_kick(vs_vhost_server *s, conn *c, uint32_t r)
 
 /* ------------------------------------------------------------------ memory */
 
-static void mem_unmap(srv_region *reg, uint32_t n)
+static void mem_unmap(conn *c, srv_region *reg, uint32_t n)
 {
     for (uint32_t i = 0; i < n; i++)
         if (reg[i].map) {
+            vs_memguard_remove(reg[i].guard);
+            close_fd(c, &reg[i].fd);
             munmap(reg[i].map, reg[i].map_len);
             reg[i].map = NULL;
         }
 }
 
-/* Maps the table's fds (closing them: the mapping keeps the memory), builds a gmem and
- * rebinds the started rings. On failure nothing changes except that the fds are closed. */
+/* Maps the table's fds (each kept open beside its mapping, to notice a shrink), builds a
+ * gmem and rebinds the started rings. On failure nothing changes except that the fds are
+ * closed. */
 static int mem_replace(vs_vhost_server *s, conn *c, const vs_vhost_msg *m, int *fds,
                        unsigned nfds, vs_err *e)
 {
@@ -560,8 +572,13 @@ static int mem_replace(vs_vhost_server *s, conn *c, const vs_vhost_msg *m, int *
                             strerror(errno));
             break;
         }
-        nr[i] = (srv_region){p, (size_t)need, r->gpa, r->size, (uint8_t *)p + r->mmap_offset};
+        nr[i] = (srv_region){p, (size_t)need, r->gpa, r->size, (uint8_t *)p + r->mmap_offset,
+                             fds[i], vs_memguard_add(p, (size_t)need)};
+        fds[i] = -1;
     }
+    for (uint32_t i = 0; i < VS_VHOST_MEM_REGIONS_MAX; i++)
+        if (!nr[i].map)
+            nr[i].fd = -1;
     close_fds(c, fds, nfds);
     vs_gmem *gm = NULL;
     if (rc == 0) {
@@ -571,7 +588,7 @@ static int mem_replace(vs_vhost_server *s, conn *c, const vs_vhost_msg *m, int *
         rc = vs_gmem_create_external(&gm, xr, n, e);
     }
     if (rc < 0) {
-        mem_unmap(nr, n);
+        mem_unmap(c, nr, n);
         return rc;
     }
     /* Rebind started rings to the new memory (same layout, live base). */
@@ -588,9 +605,10 @@ static int mem_replace(vs_vhost_server *s, conn *c, const vs_vhost_msg *m, int *
     vs_gmem *old = c->gm;
     c->gm = gm;
     s->dev->gm = gm;
-    mem_unmap(c->reg, c->nreg);
+    mem_unmap(c, c->reg, c->nreg);
     memcpy(c->reg, nr, sizeof nr);
     c->nreg = n;
+    c->mem_checked_ns = 0;
     vs_gmem_destroy(old);
     for (uint32_t i = 0; i < c->tmp.cfg.num_queues; i++) {
         if (!had[i])
@@ -616,6 +634,35 @@ static int mem_replace(vs_vhost_server *s, conn *c, const vs_vhost_msg *m, int *
     return 0;
 }
 
+/* A front-end must not shrink a region's file while its table is in use. A shrink is seen
+ * by fstat before the rings are touched (on the first kick after a new table, then at most
+ * once a millisecond), or, if it races with an access, by memguard, which turns the SIGBUS
+ * into a zero page. Either way the device no longer sees the guest's data: the connection
+ * ends with the finding. Returns false when it ended. */
+static bool mem_check(vs_vhost_server *s, conn *c, bool force)
+{
+    uint64_t now = now_ns(s);
+    if (!force && now - c->mem_checked_ns < 1000000u)
+        return !c->closing;
+    c->mem_checked_ns = now;
+    for (uint32_t i = 0; i < c->nreg && !c->closing; i++) {
+        struct stat st;
+        bool shrunk = vs_memguard_faulted(c->reg[i].guard) ||
+                      (c->reg[i].fd >= 0 && fstat(c->reg[i].fd, &st) == 0 &&
+                       S_ISREG(st.st_mode) && (uint64_t)st.st_size < c->reg[i].map_len);
+        if (!shrunk)
+            continue;
+        char msg[200];
+        snprintf(msg, sizeof msg,
+                 "region %u (guest 0x%llx, 0x%llx bytes): the front-end shrank its file below "
+                 "the region while the table was in use",
+                 i, (ull)c->reg[i].gpa, (ull)c->reg[i].size);
+        record(s, c, R_MEM_SHRUNK, VS_VHOST_USER_SET_MEM_TABLE, -1, msg);
+        set_closing(c, "%s", msg);
+    }
+    return !c->closing;
+}
+
 static void mem_drop(vs_vhost_server *s, conn *c)
 {
     for (uint32_t i = 0; i < VS_VHOST_QUEUES_MAX; i++)
@@ -623,7 +670,7 @@ static void mem_drop(vs_vhost_server *s, conn *c)
             vs_vq_dev_destroy(c->ring[i].vq);
             c->ring[i].vq = NULL;
         }
-    mem_unmap(c->reg, c->nreg);
+    mem_unmap(c, c->reg, c->nreg);
     c->nreg = 0;
     vs_gmem_destroy(c->gm);
     c->gm = NULL;
@@ -972,12 +1019,14 @@ int vs_vhost_server_serve_fd(vs_vhost_server *s, int fd, vs_err *e)
                 c->pfd_dirty = true;
             }
         }
-        if (c->any_polling)
+        if (c->any_polling && mem_check(s, c, false))
             for (uint32_t i = 0; i < c->st.cfg.num_queues && !c->closing; i++)
                 if (c->st.ring[i].kick_polling && c->ring[i].vq)
                     ring_process(s, c, i);
         if (!c->closing && (s->pfd[1].revents & (POLLIN | POLLHUP | POLLERR)))
             handle_message(s, c);
+        if (vs_memguard_faulted_any())
+            mem_check(s, c, true);
     }
     slog(s, 2, "connection %llu closed: %s", (ull)c->id, c->reason);
     conn_cleanup(s, c);
@@ -998,6 +1047,11 @@ int vs_vhost_server_create(vs_vhost_server **out, const vs_vhost_server_opts *o,
     if (!s)
         return vs_err_set(e, VS_ENOMEM, "vhost-user server: out of memory");
     s->o = *o;
+    int grc = vs_memguard_install(e);
+    if (grc < 0) {
+        free(s);
+        return grc;
+    }
     s->dev = o->dev;
     s->dev_gm_orig = o->dev->gm;
     s->listen_fd = -1;
