@@ -7,6 +7,24 @@
 
 #include "virtiosim/device.h"
 
+/* Feature bits (spec 5.2.3). */
+enum vs_blk_feature_bit {
+    VS_BLK_F_SIZE_MAX = 1,
+    VS_BLK_F_SEG_MAX = 2,
+    VS_BLK_F_GEOMETRY = 4,
+    VS_BLK_F_RO = 5,
+    VS_BLK_F_BLK_SIZE = 6,
+    VS_BLK_F_FLUSH = 9,
+    VS_BLK_F_TOPOLOGY = 10,
+    VS_BLK_F_CONFIG_WCE = 11,
+    VS_BLK_F_MQ = 12,
+    VS_BLK_F_DISCARD = 13,
+    VS_BLK_F_WRITE_ZEROES = 14,
+    VS_BLK_F_LIFETIME = 15,
+    VS_BLK_F_SECURE_ERASE = 16,
+    VS_BLK_F_ZONED = 17,
+};
+
 enum vs_blk_req_type {
     VS_BLK_T_IN = 0,
     VS_BLK_T_OUT = 1,

@@ -1,4 +1,5 @@
 /* Unit tests for feature names and device status rules (model/virtio.c). */
+#include "virtiosim/blk.h"
 #include "virtiosim/virtio.h"
 
 #include <check.h>

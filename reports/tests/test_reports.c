@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "virtiosim/blk.h"
 #include "virtiosim/report.h"
 #include "virtiosim/virtio.h"
 
