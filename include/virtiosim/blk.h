@@ -289,7 +289,8 @@ typedef struct vs_blk_opts {
  * config_wce+topology+geometry on, EVENT_IDX|INDIRECT_DESC|RING_PACKED offered). */
 void vs_blk_opts_default(vs_blk_opts *o);
 
-/* Creates the device (behaviour decisions are listed at the top of model/dev/blk.c).
+/* Creates the device (behaviour decisions are listed at the top of model/dev/blk/blk.c
+ * and blk_zoned.c).
  * Refuses CONFIG_WCE without FLUSH, device-specific bits in extra_features, a serial
  * longer than 20 bytes, blk_size not a power of two >= 512, and an image smaller than
  * the capacity unless create_image (which creates/extends it). gm must outlive the

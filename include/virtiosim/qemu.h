@@ -61,7 +61,8 @@
 
 #define VS_QEMU_ARGS_MAX 16
 /* A NULL-terminated argument list whose strings live in buf: what a device's argument
- * builder (virtiosim/blk_qemu.h: vs_qemu_blk_args) fills for device_args below. */
+ * builder (sim/dev/<name>/, its public header in include/virtiosim/) fills for
+ * device_args below. */
 typedef struct vs_qemu_args {
     const char *argv[VS_QEMU_ARGS_MAX + 1];
     unsigned argc;
@@ -74,8 +75,8 @@ typedef struct vs_qemu_backend_opts {
     const char *qemu_path;           /* NULL: $VIRTIOSIM_QEMU, else PATH */
     uint32_t device_type;            /* enum vs_device_id of the device: required */
     const char *const *device_args;  /* NULL-terminated, appended to QEMU's command line
-                                        (a device's argument builder, e.g.
-                                        vs_qemu_blk_args().argv); must create the device */
+                                        (a device's argument builder's argv); must
+                                        create the device */
     unsigned device_index;           /* index-th device of that type (usually 0) */
     enum vs_irq_mode irq_mode;       /* initial t->irq_mode */
     int step_timeout_ms;             /* per qtest step; 0 = 5000 */

@@ -37,6 +37,9 @@ typedef struct vs_device_class {
     /* The PCI config-width check compares 16/32-bit reads with byte reads only below this
      * offset, where the multi-byte fields end (0: up to the first 64 bytes). */
     uint32_t pci_wide_fields_end;
+    /* PCI class code (class << 16 | subclass << 8 | prog-if) of its virtio-pci function in
+     * the in-process PCI model (0: "other", 0xff0000). */
+    uint32_t pci_class;
 } vs_device_class;
 
 /* The generated registry: every device folder's class, NULL-terminated, by name. */

@@ -36,4 +36,5 @@ const vs_device_class vs_device_classes_blk = {
     .num_queues_off = VS_BLK_CFG_NUM_QUEUES,
     /* max_write_zeroes_seg is the last multi-byte field; u8 fields and padding follow */
     .pci_wide_fields_end = VS_BLK_CFG_WZ_MAY_UNMAP,
+    .pci_class = 0x010000, /* mass storage, SCSI (as QEMU's virtio-blk-pci) */
 };
