@@ -180,8 +180,8 @@ clean:
 # library) and runs it for FUZZ_SECONDS over a copy of fuzz/corpus/vhost_msg.
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 60
-FUZZ_VHOST_SRCS := fuzz/fuzz_vhost_msg.c model/vhost.c model/vhost_rules.c model/error.c \
-                   model/ring.c model/ring_split.c model/ring_packed.c model/gmem.c
+FUZZ_VHOST_SRCS := fuzz/fuzz_vhost_msg.c model/vhost.c model/vhost_codec.c model/vhost_rules.c \
+                   model/error.c model/ring.c model/ring_split.c model/ring_packed.c model/gmem.c
 .PHONY: fuzz
 fuzz: $(BUILD)/fuzz/fuzz_vhost_msg
 	rm -rf $(BUILD)/fuzz/corpus_vhost_msg $(BUILD)/fuzz/artifacts

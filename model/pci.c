@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/dev/device_class.h"
 #include "virtiosim/virtio.h"
 
 /* config-space layout */
@@ -789,11 +790,14 @@ static const vs_pci_bus_ops model_ops = {
 
 /* ------------------------------------------------------------------ construction */
 
+/* PCI class code: the device class's, else the one QEMU gives that device type. */
 static uint32_t class_for(uint32_t id)
 {
+    const vs_device_class *cls = vs_device_class_by_id(id);
+    if (cls && cls->pci_class)
+        return cls->pci_class;
     switch (id) {
     case 1: return 0x020000;  /* network controller */
-    case 2: return 0x010000;  /* mass storage, SCSI (as QEMU virtio-blk-pci) */
     case 3: return 0x078000;  /* communication, other */
     case 8: return 0x010000;  /* mass storage, SCSI */
     default: return 0xff0000; /* unassigned class (QEMU: PCI_CLASS_OTHERS) */

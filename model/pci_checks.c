@@ -4,7 +4,6 @@
  * what it answers; LOG checks judge a recorded access log. Every check names the
  * statements it covers; every device-role check is made to fail by one mutant of the
  * model (vs_pci_mutation_info.check). Works over any vs_pci_bus (model or QEMU). */
-#include "virtiosim/blk.h"
 #include "virtiosim/pci.h"
 
 #include <inttypes.h>
@@ -12,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "model/dev/device_class.h"
 #include "virtiosim/virtio.h"
 
 #define LIST(...) ((const char *const[]){__VA_ARGS__, NULL})
@@ -867,8 +867,9 @@ static int ck_devcfg_widths(ctx *c, vs_err *e)
      * is compared: a wide read that crosses a device's config end may legitimately read
      * all-ones (QEMU does), while the single bytes still read the field and padding. */
     uint16_t type = c->d.device_id >= 0x1040 ? (uint16_t)(c->d.device_id - 0x1040) : 0;
-    if (type == VS_DEV_BLK && len > VS_BLK_CFG_WZ_MAY_UNMAP)
-        len = VS_BLK_CFG_WZ_MAY_UNMAP; /* ends with max_write_zeroes_seg, then u8 fields */
+    const vs_device_class *cls = vs_device_class_by_id(type);
+    if (cls && cls->pci_wide_fields_end && len > cls->pci_wide_fields_end)
+        len = cls->pci_wide_fields_end; /* u8 fields and padding follow */
     uint64_t base = c->d.device.addr;
     if (base % 4) {
         NOTEX(c, "pci.device.layout.1", "device config at a misaligned address 0x%" PRIx64

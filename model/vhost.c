@@ -1,5 +1,6 @@
-/* vhost protocol model: vhost-user codec, the shared state machine for the vhost-user
- * and kernel flavours, address translation (see include/virtiosim/vhost.h).
+/* vhost protocol model: the shared state machine for the vhost-user and kernel flavours
+ * (one handler per request), address translation (see include/virtiosim/vhost.h); the
+ * codec is model/vhost_codec.c.
  *
  * Decisions (where the spec leaves room):
  *  - Before SET_OWNER only the discovery requests are legal: GET_FEATURES,
@@ -15,710 +16,10 @@
  *    (connection kept; their fds closed).
  *  - Kernel flavour: no protocol features, rings always enabled, 0-region tables
  *    allowed, a kick fd of -1 unsets the kick. */
-#include "virtiosim/vhost.h"
+#include "vhost_int.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-
-typedef unsigned long long ull;
-
-#define R_HEADER "vhost-user.frontend.header.1"
-#define R_SIZE "vhost-user.frontend.msg-size.1"
-#define R_SIZE_MAX "vhost-user.frontend.msg-size.2"
-#define R_FDS "vhost-user.frontend.fds.1"
-#define R_REQUEST "vhost-user.frontend.request.1"
-#define R_OWNER "vhost-user.frontend.owner.1"
-#define R_OWNER2 "vhost-user.frontend.owner.2"
-#define R_FEAT "vhost-user.frontend.features.1"
-#define R_FEAT_RUN "vhost-user.frontend.features.2"
-#define R_PF_OFFER "vhost-user.frontend.proto-features.1"
-#define R_PF_BITS "vhost-user.frontend.proto-features.2"
-#define R_PF_NEED "vhost-user.frontend.proto-features.3"
-#define R_MEM "vhost-user.frontend.mem-table.1"
-#define R_MEM_OVL "vhost-user.frontend.mem-table.2"
-#define R_MEM_RUN "vhost-user.frontend.mem-table.3"
-#define R_INDEX "vhost-user.frontend.vring-index.1"
-#define R_NUM "vhost-user.frontend.vring-num.1"
-#define R_ADDR_MEM "vhost-user.frontend.vring-addr.1"
-#define R_ADDR "vhost-user.frontend.vring-addr.2"
-#define R_ADDR_FLAGS "vhost-user.frontend.vring-addr.3"
-#define R_BASE "vhost-user.frontend.vring-base.1"
-#define R_STOPPED "vhost-user.frontend.ring-stopped.1"
-#define R_VRING_FD "vhost-user.frontend.vring-fd.1"
-#define R_START "vhost-user.frontend.ring-start.1"
-#define R_ENABLE "vhost-user.frontend.vring-enable.1"
-#define R_CONFIG "vhost-user.frontend.config.1"
-#define R_STATUS "vhost-user.frontend.status.1"
-#define R_ENDPOINT "vhost-user.frontend.kernel-endpoint.1"
-#define R_REPLY "vhost-user.backend.reply.1"
-
-static int rej(const char **rule, const char *id, vs_err *e, int code, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-
-static int rej(const char **rule, const char *id, vs_err *e, int code, const char *fmt, ...)
-{
-    if (rule)
-        *rule = id;
-    if (e) {
-        char buf[VS_ERR_MSG_MAX];
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(buf, sizeof buf, fmt, ap);
-        va_end(ap);
-        if (id)
-            vs_err_set(e, code, "%s [%s]", buf, id);
-        else
-            vs_err_set(e, code, "%s", buf);
-    }
-    return -code;
-}
-
-static inline void ok_rule(const char **rule)
-{
-    if (rule)
-        *rule = NULL;
-}
-
-/* ------------------------------------------------------------------ names */
-
-static const char *const req_names[VS_VHOST_USER_REQ_MAX] = {
-    [0] = "NONE",
-    [1] = "GET_FEATURES", [2] = "SET_FEATURES", [3] = "SET_OWNER", [4] = "RESET_OWNER",
-    [5] = "SET_MEM_TABLE", [6] = "SET_LOG_BASE", [7] = "SET_LOG_FD",
-    [8] = "SET_VRING_NUM", [9] = "SET_VRING_ADDR", [10] = "SET_VRING_BASE",
-    [11] = "GET_VRING_BASE", [12] = "SET_VRING_KICK", [13] = "SET_VRING_CALL",
-    [14] = "SET_VRING_ERR", [15] = "GET_PROTOCOL_FEATURES", [16] = "SET_PROTOCOL_FEATURES",
-    [17] = "GET_QUEUE_NUM", [18] = "SET_VRING_ENABLE", [19] = "SEND_RARP",
-    [20] = "NET_SET_MTU", [21] = "SET_BACKEND_REQ_FD", [22] = "IOTLB_MSG",
-    [23] = "SET_VRING_ENDIAN", [24] = "GET_CONFIG", [25] = "SET_CONFIG",
-    [26] = "CREATE_CRYPTO_SESSION", [27] = "CLOSE_CRYPTO_SESSION",
-    [28] = "POSTCOPY_ADVISE", [29] = "POSTCOPY_LISTEN", [30] = "POSTCOPY_END",
-    [31] = "GET_INFLIGHT_FD", [32] = "SET_INFLIGHT_FD", [33] = "GPU_SET_SOCKET",
-    [34] = "RESET_DEVICE", [35] = "VRING_KICK", [36] = "GET_MAX_MEM_SLOTS",
-    [37] = "ADD_MEM_REG", [38] = "REM_MEM_REG", [39] = "SET_STATUS", [40] = "GET_STATUS",
-};
-
-const char *vs_vhost_req_name(uint32_t request)
-{
-    if (request < VS_VHOST_USER_REQ_MAX)
-        return req_names[request];
-    switch (request) {
-    case VS_VHOST_KERNEL_SCSI_SET_ENDPOINT: return "SCSI_SET_ENDPOINT";
-    case VS_VHOST_KERNEL_SCSI_CLEAR_ENDPOINT: return "SCSI_CLEAR_ENDPOINT";
-    case VS_VHOST_KERNEL_SCSI_GET_ABI_VERSION: return "SCSI_GET_ABI_VERSION";
-    case VS_VHOST_KERNEL_SET_BACKEND_FEATURES: return "SET_BACKEND_FEATURES";
-    case VS_VHOST_KERNEL_GET_BACKEND_FEATURES: return "GET_BACKEND_FEATURES";
-    }
-    return "UNKNOWN";
-}
-
-static const char *const pf_names[] = {
-    "MQ", "LOG_SHMFD", "RARP", "REPLY_ACK", "NET_MTU", "BACKEND_REQ", "CROSS_ENDIAN",
-    "CRYPTO_SESSION", "PAGEFAULT", "CONFIG", "BACKEND_SEND_FD", "HOST_NOTIFIER",
-    "INFLIGHT_SHMFD", "RESET_DEVICE", "INBAND_NOTIFICATIONS", "CONFIGURE_MEM_SLOTS",
-    "STATUS", "XEN_MMAP", "SHARED_OBJECT", "DEVICE_STATE",
-};
-
-const char *vs_vhost_proto_feature_name(unsigned bit)
-{
-    return bit < sizeof pf_names / sizeof pf_names[0] ? pf_names[bit] : NULL;
-}
-
-/* ------------------------------------------------------------------ payload shapes */
-
-enum vs_vhost_payload_kind vs_vhost_payload_kind_for(uint32_t request, enum vs_vhost_dir dir)
-{
-    if (dir == VS_VHOST_DIR_REPLY) {
-        switch (request) {
-        case VS_VHOST_USER_GET_FEATURES:
-        case VS_VHOST_USER_GET_PROTOCOL_FEATURES:
-        case VS_VHOST_USER_GET_QUEUE_NUM:
-        case VS_VHOST_USER_GET_MAX_MEM_SLOTS:
-        case VS_VHOST_USER_GET_STATUS:
-        case VS_VHOST_USER_SET_LOG_BASE:
-        case VS_VHOST_USER_POSTCOPY_ADVISE:
-        case VS_VHOST_USER_POSTCOPY_END:
-        case VS_VHOST_KERNEL_GET_BACKEND_FEATURES:
-        case VS_VHOST_KERNEL_SCSI_GET_ABI_VERSION:
-            return VS_VHOST_P_U64;
-        case VS_VHOST_USER_GET_VRING_BASE: return VS_VHOST_P_STATE;
-        case VS_VHOST_USER_GET_CONFIG: return VS_VHOST_P_CONFIG;
-        case VS_VHOST_USER_GET_INFLIGHT_FD: return VS_VHOST_P_INFLIGHT;
-        case VS_VHOST_USER_IOTLB_MSG:
-        case VS_VHOST_USER_CREATE_CRYPTO_SESSION:
-            return VS_VHOST_P_RAW;
-        default: return VS_VHOST_P_NONE;
-        }
-    }
-    switch (request) {
-    case VS_VHOST_USER_GET_FEATURES:
-    case VS_VHOST_USER_SET_OWNER:
-    case VS_VHOST_USER_RESET_OWNER:
-    case VS_VHOST_USER_SET_LOG_FD:
-    case VS_VHOST_USER_GET_PROTOCOL_FEATURES:
-    case VS_VHOST_USER_GET_QUEUE_NUM:
-    case VS_VHOST_USER_SET_BACKEND_REQ_FD:
-    case VS_VHOST_USER_POSTCOPY_ADVISE:
-    case VS_VHOST_USER_POSTCOPY_LISTEN:
-    case VS_VHOST_USER_POSTCOPY_END:
-    case VS_VHOST_USER_GPU_SET_SOCKET:
-    case VS_VHOST_USER_RESET_DEVICE:
-    case VS_VHOST_USER_GET_MAX_MEM_SLOTS:
-    case VS_VHOST_USER_GET_STATUS:
-    case VS_VHOST_KERNEL_SCSI_SET_ENDPOINT:
-    case VS_VHOST_KERNEL_SCSI_CLEAR_ENDPOINT:
-    case VS_VHOST_KERNEL_SCSI_GET_ABI_VERSION:
-    case VS_VHOST_KERNEL_GET_BACKEND_FEATURES:
-        return VS_VHOST_P_NONE;
-    case VS_VHOST_USER_SET_FEATURES:
-    case VS_VHOST_USER_SET_VRING_KICK:
-    case VS_VHOST_USER_SET_VRING_CALL:
-    case VS_VHOST_USER_SET_VRING_ERR:
-    case VS_VHOST_USER_SET_PROTOCOL_FEATURES:
-    case VS_VHOST_USER_SEND_RARP:
-    case VS_VHOST_USER_NET_SET_MTU:
-    case VS_VHOST_USER_SET_STATUS:
-    case VS_VHOST_USER_CLOSE_CRYPTO_SESSION:
-    case VS_VHOST_KERNEL_SET_BACKEND_FEATURES:
-        return VS_VHOST_P_U64;
-    case VS_VHOST_USER_SET_VRING_NUM:
-    case VS_VHOST_USER_SET_VRING_BASE:
-    case VS_VHOST_USER_GET_VRING_BASE:
-    case VS_VHOST_USER_SET_VRING_ENABLE:
-    case VS_VHOST_USER_SET_VRING_ENDIAN:
-    case VS_VHOST_USER_VRING_KICK:
-        return VS_VHOST_P_STATE;
-    case VS_VHOST_USER_SET_VRING_ADDR: return VS_VHOST_P_ADDR;
-    case VS_VHOST_USER_SET_MEM_TABLE: return VS_VHOST_P_MEM_TABLE;
-    case VS_VHOST_USER_ADD_MEM_REG:
-    case VS_VHOST_USER_REM_MEM_REG:
-        return VS_VHOST_P_MEM_REGION;
-    case VS_VHOST_USER_GET_CONFIG:
-    case VS_VHOST_USER_SET_CONFIG:
-        return VS_VHOST_P_CONFIG;
-    case VS_VHOST_USER_SET_LOG_BASE: return VS_VHOST_P_LOG;
-    case VS_VHOST_USER_GET_INFLIGHT_FD:
-    case VS_VHOST_USER_SET_INFLIGHT_FD:
-        return VS_VHOST_P_INFLIGHT;
-    default: return VS_VHOST_P_RAW; /* IOTLB, crypto session, unknown */
-    }
-}
-
-bool vs_vhost_req_has_reply(uint32_t request, uint64_t acked_proto)
-{
-    if (request == VS_VHOST_USER_SET_LOG_BASE)
-        return (acked_proto >> VS_VHOST_PF_LOG_SHMFD) & 1;
-    switch (request) {
-    case VS_VHOST_USER_GET_FEATURES:
-    case VS_VHOST_USER_GET_PROTOCOL_FEATURES:
-    case VS_VHOST_USER_GET_VRING_BASE:
-    case VS_VHOST_USER_GET_QUEUE_NUM:
-    case VS_VHOST_USER_GET_CONFIG:
-    case VS_VHOST_USER_GET_INFLIGHT_FD:
-    case VS_VHOST_USER_GET_MAX_MEM_SLOTS:
-    case VS_VHOST_USER_GET_STATUS:
-    case VS_VHOST_USER_POSTCOPY_ADVISE:
-    case VS_VHOST_USER_POSTCOPY_END:
-    case VS_VHOST_USER_CREATE_CRYPTO_SESSION:
-    case VS_VHOST_KERNEL_GET_BACKEND_FEATURES:
-    case VS_VHOST_KERNEL_SCSI_GET_ABI_VERSION:
-        return true;
-    default: return false;
-    }
-}
-
-bool vs_vhost_reply_expected(const vs_vhost_msg *m, uint64_t acked_proto)
-{
-    if (!m)
-        return false;
-    if (vs_vhost_req_has_reply(m->request, acked_proto))
-        return true;
-    return (m->flags & VS_VHOST_USER_FLAG_NEED_REPLY) &&
-           ((acked_proto >> VS_VHOST_PF_REPLY_ACK) & 1);
-}
-
-void vs_vhost_fds_allowed(const vs_vhost_msg *m, enum vs_vhost_dir dir, unsigned *min,
-                          unsigned *max)
-{
-    unsigned lo = 0, hi = 0;
-    if (dir == VS_VHOST_DIR_REPLY) {
-        if (m->request == VS_VHOST_USER_GET_INFLIGHT_FD ||
-            m->request == VS_VHOST_USER_POSTCOPY_ADVISE)
-            lo = hi = 1;
-    } else {
-        switch (m->request) {
-        case VS_VHOST_USER_SET_MEM_TABLE:
-            lo = hi = m->p.mem.nregions <= VS_VHOST_MAX_FDS ? m->p.mem.nregions : 0;
-            break;
-        case VS_VHOST_USER_SET_VRING_KICK:
-        case VS_VHOST_USER_SET_VRING_CALL:
-        case VS_VHOST_USER_SET_VRING_ERR:
-            lo = hi = (m->p.u64 & VS_VHOST_VRING_NOFD_MASK) ? 0 : 1;
-            break;
-        case VS_VHOST_USER_SET_LOG_BASE:
-        case VS_VHOST_USER_SET_LOG_FD:
-        case VS_VHOST_USER_SET_BACKEND_REQ_FD:
-        case VS_VHOST_USER_SET_INFLIGHT_FD:
-        case VS_VHOST_USER_ADD_MEM_REG:
-        case VS_VHOST_USER_GPU_SET_SOCKET:
-            lo = hi = 1;
-            break;
-        case VS_VHOST_USER_REM_MEM_REG: /* QEMU sends the region's fd along */
-            lo = 0;
-            hi = 1;
-            break;
-        default:
-            if (m->request == 0 || m->request >= VS_VHOST_USER_REQ_MAX) {
-                lo = 0; /* unknown: rejected by the state machine anyway */
-                hi = VS_VHOST_MAX_FDS;
-            }
-            break;
-        }
-    }
-    if (min)
-        *min = lo;
-    if (max)
-        *max = hi;
-}
-
-void vs_vhost_msg_init(vs_vhost_msg *m, uint32_t request, enum vs_vhost_dir dir)
-{
-    memset(m, 0, sizeof *m);
-    m->request = request;
-    m->flags = VS_VHOST_USER_VERSION | (dir == VS_VHOST_DIR_REPLY ? VS_VHOST_USER_FLAG_REPLY : 0);
-    m->kind = vs_vhost_payload_kind_for(request, dir);
-}
-
-/* ------------------------------------------------------------------ little endian */
-
-static inline uint32_t ld32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static inline uint64_t ld64(const uint8_t *p) { return ld32(p) | (uint64_t)ld32(p + 4) << 32; }
-static inline uint16_t ld16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-static inline void st32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
-static inline void st64(uint8_t *p, uint64_t v)
-{
-    st32(p, (uint32_t)v);
-    st32(p + 4, (uint32_t)(v >> 32));
-}
-static inline void st16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-
-/* ------------------------------------------------------------------ validation */
-
-/* Wire size of a payload kind; for CONFIG the data size is added, MEM_TABLE per region. */
-static uint32_t kind_size(const vs_vhost_msg *m)
-{
-    switch (m->kind) {
-    case VS_VHOST_P_NONE: return 0;
-    case VS_VHOST_P_U64: return 8;
-    case VS_VHOST_P_STATE: return 8;
-    case VS_VHOST_P_ADDR: return 40;
-    case VS_VHOST_P_MEM_TABLE: return 8 + 32 * m->p.mem.nregions;
-    case VS_VHOST_P_MEM_REGION: return 40;
-    case VS_VHOST_P_CONFIG: return VS_VHOST_CONFIG_HDR_SIZE + m->p.config.size;
-    case VS_VHOST_P_LOG: return 16;
-    case VS_VHOST_P_INFLIGHT: return 20;
-    case VS_VHOST_P_RAW: return m->size;
-    }
-    return 0;
-}
-
-int vs_vhost_mem_table_check(const vs_vhost_mem_table *t, bool allow_empty,
-                             const char **rule, vs_err *e)
-{
-    if (!t)
-        return rej(rule, NULL, e, VS_EINVAL, "memory table is NULL");
-    if (t->nregions > VS_VHOST_MEM_REGIONS_MAX)
-        return rej(rule, R_SIZE_MAX, e, VS_EPROTO, "memory table: %u regions > %u",
-                   t->nregions, VS_VHOST_MEM_REGIONS_MAX);
-    if (t->nregions == 0 && !allow_empty)
-        return rej(rule, R_MEM, e, VS_EPROTO, "memory table: no regions");
-    for (uint32_t i = 0; i < t->nregions; i++) {
-        const vs_vhost_mem_region *r = &t->region[i];
-        if (r->size == 0)
-            return rej(rule, R_MEM, e, VS_EPROTO, "memory region %u: size 0", i);
-        if (r->size - 1 > UINT64_MAX - r->gpa)
-            return rej(rule, R_MEM, e, VS_EPROTO,
-                       "memory region %u: gpa 0x%llx+0x%llx wraps around 2^64", i,
-                       (ull)r->gpa, (ull)r->size);
-        if (r->size - 1 > UINT64_MAX - r->uaddr)
-            return rej(rule, R_MEM, e, VS_EPROTO,
-                       "memory region %u: user address 0x%llx+0x%llx wraps around 2^64", i,
-                       (ull)r->uaddr, (ull)r->size);
-        if (r->size - 1 > UINT64_MAX - r->mmap_offset)
-            return rej(rule, R_MEM, e, VS_EPROTO,
-                       "memory region %u: mmap offset 0x%llx+0x%llx wraps around 2^64", i,
-                       (ull)r->mmap_offset, (ull)r->size);
-        for (uint32_t j = 0; j < i; j++) {
-            const vs_vhost_mem_region *q = &t->region[j];
-            /* inclusive ends avoid overflow at 2^64 */
-            uint64_t re = r->gpa + (r->size - 1), qe = q->gpa + (q->size - 1);
-            if (r->gpa <= qe && q->gpa <= re)
-                return rej(rule, R_MEM_OVL, e, VS_EPROTO,
-                           "memory region %u gpa [0x%llx,+0x%llx) overlaps region %u "
-                           "[0x%llx,+0x%llx)",
-                           i, (ull)r->gpa, (ull)r->size, j, (ull)q->gpa, (ull)q->size);
-            re = r->uaddr + (r->size - 1);
-            qe = q->uaddr + (q->size - 1);
-            if (r->uaddr <= qe && q->uaddr <= re)
-                return rej(rule, R_MEM_OVL, e, VS_EPROTO,
-                           "memory region %u user address [0x%llx,+0x%llx) overlaps region "
-                           "%u [0x%llx,+0x%llx)",
-                           i, (ull)r->uaddr, (ull)r->size, j, (ull)q->uaddr, (ull)q->size);
-        }
-    }
-    ok_rule(rule);
-    return 0;
-}
-
-int vs_vhost_msg_validate(const vs_vhost_msg *m, enum vs_vhost_dir dir, const char **rule,
-                          vs_err *e)
-{
-    if (!m)
-        return rej(rule, NULL, e, VS_EINVAL, "message is NULL");
-    const char *name = vs_vhost_req_name(m->request);
-    if ((m->flags & VS_VHOST_USER_FLAG_VERSION_MASK) != VS_VHOST_USER_VERSION)
-        return rej(rule, R_HEADER, e, VS_EPROTO, "%s: version %u in flags 0x%x, expected 1",
-                   name, m->flags & VS_VHOST_USER_FLAG_VERSION_MASK, m->flags);
-    if (m->flags & ~VS_VHOST_USER_FLAGS_KNOWN)
-        return rej(rule, R_HEADER, e, VS_EPROTO, "%s: unknown flag bits 0x%x", name,
-                   m->flags & ~VS_VHOST_USER_FLAGS_KNOWN);
-    bool is_reply = (m->flags & VS_VHOST_USER_FLAG_REPLY) != 0;
-    if (dir == VS_VHOST_DIR_REQUEST && is_reply)
-        return rej(rule, R_HEADER, e, VS_EPROTO, "%s: request carries the reply flag", name);
-    if (dir == VS_VHOST_DIR_REPLY && !is_reply)
-        return rej(rule, R_REPLY, e, VS_EPROTO, "%s: reply without the reply flag", name);
-    const char *szrule = dir == VS_VHOST_DIR_REPLY ? R_REPLY : R_SIZE;
-    if (m->size > VS_VHOST_USER_PAYLOAD_MAX)
-        return rej(rule, dir == VS_VHOST_DIR_REPLY ? R_REPLY : R_SIZE_MAX, e, VS_EPROTO,
-                   "%s: payload size %u > %u", name, m->size, VS_VHOST_USER_PAYLOAD_MAX);
-
-    enum vs_vhost_payload_kind want = vs_vhost_payload_kind_for(m->request, dir);
-    /* A REPLY_ACK ack: u64 reply to a request without its own reply. */
-    if (dir == VS_VHOST_DIR_REPLY && want == VS_VHOST_P_NONE)
-        want = VS_VHOST_P_U64;
-    if (m->kind != want)
-        return rej(rule, szrule, e, VS_EPROTO, "%s: payload kind %d, expected %d", name,
-                   (int)m->kind, (int)want);
-    switch (m->kind) {
-    case VS_VHOST_P_MEM_TABLE: {
-        if (m->p.mem.nregions > VS_VHOST_MEM_REGIONS_MAX)
-            return rej(rule, R_SIZE_MAX, e, VS_EPROTO, "%s: %u regions > %u", name,
-                       m->p.mem.nregions, VS_VHOST_MEM_REGIONS_MAX);
-        break;
-    }
-    case VS_VHOST_P_CONFIG:
-        if (m->p.config.size > VS_VHOST_CONFIG_MAX ||
-            m->p.config.offset > VS_VHOST_CONFIG_MAX ||
-            m->p.config.size > VS_VHOST_CONFIG_MAX - m->p.config.offset)
-            return rej(rule, R_CONFIG, e, VS_EPROTO,
-                       "%s: config offset %u size %u beyond the %u-byte limit", name,
-                       m->p.config.offset, m->p.config.size, VS_VHOST_CONFIG_MAX);
-        if (m->p.config.flags > VS_VHOST_SET_CONFIG_MIGRATION)
-            return rej(rule, R_CONFIG, e, VS_EPROTO, "%s: unknown config flags 0x%x", name,
-                       m->p.config.flags);
-        break;
-    case VS_VHOST_P_INFLIGHT:
-        if (m->size != 20 && m->size != 24 && m->size != 0)
-            return rej(rule, szrule, e, VS_EPROTO, "%s: payload size %u, expected 20 or 24",
-                       name, m->size);
-        break;
-    default: break;
-    }
-    uint32_t need = kind_size(m);
-    if (m->kind == VS_VHOST_P_INFLIGHT && m->size == 24)
-        need = 24;
-    if (m->kind != VS_VHOST_P_INFLIGHT || m->size != 0) {
-        if (m->size != need)
-            return rej(rule, szrule, e, VS_EPROTO, "%s: payload size %u, expected %u", name,
-                       m->size, need);
-    }
-    if (m->kind == VS_VHOST_P_INFLIGHT && m->size == 0)
-        return rej(rule, szrule, e, VS_EPROTO, "%s: payload size 0, expected 20", name);
-    if (m->kind == VS_VHOST_P_MEM_TABLE && dir == VS_VHOST_DIR_REQUEST) {
-        int rc = vs_vhost_mem_table_check(&m->p.mem, true, rule, e);
-        if (rc < 0)
-            return rc;
-    }
-    if (m->kind == VS_VHOST_P_MEM_REGION) {
-        vs_vhost_mem_table t = {.nregions = 1};
-        t.region[0] = m->p.region;
-        int rc = vs_vhost_mem_table_check(&t, false, rule, e);
-        if (rc < 0)
-            return rc;
-    }
-    unsigned lo, hi;
-    vs_vhost_fds_allowed(m, dir, &lo, &hi);
-    if (m->nfds < lo || m->nfds > hi) {
-        if (lo == hi)
-            return rej(rule, dir == VS_VHOST_DIR_REPLY ? R_REPLY : R_FDS, e, VS_EPROTO,
-                       "%s: %u file descriptors, expected %u", name, m->nfds, lo);
-        return rej(rule, dir == VS_VHOST_DIR_REPLY ? R_REPLY : R_FDS, e, VS_EPROTO,
-                   "%s: %u file descriptors, expected %u..%u", name, m->nfds, lo, hi);
-    }
-    ok_rule(rule);
-    return 0;
-}
-
-int vs_vhost_hdr_decode(const void *buf, size_t len, vs_vhost_msg *m, const char **rule,
-                        vs_err *e)
-{
-    if (!buf || !m)
-        return rej(rule, NULL, e, VS_EINVAL, "hdr decode: NULL argument");
-    memset(m, 0, sizeof *m);
-    if (len < VS_VHOST_USER_HDR_SIZE)
-        return rej(rule, R_HEADER, e, VS_EPROTO, "message header truncated: %zu of %u bytes",
-                   len, VS_VHOST_USER_HDR_SIZE);
-    const uint8_t *p = buf;
-    m->request = ld32(p);
-    m->flags = ld32(p + 4);
-    m->size = ld32(p + 8);
-    const char *name = vs_vhost_req_name(m->request);
-    if ((m->flags & VS_VHOST_USER_FLAG_VERSION_MASK) != VS_VHOST_USER_VERSION)
-        return rej(rule, R_HEADER, e, VS_EPROTO, "%s (%u): version %u in flags 0x%x, expected 1",
-                   name, m->request, m->flags & VS_VHOST_USER_FLAG_VERSION_MASK, m->flags);
-    if (m->flags & ~VS_VHOST_USER_FLAGS_KNOWN)
-        return rej(rule, R_HEADER, e, VS_EPROTO, "%s (%u): unknown flag bits 0x%x", name,
-                   m->request, m->flags & ~VS_VHOST_USER_FLAGS_KNOWN);
-    if (m->size > VS_VHOST_USER_PAYLOAD_MAX)
-        return rej(rule, R_SIZE_MAX, e, VS_EPROTO, "%s (%u): payload size %u > %u", name,
-                   m->request, m->size, VS_VHOST_USER_PAYLOAD_MAX);
-    ok_rule(rule);
-    return 0;
-}
-
-int vs_vhost_msg_decode(const void *buf, size_t len, enum vs_vhost_dir dir, unsigned nfds,
-                        vs_vhost_msg *m, const char **rule, vs_err *e)
-{
-    int rc = vs_vhost_hdr_decode(buf, len, m, rule, e);
-    if (rc < 0)
-        return rc;
-    const char *name = vs_vhost_req_name(m->request);
-    if (len != VS_VHOST_USER_HDR_SIZE + (size_t)m->size)
-        return rej(rule, R_SIZE, e, VS_EPROTO,
-                   "%s: header says %u payload bytes, message has %zu", name, m->size,
-                   len - VS_VHOST_USER_HDR_SIZE);
-    const uint8_t *p = (const uint8_t *)buf + VS_VHOST_USER_HDR_SIZE;
-    uint32_t sz = m->size;
-    m->nfds = nfds;
-    enum vs_vhost_payload_kind k = vs_vhost_payload_kind_for(m->request, dir);
-    if (dir == VS_VHOST_DIR_REPLY && k == VS_VHOST_P_NONE)
-        k = VS_VHOST_P_U64;
-    m->kind = k;
-    const char *szrule = dir == VS_VHOST_DIR_REPLY ? R_REPLY : R_SIZE;
-    /* Size first, so the payload reads below stay inside the buffer. */
-    switch (k) {
-    case VS_VHOST_P_NONE:
-        if (sz != 0)
-            return rej(rule, szrule, e, VS_EPROTO, "%s: payload size %u, expected 0", name, sz);
-        break;
-    case VS_VHOST_P_U64:
-        if (sz != 8)
-            return rej(rule, szrule, e, VS_EPROTO, "%s: payload size %u, expected 8", name, sz);
-        m->p.u64 = ld64(p);
-        break;
-    case VS_VHOST_P_STATE:
-        if (sz != 8)
-            return rej(rule, szrule, e, VS_EPROTO, "%s: payload size %u, expected 8", name, sz);
-        m->p.state.index = ld32(p);
-        m->p.state.num = ld32(p + 4);
-        break;
-    case VS_VHOST_P_ADDR:
-        if (sz != 40)
-            return rej(rule, szrule, e, VS_EPROTO, "%s: payload size %u, expected 40", name,
-                       sz);
-        m->p.addr.index = ld32(p);
-        m->p.addr.flags = ld32(p + 4);
-        m->p.addr.desc = ld64(p + 8);
-        m->p.addr.used = ld64(p + 16);
-        m->p.addr.avail = ld64(p + 24);
-        m->p.addr.log = ld64(p + 32);
-        break;
-    case VS_VHOST_P_MEM_TABLE: {
-        if (sz < 8)
-            return rej(rule, szrule, e, VS_EPROTO,
-                       "%s: payload size %u, expected 8 + 32 * regions", name, sz);
-        uint32_t n = ld32(p);
-        if (n > VS_VHOST_MEM_REGIONS_MAX)
-            return rej(rule, R_SIZE_MAX, e, VS_EPROTO, "%s: %u regions > %u", name, n,
-                       VS_VHOST_MEM_REGIONS_MAX);
-        if (sz != 8 + 32 * n)
-            return rej(rule, szrule, e, VS_EPROTO,
-                       "%s: payload size %u, expected %u for %u regions", name, sz, 8 + 32 * n,
-                       n);
-        m->p.mem.nregions = n;
-        m->p.mem.padding = ld32(p + 4);
-        for (uint32_t i = 0; i < n; i++) {
-            const uint8_t *q = p + 8 + 32 * i;
-            m->p.mem.region[i] = (vs_vhost_mem_region){ld64(q), ld64(q + 8), ld64(q + 16),
-                                                       ld64(q + 24)};
-        }
-        break;
-    }
-    case VS_VHOST_P_MEM_REGION:
-        if (sz != 40)
-            return rej(rule, szrule, e, VS_EPROTO, "%s: payload size %u, expected 40", name,
-                       sz);
-        m->p.region = (vs_vhost_mem_region){ld64(p + 8), ld64(p + 16), ld64(p + 24),
-                                            ld64(p + 32)};
-        break;
-    case VS_VHOST_P_CONFIG: {
-        if (sz < VS_VHOST_CONFIG_HDR_SIZE)
-            return rej(rule, szrule, e, VS_EPROTO, "%s: payload size %u < %u", name, sz,
-                       VS_VHOST_CONFIG_HDR_SIZE);
-        m->p.config.offset = ld32(p);
-        m->p.config.size = ld32(p + 4);
-        m->p.config.flags = ld32(p + 8);
-        if (m->p.config.size > VS_VHOST_CONFIG_MAX)
-            return rej(rule, R_CONFIG, e, VS_EPROTO, "%s: config size %u > %u", name,
-                       m->p.config.size, VS_VHOST_CONFIG_MAX);
-        if (sz != VS_VHOST_CONFIG_HDR_SIZE + m->p.config.size)
-            return rej(rule, szrule, e, VS_EPROTO,
-                       "%s: payload size %u, expected %u for %u config bytes", name, sz,
-                       VS_VHOST_CONFIG_HDR_SIZE + m->p.config.size, m->p.config.size);
-        memcpy(m->p.config.data, p + VS_VHOST_CONFIG_HDR_SIZE, m->p.config.size);
-        break;
-    }
-    case VS_VHOST_P_LOG:
-        if (sz != 16)
-            return rej(rule, szrule, e, VS_EPROTO, "%s: payload size %u, expected 16", name,
-                       sz);
-        m->p.log.mmap_size = ld64(p);
-        m->p.log.mmap_offset = ld64(p + 8);
-        break;
-    case VS_VHOST_P_INFLIGHT:
-        if (sz != 20 && sz != 24)
-            return rej(rule, szrule, e, VS_EPROTO, "%s: payload size %u, expected 20 or 24",
-                       name, sz);
-        m->p.inflight.mmap_size = ld64(p);
-        m->p.inflight.mmap_offset = ld64(p + 8);
-        m->p.inflight.num_queues = ld16(p + 16);
-        m->p.inflight.queue_size = ld16(p + 18);
-        break;
-    case VS_VHOST_P_RAW: break;
-    }
-    return vs_vhost_msg_validate(m, dir, rule, e);
-}
-
-int vs_vhost_msg_encode(const vs_vhost_msg *m, void *buf, size_t cap, vs_err *e)
-{
-    if (!m || !buf)
-        return vs_err_set(e, VS_EINVAL, "encode: NULL argument");
-    if (m->kind == VS_VHOST_P_RAW)
-        return vs_err_set(e, VS_EINVAL, "encode %s: raw payloads cannot be encoded",
-                          vs_vhost_req_name(m->request));
-    if (m->kind == VS_VHOST_P_MEM_TABLE && m->p.mem.nregions > VS_VHOST_MEM_REGIONS_MAX)
-        return vs_err_set(e, VS_EINVAL, "encode %s: %u regions > %u",
-                          vs_vhost_req_name(m->request), m->p.mem.nregions,
-                          VS_VHOST_MEM_REGIONS_MAX);
-    if (m->kind == VS_VHOST_P_CONFIG && m->p.config.size > VS_VHOST_CONFIG_MAX)
-        return vs_err_set(e, VS_EINVAL, "encode %s: config size %u > %u",
-                          vs_vhost_req_name(m->request), m->p.config.size,
-                          VS_VHOST_CONFIG_MAX);
-    uint32_t sz = kind_size(m);
-    if (cap < VS_VHOST_USER_HDR_SIZE + (size_t)sz)
-        return vs_err_set(e, VS_EINVAL, "encode %s: buffer of %zu bytes < %u",
-                          vs_vhost_req_name(m->request), cap, VS_VHOST_USER_HDR_SIZE + sz);
-    uint8_t *b = buf;
-    st32(b, m->request);
-    st32(b + 4, m->flags);
-    st32(b + 8, sz);
-    uint8_t *p = b + VS_VHOST_USER_HDR_SIZE;
-    switch (m->kind) {
-    case VS_VHOST_P_NONE:
-    case VS_VHOST_P_RAW: break;
-    case VS_VHOST_P_U64: st64(p, m->p.u64); break;
-    case VS_VHOST_P_STATE:
-        st32(p, m->p.state.index);
-        st32(p + 4, m->p.state.num);
-        break;
-    case VS_VHOST_P_ADDR:
-        st32(p, m->p.addr.index);
-        st32(p + 4, m->p.addr.flags);
-        st64(p + 8, m->p.addr.desc);
-        st64(p + 16, m->p.addr.used);
-        st64(p + 24, m->p.addr.avail);
-        st64(p + 32, m->p.addr.log);
-        break;
-    case VS_VHOST_P_MEM_TABLE:
-        st32(p, m->p.mem.nregions);
-        st32(p + 4, m->p.mem.padding);
-        for (uint32_t i = 0; i < m->p.mem.nregions; i++) {
-            uint8_t *q = p + 8 + 32 * i;
-            const vs_vhost_mem_region *r = &m->p.mem.region[i];
-            st64(q, r->gpa);
-            st64(q + 8, r->size);
-            st64(q + 16, r->uaddr);
-            st64(q + 24, r->mmap_offset);
-        }
-        break;
-    case VS_VHOST_P_MEM_REGION:
-        st64(p, 0);
-        st64(p + 8, m->p.region.gpa);
-        st64(p + 16, m->p.region.size);
-        st64(p + 24, m->p.region.uaddr);
-        st64(p + 32, m->p.region.mmap_offset);
-        break;
-    case VS_VHOST_P_CONFIG:
-        st32(p, m->p.config.offset);
-        st32(p + 4, m->p.config.size);
-        st32(p + 8, m->p.config.flags);
-        memcpy(p + 12, m->p.config.data, m->p.config.size);
-        break;
-    case VS_VHOST_P_LOG:
-        st64(p, m->p.log.mmap_size);
-        st64(p + 8, m->p.log.mmap_offset);
-        break;
-    case VS_VHOST_P_INFLIGHT:
-        st64(p, m->p.inflight.mmap_size);
-        st64(p + 8, m->p.inflight.mmap_offset);
-        st16(p + 16, m->p.inflight.num_queues);
-        st16(p + 18, m->p.inflight.queue_size);
-        break;
-    }
-    return (int)(VS_VHOST_USER_HDR_SIZE + sz);
-}
-
-int vs_vhost_check_reply(const vs_vhost_msg *req, const vs_vhost_msg *reply,
-                         const char **rule, vs_err *e)
-{
-    if (!req || !reply)
-        return rej(rule, NULL, e, VS_EINVAL, "check reply: NULL argument");
-    if (reply->request != req->request)
-        return rej(rule, R_REPLY, e, VS_EPROTO, "reply to %s carries request %s (%u)",
-                   vs_vhost_req_name(req->request), vs_vhost_req_name(reply->request),
-                   reply->request);
-    int rc = vs_vhost_msg_validate(reply, VS_VHOST_DIR_REPLY, rule, e);
-    if (rc < 0)
-        return rc;
-    if (req->request == VS_VHOST_USER_GET_VRING_BASE &&
-        reply->p.state.index != req->p.state.index)
-        return rej(rule, R_REPLY, e, VS_EPROTO,
-                   "GET_VRING_BASE reply for ring %u, asked for ring %u",
-                   reply->p.state.index, req->p.state.index);
-    if (req->request == VS_VHOST_USER_GET_CONFIG &&
-        (reply->p.config.size != req->p.config.size ||
-         reply->p.config.offset != req->p.config.offset))
-        return rej(rule, R_REPLY, e, VS_EPROTO,
-                   "GET_CONFIG reply offset %u size %u, asked offset %u size %u",
-                   reply->p.config.offset, reply->p.config.size, req->p.config.offset,
-                   req->p.config.size);
-    ok_rule(rule);
-    return 0;
-}
 
 /* ------------------------------------------------------------------ state machine */
 
@@ -1046,6 +347,611 @@ static uint32_t ring_index_raw(const vs_vhost_msg *m)
     }
 }
 
+/* ------------------------------------------------------------ request handlers
+ * One handler per request, after apply_inner's common gates (known request, message
+ * shape, protocol features, owner, ring index): each validates before it mutates. */
+
+typedef struct req_ctx {
+    vs_vhost_state *s;
+    const vs_vhost_msg *m;
+    vs_vhost_effect *fx;
+    vs_vhost_ring *r;   /* ring messages: the ring (index checked), else NULL */
+    uint32_t ri;
+    const char *name;   /* the request's name, for messages */
+    bool user;          /* vhost-user flavour (else kernel) */
+    const char **rule;
+    vs_err *e;
+} req_ctx;
+
+typedef int (*req_handler)(const req_ctx *c);
+
+/* GET_FEATURES */
+static int h_get_features(const req_ctx *c)
+{
+    vs_vhost_state *s = c->s;
+    vs_vhost_effect *fx = c->fx;
+    uint32_t req = c->m->request;
+    fx_reply(fx, req, VS_VHOST_P_U64);
+    fx->reply.p.u64 = s->offered;
+    return 0;
+}
+
+/* SET_FEATURES */
+static int h_set_features(const req_ctx *c)
+{
+    vs_vhost_state *s = c->s;
+    const vs_vhost_msg *m = c->m;
+    vs_vhost_effect *fx = c->fx;
+    const char **rule = c->rule;
+    vs_err *e = c->e;
+    uint64_t f = m->p.u64;
+    if (f & ~s->offered)
+        return rej(rule, R_FEAT, e, VS_EPROTO,
+                   "SET_FEATURES 0x%llx acks bits 0x%llx that were not offered (0x%llx)",
+                   (ull)f, (ull)(f & ~s->offered), (ull)s->offered);
+    uint64_t logall = UINT64_C(1) << VS_VHOST_F_LOG_ALL;
+    if (any_started(s) && ((f ^ s->features) & ~logall))
+        return rej(rule, R_FEAT_RUN, e, VS_ESTATE,
+                   "SET_FEATURES changes 0x%llx while rings are started",
+                   (ull)((f ^ s->features) & ~logall));
+    s->features = f;
+    s->features_set = true;
+    fx->actions |= VS_VHOST_ACT_FEATURES;
+    return 0;
+}
+
+/* SET_OWNER */
+static int h_set_owner(const req_ctx *c)
+{
+    vs_vhost_state *s = c->s;
+    const char **rule = c->rule;
+    vs_err *e = c->e;
+    if (s->owner)
+        return rej(rule, R_OWNER2, e, VS_ESTATE, "SET_OWNER: the session already has an owner");
+    s->owner = true;
+    return 0;
+}
+
+/* RESET_OWNER */
+static int h_reset_owner(const req_ctx *c)
+{
+    vs_vhost_state *s = c->s;
+    vs_vhost_effect *fx = c->fx;
+    full_reset(s, false);
+    fx->actions |= VS_VHOST_ACT_RESET;
+    return 0;
+}
+
+/* RESET_DEVICE */
+static int h_reset_device(const req_ctx *c)
+{
+    vs_vhost_state *s = c->s;
+    vs_vhost_effect *fx = c->fx;
+    full_reset(s, true);
+    fx->actions |= VS_VHOST_ACT_RESET;
+    return 0;
+}
+
+/* SET_MEM_TABLE */
+static int h_set_mem_table(const req_ctx *c)
+{
+    vs_vhost_state *s = c->s;
+    const vs_vhost_msg *m = c->m;
+    vs_vhost_effect *fx = c->fx;
+    bool user = c->user;
+    const char **rule = c->rule;
+    vs_err *e = c->e;
+    int rc;
+    rc = vs_vhost_mem_table_check(&m->p.mem, !user, rule, e);
+    if (rc < 0)
+        return rc;
+    /* The started rings must stay covered. */
+    vs_vhost_state tmp = *s;
+    tmp.nregions = m->p.mem.nregions;
+    memset(tmp.mem, 0, sizeof tmp.mem);
+    for (uint32_t i = 0; i < tmp.nregions; i++)
+        tmp.mem[i] = (vs_vhost_mem_slot){m->p.mem.region[i], true};
+    for (uint32_t i = 0; i < s->cfg.num_queues; i++) {
+        if (!s->ring[i].started)
+            continue;
+        vs_vq_layout l;
+        vs_err e2;
+        if (ring_translate(&tmp, i, &s->ring[i].addr, s->ring[i].num, &l, NULL, &e2) < 0)
+            return rej(rule, R_MEM_RUN, e, VS_ESTATE,
+                       "SET_MEM_TABLE: started ring %u no longer covered: %s", i, e2.msg);
+    }
+    s->nregions = tmp.nregions;
+    memcpy(s->mem, tmp.mem, sizeof s->mem);
+    s->mem_set = true;
+    for (uint32_t i = 0; i < s->cfg.num_queues; i++) {
+        vs_vhost_ring *q = &s->ring[i];
+        if (q->addr_set)
+            (void)ring_translate(s, i, &q->addr, q->num, &q->layout, NULL, NULL);
+    }
+    fx->actions |= VS_VHOST_ACT_MEM_TABLE;
+    fx->fds_consumed = true;
+    return 0;
+}
+
+/* ADD_MEM_REG */
+static int h_add_mem_reg(const req_ctx *c)
+{
+    vs_vhost_state *s = c->s;
+    const vs_vhost_msg *m = c->m;
+    vs_vhost_effect *fx = c->fx;
+    const char **rule = c->rule;
+    vs_err *e = c->e;
+    int rc;
+    uint32_t slot = VS_VHOST_MEM_REGIONS_MAX;
+    for (uint32_t i = 0; i < VS_VHOST_MEM_REGIONS_MAX; i++)
+        if (!s->mem[i].used) {
+            slot = i;
+            break;
+        }
+    if (slot == VS_VHOST_MEM_REGIONS_MAX || slot >= s->cfg.max_mem_slots)
+        return rej(rule, R_MEM, e, VS_ENOSPC, "ADD_MEM_REG: all %u memory slots in use",
+                   s->cfg.max_mem_slots);
+    vs_vhost_mem_table t = {0};
+    for (uint32_t i = 0; i < s->nregions; i++)
+        if (s->mem[i].used)
+            t.region[t.nregions++] = s->mem[i].r;
+    t.region[t.nregions++] = m->p.region;
+    rc = vs_vhost_mem_table_check(&t, false, rule, e);
+    if (rc < 0)
+        return rc;
+    s->mem[slot] = (vs_vhost_mem_slot){m->p.region, true};
+    if (slot >= s->nregions)
+        s->nregions = slot + 1;
+    s->mem_set = true;
+    fx->slot = (int)slot;
+    fx->actions |= VS_VHOST_ACT_MEM_ADD;
+    fx->fds_consumed = true;
+    return 0;
+}
+
+/* REM_MEM_REG */
+static int h_rem_mem_reg(const req_ctx *c)
+{
+    vs_vhost_state *s = c->s;
+    const vs_vhost_msg *m = c->m;
+    vs_vhost_effect *fx = c->fx;
+    const char **rule = c->rule;
+    vs_err *e = c->e;
+    for (uint32_t i = 0; i < s->nregions; i++) {
+        vs_vhost_mem_slot *q = &s->mem[i];
+        if (q->used && q->r.gpa == m->p.region.gpa && q->r.size == m->p.region.size &&
+            q->r.uaddr == m->p.region.uaddr) {
+            for (uint32_t k = 0; k < s->cfg.num_queues; k++) {
+                if (!s->ring[k].started)
+                    continue;
+                vs_vhost_state tmp = *s;
+                tmp.mem[i].used = false;
+                vs_vq_layout l;
+                vs_err e2;
+                if (ring_translate(&tmp, k, &s->ring[k].addr, s->ring[k].num, &l, NULL,
+                                   &e2) < 0)
+                    return rej(rule, R_MEM_RUN, e, VS_ESTATE,
+                               "REM_MEM_REG: started ring %u lives in region %u", k, i);
+            }
+            q->used = false;
+            fx->slot = (int)i;
+            fx->actions |= VS_VHOST_ACT_MEM_REM;
+            return 0;
+        }
+    }
+    return rej(rule, R_MEM, e, VS_EPROTO,
+               "REM_MEM_REG: no region gpa 0x%llx size 0x%llx uaddr 0x%llx", (ull)m->p.region.gpa,
+               (ull)m->p.region.size, (ull)m->p.region.uaddr);
+}
+
+/* SET_LOG_BASE, SET_LOG_FD */
+static int h_dirty_log(const req_ctx *c)
+{
+    const char *name = c->name;
+    const char **rule = c->rule;
+    vs_err *e = c->e;
+    /* Dirty logging is not implemented (LOG_SHMFD never offered). */
+    return rej(rule, R_REQUEST, e, VS_ENOTSUP, "%s: dirty logging is not supported", name);
+}
+
+/* SET_VRING_NUM */
+static int h_set_vring_num(const req_ctx *c)
+{
+    vs_vhost_state *s = c->s;
+    const vs_vhost_msg *m = c->m;
+    vs_vhost_ring *r = c->r;
+    uint32_t ri = c->ri;
+    const char **rule = c->rule;
+    vs_err *e = c->e;
+    uint32_t n = m->p.state.num;
+    if (r->started)
+        return rej(rule, R_STOPPED, e, VS_ESTATE, "SET_VRING_NUM: ring %u is started", ri);
+    bool packed = vs_vhost_ring_format(s) == VS_RING_PACKED;
+    if (n == 0 || n > VS_VHOST_VRING_NUM_MAX || n > s->cfg.queue_max_size ||
+        (!packed && (n & (n - 1))))
+        return rej(rule, R_NUM, e, VS_EPROTO,
+                   "SET_VRING_NUM: ring %u size %u (1..%u%s)", ri, n,
+                   s->cfg.queue_max_size, packed ? "" : ", power of two");
+    r->num = n;
+    if (r->addr_set)
+        (void)ring_translate(s, ri, &r->addr, r->num, &r->layout, NULL, NULL);
+    return 0;
+}
+
+/* SET_VRING_ADDR */
+static int h_set_vring_addr(const req_ctx *c)
+{
+    vs_vhost_state *s = c->s;
+    const vs_vhost_msg *m = c->m;
+    vs_vhost_ring *r = c->r;
+    uint32_t ri = c->ri;
+    const char **rule = c->rule;
+    vs_err *e = c->e;
+    int rc;
+    const vs_vhost_vring_addr *a = &m->p.addr;
+    if (a->flags & ~VS_VHOST_VRING_F_LOG)
+        return rej(rule, R_ADDR_FLAGS, e, VS_EPROTO,
+                   "SET_VRING_ADDR: ring %u unknown flags 0x%x", ri, a->flags);
+    if (r->started) {
+        if (a->desc != r->addr.desc || a->avail != r->addr.avail || a->used != r->addr.used)
+            return rej(rule, R_STOPPED, e, VS_ESTATE,
+                       "SET_VRING_ADDR: ring %u is started; only flags may change", ri);
+        r->addr = *a;
+        return 0;
+    }
+    if (!s->mem_set)
+        return rej(rule, R_ADDR_MEM, e, VS_ESTATE,
+                   "SET_VRING_ADDR: ring %u before SET_MEM_TABLE", ri);
+    vs_vq_layout l;
+    rc = ring_translate(s, ri, a, r->num, &l, rule, e);
+    if (rc < 0)
+        return rc;
+    r->addr = *a;
+    r->addr_set = true;
+    r->layout = l;
+    return 0;
+}
+
+/* SET_VRING_BASE */
+static int h_set_vring_base(const req_ctx *c)
+{
+    vs_vhost_state *s = c->s;
+    const vs_vhost_msg *m = c->m;
+    vs_vhost_ring *r = c->r;
+    uint32_t ri = c->ri;
+    const char **rule = c->rule;
+    vs_err *e = c->e;
+    if (r->started)
+        return rej(rule, R_STOPPED, e, VS_ESTATE, "SET_VRING_BASE: ring %u is started", ri);
+    uint32_t v = m->p.state.num;
+    if (vs_vhost_ring_format(s) == VS_RING_SPLIT && v > 0xffff)
+        return rej(rule, R_BASE, e, VS_EPROTO,
+                   "SET_VRING_BASE: ring %u base 0x%x > 0xffff for a split ring", ri, v);
+    r->base = v;
+    return 0;
+}
+
+/* GET_VRING_BASE */
+static int h_get_vring_base(const req_ctx *c)
+{
+    vs_vhost_effect *fx = c->fx;
+    vs_vhost_ring *r = c->r;
+    uint32_t ri = c->ri;
+    uint32_t req = c->m->request;
+    fx_reply(fx, req, VS_VHOST_P_STATE);
+    fx->reply.p.state.index = ri;
+    fx->reply.p.state.num = r->base;
+    r->started = false;
+    r->broken = false;
+    r->kick_set = r->kick_polling = false;
+    r->call_set = r->call_polling = false;
+    r->err_set = false;
+    fx->actions |= VS_VHOST_ACT_RING_STOP;
+    return 0;
+}
+
+/* SET_VRING_KICK, SET_VRING_CALL, SET_VRING_ERR */
+static int h_set_vring_fd(const req_ctx *c)
+{
+    vs_vhost_state *s = c->s;
+    const vs_vhost_msg *m = c->m;
+    vs_vhost_effect *fx = c->fx;
+    vs_vhost_ring *r = c->r;
+    uint32_t ri = c->ri;
+    const char *name = c->name;
+    bool user = c->user;
+    uint32_t req = c->m->request;
+    const char **rule = c->rule;
+    vs_err *e = c->e;
+    uint64_t v = m->p.u64;
+    if (v & ~(uint64_t)(VS_VHOST_VRING_IDX_MASK | VS_VHOST_VRING_NOFD_MASK))
+        return rej(rule, R_VRING_FD, e, VS_EPROTO, "%s: ring %u unknown bits 0x%llx", name,
+                   ri, (ull)(v & ~(uint64_t)(VS_VHOST_VRING_IDX_MASK | VS_VHOST_VRING_NOFD_MASK)));
+    bool nofd = (v & VS_VHOST_VRING_NOFD_MASK) != 0;
+    /* kernel: fd -1 unsets; user: no fd means polling */
+    bool polling = nofd && user;
+    if (req == VS_VHOST_USER_SET_VRING_KICK) {
+        r->kick_set = !nofd;
+        r->kick_polling = polling;
+        fx->actions |= VS_VHOST_ACT_KICK_FD;
+        /* polling mode: the ring starts right away (there will be no kick) */
+        if (polling && !r->started && r->num && r->addr_set && s->mem_set) {
+            vs_vq_layout l;
+            if (ring_translate(s, ri, &r->addr, r->num, &l, NULL, NULL) == 0) {
+                r->layout = l;
+                r->started = true;
+            }
+        }
+    } else if (req == VS_VHOST_USER_SET_VRING_CALL) {
+        r->call_set = !nofd;
+        r->call_polling = polling;
+        fx->actions |= VS_VHOST_ACT_CALL_FD;
+    } else {
+        r->err_set = !nofd;
+        fx->actions |= VS_VHOST_ACT_ERR_FD;
+    }
+    fx->fds_consumed = !nofd;
+    return 0;
+}
+
+/* GET_PROTOCOL_FEATURES */
+static int h_get_protocol_features(const req_ctx *c)
+{
+    vs_vhost_state *s = c->s;
+    vs_vhost_effect *fx = c->fx;
+    uint32_t req = c->m->request;
+    fx_reply(fx, req, VS_VHOST_P_U64);
+    fx->reply.p.u64 = s->cfg.proto_features;
+    return 0;
+}
+
+/* SET_PROTOCOL_FEATURES */
+static int h_set_protocol_features(const req_ctx *c)
+{
+    vs_vhost_state *s = c->s;
+    const vs_vhost_msg *m = c->m;
+    const char **rule = c->rule;
+    vs_err *e = c->e;
+    if (m->p.u64 & ~s->cfg.proto_features)
+        return rej(rule, R_PF_BITS, e, VS_EPROTO,
+                   "SET_PROTOCOL_FEATURES 0x%llx acks bits 0x%llx that were not offered",
+                   (ull)m->p.u64, (ull)(m->p.u64 & ~s->cfg.proto_features));
+    s->proto_features = m->p.u64;
+    s->proto_set = true;
+    return 0;
+}
+
+/* GET_QUEUE_NUM */
+static int h_get_queue_num(const req_ctx *c)
+{
+    vs_vhost_state *s = c->s;
+    vs_vhost_effect *fx = c->fx;
+    uint32_t req = c->m->request;
+    fx_reply(fx, req, VS_VHOST_P_U64);
+    fx->reply.p.u64 = s->cfg.num_queues;
+    return 0;
+}
+
+/* GET_MAX_MEM_SLOTS */
+static int h_get_max_mem_slots(const req_ctx *c)
+{
+    vs_vhost_state *s = c->s;
+    vs_vhost_effect *fx = c->fx;
+    uint32_t req = c->m->request;
+    fx_reply(fx, req, VS_VHOST_P_U64);
+    fx->reply.p.u64 = s->cfg.max_mem_slots;
+    return 0;
+}
+
+/* SET_VRING_ENABLE */
+static int h_set_vring_enable(const req_ctx *c)
+{
+    vs_vhost_state *s = c->s;
+    const vs_vhost_msg *m = c->m;
+    vs_vhost_effect *fx = c->fx;
+    vs_vhost_ring *r = c->r;
+    uint32_t ri = c->ri;
+    const char **rule = c->rule;
+    vs_err *e = c->e;
+    if (!((s->features >> VS_VHOST_F_PROTOCOL_FEATURES) & 1))
+        return rej(rule, R_ENABLE, e, VS_ESTATE,
+                   "SET_VRING_ENABLE: VHOST_USER_F_PROTOCOL_FEATURES not negotiated");
+    if (m->p.state.num > 1)
+        return rej(rule, R_ENABLE, e, VS_EPROTO, "SET_VRING_ENABLE: ring %u value %u", ri,
+                   m->p.state.num);
+    r->enable_req = m->p.state.num == 1;
+    fx->actions |= VS_VHOST_ACT_RING_ENABLE;
+    return 0;
+}
+
+/* GET_CONFIG */
+static int h_get_config(const req_ctx *c)
+{
+    const vs_vhost_msg *m = c->m;
+    vs_vhost_effect *fx = c->fx;
+    uint32_t req = c->m->request;
+    fx_reply(fx, req, VS_VHOST_P_CONFIG);
+    fx->reply.p.config.offset = m->p.config.offset;
+    fx->reply.p.config.size = m->p.config.size;
+    fx->reply.p.config.flags = 0;
+    fx->actions |= VS_VHOST_ACT_CONFIG_READ;
+    return 0;
+}
+
+/* SET_CONFIG */
+static int h_set_config(const req_ctx *c)
+{
+    vs_vhost_effect *fx = c->fx;
+    fx->actions |= VS_VHOST_ACT_CONFIG_WRITE;
+    return 0;
+}
+
+/* SET_STATUS */
+static int h_set_status(const req_ctx *c)
+{
+    vs_vhost_state *s = c->s;
+    const vs_vhost_msg *m = c->m;
+    vs_vhost_effect *fx = c->fx;
+    const char **rule = c->rule;
+    vs_err *e = c->e;
+    if (m->p.u64 > 0xff)
+        return rej(rule, R_STATUS, e, VS_EPROTO, "SET_STATUS 0x%llx > 0xff", (ull)m->p.u64);
+    s->status = (uint8_t)m->p.u64;
+    fx->actions |= VS_VHOST_ACT_STATUS;
+    return 0;
+}
+
+/* GET_STATUS */
+static int h_get_status(const req_ctx *c)
+{
+    vs_vhost_state *s = c->s;
+    vs_vhost_effect *fx = c->fx;
+    uint32_t req = c->m->request;
+    fx_reply(fx, req, VS_VHOST_P_U64);
+    fx->reply.p.u64 = s->status;
+    return 0;
+}
+
+/* SET_BACKEND_REQ_FD */
+static int h_set_backend_req_fd(const req_ctx *c)
+{
+    vs_vhost_effect *fx = c->fx;
+    fx->actions |= VS_VHOST_ACT_BACKEND_FD;
+    fx->fds_consumed = true;
+    return 0;
+}
+
+/* VRING_KICK */
+static int h_vring_kick(const req_ctx *c)
+{
+    vs_vhost_effect *fx = c->fx;
+    fx->actions |= VS_VHOST_ACT_KICK;
+    return 0;
+}
+
+/* kernel SCSI_SET_ENDPOINT */
+static int hk_scsi_set_endpoint(const req_ctx *c)
+{
+    vs_vhost_state *s = c->s;
+    vs_vhost_effect *fx = c->fx;
+    const char **rule = c->rule;
+    vs_err *e = c->e;
+    int rc;
+    if (!s->mem_set)
+        return rej(rule, R_ENDPOINT, e, VS_ESTATE, "SET_ENDPOINT before SET_MEM_TABLE");
+    if (s->endpoint_set)
+        return rej(rule, R_ENDPOINT, e, VS_ESTATE, "SET_ENDPOINT: endpoint already set");
+    for (uint32_t i = 0; i < s->cfg.num_queues; i++) {
+        vs_vhost_ring *q = &s->ring[i];
+        vs_vq_layout l;
+        if (q->addr_set && (rc = ring_translate(s, i, &q->addr, q->num, &l, rule, e)) < 0)
+            return rc;
+    }
+    s->endpoint_set = true;
+    fx->actions |= VS_VHOST_ACT_ENDPOINT;
+    return 0;
+}
+
+/* kernel SCSI_CLEAR_ENDPOINT */
+static int hk_scsi_clear_endpoint(const req_ctx *c)
+{
+    vs_vhost_state *s = c->s;
+    vs_vhost_effect *fx = c->fx;
+    s->endpoint_set = false;
+    for (uint32_t i = 0; i < s->cfg.num_queues; i++)
+        s->ring[i].started = false;
+    fx->actions |= VS_VHOST_ACT_ENDPOINT;
+    return 0;
+}
+
+/* kernel SCSI_GET_ABI_VERSION */
+static int hk_scsi_get_abi_version(const req_ctx *c)
+{
+    vs_vhost_effect *fx = c->fx;
+    uint32_t req = c->m->request;
+    fx_reply(fx, req, VS_VHOST_P_U64);
+    fx->reply.p.u64 = 1;
+    return 0;
+}
+
+/* kernel GET_BACKEND_FEATURES */
+static int hk_get_backend_features(const req_ctx *c)
+{
+    vs_vhost_state *s = c->s;
+    vs_vhost_effect *fx = c->fx;
+    uint32_t req = c->m->request;
+    fx_reply(fx, req, VS_VHOST_P_U64);
+    fx->reply.p.u64 = s->cfg.proto_features;
+    return 0;
+}
+
+/* kernel SET_BACKEND_FEATURES */
+static int hk_set_backend_features(const req_ctx *c)
+{
+    vs_vhost_state *s = c->s;
+    const vs_vhost_msg *m = c->m;
+    const char **rule = c->rule;
+    vs_err *e = c->e;
+    if (m->p.u64 & ~s->cfg.proto_features)
+        return rej(rule, R_PF_BITS, e, VS_EPROTO,
+                   "SET_BACKEND_FEATURES 0x%llx: bits 0x%llx not offered", (ull)m->p.u64,
+                   (ull)(m->p.u64 & ~s->cfg.proto_features));
+    s->proto_features = m->p.u64;
+    s->proto_set = true;
+    return 0;
+}
+
+static const req_handler user_handlers[VS_VHOST_USER_REQ_MAX] = {
+    [VS_VHOST_USER_GET_FEATURES] = h_get_features,
+    [VS_VHOST_USER_SET_FEATURES] = h_set_features,
+    [VS_VHOST_USER_SET_OWNER] = h_set_owner,
+    [VS_VHOST_USER_RESET_OWNER] = h_reset_owner,
+    [VS_VHOST_USER_RESET_DEVICE] = h_reset_device,
+    [VS_VHOST_USER_SET_MEM_TABLE] = h_set_mem_table,
+    [VS_VHOST_USER_ADD_MEM_REG] = h_add_mem_reg,
+    [VS_VHOST_USER_REM_MEM_REG] = h_rem_mem_reg,
+    [VS_VHOST_USER_SET_LOG_BASE] = h_dirty_log,
+    [VS_VHOST_USER_SET_LOG_FD] = h_dirty_log,
+    [VS_VHOST_USER_SET_VRING_NUM] = h_set_vring_num,
+    [VS_VHOST_USER_SET_VRING_ADDR] = h_set_vring_addr,
+    [VS_VHOST_USER_SET_VRING_BASE] = h_set_vring_base,
+    [VS_VHOST_USER_GET_VRING_BASE] = h_get_vring_base,
+    [VS_VHOST_USER_SET_VRING_KICK] = h_set_vring_fd,
+    [VS_VHOST_USER_SET_VRING_CALL] = h_set_vring_fd,
+    [VS_VHOST_USER_SET_VRING_ERR] = h_set_vring_fd,
+    [VS_VHOST_USER_GET_PROTOCOL_FEATURES] = h_get_protocol_features,
+    [VS_VHOST_USER_SET_PROTOCOL_FEATURES] = h_set_protocol_features,
+    [VS_VHOST_USER_GET_QUEUE_NUM] = h_get_queue_num,
+    [VS_VHOST_USER_GET_MAX_MEM_SLOTS] = h_get_max_mem_slots,
+    [VS_VHOST_USER_SET_VRING_ENABLE] = h_set_vring_enable,
+    [VS_VHOST_USER_GET_CONFIG] = h_get_config,
+    [VS_VHOST_USER_SET_CONFIG] = h_set_config,
+    [VS_VHOST_USER_SET_STATUS] = h_set_status,
+    [VS_VHOST_USER_GET_STATUS] = h_get_status,
+    [VS_VHOST_USER_SET_BACKEND_REQ_FD] = h_set_backend_req_fd,
+    [VS_VHOST_USER_VRING_KICK] = h_vring_kick,
+};
+
+/* Kernel-only operations, by their number above VS_VHOST_KERNEL_BASE. */
+#define VS_VHOST_KERNEL_BASE 0x10000u
+static const req_handler kernel_handlers[] = {
+    [VS_VHOST_KERNEL_SCSI_SET_ENDPOINT - VS_VHOST_KERNEL_BASE] = hk_scsi_set_endpoint,
+    [VS_VHOST_KERNEL_SCSI_CLEAR_ENDPOINT - VS_VHOST_KERNEL_BASE] = hk_scsi_clear_endpoint,
+    [VS_VHOST_KERNEL_SCSI_GET_ABI_VERSION - VS_VHOST_KERNEL_BASE] = hk_scsi_get_abi_version,
+    [VS_VHOST_KERNEL_GET_BACKEND_FEATURES - VS_VHOST_KERNEL_BASE] = hk_get_backend_features,
+    [VS_VHOST_KERNEL_SET_BACKEND_FEATURES - VS_VHOST_KERNEL_BASE] = hk_set_backend_features,
+};
+
+static req_handler handler_of(uint32_t req)
+{
+    if (req < VS_VHOST_USER_REQ_MAX)
+        return user_handlers[req];
+    if (req >= VS_VHOST_KERNEL_BASE &&
+        req - VS_VHOST_KERNEL_BASE < sizeof kernel_handlers / sizeof kernel_handlers[0])
+        return kernel_handlers[req - VS_VHOST_KERNEL_BASE];
+    return NULL;
+}
+
 static int apply_inner(vs_vhost_state *s, const vs_vhost_msg *m, vs_vhost_effect *fx,
                        const char **rule, vs_err *e)
 {
@@ -1085,362 +991,23 @@ static int apply_inner(vs_vhost_state *s, const vs_vhost_msg *m, vs_vhost_effect
     if (needs_owner(req) && !s->owner)
         return rej(rule, R_OWNER, e, VS_ESTATE, "%s before SET_OWNER", name);
 
-    uint32_t ri = 0;
-    vs_vhost_ring *r = NULL;
-    if (ring_index_of(m, &ri)) {
-        if (ri >= s->cfg.num_queues)
-            return rej(rule, R_INDEX, e, VS_ERANGE, "%s: ring %u >= %u queues", name, ri,
+    req_ctx c = {s, m, fx, NULL, 0, name, user, rule, e};
+    if (ring_index_of(m, &c.ri)) {
+        if (c.ri >= s->cfg.num_queues)
+            return rej(rule, R_INDEX, e, VS_ERANGE, "%s: ring %u >= %u queues", name, c.ri,
                        s->cfg.num_queues);
-        r = &s->ring[ri];
-        fx->ring = (int)ri;
+        c.r = &s->ring[c.ri];
+        fx->ring = (int)c.ri;
     }
 
-    switch (req) {
-    case VS_VHOST_USER_GET_FEATURES:
-        fx_reply(fx, req, VS_VHOST_P_U64);
-        fx->reply.p.u64 = s->offered;
-        return 0;
-
-    case VS_VHOST_USER_SET_FEATURES: {
-        uint64_t f = m->p.u64;
-        if (f & ~s->offered)
-            return rej(rule, R_FEAT, e, VS_EPROTO,
-                       "SET_FEATURES 0x%llx acks bits 0x%llx that were not offered (0x%llx)",
-                       (ull)f, (ull)(f & ~s->offered), (ull)s->offered);
-        uint64_t logall = UINT64_C(1) << VS_VHOST_F_LOG_ALL;
-        if (any_started(s) && ((f ^ s->features) & ~logall))
-            return rej(rule, R_FEAT_RUN, e, VS_ESTATE,
-                       "SET_FEATURES changes 0x%llx while rings are started",
-                       (ull)((f ^ s->features) & ~logall));
-        s->features = f;
-        s->features_set = true;
-        fx->actions |= VS_VHOST_ACT_FEATURES;
-        return 0;
-    }
-
-    case VS_VHOST_USER_SET_OWNER:
-        if (s->owner)
-            return rej(rule, R_OWNER2, e, VS_ESTATE, "SET_OWNER: the session already has an owner");
-        s->owner = true;
-        return 0;
-
-    case VS_VHOST_USER_RESET_OWNER:
-        full_reset(s, false);
-        fx->actions |= VS_VHOST_ACT_RESET;
-        return 0;
-
-    case VS_VHOST_USER_RESET_DEVICE:
-        full_reset(s, true);
-        fx->actions |= VS_VHOST_ACT_RESET;
-        return 0;
-
-    case VS_VHOST_USER_SET_MEM_TABLE: {
-        rc = vs_vhost_mem_table_check(&m->p.mem, !user, rule, e);
-        if (rc < 0)
-            return rc;
-        /* The started rings must stay covered. */
-        vs_vhost_state tmp = *s;
-        tmp.nregions = m->p.mem.nregions;
-        memset(tmp.mem, 0, sizeof tmp.mem);
-        for (uint32_t i = 0; i < tmp.nregions; i++)
-            tmp.mem[i] = (vs_vhost_mem_slot){m->p.mem.region[i], true};
-        for (uint32_t i = 0; i < s->cfg.num_queues; i++) {
-            if (!s->ring[i].started)
-                continue;
-            vs_vq_layout l;
-            vs_err e2;
-            if (ring_translate(&tmp, i, &s->ring[i].addr, s->ring[i].num, &l, NULL, &e2) < 0)
-                return rej(rule, R_MEM_RUN, e, VS_ESTATE,
-                           "SET_MEM_TABLE: started ring %u no longer covered: %s", i, e2.msg);
-        }
-        s->nregions = tmp.nregions;
-        memcpy(s->mem, tmp.mem, sizeof s->mem);
-        s->mem_set = true;
-        for (uint32_t i = 0; i < s->cfg.num_queues; i++) {
-            vs_vhost_ring *q = &s->ring[i];
-            if (q->addr_set)
-                (void)ring_translate(s, i, &q->addr, q->num, &q->layout, NULL, NULL);
-        }
-        fx->actions |= VS_VHOST_ACT_MEM_TABLE;
-        fx->fds_consumed = true;
-        return 0;
-    }
-
-    case VS_VHOST_USER_ADD_MEM_REG: {
-        uint32_t slot = VS_VHOST_MEM_REGIONS_MAX;
-        for (uint32_t i = 0; i < VS_VHOST_MEM_REGIONS_MAX; i++)
-            if (!s->mem[i].used) {
-                slot = i;
-                break;
-            }
-        if (slot == VS_VHOST_MEM_REGIONS_MAX || slot >= s->cfg.max_mem_slots)
-            return rej(rule, R_MEM, e, VS_ENOSPC, "ADD_MEM_REG: all %u memory slots in use",
-                       s->cfg.max_mem_slots);
-        vs_vhost_mem_table t = {0};
-        for (uint32_t i = 0; i < s->nregions; i++)
-            if (s->mem[i].used)
-                t.region[t.nregions++] = s->mem[i].r;
-        t.region[t.nregions++] = m->p.region;
-        rc = vs_vhost_mem_table_check(&t, false, rule, e);
-        if (rc < 0)
-            return rc;
-        s->mem[slot] = (vs_vhost_mem_slot){m->p.region, true};
-        if (slot >= s->nregions)
-            s->nregions = slot + 1;
-        s->mem_set = true;
-        fx->slot = (int)slot;
-        fx->actions |= VS_VHOST_ACT_MEM_ADD;
-        fx->fds_consumed = true;
-        return 0;
-    }
-
-    case VS_VHOST_USER_REM_MEM_REG: {
-        for (uint32_t i = 0; i < s->nregions; i++) {
-            vs_vhost_mem_slot *q = &s->mem[i];
-            if (q->used && q->r.gpa == m->p.region.gpa && q->r.size == m->p.region.size &&
-                q->r.uaddr == m->p.region.uaddr) {
-                for (uint32_t k = 0; k < s->cfg.num_queues; k++) {
-                    if (!s->ring[k].started)
-                        continue;
-                    vs_vhost_state tmp = *s;
-                    tmp.mem[i].used = false;
-                    vs_vq_layout l;
-                    vs_err e2;
-                    if (ring_translate(&tmp, k, &s->ring[k].addr, s->ring[k].num, &l, NULL,
-                                       &e2) < 0)
-                        return rej(rule, R_MEM_RUN, e, VS_ESTATE,
-                                   "REM_MEM_REG: started ring %u lives in region %u", k, i);
-                }
-                q->used = false;
-                fx->slot = (int)i;
-                fx->actions |= VS_VHOST_ACT_MEM_REM;
-                return 0;
-            }
-        }
-        return rej(rule, R_MEM, e, VS_EPROTO,
-                   "REM_MEM_REG: no region gpa 0x%llx size 0x%llx uaddr 0x%llx", (ull)m->p.region.gpa,
-                   (ull)m->p.region.size, (ull)m->p.region.uaddr);
-    }
-
-    case VS_VHOST_USER_SET_LOG_BASE:
-    case VS_VHOST_USER_SET_LOG_FD:
-        /* Dirty logging is not implemented (LOG_SHMFD never offered). */
-        return rej(rule, R_REQUEST, e, VS_ENOTSUP, "%s: dirty logging is not supported", name);
-
-    case VS_VHOST_USER_SET_VRING_NUM: {
-        uint32_t n = m->p.state.num;
-        if (r->started)
-            return rej(rule, R_STOPPED, e, VS_ESTATE, "SET_VRING_NUM: ring %u is started", ri);
-        bool packed = vs_vhost_ring_format(s) == VS_RING_PACKED;
-        if (n == 0 || n > VS_VHOST_VRING_NUM_MAX || n > s->cfg.queue_max_size ||
-            (!packed && (n & (n - 1))))
-            return rej(rule, R_NUM, e, VS_EPROTO,
-                       "SET_VRING_NUM: ring %u size %u (1..%u%s)", ri, n,
-                       s->cfg.queue_max_size, packed ? "" : ", power of two");
-        r->num = n;
-        if (r->addr_set)
-            (void)ring_translate(s, ri, &r->addr, r->num, &r->layout, NULL, NULL);
-        return 0;
-    }
-
-    case VS_VHOST_USER_SET_VRING_ADDR: {
-        const vs_vhost_vring_addr *a = &m->p.addr;
-        if (a->flags & ~VS_VHOST_VRING_F_LOG)
-            return rej(rule, R_ADDR_FLAGS, e, VS_EPROTO,
-                       "SET_VRING_ADDR: ring %u unknown flags 0x%x", ri, a->flags);
-        if (r->started) {
-            if (a->desc != r->addr.desc || a->avail != r->addr.avail || a->used != r->addr.used)
-                return rej(rule, R_STOPPED, e, VS_ESTATE,
-                           "SET_VRING_ADDR: ring %u is started; only flags may change", ri);
-            r->addr = *a;
-            return 0;
-        }
-        if (!s->mem_set)
-            return rej(rule, R_ADDR_MEM, e, VS_ESTATE,
-                       "SET_VRING_ADDR: ring %u before SET_MEM_TABLE", ri);
-        vs_vq_layout l;
-        rc = ring_translate(s, ri, a, r->num, &l, rule, e);
-        if (rc < 0)
-            return rc;
-        r->addr = *a;
-        r->addr_set = true;
-        r->layout = l;
-        return 0;
-    }
-
-    case VS_VHOST_USER_SET_VRING_BASE: {
-        if (r->started)
-            return rej(rule, R_STOPPED, e, VS_ESTATE, "SET_VRING_BASE: ring %u is started", ri);
-        uint32_t v = m->p.state.num;
-        if (vs_vhost_ring_format(s) == VS_RING_SPLIT && v > 0xffff)
-            return rej(rule, R_BASE, e, VS_EPROTO,
-                       "SET_VRING_BASE: ring %u base 0x%x > 0xffff for a split ring", ri, v);
-        r->base = v;
-        return 0;
-    }
-
-    case VS_VHOST_USER_GET_VRING_BASE:
-        fx_reply(fx, req, VS_VHOST_P_STATE);
-        fx->reply.p.state.index = ri;
-        fx->reply.p.state.num = r->base;
-        r->started = false;
-        r->broken = false;
-        r->kick_set = r->kick_polling = false;
-        r->call_set = r->call_polling = false;
-        r->err_set = false;
-        fx->actions |= VS_VHOST_ACT_RING_STOP;
-        return 0;
-
-    case VS_VHOST_USER_SET_VRING_KICK:
-    case VS_VHOST_USER_SET_VRING_CALL:
-    case VS_VHOST_USER_SET_VRING_ERR: {
-        uint64_t v = m->p.u64;
-        if (v & ~(uint64_t)(VS_VHOST_VRING_IDX_MASK | VS_VHOST_VRING_NOFD_MASK))
-            return rej(rule, R_VRING_FD, e, VS_EPROTO, "%s: ring %u unknown bits 0x%llx", name,
-                       ri, (ull)(v & ~(uint64_t)(VS_VHOST_VRING_IDX_MASK | VS_VHOST_VRING_NOFD_MASK)));
-        bool nofd = (v & VS_VHOST_VRING_NOFD_MASK) != 0;
-        /* kernel: fd -1 unsets; user: no fd means polling */
-        bool polling = nofd && user;
-        if (req == VS_VHOST_USER_SET_VRING_KICK) {
-            r->kick_set = !nofd;
-            r->kick_polling = polling;
-            fx->actions |= VS_VHOST_ACT_KICK_FD;
-            /* polling mode: the ring starts right away (there will be no kick) */
-            if (polling && !r->started && r->num && r->addr_set && s->mem_set) {
-                vs_vq_layout l;
-                if (ring_translate(s, ri, &r->addr, r->num, &l, NULL, NULL) == 0) {
-                    r->layout = l;
-                    r->started = true;
-                }
-            }
-        } else if (req == VS_VHOST_USER_SET_VRING_CALL) {
-            r->call_set = !nofd;
-            r->call_polling = polling;
-            fx->actions |= VS_VHOST_ACT_CALL_FD;
-        } else {
-            r->err_set = !nofd;
-            fx->actions |= VS_VHOST_ACT_ERR_FD;
-        }
-        fx->fds_consumed = !nofd;
-        return 0;
-    }
-
-    case VS_VHOST_USER_GET_PROTOCOL_FEATURES:
-        fx_reply(fx, req, VS_VHOST_P_U64);
-        fx->reply.p.u64 = s->cfg.proto_features;
-        return 0;
-
-    case VS_VHOST_USER_SET_PROTOCOL_FEATURES:
-        if (m->p.u64 & ~s->cfg.proto_features)
-            return rej(rule, R_PF_BITS, e, VS_EPROTO,
-                       "SET_PROTOCOL_FEATURES 0x%llx acks bits 0x%llx that were not offered",
-                       (ull)m->p.u64, (ull)(m->p.u64 & ~s->cfg.proto_features));
-        s->proto_features = m->p.u64;
-        s->proto_set = true;
-        return 0;
-
-    case VS_VHOST_USER_GET_QUEUE_NUM:
-        fx_reply(fx, req, VS_VHOST_P_U64);
-        fx->reply.p.u64 = s->cfg.num_queues;
-        return 0;
-
-    case VS_VHOST_USER_GET_MAX_MEM_SLOTS:
-        fx_reply(fx, req, VS_VHOST_P_U64);
-        fx->reply.p.u64 = s->cfg.max_mem_slots;
-        return 0;
-
-    case VS_VHOST_USER_SET_VRING_ENABLE:
-        if (!((s->features >> VS_VHOST_F_PROTOCOL_FEATURES) & 1))
-            return rej(rule, R_ENABLE, e, VS_ESTATE,
-                       "SET_VRING_ENABLE: VHOST_USER_F_PROTOCOL_FEATURES not negotiated");
-        if (m->p.state.num > 1)
-            return rej(rule, R_ENABLE, e, VS_EPROTO, "SET_VRING_ENABLE: ring %u value %u", ri,
-                       m->p.state.num);
-        r->enable_req = m->p.state.num == 1;
-        fx->actions |= VS_VHOST_ACT_RING_ENABLE;
-        return 0;
-
-    case VS_VHOST_USER_GET_CONFIG:
-        fx_reply(fx, req, VS_VHOST_P_CONFIG);
-        fx->reply.p.config.offset = m->p.config.offset;
-        fx->reply.p.config.size = m->p.config.size;
-        fx->reply.p.config.flags = 0;
-        fx->actions |= VS_VHOST_ACT_CONFIG_READ;
-        return 0;
-
-    case VS_VHOST_USER_SET_CONFIG:
-        fx->actions |= VS_VHOST_ACT_CONFIG_WRITE;
-        return 0;
-
-    case VS_VHOST_USER_SET_STATUS:
-        if (m->p.u64 > 0xff)
-            return rej(rule, R_STATUS, e, VS_EPROTO, "SET_STATUS 0x%llx > 0xff", (ull)m->p.u64);
-        s->status = (uint8_t)m->p.u64;
-        fx->actions |= VS_VHOST_ACT_STATUS;
-        return 0;
-
-    case VS_VHOST_USER_GET_STATUS:
-        fx_reply(fx, req, VS_VHOST_P_U64);
-        fx->reply.p.u64 = s->status;
-        return 0;
-
-    case VS_VHOST_USER_SET_BACKEND_REQ_FD:
-        fx->actions |= VS_VHOST_ACT_BACKEND_FD;
-        fx->fds_consumed = true;
-        return 0;
-
-    case VS_VHOST_USER_VRING_KICK:
-        fx->actions |= VS_VHOST_ACT_KICK;
-        return 0;
-
-    case VS_VHOST_KERNEL_SCSI_SET_ENDPOINT:
-        if (!s->mem_set)
-            return rej(rule, R_ENDPOINT, e, VS_ESTATE, "SET_ENDPOINT before SET_MEM_TABLE");
-        if (s->endpoint_set)
-            return rej(rule, R_ENDPOINT, e, VS_ESTATE, "SET_ENDPOINT: endpoint already set");
-        for (uint32_t i = 0; i < s->cfg.num_queues; i++) {
-            vs_vhost_ring *q = &s->ring[i];
-            vs_vq_layout l;
-            if (q->addr_set && (rc = ring_translate(s, i, &q->addr, q->num, &l, rule, e)) < 0)
-                return rc;
-        }
-        s->endpoint_set = true;
-        fx->actions |= VS_VHOST_ACT_ENDPOINT;
-        return 0;
-
-    case VS_VHOST_KERNEL_SCSI_CLEAR_ENDPOINT:
-        s->endpoint_set = false;
-        for (uint32_t i = 0; i < s->cfg.num_queues; i++)
-            s->ring[i].started = false;
-        fx->actions |= VS_VHOST_ACT_ENDPOINT;
-        return 0;
-
-    case VS_VHOST_KERNEL_SCSI_GET_ABI_VERSION:
-        fx_reply(fx, req, VS_VHOST_P_U64);
-        fx->reply.p.u64 = 1;
-        return 0;
-
-    case VS_VHOST_KERNEL_GET_BACKEND_FEATURES:
-        fx_reply(fx, req, VS_VHOST_P_U64);
-        fx->reply.p.u64 = s->cfg.proto_features;
-        return 0;
-
-    case VS_VHOST_KERNEL_SET_BACKEND_FEATURES:
-        if (m->p.u64 & ~s->cfg.proto_features)
-            return rej(rule, R_PF_BITS, e, VS_EPROTO,
-                       "SET_BACKEND_FEATURES 0x%llx: bits 0x%llx not offered", (ull)m->p.u64,
-                       (ull)(m->p.u64 & ~s->cfg.proto_features));
-        s->proto_features = m->p.u64;
-        s->proto_set = true;
-        return 0;
-
-    default:
-        /* Known to the codec, but a feature virtiosim never offers (net, crypto,
-         * postcopy, inflight, IOTLB, GPU, endian): the pf gate above normally catches
-         * them first. */
-        return rej(rule, R_REQUEST, e, VS_ENOTSUP, "%s is not supported by this back-end",
-                   name);
-    }
+    req_handler h = handler_of(req);
+    if (h)
+        return h(&c);
+    /* Known to the codec, but a feature virtiosim never offers (net, crypto,
+     * postcopy, inflight, IOTLB, GPU, endian): the pf gate above normally catches
+     * them first. */
+    return rej(rule, R_REQUEST, e, VS_ENOTSUP, "%s is not supported by this back-end",
+               name);
 }
 
 int vs_vhost_apply(vs_vhost_state *s, const vs_vhost_msg *m, vs_vhost_effect *fx,

@@ -6,10 +6,10 @@
 #include <string.h>
 #include <strings.h>
 
-typedef struct feat_name {
-    unsigned bit;
-    const char *name; /* full spec name; the short form is what follows "_F_" */
-} feat_name;
+#include "model/dev/device_class.h"
+
+/* Full spec names; the short form is what follows "_F_". */
+typedef vs_dev_feature feat_name;
 
 /* Device-independent bits, including the legacy ones so traces of transitional devices
  * still read well. */
@@ -31,25 +31,7 @@ static const feat_name common_feats[] = {
     {VS_F_SUSPEND, "VIRTIO_F_SUSPEND"},
 };
 
-static const feat_name blk_feats[] = {
-    {0, "VIRTIO_BLK_F_BARRIER"}, /* legacy */
-    {VS_BLK_F_SIZE_MAX, "VIRTIO_BLK_F_SIZE_MAX"},
-    {VS_BLK_F_SEG_MAX, "VIRTIO_BLK_F_SEG_MAX"},
-    {VS_BLK_F_GEOMETRY, "VIRTIO_BLK_F_GEOMETRY"},
-    {VS_BLK_F_RO, "VIRTIO_BLK_F_RO"},
-    {VS_BLK_F_BLK_SIZE, "VIRTIO_BLK_F_BLK_SIZE"},
-    {7, "VIRTIO_BLK_F_SCSI"}, /* legacy */
-    {VS_BLK_F_FLUSH, "VIRTIO_BLK_F_FLUSH"},
-    {VS_BLK_F_TOPOLOGY, "VIRTIO_BLK_F_TOPOLOGY"},
-    {VS_BLK_F_CONFIG_WCE, "VIRTIO_BLK_F_CONFIG_WCE"},
-    {VS_BLK_F_MQ, "VIRTIO_BLK_F_MQ"},
-    {VS_BLK_F_DISCARD, "VIRTIO_BLK_F_DISCARD"},
-    {VS_BLK_F_WRITE_ZEROES, "VIRTIO_BLK_F_WRITE_ZEROES"},
-    {VS_BLK_F_LIFETIME, "VIRTIO_BLK_F_LIFETIME"},
-    {VS_BLK_F_SECURE_ERASE, "VIRTIO_BLK_F_SECURE_ERASE"},
-    {VS_BLK_F_ZONED, "VIRTIO_BLK_F_ZONED"},
-};
-
+/* Devices that have no model/dev/ folder yet (their slices come with their issues). */
 static const feat_name scsi_feats[] = {
     {VS_SCSI_F_INOUT, "VIRTIO_SCSI_F_INOUT"},
     {VS_SCSI_F_HOTPLUG, "VIRTIO_SCSI_F_HOTPLUG"},
@@ -65,12 +47,30 @@ static const feat_name console_feats[] = {
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
+const vs_device_class *vs_device_class_by_id(uint32_t device_id)
+{
+    for (const vs_device_class *const *c = vs_device_classes; *c; c++)
+        if ((*c)->device_id == device_id)
+            return *c;
+    return NULL;
+}
+
+const vs_device_class *vs_device_class_by_name(const char *name)
+{
+    for (const vs_device_class *const *c = vs_device_classes; name && *c; c++)
+        if (strcmp((*c)->name, name) == 0)
+            return *c;
+    return NULL;
+}
+
 static const feat_name *dev_table(uint32_t device_id, size_t *n)
 {
+    const vs_device_class *c = vs_device_class_by_id(device_id);
+    if (c) {
+        *n = c->nfeatures;
+        return c->features;
+    }
     switch (device_id) {
-    case VS_DEV_BLK:
-        *n = NELEM(blk_feats);
-        return blk_feats;
     case VS_DEV_SCSI:
         *n = NELEM(scsi_feats);
         return scsi_feats;

@@ -3,6 +3,7 @@
  * A step that does not get what it expects stops the scenario (what follows would test
  * a device in an unknown state). */
 #define _GNU_SOURCE
+#include "virtiosim/blk_qemu.h"
 #include "virtiosim/runner.h"
 
 #include <errno.h>
@@ -782,6 +783,7 @@ static int start_qemu(run_ctx *c, const char *const *args, vs_err *e)
 {
     vs_qemu_backend_opts o;
     vs_qemu_backend_opts_default(&o);
+    o.device_type = VS_DEV_BLK; /* until the scenario carries its device kind */
     o.qemu_path = c->o->qemu_path;
     o.same_cpu = c->o->qemu_same_cpu;
     o.device_args = args;
@@ -881,6 +883,7 @@ static int build_vhost(run_ctx *c, const char *sock, vs_err *e)
     }
     vs_vhost_fe_opts fo;
     vs_vhost_fe_opts_default(&fo);
+    fo.device_id = VS_DEV_BLK; /* until the scenario carries its device kind */
     fo.irq_mode = (enum vs_irq_mode)s->driver.interrupts;
     int rc = vs_vhost_user_transport_create(&c->t, c->gm, sock, &fo, &c->bus, e);
     if (rc < 0)

@@ -2,6 +2,7 @@
 #include <check.h>
 #include <string.h>
 
+#include "virtiosim/blk.h"
 #include "virtiosim/conformance.h"
 #include "virtiosim/virtio.h"
 

@@ -7,6 +7,24 @@
 
 #include "virtiosim/device.h"
 
+/* Feature bits (spec 5.2.3). */
+enum vs_blk_feature_bit {
+    VS_BLK_F_SIZE_MAX = 1,
+    VS_BLK_F_SEG_MAX = 2,
+    VS_BLK_F_GEOMETRY = 4,
+    VS_BLK_F_RO = 5,
+    VS_BLK_F_BLK_SIZE = 6,
+    VS_BLK_F_FLUSH = 9,
+    VS_BLK_F_TOPOLOGY = 10,
+    VS_BLK_F_CONFIG_WCE = 11,
+    VS_BLK_F_MQ = 12,
+    VS_BLK_F_DISCARD = 13,
+    VS_BLK_F_WRITE_ZEROES = 14,
+    VS_BLK_F_LIFETIME = 15,
+    VS_BLK_F_SECURE_ERASE = 16,
+    VS_BLK_F_ZONED = 17,
+};
+
 enum vs_blk_req_type {
     VS_BLK_T_IN = 0,
     VS_BLK_T_OUT = 1,
@@ -271,7 +289,8 @@ typedef struct vs_blk_opts {
  * config_wce+topology+geometry on, EVENT_IDX|INDIRECT_DESC|RING_PACKED offered). */
 void vs_blk_opts_default(vs_blk_opts *o);
 
-/* Creates the device (behaviour decisions are listed at the top of model/dev/blk.c).
+/* Creates the device (behaviour decisions are listed at the top of model/dev/blk/blk.c
+ * and blk_zoned.c).
  * Refuses CONFIG_WCE without FLUSH, device-specific bits in extra_features, a serial
  * longer than 20 bytes, blk_size not a power of two >= 512, and an image smaller than
  * the capacity unless create_image (which creates/extends it). gm must outlive the

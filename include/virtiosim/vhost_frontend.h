@@ -31,14 +31,15 @@
  *     all queue state; the next DRIVER_OK replays SET_FEATURES + the queue sequence.
  *     A back-end that died makes set_status(0) still succeed locally (status 0) but the
  *     next message fails with -VS_EBACKEND.
- *   config_read: GET_CONFIG of the whole device config (blk: 60 bytes, the size of
- *     struct virtio_blk_config that QEMU 7.2 / libvhost-user back-ends accept: qsd answers
- *     any other size with a zero-length reply) on every read, because the back-end may
+ *   config_read: GET_CONFIG of the whole device config (the size its device class gives,
+ *     model/dev/device_class.h: what QEMU 7.2 / libvhost-user back-ends accept, since qsd
+ *     answers any other size with a zero-length reply) on every read, because the back-end may
  *     change it (capacity after a resize).  A zero-length reply is -VS_EIO.  Without the CONFIG protocol
  *     feature: -VS_ENOTSUP.  config_write: SET_CONFIG.  config_generation: a local counter
  *     bumped when a GET_CONFIG shows different bytes from the previous one.
- *   num_queues: GET_QUEUE_NUM when MQ was negotiated, else blk config num_queues (when
- *     VIRTIO_BLK_F_MQ is offered), else 1; capped at VS_VHOST_FE_MAX_QUEUES.
+ *   num_queues: GET_QUEUE_NUM when MQ was negotiated, else the config's queue count
+ *     where the device class has one (blk: num_queues, when VIRTIO_BLK_F_MQ is offered),
+ *     else 1; capped at VS_VHOST_FE_MAX_QUEUES.
  *   queue_max_size: opts.queue_max_size, default 1024 = VIRTQUEUE_MAX_SIZE, the largest
  *     queue-size QEMU's own vhost-user-blk-pci front-end accepts (its default is 128).
  *     vhost-user has no message to ask a back-end for its limit; qemu-storage-daemon 7.2
@@ -99,7 +100,7 @@
 #define VS_VHOST_FE_MAX_QUEUES 64u
 
 typedef struct vs_vhost_fe_opts {
-    uint32_t device_id;          /* what the back-end is; 0 = VS_DEV_BLK */
+    uint32_t device_id;          /* what the back-end is (enum vs_device_id): required */
     enum vs_irq_mode irq_mode;   /* initial t->irq_mode */
     int msg_timeout_ms;          /* per reply; 0 = 2000 */
     int connect_timeout_ms;      /* create/reconnect; 0 = 5000 */

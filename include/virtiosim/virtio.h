@@ -37,23 +37,6 @@ enum vs_feature_bit {
     VS_F_DEVICE_STATUS_SUSPEND = 43,  /* old name of VS_F_SUSPEND */
 };
 
-enum vs_blk_feature_bit {
-    VS_BLK_F_SIZE_MAX = 1,
-    VS_BLK_F_SEG_MAX = 2,
-    VS_BLK_F_GEOMETRY = 4,
-    VS_BLK_F_RO = 5,
-    VS_BLK_F_BLK_SIZE = 6,
-    VS_BLK_F_FLUSH = 9,
-    VS_BLK_F_TOPOLOGY = 10,
-    VS_BLK_F_CONFIG_WCE = 11,
-    VS_BLK_F_MQ = 12,
-    VS_BLK_F_DISCARD = 13,
-    VS_BLK_F_WRITE_ZEROES = 14,
-    VS_BLK_F_LIFETIME = 15,
-    VS_BLK_F_SECURE_ERASE = 16,
-    VS_BLK_F_ZONED = 17,
-};
-
 enum vs_scsi_feature_bit {
     VS_SCSI_F_INOUT = 0,
     VS_SCSI_F_HOTPLUG = 1,
@@ -70,7 +53,7 @@ enum vs_console_feature_bit {
 #define VS_BIT(n) (UINT64_C(1) << (n))
 
 /* "VIRTIO_F_EVENT_IDX", "VIRTIO_BLK_F_RO", ...; NULL if the bit has no name for that
- * device type. */
+ * device type (device-specific names come from the device classes, model/dev/). */
 const char *vs_feature_name(uint32_t device_id, unsigned bit);
 /* Reverse lookup; accepts the full name or the short one ("EVENT_IDX", "RO"). -1 if none. */
 int vs_feature_bit(uint32_t device_id, const char *name);

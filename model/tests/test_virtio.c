@@ -1,4 +1,6 @@
 /* Unit tests for feature names and device status rules (model/virtio.c). */
+#include "model/dev/device_class.h"
+#include "virtiosim/blk.h"
 #include "virtiosim/virtio.h"
 
 #include <check.h>
@@ -54,6 +56,33 @@ START_TEST(feature_names)
         }
     }
     ck_assert_int_ge(named, 3 * 15);
+}
+END_TEST
+
+/* The generated registry holds blk's class; feature names come from it. */
+START_TEST(device_classes)
+{
+    const vs_device_class *c = vs_device_class_by_id(VS_DEV_BLK);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_ptr_eq(c, vs_device_class_by_name("blk"));
+    ck_assert_str_eq(c->name, "blk");
+    ck_assert_str_eq(c->feature_prefix, "VIRTIO_BLK_F_");
+    ck_assert_uint_eq(c->vhost_config_len, VS_BLK_CFG_SIZE);
+    ck_assert_ptr_null(vs_device_class_by_id(0));
+    ck_assert_ptr_null(vs_device_class_by_name("nosuch"));
+    ck_assert_ptr_null(vs_device_class_by_name(NULL));
+    unsigned n = 0;
+    for (const vs_device_class *const *p = vs_device_classes; *p; p++, n++) {
+        ck_assert_ptr_eq(*p, vs_device_class_by_id((*p)->device_id));
+        for (unsigned i = 0; i < (*p)->nfeatures; i++) {
+            const vs_dev_feature *f = &(*p)->features[i];
+            ck_assert_int_eq(strncmp(f->name, (*p)->feature_prefix,
+                                     strlen((*p)->feature_prefix)), 0);
+            ck_assert_str_eq(vs_feature_name((*p)->device_id, f->bit), f->name);
+            ck_assert_int_eq(vs_feature_bit((*p)->device_id, f->name), (int)f->bit);
+        }
+    }
+    ck_assert_uint_ge(n, 1);
 }
 END_TEST
 
@@ -269,6 +298,7 @@ int main(void)
     Suite *s = suite_create("virtio");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, feature_names);
+    tcase_add_test(tc, device_classes);
     tcase_add_test(tc, features_format);
     tcase_add_test(tc, status_format);
     tcase_add_test(tc, driver_write_exhaustive);

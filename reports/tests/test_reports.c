@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "virtiosim/blk.h"
 #include "virtiosim/report.h"
 #include "virtiosim/virtio.h"
 

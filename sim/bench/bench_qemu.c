@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "virtiosim/blk_qemu.h"
 #include "virtiosim/gmem.h"
 #include "virtiosim/qemu.h"
 #include "virtiosim/virtio.h"
@@ -73,6 +74,7 @@ static int one_run(double *kreqs, double *ratio)
     TRY(vs_qemu_blk_args(&p, &a, &err));
     vs_qemu_backend_opts o;
     vs_qemu_backend_opts_default(&o);
+    o.device_type = VS_DEV_BLK;
     o.device_args = a.argv;
     o.poll_spin_ns = (uint64_t)env_long("VIRTIOSIM_BENCH_SPIN_NS", 0);
     o.poll_sleep_max_ns = (uint64_t)env_long("VIRTIOSIM_BENCH_SLEEP_NS", 0);

@@ -325,6 +325,7 @@ int main(void)
     TRY(vs_gmem_create_flat(&gm, 64u << 20, err));
     vs_vhost_fe_opts fo;
     vs_vhost_fe_opts_default(&fo);
+    fo.device_id = VS_DEV_BLK;
     fo.spin_ns = (uint64_t)env_long("VIRTIOSIM_BENCH_SPIN_NS", 20000);
     if (!fo.spin_ns)
         fo.spin_ns = UINT64_MAX;  /* 0 from the environment: never spin */

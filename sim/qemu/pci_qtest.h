@@ -18,10 +18,6 @@
 #define VS_PCI_MMIO_BASE 0xE0000000ull
 #define VS_PCI_MMIO_END 0xFEC00000ull /* exclusive */
 
-#define VS_VIRTIO_TYPE_BLK 2u
-#define VS_VIRTIO_TYPE_CONSOLE 3u
-#define VS_VIRTIO_TYPE_SCSI 8u
-
 typedef struct vs_pci_bdf {
     uint8_t bus, dev, fn;
 } vs_pci_bdf;
@@ -40,7 +36,7 @@ int vs_pci_scan_bus0(vs_qtest *q, vs_pci_func *out, size_t max, size_t *n, vs_er
 /* index-th function (0-based, scan order) with vendor/device; -VS_ERANGE if absent. */
 int vs_pci_find(vs_qtest *q, uint16_t vendor, uint16_t device, unsigned index,
                 vs_pci_func *out, vs_err *e);
-/* Modern virtio device of the given virtio type (VS_VIRTIO_TYPE_*). */
+/* Modern virtio device of the given virtio type (the virtio device id). */
 int vs_pci_find_virtio(vs_qtest *q, unsigned virtio_type, unsigned index, vs_pci_func *out,
                        vs_err *e);
 

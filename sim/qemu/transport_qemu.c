@@ -387,8 +387,7 @@ static qemu_plat *qp_of(const vs_transport *t)
 
 void vs_qemu_backend_opts_default(vs_qemu_backend_opts *o)
 {
-    memset(o, 0, sizeof *o);
-    o->device_type = VS_DEV_BLK;
+    memset(o, 0, sizeof *o); /* device_type: the caller's to give */
     o->irq_mode = VS_IRQ_MSIX;
     o->step_timeout_ms = 5000;
     o->startup_timeout_ms = 10000;
@@ -423,16 +422,6 @@ static int irqfd_setup(qemu_plat *q, vs_err *e)
     return 0;
 }
 
-static unsigned pci_type_of(uint32_t device_type)
-{
-    switch (device_type) {
-    case VS_DEV_BLK: return VS_VIRTIO_TYPE_BLK;
-    case VS_DEV_SCSI: return VS_VIRTIO_TYPE_SCSI;
-    case VS_DEV_CONSOLE: return VS_VIRTIO_TYPE_CONSOLE;
-    default: return 0;
-    }
-}
-
 int vs_qemu_transport_create(vs_transport **out, vs_gmem *gm, const vs_qemu_backend_opts *o,
                              vs_event_bus *bus, vs_err *e)
 {
@@ -442,8 +431,6 @@ int vs_qemu_transport_create(vs_transport **out, vs_gmem *gm, const vs_qemu_back
     vs_qemu_backend_opts def;
     vs_qemu_backend_opts_default(&def);
     vs_qemu_backend_opts op = o ? *o : def;
-    if (!op.device_type)
-        op.device_type = VS_DEV_BLK;
     if (op.step_timeout_ms <= 0)
         op.step_timeout_ms = def.step_timeout_ms;
     if (op.startup_timeout_ms <= 0)
@@ -452,13 +439,15 @@ int vs_qemu_transport_create(vs_transport **out, vs_gmem *gm, const vs_qemu_back
         op.poll_spin_ns = def.poll_spin_ns;
     if (!op.poll_sleep_max_ns)
         op.poll_sleep_max_ns = def.poll_sleep_max_ns;
-    unsigned ptype = pci_type_of(op.device_type);
-    if (!ptype)
-        return vs_err_set(e, VS_ENOTSUP, "qemu: device type %u not supported", op.device_type);
+    /* A modern virtio-pci function's type is the virtio device id (PCI id 0x1040 + id). */
+    unsigned ptype = op.device_type;
+    if (!ptype || ptype > 0xff)
+        return vs_err_set(e, VS_EINVAL, "qemu: no valid device type given (%u)",
+                          op.device_type);
     if (op.irq_mode != VS_IRQ_MSIX && op.irq_mode != VS_IRQ_INTX && op.irq_mode != VS_IRQ_POLL)
         return vs_err_set(e, VS_EINVAL, "qemu: unknown irq mode %d", (int)op.irq_mode);
     if (!op.device_args || !op.device_args[0])
-        return vs_err_set(e, VS_EINVAL, "qemu: no device arguments (see vs_qemu_blk_args)");
+        return vs_err_set(e, VS_EINVAL, "qemu: no device arguments");
 
     /* guest RAM: the whole memfd, flat from GPA 0 */
     uint64_t size = vs_gmem_file_size(gm);
@@ -723,145 +712,4 @@ void vs_qemu_transport_stats(const vs_transport *vt, vs_qemu_stats *out)
         out->qtest_commands = vs_qtest_stat_commands(q->qt);
         out->qtest_writes = vs_qtest_stat_writes(q->qt);
     }
-}
-
-/* ------------------------------------------------------------------ argument builder */
-
-void vs_qemu_blk_params_default(vs_qemu_blk_params *p)
-{
-    memset(p, 0, sizeof *p);
-    p->capacity = UINT64_C(64) << 20;
-    p->event_idx = true;
-    p->indirect_desc = true;
-    p->discard = true;
-    p->write_zeroes = true;
-    p->ioeventfd = true;
-}
-
-typedef struct sbuf {
-    char *p;
-    size_t len, cap;
-    bool overflow;
-} sbuf;
-
-static void sb_put(sbuf *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_put(sbuf *s, const char *fmt, ...)
-{
-    if (s->overflow)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(s->p + s->len, s->cap - s->len, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= s->cap - s->len) {
-        s->overflow = true;
-        return;
-    }
-    s->len += (size_t)n;
-}
-
-/* QEMU option values: a comma is written as ",,". */
-static void sb_put_escaped(sbuf *s, const char *v)
-{
-    for (; *v && !s->overflow; v++) {
-        if (*v == ',')
-            sb_put(s, ",,");
-        else
-            sb_put(s, "%c", *v);
-    }
-}
-
-static const char *onoff(bool b) { return b ? "on" : "off"; }
-
-int vs_qemu_blk_args(const vs_qemu_blk_params *p, vs_qemu_args *out, vs_err *e)
-{
-    if (!p || !out)
-        return vs_err_set(e, VS_EINVAL, "qemu: blk args: NULL argument");
-    memset(out, 0, sizeof *out);
-    if (!p->image && (p->capacity == 0 || p->capacity % 512))
-        return vs_err_set(e, VS_EINVAL, "qemu: blk args: capacity %" PRIu64
-                          " is not a non-zero multiple of 512", p->capacity);
-    if (p->queue_size && (p->queue_size < 2 || (p->queue_size & (p->queue_size - 1)) ||
-                          p->queue_size > 1024))
-        return vs_err_set(e, VS_EINVAL,
-                          "qemu: blk args: queue size %u (QEMU wants a power of two, 2..1024)",
-                          p->queue_size);
-    if (p->n_rules && !p->rules)
-        return vs_err_set(e, VS_EINVAL, "qemu: blk args: %zu rules but no array", p->n_rules);
-    for (size_t i = 0; i < p->n_rules; i++) {
-        const vs_qemu_blkdebug_rule *r = &p->rules[i];
-        if (r->event != VS_QEMU_BLKDBG_READ_AIO && r->event != VS_QEMU_BLKDBG_WRITE_AIO)
-            return vs_err_set(e, VS_EINVAL, "qemu: blk args: rule %zu: unknown event", i);
-        if (r->err_no <= 0 || r->err_no > 4095)
-            return vs_err_set(e, VS_EINVAL, "qemu: blk args: rule %zu: errno %d", i, r->err_no);
-        if (r->sector < -1)
-            return vs_err_set(e, VS_EINVAL, "qemu: blk args: rule %zu: sector %" PRId64, i,
-                              r->sector);
-    }
-    sbuf s = { .p = out->buf, .cap = sizeof out->buf };
-    const char *node = "vsd0";
-
-    size_t dev_off = s.len;
-    sb_put(&s, "virtio-blk-pci,disable-legacy=on,drive=%s,rerror=report,werror=report", node);
-    if (p->num_queues)
-        sb_put(&s, ",num-queues=%u", p->num_queues);
-    if (p->queue_size)
-        sb_put(&s, ",queue-size=%u", p->queue_size);
-    sb_put(&s, ",packed=%s,event_idx=%s,indirect_desc=%s,discard=%s,write-zeroes=%s,ioeventfd=%s",
-           onoff(p->packed), onoff(p->event_idx), onoff(p->indirect_desc), onoff(p->discard),
-           onoff(p->write_zeroes), onoff(p->ioeventfd));
-    if (p->serial) {
-        sb_put(&s, ",serial=");
-        sb_put_escaped(&s, p->serial);
-    }
-    sb_put(&s, "%c", 0);
-    if (s.overflow)
-        goto overflow;
-    size_t bd_off = s.len;
-
-    /* the image node (protocol level) */
-    sbuf img = { 0 };
-    char imgbuf[1536];
-    img.p = imgbuf;
-    img.cap = sizeof imgbuf;
-    const char *pfx = p->n_rules ? "file.image." : "";
-    if (p->image) {
-        sb_put(&img, "%sdriver=file,%sfilename=", pfx, pfx);
-        sb_put_escaped(&img, p->image);
-    } else {
-        sb_put(&img, "%sdriver=null-co,%ssize=%" PRIu64 ",%sread-zeroes=on", pfx, pfx,
-               p->capacity, pfx);
-    }
-    if (img.overflow)
-        goto overflow;
-
-    if (!p->n_rules) {
-        sb_put(&s, "node-name=%s,%s", node, imgbuf);
-    } else {
-        sb_put(&s, "driver=raw,node-name=%s,file.driver=blkdebug", node);
-        for (size_t i = 0; i < p->n_rules; i++) {
-            const vs_qemu_blkdebug_rule *r = &p->rules[i];
-            sb_put(&s, ",file.inject-error.%zu.event=%s,file.inject-error.%zu.errno=%d", i,
-                   r->event == VS_QEMU_BLKDBG_READ_AIO ? "read_aio" : "write_aio", i, r->err_no);
-            if (r->sector >= 0)
-                sb_put(&s, ",file.inject-error.%zu.sector=%" PRId64, i, r->sector);
-            sb_put(&s, ",file.inject-error.%zu.once=%s", i, onoff(r->once));
-        }
-        sb_put(&s, ",%s", imgbuf);
-    }
-    if (p->read_only)
-        sb_put(&s, ",read-only=on");
-    sb_put(&s, "%c", 0);
-    if (s.overflow)
-        goto overflow;
-    out->argv[0] = "-device";
-    out->argv[1] = out->buf + dev_off;
-    out->argv[2] = "-blockdev";
-    out->argv[3] = out->buf + bd_off;
-    out->argv[4] = NULL;
-    out->argc = 4;
-    return 0;
-overflow:
-    memset(out, 0, sizeof *out);
-    return vs_err_set(e, VS_EINVAL, "qemu: blk args: arguments too long");
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "virtiosim/blk.h"
+#include "virtiosim/blk_qemu.h"
 #include "virtiosim/conformance.h"
 #include "virtiosim/driver.h"
 #include "virtiosim/event.h"
@@ -398,6 +399,7 @@ START_TEST(checks_qemu)
     OK(vs_qemu_blk_args(&p, &a, e));
     vs_qemu_backend_opts o;
     vs_qemu_backend_opts_default(&o);
+    o.device_type = VS_DEV_BLK;
     o.device_args = a.argv;
     vs_transport *t = NULL;
     ev_hash h = {.h = 1};

@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "virtiosim/blk.h"
+#include "virtiosim/blk_qemu.h"
 #include "virtiosim/event.h"
 #include "virtiosim/gmem.h"
 #include "virtiosim/qemu.h"
@@ -90,6 +92,7 @@ static void start(fx *f, vs_qemu_blk_params *p, enum vs_irq_mode mode)
 {
     vs_qemu_backend_opts o;
     vs_qemu_backend_opts_default(&o);
+    o.device_type = VS_DEV_BLK;
     o.irq_mode = mode;
     start_with(f, p, &o);
 }
@@ -264,6 +267,7 @@ START_TEST(split_msix_roundtrip)
     fx f;
     vs_qemu_backend_opts o;
     vs_qemu_backend_opts_default(&o);
+    o.device_type = VS_DEV_BLK;
     start_on_image(&f, &o, "vs,serial");
     bring_up(&f, VS_RING_SPLIT, VS_BIT(VS_F_EVENT_IDX));
     /* config: capacity (le64 at 0) in 512-byte sectors, any width */
@@ -307,6 +311,7 @@ START_TEST(msix_through_eventfds)
     fx f;
     vs_qemu_backend_opts o;
     vs_qemu_backend_opts_default(&o);
+    o.device_type = VS_DEV_BLK;
     start_on_image(&f, &o, NULL);
     bring_up(&f, VS_RING_SPLIT, 0);
     roundtrip(&f);
@@ -331,6 +336,7 @@ START_TEST(msix_slot_polling_fallback)
     fx f;
     vs_qemu_backend_opts o;
     vs_qemu_backend_opts_default(&o);
+    o.device_type = VS_DEV_BLK;
     o.no_irqfd = true;
     start_on_image(&f, &o, NULL);
     ck_assert_ptr_null(strstr(vs_qemu_transport_cmdline(f.t), "ivshmem"));
@@ -354,6 +360,7 @@ START_TEST(same_cpu_restores_affinity)
     vs_qemu_blk_params_default(&p);
     vs_qemu_backend_opts o;
     vs_qemu_backend_opts_default(&o);
+    o.device_type = VS_DEV_BLK;
     o.same_cpu = true;
     start_with(&f, &p, &o);
     ck_assert_int_eq(sched_getaffinity(0, sizeof during, &during), 0);
@@ -541,6 +548,7 @@ START_TEST(bad_args_and_builder)
     const char *bad[] = { "-device", "virtio-blk-pci,drive=nosuch", NULL };
     vs_qemu_backend_opts o;
     vs_qemu_backend_opts_default(&o);
+    o.device_type = VS_DEV_BLK;
     o.device_args = bad;
     vs_transport *t = NULL;
     ck_assert_int_eq(vs_qemu_transport_create(&t, gm, &o, NULL, &er), -VS_EBACKEND);

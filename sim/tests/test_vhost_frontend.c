@@ -101,6 +101,7 @@ START_TEST(qsd_driver_io)
     vs_transport *t;
     vs_vhost_fe_opts fo;
     vs_vhost_fe_opts_default(&fo);
+    fo.device_id = VS_DEV_BLK;
     OK(vs_vhost_user_transport_create(&t, gm, sock, &fo, &bus, e));
     ck_assert(vs_vhost_user_transport_is(t));
     vs_vhost_fe_stats st;
@@ -162,7 +163,10 @@ START_TEST(qsd_multiqueue)
     vs_gmem *gm;
     OK(vs_gmem_create_flat(&gm, MEM, e));
     vs_transport *t;
-    OK(vs_vhost_user_transport_create(&t, gm, vs_qsd_socket_path(q), NULL, NULL, e));
+    vs_vhost_fe_opts fo;
+    vs_vhost_fe_opts_default(&fo);
+    fo.device_id = VS_DEV_BLK;
+    OK(vs_vhost_user_transport_create(&t, gm, vs_qsd_socket_path(q), &fo, NULL, e));
     uint16_t n = 0;
     OK(t->ops->num_queues(t, &n, e));
     ck_assert_uint_eq(n, 2);
@@ -193,6 +197,7 @@ START_TEST(qsd_death_and_reconnect)
     vs_transport *t;
     vs_vhost_fe_opts fo;
     vs_vhost_fe_opts_default(&fo);
+    fo.device_id = VS_DEV_BLK;
     OK(vs_vhost_user_transport_create(&t, gm, vs_qsd_socket_path(q), &fo, NULL, e));
     vs_driver_opts o;
     vs_driver_opts_default(&o);
@@ -381,6 +386,7 @@ START_TEST(fake_malformed)
     ck_assert_int_eq(pthread_create(&th, NULL, fake_main, &f), 0);
     vs_vhost_fe_opts fo;
     vs_vhost_fe_opts_default(&fo);
+    fo.device_id = VS_DEV_BLK;
     fo.msg_timeout_ms = 500;
     vs_transport *t = NULL;
     vs_err err = {0};
@@ -415,6 +421,7 @@ START_TEST(fake_death_after_bringup)
     ck_assert_int_eq(pthread_create(&th, NULL, fake_main, &f), 0);
     vs_vhost_fe_opts fo;
     vs_vhost_fe_opts_default(&fo);
+    fo.device_id = VS_DEV_BLK;
     fo.msg_timeout_ms = 500;
     vs_transport *t = NULL;
     OK(vs_vhost_user_transport_create_fd(&t, gm, sv[0], &fo, NULL, e));
@@ -470,6 +477,7 @@ START_TEST(qsd_bad_args)
     OK(vs_gmem_create_flat(&gm, 1u << 20, e));
     vs_vhost_fe_opts fo;
     vs_vhost_fe_opts_default(&fo);
+    fo.device_id = VS_DEV_BLK;
     fo.connect_timeout_ms = 100;
     rc = vs_vhost_user_transport_create(&t, gm, "/nonexistent/vhost.sock", &fo, NULL, &err);
     ck_assert_int_eq(rc, -VS_EBACKEND);

@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "virtiosim/blk.h"
+#include "model/dev/device_class.h"
 #include "virtiosim/vhost.h"
 
 #define VHOST_ONLY_FEATURES                                                                \
@@ -403,14 +403,21 @@ static int fe_set_vring_fd(vhost_fe *t, uint32_t req, uint32_t index, int fd, vs
 
 /* ------------------------------------------------------------------ negotiation */
 
+/* What the device's class says the back-end answers; 64 bytes for a device without one. */
 static uint32_t config_size_for(uint32_t device_id)
 {
-    switch (device_id) {
-    case VS_DEV_BLK: return 60;      /* struct virtio_blk_config through unused1[3] */
-    case VS_DEV_SCSI: return 36;
-    case VS_DEV_CONSOLE: return 12;
-    default: return 64;
-    }
+    const vs_device_class *c = vs_device_class_by_id(device_id);
+    return c && c->vhost_config_len ? c->vhost_config_len : 64;
+}
+
+/* A back-end without GET_QUEUE_NUM: the queue count its config space advertises. */
+static uint64_t config_num_queues(const vhost_fe *t, uint64_t offered, uint64_t nq)
+{
+    const vs_device_class *c = vs_device_class_by_id(t->base.device_id);
+    if (!c || c->num_queues_feature < 0 || !(offered & VS_BIT(c->num_queues_feature)) ||
+        t->cfg_len < c->num_queues_off + 2)
+        return nq;
+    return (uint64_t)t->cfg[c->num_queues_off] | (uint64_t)t->cfg[c->num_queues_off + 1] << 8;
 }
 
 static int fe_fetch_config(vhost_fe *t, vs_err *e)
@@ -487,9 +494,8 @@ static int fe_handshake(vhost_fe *t, vs_err *e)
     if (t->proto & VS_BIT(VS_VHOST_PF_CONFIG)) {
         if ((rc = fe_fetch_config(t, e)) < 0)
             return rc;
-        if (!(t->proto & VS_BIT(VS_VHOST_PF_MQ)) && t->base.device_id == VS_DEV_BLK &&
-            (f & VS_BIT(VS_BLK_F_MQ)) && t->cfg_len >= 36)
-            nq = (uint64_t)t->cfg[34] | (uint64_t)t->cfg[35] << 8;
+        if (!(t->proto & VS_BIT(VS_VHOST_PF_MQ)))
+            nq = config_num_queues(t, f, nq);
     }
     if (nq == 0)
         nq = 1;
@@ -1042,8 +1048,7 @@ static const vs_transport_ops fe_ops = {
 
 void vs_vhost_fe_opts_default(vs_vhost_fe_opts *o)
 {
-    memset(o, 0, sizeof *o);
-    o->device_id = VS_DEV_BLK;
+    memset(o, 0, sizeof *o); /* device_id: the caller's to give */
     o->irq_mode = VS_IRQ_MSIX;
     o->msg_timeout_ms = 2000;
     o->connect_timeout_ms = 5000;
@@ -1060,6 +1065,12 @@ static int create_common(vs_transport **out, vs_gmem *gm, const char *path, int 
         return vs_err_set(e, VS_EINVAL, "vhost-user: missing output or guest memory");
     }
     *out = NULL;
+    if (!o || !o->device_id) {
+        /* vhost-user has no message that says what the back-end is */
+        if (fd >= 0)
+            close(fd);
+        return vs_err_set(e, VS_EINVAL, "vhost-user: no device id given (vs_vhost_fe_opts)");
+    }
     const vs_gmem_region *r0 = vs_gmem_region_count(gm) ? vs_gmem_region_at(gm, 0) : NULL;
     if (!r0 || r0->gpa != 0 || r0->file_offset != 0) {
         if (fd >= 0)
@@ -1084,9 +1095,7 @@ static int create_common(vs_transport **out, vs_gmem *gm, const char *path, int 
     }
     vs_vhost_fe_opts def;
     vs_vhost_fe_opts_default(&def);
-    t->o = o ? *o : def;
-    if (!t->o.device_id)
-        t->o.device_id = VS_DEV_BLK;
+    t->o = *o;
     if (t->o.msg_timeout_ms <= 0)
         t->o.msg_timeout_ms = def.msg_timeout_ms;
     if (t->o.connect_timeout_ms <= 0)

@@ -1,4 +1,6 @@
-/* Reference virtio-blk device (VIRTIO 1.x section 5.2 "Block Device").
+/* Reference virtio-blk device (VIRTIO 1.x section 5.2 "Block Device"): requests, storage,
+ * creation. The zoned model is blk_zoned.c, config space and features blk_config.c
+ * (internals shared through blk_int.h).
  *
  * Transport-independent and clock-free: handle() performs one request completely.
  * All guest memory accesses go through vs_gmem_read/vs_gmem_write (never dseg.host), so
@@ -72,7 +74,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* fallocate, fdatasync, pread; the build does not define it */
 #endif
-#include "virtiosim/blk.h"
+#include "blk_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -83,44 +85,6 @@
 #include <unistd.h>
 
 #include "virtiosim/le.h"
-#include "virtiosim/virtio.h"
-
-#define BLK_BOUNCE (64u * 1024u)
-#define BLK_DWZ_SEG 16u
-#define BLK_HDR 16u
-#define BLK_STATUS_BAD 7u
-
-typedef struct blk_zone {
-    uint8_t type, state;     /* enum vs_blk_zone_type / vs_blk_zone_state */
-    uint64_t wp;             /* write pointer (sector) */
-} blk_zone;
-
-typedef struct blk_dev {
-    vs_device dev;           /* first: vs_device* <-> blk_dev* */
-    vs_blk_opts o;           /* normalised copy (serial/image_path not owned) */
-    char serial[VS_BLK_ID_BYTES];
-    uint64_t capacity;       /* sectors */
-    uint64_t features;       /* offered */
-    uint8_t writeback;
-    uint8_t writeback_init;
-    uint8_t *ram;            /* RAM storage (anonymous mapping), or NULL */
-    size_t ram_bytes;
-    int fd;                  /* file storage, or -1 */
-    uint8_t *bounce;         /* BLK_BOUNCE bytes */
-    bool features_accepted;  /* FEATURES_OK accepted since the last reset */
-    blk_zone *zones;         /* zoned mode: nzones zones of zs sectors, else NULL */
-    uint64_t nzones;
-    uint64_t zs;
-} blk_dev;
-
-static blk_dev *to_blk(vs_device *d) { return (blk_dev *)d; }
-static const blk_dev *to_cblk(const vs_device *d) { return (const blk_dev *)d; }
-
-static bool neg(const blk_dev *b, unsigned bit)
-{
-    return (b->dev.driver_features & VS_BIT(bit)) != 0;
-}
-static bool offered(const blk_dev *b, unsigned bit) { return (b->features & VS_BIT(bit)) != 0; }
 
 /* ------------------------------------------------------------------ storage */
 
@@ -148,7 +112,7 @@ static int st_read(blk_dev *b, uint64_t off, void *buf, size_t len)
     return 0;
 }
 
-static int st_write(blk_dev *b, uint64_t off, const void *buf, size_t len)
+int vs__blkdev_st_write(blk_dev *b, uint64_t off, const void *buf, size_t len)
 {
     if (b->ram) {
         memcpy(b->ram + off, buf, len);
@@ -171,7 +135,7 @@ static int st_write(blk_dev *b, uint64_t off, const void *buf, size_t len)
     return 0;
 }
 
-static int st_zero(blk_dev *b, uint64_t off, uint64_t len, bool unmap)
+int vs__blkdev_st_zero(blk_dev *b, uint64_t off, uint64_t len, bool unmap)
 {
     if (b->ram) {
         memset(b->ram + off, 0, len);
@@ -187,7 +151,7 @@ static int st_zero(blk_dev *b, uint64_t off, uint64_t len, bool unmap)
     memset(b->bounce, 0, BLK_BOUNCE);
     while (len) {
         size_t n = len < BLK_BOUNCE ? (size_t)len : BLK_BOUNCE;
-        int r = st_write(b, off, b->bounce, n);
+        int r = vs__blkdev_st_write(b, off, b->bounce, n);
         if (r < 0)
             return r;
         off += n;
@@ -196,7 +160,7 @@ static int st_zero(blk_dev *b, uint64_t off, uint64_t len, bool unmap)
     return 0;
 }
 
-static int st_sync(blk_dev *b)
+int vs__blkdev_st_sync(blk_dev *b)
 {
     if (b->fd < 0)
         return 0;
@@ -206,7 +170,7 @@ static int st_sync(blk_dev *b)
 }
 
 /* Must a completed write be stable (committed) before completion is reported? */
-static bool write_through(const blk_dev *b)
+bool vs__blkdev_write_through(const blk_dev *b)
 {
     if (offered(b, VS_BLK_F_FLUSH) && !neg(b, VS_BLK_F_FLUSH) && !neg(b, VS_BLK_F_CONFIG_WCE))
         return true;
@@ -220,8 +184,8 @@ static bool write_through(const blk_dev *b)
 /* Copies len bytes at byte offset off of the readable (write=false) or writable part of
  * the chain to/from buf. to_guest selects direction. Caller guarantees the range lies
  * inside the part. */
-static int chain_xfer(blk_dev *b, const vs_chain *c, bool writable, uint64_t off, void *buf,
-                      uint64_t len, bool to_guest, vs_err *e)
+int vs__blkdev_chain_xfer(blk_dev *b, const vs_chain *c, bool writable, uint64_t off, void *buf,
+                          uint64_t len, bool to_guest, vs_err *e)
 {
     uint32_t first = writable ? c->n_out : 0, end = writable ? c->nseg : c->n_out;
     uint8_t *p = buf;
@@ -249,12 +213,12 @@ static int chain_xfer(blk_dev *b, const vs_chain *c, bool writable, uint64_t off
     return 0;
 }
 
-static int chain_zero(blk_dev *b, const vs_chain *c, uint64_t off, uint64_t len, vs_err *e)
+int vs__blkdev_chain_zero(blk_dev *b, const vs_chain *c, uint64_t off, uint64_t len, vs_err *e)
 {
     memset(b->bounce, 0, BLK_BOUNCE);
     while (len) {
         uint64_t n = len < BLK_BOUNCE ? len : BLK_BOUNCE;
-        int r = chain_xfer(b, c, true, off, b->bounce, n, true, e);
+        int r = vs__blkdev_chain_xfer(b, c, true, off, b->bounce, n, true, e);
         if (r < 0)
             return r;
         off += n;
@@ -263,28 +227,16 @@ static int chain_zero(blk_dev *b, const vs_chain *c, uint64_t off, uint64_t len,
     return 0;
 }
 
-/* ------------------------------------------------------------------ requests */
 
-typedef struct blk_req {
-    const vs_chain *c;
-    uint32_t type;
-    uint64_t sector;
-    uint64_t out_bytes;  /* readable total */
-    uint64_t in_bytes;   /* writable total, >= 1 */
-} blk_req;
 
-static int range_ok(const blk_dev *b, uint64_t sector, uint64_t nsec)
-{
-    return sector <= b->capacity && nsec <= b->capacity - sector;
-}
 
 /* Writes the status byte and sets *written; applies BAD_STATUS. */
-static int complete(blk_dev *b, const blk_req *r, uint8_t status, uint32_t written,
-                    uint32_t *out_written, vs_err *e)
+int vs__blkdev_complete(blk_dev *b, const blk_req *r, uint8_t status, uint32_t written,
+                        uint32_t *out_written, vs_err *e)
 {
     if (status == VS_BLK_S_OK && (b->dev.mutations & VS_BLK_MUT_BAD_STATUS))
         status = BLK_STATUS_BAD;
-    int rc = chain_xfer(b, r->c, true, r->in_bytes - 1, &status, 1, true, e);
+    int rc = vs__blkdev_chain_xfer(b, r->c, true, r->in_bytes - 1, &status, 1, true, e);
     if (rc < 0)
         return vs_err_prefix(e, "blk: writing status byte");
     *out_written = written;
@@ -293,46 +245,31 @@ static int complete(blk_dev *b, const blk_req *r, uint8_t status, uint32_t writt
 
 /* Failure of a request whose writable part may hold a data area: zero it, report the
  * whole writable part (honest used length). */
-static int fail_zero(blk_dev *b, const blk_req *r, uint8_t status, uint32_t *w, vs_err *e)
+int vs__blkdev_fail_zero(blk_dev *b, const blk_req *r, uint8_t status, uint32_t *w, vs_err *e)
 {
     if (r->in_bytes > 1) {
-        int rc = chain_zero(b, r->c, 0, r->in_bytes - 1, e);
+        int rc = vs__blkdev_chain_zero(b, r->c, 0, r->in_bytes - 1, e);
         if (rc < 0)
             return rc;
     }
-    return complete(b, r, status, (uint32_t)r->in_bytes, w, e);
+    return vs__blkdev_complete(b, r, status, (uint32_t)r->in_bytes, w, e);
 }
 
-static uint8_t io_status(int rc) { return rc < 0 ? VS_BLK_S_IOERR : VS_BLK_S_OK; }
-
-/* zoned mode (below) */
-static bool zoned_on(const blk_dev *b);
-static uint8_t z_read_check(const blk_dev *b, uint64_t sector, uint64_t nsec);
-static uint8_t z_write_check(const blk_dev *b, uint64_t sector, uint64_t nsec, bool append,
-                             uint64_t *at);
-static void z_written(blk_dev *b, uint64_t at, uint64_t nsec);
-static bool zmut(const blk_dev *b, enum vs_blk_zoned_mutation m);
-static int z_reset_zone(blk_dev *b, uint64_t i);
-/* Secure erase alignment: whole zones in zoned mode (spec 5.2.6.2), else 1. */
-static uint32_t se_align(const blk_dev *b)
-{
-    return b->o.zoned.on ? b->o.zoned.zone_sectors : 1;
-}
 
 static int req_in(blk_dev *b, const blk_req *r, uint32_t *w, vs_err *e)
 {
-    if (r->out_bytes != BLK_HDR)
+    if (r->out_bytes != VS_BLK_HDR_BYTES)
         return vs_err_set(e, VS_EINVAL,
                           "blk: IN request has %llu readable bytes after the 16-byte header "
                           "(data must be device-writable)",
-                          (unsigned long long)(r->out_bytes - BLK_HDR));
+                          (unsigned long long)(r->out_bytes - VS_BLK_HDR_BYTES));
     uint64_t len = r->in_bytes - 1;
     if (len % VS_BLK_SECTOR || !range_ok(b, r->sector, len / VS_BLK_SECTOR))
-        return fail_zero(b, r, VS_BLK_S_IOERR, w, e);
+        return vs__blkdev_fail_zero(b, r, VS_BLK_S_IOERR, w, e);
     if (zoned_on(b)) {
-        uint8_t zst = z_read_check(b, r->sector, len / VS_BLK_SECTOR);
+        uint8_t zst = vs__blkdev_z_read_check(b, r->sector, len / VS_BLK_SECTOR);
         if (zst != VS_BLK_S_OK)
-            return fail_zero(b, r, zst, w, e);
+            return vs__blkdev_fail_zero(b, r, zst, w, e);
     }
     uint64_t pos = r->sector * VS_BLK_SECTOR;
     for (uint64_t done = 0; done < len;) {
@@ -341,13 +278,13 @@ static int req_in(blk_dev *b, const blk_req *r, uint32_t *w, vs_err *e)
             n = BLK_BOUNCE;
         int rc;
         if (b->ram) {
-            rc = chain_xfer(b, r->c, true, done, b->ram + pos + done, n, true, e);
+            rc = vs__blkdev_chain_xfer(b, r->c, true, done, b->ram + pos + done, n, true, e);
             if (rc < 0)
                 return rc;
         } else {
             if (st_read(b, pos + done, b->bounce, n) < 0)
-                return fail_zero(b, r, VS_BLK_S_IOERR, w, e);
-            rc = chain_xfer(b, r->c, true, done, b->bounce, n, true, e);
+                return vs__blkdev_fail_zero(b, r, VS_BLK_S_IOERR, w, e);
+            rc = vs__blkdev_chain_xfer(b, r->c, true, done, b->bounce, n, true, e);
             if (rc < 0)
                 return rc;
         }
@@ -356,10 +293,10 @@ static int req_in(blk_dev *b, const blk_req *r, uint32_t *w, vs_err *e)
     uint32_t written = (uint32_t)r->in_bytes;
     if (b->dev.mutations & VS_BLK_MUT_IN_LEN_SHORT)
         written--;
-    return complete(b, r, VS_BLK_S_OK, written, w, e);
+    return vs__blkdev_complete(b, r, VS_BLK_S_OK, written, w, e);
 }
 
-static int no_data_in(const blk_req *r, const char *what, vs_err *e)
+int vs__blkdev_no_data_in(const blk_req *r, const char *what, vs_err *e)
 {
     if (r->in_bytes != 1)
         return vs_err_set(e, VS_EINVAL,
@@ -371,19 +308,19 @@ static int no_data_in(const blk_req *r, const char *what, vs_err *e)
 
 static int req_out(blk_dev *b, const blk_req *r, uint32_t *w, vs_err *e)
 {
-    int rc = no_data_in(r, "OUT", e);
+    int rc = vs__blkdev_no_data_in(r, "OUT", e);
     if (rc < 0)
         return rc;
-    uint64_t len = r->out_bytes - BLK_HDR;
+    uint64_t len = r->out_bytes - VS_BLK_HDR_BYTES;
     bool ro = offered(b, VS_BLK_F_RO) && !(b->dev.mutations & VS_BLK_MUT_ACCEPT_RO_WRITE);
     bool ro_writes = ro && (b->dev.mutations & VS_BLK_MUT_RO_WRITES_DATA); /* mutant */
     if ((ro && !ro_writes) || len % VS_BLK_SECTOR || !range_ok(b, r->sector, len / VS_BLK_SECTOR))
-        return complete(b, r, VS_BLK_S_IOERR, 1, w, e);
+        return vs__blkdev_complete(b, r, VS_BLK_S_IOERR, 1, w, e);
     if (zoned_on(b)) {
         uint64_t at;
-        uint8_t zst = z_write_check(b, r->sector, len / VS_BLK_SECTOR, false, &at);
+        uint8_t zst = vs__blkdev_z_write_check(b, r->sector, len / VS_BLK_SECTOR, false, &at);
         if (zst != VS_BLK_S_OK)
-            return complete(b, r, zst, 1, w, e);
+            return vs__blkdev_complete(b, r, zst, 1, w, e);
     }
     uint64_t pos = r->sector * VS_BLK_SECTOR;
     int io = 0;
@@ -392,101 +329,113 @@ static int req_out(blk_dev *b, const blk_req *r, uint32_t *w, vs_err *e)
         if (n > BLK_BOUNCE)
             n = BLK_BOUNCE;
         if (b->ram) {
-            rc = chain_xfer(b, r->c, false, BLK_HDR + done, b->ram + pos + done, n, false, e);
+            rc = vs__blkdev_chain_xfer(b, r->c, false, VS_BLK_HDR_BYTES + done,
+                                       b->ram + pos + done, n, false, e);
             if (rc < 0)
                 return rc;
         } else {
-            rc = chain_xfer(b, r->c, false, BLK_HDR + done, b->bounce, n, false, e);
+            rc = vs__blkdev_chain_xfer(b, r->c, false, VS_BLK_HDR_BYTES + done, b->bounce, n,
+                                       false, e);
             if (rc < 0)
                 return rc;
-            io = st_write(b, pos + done, b->bounce, n);
+            io = vs__blkdev_st_write(b, pos + done, b->bounce, n);
         }
         done += n;
     }
     if (ro_writes)
-        return complete(b, r, VS_BLK_S_IOERR, 1, w, e);
-    if (io == 0 && write_through(b))
-        io = st_sync(b);
+        return vs__blkdev_complete(b, r, VS_BLK_S_IOERR, 1, w, e);
+    if (io == 0 && vs__blkdev_write_through(b))
+        io = vs__blkdev_st_sync(b);
     if (io == 0 && zoned_on(b))
-        z_written(b, r->sector, len / VS_BLK_SECTOR);
-    return complete(b, r, io_status(io), 1, w, e);
+        vs__blkdev_z_written(b, r->sector, len / VS_BLK_SECTOR);
+    return vs__blkdev_complete(b, r, io_status(io), 1, w, e);
 }
 
 static int req_flush(blk_dev *b, const blk_req *r, uint32_t *w, vs_err *e)
 {
-    int rc = no_data_in(r, "FLUSH", e);
+    int rc = vs__blkdev_no_data_in(r, "FLUSH", e);
     if (rc < 0)
         return rc;
-    return complete(b, r, io_status(st_sync(b)), 1, w, e);
+    return vs__blkdev_complete(b, r, io_status(vs__blkdev_st_sync(b)), 1, w, e);
 }
 
 static int req_get_id(blk_dev *b, const blk_req *r, uint32_t *w, vs_err *e)
 {
-    if (r->out_bytes != BLK_HDR)
+    if (r->out_bytes != VS_BLK_HDR_BYTES)
         return vs_err_set(e, VS_EINVAL,
                           "blk: GET_ID request has %llu readable bytes after the 16-byte "
                           "header (data must be device-writable)",
-                          (unsigned long long)(r->out_bytes - BLK_HDR));
+                          (unsigned long long)(r->out_bytes - VS_BLK_HDR_BYTES));
     uint64_t len = r->in_bytes - 1;
     uint64_t n = len < VS_BLK_ID_BYTES ? len : VS_BLK_ID_BYTES;
     if (n) {
-        int rc = chain_xfer(b, r->c, true, 0, b->serial, n, true, e);
+        int rc = vs__blkdev_chain_xfer(b, r->c, true, 0, b->serial, n, true, e);
         if (rc < 0)
             return rc;
     }
     if (len > n) {
-        int rc = chain_zero(b, r->c, n, len - n, e);
+        int rc = vs__blkdev_chain_zero(b, r->c, n, len - n, e);
         if (rc < 0)
             return rc;
     }
-    return complete(b, r, VS_BLK_S_OK, (uint32_t)r->in_bytes, w, e);
+    return vs__blkdev_complete(b, r, VS_BLK_S_OK, (uint32_t)r->in_bytes, w, e);
 }
 
 static int req_lifetime(blk_dev *b, const blk_req *r, uint32_t *w, vs_err *e)
 {
-    if (r->out_bytes != BLK_HDR)
+    if (r->out_bytes != VS_BLK_HDR_BYTES)
         return vs_err_set(e, VS_EINVAL,
                           "blk: GET_LIFETIME request has %llu readable bytes after the header "
                           "(data must be device-writable)",
-                          (unsigned long long)(r->out_bytes - BLK_HDR));
+                          (unsigned long long)(r->out_bytes - VS_BLK_HDR_BYTES));
     uint8_t lt[VS_BLK_LIFETIME_BYTES];
     vs_le16_put(lt, (b->dev.mutations & VS_BLK_MUT_LIFETIME_RESERVED) ? 4 : 1);
     vs_le16_put(lt + 2, 0x02);
     vs_le16_put(lt + 4, 0x01);
     uint64_t len = r->in_bytes - 1, n = len < sizeof lt ? len : sizeof lt;
-    int rc = n ? chain_xfer(b, r->c, true, 0, lt, n, true, e) : 0;
+    int rc = n ? vs__blkdev_chain_xfer(b, r->c, true, 0, lt, n, true, e) : 0;
     if (rc == 0 && len > n)
-        rc = chain_zero(b, r->c, n, len - n, e);
+        rc = vs__blkdev_chain_zero(b, r->c, n, len - n, e);
     if (rc < 0)
         return rc;
-    return complete(b, r, VS_BLK_S_OK, (uint32_t)r->in_bytes, w, e);
+    return vs__blkdev_complete(b, r, VS_BLK_S_OK, (uint32_t)r->in_bytes, w, e);
+}
+
+/* Segment i of a DISCARD / WRITE_ZEROES / SECURE_ERASE payload. */
+static int read_seg(blk_dev *b, const blk_req *r, uint64_t i, vs_blk_dwz_seg *seg, vs_err *e)
+{
+    uint8_t raw[VS_BLK_DWZ_SEG_BYTES];
+    int rc = vs__blkdev_chain_xfer(b, r->c, false, VS_BLK_HDR_BYTES + i * VS_BLK_DWZ_SEG_BYTES,
+                                   raw, sizeof raw, false, e);
+    if (rc == 0)
+        vs_blk_dwz_get(raw, seg);
+    return rc;
 }
 
 /* DISCARD (wz false, se false), WRITE_ZEROES (wz) or SECURE_ERASE (se). */
 static int req_dwz(blk_dev *b, const blk_req *r, bool wz, bool se, uint32_t *w, vs_err *e)
 {
     const char *what = se ? "SECURE_ERASE" : wz ? "WRITE_ZEROES" : "DISCARD";
-    int rc = no_data_in(r, what, e);
+    int rc = vs__blkdev_no_data_in(r, what, e);
     if (rc < 0)
         return rc;
-    uint64_t len = r->out_bytes - BLK_HDR;
+    uint64_t len = r->out_bytes - VS_BLK_HDR_BYTES;
     uint32_t max_seg = se ? b->o.max_secure_erase_seg
                        : wz ? b->o.max_write_zeroes_seg : b->o.max_discard_seg;
     uint32_t max_sec = se ? b->o.max_secure_erase_sectors
                        : wz ? b->o.max_write_zeroes_sectors : b->o.max_discard_sectors;
     uint32_t align = se ? se_align(b) : wz ? 1 : b->o.discard_sector_alignment;
-    if (len == 0 || len % BLK_DWZ_SEG)
-        return complete(b, r, VS_BLK_S_IOERR, 1, w, e);
-    uint64_t nseg = len / BLK_DWZ_SEG;
+    if (len == 0 || len % VS_BLK_DWZ_SEG_BYTES)
+        return vs__blkdev_complete(b, r, VS_BLK_S_IOERR, 1, w, e);
+    uint64_t nseg = len / VS_BLK_DWZ_SEG_BYTES;
     /* Flags first (UNSUPP is a MUST), and only up to the segment limit. */
     uint64_t scan = nseg < max_seg ? nseg : max_seg;
     uint8_t status = VS_BLK_S_OK;
     for (uint64_t i = 0; i < scan && status == VS_BLK_S_OK; i++) {
-        uint8_t raw[BLK_DWZ_SEG];
-        rc = chain_xfer(b, r->c, false, BLK_HDR + i * BLK_DWZ_SEG, raw, sizeof raw, false, e);
-        if (rc < 0)
+        vs_blk_dwz_seg seg;
+        if ((rc = read_seg(b, r, i, &seg, e)) < 0)
             return rc;
-        uint32_t flags = vs_le32_get(raw + 12);
+        uint32_t flags = seg.flags;
         if (b->dev.mutations & VS_BLK_MUT_DWZ_FLAGS_IGNORED)
             break; /* mutant: never looks at the flags */
         if (flags & ~VS_BLK_F_DWZ_UNMAP)
@@ -500,12 +449,11 @@ static int req_dwz(blk_dev *b, const blk_req *r, bool wz, bool se, uint32_t *w, 
     if (status == VS_BLK_S_OK && nseg > max_seg)
         status = VS_BLK_S_IOERR;
     for (uint64_t i = 0; i < nseg && status == VS_BLK_S_OK; i++) {
-        uint8_t raw[BLK_DWZ_SEG];
-        rc = chain_xfer(b, r->c, false, BLK_HDR + i * BLK_DWZ_SEG, raw, sizeof raw, false, e);
-        if (rc < 0)
+        vs_blk_dwz_seg seg;
+        if ((rc = read_seg(b, r, i, &seg, e)) < 0)
             return rc;
-        uint64_t sec = vs_le64_get(raw);
-        uint32_t num = vs_le32_get(raw + 8);
+        uint64_t sec = seg.sector;
+        uint32_t num = seg.num_sectors;
         if (num > max_sec || !range_ok(b, sec, num) ||
             (align > 1 && sec % align && !(se && zmut(b, VS_BLK_ZMUT_SE_MISALIGNED_OK))))
             status = VS_BLK_S_IOERR;
@@ -522,427 +470,33 @@ static int req_dwz(blk_dev *b, const blk_req *r, bool wz, bool se, uint32_t *w, 
     }
     int io = 0;
     for (uint64_t i = 0; i < nseg && status == VS_BLK_S_OK && io == 0; i++) {
-        uint8_t raw[BLK_DWZ_SEG];
-        rc = chain_xfer(b, r->c, false, BLK_HDR + i * BLK_DWZ_SEG, raw, sizeof raw, false, e);
-        if (rc < 0)
+        vs_blk_dwz_seg seg;
+        if ((rc = read_seg(b, r, i, &seg, e)) < 0)
             return rc;
-        uint64_t sec = vs_le64_get(raw);
-        uint32_t num = vs_le32_get(raw + 8);
-        bool unmap = wz ? (vs_le32_get(raw + 12) & VS_BLK_F_DWZ_UNMAP) && b->o.write_zeroes_may_unmap
-                        : true;
+        uint64_t sec = seg.sector;
+        uint32_t num = seg.num_sectors;
+        bool unmap = wz ? (seg.flags & VS_BLK_F_DWZ_UNMAP) && b->o.write_zeroes_may_unmap : true;
         if (wz && (b->dev.mutations & VS_BLK_MUT_WZ_KEEPS_DATA))
             continue; /* mutant: completes with OK, the old data stays */
         if (se && zoned_on(b) && !zmut(b, VS_BLK_ZMUT_SE_NO_ZONE_RESET)) {
             for (uint64_t z = sec / b->zs; z * b->zs < sec + num && io == 0; z++)
-                io = z_reset_zone(b, z); /* handled as ZONE_RESET of each zone */
+                io = vs__blkdev_z_reset_zone(b, z); /* handled as ZONE_RESET of each zone */
             continue;
         }
-        io = st_zero(b, sec * VS_BLK_SECTOR, (uint64_t)num * VS_BLK_SECTOR, unmap);
+        io = vs__blkdev_st_zero(b, sec * VS_BLK_SECTOR, (uint64_t)num * VS_BLK_SECTOR, unmap);
     }
-    if (status == VS_BLK_S_OK && io == 0 && write_through(b))
-        io = st_sync(b);
+    if (status == VS_BLK_S_OK && io == 0 && vs__blkdev_write_through(b))
+        io = vs__blkdev_st_sync(b);
     if (status == VS_BLK_S_OK)
         status = io_status(io);
-    return complete(b, r, status, 1, w, e);
+    return vs__blkdev_complete(b, r, status, 1, w, e);
 }
-
-/* ------------------------------------------------------------------ zoned */
-
-/* Zoned mode (VIRTIO_BLK_F_ZONED negotiated, model HM or HA). Decisions:
- *   - Zone states live with the storage: a device reset keeps them.
- *   - Unwritten data (from the write pointer to the zone end) reads as zeroes: a reset
- *     zeroes the zone, and sectors past the write pointer are never written.
- *   - No implicit close: an implicit or explicit open over max_open_zones fails with
- *     OPEN_RESOURCE (ACTIVE_RESOURCE first when max_active_zones is also exceeded).
- *   - ZONE_FINISH of an empty or closed zone makes it full; ZONE_CLOSE of an empty zone
- *     is an invalid command (only open zones can be closed; closing a closed one is OK).
- *   - Errors are checked in this order: offline zone, append shape (max_append_sectors,
- *     zone type, zone start), spanning zones, read-only / full zone, write_granularity
- *     and write pointer (UNALIGNED_WP), zone capacity (INVALID_CMD), resources.
- *   - DISCARD and WRITE_ZEROES are not offered in zoned mode (a host-managed driver must
- *     not accept DISCARD). Model NONE behaves like a regular device; zone requests UNSUPP.
- */
-static bool zmut(const blk_dev *b, enum vs_blk_zoned_mutation m) { return b->o.zoned_mutation == m; }
-
-static bool zoned_on(const blk_dev *b)
+static bool is_zone_type(uint32_t type)
 {
-    return b->zones && neg(b, VS_BLK_F_ZONED) && b->o.zoned.model != VS_BLK_Z_NONE;
-}
-
-static uint64_t z_start(const blk_dev *b, uint64_t i) { return i * b->zs; }
-static uint64_t z_len(const blk_dev *b, uint64_t i)
-{
-    uint64_t s = z_start(b, i);
-    return b->capacity - s < b->zs ? b->capacity - s : b->zs;
-}
-static uint64_t z_cap(const blk_dev *b, uint64_t i)
-{
-    uint64_t l = z_len(b, i), c = b->o.zoned.zone_capacity ? b->o.zoned.zone_capacity : l;
-    return b->zones[i].type == VS_BLK_ZT_CONV || c > l ? l : c;
-}
-
-static bool z_is_open(uint8_t st) { return st == VS_BLK_ZS_IOPEN || st == VS_BLK_ZS_EOPEN; }
-static bool z_is_active(uint8_t st) { return z_is_open(st) || st == VS_BLK_ZS_CLOSED; }
-
-static void z_counts(const blk_dev *b, uint32_t *open, uint32_t *active)
-{
-    *open = *active = 0;
-    for (uint64_t i = 0; i < b->nzones; i++) {
-        *open += z_is_open(b->zones[i].state);
-        *active += z_is_active(b->zones[i].state);
-    }
-}
-
-/* Status of opening zone i (implicitly or explicitly) with the resources left. */
-static uint8_t z_resources(const blk_dev *b, uint64_t i)
-{
-    uint8_t st = b->zones[i].state;
-    if (st != VS_BLK_ZS_EMPTY && st != VS_BLK_ZS_CLOSED)
-        return VS_BLK_S_OK; /* already open or not openable here: no resource to take */
-    uint32_t mo = b->o.zoned.max_open_zones, ma = b->o.zoned.max_active_zones, open, active;
-    if (zmut(b, VS_BLK_ZMUT_OPEN_LIMIT_LOW) && mo)
-        mo--; /* mutant: a limit lower than the one reported */
-    if (zmut(b, VS_BLK_ZMUT_ACTIVE_LIMIT_LOW) && ma)
-        ma--;
-    z_counts(b, &open, &active);
-    if (st == VS_BLK_ZS_EMPTY && ma && active >= ma)
-        return VS_BLK_S_ZONE_ACTIVE_RESOURCE;
-    if (mo && open >= mo)
-        return VS_BLK_S_ZONE_OPEN_RESOURCE;
-    return VS_BLK_S_OK;
-}
-
-static uint32_t append_limit(const blk_dev *b)
-{
-    uint32_t m = b->o.zoned.max_append_sectors;
-    if (zmut(b, VS_BLK_ZMUT_APPEND_MAX_HALF))
-        m /= 2;
-    return m;
-}
-
-/* Checks a write of nsec sectors (OUT at sector, or ZONE_APPEND to the zone starting at
- * sector) against the zone model. OK: *at is where the data goes. */
-static uint8_t z_write_check(const blk_dev *b, uint64_t sector, uint64_t nsec, bool append,
-                             uint64_t *at)
-{
-    uint64_t zi = sector / b->zs, last = (sector + (nsec ? nsec : 1) - 1) / b->zs;
-    const blk_zone *z = &b->zones[zi];
-    *at = sector;
-    for (uint64_t i = zi; i <= last && i < b->nzones; i++)
-        if (b->zones[i].state == VS_BLK_ZS_OFFLINE)
-            return VS_BLK_S_ZONE_INVALID_CMD;
-    if (append) {
-        uint32_t lim = append_limit(b);
-        if (b->o.zoned.max_append_sectors == 0 && !zmut(b, VS_BLK_ZMUT_APPEND_NO_MAX))
-            return zmut(b, VS_BLK_ZMUT_APPEND_ZERO_MAX_INVALID) ? VS_BLK_S_ZONE_INVALID_CMD
-                                                                 : VS_BLK_S_UNSUPP;
-        if (nsec > lim && !zmut(b, VS_BLK_ZMUT_APPEND_NO_MAX))
-            return VS_BLK_S_ZONE_INVALID_CMD;
-        if (z->type == VS_BLK_ZT_CONV && zmut(b, VS_BLK_ZMUT_APPEND_CONV_OK))
-            return last == zi ? VS_BLK_S_OK : VS_BLK_S_ZONE_INVALID_CMD;
-        if (z->type != VS_BLK_ZT_SWR)
-            return VS_BLK_S_ZONE_INVALID_CMD;
-        if (sector != z_start(b, zi) && !zmut(b, VS_BLK_ZMUT_APPEND_MID_ZONE))
-            return VS_BLK_S_ZONE_INVALID_CMD;
-        *at = z->wp;
-        last = (z->wp + (nsec ? nsec : 1) - 1) / b->zs;
-    }
-    if (last != zi)
-        for (uint64_t i = zi; i <= last && i < b->nzones; i++)
-            if (b->zones[i].type != VS_BLK_ZT_CONV)
-                return VS_BLK_S_ZONE_INVALID_CMD;
-    if (z->type == VS_BLK_ZT_CONV)
-        return VS_BLK_S_OK;
-    if (z->state == VS_BLK_ZS_RDONLY)
-        return zmut(b, VS_BLK_ZMUT_RDONLY_WRITE_OK) ? VS_BLK_S_OK : VS_BLK_S_ZONE_INVALID_CMD;
-    if (z->state == VS_BLK_ZS_FULL)
-        return VS_BLK_S_ZONE_INVALID_CMD;
-    uint32_t wg = b->o.zoned.write_granularity;
-    if (zmut(b, VS_BLK_ZMUT_GRANULARITY_IGNORED))
-        wg = VS_BLK_SECTOR;
-    if ((*at * VS_BLK_SECTOR) % wg || (nsec * VS_BLK_SECTOR) % wg)
-        return VS_BLK_S_ZONE_UNALIGNED_WP;
-    if (!append && z->type == VS_BLK_ZT_SWR && sector != z->wp &&
-        !zmut(b, VS_BLK_ZMUT_WRITE_ANYWHERE))
-        return VS_BLK_S_ZONE_UNALIGNED_WP;
-    uint64_t end = z_start(b, zi) + (zmut(b, VS_BLK_ZMUT_NO_CAPACITY_CHECK) ? z_len(b, zi)
-                                                                            : z_cap(b, zi));
-    if (*at + nsec > end)
-        return VS_BLK_S_ZONE_INVALID_CMD;
-    if (nsec && !zmut(b, VS_BLK_ZMUT_IMPLICIT_NO_LIMITS))
-        return z_resources(b, zi);
-    return VS_BLK_S_OK;
-}
-
-/* The write of [at, at + nsec) succeeded: implicit open, write pointer, full. */
-static void z_written(blk_dev *b, uint64_t at, uint64_t nsec)
-{
-    uint64_t zi = at / b->zs;
-    blk_zone *z = &b->zones[zi];
-    if (z->type == VS_BLK_ZT_CONV || !nsec || z->state == VS_BLK_ZS_RDONLY)
-        return;
-    if (z->state == VS_BLK_ZS_EMPTY || z->state == VS_BLK_ZS_CLOSED)
-        z->state = VS_BLK_ZS_IOPEN;
-    if (at + nsec > z->wp)
-        z->wp = at + nsec;
-    if (z->wp >= z_start(b, zi) + z_cap(b, zi)) {
-        z->wp = z_start(b, zi) + z_cap(b, zi);
-        z->state = VS_BLK_ZS_FULL;
-    }
-}
-
-/* Status of a read of [sector, +nsec) in zoned mode. */
-static uint8_t z_read_check(const blk_dev *b, uint64_t sector, uint64_t nsec)
-{
-    if (!nsec)
-        return VS_BLK_S_OK;
-    uint64_t zi = sector / b->zs, last = (sector + nsec - 1) / b->zs;
-    if (!zmut(b, VS_BLK_ZMUT_OFFLINE_READ_OK))
-        for (uint64_t i = zi; i <= last && i < b->nzones; i++)
-            if (b->zones[i].state == VS_BLK_ZS_OFFLINE)
-                return VS_BLK_S_ZONE_INVALID_CMD;
-    if (last != zi && b->zones[zi].type == VS_BLK_ZT_SWR && !zmut(b, VS_BLK_ZMUT_READ_SPANS_OK))
-        return VS_BLK_S_ZONE_INVALID_CMD;
-    return VS_BLK_S_OK;
-}
-
-static int z_reset_zone(blk_dev *b, uint64_t i)
-{
-    blk_zone *z = &b->zones[i];
-    z->state = VS_BLK_ZS_EMPTY;
-    z->wp = z_start(b, i);
-    if (zmut(b, VS_BLK_ZMUT_RESET_KEEPS_DATA))
-        return 0; /* mutant: the old data stays readable past the write pointer */
-    return st_zero(b, z_start(b, i) * VS_BLK_SECTOR, z_len(b, i) * VS_BLK_SECTOR, true);
-}
-
-static int req_zone_mgmt(blk_dev *b, const blk_req *r, uint32_t *w, vs_err *e)
-{
-    int rc = no_data_in(r, "zone management", e);
-    if (rc < 0)
-        return rc;
-    if (r->type == VS_BLK_T_ZONE_RESET_ALL) {
-        int io = 0;
-        for (uint64_t i = 0; i < b->nzones && io == 0; i++) {
-            uint8_t st = b->zones[i].state;
-            if (z_is_active(st) || st == VS_BLK_ZS_FULL)
-                io = z_reset_zone(b, i);
-        }
-        return complete(b, r, io_status(io), 1, w, e);
-    }
-    uint8_t inval = VS_BLK_S_ZONE_INVALID_CMD;
-    if (r->sector >= b->capacity || r->sector % b->zs)
-        return complete(b, r, inval, 1, w, e);
-    uint64_t zi = r->sector / b->zs;
-    blk_zone *z = &b->zones[zi];
-    if (z->type == VS_BLK_ZT_CONV)
-        return complete(b, r, zmut(b, VS_BLK_ZMUT_MGMT_CONV_OK) ? VS_BLK_S_OK : inval, 1, w, e);
-    uint8_t st = z->state, status = VS_BLK_S_OK;
-    if (st == VS_BLK_ZS_OFFLINE)
-        return complete(b, r, inval, 1, w, e);
-    switch (r->type) {
-    case VS_BLK_T_ZONE_OPEN:
-        if (st == VS_BLK_ZS_EMPTY || st == VS_BLK_ZS_CLOSED) {
-            if (!zmut(b, VS_BLK_ZMUT_OPEN_NO_LIMITS))
-                status = z_resources(b, zi);
-            if (status == VS_BLK_S_OK)
-                z->state = VS_BLK_ZS_EOPEN;
-        } else if (st == VS_BLK_ZS_IOPEN) {
-            z->state = VS_BLK_ZS_EOPEN;
-        } else if (st != VS_BLK_ZS_EOPEN) {
-            status = st == VS_BLK_ZS_FULL && zmut(b, VS_BLK_ZMUT_OPEN_FULL_OK) ? VS_BLK_S_OK
-                                                                             : inval;
-        }
-        break;
-    case VS_BLK_T_ZONE_CLOSE:
-        if (z_is_open(st))
-            z->state = z->wp == z_start(b, zi) ? VS_BLK_ZS_EMPTY : VS_BLK_ZS_CLOSED;
-        else if (st != VS_BLK_ZS_CLOSED)
-            status = st == VS_BLK_ZS_EMPTY && zmut(b, VS_BLK_ZMUT_CLOSE_EMPTY_OK) ? VS_BLK_S_OK
-                                                                                : inval;
-        break;
-    case VS_BLK_T_ZONE_FINISH:
-        if (st == VS_BLK_ZS_RDONLY) {
-            status = zmut(b, VS_BLK_ZMUT_FINISH_RDONLY_OK) ? VS_BLK_S_OK : inval;
-        } else if (st != VS_BLK_ZS_FULL) {
-            z->state = VS_BLK_ZS_FULL; /* sectors past the write pointer stay unwritten */
-            z->wp = z_start(b, zi) + z_cap(b, zi);
-        }
-        break;
-    default: /* VS_BLK_T_ZONE_RESET */
-        if (st == VS_BLK_ZS_RDONLY)
-            status = zmut(b, VS_BLK_ZMUT_RESET_RDONLY_OK) ? VS_BLK_S_OK : inval;
-        else if (z_reset_zone(b, zi) < 0)
-            status = VS_BLK_S_IOERR;
-        break;
-    }
-    return complete(b, r, status, 1, w, e);
-}
-
-static int req_zone_append(blk_dev *b, const blk_req *r, uint32_t *w, vs_err *e)
-{
-    if (r->in_bytes != VS_BLK_APPEND_IN)
-        return vs_err_set(e, VS_EINVAL,
-                          "blk: ZONE_APPEND needs exactly 9 device-writable bytes "
-                          "(append_sector and status), has %llu",
-                          (unsigned long long)r->in_bytes);
-    uint64_t len = r->out_bytes - BLK_HDR, nsec = len / VS_BLK_SECTOR, at = 0;
-    uint8_t status = VS_BLK_S_OK;
-    if (offered(b, VS_BLK_F_RO) || len % VS_BLK_SECTOR || !range_ok(b, r->sector, 1))
-        status = VS_BLK_S_IOERR;
-    else
-        status = z_write_check(b, r->sector, nsec, true, &at);
-    if (status == VS_BLK_S_OK && !range_ok(b, at, nsec))
-        status = VS_BLK_S_IOERR;
-    int io = 0;
-    uint64_t pos = at * VS_BLK_SECTOR;
-    for (uint64_t done = 0; status == VS_BLK_S_OK && done < len && io == 0;) {
-        uint64_t n = len - done < BLK_BOUNCE ? len - done : BLK_BOUNCE;
-        int rc = chain_xfer(b, r->c, false, BLK_HDR + done, b->bounce, n, false, e);
-        if (rc < 0)
-            return rc;
-        io = st_write(b, pos + done, b->bounce, n);
-        done += n;
-    }
-    if (status == VS_BLK_S_OK && io == 0 && write_through(b))
-        io = st_sync(b);
-    if (status == VS_BLK_S_OK)
-        status = io_status(io);
-    uint8_t as[8] = {0};
-    if (status == VS_BLK_S_OK) {
-        z_written(b, at, nsec);
-        vs_le64_put(as, zmut(b, VS_BLK_ZMUT_APPEND_SECTOR_WRONG) ? at + 1 : at);
-    }
-    int rc = chain_xfer(b, r->c, true, 0, as, sizeof as, true, e);
-    if (rc < 0)
-        return rc;
-    return complete(b, r, status, VS_BLK_APPEND_IN, w, e);
-}
-
-static void put_zone_desc(const blk_dev *b, uint64_t i, uint8_t d[VS_BLK_ZONE_DESC])
-{
-    const blk_zone *z = &b->zones[i];
-    memset(d, 0, VS_BLK_ZONE_DESC);
-    uint64_t wp = z->wp;
-    if (z->type == VS_BLK_ZT_CONV || z->state == VS_BLK_ZS_FULL)
-        wp = z_start(b, i) + z_len(b, i);
-    else if (z->state == VS_BLK_ZS_RDONLY || z->state == VS_BLK_ZS_OFFLINE)
-        wp = UINT64_MAX; /* not valid in these states */
-    vs_le64_put(d, z_cap(b, i));
-    vs_le64_put(d + 8, z_start(b, i));
-    vs_le64_put(d + 16, wp);
-    d[24] = z->type;
-    d[25] = z->state;
-}
-
-static int req_zone_report(blk_dev *b, const blk_req *r, uint32_t *w, vs_err *e)
-{
-    if (r->out_bytes != BLK_HDR)
-        return vs_err_set(e, VS_EINVAL,
-                          "blk: ZONE_REPORT request has %llu readable bytes after the header "
-                          "(the report is device-writable)",
-                          (unsigned long long)(r->out_bytes - BLK_HDR));
-    uint64_t len = r->in_bytes - 1;
-    if (len < VS_BLK_ZONE_REPORT_HDR)
-        return fail_zero(b, r, VS_BLK_S_IOERR, w, e);
-    if (r->sector >= b->capacity)
-        return fail_zero(b, r, VS_BLK_S_ZONE_INVALID_CMD, w, e);
-    uint64_t zi = r->sector / b->zs, n = (len - VS_BLK_ZONE_REPORT_HDR) / VS_BLK_ZONE_DESC;
-    if (n > b->nzones - zi)
-        n = b->nzones - zi;
-    int rc = chain_zero(b, r->c, 0, len, e);
-    if (rc < 0)
-        return rc;
-    uint8_t hdr[8];
-    vs_le64_put(hdr, n);
-    if ((rc = chain_xfer(b, r->c, true, 0, hdr, sizeof hdr, true, e)) < 0)
-        return rc;
-    for (uint64_t k = 0; k < n; k++) {
-        uint8_t d[VS_BLK_ZONE_DESC];
-        put_zone_desc(b, zi + k, d);
-        rc = chain_xfer(b, r->c, true, VS_BLK_ZONE_REPORT_HDR + k * VS_BLK_ZONE_DESC, d,
-                        sizeof d, true, e);
-        if (rc < 0)
-            return rc;
-    }
-    return complete(b, r, VS_BLK_S_OK, (uint32_t)r->in_bytes, w, e);
-}
-
-static int zoned_setup(blk_dev *b, vs_err *e)
-{
-    vs_blk_zoned_opts *z = &b->o.zoned;
-    if (!z->on)
-        return 0;
-    if (z->model > VS_BLK_Z_HA)
-        return vs_err_set(e, VS_EINVAL, "blk: zoned model %u unknown", z->model);
-    if (z->zone_sectors == 0)
-        return vs_err_set(e, VS_EINVAL, "blk: zoned: zone_sectors must be > 0");
-    if (z->zone_capacity > z->zone_sectors)
-        return vs_err_set(e, VS_EINVAL, "blk: zoned: zone_capacity %u > zone_sectors %u",
-                          z->zone_capacity, z->zone_sectors);
-    if (z->write_granularity == 0)
-        z->write_granularity = VS_BLK_SECTOR;
-    if (z->write_granularity % VS_BLK_SECTOR ||
-        (z->write_granularity & (z->write_granularity - 1)))
-        return vs_err_set(e, VS_EINVAL,
-                          "blk: zoned: write_granularity %u is not a power of two >= 512",
-                          z->write_granularity);
-    if (b->o.size_max &&
-        (uint64_t)z->max_append_sectors * VS_BLK_SECTOR > (uint64_t)b->o.seg_max * b->o.size_max)
-        return vs_err_set(e, VS_EINVAL,
-                          "blk: zoned: max_append_sectors %u exceeds seg_max * size_max",
-                          z->max_append_sectors);
-    b->zs = z->zone_sectors;
-    if (zmut(b, VS_BLK_ZMUT_ZONE_SIZE_LIES))
-        b->zs *= 2; /* mutant: config reports zone_sectors, the zones are twice as big */
-    b->nzones = (b->capacity + b->zs - 1) / b->zs;
-    if (b->nzones > (1u << 24))
-        return vs_err_set(e, VS_EINVAL, "blk: zoned: %llu zones is too many",
-                          (unsigned long long)b->nzones);
-    b->zones = calloc(b->nzones, sizeof *b->zones);
-    if (!b->zones)
-        return vs_err_set(e, VS_ENOMEM, "blk: out of memory");
-    for (uint64_t i = 0; i < b->nzones; i++) {
-        blk_zone *zn = &b->zones[i];
-        zn->wp = z_start(b, i);
-        if (i < z->conventional_zones) {
-            zn->type = VS_BLK_ZT_CONV;
-            zn->state = VS_BLK_ZS_NOT_WP;
-            continue;
-        }
-        zn->type = z->model == VS_BLK_Z_HA ? VS_BLK_ZT_SWP : VS_BLK_ZT_SWR;
-        zn->state = VS_BLK_ZS_EMPTY;
-        if (i < 64 && (z->read_only_zones >> i & 1))
-            zn->state = VS_BLK_ZS_RDONLY;
-        if (i < 64 && (z->offline_zones >> i & 1))
-            zn->state = VS_BLK_ZS_OFFLINE;
-    }
-    return 0;
-}
-
-/* Are the zoned config fields visible? Before the features are accepted always; after,
- * only when ZONED was negotiated (a host-aware device declined zeroes them). */
-static bool zoned_cfg_visible(const blk_dev *b)
-{
-    return offered(b, VS_BLK_F_ZONED) && (!b->features_accepted || neg(b, VS_BLK_F_ZONED) ||
-                                          zmut(b, VS_BLK_ZMUT_DECLINED_KEEPS_FIELDS));
-}
-
-static void build_zoned_config(const blk_dev *b, uint8_t *cfg)
-{
-    const vs_blk_zoned_opts *z = &b->o.zoned;
-    uint32_t mas = z->max_append_sectors;
-    if (zmut(b, VS_BLK_ZMUT_APPEND_OVER_SEGS)) /* mutant: more than seg_max * size_max */
-        mas = (uint32_t)((uint64_t)b->o.seg_max * (b->o.size_max ? b->o.size_max : 4096) /
-                             VS_BLK_SECTOR + 8);
-    vs_le32_put(cfg + VS_BLK_CFG_ZONE_SECTORS, z->zone_sectors);
-    vs_le32_put(cfg + VS_BLK_CFG_MAX_OPEN_ZONES, z->max_open_zones);
-    vs_le32_put(cfg + VS_BLK_CFG_MAX_ACTIVE_ZONES, z->max_active_zones);
-    vs_le32_put(cfg + VS_BLK_CFG_MAX_APPEND_SECTORS, mas);
-    vs_le32_put(cfg + VS_BLK_CFG_WRITE_GRANULARITY, z->write_granularity);
-    cfg[VS_BLK_CFG_ZONED_MODEL] = zmut(b, VS_BLK_ZMUT_MODEL_LIES) ? VS_BLK_Z_HA : z->model;
-    if (zmut(b, VS_BLK_ZMUT_UNUSED2_NONZERO))
-        cfg[VS_BLK_CFG_ZONED_MODEL + 1] = 0xff;
+    return type == VS_BLK_T_ZONE_APPEND || type == VS_BLK_T_ZONE_REPORT ||
+           type == VS_BLK_T_ZONE_OPEN || type == VS_BLK_T_ZONE_CLOSE ||
+           type == VS_BLK_T_ZONE_FINISH || type == VS_BLK_T_ZONE_RESET ||
+           type == VS_BLK_T_ZONE_RESET_ALL;
 }
 
 static int blk_handle(vs_device *d, uint16_t q, const vs_chain *c, uint32_t *written,
@@ -979,25 +533,27 @@ static int blk_handle(vs_device *d, uint16_t q, const vs_chain *c, uint32_t *wri
     if (r.in_bytes > UINT32_MAX)
         return vs_err_set(e, VS_EINVAL, "blk: writable part of %llu bytes exceeds 4 GiB - 1",
                           (unsigned long long)r.in_bytes);
-    if ((d->mutations & VS_BLK_MUT_HEADER_ONE_DESC) && c->nseg && c->seg[0].len < BLK_HDR)
+    if ((d->mutations & VS_BLK_MUT_HEADER_ONE_DESC) && c->nseg && c->seg[0].len < VS_BLK_HDR_BYTES)
         return vs_err_set(e, VS_EINVAL, "blk: mutant: header split over descriptors");
-    if (r.out_bytes < BLK_HDR)
+    if (r.out_bytes < VS_BLK_HDR_BYTES)
         return vs_err_set(e, VS_EINVAL,
                           "blk: request header truncated: %llu readable bytes, need 16",
                           (unsigned long long)r.out_bytes);
-    uint8_t hdr[BLK_HDR];
-    int rc = chain_xfer(b, c, false, 0, hdr, sizeof hdr, false, e);
+    uint8_t hdr[VS_BLK_HDR_BYTES];
+    int rc = vs__blkdev_chain_xfer(b, c, false, 0, hdr, sizeof hdr, false, e);
     if (rc < 0)
         return vs_err_prefix(e, "blk: reading request header");
-    r.type = vs_le32_get(hdr);
-    r.sector = vs_le64_get(hdr + 8);
+    vs_blk_req_hdr h;
+    vs_blk_hdr_get(hdr, &h);
+    r.type = h.type;
+    r.sector = h.sector;
 
     if (d->mutations & VS_BLK_MUT_WRITES_READONLY) {
         /* Deliberate bug: overwrite the reserved field of the driver's header. */
         static const uint8_t junk[4] = {0xde, 0xad, 0xbe, 0xef};
         vs_err ignore;
         vs_err_clear(&ignore);
-        (void)chain_xfer(b, c, false, 4, (void *)junk, sizeof junk, true, &ignore);
+        (void)vs__blkdev_chain_xfer(b, c, false, 4, (void *)junk, sizeof junk, true, &ignore);
     }
 
     switch (r.type) {
@@ -1044,154 +600,24 @@ static int blk_handle(vs_device *d, uint16_t q, const vs_chain *c, uint32_t *wri
     case VS_BLK_T_ZONE_RESET_ALL:
         if (!zoned_on(b))
             goto other;
-        rc = r.type == VS_BLK_T_ZONE_APPEND   ? req_zone_append(b, &r, written, e)
-             : r.type == VS_BLK_T_ZONE_REPORT ? req_zone_report(b, &r, written, e)
-                                              : req_zone_mgmt(b, &r, written, e);
+        rc = r.type == VS_BLK_T_ZONE_APPEND   ? vs__blkdev_req_zone_append(b, &r, written, e)
+             : r.type == VS_BLK_T_ZONE_REPORT ? vs__blkdev_req_zone_report(b, &r, written, e)
+                                              : vs__blkdev_req_zone_mgmt(b, &r, written, e);
         break;
     default:
     other:
         if ((d->mutations & VS_BLK_MUT_ZONE_IOERR) &&
-            (r.type == 15 || r.type == 16 || r.type == 18 || r.type == 20 || r.type == 22 ||
-             r.type == 24 || r.type == 26)) { /* mutant: zone types fail with IOERR */
-            rc = fail_zero(b, &r, VS_BLK_S_IOERR, written, e);
+            is_zone_type(r.type)) { /* mutant: zone types fail with IOERR */
+            rc = vs__blkdev_fail_zero(b, &r, VS_BLK_S_IOERR, written, e);
             break;
         }
     unsupp:
-        rc = fail_zero(b, &r, VS_BLK_S_UNSUPP, written, e);
+        rc = vs__blkdev_fail_zero(b, &r, VS_BLK_S_UNSUPP, written, e);
         break;
     }
     if (rc < 0)
         *written = 0;
     return rc;
-}
-
-/* ------------------------------------------------------------- config space */
-
-static uint32_t cfg_size(const blk_dev *b)
-{
-    return offered(b, VS_BLK_F_ZONED)          ? VS_BLK_CFG_SIZE_ZONED
-           : offered(b, VS_BLK_F_SECURE_ERASE) ? VS_BLK_CFG_SIZE_SE
-                                               : VS_BLK_CFG_SIZE;
-}
-
-static void build_config(const blk_dev *b, uint8_t cfg[VS_BLK_CFG_SIZE_ZONED])
-{
-    memset(cfg, 0, VS_BLK_CFG_SIZE_ZONED);
-    if (zoned_cfg_visible(b))
-        build_zoned_config(b, cfg);
-    vs_le64_put(cfg + VS_BLK_CFG_CAPACITY, b->capacity);
-    if (offered(b, VS_BLK_F_SIZE_MAX))
-        vs_le32_put(cfg + VS_BLK_CFG_SIZE_MAX, b->o.size_max);
-    if (offered(b, VS_BLK_F_SEG_MAX))
-        vs_le32_put(cfg + VS_BLK_CFG_SEG_MAX, b->o.seg_max);
-    if (offered(b, VS_BLK_F_GEOMETRY)) {
-        vs_le16_put(cfg + VS_BLK_CFG_CYLINDERS, b->o.cylinders);
-        cfg[VS_BLK_CFG_HEADS] = b->o.heads;
-        cfg[VS_BLK_CFG_SECTORS] = b->o.sectors;
-    }
-    if (offered(b, VS_BLK_F_BLK_SIZE))
-        vs_le32_put(cfg + VS_BLK_CFG_BLK_SIZE, b->o.blk_size);
-    if (offered(b, VS_BLK_F_TOPOLOGY)) {
-        cfg[VS_BLK_CFG_PHYS_BLOCK_EXP] = b->o.physical_block_exp;
-        cfg[VS_BLK_CFG_ALIGN_OFFSET] = b->o.alignment_offset;
-        vs_le16_put(cfg + VS_BLK_CFG_MIN_IO_SIZE, b->o.min_io_size);
-        vs_le32_put(cfg + VS_BLK_CFG_OPT_IO_SIZE, b->o.opt_io_size);
-    }
-    if (offered(b, VS_BLK_F_CONFIG_WCE))
-        cfg[VS_BLK_CFG_WRITEBACK] = b->writeback;
-    if (offered(b, VS_BLK_F_MQ))
-        vs_le16_put(cfg + VS_BLK_CFG_NUM_QUEUES, b->o.num_queues);
-    if (offered(b, VS_BLK_F_DISCARD)) {
-        vs_le32_put(cfg + VS_BLK_CFG_MAX_DISCARD_SECTORS, b->o.max_discard_sectors);
-        vs_le32_put(cfg + VS_BLK_CFG_MAX_DISCARD_SEG, b->o.max_discard_seg);
-        vs_le32_put(cfg + VS_BLK_CFG_DISCARD_SECTOR_ALIGN, b->o.discard_sector_alignment);
-    }
-    if (offered(b, VS_BLK_F_WRITE_ZEROES)) {
-        vs_le32_put(cfg + VS_BLK_CFG_MAX_WZ_SECTORS, b->o.max_write_zeroes_sectors);
-        vs_le32_put(cfg + VS_BLK_CFG_MAX_WZ_SEG, b->o.max_write_zeroes_seg);
-        cfg[VS_BLK_CFG_WZ_MAY_UNMAP] = b->o.write_zeroes_may_unmap ? 1 : 0;
-    }
-    if (offered(b, VS_BLK_F_SECURE_ERASE)) {
-        vs_le32_put(cfg + VS_BLK_CFG_MAX_SE_SECTORS, b->o.max_secure_erase_sectors);
-        vs_le32_put(cfg + VS_BLK_CFG_MAX_SE_SEG, b->o.max_secure_erase_seg);
-        vs_le32_put(cfg + VS_BLK_CFG_SE_SECTOR_ALIGN,
-                 zmut(b, VS_BLK_ZMUT_SE_ALIGN_NOT_ZONE) ? 1 : se_align(b));
-    }
-    if (b->dev.mutations & VS_BLK_MUT_PADDING_NONZERO)
-        cfg[VS_BLK_CFG_WRITEBACK + 1] = 0xff; /* mutant: garbage in unused0 */
-}
-
-static int cfg_range(const blk_dev *b, uint32_t off, uint32_t len, const void *buf,
-                     const char *op, vs_err *e)
-{
-    if ((uint64_t)off + len > cfg_size(b))
-        return vs_err_set(e, VS_ERANGE, "blk: config %s [%u, +%u) outside %u-byte config space",
-                          op, off, len, cfg_size(b));
-    if (len && !buf)
-        return vs_err_set(e, VS_EINVAL, "blk: config %s with NULL buffer", op);
-    return 0;
-}
-
-static int blk_config_read(vs_device *d, uint32_t off, void *buf, uint32_t len, vs_err *e)
-{
-    int rc = cfg_range(to_blk(d), off, len, buf, "read", e);
-    if (rc < 0 || len == 0)
-        return rc;
-    uint8_t cfg[VS_BLK_CFG_SIZE_ZONED];
-    build_config(to_blk(d), cfg);
-    memcpy(buf, cfg + off, len);
-    return 0;
-}
-
-static int blk_config_write(vs_device *d, uint32_t off, const void *buf, uint32_t len,
-                            vs_err *e)
-{
-    blk_dev *b = to_blk(d);
-    int rc = cfg_range(b, off, len, buf, "write", e);
-    if (rc < 0 || len == 0)
-        return rc;
-    if (off <= VS_BLK_CFG_WRITEBACK && VS_BLK_CFG_WRITEBACK < off + len &&
-        neg(b, VS_BLK_F_CONFIG_WCE)) {
-        uint8_t v = ((const uint8_t *)buf)[VS_BLK_CFG_WRITEBACK - off];
-        if (v <= 1)
-            b->writeback = v;
-    }
-    return 0;
-}
-
-static uint32_t blk_config_size(vs_device *d) { return cfg_size(to_blk(d)); }
-
-/* ------------------------------------------------------------------ features */
-
-static uint64_t blk_device_features(vs_device *d) { return to_blk(d)->features; }
-
-static int blk_accept_features(vs_device *d, uint64_t f, vs_err *e)
-{
-    blk_dev *b = to_blk(d);
-    if (!(d->mutations & VS_BLK_MUT_ACCEPTS_BAD_FEATURES)) {
-        uint64_t bad = f & ~b->features;
-        if (bad)
-            return vs_err_set(e, VS_ENOTSUP,
-                              "blk: driver accepted features the device did not offer: "
-                              "0x%016llx (offered 0x%016llx)",
-                              (unsigned long long)bad, (unsigned long long)b->features);
-        if (!(f & VS_BIT(VS_F_VERSION_1)) && !(d->mutations & VS_BLK_MUT_NO_VERSION_1))
-            return vs_err_set(e, VS_ENOTSUP,
-                              "blk: driver did not accept VIRTIO_F_VERSION_1 (legacy "
-                              "interface not supported)");
-    }
-    /* A host-managed zoned device cannot work for a driver that declines ZONED. */
-    if (offered(b, VS_BLK_F_ZONED) && b->o.zoned.model == VS_BLK_Z_HM &&
-        !(f & VS_BIT(VS_BLK_F_ZONED)) && !zmut(b, VS_BLK_ZMUT_HM_ACCEPTS_UNZONED))
-        return vs_err_set(e, VS_ENOTSUP,
-                          "blk: host-managed zoned device: the driver declined "
-                          "VIRTIO_BLK_F_ZONED");
-    b->features_accepted = true;
-    /* Spec 5.2.5: CONFIG_WCE without FLUSH => writeback initialised to 0. */
-    if ((f & VS_BIT(VS_BLK_F_CONFIG_WCE)) && !(f & VS_BIT(VS_BLK_F_FLUSH)) &&
-        !(d->mutations & VS_BLK_MUT_WCE_NOT_CLEARED)) /* mutant: forgets this */
-        b->writeback = 0;
-    return 0;
 }
 
 static uint16_t blk_num_queues(vs_device *d) { return to_blk(d)->o.num_queues; }
@@ -1227,11 +653,11 @@ static void blk_destroy(vs_device *d)
 static const vs_device_ops blk_ops = {
     .name = "blk",
     .device_id = VS_DEV_BLK,
-    .device_features = blk_device_features,
-    .accept_features = blk_accept_features,
-    .config_size = blk_config_size,
-    .config_read = blk_config_read,
-    .config_write = blk_config_write,
+    .device_features = vs__blkdev_device_features,
+    .accept_features = vs__blkdev_accept_features,
+    .config_size = vs__blkdev_config_size,
+    .config_read = vs__blkdev_config_read,
+    .config_write = vs__blkdev_config_write,
     .num_queues = blk_num_queues,
     .queue_max_size = blk_queue_max_size,
     .handle = blk_handle,
@@ -1412,47 +838,10 @@ int vs_blk_create(vs_device **out, vs_gmem *gm, const vs_blk_opts *opts, vs_err 
         o.cylinders = (uint16_t)(cyl > 65535 ? 65535 : cyl);
     }
 
-    uint64_t f = VS_BIT(VS_F_VERSION_1) | VS_BIT(VS_BLK_F_SEG_MAX) | o.extra_features;
-    if (o.size_max)
-        f |= VS_BIT(VS_BLK_F_SIZE_MAX);
-    if (o.geometry)
-        f |= VS_BIT(VS_BLK_F_GEOMETRY);
-    if (o.read_only)
-        f |= VS_BIT(VS_BLK_F_RO);
-    if (o.blk_size)
-        f |= VS_BIT(VS_BLK_F_BLK_SIZE);
-    if (o.flush)
-        f |= VS_BIT(VS_BLK_F_FLUSH);
-    if (o.topology)
-        f |= VS_BIT(VS_BLK_F_TOPOLOGY);
-    if (o.config_wce)
-        f |= VS_BIT(VS_BLK_F_CONFIG_WCE);
-    if (o.num_queues > 1)
-        f |= VS_BIT(VS_BLK_F_MQ);
-    if (o.discard)
-        f |= VS_BIT(VS_BLK_F_DISCARD);
-    if (o.write_zeroes)
-        f |= VS_BIT(VS_BLK_F_WRITE_ZEROES);
-    if (o.secure_erase)
-        f |= VS_BIT(VS_BLK_F_SECURE_ERASE);
-    if (o.lifetime)
-        f |= VS_BIT(VS_BLK_F_LIFETIME);
-    if (o.zoned.on) /* DISCARD / WRITE_ZEROES are not offered in zoned mode */
-        f = (f | VS_BIT(VS_BLK_F_ZONED)) &
-            ~(VS_BIT(VS_BLK_F_DISCARD) | VS_BIT(VS_BLK_F_WRITE_ZEROES));
-    /* Mutants: deliberately wrong offers. */
-    if (o.mutations & VS_BLK_MUT_NO_VERSION_1)
-        f &= ~VS_BIT(VS_F_VERSION_1);
-    if ((o.mutations & VS_BLK_MUT_WCE_WITHOUT_FLUSH) && o.config_wce)
-        f &= ~VS_BIT(VS_BLK_F_FLUSH);
-    if (o.mutations & VS_BLK_MUT_OFFERS_LEGACY_BIT)
-        f |= VS_BIT(27); /* VIRTIO_F_ANY_LAYOUT: legacy interface only */
-    if (o.mutations & VS_BLK_MUT_OFFERS_SR_IOV)
-        f |= VS_BIT(VS_F_SR_IOV); /* neither transport has an SR-IOV capability */
-    b->features = f;
+    b->features = vs__blkdev_features_for(&o);
     b->writeback_init = b->writeback = (o.config_wce && o.writeback) ? 1 : 0;
     b->o = o;
-    if ((rc = zoned_setup(b, e)) < 0) {
+    if ((rc = vs__blkdev_zoned_setup(b, e)) < 0) {
         blk_destroy(&b->dev);
         return rc;
     }
@@ -1492,7 +881,8 @@ int vs_blk_storage_write(vs_device *d, uint64_t sector, const void *buf, uint32_
     int rc = storage_check(d, sector, buf, nsectors, e);
     if (rc < 0)
         return rc;
-    rc = st_write(to_blk(d), sector * VS_BLK_SECTOR, buf, (size_t)nsectors * VS_BLK_SECTOR);
+    rc = vs__blkdev_st_write(to_blk(d), sector * VS_BLK_SECTOR, buf,
+                             (size_t)nsectors * VS_BLK_SECTOR);
     if (rc < 0)
         return vs_err_set(e, VS_EIO, "blk: storage write: %s", strerror(-rc));
     return 0;

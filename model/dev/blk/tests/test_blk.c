@@ -1,4 +1,4 @@
-/* Unit tests of the reference virtio-blk device (model/dev/blk.c). Chains are built by
+/* Unit tests of the reference virtio-blk device (model/dev/blk/). Chains are built by
  * hand over flat guest memory; no rings involved. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* fallocate, fdatasync, pread; the build does not define it */
