@@ -16,7 +16,6 @@
 
 #include <jansson.h>
 
-#include "virtiosim/blk.h"
 #include "virtiosim/conformance.h"
 #include "virtiosim/gmem.h"
 #include "virtiosim/vhost.h"
@@ -26,7 +25,9 @@
 #include "virtiosim/scenario.h"
 #include "virtiosim/virtio.h"
 
+#include "sim/backend_dev.h"
 #include "sim/child.h"
+#include "sim/sim_dev.h"
 
 enum { EXIT_PASS = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_INFRA = 3 };
 
@@ -66,6 +67,7 @@ static void usage(FILE *f)
           "  --backend ref|qemu   the device under test: ref (default), the in-process\n"
           "                       reference device on a virtual clock; qemu, QEMU's\n"
           "                       virtio-blk-pci driven without a guest\n"
+          "  --backend pci        the same as --backend ref --transport pci\n"
           "  --backend qsd        qemu-storage-daemon's vhost-user-blk export (started here)\n"
           "  --backend vhost-user:SOCKET   any vhost-user-blk back-end listening on SOCKET\n"
           "  --backend qemu-vhost-user:SOCKET   QEMU's vhost-user-blk-pci in front of it\n"
@@ -240,8 +242,10 @@ static void print_result(const run_cli *rc, const vs_scenario_result *r)
     bool bad = r->verdict == VS_SCN_FAIL || r->verdict == VS_SCN_ERROR;
     if (rc->quiet && !bad && !x)
         return;
+    const char *arg;
+    const vs_backend *be = vs_backend_find(rc->o.backend ? rc->o.backend : "ref", &arg);
     printf("%-5s %-34s %3u steps %8.3f s  %s %10.3f ms\n", tag, r->name, r->steps_run,
-           secs(r->wall_ns), rc->o.backend && strcmp(rc->o.backend, "ref") ? "wall   " : "virtual",
+           secs(r->wall_ns), !be || (be->caps & VS_BE_REAL) ? "wall   " : "virtual",
            (double)r->virtual_ns / 1e6);
     if (x && r->verdict == VS_SCN_PASS)
         printf("      listed as an expected failure in %s but passed: update that file\n",
@@ -336,7 +340,7 @@ static int run_files(run_cli *rc, const strlist *files)
             .steps_run = res[i].steps_run,
             .virtual_ns = res[i].virtual_ns,
             .wall_ns = res[i].wall_ns,
-            .device_id = VS_DEV_BLK,
+            .device_id = res[i].device_id ? res[i].device_id : sc[i]->device_id,
             .features = res[i].negotiated,
             .results = res[i].conformance,
             .timeline = res[i].timeline,
@@ -353,7 +357,7 @@ static int run_files(run_cli *rc, const strlist *files)
             .verdict = VS_SCN_SKIPPED,
             .message = "not run: interrupted",
             .fail_step = -1,
-            .device_id = VS_DEV_BLK,
+            .device_id = sc[i]->device_id,
         };
     const char *backend_version = NULL;
     for (size_t i = 0; i < ran && !backend_version; i++)
@@ -502,14 +506,15 @@ static int parse_run_options(int argc, char **argv, run_cli *rc)
 /* Options that only make sense with the in-process reference device. */
 static int check_option_combinations(const run_cli *rc)
 {
-    bool ref = !rc->o.backend || strcmp(rc->o.backend, "ref") == 0;
+    const char *arg;
+    const vs_backend *be = vs_backend_find(rc->o.backend ? rc->o.backend : "ref", &arg);
+    bool ref = be && !(be->caps & VS_BE_REAL);
     if (rc->o.mutant && !ref) {
         fprintf(stderr, "virtiosim: --mutant needs --backend ref (mutants are variants of "
                         "the reference device)\n");
         return -1;
     }
-    bool qemu = rc->o.backend && (strcmp(rc->o.backend, "qemu") == 0 ||
-                                  strncmp(rc->o.backend, "qemu-vhost-user:", 16) == 0);
+    bool qemu = be && (be->caps & VS_BE_QEMU);
     if (rc->o.qemu_same_cpu && !qemu) {
         fprintf(stderr, "virtiosim: --qemu-same-cpu needs a QEMU back-end (--backend qemu or "
                         "qemu-vhost-user:SOCKET)\n");
@@ -957,6 +962,7 @@ typedef struct serve_ctx {
     const char *report_dir;
     const char *sock;
     vs_vhost_server *srv;
+    const vs_sim_dev *sd;         /* the device served */
     vs_device *dev;
     char started[40];
     /* the driver behind the current connection, judged from the server's events */
@@ -1009,7 +1015,7 @@ static const struct {
 static void serve_mon_start(serve_ctx *sc)
 {
     vs_err e = {0};
-    if (vs_monitors_create(&sc->mon, sc->dev->gm, VS_DEV_BLK, VS_ROLE_DRIVER, &e) < 0) {
+    if (vs_monitors_create(&sc->mon, sc->dev->gm, sc->sd->device_id, VS_ROLE_DRIVER, &e) < 0) {
         fprintf(stderr, "virtiosim serve: conformance monitors: %s\n", e.msg);
         sc->mon = NULL;
         sc->infra_error = true;
@@ -1150,7 +1156,7 @@ static void serve_mon_finish(serve_ctx *sc, const vs_vhost_server_stats *st)
         .fail_step = -1,
         .steps_run = st->messages,
         .wall_ns = mono_ns() - sc->conn_t0,
-        .device_id = VS_DEV_BLK,
+        .device_id = sc->sd->device_id,
         .features = sc->mon_features,
         .results = keep,
     };
@@ -1275,7 +1281,8 @@ static int cmd_serve(int argc, char **argv)
         default: return EXIT_USAGE;
         }
     }
-    if (!dev || strcmp(dev, "blk") != 0 || !sock || optind != argc) {
+    const vs_sim_dev *sd = dev ? vs_sim_dev_by_name(dev) : NULL;
+    if (!sd || !sd->backends->serve_create || !sock || optind != argc) {
         fprintf(stderr, "usage: virtiosim serve --device blk --vhost-user SOCKET [--image FILE]"
                         " [--capacity SIZE] [--read-only] [--queues N] [--once] [--report DIR]"
                         "\n       (blk is the device served today)\n");
@@ -1284,18 +1291,13 @@ static int cmd_serve(int argc, char **argv)
     vs_err e = {0};
     vs_gmem *placeholder = NULL; /* the device runs over the front-end's memory once mapped */
     vs_device *d = NULL;
-    vs_blk_opts bo;
-    vs_blk_opts_default(&bo);
-    bo.capacity_sectors = capacity / 512;
-    bo.image_path = image;
-    bo.create_image = image != NULL;
-    bo.read_only = ro;
-    bo.num_queues = (uint16_t)queues;
-    bo.queue_size = 1024;
+    vs_serve_opts so_dev = {.image = image, .capacity = capacity, .read_only = ro,
+                            .queues = (uint16_t)queues};
     int rc = vs_gmem_create_flat(&placeholder, 1u << 20, &e);
     if (rc == 0)
-        rc = vs_blk_create(&d, placeholder, &bo, &e);
+        rc = sd->backends->serve_create(placeholder, &so_dev, &d, &e);
     /* The foreign driver is judged per catalogue statement from what the server sees. */
+    sc.sd = sd;
     sc.dev = d;
     sc.sock = sock;
     time_t now = time(NULL);
@@ -1323,8 +1325,8 @@ static int cmd_serve(int argc, char **argv)
     struct sigaction sa = {.sa_handler = on_serve_signal};
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    printf("serving virtio-blk (%" PRIu64 " bytes%s%s) on %s\n", capacity, ro ? ", read-only" : "",
-           image ? ", image" : "", sock);
+    printf("serving %s (%" PRIu64 " bytes%s%s) on %s\n", sd->backends->serve_what, capacity,
+           ro ? ", read-only" : "", image ? ", image" : "", sock);
     fflush(stdout);
     rc = vs_vhost_server_run(sc.srv, once ? 1 : 0, &e);
     g_server = NULL;
