@@ -256,6 +256,44 @@ static void print_result(const run_cli *rc, const vs_scenario_result *r)
 }
 
 /* Loads, runs and reports a list of scenario files. */
+/* One scenario's row of the reports. */
+static vs_report_scenario report_row(const vs_scenario *s, const vs_scenario_result *r)
+{
+    return (vs_report_scenario){
+        .name = r->name,
+        .path = r->path,
+        .seed = r->seed,
+        .trace_digest = r->digest[0] ? r->digest : NULL,
+        .verdict = r->verdict,
+        .message = r->message[0] ? r->message : NULL,
+        .fail_step = r->failed_step,
+        .fail_step_desc = r->failed_step_desc[0] ? r->failed_step_desc : NULL,
+        .steps_run = r->steps_run,
+        .virtual_ns = r->virtual_ns,
+        .wall_ns = r->wall_ns,
+        .device_id = s->device_id,
+        .features = r->negotiated,
+        .results = r->conformance,
+        .timeline = r->timeline,
+    };
+}
+
+static void print_summary(const run_cli *rc, size_t ran, const size_t *counts, size_t xfail,
+                          uint64_t wall, const vs_results *agg)
+{
+    printf("%zu scenario%s: %zu passed, %zu failed", ran, ran == 1 ? "" : "s",
+           counts[VS_SCN_PASS], counts[VS_SCN_FAIL] - xfail);
+    if (rc->expected)
+        printf(" (+%zu expected)", xfail);
+    printf(", %zu errors, %zu skipped in %.2f s", counts[VS_SCN_ERROR], counts[VS_SCN_SKIPPED],
+           secs(wall));
+    printf("; statements: %zu pass, %zu fail, %zu not exercised, %zu not applicable, "
+           "%zu untestable\n",
+           agg->count[VS_VERDICT_PASS], agg->count[VS_VERDICT_FAIL],
+           agg->count[VS_VERDICT_NOT_EXERCISED] + agg->count[VS_VERDICT_NO_CHECK],
+           agg->count[VS_VERDICT_NOT_APPLICABLE], agg->count[VS_VERDICT_UNTESTABLE]);
+}
+
 static int run_files(run_cli *rc, const strlist *files)
 {
     /* Load everything first: a malformed file is reported before anything runs. */
@@ -328,23 +366,7 @@ static int run_files(run_cli *rc, const strlist *files)
         if (res[i].conformance && !(g_interrupted && res[i].verdict == VS_SCN_SKIPPED))
             vs_results_merge(agg, res[i].conformance, &re);
         print_result(rc, &res[i]);
-        rep[i] = (vs_report_scenario){
-            .name = res[i].name,
-            .path = res[i].path,
-            .seed = res[i].seed,
-            .trace_digest = res[i].digest[0] ? res[i].digest : NULL,
-            .verdict = res[i].verdict,
-            .message = res[i].message[0] ? res[i].message : NULL,
-            .fail_step = res[i].failed_step,
-            .fail_step_desc = res[i].failed_step_desc[0] ? res[i].failed_step_desc : NULL,
-            .steps_run = res[i].steps_run,
-            .virtual_ns = res[i].virtual_ns,
-            .wall_ns = res[i].wall_ns,
-            .device_id = res[i].device_id ? res[i].device_id : sc[i]->device_id,
-            .features = res[i].negotiated,
-            .results = res[i].conformance,
-            .timeline = res[i].timeline,
-        };
+        rep[i] = report_row(sc[i], &res[i]);
     }
     if (g_interrupted)
         fprintf(stderr, "virtiosim: interrupted after %zu of %zu scenarios\n", ran, files->n);
@@ -364,17 +386,7 @@ static int run_files(run_cli *rc, const strlist *files)
         if (res[i].verdict != VS_SCN_SKIPPED && res[i].backend_version[0])
             backend_version = res[i].backend_version;
 
-    printf("%zu scenario%s: %zu passed, %zu failed", ran, ran == 1 ? "" : "s",
-           counts[VS_SCN_PASS], counts[VS_SCN_FAIL] - xfail);
-    if (rc->expected)
-        printf(" (+%zu expected)", xfail);
-    printf(", %zu errors, %zu skipped in %.2f s", counts[VS_SCN_ERROR], counts[VS_SCN_SKIPPED],
-           secs(mono_ns() - t0));
-    printf("; statements: %zu pass, %zu fail, %zu not exercised, %zu not applicable, "
-           "%zu untestable\n",
-           agg->count[VS_VERDICT_PASS], agg->count[VS_VERDICT_FAIL],
-           agg->count[VS_VERDICT_NOT_EXERCISED] + agg->count[VS_VERDICT_NO_CHECK],
-           agg->count[VS_VERDICT_NOT_APPLICABLE], agg->count[VS_VERDICT_UNTESTABLE]);
+    print_summary(rc, ran, counts, xfail, mono_ns() - t0, agg);
 
     if (rc->report_dir) {
         vs_report_run run = {
@@ -642,6 +654,69 @@ static void json_str(const char *s)
     putchar('"');
 }
 
+/* Which scenarios of dir exercise each statement (runs them in-process): a
+ * comma-separated list of names per statement. -1: a file would not load. */
+static int collect_exercised(const char *dir, char **exercised_by, size_t n)
+{
+    strlist files = {0};
+    char *args[] = {(char *)dir};
+    if (collect(args, 1, &files) < 0)
+        return -1;
+    for (size_t f = 0; f < files.n; f++) {
+        vs_scenario *s;
+        vs_err e = {0};
+        if (vs_scenario_load(files.v[f], &s, &e) < 0) {
+            fprintf(stderr, "%s\n", e.msg);
+            return -1;
+        }
+        vs_scenario_result r;
+        vs_run_opts o = {.backend = "ref"};
+        if (vs_run_scenario(s, &o, &r, &e) == 0 && r.conformance) {
+            for (size_t i = 0; i < n; i++) {
+                if (!r.conformance->stmt[i].exercised)
+                    continue;
+                char *old = exercised_by[i], *nw;
+                if (asprintf(&nw, "%s%s%s", old ? old : "", old ? "," : "", s->name) >= 0) {
+                    free(old);
+                    exercised_by[i] = nw;
+                }
+            }
+        }
+        vs_scenario_result_clear(&r);
+        vs_scenario_free(s);
+    }
+    strlist_free(&files);
+    return 0;
+}
+
+static void print_statement_json(const vs_statement *st, size_t shown, const char *names,
+                                 bool mut, const char *exercised_by)
+{
+    printf("%s\n {\"id\":", shown ? "," : "");
+    json_str(st->id);
+    printf(",\"area\":");
+    json_str(st->area);
+    printf(",\"role\":");
+    json_str(vs_role_name(st->role));
+    printf(",\"level\":");
+    json_str(vs_level_name(st->level));
+    printf(",\"clause\":");
+    json_str(st->clause);
+    printf(",\"label\":");
+    json_str(st->label);
+    printf(",\"feature\":");
+    json_str(st->feature);
+    printf(",\"paraphrase\":");
+    json_str(st->paraphrase);
+    printf(",\"how\":");
+    json_str(st->check);
+    printf(",\"checks\":");
+    json_str(names);
+    printf(",\"mutant\":%s,\"exercised_by\":", mut ? "true" : "false");
+    json_str(exercised_by ? exercised_by : "");
+    printf("}");
+}
+
 static int cmd_clauses(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -676,36 +751,8 @@ static int cmd_clauses(int argc, char **argv)
     char **exercised_by = calloc(n, sizeof *exercised_by);
     if (!exercised_by)
         return EXIT_INFRA;
-    if (scen_dir) {
-        strlist files = {0};
-        char *args[] = {(char *)scen_dir};
-        if (collect(args, 1, &files) < 0)
-            return EXIT_USAGE;
-        for (size_t f = 0; f < files.n; f++) {
-            vs_scenario *s;
-            vs_err e = {0};
-            if (vs_scenario_load(files.v[f], &s, &e) < 0) {
-                fprintf(stderr, "%s\n", e.msg);
-                return EXIT_USAGE;
-            }
-            vs_scenario_result r;
-            vs_run_opts o = {.backend = "ref"};
-            if (vs_run_scenario(s, &o, &r, &e) == 0 && r.conformance) {
-                for (size_t i = 0; i < n; i++) {
-                    if (!r.conformance->stmt[i].exercised)
-                        continue;
-                    char *old = exercised_by[i], *nw;
-                    if (asprintf(&nw, "%s%s%s", old ? old : "", old ? "," : "", s->name) >= 0) {
-                        free(old);
-                        exercised_by[i] = nw;
-                    }
-                }
-            }
-            vs_scenario_result_clear(&r);
-            vs_scenario_free(s);
-        }
-        strlist_free(&files);
-    }
+    if (scen_dir && collect_exercised(scen_dir, exercised_by, n) < 0)
+        return EXIT_USAGE;
     size_t shown = 0, checked = 0, proven = 0;
     if (json)
         printf("[");
@@ -726,29 +773,7 @@ static int cmd_clauses(int argc, char **argv)
         checked += nc > 0;
         proven += mut;
         if (json) {
-            printf("%s\n {\"id\":", shown ? "," : "");
-            json_str(st->id);
-            printf(",\"area\":");
-            json_str(st->area);
-            printf(",\"role\":");
-            json_str(vs_role_name(st->role));
-            printf(",\"level\":");
-            json_str(vs_level_name(st->level));
-            printf(",\"clause\":");
-            json_str(st->clause);
-            printf(",\"label\":");
-            json_str(st->label);
-            printf(",\"feature\":");
-            json_str(st->feature);
-            printf(",\"paraphrase\":");
-            json_str(st->paraphrase);
-            printf(",\"how\":");
-            json_str(st->check);
-            printf(",\"checks\":");
-            json_str(names);
-            printf(",\"mutant\":%s,\"exercised_by\":", mut ? "true" : "false");
-            json_str(exercised_by[i] ? exercised_by[i] : "");
-            printf("}");
+            print_statement_json(st, shown, names, mut, exercised_by[i]);
         } else {
             printf("%-38s %-10s %-5s %-6s %s\n", st->id, vs_level_name(st->level),
                    nc ? "check" : (st->method == VS_METHOD_UNTESTABLE ? "untst" : "-"),
