@@ -226,7 +226,8 @@ static int create_driver(vs_run_ctx *c, uint64_t pool, vs_err *e)
     dopts.seg_size = s->driver.seg_size;
     dopts.pool_bytes = pool;
     dopts.timeout_ns = c->real ? 20ull * 1000000000ull : VS_RUN_STEP_TIMEOUT_NS;
-    c->sd->steps->driver_opts(c, &dopts);
+    if (c->sd->steps->driver_opts)
+        c->sd->steps->driver_opts(c, &dopts);
     return vs_driver_create(&c->d, c->t, &dopts, &c->bus, vs_run_now, c, e);
 }
 

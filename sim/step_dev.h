@@ -50,16 +50,17 @@ struct vs_step_set {
     int (*finish)(vs_loader *L, vs_scenario *s, const yaml_node_t *root);
     void (*options_free)(void *opts);   /* what the options own (not the object) */
     const char *feature_example;        /* a feature name of the device, for messages */
-    /* `expect: {config: {...}}`: parsed into vs_step.dev (a flat object the core frees),
-     * judged after the core's expectations */
+    /* optional: `expect: {config: {...}}`: parsed into vs_step.dev (a flat object the
+     * core frees), judged after the core's expectations */
     vs_field_fn expect_config;
     int (*expect_config_run)(vs_run_ctx *c, const vs_step *t);
-    /* the driver's device-specific options (its completion callback, ...) */
+    /* optional: the driver's device-specific options (its completion callback, ...) */
     void (*driver_opts)(vs_run_ctx *c, vs_driver_opts *o);
     void (*after_init)(vs_run_ctx *c);  /* optional: once the driver initialized */
-    /* request i of those queue_reset and suspend keep in flight */
+    /* optional: request i of those queue_reset and suspend keep in flight */
     int (*submit_filler)(vs_run_ctx *c, uint16_t queue, uint32_t i, vs_err *e);
-    /* did the device complete a fault chain (rather than reject it)? Takes the results. */
+    /* optional: did the device complete a fault chain (rather than reject it)? Takes the
+     * results. */
     bool (*fault_completed)(vs_run_ctx *c);
     /* config_change: the config field the driver reads to notice the new generation */
     uint32_t config_probe_off, config_probe_len;

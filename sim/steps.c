@@ -52,7 +52,13 @@ PARSER(ex_needs_reset)
 }
 PARSER(ex_features) { return vs_ld_features(L, v, &T->features_required); }
 /* config fields are the device's: its parser keeps them in T->dev */
-PARSER(ex_config) { return vs_ld_dev(L)->steps->expect_config(L, v, ctx); }
+PARSER(ex_config)
+{
+    const vs_sim_dev *d = vs_ld_dev(L);
+    if (!d->steps->expect_config)
+        return vs_ld_fail(L, v, "a %s device has no config fields to expect", d->name);
+    return d->steps->expect_config(L, v, ctx);
+}
 PARSER(st_reinit) { return vs_ld_bool(L, v, &T->reinit); }
 PARSER(st_fault_kind)
 {
@@ -274,7 +280,8 @@ static int fault_survives(vs_run_ctx *c, const vs_step *st, uint64_t irqs_before
 {
     vs_err e = {0};
     for (int i = 0; i < 100; i++) {
-        if (vs_driver_needs_reset(c->d) || c->sd->steps->fault_completed(c))
+        if (vs_driver_needs_reset(c->d) ||
+            (c->sd->steps->fault_completed && c->sd->steps->fault_completed(c)))
             break;
         if (vs_driver_wait(c->d, 10000000ull, &e) < 0 && !vs_driver_needs_reset(c->d))
             break;
@@ -361,14 +368,27 @@ static void pass_time(vs_run_ctx *c, uint64_t ns)
         vs_engine_run_until(c->eng, vs_engine_now(c->eng) + ns);
 }
 
+/* `outstanding: N`: N of the device's harmless requests in flight. */
+static int submit_fillers(vs_run_ctx *c, const vs_step *st, vs_err *e)
+{
+    if (st->count && !c->sd->steps->submit_filler)
+        return vs_err_set(e, VS_ENOTSUP, "a %s device has no requests to keep outstanding",
+                          c->sd->name);
+    for (uint32_t i = 0; i < st->count; i++) {
+        int rc = c->sd->steps->submit_filler(c, st->queue, i, e);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
 static int run_suspend_resume(vs_run_ctx *c, const vs_step *st, bool suspend)
 {
     vs_err e = {0};
     int rc;
     /* requests in flight when suspending: the device finishes them first */
-    for (uint32_t i = 0; suspend && i < st->count; i++)
-        if ((rc = c->sd->steps->submit_filler(c, st->queue, i, &e)) < 0)
-            return vs_run_driver_error(c, rc, &e);
+    if (suspend && (rc = submit_fillers(c, st, &e)) < 0)
+        return vs_run_driver_error(c, rc, &e);
     pass_time(c, st->wait_ns);
     rc = suspend ? vs_driver_suspend(c->d, &e) : vs_driver_resume(c->d, &e);
     if (rc < 0)
@@ -407,9 +427,8 @@ static int run_queue_reset(vs_run_ctx *c, const vs_step *st)
     vs_err e = {0};
     int rc;
     /* requests in flight when the queue is reset: the device must drop them */
-    for (uint32_t i = 0; i < st->count; i++)
-        if ((rc = c->sd->steps->submit_filler(c, st->queue, i, &e)) < 0)
-            return vs_run_driver_error(c, rc, &e);
+    if ((rc = submit_fillers(c, st, &e)) < 0)
+        return vs_run_driver_error(c, rc, &e);
     pass_time(c, st->wait_ns);
     if ((rc = vs_driver_queue_reset(c->d, st->queue, &e)) < 0)
         return vs_run_driver_error(c, rc, &e);
