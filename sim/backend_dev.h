@@ -35,6 +35,8 @@ typedef struct vs_backend {
 
 /* The back-end a --backend value names, and its argument (NULL: none). NULL: unknown. */
 const vs_backend *vs_backend_find(const char *spec, const char **arg);
+/* "ref, pci, qemu, ..., vhost-user:SOCKET, ...": every name, for messages. */
+void vs_backend_names(char *buf, size_t n);
 
 /* What `virtiosim serve` asks of the device it serves over vhost-user. */
 typedef struct vs_serve_opts {

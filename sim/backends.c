@@ -152,3 +152,17 @@ const vs_backend *vs_backend_find(const char *spec, const char **arg)
     }
     return NULL;
 }
+
+void vs_backend_names(char *buf, size_t n)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < sizeof backends / sizeof backends[0] && used < n; i++) {
+        const vs_backend *b = &backends[i];
+        int w = snprintf(buf + used, n - used, "%s%s%s", i ? ", " : "", b->name,
+                         b->takes_arg ? "SOCKET" : "");
+        if (w < 0)
+            break;
+        used += (size_t)w;
+    }
+}

@@ -456,16 +456,18 @@ static int parse_run_options(int argc, char **argv, run_cli *rc)
     optind = 1;
     while ((c = getopt_long(argc, argv, "qvh", run_options, NULL)) != -1) {
         switch (c) {
-        case OPT_BACKEND:
-            if (strcmp(optarg, "ref") != 0 && strcmp(optarg, "qemu") != 0 &&
-                strcmp(optarg, "qsd") != 0 && strncmp(optarg, "vhost-user:", 11) != 0 &&
-                strncmp(optarg, "qemu-vhost-user:", 16) != 0) {
-                fprintf(stderr, "virtiosim: unknown back-end '%s' (available: ref, qemu, qsd, "
-                                "vhost-user:SOCKET, qemu-vhost-user:SOCKET)\n", optarg);
+        case OPT_BACKEND: {
+            const char *arg;
+            if (!vs_backend_find(optarg, &arg)) {
+                char names[200] = "";
+                vs_backend_names(names, sizeof names);
+                fprintf(stderr, "virtiosim: unknown back-end '%s' (available: %s)\n", optarg,
+                        names);
                 return -1;
             }
             rc->o.backend = optarg;
             break;
+        }
         case OPT_QEMU: rc->o.qemu_path = optarg; break;
         case OPT_QEMU_SAME_CPU: rc->o.qemu_same_cpu = true; break;
         case OPT_TRANSPORT:

@@ -1,6 +1,8 @@
 /* Scenario loader: libyaml's document API gives every node a position, so each error can
- * point at the exact line and column. The schema lives in the tables below; an unknown
- * key is an error (a typo must never silently change a test). */
+ * point at the exact line and column. The schema lives in tables: the top level, driver
+ * and timing below, the core's steps in steps.c, the device's keys and steps in its
+ * folder (sim/dev/<name>/, through its vs_step_set); an unknown key is an error (a typo
+ * must never silently change a test). */
 #define _GNU_SOURCE
 #include "virtiosim/scenario.h"
 

@@ -37,6 +37,11 @@ START_TEST(backend_names)
     ck_assert_ptr_null(vs_backend_find("vhost-user", &arg));
     ck_assert_ptr_null(vs_backend_find("refx", &arg));
     ck_assert_ptr_null(vs_backend_find("", &arg));
+    char names[200];
+    vs_backend_names(names, sizeof names);
+    ck_assert_str_eq(names, "ref, pci, qemu, qsd, vhost-user:SOCKET, qemu-vhost-user:SOCKET");
+    vs_backend_names(names, 8); /* cut short, still a string */
+    ck_assert_uint_lt(strlen(names), 8);
 }
 END_TEST
 
