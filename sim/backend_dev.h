@@ -31,6 +31,7 @@ typedef struct vs_backend {
     const char *family;        /* in "does not apply to the X back-end" */
     unsigned caps;             /* enum vs_backend_cap */
     int (*build)(vs_run_ctx *c, const char *arg, vs_err *e);
+    void (*teardown)(vs_run_ctx *c);   /* optional: after the transport and guest memory */
 } vs_backend;
 
 /* The back-end a --backend value names, and its argument (NULL: none). NULL: unknown. */

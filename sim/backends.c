@@ -126,13 +126,22 @@ static int build_qsd(vs_run_ctx *c, const char *arg, vs_err *e)
     return build_vhost(c, NULL, e);
 }
 
+static void stop_qsd(vs_run_ctx *c)
+{
+    if (c->qsd) {
+        vs_err ignore = {0};
+        vs_qsd_stop(c->qsd, &ignore);
+        c->qsd = NULL;
+    }
+}
+
 /* ------------------------------------------------------------------ the table */
 
 static const vs_backend backends[] = {
     {"ref", false, VS_BACKEND_REF, "ref", 0, build_ref},
     {"pci", false, VS_BACKEND_REF, "ref", VS_BE_PCI, build_ref},
     {"qemu", false, VS_BACKEND_QEMU, "qemu", VS_BE_REAL | VS_BE_QEMU, build_qemu},
-    {"qsd", false, VS_BACKEND_VHOST_USER, "vhost-user", VS_BE_REAL, build_qsd},
+    {"qsd", false, VS_BACKEND_VHOST_USER, "vhost-user", VS_BE_REAL, build_qsd, stop_qsd},
     {"vhost-user:", true, VS_BACKEND_VHOST_USER, "vhost-user",
      VS_BE_REAL | VS_BE_EXTERNAL, build_vhost},
     {"qemu-vhost-user:", true, VS_BACKEND_VHOST_USER, "qemu",

@@ -134,10 +134,8 @@ static void teardown(vs_run_ctx *c)
     vs_trace_destroy(c->trace);
     vs_engine_destroy(c->eng);
     vs_gmem_destroy(c->gm);
-    if (c->qsd) {
-        vs_err ignore = {0};
-        vs_qsd_stop(c->qsd, &ignore);
-    }
+    if (c->be && c->be->teardown)
+        c->be->teardown(c);
     if (c->sd && c->sd->backends->teardown)
         c->sd->backends->teardown(c);
 }

@@ -44,7 +44,8 @@ typedef struct vs_run_ctx {
     bool external;              /* a back-end someone else runs: its disk is not fresh */
     bool pci;                   /* the ref device behind the virtio-pci function model */
     uint64_t wall0;
-    vs_qsd *qsd;                /* --backend qsd: the daemon we started */
+    vs_qsd *qsd;                /* --backend qsd: the daemon we started (its teardown
+                                   stops it) */
     void *be_state;             /* the device's state for a real back-end (its teardown) */
     vs_pci_findings *pci_f;     /* PCI transport: what the probe found */
     unsigned step;
