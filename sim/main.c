@@ -16,7 +16,6 @@
 
 #include <jansson.h>
 
-#include "virtiosim/blk.h"
 #include "virtiosim/conformance.h"
 #include "virtiosim/gmem.h"
 #include "virtiosim/vhost.h"
@@ -26,7 +25,9 @@
 #include "virtiosim/scenario.h"
 #include "virtiosim/virtio.h"
 
+#include "sim/backend_dev.h"
 #include "sim/child.h"
+#include "sim/sim_dev.h"
 
 enum { EXIT_PASS = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_INFRA = 3 };
 
@@ -66,6 +67,7 @@ static void usage(FILE *f)
           "  --backend ref|qemu   the device under test: ref (default), the in-process\n"
           "                       reference device on a virtual clock; qemu, QEMU's\n"
           "                       virtio-blk-pci driven without a guest\n"
+          "  --backend pci        the same as --backend ref --transport pci\n"
           "  --backend qsd        qemu-storage-daemon's vhost-user-blk export (started here)\n"
           "  --backend vhost-user:SOCKET   any vhost-user-blk back-end listening on SOCKET\n"
           "  --backend qemu-vhost-user:SOCKET   QEMU's vhost-user-blk-pci in front of it\n"
@@ -240,8 +242,10 @@ static void print_result(const run_cli *rc, const vs_scenario_result *r)
     bool bad = r->verdict == VS_SCN_FAIL || r->verdict == VS_SCN_ERROR;
     if (rc->quiet && !bad && !x)
         return;
+    const char *arg;
+    const vs_backend *be = vs_backend_find(rc->o.backend ? rc->o.backend : "ref", &arg);
     printf("%-5s %-34s %3u steps %8.3f s  %s %10.3f ms\n", tag, r->name, r->steps_run,
-           secs(r->wall_ns), rc->o.backend && strcmp(rc->o.backend, "ref") ? "wall   " : "virtual",
+           secs(r->wall_ns), !be || (be->caps & VS_BE_REAL) ? "wall   " : "virtual",
            (double)r->virtual_ns / 1e6);
     if (x && r->verdict == VS_SCN_PASS)
         printf("      listed as an expected failure in %s but passed: update that file\n",
@@ -252,6 +256,44 @@ static void print_result(const run_cli *rc, const vs_scenario_result *r)
 }
 
 /* Loads, runs and reports a list of scenario files. */
+/* One scenario's row of the reports. */
+static vs_report_scenario report_row(const vs_scenario *s, const vs_scenario_result *r)
+{
+    return (vs_report_scenario){
+        .name = r->name,
+        .path = r->path,
+        .seed = r->seed,
+        .trace_digest = r->digest[0] ? r->digest : NULL,
+        .verdict = r->verdict,
+        .message = r->message[0] ? r->message : NULL,
+        .fail_step = r->failed_step,
+        .fail_step_desc = r->failed_step_desc[0] ? r->failed_step_desc : NULL,
+        .steps_run = r->steps_run,
+        .virtual_ns = r->virtual_ns,
+        .wall_ns = r->wall_ns,
+        .device_id = s->device_id,
+        .features = r->negotiated,
+        .results = r->conformance,
+        .timeline = r->timeline,
+    };
+}
+
+static void print_summary(const run_cli *rc, size_t ran, const size_t *counts, size_t xfail,
+                          uint64_t wall, const vs_results *agg)
+{
+    printf("%zu scenario%s: %zu passed, %zu failed", ran, ran == 1 ? "" : "s",
+           counts[VS_SCN_PASS], counts[VS_SCN_FAIL] - xfail);
+    if (rc->expected)
+        printf(" (+%zu expected)", xfail);
+    printf(", %zu errors, %zu skipped in %.2f s", counts[VS_SCN_ERROR], counts[VS_SCN_SKIPPED],
+           secs(wall));
+    printf("; statements: %zu pass, %zu fail, %zu not exercised, %zu not applicable, "
+           "%zu untestable\n",
+           agg->count[VS_VERDICT_PASS], agg->count[VS_VERDICT_FAIL],
+           agg->count[VS_VERDICT_NOT_EXERCISED] + agg->count[VS_VERDICT_NO_CHECK],
+           agg->count[VS_VERDICT_NOT_APPLICABLE], agg->count[VS_VERDICT_UNTESTABLE]);
+}
+
 static int run_files(run_cli *rc, const strlist *files)
 {
     /* Load everything first: a malformed file is reported before anything runs. */
@@ -324,23 +366,7 @@ static int run_files(run_cli *rc, const strlist *files)
         if (res[i].conformance && !(g_interrupted && res[i].verdict == VS_SCN_SKIPPED))
             vs_results_merge(agg, res[i].conformance, &re);
         print_result(rc, &res[i]);
-        rep[i] = (vs_report_scenario){
-            .name = res[i].name,
-            .path = res[i].path,
-            .seed = res[i].seed,
-            .trace_digest = res[i].digest[0] ? res[i].digest : NULL,
-            .verdict = res[i].verdict,
-            .message = res[i].message[0] ? res[i].message : NULL,
-            .fail_step = res[i].failed_step,
-            .fail_step_desc = res[i].failed_step_desc[0] ? res[i].failed_step_desc : NULL,
-            .steps_run = res[i].steps_run,
-            .virtual_ns = res[i].virtual_ns,
-            .wall_ns = res[i].wall_ns,
-            .device_id = VS_DEV_BLK,
-            .features = res[i].negotiated,
-            .results = res[i].conformance,
-            .timeline = res[i].timeline,
-        };
+        rep[i] = report_row(sc[i], &res[i]);
     }
     if (g_interrupted)
         fprintf(stderr, "virtiosim: interrupted after %zu of %zu scenarios\n", ran, files->n);
@@ -353,24 +379,14 @@ static int run_files(run_cli *rc, const strlist *files)
             .verdict = VS_SCN_SKIPPED,
             .message = "not run: interrupted",
             .fail_step = -1,
-            .device_id = VS_DEV_BLK,
+            .device_id = sc[i]->device_id,
         };
     const char *backend_version = NULL;
     for (size_t i = 0; i < ran && !backend_version; i++)
         if (res[i].verdict != VS_SCN_SKIPPED && res[i].backend_version[0])
             backend_version = res[i].backend_version;
 
-    printf("%zu scenario%s: %zu passed, %zu failed", ran, ran == 1 ? "" : "s",
-           counts[VS_SCN_PASS], counts[VS_SCN_FAIL] - xfail);
-    if (rc->expected)
-        printf(" (+%zu expected)", xfail);
-    printf(", %zu errors, %zu skipped in %.2f s", counts[VS_SCN_ERROR], counts[VS_SCN_SKIPPED],
-           secs(mono_ns() - t0));
-    printf("; statements: %zu pass, %zu fail, %zu not exercised, %zu not applicable, "
-           "%zu untestable\n",
-           agg->count[VS_VERDICT_PASS], agg->count[VS_VERDICT_FAIL],
-           agg->count[VS_VERDICT_NOT_EXERCISED] + agg->count[VS_VERDICT_NO_CHECK],
-           agg->count[VS_VERDICT_NOT_APPLICABLE], agg->count[VS_VERDICT_UNTESTABLE]);
+    print_summary(rc, ran, counts, xfail, mono_ns() - t0, agg);
 
     if (rc->report_dir) {
         vs_report_run run = {
@@ -440,16 +456,18 @@ static int parse_run_options(int argc, char **argv, run_cli *rc)
     optind = 1;
     while ((c = getopt_long(argc, argv, "qvh", run_options, NULL)) != -1) {
         switch (c) {
-        case OPT_BACKEND:
-            if (strcmp(optarg, "ref") != 0 && strcmp(optarg, "qemu") != 0 &&
-                strcmp(optarg, "qsd") != 0 && strncmp(optarg, "vhost-user:", 11) != 0 &&
-                strncmp(optarg, "qemu-vhost-user:", 16) != 0) {
-                fprintf(stderr, "virtiosim: unknown back-end '%s' (available: ref, qemu, qsd, "
-                                "vhost-user:SOCKET, qemu-vhost-user:SOCKET)\n", optarg);
+        case OPT_BACKEND: {
+            const char *arg;
+            if (!vs_backend_find(optarg, &arg)) {
+                char names[200] = "";
+                vs_backend_names(names, sizeof names);
+                fprintf(stderr, "virtiosim: unknown back-end '%s' (available: %s)\n", optarg,
+                        names);
                 return -1;
             }
             rc->o.backend = optarg;
             break;
+        }
         case OPT_QEMU: rc->o.qemu_path = optarg; break;
         case OPT_QEMU_SAME_CPU: rc->o.qemu_same_cpu = true; break;
         case OPT_TRANSPORT:
@@ -502,14 +520,15 @@ static int parse_run_options(int argc, char **argv, run_cli *rc)
 /* Options that only make sense with the in-process reference device. */
 static int check_option_combinations(const run_cli *rc)
 {
-    bool ref = !rc->o.backend || strcmp(rc->o.backend, "ref") == 0;
+    const char *arg;
+    const vs_backend *be = vs_backend_find(rc->o.backend ? rc->o.backend : "ref", &arg);
+    bool ref = be && !(be->caps & VS_BE_REAL);
     if (rc->o.mutant && !ref) {
         fprintf(stderr, "virtiosim: --mutant needs --backend ref (mutants are variants of "
                         "the reference device)\n");
         return -1;
     }
-    bool qemu = rc->o.backend && (strcmp(rc->o.backend, "qemu") == 0 ||
-                                  strncmp(rc->o.backend, "qemu-vhost-user:", 16) == 0);
+    bool qemu = be && (be->caps & VS_BE_QEMU);
     if (rc->o.qemu_same_cpu && !qemu) {
         fprintf(stderr, "virtiosim: --qemu-same-cpu needs a QEMU back-end (--backend qemu or "
                         "qemu-vhost-user:SOCKET)\n");
@@ -637,6 +656,69 @@ static void json_str(const char *s)
     putchar('"');
 }
 
+/* Which scenarios of dir exercise each statement (runs them in-process): a
+ * comma-separated list of names per statement. -1: a file would not load. */
+static int collect_exercised(const char *dir, char **exercised_by, size_t n)
+{
+    strlist files = {0};
+    char *args[] = {(char *)dir};
+    if (collect(args, 1, &files) < 0)
+        return -1;
+    for (size_t f = 0; f < files.n; f++) {
+        vs_scenario *s;
+        vs_err e = {0};
+        if (vs_scenario_load(files.v[f], &s, &e) < 0) {
+            fprintf(stderr, "%s\n", e.msg);
+            return -1;
+        }
+        vs_scenario_result r;
+        vs_run_opts o = {.backend = "ref"};
+        if (vs_run_scenario(s, &o, &r, &e) == 0 && r.conformance) {
+            for (size_t i = 0; i < n; i++) {
+                if (!r.conformance->stmt[i].exercised)
+                    continue;
+                char *old = exercised_by[i], *nw;
+                if (asprintf(&nw, "%s%s%s", old ? old : "", old ? "," : "", s->name) >= 0) {
+                    free(old);
+                    exercised_by[i] = nw;
+                }
+            }
+        }
+        vs_scenario_result_clear(&r);
+        vs_scenario_free(s);
+    }
+    strlist_free(&files);
+    return 0;
+}
+
+static void print_statement_json(const vs_statement *st, size_t shown, const char *names,
+                                 bool mut, const char *exercised_by)
+{
+    printf("%s\n {\"id\":", shown ? "," : "");
+    json_str(st->id);
+    printf(",\"area\":");
+    json_str(st->area);
+    printf(",\"role\":");
+    json_str(vs_role_name(st->role));
+    printf(",\"level\":");
+    json_str(vs_level_name(st->level));
+    printf(",\"clause\":");
+    json_str(st->clause);
+    printf(",\"label\":");
+    json_str(st->label);
+    printf(",\"feature\":");
+    json_str(st->feature);
+    printf(",\"paraphrase\":");
+    json_str(st->paraphrase);
+    printf(",\"how\":");
+    json_str(st->check);
+    printf(",\"checks\":");
+    json_str(names);
+    printf(",\"mutant\":%s,\"exercised_by\":", mut ? "true" : "false");
+    json_str(exercised_by ? exercised_by : "");
+    printf("}");
+}
+
 static int cmd_clauses(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -671,36 +753,8 @@ static int cmd_clauses(int argc, char **argv)
     char **exercised_by = calloc(n, sizeof *exercised_by);
     if (!exercised_by)
         return EXIT_INFRA;
-    if (scen_dir) {
-        strlist files = {0};
-        char *args[] = {(char *)scen_dir};
-        if (collect(args, 1, &files) < 0)
-            return EXIT_USAGE;
-        for (size_t f = 0; f < files.n; f++) {
-            vs_scenario *s;
-            vs_err e = {0};
-            if (vs_scenario_load(files.v[f], &s, &e) < 0) {
-                fprintf(stderr, "%s\n", e.msg);
-                return EXIT_USAGE;
-            }
-            vs_scenario_result r;
-            vs_run_opts o = {.backend = "ref"};
-            if (vs_run_scenario(s, &o, &r, &e) == 0 && r.conformance) {
-                for (size_t i = 0; i < n; i++) {
-                    if (!r.conformance->stmt[i].exercised)
-                        continue;
-                    char *old = exercised_by[i], *nw;
-                    if (asprintf(&nw, "%s%s%s", old ? old : "", old ? "," : "", s->name) >= 0) {
-                        free(old);
-                        exercised_by[i] = nw;
-                    }
-                }
-            }
-            vs_scenario_result_clear(&r);
-            vs_scenario_free(s);
-        }
-        strlist_free(&files);
-    }
+    if (scen_dir && collect_exercised(scen_dir, exercised_by, n) < 0)
+        return EXIT_USAGE;
     size_t shown = 0, checked = 0, proven = 0;
     if (json)
         printf("[");
@@ -721,29 +775,7 @@ static int cmd_clauses(int argc, char **argv)
         checked += nc > 0;
         proven += mut;
         if (json) {
-            printf("%s\n {\"id\":", shown ? "," : "");
-            json_str(st->id);
-            printf(",\"area\":");
-            json_str(st->area);
-            printf(",\"role\":");
-            json_str(vs_role_name(st->role));
-            printf(",\"level\":");
-            json_str(vs_level_name(st->level));
-            printf(",\"clause\":");
-            json_str(st->clause);
-            printf(",\"label\":");
-            json_str(st->label);
-            printf(",\"feature\":");
-            json_str(st->feature);
-            printf(",\"paraphrase\":");
-            json_str(st->paraphrase);
-            printf(",\"how\":");
-            json_str(st->check);
-            printf(",\"checks\":");
-            json_str(names);
-            printf(",\"mutant\":%s,\"exercised_by\":", mut ? "true" : "false");
-            json_str(exercised_by[i] ? exercised_by[i] : "");
-            printf("}");
+            print_statement_json(st, shown, names, mut, exercised_by[i]);
         } else {
             printf("%-38s %-10s %-5s %-6s %s\n", st->id, vs_level_name(st->level),
                    nc ? "check" : (st->method == VS_METHOD_UNTESTABLE ? "untst" : "-"),
@@ -957,6 +989,7 @@ typedef struct serve_ctx {
     const char *report_dir;
     const char *sock;
     vs_vhost_server *srv;
+    const vs_sim_dev *sd;         /* the device served */
     vs_device *dev;
     char started[40];
     /* the driver behind the current connection, judged from the server's events */
@@ -1009,7 +1042,7 @@ static const struct {
 static void serve_mon_start(serve_ctx *sc)
 {
     vs_err e = {0};
-    if (vs_monitors_create(&sc->mon, sc->dev->gm, VS_DEV_BLK, VS_ROLE_DRIVER, &e) < 0) {
+    if (vs_monitors_create(&sc->mon, sc->dev->gm, sc->sd->device_id, VS_ROLE_DRIVER, &e) < 0) {
         fprintf(stderr, "virtiosim serve: conformance monitors: %s\n", e.msg);
         sc->mon = NULL;
         sc->infra_error = true;
@@ -1150,7 +1183,7 @@ static void serve_mon_finish(serve_ctx *sc, const vs_vhost_server_stats *st)
         .fail_step = -1,
         .steps_run = st->messages,
         .wall_ns = mono_ns() - sc->conn_t0,
-        .device_id = VS_DEV_BLK,
+        .device_id = sc->sd->device_id,
         .features = sc->mon_features,
         .results = keep,
     };
@@ -1275,7 +1308,8 @@ static int cmd_serve(int argc, char **argv)
         default: return EXIT_USAGE;
         }
     }
-    if (!dev || strcmp(dev, "blk") != 0 || !sock || optind != argc) {
+    const vs_sim_dev *sd = dev ? vs_sim_dev_by_name(dev) : NULL;
+    if (!sd || !sd->backends->serve_create || !sock || optind != argc) {
         fprintf(stderr, "usage: virtiosim serve --device blk --vhost-user SOCKET [--image FILE]"
                         " [--capacity SIZE] [--read-only] [--queues N] [--once] [--report DIR]"
                         "\n       (blk is the device served today)\n");
@@ -1284,18 +1318,13 @@ static int cmd_serve(int argc, char **argv)
     vs_err e = {0};
     vs_gmem *placeholder = NULL; /* the device runs over the front-end's memory once mapped */
     vs_device *d = NULL;
-    vs_blk_opts bo;
-    vs_blk_opts_default(&bo);
-    bo.capacity_sectors = capacity / 512;
-    bo.image_path = image;
-    bo.create_image = image != NULL;
-    bo.read_only = ro;
-    bo.num_queues = (uint16_t)queues;
-    bo.queue_size = 1024;
+    vs_serve_opts so_dev = {.image = image, .capacity = capacity, .read_only = ro,
+                            .queues = (uint16_t)queues};
     int rc = vs_gmem_create_flat(&placeholder, 1u << 20, &e);
     if (rc == 0)
-        rc = vs_blk_create(&d, placeholder, &bo, &e);
+        rc = sd->backends->serve_create(placeholder, &so_dev, &d, &e);
     /* The foreign driver is judged per catalogue statement from what the server sees. */
+    sc.sd = sd;
     sc.dev = d;
     sc.sock = sock;
     time_t now = time(NULL);
@@ -1323,8 +1352,8 @@ static int cmd_serve(int argc, char **argv)
     struct sigaction sa = {.sa_handler = on_serve_signal};
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    printf("serving virtio-blk (%" PRIu64 " bytes%s%s) on %s\n", capacity, ro ? ", read-only" : "",
-           image ? ", image" : "", sock);
+    printf("serving %s (%" PRIu64 " bytes%s%s) on %s\n", sd->backends->serve_what, capacity,
+           ro ? ", read-only" : "", image ? ", image" : "", sock);
     fflush(stdout);
     rc = vs_vhost_server_run(sc.srv, once ? 1 : 0, &e);
     g_server = NULL;

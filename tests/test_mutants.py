@@ -62,13 +62,15 @@ def test_mutants_outside_the_source_tree_is_a_usage_error(cli, tmp_path):
 
 def test_every_monitor_check_has_a_mutant():
     """A check no mutant can trip is not trusted: each monitor check must be named by a
-    mutant of `virtiosim mutants` (sim/mutants.c) or by a mutant pair in the monitor unit
-    tests (conformance/tests/test_monitors.c), whose runs assert it fires."""
+    mutant of `virtiosim mutants` (sim/mutants.c and the devices' sets in sim/dev/*/) or by
+    a mutant pair in the monitor unit tests (conformance/tests/test_monitors.c), whose runs
+    assert it fires."""
     from conftest import ROOT
     registry = (ROOT / "conformance" / "monitor_registry.c").read_text()
     names = re.findall(r'^\s*\[CK_[A-Z0-9_]+\] = \{"([a-z0-9-]+)"', registry, re.M)
     assert len(names) >= 60, names
     provers = ((ROOT / "sim" / "mutants.c").read_text() +
+               "".join(p.read_text() for p in sorted((ROOT / "sim" / "dev").glob("*/*.c"))) +
                (ROOT / "conformance" / "tests" / "test_monitors.c").read_text())
     unproven = [n for n in names if f'"{n}"' not in provers]
     assert unproven == [], f"monitor checks without a mutant: {unproven}"

@@ -21,7 +21,7 @@ typedef struct vs_mutant {
     const char *name;          /* "used-len-too-long" */
     const char *what;          /* one line */
     uint32_t ring_mutations;   /* enum vs_vq_mutation */
-    uint32_t blk_mutations;    /* enum vs_blk_mutation */
+    uint32_t dev_mutations;    /* the device's mutation bits (its options map them) */
     uint32_t ref_mutations;    /* enum vs_ref_mutation */
     const char *const *fails;  /* statement ids that must fail, NULL-terminated */
     const char *const *checks; /* checks that must see a violation, NULL-terminated */
@@ -30,7 +30,8 @@ typedef struct vs_mutant {
     uint32_t pci_mutations;    /* enum vs_pci_mutation: runs behind the PCI transport */
     const char *const *also;   /* statements that may fail too, as consequences (e.g. the
                                   other statements of the same check), NULL-terminated */
-    uint32_t zoned_mutation;   /* enum vs_blk_zoned_mutation (one zoned bug) */
+    uint32_t dev_mutation_value; /* one numbered bug of the device (e.g. blk's zoned
+                                    mutations), 0: none */
 } vs_mutant;
 
 size_t vs_mutant_count(void);
@@ -38,7 +39,8 @@ const vs_mutant *vs_mutant_at(size_t i);
 const vs_mutant *vs_mutant_find(const char *name);
 
 typedef struct vs_run_opts {
-    const char *backend;       /* "ref" (default) or "qemu" */
+    const char *backend;       /* "ref" (default), "pci", "qemu", "qsd", "vhost-user:SOCK",
+                                  "qemu-vhost-user:SOCK" (sim/backends.c) */
     const char *qemu_path;     /* --qemu PATH (NULL: $VIRTIOSIM_QEMU, then PATH) */
     bool qemu_same_cpu;        /* --qemu-same-cpu (vs_qemu_backend_opts.same_cpu) */
     bool pci;                  /* --transport pci: the ref device behind the in-process
@@ -68,7 +70,8 @@ typedef struct vs_scenario_result {
     uint64_t virtual_ns;
     uint64_t wall_ns;
     uint64_t negotiated;       /* feature bits */
-    uint64_t requests;         /* blk requests completed */
+    uint64_t requests;         /* device requests completed */
+    uint32_t device_id;        /* the scenario's device (enum vs_device_id) */
     char digest[65];           /* SHA-256 of the trace, hex */
     char backend_version[96];  /* "QEMU emulator version 7.2.x", ... */
     vs_results *conformance;   /* owned; NULL when the scenario did not run */

@@ -1,0 +1,70 @@
+/* Back-ends as a registry, and how a device presents itself to each (private to
+ * virtiosim; layer 4).
+ *
+ * A back-end (sim/backends.c) is what `--backend` names: the in-process reference device
+ * (ref, pci), QEMU, qemu-storage-daemon, a vhost-user back-end someone else runs, or QEMU
+ * in front of one. It builds the transport the driver talks to; what it needs of the
+ * device (create the reference device from the scenario's options, QEMU's -device and
+ * -blockdev arguments, qemu-storage-daemon's export) comes from the device's
+ * `struct vs_backend_present` (sim/dev/<name>/), reached through its vs_sim_dev. */
+#ifndef VS_BACKEND_DEV_H
+#define VS_BACKEND_DEV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sim/runner_int.h"
+
+/* What a back-end is (vs_backend.caps). */
+enum vs_backend_cap {
+    VS_BE_REAL = 1u << 0,      /* wall-clock time, the device in another process */
+    VS_BE_EXTERNAL = 1u << 1,  /* someone else runs it: its disk is not fresh */
+    VS_BE_QEMU = 1u << 2,      /* a QEMU process in front: its stderr is evidence */
+    VS_BE_PCI = 1u << 3,       /* the ref device behind the virtio-pci function model */
+};
+
+typedef struct vs_backend {
+    const char *name;          /* "ref"; with takes_arg a prefix such as "vhost-user:" */
+    bool takes_arg;            /* the rest of the --backend value (a socket path) */
+    unsigned applies;          /* enum vs_backend_kind a scenario's applies_to must hold */
+    const char *family;        /* in "does not apply to the X back-end" */
+    unsigned caps;             /* enum vs_backend_cap */
+    int (*build)(vs_run_ctx *c, const char *arg, vs_err *e);
+    void (*teardown)(vs_run_ctx *c);   /* optional: after the transport and guest memory */
+} vs_backend;
+
+/* The back-end a --backend value names, and its argument (NULL: none). NULL: unknown. */
+const vs_backend *vs_backend_find(const char *spec, const char **arg);
+/* "ref, pci, qemu, ..., vhost-user:SOCKET, ...": every name, for messages. */
+void vs_backend_names(char *buf, size_t n);
+
+/* What `virtiosim serve` asks of the device it serves over vhost-user. */
+typedef struct vs_serve_opts {
+    const char *image;         /* NULL: RAM */
+    uint64_t capacity;         /* bytes */
+    bool read_only;
+    uint16_t queues;
+} vs_serve_opts;
+
+struct vs_backend_present {
+    /* the reference device from the scenario's options (and the run's mutant) */
+    int (*ref_create)(vs_run_ctx *c, vs_device **out, vs_err *e);
+    /* QEMU's arguments for the device (-device, -blockdev, ...); may keep state in
+     * c->be_state */
+    int (*qemu_args)(vs_run_ctx *c, const char *const **argv, vs_err *e);
+    /* QEMU's vhost-user proxy device in front of the chardev `chardev` */
+    void (*qemu_vhost_user_device)(const vs_run_ctx *c, const char *chardev, char *buf,
+                                   size_t n);
+    /* qemu-storage-daemon exporting the device over vhost-user */
+    int (*qsd_start)(vs_run_ctx *c, vs_qsd **out, vs_err *e);
+    void (*teardown)(vs_run_ctx *c);   /* what qemu_args kept in c->be_state */
+    /* why the scenario cannot run on a back-end with caps (NULL: it can) */
+    const char *(*skip)(const vs_scenario *s, unsigned caps);
+    /* `serve`: the device a vhost-user server serves (over gm until the front-end maps
+     * its memory), and the words "serving ..." prints about it */
+    int (*serve_create)(vs_gmem *gm, const vs_serve_opts *o, vs_device **out, vs_err *e);
+    const char *serve_what;
+};
+
+#endif

@@ -1,0 +1,178 @@
+/* The back-ends `--backend` can name (sim/backend_dev.h). Each builds the transport the
+ * driver talks to; what it needs to know about the device comes from the device's
+ * presentation (vs_backend_present). Room for more: a vhost-kernel back-end (/dev/vhost-*)
+ * and a guest (a driver inside a VM) would each be one more row. */
+#include <stdio.h>
+#include <string.h>
+
+#include "sim/backend_dev.h"
+#include "virtiosim/qemu.h"
+#include "virtiosim/transport_ref.h"
+
+/* ------------------------------------------------------------------ in-process */
+
+static int build_ref(vs_run_ctx *c, const char *arg, vs_err *e)
+{
+    (void)arg;
+    const vs_scenario *s = c->s;
+    int rc = c->sd->backends->ref_create(c, &c->dev, e);
+    if (rc < 0)
+        return rc;
+    vs_ref_opts ro;
+    vs_ref_opts_default(&ro);
+    ro.irq_mode = (enum vs_irq_mode)s->driver.interrupts;
+    ro.doorbell_latency_ns = s->timing.doorbell_latency_ns;
+    ro.irq_latency_ns = s->timing.irq_latency_ns;
+    switch (s->timing.dist) {
+    case VS_DIST_FIXED:
+        ro.service.dist = VS_SERVICE_FIXED;
+        ro.service.fixed_ns = s->timing.a_ns;
+        break;
+    case VS_DIST_UNIFORM:
+        ro.service.dist = VS_SERVICE_UNIFORM;
+        ro.service.min_ns = s->timing.a_ns;
+        ro.service.max_ns = s->timing.b_ns;
+        break;
+    case VS_DIST_EXPONENTIAL:
+        ro.service.dist = VS_SERVICE_EXP;
+        ro.service.mean_ns = s->timing.a_ns;
+        break;
+    }
+    if (c->o->mutant) {
+        ro.mutations = c->o->mutant->ref_mutations;
+        ro.ring_mutations = c->o->mutant->ring_mutations;
+        ro.pci_mutations = c->o->mutant->pci_mutations;
+    }
+    if (c->pci || ro.pci_mutations)
+        return vs_pci_model_transport_create(&c->t, c->eng, c->dev, c->gm, &ro, &c->bus, e);
+    return vs_ref_transport_create(&c->t, c->eng, c->dev, c->gm, &ro, &c->bus, e);
+}
+
+/* ------------------------------------------------------------------ QEMU */
+
+/* QEMU without a guest: our driver talks virtio-pci to QEMU's device over qtest, QEMU
+ * gets guest RAM from our memfd. */
+static int start_qemu(vs_run_ctx *c, const char *const *args, vs_err *e)
+{
+    vs_qemu_backend_opts o;
+    vs_qemu_backend_opts_default(&o);
+    o.qemu_path = c->o->qemu_path;
+    o.same_cpu = c->o->qemu_same_cpu;
+    o.device_args = args;
+    o.device_type = c->sd->device_id;
+    o.irq_mode = (enum vs_irq_mode)c->s->driver.interrupts;
+    int rc = vs_qemu_transport_create(&c->t, c->gm, &o, &c->bus, e);
+    if (rc < 0)
+        return rc;
+    snprintf(c->r->backend_version, sizeof c->r->backend_version, "%s",
+             vs_qemu_transport_version(c->t));
+    return 0;
+}
+
+static int build_qemu(vs_run_ctx *c, const char *arg, vs_err *e)
+{
+    (void)arg;
+    const char *const *argv;
+    int rc = c->sd->backends->qemu_args(c, &argv, e);
+    return rc < 0 ? rc : start_qemu(c, argv, e);
+}
+
+/* QEMU's vhost-user proxy device in front of a vhost-user back-end at sock: our driver
+ * talks virtio-pci to QEMU, QEMU talks vhost-user to the back-end, both share our guest
+ * RAM. */
+static int build_qemu_vhost(vs_run_ctx *c, const char *sock, vs_err *e)
+{
+    static char chardev[300], device[120];
+    snprintf(chardev, sizeof chardev, "socket,id=vsvu0,path=%s", sock);
+    c->sd->backends->qemu_vhost_user_device(c, "vsvu0", device, sizeof device);
+    static const char *args[6];
+    args[0] = "-chardev";
+    args[1] = chardev;
+    args[2] = "-device";
+    args[3] = device;
+    args[4] = NULL;
+    return start_qemu(c, args, e);
+}
+
+/* ------------------------------------------------------------------ vhost-user */
+
+/* The device lives in another process that maps our guest RAM memfd. `qsd` starts
+ * qemu-storage-daemon first; `vhost-user:SOCK` connects to a back-end someone else runs. */
+static int build_vhost(vs_run_ctx *c, const char *sock, vs_err *e)
+{
+    if (!sock) {
+        int rc = c->sd->backends->qsd_start(c, &c->qsd, e);
+        if (rc < 0)
+            return vs_err_prefix(e, "qsd");
+        sock = vs_qsd_socket_path(c->qsd);
+    }
+    vs_vhost_fe_opts fo;
+    vs_vhost_fe_opts_default(&fo);
+    fo.device_id = c->sd->device_id;
+    fo.irq_mode = (enum vs_irq_mode)c->s->driver.interrupts;
+    int rc = vs_vhost_user_transport_create(&c->t, c->gm, sock, &fo, &c->bus, e);
+    if (rc < 0)
+        return vs_err_prefix(e, "vhost-user %s", sock);
+    if (c->qsd)
+        vs_qsd_version(NULL, c->r->backend_version, sizeof c->r->backend_version, NULL);
+    else
+        snprintf(c->r->backend_version, sizeof c->r->backend_version, "vhost-user back-end at %s",
+                 sock);
+    return 0;
+}
+
+static int build_qsd(vs_run_ctx *c, const char *arg, vs_err *e)
+{
+    (void)arg;
+    return build_vhost(c, NULL, e);
+}
+
+static void stop_qsd(vs_run_ctx *c)
+{
+    if (c->qsd) {
+        vs_err ignore = {0};
+        vs_qsd_stop(c->qsd, &ignore);
+        c->qsd = NULL;
+    }
+}
+
+/* ------------------------------------------------------------------ the table */
+
+static const vs_backend backends[] = {
+    {"ref", false, VS_BACKEND_REF, "ref", 0, build_ref},
+    {"pci", false, VS_BACKEND_REF, "ref", VS_BE_PCI, build_ref},
+    {"qemu", false, VS_BACKEND_QEMU, "qemu", VS_BE_REAL | VS_BE_QEMU, build_qemu},
+    {"qsd", false, VS_BACKEND_VHOST_USER, "vhost-user", VS_BE_REAL, build_qsd, stop_qsd},
+    {"vhost-user:", true, VS_BACKEND_VHOST_USER, "vhost-user",
+     VS_BE_REAL | VS_BE_EXTERNAL, build_vhost},
+    {"qemu-vhost-user:", true, VS_BACKEND_VHOST_USER, "qemu",
+     VS_BE_REAL | VS_BE_EXTERNAL | VS_BE_QEMU, build_qemu_vhost},
+};
+
+const vs_backend *vs_backend_find(const char *spec, const char **arg)
+{
+    *arg = NULL;
+    for (size_t i = 0; i < sizeof backends / sizeof backends[0]; i++) {
+        const vs_backend *b = &backends[i];
+        size_t n = strlen(b->name);
+        if (b->takes_arg ? strncmp(spec, b->name, n) == 0 : strcmp(spec, b->name) == 0) {
+            *arg = b->takes_arg ? spec + n : NULL;
+            return b;
+        }
+    }
+    return NULL;
+}
+
+void vs_backend_names(char *buf, size_t n)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < sizeof backends / sizeof backends[0] && used < n; i++) {
+        const vs_backend *b = &backends[i];
+        int w = snprintf(buf + used, n - used, "%s%s%s", i ? ", " : "", b->name,
+                         b->takes_arg ? "SOCKET" : "");
+        if (w < 0)
+            break;
+        used += (size_t)w;
+    }
+}

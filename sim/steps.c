@@ -1,0 +1,494 @@
+/* The device-neutral steps of a scenario (sim/step_dev.h): initialization, expectations
+ * on status and features, resets, malformed chains, waiting, notifications, queue reset
+ * and enable, suspend and resume, config changes. What a step needs of the device (its
+ * config expectations, requests to keep in flight, ...) comes from the device's step set. */
+#define _GNU_SOURCE
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "sim/sim_dev.h"
+#include "sim/step_dev.h"
+#include "virtiosim/qemu.h"
+#include "virtiosim/transport_ref.h"
+#include "virtiosim/virtio.h"
+
+#define T ((vs_step *)ctx)
+#define PARSER(name) static int name(vs_loader *L, const yaml_node_t *v, void *ctx)
+
+/* ------------------------------------------------------------------ schemas */
+
+PARSER(st_init_expect)
+{
+    static const char *const names[] = {"ok", "features_refused"};
+    int k = 0;
+    int r = vs_ld_enum(L, v, names, 2, &k);
+    T->expect_features_refused = k == 1;
+    return r;
+}
+PARSER(st_force) { return vs_ld_features(L, v, &T->force_features); }
+PARSER(ex_status)
+{
+    if (v->type != YAML_SEQUENCE_NODE)
+        return vs_ld_fail(L, v, "expected a list of status bits such as [DRIVER_OK]");
+    static const char *const names[] = {"ACKNOWLEDGE", "DRIVER", "DRIVER_OK", "FEATURES_OK",
+                                        "SUSPEND", NULL, "DEVICE_NEEDS_RESET", "FAILED"};
+    for (yaml_node_item_t *i = v->data.sequence.items.start; i < v->data.sequence.items.top; i++) {
+        int k = 0;
+        int r = vs_ld_enum(L, vs_ld_node(L, *i), names, 8, &k);
+        if (r < 0)
+            return r;
+        T->status_set |= (uint8_t)(1u << k);
+    }
+    return 0;
+}
+PARSER(ex_needs_reset)
+{
+    bool b = false;
+    int r = vs_ld_bool(L, v, &b);
+    T->needs_reset = b;
+    return r;
+}
+PARSER(ex_features) { return vs_ld_features(L, v, &T->features_required); }
+/* config fields are the device's: its parser keeps them in T->dev */
+PARSER(ex_config)
+{
+    const vs_sim_dev *d = vs_ld_dev(L);
+    if (!d->steps->expect_config)
+        return vs_ld_fail(L, v, "a %s device has no config fields to expect", d->name);
+    return d->steps->expect_config(L, v, ctx);
+}
+PARSER(st_reinit) { return vs_ld_bool(L, v, &T->reinit); }
+PARSER(st_fault_kind)
+{
+    static const char *names[VS_FAULT_LAST + 1];
+    for (int i = VS_FAULT_LOOP; i <= VS_FAULT_LAST; i++)
+        names[i] = vs_fault_name((enum vs_fault)i);
+    int k = 0;
+    int r = vs_ld_enum(L, v, names, VS_FAULT_LAST + 1, &k);
+    T->fault = (enum vs_fault)k;
+    return r;
+}
+PARSER(st_fault_expect)
+{
+    static const char *const names[] = {"needs_reset", "survives"};
+    int k = 0;
+    int r = vs_ld_enum(L, v, names, 2, &k);
+    T->fault_survives = k == 1;
+    return r;
+}
+PARSER(st_wait_time) { return vs_ld_time(L, v, &T->wait_ns); }
+PARSER(st_notify_count) { return vs_ld_u32(L, v, 131072, &T->count); }
+PARSER(st_outstanding) { return vs_ld_u32(L, v, 1024, &T->count); }
+PARSER(st_qsize) { return vs_ld_u32(L, v, VS_VQ_MAX_SIZE, &T->qsize); }
+PARSER(st_sus_expect)
+{
+    static const char *const names[] = {"done", "needs_reset"};
+    int k = 0;
+    int r = vs_ld_enum(L, v, names, 2, &k);
+    T->expect_needs_reset = k == 1;
+    return r;
+}
+
+static const vs_field init_fields[] = {
+    {"expect", st_init_expect}, {"force_features", st_force}, {NULL, NULL},
+};
+static const vs_field expect_fields[] = {
+    {"status", ex_status}, {"needs_reset", ex_needs_reset}, {"config", ex_config},
+    {"features", ex_features}, {NULL, NULL},
+};
+static const vs_field reset_fields[] = {{"reinit", st_reinit}, {NULL, NULL}};
+static const vs_field fault_fields[] = {
+    {"kind", st_fault_kind}, {"queue", vs_step_queue}, {"expect", st_fault_expect},
+    {NULL, NULL},
+};
+static const vs_field wait_fields[] = {{"time", st_wait_time}, {NULL, NULL}};
+static const vs_field notify_fields[] = {
+    {"queue", vs_step_queue}, {"count", st_notify_count}, {NULL, NULL},
+};
+static const vs_field queue_reset_fields[] = {
+    {"queue", vs_step_queue}, {"outstanding", st_outstanding}, {"after", st_wait_time},
+    {NULL, NULL},
+};
+static const vs_field queue_enable_fields[] = {
+    {"queue", vs_step_queue}, {"size", st_qsize}, {NULL, NULL},
+};
+static const vs_field suspend_fields[] = {
+    {"outstanding", st_outstanding}, {"after", st_wait_time}, {"expect", st_sus_expect},
+    {NULL, NULL},
+};
+static const vs_field resume_fields[] = {{"expect", st_sus_expect}, {NULL, NULL}};
+static const vs_field no_fields[] = {{NULL, NULL}};
+
+/* Room for `count` small requests (queue_reset and suspend keep that many in flight). */
+static uint64_t count_buffer_bytes(const vs_step *t)
+{
+    return (uint64_t)t->count * 512 + 64 * 1024;
+}
+
+/* ------------------------------------------------------------------ init, expect */
+
+/* The initialization sequence by hand, writing bits the device never offered: a
+ * conforming device must leave FEATURES_OK clear. The driver ends with FAILED, as the
+ * spec asks of a driver whose features were refused. */
+static int do_forced_init(vs_run_ctx *c, const vs_step *st)
+{
+    vs_err e = {0};
+    uint64_t offered;
+    uint8_t status;
+    int rc = vs_driver_reset(c->d, &e);
+    if (rc == 0)
+        rc = vs_driver_set_status(c->d, VS_STATUS_ACKNOWLEDGE, &e);
+    if (rc == 0)
+        rc = vs_driver_set_status(c->d, VS_STATUS_DRIVER, &e);
+    if (rc == 0)
+        rc = vs_driver_read_features(c->d, &offered, &e);
+    if (rc == 0 && (offered & st->force_features)) {
+        char names[160];
+        vs_features_format(c->sd->device_id, offered & st->force_features, names, sizeof names);
+        return vs_run_expect_failed(c, "force_features names bits the device offers (%s): "
+                                       "choose bits it does not offer", names);
+    }
+    if (rc == 0)
+        rc = vs_driver_write_features_raw(
+            c->d, (offered & c->s->driver.features) | st->force_features, &e);
+    if (rc == 0)
+        rc = vs_driver_set_status(c->d, VS_STATUS_FEATURES_OK, &e);
+    if (rc == 0)
+        rc = vs_driver_read_status(c->d, &status, &e);
+    if (rc < 0)
+        return vs_run_driver_error(c, rc, &e);
+    bool refused = !(status & VS_STATUS_FEATURES_OK);
+    vs_driver_set_status(c->d, VS_STATUS_FAILED, &e);
+    if (refused != st->expect_features_refused)
+        return vs_run_expect_failed(c, "FEATURES_OK was %s, expected it to be %s",
+                                    refused ? "refused" : "accepted",
+                                    st->expect_features_refused ? "refused" : "accepted");
+    vs_run_expect_ok(c, refused ? "FEATURES_OK refused" : "FEATURES_OK accepted");
+    return 0;
+}
+
+static int do_init(vs_run_ctx *c, const vs_step *st)
+{
+    if (st->force_features)
+        return do_forced_init(c, st);
+    vs_err e = {0};
+    int rc = vs_driver_init(c->d, &e);
+    if (st->expect_features_refused) {
+        if (rc >= 0)
+            return vs_run_expect_failed(c, "the device accepted FEATURES_OK, expected a "
+                                           "refusal");
+        vs_run_expect_ok(c, "FEATURES_OK refused");
+        return 0;
+    }
+    if (rc == -VS_ENOTSUP && c->step == 0) {
+        /* The device does not offer what this scenario is about (e.g. RING_PACKED). */
+        snprintf(c->r->message, sizeof c->r->message, "not applicable: %s", e.msg);
+        return 2;
+    }
+    if (rc < 0)
+        return vs_run_driver_error(c, rc, &e);
+    c->r->negotiated = vs_driver_features(c->d);
+    if (c->sd->steps->after_init)
+        c->sd->steps->after_init(c);
+    vs_run_expect_ok(c, "initialized");
+    return 0;
+}
+
+static int run_expect(vs_run_ctx *c, const vs_step *st)
+{
+    vs_err e = {0};
+    uint8_t status;
+    int rc = vs_driver_read_status(c->d, &status, &e);
+    if (rc < 0)
+        return vs_run_driver_error(c, rc, &e);
+    if ((status & st->status_set) != st->status_set) {
+        char want[96], seen[96];
+        vs_status_format(st->status_set, want, sizeof want);
+        vs_status_format(status, seen, sizeof seen);
+        return vs_run_expect_failed(c, "status %s does not include %s", seen, want);
+    }
+    if (st->needs_reset >= 0) {
+        bool set = status & VS_STATUS_DEVICE_NEEDS_RESET;
+        if (set != (bool)st->needs_reset)
+            return vs_run_expect_failed(c, "DEVICE_NEEDS_RESET is %s, expected %s",
+                                        set ? "set" : "clear",
+                                        st->needs_reset ? "set" : "clear");
+    }
+    uint64_t neg = vs_driver_features(c->d);
+    if ((neg & st->features_required) != st->features_required) {
+        char missing[256];
+        vs_features_format(c->sd->device_id, st->features_required & ~neg, missing,
+                           sizeof missing);
+        return vs_run_expect_failed(c, "features not negotiated: %s", missing);
+    }
+    if (st->dev && (rc = c->sd->steps->expect_config_run(c, st)) != 0)
+        return rc;
+    vs_run_expect_ok(c, "expectations met");
+    return 0;
+}
+
+static int run_reset(vs_run_ctx *c, const vs_step *st)
+{
+    vs_err e = {0};
+    int rc = vs_driver_reset(c->d, &e);
+    if (rc < 0)
+        return vs_run_driver_error(c, rc, &e);
+    if (!st->reinit) {
+        vs_run_expect_ok(c, "reset");
+        return 0;
+    }
+    return do_init(c, st);
+}
+
+/* ------------------------------------------------------------------ fault */
+
+/* A real device raises its config interrupt asynchronously to the status change the
+ * driver polled: give it a moment to arrive before the next step resets the device, so
+ * the monitors judge the device and not the race. */
+static void await_config_irq(vs_run_ctx *c, uint64_t before)
+{
+    vs_driver_counters k;
+    for (int i = 0; i < 50; i++) {
+        vs_driver_counters_get(c->d, &k);
+        if (k.config_irqs > before)
+            return;
+        vs_err e = {0};
+        if (vs_driver_wait(c->d, 2000000ull, &e) < 0)
+            return;
+    }
+}
+
+/* vhost-user: device status is emulated by the front-end, so only a real round trip (a
+ * one-byte GET_CONFIG) tells whether the back-end is still there. A back-end that hung up
+ * after a malformed chain took its error path (libvhost-user does that): the front-end
+ * then shows DEVICE_NEEDS_RESET, and the driver's reset reconnects. 1 when it hung up. */
+static int vhost_hung_up(vs_run_ctx *c, vs_err *e)
+{
+    (void)e;
+    if (!vs_vhost_user_transport_is(c->t))
+        return 0;
+    uint8_t b;
+    vs_err ce = {0};
+    return vs_driver_config_read_raw(c->d, 0, &b, 1, &ce) == 0 ? 0 : 1;
+}
+
+/* `expect: survives`: either reaction is legal, the device broke itself or it served the
+ * chain. */
+static int fault_survives(vs_run_ctx *c, const vs_step *st, uint64_t irqs_before)
+{
+    vs_err e = {0};
+    for (int i = 0; i < 100; i++) {
+        if (vs_driver_needs_reset(c->d) ||
+            (c->sd->steps->fault_completed && c->sd->steps->fault_completed(c)))
+            break;
+        if (vs_driver_wait(c->d, 10000000ull, &e) < 0 && !vs_driver_needs_reset(c->d))
+            break;
+        uint8_t status;
+        if (vs_driver_read_status(c->d, &status, &e) == 0 &&
+            (status & VS_STATUS_DEVICE_NEEDS_RESET))
+            break;
+    }
+    vs_err re = {0};
+    if (vs_vhost_user_transport_is(c->t))
+        vs_driver_wait(c->d, 50000000ull, &re); /* a back-end may hang up just after */
+    int hung = vhost_hung_up(c, &re);
+    if (hung < 0)
+        return vs_run_expect_failed(c, "the back-end hung up after a %s chain and could not be "
+                                       "reconnected: %s", vs_fault_name(st->fault), re.msg);
+    if (hung) {
+        vs_run_expect_ok(c, "the back-end hung up on the malformed chain (its error path)");
+        return 0;
+    }
+    uint8_t status = 0;
+    vs_err se = {0};
+    int src = vs_driver_read_status(c->d, &status, &se);
+    if (src < 0)
+        return vs_run_driver_error(c, src, &se);
+    bool broke = status & VS_STATUS_DEVICE_NEEDS_RESET;
+    if (broke && c->real)
+        await_config_irq(c, irqs_before);
+    vs_run_expect_ok(c, broke ? "the device set DEVICE_NEEDS_RESET"
+                              : "the device served or ignored the chain and kept running");
+    return 0;
+}
+
+static int run_fault(vs_run_ctx *c, const vs_step *st)
+{
+    vs_err e = {0};
+    vs_driver_counters k0;
+    vs_driver_counters_get(c->d, &k0);
+    int rc = vs_driver_submit_fault(c->d, st->queue, st->fault, &e);
+    if (rc < 0)
+        return vs_run_driver_error(c, rc, &e);
+    if (st->fault_survives)
+        return fault_survives(c, st, k0.config_irqs);
+    const char *qemu_said = NULL;
+    char err[200] = "";
+    rc = vs_driver_wait_status(c->d, VS_STATUS_DEVICE_NEEDS_RESET, 1000000000ull, &e);
+    if (rc < 0) {
+        vs_err re = {0};
+        int hung = vhost_hung_up(c, &re);
+        if (hung > 0) {
+            vs_run_expect_ok(c, "the vhost-user back-end hung up on the malformed chain (its "
+                                "error path)");
+            return 0;
+        }
+        return vs_run_expect_failed(c, "the device did not set DEVICE_NEEDS_RESET after a %s "
+                                       "chain: %s%s%s", vs_fault_name(st->fault), e.msg,
+                                    hung < 0 ? "; reconnect: " : "", hung < 0 ? re.msg : "");
+    }
+    if (c->real) {
+        await_config_irq(c, k0.config_irqs);
+        if (vs_qemu_transport_is(c->t) && vs_qemu_transport_stderr(c->t, err, sizeof err) > 0) {
+            for (char *p = err; *p; p++)
+                if (*p == '\n')
+                    *p = ' ';
+            qemu_said = err;
+        }
+    }
+    char msg[300];
+    snprintf(msg, sizeof msg, "DEVICE_NEEDS_RESET set%s%s", qemu_said ? "; QEMU: " : "",
+             qemu_said ? qemu_said : "");
+    vs_run_expect_ok(c, msg);
+    return 0;
+}
+
+static void describe_fault(const vs_step *t, char *buf, size_t n)
+{
+    snprintf(buf, n, "fault %s", vs_fault_name(t->fault));
+}
+
+/* ------------------------------------------------------------------ the others */
+
+static void pass_time(vs_run_ctx *c, uint64_t ns)
+{
+    if (!c->real && ns)
+        vs_engine_run_until(c->eng, vs_engine_now(c->eng) + ns);
+}
+
+/* `outstanding: N`: N of the device's harmless requests in flight. */
+static int submit_fillers(vs_run_ctx *c, const vs_step *st, vs_err *e)
+{
+    if (st->count && !c->sd->steps->submit_filler)
+        return vs_err_set(e, VS_ENOTSUP, "a %s device has no requests to keep outstanding",
+                          c->sd->name);
+    for (uint32_t i = 0; i < st->count; i++) {
+        int rc = c->sd->steps->submit_filler(c, st->queue, i, e);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int run_suspend_resume(vs_run_ctx *c, const vs_step *st, bool suspend)
+{
+    vs_err e = {0};
+    int rc;
+    /* requests in flight when suspending: the device finishes them first */
+    if (suspend && (rc = submit_fillers(c, st, &e)) < 0)
+        return vs_run_driver_error(c, rc, &e);
+    pass_time(c, st->wait_ns);
+    rc = suspend ? vs_driver_suspend(c->d, &e) : vs_driver_resume(c->d, &e);
+    if (rc < 0)
+        return vs_run_driver_error(c, rc, &e);
+    if ((rc == 1) != st->expect_needs_reset)
+        return vs_run_expect_failed(c, "%s", rc == 1 ? "the device set DEVICE_NEEDS_RESET"
+                                                     : "DEVICE_NEEDS_RESET expected");
+    vs_run_expect_ok(c, rc == 1 ? "DEVICE_NEEDS_RESET" : suspend ? "suspended" : "resumed");
+    return 0;
+}
+static int run_suspend(vs_run_ctx *c, const vs_step *st) { return run_suspend_resume(c, st, true); }
+static int run_resume(vs_run_ctx *c, const vs_step *st) { return run_suspend_resume(c, st, false); }
+
+static int run_config_change(vs_run_ctx *c, const vs_step *st)
+{
+    (void)st;
+    vs_err e = {0};
+    if (c->real)
+        return vs_run_expect_failed(c, "config_change needs the in-process back-end");
+    c->dev->config_generation++;
+    int rc = vs_ref_is(c->t) ? vs_ref_config_changed(c->t, &e)
+                             : vs_pci_model_transport_config_changed(c->t, &e);
+    uint8_t buf[8];
+    uint32_t len = c->sd->steps->config_probe_len;
+    if (rc >= 0) /* the driver notices through the generation */
+        rc = vs_driver_config_read(c->d, c->sd->steps->config_probe_off, buf,
+                                   len < sizeof buf ? len : sizeof buf, &e);
+    if (rc < 0)
+        return vs_run_driver_error(c, rc, &e);
+    vs_run_expect_ok(c, "config changed");
+    return 0;
+}
+
+static int run_queue_reset(vs_run_ctx *c, const vs_step *st)
+{
+    vs_err e = {0};
+    int rc;
+    /* requests in flight when the queue is reset: the device must drop them */
+    if ((rc = submit_fillers(c, st, &e)) < 0)
+        return vs_run_driver_error(c, rc, &e);
+    pass_time(c, st->wait_ns);
+    if ((rc = vs_driver_queue_reset(c->d, st->queue, &e)) < 0)
+        return vs_run_driver_error(c, rc, &e);
+    vs_run_expect_ok(c, "queue reset");
+    return 0;
+}
+
+static int run_queue_enable(vs_run_ctx *c, const vs_step *st)
+{
+    vs_err e = {0};
+    int rc = vs_driver_queue_enable(c->d, st->queue, st->qsize, &e);
+    if (rc < 0)
+        return vs_run_driver_error(c, rc, &e);
+    vs_run_expect_ok(c, "queue enabled");
+    return 0;
+}
+
+static int run_notify(vs_run_ctx *c, const vs_step *st)
+{
+    vs_err e = {0};
+    int rc;
+    for (uint32_t i = 0; i < (st->count ? st->count : 1); i++)
+        if ((rc = vs_driver_notify(c->d, st->queue, &e)) < 0)
+            return vs_run_driver_error(c, rc, &e);
+    vs_run_expect_ok(c, "notified");
+    return 0;
+}
+
+static int run_wait(vs_run_ctx *c, const vs_step *st)
+{
+    if (c->real) {
+        struct timespec ts = {(time_t)(st->wait_ns / 1000000000ull),
+                              (long)(st->wait_ns % 1000000000ull)};
+        nanosleep(&ts, NULL);
+    } else {
+        vs_engine_run_until(c->eng, vs_engine_now(c->eng) + st->wait_ns);
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ the table */
+
+#define CORE(nm, flds, bare, run_fn, ...)                                                      \
+    static const vs_step_type step_##nm = {.name = #nm, .fields = flds, .bare_ok = bare,       \
+                                           .run = run_fn, .buffer_bytes = count_buffer_bytes, \
+                                           __VA_ARGS__}
+CORE(init, init_fields, true, do_init);
+CORE(expect, expect_fields, false, run_expect);
+CORE(reset, reset_fields, true, run_reset);
+CORE(fault, fault_fields, false, run_fault, .required = {"kind"}, .describe = describe_fault);
+CORE(wait, wait_fields, false, run_wait, .required = {"time"});
+CORE(notify, notify_fields, true, run_notify);
+CORE(queue_reset, queue_reset_fields, true, run_queue_reset);
+CORE(queue_enable, queue_enable_fields, true, run_queue_enable);
+CORE(suspend, suspend_fields, true, run_suspend);
+CORE(resume, resume_fields, true, run_resume);
+CORE(config_change, no_fields, true, run_config_change);
+
+const vs_step_type *const vs_core_steps[] = {
+    &step_init, &step_expect, &step_reset, &step_fault, &step_wait, &step_notify,
+    &step_queue_reset, &step_queue_enable, &step_suspend, &step_resume, &step_config_change,
+    NULL,
+};
