@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "virtiosim/blk.h"
+#include "virtiosim/blk_driver.h"
 #include "virtiosim/driver.h"
 #include "virtiosim/event.h"
 #include "virtiosim/gmem.h"
@@ -111,7 +112,7 @@ static int driver_error(run_ctx *c, int rc, const vs_err *e)
     return expect_failed(c, "%s", e->msg[0] ? e->msg : vs_errc_name(rc));
 }
 
-static void on_result(void *opaque, const vs_blk_result *res)
+static void on_result(void *opaque, const void *res)
 {
     run_ctx *c = opaque;
     (void)res;

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "virtiosim/blk.h"
+#include "virtiosim/blk_driver.h"
 #include "virtiosim/driver.h"
 #include "virtiosim/event.h"
 #include "virtiosim/gmem.h"

@@ -1,9 +1,11 @@
 /* virtio-blk in the simulator: the table that plugs blk into the core (sim/sim_dev.h). */
 #include "sim/sim_dev.h"
 
+#include "sim/dev/blk/blk_drv_int.h"
 #include "virtiosim/virtio.h"
 
 const vs_sim_dev vs_sim_devs_blk = {
     .name = "blk",
     .device_id = VS_DEV_BLK,
+    .driver = &vs_blk_drv_personality,
 };
