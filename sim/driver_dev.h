@@ -7,7 +7,7 @@
  * and set up (no config reads, no requests). virtio-blk's is sim/dev/blk/blk_driver.c.
  *
  * Every hook runs once per setup step or once per request, never per byte or descriptor,
- * and may be NULL (nothing to do). The personality's own request API (virtio-blk:
+ * and may be NULL (nothing to do), except complete. The personality's own request API (virtio-blk:
  * vs_blk_submit) builds a request with the helpers of sim/driver_int.h. */
 #ifndef VS_DRIVER_DEV_H
 #define VS_DRIVER_DEV_H
