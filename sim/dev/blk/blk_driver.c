@@ -511,8 +511,9 @@ static void zone_report(vs_driver *d, const vs_seg *sg, vs_blk_result *res)
     }
 }
 
-/* Status, used length, the data a read returned, and what the disk holds now. */
-static void blk_judge(vs_driver *d, vs_drv_req *rq, const vs_drv_done *done,
+/* Status, used length, the data a read returned, and what the disk holds now. (Inlined
+ * into blk_complete: one call frame less per request.) */
+static inline __attribute__((always_inline)) void blk_judge(vs_driver *d, vs_drv_req *rq, const vs_drv_done *done,
                       vs_blk_result *res)
 {
     vs_blk_drv *b = blk_drv(d);

@@ -49,13 +49,30 @@ void blk_shadow_free(vs_blk_drv *b);
 uint32_t blk_shadow_busy(const vs_blk_drv *b, uint64_t sector);
 /* Sectors [a, a + n) now hold something the driver cannot predict. */
 void blk_shadow_unknown(vs_blk_drv *b, uint64_t a, uint64_t n);
+static inline bool blk_is_write_type(uint32_t t)
+{
+    return t == VS_BLK_T_OUT || t == VS_BLK_T_DISCARD || t == VS_BLK_T_WRITE_ZEROES ||
+           t == VS_BLK_T_SECURE_ERASE;
+}
 /* Does the request's range take part in the shadow (a write, not given up)? */
-bool blk_tracks_range(const vs_blk_drv_req *br);
+static inline bool blk_tracks_range(const vs_blk_drv_req *br)
+{
+    return blk_is_write_type(br->r.type) && br->r.nsectors &&
+           br->r.nsectors <= SHADOW_RANGE_MAX &&
+           (br->r.flags & (VS_BLK_REQ_UNTRACKED | VS_BLK_REQ_ANY_DATA)) !=
+               (VS_BLK_REQ_UNTRACKED | VS_BLK_REQ_ANY_DATA);
+}
+void blk_range_busy_sectors(vs_blk_drv *b, const vs_blk_drv_req *br, int delta, bool set,
+                            uint64_t tag);
 /* Writes in flight over the request's range: +1 at submission, -1 at completion or
- * abort; set: the sectors now hold tag. */
-void blk_range_busy(vs_blk_drv *b, const vs_blk_drv_req *br, int delta, bool set,
-                    uint64_t tag);
-bool blk_is_write_type(uint32_t t);
+ * abort; set: the sectors now hold tag. (The test inline: most requests of a workload
+ * take no part.) */
+static inline void blk_range_busy(vs_blk_drv *b, const vs_blk_drv_req *br, int delta,
+                                  bool set, uint64_t tag)
+{
+    if (blk_tracks_range(br))
+        blk_range_busy_sectors(b, br, delta, set, tag);
+}
 /* One sector of pattern tag (vs_blk_pattern_byte for every byte, computed faster). */
 void blk_pattern_sector(uint64_t seed, uint64_t tag, uint64_t sector, uint8_t *out);
 

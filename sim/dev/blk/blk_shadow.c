@@ -192,25 +192,9 @@ void blk_shadow_unknown(vs_blk_drv *b, uint64_t a, uint64_t n)
             s->t[i].tag = VS_SHADOW_UNKNOWN;
 }
 
-bool blk_is_write_type(uint32_t t)
+void blk_range_busy_sectors(vs_blk_drv *b, const vs_blk_drv_req *br, int delta, bool set,
+                            uint64_t tag)
 {
-    return t == VS_BLK_T_OUT || t == VS_BLK_T_DISCARD || t == VS_BLK_T_WRITE_ZEROES ||
-           t == VS_BLK_T_SECURE_ERASE;
-}
-
-bool blk_tracks_range(const vs_blk_drv_req *br)
-{
-    return blk_is_write_type(br->r.type) && br->r.nsectors &&
-           br->r.nsectors <= SHADOW_RANGE_MAX &&
-           (br->r.flags & (VS_BLK_REQ_UNTRACKED | VS_BLK_REQ_ANY_DATA)) !=
-               (VS_BLK_REQ_UNTRACKED | VS_BLK_REQ_ANY_DATA);
-}
-
-void blk_range_busy(vs_blk_drv *b, const vs_blk_drv_req *br, int delta, bool set,
-                    uint64_t tag)
-{
-    if (!blk_tracks_range(br))
-        return;
     for (uint64_t s = br->r.sector; s < br->r.sector + br->r.nsectors; s++) {
         shadow_ent *x = sh_get(b, s);
         if (!x)
