@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "virtiosim/blk.h"
-#include "virtiosim/conformance.h"
 #include "virtiosim/blk_driver.h"
+#include "virtiosim/conformance.h"
 #include "virtiosim/driver.h"
 #include "virtiosim/event.h"
 #include "virtiosim/gmem.h"
