@@ -1,17 +1,19 @@
-/* Driver model core: initialisation, raw access, buffer pool with guard bytes, chain
- * submission, completion (interrupt and polling mode), faults. virtio-blk requests and
- * the workload are in driver_blk.c. Talks to the device only through vs_transport,
+/* Driver model core: initialisation, raw access, requests with guard bytes, chain
+ * submission, results, completion (interrupt and polling mode), faults. The buffer pool
+ * is sim/driver_pool.c; what is specific to a device type is its personality
+ * (sim/driver_dev.h, e.g. sim/dev/blk/). Talks to the device only through vs_transport,
  * vs_gmem and the driver side of the rings. */
 #define _POSIX_C_SOURCE 200809L
-#define VS_DRIVER_INTERNAL
-#include "virtiosim/driver.h"
+#include "sim/driver_int.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#define POOL_UNIT 64u
+#include "sim/sim_dev.h"
+
 #define SEG_ALIGN 64u
 #define RESET_POLLS 1000
 #define GEN_RETRIES 16
@@ -64,8 +66,7 @@ static void emit_simple(vs_driver *d, enum vs_event_kind k, int32_t q, uint64_t 
 
 void vs_driver_opts_default(vs_driver_opts *o)
 {
-    memset(o, 0, sizeof *o);
-    o->features = VS_DRV_FEATURES_BLK_DEFAULT;
+    memset(o, 0, sizeof *o); /* features 0: the personality's default */
     o->ring = VS_RING_SPLIT;
     o->num_queues = 1;
     o->irq_mode = VS_IRQ_MSIX;
@@ -132,8 +133,27 @@ int vs_driver_create(vs_driver **out, vs_transport *t, const vs_driver_opts *o,
     d->bus = bus;
     d->now = now ? now : wall_now;
     d->now_opaque = now ? now_opaque : NULL;
-    d->next_tag = 2;
-    d->shadow_default = VS_SHADOW_UNKNOWN;
+    const vs_sim_dev *sd = vs_sim_dev_by_id(t->device_id);
+    d->pers = sd ? sd->driver : NULL;
+    if (!d->o.features)
+        d->o.features = d->pers ? d->pers->default_features : VS_BIT(VS_F_VERSION_1);
+    /* A request block: the request, its device data, then its segment array. */
+    size_t al = _Alignof(max_align_t);
+    d->req_dev_off = (sizeof(vs_drv_req) + al - 1) / al * al;
+    d->req_seg_off = d->req_dev_off + (d->pers ? d->pers->req_size : 0);
+    d->req_seg_off = (d->req_seg_off + _Alignof(vs_seg) - 1) / _Alignof(vs_seg) *
+                     _Alignof(vs_seg);
+    d->res_size = d->pers && d->pers->result_size ? d->pers->result_size : 1;
+    int rc = 0;
+    if (!(d->res_overflow = calloc(1, d->res_size)))
+        rc = vs_err_set(e, VS_ENOMEM, "driver: out of memory");
+    else if (d->pers && d->pers->state_create)
+        rc = d->pers->state_create(d, &d->state, e);
+    if (rc < 0) {
+        free(d->res_overflow);
+        free(d);
+        return rc;
+    }
     t->irq_mode = d->o.irq_mode;
     t->irq_fn = drv_irq;
     t->irq_opaque = d;
@@ -150,12 +170,12 @@ void vs_driver_destroy(vs_driver *d)
     if (!d)
         return;
     drop_queues(d);
-    if (d->pool_bytes)
-        vs_gmem_free(d->gm, d->pool_gpa, NULL);
-    free(d->pool_map);
-    vs__blk_shadow_free(d);
+    vs__drv_pool_destroy(d);
+    if (d->pers && d->pers->state_free)
+        d->pers->state_free(d, d->state);
     spare_drop(d);
     free(d->res);
+    free(d->res_overflow);
     if (d->t->irq_opaque == d) {
         d->t->irq_fn = NULL;
         d->t->irq_opaque = NULL;
@@ -302,16 +322,21 @@ static int fail(vs_driver *d, int rc, vs_err *e)
     return rc;
 }
 
-/* ------------------------------------------------------------------ queues + pool */
+/* ------------------------------------------------------------------ queues */
+
+/* A request dropped without completion. */
+static void req_abort(vs_driver *d, vs_drv_req *rq)
+{
+    if (d->pers && d->pers->abort)
+        d->pers->abort(d, rq);
+    d->c.aborted++;
+    vs__drv_req_free(d, rq);
+}
 
 static void free_req_list(vs_driver *d)
 {
-    while (d->live) {
-        vs_drv_req *rq = d->live;
-        vs__blk_abort(d, rq);
-        d->c.aborted++;
-        vs__drv_req_free(d, rq);
-    }
+    while (d->live)
+        req_abort(d, d->live);
 }
 
 static void drop_queues(vs_driver *d)
@@ -328,150 +353,6 @@ static void drop_queues(vs_driver *d)
         memset(q, 0, sizeof *q);
     }
     d->nq = 0;
-}
-
-/* Bitmap helpers, a word at a time. Bit i of the pool map is unit i (1 = in use). */
-static uint32_t map_next_free(const uint64_t *map, uint32_t i, uint32_t end)
-{
-    while (i < end) {
-        uint64_t w = ~map[i / 64] >> (i % 64);
-        if (w)
-            return i + (uint32_t)__builtin_ctzll(w) < end ? i + (uint32_t)__builtin_ctzll(w)
-                                                          : end;
-        i = (i / 64 + 1) * 64;
-    }
-    return end;
-}
-
-static uint32_t map_next_used(const uint64_t *map, uint32_t i, uint32_t end)
-{
-    while (i < end) {
-        uint64_t w = map[i / 64] >> (i % 64);
-        if (w)
-            return i + (uint32_t)__builtin_ctzll(w) < end ? i + (uint32_t)__builtin_ctzll(w)
-                                                          : end;
-        i = (i / 64 + 1) * 64;
-    }
-    return end;
-}
-
-static void map_assign(uint64_t *map, uint32_t first, uint32_t n, bool used)
-{
-    while (n) {
-        uint32_t b = first % 64, k = 64 - b < n ? 64 - b : n;
-        uint64_t m = (k == 64 ? ~UINT64_C(0) : ((UINT64_C(1) << k) - 1)) << b;
-        if (used)
-            map[first / 64] |= m;
-        else
-            map[first / 64] &= ~m;
-        first += k;
-        n -= k;
-    }
-}
-
-/* Lowest-address first fit over the map. Every unit below pool_hint is in use, so the
- * search starts there. (Word-wise; it picks exactly the run a unit-by-unit scan would.) */
-static int pool_search(vs_driver *d, uint32_t need, uint64_t *gpa)
-{
-    uint32_t end = d->pool_units;
-    uint32_t i = d->pool_hint;
-    for (;;) {
-        uint32_t first = map_next_free(d->pool_map, i, end);
-        if (end - first < need)
-            return -1;
-        uint32_t used = map_next_used(d->pool_map, first, first + need);
-        if (used < first + need) {
-            i = used + 1;
-            continue;
-        }
-        map_assign(d->pool_map, first, need, true);
-        if (first == d->pool_hint)
-            d->pool_hint = first + need;
-        *gpa = d->pool_gpa + (uint64_t)first * POOL_UNIT;
-        return 0;
-    }
-}
-
-static void pool_release(vs_driver *d, uint32_t first, uint32_t n)
-{
-    map_assign(d->pool_map, first, n, false);
-    if (first < d->pool_hint)
-        d->pool_hint = first;
-}
-
-static void pool_cache_flush(vs_driver *d)
-{
-    while (d->pool_cache_n)
-        pool_release(d, d->pool_cache[--d->pool_cache_n], d->pool_cache_units);
-}
-
-/* Buffers for requests, as a real driver's allocator hands them out: a freed chunk of the
- * size requests keep asking for comes back first (last freed, so hottest in the cache),
- * anything else is the lowest-address fit. The few buffers in flight stay in the cache;
- * a next-fit walk through the whole pool missed it on nearly every request. */
-int vs__drv_pool_alloc(vs_driver *d, uint64_t bytes, uint64_t *gpa, uint32_t *units,
-                       vs_err *e)
-{
-    if (!d->pool_map)
-        return vs_err_set(e, VS_ESTATE, "driver: buffer pool not set up (init first)");
-    uint64_t need64 = (bytes + POOL_UNIT - 1) / POOL_UNIT;
-    if (need64 == 0)
-        need64 = 1;
-    if (need64 > d->pool_units)
-        return vs_err_set(e, VS_ENOMEM, "driver: request needs %llu bytes, pool has %llu",
-                          (unsigned long long)bytes, (unsigned long long)d->pool_bytes);
-    uint32_t need = (uint32_t)need64;
-    if (need == d->pool_cache_units && d->pool_cache_n) {
-        uint32_t first = d->pool_cache[--d->pool_cache_n];
-        *gpa = d->pool_gpa + (uint64_t)first * POOL_UNIT;
-        *units = need;
-        return 0;
-    }
-    if (pool_search(d, need, gpa) == 0 || (pool_cache_flush(d), pool_search(d, need, gpa) == 0)) {
-        *units = need;
-        return 0;
-    }
-    return vs_err_set(e, VS_ENOSPC, "driver: buffer pool exhausted (%llu bytes)",
-                      (unsigned long long)d->pool_bytes);
-}
-
-void vs__drv_pool_free(vs_driver *d, uint64_t gpa, uint32_t units)
-{
-    if (!units || gpa < d->pool_gpa)
-        return;
-    uint64_t first = (gpa - d->pool_gpa) / POOL_UNIT;
-    if (first >= d->pool_units)
-        return;
-    uint64_t n = units < d->pool_units - first ? units : d->pool_units - first;
-    uint32_t cap = sizeof d->pool_cache / sizeof d->pool_cache[0];
-    if (n == units && d->pool_cache_units != units) {
-        pool_cache_flush(d);
-        d->pool_cache_units = units; /* follow the size requests use now */
-    }
-    if (n == units && d->pool_cache_n < cap) {
-        d->pool_cache[d->pool_cache_n++] = (uint32_t)first;
-        return;
-    }
-    pool_release(d, (uint32_t)first, (uint32_t)n);
-}
-
-static int pool_setup(vs_driver *d, vs_err *e)
-{
-    if (d->pool_map)
-        return 0;
-    uint64_t bytes = (d->o.pool_bytes + VS_GMEM_PAGE - 1) / VS_GMEM_PAGE * VS_GMEM_PAGE;
-    int rc = vs_gmem_alloc(d->gm, bytes, VS_GMEM_PAGE, &d->pool_gpa, e);
-    if (rc < 0)
-        return vs_err_prefix(e, "driver: buffer pool of %llu bytes", (unsigned long long)bytes);
-    d->pool_bytes = bytes;
-    d->pool_units = (uint32_t)(bytes / POOL_UNIT);
-    d->pool_map = calloc((d->pool_units + 63) / 64, sizeof *d->pool_map);
-    if (!d->pool_map) {
-        vs_gmem_free(d->gm, d->pool_gpa, NULL);
-        d->pool_bytes = 0;
-        return vs_err_set(e, VS_ENOMEM, "driver: out of memory");
-    }
-    return 0;
 }
 
 /* ------------------------------------------------------------------ initialisation */
@@ -511,23 +392,11 @@ int vs_driver_reset(vs_driver *d, vs_err *e)
     return do_reset(d, e);
 }
 
-/* read_config_early: every blk field of the offered features, before FEATURES_OK
- * (writeback only after it). */
-static int blk_config_dump(vs_driver *d, uint64_t offered, vs_err *e)
+static int config_early(vs_driver *d, uint64_t offered, bool features_ok, vs_err *e)
 {
-    if (!d->o.read_config_early || d->t->device_id != VS_DEV_BLK)
+    if (!d->pers || !d->pers->read_config_early)
         return 0;
-    for (unsigned i = 0; i < vs_blk_cfg_ngroups; i++) {
-        const vs_blk_cfg_group *g = &vs_blk_cfg_groups[i];
-        uint8_t buf[32];
-        if (g->off == VS_BLK_CFG_WRITEBACK ||
-            (g->feature >= 0 && !(offered & VS_BIT(g->feature))))
-            continue;
-        int rc = vs_driver_config_read(d, g->off, buf, g->len, e);
-        if (rc < 0)
-            return rc;
-    }
-    return 0;
+    return d->pers->read_config_early(d, offered, features_ok, e);
 }
 
 int vs_driver_negotiate(vs_driver *d, vs_err *e)
@@ -547,19 +416,12 @@ int vs_driver_negotiate(vs_driver *d, vs_err *e)
         return fail(d, vs_err_set(e, VS_ENOTSUP,
                                   "driver: device does not offer VIRTIO_F_VERSION_1 "
                                   "(legacy devices are not supported)"), e);
-    if ((rc = blk_config_dump(d, offered, e)) < 0)
+    if ((rc = config_early(d, offered, false, e)) < 0)
         return fail(d, rc, e);
     uint64_t want = d->o.features | VS_BIT(VS_F_VERSION_1);
     if (d->o.ring == VS_RING_SPLIT)
         want &= ~VS_BIT(VS_F_RING_PACKED);
     uint64_t neg = want & offered;
-    if (d->t->device_id == VS_DEV_BLK && (offered & VS_BIT(VS_BLK_F_ZONED))) {
-        /* Read before FEATURES_OK, as Linux does: the model says whether the device may be
-         * driven without ZONED (the monitors judge a host-managed one that accepts that). */
-        uint8_t model = 0;
-        if ((rc = vs_driver_config_read(d, VS_BLK_CFG_ZONED_MODEL, &model, 1, e)) < 0)
-            return fail(d, rc, e);
-    }
     if (d->o.ring == VS_RING_PACKED && !(neg & VS_BIT(VS_F_RING_PACKED)))
         return fail(d, vs_err_set(e, VS_ENOTSUP,
                                   "driver: packed ring requested but VIRTIO_F_RING_PACKED is "
@@ -590,46 +452,8 @@ int vs_driver_negotiate(vs_driver *d, vs_err *e)
                                   "driver: device refused features %s (FEATURES_OK not set "
                                   "on re-read, status 0x%02x)", fb, s), e);
     }
-    if ((rc = blk_config_dump(d, offered, e)) < 0) /* the same fields once more */
+    if ((rc = config_early(d, offered, true, e)) < 0)
         return fail(d, rc, e);
-    return 0;
-}
-
-static int blk_config(vs_driver *d, vs_err *e)
-{
-    uint64_t cap = 0;
-    int rc = vs_driver_config_read(d, VS_BLK_CFG_CAPACITY, &cap, 8, e);
-    if (rc < 0)
-        return rc;
-    d->capacity = le_val(&cap, 8);
-    d->seg_max = 0;
-    d->size_max = 0;
-    if (d->features & VS_BIT(VS_BLK_F_SEG_MAX)) {
-        uint32_t v = 0;
-        if ((rc = vs_driver_config_read(d, VS_BLK_CFG_SEG_MAX, &v, 4, e)) < 0)
-            return rc;
-        d->seg_max = (uint32_t)le_val(&v, 4);
-    }
-    if (d->features & VS_BIT(VS_BLK_F_SIZE_MAX)) {
-        uint32_t v = 0;
-        if ((rc = vs_driver_config_read(d, VS_BLK_CFG_SIZE_MAX, &v, 4, e)) < 0)
-            return rc;
-        d->size_max = (uint32_t)le_val(&v, 4);
-    }
-    d->ro = (d->features & VS_BIT(VS_BLK_F_RO)) != 0;
-    d->zone_sectors = 0;
-    if (d->features & VS_BIT(VS_BLK_F_ZONED)) { /* the zoned characteristics, as Linux reads them */
-        for (uint32_t off = VS_BLK_CFG_ZONE_SECTORS; off < VS_BLK_CFG_ZONED_MODEL; off += 4) {
-            uint32_t v = 0;
-            if ((rc = vs_driver_config_read(d, off, &v, 4, e)) < 0)
-                return rc;
-            if (off == VS_BLK_CFG_ZONE_SECTORS)
-                d->zone_sectors = (uint32_t)le_val(&v, 4);
-        }
-        uint8_t model = 0;
-        if ((rc = vs_driver_config_read(d, VS_BLK_CFG_ZONED_MODEL, &model, 1, e)) < 0)
-            return rc;
-    }
     return 0;
 }
 
@@ -698,11 +522,8 @@ int vs_driver_queue_reset(vs_driver *d, uint16_t qi, vs_err *e)
     emit_simple(d, VS_EV_QUEUE_DISABLE, qi, 0);
     for (vs_drv_req *rq = d->live, *next; rq; rq = next) {
         next = rq->next;
-        if (rq->q != qi)
-            continue;
-        vs__blk_abort(d, rq);
-        d->c.aborted++;
-        vs__drv_req_free(d, rq);
+        if (rq->q == qi)
+            req_abort(d, rq);
     }
     vs_drv_queue *q = &d->q[qi];
     vs_vq_drv_destroy(q->vq);
@@ -732,7 +553,7 @@ int vs_driver_setup_queues(vs_driver *d, vs_err *e)
     if (!(d->status & VS_STATUS_FEATURES_OK))
         return vs_err_set(e, VS_ESTATE, "driver: queue setup before FEATURES_OK");
     drop_queues(d);
-    if (d->t->device_id == VS_DEV_BLK && (rc = blk_config(d, e)) < 0)
+    if (d->pers && d->pers->setup && (rc = d->pers->setup(d, e)) < 0)
         return fail(d, rc, e);
     uint16_t avail = 0;
     if ((rc = d->t->ops->num_queues(d->t, &avail, e)) < 0)
@@ -741,11 +562,12 @@ int vs_driver_setup_queues(vs_driver *d, vs_err *e)
     if (n > avail)
         return fail(d, vs_err_set(e, VS_EINVAL,
                                   "driver: %u queues requested, the device has %u", n, avail), e);
-    if (d->t->device_id == VS_DEV_BLK && n > 1 && !(d->features & VS_BIT(VS_BLK_F_MQ)))
+    int mq = d->pers ? d->pers->multiqueue_feature : -1;
+    if (mq >= 0 && n > 1 && !(d->features & VS_BIT(mq)))
         return fail(d, vs_err_set(e, VS_ENOTSUP,
-                                  "driver: %u queues requested but VIRTIO_BLK_F_MQ is not "
-                                  "negotiated", n), e);
-    if ((rc = pool_setup(d, e)) < 0)
+                                  "driver: %u queues requested but %s is not negotiated", n,
+                                  vs_feature_name(d->t->device_id, (unsigned)mq)), e);
+    if ((rc = vs__drv_pool_setup(d, e)) < 0)
         return fail(d, rc, e);
     for (uint16_t i = 0; i < n; i++) {
         if ((rc = setup_one(d, i, d->o.queue_size, e)) < 0)
@@ -762,16 +584,10 @@ static int fill_early(vs_driver *d, vs_err *e)
 {
     uint32_t n = d->o.fill_before_driver_ok;
     vs_drv_queue *q = &d->q[0];
-    if (!n || !d->nq || !q->vq || d->t->device_id != VS_DEV_BLK)
+    if (!n || !d->nq || !q->vq || !d->pers || !d->pers->fill_early)
         return 0;
-    uint64_t span = d->capacity > 8 ? d->capacity / 8 : 1;
-    for (uint32_t i = 0; i < n; i++) {
-        vs_blk_req r = {.type = VS_BLK_T_IN, .sector = (i % span) * 8, .nsectors = 8,
-                        .flags = VS_BLK_REQ_DEFER};
-        int rc = vs_blk_submit(d, &r, e);
-        if (rc < 0)
-            return vs_err_prefix(e, "driver: fill_before_driver_ok");
-    }
+    if (d->pers->fill_early(d, n, e) < 0)
+        return vs_err_prefix(e, "driver: fill_before_driver_ok");
     vs_vq_drv_publish(q->vq);
     q->unpublished = 0;
     vs_event ev = {.kind = VS_EV_PUBLISH, .queue = 0, .idx = vs_vq_drv_avail_idx(q->vq)};
@@ -796,8 +612,8 @@ int vs_driver_init(vs_driver *d, vs_err *e)
                                                 "before DRIVER_OK"), e);
     if ((rc = vs_driver_set_status(d, VS_STATUS_DRIVER_OK, e)) < 0)
         return fail(d, rc, e);
-    if (d->o.fill_before_driver_ok && d->nq && d->q[0].vq &&
-        d->t->device_id == VS_DEV_BLK) {
+    if (d->o.fill_before_driver_ok && d->nq && d->q[0].vq && d->pers &&
+        d->pers->fill_early) {
         /* Now tell the device, and let the early reads complete. */
         emit_simple(d, VS_EV_KICK, 0, 0);
         d->c.kicks++;
@@ -817,7 +633,6 @@ uint8_t vs_driver_status(const vs_driver *d) { return d->status; }
 uint16_t vs_driver_num_queues(const vs_driver *d) { return d->nq; }
 uint32_t vs_driver_queue_size(const vs_driver *d) { return d->qsize; }
 bool vs_driver_needs_reset(const vs_driver *d) { return d->needs_reset; }
-uint64_t vs_driver_blk_capacity(const vs_driver *d) { return d->capacity; }
 
 vs_vq_drv *vs_driver_queue(vs_driver *d, uint16_t q)
 {
@@ -844,9 +659,33 @@ void vs_driver_counters_get(const vs_driver *d, vs_driver_counters *c)
     *c = d->c;
 }
 
+static const char *const rw_names[] = {"read", "write", "randread", "randwrite", "rw",
+                                       "randrw"};
+
+const char *vs_rw_kind_name(vs_rw_kind k)
+{
+    return (unsigned)k < 6 ? rw_names[k] : "unknown";
+}
+
+int vs_rw_kind_parse(const char *s, vs_rw_kind *out, vs_err *e)
+{
+    for (unsigned i = 0; i < 6; i++)
+        if (s && !strcmp(s, rw_names[i])) {
+            *out = (vs_rw_kind)i;
+            return 0;
+        }
+    if (s && !strcmp(s, "readwrite")) {
+        *out = VS_RW_RW;
+        return 0;
+    }
+    return vs_err_set(e, VS_EINVAL,
+                      "unknown rw '%s' (read, write, randread, randwrite, rw, randrw)",
+                      s ? s : "(null)");
+}
+
 /* ------------------------------------------------------------------ requests */
 
-/* Requests of up to SPARE_SEGS segments (every ordinary blk request) get a block with
+/* Requests of up to SPARE_SEGS segments (most ordinary requests) get a block with
  * room for SPARE_SEGS, and freed ones are kept for reuse: a calloc/free pair per request
  * was a visible share of the simulator's time. */
 #define SPARE_SEGS 4
@@ -856,11 +695,6 @@ void vs_driver_counters_get(const vs_driver *d, vs_driver_counters *c)
 #define SPARE_MAX 256
 #endif
 
-static size_t req_seg_offset(void)
-{
-    return (sizeof(vs_drv_req) + _Alignof(vs_seg) - 1) / _Alignof(vs_seg) * _Alignof(vs_seg);
-}
-
 int vs__drv_req_new(vs_driver *d, uint16_t q, uint32_t nseg, vs_drv_req **out, vs_err *e)
 {
     *out = NULL;
@@ -869,8 +703,8 @@ int vs__drv_req_new(vs_driver *d, uint16_t q, uint32_t nseg, vs_drv_req **out, v
     if (d->q[q].broken)
         return vs_err_set(e, VS_ESTATE, "driver: queue %u is broken (invalid used element seen)",
                           q);
-    /* One block: the request, then its segment array (freed with it). */
-    size_t segoff = req_seg_offset();
+    /* One block: the request, its device data, then its segment array (freed with it). */
+    size_t segoff = d->req_seg_off;
     uint32_t cap = nseg <= SPARE_SEGS ? SPARE_SEGS : nseg;
     if (cap > (SIZE_MAX - segoff) / sizeof(vs_seg))
         return vs_err_set(e, VS_ENOMEM, "driver: out of memory");
@@ -888,6 +722,7 @@ int vs__drv_req_new(vs_driver *d, uint16_t q, uint32_t nseg, vs_drv_req **out, v
     rq->id = -1;
     rq->nseg = nseg;
     rq->seg = nseg ? (vs_seg *)((char *)rq + segoff) : NULL;
+    rq->dev = (char *)rq + d->req_dev_off;
     *out = rq;
     return 0;
 }
@@ -926,8 +761,7 @@ int vs__drv_req_layout(vs_driver *d, vs_drv_req *rq, vs_err *e)
         /* Readable segments are written by the request builder. Writable ones are
          * poisoned so stale pool bytes never pass verification; unverified requests
          * poison only the last (status) segment. */
-        bool poison = i >= rq->n_out &&
-                      (i == rq->nseg - 1 || !(rq->r.flags & VS_BLK_REQ_NO_VERIFY));
+        bool poison = i >= rq->n_out && (i == rq->nseg - 1 || !rq->poison_last_only);
         if (host) {
             if (poison)
                 memset(host + pos, VS_DRV_POISON, rq->seg[i].len);
@@ -979,7 +813,7 @@ void vs__drv_req_free(vs_driver *d, vs_drv_req *rq)
     if (rq->chunk_units)
         vs__drv_pool_free(d, rq->chunk_gpa, rq->chunk_units);
     free(rq->ro_copy);
-    free(rq->snap);
+    free(rq->owned);
 #if SPARE_MAX > 0
     if (rq->nseg <= SPARE_SEGS && d->nspare < SPARE_MAX) { /* a SPARE_SEGS block */
         rq->next = d->spare;
@@ -1012,7 +846,7 @@ static int snapshot_readable(vs_driver *d, vs_drv_req *rq, vs_err *e)
     return 0;
 }
 
-static int publish_kick(vs_driver *d, uint16_t qi, vs_err *e)
+int vs__drv_publish_kick(vs_driver *d, uint16_t qi, vs_err *e)
 {
     vs_drv_queue *q = &d->q[qi];
     if (!q->unpublished)
@@ -1039,7 +873,7 @@ int vs_driver_flush(vs_driver *d, int q, vs_err *e)
     for (uint16_t i = 0; i < d->nq; i++) {
         if (q >= 0 && i != q)
             continue;
-        int rc = publish_kick(d, i, e);
+        int rc = vs__drv_publish_kick(d, i, e);
         if (rc < 0)
             return rc;
     }
@@ -1141,7 +975,7 @@ int vs_driver_notify(vs_driver *d, uint16_t q, vs_err *e)
     return rc < 0 ? vs_err_prefix(e, "driver: queue %u notify", q) : 0;
 }
 
-static int depth_check(vs_driver *d, uint16_t q, vs_err *e)
+int vs__drv_depth_check(vs_driver *d, uint16_t q, vs_err *e)
 {
     unsigned limit = d->o.queue_depth;
     if (limit && d->q[q].live >= limit)
@@ -1158,7 +992,7 @@ static unsigned layout_flags(const vs_driver *d)
 
 int vs__drv_req_commit(vs_driver *d, vs_drv_req *rq, bool indirect, bool defer, vs_err *e)
 {
-    int rc = depth_check(d, rq->q, e);
+    int rc = vs__drv_depth_check(d, rq->q, e);
     if (rc < 0)
         return rc;
     if ((rc = snapshot_readable(d, rq, e)) < 0)
@@ -1178,7 +1012,7 @@ int vs__drv_req_commit(vs_driver *d, vs_drv_req *rq, bool indirect, bool defer, 
                       .indirect = indirect};
     vs_event ev = {.kind = VS_EV_AVAIL, .queue = rq->q, .id = (uint32_t)rq->id, .chain = &ch};
     vs__drv_emit(d, &ev);
-    if (!defer && (rc = publish_kick(d, rq->q, e)) < 0)
+    if (!defer && (rc = vs__drv_publish_kick(d, rq->q, e)) < 0)
         return rc;  /* the request is live (added); the driver owns it now */
     return rq->id;
 }
@@ -1298,18 +1132,18 @@ bool vs_driver_guard_ok(vs_driver *d, vs_err *e)
 /* ------------------------------------------------------------------ results */
 
 /* The next slot of the result ring, zeroed, to be filled in place and then queued with
- * vs__drv_result_commit (a result is ~450 bytes; copying it through a local showed in the
- * simulator's per-request cost). When the ring cannot grow, a scratch slot: the result is
- * still passed to on_result, then dropped (the counters still reflect it). */
-vs_blk_result *vs__drv_result_slot(vs_driver *d)
+ * vs__drv_result_commit (a blk result is ~450 bytes; copying it through a local showed in
+ * the simulator's per-request cost). When the ring cannot grow, a scratch slot: the
+ * result is still passed to on_result, then dropped (the counters still reflect it). */
+void *vs__drv_result_slot(vs_driver *d)
 {
-    vs_blk_result *r = &d->res_overflow;
+    void *r = d->res_overflow;
     if (d->res_n == d->res_cap) {
         size_t ncap = d->res_cap ? d->res_cap * 2 : 64;
-        vs_blk_result *nr = malloc(ncap * sizeof *nr);
+        unsigned char *nr = malloc(ncap * d->res_size);
         if (nr) {
             for (size_t i = 0; i < d->res_n; i++)
-                nr[i] = d->res[(d->res_head + i) % d->res_cap];
+                memcpy(nr + i * d->res_size, vs__drv_result_at(d, i), d->res_size);
             free(d->res);
             d->res = nr;
             d->res_head = 0;
@@ -1317,43 +1151,45 @@ vs_blk_result *vs__drv_result_slot(vs_driver *d)
         }
     }
     if (d->res_n < d->res_cap)
-        r = &d->res[(d->res_head + d->res_n) % d->res_cap];
-    memset(r, 0, sizeof *r);
+        r = vs__drv_result_at(d, d->res_n);
+    memset(r, 0, d->res_size);
     return d->res_slot = r;
 }
 
 void vs__drv_result_commit(vs_driver *d, bool notify)
 {
-    vs_blk_result *r = d->res_slot;
-    if (r != &d->res_overflow)
+    void *r = d->res_slot;
+    if (r != d->res_overflow)
         d->res_n++;
     if (notify && d->o.on_result)
         d->o.on_result(d->o.on_result_opaque, r);
 }
 
-void vs__drv_push_result(vs_driver *d, const vs_blk_result *r, bool notify)
+void vs__drv_result_push(vs_driver *d, const void *r, bool notify)
 {
-    *vs__drv_result_slot(d) = *r;
+    memcpy(vs__drv_result_slot(d), r, d->res_size);
     vs__drv_result_commit(d, notify);
 }
 
-const vs_blk_result *vs__blk_peek_result(const vs_driver *d)
+void vs__drv_result_remove(vs_driver *d, size_t i)
 {
-    return d->res_n ? &d->res[d->res_head] : NULL;
+    for (size_t j = i; j + 1 < d->res_n; j++)
+        memcpy(vs__drv_result_at(d, j), vs__drv_result_at(d, j + 1), d->res_size);
+    d->res_n--;
 }
 
-int vs_blk_take_result(vs_driver *d, vs_blk_result *out)
+int vs_driver_take_result(vs_driver *d, void *out)
 {
     if (!d->res_n)
         return 0;
     if (out)
-        *out = d->res[d->res_head];
+        memcpy(out, vs__drv_result_at(d, 0), d->res_size);
     d->res_head = (d->res_head + 1) % d->res_cap;
     d->res_n--;
     return 1;
 }
 
-size_t vs_blk_results_pending(const vs_driver *d)
+size_t vs_driver_results_pending(const vs_driver *d)
 {
     return d->res_n;
 }
@@ -1363,41 +1199,26 @@ size_t vs_blk_results_pending(const vs_driver *d)
 static void complete_one(vs_driver *d, uint16_t qi, const vs_used *u)
 {
     vs_drv_req *rq = u->cookie;
-    vs_blk_result *res = vs__drv_result_slot(d);
-    res->complete_ns = vs_driver_now(d);
-    res->queue = qi;
-    res->id = u->id;
-    res->used_len = u->len;
-    if (!rq) {
-        snprintf(res->msg, sizeof res->msg, "used element without a request");
-        vs__drv_result_commit(d, true);
+    char gmsg[VS_ERR_MSG_MAX];
+    vs_drv_done done = {.queue = qi, .id = u->id, .used_len = u->len,
+                        .len_valid = u->len_valid, .complete_ns = vs_driver_now(d),
+                        .guard_ok = true, .guard_msg = gmsg};
+    if (rq && !rq->fault && !req_guard_check(d, rq, gmsg, sizeof gmsg)) {
+        done.guard_ok = false;
+        note_guard_violation(d, gmsg);
+    }
+    if (!d->pers) { /* nothing could have been submitted but a stray element */
+        if (rq) {
+            d->c.completed++;
+            vs__drv_req_free(d, rq);
+        }
         return;
     }
-    char gmsg[VS_ERR_MSG_MAX];
-    bool guard_ok = rq->fault || req_guard_check(d, rq, gmsg, sizeof gmsg);
-    if (!guard_ok)
-        note_guard_violation(d, gmsg);
-    if (rq->fault) {
-        res->fault = true;
-        res->type = rq->r.type;
-        res->submit_ns = rq->submit_ns;
-        res->latency_ns = res->complete_ns - rq->submit_ns;
-        res->guard_ok = true;
-        snprintf(res->msg, sizeof res->msg,
-                 "device completed a malformed chain (expected DEVICE_NEEDS_RESET)");
-    } else {
-        vs__blk_complete(d, rq, u->len, u->len_valid, res);
-        res->guard_ok = guard_ok;
-        if (!guard_ok) {
-            if (res->ok)
-                snprintf(res->msg, sizeof res->msg, "%.199s", gmsg);
-            res->ok = false;
-        }
-        res->submit_ns = rq->submit_ns;
-        res->latency_ns = res->complete_ns - rq->submit_ns;
+    d->pers->complete(d, rq, &done, vs__drv_result_slot(d));
+    if (rq) {
+        d->c.completed++;
+        vs__drv_req_free(d, rq);
     }
-    d->c.completed++;
-    vs__drv_req_free(d, rq);
     vs__drv_result_commit(d, true);
 }
 
@@ -1615,161 +1436,3 @@ int vs_driver_wait_status(vs_driver *d, uint8_t mask, uint64_t timeout_ns, vs_er
     return poll_status_until(d, timeout_ns ? timeout_ns : d->o.timeout_ns, mask, 0, 0, NULL, e);
 }
 
-/* ------------------------------------------------------------------ faults */
-
-const char *vs_fault_name(enum vs_fault f)
-{
-    switch (f) {
-    case VS_FAULT_LOOP: return "loop";
-    case VS_FAULT_NEXT_OOR: return "next_out_of_range";
-    case VS_FAULT_ADDR_OOR: return "addr_out_of_range";
-    case VS_FAULT_NESTED_INDIRECT: return "nested_indirect";
-    case VS_FAULT_WRITE_BEFORE_READ: return "write_before_read";
-    case VS_FAULT_ZERO_LEN: return "zero_length";
-    case VS_FAULT_LEN_OVERFLOW: return "length_overflow";
-    }
-    return "unknown";
-}
-
-int vs_fault_parse(const char *s, enum vs_fault *out, vs_err *e)
-{
-    for (int f = VS_FAULT_LOOP; f <= VS_FAULT_LAST; f++)
-        if (s && !strcmp(s, vs_fault_name((enum vs_fault)f))) {
-            *out = (enum vs_fault)f;
-            return 0;
-        }
-    return vs_err_set(e, VS_EINVAL,
-                      "unknown fault '%s' (loop, next_out_of_range, addr_out_of_range, "
-                      "nested_indirect, write_before_read, zero_length, length_overflow)",
-                      s ? s : "(null)");
-}
-
-/* A GPA no region covers (above the highest region end). */
-static uint64_t unmapped_gpa(vs_driver *d)
-{
-    uint64_t top = 0;
-    for (size_t i = 0; i < vs_gmem_region_count(d->gm); i++) {
-        const vs_gmem_region *r = vs_gmem_region_at(d->gm, i);
-        if (r->gpa + r->size > top)
-            top = r->gpa + r->size;
-    }
-    return align_up(top, VS_GMEM_PAGE) + (UINT64_C(1) << 30);
-}
-
-/* Writes one indirect-table entry in the ring's format. */
-static int write_table_desc(vs_driver *d, uint64_t gpa, const vs_desc *x, vs_err *e)
-{
-    int rc = vs_gmem_st64(d->gm, gpa, x->addr, e);
-    if (rc == 0)
-        rc = vs_gmem_st32(d->gm, gpa + 8, x->len, e);
-    if (rc == 0) {
-        if (d->o.ring == VS_RING_SPLIT) {
-            rc = vs_gmem_st16(d->gm, gpa + 12, x->flags, e);
-            if (rc == 0)
-                rc = vs_gmem_st16(d->gm, gpa + 14, x->next, e);
-        } else {
-            rc = vs_gmem_st16(d->gm, gpa + 12, 0, e);  /* id: unused in a table */
-            if (rc == 0)
-                rc = vs_gmem_st16(d->gm, gpa + 14, x->flags, e);
-        }
-    }
-    return rc;
-}
-
-int vs_driver_submit_fault(vs_driver *d, uint16_t qi, enum vs_fault kind, vs_err *e)
-{
-    if (d->o.ring == VS_RING_PACKED && (kind == VS_FAULT_LOOP || kind == VS_FAULT_NEXT_OOR))
-        return vs_err_set(e, VS_ENOTSUP, "driver: fault %s needs a split ring",
-                          vs_fault_name(kind));
-    if (kind < VS_FAULT_LOOP || kind > VS_FAULT_LAST)
-        return vs_err_set(e, VS_EINVAL, "driver: unknown fault %d", (int)kind);
-    int rc = depth_check(d, qi, e);
-    if (rc < 0)
-        return rc;
-    /* A well-formed blk FLUSH-shaped chain (header + status + a 16-byte indirect table
-     * area), then the fault. */
-    vs_drv_req *rq;
-    if ((rc = vs__drv_req_new(d, qi, 3, &rq, e)) < 0)
-        return rc;
-    rq->n_out = 2;
-    rq->seg[0].len = 16;        /* header */
-    rq->seg[1].len = 4 * 16;    /* indirect table scratch (readable) */
-    rq->seg[2].len = 1;         /* status */
-    rq->r.type = VS_BLK_T_FLUSH;
-    if ((rc = vs__drv_req_layout(d, rq, e)) < 0)
-        goto out;
-    vs_blk_req_hdr h = {.type = VS_BLK_T_FLUSH};
-    uint8_t hb[16] = {0};
-    hb[0] = (uint8_t)h.type;
-    if ((rc = vs_gmem_write(d->gm, rq->seg[0].gpa, hb, 16, e)) < 0)
-        goto out;
-    uint64_t hdr = rq->seg[0].gpa, st = rq->seg[2].gpa, tbl = rq->seg[1].gpa;
-    uint16_t qsize = (uint16_t)d->qsize;
-    vs_desc ds[2];
-    unsigned n = 2;
-    memset(ds, 0, sizeof ds);
-    ds[0] = (vs_desc){.addr = hdr, .len = 16, .flags = VS_DESC_F_NEXT, .next = 1};
-    ds[1] = (vs_desc){.addr = st, .len = 1, .flags = VS_DESC_F_WRITE, .next = 0};
-    switch (kind) {
-    case VS_FAULT_LOOP:
-        ds[1].flags |= VS_DESC_F_NEXT;
-        ds[1].next = 0;
-        break;
-    case VS_FAULT_NEXT_OOR:
-        ds[0].next = qsize;  /* >= n: written verbatim */
-        break;
-    case VS_FAULT_ADDR_OOR:
-        ds[0].addr = unmapped_gpa(d);
-        break;
-    case VS_FAULT_LEN_OVERFLOW:
-        ds[0].addr = UINT64_MAX - 7;
-        break;
-    case VS_FAULT_ZERO_LEN:
-        ds[0].len = 0;
-        break;
-    case VS_FAULT_WRITE_BEFORE_READ:
-        ds[0] = (vs_desc){.addr = st, .len = 1, .flags = VS_DESC_F_WRITE | VS_DESC_F_NEXT,
-                          .next = 1};
-        ds[1] = (vs_desc){.addr = hdr, .len = 16, .flags = 0};
-        break;
-    case VS_FAULT_NESTED_INDIRECT: {
-        /* table: [0] header, [1] INDIRECT -> table again */
-        vs_desc t0 = {.addr = hdr, .len = 16, .flags = VS_DESC_F_NEXT, .next = 1};
-        vs_desc t1 = {.addr = tbl, .len = 32, .flags = VS_DESC_F_INDIRECT};
-        if (d->o.ring == VS_RING_PACKED)
-            t0.flags = 0;
-        if ((rc = write_table_desc(d, tbl, &t0, e)) < 0 ||
-            (rc = write_table_desc(d, tbl + 16, &t1, e)) < 0)
-            goto out;
-        ds[0] = (vs_desc){.addr = tbl, .len = 32, .flags = VS_DESC_F_INDIRECT};
-        n = 1;
-        break;
-    }
-    }
-    if (d->o.ring == VS_RING_PACKED) {
-        /* packed: `next` is the buffer id; use one no live request of this queue holds */
-        uint16_t id = 0;
-        for (bool clash = true; clash && id < qsize;) {
-            clash = false;
-            for (vs_drv_req *o = d->live; o; o = o->next)
-                if (o->q == qi && o->id == id) {
-                    clash = true;
-                    id++;
-                    break;
-                }
-        }
-        for (unsigned i = 0; i < n; i++)
-            ds[i].next = id;
-    }
-    free(rq->ro_copy);
-    rq->ro_copy = NULL;
-    if ((rc = vs__drv_add_raw(d, rq, ds, n, e)) < 0)
-        goto out;
-    int id = rc;
-    if ((rc = publish_kick(d, qi, e)) < 0)
-        return rc;
-    return id;
-out:
-    vs__drv_req_free(d, rq);
-    return rc;
-}

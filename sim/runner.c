@@ -201,6 +201,12 @@ static int attach_observers(vs_run_ctx *c, uint64_t pool, vs_err *e)
     return rc;
 }
 
+static void request_done(void *opaque, const void *result)
+{
+    (void)result;
+    vs_run_request_done(opaque);
+}
+
 static int create_driver(vs_run_ctx *c, uint64_t pool, vs_err *e)
 {
     const vs_scenario *s = c->s;
@@ -224,8 +230,8 @@ static int create_driver(vs_run_ctx *c, uint64_t pool, vs_err *e)
     dopts.seg_size = s->driver.seg_size;
     dopts.pool_bytes = pool;
     dopts.timeout_ns = c->real ? 20ull * 1000000000ull : VS_RUN_STEP_TIMEOUT_NS;
-    if (c->sd->steps->driver_opts)
-        c->sd->steps->driver_opts(c, &dopts);
+    dopts.on_result = request_done;
+    dopts.on_result_opaque = c;
     return vs_driver_create(&c->d, c->t, &dopts, &c->bus, vs_run_now, c, e);
 }
 

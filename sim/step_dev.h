@@ -54,8 +54,6 @@ struct vs_step_set {
      * core frees), judged after the core's expectations */
     vs_field_fn expect_config;
     int (*expect_config_run)(vs_run_ctx *c, const vs_step *t);
-    /* optional: the driver's device-specific options (its completion callback, ...) */
-    void (*driver_opts)(vs_run_ctx *c, vs_driver_opts *o);
     void (*after_init)(vs_run_ctx *c);  /* optional: once the driver initialized */
     /* optional: request i of those queue_reset and suspend keep in flight */
     int (*submit_filler)(vs_run_ctx *c, uint16_t queue, uint32_t i, vs_err *e);

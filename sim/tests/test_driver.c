@@ -1,4 +1,4 @@
-/* Unit tests of the driver model (sim/driver.c, sim/driver_blk.c) over a FAKE transport:
+/* Unit tests of the driver model (sim/driver*.c, sim/dev/blk/blk_*.c) over a FAKE transport:
  * an in-process loopback that owns device-side queues (vs_vq_dev) and a tiny blk-like
  * responder, with knobs for misbehaviour (corrupt data, overrun a buffer, no interrupts,
  * refuse features, bump the config generation). One test also runs the driver over the
@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "virtiosim/blk.h"
+#include "virtiosim/blk_driver.h"
 #include "virtiosim/driver.h"
 #include "virtiosim/event.h"
 #include "virtiosim/gmem.h"

@@ -9,6 +9,7 @@
 
 #include "virtiosim/blk.h"
 #include "virtiosim/blk_qemu.h"
+#include "virtiosim/blk_driver.h"
 #include "virtiosim/conformance.h"
 #include "virtiosim/driver.h"
 #include "virtiosim/event.h"

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "virtiosim/blk_driver.h"
 #include "virtiosim/driver.h"
 #include "virtiosim/event.h"
 #include "virtiosim/gmem.h"

@@ -2,6 +2,7 @@
 #include "sim/sim_dev.h"
 
 #include "sim/dev/blk/blk_sim_int.h"
+#include "sim/dev/blk/blk_drv_int.h"
 #include "virtiosim/virtio.h"
 
 const vs_sim_dev vs_sim_devs_blk = {
@@ -10,4 +11,5 @@ const vs_sim_dev vs_sim_devs_blk = {
     .steps = &vs_blk_step_set,
     .backends = &vs_blk_backends,
     .mutants = &vs_blk_mutants,
+    .driver = &vs_blk_drv_personality,
 };

@@ -11,6 +11,7 @@
 #include "sim/mutant_dev.h"
 #include "sim/step_dev.h"
 #include "virtiosim/blk.h"
+#include "virtiosim/blk_driver.h"
 #include "virtiosim/driver.h"
 
 #define BLK_MAX_INJECT 16

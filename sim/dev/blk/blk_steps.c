@@ -513,18 +513,6 @@ static int expect_config_run(vs_run_ctx *c, const vs_step *st)
     return 0;
 }
 
-static void on_result(void *opaque, const vs_blk_result *res)
-{
-    (void)res;
-    vs_run_request_done(opaque);
-}
-
-static void driver_opts(vs_run_ctx *c, vs_driver_opts *o)
-{
-    o->on_result = on_result;
-    o->on_result_opaque = c;
-}
-
 /* A disk virtiosim created starts zeroed; a zoned one fills unwritten sectors with a
  * pattern of its own choosing. */
 static void after_init(vs_run_ctx *c)
@@ -561,7 +549,6 @@ const struct vs_step_set vs_blk_step_set = {
     .feature_example = "VIRTIO_BLK_F_FLUSH",
     .expect_config = blk_expect_config,
     .expect_config_run = expect_config_run,
-    .driver_opts = driver_opts,
     .after_init = after_init,
     .submit_filler = submit_filler,
     .fault_completed = fault_completed,

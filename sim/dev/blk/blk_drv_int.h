@@ -1,0 +1,79 @@
+/* virtio-blk's driver personality, internals shared by sim/dev/blk/blk_driver.c (request
+ * builders, completion and verification, the personality table), blk_shadow.c (the
+ * per-sector shadow and the data patterns) and blk_workload.c. */
+#ifndef VS_BLK_DRV_INT_H
+#define VS_BLK_DRV_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sim/driver_int.h"
+#include "virtiosim/blk_driver.h"
+
+#define SNAP_SKIP UINT64_MAX
+#define SHADOW_RANGE_MAX (UINT32_C(1) << 22)  /* sectors tracked per request */
+
+struct vs_blk_shadow;
+
+/* Per driver (the personality's state). */
+typedef struct vs_blk_drv {
+    uint64_t capacity;               /* config read at setup */
+    uint32_t seg_max, size_max;
+    uint32_t zone_sectors;           /* ZONED negotiated: zoned.zone_sectors, else 0 */
+    bool ro;
+    uint64_t next_tag;               /* the next write's pattern tag */
+    struct vs_blk_shadow *shadow;
+    uint64_t shadow_default;
+} vs_blk_drv;
+
+/* Per request (the personality's device data). */
+typedef struct vs_blk_drv_req {
+    vs_blk_req r;
+    uint32_t data_first, data_count, status_seg;
+    bool data_in;
+    uint64_t write_tag;              /* OUT: pattern tag; 0 none */
+    uint64_t *snap;                  /* IN: expected state per sector at submit (~0 skip);
+                                        the request's `owned` block */
+    uint32_t expect_len;
+    uint8_t expect_status;
+} vs_blk_drv_req;
+
+extern const vs_drv_personality vs_blk_drv_personality;
+
+static inline vs_blk_drv *blk_drv(const vs_driver *d) { return vs__drv_state(d); }
+static inline vs_blk_drv_req *blk_rq(const vs_drv_req *rq) { return rq->dev; }
+
+/* blk_shadow.c */
+void blk_shadow_free(vs_blk_drv *b);
+uint32_t blk_shadow_busy(const vs_blk_drv *b, uint64_t sector);
+/* Sectors [a, a + n) now hold something the driver cannot predict. */
+void blk_shadow_unknown(vs_blk_drv *b, uint64_t a, uint64_t n);
+static inline bool blk_is_write_type(uint32_t t)
+{
+    return t == VS_BLK_T_OUT || t == VS_BLK_T_DISCARD || t == VS_BLK_T_WRITE_ZEROES ||
+           t == VS_BLK_T_SECURE_ERASE;
+}
+/* Does the request's range take part in the shadow (a write, not given up)? */
+static inline bool blk_tracks_range(const vs_blk_drv_req *br)
+{
+    return blk_is_write_type(br->r.type) && br->r.nsectors &&
+           br->r.nsectors <= SHADOW_RANGE_MAX &&
+           (br->r.flags & (VS_BLK_REQ_UNTRACKED | VS_BLK_REQ_ANY_DATA)) !=
+               (VS_BLK_REQ_UNTRACKED | VS_BLK_REQ_ANY_DATA);
+}
+void blk_range_busy_sectors(vs_blk_drv *b, const vs_blk_drv_req *br, int delta, bool set,
+                            uint64_t tag);
+/* Writes in flight over the request's range: +1 at submission, -1 at completion or
+ * abort; set: the sectors now hold tag. (The test inline: most requests of a workload
+ * take no part.) */
+static inline void blk_range_busy(vs_blk_drv *b, const vs_blk_drv_req *br, int delta,
+                                  bool set, uint64_t tag)
+{
+    if (blk_tracks_range(br))
+        blk_range_busy_sectors(b, br, delta, set, tag);
+}
+/* One sector of pattern tag (vs_blk_pattern_byte for every byte, computed faster). */
+void blk_pattern_sector(uint64_t seed, uint64_t tag, uint64_t sector, uint8_t *out);
+
+#endif

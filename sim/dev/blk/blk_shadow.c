@@ -1,0 +1,242 @@
+/* virtio-blk driver: the sparse per-sector shadow of what the driver believes is on the
+ * disk (with the writes in flight over each sector), and the data patterns writes carry
+ * and reads are verified against. */
+#include "sim/dev/blk/blk_drv_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------ shadow */
+
+typedef struct shadow_ent {
+    uint64_t key;   /* sector + 1; 0 = empty */
+    uint64_t tag;
+    uint32_t busy;  /* writes in flight */
+    bool overlap;   /* two writes were in flight at once since busy was last 0 */
+} shadow_ent;
+
+typedef struct shadow_range {
+    uint64_t first, end; /* [first, end) */
+} shadow_range;
+
+struct vs_blk_shadow {
+    shadow_ent *t;
+    size_t cap, n;
+    /* Given up wholesale (vs_blk_shadow_forget): unknown unless an entry says otherwise.
+     * Entries inside were dropped when the range was added, so any entry there is newer. */
+    shadow_range *unknown;
+    size_t n_unknown, cap_unknown;
+};
+
+/* The blk state of d, or NULL when d drives another device type. */
+static vs_blk_drv *blk_of(const vs_driver *d)
+{
+    return d->pers == &vs_blk_drv_personality ? blk_drv(d) : NULL;
+}
+
+static size_t sh_hash(uint64_t k, size_t cap)
+{
+    k ^= k >> 33;
+    k *= UINT64_C(0xff51afd7ed558ccd);
+    k ^= k >> 33;
+    return (size_t)k & (cap - 1);
+}
+
+static shadow_ent *sh_find(const struct vs_blk_shadow *s, uint64_t sector)
+{
+    if (!s || !s->cap)
+        return NULL;
+    uint64_t key = sector + 1;
+    for (size_t i = sh_hash(key, s->cap);; i = (i + 1) & (s->cap - 1)) {
+        if (s->t[i].key == key)
+            return &s->t[i];
+        if (s->t[i].key == 0)
+            return NULL;
+    }
+}
+
+static shadow_ent *sh_get(vs_blk_drv *b, uint64_t sector)
+{
+    struct vs_blk_shadow *s = b->shadow;
+    if (!s) {
+        s = b->shadow = calloc(1, sizeof *s);
+        if (!s)
+            return NULL;
+    }
+    shadow_ent *x = sh_find(s, sector);
+    if (x)
+        return x;
+    if ((s->n + 1) * 4 >= s->cap * 3) {
+        size_t ncap = s->cap ? s->cap * 2 : 1024;
+        shadow_ent *nt = calloc(ncap, sizeof *nt);
+        if (!nt)
+            return NULL;
+        for (size_t i = 0; i < s->cap; i++)
+            if (s->t[i].key) {
+                size_t j = sh_hash(s->t[i].key, ncap);
+                while (nt[j].key)
+                    j = (j + 1) & (ncap - 1);
+                nt[j] = s->t[i];
+            }
+        free(s->t);
+        s->t = nt;
+        s->cap = ncap;
+    }
+    uint64_t key = sector + 1;
+    size_t i = sh_hash(key, s->cap);
+    while (s->t[i].key)
+        i = (i + 1) & (s->cap - 1);
+    s->t[i] = (shadow_ent){.key = key, .tag = b->shadow_default};
+    s->n++;
+    return &s->t[i];
+}
+
+void blk_shadow_free(vs_blk_drv *b)
+{
+    if (b->shadow) {
+        free(b->shadow->unknown);
+        free(b->shadow->t);
+        free(b->shadow);
+        b->shadow = NULL;
+    }
+}
+
+uint64_t vs_blk_shadow_get(const vs_driver *d, uint64_t sector)
+{
+    const vs_blk_drv *b = blk_of(d);
+    if (!b)
+        return VS_SHADOW_UNKNOWN;
+    const shadow_ent *x = sh_find(b->shadow, sector);
+    if (x)
+        return x->tag;
+    if (b->shadow)
+        for (size_t i = 0; i < b->shadow->n_unknown; i++)
+            if (sector >= b->shadow->unknown[i].first && sector < b->shadow->unknown[i].end)
+                return VS_SHADOW_UNKNOWN;
+    return b->shadow_default;
+}
+
+int vs_blk_shadow_forget(vs_driver *d, uint64_t first, uint64_t count, vs_err *e)
+{
+    vs_blk_drv *b = blk_of(d);
+    if (!b)
+        return vs_err_set(e, VS_ENOTSUP, "blk shadow: device id %u is not virtio-blk",
+                          d->t->device_id);
+    if (!count)
+        return 0;
+    uint64_t end = first + count < first ? UINT64_MAX : first + count;
+    struct vs_blk_shadow *s = b->shadow;
+    if (!s) {
+        s = b->shadow = calloc(1, sizeof *s);
+        if (!s)
+            return vs_err_set(e, VS_ENOMEM, "blk shadow: out of memory");
+    }
+    for (size_t i = 0; i < s->cap; i++)
+        if (s->t[i].key && s->t[i].key - 1 >= first && s->t[i].key - 1 < end && s->t[i].busy)
+            return vs_err_set(e, VS_ESTATE, "blk shadow: sector %llu has a write in flight",
+                              (unsigned long long)(s->t[i].key - 1));
+    if (s->n_unknown == s->cap_unknown) {
+        size_t nc = s->cap_unknown ? 2 * s->cap_unknown : 4;
+        shadow_range *nr = realloc(s->unknown, nc * sizeof *nr);
+        if (!nr)
+            return vs_err_set(e, VS_ENOMEM, "blk shadow: out of memory");
+        s->unknown = nr;
+        s->cap_unknown = nc;
+    }
+    /* Drop the entries inside: copy the survivors out, then rehash them (keeps probe
+     * chains intact). */
+    size_t n = 0;
+    for (size_t i = 0; i < s->cap; i++)
+        if (s->t[i].key && !(s->t[i].key - 1 >= first && s->t[i].key - 1 < end))
+            n++;
+    shadow_ent *old = n ? malloc(n * sizeof *old) : NULL;
+    if (n && !old)
+        return vs_err_set(e, VS_ENOMEM, "blk shadow: out of memory");
+    for (size_t i = 0, k = 0; i < s->cap; i++)
+        if (s->t[i].key && !(s->t[i].key - 1 >= first && s->t[i].key - 1 < end))
+            old[k++] = s->t[i];
+    s->unknown[s->n_unknown++] = (shadow_range){first, end};
+    if (s->cap)
+        memset(s->t, 0, s->cap * sizeof *s->t);
+    for (size_t i = 0; i < n; i++) {
+        size_t j = sh_hash(old[i].key, s->cap);
+        while (s->t[j].key)
+            j = (j + 1) & (s->cap - 1);
+        s->t[j] = old[i];
+    }
+    s->n = n;
+    free(old);
+    return 0;
+}
+
+void vs_blk_shadow_assume(vs_driver *d, uint64_t state)
+{
+    vs_blk_drv *b = blk_of(d);
+    if (b)
+        b->shadow_default = state;
+}
+
+uint32_t blk_shadow_busy(const vs_blk_drv *b, uint64_t sector)
+{
+    const shadow_ent *x = sh_find(b->shadow, sector);
+    return x ? x->busy : 0;
+}
+
+/* (A zone reset fills them with the device's pattern; an append lands where the device
+ * chooses.) */
+void blk_shadow_unknown(vs_blk_drv *b, uint64_t a, uint64_t n)
+{
+    struct vs_blk_shadow *s = b->shadow;
+    for (size_t i = 0; s && i < s->cap; i++)
+        if (s->t[i].key && s->t[i].key - 1 >= a && s->t[i].key - 1 - a < n)
+            s->t[i].tag = VS_SHADOW_UNKNOWN;
+}
+
+void blk_range_busy_sectors(vs_blk_drv *b, const vs_blk_drv_req *br, int delta, bool set,
+                            uint64_t tag)
+{
+    for (uint64_t s = br->r.sector; s < br->r.sector + br->r.nsectors; s++) {
+        shadow_ent *x = sh_get(b, s);
+        if (!x)
+            return;
+        /* virtio-blk orders nothing between requests in flight: when two writes to a
+         * sector overlap in time, either may land last, so the content is unknown. */
+        if (delta > 0 && x->busy)
+            x->overlap = true;
+        if (delta < 0 && x->busy)
+            x->busy--;
+        else if (delta > 0)
+            x->busy++;
+        if (set)
+            x->tag = x->overlap ? VS_SHADOW_UNKNOWN : tag;
+        if (x->busy == 0)
+            x->overlap = false;
+    }
+}
+
+/* ------------------------------------------------------------------ patterns */
+
+static uint64_t pattern_word(uint64_t seed, uint64_t tag, uint64_t sector, uint32_t w)
+{
+    uint64_t st = seed ^ (tag * UINT64_C(0xd6e8feb86659fd93)) ^
+                  (sector * UINT64_C(0x9e3779b97f4a7c15)) ^ ((uint64_t)w << 48);
+    return vs__splitmix64(&st);
+}
+
+uint8_t vs_blk_pattern_byte(uint64_t seed, uint64_t tag, uint64_t sector, uint32_t off)
+{
+    return (uint8_t)(pattern_word(seed, tag, sector, off / 8) >> (8 * (off % 8)));
+}
+
+void blk_pattern_sector(uint64_t seed, uint64_t tag, uint64_t sector, uint8_t *out)
+{
+    /* Same words as pattern_word, with the per-sector part computed once. */
+    uint64_t base = seed ^ (tag * UINT64_C(0xd6e8feb86659fd93)) ^
+                    (sector * UINT64_C(0x9e3779b97f4a7c15));
+    for (uint32_t w = 0; w < VS_BLK_SECTOR / 8; w++) {
+        uint64_t st = base ^ ((uint64_t)w << 48);
+        uint64_t v = vs__splitmix64(&st);
+        for (unsigned b = 0; b < 8; b++)
+            out[w * 8 + b] = (uint8_t)(v >> (8 * b));
+    }
+}
