@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "conformance/monitor_dev.h"
+#include "virtiosim/le.h"
 
 /* ------------------------------------------------------------ packed: used descriptors */
 
@@ -22,17 +23,11 @@ static void pk_check_slot(vs_monitors *m, int32_t qi, qstate *q, uint16_t slot)
         return;
     }
     q->pk_snap_ok[slot] = false; /* reported once */
-    uint64_t a0, a1;
-    uint32_t l0, l1;
-    uint16_t i0, i1, f0, f1;
-    memcpy(&a0, was, 8);
-    memcpy(&a1, now, 8);
-    memcpy(&l0, was + 8, 4);
-    memcpy(&l1, now + 8, 4);
-    memcpy(&i0, was + 12, 2);
-    memcpy(&i1, now + 12, 2);
-    memcpy(&f0, was + 14, 2);
-    memcpy(&f1, now + 14, 2);
+    /* packed descriptor: le64 addr, le32 len, le16 id, le16 flags */
+    uint64_t a0 = vs_le64_get(was), a1 = vs_le64_get(now);
+    uint32_t l0 = vs_le32_get(was + 8), l1 = vs_le32_get(now + 8);
+    uint16_t i0 = vs_le16_get(was + 12), i1 = vs_le16_get(now + 12);
+    uint16_t f0 = vs_le16_get(was + 14), f1 = vs_le16_get(now + 14);
     ctx cx = {.queue = qi, .has_id = true, .id = i0, .has_idx = true, .idx = slot};
     bad(m, CK_PK_USED_DESC, 0, cx, "a used descriptor unchanged until the driver reuses it",
         "slot %u rewritten after it was used: addr 0x%" PRIx64 "->0x%" PRIx64 " len %" PRIu32

@@ -1,5 +1,5 @@
-/* Queue setup (driver ring checks), the device gate (nothing before DRIVER_OK, after a
- * reset, for a reset queue or while suspended) and fetches. */
+/* Queue setup (driver ring checks) and the device gate: nothing fetched, used or
+ * interrupted before DRIVER_OK, after a reset, for a reset queue or while suspended. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "conformance/monitor_dev.h"
+#include "virtiosim/le.h"
 
 /* ------------------------------------------------------------ split chain walk */
 
@@ -44,15 +45,16 @@ bool hash_desc(vs_monitors *m, const qstate *q, const chain_rec *c, uint64_t *h)
     return true;
 }
 
+/* One split descriptor (le64 addr, le32 len, le16 flags, le16 next). */
 static bool rd_desc(vs_monitors *m, uint64_t gpa, vs_desc *d)
 {
     uint8_t b[16];
     if (vs_gmem_read(m->gm, gpa, b, 16, NULL) < 0)
         return false;
-    memcpy(&d->addr, b, 8);
-    memcpy(&d->len, b + 8, 4);
-    memcpy(&d->flags, b + 12, 2);
-    memcpy(&d->next, b + 14, 2);
+    d->addr = vs_le64_get(b);
+    d->len = vs_le32_get(b + 8);
+    d->flags = vs_le16_get(b + 12);
+    d->next = vs_le16_get(b + 14);
     return true;
 }
 
