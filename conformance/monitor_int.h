@@ -328,7 +328,6 @@ static inline bool overlaps(uint32_t a, uint32_t al, uint32_t b, uint32_t bl)
 }
 /* the features the driver accepted (negotiated once FEATURES_OK holds) */
 static inline uint64_t neg(const vs_monitors *m) { return m->drv_features; }
-static inline uint64_t mon_now(const vs_monitors *m) { return m->cur ? m->cur->t_ns : m->last_t; }
 static inline uint64_t hash_words(uint64_t acc, const uint8_t *p, uint64_t n)
 {
     return vs__hash64(acc, p, (size_t)n);
