@@ -8,6 +8,7 @@
 
 #include "conformance/monitor_dev.h"
 
+/* A window of the device's life ends (reset, end of run): the checks that wait for it. */
 void end_window(vs_monitors *m)
 {
     su_end(m);
@@ -255,12 +256,10 @@ void on_status_write(vs_monitors *m, const vs_event *ev)
     m->status_w = v;
 }
 
-/* The device took its error path (DEVICE_ERROR event, or NEEDS_RESET read): blame the
- * legal but unusual input outstanding, unless a hand-built (fault) chain explains it. */
-/* The device set DEVICE_NEEDS_RESET: unless a hand-built (fault-injection) chain is
- * outstanding to explain it, it is held against the unusual legal chains then outstanding
- * (no-error-on-legal-input) and against freshly reset or re-enabled queues. One scan, once
- * per reset. */
+/* The device took its error path (DEVICE_ERROR event, or DEVICE_NEEDS_RESET read): unless
+ * a hand-built (fault-injection) chain is outstanding to explain it, it is held against the
+ * unusual legal chains then outstanding (no-error-on-legal-input) and against freshly reset
+ * or re-enabled queues. One scan, once per reset. */
 void on_device_error(vs_monitors *m)
 {
     if (m->error_judged)

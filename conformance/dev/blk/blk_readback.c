@@ -196,10 +196,12 @@ static void blk_envelope(vs_monitors *m, const chain_rec *c, uint64_t *a, uint64
     uint32_t t = bc(c)->blk_type;
     if (t == VS_BLK_T_OUT) {
         *a = bc(c)->blk_sector;
-        *b = sat_add(bc(c)->blk_sector, (c->out_bytes - VS_BLK_HDR_BYTES + VS_BLK_SECTOR - 1) / VS_BLK_SECTOR);
+        uint64_t data = c->out_bytes - VS_BLK_HDR_BYTES;
+        *b = sat_add(bc(c)->blk_sector, (data + VS_BLK_SECTOR - 1) / VS_BLK_SECTOR);
     } else if (t == VS_BLK_T_DISCARD || t == VS_BLK_T_WRITE_ZEROES ||
                t == VS_BLK_T_SECURE_ERASE) {
-        uint64_t nsegs = (c->out_bytes - VS_BLK_HDR_BYTES) / VS_BLK_DWZ_SEG_BYTES, lo = UINT64_MAX, hi = 0;
+        uint64_t nsegs = (c->out_bytes - VS_BLK_HDR_BYTES) / VS_BLK_DWZ_SEG_BYTES;
+        uint64_t lo = UINT64_MAX, hi = 0;
         if (nsegs == 0 || nsegs > 4096)
             return;
         for (uint64_t s = 0; s < nsegs; s++) {
@@ -276,18 +278,19 @@ void blk_write_done(vs_monitors *m, chain_rec *c)
  * where another write overlapped it in time (its order is then unknown). */
 void wz_completed(vs_monitors *m, chain_rec *c)
 {
-    if (!bc(c)->blk_wl || bm(m)->wl_live_evicted || bm(m)->wl_total - (bc(c)->blk_wl - 1) > WLOG_MAX)
+    blk_mon *b = bm(m);
+    if (!bc(c)->blk_wl || b->wl_live_evicted || b->wl_total - (bc(c)->blk_wl - 1) > WLOG_MAX)
         return;
     uint64_t nsegs = (c->out_bytes - VS_BLK_HDR_BYTES) / VS_BLK_DWZ_SEG_BYTES;
-    uint64_t first = bm(m)->wl_total > WLOG_MAX ? bm(m)->wl_total - WLOG_MAX : 0;
+    uint64_t first = b->wl_total > WLOG_MAX ? b->wl_total - WLOG_MAX : 0;
     for (uint64_t s = 0; s < nsegs && s < 256; s++) {
         uint64_t pa[16], pb[16];
         uint32_t np = 0;
         if (!dwz_seg(m, c, s, &pa[0], &pb[0]))
             return;
         np = 1;
-        for (uint64_t i = first; i < bm(m)->wl_total && np; i++) {
-            const wlog *w = &bm(m)->wl[i % WLOG_MAX];
+        for (uint64_t i = first; i < b->wl_total && np; i++) {
+            const wlog *w = &b->wl[i % WLOG_MAX];
             if (i == bc(c)->blk_wl - 1 ||
                 (w->start < bc(c)->blk_clock && w->done && w->done < bc(c)->blk_clock))
                 continue; /* itself, or done before it was made available */
@@ -310,7 +313,7 @@ void wz_completed(vs_monitors *m, chain_rec *c)
                 }
             }
         }
-        uint64_t clk = ++bm(m)->blk_clock;
+        uint64_t clk = ++b->blk_clock;
         for (uint32_t p = 0; p < np; p++)
             zr_put(m, pa[p], pb[p], clk);
     }

@@ -55,18 +55,19 @@ void blk_features_ok_read(vs_monitors *m, bool set)
 void blk_reset(vs_monitors *m)
 {
     /* outstanding writes are over, done or not */
-    for (uint64_t i = bm(m)->wl_total > WLOG_MAX ? bm(m)->wl_total - WLOG_MAX : 0; i < bm(m)->wl_total; i++)
-        if (!bm(m)->wl[i % WLOG_MAX].done)
-            bm(m)->wl[i % WLOG_MAX].done = ++bm(m)->blk_clock;
-    bm(m)->wl_live_evicted = 0;
+    blk_mon *b = bm(m);
+    for (uint64_t i = b->wl_total > WLOG_MAX ? b->wl_total - WLOG_MAX : 0; i < b->wl_total; i++)
+        if (!b->wl[i % WLOG_MAX].done)
+            b->wl[i % WLOG_MAX].done = ++b->blk_clock;
+    b->wl_live_evicted = 0;
     rb_reset(m);
-    if (bm(m)->z_live) /* zone requests in flight may or may not have happened */
+    if (b->z_live) /* zone requests in flight may or may not have happened */
         z_forget_all(m);
-    bm(m)->z_live = 0;
-    bm(m)->z_model_pre_known = false;
+    b->z_live = 0;
+    b->z_model_pre_known = false;
     for (size_t i = 0; i < BLK_CFG_TRACKED; i++)
-        bm(m)->cfg[i].known = bm(m)->early[i].known = false;
-    bm(m)->wce_first_read_done = false;
+        b->cfg[i].known = b->early[i].known = false;
+    b->wce_first_read_done = false;
 }
 
 /* The request header, and the OR of the segment flags of a discard / write-zeroes /
@@ -101,7 +102,8 @@ static void request_shape(vs_monitors *m, chain_rec *c, const vs_event *ev)
 {
     ctx cx = idctx(ev->queue, ev->id & 0xffffu);
     uint32_t t = bc(c)->blk_type;
-    uint64_t out_data = c->out_bytes - VS_BLK_HDR_BYTES, in_data = c->in_bytes ? c->in_bytes - 1 : 0;
+    uint64_t out_data = c->out_bytes - VS_BLK_HDR_BYTES;
+    uint64_t in_data = c->in_bytes ? c->in_bytes - 1 : 0;
     if (t == VS_BLK_T_IN || t == VS_BLK_T_OUT) {
         uint64_t data = t == VS_BLK_T_IN ? in_data : out_data;
         if (data % VS_BLK_SECTOR)
@@ -246,7 +248,8 @@ static void used_data(vs_monitors *m, qstate *q, chain_rec *c, uint8_t st, ctx c
         wz_check_read(m, c, cx);
     if (t == VS_BLK_T_IN && st == VS_BLK_S_OK)
         rb_check_read(m, c, !q_split(q), cx);
-    if (t == VS_BLK_T_GET_LIFETIME && st == VS_BLK_S_OK && c->in_bytes >= VS_BLK_LIFETIME_BYTES + 1 &&
+    if (t == VS_BLK_T_GET_LIFETIME && st == VS_BLK_S_OK &&
+        c->in_bytes >= VS_BLK_LIFETIME_BYTES + 1 &&
         role_on(m, CK_BLK_LIFETIME)) {
         uint8_t lt[VS_BLK_LIFETIME_BYTES];
         if (chain_read(m, c, true, 0, lt, sizeof lt)) {

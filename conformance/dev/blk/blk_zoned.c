@@ -636,7 +636,8 @@ void zone_config_read(vs_monitors *m, uint32_t off, uint32_t len, uint64_t val)
         /* ZONED declined by the driver of a host-aware / none-model device */
         if ((m->status_w & VS_STATUS_FEATURES_OK) && m->fok_confirmed && m->offered_known &&
             has(m->offered, VS_BLK_F_ZONED) && !has(m->drv_features, VS_BLK_F_ZONED) &&
-            bm(m)->z_model_pre_known && bm(m)->z_model_pre != VS_BLK_Z_HM && role_on(m, CK_ZONED_FOK)) {
+            bm(m)->z_model_pre_known && bm(m)->z_model_pre != VS_BLK_Z_HM &&
+            role_on(m, CK_ZONED_FOK)) {
             if (v)
                 bad(m, CK_ZONED_FOK, 1, NOCTX, "zoned fields 0 once ZONED is declined",
                     "config byte %" PRIu32 " = 0x%02x (model %u, ZONED declined)", b, v,
