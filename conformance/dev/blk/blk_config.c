@@ -32,6 +32,7 @@ static void cfg_optional(vs_monitors *m, uint32_t off, uint32_t len, bool write)
  * FLUSH (device). */
 static void cfg_writeback(vs_monitors *m, uint32_t off, uint32_t len, uint64_t val)
 {
+    blk_mon *bs = bm(m);
     if (role_on(m, CK_D_BLK_WCE_EARLY) && m->offered_known &&
         has(m->offered, VS_BLK_F_CONFIG_WCE)) {
         if (!(m->status_w & VS_STATUS_FEATURES_OK))
@@ -40,8 +41,8 @@ static void cfg_writeback(vs_monitors *m, uint32_t off, uint32_t len, uint64_t v
         else
             ok(m, CK_D_BLK_WCE_EARLY, 0);
     }
-    if (!bm(m)->wce_first_read_done && (m->status_w & VS_STATUS_FEATURES_OK) && len <= 8) {
-        bm(m)->wce_first_read_done = true;
+    if (!bs->wce_first_read_done && (m->status_w & VS_STATUS_FEATURES_OK) && len <= 8) {
+        bs->wce_first_read_done = true;
         uint64_t f = neg(m);
         if (role_on(m, CK_BLK_WCE_INITIAL) && has(f, VS_BLK_F_CONFIG_WCE) &&
             !has(f, VS_BLK_F_FLUSH)) {
@@ -135,12 +136,13 @@ static void cfg_changes(vs_monitors *m, uint32_t off, uint32_t len, uint64_t val
 
 void blk_config_access(vs_monitors *m, const vs_event *ev, bool write)
 {
+    blk_mon *bs = bm(m);
     uint32_t off = ev->off, len = ev->len;
     if (write) {
         if (overlaps(off, len, VS_BLK_CFG_WRITEBACK, 1))
-            bm(m)->wce_first_read_done = true;
+            bs->wce_first_read_done = true;
         for (uint32_t b = off; b < off + len && b < BLK_CFG_TRACKED; b++)
-            bm(m)->cfg[b].known = false;
+            bs->cfg[b].known = false;
     }
     cfg_optional(m, off, len, write);
     if (write)
@@ -154,11 +156,11 @@ void blk_config_access(vs_monitors *m, const vs_event *ev, bool write)
     if (off + len > VS_BLK_CFG_SE_SECTOR_ALIGN)
         zone_config_read(m, off, len, val);
     if (off == VS_BLK_CFG_SEG_MAX && len == 4) {
-        bm(m)->seg_max = (uint32_t)val;
-        bm(m)->segs_known |= 1;
+        bs->seg_max = (uint32_t)val;
+        bs->segs_known |= 1;
     } else if (off == VS_BLK_CFG_SIZE_MAX && len == 4) {
-        bm(m)->size_max = (uint32_t)val;
-        bm(m)->segs_known |= 2;
+        bs->size_max = (uint32_t)val;
+        bs->segs_known |= 2;
     }
     cfg_padding(m, off, len, val);
     cfg_changes(m, off, len, val);

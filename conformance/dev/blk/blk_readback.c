@@ -22,30 +22,33 @@ const uint8_t *chain_sector(vs_monitors *m, const chain_rec *c, bool writable, u
 
 static void rb_give_up(vs_monitors *m)
 {
-    free(bm(m)->rb);
-    bm(m)->rb = NULL;
-    bm(m)->rb_failed = true; /* fewer checks, never a false one */
+    blk_mon *bs = bm(m);
+    free(bs->rb);
+    bs->rb = NULL;
+    bs->rb_failed = true; /* fewer checks, never a false one */
 }
 
 static bool rb_ready(vs_monitors *m)
 {
-    if (bm(m)->blk_clock >= UINT32_MAX - 2 && bm(m)->rb)
+    blk_mon *bs = bm(m);
+    if (bs->blk_clock >= UINT32_MAX - 2 && bs->rb)
         rb_give_up(m);
-    if (!bm(m)->rb && !bm(m)->rb_failed && !(bm(m)->rb = calloc(RB_SECTORS, sizeof *bm(m)->rb)))
-        bm(m)->rb_failed = true;
-    return bm(m)->rb != NULL;
+    if (!bs->rb && !bs->rb_failed && !(bs->rb = calloc(RB_SECTORS, sizeof *bs->rb)))
+        bs->rb_failed = true;
+    return bs->rb != NULL;
 }
 
 /* A write-type request covering [a, b) made available: the sectors are unknown until it
  * is done, except on a read-only device, where it must change nothing. */
 static void rb_on_avail(vs_monitors *m, chain_rec *c, uint64_t a, uint64_t b)
 {
+    blk_mon *bs = bm(m);
     if (!role_on(m, CK_BLK_READ_BACK) || a >= RB_SECTORS || !rb_ready(m))
         return;
     b = b < RB_SECTORS ? b : RB_SECTORS;
     bool ro = blk_read_only(m);
     for (uint64_t s = a; s < b; s++) {
-        rb_sec *x = &bm(m)->rb[s];
+        rb_sec *x = &bs->rb[s];
         if (ro) {
             x->ro_write = true;
             continue;
@@ -62,7 +65,7 @@ static void rb_on_avail(vs_monitors *m, chain_rec *c, uint64_t a, uint64_t b)
         bc(c)->rb_counted = true;
         bc(c)->rb_a = a;
         bc(c)->rb_b = b;
-        bm(m)->rb_inflight++;
+        bs->rb_inflight++;
     }
 }
 
@@ -70,18 +73,19 @@ static void rb_on_avail(vs_monitors *m, chain_rec *c, uint64_t a, uint64_t b)
  * the contents of its sectors (its readable data, unchanged: readable-unchanged). */
 void rb_write_done(vs_monitors *m, chain_rec *c, bool ok_out)
 {
-    if (!bc(c)->rb_counted || !bm(m)->rb)
+    blk_mon *bs = bm(m);
+    if (!bc(c)->rb_counted || !bs->rb)
         return;
     bc(c)->rb_counted = false;
-    if (bm(m)->rb_inflight)
-        bm(m)->rb_inflight--;
-    uint32_t clk = (uint32_t)++bm(m)->blk_clock;
+    if (bs->rb_inflight)
+        bs->rb_inflight--;
+    uint32_t clk = (uint32_t)++bs->blk_clock;
     /* The data in place when it is one buffer (the usual case): one translation. */
     uint64_t off0 = VS_BLK_HDR_BYTES + (bc(c)->rb_a - bc(c)->blk_sector) * VS_BLK_SECTOR;
     const uint8_t *span =
         ok_out ? chain_span(m, c, false, off0, (bc(c)->rb_b - bc(c)->rb_a) * VS_BLK_SECTOR) : NULL;
     for (uint64_t s = bc(c)->rb_a; s < bc(c)->rb_b; s++) {
-        rb_sec *x = &bm(m)->rb[s];
+        rb_sec *x = &bs->rb[s];
         bool alone = x->wclock == (uint32_t)bc(c)->blk_clock && x->inflight == 1;
         if (x->inflight)
             x->inflight--;
@@ -102,14 +106,15 @@ void rb_write_done(vs_monitors *m, chain_rec *c, bool ok_out)
 /* The device stopped: outstanding writes may or may not have happened. */
 void rb_reset(vs_monitors *m)
 {
-    if (!bm(m)->rb || !bm(m)->rb_inflight)
+    blk_mon *bs = bm(m);
+    if (!bs->rb || !bs->rb_inflight)
         return;
-    uint32_t clk = (uint32_t)++bm(m)->blk_clock;
+    uint32_t clk = (uint32_t)++bs->blk_clock;
     for (uint32_t s = 0; s < RB_SECTORS; s++)
-        if (bm(m)->rb[s].inflight) {
-            bm(m)->rb[s] = (rb_sec){.wclock = clk};
+        if (bs->rb[s].inflight) {
+            bs->rb[s] = (rb_sec){.wclock = clk};
         }
-    bm(m)->rb_inflight = 0;
+    bs->rb_inflight = 0;
 }
 
 /* An IN completed with OK: each sector no write overlapped must hold what it is known to
@@ -218,21 +223,23 @@ static void blk_envelope(vs_monitors *m, const chain_rec *c, uint64_t *a, uint64
 
 static void zr_put(vs_monitors *m, uint64_t a, uint64_t b, uint64_t clock)
 {
+    blk_mon *bs = bm(m);
     if (a >= b)
         return;
-    if (bm(m)->n_zr == ZR_MAX) { /* forget the oldest: fewer checks, never a false one */
-        memmove(bm(m)->zr, bm(m)->zr + 1, (ZR_MAX - 1) * sizeof *bm(m)->zr);
-        bm(m)->n_zr--;
+    if (bs->n_zr == ZR_MAX) { /* forget the oldest: fewer checks, never a false one */
+        memmove(bs->zr, bs->zr + 1, (ZR_MAX - 1) * sizeof *bs->zr);
+        bs->n_zr--;
     }
-    bm(m)->zr[bm(m)->n_zr++] = (zrange){a, b, clock};
+    bs->zr[bs->n_zr++] = (zrange){a, b, clock};
 }
 
 static void zr_remove(vs_monitors *m, uint64_t a, uint64_t b)
 {
+    blk_mon *bs = bm(m);
     zrange old[ZR_MAX];
-    uint32_t n = bm(m)->n_zr;
-    memcpy(old, bm(m)->zr, n * sizeof *old);
-    bm(m)->n_zr = 0;
+    uint32_t n = bs->n_zr;
+    memcpy(old, bs->zr, n * sizeof *old);
+    bs->n_zr = 0;
     for (uint32_t i = 0; i < n; i++) {
         if (old[i].b <= a || b <= old[i].a) {
             zr_put(m, old[i].a, old[i].b, old[i].clock);
@@ -246,30 +253,32 @@ static void zr_remove(vs_monitors *m, uint64_t a, uint64_t b)
 /* A chain made available: remember when, and what a write may change. */
 void blk_on_avail(vs_monitors *m, chain_rec *c)
 {
-    bc(c)->blk_clock = ++bm(m)->blk_clock;
+    blk_mon *bs = bm(m);
+    bc(c)->blk_clock = ++bs->blk_clock;
     if (!blk_writes(c))
         return;
     uint64_t a, b;
     blk_envelope(m, c, &a, &b);
     zr_remove(m, a, b);
     rb_on_avail(m, c, a, b);
-    wlog *w = &bm(m)->wl[bm(m)->wl_total % WLOG_MAX];
-    if (bm(m)->wl_total >= WLOG_MAX && w->done == 0)
-        bm(m)->wl_live_evicted++;
+    wlog *w = &bs->wl[bs->wl_total % WLOG_MAX];
+    if (bs->wl_total >= WLOG_MAX && w->done == 0)
+        bs->wl_live_evicted++;
     *w = (wlog){a, b, bc(c)->blk_clock, 0};
-    bc(c)->blk_wl = ++bm(m)->wl_total;
+    bc(c)->blk_wl = ++bs->wl_total;
 }
 
 void blk_write_done(vs_monitors *m, chain_rec *c)
 {
+    blk_mon *bs = bm(m);
     if (!bc(c)->blk_wl)
         return;
     uint64_t i = bc(c)->blk_wl - 1;
-    if (bm(m)->wl_total - i > WLOG_MAX) {
-        if (bm(m)->wl_live_evicted)
-            bm(m)->wl_live_evicted--;
+    if (bs->wl_total - i > WLOG_MAX) {
+        if (bs->wl_live_evicted)
+            bs->wl_live_evicted--;
     } else {
-        bm(m)->wl[i % WLOG_MAX].done = ++bm(m)->blk_clock;
+        bs->wl[i % WLOG_MAX].done = ++bs->blk_clock;
     }
     bc(c)->blk_wl = 0;
 }
@@ -322,10 +331,11 @@ void wz_completed(vs_monitors *m, chain_rec *c)
 /* An IN completed with OK: sectors zeroed before it was made available read as zeroes. */
 void wz_check_read(vs_monitors *m, const chain_rec *c, ctx cx)
 {
+    blk_mon *bs = bm(m);
     uint64_t a = bc(c)->blk_sector, nsec = (c->in_bytes - 1) / VS_BLK_SECTOR;
     uint64_t b = sat_add(a, nsec);
-    for (uint32_t i = 0; i < bm(m)->n_zr; i++) {
-        const zrange *z = &bm(m)->zr[i];
+    for (uint32_t i = 0; i < bs->n_zr; i++) {
+        const zrange *z = &bs->zr[i];
         if (z->clock >= bc(c)->blk_clock || z->b <= a || b <= z->a)
             continue;
         uint64_t oa = z->a > a ? z->a : a, ob = z->b < b ? z->b : b;

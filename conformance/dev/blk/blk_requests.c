@@ -39,10 +39,11 @@ void blk_features_offered(vs_monitors *m, uint64_t f)
 
 void blk_features_ok_read(vs_monitors *m, bool set)
 {
+    blk_mon *bs = bm(m);
     if (role_on(m, CK_ZONED_FOK) && m->offered_known &&
         has(m->offered, VS_BLK_F_ZONED) && !has(m->drv_features, VS_BLK_F_ZONED) &&
-        !(m->drv_features & ~m->offered) && bm(m)->z_model_pre_known &&
-        bm(m)->z_model_pre == VS_BLK_Z_HM) {
+        !(m->drv_features & ~m->offered) && bs->z_model_pre_known &&
+        bs->z_model_pre == VS_BLK_Z_HM) {
         if (set)
             bad(m, CK_ZONED_FOK, 0, NOCTX,
                 "FEATURES_OK clear: host-managed device, ZONED declined",
@@ -100,6 +101,7 @@ static void parse_request(vs_monitors *m, chain_rec *c)
 /* blk-request-shape (driver). */
 static void request_shape(vs_monitors *m, chain_rec *c, const vs_event *ev)
 {
+    blk_mon *bs = bm(m);
     ctx cx = idctx(ev->queue, ev->id & 0xffffu);
     uint32_t t = bc(c)->blk_type;
     uint64_t out_data = c->out_bytes - VS_BLK_HDR_BYTES;
@@ -111,11 +113,11 @@ static void request_shape(vs_monitors *m, chain_rec *c, const vs_event *ev)
                 "%s with %" PRIu64 " data bytes", t ? "OUT" : "IN", data);
         else
             ok(m, CK_D_BLK_REQ, 0);
-        if (bm(m)->capacity_known) {
-            if (bc(c)->blk_sector + data / VS_BLK_SECTOR > bm(m)->capacity)
+        if (bs->capacity_known) {
+            if (bc(c)->blk_sector + data / VS_BLK_SECTOR > bs->capacity)
                 bad(m, CK_D_BLK_REQ, 1, cx, "request within capacity",
                     "sector %" PRIu64 " + %" PRIu64 " sectors > capacity %" PRIu64,
-                    bc(c)->blk_sector, data / VS_BLK_SECTOR, bm(m)->capacity);
+                    bc(c)->blk_sector, data / VS_BLK_SECTOR, bs->capacity);
             else
                 ok(m, CK_D_BLK_REQ, 1);
         }
@@ -154,6 +156,7 @@ static void request_shape(vs_monitors *m, chain_rec *c, const vs_event *ev)
 
 void blk_chain_avail(vs_monitors *m, qstate *q, chain_rec *c, const vs_event *ev)
 {
+    blk_mon *bs = bm(m);
     (void)q;
     if (!c->raw && c->n_out && c->seg[0].len < VS_BLK_HDR_BYTES)
         c->odd |= ODD_FRAMING; /* legal: the device must cope (no-error-on-legal-input) */
@@ -162,9 +165,9 @@ void blk_chain_avail(vs_monitors *m, qstate *q, chain_rec *c, const vs_event *ev
     blk_on_avail(m, c);
     if (bc(c)->blk_ok && zoned_neg(m)) {
         bc(c)->z_counted = true;
-        bc(c)->z_solo = bm(m)->z_live == 0;
-        bc(c)->z_seq = ++bm(m)->z_seq;
-        bm(m)->z_live++;
+        bc(c)->z_solo = bs->z_live == 0;
+        bc(c)->z_seq = ++bs->z_seq;
+        bs->z_live++;
     }
     if (bc(c)->blk_ok && role_on(m, CK_D_BLK_REQ))
         request_shape(m, c, ev);
@@ -265,6 +268,7 @@ static void used_data(vs_monitors *m, qstate *q, chain_rec *c, uint8_t st, ctx c
 
 void blk_chain_used(vs_monitors *m, qstate *q, chain_rec *c, const vs_event *ev, ctx cx)
 {
+    blk_mon *bs = bm(m);
     bool out_ok = false;
     if (bc(c)->blk_ok && c->nseg > c->n_out) {
         const vs_seg *last = &c->seg[c->nseg - 1];
@@ -278,8 +282,8 @@ void blk_chain_used(vs_monitors *m, qstate *q, chain_rec *c, const vs_event *ev,
     rb_write_done(m, c, out_ok);
     if (bc(c)->z_counted) { /* completed without a readable status: the model cannot follow */
         bc(c)->z_counted = false;
-        if (bm(m)->z_live)
-            bm(m)->z_live--;
+        if (bs->z_live)
+            bs->z_live--;
         z_forget_all(m);
     }
     blk_write_done(m, c);
@@ -290,12 +294,13 @@ void blk_chain_used(vs_monitors *m, qstate *q, chain_rec *c, const vs_event *ev,
  * for the sectors it covered instead of waiting for the next reset. */
 void blk_chain_retire(vs_monitors *m, chain_rec *c)
 {
+    blk_mon *bs = bm(m);
     rb_write_done(m, c, false);
     blk_write_done(m, c);
     if (bc(c)->z_counted) {
         bc(c)->z_counted = false;
-        if (bm(m)->z_live)
-            bm(m)->z_live--;
-        bm(m)->z_seq++;
+        if (bs->z_live)
+            bs->z_live--;
+        bs->z_seq++;
     }
 }

@@ -34,34 +34,37 @@ bool zoned_neg(const vs_monitors *m)
 
 void z_forget_all(vs_monitors *m)
 {
-    for (uint64_t i = 0; i < bm(m)->nz; i++)
-        bm(m)->zn[i].known = bm(m)->zn[i].se_pending = false;
+    blk_mon *bs = bm(m);
+    for (uint64_t i = 0; i < bs->nz; i++)
+        bs->zn[i].known = bs->zn[i].se_pending = false;
 }
 
 /* Zone array sized from zone_sectors and capacity (once both are read). */
 static bool z_ready(vs_monitors *m)
 {
-    if (!zc_has(m, VS_BLK_CFG_ZONE_SECTORS, 4) || !bm(m)->capacity_known)
+    blk_mon *bs = bm(m);
+    if (!zc_has(m, VS_BLK_CFG_ZONE_SECTORS, 4) || !bs->capacity_known)
         return false;
     uint64_t zs = zc32(m, VS_BLK_CFG_ZONE_SECTORS);
     if (zs == 0)
         return false;
-    uint64_t nz = (bm(m)->capacity + zs - 1) / zs;
+    uint64_t nz = (bs->capacity + zs - 1) / zs;
     if (nz == 0 || nz > (1u << 20))
         return false;
-    if (bm(m)->zn && bm(m)->nz == nz && bm(m)->zs == zs)
+    if (bs->zn && bs->nz == nz && bs->zs == zs)
         return true;
-    free(bm(m)->zn);
-    bm(m)->zn = calloc(nz, sizeof *bm(m)->zn);
-    bm(m)->nz = bm(m)->zn ? nz : 0;
-    bm(m)->zs = zs;
-    return bm(m)->zn != NULL;
+    free(bs->zn);
+    bs->zn = calloc(nz, sizeof *bs->zn);
+    bs->nz = bs->zn ? nz : 0;
+    bs->zs = zs;
+    return bs->zn != NULL;
 }
 
 static uint64_t zlen(const vs_monitors *m, uint64_t i)
 {
-    uint64_t s = i * bm(m)->zs;
-    return bm(m)->capacity - s < bm(m)->zs ? bm(m)->capacity - s : bm(m)->zs;
+    blk_mon *bs = bm(m);
+    uint64_t s = i * bs->zs;
+    return bs->capacity - s < bs->zs ? bs->capacity - s : bs->zs;
 }
 
 static bool z_wp_valid(uint8_t st)
@@ -73,10 +76,11 @@ static bool z_wp_valid(uint8_t st)
 /* Open / active counts; false unless every zone is known. */
 static bool z_counts_known(const vs_monitors *m, uint32_t *open, uint32_t *active, bool *iopen)
 {
+    blk_mon *bs = bm(m);
     *open = *active = 0;
     *iopen = false;
-    for (uint64_t i = 0; i < bm(m)->nz; i++) {
-        const mzone *z = &bm(m)->zn[i];
+    for (uint64_t i = 0; i < bs->nz; i++) {
+        const mzone *z = &bs->zn[i];
         if (!z->known)
             return false;
         bool o = z->state == VS_BLK_ZS_IOPEN || z->state == VS_BLK_ZS_EOPEN;
@@ -179,15 +183,17 @@ static void zj_resources(vs_monitors *m, zjudge *j, const mzone *z, int k, uint8
 
 static void z_mark_iopen_unknown(vs_monitors *m)
 {
-    for (uint64_t i = 0; i < bm(m)->nz; i++)
-        if (bm(m)->zn[i].known && bm(m)->zn[i].state == VS_BLK_ZS_IOPEN)
-            bm(m)->zn[i].known = false;
+    blk_mon *bs = bm(m);
+    for (uint64_t i = 0; i < bs->nz; i++)
+        if (bs->zn[i].known && bs->zn[i].state == VS_BLK_ZS_IOPEN)
+            bs->zn[i].known = false;
 }
 
 /* A write of nsec sectors landed at `at` in known zone zi. */
 static void z_advance(vs_monitors *m, uint64_t zi, uint64_t at, uint64_t nsec)
 {
-    mzone *z = &bm(m)->zn[zi];
+    blk_mon *bs = bm(m);
+    mzone *z = &bs->zn[zi];
     if (z->type == VS_BLK_ZT_CONV || !nsec)
         return;
     z->se_pending = false;
@@ -197,14 +203,15 @@ static void z_advance(vs_monitors *m, uint64_t zi, uint64_t at, uint64_t nsec)
         z->wp = at + nsec;
     if (z->wp > z->uw)
         z->uw = z->wp;
-    if (z->wp >= zi * bm(m)->zs + z->cap) {
+    if (z->wp >= zi * bs->zs + z->cap) {
         z->state = VS_BLK_ZS_FULL;
-        z->uw = zi * bm(m)->zs + z->cap;
+        z->uw = zi * bs->zs + z->cap;
     }
 }
 
 static void zone_report_done(vs_monitors *m, const chain_rec *c, ctx cx)
 {
+    blk_mon *bs = bm(m);
     uint64_t len = c->in_bytes - 1;
     uint8_t h[8];
     if (len < VS_BLK_ZONE_REPORT_HDR || !chain_read(m, c, true, 0, h, 8))
@@ -214,8 +221,8 @@ static void zone_report_done(vs_monitors *m, const chain_rec *c, ctx cx)
     if (nr > fit)
         nr = fit;
     bool geo_ok = true;
-    uint8_t model = bm(m)->zc_known[VS_BLK_CFG_ZONED_MODEL - VS_BLK_CFG_ZONE_SECTORS]
-                        ? bm(m)->zc[VS_BLK_CFG_ZONED_MODEL - VS_BLK_CFG_ZONE_SECTORS] : 0xff;
+    uint8_t model = bs->zc_known[VS_BLK_CFG_ZONED_MODEL - VS_BLK_CFG_ZONE_SECTORS]
+                        ? bs->zc[VS_BLK_CFG_ZONED_MODEL - VS_BLK_CFG_ZONE_SECTORS] : 0xff;
     for (uint64_t i = 0; i < nr && i < (1u << 16); i++) {
         uint8_t d[VS_BLK_ZONE_DESC];
         if (!chain_read(m, c, true, VS_BLK_ZONE_REPORT_HDR + i * VS_BLK_ZONE_DESC, d, sizeof d))
@@ -224,16 +231,16 @@ static void zone_report_done(vs_monitors *m, const chain_rec *c, ctx cx)
         vs_blk_zone_desc_get(d, &zd);
         uint64_t cap = zd.z_cap, start = zd.z_start, wp = zd.z_wp;
         uint8_t type = zd.z_type, state = zd.z_state;
-        uint64_t want = (bc(c)->blk_sector / bm(m)->zs + i) * bm(m)->zs;
+        uint64_t want = (bc(c)->blk_sector / bs->zs + i) * bs->zs;
         if (role_on(m, CK_ZONE_REPORT)) {
-            if (start != want || cap > bm(m)->zs)
+            if (start != want || cap > bs->zs)
                 bad(m, CK_ZONE_REPORT, 0, cx, "zones zone_sectors apart, z_cap <= zone_sectors",
                     "descriptor %" PRIu64 ": z_start %" PRIu64 " (expected %" PRIu64
-                    "), z_cap %" PRIu64 ", zone_sectors %" PRIu64, i, start, want, cap, bm(m)->zs);
+                    "), z_cap %" PRIu64 ", zone_sectors %" PRIu64, i, start, want, cap, bs->zs);
             else
                 ok(m, CK_ZONE_REPORT, 0);
         }
-        geo_ok &= start == want && cap <= bm(m)->zs;
+        geo_ok &= start == want && cap <= bs->zs;
         if (model <= VS_BLK_Z_HA && role_on(m, CK_ZONE_REPORT)) {
             bool fits = type == VS_BLK_ZT_CONV ||
                         (model == VS_BLK_Z_HM && type == VS_BLK_ZT_SWR) ||
@@ -244,9 +251,9 @@ static void zone_report_done(vs_monitors *m, const chain_rec *c, ctx cx)
             else
                 ok(m, CK_ZONE_REPORT, 1);
         }
-        if (!geo_ok || want / bm(m)->zs >= bm(m)->nz)
+        if (!geo_ok || want / bs->zs >= bs->nz)
             continue;
-        mzone *z = &bm(m)->zn[want / bm(m)->zs];
+        mzone *z = &bs->zn[want / bs->zs];
         if (z->se_pending && type != VS_BLK_ZT_CONV && state != VS_BLK_ZS_RDONLY &&
             state != VS_BLK_ZS_OFFLINE && role_on(m, CK_ZONE_SE)) {
             if (state != VS_BLK_ZS_EMPTY || wp != start)
@@ -268,12 +275,13 @@ static void zone_report_done(vs_monitors *m, const chain_rec *c, ctx cx)
 /* Unwritten sectors of an OK read: one fill byte, the same all run. */
 static void zone_check_unwritten(vs_monitors *m, const chain_rec *c, uint64_t nsec, ctx cx)
 {
+    blk_mon *bs = bm(m);
     uint64_t a = bc(c)->blk_sector, b = a + nsec;
-    for (uint64_t zi = a / bm(m)->zs; zi < bm(m)->nz && zi * bm(m)->zs < b; zi++) {
-        const mzone *z = &bm(m)->zn[zi];
+    for (uint64_t zi = a / bs->zs; zi < bs->nz && zi * bs->zs < b; zi++) {
+        const mzone *z = &bs->zn[zi];
         if (!z->known || z->type == VS_BLK_ZT_CONV || z->uw == UINT64_MAX)
             continue;
-        uint64_t lo = z->uw > a ? z->uw : a, hi = zi * bm(m)->zs + zlen(m, zi);
+        uint64_t lo = z->uw > a ? z->uw : a, hi = zi * bs->zs + zlen(m, zi);
         if (hi > b)
             hi = b;
         if (lo >= hi || hi - lo > 2048)
@@ -283,16 +291,16 @@ static void zone_check_unwritten(vs_monitors *m, const chain_rec *c, uint64_t ns
         for (uint64_t s = lo; s < hi && good; s++) {
             if (!chain_read(m, c, true, (s - a) * VS_BLK_SECTOR, buf, sizeof buf))
                 return;
-            if (!bm(m)->z_fill_known) {
-                bm(m)->z_fill = buf[0];
-                bm(m)->z_fill_known = true;
+            if (!bs->z_fill_known) {
+                bs->z_fill = buf[0];
+                bs->z_fill_known = true;
             }
             for (unsigned k = 0; k < sizeof buf; k++)
-                if (buf[k] != bm(m)->z_fill) {
+                if (buf[k] != bs->z_fill) {
                     for (int st = 0; st < 2; st++)
                         bad(m, CK_ZONE_UNWRITTEN, st, cx, "unwritten data reads as the fill byte",
                             "sector %" PRIu64 " (write pointer %" PRIu64 ") byte %u = 0x%02x, "
-                            "fill 0x%02x", s, z->uw, k, buf[k], bm(m)->z_fill);
+                            "fill 0x%02x", s, z->uw, k, buf[k], bs->z_fill);
                     good = false;
                     break;
                 }
@@ -308,13 +316,14 @@ static void zone_check_unwritten(vs_monitors *m, const chain_rec *c, uint64_t ns
  * then be reported empty. */
 static void zone_secure_erase_done(vs_monitors *m, const chain_rec *c, uint8_t st, ctx cx)
 {
+    blk_mon *bs = bm(m);
     uint64_t nsegs = (c->out_bytes - VS_BLK_HDR_BYTES) / VS_BLK_DWZ_SEG_BYTES;
     bool partial = false;
     for (uint64_t i = 0; i < nsegs && i < 256; i++) {
         uint64_t a, b;
         if (!dwz_seg(m, c, i, &a, &b))
             return;
-        if (a % bm(m)->zs || ((b - a) % bm(m)->zs && b != bm(m)->capacity))
+        if (a % bs->zs || ((b - a) % bs->zs && b != bs->capacity))
             partial = true; /* starts inside a zone, or ends inside one (not the last) */
     }
     if (bc(c)->blk_dwz_flags)
@@ -331,13 +340,13 @@ static void zone_secure_erase_done(vs_monitors *m, const chain_rec *c, uint8_t s
         uint64_t a, b;
         if (!dwz_seg(m, c, i, &a, &b))
             return;
-        for (uint64_t zi = a / bm(m)->zs; zi < bm(m)->nz && zi * bm(m)->zs < b; zi++) {
-            mzone *z = &bm(m)->zn[zi];
-            bool whole = a <= zi * bm(m)->zs && zi * bm(m)->zs + zlen(m, zi) <= b;
+        for (uint64_t zi = a / bs->zs; zi < bs->nz && zi * bs->zs < b; zi++) {
+            mzone *z = &bs->zn[zi];
+            bool whole = a <= zi * bs->zs && zi * bs->zs + zlen(m, zi) <= b;
             if (st == VS_BLK_S_OK && !partial && whole && z->known && z->type != VS_BLK_ZT_CONV &&
                 z->state != VS_BLK_ZS_RDONLY && z->state != VS_BLK_ZS_OFFLINE) {
                 z->state = VS_BLK_ZS_EMPTY;
-                z->wp = z->uw = zi * bm(m)->zs;
+                z->wp = z->uw = zi * bs->zs;
                 z->se_pending = true;
             } else if (st == VS_BLK_S_OK && !partial && whole && !z->known) {
                 z->se_pending = true; /* whatever it was, a reset leaves it empty */
@@ -495,15 +504,16 @@ static void zone_apply(vs_monitors *m, chain_rec *c, const zreq *r, mzone *z, ui
 
 void zone_on_used(vs_monitors *m, chain_rec *c, uint8_t st, ctx cx)
 {
+    blk_mon *bs = bm(m);
     if (!bc(c)->z_counted)
         return;
     bc(c)->z_counted = false;
-    if (bm(m)->z_live)
-        bm(m)->z_live--;
+    if (bs->z_live)
+        bs->z_live--;
     uint32_t t = bc(c)->blk_type;
     bool changes = t != VS_BLK_T_IN && t != VS_BLK_T_ZONE_REPORT && t != VS_BLK_T_GET_ID &&
                    t != VS_BLK_T_FLUSH;
-    bool solo = bc(c)->z_solo && bc(c)->z_seq == bm(m)->z_seq;
+    bool solo = bc(c)->z_solo && bc(c)->z_seq == bs->z_seq;
     if (!solo) {
         if (changes)
             z_forget_all(m);
@@ -511,7 +521,7 @@ void zone_on_used(vs_monitors *m, chain_rec *c, uint8_t st, ctx cx)
     }
     if (!z_ready(m))
         return;
-    uint64_t s = bc(c)->blk_sector, zs = bm(m)->zs, zi = s / zs;
+    uint64_t s = bc(c)->blk_sector, zs = bs->zs, zi = s / zs;
     if (t == VS_BLK_T_ZONE_REPORT) {
         if (st == VS_BLK_S_OK)
             zone_report_done(m, c, cx);
@@ -526,8 +536,8 @@ void zone_on_used(vs_monitors *m, chain_rec *c, uint8_t st, ctx cx)
             z_forget_all(m);
             return;
         }
-        for (uint64_t i = 0; i < bm(m)->nz; i++) {
-            mzone *z = &bm(m)->zn[i];
+        for (uint64_t i = 0; i < bs->nz; i++) {
+            mzone *z = &bs->zn[i];
             z->se_pending = false;
             if (z->known && z->type != VS_BLK_ZT_CONV &&
                 (z_wp_valid(z->state) || z->state == VS_BLK_ZS_FULL))
@@ -543,7 +553,7 @@ void zone_on_used(vs_monitors *m, chain_rec *c, uint8_t st, ctx cx)
             z_forget_all(m);
         return;
     }
-    if (s >= bm(m)->capacity || (mgmt && s % zs)) { /* driver errors: not judged */
+    if (s >= bs->capacity || (mgmt && s % zs)) { /* driver errors: not judged */
         if (changes && st == VS_BLK_S_OK)
             z_forget_all(m);
         return;
@@ -556,19 +566,19 @@ void zone_on_used(vs_monitors *m, chain_rec *c, uint8_t st, ctx cx)
         return;
     }
     uint64_t nsec = data / VS_BLK_SECTOR, last = (s + (nsec ? nsec : 1) - 1) / zs;
-    if (data % VS_BLK_SECTOR || s + nsec > bm(m)->capacity || last >= bm(m)->nz) {
+    if (data % VS_BLK_SECTOR || s + nsec > bs->capacity || last >= bs->nz) {
         if (changes && st == VS_BLK_S_OK)
             z_forget_all(m);
         return;
     }
     zreq r = {t, s, zi, last, nsec, mgmt, append, changes};
-    mzone *z = &bm(m)->zn[zi];
+    mzone *z = &bs->zn[zi];
     zjudge j = {.n = 0};
     const uint8_t INV = VS_BLK_S_ZONE_INVALID_CMD;
     bool all_known = true, offline = false;
     for (uint64_t i = zi; i <= (mgmt || append ? zi : last); i++) {
-        all_known &= bm(m)->zn[i].known;
-        offline |= bm(m)->zn[i].known && bm(m)->zn[i].state == VS_BLK_ZS_OFFLINE;
+        all_known &= bs->zn[i].known;
+        offline |= bs->zn[i].known && bs->zn[i].state == VS_BLK_ZS_OFFLINE;
     }
     if (offline)
         zj_add(&j, CK_ZONE_IO, 8, INV, INV, "an offline zone");
@@ -603,8 +613,8 @@ void zone_on_used(vs_monitors *m, chain_rec *c, uint8_t st, ctx cx)
     }
     if (!all_known || !predicted) {
         if (changes && st == VS_BLK_S_OK) /* the model cannot say what happened */
-            for (uint64_t i = zi; i <= last && i < bm(m)->nz; i++)
-                bm(m)->zn[i].known = false;
+            for (uint64_t i = zi; i <= last && i < bs->nz; i++)
+                bs->zn[i].known = false;
         if (!predicted && autoclose)
             z_mark_iopen_unknown(m);
         return;
@@ -619,29 +629,30 @@ void zone_on_used(vs_monitors *m, chain_rec *c, uint8_t st, ctx cx)
 /* Zoned config bytes read (72..95), and the checks on them. */
 void zone_config_read(vs_monitors *m, uint32_t off, uint32_t len, uint64_t val)
 {
+    blk_mon *bs = bm(m);
     if (off == VS_BLK_CFG_SE_SECTOR_ALIGN && len == 4) {
-        bm(m)->se_align = (uint32_t)val;
-        bm(m)->se_align_known = true;
+        bs->se_align = (uint32_t)val;
+        bs->se_align_known = true;
     }
     for (uint32_t b = off; b < off + len; b++) {
         if (b < VS_BLK_CFG_ZONE_SECTORS || b >= VS_BLK_CFG_SIZE_ZONED)
             continue;
         uint8_t v = (uint8_t)(val >> (8 * (b - off)));
-        bm(m)->zc[b - VS_BLK_CFG_ZONE_SECTORS] = v;
-        bm(m)->zc_known[b - VS_BLK_CFG_ZONE_SECTORS] = true;
+        bs->zc[b - VS_BLK_CFG_ZONE_SECTORS] = v;
+        bs->zc_known[b - VS_BLK_CFG_ZONE_SECTORS] = true;
         if (b == VS_BLK_CFG_ZONED_MODEL && !(m->status_w & VS_STATUS_FEATURES_OK)) {
-            bm(m)->z_model_pre = v;
-            bm(m)->z_model_pre_known = true;
+            bs->z_model_pre = v;
+            bs->z_model_pre_known = true;
         }
         /* ZONED declined by the driver of a host-aware / none-model device */
         if ((m->status_w & VS_STATUS_FEATURES_OK) && m->fok_confirmed && m->offered_known &&
             has(m->offered, VS_BLK_F_ZONED) && !has(m->drv_features, VS_BLK_F_ZONED) &&
-            bm(m)->z_model_pre_known && bm(m)->z_model_pre != VS_BLK_Z_HM &&
+            bs->z_model_pre_known && bs->z_model_pre != VS_BLK_Z_HM &&
             role_on(m, CK_ZONED_FOK)) {
             if (v)
                 bad(m, CK_ZONED_FOK, 1, NOCTX, "zoned fields 0 once ZONED is declined",
                     "config byte %" PRIu32 " = 0x%02x (model %u, ZONED declined)", b, v,
-                    bm(m)->z_model_pre);
+                    bs->z_model_pre);
             else
                 ok(m, CK_ZONED_FOK, 1);
         }
@@ -655,28 +666,28 @@ void zone_config_read(vs_monitors *m, uint32_t off, uint32_t len, uint64_t val)
         }
     }
     if (overlaps(off, len, VS_BLK_CFG_MAX_APPEND_SECTORS, 4) &&
-        zc_has(m, VS_BLK_CFG_MAX_APPEND_SECTORS, 4) && bm(m)->segs_known == 3 &&
+        zc_has(m, VS_BLK_CFG_MAX_APPEND_SECTORS, 4) && bs->segs_known == 3 &&
         role_on(m, CK_ZONED_CONFIG) && m->offered_known &&
         has(m->offered, VS_BLK_F_SEG_MAX) && has(m->offered, VS_BLK_F_SIZE_MAX)) {
         uint64_t mas = zc32(m, VS_BLK_CFG_MAX_APPEND_SECTORS);
-        uint64_t lim = (uint64_t)bm(m)->seg_max * bm(m)->size_max;
+        uint64_t lim = (uint64_t)bs->seg_max * bs->size_max;
         if (mas * VS_BLK_SECTOR > lim)
             bad(m, CK_ZONED_CONFIG, 1, NOCTX, "max_append_sectors * 512 <= seg_max * size_max",
                 "max_append_sectors %" PRIu64 ", seg_max %" PRIu32 ", size_max %" PRIu32, mas,
-                bm(m)->seg_max, bm(m)->size_max);
+                bs->seg_max, bs->size_max);
         else
             ok(m, CK_ZONED_CONFIG, 1);
     }
-    if (bm(m)->se_align_known && zc_has(m, VS_BLK_CFG_ZONE_SECTORS, 4) &&
+    if (bs->se_align_known && zc_has(m, VS_BLK_CFG_ZONE_SECTORS, 4) &&
         zc32(m, VS_BLK_CFG_ZONE_SECTORS) && role_on(m, CK_ZONED_CONFIG) && m->offered_known &&
         has(m->offered, VS_BLK_F_SECURE_ERASE) && has(m->offered, VS_BLK_F_ZONED) &&
         (overlaps(off, len, VS_BLK_CFG_SE_SECTOR_ALIGN, 4) ||
          overlaps(off, len, VS_BLK_CFG_ZONE_SECTORS, 4))) {
         uint32_t zs = zc32(m, VS_BLK_CFG_ZONE_SECTORS);
-        if (bm(m)->se_align % zs)
+        if (bs->se_align % zs)
             bad(m, CK_ZONED_CONFIG, 2, NOCTX,
                 "secure_erase_sector_alignment a multiple of zone_sectors",
-                "secure_erase_sector_alignment %" PRIu32 ", zone_sectors %" PRIu32, bm(m)->se_align,
+                "secure_erase_sector_alignment %" PRIu32 ", zone_sectors %" PRIu32, bs->se_align,
                 zs);
         else
             ok(m, CK_ZONED_CONFIG, 2);
