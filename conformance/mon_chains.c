@@ -139,7 +139,6 @@ static void chain_reset(vs_monitors *m, chain_rec *c)
     c->canary_cap = k.canary_cap;
 }
 
-
 /* Records the readable bytes of c at AVAIL: a copy when small enough (and within the
  * budget), else their hash. False if they cannot be read. */
 static bool canary_take(vs_monitors *m, chain_rec *c)
@@ -278,7 +277,6 @@ void on_avail(vs_monitors *m, const vs_event *ev)
         m->dev->chain_avail(m, q, c, ev);
 }
 
-
 /* readable-unchanged and write-confined at completion: the readable bytes against their
  * copy or hash, the guard bytes after each writable buffer. */
 static void used_buffers_unchanged(vs_monitors *m, chain_rec *c, int k, ctx cx)
@@ -416,4 +414,3 @@ void on_used(vs_monitors *m, const vs_event *ev)
     if (q->live)
         q->live--;
 }
-

@@ -61,4 +61,3 @@ void cfg_gen_track(vs_monitors *m, const vs_event *ev)
     m->reads_unclosed = false;
     m->gen_open = false;
 }
-

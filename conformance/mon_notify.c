@@ -256,4 +256,3 @@ void on_irq(vs_monitors *m, const vs_event *ev)
     if (q->masked)
         q->used_at_mask = cur;
 }
-

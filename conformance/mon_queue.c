@@ -82,7 +82,6 @@ void on_queue_setup(vs_monitors *m, const vs_event *ev)
     }
 }
 
-
 void device_gate(vs_monitors *m, const vs_event *ev, qstate *q, const char *what)
 {
     ctx cx = qctx(ev->queue);

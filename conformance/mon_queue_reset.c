@@ -94,4 +94,3 @@ void qr_fresh_failed(vs_monitors *m, int32_t qi, const char *what)
         "%s on queue %" PRId32 ", set up again after a queue reset%s", what, qi,
         r->resized ? " with a new size" : "");
 }
-

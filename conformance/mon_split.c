@@ -329,7 +329,6 @@ void on_publish(vs_monitors *m, const vs_event *ev)
     }
 }
 
-
 /* The driver refused a used element. When the used index in memory has run further ahead
  * than there are chains outstanding, that is the used-index rule, not a bad id: look at the
  * ring memory ourselves rather than trusting the driver's message. */
@@ -348,4 +347,3 @@ bool used_invalid_is_idx_jump(vs_monitors *m, const vs_event *ev)
         "used idx %u is %u ahead of %u with %" PRIu32 " outstanding", u, ahead, q->collected, n);
     return true;
 }
-

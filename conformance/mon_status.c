@@ -363,4 +363,3 @@ void on_status_read(vs_monitors *m, const vs_event *ev)
         }
     }
 }
-

@@ -130,4 +130,3 @@ void su_end(vs_monitors *m)
     m->su_early = m->su_cfg_changed = m->su_resumed = false;
     m->su_base = 0;
 }
-

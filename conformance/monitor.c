@@ -21,7 +21,6 @@ static void copy_str(char *dst, size_t n, const char *src)
     snprintf(dst, n, "%s", src ? src : "");
 }
 
-
 void bad(vs_monitors *m, unsigned c, int k, ctx cx, const char *expected, const char *fmt, ...)
 {
     vs_evidence ev;
@@ -55,7 +54,6 @@ void bad(vs_monitors *m, unsigned c, int k, ctx cx, const char *expected, const 
             s->evidence[s->n_evidence++] = ev;
     }
 }
-
 
 /* ------------------------------------------------------------ public */
 

@@ -178,7 +178,6 @@ static bool blk_writes(const chain_rec *c)
            t != VS_BLK_T_GET_LIFETIME;
 }
 
-
 bool dwz_seg(vs_monitors *m, const chain_rec *c, uint64_t s, uint64_t *a, uint64_t *b)
 {
     uint8_t sb[VS_BLK_DWZ_SEG_BYTES];
@@ -362,4 +361,3 @@ void wz_check_read(vs_monitors *m, const chain_rec *c, ctx cx)
             ok(m, CK_BLK_WZ_ZEROES, 0);
     }
 }
-

@@ -693,4 +693,3 @@ void zone_config_read(vs_monitors *m, uint32_t off, uint32_t len, uint64_t val)
             ok(m, CK_ZONED_CONFIG, 2);
     }
 }
-
