@@ -1,11 +1,41 @@
-/* Device-config accesses (generic part: the device extension judges the fields) and
- * the config_generation bracketing of reads. */
+/* Device-config accesses: writes before FEATURES_OK, fields read before FEATURES_OK that
+ * must read the same after it (the device extension names the bytes and judges the
+ * fields), and the config_generation bracketing of reads. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "conformance/monitor_dev.h"
+
+/* config-readable-before-features-ok: what was read early must read the same after
+ * FEATURES_OK (except the bytes the device extension names). */
+static void cfg_early(vs_monitors *m, uint32_t off, uint32_t len, uint64_t val)
+{
+    for (uint32_t b = off; b < off + len && b < m->dev->cfg_early_bytes &&
+                           role_on(m, CK_CFG_EARLY); b++) {
+        uint8_t nv = (uint8_t)(val >> (8 * (b - off)));
+        cfg_track *t = &m->early[b];
+        bool skip = false;
+        for (size_t i = 0; i < m->dev->n_cfg_early_skip; i++)
+            skip |= b == m->dev->cfg_early_skip[i];
+        if (skip)
+            continue;
+        if ((m->status_w & VS_STATUS_DRIVER) && !(m->status_w & VS_STATUS_FEATURES_OK)) {
+            *t = (cfg_track){.known = true, .val = nv, .irq_at_read = m->cfg_irq_count};
+        } else if (t->known && m->fok_confirmed) {
+            t->known = false;
+            if (m->cfg_irq_count != t->irq_at_read)
+                continue; /* the device announced a change */
+            if (t->val != nv)
+                bad(m, CK_CFG_EARLY, 0, NOCTX, "config fields readable before FEATURES_OK",
+                    "config byte %" PRIu32 " read 0x%02x before FEATURES_OK, 0x%02x after", b,
+                    t->val, nv);
+            else
+                ok(m, CK_CFG_EARLY, 0);
+        }
+    }
+}
 
 void on_config_access(vs_monitors *m, const vs_event *ev, bool write)
 {
@@ -20,6 +50,8 @@ void on_config_access(vs_monitors *m, const vs_event *ev, bool write)
     /* what the fields mean is the device's business */
     if (m->dev && m->dev->config_access)
         m->dev->config_access(m, ev, write);
+    if (!write && ev->len <= 8 && m->early)
+        cfg_early(m, ev->off, ev->len, ev->val);
 }
 
 static bool cfg_gen_neutral(enum vs_event_kind k)

@@ -179,6 +179,8 @@ void do_reset(vs_monitors *m)
     m->fok_written = m->fok_confirmed = m->fok_await_read = m->fok_refused = false;
     m->needs_reset_pending = false;
     m->spurious_kick = m->error_judged = false;
+    for (uint32_t i = 0; m->early && i < m->dev->cfg_early_bytes; i++)
+        m->early[i].known = false;
 }
 
 void on_status_write(vs_monitors *m, const vs_event *ev)

@@ -109,6 +109,11 @@ int vs_monitors_create(vs_monitors **out, vs_gmem *gm, uint32_t device_id, unsig
             }
         }
     }
+    if (m->dev && m->dev->cfg_early_bytes &&
+        !(m->early = calloc(m->dev->cfg_early_bytes, sizeof *m->early))) {
+        vs_monitors_destroy(m);
+        return vs_err_set(e, VS_ENOMEM, "monitors: out of memory");
+    }
     if (m->dev && m->dev->create && (rc = m->dev->create(m, e)) < 0) {
         vs_monitors_destroy(m);
         return rc;
@@ -127,6 +132,7 @@ void vs_monitors_destroy(vs_monitors *m)
         m->dev->destroy(m);
     vs_results_destroy(m->res);
     free(m->sidx);
+    free(m->early);
     free(m);
 }
 

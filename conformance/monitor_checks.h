@@ -33,6 +33,7 @@ enum vs_chk {
     CK_PK_USED_DESC,      /* packed: a used descriptor is not rewritten until reused */
     CK_PK_FETCH_ORDER,    /* packed: chains fetched in the order made available (ref) */
     CK_LEGAL_INPUT,       /* no device error for legal but unusual chains / notifications */
+    CK_CFG_EARLY,         /* config read before FEATURES_OK = read after it */
     CK_QRESET,            /* RING_RESET: reset queue left alone, re-enabled one fresh */
     CK_SUSPEND,           /* SUSPEND handshake, silence while suspended */
     /* driver role */

@@ -34,6 +34,12 @@ typedef struct vs_mon_dev {
     uint64_t legacy_features;     /* device bits only a legacy device may offer / accept */
     const vs_mon_recommend *recommended; /* device bits for accept-recommended */
     size_t n_recommended;
+    /* config-readable-before-features-ok: the config bytes it compares (read after DRIVER
+     * and before FEATURES_OK, and again after it; 0: not judged), and those that may change
+     * at FEATURES_OK */
+    uint32_t cfg_early_bytes;
+    const uint32_t *cfg_early_skip;
+    size_t n_cfg_early_skip;
     size_t chain_bytes;           /* per-chain state (a multiple of 8) */
 
     /* Device state: created with the monitors (-VS_ENOMEM etc. on failure), freed with

@@ -151,6 +151,13 @@ typedef struct qreset {
 
 enum su_state { SU_NONE, SU_REQ, SU_DONE, SU_RESUMING };
 
+/* A config byte as last read, and the config interrupts seen by then. */
+typedef struct cfg_track {
+    bool known;
+    uint8_t val;
+    uint64_t irq_at_read;
+} cfg_track;
+
 struct vs_monitors {
     vs_gmem *gm;
     uint32_t device_id;
@@ -202,6 +209,7 @@ struct vs_monitors {
     /* config generation bracketing */
     bool gen_open, reads_unclosed;
     uint64_t canary_bytes;        /* sum of chain_rec.canary_cap */
+    cfg_track *early;             /* config bytes read before FEATURES_OK (dev->cfg_early_bytes) */
     qstate q[MAX_QUEUES];
     qreset qr[MAX_QUEUES];
     /* suspend-honoured (VIRTIO_F_SUSPEND) */

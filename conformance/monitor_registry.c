@@ -105,6 +105,11 @@ const vs_check_info vs__mon_core_checks[CK_COUNT] = {
         "descriptors; nor after notifications that announced no new buffer (none outstanding)",
         IDS("split.device.indirect.1", "split.device.indirect.2",
             "split.device.message-framing.1", "split.device.avail-notif-suppression.3")},
+    [CK_CFG_EARLY] = {"config-readable-before-features-ok", DEV, "generic/blk",
+        "device config bytes read after DRIVER and before FEATURES_OK hold the values read "
+        "again after FEATURES_OK (blk; writeback excluded, and bytes read around a "
+        "config-change interrupt)",
+        IDS("generic.device.config-space.1")},
     [CK_QRESET] = {"queue-reset-honoured", DEV, "generic",
         "VIRTIO_F_RING_RESET: after a queue reset the device writes nothing more into that "
         "queue's old rings (used area; packed: descriptors), and a queue set up again works "

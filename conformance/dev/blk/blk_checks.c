@@ -56,11 +56,6 @@ static const vs_check_info blk_checks[CK_BLK_END - CK_DEV_FIRST] = {
         "changes nothing; a packed read spread over several descriptors fills them in order "
         "(sectors below 65536, not while another write to them is outstanding)",
         IDS("blk.device.blk-op.3", "packed.device.scatter-gather.1")},
-    [CK_CFG_EARLY - CK_DEV_FIRST] = {"config-readable-before-features-ok", DEV, "generic/blk",
-        "device config bytes read after DRIVER and before FEATURES_OK hold the values read "
-        "again after FEATURES_OK (blk; writeback excluded, and bytes read around a "
-        "config-change interrupt)",
-        IDS("generic.device.config-space.1")},
     [CK_ZONED_FOK - CK_DEV_FIRST] = {"zoned-features-ok", DEV, "blk",
         "a host-managed zoned device (model read as HM) leaves FEATURES_OK clear when the "
         "driver declines VIRTIO_BLK_F_ZONED; a host-aware or none-model one accepts and then "
@@ -134,6 +129,9 @@ static const vs_check_info blk_checks[CK_BLK_END - CK_DEV_FIRST] = {
 /* RO: the driver must accept it (blk.driver.blk-op.3, accept-recommended's 5th id). */
 static const vs_mon_recommend blk_recommended[] = {{VS_BLK_F_RO, 4}};
 
+/* config-readable-before-features-ok: writeback may change at FEATURES_OK (blk-init.3). */
+static const uint32_t blk_cfg_early_skip[] = {VS_BLK_CFG_WRITEBACK};
+
 static int blk_create(vs_monitors *m, vs_err *e)
 {
     m->dev_state = calloc(1, sizeof(blk_mon));
@@ -163,6 +161,9 @@ const vs_mon_dev vs_mon_devs_blk = {
     .legacy_features = BLK_LEGACY_FEATURES,
     .recommended = blk_recommended,
     .n_recommended = sizeof blk_recommended / sizeof blk_recommended[0],
+    .cfg_early_bytes = BLK_CFG_TRACKED,
+    .cfg_early_skip = blk_cfg_early_skip,
+    .n_cfg_early_skip = sizeof blk_cfg_early_skip / sizeof blk_cfg_early_skip[0],
     .chain_bytes = sizeof(blk_chain),
     .create = blk_create,
     .destroy = blk_destroy,

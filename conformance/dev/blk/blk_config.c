@@ -1,7 +1,7 @@
 /* blk config space (spec 5.2.4): optional fields accessed only when offered, writeback
  * (read late, 0 at first without FLUSH), padding, capacity / write_zeroes_may_unmap changes
- * announced by a config interrupt, fields read before FEATURES_OK that must not change,
- * and the values the other checks need (capacity, seg_max, size_max, the zoned fields). */
+ * announced by a config interrupt, and the values the other checks need (capacity,
+ * seg_max, size_max, the zoned fields). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,32 +52,6 @@ static void cfg_writeback(vs_monitors *m, uint32_t off, uint32_t len, uint64_t v
             else
                 bad(m, CK_BLK_WCE_INITIAL, 0, NOCTX, "writeback 0",
                     "writeback %u right after FEATURES_OK", wb);
-        }
-    }
-}
-
-/* config-readable-before-features-ok: what was read early must read the same after
- * FEATURES_OK (writeback may change then: blk-init.3). */
-static void cfg_early(vs_monitors *m, uint32_t off, uint32_t len, uint64_t val)
-{
-    for (uint32_t b = off; b < off + len && b < BLK_CFG_TRACKED && role_on(m, CK_CFG_EARLY);
-         b++) {
-        uint8_t nv = (uint8_t)(val >> (8 * (b - off)));
-        cfg_track *t = &bm(m)->early[b];
-        if (b == VS_BLK_CFG_WRITEBACK)
-            continue;
-        if ((m->status_w & VS_STATUS_DRIVER) && !(m->status_w & VS_STATUS_FEATURES_OK)) {
-            *t = (cfg_track){.known = true, .val = nv, .irq_at_read = m->cfg_irq_count};
-        } else if (t->known && m->fok_confirmed) {
-            t->known = false;
-            if (m->cfg_irq_count != t->irq_at_read)
-                continue; /* the device announced a change */
-            if (t->val != nv)
-                bad(m, CK_CFG_EARLY, 0, NOCTX, "config fields readable before FEATURES_OK",
-                    "config byte %" PRIu32 " read 0x%02x before FEATURES_OK, 0x%02x after", b,
-                    t->val, nv);
-            else
-                ok(m, CK_CFG_EARLY, 0);
         }
     }
 }
@@ -152,7 +126,6 @@ void blk_config_access(vs_monitors *m, const vs_event *ev, bool write)
         cfg_writeback(m, off, len, val);
     if (len > 8)
         return;
-    cfg_early(m, off, len, val);
     if (off + len > VS_BLK_CFG_SE_SECTOR_ALIGN)
         zone_config_read(m, off, len, val);
     if (off == VS_BLK_CFG_SEG_MAX && len == 4) {

@@ -6,7 +6,7 @@
  *   blk_requests.c  requests made available / completed: header, status byte, request
  *                   shape, read-only, discard / write-zeroes flags, lifetime; features,
  *                   reset
- *   blk_config.c    config space: optional fields, writeback, padding, changes, early reads
+ *   blk_config.c    config space: optional fields, writeback, padding, changes
  *   blk_readback.c  blk-read-back and blk-write-zeroes-reads-zero (sector contents)
  *   blk_zoned.c     the zone model and the zoned checks */
 #ifndef VIRTIOSIM_CONFORMANCE_DEV_BLK_MON_INT_H
@@ -21,7 +21,7 @@
 #define WLOG_MAX 1024u
 /* blk-read-back: sectors whose contents are tracked (the first 32 MiB) */
 #define RB_SECTORS 65536u
-/* config bytes whose reads are tracked (changes, early reads) */
+/* config bytes whose reads are tracked (changes; config-readable-before-features-ok) */
 #define BLK_CFG_TRACKED 80u
 
 enum vs_blk_chk {
@@ -38,7 +38,6 @@ enum vs_blk_chk {
     CK_BLK_USED_LEN,
     CK_BLK_WZ_ZEROES,     /* sectors zeroed by an OK WRITE_ZEROES read back as zeroes */
     CK_BLK_READ_BACK,     /* an OK read returns what the sector is known to hold */
-    CK_CFG_EARLY,         /* config read before FEATURES_OK = read after it */
     CK_ZONED_FOK,         /* host-managed: FEATURES_OK refused without ZONED */
     CK_ZONED_CONFIG,      /* zoned config: unused2 zero, max_append within segments */
     CK_ZONE_REPORT,       /* zone report geometry and zone types match the config */
@@ -103,16 +102,9 @@ typedef struct mzone {
     bool se_pending;      /* secure-erased since the last report: must report empty */
 } mzone;
 
-typedef struct cfg_track {
-    bool known;
-    uint8_t val;
-    uint64_t irq_at_read;
-} cfg_track;
-
 /* Per monitors (m->dev_state). */
 typedef struct blk_mon {
     cfg_track cfg[BLK_CFG_TRACKED];
-    cfg_track early[BLK_CFG_TRACKED]; /* config bytes read before FEATURES_OK */
     bool wce_first_read_done;
     uint64_t capacity;
     bool capacity_known;

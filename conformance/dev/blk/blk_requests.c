@@ -67,7 +67,7 @@ void blk_reset(vs_monitors *m)
     b->z_live = 0;
     b->z_model_pre_known = false;
     for (size_t i = 0; i < BLK_CFG_TRACKED; i++)
-        b->cfg[i].known = b->early[i].known = false;
+        b->cfg[i].known = false;
     b->wce_first_read_done = false;
 }
 
