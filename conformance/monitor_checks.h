@@ -1,6 +1,10 @@
-/* Internal to conformance/: the check registry indices shared by monitor*.c. */
+/* Internal to conformance/: the generic checks' registry indices (monitor_registry.c).
+ * A device extension (monitor_dev.h) numbers its own checks from CK_DEV_FIRST; the
+ * registry lists them after these, device by device. */
 #ifndef VIRTIOSIM_CONFORMANCE_MONITOR_CHECKS_H
 #define VIRTIOSIM_CONFORMANCE_MONITOR_CHECKS_H
+
+#include "virtiosim/conformance.h"
 
 enum vs_chk {
     /* device role */
@@ -19,7 +23,6 @@ enum vs_chk {
     CK_IRQ_EI_REQUIRED,   /* EVENT_IDX: irq when used_event crossed */
     CK_USED_FLAGS,        /* used.flags 0/1 (0 with EVENT_IDX) */
     CK_OFFER_VALID,       /* no undefined / reserved / legacy-only bits offered */
-    CK_OFFER_DEPS,        /* offered set closed under dependencies */
     CK_OFFER_VERSION_1,   /* VERSION_1 offered */
     CK_OFFER_SR_IOV,      /* SR_IOV offered only with an SR-IOV capability */
     CK_FEATURES_OK_REFUSE,/* FEATURES_OK refused for un-offered bits */
@@ -27,34 +30,12 @@ enum vs_chk {
     CK_NEEDS_RESET_IRQ,   /* NEEDS_RESET after DRIVER_OK -> config irq */
     CK_ERROR_NEEDS_RESET, /* device error -> DEVICE_NEEDS_RESET (SHOULD) */
     CK_FETCH_AVAIL,       /* device fetches only published chains (ref only) */
-    CK_BLK_FLUSH_OFFERED,
-    CK_BLK_CFG_PADDING,
-    CK_BLK_WCE_INITIAL,
-    CK_BLK_RO_WRITE,
-    CK_BLK_DWZ_FLAGS,
-    CK_BLK_ZONED_UNSUPP,
-    CK_BLK_LIFETIME,
-    CK_BLK_CFG_CHANGE,
-    CK_BLK_STATUS,
-    CK_BLK_USED_LEN,
-    CK_BLK_WZ_ZEROES,     /* sectors zeroed by an OK WRITE_ZEROES read back as zeroes */
     CK_PK_USED_DESC,      /* packed: a used descriptor is not rewritten until reused */
     CK_PK_FETCH_ORDER,    /* packed: chains fetched in the order made available (ref) */
-    CK_BLK_READ_BACK,     /* blk: an OK read returns what the sector is known to hold */
     CK_LEGAL_INPUT,       /* no device error for legal but unusual chains / notifications */
-    CK_CFG_EARLY,         /* blk: config read before FEATURES_OK = read after it */
+    CK_CFG_EARLY,         /* config read before FEATURES_OK = read after it */
     CK_QRESET,            /* RING_RESET: reset queue left alone, re-enabled one fresh */
     CK_SUSPEND,           /* SUSPEND handshake, silence while suspended */
-    CK_ZONED_FOK,         /* host-managed: FEATURES_OK refused without ZONED */
-    CK_ZONED_CONFIG,      /* zoned config: unused2 zero, max_append within segments */
-    CK_ZONE_REPORT,       /* zone report geometry and zone types match the config */
-    CK_ZONE_MGMT,         /* open/close/finish/reset: INVALID_CMD where impossible */
-    CK_ZONE_IO,           /* read/write/append: the zoned error statuses */
-    CK_ZONE_RES,          /* open/active resource limits */
-    CK_ZONE_LIMITS,       /* max_append_sectors and write_granularity are the real limits */
-    CK_ZONE_APPEND_SECTOR,/* append_sector = write pointer */
-    CK_ZONE_UNWRITTEN,    /* unwritten sectors read as one fill byte */
-    CK_ZONE_SE,           /* zoned secure erase: whole zones, handled as ZONE_RESET */
     /* driver role */
     CK_D_INIT_ORDER,
     CK_D_STATUS_MONOTONIC,
@@ -76,11 +57,12 @@ enum vs_chk {
     CK_D_KICK_NEEDED,
     CK_D_KICK_UNNEEDED,
     CK_D_CFG_GEN,
-    CK_D_CFG_OPTIONAL,
-    CK_D_BLK_WCE_EARLY,
-    CK_D_BLK_REQ,
     CK_D_ADDR_RAM,
-    CK_COUNT
+    CK_COUNT,
+    CK_DEV_FIRST = CK_COUNT  /* a device extension's first local check index */
 };
+
+/* The generic checks, indexed by enum vs_chk. */
+extern const vs_check_info vs__mon_core_checks[CK_COUNT];
 
 #endif

@@ -1,18 +1,19 @@
 /* The check registry: every monitor check, what it verifies and which catalogue
- * statements it covers. The order of ids inside a check matters: monitor.c refers to
- * them by position (0 = first). */
+ * statements it covers: the generic checks below, then each device extension's
+ * (vs_mon_devs[], conformance/dev/<name>/), in registry order. The order of ids inside a
+ * check matters: the monitors refer to them by position (0 = first). */
 #include "virtiosim/conformance.h"
 
 #include <string.h>
 
-#include "conformance/monitor_checks.h"
+#include "conformance/monitor_dev.h"
 
 #define IDS(...) (const char *const[]){__VA_ARGS__, NULL}
 #define NOIDS (const char *const[]){NULL}
 #define DEV VS_ROLE_DEVICE
 #define DRV VS_ROLE_DRIVER
 
-static const vs_check_info registry[CK_COUNT] = {
+const vs_check_info vs__mon_core_checks[CK_COUNT] = {
     [CK_USED_ID] = {"used-id-outstanding", DEV, "split/packed",
         "every used element names a chain that is outstanding (made available, not yet "
         "completed); no chain completes twice; the driver found no invalid used element",
@@ -66,10 +67,6 @@ static const vs_check_info registry[CK_COUNT] = {
     [CK_OFFER_VALID] = {"offer-no-reserved-bits", DEV, "generic",
         "the device offers no undefined, reserved or legacy-only feature bits",
         IDS("generic.device.features.4")},
-    [CK_OFFER_DEPS] = {"offer-dependencies", DEV, "generic/blk",
-        "offered features are closed under their dependencies (CONFIG_WCE needs FLUSH); a "
-        "legacy device (no VERSION_1) does not offer ZONED",
-        IDS("generic.device.features.1", "blk.device.blk-init.2", "blk.device.blk-init.6")},
     [CK_OFFER_VERSION_1] = {"offer-version-1", DEV, "generic",
         "VIRTIO_F_VERSION_1 is offered", IDS("generic.device.reserved-features.1")},
     [CK_OFFER_SR_IOV] = {"offer-sr-iov", DEV, "generic",
@@ -92,41 +89,6 @@ static const vs_check_info registry[CK_COUNT] = {
         "the device fetches only chains the driver has published, each once per time it is "
         "made available (in-process back-end only)",
         IDS("packed.device.desc-table.3")},
-    [CK_BLK_FLUSH_OFFERED] = {"blk-flush-offered", DEV, "blk",
-        "VIRTIO_BLK_F_FLUSH is offered", IDS("blk.device.blk-init.1")},
-    [CK_BLK_CFG_PADDING] = {"blk-config-padding-zero", DEV, "blk",
-        "config bytes unused0 (33) and unused1 (57..59) read as 0",
-        IDS("blk.device.blk-init.4")},
-    [CK_BLK_WCE_INITIAL] = {"blk-writeback-initial", DEV, "blk",
-        "with CONFIG_WCE but not FLUSH negotiated, writeback first reads 0",
-        IDS("blk.device.blk-init.3")},
-    [CK_BLK_RO_WRITE] = {"blk-ro-write-ioerr", DEV, "blk",
-        "on a read-only device an OUT request completes with IOERR",
-        IDS("blk.device.blk-op.2")},
-    [CK_BLK_DWZ_FLAGS] = {"blk-dwz-flags-unsupp", DEV, "blk",
-        "discard / write-zeroes / secure-erase segments with unknown flags, and discard with "
-        "unmap, complete with UNSUPP",
-        IDS("blk.device.blk-op.4", "blk.device.blk-op.5")},
-    [CK_BLK_ZONED_UNSUPP] = {"blk-zone-unsupp", DEV, "blk",
-        "without ZONED, zone request types complete with UNSUPP",
-        IDS("blk.device.blk-op.13")},
-    [CK_BLK_LIFETIME] = {"blk-lifetime-range", DEV, "blk",
-        "GET_LIFETIME returns no reserved pre_eol_info / lifetime estimate values",
-        IDS("blk.device.blk-op.12")},
-    [CK_BLK_CFG_CHANGE] = {"blk-config-change-notified", DEV, "blk",
-        "a change of capacity or write_zeroes_may_unmap between reads is accompanied by a "
-        "config-change interrupt",
-        IDS("blk.device.blk-op.1", "blk.device.blk-op.8")},
-    [CK_BLK_STATUS] = {"blk-status-byte", DEV, "blk",
-        "the status byte (last device-writable byte) is OK, IOERR or UNSUPP (no catalogue "
-        "row: spec 5.2.6 defines the values descriptively)", NOIDS},
-    [CK_BLK_USED_LEN] = {"blk-used-len", DEV, "blk",
-        "used len covers the status byte; a successful IN reports data + 1 (no catalogue row)",
-        NOIDS},
-    [CK_BLK_WZ_ZEROES] = {"blk-write-zeroes-reads-zero", DEV, "blk",
-        "sectors a WRITE_ZEROES completed with OK (unmap or not) read back as zeroes until "
-        "the next write, discard or write-zeroes request that covers them",
-        IDS("blk.device.blk-op.6")},
     [CK_PK_USED_DESC] = {"packed-used-desc-unchanged", DEV, "packed",
         "a descriptor slot the device marked used keeps its 16 bytes until the driver makes "
         "it available again (checked on later used elements, interrupts and fetches, and at "
@@ -136,12 +98,6 @@ static const vs_check_info registry[CK_COUNT] = {
         "the device starts work on (fetches) chains in the order the driver made them "
         "available (in-process back-ends only: needs FETCH events)",
         IDS("packed.device.virtqueues.1")},
-    [CK_BLK_READ_BACK] = {"blk-read-back", DEV, "blk/packed",
-        "an OK read of a sector returns what it is known to hold (the last OK write, or "
-        "the last OK read with no write in between); a rejected write on a read-only device "
-        "changes nothing; a packed read spread over several descriptors fills them in order "
-        "(sectors below 65536, not while another write to them is outstanding)",
-        IDS("blk.device.blk-op.3", "packed.device.scatter-gather.1")},
     [CK_LEGAL_INPUT] = {"no-error-on-legal-input", DEV, "split/blk",
         "the device does not take its error path (DEVICE_NEEDS_RESET) while a legal but "
         "unusual chain is outstanding: WRITE on the descriptor naming an indirect table, "
@@ -169,60 +125,6 @@ static const vs_check_info registry[CK_COUNT] = {
         "generation moved) is notified after the resume",
         IDS("generic.device.suspend.1", "generic.device.suspend.3", "generic.device.suspend.4",
             "generic.device.suspend.5", "generic.device.suspend.6", "generic.device.suspend.7")},
-    [CK_ZONED_FOK] = {"zoned-features-ok", DEV, "blk",
-        "a host-managed zoned device (model read as HM) leaves FEATURES_OK clear when the "
-        "driver declines VIRTIO_BLK_F_ZONED; a host-aware or none-model one accepts and then "
-        "reads 0 in every zoned field",
-        IDS("blk.device.blk-init.8", "blk.device.blk-init.7")},
-    [CK_ZONED_CONFIG] = {"zoned-config-fields", DEV, "blk",
-        "zoned config: unused2 (93..95) reads 0; max_append_sectors * 512 <= seg_max * "
-        "size_max (when both are offered); with SECURE_ERASE, secure_erase_sector_alignment "
-        "is a multiple of zone_sectors",
-        IDS("blk.device.blk-init.16", "blk.device.blk-init.14", "blk.device.blk-op.33")},
-    [CK_ZONE_REPORT] = {"zone-report-geometry", DEV, "blk",
-        "zone reports start with the zone holding the requested sector, list consecutive zones "
-        "zone_sectors apart with z_cap <= zone_sectors; zone types fit the model (HM: "
-        "conventional / SWR, HA: conventional / SWP)",
-        IDS("blk.device.blk-init.10", "blk.device.blk-init.9")},
-    [CK_ZONE_MGMT] = {"zone-mgmt-status", DEV, "blk",
-        "from the zone model (reports + completions): open / close / finish / reset of a "
-        "conventional zone, open of a full or read-only zone, close of an empty, full or "
-        "read-only zone, finish / reset of a read-only zone complete with ZONE_INVALID_CMD",
-        IDS("blk.device.blk-op.14", "blk.device.blk-op.16", "blk.device.blk-op.18",
-            "blk.device.blk-op.19", "blk.device.blk-op.20")},
-    [CK_ZONE_IO] = {"zone-io-status", DEV, "blk",
-        "from the zone model: appends to non-SWR zones, not at the zone start, or over a nonzero "
-        "max_append_sectors get ZONE_INVALID_CMD (UNSUPP when it is 0); writes and appends past "
-        "the zone capacity, SWR reads / writes / appends across zones, writes to read-only "
-        "zones and any request to an offline zone get ZONE_INVALID_CMD; SWR writes away from "
-        "the write pointer get ZONE_UNALIGNED_WP",
-        IDS("blk.device.blk-op.15", "blk.device.blk-op.22", "blk.device.blk-op.23",
-            "blk.device.blk-op.25", "blk.device.blk-op.26", "blk.device.blk-op.27",
-            "blk.device.blk-op.28", "blk.device.blk-op.29", "blk.device.blk-op.30")},
-    [CK_ZONE_RES] = {"zone-resources", DEV, "blk",
-        "with every zone known: an explicit or implicit open beyond max_open_zones (no "
-        "implicitly open zone to close) or max_active_zones fails with a resource status, "
-        "and a resource status never comes while the limits leave room",
-        IDS("blk.device.blk-op.17", "blk.device.blk-op.21", "blk.device.blk-init.11",
-            "blk.device.blk-init.12")},
-    [CK_ZONE_LIMITS] = {"zone-limits", DEV, "blk",
-        "an otherwise valid append of at most max_append_sectors is not refused as too big "
-        "(INVALID_CMD / UNSUPP); a sequential-zone write or append not aligned to "
-        "write_granularity does not succeed",
-        IDS("blk.device.blk-init.13", "blk.device.blk-init.15")},
-    [CK_ZONE_APPEND_SECTOR] = {"zone-append-sector", DEV, "blk",
-        "a ZONE_APPEND completed with OK reports the zone's write pointer in append_sector",
-        IDS("blk.device.blk-op.24")},
-    [CK_ZONE_UNWRITTEN] = {"zone-unwritten-read", DEV, "blk",
-        "sectors from a zone's write pointer (or where FINISH found it) to the zone end read "
-        "as one fill byte, the same for the whole run, never as old data",
-        IDS("blk.device.blk-op.31", "blk.device.blk-op.32")},
-    [CK_ZONE_SE] = {"zone-secure-erase", DEV, "blk",
-        "with ZONED and SECURE_ERASE: a secure erase that is not whole zones does not complete "
-        "with OK; after one that did, the next report shows its sequential zones empty with "
-        "the write pointer at the zone start (as ZONE_RESET leaves them)",
-        IDS("blk.device.blk-op.34", "blk.device.blk-op.35")},
-
     [CK_D_INIT_ORDER] = {"init-order", DRV, "generic",
         "ACKNOWLEDGE, DRIVER, features, FEATURES_OK, FEATURES_OK re-read, queue setup, "
         "DRIVER_OK, in that order",
@@ -291,34 +193,39 @@ static const vs_check_info registry[CK_COUNT] = {
     [CK_D_CFG_GEN] = {"config-generation-bracket", DRV, "generic",
         "device-config reads are preceded and followed by config_generation reads",
         IDS("generic.driver.config-space.2")},
-    [CK_D_CFG_OPTIONAL] = {"config-optional-fields", DRV, "generic",
-        "no access to optional config fields whose feature was not offered (blk)",
-        IDS("generic.driver.config-space.3")},
-    [CK_D_BLK_WCE_EARLY] = {"blk-writeback-read-late", DRV, "blk",
-        "writeback is not read before FEATURES_OK", IDS("blk.driver.blk-init.3")},
-    [CK_D_BLK_REQ] = {"blk-request-shape", DRV, "blk",
-        "request headers and data sizes: IN/OUT multiple of 512 and within capacity, FLUSH "
-        "sector 0 and no data, GET_ID 20 bytes, discard/write-zeroes multiple of 16, discard "
-        "unmap clear",
-        IDS("blk.driver.blk-op.6", "blk.driver.blk-op.2", "blk.driver.blk-op.4",
-            "blk.driver.blk-op.5", "blk.driver.blk-op.8", "blk.driver.blk-op.7",
-            "blk.driver.blk-op.13")},
     [CK_D_ADDR_RAM] = {"addresses-in-ram", DRV, "generic",
         "without ACCESS_PLATFORM, rings and buffers lie inside guest RAM",
         IDS("generic.driver.reserved-features.4")},
 };
 
-size_t vs_check_count(void) { return CK_COUNT; }
+size_t vs_check_count(void)
+{
+    size_t n = CK_COUNT;
+    for (const vs_mon_dev *const *d = vs_mon_devs; *d; d++)
+        n += (*d)->n_checks;
+    return n;
+}
 
-const vs_check_info *vs_check_at(size_t i) { return i < CK_COUNT ? &registry[i] : NULL; }
+const vs_check_info *vs_check_at(size_t i)
+{
+    if (i < CK_COUNT)
+        return &vs__mon_core_checks[i];
+    i -= CK_COUNT;
+    for (const vs_mon_dev *const *d = vs_mon_devs; *d; d++) {
+        if (i < (*d)->n_checks)
+            return &(*d)->checks[i];
+        i -= (*d)->n_checks;
+    }
+    return NULL;
+}
 
 const vs_check_info *vs_check_find(const char *name)
 {
     if (!name)
         return NULL;
-    for (size_t i = 0; i < CK_COUNT; i++)
-        if (strcmp(registry[i].name, name) == 0)
-            return &registry[i];
+    for (size_t i = 0, n = vs_check_count(); i < n; i++)
+        if (strcmp(vs_check_at(i)->name, name) == 0)
+            return vs_check_at(i);
     return NULL;
 }
 
@@ -327,13 +234,15 @@ size_t vs_checks_for_statement(const char *id, const vs_check_info **out, size_t
     size_t n = 0;
     if (!id)
         return 0;
-    for (size_t i = 0; i < CK_COUNT; i++)
-        for (const char *const *p = registry[i].ids; *p; p++)
+    for (size_t i = 0, nc = vs_check_count(); i < nc; i++) {
+        const vs_check_info *ci = vs_check_at(i);
+        for (const char *const *p = ci->ids; *p; p++)
             if (strcmp(*p, id) == 0) {
                 if (out && n < max)
-                    out[n] = &registry[i];
+                    out[n] = ci;
                 n++;
                 break;
             }
+    }
     return n;
 }

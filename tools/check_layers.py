@@ -30,7 +30,6 @@ DEVICE_HEADERS = {"blk.h": "blk", "blk_qemu.h": "blk", "blk_driver.h": "blk"}
 # Core files that still include a device's header. Must shrink to nothing (issue 11);
 # a file listed here that no longer needs it is an error too, so the list cannot rot.
 TRANSITIONAL = {
-    "conformance/monitor.c",
 }
 DEV_PATH = re.compile(r"^(model|conformance|sim)/dev/([a-z0-9_]+)/")
 INCLUDE = re.compile(r'^\s*#\s*include\s*[<"]([^>"]+)[>"]', re.M)
