@@ -306,9 +306,8 @@ int vs_monitors_finish(vs_monitors *m, uint64_t negotiated_features, vs_err *e)
         if (vs_feature_expr_eval(m->device_id, s->st->feature, negotiated_features, &app,
                                  &fe) < 0)
             app = true;
-        if ((strcmp(s->st->area, "blk") == 0 && m->device_id != VS_DEV_BLK) ||
-            (strcmp(s->st->area, "scsi") == 0 && m->device_id != VS_DEV_SCSI) ||
-            (strcmp(s->st->area, "console") == 0 && m->device_id != VS_DEV_CONSOLE))
+        uint32_t area_dev = vs_catalogue_area_device(s->st->area);
+        if (area_dev && area_dev != m->device_id)
             app = false;
         if (!app) {
             s->verdict = VS_VERDICT_NOT_APPLICABLE;

@@ -60,6 +60,10 @@ const char *vs_check_method_name(enum vs_check_method m);
  * another device type (VIRTIO_SCSI_F_* on blk) is simply absent. Returns 0 and sets
  * *out, or -VS_EINVAL for a malformed expression or an unknown name. `&` binds tighter
  * than `|`. */
+/* The device id a catalogue area names ("blk", "scsi", ...), 0 for the device-independent
+ * areas (generic, split, packed, pci). */
+uint32_t vs_catalogue_area_device(const char *area);
+
 int vs_feature_expr_eval(uint32_t device_id, const char *expr, uint64_t features,
                          bool *out, vs_err *e);
 
