@@ -58,6 +58,22 @@ $(eval $(call REGISTRY,sim,sim/sim_dev.h,vs_sim_dev,vs_sim_devs,$(SIM_DEVS)))
 .PHONY: FORCE
 FORCE:
 TEST_SRCS := $(wildcard */tests/test_*.c */*/tests/test_*.c */dev/*/tests/test_*.c)
+# The toy device (model/tests/dev/toy/ ...): a device the core has never heard of, known
+# only to test_toy_device, which is linked with registries generated over the real device
+# folders plus the toy's (they take the place of the library's registries).
+TOY_DIRS := model/tests/dev/toy conformance/tests/dev/toy sim/tests/dev/toy
+TOY_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard $(addsuffix /*.c,$(TOY_DIRS))))
+TOY_REGS := $(addprefix $(BUILD)/obj/$(BUILD)/gen/toy/registry_,model.o conformance.o sim.o)
+$(BUILD)/gen/toy/registry_model.c: tools/gen_registry.py FORCE
+	@$(PYTHON) tools/gen_registry.py model/dev/device_class.h vs_device_class vs_device_classes $@ $(MODEL_DEVS) model/tests/dev/toy
+$(BUILD)/gen/toy/registry_conformance.c: tools/gen_registry.py FORCE
+	@$(PYTHON) tools/gen_registry.py conformance/monitor_dev.h vs_mon_dev vs_mon_devs $@ $(CONF_DEVS) conformance/tests/dev/toy
+$(BUILD)/gen/toy/registry_sim.c: tools/gen_registry.py FORCE
+	@$(PYTHON) tools/gen_registry.py sim/sim_dev.h vs_sim_dev vs_sim_devs $@ $(SIM_DEVS) sim/tests/dev/toy
+$(BUILD)/tests/test_toy_device: sim/tests/test_toy_device.c $(TOY_OBJS) $(TOY_REGS) $(BUILD)/libvirtiosim.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(filter-out $(LTO),$(CFLAGS)) $(if $(LTO),-fno-lto) -o $@ $< $(TOY_OBJS) $(TOY_REGS) $(BUILD)/libvirtiosim.a $(LDFLAGS) $(CHECK_LIBS) $(LDLIBS)
+
 TEST_BINS := $(patsubst %.c,$(BUILD)/tests/%,$(notdir $(TEST_SRCS)))
 BENCH_SRCS := $(wildcard */bench/bench_*.c)
 BENCH_BINS := $(patsubst %.c,$(BUILD)/bench/%,$(notdir $(BENCH_SRCS)))
