@@ -13,7 +13,8 @@
  *
  * Hooks are called once per event at most (never per descriptor or byte) and may be NULL.
  * Each gets the monitors; the extension's state is m->dev_state, its per-chain state
- * mon_chain_dev(c) (chain_bytes, zeroed whenever a chain id is made available again). */
+ * mon_chain_dev(c) (chain_bytes, zeroed whenever a chain id is made available again).
+ * Adding a device: sim/dev/README.md. */
 #ifndef VIRTIOSIM_CONFORMANCE_MONITOR_DEV_H
 #define VIRTIOSIM_CONFORMANCE_MONITOR_DEV_H
 

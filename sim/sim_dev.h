@@ -12,7 +12,7 @@
  *             vhost-user device type and config length, qemu-storage-daemon's export)
  *   mutants   its deliberately broken variants (sim/mutants.c runs them)
  *
- * sim/dev/README.md walks every hook with blk as the worked example. */
+ * sim/dev/README.md ("Adding a device") walks every hook with blk as the worked example. */
 #ifndef VS_SIM_DEV_H
 #define VS_SIM_DEV_H
 

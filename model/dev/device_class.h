@@ -6,7 +6,7 @@
  * vhost-user front-end, the QEMU transport) learns what it must know about a device
  * without naming it. The reference device itself is reached through `vs_device_ops`
  * (virtiosim/device.h); this table is what the core needs when no reference device is
- * there (a real back-end, a trace, a catalogue entry). */
+ * there (a real back-end, a trace, a catalogue entry). Adding a device: sim/dev/README.md. */
 #ifndef VS_MODEL_DEVICE_CLASS_H
 #define VS_MODEL_DEVICE_CLASS_H
 
