@@ -48,6 +48,27 @@ const char *vs_rep_feature_names(const vs_report_scenario *s, char *buf, size_t 
 
 /* ------------------------------------------------------------------- context */
 
+/* Why failed statement i (id) is expected: the file lists it, or it failed only in
+ * scenarios the file expects to fail (then the first such scenario's reason). */
+static const char *stmt_expected(const vs_report_run *run, size_t i, const char *id)
+{
+    for (size_t k = 0; k < run->n_expected_stmts; k++)
+        if (run->expected_stmts[k].id && strcmp(run->expected_stmts[k].id, id) == 0)
+            return vs_rep_s(run->expected_stmts[k].reason, "listed as expected");
+    const char *why = NULL;
+    for (size_t k = 0; k < run->n_scenarios; k++) {
+        const vs_report_scenario *sc = &run->scenarios[k];
+        const vs_results *sr = sc->results;
+        if (!sr || !sr->stmt || i >= sr->n_stmt || sr->stmt[i].verdict != VS_VERDICT_FAIL)
+            continue;
+        if (sc->verdict != VS_SCN_FAIL || sc->expect != VS_REPORT_EXPECT_FAIL)
+            return NULL;
+        if (!why)
+            why = vs_rep_s(sc->expect_reason, "its scenario is expected to fail");
+    }
+    return why;
+}
+
 int vs_rep_ctx_init(vs_rep_ctx *c, const vs_report_run *run, vs_err *e)
 {
     memset(c, 0, sizeof *c);
@@ -58,8 +79,14 @@ int vs_rep_ctx_init(vs_rep_ctx *c, const vs_report_run *run, vs_err *e)
                           run->n_scenarios);
     c->run = run;
     for (size_t i = 0; i < run->n_scenarios; i++) {
-        unsigned v = run->scenarios[i].verdict;
-        c->scn_count[v < VS_SCN_VERDICT_COUNT ? v : VS_SCN_ERROR]++;
+        const vs_report_scenario *sc = &run->scenarios[i];
+        unsigned v = sc->verdict;
+        if (v == VS_SCN_FAIL && sc->expect == VS_REPORT_EXPECT_FAIL)
+            c->scn_xfail++;
+        else
+            c->scn_count[v < VS_SCN_VERDICT_COUNT ? v : VS_SCN_ERROR]++;
+        if (sc->expect == VS_REPORT_EXPECT_XPASS)
+            c->scn_xpass++;
     }
     c->agg = run->aggregate;
     if (!c->agg) {
@@ -79,7 +106,8 @@ int vs_rep_ctx_init(vs_rep_ctx *c, const vs_report_run *run, vs_err *e)
 
     const vs_results *r = c->agg;
     c->clauses = calloc(r->n_stmt ? r->n_stmt : 1, sizeof *c->clauses);
-    if (!c->clauses) {
+    c->stmt_expect = calloc(r->n_stmt ? r->n_stmt : 1, sizeof *c->stmt_expect);
+    if (!c->clauses || !c->stmt_expect) {
         vs_rep_ctx_fini(c);
         return vs_err_set(e, VS_ENOMEM, "report: out of memory");
     }
@@ -118,8 +146,13 @@ int vs_rep_ctx_init(vs_rep_ctx *c, const vs_report_run *run, vs_err *e)
             vs_rep_clause *cl = &c->clauses[k];
             cl->idx[cl->n++] = i;
             unsigned v = s->verdict < VS_VERDICT_COUNT ? s->verdict : VS_VERDICT_NO_CHECK;
-            cl->count[v]++;
-            c->stmt_count[v]++;
+            if (v == VS_VERDICT_FAIL && (c->stmt_expect[i] = stmt_expected(run, i, s->st->id))) {
+                cl->xfail++;
+                c->stmt_xfail++;
+            } else {
+                cl->count[v]++;
+                c->stmt_count[v]++;
+            }
             break;
         }
     }
@@ -134,6 +167,7 @@ void vs_rep_ctx_fini(vs_rep_ctx *c)
         for (size_t k = 0; k < c->n_clauses; k++)
             free(c->clauses[k].idx);
     free(c->clauses);
+    free(c->stmt_expect);
     vs_results_destroy(c->owned);
     memset(c, 0, sizeof *c);
 }

@@ -53,6 +53,8 @@ static const char CSS[] =
     ".v-not_exercised{background:#eceff1}.v-not_applicable{background:#d6eaf8}\n"
     ".v-untestable{background:#e8daef}.v-no_check{background:#fff3c4}\n"
     ".v-error{background:#ffab91}.v-skipped{background:#eceff1}\n"
+    ".v-xfail{background:#ffe0b2}.v-xpass{background:#fff9c4}\n"
+    ".known-box{border-left:4px solid #ef6c00;background:#fff;padding:6px 10px;margin:8px 0}\n"
     ".filters{margin:8px 0;display:flex;gap:14px;align-items:center;flex-wrap:wrap}\n"
     ".filters select,.filters input{font-size:13px;padding:2px 4px}\n"
     ".fail-box{border-left:4px solid #c62828;background:#fff;padding:6px 10px;margin:8px 0}\n"
@@ -292,6 +294,10 @@ static void header(FILE *f, const vs_rep_ctx *c)
             fprintf(f, "<span class=\"badge v-%s\">%zu %s</span>",
                     vs_scn_verdict_name((enum vs_scn_verdict)v), c->scn_count[v],
                     vs_scn_verdict_name((enum vs_scn_verdict)v));
+    if (c->scn_xfail)
+        fprintf(f, "<span class=\"badge v-xfail\">%zu expected fail</span>", c->scn_xfail);
+    if (c->scn_xpass)
+        fprintf(f, "<span class=\"badge v-xpass\">%zu unexpected pass</span>", c->scn_xpass);
     fputs("</div>\n<div class=\"badges\">", f);
     size_t total = 0;
     for (unsigned v = 0; v < VS_VERDICT_COUNT; v++)
@@ -304,6 +310,8 @@ static void header(FILE *f, const vs_rep_ctx *c)
     for (size_t i = 0; i < sizeof order / sizeof order[0]; i++)
         fprintf(f, "<span class=\"badge v-%s\">%zu %s</span>", vs_verdict_name(order[i]),
                 c->stmt_count[order[i]], vs_verdict_name(order[i]));
+    if (c->stmt_xfail)
+        fprintf(f, "<span class=\"badge v-xfail\">%zu expected fail</span>", c->stmt_xfail);
     fputs("</div>\n<nav><a href=\"#scenarios\">Scenarios</a><a href=\"#failures\">Failures</a>"
           "<a href=\"#timelines\">Timelines</a><a href=\"#matrix\">Statement matrix</a></nav>\n"
           "</header>\n", f);
@@ -331,7 +339,12 @@ static void scenarios_table(FILE *f, const vs_report_run *run)
             fputs("</span>", f);
         }
         fputs("</td>", f);
-        verdict_cell(f, vs_scn_verdict_name(s->verdict));
+        if (s->verdict == VS_SCN_FAIL && s->expect == VS_REPORT_EXPECT_FAIL)
+            fputs("<td class=\"v v-xfail\">expected fail</td>", f);
+        else if (s->expect == VS_REPORT_EXPECT_XPASS)
+            fputs("<td class=\"v v-xpass\">unexpected pass</td>", f);
+        else
+            verdict_cell(f, vs_scn_verdict_name(s->verdict));
         fprintf(f, "<td class=\"mono\">%" PRIu64 "</td><td>%" PRIu64 "</td><td class=\"nw\">"
                 "%s</td>", s->seed, s->steps_run, fmt_ns(s->virtual_ns, b1, sizeof b1));
         fprintf(f, "<td class=\"mono feat\">0x%" PRIx64 "<br/>", s->features);
@@ -362,6 +375,49 @@ static void scenarios_table(FILE *f, const vs_report_run *run)
     fputs("</tbody></table>\n", f);
 }
 
+/* Failures the expected-results file explains: shown with their reason and evidence,
+ * apart from the failures that count. */
+static void known(FILE *f, const vs_rep_ctx *c)
+{
+    const vs_report_run *run = c->run;
+    if (!c->scn_xfail && !c->stmt_xfail && !c->scn_xpass)
+        return;
+    fputs("<h2 id=\"known\">Known non-conformances</h2>\n<p class=\"muted\">From ", f);
+    H(f, vs_rep_s(run->expected_file, "the expected-results file"));
+    fputs(": the checks are as strict as ever; these failures are recorded, not counted."
+          "</p>\n", f);
+    for (size_t i = 0; i < run->n_scenarios; i++) {
+        const vs_report_scenario *s = &run->scenarios[i];
+        if (s->expect == VS_REPORT_EXPECT_NONE)
+            continue;
+        bool x = s->verdict == VS_SCN_FAIL && s->expect == VS_REPORT_EXPECT_FAIL;
+        fputs("<div class=\"known-box\"><b>scenario ", f);
+        H(f, vs_rep_s(s->name, "(unnamed)"));
+        fputs(x ? "</b>: expected failure. <i>Why:</i> " : "</b>: listed as an expected "
+                  "failure but passed: update the file. <i>Listed because:</i> ", f);
+        H(f, s->expect_reason);
+        if (x && s->message) {
+            fputs("<br/><i>Seen:</i> ", f);
+            H(f, s->message);
+        }
+        fputs("</div>\n", f);
+    }
+    for (size_t i = 0; c->agg && i < c->agg->n_stmt; i++) {
+        const char *why = vs_rep_stmt_expected(c, i);
+        if (!why)
+            continue;
+        const vs_stmt_result *r = &c->agg->stmt[i];
+        fputs("<div class=\"known-box\"", f);
+        A(f, "id", r->st->id);
+        fputs("><b class=\"mono\">", f);
+        H(f, r->st->id);
+        fputs("</b>: expected failure. <i>Why:</i> ", f);
+        H(f, why);
+        evidence_list(f, r);
+        fputs("</div>\n", f);
+    }
+}
+
 static void failures(FILE *f, const vs_rep_ctx *c)
 {
     const vs_report_run *run = c->run;
@@ -369,7 +425,8 @@ static void failures(FILE *f, const vs_rep_ctx *c)
     bool any = false;
     for (size_t i = 0; i < run->n_scenarios; i++) {
         const vs_report_scenario *s = &run->scenarios[i];
-        if (s->verdict != VS_SCN_FAIL && s->verdict != VS_SCN_ERROR)
+        if ((s->verdict != VS_SCN_FAIL && s->verdict != VS_SCN_ERROR) ||
+            (s->verdict == VS_SCN_FAIL && s->expect == VS_REPORT_EXPECT_FAIL))
             continue;
         any = true;
         fputs("<div class=\"fail-box\"><b>scenario ", f);
@@ -399,7 +456,7 @@ static void failures(FILE *f, const vs_rep_ctx *c)
         fprintf(f, " \xe2\x80\x94 %zu failed</h3>\n", cl->count[VS_VERDICT_FAIL]);
         for (size_t j = 0; j < cl->n; j++) {
             const vs_stmt_result *r = &c->agg->stmt[cl->idx[j]];
-            if (r->verdict != VS_VERDICT_FAIL)
+            if (r->verdict != VS_VERDICT_FAIL || vs_rep_stmt_expected(c, cl->idx[j]))
                 continue;
             fputs("<div class=\"fail-box\"", f);
             A(f, "id", r->st->id);
@@ -415,6 +472,7 @@ static void failures(FILE *f, const vs_rep_ctx *c)
     }
     if (!any)
         fputs("<p>None.</p>\n", f);
+    known(f, c);
 }
 
 static void matrix(FILE *f, const vs_rep_ctx *c)
@@ -491,7 +549,15 @@ static void matrix(FILE *f, const vs_rep_ctx *c)
             fputs("</td>", f);
             verdict_cell(f, vn);
             fputs("<td>", f);
-            if (r->verdict == VS_VERDICT_FAIL) {
+            if (r->verdict == VS_VERDICT_FAIL && vs_rep_stmt_expected(c, cl->idx[j])) {
+                char href[128];
+                snprintf(href, sizeof href, "#%s", st->id);
+                fputs("expected (", f);
+                fputs("<a", f);
+                A(f, "href", href);
+                fprintf(f, ">%" PRIu64 " violation%s</a>)", r->violations,
+                        r->violations == 1 ? "" : "s");
+            } else if (r->verdict == VS_VERDICT_FAIL) {
                 char href[128];
                 snprintf(href, sizeof href, "#%s", st->id);
                 fputs("<a", f);

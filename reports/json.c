@@ -98,7 +98,9 @@ static json_t *split_json(const char *list, char sep, bool skip_zero, bool *oom)
     return a;
 }
 
-static json_t *scenario_json(const vs_report_scenario *s, bool wall, bool *oom)
+/* expected: the run has an expected-results file (the "expected" keys appear only then, so
+ * a run without one keeps its document and digest). */
+static json_t *scenario_json(const vs_report_scenario *s, bool wall, bool expected, bool *oom)
 {
     json_t *o = json_object();
     if (!o) {
@@ -148,10 +150,20 @@ static json_t *scenario_json(const vs_report_scenario *s, bool wall, bool *oom)
     } else {
         put(o, "timeline", json_null(), oom);
     }
+    if (expected && s->expect != VS_REPORT_EXPECT_NONE) {
+        json_t *x = json_object();
+        if (x) {
+            put(x, "state", json_string(s->expect == VS_REPORT_EXPECT_FAIL ? "expected-fail"
+                                                                           : "unexpected-pass"),
+                oom);
+            put(x, "reason", jstr(s->expect_reason), oom);
+        }
+        put(o, "expected", x, oom);
+    }
     return o;
 }
 
-static json_t *statement_json(const vs_stmt_result *r, bool *oom)
+static json_t *statement_json(const vs_stmt_result *r, const char *expected, bool *oom)
 {
     const vs_statement *st = r->st;
     json_t *o = json_object();
@@ -178,6 +190,8 @@ static json_t *statement_json(const vs_stmt_result *r, bool *oom)
         for (unsigned i = 0; i < r->n_evidence && i < VS_EVIDENCE_MAX; i++)
             push(ev, evidence_json(&r->evidence[i], oom), oom);
     put(o, "evidence", ev, oom);
+    if (expected)
+        put(o, "expected", jstr(expected), oom);   /* why this failure is a known one */
     return o;
 }
 
@@ -207,13 +221,15 @@ static json_t *build_doc(const vs_rep_ctx *c, bool wall, bool *oom)
     if (wall)
         put(d, "started", jstr(run->started), oom);
     put(d, "interrupted", json_boolean(run->interrupted), oom);
+    if (run->expected_file)
+        put(d, "expected_file", jstr(run->expected_file), oom);
 
     json_t *seeds = json_array(), *scns = json_array();
     for (size_t i = 0; seeds && scns && i < run->n_scenarios; i++) {
         char buf[32];
         snprintf(buf, sizeof buf, "%" PRIu64, run->scenarios[i].seed);
         push(seeds, json_string(buf), oom);
-        push(scns, scenario_json(&run->scenarios[i], wall, oom), oom);
+        push(scns, scenario_json(&run->scenarios[i], wall, run->expected_file != NULL, oom), oom);
     }
     put(d, "seeds", seeds, oom);
     put(d, "scenarios", scns, oom);
@@ -222,7 +238,7 @@ static json_t *build_doc(const vs_rep_ctx *c, bool wall, bool *oom)
     if (sts && c->agg && c->agg->stmt)
         for (size_t i = 0; i < c->agg->n_stmt; i++)
             if (c->agg->stmt[i].st)
-                push(sts, statement_json(&c->agg->stmt[i], oom), oom);
+                push(sts, statement_json(&c->agg->stmt[i], vs_rep_stmt_expected(c, i), oom), oom);
     put(d, "statements", sts, oom);
 
     json_t *sum = json_object();
@@ -232,8 +248,15 @@ static json_t *build_doc(const vs_rep_ctx *c, bool wall, bool *oom)
             for (unsigned v = 0; v < VS_SCN_VERDICT_COUNT; v++)
                 put(sc, vs_scn_verdict_name((enum vs_scn_verdict)v),
                     json_integer((json_int_t)c->scn_count[v]), oom);
+        json_t *stc = counts_json(c->stmt_count, oom);
+        if (run->expected_file) {
+            /* "fail" counts the unexpected failures only, as the exit code does */
+            put(sc, "expected_fail", json_integer((json_int_t)c->scn_xfail), oom);
+            put(sc, "unexpected_pass", json_integer((json_int_t)c->scn_xpass), oom);
+            put(stc, "expected_fail", json_integer((json_int_t)c->stmt_xfail), oom);
+        }
         put(sum, "scenarios", sc, oom);
-        put(sum, "statements", counts_json(c->stmt_count, oom), oom);
+        put(sum, "statements", stc, oom);
         json_t *cl = json_array();
         for (size_t k = 0; cl && k < c->n_clauses; k++) {
             json_t *o = json_object();

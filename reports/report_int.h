@@ -12,7 +12,8 @@ typedef struct vs_rep_clause {
     const char *raw;              /* vs_statement.clause as in the catalogue */
     size_t n;                     /* statements in it */
     size_t *idx;                  /* their indexes into agg->stmt, catalogue order */
-    size_t count[VS_VERDICT_COUNT];
+    size_t count[VS_VERDICT_COUNT]; /* VS_VERDICT_FAIL: unexpected failures only */
+    size_t xfail;                 /* failures the expected-results file explains */
 } vs_rep_clause;
 
 typedef struct vs_rep_ctx {
@@ -21,12 +22,22 @@ typedef struct vs_rep_ctx {
     vs_results *owned;
     size_t n_clauses;             /* in order of first appearance in the catalogue */
     vs_rep_clause *clauses;
+    /* Counts as the exit code sees them: VS_SCN_FAIL and VS_VERDICT_FAIL are the
+     * unexpected failures; expected ones are counted apart. */
     size_t scn_count[VS_SCN_VERDICT_COUNT];
+    size_t scn_xfail, scn_xpass;
     size_t stmt_count[VS_VERDICT_COUNT];
+    size_t stmt_xfail;
+    const char **stmt_expect;     /* per agg->stmt: why its failure is expected, or NULL */
 } vs_rep_ctx;
 
 int vs_rep_ctx_init(vs_rep_ctx *c, const vs_report_run *run, vs_err *e);
 void vs_rep_ctx_fini(vs_rep_ctx *c);
+/* Why aggregate statement i failed as expected, or NULL (not failed, or unexpected). */
+static inline const char *vs_rep_stmt_expected(const vs_rep_ctx *c, size_t i)
+{
+    return c->stmt_expect ? c->stmt_expect[i] : NULL;
+}
 
 /* s, or dflt when s is NULL. */
 static inline const char *vs_rep_s(const char *s, const char *dflt) { return s ? s : dflt; }

@@ -367,6 +367,11 @@ static int run_files(run_cli *rc, const strlist *files)
             vs_results_merge(agg, res[i].conformance, &re);
         print_result(rc, &res[i]);
         rep[i] = report_row(sc[i], &res[i]);
+        if (xe && res[i].verdict == VS_SCN_FAIL)
+            rep[i].expect = VS_REPORT_EXPECT_FAIL;
+        else if (xe && res[i].verdict == VS_SCN_PASS)
+            rep[i].expect = VS_REPORT_EXPECT_XPASS;
+        rep[i].expect_reason = rep[i].expect ? xe->reason : NULL;
     }
     if (g_interrupted)
         fprintf(stderr, "virtiosim: interrupted after %zu of %zu scenarios\n", ran, files->n);
@@ -401,6 +406,15 @@ static int run_files(run_cli *rc, const strlist *files)
             .scenarios = rep,
             .aggregate = agg,
         };
+        vs_report_expected_stmt xs[64];
+        if (rc->expected) {
+            run.expected_file = rc->expected->path;
+            for (unsigned k = 0; k < rc->expected->n && run.n_expected_stmts < 64; k++)
+                if (rc->expected->e[k].statement)
+                    xs[run.n_expected_stmts++] = (vs_report_expected_stmt){
+                        rc->expected->e[k].statement, rc->expected->e[k].reason};
+            run.expected_stmts = xs;
+        }
         if (vs_report_write_all(rc->report_dir, &run, &e) < 0) {
             fprintf(stderr, "virtiosim: writing reports: %s\n", e.msg);
             exit_code = EXIT_INFRA;

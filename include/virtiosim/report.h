@@ -84,6 +84,19 @@ enum vs_scn_verdict {
 /* "pass", "fail", "error", "skipped". */
 const char *vs_scn_verdict_name(enum vs_scn_verdict v);
 
+/* A scenario's standing against the run's expected-results file (--expected FILE). */
+enum vs_report_expect {
+    VS_REPORT_EXPECT_NONE = 0,    /* not listed, or listed and not run */
+    VS_REPORT_EXPECT_FAIL,        /* listed and failed: a known non-conformance */
+    VS_REPORT_EXPECT_XPASS,       /* listed and passed: the file is out of date */
+};
+
+/* A statement the expected-results file lists: expected to fail wherever exercised. */
+typedef struct vs_report_expected_stmt {
+    const char *id;
+    const char *reason;
+} vs_report_expected_stmt;
+
 typedef struct vs_report_scenario {
     const char *name;             /* "blk/read-basic" */
     const char *path;             /* scenario file */
@@ -102,6 +115,8 @@ typedef struct vs_report_scenario {
                                      device_id + features with vs_features_format */
     const vs_results *results;    /* this scenario's verdicts, NULL if none */
     const vs_timeline *timeline;  /* NULL: no timeline in the HTML */
+    enum vs_report_expect expect;
+    const char *expect_reason;    /* the file's reason, with EXPECT_FAIL / EXPECT_XPASS */
 } vs_report_scenario;
 
 typedef struct vs_report_run {
@@ -118,6 +133,12 @@ typedef struct vs_report_run {
     /* Merged over all scenarios (vs_results_merge). NULL: the writers merge the
      * scenarios' results themselves (and print no statements if that fails). */
     const vs_results *aggregate;
+    /* Known non-conformances (--expected FILE), or NULL. Every writer counts an expected
+     * failure as the exit code does: not a failure. A failed statement is expected when
+     * the file lists it, or when it failed only in scenarios expected to fail. */
+    const char *expected_file;
+    const vs_report_expected_stmt *expected_stmts;
+    size_t n_expected_stmts;
 } vs_report_run;
 
 /* ------------------------------------------------------------------- writers */
