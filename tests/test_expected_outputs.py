@@ -75,3 +75,32 @@ def test_without_the_file_the_same_findings_fail_everywhere(cli, tmp_path):
     assert "expected_file" not in doc
     assert junit_failures(out / "junit.xml") >= 3
     assert tap_failures(out / "results.ktap") >= 3
+
+
+def meson_results(path):
+    """Events of meson's own TAP reader (mesonbuild.mtest.TAPParser) over the file."""
+    from mesonbuild.mtest import TAPParser
+    return list(TAPParser().parse(iter(path.read_text().splitlines())))
+
+
+def test_ktap_named_and_read_by_meson(cli, tmp_path):
+    from mesonbuild.mtest import TAPParser, TestResult
+    r, out = run(cli, tmp_path, "ktap", True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    text = (out / "results.ktap").read_text()
+    # every nested block is named (KUnit's "# Subtest:" after its version line)
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if line.strip() == "KTAP version 1" and line.startswith(" "):
+            assert lines[i + 1].strip().startswith("# Subtest: "), lines[i + 1]
+    assert "  # Subtest: scenarios" in lines
+    events = meson_results(out / "results.ktap")
+    assert not [e for e in events if isinstance(e, TAPParser.Error)], events
+    tests = [e for e in events if isinstance(e, TAPParser.Test)]
+    assert tests and tests[0].name == "scenarios"
+    # meson's verdicts agree with the exit code: nothing failed
+    assert all(t.result in (TestResult.OK, TestResult.SKIP) for t in tests), tests
+    r, out = run(cli, tmp_path, "ktap-noexp", False)
+    assert r.returncode == 1
+    tests = [e for e in meson_results(out / "results.ktap") if isinstance(e, TAPParser.Test)]
+    assert any(t.result == TestResult.FAIL for t in tests)
