@@ -52,7 +52,7 @@ $(BUILD)/gen/registry_$(1).c: tools/gen_registry.py $(2) FORCE
 	@$(PYTHON) tools/gen_registry.py $(2) $(3) $(4) $$@ $(5)
 endif
 endef
-$(eval $(call REGISTRY,model,model/dev/device_class.h,vs_device_class,vs_device_classes,$(MODEL_DEVS)))
+$(eval $(call REGISTRY,model,model/device_class.h,vs_device_class,vs_device_classes,$(MODEL_DEVS)))
 $(eval $(call REGISTRY,conformance,conformance/monitor_dev.h,vs_mon_dev,vs_mon_devs,$(CONF_DEVS)))
 $(eval $(call REGISTRY,sim,sim/sim_dev.h,vs_sim_dev,vs_sim_devs,$(SIM_DEVS)))
 .PHONY: FORCE
@@ -65,7 +65,7 @@ TOY_DIRS := model/tests/dev/toy conformance/tests/dev/toy sim/tests/dev/toy
 TOY_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard $(addsuffix /*.c,$(TOY_DIRS))))
 TOY_REGS := $(addprefix $(BUILD)/obj/$(BUILD)/gen/toy/registry_,model.o conformance.o sim.o)
 $(BUILD)/gen/toy/registry_model.c: tools/gen_registry.py FORCE
-	@$(PYTHON) tools/gen_registry.py model/dev/device_class.h vs_device_class vs_device_classes $@ $(MODEL_DEVS) model/tests/dev/toy
+	@$(PYTHON) tools/gen_registry.py model/device_class.h vs_device_class vs_device_classes $@ $(MODEL_DEVS) model/tests/dev/toy
 $(BUILD)/gen/toy/registry_conformance.c: tools/gen_registry.py FORCE
 	@$(PYTHON) tools/gen_registry.py conformance/monitor_dev.h vs_mon_dev vs_mon_devs $@ $(CONF_DEVS) conformance/tests/dev/toy
 $(BUILD)/gen/toy/registry_sim.c: tools/gen_registry.py FORCE

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/dev/device_class.h"
+#include "model/device_class.h"
 #include "virtiosim/virtio.h"
 
 extern const vs_statement vs_catalogue_data[];

@@ -33,7 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/dev/device_class.h"
+#include "model/device_class.h"
 #include "virtiosim/virtio.h"
 
 /* config-space layout */

@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "model/dev/device_class.h"
+#include "model/device_class.h"
 #include "virtiosim/virtio.h"
 
 #define LIST(...) ((const char *const[]){__VA_ARGS__, NULL})

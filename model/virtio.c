@@ -6,7 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "model/dev/device_class.h"
+#include "model/device_class.h"
 
 /* Full spec names; the short form is what follows "_F_". */
 typedef vs_dev_feature feat_name;

@@ -32,7 +32,7 @@
  *     A back-end that died makes set_status(0) still succeed locally (status 0) but the
  *     next message fails with -VS_EBACKEND.
  *   config_read: GET_CONFIG of the whole device config (the size its device class gives,
- *     model/dev/device_class.h: what QEMU 7.2 / libvhost-user back-ends accept, since qsd
+ *     model/device_class.h: what QEMU 7.2 / libvhost-user back-ends accept, since qsd
  *     answers any other size with a zero-length reply) on every read, because the back-end may
  *     change it (capacity after a resize).  A zero-length reply is -VS_EIO.  Without the CONFIG protocol
  *     feature: -VS_ENOTSUP.  config_write: SET_CONFIG.  config_generation: a local counter

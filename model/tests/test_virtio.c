@@ -1,5 +1,5 @@
 /* Unit tests for feature names and device status rules (model/virtio.c). */
-#include "model/dev/device_class.h"
+#include "model/device_class.h"
 #include "virtiosim/blk.h"
 #include "virtiosim/virtio.h"
 

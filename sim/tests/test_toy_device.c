@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "model/dev/device_class.h"
+#include "model/device_class.h"
 #include "model/tests/dev/toy/toy.h"
 #include "sim/sim_dev.h"
 #include "virtiosim/conformance.h"

@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "model/dev/device_class.h"
+#include "model/device_class.h"
 #include "virtiosim/vhost.h"
 
 #define VHOST_ONLY_FEATURES                                                                \

@@ -1,6 +1,6 @@
-/* What the core of layer 1 knows about virtio-blk (model/dev/device_class.h): its feature
+/* What the core of layer 1 knows about virtio-blk (model/device_class.h): its feature
  * names, and how a vhost-user front-end and the PCI checks see its config space. */
-#include "model/dev/device_class.h"
+#include "model/device_class.h"
 #include "virtiosim/blk.h"
 #include "virtiosim/virtio.h"
 

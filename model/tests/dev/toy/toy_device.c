@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/dev/device_class.h"
+#include "model/device_class.h"
 #include "model/tests/dev/toy/toy.h"
 #include "virtiosim/le.h"
 #include "virtiosim/virtio.h"
