@@ -1,7 +1,8 @@
 /* Conformance monitors: per-queue and per-device state built from the event stream
  * plus reads of guest memory, checked against the catalogue. See conformance.h; the
  * monitors' files are listed in monitor_int.h, the device extensions in monitor_dev.h.
- * This file: verdict recording, create / destroy / finish, and the event dispatch. */
+ * This file: create / destroy / finish and the event dispatch (verdicts are recorded by
+ * mon_verdict.c, which every monitor file calls and which calls none of them). */
 #include "virtiosim/conformance.h"
 
 #include <inttypes.h>
@@ -12,47 +13,10 @@
 
 #include "conformance/monitor_dev.h"
 
-/* ------------------------------------------------------------ recording */
-
 static void copy_str(char *dst, size_t n, const char *src)
 {
-    if (!n)
-        return;
-    snprintf(dst, n, "%s", src ? src : "");
-}
-
-void bad(vs_monitors *m, unsigned c, int k, ctx cx, const char *expected, const char *fmt, ...)
-{
-    vs_evidence ev;
-    memset(&ev, 0, sizeof ev);
-    copy_str(ev.check, sizeof ev.check, vs_check_local(m, c)->name);
-    copy_str(ev.scenario, sizeof ev.scenario, m->scenario);
-    ev.step = m->step;
-    copy_str(ev.step_desc, sizeof ev.step_desc, m->step_desc);
-    ev.t_ns = m->cur ? m->cur->t_ns : m->last_t;
-    ev.queue = cx.queue;
-    ev.has_id = cx.has_id;
-    ev.id = cx.id;
-    ev.has_idx = cx.has_idx;
-    ev.idx = cx.idx;
-    copy_str(ev.expected, sizeof ev.expected, expected);
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(ev.seen, sizeof ev.seen, fmt, ap);
-    va_end(ap);
-    m->violations++;
-    vs_check_result *cr = &m->res->check[ck_global(m, c)];
-    cr->exercised++;
-    cr->violations++;
-    if (cr->n_evidence < VS_EVIDENCE_MAX)
-        cr->evidence[cr->n_evidence++] = ev;
-    if (k >= 0 && k < IDS_MAX && m->sidx[c][k] >= 0) {
-        vs_stmt_result *s = &m->res->stmt[m->sidx[c][k]];
-        s->exercised++;
-        s->violations++;
-        if (s->n_evidence < VS_EVIDENCE_MAX)
-            s->evidence[s->n_evidence++] = ev;
-    }
+    if (n)
+        snprintf(dst, n, "%s", src ? src : "");
 }
 
 /* ------------------------------------------------------------ public */
