@@ -94,3 +94,58 @@ def test_verify_modes(cli, tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     r, _ = run_file(cli, tmp_path, GOOD + "  - workload: {rw: randrw, number_ios: 50, verify: sha9}\n")
     assert r.returncode == 2 and "unknown verify mode" in r.stderr
+
+
+# ---- issue 16 item 6: nesting and aliases are bounded, so loading is linear in the size
+
+CAP = (1 << 20) - 2          # just under the 1 MiB file cap
+
+
+def timed(cli, tmp_path, text, name):
+    import time
+    p = tmp_path / name
+    p.write_text(text)
+    t0 = time.monotonic()
+    r = cli("run", "-q", p, timeout=120)
+    return r, p, time.monotonic() - t0
+
+
+def test_deep_flow_nesting_is_refused_quickly(cli, tmp_path):
+    # libyaml's scanner costs O(depth) per token: 40,000 levels took 4.9 s, a file at the
+    # cap over an hour. The depth is checked as the events arrive.
+    for text in ["[" * (CAP // 2) + "]" * (CAP // 2) + "\n",
+                 "a: " + "{b: " * (CAP // 4 - 1) + "\n",
+                 "- " * (CAP // 2) + "\n"]:
+        r, p, dt = timed(cli, tmp_path, text, "deep.yaml")
+        assert r.returncode == 2 and "nested deeper than 64 levels" in r.stderr, r.stderr[-500:]
+        assert f"{p}:1:" in r.stderr, r.stderr[-500:]
+        assert dt < 2, f"refusing {len(text)} bytes of nesting took {dt:.1f} s"
+
+
+def test_many_anchors_are_refused_quickly(cli, tmp_path):
+    # libyaml checks each new anchor against all earlier ones (quadratic).
+    n = CAP // 16
+    r, p, dt = timed(cli, tmp_path, "a: [" + ", ".join(f"&a{i} x" for i in range(n)) + "]\n",
+                     "anchors.yaml")
+    assert r.returncode == 2 and "more than 256 anchors" in r.stderr, r.stderr[-500:]
+    assert f"{p}:1:" in r.stderr and dt < 2, (dt, r.stderr[-500:])
+
+
+def test_aliases_cannot_multiply_the_work(cli, tmp_path):
+    # Each alias makes the loader walk its node again: 10,000 aliases of a 10,000-item list
+    # would be 10^8 feature lookups from a 300 KiB file.
+    feats = "[" + ", ".join(["VERSION_1"] * 10000) + "]"
+    text = (GOOD + f"  - expect: {{features: &f {feats}}}\n" +
+            "".join("  - expect: {features: *f}\n" for _ in range(10000)))
+    r, p, dt = timed(cli, tmp_path, text, "aliases.yaml")
+    assert r.returncode == 2 and "aliases expand the file to more than" in r.stderr, \
+        r.stderr[-500:]
+    assert dt < 2, dt
+
+
+def test_moderate_nesting_and_aliases_still_load(cli, tmp_path):
+    text = GOOD.replace("  - init\n", "  - init\n  - &w {write: {sector: 0, count: 1}}\n") + \
+        "  - *w\n" * 3 + "  - read: {sector: 0, count: 1}\n"
+    r, _ = run_file(cli, tmp_path, text)
+    assert r.returncode == 0, r.stdout + r.stderr
+
