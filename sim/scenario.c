@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <yaml.h>
 
@@ -274,6 +275,72 @@ const yaml_node_t *vs_ld_get(vs_loader *L, const yaml_node_t *map, const char *k
             return vs_ld_node(L, p->value);
     }
     return NULL;
+}
+
+/* Is `real` (canonical) strictly below the canonical folder `dir`? */
+static bool path_below(const char *real, const char *dir)
+{
+    size_t n = strlen(dir);
+    if (n == 1)
+        return real[0] == '/' && real[1];   /* dir is "/" */
+    return strncmp(real, dir, n) == 0 && real[n] == '/' && real[n + 1];
+}
+
+/* Where a file the scenario names but does not exist yet would be created: its folder
+ * resolved, its own name as written; a dangling symlink (created through) is refused. */
+static int own_file_new(vs_loader *L, const yaml_node_t *v, const char *what, const char *p,
+                        char *real)
+{
+    struct stat st;
+    if (lstat(p, &st) == 0)
+        return vs_ld_fail(L, v, "%s %s is a symlink to nothing; a scenario does not create "
+                          "files through symlinks", what, p);
+    const char *slash = strrchr(p, '/');
+    const char *base = slash ? slash + 1 : p;
+    if (!*base || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
+        return vs_ld_fail(L, v, "%s %s names a folder, not a file", what, p);
+    char parent[PATH_MAX], rp[PATH_MAX];
+    snprintf(parent, sizeof parent, "%.*s", slash ? (int)(slash - p) : 1, slash ? p : ".");
+    if (!realpath(parent[0] ? parent : "/", rp))
+        return vs_ld_fail(L, v, "%s: folder %s: %s", what, parent, strerror(errno));
+    if (snprintf(real, PATH_MAX, "%s/%s", strcmp(rp, "/") ? rp : "", base) >= PATH_MAX)
+        return vs_ld_fail(L, v, "%s: path too long", what);
+    return 0;
+}
+
+int vs_ld_own_file(vs_loader *L, const yaml_node_t *v, const char *what, char **out)
+{
+    const char *name = vs_ld_scalar(v);
+    if (!name || !*name)
+        return vs_ld_fail(L, v, "expected a file name for %s", what);
+    const char *slash = strrchr(L->path, '/');
+    char sdir[PATH_MAX], dir[PATH_MAX], self[PATH_MAX], real[PATH_MAX], p[PATH_MAX];
+    snprintf(sdir, sizeof sdir, "%.*s", slash ? (int)(slash - L->path) : 1,
+             slash ? L->path : ".");
+    if (!realpath(sdir[0] ? sdir : "/", dir) || !realpath(L->path, self))
+        return vs_ld_fail(L, v, "%s: the scenario's folder: %s", what, strerror(errno));
+    if (snprintf(p, sizeof p, "%s%s%s", name[0] == '/' ? "" : dir, name[0] == '/' ? "" : "/",
+                 name) >= (int)sizeof p)
+        return vs_ld_fail(L, v, "%s: path too long", what);
+    struct stat st;
+    if (realpath(p, real)) {
+        if (stat(real, &st) != 0 || !S_ISREG(st.st_mode))
+            return vs_ld_fail(L, v, "%s %s is not a regular file", what, name);
+        if (strcmp(real, self) == 0)
+            return vs_ld_fail(L, v, "%s %s is the scenario file itself", what, name);
+    } else if (errno == ENOENT || errno == ENOTDIR) {
+        int r = own_file_new(L, v, what, p, real);
+        if (r < 0)
+            return r;
+    } else {
+        return vs_ld_fail(L, v, "%s %s: %s", what, name, strerror(errno));
+    }
+    if (!path_below(real, dir))
+        return vs_ld_fail(L, v, "%s %s is outside the scenario's folder %s (it resolves to %s); "
+                          "a scenario may only write files in its own folder", what, name, dir,
+                          real);
+    *out = strdup(real);
+    return *out ? 0 : vs_ld_nomem(L);
 }
 
 /* Parser functions receive the scenario (top level) or the step being built. */

@@ -149,3 +149,41 @@ def test_moderate_nesting_and_aliases_still_load(cli, tmp_path):
     r, _ = run_file(cli, tmp_path, text)
     assert r.returncode == 0, r.stdout + r.stderr
 
+
+
+# ---- issue 16 item 7: a scenario writes only files inside its own folder
+
+def image_scenario(image):
+    return GOOD.replace("device: {kind: blk, capacity: 1MiB}",
+                        f"device: {{kind: blk, capacity: 1MiB, image: '{image}'}}")
+
+
+def test_image_outside_the_scenario_folder_is_refused(cli, tmp_path):
+    d = tmp_path / "scn"
+    d.mkdir()
+    other = tmp_path / "other-file"
+    other.write_bytes(b"precious\n" * 1000)
+    before = other.read_bytes()
+    os.symlink("../other-file", d / "link.img")
+    os.symlink("../created-by-scenario", d / "dangling.img")
+    (d / "sub").mkdir()
+    os.symlink("..", d / "sub" / "up")
+    for image in ["../other-file", str(other), "link.img", "dangling.img", "sub/up/../other-file",
+                  "sub/../../other-file", "s.yaml"]:
+        r, p = run_file(cli, d, image_scenario(image))
+        assert r.returncode == 2, (image, r.stdout, r.stderr)
+        assert f"{p}:4:" in r.stderr and "image" in r.stderr, (image, r.stderr)
+        assert other.read_bytes() == before, image
+        assert not (tmp_path / "created-by-scenario").exists(), image
+
+
+def test_image_inside_the_scenario_folder_is_used(cli, tmp_path):
+    (tmp_path / "imgs").mkdir()
+    (tmp_path / "imgs" / "real.img").write_bytes(b"")
+    os.symlink("imgs/real.img", tmp_path / "inside-link.img")
+    for image in ["disk.img", "imgs/a.img", "./imgs/../b.img", str(tmp_path / "c.img"),
+                  "inside-link.img"]:
+        r, _ = run_file(cli, tmp_path, image_scenario(image))
+        assert r.returncode == 0, (image, r.stdout, r.stderr)
+    for f in ["disk.img", "imgs/a.img", "b.img", "c.img", "imgs/real.img"]:
+        assert (tmp_path / f).stat().st_size == 1 << 20, f
