@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <yaml.h>
 
@@ -274,6 +275,72 @@ const yaml_node_t *vs_ld_get(vs_loader *L, const yaml_node_t *map, const char *k
             return vs_ld_node(L, p->value);
     }
     return NULL;
+}
+
+/* Is `real` (canonical) strictly below the canonical folder `dir`? */
+static bool path_below(const char *real, const char *dir)
+{
+    size_t n = strlen(dir);
+    if (n == 1)
+        return real[0] == '/' && real[1];   /* dir is "/" */
+    return strncmp(real, dir, n) == 0 && real[n] == '/' && real[n + 1];
+}
+
+/* Where a file the scenario names but does not exist yet would be created: its folder
+ * resolved, its own name as written; a dangling symlink (created through) is refused. */
+static int own_file_new(vs_loader *L, const yaml_node_t *v, const char *what, const char *p,
+                        char *real)
+{
+    struct stat st;
+    if (lstat(p, &st) == 0)
+        return vs_ld_fail(L, v, "%s %s is a symlink to nothing; a scenario does not create "
+                          "files through symlinks", what, p);
+    const char *slash = strrchr(p, '/');
+    const char *base = slash ? slash + 1 : p;
+    if (!*base || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
+        return vs_ld_fail(L, v, "%s %s names a folder, not a file", what, p);
+    char parent[PATH_MAX], rp[PATH_MAX];
+    snprintf(parent, sizeof parent, "%.*s", slash ? (int)(slash - p) : 1, slash ? p : ".");
+    if (!realpath(parent[0] ? parent : "/", rp))
+        return vs_ld_fail(L, v, "%s: folder %s: %s", what, parent, strerror(errno));
+    if (snprintf(real, PATH_MAX, "%s/%s", strcmp(rp, "/") ? rp : "", base) >= PATH_MAX)
+        return vs_ld_fail(L, v, "%s: path too long", what);
+    return 0;
+}
+
+int vs_ld_own_file(vs_loader *L, const yaml_node_t *v, const char *what, char **out)
+{
+    const char *name = vs_ld_scalar(v);
+    if (!name || !*name)
+        return vs_ld_fail(L, v, "expected a file name for %s", what);
+    const char *slash = strrchr(L->path, '/');
+    char sdir[PATH_MAX], dir[PATH_MAX], self[PATH_MAX], real[PATH_MAX], p[PATH_MAX];
+    snprintf(sdir, sizeof sdir, "%.*s", slash ? (int)(slash - L->path) : 1,
+             slash ? L->path : ".");
+    if (!realpath(sdir[0] ? sdir : "/", dir) || !realpath(L->path, self))
+        return vs_ld_fail(L, v, "%s: the scenario's folder: %s", what, strerror(errno));
+    if (snprintf(p, sizeof p, "%s%s%s", name[0] == '/' ? "" : dir, name[0] == '/' ? "" : "/",
+                 name) >= (int)sizeof p)
+        return vs_ld_fail(L, v, "%s: path too long", what);
+    struct stat st;
+    if (realpath(p, real)) {
+        if (stat(real, &st) != 0 || !S_ISREG(st.st_mode))
+            return vs_ld_fail(L, v, "%s %s is not a regular file", what, name);
+        if (strcmp(real, self) == 0)
+            return vs_ld_fail(L, v, "%s %s is the scenario file itself", what, name);
+    } else if (errno == ENOENT || errno == ENOTDIR) {
+        int r = own_file_new(L, v, what, p, real);
+        if (r < 0)
+            return r;
+    } else {
+        return vs_ld_fail(L, v, "%s %s: %s", what, name, strerror(errno));
+    }
+    if (!path_below(real, dir))
+        return vs_ld_fail(L, v, "%s %s is outside the scenario's folder %s (it resolves to %s); "
+                          "a scenario may only write files in its own folder", what, name, dir,
+                          real);
+    *out = strdup(real);
+    return *out ? 0 : vs_ld_nomem(L);
 }
 
 /* Parser functions receive the scenario (top level) or the step being built. */
@@ -729,6 +796,104 @@ static int validate(vs_loader *L, vs_scenario *s, const yaml_node_t *root)
     return s->dev->steps->finish ? s->dev->steps->finish(L, s, root) : 0;
 }
 
+/* Limits that keep loading linear in the file's size. libyaml's scanner costs O(flow depth)
+ * per token (40,000 levels of `[` took 5 s, a 1 MiB file would take an hour), its loader
+ * checks each anchor against every earlier one, and each alias makes our walker read its
+ * node again. A scenario needs a few levels, a few anchors and aliases. */
+enum {
+    LD_MAX_DEPTH = 64,
+    LD_MAX_ANCHORS = 256,
+    LD_MAX_EXPANDED = 1 << 21,  /* nodes, counting each alias as the node it stands for */
+};
+
+typedef struct ld_shape {
+    struct { char *name; uint64_t nodes; } anchors[LD_MAX_ANCHORS];
+    unsigned nanchors, depth;
+    uint64_t nodes;                                 /* expanded so far */
+    struct { int anchor; uint64_t start; } open[LD_MAX_DEPTH + 1];
+} ld_shape;
+
+static int shape_fail(const char *path, const yaml_mark_t *m, vs_err *e, const char *what)
+{
+    return vs_err_set(e, VS_EINVAL, "%s:%zu:%zu: %s", path, m->line + 1, m->column + 1, what);
+}
+
+/* One event of the pre-pass: depth, anchors and the expanded size. */
+static int shape_event(ld_shape *sh, const yaml_event_t *ev, const char *path, vs_err *e)
+{
+    const yaml_char_t *anchor = NULL;
+    switch (ev->type) {
+    case YAML_ALIAS_EVENT:
+        for (unsigned i = 0; i < sh->nanchors; i++)
+            if (strcmp(sh->anchors[i].name, (const char *)ev->data.alias.anchor) == 0)
+                sh->nodes += sh->anchors[i].nodes;  /* undefined: the loader says so */
+        break;
+    case YAML_SCALAR_EVENT: anchor = ev->data.scalar.anchor; sh->nodes++; break;
+    case YAML_SEQUENCE_START_EVENT: anchor = ev->data.sequence_start.anchor; break;
+    case YAML_MAPPING_START_EVENT: anchor = ev->data.mapping_start.anchor; break;
+    case YAML_SEQUENCE_END_EVENT:
+    case YAML_MAPPING_END_EVENT: {
+        if (!sh->depth)
+            break;
+        sh->depth--;
+        int a = sh->open[sh->depth].anchor;
+        if (a >= 0)
+            sh->anchors[a].nodes = sh->nodes - sh->open[sh->depth].start + 1;
+        break;
+    }
+    default: return 0;
+    }
+    if (sh->nodes > LD_MAX_EXPANDED)
+        return shape_fail(path, &ev->start_mark, e, "aliases expand the file to more than "
+                          "2 million nodes; not a scenario file");
+    if (anchor && sh->nanchors == LD_MAX_ANCHORS)
+        return shape_fail(path, &ev->start_mark, e, "more than 256 anchors; not a scenario file");
+    int a = -1;
+    if (anchor) {
+        if (!(sh->anchors[sh->nanchors].name = strdup((const char *)anchor)))
+            return vs_err_set(e, VS_ENOMEM, "out of memory");
+        sh->anchors[sh->nanchors].nodes = 1;
+        a = (int)sh->nanchors++;
+    }
+    if (ev->type == YAML_SEQUENCE_START_EVENT || ev->type == YAML_MAPPING_START_EVENT) {
+        if (sh->depth == LD_MAX_DEPTH)
+            return shape_fail(path, &ev->start_mark, e, "nested deeper than 64 levels; not a "
+                              "scenario file");
+        sh->nodes++;
+        sh->open[sh->depth].anchor = a;
+        sh->open[sh->depth++].start = sh->nodes;
+    }
+    return 0;
+}
+
+/* Reads the whole stream as events, before libyaml builds a document from it, and stops
+ * at the first event past a limit: the scanner never goes deeper than the limit plus its
+ * look-ahead (at most 1024 characters). Malformed YAML is left to the loader to report. */
+static int check_shape(FILE *f, const char *path, vs_err *e)
+{
+    ld_shape *sh = calloc(1, sizeof *sh);
+    if (!sh)
+        return vs_err_set(e, VS_ENOMEM, "out of memory");
+    yaml_parser_t p;
+    yaml_parser_initialize(&p);
+    yaml_parser_set_input_file(&p, f);
+    int r = 0;
+    for (bool end = false; !end && r == 0;) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(&p, &ev))
+            break;
+        end = ev.type == YAML_STREAM_END_EVENT;
+        r = shape_event(sh, &ev, path, e);
+        yaml_event_delete(&ev);
+    }
+    yaml_parser_delete(&p);
+    for (unsigned i = 0; i < sh->nanchors; i++)
+        free(sh->anchors[i].name);
+    free(sh);
+    rewind(f);
+    return r;
+}
+
 /* Opens and parses a whole YAML document into L->doc; errors name file:line:column. */
 static int load_yaml(const char *path, vs_loader *L, vs_err *e)
 {
@@ -738,13 +903,17 @@ static int load_yaml(const char *path, vs_loader *L, vs_err *e)
     FILE *f = fopen(path, "rb");
     if (!f)
         return vs_err_set(e, VS_EINVAL, "%s: cannot open: %s", path, strerror(errno));
-    /* Scenarios are small; a huge file is a mistake (and libyaml is quadratic on deep
-     * nesting). */
+    /* Scenarios are small; a huge file is a mistake. */
     if (fseek(f, 0, SEEK_END) == 0 && ftell(f) > (1L << 20)) {
         fclose(f);
         return vs_err_set(e, VS_EINVAL, "%s: larger than 1 MiB; not a scenario file", path);
     }
     rewind(f);
+    int sr = check_shape(f, path, e);
+    if (sr < 0) {
+        fclose(f);
+        return sr;
+    }
     yaml_parser_t p;
     yaml_parser_initialize(&p);
     yaml_parser_set_input_file(&p, f);

@@ -44,6 +44,11 @@ int vs_ld_enum(vs_loader *L, const yaml_node_t *n, const char *const *names, int
                int *out);
 /* A list of feature names of the scenario's device (and device-independent ones). */
 int vs_ld_features(vs_loader *L, const yaml_node_t *v, uint64_t *out);
+/* A file the scenario may write (`what`: "image", for messages): the name, relative to the
+ * scenario's folder or absolute, must resolve (symlinks and ".." followed) to a regular
+ * file or a new name strictly inside that folder, and not the scenario itself. *out gets
+ * the canonical absolute path, so later opens do not resolve the name again. */
+int vs_ld_own_file(vs_loader *L, const yaml_node_t *v, const char *what, char **out);
 int vs_ld_walk(vs_loader *L, const yaml_node_t *map, const vs_field *fields, void *ctx,
                const char *what);
 const yaml_node_t *vs_ld_get(vs_loader *L, const yaml_node_t *map, const char *key);

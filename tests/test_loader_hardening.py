@@ -94,3 +94,96 @@ def test_verify_modes(cli, tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     r, _ = run_file(cli, tmp_path, GOOD + "  - workload: {rw: randrw, number_ios: 50, verify: sha9}\n")
     assert r.returncode == 2 and "unknown verify mode" in r.stderr
+
+
+# ---- issue 16 item 6: nesting and aliases are bounded, so loading is linear in the size
+
+CAP = (1 << 20) - 2          # just under the 1 MiB file cap
+
+
+def timed(cli, tmp_path, text, name):
+    import time
+    p = tmp_path / name
+    p.write_text(text)
+    t0 = time.monotonic()
+    r = cli("run", "-q", p, timeout=120)
+    return r, p, time.monotonic() - t0
+
+
+def test_deep_flow_nesting_is_refused_quickly(cli, tmp_path):
+    # libyaml's scanner costs O(depth) per token: 40,000 levels took 4.9 s, a file at the
+    # cap over an hour. The depth is checked as the events arrive.
+    for text in ["[" * (CAP // 2) + "]" * (CAP // 2) + "\n",
+                 "a: " + "{b: " * (CAP // 4 - 1) + "\n",
+                 "- " * (CAP // 2) + "\n"]:
+        r, p, dt = timed(cli, tmp_path, text, "deep.yaml")
+        assert r.returncode == 2 and "nested deeper than 64 levels" in r.stderr, r.stderr[-500:]
+        assert f"{p}:1:" in r.stderr, r.stderr[-500:]
+        assert dt < 2, f"refusing {len(text)} bytes of nesting took {dt:.1f} s"
+
+
+def test_many_anchors_are_refused_quickly(cli, tmp_path):
+    # libyaml checks each new anchor against all earlier ones (quadratic).
+    n = CAP // 16
+    r, p, dt = timed(cli, tmp_path, "a: [" + ", ".join(f"&a{i} x" for i in range(n)) + "]\n",
+                     "anchors.yaml")
+    assert r.returncode == 2 and "more than 256 anchors" in r.stderr, r.stderr[-500:]
+    assert f"{p}:1:" in r.stderr and dt < 2, (dt, r.stderr[-500:])
+
+
+def test_aliases_cannot_multiply_the_work(cli, tmp_path):
+    # Each alias makes the loader walk its node again: 10,000 aliases of a 10,000-item list
+    # would be 10^8 feature lookups from a 300 KiB file.
+    feats = "[" + ", ".join(["VERSION_1"] * 10000) + "]"
+    text = (GOOD + f"  - expect: {{features: &f {feats}}}\n" +
+            "".join("  - expect: {features: *f}\n" for _ in range(10000)))
+    r, p, dt = timed(cli, tmp_path, text, "aliases.yaml")
+    assert r.returncode == 2 and "aliases expand the file to more than" in r.stderr, \
+        r.stderr[-500:]
+    assert dt < 2, dt
+
+
+def test_moderate_nesting_and_aliases_still_load(cli, tmp_path):
+    text = GOOD.replace("  - init\n", "  - init\n  - &w {write: {sector: 0, count: 1}}\n") + \
+        "  - *w\n" * 3 + "  - read: {sector: 0, count: 1}\n"
+    r, _ = run_file(cli, tmp_path, text)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+
+# ---- issue 16 item 7: a scenario writes only files inside its own folder
+
+def image_scenario(image):
+    return GOOD.replace("device: {kind: blk, capacity: 1MiB}",
+                        f"device: {{kind: blk, capacity: 1MiB, image: '{image}'}}")
+
+
+def test_image_outside_the_scenario_folder_is_refused(cli, tmp_path):
+    d = tmp_path / "scn"
+    d.mkdir()
+    other = tmp_path / "other-file"
+    other.write_bytes(b"precious\n" * 1000)
+    before = other.read_bytes()
+    os.symlink("../other-file", d / "link.img")
+    os.symlink("../created-by-scenario", d / "dangling.img")
+    (d / "sub").mkdir()
+    os.symlink("..", d / "sub" / "up")
+    for image in ["../other-file", str(other), "link.img", "dangling.img", "sub/up/../other-file",
+                  "sub/../../other-file", "s.yaml"]:
+        r, p = run_file(cli, d, image_scenario(image))
+        assert r.returncode == 2, (image, r.stdout, r.stderr)
+        assert f"{p}:4:" in r.stderr and "image" in r.stderr, (image, r.stderr)
+        assert other.read_bytes() == before, image
+        assert not (tmp_path / "created-by-scenario").exists(), image
+
+
+def test_image_inside_the_scenario_folder_is_used(cli, tmp_path):
+    (tmp_path / "imgs").mkdir()
+    (tmp_path / "imgs" / "real.img").write_bytes(b"")
+    os.symlink("imgs/real.img", tmp_path / "inside-link.img")
+    for image in ["disk.img", "imgs/a.img", "./imgs/../b.img", str(tmp_path / "c.img"),
+                  "inside-link.img"]:
+        r, _ = run_file(cli, tmp_path, image_scenario(image))
+        assert r.returncode == 0, (image, r.stdout, r.stderr)
+    for f in ["disk.img", "imgs/a.img", "b.img", "c.img", "imgs/real.img"]:
+        assert (tmp_path / f).stat().st_size == 1 << 20, f

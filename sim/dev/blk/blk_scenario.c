@@ -48,28 +48,15 @@ PARSER(dev_capacity)
 }
 PARSER(dev_image)
 {
-    char *img = NULL;
-    int r = vs_ld_str(L, v, &img);
-    if (r < 0)
-        return r;
+    const char *img = vs_ld_scalar(v);
+    if (!img)
+        return vs_ld_fail(L, v, "expected ram or a file name, found %s", vs_ld_kind(v));
     free(O->image);
     O->image = NULL;
-    if (strcmp(img, "ram") == 0) {
-        free(img);
+    if (strcmp(img, "ram") == 0)
         return 0;
-    }
-    if (img[0] == '/') {
-        O->image = img;
-        return 0;
-    }
-    /* Relative paths are relative to the scenario file. */
-    const char *slash = strrchr(vs_ld_path(L), '/');
-    int dirlen = slash ? (int)(slash - vs_ld_path(L)) : 1;
-    const char *dir = slash ? vs_ld_path(L) : ".";
-    if (asprintf(&O->image, "%.*s/%s", dirlen, dir, img) < 0)
-        O->image = NULL;
-    free(img);
-    return O->image ? 0 : vs_ld_nomem(L);
+    /* The image is opened read-write: only inside the scenario's own folder. */
+    return vs_ld_own_file(L, v, "image", &O->image);
 }
 PARSER(dev_ro) { return vs_ld_bool(L, v, &O->read_only); }
 PARSER(dev_blk_size)
