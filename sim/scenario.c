@@ -373,15 +373,27 @@ int vs_ld_features(vs_loader *L, const yaml_node_t *v, uint64_t *out)
  * `device:` keys are the device's); `kind` is then only checked again in place. */
 static int device_kind(vs_loader *L, const yaml_node_t *v, const vs_sim_dev **out)
 {
-    const char *names[16];
+    enum { NAMES_MAX = 64 };
+    const char *names[NAMES_MAX];
     int n = 0;
-    for (const vs_sim_dev *const *d = vs_sim_devs; *d && n < 16; d++)
+    for (const vs_sim_dev *const *d = vs_sim_devs; *d && n < NAMES_MAX; d++)
         names[n++] = (*d)->name;
     int k = 0;
     int r = vs_ld_enum(L, v, names, n, &k);
     if (r == 0)
         *out = vs_sim_devs[k];
     return r;
+}
+
+/* The device of a scenario that names none: the one whose table says it is the default
+ * (blk, for the files written before there was a choice), never "whichever folder sorts
+ * first", so adding a device changes no existing scenario. */
+static const vs_sim_dev *default_device(void)
+{
+    for (const vs_sim_dev *const *d = vs_sim_devs; *d; d++)
+        if ((*d)->default_kind)
+            return *d;
+    return NULL;
 }
 PARSER(dev_kind)
 {
@@ -732,17 +744,17 @@ static void scenario_defaults(vs_scenario *s)
     s->timing.a_ns = 1000;
 }
 
-/* The scenario's device (`device: {kind: ...}`; without one, the registry's first), its
+/* The scenario's device (`device: {kind: ...}`; without one, the default device), its
  * options and every default, before any key is read. */
 static int scenario_device(vs_loader *L, vs_scenario *s, const yaml_node_t *root)
 {
-    const vs_sim_dev *d = vs_sim_devs[0];
+    const vs_sim_dev *d = default_device();
     const yaml_node_t *dev = vs_ld_get(L, root, "device");
     const yaml_node_t *kind = dev ? vs_ld_get(L, dev, "kind") : NULL;
-    if (!d)
-        return vs_err_set(L->e, VS_ENOTSUP, "%s: no device is built in", L->path);
     if (kind && device_kind(L, kind, &d) < 0)
         return -VS_EINVAL;
+    if (!d)
+        return vs_ld_fail(L, dev ? dev : root, "missing required key 'kind' (the device)");
     L->dev = d;
     s->dev = d;
     s->device_id = d->device_id;

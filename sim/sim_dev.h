@@ -16,6 +16,7 @@
 #ifndef VS_SIM_DEV_H
 #define VS_SIM_DEV_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct vs_drv_personality;
@@ -26,6 +27,9 @@ struct vs_mutant_set;
 typedef struct vs_sim_dev {
     const char *name;            /* "blk": the scenario's `device: kind`, serve --device */
     uint32_t device_id;          /* virtio device id (enum vs_device_id) */
+    /* The device of scenarios that name none (`device: kind` absent): at most one table
+     * sets it (blk, whose scenarios predate the choice). */
+    bool default_kind;
     const struct vs_drv_personality *driver;
     const struct vs_step_set *steps;
     const struct vs_backend_present *backends;

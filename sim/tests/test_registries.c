@@ -47,8 +47,11 @@ END_TEST
 
 START_TEST(every_device_is_complete)
 {
-    size_t n = 0;
+    size_t n = 0, defaults = 0;
     for (const vs_sim_dev *const *d = vs_sim_devs; *d; d++, n++) {
+        defaults += (*d)->default_kind;
+        /* a hook a back-end calls needs its partner (expect: config: parses, then runs) */
+        ck_assert((*d)->steps->expect_config == NULL || (*d)->steps->expect_config_run);
         ck_assert_ptr_eq(vs_sim_dev_by_name((*d)->name), *d);
         ck_assert_ptr_eq(vs_sim_dev_by_id((*d)->device_id), *d);
         ck_assert_ptr_nonnull((*d)->steps);
@@ -64,6 +67,7 @@ START_TEST(every_device_is_complete)
         }
     }
     ck_assert_uint_ge(n, 1);
+    ck_assert_uint_eq(defaults, 1);   /* scenarios without `kind` keep meaning one device */
     ck_assert_ptr_null(vs_sim_dev_by_name("no-such-device"));
 }
 END_TEST

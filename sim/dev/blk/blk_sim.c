@@ -8,6 +8,7 @@
 const vs_sim_dev vs_sim_devs_blk = {
     .name = "blk",
     .device_id = VS_DEV_BLK,
+    .default_kind = true,
     .steps = &vs_blk_step_set,
     .backends = &vs_blk_backends,
     .mutants = &vs_blk_mutants,
