@@ -589,6 +589,47 @@ dev_fail(split_dev *q, vs_err *e, int code, unsigned desc, int ient, const char 
 
 typedef unsigned long long ull;
 
+/* The checks of an INDIRECT descriptor (desc rd, the count-th of its chain) and the
+ * translation of its table into *tbl; 0, or dev_fail's error. Inline: pop is the hot path. */
+static inline int dev_enter_indirect(split_dev *q, vs_err *e, unsigned rd, int ient,
+                                     unsigned count, uint16_t fl, uint64_t addr, uint32_t len,
+                                     const uint8_t **tbl)
+{
+    if (ient >= 0)
+        return dev_fail(q, e, VS_EPROTO, rd, ient, "split: nested indirect",
+                        "INDIRECT descriptor inside an indirect table");
+    if (!q->has_indirect)
+        return dev_fail(q, e, VS_EPROTO, rd, -1, "split: INDIRECT not negotiated",
+                        "INDIRECT set but VIRTIO_F_INDIRECT_DESC not negotiated");
+    if (fl & VS_DESC_F_NEXT)
+        return dev_fail(q, e, VS_EPROTO, rd, -1, "split: INDIRECT with NEXT",
+                        "INDIRECT and NEXT both set");
+    if (unlikely(q->mutations & VS_VQ_MUT_INDIRECT_WRITE_REJECTED) && (fl & VS_DESC_F_WRITE))
+        return dev_fail(q, e, VS_EPROTO, rd, -1, "mutant: indirect with WRITE",
+                        "WRITE set on an indirect descriptor");
+    if (unlikely(q->mutations & VS_VQ_MUT_DIRECT_THEN_INDIRECT_REJECTED) && count > 1)
+        return dev_fail(q, e, VS_EPROTO, rd, -1, "mutant: indirect after direct",
+                        "indirect descriptor after %u direct ones", count - 1);
+    if (len == 0 || (len & 15))
+        return dev_fail(q, e, VS_EPROTO, rd, -1, "split: indirect table length",
+                        "indirect table len %u is not a non-zero multiple of 16", len);
+    if (len - 1 > UINT64_MAX - addr)
+        return dev_fail(q, e, VS_EPROTO, rd, -1, "split: address wrap",
+                        "indirect table 0x%llx+%u wraps the 64-bit address space", (ull)addr,
+                        len);
+    const uint8_t *t = vs_gmem_translate(q->gm, addr, len, VS_GMEM_READ, NULL);
+    if (!t) {
+        if (!vs_gmem_span_ok(q->gm, addr, len, VS_GMEM_READ))
+            return dev_fail(q, e, VS_EPROTO, rd, -1, "split: indirect table outside guest memory",
+                            "indirect table [0x%llx,+%u) is not readable guest memory",
+                            (ull)addr, len);
+        return dev_fail(q, e, VS_EPROTO, rd, -1, "device limit: indirect table",
+                        "indirect table [0x%llx,+%u) spans guest memory regions", (ull)addr, len);
+    }
+    *tbl = t;
+    return 0;
+}
+
 int vs_split_dev_pop(vs_vq_dev *qq, vs_chain *c, vs_err *e)
 {
     split_dev *q = DEV(qq);
@@ -644,42 +685,10 @@ int vs_split_dev_pop(vs_vq_dev *qq, vs_chain *c, vs_err *e)
         const uint16_t fl = LE16(d.flags);
 
         if (unlikely(fl & VS_DESC_F_INDIRECT)) {
-            if (ient >= 0)
-                return dev_fail(q, e, VS_EPROTO, rd, ient, "split: nested indirect",
-                                "INDIRECT descriptor inside an indirect table");
-            if (!q->has_indirect)
-                return dev_fail(q, e, VS_EPROTO, rd, -1, "split: INDIRECT not negotiated",
-                                "INDIRECT set but VIRTIO_F_INDIRECT_DESC not negotiated");
-            if (fl & VS_DESC_F_NEXT)
-                return dev_fail(q, e, VS_EPROTO, rd, -1, "split: INDIRECT with NEXT",
-                                "INDIRECT and NEXT both set");
-            if (unlikely(q->mutations & VS_VQ_MUT_INDIRECT_WRITE_REJECTED) &&
-                (fl & VS_DESC_F_WRITE))
-                return dev_fail(q, e, VS_EPROTO, rd, -1, "mutant: indirect with WRITE",
-                                "WRITE set on an indirect descriptor");
-            if (unlikely(q->mutations & VS_VQ_MUT_DIRECT_THEN_INDIRECT_REJECTED) && count > 1)
-                return dev_fail(q, e, VS_EPROTO, rd, -1, "mutant: indirect after direct",
-                                "indirect descriptor after %u direct ones", count - 1);
-            if (len == 0 || (len & 15))
-                return dev_fail(q, e, VS_EPROTO, rd, -1, "split: indirect table length",
-                                "indirect table len %u is not a non-zero multiple of 16", len);
-            if (len - 1 > UINT64_MAX - addr)
-                return dev_fail(q, e, VS_EPROTO, rd, -1, "split: address wrap",
-                                "indirect table 0x%llx+%u wraps the 64-bit address space",
-                                (ull)addr, len);
-            const uint8_t *t = vs_gmem_translate(q->gm, addr, len, VS_GMEM_READ, NULL);
-            if (!t) {
-                if (!vs_gmem_span_ok(q->gm, addr, len, VS_GMEM_READ))
-                    return dev_fail(q, e, VS_EPROTO, rd, -1,
-                                    "split: indirect table outside guest memory",
-                                    "indirect table [0x%llx,+%u) is not readable guest memory",
-                                    (ull)addr, len);
-                return dev_fail(q, e, VS_EPROTO, rd, -1, "device limit: indirect table",
-                                "indirect table [0x%llx,+%u) spans guest memory regions", (ull)addr,
-                                len);
-            }
+            const int rc = dev_enter_indirect(q, e, rd, ient, count, fl, addr, len, &tbl);
+            if (rc < 0)
+                return rc;
             ndesc = count;
-            tbl = t;
             tmax = len / 16;
             i = 0;
             ient = 0;

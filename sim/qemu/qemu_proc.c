@@ -145,6 +145,256 @@ static int start_fail(vs_qemu *q, vs_err *e, int code, const char *what)
     return rc;
 }
 
+/* What vs_qemu_start holds only while it starts QEMU; start_release frees it on every path
+ * (the vs_qemu itself, pid, temp dir, qtest and cmdline included, is freed by the caller). */
+struct start_ctx {
+    int listen_fd, err_fd, pipefd[2];
+    char fw_path[PATH_MAX];
+    char *argv[MAX_ARGS + 1];
+    char *owned[16]; /* the strdup'ed arguments of argv */
+    int nowned, argc;
+    int64_t deadline; /* of the whole start-up, in vs_child_now_ms time */
+};
+
+static void start_release(struct start_ctx *sc)
+{
+    if (sc->listen_fd >= 0)
+        close(sc->listen_fd);
+    if (sc->err_fd >= 0)
+        close(sc->err_fd);
+    if (sc->pipefd[0] >= 0)
+        close(sc->pipefd[0]);
+    if (sc->pipefd[1] >= 0)
+        close(sc->pipefd[1]);
+    for (int i = 0; i < sc->nowned; i++)
+        free(sc->owned[i]);
+    sc->listen_fd = sc->err_fd = sc->pipefd[0] = sc->pipefd[1] = -1;
+    sc->nowned = 0;
+}
+
+/* The temporary directory with the firmware, the qtest socket QEMU will connect to
+ * (listening) and QEMU's stderr file (open for writing). */
+static int start_prepare(vs_qemu *q, const vs_qemu_opts *o, struct start_ctx *sc, vs_err *e)
+{
+    int rc = vs_child_make_tmpdir("qemu", o->tmp_base, q->dir, sizeof q->dir, e);
+    if (rc < 0)
+        return rc;
+    if (strlen(q->dir) + 1 + strlen(SOCK_NAME) + 1 > sizeof q->sock_path)
+        return vs_err_set(e, VS_EINVAL, "qemu start: temp dir path too long for a unix socket");
+    join_path(q->dir, SOCK_NAME, q->sock_path, sizeof q->sock_path);
+    join_path(q->dir, ERR_NAME, q->stderr_path, sizeof q->stderr_path);
+    join_path(q->dir, FW_NAME, sc->fw_path, sizeof sc->fw_path);
+    rc = vs_qemu_firmware_write(sc->fw_path, e);
+    if (rc < 0)
+        return rc;
+
+    sc->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (sc->listen_fd < 0)
+        return vs_err_set(e, VS_EIO, "qemu start: socket: %s", strerror(errno));
+    struct sockaddr_un sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    memcpy(sa.sun_path, q->sock_path, strlen(q->sock_path) + 1);
+    if (bind(sc->listen_fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
+        listen(sc->listen_fd, 1) != 0)
+        return vs_err_set(e, VS_EIO, "qemu start: bind/listen %s: %s", q->sock_path,
+                          strerror(errno));
+    sc->err_fd = open(q->stderr_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_APPEND,
+                      0600);
+    if (sc->err_fd < 0)
+        return vs_err_set(e, VS_EIO, "qemu start: %s: %s", q->stderr_path, strerror(errno));
+    return 0;
+}
+
+/* QEMU's command line into sc->argv (and q->cmdline). */
+static int start_build_argv(vs_qemu *q, const vs_qemu_opts *o, const char *bin,
+                            struct start_ctx *sc, vs_err *e)
+{
+    char tmp[PATH_MAX + 128];
+#define ADD(s) do { if (sc->argc < MAX_ARGS) sc->argv[sc->argc++] = (char *)(s); } while (0)
+#define ADDF(...) do { snprintf(tmp, sizeof tmp, __VA_ARGS__); \
+        sc->owned[sc->nowned] = strdup(tmp); ADD(sc->owned[sc->nowned]); sc->nowned++; } while (0)
+    ADD(bin);
+    ADD("-nodefaults");
+    ADD("-no-user-config");
+    ADD("-display");
+    ADD("none");
+    ADD("-accel");
+    ADD(o->accel && *o->accel ? o->accel : "tcg");
+    ADD("-smp");
+    ADD("1");
+    ADD("-m");
+    ADDF("%" PRIu64 "M", o->mem_size >> 20);
+    ADD("-object");
+    ADDF("memory-backend-file,id=vs-mem,size=%" PRIu64 ",mem-path=/proc/self/fd/%d,share=on",
+         o->mem_size, o->mem_fd);
+    ADD("-machine");
+    ADDF("%s,memory-backend=vs-mem", o->machine && *o->machine ? o->machine : "q35");
+    ADD("-bios");
+    ADD(sc->fw_path);
+    ADD("-qtest");
+    ADDF("unix:%s", q->sock_path);
+    ADD("-qtest-log");
+    ADD("/dev/null");
+    int nextra = 0;
+    if (o->extra_args)
+        for (; o->extra_args[nextra]; nextra++)
+            ADD(o->extra_args[nextra]);
+    sc->argv[sc->argc] = NULL;
+#undef ADD
+#undef ADDF
+    for (int i = 0; i < sc->nowned; i++)
+        if (!sc->owned[i])
+            return vs_err_set(e, VS_ENOMEM, "qemu start: out of memory");
+    if (sc->argc >= MAX_ARGS)
+        return vs_err_set(e, VS_EINVAL, "qemu start: too many arguments (max %d)", MAX_ARGS);
+    build_cmdline(q, sc->argv);
+    return 0;
+}
+
+/* The forked child: async-signal-safe calls only. Execs QEMU, or writes errno to wfd. */
+static _Noreturn void start_child(const vs_qemu_opts *o, const char *bin, char *const argv[],
+                                  int devnull, int err_fd, int wfd, pid_t parent)
+{
+    setpgid(0, 0);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent)
+        _exit(126);
+    for (int s = 1; s < NSIG; s++)
+        if (s != SIGKILL && s != SIGSTOP)
+            signal(s, SIG_DFL);
+    if (devnull >= 0)
+        dup2(devnull, 0);
+    dup2(err_fd, 1);
+    dup2(err_fd, 2);
+    /* everything else close-on-exec, except guest RAM and keep_fds */
+    if (close_range(3, ~0u, CLOSE_RANGE_CLOEXEC) != 0)
+        for (int fd = 3; fd < 4096; fd++)
+            fcntl(fd, F_SETFD, FD_CLOEXEC);
+    fcntl(o->mem_fd, F_SETFD, 0);
+    for (size_t i = 0; i < o->n_keep_fds; i++)
+        fcntl(o->keep_fds[i], F_SETFD, 0);
+    if (o->pin_cpu && o->cpu >= 0 && o->cpu < CPU_SETSIZE) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(o->cpu, &set);
+        sched_setaffinity(0, sizeof set, &set);
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    execv(bin, argv);
+    int err = errno;
+    ssize_t w = write(wfd, &err, sizeof err);
+    (void)w;
+    _exit(127);
+}
+
+/* Fork and exec QEMU, register it, and learn whether the exec worked (the CLOEXEC pipe
+ * stays silent if it did). */
+static int start_spawn(vs_qemu *q, const vs_qemu_opts *o, const char *bin,
+                       struct start_ctx *sc, vs_err *e)
+{
+    if (pipe2(sc->pipefd, O_CLOEXEC) != 0)
+        return vs_err_set(e, VS_EIO, "qemu start: pipe: %s", strerror(errno));
+    int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+    pid_t parent = getpid();
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old); /* no handler runs in the child */
+    pid_t pid = fork();
+    if (pid == 0)
+        start_child(o, bin, sc->argv, devnull, sc->err_fd, sc->pipefd[1], parent);
+    int fork_err = errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (devnull >= 0)
+        close(devnull);
+    if (pid < 0)
+        return vs_err_set(e, VS_EIO, "qemu start: fork: %s", strerror(fork_err));
+    q->pid = pid;
+    q->reg_slot = vs_child_register(VS_CHILD_QEMU, pid, q->dir, tmp_files);
+    close(sc->pipefd[1]);
+    sc->pipefd[1] = -1;
+    close(sc->err_fd);
+    sc->err_fd = -1;
+    int child_err = 0;
+    ssize_t n;
+    while ((n = read(sc->pipefd[0], &child_err, sizeof child_err)) < 0 && errno == EINTR)
+        ;
+    if (n == (ssize_t)sizeof child_err) {
+        char m[PATH_MAX + 64];
+        snprintf(m, sizeof m, "exec %s: %s", bin, strerror(child_err));
+        return start_fail(q, e, VS_EBACKEND, m);
+    }
+    if (q->reg_slot < 0)
+        return start_fail(q, e, VS_EBACKEND, "too many QEMU processes (registry full)");
+    return 0;
+}
+
+/* Wait (until sc->deadline) for QEMU to connect to the qtest socket; the connection, or
+ * < 0 with the listening socket still open. */
+static int start_accept(vs_qemu *q, const vs_qemu_opts *o, struct start_ctx *sc, vs_err *e)
+{
+    int startup = o->startup_timeout_ms > 0 ? o->startup_timeout_ms : 10000;
+    sc->deadline = vs_child_now_ms() + startup;
+    int conn = -1;
+    while (conn < 0) {
+        int64_t left = sc->deadline - vs_child_now_ms();
+        if (left <= 0) {
+            char m[96];
+            snprintf(m, sizeof m, "QEMU did not connect to the qtest socket within %d ms",
+                     startup);
+            return start_fail(q, e, VS_ETIMEDOUT, m);
+        }
+        struct pollfd p = { .fd = sc->listen_fd, .events = POLLIN };
+        int r = poll(&p, 1, left < 20 ? (int)left : 20);
+        if (r > 0) {
+            conn = accept4(sc->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+            if (conn < 0 && errno != EINTR && errno != EAGAIN) {
+                char m[96];
+                snprintf(m, sizeof m, "accept: %s", strerror(errno));
+                return start_fail(q, e, VS_EIO, m);
+            }
+        }
+        if (conn < 0 && reap(q, false))
+            return start_fail(q, e, VS_EBACKEND, "QEMU exited during start-up");
+    }
+    return conn;
+}
+
+/* QEMU's qtest connection, and its first command: the machine is up and little-endian. */
+static int start_handshake(vs_qemu *q, const vs_qemu_opts *o, struct start_ctx *sc,
+                           vs_err *e)
+{
+    int conn = start_accept(q, o, sc, e);
+    if (conn < 0)
+        return conn;
+    close(sc->listen_fd);
+    sc->listen_fd = -1;
+    unlink(q->sock_path);
+
+    int rc = vs_qtest_open_fd(conn, &q->qt, e);
+    if (rc < 0)
+        return rc;
+    vs_qtest_set_stderr_path(q->qt, q->stderr_path);
+    int64_t left = sc->deadline - vs_child_now_ms();
+    vs_qtest_set_timeout_ms(q->qt, left > 100 ? (int)left : 100);
+    char reply[32];
+    vs_err he = { 0 };
+    rc = vs_qtest_command(q->qt, "endianness", reply, sizeof reply, &he);
+    if (rc < 0) {
+        reap(q, rc == -VS_EBACKEND);
+        return start_fail(q, e, rc == -VS_ETIMEDOUT ? VS_ETIMEDOUT : VS_EBACKEND,
+                          rc == -VS_ETIMEDOUT ? "QEMU did not answer the first qtest command"
+                                              : "QEMU exited before the machine was ready");
+    }
+    if (strcmp(reply, "little") != 0)
+        return start_fail(q, e, VS_EBACKEND, "target is not little-endian");
+    vs_qtest_set_timeout_ms(q->qt, o->qtest_timeout_ms > 0 ? o->qtest_timeout_ms
+                                                            : VS_QTEST_DEFAULT_TIMEOUT_MS);
+    return 0;
+}
+
 int vs_qemu_start(const vs_qemu_opts *o, vs_qemu **out, vs_err *e)
 {
     if (!o || !out)
@@ -173,224 +423,19 @@ int vs_qemu_start(const vs_qemu_opts *o, vs_qemu **out, vs_err *e)
     q->reg_slot = -1;
     q->stderr_rfd = -1;
     q->grace_ms = o->stop_grace_ms > 0 ? o->stop_grace_ms : 2000;
-    int listen_fd = -1, err_fd = -1, pipefd[2] = { -1, -1 };
-    char *argv[MAX_ARGS + 1];
-    char *owned[16];
-    int nowned = 0, argc = 0;
+    struct start_ctx sc = { .listen_fd = -1, .err_fd = -1, .pipefd = { -1, -1 } };
 
-    rc = vs_child_make_tmpdir("qemu", o->tmp_base, q->dir, sizeof q->dir, e);
-    if (rc < 0)
-        goto fail;
-    if (strlen(q->dir) + 1 + strlen(SOCK_NAME) + 1 > sizeof q->sock_path) {
-        rc = vs_err_set(e, VS_EINVAL, "qemu start: temp dir path too long for a unix socket");
-        goto fail;
+    if ((rc = start_prepare(q, o, &sc, e)) < 0 || (rc = start_build_argv(q, o, bin, &sc, e)) < 0 ||
+        (rc = start_spawn(q, o, bin, &sc, e)) < 0 || (rc = start_handshake(q, o, &sc, e)) < 0) {
+        start_release(&sc);
+        /* keep error message; stop quietly */
+        vs_err ignore = { 0 };
+        vs_qemu_stop(q, &ignore);
+        free(q->stderr_copy);
+        free(q->cmdline);
+        free(q);
+        return rc;
     }
-    join_path(q->dir, SOCK_NAME, q->sock_path, sizeof q->sock_path);
-    join_path(q->dir, ERR_NAME, q->stderr_path, sizeof q->stderr_path);
-    char fw_path[PATH_MAX];
-    join_path(q->dir, FW_NAME, fw_path, sizeof fw_path);
-    rc = vs_qemu_firmware_write(fw_path, e);
-    if (rc < 0)
-        goto fail;
-
-    listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (listen_fd < 0) {
-        rc = vs_err_set(e, VS_EIO, "qemu start: socket: %s", strerror(errno));
-        goto fail;
-    }
-    struct sockaddr_un sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sun_family = AF_UNIX;
-    memcpy(sa.sun_path, q->sock_path, strlen(q->sock_path) + 1);
-    if (bind(listen_fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(listen_fd, 1) != 0) {
-        rc = vs_err_set(e, VS_EIO, "qemu start: bind/listen %s: %s", q->sock_path,
-                        strerror(errno));
-        goto fail;
-    }
-    err_fd = open(q->stderr_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_APPEND, 0600);
-    if (err_fd < 0) {
-        rc = vs_err_set(e, VS_EIO, "qemu start: %s: %s", q->stderr_path, strerror(errno));
-        goto fail;
-    }
-
-    /* argv */
-    char tmp[PATH_MAX + 128];
-#define ADD(s) do { if (argc < MAX_ARGS) argv[argc++] = (char *)(s); } while (0)
-#define ADDF(...) do { snprintf(tmp, sizeof tmp, __VA_ARGS__); \
-        owned[nowned] = strdup(tmp); ADD(owned[nowned]); nowned++; } while (0)
-    ADD(bin);
-    ADD("-nodefaults");
-    ADD("-no-user-config");
-    ADD("-display");
-    ADD("none");
-    ADD("-accel");
-    ADD(o->accel && *o->accel ? o->accel : "tcg");
-    ADD("-smp");
-    ADD("1");
-    ADD("-m");
-    ADDF("%" PRIu64 "M", o->mem_size >> 20);
-    ADD("-object");
-    ADDF("memory-backend-file,id=vs-mem,size=%" PRIu64 ",mem-path=/proc/self/fd/%d,share=on",
-         o->mem_size, o->mem_fd);
-    ADD("-machine");
-    ADDF("%s,memory-backend=vs-mem", o->machine && *o->machine ? o->machine : "q35");
-    ADD("-bios");
-    ADD(fw_path);
-    ADD("-qtest");
-    ADDF("unix:%s", q->sock_path);
-    ADD("-qtest-log");
-    ADD("/dev/null");
-    int nextra = 0;
-    if (o->extra_args)
-        for (; o->extra_args[nextra]; nextra++)
-            ADD(o->extra_args[nextra]);
-    argv[argc] = NULL;
-#undef ADD
-#undef ADDF
-    for (int i = 0; i < nowned; i++)
-        if (!owned[i]) {
-            rc = vs_err_set(e, VS_ENOMEM, "qemu start: out of memory");
-            goto fail;
-        }
-    if (argc >= MAX_ARGS) {
-        rc = vs_err_set(e, VS_EINVAL, "qemu start: too many arguments (max %d)", MAX_ARGS);
-        goto fail;
-    }
-    build_cmdline(q, argv);
-
-    if (pipe2(pipefd, O_CLOEXEC) != 0) {
-        rc = vs_err_set(e, VS_EIO, "qemu start: pipe: %s", strerror(errno));
-        goto fail;
-    }
-    int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-    pid_t parent = getpid();
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old); /* no handler runs in the child */
-    pid_t pid = fork();
-    if (pid == 0) {
-        /* child: async-signal-safe calls only */
-        setpgid(0, 0);
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-            _exit(126);
-        for (int s = 1; s < NSIG; s++)
-            if (s != SIGKILL && s != SIGSTOP)
-                signal(s, SIG_DFL);
-        if (devnull >= 0)
-            dup2(devnull, 0);
-        dup2(err_fd, 1);
-        dup2(err_fd, 2);
-        /* everything else close-on-exec, except guest RAM and keep_fds */
-        if (close_range(3, ~0u, CLOSE_RANGE_CLOEXEC) != 0)
-            for (int fd = 3; fd < 4096; fd++)
-                fcntl(fd, F_SETFD, FD_CLOEXEC);
-        fcntl(o->mem_fd, F_SETFD, 0);
-        for (size_t i = 0; i < o->n_keep_fds; i++)
-            fcntl(o->keep_fds[i], F_SETFD, 0);
-        if (o->pin_cpu && o->cpu >= 0 && o->cpu < CPU_SETSIZE) {
-            cpu_set_t set;
-            CPU_ZERO(&set);
-            CPU_SET(o->cpu, &set);
-            sched_setaffinity(0, sizeof set, &set);
-        }
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        execv(bin, argv);
-        int err = errno;
-        ssize_t w = write(pipefd[1], &err, sizeof err);
-        (void)w;
-        _exit(127);
-    }
-    int fork_err = errno;
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (devnull >= 0)
-        close(devnull);
-    if (pid < 0) {
-        rc = vs_err_set(e, VS_EIO, "qemu start: fork: %s", strerror(fork_err));
-        goto fail;
-    }
-    q->pid = pid;
-    q->reg_slot = vs_child_register(VS_CHILD_QEMU, pid, q->dir, tmp_files);
-    close(pipefd[1]);
-    pipefd[1] = -1;
-    close(err_fd);
-    err_fd = -1;
-    {
-        int child_err = 0;
-        ssize_t n;
-        while ((n = read(pipefd[0], &child_err, sizeof child_err)) < 0 && errno == EINTR)
-            ;
-        if (n == (ssize_t)sizeof child_err) {
-            char m[PATH_MAX + 64];
-            snprintf(m, sizeof m, "exec %s: %s", bin, strerror(child_err));
-            rc = start_fail(q, e, VS_EBACKEND, m);
-            goto fail;
-        }
-    }
-    if (q->reg_slot < 0) {
-        rc = start_fail(q, e, VS_EBACKEND, "too many QEMU processes (registry full)");
-        goto fail;
-    }
-
-    /* wait for QEMU to connect to the qtest socket */
-    int startup = o->startup_timeout_ms > 0 ? o->startup_timeout_ms : 10000;
-    int64_t deadline = vs_child_now_ms() + startup;
-    int conn = -1;
-    while (conn < 0) {
-        int64_t left = deadline - vs_child_now_ms();
-        if (left <= 0) {
-            char m[96];
-            snprintf(m, sizeof m, "QEMU did not connect to the qtest socket within %d ms",
-                     startup);
-            rc = start_fail(q, e, VS_ETIMEDOUT, m);
-            goto fail;
-        }
-        struct pollfd p = { .fd = listen_fd, .events = POLLIN };
-        int r = poll(&p, 1, left < 20 ? (int)left : 20);
-        if (r > 0) {
-            conn = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
-            if (conn < 0 && errno != EINTR && errno != EAGAIN) {
-                char m[96];
-                snprintf(m, sizeof m, "accept: %s", strerror(errno));
-                rc = start_fail(q, e, VS_EIO, m);
-                goto fail;
-            }
-        }
-        if (conn < 0 && reap(q, false)) {
-            rc = start_fail(q, e, VS_EBACKEND, "QEMU exited during start-up");
-            goto fail;
-        }
-    }
-    close(listen_fd);
-    listen_fd = -1;
-    unlink(q->sock_path);
-
-    rc = vs_qtest_open_fd(conn, &q->qt, e);
-    if (rc < 0)
-        goto fail_stop;
-    vs_qtest_set_stderr_path(q->qt, q->stderr_path);
-    {
-        int64_t left = deadline - vs_child_now_ms();
-        vs_qtest_set_timeout_ms(q->qt, left > 100 ? (int)left : 100);
-        char reply[32];
-        vs_err he = { 0 };
-        rc = vs_qtest_command(q->qt, "endianness", reply, sizeof reply, &he);
-        if (rc < 0) {
-            reap(q, rc == -VS_EBACKEND);
-            rc = start_fail(q, e, rc == -VS_ETIMEDOUT ? VS_ETIMEDOUT : VS_EBACKEND,
-                            rc == -VS_ETIMEDOUT ? "QEMU did not answer the first qtest command"
-                                                : "QEMU exited before the machine was ready");
-            goto fail_stop;
-        }
-        if (strcmp(reply, "little") != 0) {
-            rc = start_fail(q, e, VS_EBACKEND, "target is not little-endian");
-            goto fail_stop;
-        }
-    }
-    vs_qtest_set_timeout_ms(q->qt, o->qtest_timeout_ms > 0 ? o->qtest_timeout_ms
-                                                            : VS_QTEST_DEFAULT_TIMEOUT_MS);
     /* QEMU holds everything it needs open now (firmware loaded, socket connected, stderr
      * inherited): empty the temporary directory at once, so nothing can be left behind
      * whichever way virtiosim ends, SIGKILL included. stderr stays readable through our
@@ -401,33 +446,9 @@ int vs_qemu_start(const vs_qemu_opts *o, vs_qemu **out, vs_err *e)
         snprintf(q->stderr_path, sizeof q->stderr_path, "/proc/self/fd/%d", q->stderr_rfd);
         vs_qtest_set_stderr_path(q->qt, q->stderr_path);
     }
-    for (int i = 0; i < nowned; i++)
-        free(owned[i]);
-    close(pipefd[0]);
+    start_release(&sc);
     *out = q;
     return 0;
-
-fail_stop:
-fail:
-    if (listen_fd >= 0)
-        close(listen_fd);
-    if (err_fd >= 0)
-        close(err_fd);
-    if (pipefd[0] >= 0)
-        close(pipefd[0]);
-    if (pipefd[1] >= 0)
-        close(pipefd[1]);
-    for (int i = 0; i < nowned; i++)
-        free(owned[i]);
-    {
-        /* keep error message; stop quietly */
-        vs_err ignore = { 0 };
-        vs_qemu_stop(q, &ignore);
-    }
-    free(q->stderr_copy);
-    free(q->cmdline);
-    free(q);
-    return rc;
 }
 
 vs_qtest *vs_qemu_qtest(vs_qemu *q)

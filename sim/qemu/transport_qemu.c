@@ -422,6 +422,55 @@ static int irqfd_setup(qemu_plat *q, vs_err *e)
     return 0;
 }
 
+/* QEMU does not route DMA to 0xA0000-0xFFFFF (VGA window, BIOS shadow): keep the
+ * allocator out of the first MiB (or at least out of that window), holding it in
+ * q->low_gpa. */
+static void reserve_low_mib(qemu_plat *q, vs_gmem *gm)
+{
+    uint64_t g = 0;
+    if (vs_gmem_alloc(gm, 1u << 20, 1u << 20, &g, NULL) == 0) {
+        if (g == 0)
+            q->low_gpa[q->n_low++] = 0;
+        else
+            vs_gmem_free(gm, g, NULL);
+    }
+    if (q->n_low == 0) {
+        uint64_t tmp[256];
+        unsigned ntmp = 0;
+        while (ntmp < 256 && vs_gmem_alloc(gm, VS_GMEM_PAGE, VS_GMEM_PAGE, &g, NULL) == 0) {
+            if (g >= 0x100000u) {
+                vs_gmem_free(gm, g, NULL);
+                break;
+            }
+            if (g >= 0xA0000u && q->n_low < 96)
+                q->low_gpa[q->n_low++] = g;
+            else
+                tmp[ntmp++] = g;
+        }
+        for (unsigned i = 0; i < ntmp; i++)
+            vs_gmem_free(gm, tmp[i], NULL);
+    }
+}
+
+/* --qemu-same-cpu: pin this thread to the CPU it runs on and QEMU to the same one
+ * (q->saved_affinity is restored at destroy). Best effort: unpinned if anything fails. */
+static void pin_same_cpu(qemu_plat *q, vs_qemu_opts *qo)
+{
+    int cpu = sched_getcpu();
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    if (cpu >= 0 && cpu < CPU_SETSIZE &&
+        pthread_getaffinity_np(pthread_self(), sizeof q->saved_affinity,
+                               &q->saved_affinity) == 0) {
+        CPU_SET(cpu, &one);
+        if (pthread_setaffinity_np(pthread_self(), sizeof one, &one) == 0) {
+            q->pinned = true;
+            qo->pin_cpu = true;
+            qo->cpu = cpu;
+        }
+    }
+}
+
 int vs_qemu_transport_create(vs_transport **out, vs_gmem *gm, const vs_qemu_backend_opts *o,
                              vs_event_bus *bus, vs_err *e)
 {
@@ -478,31 +527,7 @@ int vs_qemu_transport_create(vs_transport **out, vs_gmem *gm, const vs_qemu_back
         free(q);
         return -VS_EBACKEND;
     }
-    /* QEMU does not route DMA to 0xA0000-0xFFFFF (VGA window, BIOS shadow): keep the
-     * allocator out of the first MiB (or at least out of that window) */
-    uint64_t g = 0;
-    if (vs_gmem_alloc(gm, 1u << 20, 1u << 20, &g, NULL) == 0) {
-        if (g == 0)
-            q->low_gpa[q->n_low++] = 0;
-        else
-            vs_gmem_free(gm, g, NULL);
-    }
-    if (q->n_low == 0) {
-        uint64_t tmp[256];
-        unsigned ntmp = 0;
-        while (ntmp < 256 && vs_gmem_alloc(gm, VS_GMEM_PAGE, VS_GMEM_PAGE, &g, NULL) == 0) {
-            if (g >= 0x100000u) {
-                vs_gmem_free(gm, g, NULL);
-                break;
-            }
-            if (g >= 0xA0000u && q->n_low < 96)
-                q->low_gpa[q->n_low++] = g;
-            else
-                tmp[ntmp++] = g;
-        }
-        for (unsigned i = 0; i < ntmp; i++)
-            vs_gmem_free(gm, tmp[i], NULL);
-    }
+    reserve_low_mib(q, gm);
 
     const char *args[VS_QEMU_ARGS_MAX + 5];
     size_t na = 0;
@@ -530,21 +555,8 @@ int vs_qemu_transport_create(vs_transport **out, vs_gmem *gm, const vs_qemu_back
                         .keep_fds = keep >= 0 ? &keep : NULL, .n_keep_fds = keep >= 0,
                         .startup_timeout_ms = op.startup_timeout_ms,
                         .qtest_timeout_ms = op.step_timeout_ms };
-    if (op.same_cpu) {
-        int cpu = sched_getcpu();
-        cpu_set_t one;
-        CPU_ZERO(&one);
-        if (cpu >= 0 && cpu < CPU_SETSIZE &&
-            pthread_getaffinity_np(pthread_self(), sizeof q->saved_affinity,
-                                   &q->saved_affinity) == 0) {
-            CPU_SET(cpu, &one);
-            if (pthread_setaffinity_np(pthread_self(), sizeof one, &one) == 0) {
-                q->pinned = true;
-                qo.pin_cpu = true;
-                qo.cpu = cpu;
-            }
-        }
-    }
+    if (op.same_cpu)
+        pin_same_cpu(q, &qo);
     rc = vs_qemu_start(&qo, &q->qemu, e);
     vs_irqfd_bridge_release_qemu_end(q->irqfd);
     if (rc < 0)
