@@ -174,38 +174,39 @@ static void w_text(wr *w, const char *text)
     w_ch(w, '"');
 }
 
-/* ,"key": */
-static inline void w_key(wr *w, const char *k)
-{
-    w_ch(w, ',');
-    w_ch(w, '"');
-    w_raw(w, k, strlen(k));
-    W_LIT(w, "\":");
-}
+/* ,"key": — every key is a literal, so the whole prefix is one constant of known length
+ * (no strlen per field, whatever the inliner decides). */
+#define KEY(k) ",\"" k "\":"
+#define w_key(w, k) w_raw((w), KEY(k), sizeof KEY(k) - 1)
 
-static void kv_u(wr *w, const char *k, uint64_t v)
+static void kv_u_(wr *w, const char *key, size_t n, uint64_t v)
 {
-    w_key(w, k);
+    w_raw(w, key, n);
     w_u64(w, v);
 }
 
-static void kv_i(wr *w, const char *k, int64_t v)
+static void kv_i_(wr *w, const char *key, size_t n, int64_t v)
 {
-    w_key(w, k);
+    w_raw(w, key, n);
     w_i64(w, v);
 }
 
-static void kv_hex(wr *w, const char *k, uint64_t v)
+static void kv_hex_(wr *w, const char *key, size_t n, uint64_t v)
 {
-    w_key(w, k);
+    w_raw(w, key, n);
     w_hexstr(w, v);
 }
 
-static void kv_text(wr *w, const char *k, const char *s)
+static void kv_text_(wr *w, const char *key, size_t n, const char *s)
 {
-    w_key(w, k);
+    w_raw(w, key, n);
     w_text(w, s);
 }
+
+#define kv_u(w, k, v) kv_u_((w), KEY(k), sizeof KEY(k) - 1, (v))
+#define kv_i(w, k, v) kv_i_((w), KEY(k), sizeof KEY(k) - 1, (v))
+#define kv_hex(w, k, v) kv_hex_((w), KEY(k), sizeof KEY(k) - 1, (v))
+#define kv_text(w, k, s) kv_text_((w), KEY(k), sizeof KEY(k) - 1, (s))
 
 static void w_segs(wr *w, const vs_ev_chain *c)
 {
