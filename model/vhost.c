@@ -10,8 +10,9 @@
  *    GET_QUEUE_NUM before SET_FEATURES). SET_VRING_ENABLE needs bit 30 in SET_FEATURES.
  *  - SET_MEM_TABLE is legal while rings run (memory hot-plug) as long as the started
  *    rings stay covered. SET_VRING_ADDR on a started ring may only change the flags.
- *  - GET_VRING_BASE stops the ring and drops its kick/call/err fds (as libvhost-user
- *    does): the front-end sends new ones before restarting it.
+ *  - GET_VRING_BASE stops the ring and drops its kick/call fds (as libvhost-user
+ *    does): the front-end sends new ones before restarting it. The error fd stays
+ *    (QEMU sends it once per connection); so it does across RESET_DEVICE.
  *  - Unknown requests and requests of features virtiosim does not offer are rejected
  *    (connection kept; their fds closed).
  *  - Kernel flavour: no protocol features, rings always enabled, 0-region tables
@@ -186,21 +187,30 @@ static bool any_started(const vs_vhost_state *s)
     return false;
 }
 
-static void full_reset(vs_vhost_state *s, bool keep_owner)
+/* RESET_OWNER (keep_session false) forgets the whole session. RESET_DEVICE resets the
+ * device only (vhost-user.rst: "reset all internal device state ... The back-end retains
+ * ownership"): ownership, the negotiated protocol features (so REPLY_ACK and RESET_DEVICE
+ * itself keep working) and each ring's error fd stay, since a front-end negotiates those
+ * once per connection (QEMU sends SET_VRING_ERR only when it sets the ring up). */
+static void full_reset(vs_vhost_state *s, bool keep_session)
 {
-    bool owner = s->owner;
-    for (uint32_t i = 0; i < VS_VHOST_QUEUES_MAX; i++)
+    for (uint32_t i = 0; i < VS_VHOST_QUEUES_MAX; i++) {
+        bool err = s->ring[i].err_set;
         ring_reset(&s->ring[i]);
+        s->ring[i].err_set = keep_session && err;
+    }
     s->features_set = false;
     s->features = 0;
-    s->proto_set = false;
-    s->proto_features = 0;
+    if (!keep_session) {
+        s->proto_set = false;
+        s->proto_features = 0;
+        s->owner = false;
+    }
     s->mem_set = false;
     s->nregions = 0;
     memset(s->mem, 0, sizeof s->mem);
     s->status = 0;
     s->endpoint_set = false;
-    s->owner = keep_owner ? owner : false;
 }
 
 /* Does the request require an owner? (discovery requests do not) */
@@ -645,7 +655,6 @@ static int h_get_vring_base(const req_ctx *c)
     r->broken = false;
     r->kick_set = r->kick_polling = false;
     r->call_set = r->call_polling = false;
-    r->err_set = false;
     fx->actions |= VS_VHOST_ACT_RING_STOP;
     return 0;
 }

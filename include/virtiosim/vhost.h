@@ -357,12 +357,15 @@ enum vs_vhost_action {
                                              polling); close the previous one */
     VS_VHOST_ACT_CALL_FD = 1u << 5,
     VS_VHOST_ACT_ERR_FD = 1u << 6,
-    VS_VHOST_ACT_RING_STOP = 1u << 7,     /* stop ring fx->ring, drop its kick/call/err
-                                             fds, and put the live last-avail index into
-                                             fx->reply.p.state.num (and s->ring.base) */
+    VS_VHOST_ACT_RING_STOP = 1u << 7,     /* stop ring fx->ring, drop its kick/call fds
+                                             (and its err fd when s->ring.err_set is
+                                             false), and put the live last-avail index
+                                             into fx->reply.p.state.num (and s->ring.base) */
     VS_VHOST_ACT_RING_ENABLE = 1u << 8,   /* ring fx->ring enable state changed */
-    VS_VHOST_ACT_RESET = 1u << 9,         /* all rings stopped, fds dropped, memory
-                                             unmapped (RESET_OWNER / RESET_DEVICE) */
+    VS_VHOST_ACT_RESET = 1u << 9,         /* all rings stopped, kick/call fds dropped,
+                                             memory unmapped (RESET_OWNER / RESET_DEVICE);
+                                             err fds dropped unless s->ring.err_set (kept
+                                             by RESET_DEVICE) */
     VS_VHOST_ACT_CONFIG_READ = 1u << 10,  /* fill fx->reply.p.config.data from the
                                              device (offset/size already set) */
     VS_VHOST_ACT_CONFIG_WRITE = 1u << 11, /* write the message's config to the device */

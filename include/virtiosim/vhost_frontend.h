@@ -30,7 +30,12 @@
  *     started ring with GET_VRING_BASE (the back-end stops processing it), then forgets
  *     all queue state; the next DRIVER_OK replays SET_FEATURES + the queue sequence.
  *     A back-end that died makes set_status(0) still succeed locally (status 0) but the
- *     next message fails with -VS_EBACKEND.
+ *     next message fails with -VS_EBACKEND.  reset (transport op) reconnects to a
+ *     back-end that went away, and still returns what went wrong: a bad GET_VRING_BASE
+ *     reply (-VS_EPROTO: wrong request, wrong ring index), none in time (-VS_ETIMEDOUT),
+ *     a close instead (-VS_EBACKEND), or a connection lost while the device ran that
+ *     the driver never saw as DEVICE_NEEDS_RESET (-VS_EIO: the back-end lost the
+ *     device's state; otherwise only wrong data would show it).
  *   config_read: GET_CONFIG of the whole device config (the size its device class gives,
  *     model/device_class.h: what QEMU 7.2 / libvhost-user back-ends accept, since qsd
  *     answers any other size with a zero-length reply) on every read, because the back-end may

@@ -812,6 +812,52 @@ START_TEST(reply_ack_and_replies)
 }
 END_TEST
 
+/* QEMU 10 sends RESET_DEVICE (with NEED_REPLY) several times per connection and never
+ * renegotiates protocol features or resends SET_VRING_ERR after it: the reset must keep
+ * ownership, the protocol features (REPLY_ACK, RESET_DEVICE itself) and the error fd. */
+START_TEST(reset_device_keeps_session)
+{
+    vs_vhost_state s;
+    reach(&s, P_RUN);
+    must_apply(&s, mk_u64(VS_VHOST_USER_SET_VRING_ERR, 0, 1));
+    vs_vhost_effect fx;
+    vs_err e = {0};
+    const char *rule = NULL;
+    for (int i = 0; i < 3; i++) {
+        vs_vhost_msg r = mk(VS_VHOST_USER_RESET_DEVICE);
+        r.flags |= VS_VHOST_USER_FLAG_NEED_REPLY;
+        ck_assert_msg(vs_vhost_apply(&s, &r, &fx, &rule, &e) == 0, "reset %d: %s", i, e.msg);
+        ck_assert(fx.actions & VS_VHOST_ACT_RESET);
+        ck_assert_msg(fx.actions & VS_VHOST_ACT_REPLY, "reset %d: no REPLY_ACK ack", i);
+        ck_assert_uint_eq(fx.reply.p.u64, 0);
+        ck_assert(s.owner && s.proto_set);
+        ck_assert_uint_eq(s.proto_features, OFFER_PF);
+        ck_assert_msg(s.ring[0].err_set, "reset %d dropped the error fd", i);
+        ck_assert(!s.ring[0].started && !s.ring[0].kick_set && !s.ring[0].call_set);
+        ck_assert(!s.features_set && !s.mem_set && s.ring[0].num == 0);
+    }
+    /* the front-end sets the device up again, without SET_VRING_ERR; every NEED_REPLY
+     * message is still acked (SET_MEM_TABLE used to get no reply: QEMU blocked) */
+    vs_vhost_msg f = mk_u64(VS_VHOST_USER_SET_FEATURES, PF_BIT(32) | F_PROTO, 0);
+    vs_vhost_msg m = mk_mem(0, MEMSZ, UA);
+    vs_vhost_msg en = mk_state(VS_VHOST_USER_SET_VRING_ENABLE, 0, 1);
+    vs_vhost_msg *seq[] = {&f, &m, &en};
+    for (size_t i = 0; i < 3; i++) {
+        seq[i]->flags |= VS_VHOST_USER_FLAG_NEED_REPLY;
+        ck_assert_msg(vs_vhost_apply(&s, seq[i], &fx, &rule, &e) == 0, "%s", e.msg);
+        ck_assert_msg(fx.actions & VS_VHOST_ACT_REPLY, "%s: no ack",
+                      vs_vhost_req_name(seq[i]->request));
+        ck_assert_uint_eq(fx.reply.p.u64, 0);
+    }
+    /* GET_VRING_BASE stops the ring but keeps its error fd too */
+    must_apply(&s, mk_state(VS_VHOST_USER_GET_VRING_BASE, 0, 0));
+    ck_assert(s.ring[0].err_set);
+    /* RESET_OWNER still forgets the whole session */
+    must_apply(&s, mk(VS_VHOST_USER_RESET_OWNER));
+    ck_assert(!s.owner && !s.proto_set && !s.ring[0].err_set);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ translation */
 
 START_TEST(translation_edges)
@@ -1042,6 +1088,7 @@ int main(void)
     tcase_add_test(tc, legality_details);
     tcase_add_test(tc, ring_rules);
     tcase_add_test(tc, reply_ack_and_replies);
+    tcase_add_test(tc, reset_device_keeps_session);
     tcase_add_test(tc, translation_edges);
     tcase_add_test(tc, kernel_flavour);
     tcase_add_test(tc, rule_table);

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -461,6 +462,161 @@ START_TEST(fake_death_after_bringup)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ hostile at reset
+ * A back-end on a real socket path (so a reset reconnects) that runs the rings and then
+ * misbehaves around the driver's reset. Its second connection behaves. */
+
+enum stop_mode {
+    STOP_WRONG_ID,  /* GET_VRING_BASE answered as GET_FEATURES */
+    STOP_BAD_INDEX, /* GET_VRING_BASE answered for ring 5 */
+    STOP_NO_REPLY,  /* GET_VRING_BASE never answered */
+    STOP_DROP,      /* the connection dropped while the rings run */
+    STOP_DROP_SEEN, /* the same, and the driver read DEVICE_NEEDS_RESET before resetting */
+    STOP_CLOSE,     /* GET_VRING_BASE answered by closing (a back-end restarting) */
+};
+
+typedef struct stop_fake {
+    int lfd;
+    enum stop_mode mode;
+    volatile int release;
+    int accepted;
+} stop_fake;
+
+/* GET_FEATURES (VERSION_1, no protocol features) and SET_OWNER. */
+static bool stop_handshake(int fd)
+{
+    uint8_t buf[4200];
+    uint32_t req;
+    uint64_t feat = VS_BIT(VS_F_VERSION_1);
+    if (fake_read_msg(fd, buf, &req) < 0 || req != VS_VHOST_USER_GET_FEATURES)
+        return false;
+    fake_send(fd, req, 0x5, 8, &feat, 8);
+    return fake_read_msg(fd, buf, &req) == 0 && req == VS_VHOST_USER_SET_OWNER;
+}
+
+static void *stop_fake_main(void *arg)
+{
+    stop_fake *f = arg;
+    uint8_t buf[4200];
+    uint32_t req;
+    int fd = accept(f->lfd, NULL, NULL);
+    if (fd < 0)
+        return NULL;
+    f->accepted++;
+    if (!stop_handshake(fd))
+        goto next;
+    while (fake_read_msg(fd, buf, &req) == 0) {
+        if ((f->mode == STOP_DROP || f->mode == STOP_DROP_SEEN) &&
+            req == VS_VHOST_USER_SET_VRING_ERR)
+            break; /* rings set up: the back-end goes away */
+        if (req != VS_VHOST_USER_GET_VRING_BASE)
+            continue;
+        uint32_t st[2];
+        memcpy(st, buf + 12, 8);
+        if (f->mode == STOP_WRONG_ID) {
+            fake_send(fd, VS_VHOST_USER_GET_FEATURES, 0x5, 8, st, 8);
+        } else if (f->mode == STOP_BAD_INDEX) {
+            st[0] += 5;
+            fake_send(fd, req, 0x5, 8, st, 8);
+        }
+        break;
+    }
+    if (f->mode == STOP_NO_REPLY) { /* silent until the front-end gives up on us */
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        poll(&p, 1, 3000);
+    }
+next:
+    close(fd);
+    /* the restarted back-end: answers the handshake, then idles */
+    fd = accept(f->lfd, NULL, NULL);
+    if (fd < 0)
+        return NULL;
+    f->accepted++;
+    stop_handshake(fd);
+    for (int i = 0; i < 3000 && !f->release; i++)
+        usleep(1000);
+    close(fd);
+    return NULL;
+}
+
+static const struct {
+    enum stop_mode mode;
+    int code;
+    const char *needle;
+} stop_cases[] = {
+    {STOP_WRONG_ID, VS_EPROTO, "GET_VRING_BASE reply: request 1"},
+    {STOP_BAD_INDEX, VS_EPROTO, "GET_VRING_BASE"},
+    {STOP_NO_REPLY, VS_ETIMEDOUT, "GET_VRING_BASE: no reply"},
+    {STOP_DROP, VS_EIO, "dropped the connection while the device was running"},
+    {STOP_DROP_SEEN, 0, ""}, /* announced by NEEDS_RESET, seen: the reset recovers */
+    {STOP_CLOSE, VS_EBACKEND, "GET_VRING_BASE"},
+};
+
+/* Each used to vanish: the reset reconnected and returned 0, so a bad GET_VRING_BASE went
+ * unreported and a lost back-end showed up only as wrong data after the reset. */
+START_TEST(fake_bad_stop_at_reset)
+{
+    char dir[] = "/tmp/vs-fe-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char path[108];
+    snprintf(path, sizeof path, "%s/sock", dir);
+    stop_fake f = {.mode = stop_cases[_i].mode};
+    f.lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+    ck_assert_int_eq(bind(f.lfd, (struct sockaddr *)&sa, sizeof sa), 0);
+    ck_assert_int_eq(listen(f.lfd, 4), 0);
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, stop_fake_main, &f), 0);
+
+    vs_gmem *gm;
+    OK(vs_gmem_create_flat(&gm, 1u << 20, e));
+    vs_vq_layout l;
+    OK(vs_vq_layout_alloc(gm, VS_RING_SPLIT, 64, &l, e));
+    vs_vhost_fe_opts fo;
+    vs_vhost_fe_opts_default(&fo);
+    fo.device_id = VS_DEV_BLK;
+    fo.msg_timeout_ms = 300;
+    vs_transport *t = NULL;
+    OK(vs_vhost_user_transport_create(&t, gm, path, &fo, NULL, e));
+    uint8_t st = VS_STATUS_ACKNOWLEDGE | VS_STATUS_DRIVER;
+    OK(t->ops->set_status(t, st, e));
+    OK(t->ops->set_driver_features(t, VS_BIT(VS_F_VERSION_1), e));
+    OK(t->ops->set_status(t, st |= VS_STATUS_FEATURES_OK, e));
+    OK(t->ops->queue_setup(t, 0, &l, e));
+    OK(t->ops->set_status(t, st |= VS_STATUS_DRIVER_OK, e));
+    if (f.mode == STOP_DROP || f.mode == STOP_DROP_SEEN) {
+        vs_err we = {0};
+        int rc = 0;
+        for (int i = 0; i < 100 && rc >= 0; i++)
+            rc = t->ops->wait(t, 20000000, &we);
+        ck_assert_int_eq(rc, -VS_EBACKEND);
+    }
+    if (f.mode == STOP_DROP_SEEN) {
+        uint8_t s;
+        OK(t->ops->get_status(t, &s, e));
+        ck_assert(s & VS_STATUS_DEVICE_NEEDS_RESET);
+    }
+    vs_err re = {0};
+    int rc = t->ops->reset(t, &re);
+    ck_assert_msg(rc == -stop_cases[_i].code, "case %d: reset rc %d (%s): %s", _i, rc,
+                  vs_errc_name(-rc), re.msg);
+    ck_assert_msg(strstr(re.msg, stop_cases[_i].needle) != NULL, "case %d: '%s' lacks '%s'",
+                  _i, re.msg, stop_cases[_i].needle);
+    /* the reset still reconnected: the transport is usable again */
+    uint64_t feat;
+    OK(t->ops->get_device_features(t, &feat, e));
+    ck_assert_int_eq(f.accepted, 2);
+    f.release = 1;
+    t->ops->destroy(t);
+    pthread_join(th, NULL);
+    close(f.lfd);
+    unlink(path);
+    rmdir(dir);
+    vs_gmem_destroy(gm);
+}
+END_TEST
+
 START_TEST(qsd_bad_args)
 {
     vs_qsd_opts o;
@@ -501,6 +657,8 @@ static Suite *suite(void)
     tcase_set_timeout(tf, 20);
     tcase_add_loop_test(tf, fake_malformed, 0, (int)(sizeof fake_cases / sizeof fake_cases[0]));
     tcase_add_test(tf, fake_death_after_bringup);
+    tcase_add_loop_test(tf, fake_bad_stop_at_reset, 0,
+                        (int)(sizeof stop_cases / sizeof stop_cases[0]));
     suite_add_tcase(s, tf);
     return s;
 }

@@ -229,34 +229,11 @@ typedef struct fe {
 
 static uint64_t ua(const fe *f, uint64_t gpa) { return (uint64_t)(uintptr_t)vs_gmem_host_base(f->gm) + gpa; }
 
-static void fe_bringup(fe *f, const srv *x, bool with_event_idx)
+/* Features, memory table and ring 0 (kick, call, and err when with_err), as a front-end
+ * sends them at every device start. */
+static void fe_start(fe *f, bool with_event_idx, bool with_err)
 {
     vs_err e = {0};
-    memset(f, 0, sizeof *f);
-    f->sock = cl_connect(x);
-    ck_assert_int_eq(vs_gmem_create_flat(&f->gm, 1u << 20, &e), 0);
-    ck_assert_int_eq(vs_vq_layout_alloc(f->gm, VS_RING_SPLIT, 64, &f->l, &e), 0);
-    ck_assert_int_eq(vs_gmem_alloc(f->gm, 16384, 4096, &f->data_gpa, &e), 0);
-    uint64_t feats = cl_call_u64(f->sock, req(VS_VHOST_USER_GET_FEATURES));
-    ck_assert(feats & PF(VS_VHOST_F_PROTOCOL_FEATURES));
-    ck_assert(feats & PF(VS_F_VERSION_1));
-    uint64_t pf = cl_call_u64(f->sock, req(VS_VHOST_USER_GET_PROTOCOL_FEATURES));
-    ck_assert(pf & PF(VS_VHOST_PF_REPLY_ACK));
-    uint64_t want_pf = PF(VS_VHOST_PF_REPLY_ACK) | PF(VS_VHOST_PF_CONFIG) | PF(VS_VHOST_PF_MQ);
-    vs_vhost_msg spf = req_u64(VS_VHOST_USER_SET_PROTOCOL_FEATURES, want_pf);
-    cl_send(f->sock, &spf, NULL, 0);
-    ck_assert_uint_eq(cl_call_u64(f->sock, req(VS_VHOST_USER_GET_QUEUE_NUM)), 1);
-    vs_vhost_msg own = req(VS_VHOST_USER_SET_OWNER);
-    ck_assert_uint_eq(cl_ack(f->sock, own, NULL, 0), 0);
-    /* config: capacity */
-    vs_vhost_msg gc = req(VS_VHOST_USER_GET_CONFIG);
-    gc.p.config.size = VS_BLK_CFG_SIZE;
-    cl_send(f->sock, &gc, NULL, 0);
-    vs_vhost_msg rep;
-    ck_assert_int_eq(cl_recv(f->sock, &gc, &rep), 0);
-    uint64_t cap;
-    memcpy(&cap, rep.p.config.data, 8);
-    ck_assert_uint_eq(cap, 2048);
     uint64_t fset = PF(VS_F_VERSION_1) | PF(VS_VHOST_F_PROTOCOL_FEATURES) |
                     (with_event_idx ? PF(VS_F_EVENT_IDX) : 0);
     ck_assert_uint_eq(cl_ack(f->sock, req_u64(VS_VHOST_USER_SET_FEATURES, fset), NULL, 0), 0);
@@ -271,15 +248,64 @@ static void fe_bringup(fe *f, const srv *x, bool with_event_idx)
     a.p.addr = (vs_vhost_vring_addr){0, 0, ua(f, f->l.desc_gpa), ua(f, f->l.device_gpa),
                                      ua(f, f->l.driver_gpa), 0};
     ck_assert_uint_eq(cl_ack(f->sock, a, NULL, 0), 0);
+    if (f->kick > 0)
+        close(f->kick);
+    if (f->call > 0)
+        close(f->call);
     f->kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     f->call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    f->err = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     ck_assert_uint_eq(cl_ack(f->sock, req_u64(VS_VHOST_USER_SET_VRING_KICK, 0), &f->kick, 1), 0);
     ck_assert_uint_eq(cl_ack(f->sock, req_u64(VS_VHOST_USER_SET_VRING_CALL, 0), &f->call, 1), 0);
-    ck_assert_uint_eq(cl_ack(f->sock, req_u64(VS_VHOST_USER_SET_VRING_ERR, 0), &f->err, 1), 0);
+    if (with_err) {
+        f->err = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        ck_assert_uint_eq(cl_ack(f->sock, req_u64(VS_VHOST_USER_SET_VRING_ERR, 0), &f->err, 1),
+                          0);
+    }
     ck_assert_uint_eq(cl_ack(f->sock, req_state(VS_VHOST_USER_SET_VRING_ENABLE, 0, 1), NULL, 0), 0);
+    if (f->q)
+        vs_vq_drv_destroy(f->q);
     vs_vq_drv_opts qo = {.queue_index = 0, .features = with_event_idx ? VS_VQ_F_EVENT_IDX : 0};
     ck_assert_int_eq(vs_vq_drv_create(&f->q, f->gm, &f->l, &qo, &e), 0);
+}
+
+/* Connects and negotiates (protocol features REPLY_ACK, CONFIG, MQ and extra_pf), then
+ * fe_start with an error fd. */
+static void fe_bringup_pf(fe *f, const srv *x, bool with_event_idx, uint64_t extra_pf)
+{
+    vs_err e = {0};
+    memset(f, 0, sizeof *f);
+    f->sock = cl_connect(x);
+    ck_assert_int_eq(vs_gmem_create_flat(&f->gm, 1u << 20, &e), 0);
+    ck_assert_int_eq(vs_vq_layout_alloc(f->gm, VS_RING_SPLIT, 64, &f->l, &e), 0);
+    ck_assert_int_eq(vs_gmem_alloc(f->gm, 16384, 4096, &f->data_gpa, &e), 0);
+    uint64_t feats = cl_call_u64(f->sock, req(VS_VHOST_USER_GET_FEATURES));
+    ck_assert(feats & PF(VS_VHOST_F_PROTOCOL_FEATURES));
+    ck_assert(feats & PF(VS_F_VERSION_1));
+    uint64_t pf = cl_call_u64(f->sock, req(VS_VHOST_USER_GET_PROTOCOL_FEATURES));
+    ck_assert(pf & PF(VS_VHOST_PF_REPLY_ACK));
+    uint64_t want_pf = PF(VS_VHOST_PF_REPLY_ACK) | PF(VS_VHOST_PF_CONFIG) | PF(VS_VHOST_PF_MQ) |
+                       extra_pf;
+    ck_assert_uint_eq(pf & want_pf, want_pf);
+    vs_vhost_msg spf = req_u64(VS_VHOST_USER_SET_PROTOCOL_FEATURES, want_pf);
+    cl_send(f->sock, &spf, NULL, 0);
+    ck_assert_uint_eq(cl_call_u64(f->sock, req(VS_VHOST_USER_GET_QUEUE_NUM)), 1);
+    vs_vhost_msg own = req(VS_VHOST_USER_SET_OWNER);
+    ck_assert_uint_eq(cl_ack(f->sock, own, NULL, 0), 0);
+    /* config: capacity */
+    vs_vhost_msg gc = req(VS_VHOST_USER_GET_CONFIG);
+    gc.p.config.size = VS_BLK_CFG_SIZE;
+    cl_send(f->sock, &gc, NULL, 0);
+    vs_vhost_msg rep;
+    ck_assert_int_eq(cl_recv(f->sock, &gc, &rep), 0);
+    uint64_t cap;
+    memcpy(&cap, rep.p.config.data, 8);
+    ck_assert_uint_eq(cap, 2048);
+    fe_start(f, with_event_idx, true);
+}
+
+static void fe_bringup(fe *f, const srv *x, bool with_event_idx)
+{
+    fe_bringup_pf(f, x, with_event_idx, 0);
 }
 
 static void fe_close(fe *f)
@@ -549,6 +575,53 @@ START_TEST(hostile_frontends)
 }
 END_TEST
 
+/* QEMU 10's sequence: RESET_DEVICE (NEED_REPLY) three times, then the device is set up
+ * again without SET_VRING_ERR. Every message is acked, I/O works, and the error fd sent
+ * before the resets is the one a malformed chain signals (the reset used to forget the
+ * protocol features, refuse the next RESET_DEVICE, leave SET_MEM_TABLE unacked and close
+ * the error fd). GET_VRING_BASE keeps the error fd too. */
+START_TEST(reset_device_keeps_session)
+{
+    int fds0 = count_fds();
+    srv x;
+    srv_start(&x);
+    fe f;
+    fe_bringup_pf(&f, &x, false, PF(VS_VHOST_PF_RESET_DEVICE));
+    uint8_t buf[512];
+    ck_assert_uint_eq(blk_rw(&f, VS_BLK_T_IN, 0, buf, 512), VS_BLK_S_OK);
+    for (int i = 0; i < 3; i++)
+        ck_assert_uint_eq(cl_ack(f.sock, req(VS_VHOST_USER_RESET_DEVICE), NULL, 0), 0);
+    fe_start(&f, false, false);
+    ck_assert_uint_eq(blk_rw(&f, VS_BLK_T_IN, 1, buf, 512), VS_BLK_S_OK);
+    /* stop and restart the ring, again without SET_VRING_ERR */
+    vs_vhost_msg gb = req_state(VS_VHOST_USER_GET_VRING_BASE, 0, 0);
+    cl_send(f.sock, &gb, NULL, 0);
+    vs_vhost_msg rep;
+    ck_assert_int_eq(cl_recv(f.sock, &gb, &rep), 0);
+    ck_assert_uint_eq(rep.p.state.num, 1);
+    ck_assert_uint_eq(cl_ack(f.sock, req(VS_VHOST_USER_RESET_DEVICE), NULL, 0), 0);
+    fe_start(&f, false, false);
+    /* a malformed chain: next out of range -> the error fd of the first bring-up fires */
+    vs_desc d[2] = {{f.data_gpa, 16, VS_DESC_F_NEXT, 40},
+                    {f.data_gpa + 512, 1, VS_DESC_F_WRITE, 0}};
+    vs_err e = {0};
+    ck_assert_int_ge(vs_vq_drv_add_raw(f.q, d, 2, NULL, &e), 0);
+    vs_vq_drv_publish(f.q);
+    uint64_t one = 1;
+    ck_assert_int_eq(write(f.kick, &one, 8), 8);
+    ck_assert_msg(wait_fd(f.err, 3000), "no err eventfd signal after RESET_DEVICE");
+    fe_close(&f);
+    wait_disconnects(&x, 1);
+    vs_vhost_server_stats st;
+    vs_vhost_server_stats_get(x.s, &st);
+    ck_assert_uint_eq(st.rejected, 1); /* the chain, nothing else */
+    ck_assert_uint_eq(vs_vhost_server_rule_violations(x.s, "vhost-user.frontend.chain.1"), 1);
+    ck_assert_uint_eq(st.fds_received, st.fds_closed);
+    srv_stop(&x);
+    ck_assert_int_eq(count_fds(), fds0);
+}
+END_TEST
+
 /* A front-end that shrinks its guest-memory file after SET_MEM_TABLE and then kicks: the
  * server's access faults (SIGBUS), is repaired, and becomes a finding that ends the
  * connection; the server keeps serving (it used to die of signal 7). */
@@ -626,6 +699,7 @@ int main(void)
     tcase_add_test(tc, hostile_frontends);
     tcase_add_test(tc, serve_fd_socketpair);
     tcase_add_test(tc, frontend_shrinks_memory);
+    tcase_add_test(tc, reset_device_keeps_session);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

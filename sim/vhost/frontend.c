@@ -59,6 +59,7 @@ typedef struct vhost_fe {
     unsigned npfd;
     bool pfd_stale;
     bool err_seen;
+    bool loss_unseen;       /* lost while running; the driver has not read NEEDS_RESET */
     vs_vhost_fe_stats st;
     struct timespec t0;
 } vhost_fe;
@@ -128,6 +129,7 @@ static int fe_die(vhost_fe *t, vs_err *e, int code, const char *fmt, ...)
         for (unsigned i = 0; i < VS_VHOST_FE_MAX_QUEUES; i++)
             t->q[i].started = false;
         t->mem_sent = false;
+        t->loss_unseen = running;
         if (running && !t->err_seen) {
             t->err_seen = true;
             emit(t, VS_EV_IRQ, VS_IRQ_CONFIG, 0, NULL);
@@ -680,11 +682,21 @@ static void fe_forget_queues(vhost_fe *t)
 
 /* ------------------------------------------------------------------ ops */
 
+/* Reset: GET_VRING_BASE on every started ring. A bad reply (wrong request, wrong ring
+ * index, none in time) is the back-end's fault and is returned as such even though the
+ * reset then reconnects; so is a connection the back-end dropped while the device ran
+ * when the driver never read the DEVICE_NEEDS_RESET that announced it: the reconnected
+ * back-end lost whatever the device held, which the driver would otherwise see only as
+ * wrong data later. */
 static int op_reset(vs_transport *bt, vs_err *e)
 {
     vhost_fe *t = (vhost_fe *)bt;
     int first = 0;
     vs_err fe = {0};
+    if (t->dead && t->loss_unseen)
+        first = vs_err_set(&fe, VS_EIO, "back-end dropped the connection while the device "
+                           "was running (%s); the reset reconnects to a back-end that lost "
+                           "the device's state", t->dead_err.msg);
     for (uint16_t i = 0; i < VS_VHOST_FE_MAX_QUEUES && !t->dead; i++) {
         int rc = fe_stop_queue(t, i, NULL, &fe);
         if (rc < 0 && !first)
@@ -695,11 +707,17 @@ static int op_reset(vs_transport *bt, vs_err *e)
     t->drv_features = 0;
     t->features_ok = false;
     if (t->dead && t->path[0]) {
-        /* The back-end went away (before or while the rings were stopped): a device
-         * reset means a fresh connection with nothing to replay. */
-        first = vs_vhost_user_reconnect(bt, &fe);
+        /* A fresh connection with nothing to replay; its failure is reported only when
+         * nothing went wrong before it. */
+        vs_err re = {0};
+        int rc = vs_vhost_user_reconnect(bt, &re);
+        if (rc < 0 && !first) {
+            first = rc;
+            fe = re;
+        }
     }
     t->err_seen = false;
+    t->loss_unseen = false;
     if (first < 0 && e)
         *e = fe;
     return first;
@@ -712,8 +730,10 @@ static int op_get_status(vs_transport *bt, uint8_t *status, vs_err *e)
     uint8_t s = t->status;
     if (!t->features_ok)
         s &= (uint8_t)~VS_STATUS_FEATURES_OK;
-    if (t->err_seen)
+    if (t->err_seen) {
         s |= VS_STATUS_DEVICE_NEEDS_RESET;
+        t->loss_unseen = false; /* the driver now knows */
+    }
     *status = s;
     return 0;
 }
@@ -1204,6 +1224,7 @@ int vs_vhost_user_reconnect(vs_transport *bt, vs_err *e)
             t->err_seen = false;
         }
     }
+    t->loss_unseen = false; /* recovered (or nothing ran) */
     return 0;
 }
 

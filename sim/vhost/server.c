@@ -318,7 +318,9 @@ static void send_reply(vs_vhost_server *s, conn *c, const vs_vhost_msg *r)
 
 /* ------------------------------------------------------------------ rings */
 
-static void ring_stop(vs_vhost_server *s, conn *c, uint32_t r, bool close_all)
+/* Stops ring r and closes its kick and call fds; its error fd too unless keep_err (a
+ * stop or RESET_DEVICE keeps it: the front-end sent it once for the connection). */
+static void ring_stop(vs_vhost_server *s, conn *c, uint32_t r, bool keep_err)
 {
     srv_ring *q = &c->ring[r];
     if (q->vq) {
@@ -326,13 +328,12 @@ static void ring_stop(vs_vhost_server *s, conn *c, uint32_t r, bool close_all)
         q->vq = NULL;
         emit(s, VS_EV_QUEUE_DISABLE, (int32_t)r, 0, 0, 0, 0, NULL, NULL);
     }
-    if (close_all) {
-        close_fd(c, &q->kick_fd);
-        close_fd(c, &q->call_fd);
+    close_fd(c, &q->kick_fd);
+    close_fd(c, &q->call_fd);
+    if (!keep_err)
         close_fd(c, &q->err_fd);
-        q->pending_kick = false;
-        c->pfd_dirty = true;
-    }
+    q->pending_kick = false;
+    c->pfd_dirty = true;
 }
 
 static void signal_fd(conn *c, int fd, uint64_t *counter)
@@ -688,7 +689,7 @@ static int perform(vs_vhost_server *s, conn *c, const vs_vhost_msg *m, int *fds,
     int r = fx->ring;
     if (a & VS_VHOST_ACT_RESET) {
         for (uint32_t i = 0; i < VS_VHOST_QUEUES_MAX; i++)
-            ring_stop(s, c, i, true);
+            ring_stop(s, c, i, c->tmp.ring[i].err_set);
         mem_drop(s, c);
         d->ops->reset(d);
         d->driver_features = 0;
@@ -737,7 +738,7 @@ static int perform(vs_vhost_server *s, conn *c, const vs_vhost_msg *m, int *fds,
             fx->reply.p.state.num = b;
             c->tmp.ring[r].base = b;
         }
-        ring_stop(s, c, (uint32_t)r, true);
+        ring_stop(s, c, (uint32_t)r, c->tmp.ring[r].err_set);
     }
     if (a & VS_VHOST_ACT_CONFIG_READ) {
         vs_vhost_config *cf = &fx->reply.p.config;
@@ -890,7 +891,7 @@ static void handle_message(vs_vhost_server *s, conn *c)
 static void conn_cleanup(vs_vhost_server *s, conn *c)
 {
     for (uint32_t i = 0; i < VS_VHOST_QUEUES_MAX; i++) {
-        ring_stop(s, c, i, true);
+        ring_stop(s, c, i, false);
         free(c->ring[i].segs);
         c->ring[i].segs = NULL;
         free(c->ring[i].evsegs);
