@@ -293,8 +293,10 @@ int vs_blk_workload_run(vs_driver *d, const vs_blk_workload *w, vs_blk_workload_
     for (size_t i = 0; i < nold; i++)
         vs_driver_take_result(d, &old[i]);
 
-    vs_drv_waiter wt = {.start = vs_driver_now(d),
-                        .timeout_ns = w->timeout_ns ? w->timeout_ns : d->o.timeout_ns};
+    uint64_t t0 = vs_driver_now(d);
+    vs_drv_waiter wt = {.start = t0,
+                        .timeout_ns = w->timeout_ns ? w->timeout_ns : d->o.timeout_ns,
+                        .progress = true};
     wl_run r = {0};
     while (r.done < p.nr) {
         bool submitted;
@@ -310,9 +312,13 @@ int vs_blk_workload_run(vs_driver *d, const vs_blk_workload *w, vs_blk_workload_
                             "for bs %u)", p.bs);
             break;
         }
+        uint64_t before = r.done;
         wl_collect(d, &r, lat, st);
+        /* The timeout is on progress: a device that completes keeps the run alive. */
+        if (r.done != before)
+            wt.start = vs_driver_now(d);
     }
-    st->elapsed_ns = vs_driver_now(d) - wt.start;
+    st->elapsed_ns = vs_driver_now(d) - t0;
     wl_latency(st, lat);
     free(lat);
     if (nold)
