@@ -1367,12 +1367,20 @@ int vs__drv_wait_some(vs_driver *d, vs_drv_waiter *w, vs_err *e)
         vs_err_clear(&se);
         if (vs_driver_read_status(d, &s, &se) == 0 && d->needs_reset)
             return vs__drv_wait_some(d, w, e);
+        if (w->progress)
+            return vs_err_set(e, VS_ETIMEDOUT,
+                              "driver: no completion for %llu ns with %u requests "
+                              "outstanding (the device stopped making progress)",
+                              (unsigned long long)el, vs_driver_outstanding(d, -1));
         return vs_err_set(e, VS_ETIMEDOUT,
                           "driver: %u requests still outstanding after %llu ns",
                           vs_driver_outstanding(d, -1), (unsigned long long)el);
     }
     uint64_t before = vs_driver_now(d), irqs = d->c.irqs + d->c.config_irqs;
-    int rc = vs_driver_wait(d, w->timeout_ns - el, e);
+    uint64_t left = w->timeout_ns - el;
+    if (d->o.wait_slice_ns && left > d->o.wait_slice_ns)
+        left = d->o.wait_slice_ns;
+    int rc = vs_driver_wait(d, left, e);
     if (rc < 0)
         return rc;
     if (rc > 0) {

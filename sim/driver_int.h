@@ -123,8 +123,9 @@ static inline void *vs__drv_result_at(const vs_driver *d, size_t i) /* i < res_n
 void vs__drv_result_remove(vs_driver *d, size_t i);  /* keeps the order of the others */
 
 typedef struct vs_drv_waiter {
-    uint64_t start, timeout_ns;
+    uint64_t start, timeout_ns;   /* start: of the wait, or the last progress */
     unsigned stall, idle;
+    bool progress;                /* the caller moves start on every completion */
 } vs_drv_waiter;
 /* One wait step with timeout / idle-device / NEEDS_RESET detection: completions or < 0. */
 int vs__drv_wait_some(vs_driver *d, vs_drv_waiter *w, vs_err *e);

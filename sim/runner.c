@@ -230,6 +230,8 @@ static int create_driver(vs_run_ctx *c, uint64_t pool, vs_err *e)
     dopts.seg_size = s->driver.seg_size;
     dopts.pool_bytes = pool;
     dopts.timeout_ns = c->real ? 20ull * 1000000000ull : VS_RUN_STEP_TIMEOUT_NS;
+    /* ^C / SIGTERM end a wait on a real back-end within this, whatever its transport. */
+    dopts.wait_slice_ns = c->real ? 200ull * 1000000ull : 0;
     dopts.on_result = request_done;
     dopts.on_result_opaque = c;
     return vs_driver_create(&c->d, c->t, &dopts, &c->bus, vs_run_now, c, e);

@@ -126,7 +126,8 @@ typedef struct vs_blk_workload {
     bool verify;
     uint16_t queues;        /* spread round-robin over the first N queues; 0 = all */
     uint64_t seed;          /* offsets and the read/write mix; 0 = opts seed */
-    uint64_t timeout_ns;    /* whole run; 0 = opts timeout */
+    uint64_t timeout_ns;    /* longest time without a completion (progress, not the
+                               whole run: any number_ios can finish); 0 = opts timeout */
 } vs_blk_workload;
 
 typedef struct vs_blk_workload_stats {

@@ -91,6 +91,10 @@ typedef struct vs_driver_opts {
     uint64_t pool_bytes;          /* guest buffer pool; 0 = 4 MiB */
     uint64_t poll_interval_ns;    /* polling mode wait step; 0 = 1000 */
     uint64_t timeout_ns;          /* default for vs_driver_run; 0 = 10 s */
+    uint64_t wait_slice_ns;       /* longest single transport wait inside the driver's
+                                     waits, so `stop` is seen within it even when a
+                                     transport sleeps through the signal (real back-ends;
+                                     0 = no limit: a virtual clock must not be sliced) */
     vs_drv_result_fn on_result;   /* optional: called for each completed request */
     void *on_result_opaque;
 } vs_driver_opts;

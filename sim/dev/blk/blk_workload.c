@@ -5,36 +5,108 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The k-th smallest of v[0..n) (k < n), reordering v: quickselect, median-of-three pivot,
- * three-way partition. Same value as sorting and taking v[k], in O(n). */
-static uint64_t select_kth(uint64_t *v, size_t n, size_t k)
+/* Request latencies, streamed into fixed memory (~2.1 MiB) whatever number_ios is. The
+ * first HEXACT distinct values are counted exactly, so runs of up to 64 Ki requests (all
+ * shipped scenarios: their traces print the median) get the exact median as before; past
+ * that, every value goes to
+ * a log-linear histogram (the HdrHistogram idea): values below 2^HB exact, above, a
+ * bucket keeps the top HB bits, so its midpoint is within 1/2^HB (0.4 %) of any value in
+ * it. Min, max and mean are always exact. */
+enum { HB = 8, HSUB = 1 << (HB - 1), HBUCKETS = (1 << HB) + (64 - HB) * HSUB,
+       HSLOT_BITS = 17, HSLOTS = 1 << HSLOT_BITS, HEXACT = HSLOTS / 2 };
+
+typedef struct wl_hist {
+    uint64_t n, min, max;
+    unsigned __int128 sum;        /* 2^40 requests of up to 2^64 ns do not wrap it */
+    unsigned distinct;            /* exact mode while <= HEXACT */
+    bool bucketed;
+    struct { uint64_t v, n; } slot[HSLOTS];   /* open addressing, n == 0: free */
+    uint64_t count[HBUCKETS];
+} wl_hist;
+
+static unsigned hist_index(uint64_t v)
 {
-    size_t lo = 0, hi = n; /* the answer's rank lies in [lo, hi) */
-    while (hi - lo > 1) {
-        uint64_t a = v[lo], b = v[lo + (hi - lo) / 2], c = v[hi - 1];
-        uint64_t p = a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b));
-        /* [lo, lt) < p, [lt, i) == p, (gt, hi) > p */
-        size_t lt = lo, i = lo, gt = hi;
-        while (i < gt) {
-            uint64_t x = v[i];
-            if (x < p) {
-                v[i++] = v[lt];
-                v[lt++] = x;
-            } else if (x > p) {
-                v[i] = v[--gt];
-                v[gt] = x;
-            } else {
-                i++;
-            }
+    if (v < (UINT64_C(1) << HB))
+        return (unsigned)v;
+    unsigned shift = (unsigned)(63 - __builtin_clzll(v)) - HB + 1;   /* 1 .. 64-HB */
+    return (1u << HB) + (shift - 1) * HSUB + (unsigned)((v >> shift) - HSUB);
+}
+
+/* The midpoint of bucket i (its only value below 2^HB). */
+static uint64_t hist_value(unsigned i)
+{
+    if (i < (1u << HB))
+        return i;
+    unsigned shift = (i - (1u << HB)) / HSUB + 1;
+    uint64_t top = HSUB + (i - (1u << HB)) % HSUB;
+    return (top << shift) + (UINT64_C(1) << (shift - 1));
+}
+
+/* Exact mode: 0, or 1 when v is a new value and the table is full. */
+static int hist_exact_add(wl_hist *h, uint64_t v)
+{
+    for (uint64_t i = (v * UINT64_C(0x9e3779b97f4a7c15)) >> (64 - HSLOT_BITS);; i = (i + 1) % HSLOTS) {
+        if (h->slot[i].n && h->slot[i].v == v) {
+            h->slot[i].n++;
+            return 0;
         }
-        if (k < lt)
-            hi = lt;
-        else if (k >= gt)
-            lo = gt;
-        else
-            return p;
+        if (!h->slot[i].n) {
+            if (h->distinct == HEXACT)
+                return 1;
+            h->distinct++;
+            h->slot[i].v = v;
+            h->slot[i].n = 1;
+            return 0;
+        }
     }
-    return v[lo];
+}
+
+static void hist_add(wl_hist *h, uint64_t v)
+{
+    h->min = h->n && h->min < v ? h->min : v;
+    h->max = h->n && h->max > v ? h->max : v;
+    h->n++;
+    h->sum += v;
+    if (!h->bucketed && hist_exact_add(h, v) == 0)
+        return;
+    if (!h->bucketed) {         /* too many distinct values: fold the table in */
+        h->bucketed = true;
+        for (unsigned i = 0; i < HSLOTS; i++)
+            if (h->slot[i].n)
+                h->count[hist_index(h->slot[i].v)] += h->slot[i].n;
+    }
+    h->count[hist_index(v)]++;
+}
+
+static int cmp_slot_v(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The value of rank k (0-based, k < n): exact in exact mode, else to the histogram's
+ * precision clamped to the exact [min, max]. Sorts the exact table in place (last use). */
+static uint64_t hist_rank(wl_hist *h, uint64_t k)
+{
+    uint64_t seen = 0;
+    if (!h->bucketed) {
+        unsigned m = 0;
+        for (unsigned i = 0; i < HSLOTS; i++)
+            if (h->slot[i].n)
+                h->slot[m++] = h->slot[i];
+        qsort(h->slot, m, sizeof h->slot[0], cmp_slot_v);
+        for (unsigned i = 0; i < m; i++)
+            if ((seen += h->slot[i].n) > k)
+                return h->slot[i].v;
+        return h->max;
+    }
+    for (unsigned i = 0; i < HBUCKETS; i++) {
+        if ((seen += h->count[i]) > k) {
+            uint64_t v = hist_value(i);
+            return v < h->min ? h->min : v > h->max ? h->max : v;
+        }
+    }
+    return h->max;
 }
 
 #define WL_MARK UINT64_C(0x776c000000000000)  /* "wl" in the user field */
@@ -147,13 +219,14 @@ static int wl_fill(vs_driver *d, const vs_blk_workload *w, wl_plan *p, wl_run *r
 }
 
 /* Takes the completed results: the workload's are counted, others dropped. */
-static void wl_collect(vs_driver *d, wl_run *r, uint64_t *lat, vs_blk_workload_stats *st)
+static void wl_collect(vs_driver *d, wl_run *r, wl_hist *lat, vs_blk_workload_stats *st)
 {
     for (; d->res_n; vs_driver_take_result(d, NULL)) {
         const vs_blk_result *res = vs__drv_result_at(d, 0);
         if ((res->user & UINT64_C(0xffff000000000000)) != WL_MARK || res->fault)
             continue;
-        lat[r->done++] = res->latency_ns;
+        hist_add(lat, res->latency_ns);
+        r->done++;
         st->ops++;
         if (res->type == VS_BLK_T_IN) {
             st->reads++;
@@ -174,20 +247,14 @@ static void wl_collect(vs_driver *d, wl_run *r, uint64_t *lat, vs_blk_workload_s
     }
 }
 
-static void wl_latency(vs_blk_workload_stats *st, uint64_t *lat, uint64_t done)
+static void wl_latency(vs_blk_workload_stats *st, wl_hist *h)
 {
-    if (!done)
+    if (!h->n)
         return;
-    uint64_t sum = 0, lo = lat[0], hi = lat[0];
-    for (uint64_t i = 0; i < done; i++) {
-        sum += lat[i];
-        lo = lat[i] < lo ? lat[i] : lo;
-        hi = lat[i] > hi ? lat[i] : hi;
-    }
-    st->lat_min_ns = lo;
-    st->lat_max_ns = hi;
-    st->lat_median_ns = select_kth(lat, done, done / 2);
-    st->lat_mean_ns = sum / done;
+    st->lat_min_ns = h->min;
+    st->lat_max_ns = h->max;
+    st->lat_median_ns = hist_rank(h, h->n / 2);
+    st->lat_mean_ns = (uint64_t)(h->sum / h->n);
 }
 
 /* Puts the results queued before the workload back in front of the newer ones. */
@@ -214,7 +281,7 @@ int vs_blk_workload_run(vs_driver *d, const vs_blk_workload *w, vs_blk_workload_
     int rc = wl_prepare(d, w, &p, e);
     if (rc < 0)
         return rc;
-    uint64_t *lat = malloc((size_t)(p.nr ? p.nr : 1) * sizeof *lat);
+    wl_hist *lat = calloc(1, sizeof *lat);   /* fixed, whatever p.nr is */
     /* Results queued before the workload are put back afterwards. */
     size_t nold = d->res_n;
     vs_blk_result *old = nold ? malloc(nold * sizeof *old) : NULL;
@@ -226,8 +293,10 @@ int vs_blk_workload_run(vs_driver *d, const vs_blk_workload *w, vs_blk_workload_
     for (size_t i = 0; i < nold; i++)
         vs_driver_take_result(d, &old[i]);
 
-    vs_drv_waiter wt = {.start = vs_driver_now(d),
-                        .timeout_ns = w->timeout_ns ? w->timeout_ns : d->o.timeout_ns};
+    uint64_t t0 = vs_driver_now(d);
+    vs_drv_waiter wt = {.start = t0,
+                        .timeout_ns = w->timeout_ns ? w->timeout_ns : d->o.timeout_ns,
+                        .progress = true};
     wl_run r = {0};
     while (r.done < p.nr) {
         bool submitted;
@@ -243,10 +312,14 @@ int vs_blk_workload_run(vs_driver *d, const vs_blk_workload *w, vs_blk_workload_
                             "for bs %u)", p.bs);
             break;
         }
+        uint64_t before = r.done;
         wl_collect(d, &r, lat, st);
+        /* The timeout is on progress: a device that completes keeps the run alive. */
+        if (r.done != before)
+            wt.start = vs_driver_now(d);
     }
-    st->elapsed_ns = vs_driver_now(d) - wt.start;
-    wl_latency(st, lat, r.done);
+    st->elapsed_ns = vs_driver_now(d) - t0;
+    wl_latency(st, lat);
     free(lat);
     if (nold)
         wl_restore(d, old, nold);
