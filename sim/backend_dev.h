@@ -36,6 +36,9 @@ typedef struct vs_backend {
 
 /* The back-end a --backend value names, and its argument (NULL: none). NULL: unknown. */
 const vs_backend *vs_backend_find(const char *spec, const char **arg);
+/* Why the device cannot be presented to this back-end (the presentation hook it needs
+ * is NULL), or NULL when it can. */
+const char *vs_backend_unpresented(const vs_backend *be, const struct vs_backend_present *p);
 /* "ref, pci, qemu, ..., vhost-user:SOCKET, ...": every name, for messages. */
 void vs_backend_names(char *buf, size_t n);
 
@@ -47,6 +50,9 @@ typedef struct vs_serve_opts {
     uint16_t queues;
 } vs_serve_opts;
 
+/* Hooks a device leaves NULL make the back-ends that need them skip its scenarios
+ * ("does not apply", vs_backend_unpresented); teardown, skip and serve_create are
+ * optional too. */
 struct vs_backend_present {
     /* the reference device from the scenario's options (and the run's mutant) */
     int (*ref_create)(vs_run_ctx *c, vs_device **out, vs_err *e);

@@ -149,6 +149,20 @@ static const vs_backend backends[] = {
      VS_BE_REAL | VS_BE_EXTERNAL | VS_BE_QEMU, build_qemu_vhost},
 };
 
+const char *vs_backend_unpresented(const vs_backend *be, const struct vs_backend_present *p)
+{
+    int (*const build)(vs_run_ctx *, const char *, vs_err *) = be->build;
+    if (build == build_ref && !p->ref_create)
+        return "the device has no reference model";
+    if (build == build_qemu && !p->qemu_args)
+        return "the device has no QEMU presentation (-device / -blockdev)";
+    if (build == build_qemu_vhost && !p->qemu_vhost_user_device)
+        return "the device has no QEMU vhost-user proxy device";
+    if (build == build_qsd && !p->qsd_start)
+        return "qemu-storage-daemon does not export the device";
+    return NULL;
+}
+
 const vs_backend *vs_backend_find(const char *spec, const char **arg)
 {
     *arg = NULL;

@@ -1347,9 +1347,13 @@ static int cmd_serve(int argc, char **argv)
     }
     const vs_sim_dev *sd = dev ? vs_sim_dev_by_name(dev) : NULL;
     if (!sd || !sd->backends->serve_create || !sock || optind != argc) {
-        fprintf(stderr, "usage: virtiosim serve --device blk --vhost-user SOCKET [--image FILE]"
+        fprintf(stderr, "usage: virtiosim serve --device NAME --vhost-user SOCKET [--image FILE]"
                         " [--capacity SIZE] [--read-only] [--queues N] [--once] [--report DIR]"
-                        "\n       (blk is the device served today)\n");
+                        "\n       devices that can be served:");
+        for (const vs_sim_dev *const *d = vs_sim_devs; *d; d++)
+            if ((*d)->backends->serve_create)
+                fprintf(stderr, " %s", (*d)->name);
+        fputc('\n', stderr);
         return EXIT_USAGE;
     }
     vs_err e = {0};

@@ -163,7 +163,9 @@ static int applies(const vs_scenario *s, const vs_run_opts *o, const vs_backend 
                  be->family);
         return 1;
     }
-    const char *why = s->dev->backends->skip ? s->dev->backends->skip(s, be->caps) : NULL;
+    const char *why = vs_backend_unpresented(be, s->dev->backends);
+    if (!why && s->dev->backends->skip)
+        why = s->dev->backends->skip(s, be->caps);
     if (why) {
         r->verdict = VS_SCN_SKIPPED;
         snprintf(r->message, sizeof r->message, "%s", why);

@@ -10,7 +10,7 @@
  *   steps     the scenario steps the device adds, and its `device:` keys (sim/step_dev.h)
  *   backends  how each real back-end presents the device (QEMU -device/-blockdev, the
  *             vhost-user device type and config length, qemu-storage-daemon's export)
- *   mutants   its deliberately broken variants (sim/mutants.c runs them)
+ *   mutants   its deliberately broken variants (sim/mutants.c lists them for `virtiosim mutants`)
  *
  * sim/dev/README.md ("Adding a device") walks every hook with blk as the worked example. */
 #ifndef VS_SIM_DEV_H

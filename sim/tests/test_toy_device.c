@@ -41,7 +41,7 @@ static const char *const SCENARIO =
     "  - echo: {bytes: 4096}\n"
     "  - reset\n";
 
-static void run_toy(const char *extra, vs_scenario_result *r)
+static void run_toy_on(const char *backend, const char *extra, vs_scenario_result *r)
 {
     char body[512];
     snprintf(body, sizeof body, SCENARIO, extra);
@@ -49,12 +49,17 @@ static void run_toy(const char *extra, vs_scenario_result *r)
     vs_scenario *s;
     vs_err e = {0};
     ck_assert_msg(vs_scenario_load(path, &s, &e) == 0, "load: %s", e.msg);
-    vs_run_opts o = {.backend = "ref"};
+    vs_run_opts o = {.backend = backend};
     memset(r, 0, sizeof *r);
     ck_assert_int_ge(vs_run_scenario(s, &o, r, &e), 0);
     vs_scenario_free(s);
     unlink(path);
     free(path);
+}
+
+static void run_toy(const char *extra, vs_scenario_result *r)
+{
+    run_toy_on("ref", extra, r);
 }
 
 static const vs_check_result *toy_check(const vs_scenario_result *r)
@@ -105,6 +110,22 @@ START_TEST(toy_mutant_is_caught)
 }
 END_TEST
 
+/* The toy has no QEMU or qemu-storage-daemon presentation: those back-ends skip its
+ * scenarios with the reason instead of calling a hook it does not have. */
+START_TEST(unpresented_backends_skip)
+{
+    static const char *const backends[] = {"qemu", "qsd", "qemu-vhost-user:/nonexistent"};
+    for (unsigned i = 0; i < 3; i++) {
+        vs_scenario_result r;
+        run_toy_on(backends[i], "", &r);
+        ck_assert_int_eq(r.verdict, VS_SCN_SKIPPED);
+        ck_assert_msg(strstr(r.message, "the device has no") ||
+                          strstr(r.message, "does not export the device"), "%s", r.message);
+        vs_scenario_result_clear(&r);
+    }
+}
+END_TEST
+
 START_TEST(unknown_toy_key_is_an_error)
 {
     char body[512];
@@ -127,6 +148,7 @@ int main(void)
     tcase_add_test(tc, toy_scenario_runs_and_is_judged);
     tcase_add_test(tc, toy_mutant_is_caught);
     tcase_add_test(tc, unknown_toy_key_is_an_error);
+    tcase_add_test(tc, unpresented_backends_skip);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
