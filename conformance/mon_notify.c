@@ -224,15 +224,7 @@ void on_irq(vs_monitors *m, const vs_event *ev)
     if (!used_idx_mem(m, q, &cur))
         return;
     ctx cx = (ctx){.queue = ev->queue, .has_idx = true, .idx = cur};
-    uint16_t fl;
-    if (role_on(m, CK_USED_FLAGS) && ld16(m, q->l.device_gpa, &fl)) {
-        bool ei = has(neg(m), VS_F_EVENT_IDX);
-        if (ei ? fl != 0 : fl > 1)
-            bad(m, CK_USED_FLAGS, ei, cx, ei ? "used.flags 0" : "used.flags 0 or 1",
-                "used.flags 0x%x", fl);
-        else
-            ok(m, CK_USED_FLAGS, ei);
-    }
+    ring_flags_check(m, CK_USED_FLAGS, q->l.device_gpa, "used", cx);
     if (m->async_device) {
         /* seen after the fact: nothing to attribute */
     } else if (has(neg(m), VS_F_EVENT_IDX)) {

@@ -301,15 +301,7 @@ void on_publish(vs_monitors *m, const vs_event *ev)
             }
         }
         q->avail_pub = nidx;
-        uint16_t fl;
-        if (role_on(m, CK_D_AVAIL_FLAGS) && ld16(m, q->l.driver_gpa, &fl)) {
-            bool ei = has(neg(m), VS_F_EVENT_IDX);
-            if (ei ? fl != 0 : fl > 1)
-                bad(m, CK_D_AVAIL_FLAGS, ei, cx, ei ? "avail.flags 0" : "avail.flags 0 or 1",
-                    "avail.flags 0x%x", fl);
-            else
-                ok(m, CK_D_AVAIL_FLAGS, ei);
-        }
+        ring_flags_check(m, CK_D_AVAIL_FLAGS, q->l.driver_gpa, "avail", cx);
     } else if (q->pend_n == UINT32_MAX) {
         for (uint32_t id = 0; id < ID_SPACE; id++) {
             chain_rec *c = q->byid[id];

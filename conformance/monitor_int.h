@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "conformance/hash.h"
 #include "conformance/monitor_checks.h"
@@ -347,6 +348,24 @@ static inline bool ld16(vs_monitors *m, uint64_t gpa, uint16_t *v)
 }
 
 static inline bool q_split(const qstate *q) { return q->l.format == VS_RING_SPLIT; }
+
+/* A split ring's flags word (used.flags or avail.flags at gpa): 0 with EVENT_IDX
+ * (statement position 1 of the check), 0 or 1 without (position 0). */
+static inline void ring_flags_check(vs_monitors *m, unsigned ck, uint64_t gpa,
+                                    const char *ring, ctx cx)
+{
+    uint16_t fl;
+    if (!role_on(m, ck) || !ld16(m, gpa, &fl))
+        return;
+    bool ei = has(neg(m), VS_F_EVENT_IDX);
+    if (ei ? fl != 0 : fl > 1) {
+        char want[32];
+        snprintf(want, sizeof want, ei ? "%s.flags 0" : "%s.flags 0 or 1", ring);
+        bad(m, ck, ei, cx, want, "%s.flags 0x%x", ring, fl);
+    } else {
+        ok(m, ck, ei);
+    }
+}
 
 static inline bool used_idx_mem(vs_monitors *m, qstate *q, uint16_t *v)
 {
