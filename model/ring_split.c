@@ -144,6 +144,7 @@ typedef struct split_drv {
     struct vs_vq_drv hdr;
     split_map m;
     uint16_t free_head;
+    uint16_t free_tail;  /* IN_ORDER: freed chains join the end, keeping ring order */
     uint16_t avail_idx;  /* shadow: next avail idx to publish */
     uint16_t pub_idx;    /* avail idx last published */
     uint16_t kick_old;   /* published avail idx at the previous kick decision */
@@ -152,6 +153,7 @@ typedef struct split_drv {
     uint16_t indirect_max;
     bool event_idx, has_indirect, irq_off;
     bool mislead;       /* VS_VQ_F_MISLEAD_SUPPRESSION (test only) */
+    bool in_order;      /* VS_VQ_F_IN_ORDER */
     uint32_t num_free;
     uint32_t outstanding;
     uint16_t *next;      /* driver-private descriptor links (free list + chains) */
@@ -187,6 +189,7 @@ int vs_split_drv_create(vs_vq_drv **out, vs_gmem *gm, const vs_vq_layout *l,
     q->event_idx = (o->features & VS_VQ_F_EVENT_IDX) != 0;
     q->has_indirect = (o->features & VS_VQ_F_INDIRECT) != 0;
     q->mislead = (o->features & VS_VQ_F_MISLEAD_SUPPRESSION) != 0;
+    q->in_order = (o->features & VS_VQ_F_IN_ORDER) != 0;
     q->indirect_max = o->indirect_max ? o->indirect_max : 16;
     q->num_free = m.size;
     q->gm = gm;
@@ -200,6 +203,7 @@ int vs_split_drv_create(vs_vq_drv **out, vs_gmem *gm, const vs_vq_layout *l,
     }
     for (uint32_t i = 0; i < m.size; i++)
         q->next[i] = (uint16_t)(i + 1);
+    q->free_tail = (uint16_t)(m.size - 1);
     if (q->has_indirect) {
         uint64_t bytes = (uint64_t)m.size * q->indirect_max * sizeof(struct sdesc);
         rc = vs_gmem_alloc(gm, bytes, 16, &q->indir_gpa, e);
@@ -450,8 +454,19 @@ int vs_split_drv_collect(vs_vq_drv *qq, vs_used *out, vs_err *e)
         return drv_bad_used(q, e, uidx, id, len);
     out->len_valid = true;
     out->cookie = h->cookie;
-    q->next[h->tail] = q->free_head;
-    q->free_head = (uint16_t)id;
+    if (q->in_order) {
+        /* The device uses chains in the order they were made available, so appending
+         * them keeps the free list in ring order (the next chain starts where the last
+         * one ended). A device that completes out of order only breaks that order. */
+        if (q->num_free)
+            q->next[q->free_tail] = (uint16_t)id;
+        else
+            q->free_head = (uint16_t)id;
+        q->free_tail = h->tail;
+    } else {
+        q->next[h->tail] = q->free_head;
+        q->free_head = (uint16_t)id;
+    }
     q->num_free += h->ndesc;
     h->ndesc = 0;
     q->outstanding--;

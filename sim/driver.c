@@ -470,6 +470,8 @@ static int setup_one(vs_driver *d, uint16_t i, uint32_t want, vs_err *e)
         vqf |= VS_VQ_F_INDIRECT;
     if (d->o.mislead_suppression)
         vqf |= VS_VQ_F_MISLEAD_SUPPRESSION;
+    if (d->features & VS_BIT(VS_F_IN_ORDER))
+        vqf |= VS_VQ_F_IN_ORDER;
     vs_drv_queue *q = &d->q[i];
     uint32_t max = 0;
     if ((rc = d->t->ops->queue_max_size(d->t, i, &max, e)) < 0)

@@ -40,6 +40,9 @@ enum vs_vq_features {
      * with EVENT_IDX; used_event half the index space behind without it). A conforming
      * device behaves the same; one that honours the wrong field stops interrupting. */
     VS_VQ_F_MISLEAD_SUPPRESSION = 1u << 2,
+    /* Driver side, split: VIRTIO_F_IN_ORDER negotiated, descriptors are used in ring order
+     * (2.7.5: starting at 0, wrapping at the end of the table), not last-freed-first. */
+    VS_VQ_F_IN_ORDER = 1u << 3,
 };
 
 /* Where the three areas of a queue live. split: descriptor table / available ring /
