@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(os.environ.get("VIRTIOSIM_BIN", ROOT / "build" / "virtiosim"))
 EXPECTED = ROOT / "scenarios" / "expected"
-TAG = re.compile(r"^(PASS|FAIL|XFAIL|XPASS|ERROR|SKIP)\s+(\S+)", re.M)
+TAG = re.compile(r"^(?:\[\d+/\d+\] )?(PASS|FAIL|XFAIL|XPASS|ERROR|SKIP)\s+(\S+)", re.M)
 
 # (suite, back-end, extra arguments, expected-file stem or None); "{v}" = QEMU version.
 CELLS = [
