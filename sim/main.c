@@ -85,7 +85,9 @@ static void usage(FILE *f)
           "  --report DIR         write results.json, junit.xml, results.ktap, report.html\n"
           "  --mutant NAME        run against a deliberately broken device (see `mutants`)\n"
           "  --expected FILE      known non-conformances of the back-end (XFAIL, with the\n"
-          "                       reason); e.g. scenarios/expected/qemu-7.2.yaml\n"
+          "                       reason); e.g. scenarios/expected/qemu-7.2.yaml. Its backend:\n"
+          "                       must be this --backend (exit 2 if not); a version: other\n"
+          "                       than the back-end's is a warning\n"
           "  --filter GLOB        only scenarios whose name matches GLOB (fnmatch; may be\n"
           "                       given more than once: any matches)\n"
           "  --shard K/N          only part K of N: the (filtered) list's scenarios i with\n"
@@ -777,23 +779,33 @@ static int check_option_combinations(const run_cli *rc)
     return 0;
 }
 
+static void run_cli_free(run_cli *rc)
+{
+    vs_expected_free(rc->expected);
+    rc->expected = NULL;
+    strlist_free(&rc->filters);
+}
+
 static int cmd_run(int argc, char **argv)
 {
     run_cli rc = {0};
-    if (parse_run_options(argc, argv, &rc) < 0 || check_option_combinations(&rc) < 0)
+    if (parse_run_options(argc, argv, &rc) < 0 || check_option_combinations(&rc) < 0) {
+        run_cli_free(&rc);
         return EXIT_USAGE;
+    }
     if (optind >= argc) {
         fprintf(stderr, "virtiosim run: expected at least one SCENARIO or DIR\n");
+        run_cli_free(&rc);
         return EXIT_USAGE;
     }
     strlist files = {0};
     if (collect(argv + optind, argc - optind, &files) < 0) {
         strlist_free(&files);
+        run_cli_free(&rc);
         return EXIT_USAGE;
     }
     int r = run_files(&rc, &files);
-    vs_expected_free(rc.expected);
-    strlist_free(&rc.filters);
+    run_cli_free(&rc);
     strlist_free(&files);
     return r;
 }
@@ -831,10 +843,13 @@ static int find_suite(const char *name, char *out, size_t len)
 static int cmd_suite(int argc, char **argv)
 {
     run_cli rc = {0};
-    if (parse_run_options(argc, argv, &rc) < 0 || check_option_combinations(&rc) < 0)
+    if (parse_run_options(argc, argv, &rc) < 0 || check_option_combinations(&rc) < 0) {
+        run_cli_free(&rc);
         return EXIT_USAGE;
+    }
     if (optind != argc - 1) {
         fprintf(stderr, "virtiosim suite: expected one suite NAME (e.g. blk-device)\n");
+        run_cli_free(&rc);
         return EXIT_USAGE;
     }
     char path[PATH_MAX];
@@ -845,23 +860,24 @@ static int cmd_suite(int argc, char **argv)
             fprintf(stderr, "virtiosim suite: no suite '%s' (looked for "
                             "scenarios/suites/%s.yaml here and beside the program)\n",
                     argv[optind], argv[optind]);
+        run_cli_free(&rc);
         return EXIT_USAGE;
     }
     vs_suite *s;
     vs_err e = {0};
     if (vs_suite_load(path, &s, &e) < 0) {
         fprintf(stderr, "%s\n", e.msg);
+        run_cli_free(&rc);
         return EXIT_USAGE;
     }
     strlist files = {0};
     for (unsigned i = 0; i < s->nscenarios; i++)
         strlist_add(&files, s->scenarios[i]);
     rc.suite = s->name;
-    if (!rc.quiet)
+    if (!rc.quiet && !rc.list)
         printf("suite %s: %u scenarios\n", s->name, s->nscenarios);
     int r = run_files(&rc, &files);
-    vs_expected_free(rc.expected);
-    strlist_free(&rc.filters);
+    run_cli_free(&rc);
     strlist_free(&files);
     vs_suite_free(s);
     return r;

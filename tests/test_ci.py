@@ -239,7 +239,8 @@ def test_list_and_filter(cli):
 def test_suite_list_and_shard(cli):
     r = cli("suite", "blk-device", "--list")
     assert r.returncode == 0, r.stderr
-    allnames = [ln.split("\t")[0] for ln in r.stdout.splitlines() if "\t" in ln]
+    assert all("\t" in ln for ln in r.stdout.splitlines()), r.stdout
+    allnames = [ln.split("\t")[0] for ln in r.stdout.splitlines()]
     got = []
     for k in (1, 2):
         r = cli("suite", "blk-device", "--list", "--shard", f"{k}/2")
