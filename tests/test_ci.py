@@ -265,3 +265,26 @@ def test_json_summary_agrees_with_the_exit_code(cli, tmp_path):
     assert r.returncode == 0 and last["exit_code"] == 0, r.stdout
     assert last["scenarios"] == last["pass"] == 1 and last["shard"] == "1/2", last
     assert last["reports"] == str(tmp_path)
+
+
+def test_sharded_qemu_run_merged_has_the_unsharded_verdicts(cli, tmp_path):
+    """Against QEMU (wall clock, known failures listed): the merge of two shards has the
+    unsharded run's scenario verdicts, XFAILs, statement verdicts and summary counts."""
+    args = ["suite", "blk-device", "-q", "--backend", "qemu", "--expected",
+            EXPECTED / "qemu-7.2.yaml"]
+    r = cli(*args, "--report", tmp_path / "all", timeout=300)
+    if r.returncode == 3:
+        pytest.skip("no QEMU here: " + r.stdout[-200:])
+    code = r.returncode
+    for k in (1, 2):
+        cli(*args, "--shard", f"{k}/2", "--report", tmp_path / f"s{k}", timeout=300)
+    r = cli("report", "merge", tmp_path / "m", tmp_path / "s1", tmp_path / "s2")
+    assert r.returncode == code, r.stdout + r.stderr
+    a, b = (json.loads((tmp_path / d / "results.json").read_text()) for d in ("all", "m"))
+
+    def verdicts(doc):
+        return ([(s["name"], s["verdict"], (s.get("expected") or {}).get("state"))
+                 for s in doc["scenarios"]],
+                {s["id"]: (s["verdict"], "expected" in s) for s in doc["statements"]},
+                doc["summary"]["scenarios"], doc["summary"]["statements"])
+    assert verdicts(a) == verdicts(b)
