@@ -34,7 +34,8 @@ MODEL_DEVS := $(call DEV_DIRS,model)
 CONF_DEVS := $(call DEV_DIRS,conformance)
 SIM_DEVS := $(call DEV_DIRS,sim)
 LAYER_DIRS := model conformance reports sim sim/qemu sim/vhost $(MODEL_DEVS) $(CONF_DEVS) $(SIM_DEVS)
-PROGRAM_SRCS := sim/main.c
+# The CLI: main.c and its pieces sim/cli_*.c (not part of the library).
+PROGRAM_SRCS := sim/main.c $(wildcard sim/cli_*.c)
 LIB_SRCS := $(filter-out $(PROGRAM_SRCS),$(foreach d,$(LAYER_DIRS),$(wildcard $(d)/*.c)))
 LIB_SRCS := $(sort $(LIB_SRCS))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
@@ -111,7 +112,7 @@ $(BUILD)/libvirtiosim.a: $(LIB_OBJS)
 $(BUILD)/libvirtiosim.so: $(LIB_OBJS)
 	$(CC) $(OPT) $(LTO_LINK) -shared -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
-$(BUILD)/virtiosim: $(BUILD)/obj/sim/main.o $(BUILD)/libvirtiosim.a
+$(BUILD)/virtiosim: $(PROGRAM_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/libvirtiosim.a
 	$(CC) $(CFLAGS) $(LTO_LINK) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
 $(BUILD)/tests/%: %.c $(BUILD)/libvirtiosim.a

@@ -139,12 +139,15 @@ static json_t *scenario_json(const vs_report_scenario *s, bool wall, bool expect
     }
     put(o, "statements", st, oom);
     put(o, "violations", juint(violations), oom);
-    if (s->timeline) {
+    if (s->timeline || s->has_timeline_counts) {
         json_t *t = json_object();
         if (t) {
-            put(t, "offered", juint(vs_timeline_offered(s->timeline)), oom);
-            put(t, "kept", juint(vs_timeline_count(s->timeline)), oom);
-            put(t, "stride", juint(vs_timeline_stride(s->timeline)), oom);
+            put(t, "offered", juint(s->timeline ? vs_timeline_offered(s->timeline)
+                                                : s->tl_offered), oom);
+            put(t, "kept", juint(s->timeline ? vs_timeline_count(s->timeline) : s->tl_kept),
+                oom);
+            put(t, "stride", juint(s->timeline ? vs_timeline_stride(s->timeline)
+                                               : s->tl_stride), oom);
         }
         put(o, "timeline", t, oom);
     } else {
@@ -221,8 +224,37 @@ static json_t *build_doc(const vs_rep_ctx *c, bool wall, bool *oom)
     if (wall)
         put(d, "started", jstr(run->started), oom);
     put(d, "interrupted", json_boolean(run->interrupted), oom);
-    if (run->expected_file)
+    if (run->expected_file) {
         put(d, "expected_file", jstr(run->expected_file), oom);
+        /* the statements the file lists, so `report merge` can judge failures as here */
+        json_t *xs = json_array();
+        for (size_t i = 0; xs && i < run->n_expected_stmts; i++) {
+            json_t *x = json_object();
+            if (x) {
+                put(x, "id", jstr(run->expected_stmts[i].id), oom);
+                put(x, "reason", jstr(run->expected_stmts[i].reason), oom);
+            }
+            push(xs, x, oom);
+        }
+        put(d, "expected_statements", xs, oom);
+    }
+    if (run->expected_version && run->expected_version_seen) {
+        json_t *m = json_object();
+        if (m) {
+            put(m, "expected", jstr(run->expected_version), oom);
+            put(m, "backend", jstr(run->expected_version_seen), oom);
+        }
+        put(d, "expected_version_mismatch", m, oom);
+    }
+    if (run->shard_n) {
+        json_t *sh = json_object();
+        if (sh) {
+            put(sh, "index", json_integer(run->shard_k), oom);
+            put(sh, "count", json_integer(run->shard_n), oom);
+            put(sh, "scenarios_total", juint(run->shard_total), oom);
+        }
+        put(d, "shard", sh, oom);
+    }
 
     json_t *seeds = json_array(), *scns = json_array();
     for (size_t i = 0; seeds && scns && i < run->n_scenarios; i++) {

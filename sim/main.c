@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
+#include <fnmatch.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -26,10 +27,10 @@
 #include "virtiosim/virtio.h"
 
 #include "sim/backend_dev.h"
+#include "sim/cli.h"
 #include "sim/child.h"
 #include "sim/sim_dev.h"
 
-enum { EXIT_PASS = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_INFRA = 3 };
 
 /* int rather than sig_atomic_t so the runner and driver can watch it through a
  * `const volatile int *` (sig_atomic_t is int on every platform virtiosim builds on). */
@@ -56,6 +57,8 @@ static void usage(FILE *f)
           "  clauses [--area A] [--role R] [--json] [--scenarios DIR]\n"
           "                                  the statement catalogue and its coverage\n"
           "  report diff OLD.json NEW.json   verdicts that changed between two runs\n"
+          "  report merge OUT_DIR IN_DIR...  one run's four reports from its shards'\n"
+          "                                  results.json (IN_DIR/results.json or a file)\n"
           "  serve --device blk --vhost-user SOCKET [--image FILE] [--capacity SIZE]\n"
           "        [--read-only] [--queues N] [--once] [--report DIR]\n"
           "                                  export the reference device to a vhost-user\n"
@@ -82,7 +85,15 @@ static void usage(FILE *f)
           "  --report DIR         write results.json, junit.xml, results.ktap, report.html\n"
           "  --mutant NAME        run against a deliberately broken device (see `mutants`)\n"
           "  --expected FILE      known non-conformances of the back-end (XFAIL, with the\n"
-          "                       reason); e.g. scenarios/expected/qemu-7.2.yaml\n"
+          "                       reason); e.g. scenarios/expected/qemu-7.2.yaml. Its backend:\n"
+          "                       must be this --backend (exit 2 if not); a version: other\n"
+          "                       than the back-end's is a warning\n"
+          "  --filter GLOB        only scenarios whose name matches GLOB (fnmatch; may be\n"
+          "                       given more than once: any matches)\n"
+          "  --shard K/N          only part K of N: the (filtered) list's scenarios i with\n"
+          "                       i % N == K-1, for parallel CI jobs; `report merge` joins them\n"
+          "  --list               print the scenarios that would run (name, TAB, file), run none\n"
+          "  --json               end with a one-line JSON summary on stdout\n"
           "  -q, --quiet          only the summary line (and failures)\n"
           "  -v, --verbose        every step\n"
           "\n"
@@ -201,16 +212,22 @@ typedef struct run_cli {
     const char *trace_path;
     const char *suite;
     int quiet, verbose;
+    unsigned shard_k, shard_n;  /* --shard K/N (shard_n 0: the whole list) */
+    strlist filters;            /* --filter GLOB: a scenario runs when any matches its name */
+    bool list;                  /* --list: print what would run, run nothing */
+    bool json;                  /* --json: a one-line JSON summary last on stdout */
+    bool numbered;              /* "[k/N] " before each result line (stdout not a tty) */
 } run_cli;
 
 static double secs(uint64_t ns) { return (double)ns / 1e9; }
 
-static uint64_t mono_ns(void)
+uint64_t vs_cli_mono_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
+#define mono_ns vs_cli_mono_ns
 
 /* A failed scenario is an expected failure when the file lists it, or when every way it
  * failed is a listed statement (no step failed, every failing statement is listed). */
@@ -248,7 +265,23 @@ static bool failed_statements_only(const vs_expected *x, const vs_scenario_resul
     return false;
 }
 
-static void print_result(const run_cli *rc, const vs_scenario_result *r)
+/* One run's scenarios and tallies (run_files and its pieces). */
+typedef struct run_state {
+    vs_scenario **sc;           /* the scenarios this run runs (after --filter, --shard) */
+    vs_scenario_result *res;
+    vs_report_scenario *rep;
+    size_t n;
+    size_t total;               /* the list --shard partitions (after --filter) */
+    size_t ran, counts[VS_SCN_VERDICT_COUNT], xfail, xpass, stmt_failed;
+    vs_results *agg;
+    const char *backend_version;
+    bool version_checked;
+    char version_seen[32];      /* set when the expected file's version differs */
+    char started[40];
+    uint64_t t0;
+} run_state;
+
+static void print_result(const run_cli *rc, const vs_scenario_result *r, size_t k, size_t n)
 {
     static const char *const tags[] = {"PASS", "FAIL", "ERROR", "SKIP"};
     const vs_expected_entry *x = expected_failure(rc->expected, r);
@@ -261,6 +294,9 @@ static void print_result(const run_cli *rc, const vs_scenario_result *r)
         return;
     const char *arg;
     const vs_backend *be = vs_backend_find(rc->o.backend ? rc->o.backend : "ref", &arg);
+    /* A CI log has no progress bar: number the lines instead. */
+    if (rc->numbered)
+        printf("[%zu/%zu] ", k, n);
     printf("%-5s %-34s %3u steps %8.3f s  %s %10.3f ms\n", tag, r->name, r->steps_run,
            secs(r->wall_ns), !be || (be->caps & VS_BE_REAL) ? "wall   " : "virtual",
            (double)r->virtual_ns / 1e6);
@@ -276,7 +312,6 @@ static void print_result(const run_cli *rc, const vs_scenario_result *r)
     fflush(stdout);
 }
 
-/* Loads, runs and reports a list of scenario files. */
 /* One scenario's row of the reports. */
 static vs_report_scenario report_row(const vs_scenario *s, const vs_scenario_result *r)
 {
@@ -299,15 +334,16 @@ static vs_report_scenario report_row(const vs_scenario *s, const vs_scenario_res
     };
 }
 
-static void print_summary(const run_cli *rc, size_t ran, const size_t *counts, size_t xfail,
-                          uint64_t wall, const vs_results *agg)
+static void print_summary(const run_cli *rc, const run_state *st, uint64_t wall)
 {
-    printf("%zu scenario%s: %zu passed, %zu failed", ran, ran == 1 ? "" : "s",
-           counts[VS_SCN_PASS], counts[VS_SCN_FAIL] - xfail);
+    const size_t *counts = st->counts;
+    printf("%zu scenario%s: %zu passed, %zu failed", st->ran, st->ran == 1 ? "" : "s",
+           counts[VS_SCN_PASS], counts[VS_SCN_FAIL] - st->xfail);
     if (rc->expected)
-        printf(" (+%zu expected)", xfail);
+        printf(" (+%zu expected)", st->xfail);
     printf(", %zu errors, %zu skipped in %.2f s", counts[VS_SCN_ERROR], counts[VS_SCN_SKIPPED],
            secs(wall));
+    const vs_results *agg = st->agg;
     printf("; statements: %zu pass, %zu fail, %zu not exercised, %zu not applicable, "
            "%zu untestable\n",
            agg->count[VS_VERDICT_PASS], agg->count[VS_VERDICT_FAIL],
@@ -315,38 +351,202 @@ static void print_summary(const run_cli *rc, size_t ran, const size_t *counts, s
            agg->count[VS_VERDICT_NOT_APPLICABLE], agg->count[VS_VERDICT_UNTESTABLE]);
 }
 
-static int run_files(run_cli *rc, const strlist *files)
+/* The expected-results file's version against the first version the back-end reports:
+ * a file for another version is still applied, but never silently. */
+static void check_expected_version(const run_cli *rc, run_state *st, const char *reported)
 {
-    /* Load everything first: a malformed file is reported before anything runs. */
-    vs_scenario **sc = calloc(files->n, sizeof *sc);
-    vs_scenario_result *res = calloc(files->n, sizeof *res);
-    vs_report_scenario *rep = calloc(files->n, sizeof *rep);
-    if (!sc || !res || !rep) {
-        fprintf(stderr, "virtiosim: out of memory\n");
-        free(sc), free(res), free(rep);
-        return EXIT_INFRA;
+    if (st->version_checked || !rc->expected || !rc->expected->version)
+        return;
+    st->version_checked = true;
+    char seen[sizeof st->version_seen];
+    int m = vs_expected_version_check(rc->expected, reported, seen, sizeof seen);
+    const vs_expected *x = rc->expected;
+    if (m == 0) {
+        memcpy(st->version_seen, seen, sizeof seen);
+        fprintf(stderr, "virtiosim: warning: %s:%u:%u: these expected results are for %s %s, "
+                "but the back-end is version %s (\"%s\"): applied anyway; write a file for %s\n",
+                x->path, x->version_line, x->version_col, x->backend, x->version, seen,
+                reported, seen);
+    } else if (m < 0) {
+        fprintf(stderr, "virtiosim: note: %s:%u:%u: the back-end reports no version (\"%s\"); "
+                "cannot check the file's version %s\n", x->path, x->version_line,
+                x->version_col, reported, x->version);
     }
-    int exit_code = EXIT_PASS;
-    for (size_t i = 0; i < files->n; i++) {
-        vs_err e = {0};
-        if (vs_scenario_load(files->v[i], &sc[i], &e) < 0) {
-            fprintf(stderr, "%s\n", e.msg);
-            exit_code = EXIT_USAGE;
+}
+
+/* Runs scenario i and counts it. */
+static void run_one(run_cli *rc, run_state *st, size_t i)
+{
+    vs_scenario_result *r = &st->res[i];
+    vs_err re = {0};
+    if (vs_run_scenario(st->sc[i], &rc->o, r, &re) < 0) {
+        r->verdict = VS_SCN_ERROR;
+        snprintf(r->message, sizeof r->message, "%s", re.msg);
+    }
+    st->ran++;
+    st->counts[r->verdict]++;
+    if (r->verdict != VS_SCN_SKIPPED && r->backend_version[0]) {
+        if (!st->backend_version)
+            st->backend_version = r->backend_version;
+        check_expected_version(rc, st, r->backend_version);
+    }
+    const vs_expected_entry *xe = expected_failure(rc->expected, r);
+    if (xe && r->verdict == VS_SCN_FAIL) {
+        st->xfail++;
+        char m[sizeof r->message];
+        /* truncating a long message is fine: the reports keep the whole reason */
+        if (snprintf(m, sizeof m, "expected failure (%s): %s | %s", rc->expected->path,
+                     xe->reason, r->message) >= 0)
+            memcpy(r->message, m, sizeof m);
+    }
+    st->xpass += xe && r->verdict == VS_SCN_PASS;
+    /* A scenario cut short by ^C says nothing about the device: keep its partial
+     * verdicts out of the run's aggregate. */
+    if (r->conformance && !(g_interrupted && r->verdict == VS_SCN_SKIPPED)) {
+        vs_results_merge(st->agg, r->conformance, &re);
+        st->stmt_failed += failed_statements_only(rc->expected, r);
+    }
+    print_result(rc, r, i + 1, st->n);
+    st->rep[i] = report_row(st->sc[i], r);
+    if (xe && r->verdict == VS_SCN_FAIL)
+        st->rep[i].expect = VS_REPORT_EXPECT_FAIL;
+    else if (xe && r->verdict == VS_SCN_PASS)
+        st->rep[i].expect = VS_REPORT_EXPECT_XPASS;
+    st->rep[i].expect_reason = st->rep[i].expect ? xe->reason : NULL;
+}
+
+static int write_reports(const run_cli *rc, const run_state *st)
+{
+    vs_report_run run = {
+        .tool = "virtiosim",
+        .tool_version = VS_VERSION,
+        .backend = rc->o.backend ? rc->o.backend : "ref",
+        .backend_version = st->backend_version ? st->backend_version : "unknown (nothing ran)",
+        .started = st->started,
+        .suite = rc->suite,
+        .interrupted = g_interrupted,
+        .n_scenarios = st->n,
+        .scenarios = st->rep,
+        .aggregate = st->agg,
+        .shard_k = rc->shard_k,
+        .shard_n = rc->shard_n,
+        .shard_total = st->total,
+    };
+    vs_report_expected_stmt xs[64];
+    if (rc->expected) {
+        run.expected_file = rc->expected->path;
+        for (unsigned k = 0; k < rc->expected->n && run.n_expected_stmts < 64; k++)
+            if (rc->expected->e[k].statement)
+                xs[run.n_expected_stmts++] = (vs_report_expected_stmt){
+                    rc->expected->e[k].statement, rc->expected->e[k].reason};
+        run.expected_stmts = xs;
+        if (st->version_seen[0]) {
+            run.expected_version = rc->expected->version;
+            run.expected_version_seen = st->version_seen;
         }
     }
-    if (exit_code != EXIT_PASS)
-        goto out;
+    vs_err e = {0};
+    if (vs_report_write_all(rc->report_dir, &run, &e) < 0) {
+        fprintf(stderr, "virtiosim: writing reports: %s\n", e.msg);
+        return EXIT_INFRA;
+    }
+    if (!rc->quiet)
+        printf("reports: %s/{%s,%s,%s,%s}\n", rc->report_dir, VS_REPORT_JSON, VS_REPORT_JUNIT,
+               VS_REPORT_KTAP, VS_REPORT_HTML);
+    return EXIT_PASS;
+}
 
+/* --json: the run in one line, last on stdout, for a CI step to parse. */
+static void print_json_summary(const run_cli *rc, const run_state *st, int exit_code)
+{
+    const size_t *c = st->counts;
+    const vs_results *a = st->agg;
+    char shard[32] = "";
+    if (rc->shard_n)
+        snprintf(shard, sizeof shard, "%u/%u", rc->shard_k, rc->shard_n);
+    json_t *j = json_pack(
+        "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I}, s:b,"
+        " s:s?, s:s, s:s?, s:s?, s:s?, s:i}",
+        "schema", "virtiosim-summary/1", "scenarios", (json_int_t)st->n,
+        "ran", (json_int_t)st->ran, "pass", (json_int_t)c[VS_SCN_PASS],
+        "fail", (json_int_t)(c[VS_SCN_FAIL] - st->xfail), "expected_fail", (json_int_t)st->xfail,
+        "unexpected_pass", (json_int_t)st->xpass, "error", (json_int_t)c[VS_SCN_ERROR],
+        "skipped", (json_int_t)c[VS_SCN_SKIPPED], "statements",
+        "pass", (json_int_t)a->count[VS_VERDICT_PASS],
+        "fail", (json_int_t)a->count[VS_VERDICT_FAIL],
+        "not_exercised", (json_int_t)(a->count[VS_VERDICT_NOT_EXERCISED] +
+                                      a->count[VS_VERDICT_NO_CHECK]),
+        "not_applicable", (json_int_t)a->count[VS_VERDICT_NOT_APPLICABLE],
+        "untestable", (json_int_t)a->count[VS_VERDICT_UNTESTABLE],
+        "interrupted", (int)g_interrupted, "suite", rc->suite,
+        "backend", rc->o.backend ? rc->o.backend : "ref", "backend_version", st->backend_version,
+        "shard", shard[0] ? shard : NULL, "reports", rc->report_dir, "exit_code", exit_code);
+    if (j && st->version_seen[0])
+        json_object_set_new(j, "expected_version_mismatch",
+                            json_pack("{s:s, s:s}", "expected", rc->expected->version,
+                                      "backend", st->version_seen));
+    char *line = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    if (line)
+        printf("%s\n", line);
+    free(line);
+    json_decref(j);
+    fflush(stdout);
+}
+
+static bool name_selected(const run_cli *rc, const char *name)
+{
+    if (!rc->filters.n)
+        return true;
+    for (size_t i = 0; i < rc->filters.n; i++)
+        if (fnmatch(rc->filters.v[i], name, 0) == 0)
+            return true;
+    return false;
+}
+
+/* Loads every file (a malformed file is reported before anything runs, whatever is
+ * selected), then keeps what --filter names and this --shard's part: the filtered list's
+ * index i runs in shard K of N when i % N == K - 1. */
+static int load_selected(const run_cli *rc, const strlist *files, run_state *st)
+{
+    int code = EXIT_PASS;
+    for (size_t i = 0; i < files->n; i++) {
+        vs_scenario *s = NULL;
+        vs_err e = {0};
+        if (vs_scenario_load(files->v[i], &s, &e) < 0) {
+            fprintf(stderr, "%s\n", e.msg);
+            code = EXIT_USAGE;
+            continue;
+        }
+        if (code != EXIT_PASS || !name_selected(rc, s->name)) {
+            vs_scenario_free(s);
+            continue;
+        }
+        size_t idx = st->total++;
+        if (rc->shard_n && idx % rc->shard_n != rc->shard_k - 1)
+            vs_scenario_free(s);
+        else
+            st->sc[st->n++] = s;
+    }
+    if (code == EXIT_PASS && rc->filters.n && st->total == 0) {
+        fprintf(stderr, "virtiosim: no scenario matches --filter %s%s\n", rc->filters.v[0],
+                rc->filters.n > 1 ? " (or the other --filter patterns)" : "");
+        code = EXIT_USAGE;
+    }
+    return code;
+}
+
+static int run_loop(run_cli *rc, run_state *st)
+{
     FILE *trace = NULL;
     if (rc->trace_path && !(trace = fopen(rc->trace_path, "w"))) {
         fprintf(stderr, "virtiosim: %s: %s\n", rc->trace_path, strerror(errno));
-        exit_code = EXIT_USAGE;
-        goto out;
+        return EXIT_USAGE;
     }
     rc->o.trace = trace;
     rc->o.progress = !rc->quiet && isatty(STDERR_FILENO);
     rc->o.stop = &g_interrupted;
     rc->o.verbose = rc->verbose;
+    rc->numbered = !isatty(STDOUT_FILENO);
 
     /* The first ^C finishes the current scenario and writes the reports; a second one
      * (SA_RESETHAND) ends the process at once. */
@@ -354,121 +554,79 @@ static int run_files(run_cli *rc, const strlist *files)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 
-    char started[40];
     time_t now = time(NULL);
-    strftime(started, sizeof started, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-    uint64_t t0 = mono_ns();
-    size_t ran = 0, counts[VS_SCN_VERDICT_COUNT] = {0}, xfail = 0, stmt_failed = 0;
-    vs_results *agg = NULL;
+    strftime(st->started, sizeof st->started, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    st->t0 = mono_ns();
     vs_err e = {0};
-    if (vs_results_create(&agg, &e) < 0) {
+    if (vs_results_create(&st->agg, &e) < 0) {
         fprintf(stderr, "virtiosim: %s\n", e.msg);
-        exit_code = EXIT_INFRA;
-        goto out_trace;
+        if (trace)
+            fclose(trace);
+        return EXIT_INFRA;
     }
-    for (size_t i = 0; i < files->n && !g_interrupted; i++) {
-        vs_err re = {0};
-        if (vs_run_scenario(sc[i], &rc->o, &res[i], &re) < 0) {
-            res[i].verdict = VS_SCN_ERROR;
-            snprintf(res[i].message, sizeof res[i].message, "%s", re.msg);
-        }
-        ran++;
-        counts[res[i].verdict]++;
-        const vs_expected_entry *xe = expected_failure(rc->expected, &res[i]);
-        if (xe && res[i].verdict == VS_SCN_FAIL) {
-            xfail++;
-            char m[sizeof res[i].message];
-            snprintf(m, sizeof m, "expected failure (%s): %s | %s", rc->expected->path,
-                     xe->reason, res[i].message);
-            memcpy(res[i].message, m, sizeof m);
-        }
-        /* A scenario cut short by ^C says nothing about the device: keep its partial
-         * verdicts out of the run's aggregate. */
-        if (res[i].conformance && !(g_interrupted && res[i].verdict == VS_SCN_SKIPPED)) {
-            vs_results_merge(agg, res[i].conformance, &re);
-            stmt_failed += failed_statements_only(rc->expected, &res[i]);
-        }
-        print_result(rc, &res[i]);
-        rep[i] = report_row(sc[i], &res[i]);
-        if (xe && res[i].verdict == VS_SCN_FAIL)
-            rep[i].expect = VS_REPORT_EXPECT_FAIL;
-        else if (xe && res[i].verdict == VS_SCN_PASS)
-            rep[i].expect = VS_REPORT_EXPECT_XPASS;
-        rep[i].expect_reason = rep[i].expect ? xe->reason : NULL;
-    }
+    if (rc->shard_n && !rc->quiet)
+        printf("shard %u/%u: %zu of %zu scenarios\n", rc->shard_k, rc->shard_n, st->n,
+               st->total);
+    for (size_t i = 0; i < st->n && !g_interrupted; i++)
+        run_one(rc, st, i);
     if (g_interrupted)
-        fprintf(stderr, "virtiosim: interrupted after %zu of %zu scenarios\n", ran, files->n);
+        fprintf(stderr, "virtiosim: interrupted after %zu of %zu scenarios\n", st->ran, st->n);
     /* The reports list every scenario of the run; those ^C kept from running as skipped. */
-    for (size_t i = ran; i < files->n; i++)
-        rep[i] = (vs_report_scenario){
-            .name = sc[i]->name,
-            .path = sc[i]->path,
-            .seed = rc->o.seed_set ? rc->o.seed : sc[i]->seed,
+    for (size_t i = st->ran; i < st->n; i++)
+        st->rep[i] = (vs_report_scenario){
+            .name = st->sc[i]->name,
+            .path = st->sc[i]->path,
+            .seed = rc->o.seed_set ? rc->o.seed : st->sc[i]->seed,
             .verdict = VS_SCN_SKIPPED,
             .message = "not run: interrupted",
             .fail_step = -1,
-            .device_id = sc[i]->device_id,
+            .device_id = st->sc[i]->device_id,
         };
-    const char *backend_version = NULL;
-    for (size_t i = 0; i < ran && !backend_version; i++)
-        if (res[i].verdict != VS_SCN_SKIPPED && res[i].backend_version[0])
-            backend_version = res[i].backend_version;
-
-    print_summary(rc, ran, counts, xfail, mono_ns() - t0, agg);
-
-    if (rc->report_dir) {
-        vs_report_run run = {
-            .tool = "virtiosim",
-            .tool_version = VS_VERSION,
-            .backend = rc->o.backend ? rc->o.backend : "ref",
-            .backend_version = backend_version ? backend_version : "unknown (nothing ran)",
-            .started = started,
-            .suite = rc->suite,
-            .interrupted = g_interrupted,
-            .n_scenarios = files->n,
-            .scenarios = rep,
-            .aggregate = agg,
-        };
-        vs_report_expected_stmt xs[64];
-        if (rc->expected) {
-            run.expected_file = rc->expected->path;
-            for (unsigned k = 0; k < rc->expected->n && run.n_expected_stmts < 64; k++)
-                if (rc->expected->e[k].statement)
-                    xs[run.n_expected_stmts++] = (vs_report_expected_stmt){
-                        rc->expected->e[k].statement, rc->expected->e[k].reason};
-            run.expected_stmts = xs;
-        }
-        if (vs_report_write_all(rc->report_dir, &run, &e) < 0) {
-            fprintf(stderr, "virtiosim: writing reports: %s\n", e.msg);
-            exit_code = EXIT_INFRA;
-        } else if (!rc->quiet) {
-            printf("reports: %s/{%s,%s,%s,%s}\n", rc->report_dir, VS_REPORT_JSON,
-                   VS_REPORT_JUNIT, VS_REPORT_KTAP, VS_REPORT_HTML);
-        }
-    }
+    print_summary(rc, st, mono_ns() - st->t0);
+    int exit_code = rc->report_dir ? write_reports(rc, st) : EXIT_PASS;
     if (exit_code == EXIT_PASS) {
-        if (counts[VS_SCN_ERROR])
+        if (st->counts[VS_SCN_ERROR])
             exit_code = EXIT_INFRA;
-        else if (counts[VS_SCN_FAIL] > xfail || stmt_failed || g_interrupted)
+        else if (st->counts[VS_SCN_FAIL] > st->xfail || st->stmt_failed || g_interrupted)
             exit_code = EXIT_FAILED;
     }
-    vs_results_destroy(agg);
-out_trace:
+    if (rc->json)
+        print_json_summary(rc, st, exit_code);
     if (trace)
         fclose(trace);
-out:
-    for (size_t i = 0; i < files->n; i++) {
-        vs_scenario_result_clear(&res[i]);
-        vs_scenario_free(sc[i]);
+    return exit_code;
+}
+
+/* Loads, selects, runs and reports a list of scenario files. */
+static int run_files(run_cli *rc, const strlist *files)
+{
+    run_state st = {0};
+    st.sc = calloc(files->n ? files->n : 1, sizeof *st.sc);
+    st.res = calloc(files->n ? files->n : 1, sizeof *st.res);
+    st.rep = calloc(files->n ? files->n : 1, sizeof *st.rep);
+    int exit_code = EXIT_INFRA;
+    if (!st.sc || !st.res || !st.rep)
+        fprintf(stderr, "virtiosim: out of memory\n");
+    else if ((exit_code = load_selected(rc, files, &st)) != EXIT_PASS)
+        ;
+    else if (rc->list)
+        for (size_t i = 0; i < st.n; i++)
+            printf("%s\t%s\n", st.sc[i]->name, st.sc[i]->path);
+    else
+        exit_code = run_loop(rc, &st);
+    vs_results_destroy(st.agg);
+    for (size_t i = 0; i < st.n; i++) {
+        vs_scenario_result_clear(&st.res[i]);
+        vs_scenario_free(st.sc[i]);
     }
-    free(sc);
-    free(res);
-    free(rep);
+    free(st.sc);
+    free(st.res);
+    free(st.rep);
     return exit_code;
 }
 
 enum { OPT_BACKEND = 1000, OPT_SEED, OPT_TRACE, OPT_REPORT, OPT_MUTANT, OPT_QEMU, OPT_QEMU_SAME_CPU, OPT_EXPECTED,
-       OPT_TRANSPORT };
+       OPT_TRANSPORT, OPT_SHARD, OPT_FILTER, OPT_LIST, OPT_JSON };
 
 static const struct option run_options[] = {
     {"backend", required_argument, NULL, OPT_BACKEND},
@@ -480,6 +638,10 @@ static const struct option run_options[] = {
     {"qemu-same-cpu", no_argument, NULL, OPT_QEMU_SAME_CPU},
     {"expected", required_argument, NULL, OPT_EXPECTED},
     {"transport", required_argument, NULL, OPT_TRANSPORT},
+    {"shard", required_argument, NULL, OPT_SHARD},
+    {"filter", required_argument, NULL, OPT_FILTER},
+    {"list", no_argument, NULL, OPT_LIST},
+    {"json", no_argument, NULL, OPT_JSON},
     {"quiet", no_argument, NULL, 'q'},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
@@ -536,6 +698,25 @@ static int parse_run_options(int argc, char **argv, run_cli *rc)
             rc->o.seed = v;
             break;
         }
+        case OPT_SHARD: {
+            unsigned k, n;
+            char end;
+            if (sscanf(optarg, "%u/%u%c", &k, &n, &end) != 2 || n < 1 || k < 1 || k > n ||
+                n > 100000 || optarg[0] == '-') {
+                fprintf(stderr, "virtiosim: --shard expects K/N with 1 <= K <= N, got '%s'\n",
+                        optarg);
+                return -1;
+            }
+            rc->shard_k = k;
+            rc->shard_n = n;
+            break;
+        }
+        case OPT_FILTER:
+            if (strlist_add(&rc->filters, optarg) < 0)
+                return -1;
+            break;
+        case OPT_LIST: rc->list = true; break;
+        case OPT_JSON: rc->json = true; break;
         case OPT_TRACE: rc->trace_path = optarg; break;
         case OPT_REPORT: rc->report_dir = optarg; break;
         case OPT_MUTANT:
@@ -554,11 +735,30 @@ static int parse_run_options(int argc, char **argv, run_cli *rc)
     return 0;
 }
 
-/* Options that only make sense with the in-process reference device. */
+/* The back-end kind an expected-results file names for a --backend value: its name
+ * without the socket argument ("vhost-user:/x.sock" -> "vhost-user"); pci is the ref
+ * device behind the PCI function model. */
+static void backend_family(const vs_backend *be, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s", !be ? "?" : strcmp(be->name, "pci") == 0 ? "ref" : be->name);
+    size_t n = strlen(buf);
+    if (n && buf[n - 1] == ':')
+        buf[n - 1] = '\0';
+}
+
+/* Options that only make sense with the in-process reference device, and an expected-
+ * results file written for another back-end. */
 static int check_option_combinations(const run_cli *rc)
 {
     const char *arg;
     const vs_backend *be = vs_backend_find(rc->o.backend ? rc->o.backend : "ref", &arg);
+    char family[32];
+    backend_family(be, family, sizeof family);
+    vs_err e = {0};
+    if (vs_expected_bind(rc->expected, family, &e) < 0) {
+        fprintf(stderr, "%s\n", e.msg);
+        return -1;
+    }
     bool ref = be && !(be->caps & VS_BE_REAL);
     if (rc->o.mutant && !ref) {
         fprintf(stderr, "virtiosim: --mutant needs --backend ref (mutants are variants of "
@@ -579,22 +779,33 @@ static int check_option_combinations(const run_cli *rc)
     return 0;
 }
 
+static void run_cli_free(run_cli *rc)
+{
+    vs_expected_free(rc->expected);
+    rc->expected = NULL;
+    strlist_free(&rc->filters);
+}
+
 static int cmd_run(int argc, char **argv)
 {
     run_cli rc = {0};
-    if (parse_run_options(argc, argv, &rc) < 0 || check_option_combinations(&rc) < 0)
+    if (parse_run_options(argc, argv, &rc) < 0 || check_option_combinations(&rc) < 0) {
+        run_cli_free(&rc);
         return EXIT_USAGE;
+    }
     if (optind >= argc) {
         fprintf(stderr, "virtiosim run: expected at least one SCENARIO or DIR\n");
+        run_cli_free(&rc);
         return EXIT_USAGE;
     }
     strlist files = {0};
     if (collect(argv + optind, argc - optind, &files) < 0) {
         strlist_free(&files);
+        run_cli_free(&rc);
         return EXIT_USAGE;
     }
     int r = run_files(&rc, &files);
-    vs_expected_free(rc.expected);
+    run_cli_free(&rc);
     strlist_free(&files);
     return r;
 }
@@ -632,10 +843,13 @@ static int find_suite(const char *name, char *out, size_t len)
 static int cmd_suite(int argc, char **argv)
 {
     run_cli rc = {0};
-    if (parse_run_options(argc, argv, &rc) < 0 || check_option_combinations(&rc) < 0)
+    if (parse_run_options(argc, argv, &rc) < 0 || check_option_combinations(&rc) < 0) {
+        run_cli_free(&rc);
         return EXIT_USAGE;
+    }
     if (optind != argc - 1) {
         fprintf(stderr, "virtiosim suite: expected one suite NAME (e.g. blk-device)\n");
+        run_cli_free(&rc);
         return EXIT_USAGE;
     }
     char path[PATH_MAX];
@@ -646,22 +860,24 @@ static int cmd_suite(int argc, char **argv)
             fprintf(stderr, "virtiosim suite: no suite '%s' (looked for "
                             "scenarios/suites/%s.yaml here and beside the program)\n",
                     argv[optind], argv[optind]);
+        run_cli_free(&rc);
         return EXIT_USAGE;
     }
     vs_suite *s;
     vs_err e = {0};
     if (vs_suite_load(path, &s, &e) < 0) {
         fprintf(stderr, "%s\n", e.msg);
+        run_cli_free(&rc);
         return EXIT_USAGE;
     }
     strlist files = {0};
     for (unsigned i = 0; i < s->nscenarios; i++)
         strlist_add(&files, s->scenarios[i]);
     rc.suite = s->name;
-    if (!rc.quiet)
+    if (!rc.quiet && !rc.list)
         printf("suite %s: %u scenarios\n", s->name, s->nscenarios);
     int r = run_files(&rc, &files);
-    vs_expected_free(rc.expected);
+    run_cli_free(&rc);
     strlist_free(&files);
     vs_suite_free(s);
     return r;
@@ -870,27 +1086,6 @@ static int cmd_clauses(int argc, char **argv)
     return EXIT_PASS;
 }
 
-/* ------------------------------------------------------------------ report diff */
-
-static int cmd_report(int argc, char **argv)
-{
-    if (argc != 4 || strcmp(argv[1], "diff") != 0) {
-        fprintf(stderr, "usage: virtiosim report diff OLD.json NEW.json\n");
-        return EXIT_USAGE;
-    }
-    vs_report_diff_stats st;
-    vs_err e = {0};
-    int n = vs_report_diff_ex(argv[2], argv[3], stdout, &st, &e);
-    if (n < 0) {
-        fprintf(stderr, "virtiosim report diff: %s\n", e.msg);
-        return EXIT_USAGE;
-    }
-    printf("%d change%s, %u statement regression%s, %u scenario regression%s\n", n,
-           n == 1 ? "" : "s", st.stmt_regressions, st.stmt_regressions == 1 ? "" : "s",
-           st.scn_regressions, st.scn_regressions == 1 ? "" : "s");
-    return st.stmt_regressions || st.scn_regressions ? EXIT_FAILED : EXIT_PASS;
-}
-
 /* ------------------------------------------------------------------ mutants */
 
 /* Runs every mutant against the scenarios that provoke it and checks that exactly the
@@ -1008,418 +1203,6 @@ static int cmd_mutants(int argc, char **argv)
     return bad ? EXIT_FAILED : EXIT_PASS;
 }
 
-/* ------------------------------------------------------------------ serve */
-
-static vs_vhost_server *g_server;
-
-static void on_serve_signal(int sig)
-{
-    (void)sig;
-    if (g_server)
-        vs_vhost_server_stop(g_server); /* async-signal-safe */
-}
-
-/* Per-connection scenarios kept with their own results (the aggregate covers all). */
-#define SERVE_KEEP_RESULTS 256u
-
-typedef struct serve_ctx {
-    const char *report_dir;
-    const char *sock;
-    vs_vhost_server *srv;
-    const vs_sim_dev *sd;         /* the device served */
-    vs_device *dev;
-    char started[40];
-    /* the driver behind the current connection, judged from the server's events */
-    vs_monitors *mon;
-    vs_gmem *mon_gm;
-    uint64_t mon_features;
-    uint64_t conn_done;           /* connections finished */
-    uint64_t conn_t0;             /* monotonic ns at the first event of the connection */
-    vs_results *agg;              /* all connections merged */
-    vs_report_scenario *scn;      /* one per finished connection */
-    vs_results **scn_res;         /* owned; NULL beyond SERVE_KEEP_RESULTS */
-    char **scn_str;               /* owned name + message strings, 2 per scenario */
-    size_t n_scn, cap_scn;
-    bool infra_error;
-} serve_ctx;
-
-/* A chain the server's ring rejected, by the rule its message names, and the driver
- * statement that rule is (split ring). Rules that are device policy or a device limit
- * (zero-length descriptors, chains spanning regions, segment arrays) name none: the spec
- * does not forbid them. */
-static const struct {
-    const char *rule, *stmt, *expected;
-    bool needs_no_access_platform;
-} serve_rule_map[] = {
-    {"(split: next out of range)", "split.driver.desc-table.1", "every next < queue size", false},
-    {"(split: descriptor loop or chain longer than queue size)", "split.driver.desc-table.1",
-     "chain terminates", false},
-    {"(split: indirect descriptor loop)", "split.driver.desc-table.1",
-     "indirect chain terminates", false},
-    {"(split: chain longer than queue size)", "split.driver.indirect.3",
-     "chain length <= queue size", false},
-    {"(split: nested indirect)", "split.driver.indirect.2", "no INDIRECT inside an indirect table",
-     false},
-    {"(split: INDIRECT not negotiated)", "split.driver.indirect.1",
-     "no INDIRECT without VIRTIO_F_INDIRECT_DESC", false},
-    {"(split: INDIRECT with NEXT)", "split.driver.indirect.4", "INDIRECT and NEXT never together",
-     false},
-    {"(split: readable after writable)", "split.driver.message-framing.1",
-     "readable descriptors before writable ones", false},
-    {"(split: head out of range)", "split.driver.updating-idx.1",
-     "avail ring slots name chains just made available", false},
-    {"(split: avail idx jump)", "split.driver.avail-ring.1", "avail idx advances by 0..queue size",
-     false},
-    {"(split: buffer outside guest memory)", "generic.driver.reserved-features.4",
-     "buffers inside guest RAM", true},
-    {"(split: indirect table outside guest memory)", "generic.driver.reserved-features.4",
-     "buffers inside guest RAM", true},
-};
-
-static void serve_mon_start(serve_ctx *sc)
-{
-    vs_err e = {0};
-    if (vs_monitors_create(&sc->mon, sc->dev->gm, sc->sd->device_id, VS_ROLE_DRIVER, &e) < 0) {
-        fprintf(stderr, "virtiosim serve: conformance monitors: %s\n", e.msg);
-        sc->mon = NULL;
-        sc->infra_error = true;
-        return;
-    }
-    char name[48];
-    snprintf(name, sizeof name, "connection-%" PRIu64, sc->conn_done + 1);
-    vs_monitors_set_scenario(sc->mon, name);
-    vs_monitors_set_backend_view(sc->mon, true);
-    vs_monitors_set_async_device(sc->mon, true);
-    sc->mon_gm = sc->dev->gm;
-    sc->mon_features = 0;
-    sc->conn_t0 = mono_ns();
-}
-
-/* The server's event stream -> the driver-role monitors of the current connection. */
-static void serve_on_event(void *opaque, const vs_event *ev)
-{
-    serve_ctx *sc = opaque;
-    if (!sc->mon) {
-        serve_mon_start(sc);
-        if (!sc->mon)
-            return;
-    }
-    if (sc->dev->gm != sc->mon_gm) { /* the front-end's memory table came or changed */
-        vs_monitors_set_gmem(sc->mon, sc->dev->gm);
-        sc->mon_gm = sc->dev->gm;
-    }
-    if (ev->kind == VS_EV_FEATURES_WRITE)
-        sc->mon_features = ev->val;
-    if (ev->kind == VS_EV_DEVICE_ERROR && ev->text) {
-        for (size_t i = 0; i < sizeof serve_rule_map / sizeof serve_rule_map[0]; i++) {
-            if (!strstr(ev->text, serve_rule_map[i].rule))
-                continue;
-            if (serve_rule_map[i].needs_no_access_platform &&
-                ((sc->mon_features >> VS_F_ACCESS_PLATFORM) & 1))
-                break;
-            vs_err e = {0};
-            if (vs_monitors_report_driver_violation(sc->mon, serve_rule_map[i].stmt, ev->queue,
-                                                    false, 0, serve_rule_map[i].expected,
-                                                    ev->text, &e) < 0)
-                fprintf(stderr, "virtiosim serve: %s\n", e.msg);
-            break;
-        }
-    }
-    vs_monitors_on_event(sc->mon, ev);
-}
-
-/* A deep copy (vs_results holds no pointers it owns besides its two arrays). */
-static vs_results *serve_results_copy(const vs_results *r)
-{
-    vs_results *c = NULL;
-    vs_err e = {0};
-    if (!r || vs_results_create(&c, &e) < 0)
-        return NULL;
-    if (c->n_stmt != r->n_stmt || c->n_check != r->n_check) {
-        vs_results_destroy(c);
-        return NULL;
-    }
-    vs_stmt_result *st = c->stmt;
-    vs_check_result *ck = c->check;
-    memcpy(st, r->stmt, r->n_stmt * sizeof *st);
-    memcpy(ck, r->check, r->n_check * sizeof *ck);
-    *c = *r;
-    c->stmt = st;
-    c->check = ck;
-    return c;
-}
-
-static void write_conformance_reports(serve_ctx *sc)
-{
-    vs_report_run run = {
-        .tool = "virtiosim",
-        .tool_version = VS_VERSION,
-        .backend = "vhost-user front-end",
-        .backend_version = "unknown (a vhost-user front-end)",
-        .started = sc->started,
-        .n_scenarios = sc->n_scn,
-        .scenarios = sc->scn,
-        .aggregate = sc->agg,
-    };
-    vs_err e = {0};
-    if (vs_report_write_all(sc->report_dir, &run, &e) < 0) {
-        fprintf(stderr, "virtiosim serve: writing reports: %s\n", e.msg);
-        sc->infra_error = true;
-    }
-}
-
-/* Ends the current connection's monitors: one scenario "connection-N" in the reports. */
-static void serve_mon_finish(serve_ctx *sc, const vs_vhost_server_stats *st)
-{
-    if (!sc->mon)
-        serve_mon_start(sc); /* a connection without events still gets its scenario */
-    if (!sc->mon)
-        return;
-    vs_err e = {0};
-    uint64_t viol = vs_monitors_violations(sc->mon);
-    const vs_results *r = NULL;
-    if (vs_monitors_finish(sc->mon, sc->mon_features, &e) == 0)
-        r = vs_monitors_results(sc->mon);
-    if (r && sc->agg && vs_results_merge(sc->agg, r, &e) < 0)
-        fprintf(stderr, "virtiosim serve: merging results: %s\n", e.msg);
-    if (sc->n_scn == sc->cap_scn) {
-        size_t ncap = sc->cap_scn ? 2 * sc->cap_scn : 16;
-        vs_report_scenario *a = realloc(sc->scn, ncap * sizeof *a);
-        if (a)
-            sc->scn = a;
-        vs_results **b = a ? realloc(sc->scn_res, ncap * sizeof *b) : NULL;
-        if (b)
-            sc->scn_res = b;
-        char **c = b ? realloc(sc->scn_str, 2 * ncap * sizeof *c) : NULL;
-        if (c)
-            sc->scn_str = c;
-        if (!a || !b || !c) {
-            vs_monitors_destroy(sc->mon);
-            sc->mon = NULL;
-            sc->conn_done++;
-            sc->infra_error = true;
-            return;
-        }
-        sc->cap_scn = ncap;
-    }
-    size_t i = sc->n_scn++;
-    vs_results *keep = i < SERVE_KEEP_RESULTS ? serve_results_copy(r) : NULL;
-    sc->scn_res[i] = keep;
-    char name[48], msg[160];
-    snprintf(name, sizeof name, "connection-%" PRIu64, sc->conn_done + 1);
-    bool fail = viol || st->rejected;
-    snprintf(msg, sizeof msg, "%" PRIu64 " driver statement violation(s), %" PRIu64
-             " vhost-user rejection(s)", viol, st->rejected);
-    sc->scn_str[2 * i] = strdup(name);
-    sc->scn_str[2 * i + 1] = fail ? strdup(msg) : NULL;
-    sc->scn[i] = (vs_report_scenario){
-        .name = sc->scn_str[2 * i],
-        .path = sc->sock,
-        .verdict = fail ? VS_SCN_FAIL : VS_SCN_PASS,
-        .message = sc->scn_str[2 * i + 1],
-        .fail_step = -1,
-        .steps_run = st->messages,
-        .wall_ns = mono_ns() - sc->conn_t0,
-        .device_id = sc->sd->device_id,
-        .features = sc->mon_features,
-        .results = keep,
-    };
-    vs_monitors_destroy(sc->mon);
-    sc->mon = NULL;
-    sc->conn_done++;
-}
-
-static void serve_ctx_free(serve_ctx *sc)
-{
-    vs_monitors_destroy(sc->mon);
-    sc->mon = NULL;
-    for (size_t i = 0; i < sc->n_scn; i++) {
-        vs_results_destroy(sc->scn_res[i]);
-        free(sc->scn_str[2 * i]);
-        free(sc->scn_str[2 * i + 1]);
-    }
-    free(sc->scn);
-    free(sc->scn_res);
-    free(sc->scn_str);
-    vs_results_destroy(sc->agg);
-}
-
-/* The front-end's verdicts: one entry per vhost-user rule, failed where a message broke it,
- * with the recorded violations as evidence. Written atomically after every connection. */
-static void write_serve_report(const serve_ctx *sc)
-{
-    json_t *rules = json_array(), *viol = json_array();
-    for (size_t i = 0; i < vs_vhost_rule_count(); i++) {
-        const vs_vhost_rule *r = vs_vhost_rule_at(i);
-        uint64_t n = vs_vhost_server_rule_violations(sc->srv, r->id);
-        bool frontend = r->role == VS_VHOST_ROLE_FRONTEND;
-        json_array_append_new(rules, json_pack("{s:s, s:s, s:s, s:s, s:I, s:s}", "id", r->id,
-            "role", frontend ? "frontend" : "backend", "level",
-            vs_vhost_rule_level_name(r->level), "paraphrase", r->paraphrase, "violations",
-            (json_int_t)n, "verdict", !frontend ? "not_applicable" : n ? "fail" : "no_violation"));
-    }
-    for (size_t i = 0; i < vs_vhost_server_violation_count(sc->srv); i++) {
-        const vs_vhost_violation *v = vs_vhost_server_violation_at(sc->srv, i);
-        json_array_append_new(viol, json_pack("{s:s?, s:s, s:i, s:I, s:I, s:s}", "rule", v->rule,
-            "request", vs_vhost_req_name(v->request), "ring", v->ring, "connection",
-            (json_int_t)v->connection, "message", (json_int_t)v->message, "text", v->msg));
-    }
-    vs_vhost_server_stats st;
-    vs_vhost_server_stats_get(sc->srv, &st);
-    json_t *doc = json_pack("{s:s, s:s, s:o, s:o, s:{s:I, s:I, s:I, s:I, s:I}}",
-        "schema", "virtiosim-vhost-user-server/1", "tool_version", VS_VERSION, "rules", rules,
-        "violations", viol, "stats", "connections", (json_int_t)st.connections, "messages",
-        (json_int_t)st.messages, "rejected", (json_int_t)st.rejected, "requests",
-        (json_int_t)st.requests, "device_errors", (json_int_t)st.device_errors);
-    char path[PATH_MAX], tmp[PATH_MAX];
-    mkdir(sc->report_dir, 0755);
-    snprintf(path, sizeof path, "%s/vhost-user-server.json", sc->report_dir);
-    snprintf(tmp, sizeof tmp, "%s/.vhost-user-server.json.tmp.%d", sc->report_dir, (int)getpid());
-    if (doc && json_dump_file(doc, tmp, JSON_INDENT(2) | JSON_SORT_KEYS) == 0 &&
-        rename(tmp, path) == 0)
-        fprintf(stderr, "virtiosim serve: report %s\n", path);
-    else
-        fprintf(stderr, "virtiosim serve: could not write %s\n", path);
-    json_decref(doc);
-}
-
-static void on_disconnect(void *opaque, uint64_t connection, const vs_vhost_server_stats *s,
-                          const char *reason)
-{
-    serve_ctx *sc = opaque;
-    uint64_t viol = sc->mon ? vs_monitors_violations(sc->mon) : 0;
-    serve_mon_finish(sc, s);
-    printf("connection %" PRIu64 ": %" PRIu64 " messages, %" PRIu64 " rejected, %" PRIu64
-           " requests, %" PRIu64 " device errors, %" PRIu64 " driver violations (%s)\n",
-           connection, s->messages, s->rejected, s->requests, s->device_errors, viol,
-           reason ? reason : "disconnected");
-    fflush(stdout);
-    if (sc->report_dir) {
-        write_serve_report(sc);
-        write_conformance_reports(sc);
-    }
-}
-
-static int cmd_serve(int argc, char **argv)
-{
-    static const struct option opts[] = {
-        {"device", required_argument, NULL, 'd'}, {"vhost-user", required_argument, NULL, 's'},
-        {"image", required_argument, NULL, 'i'},  {"capacity", required_argument, NULL, 'c'},
-        {"read-only", no_argument, NULL, 'r'},     {"queues", required_argument, NULL, 'n'},
-        {"once", no_argument, NULL, 'o'},          {"report", required_argument, NULL, 'R'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
-    };
-    const char *dev = NULL, *sock = NULL, *image = NULL;
-    uint64_t capacity = 64u << 20;
-    bool ro = false, once = false;
-    unsigned long queues = 1;
-    serve_ctx sc = {0};
-    vs_event_bus bus = {0};
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'd': dev = optarg; break;
-        case 's': sock = optarg; break;
-        case 'i': image = optarg; break;
-        case 'c':
-            if (vs_parse_size(optarg, &capacity) < 0 || capacity < 512 || capacity % 512) {
-                fprintf(stderr, "virtiosim serve: --capacity wants a size in bytes that is "
-                                "a multiple of 512, such as 64MiB\n");
-                return EXIT_USAGE;
-            }
-            break;
-        case 'r': ro = true; break;
-        case 'n': {
-            char *end;
-            queues = strtoul(optarg, &end, 10);
-            if (*end || queues < 1 || queues > 64) {
-                fprintf(stderr, "virtiosim serve: --queues wants 1..64\n");
-                return EXIT_USAGE;
-            }
-            break;
-        }
-        case 'o': once = true; break;
-        case 'R': sc.report_dir = optarg; break;
-        case 'h': usage(stdout); return EXIT_PASS;
-        default: return EXIT_USAGE;
-        }
-    }
-    const vs_sim_dev *sd = dev ? vs_sim_dev_by_name(dev) : NULL;
-    if (!sd || !sd->backends->serve_create || !sock || optind != argc) {
-        fprintf(stderr, "usage: virtiosim serve --device NAME --vhost-user SOCKET [--image FILE]"
-                        " [--capacity SIZE] [--read-only] [--queues N] [--once] [--report DIR]"
-                        "\n       devices that can be served:");
-        for (const vs_sim_dev *const *d = vs_sim_devs; *d; d++)
-            if ((*d)->backends->serve_create)
-                fprintf(stderr, " %s", (*d)->name);
-        fputc('\n', stderr);
-        return EXIT_USAGE;
-    }
-    vs_err e = {0};
-    vs_gmem *placeholder = NULL; /* the device runs over the front-end's memory once mapped */
-    vs_device *d = NULL;
-    vs_serve_opts so_dev = {.image = image, .capacity = capacity, .read_only = ro,
-                            .queues = (uint16_t)queues};
-    int rc = vs_gmem_create_flat(&placeholder, 1u << 20, &e);
-    if (rc == 0)
-        rc = sd->backends->serve_create(placeholder, &so_dev, &d, &e);
-    /* The foreign driver is judged per catalogue statement from what the server sees. */
-    sc.sd = sd;
-    sc.dev = d;
-    sc.sock = sock;
-    time_t now = time(NULL);
-    strftime(sc.started, sizeof sc.started, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-    if (rc == 0)
-        rc = vs_results_create(&sc.agg, &e);
-    if (rc == 0)
-        rc = vs_event_bus_add(&bus, serve_on_event, &sc);
-    vs_vhost_server_opts so = {.dev = d, .on_disconnect = on_disconnect,
-                               .disconnect_opaque = &sc, .bus = &bus};
-    if (rc == 0)
-        rc = vs_vhost_server_create(&sc.srv, &so, &e);
-    if (rc == 0)
-        rc = vs_vhost_server_listen(sc.srv, sock, &e);
-    if (rc < 0) {
-        fprintf(stderr, "virtiosim serve: %s\n", e.msg);
-        vs_vhost_server_destroy(sc.srv);
-        serve_ctx_free(&sc);
-        if (d)
-            d->ops->destroy(d);
-        vs_gmem_destroy(placeholder);
-        return EXIT_INFRA;
-    }
-    g_server = sc.srv;
-    struct sigaction sa = {.sa_handler = on_serve_signal};
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    printf("serving %s (%" PRIu64 " bytes%s%s) on %s\n", sd->backends->serve_what, capacity,
-           ro ? ", read-only" : "", image ? ", image" : "", sock);
-    fflush(stdout);
-    rc = vs_vhost_server_run(sc.srv, once ? 1 : 0, &e);
-    g_server = NULL;
-    int code = EXIT_PASS;
-    if (rc < 0) {
-        fprintf(stderr, "virtiosim serve: %s\n", e.msg);
-        code = EXIT_INFRA;
-    } else if (vs_vhost_server_violation_count(sc.srv) ||
-               (sc.agg && sc.agg->count[VS_VERDICT_FAIL])) {
-        code = EXIT_FAILED; /* the front-end broke vhost-user rules or the driver a statement */
-    }
-    if (sc.report_dir) {
-        write_serve_report(&sc);
-        write_conformance_reports(&sc);
-    }
-    if (sc.infra_error && code == EXIT_PASS)
-        code = EXIT_INFRA;
-    vs_vhost_server_destroy(sc.srv);
-    serve_ctx_free(&sc);
-    d->ops->destroy(d);
-    vs_gmem_destroy(placeholder);
-    unlink(sock);
-    return code;
-}
-
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -1442,11 +1225,11 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "clauses"))
         return cmd_clauses(argc - 1, argv + 1);
     if (!strcmp(cmd, "report"))
-        return cmd_report(argc - 1, argv + 1);
+        return vs_cli_report(argc - 1, argv + 1);
     if (!strcmp(cmd, "mutants"))
         return cmd_mutants(argc - 1, argv + 1);
     if (!strcmp(cmd, "serve"))
-        return cmd_serve(argc - 1, argv + 1);
+        return vs_cli_serve(argc - 1, argv + 1);
     fprintf(stderr, "virtiosim: unknown command '%s'\n\n", cmd);
     usage(stderr);
     return EXIT_USAGE;

@@ -1169,8 +1169,29 @@ typedef struct exp_ctx {
 } exp_ctx;
 #define EX ((exp_ctx *)ctx)
 
-PARSER(ex_backend) { return vs_ld_str(L, v, &EX->x->backend); }
-PARSER(ex_version) { (void)ctx; return vs_ld_scalar(v) ? 0 : vs_ld_fail(L, v, "expected a version string"); }
+/* The back-end kinds a file can describe: the --backend values without their socket
+ * argument, `pci` counting as `ref` (sim/main.c maps --backend onto these). */
+static const char *const exp_backends[] = {"ref", "qemu", "qsd", "vhost-user",
+                                           "qemu-vhost-user"};
+PARSER(ex_backend)
+{
+    int k;
+    int r = vs_ld_enum(L, v, exp_backends, 5, &k);
+    if (r < 0)
+        return r;
+    EX->x->backend_line = (unsigned)v->start_mark.line + 1;
+    EX->x->backend_col = (unsigned)v->start_mark.column + 1;
+    return vs_ld_str(L, v, &EX->x->backend);
+}
+PARSER(ex_version)
+{
+    const char *s = vs_ld_scalar(v);
+    if (!s || !isdigit((unsigned char)s[0]))
+        return vs_ld_fail(L, v, "expected a version such as \"7.2\"");
+    EX->x->version_line = (unsigned)v->start_mark.line + 1;
+    EX->x->version_col = (unsigned)v->start_mark.column + 1;
+    return vs_ld_str(L, v, &EX->x->version);
+}
 PARSER(ex_scn) { return vs_ld_str(L, v, &EX->cur->scenario); }
 PARSER(ex_stmt) { return vs_ld_str(L, v, &EX->cur->statement); }
 PARSER(ex_reason) { return vs_ld_str(L, v, &EX->cur->reason); }
@@ -1219,6 +1240,10 @@ int vs_expected_load(const char *path, vs_expected **out, vs_err *e)
         r = vs_err_set(e, VS_EINVAL, "%s:1:1: the file is empty", path);
     else
         r = vs_ld_walk(&L, root, exp_fields, &ec, "the expected results");
+    /* A file describes one back-end: without `backend:` it could be applied to any. */
+    if (r == 0 && !x->backend)
+        r = vs_ld_fail(&L, root, "expected results need 'backend:' (one of ref, qemu, qsd, "
+                                 "vhost-user, qemu-vhost-user)");
     yaml_document_delete(&L.doc);
     if (r < 0) {
         vs_expected_free(x);
@@ -1239,6 +1264,7 @@ void vs_expected_free(vs_expected *x)
     }
     free(x->e);
     free(x->backend);
+    free(x->version);
     free(x->path);
     free(x);
 }
@@ -1257,4 +1283,47 @@ const vs_expected_entry *vs_expected_find_statement(const vs_expected *x, const 
         if (x->e[i].statement && strcmp(x->e[i].statement, id) == 0)
             return &x->e[i];
     return NULL;
+}
+
+int vs_expected_bind(const vs_expected *x, const char *family, vs_err *e)
+{
+    if (!x || !family || (x->backend && strcmp(x->backend, family) == 0))
+        return 0;
+    return vs_err_set(e, VS_EINVAL, "%s:%u:%u: these expected results are for the '%s' "
+                      "back-end; they cannot apply to --backend %s", x->path, x->backend_line,
+                      x->backend_col, x->backend ? x->backend : "?", family);
+}
+
+/* The first "N.N[.N...]" in s (e.g. "QEMU emulator version 10.0.2 (Debian ...)"). */
+static const char *first_version(const char *s, size_t *len)
+{
+    for (const char *p = s; p && *p; p++) {
+        if (!isdigit((unsigned char)*p) || (p > s && (isalnum((unsigned char)p[-1]) ||
+                                                      p[-1] == '.')))
+            continue;
+        const char *q = p;
+        while (isdigit((unsigned char)*q) || (*q == '.' && isdigit((unsigned char)q[1])))
+            q++;
+        if (memchr(p, '.', (size_t)(q - p))) {
+            *len = (size_t)(q - p);
+            return p;
+        }
+    }
+    return NULL;
+}
+
+int vs_expected_version_check(const vs_expected *x, const char *backend_version, char *seen,
+                              size_t seen_len)
+{
+    size_t n = 0;
+    const char *v = first_version(backend_version, &n);
+    if (seen_len)
+        snprintf(seen, seen_len, "%.*s", v ? (int)n : 0, v ? v : "");
+    if (!x || !x->version)
+        return 1;
+    if (!v)
+        return -1;
+    /* "7.2" describes 7.2, 7.2.0 and 7.2.22, not 7.20 nor 10.0.2. */
+    size_t m = strlen(x->version);
+    return n >= m && strncmp(v, x->version, m) == 0 && (n == m || v[m] == '.');
 }

@@ -30,9 +30,10 @@ ZONED_STATEMENTS = ([f"blk.device.blk-init.{n}" for n in range(8, 17)] +
 SCENARIOS = ROOT / "scenarios"
 BLK = SCENARIOS / "blk"
 
-# A result line of `run`/`suite`: "PASS  blk-rw-basic   7 steps ...", "[k/N] " first when
-# stdout is not a terminal (always here)
-RESULT_LINE = re.compile(r"^(?:\[\d+/\d+\] )?(PASS|FAIL|ERROR|SKIP|XFAIL|XPASS)\s+(\S+)\s+\d+ steps", re.M)
+# A result line of `run`/`suite`: "PASS  blk-rw-basic   7 steps ...", with "[k/N] " first
+# when stdout is not a terminal (always here).
+RESULT_LINE = re.compile(
+    r"^(?:\[\d+/\d+\] )?(PASS|FAIL|ERROR|SKIP|XFAIL|XPASS)\s+(\S+)\s+\d+ steps", re.M)
 SUMMARY_LINE = re.compile(
     r"^(\d+) scenarios?: (\d+) passed, (\d+) failed(?: \(\+(\d+) expected\))?, (\d+) errors, "
     r"(\d+) skipped in [\d.]+ s; "

@@ -23,7 +23,7 @@ def test_duplicate_keys_are_refused(cli, tmp_path):
     r = cli("suite", suite)
     assert r.returncode == 2 and "duplicate key 'scenarios'" in r.stderr, r.stderr
     exp = tmp_path / "dup-exp.yaml"
-    exp.write_text("backend: x\nexpected: [{scenario: a, reason: b}]\n"
+    exp.write_text("backend: ref\nexpected: [{scenario: a, reason: b}]\n"
                    "expected: [{scenario: a, reason: b}, {scenario: c, reason: d}]\n")
     r = cli("run", "--expected", exp, BLK / "rw-basic.yaml")
     assert r.returncode == 2 and "duplicate key 'expected'" in r.stderr, r.stderr

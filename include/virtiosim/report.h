@@ -117,6 +117,10 @@ typedef struct vs_report_scenario {
     const vs_timeline *timeline;  /* NULL: no timeline in the HTML */
     enum vs_report_expect expect;
     const char *expect_reason;    /* the file's reason, with EXPECT_FAIL / EXPECT_XPASS */
+    /* Without a timeline: its counts as results.json recorded them (`report merge`
+     * rebuilds scenarios from JSON). Ignored when timeline is set. */
+    bool has_timeline_counts;
+    uint64_t tl_offered, tl_kept, tl_stride;
 } vs_report_scenario;
 
 typedef struct vs_report_run {
@@ -139,6 +143,14 @@ typedef struct vs_report_run {
     const char *expected_file;
     const vs_report_expected_stmt *expected_stmts;
     size_t n_expected_stmts;
+    /* The expected-results file names another version than the back-end reports (both
+     * set only then): results.json says so in `expected_version_mismatch`. */
+    const char *expected_version;         /* the file's `version:` */
+    const char *expected_version_seen;    /* the back-end's version number */
+    /* --shard K/N: this run is part K of N of a list of shard_total scenarios (the list's
+     * indexes i with i % N == K - 1). shard_n 0: not sharded. */
+    unsigned shard_k, shard_n;
+    size_t shard_total;
 } vs_report_run;
 
 /* ------------------------------------------------------------------- writers */
@@ -171,6 +183,26 @@ int vs_report_html_fp(FILE *f, const vs_report_run *run, vs_err *e);
  * sorted keys. Same scenarios + seeds + back-end => same digest. Also stored in
  * results.json as "content_digest". */
 int vs_report_content_digest(const vs_report_run *run, char out[65], vs_err *e);
+
+/* --------------------------------------------------------------------- merge */
+
+typedef struct vs_report_merge_stats {
+    size_t scenarios;
+    size_t scn_count[VS_SCN_VERDICT_COUNT]; /* VS_SCN_FAIL: unexpected failures only */
+    size_t scn_xfail, scn_xpass;
+    size_t stmt_fail;                       /* unexpected statement failures */
+    bool interrupted;
+} vs_report_merge_stats;
+
+/* Merges the results.json of several runs (typically the shards of one --shard K/N run)
+ * into one run and writes the four reports into out_dir. The run is rebuilt from the
+ * JSON: scenarios in their unsharded order when every input is a shard of the same list
+ * (all N present, once), else in argument order; the aggregate by vs_results_merge of
+ * each input's statements, evidence re-ordered by scenario. Inputs must agree on schema,
+ * back-end, suite and expected-results file. Timelines are not kept (report.html has
+ * none). -VS_EINVAL for unreadable or disagreeing inputs, -VS_EIO for a failed write. */
+int vs_report_merge(const char *out_dir, const char *const *inputs, size_t n,
+                    vs_report_merge_stats *stats, vs_err *e);
 
 /* ---------------------------------------------------------------------- diff */
 

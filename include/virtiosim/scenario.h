@@ -89,7 +89,13 @@ typedef struct vs_expected_entry {
 
 typedef struct vs_expected {
     char *path;
+    /* What the file describes: the back-end kind (required: ref, qemu, qsd, vhost-user,
+     * qemu-vhost-user) and its version (optional, e.g. "7.2"), with where each is written
+     * for messages. */
     char *backend;
+    unsigned backend_line, backend_col;
+    char *version;
+    unsigned version_line, version_col;
     vs_expected_entry *e;
     unsigned n;
 } vs_expected;
@@ -98,6 +104,15 @@ int vs_expected_load(const char *path, vs_expected **out, vs_err *e);
 void vs_expected_free(vs_expected *x);
 const vs_expected_entry *vs_expected_find(const vs_expected *x, const char *scenario);
 const vs_expected_entry *vs_expected_find_statement(const vs_expected *x, const char *id);
+/* The file applies to a back-end of kind `family` (its `backend:`); -VS_EINVAL with
+ * "file:line:column: ..." at the `backend:` value otherwise. */
+int vs_expected_bind(const vs_expected *x, const char *family, vs_err *e);
+/* Compares the file's `version:` with the version a back-end reports (the first "N.N..." in
+ * e.g. "QEMU emulator version 10.0.2 (Debian ...)"; "7.2" matches 7.2.x): 1 same (or the file
+ * names no version), 0 different, -1 the back-end reports no version. seen gets the
+ * back-end's version number ("" when none). */
+int vs_expected_version_check(const vs_expected *x, const char *backend_version, char *seen,
+                              size_t seen_len);
 
 /* Parsers shared with the CLI: "4k" / "1MiB" / "512" → bytes; "500ns" / "2us" → ns. */
 int vs_parse_size(const char *s, uint64_t *out);
