@@ -408,13 +408,13 @@ static int ring_create_vq(vs_vhost_server *s, conn *c, uint32_t r)
 /* The driver's side of a chain the device has just fetched (before it is processed):
  * VS_EV_AVAIL with its segments, VS_EV_PUBLISH with the avail index that covers it (the
  * device's next index), then VS_EV_FETCH. */
-static void emit_fetched(vs_vhost_server *s, srv_ring *q, uint32_t r, const vs_chain *ch)
+static void emit_fetched(vs_vhost_server *s, srv_ring *q, uint32_t r, const vs_chain *ch,
+                         uint64_t t)
 {
     for (uint32_t i = 0; i < ch->nseg; i++)
         q->evsegs[i] = (vs_seg){ch->seg[i].gpa, ch->seg[i].len};
     vs_ev_chain ec = {.seg = q->evsegs, .n_out = ch->n_out, .n_in = ch->nseg - ch->n_out,
                       .indirect = ch->indirect, .raw = false};
-    uint64_t t = now_ns(s);
     vs_event ev = {.kind = VS_EV_AVAIL, .t_ns = t, .queue = (int32_t)r, .id = ch->id,
                    .chain = &ec};
     vs_event_emit(s->o.bus, &ev);
@@ -441,6 +441,7 @@ static void ring_process(vs_vhost_server *s, conn *c, uint32_t r)
         vs_vq_dev_notify_disable(vq);
         unsigned n = 0;
         bool failed = false;
+        uint64_t t = 0; /* one clock read per batch: its chains are fetched together */
         while (n < batch) {
             ch.seg = q->segs;
             ch.seg_cap = q->seg_cap;
@@ -452,8 +453,11 @@ static void ring_process(vs_vhost_server *s, conn *c, uint32_t r)
                 failed = true;
                 break;
             }
-            if (bus_on(s))
-                emit_fetched(s, q, r, &ch);
+            if (bus_on(s)) {
+                if (!n)
+                    t = now_ns(s);
+                emit_fetched(s, q, r, &ch, t);
+            }
             uint32_t written = 0;
             rc = d->ops->handle(d, (uint16_t)r, &ch, &written, &e);
             if (rc < 0) {
