@@ -72,7 +72,7 @@ static void *srv_main(void *arg)
     return NULL;
 }
 
-static void srv_start_bus(srv *x, vs_event_bus *bus)
+static void srv_start_opts(srv *x, vs_event_bus *bus, uint32_t poll_ns)
 {
     memset(x, 0, sizeof *x);
     vs_err e = {0};
@@ -82,7 +82,8 @@ static void srv_start_bus(srv *x, vs_event_bus *bus)
     o.capacity_sectors = 2048;
     ck_assert_msg(vs_blk_create(&x->dev, x->dummy, &o, &e) == 0, "%s", e.msg);
     vs_vhost_server_opts so = {.dev = x->dev, .on_disconnect = on_disc, .disconnect_opaque = x,
-                               .log = quiet, .io_timeout_ms = 500, .bus = bus};
+                               .log = quiet, .io_timeout_ms = 500, .bus = bus,
+                               .poll_ns = poll_ns};
     ck_assert_int_eq(vs_vhost_server_create(&x->s, &so, &e), 0);
     snprintf(x->dir, sizeof x->dir, "/tmp/vs-vhost-XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(x->dir));
@@ -91,7 +92,7 @@ static void srv_start_bus(srv *x, vs_event_bus *bus)
     ck_assert_int_eq(pthread_create(&x->th, NULL, srv_main, x), 0);
 }
 
-static void srv_start(srv *x) { srv_start_bus(x, NULL); }
+static void srv_start(srv *x) { srv_start_opts(x, NULL, 0); }
 
 static void srv_stop(srv *x)
 {
@@ -724,7 +725,7 @@ START_TEST(batch_events)
     vs_event_bus bus = {0};
     ck_assert_int_eq(vs_event_bus_add(&bus, on_ev, &lg), 0);
     srv x;
-    srv_start_bus(&x, &bus);
+    srv_start_opts(&x, &bus, 0);
     fe f;
     fe_bringup(&f, &x, true);
     vs_err e = {0};
@@ -763,6 +764,46 @@ START_TEST(batch_events)
 }
 END_TEST
 
+/* A ring that ran dry is re-checked for poll_ns with notifications off (as QEMU's
+ * poll-max-ns): a request published meanwhile needs no kick and is served. With polling
+ * off the driver must kick again once the ring is dry. */
+START_TEST(dry_ring_polled)
+{
+    for (int mode = 0; mode < 2; mode++) {
+        srv x;
+        srv_start_opts(&x, NULL, mode == 0 ? 2000000000u : UINT32_MAX);
+        for (int ev = 0; ev < 2; ev++) {
+            fe f;
+            fe_bringup(&f, &x, ev == 1);
+            uint8_t in[512];
+            ck_assert_uint_eq(blk_rw(&f, VS_BLK_T_IN, 1, in, 512), VS_BLK_S_OK);
+            vs_err e = {0};
+            uint64_t b = f.data_gpa;
+            uint8_t raw[16] = {0}; /* VS_BLK_T_IN, sector 0 */
+            ck_assert_int_eq(vs_gmem_write(f.gm, b, raw, 16, &e), 0);
+            vs_seg sg[3] = {{b, 16}, {b + 512, 512}, {b + 8192, 1}};
+            ck_assert_int_ge(vs_vq_drv_add(f.q, sg, 1, 2, 0, NULL, &e), 0);
+            vs_vq_drv_publish(f.q);
+            if (mode == 0) {
+                ck_assert_msg(!vs_vq_drv_kick_needed(f.q), "polled ring asks for a kick");
+                ck_assert_msg(wait_fd(f.call, 3000), "no call without a kick");
+                vs_used u;
+                ck_assert_int_eq(vs_vq_drv_collect(f.q, &u, &e), 1);
+            } else {
+                ck_assert_msg(vs_vq_drv_kick_needed(f.q), "dry ring not asking for a kick");
+            }
+            fe_close(&f);
+            wait_disconnects(&x, ev + 1);
+        }
+        vs_vhost_server_stats st;
+        vs_vhost_server_stats_get(x.s, &st);
+        ck_assert_uint_eq(st.requests, mode == 0 ? 4 : 2);
+        ck_assert_uint_eq(vs_vhost_server_violation_count(x.s), 0);
+        srv_stop(&x);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("vhost_server");
@@ -774,6 +815,7 @@ int main(void)
     tcase_add_test(tc, frontend_shrinks_memory);
     tcase_add_test(tc, reset_device_keeps_session);
     tcase_add_test(tc, batch_events);
+    tcase_add_test(tc, dry_ring_polled);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
