@@ -11,7 +11,8 @@
  *          runs it without)
  * Knobs: VIRTIOSIM_BENCH_SECONDS (default 2 per run), VIRTIOSIM_BENCH_QD (32),
  * VIRTIOSIM_BENCH_EVENT_IDX (1), VIRTIOSIM_BENCH_SPIN_NS (transport wait spin, 20000),
- * VIRTIOSIM_BENCH_RUNS (3), VIRTIOSIM_BENCH_VERBOSE (0).
+ * VIRTIOSIM_BENCH_RUNS (3), VIRTIOSIM_BENCH_VERBOSE (0), VIRTIOSIM_BENCH_SERVER_POLL_NS
+ * (the server's poll_ns, 0).
  *
  * Hot path: EVENT_IDX on both sides (the back-end asks for a kick only when it went idle,
  * we ask for a call only for the first completion after we drained the used ring), all
@@ -293,6 +294,7 @@ static int server_bench(vs_gmem *gm, long qd, bool event_idx, double secs, long 
     bo.queue_size = QSIZE;
     TRY(vs_blk_create(&dev, dev_gm, &bo, err));
     vs_vhost_server_opts so = {.dev = dev};
+    so.poll_ns = (uint32_t)env_long("VIRTIOSIM_BENCH_SERVER_POLL_NS", 0);
     if (monitors) {
         bm.dev = dev;
         TRY(vs_event_bus_add(&bus, bench_mon_event, &bm));

@@ -497,12 +497,12 @@ static int ring_batch(vs_vhost_server *s, conn *c, uint32_t r, uint64_t *t)
     return rc < 0 ? -1 : (int)n;
 }
 
-/* Runs ring r until it is dry. Like QEMU's poll-max-ns, a ring that ran dry is re-checked
- * for poll_ns with notifications off before they go back on: a driver that keeps the ring
- * busy then needs no kick (an eventfd write and a wake-up per burst). After POLL_SLICE_NS
+/* Runs ring r until it is dry. With poll_ns (off by default: on two shared cores the spin
+ * took the CPU the driver needed), like QEMU's poll-max-ns, a ring that ran dry is
+ * re-checked for poll_ns with notifications off before they go back on: a driver that
+ * keeps the ring busy then needs no kick (an eventfd write and a wake-up). After POLL_SLICE_NS
  * in here the ring is left `hot` (notifications still off) so the loop serves the socket
  * and the other rings, then comes back. */
-#define POLL_NS_DEFAULT 32000u
 #define POLL_SLICE_NS 200000u
 
 static void ring_process(vs_vhost_server *s, conn *c, uint32_t r)
@@ -516,9 +516,7 @@ static void ring_process(vs_vhost_server *s, conn *c, uint32_t r)
             vs_vq_dev_notify_enable(vq); /* the driver must be able to kick it again */
         return;
     }
-    uint64_t poll = s->o.poll_ns == UINT32_MAX ? 0
-                    : s->o.poll_ns                ? s->o.poll_ns
-                                                  : POLL_NS_DEFAULT;
+    uint64_t poll = s->o.poll_ns;
     uint64_t t_enter = 0;
     bool off = was_hot; /* a hot ring's notifications are still off */
     for (;;) {
