@@ -260,8 +260,12 @@ void on_avail(vs_monitors *m, const vs_event *ev)
         fo_push(q, id, c->aseq);
         pk_on_avail(q, ch);
     }
-    if (!c->raw) {
+    /* The copies only device-role checks compare at completion: a driver-only run (the
+     * vhost-user server's) takes none of them. */
+    c->canary_ok = false;
+    if (!c->raw && role_on(m, CK_READABLE))
         c->canary_ok = canary_take(m, c);
+    if (!c->raw && role_on(m, CK_GUARD)) {
         for (uint32_t w = 0; w < nw; w++) {
             const vs_seg *s = &c->seg[c->n_out + w];
             uint64_t g = s->gpa + s->len;

@@ -198,7 +198,7 @@ void split_walk(vs_monitors *m, qstate *q, int32_t qi, chain_rec *c, uint16_t he
                 ok(m, CK_D_CHAIN_SHAPE, 6);
         }
     }
-    c->desc_ok = hash_desc(m, q, c, &c->desc_hash);
+    c->desc_ok = role_on(m, CK_DESC_TABLE) && hash_desc(m, q, c, &c->desc_hash);
 }
 
 /* IN_ORDER bookkeeping: remember a chain published with seq (no memory: po_n stays

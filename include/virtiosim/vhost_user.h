@@ -70,6 +70,9 @@ typedef struct vs_vhost_server_opts {
     uint64_t extra_features;    /* virtio features to offer besides the device's */
     int io_timeout_ms;          /* one message read/write; 0 = 5000 */
     unsigned batch;             /* chains per batch (one call write per batch); 0 = 64 */
+    uint32_t poll_ns;           /* a ring that ran dry is re-checked this long, with
+                                   notifications off, before it waits for a kick (as
+                                   QEMU's poll-max-ns); 0 = never (default) */
     vs_vhost_log_fn log;
     void *log_opaque;
     int log_level;              /* highest level passed to log; default 0 -> 1 */

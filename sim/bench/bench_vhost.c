@@ -6,10 +6,13 @@
  *   bench: vhost-user-qsd-calls-per-req <x> ratio
  *   bench: vhost-user-virtiosim-4k-qd32 <N> kreq/s   (same, against virtiosim's own
  *          vhost-user server + reference blk device in a thread, over a socketpair;
- *          VIRTIOSIM_BENCH_SERVER=0 skips it)
+ *          VIRTIOSIM_BENCH_SERVER=0 skips it; the server's event bus feeds driver-role
+ *          monitors in back-end view as `virtiosim serve` does, VIRTIOSIM_BENCH_MONITORS=0
+ *          runs it without)
  * Knobs: VIRTIOSIM_BENCH_SECONDS (default 2 per run), VIRTIOSIM_BENCH_QD (32),
  * VIRTIOSIM_BENCH_EVENT_IDX (1), VIRTIOSIM_BENCH_SPIN_NS (transport wait spin, 20000),
- * VIRTIOSIM_BENCH_RUNS (3), VIRTIOSIM_BENCH_VERBOSE (0).
+ * VIRTIOSIM_BENCH_RUNS (3), VIRTIOSIM_BENCH_VERBOSE (0), VIRTIOSIM_BENCH_SERVER_POLL_NS
+ * (the server's poll_ns, 0).
  *
  * Hot path: EVENT_IDX on both sides (the back-end asks for a kick only when it went idle,
  * we ask for a call only for the first completion after we drained the used ring), all
@@ -26,6 +29,7 @@
 #include <unistd.h>
 
 #include "virtiosim/blk.h"
+#include "virtiosim/conformance.h"
 #include "virtiosim/gmem.h"
 #include "virtiosim/vhost_frontend.h"
 #include "virtiosim/vhost_user.h"
@@ -224,9 +228,50 @@ static void *srv_main(void *arg)
     return NULL;
 }
 
+/* The monitors `virtiosim serve` attaches to the server's bus (sim/main.c
+ * serve_on_event): driver role, back-end view, asynchronous device, memory followed. */
+typedef struct bench_mon {
+    vs_monitors *mon;
+    vs_device *dev;
+    vs_gmem *gm;
+    bool failed;
+} bench_mon;
+
+static void bench_mon_event(void *opaque, const vs_event *ev)
+{
+    bench_mon *bm = opaque;
+    if (!bm->mon) {
+        vs_err e = {0};
+        if (bm->failed ||
+            vs_monitors_create(&bm->mon, bm->dev->gm, VS_DEV_BLK, VS_ROLE_DRIVER, &e) < 0) {
+            bm->failed = true;
+            return;
+        }
+        vs_monitors_set_scenario(bm->mon, "bench");
+        vs_monitors_set_backend_view(bm->mon, true);
+        vs_monitors_set_async_device(bm->mon, true);
+        bm->gm = bm->dev->gm;
+    }
+    if (bm->dev->gm != bm->gm) {
+        vs_monitors_set_gmem(bm->mon, bm->dev->gm);
+        bm->gm = bm->dev->gm;
+    }
+    vs_monitors_on_event(bm->mon, ev);
+}
+
+static void bench_mon_show(const vs_results *r)
+{
+    for (size_t i = 0; r && i < r->n_stmt; i++)
+        for (unsigned k = 0; k < r->stmt[i].n_evidence; k++) {
+            char b[600];
+            vs_evidence_format(&r->stmt[i].evidence[k], b, sizeof b);
+            fprintf(stderr, "bench_vhost: %s: %s\n", r->stmt[i].st->id, b);
+        }
+}
+
 /* The same workload against virtiosim's vhost-user server (reference blk, RAM). */
 static int server_bench(vs_gmem *gm, long qd, bool event_idx, double secs, long runs,
-                        const vs_vhost_fe_opts *fo, bool verbose, vs_err *err)
+                        const vs_vhost_fe_opts *fo, bool monitors, bool verbose, vs_err *err)
 {
     const uint64_t disk = 64u << 20;
     vs_gmem *dev_gm = NULL;
@@ -240,6 +285,8 @@ static int server_bench(vs_gmem *gm, long qd, bool event_idx, double secs, long 
     int sv[2] = {-1, -1};
     double rates[15];
     run_result rr = {0};
+    vs_event_bus bus = {0};
+    bench_mon bm = {0};
     TRY(vs_gmem_create_flat(&dev_gm, 1u << 20, err));
     vs_blk_opts bo;
     vs_blk_opts_default(&bo);
@@ -247,6 +294,12 @@ static int server_bench(vs_gmem *gm, long qd, bool event_idx, double secs, long 
     bo.queue_size = QSIZE;
     TRY(vs_blk_create(&dev, dev_gm, &bo, err));
     vs_vhost_server_opts so = {.dev = dev};
+    so.poll_ns = (uint32_t)env_long("VIRTIOSIM_BENCH_SERVER_POLL_NS", 0);
+    if (monitors) {
+        bm.dev = dev;
+        TRY(vs_event_bus_add(&bus, bench_mon_event, &bm));
+        so.bus = &bus;
+    }
     TRY(vs_vhost_server_create(&srv, &so, err));
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
         vs_err_set(err, VS_EIO, "socketpair failed");
@@ -278,8 +331,18 @@ static int server_bench(vs_gmem *gm, long qd, bool event_idx, double secs, long 
             goto out;
         }
     }
+    if (monitors && (bm.failed || !bm.mon)) {
+        vs_err_set(err, VS_EIO, "conformance monitors did not start");
+        goto out;
+    }
+    /* the bench's driver is minimal (it declines packed, a SHOULD): findings are shown,
+     * not fatal */
+    if (verbose && bm.mon && vs_monitors_violations(bm.mon) &&
+        vs_monitors_finish(bm.mon, 0, NULL) == 0)
+        bench_mon_show(vs_monitors_results(bm.mon));
     qsort(rates, (size_t)runs, sizeof rates[0], cmp_d);
-    printf("bench: vhost-user-virtiosim-4k-qd%ld %.1f kreq/s\n", qd, rates[runs / 2] / 1000.0);
+    printf("bench: vhost-user-virtiosim-4k-qd%ld%s %.1f kreq/s\n", qd,
+           monitors ? "" : "-nomon", rates[runs / 2] / 1000.0);
     rc = 0;
 out:
     if (t)
@@ -292,6 +355,8 @@ out:
         close(sv[0]);
     if (srv)
         vs_vhost_server_destroy(srv);
+    if (bm.mon)
+        vs_monitors_destroy(bm.mon);
     if (dev)
         dev->ops->destroy(dev);
     if (dev_gm)
@@ -311,6 +376,7 @@ int main(void)
     long runs = env_long("VIRTIOSIM_BENCH_RUNS", 3);
     bool event_idx = env_long("VIRTIOSIM_BENCH_EVENT_IDX", 1) != 0;
     bool verbose = env_long("VIRTIOSIM_BENCH_VERBOSE", 0) != 0;
+    bool monitors = env_long("VIRTIOSIM_BENCH_MONITORS", 1) != 0;
     if (qd < 1 || qd > MAXQD || qd > QSIZE / 3)
         qd = 32;
     if (runs < 1 || runs > 15)
@@ -366,7 +432,7 @@ int main(void)
     t->ops->destroy(t);
     t = NULL;
     if (env_long("VIRTIOSIM_BENCH_SERVER", 1) && server_bench(gm, qd, event_idx, secs, runs,
-                                                             &fo, verbose, err) < 0) {
+                                                             &fo, monitors, verbose, err) < 0) {
         fprintf(stderr, "bench_vhost: virtiosim server: %s\n", err->msg);
         goto out;
     }

@@ -59,6 +59,8 @@ typedef struct srv_ring {
     vs_seg *evsegs; /* segs as the driver's view, for VS_EV_AVAIL (seg_cap entries) */
     uint32_t seg_cap;
     bool pending_kick; /* kicked while disabled */
+    bool hot;          /* busy-polled: notifications off, the loop comes back to it */
+    uint64_t idle0;    /* when a polled ring last ran dry (0: it has work) */
 } srv_ring;
 
 typedef struct conn {
@@ -318,12 +320,23 @@ static void send_reply(vs_vhost_server *s, conn *c, const vs_vhost_msg *r)
 
 /* ------------------------------------------------------------------ rings */
 
+/* A busy-polled ring's notifications go back on before its vq goes (a restart over the
+ * same memory must find the driver able to kick). */
+static void ring_cool(srv_ring *q)
+{
+    if (q->hot && q->vq)
+        vs_vq_dev_notify_enable(q->vq);
+    q->hot = false;
+    q->idle0 = 0;
+}
+
 /* Stops ring r and closes its kick and call fds; its error fd too unless keep_err (a
  * stop or RESET_DEVICE keeps it: the front-end sent it once for the connection). */
 static void ring_stop(vs_vhost_server *s, conn *c, uint32_t r, bool keep_err)
 {
     srv_ring *q = &c->ring[r];
     if (q->vq) {
+        ring_cool(q);
         vs_vq_dev_destroy(q->vq);
         q->vq = NULL;
         emit(s, VS_EV_QUEUE_DISABLE, (int32_t)r, 0, 0, 0, 0, NULL, NULL);
@@ -408,13 +421,13 @@ static int ring_create_vq(vs_vhost_server *s, conn *c, uint32_t r)
 /* The driver's side of a chain the device has just fetched (before it is processed):
  * VS_EV_AVAIL with its segments, VS_EV_PUBLISH with the avail index that covers it (the
  * device's next index), then VS_EV_FETCH. */
-static void emit_fetched(vs_vhost_server *s, srv_ring *q, uint32_t r, const vs_chain *ch)
+static void emit_fetched(vs_vhost_server *s, srv_ring *q, uint32_t r, const vs_chain *ch,
+                         uint64_t t)
 {
     for (uint32_t i = 0; i < ch->nseg; i++)
         q->evsegs[i] = (vs_seg){ch->seg[i].gpa, ch->seg[i].len};
     vs_ev_chain ec = {.seg = q->evsegs, .n_out = ch->n_out, .n_in = ch->nseg - ch->n_out,
                       .indirect = ch->indirect, .raw = false};
-    uint64_t t = now_ns(s);
     vs_event ev = {.kind = VS_EV_AVAIL, .t_ns = t, .queue = (int32_t)r, .id = ch->id,
                    .chain = &ec};
     vs_event_emit(s->o.bus, &ev);
@@ -425,65 +438,116 @@ static void emit_fetched(vs_vhost_server *s, srv_ring *q, uint32_t r, const vs_c
     vs_event_emit(s->o.bus, &ev);
 }
 
-static void ring_process(vs_vhost_server *s, conn *c, uint32_t r)
+/* Pops, handles and pushes up to `batch` chains, publishes them and signals the call
+ * eventfd if the driver wants it (EVENT_IDX / NO_INTERRUPT honoured by the ring). Returns
+ * the chains done, or -1 when the ring broke. *t: the clock read for the batch, 0 if none. */
+static int ring_batch(vs_vhost_server *s, conn *c, uint32_t r, uint64_t *t)
 {
     srv_ring *q = &c->ring[r];
     vs_vq_dev *vq = q->vq;
-    if (!vq || !vs_vhost_ring_active(&c->st, r))
-        return;
     unsigned batch = s->o.batch ? s->o.batch : 64;
     vs_device *d = s->dev;
     vs_chain ch;
     vs_err e;
     e.code = 0;
     e.msg[0] = 0;
+    unsigned n = 0;
+    int rc = 0;
+    *t = 0; /* one clock read per batch: its chains are fetched together */
+    while (n < batch) {
+        ch.seg = q->segs;
+        ch.seg_cap = q->seg_cap;
+        rc = vs_vq_dev_pop(vq, &ch, &e);
+        if (rc == 0)
+            break;
+        if (rc < 0) {
+            ring_error(s, c, r, R_CHAIN, e.msg);
+            break;
+        }
+        if (bus_on(s)) {
+            if (!n)
+                *t = now_ns(s);
+            emit_fetched(s, q, r, &ch, *t);
+        }
+        uint32_t written = 0;
+        rc = d->ops->handle(d, (uint16_t)r, &ch, &written, &e);
+        if (rc < 0) {
+            char msg[VS_ERR_MSG_MAX + 32];
+            snprintf(msg, sizeof msg, "device error on chain %u: %s", ch.id, e.msg);
+            ring_error(s, c, r, R_CHAIN, msg);
+            break;
+        }
+        rc = vs_vq_dev_push(vq, &ch, written, &e);
+        if (rc < 0) {
+            ring_error(s, c, r, NULL, e.msg);
+            break;
+        }
+        if (s->o.emit_used && bus_on(s))
+            emit(s, VS_EV_USED, (int32_t)r, ch.id, written, 0, 0, "device push", NULL);
+        n++;
+    }
+    if (n) {
+        vs_vq_dev_publish(vq);
+        c->stats.requests += n;
+        if (q->call_fd >= 0 && vs_vq_dev_irq_needed(vq)) {
+            signal_fd(c, q->call_fd, &c->stats.calls);
+            emit(s, VS_EV_IRQ, (int32_t)r, 0, 0, 0, 0, NULL, NULL);
+        }
+    }
+    return rc < 0 ? -1 : (int)n;
+}
+
+/* Runs ring r until it is dry. With poll_ns (off by default: on two shared cores the spin
+ * took the CPU the driver needed), like QEMU's poll-max-ns, a ring that ran dry is
+ * re-checked for poll_ns with notifications off before they go back on: a driver that
+ * keeps the ring busy then needs no kick (an eventfd write and a wake-up). After POLL_SLICE_NS
+ * in here the ring is left `hot` (notifications still off) so the loop serves the socket
+ * and the other rings, then comes back. */
+#define POLL_SLICE_NS 200000u
+
+static void ring_process(vs_vhost_server *s, conn *c, uint32_t r)
+{
+    srv_ring *q = &c->ring[r];
+    vs_vq_dev *vq = q->vq;
+    bool was_hot = q->hot;
+    q->hot = false;
+    if (!vq || !vs_vhost_ring_active(&c->st, r)) {
+        if (vq && was_hot)
+            vs_vq_dev_notify_enable(vq); /* the driver must be able to kick it again */
+        return;
+    }
+    uint64_t poll = s->o.poll_ns;
+    uint64_t t_enter = 0;
+    bool off = was_hot; /* a hot ring's notifications are still off */
     for (;;) {
-        vs_vq_dev_notify_disable(vq);
-        unsigned n = 0;
-        bool failed = false;
-        while (n < batch) {
-            ch.seg = q->segs;
-            ch.seg_cap = q->seg_cap;
-            int rc = vs_vq_dev_pop(vq, &ch, &e);
-            if (rc == 0)
-                break;
-            if (rc < 0) {
-                ring_error(s, c, r, R_CHAIN, e.msg);
-                failed = true;
-                break;
-            }
-            if (bus_on(s))
-                emit_fetched(s, q, r, &ch);
-            uint32_t written = 0;
-            rc = d->ops->handle(d, (uint16_t)r, &ch, &written, &e);
-            if (rc < 0) {
-                char msg[VS_ERR_MSG_MAX + 32];
-                snprintf(msg, sizeof msg, "device error on chain %u: %s", ch.id, e.msg);
-                ring_error(s, c, r, R_CHAIN, msg);
-                failed = true;
-                break;
-            }
-            if (vs_vq_dev_push(vq, &ch, written, &e) < 0) {
-                ring_error(s, c, r, NULL, e.msg);
-                failed = true;
-                break;
-            }
-            if (s->o.emit_used && bus_on(s))
-                emit(s, VS_EV_USED, (int32_t)r, ch.id, written, 0, 0, "device push", NULL);
-            n++;
+        if (!off) {
+            vs_vq_dev_notify_disable(vq);
+            off = true;
         }
-        if (n) {
-            vs_vq_dev_publish(vq);
-            c->stats.requests += n;
-            if (q->call_fd >= 0 && vs_vq_dev_irq_needed(vq)) {
-                signal_fd(c, q->call_fd, &c->stats.calls);
-                emit(s, VS_EV_IRQ, (int32_t)r, 0, 0, 0, 0, NULL, NULL);
-            }
-        }
-        if (failed)
+        uint64_t t;
+        int n = ring_batch(s, c, r, &t);
+        if (n < 0)
             return;
-        if (n == batch)
-            continue;
+        if (!poll) {
+            if ((unsigned)n == (s->o.batch ? s->o.batch : 64))
+                continue;
+        } else {
+            uint64_t now = t ? t : now_ns(s);
+            if (!t_enter)
+                t_enter = now;
+            if (n)
+                q->idle0 = 0;
+            else if (!q->idle0)
+                q->idle0 = now;
+            if (!q->idle0 || now - q->idle0 < poll) {
+                if (now - t_enter < POLL_SLICE_NS && !c->closing)
+                    continue;
+                q->hot = true;
+                return;
+            }
+        }
+        off = false;
+        q->idle0 = 0;
         if (!vs_vq_dev_notify_enable(vq))
             return;
     }
@@ -598,6 +662,7 @@ static int mem_replace(vs_vhost_server *s, conn *c, const vs_vhost_msg *m, int *
     for (uint32_t i = 0; i < c->tmp.cfg.num_queues; i++) {
         had[i] = c->ring[i].vq != NULL;
         if (had[i]) {
+            ring_cool(&c->ring[i]);
             bases[i] = vs_vq_dev_get_base(c->ring[i].vq);
             vs_vq_dev_destroy(c->ring[i].vq);
             c->ring[i].vq = NULL;
@@ -668,6 +733,7 @@ static void mem_drop(vs_vhost_server *s, conn *c)
 {
     for (uint32_t i = 0; i < VS_VHOST_QUEUES_MAX; i++)
         if (c->ring[i].vq) {
+            ring_cool(&c->ring[i]);
             vs_vq_dev_destroy(c->ring[i].vq);
             c->ring[i].vq = NULL;
         }
@@ -987,7 +1053,10 @@ int vs_vhost_server_serve_fd(vs_vhost_server *s, int fd, vs_err *e)
     while (!c->closing) {
         if (c->pfd_dirty)
             build_pfd(s, c);
-        int n = poll(s->pfd, s->npfd, c->any_polling ? 1 : -1);
+        bool hot = false;
+        for (uint32_t i = 0; i < c->st.cfg.num_queues; i++)
+            hot |= c->ring[i].hot;
+        int n = poll(s->pfd, s->npfd, hot ? 0 : c->any_polling ? 1 : -1);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -1020,6 +1089,9 @@ int vs_vhost_server_serve_fd(vs_vhost_server *s, int fd, vs_err *e)
                 c->pfd_dirty = true;
             }
         }
+        for (uint32_t i = 0; hot && i < c->st.cfg.num_queues && !c->closing; i++)
+            if (c->ring[i].hot && mem_check(s, c, false))
+                ring_process(s, c, i); /* kicked meanwhile: done above, no longer hot */
         if (c->any_polling && mem_check(s, c, false))
             for (uint32_t i = 0; i < c->st.cfg.num_queues && !c->closing; i++)
                 if (c->st.ring[i].kick_polling && c->ring[i].vq)
