@@ -69,6 +69,7 @@ void on_queue_setup(vs_monitors *m, const vs_event *ev)
         q->pk_snap_ok = calloc(q->l.size, sizeof *q->pk_snap_ok);
         if (!q->pk_snap || !q->pk_snap_ok)
             q->pk_lost = true;
+        q->pd_wrap = true; /* the driver's ring wrap counter starts at 1 */
     }
     if (!packed) {
         uint16_t u = 0;
