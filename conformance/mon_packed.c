@@ -376,7 +376,11 @@ void pd_on_publish(vs_monitors *m, int32_t qi, qstate *q, const vs_event *ev)
                 break;
             }
             if (s == end && w == end_w) {
-                if (role_on(m, CK_D_PK_SHAPE))
+                if (k >= q->l.size && role_on(m, CK_D_PK_SHAPE)) /* all slots, still NEXT */
+                    bad(m, CK_D_PK_SHAPE, 5, cx, "a list of at most queue size descriptors",
+                        "the list at slot %u has NEXT on all %" PRIu32 " slots of the ring",
+                        first, k);
+                else if (role_on(m, CK_D_PK_SHAPE))
                     bad(m, CK_D_PK_SHAPE, 1, cx, "every descriptor of a list available with its head",
                         "the list at slot %u continues (NEXT) past the published position %u",
                         first, end);
@@ -385,8 +389,10 @@ void pd_on_publish(vs_monitors *m, int32_t qi, qstate *q, const vs_event *ev)
         }
         if (!whole)
             goto out;
-        if (role_on(m, CK_D_PK_SHAPE))
+        if (role_on(m, CK_D_PK_SHAPE)) {
             ok(m, CK_D_PK_SHAPE, 1);
+            ok(m, CK_D_PK_SHAPE, 5);
+        }
         pd_list_done(m, qi, q, first, (uint16_t)k, d.id);
     }
 out:

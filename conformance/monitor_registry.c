@@ -200,10 +200,10 @@ const vs_check_info vs__mon_core_checks[CK_COUNT] = {
         "lists exposed by a publish, read from ring memory from the driver's position with "
         "its wrap counter: readable before writable (also in indirect tables), every "
         "descriptor of a list available when its head is, INDIRECT only when negotiated and "
-        "never in a NEXT-linked list, indirect table entries flagged WRITE at most",
+        "never in a NEXT-linked list, indirect table entries flagged WRITE at most, no list over queue size (NEXT on every slot of the ring)",
         IDS("packed.driver.scatter-gather.3", "packed.driver.scatter-gather.6",
             "packed.driver.indirect.1", "packed.driver.indirect.4",
-            "packed.driver.indirect.2")},
+            "packed.driver.indirect.2", "packed.driver.scatter-gather.2")},
     [CK_D_PK_ROOM] = {"packed-list-room", DRV, "packed",
         "a published list takes only ring slots the device has given back: the slots of "
         "published, not yet used lists plus the new list's never exceed the queue size",

@@ -769,7 +769,7 @@ static void run_packed(h *x, enum mut3 mut)
 
 enum mut4 {
     M4_NONE, M4_W_BEFORE_R, M4_HEAD_EARLY, M4_IND_UNNEG, M4_IND_IN_LIST, M4_IND_FLAGS,
-    M4_NO_ROOM, M4_AVAIL_REWRITE,
+    M4_NO_ROOM, M4_AVAIL_REWRITE, M4_TOO_LONG,
 };
 
 /* Writes descriptor `i` of a list at *slot (flags get the wrap counter's AVAIL/USED bits). */
@@ -904,6 +904,27 @@ static void pair3(void (*fn)(h *, enum mut3), enum mut3 mut, const char *id, con
     done(&x);
 }
 
+/* A list with NEXT on every one of the ring's 16 slots, published as a whole lap. */
+static void run_pk_too_long(h *x)
+{
+    init3r(x, VS_RING_PACKED,
+           VS_BIT(VS_F_VERSION_1) | VS_BIT(VS_F_RING_PACKED) | VS_BIT(VS_BLK_F_FLUSH),
+           VS_ROLE_DRIVER);
+    uint16_t as = 0;
+    bool aw = true;
+    vs_seg seg = {BUF, 16};
+    vs_gmem_st32(x->gm, BUF, VS_BLK_T_OUT, NULL);
+    for (unsigned i = 0; i < QSZ; i++)
+        pk_put(x, &as, &aw, BUF, 16, 0, VS_DESC_F_NEXT);
+    vs_ev_chain ch = {.seg = &seg, .n_out = 1};
+    vs_event e = {.kind = VS_EV_AVAIL, .t_ns = x->t += 10, .queue = 0, .id = 0, .chain = &ch};
+    vs_monitors_on_event(x->m, &e);
+    vs_event p = {.kind = VS_EV_PUBLISH, .t_ns = x->t += 10, .queue = 0,
+                  .idx = (uint32_t)(as | (aw ? 0x8000u : 0))};
+    vs_monitors_on_event(x->m, &p);
+    ck_assert_int_eq(vs_monitors_finish(x->m, x->neg, NULL), 0);
+}
+
 /* Clean: every packed driver statement the run reaches passes (ids: the statements the
  * check covers, all PASS); mutant: exactly the statements in `fails` fail, with evidence
  * from `check`. */
@@ -913,9 +934,13 @@ static void pair4(enum mut4 mut, const char *check, const char *const *fails)
         "packed.driver.scatter-gather.3", "packed.driver.scatter-gather.6",
         "packed.driver.indirect.4", "packed.driver.indirect.2",
         "packed.driver.scatter-gather.5", "packed.driver.desc-table.1",
-        "packed.driver.desc-table.2", "packed.driver.updating-flags.1", NULL};
+        "packed.driver.desc-table.2", "packed.driver.updating-flags.1",
+        "packed.driver.scatter-gather.2", NULL};
     h x;
     run_pkd(&x, M4_NONE);
+    if (mut == M4_TOO_LONG) { /* the clean run's lists all fit: scatter-gather.2 passes */
+        ck_assert_int_eq(res(&x, "packed.driver.scatter-gather.2")->verdict, VS_VERDICT_PASS);
+    }
     if (mut == M4_IND_UNNEG) { /* its clean twin: no INDIRECT flag without the feature */
         done(&x);
         init3r(&x, VS_RING_PACKED,
@@ -935,7 +960,10 @@ static void pair4(enum mut4 mut, const char *check, const char *const *fails)
     }
     ck_assert_uint_eq(vs_monitors_violations(x.m), 0);
     done(&x);
-    run_pkd(&x, mut);
+    if (mut == M4_TOO_LONG)
+        run_pk_too_long(&x);
+    else
+        run_pkd(&x, mut);
     const vs_results *r = vs_monitors_results(x.m);
     size_t nfail = 0, want = 0;
     for (const char *const *id = fails; *id; id++, want++) {
@@ -980,6 +1008,11 @@ START_TEST(pkd_no_room)
 {
     pair4(M4_NO_ROOM, "packed-list-room",
           FAILS("packed.driver.scatter-gather.5", "packed.driver.desc-table.1"));
+}
+END_TEST
+START_TEST(pkd_too_long)
+{
+    pair4(M4_TOO_LONG, "packed-list-shape", FAILS("packed.driver.scatter-gather.2"));
 }
 END_TEST
 START_TEST(pkd_avail_rewrite)
@@ -1257,6 +1290,7 @@ int main(void)
         pk_fetch_order, pk_fetch_available, report_driver_violation, backend_view, zoned_checks,
         content_hash, reused_live_id_releases_read_back, pkd_w_before_r, pkd_head_early,
         pkd_ind_unneg, pkd_ind_in_list, pkd_ind_flags, pkd_no_room, pkd_avail_rewrite,
+        pkd_too_long,
     };
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
         tcase_add_test(tc, tests[i]);
