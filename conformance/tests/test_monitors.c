@@ -769,7 +769,7 @@ static void run_packed(h *x, enum mut3 mut)
 
 enum mut4 {
     M4_NONE, M4_W_BEFORE_R, M4_HEAD_EARLY, M4_IND_UNNEG, M4_IND_IN_LIST, M4_IND_FLAGS,
-    M4_NO_ROOM, M4_AVAIL_REWRITE, M4_TOO_LONG,
+    M4_NO_ROOM, M4_AVAIL_REWRITE, M4_TOO_LONG, M4_SEGS_DIRECT, M4_SEGS_IND,
 };
 
 /* Writes descriptor `i` of a list at *slot (flags get the wrap counter's AVAIL/USED bits). */
@@ -794,30 +794,38 @@ static void pk_list(h *x, uint16_t *slot, bool *wrap, uint16_t id, bool ind, enu
     uint64_t base = BUF + 0x4000ull * id, tab = base + 0x2000;
     vs_gmem_st32(x->gm, base, VS_BLK_T_IN, NULL);
     vs_gmem_st64(x->gm, base + 8, 0, NULL);
-    vs_seg segs[3] = {{base, 16}, {base + 0x100, 512}, {base + 0x3000, 1}};
-    uint16_t fl[3] = {0, VS_DESC_F_WRITE, VS_DESC_F_WRITE};
+    vs_seg segs[4] = {{base, 16}, {base + 0x100, 512}, {base + 0x3000, 1}};
+    uint16_t fl[4] = {0, VS_DESC_F_WRITE, VS_DESC_F_WRITE, VS_DESC_F_WRITE};
+    unsigned nd = 3;
+    if ((mut == M4_SEGS_DIRECT && !ind) || (mut == M4_SEGS_IND && ind)) {
+        /* the data in two descriptors: 4 with seg_max 1 */
+        segs[1].len = 256;
+        segs[2] = (vs_seg){base + 0x200, 256};
+        segs[3] = (vs_seg){base + 0x3000, 1};
+        nd = 4;
+    }
     if (mut == M4_W_BEFORE_R) { /* data made writable before the readable header */
         fl[0] = VS_DESC_F_WRITE;
         fl[1] = 0;
     }
     if (ind) {
-        for (unsigned i = 0; i < 3; i++) {
+        for (unsigned i = 0; i < nd; i++) {
             uint16_t f = fl[i] | (mut == M4_IND_FLAGS && i == 1 ? VS_DESC_F_NEXT : 0);
             vs_gmem_st64(x->gm, tab + 16 * i, segs[i].gpa, NULL);
             vs_gmem_st32(x->gm, tab + 16 * i + 8, segs[i].len, NULL);
             vs_gmem_st16(x->gm, tab + 16 * i + 12, 0, NULL);
             vs_gmem_st16(x->gm, tab + 16 * i + 14, f, NULL);
         }
-        pk_put(x, slot, wrap, tab, 48, id, VS_DESC_F_INDIRECT);
+        pk_put(x, slot, wrap, tab, 16 * nd, id, VS_DESC_F_INDIRECT);
     } else {
-        for (unsigned i = 0; i < 3; i++) {
-            uint16_t f = (uint16_t)(fl[i] | (i < 2 ? VS_DESC_F_NEXT : 0));
+        for (unsigned i = 0; i < nd; i++) {
+            uint16_t f = (uint16_t)(fl[i] | (i + 1 < nd ? VS_DESC_F_NEXT : 0));
             if (mut == M4_IND_IN_LIST && i == 0) /* names a one-entry table (the header) */
                 f |= VS_DESC_F_INDIRECT;
             pk_put(x, slot, wrap, segs[i].gpa, segs[i].len, id, f);
         }
     }
-    vs_ev_chain ch = {.seg = segs, .n_out = 1, .n_in = 2, .indirect = ind};
+    vs_ev_chain ch = {.seg = segs, .n_out = 1, .n_in = nd - 1, .indirect = ind};
     vs_event e = {.kind = VS_EV_AVAIL, .t_ns = x->t += 10, .queue = 0, .id = id, .chain = &ch};
     vs_monitors_on_event(x->m, &e);
 }
@@ -827,10 +835,14 @@ static void pk_list(h *x, uint16_t *slot, bool *wrap, uint16_t id, bool ind, enu
  * collects the direct lists yet keeps exposing new ones, so batch 5 runs out of room). */
 static void run_pkd(h *x, enum mut4 mut)
 {
-    uint64_t f = VS_BIT(VS_F_VERSION_1) | VS_BIT(VS_F_RING_PACKED) | VS_BIT(VS_BLK_F_FLUSH);
+    uint64_t f = VS_BIT(VS_F_VERSION_1) | VS_BIT(VS_F_RING_PACKED) | VS_BIT(VS_BLK_F_FLUSH) |
+                 VS_BIT(VS_BLK_F_SEG_MAX);
     if (mut != M4_IND_UNNEG)
         f |= VS_BIT(VS_F_INDIRECT_DESC);
     init3r(x, VS_RING_PACKED, f, VS_ROLE_DRIVER);
+    ev(x, VS_EV_CONFIG_GEN, -1, 0);
+    cfg(x, VS_EV_CONFIG_READ, VS_BLK_CFG_SEG_MAX, 4, 1); /* one data segment a request */
+    ev(x, VS_EV_CONFIG_GEN, -1, 0);
     uint16_t as = 0, us = 0;
     bool aw = true, uw = true;
     for (uint16_t b = 0; b < 10; b++) {
@@ -856,7 +868,7 @@ static void run_pkd(h *x, enum mut4 mut)
         vs_monitors_on_event(x->m, &fe);
         fe.id = c;
         vs_monitors_on_event(x->m, &fe);
-        uint16_t ids[2] = {a, c}, n[2] = {3, 1};
+        uint16_t ids[2] = {a, c}, n[2] = {bm == M4_SEGS_DIRECT ? 4 : 3, 1};
         for (unsigned k = 0; k < 2; k++) {
             uint64_t g = x->l.desc_gpa + 16ull * us;
             vs_gmem_st8(x->gm, BUF + 0x4000ull * ids[k] + 0x3000, 0, NULL);
@@ -935,7 +947,8 @@ static void pair4(enum mut4 mut, const char *check, const char *const *fails)
         "packed.driver.indirect.4", "packed.driver.indirect.2",
         "packed.driver.scatter-gather.5", "packed.driver.desc-table.1",
         "packed.driver.desc-table.2", "packed.driver.updating-flags.1",
-        "packed.driver.scatter-gather.2", NULL};
+        "packed.driver.scatter-gather.2", "packed.driver.scatter-gather.1",
+        "packed.driver.indirect.3", NULL};
     h x;
     run_pkd(&x, M4_NONE);
     if (mut == M4_TOO_LONG) { /* the clean run's lists all fit: scatter-gather.2 passes */
@@ -1013,6 +1026,16 @@ END_TEST
 START_TEST(pkd_too_long)
 {
     pair4(M4_TOO_LONG, "packed-list-shape", FAILS("packed.driver.scatter-gather.2"));
+}
+END_TEST
+START_TEST(pkd_segs_direct)
+{
+    pair4(M4_SEGS_DIRECT, "blk-packed-list-length", FAILS("packed.driver.scatter-gather.1"));
+}
+END_TEST
+START_TEST(pkd_segs_ind)
+{
+    pair4(M4_SEGS_IND, "blk-packed-list-length", FAILS("packed.driver.indirect.3"));
 }
 END_TEST
 START_TEST(pkd_avail_rewrite)
@@ -1290,7 +1313,7 @@ int main(void)
         pk_fetch_order, pk_fetch_available, report_driver_violation, backend_view, zoned_checks,
         content_hash, reused_live_id_releases_read_back, pkd_w_before_r, pkd_head_early,
         pkd_ind_unneg, pkd_ind_in_list, pkd_ind_flags, pkd_no_room, pkd_avail_rewrite,
-        pkd_too_long,
+        pkd_too_long, pkd_segs_direct, pkd_segs_ind,
     };
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
         tcase_add_test(tc, tests[i]);
