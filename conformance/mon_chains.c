@@ -216,6 +216,8 @@ void on_avail(vs_monitors *m, const vs_event *ev)
         q->live--;
     }
     /* The record of an id is reused (its arrays keep their capacity). */
+    if (c && !q_split(q))
+        pd_release(q, c);
     if (c) {
         /* a live id made available again: its completion will never be seen */
         if (m->dev && m->dev->chain_retire)
@@ -412,6 +414,8 @@ void on_used(vs_monitors *m, const vs_event *ev)
     }
     if (m->dev && m->dev->chain_used)
         m->dev->chain_used(m, q, c, ev, cx);
+    if (!q_split(q))
+        pd_release(q, c);
     c->live = false;
     c->completed = true;
     c->completed_idx = ev->idx;

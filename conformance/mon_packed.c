@@ -179,6 +179,8 @@ void on_fetch(vs_monitors *m, const vs_event *ev)
     bool refetch = c && c->live && c->published && c->fetched;
     if (c && c->live && c->published && !c->fetched) {
         fetch_order(m, ev, q, c);
+        if (!q_split(q))
+            pd_on_fetch(m, ev->queue, q, c, ev->id);
         c->fetched = true;
     }
     if (!role_on(m, CK_FETCH_AVAIL))
@@ -193,4 +195,243 @@ void on_fetch(vs_monitors *m, const vs_event *ev)
             "id %" PRIu32 " fetched again without being made available again", ev->id);
     else
         ok(m, CK_FETCH_AVAIL, k);
+}
+
+/* ------------------------------------------------------------ packed: driver lists */
+
+/* Descriptor at slot s is available for wrap counter w: AVAIL == w, USED != w. */
+static bool pd_avail(uint16_t fl, bool w)
+{
+    return ((fl & VS_DESC_F_AVAIL) != 0) == w && ((fl & VS_DESC_F_USED) != 0) != w;
+}
+
+typedef struct pd_desc {
+    uint64_t addr;
+    uint32_t len;
+    uint16_t id, flags;
+} pd_desc;
+
+static bool pd_read(vs_monitors *m, uint64_t gpa, pd_desc *d)
+{
+    uint8_t b[16];
+    if (vs_gmem_read(m->gm, gpa, b, 16, NULL) < 0)
+        return false;
+    *d = (pd_desc){vs_le64_get(b), vs_le32_get(b + 8), vs_le16_get(b + 12),
+                   vs_le16_get(b + 14)};
+    return true;
+}
+
+/* The entries of an indirect table: WRITE is their only flag, readable before writable. */
+static void pd_indirect_table(vs_monitors *m, ctx cx, const pd_desc *d)
+{
+    uint32_t n = d->len / 16;
+    bool wr = false, flag_bad = false, order_bad = false;
+    for (uint32_t i = 0; i < n && i < 4096u; i++) {
+        pd_desc e;
+        if (!pd_read(m, d->addr + 16ull * i, &e))
+            return;
+        if ((e.flags & ~VS_DESC_F_WRITE) && !flag_bad) {
+            flag_bad = true;
+            bad(m, CK_D_PK_SHAPE, 4, cx, "indirect table entries flagged WRITE at most",
+                "entry %" PRIu32 " of the table at 0x%" PRIx64 " has flags 0x%04x", i, d->addr,
+                e.flags);
+        }
+        if (wr && !(e.flags & VS_DESC_F_WRITE) && !order_bad) {
+            order_bad = true;
+            bad(m, CK_D_PK_SHAPE, 0, cx, "readable descriptors before writable ones",
+                "entry %" PRIu32 " of the table at 0x%" PRIx64 " readable after a writable one",
+                i, d->addr);
+        }
+        wr |= (e.flags & VS_DESC_F_WRITE) != 0;
+    }
+    if (!flag_bad)
+        ok(m, CK_D_PK_SHAPE, 4);
+}
+
+/* One descriptor of a list (k-th, k from 0): INDIRECT rules and readable-before-writable. */
+static void pd_check_desc(vs_monitors *m, ctx cx, const pd_desc *d, uint32_t k, bool *wr)
+{
+    if (!has(neg(m), VS_F_INDIRECT_DESC)) {
+        if (d->flags & VS_DESC_F_INDIRECT)
+            bad(m, CK_D_PK_SHAPE, 2, cx, "INDIRECT only when VIRTIO_F_INDIRECT_DESC is negotiated",
+                "slot %" PRIu32 " flags 0x%04x without INDIRECT_DESC", cx.idx, d->flags);
+        else
+            ok(m, CK_D_PK_SHAPE, 2);
+    }
+    if (d->flags & VS_DESC_F_INDIRECT) {
+        if (k > 0 || (d->flags & VS_DESC_F_NEXT))
+            bad(m, CK_D_PK_SHAPE, 3, cx, "an INDIRECT descriptor alone in its list",
+                "slot %" PRIu32 " flags 0x%04x is descriptor %" PRIu32 " of a NEXT-linked list",
+                cx.idx, d->flags, k);
+        else
+            ok(m, CK_D_PK_SHAPE, 3);
+        pd_indirect_table(m, cx, d);
+        return;
+    }
+    if (*wr && !(d->flags & VS_DESC_F_WRITE))
+        bad(m, CK_D_PK_SHAPE, 0, cx, "readable descriptors before writable ones",
+            "slot %" PRIu32 " readable after a writable one", cx.idx);
+    else
+        ok(m, CK_D_PK_SHAPE, 0);
+    *wr |= (d->flags & VS_DESC_F_WRITE) != 0;
+}
+
+static uint64_t pd_hash_slots(vs_monitors *m, const qstate *q, uint16_t first, uint16_t n,
+                              bool *okp)
+{
+    uint64_t h = FNV0;
+    *okp = true;
+    for (uint16_t i = 0; i < n; i++) {
+        uint8_t b[16];
+        if (vs_gmem_read(m->gm, q->l.desc_gpa + 16ull * ((first + i) % q->l.size), b, 16,
+                         NULL) < 0)
+            *okp = false;
+        h = hash_words(h, b, 16);
+    }
+    return h;
+}
+
+/* A list of n slots from `first` with buffer id `id` (its last descriptor's): room for it,
+ * and what the fetch check compares. */
+static void pd_list_done(vs_monitors *m, int32_t qi, qstate *q, uint16_t first, uint16_t n,
+                         uint16_t id)
+{
+    chain_rec *c = q->byid[id];
+    ctx cx = {.queue = qi, .has_id = true, .id = id, .has_idx = true, .idx = first};
+    if (role_on(m, CK_D_PK_ROOM) && !q->pd_lost) {
+        /* both statements: too little room means slots still the device's rewritten */
+        for (int k = 0; k < 2; k++) {
+            if (q->pd_out + n > q->l.size)
+                bad(m, CK_D_PK_ROOM, k, cx, "a list only in slots the device has marked used",
+                    "list of %u at slot %u with %" PRIu32 " of %u slots still the device's", n,
+                    first, q->pd_out, q->l.size);
+            else
+                ok(m, CK_D_PK_ROOM, k);
+        }
+    }
+    if (!c || !c->live || c->pd_n) {
+        q->pd_lost = true; /* a list we cannot pair with its chain: stop counting slots */
+        return;
+    }
+    c->pd_first = first;
+    c->pd_n = n;
+    q->pd_out += n;
+    c->pd_hash = pd_hash_slots(m, q, first, n, &c->pd_hash_ok);
+}
+
+/* Any hand-built (fault) chain pending: its ring layout is deliberate, not judged. */
+static bool pd_raw_pending(const qstate *q)
+{
+    if (q->pend_n == UINT32_MAX)
+        return true;
+    for (uint32_t i = 0; i < q->pend_n; i++) {
+        const chain_rec *c = q->byid[q->pend[i]];
+        if (c && c->raw)
+            return true;
+    }
+    return false;
+}
+
+/* A publish (ev->idx = the driver's next slot | wrap << 15): walk the lists between the
+ * last position and this one as the device would read them. */
+void pd_on_publish(vs_monitors *m, int32_t qi, qstate *q, const vs_event *ev)
+{
+    uint16_t end = (uint16_t)(ev->idx & 0x7fffu);
+    bool end_w = (ev->idx & 0x8000u) != 0;
+    if (!q->l.size || end >= q->l.size)
+        return;
+    bool judge = !pd_raw_pending(q) &&
+                 (role_on(m, CK_D_PK_SHAPE) || role_on(m, CK_D_PK_ROOM) ||
+                  role_on(m, CK_D_PK_AVAIL_FIXED));
+    uint16_t s = q->pd_slot;
+    bool w = q->pd_wrap;
+    uint32_t steps = 0;
+    while (judge && (s != end || w != end_w) && steps < q->l.size) {
+        uint16_t first = s;
+        uint32_t k = 0;
+        bool wr = false, whole = false;
+        pd_desc d = {0};
+        while (steps < q->l.size) {
+            ctx cx = {.queue = qi, .has_idx = true, .idx = s};
+            if (!pd_read(m, q->l.desc_gpa + 16ull * s, &d))
+                goto out;
+            if (!pd_avail(d.flags, w)) {
+                if (k > 0 && role_on(m, CK_D_PK_SHAPE))
+                    bad(m, CK_D_PK_SHAPE, 1, cx, "every descriptor of a list available with its head",
+                        "slot %u (descriptor %" PRIu32 " of the list at slot %u) flags 0x%04x "
+                        "not available for wrap counter %d",
+                        s, k, first, d.flags, w);
+                goto out; /* the head itself not available: position lost, resync */
+            }
+            if (role_on(m, CK_D_PK_SHAPE))
+                pd_check_desc(m, cx, &d, k, &wr);
+            k++;
+            steps++;
+            if (++s == q->l.size) {
+                s = 0;
+                w = !w;
+            }
+            if (!(d.flags & VS_DESC_F_NEXT)) {
+                whole = true;
+                break;
+            }
+            if (s == end && w == end_w) {
+                if (k >= q->l.size && role_on(m, CK_D_PK_SHAPE)) /* all slots, still NEXT */
+                    bad(m, CK_D_PK_SHAPE, 5, cx, "a list of at most queue size descriptors",
+                        "the list at slot %u has NEXT on all %" PRIu32 " slots of the ring",
+                        first, k);
+                else if (role_on(m, CK_D_PK_SHAPE))
+                    bad(m, CK_D_PK_SHAPE, 1, cx, "every descriptor of a list available with its head",
+                        "the list at slot %u continues (NEXT) past the published position %u",
+                        first, end);
+                goto out;
+            }
+        }
+        if (!whole)
+            goto out;
+        if (role_on(m, CK_D_PK_SHAPE)) {
+            ok(m, CK_D_PK_SHAPE, 1);
+            ok(m, CK_D_PK_SHAPE, 5);
+        }
+        pd_list_done(m, qi, q, first, (uint16_t)k, d.id);
+    }
+out:
+    if (!judge || s != end || w != end_w)
+        q->pd_lost = true; /* slots not all accounted for */
+    q->pd_slot = end;
+    q->pd_wrap = end_w;
+}
+
+/* The chain's slots are the driver's again (used, or its id made available anew). */
+void pd_release(qstate *q, chain_rec *c)
+{
+    if (!c->pd_n)
+        return;
+    q->pd_out = q->pd_out >= c->pd_n ? q->pd_out - c->pd_n : 0;
+    c->pd_n = 0;
+    c->pd_hash_ok = false;
+}
+
+/* The device fetched a published chain: its slots as at publish. */
+void pd_on_fetch(vs_monitors *m, int32_t qi, qstate *q, chain_rec *c, uint32_t id)
+{
+    if (!c->pd_hash_ok || !role_on(m, CK_D_PK_AVAIL_FIXED))
+        return;
+    bool okr;
+    uint64_t h = pd_hash_slots(m, q, c->pd_first, c->pd_n, &okr);
+    c->pd_hash_ok = false;
+    if (!okr)
+        return;
+    if (h == c->pd_hash) {
+        ok(m, CK_D_PK_AVAIL_FIXED, 0);
+        ok(m, CK_D_PK_AVAIL_FIXED, 1);
+        return;
+    }
+    ctx cx = {.queue = qi, .has_id = true, .id = id, .has_idx = true, .idx = c->pd_first};
+    /* both statements: a descriptor not final when its AVAIL flag flipped (the barrier
+     * itself is invisible) shows the same way */
+    for (int k = 0; k < 2; k++)
+        bad(m, CK_D_PK_AVAIL_FIXED, k, cx, "an available descriptor unchanged until fetched",
+            "slots %u..%u changed between publish and fetch", c->pd_first,
+            (c->pd_first + c->pd_n - 1u) % q->l.size);
 }

@@ -69,6 +69,11 @@ void on_queue_setup(vs_monitors *m, const vs_event *ev)
         q->pk_snap_ok = calloc(q->l.size, sizeof *q->pk_snap_ok);
         if (!q->pk_snap || !q->pk_snap_ok)
             q->pk_lost = true;
+        q->pd_wrap = true; /* the driver's ring wrap counter starts at 1 */
+        if (m->backend_view) { /* the ring's base (slot | wrap << 15): where the device starts */
+            q->pd_slot = (uint16_t)((ev->idx & 0x7fffu) % q->l.size);
+            q->pd_wrap = (ev->idx & 0x8000u) != 0;
+        }
     }
     if (!packed) {
         uint16_t u = 0;

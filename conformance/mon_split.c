@@ -302,7 +302,10 @@ void on_publish(vs_monitors *m, const vs_event *ev)
         }
         q->avail_pub = nidx;
         ring_flags_check(m, CK_D_AVAIL_FLAGS, q->l.driver_gpa, "avail", cx);
-    } else if (q->pend_n == UINT32_MAX) {
+        return;
+    }
+    pd_on_publish(m, ev->queue, q, ev);
+    if (q->pend_n == UINT32_MAX) {
         for (uint32_t id = 0; id < ID_SPACE; id++) {
             chain_rec *c = q->byid[id];
             if (c && c->live && !c->published)

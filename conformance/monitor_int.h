@@ -88,6 +88,10 @@ typedef struct chain_rec {
     uint64_t aseq;        /* AVAIL order on the queue */
     bool fetched;
     uint8_t odd;          /* no-error-on-legal-input: ODD_* shapes of the chain */
+    /* packed, driver role: the ring slots the chain took at publish and their hash */
+    uint16_t pd_first, pd_n;
+    bool pd_hash_ok;
+    uint64_t pd_hash;
 } chain_rec;
 
 typedef struct qstate {
@@ -118,6 +122,11 @@ typedef struct qstate {
     uint64_t *fo_seq;
     uint32_t fo_cap, fo_head, fo_n;
     bool fo_lost;
+    /* packed, driver role: the driver's next avail slot and wrap counter as walked in ring
+     * memory, and the slots the device owns (published chains not yet used) */
+    uint16_t pd_slot;
+    bool pd_wrap, pd_lost;
+    uint32_t pd_out;
     /* packed: 16-byte snapshots of used descriptor slots, taken when the driver collects
      * them, forgotten when the driver makes the slot available again */
     uint8_t *pk_snap;
@@ -267,6 +276,9 @@ static inline ctx idctx(int32_t q, uint32_t id)
 #define pk_on_used vs__mon_pk_on_used
 #define fo_push vs__mon_fo_push
 #define on_fetch vs__mon_on_fetch
+#define pd_on_publish vs__mon_pd_on_publish
+#define pd_release vs__mon_pd_release
+#define pd_on_fetch vs__mon_pd_on_fetch
 #define ei_due_expire vs__mon_ei_due_expire
 #define on_used_event vs__mon_on_used_event
 #define check_irq_required vs__mon_check_irq_required
@@ -414,6 +426,11 @@ void pk_on_avail(qstate *q, const vs_ev_chain *ch);
 void pk_on_used(vs_monitors *m, int32_t qi, qstate *q, const vs_event *ev);
 void fo_push(qstate *q, uint32_t id, uint64_t seq);
 void on_fetch(vs_monitors *m, const vs_event *ev);
+/* packed, driver role (mon_packed.c): walk the slots a publish exposed; a chain's
+ * slots go back to the driver (used, or its id reused); descriptors unchanged at fetch */
+void pd_on_publish(vs_monitors *m, int32_t qi, qstate *q, const vs_event *ev);
+void pd_release(qstate *q, chain_rec *c);
+void pd_on_fetch(vs_monitors *m, int32_t qi, qstate *q, chain_rec *c, uint32_t id);
 
 /* ------------------------------------------------------------ notifications (mon_notify.c) */
 

@@ -196,6 +196,22 @@ const vs_check_info vs__mon_core_checks[CK_COUNT] = {
     [CK_D_ADDR_RAM] = {"addresses-in-ram", DRV, "generic",
         "without ACCESS_PLATFORM, rings and buffers lie inside guest RAM",
         IDS("generic.driver.reserved-features.4")},
+    [CK_D_PK_SHAPE] = {"packed-list-shape", DRV, "packed",
+        "lists exposed by a publish, read from ring memory from the driver's position with "
+        "its wrap counter: readable before writable (also in indirect tables), every "
+        "descriptor of a list available when its head is, INDIRECT only when negotiated and "
+        "never in a NEXT-linked list, indirect table entries flagged WRITE at most, no list over queue size (NEXT on every slot of the ring)",
+        IDS("packed.driver.scatter-gather.3", "packed.driver.scatter-gather.6",
+            "packed.driver.indirect.1", "packed.driver.indirect.4",
+            "packed.driver.indirect.2", "packed.driver.scatter-gather.2")},
+    [CK_D_PK_ROOM] = {"packed-list-room", DRV, "packed",
+        "a published list takes only ring slots the device has given back: the slots of "
+        "published, not yet used lists plus the new list's never exceed the queue size",
+        IDS("packed.driver.scatter-gather.5", "packed.driver.desc-table.1")},
+    [CK_D_PK_AVAIL_FIXED] = {"packed-avail-desc-unchanged", DRV, "packed",
+        "the ring slots of a published list hold the bytes they held at publish until the "
+        "device fetches it (in-process back-ends only: needs FETCH events)",
+        IDS("packed.driver.desc-table.2", "packed.driver.updating-flags.1")},
 };
 
 size_t vs_check_count(void)

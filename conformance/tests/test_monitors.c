@@ -631,11 +631,11 @@ END_TEST
 enum mut3 { M3_NONE, M3_WZ_KEEPS, M3_PK_REWRITE, M3_PK_SWAP, M3_PK_FETCH_EARLY };
 
 /* Device initialisation with `features` negotiated and queue 0 of format fmt. */
-static void init3(h *x, vs_ring_format fmt, uint64_t features)
+static void init3r(h *x, vs_ring_format fmt, uint64_t features, unsigned roles)
 {
     memset(x, 0, sizeof *x);
     ck_assert_int_eq(vs_gmem_create_flat(&x->gm, 1u << 20, NULL), 0);
-    ck_assert_int_eq(vs_monitors_create(&x->m, x->gm, VS_DEV_BLK, VS_ROLE_DEVICE, NULL), 0);
+    ck_assert_int_eq(vs_monitors_create(&x->m, x->gm, VS_DEV_BLK, roles, NULL), 0);
     vs_monitors_set_scenario(x->m, "unit");
     ck_assert_int_eq(vs_vq_layout_alloc(x->gm, fmt, QSZ, &x->l, NULL), 0);
     ev(x, VS_EV_RESET, -1, 0);
@@ -650,6 +650,11 @@ static void init3(h *x, vs_ring_format fmt, uint64_t features)
     vs_event qs = {.kind = VS_EV_QUEUE_SETUP, .queue = 0, .layout = &x->l, .t_ns = x->t += 10};
     vs_monitors_on_event(x->m, &qs);
     ev(x, VS_EV_STATUS_WRITE, -1, 0xf);
+}
+
+static void init3(h *x, vs_ring_format fmt, uint64_t features)
+{
+    init3r(x, fmt, features, VS_ROLE_DEVICE);
 }
 
 /* WRITE_ZEROES of sectors 8..11, an OUT over sector 10, then a read of 8..11: the device
@@ -760,6 +765,133 @@ static void run_packed(h *x, enum mut3 mut)
     ck_assert_int_eq(vs_monitors_finish(x->m, x->neg, NULL), 0);
 }
 
+/* ---- packed ring, driver role: lists as the device sees them in ring memory ---- */
+
+enum mut4 {
+    M4_NONE, M4_W_BEFORE_R, M4_HEAD_EARLY, M4_IND_UNNEG, M4_IND_IN_LIST, M4_IND_FLAGS,
+    M4_NO_ROOM, M4_AVAIL_REWRITE, M4_TOO_LONG, M4_SEGS_DIRECT, M4_SEGS_IND,
+};
+
+/* Writes descriptor `i` of a list at *slot (flags get the wrap counter's AVAIL/USED bits). */
+static void pk_put(h *x, uint16_t *slot, bool *wrap, uint64_t addr, uint32_t len, uint16_t id,
+                   uint16_t fl)
+{
+    uint64_t g = x->l.desc_gpa + 16ull * *slot;
+    vs_gmem_st64(x->gm, g, addr, NULL);
+    vs_gmem_st32(x->gm, g + 8, len, NULL);
+    vs_gmem_st16(x->gm, g + 12, id, NULL);
+    vs_gmem_st16(x->gm, g + 14, (uint16_t)(fl | (*wrap ? VS_DESC_F_AVAIL : VS_DESC_F_USED)), NULL);
+    if (++*slot == QSZ) {
+        *slot = 0;
+        *wrap = !*wrap;
+    }
+}
+
+/* A blk read of one sector: three direct descriptors (header, data, status), or (ind) one
+ * INDIRECT descriptor naming a table of the three. */
+static void pk_list(h *x, uint16_t *slot, bool *wrap, uint16_t id, bool ind, enum mut4 mut)
+{
+    uint64_t base = BUF + 0x4000ull * id, tab = base + 0x2000;
+    vs_gmem_st32(x->gm, base, VS_BLK_T_IN, NULL);
+    vs_gmem_st64(x->gm, base + 8, 0, NULL);
+    vs_seg segs[4] = {{base, 16}, {base + 0x100, 512}, {base + 0x3000, 1}};
+    uint16_t fl[4] = {0, VS_DESC_F_WRITE, VS_DESC_F_WRITE, VS_DESC_F_WRITE};
+    unsigned nd = 3;
+    if ((mut == M4_SEGS_DIRECT && !ind) || (mut == M4_SEGS_IND && ind)) {
+        /* the data in two descriptors: 4 with seg_max 1 */
+        segs[1].len = 256;
+        segs[2] = (vs_seg){base + 0x200, 256};
+        segs[3] = (vs_seg){base + 0x3000, 1};
+        nd = 4;
+    }
+    if (mut == M4_W_BEFORE_R) { /* data made writable before the readable header */
+        fl[0] = VS_DESC_F_WRITE;
+        fl[1] = 0;
+    }
+    if (ind) {
+        for (unsigned i = 0; i < nd; i++) {
+            uint16_t f = fl[i] | (mut == M4_IND_FLAGS && i == 1 ? VS_DESC_F_NEXT : 0);
+            vs_gmem_st64(x->gm, tab + 16 * i, segs[i].gpa, NULL);
+            vs_gmem_st32(x->gm, tab + 16 * i + 8, segs[i].len, NULL);
+            vs_gmem_st16(x->gm, tab + 16 * i + 12, 0, NULL);
+            vs_gmem_st16(x->gm, tab + 16 * i + 14, f, NULL);
+        }
+        pk_put(x, slot, wrap, tab, 16 * nd, id, VS_DESC_F_INDIRECT);
+    } else {
+        for (unsigned i = 0; i < nd; i++) {
+            uint16_t f = (uint16_t)(fl[i] | (i + 1 < nd ? VS_DESC_F_NEXT : 0));
+            if (mut == M4_IND_IN_LIST && i == 0) /* names a one-entry table (the header) */
+                f |= VS_DESC_F_INDIRECT;
+            pk_put(x, slot, wrap, segs[i].gpa, segs[i].len, id, f);
+        }
+    }
+    vs_ev_chain ch = {.seg = segs, .n_out = 1, .n_in = nd - 1, .indirect = ind};
+    vs_event e = {.kind = VS_EV_AVAIL, .t_ns = x->t += 10, .queue = 0, .id = id, .chain = &ch};
+    vs_monitors_on_event(x->m, &e);
+}
+
+/* Ten batches of a direct list (3 slots) and an indirect one (1 slot) on a ring of 16, the
+ * device fetching and using both; the mutant breaks batch 4 (M4_NO_ROOM: the driver never
+ * collects the direct lists yet keeps exposing new ones, so batch 5 runs out of room). */
+static void run_pkd(h *x, enum mut4 mut)
+{
+    uint64_t f = VS_BIT(VS_F_VERSION_1) | VS_BIT(VS_F_RING_PACKED) | VS_BIT(VS_BLK_F_FLUSH) |
+                 VS_BIT(VS_BLK_F_SEG_MAX);
+    if (mut != M4_IND_UNNEG)
+        f |= VS_BIT(VS_F_INDIRECT_DESC);
+    init3r(x, VS_RING_PACKED, f, VS_ROLE_DRIVER);
+    ev(x, VS_EV_CONFIG_GEN, -1, 0);
+    cfg(x, VS_EV_CONFIG_READ, VS_BLK_CFG_SEG_MAX, 4, 1); /* one data segment a request */
+    ev(x, VS_EV_CONFIG_GEN, -1, 0);
+    uint16_t as = 0, us = 0;
+    bool aw = true, uw = true;
+    for (uint16_t b = 0; b < 10; b++) {
+        uint16_t a = (uint16_t)(2 * b), c = (uint16_t)(2 * b + 1), a_slot = as;
+        enum mut4 bm = b == 4 ? mut : M4_NONE;
+        pk_list(x, &as, &aw, a, false, bm);
+        pk_list(x, &as, &aw, c, true, bm);
+        uint64_t tail = x->l.desc_gpa + 16ull * ((a_slot + 2) % QSZ) + 14;
+        uint16_t tail_fl = 0;
+        vs_gmem_ld16(x->gm, tail, &tail_fl, NULL);
+        if (bm == M4_HEAD_EARLY) /* the list's last descriptor not yet available */
+            vs_gmem_st16(x->gm, tail, (uint16_t)(tail_fl ^ VS_DESC_F_AVAIL ^ VS_DESC_F_USED),
+                         NULL);
+        vs_event p = {.kind = VS_EV_PUBLISH, .t_ns = x->t += 10, .queue = 0,
+                      .idx = (uint32_t)(as | (aw ? 0x8000u : 0))};
+        vs_monitors_on_event(x->m, &p);
+        if (bm == M4_HEAD_EARLY) /* ... made available after the head */
+            vs_gmem_st16(x->gm, tail, tail_fl, NULL);
+        if (bm == M4_AVAIL_REWRITE) /* the data length changed while available */
+            vs_gmem_st32(x->gm, x->l.desc_gpa + 16ull * ((a_slot + 1) % QSZ) + 8, 256, NULL);
+        ev(x, VS_EV_KICK, 0, 0);
+        vs_event fe = {.kind = VS_EV_FETCH, .t_ns = x->t += 10, .queue = 0, .id = a};
+        vs_monitors_on_event(x->m, &fe);
+        fe.id = c;
+        vs_monitors_on_event(x->m, &fe);
+        uint16_t ids[2] = {a, c}, n[2] = {bm == M4_SEGS_DIRECT ? 4 : 3, 1};
+        for (unsigned k = 0; k < 2; k++) {
+            uint64_t g = x->l.desc_gpa + 16ull * us;
+            vs_gmem_st8(x->gm, BUF + 0x4000ull * ids[k] + 0x3000, 0, NULL);
+            vs_gmem_st16(x->gm, g + 12, ids[k], NULL);
+            vs_gmem_st32(x->gm, g + 8, 513, NULL);
+            vs_gmem_st16(x->gm, g + 14,
+                         (uint16_t)((uw ? VS_DESC_F_AVAIL | VS_DESC_F_USED : 0) | VS_DESC_F_WRITE),
+                         NULL);
+            us = (uint16_t)(us + n[k]);
+            if (us >= QSZ) {
+                us = (uint16_t)(us - QSZ);
+                uw = !uw;
+            }
+            if (mut == M4_NO_ROOM && k == 0)
+                continue;
+            vs_event u = {.kind = VS_EV_USED, .t_ns = x->t += 10, .queue = 0, .id = ids[k],
+                          .len = 513, .idx = (uint32_t)(us | (uw ? 0x8000u : 0))};
+            vs_monitors_on_event(x->m, &u);
+        }
+    }
+    ck_assert_int_eq(vs_monitors_finish(x->m, x->neg, NULL), 0);
+}
+
 static void pair3(void (*fn)(h *, enum mut3), enum mut3 mut, const char *id, const char *check)
 {
     h x;
@@ -783,6 +915,135 @@ static void pair3(void (*fn)(h *, enum mut3), enum mut3 mut, const char *id, con
     ck_assert_uint_ge(vs_monitors_violations(x.m), 1);
     done(&x);
 }
+
+/* A list with NEXT on every one of the ring's 16 slots, published as a whole lap. */
+static void run_pk_too_long(h *x)
+{
+    init3r(x, VS_RING_PACKED,
+           VS_BIT(VS_F_VERSION_1) | VS_BIT(VS_F_RING_PACKED) | VS_BIT(VS_BLK_F_FLUSH),
+           VS_ROLE_DRIVER);
+    uint16_t as = 0;
+    bool aw = true;
+    vs_seg seg = {BUF, 16};
+    vs_gmem_st32(x->gm, BUF, VS_BLK_T_OUT, NULL);
+    for (unsigned i = 0; i < QSZ; i++)
+        pk_put(x, &as, &aw, BUF, 16, 0, VS_DESC_F_NEXT);
+    vs_ev_chain ch = {.seg = &seg, .n_out = 1};
+    vs_event e = {.kind = VS_EV_AVAIL, .t_ns = x->t += 10, .queue = 0, .id = 0, .chain = &ch};
+    vs_monitors_on_event(x->m, &e);
+    vs_event p = {.kind = VS_EV_PUBLISH, .t_ns = x->t += 10, .queue = 0,
+                  .idx = (uint32_t)(as | (aw ? 0x8000u : 0))};
+    vs_monitors_on_event(x->m, &p);
+    ck_assert_int_eq(vs_monitors_finish(x->m, x->neg, NULL), 0);
+}
+
+/* Clean: every packed driver statement the run reaches passes (ids: the statements the
+ * check covers, all PASS); mutant: exactly the statements in `fails` fail, with evidence
+ * from `check`. */
+static void pair4(enum mut4 mut, const char *check, const char *const *fails)
+{
+    static const char *const all[] = {
+        "packed.driver.scatter-gather.3", "packed.driver.scatter-gather.6",
+        "packed.driver.indirect.4", "packed.driver.indirect.2",
+        "packed.driver.scatter-gather.5", "packed.driver.desc-table.1",
+        "packed.driver.desc-table.2", "packed.driver.updating-flags.1",
+        "packed.driver.scatter-gather.2", "packed.driver.scatter-gather.1",
+        "packed.driver.indirect.3", NULL};
+    h x;
+    run_pkd(&x, M4_NONE);
+    if (mut == M4_TOO_LONG) { /* the clean run's lists all fit: scatter-gather.2 passes */
+        ck_assert_int_eq(res(&x, "packed.driver.scatter-gather.2")->verdict, VS_VERDICT_PASS);
+    }
+    if (mut == M4_IND_UNNEG) { /* its clean twin: no INDIRECT flag without the feature */
+        done(&x);
+        init3r(&x, VS_RING_PACKED,
+               VS_BIT(VS_F_VERSION_1) | VS_BIT(VS_F_RING_PACKED) | VS_BIT(VS_BLK_F_FLUSH),
+               VS_ROLE_DRIVER);
+        uint16_t as = 0;
+        bool aw = true;
+        pk_list(&x, &as, &aw, 0, false, M4_NONE);
+        vs_event p = {.kind = VS_EV_PUBLISH, .t_ns = x.t += 10, .queue = 0, .idx = as | 0x8000u};
+        vs_monitors_on_event(x.m, &p);
+        ck_assert_int_eq(vs_monitors_finish(x.m, x.neg, NULL), 0);
+        ck_assert_int_eq(res(&x, "packed.driver.indirect.1")->verdict, VS_VERDICT_PASS);
+    } else {
+        for (const char *const *id = all; *id; id++)
+            ck_assert_msg(res(&x, *id)->verdict == VS_VERDICT_PASS, "%s clean: %s (%s)", *id,
+                          vs_verdict_name(res(&x, *id)->verdict), res(&x, *id)->reason);
+    }
+    ck_assert_uint_eq(vs_monitors_violations(x.m), 0);
+    done(&x);
+    if (mut == M4_TOO_LONG)
+        run_pk_too_long(&x);
+    else
+        run_pkd(&x, mut);
+    const vs_results *r = vs_monitors_results(x.m);
+    size_t nfail = 0, want = 0;
+    for (const char *const *id = fails; *id; id++, want++) {
+        const vs_stmt_result *sr = res(&x, *id);
+        ck_assert_msg(sr->verdict == VS_VERDICT_FAIL, "%s mutant %d: %s", *id, mut,
+                      vs_verdict_name(sr->verdict));
+        ck_assert_str_eq(sr->evidence[0].check, check);
+    }
+    for (size_t i = 0; i < r->n_stmt; i++)
+        nfail += r->stmt[i].verdict == VS_VERDICT_FAIL;
+    ck_assert_msg(nfail == want, "mutant %d: %zu statements fail, %zu expected", mut, nfail, want);
+    done(&x);
+}
+
+#define FAILS(...) (const char *const[]){__VA_ARGS__, NULL}
+START_TEST(pkd_w_before_r)
+{
+    pair4(M4_W_BEFORE_R, "packed-list-shape", FAILS("packed.driver.scatter-gather.3"));
+}
+END_TEST
+START_TEST(pkd_head_early)
+{
+    pair4(M4_HEAD_EARLY, "packed-list-shape", FAILS("packed.driver.scatter-gather.6"));
+}
+END_TEST
+START_TEST(pkd_ind_unneg)
+{
+    pair4(M4_IND_UNNEG, "packed-list-shape", FAILS("packed.driver.indirect.1"));
+}
+END_TEST
+START_TEST(pkd_ind_in_list)
+{
+    pair4(M4_IND_IN_LIST, "packed-list-shape", FAILS("packed.driver.indirect.4"));
+}
+END_TEST
+START_TEST(pkd_ind_flags)
+{
+    pair4(M4_IND_FLAGS, "packed-list-shape", FAILS("packed.driver.indirect.2"));
+}
+END_TEST
+START_TEST(pkd_no_room)
+{
+    pair4(M4_NO_ROOM, "packed-list-room",
+          FAILS("packed.driver.scatter-gather.5", "packed.driver.desc-table.1"));
+}
+END_TEST
+START_TEST(pkd_too_long)
+{
+    pair4(M4_TOO_LONG, "packed-list-shape", FAILS("packed.driver.scatter-gather.2"));
+}
+END_TEST
+START_TEST(pkd_segs_direct)
+{
+    pair4(M4_SEGS_DIRECT, "blk-packed-list-length", FAILS("packed.driver.scatter-gather.1"));
+}
+END_TEST
+START_TEST(pkd_segs_ind)
+{
+    pair4(M4_SEGS_IND, "blk-packed-list-length", FAILS("packed.driver.indirect.3"));
+}
+END_TEST
+START_TEST(pkd_avail_rewrite)
+{
+    pair4(M4_AVAIL_REWRITE, "packed-avail-desc-unchanged",
+          FAILS("packed.driver.desc-table.2", "packed.driver.updating-flags.1"));
+}
+END_TEST
 
 /* A write whose id the driver reuses while it is live never completes: the read-back
  * check must let its sectors go, and judge a later read of them (it used to count the
@@ -1050,7 +1311,9 @@ int main(void)
         d_wce_early, d_abandon, in_order, lifetime, cap_change, error_flagged,
         irq_suppressed, ro_write, features_ok_refusal, verdict_kinds, create_errors, reset_slow, reset_never, wz_zeroes, pk_used_desc,
         pk_fetch_order, pk_fetch_available, report_driver_violation, backend_view, zoned_checks,
-        content_hash, reused_live_id_releases_read_back,
+        content_hash, reused_live_id_releases_read_back, pkd_w_before_r, pkd_head_early,
+        pkd_ind_unneg, pkd_ind_in_list, pkd_ind_flags, pkd_no_room, pkd_avail_rewrite,
+        pkd_too_long, pkd_segs_direct, pkd_segs_ind,
     };
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
         tcase_add_test(tc, tests[i]);

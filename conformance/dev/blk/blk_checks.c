@@ -121,6 +121,11 @@ static const vs_check_info blk_checks[CK_BLK_END - CK_DEV_FIRST] = {
         IDS("blk.driver.blk-op.6", "blk.driver.blk-op.2", "blk.driver.blk-op.4",
             "blk.driver.blk-op.5", "blk.driver.blk-op.8", "blk.driver.blk-op.7",
             "blk.driver.blk-op.13")},
+    [CK_D_BLK_PK_SEGS - CK_DEV_FIRST] = {"blk-packed-list-length", DRV, "packed/blk",
+        "packed ring with SEG_MAX: a request's direct list, or its indirect table, has at most "
+        "seg_max + 2 descriptors (data segments plus header and status), seg_max as the "
+        "driver read it",
+        IDS("packed.driver.scatter-gather.1", "packed.driver.indirect.3")},
 };
 
 /* BARRIER and SCSI exist only in the legacy interface. */

@@ -52,6 +52,7 @@ enum vs_blk_chk {
     CK_D_CFG_OPTIONAL,
     CK_D_BLK_WCE_EARLY,
     CK_D_BLK_REQ,
+    CK_D_BLK_PK_SEGS,     /* packed: descriptors per list within seg_max + 2 */
     CK_BLK_END
 };
 

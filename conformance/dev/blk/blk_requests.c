@@ -154,10 +154,28 @@ static void request_shape(vs_monitors *m, chain_rec *c, const vs_event *ev)
     }
 }
 
+/* Packed ring: the device limit on a list is seg_max data segments (the statements name
+ * the device's limit; for blk that is seg_max) plus the header and status descriptors. */
+static void packed_list_length(vs_monitors *m, const chain_rec *c, const vs_event *ev)
+{
+    blk_mon *bs = bm(m);
+    if (!has(neg(m), VS_BLK_F_SEG_MAX) || !(bs->segs_known & 1) || !ev->chain)
+        return;
+    int k = ev->chain->indirect ? 1 : 0;
+    ctx cx = idctx(ev->queue, ev->id);
+    if ((uint64_t)c->nseg > (uint64_t)bs->seg_max + 2)
+        bad(m, CK_D_BLK_PK_SEGS, k, cx, "at most seg_max + 2 descriptors per request",
+            "%s of %" PRIu32 " descriptors with seg_max %" PRIu32,
+            k ? "indirect table" : "list", c->nseg, bs->seg_max);
+    else
+        ok(m, CK_D_BLK_PK_SEGS, k);
+}
+
 void blk_chain_avail(vs_monitors *m, qstate *q, chain_rec *c, const vs_event *ev)
 {
     blk_mon *bs = bm(m);
-    (void)q;
+    if (!q_split(q) && !c->raw && role_on(m, CK_D_BLK_PK_SEGS))
+        packed_list_length(m, c, ev);
     if (!c->raw && c->n_out && c->seg[0].len < VS_BLK_HDR_BYTES)
         c->odd |= ODD_FRAMING; /* legal: the device must cope (no-error-on-legal-input) */
     if (!c->raw && c->out_bytes >= VS_BLK_HDR_BYTES)
