@@ -723,8 +723,9 @@ static int h_set_protocol_features(const req_ctx *c)
     vs_err *e = c->e;
     if (m->p.u64 & ~s->cfg.proto_features)
         return rej(rule, R_PF_BITS, e, VS_EPROTO,
-                   "SET_PROTOCOL_FEATURES 0x%llx acks bits 0x%llx that were not offered",
-                   (ull)m->p.u64, (ull)(m->p.u64 & ~s->cfg.proto_features));
+                   "%s 0x%llx acks bits 0x%llx that were not offered",
+                   vs_vhost_req_name(m->request), (ull)m->p.u64,
+                   (ull)(m->p.u64 & ~s->cfg.proto_features));
     s->proto_features = m->p.u64;
     s->proto_set = true;
     return 0;
@@ -883,33 +884,6 @@ static int hk_scsi_get_abi_version(const req_ctx *c)
     return 0;
 }
 
-/* kernel GET_BACKEND_FEATURES */
-static int hk_get_backend_features(const req_ctx *c)
-{
-    vs_vhost_state *s = c->s;
-    vs_vhost_effect *fx = c->fx;
-    uint32_t req = c->m->request;
-    fx_reply(fx, req, VS_VHOST_P_U64);
-    fx->reply.p.u64 = s->cfg.proto_features;
-    return 0;
-}
-
-/* kernel SET_BACKEND_FEATURES */
-static int hk_set_backend_features(const req_ctx *c)
-{
-    vs_vhost_state *s = c->s;
-    const vs_vhost_msg *m = c->m;
-    const char **rule = c->rule;
-    vs_err *e = c->e;
-    if (m->p.u64 & ~s->cfg.proto_features)
-        return rej(rule, R_PF_BITS, e, VS_EPROTO,
-                   "SET_BACKEND_FEATURES 0x%llx: bits 0x%llx not offered", (ull)m->p.u64,
-                   (ull)(m->p.u64 & ~s->cfg.proto_features));
-    s->proto_features = m->p.u64;
-    s->proto_set = true;
-    return 0;
-}
-
 static const req_handler user_handlers[VS_VHOST_USER_REQ_MAX] = {
     [VS_VHOST_USER_GET_FEATURES] = h_get_features,
     [VS_VHOST_USER_SET_FEATURES] = h_set_features,
@@ -947,8 +921,9 @@ static const req_handler kernel_handlers[] = {
     [VS_VHOST_KERNEL_SCSI_SET_ENDPOINT - VS_VHOST_KERNEL_BASE] = hk_scsi_set_endpoint,
     [VS_VHOST_KERNEL_SCSI_CLEAR_ENDPOINT - VS_VHOST_KERNEL_BASE] = hk_scsi_clear_endpoint,
     [VS_VHOST_KERNEL_SCSI_GET_ABI_VERSION - VS_VHOST_KERNEL_BASE] = hk_scsi_get_abi_version,
-    [VS_VHOST_KERNEL_GET_BACKEND_FEATURES - VS_VHOST_KERNEL_BASE] = hk_get_backend_features,
-    [VS_VHOST_KERNEL_SET_BACKEND_FEATURES - VS_VHOST_KERNEL_BASE] = hk_set_backend_features,
+    /* the kernel's backend features are vhost-user's protocol features */
+    [VS_VHOST_KERNEL_GET_BACKEND_FEATURES - VS_VHOST_KERNEL_BASE] = h_get_protocol_features,
+    [VS_VHOST_KERNEL_SET_BACKEND_FEATURES - VS_VHOST_KERNEL_BASE] = h_set_protocol_features,
 };
 
 static req_handler handler_of(uint32_t req)
