@@ -26,13 +26,6 @@
 #include "sim/cli.h"
 #include "sim/sim_dev.h"
 
-static void serve_usage(FILE *f)
-{
-    fputs("usage: virtiosim serve --device blk --vhost-user SOCKET [--image FILE] "
-          "[--capacity SIZE]\n"
-          "       [--read-only] [--queues N] [--once] [--report DIR]\n", f);
-}
-
 /* ------------------------------------------------------------------ serve */
 
 static vs_vhost_server *g_server;
@@ -366,7 +359,7 @@ int vs_cli_serve(int argc, char **argv)
         }
         case 'o': once = true; break;
         case 'R': sc.report_dir = optarg; break;
-        case 'h': serve_usage(stdout); return EXIT_PASS;
+        case 'h': vs_cli_usage(stdout, "serve"); return EXIT_PASS;
         default: return EXIT_USAGE;
         }
     }

@@ -47,63 +47,7 @@ static void on_signal(int sig)
     g_interrupted = 1;
 }
 
-static void usage(FILE *f)
-{
-    fputs("usage: virtiosim COMMAND [OPTIONS] ...\n"
-          "\n"
-          "  run [OPTIONS] SCENARIO|DIR...   replay scenarios (DIR: every *.yaml below it)\n"
-          "  suite NAME|FILE [OPTIONS]       certification run of a named suite\n"
-          "                                  (scenarios/suites/NAME.yaml)\n"
-          "  clauses [--area A] [--role R] [--json] [--scenarios DIR]\n"
-          "                                  the statement catalogue and its coverage\n"
-          "  report diff OLD.json NEW.json   verdicts that changed between two runs\n"
-          "  report merge OUT_DIR IN_DIR...  one run's four reports from its shards'\n"
-          "                                  results.json (IN_DIR/results.json or a file)\n"
-          "  serve --device blk --vhost-user SOCKET [--image FILE] [--capacity SIZE]\n"
-          "        [--read-only] [--queues N] [--once] [--report DIR]\n"
-          "                                  export the reference device to a vhost-user\n"
-          "                                  front-end and judge the front-end's messages\n"
-          "  mutants                         prove every check fails against its mutant\n"
-          "                                  (run from the source tree's root)\n"
-          "\n"
-          "options of run and suite:\n"
-          "  --backend ref|qemu   the device under test: ref (default), the in-process\n"
-          "                       reference device on a virtual clock; qemu, QEMU's\n"
-          "                       virtio-blk-pci driven without a guest\n"
-          "  --backend pci        the same as --backend ref --transport pci\n"
-          "  --backend qsd        qemu-storage-daemon's vhost-user-blk export (started here)\n"
-          "  --backend vhost-user:SOCKET   any vhost-user-blk back-end listening on SOCKET\n"
-          "  --backend qemu-vhost-user:SOCKET   QEMU's vhost-user-blk-pci in front of it\n"
-          "  --qemu PATH          qemu-system-x86_64 to use (default: $VIRTIOSIM_QEMU, PATH)\n"
-          "  --qemu-same-cpu      run virtiosim and QEMU on one CPU: kicks and interrupts\n"
-          "                       become local wake-ups (faster; avoid with parallel runs)\n"
-          "  --transport pci      with --backend ref: the reference device behind an\n"
-          "                       in-process virtio-pci function (the same PCI driver code\n"
-          "                       as for QEMU, deterministic)\n"
-          "  --seed N             override every scenario's seed\n"
-          "  --trace FILE         write every event as JSON Lines\n"
-          "  --report DIR         write results.json, junit.xml, results.ktap, report.html\n"
-          "  --mutant NAME        run against a deliberately broken device (see `mutants`)\n"
-          "  --expected FILE      known non-conformances of the back-end (XFAIL, with the\n"
-          "                       reason); e.g. scenarios/expected/qemu-7.2.yaml. Its backend:\n"
-          "                       must be this --backend (exit 2 if not); a version: other\n"
-          "                       than the back-end's is a warning\n"
-          "  --filter GLOB        only scenarios whose name matches GLOB (fnmatch; may be\n"
-          "                       given more than once: any matches)\n"
-          "  --shard K/N          only part K of N: the (filtered) list's scenarios i with\n"
-          "                       i % N == K-1, for parallel CI jobs; `report merge` joins them\n"
-          "  --list               print the scenarios that would run (name, TAB, file), run none\n"
-          "  --json               end with a one-line JSON summary on stdout\n"
-          "  -q, --quiet          only the summary line (and failures)\n"
-          "  -v, --verbose        every step\n"
-          "\n"
-          "  -h, --help           this text\n"
-          "  --version            version\n"
-          "\n"
-          "exit codes: 0 all passed, 1 a scenario or statement failed, 2 usage or scenario\n"
-          "error, 3 back-end or infrastructure error\n",
-          f);
-}
+static void usage(FILE *f) { vs_cli_usage(f, NULL); }
 
 /* ------------------------------------------------------------------ scenario lists */
 
@@ -728,7 +672,7 @@ static int parse_run_options(int argc, char **argv, run_cli *rc)
             break;
         case 'q': rc->quiet = 1; break;
         case 'v': rc->verbose = 1; break;
-        case 'h': usage(stdout); exit(EXIT_PASS);
+        case 'h': vs_cli_usage(stdout, argv[0]); exit(EXIT_PASS);
         default: return -1;
         }
     }
@@ -989,7 +933,7 @@ static int cmd_clauses(int argc, char **argv)
         case 'r': role = optarg; break;
         case 'j': json = true; break;
         case 's': scen_dir = optarg; break;
-        case 'h': usage(stdout); return EXIT_PASS;
+        case 'h': vs_cli_usage(stdout, "clauses"); return EXIT_PASS;
         default: return EXIT_USAGE;
         }
     }
@@ -1216,6 +1160,12 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
         printf("virtiosim %s\n", VS_VERSION);
+        return EXIT_PASS;
+    }
+    /* report and mutants take no getopt options: their --help is looked for here */
+    if ((!strcmp(cmd, "report") || !strcmp(cmd, "mutants")) &&
+        vs_cli_wants_help(argc - 1, argv + 1)) {
+        vs_cli_usage(stdout, cmd);
         return EXIT_PASS;
     }
     if (!strcmp(cmd, "run"))
