@@ -755,33 +755,77 @@ static int cmd_run(int argc, char **argv)
 }
 
 /* Suites live in scenarios/suites/ of the working directory or of the source tree the
- * binary was built in (build/virtiosim → scenarios/suites). */
+ * binary was built in (build/virtiosim → scenarios/suites), or of an installed tree
+ * (bin/virtiosim → share/virtiosim/scenarios/suites). The first such folder that holds
+ * NAME.yaml (name NULL: the first that exists) goes to out. */
+static int find_suite_dir(const char *name, char *out, size_t len)
+{
+    char exe[PATH_MAX] = "";
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    char *slash = n > 0 ? (exe[n] = '\0', strrchr(exe, '/')) : NULL;
+    if (slash)
+        *slash = '\0';
+    static const char *const rel[] = {"../scenarios/suites", "../share/virtiosim/scenarios/suites"};
+    for (int i = 0; i < 3; i++) {
+        if (i > 0 && !slash)
+            break;
+        int w = i == 0 ? snprintf(out, len, "scenarios/suites")
+                       : snprintf(out, len, "%s/%s", exe, rel[i - 1]);
+        if (w <= 0 || (size_t)w >= len)
+            continue;
+        char file[PATH_MAX];
+        w = snprintf(file, sizeof file, "%s/%s%s", out, name ? name : "", name ? ".yaml" : "");
+        if (w > 0 && (size_t)w < sizeof file && access(file, R_OK) == 0)
+            return 0;
+    }
+    return -1;
+}
+
 static int find_suite(const char *name, char *out, size_t len)
 {
     if (strchr(name, '/') || has_suffix(name, ".yaml")) {
         snprintf(out, len, "%s", name);
         return access(out, R_OK);
     }
-    snprintf(out, len, "scenarios/suites/%s.yaml", name);
-    if (access(out, R_OK) == 0)
-        return 0;
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        exe[n] = '\0';
-        char *slash = strrchr(exe, '/');
-        if (slash) {
-            *slash = '\0';
-            static const char *const rel[] = {"../scenarios/suites",
-                                              "../share/virtiosim/scenarios/suites"};
-            for (int i = 0; i < 2; i++) {
-                int w = snprintf(out, len, "%s/%s/%s.yaml", exe, rel[i], name);
-                if (w > 0 && (size_t)w < len && access(out, R_OK) == 0)
-                    return 0;
-            }
-        }
+    char dir[PATH_MAX];
+    if (find_suite_dir(name, dir, sizeof dir) < 0)
+        return -1;
+    int w = snprintf(out, len, "%s/%s.yaml", dir, name);
+    return w > 0 && (size_t)w < len ? 0 : -1;
+}
+
+/* `virtiosim suite` with no name: each suite's name and the first sentence of its
+ * description (descriptions are folded paragraphs, so their first line is the file's). */
+static int list_suites(void)
+{
+    char dir[PATH_MAX];
+    if (find_suite_dir(NULL, dir, sizeof dir) < 0) {
+        fprintf(stderr, "virtiosim suite: no scenarios/suites here or beside the program\n");
+        return EXIT_USAGE;
     }
-    return -1;
+    strlist files = {0};
+    char *args[] = {dir};
+    if (collect(args, 1, &files) < 0)
+        return EXIT_USAGE;
+    int rc = EXIT_PASS;
+    for (size_t i = 0; i < files.n; i++) {
+        vs_suite *s;
+        vs_err e = {0};
+        if (vs_suite_load(files.v[i], &s, &e) < 0) {
+            fprintf(stderr, "%s\n", e.msg);
+            rc = EXIT_USAGE;
+            continue;
+        }
+        const char *d = s->description ? s->description : "";
+        size_t len = strcspn(d, "\n");
+        const char *stop = strstr(d, ". ");
+        if (stop && (size_t)(stop - d) < len)
+            len = (size_t)(stop - d) + 1;
+        printf("%-20s %.*s\n", s->name, (int)len, d);
+        vs_suite_free(s);
+    }
+    strlist_free(&files);
+    return rc;
 }
 
 static int cmd_suite(int argc, char **argv)
@@ -790,6 +834,10 @@ static int cmd_suite(int argc, char **argv)
     if (parse_run_options(argc, argv, &rc) < 0 || check_option_combinations(&rc) < 0) {
         run_cli_free(&rc);
         return EXIT_USAGE;
+    }
+    if (optind == argc) {
+        run_cli_free(&rc);
+        return list_suites();
     }
     if (optind != argc - 1) {
         fprintf(stderr, "virtiosim suite: expected one suite NAME (e.g. blk-device)\n");

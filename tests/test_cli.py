@@ -130,7 +130,6 @@ USAGE_ERRORS = {
     "seed-too-large": ["run", "--seed", "99999999999999999999999", RW_BASIC],
     "seed-missing-value": ["run", RW_BASIC, "--seed"],
     "unknown-backend": ["run", "--backend", "no-such-backend", RW_BASIC],
-    "suite-without-name": ["suite"],
     "suite-unknown": ["suite", "no-such-suite"],
     "suite-two-names": ["suite", "blk-device", "blk-device"],
     "report-without-diff": ["report"],
