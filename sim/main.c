@@ -964,6 +964,35 @@ static void print_statement_json(const vs_statement *st, size_t shown, const cha
     printf("}");
 }
 
+/* The catalogue's areas, and vhost-user (its rules live in their own table): a typo in
+ * --area must not print an empty, successful listing. */
+static bool known_area(const char *area)
+{
+    if (strcmp(area, "vhost-user") == 0)
+        return true;
+    for (size_t i = 0; i < vs_catalogue_count(); i++)
+        if (strcmp(vs_catalogue_at(i)->area, area) == 0)
+            return true;
+    return false;
+}
+
+/* "blk, console, ..., vhost-user": each area once, in catalogue order. */
+static void area_names(char *buf, size_t len)
+{
+    buf[0] = '\0';
+    for (size_t i = 0; i < vs_catalogue_count(); i++) {
+        const char *a = vs_catalogue_at(i)->area;
+        bool seen = false;
+        for (size_t k = 0; k < i && !seen; k++)
+            seen = strcmp(vs_catalogue_at(k)->area, a) == 0;
+        if (!seen) {
+            strncat(buf, a, len - strlen(buf) - 1);
+            strncat(buf, ", ", len - strlen(buf) - 1);
+        }
+    }
+    strncat(buf, "vhost-user", len - strlen(buf) - 1);
+}
+
 static int cmd_clauses(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -990,7 +1019,13 @@ static int cmd_clauses(int argc, char **argv)
         return EXIT_USAGE;
     }
     if (role && strcmp(role, "device") && strcmp(role, "driver")) {
-        fprintf(stderr, "virtiosim clauses: --role is device or driver\n");
+        fprintf(stderr, "virtiosim clauses: unknown --role '%s' (device or driver)\n", role);
+        return EXIT_USAGE;
+    }
+    if (area && !known_area(area)) {
+        char names[256];
+        area_names(names, sizeof names);
+        fprintf(stderr, "virtiosim clauses: unknown --area '%s' (one of: %s)\n", area, names);
         return EXIT_USAGE;
     }
     size_t n = vs_catalogue_count();
