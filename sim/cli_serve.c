@@ -342,8 +342,9 @@ int vs_cli_serve(int argc, char **argv)
         case 'i': image = optarg; break;
         case 'c':
             if (vs_parse_size(optarg, &capacity) < 0 || capacity < 512 || capacity % 512) {
-                fprintf(stderr, "virtiosim serve: --capacity wants a size in bytes that is "
-                                "a multiple of 512, such as 64MiB\n");
+                fprintf(stderr, "virtiosim serve: --capacity '%s': wants a size in bytes "
+                                "that is a multiple of 512, such as 64MiB (units B, K/KB/KiB, "
+                                "M/MB/MiB, G/GB/GiB, T/TB/TiB, base 2)\n", optarg);
                 return EXIT_USAGE;
             }
             break;
