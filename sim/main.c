@@ -24,6 +24,7 @@
 #include "virtiosim/report.h"
 #include "virtiosim/runner.h"
 #include "virtiosim/scenario.h"
+#include "virtiosim/version.h"
 #include "virtiosim/virtio.h"
 
 #include "sim/backend_dev.h"
@@ -1242,7 +1243,7 @@ int main(int argc, char **argv)
         return EXIT_PASS;
     }
     if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
-        printf("virtiosim %s\n", VS_VERSION);
+        printf("virtiosim %s\n", vs_version()); /* the library's: they are built together */
         return EXIT_PASS;
     }
     /* report and mutants take no getopt options: their --help is looked for here */
