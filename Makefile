@@ -198,6 +198,10 @@ install: all
 	if [ -f $(BUILD)/virtiosim ]; then install -d $(DESTDIR)$(PREFIX)/bin && install -m 755 $(BUILD)/virtiosim $(DESTDIR)$(PREFIX)/bin/; fi
 	install -d $(DESTDIR)$(PREFIX)/share/virtiosim
 	cp -r scenarios $(DESTDIR)$(PREFIX)/share/virtiosim/
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+	sed -e 's|@VERSION@|$(VERSION)|' tools/virtiosim.1 > $(DESTDIR)$(PREFIX)/share/man/man1/virtiosim.1
+	install -m 644 tools/virtiosim.bash-completion \
+	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions/virtiosim
 
 clean:
 	rm -rf build build-asan
