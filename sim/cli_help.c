@@ -108,7 +108,8 @@ static void usage_mutants(FILE *f)
 {
     fputs("usage: virtiosim mutants\n"
           "prove every check fails against its mutant (a deliberately broken reference\n"
-          "device) and passes against the correct device; run from the source tree's root\n",
+          "device) and passes against the correct device (scenarios from the working\n"
+          "directory, the source tree or the installed share/virtiosim)\n",
           f);
 }
 
@@ -129,7 +130,6 @@ static void usage_all(FILE *f)
           "                                  export the reference device to a vhost-user\n"
           "                                  front-end and judge the front-end's messages\n"
           "  mutants                         prove every check fails against its mutant\n"
-          "                                  (run from the source tree's root)\n"
           "\n"
           "`virtiosim COMMAND --help` shows one command's options; `man virtiosim`.\n"
           "\n"

@@ -755,31 +755,41 @@ static int cmd_run(int argc, char **argv)
     return r;
 }
 
-/* Suites live in scenarios/suites/ of the working directory or of the source tree the
- * binary was built in (build/virtiosim → scenarios/suites), or of an installed tree
- * (bin/virtiosim → share/virtiosim/scenarios/suites). The first such folder that holds
- * NAME.yaml (name NULL: the first that exists) goes to out. */
-static int find_suite_dir(const char *name, char *out, size_t len)
+/* Data files (suites, the mutants' scenarios) are looked for by their path in the source
+ * tree (rel, e.g. "scenarios/suites/blk-device.yaml"): in the working directory, then in
+ * the tree the binary was built in (build/virtiosim → ..), then in an installed tree
+ * (bin/virtiosim → ../share/virtiosim). The first readable one goes to out. */
+static int find_data(const char *rel, char *out, size_t len)
 {
-    char exe[PATH_MAX] = "";
+    int w = snprintf(out, len, "%s", rel);
+    if (w > 0 && (size_t)w < len && access(out, R_OK) == 0)
+        return 0;
+    char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     char *slash = n > 0 ? (exe[n] = '\0', strrchr(exe, '/')) : NULL;
-    if (slash)
-        *slash = '\0';
-    static const char *const rel[] = {"../scenarios/suites", "../share/virtiosim/scenarios/suites"};
-    for (int i = 0; i < 3; i++) {
-        if (i > 0 && !slash)
-            break;
-        int w = i == 0 ? snprintf(out, len, "scenarios/suites")
-                       : snprintf(out, len, "%s/%s", exe, rel[i - 1]);
-        if (w <= 0 || (size_t)w >= len)
-            continue;
-        char file[PATH_MAX];
-        w = snprintf(file, sizeof file, "%s/%s%s", out, name ? name : "", name ? ".yaml" : "");
-        if (w > 0 && (size_t)w < sizeof file && access(file, R_OK) == 0)
+    if (!slash)
+        return -1;
+    *slash = '\0';
+    static const char *const up[] = {"..", "../share/virtiosim"};
+    for (int i = 0; i < 2; i++) {
+        w = snprintf(out, len, "%s/%s/%s", exe, up[i], rel);
+        if (w > 0 && (size_t)w < len && access(out, R_OK) == 0)
             return 0;
     }
     return -1;
+}
+
+/* The suites folder that holds NAME.yaml (name NULL: the first suites folder found). */
+static int find_suite_dir(const char *name, char *out, size_t len)
+{
+    char rel[PATH_MAX];
+    int w = snprintf(rel, sizeof rel, "scenarios/suites%s%s%s", name ? "/" : "",
+                     name ? name : "", name ? ".yaml" : "");
+    if (w <= 0 || (size_t)w >= sizeof rel || find_data(rel, out, len) < 0)
+        return -1;
+    if (name)
+        *strrchr(out, '/') = '\0';
+    return 0;
 }
 
 static int find_suite(const char *name, char *out, size_t len)
@@ -1193,7 +1203,7 @@ static int cmd_mutants(int argc, char **argv)
 {
     (void)argv;
     if (argc > 1) {
-        fprintf(stderr, "usage: virtiosim mutants   (run from the source tree's root)\n");
+        vs_cli_usage(stderr, "mutants");
         return EXIT_USAGE;
     }
     int bad = 0;
@@ -1202,17 +1212,20 @@ static int cmd_mutants(int argc, char **argv)
         const vs_mutant *mu = vs_mutant_at(m);
         strlist files = {0};
         for (const char *const *f = mu->scenarios; *f; f++) {
-            if (access(*f, R_OK) != 0) {
-                fprintf(stderr, "virtiosim mutants: %s: %s (run from the source tree)\n", *f,
-                        strerror(errno));
+            char path[PATH_MAX];
+            if (find_data(*f, path, sizeof path) < 0) {
+                fprintf(stderr, "virtiosim mutants: %s: not found here, in the source tree "
+                                "or the installed share/virtiosim\n", *f);
+                strlist_free(&files);
+                strlist_free(&all);
                 return EXIT_USAGE;
             }
-            strlist_add(&files, *f);
+            strlist_add(&files, path);
             bool seen = false;
             for (size_t k = 0; k < all.n; k++)
-                seen |= strcmp(all.v[k], *f) == 0;
+                seen |= strcmp(all.v[k], path) == 0;
             if (!seen)
-                strlist_add(&all, *f);
+                strlist_add(&all, path);
         }
         bool ok;
         int rc = run_mutant(mu, &files, &ok);

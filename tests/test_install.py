@@ -123,3 +123,11 @@ def test_bash_completion(prefix, tmp_path):
         "device", "driver"}
     assert "vhost-user" in complete(prefix, ["virtiosim", "clauses", "--area", "''"], tmp_path)
     assert complete(prefix, ["virtiosim", "report", "''"], tmp_path) == {"diff", "merge"}
+
+
+def test_mutants_runs_from_an_installed_tree(prefix, tmp_path):
+    # Its scenarios are found under share/virtiosim, as suites are (cwd has no scenarios/).
+    r = subprocess.run([str(prefix / "bin/virtiosim"), "mutants"], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.rstrip().endswith("the correct device: 0 wrong"), r.stdout
