@@ -7,6 +7,9 @@ PREFIX ?= /usr/local
 PYTHON ?= /usr/bin/python3
 BUILD ?= build
 VERSION := 0.1.0
+# The shared library's ABI version: its SONAME is libvirtiosim.so.$(SOVERSION) (and
+# include/virtiosim/version.h's VS_SOVERSION). Bump both when the ABI breaks.
+SOVERSION := 0
 
 CC ?= cc
 OPT ?= -O2
@@ -109,8 +112,15 @@ $(BUILD)/libvirtiosim.a: $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/libvirtiosim.so: $(LIB_OBJS)
-	$(CC) $(OPT) $(LTO_LINK) -shared -o $@ $^ $(LDFLAGS) $(LDLIBS)
+# libvirtiosim.so.$(VERSION), with SONAME libvirtiosim.so.$(SOVERSION); the .so.$(SOVERSION)
+# and .so names are symlinks (in the build folder and as installed).
+$(BUILD)/libvirtiosim.so.$(VERSION): $(LIB_OBJS)
+	$(CC) $(OPT) $(LTO_LINK) -shared -Wl,-soname,libvirtiosim.so.$(SOVERSION) -o $@ $^ \
+	  $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/libvirtiosim.so: $(BUILD)/libvirtiosim.so.$(VERSION)
+	ln -sf libvirtiosim.so.$(VERSION) $(BUILD)/libvirtiosim.so.$(SOVERSION)
+	ln -sf libvirtiosim.so.$(SOVERSION) $@
 
 $(BUILD)/virtiosim: $(PROGRAM_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/libvirtiosim.a
 	$(CC) $(CFLAGS) $(LTO_LINK) -o $@ $^ $(LDFLAGS) $(LDLIBS)
@@ -179,13 +189,19 @@ bench: all $(BENCH_BINS)
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/virtiosim $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 644 $(BUILD)/libvirtiosim.a $(DESTDIR)$(PREFIX)/lib/
-	install -m 755 $(BUILD)/libvirtiosim.so $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(BUILD)/libvirtiosim.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf libvirtiosim.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libvirtiosim.so.$(SOVERSION)
+	ln -sf libvirtiosim.so.$(SOVERSION) $(DESTDIR)$(PREFIX)/lib/libvirtiosim.so
 	install -m 644 include/virtiosim/*.h $(DESTDIR)$(PREFIX)/include/virtiosim/
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' tools/virtiosim.pc.in \
 	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/virtiosim.pc
 	if [ -f $(BUILD)/virtiosim ]; then install -d $(DESTDIR)$(PREFIX)/bin && install -m 755 $(BUILD)/virtiosim $(DESTDIR)$(PREFIX)/bin/; fi
 	install -d $(DESTDIR)$(PREFIX)/share/virtiosim
 	cp -r scenarios $(DESTDIR)$(PREFIX)/share/virtiosim/
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+	sed -e 's|@VERSION@|$(VERSION)|' tools/virtiosim.1 > $(DESTDIR)$(PREFIX)/share/man/man1/virtiosim.1
+	install -m 644 tools/virtiosim.bash-completion \
+	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions/virtiosim
 
 clean:
 	rm -rf build build-asan

@@ -26,13 +26,6 @@
 #include "sim/cli.h"
 #include "sim/sim_dev.h"
 
-static void serve_usage(FILE *f)
-{
-    fputs("usage: virtiosim serve --device blk --vhost-user SOCKET [--image FILE] "
-          "[--capacity SIZE]\n"
-          "       [--read-only] [--queues N] [--once] [--report DIR]\n", f);
-}
-
 /* ------------------------------------------------------------------ serve */
 
 static vs_vhost_server *g_server;
@@ -349,8 +342,9 @@ int vs_cli_serve(int argc, char **argv)
         case 'i': image = optarg; break;
         case 'c':
             if (vs_parse_size(optarg, &capacity) < 0 || capacity < 512 || capacity % 512) {
-                fprintf(stderr, "virtiosim serve: --capacity wants a size in bytes that is "
-                                "a multiple of 512, such as 64MiB\n");
+                fprintf(stderr, "virtiosim serve: --capacity '%s': wants a size in bytes "
+                                "that is a multiple of 512, such as 64MiB (units B, K/KB/KiB, "
+                                "M/MB/MiB, G/GB/GiB, T/TB/TiB, base 2)\n", optarg);
                 return EXIT_USAGE;
             }
             break;
@@ -366,7 +360,7 @@ int vs_cli_serve(int argc, char **argv)
         }
         case 'o': once = true; break;
         case 'R': sc.report_dir = optarg; break;
-        case 'h': serve_usage(stdout); return EXIT_PASS;
+        case 'h': vs_cli_usage(stdout, "serve"); return EXIT_PASS;
         default: return EXIT_USAGE;
         }
     }

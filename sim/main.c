@@ -24,6 +24,7 @@
 #include "virtiosim/report.h"
 #include "virtiosim/runner.h"
 #include "virtiosim/scenario.h"
+#include "virtiosim/version.h"
 #include "virtiosim/virtio.h"
 
 #include "sim/backend_dev.h"
@@ -47,63 +48,7 @@ static void on_signal(int sig)
     g_interrupted = 1;
 }
 
-static void usage(FILE *f)
-{
-    fputs("usage: virtiosim COMMAND [OPTIONS] ...\n"
-          "\n"
-          "  run [OPTIONS] SCENARIO|DIR...   replay scenarios (DIR: every *.yaml below it)\n"
-          "  suite NAME|FILE [OPTIONS]       certification run of a named suite\n"
-          "                                  (scenarios/suites/NAME.yaml)\n"
-          "  clauses [--area A] [--role R] [--json] [--scenarios DIR]\n"
-          "                                  the statement catalogue and its coverage\n"
-          "  report diff OLD.json NEW.json   verdicts that changed between two runs\n"
-          "  report merge OUT_DIR IN_DIR...  one run's four reports from its shards'\n"
-          "                                  results.json (IN_DIR/results.json or a file)\n"
-          "  serve --device blk --vhost-user SOCKET [--image FILE] [--capacity SIZE]\n"
-          "        [--read-only] [--queues N] [--once] [--report DIR]\n"
-          "                                  export the reference device to a vhost-user\n"
-          "                                  front-end and judge the front-end's messages\n"
-          "  mutants                         prove every check fails against its mutant\n"
-          "                                  (run from the source tree's root)\n"
-          "\n"
-          "options of run and suite:\n"
-          "  --backend ref|qemu   the device under test: ref (default), the in-process\n"
-          "                       reference device on a virtual clock; qemu, QEMU's\n"
-          "                       virtio-blk-pci driven without a guest\n"
-          "  --backend pci        the same as --backend ref --transport pci\n"
-          "  --backend qsd        qemu-storage-daemon's vhost-user-blk export (started here)\n"
-          "  --backend vhost-user:SOCKET   any vhost-user-blk back-end listening on SOCKET\n"
-          "  --backend qemu-vhost-user:SOCKET   QEMU's vhost-user-blk-pci in front of it\n"
-          "  --qemu PATH          qemu-system-x86_64 to use (default: $VIRTIOSIM_QEMU, PATH)\n"
-          "  --qemu-same-cpu      run virtiosim and QEMU on one CPU: kicks and interrupts\n"
-          "                       become local wake-ups (faster; avoid with parallel runs)\n"
-          "  --transport pci      with --backend ref: the reference device behind an\n"
-          "                       in-process virtio-pci function (the same PCI driver code\n"
-          "                       as for QEMU, deterministic)\n"
-          "  --seed N             override every scenario's seed\n"
-          "  --trace FILE         write every event as JSON Lines\n"
-          "  --report DIR         write results.json, junit.xml, results.ktap, report.html\n"
-          "  --mutant NAME        run against a deliberately broken device (see `mutants`)\n"
-          "  --expected FILE      known non-conformances of the back-end (XFAIL, with the\n"
-          "                       reason); e.g. scenarios/expected/qemu-7.2.yaml. Its backend:\n"
-          "                       must be this --backend (exit 2 if not); a version: other\n"
-          "                       than the back-end's is a warning\n"
-          "  --filter GLOB        only scenarios whose name matches GLOB (fnmatch; may be\n"
-          "                       given more than once: any matches)\n"
-          "  --shard K/N          only part K of N: the (filtered) list's scenarios i with\n"
-          "                       i % N == K-1, for parallel CI jobs; `report merge` joins them\n"
-          "  --list               print the scenarios that would run (name, TAB, file), run none\n"
-          "  --json               end with a one-line JSON summary on stdout\n"
-          "  -q, --quiet          only the summary line (and failures)\n"
-          "  -v, --verbose        every step\n"
-          "\n"
-          "  -h, --help           this text\n"
-          "  --version            version\n"
-          "\n"
-          "exit codes: 0 all passed, 1 a scenario or statement failed, 2 usage or scenario\n"
-          "error, 3 back-end or infrastructure error\n",
-          f);
-}
+static void usage(FILE *f) { vs_cli_usage(f, NULL); }
 
 /* ------------------------------------------------------------------ scenario lists */
 
@@ -728,7 +673,7 @@ static int parse_run_options(int argc, char **argv, run_cli *rc)
             break;
         case 'q': rc->quiet = 1; break;
         case 'v': rc->verbose = 1; break;
-        case 'h': usage(stdout); exit(EXIT_PASS);
+        case 'h': vs_cli_usage(stdout, argv[0]); exit(EXIT_PASS);
         default: return -1;
         }
     }
@@ -810,34 +755,88 @@ static int cmd_run(int argc, char **argv)
     return r;
 }
 
-/* Suites live in scenarios/suites/ of the working directory or of the source tree the
- * binary was built in (build/virtiosim → scenarios/suites). */
+/* Data files (suites, the mutants' scenarios) are looked for by their path in the source
+ * tree (rel, e.g. "scenarios/suites/blk-device.yaml"): in the working directory, then in
+ * the tree the binary was built in (build/virtiosim → ..), then in an installed tree
+ * (bin/virtiosim → ../share/virtiosim). The first readable one goes to out. */
+static int find_data(const char *rel, char *out, size_t len)
+{
+    int w = snprintf(out, len, "%s", rel);
+    if (w > 0 && (size_t)w < len && access(out, R_OK) == 0)
+        return 0;
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    char *slash = n > 0 ? (exe[n] = '\0', strrchr(exe, '/')) : NULL;
+    if (!slash)
+        return -1;
+    *slash = '\0';
+    static const char *const up[] = {"..", "../share/virtiosim"};
+    for (int i = 0; i < 2; i++) {
+        w = snprintf(out, len, "%s/%s/%s", exe, up[i], rel);
+        if (w > 0 && (size_t)w < len && access(out, R_OK) == 0)
+            return 0;
+    }
+    return -1;
+}
+
+/* The suites folder that holds NAME.yaml (name NULL: the first suites folder found). */
+static int find_suite_dir(const char *name, char *out, size_t len)
+{
+    char rel[PATH_MAX];
+    int w = snprintf(rel, sizeof rel, "scenarios/suites%s%s%s", name ? "/" : "",
+                     name ? name : "", name ? ".yaml" : "");
+    if (w <= 0 || (size_t)w >= sizeof rel || find_data(rel, out, len) < 0)
+        return -1;
+    if (name)
+        *strrchr(out, '/') = '\0';
+    return 0;
+}
+
 static int find_suite(const char *name, char *out, size_t len)
 {
     if (strchr(name, '/') || has_suffix(name, ".yaml")) {
         snprintf(out, len, "%s", name);
         return access(out, R_OK);
     }
-    snprintf(out, len, "scenarios/suites/%s.yaml", name);
-    if (access(out, R_OK) == 0)
-        return 0;
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        exe[n] = '\0';
-        char *slash = strrchr(exe, '/');
-        if (slash) {
-            *slash = '\0';
-            static const char *const rel[] = {"../scenarios/suites",
-                                              "../share/virtiosim/scenarios/suites"};
-            for (int i = 0; i < 2; i++) {
-                int w = snprintf(out, len, "%s/%s/%s.yaml", exe, rel[i], name);
-                if (w > 0 && (size_t)w < len && access(out, R_OK) == 0)
-                    return 0;
-            }
-        }
+    char dir[PATH_MAX];
+    if (find_suite_dir(name, dir, sizeof dir) < 0)
+        return -1;
+    int w = snprintf(out, len, "%s/%s.yaml", dir, name);
+    return w > 0 && (size_t)w < len ? 0 : -1;
+}
+
+/* `virtiosim suite` with no name: each suite's name and the first sentence of its
+ * description (descriptions are folded paragraphs, so their first line is the file's). */
+static int list_suites(void)
+{
+    char dir[PATH_MAX];
+    if (find_suite_dir(NULL, dir, sizeof dir) < 0) {
+        fprintf(stderr, "virtiosim suite: no scenarios/suites here or beside the program\n");
+        return EXIT_USAGE;
     }
-    return -1;
+    strlist files = {0};
+    char *args[] = {dir};
+    if (collect(args, 1, &files) < 0)
+        return EXIT_USAGE;
+    int rc = EXIT_PASS;
+    for (size_t i = 0; i < files.n; i++) {
+        vs_suite *s;
+        vs_err e = {0};
+        if (vs_suite_load(files.v[i], &s, &e) < 0) {
+            fprintf(stderr, "%s\n", e.msg);
+            rc = EXIT_USAGE;
+            continue;
+        }
+        const char *d = s->description ? s->description : "";
+        size_t len = strcspn(d, "\n");
+        const char *stop = strstr(d, ". ");
+        if (stop && (size_t)(stop - d) < len)
+            len = (size_t)(stop - d) + 1;
+        printf("%-20s %.*s\n", s->name, (int)len, d);
+        vs_suite_free(s);
+    }
+    strlist_free(&files);
+    return rc;
 }
 
 static int cmd_suite(int argc, char **argv)
@@ -846,6 +845,10 @@ static int cmd_suite(int argc, char **argv)
     if (parse_run_options(argc, argv, &rc) < 0 || check_option_combinations(&rc) < 0) {
         run_cli_free(&rc);
         return EXIT_USAGE;
+    }
+    if (optind == argc) {
+        run_cli_free(&rc);
+        return list_suites();
     }
     if (optind != argc - 1) {
         fprintf(stderr, "virtiosim suite: expected one suite NAME (e.g. blk-device)\n");
@@ -972,6 +975,35 @@ static void print_statement_json(const vs_statement *st, size_t shown, const cha
     printf("}");
 }
 
+/* The catalogue's areas, and vhost-user (its rules live in their own table): a typo in
+ * --area must not print an empty, successful listing. */
+static bool known_area(const char *area)
+{
+    if (strcmp(area, "vhost-user") == 0)
+        return true;
+    for (size_t i = 0; i < vs_catalogue_count(); i++)
+        if (strcmp(vs_catalogue_at(i)->area, area) == 0)
+            return true;
+    return false;
+}
+
+/* "blk, console, ..., vhost-user": each area once, in catalogue order. */
+static void area_names(char *buf, size_t len)
+{
+    buf[0] = '\0';
+    for (size_t i = 0; i < vs_catalogue_count(); i++) {
+        const char *a = vs_catalogue_at(i)->area;
+        bool seen = false;
+        for (size_t k = 0; k < i && !seen; k++)
+            seen = strcmp(vs_catalogue_at(k)->area, a) == 0;
+        if (!seen) {
+            strncat(buf, a, len - strlen(buf) - 1);
+            strncat(buf, ", ", len - strlen(buf) - 1);
+        }
+    }
+    strncat(buf, "vhost-user", len - strlen(buf) - 1);
+}
+
 static int cmd_clauses(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -989,7 +1021,7 @@ static int cmd_clauses(int argc, char **argv)
         case 'r': role = optarg; break;
         case 'j': json = true; break;
         case 's': scen_dir = optarg; break;
-        case 'h': usage(stdout); return EXIT_PASS;
+        case 'h': vs_cli_usage(stdout, "clauses"); return EXIT_PASS;
         default: return EXIT_USAGE;
         }
     }
@@ -998,7 +1030,13 @@ static int cmd_clauses(int argc, char **argv)
         return EXIT_USAGE;
     }
     if (role && strcmp(role, "device") && strcmp(role, "driver")) {
-        fprintf(stderr, "virtiosim clauses: --role is device or driver\n");
+        fprintf(stderr, "virtiosim clauses: unknown --role '%s' (device or driver)\n", role);
+        return EXIT_USAGE;
+    }
+    if (area && !known_area(area)) {
+        char names[256];
+        area_names(names, sizeof names);
+        fprintf(stderr, "virtiosim clauses: unknown --area '%s' (one of: %s)\n", area, names);
         return EXIT_USAGE;
     }
     size_t n = vs_catalogue_count();
@@ -1165,7 +1203,7 @@ static int cmd_mutants(int argc, char **argv)
 {
     (void)argv;
     if (argc > 1) {
-        fprintf(stderr, "usage: virtiosim mutants   (run from the source tree's root)\n");
+        vs_cli_usage(stderr, "mutants");
         return EXIT_USAGE;
     }
     int bad = 0;
@@ -1174,17 +1212,20 @@ static int cmd_mutants(int argc, char **argv)
         const vs_mutant *mu = vs_mutant_at(m);
         strlist files = {0};
         for (const char *const *f = mu->scenarios; *f; f++) {
-            if (access(*f, R_OK) != 0) {
-                fprintf(stderr, "virtiosim mutants: %s: %s (run from the source tree)\n", *f,
-                        strerror(errno));
+            char path[PATH_MAX];
+            if (find_data(*f, path, sizeof path) < 0) {
+                fprintf(stderr, "virtiosim mutants: %s: not found here, in the source tree "
+                                "or the installed share/virtiosim\n", *f);
+                strlist_free(&files);
+                strlist_free(&all);
                 return EXIT_USAGE;
             }
-            strlist_add(&files, *f);
+            strlist_add(&files, path);
             bool seen = false;
             for (size_t k = 0; k < all.n; k++)
-                seen |= strcmp(all.v[k], *f) == 0;
+                seen |= strcmp(all.v[k], path) == 0;
             if (!seen)
-                strlist_add(&all, *f);
+                strlist_add(&all, path);
         }
         bool ok;
         int rc = run_mutant(mu, &files, &ok);
@@ -1215,7 +1256,13 @@ int main(int argc, char **argv)
         return EXIT_PASS;
     }
     if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
-        printf("virtiosim %s\n", VS_VERSION);
+        printf("virtiosim %s\n", vs_version()); /* the library's: they are built together */
+        return EXIT_PASS;
+    }
+    /* report and mutants take no getopt options: their --help is looked for here */
+    if ((!strcmp(cmd, "report") || !strcmp(cmd, "mutants")) &&
+        vs_cli_wants_help(argc - 1, argv + 1)) {
+        vs_cli_usage(stdout, cmd);
         return EXIT_PASS;
     }
     if (!strcmp(cmd, "run"))

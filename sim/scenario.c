@@ -83,11 +83,13 @@ int vs_parse_size(const char *s, uint64_t *out)
     unsigned long long v = parse_uint(s, &end);
     if (errno || end == s)
         return -VS_EINVAL;
+    /* Base 2 throughout, as fio reads sizes by default (kb_base=1024): 1MB == 1MiB ==
+     * 1M == 1048576. One meaning per spelling; a block device's sizes are powers of two. */
     static const struct { const char *unit; uint64_t mul; } units[] = {
-        {"", 1}, {"b", 1}, {"k", 1024}, {"kib", 1024}, {"kb", 1000},
-        {"m", 1u << 20}, {"mib", 1u << 20}, {"mb", 1000000},
-        {"g", 1u << 30}, {"gib", 1u << 30}, {"gb", 1000000000},
-        {"t", UINT64_C(1) << 40}, {"tib", UINT64_C(1) << 40},
+        {"", 1}, {"b", 1}, {"k", 1024}, {"kib", 1024}, {"kb", 1024},
+        {"m", 1u << 20}, {"mib", 1u << 20}, {"mb", 1u << 20},
+        {"g", 1u << 30}, {"gib", 1u << 30}, {"gb", 1u << 30},
+        {"t", UINT64_C(1) << 40}, {"tib", UINT64_C(1) << 40}, {"tb", UINT64_C(1) << 40},
     };
     char unit[8] = {0};
     size_t n = strlen(end);
@@ -180,8 +182,9 @@ int vs_ld_size(vs_loader *L, const yaml_node_t *n, uint64_t *out)
 {
     const char *s = vs_ld_scalar(n);
     if (!s || vs_parse_size(s, out) != 0)
-        return vs_ld_fail(L, n, "expected a size such as 4096, 4k or 1MiB, found %s",
-                       s ? s : vs_ld_kind(n));
+        return vs_ld_fail(L, n, "expected a size: a whole number and optionally a unit, "
+                       "B, K/KB/KiB, M/MB/MiB, G/GB/GiB or T/TB/TiB (base 2: 1MB == 1MiB), "
+                       "found '%s'", s ? s : vs_ld_kind(n));
     return 0;
 }
 

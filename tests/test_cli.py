@@ -130,7 +130,6 @@ USAGE_ERRORS = {
     "seed-too-large": ["run", "--seed", "99999999999999999999999", RW_BASIC],
     "seed-missing-value": ["run", RW_BASIC, "--seed"],
     "unknown-backend": ["run", "--backend", "no-such-backend", RW_BASIC],
-    "suite-without-name": ["suite"],
     "suite-unknown": ["suite", "no-such-suite"],
     "suite-two-names": ["suite", "blk-device", "blk-device"],
     "report-without-diff": ["report"],
@@ -347,10 +346,11 @@ def test_clauses_filters(cli, catalogue, area, role):
     assert [st["id"] for st in got] == [st["id"] for st in want]
 
 
-def test_clauses_unknown_area_is_empty(cli):
+def test_clauses_unknown_area_is_a_usage_error(cli):
+    # Was an empty listing (exit 0); a typo must not look like "no statements".
     r = cli("clauses", "--json", "--area", "no-such-area")
-    assert r.returncode == 0, fmt(r)
-    assert json.loads(r.stdout) == []
+    assert r.returncode == 2 and r.stdout == "", fmt(r)
+    assert "no-such-area" in r.stderr and "blk" in r.stderr, fmt(r)
 
 
 # ---------------------------------------------------------------- report diff

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DIR_LAYER = [("model", 1), ("conformance", 2), ("reports", 3), ("sim", 4), ("guest-image", 4)]
 HEADER_LAYER = {
     "error.h": 1, "gmem.h": 1, "le.h": 1, "vring.h": 1, "virtio.h": 1, "device.h": 1,
-    "blk.h": 1, "vhost.h": 1, "pci.h": 1, "event.h": 1,
+    "blk.h": 1, "vhost.h": 1, "pci.h": 1, "event.h": 1, "version.h": 1,
     "conformance.h": 2, "report.h": 3,
     "sim.h": 4, "trace.h": 4, "transport_ref.h": 4, "driver.h": 4, "scenario.h": 4,
     "runner.h": 4, "qemu.h": 4, "vhost_user.h": 4, "vhost_frontend.h": 4,

@@ -114,7 +114,9 @@ int vs_expected_bind(const vs_expected *x, const char *family, vs_err *e);
 int vs_expected_version_check(const vs_expected *x, const char *backend_version, char *seen,
                               size_t seen_len);
 
-/* Parsers shared with the CLI: "4k" / "1MiB" / "512" → bytes; "500ns" / "2us" → ns. */
+/* Parsers shared with the CLI: "4k" / "1MiB" / "512" → bytes; "500ns" / "2us" → ns.
+ * Size units are case-insensitive and base 2 as in fio: K = KB = KiB = 1024, M = MB = MiB,
+ * G, T likewise; anything else is -VS_EINVAL. */
 int vs_parse_size(const char *s, uint64_t *out);
 int vs_parse_time_ns(const char *s, uint64_t *out);
 

@@ -1,0 +1,166 @@
+/* `virtiosim --help` and `virtiosim COMMAND --help`: every usage text in one place, so the
+ * overview, each command's help and the man page (virtiosim.1) are easy to keep in step. */
+#include <stdio.h>
+#include <string.h>
+
+#include "sim/cli.h"
+
+static const char run_options[] =
+    "  --backend ref|qemu   the device under test: ref (default), the in-process\n"
+    "                       reference device on a virtual clock; qemu, QEMU's\n"
+    "                       virtio-blk-pci driven without a guest\n"
+    "  --backend pci        the same as --backend ref --transport pci\n"
+    "  --backend qsd        qemu-storage-daemon's vhost-user-blk export (started here)\n"
+    "  --backend vhost-user:SOCKET   any vhost-user-blk back-end listening on SOCKET\n"
+    "  --backend qemu-vhost-user:SOCKET   QEMU's vhost-user-blk-pci in front of it\n"
+    "  --qemu PATH          qemu-system-x86_64 to use (default: $VIRTIOSIM_QEMU, PATH)\n"
+    "  --qemu-same-cpu      run virtiosim and QEMU on one CPU: kicks and interrupts\n"
+    "                       become local wake-ups (faster; avoid with parallel runs)\n"
+    "  --transport pci      with --backend ref: the reference device behind an\n"
+    "                       in-process virtio-pci function (the same PCI driver code\n"
+    "                       as for QEMU, deterministic)\n"
+    "  --seed N             override every scenario's seed\n"
+    "  --trace FILE         write every event as JSON Lines\n"
+    "  --report DIR         write results.json, junit.xml, results.ktap, report.html\n"
+    "  --mutant NAME        run against a deliberately broken device (see `mutants`)\n"
+    "  --expected FILE      known non-conformances of the back-end (XFAIL, with the\n"
+    "                       reason); e.g. scenarios/expected/qemu-7.2.yaml. Its backend:\n"
+    "                       must be this --backend (exit 2 if not); a version: other\n"
+    "                       than the back-end's is a warning\n"
+    "  --filter GLOB        only scenarios whose name matches GLOB (fnmatch; may be\n"
+    "                       given more than once: any matches)\n"
+    "  --shard K/N          only part K of N: the (filtered) list's scenarios i with\n"
+    "                       i % N == K-1, for parallel CI jobs; `report merge` joins them\n"
+    "  --list               print the scenarios that would run (name, TAB, file), run none\n"
+    "  --json               end with a one-line JSON summary on stdout\n"
+    "  -q, --quiet          only the summary line (and failures)\n"
+    "  -v, --verbose        every step\n"
+    "  -h, --help           this text\n";
+
+static const char exit_codes[] =
+    "exit codes: 0 all passed, 1 a scenario or statement failed, 2 usage or scenario\n"
+    "error, 3 back-end or infrastructure error\n";
+
+static void usage_run(FILE *f)
+{
+    fputs("usage: virtiosim run [OPTIONS] SCENARIO|DIR...\n"
+          "replay scenarios (DIR: every *.yaml below it, in name order)\n\noptions:\n", f);
+    fputs(run_options, f);
+    fputs("\n", f);
+    fputs(exit_codes, f);
+}
+
+static void usage_suite(FILE *f)
+{
+    fputs("usage: virtiosim suite [NAME|FILE] [OPTIONS]\n"
+          "certification run of a named suite (scenarios/suites/NAME.yaml, looked for here,\n"
+          "then beside the program); with no NAME, list the suites\n\noptions:\n", f);
+    fputs(run_options, f);
+    fputs("\n", f);
+    fputs(exit_codes, f);
+}
+
+static void usage_clauses(FILE *f)
+{
+    fputs("usage: virtiosim clauses [--area AREA] [--role device|driver] [--json]\n"
+          "                         [--scenarios DIR]\n"
+          "the statement catalogue and its coverage: each normative statement, its level,\n"
+          "whether a check judges it and a mutant proves the check\n\n"
+          "  --area AREA          only one area (blk, pci, split, packed, generic,\n"
+          "                       vhost-user, ...; an unknown one is an error)\n"
+          "  --role device|driver only statements about that role\n"
+          "  --json               a JSON array instead of the table\n"
+          "  --scenarios DIR      run DIR's scenarios in-process and say which exercise\n"
+          "                       each statement\n"
+          "  -h, --help           this text\n", f);
+}
+
+static void usage_report(FILE *f)
+{
+    fputs("usage: virtiosim report diff OLD.json NEW.json\n"
+          "       virtiosim report merge OUT_DIR IN_DIR|IN.json...\n\n"
+          "  diff    verdicts that changed between two runs' results.json (exit 1 on a\n"
+          "          regression)\n"
+          "  merge   one run's four reports from its shards' results.json (IN_DIR/results.json\n"
+          "          or a file); exits as the merged run would have\n", f);
+}
+
+static void usage_serve(FILE *f)
+{
+    fputs("usage: virtiosim serve --device blk --vhost-user SOCKET [--image FILE]\n"
+          "                       [--capacity SIZE] [--read-only] [--queues N] [--once]\n"
+          "                       [--report DIR]\n"
+          "export the reference device to a vhost-user front-end (e.g. QEMU's\n"
+          "vhost-user-blk-pci) and judge the front-end's messages and rings\n\n"
+          "  --device NAME        the device to serve (blk)\n"
+          "  --vhost-user SOCKET  listen on this UNIX socket\n"
+          "  --image FILE         back the disk with FILE (default: memory)\n"
+          "  --capacity SIZE      disk size in bytes with an optional unit, a multiple of\n"
+          "                       512 (64MiB; 1MB == 1MiB, base 2 as in fio)\n"
+          "  --read-only          offer VIRTIO_BLK_F_RO\n"
+          "  --queues N           1..64 request queues\n"
+          "  --once               stop after the first front-end disconnects\n"
+          "  --report DIR         write the front-end's verdicts as reports on exit\n"
+          "  -h, --help           this text\n", f);
+}
+
+static void usage_mutants(FILE *f)
+{
+    fputs("usage: virtiosim mutants\n"
+          "prove every check fails against its mutant (a deliberately broken reference\n"
+          "device) and passes against the correct device (scenarios from the working\n"
+          "directory, the source tree or the installed share/virtiosim)\n",
+          f);
+}
+
+static void usage_all(FILE *f)
+{
+    fputs("usage: virtiosim COMMAND [OPTIONS] ...\n"
+          "\n"
+          "  run [OPTIONS] SCENARIO|DIR...   replay scenarios (DIR: every *.yaml below it)\n"
+          "  suite [NAME|FILE] [OPTIONS]     certification run of a named suite\n"
+          "                                  (scenarios/suites/NAME.yaml); no NAME: list them\n"
+          "  clauses [--area A] [--role R] [--json] [--scenarios DIR]\n"
+          "                                  the statement catalogue and its coverage\n"
+          "  report diff OLD.json NEW.json   verdicts that changed between two runs\n"
+          "  report merge OUT_DIR IN_DIR...  one run's four reports from its shards'\n"
+          "                                  results.json (IN_DIR/results.json or a file)\n"
+          "  serve --device blk --vhost-user SOCKET [--image FILE] [--capacity SIZE]\n"
+          "        [--read-only] [--queues N] [--once] [--report DIR]\n"
+          "                                  export the reference device to a vhost-user\n"
+          "                                  front-end and judge the front-end's messages\n"
+          "  mutants                         prove every check fails against its mutant\n"
+          "\n"
+          "`virtiosim COMMAND --help` shows one command's options; `man virtiosim`.\n"
+          "\n"
+          "options of run and suite:\n", f);
+    fputs(run_options, f);
+    fputs("  --version            version\n\n", f);
+    fputs(exit_codes, f);
+}
+
+void vs_cli_usage(FILE *f, const char *cmd)
+{
+    static const struct { const char *name; void (*fn)(FILE *); } cmds[] = {
+        {"run", usage_run},         {"suite", usage_suite}, {"clauses", usage_clauses},
+        {"report", usage_report},   {"serve", usage_serve}, {"mutants", usage_mutants},
+    };
+    for (size_t i = 0; cmd && i < sizeof cmds / sizeof cmds[0]; i++) {
+        if (strcmp(cmd, cmds[i].name) == 0) {
+            cmds[i].fn(f);
+            return;
+        }
+    }
+    usage_all(f);
+}
+
+bool vs_cli_wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            return false;
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+            return true;
+    }
+    return false;
+}
