@@ -236,7 +236,11 @@ void blk_pattern_sector(uint64_t seed, uint64_t tag, uint64_t sector, uint8_t *o
     for (uint32_t w = 0; w < VS_BLK_SECTOR / 8; w++) {
         uint64_t st = base ^ ((uint64_t)w << 48);
         uint64_t v = vs__splitmix64(&st);
-        for (unsigned b = 0; b < 8; b++)
-            out[w * 8 + b] = (uint8_t)(v >> (8 * b));
+        /* Spelled out (not a loop) so the compiler merges the eight little-endian byte
+         * stores into one; the bytes are the same on every host. */
+        uint8_t *o = out + w * 8;
+        o[0] = (uint8_t)v, o[1] = (uint8_t)(v >> 8), o[2] = (uint8_t)(v >> 16);
+        o[3] = (uint8_t)(v >> 24), o[4] = (uint8_t)(v >> 32), o[5] = (uint8_t)(v >> 40);
+        o[6] = (uint8_t)(v >> 48), o[7] = (uint8_t)(v >> 56);
     }
 }
