@@ -85,14 +85,22 @@ static int cmp_slot_v(const void *a, const void *b)
 }
 
 /* The value of rank k (0-based, k < n): exact in exact mode, else to the histogram's
- * precision clamped to the exact [min, max]. Sorts the exact table in place (last use). */
+ * precision clamped to the exact [min, max]. Exact mode buckets the table first and sorts
+ * only the values of the bucket holding rank k (a full sort was ~4 % of a bare run);
+ * reorders the table in place (last use). */
 static uint64_t hist_rank(wl_hist *h, uint64_t k)
 {
     uint64_t seen = 0;
     if (!h->bucketed) {
-        unsigned m = 0;
         for (unsigned i = 0; i < HSLOTS; i++)
             if (h->slot[i].n)
+                h->count[hist_index(h->slot[i].v)] += h->slot[i].n;
+        unsigned b = 0;
+        while (b < HBUCKETS - 1 && seen + h->count[b] <= k)
+            seen += h->count[b++];
+        unsigned m = 0;
+        for (unsigned i = 0; i < HSLOTS; i++)
+            if (h->slot[i].n && hist_index(h->slot[i].v) == b)
                 h->slot[m++] = h->slot[i];
         qsort(h->slot, m, sizeof h->slot[0], cmp_slot_v);
         for (unsigned i = 0; i < m; i++)
