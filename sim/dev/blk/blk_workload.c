@@ -18,11 +18,28 @@ enum { HB = 8, HSUB = 1 << (HB - 1), HBUCKETS = (1 << HB) + (64 - HB) * HSUB,
 typedef struct wl_hist {
     uint64_t n, min, max;
     unsigned __int128 sum;        /* 2^40 requests of up to 2^64 ns do not wrap it */
-    unsigned distinct;            /* exact mode while <= HEXACT */
+    unsigned distinct;            /* exact mode while <= nslots / 2 */
     bool bucketed;
-    struct { uint64_t v, n; } slot[HSLOTS];   /* open addressing, n == 0: free */
+    unsigned bits, nslots;        /* the exact table: 2^bits slots, sized from the run */
     uint64_t count[HBUCKETS];
+    struct { uint64_t v, n; } slot[];   /* open addressing, n == 0: free */
 } wl_hist;
+
+/* A table with room for a run's requests (up to HEXACT distinct values): a run of N
+ * requests has at most N distinct latencies, so it stays exact exactly when the full table
+ * would, and short runs do not touch 2 MiB of fresh pages. */
+static wl_hist *hist_new(uint64_t requests)
+{
+    unsigned bits = 6;
+    while (bits < HSLOT_BITS && (UINT64_C(1) << (bits - 1)) < requests)
+        bits++;
+    wl_hist *h = calloc(1, sizeof *h + ((size_t)1 << bits) * sizeof h->slot[0]);
+    if (h) {
+        h->bits = bits;
+        h->nslots = 1u << bits;
+    }
+    return h;
+}
 
 static unsigned hist_index(uint64_t v)
 {
@@ -45,13 +62,14 @@ static uint64_t hist_value(unsigned i)
 /* Exact mode: 0, or 1 when v is a new value and the table is full. */
 static int hist_exact_add(wl_hist *h, uint64_t v)
 {
-    for (uint64_t i = (v * UINT64_C(0x9e3779b97f4a7c15)) >> (64 - HSLOT_BITS);; i = (i + 1) % HSLOTS) {
+    for (uint64_t i = (v * UINT64_C(0x9e3779b97f4a7c15)) >> (64 - h->bits);;
+         i = (i + 1) & (h->nslots - 1)) {
         if (h->slot[i].n && h->slot[i].v == v) {
             h->slot[i].n++;
             return 0;
         }
         if (!h->slot[i].n) {
-            if (h->distinct == HEXACT)
+            if (h->distinct == h->nslots / 2)
                 return 1;
             h->distinct++;
             h->slot[i].v = v;
@@ -71,7 +89,7 @@ static void hist_add(wl_hist *h, uint64_t v)
         return;
     if (!h->bucketed) {         /* too many distinct values: fold the table in */
         h->bucketed = true;
-        for (unsigned i = 0; i < HSLOTS; i++)
+        for (unsigned i = 0; i < h->nslots; i++)
             if (h->slot[i].n)
                 h->count[hist_index(h->slot[i].v)] += h->slot[i].n;
     }
@@ -92,14 +110,14 @@ static uint64_t hist_rank(wl_hist *h, uint64_t k)
 {
     uint64_t seen = 0;
     if (!h->bucketed) {
-        for (unsigned i = 0; i < HSLOTS; i++)
+        for (unsigned i = 0; i < h->nslots; i++)
             if (h->slot[i].n)
                 h->count[hist_index(h->slot[i].v)] += h->slot[i].n;
         unsigned b = 0;
         while (b < HBUCKETS - 1 && seen + h->count[b] <= k)
             seen += h->count[b++];
         unsigned m = 0;
-        for (unsigned i = 0; i < HSLOTS; i++)
+        for (unsigned i = 0; i < h->nslots; i++)
             if (h->slot[i].n && hist_index(h->slot[i].v) == b)
                 h->slot[m++] = h->slot[i];
         qsort(h->slot, m, sizeof h->slot[0], cmp_slot_v);
@@ -289,7 +307,7 @@ int vs_blk_workload_run(vs_driver *d, const vs_blk_workload *w, vs_blk_workload_
     int rc = wl_prepare(d, w, &p, e);
     if (rc < 0)
         return rc;
-    wl_hist *lat = calloc(1, sizeof *lat);   /* fixed, whatever p.nr is */
+    wl_hist *lat = hist_new(p.nr);   /* bounded, whatever p.nr is */
     /* Results queued before the workload are put back afterwards. */
     size_t nold = d->res_n;
     vs_blk_result *old = nold ? malloc(nold * sizeof *old) : NULL;
