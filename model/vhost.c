@@ -375,16 +375,16 @@ typedef struct req_ctx {
 
 typedef int (*req_handler)(const req_ctx *c);
 
-/* GET_FEATURES */
-static int h_get_features(const req_ctx *c)
+/* The reply of the GET requests that answer one u64. */
+static int reply_u64(const req_ctx *c, uint64_t v)
 {
-    vs_vhost_state *s = c->s;
-    vs_vhost_effect *fx = c->fx;
-    uint32_t req = c->m->request;
-    fx_reply(fx, req, VS_VHOST_P_U64);
-    fx->reply.p.u64 = s->offered;
+    fx_reply(c->fx, c->m->request, VS_VHOST_P_U64);
+    c->fx->reply.p.u64 = v;
     return 0;
 }
+
+/* GET_FEATURES */
+static int h_get_features(const req_ctx *c) { return reply_u64(c, c->s->offered); }
 
 /* SET_FEATURES */
 static int h_set_features(const req_ctx *c)
@@ -706,12 +706,7 @@ static int h_set_vring_fd(const req_ctx *c)
 /* GET_PROTOCOL_FEATURES */
 static int h_get_protocol_features(const req_ctx *c)
 {
-    vs_vhost_state *s = c->s;
-    vs_vhost_effect *fx = c->fx;
-    uint32_t req = c->m->request;
-    fx_reply(fx, req, VS_VHOST_P_U64);
-    fx->reply.p.u64 = s->cfg.proto_features;
-    return 0;
+    return reply_u64(c, c->s->cfg.proto_features);
 }
 
 /* SET_PROTOCOL_FEATURES */
@@ -732,25 +727,12 @@ static int h_set_protocol_features(const req_ctx *c)
 }
 
 /* GET_QUEUE_NUM */
-static int h_get_queue_num(const req_ctx *c)
-{
-    vs_vhost_state *s = c->s;
-    vs_vhost_effect *fx = c->fx;
-    uint32_t req = c->m->request;
-    fx_reply(fx, req, VS_VHOST_P_U64);
-    fx->reply.p.u64 = s->cfg.num_queues;
-    return 0;
-}
+static int h_get_queue_num(const req_ctx *c) { return reply_u64(c, c->s->cfg.num_queues); }
 
 /* GET_MAX_MEM_SLOTS */
 static int h_get_max_mem_slots(const req_ctx *c)
 {
-    vs_vhost_state *s = c->s;
-    vs_vhost_effect *fx = c->fx;
-    uint32_t req = c->m->request;
-    fx_reply(fx, req, VS_VHOST_P_U64);
-    fx->reply.p.u64 = s->cfg.max_mem_slots;
-    return 0;
+    return reply_u64(c, c->s->cfg.max_mem_slots);
 }
 
 /* SET_VRING_ENABLE */
@@ -812,15 +794,7 @@ static int h_set_status(const req_ctx *c)
 }
 
 /* GET_STATUS */
-static int h_get_status(const req_ctx *c)
-{
-    vs_vhost_state *s = c->s;
-    vs_vhost_effect *fx = c->fx;
-    uint32_t req = c->m->request;
-    fx_reply(fx, req, VS_VHOST_P_U64);
-    fx->reply.p.u64 = s->status;
-    return 0;
-}
+static int h_get_status(const req_ctx *c) { return reply_u64(c, c->s->status); }
 
 /* SET_BACKEND_REQ_FD */
 static int h_set_backend_req_fd(const req_ctx *c)
@@ -875,14 +849,7 @@ static int hk_scsi_clear_endpoint(const req_ctx *c)
 }
 
 /* kernel SCSI_GET_ABI_VERSION */
-static int hk_scsi_get_abi_version(const req_ctx *c)
-{
-    vs_vhost_effect *fx = c->fx;
-    uint32_t req = c->m->request;
-    fx_reply(fx, req, VS_VHOST_P_U64);
-    fx->reply.p.u64 = 1;
-    return 0;
-}
+static int hk_scsi_get_abi_version(const req_ctx *c) { return reply_u64(c, 1); }
 
 static const req_handler user_handlers[VS_VHOST_USER_REQ_MAX] = {
     [VS_VHOST_USER_GET_FEATURES] = h_get_features,
