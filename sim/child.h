@@ -31,6 +31,13 @@ int vs_child_make_tmpdir(const char *who, const char *base, char *out, size_t n,
 /* The stale-directory sweep alone (tests). Returns how many directories it removed. */
 int vs_child_sweep_tmp(const char *who, const char *base);
 
+/* In a freshly forked child, before exec (async-signal-safe only): its own process group,
+ * death with the parent (PR_SET_PDEATHSIG; exits 126 if the parent is already gone),
+ * default signal dispositions, stdin from devnull (if >= 0), stdout and stderr to out_fd,
+ * every other descriptor close-on-exec. The caller then clears CLOEXEC on what the child
+ * must keep and unblocks signals. */
+void vs_child_exec_prepare(pid_t parent, int devnull, int out_fd);
+
 /* Removes dir's registered files and dir (async-signal-safe). */
 void vs_child_remove_files(const char *dir, const char *const *files);
 

@@ -14,7 +14,6 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -256,21 +255,8 @@ static int start_build_argv(vs_qemu *q, const vs_qemu_opts *o, const char *bin,
 static _Noreturn void start_child(const vs_qemu_opts *o, const char *bin, char *const argv[],
                                   int devnull, int err_fd, int wfd, pid_t parent)
 {
-    setpgid(0, 0);
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent)
-        _exit(126);
-    for (int s = 1; s < NSIG; s++)
-        if (s != SIGKILL && s != SIGSTOP)
-            signal(s, SIG_DFL);
-    if (devnull >= 0)
-        dup2(devnull, 0);
-    dup2(err_fd, 1);
-    dup2(err_fd, 2);
-    /* everything else close-on-exec, except guest RAM and keep_fds */
-    if (close_range(3, ~0u, CLOSE_RANGE_CLOEXEC) != 0)
-        for (int fd = 3; fd < 4096; fd++)
-            fcntl(fd, F_SETFD, FD_CLOEXEC);
+    vs_child_exec_prepare(parent, devnull, err_fd);
+    /* kept across exec: guest RAM and keep_fds */
     fcntl(o->mem_fd, F_SETFD, 0);
     for (size_t i = 0; i < o->n_keep_fds; i++)
         fcntl(o->keep_fds[i], F_SETFD, 0);

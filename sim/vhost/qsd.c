@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -192,20 +191,7 @@ static int spawn(vs_qsd *q, vs_err *e)
     pthread_sigmask(SIG_SETMASK, &all, &old);
     pid_t pid = fork();
     if (pid == 0) {
-        setpgid(0, 0);
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-            _exit(126);
-        for (int s = 1; s < NSIG; s++)
-            if (s != SIGKILL && s != SIGSTOP)
-                signal(s, SIG_DFL);
-        if (devnull >= 0)
-            dup2(devnull, 0);
-        dup2(err_fd, 1);
-        dup2(err_fd, 2);
-        if (close_range(3, ~0u, CLOSE_RANGE_CLOEXEC) != 0)
-            for (int fd = 3; fd < 4096; fd++)
-                fcntl(fd, F_SETFD, FD_CLOEXEC);
+        vs_child_exec_prepare(parent, devnull, err_fd);
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
