@@ -6,13 +6,6 @@
 
 #include "conformance/monitor_int.h"
 
-static void copy_str(char *dst, size_t n, const char *src)
-{
-    if (!n)
-        return;
-    snprintf(dst, n, "%s", src ? src : "");
-}
-
 void bad(vs_monitors *m, unsigned c, int k, ctx cx, const char *expected, const char *fmt, ...)
 {
     vs_evidence ev;

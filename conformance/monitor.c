@@ -13,12 +13,6 @@
 
 #include "conformance/monitor_dev.h"
 
-static void copy_str(char *dst, size_t n, const char *src)
-{
-    if (n)
-        snprintf(dst, n, "%s", src ? src : "");
-}
-
 /* ------------------------------------------------------------ public */
 
 int vs_monitors_create(vs_monitors **out, vs_gmem *gm, uint32_t device_id, unsigned roles,

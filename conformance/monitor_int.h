@@ -359,6 +359,13 @@ static inline bool ld16(vs_monitors *m, uint64_t gpa, uint16_t *v)
     return vs_gmem_ld16(m->gm, gpa, v, NULL) == 0;
 }
 
+/* Bounded copy of a possibly NULL string (evidence and scenario names). */
+static inline void copy_str(char *dst, size_t n, const char *src)
+{
+    if (n)
+        snprintf(dst, n, "%s", src ? src : "");
+}
+
 static inline bool q_split(const qstate *q) { return q->l.format == VS_RING_SPLIT; }
 
 /* A split ring's flags word (used.flags or avail.flags at gpa): 0 with EVENT_IDX
