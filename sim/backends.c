@@ -94,6 +94,11 @@ static int build_qemu_vhost(vs_run_ctx *c, const char *sock, vs_err *e)
     return start_qemu(c, args, e);
 }
 
+vs_qmp *vs_backend_qmp(vs_run_ctx *c)
+{
+    return c && c->t && vs_qemu_transport_is(c->t) ? vs_qemu_transport_qmp(c->t) : NULL;
+}
+
 /* ------------------------------------------------------------------ vhost-user */
 
 /* The device lives in another process that maps our guest RAM memfd. `qsd` starts
