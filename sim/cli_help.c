@@ -21,6 +21,8 @@ static const char run_options[] =
     "                       as for QEMU, deterministic)\n"
     "  --seed N             override every scenario's seed\n"
     "  --trace FILE         write every event as JSON Lines\n"
+    "  --trace-format F     jsonl (default) or chrome: Chrome Trace Event JSON that\n"
+    "                       Perfetto and chrome://tracing open (a track per queue)\n"
     "  --report DIR         write results.json, junit.xml, results.ktap, report.html\n"
     "  --mutant NAME        run against a deliberately broken device (see `mutants`)\n"
     "  --expected FILE      known non-conformances of the back-end (XFAIL, with the\n"

@@ -24,6 +24,7 @@
 #include "virtiosim/report.h"
 #include "virtiosim/runner.h"
 #include "virtiosim/scenario.h"
+#include "virtiosim/trace.h"
 #include "virtiosim/version.h"
 #include "virtiosim/virtio.h"
 
@@ -155,6 +156,7 @@ typedef struct run_cli {
     vs_expected *expected;
     const char *report_dir;
     const char *trace_path;
+    bool trace_chrome;          /* --trace-format chrome */
     const char *suite;
     int quiet, verbose;
     unsigned shard_k, shard_n;  /* --shard K/N (shard_n 0: the whole list) */
@@ -480,6 +482,20 @@ static int load_selected(const run_cli *rc, const strlist *files, run_state *st)
     return code;
 }
 
+/* Ends the Chrome document (if any) and closes the trace file; <0 if writing failed. */
+static int close_trace(FILE *trace, vs_chrome_trace *chrome, const char *path)
+{
+    vs_err e = {0};
+    int rc = vs_chrome_trace_close(chrome, &e);
+    if (rc < 0)
+        fprintf(stderr, "virtiosim: %s: %s\n", path, e.msg);
+    if (trace && fclose(trace) != 0) {
+        fprintf(stderr, "virtiosim: %s: %s\n", path, strerror(errno));
+        rc = -1;
+    }
+    return rc;
+}
+
 static int run_loop(run_cli *rc, run_state *st)
 {
     FILE *trace = NULL;
@@ -488,6 +504,17 @@ static int run_loop(run_cli *rc, run_state *st)
         return EXIT_USAGE;
     }
     rc->o.trace = trace;
+    vs_chrome_trace *chrome = NULL;
+    if (trace && rc->trace_chrome) {
+        vs_err ce = {0};
+        if (vs_chrome_trace_open(trace, &chrome, &ce) < 0) {
+            fprintf(stderr, "virtiosim: %s: %s\n", rc->trace_path, ce.msg);
+            fclose(trace);
+            return EXIT_USAGE;
+        }
+        rc->o.chrome = chrome;
+        rc->o.trace = NULL;
+    }
     rc->o.progress = !rc->quiet && isatty(STDERR_FILENO);
     rc->o.stop = &g_interrupted;
     rc->o.verbose = rc->verbose;
@@ -505,8 +532,7 @@ static int run_loop(run_cli *rc, run_state *st)
     vs_err e = {0};
     if (vs_results_create(&st->agg, &e) < 0) {
         fprintf(stderr, "virtiosim: %s\n", e.msg);
-        if (trace)
-            fclose(trace);
+        close_trace(trace, chrome, rc->trace_path);
         return EXIT_INFRA;
     }
     if (rc->shard_n && !rc->quiet)
@@ -537,8 +563,8 @@ static int run_loop(run_cli *rc, run_state *st)
     }
     if (rc->json)
         print_json_summary(rc, st, exit_code);
-    if (trace)
-        fclose(trace);
+    if (close_trace(trace, chrome, rc->trace_path) < 0 && exit_code == EXIT_PASS)
+        exit_code = EXIT_INFRA;
     return exit_code;
 }
 
@@ -570,13 +596,14 @@ static int run_files(run_cli *rc, const strlist *files)
     return exit_code;
 }
 
-enum { OPT_BACKEND = 1000, OPT_SEED, OPT_TRACE, OPT_REPORT, OPT_MUTANT, OPT_QEMU, OPT_QEMU_SAME_CPU, OPT_EXPECTED,
+enum { OPT_BACKEND = 1000, OPT_SEED, OPT_TRACE, OPT_TRACE_FORMAT, OPT_REPORT, OPT_MUTANT, OPT_QEMU, OPT_QEMU_SAME_CPU, OPT_EXPECTED,
        OPT_TRANSPORT, OPT_SHARD, OPT_FILTER, OPT_LIST, OPT_JSON };
 
 static const struct option run_options[] = {
     {"backend", required_argument, NULL, OPT_BACKEND},
     {"seed", required_argument, NULL, OPT_SEED},
     {"trace", required_argument, NULL, OPT_TRACE},
+    {"trace-format", required_argument, NULL, OPT_TRACE_FORMAT},
     {"report", required_argument, NULL, OPT_REPORT},
     {"mutant", required_argument, NULL, OPT_MUTANT},
     {"qemu", required_argument, NULL, OPT_QEMU},
@@ -663,6 +690,14 @@ static int parse_run_options(int argc, char **argv, run_cli *rc)
         case OPT_LIST: rc->list = true; break;
         case OPT_JSON: rc->json = true; break;
         case OPT_TRACE: rc->trace_path = optarg; break;
+        case OPT_TRACE_FORMAT:
+            if (strcmp(optarg, "jsonl") != 0 && strcmp(optarg, "chrome") != 0) {
+                fprintf(stderr, "virtiosim: --trace-format is jsonl or chrome, not '%s'\n",
+                        optarg);
+                return -1;
+            }
+            rc->trace_chrome = strcmp(optarg, "chrome") == 0;
+            break;
         case OPT_REPORT: rc->report_dir = optarg; break;
         case OPT_MUTANT:
             if (!(rc->o.mutant = vs_mutant_find(optarg))) {

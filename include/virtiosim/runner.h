@@ -48,6 +48,8 @@ typedef struct vs_run_opts {
     bool seed_set;
     uint64_t seed;             /* overrides the scenario's seed when seed_set */
     FILE *trace;               /* JSON Lines trace of every event, or NULL */
+    struct vs_chrome_trace *chrome; /* the same as Chrome Trace Event JSON, or NULL
+                                  (virtiosim/trace.h) */
     const vs_mutant *mutant;   /* NULL in production */
     bool progress;             /* progress line on stderr for long workloads */
     bool verbose;              /* step-by-step lines on stderr */
