@@ -58,6 +58,16 @@ typedef struct strlist {
     size_t n, cap;
 } strlist;
 
+static int strlist_add(strlist *l, const char *s);
+/* Adds s unless the list holds it already. */
+static int strlist_add_once(strlist *l, const char *s)
+{
+    for (size_t k = 0; k < l->n; k++)
+        if (strcmp(l->v[k], s) == 0)
+            return 0;
+    return strlist_add(l, s);
+}
+
 static int strlist_add(strlist *l, const char *s)
 {
     if (l->n == l->cap) {
@@ -1178,7 +1188,7 @@ static void append(char *buf, size_t len, const char *s)
     strncat(buf, s, len - strlen(buf) - 1);
 }
 
-static int run_mutant(const vs_mutant *mu, const strlist *files, bool *ok)
+static int run_mutant(const vs_mutant *mu, const strlist *files, bool judge_driver, bool *ok)
 {
     bool correct_failed = false;
     vs_results *agg = NULL;
@@ -1192,14 +1202,15 @@ static int run_mutant(const vs_mutant *mu, const strlist *files, bool *ok)
             vs_results_destroy(agg);
             return EXIT_USAGE;
         }
-        vs_run_opts o = {.backend = "ref", .mutant = mu};
+        vs_run_opts o = {.backend = "ref", .mutant = mu, .judge_driver = judge_driver};
         vs_scenario_result r;
         int rr = vs_run_scenario(s, &o, &r, &e);
         if (rr == 0 && r.conformance)
             vs_results_merge(agg, r.conformance, &e);
         /* The correct device must also pass every step, not just every statement. */
         if (!mu && (rr < 0 || (r.verdict != VS_SCN_PASS && r.verdict != VS_SCN_SKIPPED))) {
-            printf("BAD  (correct device) %s: %s\n", s->name, rr < 0 ? e.msg : r.message);
+            printf("BAD  (correct %s) %s: %s\n", judge_driver ? "driver" : "device", s->name,
+                   rr < 0 ? e.msg : r.message);
             correct_failed = true;
         }
         vs_scenario_result_clear(&r);
@@ -1224,8 +1235,11 @@ static int run_mutant(const vs_mutant *mu, const strlist *files, bool *ok)
             append(missing, sizeof missing, cr->check->name);
     }
     *ok = !unexpected[0] && !missing[0] && !correct_failed;
-    printf("%-4s %-28s %s\n", *ok ? "ok" : "BAD", mu ? mu->name : "(correct device)",
-           mu ? mu->what : "no statement fails, no check sees a violation");
+    printf("%-4s %-28s %s\n", *ok ? "ok" : "BAD",
+           mu ? mu->name : judge_driver ? "(correct driver)" : "(correct device)",
+           mu ? mu->what : judge_driver ? "no statement of either role fails on the driver "
+                                          "mutants' scenarios"
+                                        : "no statement fails, no check sees a violation");
     if (missing[0])
         printf("     did not fail:%s\n", missing);
     if (unexpected[0])
@@ -1242,7 +1256,7 @@ static int cmd_mutants(int argc, char **argv)
         return EXIT_USAGE;
     }
     int bad = 0;
-    strlist all = {0};
+    strlist all = {0}, drv = {0};
     for (size_t m = 0; m < vs_mutant_count(); m++) {
         const vs_mutant *mu = vs_mutant_at(m);
         strlist files = {0};
@@ -1256,25 +1270,29 @@ static int cmd_mutants(int argc, char **argv)
                 return EXIT_USAGE;
             }
             strlist_add(&files, path);
-            bool seen = false;
-            for (size_t k = 0; k < all.n; k++)
-                seen |= strcmp(all.v[k], path) == 0;
-            if (!seen)
-                strlist_add(&all, path);
+            strlist_add_once(vs_mutant_is_driver(mu) ? &drv : &all, path);
         }
         bool ok;
-        int rc = run_mutant(mu, &files, &ok);
+        int rc = run_mutant(mu, &files, false, &ok);
         strlist_free(&files);
-        if (rc != EXIT_PASS)
+        if (rc != EXIT_PASS) {
+            strlist_free(&all);
+            strlist_free(&drv);
             return rc;
+        }
         bad += !ok;
     }
-    bool ok;
-    int rc = run_mutant(NULL, &all, &ok);
+    /* The correct device over every device mutant's scenarios, and the correct driver,
+     * judged in both roles, over the driver mutants' ones. */
+    bool ok, dok = true;
+    int rc = run_mutant(NULL, &all, false, &ok);
+    if (rc == EXIT_PASS && drv.n)
+        rc = run_mutant(NULL, &drv, true, &dok);
     strlist_free(&all);
+    strlist_free(&drv);
     if (rc != EXIT_PASS)
         return rc;
-    bad += !ok;
+    bad += !ok + !dok;
     printf("%zu mutants + the correct device: %d wrong\n", vs_mutant_count(), bad);
     return bad ? EXIT_FAILED : EXIT_PASS;
 }

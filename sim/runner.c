@@ -195,7 +195,9 @@ static int attach_observers(vs_run_ctx *c, uint64_t pool, vs_err *e)
     if (rc == 0 && c->trace)
         rc = vs_trace_attach(c->trace, &c->bus, e);
     if (rc == 0 && !o->bare)
-        rc = vs_monitors_create(&c->mon, c->gm, s->device_id, VS_ROLE_DEVICE, e);
+        rc = vs_monitors_create(&c->mon, c->gm, s->device_id,
+                                o->judge_driver || vs_mutant_is_driver(o->mutant)
+                                    ? VS_ROLE_BOTH : VS_ROLE_DEVICE, e);
     if (rc == 0 && c->mon) {
         vs_monitors_set_scenario(c->mon, s->name);
         vs_monitors_set_interrupts_observable(c->mon, s->driver.interrupts != VS_IRQ_POLL);
@@ -246,6 +248,10 @@ static int create_driver(vs_run_ctx *c, uint64_t pool, vs_err *e)
     dopts.timeout_ns = c->real ? 20ull * 1000000000ull : VS_RUN_STEP_TIMEOUT_NS;
     /* ^C / SIGTERM end a wait on a real back-end within this, whatever its transport. */
     dopts.wait_slice_ns = c->real ? 200ull * 1000000ull : 0;
+    if (c->o->mutant) {
+        dopts.mutations = c->o->mutant->drv_mutations;
+        dopts.dev_mutations = c->o->mutant->drv_dev_mutations;
+    }
     dopts.on_result = request_done;
     dopts.on_result_opaque = c;
     return vs_driver_create(&c->d, c->t, &dopts, &c->bus, vs_run_now, c, e);

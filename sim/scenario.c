@@ -430,6 +430,18 @@ VS_PARSER(vs_scn_extra_features)
     return r;
 }
 
+VS_PARSER(vs_scn_withhold_features)
+{
+    uint64_t f;
+    int r = vs_ld_features(L, v, &f);
+    if (r == 0 && (f & (VS_BIT(24) - 1)))
+        return vs_ld_fail(L, v, "withhold_features takes device-independent bits (24 and up), "
+                                "such as RING_PACKED; leave %s features out of 'features'",
+                          L->dev->name);
+    S->withheld_features = f;
+    return r;
+}
+
 /* `device:`: kind, then the device's own keys. */
 PARSER(top_device)
 {

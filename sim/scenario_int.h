@@ -57,6 +57,7 @@ const yaml_node_t *vs_ld_get(vs_loader *L, const yaml_node_t *map, const char *k
 VS_PARSER(vs_scn_num_queues);
 VS_PARSER(vs_scn_queue_size);
 VS_PARSER(vs_scn_extra_features);
+VS_PARSER(vs_scn_withhold_features);
 /* `queue:` of a step (ctx: the vs_step). */
 VS_PARSER(vs_step_queue);
 

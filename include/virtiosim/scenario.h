@@ -36,6 +36,7 @@ typedef struct vs_scenario {
     uint16_t num_queues;        /* device.num_queues */
     uint32_t queue_size;        /* device.queue_size: the device's maximum */
     uint64_t extra_features;    /* device-independent bits to offer (e.g. RING_RESET) */
+    uint64_t withheld_features; /* device-independent bits the device does not offer */
     void *dev_opts;             /* the device's own keys, owned by its step set */
     struct {
         uint64_t features;      /* accepted (the device's feature names) */
