@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct iot_q {
     uint64_t count;        /* the eventfd counter: notifications not read yet */
@@ -199,6 +200,17 @@ void vs_iot_stats(const vs_iot *t, vs_iothread_stats *out)
 {
     if (t)
         *out = t->st;
+}
+
+bool vs_iot_pending(const vs_iot *t, uint16_t q)
+{
+    return t && q < t->nq && t->q[q].count;
+}
+
+void vs_iot_stats_clear(vs_iot *t)
+{
+    if (t)
+        memset(&t->st, 0, sizeof t->st);
 }
 
 /* ------------------------------------------------------------------ life */

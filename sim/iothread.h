@@ -6,6 +6,7 @@
 #ifndef VS_IOTHREAD_H
 #define VS_IOTHREAD_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "virtiosim/error.h"
@@ -49,5 +50,8 @@ void vs_iot_drop(vs_iot *t, uint16_t q);
 /* Device reset: every signal dropped, every iothread back in its epoll wait. */
 void vs_iot_reset(vs_iot *t);
 void vs_iot_stats(const vs_iot *t, vs_iothread_stats *out);
+/* Queue q's eventfd has an unread count. */
+bool vs_iot_pending(const vs_iot *t, uint16_t q);
+void vs_iot_stats_clear(vs_iot *t);
 
 #endif

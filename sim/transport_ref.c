@@ -1010,6 +1010,20 @@ int vs_ref_iothread_stats(const vs_transport *t, vs_iothread_stats *out, vs_err 
     return 0;
 }
 
+void vs_ref_iothread_stats_clear(vs_transport *t)
+{
+    if (vs_ref_is(t))
+        vs_iot_stats_clear(TR(t)->iot);
+}
+
+bool vs_ref_notify_pending(const vs_transport *t, uint16_t q)
+{
+    if (!vs_ref_is(t))
+        return false;
+    const ref_tr *tr = (const ref_tr *)t;
+    return q < tr->nq && (tr->q[q].doorbell_h > 0 || vs_iot_pending(tr->iot, q));
+}
+
 uint64_t vs_ref_irqs_delivered(const vs_transport *t)
 {
     return vs_ref_is(t) ? ((const ref_tr *)t)->irqs : 0;

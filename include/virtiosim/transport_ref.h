@@ -190,8 +190,13 @@ int vs_ref_config_changed(vs_transport *t, vs_err *e);
 /* The iothreads' counters (notify VS_NOTIFY_IOTHREAD); -VS_ENOTSUP on the direct path.
  * For the PCI model transport, ask its device half (vs_pci_model_transport_device_half). */
 int vs_ref_iothread_stats(const vs_transport *t, vs_iothread_stats *out, vs_err *e);
+/* Zeroes them (the runner's expectations judge one stretch of a scenario at a time). */
+void vs_ref_iothread_stats_clear(vs_transport *t);
 
 /* Introspection for tests and the runner. */
+/* A notification of queue q has not reached its handler yet (a doorbell under way, or an
+ * eventfd count no iothread has read). */
+bool vs_ref_notify_pending(const vs_transport *t, uint16_t q);
 uint64_t vs_ref_irqs_delivered(const vs_transport *t);  /* since creation */
 uint32_t vs_ref_inflight(const vs_transport *t, uint16_t q); /* fetched, not completed */
 bool vs_ref_device_stopped(const vs_transport *t);       /* error path taken, no reset yet */
