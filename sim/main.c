@@ -606,8 +606,9 @@ static int run_files(run_cli *rc, const strlist *files)
     return exit_code;
 }
 
-enum { OPT_BACKEND = 1000, OPT_SEED, OPT_TRACE, OPT_TRACE_FORMAT, OPT_REPORT, OPT_MUTANT, OPT_QEMU, OPT_QEMU_SAME_CPU, OPT_EXPECTED,
-       OPT_TRANSPORT, OPT_SHARD, OPT_FILTER, OPT_LIST, OPT_JSON };
+enum { OPT_BACKEND = 1000, OPT_SEED, OPT_TRACE, OPT_TRACE_FORMAT, OPT_REPORT, OPT_MUTANT, OPT_QEMU,
+       OPT_QEMU_SAME_CPU, OPT_EXPECTED, OPT_TRANSPORT, OPT_SHARD, OPT_FILTER, OPT_LIST, OPT_JSON,
+       OPT_NOTIFY };
 
 static const struct option run_options[] = {
     {"backend", required_argument, NULL, OPT_BACKEND},
@@ -620,6 +621,7 @@ static const struct option run_options[] = {
     {"qemu-same-cpu", no_argument, NULL, OPT_QEMU_SAME_CPU},
     {"expected", required_argument, NULL, OPT_EXPECTED},
     {"transport", required_argument, NULL, OPT_TRANSPORT},
+    {"notify", required_argument, NULL, OPT_NOTIFY},
     {"shard", required_argument, NULL, OPT_SHARD},
     {"filter", required_argument, NULL, OPT_FILTER},
     {"list", no_argument, NULL, OPT_LIST},
@@ -657,6 +659,13 @@ static int parse_run_options(int argc, char **argv, run_cli *rc)
                 return -1;
             }
             rc->o.pci = strcmp(optarg, "pci") == 0;
+            break;
+        case OPT_NOTIFY: /* 1 + enum vs_notify_path */
+            if (strcmp(optarg, "direct") != 0 && strcmp(optarg, "iothread") != 0) {
+                fprintf(stderr, "virtiosim: --notify is direct or iothread\n");
+                return -1;
+            }
+            rc->o.notify = strcmp(optarg, "iothread") == 0 ? 2 : 1;
             break;
         case OPT_EXPECTED: {
             vs_err e = {0};
@@ -759,6 +768,11 @@ static int check_option_combinations(const run_cli *rc)
     if (rc->o.qemu_same_cpu && !qemu) {
         fprintf(stderr, "virtiosim: --qemu-same-cpu needs a QEMU back-end (--backend qemu or "
                         "qemu-vhost-user:SOCKET)\n");
+        return -1;
+    }
+    if (rc->o.notify && !ref) {
+        fprintf(stderr, "virtiosim: --notify needs --backend ref or pci (a real back-end "
+                        "has its own threads)\n");
         return -1;
     }
     if (rc->o.pci && !ref) {
@@ -1188,7 +1202,8 @@ static void append(char *buf, size_t len, const char *s)
     strncat(buf, s, len - strlen(buf) - 1);
 }
 
-static int run_mutant(const vs_mutant *mu, const strlist *files, bool judge_driver, bool *ok)
+static int run_mutant(const vs_mutant *mu, const strlist *files, int notify, bool judge_driver,
+                      bool *ok)
 {
     bool correct_failed = false;
     vs_results *agg = NULL;
@@ -1202,7 +1217,8 @@ static int run_mutant(const vs_mutant *mu, const strlist *files, bool judge_driv
             vs_results_destroy(agg);
             return EXIT_USAGE;
         }
-        vs_run_opts o = {.backend = "ref", .mutant = mu, .judge_driver = judge_driver};
+        vs_run_opts o = {.backend = "ref", .mutant = mu, .notify = notify,
+                         .judge_driver = judge_driver};
         vs_scenario_result r;
         int rr = vs_run_scenario(s, &o, &r, &e);
         if (rr == 0 && r.conformance)
@@ -1250,8 +1266,13 @@ static int run_mutant(const vs_mutant *mu, const strlist *files, bool judge_driv
 
 static int cmd_mutants(int argc, char **argv)
 {
-    (void)argv;
-    if (argc > 1) {
+    /* --notify iothread: the same table with the iothread notify path (1 + enum
+     * vs_notify_path; 0: the scenarios' own) */
+    int notify = 0;
+    if (argc == 3 && !strcmp(argv[1], "--notify") &&
+        (!strcmp(argv[2], "iothread") || !strcmp(argv[2], "direct")))
+        notify = !strcmp(argv[2], "iothread") ? 2 : 1;
+    else if (argc > 1) {
         vs_cli_usage(stderr, "mutants");
         return EXIT_USAGE;
     }
@@ -1273,7 +1294,7 @@ static int cmd_mutants(int argc, char **argv)
             strlist_add_once(vs_mutant_is_driver(mu) ? &drv : &all, path);
         }
         bool ok;
-        int rc = run_mutant(mu, &files, false, &ok);
+        int rc = run_mutant(mu, &files, notify, false, &ok);
         strlist_free(&files);
         if (rc != EXIT_PASS) {
             strlist_free(&all);
@@ -1285,9 +1306,9 @@ static int cmd_mutants(int argc, char **argv)
     /* The correct device over every device mutant's scenarios, and the correct driver,
      * judged in both roles, over the driver mutants' ones. */
     bool ok, dok = true;
-    int rc = run_mutant(NULL, &all, false, &ok);
+    int rc = run_mutant(NULL, &all, notify, false, &ok);
     if (rc == EXIT_PASS && drv.n)
-        rc = run_mutant(NULL, &drv, true, &dok);
+        rc = run_mutant(NULL, &drv, notify, true, &dok);
     strlist_free(&all);
     strlist_free(&drv);
     if (rc != EXIT_PASS)

@@ -70,6 +70,8 @@ typedef struct vs_run_opts {
     bool no_trace;             /* monitors and timeline but no trace or digest (benchmarks:
                                   times the monitors alone) */
     const volatile int *stop;  /* set by a signal handler: end the scenario early */
+    int notify;                /* --notify: 0 the scenario's notify path, else 1 +
+                                  enum vs_notify_path (in-process back-ends) */
 } vs_run_opts;
 
 

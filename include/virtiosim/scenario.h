@@ -59,6 +59,14 @@ typedef struct vs_scenario {
         enum vs_scenario_dist dist;
         uint64_t a_ns, b_ns;    /* fixed: a; uniform: [a,b]; exponential: mean a */
     } timing;
+    /* transport: {notify: iothread, iothread: {...}} (in-process back-end) */
+    struct {
+        int notify;             /* enum vs_notify_path (transport_ref.h) */
+        uint16_t threads;
+        enum vs_scenario_dist dist;   /* wake-up latency, spelled like timing.service */
+        uint64_t a_ns, b_ns;
+        uint64_t handler_ns;    /* per chain fetched */
+    } iothread;
     vs_step *steps;
     unsigned nsteps;
 } vs_scenario;
