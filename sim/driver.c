@@ -922,8 +922,8 @@ int vs__drv_publish_kick(vs_driver *d, uint16_t qi, vs_err *e)
     vs_event ev = {.kind = VS_EV_PUBLISH, .queue = qi, .idx = vs_vq_drv_avail_idx(q->vq)};
     vs__drv_emit(d, &ev);
     bool needed = vs_vq_drv_kick_needed(q->vq);
-    if (mut(d, VS_DRV_MUT_NO_KICK))
-        needed = false;
+    if (mut(d, VS_DRV_MUT_NO_KICK) || mut(d, VS_DRV_MUT_KICK_ALWAYS))
+        needed = mut(d, VS_DRV_MUT_KICK_ALWAYS);
     if (needed) {
         d->c.kicks++;
         emit_simple(d, VS_EV_KICK, qi, 0);

@@ -79,6 +79,11 @@ static const vs_mutant driver_mutants[] = {
      .fails = L("split.driver.avail-notif-suppression.5",
                 "split.driver.avail-notif-suppression.6"),
      .checks = L("kick-when-needed"), .scenarios = clean_split},
+    {.name = "drv-kick-always", .what = "driver: notifies although the device suppressed it",
+     .drv_mutations = VS_DRV_MUT_KICK_ALWAYS,
+     .fails = L("split.driver.avail-notif-suppression.7"), .checks = L("kick-only-when-needed"),
+     /* only a device that lets avail_event lag gives a notification to suppress */
+     .scenarios = L("scenarios/driver/clean-split-iothread.yaml")},
 };
 
 const struct vs_mutant_set vs_driver_mutant_set = {

@@ -121,6 +121,7 @@ enum vs_drv_mutation {
     VS_DRV_MUT_NO_KICK = 1u << 12,            /* never notifies */
     VS_DRV_MUT_FAILED_NO_RESET = 1u << 13,    /* sets FAILED, then initializes again
                                                  without a reset */
+    VS_DRV_MUT_KICK_ALWAYS = 1u << 14,        /* notifies when the device suppressed it */
 };
 
 /* Defaults: the personality's features, split, max queue size, 1 queue, MSI-X, direct
