@@ -432,6 +432,8 @@ static uint64_t mutate_features(const vs_driver *d, uint64_t neg, uint64_t offer
         neg |= VS_BIT(45);
     if (mut(d, VS_DRV_MUT_DECLINE_VERSION_1))
         neg &= ~VS_BIT(VS_F_VERSION_1);
+    if (mut(d, VS_DRV_MUT_INDIRECT_UNNEGOTIATED))
+        neg &= ~VS_BIT(VS_F_INDIRECT_DESC);
     return neg;
 }
 
@@ -484,6 +486,8 @@ int vs_driver_negotiate(vs_driver *d, vs_err *e)
         return fail(d, rc, e);
     if ((rc = vs_driver_write_features_raw(d, mutate_features(d, neg, offered), e)) < 0)
         return fail(d, rc, e);
+    if (mut(d, VS_DRV_MUT_INDIRECT_UNNEGOTIATED)) /* ... and uses it all the same */
+        d->features |= neg & VS_BIT(VS_F_INDIRECT_DESC);
     if ((rc = vs_driver_set_status(d, VS_STATUS_FEATURES_OK, e)) < 0)
         return fail(d, rc, e);
     uint8_t s;
@@ -1059,6 +1063,16 @@ static unsigned layout_flags(const vs_driver *d)
            (d->o.chain_layout & VS_DRV_LAYOUT_DIRECT_FIRST ? VS_ADD_DIRECT_FIRST : 0u);
 }
 
+/* The chain shapes a driver mutant builds (split). */
+static unsigned mutant_add_flags(const vs_driver *d)
+{
+    if (!d->o.mutations || d->o.ring != VS_RING_SPLIT)
+        return 0;
+    return (mut(d, VS_DRV_MUT_WRITABLE_FIRST) ? VS_ADD_MUT_WRITABLE_FIRST : 0) |
+           (mut(d, VS_DRV_MUT_INDIRECT_NEXT) ? VS_ADD_MUT_INDIRECT_NEXT : 0) |
+           (mut(d, VS_DRV_MUT_NESTED_INDIRECT) ? VS_ADD_MUT_NESTED_INDIRECT : 0);
+}
+
 int vs__drv_req_commit(vs_driver *d, vs_drv_req *rq, bool indirect, bool defer, vs_err *e)
 {
     int rc = vs__drv_depth_check(d, rq->q, e);
@@ -1068,7 +1082,8 @@ int vs__drv_req_commit(vs_driver *d, vs_drv_req *rq, bool indirect, bool defer, 
         return rc;
     vs_drv_queue *q = &d->q[rq->q];
     rc = vs_vq_drv_add(q->vq, rq->seg, rq->n_out, rq->nseg - rq->n_out,
-                       indirect ? VS_ADD_INDIRECT | layout_flags(d) : 0, rq, e);
+                       (indirect ? VS_ADD_INDIRECT | layout_flags(d) : 0) | mutant_add_flags(d),
+                       rq, e);
     if (rc < 0)
         return rc;
     rq->id = rc;

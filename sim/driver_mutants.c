@@ -10,6 +10,7 @@
 #define L(...) ((const char *const[]){__VA_ARGS__, NULL})
 
 static const char *const *const clean_split = L("scenarios/driver/clean-split.yaml");
+static const char *const *const clean_indirect = L("scenarios/driver/clean-split-indirect.yaml");
 static const char *const *const clean_both = L("scenarios/driver/clean-split.yaml",
                                                "scenarios/blk/packed-rw.yaml");
 
@@ -84,6 +85,27 @@ static const vs_mutant driver_mutants[] = {
      .fails = L("split.driver.avail-notif-suppression.7"), .checks = L("kick-only-when-needed"),
      /* only a device that lets avail_event lag gives a notification to suppress */
      .scenarios = L("scenarios/driver/clean-split-iothread.yaml")},
+    {.name = "drv-writable-first", .what = "driver: writable descriptors before readable ones",
+     .drv_mutations = VS_DRV_MUT_WRITABLE_FIRST,
+     .fails = L("split.driver.message-framing.1"), .checks = L("chain-shape"),
+     .scenarios = clean_split},
+    {.name = "drv-indirect-next", .what = "driver: NEXT beside INDIRECT on one descriptor",
+     .drv_mutations = VS_DRV_MUT_INDIRECT_NEXT,
+     .fails = L("split.driver.indirect.4"), .checks = L("chain-shape"),
+     /* NEXT sends the walk on into descriptor 0 and round again: what the device is then
+        shown is a loop, longer than the queue, its writable entries before readable ones */
+     .also = L("split.driver.desc-table.1", "split.driver.indirect.3",
+               "split.driver.message-framing.1"),
+     .scenarios = clean_indirect},
+    {.name = "drv-nested-indirect", .what = "driver: INDIRECT on an entry of an indirect table",
+     .drv_mutations = VS_DRV_MUT_NESTED_INDIRECT,
+     .fails = L("split.driver.indirect.2"), .checks = L("chain-shape"),
+     .scenarios = clean_indirect},
+    {.name = "drv-indirect-unnegotiated",
+     .what = "driver: indirect tables without INDIRECT_DESC negotiated",
+     .drv_mutations = VS_DRV_MUT_INDIRECT_UNNEGOTIATED,
+     .fails = L("split.driver.indirect.1"), .checks = L("chain-shape"),
+     .scenarios = clean_indirect},
 };
 
 const struct vs_mutant_set vs_driver_mutant_set = {
