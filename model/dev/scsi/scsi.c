@@ -34,7 +34,8 @@
  *   - OVERRUN: the CDB needs more data than the buffers hold (nothing executed);
  *   - ABORTED / RESET: held commands ended by ABORT TASK (SET) / CLEAR TASK SET, and by
  *     LOGICAL UNIT RESET / I_T NEXUS RESET / device reset (commands outstanding at a
- *     device reset are completed with RESET before the queues go);
+ *     device reset are completed with RESET before the queues go; a reset of one queue
+ *     only makes the device forget that queue's held commands);
  *   - BUSY, TRANSPORT_FAILURE, TARGET_FAILURE, NEXUS_FAILURE, FAILURE: injected by the
  *     host (vs_scsi_inject_response);
  *   - OK otherwise, with the target's SAM status and fixed sense. The sense field gets
@@ -441,15 +442,15 @@ static uint32_t scsi_queue_max_size(vs_device *d, uint16_t q)
     return q < scsi_num_queues(d) ? to_scsi(d)->o.queue_size : 0;
 }
 
+/* Device reset (q < 0): commands must be completed before it, with RESET (a mutant
+ * forgets them); eventq buffers are not commands and are forgotten. A reset of one queue
+ * (VIRTIO_F_RING_RESET) takes its chains away from the device: forgotten. */
 static void scsi_drain(vs_device *d, int32_t q)
 {
     scsi_dev *s = to_scsi(d);
-    if (q < 0 || q >= VS_SCSI_Q_REQ0) {
-        /* Commands must be completed before a reset: RESET (a mutant forgets them). */
-        if (!smut(s, VS_SCSI_MUT_RESET_DROPS_PENDING))
-            vs__scsi_held_finish_queue(s, q, VS_SCSI_S_RESET);
-        vs__scsi_held_forget_queue(s, q);
-    }
+    if (q < 0 && !smut(s, VS_SCSI_MUT_RESET_DROPS_PENDING))
+        vs__scsi_held_finish_queue(s, -1, VS_SCSI_S_RESET);
+    vs__scsi_held_forget_queue(s, q);
     if (q < 0 || q == VS_SCSI_Q_EVENT)
         vs__scsi_events_forget(s);
 }

@@ -596,8 +596,12 @@ void vs__scsi_tgt_exec(scsi_tgt *t, uint8_t target, uint16_t lun, bool report_lu
     if (report_luns) {
         if (io->cdb[0] == VS_SCSI_REPORT_LUNS)
             return vs__scsi_cmd_report_luns(t, target, io);
-        if (io->cdb[0] == VS_SCSI_INQUIRY)
-            return vs__scsi_cmd_inquiry(t, NULL, io);
+        if (io->cdb[0] == VS_SCSI_INQUIRY) {
+            vs__scsi_cmd_inquiry(t, NULL, io);
+            if (io->in_len && !(io->cdb[1] & 1))
+                io->in[0] = 0x1e; /* well-known logical unit */
+            return;
+        }
         if (io->cdb[0] == VS_SCSI_TEST_UNIT_READY || io->cdb[0] == VS_SCSI_REQUEST_SENSE)
             return vs__scsi_io_data(io, NULL, 0, 0);
         return vs__scsi_io_check(io, VS_SCSI_SK_ILLEGAL_REQUEST, VS_SCSI_ASC_INVALID_OPCODE);

@@ -425,6 +425,14 @@ START_TEST(inquiry_vpd_report_luns)
     ck_assert_int_eq(run(d, RQ, &c), 0);
     good(&c);
     ck_assert_uint_eq(vs_scsi_be32_get(c.din), 16);
+    memset(c.cdb, 0, sizeof c.cdb);
+    c.cdb[0] = VS_SCSI_INQUIRY;
+    c.cdb[4] = 36;
+    ck_assert_int_eq(run(d, RQ, &c), 0);
+    good(&c);
+    ck_assert_uint_eq(c.din[0], 0x1e); /* well-known logical unit */
+    memset(c.cdb, 0, sizeof c.cdb);
+    c.cdb[0] = VS_SCSI_REPORT_LUNS;
     /* allocation length below 16 */
     c.lun_raw = NULL;
     vs_scsi_be32_put(c.cdb + 6, 8);
