@@ -414,6 +414,11 @@ enum vs_scsi_mutation {
     VS_SCSI_MUT_LUN_RESET_KEEPS = 1u << 14,   /* LOGICAL UNIT RESET leaves held commands
                                                  pending */
     VS_SCSI_MUT_NO_UA_AFTER_RESET = 1u << 15, /* no unit attention after a reset TMF */
+    VS_SCSI_MUT_BAD_DEFAULTS = 1u << 16,      /* sense_size 64 / cdb_size 16 at power-on
+                                                 and after reset */
+    VS_SCSI_MUT_ABORT_KEEPS = 1u << 17,       /* ABORT TASK (SET) leaves the command pending */
+    VS_SCSI_MUT_EVENT_OVERSIZE = 1u << 18,    /* events fill 24 bytes (> event_info_size)
+                                                 when the buffer has room */
 };
 
 #define VS_SCSI_MAX_LUNS 64u

@@ -455,16 +455,21 @@ static void scsi_drain(vs_device *d, int32_t q)
         vs__scsi_events_forget(s);
 }
 
+static void set_defaults(scsi_dev *s)
+{
+    bool bad = smut(s, VS_SCSI_MUT_BAD_DEFAULTS);
+    s->sense_size = bad ? 64 : VS_SCSI_SENSE_SIZE_DEFAULT;
+    s->cdb_size = bad ? 16 : VS_SCSI_CDB_SIZE_DEFAULT;
+}
+
 static void scsi_reset(vs_device *d)
 {
     scsi_dev *s = to_scsi(d);
     vs__scsi_held_forget_queue(s, -1);
     vs__scsi_events_forget(s);
     s->missed = false;
-    if (!smut(s, VS_SCSI_MUT_RESET_KEEPS_SIZES)) {
-        s->sense_size = VS_SCSI_SENSE_SIZE_DEFAULT;
-        s->cdb_size = VS_SCSI_CDB_SIZE_DEFAULT;
-    }
+    if (!smut(s, VS_SCSI_MUT_RESET_KEEPS_SIZES))
+        set_defaults(s);
     for (unsigned i = 0; i < s->tgt.n; i++) {
         s->tgt.lu[i]->an_subscribed = 0;
         s->tgt.lu[i]->prevent = false;
@@ -561,8 +566,7 @@ int vs_scsi_create(vs_device **out, vs_gmem *gm, const vs_scsi_opts *opts, vs_er
     s->dev.ops = &scsi_ops;
     s->dev.gm = gm;
     s->dev.mutations = o.mutations;
-    s->sense_size = VS_SCSI_SENSE_SIZE_DEFAULT;
-    s->cdb_size = VS_SCSI_CDB_SIZE_DEFAULT;
+    set_defaults(s);
     vs__scsi_tgt_init(&s->tgt, e);
     for (unsigned i = 0; i < o.nluns; i++) {
         int rc = vs__scsi_tgt_add(&s->tgt, &o.luns[i], e);

@@ -201,11 +201,11 @@ static uint8_t tmf_run(scsi_dev *s, const vs_scsi_tmf_req *t)
         return r;
     switch (t->subtype) {
     case VS_SCSI_T_TMF_ABORT_TASK:
-        vs__scsi_held_finish(s, a.target, a.lun, false, t->id, VS_SCSI_S_ABORTED);
-        return VS_SCSI_S_FUNCTION_COMPLETE;
     case VS_SCSI_T_TMF_ABORT_TASK_SET:
     case VS_SCSI_T_TMF_CLEAR_TASK_SET:
-        vs__scsi_held_finish(s, a.target, a.lun, true, 0, VS_SCSI_S_ABORTED);
+        if (!smut(s, VS_SCSI_MUT_ABORT_KEEPS))
+            vs__scsi_held_finish(s, a.target, a.lun, t->subtype != VS_SCSI_T_TMF_ABORT_TASK,
+                                 t->id, VS_SCSI_S_ABORTED);
         return VS_SCSI_S_FUNCTION_COMPLETE;
     case VS_SCSI_T_TMF_LOGICAL_UNIT_RESET:
     case VS_SCSI_T_TMF_I_T_NEXUS_RESET:

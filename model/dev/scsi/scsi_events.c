@@ -19,9 +19,10 @@ static int put_event(scsi_dev *s, const vs_chain *c, uint64_t in, vs_scsi_event 
         ev->event |= VS_SCSI_T_EVENTS_MISSED;
         s->missed = false;
     }
-    uint8_t b[VS_SCSI_EVENT_BYTES];
+    uint8_t b[VS_SCSI_EVENT_BYTES + 8] = {0};
     vs_scsi_event_put(b, ev);
-    uint32_t n = in < VS_SCSI_EVENT_BYTES ? (uint32_t)in : VS_SCSI_EVENT_BYTES;
+    uint32_t want = smut(s, VS_SCSI_MUT_EVENT_OVERSIZE) ? sizeof b : VS_SCSI_EVENT_BYTES;
+    uint32_t n = in < want ? (uint32_t)in : want;
     int rc = vs__scsi_chain_xfer(s, c, true, 0, b, n, true, e);
     if (rc < 0)
         return vs_err_prefix(e, "scsi: writing an event");

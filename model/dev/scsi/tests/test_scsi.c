@@ -1037,6 +1037,43 @@ START_TEST(events_hotplug_change_missed)
 }
 END_TEST
 
+START_TEST(more_mutants)
+{
+    vs_scsi_opts o;
+    vs_scsi_opts_default(&o);
+    o.mutations = VS_SCSI_MUT_BAD_DEFAULTS | VS_SCSI_MUT_ABORT_KEEPS |
+                  VS_SCSI_MUT_EVENT_OVERSIZE;
+    vs_device *d = mkdev(&o);
+    vs_err e = {0};
+    uint8_t w[4];
+    d->ops->config_read(d, VS_SCSI_CFG_SENSE_SIZE, w, 4, &e);
+    ck_assert_uint_eq(vs_le32_get(w), 64);
+    d->ops->config_read(d, VS_SCSI_CFG_CDB_SIZE, w, 4, &e);
+    ck_assert_uint_eq(vs_le32_get(w), 16);
+    /* requests follow the (wrong) sizes it advertises */
+    static cmd c;
+    memset(&c, 0, sizeof c);
+    c.cdb_size = 16;
+    c.sense_size = 64;
+    c.id = 3;
+    c.cdb[0] = VS_SCSI_TEST_UNIT_READY;
+    ck_assert_int_eq(vs_scsi_hold(d, 0, 0, 1, &e), 0);
+    ck_assert_int_eq(run(d, RQ, &c), VS_DEV_DEFERRED);
+    uint8_t r;
+    ck_assert_int_eq(ctrl_tmf(d, VS_SCSI_T_TMF_ABORT_TASK, 0, 0, 3, &r), 0);
+    ck_assert_uint_eq(r, VS_SCSI_S_FUNCTION_COMPLETE);
+    ck_assert_uint_eq(ndone, 0);              /* still pending */
+    ck_assert_uint_eq(vs_scsi_held(d), 1);
+    tchain b;
+    ck_assert_int_eq(post_event_buf(d, &b, 1, 64), VS_DEV_DEFERRED);
+    vs_scsi_lun_opts add = {.target = 0, .lun = 1};
+    ck_assert_int_eq(vs_scsi_lun_add(d, &add, &e), 0);
+    ck_assert_uint_eq(ndone, 1);
+    ck_assert_uint_eq(done[0].written, 24);   /* more than event_info_size */
+    d->ops->destroy(d);
+}
+END_TEST
+
 START_TEST(file_backed_lu)
 {
     char path[] = "/tmp/vs-scsi-test-XXXXXX";
@@ -1133,6 +1170,7 @@ Suite *scsi_suite(void)
     tcase_add_test(tc, block_commands);
     tcase_add_test(tc, tmf_on_held_commands);
     tcase_add_test(tc, events_hotplug_change_missed);
+    tcase_add_test(tc, more_mutants);
     tcase_add_test(tc, file_backed_lu);
     tcase_add_test(tc, t10_pi_skipped);
     suite_add_tcase(s, tc);
