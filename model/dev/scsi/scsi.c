@@ -246,23 +246,36 @@ int vs__scsi_req_fail(scsi_dev *s, const vs_chain *c, uint8_t response, uint32_t
     return req_fail(s, &r, response, written, e);
 }
 
+/* The target reads data-out through this (io->fetch). */
+typedef struct fetch_ctx {
+    scsi_dev *s;
+    const vs_chain *c;
+    uint64_t at;  /* readable offset of the data-out */
+    vs_err *e;
+} fetch_ctx;
+
+static int fetch_out(void *ctx, uint32_t off, void *dst, uint32_t len)
+{
+    fetch_ctx *f = ctx;
+    return vs__scsi_chain_xfer(f->s, f->c, false, f->at + off, dst, len, false, f->e);
+}
+
 /* Runs the command on the target and writes the results. */
 static int req_exec(scsi_dev *s, const scsi_req *r, const vs_scsi_lun_addr *a,
                     uint32_t *written, vs_err *e)
 {
     uint32_t dout = r->dout > XFER_MAX ? XFER_MAX : (uint32_t)r->dout;
     uint32_t din = r->din > XFER_MAX ? XFER_MAX : (uint32_t)r->din;
-    size_t off_out = r->resp_len, off_in = off_out + dout;
+    size_t off_in = r->resp_len;
     int rc = vs__scsi_buf_reserve(s, off_in + din, e);
     if (rc < 0)
         return rc;
-    uint64_t data_at = r->hdr_len + r->pi_out; /* readable offset of the data-out */
-    if (dout && (rc = vs__scsi_chain_xfer(s, r->c, false, data_at, s->buf + off_out, dout,
-                                          false, e)) < 0)
-        return vs_err_prefix(e, "scsi: reading data-out");
-    scsi_io io = {.cdb = r->h.cdb, .cdb_len = r->h.cdb_len, .out = s->buf + off_out,
-                  .out_len = dout, .in = s->buf + off_in, .in_cap = din};
+    fetch_ctx f = {s, r->c, r->hdr_len + r->pi_out, e};
+    scsi_io io = {.cdb = r->h.cdb, .cdb_len = r->h.cdb_len, .out_len = dout,
+                  .fetch = fetch_out, .fetch_ctx = &f, .in = s->buf + off_in, .in_cap = din};
     vs__scsi_tgt_exec(&s->tgt, a->target, a->lun, a->kind == VS_SCSI_LUN_REPORT_LUNS, &io);
+    if (io.fetch_failed)
+        return vs_err_prefix(e, "scsi: reading data-out");
     if (io.overrun)
         return req_fail(s, r, VS_SCSI_S_OVERRUN, written, e);
     vs_scsi_cmd_resp resp = {.response = VS_SCSI_S_OK, .status = io.status};

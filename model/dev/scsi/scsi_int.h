@@ -47,14 +47,22 @@ typedef struct scsi_tgt {
     unsigned n;
     uint8_t *bounce;        /* storage <-> data buffer for file-backed LUs */
     size_t bounce_cap;
+    uint8_t *outbuf;        /* data-out fetched for commands that parse it */
+    size_t outbuf_cap;
 } scsi_tgt;
 
 /* One command for the target. */
 typedef struct scsi_io {
     const uint8_t *cdb;
     uint32_t cdb_len;
-    const uint8_t *out;      /* data-out */
+    const uint8_t *out;      /* data-out, or NULL: fetched on demand through fetch */
     uint32_t out_len;
+    /* Copies data-out bytes [off, off + len) to dst; < 0 when they cannot be read (the
+     * command then fails and fetch_failed is set). Lets a write to RAM storage go
+     * straight from the caller's buffers to the medium. */
+    int (*fetch)(void *ctx, uint32_t off, void *dst, uint32_t len);
+    void *fetch_ctx;
+    bool fetch_failed;
     uint8_t *in;             /* data-in buffer */
     uint32_t in_cap;
     /* results */

@@ -204,6 +204,8 @@ void vs__scsi_tgt_fini(scsi_tgt *t)
     t->n = 0;
     free(t->bounce);
     t->bounce = NULL;
+    free(t->outbuf);
+    t->outbuf = NULL;
 }
 
 scsi_lu *vs__scsi_tgt_find(scsi_tgt *t, uint8_t target, uint16_t lun)
@@ -339,13 +341,46 @@ static void host_error(scsi_io *io)
     vs__scsi_io_check(io, VS_SCSI_SK_MEDIUM_ERROR, 0x1100); /* UNRECOVERED READ ERROR */
 }
 
+/* The first len bytes of data-out in one buffer (fetched on first use); NULL when they
+ * cannot be had (io then holds the error). The caller checked len <= out_len. */
+static const uint8_t *out_bytes(scsi_tgt *t, scsi_io *io, uint32_t len)
+{
+    if (io->out)
+        return io->out;
+    if (t->outbuf_cap < len) {
+        uint8_t *b = realloc(t->outbuf, len);
+        if (!b) {
+            host_error(io);
+            return NULL;
+        }
+        t->outbuf = b;
+        t->outbuf_cap = len;
+    }
+    if (len && (!io->fetch || io->fetch(io->fetch_ctx, 0, t->outbuf, len) < 0)) {
+        io->fetch_failed = true;
+        host_error(io);
+        return NULL;
+    }
+    io->out = t->outbuf;
+    return io->out;
+}
+
 static void cmd_rw(scsi_tgt *t, scsi_lu *lu, const vs_scsi_rw *rw, scsi_io *io)
 {
     if (!block_checks(lu, rw, rw->write, io))
         return;
     uint32_t bytes = rw->nblocks * lu->bs;
-    if (rw->write) {
-        if (vs__scsi_st_write(lu, rw->lba, rw->nblocks, io->out) < 0)
+    if (rw->write && lu->ram && !io->out) { /* straight to the medium */
+        if (!io->fetch || io->fetch(io->fetch_ctx, 0, lu->ram + rw->lba * lu->bs, bytes) < 0) {
+            io->fetch_failed = true;
+            return host_error(io);
+        }
+        io->out_used = bytes;
+    } else if (rw->write) {
+        const uint8_t *src = out_bytes(t, io, bytes);
+        if (!src)
+            return;
+        if (vs__scsi_st_write(lu, rw->lba, rw->nblocks, src) < 0)
             return host_error(io);
         io->out_used = bytes;
     } else if (lu->ram) {
@@ -382,12 +417,15 @@ static void cmd_verify(scsi_tgt *t, scsi_lu *lu, const vs_scsi_rw *rw, scsi_io *
         return;
     if (bytchk == 0)
         return vs__scsi_io_good(io);
+    const uint8_t *out = out_bytes(t, io, bytchk == 3 ? lu->bs : rw->nblocks * lu->bs);
+    if (!out)
+        return;
     if (scratch(t, lu->bs) < 0)
         return host_error(io);
     for (uint32_t i = 0; i < rw->nblocks; i++) {
         if (vs__scsi_st_read(t, lu, rw->lba + i, 1, t->bounce) < 0)
             return host_error(io);
-        const uint8_t *want = io->out + (bytchk == 3 ? 0 : (size_t)i * lu->bs);
+        const uint8_t *want = out + (bytchk == 3 ? 0 : (size_t)i * lu->bs);
         if (memcmp(t->bounce, want, lu->bs) != 0) {
             vs__scsi_io_check(io, VS_SCSI_SK_MISCOMPARE, VS_SCSI_ASC_MISCOMPARE_VERIFY);
             return;
@@ -397,7 +435,7 @@ static void cmd_verify(scsi_tgt *t, scsi_lu *lu, const vs_scsi_rw *rw, scsi_io *
     vs__scsi_io_good(io);
 }
 
-static void cmd_write_same(scsi_lu *lu, const vs_scsi_rw *rw, scsi_io *io)
+static void cmd_write_same(scsi_tgt *t, scsi_lu *lu, const vs_scsi_rw *rw, scsi_io *io)
 {
     if (rw->flags & 0x10) /* ANCHOR: not supported (VPD B2 ANC_SUP 0) */
         return vs__scsi_io_check(io, VS_SCSI_SK_ILLEGAL_REQUEST,
@@ -407,7 +445,9 @@ static void cmd_write_same(scsi_lu *lu, const vs_scsi_rw *rw, scsi_io *io)
                                  VS_SCSI_ASC_INVALID_FIELD_IN_CDB);
     if (!block_checks(lu, rw, true, io))
         return;
-    const uint8_t *pat = rw->data ? io->out : NULL;
+    const uint8_t *pat = rw->data ? out_bytes(t, io, lu->bs) : NULL;
+    if (rw->data && !pat)
+        return;
     bool zero = true;
     for (uint32_t i = 0; pat && i < lu->bs && zero; i++)
         zero = pat[i] == 0;
@@ -418,7 +458,7 @@ static void cmd_write_same(scsi_lu *lu, const vs_scsi_rw *rw, scsi_io *io)
     vs__scsi_io_good(io);
 }
 
-static void cmd_unmap(scsi_lu *lu, scsi_io *io)
+static void cmd_unmap(scsi_tgt *t, scsi_lu *lu, scsi_io *io)
 {
     uint32_t plen = vs_scsi_be16_get(io->cdb + 7);
     if (io->cdb[1] & 1) /* ANCHOR */
@@ -431,14 +471,17 @@ static void cmd_unmap(scsi_lu *lu, scsi_io *io)
     if (plen < VS_SCSI_UNMAP_HDR)
         return vs__scsi_io_check(io, VS_SCSI_SK_ILLEGAL_REQUEST,
                                  VS_SCSI_ASC_PARAM_LIST_LENGTH_ERROR);
+    const uint8_t *list = out_bytes(t, io, plen);
+    if (!list)
+        return;
     io->out_used = plen;
-    int64_t n = vs_scsi_unmap_count(io->out, plen);
+    int64_t n = vs_scsi_unmap_count(list, plen);
     if (n < 0 || n > UNMAP_MAX_DESC)
         return vs__scsi_io_check(io, VS_SCSI_SK_ILLEGAL_REQUEST,
                                  VS_SCSI_ASC_INVALID_FIELD_IN_PARAM);
     vs_scsi_unmap_desc d;
     for (uint32_t i = 0; i < (uint32_t)n; i++) { /* validate all before changing any */
-        vs_scsi_unmap_desc_get(io->out, i, &d);
+        vs_scsi_unmap_desc_get(list, i, &d);
         if (d.nblocks > UNMAP_MAX_BLOCKS)
             return vs__scsi_io_check(io, VS_SCSI_SK_ILLEGAL_REQUEST,
                                      VS_SCSI_ASC_INVALID_FIELD_IN_PARAM);
@@ -447,7 +490,7 @@ static void cmd_unmap(scsi_lu *lu, scsi_io *io)
                                      VS_SCSI_ASC_LBA_OUT_OF_RANGE);
     }
     for (uint32_t i = 0; i < (uint32_t)n; i++) {
-        vs_scsi_unmap_desc_get(io->out, i, &d);
+        vs_scsi_unmap_desc_get(list, i, &d);
         if (d.nblocks && vs__scsi_st_write(lu, d.lba, d.nblocks, NULL) < 0)
             return host_error(io);
     }
@@ -550,7 +593,7 @@ static void exec_lu(scsi_tgt *t, scsi_lu *lu, scsi_io *io)
     case VS_SCSI_PREVENT_ALLOW:
         return vs__scsi_cmd_prevent_allow(lu, io);
     case VS_SCSI_UNMAP:
-        return cmd_unmap(lu, io);
+        return cmd_unmap(t, lu, io);
     default:
         break;
     }
@@ -562,7 +605,7 @@ static void exec_lu(scsi_tgt *t, scsi_lu *lu, scsi_io *io)
     case VS_SCSI_VERIFY_16:
         return cmd_verify(t, lu, &rw, io);
     case VS_SCSI_WRITE_SAME_16:
-        return cmd_write_same(lu, &rw, io);
+        return cmd_write_same(t, lu, &rw, io);
     case VS_SCSI_SYNCHRONIZE_CACHE_10:
     case VS_SCSI_SYNCHRONIZE_CACHE_16:
         if (rw.nblocks == 0 && rw.lba <= lu->blocks) /* 0: to the end of the medium */
@@ -583,6 +626,7 @@ void vs__scsi_tgt_exec(scsi_tgt *t, uint8_t target, uint16_t lun, bool report_lu
     io->in_len = 0;
     io->out_used = 0;
     io->overrun = false;
+    io->fetch_failed = false;
     scsi_lu *lu = report_luns ? NULL : vs__scsi_tgt_find(t, target, lun);
     if (io->cdb_len == 0 || vs_scsi_cdb_len(io->cdb[0]) == 0 ||
         io->cdb_len < vs_scsi_cdb_len(io->cdb[0]))
