@@ -26,7 +26,7 @@ typedef struct fx {
 
 #define OK(call) ck_assert_int_ge((call), 0)
 
-static void fx_init(fx *f)
+static void fx_init(fx *f, bool packed)
 {
     memset(f, 0, sizeof *f);
     vs_err e = {0};
@@ -41,10 +41,12 @@ static void fx_init(fx *f)
     vs_transport *t = f->t;
     uint8_t drv = VS_STATUS_ACKNOWLEDGE | VS_STATUS_DRIVER;
     OK(t->ops->set_status(t, drv, &e));
-    OK(t->ops->set_driver_features(t, VS_BIT(VS_F_VERSION_1) | VS_BIT(VS_SCSI_F_HOTPLUG), &e));
+    OK(t->ops->set_driver_features(t, VS_BIT(VS_F_VERSION_1) | VS_BIT(VS_SCSI_F_HOTPLUG) |
+                                          (packed ? VS_BIT(VS_F_RING_PACKED) : 0), &e));
     OK(t->ops->set_status(t, drv | VS_STATUS_FEATURES_OK, &e));
     for (uint16_t q = 0; q < NQ; q++) {
-        ck_assert_int_eq(vs_vq_layout_alloc(f->gm, VS_RING_SPLIT, QSZ, &f->lay[q], &e), 0);
+        ck_assert_int_eq(vs_vq_layout_alloc(f->gm, packed ? VS_RING_PACKED : VS_RING_SPLIT, QSZ,
+                                            &f->lay[q], &e), 0);
         vs_vq_drv_opts dopt = {.queue_index = q};
         ck_assert_int_eq(vs_vq_drv_create(&f->dq[q], f->gm, &f->lay[q], &dopt, &e), 0);
         ck_assert_msg(t->ops->queue_setup(t, q, &f->lay[q], &e) == 0, "%s", e.msg);
@@ -113,7 +115,7 @@ static uint64_t tur(fx *f, uint64_t id, int cookie)
 START_TEST(eventq_and_tmf_through_ref)
 {
     fx f;
-    fx_init(&f);
+    fx_init(&f, _i == 1); /* split, packed */
     vs_err e = {0};
     int ck[8];
     uint32_t len[8];
@@ -172,7 +174,7 @@ END_TEST
 START_TEST(queue_reset_forgets_held)
 {
     fx f;
-    fx_init(&f);
+    fx_init(&f, false);
     vs_err e = {0};
     int ck[4];
     uint32_t len[4];
@@ -195,7 +197,7 @@ static Suite *suite(void)
 {
     Suite *s = suite_create("transport_ref_defer");
     TCase *tc = tcase_create("defer");
-    tcase_add_test(tc, eventq_and_tmf_through_ref);
+    tcase_add_loop_test(tc, eventq_and_tmf_through_ref, 0, 2);
     tcase_add_test(tc, queue_reset_forgets_held);
     suite_add_tcase(s, tc);
     return s;

@@ -21,7 +21,8 @@
  * header split across descriptors is legal).
  *
  * DEVICE ERRORS (handle() < 0; the transport sets DEVICE_NEEDS_RESET): a queue that does
- * not exist; an inconsistent chain (readable after writable segments); a command header
+ * not exist; an inconsistent chain (readable after writable segments); a command whose
+ * writable part exceeds 4 GiB - 1 (no used length could cover it); a command header
  * shorter than 19 + cdb_size (+ 8); a writable part shorter than 12 + sense_size; a
  * controlq request shorter than its type's readable part or with a writable part shorter
  * than its response, or of an unknown type; an eventq buffer with readable bytes; eventq
@@ -183,6 +184,9 @@ static int parse_req(scsi_dev *s, const vs_chain *c, scsi_req *r, vs_err *e)
         return vs_err_set(e, VS_EINVAL, "scsi: command header truncated: %llu readable "
                           "bytes, need %llu", (unsigned long long)r->out_bytes,
                           (unsigned long long)r->hdr_len);
+    if (r->in_bytes > UINT32_MAX) /* the used length could not say how much was written */
+        return vs_err_set(e, VS_EINVAL, "scsi: writable part of %llu bytes exceeds 4 GiB - 1",
+                          (unsigned long long)r->in_bytes);
     if (r->in_bytes < r->resp_len)
         return vs_err_set(e, VS_EINVAL, "scsi: response buffer too short: %llu writable "
                           "bytes, need %llu", (unsigned long long)r->in_bytes,
