@@ -1063,10 +1063,10 @@ static unsigned layout_flags(const vs_driver *d)
            (d->o.chain_layout & VS_DRV_LAYOUT_DIRECT_FIRST ? VS_ADD_DIRECT_FIRST : 0u);
 }
 
-/* The chain shapes a driver mutant builds (split). */
+/* The chain shapes a driver mutant builds. */
 static unsigned mutant_add_flags(const vs_driver *d)
 {
-    if (!d->o.mutations || d->o.ring != VS_RING_SPLIT)
+    if (!d->o.mutations)
         return 0;
     return (mut(d, VS_DRV_MUT_WRITABLE_FIRST) ? VS_ADD_MUT_WRITABLE_FIRST : 0) |
            (mut(d, VS_DRV_MUT_INDIRECT_NEXT) ? VS_ADD_MUT_INDIRECT_NEXT : 0) |

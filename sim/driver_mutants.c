@@ -11,6 +11,8 @@
 
 static const char *const *const clean_split = L("scenarios/driver/clean-split.yaml");
 static const char *const *const clean_indirect = L("scenarios/driver/clean-split-indirect.yaml");
+static const char *const *const clean_packed_indirect =
+    L("scenarios/driver/clean-packed-indirect.yaml");
 static const char *const *const clean_both = L("scenarios/driver/clean-split.yaml",
                                                "scenarios/blk/packed-rw.yaml");
 
@@ -106,6 +108,26 @@ static const vs_mutant driver_mutants[] = {
      .drv_mutations = VS_DRV_MUT_INDIRECT_UNNEGOTIATED,
      .fails = L("split.driver.indirect.1"), .checks = L("chain-shape"),
      .scenarios = clean_indirect},
+    {.name = "drv-packed-writable-first",
+     .what = "driver: packed list with writable elements before readable ones",
+     .drv_mutations = VS_DRV_MUT_WRITABLE_FIRST,
+     .fails = L("packed.driver.scatter-gather.3"), .checks = L("packed-list-shape"),
+     .scenarios = L("scenarios/blk/packed-rw.yaml")},
+    {.name = "drv-packed-indirect-in-list",
+     .what = "driver: packed indirect descriptor inside a NEXT-linked list",
+     .drv_mutations = VS_DRV_MUT_INDIRECT_NEXT,
+     .fails = L("packed.driver.indirect.4"), .checks = L("packed-list-shape"),
+     .scenarios = clean_packed_indirect},
+    {.name = "drv-packed-nested-indirect",
+     .what = "driver: a flag other than WRITE inside a packed indirect table",
+     .drv_mutations = VS_DRV_MUT_NESTED_INDIRECT,
+     .fails = L("packed.driver.indirect.2"), .checks = L("packed-list-shape"),
+     .scenarios = clean_packed_indirect},
+    {.name = "drv-packed-indirect-unnegotiated",
+     .what = "driver: packed indirect tables without INDIRECT_DESC negotiated",
+     .drv_mutations = VS_DRV_MUT_INDIRECT_UNNEGOTIATED,
+     .fails = L("packed.driver.indirect.1"), .checks = L("packed-list-shape"),
+     .scenarios = clean_packed_indirect},
 };
 
 const struct vs_mutant_set vs_driver_mutant_set = {

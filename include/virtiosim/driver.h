@@ -122,9 +122,10 @@ enum vs_drv_mutation {
     VS_DRV_MUT_FAILED_NO_RESET = 1u << 13,    /* sets FAILED, then initializes again
                                                  without a reset */
     VS_DRV_MUT_KICK_ALWAYS = 1u << 14,        /* notifies when the device suppressed it */
-    VS_DRV_MUT_WRITABLE_FIRST = 1u << 15,     /* split: writable descriptors first */
-    VS_DRV_MUT_INDIRECT_NEXT = 1u << 16,      /* split: NEXT beside INDIRECT */
-    VS_DRV_MUT_NESTED_INDIRECT = 1u << 17,    /* split: INDIRECT inside a table */
+    VS_DRV_MUT_WRITABLE_FIRST = 1u << 15,     /* writable descriptors first */
+    VS_DRV_MUT_INDIRECT_NEXT = 1u << 16,      /* NEXT beside INDIRECT (packed: INDIRECT in
+                                                 a NEXT-linked list) */
+    VS_DRV_MUT_NESTED_INDIRECT = 1u << 17,    /* INDIRECT inside a table */
     VS_DRV_MUT_INDIRECT_UNNEGOTIATED = 1u << 18, /* indirect tables without INDIRECT_DESC
                                                     negotiated */
 };
