@@ -664,7 +664,8 @@ int vs_driver_init(vs_driver *d, vs_err *e)
         return rc;
     if ((rc = fill_early(d, e)) < 0)
         return fail(d, rc, e);
-    if (d->o.suspend_before_driver_ok && (d->features & VS_BIT(VS_F_SUSPEND)) &&
+    if ((d->o.suspend_before_driver_ok || mut(d, VS_DRV_MUT_SUSPEND_BEFORE_DRIVER_OK)) &&
+        (d->features & VS_BIT(VS_F_SUSPEND)) &&
         (rc = vs_driver_suspend_early(d, e)) != 0)
         return fail(d, rc < 0 ? rc : vs_err_set(e, VS_EPROTO,
                                                 "driver: the device kept SUSPEND written "
@@ -1002,13 +1003,35 @@ static int poll_status(vs_driver *d, uint8_t set, uint8_t clear, uint8_t *out, v
     return rc < 0 ? rc : 0;
 }
 
+/* What a driver mutant does once it has asked for a suspension (or a resume). */
+static int suspend_mutant(vs_driver *d, bool suspend, vs_err *e)
+{
+    int rc = 0;
+    if (suspend && mut(d, VS_DRV_MUT_KICK_SUSPENDED) && d->nq) {
+        emit_simple(d, VS_EV_KICK, 0, 0);
+        rc = d->t->ops->notify(d->t, 0, e);
+    }
+    if (rc == 0 && suspend && mut(d, VS_DRV_MUT_CONFIG_WRITE_SUSPENDED)) {
+        uint8_t b;
+        if ((rc = vs_driver_config_read(d, 0, &b, 1, e)) == 0)
+            rc = vs_driver_config_write(d, 0, &b, 1, e);
+    }
+    return rc;
+}
+
 static int suspend_handshake(vs_driver *d, uint8_t add, uint8_t set, uint8_t clear, vs_err *e)
 {
     if (!(d->features & VS_BIT(VS_F_SUSPEND)))
         return vs_err_set(e, VS_ENOTSUP, "driver: VIRTIO_F_SUSPEND is not negotiated");
     int rc = vs_driver_write_status_raw(d, (uint8_t)(d->status | add), e);
+    bool suspend = add == VS_STATUS_SUSPEND;
+    if (rc == 0 && mut(d, suspend ? VS_DRV_MUT_SUSPEND_NO_WAIT : VS_DRV_MUT_RESUME_NO_WAIT)) {
+        d->status = (uint8_t)((d->status | set) & ~clear); /* as if it had read it */
+        return 0;
+    }
     uint8_t s = 0;
-    if (rc < 0 || (rc = poll_status(d, set, clear, &s, e)) < 0)
+    if (rc < 0 || (rc = poll_status(d, set, clear, &s, e)) < 0 ||
+        (rc = suspend_mutant(d, suspend, e)) < 0)
         return rc;
     d->status = (uint8_t)(s & ~VS_STATUS_DEVICE_NEEDS_RESET);
     return (s & VS_STATUS_DEVICE_NEEDS_RESET) ? 1 : 0;

@@ -13,6 +13,7 @@ static const char *const *const clean_split = L("scenarios/driver/clean-split.ya
 static const char *const *const clean_indirect = L("scenarios/driver/clean-split-indirect.yaml");
 static const char *const *const clean_packed_indirect =
     L("scenarios/driver/clean-packed-indirect.yaml");
+static const char *const *const clean_suspend = L("scenarios/driver/clean-suspend.yaml");
 static const char *const *const clean_both = L("scenarios/driver/clean-split.yaml",
                                                "scenarios/blk/packed-rw.yaml");
 
@@ -128,6 +129,28 @@ static const vs_mutant driver_mutants[] = {
      .drv_mutations = VS_DRV_MUT_INDIRECT_UNNEGOTIATED,
      .fails = L("packed.driver.indirect.1"), .checks = L("packed-list-shape"),
      .scenarios = clean_packed_indirect},
+    {.name = "drv-suspend-before-driver-ok", .what = "driver: requests SUSPEND during init",
+     .drv_mutations = VS_DRV_MUT_SUSPEND_BEFORE_DRIVER_OK,
+     .fails = L("generic.driver.suspend.1"), .checks = L("suspend-driver-rules"),
+     .scenarios = clean_suspend},
+    {.name = "drv-suspend-no-wait",
+     .what = "driver: resumes without reading the suspension back",
+     .drv_mutations = VS_DRV_MUT_SUSPEND_NO_WAIT,
+     .fails = L("generic.driver.suspend.2"), .checks = L("suspend-driver-rules"),
+     .scenarios = clean_suspend},
+    {.name = "drv-kick-suspended", .what = "driver: notifies a queue while suspended",
+     .drv_mutations = VS_DRV_MUT_KICK_SUSPENDED,
+     .fails = L("generic.driver.suspend.4"), .checks = L("suspend-driver-rules"),
+     .scenarios = clean_suspend},
+    {.name = "drv-config-write-suspended", .what = "driver: writes device config while suspended",
+     .drv_mutations = VS_DRV_MUT_CONFIG_WRITE_SUSPENDED,
+     .fails = L("generic.driver.suspend.5"), .checks = L("suspend-driver-rules"),
+     .scenarios = clean_suspend},
+    {.name = "drv-resume-no-wait",
+     .what = "driver: sends requests before reading the resume back",
+     .drv_mutations = VS_DRV_MUT_RESUME_NO_WAIT,
+     .fails = L("generic.driver.suspend.6"), .checks = L("suspend-driver-rules"),
+     .scenarios = clean_suspend},
 };
 
 const struct vs_mutant_set vs_driver_mutant_set = {

@@ -90,7 +90,8 @@ def test_mutants_with_no_scenarios_anywhere_is_a_usage_error(virtiosim_bin, tmp_
 
 def test_every_monitor_check_has_a_mutant():
     """A check no mutant can trip is not trusted: each monitor check must be named by a
-    mutant of `virtiosim mutants` (sim/mutants.c and the devices' sets in sim/dev/*/) or by
+    mutant of `virtiosim mutants` (sim/mutants.c, the driver's sim/driver_mutants.c and the
+    devices' sets in sim/dev/*/) or by
     a mutant pair in the monitor unit tests (conformance/tests/test_monitors.c), whose runs
     assert it fires."""
     from conftest import ROOT
@@ -101,6 +102,7 @@ def test_every_monitor_check_has_a_mutant():
                        re.M)
     assert len(names) >= 60, names
     provers = ((ROOT / "sim" / "mutants.c").read_text() +
+               (ROOT / "sim" / "driver_mutants.c").read_text() +
                "".join(p.read_text() for p in sorted((ROOT / "sim" / "dev").glob("*/*.c"))) +
                (ROOT / "conformance" / "tests" / "test_monitors.c").read_text())
     unproven = [n for n in names if f'"{n}"' not in provers]

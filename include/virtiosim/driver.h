@@ -128,6 +128,12 @@ enum vs_drv_mutation {
     VS_DRV_MUT_NESTED_INDIRECT = 1u << 17,    /* INDIRECT inside a table */
     VS_DRV_MUT_INDIRECT_UNNEGOTIATED = 1u << 18, /* indirect tables without INDIRECT_DESC
                                                     negotiated */
+    /* VIRTIO_F_SUSPEND */
+    VS_DRV_MUT_SUSPEND_BEFORE_DRIVER_OK = 1u << 19, /* requests SUSPEND during init */
+    VS_DRV_MUT_SUSPEND_NO_WAIT = 1u << 20,    /* goes on without reading SUSPEND back */
+    VS_DRV_MUT_KICK_SUSPENDED = 1u << 21,     /* notifies a queue while suspended */
+    VS_DRV_MUT_CONFIG_WRITE_SUSPENDED = 1u << 22, /* writes config while suspended */
+    VS_DRV_MUT_RESUME_NO_WAIT = 1u << 23,     /* goes on without reading the resume back */
 };
 
 /* Defaults: the personality's features, split, max queue size, 1 queue, MSI-X, direct
