@@ -302,3 +302,12 @@ def test_suite_passes(cli):
     r = cli("suite", "iothread-notify", "-q", cwd=ROOT)
     assert r.returncode == 0, fmt(r)
     assert "10 scenarios: 10 passed" in r.stdout, fmt(r)
+
+
+def test_report_timeline_shows_iothread_serves(cli, tmp_path):
+    r = cli("run", "-q", "--report", tmp_path / "iot", NOTIFY / "iothread-latency.yaml")
+    assert r.returncode == 0, fmt(r)
+    assert "iothread serve: 400" in (tmp_path / "iot" / "report.html").read_text()
+    r = cli("run", "-q", "--report", tmp_path / "direct", SCENARIOS / "blk" / "rw-basic.yaml")
+    assert r.returncode == 0, fmt(r)
+    assert "iothread serve" not in (tmp_path / "direct" / "report.html").read_text()
