@@ -302,3 +302,43 @@ def test_suite_passes(cli):
     r = cli("suite", "iothread-notify", "-q", cwd=ROOT)
     assert r.returncode == 0, fmt(r)
     assert "10 scenarios: 10 passed" in r.stdout, fmt(r)
+
+
+def test_report_timeline_shows_iothread_serves(cli, tmp_path):
+    r = cli("run", "-q", "--report", tmp_path / "iot", NOTIFY / "iothread-latency.yaml")
+    assert r.returncode == 0, fmt(r)
+    assert "iothread serve: 400" in (tmp_path / "iot" / "report.html").read_text()
+    r = cli("run", "-q", "--report", tmp_path / "direct", SCENARIOS / "blk" / "rw-basic.yaml")
+    assert r.returncode == 0, fmt(r)
+    assert "iothread serve" not in (tmp_path / "direct" / "report.html").read_text()
+
+
+BATCH = """
+    name: iot-batch-irq
+    description: Fixed service times, so every chain of a pass completes at one instant.
+    device: {{kind: blk, capacity: 8MiB}}
+    driver: {{interrupts: {irq}}}
+    transport: {{kind: {kind}, notify: iothread, iothread: {{wake_latency: {{dist: fixed, time: 15us}}}}}}
+    timing: {{service: {{dist: fixed, time: 10us}}}}
+    steps:
+      - init
+      - workload: {{rw: randrw, bs: 4k, iodepth: 32, number_ios: 3200, verify: pattern}}
+    """
+
+
+@pytest.mark.parametrize("kind", ["default", "pci"])
+@pytest.mark.parametrize("irq", ["msix", "intx"])
+def test_one_interrupt_per_completed_batch(cli, tmp_path, kind, irq):
+    """A pass's chains complete together: one publish, one interrupt (the queue's MSI-X
+    vector, or INTx with the ISR read), as ACRN's vq_endchains after a batch."""
+    sc = write_scenario(tmp_path, "batch.yaml", BATCH.format(kind=kind, irq=irq))
+    events, _ = run(cli, tmp_path, "b", sc)
+    work = [e for e in events if e["t"] > 0]
+    passes = [e for e in work if e["ev"] == "iot_pass"]
+    irqs = [e for e in work if e["ev"] == "irq" and e["q"] >= 0]
+    assert len(passes) == 100 and all(p["chains"] == 32 for p in passes)
+    assert len(irqs) == len(passes)
+    if irq == "msix":
+        assert {e["vec"] for e in irqs} == {1}, "queue 0's vector"
+    else:
+        assert sum(1 for e in work if e["ev"] == "isr_read") >= len(irqs)

@@ -48,7 +48,8 @@ enum vs_event_kind {
                                write, idx = the eventfd counter after it */
     VS_EV_IOT_WAKE,         /* an iothread woke from its epoll wait; val = ns it took to
                                wake (from the signal that woke it), idx = queues signalled */
-    VS_EV_IOT_SERVE,        /* queue: the iothread ran its notify handler; idx = chains it
+    VS_EV_IOT_SERVE,        /* queue: the iothread ran its notify handler (after the
+                               handler's VS_EV_FETCH events); idx = chains it
                                fetched, len = the eventfd counter it read (saturated), val =
                                ns the oldest unread signal waited */
     VS_EV_IOT_PASS,         /* an iothread's pass ended; idx = queues served, val = chains */

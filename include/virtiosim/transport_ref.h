@@ -58,8 +58,8 @@
  * unchanged); returns the interrupts delivered. In POLL mode it runs until idle or the
  * deadline and returns 0. wait from inside an irq callback is -VS_ESTATE.
  *
- * Events: only the device side (DOORBELL, FETCH, DEVICE_ERROR, IRQ, CONFIG_CHANGE); the
- * driver model emits the driver's.
+ * Events: only the device side (DOORBELL or the IOT_* events of the iothread path, FETCH,
+ * DEVICE_ERROR, IRQ, CONFIG_CHANGE); the driver model emits the driver's.
  *
  * Ownership: the transport owns none of eng, dev, gm, bus; destroy the transport
  * before them. */
