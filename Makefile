@@ -206,7 +206,7 @@ install: all
 clean:
 	rm -rf build build-asan
 
--include $(shell find $(BUILD) build-asan -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) build-asan -name '*.d' -type f 2>/dev/null)
 
 # ---- fuzz: vhost-user message parser + state machine (libFuzzer, clang) ------------------
 # Builds fuzz/fuzz_vhost_msg.c directly against the model sources it needs (not the gcc

@@ -48,7 +48,15 @@ typedef struct vs_serve_opts {
     uint64_t capacity;         /* bytes */
     bool read_only;
     uint16_t queues;
+    /* blk: the segment limits offered (0: seg_max VS_SERVE_SEG_MAX_DEFAULT, size_max not
+     * offered). A front-end's queue can be smaller than the device's maximum and the server
+     * learns its size only when the ring starts, after the driver read the config: the
+     * default fits QEMU's default queue-size (128), since a driver builds requests of up to
+     * seg_max + 2 descriptors and no chain may be longer than the queue. */
+    uint32_t seg_max, size_max;
 } vs_serve_opts;
+
+#define VS_SERVE_SEG_MAX_DEFAULT 126u
 
 /* Hooks a device leaves NULL make the back-ends that need them skip its scenarios
  * ("does not apply", vs_backend_unpresented); teardown, skip and serve_create are

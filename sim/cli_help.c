@@ -89,6 +89,7 @@ static void usage_serve(FILE *f)
 {
     fputs("usage: virtiosim serve --device blk --vhost-user SOCKET [--image FILE]\n"
           "                       [--capacity SIZE] [--read-only] [--queues N] [--once]\n"
+          "                       [--seg-max N] [--size-max N] [--frontend-offers all|MASK]\n"
           "                       [--report DIR]\n"
           "export the reference device to a vhost-user front-end (e.g. QEMU's\n"
           "vhost-user-blk-pci) and judge the front-end's messages and rings\n\n"
@@ -99,6 +100,14 @@ static void usage_serve(FILE *f)
           "                       512 (64MiB; 1MB == 1MiB, base 2 as in fio)\n"
           "  --read-only          offer VIRTIO_BLK_F_RO\n"
           "  --queues N           1..64 request queues\n"
+          "  --seg-max N          blk seg_max offered (default 126: a driver's requests,\n"
+          "                       seg_max + 2 descriptors, fit QEMU's default queue-size\n"
+          "                       128; raise it with the front-end's queue-size)\n"
+          "  --size-max N         blk size_max offered, bytes (default: not offered)\n"
+          "  --frontend-offers all|MASK  the feature bits (hex) the front-end passes on\n"
+          "                       to its driver; the driver checks about offered features\n"
+          "                       judge offer & MASK (default: unknown, not judged; QEMU's\n"
+          "                       vhost-user-blk-pci drops RING_PACKED unless packed=on)\n"
           "  --once               stop after the first front-end disconnects\n"
           "  --report DIR         write the front-end's verdicts as reports on exit\n"
           "  -h, --help           this text\n", f);
