@@ -25,6 +25,7 @@
 #include "sim/backend_dev.h"
 #include "sim/cli.h"
 #include "sim/sim_dev.h"
+#include "sim/vhost/judge.h"
 
 /* ------------------------------------------------------------------ serve */
 
@@ -63,39 +64,6 @@ typedef struct serve_ctx {
     uint64_t fe_mask;
 } serve_ctx;
 
-/* A chain the server's ring rejected, by the rule its message names, and the driver
- * statement that rule is (split ring). Rules that are device policy or a device limit
- * (zero-length descriptors, chains spanning regions, segment arrays) name none: the spec
- * does not forbid them. */
-static const struct {
-    const char *rule, *stmt, *expected;
-    bool needs_no_access_platform;
-} serve_rule_map[] = {
-    {"(split: next out of range)", "split.driver.desc-table.1", "every next < queue size", false},
-    {"(split: descriptor loop or chain longer than queue size)", "split.driver.desc-table.1",
-     "chain terminates", false},
-    {"(split: indirect descriptor loop)", "split.driver.desc-table.1",
-     "indirect chain terminates", false},
-    {"(split: chain longer than queue size)", "split.driver.indirect.3",
-     "chain length <= queue size", false},
-    {"(split: nested indirect)", "split.driver.indirect.2", "no INDIRECT inside an indirect table",
-     false},
-    {"(split: INDIRECT not negotiated)", "split.driver.indirect.1",
-     "no INDIRECT without VIRTIO_F_INDIRECT_DESC", false},
-    {"(split: INDIRECT with NEXT)", "split.driver.indirect.4", "INDIRECT and NEXT never together",
-     false},
-    {"(split: readable after writable)", "split.driver.message-framing.1",
-     "readable descriptors before writable ones", false},
-    {"(split: head out of range)", "split.driver.updating-idx.1",
-     "avail ring slots name chains just made available", false},
-    {"(split: avail idx jump)", "split.driver.avail-ring.1", "avail idx advances by 0..queue size",
-     false},
-    {"(split: buffer outside guest memory)", "generic.driver.reserved-features.4",
-     "buffers inside guest RAM", true},
-    {"(split: indirect table outside guest memory)", "generic.driver.reserved-features.4",
-     "buffers inside guest RAM", true},
-};
-
 static void serve_mon_start(serve_ctx *sc)
 {
     vs_err e = {0};
@@ -132,21 +100,9 @@ static void serve_on_event(void *opaque, const vs_event *ev)
     }
     if (ev->kind == VS_EV_FEATURES_WRITE)
         sc->mon_features = ev->val;
-    if (ev->kind == VS_EV_DEVICE_ERROR && ev->text) {
-        for (size_t i = 0; i < sizeof serve_rule_map / sizeof serve_rule_map[0]; i++) {
-            if (!strstr(ev->text, serve_rule_map[i].rule))
-                continue;
-            if (serve_rule_map[i].needs_no_access_platform &&
-                ((sc->mon_features >> VS_F_ACCESS_PLATFORM) & 1))
-                break;
-            vs_err e = {0};
-            if (vs_monitors_report_driver_violation(sc->mon, serve_rule_map[i].stmt, ev->queue,
-                                                    false, 0, serve_rule_map[i].expected,
-                                                    ev->text, &e) < 0)
-                fprintf(stderr, "virtiosim serve: %s\n", e.msg);
-            break;
-        }
-    }
+    vs_err e = {0};
+    if (vs_vhost_judge_rejection(sc->mon, sc->mon_features, ev, &e) < 0)
+        fprintf(stderr, "virtiosim serve: %s\n", e.msg);
     vs_monitors_on_event(sc->mon, ev);
 }
 

@@ -215,4 +215,5 @@ const struct vs_backend_present vs_blk_backends = {
     .skip = skip,
     .serve_create = serve_create,
     .serve_what = "virtio-blk",
+    .guest = &vs_blk_guest,
 };
