@@ -50,7 +50,7 @@ fi
 
 command -v busybox >/dev/null || [ -x /bin/busybox ] || die "busybox-static is not installed (make deps)"
 BUSYBOX=$(command -v busybox || echo /bin/busybox)
-file -L "$BUSYBOX" 2>/dev/null | grep -q "statically linked" ||
+readelf -l "$BUSYBOX" 2>/dev/null | grep -q "Requesting program interpreter" &&
     die "$BUSYBOX is not static: install busybox-static (make deps)"
 
 rm -rf "$out.partial"; mkdir -p "$out.partial"

@@ -9,12 +9,12 @@ bytes say how it is compressed.
 
 usage: extract_vmlinux.py VMLINUZ OUT
 """
-import gzip
 import lzma
 import shutil
 import struct
 import subprocess
 import sys
+import zlib
 
 
 def payload(img: bytes) -> bytes:
@@ -35,11 +35,14 @@ def decompress(data: bytes) -> bytes:
     if data.startswith(b"\xfd7zXZ\x00"):
         return lzma.LZMADecompressor(format=lzma.FORMAT_XZ).decompress(data)
     if data.startswith(b"\x1f\x8b"):
-        return gzip.GzipFile(fileobj=__import__("io").BytesIO(data)).read()
+        # one gzip member; the 4-byte size the kernel's build appends is left unread
+        return zlib.decompressobj(wbits=31).decompress(data)
     if data.startswith(b"\x28\xb5\x2f\xfd"):
         if not shutil.which("zstd"):
             raise ValueError("zstd payload: install the zstd package")
-        return subprocess.run(["zstd", "-dc"], input=data, capture_output=True, check=True).stdout
+        # the kernel's build appends the uncompressed size (4 bytes) after the frame
+        return subprocess.run(["zstd", "-dc", "--memory=2048MB"], input=data[:-4],
+                              capture_output=True, check=True).stdout
     if data.startswith(b"\x5d\x00\x00"):
         return lzma.LZMADecompressor(format=lzma.FORMAT_ALONE).decompress(data)
     if data.startswith(b"\x7fELF"):
@@ -54,7 +57,7 @@ def main() -> int:
     try:
         with open(sys.argv[1], "rb") as f:
             elf = decompress(payload(f.read()))
-    except (OSError, ValueError, lzma.LZMAError, subprocess.CalledProcessError) as e:
+    except (OSError, ValueError, lzma.LZMAError, zlib.error, subprocess.CalledProcessError) as e:
         print(f"extract_vmlinux: {sys.argv[1]}: {e}", file=sys.stderr)
         return 1
     if not elf.startswith(b"\x7fELF"):

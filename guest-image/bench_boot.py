@@ -1,0 +1,58 @@
+#!/usr/bin/env python3
+"""bench: guest-boot -- the test guest's boot time under TCG, median of several boots.
+
+Boots the image (vmlinux through QEMU's PVH entry, qboot, the busybox initramfs) without a
+disk and times QEMU's start to the init's first console line ("vsguest: booted"), the
+moment the workload could start. Prints `bench: guest-boot VALUE s` (target: at most 3 s).
+
+usage: bench_boot.py IMAGE_DIR [BOOTS] [QEMU]
+"""
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+
+def boot_once(image: str, qemu: str) -> float:
+    args = [qemu, "-nodefaults", "-no-user-config", "-display", "none", "-accel", "tcg",
+            "-M", "pc", "-m", "256M", "-smp", "1", "-bios", "/usr/share/qemu/qboot.rom",
+            "-kernel", os.path.join(image, "vmlinux"),
+            "-initrd", os.path.join(image, "initramfs.cpio"),
+            "-append", "console=ttyS0 quiet panic=-1 vsguest=f", "-serial", "stdio", "-no-reboot"]
+    t0 = time.monotonic()
+    p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         stdin=subprocess.DEVNULL)
+    booted = None
+    try:
+        for line in p.stdout:
+            if b"vsguest: booted" in line:
+                booted = time.monotonic() - t0
+                break
+            if time.monotonic() - t0 > 60:
+                break
+    finally:
+        p.kill()
+        p.wait()
+    if booted is None:
+        raise SystemExit(f"bench_boot: {image} did not reach its init")
+    return booted
+
+
+def main() -> int:
+    if len(sys.argv) < 2:
+        print(__doc__.strip().splitlines()[-1], file=sys.stderr)
+        return 2
+    image = sys.argv[1]
+    boots = int(sys.argv[2]) if len(sys.argv) > 2 else 5
+    qemu = sys.argv[3] if len(sys.argv) > 3 else os.environ.get("VIRTIOSIM_QEMU",
+                                                                "qemu-system-x86_64")
+    times = [boot_once(image, qemu) for _ in range(boots)]
+    print(f"# guest-boot: {len(times)} boots of {image}: "
+          + " ".join(f"{t:.2f}" for t in times), file=sys.stderr, flush=True)
+    print(f"bench: guest-boot {statistics.median(times):.2f} s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
