@@ -436,7 +436,7 @@ static void label(guest_run *g)
     char qv[32] = "";
     if (v)
         sscanf(v + 8, "%31[^ ]", qv);
-    snprintf(g->r->backend_version, sizeof g->r->backend_version, "Linux %s, QEMU %s",
+    snprintf(g->r->backend_version, sizeof g->r->backend_version, "Linux %.48s, QEMU %.24s",
              g->release, qv[0] ? qv : "?");
 }
 
