@@ -167,8 +167,8 @@ def test_serve_default_seg_max_fits_qemu_queue(cli, tmp_path):
              "-object", "memory-backend-memfd,id=m,size=256M,share=on",
              "-bios", "/usr/share/qemu/qboot.rom", "-kernel", str(IMAGE / "vmlinux"),
              "-initrd", str(IMAGE / "initramfs.cpio"), "-append",
-             "console=ttyS0 quiet panic=-1 vsguest=w:2048:2048:5,r:2048:2048", "-serial",
-             "stdio", "-no-reboot", "-chardev", f"socket,id=vu,path={sock}",
+             "console=ttyS0 quiet panic=-1 cryptomgr.notests vsguest=w:2048:2048:5,r:2048:2048",
+             "-serial", "stdio", "-no-reboot", "-chardev", f"socket,id=vu,path={sock}",
              "-device", "vhost-user-blk-pci,chardev=vu"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         out, _ = qemu.communicate(timeout=90)
