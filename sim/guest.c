@@ -466,7 +466,6 @@ int vs_guest_run(const vs_scenario *s, const vs_run_opts *o, const char *arg,
                  vs_scenario_result *r, vs_err *e)
 {
     (void)arg;
-    (void)e;
     guest_run *g = calloc(1, sizeof *g);
     if (!g)
         return vs_err_set(e, VS_ENOMEM, "out of memory");
