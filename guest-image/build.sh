@@ -11,7 +11,8 @@
 #       modules (make modules_install INSTALL_MOD_PATH=DIR), or none when virtio is built in
 #
 # An image folder holds vmlinux, initramfs.cpio and release (the kernel's uname -r).
-# A finished folder is reused (it is rebuilt when vsguest.c or this script is newer).
+# A finished folder is reused (rebuilt when the kernel, vsguest.c, init, the extractor or
+# this script is newer).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -44,6 +45,8 @@ fi
 
 if [ -f "$out/vmlinux" ] && [ -f "$out/initramfs.cpio" ] && [ -f "$out/release" ] &&
    [ "$out/initramfs.cpio" -nt "$HERE/vsguest.c" ] && [ "$out/initramfs.cpio" -nt "$0" ] &&
+   [ "$out/initramfs.cpio" -nt "$HERE/init" ] &&
+   [ "$out/initramfs.cpio" -nt "$HERE/extract_vmlinux.py" ] &&
    [ "$out/initramfs.cpio" -nt "$kernel" ]; then
     echo "$out"; exit 0
 fi
