@@ -95,6 +95,15 @@ static void on_event(void *opaque, const vs_event *ev)
     vs_monitors_on_event(g->mon, ev);
 }
 
+/* The server's own log lines: a rejection is already the verdict's message, so they are
+ * only shown with --verbose. */
+static void server_log(void *opaque, int level, const char *line)
+{
+    guest_run *g = opaque;
+    if (g->o->verbose)
+        fprintf(stderr, "  %s: vhost-user: %s (level %d)\n", g->s->name, line, level);
+}
+
 static void *server_thread(void *opaque)
 {
     guest_run *g = opaque;
@@ -128,7 +137,8 @@ static int server_start(guest_run *g, uint16_t qsize, vs_err *e)
     vs_monitors_set_frontend_offer_mask(g->mon, frontend_mask(g->s));
     g->mon_gm = g->dev->gm;
     rc = vs_event_bus_add(&g->bus, on_event, g);
-    vs_vhost_server_opts so = {.dev = g->dev, .bus = &g->bus, .log_level = 1};
+    vs_vhost_server_opts so = {.dev = g->dev, .bus = &g->bus, .log_level = 1, .log = server_log,
+                               .log_opaque = g};
     if (rc == 0)
         rc = vs_vhost_server_create(&g->srv, &so, e);
     if (rc == 0)
