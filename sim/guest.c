@@ -194,6 +194,11 @@ static int find_image(guest_run *g, vs_err *e)
         if (access(probe, R_OK) != 0)
             snprintf(g->image, sizeof g->image, "build/guest/linux-6.1");
     }
+    struct stat st;
+    if (stat(g->image, &st) == 0 && !S_ISDIR(st.st_mode))
+        return vs_err_set(e, VS_EINVAL, "--kernel %s: a guest image folder is wanted; make one "
+                          "from a kernel with guest-image/build.sh --kernel %s [--modules DIR] "
+                          "--out DIR", g->image, g->image);
     static const char *const need[] = {"vmlinux", "initramfs.cpio", "release"};
     for (size_t i = 0; i < 3; i++) {
         char p[2 * PATH_MAX];

@@ -101,6 +101,8 @@ def test_guest_needs_an_image_and_a_guest_scenario(cli, tmp_path):
     express (a fault chain) or one not written for the guest does not apply to it."""
     r = cli("run", "--backend", "guest", "--kernel", tmp_path / "none", LINUX / "rw-verify.yaml")
     assert r.returncode == 3 and "make guest" in r.stdout, r.stdout + r.stderr
+    r = cli("run", "--backend", "guest", "--kernel", IMAGE / "vmlinux", LINUX / "rw-verify.yaml")
+    assert r.returncode == 3 and "guest-image/build.sh --kernel" in r.stdout, r.stdout
     r = cli("run", "--backend", "guest", SCENARIOS / "blk" / "rw-basic.yaml")
     assert _verdicts(r.stdout) == {"blk-rw-basic": "SKIP"}
     assert "does not apply to the guest back-end" in r.stdout
