@@ -9,8 +9,8 @@
  * requests as the device sees them are judged per statement, and the report carries the
  * kernel's release.
  *
- * qboot does no virtio I/O (it only loads the kernel QEMU hands it over fw_cfg), so every
- * request the server sees is the kernel's. A chain the server rejects stops its ring, and
+ * qboot does no virtio I/O (it sets up PCI and loads the kernel QEMU hands it over fw_cfg;
+ * it has no device driver), so every request the server sees is the kernel's. A chain the server rejects stops its ring, and
  * QEMU's vhost-user device then only logs "vhost vring error" while the guest waits
  * forever: QEMU is killed at once and the rejection is the verdict. */
 #define _GNU_SOURCE
