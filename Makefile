@@ -84,7 +84,7 @@ BENCH_BINS := $(patsubst %.c,$(BUILD)/bench/%,$(notdir $(BENCH_SRCS)))
 
 vpath %.c $(sort $(dir $(TEST_SRCS) $(BENCH_SRCS)))
 
-.PHONY: all lib deps check check-all unit asan valgrind check-layers pytest bench install clean help run matrix
+.PHONY: all lib deps check check-all unit asan valgrind check-layers pytest bench install clean help run matrix guest
 
 all: lib $(if $(wildcard sim/main.c),$(BUILD)/virtiosim)
 
@@ -97,6 +97,7 @@ help:
 	@echo "make valgrind     unit tests and CLI runs under valgrind memcheck (slow)"
 	@echo "make bench        benchmarks; every figure is a 'bench: NAME VALUE UNIT' line"
 	@echo "make matrix       every suite x back-end x QEMU version (7.2, 10.0): out/matrix/"
+	@echo "make guest        the test guests (Debian kernels 6.1, 6.12): build/guest/linux-*/"
 	@echo "make install PREFIX=/usr/local"
 
 deps:
@@ -160,6 +161,7 @@ pytest: all
 # The README's two commands install missing packages first, then re-read this Makefile
 # (pkg-config flags are evaluated when it is parsed).
 check: deps
+	@$(MAKE) --no-print-directory guest GUEST_KERNELS=6.1
 	@$(MAKE) --no-print-directory check-all
 
 check-all: check-layers unit asan pytest
@@ -180,6 +182,8 @@ matrix: deps
 
 bench: all $(BENCH_BINS)
 	@for b in $(BENCH_BINS); do ./$$b || exit 1; done
+	@$(MAKE) --no-print-directory guest GUEST_KERNELS=6.1 >/dev/null
+	@$(PYTHON) guest-image/bench_boot.py $(BUILD)/guest/linux-6.1
 	@# QEMU again with INTx: waits block on the qtest socket instead of polling MSI-X slots
 	@VIRTIOSIM_BENCH_INTX=1 ./$(BUILD)/bench/bench_qemu | sed 's/^bench: qemu-blk-/bench: qemu-blk-intx-/'
 	@# ... and MSI-X with the scheduler free to put QEMU on the other CPU (cross-CPU wake-ups)
@@ -210,7 +214,7 @@ install: all
 clean:
 	rm -rf build build-asan
 
--include $(shell find $(BUILD) build-asan -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) build-asan -name '*.d' -type f 2>/dev/null)
 
 # ---- fuzz: vhost-user message parser + state machine (libFuzzer, clang) ------------------
 # Builds fuzz/fuzz_vhost_msg.c directly against the model sources it needs (not the gcc
@@ -241,3 +245,10 @@ $(BUILD)/fuzz/fuzz_scsi: $(FUZZ_SCSI_SRCS) $(wildcard include/virtiosim/*.h mode
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -std=c11 -g -O1 -Iinclude -I. -fsanitize=fuzzer,address,undefined \
 	  -fno-sanitize-recover=all -o $@ $(FUZZ_SCSI_SRCS)
+
+# ---- the test guest: Debian kernels (6.1 from bookworm, 6.12 from bookworm-backports
+# through tools/backports.sh's private apt configuration) with a busybox initramfs and
+# vsguest, for --backend guest. Cached: a finished image is reused.
+GUEST_KERNELS ?= 6.1 6.12
+guest:
+	@for v in $(GUEST_KERNELS); do BUILD=$(BUILD) guest-image/build.sh $$v >/dev/null || exit 1; done

@@ -109,6 +109,10 @@ void on_features_write(vs_monitors *m, const vs_event *ev)
     }
     if (m->offered_known) {
         uint64_t off = m->offered;
+        /* Backend view: what the driver was offered is the front-end's business. */
+        bool offer_seen = !m->backend_view || m->fe_mask_known;
+        if (m->backend_view)
+            off &= m->fe_mask_known ? m->fe_mask : ~0ull;
         if (role_on(m, CK_D_FEAT_SUBSET)) {
             if (f & ~off)
                 bad(m, CK_D_FEAT_SUBSET, 0, NOCTX, "driver features within the offered set",
@@ -117,14 +121,14 @@ void on_features_write(vs_monitors *m, const vs_event *ev)
             else
                 ok(m, CK_D_FEAT_SUBSET, 0);
         }
-        if (role_on(m, CK_D_ACCEPT_VERSION_1) && has(off, VS_F_VERSION_1)) {
+        if (offer_seen && role_on(m, CK_D_ACCEPT_VERSION_1) && has(off, VS_F_VERSION_1)) {
             if (has(f, VS_F_VERSION_1))
                 ok(m, CK_D_ACCEPT_VERSION_1, 0);
             else
                 bad(m, CK_D_ACCEPT_VERSION_1, 0, NOCTX, "VERSION_1 accepted when offered",
                     "driver features 0x%016" PRIx64, f);
         }
-        if (role_on(m, CK_D_ACCEPT_RECOMMENDED)) {
+        if (offer_seen && role_on(m, CK_D_ACCEPT_RECOMMENDED)) {
             /* the generic bits, then the device extension's */
             static const vs_mon_recommend rec[] = {
                 {VS_F_ACCESS_PLATFORM, 0}, {VS_F_RING_PACKED, 1},

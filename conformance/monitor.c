@@ -120,6 +120,14 @@ void vs_monitors_set_backend_view(vs_monitors *m, bool on)
         m->backend_view = on;
 }
 
+void vs_monitors_set_frontend_offer_mask(vs_monitors *m, uint64_t mask)
+{
+    if (m) {
+        m->fe_mask = mask;
+        m->fe_mask_known = true;
+    }
+}
+
 void vs_monitors_set_gmem(vs_monitors *m, vs_gmem *gm)
 {
     if (m && gm)

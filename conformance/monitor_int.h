@@ -178,6 +178,8 @@ struct vs_monitors {
     bool irq_observable;
     bool async_device;      /* interrupt timing cannot be attributed (real back-ends) */
     bool backend_view;      /* events seen from a device back-end (vhost-user server) */
+    bool fe_mask_known;     /* backend view: fe_mask says what the front-end passes on */
+    uint64_t fe_mask;       /* offered bits the front-end passes on to its driver */
     uint64_t irq_latency_ns;      /* in-process: raise-to-delivery bound */
     uint32_t n_due;               /* queues with qstate.due set */
     bool sriov_capable;           /* the function has an SR-IOV capability */

@@ -719,7 +719,8 @@ int vs_split_dev_pop(vs_vq_dev *qq, vs_chain *c, vs_err *e)
 
         if (unlikely(ient >= 0 && nseg >= size))
             return dev_fail(q, e, VS_EPROTO, rd, ient, "split: chain longer than queue size",
-                            "chain has more than %u descriptors", size);
+                            "chain has more than %u descriptors (indirect table of %u)", size,
+                            tmax);
         if (unlikely(len == 0))
             return dev_fail(q, e, VS_ENOTSUP, rd, ient, "device policy: zero-length descriptor",
                             "buffer 0x%llx has length 0", (ull)addr);

@@ -32,7 +32,15 @@ typedef struct vs_backend {
     unsigned caps;             /* enum vs_backend_cap */
     int (*build)(vs_run_ctx *c, const char *arg, vs_err *e);
     void (*teardown)(vs_run_ctx *c);   /* optional: after the transport and guest memory */
+    /* optional: runs the whole scenario itself instead of virtiosim's driver (the guest:
+     * a real kernel is the driver); fills r as vs_run_scenario does */
+    int (*run)(const vs_scenario *s, const vs_run_opts *o, const char *arg,
+               vs_scenario_result *r, vs_err *e);
 } vs_backend;
+
+/* sim/guest.c */
+int vs_guest_run(const vs_scenario *s, const vs_run_opts *o, const char *arg,
+                 vs_scenario_result *r, vs_err *e);
 
 /* The back-end a --backend value names, and its argument (NULL: none). NULL: unknown. */
 const vs_backend *vs_backend_find(const char *spec, const char **arg);
@@ -51,7 +59,32 @@ typedef struct vs_serve_opts {
     uint64_t capacity;         /* bytes */
     bool read_only;
     uint16_t queues;
+    /* blk: the segment limits offered (0: seg_max VS_SERVE_SEG_MAX_DEFAULT, size_max not
+     * offered). A front-end's queue can be smaller than the device's maximum and the server
+     * learns its size only when the ring starts, after the driver read the config: the
+     * default fits QEMU's default queue-size (128), since a driver builds requests of up to
+     * seg_max + 2 descriptors and no chain may be longer than the queue. */
+    uint32_t seg_max, size_max;
 } vs_serve_opts;
+
+#define VS_SERVE_SEG_MAX_DEFAULT 126u
+
+/* `--backend guest` (sim/guest.c): a Linux guest's own driver drives the reference device
+ * through QEMU's vhost-user proxy device; how the device presents itself there. */
+struct vs_guest_present {
+    /* the guest helper's workload (guest-image/vsguest.c ops, `vsguest=` on the kernel
+     * command line) from the scenario's steps into buf; 1 with why when a step has no
+     * guest equivalent (the scenario does not apply) */
+    int (*workload)(const vs_scenario *s, char *buf, size_t n, char *why, size_t wn);
+    /* the reference device the front-end reaches, its limits fitted to the queue size
+     * the front-end gives its guest (a request must fit the queue) */
+    int (*create)(const vs_scenario *s, vs_gmem *gm, uint16_t fe_queue_size, vs_device **out,
+                  vs_err *e);
+    /* QEMU's -device for the proxy device on chardev */
+    void (*device)(const vs_scenario *s, const char *chardev, uint16_t queue_size, char *buf,
+                   size_t n);
+    uint16_t default_queue_size;    /* the proxy device's queue size when unset */
+};
 
 /* Hooks a device leaves NULL make the back-ends that need them skip its scenarios
  * ("does not apply", vs_backend_unpresented); teardown, skip and serve_create are
@@ -74,6 +107,7 @@ struct vs_backend_present {
      * its memory), and the words "serving ..." prints about it */
     int (*serve_create)(vs_gmem *gm, const vs_serve_opts *o, vs_device **out, vs_err *e);
     const char *serve_what;
+    const struct vs_guest_present *guest;   /* NULL: no guest presentation */
 };
 
 #endif

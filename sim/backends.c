@@ -154,6 +154,8 @@ static const vs_backend backends[] = {
      VS_BE_REAL | VS_BE_EXTERNAL, build_vhost},
     {"qemu-vhost-user:", true, VS_BACKEND_VHOST_USER, "qemu",
      VS_BE_REAL | VS_BE_EXTERNAL | VS_BE_QEMU, build_qemu_vhost},
+    {"guest", false, VS_BACKEND_GUEST, "guest", VS_BE_REAL | VS_BE_QEMU, NULL, NULL,
+     vs_guest_run},
 };
 
 const char *vs_backend_unpresented(const vs_backend *be, const struct vs_backend_present *p)
@@ -167,6 +169,8 @@ const char *vs_backend_unpresented(const vs_backend *be, const struct vs_backend
         return "the device has no QEMU vhost-user proxy device";
     if (build == build_qsd && !p->qsd_start)
         return "qemu-storage-daemon does not export the device";
+    if (be->run == vs_guest_run && !p->guest)
+        return "the device has no guest presentation (a Linux driver behind QEMU)";
     return NULL;
 }
 

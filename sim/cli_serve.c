@@ -25,6 +25,7 @@
 #include "sim/backend_dev.h"
 #include "sim/cli.h"
 #include "sim/sim_dev.h"
+#include "sim/vhost/judge.h"
 
 /* ------------------------------------------------------------------ serve */
 
@@ -59,40 +60,9 @@ typedef struct serve_ctx {
     char **scn_str;               /* owned name + message strings, 2 per scenario */
     size_t n_scn, cap_scn;
     bool infra_error;
+    bool fe_mask_set;             /* --frontend-offers: what the front-end passes on */
+    uint64_t fe_mask;
 } serve_ctx;
-
-/* A chain the server's ring rejected, by the rule its message names, and the driver
- * statement that rule is (split ring). Rules that are device policy or a device limit
- * (zero-length descriptors, chains spanning regions, segment arrays) name none: the spec
- * does not forbid them. */
-static const struct {
-    const char *rule, *stmt, *expected;
-    bool needs_no_access_platform;
-} serve_rule_map[] = {
-    {"(split: next out of range)", "split.driver.desc-table.1", "every next < queue size", false},
-    {"(split: descriptor loop or chain longer than queue size)", "split.driver.desc-table.1",
-     "chain terminates", false},
-    {"(split: indirect descriptor loop)", "split.driver.desc-table.1",
-     "indirect chain terminates", false},
-    {"(split: chain longer than queue size)", "split.driver.indirect.3",
-     "chain length <= queue size", false},
-    {"(split: nested indirect)", "split.driver.indirect.2", "no INDIRECT inside an indirect table",
-     false},
-    {"(split: INDIRECT not negotiated)", "split.driver.indirect.1",
-     "no INDIRECT without VIRTIO_F_INDIRECT_DESC", false},
-    {"(split: INDIRECT with NEXT)", "split.driver.indirect.4", "INDIRECT and NEXT never together",
-     false},
-    {"(split: readable after writable)", "split.driver.message-framing.1",
-     "readable descriptors before writable ones", false},
-    {"(split: head out of range)", "split.driver.updating-idx.1",
-     "avail ring slots name chains just made available", false},
-    {"(split: avail idx jump)", "split.driver.avail-ring.1", "avail idx advances by 0..queue size",
-     false},
-    {"(split: buffer outside guest memory)", "generic.driver.reserved-features.4",
-     "buffers inside guest RAM", true},
-    {"(split: indirect table outside guest memory)", "generic.driver.reserved-features.4",
-     "buffers inside guest RAM", true},
-};
 
 static void serve_mon_start(serve_ctx *sc)
 {
@@ -108,6 +78,8 @@ static void serve_mon_start(serve_ctx *sc)
     vs_monitors_set_scenario(sc->mon, name);
     vs_monitors_set_backend_view(sc->mon, true);
     vs_monitors_set_async_device(sc->mon, true);
+    if (sc->fe_mask_set)
+        vs_monitors_set_frontend_offer_mask(sc->mon, sc->fe_mask);
     sc->mon_gm = sc->dev->gm;
     sc->mon_features = 0;
     sc->conn_t0 = vs_cli_mono_ns();
@@ -128,21 +100,9 @@ static void serve_on_event(void *opaque, const vs_event *ev)
     }
     if (ev->kind == VS_EV_FEATURES_WRITE)
         sc->mon_features = ev->val;
-    if (ev->kind == VS_EV_DEVICE_ERROR && ev->text) {
-        for (size_t i = 0; i < sizeof serve_rule_map / sizeof serve_rule_map[0]; i++) {
-            if (!strstr(ev->text, serve_rule_map[i].rule))
-                continue;
-            if (serve_rule_map[i].needs_no_access_platform &&
-                ((sc->mon_features >> VS_F_ACCESS_PLATFORM) & 1))
-                break;
-            vs_err e = {0};
-            if (vs_monitors_report_driver_violation(sc->mon, serve_rule_map[i].stmt, ev->queue,
-                                                    false, 0, serve_rule_map[i].expected,
-                                                    ev->text, &e) < 0)
-                fprintf(stderr, "virtiosim serve: %s\n", e.msg);
-            break;
-        }
-    }
+    vs_err e = {0};
+    if (vs_vhost_judge_rejection(sc->mon, sc->mon_features, ev, &e) < 0)
+        fprintf(stderr, "virtiosim serve: %s\n", e.msg);
     vs_monitors_on_event(sc->mon, ev);
 }
 
@@ -325,12 +285,15 @@ int vs_cli_serve(int argc, char **argv)
         {"image", required_argument, NULL, 'i'},  {"capacity", required_argument, NULL, 'c'},
         {"read-only", no_argument, NULL, 'r'},     {"queues", required_argument, NULL, 'n'},
         {"once", no_argument, NULL, 'o'},          {"report", required_argument, NULL, 'R'},
+        {"seg-max", required_argument, NULL, 'S'}, {"size-max", required_argument, NULL, 'Z'},
+        {"frontend-offers", required_argument, NULL, 'F'},
         {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
     };
     const char *dev = NULL, *sock = NULL, *image = NULL;
     uint64_t capacity = 64u << 20;
     bool ro = false, once = false;
     unsigned long queues = 1;
+    uint32_t seg_max = 0, size_max = 0;
     serve_ctx sc = {0};
     vs_event_bus bus = {0};
     int c;
@@ -359,6 +322,28 @@ int vs_cli_serve(int argc, char **argv)
             break;
         }
         case 'o': once = true; break;
+        case 'F': {
+            char *end;
+            sc.fe_mask_set = true;
+            sc.fe_mask = strcmp(optarg, "all") == 0 ? ~0ull : strtoull(optarg, &end, 16);
+            if (strcmp(optarg, "all") != 0 && (*end || end == optarg || optarg[0] == '-')) {
+                fprintf(stderr, "virtiosim serve: --frontend-offers wants all or a hex mask\n");
+                return EXIT_USAGE;
+            }
+            break;
+        }
+        case 'S':
+        case 'Z': {
+            char *end;
+            unsigned long v = strtoul(optarg, &end, 10);
+            if (*end || end == optarg || optarg[0] == '-' || v < 1 || v > UINT32_MAX) {
+                fprintf(stderr, "virtiosim serve: --%s wants 1..%u\n",
+                        c == 'S' ? "seg-max" : "size-max", UINT32_MAX);
+                return EXIT_USAGE;
+            }
+            *(c == 'S' ? &seg_max : &size_max) = (uint32_t)v;
+            break;
+        }
         case 'R': sc.report_dir = optarg; break;
         case 'h': vs_cli_usage(stdout, "serve"); return EXIT_PASS;
         default: return EXIT_USAGE;
@@ -367,7 +352,8 @@ int vs_cli_serve(int argc, char **argv)
     const vs_sim_dev *sd = dev ? vs_sim_dev_by_name(dev) : NULL;
     if (!sd || !sd->backends->serve_create || !sock || optind != argc) {
         fprintf(stderr, "usage: virtiosim serve --device NAME --vhost-user SOCKET [--image FILE]"
-                        " [--capacity SIZE] [--read-only] [--queues N] [--once] [--report DIR]"
+                        " [--capacity SIZE] [--read-only] [--queues N] [--seg-max N] [--size-max N]"
+                        " [--frontend-offers all|MASK] [--once] [--report DIR]"
                         "\n       devices that can be served:");
         for (const vs_sim_dev *const *d = vs_sim_devs; *d; d++)
             if ((*d)->backends->serve_create)
@@ -379,7 +365,8 @@ int vs_cli_serve(int argc, char **argv)
     vs_gmem *placeholder = NULL; /* the device runs over the front-end's memory once mapped */
     vs_device *d = NULL;
     vs_serve_opts so_dev = {.image = image, .capacity = capacity, .read_only = ro,
-                            .queues = (uint16_t)queues};
+                            .queues = (uint16_t)queues, .seg_max = seg_max,
+                            .size_max = size_max};
     int rc = vs_gmem_create_flat(&placeholder, 1u << 20, &e);
     if (rc == 0)
         rc = sd->backends->serve_create(placeholder, &so_dev, &d, &e);

@@ -608,7 +608,7 @@ static int run_files(run_cli *rc, const strlist *files)
 
 enum { OPT_BACKEND = 1000, OPT_SEED, OPT_TRACE, OPT_TRACE_FORMAT, OPT_REPORT, OPT_MUTANT, OPT_QEMU,
        OPT_QEMU_SAME_CPU, OPT_EXPECTED, OPT_TRANSPORT, OPT_SHARD, OPT_FILTER, OPT_LIST, OPT_JSON,
-       OPT_NOTIFY };
+       OPT_NOTIFY, OPT_KERNEL };
 
 static const struct option run_options[] = {
     {"backend", required_argument, NULL, OPT_BACKEND},
@@ -619,6 +619,7 @@ static const struct option run_options[] = {
     {"mutant", required_argument, NULL, OPT_MUTANT},
     {"qemu", required_argument, NULL, OPT_QEMU},
     {"qemu-same-cpu", no_argument, NULL, OPT_QEMU_SAME_CPU},
+    {"kernel", required_argument, NULL, OPT_KERNEL},
     {"expected", required_argument, NULL, OPT_EXPECTED},
     {"transport", required_argument, NULL, OPT_TRANSPORT},
     {"notify", required_argument, NULL, OPT_NOTIFY},
@@ -652,6 +653,7 @@ static int parse_run_options(int argc, char **argv, run_cli *rc)
             break;
         }
         case OPT_QEMU: rc->o.qemu_path = optarg; break;
+        case OPT_KERNEL: rc->o.kernel = optarg; break;
         case OPT_QEMU_SAME_CPU: rc->o.qemu_same_cpu = true; break;
         case OPT_TRANSPORT:
             if (strcmp(optarg, "pci") != 0 && strcmp(optarg, "default") != 0) {
@@ -773,6 +775,10 @@ static int check_option_combinations(const run_cli *rc)
     if (rc->o.notify && !ref) {
         fprintf(stderr, "virtiosim: --notify needs --backend ref or pci (a real back-end "
                         "has its own threads)\n");
+        return -1;
+    }
+    if (rc->o.kernel && !(be && be->run)) {
+        fprintf(stderr, "virtiosim: --kernel needs --backend guest\n");
         return -1;
     }
     if (rc->o.pci && !ref) {

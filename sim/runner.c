@@ -368,6 +368,8 @@ int vs_run_scenario(const vs_scenario *s, const vs_run_opts *o, vs_scenario_resu
     int ap = applies(s, o, be, spec, r, e);
     if (ap != 0)
         return ap < 0 ? ap : 0;
+    if (be->run)
+        return be->run(s, o, arg, r, e);
 
     vs_run_ctx c = {.s = s, .sd = s->dev, .be = be, .o = o, .r = r,
                     .real = be->caps & VS_BE_REAL, .external = be->caps & VS_BE_EXTERNAL,

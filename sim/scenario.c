@@ -722,11 +722,11 @@ PARSER(top_applies)
 {
     if (v->type != YAML_SEQUENCE_NODE)
         return vs_ld_fail(L, v, "expected a list of back-ends such as [ref, qemu]");
-    static const char *const names[] = {"ref", "qemu", "vhost-user"};
+    static const char *const names[] = {"ref", "qemu", "vhost-user", "guest"};
     S->backends = 0;
     for (yaml_node_item_t *i = v->data.sequence.items.start; i < v->data.sequence.items.top; i++) {
         int k = 0;
-        int r = vs_ld_enum(L, vs_ld_node(L, *i), names, 3, &k);
+        int r = vs_ld_enum(L, vs_ld_node(L, *i), names, 4, &k);
         if (r < 0)
             return r;
         S->backends |= 1u << k;
@@ -1244,11 +1244,11 @@ typedef struct exp_ctx {
 /* The back-end kinds a file can describe: the --backend values without their socket
  * argument, `pci` counting as `ref` (sim/main.c maps --backend onto these). */
 static const char *const exp_backends[] = {"ref", "qemu", "qsd", "vhost-user",
-                                           "qemu-vhost-user"};
+                                           "qemu-vhost-user", "guest"};
 PARSER(ex_backend)
 {
     int k;
-    int r = vs_ld_enum(L, v, exp_backends, 5, &k);
+    int r = vs_ld_enum(L, v, exp_backends, 6, &k);
     if (r < 0)
         return r;
     EX->x->backend_line = (unsigned)v->start_mark.line + 1;

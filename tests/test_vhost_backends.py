@@ -140,8 +140,9 @@ def test_serve_report_judges_the_driver_per_statement(cli, tmp_path):
     connection, the foreign driver judged per catalogue statement from what the back-end
     sees (its rings, at fetch time), next to vhost-user-server.json."""
     sock, rep = tmp_path / "vu.sock", tmp_path / "serve-report"
+    # virtiosim's own front-end hands its driver every bit the back-end offers
     p = subprocess.Popen([str(cli.binary), "serve", "--device", "blk", "--vhost-user", str(sock),
-                          "--capacity", "16MiB", "--report", str(rep)],
+                          "--capacity", "16MiB", "--frontend-offers", "all", "--report", str(rep)],
                          cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.time() + 10

@@ -6,12 +6,13 @@
 #
 #   tools/backports.sh qemu      build/backports/qemu-10.0/  (bin/qemu-system-x86_64, ...)
 #   tools/backports.sh kernel    build/backports/linux-6.12/ (boot/vmlinuz-*, lib/modules)
+#   tools/backports.sh kernel-6.1 build/backports/linux-6.1/ (bookworm's own kernel package)
 #
 # The mirror is the one this machine's own apt configuration uses for bookworm.
 # Prints the prefix on its last line. Idempotent: a finished prefix is reused.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-what=${1:?usage: tools/backports.sh qemu|kernel}
+what=${1:?usage: tools/backports.sh qemu|kernel|kernel-6.1}
 BUILD=${BUILD:-build}
 APT=$PWD/$BUILD/apt
 SUITE=bookworm-backports
@@ -88,5 +89,20 @@ kernel)
     fi
     echo "$prefix"
     ;;
-*) echo "usage: tools/backports.sh qemu|kernel" >&2; exit 2 ;;
+kernel-6.1)
+    # bookworm's kernel: only the image package (its modules are inside), no dependencies.
+    prefix=$PWD/$BUILD/backports/linux-6.1
+    if [ -z "$(ls "$prefix"/boot/vmlinuz-* 2>/dev/null)" ]; then
+        setup
+        dl=$APT/debs-6.1; rm -rf "$dl" "$prefix.partial"; mkdir -p "$dl" "$prefix.partial"
+        (cd "$dl" && aptget download linux-image-amd64/bookworm >&2)
+        img=$(dpkg-deb -f "$dl"/linux-image-amd64_*.deb Depends | sed -n 's/^\(linux-image-[^ ,]*\).*/\1/p')
+        [ -n "$img" ] || { echo "backports: linux-image-amd64 names no kernel" >&2; exit 3; }
+        (cd "$dl" && aptget download "$img" >&2)
+        dpkg-deb -x "$dl/$img"_*.deb "$prefix.partial"
+        rm -rf "$prefix"; mv "$prefix.partial" "$prefix"; rm -rf "$dl"
+    fi
+    echo "$prefix"
+    ;;
+*) echo "usage: tools/backports.sh qemu|kernel|kernel-6.1" >&2; exit 2 ;;
 esac

@@ -7,7 +7,8 @@ per cell, a summary (matrix.json + matrix.html) and what changed since the previ
 QEMU versions: 7.2 is Debian 12's (PATH), 10.0 comes from bookworm-backports through
 tools/backports.sh (a private apt configuration under build/; nothing is installed).
 `--qemu 11.0=/opt/qemu/bin/qemu-system-x86_64` adds a user's own build (its
-qemu-storage-daemon is looked for beside it). Exit code: 0 when every cell's virtiosim
+qemu-storage-daemon is looked for beside it). The guest flows (--backend guest) run once per
+Debian kernel (6.1, 6.12; images from guest-image/build.sh) on the system's QEMU. Exit code: 0 when every cell's virtiosim
 exit code was 0, else 1 (3 if a cell could not run at all)."""
 import argparse
 import html
@@ -40,6 +41,11 @@ CELLS = [
     ("pci-device", "qemu", ["--backend", "qemu"], "qemu-{v}"),
     ("vhost-user-backend", "qsd", ["--backend", "qsd"], "qsd-{v}"),
 ]
+
+# The guest flows (--backend guest): one cell per Debian kernel, on the system's QEMU; the
+# image comes from guest-image/build.sh (cached under build/guest/).
+KERNELS = ["6.1", "6.12"]
+GUEST_SUITES = ["linux-blk-driver"]
 
 
 def qemu_versions(extra):
@@ -90,6 +96,16 @@ def run_cell(suite, backend, args, exp, version, qemu, env_add, outdir):
             "expected_file": str(expected.relative_to(ROOT)) if expected else None,
             "exit": r.returncode, "seconds": round(time.monotonic() - t0, 2),
             "counts": counts, "report": str(outdir.relative_to(outdir.parent.parent))}
+
+
+def guest_image(kernel):
+    """build/guest/linux-KERNEL, built (or reused) by guest-image/build.sh."""
+    r = subprocess.run([str(ROOT / "guest-image" / "build.sh"), kernel], cwd=ROOT,
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        print(r.stderr, file=sys.stderr)
+        sys.exit(f"matrix: building the Linux {kernel} guest image failed")
+    return str(ROOT / r.stdout.strip().splitlines()[-1])
 
 
 def diff_cell(cell, prev_dir, new_dir):
@@ -160,6 +176,22 @@ def main():
             print(f"{name:42} exit {cell['exit']}  pass {k['PASS']} fail {k['FAIL']} "
                   f"expected {k['XFAIL']} xpass {k['XPASS']} error {k['ERROR']} "
                   f"skip {k['SKIP']}  {cell['seconds']} s", flush=True)
+            worst = max(worst, 3 if cell["exit"] >= 2 else cell["exit"])
+    for suite in GUEST_SUITES:
+        for k in KERNELS:
+            name = f"{suite}.guest.{k}"
+            if a.only and a.only not in name:
+                continue
+            args = ["--backend", "guest", "--kernel", guest_image(k)]
+            cell = run_cell(suite, "guest", args, f"linux-{k}", f"Linux {k}", None, {},
+                            out / name)
+            cell["dir"] = name
+            cell["diff"] = diff_cell(cell, prev / name, out / name)
+            doc["cells"].append(cell)
+            c = cell["counts"]
+            print(f"{name:42} exit {cell['exit']}  pass {c['PASS']} fail {c['FAIL']} "
+                  f"expected {c['XFAIL']} xpass {c['XPASS']} error {c['ERROR']} "
+                  f"skip {c['SKIP']}  {cell['seconds']} s", flush=True)
             worst = max(worst, 3 if cell["exit"] >= 2 else cell["exit"])
     (out / "matrix.json").write_text(json.dumps(doc, indent=1) + "\n")
     write_html(out / "matrix.html", doc)

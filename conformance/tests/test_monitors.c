@@ -1196,6 +1196,42 @@ START_TEST(backend_view)
 }
 END_TEST
 
+/* Back-end view, the offer the driver saw: the back-end offers RING_PACKED, the driver
+ * declines it. Without the front-end's mask the back-end cannot tell what the driver was
+ * offered (not judged); a front-end that drops RING_PACKED (QEMU's packed=off) makes the
+ * declining legal; one that passes every bit makes it the SHOULD violation it is. */
+static enum vs_verdict offer_view(int mask_kind)
+{
+    vs_gmem *gm;
+    vs_monitors *m;
+    ck_assert_int_eq(vs_gmem_create_flat(&gm, 1u << 16, NULL), 0);
+    ck_assert_int_eq(vs_monitors_create(&m, gm, VS_DEV_BLK, VS_ROLE_DRIVER, NULL), 0);
+    vs_monitors_set_backend_view(m, true);
+    if (mask_kind == 1)
+        vs_monitors_set_frontend_offer_mask(m, ~VS_BIT(VS_F_RING_PACKED));
+    else if (mask_kind == 2)
+        vs_monitors_set_frontend_offer_mask(m, ~0ull);
+    uint64_t off = VS_BIT(VS_F_VERSION_1) | VS_BIT(VS_F_RING_PACKED), acc = VS_BIT(VS_F_VERSION_1);
+    vs_event e = {.kind = VS_EV_FEATURES_READ, .t_ns = 10, .queue = -1, .val = off};
+    vs_monitors_on_event(m, &e);
+    e = (vs_event){.kind = VS_EV_FEATURES_WRITE, .t_ns = 20, .queue = -1, .val = acc};
+    vs_monitors_on_event(m, &e);
+    ck_assert_int_eq(vs_monitors_finish(m, acc, NULL), 0);
+    enum vs_verdict v =
+        vs_results_find(vs_monitors_results(m), "generic.driver.reserved-features.5")->verdict;
+    vs_monitors_destroy(m);
+    vs_gmem_destroy(gm);
+    return v;
+}
+
+START_TEST(backend_view_offer)
+{
+    ck_assert_int_eq(offer_view(0), VS_VERDICT_NOT_EXERCISED);
+    ck_assert_int_eq(offer_view(1), VS_VERDICT_NOT_EXERCISED);
+    ck_assert_int_eq(offer_view(2), VS_VERDICT_FAIL);
+}
+END_TEST
+
 /* Zoned (ZONED negotiated, host-managed): a report makes zone 0 conventional and zone 1
  * an empty SWR zone; then ZONE_OPEN of zone 0 and a write away from zone 1's write pointer.
  * zmut 0: a conforming device; 1: the open succeeds; 2: the write succeeds; 3: unused2 0xff. */
@@ -1310,7 +1346,7 @@ int main(void)
         d_avail_flags, d_kick_unneeded, d_feat_reserved, d_no_v1, d_ro_ignored, d_cfg_optional,
         d_wce_early, d_abandon, in_order, lifetime, cap_change, error_flagged,
         irq_suppressed, ro_write, features_ok_refusal, verdict_kinds, create_errors, reset_slow, reset_never, wz_zeroes, pk_used_desc,
-        pk_fetch_order, pk_fetch_available, report_driver_violation, backend_view, zoned_checks,
+        pk_fetch_order, pk_fetch_available, report_driver_violation, backend_view, backend_view_offer, zoned_checks,
         content_hash, reused_live_id_releases_read_back, pkd_w_before_r, pkd_head_early,
         pkd_ind_unneg, pkd_ind_in_list, pkd_ind_flags, pkd_no_room, pkd_avail_rewrite,
         pkd_too_long, pkd_segs_direct, pkd_segs_ind,

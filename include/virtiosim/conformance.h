@@ -207,6 +207,13 @@ void vs_monitors_set_sriov_capable(vs_monitors *m, bool on);
  * ring's starting avail index in `idx` (the vhost-user ring base), since the driver may
  * already have published chains when the back-end starts the ring. Default false. */
 void vs_monitors_set_backend_view(vs_monitors *m, bool on);
+/* Backend view: a front-end between the driver and the back-end (QEMU's vhost-user proxy
+ * devices) offers its driver only part of what the back-end offers (QEMU drops
+ * RING_PACKED unless packed=on). mask: the bits it passes on. The driver checks about
+ * offered features ("accepts X whenever offered") then judge what the driver was offered
+ * (the back-end's offer & mask); without a mask they are not evaluated in backend view,
+ * since the back-end's own offer is not what the driver saw. */
+void vs_monitors_set_frontend_offer_mask(vs_monitors *m, uint64_t mask);
 /* The guest memory the monitors read from now on (a back-end that gets the driver's memory
  * only after the run started, or gets it replaced). NULL is ignored. */
 void vs_monitors_set_gmem(vs_monitors *m, vs_gmem *gm);

@@ -53,6 +53,9 @@ typedef struct vs_run_opts {
     const char *backend;       /* "ref" (default), "pci", "qemu", "qsd", "vhost-user:SOCK",
                                   "qemu-vhost-user:SOCK" (sim/backends.c) */
     const char *qemu_path;     /* --qemu PATH (NULL: $VIRTIOSIM_QEMU, then PATH) */
+    const char *kernel;        /* --backend guest: --kernel DIR, a guest image (vmlinux,
+                                  initramfs.cpio, release; guest-image/build.sh) (NULL:
+                                  $VIRTIOSIM_KERNEL, then build/guest/linux-6.1) */
     bool qemu_same_cpu;        /* --qemu-same-cpu (vs_qemu_backend_opts.same_cpu) */
     bool pci;                  /* --transport pci: the ref device behind the in-process
                                   virtio-pci function model */

@@ -13,7 +13,8 @@ enum vs_backend_kind {
     VS_BACKEND_REF = 1u << 0,
     VS_BACKEND_QEMU = 1u << 1,
     VS_BACKEND_VHOST_USER = 1u << 2,
-    VS_BACKEND_ALL = 0x7,
+    VS_BACKEND_ALL = 0x7,           /* a scenario without applies_to: not the guest */
+    VS_BACKEND_GUEST = 1u << 3,     /* a Linux guest's driver (`applies_to: [guest]`) */
 };
 
 /* A step (sim/scenario_int.h): one of the core's, or one of the scenario's device. */

@@ -39,7 +39,13 @@ START_TEST(backend_names)
     ck_assert_ptr_null(vs_backend_find("", &arg));
     char names[200];
     vs_backend_names(names, sizeof names);
-    ck_assert_str_eq(names, "ref, pci, qemu, qsd, vhost-user:SOCKET, qemu-vhost-user:SOCKET");
+    ck_assert_str_eq(names,
+                     "ref, pci, qemu, qsd, vhost-user:SOCKET, qemu-vhost-user:SOCKET, guest");
+    b = vs_backend_find("guest", &arg);
+    ck_assert_ptr_nonnull(b);
+    ck_assert_ptr_null(arg);
+    ck_assert_ptr_nonnull(b->run); /* the guest runs whole scenarios, no transport */
+    ck_assert_str_eq(b->family, "guest");
     vs_backend_names(names, 8); /* cut short, still a string */
     ck_assert_uint_lt(strlen(names), 8);
 }

@@ -202,6 +202,8 @@ static int serve_create(vs_gmem *gm, const vs_serve_opts *o, vs_device **out, vs
     bo.read_only = o->read_only;
     bo.num_queues = o->queues;
     bo.queue_size = 1024;
+    bo.seg_max = o->seg_max ? o->seg_max : VS_SERVE_SEG_MAX_DEFAULT;
+    bo.size_max = o->size_max;
     return vs_blk_create(out, gm, &bo, e);
 }
 
@@ -214,4 +216,5 @@ const struct vs_backend_present vs_blk_backends = {
     .skip = skip,
     .serve_create = serve_create,
     .serve_what = "virtio-blk",
+    .guest = &vs_blk_guest,
 };

@@ -109,6 +109,7 @@ typedef struct blk_cfg_expect {
 
 extern const struct vs_step_set vs_blk_step_set;
 extern const struct vs_backend_present vs_blk_backends;
+extern const struct vs_guest_present vs_blk_guest;
 extern const struct vs_mutant_set vs_blk_mutants;
 
 /* blk_scenario.c, for blk_steps.c */

@@ -1,0 +1,109 @@
+/* How virtio-blk presents itself to `--backend guest` (sim/guest.c): Linux's virtio_blk in
+ * a test guest drives the reference device through QEMU's vhost-user-blk-pci. The
+ * scenario's steps become the guest helper's workload (guest-image/vsguest.c: `w`, `r`,
+ * `d`, `z`, `f`, `p` ops on the kernel command line); the device gets segment limits that
+ * fit the queue QEMU gives the guest. */
+#define _GNU_SOURCE
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "sim/dev/blk/blk_sim_int.h"
+
+static int put(char *buf, size_t n, size_t *used, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int put(char *buf, size_t n, size_t *used, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int w = vsnprintf(buf + *used, n - *used, fmt, ap);
+    va_end(ap);
+    if (w < 0 || (size_t)w >= n - *used)
+        return -1;
+    *used += (size_t)w;
+    return 0;
+}
+
+/* One step as vsguest ops; 1 with why when the guest cannot express it. */
+static int step_ops(const vs_step *t, char *buf, size_t n, size_t *used, char *why, size_t wn)
+{
+    const char *name = t->type->name;
+    const blk_step *b = t->dev;
+    const char *sep = *used ? "," : "";
+    if (strcmp(name, "init") == 0)
+        return 0; /* the guest's kernel initializes the device itself */
+    if (strcmp(name, "write") == 0)
+        return put(buf, n, used, "%sw:%" PRIu64 ":%u:%u", sep, b->sector, b->count, b->pattern);
+    if (strcmp(name, "read") == 0)
+        return put(buf, n, used, "%sr:%" PRIu64 ":%u", sep, b->sector, b->count);
+    if (strcmp(name, "discard") == 0)
+        return put(buf, n, used, "%sd:%" PRIu64 ":%u", sep, b->sector, b->count);
+    if (strcmp(name, "write_zeroes") == 0)
+        return put(buf, n, used, "%sz:%" PRIu64 ":%u", sep, b->sector, b->count);
+    if (strcmp(name, "flush") == 0)
+        return put(buf, n, used, "%sf", sep);
+    if (strcmp(name, "workload") == 0 && b->wl.rw == VS_RW_RANDREAD && b->wl.bs % VS_BLK_SECTOR == 0) {
+        /* iodepth parallel readers, number_ios reads in all */
+        uint32_t readers = b->wl.iodepth ? b->wl.iodepth : 1;
+        uint64_t each = (b->wl.number_ios + readers - 1) / readers;
+        return put(buf, n, used, "%sp:%u:%" PRIu64 ":%u", sep, readers, each,
+                   b->wl.bs / VS_BLK_SECTOR);
+    }
+    snprintf(why, wn, "line %u: step '%s' has no equivalent in the guest's workload (write, "
+             "read, discard, write_zeroes, flush, workload rw: randread)", t->line, name);
+    return 1;
+}
+
+static int guest_workload(const vs_scenario *s, char *buf, size_t n, char *why, size_t wn)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (unsigned i = 0; i < s->nsteps; i++) {
+        int rc = step_ops(&s->steps[i], buf, n, &used, why, wn);
+        if (rc > 0)
+            return 1;
+        if (rc < 0) {
+            snprintf(why, wn, "the workload is longer than the kernel command line allows "
+                     "(%zu bytes)", n);
+            return 1;
+        }
+    }
+    if (!used) {
+        snprintf(why, wn, "no step the guest can run");
+        return 1;
+    }
+    return 0;
+}
+
+/* The scenario's device, with seg_max (when the scenario sets none) such that a request
+ * of seg_max data segments plus header and status fits the guest's queue. */
+static int guest_create(const vs_scenario *s, vs_gmem *gm, uint16_t fe_queue_size,
+                        vs_device **out, vs_err *e)
+{
+    blk_scn_opts o = *blk_opts_of(s);
+    if (!o.seg_max)
+        o.seg_max = fe_queue_size > 2 ? fe_queue_size - 2u : 1u;
+    vs_scenario copy = *s;
+    copy.dev_opts = &o;
+    copy.queue_size = copy.queue_size < fe_queue_size ? fe_queue_size : copy.queue_size;
+    vs_run_opts ro = {0};
+    vs_scenario_result rr = {0};
+    vs_run_ctx c = {.s = &copy, .sd = s->dev, .o = &ro, .r = &rr, .gm = gm};
+    return vs_blk_backends.ref_create(&c, out, e);
+}
+
+static void guest_device(const vs_scenario *s, const char *chardev, uint16_t queue_size,
+                         char *buf, size_t n)
+{
+    snprintf(buf, n, "vhost-user-blk-pci,disable-legacy=on,chardev=%s,num-queues=%u,"
+             "queue-size=%u", chardev, s->num_queues, queue_size);
+}
+
+const struct vs_guest_present vs_blk_guest = {
+    .workload = guest_workload,
+    .create = guest_create,
+    .device = guest_device,
+    .default_queue_size = 128, /* QEMU's vhost-user-blk-pci queue-size */
+};
