@@ -156,7 +156,7 @@ static int applies(const vs_scenario *s, const vs_run_opts *o, const vs_backend 
 {
     if (!be)
         return vs_err_set(e, VS_ENOTSUP, "back-end '%s' is not available", spec);
-    if ((be->caps & VS_BE_REAL) && o->mutant)
+    if ((be->caps & VS_BE_REAL) && o->mutant && !vs_mutant_is_driver(o->mutant))
         return vs_err_set(e, VS_ENOTSUP, "mutants are variants of the reference device; "
                                          "they do not apply to --backend %s", spec);
     if (!(s->backends & be->applies)) {

@@ -212,3 +212,43 @@ def test_serve_report_judges_the_driver_per_statement(cli, tmp_path):
     failing = {x["id"]: x["violations"] for x in server_report(rep)["rules"]
                if x["verdict"] == "fail"}
     assert failing == {"vhost-user.frontend.chain.1": 4}, failing
+
+
+
+@pytest.mark.parametrize("mutant,scenario,stmt,rule", [
+    ("drv-packed-writable-first", BLK / "packed-rw.yaml", "packed.driver.scatter-gather.3",
+     "(packed: readable after writable)"),
+    ("drv-packed-nested-indirect", SCENARIOS / "driver" / "clean-packed-indirect.yaml",
+     "packed.driver.indirect.2", "(packed: nested indirect)"),
+    ("drv-packed-indirect-in-list", SCENARIOS / "driver" / "clean-packed-indirect.yaml",
+     "packed.driver.indirect.4", "(packed: indirect"),
+])
+def test_serve_judges_a_packed_ring_front_end(cli, tmp_path, mutant, scenario, stmt, rule):
+    """A packed-ring front-end that breaks a driver rule (virtiosim's own driver, broken by
+    a driver mutant: those may drive any back-end) is judged by `serve` per statement, with
+    the ring's rejection as evidence; the correct driver, first on the same server, leaves
+    that statement passing."""
+    sock, rep = tmp_path / "vu.sock", tmp_path / "serve-report"
+    p = subprocess.Popen([str(cli.binary), "serve", "--device", "blk", "--vhost-user", str(sock),
+                          "--capacity", "16MiB", "--report", str(rep)],
+                         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 10
+        while not sock.exists() and time.time() < deadline and p.poll() is None:
+            time.sleep(0.02)
+        assert sock.exists()
+        ok = cli("run", "-q", "--backend", f"vhost-user:{sock}", scenario, timeout=60)
+        assert ok.returncode == 0, ok.stdout + ok.stderr
+        bad = cli("run", "-q", "--mutant", mutant, "--backend", f"vhost-user:{sock}", scenario,
+                  timeout=60)
+        assert bad.returncode == 1, bad.stdout + bad.stderr
+    finally:
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=20)
+    assert p.returncode == 1, out + err   # a driver violation was found
+    doc = json.loads((rep / "results.json").read_text())
+    conns = {s["name"]: s["statements"] for s in doc["scenarios"]}
+    assert conns["connection-1"].get(stmt) == "pass", conns["connection-1"].get(stmt)
+    assert conns["connection-2"].get(stmt) == "fail", conns["connection-2"]
+    ev = [e for s in doc["statements"] if s["id"] == stmt for e in s["evidence"]]
+    assert ev and ev[0]["scenario"] == "connection-2" and rule in ev[0]["seen"], ev

@@ -5,7 +5,7 @@
 #include "virtiosim/virtio.h"
 
 /* A chain the server's ring rejected, by the rule its message names, and the driver
- * statement that rule is (split ring). Rules that are device policy or a device limit
+ * statement that rule is (split and packed rings). Rules that are device policy or a device limit
  * (zero-length descriptors, chains spanning regions, segment arrays) name none: the spec
  * does not forbid them. */
 static const struct {
@@ -34,6 +34,25 @@ static const struct {
     {"(split: buffer outside guest memory)", "generic.driver.reserved-features.4",
      "buffers inside guest RAM", true},
     {"(split: indirect table outside guest memory)", "generic.driver.reserved-features.4",
+     "buffers inside guest RAM", true},
+    /* packed ring */
+    {"(packed: readable after writable)", "packed.driver.scatter-gather.3",
+     "readable elements before writable ones", false},
+    {"(packed: chain too long)", "packed.driver.scatter-gather.2",
+     "list length <= queue size", false},
+    {"(packed: indirect table too long)", "packed.driver.indirect.3",
+     "indirect list within the length the device permits", false},
+    {"(packed: indirect not negotiated)", "packed.driver.indirect.1",
+     "no INDIRECT without VIRTIO_F_INDIRECT_DESC", false},
+    {"(packed: indirect in chain)", "packed.driver.indirect.4",
+     "no INDIRECT descriptor in a NEXT-linked list", false},
+    {"(packed: indirect with next)", "packed.driver.indirect.4",
+     "no INDIRECT descriptor in a NEXT-linked list", false},
+    {"(packed: nested indirect)", "packed.driver.indirect.2",
+     "only WRITE inside an indirect table", false},
+    {"(packed: buffer address)", "generic.driver.reserved-features.4", "buffers inside guest RAM",
+     true},
+    {"(packed: indirect table address)", "generic.driver.reserved-features.4",
      "buffers inside guest RAM", true},
 };
 
