@@ -186,7 +186,7 @@ static const vs_expected_entry *expected_failure(const vs_expected *x,
         return e;
     for (size_t i = 0; i < r->conformance->n_stmt; i++) {
         const vs_stmt_result *sr = &r->conformance->stmt[i];
-        if (sr->verdict != VS_VERDICT_FAIL)
+        if (sr->verdict != VS_VERDICT_FAIL || sr->device_level)
             continue;
         const vs_expected_entry *se = vs_expected_find_statement(x, sr->st->id);
         if (!se)
@@ -196,20 +196,49 @@ static const vs_expected_entry *expected_failure(const vs_expected *x,
     return e;
 }
 
-/* A scenario that did not fail yet failed a statement: skipped (e.g. the back-end offers
- * no VERSION_1, which is itself a MUST failed) with the monitors' verdicts already in.
- * Statements listed in --expected, or the scenario itself, do not count. */
+/* A scenario that did not fail yet failed a statement: skipped (e.g. a step found a
+ * precondition unmet) with the monitors' verdicts already in. Statements listed in
+ * --expected, or the scenario itself, do not count; nor do device-level findings, which
+ * are the run's (device_findings). */
 static bool failed_statements_only(const vs_expected *x, const vs_scenario_result *r)
 {
     if (r->verdict != VS_SCN_SKIPPED || !r->conformance ||
-        !r->conformance->count[VS_VERDICT_FAIL] || vs_expected_find(x, r->name))
+        !vs_results_scenario_failures(r->conformance) || vs_expected_find(x, r->name))
         return false;
     for (size_t i = 0; i < r->conformance->n_stmt; i++) {
         const vs_stmt_result *sr = &r->conformance->stmt[i];
-        if (sr->verdict == VS_VERDICT_FAIL && !vs_expected_find_statement(x, sr->st->id))
+        if (sr->verdict == VS_VERDICT_FAIL && !sr->device_level &&
+            !vs_expected_find_statement(x, sr->st->id))
             return true;
     }
     return false;
+}
+
+/* The run's device findings (statements of device-level checks: what the device offers
+ * and presents), judged in every scenario but printed once, with their deduplicated
+ * evidence. Returns how many failed and are not listed in --expected. */
+static size_t device_findings(const run_cli *rc, const vs_results *agg)
+{
+    size_t unexpected = 0, failed = 0;
+    for (size_t i = 0; agg && i < agg->n_stmt; i++) {
+        const vs_stmt_result *sr = &agg->stmt[i];
+        if (!sr->device_level || sr->verdict != VS_VERDICT_FAIL)
+            continue;
+        const vs_expected_entry *xe = vs_expected_find_statement(rc->expected, sr->st->id);
+        unexpected += !xe;
+        if (failed++ == 0 && !rc->quiet)
+            printf("device findings (judged from what the device presents, once for the "
+                   "run):\n");
+        if (rc->quiet && xe)
+            continue;
+        printf("  %-5s %s (%s %s): %s\n", xe ? "XFAIL" : "FAIL", sr->st->id,
+               vs_role_name(sr->st->role), vs_level_name(sr->st->level), sr->st->paraphrase);
+        for (unsigned k = 0; k < sr->n_evidence; k++)
+            printf("        [%s] expected %s; seen %s (first seen in %s)\n",
+                   sr->evidence[k].check, sr->evidence[k].expected, sr->evidence[k].seen,
+                   sr->evidence[k].scenario);
+    }
+    return unexpected;
 }
 
 /* One run's scenarios and tallies (run_files and its pieces). */
@@ -553,12 +582,14 @@ static int run_loop(run_cli *rc, run_state *st)
             .fail_step = -1,
             .device_id = st->sc[i]->device_id,
         };
+    size_t dev_failed = device_findings(rc, st->agg);
     print_summary(rc, st, mono_ns() - st->t0);
     int exit_code = rc->report_dir ? write_reports(rc, st) : EXIT_PASS;
     if (exit_code == EXIT_PASS) {
         if (st->counts[VS_SCN_ERROR])
             exit_code = EXIT_INFRA;
-        else if (st->counts[VS_SCN_FAIL] > st->xfail || st->stmt_failed || g_interrupted)
+        else if (st->counts[VS_SCN_FAIL] > st->xfail || st->stmt_failed || dev_failed ||
+                 g_interrupted)
             exit_code = EXIT_FAILED;
     }
     if (rc->json)

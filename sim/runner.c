@@ -314,13 +314,15 @@ static void judge(vs_run_ctx *c)
         snprintf(r->conformance->scenario, sizeof r->conformance->scenario, "%s", s->name);
         if (c->pci_f)
             vs_pci_results_fold(r->conformance, c->pci_f, s->name, 0);
-        size_t nfail = r->conformance->count[VS_VERDICT_FAIL];
+        /* A device-level finding (what the device offers and presents) is the run's,
+         * reported once; this scenario's verdict is about its own steps. */
+        size_t nfail = vs_results_scenario_failures(r->conformance);
         if (nfail && r->verdict == VS_SCN_PASS) {
             r->verdict = VS_SCN_FAIL;
             /* Name the first failing statement with its first evidence. */
             for (size_t i = 0; i < r->conformance->n_stmt; i++) {
                 const vs_stmt_result *sr = &r->conformance->stmt[i];
-                if (sr->verdict != VS_VERDICT_FAIL)
+                if (sr->verdict != VS_VERDICT_FAIL || sr->device_level)
                     continue;
                 char ev[300] = "";
                 if (sr->n_evidence)

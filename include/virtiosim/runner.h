@@ -3,7 +3,10 @@
  *
  * A scenario fails when a step's expectation is not met (the step is named in the
  * message) or when a monitor saw a conformance violation; it is an error (not a
- * failure) when the back-end could not run it at all. */
+ * failure) when the back-end could not run it at all. A violation of a device-level check
+ * (vs_check_info.device_level: what the device offers and presents) stays in the
+ * scenario's results but does not fail it: it is the run's device finding, which the CLI
+ * reports once and counts in its exit code. */
 #ifndef VIRTIOSIM_RUNNER_H
 #define VIRTIOSIM_RUNNER_H
 
