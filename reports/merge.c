@@ -28,6 +28,8 @@ typedef struct mrg {
     vs_results *agg;
     vs_report_expected_stmt *xs;
     size_t n_xs;
+    vs_report_device dev;         /* the identity of the input that saw it first */
+    vs_report_cfg_value *cfg;     /* owned: dev.config */
 } mrg;
 
 static const char *jget_s(const json_t *o, const char *k)
@@ -48,7 +50,8 @@ static int load_doc(const char *path, json_t **out, vs_err *e)
     if (!d)
         return vs_err_set(e, VS_EINVAL, "%s: %s", path, je.text);
     const char *schema = jget_s(d, "schema");
-    if (!schema || strcmp(schema, VS_RESULTS_SCHEMA) != 0 ||
+    if (!schema ||
+        (strcmp(schema, VS_RESULTS_SCHEMA) != 0 && strcmp(schema, VS_RESULTS_SCHEMA_1_0) != 0) ||
         !json_is_array(json_object_get(d, "scenarios")) ||
         !json_is_array(json_object_get(d, "statements"))) {
         json_decref(d);
@@ -422,7 +425,51 @@ static void mrg_free(mrg *m)
     free(m->doc_res);
     free(m->docs);
     free(m->xs);
+    free(m->cfg);
     vs_results_destroy(m->agg);
+}
+
+static uint64_t jget_hex(const json_t *o, const char *k)
+{
+    const char *v = jget_s(o, k);
+    return v ? strtoull(v, NULL, 0) : 0;
+}
+
+/* The device identity of the run: of all inputs', the one seen by the scenario that comes
+ * first in the merged order (as the unsharded run took the first scenario's view). */
+static const vs_report_device *merged_device(mrg *m)
+{
+    const json_t *best = NULL;
+    size_t best_pos = SIZE_MAX;
+    for (size_t d = 0; d < m->n_docs; d++) {
+        const json_t *dv = json_object_get(m->docs[d], "device");
+        const char *sn = jget_s(dv, "scenario");
+        size_t p = sn ? scn_pos(m, sn) : SIZE_MAX;
+        if (json_is_object(dv) && (!best || p < best_pos)) {
+            best = dv;
+            best_pos = p;
+        }
+    }
+    if (!best)
+        return NULL;
+    const json_t *cfg = json_object_get(best, "config");
+    m->cfg = calloc(json_array_size(cfg) + 1, sizeof *m->cfg);
+    if (!m->cfg)
+        return NULL;
+    const json_t *off = json_object_get(best, "offered");
+    m->dev = (vs_report_device){
+        .scenario = jget_s(best, "scenario"), .device_id = (uint32_t)jget_u(best, "device_id"),
+        .device_name = jget_s(best, "device"), .offered_known = json_is_string(off),
+        .offered = jget_hex(best, "offered"), .negotiated = jget_hex(best, "negotiated"),
+        .config = m->cfg};
+    size_t i;
+    json_t *f;
+    json_array_foreach(cfg, i, f)
+        if (jget_s(f, "name"))
+            m->cfg[m->dev.n_config++] = (vs_report_cfg_value){
+                jget_s(f, "name"), (uint32_t)jget_u(f, "offset"), (uint32_t)jget_u(f, "size"),
+                jget_hex(f, "value")};
+    return &m->dev;
 }
 
 /* The run description around the rebuilt scenarios and aggregate. */
@@ -448,6 +495,7 @@ static vs_report_run merged_run(mrg *m)
         if (st && (!run.started || strcmp(st, run.started) < 0))
             run.started = st;
         run.interrupted |= json_is_true(json_object_get(doc, "interrupted"));
+        run.wall_clock |= !strcmp(vs_rep_s(jget_s(doc, "clock"), ""), "wall");
         const json_t *vm = json_object_get(doc, "expected_version_mismatch");
         if (vm && !run.expected_version) {
             run.expected_version = jget_s(vm, "expected");
@@ -463,6 +511,7 @@ static vs_report_run merged_run(mrg *m)
             m->xs[m->n_xs++] = (vs_report_expected_stmt){jget_s(x, "id"), jget_s(x, "reason")};
     run.expected_stmts = m->xs;
     run.n_expected_stmts = m->n_xs;
+    run.device = merged_device(m);
     return run;
 }
 

@@ -29,6 +29,9 @@ typedef struct vs_rep_ctx {
     size_t stmt_count[VS_VERDICT_COUNT];
     size_t stmt_xfail;
     const char **stmt_expect;     /* per agg->stmt: why its failure is expected, or NULL */
+    /* Device findings (device-level statements, judged once for the run): passed, failed
+     * unexpectedly, failed as expected. */
+    size_t dev_pass, dev_fail, dev_xfail;
 } vs_rep_ctx;
 
 int vs_rep_ctx_init(vs_rep_ctx *c, const vs_report_run *run, vs_err *e);

@@ -214,32 +214,6 @@ static bool failed_statements_only(const vs_expected *x, const vs_scenario_resul
     return false;
 }
 
-/* The run's device findings (statements of device-level checks: what the device offers
- * and presents), judged in every scenario but printed once, with their deduplicated
- * evidence. Returns how many failed and are not listed in --expected. */
-static size_t device_findings(const run_cli *rc, const vs_results *agg)
-{
-    size_t unexpected = 0, failed = 0;
-    for (size_t i = 0; agg && i < agg->n_stmt; i++) {
-        const vs_stmt_result *sr = &agg->stmt[i];
-        if (!sr->device_level || sr->verdict != VS_VERDICT_FAIL)
-            continue;
-        const vs_expected_entry *xe = vs_expected_find_statement(rc->expected, sr->st->id);
-        unexpected += !xe;
-        if (failed++ == 0 && !rc->quiet)
-            printf("device findings (judged from what the device presents, once for the "
-                   "run):\n");
-        if (rc->quiet && xe)
-            continue;
-        printf("  %-5s %s (%s %s): %s\n", xe ? "XFAIL" : "FAIL", sr->st->id,
-               vs_role_name(sr->st->role), vs_level_name(sr->st->level), sr->st->paraphrase);
-        for (unsigned k = 0; k < sr->n_evidence; k++)
-            printf("        [%s] expected %s; seen %s (first seen in %s)\n",
-                   sr->evidence[k].check, sr->evidence[k].expected, sr->evidence[k].seen,
-                   sr->evidence[k].scenario);
-    }
-    return unexpected;
-}
 
 /* One run's scenarios and tallies (run_files and its pieces). */
 typedef struct run_state {
@@ -391,6 +365,20 @@ static void run_one(run_cli *rc, run_state *st, size_t i)
     st->rep[i].expect_reason = st->rep[i].expect ? xe->reason : NULL;
 }
 
+static bool real_backend(const run_cli *rc)
+{
+    const char *arg;
+    const vs_backend *be = vs_backend_find(rc->o.backend ? rc->o.backend : "ref", &arg);
+    return !be || (be->caps & VS_BE_REAL);
+}
+
+static bool external_backend(const run_cli *rc)
+{
+    const char *arg;
+    const vs_backend *be = vs_backend_find(rc->o.backend ? rc->o.backend : "ref", &arg);
+    return be && (be->caps & VS_BE_EXTERNAL);
+}
+
 static int write_reports(const run_cli *rc, const run_state *st)
 {
     vs_report_run run = {
@@ -407,7 +395,11 @@ static int write_reports(const run_cli *rc, const run_state *st)
         .shard_k = rc->shard_k,
         .shard_n = rc->shard_n,
         .shard_total = st->total,
+        .wall_clock = real_backend(rc),
     };
+    vs_cli_device dev;
+    if (vs_cli_device_identity(st->res, st->ran, external_backend(rc), &dev))
+        run.device = &dev.dev;
     vs_report_expected_stmt xs[64];
     if (rc->expected) {
         run.expected_file = rc->expected->path;
@@ -582,7 +574,7 @@ static int run_loop(run_cli *rc, run_state *st)
             .fail_step = -1,
             .device_id = st->sc[i]->device_id,
         };
-    size_t dev_failed = device_findings(rc, st->agg);
+    size_t dev_failed = vs_cli_device_findings(st->agg, rc->expected, rc->quiet);
     print_summary(rc, st, mono_ns() - st->t0);
     int exit_code = rc->report_dir ? write_reports(rc, st) : EXIT_PASS;
     if (exit_code == EXIT_PASS) {
