@@ -43,8 +43,8 @@ void vs_rep_html_evidence(FILE *f, const vs_stmt_result *r)
         fputs("</li>", f);
     }
     if (r->violations > r->n_evidence)
-        fprintf(f, "<li class=\"muted\">%" PRIu64 " violations in all, %u distinct shown</li>",
-                r->violations, r->n_evidence);
+        fprintf(f, "<li class=\"muted\">%" PRIu64 " violations in all, %s %u shown</li>",
+                r->violations, r->device_level ? "distinct" : "first", r->n_evidence);
     fputs("</ul>\n", f);
 }
 

@@ -26,8 +26,8 @@ static void evidence_text(FILE *f, const vs_stmt_result *r)
         fputc('\n', f);
     }
     if (r->violations > r->n_evidence)
-        fprintf(f, "(%" PRIu64 " violations in all, first %u shown)\n", r->violations,
-                r->n_evidence);
+        fprintf(f, "(%" PRIu64 " violations in all, %s %u shown)\n", r->violations,
+                r->device_level ? "distinct" : "first", r->n_evidence);
 }
 
 static void scenario_case(FILE *f, const vs_report_scenario *s)

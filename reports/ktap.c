@@ -109,8 +109,9 @@ static void evidence_diags(FILE *f, int level, const vs_stmt_result *r)
         diag(f, level, buf);
     }
     if (r->violations > r->n_evidence) {
-        snprintf(buf, sizeof buf, "%s: %" PRIu64 " violations in all, first %u shown",
-                 r->st ? r->st->id : "?", r->violations, r->n_evidence);
+        snprintf(buf, sizeof buf, "%s: %" PRIu64 " violations in all, %s %u shown",
+                 r->st ? r->st->id : "?", r->violations, r->device_level ? "distinct" : "first",
+                 r->n_evidence);
         diag(f, level, buf);
     }
 }

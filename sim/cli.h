@@ -34,7 +34,10 @@ typedef struct vs_cli_device {
 bool vs_cli_device_identity(const vs_scenario_result *res, size_t n, bool one_device,
                             vs_cli_device *out);
 /* Prints the run's failed device-level statements once (quiet: only unexpected ones);
- * returns how many failed that x (--expected, may be NULL) does not list. */
-size_t vs_cli_device_findings(const vs_results *agg, const vs_expected *x, bool quiet);
+ * returns how many failed unexpectedly: not listed in x (--expected, may be NULL) and
+ * seen in a scenario that is not an expected failure (rep[k], for res[k], k < n). */
+size_t vs_cli_device_findings(const vs_results *agg, const vs_expected *x, bool quiet,
+                              const vs_scenario_result *res, const vs_report_scenario *rep,
+                              size_t n);
 
 #endif

@@ -574,7 +574,8 @@ static int run_loop(run_cli *rc, run_state *st)
             .fail_step = -1,
             .device_id = st->sc[i]->device_id,
         };
-    size_t dev_failed = vs_cli_device_findings(st->agg, rc->expected, rc->quiet);
+    size_t dev_failed = vs_cli_device_findings(st->agg, rc->expected, rc->quiet, st->res,
+                                               st->rep, st->ran);
     print_summary(rc, st, mono_ns() - st->t0);
     int exit_code = rc->report_dir ? write_reports(rc, st) : EXIT_PASS;
     if (exit_code == EXIT_PASS) {
