@@ -17,7 +17,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from conftest import fmt
+from conftest import BLK, fmt
 
 NOE = "generic.device.features.4"
 
@@ -147,3 +147,25 @@ def test_device_level_mutants_still_caught(cli):
                  "padding-nonzero"):
         assert re.search(rf"^ok\s+{name}\s", r.stdout, re.M), fmt(r)
     assert "0 wrong" in r.stdout
+
+
+def test_mutant_device_finding_on_the_reference_device(cli, tmp_path):
+    """A reference device offering a legacy-only bit: the scenarios pass (their steps are
+    fine), the run fails once for the finding, and two differently configured devices (one
+    read-only) are two findings, each shown once however many scenarios saw it."""
+    out = tmp_path / "rep"
+    r = cli("run", "--mutant", "offers-legacy-bit", BLK / "rw-basic.yaml",
+            BLK / "rw-basic.yaml", BLK / "read-only.yaml", "--report", out)
+    assert r.returncode == 1, fmt(r)
+    assert [t for t, _ in cli.results(r.stdout)] == ["PASS", "PASS", "PASS"], fmt(r)
+    assert r.stdout.count(NOE) == 1 and r.stdout.count("invalid bits 0x0000000008000000") == 2
+    doc = json.loads((out / "results.json").read_text())
+    assert doc["clock"] == "virtual"
+    (f,) = [f for f in doc["device_findings"] if f["verdict"] == "fail"]
+    assert f["id"] == NOE and len(f["evidence"]) == 2
+    assert [e["scenario"] for e in f["evidence"]] == ["blk-rw-basic", "blk-read-only"]
+    st = {s["id"]: s for s in doc["statements"]}[NOE]
+    assert st["violations"] == 3
+    # the correct device: the same scenarios, no finding, exit 0
+    r = cli("run", BLK / "rw-basic.yaml", BLK / "read-only.yaml")
+    assert r.returncode == 0 and "device findings" not in r.stdout, fmt(r)
