@@ -134,7 +134,7 @@ static json_t *scenario_json(const vs_report_scenario *s, bool wall, bool expect
     if (st && s->results && s->results->stmt) {
         for (size_t i = 0; i < s->results->n_stmt; i++) {
             const vs_stmt_result *r = &s->results->stmt[i];
-            violations += r->violations;
+            violations += r->device_level ? 0 : r->violations;
             /* device-level verdicts are the run's (device_findings), not the scenario's */
             if (r->st && !r->device_level &&
                 (r->verdict == VS_VERDICT_PASS || r->verdict == VS_VERDICT_FAIL))
@@ -257,10 +257,19 @@ static json_t *device_findings_json(const vs_rep_ctx *c, bool *oom)
         if (!r->st || !r->device_level ||
             (r->verdict != VS_VERDICT_PASS && r->verdict != VS_VERDICT_FAIL))
             continue;
+        /* the first scenario that judged it so: where its reason comes from, and what
+         * `report merge` needs to keep that order */
+        const char *first = NULL;
+        for (size_t k = 0; k < c->run->n_scenarios && !first; k++) {
+            const vs_results *sr = c->run->scenarios[k].results;
+            if (sr && sr->stmt && i < sr->n_stmt && sr->stmt[i].verdict == r->verdict)
+                first = vs_rep_s(c->run->scenarios[k].name, "(unnamed)");
+        }
         json_t *o = json_object();
         if (o) {
             put(o, "id", jstr(r->st->id), oom);
             put(o, "verdict", json_string(vs_verdict_name(r->verdict)), oom);
+            put(o, "scenario", jstr(first), oom);
             put(o, "checks", split_json(r->checks, ',', false, oom), oom);
             json_t *ev = json_array();
             for (unsigned k = 0; ev && k < r->n_evidence && k < VS_EVIDENCE_MAX; k++)

@@ -231,6 +231,12 @@ static int build_aggregate(mrg *m, vs_err *e)
     return rc;
 }
 
+static bool same_finding(const vs_evidence *a, const vs_evidence *b)
+{
+    return !strcmp(a->check, b->check) && !strcmp(a->expected, b->expected) &&
+           !strcmp(a->seen, b->seen);
+}
+
 /* What vs_results_merge could not know: which scenario came first. The evidence kept is
  * the first VS_EVIDENCE_MAX in the unsharded order, and a pass / fail verdict's reason is
  * the first scenario's with that verdict, as a single run keeps them. */
@@ -249,8 +255,13 @@ static int order_aggregate(mrg *m, vs_err *e)
         qsort(refs, n, sizeof *refs, cmp_ev);
         vs_stmt_result *s = &m->agg->stmt[i];
         s->n_evidence = 0;
-        for (size_t k = 0; k < n && k < VS_EVIDENCE_MAX; k++)
-            s->evidence[s->n_evidence++] = *refs[k].ev;
+        for (size_t k = 0; k < n && s->n_evidence < VS_EVIDENCE_MAX; k++) {
+            bool dup = false; /* a device finding each shard saw is one finding */
+            for (unsigned j = 0; s->device_level && j < s->n_evidence && !dup; j++)
+                dup = same_finding(&s->evidence[j], refs[k].ev);
+            if (!dup)
+                s->evidence[s->n_evidence++] = *refs[k].ev;
+        }
         for (size_t p = 0; p < m->n_scn; p++) {
             const vs_results *r = m->scn_res[p];
             if ((s->verdict == VS_VERDICT_PASS || s->verdict == VS_VERDICT_FAIL) && r &&
@@ -301,6 +312,19 @@ static int scenario_results(mrg *m, size_t d, const json_t *o, vs_results **out,
     uint64_t total = jget_u(o, "violations");
     if (first_fail && total > counted)
         first_fail->violations += total - counted;
+    /* device-level verdicts are not in the row: the scenario the input names as the first
+     * to judge a finding gets its verdict back, so the first-scenario order holds */
+    size_t i;
+    json_t *f;
+    json_array_foreach(json_object_get(m->docs[d], "device_findings"), i, f) {
+        long k = vs_catalogue_index(vs_rep_s(jget_s(f, "id"), ""));
+        int verdict = verdict_of(jget_s(f, "verdict"));
+        if (k >= 0 && (size_t)k < r->n_stmt && verdict >= 0 && name &&
+            !strcmp(vs_rep_s(jget_s(f, "scenario"), ""), name)) {
+            r->stmt[k].verdict = (enum vs_verdict)verdict;
+            r->stmt[k].exercised = 1;
+        }
+    }
     r->n_scenarios = 1;
     snprintf(r->scenario, sizeof r->scenario, "%s", vs_rep_s(name, ""));
     vs_results_recount(r);

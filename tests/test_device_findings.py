@@ -169,3 +169,20 @@ def test_mutant_device_finding_on_the_reference_device(cli, tmp_path):
     # the correct device: the same scenarios, no finding, exit 0
     r = cli("run", BLK / "rw-basic.yaml", BLK / "read-only.yaml")
     assert r.returncode == 0 and "device findings" not in r.stdout, fmt(r)
+
+
+def test_shards_merged_keep_one_finding(cli, vendor_qsd, tmp_path):
+    """Three shards each see the finding; `report merge` keeps it once, named by the first
+    scenario of the unsharded order, as the unsharded run does."""
+    for k in (1, 2, 3):
+        r = cli("suite", "vhost-user-backend", "--backend", f"vhost-user:{vendor_qsd}",
+                "--shard", f"{k}/3", "--report", tmp_path / f"s{k}", timeout=180)
+        assert r.returncode == 1 and r.stdout.count(NOE) == 1, fmt(r)
+    r = cli("report", "merge", tmp_path / "m", tmp_path / "s3", tmp_path / "s2", tmp_path / "s1")
+    assert r.returncode == 1, fmt(r)
+    doc = json.loads((tmp_path / "m" / "results.json").read_text())
+    (f,) = [f for f in doc["device_findings"] if f["verdict"] == "fail"]
+    assert len(f["evidence"]) == 1 and f["evidence"][0]["scenario"] == "blk-rw-basic"
+    assert f["scenario"] == doc["scenarios"][0]["name"] == "blk-rw-basic"
+    assert doc["device"]["scenario"] == "blk-rw-basic"
+    assert "not ok 2 device findings" in (tmp_path / "m" / "results.ktap").read_text()
