@@ -30,7 +30,7 @@ static void evidence_text(FILE *f, const vs_stmt_result *r)
                 r->device_level ? "distinct" : "first", r->n_evidence);
 }
 
-static void scenario_case(FILE *f, const vs_report_scenario *s)
+static void scenario_case(FILE *f, const vs_report_scenario *s, bool wall)
 {
     char fn[1024];
     fputs("    <testcase", f);
@@ -87,8 +87,8 @@ static void scenario_case(FILE *f, const vs_report_scenario *s)
             fputc('\n', f);
         }
     }
-    fprintf(f, "seed %" PRIu64 "\nsteps run %" PRIu64 "\nvirtual time %" PRIu64 " ns\n",
-            s->seed, s->steps_run, s->virtual_ns);
+    fprintf(f, "seed %" PRIu64 "\nsteps run %" PRIu64 "\n%s time %" PRIu64 " ns\n",
+            s->seed, s->steps_run, wall ? "wall-clock" : "virtual", s->virtual_ns);
     fprintf(f, "features 0x%016" PRIx64 " ", s->features);
     vs_xml_escape(f, vs_rep_feature_names(s, fn, sizeof fn), false);
     fputs("\ntrace digest ", f);
@@ -251,7 +251,7 @@ int vs_report_junit_fp(FILE *f, const vs_report_run *run, vs_err *e)
     }
     fputs("    </properties>\n", f);
     for (size_t i = 0; i < run->n_scenarios; i++)
-        scenario_case(f, &run->scenarios[i]);
+        scenario_case(f, &run->scenarios[i], run->wall_clock);
     fputs("  </testsuite>\n", f);
     device_suite(f, &c);
 

@@ -180,7 +180,8 @@ int vs_report_ktap_fp(FILE *f, const vs_report_run *run, vs_err *e)
         const vs_report_scenario *s = &run->scenarios[i];
         char fn[1024];
         snprintf(buf, sizeof buf, "seed %" PRIu64 ", %" PRIu64 " steps, %" PRIu64
-                 " ns virtual, features %s, trace %s", s->seed, s->steps_run, s->virtual_ns,
+                 " ns %s, features %s, trace %s", s->seed, s->steps_run, s->virtual_ns,
+                 run->wall_clock ? "wall-clock" : "virtual",
                  vs_rep_feature_names(s, fn, sizeof fn), vs_rep_s(s->trace_digest, "-"));
         diag(f, 1, buf);
         bool xfail = s->verdict == VS_SCN_FAIL && s->expect == VS_REPORT_EXPECT_FAIL;
