@@ -188,7 +188,9 @@ void vs_rep_html_device(FILE *f, const vs_rep_ctx *c)
     snprintf(buf, sizeof buf, "%s (virtio device ID %" PRIu32 ")",
              vs_rep_s(dv->device_name, "unknown"), dv->device_id);
     kv(f, "device type", buf);
-    kv(f, "as presented to", vs_rep_s(dv->scenario, "-"));
+    snprintf(buf, sizeof buf, "%s, the first scenario that reached it",
+             vs_rep_s(dv->scenario, "-"));
+    kv(f, "as presented to", buf);
     fputs("<tr><th scope=\"row\">offered features</th><td>", f);
     if (dv->offered_known)
         features(f, dv, dv->offered, true);
