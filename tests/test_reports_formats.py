@@ -318,8 +318,7 @@ def chromium():
 
 def test_html_renders_in_chromium(out, tmp_path):
     exe = chromium()
-    if not exe:
-        pytest.skip("chromium not installed (tools/deps.sh installs it)")
+    assert exe, "chromium is missing: `make deps` (tools/deps.sh) installs it"
     page = (out / "full" / "report.html").as_uri()
     png = tmp_path / "report.png"
     base = [exe, "--headless", "--no-sandbox", "--disable-gpu",
