@@ -251,6 +251,10 @@ int vs_results_create(vs_results **out, vs_err *e)
                 break;
             off += (size_t)w;
         }
+        bool dl = nc > 0;
+        for (size_t k = 0; k < nc && k < 8; k++)
+            dl &= cov[k]->device_level;
+        s->device_level = dl && nc <= 8;
         if (s->st->method == VS_METHOD_UNTESTABLE) {
             s->verdict = VS_VERDICT_UNTESTABLE;
             snprintf(s->reason, sizeof s->reason, "%s", s->st->check_text);
@@ -288,6 +292,14 @@ void vs_results_recount(vs_results *r)
             r->count[r->stmt[i].verdict]++;
 }
 
+size_t vs_results_scenario_failures(const vs_results *r)
+{
+    size_t n = 0;
+    for (size_t i = 0; r && i < r->n_stmt; i++)
+        n += r->stmt[i].verdict == VS_VERDICT_FAIL && !r->stmt[i].device_level;
+    return n;
+}
+
 const vs_stmt_result *vs_results_find(const vs_results *r, const char *id)
 {
     if (!r)
@@ -313,11 +325,23 @@ static int verdict_rank(enum vs_verdict v)
     return -1;
 }
 
-static void merge_evidence(vs_evidence *dst, unsigned *nd, const vs_evidence *src,
-                           unsigned ns)
+static bool same_finding(const vs_evidence *a, const vs_evidence *b)
 {
-    for (unsigned i = 0; i < ns && *nd < VS_EVIDENCE_MAX; i++)
-        dst[(*nd)++] = src[i];
+    return !strcmp(a->check, b->check) && !strcmp(a->expected, b->expected) &&
+           !strcmp(a->seen, b->seen);
+}
+
+/* once: a device-level finding is kept once, however many scenarios saw it */
+static void merge_evidence(vs_evidence *dst, unsigned *nd, const vs_evidence *src,
+                           unsigned ns, bool once)
+{
+    for (unsigned i = 0; i < ns && *nd < VS_EVIDENCE_MAX; i++) {
+        bool dup = false;
+        for (unsigned k = 0; once && k < *nd && !dup; k++)
+            dup = same_finding(&dst[k], &src[i]);
+        if (!dup)
+            dst[(*nd)++] = src[i];
+    }
 }
 
 int vs_results_merge(vs_results *into, const vs_results *from, vs_err *e)
@@ -336,14 +360,16 @@ int vs_results_merge(vs_results *into, const vs_results *from, vs_err *e)
         }
         d->exercised += s->exercised;
         d->violations += s->violations;
-        merge_evidence(d->evidence, &d->n_evidence, s->evidence, s->n_evidence);
+        merge_evidence(d->evidence, &d->n_evidence, s->evidence, s->n_evidence,
+                       d->device_level);
     }
     for (size_t i = 0; i < into->n_check; i++) {
         vs_check_result *d = &into->check[i];
         const vs_check_result *s = &from->check[i];
         d->exercised += s->exercised;
         d->violations += s->violations;
-        merge_evidence(d->evidence, &d->n_evidence, s->evidence, s->n_evidence);
+        merge_evidence(d->evidence, &d->n_evidence, s->evidence, s->n_evidence,
+                       d->check && d->check->device_level);
     }
     into->n_scenarios += from->n_scenarios ? from->n_scenarios : 1;
     into->scenario[0] = '\0';

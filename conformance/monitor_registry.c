@@ -66,13 +66,14 @@ const vs_check_info vs__mon_core_checks[CK_COUNT] = {
         IDS("split.device.avail-notif-suppression.1", "split.device.avail-notif-suppression.2")},
     [CK_OFFER_VALID] = {"offer-no-reserved-bits", DEV, "generic",
         "the device offers no undefined, reserved or legacy-only feature bits",
-        IDS("generic.device.features.4")},
+        IDS("generic.device.features.4"), .device_level = true},
     [CK_OFFER_VERSION_1] = {"offer-version-1", DEV, "generic",
-        "VIRTIO_F_VERSION_1 is offered", IDS("generic.device.reserved-features.1")},
+        "VIRTIO_F_VERSION_1 is offered", IDS("generic.device.reserved-features.1"),
+        .device_level = true},
     [CK_OFFER_SR_IOV] = {"offer-sr-iov", DEV, "generic",
         "VIRTIO_F_SR_IOV is not offered unless the PCI function has an SR-IOV capability "
         "(none of virtiosim's transports does; see vs_monitors_set_sriov_capable)",
-        IDS("generic.device.reserved-features.6")},
+        IDS("generic.device.reserved-features.6"), .device_level = true},
     [CK_FEATURES_OK_REFUSE] = {"features-ok-refused", DEV, "generic",
         "FEATURES_OK reads back clear when the driver accepted bits that were not offered",
         IDS("generic.device.features.3")},
@@ -268,4 +269,16 @@ size_t vs_checks_for_statement(const char *id, const vs_check_info **out, size_t
             }
     }
     return n;
+}
+
+bool vs_statement_device_level(const char *id)
+{
+    const vs_check_info *cov[16];
+    size_t n = vs_checks_for_statement(id, cov, 16);
+    if (n == 0 || n > 16)
+        return false;
+    for (size_t k = 0; k < n; k++)
+        if (!cov[k]->device_level)
+            return false;
+    return true;
 }

@@ -46,6 +46,9 @@ typedef struct vs_device_class {
     /* PCI class code (class << 16 | subclass << 8 | prog-if) of its virtio-pci function in
      * the in-process PCI model (0: "other", 0xff0000). */
     uint32_t pci_class;
+    /* Its i-th named config field (padding included), for the reports' identity section:
+     * the name, with *off and *len; NULL past the last. NULL hook: no names. */
+    const char *(*cfg_field)(unsigned i, uint32_t *off, uint32_t *len);
 } vs_device_class;
 
 /* The generated registry: every device folder's class, NULL-terminated, by name. */

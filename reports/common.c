@@ -153,6 +153,11 @@ int vs_rep_ctx_init(vs_rep_ctx *c, const vs_report_run *run, vs_err *e)
                 cl->count[v]++;
                 c->stmt_count[v]++;
             }
+            if (s->device_level) {
+                c->dev_pass += v == VS_VERDICT_PASS;
+                c->dev_fail += v == VS_VERDICT_FAIL && !c->stmt_expect[i];
+                c->dev_xfail += v == VS_VERDICT_FAIL && c->stmt_expect[i];
+            }
             break;
         }
     }

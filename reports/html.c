@@ -70,17 +70,41 @@ static const char CSS[] =
     "td.nw{white-space:nowrap}\n"
     "#matrix-table{table-layout:fixed}\n"
     "#matrix-table td{overflow-wrap:anywhere}\n"
-    "#matrix-table td.v{overflow-wrap:normal}\n";
+    "#matrix-table td.v{overflow-wrap:normal}\n"
+    "table.matrix{table-layout:fixed}\n"
+    "table.matrix td{overflow-wrap:anywhere}\n"
+    "table.matrix td.v{overflow-wrap:normal}\n"
+    ".verdict{font-size:18px;padding:10px 14px;margin:14px 0 4px;color:#fff}\n"
+    ".verdict-fail{background:#c62828}.verdict-pass{background:#2e7d32}\n"
+    "table.headline{width:100%}\n"
+    "table.headline td.num,table.kv td.num,td.num{text-align:right}\n"
+    "td.hl-fail{background:#c62828;color:#fff;font-weight:700}\n"
+    ".bar{display:flex;height:14px;background:#eceff1;min-width:120px}\n"
+    ".bar span{display:block;height:14px}\n"
+    ".b-pass{background:#43a047}.b-fail{background:#c62828}"
+    ".b-not_exercised{background:#b0bec5}.b-not_applicable{background:#90caf9}"
+    ".b-untestable{background:#ce93d8}.b-no_check{background:#ffe082}"
+    ".b-xfail{background:#ffb74d}\n"
+    "table.kv{width:auto}table.kv th{text-align:left;background:#eef1f6;white-space:nowrap}\n"
+    "table.cfg{border-collapse:collapse}table.cfg td,table.cfg th{padding:1px 10px 1px 0;"
+    "text-align:left}\n"
+    ".feat{display:inline-block;border:1px solid #9fb0d0;border-radius:3px;padding:0 4px;"
+    "margin:1px;font:12px ui-monospace,'DejaVu Sans Mono',monospace}\n"
+    ".feat-off{border-style:dashed;color:#6b7385}\n"
+    "details.role>summary{cursor:pointer;font-weight:600;margin:10px 0}\n"
+    "dl.legend-dl dt{margin-top:6px}dl.legend-dl dd{margin-left:24px}\n";
 
 static const char JS[] =
     "(function () {\n"
     "  function el(id) { return document.getElementById(id); }\n"
     "  var fa = el('f-area'), fr = el('f-role'), fv = el('f-verdict'), fq = el('f-text');\n"
-    "  var table = el('matrix-table');\n"
+    "  var tables = document.querySelectorAll('table.matrix');\n"
+    "  el('filters').style.display = '';\n"
     "  function apply() {\n"
     "    var a = fa.value, r = fr.value, v = fv.value, q = fq.value.toLowerCase();\n"
     "    var shown = 0, total = 0;\n"
-    "    var bodies = table.tBodies;\n"
+    "    for (var m = 0; m < tables.length; m++) {\n"
+    "    var bodies = tables[m].tBodies;\n"
     "    for (var b = 0; b < bodies.length; b++) {\n"
     "      var rows = bodies[b].rows, visible = 0;\n"
     "      for (var i = 0; i < rows.length; i++) {\n"
@@ -96,6 +120,7 @@ static const char JS[] =
     "      }\n"
     "      if (rows.length > 0 && rows[0].className === 'clause')\n"
     "        rows[0].style.display = visible ? '' : 'none';\n"
+    "    }\n"
     "    }\n"
     "    el('shown').textContent = shown + ' of ' + total + ' statements shown';\n"
     "  }\n"
@@ -129,7 +154,7 @@ static const struct {
 #define TL_ROW 7
 #define TL_LANE (TL_ROW * (int)TL_NKINDS + 10)
 
-static void timeline_svg(FILE *f, const vs_timeline *tl, size_t idx)
+static void timeline_svg(FILE *f, const vs_timeline *tl, size_t idx, bool wall)
 {
     size_t n = vs_timeline_count(tl);
     const vs_timeline_mark *m = vs_timeline_marks(tl);
@@ -239,7 +264,8 @@ static void timeline_svg(FILE *f, const vs_timeline *tl, size_t idx)
                 t == 0 ? "start" : t == 5 ? "end" : "middle", fmt_ns(ns, b1, sizeof b1));
     }
     fputs("</svg>\n", f);
-    fprintf(f, "<p class=\"muted\">virtual time 0 \xe2\x80\x93 %s</p>\n",
+    fprintf(f, "<p class=\"muted\">%s 0 \xe2\x80\x93 %s</p>\n",
+            wall ? "wall-clock time since the scenario started" : "virtual time",
             fmt_ns(vs_timeline_t_max(tl), b2, sizeof b2));
     free(lane);
     free(used);
@@ -250,22 +276,6 @@ static void timeline_svg(FILE *f, const vs_timeline *tl, size_t idx)
 static void verdict_cell(FILE *f, const char *v)
 {
     fprintf(f, "<td class=\"v v-%s\">%s</td>", v, v);
-}
-
-static void evidence_list(FILE *f, const vs_stmt_result *r)
-{
-    char buf[1024];
-    fputs("<ul>", f);
-    for (unsigned i = 0; i < r->n_evidence && i < VS_EVIDENCE_MAX; i++) {
-        vs_evidence_format(&r->evidence[i], buf, sizeof buf);
-        fputs("<li class=\"mono\">", f);
-        H(f, buf);
-        fputs("</li>", f);
-    }
-    if (r->violations > r->n_evidence)
-        fprintf(f, "<li class=\"muted\">%" PRIu64 " violations in all, first %u shown</li>",
-                r->violations, r->n_evidence);
-    fputs("</ul>\n", f);
 }
 
 static void header(FILE *f, const vs_rep_ctx *c)
@@ -316,22 +326,24 @@ static void header(FILE *f, const vs_rep_ctx *c)
                 c->stmt_count[order[i]], vs_verdict_name(order[i]));
     if (c->stmt_xfail)
         fprintf(f, "<span class=\"badge v-xfail\">%zu expected fail</span>", c->stmt_xfail);
-    fputs("</div>\n<nav><a href=\"#scenarios\">Scenarios</a><a href=\"#failures\">Failures</a>"
-          "<a href=\"#timelines\">Timelines</a><a href=\"#matrix\">Statement matrix</a></nav>\n"
-          "</header>\n", f);
+    fputs("</div>\n<nav><a href=\"#device\">Device</a><a href=\"#headline\">Headline</a>"
+          "<a href=\"#failures\">Failures</a><a href=\"#legend\">Verdicts</a>"
+          "<a href=\"#scenarios\">Scenarios</a><a href=\"#matrix\">Statement matrix</a>"
+          "<a href=\"#timelines\">Timelines</a></nav>\n</header>\n", f);
 }
 
 static void scenarios_table(FILE *f, const vs_report_run *run)
 {
+    const char *tcol = run->wall_clock ? "wall-clock time" : "virtual time";
     char fn[1024], b1[32];
     fputs("<h2 id=\"scenarios\">Scenarios</h2>\n", f);
     if (!run->n_scenarios) {
         fputs("<p class=\"muted\">No scenario finished.</p>\n", f);
         return;
     }
-    fputs("<table class=\"grid\"><thead><tr><th>#</th><th>scenario</th><th>verdict</th>"
-          "<th>seed</th><th>steps</th><th>virtual time</th><th>features</th>"
-          "<th>trace digest</th><th>message</th></tr></thead><tbody>\n", f);
+    fprintf(f, "<table class=\"grid\"><thead><tr><th>#</th><th>scenario</th><th>verdict</th>"
+            "<th>seed</th><th>steps</th><th>%s</th><th>features negotiated</th>"
+            "<th>trace digest</th><th>message</th></tr></thead><tbody>\n", tcol);
     for (size_t i = 0; i < run->n_scenarios; i++) {
         const vs_report_scenario *s = &run->scenarios[i];
         fprintf(f, "<tr><td>%zu</td><td><a href=\"#tl-%zu\">", i + 1, i);
@@ -408,7 +420,7 @@ static void known(FILE *f, const vs_rep_ctx *c)
     }
     for (size_t i = 0; c->agg && i < c->agg->n_stmt; i++) {
         const char *why = vs_rep_stmt_expected(c, i);
-        if (!why)
+        if (!why || c->agg->stmt[i].device_level) /* those are with the device findings */
             continue;
         const vs_stmt_result *r = &c->agg->stmt[i];
         fputs("<div class=\"known-box\"", f);
@@ -417,7 +429,7 @@ static void known(FILE *f, const vs_rep_ctx *c)
         H(f, r->st->id);
         fputs("</b>: expected failure. <i>Why:</i> ", f);
         H(f, why);
-        evidence_list(f, r);
+        vs_rep_html_evidence(f, r);
         fputs("</div>\n", f);
     }
 }
@@ -426,6 +438,8 @@ static void failures(FILE *f, const vs_rep_ctx *c)
 {
     const vs_report_run *run = c->run;
     fputs("<h2 id=\"failures\">Failures</h2>\n", f);
+    vs_rep_html_device_findings(f, c);
+    fputs("<h3>Scenarios</h3>\n", f);
     bool any = false;
     for (size_t i = 0; i < run->n_scenarios; i++) {
         const vs_report_scenario *s = &run->scenarios[i];
@@ -450,17 +464,25 @@ static void failures(FILE *f, const vs_rep_ctx *c)
         }
         fputs("</div>\n", f);
     }
+    if (!any)
+        fputs("<p>None.</p>\n", f);
+    any = false;
     for (size_t k = 0; k < c->n_clauses; k++) {
         const vs_rep_clause *cl = &c->clauses[k];
-        if (!cl->count[VS_VERDICT_FAIL])
+        size_t nf = 0; /* device findings are above */
+        for (size_t j = 0; j < cl->n; j++)
+            nf += c->agg->stmt[cl->idx[j]].verdict == VS_VERDICT_FAIL &&
+                  !c->agg->stmt[cl->idx[j]].device_level && !vs_rep_stmt_expected(c, cl->idx[j]);
+        if (!nf)
             continue;
         any = true;
         fputs("<h3>", f);
         H(f, cl->name);
-        fprintf(f, " \xe2\x80\x94 %zu failed</h3>\n", cl->count[VS_VERDICT_FAIL]);
+        fprintf(f, " \xe2\x80\x94 %zu failed</h3>\n", nf);
         for (size_t j = 0; j < cl->n; j++) {
             const vs_stmt_result *r = &c->agg->stmt[cl->idx[j]];
-            if (r->verdict != VS_VERDICT_FAIL || vs_rep_stmt_expected(c, cl->idx[j]))
+            if (r->verdict != VS_VERDICT_FAIL || r->device_level ||
+                vs_rep_stmt_expected(c, cl->idx[j]))
                 continue;
             fputs("<div class=\"fail-box\"", f);
             A(f, "id", r->st->id);
@@ -470,25 +492,95 @@ static void failures(FILE *f, const vs_rep_ctx *c)
             H(f, r->st->label);
             fputs("): ", f);
             H(f, r->st->paraphrase);
-            evidence_list(f, r);
+            vs_rep_html_evidence(f, r);
             fputs("</div>\n", f);
         }
     }
     if (!any)
-        fputs("<p>None.</p>\n", f);
+        fputs("<p>No other statement failed.</p>\n", f);
     known(f, c);
 }
 
-static void matrix(FILE *f, const vs_rep_ctx *c)
+static void matrix_row(FILE *f, const vs_rep_ctx *c, const vs_rep_clause *cl, size_t i)
 {
-    fputs("<h2 id=\"matrix\">Statement matrix</h2>\n", f);
-    if (!c->agg || !c->n_clauses) {
-        fputs("<p class=\"muted\">No statement results.</p>\n", f);
-        return;
+    const vs_stmt_result *r = &c->agg->stmt[i];
+    const vs_statement *st = r->st;
+    const char *vn = vs_verdict_name(r->verdict);
+    fputs("<tr class=\"st\"", f);
+    A(f, "data-area", st->area);
+    A(f, "data-role", vs_role_name(st->role));
+    A(f, "data-verdict", vn);
+    fputs("><td class=\"id\">", f);
+    H(f, st->id);
+    fputs("</td><td>", f);
+    H(f, cl->name);
+    fprintf(f, "</td><td>%s</td><td>%s</td><td class=\"mono\">", vs_role_name(st->role),
+            vs_level_name(st->level));
+    H(f, st->label);
+    fputs("</td><td>", f);
+    H(f, st->paraphrase);
+    fputs("</td>", f);
+    verdict_cell(f, vn);
+    fputs("<td>", f);
+    if (r->verdict == VS_VERDICT_FAIL) {
+        char href[128];
+        snprintf(href, sizeof href, "#%s", st->id);
+        if (vs_rep_stmt_expected(c, i))
+            fputs("expected (", f);
+        fputs("<a", f);
+        A(f, "href", href);
+        fprintf(f, ">%" PRIu64 " violation%s</a>%s%s", r->violations,
+                r->violations == 1 ? "" : "s", vs_rep_stmt_expected(c, i) ? ")" : "",
+                r->device_level ? " (device finding)" : "");
+    } else if (r->verdict == VS_VERDICT_PASS) {
+        fprintf(f, "exercised %" PRIu64 "\xc3\x97%s", r->exercised,
+                r->device_level ? " (device-level)" : "");
+    } else if (r->verdict == VS_VERDICT_NO_CHECK) {
+        fputs("no check in virtiosim yet: nothing is claimed either way", f);
+    } else {
+        H(f, r->reason);
     }
-    /* filter options: areas in catalogue order */
-    fputs("<div class=\"filters\"><label>area <select id=\"f-area\"><option value=\"\">all"
-          "</option>", f);
+    fputs("</td></tr>\n", f);
+}
+
+/* The statements of one role, a <tbody> per clause. */
+static void matrix_table(FILE *f, const vs_rep_ctx *c, enum vs_role role)
+{
+    fprintf(f, "<table class=\"grid matrix\" id=\"matrix-%s\"><colgroup>"
+            "<col style=\"width:15%%\"/><col style=\"width:9%%\"/><col style=\"width:5%%\"/>"
+            "<col style=\"width:6%%\"/><col style=\"width:13%%\"/><col style=\"width:25%%\"/>"
+            "<col style=\"width:11%%\"/><col style=\"width:16%%\"/></colgroup>\n"
+            "<thead><tr><th>id</th><th>clause</th><th>role</th><th>level</th><th>label</th>"
+            "<th>paraphrase</th><th>verdict</th><th>reason / evidence</th></tr></thead>\n",
+            vs_role_name(role));
+    for (size_t k = 0; k < c->n_clauses; k++) {
+        const vs_rep_clause *cl = &c->clauses[k];
+        size_t n = 0, cnt[VS_VERDICT_COUNT] = {0};
+        for (size_t j = 0; j < cl->n; j++)
+            if (c->agg->stmt[cl->idx[j]].st->role == role) {
+                n++;
+                cnt[c->agg->stmt[cl->idx[j]].verdict % VS_VERDICT_COUNT]++;
+            }
+        if (!n)
+            continue;
+        fputs("<tbody><tr class=\"clause\"><th colspan=\"8\">", f);
+        H(f, cl->name);
+        fprintf(f, " \xe2\x80\x94 %zu statements: %zu pass, %zu fail, %zu not exercised, "
+                "%zu no check</th></tr>\n", n, cnt[VS_VERDICT_PASS], cnt[VS_VERDICT_FAIL],
+                cnt[VS_VERDICT_NOT_EXERCISED], cnt[VS_VERDICT_NO_CHECK]);
+        for (size_t j = 0; j < cl->n; j++)
+            if (c->agg->stmt[cl->idx[j]].st->role == role)
+                matrix_row(f, c, cl, cl->idx[j]);
+        fputs("</tbody>\n", f);
+    }
+    fputs("</table>\n", f);
+}
+
+static void matrix_filters(FILE *f, const vs_rep_ctx *c)
+{
+    /* shown by the script: without JavaScript the tables are the whole matrix */
+    fputs("<div class=\"filters\" id=\"filters\" style=\"display:none\"><label>area "
+          "<select id=\"f-area\"><option value=\"\">all</option>", f);
     const char *areas[64];
     size_t na = 0;
     for (size_t i = 0; i < c->agg->n_stmt; i++) {
@@ -518,67 +610,36 @@ static void matrix(FILE *f, const vs_rep_ctx *c)
     fputs("</select></label><label>text <input id=\"f-text\" type=\"search\" "
           "placeholder=\"id, label, words\"/></label><span id=\"shown\" class=\"muted\"></span>"
           "</div>\n", f);
-    fputs("<table class=\"grid\" id=\"matrix-table\"><colgroup><col style=\"width:15%\"/>"
-          "<col style=\"width:9%\"/><col style=\"width:5%\"/><col style=\"width:6%\"/>"
-          "<col style=\"width:13%\"/><col style=\"width:25%\"/><col style=\"width:11%\"/>"
-          "<col style=\"width:16%\"/></colgroup>\n", f);
-    fputs("<thead><tr><th>id</th><th>clause</th>"
-          "<th>role</th><th>level</th><th>label</th><th>paraphrase</th><th>verdict</th>"
-          "<th>reason / evidence</th></tr></thead>\n", f);
-    for (size_t k = 0; k < c->n_clauses; k++) {
-        const vs_rep_clause *cl = &c->clauses[k];
-        fputs("<tbody><tr class=\"clause\"><th colspan=\"8\">", f);
-        H(f, cl->name);
-        fprintf(f, " \xe2\x80\x94 %zu statements: %zu pass, %zu fail, %zu not exercised",
-                cl->n, cl->count[VS_VERDICT_PASS], cl->count[VS_VERDICT_FAIL],
-                cl->count[VS_VERDICT_NOT_EXERCISED] + cl->count[VS_VERDICT_NO_CHECK]);
-        fputs("</th></tr>\n", f);
-        for (size_t j = 0; j < cl->n; j++) {
-            const vs_stmt_result *r = &c->agg->stmt[cl->idx[j]];
-            const vs_statement *st = r->st;
-            const char *vn = vs_verdict_name(r->verdict);
-            fputs("<tr class=\"st\"", f);
-            A(f, "data-area", st->area);
-            A(f, "data-role", vs_role_name(st->role));
-            A(f, "data-verdict", vn);
-            fputs("><td class=\"id\">", f);
-            H(f, st->id);
-            fputs("</td><td>", f);
-            H(f, cl->name);
-            fprintf(f, "</td><td>%s</td><td>%s</td><td class=\"mono\">", vs_role_name(st->role),
-                    vs_level_name(st->level));
-            H(f, st->label);
-            fputs("</td><td>", f);
-            H(f, st->paraphrase);
-            fputs("</td>", f);
-            verdict_cell(f, vn);
-            fputs("<td>", f);
-            if (r->verdict == VS_VERDICT_FAIL && vs_rep_stmt_expected(c, cl->idx[j])) {
-                char href[128];
-                snprintf(href, sizeof href, "#%s", st->id);
-                fputs("expected (", f);
-                fputs("<a", f);
-                A(f, "href", href);
-                fprintf(f, ">%" PRIu64 " violation%s</a>)", r->violations,
-                        r->violations == 1 ? "" : "s");
-            } else if (r->verdict == VS_VERDICT_FAIL) {
-                char href[128];
-                snprintf(href, sizeof href, "#%s", st->id);
-                fputs("<a", f);
-                A(f, "href", href);
-                fputs(">", f);
-                fprintf(f, "%" PRIu64 " violation%s</a>", r->violations,
-                        r->violations == 1 ? "" : "s");
-            } else if (r->verdict == VS_VERDICT_PASS) {
-                fprintf(f, "exercised %" PRIu64 "\xc3\x97", r->exercised);
-            } else {
-                H(f, r->reason);
-            }
-            fputs("</td></tr>\n", f);
-        }
-        fputs("</tbody>\n", f);
+}
+
+static void matrix(FILE *f, const vs_rep_ctx *c)
+{
+    fputs("<h2 id=\"matrix\">Statement matrix</h2>\n", f);
+    if (!c->agg || !c->n_clauses) {
+        fputs("<p class=\"muted\">No statement results.</p>\n", f);
+        return;
     }
-    fputs("</table>\n", f);
+    matrix_filters(f, c);
+    static const enum vs_role roles[] = {VS_ROLE_DEVICE, VS_ROLE_DRIVER};
+    for (size_t k = 0; k < 2; k++) {
+        size_t n = 0;
+        for (size_t i = 0; i < c->agg->n_stmt; i++)
+            n += c->agg->stmt[i].st && c->agg->stmt[i].st->role == roles[k];
+        if (!n)
+            continue;
+        const char *rn = vs_role_name(roles[k]);
+        if (vs_rep_role_monitored(c, roles[k])) {
+            fprintf(f, "<h3>%s-role statements (%zu)</h3>\n", rn, n);
+            matrix_table(f, c, roles[k]);
+        } else {
+            /* folded: a role nobody watched says nothing about the device or driver */
+            fprintf(f, "<details class=\"role\"><summary>%s-role statements (%zu): the %s "
+                    "role was not monitored in this run, so none was exercised</summary>\n",
+                    rn, n, rn);
+            matrix_table(f, c, roles[k]);
+            fputs("</details>\n", f);
+        }
+    }
 }
 
 static void timelines(FILE *f, const vs_report_run *run)
@@ -593,7 +654,7 @@ static void timelines(FILE *f, const vs_report_run *run)
         fprintf(f, " <span class=\"badge v-%s\">%s</span></h3>\n",
                 vs_scn_verdict_name(s->verdict), vs_scn_verdict_name(s->verdict));
         if (s->timeline)
-            timeline_svg(f, s->timeline, i);
+            timeline_svg(f, s->timeline, i, run->wall_clock);
         else
             fputs("<p class=\"muted\">No timeline recorded.</p>\n", f);
     }
@@ -618,10 +679,14 @@ int vs_report_html_fp(FILE *f, const vs_report_run *run, vs_err *e)
     if (run->interrupted)
         fputs("<div class=\"banner\"><b>Interrupted run.</b> This report covers only the "
               "scenarios that finished before the run was stopped.</div>\n", f);
-    scenarios_table(f, run);
+    vs_rep_html_banner(f, &c);
+    vs_rep_html_device(f, &c);
+    vs_rep_html_headline(f, &c);
     failures(f, &c);
-    timelines(f, run);
+    vs_rep_html_legend(f);
+    scenarios_table(f, run);
     matrix(f, &c);
+    timelines(f, run);
     fputs("</main>\n<script>//<![CDATA[\n", f);
     if (c.agg && c.n_clauses)
         fputs(JS, f);

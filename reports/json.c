@@ -1,4 +1,4 @@
-/* results.json (schema virtiosim-results/1, documented in reports/README.md), its
+/* results.json (schema virtiosim-results/1.1, documented in reports/README.md), its
  * content digest, and `report diff`. */
 #define _GNU_SOURCE
 #include "report_int.h"
@@ -8,6 +8,8 @@
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "virtiosim/virtio.h"
 
 /* A JSON string of s made valid UTF-8, or null. Never NULL unless out of memory. */
 static json_t *jstr(const char *s)
@@ -132,8 +134,10 @@ static json_t *scenario_json(const vs_report_scenario *s, bool wall, bool expect
     if (st && s->results && s->results->stmt) {
         for (size_t i = 0; i < s->results->n_stmt; i++) {
             const vs_stmt_result *r = &s->results->stmt[i];
-            violations += r->violations;
-            if (r->st && (r->verdict == VS_VERDICT_PASS || r->verdict == VS_VERDICT_FAIL))
+            violations += r->device_level ? 0 : r->violations;
+            /* device-level verdicts are the run's (device_findings), not the scenario's */
+            if (r->st && !r->device_level &&
+                (r->verdict == VS_VERDICT_PASS || r->verdict == VS_VERDICT_FAIL))
                 put(st, r->st->id, json_string(vs_verdict_name(r->verdict)), oom);
         }
     }
@@ -198,6 +202,90 @@ static json_t *statement_json(const vs_stmt_result *r, const char *expected, boo
     return o;
 }
 
+static json_t *hex64(uint64_t v)
+{
+    char buf[24];
+    snprintf(buf, sizeof buf, "0x%016" PRIx64, v);
+    return json_string(buf);
+}
+
+/* The device under test as presented: identity, offered features decoded by name,
+ * config values as read. */
+static json_t *device_json(const vs_report_device *dv, bool *oom)
+{
+    if (!dv)
+        return json_null();
+    json_t *o = json_object();
+    if (!o) {
+        *oom = true;
+        return NULL;
+    }
+    char fn[1024];
+    put(o, "scenario", jstr(dv->scenario), oom);
+    put(o, "device_id", json_integer(dv->device_id), oom);
+    put(o, "device", jstr(dv->device_name), oom);
+    put(o, "offered", dv->offered_known ? hex64(dv->offered) : json_null(), oom);
+    vs_features_format(dv->device_id, dv->offered_known ? dv->offered : 0, fn, sizeof fn);
+    put(o, "offered_names", split_json(fn, '|', true, oom), oom);
+    put(o, "negotiated", hex64(dv->negotiated), oom);
+    vs_features_format(dv->device_id, dv->negotiated, fn, sizeof fn);
+    put(o, "negotiated_names", split_json(fn, '|', true, oom), oom);
+    json_t *cfg = json_array();
+    for (size_t i = 0; cfg && dv->config && i < dv->n_config; i++) {
+        json_t *f = json_object();
+        if (f) {
+            char v[24];
+            snprintf(v, sizeof v, "%" PRIu64, dv->config[i].value);
+            put(f, "name", jstr(dv->config[i].name), oom);
+            put(f, "offset", json_integer(dv->config[i].off), oom);
+            put(f, "size", json_integer(dv->config[i].len), oom);
+            put(f, "value", json_string(v), oom);
+        }
+        push(cfg, f, oom);
+    }
+    put(o, "config", cfg, oom);
+    return o;
+}
+
+/* The statements judged from what the device presents, once for the run: verdict and
+ * deduplicated evidence (statements[] has the rest of each). */
+static json_t *device_findings_json(const vs_rep_ctx *c, bool *oom)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && c->agg && i < c->agg->n_stmt; i++) {
+        const vs_stmt_result *r = &c->agg->stmt[i];
+        if (!r->st || !r->device_level ||
+            (r->verdict != VS_VERDICT_PASS && r->verdict != VS_VERDICT_FAIL))
+            continue;
+        /* the first scenario that judged it so: where its reason comes from, and what
+         * `report merge` needs to keep that order */
+        const char *first = NULL;
+        for (size_t k = 0; k < c->run->n_scenarios && !first; k++) {
+            const vs_results *sr = c->run->scenarios[k].results;
+            if (sr && sr->stmt && i < sr->n_stmt && sr->stmt[i].verdict == r->verdict)
+                first = vs_rep_s(c->run->scenarios[k].name, "(unnamed)");
+        }
+        json_t *o = json_object();
+        if (o) {
+            put(o, "id", jstr(r->st->id), oom);
+            put(o, "verdict", json_string(vs_verdict_name(r->verdict)), oom);
+            put(o, "scenario", jstr(first), oom);
+            put(o, "checks", split_json(r->checks, ',', false, oom), oom);
+            json_t *ev = json_array();
+            for (unsigned k = 0; ev && k < r->n_evidence && k < VS_EVIDENCE_MAX; k++)
+                push(ev, evidence_json(&r->evidence[k], oom), oom);
+            put(o, "evidence", ev, oom);
+            const char *x = vs_rep_stmt_expected(c, i);
+            if (x)
+                put(o, "expected", jstr(x), oom);
+        }
+        push(a, o, oom);
+    }
+    if (!a)
+        *oom = true;
+    return a;
+}
+
 /* The whole document; wall=false leaves out the nondeterministic fields. */
 static json_t *build_doc(const vs_rep_ctx *c, bool wall, bool *oom)
 {
@@ -224,6 +312,9 @@ static json_t *build_doc(const vs_rep_ctx *c, bool wall, bool *oom)
     if (wall)
         put(d, "started", jstr(run->started), oom);
     put(d, "interrupted", json_boolean(run->interrupted), oom);
+    put(d, "clock", json_string(run->wall_clock ? "wall" : "virtual"), oom);
+    put(d, "device", device_json(run->device, oom), oom);
+    put(d, "device_findings", device_findings_json(c, oom), oom);
     if (run->expected_file) {
         put(d, "expected_file", jstr(run->expected_file), oom);
         /* the statements the file lists, so `report merge` can judge failures as here */
@@ -401,7 +492,8 @@ static int load_results(const char *path, json_t **out, vs_err *e)
                    ? vs_err_set(e, VS_EINVAL, "%s:%d:%d: %s", path, je.line, je.column, je.text)
                    : vs_err_set(e, VS_EINVAL, "%s: %s", path, je.text);
     const char *schema = json_string_value(json_object_get(d, "schema"));
-    if (!json_is_object(d) || !schema || strcmp(schema, VS_RESULTS_SCHEMA) != 0) {
+    if (!json_is_object(d) || !schema ||
+        (strcmp(schema, VS_RESULTS_SCHEMA) != 0 && strcmp(schema, VS_RESULTS_SCHEMA_1_0) != 0)) {
         int rc = vs_err_set(e, VS_EINVAL, "%s: not a %s document (schema \"%s\")", path,
                             VS_RESULTS_SCHEMA, schema ? schema : "?");
         json_decref(d);

@@ -1,9 +1,12 @@
-/* junit.xml: one <testsuite> for the scenarios, one per conformance clause. */
+/* junit.xml: one <testsuite> for the scenarios, one for the device findings, one per
+ * conformance clause. */
 #include "report_int.h"
 
 #include <inttypes.h>
 #include <stdbool.h>
 #include <string.h>
+
+#include "virtiosim/virtio.h"
 
 static void attr(FILE *f, const char *name, const char *val)
 {
@@ -23,11 +26,11 @@ static void evidence_text(FILE *f, const vs_stmt_result *r)
         fputc('\n', f);
     }
     if (r->violations > r->n_evidence)
-        fprintf(f, "(%" PRIu64 " violations in all, first %u shown)\n", r->violations,
-                r->n_evidence);
+        fprintf(f, "(%" PRIu64 " violations in all, %s %u shown)\n", r->violations,
+                r->device_level ? "distinct" : "first", r->n_evidence);
 }
 
-static void scenario_case(FILE *f, const vs_report_scenario *s)
+static void scenario_case(FILE *f, const vs_report_scenario *s, bool wall)
 {
     char fn[1024];
     fputs("    <testcase", f);
@@ -66,8 +69,10 @@ static void scenario_case(FILE *f, const vs_report_scenario *s)
             fputs(">", f);
             vs_xml_escape(f, msg, false);
             fputc('\n', f);
+            /* device findings have their own test case */
             for (size_t i = 0; s->results->stmt && i < s->results->n_stmt; i++)
-                if (s->results->stmt[i].verdict == VS_VERDICT_FAIL)
+                if (s->results->stmt[i].verdict == VS_VERDICT_FAIL &&
+                    !s->results->stmt[i].device_level)
                     evidence_text(f, &s->results->stmt[i]);
             fprintf(f, "</%s>\n", tag);
         }
@@ -82,8 +87,8 @@ static void scenario_case(FILE *f, const vs_report_scenario *s)
             fputc('\n', f);
         }
     }
-    fprintf(f, "seed %" PRIu64 "\nsteps run %" PRIu64 "\nvirtual time %" PRIu64 " ns\n",
-            s->seed, s->steps_run, s->virtual_ns);
+    fprintf(f, "seed %" PRIu64 "\nsteps run %" PRIu64 "\n%s time %" PRIu64 " ns\n",
+            s->seed, s->steps_run, wall ? "wall-clock" : "virtual", s->virtual_ns);
     fprintf(f, "features 0x%016" PRIx64 " ", s->features);
     vs_xml_escape(f, vs_rep_feature_names(s, fn, sizeof fn), false);
     fputs("\ntrace digest ", f);
@@ -140,6 +145,57 @@ static void statement_case(FILE *f, const vs_stmt_result *r, const char *clause,
     fprintf(f, "\nexercised %" PRIu64 "\n</system-out>\n    </testcase>\n", r->exercised);
 }
 
+/* The device under test and its findings (what it offers and presents, judged once for
+ * the run): one test case of its own test suite, failed by an unexpected finding. */
+static void device_suite(FILE *f, const vs_rep_ctx *c)
+{
+    const vs_report_run *run = c->run;
+    bool judged = c->dev_pass || c->dev_fail || c->dev_xfail;
+    fprintf(f, "  <testsuite name=\"device\" tests=\"1\" failures=\"%d\" errors=\"0\" "
+            "skipped=\"%d\" time=\"0\">\n    <testcase name=\"device-findings\" "
+            "classname=\"device\" time=\"0\">\n", c->dev_fail > 0,
+            !judged || (!c->dev_fail && c->dev_xfail));
+    char msg[256];
+    if (c->dev_fail) {
+        snprintf(msg, sizeof msg, "%zu device-level statement%s failed", c->dev_fail,
+                 c->dev_fail == 1 ? "" : "s");
+        fputs("      <failure", f);
+        attr(f, "message", msg);
+        attr(f, "type", "fail");
+        fputs(">", f);
+        for (size_t i = 0; c->agg && i < c->agg->n_stmt; i++)
+            if (c->agg->stmt[i].device_level && c->agg->stmt[i].verdict == VS_VERDICT_FAIL &&
+                !vs_rep_stmt_expected(c, i))
+                evidence_text(f, &c->agg->stmt[i]);
+        fputs("</failure>\n", f);
+    } else if (!judged || c->dev_xfail) {
+        snprintf(msg, sizeof msg, "%s", judged ? "expected failure: device findings the "
+                 "expected-results file lists" : "not judged: no scenario reached the device");
+        fputs("      <skipped", f);
+        attr(f, "message", msg);
+        fputs("/>\n", f);
+    }
+    fprintf(f, "      <system-out>device-level statements: %zu pass, %zu fail, %zu expected "
+            "fail\n", c->dev_pass, c->dev_fail, c->dev_xfail);
+    const vs_report_device *dv = run->device;
+    if (dv) {
+        char fn[1024];
+        vs_features_format(dv->device_id, dv->offered, fn, sizeof fn);
+        fprintf(f, "device %s (id %" PRIu32 "), as seen by ", vs_rep_s(dv->device_name, "?"),
+                dv->device_id);
+        vs_xml_escape(f, vs_rep_s(dv->scenario, "-"), false);
+        fprintf(f, "\noffered 0x%016" PRIx64 " ", dv->offered);
+        vs_xml_escape(f, fn, false);
+        for (size_t i = 0; dv->config && i < dv->n_config; i++) {
+            fputs("\nconfig ", f);
+            vs_xml_escape(f, vs_rep_s(dv->config[i].name, "?"), false);
+            fprintf(f, " = %" PRIu64, dv->config[i].value);
+        }
+        fputc('\n', f);
+    }
+    fputs("</system-out>\n    </testcase>\n  </testsuite>\n", f);
+}
+
 int vs_report_junit_fp(FILE *f, const vs_report_run *run, vs_err *e)
 {
     if (!f)
@@ -149,9 +205,11 @@ int vs_report_junit_fp(FILE *f, const vs_report_run *run, vs_err *e)
     if (rc < 0)
         return rc;
 
-    size_t tests = run->n_scenarios, failures = c.scn_count[VS_SCN_FAIL],
+    bool dev_judged = c.dev_pass || c.dev_fail || c.dev_xfail;
+    size_t tests = run->n_scenarios + 1, failures = c.scn_count[VS_SCN_FAIL] + (c.dev_fail > 0),
            errors = c.scn_count[VS_SCN_ERROR],
-           skipped = c.scn_count[VS_SCN_SKIPPED] + c.scn_xfail;
+           skipped = c.scn_count[VS_SCN_SKIPPED] + c.scn_xfail +
+                     (!dev_judged || (!c.dev_fail && c.dev_xfail));
     uint64_t wall = 0;
     for (size_t i = 0; i < run->n_scenarios; i++)
         wall += run->scenarios[i].wall_ns;
@@ -193,8 +251,9 @@ int vs_report_junit_fp(FILE *f, const vs_report_run *run, vs_err *e)
     }
     fputs("    </properties>\n", f);
     for (size_t i = 0; i < run->n_scenarios; i++)
-        scenario_case(f, &run->scenarios[i]);
+        scenario_case(f, &run->scenarios[i], run->wall_clock);
     fputs("  </testsuite>\n", f);
+    device_suite(f, &c);
 
     for (size_t k = 0; k < c.n_clauses; k++) {
         const vs_rep_clause *cl = &c.clauses[k];

@@ -1,7 +1,7 @@
 /* results.ktap, KTAP version 1 (Linux Documentation/dev-tools/ktap.rst):
  *
  *   KTAP version 1
- *   1..(1 + clauses)
+ *   1..(2 + clauses)
  *     KTAP version 1                        test 1: the scenarios
  *     # Subtest: scenarios
  *     1..S
@@ -10,12 +10,14 @@
  *     ok 2 blk/read-basic
  *     ok 3 blk/read-known # XFAIL why   a failure the expected-results file explains
  *   not ok 1 scenarios
- *     KTAP version 1                        test 2..: one per conformance clause
+ *   # generic.device.features.4: [offer-...] ...   test 2: the device findings, judged once
+ *   not ok 2 device findings
+ *     KTAP version 1                        test 3..: one per conformance clause
  *     # Subtest: Block Device Conformance
  *     1..K
  *     ok 1 blk.device.x
  *     ok 2 blk.device.y # SKIP not_exercised: not exercised
- *   ok 2 Block Device Conformance
+ *   ok 3 Block Device Conformance
  *
  * Descriptions cannot contain '#' (replaced by '_') or line breaks; diagnostics are
  * "# " lines directly before the result they explain. */
@@ -25,6 +27,8 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "virtiosim/virtio.h"
 
 static void indent(FILE *f, int level)
 {
@@ -105,10 +109,40 @@ static void evidence_diags(FILE *f, int level, const vs_stmt_result *r)
         diag(f, level, buf);
     }
     if (r->violations > r->n_evidence) {
-        snprintf(buf, sizeof buf, "%s: %" PRIu64 " violations in all, first %u shown",
-                 r->st ? r->st->id : "?", r->violations, r->n_evidence);
+        snprintf(buf, sizeof buf, "%s: %" PRIu64 " violations in all, %s %u shown",
+                 r->st ? r->st->id : "?", r->violations, r->device_level ? "distinct" : "first",
+                 r->n_evidence);
         diag(f, level, buf);
     }
+}
+
+/* Test 2: the device findings (what the device offers and presents), judged once for
+ * the run, with the evidence of each failed one. */
+static void device_test(FILE *f, const vs_rep_ctx *c)
+{
+    char buf[1200];
+    const vs_report_device *dv = c->run->device;
+    if (dv) {
+        char fn[1024];
+        vs_features_format(dv->device_id, dv->offered, fn, sizeof fn);
+        snprintf(buf, sizeof buf, "device %s offers 0x%016" PRIx64 " %s (as seen by %s)",
+                 vs_rep_s(dv->device_name, "?"), dv->offered, fn, vs_rep_s(dv->scenario, "-"));
+        diag(f, 0, buf);
+    }
+    for (size_t i = 0; c->agg && i < c->agg->n_stmt; i++)
+        if (c->agg->stmt[i].device_level && c->agg->stmt[i].verdict == VS_VERDICT_FAIL)
+            evidence_diags(f, 0, &c->agg->stmt[i]);
+    snprintf(buf, sizeof buf, "device-level statements: %zu pass, %zu fail, %zu expected fail",
+             c->dev_pass, c->dev_fail, c->dev_xfail);
+    diag(f, 0, buf);
+    if (c->dev_fail)
+        result(f, 0, false, 2, "device findings", NULL, NULL);
+    else if (c->dev_xfail)
+        result(f, 0, true, 2, "device findings", "XFAIL", "listed in the expected-results file");
+    else if (!c->dev_pass)
+        result(f, 0, true, 2, "device findings", "SKIP", "no scenario reached the device");
+    else
+        result(f, 0, true, 2, "device findings", NULL, NULL);
 }
 
 int vs_report_ktap_fp(FILE *f, const vs_report_run *run, vs_err *e)
@@ -133,7 +167,7 @@ int vs_report_ktap_fp(FILE *f, const vs_report_run *run, vs_err *e)
     }
     if (run->interrupted)
         diag(f, 0, "interrupted: this report covers only the scenarios that finished");
-    fprintf(f, "1..%zu\n", 1 + c.n_clauses);
+    fprintf(f, "1..%zu\n", 2 + c.n_clauses);
 
     /* test 1: scenarios */
     indent(f, 1);
@@ -146,7 +180,8 @@ int vs_report_ktap_fp(FILE *f, const vs_report_run *run, vs_err *e)
         const vs_report_scenario *s = &run->scenarios[i];
         char fn[1024];
         snprintf(buf, sizeof buf, "seed %" PRIu64 ", %" PRIu64 " steps, %" PRIu64
-                 " ns virtual, features %s, trace %s", s->seed, s->steps_run, s->virtual_ns,
+                 " ns %s, features %s, trace %s", s->seed, s->steps_run, s->virtual_ns,
+                 run->wall_clock ? "wall-clock" : "virtual",
                  vs_rep_feature_names(s, fn, sizeof fn), vs_rep_s(s->trace_digest, "-"));
         diag(f, 1, buf);
         bool xfail = s->verdict == VS_SCN_FAIL && s->expect == VS_REPORT_EXPECT_FAIL;
@@ -161,7 +196,8 @@ int vs_report_ktap_fp(FILE *f, const vs_report_run *run, vs_err *e)
             if (s->message)
                 diag(f, 1, s->message);
             for (size_t j = 0; s->results && s->results->stmt && j < s->results->n_stmt; j++)
-                if (s->results->stmt[j].verdict == VS_VERDICT_FAIL)
+                if (s->results->stmt[j].verdict == VS_VERDICT_FAIL &&
+                    !s->results->stmt[j].device_level) /* those are test 2's */
                     evidence_diags(f, 1, &s->results->stmt[j]);
         }
         const char *name = vs_rep_s(s->name, "(unnamed)");
@@ -184,7 +220,9 @@ int vs_report_ktap_fp(FILE *f, const vs_report_run *run, vs_err *e)
     else
         result(f, 0, !any_fail, 1, "scenarios", NULL, NULL);
 
-    /* tests 2..: one per clause */
+    device_test(f, &c);
+
+    /* tests 3..: one per clause */
     for (size_t k = 0; k < c.n_clauses; k++) {
         const vs_rep_clause *cl = &c.clauses[k];
         indent(f, 1);
@@ -214,11 +252,11 @@ int vs_report_ktap_fp(FILE *f, const vs_report_run *run, vs_err *e)
             snprintf(buf, sizeof buf, "%s: %zu of %zu statements failed", cl->name,
                      cl->count[VS_VERDICT_FAIL], cl->n);
             diag(f, 0, buf);
-            result(f, 0, false, k + 2, cl->name, NULL, NULL);
+            result(f, 0, false, k + 3, cl->name, NULL, NULL);
         } else if (decided == 0) {
-            result(f, 0, true, k + 2, cl->name, "SKIP", "no statement exercised");
+            result(f, 0, true, k + 3, cl->name, "SKIP", "no statement exercised");
         } else {
-            result(f, 0, true, k + 2, cl->name, NULL, NULL);
+            result(f, 0, true, k + 3, cl->name, NULL, NULL);
         }
     }
     vs_rep_ctx_fini(&c);

@@ -28,6 +28,8 @@ typedef struct mrg {
     vs_results *agg;
     vs_report_expected_stmt *xs;
     size_t n_xs;
+    vs_report_device dev;         /* the identity of the input that saw it first */
+    vs_report_cfg_value *cfg;     /* owned: dev.config */
 } mrg;
 
 static const char *jget_s(const json_t *o, const char *k)
@@ -48,7 +50,8 @@ static int load_doc(const char *path, json_t **out, vs_err *e)
     if (!d)
         return vs_err_set(e, VS_EINVAL, "%s: %s", path, je.text);
     const char *schema = jget_s(d, "schema");
-    if (!schema || strcmp(schema, VS_RESULTS_SCHEMA) != 0 ||
+    if (!schema ||
+        (strcmp(schema, VS_RESULTS_SCHEMA) != 0 && strcmp(schema, VS_RESULTS_SCHEMA_1_0) != 0) ||
         !json_is_array(json_object_get(d, "scenarios")) ||
         !json_is_array(json_object_get(d, "statements"))) {
         json_decref(d);
@@ -228,6 +231,12 @@ static int build_aggregate(mrg *m, vs_err *e)
     return rc;
 }
 
+static bool same_finding(const vs_evidence *a, const vs_evidence *b)
+{
+    return !strcmp(a->check, b->check) && !strcmp(a->expected, b->expected) &&
+           !strcmp(a->seen, b->seen);
+}
+
 /* What vs_results_merge could not know: which scenario came first. The evidence kept is
  * the first VS_EVIDENCE_MAX in the unsharded order, and a pass / fail verdict's reason is
  * the first scenario's with that verdict, as a single run keeps them. */
@@ -246,8 +255,13 @@ static int order_aggregate(mrg *m, vs_err *e)
         qsort(refs, n, sizeof *refs, cmp_ev);
         vs_stmt_result *s = &m->agg->stmt[i];
         s->n_evidence = 0;
-        for (size_t k = 0; k < n && k < VS_EVIDENCE_MAX; k++)
-            s->evidence[s->n_evidence++] = *refs[k].ev;
+        for (size_t k = 0; k < n && s->n_evidence < VS_EVIDENCE_MAX; k++) {
+            bool dup = false; /* a device finding each shard saw is one finding */
+            for (unsigned j = 0; s->device_level && j < s->n_evidence && !dup; j++)
+                dup = same_finding(&s->evidence[j], refs[k].ev);
+            if (!dup)
+                s->evidence[s->n_evidence++] = *refs[k].ev;
+        }
         for (size_t p = 0; p < m->n_scn; p++) {
             const vs_results *r = m->scn_res[p];
             if ((s->verdict == VS_VERDICT_PASS || s->verdict == VS_VERDICT_FAIL) && r &&
@@ -298,6 +312,19 @@ static int scenario_results(mrg *m, size_t d, const json_t *o, vs_results **out,
     uint64_t total = jget_u(o, "violations");
     if (first_fail && total > counted)
         first_fail->violations += total - counted;
+    /* device-level verdicts are not in the row: the scenario the input names as the first
+     * to judge a finding gets its verdict back, so the first-scenario order holds */
+    size_t i;
+    json_t *f;
+    json_array_foreach(json_object_get(m->docs[d], "device_findings"), i, f) {
+        long k = vs_catalogue_index(vs_rep_s(jget_s(f, "id"), ""));
+        int verdict = verdict_of(jget_s(f, "verdict"));
+        if (k >= 0 && (size_t)k < r->n_stmt && verdict >= 0 && name &&
+            !strcmp(vs_rep_s(jget_s(f, "scenario"), ""), name)) {
+            r->stmt[k].verdict = (enum vs_verdict)verdict;
+            r->stmt[k].exercised = 1;
+        }
+    }
     r->n_scenarios = 1;
     snprintf(r->scenario, sizeof r->scenario, "%s", vs_rep_s(name, ""));
     vs_results_recount(r);
@@ -422,7 +449,51 @@ static void mrg_free(mrg *m)
     free(m->doc_res);
     free(m->docs);
     free(m->xs);
+    free(m->cfg);
     vs_results_destroy(m->agg);
+}
+
+static uint64_t jget_hex(const json_t *o, const char *k)
+{
+    const char *v = jget_s(o, k);
+    return v ? strtoull(v, NULL, 0) : 0;
+}
+
+/* The device identity of the run: of all inputs', the one seen by the scenario that comes
+ * first in the merged order (as the unsharded run took the first scenario's view). */
+static const vs_report_device *merged_device(mrg *m)
+{
+    const json_t *best = NULL;
+    size_t best_pos = SIZE_MAX;
+    for (size_t d = 0; d < m->n_docs; d++) {
+        const json_t *dv = json_object_get(m->docs[d], "device");
+        const char *sn = jget_s(dv, "scenario");
+        size_t p = sn ? scn_pos(m, sn) : SIZE_MAX;
+        if (json_is_object(dv) && (!best || p < best_pos)) {
+            best = dv;
+            best_pos = p;
+        }
+    }
+    if (!best)
+        return NULL;
+    const json_t *cfg = json_object_get(best, "config");
+    m->cfg = calloc(json_array_size(cfg) + 1, sizeof *m->cfg);
+    if (!m->cfg)
+        return NULL;
+    const json_t *off = json_object_get(best, "offered");
+    m->dev = (vs_report_device){
+        .scenario = jget_s(best, "scenario"), .device_id = (uint32_t)jget_u(best, "device_id"),
+        .device_name = jget_s(best, "device"), .offered_known = json_is_string(off),
+        .offered = jget_hex(best, "offered"), .negotiated = jget_hex(best, "negotiated"),
+        .config = m->cfg};
+    size_t i;
+    json_t *f;
+    json_array_foreach(cfg, i, f)
+        if (jget_s(f, "name"))
+            m->cfg[m->dev.n_config++] = (vs_report_cfg_value){
+                jget_s(f, "name"), (uint32_t)jget_u(f, "offset"), (uint32_t)jget_u(f, "size"),
+                jget_hex(f, "value")};
+    return &m->dev;
 }
 
 /* The run description around the rebuilt scenarios and aggregate. */
@@ -448,6 +519,7 @@ static vs_report_run merged_run(mrg *m)
         if (st && (!run.started || strcmp(st, run.started) < 0))
             run.started = st;
         run.interrupted |= json_is_true(json_object_get(doc, "interrupted"));
+        run.wall_clock |= !strcmp(vs_rep_s(jget_s(doc, "clock"), ""), "wall");
         const json_t *vm = json_object_get(doc, "expected_version_mismatch");
         if (vm && !run.expected_version) {
             run.expected_version = jget_s(vm, "expected");
@@ -463,6 +535,7 @@ static vs_report_run merged_run(mrg *m)
             m->xs[m->n_xs++] = (vs_report_expected_stmt){jget_s(x, "id"), jget_s(x, "reason")};
     run.expected_stmts = m->xs;
     run.n_expected_stmts = m->n_xs;
+    run.device = merged_device(m);
     return run;
 }
 

@@ -29,6 +29,9 @@ typedef struct vs_rep_ctx {
     size_t stmt_count[VS_VERDICT_COUNT];
     size_t stmt_xfail;
     const char **stmt_expect;     /* per agg->stmt: why its failure is expected, or NULL */
+    /* Device findings (device-level statements, judged once for the run): passed, failed
+     * unexpectedly, failed as expected. */
+    size_t dev_pass, dev_fail, dev_xfail;
 } vs_rep_ctx;
 
 int vs_rep_ctx_init(vs_rep_ctx *c, const vs_report_run *run, vs_err *e);
@@ -44,6 +47,19 @@ static inline const char *vs_rep_s(const char *s, const char *dflt) { return s ?
 
 /* Feature names of a scenario into buf (its feature_names, or derived). */
 const char *vs_rep_feature_names(const vs_report_scenario *s, char *buf, size_t len);
+
+/* report.html's pieces above the scenario list (html_summary.c): the run's verdict and
+ * headline per role and level and per clause, the device under test, its findings, and
+ * what each verdict means. Text goes through vs_xml_escape. */
+void vs_rep_html_banner(FILE *f, const vs_rep_ctx *c);
+void vs_rep_html_headline(FILE *f, const vs_rep_ctx *c);
+void vs_rep_html_device(FILE *f, const vs_rep_ctx *c);
+void vs_rep_html_device_findings(FILE *f, const vs_rep_ctx *c);
+void vs_rep_html_legend(FILE *f);
+void vs_rep_html_evidence(FILE *f, const vs_stmt_result *r);
+/* Whether any statement of the role was monitored in the run (a role the run did not
+ * watch has every statement "not exercised: ROLE role not monitored"). */
+bool vs_rep_role_monitored(const vs_rep_ctx *c, enum vs_role role);
 
 typedef int (*vs_rep_writer)(FILE *f, const vs_report_run *run, vs_err *e);
 /* mkdir -p dir, write DIR/.NAME.tmp.PID with fn, fflush + fsync, rename to DIR/NAME,

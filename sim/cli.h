@@ -6,6 +6,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "virtiosim/report.h"
+#include "virtiosim/runner.h"
+#include "virtiosim/scenario.h"
+
 enum { EXIT_PASS = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_INFRA = 3 };
 
 uint64_t vs_cli_mono_ns(void);
@@ -17,5 +21,23 @@ bool vs_cli_wants_help(int argc, char **argv);
 int vs_cli_serve(int argc, char **argv);
 /* virtiosim report diff|merge ... (argv[0] is "report") */
 int vs_cli_report(int argc, char **argv);
+
+/* The device identity of a run's reports (sim/cli_device.c), owning its config values. */
+#define VS_CLI_CFG_FIELDS 48
+typedef struct vs_cli_device {
+    vs_report_device dev;
+    vs_report_cfg_value cfg[VS_CLI_CFG_FIELDS];
+} vs_cli_device;
+/* From the first of res[0..n) that reached a device; false if none did. one_device: the
+ * same device served every scenario (a back-end the user started), so config fields that
+ * scenario did not read are taken from later ones that saw the same offer. */
+bool vs_cli_device_identity(const vs_scenario_result *res, size_t n, bool one_device,
+                            vs_cli_device *out);
+/* Prints the run's failed device-level statements once (quiet: only unexpected ones);
+ * returns how many failed unexpectedly: not listed in x (--expected, may be NULL) and
+ * seen in a scenario that is not an expected failure (rep[k], for res[k], k < n). */
+size_t vs_cli_device_findings(const vs_results *agg, const vs_expected *x, bool quiet,
+                              const vs_scenario_result *res, const vs_report_scenario *rep,
+                              size_t n);
 
 #endif

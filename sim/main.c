@@ -196,7 +196,7 @@ static const vs_expected_entry *expected_failure(const vs_expected *x,
         return e;
     for (size_t i = 0; i < r->conformance->n_stmt; i++) {
         const vs_stmt_result *sr = &r->conformance->stmt[i];
-        if (sr->verdict != VS_VERDICT_FAIL)
+        if (sr->verdict != VS_VERDICT_FAIL || sr->device_level)
             continue;
         const vs_expected_entry *se = vs_expected_find_statement(x, sr->st->id);
         if (!se)
@@ -206,21 +206,24 @@ static const vs_expected_entry *expected_failure(const vs_expected *x,
     return e;
 }
 
-/* A scenario that did not fail yet failed a statement: skipped (e.g. the back-end offers
- * no VERSION_1, which is itself a MUST failed) with the monitors' verdicts already in.
- * Statements listed in --expected, or the scenario itself, do not count. */
+/* A scenario that did not fail yet failed a statement: skipped (e.g. a step found a
+ * precondition unmet) with the monitors' verdicts already in. Statements listed in
+ * --expected, or the scenario itself, do not count; nor do device-level findings, which
+ * are the run's (device_findings). */
 static bool failed_statements_only(const vs_expected *x, const vs_scenario_result *r)
 {
     if (r->verdict != VS_SCN_SKIPPED || !r->conformance ||
-        !r->conformance->count[VS_VERDICT_FAIL] || vs_expected_find(x, r->name))
+        !vs_results_scenario_failures(r->conformance) || vs_expected_find(x, r->name))
         return false;
     for (size_t i = 0; i < r->conformance->n_stmt; i++) {
         const vs_stmt_result *sr = &r->conformance->stmt[i];
-        if (sr->verdict == VS_VERDICT_FAIL && !vs_expected_find_statement(x, sr->st->id))
+        if (sr->verdict == VS_VERDICT_FAIL && !sr->device_level &&
+            !vs_expected_find_statement(x, sr->st->id))
             return true;
     }
     return false;
 }
+
 
 /* One run's scenarios and tallies (run_files and its pieces). */
 typedef struct run_state {
@@ -372,6 +375,20 @@ static void run_one(run_cli *rc, run_state *st, size_t i)
     st->rep[i].expect_reason = st->rep[i].expect ? xe->reason : NULL;
 }
 
+static bool real_backend(const run_cli *rc)
+{
+    const char *arg;
+    const vs_backend *be = vs_backend_find(rc->o.backend ? rc->o.backend : "ref", &arg);
+    return !be || (be->caps & VS_BE_REAL);
+}
+
+static bool external_backend(const run_cli *rc)
+{
+    const char *arg;
+    const vs_backend *be = vs_backend_find(rc->o.backend ? rc->o.backend : "ref", &arg);
+    return be && (be->caps & VS_BE_EXTERNAL);
+}
+
 static int write_reports(const run_cli *rc, const run_state *st)
 {
     vs_report_run run = {
@@ -388,7 +405,11 @@ static int write_reports(const run_cli *rc, const run_state *st)
         .shard_k = rc->shard_k,
         .shard_n = rc->shard_n,
         .shard_total = st->total,
+        .wall_clock = real_backend(rc),
     };
+    vs_cli_device dev;
+    if (vs_cli_device_identity(st->res, st->ran, external_backend(rc), &dev))
+        run.device = &dev.dev;
     vs_report_expected_stmt xs[64];
     if (rc->expected) {
         run.expected_file = rc->expected->path;
@@ -563,12 +584,15 @@ static int run_loop(run_cli *rc, run_state *st)
             .fail_step = -1,
             .device_id = st->sc[i]->device_id,
         };
+    size_t dev_failed = vs_cli_device_findings(st->agg, rc->expected, rc->quiet, st->res,
+                                               st->rep, st->ran);
     print_summary(rc, st, mono_ns() - st->t0);
     int exit_code = rc->report_dir ? write_reports(rc, st) : EXIT_PASS;
     if (exit_code == EXIT_PASS) {
         if (st->counts[VS_SCN_ERROR])
             exit_code = EXIT_INFRA;
-        else if (st->counts[VS_SCN_FAIL] > st->xfail || st->stmt_failed || g_interrupted)
+        else if (st->counts[VS_SCN_FAIL] > st->xfail || st->stmt_failed || dev_failed ||
+                 g_interrupted)
             exit_code = EXIT_FAILED;
     }
     if (rc->json)

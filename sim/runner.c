@@ -177,6 +177,19 @@ static int applies(const vs_scenario *s, const vs_run_opts *o, const vs_backend 
 }
 
 /* Guest memory, clock, trace, monitors and timeline: everything before the back-end. */
+/* Config bytes as the driver read them, for the reports' identity section. */
+static void config_seen(void *opaque, const vs_event *ev)
+{
+    vs_scenario_result *r = opaque;
+    if (ev->kind != VS_EV_CONFIG_READ || ev->len > 8 || ev->off >= VS_RUN_CONFIG_MAX ||
+        ev->len > VS_RUN_CONFIG_MAX - ev->off)
+        return;
+    for (uint32_t i = 0; i < ev->len; i++) {
+        r->config[ev->off + i] = (uint8_t)(ev->val >> (8 * i));
+        r->config_known[ev->off + i] = true;
+    }
+}
+
 static int attach_observers(vs_run_ctx *c, uint64_t pool, vs_err *e)
 {
     const vs_scenario *s = c->s;
@@ -214,6 +227,8 @@ static int attach_observers(vs_run_ctx *c, uint64_t pool, vs_err *e)
         rc = vs_timeline_create(&r->timeline, 0, e);
     if (rc == 0 && r->timeline)
         rc = vs_event_bus_add(&c->bus, vs_timeline_on_event, r->timeline);
+    if (rc == 0 && !o->bare)
+        rc = vs_event_bus_add(&c->bus, config_seen, r);
     return rc;
 }
 
@@ -320,13 +335,15 @@ static void judge(vs_run_ctx *c)
         snprintf(r->conformance->scenario, sizeof r->conformance->scenario, "%s", s->name);
         if (c->pci_f)
             vs_pci_results_fold(r->conformance, c->pci_f, s->name, 0);
-        size_t nfail = r->conformance->count[VS_VERDICT_FAIL];
+        /* A device-level finding (what the device offers and presents) is the run's,
+         * reported once; this scenario's verdict is about its own steps. */
+        size_t nfail = vs_results_scenario_failures(r->conformance);
         if (nfail && r->verdict == VS_SCN_PASS) {
             r->verdict = VS_SCN_FAIL;
             /* Name the first failing statement with its first evidence. */
             for (size_t i = 0; i < r->conformance->n_stmt; i++) {
                 const vs_stmt_result *sr = &r->conformance->stmt[i];
-                if (sr->verdict != VS_VERDICT_FAIL)
+                if (sr->verdict != VS_VERDICT_FAIL || sr->device_level)
                     continue;
                 char ev[300] = "";
                 if (sr->n_evidence)
@@ -405,6 +422,8 @@ int vs_run_scenario(const vs_scenario *s, const vs_run_opts *o, vs_scenario_resu
     run_steps(&c);
     if (r->negotiated == 0)
         r->negotiated = vs_driver_features(c.d);
+    r->offered = vs_driver_device_features(c.d);
+    r->real_backend = c.real;
     judge(&c);
     if (c.trace)
         vs_trace_digest_hex(c.trace, r->digest);

@@ -117,10 +117,19 @@ def test_junit(out):
     props = {p.get("name"): p.get("value") for p in suites[0].find("properties")}
     assert props["backend_version"] == "ref 0.1.0 <]]>&"
 
+    # the device findings: one test case, failed exactly when a device-level statement did
+    assert suites[1].get("name") == "device"
+    dcases = suites[1].findall("testcase")
+    assert [c.get("name") for c in dcases] == ["device-findings"]
+    dev_failed = [f for f in doc["device_findings"] if f["verdict"] == "fail"]
+    assert (dcases[0].find("failure") is not None) == bool(dev_failed)
+    for f in dev_failed:
+        assert f["id"] in dcases[0].find("failure").text
+
     verdict = {s["id"]: s["verdict"] for s in doc["statements"]}
     clause = {s["id"]: s["clause"] for s in doc["statements"]}
     seen = set()
-    for suite in suites[1:]:
+    for suite in suites[2:]:
         tcs = suite.findall("testcase")
         assert int(suite.get("tests")) == len(tcs)
         assert int(suite.get("failures")) == sum(t.find("failure") is not None for t in tcs)
@@ -234,11 +243,16 @@ def test_ktap(out, sub):
         assert (ok, directive) == exp
     assert scn[0] == all(k[0] for k in kids)     # parent fails iff a child failed
 
+    # test 2: the device findings, a leaf that fails exactly when one failed
+    dev_failed = any(f["verdict"] == "fail" for f in doc["device_findings"])
+    assert tests[1][2] == "device findings" and not tests[1][5]
+    assert tests[1][0] == (not dev_failed)
+
     verdict = {s["id"]: s["verdict"] for s in doc["statements"]}
     clauses = [c["clause"] for c in doc["summary"]["clauses"]]
-    assert [t[2] for t in tests[1:]] == clauses
+    assert [t[2] for t in tests[2:]] == clauses
     n = 0
-    for t in tests[1:]:
+    for t in tests[2:]:
         for ok, num, sid, directive, why, _ in t[5]:
             n += 1
             v = verdict[sid]
@@ -252,11 +266,11 @@ def test_ktap(out, sub):
     assert n == len(verdict)
 
     # a nested block through tappy: the first clause's statements
-    start = next(i for i, ln in enumerate(lines) if ln == "not ok 1 scenarios"
-                 or ln.startswith("ok 1 scenarios")) + 1
+    start = next(i for i, ln in enumerate(lines) if ln == "not ok 2 device findings"
+                 or ln.startswith("ok 2 device findings")) + 1
     end = next(i for i in range(start, len(lines)) if not lines[i].startswith("  "))
     block = [ln[2:] for ln in lines[start:end]]
-    assert [(k[0], k[1], k[2], k[3]) for k in tests[1][5]] == tappy_level(block, 0)
+    assert [(k[0], k[1], k[2], k[3]) for k in tests[2][5]] == tappy_level(block, 0)
 
     if sub == "full":
         assert any(ln.startswith("  # ") and "expected len <= 512" in ln for ln in lines)
@@ -304,8 +318,7 @@ def chromium():
 
 def test_html_renders_in_chromium(out, tmp_path):
     exe = chromium()
-    if not exe:
-        pytest.skip("chromium not installed (tools/deps.sh installs it)")
+    assert exe, "chromium is missing: `make deps` (tools/deps.sh) installs it"
     page = (out / "full" / "report.html").as_uri()
     png = tmp_path / "report.png"
     base = [exe, "--headless", "--no-sandbox", "--disable-gpu",

@@ -3,7 +3,7 @@
 set -euo pipefail
 pkgs=(build-essential pkg-config libyaml-dev check libjansson-dev libssl-dev python3 python3-pytest
       qemu-system-x86 qemu-utils busybox-static cpio kmod clang libclang-rt-14-dev chromium python3-tap python3-jsonschema meson
-      xz-utils zstd)
+      xz-utils zstd python3-pil)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -1,5 +1,6 @@
 /* Catalogue loading, lookup, feature expressions, results aggregate, registry. */
 #include <check.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "virtiosim/blk.h"
@@ -122,6 +123,53 @@ START_TEST(registry_and_results)
 }
 END_TEST
 
+/* Device-level statements: flagged from their checks; the same finding from several
+ * scenarios is kept once, a different one (another offer) apart; scenario failures leave
+ * them out; ordinary statements keep every piece of evidence. */
+START_TEST(device_level_findings)
+{
+    ck_assert(vs_statement_device_level("generic.device.features.4"));
+    ck_assert(vs_statement_device_level("blk.device.blk-init.4"));
+    ck_assert(!vs_statement_device_level("split.device.used-ring.2"));
+    ck_assert(!vs_statement_device_level("pci.device.isr.5"));   /* no check at all */
+    ck_assert(vs_check_find("offer-no-reserved-bits")->device_level);
+    ck_assert(!vs_check_find("used-len-bound")->device_level);
+    long d = vs_catalogue_index("generic.device.features.4");
+    long o = vs_catalogue_index("split.device.used-ring.2");
+    vs_results *run, *s[3];
+    ck_assert_int_eq(vs_results_create(&run, NULL), 0);
+    for (int k = 0; k < 3; k++) {
+        ck_assert_int_eq(vs_results_create(&s[k], NULL), 0);
+        ck_assert(s[k]->stmt[d].device_level && !s[k]->stmt[o].device_level);
+        vs_stmt_result *r = &s[k]->stmt[d];
+        r->verdict = VS_VERDICT_FAIL;
+        r->violations = r->n_evidence = 1;
+        strcpy(r->evidence[0].check, "offer-no-reserved-bits");
+        strcpy(r->evidence[0].seen, k < 2 ? "bits 0x1000000" : "bits 0x8000000");
+        snprintf(r->evidence[0].scenario, sizeof r->evidence[0].scenario, "s%d", k);
+        vs_stmt_result *q = &s[k]->stmt[o];
+        q->verdict = VS_VERDICT_FAIL;
+        q->violations = q->n_evidence = 1;
+        strcpy(q->evidence[0].seen, "same text");
+        vs_results_recount(s[k]);
+        ck_assert_uint_eq(vs_results_scenario_failures(s[k]), 1);
+        ck_assert_int_eq(vs_results_merge(run, s[k], NULL), 0);
+    }
+    ck_assert_uint_eq(run->stmt[d].n_evidence, 2);
+    ck_assert_str_eq(run->stmt[d].evidence[0].scenario, "s0");
+    ck_assert_str_eq(run->stmt[d].evidence[1].seen, "bits 0x8000000");
+    ck_assert_uint_eq(run->stmt[d].violations, 3);
+    ck_assert_uint_eq(run->stmt[o].n_evidence, 3);
+    s[0]->stmt[o].verdict = VS_VERDICT_PASS;
+    vs_results_recount(s[0]);
+    ck_assert_uint_eq(vs_results_scenario_failures(s[0]), 0);
+    ck_assert_uint_eq(s[0]->count[VS_VERDICT_FAIL], 1);
+    for (int k = 0; k < 3; k++)
+        vs_results_destroy(s[k]);
+    vs_results_destroy(run);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("catalogue_c");
@@ -129,6 +177,7 @@ int main(void)
     tcase_add_test(tc, count_and_lookup);
     tcase_add_test(tc, feature_expressions);
     tcase_add_test(tc, registry_and_results);
+    tcase_add_test(tc, device_level_findings);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

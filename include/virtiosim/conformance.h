@@ -111,6 +111,7 @@ typedef struct vs_stmt_result {
                                      implemented", "feature expression false: ...",
                                      "driver role not monitored", ... */
     char checks[96];              /* comma-separated names of the checks covering it */
+    bool device_level;            /* every check covering it is device_level */
     uint64_t exercised;           /* times a covering check evaluated it */
     uint64_t violations;          /* times it was violated (evidence keeps the first) */
     unsigned n_evidence;
@@ -141,9 +142,13 @@ int vs_results_create(vs_results **out, vs_err *e);
 void vs_results_destroy(vs_results *r);
 /* Folds one scenario's results into an aggregate: fail > pass > not_exercised >
  * not_applicable; untestable / no_check are properties of the statement. Evidence and
- * counters are accumulated (first VS_EVIDENCE_MAX evidence kept). */
+ * counters are accumulated (first VS_EVIDENCE_MAX evidence kept). Evidence of a
+ * device-level statement or check equal in check, expected and seen to evidence already
+ * kept is dropped: the same device property seen by every scenario is one finding. */
 int vs_results_merge(vs_results *into, const vs_results *from, vs_err *e);
 const vs_stmt_result *vs_results_find(const vs_results *r, const char *id);
+/* Failed statements that are not device_level: what fails a scenario. */
+size_t vs_results_scenario_failures(const vs_results *r);
 /* Recomputes r->count[] from r->stmt[].verdict. */
 void vs_results_recount(vs_results *r);
 
@@ -155,6 +160,11 @@ typedef struct vs_check_info {
     const char *area;             /* generic / split / packed / blk */
     const char *what;             /* one-line description */
     const char *const *ids;       /* statement ids it covers, NULL-terminated */
+    /* Judged from what the device presents (offered features, config layout and values),
+     * not from a scenario's own steps: the same for every scenario on one device. Its
+     * violations are device findings, reported once per run; they do not fail the
+     * scenario that happened to see them (runner.h). */
+    bool device_level;
 } vs_check_info;
 
 size_t vs_check_count(void);
@@ -162,6 +172,8 @@ const vs_check_info *vs_check_at(size_t i);
 const vs_check_info *vs_check_find(const char *name);
 /* Checks covering statement `id`: fills up to max pointers, returns the total count. */
 size_t vs_checks_for_statement(const char *id, const vs_check_info **out, size_t max);
+/* true when statement `id` has checks and all of them are device_level. */
+bool vs_statement_device_level(const char *id);
 
 /* ------------------------------------------------------------------- monitors */
 

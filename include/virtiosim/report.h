@@ -123,6 +123,27 @@ typedef struct vs_report_scenario {
     uint64_t tl_offered, tl_kept, tl_stride;
 } vs_report_scenario;
 
+/* A device config field as the driver read it (the identity section of the reports). */
+typedef struct vs_report_cfg_value {
+    const char *name;             /* "capacity", from the device class */
+    uint32_t off, len;
+    uint64_t value;               /* little-endian decoded */
+} vs_report_cfg_value;
+
+/* What the device under test presented: its identity at the top of every report, taken
+ * from the first scenario that reached the device (a real back-end presents the same
+ * device to every scenario; the reference devices are configured per scenario). */
+typedef struct vs_report_device {
+    const char *scenario;         /* whose view this is */
+    uint32_t device_id;           /* enum vs_device_id */
+    const char *device_name;      /* "blk", NULL if unknown */
+    bool offered_known;
+    uint64_t offered;             /* features the device offered (reserved bits included) */
+    uint64_t negotiated;          /* features the driver accepted in that scenario */
+    size_t n_config;
+    const vs_report_cfg_value *config;
+} vs_report_device;
+
 typedef struct vs_report_run {
     const char *tool;             /* "virtiosim" */
     const char *tool_version;     /* VS_VERSION */
@@ -151,6 +172,10 @@ typedef struct vs_report_run {
      * indexes i with i % N == K - 1). shard_n 0: not sharded. */
     unsigned shard_k, shard_n;
     size_t shard_total;
+    /* The device under test as presented, or NULL (nothing reached a device). */
+    const vs_report_device *device;
+    /* true when the times are wall-clock (a real back-end), false when virtual. */
+    bool wall_clock;
 } vs_report_run;
 
 /* ------------------------------------------------------------------- writers */
@@ -159,7 +184,9 @@ typedef struct vs_report_run {
 #define VS_REPORT_JUNIT "junit.xml"
 #define VS_REPORT_KTAP "results.ktap"
 #define VS_REPORT_HTML "report.html"
-#define VS_RESULTS_SCHEMA "virtiosim-results/1"
+#define VS_RESULTS_SCHEMA "virtiosim-results/1.1"
+/* The schemas `report merge` and `report diff` read (1 has no device sections). */
+#define VS_RESULTS_SCHEMA_1_0 "virtiosim-results/1"
 
 /* Each writes one file into dir (created, with parents, if missing), atomically. */
 int vs_report_write_json(const char *dir, const vs_report_run *run, vs_err *e);

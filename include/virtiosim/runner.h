@@ -3,7 +3,10 @@
  *
  * A scenario fails when a step's expectation is not met (the step is named in the
  * message) or when a monitor saw a conformance violation; it is an error (not a
- * failure) when the back-end could not run it at all. */
+ * failure) when the back-end could not run it at all. A violation of a device-level check
+ * (vs_check_info.device_level: what the device offers and presents) stays in the
+ * scenario's results but does not fail it: it is the run's device finding, which the CLI
+ * reports once and counts in its exit code. */
 #ifndef VIRTIOSIM_RUNNER_H
 #define VIRTIOSIM_RUNNER_H
 
@@ -78,6 +81,8 @@ typedef struct vs_run_opts {
 } vs_run_opts;
 
 
+#define VS_RUN_CONFIG_MAX 256u
+
 typedef struct vs_scenario_result {
     char name[64];
     char path[256];
@@ -95,6 +100,12 @@ typedef struct vs_scenario_result {
     char digest[65];           /* SHA-256 of the trace, hex */
     char backend_version[96];  /* "QEMU emulator version 7.2.x", ... */
     vs_results *conformance;   /* owned; NULL when the scenario did not run */
+    /* What the device presented (the reports' identity section): the features it offered
+     * as last read, and each config byte as last read (config_known[off]). */
+    uint64_t offered;
+    bool real_backend;         /* times are wall-clock, not virtual */
+    uint8_t config[VS_RUN_CONFIG_MAX];
+    bool config_known[VS_RUN_CONFIG_MAX];
     vs_timeline *timeline;     /* owned; may be NULL */
 } vs_scenario_result;
 

@@ -648,7 +648,7 @@ START_TEST(test_diff)
     fputs("{\"schema\": \"something-else/2\", \"statements\": []}", g);
     fclose(g);
     ck_assert_int_eq(vs_report_diff(pa, bogus, NULL, &e), -VS_EINVAL);
-    ck_assert_ptr_nonnull(strstr(e.msg, "not a virtiosim-results/1 document"));
+    ck_assert_ptr_nonnull(strstr(e.msg, "not a virtiosim-results/1.1 document"));
     g = fopen(bogus, "w");
     fputs("{\"schema\": ", g);
     fclose(g);

@@ -14,12 +14,15 @@ static const vs_check_info blk_checks[CK_BLK_END - CK_DEV_FIRST] = {
     [CK_OFFER_DEPS - CK_DEV_FIRST] = {"offer-dependencies", DEV, "generic/blk",
         "offered features are closed under their dependencies (CONFIG_WCE needs FLUSH); a "
         "legacy device (no VERSION_1) does not offer ZONED",
-        IDS("generic.device.features.1", "blk.device.blk-init.2", "blk.device.blk-init.6")},
+        IDS("generic.device.features.1", "blk.device.blk-init.2", "blk.device.blk-init.6"),
+        .device_level = true},
     [CK_BLK_FLUSH_OFFERED - CK_DEV_FIRST] = {"blk-flush-offered", DEV, "blk",
-        "VIRTIO_BLK_F_FLUSH is offered", IDS("blk.device.blk-init.1")},
+        "VIRTIO_BLK_F_FLUSH is offered", IDS("blk.device.blk-init.1"),
+        .device_level = true},
     [CK_BLK_CFG_PADDING - CK_DEV_FIRST] = {"blk-config-padding-zero", DEV, "blk",
         "config bytes unused0 (33) and unused1 (57..59) read as 0",
-        IDS("blk.device.blk-init.4")},
+        IDS("blk.device.blk-init.4"),
+        .device_level = true},
     [CK_BLK_WCE_INITIAL - CK_DEV_FIRST] = {"blk-writeback-initial", DEV, "blk",
         "with CONFIG_WCE but not FLUSH negotiated, writeback first reads 0",
         IDS("blk.device.blk-init.3")},
@@ -65,7 +68,8 @@ static const vs_check_info blk_checks[CK_BLK_END - CK_DEV_FIRST] = {
         "zoned config: unused2 (93..95) reads 0; max_append_sectors * 512 <= seg_max * "
         "size_max (when both are offered); with SECURE_ERASE, secure_erase_sector_alignment "
         "is a multiple of zone_sectors",
-        IDS("blk.device.blk-init.16", "blk.device.blk-init.14", "blk.device.blk-op.33")},
+        IDS("blk.device.blk-init.16", "blk.device.blk-init.14", "blk.device.blk-op.33"),
+        .device_level = true},
     [CK_ZONE_REPORT - CK_DEV_FIRST] = {"zone-report-geometry", DEV, "blk",
         "zone reports start with the zone holding the requested sector, list consecutive zones "
         "zone_sectors apart with z_cap <= zone_sectors; zone types fit the model (HM: "

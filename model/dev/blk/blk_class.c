@@ -23,6 +23,16 @@ static const vs_dev_feature blk_features[] = {
     {VS_BLK_F_ZONED, "VIRTIO_BLK_F_ZONED"},
 };
 
+/* The codec's named fields (blk_codec.c), one at a time. */
+static const char *blk_cfg_field(unsigned i, uint32_t *off, uint32_t *len)
+{
+    if (i >= vs_blk_cfg_nfields)
+        return NULL;
+    *off = vs_blk_cfg_fields[i].off;
+    *len = vs_blk_cfg_fields[i].len;
+    return vs_blk_cfg_fields[i].name;
+}
+
 const vs_device_class vs_device_classes_blk = {
     .name = "blk",
     .device_id = VS_DEV_BLK,
@@ -37,4 +47,5 @@ const vs_device_class vs_device_classes_blk = {
     /* max_write_zeroes_seg is the last multi-byte field; u8 fields and padding follow */
     .pci_wide_fields_end = VS_BLK_CFG_WZ_MAY_UNMAP,
     .pci_class = 0x010000, /* mass storage, SCSI (as QEMU's virtio-blk-pci) */
+    .cfg_field = blk_cfg_field,
 };
