@@ -186,9 +186,7 @@ out:
 static int sess_reinit(vs_campaign *c, camp_sess *s, char *why, size_t wn)
 {
     vs_err e = {0};
-    int rc = vs_driver_reset(s->c.d, &e);
-    if (rc == 0)
-        rc = vs_driver_init(s->c.d, &e);
+    int rc = vs_driver_init(s->c.d, &e);   /* its first step is the reset */
     while (vs_driver_take_result(s->c.d, NULL) > 0)
         ;
     if (rc < 0) {
@@ -228,7 +226,8 @@ static int sess_open(vs_campaign *c, int k, vs_err *e)
         }
     }
     s->ro = (vs_run_opts){.backend = c->o.backend, .qemu_path = c->o.qemu_path,
-                          .bare = true, .stop = c->o.stop, .seed_set = true, .seed = c->o.seed};
+                          .bare = true, .stop = c->o.stop, .seed_set = true, .seed = c->o.seed,
+                          .qemu_same_cpu = !c->o.qemu_any_cpu};
     int rc = vs__run_open(&s->c, s->s, &s->ro, &s->r, e);
     if (rc == 1)
         return vs_err_set(e, VS_ENOTSUP, "%.250s", s->r.message);
@@ -337,9 +336,6 @@ static int observe(vs_campaign *c, camp_sess *s, const vs_camp_env *env,
             *fate = VS_CAMP_FATE_REJECTED, rc = 0;
         else if (rc == -VS_ETIMEDOUT && !(s->c.real && strstr(e->msg, "reply")))
             *fate = VS_CAMP_FATE_DROPPED, rc = 0;
-    } else if (s->c.real) {
-        vs_driver_wait(d, lim / 4, e);
-        rc = 0;
     }
     while (vs_driver_take_result(d, NULL) > 0)
         ;
@@ -461,8 +457,15 @@ int vs_campaign_run_one(vs_campaign *c, const vs_camp_input *in, enum vs_camp_ve
             snprintf(what, wlen, "chain %s; the probe completed", vs_camp_fate_name(*fate));
             return 0;
         }
-        if (up == 0)
-            stalled = true;
+        if (up == 0) {
+            uint8_t st = 0;
+            vs_err se = {0};
+            if (vs_driver_read_status(s->c.d, &st, &se) == 0 &&
+                ((st & VS_STATUS_DEVICE_NEEDS_RESET) || vs_driver_needs_reset(s->c.d)))
+                signalled = true;   /* it said so, just after the probe was made available */
+            else
+                stalled = true;
+        }
     }
     if (up >= 0) {
         up = sess_reinit(c, s, why, sizeof why);

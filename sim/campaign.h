@@ -129,6 +129,8 @@ typedef struct vs_campaign vs_campaign;
 typedef struct vs_campaign_opts {
     const char *backend;        /* --backend value */
     const char *qemu_path;
+    bool qemu_any_cpu;          /* let QEMU run on another CPU (default: virtiosim's, which
+                                   makes each qtest round trip a local wake-up) */
     const char *device;         /* device kind, NULL: the default device */
     uint64_t seed;
     uint64_t count;

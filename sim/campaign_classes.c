@@ -438,9 +438,7 @@ static void gen_small(vs_rng *r, vs_camp_input *in)
 static int apply_small(vs_camp_env *env, const vs_camp_input *in, vs_err *e)
 {
     env->relax = env->dirty = true;
-    int rc = vs_driver_reset(env->d, e);
-    if (rc == 0)
-        rc = vs_driver_negotiate(env->d, e);
+    int rc = vs_driver_negotiate(env->d, e);   /* starts with a reset */
     if (rc < 0)
         return rc;
     vs_drv_hostile h;
@@ -518,9 +516,7 @@ static void gen_life(vs_rng *r, vs_camp_input *in)
 /* Makes one well-formed request available and notifies before DRIVER_OK. */
 static int apply_kick_early(vs_camp_env *env, const vs_camp_input *in, vs_err *e)
 {
-    int rc = vs_driver_reset(env->d, e);
-    if (rc == 0)
-        rc = vs_driver_negotiate(env->d, e);
+    int rc = vs_driver_negotiate(env->d, e);   /* starts with a reset */
     if (rc == 0)
         rc = vs_driver_setup_queues(env->d, e);
     env->relax = true;
@@ -541,9 +537,7 @@ static int apply_kick_early(vs_camp_env *env, const vs_camp_input *in, vs_err *e
 /* Writes other features after FEATURES_OK was accepted, then goes on. */
 static int apply_features_late(vs_camp_env *env, const vs_camp_input *in, vs_err *e)
 {
-    int rc = vs_driver_reset(env->d, e);
-    if (rc == 0)
-        rc = vs_driver_negotiate(env->d, e);
+    int rc = vs_driver_negotiate(env->d, e);   /* starts with a reset */
     env->relax = true;
     if (rc < 0)
         return rc;
@@ -581,9 +575,7 @@ static int apply_status_clear(vs_camp_env *env, const vs_camp_input *in, vs_err 
 /* Enables queue 0 with addresses nobody set (0, or outside RAM), then notifies. */
 static int apply_queue_noaddr(vs_camp_env *env, const vs_camp_input *in, vs_err *e)
 {
-    int rc = vs_driver_reset(env->d, e);
-    if (rc == 0)
-        rc = vs_driver_negotiate(env->d, e);
+    int rc = vs_driver_negotiate(env->d, e);   /* starts with a reset */
     env->relax = true;
     env->dirty = true;
     if (rc < 0)
