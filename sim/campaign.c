@@ -227,7 +227,8 @@ static int sess_open(vs_campaign *c, int k, vs_err *e)
     }
     s->ro = (vs_run_opts){.backend = c->o.backend, .qemu_path = c->o.qemu_path,
                           .bare = true, .stop = c->o.stop, .seed_set = true, .seed = c->o.seed,
-                          .qemu_same_cpu = !c->o.qemu_any_cpu};
+                          .qemu_same_cpu = !c->o.qemu_any_cpu,
+                          .answer_timeout_ms = c->o.hang_ms ? (int)c->o.hang_ms : 1000};
     int rc = vs__run_open(&s->c, s->s, &s->ro, &s->r, e);
     if (rc == 1)
         return vs_err_set(e, VS_ENOTSUP, "%.250s", s->r.message);

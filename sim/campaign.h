@@ -136,6 +136,8 @@ typedef struct vs_campaign_opts {
     uint64_t count;
     const char *const *classes; /* NULL-terminated names, NULL: all */
     uint64_t observe_ns;        /* how long an input's chain may take (real back-ends) */
+    uint64_t hang_ms;           /* a back-end that does not answer one access within this
+                                   is hung (0: 1000) */
     bool minimise;              /* minimise findings (default on) */
     bool verbose;
     const volatile int *stop;

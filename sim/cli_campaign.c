@@ -83,6 +83,7 @@ static int parse(int argc, char **argv, camp_cli *cc)
         {"device", required_argument, 0, 'd'},  {"expected", required_argument, 0, 'x'},
         {"observe", required_argument, 0, 'O'}, {"no-minimise", no_argument, 0, 'M'},
         {"verbose", no_argument, 0, 'v'},       {"quiet", no_argument, 0, 'q'},
+        {"hang", required_argument, 0, 'H'},
         {0, 0, 0, 0},
     };
     cc->o.seed = 1;
@@ -105,6 +106,10 @@ static int parse(int argc, char **argv, camp_cli *cc)
         case 'M': cc->o.minimise = false; break;
         case 'v': cc->o.verbose = true; break;
         case 'q': cc->quiet = true; break;
+        case 'H':
+            if (parse_u64(optarg, &v) < 0 || v == 0 || v > 600000) goto bad;
+            cc->o.hang_ms = v;
+            break;
         case 'O':
             if (parse_u64(optarg, &v) < 0 || v == 0) goto bad;
             cc->o.observe_ns = v * 1000000ull;

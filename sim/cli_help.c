@@ -132,6 +132,8 @@ static void usage_campaign(FILE *f)
           "  --expected FILE      known findings (entries `scenario: campaign/CLASS`)\n"
           "  --observe MS         how long an input's chain may take on a real back-end\n"
           "                       (default 50)\n"
+          "  --hang MS            a back-end that does not answer one access within MS\n"
+          "                       is hung (default 1000); it is then restarted\n"
           "  --no-minimise        report findings as found\n"
           "  -v, --verbose        every input;  -q, --quiet  fewer finding lines\n"
           "\nexit codes: 0 no unexpected finding, 1 findings, 2 usage error, 3 back-end or\n"

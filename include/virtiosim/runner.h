@@ -55,6 +55,9 @@ typedef struct vs_run_opts {
     bool no_trace;             /* monitors and timeline but no trace or digest (benchmarks:
                                   times the monitors alone) */
     const volatile int *stop;  /* set by a signal handler: end the scenario early */
+    int answer_timeout_ms;     /* a real back-end that does not answer one access (a qtest
+                                  step, a vhost-user message) within this is hung; 0: the
+                                  transport's default */
 } vs_run_opts;
 
 
