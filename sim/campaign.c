@@ -108,7 +108,8 @@ static int pick_classes(vs_campaign *c, vs_err *e)
     const vs_camp_set *sets[2] = {&vs_camp_core_classes, c->sd->campaign};
     for (int k = 0; k < 2; k++)
         for (size_t i = 0; sets[k] && i < sets[k]->n; i++)
-            if (wanted(&c->o, sets[k]->classes[i]->name)) {
+            if (wanted(&c->o, sets[k]->classes[i]->name) &&
+                (sets[k]->classes[i]->flags & c->o.rings)) {
                 int rc = add_class(c, sets[k]->classes[i], e);
                 if (rc < 0)
                     return rc;
@@ -227,7 +228,7 @@ static int sess_open(vs_campaign *c, int k, vs_err *e)
     }
     s->ro = (vs_run_opts){.backend = c->o.backend, .qemu_path = c->o.qemu_path,
                           .bare = true, .stop = c->o.stop, .seed_set = true, .seed = c->o.seed,
-                          .qemu_same_cpu = !c->o.qemu_any_cpu,
+                          .qemu_same_cpu = !c->o.qemu_any_cpu, .mutant = c->o.mutant,
                           .answer_timeout_ms = c->o.hang_ms ? (int)c->o.hang_ms : 1000};
     int rc = vs__run_open(&s->c, s->s, &s->ro, &s->r, e);
     if (rc == 1)
@@ -275,7 +276,7 @@ void vs_campaign_input(const vs_campaign *c, uint64_t seed, uint64_t index, vs_c
     vs_rng r;
     vs_rng_init(&r, x, in->cls->name);
     in->cls->generate(&r, in);
-    unsigned fl = in->cls->flags;
+    unsigned fl = in->cls->flags & c->o.rings;
     if (!(fl & VS_CAMP_F_PACKED))
         in->p[0] = 0;
     else if (!(fl & VS_CAMP_F_SPLIT))
@@ -632,6 +633,8 @@ int vs_campaign_create(vs_campaign **out, const vs_campaign_opts *o, vs_err *e)
     if (!c)
         return vs_err_set(e, VS_ENOMEM, "out of memory");
     c->o = *o;
+    if (!c->o.rings)
+        c->o.rings = VS_CAMP_F_SPLIT | VS_CAMP_F_PACKED;
     if (!c->o.observe_ns)
         c->o.observe_ns = 50000000ull;
     c->sd = NULL;

@@ -132,9 +132,12 @@ typedef struct vs_campaign_opts {
     bool qemu_any_cpu;          /* let QEMU run on another CPU (default: virtiosim's, which
                                    makes each qtest round trip a local wake-up) */
     const char *device;         /* device kind, NULL: the default device */
+    const struct vs_mutant *mutant; /* a deliberately broken reference device, or NULL */
     uint64_t seed;
     uint64_t count;
     const char *const *classes; /* NULL-terminated names, NULL: all */
+    unsigned rings;             /* VS_CAMP_F_SPLIT | VS_CAMP_F_PACKED: the rings inputs may
+                                   use (0: both); a class on no allowed ring is left out */
     uint64_t observe_ns;        /* how long an input's chain may take (real back-ends) */
     uint64_t hang_ms;           /* a back-end that does not answer one access within this
                                    is hung (0: 1000) */

@@ -16,6 +16,7 @@
 #include "sim/campaign.h"
 #include "sim/cli.h"
 #include "virtiosim/report.h"
+#include "virtiosim/runner.h"
 #include "virtiosim/scenario.h"
 
 static volatile int g_stop;
@@ -83,7 +84,8 @@ static int parse(int argc, char **argv, camp_cli *cc)
         {"device", required_argument, 0, 'd'},  {"expected", required_argument, 0, 'x'},
         {"observe", required_argument, 0, 'O'}, {"no-minimise", no_argument, 0, 'M'},
         {"verbose", no_argument, 0, 'v'},       {"quiet", no_argument, 0, 'q'},
-        {"hang", required_argument, 0, 'H'},
+        {"hang", required_argument, 0, 'H'},    {"ring", required_argument, 0, 'g'},
+        {"mutant", required_argument, 0, 'm'},
         {0, 0, 0, 0},
     };
     cc->o.seed = 1;
@@ -106,6 +108,20 @@ static int parse(int argc, char **argv, camp_cli *cc)
         case 'M': cc->o.minimise = false; break;
         case 'v': cc->o.verbose = true; break;
         case 'q': cc->quiet = true; break;
+        case 'm':
+            if (!(cc->o.mutant = vs_mutant_find(optarg))) {
+                fprintf(stderr, "virtiosim campaign: unknown mutant '%s'\n", optarg);
+                return -1;
+            }
+            break;
+        case 'g':
+            if (!strcmp(optarg, "split"))
+                cc->o.rings = VS_CAMP_F_SPLIT;
+            else if (!strcmp(optarg, "packed"))
+                cc->o.rings = VS_CAMP_F_PACKED;
+            else
+                goto bad;
+            break;
         case 'H':
             if (parse_u64(optarg, &v) < 0 || v == 0 || v > 600000) goto bad;
             cc->o.hang_ms = v;
@@ -183,6 +199,10 @@ static void print_finding(const camp_cli *cc, const vs_camp_finding *f, bool min
            cc->o.backend, f->in.seed, f->in.index);
     for (size_t i = 0; i < cc->ncls; i++)
         printf("%s%s", i ? "," : " --class ", cc->classes[i]);
+    if (cc->o.rings)
+        printf(" --ring %s", cc->o.rings == VS_CAMP_F_SPLIT ? "split" : "packed");
+    if (cc->o.mutant)
+        printf(" --mutant %s", cc->o.mutant->name);
     printf("\n");
 }
 

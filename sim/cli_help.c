@@ -126,6 +126,7 @@ static void usage_campaign(FILE *f)
           "  --seed N             the campaign's seed (default 1)\n"
           "  --count N            inputs to run (default 1000), spread over the classes\n"
           "  --class NAME         only these classes (repeat, or comma-separated)\n"
+          "  --ring split|packed  only inputs on that ring (default both)\n"
           "  --list               the classes: rule broken, statement, safe outcomes\n"
           "  --replay SEED:INDEX  run one input again (same --class as the campaign)\n"
           "  --report DIR         the four reports (one row per class) and campaign.json\n"
@@ -135,6 +136,7 @@ static void usage_campaign(FILE *f)
           "  --hang MS            a back-end that does not answer one access within MS\n"
           "                       is hung (default 1000); it is then restarted\n"
           "  --no-minimise        report findings as found\n"
+          "  --mutant NAME        against a deliberately broken reference device\n"
           "  -v, --verbose        every input;  -q, --quiet  fewer finding lines\n"
           "\nexit codes: 0 no unexpected finding, 1 findings, 2 usage error, 3 back-end or\n"
           "infrastructure error\n", f);
