@@ -525,7 +525,7 @@ static int still(vs_campaign *c, const vs_camp_finding *f, vs_camp_input *x, boo
 }
 
 /* Fewer and smaller knobs while the input still gives the same verdict and fate: each
- * knob to 0, else halved while that still shows it; at most 48 re-runs. */
+ * knob to 0, else 1, else halved, while that still shows it; at most 48 re-runs. */
 static int minimise(vs_campaign *c, vs_camp_finding *f, vs_err *e)
 {
     vs_camp_input cur = f->in;
@@ -541,11 +541,14 @@ static int minimise(vs_campaign *c, vs_camp_finding *f, vs_err *e)
             int rc = still(c, f, &x, &same, e);
             if (rc < 0)
                 return rc;
-            if (!same && cur.p[i] > 1 && budget) {
-                x.p[i] = cur.p[i] / 2;
+            /* then 1 (knobs that only look at their low bit), then half */
+            for (uint64_t alt = 1; !same && alt < cur.p[i] && budget; alt = cur.p[i] / 2) {
+                x.p[i] = alt;
                 budget--;
                 if ((rc = still(c, f, &x, &same, e)) < 0)
                     return rc;
+                if (alt == cur.p[i] / 2)
+                    break;
             }
             if (!same)
                 break;
