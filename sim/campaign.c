@@ -368,7 +368,15 @@ static int try_reconnect(vs_campaign *c, camp_sess *s, char *why, size_t wn)
         if (vs_qsd_check(s->c.qsd, &qe) < 0)
             return 0;
     }
-    return sess_reinit(c, s, why, wn) == 1;
+    /* The front-end shows the hang-up as DEVICE_NEEDS_RESET: read it (a driver would),
+     * then the reset reconnects. */
+    uint8_t st;
+    vs_err se = {0};
+    vs_driver_read_status(s->c.d, &st, &se);
+    int up = sess_reinit(c, s, why, wn);
+    if (up < 0)   /* the first reset reports the lost connection, and reconnects */
+        up = sess_reinit(c, s, why, wn);
+    return up == 1;
 }
 
 int vs_campaign_run_one(vs_campaign *c, const vs_camp_input *in, enum vs_camp_verdict *v,
