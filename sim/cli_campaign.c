@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "sim/backend_dev.h"
 #include "sim/campaign.h"
@@ -253,11 +254,19 @@ static int write_json(const camp_cli *cc, const vs_campaign *c, double secs, vs_
                              "inputs_run", (json_int_t)vs_campaign_inputs_run(c), "restarts",
                              (json_int_t)vs_campaign_restarts(c), "seconds", secs, "classes",
                              cls, "findings", fs);
-    char path[4096];
+    /* written beside, then renamed: a reader never sees half a file */
+    char path[4096], tmp[4200];
     snprintf(path, sizeof path, "%s/campaign.json", cc->report);
-    int rc = json_dump_file(root, path, JSON_INDENT(1) | JSON_SORT_KEYS);
+    snprintf(tmp, sizeof tmp, "%s/.campaign.json.tmp.%d", cc->report, (int)getpid());
+    int rc = json_dump_file(root, tmp, JSON_INDENT(1) | JSON_SORT_KEYS);
     json_decref(root);
-    return rc < 0 ? vs_err_set(e, VS_EIO, "%s: cannot write", path) : 0;
+    if (rc == 0 && rename(tmp, path) < 0)
+        rc = -1;
+    if (rc < 0) {
+        unlink(tmp);
+        return vs_err_set(e, VS_EIO, "%s: cannot write", path);
+    }
+    return 0;
 }
 
 /* One report row per class: pass (no findings), fail (with the first finding), skipped. */
