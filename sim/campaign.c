@@ -236,6 +236,7 @@ static int sess_open(vs_campaign *c, int k, vs_err *e)
     if (rc < 0)
         return rc;
     s->open = true;
+    s->c.d->o.reuse_setup = true;   /* the device's config does not change between inputs */
     if (!c->version[0])
         snprintf(c->version, sizeof c->version, "%s", s->r.backend_version);
     vs_err ie = {0};

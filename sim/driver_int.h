@@ -60,6 +60,8 @@ struct vs_driver {
     uint32_t qsize;
     vs_drv_queue q[VS_DRV_MAX_QUEUES];
     bool config_pending, isr_pending, needs_reset;
+    bool setup_done;                 /* o.reuse_setup: the personality's setup ran once */
+    uint16_t queues_offered;         /* ... and the device's queue count it read */
     /* pool (sim/driver_pool.c) */
     uint64_t pool_gpa, pool_bytes;
     uint32_t pool_units, pool_hint;  /* every unit below pool_hint is in use */
