@@ -606,6 +606,12 @@ int vs_campaign_run(vs_campaign *c, vs_err *e)
         vs_camp_input in;
         vs_campaign_input(c, c->o.seed, i, &in);
         vs_camp_class_stats *st = &c->st[i % c->n];
+        if (c->o.max_deaths && st->deaths[in.ring == VS_RING_PACKED] >= c->o.max_deaths) {
+            st->skipped++;
+            st->pruned++;
+            c->inputs++;
+            continue;
+        }
         enum vs_camp_verdict v;
         enum vs_camp_fate fate;
         bool skipped;
@@ -620,6 +626,8 @@ int vs_campaign_run(vs_campaign *c, vs_err *e)
         }
         st->inputs++;
         st->verdict[v]++;
+        if (v == VS_CAMP_CRASHED || v == VS_CAMP_HUNG)
+            st->deaths[in.ring == VS_RING_PACKED]++;
         st->fate[fate]++;
         if (c->o.verbose) {
             char d[200];

@@ -142,6 +142,9 @@ typedef struct vs_campaign_opts {
     uint64_t hang_ms;           /* a back-end that does not answer one access within this
                                    is hung (0: 1000) */
     bool minimise;              /* minimise findings (default on) */
+    uint64_t max_deaths;        /* once the back-end died (crashed or hung) this often on one
+                                   class and ring, that class's further inputs on that ring
+                                   are skipped (counted as pruned); 0: never */
     bool verbose;
     const volatile int *stop;
 } vs_campaign_opts;
@@ -157,6 +160,7 @@ typedef struct vs_camp_finding {
 typedef struct vs_camp_class_stats {
     const vs_camp_class *cls;
     uint64_t inputs, skipped;
+    uint64_t deaths[2], pruned; /* per ring (split, packed); inputs skipped for max_deaths */
     uint64_t verdict[VS_CAMP_NVERDICT];
     uint64_t fate[VS_CAMP_FATE_STALLED + 1];
     uint64_t findings;

@@ -86,12 +86,13 @@ static int parse(int argc, char **argv, camp_cli *cc)
         {"observe", required_argument, 0, 'O'}, {"no-minimise", no_argument, 0, 'M'},
         {"verbose", no_argument, 0, 'v'},       {"quiet", no_argument, 0, 'q'},
         {"hang", required_argument, 0, 'H'},    {"ring", required_argument, 0, 'g'},
-        {"mutant", required_argument, 0, 'm'},
+        {"mutant", required_argument, 0, 'm'},  {"max-deaths", required_argument, 0, 'D'},
         {0, 0, 0, 0},
     };
     cc->o.seed = 1;
     cc->o.count = 1000;
     cc->o.minimise = true;
+    cc->o.max_deaths = 20;
     cc->o.backend = "ref";
     optind = 1;
     for (int ch; (ch = getopt_long(argc, argv, "vq", opts, NULL)) != -1;) {
@@ -109,6 +110,9 @@ static int parse(int argc, char **argv, camp_cli *cc)
         case 'M': cc->o.minimise = false; break;
         case 'v': cc->o.verbose = true; break;
         case 'q': cc->quiet = true; break;
+        case 'D':
+            if (parse_u64(optarg, &cc->o.max_deaths) < 0) goto bad;
+            break;
         case 'm':
             if (!(cc->o.mutant = vs_mutant_find(optarg))) {
                 fprintf(stderr, "virtiosim campaign: unknown mutant '%s'\n", optarg);
@@ -182,7 +186,7 @@ static void print_table(const vs_campaign *c)
                s->verdict[VS_CAMP_NEEDS_RESET], s->verdict[VS_CAMP_WEDGED],
                s->verdict[VS_CAMP_CRASHED], s->verdict[VS_CAMP_HUNG],
                s->fate[VS_CAMP_FATE_DROPPED], s->fate[VS_CAMP_FATE_STALLED], s->findings,
-               s->skipped ? " (some skipped)" : "");
+               s->pruned ? " (pruned: the back-end kept dying)" : s->skipped ? " (some skipped)" : "");
     }
 }
 
@@ -231,10 +235,11 @@ static int write_json(const camp_cli *cc, const vs_campaign *c, double secs, vs_
         for (int k = 0; k <= VS_CAMP_FATE_STALLED; k++)
             json_object_set_new(fa, vs_camp_fate_name(k), json_integer((json_int_t)s->fate[k]));
         json_array_append_new(cls, json_pack(
-            "{s:s, s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:I, s:b}", "class", s->cls->name,
+            "{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:o, s:o, s:I, s:b}", "class", s->cls->name,
             "statement", s->cls->statement, "violates", s->cls->violates, "safe",
             s->cls->safe_text, "inputs", (json_int_t)s->inputs, "skipped",
-            (json_int_t)s->skipped, "verdicts", v, "chains", fa, "findings",
+            (json_int_t)s->skipped, "pruned", (json_int_t)s->pruned, "verdicts", v, "chains",
+            fa, "findings",
             (json_int_t)s->findings, "expected", expected_class(cc, s->cls->name, NULL)));
     }
     for (size_t i = 0; i < vs_campaign_nfindings(c); i++) {
@@ -286,10 +291,11 @@ static int write_reports(const camp_cli *cc, const vs_campaign *c, double secs, 
         int w = snprintf(msgs[i], sizeof msgs[i],
                          "%" PRIu64 " inputs: survived %" PRIu64 ", needs-reset %" PRIu64
                          ", wedged %" PRIu64 ", crashed %" PRIu64 ", hung %" PRIu64
-                         "; chains dropped %" PRIu64 ", stalled %" PRIu64 "; findings %" PRIu64,
+                         "; chains dropped %" PRIu64 ", stalled %" PRIu64 "; findings %" PRIu64
+                         "; skipped %" PRIu64 " (%" PRIu64 " after the back-end kept dying)",
                          s->inputs, s->verdict[0], s->verdict[1], s->verdict[2], s->verdict[3],
                          s->verdict[4], s->fate[VS_CAMP_FATE_DROPPED],
-                         s->fate[VS_CAMP_FATE_STALLED], s->findings);
+                         s->fate[VS_CAMP_FATE_STALLED], s->findings, s->skipped, s->pruned);
         for (size_t k = 0; k < vs_campaign_nfindings(c) && w > 0 && (size_t)w < sizeof msgs[i]; k++) {
             const vs_camp_finding *f = vs_campaign_finding(c, k);
             if (f->in.cls != s->cls)

@@ -137,6 +137,9 @@ static void usage_campaign(FILE *f)
           "                       is hung (default 1000); it is then restarted\n"
           "  --no-minimise        report findings as found\n"
           "  --mutant NAME        against a deliberately broken reference device\n"
+          "  --max-deaths N       after the back-end died (crashed or hung) N times on one\n"
+          "                       class and ring, skip that class there (default 20; 0:\n"
+          "                       never)\n"
           "  -v, --verbose        every input;  -q, --quiet  fewer finding lines\n"
           "\nexit codes: 0 no unexpected finding, 1 findings, 2 usage error, 3 back-end or\n"
           "infrastructure error\n", f);
