@@ -131,3 +131,14 @@ def test_qemu_split_ring_inputs_and_a_crash_that_replays(cli, tmp_path):
             "--count", 15, "--no-minimise", "--expected",
             SCENARIOS / "expected" / "campaign-qemu-7.2.yaml", timeout=300)
     assert x.returncode == 0, fmt(x)
+
+
+def test_a_class_the_backend_keeps_dying_on_is_pruned(cli):
+    """--max-deaths 1: after QEMU hung once on packed write-before-read, the class's other
+    inputs are skipped (pruned), not each paid for with a hang and a restart."""
+    r = cli("campaign", "--backend", "qemu", "--ring", "packed", "--class", "write-before-read",
+            "--count", 4, "--max-deaths", 1, "--no-minimise", timeout=120)
+    assert r.returncode == 1, fmt(r)
+    t = rows(r.stdout)
+    assert t["write-before-read"][0] == 1 and t["write-before-read"][5] == 1, fmt(r)
+    assert "pruned" in r.stdout, fmt(r)
