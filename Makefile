@@ -252,3 +252,48 @@ $(BUILD)/fuzz/fuzz_scsi: $(FUZZ_SCSI_SRCS) $(wildcard include/virtiosim/*.h mode
 GUEST_KERNELS ?= 6.1 6.12
 guest:
 	@for v in $(GUEST_KERNELS); do BUILD=$(BUILD) guest-image/build.sh $$v >/dev/null || exit 1; done
+
+# ---- fuzz: more libFuzzer targets (clang), built against the library compiled once more
+# with the sanitizers: the rings' device side (fuzz_ring), the scenario loader
+# (fuzz_loader), the vhost-user front-end against a hostile back-end (fuzz_vhost_fe).
+# `make fuzz` runs each for FUZZ_SECONDS after the vhost-user message fuzzer;
+# `make fuzz-smoke` runs every target for FUZZ_SMOKE_SECONDS on its committed corpus (CI).
+FUZZ_TARGETS := ring loader vhost_fe
+FUZZ_SMOKE_SECONDS ?= 3
+FUZZ_CFLAGS := -std=c11 -g -O1 -Iinclude -I. -DVS_VERSION=\"$(VERSION)\" \
+               -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
+FUZZ_LIB_SRCS := $(LIB_SRCS) $(BUILD)/gen/catalogue_data.c $(BUILD)/gen/registry_model.c \
+                 $(BUILD)/gen/registry_conformance.c $(BUILD)/gen/registry_sim.c
+FUZZ_LIB_OBJS := $(patsubst %.c,$(BUILD)/fuzzobj/%.o,$(FUZZ_LIB_SRCS))
+$(BUILD)/fuzzobj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
+$(BUILD)/fuzz/libvs_fuzz.a: $(FUZZ_LIB_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+$(BUILD)/fuzz/fuzz_ring $(BUILD)/fuzz/fuzz_loader $(BUILD)/fuzz/fuzz_vhost_fe: $(BUILD)/fuzz/fuzz_%: fuzz/fuzz_%.c $(BUILD)/fuzz/libvs_fuzz.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(BUILD)/fuzz/libvs_fuzz.a $(LDLIBS)
+# FUZZ_RUN(target,seconds): one bounded run over a scratch corpus plus the committed one;
+# prints libFuzzer's final stats (exec/s) and fails on a crash, leak or timeout.
+# Short allocation stacks, a small quarantine and no fill of fresh blocks: the loader
+# allocates libyaml's buffers on every input, and ASan's bookkeeping of them was half its
+# time (ASAN_OPTIONS overrides). Inputs up to 4 KiB: scenarios, ring images and reply
+# streams all fit.
+FUZZ_RUN = mkdir -p $(BUILD)/fuzz/corpus_$(1) $(BUILD)/fuzz/artifacts && \
+  ASAN_OPTIONS=$${ASAN_OPTIONS:-malloc_context_size=2:quarantine_size_mb=4:max_malloc_fill_size=0} \
+  $(BUILD)/fuzz/fuzz_$(1) -max_total_time=$(2) -max_len=4096 -print_final_stats=1 \
+    -artifact_prefix=$(BUILD)/fuzz/artifacts/$(1)- $(BUILD)/fuzz/corpus_$(1) fuzz/corpus/$(1) \
+    > $(BUILD)/fuzz/$(1).log 2>&1; rc=$$?; \
+  grep -E "^stat::(number_of_executed_units|average_exec_per_sec)|^SUMMARY|^==[0-9]+==ERROR" \
+    $(BUILD)/fuzz/$(1).log | sed "s/^/fuzz $(1): /"; exit $$rc
+.PHONY: fuzz-more fuzz-smoke
+fuzz: fuzz-more
+fuzz-more: $(addprefix $(BUILD)/fuzz/fuzz_,$(FUZZ_TARGETS))
+	@$(call FUZZ_RUN,ring,$(FUZZ_SECONDS))
+	@$(call FUZZ_RUN,loader,$(FUZZ_SECONDS))
+	@$(call FUZZ_RUN,vhost_fe,$(FUZZ_SECONDS))
+fuzz-smoke: $(BUILD)/fuzz/fuzz_vhost_msg $(addprefix $(BUILD)/fuzz/fuzz_,$(FUZZ_TARGETS))
+	@$(call FUZZ_RUN,vhost_msg,$(FUZZ_SMOKE_SECONDS))
+	@$(call FUZZ_RUN,ring,$(FUZZ_SMOKE_SECONDS))
+	@$(call FUZZ_RUN,loader,$(FUZZ_SMOKE_SECONDS))
+	@$(call FUZZ_RUN,vhost_fe,$(FUZZ_SMOKE_SECONDS))

@@ -63,6 +63,7 @@ static int start_qemu(vs_run_ctx *c, const char *const *args, vs_err *e)
     o.device_args = args;
     o.device_type = c->sd->device_id;
     o.irq_mode = (enum vs_irq_mode)c->s->driver.interrupts;
+    o.step_timeout_ms = c->o->answer_timeout_ms;
     int rc = vs_qemu_transport_create(&c->t, c->gm, &o, &c->bus, e);
     if (rc < 0)
         return rc;
@@ -117,6 +118,8 @@ static int build_vhost(vs_run_ctx *c, const char *sock, vs_err *e)
     vs_vhost_fe_opts_default(&fo);
     fo.device_id = c->sd->device_id;
     fo.irq_mode = (enum vs_irq_mode)c->s->driver.interrupts;
+    if (c->o->answer_timeout_ms)
+        fo.msg_timeout_ms = c->o->answer_timeout_ms;
     int rc = vs_vhost_user_transport_create(&c->t, c->gm, sock, &fo, &c->bus, e);
     if (rc < 0)
         return vs_err_prefix(e, "vhost-user %s", sock);

@@ -19,6 +19,8 @@ void vs_cli_usage(FILE *f, const char *cmd);
 bool vs_cli_wants_help(int argc, char **argv);
 /* virtiosim serve ... (argv[0] is "serve") */
 int vs_cli_serve(int argc, char **argv);
+/* virtiosim campaign ... (argv[0] is "campaign") */
+int vs_cli_campaign(int argc, char **argv);
 /* virtiosim report diff|merge ... (argv[0] is "report") */
 int vs_cli_report(int argc, char **argv);
 

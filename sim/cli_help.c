@@ -134,6 +134,38 @@ static void usage_mutants(FILE *f)
           f);
 }
 
+static void usage_campaign(FILE *f)
+{
+    fputs("usage: virtiosim campaign [--backend ref|pci|qemu|qsd|vhost-user:SOCKET]\n"
+          "                          [--seed N] [--count N] [--class NAME[,NAME...]]\n"
+          "                          [--report DIR] [--expected FILE] [--replay SEED:INDEX]\n"
+          "                          [--list]\n"
+          "hostile inputs (each breaking one driver-role rule), each followed by a health\n"
+          "probe; a verdict per input: survived, needs-reset, wedged, crashed, hung\n\n"
+          "  --backend B          the device under test (as for run; default ref)\n"
+          "  --qemu PATH          qemu-system-x86_64 to use\n"
+          "  --seed N             the campaign's seed (default 1)\n"
+          "  --count N            inputs to run (default 1000), spread over the classes\n"
+          "  --class NAME         only these classes (repeat, or comma-separated)\n"
+          "  --ring split|packed  only inputs on that ring (default both)\n"
+          "  --list               the classes: rule broken, statement, safe outcomes\n"
+          "  --replay SEED:INDEX  run one input again (same --class as the campaign)\n"
+          "  --report DIR         the four reports (one row per class) and campaign.json\n"
+          "  --expected FILE      known findings (entries `scenario: campaign/CLASS`)\n"
+          "  --observe MS         how long an input's chain may take on a real back-end\n"
+          "                       (default 50)\n"
+          "  --hang MS            a back-end that does not answer one access within MS\n"
+          "                       is hung (default 1000); it is then restarted\n"
+          "  --no-minimise        report findings as found\n"
+          "  --mutant NAME        against a deliberately broken reference device\n"
+          "  --max-deaths N       after the back-end died (crashed or hung) N times on one\n"
+          "                       class and ring, skip that class there (default 20; 0:\n"
+          "                       never)\n"
+          "  -v, --verbose        every input;  -q, --quiet  fewer finding lines\n"
+          "\nexit codes: 0 no unexpected finding, 1 findings, 2 usage error, 3 back-end or\n"
+          "infrastructure error\n", f);
+}
+
 static void usage_all(FILE *f)
 {
     fputs("usage: virtiosim COMMAND [OPTIONS] ...\n"
@@ -151,6 +183,8 @@ static void usage_all(FILE *f)
           "                                  export the reference device to a vhost-user\n"
           "                                  front-end and judge the front-end's messages\n"
           "  mutants                         prove every check fails against its mutant\n"
+          "  campaign [--backend B] [--seed N] [--count N] [--class C] [--replay S:I]\n"
+          "                                  hostile inputs with a health probe after each\n"
           "\n"
           "`virtiosim COMMAND --help` shows one command's options; `man virtiosim`.\n"
           "\n"
@@ -165,6 +199,7 @@ void vs_cli_usage(FILE *f, const char *cmd)
     static const struct { const char *name; void (*fn)(FILE *); } cmds[] = {
         {"run", usage_run},         {"suite", usage_suite}, {"clauses", usage_clauses},
         {"report", usage_report},   {"serve", usage_serve}, {"mutants", usage_mutants},
+        {"campaign", usage_campaign},
     };
     for (size_t i = 0; cmd && i < sizeof cmds / sizeof cmds[0]; i++) {
         if (strcmp(cmd, cmds[i].name) == 0) {

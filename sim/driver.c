@@ -612,11 +612,15 @@ int vs_driver_setup_queues(vs_driver *d, vs_err *e)
     if (!(d->status & VS_STATUS_FEATURES_OK))
         return vs_err_set(e, VS_ESTATE, "driver: queue setup before FEATURES_OK");
     drop_queues(d);
-    if (d->pers && d->pers->setup && (rc = d->pers->setup(d, e)) < 0)
-        return fail(d, rc, e);
-    uint16_t avail = 0;
-    if ((rc = d->t->ops->num_queues(d->t, &avail, e)) < 0)
-        return fail(d, vs_err_prefix(e, "driver: num_queues"), e);
+    uint16_t avail = d->queues_offered;
+    if (!(d->o.reuse_setup && d->setup_done)) {
+        if (d->pers && d->pers->setup && (rc = d->pers->setup(d, e)) < 0)
+            return fail(d, rc, e);
+        if ((rc = d->t->ops->num_queues(d->t, &avail, e)) < 0)
+            return fail(d, vs_err_prefix(e, "driver: num_queues"), e);
+        d->queues_offered = avail;
+        d->setup_done = true;
+    }
     uint16_t n = d->o.num_queues;
     if (n > avail)
         return fail(d, vs_err_set(e, VS_EINVAL,

@@ -36,7 +36,7 @@ int vs_fault_parse(const char *s, enum vs_fault *out, vs_err *e)
 }
 
 /* A GPA no region covers (above the highest region end). */
-static uint64_t unmapped_gpa(vs_driver *d)
+uint64_t vs__drv_unmapped_gpa(vs_driver *d)
 {
     uint64_t top = 0;
     for (size_t i = 0; i < vs_gmem_region_count(d->gm); i++) {
@@ -47,8 +47,7 @@ static uint64_t unmapped_gpa(vs_driver *d)
     return (top + VS_GMEM_PAGE - 1) / VS_GMEM_PAGE * VS_GMEM_PAGE + (UINT64_C(1) << 30);
 }
 
-/* Writes one indirect-table entry in the ring's format. */
-static int write_table_desc(vs_driver *d, uint64_t gpa, const vs_desc *x, vs_err *e)
+int vs__drv_write_table_desc(vs_driver *d, uint64_t gpa, const vs_desc *x, vs_err *e)
 {
     int rc = vs_gmem_st64(d->gm, gpa, x->addr, e);
     if (rc == 0)
@@ -67,6 +66,81 @@ static int write_table_desc(vs_driver *d, uint64_t gpa, const vs_desc *x, vs_err
     return rc;
 }
 
+int vs__drv_hostile_begin(vs_driver *d, uint16_t qi, uint32_t scratch_len, vs_drv_hostile *h,
+                          vs_err *e)
+{
+    memset(h, 0, sizeof *h);
+    if (!d->pers || !d->pers->fault_shape)
+        return vs_err_set(e, VS_ENOTSUP, "driver: no fault chains for device id %u",
+                          d->t->device_id);
+    int rc = vs__drv_depth_check(d, qi, e);
+    if (rc < 0)
+        return rc;
+    if ((rc = vs__drv_req_new(d, qi, 3, &h->rq, e)) < 0)
+        return rc;
+    d->pers->fault_shape(d, h->rq, &h->sh);
+    vs_drv_req *rq = h->rq;
+    rq->n_out = 2;
+    rq->seg[0].len = h->sh.hdr_len;   /* header */
+    rq->seg[1].len = scratch_len;     /* scratch: indirect tables, data (readable) */
+    rq->seg[2].len = h->sh.status_len;
+    if ((rc = vs__drv_req_layout(d, rq, e)) < 0 ||
+        (rc = vs_gmem_write(d->gm, rq->seg[0].gpa, h->sh.hdr, h->sh.hdr_len, e)) < 0) {
+        vs__drv_req_free(d, rq);
+        h->rq = NULL;
+        return rc;
+    }
+    h->hdr = rq->seg[0].gpa;
+    h->scratch = rq->seg[1].gpa;
+    h->status = rq->seg[2].gpa;
+    h->hdr_len = h->sh.hdr_len;
+    h->scratch_len = scratch_len;
+    h->status_len = h->sh.status_len;
+    h->unmapped = vs__drv_unmapped_gpa(d);
+    return 0;
+}
+
+void vs__drv_hostile_cancel(vs_driver *d, vs_drv_hostile *h)
+{
+    if (h->rq)
+        vs__drv_req_free(d, h->rq);
+    h->rq = NULL;
+}
+
+int vs__drv_hostile_submit(vs_driver *d, vs_drv_hostile *h, vs_desc *ds, unsigned n, bool kick,
+                           vs_err *e)
+{
+    vs_drv_req *rq = h->rq;
+    uint16_t qi = rq->q;
+    if (d->o.ring == VS_RING_PACKED) {
+        /* packed: `next` is the buffer id; use one no live request of this queue holds */
+        uint16_t qsize = (uint16_t)d->qsize, id = 0;
+        for (bool clash = true; clash && id < qsize;) {
+            clash = false;
+            for (vs_drv_req *o = d->live; o; o = o->next)
+                if (o->q == qi && o->id == id) {
+                    clash = true;
+                    id++;
+                    break;
+                }
+        }
+        for (unsigned i = 0; i < n; i++)
+            ds[i].next = id;
+    }
+    free(rq->ro_copy);
+    rq->ro_copy = NULL;
+    int rc = vs__drv_add_raw(d, rq, ds, n, e);
+    if (rc < 0) {
+        vs__drv_hostile_cancel(d, h);
+        return rc;
+    }
+    h->rq = NULL;   /* the device's now */
+    int id = rc;
+    if (kick && (rc = vs__drv_publish_kick(d, qi, e)) < 0)
+        return rc;
+    return id;
+}
+
 int vs_driver_submit_fault(vs_driver *d, uint16_t qi, enum vs_fault kind, vs_err *e)
 {
     if (d->o.ring == VS_RING_PACKED && (kind == VS_FAULT_LOOP || kind == VS_FAULT_NEXT_OOR))
@@ -74,29 +148,14 @@ int vs_driver_submit_fault(vs_driver *d, uint16_t qi, enum vs_fault kind, vs_err
                           vs_fault_name(kind));
     if (kind < VS_FAULT_LOOP || kind > VS_FAULT_LAST)
         return vs_err_set(e, VS_EINVAL, "driver: unknown fault %d", (int)kind);
-    if (!d->pers || !d->pers->fault_shape)
-        return vs_err_set(e, VS_ENOTSUP, "driver: no fault chains for device id %u",
-                          d->t->device_id);
-    int rc = vs__drv_depth_check(d, qi, e);
-    if (rc < 0)
-        return rc;
     /* The device's simplest well-formed request (header + status, and a readable area
      * for an indirect table), then the fault. */
-    vs_drv_req *rq;
-    if ((rc = vs__drv_req_new(d, qi, 3, &rq, e)) < 0)
+    vs_drv_hostile h;
+    int rc = vs__drv_hostile_begin(d, qi, 4 * 16, &h, e);
+    if (rc < 0)
         return rc;
-    vs_drv_fault_shape sh = {0};
-    d->pers->fault_shape(d, rq, &sh);
-    uint32_t hlen = sh.hdr_len, slen = sh.status_len;
-    rq->n_out = 2;
-    rq->seg[0].len = hlen;      /* header */
-    rq->seg[1].len = 4 * 16;    /* indirect table scratch (readable) */
-    rq->seg[2].len = slen;      /* status */
-    if ((rc = vs__drv_req_layout(d, rq, e)) < 0)
-        goto out;
-    if ((rc = vs_gmem_write(d->gm, rq->seg[0].gpa, sh.hdr, hlen, e)) < 0)
-        goto out;
-    uint64_t hdr = rq->seg[0].gpa, st = rq->seg[2].gpa, tbl = rq->seg[1].gpa;
+    uint32_t hlen = h.hdr_len, slen = h.status_len;
+    uint64_t hdr = h.hdr, st = h.status, tbl = h.scratch;
     uint16_t qsize = (uint16_t)d->qsize;
     vs_desc ds[2];
     unsigned n = 2;
@@ -112,7 +171,7 @@ int vs_driver_submit_fault(vs_driver *d, uint16_t qi, enum vs_fault kind, vs_err
         ds[0].next = qsize;  /* >= n: written verbatim */
         break;
     case VS_FAULT_ADDR_OOR:
-        ds[0].addr = unmapped_gpa(d);
+        ds[0].addr = h.unmapped;
         break;
     case VS_FAULT_LEN_OVERFLOW:
         ds[0].addr = UINT64_MAX - 7;
@@ -131,38 +190,15 @@ int vs_driver_submit_fault(vs_driver *d, uint16_t qi, enum vs_fault kind, vs_err
         vs_desc t1 = {.addr = tbl, .len = 32, .flags = VS_DESC_F_INDIRECT};
         if (d->o.ring == VS_RING_PACKED)
             t0.flags = 0;
-        if ((rc = write_table_desc(d, tbl, &t0, e)) < 0 ||
-            (rc = write_table_desc(d, tbl + 16, &t1, e)) < 0)
-            goto out;
+        if ((rc = vs__drv_write_table_desc(d, tbl, &t0, e)) < 0 ||
+            (rc = vs__drv_write_table_desc(d, tbl + 16, &t1, e)) < 0) {
+            vs__drv_hostile_cancel(d, &h);
+            return rc;
+        }
         ds[0] = (vs_desc){.addr = tbl, .len = 32, .flags = VS_DESC_F_INDIRECT};
         n = 1;
         break;
     }
     }
-    if (d->o.ring == VS_RING_PACKED) {
-        /* packed: `next` is the buffer id; use one no live request of this queue holds */
-        uint16_t id = 0;
-        for (bool clash = true; clash && id < qsize;) {
-            clash = false;
-            for (vs_drv_req *o = d->live; o; o = o->next)
-                if (o->q == qi && o->id == id) {
-                    clash = true;
-                    id++;
-                    break;
-                }
-        }
-        for (unsigned i = 0; i < n; i++)
-            ds[i].next = id;
-    }
-    free(rq->ro_copy);
-    rq->ro_copy = NULL;
-    if ((rc = vs__drv_add_raw(d, rq, ds, n, e)) < 0)
-        goto out;
-    int id = rc;
-    if ((rc = vs__drv_publish_kick(d, qi, e)) < 0)
-        return rc;
-    return id;
-out:
-    vs__drv_req_free(d, rq);
-    return rc;
+    return vs__drv_hostile_submit(d, &h, ds, n, true, e);
 }

@@ -60,6 +60,8 @@ struct vs_driver {
     uint32_t qsize;
     vs_drv_queue q[VS_DRV_MAX_QUEUES];
     bool config_pending, isr_pending, needs_reset;
+    bool setup_done;                 /* o.reuse_setup: the personality's setup ran once */
+    uint16_t queues_offered;         /* ... and the device's queue count it read */
     /* pool (sim/driver_pool.c) */
     uint64_t pool_gpa, pool_bytes;
     uint32_t pool_units, pool_hint;  /* every unit below pool_hint is in use */
@@ -104,6 +106,28 @@ int vs__drv_add_raw(vs_driver *d, vs_drv_req *rq, const vs_desc *descs, unsigned
 int vs__drv_publish_kick(vs_driver *d, uint16_t qi, vs_err *e);
 void vs__drv_emit(vs_driver *d, vs_event *ev);
 uint64_t vs__splitmix64(uint64_t *state);
+
+/* Hostile chains (sim/driver_fault.c): the buffers of the device's simplest well-formed
+ * request (its personality's fault_shape) — a readable header, a readable scratch area
+ * (indirect tables, data) and a writable status — for a caller that then builds any chain
+ * around them, legal or not. */
+typedef struct vs_drv_hostile {
+    vs_drv_req *rq;                  /* NULL once submitted or cancelled */
+    uint64_t hdr, scratch, status;   /* GPAs */
+    uint32_t hdr_len, scratch_len, status_len;
+    uint64_t unmapped;               /* a GPA no region covers */
+    vs_drv_fault_shape sh;
+} vs_drv_hostile;
+int vs__drv_hostile_begin(vs_driver *d, uint16_t q, uint32_t scratch_len, vs_drv_hostile *h,
+                          vs_err *e);
+/* Adds ds[0..n) as they are (packed: `next` becomes a free buffer id), publishes and kicks
+ * when kick. Returns the chain id; the request is freed on error. */
+int vs__drv_hostile_submit(vs_driver *d, vs_drv_hostile *h, vs_desc *ds, unsigned n, bool kick,
+                           vs_err *e);
+void vs__drv_hostile_cancel(vs_driver *d, vs_drv_hostile *h);
+uint64_t vs__drv_unmapped_gpa(vs_driver *d);
+/* One indirect-table entry in the ring's format. */
+int vs__drv_write_table_desc(vs_driver *d, uint64_t gpa, const vs_desc *x, vs_err *e);
 
 /* Buffer pool (sim/driver_pool.c). */
 int vs__drv_pool_setup(vs_driver *d, vs_err *e);

@@ -1366,7 +1366,7 @@ int main(int argc, char **argv)
         return EXIT_PASS;
     }
     /* report and mutants take no getopt options: their --help is looked for here */
-    if ((!strcmp(cmd, "report") || !strcmp(cmd, "mutants")) &&
+    if ((!strcmp(cmd, "report") || !strcmp(cmd, "mutants") || !strcmp(cmd, "campaign")) &&
         vs_cli_wants_help(argc - 1, argv + 1)) {
         vs_cli_usage(stdout, cmd);
         return EXIT_PASS;
@@ -1381,6 +1381,8 @@ int main(int argc, char **argv)
         return vs_cli_report(argc - 1, argv + 1);
     if (!strcmp(cmd, "mutants"))
         return cmd_mutants(argc - 1, argv + 1);
+    if (!strcmp(cmd, "campaign"))
+        return vs_cli_campaign(argc - 1, argv + 1);
     if (!strcmp(cmd, "serve"))
         return vs_cli_serve(argc - 1, argv + 1);
     fprintf(stderr, "virtiosim: unknown command '%s'\n\n", cmd);

@@ -367,12 +367,11 @@ static void judge(vs_run_ctx *c)
     }
 }
 
-int vs_run_scenario(const vs_scenario *s, const vs_run_opts *o, vs_scenario_result *r,
-                    vs_err *e)
+/* The result's identity and whether the scenario applies to the back-end: 0 it does
+ * (*be and *arg set), 1 it does not (r says why), < 0 an error. */
+static int run_prepare(const vs_scenario *s, const vs_run_opts *o, vs_scenario_result *r,
+                       const vs_backend **bep, const char **arg, vs_err *e)
 {
-    static const vs_run_opts defaults = {.backend = "ref"};
-    if (!o)
-        o = &defaults;
     memset(r, 0, sizeof *r);
     snprintf(r->name, sizeof r->name, "%s", s->name);
     snprintf(r->path, sizeof r->path, "%s", s->path);
@@ -380,45 +379,88 @@ int vs_run_scenario(const vs_scenario *s, const vs_run_opts *o, vs_scenario_resu
     r->failed_step = -1;
     r->device_id = s->device_id;
     const char *spec = o->backend ? o->backend : "ref";
-    const char *arg = NULL;
-    const vs_backend *be = vs_backend_find(spec, &arg);
-    int ap = applies(s, o, be, spec, r, e);
-    if (ap != 0)
-        return ap < 0 ? ap : 0;
-    if (be->run)
-        return be->run(s, o, arg, r, e);
+    *arg = NULL;
+    *bep = vs_backend_find(spec, arg);
+    return applies(s, o, *bep, spec, r, e);
+}
 
-    vs_run_ctx c = {.s = s, .sd = s->dev, .be = be, .o = o, .r = r,
-                    .real = be->caps & VS_BE_REAL, .external = be->caps & VS_BE_EXTERNAL,
-                    .pci = o->pci || s->transport_pci || (be->caps & VS_BE_PCI),
-                    .wall0 = vs_run_wall_ns()};
-    if (!c.real)
+/* vs__run_open once the back-end is known to apply. */
+static int run_build(vs_run_ctx *c, const vs_scenario *s, const vs_run_opts *o,
+                     vs_scenario_result *r, const vs_backend *be, const char *arg, vs_err *e)
+{
+    *c = (vs_run_ctx){.s = s, .sd = s->dev, .be = be, .o = o, .r = r,
+                      .real = be->caps & VS_BE_REAL, .external = be->caps & VS_BE_EXTERNAL,
+                      .pci = o->pci || s->transport_pci || (be->caps & VS_BE_PCI),
+                      .wall0 = vs_run_wall_ns()};
+    if (!c->real)
         snprintf(r->backend_version, sizeof r->backend_version,
                  "virtiosim reference devices %s", VS_VERSION);
-    uint64_t t0 = vs_run_wall_ns();
     uint64_t pool = pool_bytes_for(s);
-    int rc = attach_observers(&c, pool, e);
+    int rc = attach_observers(c, pool, e);
     if (rc == 0)
-        rc = be->build(&c, arg, e);
+        rc = be->build(c, arg, e);
     /* When the scenario is about the PCI transport (`transport: pci`, --transport pci), the
      * function (the model or QEMU's) is probed before the driver touches it: capabilities,
      * common config, MSI-X, ISR, ... Device scenarios leave the transport alone. */
-    if (rc == 0 && c.pci && vs_pci_transport_is(c.t) && !o->bare) {
-        if (!(c.pci_f = calloc(1, sizeof *c.pci_f)))
+    if (rc == 0 && c->pci && vs_pci_transport_is(c->t) && !o->bare) {
+        if (!(c->pci_f = calloc(1, sizeof *c->pci_f)))
             rc = vs_err_set(e, VS_ENOMEM, "out of memory");
-        else if (vs_pci_transport_checks(c.t, NULL, s->name, c.pci_f, e) < 0)
+        else if (vs_pci_transport_checks(c->t, NULL, s->name, c->pci_f, e) < 0)
             rc = vs_err_prefix(e, "pci probe");
     }
     if (rc == 0)
-        rc = create_driver(&c, pool, e);
+        rc = create_driver(c, pool, e);
     if (rc < 0) {
         r->verdict = VS_SCN_ERROR;
         snprintf(r->message, sizeof r->message, "%s", e->msg);
-        teardown(&c);
-        return 0;
+        teardown(c);
+        return rc;
     }
-    if (c.real && c.mon)
-        vs_monitors_set_async_device(c.mon, true);
+    if (c->real && c->mon)
+        vs_monitors_set_async_device(c->mon, true);
+    return 0;
+}
+
+/* Builds one run's context up to a created driver (nothing written to the device yet):
+ * guest memory, observers, the back-end, the PCI probe. 1: the scenario does not apply
+ * (r says why, nothing built); < 0: an error (r and e say what; nothing left built). */
+int vs__run_open(vs_run_ctx *c, const vs_scenario *s, const vs_run_opts *o,
+                 vs_scenario_result *r, vs_err *e)
+{
+    const vs_backend *be;
+    const char *arg;
+    int rc = run_prepare(s, o, r, &be, &arg, e);
+    if (rc != 0)
+        return rc;
+    if (be->run)
+        return vs_err_set(e, VS_ENOTSUP, "--backend %s runs whole scenarios itself", be->name);
+    return run_build(c, s, o, r, be, arg, e);
+}
+
+void vs__run_close(vs_run_ctx *c)
+{
+    teardown(c);
+    memset(c, 0, sizeof *c);
+}
+
+int vs_run_scenario(const vs_scenario *s, const vs_run_opts *o, vs_scenario_result *r,
+                    vs_err *e)
+{
+    static const vs_run_opts defaults = {.backend = "ref"};
+    if (!o)
+        o = &defaults;
+    uint64_t t0 = vs_run_wall_ns();
+    const vs_backend *be;
+    const char *arg;
+    int rc = run_prepare(s, o, r, &be, &arg, e);
+    if (rc != 0)
+        return rc < 0 ? rc : 0;
+    if (be->run) /* the back-end runs the whole scenario (the test guest) */
+        return be->run(s, o, arg, r, e);
+    vs_run_ctx c;
+    rc = run_build(&c, s, o, r, be, arg, e);
+    if (rc < 0)
+        return r->verdict == VS_SCN_ERROR ? 0 : rc;
     run_steps(&c);
     if (r->negotiated == 0)
         r->negotiated = vs_driver_features(c.d);

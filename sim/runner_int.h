@@ -65,6 +65,12 @@ void vs_run_expect_ok(vs_run_ctx *c, const char *what);
 /* A driver call failed: a conformance-relevant failure of the device is a step failure
  * (1), a dead back-end an infrastructure error (rc). */
 int vs_run_driver_error(vs_run_ctx *c, int rc, const vs_err *e);
+/* One run's context without its steps (sim/runner.c: what vs_run_scenario builds before
+ * the steps and tears down after them; the campaign drives the device itself). open: 0
+ * built, 1 the scenario does not apply (r says why), < 0 error (nothing left built). */
+int vs__run_open(vs_run_ctx *c, const vs_scenario *s, const vs_run_opts *o,
+                 vs_scenario_result *r, vs_err *e);
+void vs__run_close(vs_run_ctx *c);
 /* One request of the device completed (counts it, draws the progress line). */
 void vs_run_request_done(vs_run_ctx *c);
 

@@ -978,13 +978,15 @@ static int check_shape(FILE *f, const char *path, vs_err *e)
     return r;
 }
 
-/* Opens and parses a whole YAML document into L->doc; errors name file:line:column. */
-static int load_yaml(const char *path, vs_loader *L, vs_err *e)
+/* Opens and parses a whole YAML document into L->doc; errors name file:line:column.
+ * buf != NULL: the document is those len bytes, named path. */
+static int load_yaml(const char *path, const char *buf, size_t len, vs_loader *L, vs_err *e)
 {
     memset(L, 0, sizeof *L);
     L->path = path;
     L->e = e;
-    FILE *f = fopen(path, "rb");
+    FILE *f = buf ? (len ? fmemopen((void *)buf, len, "rb") : fopen("/dev/null", "rb"))
+                  : fopen(path, "rb");
     if (!f)
         return vs_err_set(e, VS_EINVAL, "%s: cannot open: %s", path, strerror(errno));
     /* Scenarios are small; a huge file is a mistake. */
@@ -1028,11 +1030,12 @@ static int load_yaml(const char *path, vs_loader *L, vs_err *e)
     return r;
 }
 
-int vs_scenario_load(const char *path, vs_scenario **out, vs_err *e)
+static int scenario_load(const char *path, const char *buf, size_t len, vs_scenario **out,
+                         vs_err *e)
 {
     *out = NULL;
     vs_loader L;
-    int lr = load_yaml(path, &L, e);
+    int lr = load_yaml(path, buf, len, &L, e);
     if (lr < 0)
         return lr;
 
@@ -1083,6 +1086,17 @@ out:
     }
     *out = s;
     return 0;
+}
+
+int vs_scenario_load(const char *path, vs_scenario **out, vs_err *e)
+{
+    return scenario_load(path, NULL, 0, out, e);
+}
+
+int vs_scenario_load_mem(const char *name, const char *buf, size_t len, vs_scenario **out,
+                         vs_err *e)
+{
+    return scenario_load(name, buf ? buf : "", buf ? len : 0, out, e);
 }
 
 void vs_scenario_free(vs_scenario *s)
@@ -1196,7 +1210,7 @@ int vs_suite_load(const char *path, vs_suite **out, vs_err *e)
 {
     *out = NULL;
     vs_loader L;
-    int lr = load_yaml(path, &L, e);
+    int lr = load_yaml(path, NULL, 0, &L, e);
     if (lr < 0)
         return lr;
     vs_suite *s = calloc(1, sizeof *s);
@@ -1299,7 +1313,7 @@ int vs_expected_load(const char *path, vs_expected **out, vs_err *e)
 {
     *out = NULL;
     vs_loader L;
-    int lr = load_yaml(path, &L, e);
+    int lr = load_yaml(path, NULL, 0, &L, e);
     if (lr < 0)
         return lr;
     vs_expected *x = calloc(1, sizeof *x);

@@ -11,6 +11,7 @@
  *   backends  how each real back-end presents the device (QEMU -device/-blockdev, the
  *             vhost-user device type and config length, qemu-storage-daemon's export)
  *   mutants   its deliberately broken variants (sim/mutants.c lists them for `virtiosim mutants`)
+ *   campaign  its request-abuse classes for `virtiosim campaign` (sim/campaign.h)
  *
  * sim/dev/README.md ("Adding a device") walks every hook with blk as the worked example. */
 #ifndef VS_SIM_DEV_H
@@ -23,6 +24,7 @@ struct vs_drv_personality;
 struct vs_step_set;
 struct vs_backend_present;
 struct vs_mutant_set;
+struct vs_camp_set;
 
 typedef struct vs_sim_dev {
     const char *name;            /* "blk": the scenario's `device: kind`, serve --device */
@@ -34,6 +36,8 @@ typedef struct vs_sim_dev {
     const struct vs_step_set *steps;
     const struct vs_backend_present *backends;
     const struct vs_mutant_set *mutants;
+    /* Its hostile-input classes beyond the core's (sim/campaign.h), NULL: none. */
+    const struct vs_camp_set *campaign;
 } vs_sim_dev;
 
 /* The generated registry: every device folder's table, NULL-terminated, by name. */

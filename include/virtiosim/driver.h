@@ -95,6 +95,11 @@ typedef struct vs_driver_opts {
                                      waits, so `stop` is seen within it even when a
                                      transport sleeps through the signal (real back-ends;
                                      0 = no limit: a virtual clock must not be sliced) */
+    bool reuse_setup;             /* after the first queue setup, keep what the personality's
+                                     setup read (capacity, limits, ...) and the device's
+                                     queue count across re-initialisations instead of
+                                     reading them again (campaigns: a device that is reset
+                                     after every input does not change them) */
     vs_drv_result_fn on_result;   /* optional: called for each completed request */
     void *on_result_opaque;
     uint32_t mutations;           /* test only: enum vs_drv_mutation (driver mutants) */

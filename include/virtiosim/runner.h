@@ -78,6 +78,9 @@ typedef struct vs_run_opts {
     const volatile int *stop;  /* set by a signal handler: end the scenario early */
     int notify;                /* --notify: 0 the scenario's notify path, else 1 +
                                   enum vs_notify_path (in-process back-ends) */
+    int answer_timeout_ms;     /* a real back-end that does not answer one access (a qtest
+                                  step, a vhost-user message) within this is hung; 0: the
+                                  transport's default */
 } vs_run_opts;
 
 

@@ -73,6 +73,9 @@ typedef struct vs_scenario {
 } vs_scenario;
 
 int vs_scenario_load(const char *path, vs_scenario **out, vs_err *e);
+/* The same from len bytes in memory; name stands for the file in error messages. */
+int vs_scenario_load_mem(const char *name, const char *buf, size_t len, vs_scenario **out,
+                         vs_err *e);
 void vs_scenario_free(vs_scenario *s);
 
 /* A suite (scenarios/suites/NAME.yaml): a named list of scenarios that certifies one

@@ -13,4 +13,5 @@ const vs_sim_dev vs_sim_devs_blk = {
     .backends = &vs_blk_backends,
     .mutants = &vs_blk_mutants,
     .driver = &vs_blk_drv_personality,
+    .campaign = &vs_blk_campaign,
 };

@@ -111,6 +111,7 @@ extern const struct vs_step_set vs_blk_step_set;
 extern const struct vs_backend_present vs_blk_backends;
 extern const struct vs_guest_present vs_blk_guest;
 extern const struct vs_mutant_set vs_blk_mutants;
+extern const struct vs_camp_set vs_blk_campaign;
 
 /* blk_scenario.c, for blk_steps.c */
 extern const vs_field blk_device_keys[];
