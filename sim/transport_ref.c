@@ -16,6 +16,7 @@ typedef struct ref_req {
     vs_timer h;            /* pending completion */
     uint32_t next_free;
     uint32_t seg_alloc;
+    bool busy;             /* fetched, not yet completed (scheduled, in handle or deferred) */
     vs_chain chain;        /* chain.seg owned, seg_alloc entries */
 } ref_req;
 
@@ -193,6 +194,7 @@ static void queue_cancel_work(ref_queue *rq)
             ref_req *r = &rq->reqs[i];
             vs_engine_cancel(eng, r->h);
             r->h = 0;
+            r->busy = false;
             r->next_free = rq->free_head;
             rq->free_head = i;
         }
@@ -287,10 +289,37 @@ static void flush_cb(void *arg)
 static void req_free(ref_queue *rq, ref_req *r)
 {
     r->h = 0;
+    r->busy = false;
     r->next_free = rq->free_head;
     rq->free_head = (uint32_t)(r - rq->reqs);
     if (rq->inflight)
         rq->inflight--;
+}
+
+/* Pushes the used element of a handled chain; publish + interrupt check once per instant. */
+static void finish_req(ref_tr *tr, ref_queue *rq, ref_req *r, uint32_t written)
+{
+    vs_err e;
+    vs_err_clear(&e);
+    int rc = vs_vq_dev_push(rq->vq, &r->chain, written, &e);
+    req_free(rq, r);
+    if (rc < 0) {
+        device_error(tr, rq->index, e.msg[0] ? e.msg : "used element push failed");
+        return;
+    }
+    /* Publish + interrupt check once per instant: completions already scheduled for
+     * this time run first (FIFO), then the flush. With nothing else due at this instant
+     * the flush event would run next anyway: run it now and spare the engine a round. */
+    if (rq->flush_h > 0)
+        return;
+    uint64_t now = vs_engine_now(tr->eng), next_t;
+    vs_timer h = vs_engine_next_time(tr->eng, &next_t) && next_t == now
+                     ? vs_engine_at(tr->eng, now, flush_cb, rq)
+                     : 0;
+    if (h > 0)
+        rq->flush_h = h;
+    else
+        flush_cb(rq); /* nothing else due now, or cannot schedule */
 }
 
 static void complete_cb(void *arg)
@@ -313,25 +342,36 @@ static void complete_cb(void *arg)
         device_error(tr, rq->index, e.msg);
         return;
     }
-    rc = vs_vq_dev_push(rq->vq, &r->chain, written, &e);
-    req_free(rq, r);
-    if (rc < 0) {
-        device_error(tr, rq->index, e.msg[0] ? e.msg : "used element push failed");
+    if (rc == VS_DEV_DEFERRED)
+        return; /* the device completes it (dev_complete), maybe already has */
+    finish_req(tr, rq, r, written);
+}
+
+/* vs_device.complete: a chain the device deferred is done. Unknown chains (dropped by a
+ * reset or a queue reset) are ignored. */
+static void dev_complete(void *ctx, uint16_t q, uint16_t chain_id, uint32_t written)
+{
+    ref_tr *tr = ctx;
+    if (q >= tr->nq || tr->stopped)
         return;
+    ref_queue *rq = &tr->q[q];
+    if (!rq->vq || !rq->reqs)
+        return;
+    for (uint32_t i = 0; i < rq->size; i++) {
+        ref_req *r = &rq->reqs[i];
+        if (r->busy && r->h == 0 && r->chain.id == chain_id) {
+            finish_req(tr, rq, r, written);
+            return;
+        }
     }
-    /* Publish + interrupt check once per instant: completions already scheduled for
-     * this time run first (FIFO), then the flush. With nothing else due at this instant
-     * the flush event would run next anyway: run it now and spare the engine a round. */
-    if (rq->flush_h > 0)
-        return;
-    uint64_t now = vs_engine_now(tr->eng), next_t;
-    vs_timer h = vs_engine_next_time(tr->eng, &next_t) && next_t == now
-                     ? vs_engine_at(tr->eng, now, flush_cb, rq)
-                     : 0;
-    if (h > 0)
-        rq->flush_h = h;
-    else
-        flush_cb(rq); /* nothing else due now, or cannot schedule */
+}
+
+/* Before the transport drops queue q's chains (-1: all): a device holding some completes
+ * or forgets them while the queues still work. */
+static void dev_drain(ref_tr *tr, int32_t q)
+{
+    if (tr->dev->ops->drain && !tr->stopped)
+        tr->dev->ops->drain(tr->dev, q);
 }
 
 static int copy_chain(ref_req *r, const vs_chain *c)
@@ -414,6 +454,7 @@ static void process(ref_tr *tr, ref_queue *rq)
             }
             rq->free_head = r->next_free;
             r->next_free = REQ_NONE;
+            r->busy = true;
             rq->inflight++;
             if (swap && !held) {
                 held = r;
@@ -460,6 +501,7 @@ static void do_reset(ref_tr *tr)
 {
     /* Mutant IRQ_AFTER_RESET: remembers which queues were live. */
     bool busy[64] = {false};
+    dev_drain(tr, -1);
     for (uint16_t i = 0; i < tr->nq; i++) {
         if (i < 64)
             busy[i] = tr->q[i].vq != NULL;
@@ -724,8 +766,10 @@ static int ref_queue_disable(vs_transport *t, uint16_t q, vs_err *e)
         rq->old_base = vs_vq_dev_get_base(rq->vq);
         rq->old_layout = *vs_vq_dev_layout(rq->vq);
     }
-    if (!(tr->o.mutations & VS_REF_MUT_QUEUE_RESET_IGNORED))
+    if (!(tr->o.mutations & VS_REF_MUT_QUEUE_RESET_IGNORED)) {
+        dev_drain(tr, q);
         queue_teardown(rq);
+    }
     return 0;
 }
 
@@ -804,6 +848,10 @@ static void ref_destroy(vs_transport *t)
     if (!t)
         return;
     ref_tr *tr = TR(t);
+    if (tr->dev && tr->dev->complete_ctx == tr) {
+        tr->dev->complete = NULL;
+        tr->dev->complete_ctx = NULL;
+    }
     if (tr->q)
         for (uint16_t i = 0; i < tr->nq; i++)
             queue_teardown(&tr->q[i]);
@@ -889,6 +937,10 @@ static int ref_create(vs_transport **out, vs_engine *eng, vs_device *dev, vs_gme
         tr->hooked = true;
         tr->hooks = *hooks;
         tr->pub.irq_mode = VS_IRQ_MSIX; /* the front-end decides how interrupts go out */
+    }
+    if (dev->ops->drain) { /* a device that defers chains completes them through us */
+        dev->complete = dev_complete;
+        dev->complete_ctx = tr;
     }
     tr->nq = dev->ops->num_queues(dev);
     tr->q = calloc(tr->nq ? tr->nq : 1, sizeof *tr->q);

@@ -36,6 +36,11 @@ typedef struct vs_device_ops {
     int (*handle)(vs_device *d, uint16_t q, const vs_chain *c, uint32_t *written,
                   vs_err *e);
     void (*reset)(vs_device *d);       /* back to power-on state (storage kept) */
+    /* Optional, for devices that defer chains (VS_DEV_DEFERRED): the transport is about to
+     * drop the chains of queue q (-1: every queue; device reset, queue reset): the device
+     * completes now (through vs_device.complete) or forgets every chain of it it holds,
+     * and never completes them afterwards. Called while the queues still work. */
+    void (*drain)(vs_device *d, int32_t q);
     void (*destroy)(vs_device *d);
 } vs_device_ops;
 
@@ -45,6 +50,16 @@ struct vs_device {
     uint64_t driver_features;   /* set by the transport once FEATURES_OK is accepted */
     uint32_t config_generation; /* bumped by the device when config changes */
     uint32_t mutations;         /* device-specific deliberate bugs (0 in production) */
+    /* Deferred completion, set by a transport that supports it (NULL: the device must not
+     * defer). A handle() that returns VS_DEV_DEFERRED keeps the chain (its own copy of the
+     * segments); the device later completes it with complete(complete_ctx, q, chain id,
+     * used length), from handle() of another chain or from a host-side call, and the
+     * transport pushes the used element and signals the driver. */
+    void (*complete)(void *ctx, uint16_t q, uint16_t chain_id, uint32_t written);
+    void *complete_ctx;
 };
+
+/* handle() result: the device keeps the chain and completes it later (see complete). */
+#define VS_DEV_DEFERRED 1
 
 #endif

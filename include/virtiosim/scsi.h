@@ -371,4 +371,109 @@ static inline void vs_scsi_be64_put(uint8_t *p, uint64_t v)
     vs_scsi_be32_put(p + 4, (uint32_t)v);
 }
 
+
+/* ------------------------------------------------------------------ reference device
+ * model/dev/scsi/: a virtio-scsi host with a small SCSI target (disk and MMC LUNs in RAM
+ * or on raw files). Behaviour decisions are listed at the top of model/dev/scsi/scsi.c. */
+
+enum vs_scsi_lun_type { VS_SCSI_TYPE_DISK = 0x00, VS_SCSI_TYPE_MMC = 0x05 };
+
+typedef struct vs_scsi_lun_opts {
+    uint8_t target;
+    uint16_t lun;             /* 0..16383 */
+    uint8_t type;             /* enum vs_scsi_lun_type */
+    uint32_t block_size;      /* 512 (0) or 4096; MMC LUNs: 2048 allowed too */
+    uint64_t blocks;          /* 0: image size / block_size (with image_path), else 2048 */
+    const char *image_path;   /* raw image (pread/pwrite); NULL = RAM */
+    bool create_image;        /* create/extend the image to blocks * block_size */
+    bool read_only;           /* writes fail with DATA PROTECT (MMC LUNs always) */
+} vs_scsi_lun_opts;
+
+/* Deliberate bugs, for mutant tests; each breaks exactly one rule. */
+enum vs_scsi_mutation {
+    VS_SCSI_MUT_RESET_KEEPS_SIZES = 1u << 0,  /* reset leaves sense_size/cdb_size as written */
+    VS_SCSI_MUT_STATUS_NOT_SAM = 1u << 1,     /* GOOD is reported as status 01h */
+    VS_SCSI_MUT_BAD_TARGET_OK = 1u << 2,      /* a missing target: response OK, CHECK
+                                                 CONDITION / LUN NOT SUPPORTED */
+    VS_SCSI_MUT_RESET_DROPS_PENDING = 1u << 3, /* held commands never completed at reset */
+    VS_SCSI_MUT_NO_EVENTS_MISSED = 1u << 4,   /* dropped events leave no EVENTS_MISSED bit */
+    VS_SCSI_MUT_HOTPLUG_UNNEGOTIATED = 1u << 5, /* TRANSPORT_RESET rescan/removed sent
+                                                   without HOTPLUG negotiated */
+    VS_SCSI_MUT_PARAM_CHANGE_MMC = 1u << 6,   /* PARAM_CHANGE sent for an MMC LUN */
+    VS_SCSI_MUT_RESIDUAL_WRONG = 1u << 7,     /* residual one more than it is */
+    VS_SCSI_MUT_SENSE_LEN_FULL = 1u << 8,     /* sense_len is the full sense length even
+                                                 when sense_size truncated it */
+    VS_SCSI_MUT_SENSE_OVERFLOW = 1u << 9,     /* the whole sense is written even when longer
+                                                 than sense_size (past the sense field) */
+    VS_SCSI_MUT_USED_LEN_SHORT = 1u << 10,    /* used length omits the data-in bytes */
+    VS_SCSI_MUT_INOUT_ACCEPTED = 1u << 11,    /* data-in + data-out without INOUT executed */
+    VS_SCSI_MUT_TMF_BEFORE_ABORT = 1u << 12,  /* a TMF completes before the commands it
+                                                 aborts or resets */
+    VS_SCSI_MUT_CDB_SIZE_FIXED = 1u << 13,    /* requests parsed with cdb_size 32 whatever
+                                                 the driver wrote */
+    VS_SCSI_MUT_LUN_RESET_KEEPS = 1u << 14,   /* LOGICAL UNIT RESET leaves held commands
+                                                 pending */
+    VS_SCSI_MUT_NO_UA_AFTER_RESET = 1u << 15, /* no unit attention after a reset TMF */
+    VS_SCSI_MUT_BAD_DEFAULTS = 1u << 16,      /* sense_size 64 / cdb_size 16 at power-on
+                                                 and after reset */
+    VS_SCSI_MUT_ABORT_KEEPS = 1u << 17,       /* ABORT TASK (SET) leaves the command pending */
+    VS_SCSI_MUT_EVENT_OVERSIZE = 1u << 18,    /* events fill 24 bytes (> event_info_size)
+                                                 when the buffer has room */
+};
+
+#define VS_SCSI_MAX_LUNS 64u
+typedef struct vs_scsi_opts {
+    uint16_t num_queues;      /* request queues; 0 = 1 */
+    uint32_t queue_size;      /* max size of every queue; 0 = 128 */
+    uint32_t seg_max;         /* 0 = queue_size - 2 */
+    uint32_t max_sectors;     /* 0 = 0xffff */
+    uint32_t cmd_per_lun;     /* 0 = 128 */
+    int32_t max_target;       /* < 0 = 255 */
+    int32_t max_lun;          /* < 0 = 16383 */
+    bool inout, hotplug, change; /* offered device features */
+    bool t10_pi;              /* offer T10_PI: PI bytes are skipped (out) / zeroed (in) */
+    uint64_t extra_features;  /* device-independent bits (>= 24) to offer */
+    unsigned nluns;
+    vs_scsi_lun_opts luns[VS_SCSI_MAX_LUNS];
+    uint32_t mutations;       /* enum vs_scsi_mutation */
+} vs_scsi_opts;
+
+/* Defaults: one request queue of 128, INOUT + HOTPLUG + CHANGE offered, no T10_PI,
+ * EVENT_IDX | INDIRECT_DESC | RING_PACKED, one 2048-block RAM disk at target 0 LUN 0. */
+void vs_scsi_opts_default(vs_scsi_opts *o);
+/* Creates the device; refuses bad LUN options (duplicate address, block size, an image
+ * smaller than the capacity unless create_image). gm must outlive the device. */
+int vs_scsi_create(vs_device **out, vs_gmem *gm, const vs_scsi_opts *o, vs_err *e);
+
+/* Host side (scenario steps): each raises the events and unit attentions a real host
+ * would. Errors: not a scsi device, no such LUN, bad options. */
+int vs_scsi_lun_add(vs_device *d, const vs_scsi_lun_opts *l, vs_err *e);
+int vs_scsi_lun_remove(vs_device *d, uint8_t target, uint16_t lun, vs_err *e);
+int vs_scsi_set_capacity(vs_device *d, uint8_t target, uint16_t lun, uint64_t blocks,
+                         vs_err *e);
+int vs_scsi_set_read_only(vs_device *d, uint8_t target, uint16_t lun, bool ro, vs_err *e);
+/* The next `count` commands to the LUN are held (UINT32_MAX: every command until
+ * released) instead of completed: they stay outstanding until a TMF, a device reset or
+ * vs_scsi_release. Needs a transport that completes deferred chains (vs_device.complete). */
+int vs_scsi_hold(vs_device *d, uint8_t target, uint16_t lun, uint32_t count, vs_err *e);
+/* Executes and completes the LUN's held commands, oldest first; stops holding. */
+int vs_scsi_release(vs_device *d, uint8_t target, uint16_t lun, vs_err *e);
+uint32_t vs_scsi_held(const vs_device *d);          /* commands held, all LUNs */
+/* The next `count` commands to the LUN complete with `response` (BUSY,
+ * TRANSPORT_FAILURE, TARGET_FAILURE, NEXUS_FAILURE, FAILURE) without being executed. */
+int vs_scsi_inject_response(vs_device *d, uint8_t target, uint16_t lun, uint8_t response,
+                            uint32_t count, vs_err *e);
+/* An asynchronous event of the LUN's physical interface: ASYNC_NOTIFY with the subset
+ * the driver subscribed to (nothing if that subset is empty). */
+int vs_scsi_raise_async(vs_device *d, uint8_t target, uint16_t lun, uint32_t events,
+                        vs_err *e);
+/* eventq state: buffers the device holds, events dropped for lack of one. */
+uint32_t vs_scsi_event_buffers(const vs_device *d);
+uint64_t vs_scsi_events_dropped(const vs_device *d);
+/* Storage access for verification (bypasses the rings; writes ignore read_only). */
+int vs_scsi_storage_read(vs_device *d, uint8_t target, uint16_t lun, uint64_t lba,
+                         void *buf, uint32_t nblocks, vs_err *e);
+int vs_scsi_storage_write(vs_device *d, uint8_t target, uint16_t lun, uint64_t lba,
+                          const void *buf, uint32_t nblocks, vs_err *e);
+
 #endif

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/device_class.h"
 #include "virtiosim/scsi.h"
 
 START_TEST(config_layout_and_fields)
@@ -352,6 +353,23 @@ START_TEST(be_helpers)
 }
 END_TEST
 
+START_TEST(device_class_registered)
+{
+    const vs_device_class *c = vs_device_class_by_name("scsi");
+    ck_assert_ptr_nonnull(c);
+    ck_assert_ptr_eq(c, vs_device_class_by_id(VS_DEV_SCSI));
+    ck_assert_uint_eq(c->device_id, 8);
+    ck_assert_str_eq(c->feature_prefix, "VIRTIO_SCSI_F_");
+    ck_assert_uint_eq(c->vhost_config_len, 36);
+    ck_assert(c->num_queues_always);
+    ck_assert_uint_eq(c->num_queues_off, VS_SCSI_CFG_NUM_QUEUES);
+    ck_assert_uint_eq(c->num_queues_extra, 2);
+    ck_assert_uint_eq(c->pci_class, 0x010000);
+    ck_assert_str_eq(vs_feature_name(VS_DEV_SCSI, VS_SCSI_F_T10_PI), "VIRTIO_SCSI_F_T10_PI");
+    ck_assert_str_eq(vs_feature_name(VS_DEV_SCSI, VS_SCSI_F_HOTPLUG), "VIRTIO_SCSI_F_HOTPLUG");
+}
+END_TEST
+
 Suite *codec_suite(void);
 Suite *codec_suite(void)
 {
@@ -367,6 +385,7 @@ Suite *codec_suite(void)
     tcase_add_test(tc, unmap_list);
     tcase_add_test(tc, sense_fixed_and_descriptor);
     tcase_add_test(tc, be_helpers);
+    tcase_add_test(tc, device_class_registered);
     suite_add_tcase(s, tc);
     return s;
 }
