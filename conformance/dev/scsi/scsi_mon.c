@@ -204,6 +204,8 @@ static void avail_cmd(vs_monitors *m, qstate *q, chain_rec *c, ctx cx)
     uint8_t hb[VS_SCSI_REQ_FIXED + VS_SCSI_CDB_MAX + VS_SCSI_PI_BYTES];
     if (hl > sizeof hb || c->out_bytes < hl || !chain_read(m, c, false, 0, hb, hl))
         return;   /* a truncated header: the device's error path, not a command */
+    if (c->nseg && c->seg[0].len < hl)
+        c->odd |= ODD_FRAMING; /* legal: the device must cope (no-error-on-legal-input) */
     vs_scsi_cmd_req h;
     if (vs_scsi_cmd_req_get(hb, hl, s->cdb_size, has(neg(m), VS_SCSI_F_T10_PI), &h) < 0)
         return;

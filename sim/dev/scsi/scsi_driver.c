@@ -236,15 +236,27 @@ static int plan_rw(vs_driver *d, scsi_req *r, vs_drv_req *rq, const scsi_cmd *c,
     return 0;
 }
 
+/* Writes in flight per block (+1 at submission, -1 at completion or abort). SCSI lets a
+ * device run overlapping commands in any order (SIMPLE task attribute): a block written by
+ * two writes in flight at once is marked contended (BUSY_CONTENDED) and holds an unknown
+ * one of them until no write to it is in flight. */
+#define BUSY_CONTENDED 0x80000000u
 static void busy_range(scsi_drv *s, const scsi_req *r, int delta, bool set, uint64_t tag)
 {
     if (!r->rw || !r->write || r->lun_ix < 0)
         return;
     scsi_lun *l = &s->lun[r->lun_ix];
     for (uint32_t i = 0; i < r->nblocks; i++) {
-        l->busy[r->lba + i] += (uint32_t)delta;
+        uint32_t *b = &l->busy[r->lba + i];
+        if (delta > 0) {
+            *b = (*b ? *b | BUSY_CONTENDED : 0) + 1;
+            continue;
+        }
+        bool contended = (*b & BUSY_CONTENDED) != 0;
+        uint32_t n = (*b & ~BUSY_CONTENDED) - 1;
+        *b = n ? n | (contended ? BUSY_CONTENDED : 0) : 0;
         if (set)
-            l->tag[r->lba + i] = tag;
+            l->tag[r->lba + i] = contended ? SCSI_TAG_UNKNOWN : tag;
     }
 }
 

@@ -235,10 +235,14 @@ static int qemu_args(vs_run_ctx *c, const char *const **argv, vs_err *e)
         q->argv[k++] = "-blockdev";
         q->argv[k++] = blockdev(q, o, i, file);
         q->argv[k++] = "-device";
-        q->argv[k++] = put(q, "%s,bus=scsi0.0,channel=0,scsi-id=%u,lun=%u,drive=lun%u%s%s",
-                           l->mmc ? "scsi-cd" : "scsi-hd", l->target, l->lun, i,
-                           l->mmc ? "" : ",logical_block_size=",
-                           l->mmc ? "" : (l->block_len == 4096 ? "4096" : "512"));
+        unsigned bs = l->block_len == 4096 ? 4096 : 512;
+        if (l->mmc)
+            q->argv[k++] = put(q, "scsi-cd,bus=scsi0.0,channel=0,scsi-id=%u,lun=%u,drive=lun%u",
+                               l->target, l->lun, i);
+        else   /* a serial, so VPD page 80h exists as on the reference device */
+            q->argv[k++] = put(q, "scsi-hd,bus=scsi0.0,channel=0,scsi-id=%u,lun=%u,drive=lun%u,"
+                               "serial=vs-%u-%u,logical_block_size=%u,physical_block_size=%u",
+                               l->target, l->lun, i, l->target, l->lun, bs, bs);
     }
     q->argv[k] = NULL;
     for (unsigned i = 0; i < k; i++)
@@ -268,6 +272,8 @@ static const char *skip(const vs_scenario *s, unsigned caps)
         return "I/O error injection needs --backend qemu";
     if (!(caps & VS_BE_REAL))
         return NULL;
+    if ((caps & VS_BE_QEMU) && o->nluns > 3)
+        return "QEMU takes 16 device arguments: a controller and at most 3 LUNs";
     for (unsigned i = 0; i < s->nsteps; i++) {
         const vs_step_type *t = s->steps[i].type;
         if (t == &scsi_step_hold || t == &scsi_step_release || t == &scsi_step_hotplug ||

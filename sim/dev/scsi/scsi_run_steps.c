@@ -200,8 +200,16 @@ int scsi_run_command(vs_run_ctx *c, const vs_step *t)
         vs_run_expect_ok(c, "DEVICE_NEEDS_RESET");
         return 0;
     }
-    if (rc == 0)
-        rc = scsi_cmd_do(c->d, &m, &r, &e);
+    /* A unit attention the step does not ask about is retried, as Linux's midlayer does
+     * (real devices raise one after power-on and after every reset). */
+    bool ua_wanted = p->x.has_key && p->x.key == VS_SCSI_SK_UNIT_ATTENTION;
+    for (int tries = 0; rc == 0 && tries < 4; tries++) {
+        if ((rc = scsi_cmd_do(c->d, &m, &r, &e)) < 0 || ua_wanted ||
+            !(r.resp_ok && r.response == VS_SCSI_S_OK &&
+              r.status == VS_SCSI_ST_CHECK_CONDITION && r.sense_parsed &&
+              r.sense_key == VS_SCSI_SK_UNIT_ATTENTION))
+            break;
+    }
     if (rc < 0)
         return vs_run_driver_error(c, rc, &e);
     return judge(c, p, &r);
