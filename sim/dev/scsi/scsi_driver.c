@@ -212,7 +212,8 @@ static int plan_rw(vs_driver *d, scsi_req *r, vs_drv_req *rq, const scsi_cmd *c,
 {
     scsi_drv *s = scsi_drv_of(d);
     vs_scsi_rw rw;
-    if (r->lun_ix < 0 || vs_scsi_cdb_rw(c->cdb, c->cdb_len, &rw) < 0 || !rw.data ||
+    if (r->lun_ix < 0 || (c->flags & SC_UNTRACKED) ||
+        vs_scsi_cdb_rw(c->cdb, c->cdb_len, &rw) < 0 || !rw.data ||
         (rw.opcode != VS_SCSI_READ_6 && rw.opcode != VS_SCSI_READ_10 &&
          rw.opcode != VS_SCSI_READ_12 && rw.opcode != VS_SCSI_READ_16 &&
          rw.opcode != VS_SCSI_WRITE_6 && rw.opcode != VS_SCSI_WRITE_10 &&
@@ -381,7 +382,7 @@ int scsi_cmd_submit(vs_driver *d, const scsi_cmd *c, vs_err *e)
     if ((rc = plan_rw(d, r, rq, c, e)) < 0 || (rc = vs__drv_req_layout(d, rq, e)) < 0 ||
         (rc = cmd_fill(d, rq, c, e)) < 0)
         goto fail;
-    if (lix >= 0 && !r->rw && !read_only_opcode(r->opcode))
+    if (lix >= 0 && !r->rw && !(c->flags & SC_UNTRACKED) && !read_only_opcode(r->opcode))
         scsi_shadow_set(&s->lun[lix], 0, s->lun[lix].blocks, SCSI_TAG_UNKNOWN);
     busy_range(s, r, +1, false, 0);
     if (lix >= 0)

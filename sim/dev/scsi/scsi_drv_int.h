@@ -57,6 +57,7 @@ enum scsi_cmd_flags {
     SC_KEEP_DATA = 1u << 6,   /* the result keeps the first data-in bytes */
     SC_ONE_SEG = 1u << 7,     /* data in one descriptor whatever the segment size */
     SC_PARAM = 1u << 8,       /* data-out: param[] (out_len <= sizeof param) */
+    SC_UNTRACKED = 1u << 9,   /* no shadow bookkeeping: the caller gave the range up */
 };
 
 typedef struct scsi_cmd {
