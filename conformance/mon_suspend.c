@@ -38,10 +38,76 @@ static void su_judge_cfg(vs_monitors *m)
     m->su_cfg_changed = m->su_resumed = false;
 }
 
+/* ------------------------------------------------------------ the driver's side */
+
+static void sud_bad(vs_monitors *m, int k, const char *want, const char *seen)
+{
+    m->sud_broke[k] = true;
+    bad(m, CK_D_SUSPEND, k, NOCTX, want, "%s", seen);
+}
+
+static void sud_on_write(vs_monitors *m, uint8_t base, uint8_t v)
+{
+    uint8_t added = v & ~base;
+    if (added & VS_STATUS_SUSPEND) {
+        if (!(base & VS_STATUS_DRIVER_OK) || !has(neg(m), VS_F_SUSPEND)) {
+            sud_bad(m, 0, "SUSPEND only with DRIVER_OK set and VIRTIO_F_SUSPEND negotiated",
+                    !(base & VS_STATUS_DRIVER_OK) ? "SUSPEND written before DRIVER_OK"
+                                                   : "SUSPEND written, feature not negotiated");
+            return;
+        }
+        ok(m, CK_D_SUSPEND, 0);
+        m->sud = SUD_REQ;
+        memset(m->sud_broke, 0, sizeof m->sud_broke);
+    } else if ((m->sud == SUD_REQ || m->sud == SUD_SHOWN) && (v & VS_STATUS_DRIVER_OK)) {
+        /* the resume (the request itself carried DRIVER_OK as well, but added SUSPEND) */
+        if (m->sud == SUD_REQ)
+            sud_bad(m, 1, "status read back showing the suspension before resuming",
+                    "resumed without a status read showing SUSPEND set and DRIVER_OK clear");
+        else
+            ok(m, CK_D_SUSPEND, 1);
+        for (int k = 2; k < 5; k++)
+            if (!m->sud_broke[k])
+                ok(m, CK_D_SUSPEND, k);
+        m->sud = SUD_RESUMING;
+    }
+}
+
+static void sud_on_read(vs_monitors *m, uint8_t v)
+{
+    if (v & VS_STATUS_DEVICE_NEEDS_RESET)
+        m->sud = SUD_NONE;
+    else if (m->sud == SUD_REQ && (v & VS_STATUS_SUSPEND) && !(v & VS_STATUS_DRIVER_OK))
+        m->sud = SUD_SHOWN;
+    else if (m->sud == SUD_RESUMING && (v & VS_STATUS_DRIVER_OK) && !(v & VS_STATUS_SUSPEND)) {
+        if (!m->sud_broke[5])
+            ok(m, CK_D_SUSPEND, 5);
+        m->sud = SUD_NONE;
+    }
+}
+
+void sud_on_action(vs_monitors *m, const vs_event *ev)
+{
+    if (m->sud == SUD_NONE || !role_on(m, CK_D_SUSPEND) || m->backend_view)
+        return;
+    static const char *const what[] = {"buffers exposed", "a notification", "a config write"};
+    int w = ev->kind == VS_EV_KICK ? 1 : ev->kind == VS_EV_CONFIG_WRITE ? 2 : 0;
+    char seen[96];
+    if (m->sud == SUD_RESUMING) {
+        snprintf(seen, sizeof seen, "%s before status showed the resume", what[w]);
+        sud_bad(m, 5, "nothing until status shows DRIVER_OK without SUSPEND", seen);
+    } else {
+        snprintf(seen, sizeof seen, "%s after SUSPEND was requested", what[w]);
+        sud_bad(m, 2 + w, "no buffers, notifications or config writes while suspending", seen);
+    }
+}
+
 void su_on_write(vs_monitors *m, uint8_t v)
 {
     uint8_t base = m->su_base;
     m->su_base = v;
+    if (role_on(m, CK_D_SUSPEND) && !m->backend_view)
+        sud_on_write(m, base, v);
     if (!has(neg(m), VS_F_SUSPEND) || !role_on(m, CK_SUSPEND))
         return;
     uint8_t added = v & ~base;
@@ -71,6 +137,7 @@ void su_on_write(vs_monitors *m, uint8_t v)
 void su_on_read(vs_monitors *m, uint8_t v)
 {
     m->su_base = v;
+    sud_on_read(m, v);
     if (!has(neg(m), VS_F_SUSPEND) || !role_on(m, CK_SUSPEND))
         return;
     uint64_t now = m->cur ? m->cur->t_ns : m->last_t;
@@ -127,6 +194,7 @@ void su_end(vs_monitors *m)
     if (role_on(m, CK_SUSPEND))
         su_judge_cfg(m);
     m->su = SU_NONE;
+    m->sud = SUD_NONE;
     m->su_early = m->su_cfg_changed = m->su_resumed = false;
     m->su_base = 0;
 }

@@ -191,7 +191,7 @@ void vs_monitors_on_event(void *opaque, const vs_event *ev)
     case VS_EV_FEATURES_READ: on_features_read(m, ev); break;
     case VS_EV_FEATURES_WRITE: on_features_write(m, ev); break;
     case VS_EV_CONFIG_READ: on_config_access(m, ev, false); break;
-    case VS_EV_CONFIG_WRITE: on_config_access(m, ev, true); break;
+    case VS_EV_CONFIG_WRITE: sud_on_action(m, ev); on_config_access(m, ev, true); break;
     case VS_EV_QUEUE_SETUP: on_queue_setup(m, ev); break;
     case VS_EV_QUEUE_DISABLE: {
         qstate *q = getq(m, ev->queue);
@@ -203,9 +203,9 @@ void vs_monitors_on_event(void *opaque, const vs_event *ev)
         }
         break;
     }
-    case VS_EV_AVAIL: on_avail(m, ev); break;
+    case VS_EV_AVAIL: sud_on_action(m, ev); on_avail(m, ev); break;
     case VS_EV_PUBLISH: on_publish(m, ev); break;
-    case VS_EV_KICK: on_kick(m, ev, true); break;
+    case VS_EV_KICK: sud_on_action(m, ev); on_kick(m, ev, true); break;
     case VS_EV_KICK_SUPPRESSED: on_kick(m, ev, false); break;
     case VS_EV_FETCH: on_fetch(m, ev); break;
     case VS_EV_DEVICE_ERROR:

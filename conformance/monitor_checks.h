@@ -61,6 +61,7 @@ enum vs_chk {
     CK_D_PK_SHAPE,        /* packed: list shape and flags as exposed in ring memory */
     CK_D_PK_ROOM,         /* packed: lists only in slots the device has given back */
     CK_D_PK_AVAIL_FIXED,  /* packed: available descriptors unchanged until fetched */
+    CK_D_SUSPEND,         /* the driver's side of the SUSPEND handshake */
     CK_COUNT,
     CK_DEV_FIRST = CK_COUNT  /* a device extension's first local check index */
 };

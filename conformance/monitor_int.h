@@ -66,6 +66,7 @@ typedef struct chain_rec {
     bool published;
     bool completed;       /* completed at least once since last AVAIL */
     bool raw;
+    bool illegal;         /* the driver broke a chain-shape rule building it */
     uint32_t completed_idx;
     uint64_t seq;         /* publish order */
     uint32_t nseg, n_out;
@@ -160,6 +161,8 @@ typedef struct qreset {
 } qreset;
 
 enum su_state { SU_NONE, SU_REQ, SU_DONE, SU_RESUMING };
+/* The driver's view (suspend-driver-rules): requested, shown suspended, resume written. */
+enum sud_state { SUD_NONE, SUD_REQ, SUD_SHOWN, SUD_RESUMING };
 
 /* A config byte as last read, and the config interrupts seen by then. */
 typedef struct cfg_track {
@@ -224,6 +227,8 @@ struct vs_monitors {
     qreset qr[MAX_QUEUES];
     /* suspend-honoured (VIRTIO_F_SUSPEND) */
     enum su_state su;
+    enum sud_state sud;
+    bool sud_broke[6];            /* suspend-driver-rules violated in this suspension */
     uint64_t su_t;
     uint32_t su_reads;
     bool su_early;                /* SUSPEND written before DRIVER_OK, not read back yet */
@@ -294,6 +299,7 @@ static inline ctx idctx(int32_t q, uint32_t id)
 #define su_on_read vs__mon_su_on_read
 #define su_on_gen vs__mon_su_on_gen
 #define su_end vs__mon_su_end
+#define sud_on_action vs__mon_sud_on_action
 #define end_window vs__mon_end_window
 #define on_features_read vs__mon_on_features_read
 #define on_features_write vs__mon_on_features_write
@@ -462,6 +468,9 @@ void su_on_write(vs_monitors *m, uint8_t v);
 void su_on_read(vs_monitors *m, uint8_t v);
 void su_on_gen(vs_monitors *m, uint64_t gen);
 void su_end(vs_monitors *m);
+/* A driver action while a suspension is under way: AVAIL/PUBLISH (buffers exposed), a
+ * sent KICK, a CONFIG_WRITE. */
+void sud_on_action(vs_monitors *m, const vs_event *ev);
 
 /* ------------------------------------------------------------ status (mon_status.c) */
 

@@ -212,6 +212,13 @@ const vs_check_info vs__mon_core_checks[CK_COUNT] = {
         "the ring slots of a published list hold the bytes they held at publish until the "
         "device fetches it (in-process back-ends only: needs FETCH events)",
         IDS("packed.driver.desc-table.2", "packed.driver.updating-flags.1")},
+    [CK_D_SUSPEND] = {"suspend-driver-rules", DRV, "generic",
+        "VIRTIO_F_SUSPEND, the driver's side: SUSPEND requested only with DRIVER_OK set and the "
+        "feature negotiated; status read back showing the suspension before resuming; from "
+        "the request to the resume no buffer exposed, no notification, no config write; after "
+        "the resume nothing until status shows DRIVER_OK without SUSPEND",
+        IDS("generic.driver.suspend.1", "generic.driver.suspend.2", "generic.driver.suspend.3",
+            "generic.driver.suspend.4", "generic.driver.suspend.5", "generic.driver.suspend.6")},
 };
 
 size_t vs_check_count(void)

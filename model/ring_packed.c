@@ -368,20 +368,28 @@ int vs_packed_drv_add(vs_vq_drv *qq, const vs_seg *segs, unsigned n_out, unsigne
                               q->qi, n, q->ind_max, q->size);
         if (q->num_free < 1)
             return vs_err_set(e, VS_ENOSPC, "queue %u: add: ring full", q->qi);
+        /* a driver mutant: the first segment direct, NEXT-linked to the indirect one */
+        unsigned nd = (flags & VS_ADD_MUT_INDIRECT_NEXT) && n >= 2 ? 1 : 0;
+        if (q->num_free < 1 + nd)
+            return vs_err_set(e, VS_ENOSPC, "queue %u: add: ring full", q->qi);
         uint16_t id = take_id(q);
         struct pdesc *t = q->ind_host + (size_t)id * q->ind_max;
-        for (unsigned i = 0; i < n; i++) {
-            t[i].addr = htole64(segs[i].gpa);
-            t[i].len = htole32(segs[i].len);
-            t[i].id = 0;
-            t[i].flags = htole16(i >= n_out ? F_WRITE : 0);
+        for (unsigned i = nd; i < n; i++) {
+            t[i - nd].addr = htole64(segs[i].gpa);
+            t[i - nd].len = htole32(segs[i].len);
+            t[i - nd].id = 0;
+            t[i - nd].flags = htole16(i >= n_out ? F_WRITE : 0);
         }
-        drv_put(q, q->ind_gpa + (uint64_t)id * q->ind_max * 16, n * 16u, id, F_INDIRECT,
-                true);
-        q->id_ndesc[id] = 1;
+        if (flags & VS_ADD_MUT_NESTED_INDIRECT)
+            t[0].flags |= htole16(F_INDIRECT);
+        if (nd)
+            drv_put(q, segs[0].gpa, segs[0].len, id, (n_out ? 0 : F_WRITE) | F_NEXT, true);
+        drv_put(q, q->ind_gpa + (uint64_t)id * q->ind_max * 16, (n - nd) * 16u, id,
+                F_INDIRECT, !nd);
+        q->id_ndesc[id] = (uint16_t)(1 + nd);
         q->id_cookie[id] = cookie;
-        q->num_free -= 1;
-        q->unpub += 1;
+        q->num_free -= 1 + nd;
+        q->unpub += 1 + nd;
         q->outstanding++;
         return id;
     }
@@ -392,9 +400,12 @@ int vs_packed_drv_add(vs_vq_drv *qq, const vs_seg *segs, unsigned n_out, unsigne
         return vs_err_set(e, VS_ENOSPC, "queue %u: add: ring full (%u free, %u needed)",
                           q->qi, q->num_free, n);
     uint16_t id = take_id(q);
-    for (unsigned i = 0; i < n; i++) {
-        uint16_t f = (uint16_t)((i >= n_out ? F_WRITE : 0) | (i + 1 < n ? F_NEXT : 0));
-        drv_put(q, segs[i].gpa, segs[i].len, id, f, i == 0);
+    /* a driver mutant's list starts with its writable segments */
+    unsigned rot = (flags & VS_ADD_MUT_WRITABLE_FIRST) ? n_out : 0;
+    for (unsigned p = 0; p < n; p++) {
+        unsigned i = (p + rot) % n;
+        uint16_t f = (uint16_t)((i >= n_out ? F_WRITE : 0) | (p + 1 < n ? F_NEXT : 0));
+        drv_put(q, segs[i].gpa, segs[i].len, id, f, p == 0);
     }
     q->id_ndesc[id] = (uint16_t)n;
     q->id_cookie[id] = cookie;

@@ -110,6 +110,7 @@ static const char JS[] =
 static const struct {
     enum vs_event_kind kind;
     const char *label, *color;
+    bool optional;          /* left out of the legend when the run has none */
 } TL_KINDS[] = {
     {VS_EV_KICK, "kick", "#1f77b4"},
     {VS_EV_DOORBELL, "doorbell", "#17becf"},
@@ -118,6 +119,7 @@ static const struct {
     {VS_EV_IRQ, "interrupt", "#ff7f0e"},
     {VS_EV_DEVICE_ERROR, "device error", "#d62728"},
     {VS_EV_CONFIG_CHANGE, "config change", "#8c564b"},
+    {VS_EV_IOT_SERVE, "iothread serve", "#e377c2", true}, /* the iothread notify path */
 };
 #define TL_NKINDS (sizeof TL_KINDS / sizeof TL_KINDS[0])
 #define TL_W 1200
@@ -134,6 +136,8 @@ static void timeline_svg(FILE *f, const vs_timeline *tl, size_t idx)
     char b1[32], b2[32];
     fputs("<div class=\"legend\">", f);
     for (size_t k = 0; k < TL_NKINDS; k++) {
+        if (TL_KINDS[k].optional && !vs_timeline_offered_kind(tl, TL_KINDS[k].kind))
+            continue;
         fprintf(f, "<span><i style=\"background:%s\"></i>%s: %" PRIu64 "</span>",
                 TL_KINDS[k].color, TL_KINDS[k].label,
                 vs_timeline_offered_kind(tl, TL_KINDS[k].kind));

@@ -26,6 +26,7 @@ bool vs_timeline_kind_recorded(enum vs_event_kind k)
     case VS_EV_IRQ:
     case VS_EV_DEVICE_ERROR:
     case VS_EV_CONFIG_CHANGE:
+    case VS_EV_IOT_SERVE:
         return true;
     default:
         return false;

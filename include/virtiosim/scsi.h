@@ -128,6 +128,19 @@ int vs_scsi_cmd_resp_get(const uint8_t *p, size_t len, uint32_t sense_size,
 int64_t vs_scsi_cmd_resp_put(uint8_t *p, size_t cap, uint32_t sense_size,
                              const vs_scsi_cmd_resp *r);
 
+/* Where the parts of a command chain lie, from its readable / writable byte counts (what
+ * the device and the monitors both need to judge residual and used length). */
+typedef struct vs_scsi_cmd_layout {
+    uint64_t hdr_len, resp_len;  /* request header, response incl. sense_size */
+    uint64_t dout, din;          /* data-out / data-in bytes (after the PI bytes) */
+    uint32_t pi_out, pi_in;      /* PI bytes (T10_PI only) */
+} vs_scsi_cmd_layout;
+/* < 0 (VS_EINVAL) when the header or the response does not fit (the device error path),
+ * or the PI byte counts exceed the data parts (the device answers FAILURE). */
+int vs_scsi_cmd_layout_of(uint64_t out_bytes, uint64_t in_bytes, uint32_t cdb_size,
+                          uint32_t sense_size, bool pi, uint32_t pi_bytesout,
+                          uint32_t pi_bytesin, vs_scsi_cmd_layout *l);
+
 /* controlq: every request starts with le32 type. */
 enum vs_scsi_ctrl_type { VS_SCSI_T_TMF = 0, VS_SCSI_T_AN_QUERY = 1, VS_SCSI_T_AN_SUBSCRIBE = 2 };
 enum vs_scsi_tmf_subtype {

@@ -285,6 +285,64 @@ static uint8_t fx_status(fx *f)
 
 /* ------------------------------------------------------------------ tests */
 
+/* The iothread notify path: the doorbell writes the eventfd, the iothread wakes later and
+ * serves both queues in one pass; no device wake-up of its own. */
+START_TEST(iothread_notify_path)
+{
+    fx f;
+    vs_ref_opts o;
+    vs_ref_opts_default(&o); /* doorbell latency 1000 ns */
+    o.notify = VS_NOTIFY_IOTHREAD;
+    o.iothread.wake = (vs_service_time){.dist = VS_SERVICE_FIXED, .fixed_ns = 5000};
+    fx_init(&f, 1, &o);
+    fx_bring_up(&f, FEAT_BASIC, true);
+    fx_add(&f, 0, 0, 0x22, 64);
+    fx_notify(&f, 0);                                /* signal at 1000, wake at 6000 */
+    vs_engine_run_until(f.eng, 3000);
+    fx_add(&f, 1, 1, 0x22, 64);
+    fx_add(&f, 1, 2, 0x22, 64);
+    fx_notify(&f, 1);                                /* signal at 4000: same wake-up */
+    ck_assert(vs_ref_notify_pending(f.t, 0));
+    vs_engine_run_until(f.eng, 5999);
+    ck_assert_uint_eq(f.counts[VS_EV_FETCH], 0);
+    vs_engine_run_until(f.eng, 6000);
+    ck_assert_uint_eq(f.counts[VS_EV_FETCH], 3);
+    ck_assert(!vs_ref_notify_pending(f.t, 0) && !vs_ref_notify_pending(f.t, 1));
+    ck_assert_uint_eq(f.counts[VS_EV_DOORBELL], 0);
+    ck_assert_uint_eq(f.counts[VS_EV_IOT_SIGNAL], 2);
+    ck_assert_uint_eq(f.counts[VS_EV_IOT_WAKE], 1);
+    ck_assert_uint_eq(f.counts[VS_EV_IOT_SERVE], 2);
+    ck_assert_uint_eq(f.counts[VS_EV_IOT_PASS], 1);
+    vs_iothread_stats st;
+    ck_assert_int_eq(vs_ref_iothread_stats(f.t, &st, NULL), 0);
+    ck_assert_uint_eq(st.chains, 3);
+    ck_assert_uint_eq(st.wait_ns, 5000 + 2000);
+    while (!vs_engine_idle(f.eng))
+        vs_engine_step(f.eng);
+    int cookies[8];
+    ck_assert_int_eq(fx_collect(&f, 0, cookies, 8), 1);
+    ck_assert_int_eq(fx_collect(&f, 1, cookies, 8), 2);
+    vs_ref_iothread_stats_clear(f.t);
+    ck_assert_int_eq(vs_ref_iothread_stats(f.t, &st, NULL), 0);
+    ck_assert_uint_eq(st.chains + st.wakes, 0);
+    /* a reset while the iothread is about to wake: nothing is served afterwards */
+    fx_add(&f, 0, 3, 0x22, 64);
+    fx_notify(&f, 0);
+    vs_engine_run_until(f.eng, vs_engine_now(f.eng) + 2000);
+    OK(f.t->ops->reset(f.t, &e_));
+    while (!vs_engine_idle(f.eng))
+        vs_engine_step(f.eng);
+    ck_assert_int_eq(vs_ref_iothread_stats(f.t, &st, NULL), 0);
+    ck_assert_uint_eq(st.wakes, 0);
+    fx_free(&f);
+    /* the direct path has no iothread */
+    fx_init(&f, 1, NULL);
+    vs_err e = {0};
+    ck_assert_int_eq(vs_ref_iothread_stats(f.t, &st, &e), -VS_ENOTSUP);
+    fx_free(&f);
+}
+END_TEST
+
 START_TEST(doorbell_coalescing)
 {
     fx f;
@@ -980,6 +1038,7 @@ static Suite *suite(void)
     tcase_add_test(tc, determinism_digest);
     tcase_add_test(tc, suspend_handshake);
     tcase_add_test(tc, in_order_completions);
+    tcase_add_test(tc, iothread_notify_path);
     tcase_add_loop_test(tc, blk_read_write_through_ref, 0, 2);
     suite_add_tcase(s, tc);
     return s;

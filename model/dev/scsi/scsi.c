@@ -196,12 +196,16 @@ static int parse_req(scsi_dev *s, const vs_chain *c, scsi_req *r, vs_err *e)
     if (rc < 0)
         return vs_err_prefix(e, "scsi: reading command header");
     vs_scsi_cmd_req_get(hdr, r->hdr_len, cdb_size, pi, &r->h);
-    r->pi_out = r->h.pi_bytesout;
-    r->pi_in = r->h.pi_bytesin;
-    uint64_t out_rest = r->out_bytes - r->hdr_len, in_rest = r->in_bytes - r->resp_len;
-    r->pi_bad = r->pi_out > out_rest || r->pi_in > in_rest;
-    r->dout = r->pi_bad ? out_rest : out_rest - r->pi_out;
-    r->din = r->pi_bad ? in_rest : in_rest - r->pi_in;
+    vs_scsi_cmd_layout l;
+    r->pi_bad = vs_scsi_cmd_layout_of(r->out_bytes, r->in_bytes, cdb_size, s->sense_size, pi,
+                                      r->h.pi_bytesout, r->h.pi_bytesin, &l) < 0;
+    if (r->pi_bad) /* header and response fit (checked above): the PI counts do not */
+        vs_scsi_cmd_layout_of(r->out_bytes, r->in_bytes, cdb_size, s->sense_size, false, 0, 0,
+                              &l);
+    r->dout = l.dout;
+    r->din = l.din;
+    r->pi_out = l.pi_out;
+    r->pi_in = l.pi_in;
     return 0;
 }
 
@@ -219,7 +223,7 @@ static int put_resp(scsi_dev *s, const scsi_req *r, vs_scsi_cmd_resp *resp, uint
     rc = vs__scsi_chain_xfer(s, r->c, true, 0, s->buf, r->resp_len, true, e);
     if (rc < 0)
         return vs_err_prefix(e, "scsi: writing the response");
-    if (r->pi_in && !r->pi_bad)
+    if (r->pi_in)
         return chain_zero(s, r->c, r->resp_len, r->pi_in, e);
     return 0;
 }
@@ -236,7 +240,7 @@ static int req_fail(scsi_dev *s, const scsi_req *r, uint8_t response, uint32_t *
     int rc = put_resp(s, r, &resp, 0, e);
     if (rc < 0)
         return rc;
-    *written = (uint32_t)r->resp_len + (r->pi_bad ? 0 : r->pi_in);
+    *written = (uint32_t)(r->resp_len + r->pi_in);
     return 0;
 }
 

@@ -191,6 +191,28 @@ int64_t vs_scsi_cmd_resp_put(uint8_t *p, size_t cap, uint32_t sense_size,
     return (int64_t)n;
 }
 
+int vs_scsi_cmd_layout_of(uint64_t out_bytes, uint64_t in_bytes, uint32_t cdb_size,
+                          uint32_t sense_size, bool pi, uint32_t pi_bytesout,
+                          uint32_t pi_bytesin, vs_scsi_cmd_layout *l)
+{
+    memset(l, 0, sizeof *l);
+    l->hdr_len = vs_scsi_cmd_req_len(cdb_size, pi);
+    l->resp_len = vs_scsi_cmd_resp_len(sense_size);
+    if (out_bytes < l->hdr_len || in_bytes < l->resp_len)
+        return -VS_EINVAL;
+    l->dout = out_bytes - l->hdr_len;
+    l->din = in_bytes - l->resp_len;
+    if (!pi)
+        return 0;
+    if (pi_bytesout > l->dout || pi_bytesin > l->din)
+        return -VS_EINVAL;
+    l->pi_out = pi_bytesout;
+    l->pi_in = pi_bytesin;
+    l->dout -= pi_bytesout;
+    l->din -= pi_bytesin;
+    return 0;
+}
+
 /* ------------------------------------------------------------------ controlq, eventq */
 
 void vs_scsi_tmf_req_get(const uint8_t p[VS_SCSI_TMF_REQ_BYTES], vs_scsi_tmf_req *r)

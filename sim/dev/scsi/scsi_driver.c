@@ -25,6 +25,7 @@ static int scsi_state_create(vs_driver *d, void **state, vs_err *e)
     s->want_sense = VS_SCSI_SENSE_SIZE_DEFAULT;
     s->want_cdb = VS_SCSI_CDB_SIZE_DEFAULT;
     s->seed = d->o.seed;
+    s->mutations = d->o.dev_mutations;   /* enum scsi_drv_mutation (driver mutants) */
     *state = s;
     return 0;
 }

@@ -27,8 +27,9 @@
     (VS_BIT(VS_F_VERSION_1) | VS_BIT(VS_F_INDIRECT_DESC) | VS_BIT(VS_F_EVENT_IDX) |   \
      VS_BIT(VS_SCSI_F_INOUT) | VS_BIT(VS_SCSI_F_HOTPLUG) | VS_BIT(VS_SCSI_F_CHANGE))
 
-/* Deliberate bugs of the driver model (driver-role mutants), enum scsi_drv_mutation; the
- * mutants carry them in vs_mutant.dev_mutations above SCSI_DRV_MUT_SHIFT. */
+/* Deliberate bugs of the driver model (driver-role mutants), enum scsi_drv_mutation: the
+ * mutants carry them in vs_mutant.drv_dev_mutations, the driver gets them as
+ * vs_driver_opts.dev_mutations. */
 enum scsi_drv_mutation {
     SCSI_DMUT_TASK_ATTR = 1u << 0,     /* task_attr ORDERED, prio and crn non-zero */
     SCSI_DMUT_EVENT_READABLE = 1u << 1, /* eventq buffers device-readable */
@@ -41,7 +42,6 @@ enum scsi_drv_mutation {
     SCSI_DMUT_NO_RESCAN = 1u << 8,     /* no scan after a rescan / lost event */
     SCSI_DMUT_IGNORE_QUEUE_SIZE = 1u << 10, /* per LUN: cmd_per_lun even above the queue size */
 };
-#define SCSI_DRV_MUT_SHIFT 20u
 
 enum scsi_kind { SK_CMD = 1, SK_TMF, SK_AN, SK_EVENT };
 

@@ -1,15 +1,14 @@
-/* virtio-scsi's mutants: deliberately broken reference scsi devices (vs_mutant.dev_mutations
- * low bits: enum vs_scsi_mutation) and deliberately broken scsi drivers (bits from
- * SCSI_DRV_MUT_SHIFT up: enum scsi_drv_mutation, applied by the driver personality after
- * init), each meant to make exactly the named statements and checks fail on the named
- * scenarios. */
+/* virtio-scsi's mutants: deliberately broken reference scsi devices (vs_mutant.dev_mutations:
+ * enum vs_scsi_mutation) and deliberately broken scsi drivers (vs_mutant.drv_dev_mutations:
+ * enum scsi_drv_mutation, which the runner hands the driver as vs_driver_opts.dev_mutations;
+ * their runs judge both roles), each meant to make exactly the named statements and checks
+ * fail on the named scenarios. */
 #include <stddef.h>
 
 #include "sim/dev/scsi/scsi_sim_int.h"
 
 #define LIST(...) ((const char *const[]){__VA_ARGS__, NULL})
 #define SCN(f) "scenarios/scsi/" f ".yaml"
-#define DRV(bit) ((uint32_t)(bit) << SCSI_DRV_MUT_SHIFT)
 
 static const vs_mutant mutants[] = {
     /* the device */
@@ -43,38 +42,38 @@ static const vs_mutant mutants[] = {
     {"scsi-lun-reset-keeps", "LOGICAL UNIT RESET leaves the unit's commands pending", 0,
      VS_SCSI_MUT_LUN_RESET_KEEPS, 0, LIST(NULL), LIST("scsi-tmf-order"),
      LIST(SCN("lun-reset"))},
-    /* the driver */
-    {"scsi-drv-task-attr", "driver: commands with task_attr ORDERED, prio 1, crn 1", 0,
-     DRV(SCSI_DMUT_TASK_ATTR), 0, LIST("scsi.driver.request-queues.1"),
-     LIST("scsi-task-attr-zero"), LIST(SCN("rw-basic"))},
-    {"scsi-drv-no-eventq", "driver: never posts an eventq buffer", 0,
-     DRV(SCSI_DMUT_NO_EVENTQ), 0, LIST("scsi.device.scsi-init.2"),
-     LIST("scsi-eventq-posted"), LIST(SCN("rw-basic"))},
-    {"scsi-drv-event-readable", "driver: eventq buffers are device-readable", 0,
-     DRV(SCSI_DMUT_EVENT_READABLE), 0, LIST("scsi.driver.eventq.2"),
-     LIST("scsi-event-buffer-writable"), LIST(SCN("rw-basic"))},
-    {"scsi-drv-event-short", "driver: 8-byte eventq buffers", 0, DRV(SCSI_DMUT_EVENT_SHORT),
-     0, LIST("scsi.driver.eventq.3", "scsi.driver.eventq.4"),
-     LIST("scsi-event-buffer-info-size", "scsi-event-buffer-16"), LIST(SCN("rw-basic"))},
-    {"scsi-drv-event-below-info", "driver: eventq buffers one byte below event_info_size",
-     0, DRV(SCSI_DMUT_EVENT_BELOW_INFO), 0, LIST("scsi.driver.eventq.3"),
-     LIST("scsi-event-buffer-info-size"), LIST(SCN("event-info-size"))},
-    {"scsi-drv-no-refill", "driver: used eventq buffers are not replaced", 0,
-     DRV(SCSI_DMUT_NO_REFILL), 0, LIST("scsi.driver.eventq.1"), LIST("scsi-eventq-refill"),
-     LIST(SCN("hotplug"))},
-    {"scsi-drv-cmd-per-lun", "driver: ignores cmd_per_lun", 0,
-     DRV(SCSI_DMUT_IGNORE_CMD_PER_LUN), 0, LIST("scsi.driver.config-layout.2"),
-     LIST("scsi-cmd-per-lun"), LIST(SCN("cmd-per-lun"))},
-    {"scsi-drv-queue-size", "driver: keeps cmd_per_lun commands per LUN even above the "
-     "queue size", 0, DRV(SCSI_DMUT_IGNORE_QUEUE_SIZE), 0, LIST("scsi.driver.config-layout.3"),
-     LIST("scsi-lun-queue-size"), LIST(SCN("lun-queue-size"))},
-    {"scsi-drv-writes-config", "driver: writes max_sectors at bring-up", 0,
-     DRV(SCSI_DMUT_WRITES_CONFIG), 0, LIST("scsi.driver.config-layout.1"),
-     LIST("scsi-driver-config-writes"), LIST(SCN("rw-basic"))},
-    {"scsi-drv-no-rescan", "driver: no scan after a rescan event or lost events", 0,
-     DRV(SCSI_DMUT_NO_RESCAN), 0, LIST("scsi.driver.eventq.5", "scsi.driver.eventq.7"),
-     LIST("scsi-lost-events-rescan", "scsi-hotplug-rescan"),
-     LIST(SCN("events-missed"), SCN("hotplug"))},
+    /* the driver (drv_dev_mutations: enum scsi_drv_mutation) */
+#define DM(name, what, bit, stmts, checks, scns) \
+    {name, what, 0, 0, 0, stmts, checks, scns, .drv_dev_mutations = bit}
+    DM("scsi-drv-task-attr", "driver: commands with task_attr ORDERED, prio 1, crn 1",
+       SCSI_DMUT_TASK_ATTR, LIST("scsi.driver.request-queues.1"), LIST("scsi-task-attr-zero"),
+       LIST(SCN("rw-basic"))),
+    DM("scsi-drv-no-eventq", "driver: never posts an eventq buffer", SCSI_DMUT_NO_EVENTQ,
+       LIST("scsi.device.scsi-init.2"), LIST("scsi-eventq-posted"), LIST(SCN("rw-basic"))),
+    DM("scsi-drv-event-readable", "driver: eventq buffers are device-readable",
+       SCSI_DMUT_EVENT_READABLE, LIST("scsi.driver.eventq.2"),
+       LIST("scsi-event-buffer-writable"), LIST(SCN("rw-basic"))),
+    DM("scsi-drv-event-short", "driver: 8-byte eventq buffers", SCSI_DMUT_EVENT_SHORT,
+       LIST("scsi.driver.eventq.3", "scsi.driver.eventq.4"),
+       LIST("scsi-event-buffer-info-size", "scsi-event-buffer-16"), LIST(SCN("rw-basic"))),
+    DM("scsi-drv-event-below-info", "driver: eventq buffers one byte below event_info_size",
+       SCSI_DMUT_EVENT_BELOW_INFO, LIST("scsi.driver.eventq.3"),
+       LIST("scsi-event-buffer-info-size"), LIST(SCN("event-info-size"))),
+    DM("scsi-drv-no-refill", "driver: used eventq buffers are not replaced", SCSI_DMUT_NO_REFILL,
+       LIST("scsi.driver.eventq.1"), LIST("scsi-eventq-refill"), LIST(SCN("hotplug"))),
+    DM("scsi-drv-cmd-per-lun", "driver: ignores cmd_per_lun", SCSI_DMUT_IGNORE_CMD_PER_LUN,
+       LIST("scsi.driver.config-layout.2"), LIST("scsi-cmd-per-lun"), LIST(SCN("cmd-per-lun"))),
+    DM("scsi-drv-queue-size", "driver: keeps cmd_per_lun commands per LUN even above the "
+       "queue size", SCSI_DMUT_IGNORE_QUEUE_SIZE, LIST("scsi.driver.config-layout.3"),
+       LIST("scsi-lun-queue-size"), LIST(SCN("lun-queue-size"))),
+    DM("scsi-drv-writes-config", "driver: writes max_sectors at bring-up",
+       SCSI_DMUT_WRITES_CONFIG, LIST("scsi.driver.config-layout.1"),
+       LIST("scsi-driver-config-writes"), LIST(SCN("rw-basic"))),
+    DM("scsi-drv-no-rescan", "driver: no scan after a rescan event or lost events",
+       SCSI_DMUT_NO_RESCAN, LIST("scsi.driver.eventq.5", "scsi.driver.eventq.7"),
+       LIST("scsi-lost-events-rescan", "scsi-hotplug-rescan"),
+       LIST(SCN("events-missed"), SCN("hotplug"))),
+#undef DM
 };
 
 const struct vs_mutant_set vs_scsi_mutants = {mutants, sizeof mutants / sizeof mutants[0]};

@@ -52,9 +52,8 @@ static int ref_create(vs_run_ctx *c, vs_device **out, vs_err *e)
     so.nluns = o->nluns;
     for (unsigned i = 0; i < o->nluns; i++)
         lun_opts(&o->lun[i], &so.luns[i]);
-    /* the low bits are the device's; the driver's start at SCSI_DRV_MUT_SHIFT */
     if (c->o->mutant)
-        so.mutations = c->o->mutant->dev_mutations & ((1u << SCSI_DRV_MUT_SHIFT) - 1);
+        so.mutations = c->o->mutant->dev_mutations;
     int rc = vs_scsi_create(out, c->gm, &so, e);
     return rc < 0 ? vs_err_prefix(e, "reference virtio-scsi") : rc;
 }

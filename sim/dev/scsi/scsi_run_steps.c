@@ -560,7 +560,6 @@ void scsi_after_init(vs_run_ctx *c)
     s->ev_len = o->event_len;
     s->want_sense = o->sense_size;
     s->want_cdb = o->cdb_size;
-    s->mutations = c->o->mutant ? c->o->mutant->dev_mutations >> SCSI_DRV_MUT_SHIFT : 0;
     s->nheld = 0;
     vs_err e = {0};
     if (scsi_bring_up(c->d, &e) < 0)

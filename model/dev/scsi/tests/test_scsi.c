@@ -1150,6 +1150,15 @@ START_TEST(t10_pi_skipped)
     vs_scsi_storage_read(d, 0, 0, 3, back, 1, &e);
     ck_assert_uint_eq(back[0], 0x42);
     ck_assert_uint_eq(back[511], 0x42);
+    /* PI byte count larger than the data part: FAILURE, nothing written */
+    r.pi_bytesout = 10000;
+    vs_scsi_cmd_req_put(buf, sizeof buf, 32, true, &r);
+    tc_io(&t, false, 0, buf, (uint64_t)hl, true);
+    ck_assert_int_eq(d->ops->handle(d, RQ, &t.c, &w, &e), 0);
+    ck_assert_uint_eq(w, 108);
+    uint8_t rb[12];
+    tc_io(&t, true, 0, rb, 12, false);
+    ck_assert_uint_eq(rb[11], VS_SCSI_S_FAILURE);
     d->ops->destroy(d);
 }
 END_TEST

@@ -133,6 +133,28 @@ START_TEST(cmd_resp_sense_truncation)
 }
 END_TEST
 
+START_TEST(cmd_layout)
+{
+    vs_scsi_cmd_layout l;
+    ck_assert_int_eq(vs_scsi_cmd_layout_of(51 + 4096, 108, 32, 96, false, 0, 0, &l), 0);
+    ck_assert_uint_eq(l.hdr_len, 51);
+    ck_assert_uint_eq(l.resp_len, 108);
+    ck_assert_uint_eq(l.dout, 4096);
+    ck_assert_uint_eq(l.din, 0);
+    ck_assert_int_eq(vs_scsi_cmd_layout_of(50, 108, 32, 96, false, 0, 0, &l), -VS_EINVAL);
+    ck_assert_int_eq(vs_scsi_cmd_layout_of(51, 107, 32, 96, false, 0, 0, &l), -VS_EINVAL);
+    /* PI: counts come out of the data parts; too large is rejected */
+    ck_assert_int_eq(vs_scsi_cmd_layout_of(59 + 8 + 512, 108 + 16 + 512, 32, 96, true, 8, 16,
+                                           &l), 0);
+    ck_assert_uint_eq(l.dout, 512);
+    ck_assert_uint_eq(l.din, 512);
+    ck_assert_uint_eq(l.pi_in, 16);
+    ck_assert_int_eq(vs_scsi_cmd_layout_of(59, 108, 32, 96, true, 1, 0, &l), -VS_EINVAL);
+    /* PI counts ignored without T10_PI */
+    ck_assert_int_eq(vs_scsi_cmd_layout_of(51, 108, 32, 96, false, 9, 9, &l), 0);
+}
+END_TEST
+
 START_TEST(ctrl_and_event_round_trip)
 {
     uint8_t p[VS_SCSI_TMF_REQ_BYTES];
@@ -378,6 +400,7 @@ Suite *codec_suite(void)
     tcase_add_test(tc, config_layout_and_fields);
     tcase_add_test(tc, cmd_req_round_trip_any_cdb_size);
     tcase_add_test(tc, cmd_resp_sense_truncation);
+    tcase_add_test(tc, cmd_layout);
     tcase_add_test(tc, ctrl_and_event_round_trip);
     tcase_add_test(tc, lun_format);
     tcase_add_test(tc, status_codes);
