@@ -242,6 +242,10 @@ void vs_monitors_on_event(void *opaque, const vs_event *ev)
     case VS_EV_CONFIG_CHANGE: m->cfg_irq_count++; break;
     case VS_EV_CONFIG_GEN: su_on_gen(m, ev->val); break;
     case VS_EV_STEP: vs_monitors_set_step(m, (uint32_t)ev->val, ev->text); break;
+    case VS_EV_NOTE:
+        if (m->dev && m->dev->note)
+            m->dev->note(m, ev);
+        break;
     default: break;
     }
     m->cur = NULL;

@@ -62,6 +62,10 @@ typedef struct vs_mon_dev {
     void (*chain_used)(vs_monitors *m, qstate *q, chain_rec *c, const vs_event *ev, ctx cx);
     /* A chain id made available again: the previous use's completion will never be seen. */
     void (*chain_retire)(vs_monitors *m, chain_rec *c);
+    /* A note on the event bus (VS_EV_NOTE): what a scenario did on the host side of the
+     * device (scsi: a LUN hot-plugged, a capacity changed), for statements that depend on
+     * it. The device extension parses the notes it emits; others it ignores. */
+    void (*note)(vs_monitors *m, const vs_event *ev);
 } vs_mon_dev;
 
 /* The generated registry: every device folder's table, NULL-terminated, by name. */

@@ -209,7 +209,8 @@ static int attach_observers(vs_run_ctx *c, uint64_t pool, vs_err *e)
         rc = vs_trace_attach(c->trace, &c->bus, e);
     if (rc == 0 && !o->bare)
         rc = vs_monitors_create(&c->mon, c->gm, s->device_id,
-                                o->judge_driver || vs_mutant_is_driver(o->mutant)
+                                o->judge_driver || c->sd->judge_driver ||
+                                        vs_mutant_is_driver(o->mutant)
                                     ? VS_ROLE_BOTH : VS_ROLE_DEVICE, e);
     if (rc == 0 && c->mon) {
         vs_monitors_set_scenario(c->mon, s->name);

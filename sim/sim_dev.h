@@ -32,6 +32,9 @@ typedef struct vs_sim_dev {
     /* The device of scenarios that name none (`device: kind` absent): at most one table
      * sets it (blk, whose scenarios predate the choice). */
     bool default_kind;
+    /* The runs judge the simulator's own driver too (driver-role checks): the device's
+     * scenarios and driver mutants prove its driver statements. */
+    bool judge_driver;
     const struct vs_drv_personality *driver;
     const struct vs_step_set *steps;
     const struct vs_backend_present *backends;

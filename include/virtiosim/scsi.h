@@ -449,6 +449,7 @@ typedef struct vs_scsi_opts {
     unsigned nluns;
     vs_scsi_lun_opts luns[VS_SCSI_MAX_LUNS];
     uint32_t mutations;       /* enum vs_scsi_mutation */
+    uint32_t event_info_size; /* what config event_info_size says; 0 (or < 16) = 16 */
 } vs_scsi_opts;
 
 /* Defaults: one request queue of 128, INOUT + HOTPLUG + CHANGE offered, no T10_PI,

@@ -144,7 +144,7 @@ START_TEST(unknown_device_names_its_place)
     vs_err e = {0};
     ck_assert_int_lt(vs_scenario_load(path, &s, &e), 0);
     char want[256];
-    snprintf(want, sizeof want, "%s:5:9: expected one of blk, found net", path);
+    snprintf(want, sizeof want, "%s:5:9: expected one of blk, scsi, found net", path);
     ck_assert_str_eq(e.msg, want);
     unlink(path);
     free(path);

@@ -357,7 +357,8 @@ static void build_config(const scsi_dev *s, uint8_t cfg[VS_SCSI_CFG_SIZE])
         .seg_max = s->o.seg_max,
         .max_sectors = s->o.max_sectors,
         .cmd_per_lun = s->o.cmd_per_lun,
-        .event_info_size = VS_SCSI_EVENT_BYTES,
+        .event_info_size = s->o.event_info_size > VS_SCSI_EVENT_BYTES ? s->o.event_info_size
+                                                                       : VS_SCSI_EVENT_BYTES,
         .sense_size = s->sense_size,
         .cdb_size = s->cdb_size,
         .max_channel = 0,

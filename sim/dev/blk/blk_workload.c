@@ -5,135 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Request latencies, streamed into fixed memory (~2.1 MiB) whatever number_ios is. The
- * first HEXACT distinct values are counted exactly, so runs of up to 64 Ki requests (all
- * shipped scenarios: their traces print the median) get the exact median as before; past
- * that, every value goes to
- * a log-linear histogram (the HdrHistogram idea): values below 2^HB exact, above, a
- * bucket keeps the top HB bits, so its midpoint is within 1/2^HB (0.4 %) of any value in
- * it. Min, max and mean are always exact. */
-enum { HB = 8, HSUB = 1 << (HB - 1), HBUCKETS = (1 << HB) + (64 - HB) * HSUB,
-       HSLOT_BITS = 17, HSLOTS = 1 << HSLOT_BITS, HEXACT = HSLOTS / 2 };
-
-typedef struct wl_hist {
-    uint64_t n, min, max;
-    unsigned __int128 sum;        /* 2^40 requests of up to 2^64 ns do not wrap it */
-    unsigned distinct;            /* exact mode while <= nslots / 2 */
-    bool bucketed;
-    unsigned bits, nslots;        /* the exact table: 2^bits slots, sized from the run */
-    uint64_t count[HBUCKETS];
-    struct { uint64_t v, n; } slot[];   /* open addressing, n == 0: free */
-} wl_hist;
-
-/* A table with room for a run's requests (up to HEXACT distinct values): a run of N
- * requests has at most N distinct latencies, so it stays exact exactly when the full table
- * would, and short runs do not touch 2 MiB of fresh pages. */
-static wl_hist *hist_new(uint64_t requests)
-{
-    unsigned bits = 6;
-    while (bits < HSLOT_BITS && (UINT64_C(1) << (bits - 1)) < requests)
-        bits++;
-    wl_hist *h = calloc(1, sizeof *h + ((size_t)1 << bits) * sizeof h->slot[0]);
-    if (h) {
-        h->bits = bits;
-        h->nslots = 1u << bits;
-    }
-    return h;
-}
-
-static unsigned hist_index(uint64_t v)
-{
-    if (v < (UINT64_C(1) << HB))
-        return (unsigned)v;
-    unsigned shift = (unsigned)(63 - __builtin_clzll(v)) - HB + 1;   /* 1 .. 64-HB */
-    return (1u << HB) + (shift - 1) * HSUB + (unsigned)((v >> shift) - HSUB);
-}
-
-/* The midpoint of bucket i (its only value below 2^HB). */
-static uint64_t hist_value(unsigned i)
-{
-    if (i < (1u << HB))
-        return i;
-    unsigned shift = (i - (1u << HB)) / HSUB + 1;
-    uint64_t top = HSUB + (i - (1u << HB)) % HSUB;
-    return (top << shift) + (UINT64_C(1) << (shift - 1));
-}
-
-/* Exact mode: 0, or 1 when v is a new value and the table is full. */
-static int hist_exact_add(wl_hist *h, uint64_t v)
-{
-    for (uint64_t i = (v * UINT64_C(0x9e3779b97f4a7c15)) >> (64 - h->bits);;
-         i = (i + 1) & (h->nslots - 1)) {
-        if (h->slot[i].n && h->slot[i].v == v) {
-            h->slot[i].n++;
-            return 0;
-        }
-        if (!h->slot[i].n) {
-            if (h->distinct == h->nslots / 2)
-                return 1;
-            h->distinct++;
-            h->slot[i].v = v;
-            h->slot[i].n = 1;
-            return 0;
-        }
-    }
-}
-
-static void hist_add(wl_hist *h, uint64_t v)
-{
-    h->min = h->n && h->min < v ? h->min : v;
-    h->max = h->n && h->max > v ? h->max : v;
-    h->n++;
-    h->sum += v;
-    if (!h->bucketed && hist_exact_add(h, v) == 0)
-        return;
-    if (!h->bucketed) {         /* too many distinct values: fold the table in */
-        h->bucketed = true;
-        for (unsigned i = 0; i < h->nslots; i++)
-            if (h->slot[i].n)
-                h->count[hist_index(h->slot[i].v)] += h->slot[i].n;
-    }
-    h->count[hist_index(v)]++;
-}
-
-static int cmp_slot_v(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* The value of rank k (0-based, k < n): exact in exact mode, else to the histogram's
- * precision clamped to the exact [min, max]. Exact mode buckets the table first and sorts
- * only the values of the bucket holding rank k (a full sort was ~4 % of a bare run);
- * reorders the table in place (last use). */
-static uint64_t hist_rank(wl_hist *h, uint64_t k)
-{
-    uint64_t seen = 0;
-    if (!h->bucketed) {
-        for (unsigned i = 0; i < h->nslots; i++)
-            if (h->slot[i].n)
-                h->count[hist_index(h->slot[i].v)] += h->slot[i].n;
-        unsigned b = 0;
-        while (b < HBUCKETS - 1 && seen + h->count[b] <= k)
-            seen += h->count[b++];
-        unsigned m = 0;
-        for (unsigned i = 0; i < h->nslots; i++)
-            if (h->slot[i].n && hist_index(h->slot[i].v) == b)
-                h->slot[m++] = h->slot[i];
-        qsort(h->slot, m, sizeof h->slot[0], cmp_slot_v);
-        for (unsigned i = 0; i < m; i++)
-            if ((seen += h->slot[i].n) > k)
-                return h->slot[i].v;
-        return h->max;
-    }
-    for (unsigned i = 0; i < HBUCKETS; i++) {
-        if ((seen += h->count[i]) > k) {
-            uint64_t v = hist_value(i);
-            return v < h->min ? h->min : v > h->max ? h->max : v;
-        }
-    }
-    return h->max;
-}
+#include "sim/wl_hist.h"
 
 #define WL_MARK UINT64_C(0x776c000000000000)  /* "wl" in the user field */
 
@@ -245,13 +117,13 @@ static int wl_fill(vs_driver *d, const vs_blk_workload *w, wl_plan *p, wl_run *r
 }
 
 /* Takes the completed results: the workload's are counted, others dropped. */
-static void wl_collect(vs_driver *d, wl_run *r, wl_hist *lat, vs_blk_workload_stats *st)
+static void wl_collect(vs_driver *d, wl_run *r, vs_wl_hist *lat, vs_blk_workload_stats *st)
 {
     for (; d->res_n; vs_driver_take_result(d, NULL)) {
         const vs_blk_result *res = vs__drv_result_at(d, 0);
         if ((res->user & UINT64_C(0xffff000000000000)) != WL_MARK || res->fault)
             continue;
-        hist_add(lat, res->latency_ns);
+        vs_wl_hist_add(lat, res->latency_ns);
         r->done++;
         st->ops++;
         if (res->type == VS_BLK_T_IN) {
@@ -273,14 +145,10 @@ static void wl_collect(vs_driver *d, wl_run *r, wl_hist *lat, vs_blk_workload_st
     }
 }
 
-static void wl_latency(vs_blk_workload_stats *st, wl_hist *h)
+static void wl_latency(vs_blk_workload_stats *st, vs_wl_hist *h)
 {
-    if (!h->n)
-        return;
-    st->lat_min_ns = h->min;
-    st->lat_max_ns = h->max;
-    st->lat_median_ns = hist_rank(h, h->n / 2);
-    st->lat_mean_ns = (uint64_t)(h->sum / h->n);
+    vs_wl_hist_summary(h, &st->lat_min_ns, &st->lat_median_ns, &st->lat_max_ns,
+                       &st->lat_mean_ns);
 }
 
 /* Puts the results queued before the workload back in front of the newer ones. */
@@ -307,7 +175,7 @@ int vs_blk_workload_run(vs_driver *d, const vs_blk_workload *w, vs_blk_workload_
     int rc = wl_prepare(d, w, &p, e);
     if (rc < 0)
         return rc;
-    wl_hist *lat = hist_new(p.nr);   /* bounded, whatever p.nr is */
+    vs_wl_hist *lat = vs_wl_hist_new(p.nr);   /* bounded, whatever p.nr is */
     /* Results queued before the workload are put back afterwards. */
     size_t nold = d->res_n;
     vs_blk_result *old = nold ? malloc(nold * sizeof *old) : NULL;
