@@ -15,6 +15,7 @@ typedef struct ref_req {
     struct ref_queue *rq;
     vs_timer h;            /* pending completion */
     uint32_t next_free;
+    uint32_t next_def;     /* deferred FIFO (VS_DEV_DEFERRED) */
     uint32_t seg_alloc;
     vs_chain chain;        /* chain.seg owned, seg_alloc entries */
 } ref_req;
@@ -31,6 +32,8 @@ typedef struct ref_queue {
     ref_req *reqs;
     uint32_t free_head;
     uint32_t inflight;
+    uint32_t def_head, def_tail; /* chains the device deferred, oldest first */
+    vs_timer wake_h;       /* the device woke the queue: offer them again */
     vs_chain scratch;
     uint64_t last_done_ns; /* IN_ORDER: when the latest completion is scheduled */
     /* queue-reset mutants: what the queue was before its last queue_disable */
@@ -185,7 +188,9 @@ static void queue_cancel_work(ref_queue *rq)
     vs_engine *eng = rq->tr->eng;
     vs_engine_cancel(eng, rq->doorbell_h);
     vs_engine_cancel(eng, rq->flush_h);
-    rq->doorbell_h = rq->flush_h = 0;
+    vs_engine_cancel(eng, rq->wake_h);
+    rq->doorbell_h = rq->flush_h = rq->wake_h = 0;
+    rq->def_head = rq->def_tail = REQ_NONE;
     rq->coalesced = 0;
     if (rq->reqs) {
         rq->free_head = REQ_NONE;
@@ -293,30 +298,23 @@ static void req_free(ref_queue *rq, ref_req *r)
         rq->inflight--;
 }
 
-static void complete_cb(void *arg)
+/* The device is done with r (handle returned rc, not VS_DEV_DEFERRED): push the used
+ * element and schedule the publish. */
+static void finish_req(ref_tr *tr, ref_queue *rq, ref_req *r, int rc, uint32_t written,
+                       vs_err *e)
 {
-    ref_req *r = arg;
-    ref_queue *rq = r->rq;
-    ref_tr *tr = rq->tr;
-    r->h = 0;
-    if (!rq->vq || tr->stopped)
-        return;
-    uint32_t written = 0;
-    vs_err e;
-    vs_err_clear(&e);
-    int rc = tr->dev->ops->handle(tr->dev, rq->index, &r->chain, &written, &e);
     if (rc < 0) {
         req_free(rq, r);
-        if (!e.msg[0])
-            snprintf(e.msg, sizeof e.msg, "queue %u: device error %s", rq->index,
+        if (!e->msg[0])
+            snprintf(e->msg, sizeof e->msg, "queue %u: device error %s", rq->index,
                      vs_errc_name(-rc));
-        device_error(tr, rq->index, e.msg);
+        device_error(tr, rq->index, e->msg);
         return;
     }
-    rc = vs_vq_dev_push(rq->vq, &r->chain, written, &e);
+    rc = vs_vq_dev_push(rq->vq, &r->chain, written, e);
     req_free(rq, r);
     if (rc < 0) {
-        device_error(tr, rq->index, e.msg[0] ? e.msg : "used element push failed");
+        device_error(tr, rq->index, e->msg[0] ? e->msg : "used element push failed");
         return;
     }
     /* Publish + interrupt check once per instant: completions already scheduled for
@@ -332,6 +330,86 @@ static void complete_cb(void *arg)
         rq->flush_h = h;
     else
         flush_cb(rq); /* nothing else due now, or cannot schedule */
+}
+
+/* Offers the deferred chains to the device again, oldest first, until it defers one. */
+static void drain_deferred(ref_tr *tr, ref_queue *rq)
+{
+    while (rq->def_head != REQ_NONE && rq->vq && !tr->stopped) {
+        ref_req *r = &rq->reqs[rq->def_head];
+        uint32_t written = 0;
+        vs_err e;
+        vs_err_clear(&e);
+        int rc = tr->dev->ops->handle(tr->dev, rq->index, &r->chain, &written, &e);
+        if (rc == VS_DEV_DEFERRED)
+            return;
+        rq->def_head = r->next_def;
+        if (rq->def_head == REQ_NONE)
+            rq->def_tail = REQ_NONE;
+        finish_req(tr, rq, r, rc, written, &e);
+    }
+}
+
+static void defer_req(ref_queue *rq, ref_req *r)
+{
+    uint32_t i = (uint32_t)(r - rq->reqs);
+    r->next_def = REQ_NONE;
+    if (rq->def_tail == REQ_NONE)
+        rq->def_head = i;
+    else
+        rq->reqs[rq->def_tail].next_def = i;
+    rq->def_tail = i;
+}
+
+static void complete_cb(void *arg)
+{
+    ref_req *r = arg;
+    ref_queue *rq = r->rq;
+    ref_tr *tr = rq->tr;
+    r->h = 0;
+    if (!rq->vq || tr->stopped)
+        return;
+    /* Chains the device deferred go first: this one queues behind them. */
+    if (rq->def_head != REQ_NONE) {
+        defer_req(rq, r);
+        drain_deferred(tr, rq);
+        return;
+    }
+    uint32_t written = 0;
+    vs_err e;
+    vs_err_clear(&e);
+    int rc = tr->dev->ops->handle(tr->dev, rq->index, &r->chain, &written, &e);
+    if (rc == VS_DEV_DEFERRED) {
+        defer_req(rq, r);
+        return;
+    }
+    finish_req(tr, rq, r, rc, written, &e);
+}
+
+static void wake_cb(void *arg)
+{
+    ref_queue *rq = arg;
+    rq->wake_h = 0;
+    drain_deferred(rq->tr, rq);
+}
+
+/* vs_device_host.wake: at the current instant, after whatever runs now. */
+static void dev_wake(void *opaque, uint16_t q)
+{
+    ref_tr *tr = opaque;
+    if (q >= tr->nq)
+        return;
+    ref_queue *rq = &tr->q[q];
+    if (!rq->vq || tr->stopped || rq->wake_h > 0 || rq->def_head == REQ_NONE)
+        return;
+    vs_timer h = vs_engine_after(tr->eng, 0, wake_cb, rq);
+    if (h > 0)
+        rq->wake_h = h;
+}
+
+static void dev_note(void *opaque, int32_t q, const char *text)
+{
+    emit(opaque, VS_EV_NOTE, q, 0, 0, 0, text);
 }
 
 static int copy_chain(ref_req *r, const vs_chain *c)
@@ -804,6 +882,8 @@ static void ref_destroy(vs_transport *t)
     if (!t)
         return;
     ref_tr *tr = TR(t);
+    if (tr->dev->host.opaque == tr)
+        tr->dev->host = (vs_device_host){0};
     if (tr->q)
         for (uint16_t i = 0; i < tr->nq; i++)
             queue_teardown(&tr->q[i]);
@@ -909,12 +989,14 @@ static int ref_create(vs_transport **out, vs_engine *eng, vs_device *dev, vs_gme
         rq->tr = tr;
         rq->index = i;
         rq->free_head = REQ_NONE;
+        rq->def_head = rq->def_tail = REQ_NONE;
         rq->rng = vs_engine_rng(eng, name);
         if (!rq->rng) {
             ref_destroy(&tr->pub);
             return vs_err_set(e, VS_ENOMEM, "ref: out of memory (rng stream)");
         }
     }
+    dev->host = (vs_device_host){.opaque = tr, .wake = dev_wake, .note = dev_note};
     *out = &tr->pub;
     return 0;
 }

@@ -35,9 +35,27 @@ typedef struct vs_device_ops {
      * but fails (I/O error, out of range, unsupported) is a success with a status byte. */
     int (*handle)(vs_device *d, uint16_t q, const vs_chain *c, uint32_t *written,
                   vs_err *e);
+    /* handle may also return VS_DEV_DEFERRED: the device keeps the chain (a receive
+     * buffer with nothing to receive yet) and completes it later, through host.wake. */
     void (*reset)(vs_device *d);       /* back to power-on state (storage kept) */
     void (*destroy)(vs_device *d);
 } vs_device_ops;
+
+/* Returned by handle: the chain stays with the device until it calls host.wake. */
+#define VS_DEV_DEFERRED 1
+
+/* How a device gets the transport's attention outside a driver request (set by the
+ * transport that runs it; the callbacks may be NULL). A device whose work starts on its
+ * own side (bytes arriving from the host, a control message the device sends) defers
+ * the driver's buffers and wakes the queue when it has something for them. */
+typedef struct vs_device_host {
+    void *opaque;
+    /* Queue q's deferred chains may complete now: the transport offers them to handle
+     * again, oldest first, at the current virtual time (never from inside this call). */
+    void (*wake)(void *opaque, uint16_t q);
+    /* Something the device rejected or wants on the record (a VS_EV_NOTE event; q or -1). */
+    void (*note)(void *opaque, int32_t q, const char *text);
+} vs_device_host;
 
 struct vs_device {
     const vs_device_ops *ops;
@@ -45,6 +63,7 @@ struct vs_device {
     uint64_t driver_features;   /* set by the transport once FEATURES_OK is accepted */
     uint32_t config_generation; /* bumped by the device when config changes */
     uint32_t mutations;         /* device-specific deliberate bugs (0 in production) */
+    vs_device_host host;        /* filled by the transport */
 };
 
 #endif
