@@ -236,6 +236,8 @@ void vs_monitors_on_event(void *opaque, const vs_event *ev)
     case VS_EV_STEP: vs_monitors_set_step(m, (uint32_t)ev->val, ev->text); break;
     default: break;
     }
+    if (m->dev && m->dev->event)
+        m->dev->event(m, ev);
     m->cur = NULL;
 }
 
@@ -246,6 +248,8 @@ int vs_monitors_finish(vs_monitors *m, uint64_t negotiated_features, vs_err *e)
     if (m->finished)
         return vs_err_set(e, VS_ESTATE, "monitors: finish called twice");
     end_window(m);
+    if (m->dev && m->dev->finish)
+        m->dev->finish(m);
     m->finished = true;
     vs_results *r = m->res;
     copy_str(r->scenario, sizeof r->scenario, m->scenario);

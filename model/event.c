@@ -32,6 +32,7 @@ const char *vs_event_kind_name(enum vs_event_kind k)
         [VS_EV_EXPECT] = "expect",
         [VS_EV_NOTE] = "note",
         [VS_EV_USED_EVENT] = "used_event",
+        [VS_EV_HOST_IO] = "host_io",
     };
     if ((unsigned)k < VS_EV_KIND_COUNT && names[k])
         return names[k];

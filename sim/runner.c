@@ -189,7 +189,8 @@ static int attach_observers(vs_run_ctx *c, uint64_t pool, vs_err *e)
     if (rc == 0 && c->trace)
         rc = vs_trace_attach(c->trace, &c->bus, e);
     if (rc == 0 && !o->bare)
-        rc = vs_monitors_create(&c->mon, c->gm, s->device_id, VS_ROLE_DEVICE, e);
+        rc = vs_monitors_create(&c->mon, c->gm, s->device_id,
+                                VS_ROLE_DEVICE | (s->dev->judge_driver ? VS_ROLE_DRIVER : 0), e);
     if (rc == 0 && c->mon) {
         vs_monitors_set_scenario(c->mon, s->name);
         vs_monitors_set_interrupts_observable(c->mon, s->driver.interrupts != VS_IRQ_POLL);

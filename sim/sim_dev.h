@@ -30,6 +30,9 @@ typedef struct vs_sim_dev {
     /* The device of scenarios that name none (`device: kind` absent): at most one table
      * sets it (blk, whose scenarios predate the choice). */
     bool default_kind;
+    /* Its scenarios judge the simulator's own driver too (monitors in both roles): the
+     * device's driver statements are about the driver model, not the back-end. */
+    bool judge_driver;
     const struct vs_drv_personality *driver;
     const struct vs_step_set *steps;
     const struct vs_backend_present *backends;

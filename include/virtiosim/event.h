@@ -42,6 +42,10 @@ enum vs_event_kind {
     VS_EV_NOTE,             /* free text, e.g. back-end stderr line */
     VS_EV_USED_EVENT,       /* queue, idx = used_event the driver has just published (split
                                with EVENT_IDX; emitted when the value changes) */
+    VS_EV_HOST_IO,          /* the host end of a device moved bytes (console ports): queue =
+                               the data queue they belong to (a receiveq: the host wrote
+                               them, to be delivered; a transmitq: the host read them, after
+                               the device consumed them), len = count, data = the bytes */
     VS_EV_KIND_COUNT
 };
 
@@ -65,6 +69,7 @@ typedef struct vs_event {
     const vs_ev_chain *chain;
     const vs_vq_layout *layout;
     const char *text;
+    const uint8_t *data;    /* VS_EV_HOST_IO: len bytes */
 } vs_event;
 
 const char *vs_event_kind_name(enum vs_event_kind k);
