@@ -442,12 +442,12 @@ static void con_reset(vs_monitors *m)
     judge_emerg(m);
     s->live = 0;
     s->driver_ok = s->ready_sent = s->emerg_early = s->hostile = false;
-    /* bytes the host wrote and the device had not delivered are dropped with the reset;
-     * bytes queued for transmission may or may not have gone out */
+    /* bytes the host wrote and the device had not delivered are dropped with the reset,
+     * and so are transmissions the device had not taken (the host end is assumed read up
+     * to the reset: what it reads afterwards was queued afterwards) */
     for (uint32_t i = 0; i < NPORT; i++) {
         fifo_clear(&s->rx[i]);
         fifo_clear(&s->tx[i]);
-        s->tx[i].lost = true;
     }
 }
 
