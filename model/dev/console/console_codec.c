@@ -83,25 +83,31 @@ size_t vs_console_ctrl_encode(const vs_console_ctrl *m, uint8_t *buf, size_t cap
     return n;
 }
 
-/* Within one aligned block of 256 bytes the stream is a ramp plus a constant: filling and
- * checking are a byte add the compiler vectorizes. */
-static uint8_t block_base(uint32_t port, bool to_host, uint64_t k)
+/* Within one aligned block of 256 bytes the stream is a ramp (i & 0xff) starting at the
+ * block's first byte: filling and checking are a memcpy / memcmp from a 512-byte ramp. */
+static void ramp_init(uint8_t ramp[512])
 {
-    return vs_console_stream_byte(port, to_host, k & ~(uint64_t)0xff);
+    for (unsigned i = 0; i < 512; i++)
+        ramp[i] = (uint8_t)i;
+}
+
+static const uint8_t *ramp_at(const uint8_t *ramp, uint32_t port, bool to_host, uint64_t k)
+{
+    uint8_t first = vs_console_stream_byte(port, to_host, k & ~(uint64_t)0xff);
+    return ramp + first + (k & 0xff);
 }
 
 void vs_console_stream_fill(uint8_t *buf, uint32_t port, bool to_host, uint64_t off,
                             size_t n)
 {
-    size_t i = 0;
-    while (i < n) {
+    uint8_t ramp[512];
+    ramp_init(ramp);
+    for (size_t i = 0; i < n;) {
         uint64_t k = off + i;
-        size_t in_block = 256 - (size_t)(k & 0xff);
-        size_t run = n - i < in_block ? n - i : in_block;
-        uint8_t base = (uint8_t)(block_base(port, to_host, k) + (uint8_t)(k & 0xff));
-        uint8_t *p = buf + i;
-        for (size_t j = 0; j < run; j++)
-            p[j] = (uint8_t)(base + j);
+        size_t run = 256 - (size_t)(k & 0xff);
+        if (run > n - i)
+            run = n - i;
+        memcpy(buf + i, ramp_at(ramp, port, to_host, k), run);
         i += run;
     }
 }
@@ -109,19 +115,17 @@ void vs_console_stream_fill(uint8_t *buf, uint32_t port, bool to_host, uint64_t 
 size_t vs_console_stream_check(const uint8_t *buf, uint32_t port, bool to_host,
                                uint64_t off, size_t n)
 {
-    size_t i = 0;
-    while (i < n) {
+    uint8_t ramp[512];
+    ramp_init(ramp);
+    for (size_t i = 0; i < n;) {
         uint64_t k = off + i;
-        size_t in_block = 256 - (size_t)(k & 0xff);
-        size_t run = n - i < in_block ? n - i : in_block;
-        uint8_t base = (uint8_t)(block_base(port, to_host, k) + (uint8_t)(k & 0xff));
-        const uint8_t *p = buf + i;
-        uint8_t diff = 0;
-        for (size_t j = 0; j < run; j++)
-            diff |= (uint8_t)(p[j] ^ (uint8_t)(base + j));
-        if (diff)
+        size_t run = 256 - (size_t)(k & 0xff);
+        if (run > n - i)
+            run = n - i;
+        const uint8_t *want = ramp_at(ramp, port, to_host, k);
+        if (memcmp(buf + i, want, run) != 0)
             for (size_t j = 0; j < run; j++)
-                if (p[j] != (uint8_t)(base + j))
+                if (buf[i + j] != want[j])
                     return i + j;
         i += run;
     }
