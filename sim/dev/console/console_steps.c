@@ -209,6 +209,9 @@ static int need_ref(vs_run_ctx *c)
     return 0;
 }
 
+/* pumped(): the device went idle before done() held (nothing recorded yet). */
+#define NOT_DONE 3
+
 static int pumped(vs_run_ctx *c, con_done_fn done, const void *arg)
 {
     vs_err e = {0};
@@ -218,7 +221,7 @@ static int pumped(vs_run_ctx *c, con_done_fn done, const void *arg)
     if (rc < 0)
         return vs_run_driver_error(c, rc, &e);
     if (done && !done(c, arg))
-        return 1; /* the caller says what is missing */
+        return NOT_DONE; /* the caller says what is missing */
     return 0;
 }
 
@@ -252,13 +255,13 @@ static int run_host_write(vs_run_ctx *c, const vs_step *t)
         if (!p->wait)
             continue;
         if ((rc = pumped(c, delivered, &p->port)) != 0)
-            return rc == 1 ? vs_run_expect_failed(c, "port %u: %" PRIu64 " of %" PRIu64
+            return rc == NOT_DONE ? vs_run_expect_failed(c, "port %u: %" PRIu64 " of %" PRIu64
                                                   " bytes received, then the device stopped",
                                                   p->port, cp->rx, cp->host_wr) : rc;
     }
     /* bytes 0 with wait: until what the host wrote before is all received */
     if ((rc = pumped(c, p->wait ? delivered : NULL, &p->port)) != 0)
-        return rc == 1 ? vs_run_expect_failed(c, "port %u: %" PRIu64 " of %" PRIu64
+        return rc == NOT_DONE ? vs_run_expect_failed(c, "port %u: %" PRIu64 " of %" PRIu64
                                               " bytes received, then the device stopped",
                                               p->port, cp->rx, cp->host_wr) : rc;
     vs_run_expect_ok(c, p->wait ? "host bytes received" : "host bytes written");
@@ -301,9 +304,10 @@ static int run_guest_write(vs_run_ctx *c, const vs_step *t)
         }
     }
     if ((rc = pumped(c, sent, &p->port)) != 0)
-        return rc == 1 ? vs_run_expect_failed(c, "port %u: the host read %" PRIu64 " of %" PRIu64
-                                              " bytes", p->port, cp->host_rd, cp->tx_queued)
-                       : rc;
+        return rc == NOT_DONE
+                   ? vs_run_expect_failed(c, "port %u: the host read %" PRIu64 " of %" PRIu64
+                                          " bytes", p->port, cp->host_rd, cp->tx_queued)
+                   : rc;
     vs_run_expect_ok(c, "guest bytes reached the host");
     return 0;
 }
