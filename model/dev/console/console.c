@@ -3,6 +3,7 @@
  * Synchronous and clock-free like every reference device: a receive buffer with nothing
  * to receive is deferred (VS_DEV_DEFERRED) and the queue woken (host.wake) when the host
  * writes, or when the device has a control message to send. */
+#define _POSIX_C_SOURCE 200809L /* strnlen */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -397,7 +398,9 @@ static void ports_init(con_dev *c)
         p->added = c->multiport ? po->added : i == 0;
         p->console = po->console;
         p->host_open = po->host_open;
-        snprintf(p->name, sizeof p->name, "%s", po->name);
+        size_t n = strnlen(po->name, VS_CONSOLE_NAME_MAX);
+        memcpy(p->name, po->name, n);
+        p->name[n] = '\0';
         p->ready = p->guest_open = false;
         vs__cbuf_take(&p->in, NULL, p->in.len);
     }
