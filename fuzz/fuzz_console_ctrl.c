@@ -6,7 +6,8 @@
  *   byte 0: max_nr_ports - 1 (mod 31), bit 7: port 1 is added from the start
  *   then records: one length byte n, then n message bytes (cut at the end of the input),
  *   each handed to the device as one control transmitq chain; after each, the control
- *   messages the device has for the driver are taken with 64-byte receive buffers.
+ *   messages the device has for the driver are taken with 64-byte receive buffers (the
+ *   last one held, VS_DEV_DEFERRED, and completed through vs_device.complete later).
  * Invariants (abort = finding): decode never reads out of bounds; a decoded message
  * re-encodes to bytes that decode to the same message; the device never takes its error
  * path for a control message (it rejects and counts); every message the device sends
@@ -41,23 +42,41 @@ static void roundtrip(const uint8_t *buf, size_t len)
           m2.name_len == m.name_len && memcmp(m2.name, m.name, m.name_len) == 0);
 }
 
-/* The device's messages for the driver, until it defers the receive buffer. */
-static void drain(vs_device *d, vs_gmem *gm, uint32_t max)
+static vs_gmem *gm;
+static uint32_t max_ports;
+
+/* A message the device sent the driver: it decodes, is the device's, names a port. */
+static void check_message(uint32_t written)
 {
-    for (int i = 0; i < 256; i++) {
+    uint8_t buf[64];
+    check(written <= 64 && vs_gmem_read(gm, GPA_RX, buf, written, NULL) == 0);
+    vs_console_ctrl m;
+    check(vs_console_ctrl_decode(buf, written, &m, NULL) == 0);
+    check(m.event != VS_CONSOLE_DEVICE_READY && m.event != VS_CONSOLE_PORT_READY);
+    check(m.id < max_ports);
+}
+
+/* vs_device.complete: a held receive buffer got a message. */
+static void on_complete(void *ctx, uint16_t q, uint16_t id, uint32_t written)
+{
+    (void)ctx, (void)id;
+    check(q == VS_CONSOLE_CTRL_RXQ);
+    check_message(written);
+}
+
+/* The device's messages for the driver, until it holds the receive buffer. */
+static void drain(vs_device *d)
+{
+    for (uint16_t i = 0; i < 256; i++) {
         vs_dseg seg = {.gpa = GPA_RX, .len = 64, .write = true};
-        vs_chain ch = {.nseg = 1, .n_out = 0, .in_bytes = 64, .seg_cap = 1, .seg = &seg};
+        vs_chain ch = {.id = i, .nseg = 1, .n_out = 0, .in_bytes = 64, .seg_cap = 1,
+                       .seg = &seg};
         uint32_t written = 0;
         int rc = d->ops->handle(d, VS_CONSOLE_CTRL_RXQ, &ch, &written, NULL);
         check(rc == 0 || rc == VS_DEV_DEFERRED);
         if (rc == VS_DEV_DEFERRED)
             return;
-        uint8_t buf[64];
-        check(written <= 64 && vs_gmem_read(gm, GPA_RX, buf, written, NULL) == 0);
-        vs_console_ctrl m;
-        check(vs_console_ctrl_decode(buf, written, &m, NULL) == 0);
-        check(m.event != VS_CONSOLE_DEVICE_READY && m.event != VS_CONSOLE_PORT_READY);
-        check(m.id < max);
+        check_message(written);
     }
 }
 
@@ -67,7 +86,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
-    static vs_gmem *gm;
     if (!gm)
         check(vs_gmem_create_flat(&gm, 1u << 16, NULL) == 0);
     vs_console_opts o;
@@ -78,6 +96,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         o.port[1] = (vs_console_port_opts){.added = true, .host_open = true, .name = "p1"};
     vs_device *d;
     check(vs_console_create(&d, gm, &o, NULL) == 0);
+    d->complete = on_complete;   /* as a transport that supports deferral does */
+    max_ports = o.max_nr_ports;
     size_t pos = 1;
     while (pos < size) {
         size_t n = data[pos++];
@@ -91,7 +111,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         uint32_t written = 7;
         check(d->ops->handle(d, VS_CONSOLE_CTRL_TXQ, &ch, &written, NULL) == 0);
         check(written == 0);
-        drain(d, gm, o.max_nr_ports);
+        drain(d);
         pos += n;
     }
     d->ops->destroy(d);

@@ -15,8 +15,8 @@ typedef struct ref_req {
     struct ref_queue *rq;
     vs_timer h;            /* pending completion */
     uint32_t next_free;
-    uint32_t next_def;     /* deferred FIFO (VS_DEV_DEFERRED) */
     uint32_t seg_alloc;
+    bool busy;             /* fetched, not yet completed (scheduled, in handle or deferred) */
     vs_chain chain;        /* chain.seg owned, seg_alloc entries */
 } ref_req;
 
@@ -32,8 +32,6 @@ typedef struct ref_queue {
     ref_req *reqs;
     uint32_t free_head;
     uint32_t inflight;
-    uint32_t def_head, def_tail; /* chains the device deferred, oldest first */
-    vs_timer wake_h;       /* the device woke the queue: offer them again */
     vs_chain scratch;
     uint64_t last_done_ns; /* IN_ORDER: when the latest completion is scheduled */
     /* queue-reset mutants: what the queue was before its last queue_disable */
@@ -188,9 +186,7 @@ static void queue_cancel_work(ref_queue *rq)
     vs_engine *eng = rq->tr->eng;
     vs_engine_cancel(eng, rq->doorbell_h);
     vs_engine_cancel(eng, rq->flush_h);
-    vs_engine_cancel(eng, rq->wake_h);
-    rq->doorbell_h = rq->flush_h = rq->wake_h = 0;
-    rq->def_head = rq->def_tail = REQ_NONE;
+    rq->doorbell_h = rq->flush_h = 0;
     rq->coalesced = 0;
     if (rq->reqs) {
         rq->free_head = REQ_NONE;
@@ -198,6 +194,7 @@ static void queue_cancel_work(ref_queue *rq)
             ref_req *r = &rq->reqs[i];
             vs_engine_cancel(eng, r->h);
             r->h = 0;
+            r->busy = false;
             r->next_free = rq->free_head;
             rq->free_head = i;
         }
@@ -292,29 +289,22 @@ static void flush_cb(void *arg)
 static void req_free(ref_queue *rq, ref_req *r)
 {
     r->h = 0;
+    r->busy = false;
     r->next_free = rq->free_head;
     rq->free_head = (uint32_t)(r - rq->reqs);
     if (rq->inflight)
         rq->inflight--;
 }
 
-/* The device is done with r (handle returned rc, not VS_DEV_DEFERRED): push the used
- * element and schedule the publish. */
-static void finish_req(ref_tr *tr, ref_queue *rq, ref_req *r, int rc, uint32_t written,
-                       vs_err *e)
+/* Pushes the used element of a handled chain; publish + interrupt check once per instant. */
+static void finish_req(ref_tr *tr, ref_queue *rq, ref_req *r, uint32_t written)
 {
-    if (rc < 0) {
-        req_free(rq, r);
-        if (!e->msg[0])
-            snprintf(e->msg, sizeof e->msg, "queue %u: device error %s", rq->index,
-                     vs_errc_name(-rc));
-        device_error(tr, rq->index, e->msg);
-        return;
-    }
-    rc = vs_vq_dev_push(rq->vq, &r->chain, written, e);
+    vs_err e;
+    vs_err_clear(&e);
+    int rc = vs_vq_dev_push(rq->vq, &r->chain, written, &e);
     req_free(rq, r);
     if (rc < 0) {
-        device_error(tr, rq->index, e->msg[0] ? e->msg : "used element push failed");
+        device_error(tr, rq->index, e.msg[0] ? e.msg : "used element push failed");
         return;
     }
     /* Publish + interrupt check once per instant: completions already scheduled for
@@ -332,35 +322,6 @@ static void finish_req(ref_tr *tr, ref_queue *rq, ref_req *r, int rc, uint32_t w
         flush_cb(rq); /* nothing else due now, or cannot schedule */
 }
 
-/* Offers the deferred chains to the device again, oldest first, until it defers one. */
-static void drain_deferred(ref_tr *tr, ref_queue *rq)
-{
-    while (rq->def_head != REQ_NONE && rq->vq && !tr->stopped) {
-        ref_req *r = &rq->reqs[rq->def_head];
-        uint32_t written = 0;
-        vs_err e;
-        vs_err_clear(&e);
-        int rc = tr->dev->ops->handle(tr->dev, rq->index, &r->chain, &written, &e);
-        if (rc == VS_DEV_DEFERRED)
-            return;
-        rq->def_head = r->next_def;
-        if (rq->def_head == REQ_NONE)
-            rq->def_tail = REQ_NONE;
-        finish_req(tr, rq, r, rc, written, &e);
-    }
-}
-
-static void defer_req(ref_queue *rq, ref_req *r)
-{
-    uint32_t i = (uint32_t)(r - rq->reqs);
-    r->next_def = REQ_NONE;
-    if (rq->def_tail == REQ_NONE)
-        rq->def_head = i;
-    else
-        rq->reqs[rq->def_tail].next_def = i;
-    rq->def_tail = i;
-}
-
 static void complete_cb(void *arg)
 {
     ref_req *r = arg;
@@ -369,47 +330,48 @@ static void complete_cb(void *arg)
     r->h = 0;
     if (!rq->vq || tr->stopped)
         return;
-    /* Chains the device deferred go first: this one queues behind them. */
-    if (rq->def_head != REQ_NONE) {
-        defer_req(rq, r);
-        drain_deferred(tr, rq);
-        return;
-    }
     uint32_t written = 0;
     vs_err e;
     vs_err_clear(&e);
     int rc = tr->dev->ops->handle(tr->dev, rq->index, &r->chain, &written, &e);
-    if (rc == VS_DEV_DEFERRED) {
-        defer_req(rq, r);
+    if (rc < 0) {
+        req_free(rq, r);
+        if (!e.msg[0])
+            snprintf(e.msg, sizeof e.msg, "queue %u: device error %s", rq->index,
+                     vs_errc_name(-rc));
+        device_error(tr, rq->index, e.msg);
         return;
     }
-    finish_req(tr, rq, r, rc, written, &e);
+    if (rc == VS_DEV_DEFERRED)
+        return; /* the device completes it (dev_complete), maybe already has */
+    finish_req(tr, rq, r, written);
 }
 
-static void wake_cb(void *arg)
+/* vs_device.complete: a chain the device deferred is done. Unknown chains (dropped by a
+ * reset or a queue reset) are ignored. */
+static void dev_complete(void *ctx, uint16_t q, uint16_t chain_id, uint32_t written)
 {
-    ref_queue *rq = arg;
-    rq->wake_h = 0;
-    drain_deferred(rq->tr, rq);
-}
-
-/* vs_device_host.wake: at the current instant, after whatever runs now. */
-static void dev_wake(void *opaque, uint16_t q)
-{
-    ref_tr *tr = opaque;
-    if (q >= tr->nq)
+    ref_tr *tr = ctx;
+    if (q >= tr->nq || tr->stopped)
         return;
     ref_queue *rq = &tr->q[q];
-    if (!rq->vq || tr->stopped || rq->wake_h > 0 || rq->def_head == REQ_NONE)
+    if (!rq->vq || !rq->reqs)
         return;
-    vs_timer h = vs_engine_after(tr->eng, 0, wake_cb, rq);
-    if (h > 0)
-        rq->wake_h = h;
+    for (uint32_t i = 0; i < rq->size; i++) {
+        ref_req *r = &rq->reqs[i];
+        if (r->busy && r->h == 0 && r->chain.id == chain_id) {
+            finish_req(tr, rq, r, written);
+            return;
+        }
+    }
 }
 
-static void dev_note(void *opaque, int32_t q, const char *text)
+/* Before the transport drops queue q's chains (-1: all): a device holding some completes
+ * or forgets them while the queues still work. */
+static void dev_drain(ref_tr *tr, int32_t q)
 {
-    emit(opaque, VS_EV_NOTE, q, 0, 0, 0, text);
+    if (tr->dev->ops->drain && !tr->stopped)
+        tr->dev->ops->drain(tr->dev, q);
 }
 
 static int copy_chain(ref_req *r, const vs_chain *c)
@@ -492,6 +454,7 @@ static void process(ref_tr *tr, ref_queue *rq)
             }
             rq->free_head = r->next_free;
             r->next_free = REQ_NONE;
+            r->busy = true;
             rq->inflight++;
             if (swap && !held) {
                 held = r;
@@ -538,6 +501,7 @@ static void do_reset(ref_tr *tr)
 {
     /* Mutant IRQ_AFTER_RESET: remembers which queues were live. */
     bool busy[64] = {false};
+    dev_drain(tr, -1);
     for (uint16_t i = 0; i < tr->nq; i++) {
         if (i < 64)
             busy[i] = tr->q[i].vq != NULL;
@@ -802,8 +766,10 @@ static int ref_queue_disable(vs_transport *t, uint16_t q, vs_err *e)
         rq->old_base = vs_vq_dev_get_base(rq->vq);
         rq->old_layout = *vs_vq_dev_layout(rq->vq);
     }
-    if (!(tr->o.mutations & VS_REF_MUT_QUEUE_RESET_IGNORED))
+    if (!(tr->o.mutations & VS_REF_MUT_QUEUE_RESET_IGNORED)) {
+        dev_drain(tr, q);
         queue_teardown(rq);
+    }
     return 0;
 }
 
@@ -882,8 +848,10 @@ static void ref_destroy(vs_transport *t)
     if (!t)
         return;
     ref_tr *tr = TR(t);
-    if (tr->dev->host.opaque == tr)
-        tr->dev->host = (vs_device_host){0};
+    if (tr->dev && tr->dev->complete_ctx == tr) {
+        tr->dev->complete = NULL;
+        tr->dev->complete_ctx = NULL;
+    }
     if (tr->q)
         for (uint16_t i = 0; i < tr->nq; i++)
             queue_teardown(&tr->q[i]);
@@ -970,6 +938,10 @@ static int ref_create(vs_transport **out, vs_engine *eng, vs_device *dev, vs_gme
         tr->hooks = *hooks;
         tr->pub.irq_mode = VS_IRQ_MSIX; /* the front-end decides how interrupts go out */
     }
+    if (dev->ops->drain) { /* a device that defers chains completes them through us */
+        dev->complete = dev_complete;
+        dev->complete_ctx = tr;
+    }
     tr->nq = dev->ops->num_queues(dev);
     tr->q = calloc(tr->nq ? tr->nq : 1, sizeof *tr->q);
     tr->vec = calloc((size_t)tr->nq + 1, sizeof *tr->vec);
@@ -989,14 +961,12 @@ static int ref_create(vs_transport **out, vs_engine *eng, vs_device *dev, vs_gme
         rq->tr = tr;
         rq->index = i;
         rq->free_head = REQ_NONE;
-        rq->def_head = rq->def_tail = REQ_NONE;
         rq->rng = vs_engine_rng(eng, name);
         if (!rq->rng) {
             ref_destroy(&tr->pub);
             return vs_err_set(e, VS_ENOMEM, "ref: out of memory (rng stream)");
         }
     }
-    dev->host = (vs_device_host){.opaque = tr, .wake = dev_wake, .note = dev_note};
     *out = &tr->pub;
     return 0;
 }

@@ -7,8 +7,9 @@
  * transmitq, then a receiveq/transmitq pair per further port (port p: 2 + 2p, 3 + 2p).
  *
  * The host side of each port is an endpoint the simulator scripts: bytes the host writes
- * wait in the device until the driver has receive buffers (the device defers those
- * buffers, VS_DEV_DEFERRED, and wakes the queue when bytes arrive); bytes the device takes
+ * wait in the device until the driver has receive buffers (the device holds those
+ * buffers, VS_DEV_DEFERRED, and completes them through vs_device.complete when bytes
+ * arrive); bytes the device takes
  * from a transmitq are kept for the host to read. Host open/close, hot add/remove and
  * resize become control messages (or a config change without MULTIPORT). */
 #ifndef VIRTIOSIM_CONSOLE_H

@@ -35,27 +35,14 @@ typedef struct vs_device_ops {
      * but fails (I/O error, out of range, unsupported) is a success with a status byte. */
     int (*handle)(vs_device *d, uint16_t q, const vs_chain *c, uint32_t *written,
                   vs_err *e);
-    /* handle may also return VS_DEV_DEFERRED: the device keeps the chain (a receive
-     * buffer with nothing to receive yet) and completes it later, through host.wake. */
     void (*reset)(vs_device *d);       /* back to power-on state (storage kept) */
+    /* Optional, for devices that defer chains (VS_DEV_DEFERRED): the transport is about to
+     * drop the chains of queue q (-1: every queue; device reset, queue reset): the device
+     * completes now (through vs_device.complete) or forgets every chain of it it holds,
+     * and never completes them afterwards. Called while the queues still work. */
+    void (*drain)(vs_device *d, int32_t q);
     void (*destroy)(vs_device *d);
 } vs_device_ops;
-
-/* Returned by handle: the chain stays with the device until it calls host.wake. */
-#define VS_DEV_DEFERRED 1
-
-/* How a device gets the transport's attention outside a driver request (set by the
- * transport that runs it; the callbacks may be NULL). A device whose work starts on its
- * own side (bytes arriving from the host, a control message the device sends) defers
- * the driver's buffers and wakes the queue when it has something for them. */
-typedef struct vs_device_host {
-    void *opaque;
-    /* Queue q's deferred chains may complete now: the transport offers them to handle
-     * again, oldest first, at the current virtual time (never from inside this call). */
-    void (*wake)(void *opaque, uint16_t q);
-    /* Something the device rejected or wants on the record (a VS_EV_NOTE event; q or -1). */
-    void (*note)(void *opaque, int32_t q, const char *text);
-} vs_device_host;
 
 struct vs_device {
     const vs_device_ops *ops;
@@ -63,7 +50,16 @@ struct vs_device {
     uint64_t driver_features;   /* set by the transport once FEATURES_OK is accepted */
     uint32_t config_generation; /* bumped by the device when config changes */
     uint32_t mutations;         /* device-specific deliberate bugs (0 in production) */
-    vs_device_host host;        /* filled by the transport */
+    /* Deferred completion, set by a transport that supports it (NULL: the device must not
+     * defer). A handle() that returns VS_DEV_DEFERRED keeps the chain (its own copy of the
+     * segments); the device later completes it with complete(complete_ctx, q, chain id,
+     * used length), from handle() of another chain or from a host-side call, and the
+     * transport pushes the used element and signals the driver. */
+    void (*complete)(void *ctx, uint16_t q, uint16_t chain_id, uint32_t written);
+    void *complete_ctx;
 };
+
+/* handle() result: the device keeps the chain and completes it later (see complete). */
+#define VS_DEV_DEFERRED 1
 
 #endif

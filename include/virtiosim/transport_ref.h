@@ -14,11 +14,6 @@
  * "service.q<N>", then re-enables notifications and re-checks. So completions really go
  * out of order and queue depth is real.
  *
- * A chain the device defers (handle returns VS_DEV_DEFERRED: a receive buffer with
- * nothing to receive yet) stays in flight; later chains of the queue wait behind it, and
- * they are offered to handle again, oldest first, when the device calls
- * dev->host.wake(q) (an event at the current instant). dev->host.note becomes VS_EV_NOTE.
- *
  * A completion runs dev->ops->handle and pushes the used element; the publish and the
  * interrupt check happen once per queue per instant (completions at the same virtual
  * time are published together), and an interrupt is delivered irq_latency_ns later

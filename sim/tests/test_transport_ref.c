@@ -29,7 +29,6 @@ typedef struct fake_dev {
     int resets;
     int handled;
     uint64_t accepted;
-    bool release;          /* fill byte 0xDD: deferred (VS_DEV_DEFERRED) until set */
 } fake_dev;
 
 static uint64_t fake_features(vs_device *d)
@@ -90,8 +89,6 @@ static int fake_handle(vs_device *d, uint16_t q, const vs_chain *c, uint32_t *wr
     if (fill == 0xEE)
         return vs_err_set(e, VS_EPROTO, "queue %u: fake: cannot parse request \"%u\"", q,
                           c->id);
-    if (fill == 0xDD && !fd->release)
-        return VS_DEV_DEFERRED;
     for (uint32_t i = c->n_out; i < c->nseg; i++) {
         rc = vs_gmem_fill(d->gm, c->seg[i].gpa, fill, c->seg[i].len, e);
         if (rc < 0)
@@ -880,40 +877,6 @@ START_TEST(in_order_completions)
 }
 END_TEST
 
-/* A chain the device defers stays in flight, later chains of the queue wait behind it, and
- * the device's wake offers them again, oldest first; a note is a VS_EV_NOTE. */
-START_TEST(deferred_chains_wait_for_wake)
-{
-    fx f;
-    fx_init(&f, 5, NULL);
-    fx_bring_up(&f, FEAT_BASIC, true);
-    fx_add(&f, 0, 0, 0xDD, 8);
-    fx_add(&f, 0, 1, 0x11, 8);
-    fx_notify(&f, 0);
-    vs_engine_run_until(f.eng, 10000000);
-    int cookies[4];
-    ck_assert_int_eq(fx_collect(&f, 0, cookies, 4), 0);
-    ck_assert_uint_eq(vs_ref_inflight(f.t, 0), 2);
-    ck_assert_ptr_nonnull(f.dev.base.host.wake);
-    f.dev.base.host.wake(f.dev.base.host.opaque, 0);   /* nothing to give yet: still held */
-    vs_engine_run_until(f.eng, 20000000);
-    ck_assert_int_eq(fx_collect(&f, 0, cookies, 4), 0);
-    f.dev.release = true;
-    f.dev.base.host.wake(f.dev.base.host.opaque, 0);
-    f.dev.base.host.wake(f.dev.base.host.opaque, 0);   /* coalesces */
-    vs_engine_run_until(f.eng, 30000000);
-    ck_assert_int_eq(fx_collect(&f, 0, cookies, 4), 2);
-    ck_assert_int_eq(cookies[0], 1);
-    ck_assert_int_eq(cookies[1], 2);
-    ck_assert_uint_eq(vs_ref_inflight(f.t, 0), 0);
-    unsigned notes = f.counts[VS_EV_NOTE];
-    f.dev.base.host.note(f.dev.base.host.opaque, 0, "fake: rejected something");
-    ck_assert_uint_eq(f.counts[VS_EV_NOTE], notes + 1);
-    fx_free(&f);
-    ck_assert_ptr_null(f.dev.base.host.wake); /* the transport is gone */
-}
-END_TEST
-
 START_TEST(determinism_digest)
 {
     char a[VS_TRACE_DIGEST_HEX], b[VS_TRACE_DIGEST_HEX], c[VS_TRACE_DIGEST_HEX];
@@ -1017,7 +980,6 @@ static Suite *suite(void)
     tcase_add_test(tc, determinism_digest);
     tcase_add_test(tc, suspend_handshake);
     tcase_add_test(tc, in_order_completions);
-    tcase_add_test(tc, deferred_chains_wait_for_wake);
     tcase_add_loop_test(tc, blk_read_write_through_ref, 0, 2);
     suite_add_tcase(s, tc);
     return s;

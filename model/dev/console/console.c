@@ -1,8 +1,9 @@
 /* The reference virtio-console device (virtiosim/console.h): ports whose host ends the
  * simulator scripts, the control queues with every control message, emergency writes.
  * Synchronous and clock-free like every reference device: a receive buffer with nothing
- * to receive is deferred (VS_DEV_DEFERRED) and the queue woken (host.wake) when the host
- * writes, or when the device has a control message to send. */
+ * to receive is held (handle returns VS_DEV_DEFERRED) and completed through
+ * vs_device.complete when the host writes, or when the device has a control message to
+ * send; ops->drain forgets held buffers before the transport drops a queue. */
 #define _POSIX_C_SOURCE 200809L /* strnlen */
 #include <stdarg.h>
 #include <stdio.h>
@@ -58,12 +59,6 @@ static void cbuf_free(cbuf *b)
 
 /* ------------------------------------------------------------------ control out */
 
-static void wake(con_dev *c, uint16_t q)
-{
-    if (c->dev.host.wake)
-        c->dev.host.wake(c->dev.host.opaque, q);
-}
-
 /* Queues a control message for the driver (length-prefixed in c->ctrl). */
 int vs__con_send(con_dev *c, const vs_console_ctrl *m)
 {
@@ -75,7 +70,7 @@ int vs__con_send(con_dev *c, const vs_console_ctrl *m)
     if (vs__cbuf_push(&c->ctrl, buf, n + 2) < 0)
         return -VS_ENOMEM;
     c->st.ctrl_sent++;
-    wake(c, VS_CONSOLE_CTRL_RXQ);
+    vs__con_serve(c, VS_CONSOLE_CTRL_RXQ);
     return 0;
 }
 
@@ -101,7 +96,7 @@ static void port_ready(con_dev *c, uint32_t id)
     if (p->host_open)
         send_event(c, id, VS_CONSOLE_PORT_OPEN, 1);
     if (p->in.len)
-        wake(c, vs_console_rxq(id));
+        vs__con_serve(c, vs_console_rxq(id));
 }
 
 static void device_ready(con_dev *c)
@@ -137,10 +132,6 @@ static int reject(con_dev *c, vs_err *e, const char *fmt, ...)
     snprintf(c->st.last_rejected, sizeof c->st.last_rejected, "%s", why);
     if (c->dev.mutations & VS_CONSOLE_MUT_HOSTILE_CRASH) /* mutant: a device error */
         return vs_err_set(e, VS_EPROTO, "console: %s", why);
-    char note[sizeof why + 48];
-    snprintf(note, sizeof note, "console: rejected control message: %s", why);
-    if (c->dev.host.note)
-        c->dev.host.note(c->dev.host.opaque, VS_CONSOLE_CTRL_TXQ, note);
     return 0;
 }
 
@@ -216,25 +207,33 @@ static uint32_t to_writable(con_dev *c, const vs_chain *ch, const uint8_t *src, 
     return (uint32_t)put;
 }
 
-static int rx_port(con_dev *c, uint32_t id, const vs_chain *ch, uint32_t *written, vs_err *e)
+#define HOLD 2 /* rx_port / rx_control: nothing for the buffer yet */
+
+/* Up to n bytes of src into the chain's writable part (port id's stream: the mutant
+ * corrupts every 1000th byte it delivers). */
+static uint32_t deliver(con_dev *c, uint32_t id, const vs_chain *ch, vs_err *e, int *rc)
 {
     cport *p = &c->port[id];
-    if (!p->added || !p->in.len || !ch->in_bytes)
-        return VS_DEV_DEFERRED;
-    int rc = 0;
     uint8_t *src = p->in.p + p->in.head;
     size_t n = p->in.len < ch->in_bytes ? p->in.len : (size_t)ch->in_bytes;
     if (c->dev.mutations & VS_CONSOLE_MUT_RX_CORRUPT) { /* mutant */
         for (uint64_t k = (p->delivered + 999) / 1000 * 1000; k < p->delivered + n; k += 1000)
             src[k - p->delivered] ^= 0xff;
     }
-    uint32_t put = to_writable(c, ch, src, n, e, &rc);
-    if (rc < 0)
-        return rc;
+    uint32_t put = to_writable(c, ch, src, n, e, rc);
     vs__cbuf_take(&p->in, NULL, put);
     p->delivered += put;
-    *written = put;
-    return 0;
+    return put;
+}
+
+static int rx_port(con_dev *c, uint32_t id, const vs_chain *ch, uint32_t *written, vs_err *e)
+{
+    cport *p = &c->port[id];
+    if (!p->added || !p->in.len || !ch->in_bytes)
+        return HOLD;
+    int rc = 0;
+    *written = deliver(c, id, ch, e, &rc);
+    return rc;
 }
 
 static int tx_port(con_dev *c, uint32_t id, const vs_chain *ch, vs_err *e)
@@ -273,7 +272,7 @@ static int tx_port(con_dev *c, uint32_t id, const vs_chain *ch, vs_err *e)
 static int rx_control(con_dev *c, const vs_chain *ch, uint32_t *written, vs_err *e)
 {
     if (c->ctrl.len < 2 || !ch->in_bytes)
-        return VS_DEV_DEFERRED;
+        return HOLD;
     uint16_t n = vs_le16_get(c->ctrl.p + c->ctrl.head);
     uint8_t msg[VS_CONSOLE_CTRL_MAX];
     vs__cbuf_take(&c->ctrl, NULL, 2);
@@ -282,6 +281,71 @@ static int rx_control(con_dev *c, const vs_chain *ch, uint32_t *written, vs_err 
     /* a buffer too small for the message gets what fits (Linux posts whole pages) */
     *written = to_writable(c, ch, msg, n, e, &rc);
     return rc;
+}
+
+/* ------------------------------------------------------------------ held buffers */
+
+static int hold(con_dev *c, uint16_t q, const vs_chain *ch, vs_err *e)
+{
+    heldq *h = &c->held[q];
+    if (h->head + h->n == h->cap) {
+        if (h->head) {
+            memmove(h->v, h->v + h->head, h->n * sizeof *h->v);
+            h->head = 0;
+        } else {
+            uint32_t cap = h->cap ? 2 * h->cap : 16;
+            held *v = realloc(h->v, cap * sizeof *v);
+            if (!v)
+                return vs_err_set(e, VS_ENOMEM, "console: out of memory");
+            h->v = v;
+            h->cap = cap;
+        }
+    }
+    held *b = &h->v[h->head + h->n++];
+    b->id = ch->id;
+    b->nseg = 0;
+    for (uint32_t i = ch->n_out; i < ch->nseg && b->nseg < HELD_SEGS; i++)
+        b->seg[b->nseg++] = ch->seg[i];
+    return VS_DEV_DEFERRED;
+}
+
+void vs__con_serve(con_dev *c, uint16_t q)
+{
+    heldq *h = &c->held[q];
+    uint32_t id;
+    bool tx;
+    bool ctrl = q == VS_CONSOLE_CTRL_RXQ;
+    if (!ctrl && (!vs_console_queue_port(q, &id, &tx) || tx))
+        return;
+    while (h->n && c->dev.complete) {
+        held *b = &h->v[h->head];
+        vs_chain ch = {.id = b->id, .nseg = b->nseg, .seg_cap = b->nseg, .seg = b->seg};
+        for (uint32_t i = 0; i < b->nseg; i++)
+            ch.in_bytes += b->seg[i].len;
+        uint32_t written = 0;
+        int rc = 0;
+        if (ctrl)
+            rc = rx_control(c, &ch, &written, NULL);
+        else if (c->port[id].added && c->port[id].in.len)
+            written = deliver(c, id, &ch, NULL, &rc);
+        else
+            return;
+        if (rc == HOLD)
+            return;
+        if (rc < 0) /* guest memory refused the bytes: the buffer is used empty */
+            written = 0;
+        h->head++;
+        h->n--;
+        c->dev.complete(c->dev.complete_ctx, q, b->id, written);
+    }
+}
+
+static void con_drain(vs_device *d, int32_t q)
+{
+    con_dev *c = to_con(d);
+    for (uint32_t i = 0; i < sizeof c->held / sizeof c->held[0]; i++)
+        if (q < 0 || (uint32_t)q == i)
+            c->held[i].head = c->held[i].n = 0;
 }
 
 static int tx_control(con_dev *c, const vs_chain *ch, vs_err *e)
@@ -303,15 +367,25 @@ static int con_handle(vs_device *d, uint16_t q, const vs_chain *ch, uint32_t *wr
 {
     con_dev *c = to_con(d);
     *written = 0;
-    if (q == VS_CONSOLE_CTRL_RXQ && c->multiport)
-        return rx_control(c, ch, written, e);
     if (q == VS_CONSOLE_CTRL_TXQ && c->multiport)
         return tx_control(c, ch, e);
-    uint32_t id;
-    bool tx;
-    if (!vs_console_queue_port(q, &id, &tx) || id >= c->nports)
+    uint32_t id = 0;
+    bool tx = false;
+    bool ctrl = q == VS_CONSOLE_CTRL_RXQ && c->multiport;
+    if (!ctrl && (!vs_console_queue_port(q, &id, &tx) || id >= c->nports))
         return vs_err_set(e, VS_EINVAL, "console: no queue %u", q);
-    return tx ? tx_port(c, id, ch, e) : rx_port(c, id, ch, written, e);
+    if (tx)
+        return tx_port(c, id, ch, e);
+    /* a receive buffer: behind the ones held already, or held until there is something
+     * for it (and only where the transport can complete it later) */
+    int rc = HOLD;
+    if (!c->held[q].n)
+        rc = ctrl ? rx_control(c, ch, written, e) : rx_port(c, id, ch, written, e);
+    if (rc != HOLD)
+        return rc;
+    if (!c->dev.complete)
+        return 0; /* no deferral here: used empty */
+    return hold(c, q, ch, e);
 }
 
 /* ------------------------------------------------------------------ ops */
@@ -414,6 +488,7 @@ static void con_reset(vs_device *d)
     ports_init(c);
     c->features_ok = false;
     c->emerg_broken = false;
+    con_drain(d, -1);
 }
 
 static void con_destroy(vs_device *d)
@@ -426,6 +501,8 @@ static void con_destroy(vs_device *d)
         cbuf_free(&c->port[i].out);
     }
     cbuf_free(&c->ctrl);
+    for (uint32_t i = 0; i < sizeof c->held / sizeof c->held[0]; i++)
+        free(c->held[i].v);
     free(c);
 }
 
@@ -441,6 +518,7 @@ const vs_device_ops vs__console_ops = {
     .queue_max_size = con_queue_max_size,
     .handle = con_handle,
     .reset = con_reset,
+    .drain = con_drain,
     .destroy = con_destroy,
 };
 

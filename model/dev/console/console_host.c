@@ -28,8 +28,7 @@ int vs_console_host_write(vs_device *d, uint32_t port, const uint8_t *buf, size_
         return vs_err_set(e, VS_ESTATE, "console: port %u is not added", port);
     if (vs__cbuf_push(&c->port[port].in, buf, n) < 0)
         return vs_err_set(e, VS_ENOMEM, "console: out of memory");
-    if (c->dev.host.wake)
-        c->dev.host.wake(c->dev.host.opaque, vs_console_rxq(port));
+    vs__con_serve(c, vs_console_rxq(port));
     return 0;
 }
 
