@@ -233,6 +233,7 @@ void on_avail(vs_monitors *m, const vs_event *ev)
     c->nseg = ch->n_out + ch->n_in;
     c->n_out = ch->n_out;
     c->raw = ch->raw;
+    c->illegal = false;
     uint32_t nw = ch->n_in;
     if (!ensure_cap((void **)&c->seg, &c->seg_cap, c->nseg ? c->nseg : 1, sizeof *c->seg) ||
         !ensure_cap((void **)&c->guard, &c->guard_cap, nw ? nw : 1, GUARD_LEN) ||

@@ -63,6 +63,8 @@ static bool cfg_gen_neutral(enum vs_event_kind k)
     case VS_EV_STEP: case VS_EV_NOTE: case VS_EV_EXPECT: case VS_EV_IRQ:
     case VS_EV_CONFIG_CHANGE: case VS_EV_DOORBELL: case VS_EV_FETCH: case VS_EV_DEVICE_ERROR:
     case VS_EV_ISR_READ:
+    /* the device's iothread waking and serving: nothing the driver does */
+    case VS_EV_IOT_SIGNAL: case VS_EV_IOT_WAKE: case VS_EV_IOT_SERVE: case VS_EV_IOT_PASS:
         return true;
     default:
         return false;

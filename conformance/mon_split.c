@@ -171,6 +171,7 @@ void split_walk(vs_monitors *m, qstate *q, int32_t qi, chain_rec *c, uint16_t he
         }
         i = d.next;
     }
+    c->illegal = !shape_ok || loop;
     if (drv) {
         if (loop) {
             bad(m, CK_D_CHAIN_SHAPE, 1, cx, "chain terminates",

@@ -277,8 +277,8 @@ void on_device_error(vs_monitors *m)
             chain_rec *c = q->byid[id];
             if (!c || !c->live)
                 continue;
-            if (c->raw)
-                return; /* fault injection explains it */
+            if (c->raw || c->illegal)
+                return; /* fault injection, or the driver's own illegal chain, explains it */
             live = true;
             if (c->published)
                 odd |= c->odd;

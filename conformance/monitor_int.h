@@ -66,6 +66,7 @@ typedef struct chain_rec {
     bool published;
     bool completed;       /* completed at least once since last AVAIL */
     bool raw;
+    bool illegal;         /* the driver broke a chain-shape rule building it */
     uint32_t completed_idx;
     uint64_t seq;         /* publish order */
     uint32_t nseg, n_out;

@@ -10,6 +10,7 @@
 #ifndef VS_MODEL_DEVICE_CLASS_H
 #define VS_MODEL_DEVICE_CLASS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /* One device-specific feature bit and its spec name ("VIRTIO_BLK_F_RO"). */
@@ -34,6 +35,11 @@ typedef struct vs_device_class {
      * num_queues_off, present when feature num_queues_feature is offered (-1: none). */
     int num_queues_feature;
     uint32_t num_queues_off;
+    /* num_queues_always: that count is always in config space (num_queues_feature is not
+     * consulted); num_queues_extra: queues the device has beyond it (scsi: controlq and
+     * eventq before its request queues). */
+    bool num_queues_always;
+    uint16_t num_queues_extra;
     /* The PCI config-width check compares 16/32-bit reads with byte reads only below this
      * offset, where the multi-byte fields end (0: up to the first 64 bytes). */
     uint32_t pci_wide_fields_end;

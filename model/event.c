@@ -32,6 +32,10 @@ const char *vs_event_kind_name(enum vs_event_kind k)
         [VS_EV_EXPECT] = "expect",
         [VS_EV_NOTE] = "note",
         [VS_EV_USED_EVENT] = "used_event",
+        [VS_EV_IOT_SIGNAL] = "iot_signal",
+        [VS_EV_IOT_WAKE] = "iot_wake",
+        [VS_EV_IOT_SERVE] = "iot_serve",
+        [VS_EV_IOT_PASS] = "iot_pass",
         [VS_EV_HOST_IO] = "host_io",
     };
     if ((unsigned)k < VS_EV_KIND_COUNT && names[k])

@@ -282,6 +282,8 @@ static int drv_add_indirect(split_drv *q, const vs_seg *segs, unsigned n_out, un
         t[k - nd].flags = LE16((k >= n_out ? VS_DESC_F_WRITE : 0) | (more ? VS_DESC_F_NEXT : 0));
         t[k - nd].next = LE16(more ? k - nd + 1 : 0);
     }
+    if (flags & VS_ADD_MUT_NESTED_INDIRECT)
+        t[0].flags |= LE16(VS_DESC_F_INDIRECT);
     if (nd) {
         struct sdesc *x = &q->m.desc[head];
         x->addr = LE64(segs[0].gpa);
@@ -293,7 +295,8 @@ static int drv_add_indirect(split_drv *q, const vs_seg *segs, unsigned n_out, un
     d->addr = LE64(q->indir_gpa + base * sizeof(struct sdesc));
     d->len = LE32((n - nd) * (uint32_t)sizeof(struct sdesc));
     /* VS_ADD_INDIRECT_WRITE: a WRITE flag devices must ignore here (2.7.5.3.2) */
-    d->flags = LE16(VS_DESC_F_INDIRECT | (flags & VS_ADD_INDIRECT_WRITE ? VS_DESC_F_WRITE : 0));
+    d->flags = LE16(VS_DESC_F_INDIRECT | (flags & VS_ADD_INDIRECT_WRITE ? VS_DESC_F_WRITE : 0) |
+                    (flags & VS_ADD_MUT_INDIRECT_NEXT ? VS_DESC_F_NEXT : 0));
     d->next = 0;
     q->free_head = q->next[slot];
     q->num_free -= 1 + nd;
@@ -330,8 +333,11 @@ int vs_split_drv_add(vs_vq_drv *qq, const vs_seg *segs, unsigned n_out, unsigned
     }
     struct sdesc *dt = q->m.desc;
     uint16_t head = q->free_head, i = head, prev = head;
-    for (unsigned k = 0; k < n; k++) {
-        bool more = k + 1 < n;
+    /* a driver mutant's chain starts with its writable segments */
+    unsigned rot = (flags & VS_ADD_MUT_WRITABLE_FIRST) ? n_out : 0;
+    for (unsigned p = 0; p < n; p++) {
+        unsigned k = (p + rot) % n;
+        bool more = p + 1 < n;
         struct sdesc *d = &dt[i];
         d->addr = LE64(segs[k].gpa);
         d->len = LE32(segs[k].len);

@@ -39,6 +39,9 @@ const vs_backend *vs_backend_find(const char *spec, const char **arg);
 /* Why the device cannot be presented to this back-end (the presentation hook it needs
  * is NULL), or NULL when it can. */
 const char *vs_backend_unpresented(const vs_backend *be, const struct vs_backend_present *p);
+/* The control monitor of the QEMU the run started (hot-plug, ...), or NULL when the
+ * back-end is not QEMU. */
+struct vs_qmp *vs_backend_qmp(vs_run_ctx *c);
 /* "ref, pci, qemu, ..., vhost-user:SOCKET, ...": every name, for messages. */
 void vs_backend_names(char *buf, size_t n);
 

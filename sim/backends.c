@@ -11,6 +11,17 @@
 
 /* ------------------------------------------------------------------ in-process */
 
+/* A scenario's time distribution (fixed: a; uniform: [a, b]; exponential: mean a). */
+static vs_service_time time_dist(enum vs_scenario_dist d, uint64_t a, uint64_t b)
+{
+    vs_service_time t = {.dist = VS_SERVICE_FIXED, .fixed_ns = a};
+    if (d == VS_DIST_UNIFORM)
+        t = (vs_service_time){.dist = VS_SERVICE_UNIFORM, .min_ns = a, .max_ns = b};
+    else if (d == VS_DIST_EXPONENTIAL)
+        t = (vs_service_time){.dist = VS_SERVICE_EXP, .mean_ns = a};
+    return t;
+}
+
 static int build_ref(vs_run_ctx *c, const char *arg, vs_err *e)
 {
     (void)arg;
@@ -23,21 +34,12 @@ static int build_ref(vs_run_ctx *c, const char *arg, vs_err *e)
     ro.irq_mode = (enum vs_irq_mode)s->driver.interrupts;
     ro.doorbell_latency_ns = s->timing.doorbell_latency_ns;
     ro.irq_latency_ns = s->timing.irq_latency_ns;
-    switch (s->timing.dist) {
-    case VS_DIST_FIXED:
-        ro.service.dist = VS_SERVICE_FIXED;
-        ro.service.fixed_ns = s->timing.a_ns;
-        break;
-    case VS_DIST_UNIFORM:
-        ro.service.dist = VS_SERVICE_UNIFORM;
-        ro.service.min_ns = s->timing.a_ns;
-        ro.service.max_ns = s->timing.b_ns;
-        break;
-    case VS_DIST_EXPONENTIAL:
-        ro.service.dist = VS_SERVICE_EXP;
-        ro.service.mean_ns = s->timing.a_ns;
-        break;
-    }
+    ro.service = time_dist(s->timing.dist, s->timing.a_ns, s->timing.b_ns);
+    /* --notify overrides the scenario's notify path (its iothread settings stay) */
+    ro.notify = (enum vs_notify_path)(c->o->notify ? c->o->notify - 1 : s->iothread.notify);
+    ro.iothread.threads = s->iothread.threads;
+    ro.iothread.wake = time_dist(s->iothread.dist, s->iothread.a_ns, s->iothread.b_ns);
+    ro.iothread.handler_ns = s->iothread.handler_ns;
     if (c->o->mutant) {
         ro.mutations = c->o->mutant->ref_mutations;
         ro.ring_mutations = c->o->mutant->ring_mutations;
@@ -92,6 +94,11 @@ static int build_qemu_vhost(vs_run_ctx *c, const char *sock, vs_err *e)
     args[3] = device;
     args[4] = NULL;
     return start_qemu(c, args, e);
+}
+
+vs_qmp *vs_backend_qmp(vs_run_ctx *c)
+{
+    return c && c->t && vs_qemu_transport_is(c->t) ? vs_qemu_transport_qmp(c->t) : NULL;
 }
 
 /* ------------------------------------------------------------------ vhost-user */

@@ -19,8 +19,13 @@ static const char run_options[] =
     "  --transport pci      with --backend ref: the reference device behind an\n"
     "                       in-process virtio-pci function (the same PCI driver code\n"
     "                       as for QEMU, deterministic)\n"
+    "  --notify iothread|direct   with --backend ref or pci: how a doorbell reaches\n"
+    "                       the device, overriding the scenarios' transport.notify\n"
+    "                       (iothread: ACRN's eventfd + iothread, sim/README.md)\n"
     "  --seed N             override every scenario's seed\n"
     "  --trace FILE         write every event as JSON Lines\n"
+    "  --trace-format F     jsonl (default) or chrome: Chrome Trace Event JSON that\n"
+    "                       Perfetto and chrome://tracing open (a track per queue)\n"
     "  --report DIR         write results.json, junit.xml, results.ktap, report.html\n"
     "  --mutant NAME        run against a deliberately broken device (see `mutants`)\n"
     "  --expected FILE      known non-conformances of the back-end (XFAIL, with the\n"
@@ -106,10 +111,11 @@ static void usage_serve(FILE *f)
 
 static void usage_mutants(FILE *f)
 {
-    fputs("usage: virtiosim mutants\n"
+    fputs("usage: virtiosim mutants [--notify iothread|direct]\n"
           "prove every check fails against its mutant (a deliberately broken reference\n"
           "device) and passes against the correct device (scenarios from the working\n"
-          "directory, the source tree or the installed share/virtiosim)\n",
+          "directory, the source tree or the installed share/virtiosim); --notify runs\n"
+          "them all with that notify path instead of each scenario's own\n",
           f);
 }
 

@@ -37,6 +37,9 @@ uint64_t vs__splitmix64(uint64_t *state)
     return z ^ (z >> 31);
 }
 
+/* A driver mutant's bug is on (test only). */
+static bool mut(const vs_driver *d, uint32_t m) { return (d->o.mutations & m) != 0; }
+
 static uint64_t wall_now(void *opaque)
 {
     (void)opaque;
@@ -268,6 +271,8 @@ static int read_gen(vs_driver *d, uint32_t *gen, vs_err *e)
 
 int vs_driver_config_read(vs_driver *d, uint32_t off, void *buf, uint32_t len, vs_err *e)
 {
+    if (mut(d, VS_DRV_MUT_CONFIG_NO_GENERATION))
+        return vs_driver_config_read_raw(d, off, buf, len, e);
     for (int attempt = 0; attempt < GEN_RETRIES; attempt++) {
         uint32_t g0, g1;
         int rc = read_gen(d, &g0, e);
@@ -368,6 +373,8 @@ static int do_reset(vs_driver *d, vs_err *e)
     d->config_pending = false;
     d->isr_pending = false;
     /* The driver must wait for a read of device_status to return 0 (4.1.4.3.2). */
+    if (mut(d, VS_DRV_MUT_NO_RESET_WAIT))
+        return 0;
     for (int i = 0; i < RESET_POLLS; i++) {
         uint8_t s;
         rc = vs_driver_read_status(d, &s, e);
@@ -399,15 +406,52 @@ static int config_early(vs_driver *d, uint64_t offered, bool features_ok, vs_err
     return d->pers->read_config_early(d, offered, features_ok, e);
 }
 
+/* ACKNOWLEDGE, then DRIVER (or what a driver mutant does instead). */
+static int status_steps(vs_driver *d, vs_err *e)
+{
+    int rc;
+    if (mut(d, VS_DRV_MUT_FAILED_NO_RESET)) {
+        /* gives up, then starts over with ACKNOWLEDGE instead of a reset */
+        if ((rc = vs_driver_write_status_raw(d, VS_STATUS_FAILED, e)) < 0)
+            return rc;
+        d->status = 0;
+    }
+    uint8_t first = mut(d, VS_DRV_MUT_DRIVER_BEFORE_ACK) ? VS_STATUS_DRIVER
+                                                          : VS_STATUS_ACKNOWLEDGE;
+    if ((rc = vs_driver_set_status(d, first, e)) < 0)
+        return rc;
+    return vs_driver_set_status(d, VS_STATUS_ACKNOWLEDGE | VS_STATUS_DRIVER, e);
+}
+
+/* The features a driver mutant writes instead of neg. */
+static uint64_t mutate_features(const vs_driver *d, uint64_t neg, uint64_t offered)
+{
+    if (mut(d, VS_DRV_MUT_UNOFFERED_FEATURE) && !(offered & VS_BIT(VS_F_RING_RESET)))
+        neg |= VS_BIT(VS_F_RING_RESET);
+    if (mut(d, VS_DRV_MUT_RESERVED_FEATURE))
+        neg |= VS_BIT(45);
+    if (mut(d, VS_DRV_MUT_DECLINE_VERSION_1))
+        neg &= ~VS_BIT(VS_F_VERSION_1);
+    if (mut(d, VS_DRV_MUT_INDIRECT_UNNEGOTIATED))
+        neg &= ~VS_BIT(VS_F_INDIRECT_DESC);
+    return neg;
+}
+
+/* Before FEATURES_OK: a config write, which no driver may make yet (a mutant). */
+static int config_write_early(vs_driver *d, vs_err *e)
+{
+    uint8_t b;
+    int rc = vs_driver_config_read(d, 0, &b, 1, e);
+    return rc < 0 ? rc : vs_driver_config_write(d, 0, &b, 1, e);
+}
+
 int vs_driver_negotiate(vs_driver *d, vs_err *e)
 {
     drop_queues(d);
     int rc = do_reset(d, e);
     if (rc < 0)
         return rc;
-    if ((rc = vs_driver_set_status(d, VS_STATUS_ACKNOWLEDGE, e)) < 0)
-        return fail(d, rc, e);
-    if ((rc = vs_driver_set_status(d, VS_STATUS_DRIVER, e)) < 0)
+    if ((rc = status_steps(d, e)) < 0)
         return fail(d, rc, e);
     uint64_t offered;
     if ((rc = vs_driver_read_features(d, &offered, e)) < 0)
@@ -438,8 +482,12 @@ int vs_driver_negotiate(vs_driver *d, vs_err *e)
         return fail(d, vs_err_set(e, VS_ENOTSUP,
                                   "driver: indirect chain layouts need a split ring with "
                                   "indirect descriptors"), e);
-    if ((rc = vs_driver_write_features_raw(d, neg, e)) < 0)
+    if (mut(d, VS_DRV_MUT_CONFIG_WRITE_EARLY) && (rc = config_write_early(d, e)) < 0)
         return fail(d, rc, e);
+    if ((rc = vs_driver_write_features_raw(d, mutate_features(d, neg, offered), e)) < 0)
+        return fail(d, rc, e);
+    if (mut(d, VS_DRV_MUT_INDIRECT_UNNEGOTIATED)) /* ... and uses it all the same */
+        d->features |= neg & VS_BIT(VS_F_INDIRECT_DESC);
     if ((rc = vs_driver_set_status(d, VS_STATUS_FEATURES_OK, e)) < 0)
         return fail(d, rc, e);
     uint8_t s;
@@ -452,6 +500,11 @@ int vs_driver_negotiate(vs_driver *d, vs_err *e)
                                   "driver: device refused features %s (FEATURES_OK not set "
                                   "on re-read, status 0x%02x)", fb, s), e);
     }
+    /* a device-type bit, so the rings keep working as negotiated */
+    uint64_t dev_bits = neg & (VS_BIT(24) - 1);
+    if (mut(d, VS_DRV_MUT_FEATURES_AFTER_OK) &&
+        (rc = vs_driver_write_features_raw(d, neg & ~(dev_bits & -dev_bits), e)) < 0)
+        return fail(d, rc, e);
     if ((rc = config_early(d, offered, true, e)) < 0)
         return fail(d, rc, e);
     return 0;
@@ -496,6 +549,10 @@ static int setup_one(vs_driver *d, uint16_t i, uint32_t want, vs_err *e)
     vs_vq_drv_opts vo = {.queue_index = i, .features = vqf, .indirect_max = (uint16_t)imax};
     if ((rc = vs_vq_drv_create(&q->vq, d->gm, &q->layout, &vo, e)) < 0)
         return vs_err_prefix(e, "driver: queue %u", i);
+    if (d->o.ring == VS_RING_SPLIT && mut(d, VS_DRV_MUT_USED_FLAGS_DIRTY))
+        vs_gmem_write(d->gm, q->layout.device_gpa, &(uint8_t){0x1}, 1, NULL);
+    if (d->o.ring == VS_RING_SPLIT && mut(d, VS_DRV_MUT_AVAIL_FLAGS_RESERVED))
+        vs_gmem_write(d->gm, q->layout.driver_gpa, &(uint8_t){0x2}, 1, NULL);
     vs_event ev = {.kind = VS_EV_QUEUE_SETUP, .queue = i, .val = size, .layout = &q->layout};
     vs__drv_emit(d, &ev);
     if ((rc = d->t->ops->queue_setup(d->t, i, &q->layout, e)) < 0)
@@ -612,7 +669,18 @@ int vs_driver_init(vs_driver *d, vs_err *e)
         return fail(d, rc < 0 ? rc : vs_err_set(e, VS_EPROTO,
                                                 "driver: the device kept SUSPEND written "
                                                 "before DRIVER_OK"), e);
-    if ((rc = vs_driver_set_status(d, VS_STATUS_DRIVER_OK, e)) < 0)
+    if (mut(d, VS_DRV_MUT_KICK_BEFORE_DRIVER_OK) && d->nq) {
+        emit_simple(d, VS_EV_KICK, 0, 0);
+        d->c.kicks++;
+        if ((rc = d->t->ops->notify(d->t, 0, e)) < 0)
+            return fail(d, rc, e);
+    }
+    if (mut(d, VS_DRV_MUT_STATUS_DROPS_BIT))
+        rc = vs_driver_write_status_raw(d, (uint8_t)((d->status | VS_STATUS_DRIVER_OK) &
+                                                     ~VS_STATUS_ACKNOWLEDGE), e);
+    else
+        rc = vs_driver_set_status(d, VS_STATUS_DRIVER_OK, e);
+    if (rc < 0)
         return fail(d, rc, e);
     if (d->o.fill_before_driver_ok && d->nq && d->q[0].vq && d->pers &&
         d->pers->fill_early) {
@@ -857,7 +925,10 @@ int vs__drv_publish_kick(vs_driver *d, uint16_t qi, vs_err *e)
     q->unpublished = 0;
     vs_event ev = {.kind = VS_EV_PUBLISH, .queue = qi, .idx = vs_vq_drv_avail_idx(q->vq)};
     vs__drv_emit(d, &ev);
-    if (vs_vq_drv_kick_needed(q->vq)) {
+    bool needed = vs_vq_drv_kick_needed(q->vq);
+    if (mut(d, VS_DRV_MUT_NO_KICK) || mut(d, VS_DRV_MUT_KICK_ALWAYS))
+        needed = mut(d, VS_DRV_MUT_KICK_ALWAYS);
+    if (needed) {
         d->c.kicks++;
         emit_simple(d, VS_EV_KICK, qi, 0);
         int rc = d->t->ops->notify(d->t, qi, e);
@@ -992,6 +1063,16 @@ static unsigned layout_flags(const vs_driver *d)
            (d->o.chain_layout & VS_DRV_LAYOUT_DIRECT_FIRST ? VS_ADD_DIRECT_FIRST : 0u);
 }
 
+/* The chain shapes a driver mutant builds (split). */
+static unsigned mutant_add_flags(const vs_driver *d)
+{
+    if (!d->o.mutations || d->o.ring != VS_RING_SPLIT)
+        return 0;
+    return (mut(d, VS_DRV_MUT_WRITABLE_FIRST) ? VS_ADD_MUT_WRITABLE_FIRST : 0) |
+           (mut(d, VS_DRV_MUT_INDIRECT_NEXT) ? VS_ADD_MUT_INDIRECT_NEXT : 0) |
+           (mut(d, VS_DRV_MUT_NESTED_INDIRECT) ? VS_ADD_MUT_NESTED_INDIRECT : 0);
+}
+
 int vs__drv_req_commit(vs_driver *d, vs_drv_req *rq, bool indirect, bool defer, vs_err *e)
 {
     int rc = vs__drv_depth_check(d, rq->q, e);
@@ -1001,7 +1082,8 @@ int vs__drv_req_commit(vs_driver *d, vs_drv_req *rq, bool indirect, bool defer, 
         return rc;
     vs_drv_queue *q = &d->q[rq->q];
     rc = vs_vq_drv_add(q->vq, rq->seg, rq->n_out, rq->nseg - rq->n_out,
-                       indirect ? VS_ADD_INDIRECT | layout_flags(d) : 0, rq, e);
+                       (indirect ? VS_ADD_INDIRECT | layout_flags(d) : 0) | mutant_add_flags(d),
+                       rq, e);
     if (rc < 0)
         return rc;
     rq->id = rc;

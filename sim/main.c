@@ -24,6 +24,7 @@
 #include "virtiosim/report.h"
 #include "virtiosim/runner.h"
 #include "virtiosim/scenario.h"
+#include "virtiosim/trace.h"
 #include "virtiosim/version.h"
 #include "virtiosim/virtio.h"
 
@@ -56,6 +57,16 @@ typedef struct strlist {
     char **v;
     size_t n, cap;
 } strlist;
+
+static int strlist_add(strlist *l, const char *s);
+/* Adds s unless the list holds it already. */
+static int strlist_add_once(strlist *l, const char *s)
+{
+    for (size_t k = 0; k < l->n; k++)
+        if (strcmp(l->v[k], s) == 0)
+            return 0;
+    return strlist_add(l, s);
+}
 
 static int strlist_add(strlist *l, const char *s)
 {
@@ -155,6 +166,7 @@ typedef struct run_cli {
     vs_expected *expected;
     const char *report_dir;
     const char *trace_path;
+    bool trace_chrome;          /* --trace-format chrome */
     const char *suite;
     int quiet, verbose;
     unsigned shard_k, shard_n;  /* --shard K/N (shard_n 0: the whole list) */
@@ -480,6 +492,20 @@ static int load_selected(const run_cli *rc, const strlist *files, run_state *st)
     return code;
 }
 
+/* Ends the Chrome document (if any) and closes the trace file; <0 if writing failed. */
+static int close_trace(FILE *trace, vs_chrome_trace *chrome, const char *path)
+{
+    vs_err e = {0};
+    int rc = vs_chrome_trace_close(chrome, &e);
+    if (rc < 0)
+        fprintf(stderr, "virtiosim: %s: %s\n", path, e.msg);
+    if (trace && fclose(trace) != 0) {
+        fprintf(stderr, "virtiosim: %s: %s\n", path, strerror(errno));
+        rc = -1;
+    }
+    return rc;
+}
+
 static int run_loop(run_cli *rc, run_state *st)
 {
     FILE *trace = NULL;
@@ -488,6 +514,17 @@ static int run_loop(run_cli *rc, run_state *st)
         return EXIT_USAGE;
     }
     rc->o.trace = trace;
+    vs_chrome_trace *chrome = NULL;
+    if (trace && rc->trace_chrome) {
+        vs_err ce = {0};
+        if (vs_chrome_trace_open(trace, &chrome, &ce) < 0) {
+            fprintf(stderr, "virtiosim: %s: %s\n", rc->trace_path, ce.msg);
+            fclose(trace);
+            return EXIT_USAGE;
+        }
+        rc->o.chrome = chrome;
+        rc->o.trace = NULL;
+    }
     rc->o.progress = !rc->quiet && isatty(STDERR_FILENO);
     rc->o.stop = &g_interrupted;
     rc->o.verbose = rc->verbose;
@@ -505,8 +542,7 @@ static int run_loop(run_cli *rc, run_state *st)
     vs_err e = {0};
     if (vs_results_create(&st->agg, &e) < 0) {
         fprintf(stderr, "virtiosim: %s\n", e.msg);
-        if (trace)
-            fclose(trace);
+        close_trace(trace, chrome, rc->trace_path);
         return EXIT_INFRA;
     }
     if (rc->shard_n && !rc->quiet)
@@ -537,8 +573,8 @@ static int run_loop(run_cli *rc, run_state *st)
     }
     if (rc->json)
         print_json_summary(rc, st, exit_code);
-    if (trace)
-        fclose(trace);
+    if (close_trace(trace, chrome, rc->trace_path) < 0 && exit_code == EXIT_PASS)
+        exit_code = EXIT_INFRA;
     return exit_code;
 }
 
@@ -570,19 +606,22 @@ static int run_files(run_cli *rc, const strlist *files)
     return exit_code;
 }
 
-enum { OPT_BACKEND = 1000, OPT_SEED, OPT_TRACE, OPT_REPORT, OPT_MUTANT, OPT_QEMU, OPT_QEMU_SAME_CPU, OPT_EXPECTED,
-       OPT_TRANSPORT, OPT_SHARD, OPT_FILTER, OPT_LIST, OPT_JSON };
+enum { OPT_BACKEND = 1000, OPT_SEED, OPT_TRACE, OPT_TRACE_FORMAT, OPT_REPORT, OPT_MUTANT, OPT_QEMU,
+       OPT_QEMU_SAME_CPU, OPT_EXPECTED, OPT_TRANSPORT, OPT_SHARD, OPT_FILTER, OPT_LIST, OPT_JSON,
+       OPT_NOTIFY };
 
 static const struct option run_options[] = {
     {"backend", required_argument, NULL, OPT_BACKEND},
     {"seed", required_argument, NULL, OPT_SEED},
     {"trace", required_argument, NULL, OPT_TRACE},
+    {"trace-format", required_argument, NULL, OPT_TRACE_FORMAT},
     {"report", required_argument, NULL, OPT_REPORT},
     {"mutant", required_argument, NULL, OPT_MUTANT},
     {"qemu", required_argument, NULL, OPT_QEMU},
     {"qemu-same-cpu", no_argument, NULL, OPT_QEMU_SAME_CPU},
     {"expected", required_argument, NULL, OPT_EXPECTED},
     {"transport", required_argument, NULL, OPT_TRANSPORT},
+    {"notify", required_argument, NULL, OPT_NOTIFY},
     {"shard", required_argument, NULL, OPT_SHARD},
     {"filter", required_argument, NULL, OPT_FILTER},
     {"list", no_argument, NULL, OPT_LIST},
@@ -620,6 +659,13 @@ static int parse_run_options(int argc, char **argv, run_cli *rc)
                 return -1;
             }
             rc->o.pci = strcmp(optarg, "pci") == 0;
+            break;
+        case OPT_NOTIFY: /* 1 + enum vs_notify_path */
+            if (strcmp(optarg, "direct") != 0 && strcmp(optarg, "iothread") != 0) {
+                fprintf(stderr, "virtiosim: --notify is direct or iothread\n");
+                return -1;
+            }
+            rc->o.notify = strcmp(optarg, "iothread") == 0 ? 2 : 1;
             break;
         case OPT_EXPECTED: {
             vs_err e = {0};
@@ -663,6 +709,14 @@ static int parse_run_options(int argc, char **argv, run_cli *rc)
         case OPT_LIST: rc->list = true; break;
         case OPT_JSON: rc->json = true; break;
         case OPT_TRACE: rc->trace_path = optarg; break;
+        case OPT_TRACE_FORMAT:
+            if (strcmp(optarg, "jsonl") != 0 && strcmp(optarg, "chrome") != 0) {
+                fprintf(stderr, "virtiosim: --trace-format is jsonl or chrome, not '%s'\n",
+                        optarg);
+                return -1;
+            }
+            rc->trace_chrome = strcmp(optarg, "chrome") == 0;
+            break;
         case OPT_REPORT: rc->report_dir = optarg; break;
         case OPT_MUTANT:
             if (!(rc->o.mutant = vs_mutant_find(optarg))) {
@@ -714,6 +768,11 @@ static int check_option_combinations(const run_cli *rc)
     if (rc->o.qemu_same_cpu && !qemu) {
         fprintf(stderr, "virtiosim: --qemu-same-cpu needs a QEMU back-end (--backend qemu or "
                         "qemu-vhost-user:SOCKET)\n");
+        return -1;
+    }
+    if (rc->o.notify && !ref) {
+        fprintf(stderr, "virtiosim: --notify needs --backend ref or pci (a real back-end "
+                        "has its own threads)\n");
         return -1;
     }
     if (rc->o.pci && !ref) {
@@ -1143,7 +1202,8 @@ static void append(char *buf, size_t len, const char *s)
     strncat(buf, s, len - strlen(buf) - 1);
 }
 
-static int run_mutant(const vs_mutant *mu, const strlist *files, bool *ok)
+static int run_mutant(const vs_mutant *mu, const strlist *files, int notify, bool judge_driver,
+                      bool *ok)
 {
     bool correct_failed = false;
     vs_results *agg = NULL;
@@ -1157,14 +1217,16 @@ static int run_mutant(const vs_mutant *mu, const strlist *files, bool *ok)
             vs_results_destroy(agg);
             return EXIT_USAGE;
         }
-        vs_run_opts o = {.backend = "ref", .mutant = mu};
+        vs_run_opts o = {.backend = "ref", .mutant = mu, .notify = notify,
+                         .judge_driver = judge_driver};
         vs_scenario_result r;
         int rr = vs_run_scenario(s, &o, &r, &e);
         if (rr == 0 && r.conformance)
             vs_results_merge(agg, r.conformance, &e);
         /* The correct device must also pass every step, not just every statement. */
         if (!mu && (rr < 0 || (r.verdict != VS_SCN_PASS && r.verdict != VS_SCN_SKIPPED))) {
-            printf("BAD  (correct device) %s: %s\n", s->name, rr < 0 ? e.msg : r.message);
+            printf("BAD  (correct %s) %s: %s\n", judge_driver ? "driver" : "device", s->name,
+                   rr < 0 ? e.msg : r.message);
             correct_failed = true;
         }
         vs_scenario_result_clear(&r);
@@ -1189,8 +1251,11 @@ static int run_mutant(const vs_mutant *mu, const strlist *files, bool *ok)
             append(missing, sizeof missing, cr->check->name);
     }
     *ok = !unexpected[0] && !missing[0] && !correct_failed;
-    printf("%-4s %-28s %s\n", *ok ? "ok" : "BAD", mu ? mu->name : "(correct device)",
-           mu ? mu->what : "no statement fails, no check sees a violation");
+    printf("%-4s %-28s %s\n", *ok ? "ok" : "BAD",
+           mu ? mu->name : judge_driver ? "(correct driver)" : "(correct device)",
+           mu ? mu->what : judge_driver ? "no statement of either role fails on the driver "
+                                          "mutants' scenarios"
+                                        : "no statement fails, no check sees a violation");
     if (missing[0])
         printf("     did not fail:%s\n", missing);
     if (unexpected[0])
@@ -1201,13 +1266,18 @@ static int run_mutant(const vs_mutant *mu, const strlist *files, bool *ok)
 
 static int cmd_mutants(int argc, char **argv)
 {
-    (void)argv;
-    if (argc > 1) {
+    /* --notify iothread: the same table with the iothread notify path (1 + enum
+     * vs_notify_path; 0: the scenarios' own) */
+    int notify = 0;
+    if (argc == 3 && !strcmp(argv[1], "--notify") &&
+        (!strcmp(argv[2], "iothread") || !strcmp(argv[2], "direct")))
+        notify = !strcmp(argv[2], "iothread") ? 2 : 1;
+    else if (argc > 1) {
         vs_cli_usage(stderr, "mutants");
         return EXIT_USAGE;
     }
     int bad = 0;
-    strlist all = {0};
+    strlist all = {0}, drv = {0};
     for (size_t m = 0; m < vs_mutant_count(); m++) {
         const vs_mutant *mu = vs_mutant_at(m);
         strlist files = {0};
@@ -1221,25 +1291,29 @@ static int cmd_mutants(int argc, char **argv)
                 return EXIT_USAGE;
             }
             strlist_add(&files, path);
-            bool seen = false;
-            for (size_t k = 0; k < all.n; k++)
-                seen |= strcmp(all.v[k], path) == 0;
-            if (!seen)
-                strlist_add(&all, path);
+            strlist_add_once(vs_mutant_is_driver(mu) ? &drv : &all, path);
         }
         bool ok;
-        int rc = run_mutant(mu, &files, &ok);
+        int rc = run_mutant(mu, &files, notify, false, &ok);
         strlist_free(&files);
-        if (rc != EXIT_PASS)
+        if (rc != EXIT_PASS) {
+            strlist_free(&all);
+            strlist_free(&drv);
             return rc;
+        }
         bad += !ok;
     }
-    bool ok;
-    int rc = run_mutant(NULL, &all, &ok);
+    /* The correct device over every device mutant's scenarios, and the correct driver,
+     * judged in both roles, over the driver mutants' ones. */
+    bool ok, dok = true;
+    int rc = run_mutant(NULL, &all, notify, false, &ok);
+    if (rc == EXIT_PASS && drv.n)
+        rc = run_mutant(NULL, &drv, notify, true, &dok);
     strlist_free(&all);
+    strlist_free(&drv);
     if (rc != EXIT_PASS)
         return rc;
-    bad += !ok;
+    bad += !ok + !dok;
     printf("%zu mutants + the correct device: %d wrong\n", vs_mutant_count(), bad);
     return bad ? EXIT_FAILED : EXIT_PASS;
 }

@@ -14,4 +14,7 @@ struct vs_mutant_set {
     size_t n;
 };
 
+/* The driver model's own mutants (sim/driver_mutants.c), listed after the devices'. */
+extern const struct vs_mutant_set vs_driver_mutant_set;
+
 #endif

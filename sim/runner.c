@@ -132,6 +132,8 @@ static void teardown(vs_run_ctx *c)
     vs_monitors_destroy(c->mon);
     free(c->pci_f);
     vs_trace_destroy(c->trace);
+    if (c->chrome_open)
+        vs_chrome_trace_end(c->o->chrome);
     vs_engine_destroy(c->eng);
     vs_gmem_destroy(c->gm);
     if (c->be && c->be->teardown)
@@ -184,18 +186,30 @@ static int attach_observers(vs_run_ctx *c, uint64_t pool, vs_err *e)
     if (rc == 0)
         rc = vs_engine_create(&c->eng, r->seed, e);
     /* A bare run (benchmarks) leaves the event bus empty: no trace, monitors, timeline. */
-    if (rc == 0 && !o->bare && !o->no_trace)
+    if (rc == 0 && !o->bare && !o->no_trace) {
+        if (o->trace) /* where this scenario's records begin, outside its digest */
+            vs_trace_write_scenario(o->trace, s->name, o->backend ? o->backend : "ref",
+                                    r->seed);
         rc = vs_trace_create(&c->trace, o->trace, e);
+    }
     if (rc == 0 && c->trace)
         rc = vs_trace_attach(c->trace, &c->bus, e);
     if (rc == 0 && !o->bare)
         rc = vs_monitors_create(&c->mon, c->gm, s->device_id,
-                                VS_ROLE_DEVICE | (s->dev->judge_driver ? VS_ROLE_DRIVER : 0), e);
+                                o->judge_driver || vs_mutant_is_driver(o->mutant) ||
+                                        s->dev->judge_driver
+                                    ? VS_ROLE_BOTH : VS_ROLE_DEVICE, e);
     if (rc == 0 && c->mon) {
         vs_monitors_set_scenario(c->mon, s->name);
         vs_monitors_set_interrupts_observable(c->mon, s->driver.interrupts != VS_IRQ_POLL);
         vs_monitors_set_irq_latency(c->mon, s->timing.irq_latency_ns);
         rc = vs_event_bus_add(&c->bus, vs_monitors_on_event, c->mon);
+    }
+    if (rc == 0 && o->chrome && !o->bare) {
+        vs_chrome_trace_begin(o->chrome, s->name, o->backend ? o->backend : "ref", r->seed,
+                              c->real);
+        rc = vs_event_bus_add(&c->bus, vs_chrome_trace_event, o->chrome);
+        c->chrome_open = rc == 0;
     }
     if (rc == 0 && !o->bare)
         rc = vs_timeline_create(&r->timeline, 0, e);
@@ -235,6 +249,10 @@ static int create_driver(vs_run_ctx *c, uint64_t pool, vs_err *e)
     dopts.timeout_ns = c->real ? 20ull * 1000000000ull : VS_RUN_STEP_TIMEOUT_NS;
     /* ^C / SIGTERM end a wait on a real back-end within this, whatever its transport. */
     dopts.wait_slice_ns = c->real ? 200ull * 1000000ull : 0;
+    if (c->o->mutant) {
+        dopts.mutations = c->o->mutant->drv_mutations;
+        dopts.dev_mutations = c->o->mutant->drv_dev_mutations;
+    }
     dopts.on_result = request_done;
     dopts.on_result_opaque = c;
     return vs_driver_create(&c->d, c->t, &dopts, &c->bus, vs_run_now, c, e);

@@ -39,6 +39,7 @@ typedef struct vs_run_ctx {
     vs_driver *d;
     vs_event_bus bus;
     vs_trace *trace;
+    bool chrome_open;           /* the run's process is open in o->chrome */
     vs_monitors *mon;
     bool real;                  /* a real back-end: wall-clock time, no engine events */
     bool external;              /* a back-end someone else runs: its disk is not fresh */

@@ -21,6 +21,7 @@
 
 #include "sim/sim_dev.h"
 #include "sim/step_dev.h"
+#include "virtiosim/transport_ref.h"
 #include "virtiosim/virtio.h"
 
 struct vs_loader {
@@ -430,6 +431,18 @@ VS_PARSER(vs_scn_extra_features)
     return r;
 }
 
+VS_PARSER(vs_scn_withhold_features)
+{
+    uint64_t f;
+    int r = vs_ld_features(L, v, &f);
+    if (r == 0 && (f & (VS_BIT(24) - 1)))
+        return vs_ld_fail(L, v, "withhold_features takes device-independent bits (24 and up), "
+                                "such as RING_PACKED; leave %s features out of 'features'",
+                          L->dev->name);
+    S->withheld_features = f;
+    return r;
+}
+
 /* `device:`: kind, then the device's own keys. */
 PARSER(top_device)
 {
@@ -531,8 +544,12 @@ static const vs_field driver_fields[] = {
 PARSER(tim_doorbell) { return vs_ld_time(L, v, &S->timing.doorbell_latency_ns); }
 PARSER(tim_irq) { return vs_ld_time(L, v, &S->timing.irq_latency_ns); }
 
+/* A time distribution (the service time, the iothread's wake-up latency): where it goes
+ * and what it is called in messages. */
 typedef struct service_ctx {
-    vs_scenario *s;
+    enum vs_scenario_dist *dist;
+    uint64_t *a_ns, *b_ns;
+    const char *what, *key;     /* "service time", "service" */
     bool has_time, has_min, has_max, has_mean;
 } service_ctx;
 #define SV ((service_ctx *)ctx)
@@ -542,42 +559,48 @@ PARSER(svc_dist)
                                         [VS_DIST_EXPONENTIAL] = "exponential"};
     int k = 0;
     int r = vs_ld_enum(L, v, names, 3, &k);
-    SV->s->timing.dist = (enum vs_scenario_dist)k;
+    *SV->dist = (enum vs_scenario_dist)k;
     return r;
 }
-PARSER(svc_time) { SV->has_time = true; return vs_ld_time(L, v, &SV->s->timing.a_ns); }
-PARSER(svc_min) { SV->has_min = true; return vs_ld_time(L, v, &SV->s->timing.a_ns); }
-PARSER(svc_max) { SV->has_max = true; return vs_ld_time(L, v, &SV->s->timing.b_ns); }
-PARSER(svc_mean) { SV->has_mean = true; return vs_ld_time(L, v, &SV->s->timing.a_ns); }
+PARSER(svc_time) { SV->has_time = true; return vs_ld_time(L, v, SV->a_ns); }
+PARSER(svc_min) { SV->has_min = true; return vs_ld_time(L, v, SV->a_ns); }
+PARSER(svc_max) { SV->has_max = true; return vs_ld_time(L, v, SV->b_ns); }
+PARSER(svc_mean) { SV->has_mean = true; return vs_ld_time(L, v, SV->a_ns); }
 
 static const vs_field service_fields[] = {
     {"dist", svc_dist}, {"time", svc_time}, {"min", svc_min}, {"max", svc_max},
     {"mean", svc_mean}, {NULL, NULL},
 };
 
-PARSER(tim_service)
+static int parse_dist(vs_loader *L, const yaml_node_t *v, service_ctx *sc)
 {
-    service_ctx sc = {.s = S};
-    int r = vs_ld_walk(L, v, service_fields, &sc, "service");
+    int r = vs_ld_walk(L, v, service_fields, sc, sc->key);
     if (r < 0)
         return r;
-    switch (S->timing.dist) {
+    switch (*sc->dist) {
     case VS_DIST_FIXED:
-        if (sc.has_min || sc.has_max || sc.has_mean)
-            return vs_ld_fail(L, v, "a fixed service time takes only 'time'");
+        if (sc->has_min || sc->has_max || sc->has_mean)
+            return vs_ld_fail(L, v, "a fixed %s takes only 'time'", sc->what);
         break;
     case VS_DIST_UNIFORM:
-        if (!sc.has_min || !sc.has_max || sc.has_time || sc.has_mean)
-            return vs_ld_fail(L, v, "a uniform service time takes 'min' and 'max'");
-        if (S->timing.b_ns < S->timing.a_ns)
-            return vs_ld_fail(L, v, "service 'max' is below 'min'");
+        if (!sc->has_min || !sc->has_max || sc->has_time || sc->has_mean)
+            return vs_ld_fail(L, v, "a uniform %s takes 'min' and 'max'", sc->what);
+        if (*sc->b_ns < *sc->a_ns)
+            return vs_ld_fail(L, v, "%s 'max' is below 'min'", sc->key);
         break;
     case VS_DIST_EXPONENTIAL:
-        if (!sc.has_mean || sc.has_time || sc.has_min || sc.has_max)
-            return vs_ld_fail(L, v, "an exponential service time takes 'mean'");
+        if (!sc->has_mean || sc->has_time || sc->has_min || sc->has_max)
+            return vs_ld_fail(L, v, "an exponential %s takes 'mean'", sc->what);
         break;
     }
     return 0;
+}
+
+PARSER(tim_service)
+{
+    service_ctx sc = {.dist = &S->timing.dist, .a_ns = &S->timing.a_ns,
+                      .b_ns = &S->timing.b_ns, .what = "service time", .key = "service"};
+    return parse_dist(L, v, &sc);
 }
 
 static const vs_field timing_fields[] = {
@@ -713,13 +736,56 @@ PARSER(top_applies)
 PARSER(top_driver) { return vs_ld_walk(L, v, driver_fields, ctx, "driver"); }
 PARSER(top_timing) { return vs_ld_walk(L, v, timing_fields, ctx, "timing"); }
 PARSER(top_skip) { (void)L; (void)v; (void)ctx; return 0; }
-PARSER(top_transport)
+PARSER(tr_kind)
 {
     static const char *const names[] = {"default", "pci"};
     int k = 0;
     int r = vs_ld_enum(L, v, names, 2, &k);
     S->transport_pci = k == 1;
     return r;
+}
+PARSER(tr_notify)
+{
+    static const char *const names[] = {"direct", "iothread"}; /* enum vs_notify_path */
+    return vs_ld_enum(L, v, names, 2, &S->iothread.notify);
+}
+PARSER(iot_threads)
+{
+    int r = vs_ld_u16(L, v, 64, &S->iothread.threads);
+    if (r == 0 && S->iothread.threads == 0)
+        return vs_ld_fail(L, v, "threads must be at least 1");
+    return r;
+}
+PARSER(iot_wake)
+{
+    service_ctx sc = {.dist = &S->iothread.dist, .a_ns = &S->iothread.a_ns,
+                      .b_ns = &S->iothread.b_ns, .what = "wake latency", .key = "wake_latency"};
+    return parse_dist(L, v, &sc);
+}
+PARSER(iot_handler) { return vs_ld_time(L, v, &S->iothread.handler_ns); }
+
+static const vs_field iothread_fields[] = {
+    {"threads", iot_threads}, {"wake_latency", iot_wake}, {"handler_time", iot_handler},
+    {NULL, NULL},
+};
+PARSER(tr_iothread) { return vs_ld_walk(L, v, iothread_fields, ctx, "iothread"); }
+
+static const vs_field transport_fields[] = {
+    {"kind", tr_kind}, {"notify", tr_notify}, {"iothread", tr_iothread}, {NULL, NULL},
+};
+
+/* `transport: pci`, or a mapping: {kind: pci, notify: iothread, iothread: {...}}. */
+PARSER(top_transport)
+{
+    if (v->type != YAML_MAPPING_NODE)
+        return tr_kind(L, v, ctx);
+    int r = vs_ld_walk(L, v, transport_fields, ctx, "transport");
+    if (r < 0)
+        return r;
+    const yaml_node_t *iot = vs_ld_get(L, v, "iothread");
+    if (iot && S->iothread.notify != VS_NOTIFY_IOTHREAD)
+        return vs_ld_fail(L, iot, "iothread settings need 'notify: iothread'");
+    return 0;
 }
 
 static const vs_field top_fields[] = {
@@ -745,6 +811,9 @@ static void scenario_defaults(vs_scenario *s)
     s->timing.irq_latency_ns = 200;
     s->timing.dist = VS_DIST_FIXED;
     s->timing.a_ns = 1000;
+    s->iothread.threads = 1;
+    s->iothread.dist = VS_DIST_FIXED;
+    s->iothread.a_ns = 10000;
 }
 
 /* The scenario's device (`device: {kind: ...}`; without one, the default device), its

@@ -57,10 +57,19 @@ const yaml_node_t *vs_ld_get(vs_loader *L, const yaml_node_t *map, const char *k
 VS_PARSER(vs_scn_num_queues);
 VS_PARSER(vs_scn_queue_size);
 VS_PARSER(vs_scn_extra_features);
+VS_PARSER(vs_scn_withhold_features);
 /* `queue:` of a step (ctx: the vs_step). */
 VS_PARSER(vs_step_queue);
 
 struct vs_step_type;
+
+/* expect: {iothread: {...}}: what the iothreads did since the previous such expectation. */
+enum vs_iot_expect {
+    VS_IOT_X_WAKES, VS_IOT_X_PASSES, VS_IOT_X_SIGNALS, VS_IOT_X_CHAINS,
+    VS_IOT_X_CHAINS_PER_PASS, VS_IOT_X_CHAINS_PER_WAKE, VS_IOT_X_QUEUES_PER_PASS,
+    VS_IOT_X_KICKS_PER_WAKE, VS_IOT_X_MAX_CHAINS_PER_PASS, VS_IOT_X_WAIT_MEAN,
+    VS_IOT_X_WAIT_MAX, VS_IOT_X_COUNT
+};
 
 /* One step of a scenario. The core's steps keep their parameters here; a device's step
  * keeps its own in `dev` (vs_step_type.params_size bytes, opaque to the core). */
@@ -88,6 +97,9 @@ struct vs_step {
     uint32_t qsize;
     /* suspend / resume: DEVICE_NEEDS_RESET expected instead */
     bool expect_needs_reset;
+    /* expect: iothread: bit k of iot_set = key k (enum vs_iot_expect) is bounded */
+    uint32_t iot_set;
+    double iot_min[VS_IOT_X_COUNT], iot_max[VS_IOT_X_COUNT];
     void *dev;                  /* the device's parameters, or NULL */
 };
 

@@ -4,7 +4,9 @@
  * config expectations, requests to keep in flight, ...) comes from the device's step set. */
 #define _GNU_SOURCE
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -59,6 +61,108 @@ PARSER(ex_config)
         return vs_ld_fail(L, v, "a %s device has no config fields to expect", d->name);
     return d->steps->expect_config(L, v, ctx);
 }
+/* expect: {iothread: {KEY: VALUE or {min: A, max: B}}} (enum vs_iot_expect) */
+static const struct {
+    const char *name;
+    bool time;
+} iot_keys[VS_IOT_X_COUNT] = {
+    [VS_IOT_X_WAKES] = {"wakes", false},
+    [VS_IOT_X_PASSES] = {"passes", false},
+    [VS_IOT_X_SIGNALS] = {"signals", false},
+    [VS_IOT_X_CHAINS] = {"chains", false},
+    [VS_IOT_X_CHAINS_PER_PASS] = {"chains_per_pass", false},
+    [VS_IOT_X_CHAINS_PER_WAKE] = {"chains_per_wake", false},
+    [VS_IOT_X_QUEUES_PER_PASS] = {"queues_per_pass", false},
+    [VS_IOT_X_KICKS_PER_WAKE] = {"kicks_per_wake", false},
+    [VS_IOT_X_MAX_CHAINS_PER_PASS] = {"max_chains_per_pass", false},
+    [VS_IOT_X_WAIT_MEAN] = {"wait_mean", true},
+    [VS_IOT_X_WAIT_MAX] = {"wait_max", true},
+};
+
+static int iot_num(vs_loader *L, const yaml_node_t *n, bool time, double *out)
+{
+    if (time) {
+        uint64_t ns = 0;
+        int r = vs_ld_time(L, n, &ns);
+        *out = (double)ns;
+        return r;
+    }
+    const char *s = vs_ld_scalar(n);
+    char *end = NULL;
+    double d = s && *s ? strtod(s, &end) : NAN;
+    if (!s || !*s || *end || !isfinite(d) || d < 0)
+        return vs_ld_fail(L, n, "expected a number such as 2 or 1.5, found %s",
+                          s ? s : vs_ld_kind(n));
+    *out = d;
+    return 0;
+}
+
+typedef struct iot_rg {
+    vs_step *t;
+    int k;
+    bool any;
+} iot_rg;
+#define RG ((iot_rg *)ctx)
+PARSER(rg_min)
+{
+    RG->any = true;
+    return iot_num(L, v, iot_keys[RG->k].time, &RG->t->iot_min[RG->k]);
+}
+PARSER(rg_max)
+{
+    RG->any = true;
+    return iot_num(L, v, iot_keys[RG->k].time, &RG->t->iot_max[RG->k]);
+}
+static const vs_field range_fields[] = {{"min", rg_min}, {"max", rg_max}, {NULL, NULL}};
+
+static int iot_range(vs_loader *L, const yaml_node_t *v, vs_step *t, int k)
+{
+    t->iot_set |= 1u << k;
+    t->iot_min[k] = 0;
+    t->iot_max[k] = HUGE_VAL;
+    if (v->type != YAML_MAPPING_NODE) { /* one value: exactly that */
+        int r = iot_num(L, v, iot_keys[k].time, &t->iot_min[k]);
+        t->iot_max[k] = t->iot_min[k];
+        return r;
+    }
+    iot_rg rg = {t, k, false};
+    int r = vs_ld_walk(L, v, range_fields, &rg, iot_keys[k].name);
+    if (r < 0)
+        return r;
+    if (!rg.any)
+        return vs_ld_fail(L, v, "expected a value or {min: A, max: B}");
+    if (t->iot_max[k] < t->iot_min[k])
+        return vs_ld_fail(L, v, "%s: 'max' is below 'min'", iot_keys[k].name);
+    return 0;
+}
+#define IOT_KEY(fn, k) \
+    PARSER(fn) { return iot_range(L, v, T, k); }
+IOT_KEY(ix_wakes, VS_IOT_X_WAKES)
+IOT_KEY(ix_passes, VS_IOT_X_PASSES)
+IOT_KEY(ix_signals, VS_IOT_X_SIGNALS)
+IOT_KEY(ix_chains, VS_IOT_X_CHAINS)
+IOT_KEY(ix_cpp, VS_IOT_X_CHAINS_PER_PASS)
+IOT_KEY(ix_cpw, VS_IOT_X_CHAINS_PER_WAKE)
+IOT_KEY(ix_qpp, VS_IOT_X_QUEUES_PER_PASS)
+IOT_KEY(ix_kpw, VS_IOT_X_KICKS_PER_WAKE)
+IOT_KEY(ix_max, VS_IOT_X_MAX_CHAINS_PER_PASS)
+IOT_KEY(ix_wait, VS_IOT_X_WAIT_MEAN)
+IOT_KEY(ix_wait_max, VS_IOT_X_WAIT_MAX)
+static const vs_field iothread_fields[] = {
+    {"wakes", ix_wakes}, {"passes", ix_passes}, {"signals", ix_signals},
+    {"chains", ix_chains}, {"chains_per_pass", ix_cpp}, {"chains_per_wake", ix_cpw},
+    {"queues_per_pass", ix_qpp}, {"kicks_per_wake", ix_kpw},
+    {"max_chains_per_pass", ix_max}, {"wait_mean", ix_wait}, {"wait_max", ix_wait_max},
+    {NULL, NULL},
+};
+PARSER(ex_iothread)
+{
+    int r = vs_ld_walk(L, v, iothread_fields, ctx, "iothread");
+    if (r == 0 && !T->iot_set)
+        return vs_ld_fail(L, v, "expected at least one iothread counter such as "
+                                "chains_per_pass");
+    return r;
+}
 PARSER(st_reinit) { return vs_ld_bool(L, v, &T->reinit); }
 PARSER(st_fault_kind)
 {
@@ -96,7 +200,7 @@ static const vs_field init_fields[] = {
 };
 static const vs_field expect_fields[] = {
     {"status", ex_status}, {"needs_reset", ex_needs_reset}, {"config", ex_config},
-    {"features", ex_features}, {NULL, NULL},
+    {"features", ex_features}, {"iothread", ex_iothread}, {NULL, NULL},
 };
 static const vs_field reset_fields[] = {{"reinit", st_reinit}, {NULL, NULL}};
 static const vs_field fault_fields[] = {
@@ -196,6 +300,62 @@ static int do_init(vs_run_ctx *c, const vs_step *st)
     return 0;
 }
 
+static int validate_expect(const vs_scenario *s, const vs_step *t, vs_err *e)
+{
+    if (t->iot_set && s->iothread.notify != VS_NOTIFY_IOTHREAD)
+        return vs_err_set(e, VS_EINVAL, "%s:%u:%u: expect: iothread needs the iothread notify "
+                          "path (transport: {notify: iothread})", s->path, t->line, t->col);
+    return 0;
+}
+
+/* The in-process device half (the ref transport, or the one behind the PCI model). */
+static vs_transport *device_half(vs_run_ctx *c)
+{
+    return vs_pci_model_transport_is(c->t) ? vs_pci_model_transport_device_half(c->t) : c->t;
+}
+
+/* The iothread counters since the previous such expectation (they are cleared after). */
+static int expect_iothread(vs_run_ctx *c, const vs_step *st)
+{
+    vs_transport *t = device_half(c);
+    vs_iothread_stats s;
+    vs_err e = {0};
+    if (c->real)
+        return vs_run_expect_failed(c, "iothread: a real back-end's threads are not modelled");
+    if (vs_ref_iothread_stats(t, &s, &e) < 0)
+        return vs_run_expect_failed(c, "iothread: %s", e.msg);
+    vs_ref_iothread_stats_clear(t);
+#define RATIO(a, b) ((b) ? (double)(a) / (double)(b) : 0.0)
+    double v[VS_IOT_X_COUNT] = {
+        [VS_IOT_X_WAKES] = (double)s.wakes,
+        [VS_IOT_X_PASSES] = (double)s.passes,
+        [VS_IOT_X_SIGNALS] = (double)s.signals,
+        [VS_IOT_X_CHAINS] = (double)s.chains,
+        [VS_IOT_X_CHAINS_PER_PASS] = RATIO(s.chains, s.passes),
+        [VS_IOT_X_CHAINS_PER_WAKE] = RATIO(s.chains, s.wakes),
+        [VS_IOT_X_QUEUES_PER_PASS] = RATIO(s.serves, s.passes),
+        [VS_IOT_X_KICKS_PER_WAKE] = RATIO(s.notifications, s.wakes),
+        [VS_IOT_X_MAX_CHAINS_PER_PASS] = (double)s.max_chains,
+        [VS_IOT_X_WAIT_MEAN] = RATIO(s.wait_ns, s.serves),
+        [VS_IOT_X_WAIT_MAX] = (double)s.wait_max_ns,
+    };
+#undef RATIO
+    char sum[240];
+    snprintf(sum, sizeof sum, "iothread: %" PRIu64 " wakes, %" PRIu64 " passes, %" PRIu64
+             " chains (%.2f per pass, %.2f per wake, max %" PRIu64 "), %.2f queues per pass, "
+             "%.2f kicks per wake, wait mean %.0f ns max %" PRIu64 " ns", s.wakes, s.passes,
+             s.chains, v[VS_IOT_X_CHAINS_PER_PASS], v[VS_IOT_X_CHAINS_PER_WAKE], s.max_chains,
+             v[VS_IOT_X_QUEUES_PER_PASS], v[VS_IOT_X_KICKS_PER_WAKE], v[VS_IOT_X_WAIT_MEAN],
+             s.wait_max_ns);
+    for (int k = 0; k < VS_IOT_X_COUNT; k++)
+        if ((st->iot_set & (1u << k)) && (v[k] < st->iot_min[k] || v[k] > st->iot_max[k]))
+            return vs_run_expect_failed(c, "%s %.2f is outside [%.2f, %.2f] (%s)",
+                                        iot_keys[k].name, v[k], st->iot_min[k], st->iot_max[k],
+                                        sum);
+    vs_run_expect_ok(c, sum);
+    return 0;
+}
+
 static int run_expect(vs_run_ctx *c, const vs_step *st)
 {
     vs_err e = {0};
@@ -225,6 +385,8 @@ static int run_expect(vs_run_ctx *c, const vs_step *st)
     }
     if (st->dev && (rc = c->sd->steps->expect_config_run(c, st)) != 0)
         return rc;
+    if (st->iot_set)
+        return expect_iothread(c, st);
     vs_run_expect_ok(c, "expectations met");
     return 0;
 }
@@ -368,6 +530,30 @@ static void pass_time(vs_run_ctx *c, uint64_t ns)
         vs_engine_run_until(c->eng, vs_engine_now(c->eng) + ns);
 }
 
+typedef struct pending_ctx {
+    vs_transport *t;
+    uint16_t q;
+} pending_ctx;
+
+static bool notify_pending(void *arg)
+{
+    const pending_ctx *p = arg;
+    return vs_ref_notify_pending(p->t, p->q);
+}
+
+/* `after`, then (in-process, with requests submitted) until the device has seen their
+ * notification, so they are in flight in the device whatever the notify path (an
+ * iothread may wake later than `after`). */
+static void settle(vs_run_ctx *c, const vs_step *st)
+{
+    pass_time(c, st->wait_ns);
+    if (c->real || !st->count)
+        return;
+    pending_ctx p = {device_half(c), st->queue};
+    vs_engine_run_while(c->eng, notify_pending, &p,
+                        vs_engine_now(c->eng) + VS_RUN_STEP_TIMEOUT_NS, NULL);
+}
+
 /* `outstanding: N`: N of the device's harmless requests in flight. */
 static int submit_fillers(vs_run_ctx *c, const vs_step *st, vs_err *e)
 {
@@ -389,7 +575,10 @@ static int run_suspend_resume(vs_run_ctx *c, const vs_step *st, bool suspend)
     /* requests in flight when suspending: the device finishes them first */
     if (suspend && (rc = submit_fillers(c, st, &e)) < 0)
         return vs_run_driver_error(c, rc, &e);
-    pass_time(c, st->wait_ns);
+    if (suspend)
+        settle(c, st);
+    else
+        pass_time(c, st->wait_ns);
     rc = suspend ? vs_driver_suspend(c->d, &e) : vs_driver_resume(c->d, &e);
     if (rc < 0)
         return vs_run_driver_error(c, rc, &e);
@@ -429,7 +618,7 @@ static int run_queue_reset(vs_run_ctx *c, const vs_step *st)
     /* requests in flight when the queue is reset: the device must drop them */
     if ((rc = submit_fillers(c, st, &e)) < 0)
         return vs_run_driver_error(c, rc, &e);
-    pass_time(c, st->wait_ns);
+    settle(c, st);
     if ((rc = vs_driver_queue_reset(c->d, st->queue, &e)) < 0)
         return vs_run_driver_error(c, rc, &e);
     vs_run_expect_ok(c, "queue reset");
@@ -476,7 +665,7 @@ static int run_wait(vs_run_ctx *c, const vs_step *st)
                                            .run = run_fn, .buffer_bytes = count_buffer_bytes, \
                                            __VA_ARGS__}
 CORE(init, init_fields, true, do_init);
-CORE(expect, expect_fields, false, run_expect);
+CORE(expect, expect_fields, false, run_expect, .validate = validate_expect);
 CORE(reset, reset_fields, true, run_reset);
 CORE(fault, fault_fields, false, run_fault, .required = {"kind"}, .describe = describe_fault);
 CORE(wait, wait_fields, false, run_wait, .required = {"time"});

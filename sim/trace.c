@@ -174,6 +174,30 @@ static void w_text(wr *w, const char *text)
     w_ch(w, '"');
 }
 
+size_t vs_trace_json_string(const char *text, char *buf, size_t cap)
+{
+    wr w = { buf, cap, 0 };
+    w_text(&w, text);
+    if (cap)
+        buf[w.len < cap ? w.len : cap - 1] = '\0';
+    return w.len;
+}
+
+void vs_trace_write_scenario(FILE *out, const char *name, const char *backend, uint64_t seed)
+{
+    char b[1024];
+    wr w = { b, sizeof b - 1, 0 };
+    W_LIT(&w, "{\"t\":0,\"ev\":\"scenario\",\"name\":");
+    w_text(&w, name);
+    W_LIT(&w, ",\"backend\":");
+    w_text(&w, backend);
+    W_LIT(&w, ",\"seed\":");
+    w_u64(&w, seed);
+    W_LIT(&w, "}\n");
+    if (out)
+        fwrite(b, 1, w.len < w.cap ? w.len : w.cap, out);
+}
+
 /* ,"key": — every key is a literal, so the whole prefix is one constant of known length
  * (no strlen per field, whatever the inliner decides). */
 #define KEY(k) ",\"" k "\":"
@@ -346,6 +370,29 @@ size_t vs_trace_format(const vs_event *ev, char *buf, size_t cap)
         break;
     case VS_EV_NOTE:
         kv_text(&w, "text", ev->text);
+        break;
+    case VS_EV_IOT_SIGNAL:
+        kv_i(&w, "q", ev->queue);
+        kv_u(&w, "iot", ev->id);
+        kv_u(&w, "n", ev->val);
+        kv_u(&w, "count", ev->idx);
+        break;
+    case VS_EV_IOT_WAKE:
+        kv_u(&w, "iot", ev->id);
+        kv_u(&w, "latency", ev->val);
+        kv_u(&w, "queues", ev->idx);
+        break;
+    case VS_EV_IOT_SERVE:
+        kv_i(&w, "q", ev->queue);
+        kv_u(&w, "iot", ev->id);
+        kv_u(&w, "chains", ev->idx);
+        kv_u(&w, "count", ev->len);
+        kv_u(&w, "waited", ev->val);
+        break;
+    case VS_EV_IOT_PASS:
+        kv_u(&w, "iot", ev->id);
+        kv_u(&w, "queues", ev->idx);
+        kv_u(&w, "chains", ev->val);
         break;
     default:
         kv_i(&w, "kind", (int64_t)ev->kind);

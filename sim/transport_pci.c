@@ -1115,6 +1115,12 @@ vs_pci_fn *vs_pci_model_transport_fn(const vs_transport *t)
     return mp ? mp->fn : NULL;
 }
 
+vs_transport *vs_pci_model_transport_device_half(const vs_transport *t)
+{
+    model_plat *mp = vs_pci_transport_platform(t, &model_plat_ops);
+    return mp ? mp->devside : NULL;
+}
+
 int vs_pci_model_transport_config_changed(vs_transport *t, vs_err *e)
 {
     vs_pci_fn *fn = vs_pci_model_transport_fn(t);

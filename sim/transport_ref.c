@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sim/iothread.h"
+
 #define REQ_NONE UINT32_MAX
 #define SCRATCH_SEGS_MIN 1024u  /* like QEMU's VIRTQUEUE_MAX_SIZE: indirect tables */
 
@@ -28,6 +30,7 @@ typedef struct ref_queue {
     vs_rng *rng;           /* "service.q<N>", owned by the engine */
     vs_timer doorbell_h;
     uint64_t coalesced;
+    uint64_t fetched;      /* chains fetched since setup (the iothread counts per serve) */
     vs_timer flush_h;
     ref_req *reqs;
     uint32_t free_head;
@@ -68,6 +71,7 @@ typedef struct ref_tr {
     vs_ref_hooks hooks;
     enum { SUS_NONE, SUS_PENDING, SUS_DONE } sus; /* VIRTIO_F_SUSPEND */
     bool cfg_deferred;     /* a config change to notify on resume */
+    vs_iot *iot;           /* notify VS_NOTIFY_IOTHREAD, else NULL */
 } ref_tr;
 
 static const vs_transport_ops ref_ops;
@@ -106,6 +110,13 @@ int vs_ref_opts_check(const vs_ref_opts *o, vs_err *e)
     default:
         return vs_err_set(e, VS_EINVAL, "ref: unknown service time distribution %d",
                           (int)o->service.dist);
+    }
+    if (o->notify != VS_NOTIFY_DIRECT && o->notify != VS_NOTIFY_IOTHREAD)
+        return vs_err_set(e, VS_EINVAL, "ref: unknown notify path %d", (int)o->notify);
+    if (o->notify == VS_NOTIFY_IOTHREAD) {
+        int rc = vs_iot_opts_check(&o->iothread, e);
+        if (rc < 0)
+            return rc;
     }
     if (o->mutations & ~(uint32_t)VS_REF_MUT_ALL)
         return vs_err_set(e, VS_EINVAL, "ref: unknown mutation bits 0x%x",
@@ -188,6 +199,7 @@ static void queue_cancel_work(ref_queue *rq)
     vs_engine_cancel(eng, rq->flush_h);
     rq->doorbell_h = rq->flush_h = 0;
     rq->coalesced = 0;
+    vs_iot_drop(rq->tr->iot, rq->index);
     if (rq->reqs) {
         rq->free_head = REQ_NONE;
         for (uint32_t i = rq->size; i-- > 0;) {
@@ -259,20 +271,7 @@ static bool can_process(const ref_tr *tr)
 
 static uint64_t service_ns(ref_tr *tr, ref_queue *rq)
 {
-    const vs_service_time *s = &tr->o.service;
-    switch (s->dist) {
-    case VS_SERVICE_UNIFORM:
-        return vs_rng_range(rq->rng, s->min_ns, s->max_ns);
-    case VS_SERVICE_EXP: {
-        double x = vs_rng_exp(rq->rng, (double)s->mean_ns) + 0.5;
-        if (x >= 4.0e18) /* keep now + dt far from overflow */
-            return UINT64_C(4000000000000000000);
-        return (uint64_t)x;
-    }
-    case VS_SERVICE_FIXED:
-    default:
-        return s->fixed_ns;
-    }
+    return vs_time_draw(&tr->o.service, rq->rng);
 }
 
 static void flush_cb(void *arg)
@@ -456,6 +455,7 @@ static void process(ref_tr *tr, ref_queue *rq)
             r->next_free = REQ_NONE;
             r->busy = true;
             rq->inflight++;
+            rq->fetched++;
             if (swap && !held) {
                 held = r;
                 continue;
@@ -477,14 +477,10 @@ static void process(ref_tr *tr, ref_queue *rq)
     }
 }
 
-static void doorbell_cb(void *arg)
+/* The queue's notify handler: whoever runs it (the device woken by the doorbell, or an
+ * iothread) finds the queue as it is now. */
+static void serve_queue(ref_tr *tr, ref_queue *rq)
 {
-    ref_queue *rq = arg;
-    ref_tr *tr = rq->tr;
-    uint64_t n = rq->coalesced;
-    rq->doorbell_h = 0;
-    rq->coalesced = 0;
-    emit(tr, VS_EV_DOORBELL, rq->index, 0, 0, n, NULL);
     if (!rq->vq || !can_process(tr))
         return;
     if ((tr->o.mutations & VS_REF_MUT_SPURIOUS_NOTIFY_ERROR) && rq->inflight == 0 &&
@@ -493,6 +489,31 @@ static void doorbell_cb(void *arg)
         return;
     }
     process(tr, rq);
+}
+
+static void doorbell_cb(void *arg)
+{
+    ref_queue *rq = arg;
+    ref_tr *tr = rq->tr;
+    uint64_t n = rq->coalesced;
+    rq->doorbell_h = 0;
+    rq->coalesced = 0;
+    if (tr->iot) { /* the hypervisor writes the queue's eventfd; an iothread serves it */
+        vs_iot_signal(tr->iot, rq->index, n);
+        return;
+    }
+    emit(tr, VS_EV_DOORBELL, rq->index, 0, 0, n, NULL);
+    serve_queue(tr, rq);
+}
+
+static uint32_t iot_serve(void *opaque, uint16_t q)
+{
+    ref_tr *tr = opaque;
+    ref_queue *rq = &tr->q[q];
+    uint64_t before = rq->fetched;
+    serve_queue(tr, rq);
+    uint64_t n = rq->fetched - before;
+    return n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
 }
 
 /* ------------------------------------------------------------------ transport ops */
@@ -512,6 +533,7 @@ static void do_reset(ref_tr *tr)
         tr->vec[v].irq_h = 0;
         tr->vec[v].pending = false;
     }
+    vs_iot_reset(tr->iot);
     if (tr->dev->ops->reset)
         tr->dev->ops->reset(tr->dev);
     tr->dev->driver_features = 0;
@@ -858,6 +880,7 @@ static void ref_destroy(vs_transport *t)
     if (tr->vec)
         for (uint32_t v = 0; v <= tr->nq; v++)
             vs_engine_cancel(tr->eng, tr->vec[v].irq_h);
+    vs_iot_destroy(tr->iot);
     free(tr->q);
     free(tr->vec);
     free(tr);
@@ -967,6 +990,12 @@ static int ref_create(vs_transport **out, vs_engine *eng, vs_device *dev, vs_gme
             return vs_err_set(e, VS_ENOMEM, "ref: out of memory (rng stream)");
         }
     }
+    if (o->notify == VS_NOTIFY_IOTHREAD &&
+        (rc = vs_iot_create(&tr->iot, eng, &o->iothread, tr->nq, bus, iot_serve, tr, e)) < 0) {
+        tr->iot = NULL;
+        ref_destroy(&tr->pub);
+        return rc;
+    }
     *out = &tr->pub;
     return 0;
 }
@@ -1020,6 +1049,31 @@ int vs_ref_config_changed(vs_transport *t, vs_err *e)
     emit(tr, VS_EV_CONFIG_CHANGE, -1, 0, 0, 0, NULL);
     raise_irq(tr, 0);
     return 0;
+}
+
+int vs_ref_iothread_stats(const vs_transport *t, vs_iothread_stats *out, vs_err *e)
+{
+    if (!vs_ref_is(t) || !out)
+        return vs_err_set(e, VS_EINVAL, "ref: not a ref transport, or NULL stats");
+    const ref_tr *tr = (const ref_tr *)t;
+    if (!tr->iot)
+        return vs_err_set(e, VS_ENOTSUP, "ref: no iothread (the notify path is direct)");
+    vs_iot_stats(tr->iot, out);
+    return 0;
+}
+
+void vs_ref_iothread_stats_clear(vs_transport *t)
+{
+    if (vs_ref_is(t))
+        vs_iot_stats_clear(TR(t)->iot);
+}
+
+bool vs_ref_notify_pending(const vs_transport *t, uint16_t q)
+{
+    if (!vs_ref_is(t))
+        return false;
+    const ref_tr *tr = (const ref_tr *)t;
+    return q < tr->nq && (tr->q[q].doorbell_h > 0 || vs_iot_pending(tr->iot, q));
 }
 
 uint64_t vs_ref_irqs_delivered(const vs_transport *t)

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from conftest import BLK, ZONED_STATEMENTS, fmt
+from conftest import BLK, SCENARIOS, ZONED_STATEMENTS, fmt
 
 MUTANT_LINE = re.compile(r"^(ok|BAD)\s+(\S+)\s", re.M)
 
@@ -33,10 +33,26 @@ def test_mutants_summary_line(mutants):
     lines = MUTANT_LINE.findall(mutants.stdout)
     names = [n for _, n in lines]
     assert "(correct" in names, "the correct device was not run" + fmt(mutants)
+    # the correct device, and the correct driver judged in both roles on the scenarios of
+    # the driver mutants
+    assert re.search(r"^ok\s+\(correct driver\)", mutants.stdout, re.M), fmt(mutants)
     m = re.search(r"^(\d+) mutants \+ the correct device: (\d+) wrong$", mutants.stdout, re.M)
     assert m, fmt(mutants)
-    assert int(m.group(1)) == len(lines) - 1 >= 1, fmt(mutants)
+    assert int(m.group(1)) == len(lines) - 2 >= 1, fmt(mutants)
     assert int(m.group(2)) == sum(tag == "BAD" for tag, _ in lines), fmt(mutants)
+
+
+def test_driver_mutants_fail_driver_role_statements(cli, tmp_path):
+    # A driver mutant's run judges the driver role: its report names the driver
+    # statement, with evidence; the same scenario without it passes in both roles.
+    r = cli("run", "-q", "--mutant", "drv-driver-before-ack", "--report", tmp_path / "m",
+            SCENARIOS / "driver" / "clean-split.yaml")
+    assert r.returncode == 1, fmt(r)
+    doc = json.loads((tmp_path / "m" / "results.json").read_text())
+    failed = {s["id"]: s for s in doc["statements"] if s["verdict"] == "fail"}
+    assert set(failed) == {"generic.driver.status.1", "generic.driver.init.1"}, failed.keys()
+    r = cli("run", "-q", SCENARIOS / "driver" / "clean-split.yaml")
+    assert r.returncode == 0, fmt(r)
 
 
 def test_every_listed_mutant_is_accepted_by_run(cli, mutants):

@@ -97,7 +97,37 @@ typedef struct vs_driver_opts {
                                      0 = no limit: a virtual clock must not be sliced) */
     vs_drv_result_fn on_result;   /* optional: called for each completed request */
     void *on_result_opaque;
+    uint32_t mutations;           /* test only: enum vs_drv_mutation (driver mutants) */
+    uint32_t dev_mutations;       /* test only: the personality's own driver bugs */
 } vs_driver_opts;
+
+/* Deliberately broken variants of the driver model (test only). Each breaks one rule a
+ * driver-role check judges, so the check can be proven to fire: the driver mutants of
+ * `virtiosim mutants` (sim/driver_mutants.c). */
+enum vs_drv_mutation {
+    VS_DRV_MUT_DRIVER_BEFORE_ACK = 1u << 0,   /* DRIVER written before ACKNOWLEDGE */
+    VS_DRV_MUT_STATUS_DROPS_BIT = 1u << 1,    /* DRIVER_OK written without ACKNOWLEDGE */
+    VS_DRV_MUT_NO_RESET_WAIT = 1u << 2,       /* goes on after a reset without reading 0 */
+    VS_DRV_MUT_UNOFFERED_FEATURE = 1u << 3,   /* also accepts RING_RESET, not offered */
+    VS_DRV_MUT_RESERVED_FEATURE = 1u << 4,    /* also accepts bit 45, which is reserved */
+    VS_DRV_MUT_FEATURES_AFTER_OK = 1u << 5,   /* rewrites its features, changed, after
+                                                 FEATURES_OK */
+    VS_DRV_MUT_DECLINE_VERSION_1 = 1u << 6,   /* does not accept VERSION_1 */
+    VS_DRV_MUT_KICK_BEFORE_DRIVER_OK = 1u << 7, /* notifies queue 0 before DRIVER_OK */
+    VS_DRV_MUT_CONFIG_WRITE_EARLY = 1u << 8,  /* writes a config byte before FEATURES_OK */
+    VS_DRV_MUT_CONFIG_NO_GENERATION = 1u << 9, /* reads config without config_generation */
+    VS_DRV_MUT_USED_FLAGS_DIRTY = 1u << 10,   /* split: used.flags non-zero at setup */
+    VS_DRV_MUT_AVAIL_FLAGS_RESERVED = 1u << 11, /* split: an undefined avail.flags bit */
+    VS_DRV_MUT_NO_KICK = 1u << 12,            /* never notifies */
+    VS_DRV_MUT_FAILED_NO_RESET = 1u << 13,    /* sets FAILED, then initializes again
+                                                 without a reset */
+    VS_DRV_MUT_KICK_ALWAYS = 1u << 14,        /* notifies when the device suppressed it */
+    VS_DRV_MUT_WRITABLE_FIRST = 1u << 15,     /* split: writable descriptors first */
+    VS_DRV_MUT_INDIRECT_NEXT = 1u << 16,      /* split: NEXT beside INDIRECT */
+    VS_DRV_MUT_NESTED_INDIRECT = 1u << 17,    /* split: INDIRECT inside a table */
+    VS_DRV_MUT_INDIRECT_UNNEGOTIATED = 1u << 18, /* indirect tables without INDIRECT_DESC
+                                                    negotiated */
+};
 
 /* Defaults: the personality's features, split, max queue size, 1 queue, MSI-X, direct
  * descriptors, no depth limit, seed 1, one data segment. */

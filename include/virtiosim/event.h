@@ -42,6 +42,16 @@ enum vs_event_kind {
     VS_EV_NOTE,             /* free text, e.g. back-end stderr line */
     VS_EV_USED_EVENT,       /* queue, idx = used_event the driver has just published (split
                                with EVENT_IDX; emitted when the value changes) */
+    /* The iothread notify path of the in-process transports (transport_ref.h, notify
+     * VS_NOTIFY_IOTHREAD); id = the iothread's number in all four. */
+    VS_EV_IOT_SIGNAL,       /* queue: its eventfd was written; val = notifications in this
+                               write, idx = the eventfd counter after it */
+    VS_EV_IOT_WAKE,         /* an iothread woke from its epoll wait; val = ns it took to
+                               wake (from the signal that woke it), idx = queues signalled */
+    VS_EV_IOT_SERVE,        /* queue: the iothread ran its notify handler; idx = chains it
+                               fetched, len = the eventfd counter it read (saturated), val =
+                               ns the oldest unread signal waited */
+    VS_EV_IOT_PASS,         /* an iothread's pass ended; idx = queues served, val = chains */
     VS_EV_HOST_IO,          /* the host end of a device moved bytes (console ports): queue =
                                the data queue they belong to (a receiveq: the host wrote
                                them, to be delivered; a transmitq: the host read them, after

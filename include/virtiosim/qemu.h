@@ -55,6 +55,7 @@
 #include "virtiosim/error.h"
 #include "virtiosim/event.h"
 #include "virtiosim/gmem.h"
+#include "virtiosim/qmp.h"
 #include "virtiosim/virtio.h"
 
 /* ------------------------------------------------------------ device arguments */
@@ -90,6 +91,7 @@ typedef struct vs_qemu_backend_opts {
                                         one the caller is on): every kick and interrupt
                                         is a local wake-up instead of a cross-CPU IPI.
                                         The thread's affinity is restored on destroy. */
+    bool no_qmp;                     /* no control monitor (vs_qemu_transport_qmp: NULL) */
     bool no_irqfd;                   /* MSI-X: poll the slot page in guest RAM instead of
                                         blocking on eventfds (sim/qemu/irqfd.h), e.g. for
                                         a QEMU built without ivshmem */
@@ -104,6 +106,9 @@ int vs_qemu_transport_create(vs_transport **out, vs_gmem *gm, const vs_qemu_back
 
 /* Is t a qemu transport? (the calls below return 0 / NULL / -1 otherwise) */
 bool vs_qemu_transport_is(const vs_transport *t);
+
+/* QEMU's control monitor (virtiosim/qmp.h; owned by t), e.g. for hot-plug. */
+vs_qmp *vs_qemu_transport_qmp(vs_transport *t);
 
 /* QEMU's stderr so far (NUL-terminated, last 64 KiB at most); bytes copied. */
 size_t vs_qemu_transport_stderr(const vs_transport *t, char *buf, size_t len);

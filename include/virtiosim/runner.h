@@ -32,7 +32,18 @@ typedef struct vs_mutant {
                                   other statements of the same check), NULL-terminated */
     uint32_t dev_mutation_value; /* one numbered bug of the device (e.g. blk's zoned
                                     mutations), 0: none */
+    /* A driver mutant breaks the simulator's driver instead (its runs judge the driver
+     * role too): enum vs_drv_mutation (virtiosim/driver.h) and the device personality's
+     * own driver bugs (vs_driver_opts.dev_mutations). */
+    uint32_t drv_mutations;
+    uint32_t drv_dev_mutations;
 } vs_mutant;
+
+/* Is it a driver mutant (one whose runs judge the driver role)? */
+static inline bool vs_mutant_is_driver(const vs_mutant *m)
+{
+    return m && (m->drv_mutations || m->drv_dev_mutations);
+}
 
 size_t vs_mutant_count(void);
 const vs_mutant *vs_mutant_at(size_t i);
@@ -48,13 +59,19 @@ typedef struct vs_run_opts {
     bool seed_set;
     uint64_t seed;             /* overrides the scenario's seed when seed_set */
     FILE *trace;               /* JSON Lines trace of every event, or NULL */
+    struct vs_chrome_trace *chrome; /* the same as Chrome Trace Event JSON, or NULL
+                                  (virtiosim/trace.h) */
     const vs_mutant *mutant;   /* NULL in production */
+    bool judge_driver;         /* the monitors judge the driver role too (the simulator's
+                                  own driver: driver mutants and their baseline) */
     bool progress;             /* progress line on stderr for long workloads */
     bool verbose;              /* step-by-step lines on stderr */
     bool bare;                 /* no monitors, trace or timeline (benchmarks only) */
     bool no_trace;             /* monitors and timeline but no trace or digest (benchmarks:
                                   times the monitors alone) */
     const volatile int *stop;  /* set by a signal handler: end the scenario early */
+    int notify;                /* --notify: 0 the scenario's notify path, else 1 +
+                                  enum vs_notify_path (in-process back-ends) */
 } vs_run_opts;
 
 

@@ -36,6 +36,7 @@ typedef struct vs_scenario {
     uint16_t num_queues;        /* device.num_queues */
     uint32_t queue_size;        /* device.queue_size: the device's maximum */
     uint64_t extra_features;    /* device-independent bits to offer (e.g. RING_RESET) */
+    uint64_t withheld_features; /* device-independent bits the device does not offer */
     void *dev_opts;             /* the device's own keys, owned by its step set */
     struct {
         uint64_t features;      /* accepted (the device's feature names) */
@@ -58,6 +59,14 @@ typedef struct vs_scenario {
         enum vs_scenario_dist dist;
         uint64_t a_ns, b_ns;    /* fixed: a; uniform: [a,b]; exponential: mean a */
     } timing;
+    /* transport: {notify: iothread, iothread: {...}} (in-process back-end) */
+    struct {
+        int notify;             /* enum vs_notify_path (transport_ref.h) */
+        uint16_t threads;
+        enum vs_scenario_dist dist;   /* wake-up latency, spelled like timing.service */
+        uint64_t a_ns, b_ns;
+        uint64_t handler_ns;    /* per chain fetched */
+    } iothread;
     vs_step *steps;
     unsigned nsteps;
 } vs_scenario;

@@ -31,6 +31,7 @@
 #ifndef VIRTIOSIM_TRACE_H
 #define VIRTIOSIM_TRACE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -68,5 +69,35 @@ int vs_trace_error(const vs_trace *t, vs_err *e);
  * NUL-terminated when cap > 0, snprintf-style: returns the length the full record
  * needs (excluding NUL), so a return >= cap means it was truncated. */
 size_t vs_trace_format(const vs_event *ev, char *buf, size_t cap);
+
+/* The line that opens a scenario's records in a trace file of several scenarios:
+ * {"t":0,"ev":"scenario","name":...,"backend":...,"seed":N}. It is not part of the
+ * scenario's digest (the digest is of the scenario's own records). */
+void vs_trace_write_scenario(FILE *out, const char *name, const char *backend,
+                             uint64_t seed);
+/* text as a JSON string literal (quotes included, escaped as the records are) into buf,
+ * NUL-terminated when cap > 0; returns the length it needs. */
+size_t vs_trace_json_string(const char *text, char *buf, size_t cap);
+
+/* ------------------------------------------------------------------ Chrome trace
+ * The same events as Chrome Trace Event JSON (`--trace-format chrome`), which Perfetto
+ * (ui.perfetto.dev) and chrome://tracing open: one process per scenario run (named after
+ * the scenario and back-end), a track "device" (status, features, config, resets, config
+ * interrupts, notes), a track "steps" (each step a slice, expectations as instants) and a
+ * track per queue (kicks, doorbells, fetches, interrupts as instants; each chain an async
+ * slice from available to used). Timestamps are microseconds of the run's clock: virtual
+ * time on the in-process back-ends, wall-clock time since the start on real ones (the
+ * process's "clock" argument says which). */
+typedef struct vs_chrome_trace vs_chrome_trace;
+/* Writes the document's opening to out (not owned). */
+int vs_chrome_trace_open(FILE *out, vs_chrome_trace **t, vs_err *e);
+/* A new process for the next run; attach vs_chrome_trace_event to its bus. */
+void vs_chrome_trace_begin(vs_chrome_trace *t, const char *scenario, const char *backend,
+                           uint64_t seed, bool wall_clock);
+void vs_chrome_trace_event(void *opaque, const vs_event *ev);
+/* Closes the run's open slices. */
+void vs_chrome_trace_end(vs_chrome_trace *t);
+/* Closes the document and frees t (NULL-safe); the first write error, if any. */
+int vs_chrome_trace_close(vs_chrome_trace *t, vs_err *e);
 
 #endif

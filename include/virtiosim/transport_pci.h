@@ -136,6 +136,9 @@ bool vs_pci_model_transport_is(const vs_transport *t);
 /* The model function behind a pci-model transport (NULL otherwise): for tests and for
  * provoking config changes (vs_pci_config_changed). */
 vs_pci_fn *vs_pci_model_transport_fn(const vs_transport *t);
+/* The device half (a hooked ref transport, transport_ref.h) behind a pci-model transport
+ * (NULL otherwise): its iothread counters, for instance (vs_ref_iothread_stats). */
+vs_transport *vs_pci_model_transport_device_half(const vs_transport *t);
 /* The device changed its config: config_generation moves and a config interrupt is
  * raised through the model (vs_pci_config_changed). */
 int vs_pci_model_transport_config_changed(vs_transport *t, vs_err *e);

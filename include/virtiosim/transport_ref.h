@@ -28,6 +28,20 @@
  * meanwhile is notified once the driver resumes it by setting DRIVER_OK (SUSPEND clears
  * at once). vs_ref_config_changed is how a test makes the device change its config.
  *
+ * Notify paths (opts.notify). VS_NOTIFY_DIRECT, the default, is the doorbell above.
+ * VS_NOTIFY_IOTHREAD models ACRN's device model: the doorbell (after doorbell_latency_ns,
+ * the exit and the hypervisor's ioeventfd match) writes the queue's eventfd (counter +=
+ * the notifications it carries; VS_EV_IOT_SIGNAL). The queue belongs to iothread
+ * q % threads. A sleeping iothread wakes a latency drawn from opts.iothread.wake (stream
+ * "iothread.<N>") after the signal (VS_EV_IOT_WAKE); signals meanwhile only add to the
+ * counters. Awake, it makes one pass over its signalled queues in index order: for each,
+ * reads and clears the counter and runs the notify handler (the same drain as above:
+ * notifications off, fetch everything, on, re-check; VS_EV_IOT_SERVE), then
+ * VS_EV_IOT_PASS. The pass keeps the thread busy handler_ns per chain fetched; a queue
+ * signalled while it is busy is served by a pass right after (no wake-up: epoll_wait
+ * returns at once), otherwise the thread sleeps. Completions, publish, interrupts,
+ * suspend, queue reset and the error path are those of the direct path.
+ *
  * Device error path (malformed chain, handle() < 0, used push failure): status gets
  * DEVICE_NEEDS_RESET, VS_EV_DEVICE_ERROR (text = message), VS_EV_CONFIG_CHANGE, a config
  * interrupt; pending work is dropped and the device does nothing more until reset.
@@ -110,6 +124,32 @@ enum vs_ref_mutation {
     VS_REF_MUT_ALL = (1u << 17) - 1,
 };
 
+/* How a doorbell reaches the device (see "Notify paths" above). */
+enum vs_notify_path {
+    VS_NOTIFY_DIRECT = 0,    /* the device itself wakes doorbell_latency_ns after a kick */
+    VS_NOTIFY_IOTHREAD = 1,  /* ACRN's device model: eventfd signal, iothread wake-up */
+};
+
+typedef struct vs_iothread_opts {
+    uint16_t threads;          /* iothreads; queue q belongs to iothread q % threads (0: 1) */
+    vs_service_time wake;      /* how long a sleeping iothread takes to run once signalled */
+    uint64_t handler_ns;       /* time the iothread spends per chain it fetches (busy) */
+} vs_iothread_opts;
+
+/* What the iothreads did since the transport was created (all threads together). */
+typedef struct vs_iothread_stats {
+    uint64_t signals;          /* eventfd writes (a write may carry several notifications) */
+    uint64_t notifications;    /* notifications those writes carried */
+    uint64_t wakes;            /* wake-ups from the epoll wait */
+    uint64_t passes;           /* passes over the signalled queues (a wake-up, or a pass
+                                  that follows a busy one at once) */
+    uint64_t serves;           /* queues served (one eventfd read + notify handler each) */
+    uint64_t chains;           /* chains fetched by the handlers */
+    uint64_t max_chains;       /* most chains fetched in one pass */
+    uint64_t wait_ns;          /* sum over serves of how long the oldest signal waited */
+    uint64_t wait_max_ns;
+} vs_iothread_stats;
+
 typedef struct vs_ref_opts {
     enum vs_irq_mode irq_mode;
     uint64_t doorbell_latency_ns;
@@ -119,6 +159,8 @@ typedef struct vs_ref_opts {
     uint32_t ring_mutations;   /* enum vs_vq_mutation, passed to every vs_vq_dev */
     uint32_t pci_mutations;    /* enum vs_pci_mutation (pci.h): only the PCI model
                                   transport (transport_pci.h) uses it */
+    enum vs_notify_path notify;
+    vs_iothread_opts iothread; /* with VS_NOTIFY_IOTHREAD */
 } vs_ref_opts;
 
 /* MSI-X, doorbell latency 1000 ns, irq latency 500 ns, fixed service time 10000 ns, no
@@ -145,7 +187,16 @@ uint16_t vs_ref_msix_vectors(const vs_transport *t);   /* num_queues + 1 */
  * VS_EV_CONFIG_CHANGE and raises a config interrupt. */
 int vs_ref_config_changed(vs_transport *t, vs_err *e);
 
+/* The iothreads' counters (notify VS_NOTIFY_IOTHREAD); -VS_ENOTSUP on the direct path.
+ * For the PCI model transport, ask its device half (vs_pci_model_transport_device_half). */
+int vs_ref_iothread_stats(const vs_transport *t, vs_iothread_stats *out, vs_err *e);
+/* Zeroes them (the runner's expectations judge one stretch of a scenario at a time). */
+void vs_ref_iothread_stats_clear(vs_transport *t);
+
 /* Introspection for tests and the runner. */
+/* A notification of queue q has not reached its handler yet (a doorbell under way, or an
+ * eventfd count no iothread has read). */
+bool vs_ref_notify_pending(const vs_transport *t, uint16_t q);
 uint64_t vs_ref_irqs_delivered(const vs_transport *t);  /* since creation */
 uint32_t vs_ref_inflight(const vs_transport *t, uint16_t q); /* fetched, not completed */
 bool vs_ref_device_stopped(const vs_transport *t);       /* error path taken, no reset yet */

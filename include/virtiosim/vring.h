@@ -110,6 +110,12 @@ enum vs_add_flags {
     /* with VS_ADD_INDIRECT, split only (legal shapes a device must accept): */
     VS_ADD_INDIRECT_WRITE = 1u << 1, /* WRITE set on the descriptor naming the table */
     VS_ADD_DIRECT_FIRST = 1u << 2,   /* first segment direct, chained to the indirect one */
+    /* test only, split (driver mutants): shapes a driver must never build */
+    VS_ADD_MUT_WRITABLE_FIRST = 1u << 8,  /* the writable segments placed before the
+                                             readable ones */
+    VS_ADD_MUT_INDIRECT_NEXT = 1u << 9,   /* NEXT set beside INDIRECT on the table's
+                                             descriptor */
+    VS_ADD_MUT_NESTED_INDIRECT = 1u << 10, /* INDIRECT set on an entry of the table */
 };
 
 typedef struct vs_vq_drv vs_vq_drv;

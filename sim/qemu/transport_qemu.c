@@ -15,9 +15,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "virtiosim/qmp.h"
 #include "virtiosim/transport_pci.h"
 
 #include "irqfd.h"
@@ -52,6 +54,7 @@ typedef struct qemu_plat {
     unsigned nirq;                      /* vectors routed to eventfds */
     bool irq_unrouted;                  /* some vector still writes the slot page */
     uint64_t irqfd_signals;
+    vs_qmp *qmp;                        /* QEMU's control monitor (NULL: no_qmp) */
     bool pinned;                        /* the caller's affinity was changed: restore */
     cpu_set_t saved_affinity;
 } qemu_plat;
@@ -358,6 +361,7 @@ static void qp_destroy(void *p)
         vs_qemu_destroy(q->qemu);
     }
     vs_irqfd_bridge_destroy(q->irqfd);
+    vs_qmp_close(q->qmp);
     if (q->pinned)
         pthread_setaffinity_np(pthread_self(), sizeof q->saved_affinity, &q->saved_affinity);
     for (unsigned i = 0; i < q->n_low; i++)
@@ -471,6 +475,23 @@ static void pin_same_cpu(qemu_plat *q, vs_qemu_opts *qo)
     }
 }
 
+/* QEMU's control monitor on a socketpair: our end becomes q->qmp, *peer is the end QEMU
+ * inherits (closed by the caller once QEMU started). */
+static int qmp_prepare(qemu_plat *q, int *peer, char *chardev, size_t n, vs_err *e)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+        return vs_err_set(e, VS_EIO, "qemu: QMP socketpair: %s", strerror(errno));
+    int rc = vs_qmp_open(sv[0], q->o.step_timeout_ms, &q->qmp, e);
+    if (rc < 0) {
+        close(sv[1]);
+        return rc;
+    }
+    *peer = sv[1];
+    snprintf(chardev, n, "socket,id=vsqmp,fd=%d", sv[1]);
+    return 0;
+}
+
 int vs_qemu_transport_create(vs_transport **out, vs_gmem *gm, const vs_qemu_backend_opts *o,
                              vs_event_bus *bus, vs_err *e)
 {
@@ -529,9 +550,10 @@ int vs_qemu_transport_create(vs_transport **out, vs_gmem *gm, const vs_qemu_back
     }
     reserve_low_mib(q, gm);
 
-    const char *args[VS_QEMU_ARGS_MAX + 5];
+    const char *args[VS_QEMU_ARGS_MAX + 9];
     size_t na = 0;
-    int keep = -1;
+    int keep[2], nkeep = 0, qmp_peer = -1;
+    char qmp_chardev[64];
     if (!op.no_irqfd) {
         if ((rc = vs_irqfd_bridge_create(&q->irqfd, VS_IRQFD_MAX_VECTORS, e)) < 0)
             goto fail;
@@ -539,10 +561,19 @@ int vs_qemu_transport_create(vs_transport **out, vs_gmem *gm, const vs_qemu_back
         args[na++] = vs_irqfd_bridge_chardev_arg(q->irqfd);
         args[na++] = "-device";
         args[na++] = vs_irqfd_bridge_device_arg(q->irqfd);
-        keep = vs_irqfd_bridge_qemu_fd(q->irqfd);
+        keep[nkeep++] = vs_irqfd_bridge_qemu_fd(q->irqfd);
+    }
+    if (!op.no_qmp) {
+        if ((rc = qmp_prepare(q, &qmp_peer, qmp_chardev, sizeof qmp_chardev, e)) < 0)
+            goto fail;
+        args[na++] = "-chardev";
+        args[na++] = qmp_chardev;
+        args[na++] = "-mon";
+        args[na++] = "chardev=vsqmp,mode=control";
+        keep[nkeep++] = qmp_peer;
     }
     for (size_t i = 0; op.device_args[i]; i++) {
-        if (na >= VS_QEMU_ARGS_MAX + 4) {
+        if (na >= VS_QEMU_ARGS_MAX + 8) {
             rc = vs_err_set(e, VS_EINVAL, "qemu: more than %d device arguments",
                             VS_QEMU_ARGS_MAX);
             goto fail;
@@ -552,13 +583,15 @@ int vs_qemu_transport_create(vs_transport **out, vs_gmem *gm, const vs_qemu_back
     args[na] = NULL;
     vs_qemu_opts qo = { .qemu_path = op.qemu_path, .mem_fd = vs_gmem_fd(gm), .mem_size = size,
                         .extra_args = args, .accel = op.accel, .machine = op.machine,
-                        .keep_fds = keep >= 0 ? &keep : NULL, .n_keep_fds = keep >= 0,
+                        .keep_fds = nkeep ? keep : NULL, .n_keep_fds = (size_t)nkeep,
                         .startup_timeout_ms = op.startup_timeout_ms,
                         .qtest_timeout_ms = op.step_timeout_ms };
     if (op.same_cpu)
         pin_same_cpu(q, &qo);
     rc = vs_qemu_start(&qo, &q->qemu, e);
     vs_irqfd_bridge_release_qemu_end(q->irqfd);
+    if (qmp_peer >= 0)
+        close(qmp_peer);
     if (rc < 0)
         goto fail;
     q->qt = vs_qemu_qtest(q->qemu);
@@ -593,6 +626,12 @@ fail:
 /* ------------------------------------------------------------------ extras */
 
 bool vs_qemu_transport_is(const vs_transport *t) { return qp_of(t) != NULL; }
+
+vs_qmp *vs_qemu_transport_qmp(vs_transport *t)
+{
+    qemu_plat *q = qp_of(t);
+    return q ? q->qmp : NULL;
+}
 
 size_t vs_qemu_transport_stderr(const vs_transport *vt, char *buf, size_t len)
 {

@@ -18,6 +18,7 @@
 #include "virtiosim/event.h"
 #include "virtiosim/gmem.h"
 #include "virtiosim/qemu.h"
+#include "virtiosim/qmp.h"
 #include "virtiosim/virtio.h"
 #include "virtiosim/vring.h"
 
@@ -443,6 +444,41 @@ START_TEST(blkdebug_read_error)
 }
 END_TEST
 
+/* QEMU's control monitor: commands, QEMU's errors, events kept across commands, a dead
+ * QEMU. */
+START_TEST(qmp_monitor)
+{
+    fx f;
+    vs_qemu_blk_params p;
+    vs_qemu_blk_params_default(&p);
+    start(&f, &p, VS_IRQ_MSIX);
+    vs_qmp *q = vs_qemu_transport_qmp(f.t);
+    ck_assert_ptr_nonnull(q);
+    char ret[512], data[256];
+    OK(vs_qmp_execute(q, "query-status", NULL, ret, sizeof ret, e));
+    ck_assert_msg(strstr(ret, "\"running\":true"), "query-status: %s", ret);
+    ck_assert_msg(strchr(vs_qmp_version(q), '.'), "version %s", vs_qmp_version(q));
+    vs_err er = { 0 };
+    ck_assert_int_eq(vs_qmp_execute(q, "no-such-command", NULL, NULL, 0, &er), -VS_EBACKEND);
+    ck_assert_msg(strstr(er.msg, "CommandNotFound"), "msg: %s", er.msg);
+    ck_assert_int_eq(vs_qmp_execute(q, "stop", "[1]", NULL, 0, &er), -VS_EINVAL);
+    /* STOP and RESUME arrive while the commands wait; both are kept, in order */
+    OK(vs_qmp_executef(q, e, "stop", "{}"));
+    OK(vs_qmp_execute(q, "cont", NULL, NULL, 0, e));
+    OK(vs_qmp_wait_event(q, "RESUME", NULL, NULL, 2000, data, sizeof data, e));
+    ck_assert_int_eq(vs_qmp_wait_event(q, "STOP", NULL, NULL, 200, NULL, 0, &er),
+                     -VS_ETIMEDOUT); /* consumed with the RESUME after it */
+    /* a hot-plugged drive: blockdev-add, then its node is listed */
+    OK(vs_qmp_executef(q, e, "blockdev-add", "{\"driver\": \"null-co\", \"node-name\": "
+                       "\"%s\", \"size\": %d}", "hp0", 1 << 20));
+    OK(vs_qmp_execute(q, "query-named-block-nodes", NULL, ret, sizeof ret, e));
+    ck_assert_msg(strstr(ret, "hp0"), "nodes: %.200s", ret);
+    kill(vs_qemu_transport_pid(f.t), SIGKILL);
+    ck_assert_int_eq(vs_qmp_execute(q, "query-status", NULL, NULL, 0, &er), -VS_EBACKEND);
+    finish(&f);
+}
+END_TEST
+
 START_TEST(qemu_killed)
 {
     fx f;
@@ -590,6 +626,7 @@ int main(void)
     tcase_add_test(tc, packed_roundtrip_and_queue_reset);
     tcase_add_test(tc, intx_roundtrip);
     tcase_add_test(tc, blkdebug_read_error);
+    tcase_add_test(tc, qmp_monitor);
     tcase_add_test(tc, qemu_killed);
     tcase_add_test(tc, qemu_killed_while_waiting);
     tcase_add_test(tc, zero_length_descriptor);

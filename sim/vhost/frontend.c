@@ -416,10 +416,13 @@ static uint32_t config_size_for(uint32_t device_id)
 static uint64_t config_num_queues(const vhost_fe *t, uint64_t offered, uint64_t nq)
 {
     const vs_device_class *c = vs_device_class_by_id(t->base.device_id);
-    if (!c || c->num_queues_feature < 0 || !(offered & VS_BIT(c->num_queues_feature)) ||
-        t->cfg_len < c->num_queues_off + 2)
+    if (!c || t->cfg_len < c->num_queues_off + 2)
         return nq;
-    return (uint64_t)t->cfg[c->num_queues_off] | (uint64_t)t->cfg[c->num_queues_off + 1] << 8;
+    if (!c->num_queues_always &&
+        (c->num_queues_feature < 0 || !(offered & VS_BIT(c->num_queues_feature))))
+        return nq;
+    return ((uint64_t)t->cfg[c->num_queues_off] | (uint64_t)t->cfg[c->num_queues_off + 1] << 8) +
+           c->num_queues_extra;
 }
 
 static int fe_fetch_config(vhost_fe *t, vs_err *e)

@@ -46,6 +46,7 @@ static int ref_create(vs_run_ctx *c, vs_device **out, vs_err *e)
     bo.write_zeroes_may_unmap = d->write_zeroes_may_unmap;
     bo.serial = d->serial;
     bo.extra_features |= c->s->extra_features;
+    bo.extra_features &= ~c->s->withheld_features;
     bo.zoned.on = d->zoned.on;
     bo.zoned.model = d->zoned.model;
     bo.zoned.zone_sectors = d->zoned.zone_sectors;

@@ -234,6 +234,7 @@ const vs_field blk_device_keys[] = {
     {"discard_sector_alignment", dev_dsa}, {"max_write_zeroes_sectors", dev_mwzs},
     {"max_write_zeroes_seg", dev_mwzseg}, {"write_zeroes_may_unmap", dev_wzmu},
     {"inject_errors", dev_inject}, {"extra_features", vs_scn_extra_features}, {"zoned", dev_zoned},
+    {"withhold_features", vs_scn_withhold_features},
     {NULL, NULL},
 };
 

@@ -464,7 +464,7 @@ int con_drv_start(vs_run_ctx *c, vs_err *e)
 {
     con_drv *s = con_of(c->d);
     const con_scn_opts *o = con_opts_of(c->s);
-    s->mut = c->o->mutant ? c->o->mutant->dev_mutation_value : 0;
+    s->mut = c->d->o.dev_mutations;
     s->rx_buffers = o->rx_buffers;
     s->rx_buffer_size = o->rx_buffer_size;
     s->bringup_err[0] = '\0';

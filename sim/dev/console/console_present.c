@@ -21,8 +21,8 @@ const struct vs_backend_present vs_console_backends = {
 #define LIST(...) ((const char *const[]){__VA_ARGS__, NULL})
 #define SCN(f) "scenarios/console/" f
 
-/* dev_mutations: enum vs_console_mutation (the device); dev_mutation_value: enum
- * con_drv_mutation (the driver model, judged because judge_driver is set). */
+/* dev_mutations: enum vs_console_mutation (the device); drv_dev_mutations: enum
+ * con_drv_mutation (the driver model's own bugs, vs_driver_opts.dev_mutations). */
 static const vs_mutant mutants[] = {
     {"console-emerg-needs-features", "an emerg_wr write before FEATURES_OK makes it refuse "
      "FEATURES_OK", .dev_mutations = VS_CONSOLE_MUT_EMERG_NEEDS_FEATURES,
@@ -56,23 +56,23 @@ static const vs_mutant mutants[] = {
      .dev_mutations = VS_CONSOLE_MUT_HOSTILE_CRASH, .fails = LIST(NULL),
      .checks = LIST("console-hostile-survived"), .scenarios = LIST(SCN("hostile-port-id.yaml"))},
     {"console-drv-rx-readable", "the driver's receive buffers start with a readable "
-     "descriptor", .dev_mutation_value = CON_DRV_MUT_RX_READABLE,
+     "descriptor", .drv_dev_mutations = CON_DRV_MUT_RX_READABLE,
      .fails = LIST("console.driver.console-op.1"), .checks = LIST("console-rx-writable"),
      .scenarios = LIST(SCN("single-port.yaml"))},
     {"console-drv-tx-writable", "the driver's transmit chains end with a writable "
-     "descriptor", .dev_mutation_value = CON_DRV_MUT_TX_WRITABLE,
+     "descriptor", .drv_dev_mutations = CON_DRV_MUT_TX_WRITABLE,
      .fails = LIST("console.driver.console-op.2"), .checks = LIST("console-tx-readable"),
      .scenarios = LIST(SCN("single-port.yaml"))},
     {"console-drv-no-device-ready", "the driver never sends DEVICE_READY",
-     .dev_mutation_value = CON_DRV_MUT_NO_DEVICE_READY,
+     .drv_dev_mutations = CON_DRV_MUT_NO_DEVICE_READY,
      .fails = LIST("console.driver.multiport.1"), .checks = LIST("console-device-ready"),
      .scenarios = LIST(SCN("multiport-bringup.yaml"))},
     {"console-drv-ignores-console-port", "the driver does not answer CONSOLE_PORT",
-     .dev_mutation_value = CON_DRV_MUT_IGNORE_CONSOLE,
+     .drv_dev_mutations = CON_DRV_MUT_IGNORE_CONSOLE,
      .fails = LIST("console.driver.multiport.3"), .checks = LIST("console-port-open-reply"),
      .scenarios = LIST(SCN("multiport-bringup.yaml"))},
     {"console-drv-open-zero", "the driver answers CONSOLE_PORT with PORT_OPEN value 0",
-     .dev_mutation_value = CON_DRV_MUT_OPEN_ZERO,
+     .drv_dev_mutations = CON_DRV_MUT_OPEN_ZERO,
      .fails = LIST("console.driver.multiport.4"), .checks = LIST("console-port-open-reply"),
      .scenarios = LIST(SCN("multiport-bringup.yaml"))},
 };

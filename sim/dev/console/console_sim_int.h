@@ -23,7 +23,8 @@ typedef struct con_scn_opts {
     uint32_t rx_buffers, rx_buffer_size;
 } con_scn_opts;
 
-/* Deliberate bugs of the driver model (vs_mutant.dev_mutation_value bits). */
+/* Deliberate bugs of the driver model (vs_mutant.drv_dev_mutations bits, handed to the
+ * driver as vs_driver_opts.dev_mutations). */
 enum con_drv_mutation {
     CON_DRV_MUT_RX_READABLE = 1u << 0,    /* receive buffers start with a readable desc */
     CON_DRV_MUT_TX_WRITABLE = 1u << 1,    /* transmit chains end with a writable desc */
