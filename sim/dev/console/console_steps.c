@@ -18,7 +18,7 @@ typedef struct con_step {
     uint32_t port;
     uint64_t bytes;
     uint32_t chunk, depth;
-    bool wait, flag, early;
+    bool wait, flag, early, is_console;
     char *name, *text;
     uint16_t cols, rows;
     /* console_control */
@@ -72,6 +72,7 @@ PARSER(s_depth)
 PARSER(s_wait) { return vs_ld_bool(L, v, &P->wait); }
 PARSER(s_flag) { return vs_ld_bool(L, v, &P->flag); }
 PARSER(s_early) { return vs_ld_bool(L, v, &P->early); }
+PARSER(s_console) { return vs_ld_bool(L, v, &P->is_console); }
 PARSER(s_name)
 {
     int r = vs_ld_str(L, v, &P->name);
@@ -356,7 +357,8 @@ static int run_port_add(vs_run_ctx *c, const vs_step *t)
     if (rc)
         return rc;
     vs_err e = {0};
-    vs_console_port_opts po = {.added = true, .console = p->early, .host_open = p->flag};
+    vs_console_port_opts po = {.added = true, .console = p->is_console,
+                               .host_open = p->flag};
     snprintf(po.name, sizeof po.name, "%s", p->name ? p->name : "");
     if ((rc = vs_console_port_add(c->dev, p->port, &po, &e)) < 0)
         return vs_run_expect_failed(c, "port add: %s", e.msg);
@@ -547,7 +549,7 @@ static const vs_field guest_write_fields[] = {
     {NULL, NULL}};
 static const vs_field open_fields[] = {{"port", s_port}, {"open", s_flag}, {NULL, NULL}};
 static const vs_field add_fields[] = {
-    {"port", s_port}, {"name", s_name}, {"console", s_early}, {"host_open", s_flag},
+    {"port", s_port}, {"name", s_name}, {"console", s_console}, {"host_open", s_flag},
     {NULL, NULL}};
 static const vs_field port_fields[] = {{"port", s_port}, {NULL, NULL}};
 static const vs_field resize_fields[] = {
