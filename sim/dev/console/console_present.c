@@ -1,6 +1,6 @@
 /* How virtio-console presents itself to the back-ends (sim/backend_dev.h): the reference
- * device built from the scenario's `device:` keys; its host ends are scripted in-process,
- * so the real back-ends do not apply yet. Its mutants, and the vs_sim_dev table. */
+ * device built from the scenario's `device:` keys (host ends scripted in-process), and
+ * QEMU's virtio-serial-pci (console_qemu.c). Its mutants, and the vs_sim_dev table. */
 #include "sim/dev/console/console_sim_int.h"
 #include "sim/sim_dev.h"
 #include "virtiosim/virtio.h"
@@ -16,6 +16,9 @@ static int ref_create(vs_run_ctx *c, vs_device **out, vs_err *e)
 
 const struct vs_backend_present vs_console_backends = {
     .ref_create = ref_create,
+    .qemu_args = con_qemu_args,
+    .teardown = con_qemu_teardown,
+    .skip = con_skip,
 };
 
 #define LIST(...) ((const char *const[]){__VA_ARGS__, NULL})

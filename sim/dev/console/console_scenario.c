@@ -74,7 +74,7 @@ PARSER(d_ports)
     memset(O->dev.port, 0, sizeof O->dev.port);
     for (yaml_node_item_t *i = v->data.sequence.items.start; i < v->data.sequence.items.top; i++) {
         const yaml_node_t *n = vs_ld_node(L, *i);
-        port_ctx pc = {.po = {.added = true}};
+        port_ctx pc = {.po = {.added = true, .host_open = true}};
         int r = vs_ld_walk(L, n, port_fields, &pc, "ports");
         if (r < 0)
             return r;

@@ -108,4 +108,14 @@ int con_host_write(vs_run_ctx *c, uint32_t port, uint64_t n, vs_err *e);
 int con_host_drain(vs_run_ctx *c, uint32_t port, const uint8_t *emerg, uint32_t n_emerg,
                    vs_err *e);
 
+/* console_qemu.c: QEMU's virtio-serial-pci and the sockets of its ports' host ends. */
+int con_qemu_args(vs_run_ctx *c, const char *const **argv, vs_err *e);
+void con_qemu_teardown(vs_run_ctx *c);
+int con_qemu_connect(vs_run_ctx *c, vs_err *e);
+bool con_qemu_is(const vs_run_ctx *c);
+int con_qemu_write(vs_run_ctx *c, uint32_t port, const uint8_t *buf, size_t n, vs_err *e);
+size_t con_qemu_read(vs_run_ctx *c, uint32_t port, uint8_t *buf, size_t cap);
+/* console_steps.c: why a scenario cannot run on a back-end with caps */
+const char *con_skip(const vs_scenario *s, unsigned caps);
+
 #endif
