@@ -224,7 +224,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_VHOST_SRCS := fuzz/fuzz_vhost_msg.c model/vhost.c model/vhost_codec.c model/vhost_rules.c \
                    model/error.c model/ring.c model/ring_split.c model/ring_packed.c model/gmem.c
 .PHONY: fuzz
-fuzz: $(BUILD)/fuzz/fuzz_vhost_msg $(BUILD)/fuzz/fuzz_scsi
+fuzz: $(BUILD)/fuzz/fuzz_vhost_msg $(BUILD)/fuzz/fuzz_scsi $(BUILD)/fuzz/fuzz_console_ctrl
 	rm -rf $(BUILD)/fuzz/corpus_vhost_msg $(BUILD)/fuzz/artifacts
 	mkdir -p $(BUILD)/fuzz/corpus_vhost_msg $(BUILD)/fuzz/artifacts
 	cp fuzz/corpus/vhost_msg/* $(BUILD)/fuzz/corpus_vhost_msg/
@@ -234,6 +234,10 @@ fuzz: $(BUILD)/fuzz/fuzz_vhost_msg $(BUILD)/fuzz/fuzz_scsi
 	cp fuzz/corpus/scsi/* $(BUILD)/fuzz/corpus_scsi/
 	$(BUILD)/fuzz/fuzz_scsi -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
 	  -artifact_prefix=$(BUILD)/fuzz/artifacts/ $(BUILD)/fuzz/corpus_scsi
+	rm -rf $(BUILD)/fuzz/corpus_console_ctrl && mkdir -p $(BUILD)/fuzz/corpus_console_ctrl
+	cp fuzz/corpus/console_ctrl/* $(BUILD)/fuzz/corpus_console_ctrl/
+	$(BUILD)/fuzz/fuzz_console_ctrl -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	  -artifact_prefix=$(BUILD)/fuzz/artifacts/ $(BUILD)/fuzz/corpus_console_ctrl
 $(BUILD)/fuzz/fuzz_vhost_msg: $(FUZZ_VHOST_SRCS) $(wildcard include/virtiosim/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -std=c11 -g -O1 -Iinclude -I. -fsanitize=fuzzer,address,undefined \
@@ -297,3 +301,10 @@ fuzz-smoke: $(BUILD)/fuzz/fuzz_vhost_msg $(addprefix $(BUILD)/fuzz/fuzz_,$(FUZZ_
 	@$(call FUZZ_RUN,ring,$(FUZZ_SMOKE_SECONDS))
 	@$(call FUZZ_RUN,loader,$(FUZZ_SMOKE_SECONDS))
 	@$(call FUZZ_RUN,vhost_fe,$(FUZZ_SMOKE_SECONDS))
+# ---- fuzz: the console control-message codec and the reference console's control queues
+FUZZ_CONSOLE_SRCS := fuzz/fuzz_console_ctrl.c $(wildcard model/dev/console/*.c) model/error.c \
+                     model/gmem.c
+$(BUILD)/fuzz/fuzz_console_ctrl: $(FUZZ_CONSOLE_SRCS) $(wildcard include/virtiosim/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -std=c11 -g -O1 -Iinclude -I. -fsanitize=fuzzer,address,undefined \
+	  -fno-sanitize-recover=all -o $@ $(FUZZ_CONSOLE_SRCS)

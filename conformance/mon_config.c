@@ -39,7 +39,10 @@ static void cfg_early(vs_monitors *m, uint32_t off, uint32_t len, uint64_t val)
 
 void on_config_access(vs_monitors *m, const vs_event *ev, bool write)
 {
-    if (write && role_on(m, CK_D_CFG_WRITE_EARLY)) {
+    bool any_time = write && m->dev && ev->off >= m->dev->cfg_write_any_time_off &&
+                    ev->off + ev->len <= m->dev->cfg_write_any_time_off +
+                                          m->dev->cfg_write_any_time_len;
+    if (write && !any_time && role_on(m, CK_D_CFG_WRITE_EARLY)) {
         if (!(m->status_w & VS_STATUS_FEATURES_OK))
             bad(m, CK_D_CFG_WRITE_EARLY, 0, NOCTX, "config writes only after FEATURES_OK",
                 "write of %" PRIu32 " bytes at %" PRIu32 " with status 0x%02x", ev->len, ev->off,

@@ -242,12 +242,10 @@ void vs_monitors_on_event(void *opaque, const vs_event *ev)
     case VS_EV_CONFIG_CHANGE: m->cfg_irq_count++; break;
     case VS_EV_CONFIG_GEN: su_on_gen(m, ev->val); break;
     case VS_EV_STEP: vs_monitors_set_step(m, (uint32_t)ev->val, ev->text); break;
-    case VS_EV_NOTE:
-        if (m->dev && m->dev->note)
-            m->dev->note(m, ev);
-        break;
     default: break;
     }
+    if (m->dev && m->dev->event)
+        m->dev->event(m, ev);
     m->cur = NULL;
 }
 
@@ -258,6 +256,8 @@ int vs_monitors_finish(vs_monitors *m, uint64_t negotiated_features, vs_err *e)
     if (m->finished)
         return vs_err_set(e, VS_ESTATE, "monitors: finish called twice");
     end_window(m);
+    if (m->dev && m->dev->finish)
+        m->dev->finish(m);
     m->finished = true;
     vs_results *r = m->res;
     copy_str(r->scenario, sizeof r->scenario, m->scenario);

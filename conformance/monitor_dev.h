@@ -42,6 +42,9 @@ typedef struct vs_mon_dev {
     const uint32_t *cfg_early_skip;
     size_t n_cfg_early_skip;
     size_t chain_bytes;           /* per-chain state (a multiple of 8) */
+    /* Config bytes [off, off + len) the device's section lets the driver write at any
+     * time (console emerg_wr): no-config-write-before-features-ok does not judge them. */
+    uint32_t cfg_write_any_time_off, cfg_write_any_time_len;
 
     /* Device state: created with the monitors (-VS_ENOMEM etc. on failure), freed with
      * them. */
@@ -62,10 +65,10 @@ typedef struct vs_mon_dev {
     void (*chain_used)(vs_monitors *m, qstate *q, chain_rec *c, const vs_event *ev, ctx cx);
     /* A chain id made available again: the previous use's completion will never be seen. */
     void (*chain_retire)(vs_monitors *m, chain_rec *c);
-    /* A note on the event bus (VS_EV_NOTE): what a scenario did on the host side of the
-     * device (scsi: a LUN hot-plugged, a capacity changed), for statements that depend on
-     * it. The device extension parses the notes it emits; others it ignores. */
-    void (*note)(vs_monitors *m, const vs_event *ev);
+    /* Every event, after the generic checks (host I/O, status, notes, ...). */
+    void (*event)(vs_monitors *m, const vs_event *ev);
+    /* The run ended (vs_monitors_finish, before the verdicts): what never happened. */
+    void (*finish)(vs_monitors *m);
 } vs_mon_dev;
 
 /* The generated registry: every device folder's table, NULL-terminated, by name. */

@@ -36,6 +36,7 @@ const char *vs_event_kind_name(enum vs_event_kind k)
         [VS_EV_IOT_WAKE] = "iot_wake",
         [VS_EV_IOT_SERVE] = "iot_serve",
         [VS_EV_IOT_PASS] = "iot_pass",
+        [VS_EV_HOST_IO] = "host_io",
     };
     if ((unsigned)k < VS_EV_KIND_COUNT && names[k])
         return names[k];

@@ -32,8 +32,8 @@ typedef struct vs_sim_dev {
     /* The device of scenarios that name none (`device: kind` absent): at most one table
      * sets it (blk, whose scenarios predate the choice). */
     bool default_kind;
-    /* The runs judge the simulator's own driver too (driver-role checks): the device's
-     * scenarios and driver mutants prove its driver statements. */
+    /* Its scenarios judge the simulator's own driver too (monitors in both roles): the
+     * device's driver statements are about the driver model, not the back-end. */
     bool judge_driver;
     const struct vs_drv_personality *driver;
     const struct vs_step_set *steps;

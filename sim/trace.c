@@ -344,6 +344,10 @@ size_t vs_trace_format(const vs_event *ev, char *buf, size_t cap)
         kv_i(&w, "q", ev->queue);
         kv_u(&w, "idx", ev->idx);
         break;
+    case VS_EV_HOST_IO: /* the bytes themselves are in the scenario's streams */
+        kv_i(&w, "q", ev->queue);
+        kv_u(&w, "len", ev->len);
+        break;
     case VS_EV_IRQ_MASK:
         kv_i(&w, "q", ev->queue);
         kv_u(&w, "val", ev->val);

@@ -53,6 +53,10 @@ enum vs_event_kind {
                                fetched, len = the eventfd counter it read (saturated), val =
                                ns the oldest unread signal waited */
     VS_EV_IOT_PASS,         /* an iothread's pass ended; idx = queues served, val = chains */
+    VS_EV_HOST_IO,          /* the host end of a device moved bytes (console ports): queue =
+                               the data queue they belong to (a receiveq: the host wrote
+                               them, to be delivered; a transmitq: the host read them, after
+                               the device consumed them), len = count, data = the bytes */
     VS_EV_KIND_COUNT
 };
 
@@ -76,6 +80,7 @@ typedef struct vs_event {
     const vs_ev_chain *chain;
     const vs_vq_layout *layout;
     const char *text;
+    const uint8_t *data;    /* VS_EV_HOST_IO: len bytes */
 } vs_event;
 
 const char *vs_event_kind_name(enum vs_event_kind k);

@@ -60,7 +60,7 @@
 
 /* ------------------------------------------------------------ device arguments */
 
-#define VS_QEMU_ARGS_MAX 16
+#define VS_QEMU_ARGS_MAX 160 /* a virtio-serial with 31 ports on chardevs takes 126 */
 /* A NULL-terminated argument list whose strings live in buf: what a device's argument
  * builder (sim/dev/<name>/, its public header in include/virtiosim/) fills for
  * device_args below. */

