@@ -83,6 +83,20 @@ static const vs_pci_check_info checks[] = {
     {"log-driver-notify-width", VS_PCI_CHECK_LOG, "driver",
      LIST("pci.driver.avail-notif.1", "pci.driver.avail-notif.2"),
      "notifications are 16-bit (32-bit with NOTIFICATION_DATA)"},
+    {"log-driver-queue-size", VS_PCI_CHECK_LOG, "driver",
+     LIST("pci.driver.common-cfg.2", "pci.driver.common-cfg.3"),
+     "queue_size writes: never 0 (RING_PACKED), powers of two (split)"},
+    {"log-driver-enable-last", VS_PCI_CHECK_LOG, "driver", LIST("pci.driver.common-cfg.4"),
+     "no queue_size / ring address write to a queue after its queue_enable"},
+    {"log-driver-reset-wait", VS_PCI_CHECK_LOG, "driver", LIST("pci.driver.common-cfg.5"),
+     "after writing status 0, no other write until a status read returns 0"},
+    {"log-driver-msix-range", VS_PCI_CHECK_LOG, "driver", LIST("pci.driver.msix.2"),
+     "config/queue vectors written are NO_VECTOR or inside the MSI-X table"},
+    {"log-driver-msix-readback", VS_PCI_CHECK_LOG, "driver", LIST("pci.driver.msix.3"),
+     "each config/queue vector write is read back before the next step"},
+    {"log-driver-notify-value", VS_PCI_CHECK_LOG, "driver",
+     LIST("pci.driver.avail-notif.3", "pci.driver.avail-notif.4"),
+     "the notification value (vq_index) names the queue whose notify address is written"},
 };
 
 size_t vs_pci_check_count(void) { return sizeof checks / sizeof checks[0]; }
@@ -1113,6 +1127,252 @@ static unsigned common_width(uint32_t off)
     return 0;
 }
 
+/* ------------------------------------------------------------------ driver role, streamed */
+
+void vs_pci_drv_judge_init(vs_pci_drv_judge *j, vs_pci_findings *out, const vs_pcib_dev *layout)
+{
+    memset(j, 0, sizeof *j);
+    j->out = out;
+    j->layout = layout;
+    j->vec_pending = -1;
+}
+
+static bool drv_want(const char *name, const char *check)
+{
+    return !name || strcmp(name, check) == 0;
+}
+
+static uint64_t qbit(int32_t q) { return q >= 0 && q < VS_PCI_JUDGE_QUEUES ? 1ull << q : 0; }
+
+/* The driver's own feature bookkeeping (as track(), kept per judge). */
+static void drv_track(vs_pci_drv_judge *j, const vs_pci_access *a)
+{
+    if (!a->write)
+        return;
+    if (a->roff == VS_VIRTIO_COMMON_GFSELECT && a->width == 4)
+        j->gfsel = (uint32_t)a->val;
+    else if (a->roff == VS_VIRTIO_COMMON_GF && a->width == 4 && j->gfsel < 2)
+        j->gf = (j->gf & ~(0xffffffffull << (32 * j->gfsel))) |
+                (a->val & 0xffffffffull) << (32 * j->gfsel);
+    else if (a->roff == VS_VIRTIO_COMMON_STATUS && a->width == 1) {
+        if (a->val == 0) {
+            j->gf = j->negotiated = 0;
+            j->gfsel = 0;
+            j->features_ok = false;
+            j->enabled = j->noff_known = 0;
+        } else if ((a->val & VS_STATUS_FEATURES_OK) && !j->features_ok) {
+            j->features_ok = true;
+            j->negotiated = j->gf;
+        }
+    } else if (a->roff == VS_VIRTIO_COMMON_Q_ENABLE && a->val == 1) {
+        j->enabled |= qbit(a->queue);
+    } else if (a->roff == VS_VIRTIO_COMMON_Q_RESET && a->val == 1) {
+        j->enabled &= ~qbit(a->queue);
+    }
+}
+
+static bool is_vector_field(uint32_t off)
+{
+    return off == VS_VIRTIO_COMMON_MSIX || off == VS_VIRTIO_COMMON_Q_MSIX;
+}
+
+/* A vector write not read back before the driver moves on. */
+static void drv_vec_moved_on(ctx *c, vs_pci_drv_judge *j, const vs_pci_access *a, size_t i,
+                             const char *name)
+{
+    if (j->vec_pending < 0 || !drv_want(name, "log-driver-msix-readback"))
+        return;
+    c->check = "log-driver-msix-readback";
+    FAIL(c, "pci.driver.msix.3",
+         "access %zu: %s of common cfg 0x%02x before reading back the vector written to "
+         "0x%02x (queue %d)", i, a->write ? "write" : "read", a->roff,
+         (unsigned)j->vec_pending, j->vec_queue);
+    j->vec_pending = -1;
+}
+
+static void drv_msix(ctx *c, vs_pci_drv_judge *j, const vs_pci_access *a, size_t i,
+                     const char *name)
+{
+    if (!a->write) {
+        if ((int)a->roff == j->vec_pending &&
+            (a->roff == VS_VIRTIO_COMMON_MSIX || a->queue == j->vec_queue)) {
+            if (drv_want(name, "log-driver-msix-readback")) {
+                c->check = "log-driver-msix-readback";
+                PASS(c, "pci.driver.msix.3");
+            }
+            j->vec_pending = -1;
+        }
+        return;
+    }
+    drv_vec_moved_on(c, j, a, i, name);
+    j->vec_pending = (int)a->roff;
+    j->vec_queue = a->roff == VS_VIRTIO_COMMON_MSIX ? -1 : a->queue;
+    if (!drv_want(name, "log-driver-msix-range"))
+        return;
+    c->check = "log-driver-msix-range";
+    const vs_pcib_msix *m = j->layout ? &j->layout->msix : NULL;
+    if (a->val == VS_PCI_NO_VECTOR)
+        PASS(c, "pci.driver.msix.2");
+    else if (!m || !m->present)
+        NOTEX(c, "pci.driver.msix.2", "MSI-X table size unknown");
+    else
+        EXPECT(c, "pci.driver.msix.2", a->val < m->table_size,
+               "access %zu: vector %" PRIu64 " written to common cfg 0x%02x, the MSI-X table "
+               "has %u entries", i, a->val, a->roff, (unsigned)m->table_size);
+}
+
+static void drv_common(ctx *c, vs_pci_drv_judge *j, const vs_pci_access *a, size_t i,
+                       const char *name)
+{
+    uint32_t o = a->roff;
+    unsigned fw = common_width(o);
+    if (drv_want(name, "log-driver-widths")) {
+        c->check = "log-driver-widths";
+        EXPECT(c, "pci.driver.layout.1", fw && a->width == fw,
+               "access %zu: %u-byte %s at common cfg 0x%02x (field width %u)", i, a->width,
+               a->write ? "write" : "read", o, fw);
+    }
+    if (is_vector_field(o))
+        drv_msix(c, j, a, i, name);
+    else if (a->write && o != VS_VIRTIO_COMMON_Q_SELECT)
+        drv_vec_moved_on(c, j, a, i, name);
+    if (!a->write) {
+        /* a status read of any width counts: the width has its own check */
+        bool status0 = o <= VS_VIRTIO_COMMON_STATUS && o + a->width > VS_VIRTIO_COMMON_STATUS &&
+                       ((a->val >> (8 * (VS_VIRTIO_COMMON_STATUS - o))) & 0xff) == 0;
+        if (status0 && j->reset_pending) {
+            j->reset_pending = false;
+            if (drv_want(name, "log-driver-reset-wait")) {
+                c->check = "log-driver-reset-wait";
+                PASS(c, "pci.driver.common-cfg.5");
+            }
+        }
+        if (o == VS_VIRTIO_COMMON_Q_NOFF && a->width == 2 && qbit(a->queue)) {
+            j->noff[a->queue] = (uint16_t)a->val;
+            j->noff_known |= qbit(a->queue);
+        }
+        return;
+    }
+    if (drv_want(name, "log-driver-ro-writes")) {
+        c->check = "log-driver-ro-writes";
+        bool ro = (o >= VS_VIRTIO_COMMON_DF && o < VS_VIRTIO_COMMON_DF + 4) ||
+                  (o >= VS_VIRTIO_COMMON_NUMQ && o < VS_VIRTIO_COMMON_NUMQ + 2) ||
+                  o == VS_VIRTIO_COMMON_CFGGENERATION ||
+                  (o >= VS_VIRTIO_COMMON_Q_NOFF && o < VS_VIRTIO_COMMON_Q_NOFF + 2) ||
+                  (o >= VS_VIRTIO_COMMON_Q_NDATA && o < VS_VIRTIO_COMMON_Q_NDATA + 2);
+        EXPECT(c, "pci.driver.common-cfg.1", !ro,
+               "access %zu: driver wrote 0x%" PRIx64 " to read-only common cfg 0x%02x", i,
+               a->val, o);
+    }
+    if (o == VS_VIRTIO_COMMON_Q_ENABLE && drv_want(name, "log-driver-queue-enable-0")) {
+        c->check = "log-driver-queue-enable-0";
+        EXPECT(c, "pci.driver.common-cfg.6", a->val != 0,
+               "access %zu: driver wrote 0 to queue_enable of queue %d", i, a->queue);
+    }
+    if (o == VS_VIRTIO_COMMON_Q_SIZE && drv_want(name, "log-driver-queue-size")) {
+        c->check = "log-driver-queue-size";
+        uint64_t f = j->features_ok ? j->negotiated : j->gf;
+        bool packed = (f & VS_BIT(VS_F_RING_PACKED)) != 0;
+        const char *id = packed ? "pci.driver.common-cfg.2" : "pci.driver.common-cfg.3";
+        NA(c, packed ? "pci.driver.common-cfg.3" : "pci.driver.common-cfg.2",
+           packed ? "RING_PACKED negotiated" : "RING_PACKED not negotiated");
+        EXPECT(c, id, packed ? a->val != 0 : is_pow2(a->val),
+               "access %zu: queue %d queue_size written %" PRIu64 "%s", i, a->queue, a->val,
+               packed ? " with RING_PACKED" : ", not a power of two, without RING_PACKED");
+    }
+    bool qfield = o == VS_VIRTIO_COMMON_Q_SIZE ||
+                  (o >= VS_VIRTIO_COMMON_Q_DESCLO && o < VS_VIRTIO_COMMON_Q_USEDHI + 4);
+    if (drv_want(name, "log-driver-enable-last")) {
+        c->check = "log-driver-enable-last";
+        if (qfield && (j->enabled & qbit(a->queue)))
+            FAIL(c, "pci.driver.common-cfg.4",
+                 "access %zu: common cfg 0x%02x of queue %d written after its queue_enable",
+                 i, o, a->queue);
+        else if (o == VS_VIRTIO_COMMON_Q_ENABLE && a->val == 1)
+            PASS(c, "pci.driver.common-cfg.4");
+    }
+}
+
+static void drv_notify(ctx *c, vs_pci_drv_judge *j, const vs_pci_access *a, size_t i,
+                       const char *name)
+{
+    bool nd = (j->negotiated & VS_BIT(VS_F_NOTIFICATION_DATA)) != 0;
+    if (drv_want(name, "log-driver-notify-width")) {
+        c->check = "log-driver-notify-width";
+        const char *id = nd ? "pci.driver.avail-notif.2" : "pci.driver.avail-notif.1";
+        unsigned want = nd ? 4 : 2;
+        EXPECT(c, id, a->width == want,
+               "access %zu: %u-byte notification (expected %u-byte%s)", i, a->width, want,
+               nd ? ", NOTIFICATION_DATA negotiated" : "");
+    }
+    if (!drv_want(name, "log-driver-notify-value"))
+        return;
+    c->check = "log-driver-notify-value";
+    const char *id = nd ? "pci.driver.avail-notif.4" : "pci.driver.avail-notif.3";
+    if (j->negotiated & VS_BIT(VS_F_NOTIF_CONFIG_DATA)) {
+        NA(c, id, "NOTIF_CONFIG_DATA negotiated");
+        return;
+    }
+    uint32_t mult = j->layout ? j->layout->notify_off_multiplier : 0;
+    int q = -1;
+    for (int k = 0; mult && k < VS_PCI_JUDGE_QUEUES && q < 0; k++)
+        if ((j->noff_known & (1ull << k)) && (uint64_t)j->noff[k] * mult == a->roff)
+            q = k;
+    if (q < 0) {
+        NOTEX(c, id, "notify address not attributable to one queue");
+        return;
+    }
+    EXPECT(c, id, (a->val & 0xffff) == (uint64_t)q,
+           "access %zu: notification value 0x%" PRIx64 " at the notify address of queue %d",
+           i, a->val, q);
+}
+
+static const char *region_name(uint8_t r)
+{
+    static const char *const names[] = {"the function at", "common cfg", "notify",
+                                        "ISR",             "device cfg", "MSI-X table",
+                                        "MSI-X PBA",       "unclaimed MMIO"};
+    return r < sizeof names / sizeof names[0] ? names[r] : "?";
+}
+
+/* The driver-role checks on one access (name: only that check, NULL: all). */
+static void drv_access(ctx *c, vs_pci_drv_judge *j, const vs_pci_access *a, size_t i,
+                       const char *name)
+{
+    if (a->space != VS_PCI_SPACE_MMIO)
+        return;
+    if (a->write && j->reset_pending && drv_want(name, "log-driver-reset-wait") &&
+        !(a->region == VS_PCI_REG_COMMON && a->roff == VS_VIRTIO_COMMON_STATUS && a->val == 0)) {
+        c->check = "log-driver-reset-wait";
+        FAIL(c, "pci.driver.common-cfg.5",
+             "access %zu: write to %s 0x%02x after the reset write, before status read 0", i,
+             region_name(a->region), a->roff);
+        j->reset_pending = false;
+    }
+    if (a->region == VS_PCI_REG_COMMON) {
+        drv_common(c, j, a, i, name);
+        drv_track(j, a);
+        if (a->write && a->roff == VS_VIRTIO_COMMON_STATUS && a->val == 0 && a->width == 1)
+            j->reset_pending = true;
+    } else if (a->region == VS_PCI_REG_DEVICE && drv_want(name, "log-driver-widths")) {
+        c->check = "log-driver-widths";
+        EXPECT(c, "pci.driver.layout.1", a->width <= 4 && a->roff % a->width == 0,
+               "access %zu: %u-byte %s at device cfg 0x%x (must be 1/2/4, aligned)", i,
+               a->width, a->write ? "write" : "read", a->roff);
+    } else if (a->region == VS_PCI_REG_NOTIFY && a->write) {
+        drv_vec_moved_on(c, j, a, i, name);
+        drv_notify(c, j, a, i, name);
+    }
+}
+
+void vs_pci_drv_judge_access(vs_pci_drv_judge *j, const vs_pci_access *a)
+{
+    if (!j || !a || !j->out)
+        return;
+    ctx c = {.out = j->out};
+    drv_access(&c, j, a, j->n++, NULL);
+}
+
 int vs_pci_check_log(const vs_pci_access *log, size_t n, const char *name,
                      vs_pci_findings *out, vs_err *e)
 {
@@ -1124,6 +1384,8 @@ int vs_pci_check_log(const vs_pci_access *log, size_t n, const char *name,
 #define WANT(nm) (!name || strcmp(name, nm) == 0)
     ctx c = {.out = out};
     logstate s = {0};
+    vs_pci_drv_judge j;
+    vs_pci_drv_judge_init(&j, out, NULL);
     bool isr_seen = false, irq_since = false;
     for (size_t i = 0; i < n; i++) {
         const vs_pci_access *a = &log[i];
@@ -1143,7 +1405,6 @@ int vs_pci_check_log(const vs_pci_access *log, size_t n, const char *name,
             irq_since = false;
         }
         if (a->region == VS_PCI_REG_COMMON) {
-            unsigned fw = common_width(a->roff);
             if (WANT("log-queue-size") && !a->write && a->roff == VS_VIRTIO_COMMON_Q_SIZE &&
                 a->width == 2 && s.features_ok) {
                 c.check = "log-queue-size";
@@ -1153,45 +1414,9 @@ int vs_pci_check_log(const vs_pci_access *log, size_t n, const char *name,
                     EXPECT(&c, "pci.device.common-cfg.14", a->val == 0 || is_pow2(a->val),
                            "access %zu: queue %d queue_size read %" PRIu64, i, a->queue, a->val);
             }
-            if (WANT("log-driver-widths")) {
-                c.check = "log-driver-widths";
-                EXPECT(&c, "pci.driver.layout.1", fw && a->width == fw,
-                       "access %zu: %u-byte %s at common cfg 0x%02x (field width %u)", i,
-                       a->width, a->write ? "write" : "read", a->roff, fw);
-            }
-            if (WANT("log-driver-ro-writes") && a->write) {
-                c.check = "log-driver-ro-writes";
-                uint32_t o = a->roff;
-                bool ro = (o >= VS_VIRTIO_COMMON_DF && o < VS_VIRTIO_COMMON_DF + 4) ||
-                          (o >= VS_VIRTIO_COMMON_NUMQ && o < VS_VIRTIO_COMMON_NUMQ + 2) ||
-                          o == VS_VIRTIO_COMMON_CFGGENERATION ||
-                          (o >= VS_VIRTIO_COMMON_Q_NOFF && o < VS_VIRTIO_COMMON_Q_NOFF + 2) ||
-                          (o >= VS_VIRTIO_COMMON_Q_NDATA && o < VS_VIRTIO_COMMON_Q_NDATA + 2);
-                EXPECT(&c, "pci.driver.common-cfg.1", !ro,
-                       "access %zu: driver wrote 0x%" PRIx64 " to read-only common cfg 0x%02x",
-                       i, a->val, o);
-            }
-            if (WANT("log-driver-queue-enable-0") && a->write &&
-                a->roff == VS_VIRTIO_COMMON_Q_ENABLE) {
-                c.check = "log-driver-queue-enable-0";
-                EXPECT(&c, "pci.driver.common-cfg.6", a->val != 0,
-                       "access %zu: driver wrote 0 to queue_enable of queue %d", i, a->queue);
-            }
             track(&s, a);
-        } else if (a->region == VS_PCI_REG_DEVICE && WANT("log-driver-widths")) {
-            c.check = "log-driver-widths";
-            EXPECT(&c, "pci.driver.layout.1", a->width <= 4 && a->roff % a->width == 0,
-                   "access %zu: %u-byte %s at device cfg 0x%x (must be 1/2/4, aligned)", i,
-                   a->width, a->write ? "write" : "read", a->roff);
-        } else if (a->region == VS_PCI_REG_NOTIFY && a->write && WANT("log-driver-notify-width")) {
-            c.check = "log-driver-notify-width";
-            bool nd = (s.negotiated & VS_BIT(VS_F_NOTIFICATION_DATA)) != 0;
-            const char *id = nd ? "pci.driver.avail-notif.2" : "pci.driver.avail-notif.1";
-            unsigned want = nd ? 4 : 2;
-            EXPECT(&c, id, a->width == want,
-                   "access %zu: %u-byte notification (expected %u-byte%s)", i, a->width, want,
-                   nd ? ", NOTIFICATION_DATA negotiated" : "");
         }
+        drv_access(&c, &j, a, i, name);
     }
 #undef WANT
     return 0;

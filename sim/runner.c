@@ -320,6 +320,10 @@ static void judge(vs_run_ctx *c)
         snprintf(r->conformance->scenario, sizeof r->conformance->scenario, "%s", s->name);
         if (c->pci_f)
             vs_pci_results_fold(r->conformance, c->pci_f, s->name, 0);
+        /* the virtio-pci driver's own accesses, when the driver role is judged */
+        const vs_pci_findings *df = vs_pci_transport_driver_findings(c->t);
+        if (df && (c->o->judge_driver || vs_mutant_is_driver(c->o->mutant)))
+            vs_pci_results_fold(r->conformance, df, s->name, 0);
         size_t nfail = r->conformance->count[VS_VERDICT_FAIL];
         if (nfail && r->verdict == VS_SCN_PASS) {
             r->verdict = VS_SCN_FAIL;
