@@ -97,6 +97,8 @@ static const vs_pci_check_info checks[] = {
     {"log-driver-notify-value", VS_PCI_CHECK_LOG, "driver",
      LIST("pci.driver.avail-notif.3", "pci.driver.avail-notif.4"),
      "the notification value (vq_index) names the queue whose notify address is written"},
+    {"log-driver-queue-reset-wait", VS_PCI_CHECK_LOG, "driver", LIST("pci.driver.common-cfg.7"),
+     "after queue_reset=1, the queue is set up again only once queue_reset reads 0"},
 };
 
 size_t vs_pci_check_count(void) { return sizeof checks / sizeof checks[0]; }
@@ -1159,7 +1161,7 @@ static void drv_track(vs_pci_drv_judge *j, const vs_pci_access *a)
             j->gf = j->negotiated = 0;
             j->gfsel = 0;
             j->features_ok = false;
-            j->enabled = j->noff_known = 0;
+            j->enabled = j->noff_known = j->qreset = 0;
         } else if ((a->val & VS_STATUS_FEATURES_OK) && !j->features_ok) {
             j->features_ok = true;
             j->negotiated = j->gf;
@@ -1168,6 +1170,7 @@ static void drv_track(vs_pci_drv_judge *j, const vs_pci_access *a)
         j->enabled |= qbit(a->queue);
     } else if (a->roff == VS_VIRTIO_COMMON_Q_RESET && a->val == 1) {
         j->enabled &= ~qbit(a->queue);
+        j->qreset |= qbit(a->queue);
     }
 }
 
@@ -1247,6 +1250,13 @@ static void drv_common(ctx *c, vs_pci_drv_judge *j, const vs_pci_access *a, size
                 PASS(c, "pci.driver.common-cfg.5");
             }
         }
+        if (o == VS_VIRTIO_COMMON_Q_RESET && a->val == 0 && (j->qreset & qbit(a->queue))) {
+            j->qreset &= ~qbit(a->queue);
+            if (drv_want(name, "log-driver-queue-reset-wait")) {
+                c->check = "log-driver-queue-reset-wait";
+                PASS(c, "pci.driver.common-cfg.7");
+            }
+        }
         if (o == VS_VIRTIO_COMMON_Q_NOFF && a->width == 2 && qbit(a->queue)) {
             j->noff[a->queue] = (uint16_t)a->val;
             j->noff_known |= qbit(a->queue);
@@ -1282,6 +1292,14 @@ static void drv_common(ctx *c, vs_pci_drv_judge *j, const vs_pci_access *a, size
     }
     bool qfield = o == VS_VIRTIO_COMMON_Q_SIZE ||
                   (o >= VS_VIRTIO_COMMON_Q_DESCLO && o < VS_VIRTIO_COMMON_Q_USEDHI + 4);
+    bool qsetup = qfield || o == VS_VIRTIO_COMMON_Q_MSIX || o == VS_VIRTIO_COMMON_Q_ENABLE;
+    if (qsetup && (j->qreset & qbit(a->queue)) && drv_want(name, "log-driver-queue-reset-wait")) {
+        c->check = "log-driver-queue-reset-wait";
+        FAIL(c, "pci.driver.common-cfg.7",
+             "access %zu: common cfg 0x%02x of queue %d written after queue_reset=1, before "
+             "queue_reset read 0", i, o, a->queue);
+        j->qreset &= ~qbit(a->queue);
+    }
     if (drv_want(name, "log-driver-enable-last")) {
         c->check = "log-driver-enable-last";
         if (qfield && (j->enabled & qbit(a->queue)))

@@ -17,6 +17,7 @@ static const char *const *const clean_packed_indirect =
 static const char *const *const clean_suspend = L("scenarios/driver/clean-suspend.yaml");
 static const char *const *const clean_pci = L("scenarios/driver/clean-pci.yaml");
 static const char *const *const clean_pci_packed = L("scenarios/driver/clean-pci-packed.yaml");
+static const char *const *const clean_pci_reset = L("scenarios/driver/clean-pci-reset.yaml");
 static const char *const *const clean_both = L("scenarios/driver/clean-split.yaml",
                                                "scenarios/blk/packed-rw.yaml");
 
@@ -203,6 +204,11 @@ static const vs_mutant driver_mutants[] = {
      .pci_drv_mutations = VS_PCI_DRV_MUT_NO_RESET_WAIT,
      .fails = L("pci.driver.common-cfg.5"), .checks = L("log-driver-reset-wait"),
      .scenarios = clean_pci},
+    {.name = "pci-drv-no-qreset-wait",
+     .what = "pci driver: sets a reset queue up again without reading queue_reset back",
+     .pci_drv_mutations = VS_PCI_DRV_MUT_NO_QRESET_WAIT,
+     .fails = L("pci.driver.common-cfg.7"), .checks = L("log-driver-queue-reset-wait"),
+     .scenarios = clean_pci_reset},
 };
 
 const struct vs_mutant_set vs_driver_mutant_set = {

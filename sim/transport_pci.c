@@ -597,7 +597,20 @@ static int pci_queue_disable(vs_transport *vt, uint16_t q, vs_err *e)
     uint64_t v = 0, en = 0;
     B(tr, cw(tr, VS_VIRTIO_COMMON_Q_SELECT, 2, q, e), "queue reset");
     B(tr, cw(tr, VS_VIRTIO_COMMON_Q_RESET, 2, 1, e), "queue reset");
-    B(tr, cr(tr, VS_VIRTIO_COMMON_Q_RESET, 2, &v, e), "queue reset");
+    /* the reset is done only once queue_reset reads 0 (pci.driver.common-cfg.7) */
+    uint64_t start = now_ns(tr), first = 0;
+    for (unsigned i = 0; !MUT(tr, VS_PCI_DRV_MUT_NO_QRESET_WAIT); i++) {
+        B(tr, cr(tr, VS_VIRTIO_COMMON_Q_RESET, 2, &v, e), "queue reset");
+        if (i == 0)
+            first = v;
+        if (v == 0)
+            break;
+        if (now_ns(tr) - start > tr->o.reset_timeout_ns)
+            return vs_err_set(e, VS_ETIMEDOUT, "%s: queue %u: queue_reset still 1", tr->name, q);
+        if ((rc = tr->plat->wait(tr->p, tr->o.reset_poll_ns, NULL, NULL, false, e)) < 0)
+            return rc;
+    }
+    v = first;
     B(tr, cr(tr, VS_VIRTIO_COMMON_Q_ENABLE, 2, &en, e), "queue reset");
     if (en != 0)
         return vs_err_set(e, VS_EBACKEND, "%s: queue %u: queue_enable reads %u after queue_reset",

@@ -510,6 +510,7 @@ typedef struct vs_pci_drv_judge {
     int vec_pending;            /* a vector field written, not yet read back: its offset */
     int vec_queue;
     uint64_t enabled;           /* queues (< VS_PCI_JUDGE_QUEUES) with queue_enable 1 */
+    uint64_t qreset;            /* queue_reset=1 written, not yet read back 0 */
     uint64_t noff_known;
     uint16_t noff[VS_PCI_JUDGE_QUEUES]; /* queue_notify_off read per queue */
 } vs_pci_drv_judge;

@@ -112,6 +112,7 @@ enum vs_pci_drv_mutation {
     VS_PCI_DRV_MUT_NO_READBACK = 1u << 8,    /* never reads queue_msix_vector back */
     VS_PCI_DRV_MUT_NOTIFY_VALUE = 1u << 9,   /* notifies with queue index + 1 */
     VS_PCI_DRV_MUT_NO_RESET_WAIT = 1u << 10, /* goes on after the reset write at once */
+    VS_PCI_DRV_MUT_NO_QRESET_WAIT = 1u << 11, /* never reads queue_reset back */
 };
 
 void vs_pci_transport_opts_default(vs_pci_transport_opts *o);
