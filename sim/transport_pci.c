@@ -176,6 +176,13 @@ static int apply_irq_mode(pci_tr *tr, vs_err *e)
 static void deliver(pci_tr *tr, int queue, uint16_t vector)
 {
     tr->st.irqs++;
+    if (tr->msix_on) { /* the judge weighs the accesses that answer it */
+        vs_pci_access x = {.space = VS_PCI_SPACE_IRQ, .queue = queue, .val = vector};
+        vs_pci_drv_judge_access(&tr->judge, &x);
+        uint8_t isr;
+        if (queue >= 0 && MUT(tr, VS_PCI_DRV_MUT_ISR_AFTER_IRQ))
+            (void)vs_pcib_read8(tr->bus, tr->isr, &isr, NULL);
+    }
     emit(tr, VS_EV_IRQ, queue, vector, NULL);
     if (queue == VS_IRQ_CONFIG) {
         emit(tr, VS_EV_CONFIG_CHANGE, -1, 0, NULL);
@@ -639,11 +646,43 @@ static int pci_notify(vs_transport *vt, uint16_t q, vs_err *e)
 
 /* ------------------------------------------------------------------ lifecycle */
 
+/* The mutants' uses of config space: a capability write, the PCI_CFG window. */
+static int cfg_mutants(pci_tr *tr, vs_err *e)
+{
+    const vs_pcib_dev *d = &tr->dev;
+    if (MUT(tr, VS_PCI_DRV_MUT_WRITE_CAP) && d->common.cap)
+        B(tr, tr->bus.ops->cfg_write(tr->bus.opaque, d->common.cap + 4u, 1, d->common.bar, e),
+          "capability write");
+    bool unal = MUT(tr, VS_PCI_DRV_MUT_WINDOW_UNALIGNED) && d->device.present;
+    bool out = MUT(tr, VS_PCI_DRV_MUT_WINDOW_OUTSIDE);
+    if (!d->pci_cfg_cap || !(unal || out))
+        return 0;
+    const vs_pcib_region *r = unal ? &d->device : &d->common;
+    uint32_t off = r->offset + 1u;
+    if (!unal) { /* past the end of every structure in the common config's BAR */
+        const vs_pcib_region *rs[] = {&d->common, &d->notify, &d->isr, &d->device};
+        off = 0;
+        for (size_t k = 0; k < 4; k++)
+            if (rs[k]->present && rs[k]->bar == r->bar && rs[k]->offset + rs[k]->length > off)
+                off = (rs[k]->offset + rs[k]->length + 3u) & ~3u;
+    }
+    uint32_t v = 0, base = d->pci_cfg_cap;
+    B(tr, tr->bus.ops->cfg_write(tr->bus.opaque, (uint16_t)(base + 4), 1, r->bar, e), "window");
+    B(tr, tr->bus.ops->cfg_write(tr->bus.opaque, (uint16_t)(base + 8), 4, off, e), "window");
+    B(tr, tr->bus.ops->cfg_write(tr->bus.opaque, (uint16_t)(base + 12), 4, unal ? 2 : 4, e),
+      "window");
+    B(tr, tr->bus.ops->cfg_read(tr->bus.opaque, (uint16_t)(base + 16), 4, &v, e), "window");
+    return 0;
+}
+
 /* Enumeration + layout + reset; used at create and after the probe checks. */
 static int setup_function(pci_tr *tr, vs_err *e)
 {
     B(tr, vs_pcib_virtio_setup(tr->bus, tr->o.mmio_base, tr->o.mmio_end, &tr->dev, e),
       "PCI setup");
+    int rc = cfg_mutants(tr, e);
+    if (rc < 0)
+        return rc;
     if (!tr->dev.device.present)
         tr->dev.device.length = 0;
     tr->common = tr->dev.common.addr;

@@ -511,6 +511,10 @@ typedef struct vs_pci_drv_judge {
     int vec_queue;
     uint64_t enabled;           /* queues (< VS_PCI_JUDGE_QUEUES) with queue_enable 1 */
     uint64_t qreset;            /* queue_reset=1 written, not yet read back 0 */
+    bool msix_on;               /* MSI-X Enable written 1 */
+    bool after_qirq;            /* a queue interrupt (MSI-X) delivered, nothing read since */
+    uint8_t win_bar;            /* the PCI_CFG window as last written */
+    uint32_t win_off, win_len;
     uint64_t noff_known;
     uint16_t noff[VS_PCI_JUDGE_QUEUES]; /* queue_notify_off read per queue */
 } vs_pci_drv_judge;

@@ -113,6 +113,12 @@ enum vs_pci_drv_mutation {
     VS_PCI_DRV_MUT_NOTIFY_VALUE = 1u << 9,   /* notifies with queue index + 1 */
     VS_PCI_DRV_MUT_NO_RESET_WAIT = 1u << 10, /* goes on after the reset write at once */
     VS_PCI_DRV_MUT_NO_QRESET_WAIT = 1u << 11, /* never reads queue_reset back */
+    VS_PCI_DRV_MUT_WRITE_CAP = 1u << 12,     /* writes the common capability's bar byte */
+    VS_PCI_DRV_MUT_WINDOW_UNALIGNED = 1u << 13, /* window read: offset not a multiple of
+                                                   its length */
+    VS_PCI_DRV_MUT_WINDOW_OUTSIDE = 1u << 14, /* window read between two structures */
+    VS_PCI_DRV_MUT_ISR_AFTER_IRQ = 1u << 15, /* reads the ISR after each MSI-X queue
+                                                interrupt */
 };
 
 void vs_pci_transport_opts_default(vs_pci_transport_opts *o);
