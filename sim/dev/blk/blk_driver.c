@@ -181,9 +181,9 @@ static int blk_shape_of(vs_driver *d, const vs_blk_req *r, bool indirect, blk_sh
     case VS_BLK_T_FLUSH:
         break;
     case VS_BLK_T_GET_ID:
-        sh->data = VS_BLK_ID_BYTES;
+        sh->data = d->o.dev_mutations & VS_BLK_DRV_MUT_GET_ID_SHORT ? 16 : VS_BLK_ID_BYTES;
         sh->data_in = true;
-        sh->expect_len = VS_BLK_ID_BYTES + 1;
+        sh->expect_len = (uint32_t)sh->data + 1;
         break;
     case VS_BLK_T_GET_LIFETIME:
         sh->data = VS_BLK_LIFETIME_BYTES;
@@ -299,7 +299,9 @@ static int blk_fill(vs_driver *d, vs_drv_req *rq, const blk_shape *sh, uint32_t 
     const vs_blk_req *r = &br->r;
     int rc;
     uint8_t hb[VS_BLK_HDR_BYTES];
-    vs_blk_hdr_put(hb, &(vs_blk_req_hdr){.type = r->type, .sector = r->sector});
+    bool bad_flush = r->type == VS_BLK_T_FLUSH &&
+                     (d->o.dev_mutations & VS_BLK_DRV_MUT_FLUSH_SECTOR);
+    vs_blk_hdr_put(hb, &(vs_blk_req_hdr){.type = r->type, .sector = bad_flush ? 8 : r->sector});
     uint32_t hl = VS_BLK_HDR_BYTES / sh->hsegs;
     for (uint32_t i = 0; i < sh->hsegs; i++)
         if ((rc = vs_gmem_write(d->gm, rq->seg[i].gpa, hb + i * hl, hl, e)) < 0)

@@ -16,6 +16,13 @@
 
 struct vs_blk_shadow;
 
+/* blk's own driver bugs (test only, vs_driver_opts.dev_mutations): each breaks one request
+ * rule the blk-request-shape check judges (the drv-blk-* mutants, blk_mutants.c). */
+enum vs_blk_drv_mutation {
+    VS_BLK_DRV_MUT_FLUSH_SECTOR = 1u << 0,  /* FLUSH headers carry sector 8 */
+    VS_BLK_DRV_MUT_GET_ID_SHORT = 1u << 1,  /* GET_ID with 16 bytes of data */
+};
+
 /* Per driver (the personality's state). */
 typedef struct vs_blk_drv {
     uint64_t capacity;               /* config read at setup */

@@ -5,6 +5,7 @@
  * vs_blk_mutation bits, dev_mutation_value one enum vs_blk_zoned_mutation. */
 #include <stddef.h>
 
+#include "sim/dev/blk/blk_drv_int.h"
 #include "sim/dev/blk/blk_sim_int.h"
 #include "virtiosim/pci.h"
 #include "virtiosim/transport_ref.h"
@@ -300,6 +301,13 @@ static const vs_mutant mutants[] = {
        ZS("host-aware-declined")),
 #undef ZS
 #undef ZM
+    /* blk's driver bugs (the personality, blk_driver.c), judged in the driver role */
+    {.name = "drv-blk-flush-sector", .what = "driver: FLUSH requests carry sector 8",
+     .drv_dev_mutations = VS_BLK_DRV_MUT_FLUSH_SECTOR, .fails = LIST("blk.driver.blk-op.4"),
+     .checks = LIST("blk-request-shape"), .scenarios = LIST("scenarios/driver/clean-split.yaml")},
+    {.name = "drv-blk-get-id-short", .what = "driver: GET_ID with 16 bytes of data",
+     .drv_dev_mutations = VS_BLK_DRV_MUT_GET_ID_SHORT, .fails = LIST("blk.driver.blk-op.8"),
+     .checks = LIST("blk-request-shape"), .scenarios = LIST("scenarios/blk/packed-rw.yaml")},
 };
 
 #undef LIST
