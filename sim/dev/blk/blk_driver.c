@@ -308,7 +308,9 @@ static int blk_fill(vs_driver *d, vs_drv_req *rq, const blk_shape *sh, uint32_t 
             return rc;
     if (sh->dwz) {
         uint8_t pb[VS_BLK_DWZ_SEG_BYTES];
-        bool unmap = r->type == VS_BLK_T_WRITE_ZEROES && (r->flags & VS_BLK_REQ_UNMAP);
+        bool unmap = (r->type == VS_BLK_T_WRITE_ZEROES && (r->flags & VS_BLK_REQ_UNMAP)) ||
+                     (r->type == VS_BLK_T_DISCARD &&
+                      (d->o.dev_mutations & VS_BLK_DRV_MUT_DISCARD_UNMAP));
         vs_blk_dwz_put(pb, &(vs_blk_dwz_seg){.sector = r->sector, .num_sectors = r->nsectors,
                                              .flags = (unmap ? VS_BLK_F_DWZ_UNMAP : 0u) |
                                                       r->dwz_flags});

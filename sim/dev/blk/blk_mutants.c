@@ -308,6 +308,10 @@ static const vs_mutant mutants[] = {
     {.name = "drv-blk-get-id-short", .what = "driver: GET_ID with 16 bytes of data",
      .drv_dev_mutations = VS_BLK_DRV_MUT_GET_ID_SHORT, .fails = LIST("blk.driver.blk-op.8"),
      .checks = LIST("blk-request-shape"), .scenarios = LIST("scenarios/blk/packed-rw.yaml")},
+    {.name = "drv-blk-discard-unmap", .what = "driver: DISCARD segments with the unmap flag",
+     .drv_dev_mutations = VS_BLK_DRV_MUT_DISCARD_UNMAP, .fails = LIST("blk.driver.blk-op.13"),
+     .checks = LIST("blk-request-shape"),
+     .scenarios = LIST("scenarios/driver/clean-split-discard.yaml")},
 };
 
 #undef LIST
