@@ -150,6 +150,7 @@ static uint8_t default_status(const vs_driver *d, const vs_blk_req *r)
 typedef struct blk_shape {
     uint64_t data;           /* data bytes */
     bool data_in, dwz, append;
+    uint32_t dwz_len;        /* the range segment's bytes */
     uint32_t expect_len;
     uint32_t seg, nd, hsegs; /* data segment size and count, header segments */
 } blk_shape;
@@ -194,6 +195,7 @@ static int blk_shape_of(vs_driver *d, const vs_blk_req *r, bool indirect, blk_sh
     case VS_BLK_T_WRITE_ZEROES:
     case VS_BLK_T_SECURE_ERASE:
         sh->dwz = true;
+        sh->dwz_len = d->o.dev_mutations & VS_BLK_DRV_MUT_DWZ_20 ? 20 : VS_BLK_DWZ_SEG_BYTES;
         break;
     default:
         sh->data = r->data_len;
@@ -231,7 +233,7 @@ static uint32_t blk_lay_out(vs_drv_req *rq, const blk_shape *sh)
         rq->seg[k++].len = VS_BLK_HDR_BYTES / sh->hsegs;
     uint32_t dwz_seg = k;
     if (sh->dwz)
-        rq->seg[k++].len = VS_BLK_DWZ_SEG_BYTES;
+        rq->seg[k++].len = sh->dwz_len;
     uint32_t nd = sh->nd, seg = sh->seg;
     if (!sh->data_in) {
         br->data_first = k;

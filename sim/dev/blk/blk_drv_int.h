@@ -22,6 +22,7 @@ enum vs_blk_drv_mutation {
     VS_BLK_DRV_MUT_FLUSH_SECTOR = 1u << 0,  /* FLUSH headers carry sector 8 */
     VS_BLK_DRV_MUT_GET_ID_SHORT = 1u << 1,  /* GET_ID with 16 bytes of data */
     VS_BLK_DRV_MUT_DISCARD_UNMAP = 1u << 2, /* DISCARD segments with the unmap flag */
+    VS_BLK_DRV_MUT_DWZ_20 = 1u << 3,        /* DISCARD/WRITE_ZEROES data of 20 bytes */
 };
 
 /* Per driver (the personality's state). */

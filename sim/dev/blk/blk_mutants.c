@@ -312,6 +312,10 @@ static const vs_mutant mutants[] = {
      .drv_dev_mutations = VS_BLK_DRV_MUT_DISCARD_UNMAP, .fails = LIST("blk.driver.blk-op.13"),
      .checks = LIST("blk-request-shape"),
      .scenarios = LIST("scenarios/driver/clean-split-discard.yaml")},
+    {.name = "drv-blk-dwz-20", .what = "driver: DISCARD/WRITE_ZEROES data of 20 bytes",
+     .drv_dev_mutations = VS_BLK_DRV_MUT_DWZ_20, .fails = LIST("blk.driver.blk-op.7"),
+     .checks = LIST("blk-request-shape"),
+     .scenarios = LIST("scenarios/driver/clean-split-discard.yaml")},
 };
 
 #undef LIST
