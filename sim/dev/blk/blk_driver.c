@@ -177,7 +177,8 @@ static int blk_shape_of(vs_driver *d, const vs_blk_req *r, bool indirect, blk_sh
         sh->expect_len = (uint32_t)(sh->data + 1);
         break;
     case VS_BLK_T_OUT:
-        sh->data = (uint64_t)r->nsectors * VS_BLK_SECTOR;
+        sh->data = (uint64_t)r->nsectors * VS_BLK_SECTOR +
+                   (d->o.dev_mutations & VS_BLK_DRV_MUT_OUT_PLUS_8 ? 8 : 0);
         break;
     case VS_BLK_T_FLUSH:
         break;

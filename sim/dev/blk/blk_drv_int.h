@@ -23,6 +23,7 @@ enum vs_blk_drv_mutation {
     VS_BLK_DRV_MUT_GET_ID_SHORT = 1u << 1,  /* GET_ID with 16 bytes of data */
     VS_BLK_DRV_MUT_DISCARD_UNMAP = 1u << 2, /* DISCARD segments with the unmap flag */
     VS_BLK_DRV_MUT_DWZ_20 = 1u << 3,        /* DISCARD/WRITE_ZEROES data of 20 bytes */
+    VS_BLK_DRV_MUT_OUT_PLUS_8 = 1u << 4,    /* OUT data 8 bytes past its sectors */
 };
 
 /* Per driver (the personality's state). */

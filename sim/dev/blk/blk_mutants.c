@@ -316,6 +316,9 @@ static const vs_mutant mutants[] = {
      .drv_dev_mutations = VS_BLK_DRV_MUT_DWZ_20, .fails = LIST("blk.driver.blk-op.7"),
      .checks = LIST("blk-request-shape"),
      .scenarios = LIST("scenarios/driver/clean-split-discard.yaml")},
+    {.name = "drv-blk-out-plus-8", .what = "driver: OUT data 8 bytes past its sectors",
+     .drv_dev_mutations = VS_BLK_DRV_MUT_OUT_PLUS_8, .fails = LIST("blk.driver.blk-op.6"),
+     .checks = LIST("blk-request-shape"), .scenarios = LIST("scenarios/driver/clean-split.yaml")},
 };
 
 #undef LIST
