@@ -181,6 +181,7 @@ static int blk_shape_of(vs_driver *d, const vs_blk_req *r, bool indirect, blk_sh
                    (d->o.dev_mutations & VS_BLK_DRV_MUT_OUT_PLUS_8 ? 8 : 0);
         break;
     case VS_BLK_T_FLUSH:
+        sh->data = d->o.dev_mutations & VS_BLK_DRV_MUT_FLUSH_DATA ? VS_BLK_SECTOR : 0;
         break;
     case VS_BLK_T_GET_ID:
         sh->data = d->o.dev_mutations & VS_BLK_DRV_MUT_GET_ID_SHORT ? 16 : VS_BLK_ID_BYTES;
@@ -302,9 +303,12 @@ static int blk_fill(vs_driver *d, vs_drv_req *rq, const blk_shape *sh, uint32_t 
     const vs_blk_req *r = &br->r;
     int rc;
     uint8_t hb[VS_BLK_HDR_BYTES];
-    bool bad_flush = r->type == VS_BLK_T_FLUSH &&
-                     (d->o.dev_mutations & VS_BLK_DRV_MUT_FLUSH_SECTOR);
-    vs_blk_hdr_put(hb, &(vs_blk_req_hdr){.type = r->type, .sector = bad_flush ? 8 : r->sector});
+    uint64_t sector = r->sector;
+    if (r->type == VS_BLK_T_FLUSH && (d->o.dev_mutations & VS_BLK_DRV_MUT_FLUSH_SECTOR))
+        sector = 8;
+    if (r->type == VS_BLK_T_IN && (d->o.dev_mutations & VS_BLK_DRV_MUT_IN_PAST_END))
+        sector = blk_drv(d)->capacity;
+    vs_blk_hdr_put(hb, &(vs_blk_req_hdr){.type = r->type, .sector = sector});
     uint32_t hl = VS_BLK_HDR_BYTES / sh->hsegs;
     for (uint32_t i = 0; i < sh->hsegs; i++)
         if ((rc = vs_gmem_write(d->gm, rq->seg[i].gpa, hb + i * hl, hl, e)) < 0)

@@ -24,6 +24,8 @@ enum vs_blk_drv_mutation {
     VS_BLK_DRV_MUT_DISCARD_UNMAP = 1u << 2, /* DISCARD segments with the unmap flag */
     VS_BLK_DRV_MUT_DWZ_20 = 1u << 3,        /* DISCARD/WRITE_ZEROES data of 20 bytes */
     VS_BLK_DRV_MUT_OUT_PLUS_8 = 1u << 4,    /* OUT data 8 bytes past its sectors */
+    VS_BLK_DRV_MUT_FLUSH_DATA = 1u << 5,    /* FLUSH with a 512-byte data buffer */
+    VS_BLK_DRV_MUT_IN_PAST_END = 1u << 6,   /* IN headers name the sector at capacity */
 };
 
 /* Per driver (the personality's state). */

@@ -319,6 +319,12 @@ static const vs_mutant mutants[] = {
     {.name = "drv-blk-out-plus-8", .what = "driver: OUT data 8 bytes past its sectors",
      .drv_dev_mutations = VS_BLK_DRV_MUT_OUT_PLUS_8, .fails = LIST("blk.driver.blk-op.6"),
      .checks = LIST("blk-request-shape"), .scenarios = LIST("scenarios/driver/clean-split.yaml")},
+    {.name = "drv-blk-flush-data", .what = "driver: FLUSH with a 512-byte data buffer",
+     .drv_dev_mutations = VS_BLK_DRV_MUT_FLUSH_DATA, .fails = LIST("blk.driver.blk-op.5"),
+     .checks = LIST("blk-request-shape"), .scenarios = LIST("scenarios/driver/clean-split.yaml")},
+    {.name = "drv-blk-in-past-end", .what = "driver: reads the sector at capacity",
+     .drv_dev_mutations = VS_BLK_DRV_MUT_IN_PAST_END, .fails = LIST("blk.driver.blk-op.2"),
+     .checks = LIST("blk-request-shape"), .scenarios = LIST("scenarios/driver/clean-split.yaml")},
 };
 
 #undef LIST
