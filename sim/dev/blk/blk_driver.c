@@ -56,6 +56,12 @@ static int blk_config_early(vs_driver *d, uint64_t offered, bool features_ok, vs
         if ((rc = vs_driver_config_read(d, g->off, buf, g->len, e)) < 0)
             return rc;
     }
+    if (!features_ok && (offered & VS_BIT(VS_BLK_F_CONFIG_WCE)) &&
+        (d->o.dev_mutations & VS_BLK_DRV_MUT_WRITEBACK_EARLY)) {
+        uint8_t wb = 0;
+        if ((rc = vs_driver_config_read(d, VS_BLK_CFG_WRITEBACK, &wb, 1, e)) < 0)
+            return rc;
+    }
     if (!features_ok && (offered & VS_BIT(VS_BLK_F_ZONED))) {
         uint8_t model = 0;
         if ((rc = vs_driver_config_read(d, VS_BLK_CFG_ZONED_MODEL, &model, 1, e)) < 0)

@@ -26,6 +26,7 @@ enum vs_blk_drv_mutation {
     VS_BLK_DRV_MUT_OUT_PLUS_8 = 1u << 4,    /* OUT data 8 bytes past its sectors */
     VS_BLK_DRV_MUT_FLUSH_DATA = 1u << 5,    /* FLUSH with a 512-byte data buffer */
     VS_BLK_DRV_MUT_IN_PAST_END = 1u << 6,   /* IN headers name the sector at capacity */
+    VS_BLK_DRV_MUT_WRITEBACK_EARLY = 1u << 7, /* reads writeback before FEATURES_OK */
 };
 
 /* Per driver (the personality's state). */

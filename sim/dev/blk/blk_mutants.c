@@ -325,6 +325,10 @@ static const vs_mutant mutants[] = {
     {.name = "drv-blk-in-past-end", .what = "driver: reads the sector at capacity",
      .drv_dev_mutations = VS_BLK_DRV_MUT_IN_PAST_END, .fails = LIST("blk.driver.blk-op.2"),
      .checks = LIST("blk-request-shape"), .scenarios = LIST("scenarios/driver/clean-split.yaml")},
+    {.name = "drv-blk-writeback-early", .what = "driver: reads writeback before FEATURES_OK",
+     .drv_dev_mutations = VS_BLK_DRV_MUT_WRITEBACK_EARLY, .fails = LIST("blk.driver.blk-init.3"),
+     .checks = LIST("blk-writeback-read-late"),
+     .scenarios = LIST("scenarios/driver/clean-split.yaml")},
 };
 
 #undef LIST
