@@ -482,6 +482,17 @@ static void lg_decode(vs_pci_logger *lg, vs_pci_access *a)
 static void lg_add(vs_pci_logger *lg, uint8_t space, bool write, unsigned width,
                    uint64_t addr, uint64_t val)
 {
+    if (lg->on_access) {
+        vs_pci_access x = {.space = space, .write = write, .width = (uint8_t)width,
+                           .addr = addr, .val = val};
+        lg_decode(lg, &x);
+        lg->on_access(lg->on_opaque, &x);
+        if (lg->n >= lg->cap)
+            lg->dropped++;
+        else
+            lg->log[lg->n++] = x;
+        return;
+    }
     if (lg->n >= lg->cap) {
         lg->dropped++;
         return;

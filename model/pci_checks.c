@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "model/device_class.h"
+#include "model/pci_checks_int.h"
 #include "virtiosim/virtio.h"
 
 #define LIST(...) ((const char *const[]){__VA_ARGS__, NULL})
@@ -83,6 +84,29 @@ static const vs_pci_check_info checks[] = {
     {"log-driver-notify-width", VS_PCI_CHECK_LOG, "driver",
      LIST("pci.driver.avail-notif.1", "pci.driver.avail-notif.2"),
      "notifications are 16-bit (32-bit with NOTIFICATION_DATA)"},
+    {"log-driver-queue-size", VS_PCI_CHECK_LOG, "driver",
+     LIST("pci.driver.common-cfg.2", "pci.driver.common-cfg.3"),
+     "queue_size writes: never 0 (RING_PACKED), powers of two (split)"},
+    {"log-driver-enable-last", VS_PCI_CHECK_LOG, "driver", LIST("pci.driver.common-cfg.4"),
+     "no queue_size / ring address write to a queue after its queue_enable"},
+    {"log-driver-reset-wait", VS_PCI_CHECK_LOG, "driver", LIST("pci.driver.common-cfg.5"),
+     "after writing status 0, no other write until a status read returns 0"},
+    {"log-driver-msix-range", VS_PCI_CHECK_LOG, "driver", LIST("pci.driver.msix.2"),
+     "config/queue vectors written are NO_VECTOR or inside the MSI-X table"},
+    {"log-driver-msix-readback", VS_PCI_CHECK_LOG, "driver", LIST("pci.driver.msix.3"),
+     "each config/queue vector write is read back before the next step"},
+    {"log-driver-notify-value", VS_PCI_CHECK_LOG, "driver",
+     LIST("pci.driver.avail-notif.3", "pci.driver.avail-notif.4"),
+     "the notification value (vq_index) names the queue whose notify address is written"},
+    {"log-driver-queue-reset-wait", VS_PCI_CHECK_LOG, "driver", LIST("pci.driver.common-cfg.7"),
+     "after queue_reset=1, the queue is set up again only once queue_reset reads 0"},
+    {"log-driver-cap-writes", VS_PCI_CHECK_LOG, "driver", LIST("pci.driver.caps.7"),
+     "no config write inside a virtio capability other than the PCI_CFG one"},
+    {"log-driver-cfg-window", VS_PCI_CHECK_LOG, "driver",
+     LIST("pci.driver.pci-cfg-cap.1", "pci.driver.pci-cfg-cap.2", "pci.driver.pci-cfg-cap.3"),
+     "pci_cfg_data used with cap.offset a multiple of cap.length 1/2/4, inside a structure"},
+    {"log-driver-isr-msix", VS_PCI_CHECK_LOG, "driver", LIST("pci.driver.isr.1"),
+     "with MSI-X, no ISR read in answer to a queue interrupt"},
 };
 
 size_t vs_pci_check_count(void) { return sizeof checks / sizeof checks[0]; }
@@ -123,11 +147,8 @@ static vs_pci_finding *find_entry(vs_pci_findings *f, const char *check, const c
 
 /* Records a verdict: FAIL beats PASS beats NOT_EXERCISED/NOT_APPLICABLE; the first
  * evidence of the winning verdict is kept. */
-static void verdict(vs_pci_findings *f, const char *check, const char *id,
-                    enum vs_pci_verdict v, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-static void verdict(vs_pci_findings *f, const char *check, const char *id,
-                    enum vs_pci_verdict v, const char *fmt, ...)
+void vs__pci_verdict(vs_pci_findings *f, const char *check, const char *id,
+                     enum vs_pci_verdict v, const char *fmt, ...)
 {
     static const int rank[] = {[VS_PCI_PASS] = 2, [VS_PCI_FAIL] = 3,
                                [VS_PCI_NOT_EXERCISED] = 1, [VS_PCI_NOT_APPLICABLE] = 0};
@@ -152,10 +173,10 @@ static void verdict(vs_pci_findings *f, const char *check, const char *id,
     va_end(ap);
 }
 
-#define PASS(c, id) verdict((c)->out, (c)->check, id, VS_PCI_PASS, "%s", "")
-#define FAIL(c, id, ...) verdict((c)->out, (c)->check, id, VS_PCI_FAIL, __VA_ARGS__)
-#define NOTEX(c, id, ...) verdict((c)->out, (c)->check, id, VS_PCI_NOT_EXERCISED, __VA_ARGS__)
-#define NA(c, id, ...) verdict((c)->out, (c)->check, id, VS_PCI_NOT_APPLICABLE, __VA_ARGS__)
+#define PASS(c, id) vs__pci_verdict((c)->out, (c)->check, id, VS_PCI_PASS, "%s", "")
+#define FAIL(c, id, ...) vs__pci_verdict((c)->out, (c)->check, id, VS_PCI_FAIL, __VA_ARGS__)
+#define NOTEX(c, id, ...) vs__pci_verdict((c)->out, (c)->check, id, VS_PCI_NOT_EXERCISED, __VA_ARGS__)
+#define NA(c, id, ...) vs__pci_verdict((c)->out, (c)->check, id, VS_PCI_NOT_APPLICABLE, __VA_ARGS__)
 #define EXPECT(c, id, cond, ...)           \
     do {                                   \
         if (cond)                          \
@@ -252,7 +273,6 @@ static int read_offered(ctx *c, vs_err *e)
     return rc;
 }
 
-static bool is_pow2(uint64_t v) { return v && !(v & (v - 1)); }
 
 /* provoke hooks: any value >= 0 is success */
 static int hook_cfg(ctx *c, vs_err *e)
@@ -436,7 +456,7 @@ static int ck_notify(ctx *c, vs_err *e)
     uint32_t m = d->notify_off_multiplier, len = d->notify.length;
     EXPECT(c, ids[0], d->notify.offset % unit == 0,
            "expected notify cap.offset %u-byte aligned, seen 0x%x", unit, d->notify.offset);
-    EXPECT(c, ids[1], m == 0 || (is_pow2(m) && m % unit == 0),
+    EXPECT(c, ids[1], m == 0 || (vs__pci_is_pow2(m) && m % unit == 0),
            "expected notify_off_multiplier 0 or a power of two multiple of %u, seen %u", unit, m);
     EXPECT(c, ids[2], len >= unit, "expected notify cap.length >= %u, seen %u", unit, len);
     for (uint16_t q = 0; q < c->nq; q++) {
@@ -585,7 +605,7 @@ static int ck_queue_size(ctx *c, vs_err *e)
                 rc = cr(c, VS_VIRTIO_COMMON_Q_SIZE, 2, &v, e);
             if (rc < 0)
                 return rc;
-            EXPECT(c, "pci.device.common-cfg.14", v == 0 || is_pow2(v),
+            EXPECT(c, "pci.device.common-cfg.14", v == 0 || vs__pci_is_pow2(v),
                    "queue %u, RING_PACKED not negotiated: expected queue_size 0 or a power "
                    "of two, seen %" PRIu64, q, v);
         }
@@ -1099,8 +1119,7 @@ static void track(logstate *s, const vs_pci_access *a)
     }
 }
 
-/* width of the common config field at off: 1/2/4 (64-bit fields as 4); 0 = no field */
-static unsigned common_width(uint32_t off)
+unsigned vs__pci_common_width(uint32_t off)
 {
     if (off < 0x10)
         return off % 4 == 0 ? 4 : 0;
@@ -1124,6 +1143,8 @@ int vs_pci_check_log(const vs_pci_access *log, size_t n, const char *name,
 #define WANT(nm) (!name || strcmp(name, nm) == 0)
     ctx c = {.out = out};
     logstate s = {0};
+    vs_pci_drv_judge j;
+    vs_pci_drv_judge_init(&j, out, NULL);
     bool isr_seen = false, irq_since = false;
     for (size_t i = 0; i < n; i++) {
         const vs_pci_access *a = &log[i];
@@ -1143,55 +1164,18 @@ int vs_pci_check_log(const vs_pci_access *log, size_t n, const char *name,
             irq_since = false;
         }
         if (a->region == VS_PCI_REG_COMMON) {
-            unsigned fw = common_width(a->roff);
             if (WANT("log-queue-size") && !a->write && a->roff == VS_VIRTIO_COMMON_Q_SIZE &&
                 a->width == 2 && s.features_ok) {
                 c.check = "log-queue-size";
                 if (s.negotiated & VS_BIT(VS_F_RING_PACKED))
                     NA(&c, "pci.device.common-cfg.14", "RING_PACKED negotiated");
                 else
-                    EXPECT(&c, "pci.device.common-cfg.14", a->val == 0 || is_pow2(a->val),
+                    EXPECT(&c, "pci.device.common-cfg.14", a->val == 0 || vs__pci_is_pow2(a->val),
                            "access %zu: queue %d queue_size read %" PRIu64, i, a->queue, a->val);
             }
-            if (WANT("log-driver-widths")) {
-                c.check = "log-driver-widths";
-                EXPECT(&c, "pci.driver.layout.1", fw && a->width == fw,
-                       "access %zu: %u-byte %s at common cfg 0x%02x (field width %u)", i,
-                       a->width, a->write ? "write" : "read", a->roff, fw);
-            }
-            if (WANT("log-driver-ro-writes") && a->write) {
-                c.check = "log-driver-ro-writes";
-                uint32_t o = a->roff;
-                bool ro = (o >= VS_VIRTIO_COMMON_DF && o < VS_VIRTIO_COMMON_DF + 4) ||
-                          (o >= VS_VIRTIO_COMMON_NUMQ && o < VS_VIRTIO_COMMON_NUMQ + 2) ||
-                          o == VS_VIRTIO_COMMON_CFGGENERATION ||
-                          (o >= VS_VIRTIO_COMMON_Q_NOFF && o < VS_VIRTIO_COMMON_Q_NOFF + 2) ||
-                          (o >= VS_VIRTIO_COMMON_Q_NDATA && o < VS_VIRTIO_COMMON_Q_NDATA + 2);
-                EXPECT(&c, "pci.driver.common-cfg.1", !ro,
-                       "access %zu: driver wrote 0x%" PRIx64 " to read-only common cfg 0x%02x",
-                       i, a->val, o);
-            }
-            if (WANT("log-driver-queue-enable-0") && a->write &&
-                a->roff == VS_VIRTIO_COMMON_Q_ENABLE) {
-                c.check = "log-driver-queue-enable-0";
-                EXPECT(&c, "pci.driver.common-cfg.6", a->val != 0,
-                       "access %zu: driver wrote 0 to queue_enable of queue %d", i, a->queue);
-            }
             track(&s, a);
-        } else if (a->region == VS_PCI_REG_DEVICE && WANT("log-driver-widths")) {
-            c.check = "log-driver-widths";
-            EXPECT(&c, "pci.driver.layout.1", a->width <= 4 && a->roff % a->width == 0,
-                   "access %zu: %u-byte %s at device cfg 0x%x (must be 1/2/4, aligned)", i,
-                   a->width, a->write ? "write" : "read", a->roff);
-        } else if (a->region == VS_PCI_REG_NOTIFY && a->write && WANT("log-driver-notify-width")) {
-            c.check = "log-driver-notify-width";
-            bool nd = (s.negotiated & VS_BIT(VS_F_NOTIFICATION_DATA)) != 0;
-            const char *id = nd ? "pci.driver.avail-notif.2" : "pci.driver.avail-notif.1";
-            unsigned want = nd ? 4 : 2;
-            EXPECT(&c, id, a->width == want,
-                   "access %zu: %u-byte notification (expected %u-byte%s)", i, a->width, want,
-                   nd ? ", NOTIFICATION_DATA negotiated" : "");
         }
+        vs__pci_drv_access(&j, a, i, name);
     }
 #undef WANT
     return 0;

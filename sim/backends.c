@@ -44,8 +44,9 @@ static int build_ref(vs_run_ctx *c, const char *arg, vs_err *e)
         ro.mutations = c->o->mutant->ref_mutations;
         ro.ring_mutations = c->o->mutant->ring_mutations;
         ro.pci_mutations = c->o->mutant->pci_mutations;
+        ro.pci_drv_mutations = c->o->mutant->pci_drv_mutations;
     }
-    if (c->pci || ro.pci_mutations)
+    if (c->pci || ro.pci_mutations || ro.pci_drv_mutations)
         return vs_pci_model_transport_create(&c->t, c->eng, c->dev, c->gm, &ro, &c->bus, e);
     return vs_ref_transport_create(&c->t, c->eng, c->dev, c->gm, &ro, &c->bus, e);
 }

@@ -6,6 +6,7 @@
 
 #include "sim/mutant_dev.h"
 #include "virtiosim/driver.h"
+#include "virtiosim/transport_pci.h"
 
 #define L(...) ((const char *const[]){__VA_ARGS__, NULL})
 
@@ -14,6 +15,9 @@ static const char *const *const clean_indirect = L("scenarios/driver/clean-split
 static const char *const *const clean_packed_indirect =
     L("scenarios/driver/clean-packed-indirect.yaml");
 static const char *const *const clean_suspend = L("scenarios/driver/clean-suspend.yaml");
+static const char *const *const clean_pci = L("scenarios/driver/clean-pci.yaml");
+static const char *const *const clean_pci_packed = L("scenarios/driver/clean-pci-packed.yaml");
+static const char *const *const clean_pci_reset = L("scenarios/driver/clean-pci-reset.yaml");
 static const char *const *const clean_both = L("scenarios/driver/clean-split.yaml",
                                                "scenarios/blk/packed-rw.yaml");
 
@@ -151,6 +155,80 @@ static const vs_mutant driver_mutants[] = {
      .drv_mutations = VS_DRV_MUT_RESUME_NO_WAIT,
      .fails = L("generic.driver.suspend.6"), .checks = L("suspend-driver-rules"),
      .scenarios = clean_suspend},
+    /* the virtio-pci driver's own bugs (sim/transport_pci.c), judged by the PCI checks
+       on its accesses (model/pci_checks.c, vs_pci_drv_judge) */
+    {.name = "pci-drv-wide-status", .what = "pci driver: polls device_status 4 bytes wide",
+     .pci_drv_mutations = VS_PCI_DRV_MUT_WIDE_STATUS,
+     .fails = L("pci.driver.layout.1"), .checks = L("log-driver-widths"),
+     .scenarios = clean_pci},
+    {.name = "pci-drv-write-numq", .what = "pci driver: writes num_queues back",
+     .pci_drv_mutations = VS_PCI_DRV_MUT_WRITE_NUMQ,
+     .fails = L("pci.driver.common-cfg.1"), .checks = L("log-driver-ro-writes"),
+     .scenarios = clean_pci},
+    {.name = "pci-drv-enable-0", .what = "pci driver: writes 0 to queue_enable",
+     .pci_drv_mutations = VS_PCI_DRV_MUT_ENABLE_0,
+     .fails = L("pci.driver.common-cfg.6"), .checks = L("log-driver-queue-enable-0"),
+     .scenarios = clean_pci},
+    {.name = "pci-drv-notify-32", .what = "pci driver: 4-byte notifications",
+     .pci_drv_mutations = VS_PCI_DRV_MUT_NOTIFY_32,
+     .fails = L("pci.driver.avail-notif.1"), .checks = L("log-driver-notify-width"),
+     .scenarios = clean_pci},
+    {.name = "pci-drv-qsize-odd", .what = "pci driver: writes a queue_size not a power of 2",
+     .pci_drv_mutations = VS_PCI_DRV_MUT_QSIZE_ODD,
+     .fails = L("pci.driver.common-cfg.3"), .checks = L("log-driver-queue-size"),
+     .scenarios = clean_pci},
+    {.name = "pci-drv-qsize-0", .what = "pci driver: writes queue_size 0 with RING_PACKED",
+     .pci_drv_mutations = VS_PCI_DRV_MUT_QSIZE_0,
+     .fails = L("pci.driver.common-cfg.2"), .checks = L("log-driver-queue-size"),
+     .scenarios = clean_pci_packed},
+    {.name = "pci-drv-addr-after-enable",
+     .what = "pci driver: writes queue_desc after queue_enable",
+     .pci_drv_mutations = VS_PCI_DRV_MUT_ADDR_AFTER_ENABLE,
+     .fails = L("pci.driver.common-cfg.4"), .checks = L("log-driver-enable-last"),
+     .scenarios = clean_pci},
+    {.name = "pci-drv-vector-beyond",
+     .what = "pci driver: maps a queue to a vector past the MSI-X table",
+     .pci_drv_mutations = VS_PCI_DRV_MUT_VECTOR_BEYOND,
+     .fails = L("pci.driver.msix.2"), .checks = L("log-driver-msix-range"),
+     .scenarios = clean_pci},
+    {.name = "pci-drv-no-readback", .what = "pci driver: never reads queue_msix_vector back",
+     .pci_drv_mutations = VS_PCI_DRV_MUT_NO_READBACK,
+     .fails = L("pci.driver.msix.3"), .checks = L("log-driver-msix-readback"),
+     .scenarios = clean_pci},
+    {.name = "pci-drv-notify-value", .what = "pci driver: notifies with queue index + 1",
+     .pci_drv_mutations = VS_PCI_DRV_MUT_NOTIFY_VALUE,
+     .fails = L("pci.driver.avail-notif.3"), .checks = L("log-driver-notify-value"),
+     .scenarios = clean_pci},
+    {.name = "pci-drv-no-reset-wait",
+     .what = "pci driver: goes on after the reset write without reading status 0",
+     .pci_drv_mutations = VS_PCI_DRV_MUT_NO_RESET_WAIT,
+     .fails = L("pci.driver.common-cfg.5"), .checks = L("log-driver-reset-wait"),
+     .scenarios = clean_pci},
+    {.name = "pci-drv-no-qreset-wait",
+     .what = "pci driver: sets a reset queue up again without reading queue_reset back",
+     .pci_drv_mutations = VS_PCI_DRV_MUT_NO_QRESET_WAIT,
+     .fails = L("pci.driver.common-cfg.7"), .checks = L("log-driver-queue-reset-wait"),
+     .scenarios = clean_pci_reset},
+    {.name = "pci-drv-write-cap", .what = "pci driver: writes a virtio capability's bar byte",
+     .pci_drv_mutations = VS_PCI_DRV_MUT_WRITE_CAP,
+     .fails = L("pci.driver.caps.7"), .checks = L("log-driver-cap-writes"),
+     .scenarios = clean_pci},
+    {.name = "pci-drv-window-unaligned",
+     .what = "pci driver: PCI_CFG window of 2 bytes at an odd offset",
+     .pci_drv_mutations = VS_PCI_DRV_MUT_WINDOW_UNALIGNED,
+     .fails = L("pci.driver.pci-cfg-cap.1", "pci.driver.pci-cfg-cap.2"),
+     .checks = L("log-driver-cfg-window"), .also = L("pci.driver.pci-cfg-cap.3"),
+     .scenarios = clean_pci},
+    {.name = "pci-drv-window-outside",
+     .what = "pci driver: PCI_CFG window on BAR bytes between two structures",
+     .pci_drv_mutations = VS_PCI_DRV_MUT_WINDOW_OUTSIDE,
+     .fails = L("pci.driver.pci-cfg-cap.3"), .checks = L("log-driver-cfg-window"),
+     .scenarios = clean_pci},
+    {.name = "pci-drv-isr-after-irq",
+     .what = "pci driver: reads the ISR after each MSI-X queue interrupt",
+     .pci_drv_mutations = VS_PCI_DRV_MUT_ISR_AFTER_IRQ,
+     .fails = L("pci.driver.isr.1"), .checks = L("log-driver-isr-msix"),
+     .scenarios = clean_pci},
 };
 
 const struct vs_mutant_set vs_driver_mutant_set = {

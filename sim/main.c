@@ -19,6 +19,7 @@
 
 #include "virtiosim/conformance.h"
 #include "virtiosim/gmem.h"
+#include "virtiosim/pci.h"
 #include "virtiosim/vhost.h"
 #include "virtiosim/vhost_user.h"
 #include "virtiosim/report.h"
@@ -1153,6 +1154,20 @@ static int cmd_clauses(int argc, char **argv)
         for (size_t k = 0; k < nc && k < 8; k++) {
             strncat(names, k ? "," : "", sizeof names - strlen(names) - 1);
             strncat(names, checks[k]->name, sizeof names - strlen(names) - 1);
+        }
+        /* the PCI transport's checks live in their own table (model/pci_checks.c); the
+         * driver-role ones judge every access of the virtio-pci driver */
+        for (size_t k = 0; k < vs_pci_check_count(); k++) {
+            const vs_pci_check_info *pc = vs_pci_check_at(k);
+            if (strcmp(pc->role, "driver") != 0)
+                continue;
+            for (const char *const *p = pc->ids; *p; p++)
+                if (strcmp(*p, st->id) == 0) {
+                    strncat(names, nc ? "," : "", sizeof names - strlen(names) - 1);
+                    strncat(names, pc->name, sizeof names - strlen(names) - 1);
+                    nc++;
+                    break;
+                }
         }
         checked += nc > 0;
         proven += mut;

@@ -176,6 +176,13 @@ static int applies(const vs_scenario *s, const vs_run_opts *o, const vs_backend 
     return 0;
 }
 
+/* Whether the run judges the simulator's own driver too: asked for, a driver mutant, or
+ * a device whose scenarios prove its driver statements. */
+static bool judges_driver(const vs_run_ctx *c)
+{
+    return c->o->judge_driver || vs_mutant_is_driver(c->o->mutant) || c->sd->judge_driver;
+}
+
 /* Guest memory, clock, trace, monitors and timeline: everything before the back-end. */
 /* Config bytes as the driver read them, for the reports' identity section. */
 static void config_seen(void *opaque, const vs_event *ev)
@@ -209,9 +216,7 @@ static int attach_observers(vs_run_ctx *c, uint64_t pool, vs_err *e)
         rc = vs_trace_attach(c->trace, &c->bus, e);
     if (rc == 0 && !o->bare)
         rc = vs_monitors_create(&c->mon, c->gm, s->device_id,
-                                o->judge_driver || c->sd->judge_driver ||
-                                        vs_mutant_is_driver(o->mutant)
-                                    ? VS_ROLE_BOTH : VS_ROLE_DEVICE, e);
+                                judges_driver(c) ? VS_ROLE_BOTH : VS_ROLE_DEVICE, e);
     if (rc == 0 && c->mon) {
         vs_monitors_set_scenario(c->mon, s->name);
         vs_monitors_set_interrupts_observable(c->mon, s->driver.interrupts != VS_IRQ_POLL);
@@ -336,6 +341,10 @@ static void judge(vs_run_ctx *c)
         snprintf(r->conformance->scenario, sizeof r->conformance->scenario, "%s", s->name);
         if (c->pci_f)
             vs_pci_results_fold(r->conformance, c->pci_f, s->name, 0);
+        /* the virtio-pci driver's own accesses, when the driver role is judged */
+        const vs_pci_findings *df = vs_pci_transport_driver_findings(c->t);
+        if (df && judges_driver(c))
+            vs_pci_results_fold(r->conformance, df, s->name, 0);
         /* A device-level finding (what the device offers and presents) is the run's,
          * reported once; this scenario's verdict is about its own steps. */
         size_t nfail = vs_results_scenario_failures(r->conformance);

@@ -17,7 +17,11 @@ typedef struct pci_tr {
     vs_transport pub;           /* first: vs_transport * <-> pci_tr * */
     vs_transport_ops ops;       /* per instance: carries the name */
     char name[32];
-    vs_pci_bus bus;
+    vs_pci_bus bus;             /* the driver's accesses: judged (lg over raw) */
+    vs_pci_bus raw;             /* the function's own bus: the probe checks use it */
+    vs_pci_logger lg;
+    vs_pci_drv_judge judge;
+    vs_pci_findings drv_f;
     const vs_pci_platform_ops *plat;
     void *p;
     vs_event_bus *evbus;
@@ -85,6 +89,13 @@ static int fail(pci_tr *tr, int rc, vs_err *e, const char *what)
 static int check_live(pci_tr *tr, vs_err *e)
 {
     return tr->plat->check ? tr->plat->check(tr->p, e) : 0;
+}
+
+static bool MUT(const pci_tr *tr, uint32_t m) { return (tr->o.drv_mutations & m) != 0; }
+
+static void judge_access(void *opaque, const vs_pci_access *a)
+{
+    vs_pci_drv_judge_access(opaque, a);
 }
 
 #define B(tr, call, what)                                                                  \
@@ -165,6 +176,13 @@ static int apply_irq_mode(pci_tr *tr, vs_err *e)
 static void deliver(pci_tr *tr, int queue, uint16_t vector)
 {
     tr->st.irqs++;
+    if (tr->msix_on) { /* the judge weighs the accesses that answer it */
+        vs_pci_access x = {.space = VS_PCI_SPACE_IRQ, .queue = queue, .val = vector};
+        vs_pci_drv_judge_access(&tr->judge, &x);
+        uint8_t isr;
+        if (queue >= 0 && MUT(tr, VS_PCI_DRV_MUT_ISR_AFTER_IRQ))
+            (void)vs_pcib_read8(tr->bus, tr->isr, &isr, NULL);
+    }
     emit(tr, VS_EV_IRQ, queue, vector, NULL);
     if (queue == VS_IRQ_CONFIG) {
         emit(tr, VS_EV_CONFIG_CHANGE, -1, 0, NULL);
@@ -297,9 +315,13 @@ static int do_reset(pci_tr *tr, vs_err *e)
     B(tr, cw(tr, VS_VIRTIO_COMMON_STATUS, 1, 0, e), "reset");
     uint64_t start = now_ns(tr);
     uint64_t tries = tr->o.reset_timeout_ns / tr->o.reset_poll_ns + 1;
-    for (uint64_t i = 0;; i++) {
+    for (uint64_t i = 0; !MUT(tr, VS_PCI_DRV_MUT_NO_RESET_WAIT); i++) {
         uint64_t s = 0xff;
-        B(tr, cr(tr, VS_VIRTIO_COMMON_STATUS, 1, &s, e), "reset");
+        if (MUT(tr, VS_PCI_DRV_MUT_WIDE_STATUS)) /* status + generation + queue_select */
+            B(tr, cr(tr, VS_VIRTIO_COMMON_STATUS, 4, &s, e), "reset");
+        else
+            B(tr, cr(tr, VS_VIRTIO_COMMON_STATUS, 1, &s, e), "reset");
+        s &= 0xff;
         if (s == 0)
             break;
         if (i >= tries || now_ns(tr) - start > tr->o.reset_timeout_ns)
@@ -479,6 +501,8 @@ static int pci_num_queues(vs_transport *vt, uint16_t *n, vs_err *e)
         return rc;
     uint64_t v = 0;
     B(tr, cr(tr, VS_VIRTIO_COMMON_NUMQ, 2, &v, e), "num_queues");
+    if (MUT(tr, VS_PCI_DRV_MUT_WRITE_NUMQ))
+        B(tr, cw(tr, VS_VIRTIO_COMMON_NUMQ, 2, v, e), "num_queues");
     *n = (uint16_t)v;
     return 0;
 }
@@ -529,9 +553,22 @@ static int pci_queue_setup(vs_transport *vt, uint16_t q, const vs_vq_layout *l, 
     if (tr->msix_on && q + 1u >= tr->nvec)
         return vs_err_set(e, VS_ENOTSUP, "%s: queue %u needs MSI-X vector %u, table has %u",
                           tr->name, q, q + 1, tr->nvec);
+    if (MUT(tr, VS_PCI_DRV_MUT_ENABLE_0))
+        B(tr, cw(tr, VS_VIRTIO_COMMON_Q_ENABLE, 2, 0, e), "queue setup");
+    if (MUT(tr, VS_PCI_DRV_MUT_QSIZE_ODD) && l->size > 2)
+        B(tr, cw(tr, VS_VIRTIO_COMMON_Q_SIZE, 2, l->size - 1u, e), "queue setup");
+    if (MUT(tr, VS_PCI_DRV_MUT_QSIZE_0))
+        B(tr, cw(tr, VS_VIRTIO_COMMON_Q_SIZE, 2, 0, e), "queue setup");
     B(tr, cw(tr, VS_VIRTIO_COMMON_Q_SIZE, 2, l->size, e), "queue setup");
+    if (MUT(tr, VS_PCI_DRV_MUT_VECTOR_BEYOND) && tr->msix_on) {
+        B(tr, cw(tr, VS_VIRTIO_COMMON_Q_MSIX, 2, tr->dev.msix.table_size, e), "queue setup");
+        B(tr, cr(tr, VS_VIRTIO_COMMON_Q_MSIX, 2, &vec, e), "queue setup");
+    }
     B(tr, cw(tr, VS_VIRTIO_COMMON_Q_MSIX, 2, want_vec, e), "queue setup");
-    B(tr, cr(tr, VS_VIRTIO_COMMON_Q_MSIX, 2, &vec, e), "queue setup");
+    if (MUT(tr, VS_PCI_DRV_MUT_NO_READBACK))
+        vec = want_vec;
+    else
+        B(tr, cr(tr, VS_VIRTIO_COMMON_Q_MSIX, 2, &vec, e), "queue setup");
     B(tr, cw(tr, VS_VIRTIO_COMMON_Q_DESCLO, 4, (uint32_t)l->desc_gpa, e), "queue setup");
     B(tr, cw(tr, VS_VIRTIO_COMMON_Q_DESCHI, 4, (uint32_t)(l->desc_gpa >> 32), e), "queue setup");
     B(tr, cw(tr, VS_VIRTIO_COMMON_Q_AVAILLO, 4, (uint32_t)l->driver_gpa, e), "queue setup");
@@ -547,6 +584,8 @@ static int pci_queue_setup(vs_transport *vt, uint16_t q, const vs_vq_layout *l, 
                           q, want_vec, (unsigned)vec,
                           vec == NO_VECTOR ? " (NO_VECTOR: device refused the vector)" : "");
     B(tr, cw(tr, VS_VIRTIO_COMMON_Q_ENABLE, 2, 1, e), "queue enable");
+    if (MUT(tr, VS_PCI_DRV_MUT_ADDR_AFTER_ENABLE))
+        B(tr, cw(tr, VS_VIRTIO_COMMON_Q_DESCLO, 4, (uint32_t)l->desc_gpa, e), "queue setup");
     tr->notify_addr[q] = vs_pcib_notify_addr(&tr->dev, (uint16_t)noff);
     return 0;
 }
@@ -565,7 +604,20 @@ static int pci_queue_disable(vs_transport *vt, uint16_t q, vs_err *e)
     uint64_t v = 0, en = 0;
     B(tr, cw(tr, VS_VIRTIO_COMMON_Q_SELECT, 2, q, e), "queue reset");
     B(tr, cw(tr, VS_VIRTIO_COMMON_Q_RESET, 2, 1, e), "queue reset");
-    B(tr, cr(tr, VS_VIRTIO_COMMON_Q_RESET, 2, &v, e), "queue reset");
+    /* the reset is done only once queue_reset reads 0 (pci.driver.common-cfg.7) */
+    uint64_t start = now_ns(tr), first = 0;
+    for (unsigned i = 0; !MUT(tr, VS_PCI_DRV_MUT_NO_QRESET_WAIT); i++) {
+        B(tr, cr(tr, VS_VIRTIO_COMMON_Q_RESET, 2, &v, e), "queue reset");
+        if (i == 0)
+            first = v;
+        if (v == 0)
+            break;
+        if (now_ns(tr) - start > tr->o.reset_timeout_ns)
+            return vs_err_set(e, VS_ETIMEDOUT, "%s: queue %u: queue_reset still 1", tr->name, q);
+        if ((rc = tr->plat->wait(tr->p, tr->o.reset_poll_ns, NULL, NULL, false, e)) < 0)
+            return rc;
+    }
+    v = first;
     B(tr, cr(tr, VS_VIRTIO_COMMON_Q_ENABLE, 2, &en, e), "queue reset");
     if (en != 0)
         return vs_err_set(e, VS_EBACKEND, "%s: queue %u: queue_enable reads %u after queue_reset",
@@ -586,17 +638,51 @@ static int pci_notify(vs_transport *vt, uint16_t q, vs_err *e)
     if (q >= tr->nq || !tr->notify_addr[q])
         return vs_err_set(e, VS_ESTATE, "%s: notify: queue %u not set up", tr->name, q);
     tr->st.kicks++;
-    B(tr, tr->bus.ops->mmio_write(tr->bus.opaque, tr->notify_addr[q], 2, q, e), "notify");
+    unsigned w = MUT(tr, VS_PCI_DRV_MUT_NOTIFY_32) ? 4 : 2;
+    uint64_t v = MUT(tr, VS_PCI_DRV_MUT_NOTIFY_VALUE) ? q + 1u : q;
+    B(tr, tr->bus.ops->mmio_write(tr->bus.opaque, tr->notify_addr[q], w, v, e), "notify");
     return 0;
 }
 
 /* ------------------------------------------------------------------ lifecycle */
+
+/* The mutants' uses of config space: a capability write, the PCI_CFG window. */
+static int cfg_mutants(pci_tr *tr, vs_err *e)
+{
+    const vs_pcib_dev *d = &tr->dev;
+    if (MUT(tr, VS_PCI_DRV_MUT_WRITE_CAP) && d->common.cap)
+        B(tr, tr->bus.ops->cfg_write(tr->bus.opaque, d->common.cap + 4u, 1, d->common.bar, e),
+          "capability write");
+    bool unal = MUT(tr, VS_PCI_DRV_MUT_WINDOW_UNALIGNED) && d->device.present;
+    bool out = MUT(tr, VS_PCI_DRV_MUT_WINDOW_OUTSIDE);
+    if (!d->pci_cfg_cap || !(unal || out))
+        return 0;
+    const vs_pcib_region *r = unal ? &d->device : &d->common;
+    uint32_t off = r->offset + 1u;
+    if (!unal) { /* past the end of every structure in the common config's BAR */
+        const vs_pcib_region *rs[] = {&d->common, &d->notify, &d->isr, &d->device};
+        off = 0;
+        for (size_t k = 0; k < 4; k++)
+            if (rs[k]->present && rs[k]->bar == r->bar && rs[k]->offset + rs[k]->length > off)
+                off = (rs[k]->offset + rs[k]->length + 3u) & ~3u;
+    }
+    uint32_t v = 0, base = d->pci_cfg_cap;
+    B(tr, tr->bus.ops->cfg_write(tr->bus.opaque, (uint16_t)(base + 4), 1, r->bar, e), "window");
+    B(tr, tr->bus.ops->cfg_write(tr->bus.opaque, (uint16_t)(base + 8), 4, off, e), "window");
+    B(tr, tr->bus.ops->cfg_write(tr->bus.opaque, (uint16_t)(base + 12), 4, unal ? 2 : 4, e),
+      "window");
+    B(tr, tr->bus.ops->cfg_read(tr->bus.opaque, (uint16_t)(base + 16), 4, &v, e), "window");
+    return 0;
+}
 
 /* Enumeration + layout + reset; used at create and after the probe checks. */
 static int setup_function(pci_tr *tr, vs_err *e)
 {
     B(tr, vs_pcib_virtio_setup(tr->bus, tr->o.mmio_base, tr->o.mmio_end, &tr->dev, e),
       "PCI setup");
+    int rc = cfg_mutants(tr, e);
+    if (rc < 0)
+        return rc;
     if (!tr->dev.device.present)
         tr->dev.device.length = 0;
     tr->common = tr->dev.common.addr;
@@ -688,7 +774,12 @@ int vs_pci_transport_create(vs_transport **out, vs_pci_bus bus, vs_gmem *gm,
     tr->pub.ops = &tr->ops;
     tr->pub.gm = gm;
     tr->pub.irq_mode = op.irq_mode;
-    tr->bus = bus;
+    tr->raw = bus;
+    /* the driver's accesses pass a judge (decoded against the layout enumerated below) */
+    vs_pci_drv_judge_init(&tr->judge, &tr->drv_f, &tr->dev);
+    tr->bus = vs_pci_logger_init(&tr->lg, bus, NULL, 0, &tr->dev);
+    tr->lg.on_access = judge_access;
+    tr->lg.on_opaque = &tr->judge;
     tr->plat = plat;
     tr->p = p;
     tr->evbus = evbus;
@@ -735,7 +826,7 @@ int vs_pci_transport_bus(const vs_transport *t, vs_pci_bus *out)
 {
     if (!vs_pci_transport_is(t) || !out)
         return -VS_EINVAL;
-    *out = ((const pci_tr *)t)->bus;
+    *out = ((const pci_tr *)t)->raw;
     return 0;
 }
 
@@ -749,6 +840,11 @@ void vs_pci_transport_stats_get(const vs_transport *t, vs_pci_transport_stats *o
 int vs_pci_transport_last_queue_reset(const vs_transport *t)
 {
     return vs_pci_transport_is(t) ? ((const pci_tr *)t)->last_queue_reset : -1;
+}
+
+const vs_pci_findings *vs_pci_transport_driver_findings(const vs_transport *t)
+{
+    return vs_pci_transport_is(t) ? &TR((vs_transport *)t)->drv_f : NULL;
 }
 
 uint64_t vs_pci_transport_driver_features(const vs_transport *t)
@@ -795,7 +891,9 @@ static void fold_finding(vs_results *r, const vs_pci_finding *f, const char *sce
             memset(ev, 0, sizeof *ev);
             snprintf(ev->check, sizeof ev->check, "pci-%s", f->check ? f->check : "?");
             snprintf(ev->scenario, sizeof ev->scenario, "%s", scenario ? scenario : "");
-            snprintf(ev->step_desc, sizeof ev->step_desc, "pci probe before driver init");
+            snprintf(ev->step_desc, sizeof ev->step_desc, "%s",
+                     f->check && !strncmp(f->check, "log-driver-", 11)
+                         ? "the driver's PCI accesses" : "pci probe before driver init");
             ev->t_ns = t_ns;
             ev->queue = -1;
             const char *x = strstr(f->evidence, "expected ");
@@ -847,7 +945,7 @@ int vs_pci_transport_checks(vs_transport *t, vs_results *r, const char *scenario
         return vs_err_set(e, VS_ENOMEM, "pci checks: out of memory");
     memset(f, 0, sizeof *f);
     vs_pci_probe pr = {
-        .bus = tr->bus,
+        .bus = tr->raw,
         .mmio_base = tr->o.mmio_base,
         .mmio_end = tr->o.mmio_end,
         .gm = tr->pub.gm,
@@ -1091,6 +1189,7 @@ int vs_pci_model_transport_create(vs_transport **out, vs_engine *eng, vs_device 
     po.name = "pci-model";
     po.device_type = dev->ops->device_id;
     po.irq_mode = o->irq_mode;
+    po.drv_mutations = o->pci_drv_mutations;
     rc = vs_pci_transport_create(out, vs_pci_model_bus(mp->fn), gm, &model_plat_ops, mp, &po,
                                  bus, e);
     if (rc < 0) {

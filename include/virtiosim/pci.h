@@ -285,6 +285,10 @@ typedef struct vs_pci_logger {
     size_t dropped;           /* entries that did not fit */
     const vs_pcib_dev *layout; /* optional: decode regions from this */
     uint16_t qsel;            /* tracked queue_select */
+    /* optional: sees every decoded access, whether or not the log has room (a streaming
+     * judge, e.g. vs_pci_drv_judge_access) */
+    void (*on_access)(void *opaque, const vs_pci_access *a);
+    void *on_opaque;
 } vs_pci_logger;
 
 /* log/cap: caller-owned storage. The returned bus records into it. */
@@ -490,6 +494,32 @@ int vs_pci_check_probe(const vs_pci_probe *p, const char *name, vs_pci_findings 
  * the entries (model log, or a logger given a layout). */
 int vs_pci_check_log(const vs_pci_access *log, size_t n, const char *name,
                      vs_pci_findings *out, vs_err *e);
+
+/* The driver-role log checks as a stream: feed every decoded access a driver makes
+ * (vs_pci_logger.on_access) and the findings accumulate in *out (the caller's). layout
+ * (optional, the enumerated function) gives the MSI-X table size. */
+#define VS_PCI_JUDGE_QUEUES 64
+typedef struct vs_pci_drv_judge {
+    vs_pci_findings *out;
+    const vs_pcib_dev *layout;
+    size_t n;                   /* accesses seen */
+    uint64_t gf, negotiated;
+    uint32_t gfsel;
+    bool features_ok;
+    bool reset_pending;         /* status 0 written, no status read of 0 since */
+    int vec_pending;            /* a vector field written, not yet read back: its offset */
+    int vec_queue;
+    uint64_t enabled;           /* queues (< VS_PCI_JUDGE_QUEUES) with queue_enable 1 */
+    uint64_t qreset;            /* queue_reset=1 written, not yet read back 0 */
+    bool msix_on;               /* MSI-X Enable written 1 */
+    bool after_qirq;            /* a queue interrupt (MSI-X) delivered, nothing read since */
+    uint8_t win_bar;            /* the PCI_CFG window as last written */
+    uint32_t win_off, win_len;
+    uint64_t noff_known;
+    uint16_t noff[VS_PCI_JUDGE_QUEUES]; /* queue_notify_off read per queue */
+} vs_pci_drv_judge;
+void vs_pci_drv_judge_init(vs_pci_drv_judge *j, vs_pci_findings *out, const vs_pcib_dev *layout);
+void vs_pci_drv_judge_access(vs_pci_drv_judge *j, const vs_pci_access *a);
 
 /* Convenience: first FAIL finding for id (NULL if none) / any finding for id. */
 const vs_pci_finding *vs_pci_findings_fail(const vs_pci_findings *f, const char *id);

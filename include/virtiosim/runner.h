@@ -40,12 +40,15 @@ typedef struct vs_mutant {
      * own driver bugs (vs_driver_opts.dev_mutations). */
     uint32_t drv_mutations;
     uint32_t drv_dev_mutations;
+    /* the virtio-pci driver's own bugs (enum vs_pci_drv_mutation, transport_pci.h): runs
+     * behind the PCI model */
+    uint32_t pci_drv_mutations;
 } vs_mutant;
 
 /* Is it a driver mutant (one whose runs judge the driver role)? */
 static inline bool vs_mutant_is_driver(const vs_mutant *m)
 {
-    return m && (m->drv_mutations || m->drv_dev_mutations);
+    return m && (m->drv_mutations || m->drv_dev_mutations || m->pci_drv_mutations);
 }
 
 size_t vs_mutant_count(void);

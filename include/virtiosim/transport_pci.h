@@ -94,7 +94,32 @@ typedef struct vs_pci_transport_opts {
     uint64_t mmio_base, mmio_end;   /* BAR window; 0,0 = 0xE0000000..0xFEC00000 */
     uint64_t reset_timeout_ns;      /* status must read 0 within; 0 = 5 s (platform time) */
     uint64_t reset_poll_ns;         /* re-read interval while waiting; 0 = 100 us */
+    uint32_t drv_mutations;         /* test only: enum vs_pci_drv_mutation */
 } vs_pci_transport_opts;
+
+/* Deliberately broken variants of this driver (test only): each breaks one rule of the
+ * driver-role PCI checks (pci.h, vs_pci_drv_judge), so the check can be proven to fire:
+ * the pci-drv-* mutants of `virtiosim mutants` (sim/driver_mutants.c). */
+enum vs_pci_drv_mutation {
+    VS_PCI_DRV_MUT_WIDE_STATUS = 1u << 0,    /* polls device_status with 4-byte reads */
+    VS_PCI_DRV_MUT_WRITE_NUMQ = 1u << 1,     /* writes num_queues back after reading it */
+    VS_PCI_DRV_MUT_ENABLE_0 = 1u << 2,       /* writes queue_enable 0 before setting up */
+    VS_PCI_DRV_MUT_NOTIFY_32 = 1u << 3,      /* 4-byte notifications */
+    VS_PCI_DRV_MUT_QSIZE_ODD = 1u << 4,      /* writes size - 1 to queue_size first */
+    VS_PCI_DRV_MUT_QSIZE_0 = 1u << 5,        /* writes 0 to queue_size first */
+    VS_PCI_DRV_MUT_ADDR_AFTER_ENABLE = 1u << 6, /* rewrites queue_desc after queue_enable */
+    VS_PCI_DRV_MUT_VECTOR_BEYOND = 1u << 7,  /* tries a vector past the MSI-X table first */
+    VS_PCI_DRV_MUT_NO_READBACK = 1u << 8,    /* never reads queue_msix_vector back */
+    VS_PCI_DRV_MUT_NOTIFY_VALUE = 1u << 9,   /* notifies with queue index + 1 */
+    VS_PCI_DRV_MUT_NO_RESET_WAIT = 1u << 10, /* goes on after the reset write at once */
+    VS_PCI_DRV_MUT_NO_QRESET_WAIT = 1u << 11, /* never reads queue_reset back */
+    VS_PCI_DRV_MUT_WRITE_CAP = 1u << 12,     /* writes the common capability's bar byte */
+    VS_PCI_DRV_MUT_WINDOW_UNALIGNED = 1u << 13, /* window read: offset not a multiple of
+                                                   its length */
+    VS_PCI_DRV_MUT_WINDOW_OUTSIDE = 1u << 14, /* window read between two structures */
+    VS_PCI_DRV_MUT_ISR_AFTER_IRQ = 1u << 15, /* reads the ISR after each MSI-X queue
+                                                interrupt */
+};
 
 void vs_pci_transport_opts_default(vs_pci_transport_opts *o);
 
@@ -119,6 +144,9 @@ typedef struct vs_pci_transport_stats {
 void vs_pci_transport_stats_get(const vs_transport *t, vs_pci_transport_stats *out);
 /* queue_reset read right after the last queue_disable (spec: 1); -1 if none / not pci. */
 int vs_pci_transport_last_queue_reset(const vs_transport *t);
+/* What the driver-role PCI checks found in the accesses this driver made (every access
+ * after enumeration, the probe checks' excepted); NULL if not a pci transport. */
+const vs_pci_findings *vs_pci_transport_driver_findings(const vs_transport *t);
 /* Features as last written with set_driver_features. */
 uint64_t vs_pci_transport_driver_features(const vs_transport *t);
 

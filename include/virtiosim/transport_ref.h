@@ -160,6 +160,8 @@ typedef struct vs_ref_opts {
     uint32_t pci_mutations;    /* enum vs_pci_mutation (pci.h): only the PCI model
                                   transport (transport_pci.h) uses it */
     enum vs_notify_path notify;
+    uint32_t pci_drv_mutations; /* enum vs_pci_drv_mutation (transport_pci.h): the PCI
+                                   model transport's driver half */
     vs_iothread_opts iothread; /* with VS_NOTIFY_IOTHREAD */
 } vs_ref_opts;
 

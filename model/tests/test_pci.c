@@ -561,6 +561,83 @@ START_TEST(logger_wraps_any_bus)
 }
 END_TEST
 
+static void judge_cb(void *opaque, const vs_pci_access *a) { vs_pci_drv_judge_access(opaque, a); }
+
+static int cw16(vs_pci_bus b, uint32_t off, uint64_t v, vs_err *e)
+{
+    return vs_pcib_common_write(b, &pd, off, 2, v, e);
+}
+
+/* The streaming driver judge: quiet on a well-behaved sequence, each rule broken once
+ * afterwards fails exactly its statement. */
+START_TEST(drv_judge_streams)
+{
+    vs_err e = {0};
+    enumerate();
+    static vs_pci_findings f;
+    memset(&f, 0, sizeof f);
+    vs_pci_drv_judge j;
+    vs_pci_drv_judge_init(&j, &f, &pd);
+    vs_pci_logger lg;
+    vs_pci_bus b = vs_pci_logger_init(&lg, bus, NULL, 0, &pd);
+    lg.on_access = judge_cb;
+    lg.on_opaque = &j;
+    uint64_t v = 0;
+    ck_assert_int_eq(vs_pcib_common_write(b, &pd, VS_VIRTIO_COMMON_STATUS, 1, 0, &e), 0);
+    ck_assert_int_eq(vs_pcib_common_read(b, &pd, VS_VIRTIO_COMMON_STATUS, 1, &v, &e), 0);
+    ck_assert_int_eq(vs_pcib_msix_enable(b, &pd, true, &e), 0);
+    ck_assert_int_eq(cw16(b, VS_VIRTIO_COMMON_Q_SELECT, 0, &e), 0);
+    ck_assert_int_eq(cw16(b, VS_VIRTIO_COMMON_Q_SIZE, 64, &e), 0);
+    ck_assert_int_eq(cw16(b, VS_VIRTIO_COMMON_Q_MSIX, 1, &e), 0);
+    ck_assert_int_eq(vs_pcib_common_read(b, &pd, VS_VIRTIO_COMMON_Q_MSIX, 2, &v, &e), 0);
+    ck_assert_int_eq(vs_pcib_common_read(b, &pd, VS_VIRTIO_COMMON_Q_NOFF, 2, &v, &e), 0);
+    ck_assert_int_eq(cw16(b, VS_VIRTIO_COMMON_Q_ENABLE, 1, &e), 0);
+    uint64_t na = vs_pcib_notify_addr(&pd, (uint16_t)v);
+    ck_assert_int_eq(b.ops->mmio_write(b.opaque, na, 2, 0, &e), 0);
+    vs_pci_access irq = {.space = VS_PCI_SPACE_IRQ, .queue = 0, .val = 1};
+    vs_pci_drv_judge_access(&j, &irq);
+    ck_assert_int_eq(b.ops->mmio_write(b.opaque, na, 2, 0, &e), 0);
+    ck_assert_uint_eq(vs_pci_findings_failures(&f), 0);
+    const char *passed[] = {"pci.driver.common-cfg.5", "pci.driver.msix.2", "pci.driver.msix.3",
+                            "pci.driver.common-cfg.4", "pci.driver.avail-notif.3",
+                            "pci.driver.isr.1", "pci.driver.common-cfg.3"};
+    for (size_t i = 0; i < sizeof passed / sizeof passed[0]; i++)
+        ck_assert_msg(vs_pci_findings_get(&f, passed[i]) &&
+                          vs_pci_findings_get(&f, passed[i])->verdict == VS_PCI_PASS,
+                      "%s not passed", passed[i]);
+    /* now break the rules */
+    ck_assert_int_eq(vs_pcib_common_write(b, &pd, VS_VIRTIO_COMMON_Q_DESCLO, 4, 0, &e), 0);
+    ck_assert_ptr_nonnull(vs_pci_findings_fail(&f, "pci.driver.common-cfg.4"));
+    ck_assert_int_eq(b.ops->mmio_write(b.opaque, na, 2, 1, &e), 0);
+    ck_assert_ptr_nonnull(vs_pci_findings_fail(&f, "pci.driver.avail-notif.3"));
+    vs_pci_drv_judge_access(&j, &irq);
+    uint8_t isr;
+    ck_assert_int_eq(vs_pcib_read8(b, pd.isr.addr, &isr, &e), 0);
+    ck_assert_ptr_nonnull(vs_pci_findings_fail(&f, "pci.driver.isr.1"));
+    ck_assert_int_eq(cw16(b, VS_VIRTIO_COMMON_Q_MSIX, 0x7ff, &e), 0);
+    ck_assert_ptr_nonnull(vs_pci_findings_fail(&f, "pci.driver.msix.2"));
+    ck_assert_int_eq(cw16(b, VS_VIRTIO_COMMON_Q_SIZE, 64, &e), 0); /* moved on */
+    ck_assert_ptr_nonnull(vs_pci_findings_fail(&f, "pci.driver.msix.3"));
+    ck_assert_int_eq(vs_pcib_common_write(b, &pd, VS_VIRTIO_COMMON_STATUS, 1, 0, &e), 0);
+    ck_assert_int_eq(cw16(b, VS_VIRTIO_COMMON_Q_SELECT, 0, &e), 0);
+    ck_assert_ptr_nonnull(vs_pci_findings_fail(&f, "pci.driver.common-cfg.5"));
+    ck_assert_int_eq(cw16(b, VS_VIRTIO_COMMON_Q_SIZE, 63, &e), 0);
+    ck_assert_ptr_nonnull(vs_pci_findings_fail(&f, "pci.driver.common-cfg.3"));
+    /* config space: a write inside the common capability, an unaligned window */
+    ck_assert_ptr_null(vs_pci_findings_fail(&f, "pci.driver.caps.7"));
+    ck_assert_int_eq(b.ops->cfg_write(b.opaque, pd.common.cap + 4u, 1, pd.common.bar, &e), 0);
+    ck_assert_ptr_nonnull(vs_pci_findings_fail(&f, "pci.driver.caps.7"));
+    uint32_t w = 0, base = pd.pci_cfg_cap;
+    ck_assert_uint_ne(base, 0);
+    ck_assert_int_eq(b.ops->cfg_write(b.opaque, (uint16_t)(base + 4), 1, pd.device.bar, &e), 0);
+    ck_assert_int_eq(b.ops->cfg_write(b.opaque, (uint16_t)(base + 8), 4, pd.device.offset + 1, &e), 0);
+    ck_assert_int_eq(b.ops->cfg_write(b.opaque, (uint16_t)(base + 12), 4, 2, &e), 0);
+    ck_assert_int_eq(b.ops->cfg_read(b.opaque, (uint16_t)(base + 16), 4, &w, &e), 0);
+    ck_assert_ptr_nonnull(vs_pci_findings_fail(&f, "pci.driver.pci-cfg-cap.1"));
+    ck_assert_ptr_null(vs_pci_findings_fail(&f, "pci.driver.pci-cfg-cap.3"));
+}
+END_TEST
+
 /* ------------------------------------------------------------------ checks + mutants */
 
 static int hook_cfg(void *o, vs_err *e)
@@ -754,6 +831,7 @@ static Suite *pci_suite(void)
     tcase_add_test(t, intx_isr_read_clears);
     tcase_add_test(t, pci_cfg_window_and_pci_reset);
     tcase_add_test(t, logger_wraps_any_bus);
+    tcase_add_test(t, drv_judge_streams);
     tcase_add_test(t, create_rejects_bad_options);
     suite_add_tcase(s, t);
     TCase *c = tcase_create("checks");

@@ -56,6 +56,12 @@ static int blk_config_early(vs_driver *d, uint64_t offered, bool features_ok, vs
         if ((rc = vs_driver_config_read(d, g->off, buf, g->len, e)) < 0)
             return rc;
     }
+    if (!features_ok && (offered & VS_BIT(VS_BLK_F_CONFIG_WCE)) &&
+        (d->o.dev_mutations & VS_BLK_DRV_MUT_WRITEBACK_EARLY)) {
+        uint8_t wb = 0;
+        if ((rc = vs_driver_config_read(d, VS_BLK_CFG_WRITEBACK, &wb, 1, e)) < 0)
+            return rc;
+    }
     if (!features_ok && (offered & VS_BIT(VS_BLK_F_ZONED))) {
         uint8_t model = 0;
         if ((rc = vs_driver_config_read(d, VS_BLK_CFG_ZONED_MODEL, &model, 1, e)) < 0)
@@ -150,6 +156,7 @@ static uint8_t default_status(const vs_driver *d, const vs_blk_req *r)
 typedef struct blk_shape {
     uint64_t data;           /* data bytes */
     bool data_in, dwz, append;
+    uint32_t dwz_len;        /* the range segment's bytes */
     uint32_t expect_len;
     uint32_t seg, nd, hsegs; /* data segment size and count, header segments */
 } blk_shape;
@@ -176,14 +183,16 @@ static int blk_shape_of(vs_driver *d, const vs_blk_req *r, bool indirect, blk_sh
         sh->expect_len = (uint32_t)(sh->data + 1);
         break;
     case VS_BLK_T_OUT:
-        sh->data = (uint64_t)r->nsectors * VS_BLK_SECTOR;
+        sh->data = (uint64_t)r->nsectors * VS_BLK_SECTOR +
+                   (d->o.dev_mutations & VS_BLK_DRV_MUT_OUT_PLUS_8 ? 8 : 0);
         break;
     case VS_BLK_T_FLUSH:
+        sh->data = d->o.dev_mutations & VS_BLK_DRV_MUT_FLUSH_DATA ? VS_BLK_SECTOR : 0;
         break;
     case VS_BLK_T_GET_ID:
-        sh->data = VS_BLK_ID_BYTES;
+        sh->data = d->o.dev_mutations & VS_BLK_DRV_MUT_GET_ID_SHORT ? 16 : VS_BLK_ID_BYTES;
         sh->data_in = true;
-        sh->expect_len = VS_BLK_ID_BYTES + 1;
+        sh->expect_len = (uint32_t)sh->data + 1;
         break;
     case VS_BLK_T_GET_LIFETIME:
         sh->data = VS_BLK_LIFETIME_BYTES;
@@ -194,6 +203,7 @@ static int blk_shape_of(vs_driver *d, const vs_blk_req *r, bool indirect, blk_sh
     case VS_BLK_T_WRITE_ZEROES:
     case VS_BLK_T_SECURE_ERASE:
         sh->dwz = true;
+        sh->dwz_len = d->o.dev_mutations & VS_BLK_DRV_MUT_DWZ_20 ? 20 : VS_BLK_DWZ_SEG_BYTES;
         break;
     default:
         sh->data = r->data_len;
@@ -231,7 +241,7 @@ static uint32_t blk_lay_out(vs_drv_req *rq, const blk_shape *sh)
         rq->seg[k++].len = VS_BLK_HDR_BYTES / sh->hsegs;
     uint32_t dwz_seg = k;
     if (sh->dwz)
-        rq->seg[k++].len = VS_BLK_DWZ_SEG_BYTES;
+        rq->seg[k++].len = sh->dwz_len;
     uint32_t nd = sh->nd, seg = sh->seg;
     if (!sh->data_in) {
         br->data_first = k;
@@ -299,14 +309,21 @@ static int blk_fill(vs_driver *d, vs_drv_req *rq, const blk_shape *sh, uint32_t 
     const vs_blk_req *r = &br->r;
     int rc;
     uint8_t hb[VS_BLK_HDR_BYTES];
-    vs_blk_hdr_put(hb, &(vs_blk_req_hdr){.type = r->type, .sector = r->sector});
+    uint64_t sector = r->sector;
+    if (r->type == VS_BLK_T_FLUSH && (d->o.dev_mutations & VS_BLK_DRV_MUT_FLUSH_SECTOR))
+        sector = 8;
+    if (r->type == VS_BLK_T_IN && (d->o.dev_mutations & VS_BLK_DRV_MUT_IN_PAST_END))
+        sector = blk_drv(d)->capacity;
+    vs_blk_hdr_put(hb, &(vs_blk_req_hdr){.type = r->type, .sector = sector});
     uint32_t hl = VS_BLK_HDR_BYTES / sh->hsegs;
     for (uint32_t i = 0; i < sh->hsegs; i++)
         if ((rc = vs_gmem_write(d->gm, rq->seg[i].gpa, hb + i * hl, hl, e)) < 0)
             return rc;
     if (sh->dwz) {
         uint8_t pb[VS_BLK_DWZ_SEG_BYTES];
-        bool unmap = r->type == VS_BLK_T_WRITE_ZEROES && (r->flags & VS_BLK_REQ_UNMAP);
+        bool unmap = (r->type == VS_BLK_T_WRITE_ZEROES && (r->flags & VS_BLK_REQ_UNMAP)) ||
+                     (r->type == VS_BLK_T_DISCARD &&
+                      (d->o.dev_mutations & VS_BLK_DRV_MUT_DISCARD_UNMAP));
         vs_blk_dwz_put(pb, &(vs_blk_dwz_seg){.sector = r->sector, .num_sectors = r->nsectors,
                                              .flags = (unmap ? VS_BLK_F_DWZ_UNMAP : 0u) |
                                                       r->dwz_flags});

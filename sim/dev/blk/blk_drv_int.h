@@ -16,6 +16,19 @@
 
 struct vs_blk_shadow;
 
+/* blk's own driver bugs (test only, vs_driver_opts.dev_mutations): each breaks one request
+ * rule the blk-request-shape check judges (the drv-blk-* mutants, blk_mutants.c). */
+enum vs_blk_drv_mutation {
+    VS_BLK_DRV_MUT_FLUSH_SECTOR = 1u << 0,  /* FLUSH headers carry sector 8 */
+    VS_BLK_DRV_MUT_GET_ID_SHORT = 1u << 1,  /* GET_ID with 16 bytes of data */
+    VS_BLK_DRV_MUT_DISCARD_UNMAP = 1u << 2, /* DISCARD segments with the unmap flag */
+    VS_BLK_DRV_MUT_DWZ_20 = 1u << 3,        /* DISCARD/WRITE_ZEROES data of 20 bytes */
+    VS_BLK_DRV_MUT_OUT_PLUS_8 = 1u << 4,    /* OUT data 8 bytes past its sectors */
+    VS_BLK_DRV_MUT_FLUSH_DATA = 1u << 5,    /* FLUSH with a 512-byte data buffer */
+    VS_BLK_DRV_MUT_IN_PAST_END = 1u << 6,   /* IN headers name the sector at capacity */
+    VS_BLK_DRV_MUT_WRITEBACK_EARLY = 1u << 7, /* reads writeback before FEATURES_OK */
+};
+
 /* Per driver (the personality's state). */
 typedef struct vs_blk_drv {
     uint64_t capacity;               /* config read at setup */

@@ -5,6 +5,7 @@
  * vs_blk_mutation bits, dev_mutation_value one enum vs_blk_zoned_mutation. */
 #include <stddef.h>
 
+#include "sim/dev/blk/blk_drv_int.h"
 #include "sim/dev/blk/blk_sim_int.h"
 #include "virtiosim/pci.h"
 #include "virtiosim/transport_ref.h"
@@ -300,6 +301,34 @@ static const vs_mutant mutants[] = {
        ZS("host-aware-declined")),
 #undef ZS
 #undef ZM
+    /* blk's driver bugs (the personality, blk_driver.c), judged in the driver role */
+    {.name = "drv-blk-flush-sector", .what = "driver: FLUSH requests carry sector 8",
+     .drv_dev_mutations = VS_BLK_DRV_MUT_FLUSH_SECTOR, .fails = LIST("blk.driver.blk-op.4"),
+     .checks = LIST("blk-request-shape"), .scenarios = LIST("scenarios/driver/clean-split.yaml")},
+    {.name = "drv-blk-get-id-short", .what = "driver: GET_ID with 16 bytes of data",
+     .drv_dev_mutations = VS_BLK_DRV_MUT_GET_ID_SHORT, .fails = LIST("blk.driver.blk-op.8"),
+     .checks = LIST("blk-request-shape"), .scenarios = LIST("scenarios/blk/packed-rw.yaml")},
+    {.name = "drv-blk-discard-unmap", .what = "driver: DISCARD segments with the unmap flag",
+     .drv_dev_mutations = VS_BLK_DRV_MUT_DISCARD_UNMAP, .fails = LIST("blk.driver.blk-op.13"),
+     .checks = LIST("blk-request-shape"),
+     .scenarios = LIST("scenarios/driver/clean-split-discard.yaml")},
+    {.name = "drv-blk-dwz-20", .what = "driver: DISCARD/WRITE_ZEROES data of 20 bytes",
+     .drv_dev_mutations = VS_BLK_DRV_MUT_DWZ_20, .fails = LIST("blk.driver.blk-op.7"),
+     .checks = LIST("blk-request-shape"),
+     .scenarios = LIST("scenarios/driver/clean-split-discard.yaml")},
+    {.name = "drv-blk-out-plus-8", .what = "driver: OUT data 8 bytes past its sectors",
+     .drv_dev_mutations = VS_BLK_DRV_MUT_OUT_PLUS_8, .fails = LIST("blk.driver.blk-op.6"),
+     .checks = LIST("blk-request-shape"), .scenarios = LIST("scenarios/driver/clean-split.yaml")},
+    {.name = "drv-blk-flush-data", .what = "driver: FLUSH with a 512-byte data buffer",
+     .drv_dev_mutations = VS_BLK_DRV_MUT_FLUSH_DATA, .fails = LIST("blk.driver.blk-op.5"),
+     .checks = LIST("blk-request-shape"), .scenarios = LIST("scenarios/driver/clean-split.yaml")},
+    {.name = "drv-blk-in-past-end", .what = "driver: reads the sector at capacity",
+     .drv_dev_mutations = VS_BLK_DRV_MUT_IN_PAST_END, .fails = LIST("blk.driver.blk-op.2"),
+     .checks = LIST("blk-request-shape"), .scenarios = LIST("scenarios/driver/clean-split.yaml")},
+    {.name = "drv-blk-writeback-early", .what = "driver: reads writeback before FEATURES_OK",
+     .drv_dev_mutations = VS_BLK_DRV_MUT_WRITEBACK_EARLY, .fails = LIST("blk.driver.blk-init.3"),
+     .checks = LIST("blk-writeback-read-late"),
+     .scenarios = LIST("scenarios/driver/clean-split.yaml")},
 };
 
 #undef LIST

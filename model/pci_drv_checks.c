@@ -1,0 +1,380 @@
+/* The driver-role PCI checks: how a driver uses the virtio-pci transport, judged access
+ * by access (vs_pci_drv_judge: the streaming form sim/transport_pci.c feeds with every
+ * access its driver makes; vs_pci_check_log runs the same code over a recorded log).
+ * Each check is proven by a mutant of that driver (sim/driver_mutants.c, pci-drv-*). */
+#include "virtiosim/pci.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+#include "model/pci_checks_int.h"
+#include "virtiosim/virtio.h"
+
+typedef struct ctx {
+    vs_pci_findings *out;
+    const char *check;
+} ctx;
+
+#define PASS(c, id) vs__pci_verdict((c)->out, (c)->check, id, VS_PCI_PASS, "%s", "")
+#define FAIL(c, id, ...) vs__pci_verdict((c)->out, (c)->check, id, VS_PCI_FAIL, __VA_ARGS__)
+#define NOTEX(c, id, ...) \
+    vs__pci_verdict((c)->out, (c)->check, id, VS_PCI_NOT_EXERCISED, __VA_ARGS__)
+#define NA(c, id, ...) \
+    vs__pci_verdict((c)->out, (c)->check, id, VS_PCI_NOT_APPLICABLE, __VA_ARGS__)
+#define EXPECT(c, id, cond, ...)      \
+    do {                              \
+        if (cond)                     \
+            PASS(c, id);              \
+        else                          \
+            FAIL(c, id, __VA_ARGS__); \
+    } while (0)
+
+/* ------------------------------------------------------------------ driver role, streamed */
+
+void vs_pci_drv_judge_init(vs_pci_drv_judge *j, vs_pci_findings *out, const vs_pcib_dev *layout)
+{
+    memset(j, 0, sizeof *j);
+    j->out = out;
+    j->layout = layout;
+    j->vec_pending = -1;
+}
+
+static bool drv_want(const char *name, const char *check)
+{
+    return !name || strcmp(name, check) == 0;
+}
+
+static uint64_t qbit(int32_t q) { return q >= 0 && q < VS_PCI_JUDGE_QUEUES ? 1ull << q : 0; }
+
+/* The driver's own feature bookkeeping (as track(), kept per judge). */
+static void drv_track(vs_pci_drv_judge *j, const vs_pci_access *a)
+{
+    if (!a->write)
+        return;
+    if (a->roff == VS_VIRTIO_COMMON_GFSELECT && a->width == 4)
+        j->gfsel = (uint32_t)a->val;
+    else if (a->roff == VS_VIRTIO_COMMON_GF && a->width == 4 && j->gfsel < 2)
+        j->gf = (j->gf & ~(0xffffffffull << (32 * j->gfsel))) |
+                (a->val & 0xffffffffull) << (32 * j->gfsel);
+    else if (a->roff == VS_VIRTIO_COMMON_STATUS && a->width == 1) {
+        if (a->val == 0) {
+            j->gf = j->negotiated = 0;
+            j->gfsel = 0;
+            j->features_ok = false;
+            j->enabled = j->noff_known = j->qreset = 0;
+        } else if ((a->val & VS_STATUS_FEATURES_OK) && !j->features_ok) {
+            j->features_ok = true;
+            j->negotiated = j->gf;
+        }
+    } else if (a->roff == VS_VIRTIO_COMMON_Q_ENABLE && a->val == 1) {
+        j->enabled |= qbit(a->queue);
+    } else if (a->roff == VS_VIRTIO_COMMON_Q_RESET && a->val == 1) {
+        j->enabled &= ~qbit(a->queue);
+        j->qreset |= qbit(a->queue);
+    }
+}
+
+static bool is_vector_field(uint32_t off)
+{
+    return off == VS_VIRTIO_COMMON_MSIX || off == VS_VIRTIO_COMMON_Q_MSIX;
+}
+
+/* A vector write not read back before the driver moves on. */
+static void drv_vec_moved_on(ctx *c, vs_pci_drv_judge *j, const vs_pci_access *a, size_t i,
+                             const char *name)
+{
+    if (j->vec_pending < 0 || !drv_want(name, "log-driver-msix-readback"))
+        return;
+    c->check = "log-driver-msix-readback";
+    FAIL(c, "pci.driver.msix.3",
+         "access %zu: %s of common cfg 0x%02x before reading back the vector written to "
+         "0x%02x (queue %d)", i, a->write ? "write" : "read", a->roff,
+         (unsigned)j->vec_pending, j->vec_queue);
+    j->vec_pending = -1;
+}
+
+static void drv_msix(ctx *c, vs_pci_drv_judge *j, const vs_pci_access *a, size_t i,
+                     const char *name)
+{
+    if (!a->write) {
+        if ((int)a->roff == j->vec_pending &&
+            (a->roff == VS_VIRTIO_COMMON_MSIX || a->queue == j->vec_queue)) {
+            if (drv_want(name, "log-driver-msix-readback")) {
+                c->check = "log-driver-msix-readback";
+                PASS(c, "pci.driver.msix.3");
+            }
+            j->vec_pending = -1;
+        }
+        return;
+    }
+    drv_vec_moved_on(c, j, a, i, name);
+    j->vec_pending = (int)a->roff;
+    j->vec_queue = a->roff == VS_VIRTIO_COMMON_MSIX ? -1 : a->queue;
+    if (!drv_want(name, "log-driver-msix-range"))
+        return;
+    c->check = "log-driver-msix-range";
+    const vs_pcib_msix *m = j->layout ? &j->layout->msix : NULL;
+    if (a->val == VS_PCI_NO_VECTOR)
+        PASS(c, "pci.driver.msix.2");
+    else if (!m || !m->present)
+        NOTEX(c, "pci.driver.msix.2", "MSI-X table size unknown");
+    else
+        EXPECT(c, "pci.driver.msix.2", a->val < m->table_size,
+               "access %zu: vector %" PRIu64 " written to common cfg 0x%02x, the MSI-X table "
+               "has %u entries", i, a->val, a->roff, (unsigned)m->table_size);
+}
+
+static void drv_common(ctx *c, vs_pci_drv_judge *j, const vs_pci_access *a, size_t i,
+                       const char *name)
+{
+    uint32_t o = a->roff;
+    unsigned fw = vs__pci_common_width(o);
+    if (drv_want(name, "log-driver-widths")) {
+        c->check = "log-driver-widths";
+        EXPECT(c, "pci.driver.layout.1", fw && a->width == fw,
+               "access %zu: %u-byte %s at common cfg 0x%02x (field width %u)", i, a->width,
+               a->write ? "write" : "read", o, fw);
+    }
+    if (is_vector_field(o))
+        drv_msix(c, j, a, i, name);
+    else if (a->write && o != VS_VIRTIO_COMMON_Q_SELECT)
+        drv_vec_moved_on(c, j, a, i, name);
+    if (!a->write) {
+        /* a status read of any width counts: the width has its own check */
+        bool status0 = o <= VS_VIRTIO_COMMON_STATUS && o + a->width > VS_VIRTIO_COMMON_STATUS &&
+                       ((a->val >> (8 * (VS_VIRTIO_COMMON_STATUS - o))) & 0xff) == 0;
+        if (status0 && j->reset_pending) {
+            j->reset_pending = false;
+            if (drv_want(name, "log-driver-reset-wait")) {
+                c->check = "log-driver-reset-wait";
+                PASS(c, "pci.driver.common-cfg.5");
+            }
+        }
+        if (o == VS_VIRTIO_COMMON_Q_RESET && a->val == 0 && (j->qreset & qbit(a->queue))) {
+            j->qreset &= ~qbit(a->queue);
+            if (drv_want(name, "log-driver-queue-reset-wait")) {
+                c->check = "log-driver-queue-reset-wait";
+                PASS(c, "pci.driver.common-cfg.7");
+            }
+        }
+        if (o == VS_VIRTIO_COMMON_Q_NOFF && a->width == 2 && qbit(a->queue)) {
+            j->noff[a->queue] = (uint16_t)a->val;
+            j->noff_known |= qbit(a->queue);
+        }
+        return;
+    }
+    if (drv_want(name, "log-driver-ro-writes")) {
+        c->check = "log-driver-ro-writes";
+        bool ro = (o >= VS_VIRTIO_COMMON_DF && o < VS_VIRTIO_COMMON_DF + 4) ||
+                  (o >= VS_VIRTIO_COMMON_NUMQ && o < VS_VIRTIO_COMMON_NUMQ + 2) ||
+                  o == VS_VIRTIO_COMMON_CFGGENERATION ||
+                  (o >= VS_VIRTIO_COMMON_Q_NOFF && o < VS_VIRTIO_COMMON_Q_NOFF + 2) ||
+                  (o >= VS_VIRTIO_COMMON_Q_NDATA && o < VS_VIRTIO_COMMON_Q_NDATA + 2);
+        EXPECT(c, "pci.driver.common-cfg.1", !ro,
+               "access %zu: driver wrote 0x%" PRIx64 " to read-only common cfg 0x%02x", i,
+               a->val, o);
+    }
+    if (o == VS_VIRTIO_COMMON_Q_ENABLE && drv_want(name, "log-driver-queue-enable-0")) {
+        c->check = "log-driver-queue-enable-0";
+        EXPECT(c, "pci.driver.common-cfg.6", a->val != 0,
+               "access %zu: driver wrote 0 to queue_enable of queue %d", i, a->queue);
+    }
+    if (o == VS_VIRTIO_COMMON_Q_SIZE && drv_want(name, "log-driver-queue-size")) {
+        c->check = "log-driver-queue-size";
+        uint64_t f = j->features_ok ? j->negotiated : j->gf;
+        bool packed = (f & VS_BIT(VS_F_RING_PACKED)) != 0;
+        const char *id = packed ? "pci.driver.common-cfg.2" : "pci.driver.common-cfg.3";
+        NA(c, packed ? "pci.driver.common-cfg.3" : "pci.driver.common-cfg.2",
+           packed ? "RING_PACKED negotiated" : "RING_PACKED not negotiated");
+        EXPECT(c, id, packed ? a->val != 0 : vs__pci_is_pow2(a->val),
+               "access %zu: queue %d queue_size written %" PRIu64 "%s", i, a->queue, a->val,
+               packed ? " with RING_PACKED" : ", not a power of two, without RING_PACKED");
+    }
+    bool qfield = o == VS_VIRTIO_COMMON_Q_SIZE ||
+                  (o >= VS_VIRTIO_COMMON_Q_DESCLO && o < VS_VIRTIO_COMMON_Q_USEDHI + 4);
+    bool qsetup = qfield || o == VS_VIRTIO_COMMON_Q_MSIX || o == VS_VIRTIO_COMMON_Q_ENABLE;
+    if (qsetup && (j->qreset & qbit(a->queue)) && drv_want(name, "log-driver-queue-reset-wait")) {
+        c->check = "log-driver-queue-reset-wait";
+        FAIL(c, "pci.driver.common-cfg.7",
+             "access %zu: common cfg 0x%02x of queue %d written after queue_reset=1, before "
+             "queue_reset read 0", i, o, a->queue);
+        j->qreset &= ~qbit(a->queue);
+    }
+    if (drv_want(name, "log-driver-enable-last")) {
+        c->check = "log-driver-enable-last";
+        if (qfield && (j->enabled & qbit(a->queue)))
+            FAIL(c, "pci.driver.common-cfg.4",
+                 "access %zu: common cfg 0x%02x of queue %d written after its queue_enable",
+                 i, o, a->queue);
+        else if (o == VS_VIRTIO_COMMON_Q_ENABLE && a->val == 1)
+            PASS(c, "pci.driver.common-cfg.4");
+    }
+}
+
+static void drv_notify(ctx *c, vs_pci_drv_judge *j, const vs_pci_access *a, size_t i,
+                       const char *name)
+{
+    bool nd = (j->negotiated & VS_BIT(VS_F_NOTIFICATION_DATA)) != 0;
+    if (drv_want(name, "log-driver-notify-width")) {
+        c->check = "log-driver-notify-width";
+        const char *id = nd ? "pci.driver.avail-notif.2" : "pci.driver.avail-notif.1";
+        unsigned want = nd ? 4 : 2;
+        EXPECT(c, id, a->width == want,
+               "access %zu: %u-byte notification (expected %u-byte%s)", i, a->width, want,
+               nd ? ", NOTIFICATION_DATA negotiated" : "");
+    }
+    if (!drv_want(name, "log-driver-notify-value"))
+        return;
+    c->check = "log-driver-notify-value";
+    const char *id = nd ? "pci.driver.avail-notif.4" : "pci.driver.avail-notif.3";
+    if (j->negotiated & VS_BIT(VS_F_NOTIF_CONFIG_DATA)) {
+        NA(c, id, "NOTIF_CONFIG_DATA negotiated");
+        return;
+    }
+    uint32_t mult = j->layout ? j->layout->notify_off_multiplier : 0;
+    int q = -1;
+    for (int k = 0; mult && k < VS_PCI_JUDGE_QUEUES && q < 0; k++)
+        if ((j->noff_known & (1ull << k)) && (uint64_t)j->noff[k] * mult == a->roff)
+            q = k;
+    if (q < 0) {
+        NOTEX(c, id, "notify address not attributable to one queue");
+        return;
+    }
+    EXPECT(c, id, (a->val & 0xffff) == (uint64_t)q,
+           "access %zu: notification value 0x%" PRIx64 " at the notify address of queue %d",
+           i, a->val, q);
+}
+
+
+/* Config space: writes into virtio capabilities, and the PCI_CFG access window. */
+static bool in_region_cap(const vs_pcib_region *r, uint32_t o)
+{
+    return r->present && r->cap && o >= r->cap && o < (uint32_t)r->cap + r->cap_len;
+}
+
+static bool window_inside(const vs_pcib_dev *d, uint8_t bar, uint32_t off, uint32_t len)
+{
+    const vs_pcib_region *rs[] = {&d->common, &d->notify, &d->isr, &d->device};
+    for (size_t k = 0; k < 4; k++)
+        if (rs[k]->present && rs[k]->bar == bar && off >= rs[k]->offset &&
+            (uint64_t)off + len <= (uint64_t)rs[k]->offset + rs[k]->length)
+            return true;
+    return false;
+}
+
+static void drv_window(ctx *c, vs_pci_drv_judge *j, const vs_pci_access *a, size_t i)
+{
+    uint32_t off = j->win_off, len = j->win_len;
+    c->check = "log-driver-cfg-window";
+    EXPECT(c, "pci.driver.pci-cfg-cap.1", len && off % len == 0,
+           "access %zu: pci_cfg_data %s with cap.offset 0x%x, cap.length %u", i,
+           a->write ? "written" : "read", off, len);
+    EXPECT(c, "pci.driver.pci-cfg-cap.2",
+           (len == 1 || len == 2 || len == 4) && off % len == 0,
+           "access %zu: window access of %u bytes at BAR offset 0x%x", i, len, off);
+    EXPECT(c, "pci.driver.pci-cfg-cap.3", window_inside(j->layout, j->win_bar, off, len),
+           "access %zu: window on BAR %u offset 0x%x length %u is outside every virtio "
+           "structure", i, j->win_bar, off, len);
+}
+
+static void drv_cfg(ctx *c, vs_pci_drv_judge *j, const vs_pci_access *a, size_t i,
+                    const char *name)
+{
+    const vs_pcib_dev *d = j->layout;
+    if (!d)
+        return;
+    uint32_t o = (uint32_t)a->addr;
+    if (a->write && d->msix.present && d->msix.cap && o == d->msix.cap + 2u && a->width == 2)
+        j->msix_on = (a->val & 0x8000) != 0;
+    if (a->write && drv_want(name, "log-driver-cap-writes")) {
+        const vs_pcib_region *rs[] = {&d->common, &d->notify, &d->isr, &d->device};
+        for (size_t k = 0; k < 4; k++)
+            if (in_region_cap(rs[k], o)) {
+                c->check = "log-driver-cap-writes";
+                FAIL(c, "pci.driver.caps.7",
+                     "access %zu: config write of 0x%" PRIx64 " at 0x%02x, inside the virtio "
+                     "capability at 0x%02x", i, a->val, o, rs[k]->cap);
+            }
+    }
+    uint32_t base = d->pci_cfg_cap;
+    if (!base || o < base || o >= base + 20u)
+        return;
+    uint32_t r = o - base;
+    if (a->write && r == 4 && a->width == 1)
+        j->win_bar = (uint8_t)a->val;
+    else if (a->write && r == 8 && a->width == 4)
+        j->win_off = (uint32_t)a->val;
+    else if (a->write && r == 12 && a->width == 4)
+        j->win_len = (uint32_t)a->val;
+    else if (r >= 16 && drv_want(name, "log-driver-cfg-window"))
+        drv_window(c, j, a, i);
+}
+
+/* MSI-X on: a queue interrupt needs no ISR read (the vector says what happened). */
+static void drv_isr_after_irq(ctx *c, vs_pci_drv_judge *j, const vs_pci_access *a, size_t i,
+                              const char *name)
+{
+    if (!j->after_qirq || a->space != VS_PCI_SPACE_MMIO)
+        return;
+    j->after_qirq = false;
+    if (!drv_want(name, "log-driver-isr-msix"))
+        return;
+    c->check = "log-driver-isr-msix";
+    EXPECT(c, "pci.driver.isr.1", !(a->region == VS_PCI_REG_ISR && !a->write),
+           "access %zu: ISR read right after a queue interrupt with MSI-X enabled", i);
+}
+
+static const char *region_name(uint8_t r)
+{
+    static const char *const names[] = {"the function at", "common cfg", "notify",
+                                        "ISR",             "device cfg", "MSI-X table",
+                                        "MSI-X PBA",       "unclaimed MMIO"};
+    return r < sizeof names / sizeof names[0] ? names[r] : "?";
+}
+
+void vs__pci_drv_access(vs_pci_drv_judge *j, const vs_pci_access *a, size_t i,
+                        const char *name)
+{
+    ctx cx = {.out = j->out}, *c = &cx;
+    if (a->space == VS_PCI_SPACE_IRQ) {
+        j->after_qirq = j->msix_on && a->queue >= 0;
+        return;
+    }
+    if (a->space == VS_PCI_SPACE_CFG) {
+        drv_cfg(c, j, a, i, name);
+        return;
+    }
+    if (a->space != VS_PCI_SPACE_MMIO)
+        return;
+    drv_isr_after_irq(c, j, a, i, name);
+    if (a->write && j->reset_pending && drv_want(name, "log-driver-reset-wait") &&
+        !(a->region == VS_PCI_REG_COMMON && a->roff == VS_VIRTIO_COMMON_STATUS && a->val == 0)) {
+        c->check = "log-driver-reset-wait";
+        FAIL(c, "pci.driver.common-cfg.5",
+             "access %zu: write to %s 0x%02x after the reset write, before status read 0", i,
+             region_name(a->region), a->roff);
+        j->reset_pending = false;
+    }
+    if (a->region == VS_PCI_REG_COMMON) {
+        drv_common(c, j, a, i, name);
+        drv_track(j, a);
+        if (a->write && a->roff == VS_VIRTIO_COMMON_STATUS && a->val == 0 && a->width == 1)
+            j->reset_pending = true;
+    } else if (a->region == VS_PCI_REG_DEVICE && drv_want(name, "log-driver-widths")) {
+        c->check = "log-driver-widths";
+        EXPECT(c, "pci.driver.layout.1", a->width <= 4 && a->roff % a->width == 0,
+               "access %zu: %u-byte %s at device cfg 0x%x (must be 1/2/4, aligned)", i,
+               a->width, a->write ? "write" : "read", a->roff);
+    } else if (a->region == VS_PCI_REG_NOTIFY && a->write) {
+        drv_vec_moved_on(c, j, a, i, name);
+        drv_notify(c, j, a, i, name);
+    }
+}
+
+void vs_pci_drv_judge_access(vs_pci_drv_judge *j, const vs_pci_access *a)
+{
+    if (!j || !a || !j->out)
+        return;
+    vs__pci_drv_access(j, a, j->n++, NULL);
+}
+
