@@ -166,13 +166,25 @@ check: deps
 
 check-all: check-layers unit asan pytest
 
+# Certifies every device virtiosim has against its reference device and against QEMU 7.2
+# (QEMU's known non-conformances are in the expected-results files, with evidence).
 QEMU_EXPECTED := scenarios/expected/qemu-7.2.yaml
+QEMU_SCSI_EXPECTED := scenarios/expected/qemu-7.2-scsi.yaml
 run: deps
 	@$(MAKE) --no-print-directory all
 	$(BUILD)/virtiosim run scenarios/blk
 	$(BUILD)/virtiosim suite blk-device --report out/ref
 	$(BUILD)/virtiosim suite blk-device --backend qemu --expected $(QEMU_EXPECTED) --report out/qemu
-	@echo "reports: out/ref/report.html out/qemu/report.html (and results.json, junit.xml, results.ktap)"
+	$(BUILD)/virtiosim suite scsi-device --report out/scsi-ref
+	$(BUILD)/virtiosim suite scsi-device --backend qemu --expected $(QEMU_SCSI_EXPECTED) \
+	  --report out/scsi-qemu
+	$(BUILD)/virtiosim suite console-device --report out/console-ref
+	$(BUILD)/virtiosim suite console-device --backend qemu --expected $(QEMU_EXPECTED) \
+	  --report out/console-qemu
+	@echo "reports (report.html, results.json, junit.xml, results.ktap in each):"
+	@echo "  virtio-blk:     out/ref  out/qemu"
+	@echo "  virtio-scsi:    out/scsi-ref  out/scsi-qemu"
+	@echo "  virtio-console: out/console-ref  out/console-qemu"
 
 # Every suite x back-end x QEMU version (7.2 from Debian, 10.0 from bookworm-backports
 # through a private apt configuration under build/apt): out/matrix/matrix.html.
