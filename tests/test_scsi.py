@@ -4,7 +4,6 @@ statement they name on their scenario; the scsi steps' and device keys' mistakes
 reported as file:line:column; and one scenario runs against QEMU's virtio-scsi-pci."""
 import json
 import re
-import shutil
 
 import pytest
 
@@ -118,15 +117,33 @@ def test_request_queue_beyond_the_device_is_named(cli, tmp_path):
     assert f"{path}:6:5:" in r.stderr and "request queue 3 does not exist" in r.stderr, fmt(r)
 
 
-@pytest.mark.skipif(not shutil.which("qemu-system-x86_64"),
-                    reason="QEMU is part of the project's Debian dependencies")
-def test_a_scsi_scenario_on_qemu(cli, tmp_path):
+def test_a_scsi_scenario_on_qemu(cli, tmp_path):   # QEMU comes with make deps
     r = cli("run", "--backend", "qemu", "--report", tmp_path, SCSI / "misc-commands.yaml",
             SCSI / "bad-target.yaml", timeout=120)
     assert r.returncode == 0, fmt(r)
     v = scsi_verdicts(tmp_path)
     assert v["scsi.device.request-queues.2"] == "pass", v
     assert v["scsi.device.request-queues.1"] == "pass", v
+
+
+def test_hot_plug_and_capacity_change_on_qemu_through_qmp(cli, tmp_path):
+    """On QEMU the host side goes through QMP (blockdev-add + device_add scsi-hd,
+    device_del, block_resize): the events QEMU raises are judged like the reference
+    device's, nothing is skipped, and a CD LUN (which QEMU cannot resize) is not
+    applicable, with the reason."""
+    names = ["hotplug", "capacity-change", "events-missed", "hotplug-not-negotiated"]
+    r = cli("run", "--backend", "qemu", "--expected",
+            ROOT / "scenarios" / "expected" / "qemu-7.2-scsi.yaml", "--report", tmp_path,
+            *[SCSI / f"{n}.yaml" for n in names], timeout=180)
+    assert r.returncode == 0, fmt(r)
+    doc = json.loads((tmp_path / "results.json").read_text())
+    verdicts = {s["name"]: s["verdict"] for s in doc["scenarios"]}
+    assert "skipped" not in verdicts.values() and len(verdicts) == len(names), verdicts
+    v = scsi_verdicts(tmp_path)
+    for sid in ("scsi.device.eventq.1", "scsi.device.eventq.2"):
+        assert v[sid] == "pass", (sid, v[sid])
+    r = cli("run", "--backend", "qemu", SCSI / "mmc-capacity-change.yaml", timeout=60)
+    assert r.returncode == 0 and "scsi-cd takes no block_resize" in r.stdout, fmt(r)
 
 
 def test_qemu_expected_file_is_bound_to_qemu(cli):

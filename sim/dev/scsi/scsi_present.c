@@ -15,7 +15,9 @@
 #include <unistd.h>
 
 #include "sim/dev/scsi/scsi_steps_int.h"
+#include "sim/backend_dev.h"
 #include "virtiosim/qemu.h"
+#include "virtiosim/qmp.h"
 
 static void lun_opts(const scsi_lun_opt *l, vs_scsi_lun_opts *lo)
 {
@@ -58,6 +60,18 @@ static int ref_create(vs_run_ctx *c, vs_device **out, vs_err *e)
     return rc < 0 ? vs_err_prefix(e, "reference virtio-scsi") : rc;
 }
 
+/* ------------------------------------------------------------------ QEMU state */
+
+/* What QEMU's arguments point into, alive until the run ends. */
+typedef struct scsi_qemu_state {
+    int fd[SCSI_SCN_LUNS];             /* unlinked images of RAM LUNs (-1 none) */
+    int hp_fd[SCSI_SCN_LUNS];          /* ... of LUNs hot-added through QMP */
+    unsigned n_hp;
+    char buf[8192];
+    size_t used;
+    const char *argv[4 * SCSI_SCN_LUNS + 4];
+} scsi_qemu_state;
+
 /* ------------------------------------------------------------------ host side */
 
 static int need_ref(vs_run_ctx *c, const char *what, vs_err *e)
@@ -68,9 +82,70 @@ static int need_ref(vs_run_ctx *c, const char *what, vs_err *e)
     return 0;
 }
 
+static int ram_image(scsi_qemu_state *q, int *fd, uint64_t bytes, char *path, size_t n,
+                     vs_err *e);
+
+/* QEMU: a LUN hot-added through QMP (blockdev-add over a RAM image, device_add of a
+ * scsi-hd) or hot-removed (device_del, then its DEVICE_DELETED). Every LUN's device is
+ * named vsl<target>_<lun>, those of the command line too. */
+static int qemu_hotplug(vs_run_ctx *c, vs_qmp *qmp, uint8_t target, uint16_t lun, bool remove,
+                        uint64_t bytes, vs_err *e)
+{
+    char id[32];
+    snprintf(id, sizeof id, "vsl%u_%u", target, lun);
+    int rc;
+    if (remove) {
+        if ((rc = vs_qmp_executef(qmp, e, "device_del", "{\"id\": \"%s\"}", id)) < 0 ||
+            (rc = vs_qmp_wait_event(qmp, "DEVICE_DELETED", "device", id, 5000, NULL, 0, e)) < 0)
+            return rc;
+        vs_err ignore = {0}; /* a hot-added LUN's node goes too (the command line's stay) */
+        vs_qmp_executef(qmp, &ignore, "blockdev-del", "{\"node-name\": \"%s\"}", id);
+        return 0;
+    }
+    scsi_qemu_state *q = c->be_state;
+    if (!q || q->n_hp >= SCSI_SCN_LUNS)
+        return vs_err_set(e, VS_ENOSPC, "scsi_hotplug: at most %d LUNs hot-added on QEMU",
+                          SCSI_SCN_LUNS);
+    char path[64];
+    if ((rc = ram_image(q, &q->hp_fd[q->n_hp], bytes ? bytes : 4u << 20, path, sizeof path,
+                        e)) < 0)
+        return rc;
+    q->n_hp++;
+    if ((rc = vs_qmp_executef(qmp, e, "blockdev-add", "{\"driver\": \"raw\", \"node-name\": "
+                              "\"%s\", \"file\": {\"driver\": \"file\", \"filename\": \"%s\"}}",
+                              id, path)) < 0)
+        return rc;
+    return vs_qmp_executef(qmp, e, "device_add", "{\"driver\": \"scsi-hd\", \"id\": \"%s\", "
+                           "\"bus\": \"scsi0.0\", \"channel\": 0, \"scsi-id\": %u, "
+                           "\"lun\": %u, \"drive\": \"%s\", \"serial\": \"vs-%u-%u\"}", id,
+                           target, lun, id, target, lun);
+}
+
+/* QEMU: the LUN's block node grows or shrinks (block_resize); QEMU's scsi-disk then
+ * reports the change (PARAM_CHANGE with CHANGE, a unit attention). */
+static int qemu_capacity(vs_run_ctx *c, vs_qmp *qmp, uint8_t target, uint16_t lun,
+                         uint64_t bytes, vs_err *e)
+{
+    const scsi_scn_opts *o = scsi_opts_of(c->s);
+    char node[32];
+    snprintf(node, sizeof node, "vsl%u_%u", target, lun);
+    for (unsigned i = 0; i < o->nluns; i++) {
+        if (o->lun[i].target != target || o->lun[i].lun != lun)
+            continue;
+        if (o->lun[i].mmc) /* scsi-cd keeps its medium's size: QEMU refuses the resize */
+            return vs_err_set(e, VS_ENOTSUP, "QEMU's scsi-cd takes no block_resize");
+        snprintf(node, sizeof node, "lun%u", i);
+    }
+    return vs_qmp_executef(qmp, e, "block_resize", "{\"node-name\": \"%s\", \"size\": %" PRIu64
+                           "}", node, bytes);
+}
+
 int scsi_host_hotplug(vs_run_ctx *c, uint8_t target, uint16_t lun, bool remove,
                       uint64_t bytes, vs_err *e)
 {
+    vs_qmp *qmp = c->dev ? NULL : vs_backend_qmp(c);
+    if (qmp)
+        return qemu_hotplug(c, qmp, target, lun, remove, bytes, e);
     int rc = need_ref(c, "scsi_hotplug", e);
     if (rc < 0)
         return rc;
@@ -85,6 +160,9 @@ int scsi_host_hotplug(vs_run_ctx *c, uint8_t target, uint16_t lun, bool remove,
 
 int scsi_host_capacity(vs_run_ctx *c, uint8_t target, uint16_t lun, uint64_t bytes, vs_err *e)
 {
+    vs_qmp *qmp = c->dev ? NULL : vs_backend_qmp(c);
+    if (qmp)
+        return qemu_capacity(c, qmp, target, lun, bytes, e);
     int rc = need_ref(c, "scsi_capacity_change", e);
     if (rc < 0)
         return rc;
@@ -119,14 +197,6 @@ int scsi_host_release(vs_run_ctx *c, vs_err *e)
 
 /* ------------------------------------------------------------------ QEMU */
 
-/* What QEMU's arguments point into, alive until the run ends. */
-typedef struct scsi_qemu_state {
-    int fd[SCSI_SCN_LUNS];             /* unlinked images of RAM LUNs (-1 none) */
-    char buf[8192];
-    size_t used;
-    const char *argv[4 * SCSI_SCN_LUNS + 4];
-} scsi_qemu_state;
-
 static const char *put(scsi_qemu_state *q, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static const char *put(scsi_qemu_state *q, const char *fmt, ...)
@@ -144,9 +214,10 @@ static const char *put(scsi_qemu_state *q, const char *fmt, ...)
 
 /* A RAM LUN gets a temporary raw image that never has a name once QEMU opens it through
  * our descriptor (null-co would drop writes and break read verification). */
-static int ram_image(scsi_qemu_state *q, unsigned i, uint64_t bytes, char *path, size_t n,
+static int ram_image(scsi_qemu_state *q, int *fdp, uint64_t bytes, char *path, size_t n,
                      vs_err *e)
 {
+    (void)q;
     const char *dir = getenv("TMPDIR");
     char tmpl[PATH_MAX];
     snprintf(tmpl, sizeof tmpl, "%s/virtiosim-scsi-XXXXXX", dir && *dir ? dir : "/tmp");
@@ -159,7 +230,7 @@ static int ram_image(scsi_qemu_state *q, unsigned i, uint64_t bytes, char *path,
             close(fd);
         return vs_err_set(e, VS_EIO, "temporary image: %s", strerror(err));
     }
-    q->fd[i] = fd;
+    *fdp = fd;
     snprintf(path, n, "/proc/%d/fd/%d", (int)getpid(), fd);
     return 0;
 }
@@ -202,7 +273,7 @@ static int qemu_args(vs_run_ctx *c, const char *const **argv, vs_err *e)
     if (!q)
         return vs_err_set(e, VS_ENOMEM, "out of memory");
     for (unsigned i = 0; i < SCSI_SCN_LUNS; i++)
-        q->fd[i] = -1;
+        q->fd[i] = q->hp_fd[i] = -1;
     c->be_state = q;
     unsigned k = 0;
     q->argv[k++] = "-device";
@@ -217,7 +288,7 @@ static int qemu_args(vs_run_ctx *c, const char *const **argv, vs_err *e)
         char path[64];
         const char *file = l->file;
         if (!file && !l->null) {
-            int rc = ram_image(q, i, l->bytes, path, sizeof path, e);
+            int rc = ram_image(q, &q->fd[i], l->bytes, path, sizeof path, e);
             if (rc < 0)
                 return rc;
             file = path;
@@ -236,12 +307,13 @@ static int qemu_args(vs_run_ctx *c, const char *const **argv, vs_err *e)
         q->argv[k++] = "-device";
         unsigned bs = l->block_len == 4096 ? 4096 : 512;
         if (l->mmc)
-            q->argv[k++] = put(q, "scsi-cd,bus=scsi0.0,channel=0,scsi-id=%u,lun=%u,drive=lun%u",
-                               l->target, l->lun, i);
+            q->argv[k++] = put(q, "scsi-cd,id=vsl%u_%u,bus=scsi0.0,channel=0,scsi-id=%u,lun=%u,"
+                               "drive=lun%u", l->target, l->lun, l->target, l->lun, i);
         else   /* a serial, so VPD page 80h exists as on the reference device */
-            q->argv[k++] = put(q, "scsi-hd,bus=scsi0.0,channel=0,scsi-id=%u,lun=%u,drive=lun%u,"
-                               "serial=vs-%u-%u,logical_block_size=%u,physical_block_size=%u",
-                               l->target, l->lun, i, l->target, l->lun, bs, bs);
+            q->argv[k++] = put(q, "scsi-hd,id=vsl%u_%u,bus=scsi0.0,channel=0,scsi-id=%u,lun=%u,"
+                               "drive=lun%u,serial=vs-%u-%u,logical_block_size=%u,"
+                               "physical_block_size=%u", l->target, l->lun, l->target, l->lun,
+                               i, l->target, l->lun, bs, bs);
     }
     q->argv[k] = NULL;
     for (unsigned i = 0; i < k; i++)
@@ -254,16 +326,19 @@ static int qemu_args(vs_run_ctx *c, const char *const **argv, vs_err *e)
 static void teardown(vs_run_ctx *c)
 {
     scsi_qemu_state *q = c->be_state;
-    for (unsigned i = 0; q && i < SCSI_SCN_LUNS; i++)
+    for (unsigned i = 0; q && i < SCSI_SCN_LUNS; i++) {
         if (q->fd[i] >= 0)
             close(q->fd[i]);
+        if (q->hp_fd[i] >= 0)
+            close(q->hp_fd[i]);
+    }
     free(q);
     c->be_state = NULL;
 }
 
-/* Host-side steps need the reference device's host API (QEMU: QMP hot-plug is not wired
- * yet); errors are injected below QEMU's device only; the driver-role mutations and the
- * reference device's options beyond QEMU's properties stay in-process. */
+/* Holding commands needs the reference device's host API (hot-plug and capacity changes
+ * go through QMP on QEMU); errors are injected below QEMU's device only; the driver-role
+ * mutations and the reference device's options beyond QEMU's properties stay in-process. */
 static const char *skip(const vs_scenario *s, unsigned caps)
 {
     const scsi_scn_opts *o = scsi_opts_of(s);
@@ -271,14 +346,17 @@ static const char *skip(const vs_scenario *s, unsigned caps)
         return "I/O error injection needs --backend qemu";
     if (!(caps & VS_BE_REAL))
         return NULL;
+    if ((caps & VS_BE_QEMU) && o->event_info_size != VS_SCSI_EVENT_BYTES)
+        return "QEMU's virtio-scsi-pci has no event_info_size property (it presents 16)";
     if ((caps & VS_BE_QEMU) && o->nluns > 3)
         return "QEMU takes 16 device arguments: a controller and at most 3 LUNs";
     for (unsigned i = 0; i < s->nsteps; i++) {
         const vs_step_type *t = s->steps[i].type;
-        if (t == &scsi_step_hold || t == &scsi_step_release || t == &scsi_step_hotplug ||
-            t == &scsi_step_capacity_change)
-            return "host-side steps (hold, hot-plug, capacity change) need the reference "
-                   "device's host API; QEMU's would go through QMP, not wired here";
+        if (t == &scsi_step_hold || t == &scsi_step_release)
+            return "holding commands needs the reference device's host API";
+        if ((t == &scsi_step_hotplug || t == &scsi_step_capacity_change) &&
+            !(caps & VS_BE_QEMU))
+            return "hot-plug and capacity changes need the reference device or QEMU (QMP)";
     }
     return NULL;
 }

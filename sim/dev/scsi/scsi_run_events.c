@@ -121,8 +121,7 @@ int scsi_run_hotplug(vs_run_ctx *c, const vs_step *t)
     int rc = 0;
     for (uint32_t i = 0; rc >= 0 && i < p->count; i++) {
         uint16_t lun = (uint16_t)(p->lun + i);
-        if (c->dev && (rc = host_note(c, p->remove ? "remove" : "hotplug", p->target, lun,
-                                      &e)) < 0)
+        if ((rc = host_note(c, p->remove ? "remove" : "hotplug", p->target, lun, &e)) < 0)
             break;
         rc = scsi_host_hotplug(c, p->target, lun, p->remove, p->bytes, &e);
     }
@@ -137,7 +136,7 @@ int scsi_run_capacity_change(vs_run_ctx *c, const vs_step *t)
 {
     const scsi_step *p = t->dev;
     vs_err e = {0};
-    int rc = c->dev ? host_note(c, "capacity", p->target, p->lun, &e) : 0;
+    int rc = host_note(c, "capacity", p->target, p->lun, &e);
     if (rc == 0)
         rc = scsi_host_capacity(c, p->target, p->lun, p->bytes, &e);
     if (rc == -VS_ENOTSUP)
