@@ -8,24 +8,13 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "model/bench/bench_util.h"
+
 #include "virtiosim/vring.h"
 
 #define QSIZE 256u
 #define BATCH 64u
 #define RUNS 5
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 typedef struct ctx {
     vs_gmem *gm;
@@ -73,7 +62,7 @@ static long run_for(ctx *c, double seconds)
     vs_chain ch = {.seg = ds, .seg_cap = 4};
     vs_used u;
     long done = 0;
-    const double end = now_s() + seconds;
+    const double end = vs_bench_now_s() + seconds;
     do {
         for (int rep = 0; rep < 64; rep++) {
             for (unsigned k = 0; k < BATCH; k++)
@@ -91,7 +80,7 @@ static long run_for(ctx *c, double seconds)
                     goto fail;
             done += BATCH;
         }
-    } while (now_s() < end);
+    } while (vs_bench_now_s() < end);
     return done;
 fail:
     fprintf(stderr, "bench_ring: %s\n", e.msg);
@@ -109,9 +98,9 @@ static int bench(const char *name, vs_ring_format fmt, unsigned nseg)
     }
     double rate[RUNS];
     for (int r = 0; r < RUNS; r++) {
-        double t0 = now_s();
+        double t0 = vs_bench_now_s();
         long n = run_for(&c, 0.3);
-        double t1 = now_s();
+        double t1 = vs_bench_now_s();
         if (n < 0) {
             teardown(&c);
             return -1;
@@ -119,7 +108,7 @@ static int bench(const char *name, vs_ring_format fmt, unsigned nseg)
         rate[r] = (double)n / (t1 - t0) / 1e6;
     }
     teardown(&c);
-    qsort(rate, RUNS, sizeof rate[0], cmp_double);
+    qsort(rate, RUNS, sizeof rate[0], vs_bench_cmp_d);
     printf("bench: %s %.2f Mops/s\n", name, rate[RUNS / 2]);
     fflush(stdout);
     return 0;

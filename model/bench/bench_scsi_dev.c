@@ -11,6 +11,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "model/bench/bench_util.h"
+
 #include "virtiosim/gmem.h"
 #include "virtiosim/scsi.h"
 
@@ -21,17 +23,11 @@
 #define XFER 4096u
 
 /* CPU time of this thread: the machine is shared, wall time would measure the others */
-static double now_s(void)
+static double thread_cpu_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 typedef struct bchain {
@@ -85,16 +81,16 @@ int main(void)
     }
     double rate[RUNS];
     for (int run = 0; run < RUNS; run++) {
-        double t0 = now_s();
+        double t0 = thread_cpu_s();
         for (unsigned k = 0; k < CMDS; k++) {
             uint32_t w;
             if (d->ops->handle(d, VS_SCSI_Q_REQ0, &ch[k % NCHAINS].c, &w, &e) != 0 ||
                 w < 108)
                 return fprintf(stderr, "handle: %s\n", e.msg), 1;
         }
-        rate[run] = CMDS / (now_s() - t0);
+        rate[run] = CMDS / (thread_cpu_s() - t0);
     }
-    qsort(rate, RUNS, sizeof rate[0], cmp_double);
+    qsort(rate, RUNS, sizeof rate[0], vs_bench_cmp_d);
     printf("bench: scsi-dev-4k-rw10 %.2f Mcmd/s\n", rate[RUNS / 2] / 1e6);
     printf("bench: scsi-dev-4k-rw10-per-cmd %.0f ns\n", 1e9 / rate[RUNS / 2]);
     d->ops->destroy(d);

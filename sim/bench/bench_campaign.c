@@ -15,22 +15,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "model/bench/bench_util.h"
+
 #include "sim/campaign.h"
 
 #define RUNS 5
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 /* Inputs per second over n inputs after a warm-up input (which starts the back-end). */
 static int rate(const vs_campaign_opts *o, uint64_t n, double *out)
@@ -51,12 +40,12 @@ static int rate(const vs_campaign_opts *o, uint64_t n, double *out)
         vs_campaign_input(c, o->seed, i, &in);   /* every session started */
         rc = vs_campaign_run_one(c, &in, &v, &f, &sk, what, sizeof what, &e);
     }
-    double t0 = now_s();
+    double t0 = vs_bench_now_s();
     for (uint64_t i = 0; i < n && rc == 0; i++) {
         vs_campaign_input(c, o->seed, i, &in);
         rc = vs_campaign_run_one(c, &in, &v, &f, &sk, what, sizeof what, &e);
     }
-    double dt = now_s() - t0;
+    double dt = vs_bench_now_s() - t0;
     uint64_t restarts = vs_campaign_restarts(c);
     vs_campaign_destroy(c);
     if (rc < 0) {
@@ -76,7 +65,7 @@ static int median(const vs_campaign_opts *o, uint64_t n, const char *name)
     for (int i = 0; i < RUNS; i++)
         if (rate(o, n, &r[i]) < 0)
             return 1;
-    qsort(r, RUNS, sizeof r[0], cmp_d);
+    qsort(r, RUNS, sizeof r[0], vs_bench_cmp_d);
     printf("bench: %s %.0f inputs/s\n", name, r[RUNS / 2]);
     fflush(stdout);
     return 0;

@@ -6,24 +6,13 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "model/bench/bench_util.h"
+
 #include "virtiosim/runner.h"
 #include "virtiosim/scenario.h"
 
 #define RUNS 5
 #define BYTES (1024.0 * 1024.0 * 1024.0)   /* what the scenario sends */
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 int main(int argc, char **argv)
 {
@@ -38,9 +27,9 @@ int main(int argc, char **argv)
     for (int i = 0; i < RUNS; i++) {
         vs_run_opts o = {.backend = "ref", .bare = true};
         vs_scenario_result r;
-        double t0 = now_s();
+        double t0 = vs_bench_now_s();
         int rc = vs_run_scenario(s, &o, &r, &e);
-        double dt = now_s() - t0;
+        double dt = vs_bench_now_s() - t0;
         bool ok = rc == 0 && r.verdict == VS_SCN_PASS;
         if (!ok)
             fprintf(stderr, "bench_console: run failed: %s %s\n", e.msg, r.message);
@@ -52,7 +41,7 @@ int main(int argc, char **argv)
         v[i] = BYTES / dt;
     }
     vs_scenario_free(s);
-    qsort(v, RUNS, sizeof v[0], cmp_d);
+    qsort(v, RUNS, sizeof v[0], vs_bench_cmp_d);
     printf("bench: sim-console-stream %.2f GB/s\n", v[RUNS / 2] / 1e9);
     return 0;
 }

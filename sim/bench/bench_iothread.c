@@ -8,24 +8,13 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "model/bench/bench_util.h"
+
 #include "virtiosim/runner.h"
 #include "virtiosim/scenario.h"
 #include "virtiosim/transport_ref.h"
 
 #define RUNS 5
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 /* Requests per wall-clock second of one bare run with notify path np (< 0 on failure);
  * *virt gets requests per virtual second (the same every run: it is deterministic). */
@@ -34,9 +23,9 @@ static double one_run(const vs_scenario *s, enum vs_notify_path np, double *virt
     vs_run_opts o = {.backend = "ref", .bare = true, .notify = 1 + (int)np};
     vs_scenario_result r;
     vs_err e = {0};
-    double t0 = now_s();
+    double t0 = vs_bench_now_s();
     int rc = vs_run_scenario(s, &o, &r, &e);
-    double dt = now_s() - t0;
+    double dt = vs_bench_now_s() - t0;
     bool ok = rc == 0 && r.verdict == VS_SCN_PASS && r.virtual_ns;
     if (!ok)
         fprintf(stderr, "bench_iothread: run failed: %s %s\n", e.msg, r.message);
@@ -67,8 +56,8 @@ int main(int argc, char **argv)
         }
     }
     vs_scenario_free(s);
-    qsort(d, RUNS, sizeof d[0], cmp_d);
-    qsort(t, RUNS, sizeof t[0], cmp_d);
+    qsort(d, RUNS, sizeof d[0], vs_bench_cmp_d);
+    qsort(t, RUNS, sizeof t[0], vs_bench_cmp_d);
     double direct = d[RUNS / 2], iot = t[RUNS / 2];
     printf("bench: sim-blk-4k-randrw-qd32-notify-direct %.3f Mreq/s\n", direct / 1e6);
     printf("bench: sim-blk-4k-randrw-qd32-notify-iothread %.3f Mreq/s\n", iot / 1e6);

@@ -16,6 +16,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "model/bench/bench_util.h"
+
 #include "virtiosim/blk_qemu.h"
 #include "virtiosim/gmem.h"
 #include "virtiosim/qemu.h"
@@ -24,13 +26,6 @@
 
 #define MAXQD 128
 #define RUNS 3
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static long env_long(const char *name, long def)
 {
@@ -136,10 +131,10 @@ static int one_run(double *kreqs, double *ratio)
     uint64_t c0 = 0, self0 = 0, qemu0 = 0, self1 = 0, qemu1 = 0;
     vs_qemu_stats st0, st1;
     memset(&st0, 0, sizeof st0);
-    double t_warm = now_s();
+    double t_warm = vs_bench_now_s();
     bool timing = false;
     for (;;) {
-        double now = now_s();
+        double now = vs_bench_now_s();
         if (!timing && now - t_warm >= 0.2) {
             timing = true;
             t_start = now;
@@ -200,20 +195,14 @@ out:
     return status;
 }
 
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 int main(void)
 {
     double k[RUNS], r[RUNS];
     for (int i = 0; i < RUNS; i++)
         if (one_run(&k[i], &r[i]) != 0)
             return 1;
-    qsort(k, RUNS, sizeof k[0], cmp_d);
-    qsort(r, RUNS, sizeof r[0], cmp_d);
+    qsort(k, RUNS, sizeof k[0], vs_bench_cmp_d);
+    qsort(r, RUNS, sizeof r[0], vs_bench_cmp_d);
     printf("bench: qemu-blk-4k-qd%ld %.1f kreq/s\n", bench_qd(), k[RUNS / 2]);
     printf("bench: qemu-blk-cpu-ratio %.3f ratio\n", r[RUNS / 2]);
     return 0;

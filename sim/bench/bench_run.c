@@ -13,6 +13,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "model/bench/bench_util.h"
+
 #include "virtiosim/runner.h"
 #include "virtiosim/scenario.h"
 
@@ -35,19 +37,6 @@ static const struct bench {
     {"run-blk-64k-verified", "sim/bench/run-blk-64k-verified.yaml", "ref", GB_S, 65536},
 };
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* Requests per second of one passing run, or < 0 (the run failed or erred). */
 static double one_run(const struct bench *b, const vs_scenario *s)
 {
@@ -55,9 +44,9 @@ static double one_run(const struct bench *b, const vs_scenario *s)
     vs_run_opts o = {.backend = b->backend};
     vs_scenario_result r;
     vs_err e = {0};
-    double t0 = now_s();
+    double t0 = vs_bench_now_s();
     int rc = vs_run_scenario(s, &o, &r, &e);
-    double dt = now_s() - t0;
+    double dt = vs_bench_now_s() - t0;
     double rate = rc == 0 && r.verdict == VS_SCN_PASS && r.requests ? (double)r.requests / dt
                                                                      : -1;
     if (rate < 0)
@@ -82,7 +71,7 @@ static int run_bench(const struct bench *b, int runs)
     vs_scenario_free(s);
     if (i < runs)
         return -1;
-    qsort(v, (size_t)runs, sizeof v[0], cmp_d);
+    qsort(v, (size_t)runs, sizeof v[0], vs_bench_cmp_d);
     double med = v[runs / 2];
     if (b->unit == MREQ_S)
         printf("bench: %s %.3f Mreq/s\n", b->name, med / 1e6);

@@ -10,23 +10,12 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "model/bench/bench_util.h"
+
 #include "virtiosim/runner.h"
 #include "virtiosim/scenario.h"
 
 #define RUNS 5
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 /* One run of path: its seconds and commands; < 0 on failure. */
 static double one_run(const char *path, const char *backend, bool bare, uint64_t *cmds)
@@ -40,9 +29,9 @@ static double one_run(const char *path, const char *backend, bool bare, uint64_t
     vs_run_opts o = {.backend = backend, .bare = bare, .no_trace = !bare,
                      .qemu_same_cpu = true};
     vs_scenario_result r;
-    double t0 = now_s();
+    double t0 = vs_bench_now_s();
     int rc = vs_run_scenario(s, &o, &r, &e);
-    double dt = now_s() - t0;
+    double dt = vs_bench_now_s() - t0;
     bool ok = rc == 0 && r.verdict == VS_SCN_PASS;
     if (!ok)
         fprintf(stderr, "bench_scsi: %s on %s: %s %s\n", path, backend, e.msg, r.message);
@@ -50,12 +39,6 @@ static double one_run(const char *path, const char *backend, bool bare, uint64_t
     vs_scenario_result_clear(&r);
     vs_scenario_free(s);
     return ok ? dt : -1;
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof v[0], cmp_d);
-    return v[n / 2];
 }
 
 /* Commands per second in-process (median of RUNS). */
@@ -69,7 +52,7 @@ static double sim_rate(bool bare)
             return -1;
         v[i] = (double)n / dt;
     }
-    return median(v, RUNS);
+    return vs_bench_median(v, RUNS);
 }
 
 /* QEMU: (long - short commands) / (long - short seconds), median of 3. 0: no QEMU. */
@@ -86,7 +69,7 @@ static double qemu_rate(void)
             return -1;
         v[i] = (double)(n2 - n1) / (t2 - t1);
     }
-    return median(v, 3);
+    return vs_bench_median(v, 3);
 }
 
 int main(void)

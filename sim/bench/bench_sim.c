@@ -7,23 +7,12 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "model/bench/bench_util.h"
+
 #include "virtiosim/runner.h"
 #include "virtiosim/scenario.h"
 
 #define RUNS 5
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 /* Requests per second of one run, or < 0 on failure. */
 enum mode { BARE, MONITORS, FULL };
@@ -33,9 +22,9 @@ static double one_run(const vs_scenario *s, enum mode m)
     vs_run_opts o = {.backend = "ref", .bare = m == BARE, .no_trace = m == MONITORS};
     vs_scenario_result r;
     vs_err e = {0};
-    double t0 = now_s();
+    double t0 = vs_bench_now_s();
     int rc = vs_run_scenario(s, &o, &r, &e);
-    double dt = now_s() - t0;
+    double dt = vs_bench_now_s() - t0;
     double rate = rc == 0 && r.verdict == VS_SCN_PASS ? (double)r.requests / dt : -1;
     if (rate < 0)
         fprintf(stderr, "bench_sim: run failed: %s %s\n", e.msg, r.message);
@@ -49,7 +38,7 @@ static double median_rate(const vs_scenario *s, enum mode m)
     for (int i = 0; i < RUNS; i++)
         if ((v[i] = one_run(s, m)) < 0)
             return -1;
-    qsort(v, RUNS, sizeof v[0], cmp_d);
+    qsort(v, RUNS, sizeof v[0], vs_bench_cmp_d);
     return v[RUNS / 2];
 }
 

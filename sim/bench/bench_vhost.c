@@ -28,6 +28,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "model/bench/bench_util.h"
+
 #include "virtiosim/blk.h"
 #include "virtiosim/conformance.h"
 #include "virtiosim/gmem.h"
@@ -40,23 +42,10 @@
 #define QSIZE 256
 #define DISK_BYTES (UINT64_C(1) << 30)
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static long env_long(const char *name, long def)
 {
     const char *v = getenv(name);
     return v && *v ? strtol(v, NULL, 0) : def;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
 }
 
 static uint64_t rng_next(uint64_t *s)
@@ -128,7 +117,7 @@ static int one_run(vs_transport *t, vs_gmem *gm, long qd, bool event_idx, double
         free_slot[nfree++] = i;
     vs_vhost_fe_stats st0, st1;
     TRY(vs_vhost_user_stats(t, &st0, err));
-    double t0 = now_s(), deadline = t0 + secs;
+    double t0 = vs_bench_now_s(), deadline = t0 + secs;
     uint64_t ops = 0;
     bool stopping = false;
     unsigned outstanding = 0;
@@ -177,7 +166,7 @@ static int one_run(vs_transport *t, vs_gmem *gm, long qd, bool event_idx, double
             got++;
         }
         if (got) {
-            if (now_s() >= deadline)
+            if (vs_bench_now_s() >= deadline)
                 stopping = true;
             if (stopping && !outstanding)
                 break;
@@ -188,13 +177,13 @@ static int one_run(vs_transport *t, vs_gmem *gm, long qd, bool event_idx, double
         int w = t->ops->wait(t, 1000000000u, err);
         if (w < 0)
             goto out;
-        if (w == 0 && now_s() > deadline + 5) {
+        if (w == 0 && vs_bench_now_s() > deadline + 5) {
             vs_err_set(err, VS_ETIMEDOUT, "no completion for 1 s (%u outstanding)",
                        outstanding);
             goto out;
         }
     }
-    double el = now_s() - t0;
+    double el = vs_bench_now_s() - t0;
     TRY(vs_vhost_user_stats(t, &st1, err));
     rr->ops = ops;
     rr->rate = (double)ops / el;
@@ -340,7 +329,7 @@ static int server_bench(vs_gmem *gm, long qd, bool event_idx, double secs, long 
     if (verbose && bm.mon && vs_monitors_violations(bm.mon) &&
         vs_monitors_finish(bm.mon, 0, NULL) == 0)
         bench_mon_show(vs_monitors_results(bm.mon));
-    qsort(rates, (size_t)runs, sizeof rates[0], cmp_d);
+    qsort(rates, (size_t)runs, sizeof rates[0], vs_bench_cmp_d);
     printf("bench: vhost-user-virtiosim-4k-qd%ld%s %.1f kreq/s\n", qd,
            monitors ? "" : "-nomon", rates[runs / 2] / 1000.0);
     rc = 0;
@@ -423,7 +412,7 @@ int main(void)
             goto out;
         }
     }
-    qsort(rates, (size_t)runs, sizeof rates[0], cmp_d);
+    qsort(rates, (size_t)runs, sizeof rates[0], vs_bench_cmp_d);
     printf("bench: vhost-user-qsd-4k-qd%ld %.1f kreq/s\n", qd, rates[runs / 2] / 1000.0);
     printf("bench: vhost-user-qsd-kicks-per-req %.4f ratio\n",
            (double)last.kicks / (double)(last.ops ? last.ops : 1));
