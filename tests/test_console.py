@@ -149,4 +149,10 @@ def test_suite_on_qemu_virtio_serial(cli, tmp_path):
     st = statements(tmp_path)
     assert st["console.device.multiport.1"]["verdict"] == "fail"
     assert st["console.driver.multiport.3"]["verdict"] == "pass"
+    # ports hot-plugged through QMP (chardev-add + device_add, device_del): QEMU announces
+    # and removes them as the spec says
+    doc = json.loads((tmp_path / "results.json").read_text())
+    scn = {x["name"]: x["verdict"] for x in doc["scenarios"]}
+    assert scn["console-hot-add-remove"] == "pass", scn
+    assert st["console.device.multiport.2"]["verdict"] == "pass"
     assert set(glob.glob("/tmp/vscon-*")) == before

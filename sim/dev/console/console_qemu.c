@@ -14,7 +14,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "sim/backend_dev.h"
 #include "sim/dev/console/console_sim_int.h"
+#include "virtiosim/qmp.h"
 
 #define ARGS_MAX (4 + 4 * CON_PORTS)
 
@@ -81,8 +83,9 @@ int con_qemu_args(vs_run_ctx *c, const char *const **argv, vs_err *e)
         add(q, "-chardev");
         add(q, "socket,id=vscon%u,path=%s/p%u,server=on,wait=off", i, q->dir, i);
         add(q, "-device");
-        add(q, "%s,chardev=vscon%u,nr=%u%s%s", po->console ? "virtconsole" : "virtserialport",
-            i, i, po->name[0] ? ",name=" : "", po->name);
+        add(q, "%s,id=vsport%u,chardev=vscon%u,nr=%u%s%s",
+            po->console ? "virtconsole" : "virtserialport", i, i, i, po->name[0] ? ",name=" : "",
+            po->name);
     }
     q->argv[q->argc] = NULL;
     *argv = q->argv;
@@ -102,6 +105,75 @@ void con_qemu_teardown(vs_run_ctx *c)
     c->be_state = NULL;
 }
 
+/* Our end of port i's chardev, whose socket is dir/p<i>. */
+static int connect_port(con_qemu *q, const char *dir, uint32_t i, vs_err *e)
+{
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    snprintf(a.sun_path, sizeof a.sun_path, "%s/p%u", dir, i);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
+        int err = errno;
+        if (fd >= 0)
+            close(fd);
+        return vs_err_set(e, VS_EBACKEND, "console: port %u's chardev %s: %s", i, a.sun_path,
+                          strerror(err));
+    }
+    fcntl(fd, F_SETFL, O_NONBLOCK);
+    q->fd[i] = fd;
+    return 0;
+}
+
+/* A port hot-added through QMP: a socket chardev QEMU listens on (in a folder of its own,
+ * gone once we are connected), a virtconsole / virtserialport on it, our host end. */
+int con_qemu_port_add(vs_run_ctx *c, uint32_t port, const vs_console_port_opts *po, vs_err *e)
+{
+    con_qemu *q = c->be_state;
+    vs_qmp *qmp = vs_backend_qmp(c);
+    if (!q || !qmp || port >= CON_PORTS)
+        return vs_err_set(e, VS_ENOTSUP, "console: no QEMU to hot-plug port %u into", port);
+    const char *tmp = getenv("TMPDIR");
+    char dir[64], sock[128];
+    snprintf(dir, sizeof dir, "%s/vscon-XXXXXX", tmp && *tmp && strlen(tmp) < 40 ? tmp : "/tmp");
+    if (!mkdtemp(dir))
+        return vs_err_set(e, VS_EIO, "console: socket folder: %s", strerror(errno));
+    snprintf(sock, sizeof sock, "%s/p%u", dir, port);
+    int rc = vs_qmp_executef(qmp, e, "chardev-add", "{\"id\": \"vscon%u\", \"backend\": "
+                             "{\"type\": \"socket\", \"data\": {\"addr\": {\"type\": \"unix\", "
+                             "\"data\": {\"path\": \"%s\"}}, \"server\": true, \"wait\": false}}}",
+                             port, sock);
+    if (rc == 0)
+        rc = vs_qmp_executef(qmp, e, "device_add", "{\"driver\": \"%s\", \"id\": \"vsport%u\", "
+                             "\"chardev\": \"vscon%u\", \"nr\": %u%s%s%s}",
+                             po->console ? "virtconsole" : "virtserialport", port, port, port,
+                             po->name[0] ? ", \"name\": \"" : "", po->name,
+                             po->name[0] ? "\"" : "");
+    if (rc == 0 && po->host_open)
+        rc = connect_port(q, dir, port, e);
+    unlink(sock);
+    rmdir(dir);
+    return rc;
+}
+
+/* device_del until QEMU says DEVICE_DELETED, then the chardev goes. */
+int con_qemu_port_remove(vs_run_ctx *c, uint32_t port, vs_err *e)
+{
+    con_qemu *q = c->be_state;
+    vs_qmp *qmp = vs_backend_qmp(c);
+    if (!q || !qmp || port >= CON_PORTS)
+        return vs_err_set(e, VS_ENOTSUP, "console: no QEMU to remove port %u from", port);
+    char id[32];
+    snprintf(id, sizeof id, "vsport%u", port);
+    int rc = vs_qmp_executef(qmp, e, "device_del", "{\"id\": \"%s\"}", id);
+    if (rc == 0)
+        rc = vs_qmp_wait_event(qmp, "DEVICE_DELETED", "device", id, 5000, NULL, 0, e);
+    if (q->fd[port] >= 0)
+        close(q->fd[port]);
+    q->fd[port] = -1;
+    if (rc == 0)
+        rc = vs_qmp_executef(qmp, e, "chardev-remove", "{\"id\": \"vscon%u\"}", port);
+    return rc;
+}
+
 /* The host ends of the ports whose host end is open: connected once, after QEMU runs. */
 int con_qemu_connect(vs_run_ctx *c, vs_err *e)
 {
@@ -112,18 +184,9 @@ int con_qemu_connect(vs_run_ctx *c, vs_err *e)
     for (uint32_t i = 0; i < CON_PORTS; i++) {
         if (!q->want[i] || !o->dev.port[i].host_open)
             continue;
-        struct sockaddr_un a = {.sun_family = AF_UNIX};
-        snprintf(a.sun_path, sizeof a.sun_path, "%s/p%u", q->dir, i);
-        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
-            int err = errno;
-            if (fd >= 0)
-                close(fd);
-            return vs_err_set(e, VS_EBACKEND, "console: port %u's chardev %s: %s", i,
-                              a.sun_path, strerror(err));
-        }
-        fcntl(fd, F_SETFL, O_NONBLOCK);
-        q->fd[i] = fd;
+        int rc = connect_port(q, q->dir, i, e);
+        if (rc < 0)
+            return rc;
     }
     remove_dir(q);
     return 0;

@@ -112,6 +112,9 @@ int con_host_drain(vs_run_ctx *c, uint32_t port, const uint8_t *emerg, uint32_t 
 int con_qemu_args(vs_run_ctx *c, const char *const **argv, vs_err *e);
 void con_qemu_teardown(vs_run_ctx *c);
 int con_qemu_connect(vs_run_ctx *c, vs_err *e);
+/* Ports hot-plugged on QEMU through QMP (device_add / device_del of a virtserialport). */
+int con_qemu_port_add(vs_run_ctx *c, uint32_t port, const vs_console_port_opts *po, vs_err *e);
+int con_qemu_port_remove(vs_run_ctx *c, uint32_t port, vs_err *e);
 bool con_qemu_is(const vs_run_ctx *c);
 int con_qemu_write(vs_run_ctx *c, uint32_t port, const uint8_t *buf, size_t n, vs_err *e);
 size_t con_qemu_read(vs_run_ctx *c, uint32_t port, uint8_t *buf, size_t cap);
