@@ -256,6 +256,36 @@ static void w_segs(wr *w, const vs_ev_chain *c)
         W_LIT(w, ",\"raw\":true");
 }
 
+/* The iothread notify path's events (sim/iothread.c). */
+static void iothread_fields(wr *w, const vs_event *ev)
+{
+    switch (ev->kind) {
+    case VS_EV_IOT_SIGNAL:
+        kv_i(w, "q", ev->queue);
+        kv_u(w, "iot", ev->id);
+        kv_u(w, "n", ev->val);
+        kv_u(w, "count", ev->idx);
+        break;
+    case VS_EV_IOT_WAKE:
+        kv_u(w, "iot", ev->id);
+        kv_u(w, "latency", ev->val);
+        kv_u(w, "queues", ev->idx);
+        break;
+    case VS_EV_IOT_SERVE:
+        kv_i(w, "q", ev->queue);
+        kv_u(w, "iot", ev->id);
+        kv_u(w, "chains", ev->idx);
+        kv_u(w, "count", ev->len);
+        kv_u(w, "waited", ev->val);
+        break;
+    default: /* VS_EV_IOT_PASS */
+        kv_u(w, "iot", ev->id);
+        kv_u(w, "queues", ev->idx);
+        kv_u(w, "chains", ev->val);
+        break;
+    }
+}
+
 size_t vs_trace_format(const vs_event *ev, char *buf, size_t cap)
 {
     wr w = {buf, cap, 0};
@@ -371,28 +401,8 @@ size_t vs_trace_format(const vs_event *ev, char *buf, size_t cap)
     case VS_EV_NOTE:
         kv_text(&w, "text", ev->text);
         break;
-    case VS_EV_IOT_SIGNAL:
-        kv_i(&w, "q", ev->queue);
-        kv_u(&w, "iot", ev->id);
-        kv_u(&w, "n", ev->val);
-        kv_u(&w, "count", ev->idx);
-        break;
-    case VS_EV_IOT_WAKE:
-        kv_u(&w, "iot", ev->id);
-        kv_u(&w, "latency", ev->val);
-        kv_u(&w, "queues", ev->idx);
-        break;
-    case VS_EV_IOT_SERVE:
-        kv_i(&w, "q", ev->queue);
-        kv_u(&w, "iot", ev->id);
-        kv_u(&w, "chains", ev->idx);
-        kv_u(&w, "count", ev->len);
-        kv_u(&w, "waited", ev->val);
-        break;
-    case VS_EV_IOT_PASS:
-        kv_u(&w, "iot", ev->id);
-        kv_u(&w, "queues", ev->idx);
-        kv_u(&w, "chains", ev->val);
+    case VS_EV_IOT_SIGNAL: case VS_EV_IOT_WAKE: case VS_EV_IOT_SERVE: case VS_EV_IOT_PASS:
+        iothread_fields(&w, ev);
         break;
     default:
         kv_i(&w, "kind", (int64_t)ev->kind);
