@@ -836,7 +836,8 @@ int vs__drv_req_layout(vs_driver *d, vs_drv_req *rq, vs_err *e)
         /* Readable segments are written by the request builder. Writable ones are
          * poisoned so stale pool bytes never pass verification; unverified requests
          * poison only the last (status) segment. */
-        bool poison = i >= rq->n_out && (i == rq->nseg - 1 || !rq->poison_last_only);
+        bool poison = i >= rq->n_out && (rq->poison_first_only ? i == rq->n_out
+                                          : i == rq->nseg - 1 || !rq->poison_last_only);
         if (host) {
             if (poison)
                 memset(host + pos, VS_DRV_POISON, rq->seg[i].len);

@@ -18,6 +18,8 @@ struct vs_drv_req {
     bool fault, indirect, added;
     bool poison_last_only;           /* poison only the last writable segment (the status):
                                         the request's data is not verified */
+    bool poison_first_only;          /* ... only the first one (a response that comes
+                                        before the data, as scsi's) */
     uint32_t nseg, n_out;
     vs_seg *seg;                     /* [nseg]; out segments first */
     void *dev;                       /* the personality's req_size bytes, zeroed */

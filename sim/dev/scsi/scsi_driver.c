@@ -379,7 +379,9 @@ int scsi_cmd_submit(vs_driver *d, const scsi_cmd *c, vs_err *e)
     r->lun_ix = lix;
     r->out_len = c->out_len;
     r->in_len = c->in_len;
-    rq->poison_last_only = false;
+    /* unverified data-in is not looked at: only the response (the first writable
+     * segment) must not hold stale pool bytes */
+    rq->poison_first_only = (c->flags & SC_NO_VERIFY) != 0;
     if ((rc = plan_rw(d, r, rq, c, e)) < 0 || (rc = vs__drv_req_layout(d, rq, e)) < 0 ||
         (rc = cmd_fill(d, rq, c, e)) < 0)
         goto fail;
