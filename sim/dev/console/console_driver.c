@@ -317,6 +317,8 @@ int con_tx_submit(vs_driver *d, uint32_t port, uint32_t len, vs_err *e)
 
 /* ------------------------------------------------------------------ the pump */
 
+#define CON_CTRL_BUFS 32u   /* control receive buffers (4 KiB each) kept posted */
+
 /* What the driver owes the device: receive buffers back, PORT_READY for added ports,
  * queued control messages; then everything added is published. */
 static int actions(vs_driver *d, vs_err *e)
@@ -324,9 +326,13 @@ static int actions(vs_driver *d, vs_err *e)
     con_drv *s = con_of(d);
     uint32_t depth = vs_driver_queue_size(d);
     uint32_t want = s->rx_buffers < depth ? s->rx_buffers : depth;
+    /* The control receiveq is kept full, as Linux does (fill_queue of c_ivq): a device
+     * may have nowhere to put a control message otherwise (QEMU's virtio-serial drops
+     * it: a DEVICE_ADD lost when DEVICE_READY announces more ports than buffers). */
+    uint32_t want_ctrl = depth < CON_CTRL_BUFS ? depth : CON_CTRL_BUFS;
     int rc;
     if (s->multiport)
-        while (s->ctrl_posted < want) {
+        while (s->ctrl_posted < want_ctrl) {
             if ((rc = post_rx(d, VS_CONSOLE_CTRL_RXQ, CON_CTRL_RX, 0, 4096, e)) < 0)
                 return rc;
             s->ctrl_posted++;
@@ -348,10 +354,18 @@ static int actions(vs_driver *d, vs_err *e)
     }
     if ((rc = vs_driver_flush(d, -1, e)) < 0)
         return rc;
-    for (unsigned i = 0; i < s->nout; i++)
-        if ((rc = con_send_ctrl(d, &s->out[i], e)) < 0)
+    unsigned sent = 0;
+    for (; sent < s->nout; sent++) {
+        rc = con_send_ctrl(d, &s->out[sent], e);
+        if (rc == -VS_ENOSPC) { /* the control transmitq is full: the rest once it drains */
+            vs_err_clear(e);
+            break;
+        }
+        if (rc < 0)
             return rc;
-    s->nout = 0;
+    }
+    memmove(s->out, s->out + sent, (s->nout - sent) * sizeof *s->out);
+    s->nout -= sent;
     return 0;
 }
 
