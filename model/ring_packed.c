@@ -401,9 +401,8 @@ int vs_packed_drv_add(vs_vq_drv *qq, const vs_seg *segs, unsigned n_out, unsigne
                           q->qi, q->num_free, n);
     uint16_t id = take_id(q);
     /* a driver mutant's list starts with its writable segments */
-    unsigned rot = (flags & VS_ADD_MUT_WRITABLE_FIRST) ? n_out : 0;
-    for (unsigned p = 0; p < n; p++) {
-        unsigned i = (p + rot) % n;
+    unsigned rot = (flags & VS_ADD_MUT_WRITABLE_FIRST) && n_out < n ? n_out : 0;
+    for (unsigned p = 0, i = rot; p < n; p++, i = i + 1 == n ? 0 : i + 1) {
         uint16_t f = (uint16_t)((i >= n_out ? F_WRITE : 0) | (p + 1 < n ? F_NEXT : 0));
         drv_put(q, segs[i].gpa, segs[i].len, id, f, p == 0);
     }

@@ -334,9 +334,8 @@ int vs_split_drv_add(vs_vq_drv *qq, const vs_seg *segs, unsigned n_out, unsigned
     struct sdesc *dt = q->m.desc;
     uint16_t head = q->free_head, i = head, prev = head;
     /* a driver mutant's chain starts with its writable segments */
-    unsigned rot = (flags & VS_ADD_MUT_WRITABLE_FIRST) ? n_out : 0;
-    for (unsigned p = 0; p < n; p++) {
-        unsigned k = (p + rot) % n;
+    unsigned rot = (flags & VS_ADD_MUT_WRITABLE_FIRST) && n_out < n ? n_out : 0;
+    for (unsigned p = 0, k = rot; p < n; p++, k = k + 1 == n ? 0 : k + 1) {
         bool more = p + 1 < n;
         struct sdesc *d = &dt[i];
         d->addr = LE64(segs[k].gpa);

@@ -37,9 +37,6 @@ uint64_t vs__splitmix64(uint64_t *state)
     return z ^ (z >> 31);
 }
 
-/* A driver mutant's bug is on (test only). */
-static bool mut(const vs_driver *d, uint32_t m) { return (d->o.mutations & m) != 0; }
-
 static uint64_t wall_now(void *opaque)
 {
     (void)opaque;
@@ -271,7 +268,7 @@ static int read_gen(vs_driver *d, uint32_t *gen, vs_err *e)
 
 int vs_driver_config_read(vs_driver *d, uint32_t off, void *buf, uint32_t len, vs_err *e)
 {
-    if (mut(d, VS_DRV_MUT_CONFIG_NO_GENERATION))
+    if (vs__drv_mut(d, VS_DRV_MUT_CONFIG_NO_GENERATION))
         return vs_driver_config_read_raw(d, off, buf, len, e);
     for (int attempt = 0; attempt < GEN_RETRIES; attempt++) {
         uint32_t g0, g1;
@@ -373,7 +370,7 @@ static int do_reset(vs_driver *d, vs_err *e)
     d->config_pending = false;
     d->isr_pending = false;
     /* The driver must wait for a read of device_status to return 0 (4.1.4.3.2). */
-    if (mut(d, VS_DRV_MUT_NO_RESET_WAIT))
+    if (vs__drv_mut(d, VS_DRV_MUT_NO_RESET_WAIT))
         return 0;
     for (int i = 0; i < RESET_POLLS; i++) {
         uint8_t s;
@@ -410,13 +407,13 @@ static int config_early(vs_driver *d, uint64_t offered, bool features_ok, vs_err
 static int status_steps(vs_driver *d, vs_err *e)
 {
     int rc;
-    if (mut(d, VS_DRV_MUT_FAILED_NO_RESET)) {
+    if (vs__drv_mut(d, VS_DRV_MUT_FAILED_NO_RESET)) {
         /* gives up, then starts over with ACKNOWLEDGE instead of a reset */
         if ((rc = vs_driver_write_status_raw(d, VS_STATUS_FAILED, e)) < 0)
             return rc;
         d->status = 0;
     }
-    uint8_t first = mut(d, VS_DRV_MUT_DRIVER_BEFORE_ACK) ? VS_STATUS_DRIVER
+    uint8_t first = vs__drv_mut(d, VS_DRV_MUT_DRIVER_BEFORE_ACK) ? VS_STATUS_DRIVER
                                                           : VS_STATUS_ACKNOWLEDGE;
     if ((rc = vs_driver_set_status(d, first, e)) < 0)
         return rc;
@@ -426,13 +423,13 @@ static int status_steps(vs_driver *d, vs_err *e)
 /* The features a driver mutant writes instead of neg. */
 static uint64_t mutate_features(const vs_driver *d, uint64_t neg, uint64_t offered)
 {
-    if (mut(d, VS_DRV_MUT_UNOFFERED_FEATURE) && !(offered & VS_BIT(VS_F_RING_RESET)))
+    if (vs__drv_mut(d, VS_DRV_MUT_UNOFFERED_FEATURE) && !(offered & VS_BIT(VS_F_RING_RESET)))
         neg |= VS_BIT(VS_F_RING_RESET);
-    if (mut(d, VS_DRV_MUT_RESERVED_FEATURE))
+    if (vs__drv_mut(d, VS_DRV_MUT_RESERVED_FEATURE))
         neg |= VS_BIT(45);
-    if (mut(d, VS_DRV_MUT_DECLINE_VERSION_1))
+    if (vs__drv_mut(d, VS_DRV_MUT_DECLINE_VERSION_1))
         neg &= ~VS_BIT(VS_F_VERSION_1);
-    if (mut(d, VS_DRV_MUT_INDIRECT_UNNEGOTIATED))
+    if (vs__drv_mut(d, VS_DRV_MUT_INDIRECT_UNNEGOTIATED))
         neg &= ~VS_BIT(VS_F_INDIRECT_DESC);
     return neg;
 }
@@ -482,11 +479,11 @@ int vs_driver_negotiate(vs_driver *d, vs_err *e)
         return fail(d, vs_err_set(e, VS_ENOTSUP,
                                   "driver: indirect chain layouts need a split ring with "
                                   "indirect descriptors"), e);
-    if (mut(d, VS_DRV_MUT_CONFIG_WRITE_EARLY) && (rc = config_write_early(d, e)) < 0)
+    if (vs__drv_mut(d, VS_DRV_MUT_CONFIG_WRITE_EARLY) && (rc = config_write_early(d, e)) < 0)
         return fail(d, rc, e);
     if ((rc = vs_driver_write_features_raw(d, mutate_features(d, neg, offered), e)) < 0)
         return fail(d, rc, e);
-    if (mut(d, VS_DRV_MUT_INDIRECT_UNNEGOTIATED)) /* ... and uses it all the same */
+    if (vs__drv_mut(d, VS_DRV_MUT_INDIRECT_UNNEGOTIATED)) /* ... and uses it all the same */
         d->features |= neg & VS_BIT(VS_F_INDIRECT_DESC);
     if ((rc = vs_driver_set_status(d, VS_STATUS_FEATURES_OK, e)) < 0)
         return fail(d, rc, e);
@@ -502,7 +499,7 @@ int vs_driver_negotiate(vs_driver *d, vs_err *e)
     }
     /* a device-type bit, so the rings keep working as negotiated */
     uint64_t dev_bits = neg & (VS_BIT(24) - 1);
-    if (mut(d, VS_DRV_MUT_FEATURES_AFTER_OK) &&
+    if (vs__drv_mut(d, VS_DRV_MUT_FEATURES_AFTER_OK) &&
         (rc = vs_driver_write_features_raw(d, neg & ~(dev_bits & -dev_bits), e)) < 0)
         return fail(d, rc, e);
     if ((rc = config_early(d, offered, true, e)) < 0)
@@ -549,9 +546,9 @@ static int setup_one(vs_driver *d, uint16_t i, uint32_t want, vs_err *e)
     vs_vq_drv_opts vo = {.queue_index = i, .features = vqf, .indirect_max = (uint16_t)imax};
     if ((rc = vs_vq_drv_create(&q->vq, d->gm, &q->layout, &vo, e)) < 0)
         return vs_err_prefix(e, "driver: queue %u", i);
-    if (d->o.ring == VS_RING_SPLIT && mut(d, VS_DRV_MUT_USED_FLAGS_DIRTY))
+    if (d->o.ring == VS_RING_SPLIT && vs__drv_mut(d, VS_DRV_MUT_USED_FLAGS_DIRTY))
         vs_gmem_write(d->gm, q->layout.device_gpa, &(uint8_t){0x1}, 1, NULL);
-    if (d->o.ring == VS_RING_SPLIT && mut(d, VS_DRV_MUT_AVAIL_FLAGS_RESERVED))
+    if (d->o.ring == VS_RING_SPLIT && vs__drv_mut(d, VS_DRV_MUT_AVAIL_FLAGS_RESERVED))
         vs_gmem_write(d->gm, q->layout.driver_gpa, &(uint8_t){0x2}, 1, NULL);
     vs_event ev = {.kind = VS_EV_QUEUE_SETUP, .queue = i, .val = size, .layout = &q->layout};
     vs__drv_emit(d, &ev);
@@ -668,19 +665,19 @@ int vs_driver_init(vs_driver *d, vs_err *e)
         return rc;
     if ((rc = fill_early(d, e)) < 0)
         return fail(d, rc, e);
-    if ((d->o.suspend_before_driver_ok || mut(d, VS_DRV_MUT_SUSPEND_BEFORE_DRIVER_OK)) &&
+    if ((d->o.suspend_before_driver_ok || vs__drv_mut(d, VS_DRV_MUT_SUSPEND_BEFORE_DRIVER_OK)) &&
         (d->features & VS_BIT(VS_F_SUSPEND)) &&
         (rc = vs_driver_suspend_early(d, e)) != 0)
         return fail(d, rc < 0 ? rc : vs_err_set(e, VS_EPROTO,
                                                 "driver: the device kept SUSPEND written "
                                                 "before DRIVER_OK"), e);
-    if (mut(d, VS_DRV_MUT_KICK_BEFORE_DRIVER_OK) && d->nq) {
+    if (vs__drv_mut(d, VS_DRV_MUT_KICK_BEFORE_DRIVER_OK) && d->nq) {
         emit_simple(d, VS_EV_KICK, 0, 0);
         d->c.kicks++;
         if ((rc = d->t->ops->notify(d->t, 0, e)) < 0)
             return fail(d, rc, e);
     }
-    if (mut(d, VS_DRV_MUT_STATUS_DROPS_BIT))
+    if (vs__drv_mut(d, VS_DRV_MUT_STATUS_DROPS_BIT))
         rc = vs_driver_write_status_raw(d, (uint8_t)((d->status | VS_STATUS_DRIVER_OK) &
                                                      ~VS_STATUS_ACKNOWLEDGE), e);
     else
@@ -932,8 +929,8 @@ int vs__drv_publish_kick(vs_driver *d, uint16_t qi, vs_err *e)
     vs_event ev = {.kind = VS_EV_PUBLISH, .queue = qi, .idx = vs_vq_drv_avail_idx(q->vq)};
     vs__drv_emit(d, &ev);
     bool needed = vs_vq_drv_kick_needed(q->vq);
-    if (mut(d, VS_DRV_MUT_NO_KICK) || mut(d, VS_DRV_MUT_KICK_ALWAYS))
-        needed = mut(d, VS_DRV_MUT_KICK_ALWAYS);
+    if (vs__drv_mut(d, VS_DRV_MUT_NO_KICK) || vs__drv_mut(d, VS_DRV_MUT_KICK_ALWAYS))
+        needed = vs__drv_mut(d, VS_DRV_MUT_KICK_ALWAYS);
     if (needed) {
         d->c.kicks++;
         emit_simple(d, VS_EV_KICK, qi, 0);
@@ -989,9 +986,9 @@ static unsigned mutant_add_flags(const vs_driver *d)
 {
     if (!d->o.mutations)
         return 0;
-    return (mut(d, VS_DRV_MUT_WRITABLE_FIRST) ? VS_ADD_MUT_WRITABLE_FIRST : 0) |
-           (mut(d, VS_DRV_MUT_INDIRECT_NEXT) ? VS_ADD_MUT_INDIRECT_NEXT : 0) |
-           (mut(d, VS_DRV_MUT_NESTED_INDIRECT) ? VS_ADD_MUT_NESTED_INDIRECT : 0);
+    return (vs__drv_mut(d, VS_DRV_MUT_WRITABLE_FIRST) ? VS_ADD_MUT_WRITABLE_FIRST : 0) |
+           (vs__drv_mut(d, VS_DRV_MUT_INDIRECT_NEXT) ? VS_ADD_MUT_INDIRECT_NEXT : 0) |
+           (vs__drv_mut(d, VS_DRV_MUT_NESTED_INDIRECT) ? VS_ADD_MUT_NESTED_INDIRECT : 0);
 }
 
 int vs__drv_req_commit(vs_driver *d, vs_drv_req *rq, bool indirect, bool defer, vs_err *e)

@@ -47,6 +47,9 @@ typedef struct vs_drv_queue {
     bool have_old_layout;
 } vs_drv_queue;
 
+/* A driver mutant's bug is on (test only: vs_driver_opts.mutations). */
+#define vs__drv_mut(d, m) (((d)->o.mutations & (m)) != 0)
+
 struct vs_driver {
     vs_transport *t;
     vs_gmem *gm;

@@ -4,9 +4,6 @@
 
 #include "sim/driver_int.h"
 
-/* A driver mutant's bug is on (test only). */
-static bool drv_mut(const vs_driver *d, uint32_t m) { return (d->o.mutations & m) != 0; }
-
 /* Polls status (collecting completions meanwhile) until done(): any bit of `any` shows
  * (any != 0), else every bit of `set` and none of `clear`, or NEEDS_RESET. Returns 1 when
  * done, or < 0 (timeout, or the device idle without getting there). */
@@ -60,11 +57,11 @@ static int poll_status(vs_driver *d, uint8_t set, uint8_t clear, uint8_t *out, v
 static int suspend_mutant(vs_driver *d, bool suspend, vs_err *e)
 {
     int rc = 0;
-    if (suspend && drv_mut(d, VS_DRV_MUT_KICK_SUSPENDED) && d->nq) {
+    if (suspend && vs__drv_mut(d, VS_DRV_MUT_KICK_SUSPENDED) && d->nq) {
         vs__drv_emit(d, &(vs_event){.kind = VS_EV_KICK, .queue = 0});
         rc = d->t->ops->notify(d->t, 0, e);
     }
-    if (rc == 0 && suspend && drv_mut(d, VS_DRV_MUT_CONFIG_WRITE_SUSPENDED)) {
+    if (rc == 0 && suspend && vs__drv_mut(d, VS_DRV_MUT_CONFIG_WRITE_SUSPENDED)) {
         uint8_t b;
         if ((rc = vs_driver_config_read(d, 0, &b, 1, e)) == 0)
             rc = vs_driver_config_write(d, 0, &b, 1, e);
@@ -78,7 +75,7 @@ static int suspend_handshake(vs_driver *d, uint8_t add, uint8_t set, uint8_t cle
         return vs_err_set(e, VS_ENOTSUP, "driver: VIRTIO_F_SUSPEND is not negotiated");
     int rc = vs_driver_write_status_raw(d, (uint8_t)(d->status | add), e);
     bool suspend = add == VS_STATUS_SUSPEND;
-    if (rc == 0 && drv_mut(d, suspend ? VS_DRV_MUT_SUSPEND_NO_WAIT : VS_DRV_MUT_RESUME_NO_WAIT)) {
+    if (rc == 0 && vs__drv_mut(d, suspend ? VS_DRV_MUT_SUSPEND_NO_WAIT : VS_DRV_MUT_RESUME_NO_WAIT)) {
         d->status = (uint8_t)((d->status | set) & ~clear); /* as if it had read it */
         return 0;
     }

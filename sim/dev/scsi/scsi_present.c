@@ -82,8 +82,7 @@ static int need_ref(vs_run_ctx *c, const char *what, vs_err *e)
     return 0;
 }
 
-static int ram_image(scsi_qemu_state *q, int *fd, uint64_t bytes, char *path, size_t n,
-                     vs_err *e);
+static int ram_image(int *fd, uint64_t bytes, char *path, size_t n, vs_err *e);
 
 /* QEMU: a LUN hot-added through QMP (blockdev-add over a RAM image, device_add of a
  * scsi-hd) or hot-removed (device_del, then its DEVICE_DELETED). Every LUN's device is
@@ -107,7 +106,7 @@ static int qemu_hotplug(vs_run_ctx *c, vs_qmp *qmp, uint8_t target, uint16_t lun
         return vs_err_set(e, VS_ENOSPC, "scsi_hotplug: at most %d LUNs hot-added on QEMU",
                           SCSI_SCN_LUNS);
     char path[64];
-    if ((rc = ram_image(q, &q->hp_fd[q->n_hp], bytes ? bytes : 4u << 20, path, sizeof path,
+    if ((rc = ram_image(&q->hp_fd[q->n_hp], bytes ? bytes : 4u << 20, path, sizeof path,
                         e)) < 0)
         return rc;
     q->n_hp++;
@@ -214,10 +213,8 @@ static const char *put(scsi_qemu_state *q, const char *fmt, ...)
 
 /* A RAM LUN gets a temporary raw image that never has a name once QEMU opens it through
  * our descriptor (null-co would drop writes and break read verification). */
-static int ram_image(scsi_qemu_state *q, int *fdp, uint64_t bytes, char *path, size_t n,
-                     vs_err *e)
+static int ram_image(int *fdp, uint64_t bytes, char *path, size_t n, vs_err *e)
 {
-    (void)q;
     const char *dir = getenv("TMPDIR");
     char tmpl[PATH_MAX];
     snprintf(tmpl, sizeof tmpl, "%s/virtiosim-scsi-XXXXXX", dir && *dir ? dir : "/tmp");
@@ -288,7 +285,7 @@ static int qemu_args(vs_run_ctx *c, const char *const **argv, vs_err *e)
         char path[64];
         const char *file = l->file;
         if (!file && !l->null) {
-            int rc = ram_image(q, &q->fd[i], l->bytes, path, sizeof path, e);
+            int rc = ram_image(&q->fd[i], l->bytes, path, sizeof path, e);
             if (rc < 0)
                 return rc;
             file = path;
