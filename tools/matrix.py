@@ -11,13 +11,16 @@ qemu-storage-daemon is looked for beside it). The guest flows (--backend guest) 
 Debian kernel (6.1, 6.12; images from guest-image/build.sh) on the system's QEMU. Exit code: 0 when every cell's virtiosim
 exit code was 0, else 1 (3 if a cell could not run at all)."""
 import argparse
+import contextlib
 import html
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -34,12 +37,20 @@ CELLS = [
     ("split-ring-device", "ref", [], None),
     ("packed-ring-device", "ref", [], None),
     ("pci-device", "pci", ["--transport", "pci"], None),
+    ("scsi-device", "ref", [], None),
+    ("console-device", "ref", [], None),
+    ("iothread-notify", "ref", [], None),
     ("blk-device", "qemu", ["--backend", "qemu"], "qemu-{v}"),
     ("virtio-core-device", "qemu", ["--backend", "qemu"], "qemu-{v}"),
     ("split-ring-device", "qemu", ["--backend", "qemu"], "qemu-{v}"),
     ("packed-ring-device", "qemu", ["--backend", "qemu"], "qemu-{v}"),
     ("pci-device", "qemu", ["--backend", "qemu"], "qemu-{v}"),
+    ("scsi-device", "qemu", ["--backend", "qemu"], "qemu-{v}-scsi"),
+    ("console-device", "qemu", ["--backend", "qemu"], "qemu-{v}"),
     ("vhost-user-backend", "qsd", ["--backend", "qsd"], "qsd-{v}"),
+    # QEMU's vhost-user front-end in front of `virtiosim serve` ({sock}: see served())
+    ("vhost-user-backend", "qemu-vhost-user", ["--backend", "qemu-vhost-user:{sock}"],
+     "qemu-{v}-vhost-user-blk"),
 ]
 
 # The guest flows (--backend guest): one cell per Debian kernel, on the system's QEMU; the
@@ -71,7 +82,39 @@ def qemu_versions(extra):
     return out
 
 
+# The device `virtiosim serve` exports for a cell whose arguments name {sock}.
+SERVE_DEVICE = {"vhost-user-backend": "blk"}
+
+
+@contextlib.contextmanager
+def served(suite, outdir):
+    """`virtiosim serve` on a private socket for the cell's lifetime; its own report (the
+    front-end's verdicts) goes to outdir/serve."""
+    with tempfile.TemporaryDirectory(prefix="virtiosim-matrix-") as tmp:
+        sock = Path(tmp) / "vu.sock"
+        p = subprocess.Popen([str(BIN), "serve", "--device", SERVE_DEVICE[suite],
+                              "--vhost-user", str(sock), "--capacity", "16MiB",
+                              "--report", str(outdir / "serve")], cwd=ROOT,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 10
+            while not sock.exists() and p.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.02)
+            yield str(sock)
+        finally:
+            p.send_signal(signal.SIGINT)
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
 def run_cell(suite, backend, args, exp, version, qemu, env_add, outdir):
+    if any("{sock}" in x for x in args):
+        with served(suite, outdir) as sock:
+            return run_cell(suite, backend, [x.replace("{sock}", sock) for x in args], exp,
+                            version, qemu, env_add, outdir)
     env = dict(os.environ, **env_add)
     cmd = [str(BIN), "suite", suite, *args, "--report", str(outdir)]
     if qemu:
@@ -142,6 +185,18 @@ tr.bad td{{background:#fdd}} pre{{margin:0;font-size:small}}</style>
 """)
 
 
+def record(doc, cell, name, prev, out):
+    """Adds a finished cell to the summary, prints its line; returns its exit weight."""
+    cell["dir"] = name
+    cell["diff"] = diff_cell(cell, prev / name, out / name)
+    doc["cells"].append(cell)
+    k = cell["counts"]
+    print(f"{name:42} exit {cell['exit']}  pass {k['PASS']} fail {k['FAIL']} "
+          f"expected {k['XFAIL']} xpass {k['XPASS']} error {k['ERROR']} "
+          f"skip {k['SKIP']}  {cell['seconds']} s", flush=True)
+    return 3 if cell["exit"] >= 2 else cell["exit"]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="out/matrix")
@@ -169,14 +224,7 @@ def main():
             if a.only and a.only not in name:
                 continue
             cell = run_cell(suite, backend, args, exp, v, qemu, env_add, out / name)
-            cell["dir"] = name
-            cell["diff"] = diff_cell(cell, prev / name, out / name)
-            doc["cells"].append(cell)
-            k = cell["counts"]
-            print(f"{name:42} exit {cell['exit']}  pass {k['PASS']} fail {k['FAIL']} "
-                  f"expected {k['XFAIL']} xpass {k['XPASS']} error {k['ERROR']} "
-                  f"skip {k['SKIP']}  {cell['seconds']} s", flush=True)
-            worst = max(worst, 3 if cell["exit"] >= 2 else cell["exit"])
+            worst = max(worst, record(doc, cell, name, prev, out))
     for suite in GUEST_SUITES:
         for k in KERNELS:
             name = f"{suite}.guest.{k}"
@@ -185,14 +233,7 @@ def main():
             args = ["--backend", "guest", "--kernel", guest_image(k)]
             cell = run_cell(suite, "guest", args, f"linux-{k}", f"Linux {k}", None, {},
                             out / name)
-            cell["dir"] = name
-            cell["diff"] = diff_cell(cell, prev / name, out / name)
-            doc["cells"].append(cell)
-            c = cell["counts"]
-            print(f"{name:42} exit {cell['exit']}  pass {c['PASS']} fail {c['FAIL']} "
-                  f"expected {c['XFAIL']} xpass {c['XPASS']} error {c['ERROR']} "
-                  f"skip {c['SKIP']}  {cell['seconds']} s", flush=True)
-            worst = max(worst, 3 if cell["exit"] >= 2 else cell["exit"])
+            worst = max(worst, record(doc, cell, name, prev, out))
     (out / "matrix.json").write_text(json.dumps(doc, indent=1) + "\n")
     write_html(out / "matrix.html", doc)
     print(f"matrix: {out / 'matrix.html'} ({len(doc['cells'])} cells)")
