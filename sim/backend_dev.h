@@ -16,12 +16,15 @@
 
 #include "sim/runner_int.h"
 
+struct vs_vhost_kernel_opts;
+
 /* What a back-end is (vs_backend.caps). */
 enum vs_backend_cap {
     VS_BE_REAL = 1u << 0,      /* wall-clock time, the device in another process */
     VS_BE_EXTERNAL = 1u << 1,  /* someone else runs it: its disk is not fresh */
     VS_BE_QEMU = 1u << 2,      /* a QEMU process in front: its stderr is evidence */
     VS_BE_PCI = 1u << 3,       /* the ref device behind the virtio-pci function model */
+    VS_BE_KERNEL = 1u << 4,    /* a kernel vhost device (/dev/vhost-*): we are its VMM */
 };
 
 typedef struct vs_backend {
@@ -108,6 +111,11 @@ struct vs_backend_present {
     int (*serve_create)(vs_gmem *gm, const vs_serve_opts *o, vs_device **out, vs_err *e);
     const char *serve_what;
     const struct vs_guest_present *guest;   /* NULL: no guest presentation */
+    /* `--backend vhost-kernel:DEV`: sets up the kernel's back-end for the scenario (state
+     * in c->be_state, undone by teardown) and fills the transport's options (the config
+     * and features the VMM presents, the endpoint); vhost_kernel_dev is the device node */
+    int (*vhost_kernel)(vs_run_ctx *c, struct vs_vhost_kernel_opts *o, vs_err *e);
+    const char *vhost_kernel_dev;
 };
 
 #endif

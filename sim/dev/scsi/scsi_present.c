@@ -322,6 +322,10 @@ static int qemu_args(vs_run_ctx *c, const char *const **argv, vs_err *e)
 
 static void teardown(vs_run_ctx *c)
 {
+    if (scsi_lio_owns(c)) {
+        scsi_lio_teardown(c);
+        return;
+    }
     scsi_qemu_state *q = c->be_state;
     for (unsigned i = 0; q && i < SCSI_SCN_LUNS; i++) {
         if (q->fd[i] >= 0)
@@ -343,6 +347,9 @@ static const char *skip(const vs_scenario *s, unsigned caps)
         return "I/O error injection needs --backend qemu";
     if (!(caps & VS_BE_REAL))
         return NULL;
+    const char *lio = caps & VS_BE_KERNEL ? scsi_lio_unsupported(s) : NULL;
+    if (lio)
+        return lio;
     if ((caps & VS_BE_QEMU) && o->event_info_size != VS_SCSI_EVENT_BYTES)
         return "QEMU's virtio-scsi-pci has no event_info_size property (it presents 16)";
     if ((caps & VS_BE_QEMU) && o->nluns > 3)
@@ -363,4 +370,6 @@ const struct vs_backend_present vs_scsi_backends = {
     .qemu_args = qemu_args,
     .teardown = teardown,
     .skip = skip,
+    .vhost_kernel = scsi_vhost_kernel,
+    .vhost_kernel_dev = "/dev/vhost-scsi",
 };
