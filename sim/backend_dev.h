@@ -15,8 +15,10 @@
 #include <stdint.h>
 
 #include "sim/runner_int.h"
+#include "virtiosim/report.h"
 
 struct vs_vhost_kernel_opts;
+struct vs_batch;
 
 /* What a back-end is (vs_backend.caps). */
 enum vs_backend_cap {
@@ -39,7 +41,27 @@ typedef struct vs_backend {
      * a real kernel is the driver); fills r as vs_run_scenario does */
     int (*run)(const vs_scenario *s, const vs_run_opts *o, const char *arg,
                vs_scenario_result *r, vs_err *e);
+    /* optional: runs the whole list at once and writes the reports itself (the test guest
+     * of `--backend vhost-kernel`: one boot per run) */
+    int (*batch)(const struct vs_batch *b, vs_report_merge_stats *st, vs_err *e);
 } vs_backend;
+
+/* What a batch back-end runs: the selected scenario files and the run's options; extra
+ * holds the options it forwards (--seed, --filter, --shard, -v). */
+typedef struct vs_batch {
+    const char *const *files;
+    size_t n;
+    const char *suite;          /* NULL unless `virtiosim suite` */
+    const char *report_dir;     /* NULL: no reports kept */
+    const char *expected_path;  /* NULL: no expected-results file */
+    const vs_run_opts *o;
+    const char *const *extra;
+    size_t n_extra;
+    bool quiet;
+} vs_batch;
+
+/* sim/guest_vhost.c: `--backend vhost-kernel`; 0 with st filled, or < 0 (no run) */
+int vs_guest_vhost_batch(const vs_batch *b, vs_report_merge_stats *st, vs_err *e);
 
 /* sim/guest.c */
 int vs_guest_run(const vs_scenario *s, const vs_run_opts *o, const char *arg,

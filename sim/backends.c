@@ -190,6 +190,9 @@ static const vs_backend backends[] = {
      vs_guest_run},
     {"vhost-kernel:", true, VS_BACKEND_VHOST_USER, "vhost-kernel", VS_BE_REAL | VS_BE_KERNEL,
      build_vhost_kernel},
+    /* the same inside the test guest, booted once for the whole run */
+    {"vhost-kernel", false, VS_BACKEND_VHOST_USER, "vhost-kernel",
+     VS_BE_REAL | VS_BE_KERNEL | VS_BE_QEMU, NULL, NULL, NULL, vs_guest_vhost_batch},
 };
 
 const char *vs_backend_unpresented(const vs_backend *be, const struct vs_backend_present *p)

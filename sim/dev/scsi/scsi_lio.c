@@ -188,11 +188,7 @@ static void lio_teardown(scsi_lio *L)
 {
     char p[PATH_MAX + 64];
     vs_err ignore = {0};
-    for (unsigned tg = 0; tg < 256; tg++) {
-        snprintf(p, sizeof p, "%s/tpgt_%u/nexus", L->wwn, tg);
-        if (L->nexus[tg])
-            put_file(p, "NULL", &ignore);
-    }
+    /* LUNs first: vhost-scsi keeps a nexus while a LUN is linked */
     for (unsigned i = 0; i < SCSI_SCN_LUNS; i++) {
         snprintf(p, sizeof p, "%s/tpgt_%u/lun/lun_%u/vs", L->wwn, L->target[i], L->lun[i]);
         if (L->link_made[i])
@@ -200,6 +196,11 @@ static void lio_teardown(scsi_lio *L)
         snprintf(p, sizeof p, "%s/tpgt_%u/lun/lun_%u", L->wwn, L->target[i], L->lun[i]);
         if (L->lun_made[i])
             rmdir(p);
+    }
+    for (unsigned tg = 0; tg < 256; tg++) {
+        snprintf(p, sizeof p, "%s/tpgt_%u/nexus", L->wwn, tg);
+        if (L->nexus[tg])
+            put_file(p, "NULL", &ignore);
     }
     for (unsigned tg = 0; tg < 256; tg++) {
         snprintf(p, sizeof p, "%s/tpgt_%u", L->wwn, tg);
