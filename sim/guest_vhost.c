@@ -53,6 +53,7 @@ typedef struct vk_run {
     char tail[VK_TAIL];
     size_t tail_len;
     int boot_ms;                   /* QEMU start to "vsvk: start" */
+    char leftovers[512];           /* what /init found in configfs and /tmp afterwards */
 } vk_run;
 
 /* ------------------------------------------------------------------ the data cpio */
@@ -337,6 +338,8 @@ static void console_line(vk_run *v, const char *l, int64_t t0)
         v->state = 2;
     } else if (strcmp(l, "vsvk: results-end") == 0) {
         v->state = 3;
+    } else if (strncmp(l, "vsvk: leftovers", 15) == 0) {
+        snprintf(v->leftovers, sizeof v->leftovers, "%s", l + 15);
     } else if (v->state == 2) {
         b64_add(v, l);
     } else if (v->state == 1 && (!v->b->quiet || v->b->o->verbose)) {
@@ -551,6 +554,11 @@ int vs_guest_vhost_batch(const vs_batch *b, vs_report_merge_stats *st, vs_err *e
             rc = write_errors(v, w, dir, st, e);
         }
     }
+    /* the LIO objects and files each scenario made are gone once virtiosim ended */
+    if (strstr(v->leftovers, "naa.") || strstr(v->leftovers, "fileio_") ||
+        strstr(v->leftovers, "virtiosim-"))
+        fprintf(stderr, "virtiosim: warning: vhost-kernel: left behind in the guest:%s\n",
+                v->leftovers);
     if (rc == 0 && !b->quiet)
         printf("vhost-kernel: guest boot %.1f s, whole run %.1f s\n", v->boot_ms / 1e3,
                (double)(vs_run_wall_ns() - t0) / 1e9);
