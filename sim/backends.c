@@ -168,6 +168,9 @@ static int build_vhost_kernel(vs_run_ctx *c, const char *dev, vs_err *e)
         rc = vs_vhost_kernel_transport_create(&c->t, c->gm, &ko, &c->bus, e);
     if (rc < 0)
         return rc;
+    if (c->o->verbose)
+        fprintf(stderr, "  %s: %s: VHOST_GET_FEATURES 0x%llx\n", c->s->name, ko.dev_path,
+                (unsigned long long)vs_vhost_kernel_features(c->t));
     struct utsname u;
     const char *node = strrchr(ko.dev_path, '/');
     snprintf(c->r->backend_version, sizeof c->r->backend_version, "Linux %.64s %.24s",

@@ -77,9 +77,21 @@ const char *scsi_lio_unsupported(const vs_scenario *s)
         if (o->lun[i].null)
             return "a null LUN has no LIO fileio equivalent";
     }
-    for (unsigned i = 0; i < s->nsteps; i++)
+    for (unsigned i = 0; i < s->nsteps; i++) {
+        const scsi_step *p = s->steps[i].dev;
         if (s->steps[i].type == &scsi_step_config_write)
             return "vhost-scsi has fixed sense and CDB sizes: the VMM refuses config writes";
+        if (s->steps[i].type != &scsi_step_hotplug || p->remove)
+            continue;
+        bool known = false;
+        for (unsigned k = 0; k < o->nluns; k++)
+            known |= o->lun[k].target == p->target;
+        /* an empty tpg made in advance would answer for a target the scenario says does
+         * not exist */
+        if (!known)
+            return "vhost-scsi attaches a WWPN's targets at SET_ENDPOINT only: a hot-plug "
+                   "step cannot add a new target";
+    }
     return NULL;
 }
 
@@ -287,4 +299,41 @@ int scsi_vhost_kernel(vs_run_ctx *c, vs_vhost_kernel_opts *ko, vs_err *e)
     ko->features_mask = vmm_mask(c->s);
     vmm_config(c->s, ko);
     return 0;
+}
+
+/* A LUN hot-added (a backstore of `bytes` linked into its target's tpg: vhost-scsi sends
+ * TRANSPORT_RESET / RESCAN) or hot-removed (unlinked: TRANSPORT_RESET / REMOVED). */
+int scsi_lio_hotplug(vs_run_ctx *c, uint8_t target, uint16_t lun, bool remove, uint64_t bytes,
+                     vs_err *e)
+{
+    scsi_lio *L = c->be_state;
+    char p[PATH_MAX + 64];
+    if (remove) {
+        for (unsigned i = 0; i < SCSI_SCN_LUNS; i++) {
+            if (!L->lun_made[i] || L->target[i] != target || L->lun[i] != lun)
+                continue;
+            snprintf(p, sizeof p, "%s/tpgt_%u/lun/lun_%u/vs", L->wwn, target, lun);
+            if (L->link_made[i] && unlink(p) < 0)
+                return vs_err_set(e, VS_EBACKEND, "LIO: unlink %s: %s", p, strerror(errno));
+            L->link_made[i] = false;
+            snprintf(p, sizeof p, "%s/tpgt_%u/lun/lun_%u", L->wwn, target, lun);
+            if (rmdir(p) < 0)
+                return vs_err_set(e, VS_EBACKEND, "LIO: rmdir %s: %s", p, strerror(errno));
+            L->lun_made[i] = false;
+            return 0;
+        }
+        return vs_err_set(e, VS_EINVAL, "scsi_hotplug: no LUN %u:%u to remove", target, lun);
+    }
+    if (!L->tpg_made[target])
+        return vs_err_set(e, VS_ENOTSUP, "vhost-scsi attaches targets at SET_ENDPOINT only "
+                          "(target %u has no tpg)", target);
+    unsigned i = 0;
+    while (i < SCSI_SCN_LUNS && (L->dev_made[i] || L->image[i][0]))
+        i++;
+    if (i == SCSI_SCN_LUNS)
+        return vs_err_set(e, VS_ENOSPC, "scsi_hotplug: at most %d LUNs", SCSI_SCN_LUNS);
+    scsi_lun_opt l = {.target = target, .lun = lun, .bytes = bytes ? bytes : 4u << 20,
+                      .block_len = 512};
+    int rc = lio_backstore(L, &l, i, e);
+    return rc < 0 ? rc : lio_lun(L, &l, i, e);
 }

@@ -145,6 +145,8 @@ int scsi_host_hotplug(vs_run_ctx *c, uint8_t target, uint16_t lun, bool remove,
     vs_qmp *qmp = c->dev ? NULL : vs_backend_qmp(c);
     if (qmp)
         return qemu_hotplug(c, qmp, target, lun, remove, bytes, e);
+    if (scsi_lio_owns(c))
+        return scsi_lio_hotplug(c, target, lun, remove, bytes, e);
     int rc = need_ref(c, "scsi_hotplug", e);
     if (rc < 0)
         return rc;
@@ -358,8 +360,10 @@ static const char *skip(const vs_scenario *s, unsigned caps)
         const vs_step_type *t = s->steps[i].type;
         if (t == &scsi_step_hold || t == &scsi_step_release)
             return "holding commands needs the reference device's host API";
+        if (t == &scsi_step_capacity_change && (caps & VS_BE_KERNEL))
+            return "LIO's fileio backstore keeps the size it was configured with";
         if ((t == &scsi_step_hotplug || t == &scsi_step_capacity_change) &&
-            !(caps & VS_BE_QEMU))
+            !(caps & (VS_BE_QEMU | VS_BE_KERNEL)))
             return "hot-plug and capacity changes need the reference device or QEMU (QMP)";
     }
     return NULL;
