@@ -397,6 +397,24 @@ static int watch(vk_run *v, int fd, int64_t budget_ms)
 
 /* ------------------------------------------------------------------ the results */
 
+/* The scenarios' messages name the expected-results file as the guest saw it. */
+static void relabel_messages(json_t *scenarios, const char *host_path)
+{
+    static const char guest_path[] = "/vs/expected.yaml";
+    size_t i;
+    json_t *sc;
+    json_array_foreach(scenarios, i, sc) {
+        const char *m = json_string_value(json_object_get(sc, "message"));
+        const char *at = m ? strstr(m, guest_path) : NULL;
+        char *nm = NULL;
+        if (at && asprintf(&nm, "%.*s%s%s", (int)(at - m), m, host_path,
+                           at + sizeof guest_path - 1) >= 0) {
+            json_object_set_new(sc, "message", json_string(nm));
+            free(nm);
+        }
+    }
+}
+
 /* results.json from its base64, labelled as the host's run: back-end "vhost-kernel", the
  * suite, the host's expected-results path. */
 static int write_results(vk_run *v, vs_err *e)
@@ -421,8 +439,10 @@ static int write_results(vk_run *v, vs_err *e)
         json_object_set_new(be, "name", json_string("vhost-kernel"));
     if (v->b->suite)
         json_object_set_new(doc, "suite", json_string(v->b->suite));
-    if (v->b->expected_path)
+    if (v->b->expected_path) {
         json_object_set_new(doc, "expected_file", json_string(v->b->expected_path));
+        relabel_messages(json_object_get(doc, "scenarios"), v->b->expected_path);
+    }
     snprintf(v->results, sizeof v->results, "%s/results.json", v->tmpdir);
     int rc = json_dump_file(doc, v->results, JSON_COMPACT);
     json_decref(doc);

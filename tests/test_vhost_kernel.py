@@ -62,6 +62,9 @@ def test_vhost_scsi_device_role(cli, tmp_path):
     inq = got["scsi-inquiry"]
     assert inq["verdict"] == "fail" and "used length 0" in inq["message"], inq
     assert inq["expected"]["state"] == "expected-fail", inq
+    # the guest's own paths do not leak into the host's reports
+    assert "/vs/" not in inq["message"] and str(EXPECTED) in inq["message"], inq["message"]
+    assert doc["expected_file"] == str(EXPECTED)
     assert got["scsi-sense-size"]["verdict"] == "skipped"
     assert "fixed sense and CDB sizes" in got["scsi-sense-size"]["message"]
     for f in ("junit.xml", "results.ktap", "report.html"):
