@@ -87,20 +87,42 @@ def _newc(entries):
     return out
 
 
+def _image_with(tmp_path, script):
+    """An image folder whose initramfs has /bin/virtiosim replaced by a shell script."""
+    img = tmp_path / "img"
+    img.mkdir()
+    for f in ("vmlinux", "release", "modules-vhost.order"):
+        os.symlink(IMAGE / f, img / f)
+    with open(img / "initramfs.cpio", "wb") as out:
+        with open(IMAGE / "initramfs.cpio", "rb") as base:
+            shutil.copyfileobj(base, out)
+        out.write(_newc([("bin", 0o40755, b""), ("bin/virtiosim", 0o100755, script)]))
+    return img
+
+
+def test_guest_hang_is_an_error_and_qemu_is_killed(cli, tmp_path):
+    """A guest whose virtiosim never ends: at the time limit QEMU is killed, every scenario
+    is an error saying so (with the console), exit code 3, nothing left behind."""
+    _need_image()
+    img = _image_with(tmp_path, b"#!/bin/sh\necho vsvk-test: hanging\nsleep 100000\n")
+    rep = tmp_path / "rep"
+    env = dict(os.environ, TMPDIR=str(tmp_path), VIRTIOSIM_GUEST_TIMEOUT_S="25")
+    r = cli("run", "--backend", "vhost-kernel", "--kernel", str(img), "--report", str(rep),
+            str(SCENARIOS / "scsi" / "inquiry.yaml"), env=env, timeout=120)
+    assert r.returncode == 3, r.stdout + r.stderr
+    (s,) = json.loads((rep / "results.json").read_text())["scenarios"]
+    assert s["verdict"] == "error", s
+    assert "no result within the time limit; QEMU killed" in s["message"], s["message"]
+    assert _leftovers(tmp_path) == ([], [])
+
+
 def test_guest_crash_is_an_error_with_evidence(cli, tmp_path):
     """A guest whose virtiosim crashes the kernel (here: a /bin/virtiosim that triggers a
     panic through sysrq) gives no result: every scenario becomes an error quoting the
     console, the reports are still written, the exit code is 3, nothing is left behind."""
     _need_image()
-    img = tmp_path / "img"
-    img.mkdir()
-    for f in ("vmlinux", "release", "modules-vhost.order"):
-        os.symlink(IMAGE / f, img / f)
     crash = b"#!/bin/sh\necho vsvk-test: crashing\necho c > /proc/sysrq-trigger\n"
-    with open(img / "initramfs.cpio", "wb") as out:
-        with open(IMAGE / "initramfs.cpio", "rb") as base:
-            shutil.copyfileobj(base, out)
-        out.write(_newc([("bin", 0o40755, b""), ("bin/virtiosim", 0o100755, crash)]))
+    img = _image_with(tmp_path, crash)
     rep = tmp_path / "rep"
     env = dict(os.environ, TMPDIR=str(tmp_path))
     r = cli("run", "--backend", "vhost-kernel", "--kernel", str(img), "--report", str(rep),
