@@ -808,6 +808,11 @@ static int check_option_combinations(const run_cli *rc)
         fprintf(stderr, "virtiosim: --kernel needs --backend guest or vhost-kernel\n");
         return -1;
     }
+    if (be && be->batch && (rc->trace_path || rc->o.mutant || rc->json)) {
+        fprintf(stderr, "virtiosim: --trace, --mutant and --json are not available with "
+                        "--backend %s (the scenarios run inside the test guest)\n", be->name);
+        return -1;
+    }
     if (rc->o.pci && !ref) {
         fprintf(stderr, "virtiosim: --transport pci needs --backend ref (QEMU is PCI "
                         "already; vhost-user has no PCI function)\n");

@@ -134,3 +134,15 @@ def test_guest_crash_is_an_error_with_evidence(cli, tmp_path):
     assert "ended before virtiosim finished" in s["message"], s["message"]
     assert "sysrq" in s["message"].lower() or "panic" in s["message"].lower(), s["message"]
     assert _leftovers(tmp_path) == ([], [])
+
+
+def test_options_the_guest_cannot_honour_are_usage_errors(cli, tmp_path):
+    """--trace, --mutant and --json would silently do nothing inside the guest: refused
+    before anything boots."""
+    scn = SCENARIOS / "scsi" / "an.yaml"
+    for extra in (["--trace", tmp_path / "t.jsonl"], ["--json"],
+                  ["--mutant", "scsi-drv-no-eventq"]):
+        r = cli("run", "--backend", "vhost-kernel", *extra, scn)
+        assert r.returncode == 2, r.stdout + r.stderr
+        assert "not available with --backend vhost-kernel" in r.stderr, r.stderr
+    assert not (tmp_path / "t.jsonl").exists()
