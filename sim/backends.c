@@ -236,8 +236,8 @@ void vs_backend_names(char *buf, size_t n)
     buf[0] = '\0';
     for (size_t i = 0; i < sizeof backends / sizeof backends[0] && used < n; i++) {
         const vs_backend *b = &backends[i];
-        int w = snprintf(buf + used, n - used, "%s%s%s", i ? ", " : "", b->name,
-                         b->takes_arg ? "SOCKET" : "");
+        const char *what = !b->takes_arg ? "" : b->caps & VS_BE_KERNEL ? "DEV" : "SOCKET";
+        int w = snprintf(buf + used, n - used, "%s%s%s", i ? ", " : "", b->name, what);
         if (w < 0)
             break;
         used += (size_t)w;

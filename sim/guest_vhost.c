@@ -111,7 +111,9 @@ static int cpio_file(vk_run *v, const char *dst, const char *src, vs_err *e)
  * name it as the host does), else vs/ext/N-BASENAME. */
 static void guest_path(const char *src, size_t i, char *out, size_t n)
 {
-    if (src[0] != '/' && !strstr(src, "..")) {
+    while (strncmp(src, "./", 2) == 0)
+        src += 2;
+    if (src[0] != '/' && !strstr(src, "..") && !strstr(src, "/./") && !strstr(src, "//")) {
         snprintf(out, n, "vs/%s", src);
         return;
     }
