@@ -165,14 +165,16 @@ static int lio_setup(scsi_lio *L, const vs_scenario *s, char *wwpn, size_t n, vs
         return vs_err_set(e, VS_EBACKEND, "LIO: %s: %s (configfs mounted? target_core_mod "
                           "loaded?)", LIO_ROOT, strerror(errno));
     const char *tmp = getenv("TMPDIR");
-    snprintf(L->tmpdir, sizeof L->tmpdir, "%s/virtiosim-lio-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    snprintf(L->tmpdir, sizeof L->tmpdir, "%s/virtiosim-lio-XXXXXX",
+             tmp && *tmp ? tmp : "/tmp");
     if (!mkdtemp(L->tmpdir)) {
         int err = errno;
         L->tmpdir[0] = '\0';
         return vs_err_set(e, VS_EIO, "LIO: mkdtemp: %s", strerror(err));
     }
     unsigned seq = lio_seq++ % 1000u;
-    snprintf(L->hba, sizeof L->hba, LIO_ROOT "/core/fileio_%u", (unsigned)getpid() * 10u + seq % 10u);
+    snprintf(L->hba, sizeof L->hba, LIO_ROOT "/core/fileio_%u",
+             (unsigned)getpid() * 10u + seq % 10u);
     int rc = make_dir(L->hba, e);
     if (rc < 0)
         return rc;
