@@ -131,7 +131,10 @@ cp "$HERE/init" "$root/init"
 chmod 755 "$root/init" "$root/bin/vsguest"
 (cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) > "$tmp/initramfs.cpio"
 cp "$root/modules.order" "$tmp/modules.order"
-[ -f "$root/modules-vhost.order" ] && cp "$root/modules-vhost.order" "$tmp/modules-vhost.order"
+# the image serves --backend vhost-kernel only with virtiosim inside (the host checks for it)
+if [ -f "$root/modules-vhost.order" ] && [ -f "$root/bin/virtiosim" ]; then
+    cp "$root/modules-vhost.order" "$tmp/modules-vhost.order"
+fi
 rm -rf "$root"
 rm -rf "$out"; mv "$tmp" "$out"
 echo "guest-image: $out: Linux $release, modules: $(tr '\n' ' ' < "$out/modules.order")" >&2
