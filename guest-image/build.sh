@@ -19,6 +19,11 @@ BUILD=${BUILD:-build}
 HERE=guest-image
 # The drivers the guest needs; their dependencies are found with modinfo.
 ROOT_MODULES="virtio_pci virtio_blk"
+# --backend vhost-kernel: the kernel's vhost-scsi and LIO's fileio backstore, in their own
+# order file (modules-vhost.order), loaded only when the guest runs virtiosim against them.
+VHOST_MODULES="vhost_scsi target_core_file"
+# virtiosim itself, linked statically (make build/virtiosim-static), for vhost-kernel.
+VIRTIOSIM_STATIC=${VIRTIOSIM_STATIC:-$BUILD/virtiosim-static}
 
 die() { echo "guest-image: $*" >&2; exit 1; }
 
@@ -47,7 +52,8 @@ if [ -f "$out/vmlinux" ] && [ -f "$out/initramfs.cpio" ] && [ -f "$out/release" 
    [ "$out/initramfs.cpio" -nt "$HERE/vsguest.c" ] && [ "$out/initramfs.cpio" -nt "$0" ] &&
    [ "$out/initramfs.cpio" -nt "$HERE/init" ] &&
    [ "$out/initramfs.cpio" -nt "$HERE/extract_vmlinux.py" ] &&
-   [ "$out/initramfs.cpio" -nt "$kernel" ]; then
+   [ "$out/initramfs.cpio" -nt "$kernel" ] &&
+   { [ ! -f "$VIRTIOSIM_STATIC" ] || [ "$out/initramfs.cpio" -nt "$VIRTIOSIM_STATIC" ]; }; then
     echo "$out"; exit 0
 fi
 
@@ -81,6 +87,11 @@ root=$tmp/root
 mkdir -p "$root"/{bin,sbin,proc,sys,dev,tmp,lib/modules}
 cp "$BUSYBOX" "$root/bin/busybox"
 for a in sh mount insmod echo cat sleep reboot ls uname cut; do ln -s busybox "$root/bin/$a"; done
+for a in base64 mkdir rm mountpoint; do ln -s busybox "$root/bin/$a"; done
+if [ -f "$VIRTIOSIM_STATIC" ]; then
+    cp "$VIRTIOSIM_STATIC" "$root/bin/virtiosim"
+    strip "$root/bin/virtiosim" 2>/dev/null || true
+fi
 ${CC:-cc} -std=c11 -Wall -Wextra -Werror -O2 -static -o "$root/bin/vsguest" "$HERE/vsguest.c"
 
 # Modules in dependency order (Debian's package has no modules.dep: depmod runs at install).
@@ -106,15 +117,24 @@ if [ -n "$moddir" ] && [ -d "$moddir/lib/modules/$release" ]; then
         *.ko.gz) gzip -dc "$f" > "$root/lib/modules/$name.ko" ;;
         *) cp "$f" "$root/lib/modules/$name.ko" ;;
         esac
-        echo "$name" >> "$root/modules.order"
+        echo "$name" >> "$root/$order"
     }
+    order=modules.order
     for m in $ROOT_MODULES; do add_module "$m"; done
+    # each list loads on its own: its dependencies are listed again
+    done_mod=() order=modules-vhost.order
+    : > "$root/$order"
+    for m in $VHOST_MODULES; do add_module "$m"; done
 fi
 
 cp "$HERE/init" "$root/init"
 chmod 755 "$root/init" "$root/bin/vsguest"
 (cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) > "$tmp/initramfs.cpio"
 cp "$root/modules.order" "$tmp/modules.order"
+# the image serves --backend vhost-kernel only with virtiosim inside (the host checks for it)
+if [ -f "$root/modules-vhost.order" ] && [ -f "$root/bin/virtiosim" ]; then
+    cp "$root/modules-vhost.order" "$tmp/modules-vhost.order"
+fi
 rm -rf "$root"
 rm -rf "$out"; mv "$tmp" "$out"
 echo "guest-image: $out: Linux $release, modules: $(tr '\n' ' ' < "$out/modules.order")" >&2

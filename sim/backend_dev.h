@@ -15,6 +15,10 @@
 #include <stdint.h>
 
 #include "sim/runner_int.h"
+#include "virtiosim/report.h"
+
+struct vs_vhost_kernel_opts;
+struct vs_batch;
 
 /* What a back-end is (vs_backend.caps). */
 enum vs_backend_cap {
@@ -22,6 +26,7 @@ enum vs_backend_cap {
     VS_BE_EXTERNAL = 1u << 1,  /* someone else runs it: its disk is not fresh */
     VS_BE_QEMU = 1u << 2,      /* a QEMU process in front: its stderr is evidence */
     VS_BE_PCI = 1u << 3,       /* the ref device behind the virtio-pci function model */
+    VS_BE_KERNEL = 1u << 4,    /* a kernel vhost device (/dev/vhost-*): we are its VMM */
 };
 
 typedef struct vs_backend {
@@ -36,7 +41,27 @@ typedef struct vs_backend {
      * a real kernel is the driver); fills r as vs_run_scenario does */
     int (*run)(const vs_scenario *s, const vs_run_opts *o, const char *arg,
                vs_scenario_result *r, vs_err *e);
+    /* optional: runs the whole list at once and writes the reports itself (the test guest
+     * of `--backend vhost-kernel`: one boot per run) */
+    int (*batch)(const struct vs_batch *b, vs_report_merge_stats *st, vs_err *e);
 } vs_backend;
+
+/* What a batch back-end runs: the selected scenario files and the run's options; extra
+ * holds the options it forwards (--seed, --filter, --shard, -v). */
+typedef struct vs_batch {
+    const char *const *files;
+    size_t n;
+    const char *suite;          /* NULL unless `virtiosim suite` */
+    const char *report_dir;     /* NULL: no reports kept */
+    const char *expected_path;  /* NULL: no expected-results file */
+    const vs_run_opts *o;
+    const char *const *extra;
+    size_t n_extra;
+    bool quiet;
+} vs_batch;
+
+/* sim/guest_vhost.c: `--backend vhost-kernel`; 0 with st filled, or < 0 (no run) */
+int vs_guest_vhost_batch(const vs_batch *b, vs_report_merge_stats *st, vs_err *e);
 
 /* sim/guest.c */
 int vs_guest_run(const vs_scenario *s, const vs_run_opts *o, const char *arg,
@@ -108,6 +133,11 @@ struct vs_backend_present {
     int (*serve_create)(vs_gmem *gm, const vs_serve_opts *o, vs_device **out, vs_err *e);
     const char *serve_what;
     const struct vs_guest_present *guest;   /* NULL: no guest presentation */
+    /* `--backend vhost-kernel:DEV`: sets up the kernel's back-end for the scenario (state
+     * in c->be_state, undone by teardown) and fills the transport's options (the config
+     * and features the VMM presents, the endpoint); vhost_kernel_dev is the device node */
+    int (*vhost_kernel)(vs_run_ctx *c, struct vs_vhost_kernel_opts *o, vs_err *e);
+    const char *vhost_kernel_dev;
 };
 
 #endif

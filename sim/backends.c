@@ -6,7 +6,10 @@
 #include <string.h>
 
 #include "sim/backend_dev.h"
+#include <sys/utsname.h>
+
 #include "virtiosim/qemu.h"
+#include "virtiosim/vhost_kernel.h"
 #include "virtiosim/transport_ref.h"
 
 /* ------------------------------------------------------------------ in-process */
@@ -147,6 +150,34 @@ static void stop_qsd(vs_run_ctx *c)
     }
 }
 
+/* ------------------------------------------------------------------ kernel vhost */
+
+/* virtiosim as the VMM of a kernel vhost device (DEV, or the device's own node): the
+ * device's presentation sets the kernel's back-end up (LIO for scsi) and says what config
+ * and features the VMM presents; the transport drives the ioctls. Works wherever the node
+ * exists (the test guest, a host as root). */
+static int build_vhost_kernel(vs_run_ctx *c, const char *dev, vs_err *e)
+{
+    vs_vhost_kernel_opts ko = {0};
+    snprintf(ko.dev_path, sizeof ko.dev_path, "%s",
+             dev && *dev ? dev : c->sd->backends->vhost_kernel_dev);
+    ko.device_id = c->sd->device_id;
+    ko.irq_mode = (enum vs_irq_mode)c->s->driver.interrupts;
+    int rc = c->sd->backends->vhost_kernel(c, &ko, e);
+    if (rc == 0)
+        rc = vs_vhost_kernel_transport_create(&c->t, c->gm, &ko, &c->bus, e);
+    if (rc < 0)
+        return rc;
+    if (c->o->verbose)
+        fprintf(stderr, "  %s: %s: VHOST_GET_FEATURES 0x%llx\n", c->s->name, ko.dev_path,
+                (unsigned long long)vs_vhost_kernel_features(c->t));
+    struct utsname u;
+    const char *node = strrchr(ko.dev_path, '/');
+    snprintf(c->r->backend_version, sizeof c->r->backend_version, "Linux %.64s %.24s",
+             uname(&u) == 0 ? u.release : "?", node ? node + 1 : ko.dev_path);
+    return 0;
+}
+
 /* ------------------------------------------------------------------ the table */
 
 static const vs_backend backends[] = {
@@ -160,6 +191,11 @@ static const vs_backend backends[] = {
      VS_BE_REAL | VS_BE_EXTERNAL | VS_BE_QEMU, build_qemu_vhost},
     {"guest", false, VS_BACKEND_GUEST, "guest", VS_BE_REAL | VS_BE_QEMU, NULL, NULL,
      vs_guest_run},
+    {"vhost-kernel:", true, VS_BACKEND_VHOST_USER, "vhost-kernel", VS_BE_REAL | VS_BE_KERNEL,
+     build_vhost_kernel},
+    /* the same inside the test guest, booted once for the whole run */
+    {"vhost-kernel", false, VS_BACKEND_VHOST_USER, "vhost-kernel",
+     VS_BE_REAL | VS_BE_KERNEL | VS_BE_QEMU, NULL, NULL, NULL, vs_guest_vhost_batch},
 };
 
 const char *vs_backend_unpresented(const vs_backend *be, const struct vs_backend_present *p)
@@ -173,6 +209,8 @@ const char *vs_backend_unpresented(const vs_backend *be, const struct vs_backend
         return "the device has no QEMU vhost-user proxy device";
     if (build == build_qsd && !p->qsd_start)
         return "qemu-storage-daemon does not export the device";
+    if (build == build_vhost_kernel && !p->vhost_kernel)
+        return "the device has no kernel vhost presentation";
     if (be->run == vs_guest_run && !p->guest)
         return "the device has no guest presentation (a Linux driver behind QEMU)";
     return NULL;
@@ -198,8 +236,8 @@ void vs_backend_names(char *buf, size_t n)
     buf[0] = '\0';
     for (size_t i = 0; i < sizeof backends / sizeof backends[0] && used < n; i++) {
         const vs_backend *b = &backends[i];
-        int w = snprintf(buf + used, n - used, "%s%s%s", i ? ", " : "", b->name,
-                         b->takes_arg ? "SOCKET" : "");
+        const char *what = !b->takes_arg ? "" : b->caps & VS_BE_KERNEL ? "DEV" : "SOCKET";
+        int w = snprintf(buf + used, n - used, "%s%s%s", i ? ", " : "", b->name, what);
         if (w < 0)
             break;
         used += (size_t)w;

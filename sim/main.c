@@ -804,8 +804,13 @@ static int check_option_combinations(const run_cli *rc)
                         "has its own threads)\n");
         return -1;
     }
-    if (rc->o.kernel && !(be && be->run)) {
-        fprintf(stderr, "virtiosim: --kernel needs --backend guest\n");
+    if (rc->o.kernel && !(be && (be->run || be->batch))) {
+        fprintf(stderr, "virtiosim: --kernel needs --backend guest or vhost-kernel\n");
+        return -1;
+    }
+    if (be && be->batch && (rc->trace_path || rc->o.mutant || rc->json)) {
+        fprintf(stderr, "virtiosim: --trace, --mutant and --json are not available with "
+                        "--backend %s (the scenarios run inside the test guest)\n", be->name);
         return -1;
     }
     if (rc->o.pci && !ref) {
@@ -814,6 +819,59 @@ static int check_option_combinations(const run_cli *rc)
         return -1;
     }
     return 0;
+}
+
+/* A batch back-end (`--backend vhost-kernel`: the test guest, booted once) runs the whole
+ * list and writes the reports itself; the options it forwards go with it. */
+static int run_batch(run_cli *rc, const vs_backend *be, const strlist *files)
+{
+    static char seed[32], shard[32];
+    const char *extra[64];
+    size_t n = 0;
+    if (rc->o.seed_set) {
+        snprintf(seed, sizeof seed, "--seed=%llu", (unsigned long long)rc->o.seed);
+        extra[n++] = seed;
+    }
+    if (rc->shard_n) {
+        snprintf(shard, sizeof shard, "--shard=%u/%u", rc->shard_k, rc->shard_n);
+        extra[n++] = shard;
+    }
+    for (size_t i = 0; i < rc->filters.n && n < 62; i++) {
+        extra[n++] = "--filter";
+        extra[n++] = rc->filters.v[i];
+    }
+    if (rc->verbose && n < 64)
+        extra[n++] = "-v";
+    rc->o.stop = &g_interrupted;
+    rc->o.verbose = rc->verbose;
+    vs_batch b = {.files = (const char *const *)files->v, .n = files->n, .suite = rc->suite,
+                  .report_dir = rc->report_dir,
+                  .expected_path = rc->expected ? rc->expected->path : NULL, .o = &rc->o,
+                  .extra = extra, .n_extra = n, .quiet = rc->quiet};
+    vs_report_merge_stats ms = {0};
+    vs_err e = {0};
+    if (be->batch(&b, &ms, &e) < 0) {
+        fprintf(stderr, "virtiosim: %s\n", e.msg);
+        return EXIT_INFRA;
+    }
+    if (!rc->quiet)
+        printf("%zu scenarios: %zu passed, %zu failed (+%zu expected), %zu errors, %zu "
+               "skipped; %zu statements failed\n", ms.scenarios, ms.scn_count[VS_SCN_PASS],
+               ms.scn_count[VS_SCN_FAIL], ms.scn_xfail, ms.scn_count[VS_SCN_ERROR],
+               ms.scn_count[VS_SCN_SKIPPED], ms.stmt_fail);
+    if (ms.scn_count[VS_SCN_ERROR])
+        return EXIT_INFRA;
+    return ms.scn_count[VS_SCN_FAIL] || ms.stmt_fail || ms.interrupted ? EXIT_FAILED
+                                                                       : EXIT_PASS;
+}
+
+static int run_any(run_cli *rc, const strlist *files)
+{
+    const char *arg;
+    const vs_backend *be = vs_backend_find(rc->o.backend ? rc->o.backend : "ref", &arg);
+    if (be && be->batch && !rc->list)
+        return run_batch(rc, be, files);
+    return run_files(rc, files);
 }
 
 static void run_cli_free(run_cli *rc)
@@ -841,7 +899,7 @@ static int cmd_run(int argc, char **argv)
         run_cli_free(&rc);
         return EXIT_USAGE;
     }
-    int r = run_files(&rc, &files);
+    int r = run_any(&rc, &files);
     run_cli_free(&rc);
     strlist_free(&files);
     return r;
@@ -971,7 +1029,7 @@ static int cmd_suite(int argc, char **argv)
     rc.suite = s->name;
     if (!rc.quiet && !rc.list)
         printf("suite %s: %u scenarios\n", s->name, s->nscenarios);
-    int r = run_files(&rc, &files);
+    int r = run_any(&rc, &files);
     run_cli_free(&rc);
     strlist_free(&files);
     vs_suite_free(s);

@@ -398,6 +398,9 @@ static int run_prepare(const vs_scenario *s, const vs_run_opts *o, vs_scenario_r
 static int run_build(vs_run_ctx *c, const vs_scenario *s, const vs_run_opts *o,
                      vs_scenario_result *r, const vs_backend *be, const char *arg, vs_err *e)
 {
+    if (!be->build) /* a batch back-end (the vhost-kernel guest): `virtiosim run/suite` */
+        return vs_err_set(e, VS_ENOTSUP, "--backend %s runs a whole list of scenarios at "
+                          "once (virtiosim run / suite)", be->name);
     *c = (vs_run_ctx){.s = s, .sd = s->dev, .be = be, .o = o, .r = r,
                       .real = be->caps & VS_BE_REAL, .external = be->caps & VS_BE_EXTERNAL,
                       .pci = o->pci || s->transport_pci || (be->caps & VS_BE_PCI),

@@ -1258,11 +1258,12 @@ typedef struct exp_ctx {
 /* The back-end kinds a file can describe: the --backend values without their socket
  * argument, `pci` counting as `ref` (sim/main.c maps --backend onto these). */
 static const char *const exp_backends[] = {"ref", "qemu", "qsd", "vhost-user",
-                                           "qemu-vhost-user", "guest"};
+                                           "qemu-vhost-user", "guest", "vhost-kernel"};
 PARSER(ex_backend)
 {
     int k;
-    int r = vs_ld_enum(L, v, exp_backends, 6, &k);
+    int r = vs_ld_enum(L, v, exp_backends,
+                       (int)(sizeof exp_backends / sizeof exp_backends[0]), &k);
     if (r < 0)
         return r;
     EX->x->backend_line = (unsigned)v->start_mark.line + 1;

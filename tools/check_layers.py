@@ -25,6 +25,7 @@ HEADER_LAYER = {
     "runner.h": 4, "qemu.h": 4, "qmp.h": 4, "vhost_user.h": 4, "vhost_frontend.h": 4,
     "transport_pci.h": 4, "blk_qemu.h": 4, "blk_driver.h": 4,
     "scsi.h": 1, "console.h": 1,
+    "vhost_kernel.h": 4,
 }
 # Public headers that belong to one device (and so to its dev/<name>/ folders).
 DEVICE_HEADERS = {"blk.h": "blk", "blk_qemu.h": "blk", "blk_driver.h": "blk",

@@ -37,10 +37,22 @@ START_TEST(backend_names)
     ck_assert_ptr_null(vs_backend_find("vhost-user", &arg));
     ck_assert_ptr_null(vs_backend_find("refx", &arg));
     ck_assert_ptr_null(vs_backend_find("", &arg));
+    /* the kernel's vhost device: directly (with its node), or in the test guest (a batch) */
+    b = vs_backend_find("vhost-kernel:/dev/vhost-scsi", &arg);
+    ck_assert_ptr_nonnull(b);
+    ck_assert_str_eq(arg, "/dev/vhost-scsi");
+    ck_assert_ptr_nonnull(b->build);
+    ck_assert_ptr_null(b->batch);
+    b = vs_backend_find("vhost-kernel", &arg);
+    ck_assert_ptr_nonnull(b);
+    ck_assert_ptr_null(arg);
+    ck_assert_ptr_null(b->build);
+    ck_assert_ptr_nonnull(b->batch);
     char names[200];
     vs_backend_names(names, sizeof names);
     ck_assert_str_eq(names,
-                     "ref, pci, qemu, qsd, vhost-user:SOCKET, qemu-vhost-user:SOCKET, guest");
+                     "ref, pci, qemu, qsd, vhost-user:SOCKET, qemu-vhost-user:SOCKET, guest, "
+                     "vhost-kernel:DEV, vhost-kernel");
     b = vs_backend_find("guest", &arg);
     ck_assert_ptr_nonnull(b);
     ck_assert_ptr_null(arg);

@@ -145,6 +145,8 @@ int scsi_host_hotplug(vs_run_ctx *c, uint8_t target, uint16_t lun, bool remove,
     vs_qmp *qmp = c->dev ? NULL : vs_backend_qmp(c);
     if (qmp)
         return qemu_hotplug(c, qmp, target, lun, remove, bytes, e);
+    if (scsi_lio_owns(c))
+        return scsi_lio_hotplug(c, target, lun, remove, bytes, e);
     int rc = need_ref(c, "scsi_hotplug", e);
     if (rc < 0)
         return rc;
@@ -322,6 +324,10 @@ static int qemu_args(vs_run_ctx *c, const char *const **argv, vs_err *e)
 
 static void teardown(vs_run_ctx *c)
 {
+    if (scsi_lio_owns(c)) {
+        scsi_lio_teardown(c);
+        return;
+    }
     scsi_qemu_state *q = c->be_state;
     for (unsigned i = 0; q && i < SCSI_SCN_LUNS; i++) {
         if (q->fd[i] >= 0)
@@ -343,6 +349,9 @@ static const char *skip(const vs_scenario *s, unsigned caps)
         return "I/O error injection needs --backend qemu";
     if (!(caps & VS_BE_REAL))
         return NULL;
+    const char *lio = caps & VS_BE_KERNEL ? scsi_lio_unsupported(s) : NULL;
+    if (lio)
+        return lio;
     if ((caps & VS_BE_QEMU) && o->event_info_size != VS_SCSI_EVENT_BYTES)
         return "QEMU's virtio-scsi-pci has no event_info_size property (it presents 16)";
     if ((caps & VS_BE_QEMU) && o->nluns > 3)
@@ -351,8 +360,10 @@ static const char *skip(const vs_scenario *s, unsigned caps)
         const vs_step_type *t = s->steps[i].type;
         if (t == &scsi_step_hold || t == &scsi_step_release)
             return "holding commands needs the reference device's host API";
+        if (t == &scsi_step_capacity_change && (caps & VS_BE_KERNEL))
+            return "LIO's fileio backstore keeps the size it was configured with";
         if ((t == &scsi_step_hotplug || t == &scsi_step_capacity_change) &&
-            !(caps & VS_BE_QEMU))
+            !(caps & (VS_BE_QEMU | VS_BE_KERNEL)))
             return "hot-plug and capacity changes need the reference device or QEMU (QMP)";
     }
     return NULL;
@@ -363,4 +374,6 @@ const struct vs_backend_present vs_scsi_backends = {
     .qemu_args = qemu_args,
     .teardown = teardown,
     .skip = skip,
+    .vhost_kernel = scsi_vhost_kernel,
+    .vhost_kernel_dev = "/dev/vhost-scsi",
 };

@@ -138,4 +138,13 @@ int scsi_host_capacity(vs_run_ctx *c, uint8_t target, uint16_t lun, uint64_t byt
 int scsi_host_hold(vs_run_ctx *c, uint8_t target, uint16_t lun, uint32_t count, vs_err *e);
 int scsi_host_release(vs_run_ctx *c, vs_err *e);
 
+/* scsi_lio.c: `--backend vhost-kernel:DEV` (the kernel's vhost-scsi behind LIO) */
+struct vs_vhost_kernel_opts;
+const char *scsi_lio_unsupported(const vs_scenario *s);
+int scsi_vhost_kernel(vs_run_ctx *c, struct vs_vhost_kernel_opts *ko, vs_err *e);
+bool scsi_lio_owns(const vs_run_ctx *c);
+void scsi_lio_teardown(vs_run_ctx *c);
+int scsi_lio_hotplug(vs_run_ctx *c, uint8_t target, uint16_t lun, bool remove, uint64_t bytes,
+                     vs_err *e);
+
 #endif
