@@ -19,6 +19,10 @@ BUILD=${BUILD:-build}
 HERE=guest-image
 # The drivers the guest needs; their dependencies are found with modinfo.
 ROOT_MODULES="virtio_pci virtio_blk"
+# Linux's virtio_scsi and the disk driver for its LUNs (sd_mod serves SG_IO on /dev/sdX
+# too): their own list, modules-scsi.order, loaded only when the kernel command line says
+# vsmods=scsi (a blk run boots without them).
+SCSI_MODULES="virtio_scsi sd_mod"
 
 die() { echo "guest-image: $*" >&2; exit 1; }
 
@@ -81,6 +85,7 @@ root=$tmp/root
 mkdir -p "$root"/{bin,sbin,proc,sys,dev,tmp,lib/modules}
 cp "$BUSYBOX" "$root/bin/busybox"
 for a in sh mount insmod echo cat sleep reboot ls uname cut; do ln -s busybox "$root/bin/$a"; done
+for a in sed tr; do ln -s busybox "$root/bin/$a"; done # init: vsmods=, vsdev=
 ${CC:-cc} -std=c11 -Wall -Wextra -Werror -O2 -static -o "$root/bin/vsguest" "$HERE/vsguest.c"
 
 # Modules in dependency order (Debian's package has no modules.dep: depmod runs at install).
@@ -106,15 +111,20 @@ if [ -n "$moddir" ] && [ -d "$moddir/lib/modules/$release" ]; then
         *.ko.gz) gzip -dc "$f" > "$root/lib/modules/$name.ko" ;;
         *) cp "$f" "$root/lib/modules/$name.ko" ;;
         esac
-        echo "$name" >> "$root/modules.order"
+        echo "$name" >> "$root/${ORDER:-modules.order}"
     }
     for m in $ROOT_MODULES; do add_module "$m"; done
+    ORDER=modules-scsi.order
+    : > "$root/$ORDER"
+    for m in $SCSI_MODULES; do add_module "$m"; done
+    ORDER=
 fi
 
 cp "$HERE/init" "$root/init"
 chmod 755 "$root/init" "$root/bin/vsguest"
 (cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) > "$tmp/initramfs.cpio"
 cp "$root/modules.order" "$tmp/modules.order"
+[ -f "$root/modules-scsi.order" ] && cp "$root/modules-scsi.order" "$tmp/modules-scsi.order"
 rm -rf "$root"
 rm -rf "$out"; mv "$tmp" "$out"
 echo "guest-image: $out: Linux $release, modules: $(tr '\n' ' ' < "$out/modules.order")" >&2

@@ -84,6 +84,8 @@ struct vs_guest_present {
     void (*device)(const vs_scenario *s, const char *chardev, uint16_t queue_size, char *buf,
                    size_t n);
     uint16_t default_queue_size;    /* the proxy device's queue size when unset */
+    const char *cmdline;            /* more kernel arguments (init's vsmods=, vsdev=) */
+    uint64_t fe_hidden;             /* device features the proxy never offers the guest */
 };
 
 /* Hooks a device leaves NULL make the back-ends that need them skip its scenarios

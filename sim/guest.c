@@ -114,9 +114,9 @@ static void *server_thread(void *opaque)
 /* QEMU's vhost-user devices offer the guest only part of what the back-end offers:
  * RING_PACKED with packed=on only (we set it when the scenario's driver wants packed),
  * ACCESS_PLATFORM with iommu_platform=on only (never set here). */
-static uint64_t frontend_mask(const vs_scenario *s)
+static uint64_t frontend_mask(const vs_scenario *s, const struct vs_guest_present *gp)
 {
-    uint64_t m = ~VS_BIT(VS_F_ACCESS_PLATFORM);
+    uint64_t m = ~VS_BIT(VS_F_ACCESS_PLATFORM) & ~gp->fe_hidden;
     if (!s->driver.packed)
         m &= ~VS_BIT(VS_F_RING_PACKED);
     return m;
@@ -134,7 +134,7 @@ static int server_start(guest_run *g, uint16_t qsize, vs_err *e)
     vs_monitors_set_scenario(g->mon, g->s->name);
     vs_monitors_set_backend_view(g->mon, true);
     vs_monitors_set_async_device(g->mon, true);
-    vs_monitors_set_frontend_offer_mask(g->mon, frontend_mask(g->s));
+    vs_monitors_set_frontend_offer_mask(g->mon, frontend_mask(g->s, g->gp));
     g->mon_gm = g->dev->gm;
     rc = vs_event_bus_add(&g->bus, on_event, g);
     vs_vhost_server_opts so = {.dev = g->dev, .bus = &g->bus, .log_level = 1, .log = server_log,
@@ -252,7 +252,8 @@ static int qemu_start(guest_run *g, const char *workload, uint16_t qsize, int *o
         strncat(device, ",packed=on", sizeof device - strlen(device) - 1);
     /* cryptomgr.notests: the crypto self-tests were a third of the boot under TCG */
     int w = snprintf(append, sizeof append,
-                     "console=ttyS0 quiet panic=-1 cryptomgr.notests vsguest=%s", workload);
+                     "console=ttyS0 quiet panic=-1 cryptomgr.notests vsguest=%s%s%s", workload,
+                     g->gp->cmdline ? " " : "", g->gp->cmdline ? g->gp->cmdline : "");
     if (w < 0 || (size_t)w >= sizeof append)
         return vs_err_set(e, VS_EINVAL, "the workload does not fit the kernel command line");
     char msize[16];

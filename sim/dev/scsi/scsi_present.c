@@ -399,10 +399,25 @@ static const char *skip(const vs_scenario *s, unsigned caps)
         return "QEMU's virtio-scsi-pci has no event_info_size property (it presents 16)";
     if ((caps & VS_BE_QEMU) && o->nluns > 3)
         return "QEMU takes 16 device arguments: a controller and at most 3 LUNs";
+    /* A finding, not a gap of ours: hw/scsi/vhost-scsi-common.c's set_config ends QEMU
+     * (exit 1, "vhost-scsi does not support changing the sense data and CDB sizes") on a
+     * legal write of either field; the run could only end in an error. */
+    bool sizes = o->sense_size != VS_SCSI_SENSE_SIZE_DEFAULT ||
+                 o->cdb_size != VS_SCSI_CDB_SIZE_DEFAULT;
+    for (unsigned i = 0; served && i < s->nsteps; i++)
+        sizes |= s->steps[i].type == &scsi_step_config_write;
+    if (served && sizes)
+        return "QEMU's vhost-user-scsi-pci exits when the driver writes sense_size or "
+               "cdb_size (vhost_scsi_common_set_config: \"vhost-scsi does not support "
+               "changing the sense data and CDB sizes\"); see the expected file";
     for (unsigned i = 0; i < s->nsteps; i++) {
         const vs_step_type *t = s->steps[i].type;
         if (t == &scsi_step_hold || t == &scsi_step_release)
             return "holding commands needs the reference device's host API";
+        const scsi_step *st = s->steps[i].dev;
+        if (served && t == &scsi_step_command && st->x.has_asc && st->x.asc == 0x21)
+            return "LOGICAL BLOCK ADDRESS OUT OF RANGE depends on the LUN's size, which the "
+                   "served device takes from serve --capacity, not from the scenario";
         if ((t == &scsi_step_hotplug || t == &scsi_step_capacity_change) &&
             (!(caps & VS_BE_QEMU) || served))
             return "hot-plug and capacity changes need the reference device or QEMU's own "
@@ -410,6 +425,8 @@ static const char *skip(const vs_scenario *s, unsigned caps)
     }
     return NULL;
 }
+
+extern const struct vs_guest_present vs_scsi_guest; /* scsi_guest.c */
 
 const struct vs_backend_present vs_scsi_backends = {
     .ref_create = ref_create,
@@ -419,4 +436,5 @@ const struct vs_backend_present vs_scsi_backends = {
     .skip = skip,
     .serve_create = serve_create,
     .serve_what = "virtio-scsi",
+    .guest = &vs_scsi_guest,
 };
