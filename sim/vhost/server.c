@@ -903,6 +903,12 @@ static int perform(vs_vhost_server *s, conn *c, const vs_vhost_msg *m, int *fds,
         }
         if (a & VS_VHOST_ACT_KICK_FD)
             c->pfd_dirty = true;
+        /* A call fd replaced on a running ring (QEMU does it right after starting the
+         * rings): a completion signalled on the old fd may be lost with it, and the driver
+         * would wait forever. One call on the new fd, as libvhost-user does; a spurious
+         * notification is harmless. */
+        if ((a & VS_VHOST_ACT_CALL_FD) && q->vq && *slot >= 0)
+            signal_fd(c, *slot, &c->stats.calls);
     }
     if (a & VS_VHOST_ACT_RING_STOP) {
         srv_ring *q = &c->ring[r];
