@@ -15,6 +15,9 @@
  *   i                        INQUIRY over SG_IO: a direct-access device, ASCII vendor
  *   c                        READ CAPACITY (16) over SG_IO: agrees with the disk's size
  *   t                        TEST UNIT READY over SG_IO: GOOD
+ *   h:ADD:T:L                asks the host to hot-add (ADD 1) or hot-remove (0) LUN T:L
+ *                            ("vsguest: host hotplug add|remove T L"), then waits (10 s
+ *                            at most) for it to appear in or leave /sys/class/scsi_device
  *
  * Every op prints one line, and the run ends with one machine-readable line:
  *   vsguest: op N KIND SECTOR COUNT ok|fail WHY
@@ -191,8 +194,8 @@ static int do_parallel(const char *dev, uint64_t readers, uint64_t count, uint64
 /* ------------------------------------------------------------------ SCSI */
 
 /* One command over SG_IO (data-in of len bytes); 0 when it completed with GOOD. */
-static int sg_cmd(int fd, const uint8_t *cdb, unsigned cdb_len, uint8_t *buf, unsigned len,
-                  char *why, size_t wn)
+static int sg_cmd_try(int fd, const uint8_t *cdb, unsigned cdb_len, uint8_t *buf,
+                      unsigned len, char *why, size_t wn, int retry_ua)
 {
     uint8_t sense[32] = {0};
     sg_io_hdr_t h;
@@ -208,11 +211,21 @@ static int sg_cmd(int fd, const uint8_t *cdb, unsigned cdb_len, uint8_t *buf, un
     h.timeout = 10000;
     if (ioctl(fd, SG_IO, &h) < 0)
         return snprintf(why, wn, "SG_IO %02x: %s", cdb[0], strerror(errno)), -1;
+    /* a unit attention (a LUN came or went: REPORTED LUNS DATA HAS CHANGED) is reported
+     * once; the command is sent again, as sg tools do */
+    if (h.status == 2 && (sense[2] & 0xf) == 6 && retry_ua-- > 0)
+        return sg_cmd_try(fd, cdb, cdb_len, buf, len, why, wn, retry_ua);
     if (h.status || h.host_status || h.driver_status)
         return snprintf(why, wn, "SG_IO %02x: status 0x%x host 0x%x driver 0x%x sense %x/%02x/%02x",
                         cdb[0], h.status, h.host_status, h.driver_status, sense[2] & 0xf,
                         sense[12], sense[13]), -1;
     return 0;
+}
+
+static int sg_cmd(int fd, const uint8_t *cdb, unsigned cdb_len, uint8_t *buf, unsigned len,
+                  char *why, size_t wn)
+{
+    return sg_cmd_try(fd, cdb, cdb_len, buf, len, why, wn, 2);
 }
 
 static int do_inquiry(int fd, char *why, size_t wn)
@@ -266,6 +279,45 @@ static int wait_disks(uint64_t want, char *why, size_t wn)
                     (unsigned long long)want), -1;
 }
 
+/* Whether /sys/class/scsi_device has H:0:T:L for some host H. */
+static int lun_present(uint64_t t, uint64_t l)
+{
+    char tail[64];
+    snprintf(tail, sizeof tail, ":0:%llu:%llu", (unsigned long long)t, (unsigned long long)l);
+    DIR *d = opendir("/sys/class/scsi_device");
+    int found = 0;
+    for (struct dirent *e; d && !found && (e = readdir(d));) {
+        size_t n = strlen(e->d_name), k = strlen(tail);
+        const char *c = strchr(e->d_name, ':');
+        found = c && n >= k && strcmp(c, tail) == 0;
+    }
+    if (d)
+        closedir(d);
+    return found;
+}
+
+static int do_hotplug(uint64_t add, uint64_t t, uint64_t l, char *why, size_t wn)
+{
+    dprintf(1, "vsguest: host hotplug %s %llu %llu\n", add ? "add" : "remove",
+            (unsigned long long)t, (unsigned long long)l);
+    for (int i = 0; i < 100; i++) {
+        if (lun_present(t, l) == !!add)
+            return snprintf(why, wn, "LUN %llu:%llu %s /sys/class/scsi_device after %d ms",
+                            (unsigned long long)t, (unsigned long long)l,
+                            add ? "in" : "gone from", i * 100), 0;
+        usleep(100000);
+    }
+    int k = snprintf(why, wn, "LUN %llu:%llu still %s /sys/class/scsi_device after 10 s:",
+                     (unsigned long long)t, (unsigned long long)l, add ? "not in" : "in");
+    DIR *d = opendir("/sys/class/scsi_device");
+    for (struct dirent *e; d && k > 0 && (size_t)k < wn && (e = readdir(d));)
+        if (e->d_name[0] != '.')
+            k += snprintf(why + k, wn - (size_t)k, " %s", e->d_name);
+    if (d)
+        closedir(d);
+    return -1;
+}
+
 static int run_op(int fd, const char *dev, const op *o, char *why, size_t wn)
 {
     static const uint8_t tur[6] = {0};
@@ -290,6 +342,8 @@ static int run_op(int fd, const char *dev, const op *o, char *why, size_t wn)
         return do_capacity(fd, nsectors * SECTOR, why, wn);
     case 't':
         return sg_cmd(fd, tur, 6, NULL, 0, why, wn);
+    case 'h':
+        return do_hotplug(o->a, o->b, o->c, why, wn);
     }
     return snprintf(why, wn, "unknown op '%c'", o->kind), -1;
 }

@@ -86,6 +86,10 @@ struct vs_guest_present {
     uint16_t default_queue_size;    /* the proxy device's queue size when unset */
     const char *cmdline;            /* more kernel arguments (init's vsmods=, vsdev=) */
     uint64_t fe_hidden;             /* device features the proxy never offers the guest */
+    /* optional: a host-side request the guest's workload printed ("vsguest: host REQ"),
+     * such as a LUN hot-add, carried out on the device (the server is paused meanwhile);
+     * < 0 with why when it cannot be */
+    int (*host)(vs_device *d, const char *req, char *why, size_t wn);
 };
 
 /* Hooks a device leaves NULL make the back-ends that need them skip its scenarios

@@ -71,6 +71,8 @@ typedef struct guest_run {
     char result[256];           /* vsguest's result line */
     char first_fail[256];       /* its first failed op */
     bool workload_end;
+    pthread_mutex_t dev_lock;   /* the server holds it while it works: host requests wait */
+    char host_error[200];       /* a host request that failed */
 } guest_run;
 
 /* ------------------------------------------------------------------ the server side */
@@ -138,7 +140,7 @@ static int server_start(guest_run *g, uint16_t qsize, vs_err *e)
     g->mon_gm = g->dev->gm;
     rc = vs_event_bus_add(&g->bus, on_event, g);
     vs_vhost_server_opts so = {.dev = g->dev, .bus = &g->bus, .log_level = 1, .log = server_log,
-                               .log_opaque = g};
+                               .log_opaque = g, .dev_lock = &g->dev_lock};
     if (rc == 0)
         rc = vs_vhost_server_create(&g->srv, &so, e);
     if (rc == 0)
@@ -324,9 +326,28 @@ static void log_append(guest_run *g, const char *p, size_t n)
     g->log[g->log_len] = '\0';
 }
 
+/* "vsguest: host REQ": the workload asks the host side for something (a LUN hot-add) and
+ * then watches for its effect in the guest. */
+static void host_request(guest_run *g, const char *req)
+{
+    char why[200] = "";
+    int rc = -1;
+    if (g->gp->host) {
+        pthread_mutex_lock(&g->dev_lock);
+        rc = g->gp->host(g->dev, req, why, sizeof why);
+        pthread_mutex_unlock(&g->dev_lock);
+    } else {
+        snprintf(why, sizeof why, "the device takes no host requests");
+    }
+    if (rc < 0 && !g->host_error[0])
+        snprintf(g->host_error, sizeof g->host_error, "host request '%s': %s", req, why);
+}
+
 static void console_line(guest_run *g, const char *l)
 {
-    if (strncmp(l, "vsguest: result ", 16) == 0)
+    if (strncmp(l, "vsguest: host ", 14) == 0)
+        host_request(g, l + 14);
+    else if (strncmp(l, "vsguest: result ", 16) == 0)
         snprintf(g->result, sizeof g->result, "%s", l + 9);
     else if (strncmp(l, "vsguest: op ", 12) == 0 && strstr(l, " fail") && !g->first_fail[0])
         snprintf(g->first_fail, sizeof g->first_fail, "%s", l + 9);
@@ -429,9 +450,10 @@ static void judge(guest_run *g, int why)
         snprintf(r->message, sizeof r->message, "%s: no result from vsguest%s. Console: %s",
                  g->release, why == 2 ? " within the time limit, QEMU killed" : "", tail);
     } else if (strncmp(g->result, "result pass", 11) != 0) {
-        r->verdict = VS_SCN_FAIL;
-        snprintf(r->message, sizeof r->message, "guest workload on Linux %s: %s (%s)",
-                 g->release, g->first_fail[0] ? g->first_fail : "failed", g->result);
+        r->verdict = g->host_error[0] ? VS_SCN_ERROR : VS_SCN_FAIL;
+        snprintf(r->message, sizeof r->message, "guest workload on Linux %s: %s (%s)%s%s",
+                 g->release, g->first_fail[0] ? g->first_fail : "failed", g->result,
+                 g->host_error[0] ? "; " : "", g->host_error);
     }
     size_t nfail = r->conformance ? r->conformance->count[VS_VERDICT_FAIL] : 0;
     for (size_t i = 0; nfail && r->verdict == VS_SCN_PASS && i < r->conformance->n_stmt; i++) {
@@ -486,6 +508,7 @@ int vs_guest_run(const vs_scenario *s, const vs_run_opts *o, const char *arg,
     if (!g)
         return vs_err_set(e, VS_ENOMEM, "out of memory");
     *g = (guest_run){.s = s, .o = o, .r = r, .gp = s->dev->backends->guest, .slot = -1};
+    pthread_mutex_init(&g->dev_lock, NULL);
     uint64_t t0 = vs_run_wall_ns();
     char workload[1900], why[300] = "";
     vs_err ge = {0};
@@ -493,6 +516,7 @@ int vs_guest_run(const vs_scenario *s, const vs_run_opts *o, const char *arg,
     if (rc > 0) {
         r->verdict = VS_SCN_SKIPPED;
         snprintf(r->message, sizeof r->message, "%s: %s", s->path, why);
+        pthread_mutex_destroy(&g->dev_lock);
         free(g);
         return 0;
     }
@@ -524,6 +548,7 @@ int vs_guest_run(const vs_scenario *s, const vs_run_opts *o, const char *arg,
     guest_free(g);
     r->wall_ns = vs_run_wall_ns() - t0;
     r->virtual_ns = r->wall_ns;
+    pthread_mutex_destroy(&g->dev_lock);
     free(g);
     return 0;
 }

@@ -1195,6 +1195,8 @@ int vs_vhost_server_serve_fd(vs_vhost_server *s, int fd, vs_err *e)
             set_closing(c, "server stopped");
             break;
         }
+        if (s->o.dev_lock)
+            pthread_mutex_lock(s->o.dev_lock);
         for (unsigned i = 2; i < s->npfd && !c->closing; i++) {
             if (!s->pfd[i].revents)
                 continue;
@@ -1228,9 +1230,15 @@ int vs_vhost_server_serve_fd(vs_vhost_server *s, int fd, vs_err *e)
             handle_message(s, c);
         if (vs_memguard_faulted_any())
             mem_check(s, c, true);
+        if (s->o.dev_lock)
+            pthread_mutex_unlock(s->o.dev_lock);
     }
     slog(s, 2, "connection %llu closed: %s", (ull)c->id, c->reason);
+    if (s->o.dev_lock)
+        pthread_mutex_lock(s->o.dev_lock);
     conn_cleanup(s, c);
+    if (s->o.dev_lock)
+        pthread_mutex_unlock(s->o.dev_lock);
     add_stats(&s->total, &c->stats);
     if (s->o.on_disconnect)
         s->o.on_disconnect(s->o.disconnect_opaque, c->id, &c->stats, c->reason);

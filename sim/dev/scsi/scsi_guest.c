@@ -3,11 +3,15 @@
  * guest loads virtio_scsi and sd_mod (vsmods=scsi), scans the bus itself and runs the
  * workload on the first disk (/dev/sda) with guest-image/vsguest.c: `s` (wait for the LUN
  * scan), `i` / `c` / `t` (INQUIRY, READ CAPACITY (16), TEST UNIT READY over SG_IO), and the
- * block ops `w`, `r`, `d` (BLKDISCARD: UNMAP), `f` (fsync: SYNCHRONIZE CACHE), `p`. */
+ * block ops `w`, `r`, `d` (BLKDISCARD: UNMAP), `f` (fsync: SYNCHRONIZE CACHE), `p`, and
+ * `h:ADD:T:L`: vsguest asks the host for a LUN hot-add or hot-remove ("vsguest: host
+ * hotplug add|remove T L" on the console), the reference device raises its event, and
+ * vsguest watches the LUN come or go in /sys/class/scsi_device. */
 #define _GNU_SOURCE
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sim/dev/scsi/scsi_steps_int.h"
@@ -82,12 +86,15 @@ static int step_ops(const vs_scenario *s, const vs_step *t, char *buf, size_t n,
         uint32_t readers = c->wl.iodepth ? c->wl.iodepth : 1;
         uint64_t each = (c->wl.number_ios + readers - 1) / readers;
         rc = put(buf, n, used, "%sp:%u:%" PRIu64 ":%u", sep, readers, each, c->wl.bs / 512);
+    } else if (ty == &scsi_step_hotplug && !c->nev && !c->expect_no_event) {
+        rc = put(buf, n, used, "%sh:%d:%u:%u", sep, !c->remove, c->target, c->lun);
     }
     if (rc > 0)
         snprintf(why, wn, "line %u: step '%s' has no equivalent in the guest's workload "
                  "(scsi_scan; scsi_command inquiry, read_capacity, test_unit_ready, read, "
                  "write, unmap, synchronize_cache on LUN 0:0 without expectations; "
-                 "scsi_workload rw: randread)", t->line, ty->name);
+                 "scsi_workload rw: randread; scsi_hotplug without expect_events)", t->line,
+                 ty->name);
     return rc;
 }
 
@@ -141,6 +148,31 @@ static void guest_device(const vs_scenario *s, const char *chardev, uint16_t que
              o->hotplug ? "on" : "off", o->change ? "on" : "off");
 }
 
+/* "hotplug add|remove T L" from vsguest: the LUN (4 MiB, 512-byte blocks, as
+ * scsi_hotplug's default) joins or leaves the device, which raises TRANSPORT_RESET
+ * (rescan / removed) when HOTPLUG was negotiated. */
+static int guest_host(vs_device *d, const char *req, char *why, size_t wn)
+{
+    char what[16];
+    unsigned t, l;
+    if (sscanf(req, "hotplug %15s %u %u", what, &t, &l) != 3 || t > 255 || l > 16383 ||
+        (strcmp(what, "add") && strcmp(what, "remove")))
+        return snprintf(why, wn, "not a request the scsi device knows"), -1;
+    vs_err e = {0};
+    int rc;
+    if (strcmp(what, "remove") == 0) {
+        rc = vs_scsi_lun_remove(d, (uint8_t)t, (uint16_t)l, &e);
+    } else {
+        vs_scsi_lun_opts lo = {.target = (uint8_t)t, .lun = (uint16_t)l,
+                               .type = VS_SCSI_TYPE_DISK, .block_size = 512,
+                               .blocks = (4u << 20) / 512};
+        rc = vs_scsi_lun_add(d, &lo, &e);
+    }
+    if (rc < 0)
+        snprintf(why, wn, "%s", e.msg);
+    return rc;
+}
+
 const struct vs_guest_present vs_scsi_guest = {
     .workload = guest_workload,
     .create = guest_create,
@@ -150,4 +182,5 @@ const struct vs_guest_present vs_scsi_guest = {
     /* QEMU's vhost-scsi-common offers the guest INOUT never (it is not among its host
      * features) and T10_PI only with t10_pi=on */
     .fe_hidden = VS_BIT(VS_SCSI_F_INOUT) | VS_BIT(VS_SCSI_F_T10_PI),
+    .host = guest_host,
 };
