@@ -113,6 +113,10 @@ struct vs_backend_present {
      * its memory), and the words "serving ..." prints about it */
     int (*serve_create)(vs_gmem *gm, const vs_serve_opts *o, vs_device **out, vs_err *e);
     const char *serve_what;
+    /* the device's driver-role monitors count what is outstanding (scsi: commands per LUN
+     * against cmd_per_lun and the queue size): a vhost-user server in front of it reports
+     * every completion (VS_EV_USED), not only the fetches */
+    bool serve_completions;
     const struct vs_guest_present *guest;   /* NULL: no guest presentation */
 };
 

@@ -140,7 +140,8 @@ static int server_start(guest_run *g, uint16_t qsize, vs_err *e)
     g->mon_gm = g->dev->gm;
     rc = vs_event_bus_add(&g->bus, on_event, g);
     vs_vhost_server_opts so = {.dev = g->dev, .bus = &g->bus, .log_level = 1, .log = server_log,
-                               .log_opaque = g, .dev_lock = &g->dev_lock};
+                               .log_opaque = g, .dev_lock = &g->dev_lock,
+                               .emit_used = g->s->dev->backends->serve_completions};
     if (rc == 0)
         rc = vs_vhost_server_create(&g->srv, &so, e);
     if (rc == 0)

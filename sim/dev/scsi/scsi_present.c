@@ -436,5 +436,6 @@ const struct vs_backend_present vs_scsi_backends = {
     .skip = skip,
     .serve_create = serve_create,
     .serve_what = "virtio-scsi",
+    .serve_completions = true,
     .guest = &vs_scsi_guest,
 };
