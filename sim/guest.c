@@ -341,7 +341,7 @@ static void host_request(guest_run *g, const char *req)
         snprintf(why, sizeof why, "the device takes no host requests");
     }
     if (rc < 0 && !g->host_error[0])
-        snprintf(g->host_error, sizeof g->host_error, "host request '%s': %s", req, why);
+        snprintf(g->host_error, sizeof g->host_error, "host request '%.48s': %.120s", req, why);
 }
 
 static void console_line(guest_run *g, const char *l)
