@@ -24,6 +24,10 @@ ROOT_MODULES="virtio_pci virtio_blk"
 VHOST_MODULES="vhost_scsi target_core_file"
 # virtiosim itself, linked statically (make build/virtiosim-static), for vhost-kernel.
 VIRTIOSIM_STATIC=${VIRTIOSIM_STATIC:-$BUILD/virtiosim-static}
+# Linux's virtio_scsi and the disk driver for its LUNs (sd_mod serves SG_IO on /dev/sdX
+# too): their own list, modules-scsi.order, loaded only when the kernel command line says
+# vsmods=scsi (a blk run boots without them).
+SCSI_MODULES="virtio_scsi sd_mod"
 
 die() { echo "guest-image: $*" >&2; exit 1; }
 
@@ -87,6 +91,7 @@ root=$tmp/root
 mkdir -p "$root"/{bin,sbin,proc,sys,dev,tmp,lib/modules}
 cp "$BUSYBOX" "$root/bin/busybox"
 for a in sh mount insmod echo cat sleep reboot ls uname cut; do ln -s busybox "$root/bin/$a"; done
+for a in sed tr; do ln -s busybox "$root/bin/$a"; done # init: vsmods=, vsdev=
 for a in base64 mkdir rm mountpoint; do ln -s busybox "$root/bin/$a"; done
 if [ -f "$VIRTIOSIM_STATIC" ]; then
     cp "$VIRTIOSIM_STATIC" "$root/bin/virtiosim"
@@ -121,7 +126,11 @@ if [ -n "$moddir" ] && [ -d "$moddir/lib/modules/$release" ]; then
     }
     order=modules.order
     for m in $ROOT_MODULES; do add_module "$m"; done
-    # each list loads on its own: its dependencies are listed again
+    # Linux's virtio_scsi loads after the base list: what that list has is not repeated
+    order=modules-scsi.order
+    : > "$root/$order"
+    for m in $SCSI_MODULES; do add_module "$m"; done
+    # vhost-kernel's list loads on its own: its dependencies are listed again
     done_mod=() order=modules-vhost.order
     : > "$root/$order"
     for m in $VHOST_MODULES; do add_module "$m"; done
@@ -131,6 +140,7 @@ cp "$HERE/init" "$root/init"
 chmod 755 "$root/init" "$root/bin/vsguest"
 (cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) > "$tmp/initramfs.cpio"
 cp "$root/modules.order" "$tmp/modules.order"
+[ -f "$root/modules-scsi.order" ] && cp "$root/modules-scsi.order" "$tmp/modules-scsi.order"
 # the image serves --backend vhost-kernel only with virtiosim inside (the host checks for it)
 if [ -f "$root/modules-vhost.order" ] && [ -f "$root/bin/virtiosim" ]; then
     cp "$root/modules-vhost.order" "$tmp/modules-vhost.order"

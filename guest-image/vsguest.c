@@ -10,6 +10,14 @@
  *   f                        fsync (a flush to the device)
  *   p:READERS:COUNT:SECTORS  READERS processes, each COUNT verified reads of SECTORS
  *                            sectors at pseudo-random offsets
+ * and on a SCSI disk (/dev/sdX, virtio_scsi):
+ *   s:N                      wait (10 s at most) until N SCSI disks are in /sys/class/scsi_disk
+ *   i                        INQUIRY over SG_IO: a direct-access device, ASCII vendor
+ *   c                        READ CAPACITY (16) over SG_IO: agrees with the disk's size
+ *   t                        TEST UNIT READY over SG_IO: GOOD
+ *   h:ADD:T:L                asks the host to hot-add (ADD 1) or hot-remove (0) LUN T:L
+ *                            ("vsguest: host hotplug add|remove T L"), then waits (10 s
+ *                            at most) for it to appear in or leave /sys/class/scsi_device
  *
  * Every op prints one line, and the run ends with one machine-readable line:
  *   vsguest: op N KIND SECTOR COUNT ok|fail WHY
@@ -18,7 +26,9 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <linux/fs.h>
+#include <scsi/sg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -181,8 +191,136 @@ static int do_parallel(const char *dev, uint64_t readers, uint64_t count, uint64
     return 0;
 }
 
+/* ------------------------------------------------------------------ SCSI */
+
+/* One command over SG_IO (data-in of len bytes); 0 when it completed with GOOD. */
+static int sg_cmd_try(int fd, const uint8_t *cdb, unsigned cdb_len, uint8_t *buf,
+                      unsigned len, char *why, size_t wn, int retry_ua)
+{
+    uint8_t sense[32] = {0};
+    sg_io_hdr_t h;
+    memset(&h, 0, sizeof h);
+    h.interface_id = 'S';
+    h.dxfer_direction = len ? SG_DXFER_FROM_DEV : SG_DXFER_NONE;
+    h.cmd_len = (unsigned char)cdb_len;
+    h.cmdp = (unsigned char *)cdb;
+    h.dxferp = buf;
+    h.dxfer_len = len;
+    h.sbp = sense;
+    h.mx_sb_len = sizeof sense;
+    h.timeout = 10000;
+    if (ioctl(fd, SG_IO, &h) < 0)
+        return snprintf(why, wn, "SG_IO %02x: %s", cdb[0], strerror(errno)), -1;
+    /* a unit attention (a LUN came or went: REPORTED LUNS DATA HAS CHANGED) is reported
+     * once; the command is sent again, as sg tools do */
+    if (h.status == 2 && (sense[2] & 0xf) == 6 && retry_ua-- > 0)
+        return sg_cmd_try(fd, cdb, cdb_len, buf, len, why, wn, retry_ua);
+    if (h.status || h.host_status || h.driver_status)
+        return snprintf(why, wn, "SG_IO %02x: status 0x%x host 0x%x driver 0x%x sense %x/%02x/%02x",
+                        cdb[0], h.status, h.host_status, h.driver_status, sense[2] & 0xf,
+                        sense[12], sense[13]), -1;
+    return 0;
+}
+
+static int sg_cmd(int fd, const uint8_t *cdb, unsigned cdb_len, uint8_t *buf, unsigned len,
+                  char *why, size_t wn)
+{
+    return sg_cmd_try(fd, cdb, cdb_len, buf, len, why, wn, 2);
+}
+
+static int do_inquiry(int fd, char *why, size_t wn)
+{
+    uint8_t cdb[6] = {0x12, 0, 0, 0, 96, 0}, b[96] = {0};
+    if (sg_cmd(fd, cdb, 6, b, sizeof b, why, wn) < 0)
+        return -1;
+    if ((b[0] & 0x1f) != 0 || b[4] < 31)
+        return snprintf(why, wn, "INQUIRY: peripheral 0x%02x, additional length %u", b[0], b[4]), -1;
+    for (int i = 8; i < 16; i++)
+        if (b[i] < 0x20 || b[i] > 0x7e)
+            return snprintf(why, wn, "INQUIRY: vendor byte %d is 0x%02x", i, b[i]), -1;
+    return snprintf(why, wn, "%.8s %.16s", (char *)b + 8, (char *)b + 16), 0;
+}
+
+static int do_capacity(int fd, uint64_t bytes, char *why, size_t wn)
+{
+    uint8_t cdb[16] = {0x9e, 0x10}, b[32] = {0};
+    cdb[13] = sizeof b;
+    if (sg_cmd(fd, cdb, 16, b, sizeof b, why, wn) < 0)
+        return -1;
+    uint64_t last = 0;
+    for (int i = 0; i < 8; i++)
+        last = last << 8 | b[i];
+    uint32_t bl = (uint32_t)b[8] << 24 | (uint32_t)b[9] << 16 | (uint32_t)b[10] << 8 | b[11];
+    if ((last + 1) * bl != bytes)
+        return snprintf(why, wn, "READ CAPACITY (16): %llu blocks of %u, the disk has %llu bytes",
+                        (unsigned long long)(last + 1), bl, (unsigned long long)bytes), -1;
+    return snprintf(why, wn, "%llu blocks of %u", (unsigned long long)(last + 1), bl), 0;
+}
+
+static unsigned scsi_disks(void)
+{
+    DIR *d = opendir("/sys/class/scsi_disk");
+    unsigned n = 0;
+    for (struct dirent *e; d && (e = readdir(d));)
+        n += e->d_name[0] != '.';
+    if (d)
+        closedir(d);
+    return n;
+}
+
+static int wait_disks(uint64_t want, char *why, size_t wn)
+{
+    for (int i = 0; i < 100; i++) {
+        if (scsi_disks() >= want)
+            return snprintf(why, wn, "%u disk(s)", scsi_disks()), 0;
+        usleep(100000);
+    }
+    return snprintf(why, wn, "%u SCSI disk(s) after 10 s, %llu wanted", scsi_disks(),
+                    (unsigned long long)want), -1;
+}
+
+/* Whether /sys/class/scsi_device has H:0:T:L for some host H. */
+static int lun_present(uint64_t t, uint64_t l)
+{
+    char tail[64];
+    snprintf(tail, sizeof tail, ":0:%llu:%llu", (unsigned long long)t, (unsigned long long)l);
+    DIR *d = opendir("/sys/class/scsi_device");
+    int found = 0;
+    for (struct dirent *e; d && !found && (e = readdir(d));) {
+        size_t n = strlen(e->d_name), k = strlen(tail);
+        const char *c = strchr(e->d_name, ':');
+        found = c && n >= k && strcmp(c, tail) == 0;
+    }
+    if (d)
+        closedir(d);
+    return found;
+}
+
+static int do_hotplug(uint64_t add, uint64_t t, uint64_t l, char *why, size_t wn)
+{
+    dprintf(1, "vsguest: host hotplug %s %llu %llu\n", add ? "add" : "remove",
+            (unsigned long long)t, (unsigned long long)l);
+    for (int i = 0; i < 100; i++) {
+        if (lun_present(t, l) == !!add)
+            return snprintf(why, wn, "LUN %llu:%llu %s /sys/class/scsi_device after %d ms",
+                            (unsigned long long)t, (unsigned long long)l,
+                            add ? "in" : "gone from", i * 100), 0;
+        usleep(100000);
+    }
+    int k = snprintf(why, wn, "LUN %llu:%llu still %s /sys/class/scsi_device after 10 s:",
+                     (unsigned long long)t, (unsigned long long)l, add ? "not in" : "in");
+    DIR *d = opendir("/sys/class/scsi_device");
+    for (struct dirent *e; d && k > 0 && (size_t)k < wn && (e = readdir(d));)
+        if (e->d_name[0] != '.')
+            k += snprintf(why + k, wn - (size_t)k, " %s", e->d_name);
+    if (d)
+        closedir(d);
+    return -1;
+}
+
 static int run_op(int fd, const char *dev, const op *o, char *why, size_t wn)
 {
+    static const uint8_t tur[6] = {0};
     switch (o->kind) {
     case 'w':
         return range_ok(o->a, o->b, why, wn) ? -1 : do_write(fd, o->a, o->b, (uint32_t)o->c, why, wn);
@@ -196,6 +334,16 @@ static int run_op(int fd, const char *dev, const op *o, char *why, size_t wn)
         return fsync(fd) < 0 ? (snprintf(why, wn, "fsync: %s", strerror(errno)), -1) : 0;
     case 'p':
         return do_parallel(dev, o->a, o->b, o->c, why, wn);
+    case 's':
+        return wait_disks(o->a, why, wn);
+    case 'i':
+        return do_inquiry(fd, why, wn);
+    case 'c':
+        return do_capacity(fd, nsectors * SECTOR, why, wn);
+    case 't':
+        return sg_cmd(fd, tur, 6, NULL, 0, why, wn);
+    case 'h':
+        return do_hotplug(o->a, o->b, o->c, why, wn);
     }
     return snprintf(why, wn, "unknown op '%c'", o->kind), -1;
 }
@@ -268,7 +416,7 @@ int main(int argc, char **argv)
         int rc = run_op(fd, dev, &ops[i], why, sizeof why);
         dprintf(1, "vsguest: op %d %c %llu %llu %s%s%s\n", i + 1, ops[i].kind,
                 (unsigned long long)ops[i].a, (unsigned long long)ops[i].b, rc ? "fail" : "ok",
-                rc ? " " : "", why);
+                why[0] ? " " : "", why);
         if (rc)
             failed++;
     }

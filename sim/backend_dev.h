@@ -109,6 +109,12 @@ struct vs_guest_present {
     void (*device)(const vs_scenario *s, const char *chardev, uint16_t queue_size, char *buf,
                    size_t n);
     uint16_t default_queue_size;    /* the proxy device's queue size when unset */
+    const char *cmdline;            /* more kernel arguments (init's vsmods=, vsdev=) */
+    uint64_t fe_hidden;             /* device features the proxy never offers the guest */
+    /* optional: a host-side request the guest's workload printed ("vsguest: host REQ"),
+     * such as a LUN hot-add, carried out on the device (the server is paused meanwhile);
+     * < 0 with why when it cannot be */
+    int (*host)(vs_device *d, const char *req, char *why, size_t wn);
 };
 
 /* Hooks a device leaves NULL make the back-ends that need them skip its scenarios
@@ -132,6 +138,10 @@ struct vs_backend_present {
      * its memory), and the words "serving ..." prints about it */
     int (*serve_create)(vs_gmem *gm, const vs_serve_opts *o, vs_device **out, vs_err *e);
     const char *serve_what;
+    /* the device's driver-role monitors count what is outstanding (scsi: commands per LUN
+     * against cmd_per_lun and the queue size): a vhost-user server in front of it reports
+     * every completion (VS_EV_USED), not only the fetches */
+    bool serve_completions;
     const struct vs_guest_present *guest;   /* NULL: no guest presentation */
     /* `--backend vhost-kernel:DEV`: sets up the kernel's back-end for the scenario (state
      * in c->be_state, undone by teardown) and fills the transport's options (the config

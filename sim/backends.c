@@ -89,7 +89,7 @@ static int build_qemu(vs_run_ctx *c, const char *arg, vs_err *e)
  * RAM. */
 static int build_qemu_vhost(vs_run_ctx *c, const char *sock, vs_err *e)
 {
-    static char chardev[300], device[120];
+    static char chardev[300], device[300];
     snprintf(chardev, sizeof chardev, "socket,id=vsvu0,path=%s", sock);
     c->sd->backends->qemu_vhost_user_device(c, "vsvu0", device, sizeof device);
     static const char *args[6];

@@ -382,7 +382,8 @@ int vs_cli_serve(int argc, char **argv)
     if (rc == 0)
         rc = vs_event_bus_add(&bus, serve_on_event, &sc);
     vs_vhost_server_opts so = {.dev = d, .on_disconnect = on_disconnect,
-                               .disconnect_opaque = &sc, .bus = &bus};
+                               .disconnect_opaque = &sc, .bus = &bus,
+                               .emit_used = sd->backends->serve_completions};
     if (rc == 0)
         rc = vs_vhost_server_create(&sc.srv, &so, &e);
     if (rc == 0)

@@ -71,6 +71,8 @@ typedef struct guest_run {
     char result[256];           /* vsguest's result line */
     char first_fail[256];       /* its first failed op */
     bool workload_end;
+    pthread_mutex_t dev_lock;   /* the server holds it while it works: host requests wait */
+    char host_error[200];       /* a host request that failed */
 } guest_run;
 
 /* ------------------------------------------------------------------ the server side */
@@ -114,9 +116,9 @@ static void *server_thread(void *opaque)
 /* QEMU's vhost-user devices offer the guest only part of what the back-end offers:
  * RING_PACKED with packed=on only (we set it when the scenario's driver wants packed),
  * ACCESS_PLATFORM with iommu_platform=on only (never set here). */
-static uint64_t frontend_mask(const vs_scenario *s)
+static uint64_t frontend_mask(const vs_scenario *s, const struct vs_guest_present *gp)
 {
-    uint64_t m = ~VS_BIT(VS_F_ACCESS_PLATFORM);
+    uint64_t m = ~VS_BIT(VS_F_ACCESS_PLATFORM) & ~gp->fe_hidden;
     if (!s->driver.packed)
         m &= ~VS_BIT(VS_F_RING_PACKED);
     return m;
@@ -134,11 +136,12 @@ static int server_start(guest_run *g, uint16_t qsize, vs_err *e)
     vs_monitors_set_scenario(g->mon, g->s->name);
     vs_monitors_set_backend_view(g->mon, true);
     vs_monitors_set_async_device(g->mon, true);
-    vs_monitors_set_frontend_offer_mask(g->mon, frontend_mask(g->s));
+    vs_monitors_set_frontend_offer_mask(g->mon, frontend_mask(g->s, g->gp));
     g->mon_gm = g->dev->gm;
     rc = vs_event_bus_add(&g->bus, on_event, g);
     vs_vhost_server_opts so = {.dev = g->dev, .bus = &g->bus, .log_level = 1, .log = server_log,
-                               .log_opaque = g};
+                               .log_opaque = g, .dev_lock = &g->dev_lock,
+                               .emit_used = g->s->dev->backends->serve_completions};
     if (rc == 0)
         rc = vs_vhost_server_create(&g->srv, &so, e);
     if (rc == 0)
@@ -252,7 +255,8 @@ static int qemu_start(guest_run *g, const char *workload, uint16_t qsize, int *o
         strncat(device, ",packed=on", sizeof device - strlen(device) - 1);
     /* cryptomgr.notests: the crypto self-tests were a third of the boot under TCG */
     int w = snprintf(append, sizeof append,
-                     "console=ttyS0 quiet panic=-1 cryptomgr.notests vsguest=%s", workload);
+                     "console=ttyS0 quiet panic=-1 cryptomgr.notests vsguest=%s%s%s", workload,
+                     g->gp->cmdline ? " " : "", g->gp->cmdline ? g->gp->cmdline : "");
     if (w < 0 || (size_t)w >= sizeof append)
         return vs_err_set(e, VS_EINVAL, "the workload does not fit the kernel command line");
     char msize[16];
@@ -323,9 +327,28 @@ static void log_append(guest_run *g, const char *p, size_t n)
     g->log[g->log_len] = '\0';
 }
 
+/* "vsguest: host REQ": the workload asks the host side for something (a LUN hot-add) and
+ * then watches for its effect in the guest. */
+static void host_request(guest_run *g, const char *req)
+{
+    char why[200] = "";
+    int rc = -1;
+    if (g->gp->host) {
+        pthread_mutex_lock(&g->dev_lock);
+        rc = g->gp->host(g->dev, req, why, sizeof why);
+        pthread_mutex_unlock(&g->dev_lock);
+    } else {
+        snprintf(why, sizeof why, "the device takes no host requests");
+    }
+    if (rc < 0 && !g->host_error[0])
+        snprintf(g->host_error, sizeof g->host_error, "host request '%.48s': %.120s", req, why);
+}
+
 static void console_line(guest_run *g, const char *l)
 {
-    if (strncmp(l, "vsguest: result ", 16) == 0)
+    if (strncmp(l, "vsguest: host ", 14) == 0)
+        host_request(g, l + 14);
+    else if (strncmp(l, "vsguest: result ", 16) == 0)
         snprintf(g->result, sizeof g->result, "%s", l + 9);
     else if (strncmp(l, "vsguest: op ", 12) == 0 && strstr(l, " fail") && !g->first_fail[0])
         snprintf(g->first_fail, sizeof g->first_fail, "%s", l + 9);
@@ -428,9 +451,10 @@ static void judge(guest_run *g, int why)
         snprintf(r->message, sizeof r->message, "%s: no result from vsguest%s. Console: %s",
                  g->release, why == 2 ? " within the time limit, QEMU killed" : "", tail);
     } else if (strncmp(g->result, "result pass", 11) != 0) {
-        r->verdict = VS_SCN_FAIL;
-        snprintf(r->message, sizeof r->message, "guest workload on Linux %s: %s (%s)",
-                 g->release, g->first_fail[0] ? g->first_fail : "failed", g->result);
+        r->verdict = g->host_error[0] ? VS_SCN_ERROR : VS_SCN_FAIL;
+        snprintf(r->message, sizeof r->message, "guest workload on Linux %s: %s (%s)%s%s",
+                 g->release, g->first_fail[0] ? g->first_fail : "failed", g->result,
+                 g->host_error[0] ? "; " : "", g->host_error);
     }
     size_t nfail = r->conformance ? r->conformance->count[VS_VERDICT_FAIL] : 0;
     for (size_t i = 0; nfail && r->verdict == VS_SCN_PASS && i < r->conformance->n_stmt; i++) {
@@ -485,6 +509,7 @@ int vs_guest_run(const vs_scenario *s, const vs_run_opts *o, const char *arg,
     if (!g)
         return vs_err_set(e, VS_ENOMEM, "out of memory");
     *g = (guest_run){.s = s, .o = o, .r = r, .gp = s->dev->backends->guest, .slot = -1};
+    pthread_mutex_init(&g->dev_lock, NULL);
     uint64_t t0 = vs_run_wall_ns();
     char workload[1900], why[300] = "";
     vs_err ge = {0};
@@ -492,6 +517,7 @@ int vs_guest_run(const vs_scenario *s, const vs_run_opts *o, const char *arg,
     if (rc > 0) {
         r->verdict = VS_SCN_SKIPPED;
         snprintf(r->message, sizeof r->message, "%s: %s", s->path, why);
+        pthread_mutex_destroy(&g->dev_lock);
         free(g);
         return 0;
     }
@@ -523,6 +549,7 @@ int vs_guest_run(const vs_scenario *s, const vs_run_opts *o, const char *arg,
     guest_free(g);
     r->wall_ns = vs_run_wall_ns() - t0;
     r->virtual_ns = r->wall_ns;
+    pthread_mutex_destroy(&g->dev_lock);
     free(g);
     return 0;
 }

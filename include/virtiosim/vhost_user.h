@@ -18,6 +18,7 @@
 #ifndef VIRTIOSIM_VHOST_USER_H
 #define VIRTIOSIM_VHOST_USER_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -88,6 +89,9 @@ typedef struct vs_vhost_server_opts {
                                    its text naming the ring rule "(split: ...)" */
     bool emit_used;             /* also emit VS_EV_USED per push (text "device push") */
     size_t violations_max;      /* violations recorded; 0 = 256 (counts keep going) */
+    pthread_mutex_t *dev_lock;  /* optional: held while the server works (between polls),
+                                   so another thread holding it may use the device's host
+                                   side, whose completions the server then pushes */
 } vs_vhost_server_opts;
 
 int vs_vhost_server_create(vs_vhost_server **out, const vs_vhost_server_opts *o, vs_err *e);

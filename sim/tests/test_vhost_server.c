@@ -809,6 +809,171 @@ START_TEST(dry_ring_polled)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ deferred chains */
+
+/* A device that keeps every chain (VS_DEV_DEFERRED) and completes it when the test says,
+ * with "done" written into its first writable segment; in `now` mode it completes the
+ * chain from inside handle() before saying it deferred it. Config: a blk capacity of 2048
+ * so the test front-end's bring-up applies. */
+typedef struct toy {
+    vs_device dev;
+    uint16_t held[8];
+    uint64_t held_gpa[8];
+    unsigned nheld, drains;
+    bool now;
+} toy;
+
+static uint64_t toy_features(vs_device *d) { (void)d; return PF(VS_F_VERSION_1); }
+static int toy_accept(vs_device *d, uint64_t f, vs_err *e) { (void)d; (void)f; (void)e; return 0; }
+static uint32_t toy_cfg_size(vs_device *d) { (void)d; return VS_BLK_CFG_SIZE; }
+static int toy_cfg_read(vs_device *d, uint32_t off, void *buf, uint32_t len, vs_err *e)
+{
+    (void)d;
+    (void)e;
+    uint8_t cfg[VS_BLK_CFG_SIZE] = {0};
+    uint64_t cap = 2048;
+    memcpy(cfg, &cap, 8);
+    memcpy(buf, cfg + off, len);
+    return 0;
+}
+static int toy_cfg_write(vs_device *d, uint32_t o, const void *b, uint32_t l, vs_err *e)
+{
+    (void)d; (void)o; (void)b; (void)l;
+    return vs_err_set(e, VS_EINVAL, "read-only");
+}
+static uint16_t toy_nq(vs_device *d) { (void)d; return 1; }
+static uint32_t toy_qmax(vs_device *d, uint16_t q) { (void)d; (void)q; return 64; }
+
+static void toy_complete(toy *t, unsigned i)
+{
+    vs_err e = {0};
+    ck_assert_int_eq(vs_gmem_write(t->dev.gm, t->held_gpa[i], "done", 4, &e), 0);
+    t->dev.complete(t->dev.complete_ctx, 0, t->held[i], 4);
+}
+
+static int toy_handle(vs_device *d, uint16_t q, const vs_chain *c, uint32_t *w, vs_err *e)
+{
+    toy *t = (toy *)d;
+    (void)q;
+    *w = 0;
+    if (!d->complete || c->nseg != 1 || !c->seg[0].write || t->nheld == 8)
+        return vs_err_set(e, VS_EINVAL, "toy: cannot keep the chain");
+    t->held[t->nheld] = c->id;
+    t->held_gpa[t->nheld] = c->seg[0].gpa;
+    if (t->now) {
+        toy_complete(t, t->nheld);
+        return VS_DEV_DEFERRED;
+    }
+    t->nheld++;
+    return VS_DEV_DEFERRED;
+}
+static void toy_reset(vs_device *d) { ((toy *)d)->nheld = 0; }
+static void toy_drain(vs_device *d, int32_t q) { (void)q; ((toy *)d)->drains++; ((toy *)d)->nheld = 0; }
+static void toy_destroy(vs_device *d) { (void)d; }
+
+static const vs_device_ops toy_ops = {
+    .name = "toy", .device_id = VS_DEV_BLK, .device_features = toy_features,
+    .accept_features = toy_accept, .config_size = toy_cfg_size, .config_read = toy_cfg_read,
+    .config_write = toy_cfg_write, .num_queues = toy_nq, .queue_max_size = toy_qmax,
+    .handle = toy_handle, .reset = toy_reset, .drain = toy_drain, .destroy = toy_destroy,
+};
+
+static void toy_add(fe *f, uint64_t gpa)
+{
+    vs_err e = {0};
+    vs_seg seg = {gpa, 16};
+    ck_assert_int_ge(vs_vq_drv_add(f->q, &seg, 0, 1, 0, NULL, &e), 0);
+    vs_vq_drv_publish(f->q);
+    uint64_t one = 1;
+    ck_assert_int_eq(write(f->kick, &one, 8), 8);
+}
+
+static unsigned toy_held(toy *t, pthread_mutex_t *mu)
+{
+    pthread_mutex_lock(mu);
+    unsigned n = t->nheld;
+    pthread_mutex_unlock(mu);
+    return n;
+}
+
+/* A chain the device defers is pushed and signalled when the device completes it from
+ * another thread (holding the server's dev_lock), or from inside handle(); GET_VRING_BASE
+ * drains what the device still holds. */
+START_TEST(deferred_completion)
+{
+    static toy t;
+    memset(&t, 0, sizeof t);
+    t.dev.ops = &toy_ops;
+    pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    srv x;
+    memset(&x, 0, sizeof x);
+    vs_err e = {0};
+    ck_assert_int_eq(vs_gmem_create_flat(&x.dummy, 4096, &e), 0);
+    t.dev.gm = x.dummy;
+    x.dev = &t.dev;
+    vs_vhost_server_opts so = {.dev = x.dev, .on_disconnect = on_disc, .disconnect_opaque = &x,
+                               .log = quiet, .io_timeout_ms = 500, .dev_lock = &mu};
+    ck_assert_int_eq(vs_vhost_server_create(&x.s, &so, &e), 0);
+    snprintf(x.dir, sizeof x.dir, "/tmp/vs-vhost-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(x.dir));
+    snprintf(x.path, sizeof x.path, "%s/sock", x.dir);
+    ck_assert_msg(vs_vhost_server_listen(x.s, x.path, &e) == 0, "%s", e.msg);
+    ck_assert_int_eq(pthread_create(&x.th, NULL, srv_main, &x), 0);
+
+    fe f;
+    fe_bringup(&f, &x, false);
+    toy_add(&f, f.data_gpa);
+    for (int i = 0; i < 300 && toy_held(&t, &mu) < 1; i++)
+        usleep(10000);
+    ck_assert_uint_eq(toy_held(&t, &mu), 1);
+    ck_assert_msg(!wait_fd(f.call, 100), "a deferred chain was signalled before it completed");
+    vs_used u;
+    ck_assert_int_eq(vs_vq_drv_collect(f.q, &u, &e), 0);
+    pthread_mutex_lock(&mu); /* the host side, as --backend guest's host requests */
+    toy_complete(&t, 0);
+    t.nheld = 0;
+    pthread_mutex_unlock(&mu);
+    ck_assert_msg(wait_fd(f.call, 3000), "no call after the deferred completion");
+    ck_assert_int_eq(vs_vq_drv_collect(f.q, &u, &e), 1);
+    ck_assert_uint_eq(u.len, 4);
+    char got[4];
+    ck_assert_int_eq(vs_gmem_read(f.gm, f.data_gpa, got, 4, &e), 0);
+    ck_assert(memcmp(got, "done", 4) == 0);
+    /* completed from inside handle() */
+    pthread_mutex_lock(&mu);
+    t.now = true;
+    pthread_mutex_unlock(&mu);
+    toy_add(&f, f.data_gpa + 64);
+    ck_assert_msg(wait_fd(f.call, 3000), "no call for a chain completed inside handle()");
+    ck_assert_int_eq(vs_vq_drv_collect(f.q, &u, &e), 1);
+    ck_assert_uint_eq(u.len, 4);
+    /* held at GET_VRING_BASE: drained, never completed afterwards */
+    pthread_mutex_lock(&mu);
+    t.now = false;
+    pthread_mutex_unlock(&mu);
+    toy_add(&f, f.data_gpa + 128);
+    for (int i = 0; i < 300 && toy_held(&t, &mu) < 1; i++)
+        usleep(10000);
+    vs_vhost_msg gb = req_state(VS_VHOST_USER_GET_VRING_BASE, 0, 0);
+    cl_send(f.sock, &gb, NULL, 0);
+    vs_vhost_msg rep;
+    ck_assert_int_eq(cl_recv(f.sock, &gb, &rep), 0);
+    ck_assert_uint_eq(rep.p.state.num, 3);
+    pthread_mutex_lock(&mu);
+    ck_assert_uint_ge(t.drains, 1);
+    ck_assert_uint_eq(t.nheld, 0);
+    pthread_mutex_unlock(&mu);
+    fe_close(&f);
+    wait_disconnects(&x, 1);
+    vs_vhost_server_stats st;
+    vs_vhost_server_stats_get(x.s, &st);
+    ck_assert_uint_eq(st.requests, 2);
+    ck_assert_uint_eq(st.device_errors, 0);
+    ck_assert_ptr_null(t.dev.complete); /* the connection's end takes the hook back */
+    srv_stop(&x);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("vhost_server");
@@ -821,6 +986,7 @@ int main(void)
     tcase_add_test(tc, reset_device_keeps_session);
     tcase_add_test(tc, batch_events);
     tcase_add_test(tc, dry_ring_polled);
+    tcase_add_test(tc, deferred_completion);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

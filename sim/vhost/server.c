@@ -61,9 +61,15 @@ typedef struct srv_ring {
     bool pending_kick; /* kicked while disabled */
     bool hot;          /* busy-polled: notifications off, the loop comes back to it */
     uint64_t idle0;    /* when a polled ring last ran dry (0: it has work) */
+    /* Chains the device holds (handle() said VS_DEV_DEFERRED), what a push needs of each
+     * (segments dropped: the device keeps its own copy). Small: eventq buffers, held
+     * commands. */
+    vs_chain *dfr;
+    uint32_t ndfr, dfr_cap;
 } srv_ring;
 
 typedef struct conn {
+    struct vs_vhost_server *srv;
     int fd;
     uint64_t id;
     uint64_t nmsg;
@@ -80,6 +86,12 @@ typedef struct conn {
     bool pfd_dirty;
     bool any_polling;
     uint64_t mem_checked_ns;   /* last fstat of the regions; 0 = due at the next kick */
+    /* Deferred completion (the device has ops->drain): the chain being handled, which
+     * the device may complete from inside handle() before it says VS_DEV_DEFERRED. */
+    bool defers;
+    const vs_chain *cur;
+    uint32_t cur_ring;
+    bool cur_done;
 } conn;
 
 struct vs_vhost_server {
@@ -418,6 +430,89 @@ static int ring_create_vq(vs_vhost_server *s, conn *c, uint32_t r)
     return 0;
 }
 
+/* ------------------------------------------------------------------ deferred chains */
+
+/* Publishes ring r's used elements and signals the call eventfd if the driver wants it. */
+static void ring_signal(vs_vhost_server *s, conn *c, uint32_t r)
+{
+    srv_ring *q = &c->ring[r];
+    vs_vq_dev_publish(q->vq);
+    if (q->call_fd >= 0 && vs_vq_dev_irq_needed(q->vq)) {
+        signal_fd(c, q->call_fd, &c->stats.calls);
+        emit(s, VS_EV_IRQ, (int32_t)r, 0, 0, 0, 0, NULL, NULL);
+    }
+}
+
+/* vs_device.complete: a chain the device deferred is done, now (from inside handle() of
+ * this or another chain) or later (an event raised by the host side). Pushed, published
+ * and signalled at once: nothing else would wake the driver. A chain the server no longer
+ * knows (dropped by a reset, GET_VRING_BASE or a broken ring) is ignored. */
+static void srv_complete(void *ctx, uint16_t r, uint16_t id, uint32_t written)
+{
+    conn *c = ctx;
+    vs_vhost_server *s = c->srv;
+    if (r >= c->st.cfg.num_queues || !c->ring[r].vq || c->st.ring[r].broken)
+        return;
+    srv_ring *q = &c->ring[r];
+    vs_chain ch;
+    if (c->cur && c->cur_ring == r && c->cur->id == id && !c->cur_done) {
+        ch = *c->cur;
+        c->cur_done = true;
+    } else {
+        uint32_t i = 0;
+        while (i < q->ndfr && q->dfr[i].id != id)
+            i++;
+        if (i == q->ndfr)
+            return;
+        ch = q->dfr[i];
+        q->dfr[i] = q->dfr[--q->ndfr];
+    }
+    vs_err e;
+    vs_err_clear(&e);
+    if (vs_vq_dev_push(q->vq, &ch, written, &e) < 0) {
+        ring_error(s, c, r, NULL, e.msg);
+        return;
+    }
+    if (s->o.emit_used && bus_on(s))
+        emit(s, VS_EV_USED, (int32_t)r, ch.id, written, 0, 0, "device push", NULL);
+    c->stats.requests++;
+    ring_signal(s, c, r);
+}
+
+/* Keeps what a later push of chain ch needs. */
+static int ring_defer(vs_vhost_server *s, conn *c, uint32_t r, const vs_chain *ch)
+{
+    srv_ring *q = &c->ring[r];
+    if (q->ndfr == q->dfr_cap) {
+        uint32_t cap = q->dfr_cap ? 2 * q->dfr_cap : 16;
+        vs_chain *n = realloc(q->dfr, cap * sizeof *n);
+        if (!n) {
+            ring_error(s, c, r, NULL, "out of host memory keeping a deferred chain");
+            return -1;
+        }
+        q->dfr = n;
+        q->dfr_cap = cap;
+    }
+    vs_chain k = *ch;
+    k.seg = NULL;
+    k.seg_cap = 0;
+    q->dfr[q->ndfr++] = k;
+    return 0;
+}
+
+/* Before the server drops ring r's chains (-1: every ring; a reset, GET_VRING_BASE, the
+ * end of the connection): the device completes or forgets what it holds while the rings
+ * still work, and the server forgets the rest. */
+static void dev_drain(vs_vhost_server *s, conn *c, int32_t r)
+{
+    if (!c->defers)
+        return;
+    s->dev->ops->drain(s->dev, r);
+    for (uint32_t i = 0; i < VS_VHOST_QUEUES_MAX; i++)
+        if (r < 0 || (uint32_t)r == i)
+            c->ring[i].ndfr = 0;
+}
+
 /* The driver's side of a chain the device has just fetched (before it is processed):
  * VS_EV_AVAIL with its segments, VS_EV_PUBLISH with the avail index that covers it (the
  * device's next index), then VS_EV_FETCH. */
@@ -451,10 +546,10 @@ static int ring_batch(vs_vhost_server *s, conn *c, uint32_t r, uint64_t *t)
     vs_err e;
     e.code = 0;
     e.msg[0] = 0;
-    unsigned n = 0;
+    unsigned n = 0, popped = 0; /* pushed; held by the device (deferred) */
     int rc = 0;
     *t = 0; /* one clock read per batch: its chains are fetched together */
-    while (n < batch) {
+    while (n + popped < batch) {
         ch.seg = q->segs;
         ch.seg_cap = q->seg_cap;
         rc = vs_vq_dev_pop(vq, &ch, &e);
@@ -465,17 +560,32 @@ static int ring_batch(vs_vhost_server *s, conn *c, uint32_t r, uint64_t *t)
             break;
         }
         if (bus_on(s)) {
-            if (!n)
+            if (!n && !popped)
                 *t = now_ns(s);
             emit_fetched(s, q, r, &ch, *t);
         }
         uint32_t written = 0;
+        if (c->defers) { /* the device may complete ch before handle() returns */
+            c->cur = &ch;
+            c->cur_ring = r;
+            c->cur_done = false;
+        }
         rc = d->ops->handle(d, (uint16_t)r, &ch, &written, &e);
+        c->cur = NULL;
         if (rc < 0) {
             char msg[VS_ERR_MSG_MAX + 32];
             snprintf(msg, sizeof msg, "device error on chain %u: %s", ch.id, e.msg);
             ring_error(s, c, r, R_CHAIN, msg);
             break;
+        }
+        if (rc == VS_DEV_DEFERRED) {
+            rc = 0;
+            if (!c->cur_done && ring_defer(s, c, r, &ch) < 0) {
+                rc = -1;
+                break;
+            }
+            popped++;
+            continue;
         }
         rc = vs_vq_dev_push(vq, &ch, written, &e);
         if (rc < 0) {
@@ -487,14 +597,10 @@ static int ring_batch(vs_vhost_server *s, conn *c, uint32_t r, uint64_t *t)
         n++;
     }
     if (n) {
-        vs_vq_dev_publish(vq);
         c->stats.requests += n;
-        if (q->call_fd >= 0 && vs_vq_dev_irq_needed(vq)) {
-            signal_fd(c, q->call_fd, &c->stats.calls);
-            emit(s, VS_EV_IRQ, (int32_t)r, 0, 0, 0, 0, NULL, NULL);
-        }
+        ring_signal(s, c, r);
     }
-    return rc < 0 ? -1 : (int)n;
+    return rc < 0 ? -1 : (int)(n + popped);
 }
 
 /* Runs ring r until it is dry. With poll_ns (off by default: on two shared cores the spin
@@ -754,6 +860,7 @@ static int perform(vs_vhost_server *s, conn *c, const vs_vhost_msg *m, int *fds,
     uint32_t a = fx->actions;
     int r = fx->ring;
     if (a & VS_VHOST_ACT_RESET) {
+        dev_drain(s, c, -1);
         for (uint32_t i = 0; i < VS_VHOST_QUEUES_MAX; i++)
             ring_stop(s, c, i, c->tmp.ring[i].err_set);
         mem_drop(s, c);
@@ -796,9 +903,16 @@ static int perform(vs_vhost_server *s, conn *c, const vs_vhost_msg *m, int *fds,
         }
         if (a & VS_VHOST_ACT_KICK_FD)
             c->pfd_dirty = true;
+        /* A call fd replaced on a running ring (QEMU does it right after starting the
+         * rings): a completion signalled on the old fd may be lost with it, and the driver
+         * would wait forever. One call on the new fd, as libvhost-user does; a spurious
+         * notification is harmless. */
+        if ((a & VS_VHOST_ACT_CALL_FD) && q->vq && *slot >= 0)
+            signal_fd(c, *slot, &c->stats.calls);
     }
     if (a & VS_VHOST_ACT_RING_STOP) {
         srv_ring *q = &c->ring[r];
+        dev_drain(s, c, r);
         if (q->vq) {
             uint16_t b = vs_vq_dev_get_base(q->vq);
             fx->reply.p.state.num = b;
@@ -956,8 +1070,12 @@ static void handle_message(vs_vhost_server *s, conn *c)
 
 static void conn_cleanup(vs_vhost_server *s, conn *c)
 {
+    dev_drain(s, c, -1);
     for (uint32_t i = 0; i < VS_VHOST_QUEUES_MAX; i++) {
         ring_stop(s, c, i, false);
+        free(c->ring[i].dfr);
+        c->ring[i].dfr = NULL;
+        c->ring[i].dfr_cap = 0;
         free(c->ring[i].segs);
         c->ring[i].segs = NULL;
         free(c->ring[i].evsegs);
@@ -968,6 +1086,10 @@ static void conn_cleanup(vs_vhost_server *s, conn *c)
     close_fd(c, &c->backend_fd);
     s->dev->ops->reset(s->dev);
     s->dev->driver_features = 0;
+    if (c->defers && s->dev->complete_ctx == c) {
+        s->dev->complete = NULL;
+        s->dev->complete_ctx = NULL;
+    }
     emit(s, VS_EV_RESET, -1, 0, 0, 0, 0, c->reason, NULL);
     if (c->fd >= 0) {
         close(c->fd);
@@ -1027,6 +1149,7 @@ int vs_vhost_server_serve_fd(vs_vhost_server *s, int fd, vs_err *e)
     if (fl >= 0)
         fcntl(fd, F_SETFL, fl | O_NONBLOCK);
     c->id = ++s->nconn;
+    c->srv = s;
     s->total.connections++;
 
     vs_device *d = s->dev;
@@ -1049,6 +1172,11 @@ int vs_vhost_server_serve_fd(vs_vhost_server *s, int fd, vs_err *e)
         return rc;
     }
     slog(s, 2, "connection %llu: front-end connected", (ull)c->id);
+    if (s->dev->ops->drain) { /* a device that defers chains completes them through us */
+        c->defers = true;
+        s->dev->complete = srv_complete;
+        s->dev->complete_ctx = c;
+    }
     c->pfd_dirty = true;
     while (!c->closing) {
         if (c->pfd_dirty)
@@ -1067,6 +1195,8 @@ int vs_vhost_server_serve_fd(vs_vhost_server *s, int fd, vs_err *e)
             set_closing(c, "server stopped");
             break;
         }
+        if (s->o.dev_lock)
+            pthread_mutex_lock(s->o.dev_lock);
         for (unsigned i = 2; i < s->npfd && !c->closing; i++) {
             if (!s->pfd[i].revents)
                 continue;
@@ -1100,9 +1230,15 @@ int vs_vhost_server_serve_fd(vs_vhost_server *s, int fd, vs_err *e)
             handle_message(s, c);
         if (vs_memguard_faulted_any())
             mem_check(s, c, true);
+        if (s->o.dev_lock)
+            pthread_mutex_unlock(s->o.dev_lock);
     }
     slog(s, 2, "connection %llu closed: %s", (ull)c->id, c->reason);
+    if (s->o.dev_lock)
+        pthread_mutex_lock(s->o.dev_lock);
     conn_cleanup(s, c);
+    if (s->o.dev_lock)
+        pthread_mutex_unlock(s->o.dev_lock);
     add_stats(&s->total, &c->stats);
     if (s->o.on_disconnect)
         s->o.on_disconnect(s->o.disconnect_opaque, c->id, &c->stats, c->reason);

@@ -88,5 +88,6 @@ const vs_mon_dev vs_mon_devs_scsi = {
     .config_access = scsi_mon_config,
     .chain_avail = scsi_mon_avail,
     .chain_used = scsi_mon_used,
+    .chain_retire = scsi_mon_retire,
     .event = scsi_mon_note,
 };

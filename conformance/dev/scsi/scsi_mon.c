@@ -361,6 +361,19 @@ void scsi_mon_used(vs_monitors *m, qstate *q, chain_rec *c, const vs_event *ev, 
     }
 }
 
+/* A command's id made available again before its completion was seen (a back-end's view:
+ * the server reports fetches, not completions): the ring says it completed, so it no
+ * longer counts as outstanding on its LUN. */
+void scsi_mon_retire(vs_monitors *m, chain_rec *c)
+{
+    scsi_chain *x = sc(c);
+    if (x->kind != CH_CMD || !x->lun_ok || c->completed)
+        return;
+    scsi_lun_track *l = scsi_mon_lun(m, x->target, x->lun, false);
+    if (l && l->out)
+        l->out--;
+}
+
 /* ------------------------------------------------------------------ host notes */
 
 /* "scsi-host hotplug T:L", "scsi-host remove T:L", "scsi-host capacity T:L": the scenario

@@ -91,6 +91,7 @@ void scsi_mon_reset(vs_monitors *m);
 void scsi_mon_config(vs_monitors *m, const vs_event *ev, bool write);
 void scsi_mon_avail(vs_monitors *m, qstate *q, chain_rec *c, const vs_event *ev);
 void scsi_mon_used(vs_monitors *m, qstate *q, chain_rec *c, const vs_event *ev, ctx cx);
+void scsi_mon_retire(vs_monitors *m, chain_rec *c);
 void scsi_mon_note(vs_monitors *m, const vs_event *ev);
 /* scsi_mon_cmd.c: a command's completion */
 void scsi_mon_cmd_used(vs_monitors *m, chain_rec *c, const vs_event *ev, ctx cx);
