@@ -7,7 +7,8 @@ per cell, a summary (matrix.json + matrix.html) and what changed since the previ
 QEMU versions: 7.2 is Debian 12's (PATH), 10.0 comes from bookworm-backports through
 tools/backports.sh (a private apt configuration under build/; nothing is installed).
 `--qemu 11.0=/opt/qemu/bin/qemu-system-x86_64` adds a user's own build (its
-qemu-storage-daemon is looked for beside it). The guest flows (--backend guest) run once per
+qemu-storage-daemon is looked for beside it). The guest flows (--backend guest: Linux's
+virtio_blk and virtio_scsi; --backend vhost-kernel: the kernel's vhost-scsi) run once per
 Debian kernel (6.1, 6.12; images from guest-image/build.sh) on the system's QEMU. Exit code: 0 when every cell's virtiosim
 exit code was 0, else 1 (3 if a cell could not run at all)."""
 import argparse
@@ -51,12 +52,14 @@ CELLS = [
     # QEMU's vhost-user front-end in front of `virtiosim serve` ({sock}: see served())
     ("vhost-user-backend", "qemu-vhost-user", ["--backend", "qemu-vhost-user:{sock}"],
      "qemu-{v}-vhost-user-blk"),
+    ("scsi-device", "qemu-vhost-user", ["--backend", "qemu-vhost-user:{sock}"],
+     "qemu-{v}-vhost-user-scsi"),
 ]
 
 # The guest flows (--backend guest): one cell per Debian kernel, on the system's QEMU; the
 # image comes from guest-image/build.sh (cached under build/guest/).
 KERNELS = ["6.1", "6.12"]
-GUEST_SUITES = ["linux-blk-driver"]
+GUEST_SUITES = ["linux-blk-driver", "linux-scsi-driver"]
 
 
 def qemu_versions(extra):
@@ -82,8 +85,9 @@ def qemu_versions(extra):
     return out
 
 
-# The device `virtiosim serve` exports for a cell whose arguments name {sock}.
-SERVE_DEVICE = {"vhost-user-backend": "blk"}
+# What `virtiosim serve` exports for a cell whose arguments name {sock}, by suite.
+SERVE_ARGS = {"vhost-user-backend": ["--device", "blk", "--capacity", "16MiB"],
+              "scsi-device": ["--device", "scsi", "--queues", "4"]}
 
 
 @contextlib.contextmanager
@@ -92,9 +96,9 @@ def served(suite, outdir):
     front-end's verdicts) goes to outdir/serve."""
     with tempfile.TemporaryDirectory(prefix="virtiosim-matrix-") as tmp:
         sock = Path(tmp) / "vu.sock"
-        p = subprocess.Popen([str(BIN), "serve", "--device", SERVE_DEVICE[suite],
-                              "--vhost-user", str(sock), "--capacity", "16MiB",
-                              "--report", str(outdir / "serve")], cwd=ROOT,
+        p = subprocess.Popen([str(BIN), "serve", *SERVE_ARGS[suite],
+                              "--vhost-user", str(sock), "--report", str(outdir / "serve")],
+                             cwd=ROOT,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             deadline = time.monotonic() + 10
@@ -234,6 +238,15 @@ def main():
             cell = run_cell(suite, "guest", args, f"linux-{k}", f"Linux {k}", None, {},
                             out / name)
             worst = max(worst, record(doc, cell, name, prev, out))
+    # the kernel's vhost-scsi, device role: virtiosim inside the guest is its VMM
+    for k in KERNELS:
+        name = f"scsi-device.vhost-kernel.{k}"
+        if a.only and a.only not in name:
+            continue
+        args = ["--backend", "vhost-kernel", "--kernel", guest_image(k)]
+        cell = run_cell("scsi-device", "vhost-kernel", args, f"vhost-scsi-{k}", f"Linux {k}",
+                        None, {}, out / name)
+        worst = max(worst, record(doc, cell, name, prev, out))
     (out / "matrix.json").write_text(json.dumps(doc, indent=1) + "\n")
     write_html(out / "matrix.html", doc)
     print(f"matrix: {out / 'matrix.html'} ({len(doc['cells'])} cells)")
