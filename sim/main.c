@@ -213,8 +213,8 @@ static const vs_expected_entry *expected_failure(const vs_expected *x,
  * are the run's (device_findings). */
 static bool failed_statements_only(const vs_expected *x, const vs_scenario_result *r)
 {
-    if (r->verdict != VS_SCN_SKIPPED || !r->conformance ||
-        !vs_results_scenario_failures(r->conformance) || vs_expected_find(x, r->name))
+    if ((r->verdict != VS_SCN_SKIPPED && r->verdict != VS_SCN_NOT_APPLICABLE) ||
+        !r->conformance || !vs_results_scenario_failures(r->conformance) || vs_expected_find(x, r->name))
         return false;
     for (size_t i = 0; i < r->conformance->n_stmt; i++) {
         const vs_stmt_result *sr = &r->conformance->stmt[i];
@@ -244,7 +244,7 @@ typedef struct run_state {
 
 static void print_result(const run_cli *rc, const vs_scenario_result *r, size_t k, size_t n)
 {
-    static const char *const tags[] = {"PASS", "FAIL", "ERROR", "SKIP"};
+    static const char *const tags[] = {"PASS", "FAIL", "ERROR", "SKIP", "N/A"};
     const vs_expected_entry *x = expected_failure(rc->expected, r);
     const char *tag = tags[r->verdict];
     if (x)
@@ -302,8 +302,10 @@ static void print_summary(const run_cli *rc, const run_state *st, uint64_t wall)
            counts[VS_SCN_PASS], counts[VS_SCN_FAIL] - st->xfail);
     if (rc->expected)
         printf(" (+%zu expected)", st->xfail);
-    printf(", %zu errors, %zu skipped in %.2f s", counts[VS_SCN_ERROR], counts[VS_SCN_SKIPPED],
-           secs(wall));
+    printf(", %zu errors, %zu skipped", counts[VS_SCN_ERROR], counts[VS_SCN_SKIPPED]);
+    if (counts[VS_SCN_NOT_APPLICABLE])
+        printf(", %zu not applicable", counts[VS_SCN_NOT_APPLICABLE]);
+    printf(" in %.2f s", secs(wall));
     const vs_results *agg = st->agg;
     printf("; statements: %zu pass, %zu fail, %zu not exercised, %zu not applicable, "
            "%zu untestable\n",
@@ -450,7 +452,7 @@ static void print_json_summary(const run_cli *rc, const run_state *st, int exit_
         "ran", (json_int_t)st->ran, "pass", (json_int_t)c[VS_SCN_PASS],
         "fail", (json_int_t)(c[VS_SCN_FAIL] - st->xfail), "expected_fail", (json_int_t)st->xfail,
         "unexpected_pass", (json_int_t)st->xpass, "error", (json_int_t)c[VS_SCN_ERROR],
-        "skipped", (json_int_t)c[VS_SCN_SKIPPED], "statements",
+        "skipped", (json_int_t)(c[VS_SCN_SKIPPED] + c[VS_SCN_NOT_APPLICABLE]), "statements",
         "pass", (json_int_t)a->count[VS_VERDICT_PASS],
         "fail", (json_int_t)a->count[VS_VERDICT_FAIL],
         "not_exercised", (json_int_t)(a->count[VS_VERDICT_NOT_EXERCISED] +
