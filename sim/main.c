@@ -175,6 +175,7 @@ typedef struct run_cli {
     bool list;                  /* --list: print what would run, run nothing */
     bool json;                  /* --json: a one-line JSON summary last on stdout */
     bool numbered;              /* "[k/N] " before each result line (stdout not a tty) */
+    vs_profile *profile;        /* --device-profile FILE */
 } run_cli;
 
 static double secs(uint64_t ns) { return (double)ns / 1e9; }
@@ -231,7 +232,7 @@ typedef struct run_state {
     vs_scenario **sc;           /* the scenarios this run runs (after --filter, --shard) */
     vs_scenario_result *res;
     vs_report_scenario *rep;
-    size_t n;
+    size_t n, cap;              /* cap: room for the device-profile row */
     size_t total;               /* the list --shard partitions (after --filter) */
     size_t ran, counts[VS_SCN_VERDICT_COUNT], xfail, xpass, stmt_failed;
     vs_results *agg;
@@ -587,6 +588,21 @@ static int run_loop(run_cli *rc, run_state *st)
             .fail_step = -1,
             .device_id = st->sc[i]->device_id,
         };
+    /* The profile against what the device presents: one result of the run's, last. */
+    if (rc->o.profile && !g_interrupted && st->n < st->cap) {
+        size_t i = st->n;
+        vs_err pe = {0};
+        if (vs_profile_check(&rc->o, &st->sc[i], &st->res[i], &pe) == 0) {
+            st->n++;
+            st->ran++;
+            st->counts[st->res[i].verdict]++;
+            print_result(rc, &st->res[i], i + 1, st->n);
+            st->rep[i] = report_row(st->sc[i], &st->res[i]);
+        } else {
+            fprintf(stderr, "virtiosim: device profile: %s\n", pe.msg);
+            st->counts[VS_SCN_ERROR]++;
+        }
+    }
     size_t dev_failed = vs_cli_device_findings(st->agg, rc->expected, rc->quiet, st->res,
                                                st->rep, st->ran);
     print_summary(rc, st, mono_ns() - st->t0);
@@ -612,6 +628,13 @@ static int run_files(run_cli *rc, const strlist *files)
     st.sc = calloc(files->n ? files->n : 1, sizeof *st.sc);
     st.res = calloc(files->n ? files->n : 1, sizeof *st.res);
     st.rep = calloc(files->n ? files->n : 1, sizeof *st.rep);
+    if (rc->o.profile) { /* one more row: the device profile's result */
+        free(st.sc), free(st.res), free(st.rep);
+        st.sc = calloc(files->n + 1, sizeof *st.sc);
+        st.res = calloc(files->n + 1, sizeof *st.res);
+        st.rep = calloc(files->n + 1, sizeof *st.rep);
+    }
+    st.cap = files->n + (rc->o.profile != NULL);
     int exit_code = EXIT_INFRA;
     if (!st.sc || !st.res || !st.rep)
         fprintf(stderr, "virtiosim: out of memory\n");
@@ -635,7 +658,7 @@ static int run_files(run_cli *rc, const strlist *files)
 
 enum { OPT_BACKEND = 1000, OPT_SEED, OPT_TRACE, OPT_TRACE_FORMAT, OPT_REPORT, OPT_MUTANT, OPT_QEMU,
        OPT_QEMU_SAME_CPU, OPT_EXPECTED, OPT_TRANSPORT, OPT_SHARD, OPT_FILTER, OPT_LIST, OPT_JSON,
-       OPT_NOTIFY, OPT_KERNEL };
+       OPT_NOTIFY, OPT_KERNEL, OPT_PROFILE };
 
 static const struct option run_options[] = {
     {"backend", required_argument, NULL, OPT_BACKEND},
@@ -652,6 +675,7 @@ static const struct option run_options[] = {
     {"notify", required_argument, NULL, OPT_NOTIFY},
     {"shard", required_argument, NULL, OPT_SHARD},
     {"filter", required_argument, NULL, OPT_FILTER},
+    {"device-profile", required_argument, NULL, OPT_PROFILE},
     {"list", no_argument, NULL, OPT_LIST},
     {"json", no_argument, NULL, OPT_JSON},
     {"quiet", no_argument, NULL, 'q'},
@@ -729,6 +753,17 @@ static int parse_run_options(int argc, char **argv, run_cli *rc)
             }
             rc->shard_k = k;
             rc->shard_n = n;
+            break;
+        }
+        case OPT_PROFILE: {
+            vs_err e = {0};
+            vs_profile_free(rc->profile);
+            if (vs_profile_load(optarg, &rc->profile, &e) < 0) {
+                fprintf(stderr, "%s\n", e.msg);
+                rc->profile = NULL;
+                return -1;
+            }
+            rc->o.profile = rc->profile;
             break;
         }
         case OPT_FILTER:
@@ -810,6 +845,12 @@ static int check_option_combinations(const run_cli *rc)
         fprintf(stderr, "virtiosim: --kernel needs --backend guest\n");
         return -1;
     }
+    if (rc->o.profile && !(be && (be->caps & VS_BE_EXTERNAL))) {
+        fprintf(stderr, "virtiosim: --device-profile needs a back-end someone else started "
+                        "(vhost-user:SOCKET or qemu-vhost-user:SOCKET): the others present "
+                        "each scenario's own device\n");
+        return -1;
+    }
     if (rc->o.pci && !ref) {
         fprintf(stderr, "virtiosim: --transport pci needs --backend ref (QEMU is PCI "
                         "already; vhost-user has no PCI function)\n");
@@ -822,6 +863,8 @@ static void run_cli_free(run_cli *rc)
 {
     vs_expected_free(rc->expected);
     rc->expected = NULL;
+    vs_profile_free(rc->profile);
+    rc->profile = NULL;
     strlist_free(&rc->filters);
 }
 
@@ -1402,6 +1445,8 @@ int main(int argc, char **argv)
         return vs_cli_campaign(argc - 1, argv + 1);
     if (!strcmp(cmd, "serve"))
         return vs_cli_serve(argc - 1, argv + 1);
+    if (!strcmp(cmd, "probe") || !strcmp(cmd, "--probe"))
+        return vs_cli_probe(argc - 1, argv + 1);
     fprintf(stderr, "virtiosim: unknown command '%s'\n\n", cmd);
     usage(stderr);
     return EXIT_USAGE;

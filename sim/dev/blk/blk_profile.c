@@ -532,6 +532,9 @@ static void feature_list(uint64_t f, char *buf, size_t n)
     for (unsigned b = 0; b < 64; b++)
         if (f & VS_BIT(b)) {
             const char *nm = vs_feature_name(VS_DEV_BLK, b);
+            const char *sh = nm ? strstr(nm, "_F_") : NULL;
+            if (sh) /* RO, EVENT_IDX: the short names the loader takes too */
+                nm = sh + 3;
             size_t l = strlen(buf);
             if (nm)
                 snprintf(buf + l, n - l, "%s%s", l ? ", " : "", nm);
@@ -563,7 +566,11 @@ static unsigned blk_compare(const void *profile, const void *seen, char *diff, s
         feature_list(s->features & ~p->features, a, sizeof a);
         feature_list(p->features & ~s->features, b, sizeof b);
         nd++;
-        add(diff, n, "features: the device also offers [%s] and does not offer [%s]", a, b);
+        if (a[0] && b[0])
+            add(diff, n, "features: the device also offers [%s] and does not offer [%s]", a, b);
+        else
+            add(diff, n, "features: the device %s [%s]", a[0] ? "also offers" : "does not offer",
+                a[0] ? a : b);
     }
     return nd;
 }
