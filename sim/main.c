@@ -453,7 +453,7 @@ static void print_json_summary(const run_cli *rc, const run_state *st, int exit_
         "ran", (json_int_t)st->ran, "pass", (json_int_t)c[VS_SCN_PASS],
         "fail", (json_int_t)(c[VS_SCN_FAIL] - st->xfail), "expected_fail", (json_int_t)st->xfail,
         "unexpected_pass", (json_int_t)st->xpass, "error", (json_int_t)c[VS_SCN_ERROR],
-        "skipped", (json_int_t)(c[VS_SCN_SKIPPED] + c[VS_SCN_NOT_APPLICABLE]), "statements",
+        "skipped", (json_int_t)c[VS_SCN_SKIPPED], "statements",
         "pass", (json_int_t)a->count[VS_VERDICT_PASS],
         "fail", (json_int_t)a->count[VS_VERDICT_FAIL],
         "not_exercised", (json_int_t)(a->count[VS_VERDICT_NOT_EXERCISED] +
@@ -463,6 +463,9 @@ static void print_json_summary(const run_cli *rc, const run_state *st, int exit_
         "interrupted", (int)g_interrupted, "suite", rc->suite,
         "backend", rc->o.backend ? rc->o.backend : "ref", "backend_version", st->backend_version,
         "shard", shard[0] ? shard : NULL, "reports", rc->report_dir, "exit_code", exit_code);
+    if (j && c[VS_SCN_NOT_APPLICABLE]) /* a key of its own only when there is one */
+        json_object_set_new(j, "not_applicable",
+                            json_integer((json_int_t)c[VS_SCN_NOT_APPLICABLE]));
     if (j && st->version_seen[0])
         json_object_set_new(j, "expected_version_mismatch",
                             json_pack("{s:s, s:s}", "expected", rc->expected->version,

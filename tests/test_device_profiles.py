@@ -174,8 +174,12 @@ def test_vhost_user_backend_suite(cli, qsd_by_hand, tmp_path):
     exp = tmp_path / "vendor.yaml"
     exp.write_text(f"backend: vhost-user\nexpected:\n  - statement: {NOE}\n"
                    "    reason: offers NOTIFY_ON_EMPTY; our VMM masks it\n")
-    r2 = run_suite(cli, "vhost-user-backend", sock, tmp_path / "rep2", "--expected", exp)
+    r2 = run_suite(cli, "vhost-user-backend", sock, tmp_path / "rep2", "--expected", exp,
+                   "--json")
     assert r2.returncode == 0, fmt(r2)
+    summary = json.loads(r2.stdout.strip().splitlines()[-1])
+    na = [s for s in doc["scenarios"] if s["verdict"] == "not_applicable"]
+    assert summary["not_applicable"] == len(na) and summary["fail"] == 0, summary
 
 
 def test_probe_then_profile(cli, qsd_by_hand, tmp_path):
