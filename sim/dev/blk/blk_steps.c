@@ -414,15 +414,18 @@ static int run_config_write(vs_run_ctx *c, const vs_step *st)
 
 /* ------------------------------------------------------------------ descriptions, sizes */
 
+/* "17", or "end-8" for a sector counted back from the capacity */
+static const char *sector_text(const blk_step *b, char *buf, size_t n)
+{
+    snprintf(buf, n, "%s%" PRIu64, b->from_end ? "end-" : "", b->sector);
+    return b->from_end && b->sector == 0 ? "end" : buf;
+}
 static void describe_range(const vs_step *t, char *buf, size_t n)
 {
     const blk_step *b = t->dev;
-    if (b->from_end)
-        snprintf(buf, n, "%s sector end-%" PRIu64 " count %u queue %u", t->type->name,
-                 b->sector, b->count, t->queue);
-    else
-        snprintf(buf, n, "%s sector %" PRIu64 " count %u queue %u", t->type->name, b->sector,
-                 b->count, t->queue);
+    char sec[32];
+    snprintf(buf, n, "%s sector %s count %u queue %u", t->type->name,
+             sector_text(b, sec, sizeof sec), b->count, t->queue);
 }
 static void describe_request(const vs_step *t, char *buf, size_t n)
 {
@@ -431,16 +434,22 @@ static void describe_request(const vs_step *t, char *buf, size_t n)
 static void describe_append(const vs_step *t, char *buf, size_t n)
 {
     const blk_step *b = t->dev;
-    snprintf(buf, n, "%s sector %" PRIu64 " count %u", t->type->name, b->sector, b->count);
+    char sec[32];
+    snprintf(buf, n, "%s sector %s count %u", t->type->name, sector_text(b, sec, sizeof sec),
+             b->count);
 }
 static void describe_report(const vs_step *t, char *buf, size_t n)
 {
     const blk_step *b = t->dev;
-    snprintf(buf, n, "%s sector %" PRIu64 " zones %u", t->type->name, b->sector, b->zones);
+    char sec[32];
+    snprintf(buf, n, "%s sector %s zones %u", t->type->name, sector_text(b, sec, sizeof sec),
+             b->zones);
 }
 static void describe_zone(const vs_step *t, char *buf, size_t n)
 {
-    snprintf(buf, n, "%s sector %" PRIu64, t->type->name, ((const blk_step *)t->dev)->sector);
+    char sec[32];
+    snprintf(buf, n, "%s sector %s", t->type->name,
+             sector_text(t->dev, sec, sizeof sec));
 }
 static void describe_workload(const vs_step *t, char *buf, size_t n)
 {
