@@ -23,6 +23,7 @@ const char *vs_scn_verdict_name(enum vs_scn_verdict v)
     case VS_SCN_FAIL: return "fail";
     case VS_SCN_ERROR: return "error";
     case VS_SCN_SKIPPED: return "skipped";
+    case VS_SCN_NOT_APPLICABLE: return "not_applicable";
     case VS_SCN_VERDICT_COUNT: break;
     }
     return "?";

@@ -369,8 +369,9 @@ static json_t *build_doc(const vs_rep_ctx *c, bool wall, bool *oom)
         json_t *sc = json_object();
         if (sc)
             for (unsigned v = 0; v < VS_SCN_VERDICT_COUNT; v++)
-                put(sc, vs_scn_verdict_name((enum vs_scn_verdict)v),
-                    json_integer((json_int_t)c->scn_count[v]), oom);
+                if (v != VS_SCN_NOT_APPLICABLE || c->scn_count[v]) /* 1.1 had no such key */
+                    put(sc, vs_scn_verdict_name((enum vs_scn_verdict)v),
+                        json_integer((json_int_t)c->scn_count[v]), oom);
         json_t *stc = counts_json(c->stmt_count, oom);
         if (run->expected_file) {
             /* "fail" counts the unexpected failures only, as the exit code does */

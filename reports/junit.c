@@ -46,7 +46,8 @@ static void scenario_case(FILE *f, const vs_report_scenario *s, bool wall)
     switch (s->verdict) {
     case VS_SCN_PASS: break;
     case VS_SCN_FAIL: tag = xfail ? "skipped" : "failure"; break;   /* as the exit code */
-    case VS_SCN_SKIPPED: tag = "skipped"; break;
+    case VS_SCN_SKIPPED:
+    case VS_SCN_NOT_APPLICABLE: tag = "skipped"; break;
     default: tag = "error"; break;
     }
     if (tag) {
@@ -208,8 +209,8 @@ int vs_report_junit_fp(FILE *f, const vs_report_run *run, vs_err *e)
     bool dev_judged = c.dev_pass || c.dev_fail || c.dev_xfail;
     size_t tests = run->n_scenarios + 1, failures = c.scn_count[VS_SCN_FAIL] + (c.dev_fail > 0),
            errors = c.scn_count[VS_SCN_ERROR],
-           skipped = c.scn_count[VS_SCN_SKIPPED] + c.scn_xfail +
-                     (!dev_judged || (!c.dev_fail && c.dev_xfail));
+           skipped = c.scn_count[VS_SCN_SKIPPED] + c.scn_count[VS_SCN_NOT_APPLICABLE] +
+                     c.scn_xfail + (!dev_judged || (!c.dev_fail && c.dev_xfail));
     uint64_t wall = 0;
     for (size_t i = 0; i < run->n_scenarios; i++)
         wall += run->scenarios[i].wall_ns;
@@ -231,7 +232,8 @@ int vs_report_junit_fp(FILE *f, const vs_report_run *run, vs_err *e)
     fputs("  <testsuite name=\"scenarios\"", f);
     fprintf(f, " tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\" time=\"%.6f\"",
             run->n_scenarios, c.scn_count[VS_SCN_FAIL], c.scn_count[VS_SCN_ERROR],
-            c.scn_count[VS_SCN_SKIPPED] + c.scn_xfail, (double)wall / 1e9);
+            c.scn_count[VS_SCN_SKIPPED] + c.scn_count[VS_SCN_NOT_APPLICABLE] + c.scn_xfail,
+            (double)wall / 1e9);
     if (run->started)
         attr(f, "timestamp", run->started);
     fputs(">\n    <properties>\n", f);

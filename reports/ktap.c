@@ -209,6 +209,7 @@ int vs_report_ktap_fp(FILE *f, const vs_report_run *run, vs_err *e)
             result(f, 1, xfail, i + 1, name, xfail ? "XFAIL" : NULL, s->expect_reason);
             break;
         case VS_SCN_SKIPPED:
+        case VS_SCN_NOT_APPLICABLE:
             result(f, 1, true, i + 1, name, "SKIP", vs_rep_s(s->message, "skipped"));
             break;
         default:

@@ -21,6 +21,8 @@ bool vs_cli_wants_help(int argc, char **argv);
 int vs_cli_serve(int argc, char **argv);
 /* virtiosim campaign ... (argv[0] is "campaign") */
 int vs_cli_campaign(int argc, char **argv);
+/* virtiosim probe ... (argv[0] is "probe") */
+int vs_cli_probe(int argc, char **argv);
 /* virtiosim report diff|merge ... (argv[0] is "report") */
 int vs_cli_report(int argc, char **argv);
 

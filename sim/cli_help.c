@@ -42,6 +42,10 @@ static const char run_options[] =
     "                       reason); e.g. scenarios/expected/qemu-7.2.yaml. Its backend:\n"
     "                       must be this --backend (exit 2 if not); a version: other\n"
     "                       than the back-end's is a warning\n"
+    "  --device-profile FILE   what the device under test is meant to be (YAML; write\n"
+    "                       one with `virtiosim probe`): scenarios whose preconditions it\n"
+    "                       does not meet are not_applicable, and a device-profile result\n"
+    "                       says where the device differs from it (external back-ends)\n"
     "  --filter GLOB        only scenarios whose name matches GLOB (fnmatch; may be\n"
     "                       given more than once: any matches)\n"
     "  --shard K/N          only part K of N: the (filtered) list's scenarios i with\n"
@@ -72,6 +76,18 @@ static void usage_suite(FILE *f)
           "then beside the program); with no NAME, list the suites\n\noptions:\n", f);
     fputs(run_options, f);
     fputs("\n", f);
+    fputs(exit_codes, f);
+}
+
+static void usage_probe(FILE *f)
+{
+    fputs("usage: virtiosim probe --backend vhost-user:SOCKET [--device KIND] [-o FILE]\n"
+          "connect to the back-end, read what the device presents (offered features, config)\n"
+          "and write it as a device profile (for --device-profile); `virtiosim --probe` is\n"
+          "the same\n\n"
+          "  --backend B          the back-end (any of run's; an external one is the point)\n"
+          "  --device KIND        the device type (default: blk)\n"
+          "  -o, --output FILE    write the profile there (default: stdout)\n", f);
     fputs(exit_codes, f);
 }
 
@@ -189,6 +205,8 @@ static void usage_all(FILE *f)
           "  mutants                         prove every check fails against its mutant\n"
           "  campaign [--backend B] [--seed N] [--count N] [--class C] [--replay S:I]\n"
           "                                  hostile inputs with a health probe after each\n"
+          "  probe --backend B [--device KIND] [-o FILE]\n"
+          "                                  write what the device presents as a profile\n"
           "\n"
           "`virtiosim COMMAND --help` shows one command's options; `man virtiosim`.\n"
           "\n"
@@ -203,7 +221,7 @@ void vs_cli_usage(FILE *f, const char *cmd)
     static const struct { const char *name; void (*fn)(FILE *); } cmds[] = {
         {"run", usage_run},         {"suite", usage_suite}, {"clauses", usage_clauses},
         {"report", usage_report},   {"serve", usage_serve}, {"mutants", usage_mutants},
-        {"campaign", usage_campaign},
+        {"campaign", usage_campaign}, {"probe", usage_probe},
     };
     for (size_t i = 0; cmd && i < sizeof cmds / sizeof cmds[0]; i++) {
         if (strcmp(cmd, cmds[i].name) == 0) {

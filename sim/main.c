@@ -175,6 +175,7 @@ typedef struct run_cli {
     bool list;                  /* --list: print what would run, run nothing */
     bool json;                  /* --json: a one-line JSON summary last on stdout */
     bool numbered;              /* "[k/N] " before each result line (stdout not a tty) */
+    vs_profile *profile;        /* --device-profile FILE */
 } run_cli;
 
 static double secs(uint64_t ns) { return (double)ns / 1e9; }
@@ -213,8 +214,8 @@ static const vs_expected_entry *expected_failure(const vs_expected *x,
  * are the run's (device_findings). */
 static bool failed_statements_only(const vs_expected *x, const vs_scenario_result *r)
 {
-    if (r->verdict != VS_SCN_SKIPPED || !r->conformance ||
-        !vs_results_scenario_failures(r->conformance) || vs_expected_find(x, r->name))
+    if ((r->verdict != VS_SCN_SKIPPED && r->verdict != VS_SCN_NOT_APPLICABLE) ||
+        !r->conformance || !vs_results_scenario_failures(r->conformance) || vs_expected_find(x, r->name))
         return false;
     for (size_t i = 0; i < r->conformance->n_stmt; i++) {
         const vs_stmt_result *sr = &r->conformance->stmt[i];
@@ -231,7 +232,7 @@ typedef struct run_state {
     vs_scenario **sc;           /* the scenarios this run runs (after --filter, --shard) */
     vs_scenario_result *res;
     vs_report_scenario *rep;
-    size_t n;
+    size_t n, cap;              /* cap: room for the device-profile row */
     size_t total;               /* the list --shard partitions (after --filter) */
     size_t ran, counts[VS_SCN_VERDICT_COUNT], xfail, xpass, stmt_failed;
     vs_results *agg;
@@ -244,7 +245,7 @@ typedef struct run_state {
 
 static void print_result(const run_cli *rc, const vs_scenario_result *r, size_t k, size_t n)
 {
-    static const char *const tags[] = {"PASS", "FAIL", "ERROR", "SKIP"};
+    static const char *const tags[] = {"PASS", "FAIL", "ERROR", "SKIP", "N/A"};
     const vs_expected_entry *x = expected_failure(rc->expected, r);
     const char *tag = tags[r->verdict];
     if (x)
@@ -302,8 +303,10 @@ static void print_summary(const run_cli *rc, const run_state *st, uint64_t wall)
            counts[VS_SCN_PASS], counts[VS_SCN_FAIL] - st->xfail);
     if (rc->expected)
         printf(" (+%zu expected)", st->xfail);
-    printf(", %zu errors, %zu skipped in %.2f s", counts[VS_SCN_ERROR], counts[VS_SCN_SKIPPED],
-           secs(wall));
+    printf(", %zu errors, %zu skipped", counts[VS_SCN_ERROR], counts[VS_SCN_SKIPPED]);
+    if (counts[VS_SCN_NOT_APPLICABLE])
+        printf(", %zu not applicable", counts[VS_SCN_NOT_APPLICABLE]);
+    printf(" in %.2f s", secs(wall));
     const vs_results *agg = st->agg;
     printf("; statements: %zu pass, %zu fail, %zu not exercised, %zu not applicable, "
            "%zu untestable\n",
@@ -460,6 +463,9 @@ static void print_json_summary(const run_cli *rc, const run_state *st, int exit_
         "interrupted", (int)g_interrupted, "suite", rc->suite,
         "backend", rc->o.backend ? rc->o.backend : "ref", "backend_version", st->backend_version,
         "shard", shard[0] ? shard : NULL, "reports", rc->report_dir, "exit_code", exit_code);
+    if (j && c[VS_SCN_NOT_APPLICABLE]) /* a key of its own only when there is one */
+        json_object_set_new(j, "not_applicable",
+                            json_integer((json_int_t)c[VS_SCN_NOT_APPLICABLE]));
     if (j && st->version_seen[0])
         json_object_set_new(j, "expected_version_mismatch",
                             json_pack("{s:s, s:s}", "expected", rc->expected->version,
@@ -585,6 +591,21 @@ static int run_loop(run_cli *rc, run_state *st)
             .fail_step = -1,
             .device_id = st->sc[i]->device_id,
         };
+    /* The profile against what the device presents: one result of the run's, last. */
+    if (rc->o.profile && !g_interrupted && st->n < st->cap) {
+        size_t i = st->n;
+        vs_err pe = {0};
+        if (vs_profile_check(&rc->o, &st->sc[i], &st->res[i], &pe) == 0) {
+            st->n++;
+            st->ran++;
+            st->counts[st->res[i].verdict]++;
+            print_result(rc, &st->res[i], i + 1, st->n);
+            st->rep[i] = report_row(st->sc[i], &st->res[i]);
+        } else {
+            fprintf(stderr, "virtiosim: device profile: %s\n", pe.msg);
+            st->counts[VS_SCN_ERROR]++;
+        }
+    }
     size_t dev_failed = vs_cli_device_findings(st->agg, rc->expected, rc->quiet, st->res,
                                                st->rep, st->ran);
     print_summary(rc, st, mono_ns() - st->t0);
@@ -610,6 +631,13 @@ static int run_files(run_cli *rc, const strlist *files)
     st.sc = calloc(files->n ? files->n : 1, sizeof *st.sc);
     st.res = calloc(files->n ? files->n : 1, sizeof *st.res);
     st.rep = calloc(files->n ? files->n : 1, sizeof *st.rep);
+    if (rc->o.profile) { /* one more row: the device profile's result */
+        free(st.sc), free(st.res), free(st.rep);
+        st.sc = calloc(files->n + 1, sizeof *st.sc);
+        st.res = calloc(files->n + 1, sizeof *st.res);
+        st.rep = calloc(files->n + 1, sizeof *st.rep);
+    }
+    st.cap = files->n + (rc->o.profile != NULL);
     int exit_code = EXIT_INFRA;
     if (!st.sc || !st.res || !st.rep)
         fprintf(stderr, "virtiosim: out of memory\n");
@@ -633,7 +661,7 @@ static int run_files(run_cli *rc, const strlist *files)
 
 enum { OPT_BACKEND = 1000, OPT_SEED, OPT_TRACE, OPT_TRACE_FORMAT, OPT_REPORT, OPT_MUTANT, OPT_QEMU,
        OPT_QEMU_SAME_CPU, OPT_EXPECTED, OPT_TRANSPORT, OPT_SHARD, OPT_FILTER, OPT_LIST, OPT_JSON,
-       OPT_NOTIFY, OPT_KERNEL };
+       OPT_NOTIFY, OPT_KERNEL, OPT_PROFILE };
 
 static const struct option run_options[] = {
     {"backend", required_argument, NULL, OPT_BACKEND},
@@ -650,6 +678,7 @@ static const struct option run_options[] = {
     {"notify", required_argument, NULL, OPT_NOTIFY},
     {"shard", required_argument, NULL, OPT_SHARD},
     {"filter", required_argument, NULL, OPT_FILTER},
+    {"device-profile", required_argument, NULL, OPT_PROFILE},
     {"list", no_argument, NULL, OPT_LIST},
     {"json", no_argument, NULL, OPT_JSON},
     {"quiet", no_argument, NULL, 'q'},
@@ -727,6 +756,17 @@ static int parse_run_options(int argc, char **argv, run_cli *rc)
             }
             rc->shard_k = k;
             rc->shard_n = n;
+            break;
+        }
+        case OPT_PROFILE: {
+            vs_err e = {0};
+            vs_profile_free(rc->profile);
+            if (vs_profile_load(optarg, &rc->profile, &e) < 0) {
+                fprintf(stderr, "%s\n", e.msg);
+                rc->profile = NULL;
+                return -1;
+            }
+            rc->o.profile = rc->profile;
             break;
         }
         case OPT_FILTER:
@@ -813,6 +853,12 @@ static int check_option_combinations(const run_cli *rc)
                         "--backend %s (the scenarios run inside the test guest)\n", be->name);
         return -1;
     }
+    if (rc->o.profile && !(be && (be->caps & VS_BE_EXTERNAL))) {
+        fprintf(stderr, "virtiosim: --device-profile needs a back-end someone else started "
+                        "(vhost-user:SOCKET or qemu-vhost-user:SOCKET): the others present "
+                        "each scenario's own device\n");
+        return -1;
+    }
     if (rc->o.pci && !ref) {
         fprintf(stderr, "virtiosim: --transport pci needs --backend ref (QEMU is PCI "
                         "already; vhost-user has no PCI function)\n");
@@ -878,6 +924,8 @@ static void run_cli_free(run_cli *rc)
 {
     vs_expected_free(rc->expected);
     rc->expected = NULL;
+    vs_profile_free(rc->profile);
+    rc->profile = NULL;
     strlist_free(&rc->filters);
 }
 
@@ -1458,6 +1506,8 @@ int main(int argc, char **argv)
         return vs_cli_campaign(argc - 1, argv + 1);
     if (!strcmp(cmd, "serve"))
         return vs_cli_serve(argc - 1, argv + 1);
+    if (!strcmp(cmd, "probe") || !strcmp(cmd, "--probe"))
+        return vs_cli_probe(argc - 1, argv + 1);
     fprintf(stderr, "virtiosim: unknown command '%s'\n\n", cmd);
     usage(stderr);
     return EXIT_USAGE;

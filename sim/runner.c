@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "sim/backend_dev.h"
+#include "sim/profile_dev.h"
 #include "sim/runner_int.h"
 #include "sim/step_dev.h"
 #include "virtiosim/qemu.h"
@@ -474,7 +475,8 @@ int vs_run_scenario(const vs_scenario *s, const vs_run_opts *o, vs_scenario_resu
     rc = run_build(&c, s, o, r, be, arg, e);
     if (rc < 0)
         return r->verdict == VS_SCN_ERROR ? 0 : rc;
-    run_steps(&c);
+    if (vs__run_preconditions(&c) == 0)
+        run_steps(&c);
     if (r->negotiated == 0)
         r->negotiated = vs_driver_features(c.d);
     r->offered = vs_driver_device_features(c.d);

@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "sim/profile_dev.h"
 #include "sim/sim_dev.h"
 #include "sim/step_dev.h"
 #include "virtiosim/transport_ref.h"
@@ -791,7 +792,8 @@ PARSER(top_transport)
 static const vs_field top_fields[] = {
     {"name", top_name}, {"description", top_desc}, {"seed", top_seed},
     {"applies_to", top_applies}, {"device", top_device}, {"driver", top_driver},
-    {"timing", top_timing}, {"steps", top_skip}, {"transport", top_transport}, {NULL, NULL},
+    {"timing", top_timing}, {"steps", top_skip}, {"transport", top_transport},
+    {"requires", vs_scn_requires}, {NULL, NULL},
 };
 
 static void scenario_defaults(vs_scenario *s)
@@ -1078,6 +1080,7 @@ static int scenario_load(const char *path, const char *buf, size_t len, vs_scena
             goto out;
         }
     }
+    r = vs__requires_finish(&L, s, root);
 out:
     yaml_document_delete(&L.doc);
     if (r < 0) {
@@ -1087,6 +1090,20 @@ out:
     *out = s;
     return 0;
 }
+
+int vs__ld_file(const char *path, vs_ld_root_fn fn, void *arg, vs_err *e)
+{
+    vs_loader L;
+    int r = load_yaml(path, NULL, 0, &L, e);
+    if (r < 0)
+        return r;
+    yaml_node_t *root = yaml_document_get_root_node(&L.doc);
+    r = root ? fn(&L, root, arg) : vs_err_set(e, VS_EINVAL, "%s:1:1: the file is empty", path);
+    yaml_document_delete(&L.doc);
+    return r;
+}
+
+void vs_ld_set_dev(vs_loader *L, const vs_sim_dev *d) { L->dev = d; }
 
 int vs_scenario_load(const char *path, vs_scenario **out, vs_err *e)
 {
@@ -1113,6 +1130,7 @@ void vs_scenario_free(vs_scenario *s)
     if (s->dev_opts && s->dev->steps->options_free)
         s->dev->steps->options_free(s->dev_opts);
     free(s->dev_opts);
+    free(s->requires);
     free(s->path);
     free(s->name);
     free(s->description);

@@ -52,6 +52,11 @@ int vs_ld_own_file(vs_loader *L, const yaml_node_t *v, const char *what, char **
 int vs_ld_walk(vs_loader *L, const yaml_node_t *map, const vs_field *fields, void *ctx,
                const char *what);
 const yaml_node_t *vs_ld_get(vs_loader *L, const yaml_node_t *map, const char *key);
+/* A YAML file other than a scenario (a device profile): fn gets its root mapping; the
+ * loader's device (feature names) is set with vs_ld_set_dev. */
+typedef int (*vs_ld_root_fn)(vs_loader *L, const yaml_node_t *root, void *arg);
+int vs__ld_file(const char *path, vs_ld_root_fn fn, void *arg, vs_err *e);
+void vs_ld_set_dev(vs_loader *L, const struct vs_sim_dev *d);
 
 /* Keys of `device:` the core keeps, for the devices' key tables (ctx: the vs_scenario). */
 VS_PARSER(vs_scn_num_queues);

@@ -25,6 +25,7 @@ struct vs_step_set;
 struct vs_backend_present;
 struct vs_mutant_set;
 struct vs_camp_set;
+struct vs_profile_dev;
 
 typedef struct vs_sim_dev {
     const char *name;            /* "blk": the scenario's `device: kind`, serve --device */
@@ -41,6 +42,8 @@ typedef struct vs_sim_dev {
     const struct vs_mutant_set *mutants;
     /* Its hostile-input classes beyond the core's (sim/campaign.h), NULL: none. */
     const struct vs_camp_set *campaign;
+    /* Its device profile, preconditions and probe (sim/profile_dev.h), NULL: none. */
+    const struct vs_profile_dev *profile;
 } vs_sim_dev;
 
 /* The generated registry: every device folder's table, NULL-terminated, by name. */

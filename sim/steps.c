@@ -433,7 +433,13 @@ static int vhost_hung_up(vs_run_ctx *c, vs_err *e)
         return 0;
     uint8_t b;
     vs_err ce = {0};
-    return vs_driver_config_read_raw(c->d, 0, &b, 1, &ce) == 0 ? 0 : 1;
+    if (vs_driver_config_read_raw(c->d, 0, &b, 1, &ce) == 0)
+        return 0;
+    /* The driver reads the DEVICE_NEEDS_RESET the front-end shows for the lost back-end,
+     * as a guest would after the config interrupt: its next reset is then a recovery, not
+     * a loss it never saw. */
+    vs_driver_read_status(c->d, &b, &ce);
+    return 1;
 }
 
 /* `expect: survives`: either reaction is legal, the device broke itself or it served the

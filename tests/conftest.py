@@ -33,10 +33,10 @@ BLK = SCENARIOS / "blk"
 # A result line of `run`/`suite`: "PASS  blk-rw-basic   7 steps ...", with "[k/N] " first
 # when stdout is not a terminal (always here).
 RESULT_LINE = re.compile(
-    r"^(?:\[\d+/\d+\] )?(PASS|FAIL|ERROR|SKIP|XFAIL|XPASS)\s+(\S+)\s+\d+ steps", re.M)
+    r"^(?:\[\d+/\d+\] )?(PASS|FAIL|ERROR|SKIP|N/A|XFAIL|XPASS)\s+(\S+)\s+\d+ steps", re.M)
 SUMMARY_LINE = re.compile(
     r"^(\d+) scenarios?: (\d+) passed, (\d+) failed(?: \(\+(\d+) expected\))?, (\d+) errors, "
-    r"(\d+) skipped in [\d.]+ s; "
+    r"(\d+) skipped(?:, (\d+) not applicable)? in [\d.]+ s; "
     r"statements: (\d+) pass, (\d+) fail, (\d+) not exercised, (\d+) not applicable, "
     r"(\d+) untestable$",
     re.M)
@@ -68,7 +68,7 @@ class Cli:
         m = SUMMARY_LINE.search(stdout)
         if not m:
             return None
-        keys = ("ran", "passed", "failed", "expected", "errors", "skipped",
+        keys = ("ran", "passed", "failed", "expected", "errors", "skipped", "not_applicable",
                 "st_pass", "st_fail", "st_not_exercised", "st_not_applicable", "st_untestable")
         return dict(zip(keys, (int(g) if g is not None else 0 for g in m.groups())))
 

@@ -102,7 +102,8 @@ def test_vhost_user_backend_suite_one_finding(cli, vendor_qsd, tmp_path):
     assert s["failed"] == 0 and s["errors"] == 0 and s["passed"] >= 12, fmt(r)
     assert s["st_fail"] == 1, fmt(r)
     doc = check_once(r, out, False)
-    assert all(x["verdict"] in ("pass", "skipped") for x in doc["scenarios"])
+    # a scenario this export does not suit (packed rings, read-only) is not_applicable
+    assert all(x["verdict"] in ("pass", "skipped", "not_applicable") for x in doc["scenarios"])
 
 
 def test_blk_device_suite_scenarios_about_their_own_steps(cli, vendor_qsd, tmp_path):

@@ -78,10 +78,12 @@ enum vs_scn_verdict {
     VS_SCN_FAIL,         /* an expectation failed or a monitor saw a violation */
     VS_SCN_ERROR,        /* scenario or back-end error: could not run to the end */
     VS_SCN_SKIPPED,      /* not run (unsupported by the back-end, interrupted, ...) */
+    VS_SCN_NOT_APPLICABLE, /* a precondition on the device is unmet (the device under test
+                            * or its profile does not offer what the scenario is about) */
     VS_SCN_VERDICT_COUNT
 };
 
-/* "pass", "fail", "error", "skipped". */
+/* "pass", "fail", "error", "skipped", "not_applicable". */
 const char *vs_scn_verdict_name(enum vs_scn_verdict v);
 
 /* A scenario's standing against the run's expected-results file (--expected FILE). */

@@ -84,7 +84,27 @@ typedef struct vs_run_opts {
     int answer_timeout_ms;     /* a real back-end that does not answer one access (a qtest
                                   step, a vhost-user message) within this is hung; 0: the
                                   transport's default */
+    const struct vs_profile *profile; /* --device-profile: what the device under test is
+                                  meant to be (NULL: none) */
 } vs_run_opts;
+
+struct vs_scenario_result;
+
+/* A device profile (`--device-profile FILE`, YAML: `device: KIND` and the device's keys,
+ * e.g. blk's capacity, logical_block_size, read_only, queues, features, zoned). Errors
+ * name file:line:column. */
+typedef struct vs_profile vs_profile;
+int vs_profile_load(const char *path, vs_profile **out, vs_err *e);
+void vs_profile_free(vs_profile *p);
+const char *vs_profile_path(const vs_profile *p);
+/* What the back-end o->backend presents for a device kind (NULL: the default device),
+ * written as a profile to f. */
+int vs_profile_probe(const vs_run_opts *o, const char *kind, FILE *f, vs_err *e);
+/* The run's `device-profile` result: o->profile against what the back-end presents (pass:
+ * they agree; fail: r->message names every difference). *s_out is the scenario the row
+ * stands for (the caller frees it). */
+int vs_profile_check(const vs_run_opts *o, vs_scenario **s_out, struct vs_scenario_result *r,
+                     vs_err *e);
 
 
 #define VS_RUN_CONFIG_MAX 256u

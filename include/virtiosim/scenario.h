@@ -39,6 +39,9 @@ typedef struct vs_scenario {
     uint64_t extra_features;    /* device-independent bits to offer (e.g. RING_RESET) */
     uint64_t withheld_features; /* device-independent bits the device does not offer */
     void *dev_opts;             /* the device's own keys, owned by its step set */
+    void *requires;             /* preconditions on the device under test (`requires:` and
+                                   what the steps imply), the device's own object; NULL:
+                                   the device has none (sim/profile_dev.h) */
     struct {
         uint64_t features;      /* accepted (the device's feature names) */
         bool packed;

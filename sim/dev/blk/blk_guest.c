@@ -27,21 +27,27 @@ static int put(char *buf, size_t n, size_t *used, const char *fmt, ...)
 }
 
 /* One step as vsguest ops; 1 with why when the guest cannot express it. */
-static int step_ops(const vs_step *t, char *buf, size_t n, size_t *used, char *why, size_t wn)
+static int step_ops(const vs_scenario *s, const vs_step *t, char *buf, size_t n, size_t *used,
+                    char *why, size_t wn)
 {
     const char *name = t->type->name;
     const blk_step *b = t->dev;
     const char *sep = *used ? "," : "";
+    /* `sector: end-N`: the guest's disk is the scenario's own */
+    uint64_t cap = blk_opts_of(s)->capacity_sectors;
+    const blk_step *rq = blk_step_of(t);
+    uint64_t sector = !rq ? 0 : !rq->from_end ? rq->sector
+                    : rq->sector <= cap ? cap - rq->sector : 0;
     if (strcmp(name, "init") == 0)
         return 0; /* the guest's kernel initializes the device itself */
     if (strcmp(name, "write") == 0)
-        return put(buf, n, used, "%sw:%" PRIu64 ":%u:%u", sep, b->sector, b->count, b->pattern);
+        return put(buf, n, used, "%sw:%" PRIu64 ":%u:%u", sep, sector, b->count, b->pattern);
     if (strcmp(name, "read") == 0)
-        return put(buf, n, used, "%sr:%" PRIu64 ":%u", sep, b->sector, b->count);
+        return put(buf, n, used, "%sr:%" PRIu64 ":%u", sep, sector, b->count);
     if (strcmp(name, "discard") == 0)
-        return put(buf, n, used, "%sd:%" PRIu64 ":%u", sep, b->sector, b->count);
+        return put(buf, n, used, "%sd:%" PRIu64 ":%u", sep, sector, b->count);
     if (strcmp(name, "write_zeroes") == 0)
-        return put(buf, n, used, "%sz:%" PRIu64 ":%u", sep, b->sector, b->count);
+        return put(buf, n, used, "%sz:%" PRIu64 ":%u", sep, sector, b->count);
     if (strcmp(name, "flush") == 0)
         return put(buf, n, used, "%sf", sep);
     if (strcmp(name, "workload") == 0 && b->wl.rw == VS_RW_RANDREAD && b->wl.bs % VS_BLK_SECTOR == 0) {
@@ -61,7 +67,7 @@ static int guest_workload(const vs_scenario *s, char *buf, size_t n, char *why, 
     size_t used = 0;
     buf[0] = '\0';
     for (unsigned i = 0; i < s->nsteps; i++) {
-        int rc = step_ops(&s->steps[i], buf, n, &used, why, wn);
+        int rc = step_ops(s, &s->steps[i], buf, n, &used, why, wn);
         if (rc > 0)
             return 1;
         if (rc < 0) {

@@ -16,7 +16,7 @@
 
 /* A size where a unit means bytes (4k, 64MiB: a whole number of sectors) and a plain
  * number, decimal or 0x hex, means sectors. The text is kept for messages. */
-static int sectors_or_bytes(vs_loader *L, const yaml_node_t *v, const char *what, uint64_t *out)
+int blk_sectors_or_bytes(vs_loader *L, const yaml_node_t *v, const char *what, uint64_t *out)
 {
     uint64_t n;
     const char *s = vs_ld_scalar(v);
@@ -36,7 +36,7 @@ static int sectors_or_bytes(vs_loader *L, const yaml_node_t *v, const char *what
 PARSER(dev_capacity)
 {
     uint64_t n;
-    int r = sectors_or_bytes(L, v, "capacity", &n);
+    int r = blk_sectors_or_bytes(L, v, "capacity", &n);
     if (r < 0)
         return r;
     if (n == 0)
@@ -151,7 +151,7 @@ PARSER(dev_inject)
 static int zone_sectors_of(vs_loader *L, const yaml_node_t *v, const char *what, uint32_t *out)
 {
     uint64_t n;
-    int r = sectors_or_bytes(L, v, what, &n);
+    int r = blk_sectors_or_bytes(L, v, what, &n);
     if (r < 0)
         return r;
     if (n == 0 || n > UINT32_MAX)

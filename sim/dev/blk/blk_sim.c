@@ -14,4 +14,5 @@ const vs_sim_dev vs_sim_devs_blk = {
     .mutants = &vs_blk_mutants,
     .driver = &vs_blk_drv_personality,
     .campaign = &vs_blk_campaign,
+    .profile = &vs_blk_profile,
 };

@@ -68,7 +68,8 @@ typedef struct blk_step {
     uint32_t req_type;      /* VIRTIO_BLK_T_* of the request the step sends */
     enum blk_shape shape;
     int expect;             /* expected status byte (VIRTIO_BLK_S_*) */
-    uint64_t sector;
+    uint64_t sector;        /* from_end: sectors before the device's capacity */
+    bool from_end;          /* `sector: end-N`: adapts to the device's capacity */
     uint32_t count;         /* sectors */
     uint32_t pattern;
     bool verify;
@@ -112,6 +113,12 @@ extern const struct vs_backend_present vs_blk_backends;
 extern const struct vs_guest_present vs_blk_guest;
 extern const struct vs_mutant_set vs_blk_mutants;
 extern const struct vs_camp_set vs_blk_campaign;
+extern const struct vs_profile_dev vs_blk_profile;
+
+/* blk_steps.c: the blk parameters of a step, NULL for a core step */
+const blk_step *blk_step_of(const vs_step *t);
+/* blk_scenario.c: a size in bytes (with a unit) or sectors (a plain number) */
+int blk_sectors_or_bytes(vs_loader *L, const yaml_node_t *v, const char *what, uint64_t *out);
 
 /* blk_scenario.c, for blk_steps.c */
 extern const vs_field blk_device_keys[];

@@ -3,6 +3,7 @@
  * workload and config_write; and blk's part of the core's steps (config expectations,
  * the reads queue_reset and suspend keep in flight, ...). */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +18,27 @@
 
 /* ------------------------------------------------------------------ schemas */
 
-PARSER(st_sector) { return vs_ld_u64(L, v, UINT64_MAX, &B->sector); }
+/* A sector number, or `end` / `end-N`: N sectors before the device's capacity (a scenario
+ * about the end of the disk that fits any device). */
+PARSER(st_sector)
+{
+    const char *s = vs_ld_scalar(v);
+    B->from_end = s && strncmp(s, "end", 3) == 0;
+    if (!B->from_end)
+        return vs_ld_u64(L, v, UINT64_MAX, &B->sector);
+    const char *p = s + 3;
+    while (*p == ' ')
+        p++;
+    B->sector = 0;
+    if (!*p)
+        return 0;
+    char *endp;
+    unsigned long long n = *p == '-' ? strtoull(p + 1, &endp, 10) : 0;
+    if (*p != '-' || !isdigit((unsigned char)p[1 + (p[1] == ' ')]) || *endp)
+        return vs_ld_fail(L, v, "expected a sector number, end or end-N, found '%s'", s);
+    B->sector = n;
+    return 0;
+}
 PARSER(st_count) { return vs_ld_u32(L, v, (64u << 20) / VS_BLK_SECTOR, &B->count); } /* 64 MiB */
 PARSER(st_pattern) { return vs_ld_u32(L, v, UINT32_MAX, &B->pattern); }
 PARSER(st_verify) { return vs_ld_bool(L, v, &B->verify); }
@@ -283,6 +304,13 @@ static int run_request(vs_run_ctx *c, const vs_step *st)
 {
     const blk_step *b = st->dev;
     vs_blk_req req = {.type = b->req_type, .sector = b->sector, .nsectors = b->count};
+    if (b->from_end) {
+        uint64_t cap = vs_driver_blk_capacity(c->d);
+        if (b->sector > cap)
+            return vs_run_expect_failed(c, "end-%" PRIu64 " is before sector 0: the device has "
+                                        "%" PRIu64 " sectors", b->sector, cap);
+        req.sector = cap - b->sector;
+    }
     switch (b->shape) {
     case SHAPE_DATA:
         req.pattern = b->pattern;
@@ -386,11 +414,18 @@ static int run_config_write(vs_run_ctx *c, const vs_step *st)
 
 /* ------------------------------------------------------------------ descriptions, sizes */
 
+/* "17", or "end-8" for a sector counted back from the capacity */
+static const char *sector_text(const blk_step *b, char *buf, size_t n)
+{
+    snprintf(buf, n, "%s%" PRIu64, b->from_end ? "end-" : "", b->sector);
+    return b->from_end && b->sector == 0 ? "end" : buf;
+}
 static void describe_range(const vs_step *t, char *buf, size_t n)
 {
     const blk_step *b = t->dev;
-    snprintf(buf, n, "%s sector %" PRIu64 " count %u queue %u", t->type->name, b->sector,
-             b->count, t->queue);
+    char sec[32];
+    snprintf(buf, n, "%s sector %s count %u queue %u", t->type->name,
+             sector_text(b, sec, sizeof sec), b->count, t->queue);
 }
 static void describe_request(const vs_step *t, char *buf, size_t n)
 {
@@ -399,16 +434,22 @@ static void describe_request(const vs_step *t, char *buf, size_t n)
 static void describe_append(const vs_step *t, char *buf, size_t n)
 {
     const blk_step *b = t->dev;
-    snprintf(buf, n, "%s sector %" PRIu64 " count %u", t->type->name, b->sector, b->count);
+    char sec[32];
+    snprintf(buf, n, "%s sector %s count %u", t->type->name, sector_text(b, sec, sizeof sec),
+             b->count);
 }
 static void describe_report(const vs_step *t, char *buf, size_t n)
 {
     const blk_step *b = t->dev;
-    snprintf(buf, n, "%s sector %" PRIu64 " zones %u", t->type->name, b->sector, b->zones);
+    char sec[32];
+    snprintf(buf, n, "%s sector %s zones %u", t->type->name, sector_text(b, sec, sizeof sec),
+             b->zones);
 }
 static void describe_zone(const vs_step *t, char *buf, size_t n)
 {
-    snprintf(buf, n, "%s sector %" PRIu64, t->type->name, ((const blk_step *)t->dev)->sector);
+    char sec[32];
+    snprintf(buf, n, "%s sector %s", t->type->name,
+             sector_text(t->dev, sec, sizeof sec));
 }
 static void describe_workload(const vs_step *t, char *buf, size_t n)
 {
@@ -491,6 +532,14 @@ static const vs_step_type *const blk_steps[] = {
     &step_zone_open, &step_zone_close, &step_zone_finish, &step_zone_reset,
     &step_zone_reset_all, &step_secure_erase, &step_get_lifetime, NULL,
 };
+
+const blk_step *blk_step_of(const vs_step *t)
+{
+    for (const vs_step_type *const *ty = blk_steps; *ty; ty++)
+        if (t->type == *ty)
+            return t->dev;
+    return NULL;
+}
 
 /* ------------------------------------------------------------------ blk's part of the core */
 
