@@ -199,6 +199,7 @@ static int serve_create(vs_gmem *gm, const vs_serve_opts *o, vs_device **out, vs
     bo.capacity_sectors = o->capacity / VS_BLK_SECTOR;
     bo.image_path = o->image;
     bo.create_image = o->image != NULL;
+    bo.ram_shared = o->image ? NULL : o->storage;
     bo.read_only = o->read_only;
     bo.num_queues = o->queues;
     bo.queue_size = 1024;
