@@ -445,6 +445,34 @@ static void serve_ctx_free(serve_ctx *sc)
     pthread_mutex_destroy(&sc->mu);
 }
 
+/* A device made once up front (a bad image or option fails here, not per connection),
+ * then the shared state, the server listening on sock and the report writer. */
+static int serve_start(serve_ctx *sc, const char *sock, vs_err *e)
+{
+    vs_gmem *probe_gm = NULL;
+    vs_device *probe = NULL;
+    int rc = vs_gmem_create_flat(&probe_gm, 4096, e);
+    if (rc == 0)
+        rc = sc->sd->backends->serve_create(probe_gm, &sc->so_dev, &probe, e);
+    if (probe)
+        probe->ops->destroy(probe);
+    vs_gmem_destroy(probe_gm);
+    if (rc == 0)
+        rc = serve_ctx_init(sc, e);
+    vs_vhost_server_opts so = {.conn_open = serve_conn_open, .conn_close = serve_conn_close,
+                               .conn_opaque = sc};
+    if (rc == 0)
+        rc = vs_vhost_server_create(&sc->srv, &so, e);
+    if (rc == 0)
+        rc = vs_vhost_server_listen(sc->srv, sock, e);
+    if (rc == 0 && sc->report_dir) {
+        sc->writer_on = pthread_create(&sc->writer, NULL, report_writer, sc) == 0;
+        if (!sc->writer_on)
+            rc = vs_err_set(e, VS_EIO, "cannot start the report writer");
+    }
+    return rc;
+}
+
 int vs_cli_serve(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -546,28 +574,7 @@ int vs_cli_serve(int argc, char **argv)
     sc.so_dev = (vs_serve_opts){.image = image, .capacity = capacity, .read_only = ro,
                                 .queues = (uint16_t)queues, .seg_max = seg_max,
                                 .size_max = size_max, .storage = ram};
-    /* A device made once up front: a bad image or option fails here, not per connection. */
-    vs_gmem *probe_gm = NULL;
-    vs_device *probe = NULL;
-    int rc = vs_gmem_create_flat(&probe_gm, 4096, &e);
-    if (rc == 0)
-        rc = sd->backends->serve_create(probe_gm, &sc.so_dev, &probe, &e);
-    if (probe)
-        probe->ops->destroy(probe);
-    vs_gmem_destroy(probe_gm);
-    if (rc == 0)
-        rc = serve_ctx_init(&sc, &e);
-    vs_vhost_server_opts so = {.conn_open = serve_conn_open, .conn_close = serve_conn_close,
-                               .conn_opaque = &sc};
-    if (rc == 0)
-        rc = vs_vhost_server_create(&sc.srv, &so, &e);
-    if (rc == 0)
-        rc = vs_vhost_server_listen(sc.srv, sock, &e);
-    if (rc == 0 && sc.report_dir) {
-        sc.writer_on = pthread_create(&sc.writer, NULL, report_writer, &sc) == 0;
-        if (!sc.writer_on)
-            rc = vs_err_set(&e, VS_EIO, "cannot start the report writer");
-    }
+    int rc = serve_start(&sc, sock, &e);
     if (rc < 0) {
         fprintf(stderr, "virtiosim serve: %s\n", e.msg);
         vs_vhost_server_destroy(sc.srv);
