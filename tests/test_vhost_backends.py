@@ -270,7 +270,10 @@ def test_serve_judges_a_packed_ring_front_end(cli, tmp_path, mutant, scenario, s
         out, err = p.communicate(timeout=20)
     assert p.returncode == 1, out + err   # a driver violation was found
     doc = json.loads((rep / "results.json").read_text())
-    conns = {s["name"]: s["statements"] for s in doc["scenarios"]}
+    # each connection's statements: its line in connections.jsonl
+    conns = {x["name"]: x["statements"] for x in
+             map(json.loads, (rep / "connections.jsonl").read_text().splitlines())}
+    assert {s["name"] for s in doc["scenarios"]} == set(conns)
     assert conns["connection-1"].get(stmt) == "pass", conns["connection-1"].get(stmt)
     assert conns["connection-2"].get(stmt) == "fail", conns["connection-2"]
     ev = [e for s in doc["statements"] if s["id"] == stmt for e in s["evidence"]]
