@@ -556,6 +556,10 @@ int vs_cli_serve(int argc, char **argv)
         return EXIT_USAGE;
     }
     vs_err e = {0};
+    /* Two malloc arenas, not one per connection thread: each connection's monitors take
+     * and free about a megabyte, which a thread's own arena keeps (RSS grew 8 -> 17 MB over
+     * 1,000 connections; flat at 8 MB with two). */
+    mallopt(M_ARENA_MAX, 2);
     /* One disk for every connection (a front-end that reconnects finds its data): the
      * image, or RAM all the connections' devices share. Overlapping writes of two
      * concurrent front-ends race as they would on one shared disk. */
