@@ -73,7 +73,6 @@ typedef struct serve_ctx {
     uint64_t n_over, n_over_fail; /* connections past SERVE_ROWS_MAX */
     FILE *jsonl;                  /* REPORT/connections.jsonl, a line per connection */
     bool dirty, stopping, infra_error;
-    uint64_t reports_written;
     pthread_t writer;
     bool writer_on;
 } serve_ctx;
@@ -279,6 +278,14 @@ static void write_serve_report(const serve_ctx *sc)
     json_decref(doc);
 }
 
+/* From the report writer's thread: the flag the connection threads also set, under mu. */
+static void serve_infra_error(serve_ctx *sc)
+{
+    pthread_mutex_lock(&sc->mu);
+    sc->infra_error = true;
+    pthread_mutex_unlock(&sc->mu);
+}
+
 static int row_cmp(const void *a, const void *b)
 {
     const serve_row *x = a, *y = b;
@@ -323,7 +330,7 @@ static void write_all_reports(serve_ctx *sc)
     char (*str)[2][96] = calloc(n + 1, sizeof *str);
     if (!rows || !scn || !str || !agg) {
         fprintf(stderr, "virtiosim serve: out of memory writing reports\n");
-        sc->infra_error = true;
+        serve_infra_error(sc);
         goto out;
     }
     qsort(rows, n, sizeof *rows, row_cmp);
@@ -357,10 +364,9 @@ static void write_all_reports(serve_ctx *sc)
     vs_err e = {0};
     if (vs_report_write_all(sc->report_dir, &run, &e) < 0) {
         fprintf(stderr, "virtiosim serve: writing reports: %s\n", e.msg);
-        sc->infra_error = true;
+        serve_infra_error(sc);
     }
     write_serve_report(sc);
-    sc->reports_written++;
 out:
     free(rows);
     free(scn);
