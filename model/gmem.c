@@ -446,6 +446,13 @@ static int check_span(const vs_gmem *gm, uint64_t gpa, uint64_t len,
     if (len - 1 > UINT64_MAX - gpa)
         return vs_err_set(e, VS_ERANGE, "gpa 0x%llx+0x%llx wraps around the 64-bit address space",
                           (ull)gpa, (ull)len);
+    /* Common case: inside the region the last translation hit (no search). */
+    const gmem_reg *lr = gm->last;
+    if (lr && !(lr->pub.flags & VS_GMEM_HOLE) && !(lr->deny & (uint32_t)kind)) {
+        uint64_t off = gpa - lr->pub.gpa;
+        if (off < lr->pub.size && len - 1 < lr->pub.size - off)
+            return 0;
+    }
     uint64_t cur = gpa, left = len;
     while (left) {
         const gmem_reg *r = find_reg(gm, cur);

@@ -90,6 +90,9 @@ typedef struct vs_serve_opts {
      * default fits QEMU's default queue-size (128), since a driver builds requests of up to
      * seg_max + 2 descriptors and no chain may be longer than the queue. */
     uint32_t seg_max, size_max;
+    /* Without image: RAM of `capacity` bytes every connection's device shares (the
+     * caller's); NULL = each device its own */
+    void *storage;
 } vs_serve_opts;
 
 #define VS_SERVE_SEG_MAX_DEFAULT 126u

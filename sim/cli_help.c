@@ -122,8 +122,9 @@ static void usage_serve(FILE *f)
           "                       [--capacity SIZE] [--read-only] [--queues N] [--once]\n"
           "                       [--seg-max N] [--size-max N] [--frontend-offers all|MASK]\n"
           "                       [--report DIR]\n"
-          "export the reference device to a vhost-user front-end (e.g. QEMU's\n"
-          "vhost-user-blk-pci) and judge the front-end's messages and rings\n\n"
+          "export the reference device to vhost-user front-ends (e.g. QEMU's\n"
+          "vhost-user-blk-pci) and judge the front-ends' messages and rings; each\n"
+          "front-end is served at once in a thread of its own, all on one disk\n\n"
           "  --device NAME        the device to serve (blk)\n"
           "  --vhost-user SOCKET  listen on this UNIX socket\n"
           "  --image FILE         back the disk with FILE (default: memory)\n"
@@ -140,7 +141,9 @@ static void usage_serve(FILE *f)
           "                       judge offer & MASK (default: unknown, not judged; QEMU's\n"
           "                       vhost-user-blk-pci drops RING_PACKED unless packed=on)\n"
           "  --once               stop after the first front-end disconnects\n"
-          "  --report DIR         write the front-end's verdicts as reports on exit\n"
+          "  --report DIR         each connection's verdict as a line of\n"
+          "                       DIR/connections.jsonl when it ends; the standard reports\n"
+          "                       and vhost-user-server.json at most once a second and on exit\n"
           "  -h, --help           this text\n", f);
 }
 

@@ -29,3 +29,22 @@ def test_split_driver_uses_descriptors_in_ring_order_under_in_order(cli, tmp_pat
              if b != (a + n) % size]
     assert not wrong, f"chains not in ring order (index, head, ndesc, next head): {wrong[:5]}"
     assert max(h for h, _ in heads) > size - 4, "the table wrapped around"
+
+
+def test_qemu_10_in_order_is_asked_for_and_its_stall_recorded(cli, tmp_path):
+    """`extra_features: [IN_ORDER]` asks QEMU for in_order=on; QEMU 10.0 then stops using
+    buffers once its in-order fill has to search past the end of its used_elems array
+    (scenarios/expected/qemu-10.0.yaml has the evidence): XFAIL, not a hang or a pass."""
+    from test_vhost_backends import qemu_10
+    import os
+    qemu, env_add = qemu_10()
+    env = dict(os.environ, TMPDIR=str(tmp_path), **env_add)
+    scn = BLK.parent / "qemu10" / "in-order-split.yaml"
+    r = cli("run", "--backend", "qemu", "--qemu", qemu, "--expected",
+            BLK.parent / "expected" / "qemu-10.0.yaml", scn, env=env, timeout=120)
+    assert r.returncode == 0, fmt(r)
+    assert cli.results(r.stdout) == [("XFAIL", "blk-in-order-qemu")], r.stdout
+    # the same scenario asks QEMU 7.2 for a property it does not have: an error, not a pass
+    r = cli("run", "--backend", "qemu", scn, env=dict(os.environ, TMPDIR=str(tmp_path)),
+            timeout=60)
+    assert r.returncode != 0 and "in_order" in r.stdout + r.stderr, fmt(r)

@@ -252,6 +252,10 @@ typedef struct vs_blk_opts {
     uint64_t capacity_sectors;   /* 512-byte sectors; 0 with image_path = image size */
     const char *image_path;      /* raw image (pread/pwrite); NULL = RAM */
     bool create_image;           /* create/extend the file to capacity if needed */
+    /* Without image_path: RAM storage of capacity_sectors * 512 bytes the caller owns and
+     * keeps until every device using it is destroyed (`serve`'s connections share one
+     * disk); NULL = the device's own */
+    uint8_t *ram_shared;
     bool read_only;              /* offers VIRTIO_BLK_F_RO, rejects writes */
     uint16_t num_queues;         /* > 1 offers VIRTIO_BLK_F_MQ; 0 = 1 */
     uint32_t queue_size;         /* max queue size; 0 = 256 */

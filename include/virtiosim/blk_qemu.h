@@ -38,6 +38,8 @@ typedef struct vs_qemu_blk_params {
     bool discard;            /* offer VIRTIO_BLK_F_DISCARD */
     bool write_zeroes;       /* offer VIRTIO_BLK_F_WRITE_ZEROES */
     bool ioeventfd;          /* QEMU's ioeventfd for kicks (its default: on) */
+    bool in_order;           /* in_order=on: offer VIRTIO_F_IN_ORDER (QEMU 9.1 and later;
+                                an older QEMU refuses the property) */
     const vs_qemu_blkdebug_rule *rules;  /* blkdebug rules (raw over blkdebug over image) */
     size_t n_rules;
 } vs_qemu_blk_params;

@@ -1,7 +1,8 @@
 /* vhost-user back-end server (layer 4): `virtiosim serve --device blk --vhost-user SOCK`.
  *
- * Listens on a unix socket and serves one front-end at a time with a reference device
- * (vs_device, e.g. from vs_blk_create). Protocol legality is judged by the shared model
+ * Listens on a unix socket and serves front-ends with a reference device (vs_device, e.g.
+ * from vs_blk_create): one at a time over one shared device (opts.dev), or concurrently,
+ * each with its own device and event bus from opts.conn_open, in a thread of its own. Protocol legality is judged by the shared model
  * (virtiosim/vhost.h); every rejection is logged, counted and recorded with the id of the
  * vhost-user rule it violates, so a report can list protocol verdicts. Ring and buffer
  * memory is the front-end's: the SET_MEM_TABLE fds are mapped MAP_SHARED and wrapped in
@@ -13,8 +14,9 @@
  * A front-end that disconnects at any point, sends garbage, wrong fd counts, oversized
  * payloads or unmappable fds is dropped or rejected, never crashes or hangs the server
  * (reads and writes of one message time out after `io_timeout_ms`); every fd received
- * and not kept is closed. Single-threaded: one server runs in one thread;
- * vs_vhost_server_stop may be called from any thread or a signal handler. */
+ * and not kept is closed. run / serve_fd run in one thread (plus, in concurrent mode, one
+ * thread per connection, joined before run returns); vs_vhost_server_stop may be called
+ * from any thread or a signal handler, the counters and violations read from any thread. */
 #ifndef VIRTIOSIM_VHOST_USER_H
 #define VIRTIOSIM_VHOST_USER_H
 
@@ -62,6 +64,23 @@ typedef void (*vs_vhost_disconnect_fn)(void *opaque, uint64_t connection,
                                        const vs_vhost_server_stats *conn_stats,
                                        const char *reason);
 
+/* Concurrent mode: what one connection runs on. */
+typedef struct vs_vhost_conn_ctx {
+    vs_device *dev;             /* required: this connection's device (its gm is swapped
+                                   for the front-end's memory while mapped) */
+    vs_event_bus *bus;          /* this connection's event stream, or NULL */
+    void *opaque;               /* the caller's, handed back to conn_close */
+} vs_vhost_conn_ctx;
+
+/* Called in the connection's thread before its first message; < 0 refuses it (closed). */
+typedef int (*vs_vhost_conn_open_fn)(void *opaque, uint64_t connection, vs_vhost_conn_ctx *out,
+                                     vs_err *e);
+/* Called in the connection's thread after it ended and was cleaned up (st NULL when it
+ * never started: conn_open's device is still handed back to be freed). */
+typedef void (*vs_vhost_conn_close_fn)(void *opaque, uint64_t connection,
+                                       const vs_vhost_conn_ctx *ctx,
+                                       const vs_vhost_server_stats *st, const char *reason);
+
 typedef struct vs_vhost_server_opts {
     vs_device *dev;             /* required; not owned. dev->gm is swapped for the
                                    front-end's memory while a connection has a memory
@@ -92,6 +111,13 @@ typedef struct vs_vhost_server_opts {
     pthread_mutex_t *dev_lock;  /* optional: held while the server works (between polls),
                                    so another thread holding it may use the device's host
                                    side, whose completions the server then pushes */
+    /* Concurrent mode (dev and bus then unused): every front-end its own device, bus
+     * and thread; on_disconnect, if set, is called from that thread too. */
+    vs_vhost_conn_open_fn conn_open;
+    vs_vhost_conn_close_fn conn_close;
+    void *conn_opaque;
+    unsigned max_live;          /* connections served at once; 0 = 64 (more wait in the
+                                   listen backlog) */
 } vs_vhost_server_opts;
 
 int vs_vhost_server_create(vs_vhost_server **out, const vs_vhost_server_opts *o, vs_err *e);
@@ -100,8 +126,9 @@ void vs_vhost_server_destroy(vs_vhost_server *s);  /* closes the listening socke
 /* Binds and listens on path (an existing socket file is replaced). */
 int vs_vhost_server_listen(vs_vhost_server *s, const char *path, vs_err *e);
 
-/* Accepts and serves front-ends one after the other until vs_vhost_server_stop or until
- * max_connections have been served (0 = unlimited). Returns 0 when stopped / done. */
+/* Accepts and serves front-ends (one after the other, or concurrently with conn_open)
+ * until vs_vhost_server_stop or until max_connections have been accepted (0 = unlimited)
+ * and served. Returns 0 when stopped / done, every connection ended. */
 int vs_vhost_server_run(vs_vhost_server *s, uint64_t max_connections, vs_err *e);
 
 /* Serves one already-connected stream socket (e.g. one end of a socketpair) until the

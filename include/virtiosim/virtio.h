@@ -132,6 +132,10 @@ typedef struct vs_transport_ops {
     /* Reads and clears the ISR (INTx mode); other modes may return 0. */
     int (*read_isr)(vs_transport *t, uint8_t *isr, vs_err *e);
     void (*destroy)(vs_transport *t);
+    /* Optional (NULL: nothing to say): stops the device at the end of a run, before
+     * destroy, and returns what the back-end got wrong doing so (vhost-user: the
+     * GET_VRING_BASE replies of the started rings). The transport stays destroyable. */
+    int (*close)(vs_transport *t, vs_err *e);
 } vs_transport_ops;
 
 struct vs_transport {

@@ -11,7 +11,10 @@
  *          runs it without)
  * Knobs: VIRTIOSIM_BENCH_SECONDS (default 2 per run), VIRTIOSIM_BENCH_QD (32),
  * VIRTIOSIM_BENCH_EVENT_IDX (1), VIRTIOSIM_BENCH_SPIN_NS (transport wait spin, 20000),
- * VIRTIOSIM_BENCH_RUNS (3), VIRTIOSIM_BENCH_VERBOSE (0), VIRTIOSIM_BENCH_SERVER_POLL_NS
+ * VIRTIOSIM_BENCH_RUNS (3; with the server: rounds, each a qsd run and a server run in
+ * alternating order, VIRTIOSIM_BENCH_INTERLEAVE=0 for all qsd runs first; then also
+ *   bench: vhost-user-virtiosim-vs-qsd <median of the per-round ratios> ratio),
+ * VIRTIOSIM_BENCH_VERBOSE (0), VIRTIOSIM_BENCH_SERVER_POLL_NS
  * (the server's poll_ns, 0).
  *
  * Hot path: EVENT_IDX on both sides (the back-end asks for a kick only when it went idle,
@@ -259,9 +262,25 @@ static void bench_mon_show(const vs_results *r)
 }
 
 /* The same workload against virtiosim's vhost-user server (reference blk, RAM). */
-static int server_bench(vs_gmem *gm, long qd, bool event_idx, double secs, long runs,
-                        const vs_vhost_fe_opts *fo, bool monitors, bool verbose, vs_err *err)
+static void print_qsd(long qd, double *rates, long runs, const run_result *last)
 {
+    qsort(rates, (size_t)runs, sizeof rates[0], vs_bench_cmp_d);
+    printf("bench: vhost-user-qsd-4k-qd%ld %.1f kreq/s\n", qd, rates[runs / 2] / 1000.0);
+    printf("bench: vhost-user-qsd-kicks-per-req %.4f ratio\n",
+           (double)last->kicks / (double)(last->ops ? last->ops : 1));
+    printf("bench: vhost-user-qsd-calls-per-req %.4f ratio\n",
+           (double)last->calls / (double)(last->ops ? last->ops : 1));
+}
+
+/* With tq (qemu-storage-daemon's transport): interleaved rounds, each one run on either
+ * back-end, the order alternating (qsd first in even rounds), so a load change on the
+ * shared host hits both alike; medians of each side and of the per-round ratios. */
+static int server_bench(vs_gmem *gm, long qd, bool event_idx, double secs, long runs,
+                        const vs_vhost_fe_opts *fo, bool monitors, bool verbose,
+                        vs_transport *tq, vs_err *err)
+{
+    double qrates[15], ratio[15];
+    run_result qr = {0};
     const uint64_t disk = 64u << 20;
     vs_gmem *dev_gm = NULL;
     vs_device *dev = NULL;
@@ -309,12 +328,27 @@ static int server_bench(vs_gmem *gm, long qd, bool event_idx, double secs, long 
         TRY(vs_vhost_user_transport_create_fd(&t, gm, fd, fo, NULL, err));
     }
     for (long i = 0; i < runs; i++) {
+        if (tq && i % 2 == 0)
+            TRY(one_run(tq, gm, qd, event_idx, secs, DISK_BYTES, &qr, err));
         TRY(one_run(t, gm, qd, event_idx, secs, disk, &rr, err));
+        if (tq && i % 2 == 1)
+            TRY(one_run(tq, gm, qd, event_idx, secs, DISK_BYTES, &qr, err));
         rates[i] = rr.rate;
+        if (tq) {
+            qrates[i] = qr.rate;
+            ratio[i] = rr.rate / qr.rate;
+            if (qr.errors) {
+                vs_err_set(err, VS_EIO, "%llu qsd requests failed",
+                           (unsigned long long)qr.errors);
+                goto out;
+            }
+        }
         if (verbose)
-            fprintf(stderr, "server run %ld: %.0f req/s, %.3f kicks/req, %.3f calls/req\n", i,
-                    rr.rate, (double)rr.kicks / (double)rr.ops,
-                    (double)rr.calls / (double)rr.ops);
+            fprintf(stderr, "server run %ld: %.0f req/s, %.3f kicks/req, %.3f calls/req%s",
+                    i, rr.rate, (double)rr.kicks / (double)rr.ops,
+                    (double)rr.calls / (double)rr.ops, tq ? "" : "\n");
+        if (verbose && tq)
+            fprintf(stderr, "; qsd %.0f req/s; ratio %.3f\n", qr.rate, ratio[i]);
         if (rr.errors) {
             vs_err_set(err, VS_EIO, "%llu requests failed", (unsigned long long)rr.errors);
             goto out;
@@ -329,9 +363,16 @@ static int server_bench(vs_gmem *gm, long qd, bool event_idx, double secs, long 
     if (verbose && bm.mon && vs_monitors_violations(bm.mon) &&
         vs_monitors_finish(bm.mon, 0, NULL) == 0)
         bench_mon_show(vs_monitors_results(bm.mon));
+    if (tq)
+        print_qsd(qd, qrates, runs, &qr);
     qsort(rates, (size_t)runs, sizeof rates[0], vs_bench_cmp_d);
     printf("bench: vhost-user-virtiosim-4k-qd%ld%s %.1f kreq/s\n", qd,
            monitors ? "" : "-nomon", rates[runs / 2] / 1000.0);
+    if (tq) {
+        qsort(ratio, (size_t)runs, sizeof ratio[0], vs_bench_cmp_d);
+        printf("bench: vhost-user-virtiosim%s-vs-qsd %.3f ratio\n", monitors ? "" : "-nomon",
+               ratio[runs / 2]);
+    }
     rc = 0;
 out:
     if (t)
@@ -396,9 +437,12 @@ int main(void)
                 PRIx64 " negotiated 0x%" PRIx64 " queues %u\n", v, vs_qsd_cmdline(q),
                 st.features, fb, st.protocol_offered, st.protocol_features, st.backend_queues);
     }
+    /* interleaved (default): qsd and ours alternate round by round */
+    bool interleave = env_long("VIRTIOSIM_BENCH_INTERLEAVE", 1) != 0 &&
+                      env_long("VIRTIOSIM_BENCH_SERVER", 1) != 0;
     double rates[15];
     run_result rr = {0}, last = {0};
-    for (long i = 0; i < runs; i++) {
+    for (long i = 0; !interleave && i < runs; i++) {
         TRY(one_run(t, gm, qd, event_idx, secs, DISK_BYTES, &rr, err));
         rates[i] = rr.rate;
         last = rr;
@@ -412,16 +456,13 @@ int main(void)
             goto out;
         }
     }
-    qsort(rates, (size_t)runs, sizeof rates[0], vs_bench_cmp_d);
-    printf("bench: vhost-user-qsd-4k-qd%ld %.1f kreq/s\n", qd, rates[runs / 2] / 1000.0);
-    printf("bench: vhost-user-qsd-kicks-per-req %.4f ratio\n",
-           (double)last.kicks / (double)(last.ops ? last.ops : 1));
-    printf("bench: vhost-user-qsd-calls-per-req %.4f ratio\n",
-           (double)last.calls / (double)(last.ops ? last.ops : 1));
-    t->ops->destroy(t);
-    t = NULL;
-    if (env_long("VIRTIOSIM_BENCH_SERVER", 1) && server_bench(gm, qd, event_idx, secs, runs,
-                                                             &fo, monitors, verbose, err) < 0) {
+    if (!interleave) {
+        print_qsd(qd, rates, runs, &last);
+        t->ops->destroy(t);
+        t = NULL;
+    }
+    if (env_long("VIRTIOSIM_BENCH_SERVER", 1) &&
+        server_bench(gm, qd, event_idx, secs, runs, &fo, monitors, verbose, t, err) < 0) {
         fprintf(stderr, "bench_vhost: virtiosim server: %s\n", err->msg);
         goto out;
     }

@@ -578,6 +578,12 @@ START_TEST(bad_args_and_builder)
     ck_assert_ptr_nonnull(strstr(a.argv[1], "serial=a,,b"));
     ck_assert_ptr_nonnull(strstr(a.argv[3], "read-only=on"));
     ck_assert_ptr_null(a.argv[4]);
+    ck_assert_ptr_null(strstr(a.argv[1], "in_order")); /* QEMU 7.2 has no such property */
+    p.in_order = true;
+    OK(vs_qemu_blk_args(&p, &a, e));
+    ck_assert_ptr_nonnull(strstr(a.argv[1], ",in_order=on"));
+    p.in_order = false;
+    OK(vs_qemu_blk_args(&p, &a, e));
     /* a device QEMU rejects: create fails with QEMU's message, nothing left running */
     vs_gmem *gm = NULL;
     OK(vs_gmem_create_flat(&gm, MEM, e));

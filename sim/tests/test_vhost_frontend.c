@@ -617,6 +617,57 @@ START_TEST(fake_bad_stop_at_reset)
 }
 END_TEST
 
+/* The same bad replies at the run's end (the transport's close, before destroy): they
+ * used to vanish, destroy stopped the rings and dropped what went wrong. */
+START_TEST(fake_bad_stop_at_close)
+{
+    static const int modes[] = {STOP_WRONG_ID, STOP_BAD_INDEX, STOP_NO_REPLY, STOP_CLOSE};
+    static const int codes[] = {VS_EPROTO, VS_EPROTO, VS_ETIMEDOUT, VS_EBACKEND};
+    char dir[] = "/tmp/vs-fe-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char path[108];
+    snprintf(path, sizeof path, "%s/sock", dir);
+    stop_fake f = {.mode = (enum stop_mode)modes[_i]};
+    f.lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+    ck_assert_int_eq(bind(f.lfd, (struct sockaddr *)&sa, sizeof sa), 0);
+    ck_assert_int_eq(listen(f.lfd, 4), 0);
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, stop_fake_main, &f), 0);
+    vs_gmem *gm;
+    OK(vs_gmem_create_flat(&gm, 1u << 20, e));
+    vs_vq_layout l;
+    OK(vs_vq_layout_alloc(gm, VS_RING_SPLIT, 64, &l, e));
+    vs_vhost_fe_opts fo;
+    vs_vhost_fe_opts_default(&fo);
+    fo.device_id = VS_DEV_BLK;
+    fo.msg_timeout_ms = 300;
+    vs_transport *t = NULL;
+    OK(vs_vhost_user_transport_create(&t, gm, path, &fo, NULL, e));
+    uint8_t st = VS_STATUS_ACKNOWLEDGE | VS_STATUS_DRIVER;
+    OK(t->ops->set_status(t, st, e));
+    OK(t->ops->set_driver_features(t, VS_BIT(VS_F_VERSION_1), e));
+    OK(t->ops->set_status(t, st |= VS_STATUS_FEATURES_OK, e));
+    OK(t->ops->queue_setup(t, 0, &l, e));
+    OK(t->ops->set_status(t, st |= VS_STATUS_DRIVER_OK, e));
+    ck_assert_ptr_nonnull(t->ops->close);
+    vs_err ce = {0};
+    int rc = t->ops->close(t, &ce);
+    ck_assert_msg(rc == -codes[_i], "case %d: close rc %d (%s): %s", _i, rc,
+                  vs_errc_name(-rc), ce.msg);
+    ck_assert_msg(strstr(ce.msg, "GET_VRING_BASE") != NULL, "case %d: '%s'", _i, ce.msg);
+    t->ops->destroy(t);
+    f.release = 1;
+    shutdown(f.lfd, SHUT_RDWR); /* no reconnect comes: the fake's accept returns */
+    pthread_join(th, NULL);
+    close(f.lfd);
+    unlink(path);
+    rmdir(dir);
+    vs_gmem_destroy(gm);
+}
+END_TEST
+
 START_TEST(qsd_bad_args)
 {
     vs_qsd_opts o;
@@ -657,6 +708,7 @@ static Suite *suite(void)
     tcase_set_timeout(tf, 20);
     tcase_add_loop_test(tf, fake_malformed, 0, (int)(sizeof fake_cases / sizeof fake_cases[0]));
     tcase_add_test(tf, fake_death_after_bringup);
+    tcase_add_loop_test(tf, fake_bad_stop_at_close, 0, 4);
     tcase_add_loop_test(tf, fake_bad_stop_at_reset, 0,
                         (int)(sizeof stop_cases / sizeof stop_cases[0]));
     suite_add_tcase(s, tf);

@@ -1035,6 +1035,23 @@ static int op_read_isr(vs_transport *bt, uint8_t *isr, vs_err *e)
     return 0;
 }
 
+/* The run's end: every started ring stopped with its GET_VRING_BASE checked, as a reset
+ * does, but without reconnecting. A bad reply here used to vanish in destroy. */
+static int op_close(vs_transport *bt, vs_err *e)
+{
+    vhost_fe *t = (vhost_fe *)bt;
+    int first = 0;
+    vs_err fe = {0};
+    for (uint16_t i = 0; i < VS_VHOST_FE_MAX_QUEUES && !t->dead; i++) {
+        int rc = fe_stop_queue(t, i, NULL, &fe);
+        if (rc < 0 && !first)
+            first = rc;
+    }
+    if (first < 0 && e)
+        *e = fe;
+    return first;
+}
+
 static void op_destroy(vs_transport *bt)
 {
     vhost_fe *t = (vhost_fe *)bt;
@@ -1065,6 +1082,7 @@ static const vs_transport_ops fe_ops = {
     .wait = op_wait,
     .read_isr = op_read_isr,
     .destroy = op_destroy,
+    .close = op_close,
 };
 
 /* ------------------------------------------------------------------ public */

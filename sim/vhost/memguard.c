@@ -10,7 +10,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define SLOTS 64
+#define SLOTS 512 /* 64 concurrent connections x 8 regions */
 enum { FREE = 0, LIVE = 1 };
 
 static struct {

@@ -643,7 +643,7 @@ static void blk_destroy(vs_device *d)
     blk_dev *b = to_blk(d);
     if (b->fd >= 0)
         close(b->fd);
-    if (b->ram)
+    if (b->ram && !b->ram_borrowed)
         munmap(b->ram, b->ram_bytes);
     free(b->bounce);
     free(b->zones);
@@ -809,6 +809,10 @@ int vs_blk_create(vs_device **out, vs_gmem *gm, const vs_blk_opts *opts, vs_err 
             blk_destroy(&b->dev);
             return rc;
         }
+    } else if (o.ram_shared) {
+        b->ram = o.ram_shared;
+        b->ram_bytes = (size_t)(b->capacity * VS_BLK_SECTOR);
+        b->ram_borrowed = true;
     } else {
         uint64_t bytes = b->capacity * VS_BLK_SECTOR;
         void *m = bytes && bytes <= SIZE_MAX

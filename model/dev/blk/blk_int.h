@@ -32,6 +32,7 @@ typedef struct blk_dev {
     uint8_t writeback_init;
     uint8_t *ram;            /* RAM storage (anonymous mapping), or NULL */
     size_t ram_bytes;
+    bool ram_borrowed;       /* ram is o.ram_shared: the caller unmaps it */
     int fd;                  /* file storage, or -1 */
     uint8_t *bounce;         /* BLK_BOUNCE bytes */
     bool features_accepted;  /* FEATURES_OK accepted since the last reset */

@@ -139,6 +139,8 @@ static int qemu_args(vs_run_ctx *c, const char *const **argv, vs_err *e)
     p.serial = d->serial;
     p.discard = d->discard;
     p.write_zeroes = d->write_zeroes;
+    /* `extra_features: [IN_ORDER]` asks QEMU for its in_order=on (the bit it offers then) */
+    p.in_order = ((c->s->extra_features & ~c->s->withheld_features) >> VS_F_IN_ORDER) & 1;
     for (unsigned i = 0; i < d->n_inject && i < BLK_MAX_INJECT; i++) {
         q->rules[i] = (vs_qemu_blkdebug_rule){
             .event = d->inject[i].write ? VS_QEMU_BLKDBG_WRITE_AIO : VS_QEMU_BLKDBG_READ_AIO,
@@ -199,6 +201,7 @@ static int serve_create(vs_gmem *gm, const vs_serve_opts *o, vs_device **out, vs
     bo.capacity_sectors = o->capacity / VS_BLK_SECTOR;
     bo.image_path = o->image;
     bo.create_image = o->image != NULL;
+    bo.ram_shared = o->image ? NULL : o->storage;
     bo.read_only = o->read_only;
     bo.num_queues = o->queues;
     bo.queue_size = 1024;

@@ -90,6 +90,8 @@ int vs_qemu_blk_args(const vs_qemu_blk_params *p, vs_qemu_args *out, vs_err *e)
     sb_put(&s, ",packed=%s,event_idx=%s,indirect_desc=%s,discard=%s,write-zeroes=%s,ioeventfd=%s",
            onoff(p->packed), onoff(p->event_idx), onoff(p->indirect_desc), onoff(p->discard),
            onoff(p->write_zeroes), onoff(p->ioeventfd));
+    if (p->in_order)
+        sb_put(&s, ",in_order=on");
     if (p->serial) {
         sb_put(&s, ",serial=");
         sb_put_escaped(&s, p->serial);

@@ -333,6 +333,17 @@ static int run_request(vs_run_ctx *c, const vs_step *st)
     default:
         break;
     }
+    /* blk.driver.blk-op.2: a driver never reads or writes past the capacity the device
+     * reports. A step that wants such a request to succeed cannot run on this device (a
+     * back-end reporting less than the scenario needs, even 0): it fails saying so, and the
+     * request is never sent (a back-end that took it would have let the step pass). */
+    uint64_t cap = vs_driver_blk_capacity(c->d);
+    if ((req.type == VS_BLK_T_IN || req.type == VS_BLK_T_OUT) && b->expect == VS_BLK_S_OK &&
+        (req.sector > cap || req.nsectors > cap - req.sector))
+        return vs_run_expect_failed(c, "the device reports a capacity of %" PRIu64 " sectors;"
+                                    " sectors %" PRIu64 "..%" PRIu64 " are past it, so the "
+                                    "request is not sent (blk.driver.blk-op.2)", cap,
+                                    req.sector, req.sector + req.nsectors - 1);
     vs_err e = {0};
     vs_blk_result res;
     req.queue = st->queue;
