@@ -12,9 +12,11 @@ $VIRTIOSIM_BIN=/path/to/virtiosim tests that binary instead and builds nothing (
 installed copy, or a build from a clean checkout while the tree is mid-edit); scenario
 paths are still taken from this tree.
 """
+import json
 import os
 import re
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -103,3 +105,21 @@ def write_scenario(dirpath, filename, text):
     p = Path(dirpath) / filename
     p.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
     return p
+
+
+def server_report(rep, timeout=10):
+    """vhost-user-server.json once it covers the connections that ended: the server
+    appends each connection's line to connections.jsonl as it ends and rewrites its
+    reports at most once a second, so wait for the line count to settle and the report
+    to be newer than the last line."""
+    lines, js = rep / "connections.jsonl", rep / "vhost-user-server.json"
+    deadline, seen, since = time.time() + timeout, None, time.time()
+    while time.time() < deadline:
+        n = len(lines.read_text().splitlines()) if lines.exists() else -1
+        if n != seen:
+            seen, since = n, time.time()
+        if (n > 0 and time.time() - since > 0.3 and js.exists()
+                and js.stat().st_mtime_ns >= lines.stat().st_mtime_ns):
+            break
+        time.sleep(0.05)
+    return json.loads(js.read_text())

@@ -5,14 +5,13 @@ behind QEMU 7.2's vhost-user-scsi-pci, driven by virtiosim's driver over QEMU
 The device defers eventq buffers (and held commands) and completes them later; before the
 server completed deferred chains, the first eventq buffer stopped the ring ("eventq buffers
 need a transport that completes deferred chains") and no scsi scenario got past bring-up."""
-import json
 import signal
 import subprocess
 import time
 
 import pytest
 
-from conftest import ROOT, SCENARIOS
+from conftest import ROOT, SCENARIOS, server_report
 
 SCSI = SCENARIOS / "scsi"
 
@@ -52,7 +51,7 @@ def test_qemu_vhost_user_scsi_with_virtiosim_server(cli, scsi_server):
                  "scsi-sense-size": "SKIP", "scsi-hotplug": "SKIP"}, r.stdout + r.stderr
     assert r.returncode == 0, r.stdout + r.stderr
     assert "vhost-scsi does not support changing the sense data" in r.stdout
-    doc = json.loads((rep / "vhost-user-server.json").read_text())
+    doc = server_report(rep)
     # rw-basic, an, multiqueue, randrw: QEMU connected once per scenario that ran
     assert doc["stats"]["connections"] >= 5
     assert doc["stats"]["requests"] > 2000

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BLK, ROOT, SCENARIOS
+from conftest import BLK, ROOT, SCENARIOS, server_report
 
 EXPECTED = SCENARIOS / "expected"
 
@@ -39,24 +39,6 @@ def server(cli, tmp_path):
     # The front-end's deliberate malformed chains are judged as driver violations: exit 1.
     assert p.returncode in (0, 1), out + err
     assert not sock.exists(), "the server removes its socket"
-
-
-def server_report(rep, timeout=10):
-    """vhost-user-server.json once it covers the connections that ended: the server
-    appends each connection's line to connections.jsonl as it ends and rewrites its
-    reports at most once a second, so wait for the line count to settle and the report
-    to be newer than the last line."""
-    lines, js, sj = rep / "connections.jsonl", rep / "vhost-user-server.json", None
-    deadline, seen, since = time.time() + timeout, None, time.time()
-    while time.time() < deadline:
-        n = len(lines.read_text().splitlines()) if lines.exists() else -1
-        if n != seen:
-            seen, since = n, time.time()
-        if (n > 0 and time.time() - since > 0.3 and js.exists()
-                and js.stat().st_mtime_ns >= lines.stat().st_mtime_ns):
-            break
-        time.sleep(0.05)
-    return json.loads(js.read_text())
 
 
 def test_virtiosim_frontend_with_virtiosim_server(cli, server, tmp_path):
