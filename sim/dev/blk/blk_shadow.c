@@ -34,12 +34,16 @@ static vs_blk_drv *blk_of(const vs_driver *d)
     return d->pers == &vs_blk_drv_personality ? blk_drv(d) : NULL;
 }
 
+/* Eight consecutive keys share a hashed group of eight adjacent slots: a request's
+ * sectors are looked up together, so they cost a few cache lines instead of one miss each
+ * (a 64 KiB request looks up 128 sectors several times). */
 static size_t sh_hash(uint64_t k, size_t cap)
 {
-    k ^= k >> 33;
-    k *= UINT64_C(0xff51afd7ed558ccd);
-    k ^= k >> 33;
-    return (size_t)k & (cap - 1);
+    uint64_t g = k >> 3;
+    g ^= g >> 33;
+    g *= UINT64_C(0xff51afd7ed558ccd);
+    g ^= g >> 33;
+    return (size_t)((g << 3) | (k & 7)) & (cap - 1);
 }
 
 static shadow_ent *sh_find(const struct vs_blk_shadow *s, uint64_t sector)
