@@ -22,6 +22,7 @@ typedef struct shadow_range {
 struct vs_blk_shadow {
     shadow_ent *t;
     size_t cap, n;
+    size_t lane_n[8];   /* entries per lane (key % 8): each lane must keep free slots */
     /* Given up wholesale (vs_blk_shadow_forget): unknown unless an entry says otherwise.
      * Entries inside were dropped when the range was added, so any entry there is newer. */
     shadow_range *unknown;
@@ -34,9 +35,12 @@ static vs_blk_drv *blk_of(const vs_driver *d)
     return d->pers == &vs_blk_drv_personality ? blk_drv(d) : NULL;
 }
 
-/* Eight consecutive keys share a hashed group of eight adjacent slots: a request's
+/* Eight consecutive keys share a hashed block of eight adjacent slots: a request's
  * sectors are looked up together, so they cost a few cache lines instead of one miss each
- * (a 64 KiB request looks up 128 sectors several times). */
+ * (a 64 KiB request looks up 128 sectors several times). A collision probes the next
+ * block at the same lane (SH_STEP), so probe chains are as short as with one hash per
+ * key: each lane is its own table. The capacity is a power of two >= 1024. */
+#define SH_STEP 8
 static size_t sh_hash(uint64_t k, size_t cap)
 {
     uint64_t g = k >> 3;
@@ -51,7 +55,7 @@ static shadow_ent *sh_find(const struct vs_blk_shadow *s, uint64_t sector)
     if (!s || !s->cap)
         return NULL;
     uint64_t key = sector + 1;
-    for (size_t i = sh_hash(key, s->cap);; i = (i + 1) & (s->cap - 1)) {
+    for (size_t i = sh_hash(key, s->cap);; i = (i + SH_STEP) & (s->cap - 1)) {
         if (s->t[i].key == key)
             return &s->t[i];
         if (s->t[i].key == 0)
@@ -70,7 +74,9 @@ static shadow_ent *sh_get(vs_blk_drv *b, uint64_t sector)
     shadow_ent *x = sh_find(s, sector);
     if (x)
         return x;
-    if ((s->n + 1) * 4 >= s->cap * 3) {
+    uint64_t key = sector + 1;
+    size_t lane = (size_t)(key & 7);
+    if ((s->n + 1) * 4 >= s->cap * 3 || (s->lane_n[lane] + 1) * 4 >= s->cap / SH_STEP * 3) {
         size_t ncap = s->cap ? s->cap * 2 : 1024;
         shadow_ent *nt = calloc(ncap, sizeof *nt);
         if (!nt)
@@ -79,19 +85,19 @@ static shadow_ent *sh_get(vs_blk_drv *b, uint64_t sector)
             if (s->t[i].key) {
                 size_t j = sh_hash(s->t[i].key, ncap);
                 while (nt[j].key)
-                    j = (j + 1) & (ncap - 1);
+                    j = (j + SH_STEP) & (ncap - 1);
                 nt[j] = s->t[i];
             }
         free(s->t);
         s->t = nt;
         s->cap = ncap;
     }
-    uint64_t key = sector + 1;
     size_t i = sh_hash(key, s->cap);
     while (s->t[i].key)
-        i = (i + 1) & (s->cap - 1);
+        i = (i + SH_STEP) & (s->cap - 1);
     s->t[i] = (shadow_ent){.key = key, .tag = b->shadow_default};
     s->n++;
+    s->lane_n[lane]++;
     return &s->t[i];
 }
 
@@ -162,11 +168,13 @@ int vs_blk_shadow_forget(vs_driver *d, uint64_t first, uint64_t count, vs_err *e
     s->unknown[s->n_unknown++] = (shadow_range){first, end};
     if (s->cap)
         memset(s->t, 0, s->cap * sizeof *s->t);
+    memset(s->lane_n, 0, sizeof s->lane_n);
     for (size_t i = 0; i < n; i++) {
         size_t j = sh_hash(old[i].key, s->cap);
         while (s->t[j].key)
-            j = (j + 1) & (s->cap - 1);
+            j = (j + SH_STEP) & (s->cap - 1);
         s->t[j] = old[i];
+        s->lane_n[old[i].key & 7]++;
     }
     s->n = n;
     free(old);

@@ -1,6 +1,7 @@
 /* The data pattern writes carry and reads are verified against: the sector generator
  * (vectorized on x86-64 hosts) gives exactly vs_blk_pattern_byte's bytes, and those bytes
- * are pinned (a change would silently change what every verified run writes). */
+ * are pinned (a change would silently change what every verified run writes). And the
+ * per-sector shadow's table under a workload that fills one lane. */
 #include <check.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -37,12 +38,36 @@ START_TEST(pattern_bytes_are_pinned)
 }
 END_TEST
 
+/* The shadow's hash keeps eight consecutive sectors together and probes lane by lane:
+ * sectors that all fall in one lane (a 4 KiB stride) must still find free slots (the
+ * table grows by the fullest lane), and every sector must be found again. */
+START_TEST(shadow_one_lane_and_all_lanes)
+{
+    for (int stride = 1; stride <= 8; stride += 7) {
+        vs_blk_drv *b = calloc(1, sizeof *b);
+        ck_assert_ptr_nonnull(b);
+        vs_blk_drv_req br = {0};
+        br.r.nsectors = 1;
+        for (uint64_t i = 0; i < 20000; i++) {
+            br.r.sector = 5 + i * (uint64_t)stride;
+            blk_range_busy_sectors(b, &br, 1, true, 100 + i);
+        }
+        for (uint64_t i = 0; i < 20000; i++)
+            ck_assert_uint_eq(blk_shadow_busy(b, 5 + i * (uint64_t)stride), 1);
+        ck_assert_uint_eq(blk_shadow_busy(b, 3), 0);
+        blk_shadow_free(b);
+        free(b);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("blk_pattern");
     TCase *tc = tcase_create("pattern");
     tcase_add_test(tc, sector_matches_the_byte_definition);
     tcase_add_test(tc, pattern_bytes_are_pinned);
+    tcase_add_test(tc, shadow_one_lane_and_all_lanes);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
