@@ -25,6 +25,8 @@ int vs_cli_campaign(int argc, char **argv);
 int vs_cli_probe(int argc, char **argv);
 /* virtiosim report diff|merge ... (argv[0] is "report") */
 int vs_cli_report(int argc, char **argv);
+/* virtiosim trace FILE ... (argv[0] is "trace") */
+int vs_cli_trace(int argc, char **argv);
 
 /* The device identity of a run's reports (sim/cli_device.c), owning its config values. */
 #define VS_CLI_CFG_FIELDS 48

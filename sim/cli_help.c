@@ -35,7 +35,8 @@ static const char run_options[] =
     "  --seed N             override every scenario's seed\n"
     "  --trace FILE         write every event as JSON Lines\n"
     "  --trace-format F     jsonl (default) or chrome: Chrome Trace Event JSON that\n"
-    "                       Perfetto and chrome://tracing open (a track per queue)\n"
+    "                       Perfetto and chrome://tracing open (a track per queue), or\n"
+    "                       vst: compact binary (~40 bytes a request; `virtiosim trace`)\n"
     "  --report DIR         write results.json, junit.xml, results.ktap, report.html\n"
     "  --mutant NAME        run against a deliberately broken device (see `mutants`)\n"
     "  --expected FILE      known non-conformances of the back-end (XFAIL, with the\n"
@@ -89,6 +90,15 @@ static void usage_probe(FILE *f)
           "  --device KIND        the device type (default: blk)\n"
           "  -o, --output FILE    write the profile there (default: stdout)\n", f);
     fputs(exit_codes, f);
+}
+
+static void usage_trace(FILE *f)
+{
+    fputs("usage: virtiosim trace FILE [--to jsonl|chrome|digests] [-o OUT]\n"
+          "print a compact trace (--trace-format vst) as JSON Lines, byte for byte what\n"
+          "--trace-format jsonl writes for the same runs (default), as Chrome Trace Event\n"
+          "JSON, or as each scenario's trace digest (\"HEX  NAME\" lines); to stdout or OUT\n",
+          f);
 }
 
 static void usage_clauses(FILE *f)
@@ -206,6 +216,8 @@ static void usage_all(FILE *f)
           "                                  export the reference device to a vhost-user\n"
           "                                  front-end and judge the front-end's messages\n"
           "  mutants                         prove every check fails against its mutant\n"
+          "  trace FILE [--to jsonl|chrome|digests] [-o OUT]\n"
+          "                                  a compact trace as JSON Lines or Chrome JSON\n"
           "  campaign [--backend B] [--seed N] [--count N] [--class C] [--replay S:I]\n"
           "                                  hostile inputs with a health probe after each\n"
           "  probe --backend B [--device KIND] [-o FILE]\n"
@@ -224,7 +236,7 @@ void vs_cli_usage(FILE *f, const char *cmd)
     static const struct { const char *name; void (*fn)(FILE *); } cmds[] = {
         {"run", usage_run},         {"suite", usage_suite}, {"clauses", usage_clauses},
         {"report", usage_report},   {"serve", usage_serve}, {"mutants", usage_mutants},
-        {"campaign", usage_campaign}, {"probe", usage_probe},
+        {"campaign", usage_campaign}, {"probe", usage_probe}, {"trace", usage_trace},
     };
     for (size_t i = 0; cmd && i < sizeof cmds / sizeof cmds[0]; i++) {
         if (strcmp(cmd, cmds[i].name) == 0) {

@@ -168,6 +168,7 @@ typedef struct run_cli {
     const char *report_dir;
     const char *trace_path;
     bool trace_chrome;          /* --trace-format chrome */
+    bool trace_vst;             /* --trace-format vst */
     const char *suite;
     int quiet, verbose;
     unsigned shard_k, shard_n;  /* --shard K/N (shard_n 0: the whole list) */
@@ -542,6 +543,14 @@ static int run_loop(run_cli *rc, run_state *st)
         return EXIT_USAGE;
     }
     rc->o.trace = trace;
+    if (trace && rc->trace_vst) {
+        rc->o.trace_format = VS_TRACE_FILE_VST;
+        if (vs_trace_file_begin(trace, VS_TRACE_FILE_VST) < 0) {
+            fprintf(stderr, "virtiosim: %s: %s\n", rc->trace_path, strerror(errno));
+            fclose(trace);
+            return EXIT_USAGE;
+        }
+    }
     vs_chrome_trace *chrome = NULL;
     if (trace && rc->trace_chrome) {
         vs_err ce = {0};
@@ -777,12 +786,14 @@ static int parse_run_options(int argc, char **argv, run_cli *rc)
         case OPT_JSON: rc->json = true; break;
         case OPT_TRACE: rc->trace_path = optarg; break;
         case OPT_TRACE_FORMAT:
-            if (strcmp(optarg, "jsonl") != 0 && strcmp(optarg, "chrome") != 0) {
-                fprintf(stderr, "virtiosim: --trace-format is jsonl or chrome, not '%s'\n",
-                        optarg);
+            if (strcmp(optarg, "jsonl") != 0 && strcmp(optarg, "chrome") != 0 &&
+                strcmp(optarg, "vst") != 0) {
+                fprintf(stderr, "virtiosim: --trace-format is jsonl, chrome or vst, not "
+                        "'%s'\n", optarg);
                 return -1;
             }
             rc->trace_chrome = strcmp(optarg, "chrome") == 0;
+            rc->trace_vst = strcmp(optarg, "vst") == 0;
             break;
         case OPT_REPORT: rc->report_dir = optarg; break;
         case OPT_MUTANT:
@@ -1508,6 +1519,8 @@ int main(int argc, char **argv)
         return vs_cli_serve(argc - 1, argv + 1);
     if (!strcmp(cmd, "probe") || !strcmp(cmd, "--probe"))
         return vs_cli_probe(argc - 1, argv + 1);
+    if (!strcmp(cmd, "trace"))
+        return vs_cli_trace(argc - 1, argv + 1);
     fprintf(stderr, "virtiosim: unknown command '%s'\n\n", cmd);
     usage(stderr);
     return EXIT_USAGE;

@@ -208,10 +208,12 @@ static int attach_observers(vs_run_ctx *c, uint64_t pool, vs_err *e)
         rc = vs_engine_create(&c->eng, r->seed, e);
     /* A bare run (benchmarks) leaves the event bus empty: no trace, monitors, timeline. */
     if (rc == 0 && !o->bare && !o->no_trace) {
-        if (o->trace) /* where this scenario's records begin, outside its digest */
-            vs_trace_write_scenario(o->trace, s->name, o->backend ? o->backend : "ref",
-                                    r->seed);
-        rc = vs_trace_create(&c->trace, o->trace, e);
+        rc = vs_trace_create_as(&c->trace, o->trace,
+                                (enum vs_trace_file_format)o->trace_format, e);
+        /* where this scenario's records begin, outside its digest */
+        if (rc == 0)
+            vs_trace_scenario(c->trace, s->name, o->backend ? o->backend : "ref", r->seed,
+                              c->real);
     }
     if (rc == 0 && c->trace)
         rc = vs_trace_attach(c->trace, &c->bus, e);

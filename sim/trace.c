@@ -1,5 +1,8 @@
-/* JSON Lines trace with a running SHA-256 (see virtiosim/trace.h). */
+/* The trace: canonical records with a running SHA-256, written as JSON Lines or as the
+ * records themselves (see virtiosim/trace.h). */
 #include "virtiosim/trace.h"
+
+#include "sim/trace_vst.h"
 
 #include <openssl/evp.h>
 #include <stdlib.h>
@@ -425,17 +428,23 @@ size_t vs_trace_format(const vs_event *ev, char *buf, size_t cap)
 /* ------------------------------------------------------------------ sink */
 
 #define PEND_CAP (64u * 1024u)
+#define REC_FAST 2048u   /* a record without text or long chain needs less than this */
 
 struct vs_trace {
     FILE *out;
+    enum vs_trace_file_format fmt;
     EVP_MD_CTX *md;
-    char *buf;       /* one record too long for the batch */
-    size_t cap;
-    /* Records are formatted straight into this batch; the digest and the file get them
-     * a batch at a time (a SHA-256 update and an fwrite per record cost more than the
-     * record's formatting). */
-    char *pend;
+    vst_state st;
+    /* Canonical records are encoded straight into this batch; the digest (and a VST
+     * file) get them a batch at a time (a SHA-256 update and an fwrite per record cost
+     * more than the encoding). */
+    uint8_t *pend;
     size_t pend_len;
+    /* JSON Lines for the file, batched the same way. */
+    char *jpend;
+    size_t jpend_len;
+    char *buf;       /* one JSON record too long for the batch */
+    size_t cap;
     uint64_t lines;
     uint64_t bytes;
     vs_err err;
@@ -447,19 +456,28 @@ static void sticky(vs_trace *t, int code, const char *msg)
         vs_err_set(&t->err, code, "trace: %s", msg);
 }
 
-int vs_trace_create(vs_trace **out_trace, FILE *out, vs_err *e)
+int vs_trace_create_as(vs_trace **out_trace, FILE *out, enum vs_trace_file_format fmt,
+                       vs_err *e)
 {
     if (!out_trace)
         return vs_err_set(e, VS_EINVAL, "trace: NULL out");
+    if (fmt != VS_TRACE_FILE_JSONL && fmt != VS_TRACE_FILE_VST)
+        return vs_err_set(e, VS_EINVAL, "trace: unknown file format %d", (int)fmt);
     vs_trace *t = calloc(1, sizeof *t);
     if (!t)
         return vs_err_set(e, VS_ENOMEM, "trace: out of memory");
     t->out = out;
-    t->cap = 4096;
-    t->buf = malloc(t->cap);
+    t->fmt = fmt;
     t->pend = malloc(PEND_CAP);
+    bool json = out && fmt == VS_TRACE_FILE_JSONL;
+    if (json) {
+        t->cap = 4096;
+        t->buf = malloc(t->cap);
+        t->jpend = malloc(PEND_CAP);
+    }
     t->md = EVP_MD_CTX_new();
-    if (!t->buf || !t->pend || !t->md || EVP_DigestInit_ex(t->md, EVP_sha256(), NULL) != 1) {
+    if (!t->pend || (json && (!t->buf || !t->jpend)) || !t->md ||
+        EVP_DigestInit_ex(t->md, EVP_sha256(), NULL) != 1) {
         vs_trace_destroy(t);
         return vs_err_set(e, VS_ENOMEM, "trace: cannot set up SHA-256");
     }
@@ -467,20 +485,58 @@ int vs_trace_create(vs_trace **out_trace, FILE *out, vs_err *e)
     return 0;
 }
 
-static void emit_bytes(vs_trace *t, const char *p, size_t n)
+int vs_trace_create(vs_trace **out_trace, FILE *out, vs_err *e)
 {
-    if (!n)
-        return;
-    if (EVP_DigestUpdate(t->md, p, n) != 1)
-        sticky(t, VS_EIO, "SHA-256 update failed");
-    if (t->out && fwrite(p, 1, n, t->out) != n)
+    return vs_trace_create_as(out_trace, out, VS_TRACE_FILE_JSONL, e);
+}
+
+int vs_trace_file_begin(FILE *out, enum vs_trace_file_format fmt)
+{
+    if (fmt != VS_TRACE_FILE_VST || !out)
+        return 0;
+    return fwrite(VST_MAGIC, 1, VST_MAGIC_LEN, out) == VST_MAGIC_LEN ? 0 : -VS_EIO;
+}
+
+static void write_out(vs_trace *t, const void *p, size_t n)
+{
+    if (n && t->out && fwrite(p, 1, n, t->out) != n)
         sticky(t, VS_EIO, "write failed");
 }
 
 static void flush_pending(vs_trace *t)
 {
-    emit_bytes(t, t->pend, t->pend_len);
+    if (t->pend_len && EVP_DigestUpdate(t->md, t->pend, t->pend_len) != 1)
+        sticky(t, VS_EIO, "SHA-256 update failed");
+    if (t->fmt == VS_TRACE_FILE_VST)
+        write_out(t, t->pend, t->pend_len);
     t->pend_len = 0;
+}
+
+static void flush_json(vs_trace *t)
+{
+    write_out(t, t->jpend, t->jpend_len);
+    t->jpend_len = 0;
+}
+
+void vs_trace_scenario(vs_trace *t, const char *name, const char *backend, uint64_t seed,
+                       bool wall_clock)
+{
+    if (!t || !t->out)
+        return;
+    if (t->fmt == VS_TRACE_FILE_JSONL) {
+        flush_json(t);
+        vs_trace_write_scenario(t->out, name, backend, seed);
+        return;
+    }
+    flush_pending(t);
+    size_t need = 48 + (name ? strlen(name) : 0) + (backend ? strlen(backend) : 0);
+    uint8_t *b = malloc(need);
+    if (!b) {
+        sticky(t, VS_ENOMEM, "out of memory");
+        return;
+    }
+    write_out(t, b, vs__vst_scenario(b, name, backend, seed, wall_clock));
+    free(b);
 }
 
 void vs_trace_destroy(vs_trace *t)
@@ -489,27 +545,26 @@ void vs_trace_destroy(vs_trace *t)
         return;
     if (t->md && t->pend)
         flush_pending(t);
+    if (t->jpend)
+        flush_json(t);
     EVP_MD_CTX_free(t->md);
     free(t->pend);
+    free(t->jpend);
     free(t->buf);
     free(t);
 }
 
-void vs_trace_event(void *opaque, const vs_event *ev)
+/* The record as a JSON line for the file. */
+static void json_event(vs_trace *t, const vs_event *ev)
 {
-    vs_trace *t = opaque;
-    if (!t || !ev)
-        return;
     for (int round = 0; round < 2; round++) {
-        size_t room = PEND_CAP - t->pend_len;
-        size_t n = vs_trace_format(ev, t->pend + t->pend_len, room);
+        size_t room = PEND_CAP - t->jpend_len;
+        size_t n = vs_trace_format(ev, t->jpend + t->jpend_len, room);
         if (n < room) {
-            t->pend_len += n;
-            t->lines++;
-            t->bytes += n;
+            t->jpend_len += n;
             return;
         }
-        flush_pending(t); /* full: make room and try once more */
+        flush_json(t); /* full: make room and try once more */
     }
     size_t n = vs_trace_format(ev, t->buf, t->cap);
     if (n >= t->cap) {
@@ -526,8 +581,46 @@ void vs_trace_event(void *opaque, const vs_event *ev)
         t->cap = ncap;
         n = vs_trace_format(ev, t->buf, t->cap);
     }
-    emit_bytes(t, t->buf, n);
+    write_out(t, t->buf, n);
+}
+
+/* A record that may not fit a batch: its own buffer. */
+static void big_record(vs_trace *t, const vs_event *ev, size_t bound)
+{
+    flush_pending(t);
+    uint8_t *b = malloc(bound);
+    if (!b) {
+        sticky(t, VS_ENOMEM, "out of memory encoding a record");
+        return;
+    }
+    size_t n = vs__vst_encode(&t->st, ev, b);
+    if (EVP_DigestUpdate(t->md, b, n) != 1)
+        sticky(t, VS_EIO, "SHA-256 update failed");
+    if (t->fmt == VS_TRACE_FILE_VST)
+        write_out(t, b, n);
+    free(b);
+    t->bytes += n;
+}
+
+void vs_trace_event(void *opaque, const vs_event *ev)
+{
+    vs_trace *t = opaque;
+    if (!t || !ev)
+        return;
     t->lines++;
+    if (t->jpend)
+        json_event(t, ev);
+    bool fast = !ev->text && (!ev->chain || ev->chain->n_out + ev->chain->n_in <= 64);
+    size_t bound = fast ? REC_FAST : vs__vst_bound(ev);
+    if (PEND_CAP - t->pend_len < bound) {
+        flush_pending(t);
+        if (bound > PEND_CAP) {
+            big_record(t, ev, bound);
+            return;
+        }
+    }
+    size_t n = vs__vst_encode(&t->st, ev, t->pend + t->pend_len);
+    t->pend_len += n;
     t->bytes += n;
 }
 

@@ -114,4 +114,4 @@ def test_failed_expectation(cli, tmp_path):
 def test_unknown_trace_format_is_a_usage_error(cli, tmp_path):
     r = cli("run", "--trace", tmp_path / "t", "--trace-format", "perfetto", RW_BASIC)
     assert r.returncode == 2, fmt(r)
-    assert "jsonl or chrome" in r.stderr
+    assert "jsonl, chrome or vst" in r.stderr

@@ -68,6 +68,7 @@ typedef struct vs_run_opts {
     bool seed_set;
     uint64_t seed;             /* overrides the scenario's seed when seed_set */
     FILE *trace;               /* JSON Lines trace of every event, or NULL */
+    int trace_format;          /* enum vs_trace_file_format of trace (0: JSON Lines) */
     struct vs_chrome_trace *chrome; /* the same as Chrome Trace Event JSON, or NULL
                                   (virtiosim/trace.h) */
     const vs_mutant *mutant;   /* NULL in production */

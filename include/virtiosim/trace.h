@@ -1,7 +1,8 @@
-/* Trace: an event sink (vs_event_fn) that turns every vs_event into one JSON Lines
- * record with a stable key order, feeds every byte to SHA-256 and optionally writes it
- * to a FILE*. Same events => byte-identical lines => same digest, on any machine: no
- * pointers, no wall-clock values, integers only.
+/* Trace: an event sink (vs_event_fn) that encodes every vs_event as one canonical record
+ * (below), feeds it to SHA-256 (the digest) and optionally writes it to a FILE*, either
+ * as one JSON Lines record with a stable key order or as the compact record itself.
+ * Same events => same records => same digest and byte-identical files, on any machine:
+ * no pointers, no wall-clock values, integers only.
  *
  * Record shape: {"t":<ns>,"ev":"<vs_event_kind_name>", then the fields of that kind}
  *   reset, config_change          (no more; config_change adds "q" if queue >= 0)
@@ -40,14 +41,60 @@
 #include "virtiosim/event.h"
 
 #define VS_TRACE_DIGEST_HEX 65  /* 64 hex digits + NUL */
+/* What the digest is of (reports name it next to the digests): */
+#define VS_TRACE_DIGEST_OF "virtiosim-events/1"
+
+/* Canonical encoding ("virtiosim-events/1"): the trace digest is the SHA-256 of a
+ * scenario's events in this compact form, whatever file (if any) the trace is written
+ * as; a `--trace-format vst` file is these records after an 8-byte header "VSTRACE\x01"
+ * (the last byte is the version), each scenario's records after a scenario record. It
+ * holds exactly the fields the JSON Lines record shows, so a file converts back to JSON
+ * Lines byte for byte (vs_trace_convert, `virtiosim trace FILE`).
+ *   varint: unsigned LEB128 (7 bits a byte, least significant first, at most 10 bytes);
+ *   zz(v): a signed value as a varint of (v << 1) ^ (v >> 63); text: varint length,
+ *   then the bytes (no NUL; NULL text = "").
+ *   record: byte K | 0x40 (dt != 0) | 0x80 (q != 0), then zz(dt) if 0x40, zz(q) if 0x80,
+ *   then the kind's fields. K is enum vs_event_kind (1..32), 0x3e another kind, 0x3f a
+ *   scenario record. dt = t_ns - t_ns of the previous record of the scenario (0 at its
+ *   start). Only kinds whose JSON record has "q" carry q; config_change sets 0x80 when
+ *   its queue is >= 0 and has none (-1) otherwise. An idx field is zz of the 32-bit step
+ *   from the previous idx of the same kind (signed, wrapping; 0 at the start).
+ *   fields: status_*, config_gen, isr_read, features_*, doorbell, irq_mask, irq: val |
+ *   config_read/_write: off, len, val | queue_setup: 0 (no layout) or 1 split / 2
+ *   packed, then size, desc, driver, device | avail: id, idx, chain: 0 (none) or 1 |
+ *   indirect << 1 | raw << 2 | n_out << 3, then n_in, then per segment zz(gpa - cursor)
+ *   and len, where the cursor starts at the first segment's gpa of the previous chain
+ *   and then is the previous segment's gpa + len | publish, used_event: idx | fetch: id,
+ *   idx | used: id, len, idx | used_invalid: id, len, text | device_error, note: text |
+ *   host_io: len | step: val, text | expect: 0/1, text | iot_signal, iot_wake, iot_pass:
+ *   id, val, idx | iot_serve: id, idx, len, val | reset, config_change, queue_disable,
+ *   kick, kick_suppressed: none | 0x3e: kind, zz(queue), id, len, off, idx, val, 0 or 1
+ *   and text.
+ *   scenario record: 0x3f, text name, text backend, varint seed, varint flags (bit 0:
+ *   the times are wall-clock); the delta state starts again after it. */
 
 typedef struct vs_trace vs_trace;
+
+/* The file a trace writes. */
+enum vs_trace_file_format {
+    VS_TRACE_FILE_JSONL = 0,  /* JSON Lines, ~400 bytes a 4 KiB request */
+    VS_TRACE_FILE_VST,        /* the canonical records, ~40 bytes a 4 KiB request */
+};
 
 /* out may be NULL (digest only). The trace does not own out (caller closes it).
  * Records reach out (and the digest) in batches of up to 64 KiB: vs_trace_digest_hex
  * and vs_trace_destroy hand over everything pending, so destroy the trace before
  * closing out. */
 int vs_trace_create(vs_trace **out_trace, FILE *out, vs_err *e);
+/* The same writing format to out (vs_trace_create is VS_TRACE_FILE_JSONL). */
+int vs_trace_create_as(vs_trace **out_trace, FILE *out, enum vs_trace_file_format fmt,
+                       vs_err *e);
+/* The start of a file of format fmt (the VSTRACE header; nothing for JSON Lines). */
+int vs_trace_file_begin(FILE *out, enum vs_trace_file_format fmt);
+/* Writes the scenario's opening record to the trace's file (if any), before its first
+ * event; not part of the digest. wall_clock: the times are wall-clock (real back-ends). */
+void vs_trace_scenario(vs_trace *t, const char *name, const char *backend, uint64_t seed,
+                       bool wall_clock);
 void vs_trace_destroy(vs_trace *t);
 
 /* The sink: matches vs_event_fn, opaque is the vs_trace. */
@@ -55,11 +102,12 @@ void vs_trace_event(void *opaque, const vs_event *ev);
 /* Convenience: vs_event_bus_add(bus, vs_trace_event, t). */
 int vs_trace_attach(vs_trace *t, vs_event_bus *bus, vs_err *e);
 
-/* Lowercase hex SHA-256 of every byte so far (each line including its '\n') into
+/* Lowercase hex SHA-256 of the canonical records of every event so far into
  * hex[VS_TRACE_DIGEST_HEX]; the trace can keep going afterwards. Returns hex, or NULL
  * (and "" in hex) if the digest could not be computed. */
 const char *vs_trace_digest_hex(vs_trace *t, char hex[VS_TRACE_DIGEST_HEX]);
 
+/* Events recorded; bytes of their canonical records (what the digest is of). */
 uint64_t vs_trace_lines(const vs_trace *t);
 uint64_t vs_trace_bytes(const vs_trace *t);
 /* Sticky error: first write/digest/allocation failure since creation (0 if none). */
@@ -78,6 +126,13 @@ void vs_trace_write_scenario(FILE *out, const char *name, const char *backend,
 /* text as a JSON string literal (quotes included, escaped as the records are) into buf,
  * NUL-terminated when cap > 0; returns the length it needs. */
 size_t vs_trace_json_string(const char *text, char *buf, size_t cap);
+
+/* `virtiosim trace FILE`: a VST file as JSON Lines (byte-identical to what
+ * `--trace-format jsonl` writes for the same runs), as Chrome JSON, or each scenario's
+ * digest ("<hex>  <name>" lines, the digests the runs reported). Hostile input is an
+ * error naming the byte offset, never a crash. */
+enum vs_trace_view { VS_TRACE_TO_JSONL, VS_TRACE_TO_CHROME, VS_TRACE_TO_DIGESTS };
+int vs_trace_convert(FILE *in, FILE *out, enum vs_trace_view to, vs_err *e);
 
 /* ------------------------------------------------------------------ Chrome trace
  * The same events as Chrome Trace Event JSON (`--trace-format chrome`), which Perfetto

@@ -5,6 +5,9 @@
  *   bench: run-blk-randrw-qd32-verified <N> Mreq/s
  *   bench: run-qemu-blk-randrw-qd32-verified <N> kreq/s   (QEMU, default options)
  *   bench: run-blk-64k-verified <N> GB/s
+ * and what a trace file costs a request of the first one, in each format:
+ *   bench: trace-vst-bytes-per-request <N> B     (--trace-format vst)
+ *   bench: trace-jsonl-bytes-per-request <N> B   (--trace-format jsonl)
  * `bench_run NAME` runs one of them; VIRTIOSIM_BENCH_RUNS=n changes RUNS (1 for
  * profiling under callgrind). */
 #define _POSIX_C_SOURCE 200809L
@@ -17,6 +20,7 @@
 
 #include "virtiosim/runner.h"
 #include "virtiosim/scenario.h"
+#include "virtiosim/trace.h"
 
 #define RUNS 5
 #define MAX_RUNS 15
@@ -83,6 +87,45 @@ static int run_bench(const struct bench *b, int runs)
     return 0;
 }
 
+/* Bytes a request of b's scenario writes to a trace file of format fmt, or < 0. */
+static double trace_bytes(const struct bench *b, enum vs_trace_file_format fmt)
+{
+    vs_scenario *s;
+    vs_err e = {0};
+    if (vs_scenario_load(b->path, &s, &e) < 0) {
+        fprintf(stderr, "bench_run: %s\n", e.msg);
+        return -1;
+    }
+    FILE *f = tmpfile();
+    vs_run_opts o = {.backend = b->backend, .trace = f, .trace_format = (int)fmt};
+    vs_scenario_result r;
+    int rc = f ? vs_trace_file_begin(f, fmt) : -1;
+    if (rc == 0)
+        rc = vs_run_scenario(s, &o, &r, &e);
+    double per = -1;
+    if (rc == 0 && r.verdict == VS_SCN_PASS && r.requests && fflush(f) == 0)
+        per = (double)ftell(f) / (double)r.requests;
+    if (rc == 0)
+        vs_scenario_result_clear(&r);
+    if (f)
+        fclose(f);
+    vs_scenario_free(s);
+    return per;
+}
+
+static int trace_sizes(void)
+{
+    double v = trace_bytes(&benches[0], VS_TRACE_FILE_VST);
+    double j = trace_bytes(&benches[0], VS_TRACE_FILE_JSONL);
+    if (v < 0 || j < 0) {
+        fprintf(stderr, "bench_run: trace size: the run failed\n");
+        return -1;
+    }
+    printf("bench: trace-vst-bytes-per-request %.1f B\n", v);
+    printf("bench: trace-jsonl-bytes-per-request %.1f B\n", j);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *env = getenv("VIRTIOSIM_BENCH_RUNS");
@@ -95,6 +138,11 @@ int main(int argc, char **argv)
             continue;
         found = 1;
         if (run_bench(&benches[i], runs) < 0)
+            rc = 1;
+    }
+    if (argc < 2 || strcmp(argv[1], "trace-size") == 0) {
+        found = 1;
+        if (trace_sizes() < 0)
             rc = 1;
     }
     if (!found) {
