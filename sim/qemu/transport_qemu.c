@@ -492,8 +492,8 @@ static int qmp_prepare(qemu_plat *q, int *peer, char *chardev, size_t n, vs_err 
     return 0;
 }
 
-int vs_qemu_transport_create(vs_transport **out, vs_gmem *gm, const vs_qemu_backend_opts *o,
-                             vs_event_bus *bus, vs_err *e)
+static int transport_create(vs_transport **out, vs_gmem *gm, const vs_qemu_backend_opts *o,
+                            vs_event_bus *bus, vs_err *e)
 {
     if (!out || !gm)
         return vs_err_set(e, VS_EINVAL, "qemu: transport needs out and guest memory");
@@ -621,6 +621,68 @@ int vs_qemu_transport_create(vs_transport **out, vs_gmem *gm, const vs_qemu_back
 fail:
     qp_destroy(q);
     return rc < 0 ? rc : -VS_EBACKEND;
+}
+
+/* Whether an argument asks for aio=io_uring (VS_QEMU_AIO_IO_URING). */
+static bool wants_io_uring(const char *const *args)
+{
+    for (size_t i = 0; args && args[i]; i++)
+        if (strstr(args[i], VS_QEMU_AIO_IO_URING))
+            return true;
+    return false;
+}
+
+/* QEMU's words when it cannot give a file aio=io_uring: no io_uring in the host ("Unable
+ * to use io_uring: ..."), or none in the build (the enum value is missing, or older
+ * builds' "... was specified, but is not supported"). */
+static bool refused_io_uring(const char *msg)
+{
+    return strstr(msg, "Unable to use io_uring") || strstr(msg, "value 'io_uring'") ||
+           strstr(msg, "io_uring was specified");
+}
+
+int vs_qemu_transport_create(vs_transport **out, vs_gmem *gm, const vs_qemu_backend_opts *o,
+                             vs_event_bus *bus, vs_err *e)
+{
+    int rc = transport_create(out, gm, o, bus, e);
+    if (rc >= 0 || !o || !e || !wants_io_uring(o->device_args) || !refused_io_uring(e->msg))
+        return rc;
+    /* This QEMU (or its host) cannot do io_uring: start it again with its thread pool,
+     * the option cut out of copies of the arguments ("file.aio=io_uring," included). */
+    vs__qemu_io_uring_refused();
+    const char *args[VS_QEMU_ARGS_MAX + 1];
+    char *owned[VS_QEMU_ARGS_MAX + 1];
+    size_t n = 0;
+    for (; o->device_args[n] && n < VS_QEMU_ARGS_MAX; n++) {
+        owned[n] = strdup(o->device_args[n]);
+        if (!owned[n]) {
+            rc = vs_err_set(e, VS_ENOMEM, "qemu: out of memory");
+            goto out;
+        }
+        char *p;
+        while ((p = strstr(owned[n], VS_QEMU_AIO_IO_URING))) {
+            char *start = p, *end = p + strlen(VS_QEMU_AIO_IO_URING);
+            while (start > owned[n] && start[-1] != ',') /* a "file." prefix */
+                start--;
+            if (*end == ',')
+                end++;
+            else if (start > owned[n])
+                start--;                                 /* the comma before it */
+            memmove(start, end, strlen(end) + 1);
+        }
+        args[n] = owned[n];
+    }
+    args[n] = NULL;
+    vs_qemu_backend_opts again = *o;
+    again.device_args = args;
+    vs_err first = e ? *e : (vs_err){0};
+    rc = transport_create(out, gm, &again, bus, e);
+    if (rc < 0 && e)
+        vs_err_prefix(e, "(after QEMU refused aio=io_uring: %.200s)", first.msg);
+out:
+    while (n)
+        free(owned[--n]);
+    return rc;
 }
 
 /* ------------------------------------------------------------------ extras */
