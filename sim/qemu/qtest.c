@@ -155,6 +155,11 @@ size_t vs_qtest_pending(const vs_qtest *q)
     return q ? q->inflight + q->queued : 0;
 }
 
+size_t vs_qtest_queued(const vs_qtest *q)
+{
+    return q ? q->queued : 0;
+}
+
 uint64_t vs_qtest_stat_commands(const vs_qtest *q)
 {
     return q ? q->n_commands : 0;

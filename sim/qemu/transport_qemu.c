@@ -257,10 +257,23 @@ static void qp_msix_discard(void *p)
 /* Waiting: the INTx line over the qtest socket (blocking on it), or MSI-X messages in
  * the slot page (spin, then sleep with exponential back-off, checking that QEMU lives
  * about every millisecond of sleeping). */
+/* Sends the writes the qtest bus deferred: before waiting for QEMU, nothing may stay
+ * queued that QEMU should act on. */
+static int qp_push(qemu_plat *q, vs_err *e)
+{
+    if (!q->qt || !vs_qtest_queued(q->qt))
+        return 0;
+    int rc = vs_qtest_post(q->qt, e);
+    return rc < 0 ? qp_fail(q, rc, e, "write") : 0;
+}
+
 static int qp_wait(void *p, uint64_t timeout_ns, bool (*ready)(void *), void *arg, bool intx,
                    vs_err *e)
 {
     qemu_plat *q = p;
+    int prc = qp_push(q, e);
+    if (prc < 0)
+        return prc;
     if (!ready) {
         uint64_t ns = timeout_ns < 20000 ? timeout_ns : 20000;
         if (ns) {
@@ -617,6 +630,13 @@ static int transport_create(vs_transport **out, vs_gmem *gm, const vs_qemu_backe
     po.reset_timeout_ns = (uint64_t)op.step_timeout_ms * 1000000u;
     if ((rc = vs_pci_transport_create(out, pbus, gm, &qemu_plat_ops, q, &po, bus, e)) < 0)
         goto fail;
+    /* From here on writes wait for the next read, a kick or a wait (qp_push). */
+    const vs_pcib_dev *lay = vs_pci_transport_layout(*out);
+    if (!op.sync_notify && lay && lay->notify.present && lay->notify.addr) {
+        q->qbus.defer_writes = true;
+        q->qbus.push_lo = lay->notify.addr;
+        q->qbus.push_hi = lay->notify.addr + lay->notify.length;
+    }
     return 0;
 fail:
     qp_destroy(q);
@@ -692,6 +712,8 @@ bool vs_qemu_transport_is(const vs_transport *t) { return qp_of(t) != NULL; }
 vs_qmp *vs_qemu_transport_qmp(vs_transport *t)
 {
     qemu_plat *q = qp_of(t);
+    if (q && !q->dead)
+        qp_push(q, NULL);   /* QMP commands come after every register write made so far */
     return q ? q->qmp : NULL;
 }
 
