@@ -23,8 +23,9 @@ const char *vs_camp_verdict_name(enum vs_camp_verdict v)
 
 const char *vs_camp_fate_name(enum vs_camp_fate f)
 {
-    static const char *const n[] = {"none", "used", "rejected", "dropped", "stalled"};
-    return f <= VS_CAMP_FATE_STALLED ? n[f] : "?";
+    static const char *const n[] = {"none", "used", "rejected", "dropped", "stalled",
+                                    "misanswered"};
+    return f < VS_CAMP_NFATE ? n[f] : "?";
 }
 
 /* Session shapes: split / packed ring. */
@@ -306,7 +307,7 @@ bool vs_campaign_is_finding(const vs_camp_class *cls, enum vs_camp_verdict v,
         return true;
     if ((cls->flags & VS_CAMP_F_MUST_USE) && f != VS_CAMP_FATE_USED)
         return true;
-    if (f == VS_CAMP_FATE_STALLED)
+    if (f == VS_CAMP_FATE_STALLED || f == VS_CAMP_FATE_MISANSWERED)
         return true;
     return f == VS_CAMP_FATE_DROPPED && !(cls->flags & VS_CAMP_F_DROP_OK);
 }
@@ -438,6 +439,11 @@ int vs_campaign_run_one(vs_campaign *c, const vs_camp_input *in, enum vs_camp_ve
         if (rc < 0)
             ae = oe;
     }
+    if (rc == 0 && env.wrong[0] && !*skipped) {
+        *fate = VS_CAMP_FATE_MISANSWERED;
+        snprintf(why, sizeof why, "input: %.200s", env.wrong);
+        env.relax = true;
+    }
     if (*skipped)
         rc = 0;
     int up = 1;
@@ -500,7 +506,8 @@ int vs_campaign_run_one(vs_campaign *c, const vs_camp_input *in, enum vs_camp_ve
                  vs_camp_fate_name(*fate), why);
         return 0;
     }
-    if (stalled && !signalled && *fate != VS_CAMP_FATE_REJECTED) {
+    if (stalled && !signalled && *fate != VS_CAMP_FATE_REJECTED &&
+        *fate != VS_CAMP_FATE_MISANSWERED) {
         *fate = VS_CAMP_FATE_STALLED;
         *v = VS_CAMP_NEEDS_RESET;
         snprintf(what, wlen, "the device stopped serving without DEVICE_NEEDS_RESET; a reset "
