@@ -609,6 +609,7 @@ static int transport_create(vs_transport **out, vs_gmem *gm, const vs_qemu_backe
         goto fail;
     q->qt = vs_qemu_qtest(q->qemu);
     q->pid = vs_qemu_pid(q->qemu);
+    vs_qtest_set_batch_waits(q->qt, q->pinned);
     if (q->irqfd && (rc = irqfd_setup(q, e)) < 0) {
         rc = qp_fail(q, rc, e, "irqfd setup");
         goto fail;
