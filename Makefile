@@ -200,10 +200,9 @@ bench: all $(BENCH_BINS)
 	@VIRTIOSIM_BENCH_INTX=1 ./$(BUILD)/bench/bench_qemu | sed 's/^bench: qemu-blk-/bench: qemu-blk-intx-/'
 	@# ... and MSI-X with the scheduler free to put QEMU on the other CPU (cross-CPU wake-ups)
 	@VIRTIOSIM_BENCH_SAME_CPU=0 ./$(BUILD)/bench/bench_qemu | sed 's/^bench: qemu-blk-/bench: qemu-blk-any-cpu-/'
-	@# ... and QEMU 10.0 from bookworm-backports (tools/backports.sh: a private apt under build/)
-	@q=$$(tools/backports.sh qemu | tail -n 1) && VIRTIOSIM_QEMU=$$q/usr/bin/qemu-system-x86_64 \
-	  QEMU_MODULE_DIR=$$q/usr/lib/x86_64-linux-gnu/qemu ./$(BUILD)/bench/bench_qemu | \
-	  sed 's/^bench: qemu-blk-/bench: qemu10-blk-/'
+	@# ... and QEMU 10.0 from bookworm-backports (tools/backports.sh: a private apt under build/):
+	@# bench_qemu, the verified user-path run and the campaign rate, as qemu10-* lines
+	@BUILD=$(BUILD) tools/bench_qemu10.sh
 
 
 install: all

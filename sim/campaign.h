@@ -45,6 +45,9 @@ enum vs_camp_fate {
     VS_CAMP_FATE_DROPPED,   /* neither: never returned, nothing signalled */
     VS_CAMP_FATE_STALLED,   /* the device stopped serving without DEVICE_NEEDS_RESET (a
                                reset brought it back) */
+    VS_CAMP_FATE_MISANSWERED, /* no chain; the device answered a register access against
+                                 the class's device statement (env->wrong says how) */
+    VS_CAMP_NFATE
 };
 const char *vs_camp_fate_name(enum vs_camp_fate f);
 
@@ -80,6 +83,8 @@ typedef struct vs_camp_env {
     int chain;                  /* >= 0: the chain it made available (awaited) */
     bool dirty;                 /* ring memory written behind the driver's back */
     bool relax;                 /* the device may stop serving: reset before the probe */
+    char wrong[200];            /* the device's answer broke the class's device statement
+                                   (fate misanswered, always a finding) */
 } vs_camp_env;
 
 typedef struct vs_camp_class {
@@ -162,7 +167,7 @@ typedef struct vs_camp_class_stats {
     uint64_t inputs, skipped;
     uint64_t deaths[2], pruned; /* per ring (split, packed); inputs skipped for max_deaths */
     uint64_t verdict[VS_CAMP_NVERDICT];
-    uint64_t fate[VS_CAMP_FATE_STALLED + 1];
+    uint64_t fate[VS_CAMP_NFATE];
     uint64_t findings;
 } vs_camp_class_stats;
 

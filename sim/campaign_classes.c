@@ -5,9 +5,13 @@
  * the mildest form of the abuse. */
 #include <string.h>
 
+#include <stdio.h>
+
 #include "sim/campaign.h"
 #include "sim/driver_int.h"
 #include "virtiosim/gmem.h"
+#include "virtiosim/pci.h"
+#include "virtiosim/transport_pci.h"
 
 /* ------------------------------------------------------------------ helpers */
 
@@ -591,6 +595,50 @@ static int apply_queue_noaddr(vs_camp_env *env, const vs_camp_input *in, vs_err 
     return env->t->ops->notify(env->t, 0, e);
 }
 
+static void gen_msix(vs_rng *r, vs_camp_input *in)
+{
+    in->p[1] = vs_rng_below(r, 2);
+    in->p[2] = vs_rng_below(r, 4);
+    in->p[3] = vs_rng_below(r, 64);
+}
+
+/* Maps the configuration event (which 0) or queue 0's (which 1) to a vector beyond the
+ * MSI-X table, straight through the common configuration: the device must refuse it and
+ * read back NO_VECTOR. kind 0: the first vector past the table; 1: further past; 2: 0x7ff
+ * (the largest Table Size); 3: 0xfffe (just below NO_VECTOR). */
+static int apply_msix_oor(vs_camp_env *env, const vs_camp_input *in, vs_err *e)
+{
+    const vs_pcib_dev *lay = vs_pci_transport_layout(env->t);
+    vs_pci_bus b;
+    if (!lay || vs_pci_transport_bus(env->t, &b) < 0 || !lay->msix.present ||
+        !lay->common.addr || env->t->irq_mode != VS_IRQ_MSIX)
+        return vs_err_set(e, VS_ENOTSUP, "needs a virtio-pci function using MSI-X");
+    uint32_t n = lay->msix.table_size, v;
+    switch (in->p[2] & 3) {
+    case 0: v = n; break;
+    case 1: v = n + 1 + (uint32_t)in->p[3]; break;
+    case 2: v = 0x7ff; break;
+    default: v = 0xfffe; break;
+    }
+    if (v < n || v > 0xfffe)
+        v = n < 0xfffe ? n : 0xfffe;
+    env->relax = true;   /* the mapping is the driver's to restore: reset after */
+    uint64_t base = lay->common.addr;
+    uint16_t off = in->p[1] ? VS_VIRTIO_COMMON_Q_MSIX : VS_VIRTIO_COMMON_MSIX;
+    uint16_t back = 0;
+    int rc = in->p[1] ? vs_pcib_write16(b, base + VS_VIRTIO_COMMON_Q_SELECT, 0, e) : 0;
+    if (rc == 0)
+        rc = vs_pcib_write16(b, base + off, (uint16_t)v, e);
+    if (rc == 0)
+        rc = vs_pcib_read16(b, base + off, &back, e);
+    if (rc == 0 && back != 0xffff)
+        snprintf(env->wrong, sizeof env->wrong,
+                 "%s mapped to vector %u of a %u-entry MSI-X table reads back %u, not "
+                 "NO_VECTOR 0xffff (pci.device.msix.9)",
+                 in->p[1] ? "queue 0's event" : "the configuration event", v, n, back);
+    return rc;
+}
+
 /* ------------------------------------------------------------------ the table */
 
 #define SAFE VS_CAMP_SAFE_DEFAULT
@@ -668,13 +716,18 @@ static const vs_camp_class classes[] = {
      "a queue's addresses are set before it is enabled", "survived or needs-reset",
      VS_CAMP_F_SPLIT | VS_CAMP_F_RESET_PROBE | VS_CAMP_F_DROP_OK, SAFE, "ring,where",
      gen_life, apply_queue_noaddr},
+    {"msix-vector-out-of-range", "pci.driver.msix.2",
+     "no event is mapped to a vector beyond the MSI-X table (the device must read back "
+     "NO_VECTOR 0xffff: pci.device.msix.9)", "survived or needs-reset, NO_VECTOR read back",
+     VS_CAMP_F_SPLIT | VS_CAMP_F_RESET_PROBE, SAFE, "ring,which,kind,past", gen_msix,
+     apply_msix_oor},
 };
 
 static const vs_camp_class *const class_ptrs[] = {
     &classes[0], &classes[1], &classes[2], &classes[3], &classes[4], &classes[5],
     &classes[6], &classes[7], &classes[8], &classes[9], &classes[10], &classes[11],
     &classes[12], &classes[13], &classes[14], &classes[15], &classes[16], &classes[17],
-    &classes[18], &classes[19],
+    &classes[18], &classes[19], &classes[20],
 };
 
 const vs_camp_set vs_camp_core_classes = {class_ptrs, sizeof class_ptrs / sizeof class_ptrs[0]};

@@ -232,7 +232,7 @@ static int write_json(const camp_cli *cc, const vs_campaign *c, double secs, vs_
         for (int k = 0; k < VS_CAMP_NVERDICT; k++)
             json_object_set_new(v, vs_camp_verdict_name(k), json_integer((json_int_t)s->verdict[k]));
         json_t *fa = json_object();
-        for (int k = 0; k <= VS_CAMP_FATE_STALLED; k++)
+        for (int k = 0; k < VS_CAMP_NFATE; k++)
             json_object_set_new(fa, vs_camp_fate_name(k), json_integer((json_int_t)s->fate[k]));
         json_array_append_new(cls, json_pack(
             "{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:o, s:o, s:I, s:b}", "class", s->cls->name,

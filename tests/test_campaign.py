@@ -142,3 +142,28 @@ def test_a_class_the_backend_keeps_dying_on_is_pruned(cli):
     t = rows(r.stdout)
     assert t["write-before-read"][0] == 1 and t["write-before-read"][5] == 1, fmt(r)
     assert "pruned" in r.stdout, fmt(r)
+
+
+def test_msix_vector_out_of_range_class(cli):
+    """A vector beyond the MSI-X table must read back NO_VECTOR (pci.device.msix.9): the
+    PCI model answers so (no finding), its no-vector-ignored mutant does not (a finding
+    per input, misanswered, minimised to the first vector past the table), and so does
+    QEMU 7.2 (none). The reference transport has no MSI-X: every input skipped."""
+    cls = ("--class", "msix-vector-out-of-range")
+    ok = cli("campaign", "--backend", "pci", *cls, "--count", 16)
+    assert ok.returncode == 0 and "findings (" not in ok.stdout, fmt(ok)
+    bad = cli("campaign", "--backend", "pci", "--mutant", "pci-no-vector-ignored", *cls,
+              "--count", 16)
+    assert bad.returncode == 1, fmt(bad)
+    assert "findings (16)" in bad.stdout and "misanswered" in bad.stdout, fmt(bad)
+    assert "reads back" in bad.stdout and "not NO_VECTOR 0xffff" in bad.stdout, fmt(bad)
+    assert "minimised: msix-vector-out-of-range ring=split which=0 kind=0 past=0" in \
+        bad.stdout, fmt(bad)
+    one = cli("campaign", "--backend", "pci", "--mutant", "pci-no-vector-ignored", *cls,
+              "--replay", "1:3")
+    assert one.returncode == 1 and "misanswered" in one.stdout, fmt(one)
+    q = cli("campaign", "--backend", "qemu", *cls, "--count", 8, timeout=120)
+    assert q.returncode == 0, fmt(q)
+    assert re.search(r"^msix-vector-out-of-range\s+8\s+8\s", q.stdout, re.M), fmt(q)
+    ref = cli("campaign", "--backend", "ref", *cls, "--count", 4)
+    assert "(some skipped)" in ref.stdout, fmt(ref)

@@ -215,3 +215,43 @@ def test_more_queues_than_eventfd_vectors(cli, qenv, tmp_path):
     r = cli("run", "--backend", "qemu", scn, env=env, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
     assert qemu_pids_under(tmp) == []
+
+
+def io_uring_allowed():
+    """Whether this process may create an io_uring (what virtiosim probes before asking
+    QEMU for aio=io_uring): io_uring_setup(1, zeroed params)."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    params = ctypes.create_string_buffer(120)
+    fd = libc.syscall(425, 1, params)  # __NR_io_uring_setup on x86-64
+    if fd >= 0:
+        os.close(fd)
+    return fd >= 0
+
+
+def test_file_image_uses_io_uring_and_falls_back_when_refused(cli, qenv, tmp_path):
+    """A RAM scenario's image asks QEMU for aio=io_uring (no thread-pool hand-off per
+    request) when this process may create an io_uring; a QEMU that refuses it (a build or
+    a host without io_uring) is started once more without it, and the run passes. On a
+    host without io_uring the option is never asked for."""
+    tmp, env = qenv
+    log = tmp_path / "argv.log"
+    allowed = io_uring_allowed()
+    for refuse in ((False, True) if allowed else (False,)):
+        wrapper = tmp_path / f"qemu-{refuse}"
+        refusal = ('case "$*" in *aio=io_uring*) echo "qemu-system-x86_64: -blockdev x: '
+                   'Unable to use io_uring: Operation not permitted" >&2; exit 1;; esac\n'
+                   if refuse else "")
+        wrapper.write_text("#!/bin/sh\n" f'echo "$*" >> {log}\n' + refusal +
+                           'exec qemu-system-x86_64 "$@"\n')
+        wrapper.chmod(0o755)
+        log.write_text("")
+        r = cli("run", "--backend", "qemu", "--qemu", wrapper, BLK / "rw-basic.yaml",
+                env=env, timeout=60)
+        assert r.returncode == 0, r.stdout + r.stderr
+        starts = [ln for ln in log.read_text().splitlines() if "-blockdev" in ln]
+        if refuse:
+            assert len(starts) == 2 and "aio=io_uring" in starts[0], starts
+            assert "aio=io_uring" not in starts[1] and "driver=file" in starts[1]
+        else:
+            assert len(starts) == 1 and ("aio=io_uring" in starts[0]) == allowed, starts

@@ -143,4 +143,14 @@ int vs_qemu_transport_last_queue_reset(const vs_transport *t);
 /* Negotiated features as last written with set_driver_features. */
 uint64_t vs_qemu_transport_driver_features(const vs_transport *t);
 
+/* Whether a device's file image may ask QEMU for `aio=io_uring` (VS_QEMU_AIO_IO_URING in
+ * its -blockdev) instead of QEMU's default thread pool, which costs a pool hand-off and
+ * about three futex calls per request: the kernel lets this process create an io_uring
+ * (probed once; seccomp or io_uring_disabled say no), $VIRTIOSIM_QEMU_IO_URING is not 0,
+ * and no QEMU start refused it yet. vs_qemu_transport_create starts QEMU once more
+ * without the option when QEMU refuses it (a build without io_uring), and later calls
+ * say false. */
+bool vs_qemu_io_uring_usable(void);
+#define VS_QEMU_AIO_IO_URING "aio=io_uring"
+
 #endif

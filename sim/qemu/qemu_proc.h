@@ -55,6 +55,9 @@ typedef struct vs_qemu_opts {
 
 int vs_qemu_start(const vs_qemu_opts *opts, vs_qemu **out, vs_err *e);
 
+/* A QEMU refused aio=io_uring: vs_qemu_io_uring_usable() says false from now on. */
+void vs__qemu_io_uring_refused(void);
+
 /* The qtest connection (owned by q; invalid after vs_qemu_stop). */
 vs_qtest *vs_qemu_qtest(vs_qemu *q);
 pid_t vs_qemu_pid(const vs_qemu *q);

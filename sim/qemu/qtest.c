@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +55,7 @@ struct vs_qtest {
     uint64_t irq_count[VS_QTEST_MAX_IRQ];
 
     uint64_t n_commands, n_writes;
+    bool batch_waits;  /* SCHED_BATCH while waiting for several replies (see qtest.h) */
 };
 
 static const char *const op_names[] = {
@@ -153,6 +155,17 @@ bool vs_qtest_broken(const vs_qtest *q)
 size_t vs_qtest_pending(const vs_qtest *q)
 {
     return q ? q->inflight + q->queued : 0;
+}
+
+void vs_qtest_set_batch_waits(vs_qtest *q, bool on)
+{
+    if (q)
+        q->batch_waits = on && sched_getscheduler(0) == SCHED_OTHER;
+}
+
+size_t vs_qtest_queued(const vs_qtest *q)
+{
+    return q ? q->queued : 0;
 }
 
 uint64_t vs_qtest_stat_commands(const vs_qtest *q)
@@ -371,7 +384,23 @@ static int qt_send(vs_qtest *q, int64_t deadline, vs_err *e)
     return 0;
 }
 
+static int qt_wait_replies_(vs_qtest *q, int64_t deadline, vs_err *e);
+
+/* With batch_waits, a wait for more than one reply runs as SCHED_BATCH: QEMU writes every
+ * reply on its own, and on a shared CPU each write would preempt QEMU to wake us for that
+ * one line; as a batch task we are woken once QEMU has answered all and blocks. */
 static int qt_wait_replies(vs_qtest *q, int64_t deadline, vs_err *e)
+{
+    struct sched_param sp = {0};
+    bool batch = q->batch_waits && q->inflight > 1 &&
+                 sched_setscheduler(0, SCHED_BATCH, &sp) == 0;
+    int rc = qt_wait_replies_(q, deadline, e);
+    if (batch)
+        sched_setscheduler(0, SCHED_OTHER, &sp);
+    return rc;
+}
+
+static int qt_wait_replies_(vs_qtest *q, int64_t deadline, vs_err *e)
 {
     int err_code = 0;
     while (q->inflight > 0) {

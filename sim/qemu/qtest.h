@@ -53,6 +53,12 @@ void vs_qtest_set_stderr_path(vs_qtest *q, const char *path);
 bool vs_qtest_broken(const vs_qtest *q);
 /* Number of commands sent whose replies have not been read yet + queued unsent. */
 size_t vs_qtest_pending(const vs_qtest *q);
+/* For a caller sharing its CPU with QEMU (pinned together): waits for several replies run
+ * as SCHED_BATCH, so QEMU answers a whole batch before the caller is woken (its policy is
+ * SCHED_OTHER again afterwards). Only when the caller is SCHED_OTHER to begin with. */
+void vs_qtest_set_batch_waits(vs_qtest *q, bool on);
+/* Number of commands queued and not sent yet. */
+size_t vs_qtest_queued(const vs_qtest *q);
 
 /* ---- synchronous accessors (one round trip each, plus anything queued) ---- */
 int vs_qtest_outb(vs_qtest *q, uint16_t port, uint8_t v, vs_err *e);

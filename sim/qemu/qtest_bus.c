@@ -10,9 +10,11 @@ static uint32_t cfg_addr(vs_pci_bdf d, uint16_t off)
            ((uint32_t)(d.fn & 7) << 8) | (off & 0xFCu);
 }
 
-static int finish_write(vs_qtest_bus *b, vs_err *e)
+static int finish_write(vs_qtest_bus *b, bool push, vs_err *e)
 {
-    return b->sync_writes ? vs_qtest_flush(b->qt, e) : vs_qtest_post(b->qt, e);
+    if (b->sync_writes)
+        return vs_qtest_flush(b->qt, e);
+    return b->defer_writes && !push ? 0 : vs_qtest_post(b->qt, e);
 }
 
 static int qb_cfg_read(void *opaque, uint16_t off, unsigned width, uint32_t *v, vs_err *e)
@@ -48,7 +50,7 @@ static int qb_cfg_write(void *opaque, uint16_t off, unsigned width, uint32_t v, 
     rc = vs_qtest_queue(b->qt, VS_QT_OUTL, CF8, cfg_addr(b->bdf, off), NULL, e);
     if (rc == 0)
         rc = vs_qtest_queue(b->qt, op, CFC + (off & 3u), v, NULL, e);
-    return rc < 0 ? rc : finish_write(b, e);
+    return rc < 0 ? rc : finish_write(b, false, e);
 }
 
 static int qb_mmio_read(void *opaque, uint64_t addr, unsigned width, uint64_t *v, vs_err *e)
@@ -94,7 +96,7 @@ static int qb_mmio_write(void *opaque, uint64_t addr, unsigned width, uint64_t v
                           : width == 4 ? VS_QT_WRITEL
                                        : VS_QT_WRITEQ;
     rc = vs_qtest_queue(b->qt, op, addr, v, NULL, e);
-    return rc < 0 ? rc : finish_write(b, e);
+    return rc < 0 ? rc : finish_write(b, addr >= b->push_lo && addr < b->push_hi, e);
 }
 
 const vs_pci_bus_ops vs_qtest_bus_ops = {
@@ -110,5 +112,7 @@ vs_pci_bus vs_qtest_bus_init(vs_qtest_bus *b, vs_qtest *qt, vs_pci_bdf bdf, bool
     b->qt = qt;
     b->bdf = bdf;
     b->sync_writes = sync_writes;
+    b->defer_writes = false;
+    b->push_lo = b->push_hi = 0;
     return (vs_pci_bus){.ops = &vs_qtest_bus_ops, .opaque = b};
 }

@@ -257,10 +257,23 @@ static void qp_msix_discard(void *p)
 /* Waiting: the INTx line over the qtest socket (blocking on it), or MSI-X messages in
  * the slot page (spin, then sleep with exponential back-off, checking that QEMU lives
  * about every millisecond of sleeping). */
+/* Sends the writes the qtest bus deferred: before waiting for QEMU, nothing may stay
+ * queued that QEMU should act on. */
+static int qp_push(qemu_plat *q, vs_err *e)
+{
+    if (!q->qt || !vs_qtest_queued(q->qt))
+        return 0;
+    int rc = vs_qtest_post(q->qt, e);
+    return rc < 0 ? qp_fail(q, rc, e, "write") : 0;
+}
+
 static int qp_wait(void *p, uint64_t timeout_ns, bool (*ready)(void *), void *arg, bool intx,
                    vs_err *e)
 {
     qemu_plat *q = p;
+    int prc = qp_push(q, e);
+    if (prc < 0)
+        return prc;
     if (!ready) {
         uint64_t ns = timeout_ns < 20000 ? timeout_ns : 20000;
         if (ns) {
@@ -492,8 +505,8 @@ static int qmp_prepare(qemu_plat *q, int *peer, char *chardev, size_t n, vs_err 
     return 0;
 }
 
-int vs_qemu_transport_create(vs_transport **out, vs_gmem *gm, const vs_qemu_backend_opts *o,
-                             vs_event_bus *bus, vs_err *e)
+static int transport_create(vs_transport **out, vs_gmem *gm, const vs_qemu_backend_opts *o,
+                            vs_event_bus *bus, vs_err *e)
 {
     if (!out || !gm)
         return vs_err_set(e, VS_EINVAL, "qemu: transport needs out and guest memory");
@@ -596,6 +609,7 @@ int vs_qemu_transport_create(vs_transport **out, vs_gmem *gm, const vs_qemu_back
         goto fail;
     q->qt = vs_qemu_qtest(q->qemu);
     q->pid = vs_qemu_pid(q->qemu);
+    vs_qtest_set_batch_waits(q->qt, q->pinned);
     if (q->irqfd && (rc = irqfd_setup(q, e)) < 0) {
         rc = qp_fail(q, rc, e, "irqfd setup");
         goto fail;
@@ -617,10 +631,79 @@ int vs_qemu_transport_create(vs_transport **out, vs_gmem *gm, const vs_qemu_back
     po.reset_timeout_ns = (uint64_t)op.step_timeout_ms * 1000000u;
     if ((rc = vs_pci_transport_create(out, pbus, gm, &qemu_plat_ops, q, &po, bus, e)) < 0)
         goto fail;
+    /* From here on writes wait for the next read, a kick or a wait (qp_push). */
+    const vs_pcib_dev *lay = vs_pci_transport_layout(*out);
+    if (!op.sync_notify && lay && lay->notify.present && lay->notify.addr) {
+        q->qbus.defer_writes = true;
+        q->qbus.push_lo = lay->notify.addr;
+        q->qbus.push_hi = lay->notify.addr + lay->notify.length;
+    }
     return 0;
 fail:
     qp_destroy(q);
     return rc < 0 ? rc : -VS_EBACKEND;
+}
+
+/* Whether an argument asks for aio=io_uring (VS_QEMU_AIO_IO_URING). */
+static bool wants_io_uring(const char *const *args)
+{
+    for (size_t i = 0; args && args[i]; i++)
+        if (strstr(args[i], VS_QEMU_AIO_IO_URING))
+            return true;
+    return false;
+}
+
+/* QEMU's words when it cannot give a file aio=io_uring: no io_uring in the host ("Unable
+ * to use io_uring: ..."), or none in the build (the enum value is missing, or older
+ * builds' "... was specified, but is not supported"). */
+static bool refused_io_uring(const char *msg)
+{
+    return strstr(msg, "Unable to use io_uring") || strstr(msg, "value 'io_uring'") ||
+           strstr(msg, "io_uring was specified");
+}
+
+int vs_qemu_transport_create(vs_transport **out, vs_gmem *gm, const vs_qemu_backend_opts *o,
+                             vs_event_bus *bus, vs_err *e)
+{
+    int rc = transport_create(out, gm, o, bus, e);
+    if (rc >= 0 || !o || !e || !wants_io_uring(o->device_args) || !refused_io_uring(e->msg))
+        return rc;
+    /* This QEMU (or its host) cannot do io_uring: start it again with its thread pool,
+     * the option cut out of copies of the arguments ("file.aio=io_uring," included). */
+    vs__qemu_io_uring_refused();
+    const char *args[VS_QEMU_ARGS_MAX + 1];
+    char *owned[VS_QEMU_ARGS_MAX + 1];
+    size_t n = 0;
+    for (; o->device_args[n] && n < VS_QEMU_ARGS_MAX; n++) {
+        owned[n] = strdup(o->device_args[n]);
+        if (!owned[n]) {
+            rc = vs_err_set(e, VS_ENOMEM, "qemu: out of memory");
+            goto out;
+        }
+        char *p;
+        while ((p = strstr(owned[n], VS_QEMU_AIO_IO_URING))) {
+            char *start = p, *end = p + strlen(VS_QEMU_AIO_IO_URING);
+            while (start > owned[n] && start[-1] != ',') /* a "file." prefix */
+                start--;
+            if (*end == ',')
+                end++;
+            else if (start > owned[n])
+                start--;                                 /* the comma before it */
+            memmove(start, end, strlen(end) + 1);
+        }
+        args[n] = owned[n];
+    }
+    args[n] = NULL;
+    vs_qemu_backend_opts again = *o;
+    again.device_args = args;
+    vs_err first = e ? *e : (vs_err){0};
+    rc = transport_create(out, gm, &again, bus, e);
+    if (rc < 0 && e)
+        vs_err_prefix(e, "(after QEMU refused aio=io_uring: %.200s)", first.msg);
+out:
+    while (n)
+        free(owned[--n]);
+    return rc;
 }
 
 /* ------------------------------------------------------------------ extras */
@@ -630,6 +713,8 @@ bool vs_qemu_transport_is(const vs_transport *t) { return qp_of(t) != NULL; }
 vs_qmp *vs_qemu_transport_qmp(vs_transport *t)
 {
     qemu_plat *q = qp_of(t);
+    if (q && !q->dead)
+        qp_push(q, NULL);   /* QMP commands come after every register write made so far */
     return q ? q->qmp : NULL;
 }
 

@@ -130,6 +130,7 @@ static int qemu_args(vs_run_ctx *c, const char *const **argv, vs_err *e)
     vs_qemu_blk_params_default(&p);
     p.capacity = bytes;
     p.image = image;
+    p.io_uring = vs_qemu_io_uring_usable();
     p.read_only = d->read_only;
     p.num_queues = c->s->num_queues;
     p.queue_size = (uint16_t)c->s->queue_size;

@@ -108,7 +108,10 @@ int vs_qemu_blk_args(const vs_qemu_blk_params *p, vs_qemu_args *out, vs_err *e)
     img.cap = sizeof imgbuf;
     const char *pfx = p->n_rules ? "file.image." : "";
     if (p->image) {
-        sb_put(&img, "%sdriver=file,%sfilename=", pfx, pfx);
+        sb_put(&img, "%sdriver=file,", pfx);
+        if (p->io_uring)
+            sb_put(&img, "%s" VS_QEMU_AIO_IO_URING ",", pfx);
+        sb_put(&img, "%sfilename=", pfx);
         sb_put_escaped(&img, p->image);
     } else {
         sb_put(&img, "%sdriver=null-co,%ssize=%" PRIu64 ",%sread-zeroes=on", pfx, pfx,
