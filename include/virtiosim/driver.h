@@ -139,6 +139,18 @@ enum vs_drv_mutation {
     VS_DRV_MUT_KICK_SUSPENDED = 1u << 21,     /* notifies a queue while suspended */
     VS_DRV_MUT_CONFIG_WRITE_SUSPENDED = 1u << 22, /* writes config while suspended */
     VS_DRV_MUT_RESUME_NO_WAIT = 1u << 23,     /* goes on without reading the resume back */
+    VS_DRV_MUT_RING_MISALIGNED = 1u << 24,    /* gives the device a used ring (packed: device
+                                                 area) 2 bytes past its 4-byte alignment */
+    VS_DRV_MUT_RING_OUTSIDE_RAM = 1u << 25,   /* gives the device a used ring (packed: device
+                                                 area) beyond guest RAM */
+    VS_DRV_MUT_DECLINE_RECOMMENDED = 1u << 26, /* declines ACCESS_PLATFORM, ORDER_PLATFORM,
+                                                  NOTIF_CONFIG_DATA when offered */
+    VS_DRV_MUT_AVAIL_IDX_BACK = 1u << 27,     /* split: avail idx written one back before
+                                                 each publish */
+    VS_DRV_MUT_PACKED_REWRITE_AVAIL = 1u << 28, /* packed: rewrites the buffer id of a list's
+                                                   head after making it available */
+    VS_DRV_MUT_IDX_BEFORE_ENTRY = 1u << 29,   /* split: avail idx published while the first
+                                                 new ring entry still holds a stale head */
 };
 
 /* Defaults: the personality's features, split, max queue size, 1 queue, MSI-X, direct
