@@ -556,7 +556,7 @@ static int setup_one(vs_driver *d, uint16_t i, uint32_t want, vs_err *e)
     vs_vq_layout shown = q->layout; /* what the device is given: a mutant's may differ */
     if (d->o.mutations)
         vs__drv_mut_shown_layout(d, &shown);
-    q->pub_from = 0;
+    q->pub_from = vs_vq_drv_avail_idx(q->vq); /* packed: slot 0 with wrap counter 1 */
     vs_event ev = {.kind = VS_EV_QUEUE_SETUP, .queue = i, .val = size, .layout = &shown};
     vs__drv_emit(d, &ev);
     if ((rc = d->t->ops->queue_setup(d->t, i, &shown, e)) < 0)
@@ -931,10 +931,14 @@ int vs__drv_publish_kick(vs_driver *d, uint16_t qi, vs_err *e)
     vs_drv_queue *q = &d->q[qi];
     if (!q->unpublished)
         return 0;
-    if (d->o.mutations)
+    if (d->o.mutations) {
+        vs__drv_mut_split_chain(d, qi);
         vs__drv_mut_before_publish(d, qi);
+    }
     vs_vq_drv_publish(q->vq);
     q->unpublished = 0;
+    if (d->o.mutations)
+        vs__drv_mut_packed_list(d, qi, q->pub_from);
     vs_event ev = {.kind = VS_EV_PUBLISH, .queue = qi, .idx = vs_vq_drv_avail_idx(q->vq)};
     vs__drv_emit(d, &ev);
     if (d->o.mutations)

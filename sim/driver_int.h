@@ -117,6 +117,8 @@ void vs__drv_emit(vs_driver *d, vs_event *ev);
 void vs__drv_mut_shown_layout(const vs_driver *d, vs_vq_layout *shown);
 void vs__drv_mut_before_publish(vs_driver *d, uint16_t qi);
 void vs__drv_mut_after_publish(vs_driver *d, uint16_t qi, uint16_t from);
+void vs__drv_mut_split_chain(vs_driver *d, uint16_t qi);
+void vs__drv_mut_packed_list(vs_driver *d, uint16_t qi, uint16_t from);
 uint64_t vs__splitmix64(uint64_t *state);
 
 /* Hostile chains (sim/driver_fault.c): the buffers of the device's simplest well-formed

@@ -102,7 +102,8 @@ typedef struct vs_driver_opts {
                                      after every input does not change them) */
     vs_drv_result_fn on_result;   /* optional: called for each completed request */
     void *on_result_opaque;
-    uint32_t mutations;           /* test only: enum vs_drv_mutation (driver mutants) */
+    uint64_t mutations;           /* test only: enum vs_drv_mutation and the VS_DRV_MUT_
+                                     defines past bit 31 (driver mutants) */
     uint32_t dev_mutations;       /* test only: the personality's own driver bugs */
 } vs_driver_opts;
 
@@ -152,6 +153,16 @@ enum vs_drv_mutation {
     VS_DRV_MUT_IDX_BEFORE_ENTRY = 1u << 29,   /* split: avail idx published while the first
                                                  new ring entry still holds a stale head */
 };
+/* ... past bit 31 (an enum constant must fit an int) */
+#define VS_DRV_MUT_CHAIN_LOOP (UINT64_C(1) << 30)       /* split: the first new chain's last
+                                                           descriptor links back to its head;
+                                                           packed: NEXT on every ring slot */
+#define VS_DRV_MUT_IN_ORDER_SHUFFLE (UINT64_C(1) << 31) /* split, IN_ORDER: a chain (or its
+                                                           indirect table) of 3+ linked out
+                                                           of slot order */
+#define VS_DRV_MUT_PACKED_HEAD_EARLY (UINT64_C(1) << 32) /* packed: a list's head available
+                                                            while its second descriptor is
+                                                            not yet */
 
 /* Defaults: the personality's features, split, max queue size, 1 queue, MSI-X, direct
  * descriptors, no depth limit, seed 1, one data segment. */
