@@ -215,6 +215,18 @@ static const vs_mutant driver_mutants[] = {
      .drv_mutations = VS_DRV_MUT_PACKED_HEAD_EARLY,
      .fails = L("packed.driver.scatter-gather.6"), .checks = L("packed-list-shape"),
      .scenarios = L("scenarios/blk/packed-rw.yaml")},
+    {.name = "drv-avail-flags-no-event-idx",
+     .what = "driver: without EVENT_IDX, an undefined avail.flags bit",
+     .drv_mutations = VS_DRV_MUT_AVAIL_FLAGS_RESERVED,
+     .fails = L("split.driver.used-notif-suppression.1"), .checks = L("avail-flags-valid"),
+     .scenarios = L("scenarios/driver/clean-split-no-event-idx.yaml")},
+    {.name = "drv-no-kick-no-event-idx",
+     .what = "driver: without EVENT_IDX, never notifies although used.flags asks for it",
+     .drv_mutations = VS_DRV_MUT_NO_KICK,
+     .fails = L("split.driver.avail-notif-suppression.4",
+                "split.driver.avail-notif-suppression.2"),
+     .checks = L("kick-when-needed"),
+     .scenarios = L("scenarios/driver/clean-split-no-event-idx.yaml")},
     /* the virtio-pci driver's own bugs (sim/transport_pci.c), judged by the PCI checks
        on its accesses (model/pci_checks.c, vs_pci_drv_judge) */
     {.name = "pci-drv-wide-status", .what = "pci driver: polls device_status 4 bytes wide",
