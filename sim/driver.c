@@ -493,7 +493,7 @@ int vs_driver_negotiate(vs_driver *d, vs_err *e)
     uint8_t s;
     if ((rc = vs_driver_read_status(d, &s, e)) < 0)
         return fail(d, rc, e);
-    if (!(s & VS_STATUS_FEATURES_OK)) {
+    if (!(s & VS_STATUS_FEATURES_OK) && !vs__drv_mut(d, VS_DRV_MUT_ON_AFTER_REFUSAL)) {
         char fb[256];
         vs_features_format(d->t->device_id, neg, fb, sizeof fb);
         return fail(d, vs_err_set(e, VS_EPROTO,

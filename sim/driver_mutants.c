@@ -227,6 +227,14 @@ static const vs_mutant driver_mutants[] = {
                 "split.driver.avail-notif-suppression.2"),
      .checks = L("kick-when-needed"),
      .scenarios = L("scenarios/driver/clean-split-no-event-idx.yaml")},
+    {.name = "drv-on-after-refusal",
+     .what = "driver: sets queues up and DRIVER_OK after the device refused FEATURES_OK",
+     .drv_mutations = VS_DRV_MUT_ON_AFTER_REFUSAL,
+     .fails = L("generic.driver.init.4", "generic.driver.init.5"),
+     .checks = L("abandon-after-refusal"),
+     /* FEATURES_OK was never confirmed: DRIVER_OK breaks the order too */
+     .also = L("generic.driver.status.1", "generic.driver.init.1"),
+     .scenarios = L("scenarios/driver/clean-features-refused.yaml")},
     /* the virtio-pci driver's own bugs (sim/transport_pci.c), judged by the PCI checks
        on its accesses (model/pci_checks.c, vs_pci_drv_judge) */
     {.name = "pci-drv-wide-status", .what = "pci driver: polls device_status 4 bytes wide",
