@@ -63,13 +63,47 @@ void vs__drv_mut_before_publish(vs_driver *d, uint16_t qi)
     vs__drv_emit(d, &ev);
 }
 
+/* After the first packed publish of a queue (from slot 0, wrap counter 1): its first list
+ * copied into the slots that follow and made available too, although the device still
+ * owns them once the ring is that full: a driver that does not wait for room. */
+static void packed_no_room(vs_driver *d, vs_drv_queue *q, uint16_t qi, uint16_t from)
+{
+    uint32_t n = q->layout.size;
+    uint16_t end = vs_vq_drv_avail_idx(q->vq);
+    if (from != 0x8000u || end == from)
+        return;
+    uint32_t at = end & 0x7fffu;
+    bool w = (end & 0x8000u) != 0;
+    for (uint32_t k = 0; k < n; k++) {
+        uint8_t r[16];
+        if (vs_gmem_read(d->gm, q->layout.desc_gpa + 16ull * k, r, 16, NULL) < 0)
+            return;
+        uint16_t f = vs_le16_get(r + 14);
+        vs_le16_put(r + 14, (uint16_t)((f & ~(0x80u | 0x8000u)) | (w ? 0x80u : 0x8000u)));
+        if (vs_gmem_write(d->gm, q->layout.desc_gpa + 16ull * at, r, 16, NULL) < 0)
+            return;
+        if (++at == n) {
+            at = 0;
+            w = !w;
+        }
+        if (!(f & 1u)) /* the list's last descriptor */
+            break;
+    }
+    vs_event ev = {.kind = VS_EV_PUBLISH, .queue = qi, .idx = at | (w ? 0x8000u : 0)};
+    vs__drv_emit(d, &ev);
+}
+
 /* After a packed publish: the buffer id of the first published list's head rewritten
  * while the device may not have fetched it yet. Only a head with NEXT set: the device
  * takes a list's id from its last descriptor, so it still completes the right buffer. */
 void vs__drv_mut_after_publish(vs_driver *d, uint16_t qi, uint16_t from)
 {
     vs_drv_queue *q = &d->q[qi];
-    if (!vs__drv_mut(d, VS_DRV_MUT_PACKED_REWRITE_AVAIL) || q->layout.format != VS_RING_PACKED)
+    if (q->layout.format != VS_RING_PACKED)
+        return;
+    if (vs__drv_mut(d, VS_DRV_MUT_PACKED_NO_ROOM))
+        packed_no_room(d, q, qi, from);
+    if (!vs__drv_mut(d, VS_DRV_MUT_PACKED_REWRITE_AVAIL))
         return;
     uint64_t gpa = q->layout.desc_gpa + 16ull * (from & 0x7fffu);
     uint8_t desc[16];

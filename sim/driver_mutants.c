@@ -235,6 +235,12 @@ static const vs_mutant driver_mutants[] = {
      /* FEATURES_OK was never confirmed: DRIVER_OK breaks the order too */
      .also = L("generic.driver.status.1", "generic.driver.init.1"),
      .scenarios = L("scenarios/driver/clean-features-refused.yaml")},
+    {.name = "drv-packed-no-room",
+     .what = "driver: a packed list exposed in slots the device has not given back",
+     .drv_mutations = VS_DRV_MUT_PACKED_NO_ROOM,
+     .fails = L("packed.driver.scatter-gather.5", "packed.driver.desc-table.1"),
+     .checks = L("packed-list-room"),
+     .scenarios = L("scenarios/driver/clean-packed-small.yaml")},
     /* the virtio-pci driver's own bugs (sim/transport_pci.c), judged by the PCI checks
        on its accesses (model/pci_checks.c, vs_pci_drv_judge) */
     {.name = "pci-drv-wide-status", .what = "pci driver: polls device_status 4 bytes wide",

@@ -163,6 +163,9 @@ enum vs_drv_mutation {
 #define VS_DRV_MUT_PACKED_HEAD_EARLY (UINT64_C(1) << 32) /* packed: a list's head available
                                                             while its second descriptor is
                                                             not yet */
+#define VS_DRV_MUT_PACKED_NO_ROOM (UINT64_C(1) << 34)  /* packed: the queue's first list
+                                                           exposed again at once, in slots
+                                                           the device has not given back */
 #define VS_DRV_MUT_ON_AFTER_REFUSAL (UINT64_C(1) << 33) /* goes on to set queues up and
                                                            DRIVER_OK when FEATURES_OK reads
                                                            back clear */
