@@ -463,6 +463,8 @@ int vs_driver_negotiate(vs_driver *d, vs_err *e)
     if ((rc = config_early(d, offered, false, e)) < 0)
         return fail(d, rc, e);
     uint64_t want = d->o.features | VS_BIT(VS_F_VERSION_1);
+    if (vs__drv_mut(d, VS_DRV_MUT_DECLINE_RECOMMENDED))
+        d->o.ring = VS_RING_SPLIT; /* ... RING_PACKED too: it falls back to split rings */
     if (d->o.ring == VS_RING_SPLIT)
         want &= ~VS_BIT(VS_F_RING_PACKED);
     uint64_t neg = want & offered;

@@ -145,7 +145,8 @@ enum vs_drv_mutation {
     VS_DRV_MUT_RING_OUTSIDE_RAM = 1u << 25,   /* gives the device a used ring (packed: device
                                                  area) beyond guest RAM */
     VS_DRV_MUT_DECLINE_RECOMMENDED = 1u << 26, /* declines ACCESS_PLATFORM, ORDER_PLATFORM,
-                                                  NOTIF_CONFIG_DATA when offered */
+                                                  NOTIF_CONFIG_DATA when offered, and
+                                                  RING_PACKED (falls back to split) */
     VS_DRV_MUT_AVAIL_IDX_BACK = 1u << 27,     /* split: avail idx written one back before
                                                  each publish */
     VS_DRV_MUT_PACKED_REWRITE_AVAIL = 1u << 28, /* packed: rewrites the buffer id of a list's
