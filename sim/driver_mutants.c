@@ -148,6 +148,11 @@ static const vs_mutant driver_mutants[] = {
      .drv_mutations = VS_DRV_MUT_KICK_SUSPENDED,
      .fails = L("generic.driver.suspend.4"), .checks = L("suspend-driver-rules"),
      .scenarios = clean_suspend},
+    {.name = "drv-expose-suspended", .what = "driver: makes a request available while suspended",
+     .drv_mutations = VS_DRV_MUT_EXPOSE_SUSPENDED,
+     .fails = L("generic.driver.suspend.3"), .checks = L("suspend-driver-rules"),
+     /* publishing it kicks too: the device asked for a notification */
+     .also = L("generic.driver.suspend.4"), .scenarios = clean_suspend},
     {.name = "drv-config-write-suspended", .what = "driver: writes device config while suspended",
      .drv_mutations = VS_DRV_MUT_CONFIG_WRITE_SUSPENDED,
      .fails = L("generic.driver.suspend.5"), .checks = L("suspend-driver-rules"),

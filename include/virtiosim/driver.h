@@ -167,6 +167,8 @@ enum vs_drv_mutation {
 #define VS_DRV_MUT_PACKED_NO_ROOM (UINT64_C(1) << 34)  /* packed: the queue's first list
                                                            exposed again at once, in slots
                                                            the device has not given back */
+#define VS_DRV_MUT_EXPOSE_SUSPENDED (UINT64_C(1) << 35) /* makes a FLUSH available once
+                                                           SUSPEND shows */
 #define VS_DRV_MUT_ON_AFTER_REFUSAL (UINT64_C(1) << 33) /* goes on to set queues up and
                                                            DRIVER_OK when FEATURES_OK reads
                                                            back clear */
