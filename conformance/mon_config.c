@@ -78,14 +78,23 @@ void cfg_gen_track(vs_monitors *m, const vs_event *ev)
     if (ev->kind == VS_EV_CONFIG_GEN) {
         if (m->reads_unclosed)
             ok(m, CK_D_CFG_GEN, 0);
-        m->reads_unclosed = false;
+        if (m->reads_unclosed && m->reads_wide)
+            ok(m, CK_D_CFG_GEN, 1);
+        m->reads_unclosed = m->reads_wide = false;
         m->gen_open = true;
         return;
     }
     if (ev->kind == VS_EV_CONFIG_READ) {
-        if (!m->gen_open && !m->reads_unclosed)
+        bool opened = m->gen_open || m->reads_unclosed;
+        if (!opened)
             bad(m, CK_D_CFG_GEN, 0, NOCTX, "config_generation read before device-config reads",
                 "config read at %" PRIu32 " without a preceding generation read", ev->off);
+        /* a field wider than 32 bits read outside a bracket: its halves assumed atomic */
+        if (!opened && ev->len > 4)
+            bad(m, CK_D_CFG_GEN, 1, NOCTX, "no atomicity assumed for fields over 32 bits",
+                "%" PRIu32 "-byte config read at %" PRIu32 " without a generation bracket",
+                ev->len, ev->off);
+        m->reads_wide = m->reads_wide || (opened && ev->len > 4);
         m->reads_unclosed = true;
         m->gen_open = false;
         return;
@@ -95,6 +104,10 @@ void cfg_gen_track(vs_monitors *m, const vs_event *ev)
     if (m->reads_unclosed)
         bad(m, CK_D_CFG_GEN, 0, NOCTX, "config_generation read after device-config reads",
             "%s followed config reads", vs_event_kind_name(ev->kind));
-    m->reads_unclosed = false;
+    if (m->reads_unclosed && m->reads_wide)
+        bad(m, CK_D_CFG_GEN, 1, NOCTX, "no atomicity assumed for fields over 32 bits",
+            "a wide config read not followed by a generation read (%s came next)",
+            vs_event_kind_name(ev->kind));
+    m->reads_unclosed = m->reads_wide = false;
     m->gen_open = false;
 }

@@ -243,9 +243,14 @@ void on_status_write(vs_monitors *m, const vs_event *ev)
         }
     }
     if (m->fok_refused && role_on(m, CK_D_ABANDON)) {
-        if (added & VS_STATUS_DRIVER_OK)
+        if (added & VS_STATUS_DRIVER_OK) {
             bad(m, CK_D_ABANDON, 0, NOCTX, "no DRIVER_OK after FEATURES_OK was refused",
                 "DRIVER_OK written");
+            /* going on is not signalling the failure: FAILED was not written first */
+            if (!m->failed_written)
+                bad(m, CK_D_ABANDON, 1, NOCTX, "FAILED written after FEATURES_OK was refused",
+                    "DRIVER_OK written, FAILED never");
+        }
         if (added & VS_STATUS_FAILED) { /* gave up: both halves observed kept */
             ok(m, CK_D_ABANDON, 0);
             ok(m, CK_D_ABANDON, 1);

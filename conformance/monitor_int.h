@@ -223,6 +223,7 @@ struct vs_monitors {
     bool dev_error_pending, dev_error_read_without;
     /* config generation bracketing */
     bool gen_open, reads_unclosed;
+    bool reads_wide;              /* ... one of them wider than 32 bits */
     uint64_t canary_bytes;        /* sum of chain_rec.canary_cap */
     cfg_track *early;             /* config bytes read before FEATURES_OK (dev->cfg_early_bytes) */
     qstate q[MAX_QUEUES];

@@ -192,8 +192,9 @@ const vs_check_info vs__mon_core_checks[CK_COUNT] = {
         "the driver does not notify when the device suppressed notifications",
         IDS("split.driver.avail-notif-suppression.3", "split.driver.avail-notif-suppression.7")},
     [CK_D_CFG_GEN] = {"config-generation-bracket", DRV, "generic",
-        "device-config reads are preceded and followed by config_generation reads",
-        IDS("generic.driver.config-space.2")},
+        "device-config reads are preceded and followed by config_generation reads (and so "
+        "is every read wider than 32 bits: its halves are not assumed atomic)",
+        IDS("generic.driver.config-space.2", "generic.driver.config-space.1")},
     [CK_D_ADDR_RAM] = {"addresses-in-ram", DRV, "generic",
         "without ACCESS_PLATFORM, rings and buffers lie inside guest RAM",
         IDS("generic.driver.reserved-features.4")},

@@ -155,6 +155,7 @@ static void drv_common(ctx *c, vs_pci_drv_judge *j, const vs_pci_access *a, size
             if (drv_want(name, "log-driver-queue-reset-wait")) {
                 c->check = "log-driver-queue-reset-wait";
                 PASS(c, "pci.driver.common-cfg.7");
+                PASS(c, "generic.driver.vq-reset.1"); /* the transport-neutral rule */
             }
         }
         if (o == VS_VIRTIO_COMMON_Q_NOFF && a->width == 2 && qbit(a->queue)) {
@@ -198,6 +199,9 @@ static void drv_common(ctx *c, vs_pci_drv_judge *j, const vs_pci_access *a, size
         FAIL(c, "pci.driver.common-cfg.7",
              "access %zu: common cfg 0x%02x of queue %d written after queue_reset=1, before "
              "queue_reset read 0", i, o, a->queue);
+        FAIL(c, "generic.driver.vq-reset.1",
+             "access %zu: queue %d set up again before its reset was seen complete "
+             "(queue_reset read 0)", i, a->queue);
         j->qreset &= ~qbit(a->queue);
     }
     if (drv_want(name, "log-driver-enable-last")) {

@@ -431,6 +431,9 @@ static uint64_t mutate_features(const vs_driver *d, uint64_t neg, uint64_t offer
         neg &= ~VS_BIT(VS_F_VERSION_1);
     if (vs__drv_mut(d, VS_DRV_MUT_INDIRECT_UNNEGOTIATED))
         neg &= ~VS_BIT(VS_F_INDIRECT_DESC);
+    if (vs__drv_mut(d, VS_DRV_MUT_DECLINE_RECOMMENDED))
+        neg &= ~(VS_BIT(VS_F_ACCESS_PLATFORM) | VS_BIT(VS_F_ORDER_PLATFORM) |
+                 VS_BIT(VS_F_NOTIF_CONFIG_DATA));
     return neg;
 }
 
@@ -460,6 +463,8 @@ int vs_driver_negotiate(vs_driver *d, vs_err *e)
     if ((rc = config_early(d, offered, false, e)) < 0)
         return fail(d, rc, e);
     uint64_t want = d->o.features | VS_BIT(VS_F_VERSION_1);
+    if (vs__drv_mut(d, VS_DRV_MUT_DECLINE_RECOMMENDED))
+        d->o.ring = VS_RING_SPLIT; /* ... RING_PACKED too: it falls back to split rings */
     if (d->o.ring == VS_RING_SPLIT)
         want &= ~VS_BIT(VS_F_RING_PACKED);
     uint64_t neg = want & offered;
@@ -490,7 +495,7 @@ int vs_driver_negotiate(vs_driver *d, vs_err *e)
     uint8_t s;
     if ((rc = vs_driver_read_status(d, &s, e)) < 0)
         return fail(d, rc, e);
-    if (!(s & VS_STATUS_FEATURES_OK)) {
+    if (!(s & VS_STATUS_FEATURES_OK) && !vs__drv_mut(d, VS_DRV_MUT_ON_AFTER_REFUSAL)) {
         char fb[256];
         vs_features_format(d->t->device_id, neg, fb, sizeof fb);
         return fail(d, vs_err_set(e, VS_EPROTO,
@@ -550,9 +555,13 @@ static int setup_one(vs_driver *d, uint16_t i, uint32_t want, vs_err *e)
         vs_gmem_write(d->gm, q->layout.device_gpa, &(uint8_t){0x1}, 1, NULL);
     if (d->o.ring == VS_RING_SPLIT && vs__drv_mut(d, VS_DRV_MUT_AVAIL_FLAGS_RESERVED))
         vs_gmem_write(d->gm, q->layout.driver_gpa, &(uint8_t){0x2}, 1, NULL);
-    vs_event ev = {.kind = VS_EV_QUEUE_SETUP, .queue = i, .val = size, .layout = &q->layout};
+    vs_vq_layout shown = q->layout; /* what the device is given: a mutant's may differ */
+    if (d->o.mutations)
+        vs__drv_mut_shown_layout(d, &shown);
+    q->pub_from = vs_vq_drv_avail_idx(q->vq); /* packed: slot 0 with wrap counter 1 */
+    vs_event ev = {.kind = VS_EV_QUEUE_SETUP, .queue = i, .val = size, .layout = &shown};
     vs__drv_emit(d, &ev);
-    if ((rc = d->t->ops->queue_setup(d->t, i, &q->layout, e)) < 0)
+    if ((rc = d->t->ops->queue_setup(d->t, i, &shown, e)) < 0)
         return vs_err_prefix(e, "driver: queue %u setup", i);
     d->qsize = size;
     q->ue_emitted = false;
@@ -924,10 +933,19 @@ int vs__drv_publish_kick(vs_driver *d, uint16_t qi, vs_err *e)
     vs_drv_queue *q = &d->q[qi];
     if (!q->unpublished)
         return 0;
+    if (d->o.mutations) {
+        vs__drv_mut_split_chain(d, qi);
+        vs__drv_mut_before_publish(d, qi);
+    }
     vs_vq_drv_publish(q->vq);
     q->unpublished = 0;
+    if (d->o.mutations)
+        vs__drv_mut_packed_list(d, qi, q->pub_from);
     vs_event ev = {.kind = VS_EV_PUBLISH, .queue = qi, .idx = vs_vq_drv_avail_idx(q->vq)};
     vs__drv_emit(d, &ev);
+    if (d->o.mutations)
+        vs__drv_mut_after_publish(d, qi, q->pub_from);
+    q->pub_from = (uint16_t)ev.idx;
     bool needed = vs_vq_drv_kick_needed(q->vq);
     if (vs__drv_mut(d, VS_DRV_MUT_NO_KICK) || vs__drv_mut(d, VS_DRV_MUT_KICK_ALWAYS))
         needed = vs__drv_mut(d, VS_DRV_MUT_KICK_ALWAYS);

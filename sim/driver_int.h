@@ -45,6 +45,8 @@ typedef struct vs_drv_queue {
                                         allocated (a device that goes on writing there must
                                         not corrupt anything else) until the next one */
     bool have_old_layout;
+    uint16_t pub_from;               /* packed: the ring position the next publish starts
+                                        at (a driver mutant rewrites that list's head) */
 } vs_drv_queue;
 
 /* A driver mutant's bug is on (test only: vs_driver_opts.mutations). */
@@ -110,6 +112,13 @@ int vs__drv_add_raw(vs_driver *d, vs_drv_req *rq, const vs_desc *descs, unsigned
 /* Publishes queue qi's added chains and kicks (or emits KICK_SUPPRESSED). */
 int vs__drv_publish_kick(vs_driver *d, uint16_t qi, vs_err *e);
 void vs__drv_emit(vs_driver *d, vs_event *ev);
+
+/* The ring-level driver mutants (sim/driver_mut_ring.c; no-ops for the correct driver). */
+void vs__drv_mut_shown_layout(const vs_driver *d, vs_vq_layout *shown);
+void vs__drv_mut_before_publish(vs_driver *d, uint16_t qi);
+void vs__drv_mut_after_publish(vs_driver *d, uint16_t qi, uint16_t from);
+void vs__drv_mut_split_chain(vs_driver *d, uint16_t qi);
+void vs__drv_mut_packed_list(vs_driver *d, uint16_t qi, uint16_t from);
 uint64_t vs__splitmix64(uint64_t *state);
 
 /* Hostile chains (sim/driver_fault.c): the buffers of the device's simplest well-formed

@@ -61,6 +61,17 @@ static int suspend_mutant(vs_driver *d, bool suspend, vs_err *e)
         vs__drv_emit(d, &(vs_event){.kind = VS_EV_KICK, .queue = 0});
         rc = d->t->ops->notify(d->t, 0, e);
     }
+    if (rc == 0 && suspend && vs__drv_mut(d, VS_DRV_MUT_EXPOSE_SUSPENDED) && d->nq) {
+        /* the device's simplest request (blk: a FLUSH), header and status, made available */
+        vs_drv_hostile h;
+        if ((rc = vs__drv_hostile_begin(d, 0, 1, &h, e)) == 0) {
+            vs_desc ds[2] = {
+                {.addr = h.hdr, .len = h.hdr_len, .flags = VS_DESC_F_NEXT, .next = 1},
+                {.addr = h.status, .len = h.status_len, .flags = VS_DESC_F_WRITE}};
+            rc = vs__drv_hostile_submit(d, &h, ds, 2, true, e);
+            rc = rc < 0 ? rc : 0;
+        }
+    }
     if (rc == 0 && suspend && vs__drv_mut(d, VS_DRV_MUT_CONFIG_WRITE_SUSPENDED)) {
         uint8_t b;
         if ((rc = vs_driver_config_read(d, 0, &b, 1, e)) == 0)

@@ -771,8 +771,11 @@ static const vs_field iothread_fields[] = {
 };
 PARSER(tr_iothread) { return vs_ld_walk(L, v, iothread_fields, ctx, "iothread"); }
 
+PARSER(tr_busy) { return vs_ld_bool(L, v, &S->notify_off_while_busy); }
+
 static const vs_field transport_fields[] = {
-    {"kind", tr_kind}, {"notify", tr_notify}, {"iothread", tr_iothread}, {NULL, NULL},
+    {"kind", tr_kind}, {"notify", tr_notify}, {"iothread", tr_iothread},
+    {"notify_off_while_busy", tr_busy}, {NULL, NULL},
 };
 
 /* `transport: pci`, or a mapping: {kind: pci, notify: iothread, iothread: {...}}. */

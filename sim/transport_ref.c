@@ -274,6 +274,8 @@ static uint64_t service_ns(ref_tr *tr, ref_queue *rq)
     return vs_time_draw(&tr->o.service, rq->rng);
 }
 
+static void process(ref_tr *tr, ref_queue *rq);
+
 static void flush_cb(void *arg)
 {
     ref_queue *rq = arg;
@@ -283,6 +285,9 @@ static void flush_cb(void *arg)
     vs_vq_dev_publish(rq->vq);
     if (vs_vq_dev_irq_needed(rq->vq))
         raise_irq(rq->tr, (uint16_t)(rq->index + 1));
+    /* notifications were off while busy: what the driver added meanwhile is found here */
+    if (rq->tr->o.notify_off_while_busy && rq->vq && can_process(rq->tr))
+        process(rq->tr, rq);
 }
 
 static void req_free(ref_queue *rq, ref_req *r)
@@ -472,6 +477,8 @@ static void process(ref_tr *tr, ref_queue *rq)
         }
         if (held && !start_req(tr, rq, held))
             return;
+        if (tr->o.notify_off_while_busy && rq->inflight)
+            break; /* stays off: the completions look at the ring again */
         if (!vs_vq_dev_notify_enable(rq->vq))
             break;
     }

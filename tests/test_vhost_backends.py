@@ -227,6 +227,8 @@ def test_serve_report_judges_the_driver_per_statement(cli, tmp_path):
      "packed.driver.indirect.2", "(packed: nested indirect)"),
     ("drv-packed-indirect-in-list", SCENARIOS / "driver" / "clean-packed-indirect.yaml",
      "packed.driver.indirect.4", "(packed: indirect"),
+    ("drv-packed-head-early", BLK / "packed-rw.yaml", "packed.driver.scatter-gather.6",
+     "(packed: chain descriptor not available)"),
 ])
 def test_serve_judges_a_packed_ring_front_end(cli, tmp_path, mutant, scenario, stmt, rule):
     """A packed-ring front-end that breaks a driver rule (virtiosim's own driver, broken by

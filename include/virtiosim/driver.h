@@ -102,7 +102,8 @@ typedef struct vs_driver_opts {
                                      after every input does not change them) */
     vs_drv_result_fn on_result;   /* optional: called for each completed request */
     void *on_result_opaque;
-    uint32_t mutations;           /* test only: enum vs_drv_mutation (driver mutants) */
+    uint64_t mutations;           /* test only: enum vs_drv_mutation and the VS_DRV_MUT_
+                                     defines past bit 31 (driver mutants) */
     uint32_t dev_mutations;       /* test only: the personality's own driver bugs */
 } vs_driver_opts;
 
@@ -139,7 +140,38 @@ enum vs_drv_mutation {
     VS_DRV_MUT_KICK_SUSPENDED = 1u << 21,     /* notifies a queue while suspended */
     VS_DRV_MUT_CONFIG_WRITE_SUSPENDED = 1u << 22, /* writes config while suspended */
     VS_DRV_MUT_RESUME_NO_WAIT = 1u << 23,     /* goes on without reading the resume back */
+    VS_DRV_MUT_RING_MISALIGNED = 1u << 24,    /* gives the device a used ring (packed: device
+                                                 area) 2 bytes past its 4-byte alignment */
+    VS_DRV_MUT_RING_OUTSIDE_RAM = 1u << 25,   /* gives the device a used ring (packed: device
+                                                 area) beyond guest RAM */
+    VS_DRV_MUT_DECLINE_RECOMMENDED = 1u << 26, /* declines ACCESS_PLATFORM, ORDER_PLATFORM,
+                                                  NOTIF_CONFIG_DATA when offered, and
+                                                  RING_PACKED (falls back to split) */
+    VS_DRV_MUT_AVAIL_IDX_BACK = 1u << 27,     /* split: avail idx written one back before
+                                                 each publish */
+    VS_DRV_MUT_PACKED_REWRITE_AVAIL = 1u << 28, /* packed: rewrites the buffer id of a list's
+                                                   head after making it available */
+    VS_DRV_MUT_IDX_BEFORE_ENTRY = 1u << 29,   /* split: avail idx published while the first
+                                                 new ring entry still holds a stale head */
 };
+/* ... past bit 31 (an enum constant must fit an int) */
+#define VS_DRV_MUT_CHAIN_LOOP (UINT64_C(1) << 30)       /* split: the first new chain's last
+                                                           descriptor links back to its head;
+                                                           packed: NEXT on every ring slot */
+#define VS_DRV_MUT_IN_ORDER_SHUFFLE (UINT64_C(1) << 31) /* split, IN_ORDER: a chain (or its
+                                                           indirect table) of 3+ linked out
+                                                           of slot order */
+#define VS_DRV_MUT_PACKED_HEAD_EARLY (UINT64_C(1) << 32) /* packed: a list's head available
+                                                            while its second descriptor is
+                                                            not yet */
+#define VS_DRV_MUT_PACKED_NO_ROOM (UINT64_C(1) << 34)  /* packed: the queue's first list
+                                                           exposed again at once, in slots
+                                                           the device has not given back */
+#define VS_DRV_MUT_EXPOSE_SUSPENDED (UINT64_C(1) << 35) /* makes a FLUSH available once
+                                                           SUSPEND shows */
+#define VS_DRV_MUT_ON_AFTER_REFUSAL (UINT64_C(1) << 33) /* goes on to set queues up and
+                                                           DRIVER_OK when FEATURES_OK reads
+                                                           back clear */
 
 /* Defaults: the personality's features, split, max queue size, 1 queue, MSI-X, direct
  * descriptors, no depth limit, seed 1, one data segment. */

@@ -38,7 +38,7 @@ typedef struct vs_mutant {
     /* A driver mutant breaks the simulator's driver instead (its runs judge the driver
      * role too): enum vs_drv_mutation (virtiosim/driver.h) and the device personality's
      * own driver bugs (vs_driver_opts.dev_mutations). */
-    uint32_t drv_mutations;
+    uint64_t drv_mutations;
     uint32_t drv_dev_mutations;
     /* the virtio-pci driver's own bugs (enum vs_pci_drv_mutation, transport_pci.h): runs
      * behind the PCI model */

@@ -71,6 +71,9 @@ typedef struct vs_scenario {
         uint64_t a_ns, b_ns;
         uint64_t handler_ns;    /* per chain fetched */
     } iothread;
+    /* transport: {notify_off_while_busy: true}: the in-process device keeps queue
+     * notifications off while it has requests in flight (vs_ref_opts) */
+    bool notify_off_while_busy;
     vs_step *steps;
     unsigned nsteps;
 } vs_scenario;

@@ -163,6 +163,9 @@ typedef struct vs_ref_opts {
     uint32_t pci_drv_mutations; /* enum vs_pci_drv_mutation (transport_pci.h): the PCI
                                    model transport's driver half */
     vs_iothread_opts iothread; /* with VS_NOTIFY_IOTHREAD */
+    bool notify_off_while_busy; /* queue notifications stay off (split without EVENT_IDX:
+                                   used.flags NO_NOTIFY) while requests are in flight; the
+                                   device looks at the ring again as they complete */
 } vs_ref_opts;
 
 /* MSI-X, doorbell latency 1000 ns, irq latency 500 ns, fixed service time 10000 ns, no

@@ -40,6 +40,9 @@ static const struct {
      "readable elements before writable ones", false},
     {"(packed: chain too long)", "packed.driver.scatter-gather.2",
      "list length <= queue size", false},
+    /* the head was available before the rest of its list: the driver flipped it first */
+    {"(packed: chain descriptor not available)", "packed.driver.scatter-gather.6",
+     "every descriptor of a list available with its head", false},
     {"(packed: indirect table too long)", "packed.driver.indirect.3",
      "indirect list within the length the device permits", false},
     {"(packed: indirect not negotiated)", "packed.driver.indirect.1",

@@ -15,7 +15,8 @@
 
 static int blk_state_create(vs_driver *d, void **state, vs_err *e)
 {
-    (void)d;
+    if (d->o.dev_mutations & VS_BLK_DRV_MUT_DECLINE_RO) /* a driver mutant's feature set */
+        d->o.features &= ~VS_BIT(VS_BLK_F_RO);
     vs_blk_drv *b = calloc(1, sizeof *b);
     if (!b)
         return vs_err_set(e, VS_ENOMEM, "driver: out of memory");
@@ -61,6 +62,19 @@ static int blk_config_early(vs_driver *d, uint64_t offered, bool features_ok, vs
         uint8_t wb = 0;
         if ((rc = vs_driver_config_read(d, VS_BLK_CFG_WRITEBACK, &wb, 1, e)) < 0)
             return rc;
+    }
+    if (!features_ok && (d->o.dev_mutations & VS_BLK_DRV_MUT_CFG_UNOFFERED)) {
+        /* a mutant: the first optional field before the zoned ones whose feature the
+         * device does not offer, read all the same */
+        for (unsigned i = 0; i + 1 < vs_blk_cfg_ngroups; i++) {
+            const vs_blk_cfg_group *g = &vs_blk_cfg_groups[i];
+            uint8_t buf[32];
+            if (g->feature < 0 || (offered & VS_BIT(g->feature)))
+                continue;
+            if ((rc = vs_driver_config_read(d, g->off, buf, g->len, e)) < 0)
+                return rc;
+            break;
+        }
     }
     if (!features_ok && (offered & VS_BIT(VS_BLK_F_ZONED))) {
         uint8_t model = 0;
@@ -218,9 +232,13 @@ static int blk_shape_of(vs_driver *d, const vs_blk_req *r, bool indirect, blk_sh
         seg = b->size_max;
     if (!seg || seg > sh->data)
         seg = sh->data ? (uint32_t)sh->data : 1;
+    if ((d->o.dev_mutations & VS_BLK_DRV_MUT_SEG_MAX_IGNORED) && b->seg_max && seg > 1 &&
+        sh->data > (uint64_t)b->seg_max * (seg / 2))
+        seg /= 2; /* a mutant: more data segments than seg_max, sent all the same */
     sh->seg = seg;
     sh->nd = sh->data ? (uint32_t)((sh->data + seg - 1) / seg) : 0;
-    if (b->seg_max && sh->nd > b->seg_max)
+    if (b->seg_max && sh->nd > b->seg_max &&
+        !(d->o.dev_mutations & VS_BLK_DRV_MUT_SEG_MAX_IGNORED))
         return vs_err_set(e, VS_EINVAL,
                           "blk: %u data segments exceed the device's seg_max %u "
                           "(segment size %u)", sh->nd, b->seg_max, seg);

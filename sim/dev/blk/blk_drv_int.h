@@ -27,6 +27,9 @@ enum vs_blk_drv_mutation {
     VS_BLK_DRV_MUT_FLUSH_DATA = 1u << 5,    /* FLUSH with a 512-byte data buffer */
     VS_BLK_DRV_MUT_IN_PAST_END = 1u << 6,   /* IN headers name the sector at capacity */
     VS_BLK_DRV_MUT_WRITEBACK_EARLY = 1u << 7, /* reads writeback before FEATURES_OK */
+    VS_BLK_DRV_MUT_CFG_UNOFFERED = 1u << 8, /* reads the zoned model, ZONED not offered */
+    VS_BLK_DRV_MUT_SEG_MAX_IGNORED = 1u << 9, /* twice the data segments seg_max allows */
+    VS_BLK_DRV_MUT_DECLINE_RO = 1u << 10,   /* does not accept RO when it is offered */
 };
 
 /* Per driver (the personality's state). */

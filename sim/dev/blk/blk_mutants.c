@@ -329,6 +329,23 @@ static const vs_mutant mutants[] = {
      .drv_dev_mutations = VS_BLK_DRV_MUT_WRITEBACK_EARLY, .fails = LIST("blk.driver.blk-init.3"),
      .checks = LIST("blk-writeback-read-late"),
      .scenarios = LIST("scenarios/driver/clean-split.yaml")},
+    {.name = "drv-blk-cfg-unoffered", .what = "driver: reads the zoned model, ZONED not offered",
+     .drv_dev_mutations = VS_BLK_DRV_MUT_CFG_UNOFFERED,
+     .fails = LIST("generic.driver.config-space.3"), .checks = LIST("config-optional-fields"),
+     .scenarios = LIST("scenarios/driver/clean-split.yaml")},
+    {.name = "drv-blk-seg-max-ignored",
+     .what = "driver: packed lists with more segments than seg_max",
+     .drv_dev_mutations = VS_BLK_DRV_MUT_SEG_MAX_IGNORED,
+     .fails = LIST("packed.driver.scatter-gather.1"), .checks = LIST("blk-packed-list-length"),
+     .scenarios = LIST("scenarios/driver/clean-packed-seg-max.yaml")},
+    {.name = "drv-blk-seg-max-ignored-indirect",
+     .what = "driver: packed indirect tables with more segments than seg_max",
+     .drv_dev_mutations = VS_BLK_DRV_MUT_SEG_MAX_IGNORED,
+     .fails = LIST("packed.driver.indirect.3"), .checks = LIST("blk-packed-list-length"),
+     .scenarios = LIST("scenarios/driver/clean-packed-seg-max-indirect.yaml")},
+    {.name = "drv-blk-decline-ro", .what = "driver: declines RO although it is offered",
+     .drv_dev_mutations = VS_BLK_DRV_MUT_DECLINE_RO, .fails = LIST("blk.driver.blk-op.3"),
+     .checks = LIST("accept-recommended"), .scenarios = LIST("scenarios/driver/clean-ro.yaml")},
 };
 
 #undef LIST
