@@ -28,6 +28,27 @@ int vs_cli_report(int argc, char **argv);
 /* virtiosim trace FILE ... (argv[0] is "trace") */
 int vs_cli_trace(int argc, char **argv);
 
+/* virtiosim clauses ... / mutants ... (argv[0] is the command) */
+int vs_cli_clauses(int argc, char **argv);
+int vs_cli_mutants(int argc, char **argv);
+
+/* A growing list of strings (file names). */
+typedef struct vs_cli_strlist {
+    char **v;
+    size_t n, cap;
+} vs_cli_strlist;
+int vs_cli_strlist_add(vs_cli_strlist *l, const char *s);
+/* Adds s unless the list holds it already. */
+int vs_cli_strlist_add_once(vs_cli_strlist *l, const char *s);
+void vs_cli_strlist_free(vs_cli_strlist *l);
+bool vs_cli_has_suffix(const char *s, const char *suf);
+/* args[0..n): files, and folders standing for every *.yaml below them in name order;
+ * -1 with the reason on stderr (nothing found is an error too). */
+int vs_cli_collect(char *const *args, int n, vs_cli_strlist *out);
+/* A data file by its path in the source tree (e.g. "scenarios/suites/blk-device.yaml"):
+ * the working directory, the tree the binary was built in, an installed tree. */
+int vs_cli_find_data(const char *rel, char *out, size_t len);
+
 /* The device identity of a run's reports (sim/cli_device.c), owning its config values. */
 #define VS_CLI_CFG_FIELDS 48
 typedef struct vs_cli_device {

@@ -1,7 +1,6 @@
 /* virtiosim command line. Exit codes: 0 all passed, 1 a scenario or statement failed,
  * 2 usage or scenario-file error, 3 back-end or infrastructure error. */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <fnmatch.h>
 #include <getopt.h>
@@ -52,114 +51,6 @@ static void on_signal(int sig)
 
 static void usage(FILE *f) { vs_cli_usage(f, NULL); }
 
-/* ------------------------------------------------------------------ scenario lists */
-
-typedef struct strlist {
-    char **v;
-    size_t n, cap;
-} strlist;
-
-static int strlist_add(strlist *l, const char *s);
-/* Adds s unless the list holds it already. */
-static int strlist_add_once(strlist *l, const char *s)
-{
-    for (size_t k = 0; k < l->n; k++)
-        if (strcmp(l->v[k], s) == 0)
-            return 0;
-    return strlist_add(l, s);
-}
-
-static int strlist_add(strlist *l, const char *s)
-{
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 16;
-        char **v = realloc(l->v, cap * sizeof *v);
-        if (!v)
-            return -1;
-        l->v = v;
-        l->cap = cap;
-    }
-    if (!(l->v[l->n] = strdup(s)))
-        return -1;
-    l->n++;
-    return 0;
-}
-
-static void strlist_free(strlist *l)
-{
-    for (size_t i = 0; i < l->n; i++)
-        free(l->v[i]);
-    free(l->v);
-    memset(l, 0, sizeof *l);
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static bool has_suffix(const char *s, const char *suf)
-{
-    size_t n = strlen(s), m = strlen(suf);
-    return n >= m && strcmp(s + n - m, suf) == 0;
-}
-
-/* Every *.yaml below dir, in name order; suite folders hold suites, not scenarios. */
-static int collect_dir(const char *dir, strlist *out)
-{
-    DIR *d = opendir(dir);
-    if (!d) {
-        fprintf(stderr, "virtiosim: %s: %s\n", dir, strerror(errno));
-        return -1;
-    }
-    strlist names = {0};
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (de->d_name[0] == '.')
-            continue;
-        strlist_add(&names, de->d_name);
-    }
-    closedir(d);
-    qsort(names.v, names.n, sizeof *names.v, cmp_str);
-    int rc = 0;
-    for (size_t i = 0; i < names.n && rc == 0; i++) {
-        char path[PATH_MAX];
-        snprintf(path, sizeof path, "%s/%s", dir, names.v[i]);
-        struct stat st;
-        /* Directories are walked only when they are real ones: a symlink to a directory
-         * could loop or run scenarios twice. */
-        if (lstat(path, &st) != 0 || (S_ISLNK(st.st_mode) && stat(path, &st) == 0 &&
-                                      S_ISDIR(st.st_mode)))
-            continue;
-        if (S_ISDIR(st.st_mode)) {
-            if (strcmp(names.v[i], "suites") != 0)
-                rc = collect_dir(path, out);
-        } else if (has_suffix(names.v[i], ".yaml") || has_suffix(names.v[i], ".yml")) {
-            rc = strlist_add(out, path);
-        }
-    }
-    strlist_free(&names);
-    return rc;
-}
-
-static int collect(char *const *args, int n, strlist *out)
-{
-    for (int i = 0; i < n; i++) {
-        struct stat st;
-        if (stat(args[i], &st) != 0) {
-            fprintf(stderr, "virtiosim: %s: %s\n", args[i], strerror(errno));
-            return -1;
-        }
-        if (S_ISDIR(st.st_mode) ? collect_dir(args[i], out) : strlist_add(out, args[i]))
-            return -1;
-    }
-    if (out->n == 0) {
-        fprintf(stderr, "virtiosim: no scenario files found\n");
-        return -1;
-    }
-    return 0;
-}
-
 /* ------------------------------------------------------------------ running */
 
 typedef struct run_cli {
@@ -172,7 +63,7 @@ typedef struct run_cli {
     const char *suite;
     int quiet, verbose;
     unsigned shard_k, shard_n;  /* --shard K/N (shard_n 0: the whole list) */
-    strlist filters;            /* --filter GLOB: a scenario runs when any matches its name */
+    vs_cli_strlist filters;            /* --filter GLOB: a scenario runs when any matches its name */
     bool list;                  /* --list: print what would run, run nothing */
     bool json;                  /* --json: a one-line JSON summary last on stdout */
     bool numbered;              /* "[k/N] " before each result line (stdout not a tty) */
@@ -492,7 +383,7 @@ static bool name_selected(const run_cli *rc, const char *name)
 /* Loads every file (a malformed file is reported before anything runs, whatever is
  * selected), then keeps what --filter names and this --shard's part: the filtered list's
  * index i runs in shard K of N when i % N == K - 1. */
-static int load_selected(const run_cli *rc, const strlist *files, run_state *st)
+static int load_selected(const run_cli *rc, const vs_cli_strlist *files, run_state *st)
 {
     int code = EXIT_PASS;
     for (size_t i = 0; i < files->n; i++) {
@@ -634,7 +525,7 @@ static int run_loop(run_cli *rc, run_state *st)
 }
 
 /* Loads, selects, runs and reports a list of scenario files. */
-static int run_files(run_cli *rc, const strlist *files)
+static int run_files(run_cli *rc, const vs_cli_strlist *files)
 {
     run_state st = {0};
     st.sc = calloc(files->n ? files->n : 1, sizeof *st.sc);
@@ -779,7 +670,7 @@ static int parse_run_options(int argc, char **argv, run_cli *rc)
             break;
         }
         case OPT_FILTER:
-            if (strlist_add(&rc->filters, optarg) < 0)
+            if (vs_cli_strlist_add(&rc->filters, optarg) < 0)
                 return -1;
             break;
         case OPT_LIST: rc->list = true; break;
@@ -880,7 +771,7 @@ static int check_option_combinations(const run_cli *rc)
 
 /* A batch back-end (`--backend vhost-kernel`: the test guest, booted once) runs the whole
  * list and writes the reports itself; the options it forwards go with it. */
-static int run_batch(run_cli *rc, const vs_backend *be, const strlist *files)
+static int run_batch(run_cli *rc, const vs_backend *be, const vs_cli_strlist *files)
 {
     static char seed[32], shard[32];
     const char *extra[64];
@@ -922,7 +813,7 @@ static int run_batch(run_cli *rc, const vs_backend *be, const strlist *files)
                                                                        : EXIT_PASS;
 }
 
-static int run_any(run_cli *rc, const strlist *files)
+static int run_any(run_cli *rc, const vs_cli_strlist *files)
 {
     const char *arg;
     const vs_backend *be = vs_backend_find(rc->o.backend ? rc->o.backend : "ref", &arg);
@@ -937,7 +828,7 @@ static void run_cli_free(run_cli *rc)
     rc->expected = NULL;
     vs_profile_free(rc->profile);
     rc->profile = NULL;
-    strlist_free(&rc->filters);
+    vs_cli_strlist_free(&rc->filters);
 }
 
 static int cmd_run(int argc, char **argv)
@@ -952,40 +843,16 @@ static int cmd_run(int argc, char **argv)
         run_cli_free(&rc);
         return EXIT_USAGE;
     }
-    strlist files = {0};
-    if (collect(argv + optind, argc - optind, &files) < 0) {
-        strlist_free(&files);
+    vs_cli_strlist files = {0};
+    if (vs_cli_collect(argv + optind, argc - optind, &files) < 0) {
+        vs_cli_strlist_free(&files);
         run_cli_free(&rc);
         return EXIT_USAGE;
     }
     int r = run_any(&rc, &files);
     run_cli_free(&rc);
-    strlist_free(&files);
+    vs_cli_strlist_free(&files);
     return r;
-}
-
-/* Data files (suites, the mutants' scenarios) are looked for by their path in the source
- * tree (rel, e.g. "scenarios/suites/blk-device.yaml"): in the working directory, then in
- * the tree the binary was built in (build/virtiosim → ..), then in an installed tree
- * (bin/virtiosim → ../share/virtiosim). The first readable one goes to out. */
-static int find_data(const char *rel, char *out, size_t len)
-{
-    int w = snprintf(out, len, "%s", rel);
-    if (w > 0 && (size_t)w < len && access(out, R_OK) == 0)
-        return 0;
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    char *slash = n > 0 ? (exe[n] = '\0', strrchr(exe, '/')) : NULL;
-    if (!slash)
-        return -1;
-    *slash = '\0';
-    static const char *const up[] = {"..", "../share/virtiosim"};
-    for (int i = 0; i < 2; i++) {
-        w = snprintf(out, len, "%s/%s/%s", exe, up[i], rel);
-        if (w > 0 && (size_t)w < len && access(out, R_OK) == 0)
-            return 0;
-    }
-    return -1;
 }
 
 /* The suites folder that holds NAME.yaml (name NULL: the first suites folder found). */
@@ -994,7 +861,7 @@ static int find_suite_dir(const char *name, char *out, size_t len)
     char rel[PATH_MAX];
     int w = snprintf(rel, sizeof rel, "scenarios/suites%s%s%s", name ? "/" : "",
                      name ? name : "", name ? ".yaml" : "");
-    if (w <= 0 || (size_t)w >= sizeof rel || find_data(rel, out, len) < 0)
+    if (w <= 0 || (size_t)w >= sizeof rel || vs_cli_find_data(rel, out, len) < 0)
         return -1;
     if (name)
         *strrchr(out, '/') = '\0';
@@ -1003,7 +870,7 @@ static int find_suite_dir(const char *name, char *out, size_t len)
 
 static int find_suite(const char *name, char *out, size_t len)
 {
-    if (strchr(name, '/') || has_suffix(name, ".yaml")) {
+    if (strchr(name, '/') || vs_cli_has_suffix(name, ".yaml")) {
         snprintf(out, len, "%s", name);
         return access(out, R_OK);
     }
@@ -1023,9 +890,9 @@ static int list_suites(void)
         fprintf(stderr, "virtiosim suite: no scenarios/suites here or beside the program\n");
         return EXIT_USAGE;
     }
-    strlist files = {0};
+    vs_cli_strlist files = {0};
     char *args[] = {dir};
-    if (collect(args, 1, &files) < 0)
+    if (vs_cli_collect(args, 1, &files) < 0)
         return EXIT_USAGE;
     int rc = EXIT_PASS;
     for (size_t i = 0; i < files.n; i++) {
@@ -1044,7 +911,7 @@ static int list_suites(void)
         printf("%-20s %.*s\n", s->name, (int)len, d);
         vs_suite_free(s);
     }
-    strlist_free(&files);
+    vs_cli_strlist_free(&files);
     return rc;
 }
 
@@ -1066,7 +933,7 @@ static int cmd_suite(int argc, char **argv)
     }
     char path[PATH_MAX];
     if (find_suite(argv[optind], path, sizeof path) < 0) {
-        if (strchr(argv[optind], '/') || has_suffix(argv[optind], ".yaml"))
+        if (strchr(argv[optind], '/') || vs_cli_has_suffix(argv[optind], ".yaml"))
             fprintf(stderr, "virtiosim suite: %s: %s\n", argv[optind], strerror(errno));
         else
             fprintf(stderr, "virtiosim suite: no suite '%s' (looked for "
@@ -1082,404 +949,17 @@ static int cmd_suite(int argc, char **argv)
         run_cli_free(&rc);
         return EXIT_USAGE;
     }
-    strlist files = {0};
+    vs_cli_strlist files = {0};
     for (unsigned i = 0; i < s->nscenarios; i++)
-        strlist_add(&files, s->scenarios[i]);
+        vs_cli_strlist_add(&files, s->scenarios[i]);
     rc.suite = s->name;
     if (!rc.quiet && !rc.list)
         printf("suite %s: %u scenarios\n", s->name, s->nscenarios);
     int r = run_any(&rc, &files);
     run_cli_free(&rc);
-    strlist_free(&files);
+    vs_cli_strlist_free(&files);
     vs_suite_free(s);
     return r;
-}
-
-/* ------------------------------------------------------------------ clauses */
-
-static bool mutant_proves(const char *id)
-{
-    for (size_t i = 0; i < vs_mutant_count(); i++)
-        for (const char *const *f = vs_mutant_at(i)->fails; f && *f; f++)
-            if (strcmp(*f, id) == 0)
-                return true;
-    return false;
-}
-
-static void json_str(const char *s)
-{
-    putchar('"');
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\')
-            printf("\\%c", ch);
-        else if (ch < 0x20)
-            printf("\\u%04x", ch);
-        else
-            putchar(ch);
-    }
-    putchar('"');
-}
-
-/* Which scenarios of dir exercise each statement (runs them in-process): a
- * comma-separated list of names per statement. -1: a file would not load. */
-static int collect_exercised(const char *dir, char **exercised_by, size_t n)
-{
-    strlist files = {0};
-    char *args[] = {(char *)dir};
-    if (collect(args, 1, &files) < 0)
-        return -1;
-    for (size_t f = 0; f < files.n; f++) {
-        vs_scenario *s;
-        vs_err e = {0};
-        if (vs_scenario_load(files.v[f], &s, &e) < 0) {
-            fprintf(stderr, "%s\n", e.msg);
-            return -1;
-        }
-        vs_scenario_result r;
-        vs_run_opts o = {.backend = "ref"};
-        if (vs_run_scenario(s, &o, &r, &e) == 0 && r.conformance) {
-            for (size_t i = 0; i < n; i++) {
-                if (!r.conformance->stmt[i].exercised)
-                    continue;
-                char *old = exercised_by[i], *nw;
-                if (asprintf(&nw, "%s%s%s", old ? old : "", old ? "," : "", s->name) >= 0) {
-                    free(old);
-                    exercised_by[i] = nw;
-                }
-            }
-        }
-        vs_scenario_result_clear(&r);
-        vs_scenario_free(s);
-    }
-    strlist_free(&files);
-    return 0;
-}
-
-static void print_statement_json(const vs_statement *st, size_t shown, const char *names,
-                                 bool mut, const char *exercised_by)
-{
-    printf("%s\n {\"id\":", shown ? "," : "");
-    json_str(st->id);
-    printf(",\"area\":");
-    json_str(st->area);
-    printf(",\"role\":");
-    json_str(vs_role_name(st->role));
-    printf(",\"level\":");
-    json_str(vs_level_name(st->level));
-    printf(",\"clause\":");
-    json_str(st->clause);
-    printf(",\"label\":");
-    json_str(st->label);
-    printf(",\"feature\":");
-    json_str(st->feature);
-    printf(",\"paraphrase\":");
-    json_str(st->paraphrase);
-    printf(",\"how\":");
-    json_str(st->check);
-    printf(",\"checks\":");
-    json_str(names);
-    printf(",\"mutant\":%s,\"exercised_by\":", mut ? "true" : "false");
-    json_str(exercised_by ? exercised_by : "");
-    printf("}");
-}
-
-/* The catalogue's areas, and vhost-user (its rules live in their own table): a typo in
- * --area must not print an empty, successful listing. */
-static bool known_area(const char *area)
-{
-    if (strcmp(area, "vhost-user") == 0)
-        return true;
-    for (size_t i = 0; i < vs_catalogue_count(); i++)
-        if (strcmp(vs_catalogue_at(i)->area, area) == 0)
-            return true;
-    return false;
-}
-
-/* "blk, console, ..., vhost-user": each area once, in catalogue order. */
-static void area_names(char *buf, size_t len)
-{
-    buf[0] = '\0';
-    for (size_t i = 0; i < vs_catalogue_count(); i++) {
-        const char *a = vs_catalogue_at(i)->area;
-        bool seen = false;
-        for (size_t k = 0; k < i && !seen; k++)
-            seen = strcmp(vs_catalogue_at(k)->area, a) == 0;
-        if (!seen) {
-            strncat(buf, a, len - strlen(buf) - 1);
-            strncat(buf, ", ", len - strlen(buf) - 1);
-        }
-    }
-    strncat(buf, "vhost-user", len - strlen(buf) - 1);
-}
-
-static int cmd_clauses(int argc, char **argv)
-{
-    static const struct option opts[] = {
-        {"area", required_argument, NULL, 'a'}, {"role", required_argument, NULL, 'r'},
-        {"json", no_argument, NULL, 'j'},       {"scenarios", required_argument, NULL, 's'},
-        {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0},
-    };
-    const char *area = NULL, *role = NULL, *scen_dir = NULL;
-    bool json = false;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'a': area = optarg; break;
-        case 'r': role = optarg; break;
-        case 'j': json = true; break;
-        case 's': scen_dir = optarg; break;
-        case 'h': vs_cli_usage(stdout, "clauses"); return EXIT_PASS;
-        default: return EXIT_USAGE;
-        }
-    }
-    if (optind != argc) {
-        fprintf(stderr, "virtiosim clauses: unexpected argument '%s'\n", argv[optind]);
-        return EXIT_USAGE;
-    }
-    if (role && strcmp(role, "device") && strcmp(role, "driver")) {
-        fprintf(stderr, "virtiosim clauses: unknown --role '%s' (device or driver)\n", role);
-        return EXIT_USAGE;
-    }
-    if (area && !known_area(area)) {
-        char names[256];
-        area_names(names, sizeof names);
-        fprintf(stderr, "virtiosim clauses: unknown --area '%s' (one of: %s)\n", area, names);
-        return EXIT_USAGE;
-    }
-    size_t n = vs_catalogue_count();
-    /* Optional: which scenarios exercise each statement (runs them in-process). */
-    char **exercised_by = calloc(n, sizeof *exercised_by);
-    if (!exercised_by)
-        return EXIT_INFRA;
-    if (scen_dir && collect_exercised(scen_dir, exercised_by, n) < 0)
-        return EXIT_USAGE;
-    size_t shown = 0, checked = 0, proven = 0;
-    if (json)
-        printf("[");
-    for (size_t i = 0; i < n; i++) {
-        const vs_statement *st = vs_catalogue_at(i);
-        if (area && strcmp(st->area, area) != 0)
-            continue;
-        if (role && strcmp(vs_role_name(st->role), role) != 0)
-            continue;
-        const vs_check_info *checks[8];
-        size_t nc = vs_checks_for_statement(st->id, checks, 8);
-        bool mut = mutant_proves(st->id);
-        char names[200] = "";
-        for (size_t k = 0; k < nc && k < 8; k++) {
-            strncat(names, k ? "," : "", sizeof names - strlen(names) - 1);
-            strncat(names, checks[k]->name, sizeof names - strlen(names) - 1);
-        }
-        /* the PCI transport's checks live in their own table (model/pci_checks.c); the
-         * driver-role ones judge every access of the virtio-pci driver */
-        for (size_t k = 0; k < vs_pci_check_count(); k++) {
-            const vs_pci_check_info *pc = vs_pci_check_at(k);
-            if (strcmp(pc->role, "driver") != 0)
-                continue;
-            for (const char *const *p = pc->ids; *p; p++)
-                if (strcmp(*p, st->id) == 0) {
-                    strncat(names, nc ? "," : "", sizeof names - strlen(names) - 1);
-                    strncat(names, pc->name, sizeof names - strlen(names) - 1);
-                    nc++;
-                    break;
-                }
-        }
-        checked += nc > 0;
-        proven += mut;
-        if (json) {
-            print_statement_json(st, shown, names, mut, exercised_by[i]);
-        } else {
-            printf("%-38s %-10s %-5s %-6s %s\n", st->id, vs_level_name(st->level),
-                   nc ? "check" : (st->method == VS_METHOD_UNTESTABLE ? "untst" : "-"),
-                   mut ? "mutant" : "-", st->paraphrase);
-            if (nc)
-                printf("%38s checks: %s\n", "", names);
-            if (exercised_by[i])
-                printf("%38s exercised by: %s\n", "", exercised_by[i]);
-        }
-        shown++;
-    }
-    /* vhost-user rules come from QEMU's docs/interop/vhost-user.rst, not the VIRTIO spec:
-     * they live in their own table (model/vhost_rules.c) and are judged by the vhost-user
-     * server (front-end rules) and front-end (back-end rules). */
-    size_t vu = 0;
-    for (size_t i = 0; i < vs_vhost_rule_count() && (!area || !strcmp(area, "vhost-user")); i++) {
-        const vs_vhost_rule *r = vs_vhost_rule_at(i);
-        const char *rrole = r->role == VS_VHOST_ROLE_FRONTEND ? "driver" : "device";
-        if (role && strcmp(role, rrole) != 0)
-            continue;
-        if (json) {
-            printf("%s\n {\"id\":", shown ? "," : "");
-            json_str(r->id);
-            printf(",\"area\":\"vhost-user\",\"role\":");
-            json_str(rrole);
-            printf(",\"side\":");
-            json_str(r->role == VS_VHOST_ROLE_FRONTEND ? "frontend" : "backend");
-            printf(",\"level\":");
-            json_str(vs_vhost_rule_level_name(r->level));
-            printf(",\"clause\":\"vhost-user\",\"label\":");
-            json_str(r->spec_ref);
-            printf(",\"feature\":\"-\",\"paraphrase\":");
-            json_str(r->paraphrase);
-            printf(",\"how\":");
-            json_str(r->check);
-            printf(",\"checks\":\"vhost-protocol-model\",\"mutant\":false,\"exercised_by\":\"\"}");
-        } else {
-            printf("%-38s %-10s %-5s %-6s %s\n", r->id, vs_vhost_rule_level_name(r->level),
-                   "check", "-", r->paraphrase);
-        }
-        shown++;
-        vu++;
-    }
-    if (json)
-        printf("\n]\n");
-    else
-        printf("%zu statements, %zu with a check, %zu proven by a mutant%s", shown - vu, checked,
-               proven, vu ? "" : "\n");
-    if (!json && vu)
-        printf("; %zu vhost-user rules (docs/interop/vhost-user.rst), judged by the protocol "
-               "model\n", vu);
-    for (size_t i = 0; i < n; i++)
-        free(exercised_by[i]);
-    free(exercised_by);
-    return EXIT_PASS;
-}
-
-/* ------------------------------------------------------------------ mutants */
-
-/* Runs every mutant against the scenarios that provoke it and checks that exactly the
- * statements it names fail and the checks it names see violations; then runs the correct
- * device over all of those scenarios and checks that nothing fails. */
-static bool listed(const char *const *list, const char *s)
-{
-    for (; list && *list; list++)
-        if (strcmp(*list, s) == 0)
-            return true;
-    return false;
-}
-
-static void append(char *buf, size_t len, const char *s)
-{
-    strncat(buf, " ", len - strlen(buf) - 1);
-    strncat(buf, s, len - strlen(buf) - 1);
-}
-
-static int run_mutant(const vs_mutant *mu, const strlist *files, int notify, bool judge_driver,
-                      bool *ok)
-{
-    bool correct_failed = false;
-    vs_results *agg = NULL;
-    vs_err e = {0};
-    if (vs_results_create(&agg, &e) < 0)
-        return EXIT_INFRA;
-    for (size_t f = 0; f < files->n; f++) {
-        vs_scenario *s;
-        if (vs_scenario_load(files->v[f], &s, &e) < 0) {
-            fprintf(stderr, "%s\n", e.msg);
-            vs_results_destroy(agg);
-            return EXIT_USAGE;
-        }
-        vs_run_opts o = {.backend = "ref", .mutant = mu, .notify = notify,
-                         .judge_driver = judge_driver};
-        vs_scenario_result r;
-        int rr = vs_run_scenario(s, &o, &r, &e);
-        if (rr == 0 && r.conformance)
-            vs_results_merge(agg, r.conformance, &e);
-        /* The correct device must also pass every step, not just every statement. */
-        if (!mu && (rr < 0 || (r.verdict != VS_SCN_PASS && r.verdict != VS_SCN_SKIPPED))) {
-            printf("BAD  (correct %s) %s: %s\n", judge_driver ? "driver" : "device", s->name,
-                   rr < 0 ? e.msg : r.message);
-            correct_failed = true;
-        }
-        vs_scenario_result_clear(&r);
-        vs_scenario_free(s);
-    }
-    char unexpected[600] = "", missing[600] = "";
-    for (size_t i = 0; i < agg->n_stmt; i++) {
-        const vs_stmt_result *sr = &agg->stmt[i];
-        bool intended = mu && listed(mu->fails, sr->st->id);
-        bool tolerated = mu && listed(mu->also, sr->st->id);
-        if (sr->verdict == VS_VERDICT_FAIL && !intended && !tolerated)
-            append(unexpected, sizeof unexpected, sr->st->id);
-        if (sr->verdict != VS_VERDICT_FAIL && intended)
-            append(missing, sizeof missing, sr->st->id);
-    }
-    for (size_t i = 0; i < agg->n_check; i++) {
-        const vs_check_result *cr = &agg->check[i];
-        bool intended = mu && listed(mu->checks, cr->check->name);
-        if (cr->violations && !intended && !cr->check->ids[0])
-            append(unexpected, sizeof unexpected, cr->check->name);
-        if (!cr->violations && intended)
-            append(missing, sizeof missing, cr->check->name);
-    }
-    *ok = !unexpected[0] && !missing[0] && !correct_failed;
-    printf("%-4s %-28s %s\n", *ok ? "ok" : "BAD",
-           mu ? mu->name : judge_driver ? "(correct driver)" : "(correct device)",
-           mu ? mu->what : judge_driver ? "no statement of either role fails on the driver "
-                                          "mutants' scenarios"
-                                        : "no statement fails, no check sees a violation");
-    if (missing[0])
-        printf("     did not fail:%s\n", missing);
-    if (unexpected[0])
-        printf("     failed unexpectedly:%s\n", unexpected);
-    vs_results_destroy(agg);
-    return EXIT_PASS;
-}
-
-static int cmd_mutants(int argc, char **argv)
-{
-    /* --notify iothread: the same table with the iothread notify path (1 + enum
-     * vs_notify_path; 0: the scenarios' own) */
-    int notify = 0;
-    if (argc == 3 && !strcmp(argv[1], "--notify") &&
-        (!strcmp(argv[2], "iothread") || !strcmp(argv[2], "direct")))
-        notify = !strcmp(argv[2], "iothread") ? 2 : 1;
-    else if (argc > 1) {
-        vs_cli_usage(stderr, "mutants");
-        return EXIT_USAGE;
-    }
-    int bad = 0;
-    strlist all = {0}, drv = {0};
-    for (size_t m = 0; m < vs_mutant_count(); m++) {
-        const vs_mutant *mu = vs_mutant_at(m);
-        strlist files = {0};
-        for (const char *const *f = mu->scenarios; *f; f++) {
-            char path[PATH_MAX];
-            if (find_data(*f, path, sizeof path) < 0) {
-                fprintf(stderr, "virtiosim mutants: %s: not found here, in the source tree "
-                                "or the installed share/virtiosim\n", *f);
-                strlist_free(&files);
-                strlist_free(&all);
-                return EXIT_USAGE;
-            }
-            strlist_add(&files, path);
-            strlist_add_once(vs_mutant_is_driver(mu) ? &drv : &all, path);
-        }
-        bool ok;
-        int rc = run_mutant(mu, &files, notify, false, &ok);
-        strlist_free(&files);
-        if (rc != EXIT_PASS) {
-            strlist_free(&all);
-            strlist_free(&drv);
-            return rc;
-        }
-        bad += !ok;
-    }
-    /* The correct device over every device mutant's scenarios, and the correct driver,
-     * judged in both roles, over the driver mutants' ones. */
-    bool ok, dok = true;
-    int rc = run_mutant(NULL, &all, notify, false, &ok);
-    if (rc == EXIT_PASS && drv.n)
-        rc = run_mutant(NULL, &drv, notify, true, &dok);
-    strlist_free(&all);
-    strlist_free(&drv);
-    if (rc != EXIT_PASS)
-        return rc;
-    bad += !ok + !dok;
-    printf("%zu mutants + the correct device: %d wrong\n", vs_mutant_count(), bad);
-    return bad ? EXIT_FAILED : EXIT_PASS;
 }
 
 int main(int argc, char **argv)
@@ -1508,11 +988,11 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "suite"))
         return cmd_suite(argc - 1, argv + 1);
     if (!strcmp(cmd, "clauses"))
-        return cmd_clauses(argc - 1, argv + 1);
+        return vs_cli_clauses(argc - 1, argv + 1);
     if (!strcmp(cmd, "report"))
         return vs_cli_report(argc - 1, argv + 1);
     if (!strcmp(cmd, "mutants"))
-        return cmd_mutants(argc - 1, argv + 1);
+        return vs_cli_mutants(argc - 1, argv + 1);
     if (!strcmp(cmd, "campaign"))
         return vs_cli_campaign(argc - 1, argv + 1);
     if (!strcmp(cmd, "serve"))
