@@ -16,11 +16,11 @@ RW_BASIC = BLK / "rw-basic.yaml"
 
 WRONG_EXPECTATION = """
     name: wrong-expectation
-    description: Reads far past the end of a 64-sector device but expects success.
+    description: Reads a sector of a 64-sector device but expects an I/O error.
     device: {kind: blk, capacity: 64}
     steps:
       - init
-      - read: {sector: 4096, count: 1}
+      - read: {sector: 8, count: 1, expect: ioerr}
 """
 
 
@@ -94,7 +94,7 @@ def test_exit_1_when_an_expectation_fails(cli, tmp_path):
     # The failure names the scenario file and the line of the failing step, and what
     # was expected.
     assert f"{p}:6:" in r.stdout, fmt(r)
-    assert "expected ok" in r.stdout, fmt(r)
+    assert "device answered ok (status byte 0), expected ioerr" in r.stdout, fmt(r)
     s = cli.summary(r.stdout)
     assert s and (s["passed"], s["failed"], s["errors"]) == (0, 1, 0), fmt(r)
 
@@ -105,6 +105,15 @@ def test_exit_1_when_one_of_several_fails_and_the_others_still_run(cli, tmp_path
     assert r.returncode == 1, fmt(r)
     assert cli.results(r.stdout) == [("PASS", "blk-rw-basic"), ("FAIL", "wrong-expectation"),
                                      ("PASS", "blk-get-id")], fmt(r)
+
+
+def test_a_request_past_the_capacity_expected_to_succeed_is_not_sent(cli, tmp_path):
+    p = write_scenario(tmp_path, "past.yaml", WRONG_EXPECTATION.replace(
+        "{sector: 8, count: 1, expect: ioerr}", "{sector: 4096, count: 1}"))
+    r = cli("run", p)
+    assert r.returncode == 1, fmt(r)
+    assert f"{p}:6:" in r.stdout and "the request is not sent (blk.driver.blk-op.2)" in r.stdout, \
+        fmt(r)
 
 
 def test_exit_1_against_a_mutant(cli):
