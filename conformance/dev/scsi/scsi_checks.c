@@ -59,8 +59,9 @@ static const vs_check_info scsi_checks[CK_SCSI_END - CK_DEV_FIRST] = {
         "every command header has task_attr, prio and crn 0",
         IDS("scsi.driver.request-queues.1")},
     [CK_SCSI_D_REFILL - CK_DEV_FIRST] = {"scsi-eventq-refill", DRV, "scsi",
-        "an eventq buffer the device used is replaced before the driver makes other "
-        "requests available", IDS("scsi.driver.eventq.1")},
+        "the driver replaces the eventq buffers the device used: no request while the "
+        "eventq is empty, none left unreplaced at the end while the driver went on",
+        IDS("scsi.driver.eventq.1")},
     [CK_SCSI_D_EV_WRITABLE - CK_DEV_FIRST] = {"scsi-event-buffer-writable", DRV, "scsi",
         "eventq buffers have no device-readable part", IDS("scsi.driver.eventq.2")},
     [CK_SCSI_D_EV_INFO - CK_DEV_FIRST] = {"scsi-event-buffer-info-size", DRV, "scsi",
@@ -90,4 +91,5 @@ const vs_mon_dev vs_mon_devs_scsi = {
     .chain_used = scsi_mon_used,
     .chain_retire = scsi_mon_retire,
     .event = scsi_mon_note,
+    .finish = scsi_mon_finish,
 };

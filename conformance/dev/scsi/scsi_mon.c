@@ -25,6 +25,8 @@ void scsi_mon_destroy(vs_monitors *m)
     m->dev_state = NULL;
 }
 
+static void refill_judge(vs_monitors *m, ctx cx, const char *what);
+
 void scsi_mon_reset(vs_monitors *m)
 {
     scsi_mon *s = sm(m);
@@ -34,6 +36,7 @@ void scsi_mon_reset(vs_monitors *m)
     s->cmd_seen = false;
     s->ev_posted = s->ev_total = 0;
     s->refill_due = 0;
+    s->refill_stale = false;
     s->missed_pending = false;
     s->lost_rescan_due = false;
     s->hp_rescan_target = -1;
@@ -148,11 +151,7 @@ static void driver_cmd_rules(vs_monitors *m, qstate *q, const scsi_chain *x,
             bad(m, CK_SCSI_D_TASK_ATTR, 0, cx, "task_attr, prio, crn 0",
                 "task_attr %u prio %u crn %u", h->task_attr, h->prio, h->crn);
     }
-    if (s->refill_due && role_on(m, CK_SCSI_D_REFILL)) {
-        bad(m, CK_SCSI_D_REFILL, 0, cx, "used eventq buffers replaced first",
-            "a command while %u used eventq buffers are not replaced", s->refill_due);
-        s->refill_due = 0;
-    }
+    refill_judge(m, cx, "a command");
     if (s->lost_rescan_due && role_on(m, CK_SCSI_D_LOST_RESCAN)) {
         if (scan_opcode(x->opcode))
             ok(m, CK_SCSI_D_LOST_RESCAN, 0);
@@ -246,14 +245,45 @@ static void avail_ctrl(vs_monitors *m, chain_rec *c)
     }
 }
 
+/* "Keep the eventq stocked" (scsi.driver.eventq.1): a driver may handle an event (e.g.
+ * scan a hot-added LUN, as Linux does) before it puts the used buffer back, so a request
+ * made while used buffers wait is a violation only when no eventq buffer is left at all;
+ * buffers still not replaced when the run ends, although the driver went on making
+ * requests, are judged at the end (scsi_mon_finish). */
+static void refill_judge(vs_monitors *m, ctx cx, const char *what)
+{
+    scsi_mon *s = sm(m);
+    if (!s->refill_due || !role_on(m, CK_SCSI_D_REFILL))
+        return;
+    if (!s->ev_posted) {
+        bad(m, CK_SCSI_D_REFILL, 0, cx, "an eventq buffer available",
+            "%s while the eventq is empty (%u used eventq buffers not replaced)", what,
+            s->refill_due);
+        s->refill_due = 0;
+        s->refill_stale = false;
+    } else if (!s->refill_stale) {
+        s->refill_stale = true;
+        s->refill_cx = cx;
+    }
+}
+
+void scsi_mon_finish(vs_monitors *m)
+{
+    scsi_mon *s = sm(m);
+    if (s->refill_due && s->refill_stale && role_on(m, CK_SCSI_D_REFILL))
+        bad(m, CK_SCSI_D_REFILL, 0, s->refill_cx, "used eventq buffers replaced",
+            "%u used eventq buffers never replaced while the driver went on making requests",
+            s->refill_due);
+}
+
 static void avail_event(vs_monitors *m, chain_rec *c, ctx cx)
 {
     scsi_mon *s = sm(m);
     sc(c)->kind = CH_EVENT;
     s->ev_posted++;
     s->ev_total++;
-    if (s->refill_due)
-        s->refill_due--;
+    if (s->refill_due && !--s->refill_due)
+        s->refill_stale = false;
     if (role_on(m, CK_SCSI_D_EV_WRITABLE)) {
         if (!c->out_bytes)
             ok(m, CK_SCSI_D_EV_WRITABLE, 0);
@@ -291,12 +321,8 @@ void scsi_mon_avail(vs_monitors *m, qstate *q, chain_rec *c, const vs_event *ev)
         avail_event(m, c, cx);
         return;
     }
-    if (sm(m)->refill_due && role_on(m, CK_SCSI_D_REFILL) && ev->queue == VS_SCSI_Q_CTRL) {
-        bad(m, CK_SCSI_D_REFILL, 0, cx, "used eventq buffers replaced first",
-            "a control request while %u used eventq buffers are not replaced",
-            sm(m)->refill_due);
-        sm(m)->refill_due = 0;
-    }
+    if (ev->queue == VS_SCSI_Q_CTRL)
+        refill_judge(m, cx, "a control request");
     if (ev->queue == VS_SCSI_Q_CTRL)
         avail_ctrl(m, c);
     else if (ev->queue >= VS_SCSI_Q_REQ0)

@@ -72,6 +72,8 @@ typedef struct scsi_mon {
     uint64_t ev_posted;                  /* eventq buffers made available, not used */
     uint64_t ev_total;                   /* made available since reset */
     uint32_t refill_due;                 /* eventq buffers used, not replaced */
+    bool refill_stale;                   /* other requests went out while refill_due */
+    ctx refill_cx;                       /* the first of them (the evidence) */
     bool missed_pending;                 /* an event was due while the eventq was empty */
     bool lost_rescan_due;                /* an EVENTS_MISSED event was collected */
     int hp_rescan_target;                /* -1, or the target a LUN 0 event named */
@@ -93,6 +95,7 @@ void scsi_mon_avail(vs_monitors *m, qstate *q, chain_rec *c, const vs_event *ev)
 void scsi_mon_used(vs_monitors *m, qstate *q, chain_rec *c, const vs_event *ev, ctx cx);
 void scsi_mon_retire(vs_monitors *m, chain_rec *c);
 void scsi_mon_note(vs_monitors *m, const vs_event *ev);
+void scsi_mon_finish(vs_monitors *m);
 /* scsi_mon_cmd.c: a command's completion */
 void scsi_mon_cmd_used(vs_monitors *m, chain_rec *c, const vs_event *ev, ctx cx);
 void scsi_mon_tmf_used(vs_monitors *m, chain_rec *c, const vs_event *ev, ctx cx);
