@@ -30,6 +30,7 @@
 
 #include "sim/backend_dev.h"
 #include "sim/child.h"
+#include "sim/guest_image.h"
 #include "sim/vhost/judge.h"
 #include "sim/qemu/qemu_proc.h"
 #include "virtiosim/vhost_user.h"
@@ -165,72 +166,10 @@ static void server_stop(guest_run *g)
 
 /* ------------------------------------------------------------------ the guest image */
 
-static int read_small(const char *path, char *buf, size_t n)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    size_t k = fread(buf, 1, n - 1, f);
-    fclose(f);
-    buf[k] = '\0';
-    buf[strcspn(buf, "\n")] = '\0';
-    return 0;
-}
-
-/* --kernel DIR, else $VIRTIOSIM_KERNEL, else build/guest/linux-6.1 beside the program
- * (build/virtiosim) or in the working directory. */
 static int find_image(guest_run *g, vs_err *e)
 {
-    const char *dir = g->o->kernel ? g->o->kernel : getenv("VIRTIOSIM_KERNEL");
-    if (dir && *dir) {
-        snprintf(g->image, sizeof g->image, "%.*s", PATH_MAX - 64, dir);
-    } else {
-        char exe[PATH_MAX];
-        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-        char *slash = n > 0 ? (exe[n] = '\0', strrchr(exe, '/')) : NULL;
-        if (slash)
-            *slash = '\0';
-        snprintf(g->image, sizeof g->image, "%.*s/guest/linux-6.1", PATH_MAX - 64,
-                 slash ? exe : "build");
-        char probe[2 * PATH_MAX];
-        snprintf(probe, sizeof probe, "%s/vmlinux", g->image);
-        if (access(probe, R_OK) != 0)
-            snprintf(g->image, sizeof g->image, "build/guest/linux-6.1");
-    }
-    struct stat st;
-    if (stat(g->image, &st) == 0 && !S_ISDIR(st.st_mode))
-        return vs_err_set(e, VS_EINVAL, "--kernel %s: a guest image folder is wanted; make one "
-                          "from a kernel with guest-image/build.sh --kernel %s [--modules DIR] "
-                          "--out DIR", g->image, g->image);
-    static const char *const need[] = {"vmlinux", "initramfs.cpio", "release"};
-    for (size_t i = 0; i < 3; i++) {
-        char p[2 * PATH_MAX];
-        snprintf(p, sizeof p, "%s/%s", g->image, need[i]);
-        if (access(p, R_OK) != 0)
-            return vs_err_set(e, VS_EBACKEND, "guest image %s has no %s: run `make guest` "
-                              "(or guest-image/build.sh --kernel PATH --out DIR for your own "
-                              "kernel, then --kernel DIR)", g->image, need[i]);
-    }
-    char p[2 * PATH_MAX];
-    snprintf(p, sizeof p, "%s/release", g->image);
-    if (read_small(p, g->release, sizeof g->release) < 0 || !g->release[0])
-        return vs_err_set(e, VS_EBACKEND, "guest image %s: unreadable release file", g->image);
-    return 0;
-}
-
-/* qboot beside the QEMU binary's own share/ (a private prefix), else Debian's. */
-static void find_qboot(const char *qemu, char *buf, size_t n)
-{
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", qemu);
-    char *slash = strrchr(dir, '/');
-    if (slash) {
-        *slash = '\0';
-        snprintf(buf, n, "%s/../share/qemu/qboot.rom", dir);
-        if (access(buf, R_OK) == 0)
-            return;
-    }
-    snprintf(buf, n, "/usr/share/qemu/qboot.rom");
+    return vs_guest_find_image(g->o->kernel, NULL, g->image, sizeof g->image, g->release,
+                               sizeof g->release, e);
 }
 
 /* ------------------------------------------------------------------ QEMU */
@@ -245,7 +184,7 @@ static int qemu_start(guest_run *g, const char *workload, uint16_t qsize, int *o
         return rc;
     if (vs_qemu_version(bin, g->qemu_version, sizeof g->qemu_version, e) < 0)
         snprintf(g->qemu_version, sizeof g->qemu_version, "QEMU (version unknown)");
-    find_qboot(bin, qboot, sizeof qboot);
+    vs_guest_find_qboot(bin, qboot, sizeof qboot);
     snprintf(kernel, sizeof kernel, "%s/vmlinux", g->image);
     snprintf(initrd, sizeof initrd, "%s/initramfs.cpio", g->image);
     snprintf(mem, sizeof mem, "memory-backend-memfd,id=vs-mem,size=%dM,share=on", GUEST_RAM_MIB);
@@ -266,47 +205,13 @@ static int qemu_start(guest_run *g, const char *workload, uint16_t qsize, int *o
         "pc,memory-backend=vs-mem", "-m", msize, "-smp", "1", "-object", mem, "-bios", qboot,
         "-kernel", kernel, "-initrd", initrd, "-append", append, "-serial", "stdio",
         "-no-reboot", "-chardev", chardev, "-device", device, NULL};
-    int pfd[2];
-    if (pipe2(pfd, O_CLOEXEC) < 0)
-        return vs_err_set(e, VS_EIO, "pipe: %s", strerror(errno));
-    int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid == 0) {
-        vs_child_exec_prepare(parent, devnull, pfd[1]);
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        execv(bin, argv);
-        _exit(127);
-    }
-    int err = errno;
-    close(pfd[1]);
-    if (devnull >= 0)
-        close(devnull);
-    if (pid < 0) {
-        close(pfd[0]);
-        return vs_err_set(e, VS_EIO, "fork: %s", strerror(err));
-    }
-    g->qemu = pid;
     static const char *const files[] = {"vu.sock", NULL};
-    g->slot = vs_child_register(VS_CHILD_QEMU, pid, g->tmpdir, files);
-    *out_fd = pfd[0];
-    return 0;
+    return vs_guest_spawn(argv, g->tmpdir, files, &g->qemu, &g->slot, out_fd, e);
 }
 
 static void qemu_kill(guest_run *g)
 {
-    if (g->qemu <= 0)
-        return;
-    int st;
-    if (!vs_child_reap(g->qemu, false, &st)) {
-        kill(g->qemu, SIGKILL);
-        vs_child_reap(g->qemu, true, &st);
-    }
-    if (g->slot >= 0)
-        vs_child_unregister(g->slot);
-    g->qemu = 0;
+    vs_guest_kill(&g->qemu, &g->slot);
 }
 
 /* ------------------------------------------------------------------ the console */

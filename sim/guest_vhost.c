@@ -29,6 +29,7 @@
 
 #include "sim/backend_dev.h"
 #include "sim/child.h"
+#include "sim/guest_image.h"
 #include "sim/qemu/qemu_proc.h"
 
 #define VK_RAM_MIB 1024
@@ -187,50 +188,12 @@ static int build_initrd(vk_run *v, vs_err *e)
 
 /* ------------------------------------------------------------------ the image */
 
-static int read_line_file(const char *path, char *buf, size_t n)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    size_t k = fread(buf, 1, n - 1, f);
-    fclose(f);
-    buf[k] = '\0';
-    buf[strcspn(buf, "\n")] = '\0';
-    return buf[0] ? 0 : -1;
-}
-
-/* --kernel DIR, else $VIRTIOSIM_KERNEL, else guest/linux-6.1 beside the program, else
- * build/guest/linux-6.1; it must have been built with the vhost modules. */
+/* The image must have been built with the vhost modules and virtiosim inside. */
 static int find_image(vk_run *v, vs_err *e)
 {
-    const char *dir = v->b->o->kernel ? v->b->o->kernel : getenv("VIRTIOSIM_KERNEL");
-    char probe[PATH_MAX + 64];
-    if (dir && *dir) {
-        snprintf(v->image, sizeof v->image, "%.*s", PATH_MAX - 64, dir);
-    } else {
-        char exe[PATH_MAX];
-        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-        char *slash = n > 0 ? (exe[n] = '\0', strrchr(exe, '/')) : NULL;
-        if (slash)
-            *slash = '\0';
-        snprintf(v->image, sizeof v->image, "%.*s/guest/linux-6.1", PATH_MAX - 64,
-                 slash ? exe : "build");
-        snprintf(probe, sizeof probe, "%s/vmlinux", v->image);
-        if (access(probe, R_OK) != 0)
-            snprintf(v->image, sizeof v->image, "build/guest/linux-6.1");
-    }
-    static const char *const need[] = {"vmlinux", "initramfs.cpio", "modules-vhost.order"};
-    for (size_t i = 0; i < 3; i++) {
-        snprintf(probe, sizeof probe, "%s/%s", v->image, need[i]);
-        if (access(probe, R_OK) != 0)
-            return vs_err_set(e, VS_EBACKEND, "guest image %s has no %s: run `make guest` (or "
-                              "guest-image/build.sh --kernel PATH --modules DIR --out DIR, "
-                              "then --kernel DIR)", v->image, need[i]);
-    }
-    snprintf(probe, sizeof probe, "%s/release", v->image);
-    if (read_line_file(probe, v->release, sizeof v->release) < 0)
-        return vs_err_set(e, VS_EBACKEND, "guest image %s: unreadable release file", v->image);
-    return 0;
+    static const char *const need[] = {"modules-vhost.order", NULL};
+    return vs_guest_find_image(v->b->o->kernel, need, v->image, sizeof v->image, v->release,
+                               sizeof v->release, e);
 }
 
 /* ------------------------------------------------------------------ QEMU */
@@ -242,57 +205,20 @@ static int qemu_start(vk_run *v, int *out_fd, vs_err *e)
     if (rc < 0)
         return rc;
     snprintf(kernel, sizeof kernel, "%s/vmlinux", v->image);
-    snprintf(qboot, sizeof qboot, "%s", bin);
-    char *slash = strrchr(qboot, '/');
-    if (slash)
-        snprintf(slash, sizeof qboot - (size_t)(slash - qboot), "/../share/qemu/qboot.rom");
-    if (!slash || access(qboot, R_OK) != 0)
-        snprintf(qboot, sizeof qboot, "/usr/share/qemu/qboot.rom");
+    vs_guest_find_qboot(bin, qboot, sizeof qboot);
     snprintf(msize, sizeof msize, "%dM", VK_RAM_MIB);
     char *const argv[] = {
         bin, "-nodefaults", "-no-user-config", "-display", "none", "-accel", "tcg", "-M", "pc",
         "-m", msize, "-smp", "1", "-bios", qboot, "-kernel", kernel, "-initrd", v->initrd,
         "-append", "console=ttyS0 quiet panic=-1 cryptomgr.notests", "-serial", "stdio",
         "-no-reboot", NULL};
-    int pfd[2];
-    if (pipe2(pfd, O_CLOEXEC) < 0)
-        return vs_err_set(e, VS_EIO, "pipe: %s", strerror(errno));
-    int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid == 0) {
-        vs_child_exec_prepare(parent, devnull, pfd[1]);
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        execv(bin, argv);
-        _exit(127);
-    }
-    int err = errno;
-    close(pfd[1]);
-    if (devnull >= 0)
-        close(devnull);
-    if (pid < 0) {
-        close(pfd[0]);
-        return vs_err_set(e, VS_EIO, "fork: %s", strerror(err));
-    }
-    v->qemu = pid;
     static const char *const files[] = {"initrd", "results.json", NULL};
-    v->slot = vs_child_register(VS_CHILD_QEMU, pid, v->tmpdir, files);
-    *out_fd = pfd[0];
-    return 0;
+    return vs_guest_spawn(argv, v->tmpdir, files, &v->qemu, &v->slot, out_fd, e);
 }
 
 static void qemu_kill(vk_run *v)
 {
-    int st;
-    if (v->qemu <= 0)
-        return;
-    if (!vs_child_reap(v->qemu, false, &st)) {
-        kill(v->qemu, SIGKILL);
-        vs_child_reap(v->qemu, true, &st);
-    }
-    v->qemu = 0;
+    vs_guest_kill(&v->qemu, &v->slot);
 }
 
 /* ------------------------------------------------------------------ the console */
@@ -502,8 +428,6 @@ static int write_errors(vk_run *v, const char *why, const char *dir, vs_report_m
 static void cleanup(vk_run *v, const char *outdir)
 {
     qemu_kill(v);
-    if (v->slot >= 0)
-        vs_child_unregister(v->slot);
     if (outdir) {
         static const char *const rep[] = {VS_REPORT_JSON, VS_REPORT_JUNIT, VS_REPORT_KTAP,
                                           VS_REPORT_HTML};
