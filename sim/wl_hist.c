@@ -20,10 +20,13 @@ vs_wl_hist *vs_wl_hist_new(uint64_t requests)
     unsigned bits = 6;
     while (bits < WLH_HSLOT_BITS && (UINT64_C(1) << (bits - 1)) < requests)
         bits++;
-    vs_wl_hist *h = calloc(1, sizeof *h + ((size_t)1 << bits) * sizeof h->slot[0]);
+    size_t nslots = (size_t)1 << bits;
+    vs_wl_hist *h = calloc(1, sizeof *h + nslots * sizeof h->slot[0] +
+                                  nslots / 2 * sizeof(uint64_t));
     if (h) {
         h->bits = bits;
         h->nslots = 1u << bits;
+        h->vals = (uint64_t *)(void *)&h->slot[nslots];
     }
     return h;
 }
@@ -66,12 +69,30 @@ static int hist_exact_add(vs_wl_hist *h, uint64_t v)
     }
 }
 
+/* The logged values into the hash table (at most nslots / 2: they all fit). */
+static void hist_unlog(vs_wl_hist *h)
+{
+    uint64_t *vals = h->vals;
+    h->vals = NULL;
+    for (unsigned i = 0; i < h->nvals; i++)
+        hist_exact_add(h, vals[i]);
+}
+
 void vs_wl_hist_add(vs_wl_hist *h, uint64_t v)
 {
     h->min = h->n && h->min < v ? h->min : v;
     h->max = h->n && h->max > v ? h->max : v;
     h->n++;
     h->sum += v;
+    /* A run no longer than the table was sized for appends (one sequential store, where a
+     * hash insert was a cache miss per request); a longer one moves to the table, which
+     * gives the same counts in any order. */
+    if (h->vals && h->nvals < h->nslots / 2) {
+        h->vals[h->nvals++] = v;
+        return;
+    }
+    if (h->vals)
+        hist_unlog(h);
     if (!h->bucketed && hist_exact_add(h, v) == 0)
         return;
     if (!h->bucketed) {         /* too many distinct values: fold the table in */
@@ -96,6 +117,11 @@ static int cmp_slot_v(const void *a, const void *b)
 uint64_t vs_wl_hist_rank(vs_wl_hist *h, uint64_t k)
 {
     uint64_t seen = 0;
+    if (h->vals) {              /* logged values as slots of count 1 (the table is unused) */
+        for (unsigned i = 0; i < h->nvals; i++)
+            h->slot[i].v = h->vals[i], h->slot[i].n = 1;
+        h->vals = NULL;
+    }
     if (!h->bucketed) {
         for (unsigned i = 0; i < h->nslots; i++)
             if (h->slot[i].n)

@@ -16,6 +16,9 @@ struct vs_wl_hist {
     unsigned distinct;            /* exact mode while <= nslots / 2 */
     bool bucketed;
     unsigned bits, nslots;        /* the exact table: 2^bits slots, sized from the run */
+    uint64_t *vals;               /* exact mode first logs values here in arrival order (up to
+                                   * nslots / 2, after slot[]); NULL once moved into slot[] */
+    unsigned nvals;
     uint64_t count[WLH_HBUCKETS];
     struct { uint64_t v, n; } slot[];   /* open addressing, n == 0: free */
 };

@@ -384,7 +384,9 @@ static int blk_fill(vs_driver *d, vs_drv_req *rq, const blk_shape *sh, uint32_t 
             return vs_err_set(e, VS_ENOMEM, "blk: out of memory");
         for (uint32_t i = 0; i < r->nsectors; i++) {
             uint64_t s = r->sector + i;
-            br->snap[i] = blk_shadow_busy(b, s) ? SNAP_SKIP : vs_blk_shadow_get(d, s);
+            uint32_t busy;
+            uint64_t tag = blk_shadow_state(b, s, &busy);
+            br->snap[i] = busy ? SNAP_SKIP : tag;
         }
     }
     return 0;
@@ -564,9 +566,14 @@ static void verify_in(vs_driver *d, vs_drv_req *rq, vs_blk_result *res)
             break;
         }
         /* Changed (or being changed) since submission: either version is legal. */
-        if (want == SNAP_SKIP || blk_shadow_busy(b, s) || vs_blk_shadow_get(d, s) != want ||
-            want == VS_SHADOW_UNKNOWN) {
+        uint32_t busy = 0;
+        if (want == SNAP_SKIP || want == VS_SHADOW_UNKNOWN ||
+            blk_shadow_state(b, s, &busy) != want || busy) {
             res->sectors_skipped++;
+            continue;
+        }
+        if (want != VS_SHADOW_ZERO && blk_pattern_match(d->o.seed, want, s, got)) {
+            res->sectors_verified++;
             continue;
         }
         if (want == VS_SHADOW_ZERO)

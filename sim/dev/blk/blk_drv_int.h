@@ -63,6 +63,8 @@ static inline vs_blk_drv_req *blk_rq(const vs_drv_req *rq) { return rq->dev; }
 /* blk_shadow.c */
 void blk_shadow_free(vs_blk_drv *b);
 uint32_t blk_shadow_busy(const vs_blk_drv *b, uint64_t sector);
+/* The sector's shadow tag (as vs_blk_shadow_get) and, in *busy, its writes in flight. */
+uint64_t blk_shadow_state(const vs_blk_drv *b, uint64_t sector, uint32_t *busy);
 /* Sectors [a, a + n) now hold something the driver cannot predict. */
 void blk_shadow_unknown(vs_blk_drv *b, uint64_t a, uint64_t n);
 static inline bool blk_is_write_type(uint32_t t)
@@ -91,5 +93,7 @@ static inline void blk_range_busy(vs_blk_drv *b, const vs_blk_drv_req *br, int d
 }
 /* One sector of pattern tag (vs_blk_pattern_byte for every byte, computed faster). */
 void blk_pattern_sector(uint64_t seed, uint64_t tag, uint64_t sector, uint8_t *out);
+/* Does got hold exactly that sector of pattern tag? */
+bool blk_pattern_match(uint64_t seed, uint64_t tag, uint64_t sector, const uint8_t *got);
 
 #endif

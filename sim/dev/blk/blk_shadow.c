@@ -116,7 +116,16 @@ uint64_t vs_blk_shadow_get(const vs_driver *d, uint64_t sector)
     const vs_blk_drv *b = blk_of(d);
     if (!b)
         return VS_SHADOW_UNKNOWN;
+    uint32_t busy;
+    return blk_shadow_state(b, sector, &busy);
+}
+
+/* vs_blk_shadow_get and blk_shadow_busy with one lookup (both are asked per sector of
+ * every verified read, at submission and at completion). */
+uint64_t blk_shadow_state(const vs_blk_drv *b, uint64_t sector, uint32_t *busy)
+{
     const shadow_ent *x = sh_find(b->shadow, sector);
+    *busy = x ? x->busy : 0;
     if (x)
         return x->tag;
     if (b->shadow)
@@ -276,7 +285,53 @@ __attribute__((target("avx2"))) static void pattern_avx2(uint64_t base, uint8_t 
         memcpy(out + i * 8, &z, sizeof z);
     }
 }
+
+/* The same words compared with got instead of stored: verification's common case (the
+ * read matched) costs no store and no second pass. */
+__attribute__((target("avx512f,avx512dq"))) static bool
+pattern_match_avx512(uint64_t base, const uint8_t *got)
+{
+    u64x8 w = {0, 1, 2, 3, 4, 5, 6, 7}, diff = {0};
+    for (uint32_t i = 0; i < VS_BLK_SECTOR / 8; i += 8, w += 8) {
+        u64x8 z = base ^ (w << 48), g;
+        SPLITMIX_LANES(z);
+        memcpy(&g, got + i * 8, sizeof g);
+        diff |= z ^ g;
+    }
+    uint64_t any = 0;
+    for (int k = 0; k < 8; k++)
+        any |= diff[k];
+    return any == 0;
+}
+
+__attribute__((target("avx2"))) static bool pattern_match_avx2(uint64_t base,
+                                                               const uint8_t *got)
+{
+    u64x4 w = {0, 1, 2, 3}, diff = {0};
+    for (uint32_t i = 0; i < VS_BLK_SECTOR / 8; i += 4, w += 4) {
+        u64x4 z = base ^ (w << 48), g;
+        SPLITMIX_LANES(z);
+        memcpy(&g, got + i * 8, sizeof g);
+        diff |= z ^ g;
+    }
+    return (diff[0] | diff[1] | diff[2] | diff[3]) == 0;
+}
 #endif
+
+bool blk_pattern_match(uint64_t seed, uint64_t tag, uint64_t sector, const uint8_t *got)
+{
+#ifdef PATTERN_SIMD
+    uint64_t base = seed ^ (tag * UINT64_C(0xd6e8feb86659fd93)) ^
+                    (sector * UINT64_C(0x9e3779b97f4a7c15));
+    if (__builtin_cpu_supports("avx512dq"))
+        return pattern_match_avx512(base, got);
+    if (__builtin_cpu_supports("avx2"))
+        return pattern_match_avx2(base, got);
+#endif
+    uint8_t exp[VS_BLK_SECTOR];
+    blk_pattern_sector(seed, tag, sector, exp);
+    return memcmp(got, exp, VS_BLK_SECTOR) == 0;
+}
 
 void blk_pattern_sector(uint64_t seed, uint64_t tag, uint64_t sector, uint8_t *out)
 {

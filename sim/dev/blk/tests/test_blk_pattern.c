@@ -38,6 +38,25 @@ START_TEST(pattern_bytes_are_pinned)
 }
 END_TEST
 
+/* The fused check used by verification: true for the generated sector, false when any
+ * single byte differs (every offset, so no lane or word is left out of the compare). */
+START_TEST(match_accepts_exactly_the_pattern)
+{
+    uint8_t buf[VS_BLK_SECTOR];
+    for (uint64_t tag = 1; tag < 4; tag++) {
+        blk_pattern_sector(7, tag, 1000 + tag, buf);
+        ck_assert(blk_pattern_match(7, tag, 1000 + tag, buf));
+        ck_assert(!blk_pattern_match(7, tag + 1, 1000 + tag, buf));
+        ck_assert(!blk_pattern_match(7, tag, 1001 + tag, buf));
+        for (uint32_t off = 0; off < VS_BLK_SECTOR; off++) {
+            buf[off] ^= 0x01;
+            ck_assert_msg(!blk_pattern_match(7, tag, 1000 + tag, buf), "offset %u", off);
+            buf[off] ^= 0x01;
+        }
+    }
+}
+END_TEST
+
 /* The shadow's hash keeps eight consecutive sectors together and probes lane by lane:
  * sectors that all fall in one lane (a 4 KiB stride) must still find free slots (the
  * table grows by the fullest lane), and every sector must be found again. */
@@ -55,6 +74,11 @@ START_TEST(shadow_one_lane_and_all_lanes)
         for (uint64_t i = 0; i < 20000; i++)
             ck_assert_uint_eq(blk_shadow_busy(b, 5 + i * (uint64_t)stride), 1);
         ck_assert_uint_eq(blk_shadow_busy(b, 3), 0);
+        uint32_t busy = 9;
+        ck_assert_uint_eq(blk_shadow_state(b, 5 + 7 * (uint64_t)stride, &busy), 107);
+        ck_assert_uint_eq(busy, 1);
+        blk_shadow_state(b, 3, &busy);
+        ck_assert_uint_eq(busy, 0);
         blk_shadow_free(b);
         free(b);
     }
@@ -68,6 +92,7 @@ int main(void)
     tcase_add_test(tc, sector_matches_the_byte_definition);
     tcase_add_test(tc, pattern_bytes_are_pinned);
     tcase_add_test(tc, shadow_one_lane_and_all_lanes);
+    tcase_add_test(tc, match_accepts_exactly_the_pattern);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
