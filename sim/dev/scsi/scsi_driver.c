@@ -326,8 +326,14 @@ static int cmd_fill(vs_driver *d, vs_drv_req *rq, const scsi_cmd *c, vs_err *e)
 {
     scsi_drv *s = scsi_drv_of(d);
     scsi_req *r = scsi_rq(rq);
-    vs_scsi_cmd_req h = {.id = r->tag, .task_attr = c->task_attr, .prio = c->prio,
-                         .crn = c->crn, .cdb_len = c->cdb_len};
+    /* fields set one by one: zeroing the 256-byte cdb array per command is measurable */
+    vs_scsi_cmd_req h;
+    h.id = r->tag;
+    h.task_attr = c->task_attr;
+    h.prio = c->prio;
+    h.crn = c->crn;
+    h.cdb_len = c->cdb_len;
+    h.pi_bytesout = h.pi_bytesin = 0;
     if (s->mutations & SCSI_DMUT_TASK_ATTR) {
         h.task_attr = VS_SCSI_S_ORDERED;
         h.prio = 1;
@@ -341,7 +347,11 @@ static int cmd_fill(vs_driver *d, vs_drv_req *rq, const scsi_cmd *c, vs_err *e)
         return vs_err_set(e, VS_EINVAL, "scsi: cdb_size %u too large", s->cfg.cdb_size);
     uint32_t hsegs = r->hsegs;
     /* a truncated header carries the first bytes of the whole one; a longer one zeroes */
-    memset(hb + n, 0, sizeof hb - (size_t)n);
+    size_t hl = rq->seg[0].len + (hsegs == 2 ? rq->seg[1].len : 0);
+    if (hl > sizeof hb)
+        hl = sizeof hb;
+    if (hl > (size_t)n)
+        memset(hb + n, 0, hl - (size_t)n);
     int rc = vs_gmem_write(d->gm, rq->seg[0].gpa, hb, rq->seg[0].len, e);
     if (rc == 0 && hsegs == 2)
         rc = vs_gmem_write(d->gm, rq->seg[1].gpa, hb + rq->seg[0].len, rq->seg[1].len, e);
@@ -670,7 +680,7 @@ static void complete_cmd(vs_driver *d, vs_drv_req *rq, const vs_drv_done *done,
     scsi_req *r = scsi_rq(rq);
     uint8_t b[VS_SCSI_RESP_FIXED + VS_SCSI_SENSE_MAX];
     uint32_t rl = r->resp_len < sizeof b ? r->resp_len : (uint32_t)sizeof b;
-    memset(b, 0, sizeof b);
+    memset(b, 0, rl); /* only rl bytes are decoded */
     vs_gmem_read(d->gm, rq->seg[r->resp_seg].gpa, b, rl, NULL);
     vs_scsi_cmd_resp cr;
     uint32_t ss = rl >= VS_SCSI_RESP_FIXED ? rl - VS_SCSI_RESP_FIXED : 0;
