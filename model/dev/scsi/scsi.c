@@ -286,7 +286,11 @@ static int req_exec(scsi_dev *s, const scsi_req *r, const vs_scsi_lun_addr *a,
         return vs_err_prefix(e, "scsi: reading data-out");
     if (io.overrun)
         return req_fail(s, r, VS_SCSI_S_OVERRUN, written, e);
-    vs_scsi_cmd_resp resp = {.response = VS_SCSI_S_OK, .status = io.status};
+    /* not zero-initialised: put_resp reads only the sense bytes copied below */
+    vs_scsi_cmd_resp resp;
+    resp.response = VS_SCSI_S_OK;
+    resp.status = io.status;
+    resp.status_qualifier = 0;
     if (io.status == VS_SCSI_ST_GOOD && smut(s, VS_SCSI_MUT_STATUS_NOT_SAM))
         resp.status = 0x01;
     uint32_t sense_n = io.sense_len < s->sense_size ? io.sense_len : s->sense_size;

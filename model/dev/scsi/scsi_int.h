@@ -73,6 +73,10 @@ typedef struct scsi_io {
     uint32_t in_len;
     uint32_t out_used;       /* data-out bytes consumed */
     bool overrun;            /* the CDB needs more data than the buffers hold: not run */
+    /* the CDB decoded as a block command while sizing the transfer (rw_ok), so the
+     * dispatcher does not decode it twice */
+    bool rw_ok;
+    vs_scsi_rw rw;
 } scsi_io;
 
 int vs__scsi_tgt_init(scsi_tgt *t, vs_err *e);

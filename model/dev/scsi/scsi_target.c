@@ -509,8 +509,9 @@ static void cmd_sync(scsi_lu *lu, const vs_scsi_rw *rw, scsi_io *io)
 /* ------------------------------------------------------------------ dispatcher */
 
 /* Bytes of data the CDB asks for; *to_dev: the data flows to the device. */
-static uint64_t xfer_need(const scsi_lu *lu, const uint8_t *cdb, bool *to_dev)
+static uint64_t xfer_need(const scsi_lu *lu, scsi_io *io, bool *to_dev)
 {
+    const uint8_t *cdb = io->cdb;
     vs_scsi_rw rw;
     *to_dev = false;
     switch (cdb[0]) {
@@ -533,7 +534,11 @@ static uint64_t xfer_need(const scsi_lu *lu, const uint8_t *cdb, bool *to_dev)
     default:
         break;
     }
-    if (!lu || vs_scsi_cdb_rw(cdb, vs_scsi_cdb_len(cdb[0]), &rw) < 0 || !rw.data)
+    if (!lu || vs_scsi_cdb_rw(cdb, vs_scsi_cdb_len(cdb[0]), &rw) < 0)
+        return 0;
+    io->rw = rw;
+    io->rw_ok = true;
+    if (!rw.data)
         return 0;
     *to_dev = rw.write;
     if (rw.opcode == VS_SCSI_WRITE_SAME_16)
@@ -597,7 +602,9 @@ static void exec_lu(scsi_tgt *t, scsi_lu *lu, scsi_io *io)
     default:
         break;
     }
-    if (vs_scsi_cdb_rw(cdb, io->cdb_len, &rw) < 0)
+    if (io->rw_ok)
+        rw = io->rw;
+    else if (vs_scsi_cdb_rw(cdb, io->cdb_len, &rw) < 0)
         return vs__scsi_io_check(io, VS_SCSI_SK_ILLEGAL_REQUEST, VS_SCSI_ASC_INVALID_OPCODE);
     switch (rw.opcode) {
     case VS_SCSI_VERIFY_10:
@@ -627,12 +634,13 @@ void vs__scsi_tgt_exec(scsi_tgt *t, uint8_t target, uint16_t lun, bool report_lu
     io->out_used = 0;
     io->overrun = false;
     io->fetch_failed = false;
+    io->rw_ok = false;
     scsi_lu *lu = report_luns ? NULL : vs__scsi_tgt_find(t, target, lun);
     if (io->cdb_len == 0 || vs_scsi_cdb_len(io->cdb[0]) == 0 ||
         io->cdb_len < vs_scsi_cdb_len(io->cdb[0]))
         return vs__scsi_io_check(io, VS_SCSI_SK_ILLEGAL_REQUEST, VS_SCSI_ASC_INVALID_OPCODE);
     bool to_dev;
-    uint64_t need = xfer_need(lu, io->cdb, &to_dev);
+    uint64_t need = xfer_need(lu, io, &to_dev);
     if (need > (to_dev ? io->out_len : io->in_cap)) {
         io->overrun = true;
         return;

@@ -326,8 +326,14 @@ static int cmd_fill(vs_driver *d, vs_drv_req *rq, const scsi_cmd *c, vs_err *e)
 {
     scsi_drv *s = scsi_drv_of(d);
     scsi_req *r = scsi_rq(rq);
-    vs_scsi_cmd_req h = {.id = r->tag, .task_attr = c->task_attr, .prio = c->prio,
-                         .crn = c->crn, .cdb_len = c->cdb_len};
+    /* fields set one by one: zeroing the 256-byte cdb array per command is measurable */
+    vs_scsi_cmd_req h;
+    h.id = r->tag;
+    h.task_attr = c->task_attr;
+    h.prio = c->prio;
+    h.crn = c->crn;
+    h.cdb_len = c->cdb_len;
+    h.pi_bytesout = h.pi_bytesin = 0;
     if (s->mutations & SCSI_DMUT_TASK_ATTR) {
         h.task_attr = VS_SCSI_S_ORDERED;
         h.prio = 1;
@@ -341,7 +347,11 @@ static int cmd_fill(vs_driver *d, vs_drv_req *rq, const scsi_cmd *c, vs_err *e)
         return vs_err_set(e, VS_EINVAL, "scsi: cdb_size %u too large", s->cfg.cdb_size);
     uint32_t hsegs = r->hsegs;
     /* a truncated header carries the first bytes of the whole one; a longer one zeroes */
-    memset(hb + n, 0, sizeof hb - (size_t)n);
+    size_t hl = rq->seg[0].len + (hsegs == 2 ? rq->seg[1].len : 0);
+    if (hl > sizeof hb)
+        hl = sizeof hb;
+    if (hl > (size_t)n)
+        memset(hb + n, 0, hl - (size_t)n);
     int rc = vs_gmem_write(d->gm, rq->seg[0].gpa, hb, rq->seg[0].len, e);
     if (rc == 0 && hsegs == 2)
         rc = vs_gmem_write(d->gm, rq->seg[1].gpa, hb + rq->seg[0].len, rq->seg[1].len, e);
@@ -670,27 +680,33 @@ static void complete_cmd(vs_driver *d, vs_drv_req *rq, const vs_drv_done *done,
     scsi_req *r = scsi_rq(rq);
     uint8_t b[VS_SCSI_RESP_FIXED + VS_SCSI_SENSE_MAX];
     uint32_t rl = r->resp_len < sizeof b ? r->resp_len : (uint32_t)sizeof b;
-    memset(b, 0, sizeof b);
+    memset(b, 0, rl); /* only rl bytes are decoded */
     vs_gmem_read(d->gm, rq->seg[r->resp_seg].gpa, b, rl, NULL);
-    vs_scsi_cmd_resp cr;
+    /* the fixed fields only (vs_scsi_cmd_resp_get would copy and pad the whole sense
+     * field per command); the sense bytes are parsed where they lie, b + 12 */
     uint32_t ss = rl >= VS_SCSI_RESP_FIXED ? rl - VS_SCSI_RESP_FIXED : 0;
-    res->resp_ok = rl >= VS_SCSI_RESP_FIXED && vs_scsi_cmd_resp_get(b, rl, ss, &cr) == 0;
+    res->resp_ok = rl >= VS_SCSI_RESP_FIXED;
+    uint32_t sense_len = 0;
+    uint8_t response = 0, status = 0;
     if (res->resp_ok) {
-        res->response = cr.response;
-        res->status = cr.status;
-        res->status_qualifier = cr.status_qualifier;
-        res->sense_len = cr.sense_len;
-        res->residual = cr.residual;
+        sense_len = vs_le32_get(b);
+        status = b[10];
+        response = b[11];
+        res->response = response;
+        res->status = status;
+        res->status_qualifier = vs_le16_get(b + 8);
+        res->sense_len = sense_len;
+        res->residual = vs_le32_get(b + 4);
         vs_scsi_sense sn;
-        uint32_t sl = cr.sense_len < ss ? cr.sense_len : ss;
-        if (sl && vs_scsi_sense_parse(cr.sense, sl, &sn) == 0) {
+        uint32_t sl = sense_len < ss ? sense_len : ss;
+        if (sl && vs_scsi_sense_parse(b + VS_SCSI_RESP_FIXED, sl, &sn) == 0) {
             res->sense_parsed = true;
             res->sense_key = sn.key;
             res->asc = sn.asc;
             res->ascq = sn.ascq;
         }
     }
-    bool good = res->resp_ok && cr.response == VS_SCSI_S_OK && cr.status == VS_SCSI_ST_GOOD;
+    bool good = res->resp_ok && response == VS_SCSI_S_OK && status == VS_SCSI_ST_GOOD;
     if ((r->flags & SC_KEEP_DATA) && r->data_in_count) {
         const vs_seg *sg = &rq->seg[r->data_in_first];
         res->data_len = sg->len < SCSI_DATA_KEEP ? sg->len : SCSI_DATA_KEEP;
