@@ -156,7 +156,7 @@ check-layers:
 	@$(PYTHON) tools/check_layers.py
 
 pytest: all
-	@$(PYTHON) -m pytest -q tests conformance/tests
+	@$(PYTHON) -m pytest -q --durations=15 tests conformance/tests
 
 # The README's two commands install missing packages first, then re-read this Makefile
 # (pkg-config flags are evaluated when it is parsed).
