@@ -180,7 +180,7 @@ void vs_rep_ctx_fini(vs_rep_ctx *c)
 
 /* ---------------------------------------------------------------- atomic files */
 
-static int mkdir_p(const char *dir, vs_err *e)
+int vs_report_mkdir(const char *dir, vs_err *e)
 {
     size_t n = strlen(dir);
     if (n == 0)
@@ -273,7 +273,7 @@ int vs_rep_atomic(const char *dir, const char *name, vs_rep_writer fn,
 {
     if (!dir || !name)
         return vs_err_set(e, VS_EINVAL, "report: NULL directory");
-    int rc = mkdir_p(dir, e);
+    int rc = vs_report_mkdir(dir, e);
     if (rc < 0)
         return rc;
     sweep_stale_tmp(dir, name);

@@ -425,7 +425,8 @@ static int serve_ctx_init(serve_ctx *sc, vs_err *e)
     if (rc < 0 || !sc->report_dir)
         return rc;
     char path[PATH_MAX];
-    mkdir(sc->report_dir, 0755);
+    if (vs_report_mkdir(sc->report_dir, e) < 0)
+        return -1;
     snprintf(path, sizeof path, "%s/connections.jsonl", sc->report_dir);
     sc->jsonl = fopen(path, "we");
     if (!sc->jsonl)

@@ -189,3 +189,15 @@ def test_once_waits_for_its_connection(cli, tmp_path, n):
     assert p.returncode == 0, err
     assert len(lines_of(rep)) == n and (rep / "results.json").is_file()
     assert not sock.exists()
+
+
+def test_report_folder_and_its_parents_are_made(cli, tmp_path):
+    """--report a/b/c: serve opens connections.jsonl at start, so it must make the folder
+    and its parents first (it refused to start: 'connections.jsonl: No such file')."""
+    rep = tmp_path / "a" / "b" / "serve"
+    p, sock, _ = start_server(cli, tmp_path, "--report", str(rep))
+    with connect(sock) as s:
+        assert get_features(s) & (1 << 32)
+    rc, err = stop_server(p)
+    assert rc == 0, err
+    assert (rep / "connections.jsonl").exists() and (rep / "vhost-user-server.json").exists()

@@ -191,6 +191,8 @@ typedef struct vs_report_run {
 #define VS_RESULTS_SCHEMA_1_0 "virtiosim-results/1"
 
 /* Each writes one file into dir (created, with parents, if missing), atomically. */
+/* Creates dir and its missing parents (a report folder). */
+int vs_report_mkdir(const char *dir, vs_err *e);
 int vs_report_write_json(const char *dir, const vs_report_run *run, vs_err *e);
 int vs_report_write_junit(const char *dir, const vs_report_run *run, vs_err *e);
 int vs_report_write_ktap(const char *dir, const vs_report_run *run, vs_err *e);
