@@ -28,7 +28,26 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(os.environ.get("VIRTIOSIM_BIN", ROOT / "build" / "virtiosim"))
 EXPECTED = ROOT / "scenarios" / "expected"
-TAG = re.compile(r"^(?:\[\d+/\d+\] )?(PASS|FAIL|XFAIL|XPASS|ERROR|SKIP)\s+(\S+)", re.M)
+# results.json's scenario verdict (and expected state) -> the matrix's column
+COLUMN = {("pass", None): "PASS", ("fail", None): "FAIL", ("error", None): "ERROR",
+          ("skipped", None): "SKIP", ("not_applicable", None): "NA",
+          ("fail", "expected-fail"): "XFAIL", ("error", "expected-fail"): "XFAIL",
+          ("pass", "unexpected-pass"): "XPASS"}
+
+
+def count_verdicts(outdir):
+    """Scenario counts per column from the cell's results.json (every back-end writes one,
+    also those whose scenarios ran inside a guest); ERROR 1 when there is none."""
+    counts = {k: 0 for k in ("PASS", "FAIL", "XFAIL", "XPASS", "ERROR", "SKIP", "NA")}
+    try:
+        doc = json.loads((outdir / "results.json").read_text())
+    except (OSError, ValueError):
+        counts["ERROR"] = 1
+        return counts
+    for sc in doc.get("scenarios", []):
+        state = (sc.get("expected") or {}).get("state")
+        counts[COLUMN.get((sc.get("verdict"), state), "ERROR")] += 1
+    return counts
 
 # (suite, back-end, extra arguments, expected-file stem or None); "{v}" = QEMU version.
 CELLS = [
@@ -136,9 +155,7 @@ def run_cell(suite, backend, args, exp, version, qemu, env_add, outdir):
     r = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
     (outdir / "stdout.txt").parent.mkdir(parents=True, exist_ok=True)
     (outdir / "stdout.txt").write_text(r.stdout + r.stderr)
-    counts = {k: 0 for k in ("PASS", "FAIL", "XFAIL", "XPASS", "ERROR", "SKIP")}
-    for tag, _ in TAG.findall(r.stdout):
-        counts[tag] += 1
+    counts = count_verdicts(outdir)
     return {"suite": suite, "backend": backend, "version": version or "-",
             "expected_file": str(expected.relative_to(ROOT)) if expected else None,
             "exit": r.returncode, "seconds": round(time.monotonic() - t0, 2),
@@ -175,7 +192,7 @@ def write_html(path, doc):
             f"<tr class={'bad' if bad else 'ok'}><td>{html.escape(c['suite'])}</td>"
             f"<td>{html.escape(c['backend'])}</td><td>{html.escape(c['version'])}</td>"
             f"<td>{k['PASS']}</td><td>{k['FAIL'] + k['ERROR']}</td><td>{k['XFAIL']}</td>"
-            f"<td>{k['XPASS']}</td><td>{k['SKIP']}</td><td>{c['exit']}</td>"
+            f"<td>{k['XPASS']}</td><td>{k['SKIP']}</td><td>{k['NA']}</td><td>{c['exit']}</td>"
             f"<td><a href='{html.escape(c['dir'])}/report.html'>report</a></td>"
             f"<td><pre>{html.escape(changed)}</pre></td></tr>")
     path.write_text(f"""<!doctype html><meta charset=utf-8><title>virtiosim matrix</title>
@@ -184,7 +201,7 @@ tr.bad td{{background:#fdd}} pre{{margin:0;font-size:small}}</style>
 <h1>virtiosim matrix</h1><p>{html.escape(doc['started'])} &middot; virtiosim
 {html.escape(doc['virtiosim'])} &middot; QEMU {html.escape(', '.join(doc['qemu']))}</p>
 <table><tr><th>suite<th>back-end<th>version<th>pass<th>fail<th>expected fail
-<th>unexpected pass<th>skipped<th>exit<th>report<th>changed since the previous matrix</tr>
+<th>unexpected pass<th>skipped<th>not applicable<th>exit<th>report<th>changed since the previous matrix</tr>
 {''.join(rows)}</table>
 """)
 
@@ -197,7 +214,7 @@ def record(doc, cell, name, prev, out):
     k = cell["counts"]
     print(f"{name:42} exit {cell['exit']}  pass {k['PASS']} fail {k['FAIL']} "
           f"expected {k['XFAIL']} xpass {k['XPASS']} error {k['ERROR']} "
-          f"skip {k['SKIP']}  {cell['seconds']} s", flush=True)
+          f"skip {k['SKIP']} n/a {k['NA']}  {cell['seconds']} s", flush=True)
     return 3 if cell["exit"] >= 2 else cell["exit"]
 
 
