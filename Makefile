@@ -84,7 +84,7 @@ BENCH_BINS := $(patsubst %.c,$(BUILD)/bench/%,$(notdir $(BENCH_SRCS)))
 
 vpath %.c $(sort $(dir $(TEST_SRCS) $(BENCH_SRCS)))
 
-.PHONY: all lib deps check check-all unit asan valgrind check-layers pytest bench install clean help run matrix guest
+.PHONY: all lib deps check check-all unit asan valgrind check-layers pytest bench install clean help run matrix guest test-bins
 
 all: lib $(if $(wildcard sim/main.c),$(BUILD)/virtiosim)
 
@@ -139,9 +139,17 @@ unit: $(TEST_BINS)
 	@fail=0; for t in $(TEST_BINS); do \
 	  CK_DEFAULT_TIMEOUT=120 ./$$t || fail=1; done; exit $$fail
 
+# Builds use every CPU (compilers are independent); the tests themselves run one program
+# at a time, since several of them time QEMU and the guest.
+NPROC := $(shell nproc 2>/dev/null || echo 2)
+test-bins: $(TEST_BINS)
+
+ASAN_MAKE = $(MAKE) --no-print-directory BUILD=build-asan LTO= \
+	  OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" \
+	  LDFLAGS="-fsanitize=address,undefined"
 asan:
-	$(MAKE) BUILD=build-asan LTO= OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" \
-	  LDFLAGS="-fsanitize=address,undefined" unit
+	$(ASAN_MAKE) -j$(NPROC) test-bins
+	$(ASAN_MAKE) unit
 
 # Unit tests and a few CLI runs under valgrind memcheck (slow; not part of `make check`).
 VALGRIND := valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite
@@ -161,6 +169,7 @@ pytest: all
 # The README's two commands install missing packages first, then re-read this Makefile
 # (pkg-config flags are evaluated when it is parsed).
 check: deps
+	@$(MAKE) --no-print-directory -j$(NPROC) all test-bins
 	@$(MAKE) --no-print-directory guest GUEST_KERNELS=6.1
 	@$(MAKE) --no-print-directory check-all
 
