@@ -100,10 +100,12 @@ typedef struct vs_serve_opts {
 /* `--backend guest` (sim/guest.c): a Linux guest's own driver drives the reference device
  * through QEMU's vhost-user proxy device; how the device presents itself there. */
 struct vs_guest_present {
-    /* the guest helper's workload (guest-image/vsguest.c ops, `vsguest=` on the kernel
-     * command line) from the scenario's steps into buf; 1 with why when a step has no
-     * guest equivalent (the scenario does not apply) */
-    int (*workload)(const vs_scenario *s, char *buf, size_t n, char *why, size_t wn);
+    /* one step as guest helper ops (guest-image/vsguest.c, `vsguest=` on the kernel
+     * command line) appended to buf[n] at *used (sim/guest.c walks the steps): 0 done
+     * (possibly nothing to add), 1 with why when the step has no guest equivalent (the
+     * scenario does not apply), < 0 when buf is full */
+    int (*step)(const vs_scenario *s, const vs_step *t, char *buf, size_t n, size_t *used,
+                char *why, size_t wn);
     /* the reference device the front-end reaches, its limits fitted to the queue size
      * the front-end gives its guest (a request must fit the queue) */
     int (*create)(const vs_scenario *s, vs_gmem *gm, uint16_t fe_queue_size, vs_device **out,
@@ -119,6 +121,13 @@ struct vs_guest_present {
      * < 0 with why when it cannot be */
     int (*host)(vs_device *d, const char *req, char *why, size_t wn);
 };
+
+/* For a guest presentation's create: the reference device of the scenario with dev_opts
+ * (the scenario's device options, adjusted) in place of its own, and a queue at least
+ * fe_queue_size long, made by ref_create (the device's own presentation's). */
+int vs_guest_ref_create(const vs_scenario *s, void *dev_opts, uint16_t fe_queue_size,
+                        vs_gmem *gm, int (*ref_create)(vs_run_ctx *c, vs_device **out, vs_err *e),
+                        vs_device **out, vs_err *e);
 
 /* Hooks a device leaves NULL make the back-ends that need them skip its scenarios
  * ("does not apply", vs_backend_unpresented); teardown, skip and serve_create are

@@ -406,6 +406,43 @@ static void guest_free(guest_run *g)
         rmdir(g->tmpdir);
 }
 
+/* The scenario's steps as the guest helper's ops (the device's presentation turns each
+ * step); 1 with why when the scenario does not apply. */
+static int guest_workload(const vs_scenario *s, const struct vs_guest_present *gp, char *buf,
+                          size_t n, char *why, size_t wn)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (unsigned i = 0; i < s->nsteps; i++) {
+        int rc = gp->step(s, &s->steps[i], buf, n, &used, why, wn);
+        if (rc > 0)
+            return 1;
+        if (rc < 0) {
+            snprintf(why, wn, "the workload is longer than the kernel command line allows "
+                     "(%zu bytes)", n);
+            return 1;
+        }
+    }
+    if (!used) {
+        snprintf(why, wn, "no step the guest can run");
+        return 1;
+    }
+    return 0;
+}
+
+int vs_guest_ref_create(const vs_scenario *s, void *dev_opts, uint16_t fe_queue_size,
+                        vs_gmem *gm, int (*ref_create)(vs_run_ctx *c, vs_device **out, vs_err *e),
+                        vs_device **out, vs_err *e)
+{
+    vs_scenario copy = *s;
+    copy.dev_opts = dev_opts;
+    copy.queue_size = copy.queue_size < fe_queue_size ? fe_queue_size : copy.queue_size;
+    vs_run_opts ro = {0};
+    vs_scenario_result rr = {0};
+    vs_run_ctx c = {.s = &copy, .sd = s->dev, .o = &ro, .r = &rr, .gm = gm};
+    return ref_create(&c, out, e);
+}
+
 int vs_guest_run(const vs_scenario *s, const vs_run_opts *o, const char *arg,
                  vs_scenario_result *r, vs_err *e)
 {
@@ -418,7 +455,7 @@ int vs_guest_run(const vs_scenario *s, const vs_run_opts *o, const char *arg,
     uint64_t t0 = vs_run_wall_ns();
     char workload[1900], why[300] = "";
     vs_err ge = {0};
-    int rc = g->gp->workload(s, workload, sizeof workload, why, sizeof why);
+    int rc = guest_workload(s, g->gp, workload, sizeof workload, why, sizeof why);
     if (rc > 0) {
         r->verdict = VS_SCN_SKIPPED;
         snprintf(r->message, sizeof r->message, "%s: %s", s->path, why);

@@ -62,27 +62,6 @@ static int step_ops(const vs_scenario *s, const vs_step *t, char *buf, size_t n,
     return 1;
 }
 
-static int guest_workload(const vs_scenario *s, char *buf, size_t n, char *why, size_t wn)
-{
-    size_t used = 0;
-    buf[0] = '\0';
-    for (unsigned i = 0; i < s->nsteps; i++) {
-        int rc = step_ops(s, &s->steps[i], buf, n, &used, why, wn);
-        if (rc > 0)
-            return 1;
-        if (rc < 0) {
-            snprintf(why, wn, "the workload is longer than the kernel command line allows "
-                     "(%zu bytes)", n);
-            return 1;
-        }
-    }
-    if (!used) {
-        snprintf(why, wn, "no step the guest can run");
-        return 1;
-    }
-    return 0;
-}
-
 /* The scenario's device, with seg_max (when the scenario sets none) such that a request
  * of seg_max data segments plus header and status fits the guest's queue. */
 static int guest_create(const vs_scenario *s, vs_gmem *gm, uint16_t fe_queue_size,
@@ -91,13 +70,7 @@ static int guest_create(const vs_scenario *s, vs_gmem *gm, uint16_t fe_queue_siz
     blk_scn_opts o = *blk_opts_of(s);
     if (!o.seg_max)
         o.seg_max = fe_queue_size > 2 ? fe_queue_size - 2u : 1u;
-    vs_scenario copy = *s;
-    copy.dev_opts = &o;
-    copy.queue_size = copy.queue_size < fe_queue_size ? fe_queue_size : copy.queue_size;
-    vs_run_opts ro = {0};
-    vs_scenario_result rr = {0};
-    vs_run_ctx c = {.s = &copy, .sd = s->dev, .o = &ro, .r = &rr, .gm = gm};
-    return vs_blk_backends.ref_create(&c, out, e);
+    return vs_guest_ref_create(s, &o, fe_queue_size, gm, vs_blk_backends.ref_create, out, e);
 }
 
 static void guest_device(const vs_scenario *s, const char *chardev, uint16_t queue_size,
@@ -108,7 +81,7 @@ static void guest_device(const vs_scenario *s, const char *chardev, uint16_t que
 }
 
 const struct vs_guest_present vs_blk_guest = {
-    .workload = guest_workload,
+    .step = step_ops,
     .create = guest_create,
     .device = guest_device,
     .default_queue_size = 128, /* QEMU's vhost-user-blk-pci queue-size */

@@ -265,6 +265,16 @@ static bool delivered(vs_run_ctx *c, const void *arg)
     return p->rx == p->host_wr;
 }
 
+/* A pump that ended (rc) before the host's bytes on port all reached the guest. */
+static int undelivered(vs_run_ctx *c, uint32_t port, int rc)
+{
+    const con_port *cp = &con_of(c->d)->port[port];
+    return rc == NOT_DONE ? vs_run_expect_failed(c, "port %u: %" PRIu64 " of %" PRIu64
+                                                 " bytes received, then the device stopped",
+                                                 port, cp->rx, cp->host_wr)
+                          : rc;
+}
+
 static int run_host_write(vs_run_ctx *c, const vs_step *t)
 {
     const con_step *p = t->dev;
@@ -274,7 +284,6 @@ static int run_host_write(vs_run_ctx *c, const vs_step *t)
     if ((rc = guest_uses(c, p->port)) != 0)
         return rc;
     vs_err e = {0};
-    con_port *cp = &con_of(c->d)->port[p->port];
     for (uint64_t left = p->bytes; left;) {
         uint64_t k = left < (1u << 20) ? left : (1u << 20);
         if ((rc = con_host_write(c, p->port, k, &e)) < 0)
@@ -283,15 +292,11 @@ static int run_host_write(vs_run_ctx *c, const vs_step *t)
         if (!p->wait)
             continue;
         if ((rc = pumped(c, delivered, &p->port)) != 0)
-            return rc == NOT_DONE ? vs_run_expect_failed(c, "port %u: %" PRIu64 " of %" PRIu64
-                                                  " bytes received, then the device stopped",
-                                                  p->port, cp->rx, cp->host_wr) : rc;
+            return undelivered(c, p->port, rc);
     }
     /* bytes 0 with wait: until what the host wrote before is all received */
     if ((rc = pumped(c, p->wait ? delivered : NULL, &p->port)) != 0)
-        return rc == NOT_DONE ? vs_run_expect_failed(c, "port %u: %" PRIu64 " of %" PRIu64
-                                              " bytes received, then the device stopped",
-                                              p->port, cp->rx, cp->host_wr) : rc;
+        return undelivered(c, p->port, rc);
     vs_run_expect_ok(c, p->wait ? "host bytes received" : "host bytes written");
     return 0;
 }
