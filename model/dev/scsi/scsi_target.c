@@ -137,6 +137,12 @@ static int ram_map(scsi_lu *lu, uint64_t bytes, vs_err *e)
     if (m == MAP_FAILED)
         return vs_err_set(e, VS_ENOMEM, "scsi: cannot map %llu bytes of RAM storage",
                           (unsigned long long)bytes);
+#ifdef MADV_HUGEPAGE
+    /* Random commands over a large LU: 2 MiB pages miss the TLB far less (a hint, as for
+     * blk's RAM disk; no effect where transparent huge pages are off). */
+    if (bytes >= (UINT64_C(4) << 20))
+        madvise(m, (size_t)bytes, MADV_HUGEPAGE);
+#endif
     lu->ram = m;
     lu->ram_bytes = (size_t)bytes;
     return 0;
