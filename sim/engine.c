@@ -1,4 +1,7 @@
-/* Virtual-clock event engine: binary min-heap of pool slots ordered by (time, seq). */
+/* Virtual-clock event engine: a binary min-heap of pool slots ordered by (time, seq).
+ * Cancelling is lazy: the slot is marked and its heap entry dropped when it reaches the
+ * top, so sifting never has to track where each slot sits (cancels are rare; the top of
+ * the heap is always a live event). */
 #include "virtiosim/sim.h"
 
 #include <stdlib.h>
@@ -7,19 +10,20 @@
 #define SLOT_NONE UINT32_MAX
 
 /* A heap entry carries its own ordering key, so sifting compares without touching the
- * slots (one cache line per comparison fewer). */
+ * slots; sixteen bytes, four to a cache line. */
+#define SLOT_BITS 24
+#define SLOT_MAX (UINT32_C(1) << SLOT_BITS)
+#define SEQ_MAX (UINT64_C(1) << (64 - SLOT_BITS))
 typedef struct heap_ent {
     uint64_t t;
-    uint64_t seq;
-    uint32_t slot;
+    uint64_t key; /* seq << SLOT_BITS | slot: seq is unique, so it alone orders equal t */
 } heap_ent;
 
 typedef struct ev_slot {
     uint64_t t;
-    vs_engine_fn fn;
+    vs_engine_fn fn;    /* NULL: free, or cancelled and still in the heap */
     void *arg;
-    uint32_t heap_pos;  /* SLOT_NONE when free */
-    uint32_t gen;       /* bumped on every release: stale handles never match */
+    uint32_t gen;       /* bumped on cancel and release: stale handles never match */
     uint32_t next_free;
 } ev_slot;
 
@@ -38,7 +42,8 @@ struct vs_engine {
     ev_slot *slots;
     heap_ent *heap;      /* keys + slot indices */
     uint32_t cap;        /* slots allocated (== heap capacity) */
-    uint32_t n;          /* heap size */
+    uint32_t n;          /* heap size (live and cancelled entries) */
+    uint32_t live;       /* events pending */
     uint32_t free_head;
     rng_stream *streams;
 };
@@ -74,7 +79,7 @@ void vs_engine_destroy(vs_engine *eng)
 uint64_t vs_engine_seed(const vs_engine *eng) { return eng->seed; }
 uint64_t vs_engine_now(const vs_engine *eng) { return eng->now; }
 bool vs_engine_idle(const vs_engine *eng) { return eng->n == 0; }
-uint64_t vs_engine_queued(const vs_engine *eng) { return eng->n; }
+uint64_t vs_engine_queued(const vs_engine *eng) { return eng->live; }
 uint64_t vs_engine_events_run(const vs_engine *eng) { return eng->events_run; }
 
 bool vs_engine_next_time(const vs_engine *eng, uint64_t *t)
@@ -90,13 +95,12 @@ bool vs_engine_next_time(const vs_engine *eng, uint64_t *t)
 
 static inline bool before(const heap_ent *x, const heap_ent *y)
 {
-    return x->t < y->t || (x->t == y->t && x->seq < y->seq);
+    return x->t < y->t || (x->t == y->t && x->key < y->key);
 }
 
-static inline void heap_set(vs_engine *eng, uint32_t pos, heap_ent v)
+static inline uint32_t ent_slot(const heap_ent *x)
 {
-    eng->heap[pos] = v;
-    eng->slots[v.slot].heap_pos = pos;
+    return (uint32_t)(x->key & (SLOT_MAX - 1));
 }
 
 /* Places v at pos or above. */
@@ -106,40 +110,29 @@ static void sift_up(vs_engine *eng, uint32_t pos, heap_ent v)
         uint32_t parent = (pos - 1) / 2;
         if (!before(&v, &eng->heap[parent]))
             break;
-        heap_set(eng, pos, eng->heap[parent]);
+        eng->heap[pos] = eng->heap[parent];
         pos = parent;
     }
-    heap_set(eng, pos, v);
+    eng->heap[pos] = v;
 }
 
-/* Places v at pos or below. */
-static void sift_down(vs_engine *eng, uint32_t pos, heap_ent v)
+/* Removes the top. */
+static void heap_pop(vs_engine *eng)
 {
-    uint32_t n = eng->n;
+    heap_ent v = eng->heap[--eng->n];
+    uint32_t n = eng->n, pos = 0;
     for (;;) {
-        uint32_t l = 2 * pos + 1;
-        if (l >= n)
+        uint32_t c = 2 * pos + 1;
+        if (c >= n)
             break;
-        uint32_t c = l;
-        if (l + 1 < n && before(&eng->heap[l + 1], &eng->heap[l]))
-            c = l + 1;
+        if (c + 1 < n && before(&eng->heap[c + 1], &eng->heap[c]))
+            c++;
         if (!before(&eng->heap[c], &v))
             break;
-        heap_set(eng, pos, eng->heap[c]);
+        eng->heap[pos] = eng->heap[c];
         pos = c;
     }
-    heap_set(eng, pos, v);
-}
-
-static void heap_remove_at(vs_engine *eng, uint32_t pos)
-{
-    heap_ent last = eng->heap[--eng->n];
-    if (pos < eng->n) {
-        if (pos > 0 && before(&last, &eng->heap[(pos - 1) / 2]))
-            sift_up(eng, pos, last);
-        else
-            sift_down(eng, pos, last);
-    }
+    eng->heap[pos] = v;
 }
 
 /* ------------------------------------------------------------------ pool */
@@ -147,7 +140,7 @@ static void heap_remove_at(vs_engine *eng, uint32_t pos)
 static int grow(vs_engine *eng)
 {
     uint32_t ncap = eng->cap ? eng->cap * 2 : 64;
-    if (ncap <= eng->cap || ncap > (UINT32_MAX >> 1))
+    if (ncap <= eng->cap || ncap > SLOT_MAX)
         return -VS_ENOMEM;
     ev_slot *s = realloc(eng->slots, (size_t)ncap * sizeof *s);
     if (!s)
@@ -159,7 +152,7 @@ static int grow(vs_engine *eng)
     eng->heap = h;
     /* Push new slots on the free list so the lowest index is handed out first. */
     for (uint32_t i = ncap; i-- > eng->cap;) {
-        s[i].heap_pos = SLOT_NONE;
+        s[i].fn = NULL;
         s[i].gen = 1;
         s[i].next_free = eng->free_head;
         eng->free_head = i;
@@ -183,29 +176,45 @@ static inline bool decode_handle(const vs_engine *eng, vs_timer h, uint32_t *slo
         return false;
     uint32_t i = (uint32_t)(idx - 1);
     const ev_slot *s = &eng->slots[i];
-    if (s->heap_pos == SLOT_NONE || (s->gen & 0x7fffffffu) != (uint32_t)(u >> 32))
+    if (!s->fn || (s->gen & 0x7fffffffu) != (uint32_t)(u >> 32))
         return false;
     *slot = i;
     return true;
 }
 
-static void release(vs_engine *eng, uint32_t i)
+static void bump_gen(ev_slot *s)
 {
-    ev_slot *s = &eng->slots[i];
-    s->heap_pos = SLOT_NONE;
     s->gen = (s->gen + 1) & 0x7fffffffu;
     if (s->gen == 0)
         s->gen = 1;
+}
+
+static void release(vs_engine *eng, uint32_t i)
+{
+    ev_slot *s = &eng->slots[i];
+    bump_gen(s);
     s->fn = NULL;
     s->arg = NULL;
     s->next_free = eng->free_head;
     eng->free_head = i;
 }
 
+/* Drops cancelled entries from the top, so the top is live or the heap empty. */
+static void purge_top(vs_engine *eng)
+{
+    while (eng->n > 0 && !eng->slots[ent_slot(&eng->heap[0])].fn) {
+        uint32_t i = ent_slot(&eng->heap[0]);
+        heap_pop(eng);
+        release(eng, i);
+    }
+}
+
 vs_timer vs_engine_at(vs_engine *eng, uint64_t t, vs_engine_fn fn, void *arg)
 {
     if (!eng || !fn || t < eng->now)
         return -VS_EINVAL;
+    if (eng->seq >= SEQ_MAX) /* 2^40 events: days of simulation */
+        return -VS_ERANGE;
     if (eng->free_head == SLOT_NONE) {
         int rc = grow(eng);
         if (rc < 0)
@@ -218,8 +227,9 @@ vs_timer vs_engine_at(vs_engine *eng, uint64_t t, vs_engine_fn fn, void *arg)
     s->fn = fn;
     s->arg = arg;
     s->next_free = SLOT_NONE;
-    heap_ent v = {.t = t, .seq = eng->seq++, .slot = i};
+    heap_ent v = {.t = t, .key = eng->seq++ << SLOT_BITS | i};
     eng->n++;
+    eng->live++;
     sift_up(eng, eng->n - 1, v);
     return make_handle(i, s->gen);
 }
@@ -238,8 +248,12 @@ bool vs_engine_cancel(vs_engine *eng, vs_timer h)
     uint32_t i;
     if (!eng || !decode_handle(eng, h, &i))
         return false;
-    heap_remove_at(eng, eng->slots[i].heap_pos);
-    release(eng, i);
+    ev_slot *s = &eng->slots[i];
+    s->fn = NULL; /* its entry leaves the heap when it reaches the top */
+    s->arg = NULL;
+    bump_gen(s);
+    eng->live--;
+    purge_top(eng);
     return true;
 }
 
@@ -253,13 +267,15 @@ bool vs_engine_pending(const vs_engine *eng, vs_timer h)
 
 static void run_top(vs_engine *eng)
 {
-    uint32_t i = eng->heap[0].slot;
+    uint32_t i = ent_slot(&eng->heap[0]);
     ev_slot *s = &eng->slots[i];
     vs_engine_fn fn = s->fn;
     void *arg = s->arg;
     eng->now = s->t;
-    heap_remove_at(eng, 0);
+    heap_pop(eng);
     release(eng, i); /* before the call: fn may schedule (and reuse this slot) */
+    eng->live--;
+    purge_top(eng);
     eng->events_run++;
     fn(arg);
 }

@@ -134,6 +134,36 @@ START_TEST(engine_cancel)
 }
 END_TEST
 
+static void noop(void *arg)
+{
+    (void)arg;
+}
+
+/* Cancelled entries stay in the heap until they reach the top: the queries must see
+ * only live events. */
+START_TEST(engine_cancel_lazy_queries)
+{
+    vs_engine *eng;
+    ck_assert_int_eq(vs_engine_create(&eng, 1, NULL), 0);
+    vs_timer h[4];
+    for (int i = 0; i < 4; i++)
+        h[i] = vs_engine_at(eng, 10 * (uint64_t)(i + 1), noop, NULL);
+    ck_assert(vs_engine_cancel(eng, h[1])); /* buried */
+    ck_assert(vs_engine_cancel(eng, h[0])); /* the top: the buried one surfaces behind it */
+    uint64_t t = 0;
+    ck_assert(vs_engine_next_time(eng, &t));
+    ck_assert_uint_eq(t, 30);
+    ck_assert_uint_eq(vs_engine_queued(eng), 2);
+    ck_assert(vs_engine_cancel(eng, h[3]));
+    ck_assert(vs_engine_cancel(eng, h[2]));
+    ck_assert(vs_engine_idle(eng));
+    ck_assert(!vs_engine_next_time(eng, &t));
+    ck_assert_uint_eq(vs_engine_queued(eng), 0);
+    ck_assert_int_eq(vs_engine_step(eng), 0);
+    vs_engine_destroy(eng);
+}
+END_TEST
+
 static void reschedule(void *arg)
 {
     tag *t = arg;
@@ -192,11 +222,6 @@ START_TEST(engine_run_while)
     vs_engine_destroy(eng);
 }
 END_TEST
-
-static void noop(void *arg)
-{
-    (void)arg;
-}
 
 START_TEST(engine_pool_growth_and_reuse)
 {
@@ -680,6 +705,7 @@ static Suite *suite(void)
     tcase_add_test(tc, trace_convert_rejects_garbage);
     tcase_add_test(tc, engine_many_same_time_fifo);
     tcase_add_test(tc, engine_cancel);
+    tcase_add_test(tc, engine_cancel_lazy_queries);
     tcase_add_test(tc, engine_run_until);
     tcase_add_test(tc, engine_run_while);
     tcase_add_test(tc, engine_pool_growth_and_reuse);
