@@ -35,19 +35,25 @@ static vs_blk_drv *blk_of(const vs_driver *d)
     return d->pers == &vs_blk_drv_personality ? blk_drv(d) : NULL;
 }
 
-/* Eight consecutive keys share a hashed block of eight adjacent slots: a request's
+/* Eight consecutive sectors share a hashed block of eight adjacent slots: a request's
  * sectors are looked up together, so they cost a few cache lines instead of one miss each
  * (a 64 KiB request looks up 128 sectors several times). A collision probes the next
  * block at the same lane (SH_STEP), so probe chains are as short as with one hash per
  * key: each lane is its own table. The capacity is a power of two >= 1024. */
 #define SH_STEP 8
+/* Sectors 8m..8m+7 (keys 8m+1..8m+8) form a block, so an aligned 4 KiB request is one. */
+static size_t sh_lane(uint64_t k)
+{
+    return (size_t)((k - 1) & 7);
+}
+
 static size_t sh_hash(uint64_t k, size_t cap)
 {
-    uint64_t g = k >> 3;
+    uint64_t g = (k - 1) >> 3;
     g ^= g >> 33;
     g *= UINT64_C(0xff51afd7ed558ccd);
     g ^= g >> 33;
-    return (size_t)((g << 3) | (k & 7)) & (cap - 1);
+    return (size_t)((g << 3) | sh_lane(k)) & (cap - 1);
 }
 
 static shadow_ent *sh_find(const struct vs_blk_shadow *s, uint64_t sector)
@@ -75,7 +81,7 @@ static shadow_ent *sh_get(vs_blk_drv *b, uint64_t sector)
     if (x)
         return x;
     uint64_t key = sector + 1;
-    size_t lane = (size_t)(key & 7);
+    size_t lane = sh_lane(key);
     if ((s->n + 1) * 4 >= s->cap * 3 || (s->lane_n[lane] + 1) * 4 >= s->cap / SH_STEP * 3) {
         size_t ncap = s->cap ? s->cap * 2 : 1024;
         shadow_ent *nt = calloc(ncap, sizeof *nt);
@@ -183,7 +189,7 @@ int vs_blk_shadow_forget(vs_driver *d, uint64_t first, uint64_t count, vs_err *e
         while (s->t[j].key)
             j = (j + SH_STEP) & (s->cap - 1);
         s->t[j] = old[i];
-        s->lane_n[old[i].key & 7]++;
+        s->lane_n[sh_lane(old[i].key)]++;
     }
     s->n = n;
     free(old);
