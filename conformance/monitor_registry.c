@@ -4,6 +4,9 @@
  * check matters: the monitors refer to them by position (0 = first). */
 #include "virtiosim/conformance.h"
 
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "conformance/monitor_dev.h"
@@ -254,11 +257,71 @@ const vs_check_info *vs_check_find(const char *name)
     return NULL;
 }
 
+/* The checks of each catalogue row (in registry order), built once per process: every
+ * results table asks it of every statement. off[row] .. off[row + 1] index ck[]. NULL if
+ * an allocation failed: then a scan of the registry. */
+static struct {
+    uint32_t *off, *ck;
+} by_stmt;
+static pthread_once_t by_stmt_once = PTHREAD_ONCE_INIT;
+
+/* Visits each (check, row) pair once; a check naming a row twice counts once. */
+static size_t stmt_pairs(uint32_t *count, uint32_t *fill)
+{
+    size_t total = 0;
+    for (size_t i = 0, nc = vs_check_count(); i < nc; i++) {
+        const vs_check_info *ci = vs_check_at(i);
+        for (const char *const *p = ci->ids; *p; p++) {
+            long r = vs_catalogue_index(*p);
+            bool dup = r < 0;
+            for (const char *const *q = ci->ids; q < p && !dup; q++)
+                dup = strcmp(*q, *p) == 0;
+            if (dup)
+                continue;
+            if (count)
+                count[r]++;
+            if (fill)
+                by_stmt.ck[fill[r]++] = (uint32_t)i;
+            total++;
+        }
+    }
+    return total;
+}
+
+static void by_stmt_build(void)
+{
+    size_t ns = vs_catalogue_count();
+    uint32_t *off = calloc(ns + 1, sizeof *off), *cnt = calloc(ns + 1, sizeof *cnt);
+    size_t total = off && cnt ? stmt_pairs(cnt, NULL) : 0;
+    uint32_t *ck = off && cnt ? malloc((total ? total : 1) * sizeof *ck) : NULL;
+    if (!ck) {
+        free(off);
+        free(cnt);
+        return;
+    }
+    for (size_t r = 0; r < ns; r++)
+        off[r + 1] = off[r] + cnt[r];
+    memcpy(cnt, off, (ns + 1) * sizeof *cnt); /* now each row's next free place */
+    by_stmt.ck = ck;
+    stmt_pairs(NULL, cnt);
+    free(cnt);
+    by_stmt.off = off;
+}
+
 size_t vs_checks_for_statement(const char *id, const vs_check_info **out, size_t max)
 {
     size_t n = 0;
     if (!id)
         return 0;
+    pthread_once(&by_stmt_once, by_stmt_build);
+    long r = by_stmt.off ? vs_catalogue_index(id) : -1;
+    if (r >= 0) {
+        for (uint32_t k = by_stmt.off[r]; k < by_stmt.off[r + 1]; k++, n++)
+            if (out && n < max)
+                out[n] = vs_check_at(by_stmt.ck[k]);
+        return n;
+    }
+    /* not a catalogue row (or no index): the registry itself */
     for (size_t i = 0, nc = vs_check_count(); i < nc; i++) {
         const vs_check_info *ci = vs_check_at(i);
         for (const char *const *p = ci->ids; *p; p++)

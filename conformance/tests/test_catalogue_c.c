@@ -34,6 +34,35 @@ START_TEST(count_and_lookup)
 }
 END_TEST
 
+/* The once-built indexes answer as a plain scan of the catalogue and the registry. */
+START_TEST(indexes_match_scans)
+{
+    size_t n = vs_catalogue_count();
+    for (size_t i = 0; i < n; i++) {
+        const char *id = vs_catalogue_at(i)->id;
+        ck_assert_int_eq(vs_catalogue_index(id), (long)i);
+        const vs_check_info *got[32];
+        size_t ng = vs_checks_for_statement(id, got, 32);
+        ck_assert_uint_le(ng, 32);
+        size_t nw = 0;
+        for (size_t c = 0; c < vs_check_count(); c++) {
+            const vs_check_info *ci = vs_check_at(c);
+            for (const char *const *p = ci->ids; *p; p++)
+                if (strcmp(*p, id) == 0) {
+                    ck_assert_uint_lt(nw, ng);
+                    ck_assert_ptr_eq(got[nw], ci); /* registry order */
+                    nw++;
+                    break;
+                }
+        }
+        ck_assert_uint_eq(ng, nw);
+    }
+    ck_assert_int_eq(vs_catalogue_index("no.such.statement"), -1);
+    ck_assert_int_eq(vs_catalogue_index(""), -1);
+    ck_assert_uint_eq(vs_checks_for_statement("no.such.statement", NULL, 0), 0);
+}
+END_TEST
+
 START_TEST(feature_expressions)
 {
     uint64_t f = VS_BIT(VS_F_EVENT_IDX) | VS_BIT(VS_BLK_F_DISCARD) | VS_BIT(VS_F_VERSION_1);
@@ -175,6 +204,7 @@ int main(void)
     Suite *s = suite_create("catalogue_c");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, count_and_lookup);
+    tcase_add_test(tc, indexes_match_scans);
     tcase_add_test(tc, feature_expressions);
     tcase_add_test(tc, registry_and_results);
     tcase_add_test(tc, device_level_findings);
