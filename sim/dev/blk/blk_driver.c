@@ -382,10 +382,11 @@ static int blk_fill(vs_driver *d, vs_drv_req *rq, const blk_shape *sh, uint32_t 
         br->snap = rq->owned = malloc((size_t)r->nsectors * sizeof *br->snap);
         if (!br->snap)
             return vs_err_set(e, VS_ENOMEM, "blk: out of memory");
+        blk_shadow_cursor cur = {0};
         for (uint32_t i = 0; i < r->nsectors; i++) {
             uint64_t s = r->sector + i;
             uint32_t busy;
-            uint64_t tag = blk_shadow_state(b, s, &busy);
+            uint64_t tag = blk_shadow_state_at(b, &cur, s, &busy);
             br->snap[i] = busy ? SNAP_SKIP : tag;
         }
     }
@@ -556,6 +557,7 @@ static void verify_in(vs_driver *d, vs_drv_req *rq, vs_blk_result *res)
     }
     uint8_t exp[VS_BLK_SECTOR];
     sector_cur cur = {.seg = rq->seg + br->data_first};
+    blk_shadow_cursor sc = {0};
     for (uint32_t i = 0; i < br->r.nsectors; i++) {
         uint64_t s = br->r.sector + i;
         uint64_t want = br->snap[i];
@@ -568,7 +570,7 @@ static void verify_in(vs_driver *d, vs_drv_req *rq, vs_blk_result *res)
         /* Changed (or being changed) since submission: either version is legal. */
         uint32_t busy = 0;
         if (want == SNAP_SKIP || want == VS_SHADOW_UNKNOWN ||
-            blk_shadow_state(b, s, &busy) != want || busy) {
+            blk_shadow_state_at(b, &sc, s, &busy) != want || busy) {
             res->sectors_skipped++;
             continue;
         }

@@ -65,6 +65,15 @@ void blk_shadow_free(vs_blk_drv *b);
 uint32_t blk_shadow_busy(const vs_blk_drv *b, uint64_t sector);
 /* The sector's shadow tag (as vs_blk_shadow_get) and, in *busy, its writes in flight. */
 uint64_t blk_shadow_state(const vs_blk_drv *b, uint64_t sector, uint32_t *busy);
+/* The same along a run of sectors: the cursor keeps the sector's group of eight, so a
+ * request's sectors cost one lookup per group. Valid while the shadow is not changed. */
+typedef struct blk_shadow_cursor {
+    const void *g;
+    uint64_t group;
+    bool valid;
+} blk_shadow_cursor;
+uint64_t blk_shadow_state_at(const vs_blk_drv *b, blk_shadow_cursor *c, uint64_t sector,
+                             uint32_t *busy);
 /* Sectors [a, a + n) now hold something the driver cannot predict. */
 void blk_shadow_unknown(vs_blk_drv *b, uint64_t a, uint64_t n);
 static inline bool blk_is_write_type(uint32_t t)

@@ -8,21 +8,29 @@
 
 /* ------------------------------------------------------------------ shadow */
 
+/* One sector's state. */
 typedef struct shadow_ent {
-    uint64_t key;   /* sector + 1; 0 = empty */
     uint64_t tag;
     uint32_t busy;  /* writes in flight */
+    bool present;   /* tracked: else the default (or an unknown range) holds */
     bool overlap;   /* two writes were in flight at once since busy was last 0 */
 } shadow_ent;
+
+/* Sectors 8m..8m+7 are one hashed group: an aligned 4 KiB request costs one lookup and two
+ * cache lines, a 64 KiB one sixteen lookups instead of 128. */
+#define SH_GROUP 8
+typedef struct shadow_group {
+    uint64_t key;   /* sector / 8 + 1; 0 = empty */
+    shadow_ent e[SH_GROUP];
+} shadow_group;
 
 typedef struct shadow_range {
     uint64_t first, end; /* [first, end) */
 } shadow_range;
 
 struct vs_blk_shadow {
-    shadow_ent *t;
-    size_t cap, n;
-    size_t lane_n[8];   /* entries per lane (key % 8): each lane must keep free slots */
+    shadow_group *t;
+    size_t cap, n;      /* groups: a power of two >= 128, and those in use */
     /* Given up wholesale (vs_blk_shadow_forget): unknown unless an entry says otherwise.
      * Entries inside were dropped when the range was added, so any entry there is newer. */
     shadow_range *unknown;
@@ -35,33 +43,22 @@ static vs_blk_drv *blk_of(const vs_driver *d)
     return d->pers == &vs_blk_drv_personality ? blk_drv(d) : NULL;
 }
 
-/* Eight consecutive sectors share a hashed block of eight adjacent slots: a request's
- * sectors are looked up together, so they cost a few cache lines instead of one miss each
- * (a 64 KiB request looks up 128 sectors several times). A collision probes the next
- * block at the same lane (SH_STEP), so probe chains are as short as with one hash per
- * key: each lane is its own table. The capacity is a power of two >= 1024. */
-#define SH_STEP 8
-/* Sectors 8m..8m+7 (keys 8m+1..8m+8) form a block, so an aligned 4 KiB request is one. */
-static size_t sh_lane(uint64_t k)
+static size_t sh_hash(uint64_t key, size_t cap)
 {
-    return (size_t)((k - 1) & 7);
-}
-
-static size_t sh_hash(uint64_t k, size_t cap)
-{
-    uint64_t g = (k - 1) >> 3;
+    uint64_t g = key;
     g ^= g >> 33;
     g *= UINT64_C(0xff51afd7ed558ccd);
     g ^= g >> 33;
-    return (size_t)((g << 3) | sh_lane(k)) & (cap - 1);
+    return (size_t)g & (cap - 1);
 }
 
-static shadow_ent *sh_find(const struct vs_blk_shadow *s, uint64_t sector)
+/* The group holding sector (NULL: none). */
+static shadow_group *sh_group_find(const struct vs_blk_shadow *s, uint64_t sector)
 {
     if (!s || !s->cap)
         return NULL;
-    uint64_t key = sector + 1;
-    for (size_t i = sh_hash(key, s->cap);; i = (i + SH_STEP) & (s->cap - 1)) {
+    uint64_t key = sector / SH_GROUP + 1;
+    for (size_t i = sh_hash(key, s->cap);; i = (i + 1) & (s->cap - 1)) {
         if (s->t[i].key == key)
             return &s->t[i];
         if (s->t[i].key == 0)
@@ -69,7 +66,45 @@ static shadow_ent *sh_find(const struct vs_blk_shadow *s, uint64_t sector)
     }
 }
 
-static shadow_ent *sh_get(vs_blk_drv *b, uint64_t sector)
+static shadow_ent *sh_find(const struct vs_blk_shadow *s, uint64_t sector)
+{
+    shadow_group *g = sh_group_find(s, sector);
+    shadow_ent *x = g ? &g->e[sector % SH_GROUP] : NULL;
+    return x && x->present ? x : NULL;
+}
+
+static void sh_place(shadow_group *t, size_t cap, const shadow_group *g)
+{
+    size_t j = sh_hash(g->key, cap);
+    while (t[j].key)
+        j = (j + 1) & (cap - 1);
+    t[j] = *g;
+}
+
+/* Rebuilds the table at ncap groups, keeping the groups with a present entry. */
+static int sh_rebuild(struct vs_blk_shadow *s, size_t ncap)
+{
+    shadow_group *nt = calloc(ncap, sizeof *nt);
+    if (!nt)
+        return -1;
+    size_t n = 0;
+    for (size_t i = 0; i < s->cap; i++) {
+        bool any = false;
+        for (unsigned k = 0; k < SH_GROUP && !any; k++)
+            any = s->t[i].e[k].present;
+        if (s->t[i].key && any) {
+            sh_place(nt, ncap, &s->t[i]);
+            n++;
+        }
+    }
+    free(s->t);
+    s->t = nt;
+    s->cap = ncap;
+    s->n = n;
+    return 0;
+}
+
+static shadow_group *sh_group_get(vs_blk_drv *b, uint64_t sector)
 {
     struct vs_blk_shadow *s = b->shadow;
     if (!s) {
@@ -77,34 +112,23 @@ static shadow_ent *sh_get(vs_blk_drv *b, uint64_t sector)
         if (!s)
             return NULL;
     }
-    shadow_ent *x = sh_find(s, sector);
-    if (x)
-        return x;
-    uint64_t key = sector + 1;
-    size_t lane = sh_lane(key);
-    if ((s->n + 1) * 4 >= s->cap * 3 || (s->lane_n[lane] + 1) * 4 >= s->cap / SH_STEP * 3) {
-        size_t ncap = s->cap ? s->cap * 2 : 1024;
-        shadow_ent *nt = calloc(ncap, sizeof *nt);
-        if (!nt)
-            return NULL;
-        for (size_t i = 0; i < s->cap; i++)
-            if (s->t[i].key) {
-                size_t j = sh_hash(s->t[i].key, ncap);
-                while (nt[j].key)
-                    j = (j + SH_STEP) & (ncap - 1);
-                nt[j] = s->t[i];
-            }
-        free(s->t);
-        s->t = nt;
-        s->cap = ncap;
-    }
-    size_t i = sh_hash(key, s->cap);
-    while (s->t[i].key)
-        i = (i + SH_STEP) & (s->cap - 1);
-    s->t[i] = (shadow_ent){.key = key, .tag = b->shadow_default};
+    shadow_group *g = sh_group_find(s, sector);
+    if (g)
+        return g;
+    if ((s->n + 1) * 4 >= s->cap * 3 && sh_rebuild(s, s->cap ? s->cap * 2 : 128) < 0)
+        return NULL;
+    shadow_group ng = {.key = sector / SH_GROUP + 1};
+    sh_place(s->t, s->cap, &ng);
     s->n++;
-    s->lane_n[lane]++;
-    return &s->t[i];
+    return sh_group_find(s, sector);
+}
+
+static shadow_ent *sh_in(vs_blk_drv *b, shadow_group *g, uint64_t sector)
+{
+    shadow_ent *x = &g->e[sector % SH_GROUP];
+    if (!x->present)
+        *x = (shadow_ent){.tag = b->shadow_default, .present = true};
+    return x;
 }
 
 void blk_shadow_free(vs_blk_drv *b)
@@ -126,19 +150,52 @@ uint64_t vs_blk_shadow_get(const vs_driver *d, uint64_t sector)
     return blk_shadow_state(b, sector, &busy);
 }
 
+static uint64_t sh_untracked(const vs_blk_drv *b, uint64_t sector)
+{
+    if (b->shadow)
+        for (size_t i = 0; i < b->shadow->n_unknown; i++)
+            if (sector >= b->shadow->unknown[i].first && sector < b->shadow->unknown[i].end)
+                return VS_SHADOW_UNKNOWN;
+    return b->shadow_default;
+}
+
 /* vs_blk_shadow_get and blk_shadow_busy with one lookup (both are asked per sector of
  * every verified read, at submission and at completion). */
 uint64_t blk_shadow_state(const vs_blk_drv *b, uint64_t sector, uint32_t *busy)
 {
     const shadow_ent *x = sh_find(b->shadow, sector);
     *busy = x ? x->busy : 0;
-    if (x)
-        return x->tag;
-    if (b->shadow)
-        for (size_t i = 0; i < b->shadow->n_unknown; i++)
-            if (sector >= b->shadow->unknown[i].first && sector < b->shadow->unknown[i].end)
-                return VS_SHADOW_UNKNOWN;
-    return b->shadow_default;
+    return x ? x->tag : sh_untracked(b, sector);
+}
+
+uint64_t blk_shadow_state_at(const vs_blk_drv *b, blk_shadow_cursor *c, uint64_t sector,
+                             uint32_t *busy)
+{
+    if (!c->valid || c->group != sector / SH_GROUP) {
+        c->g = sh_group_find(b->shadow, sector);
+        c->group = sector / SH_GROUP;
+        c->valid = true;
+    }
+    const shadow_group *g = c->g;
+    const shadow_ent *x = g && g->e[sector % SH_GROUP].present ? &g->e[sector % SH_GROUP]
+                                                                : NULL;
+    *busy = x ? x->busy : 0;
+    return x ? x->tag : sh_untracked(b, sector);
+}
+
+/* Each tracked sector in [first, end) that has a write in flight: the lowest, or
+ * UINT64_MAX. */
+static uint64_t sh_lowest_busy(const struct vs_blk_shadow *s, uint64_t first, uint64_t end)
+{
+    uint64_t low = UINT64_MAX;
+    for (size_t i = 0; i < s->cap; i++)
+        for (unsigned k = 0; s->t[i].key && k < SH_GROUP; k++) {
+            uint64_t sec = (s->t[i].key - 1) * SH_GROUP + k;
+            if (s->t[i].e[k].present && s->t[i].e[k].busy && sec >= first && sec < end &&
+                sec < low)
+                low = sec;
+        }
+    return low;
 }
 
 int vs_blk_shadow_forget(vs_driver *d, uint64_t first, uint64_t count, vs_err *e)
@@ -156,10 +213,10 @@ int vs_blk_shadow_forget(vs_driver *d, uint64_t first, uint64_t count, vs_err *e
         if (!s)
             return vs_err_set(e, VS_ENOMEM, "blk shadow: out of memory");
     }
-    for (size_t i = 0; i < s->cap; i++)
-        if (s->t[i].key && s->t[i].key - 1 >= first && s->t[i].key - 1 < end && s->t[i].busy)
-            return vs_err_set(e, VS_ESTATE, "blk shadow: sector %llu has a write in flight",
-                              (unsigned long long)(s->t[i].key - 1));
+    uint64_t busy = sh_lowest_busy(s, first, end);
+    if (busy != UINT64_MAX)
+        return vs_err_set(e, VS_ESTATE, "blk shadow: sector %llu has a write in flight",
+                          (unsigned long long)busy);
     if (s->n_unknown == s->cap_unknown) {
         size_t nc = s->cap_unknown ? 2 * s->cap_unknown : 4;
         shadow_range *nr = realloc(s->unknown, nc * sizeof *nr);
@@ -168,31 +225,17 @@ int vs_blk_shadow_forget(vs_driver *d, uint64_t first, uint64_t count, vs_err *e
         s->unknown = nr;
         s->cap_unknown = nc;
     }
-    /* Drop the entries inside: copy the survivors out, then rehash them (keeps probe
-     * chains intact). */
-    size_t n = 0;
-    for (size_t i = 0; i < s->cap; i++)
-        if (s->t[i].key && !(s->t[i].key - 1 >= first && s->t[i].key - 1 < end))
-            n++;
-    shadow_ent *old = n ? malloc(n * sizeof *old) : NULL;
-    if (n && !old)
-        return vs_err_set(e, VS_ENOMEM, "blk shadow: out of memory");
-    for (size_t i = 0, k = 0; i < s->cap; i++)
-        if (s->t[i].key && !(s->t[i].key - 1 >= first && s->t[i].key - 1 < end))
-            old[k++] = s->t[i];
+    /* Drop the entries inside, then the groups left empty (a rebuild keeps probe chains
+     * intact; without memory for it the empty groups stay, which is only wasteful). */
     s->unknown[s->n_unknown++] = (shadow_range){first, end};
+    for (size_t i = 0; i < s->cap; i++)
+        for (unsigned k = 0; s->t[i].key && k < SH_GROUP; k++) {
+            uint64_t sec = (s->t[i].key - 1) * SH_GROUP + k;
+            if (sec >= first && sec < end)
+                s->t[i].e[k].present = false;
+        }
     if (s->cap)
-        memset(s->t, 0, s->cap * sizeof *s->t);
-    memset(s->lane_n, 0, sizeof s->lane_n);
-    for (size_t i = 0; i < n; i++) {
-        size_t j = sh_hash(old[i].key, s->cap);
-        while (s->t[j].key)
-            j = (j + SH_STEP) & (s->cap - 1);
-        s->t[j] = old[i];
-        s->lane_n[sh_lane(old[i].key)]++;
-    }
-    s->n = n;
-    free(old);
+        (void)sh_rebuild(s, s->cap);
     return 0;
 }
 
@@ -215,17 +258,23 @@ void blk_shadow_unknown(vs_blk_drv *b, uint64_t a, uint64_t n)
 {
     struct vs_blk_shadow *s = b->shadow;
     for (size_t i = 0; s && i < s->cap; i++)
-        if (s->t[i].key && s->t[i].key - 1 >= a && s->t[i].key - 1 - a < n)
-            s->t[i].tag = VS_SHADOW_UNKNOWN;
+        for (unsigned k = 0; s->t[i].key && k < SH_GROUP; k++) {
+            uint64_t sec = (s->t[i].key - 1) * SH_GROUP + k;
+            if (s->t[i].e[k].present && sec >= a && sec - a < n)
+                s->t[i].e[k].tag = VS_SHADOW_UNKNOWN;
+        }
 }
 
 void blk_range_busy_sectors(vs_blk_drv *b, const vs_blk_drv_req *br, int delta, bool set,
                             uint64_t tag)
 {
+    shadow_group *g = NULL;
     for (uint64_t s = br->r.sector; s < br->r.sector + br->r.nsectors; s++) {
-        shadow_ent *x = sh_get(b, s);
-        if (!x)
+        if (!g || s % SH_GROUP == 0)
+            g = sh_group_get(b, s);
+        if (!g)
             return;
+        shadow_ent *x = sh_in(b, g, s);
         /* virtio-blk orders nothing between requests in flight: when two writes to a
          * sector overlap in time, either may land last, so the content is unknown. */
         if (delta > 0 && x->busy)
