@@ -239,6 +239,12 @@ void vs_vq_dev_destroy(vs_vq_dev *q);
  * < 0 malformed (message names queue, descriptor and rule; the queue is then broken and
  * every later pop fails until vs_vq_dev_create again). */
 int vs_vq_dev_pop(vs_vq_dev *q, vs_chain *c, vs_err *e);
+/* Copies len bytes at byte offset off of a popped chain's readable (writable = false) or
+ * writable part from (to_guest = false) or to guest memory gm: the devices' way to read a
+ * request and write a response across descriptor boundaries. An error names the segment;
+ * a part shorter than off + len is VS_EINVAL. */
+int vs_chain_xfer(vs_gmem *gm, const vs_chain *c, bool writable, uint64_t off, void *buf,
+                  uint64_t len, bool to_guest, vs_err *e);
 
 /* Writes one used element for a fetched chain (not yet visible). */
 int vs_vq_dev_push(vs_vq_dev *q, const vs_chain *c, uint32_t written, vs_err *e);

@@ -187,30 +187,8 @@ bool vs__blkdev_write_through(const blk_dev *b)
 int vs__blkdev_chain_xfer(blk_dev *b, const vs_chain *c, bool writable, uint64_t off, void *buf,
                           uint64_t len, bool to_guest, vs_err *e)
 {
-    uint32_t first = writable ? c->n_out : 0, end = writable ? c->nseg : c->n_out;
-    uint8_t *p = buf;
-    for (uint32_t i = first; i < end && len; i++) {
-        const vs_dseg *s = &c->seg[i];
-        if (off >= s->len) {
-            off -= s->len;
-            continue;
-        }
-        uint64_t n = s->len - off;
-        if (n > len)
-            n = len;
-        int r = to_guest ? vs_gmem_write(b->dev.gm, s->gpa + off, p, n, e)
-                         : vs_gmem_read(b->dev.gm, s->gpa + off, p, n, e);
-        if (r < 0)
-            return vs_err_prefix(e, "blk: %s segment %u (gpa 0x%llx)",
-                                 writable ? "writable" : "readable", i,
-                                 (unsigned long long)s->gpa);
-        p += n;
-        len -= n;
-        off = 0;
-    }
-    if (len)
-        return vs_err_set(e, VS_EINVAL, "blk: chain part too short (internal)");
-    return 0;
+    int rc = vs_chain_xfer(b->dev.gm, c, writable, off, buf, len, to_guest, e);
+    return rc < 0 ? vs_err_prefix(e, "blk") : 0;
 }
 
 int vs__blkdev_chain_zero(blk_dev *b, const vs_chain *c, uint64_t off, uint64_t len, vs_err *e)

@@ -78,30 +78,8 @@ scsi_dev *vs__scsi_dev(vs_device *d, vs_err *e)
 int vs__scsi_chain_xfer(scsi_dev *s, const vs_chain *c, bool writable, uint64_t off,
                         void *buf, uint64_t len, bool to_guest, vs_err *e)
 {
-    uint32_t first = writable ? c->n_out : 0, end = writable ? c->nseg : c->n_out;
-    uint8_t *p = buf;
-    for (uint32_t i = first; i < end && len; i++) {
-        const vs_dseg *sg = &c->seg[i];
-        if (off >= sg->len) {
-            off -= sg->len;
-            continue;
-        }
-        uint64_t n = sg->len - off;
-        if (n > len)
-            n = len;
-        int r = to_guest ? vs_gmem_write(s->dev.gm, sg->gpa + off, p, n, e)
-                         : vs_gmem_read(s->dev.gm, sg->gpa + off, p, n, e);
-        if (r < 0)
-            return vs_err_prefix(e, "scsi: %s segment %u (gpa 0x%llx)",
-                                 writable ? "writable" : "readable", i,
-                                 (unsigned long long)sg->gpa);
-        p += n;
-        len -= n;
-        off = 0;
-    }
-    if (len)
-        return vs_err_set(e, VS_EINVAL, "scsi: chain part too short (internal)");
-    return 0;
+    int rc = vs_chain_xfer(s->dev.gm, c, writable, off, buf, len, to_guest, e);
+    return rc < 0 ? vs_err_prefix(e, "scsi") : 0;
 }
 
 static int chain_zero(scsi_dev *s, const vs_chain *c, uint64_t off, uint64_t len, vs_err *e)
