@@ -264,7 +264,7 @@ $(BUILD)/fuzz/fuzz_vhost_msg: $(FUZZ_VHOST_SRCS) $(wildcard include/virtiosim/*.
 	  -fno-sanitize-recover=all -o $@ $(FUZZ_VHOST_SRCS)
 # virtio-scsi codec + the reference device's parsing of hostile chains (fuzz/fuzz_scsi.c)
 FUZZ_SCSI_SRCS := fuzz/fuzz_scsi.c $(filter-out model/dev/scsi/scsi_class.c,$(wildcard model/dev/scsi/*.c)) \
-                  model/error.c model/gmem.c
+                  model/error.c model/gmem.c model/chain.c
 $(BUILD)/fuzz/fuzz_scsi: $(FUZZ_SCSI_SRCS) $(wildcard include/virtiosim/*.h model/dev/scsi/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -std=c11 -g -O1 -Iinclude -I. -fsanitize=fuzzer,address,undefined \
@@ -323,8 +323,11 @@ fuzz-more: $(addprefix $(BUILD)/fuzz/fuzz_,$(FUZZ_TARGETS))
 	@$(call FUZZ_RUN,ring,$(FUZZ_SECONDS))
 	@$(call FUZZ_RUN,loader,$(FUZZ_SECONDS))
 	@$(call FUZZ_RUN,vhost_fe,$(FUZZ_SECONDS))
-fuzz-smoke: $(BUILD)/fuzz/fuzz_vhost_msg $(addprefix $(BUILD)/fuzz/fuzz_,$(FUZZ_TARGETS))
+fuzz-smoke: $(BUILD)/fuzz/fuzz_vhost_msg $(addprefix $(BUILD)/fuzz/fuzz_,$(FUZZ_TARGETS)) \
+            $(BUILD)/fuzz/fuzz_scsi $(BUILD)/fuzz/fuzz_console_ctrl
 	@$(call FUZZ_RUN,vhost_msg,$(FUZZ_SMOKE_SECONDS))
+	@$(call FUZZ_RUN,scsi,$(FUZZ_SMOKE_SECONDS))
+	@$(call FUZZ_RUN,console_ctrl,$(FUZZ_SMOKE_SECONDS))
 	@$(call FUZZ_RUN,ring,$(FUZZ_SMOKE_SECONDS))
 	@$(call FUZZ_RUN,loader,$(FUZZ_SMOKE_SECONDS))
 	@$(call FUZZ_RUN,vhost_fe,$(FUZZ_SMOKE_SECONDS))

@@ -155,35 +155,6 @@ void vs_vq_dev_destroy(vs_vq_dev *q)
 
 int vs_vq_dev_pop(vs_vq_dev *q, vs_chain *c, vs_err *e) { return RING_CALL(q, dev_pop, q, c, e); }
 
-int vs_chain_xfer(vs_gmem *gm, const vs_chain *c, bool writable, uint64_t off, void *buf,
-                  uint64_t len, bool to_guest, vs_err *e)
-{
-    uint32_t first = writable ? c->n_out : 0, end = writable ? c->nseg : c->n_out;
-    uint8_t *p = buf;
-    for (uint32_t i = first; i < end && len; i++) {
-        const vs_dseg *s = &c->seg[i];
-        if (off >= s->len) {
-            off -= s->len;
-            continue;
-        }
-        uint64_t n = s->len - off;
-        if (n > len)
-            n = len;
-        int r = to_guest ? vs_gmem_write(gm, s->gpa + off, p, n, e)
-                         : vs_gmem_read(gm, s->gpa + off, p, n, e);
-        if (r < 0)
-            return vs_err_prefix(e, "%s segment %u (gpa 0x%llx)",
-                                 writable ? "writable" : "readable", i,
-                                 (unsigned long long)s->gpa);
-        p += n;
-        len -= n;
-        off = 0;
-    }
-    if (len)
-        return vs_err_set(e, VS_EINVAL, "chain part too short (internal)");
-    return 0;
-}
-
 int vs_vq_dev_push(vs_vq_dev *q, const vs_chain *c, uint32_t written, vs_err *e)
 {
     return RING_CALL(q, dev_push, q, c, written, e);
