@@ -119,6 +119,18 @@ enum vs_pci_drv_mutation {
     VS_PCI_DRV_MUT_WINDOW_OUTSIDE = 1u << 14, /* window read between two structures */
     VS_PCI_DRV_MUT_ISR_AFTER_IRQ = 1u << 15, /* reads the ISR after each MSI-X queue
                                                 interrupt */
+    /* with VIRTIO_F_NOTIFICATION_DATA / NOTIF_CONFIG_DATA negotiated */
+    VS_PCI_DRV_MUT_NOTIFY_DATA_16 = 1u << 16, /* 16-bit notifications (queue index only) */
+    VS_PCI_DRV_MUT_NOTIFY_DATA_INDEX = 1u << 17, /* vq_index = queue index + 1 */
+    VS_PCI_DRV_MUT_NOTIFY_DATA_OFF = 1u << 18, /* next_off one slot too far */
+    VS_PCI_DRV_MUT_NOTIFY_NO_CONFIG_DATA = 1u << 19, /* the queue index, not
+                                                        queue_notif_config_data */
+    /* the capability walk (vs_pcib_walk_bug) */
+    VS_PCI_DRV_MUT_CAP_TYPE_NIBBLE = 1u << 20, /* cfg_type read as 4 bits */
+    VS_PCI_DRV_MUT_CAP_BAR_MOD8 = 1u << 21,   /* bar taken modulo 8, unchecked */
+    VS_PCI_DRV_MUT_CAP_LAST_WINS = 1u << 22,  /* the last capability of a type wins */
+    VS_PCI_DRV_MUT_CAP_STRICT_LEN = 1u << 23, /* passes over a cap_len not the spec's */
+    VS_PCI_DRV_MUT_CAP_STRICT_LENGTH = 1u << 24, /* passes over a common config not 0x40 long */
 };
 
 void vs_pci_transport_opts_default(vs_pci_transport_opts *o);
