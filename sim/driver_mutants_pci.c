@@ -11,6 +11,9 @@
 #define L(...) ((const char *const[]){__VA_ARGS__, NULL})
 
 static const char *const *const nd_packed = L("scenarios/driver/clean-pci-notification-data.yaml");
+static const char *const *const ncd = L("scenarios/driver/clean-pci-notif-config-data.yaml");
+static const char *const *const nd_ncd = L("scenarios/driver/clean-pci-notif-both.yaml");
+#define CAP_SCN(x) L("scenarios/driver/clean-pci-cap-" x ".yaml")
 
 static const vs_mutant pci_drv_mutants[] = {
     {.name = "pci-drv-notify-data-16",
@@ -28,6 +31,43 @@ static const vs_mutant pci_drv_mutants[] = {
      .pci_drv_mutations = VS_PCI_DRV_MUT_NOTIFY_DATA_OFF,
      .fails = L("packed.driver.desc-table.3"), .checks = L("log-driver-notify-data"),
      .scenarios = nd_packed},
+    {.name = "pci-drv-notify-no-config-data",
+     .what = "pci driver: notifies with the queue index, not queue_notif_config_data",
+     .pci_drv_mutations = VS_PCI_DRV_MUT_NOTIFY_NO_CONFIG_DATA,
+     .fails = L("pci.driver.avail-notif.5"), .checks = L("log-driver-notify-value"),
+     .scenarios = ncd},
+    {.name = "pci-drv-notify-data-no-config-data",
+     .what = "pci driver: NOTIFICATION_DATA carries the queue index, not "
+             "queue_notif_config_data",
+     .pci_drv_mutations = VS_PCI_DRV_MUT_NOTIFY_NO_CONFIG_DATA,
+     .fails = L("pci.driver.avail-notif.6"), .checks = L("log-driver-notify-value"),
+     .scenarios = nd_ncd},
+    /* capability walks over unusual layouts (transport: {layout: ...}) */
+    {.name = "pci-drv-cap-type-nibble",
+     .what = "pci driver: reads cfg_type as 4 bits, so reserved 0x11 is common config",
+     .pci_drv_mutations = VS_PCI_DRV_MUT_CAP_TYPE_NIBBLE,
+     .fails = L("pci.driver.caps.1"), .checks = L("log-driver-caps"),
+     .scenarios = CAP_SCN("reserved-type")},
+    {.name = "pci-drv-cap-bar-mod8",
+     .what = "pci driver: takes a capability's bar modulo 8, so reserved 12 is BAR4",
+     .pci_drv_mutations = VS_PCI_DRV_MUT_CAP_BAR_MOD8,
+     .fails = L("pci.driver.caps.4"), .checks = L("log-driver-caps"),
+     .scenarios = CAP_SCN("reserved-bar")},
+    {.name = "pci-drv-cap-last-wins",
+     .what = "pci driver: the last capability of a type wins",
+     .pci_drv_mutations = VS_PCI_DRV_MUT_CAP_LAST_WINS,
+     .fails = L("pci.driver.caps.2"), .checks = L("log-driver-caps"),
+     .scenarios = CAP_SCN("duplicate")},
+    {.name = "pci-drv-cap-strict-len",
+     .what = "pci driver: passes over a capability whose cap_len is not the defined one",
+     .pci_drv_mutations = VS_PCI_DRV_MUT_CAP_STRICT_LEN,
+     .fails = L("pci.driver.caps.3"), .checks = L("log-driver-caps"),
+     .scenarios = CAP_SCN("long-len")},
+    {.name = "pci-drv-cap-strict-length",
+     .what = "pci driver: passes over a common configuration longer than 0x40",
+     .pci_drv_mutations = VS_PCI_DRV_MUT_CAP_STRICT_LENGTH,
+     .fails = L("pci.driver.caps.6"), .checks = L("log-driver-caps"),
+     .scenarios = CAP_SCN("exact-length")},
 };
 
 const struct vs_mutant_set vs_pci_drv_mutant_set = {
