@@ -115,6 +115,12 @@ static const vs_pci_check_info checks[] = {
           "pci.driver.caps.6"),
      "BAR accesses go to the structures a correct capability walk picks (first of each "
      "type; reserved cfg_type or bar skipped; longer cap_len or length taken)"},
+    {"log-driver-msix-size", VS_PCI_CHECK_LOG, "driver", LIST("pci.driver.msix.1"),
+     "at DRIVER_OK, whatever the MSI-X table size, every enabled queue can interrupt: a "
+     "vector inside the table, or MSI-X off (INTx)"},
+    {"log-driver-intx-both", VS_PCI_CHECK_LOG, "driver", LIST("pci.driver.config-notif.1"),
+     "INTx: after an ISR read showing a config change and used buffers, the config change "
+     "is handled (a status, generation or device config read) before the next ISR read"},
     {"log-driver-notify-data", VS_PCI_CHECK_LOG, "driver", LIST("packed.driver.desc-table.3"),
      "packed ring with NOTIFICATION_DATA: next_off/next_wrap name the first slot not yet "
      "made available"},

@@ -61,7 +61,7 @@ static void drv_track(vs_pci_drv_judge *j, const vs_pci_access *a)
             j->gf = j->negotiated = 0;
             j->gfsel = 0;
             j->features_ok = false;
-            j->enabled = j->noff_known = j->qreset = 0;
+            j->enabled = j->noff_known = j->qreset = j->qvec_ok = j->ndata_known = 0;
         } else if ((a->val & VS_STATUS_FEATURES_OK) && !j->features_ok) {
             j->features_ok = true;
             j->negotiated = j->gf;
@@ -103,6 +103,14 @@ static void drv_vec_moved_on(ctx *c, vs_pci_drv_judge *j, const vs_pci_access *a
 static void drv_msix(ctx *c, vs_pci_drv_judge *j, const vs_pci_access *a, size_t i,
                      const char *name)
 {
+    const vs_pcib_msix *mx = j->layout ? &j->layout->msix : NULL;
+    /* the queue's vector as written, then as read back (NO_VECTOR: refused) */
+    if (a->roff == VS_VIRTIO_COMMON_Q_MSIX && qbit(a->queue)) {
+        if (a->val != VS_PCI_NO_VECTOR && mx && mx->present && a->val < mx->table_size)
+            j->qvec_ok |= qbit(a->queue);
+        else
+            j->qvec_ok &= ~qbit(a->queue);
+    }
     if (!a->write) {
         if ((int)a->roff == j->vec_pending &&
             (a->roff == VS_VIRTIO_COMMON_MSIX || a->queue == j->vec_queue)) {
@@ -308,6 +316,49 @@ static void drv_notify(ctx *c, vs_pci_drv_judge *j, const vs_pci_access *a, size
     EXPECT(c, id, (a->val & 0xffff) == want,
            "access %zu: notification value 0x%" PRIx64 " at the notify address of queue %d "
            "(expected 0x%" PRIx64 " in the low 16 bits)", i, a->val, q, want);
+}
+
+/* At DRIVER_OK, whatever the MSI-X table size: with MSI-X enabled every enabled queue has
+ * a vector inside the table (else its interrupts are lost); without, INTx serves. */
+static void drv_msix_size(ctx *c, const vs_pci_drv_judge *j, size_t i)
+{
+    const vs_pcib_msix *m = j->layout ? &j->layout->msix : NULL;
+    c->check = "log-driver-msix-size";
+    if (!m || !m->present) {
+        NOTEX(c, "pci.driver.msix.1", "no MSI-X capability");
+        return;
+    }
+    uint64_t lost = j->msix_on ? j->enabled & ~j->qvec_ok : 0;
+    int q = 0;
+    while (lost && !(lost & (1ull << q)))
+        q++;
+    EXPECT(c, "pci.driver.msix.1", !lost,
+           "access %zu: DRIVER_OK with MSI-X enabled and queue %d without a vector in the "
+           "%u-entry table: its used-buffer interrupts are lost", i, q, (unsigned)m->table_size);
+}
+
+/* INTx, one ISR read showing a configuration change and used buffers: the driver must
+ * handle the change too (read device_status, config_generation or the device config)
+ * before its next ISR read; the used buffers it handles as for any queue interrupt. */
+static void drv_isr_both(ctx *c, vs_pci_drv_judge *j, const vs_pci_access *a, size_t i)
+{
+    c->check = "log-driver-intx-both";
+    bool cfg_read = !a->write && ((a->region == VS_PCI_REG_COMMON &&
+                                   (a->roff == VS_VIRTIO_COMMON_STATUS ||
+                                    a->roff == VS_VIRTIO_COMMON_CFGGENERATION)) ||
+                                  a->region == VS_PCI_REG_DEVICE);
+    if (j->isr_both && cfg_read) {
+        j->isr_both = false;
+        PASS(c, "pci.driver.config-notif.1");
+        return;
+    }
+    if (a->region != VS_PCI_REG_ISR || a->write || a->roff != 0)
+        return;
+    if (j->isr_both)
+        FAIL(c, "pci.driver.config-notif.1", "access %zu: ISR read again without handling the "
+             "configuration change an earlier ISR read (0x3: config and queue) reported", i);
+    j->isr_both = (a->val & (VS_PCI_ISR_QUEUE | VS_PCI_ISR_CONFIG)) ==
+                  (VS_PCI_ISR_QUEUE | VS_PCI_ISR_CONFIG);
 }
 
 /* ------------------------------------------------------------------ capabilities */
@@ -575,6 +626,11 @@ void vs__pci_drv_access(vs_pci_drv_judge *j, const vs_pci_access *a, size_t i,
     drv_isr_after_irq(c, j, a, i, name);
     if (j->walked && drv_want(name, "log-driver-caps"))
         drv_caps(c, j, a, i);
+    if (drv_want(name, "log-driver-intx-both"))
+        drv_isr_both(c, j, a, i);
+    if (a->write && a->region == VS_PCI_REG_COMMON && a->roff == VS_VIRTIO_COMMON_STATUS &&
+        (a->val & VS_STATUS_DRIVER_OK) && drv_want(name, "log-driver-msix-size"))
+        drv_msix_size(c, j, i);
     if (a->write && j->reset_pending && drv_want(name, "log-driver-reset-wait") &&
         !(a->region == VS_PCI_REG_COMMON && a->roff == VS_VIRTIO_COMMON_STATUS && a->val == 0)) {
         c->check = "log-driver-reset-wait";

@@ -13,6 +13,8 @@
 static const char *const *const nd_packed = L("scenarios/driver/clean-pci-notification-data.yaml");
 static const char *const *const ncd = L("scenarios/driver/clean-pci-notif-config-data.yaml");
 static const char *const *const nd_ncd = L("scenarios/driver/clean-pci-notif-both.yaml");
+static const char *const *const msix_small = L("scenarios/driver/clean-pci-msix-2.yaml");
+static const char *const *const intx_both = L("scenarios/driver/clean-pci-intx-both.yaml");
 #define CAP_SCN(x) L("scenarios/driver/clean-pci-cap-" x ".yaml")
 
 static const vs_mutant pci_drv_mutants[] = {
@@ -68,6 +70,18 @@ static const vs_mutant pci_drv_mutants[] = {
      .pci_drv_mutations = VS_PCI_DRV_MUT_CAP_STRICT_LENGTH,
      .fails = L("pci.driver.caps.6"), .checks = L("log-driver-caps"),
      .scenarios = CAP_SCN("exact-length")},
+    {.name = "pci-drv-msix-no-fallback",
+     .what = "pci driver: an MSI-X table too small for a vector per queue: keeps MSI-X, "
+             "the queues at NO_VECTOR",
+     .pci_drv_mutations = VS_PCI_DRV_MUT_MSIX_NO_FALLBACK,
+     .fails = L("pci.driver.msix.1"), .checks = L("log-driver-msix-size"),
+     .scenarios = msix_small},
+    {.name = "pci-drv-isr-one-cause",
+     .what = "pci driver: an ISR read showing a config change and used buffers: handles only "
+             "the used buffers",
+     .pci_drv_mutations = VS_PCI_DRV_MUT_ISR_ONE_CAUSE,
+     .fails = L("pci.driver.config-notif.1"), .checks = L("log-driver-intx-both"),
+     .scenarios = intx_both},
 };
 
 const struct vs_mutant_set vs_pci_drv_mutant_set = {

@@ -144,9 +144,13 @@ static int set_config_vector(pci_tr *tr, vs_err *e)
     return 0;
 }
 
-/* Makes the PCI function match pub.irq_mode. */
+/* Makes the PCI function match pub.irq_mode. An MSI-X table without a vector for the
+ * configuration and each queue (any Table Size 0..0x7FF is valid) means INTx instead. */
 static int apply_irq_mode(pci_tr *tr, vs_err *e)
 {
+    if (tr->pub.irq_mode == VS_IRQ_MSIX && tr->dev.msix.present &&
+        tr->nvec < tr->nq + 1u && !MUT(tr, VS_PCI_DRV_MUT_MSIX_NO_FALLBACK))
+        tr->pub.irq_mode = VS_IRQ_INTX;
     enum vs_irq_mode m = tr->pub.irq_mode;
     if (m == VS_IRQ_MSIX && !tr->msix_on) {
         if (!tr->dev.msix.present || tr->nvec == 0)
@@ -296,6 +300,8 @@ static int pci_read_isr(vs_transport *vt, uint8_t *isr, vs_err *e)
     B(tr, vs_pcib_read8(tr->bus, tr->isr, &v, e), "ISR read");
     v |= tr->isr_acc;
     tr->isr_acc = 0;
+    if (MUT(tr, VS_PCI_DRV_MUT_ISR_ONE_CAUSE) && (v & VS_PCI_ISR_QUEUE))
+        v &= (uint8_t)~VS_PCI_ISR_CONFIG;
     if (isr)
         *isr = v;
     if (vt->irq_mode == VS_IRQ_INTX && (v & VS_PCI_ISR_CONFIG))
@@ -551,7 +557,9 @@ static int pci_queue_setup(vs_transport *vt, uint16_t q, const vs_vq_layout *l, 
         return vs_err_set(e, VS_EINVAL, "%s: queue %u: size %u > device maximum %u", tr->name,
                           q, l->size, (unsigned)maxsz);
     uint16_t want_vec = tr->msix_on ? (uint16_t)(q + 1) : NO_VECTOR;
-    if (tr->msix_on && q + 1u >= tr->nvec)
+    if (tr->msix_on && q + 1u >= tr->nvec && MUT(tr, VS_PCI_DRV_MUT_MSIX_NO_FALLBACK))
+        want_vec = NO_VECTOR;
+    else if (tr->msix_on && q + 1u >= tr->nvec)
         return vs_err_set(e, VS_ENOTSUP, "%s: queue %u needs MSI-X vector %u, table has %u",
                           tr->name, q, q + 1, tr->nvec);
     if (MUT(tr, VS_PCI_DRV_MUT_ENABLE_0))

@@ -556,6 +556,9 @@ typedef struct vs_pci_drv_judge {
     uint32_t win_off, win_len;
     uint64_t noff_known;
     uint16_t noff[VS_PCI_JUDGE_QUEUES]; /* queue_notify_off read per queue */
+    uint64_t qvec_ok;           /* queues whose vector read back inside the table */
+    bool isr_both;              /* an ISR read showed config change + used buffers, no
+                                   config read since */
     uint64_t ndata_known;
     uint16_t ndata[VS_PCI_JUDGE_QUEUES]; /* queue_notif_config_data read per queue */
     /* the rings, for the notification data (optional: gm NULL leaves it unjudged) */

@@ -131,6 +131,10 @@ enum vs_pci_drv_mutation {
     VS_PCI_DRV_MUT_CAP_LAST_WINS = 1u << 22,  /* the last capability of a type wins */
     VS_PCI_DRV_MUT_CAP_STRICT_LEN = 1u << 23, /* passes over a cap_len not the spec's */
     VS_PCI_DRV_MUT_CAP_STRICT_LENGTH = 1u << 24, /* passes over a common config not 0x40 long */
+    VS_PCI_DRV_MUT_MSIX_NO_FALLBACK = 1u << 25, /* MSI-X table too small for a vector per
+                                                   queue: keeps MSI-X, queues at NO_VECTOR */
+    VS_PCI_DRV_MUT_ISR_ONE_CAUSE = 1u << 26,  /* an ISR showing config + queue: only the
+                                                 used buffers are handled */
 };
 
 void vs_pci_transport_opts_default(vs_pci_transport_opts *o);
