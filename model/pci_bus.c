@@ -265,17 +265,27 @@ static uint32_t structure_size(uint8_t type)
     return type == VS_VIRTIO_PCI_CAP_COMMON ? VS_VIRTIO_COMMON_SIZE : 0u;
 }
 
-/* Does a walk with these bugs pass over the capability (its fields as read)? */
-static bool walk_skips(uint32_t bugs, const vs_pcib_region *r, uint8_t type, uint8_t bar,
-                       uint8_t cap_len, uint32_t len)
+/* Is the capability what a strict driver wants (cap_len / length exactly the defined)? */
+static bool walk_exact(uint32_t bugs, uint8_t type, uint8_t cap_len, uint32_t len)
 {
     uint8_t want = type == VS_VIRTIO_PCI_CAP_NOTIFY ? VS_PCI_CAP_NOTIFY_LEN : VS_PCI_CAP_VIRTIO_LEN;
     if ((bugs & VS_PCIB_WALK_STRICT_CAP_LEN) && cap_len != want)
+        return false;
+    return !((bugs & VS_PCIB_WALK_STRICT_LENGTH) && structure_size(type) &&
+             len != structure_size(type));
+}
+
+/* Does a walk with these bugs pass over the capability (its fields as read)? The strict
+ * bugs take an exact one over an earlier inexact one of its type. */
+static bool walk_skips(uint32_t bugs, const vs_pcib_region *r, uint8_t type, uint8_t bar,
+                       uint8_t cap_len, uint32_t len)
+{
+    if (bar > 5)
         return true;
-    if ((bugs & VS_PCIB_WALK_STRICT_LENGTH) && structure_size(type) &&
-        len != structure_size(type))
-        return true;
-    return (r->present && !(bugs & VS_PCIB_WALK_LAST_WINS)) || bar > 5;
+    if (!r->present || (bugs & VS_PCIB_WALK_LAST_WINS))
+        return false;
+    return !(walk_exact(bugs, type, cap_len, len) &&
+             !walk_exact(bugs, type, r->cap_len, r->length));
 }
 
 int vs_pcib_virtio_caps(vs_pci_bus b, vs_pcib_dev *d, vs_err *e)

@@ -225,9 +225,10 @@ enum vs_pcib_walk_bug {
     VS_PCIB_WALK_TYPE_NIBBLE = 1u << 0,   /* reads cfg_type as 4 bits: 0x11 is common */
     VS_PCIB_WALK_BAR_MOD8 = 1u << 1,      /* takes the bar modulo 8, unchecked: 12 is BAR4 */
     VS_PCIB_WALK_LAST_WINS = 1u << 2,     /* the last capability of a type wins */
-    VS_PCIB_WALK_STRICT_CAP_LEN = 1u << 3, /* passes over a cap_len not exactly the spec's */
-    VS_PCIB_WALK_STRICT_LENGTH = 1u << 4, /* passes over a common configuration whose length
-                                             is not exactly 0x40 */
+    VS_PCIB_WALK_STRICT_CAP_LEN = 1u << 3, /* takes a later capability with the defined
+                                              cap_len over an earlier longer one */
+    VS_PCIB_WALK_STRICT_LENGTH = 1u << 4, /* takes a later common configuration exactly 0x40
+                                             long over an earlier longer one */
 };
 int vs_pcib_virtio_caps_ex(vs_pci_bus b, vs_pcib_dev *d, uint32_t bugs, vs_err *e);
 int vs_pcib_virtio_setup_ex(vs_pci_bus b, uint64_t mmio_base, uint64_t mmio_end,

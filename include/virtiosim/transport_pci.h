@@ -129,8 +129,8 @@ enum vs_pci_drv_mutation {
     VS_PCI_DRV_MUT_CAP_TYPE_NIBBLE = 1u << 20, /* cfg_type read as 4 bits */
     VS_PCI_DRV_MUT_CAP_BAR_MOD8 = 1u << 21,   /* bar taken modulo 8, unchecked */
     VS_PCI_DRV_MUT_CAP_LAST_WINS = 1u << 22,  /* the last capability of a type wins */
-    VS_PCI_DRV_MUT_CAP_STRICT_LEN = 1u << 23, /* passes over a cap_len not the spec's */
-    VS_PCI_DRV_MUT_CAP_STRICT_LENGTH = 1u << 24, /* passes over a common config not 0x40 long */
+    VS_PCI_DRV_MUT_CAP_STRICT_LEN = 1u << 23, /* prefers a later cap of the defined cap_len */
+    VS_PCI_DRV_MUT_CAP_STRICT_LENGTH = 1u << 24, /* prefers a later common config 0x40 long */
     VS_PCI_DRV_MUT_MSIX_NO_FALLBACK = 1u << 25, /* MSI-X table too small for a vector per
                                                    queue: keeps MSI-X, queues at NO_VECTOR */
     VS_PCI_DRV_MUT_ISR_ONE_CAUSE = 1u << 26,  /* an ISR showing config + queue: only the
