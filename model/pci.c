@@ -47,6 +47,13 @@
 #define BAR_VIRTIO 4
 #define BAR_VIRTIO_SIZE 0x4000u
 #define REGION_LEN 0x1000u
+/* layout quirks (opts.layout_quirks): one more capability at CAP_QUIRK, and a second
+ * window onto the common configuration at BAR4 + DECOY_OFF (the BAR doubles) */
+#define CAP_QUIRK 0xA4
+#define DECOY_OFF 0x4000u
+#define QUIRK_CFG_TYPE 0x11u  /* reserved (its low nibble reads as common) */
+#define QUIRK_BAR 12u         /* reserved (modulo 8 it is BAR4) */
+#define NDATA_TAG 0xA500u     /* queue_notif_config_data = tag | queue, with NOTIF_CONFIG_DATA */
 
 typedef struct pq {
     uint16_t max, size, vector, enable, reset;
@@ -58,6 +65,7 @@ struct vs_pci_fn {
     vs_gmem *gm;
     vs_pci_model_opts o;
     uint32_t mut;
+    uint32_t quirks;        /* enum vs_pci_layout_quirk */
     uint16_t cfg_size;
     uint8_t cfg[4096];
     uint8_t wmask[4096];
@@ -397,7 +405,8 @@ static void common_snapshot(const vs_pci_fn *fn, uint8_t b[VS_VIRTIO_COMMON_SIZE
         put64(b + VS_VIRTIO_COMMON_Q_DESCLO, q->desc);
         put64(b + VS_VIRTIO_COMMON_Q_AVAILLO, q->driver);
         put64(b + VS_VIRTIO_COMMON_Q_USEDLO, q->device);
-        put16(b + VS_VIRTIO_COMMON_Q_NDATA, fn->qsel);
+        bool ncd = (df & VS_BIT(VS_F_NOTIF_CONFIG_DATA)) != 0;
+        put16(b + VS_VIRTIO_COMMON_Q_NDATA, (uint16_t)(ncd ? NDATA_TAG | fn->qsel : fn->qsel));
         put16(b + VS_VIRTIO_COMMON_Q_RESET, q->reset);
     } else {
         put16(b + VS_VIRTIO_COMMON_Q_MSIX, VS_PCI_NO_VECTOR);
@@ -574,6 +583,8 @@ static uint8_t bar_access(vs_pci_fn *fn, unsigned bar, uint32_t off, unsigned w,
         return VS_PCI_REG_NONE;
     }
     if (bar == BAR_VIRTIO) {
+        if (fn->quirks && off >= DECOY_OFF && off - DECOY_OFF < REGION_LEN)
+            off = off - DECOY_OFF + fn->common_off; /* the second window */
         if (off >= fn->common_off && off - fn->common_off < REGION_LEN) {
             uint32_t o = *roff = off - fn->common_off;
             if (write) {
@@ -638,7 +649,7 @@ static uint64_t bar_size(const vs_pci_fn *fn, unsigned bar)
     if (bar == BAR_MSIX)
         return fn->nvec ? fn->bar1_size : 0;
     if (bar == BAR_VIRTIO)
-        return BAR_VIRTIO_SIZE;
+        return fn->quirks ? 2 * BAR_VIRTIO_SIZE : BAR_VIRTIO_SIZE;
     return 0;
 }
 
@@ -817,6 +828,36 @@ static void vcap(vs_pci_fn *fn, uint8_t at, uint8_t next, uint8_t len, uint8_t t
     put32(c + 12, length);
 }
 
+/* The layout quirks (valid layouts a driver must cope with), each one capability at
+ * CAP_QUIRK: listed first (a reserved cfg_type or bar, both leading to the second
+ * window) or, for the duplicates, listed first as the real common configuration while the
+ * one at CAP_COMMON, now last, leads to the second window. */
+static void build_quirk(vs_pci_fn *fn)
+{
+    uint8_t *c = fn->cfg;
+    uint32_t q = fn->quirks;
+    if (q & (VS_PCI_QUIRK_RESERVED_CFG_TYPE | VS_PCI_QUIRK_RESERVED_BAR)) {
+        bool type = (q & VS_PCI_QUIRK_RESERVED_CFG_TYPE) != 0;
+        vcap(fn, CAP_QUIRK, c[VS_PCI_CAP_PTR], VS_PCI_CAP_VIRTIO_LEN,
+             (uint8_t)(type ? QUIRK_CFG_TYPE : VS_VIRTIO_PCI_CAP_COMMON),
+             (uint8_t)(type ? BAR_VIRTIO : QUIRK_BAR), DECOY_OFF, REGION_LEN);
+        c[VS_PCI_CAP_PTR] = CAP_QUIRK;
+        return;
+    }
+    /* duplicates: the first common capability (longer cap_len with LONG_CAP_LEN: four
+     * vendor bytes follow), the later one on the second window (exactly the structure's
+     * size with DUP_EXACT_LENGTH) */
+    uint8_t len = (q & VS_PCI_QUIRK_LONG_CAP_LEN) ? VS_PCI_CAP_VIRTIO_LEN + 4 : VS_PCI_CAP_VIRTIO_LEN;
+    vcap(fn, CAP_QUIRK, c[VS_PCI_CAP_PTR], len, VS_VIRTIO_PCI_CAP_COMMON, BAR_VIRTIO,
+         fn->common_off, REGION_LEN);
+    if (len > VS_PCI_CAP_VIRTIO_LEN)
+        put32(c + CAP_QUIRK + VS_PCI_CAP_VIRTIO_LEN, 0x5a5a5a5au);
+    c[VS_PCI_CAP_PTR] = CAP_QUIRK;
+    put32(c + CAP_COMMON + 8, DECOY_OFF);
+    put32(c + CAP_COMMON + 12,
+          (q & VS_PCI_QUIRK_DUP_EXACT_LENGTH) ? VS_VIRTIO_COMMON_SIZE : REGION_LEN);
+}
+
 static void build_config(vs_pci_fn *fn)
 {
     memset(fn->cfg, 0, sizeof fn->cfg);
@@ -835,7 +876,8 @@ static void build_config(vs_pci_fn *fn)
         put32(fn->wmask + VS_PCI_BAR0 + 4 * BAR_MSIX, ~(fn->bar1_size - 1) & ~0xFu);
     }
     c[VS_PCI_BAR0 + 4 * BAR_VIRTIO] = 0x0C; /* 64-bit, prefetchable */
-    put32(fn->wmask + VS_PCI_BAR0 + 4 * BAR_VIRTIO, ~(BAR_VIRTIO_SIZE - 1) & ~0xFu);
+    put32(fn->wmask + VS_PCI_BAR0 + 4 * BAR_VIRTIO,
+          ~((fn->quirks ? 2 * BAR_VIRTIO_SIZE : BAR_VIRTIO_SIZE) - 1) & ~0xFu);
     put32(fn->wmask + VS_PCI_BAR0 + 4 * (BAR_VIRTIO + 1), 0xffffffffu);
     put16(c + VS_PCI_SUBSYS_VENDOR, fn->o.subsys_vendor ? fn->o.subsys_vendor : 0x1af4);
     put16(c + VS_PCI_SUBSYS_ID, fn->o.subsys_id ? fn->o.subsys_id : 0x1100);
@@ -870,6 +912,8 @@ static void build_config(vs_pci_fn *fn)
         put32(m + 8, ((fn->mut & VS_PCI_MUT_MSIX_PBA_OVERLAP) ? 0 : fn->pba_off) | BAR_MSIX);
         fn->wmask[CAP_MSIX + 3] = 0xC0;
     }
+    if (fn->quirks)
+        build_quirk(fn);
 }
 
 void vs_pci_model_opts_default(vs_pci_model_opts *o)
@@ -908,6 +952,7 @@ int vs_pci_model_create(vs_pci_fn **out, vs_device *dev, vs_gmem *gm,
     fn->gm = gm;
     fn->o = *o;
     fn->mut = o->mutations;
+    fn->quirks = o->layout_quirks;
     fn->cfg_size = o->pcie ? 4096 : 256;
     fn->mult = mult;
     fn->nq = nq;

@@ -258,7 +258,42 @@ static int msix_read(vs_pci_bus b, vs_pcib_dev *d, vs_err *e)
     return 0;
 }
 
+/* The size of the structure a capability describes, for the strict-length walk bug
+ * (0: not judged; only the common configuration has a fixed size). */
+static uint32_t structure_size(uint8_t type)
+{
+    return type == VS_VIRTIO_PCI_CAP_COMMON ? VS_VIRTIO_COMMON_SIZE : 0u;
+}
+
+/* Is the capability what a strict driver wants (cap_len / length exactly the defined)? */
+static bool walk_exact(uint32_t bugs, uint8_t type, uint8_t cap_len, uint32_t len)
+{
+    uint8_t want = type == VS_VIRTIO_PCI_CAP_NOTIFY ? VS_PCI_CAP_NOTIFY_LEN : VS_PCI_CAP_VIRTIO_LEN;
+    if ((bugs & VS_PCIB_WALK_STRICT_CAP_LEN) && cap_len != want)
+        return false;
+    return !((bugs & VS_PCIB_WALK_STRICT_LENGTH) && structure_size(type) &&
+             len != structure_size(type));
+}
+
+/* Does a walk with these bugs pass over the capability (its fields as read)? The strict
+ * bugs take an exact one over an earlier inexact one of its type. */
+static bool walk_skips(uint32_t bugs, const vs_pcib_region *r, uint8_t type, uint8_t bar,
+                       uint8_t cap_len, uint32_t len)
+{
+    if (bar > 5)
+        return true;
+    if (!r->present || (bugs & VS_PCIB_WALK_LAST_WINS))
+        return false;
+    return !(walk_exact(bugs, type, cap_len, len) &&
+             !walk_exact(bugs, type, r->cap_len, r->length));
+}
+
 int vs_pcib_virtio_caps(vs_pci_bus b, vs_pcib_dev *d, vs_err *e)
+{
+    return vs_pcib_virtio_caps_ex(b, d, 0, e);
+}
+
+int vs_pcib_virtio_caps_ex(vs_pci_bus b, vs_pcib_dev *d, uint32_t bugs, vs_err *e)
 {
     memset(&d->common, 0, sizeof d->common);
     d->notify = d->isr = d->device = d->common;
@@ -286,6 +321,10 @@ int vs_pcib_virtio_caps(vs_pci_bus b, vs_pcib_dev *d, vs_err *e)
             return rc;
         if (cap_len < VS_PCI_CAP_VIRTIO_LEN)
             continue;
+        if (bugs & VS_PCIB_WALK_TYPE_NIBBLE)
+            type &= 0x0f;
+        if (bugs & VS_PCIB_WALK_BAR_MOD8)
+            bar &= 7;
         vs_pcib_region *r = NULL;
         switch (type) {
         case VS_VIRTIO_PCI_CAP_COMMON: r = &d->common; break;
@@ -299,7 +338,7 @@ int vs_pcib_virtio_caps(vs_pci_bus b, vs_pcib_dev *d, vs_err *e)
         default:
             continue; /* reserved / shared memory / vendor data */
         }
-        if (r->present || bar > 5)
+        if (walk_skips(bugs, r, type, bar, cap_len, len))
             continue;
         r->present = true;
         r->cap = cap;
@@ -320,6 +359,12 @@ int vs_pcib_virtio_caps(vs_pci_bus b, vs_pcib_dev *d, vs_err *e)
 int vs_pcib_virtio_setup(vs_pci_bus b, uint64_t mmio_base, uint64_t mmio_end,
                          vs_pcib_dev *d, vs_err *e)
 {
+    return vs_pcib_virtio_setup_ex(b, mmio_base, mmio_end, d, 0, e);
+}
+
+int vs_pcib_virtio_setup_ex(vs_pci_bus b, uint64_t mmio_base, uint64_t mmio_end,
+                            vs_pcib_dev *d, uint32_t bugs, vs_err *e)
+{
     memset(d, 0, sizeof *d);
     int rc = vs_pcib_read_ids(b, d, e);
     if (rc < 0)
@@ -333,7 +378,7 @@ int vs_pcib_virtio_setup(vs_pci_bus b, uint64_t mmio_base, uint64_t mmio_end,
     uint64_t next = mmio_base;
     rc = vs_pcib_assign_bars(b, &next, mmio_end, d->bars, e);
     if (rc == 0)
-        rc = vs_pcib_virtio_caps(b, d, e);
+        rc = vs_pcib_virtio_caps_ex(b, d, bugs, e);
     if (rc < 0)
         return rc;
     if (!d->common.present || !d->notify.present || !d->isr.present)

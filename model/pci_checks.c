@@ -96,8 +96,10 @@ static const vs_pci_check_info checks[] = {
     {"log-driver-msix-readback", VS_PCI_CHECK_LOG, "driver", LIST("pci.driver.msix.3"),
      "each config/queue vector write is read back before the next step"},
     {"log-driver-notify-value", VS_PCI_CHECK_LOG, "driver",
-     LIST("pci.driver.avail-notif.3", "pci.driver.avail-notif.4"),
-     "the notification value (vq_index) names the queue whose notify address is written"},
+     LIST("pci.driver.avail-notif.3", "pci.driver.avail-notif.4", "pci.driver.avail-notif.5",
+          "pci.driver.avail-notif.6"),
+     "the notification value (vq_index) names the queue whose notify address is written "
+     "(with NOTIF_CONFIG_DATA: is that queue's queue_notif_config_data)"},
     {"log-driver-queue-reset-wait", VS_PCI_CHECK_LOG, "driver",
      LIST("pci.driver.common-cfg.7", "generic.driver.vq-reset.1"),
      "after queue_reset=1, the queue is set up again only once queue_reset reads 0"},
@@ -108,6 +110,20 @@ static const vs_pci_check_info checks[] = {
      "pci_cfg_data used with cap.offset a multiple of cap.length 1/2/4, inside a structure"},
     {"log-driver-isr-msix", VS_PCI_CHECK_LOG, "driver", LIST("pci.driver.isr.1"),
      "with MSI-X, no ISR read in answer to a queue interrupt"},
+    {"log-driver-caps", VS_PCI_CHECK_LOG, "driver",
+     LIST("pci.driver.caps.1", "pci.driver.caps.2", "pci.driver.caps.3", "pci.driver.caps.4",
+          "pci.driver.caps.6"),
+     "BAR accesses go to the structures a correct capability walk picks (first of each "
+     "type; reserved cfg_type or bar skipped; longer cap_len or length taken)"},
+    {"log-driver-msix-size", VS_PCI_CHECK_LOG, "driver", LIST("pci.driver.msix.1"),
+     "at DRIVER_OK, whatever the MSI-X table size, every enabled queue can interrupt: a "
+     "vector inside the table, or MSI-X off (INTx)"},
+    {"log-driver-intx-both", VS_PCI_CHECK_LOG, "driver", LIST("pci.driver.config-notif.1"),
+     "INTx: after an ISR read showing a config change and used buffers, the config change "
+     "is handled (a status, generation or device config read) before the next ISR read"},
+    {"log-driver-notify-data", VS_PCI_CHECK_LOG, "driver", LIST("packed.driver.desc-table.3"),
+     "packed ring with NOTIFICATION_DATA: next_off/next_wrap name the first slot not yet "
+     "made available"},
 };
 
 size_t vs_pci_check_count(void) { return sizeof checks / sizeof checks[0]; }

@@ -61,11 +61,18 @@ static void drv_track(vs_pci_drv_judge *j, const vs_pci_access *a)
             j->gf = j->negotiated = 0;
             j->gfsel = 0;
             j->features_ok = false;
-            j->enabled = j->noff_known = j->qreset = 0;
+            j->enabled = j->noff_known = j->qreset = j->qvec_ok = j->ndata_known = 0;
         } else if ((a->val & VS_STATUS_FEATURES_OK) && !j->features_ok) {
             j->features_ok = true;
             j->negotiated = j->gf;
         }
+    } else if (a->roff == VS_VIRTIO_COMMON_Q_SIZE && qbit(a->queue)) {
+        j->qsize[a->queue] = (uint16_t)a->val;
+    } else if ((a->roff == VS_VIRTIO_COMMON_Q_DESCLO || a->roff == VS_VIRTIO_COMMON_Q_DESCHI) &&
+               a->width == 4 && qbit(a->queue)) {
+        unsigned sh = a->roff == VS_VIRTIO_COMMON_Q_DESCLO ? 0 : 32;
+        j->qdesc[a->queue] = (j->qdesc[a->queue] & ~(0xffffffffull << sh)) |
+                             (a->val & 0xffffffffull) << sh;
     } else if (a->roff == VS_VIRTIO_COMMON_Q_ENABLE && a->val == 1) {
         j->enabled |= qbit(a->queue);
     } else if (a->roff == VS_VIRTIO_COMMON_Q_RESET && a->val == 1) {
@@ -96,6 +103,14 @@ static void drv_vec_moved_on(ctx *c, vs_pci_drv_judge *j, const vs_pci_access *a
 static void drv_msix(ctx *c, vs_pci_drv_judge *j, const vs_pci_access *a, size_t i,
                      const char *name)
 {
+    const vs_pcib_msix *mx = j->layout ? &j->layout->msix : NULL;
+    /* the queue's vector as written, then as read back (NO_VECTOR: refused) */
+    if (a->roff == VS_VIRTIO_COMMON_Q_MSIX && qbit(a->queue)) {
+        if (a->val != VS_PCI_NO_VECTOR && mx && mx->present && a->val < mx->table_size)
+            j->qvec_ok |= qbit(a->queue);
+        else
+            j->qvec_ok &= ~qbit(a->queue);
+    }
     if (!a->write) {
         if ((int)a->roff == j->vec_pending &&
             (a->roff == VS_VIRTIO_COMMON_MSIX || a->queue == j->vec_queue)) {
@@ -162,6 +177,10 @@ static void drv_common(ctx *c, vs_pci_drv_judge *j, const vs_pci_access *a, size
             j->noff[a->queue] = (uint16_t)a->val;
             j->noff_known |= qbit(a->queue);
         }
+        if (o == VS_VIRTIO_COMMON_Q_NDATA && a->width == 2 && qbit(a->queue)) {
+            j->ndata[a->queue] = (uint16_t)a->val;
+            j->ndata_known |= qbit(a->queue);
+        }
         return;
     }
     if (drv_want(name, "log-driver-ro-writes")) {
@@ -215,10 +234,57 @@ static void drv_common(ctx *c, vs_pci_drv_judge *j, const vs_pci_access *a, size
     }
 }
 
+/* Packed ring with NOTIFICATION_DATA: next_off/next_wrap name the first slot the driver
+ * has not made available (its AVAIL bit is not next_wrap) right after the last one it did
+ * (AVAIL equal to that slot's wrap), read from the ring as the device would. */
+static void drv_notify_data(ctx *c, vs_pci_drv_judge *j, const vs_pci_access *a, size_t i,
+                            int q)
+{
+    c->check = "log-driver-notify-data";
+    const char *id = "packed.driver.desc-table.3";
+    uint16_t size = j->qsize[q];
+    if (!j->gm || !size || !j->qdesc[q]) {
+        NOTEX(c, id, "queue %d's ring not known", q);
+        return;
+    }
+    uint32_t off = (uint32_t)(a->val >> 16) & 0x7fff;
+    bool wrap = (a->val >> 31) & 1;
+    if (off >= size) {
+        FAIL(c, id, "access %zu: queue %d notification next_off %u beyond the ring (%u)", i, q,
+             off, size);
+        return;
+    }
+    uint8_t fb[2] = {0}, pb[2] = {0};
+    uint32_t prev = off ? off - 1 : size - 1u;
+    bool pwrap = off ? wrap : !wrap;
+    if (vs_gmem_read(j->gm, j->qdesc[q] + 16u * off + 14, fb, 2, NULL) < 0 ||
+        vs_gmem_read(j->gm, j->qdesc[q] + 16u * prev + 14, pb, 2, NULL) < 0) {
+        NOTEX(c, id, "queue %d's ring not readable", q);
+        return;
+    }
+    bool avail = (fb[0] & VS_DESC_F_AVAIL) != 0, pavail = (pb[0] & VS_DESC_F_AVAIL) != 0;
+    bool first = off == 0 && wrap; /* nothing exposed yet */
+    EXPECT(c, id, avail != wrap && (first || pavail == pwrap),
+           "access %zu: queue %d notification names slot %u wrap %d, but that slot is %s "
+           "and slot %u %s", i, q, off, wrap, avail == wrap ? "already available" : "not yet available",
+           prev, pavail == pwrap ? "is available" : "is not available either");
+}
+
+/* The queue whose notify address a write hit (-1: not attributable). */
+static int notify_queue(const vs_pci_drv_judge *j, const vs_pci_access *a)
+{
+    uint32_t mult = j->layout ? j->layout->notify_off_multiplier : 0;
+    for (int k = 0; mult && k < VS_PCI_JUDGE_QUEUES; k++)
+        if ((j->noff_known & (1ull << k)) && (uint64_t)j->noff[k] * mult == a->roff)
+            return k;
+    return -1;
+}
+
 static void drv_notify(ctx *c, vs_pci_drv_judge *j, const vs_pci_access *a, size_t i,
                        const char *name)
 {
     bool nd = (j->negotiated & VS_BIT(VS_F_NOTIFICATION_DATA)) != 0;
+    bool ncd = (j->negotiated & VS_BIT(VS_F_NOTIF_CONFIG_DATA)) != 0;
     if (drv_want(name, "log-driver-notify-width")) {
         c->check = "log-driver-notify-width";
         const char *id = nd ? "pci.driver.avail-notif.2" : "pci.driver.avail-notif.1";
@@ -227,26 +293,233 @@ static void drv_notify(ctx *c, vs_pci_drv_judge *j, const vs_pci_access *a, size
                "access %zu: %u-byte notification (expected %u-byte%s)", i, a->width, want,
                nd ? ", NOTIFICATION_DATA negotiated" : "");
     }
+    int q = notify_queue(j, a);
+    /* a 16-bit write carries no ring position: the width check speaks for it */
+    if (nd && q >= 0 && a->width == 4 && (j->negotiated & VS_BIT(VS_F_RING_PACKED)) &&
+        drv_want(name, "log-driver-notify-data"))
+        drv_notify_data(c, j, a, i, q);
     if (!drv_want(name, "log-driver-notify-value"))
         return;
     c->check = "log-driver-notify-value";
-    const char *id = nd ? "pci.driver.avail-notif.4" : "pci.driver.avail-notif.3";
-    if (j->negotiated & VS_BIT(VS_F_NOTIF_CONFIG_DATA)) {
-        NA(c, id, "NOTIF_CONFIG_DATA negotiated");
-        return;
-    }
-    uint32_t mult = j->layout ? j->layout->notify_off_multiplier : 0;
-    int q = -1;
-    for (int k = 0; mult && k < VS_PCI_JUDGE_QUEUES && q < 0; k++)
-        if ((j->noff_known & (1ull << k)) && (uint64_t)j->noff[k] * mult == a->roff)
-            q = k;
+    const char *id = ncd ? (nd ? "pci.driver.avail-notif.6" : "pci.driver.avail-notif.5")
+                         : (nd ? "pci.driver.avail-notif.4" : "pci.driver.avail-notif.3");
     if (q < 0) {
         NOTEX(c, id, "notify address not attributable to one queue");
         return;
     }
-    EXPECT(c, id, (a->val & 0xffff) == (uint64_t)q,
-           "access %zu: notification value 0x%" PRIx64 " at the notify address of queue %d",
-           i, a->val, q);
+    if (ncd && !(j->ndata_known & qbit(q))) {
+        FAIL(c, id, "access %zu: queue %d notified with NOTIF_CONFIG_DATA before its "
+             "queue_notif_config_data was read", i, q);
+        return;
+    }
+    uint64_t want = ncd ? j->ndata[q] : (uint64_t)q;
+    EXPECT(c, id, (a->val & 0xffff) == want,
+           "access %zu: notification value 0x%" PRIx64 " at the notify address of queue %d "
+           "(expected 0x%" PRIx64 " in the low 16 bits)", i, a->val, q, want);
+}
+
+/* At DRIVER_OK, whatever the MSI-X table size: with MSI-X enabled every enabled queue has
+ * a vector inside the table (else its interrupts are lost); without, INTx serves. */
+static void drv_msix_size(ctx *c, const vs_pci_drv_judge *j, size_t i)
+{
+    const vs_pcib_msix *m = j->layout ? &j->layout->msix : NULL;
+    c->check = "log-driver-msix-size";
+    if (!m || !m->present) {
+        NOTEX(c, "pci.driver.msix.1", "no MSI-X capability");
+        return;
+    }
+    uint64_t lost = j->msix_on ? j->enabled & ~j->qvec_ok : 0;
+    int q = 0;
+    while (lost && !(lost & (1ull << q)))
+        q++;
+    EXPECT(c, "pci.driver.msix.1", !lost,
+           "access %zu: DRIVER_OK with MSI-X enabled and queue %d without a vector in the "
+           "%u-entry table: its used-buffer interrupts are lost", i, q, (unsigned)m->table_size);
+}
+
+/* INTx, one ISR read showing a configuration change and used buffers: the driver must
+ * handle the change too (read device_status, config_generation or the device config)
+ * before its next ISR read; the used buffers it handles as for any queue interrupt. */
+static void drv_isr_both(ctx *c, vs_pci_drv_judge *j, const vs_pci_access *a, size_t i)
+{
+    c->check = "log-driver-intx-both";
+    bool cfg_read = !a->write && ((a->region == VS_PCI_REG_COMMON &&
+                                   (a->roff == VS_VIRTIO_COMMON_STATUS ||
+                                    a->roff == VS_VIRTIO_COMMON_CFGGENERATION)) ||
+                                  a->region == VS_PCI_REG_DEVICE);
+    if (j->isr_both && cfg_read) {
+        j->isr_both = false;
+        PASS(c, "pci.driver.config-notif.1");
+        return;
+    }
+    if (a->region != VS_PCI_REG_ISR || a->write || a->roff != 0)
+        return;
+    if (j->isr_both)
+        FAIL(c, "pci.driver.config-notif.1", "access %zu: ISR read again without handling the "
+             "configuration change an earlier ISR read (0x3: config and queue) reported", i);
+    j->isr_both = (a->val & (VS_PCI_ISR_QUEUE | VS_PCI_ISR_CONFIG)) ==
+                  (VS_PCI_ISR_QUEUE | VS_PCI_ISR_CONFIG);
+}
+
+/* ------------------------------------------------------------------ capabilities */
+
+static uint8_t cap_defined_len(uint8_t type)
+{
+    return type == VS_VIRTIO_PCI_CAP_NOTIFY || type == VS_VIRTIO_PCI_CAP_PCI_CFG
+               ? VS_PCI_CAP_NOTIFY_LEN : VS_PCI_CAP_VIRTIO_LEN;
+}
+
+static int jrd(vs_pci_bus b, uint16_t off, unsigned w, uint32_t *v, vs_err *e)
+{
+    return b.ops->cfg_read(b.opaque, off, w, v, e);
+}
+
+static void walk_classify(vs_pci_drv_judge *j, vs_pci_judge_cap *k)
+{
+    bool known = k->type >= VS_VIRTIO_PCI_CAP_COMMON && k->type <= VS_VIRTIO_PCI_CAP_DEVICE;
+    if (!known && k->type != VS_VIRTIO_PCI_CAP_PCI_CFG && k->type != 8 && k->type != 9)
+        k->role = VS_PCI_JCAP_RESERVED_TYPE;
+    else if (!known)
+        k->role = 0; /* PCI_CFG, shared memory, vendor data: not a structure to map */
+    else if (k->bar > 5)
+        k->role = VS_PCI_JCAP_RESERVED_BAR;
+    else {
+        k->role = VS_PCI_JCAP_CHOSEN;
+        for (uint8_t x = 0; x < j->ncaps; x++)
+            if (j->caps[x].type == k->type && j->caps[x].role == VS_PCI_JCAP_CHOSEN)
+                k->role = VS_PCI_JCAP_LATER;
+    }
+}
+
+int vs_pci_drv_judge_walk(vs_pci_drv_judge *j, vs_pci_bus raw, vs_err *e)
+{
+    if (!j || !raw.ops)
+        return vs_err_set(e, VS_EINVAL, "pci judge: no bus to walk");
+    j->walked = false;
+    j->ncaps = 0;
+    for (unsigned b = 0; b < 6; b++) {
+        uint32_t lo = 0, hi = 0;
+        int rc = jrd(raw, (uint16_t)(VS_PCI_BAR0 + 4 * b), 4, &lo, e);
+        if (rc < 0)
+            return rc;
+        if ((lo & 1) == 0 && (lo & 6) == 4 && b < 5 &&
+            (rc = jrd(raw, (uint16_t)(VS_PCI_BAR0 + 4 * (b + 1)), 4, &hi, e)) < 0)
+            return rc;
+        j->bar_base[b] = (lo & 1) ? 0 : ((uint64_t)hi << 32 | (lo & ~0xFu));
+        if ((lo & 1) == 0 && (lo & 6) == 4 && b < 5)
+            j->bar_base[++b] = 0;
+    }
+    uint8_t cap = 0;
+    for (int guard = 0; guard < 48 && j->ncaps < VS_PCI_JUDGE_CAPS; guard++) {
+        int rc = vs_pcib_find_cap(raw, VS_PCI_CAP_ID_VNDR, cap, &cap, e);
+        if (rc < 0)
+            return rc;
+        if (!cap)
+            break;
+        uint32_t w0 = 0, w1 = 0, off = 0, len = 0;
+        if ((rc = jrd(raw, cap, 4, &w0, e)) < 0 || (rc = jrd(raw, (uint16_t)(cap + 4), 4, &w1, e)) < 0 ||
+            (rc = jrd(raw, (uint16_t)(cap + 8), 4, &off, e)) < 0 ||
+            (rc = jrd(raw, (uint16_t)(cap + 12), 4, &len, e)) < 0)
+            return rc;
+        vs_pci_judge_cap *k = &j->caps[j->ncaps];
+        *k = (vs_pci_judge_cap){.cap = cap, .cap_len = (uint8_t)(w0 >> 16),
+                                .type = (uint8_t)(w0 >> 24), .bar = (uint8_t)w1,
+                                .offset = off, .length = len};
+        if (k->cap_len < VS_PCI_CAP_VIRTIO_LEN)
+            continue;
+        walk_classify(j, k);
+        j->ncaps++;
+    }
+    j->walked = true;
+    return 0;
+}
+
+static bool cap_has(const vs_pci_drv_judge *j, uint8_t role)
+{
+    for (uint8_t x = 0; x < j->ncaps; x++)
+        if (j->caps[x].role == role)
+            return true;
+    return false;
+}
+
+static const vs_pci_judge_cap *chosen_of(const vs_pci_drv_judge *j, uint8_t type)
+{
+    for (uint8_t x = 0; x < j->ncaps; x++)
+        if (j->caps[x].type == type && j->caps[x].role == VS_PCI_JCAP_CHOSEN)
+            return &j->caps[x];
+    return NULL;
+}
+
+static bool cap_covers(const vs_pci_judge_cap *k, uint64_t base, uint64_t addr)
+{
+    return base && addr >= base + k->offset && addr - (base + k->offset) < k->length;
+}
+
+/* The structure a correct walk picks for the type is larger than the structure itself. */
+static bool chosen_longer(const vs_pci_judge_cap *k)
+{
+    return k->type == VS_VIRTIO_PCI_CAP_COMMON && k->length > VS_VIRTIO_COMMON_SIZE;
+}
+
+/* An access to a chosen structure passes every provocation of the layout; one to a
+ * structure a correct walk passes over fails the statement that says why. */
+static void drv_caps(ctx *c, const vs_pci_drv_judge *j, const vs_pci_access *a, size_t i)
+{
+    c->check = "log-driver-caps";
+    const vs_pci_judge_cap *hit = NULL;
+    for (uint8_t x = 0; x < j->ncaps && !hit; x++) {
+        const vs_pci_judge_cap *k = &j->caps[x];
+        if (k->bar <= 5 && (k->role == VS_PCI_JCAP_CHOSEN || k->role == VS_PCI_JCAP_LATER ||
+                            k->role == VS_PCI_JCAP_RESERVED_TYPE) &&
+            cap_covers(k, j->bar_base[k->bar], a->addr))
+            hit = k;
+    }
+    if (hit && hit->role == VS_PCI_JCAP_CHOSEN) {
+        if (cap_has(j, VS_PCI_JCAP_RESERVED_TYPE))
+            PASS(c, "pci.driver.caps.1");
+        if (cap_has(j, VS_PCI_JCAP_RESERVED_BAR))
+            PASS(c, "pci.driver.caps.4");
+        for (uint8_t x = 0; x < j->ncaps; x++)
+            if (j->caps[x].role == VS_PCI_JCAP_LATER && j->caps[x].type == hit->type)
+                PASS(c, "pci.driver.caps.2");
+        if (hit->cap_len > cap_defined_len(hit->type))
+            PASS(c, "pci.driver.caps.3");
+        if (chosen_longer(hit))
+            PASS(c, "pci.driver.caps.6");
+        return;
+    }
+    if (hit && hit->role == VS_PCI_JCAP_RESERVED_TYPE) {
+        FAIL(c, "pci.driver.caps.1", "access %zu: 0x%" PRIx64 " is in the region of the "
+             "capability at 0x%02x, whose cfg_type 0x%02x is reserved", i, a->addr, hit->cap,
+             hit->type);
+        return;
+    }
+    if (hit) { /* a later capability of a type */
+        const vs_pci_judge_cap *k0 = chosen_of(j, hit->type);
+        if (k0 && k0->cap_len > cap_defined_len(k0->type))
+            FAIL(c, "pci.driver.caps.3", "access %zu: the driver uses the capability at "
+                 "0x%02x, passing over the first one at 0x%02x (cap_len %u)", i, hit->cap,
+                 k0->cap, k0->cap_len);
+        else if (k0 && chosen_longer(k0) && hit->length < k0->length)
+            FAIL(c, "pci.driver.caps.6", "access %zu: the driver uses the capability at "
+                 "0x%02x (length 0x%x), passing over the first one at 0x%02x (length 0x%x)",
+                 i, hit->cap, hit->length, k0->cap, k0->length);
+        else
+            FAIL(c, "pci.driver.caps.2", "access %zu: the driver uses the capability at "
+                 "0x%02x, not the first of cfg_type %u at 0x%02x", i, hit->cap, hit->type,
+                 k0 ? k0->cap : 0);
+        return;
+    }
+    for (uint8_t x = 0; x < j->ncaps; x++) {
+        const vs_pci_judge_cap *k = &j->caps[x];
+        for (unsigned b = 0; k->role == VS_PCI_JCAP_RESERVED_BAR && b < 6; b++)
+            if (cap_covers(k, j->bar_base[b], a->addr)) {
+                FAIL(c, "pci.driver.caps.4", "access %zu: 0x%" PRIx64 " is in no structure "
+                     "but where the capability at 0x%02x with reserved bar %u points (taken "
+                     "as BAR%u)", i, a->addr, k->cap, k->bar, b);
+                return;
+            }
+    }
 }
 
 
@@ -351,6 +624,13 @@ void vs__pci_drv_access(vs_pci_drv_judge *j, const vs_pci_access *a, size_t i,
     if (a->space != VS_PCI_SPACE_MMIO)
         return;
     drv_isr_after_irq(c, j, a, i, name);
+    if (j->walked && drv_want(name, "log-driver-caps"))
+        drv_caps(c, j, a, i);
+    if (drv_want(name, "log-driver-intx-both"))
+        drv_isr_both(c, j, a, i);
+    if (a->write && a->region == VS_PCI_REG_COMMON && a->roff == VS_VIRTIO_COMMON_STATUS &&
+        (a->val & VS_STATUS_DRIVER_OK) && drv_want(name, "log-driver-msix-size"))
+        drv_msix_size(c, j, i);
     if (a->write && j->reset_pending && drv_want(name, "log-driver-reset-wait") &&
         !(a->region == VS_PCI_REG_COMMON && a->roff == VS_VIRTIO_COMMON_STATUS && a->val == 0)) {
         c->check = "log-driver-reset-wait";

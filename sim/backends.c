@@ -44,6 +44,8 @@ static int build_ref(vs_run_ctx *c, const char *arg, vs_err *e)
     ro.iothread.wake = time_dist(s->iothread.dist, s->iothread.a_ns, s->iothread.b_ns);
     ro.iothread.handler_ns = s->iothread.handler_ns;
     ro.notify_off_while_busy = s->notify_off_while_busy;
+    ro.pci_layout_quirks = s->pci_layout_quirks;
+    ro.pci_msix_vectors = s->pci_msix_vectors;
     if (c->o->mutant) {
         ro.mutations = c->o->mutant->ref_mutations;
         ro.ring_mutations = c->o->mutant->ring_mutations;

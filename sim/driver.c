@@ -928,6 +928,16 @@ static int snapshot_readable(vs_driver *d, vs_drv_req *rq, vs_err *e)
     return 0;
 }
 
+/* A notification; with VIRTIO_F_NOTIFICATION_DATA it carries where the driver's ring
+ * stands (split: avail idx; packed: next_off | next_wrap << 15) above the queue index. */
+static int kick(vs_driver *d, uint16_t q, vs_err *e)
+{
+    if ((d->features & VS_BIT(VS_F_NOTIFICATION_DATA)) && d->t->ops->notify_data && d->q[q].vq)
+        return d->t->ops->notify_data(d->t, q,
+                                      q | (uint32_t)vs_vq_drv_avail_idx(d->q[q].vq) << 16, e);
+    return d->t->ops->notify(d->t, q, e);
+}
+
 int vs__drv_publish_kick(vs_driver *d, uint16_t qi, vs_err *e)
 {
     vs_drv_queue *q = &d->q[qi];
@@ -952,7 +962,7 @@ int vs__drv_publish_kick(vs_driver *d, uint16_t qi, vs_err *e)
     if (needed) {
         d->c.kicks++;
         emit_simple(d, VS_EV_KICK, qi, 0);
-        int rc = d->t->ops->notify(d->t, qi, e);
+        int rc = kick(d, qi, e);
         if (rc < 0)
             return vs_err_prefix(e, "driver: queue %u notify", qi);
     } else {
@@ -980,7 +990,7 @@ int vs_driver_notify(vs_driver *d, uint16_t q, vs_err *e)
         return vs_err_set(e, VS_EINVAL, "driver: queue %u is not set up (%u queues)", q, d->nq);
     d->c.kicks++;
     emit_simple(d, VS_EV_KICK, q, 0);
-    int rc = d->t->ops->notify(d->t, q, e);
+    int rc = kick(d, q, e);
     return rc < 0 ? vs_err_prefix(e, "driver: queue %u notify", q) : 0;
 }
 

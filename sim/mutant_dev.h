@@ -16,5 +16,8 @@ struct vs_mutant_set {
 
 /* The driver model's own mutants (sim/driver_mutants.c), listed after the devices'. */
 extern const struct vs_mutant_set vs_driver_mutant_set;
+/* The virtio-pci driver's mutants about what a device offers (sim/driver_mutants_pci.c),
+ * listed after those. */
+extern const struct vs_mutant_set vs_pci_drv_mutant_set;
 
 #endif

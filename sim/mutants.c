@@ -14,7 +14,7 @@
 /* Every device's mutants, in registry order. */
 static size_t n_base(void)
 {
-    size_t n = vs_driver_mutant_set.n;
+    size_t n = vs_driver_mutant_set.n + vs_pci_drv_mutant_set.n;
     for (const vs_sim_dev *const *d = vs_sim_devs; *d; d++)
         if ((*d)->mutants)
             n += (*d)->mutants->n;
@@ -30,7 +30,10 @@ static const vs_mutant *base_at(size_t i)
             return &(*d)->mutants->m[i];
         i -= (*d)->mutants->n;
     }
-    return i < vs_driver_mutant_set.n ? &vs_driver_mutant_set.m[i] : NULL;
+    if (i < vs_driver_mutant_set.n)
+        return &vs_driver_mutant_set.m[i];
+    i -= vs_driver_mutant_set.n;
+    return i < vs_pci_drv_mutant_set.n ? &vs_pci_drv_mutant_set.m[i] : NULL;
 }
 
 /* The PCI model's mutants come from its own table (model/pci.c), each failing the one

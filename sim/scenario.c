@@ -772,10 +772,31 @@ static const vs_field iothread_fields[] = {
 PARSER(tr_iothread) { return vs_ld_walk(L, v, iothread_fields, ctx, "iothread"); }
 
 PARSER(tr_busy) { return vs_ld_bool(L, v, &S->notify_off_while_busy); }
+PARSER(tr_layout)
+{
+    /* enum vs_pci_layout_quirk, in this order */
+    static const char *const names[] = {"reserved_cfg_type", "reserved_bar", "duplicate_common",
+                                        "long_cap_len", "duplicate_exact_length"};
+    int k = 0;
+    int r = vs_ld_enum(L, v, names, 5, &k);
+    S->pci_layout_quirks = 1u << k;
+    if (k >= 3) /* the duplicate layouts with one more twist */
+        S->pci_layout_quirks |= 1u << 2;
+    return r;
+}
+PARSER(tr_msix)
+{
+    int r = vs_ld_u16(L, v, 2048, &S->pci_msix_vectors);
+    if (r == 0 && S->pci_msix_vectors == 0)
+        return vs_ld_fail(L, v, "msix_vectors must be between 1 and 2048 (MSI-X Table Size "
+                                "0 to 0x7FF)");
+    return r;
+}
 
 static const vs_field transport_fields[] = {
     {"kind", tr_kind}, {"notify", tr_notify}, {"iothread", tr_iothread},
-    {"notify_off_while_busy", tr_busy}, {NULL, NULL},
+    {"notify_off_while_busy", tr_busy}, {"layout", tr_layout}, {"msix_vectors", tr_msix},
+    {NULL, NULL},
 };
 
 /* `transport: pci`, or a mapping: {kind: pci, notify: iothread, iothread: {...}}. */
@@ -789,6 +810,12 @@ PARSER(top_transport)
     const yaml_node_t *iot = vs_ld_get(L, v, "iothread");
     if (iot && S->iothread.notify != VS_NOTIFY_IOTHREAD)
         return vs_ld_fail(L, iot, "iothread settings need 'notify: iothread'");
+    const yaml_node_t *pk = vs_ld_get(L, v, "layout");
+    if (!pk)
+        pk = vs_ld_get(L, v, "msix_vectors");
+    if (pk && !S->transport_pci)
+        return vs_ld_fail(L, pk, "layout and msix_vectors are the PCI function's: they need "
+                                 "'kind: pci'");
     return 0;
 }
 

@@ -223,7 +223,9 @@ static const vs_field suspend_fields[] = {
     {NULL, NULL},
 };
 static const vs_field resume_fields[] = {{"expect", st_sus_expect}, {NULL, NULL}};
-static const vs_field no_fields[] = {{NULL, NULL}};
+static const vs_field config_change_fields[] = {
+    {"outstanding", st_outstanding}, {"after", st_wait_time}, {NULL, NULL},
+};
 
 /* Room for `count` small requests (queue_reset and suspend keep that many in flight). */
 static uint64_t count_buffer_bytes(const vs_step *t)
@@ -599,10 +601,15 @@ static int run_resume(vs_run_ctx *c, const vs_step *st) { return run_suspend_res
 
 static int run_config_change(vs_run_ctx *c, const vs_step *st)
 {
-    (void)st;
     vs_err e = {0};
     if (c->real)
         return vs_run_expect_failed(c, "config_change needs the in-process back-end");
+    /* requests completed, their interrupt not yet handled, when the change is signalled
+       (INTx: one ISR read shows both causes) */
+    int frc = submit_fillers(c, st, &e);
+    if (frc < 0)
+        return vs_run_driver_error(c, frc, &e);
+    pass_time(c, st->wait_ns);
     c->dev->config_generation++;
     int rc = vs_ref_is(c->t) ? vs_ref_config_changed(c->t, &e)
                              : vs_pci_model_transport_config_changed(c->t, &e);
@@ -680,7 +687,7 @@ CORE(queue_reset, queue_reset_fields, true, run_queue_reset);
 CORE(queue_enable, queue_enable_fields, true, run_queue_enable);
 CORE(suspend, suspend_fields, true, run_suspend);
 CORE(resume, resume_fields, true, run_resume);
-CORE(config_change, no_fields, true, run_config_change);
+CORE(config_change, config_change_fields, true, run_config_change);
 
 const vs_step_type *const vs_core_steps[] = {
     &step_init, &step_expect, &step_reset, &step_fault, &step_wait, &step_notify,

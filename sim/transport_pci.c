@@ -31,6 +31,7 @@ typedef struct pci_tr {
     uint32_t devcfg_len;
     uint16_t nq;
     uint64_t *notify_addr;      /* per queue, 0 = not set up */
+    uint16_t *ndata;            /* per queue: queue_notif_config_data (NOTIF_CONFIG_DATA) */
     uint16_t nvec;
     bool msix_on;
     bool intx_armed;
@@ -143,9 +144,13 @@ static int set_config_vector(pci_tr *tr, vs_err *e)
     return 0;
 }
 
-/* Makes the PCI function match pub.irq_mode. */
+/* Makes the PCI function match pub.irq_mode. An MSI-X table without a vector for the
+ * configuration and each queue (any Table Size 0..0x7FF is valid) means INTx instead. */
 static int apply_irq_mode(pci_tr *tr, vs_err *e)
 {
+    if (tr->pub.irq_mode == VS_IRQ_MSIX && tr->dev.msix.present &&
+        tr->nvec < tr->nq + 1u && !MUT(tr, VS_PCI_DRV_MUT_MSIX_NO_FALLBACK))
+        tr->pub.irq_mode = VS_IRQ_INTX;
     enum vs_irq_mode m = tr->pub.irq_mode;
     if (m == VS_IRQ_MSIX && !tr->msix_on) {
         if (!tr->dev.msix.present || tr->nvec == 0)
@@ -295,6 +300,8 @@ static int pci_read_isr(vs_transport *vt, uint8_t *isr, vs_err *e)
     B(tr, vs_pcib_read8(tr->bus, tr->isr, &v, e), "ISR read");
     v |= tr->isr_acc;
     tr->isr_acc = 0;
+    if (MUT(tr, VS_PCI_DRV_MUT_ISR_ONE_CAUSE) && (v & VS_PCI_ISR_QUEUE))
+        v &= (uint8_t)~VS_PCI_ISR_CONFIG;
     if (isr)
         *isr = v;
     if (vt->irq_mode == VS_IRQ_INTX && (v & VS_PCI_ISR_CONFIG))
@@ -550,7 +557,9 @@ static int pci_queue_setup(vs_transport *vt, uint16_t q, const vs_vq_layout *l, 
         return vs_err_set(e, VS_EINVAL, "%s: queue %u: size %u > device maximum %u", tr->name,
                           q, l->size, (unsigned)maxsz);
     uint16_t want_vec = tr->msix_on ? (uint16_t)(q + 1) : NO_VECTOR;
-    if (tr->msix_on && q + 1u >= tr->nvec)
+    if (tr->msix_on && q + 1u >= tr->nvec && MUT(tr, VS_PCI_DRV_MUT_MSIX_NO_FALLBACK))
+        want_vec = NO_VECTOR;
+    else if (tr->msix_on && q + 1u >= tr->nvec)
         return vs_err_set(e, VS_ENOTSUP, "%s: queue %u needs MSI-X vector %u, table has %u",
                           tr->name, q, q + 1, tr->nvec);
     if (MUT(tr, VS_PCI_DRV_MUT_ENABLE_0))
@@ -578,6 +587,11 @@ static int pci_queue_setup(vs_transport *vt, uint16_t q, const vs_vq_layout *l, 
     B(tr, cw(tr, VS_VIRTIO_COMMON_Q_USEDHI, 4, (uint32_t)(l->device_gpa >> 32), e),
       "queue setup");
     B(tr, cr(tr, VS_VIRTIO_COMMON_Q_NOFF, 2, &noff, e), "queue setup");
+    if (tr->drv_features & VS_BIT(VS_F_NOTIF_CONFIG_DATA)) {
+        uint64_t nd = 0;
+        B(tr, cr(tr, VS_VIRTIO_COMMON_Q_NDATA, 2, &nd, e), "queue setup");
+        tr->ndata[q] = (uint16_t)nd;
+    }
     if (vec != want_vec)
         return vs_err_set(e, VS_EBACKEND,
                           "%s: queue %u: queue_msix_vector %u read back as 0x%04x%s", tr->name,
@@ -629,19 +643,45 @@ static int pci_queue_disable(vs_transport *vt, uint16_t q, vs_err *e)
     return 0;
 }
 
-static int pci_notify(vs_transport *vt, uint16_t q, vs_err *e)
+/* One notification: 16 bits, the queue index (or its queue_notif_config_data); with
+ * NOTIFICATION_DATA 32 bits, data's ring position above it. */
+static int notify_write(pci_tr *tr, uint16_t q, uint32_t data, bool nd, vs_err *e)
 {
-    pci_tr *tr = TR(vt);
     int rc = check_live(tr, e);
     if (rc < 0)
         return rc;
     if (q >= tr->nq || !tr->notify_addr[q])
         return vs_err_set(e, VS_ESTATE, "%s: notify: queue %u not set up", tr->name, q);
     tr->st.kicks++;
+    uint32_t low = q;
+    if ((tr->drv_features & VS_BIT(VS_F_NOTIF_CONFIG_DATA)) &&
+        !MUT(tr, VS_PCI_DRV_MUT_NOTIFY_NO_CONFIG_DATA))
+        low = tr->ndata[q];
+    else if (MUT(tr, VS_PCI_DRV_MUT_NOTIFY_VALUE) ||
+             (nd && MUT(tr, VS_PCI_DRV_MUT_NOTIFY_DATA_INDEX)))
+        low = q + 1u;
     unsigned w = MUT(tr, VS_PCI_DRV_MUT_NOTIFY_32) ? 4 : 2;
-    uint64_t v = MUT(tr, VS_PCI_DRV_MUT_NOTIFY_VALUE) ? q + 1u : q;
+    uint64_t v = low & 0xffffu;
+    if (nd && !MUT(tr, VS_PCI_DRV_MUT_NOTIFY_DATA_16)) {
+        uint32_t pos = data >> 16;
+        if (MUT(tr, VS_PCI_DRV_MUT_NOTIFY_DATA_OFF))
+            pos = (pos & 0x8000u) | ((pos + 1u) & 0x7fffu);
+        w = 4;
+        v |= (uint64_t)pos << 16;
+    }
     B(tr, tr->bus.ops->mmio_write(tr->bus.opaque, tr->notify_addr[q], w, v, e), "notify");
     return 0;
+}
+
+static int pci_notify(vs_transport *vt, uint16_t q, vs_err *e)
+{
+    return notify_write(TR(vt), q, q, false, e);
+}
+
+static int pci_notify_data(vs_transport *vt, uint16_t q, uint32_t data, vs_err *e)
+{
+    pci_tr *tr = TR(vt);
+    return notify_write(tr, q, data, (tr->drv_features & VS_BIT(VS_F_NOTIFICATION_DATA)) != 0, e);
 }
 
 /* ------------------------------------------------------------------ lifecycle */
@@ -678,8 +718,20 @@ static int cfg_mutants(pci_tr *tr, vs_err *e)
 /* Enumeration + layout + reset; used at create and after the probe checks. */
 static int setup_function(pci_tr *tr, vs_err *e)
 {
-    B(tr, vs_pcib_virtio_setup(tr->bus, tr->o.mmio_base, tr->o.mmio_end, &tr->dev, e),
+    static const uint32_t walk[][2] = {
+        {VS_PCI_DRV_MUT_CAP_TYPE_NIBBLE, VS_PCIB_WALK_TYPE_NIBBLE},
+        {VS_PCI_DRV_MUT_CAP_BAR_MOD8, VS_PCIB_WALK_BAR_MOD8},
+        {VS_PCI_DRV_MUT_CAP_LAST_WINS, VS_PCIB_WALK_LAST_WINS},
+        {VS_PCI_DRV_MUT_CAP_STRICT_LEN, VS_PCIB_WALK_STRICT_CAP_LEN},
+        {VS_PCI_DRV_MUT_CAP_STRICT_LENGTH, VS_PCIB_WALK_STRICT_LENGTH},
+    };
+    uint32_t bugs = 0;
+    for (size_t k = 0; k < sizeof walk / sizeof walk[0]; k++)
+        bugs |= MUT(tr, walk[k][0]) ? walk[k][1] : 0;
+    B(tr, vs_pcib_virtio_setup_ex(tr->bus, tr->o.mmio_base, tr->o.mmio_end, &tr->dev, bugs, e),
       "PCI setup");
+    /* the judge reads the capability list itself, past the driver */
+    B(tr, vs_pci_drv_judge_walk(&tr->judge, tr->raw, e), "PCI setup");
     int rc = cfg_mutants(tr, e);
     if (rc < 0)
         return rc;
@@ -698,7 +750,8 @@ static int setup_function(pci_tr *tr, vs_err *e)
     if (!tr->notify_addr) {
         tr->nq = nq > MAX_QUEUES ? MAX_QUEUES : (uint16_t)nq;
         tr->notify_addr = calloc(tr->nq ? tr->nq : 1, sizeof *tr->notify_addr);
-        if (!tr->notify_addr)
+        tr->ndata = calloc(tr->nq ? tr->nq : 1, sizeof *tr->ndata);
+        if (!tr->notify_addr || !tr->ndata)
             return vs_err_set(e, VS_ENOMEM, "%s: out of memory", tr->name);
     }
     return do_reset(tr, e);
@@ -709,6 +762,7 @@ static void tr_free(pci_tr *tr)
     if (tr->msi_gpa)
         vs_gmem_free(tr->pub.gm, tr->msi_gpa, NULL);
     free(tr->notify_addr);
+    free(tr->ndata);
     free(tr);
 }
 
@@ -739,6 +793,7 @@ static const vs_transport_ops pci_ops_template = {
     .queue_setup = pci_queue_setup,
     .queue_disable = pci_queue_disable,
     .notify = pci_notify,
+    .notify_data = pci_notify_data,
     .wait = pci_wait,
     .read_isr = pci_read_isr,
     .destroy = pci_destroy,
@@ -777,6 +832,7 @@ int vs_pci_transport_create(vs_transport **out, vs_pci_bus bus, vs_gmem *gm,
     tr->raw = bus;
     /* the driver's accesses pass a judge (decoded against the layout enumerated below) */
     vs_pci_drv_judge_init(&tr->judge, &tr->drv_f, &tr->dev);
+    tr->judge.gm = gm;
     tr->bus = vs_pci_logger_init(&tr->lg, bus, NULL, 0, &tr->dev);
     tr->lg.on_access = judge_access;
     tr->lg.on_opaque = &tr->judge;
@@ -1169,6 +1225,9 @@ int vs_pci_model_transport_create(vs_transport **out, vs_engine *eng, vs_device 
     vs_pci_model_opts mo;
     vs_pci_model_opts_default(&mo);
     mo.mutations = o->pci_mutations;
+    mo.layout_quirks = o->pci_layout_quirks;
+    if (o->pci_msix_vectors)
+        mo.msix_vectors = o->pci_msix_vectors;
     mo.event_fn = model_event;
     mo.event_opaque = mp;
     if ((rc = vs_pci_model_create(&mp->fn, dev, gm, &mo, e)) < 0) {

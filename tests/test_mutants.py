@@ -151,7 +151,7 @@ def test_every_pci_driver_check_has_a_mutant(cli):
     assert r.returncode == 0, fmt(r)
     names = {n for st in json.loads(r.stdout) for n in st["checks"].split(",") if n}
     assert len(names) >= 10, names
-    provers = (ROOT / "sim" / "driver_mutants.c").read_text()
+    provers = "".join(p.read_text() for p in sorted((ROOT / "sim").glob("driver_mutants*.c")))
     unproven = sorted(n for n in names if f'.checks = L("{n}")' not in provers)
     assert unproven == [], f"PCI driver checks without a mutant: {unproven}"
 
@@ -163,7 +163,8 @@ def driver_mutant_checks():
     """{check name: [driver mutant names]} from the mutant tables: the entries that break
     the driver (drv_mutations, a personality's drv_dev_mutations, pci_drv_mutations)."""
     from conftest import ROOT
-    srcs = [ROOT / "sim" / "driver_mutants.c", *sorted((ROOT / "sim" / "dev").glob("*/*_mutants.c"))]
+    srcs = [*sorted((ROOT / "sim").glob("driver_mutants*.c")),
+            *sorted((ROOT / "sim" / "dev").glob("*/*_mutants.c"))]
     named = {}
     for src in srcs:
         for block in re.split(r"\{\s*\.name\s*=", src.read_text())[1:]:

@@ -220,6 +220,19 @@ int vs_pcib_virtio_caps(vs_pci_bus b, vs_pcib_dev *d, vs_err *e);
 /* All of the above + Memory Space and Bus Master enable; MSI-X left disabled. */
 int vs_pcib_virtio_setup(vs_pci_bus b, uint64_t mmio_base, uint64_t mmio_end,
                          vs_pcib_dev *d, vs_err *e);
+/* Test only: capability walks with a driver's bugs (the pci.driver.caps.* mutants). */
+enum vs_pcib_walk_bug {
+    VS_PCIB_WALK_TYPE_NIBBLE = 1u << 0,   /* reads cfg_type as 4 bits: 0x11 is common */
+    VS_PCIB_WALK_BAR_MOD8 = 1u << 1,      /* takes the bar modulo 8, unchecked: 12 is BAR4 */
+    VS_PCIB_WALK_LAST_WINS = 1u << 2,     /* the last capability of a type wins */
+    VS_PCIB_WALK_STRICT_CAP_LEN = 1u << 3, /* takes a later capability with the defined
+                                              cap_len over an earlier longer one */
+    VS_PCIB_WALK_STRICT_LENGTH = 1u << 4, /* takes a later common configuration exactly 0x40
+                                             long over an earlier longer one */
+};
+int vs_pcib_virtio_caps_ex(vs_pci_bus b, vs_pcib_dev *d, uint32_t bugs, vs_err *e);
+int vs_pcib_virtio_setup_ex(vs_pci_bus b, uint64_t mmio_base, uint64_t mmio_end,
+                            vs_pcib_dev *d, uint32_t bugs, vs_err *e);
 int vs_pcib_command(vs_pci_bus b, uint16_t set, uint16_t clear, vs_err *e);
 int vs_pcib_msix_enable(vs_pci_bus b, const vs_pcib_dev *d, bool enable, vs_err *e);
 int vs_pcib_msix_set_entry(vs_pci_bus b, const vs_pcib_dev *d, uint16_t entry,
@@ -348,6 +361,19 @@ typedef struct vs_pci_event {
 
 typedef void (*vs_pci_event_fn)(void *opaque, const vs_pci_event *ev);
 
+/* Unusual but valid layouts, each provoking a driver-role capability statement
+ * (pci.driver.caps.*): one more vendor capability and a second window onto the common
+ * configuration at BAR4 + 0x4000 (BAR4 grows to 32 KiB). Use one at a time. */
+enum vs_pci_layout_quirk {
+    VS_PCI_QUIRK_RESERVED_CFG_TYPE = 1u << 0, /* listed first: cfg_type 0x11 (reserved) */
+    VS_PCI_QUIRK_RESERVED_BAR = 1u << 1,     /* listed first: common, bar 12 (reserved) */
+    VS_PCI_QUIRK_DUP_COMMON = 1u << 2,       /* two common capabilities, the later one on
+                                                the second window */
+    VS_PCI_QUIRK_LONG_CAP_LEN = 1u << 3,     /* ... the first with cap_len 20 */
+    VS_PCI_QUIRK_DUP_EXACT_LENGTH = 1u << 4, /* ... the later one 0x40 long, the first
+                                                4 KiB (larger than the structure) */
+};
+
 typedef struct vs_pci_model_opts {
     uint16_t msix_vectors;           /* MSI-X table entries, 0..2048; 0 = no MSI-X cap.
                                         Use VS_PCI_MSIX_DEFAULT for num_queues + 1. */
@@ -356,6 +382,7 @@ typedef struct vs_pci_model_opts {
     uint16_t subsys_vendor;          /* 0 = 0x1af4 */
     uint16_t subsys_id;              /* 0 = 0x1100 (QEMU's) */
     uint32_t mutations;              /* enum vs_pci_mutation */
+    uint32_t layout_quirks;          /* enum vs_pci_layout_quirk */
     size_t log_cap;                  /* access-log entries kept: the first log_cap since
                                         create / vs_pci_model_log_clear; 0 = no log */
     vs_pci_event_fn event_fn;
@@ -499,6 +526,19 @@ int vs_pci_check_log(const vs_pci_access *log, size_t n, const char *name,
  * (vs_pci_logger.on_access) and the findings accumulate in *out (the caller's). layout
  * (optional, the enumerated function) gives the MSI-X table size. */
 #define VS_PCI_JUDGE_QUEUES 64
+#define VS_PCI_JUDGE_CAPS 16
+/* A virtio vendor capability as the judge's own walk found it (vs_pci_drv_judge_walk). */
+typedef struct vs_pci_judge_cap {
+    uint8_t cap, cap_len, type, bar;
+    uint32_t offset, length;
+    uint8_t role;               /* enum vs_pci_judge_cap_role */
+} vs_pci_judge_cap;
+enum vs_pci_judge_cap_role {
+    VS_PCI_JCAP_CHOSEN = 1,     /* the first valid one of its type: the one to use */
+    VS_PCI_JCAP_LATER,          /* a later one of a type already found */
+    VS_PCI_JCAP_RESERVED_TYPE,
+    VS_PCI_JCAP_RESERVED_BAR,
+};
 typedef struct vs_pci_drv_judge {
     vs_pci_findings *out;
     const vs_pcib_dev *layout;
@@ -517,8 +557,26 @@ typedef struct vs_pci_drv_judge {
     uint32_t win_off, win_len;
     uint64_t noff_known;
     uint16_t noff[VS_PCI_JUDGE_QUEUES]; /* queue_notify_off read per queue */
+    uint64_t qvec_ok;           /* queues whose vector read back inside the table */
+    bool isr_both;              /* an ISR read showed config change + used buffers, no
+                                   config read since */
+    uint64_t ndata_known;
+    uint16_t ndata[VS_PCI_JUDGE_QUEUES]; /* queue_notif_config_data read per queue */
+    /* the rings, for the notification data (optional: gm NULL leaves it unjudged) */
+    vs_gmem *gm;
+    uint64_t qdesc[VS_PCI_JUDGE_QUEUES];
+    uint16_t qsize[VS_PCI_JUDGE_QUEUES];
+    /* the capability list as a correct walk reads it (vs_pci_drv_judge_walk) */
+    bool walked;
+    uint8_t ncaps;
+    vs_pci_judge_cap caps[VS_PCI_JUDGE_CAPS];
+    uint64_t bar_base[6];
 } vs_pci_drv_judge;
 void vs_pci_drv_judge_init(vs_pci_drv_judge *j, vs_pci_findings *out, const vs_pcib_dev *layout);
+/* Reads the function's capability list and BAR addresses through raw (a bus the judge
+ * does not see: call it after the driver assigned the BARs), so the driver's accesses can
+ * be judged against the structures a correct walk picks (pci.driver.caps.*). */
+int vs_pci_drv_judge_walk(vs_pci_drv_judge *j, vs_pci_bus raw, vs_err *e);
 void vs_pci_drv_judge_access(vs_pci_drv_judge *j, const vs_pci_access *a);
 
 /* Convenience: first FAIL finding for id (NULL if none) / any finding for id. */

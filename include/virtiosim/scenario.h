@@ -74,6 +74,11 @@ typedef struct vs_scenario {
     /* transport: {notify_off_while_busy: true}: the in-process device keeps queue
      * notifications off while it has requests in flight (vs_ref_opts) */
     bool notify_off_while_busy;
+    /* transport: {kind: pci, layout: QUIRK, msix_vectors: N}: the in-process PCI
+     * function's unusual layout (enum vs_pci_layout_quirk) and MSI-X table size (0: the
+     * default, num_queues + 1) */
+    uint32_t pci_layout_quirks;
+    uint16_t pci_msix_vectors;
     vs_step *steps;
     unsigned nsteps;
 } vs_scenario;

@@ -119,6 +119,22 @@ enum vs_pci_drv_mutation {
     VS_PCI_DRV_MUT_WINDOW_OUTSIDE = 1u << 14, /* window read between two structures */
     VS_PCI_DRV_MUT_ISR_AFTER_IRQ = 1u << 15, /* reads the ISR after each MSI-X queue
                                                 interrupt */
+    /* with VIRTIO_F_NOTIFICATION_DATA / NOTIF_CONFIG_DATA negotiated */
+    VS_PCI_DRV_MUT_NOTIFY_DATA_16 = 1u << 16, /* 16-bit notifications (queue index only) */
+    VS_PCI_DRV_MUT_NOTIFY_DATA_INDEX = 1u << 17, /* vq_index = queue index + 1 */
+    VS_PCI_DRV_MUT_NOTIFY_DATA_OFF = 1u << 18, /* next_off one slot too far */
+    VS_PCI_DRV_MUT_NOTIFY_NO_CONFIG_DATA = 1u << 19, /* the queue index, not
+                                                        queue_notif_config_data */
+    /* the capability walk (vs_pcib_walk_bug) */
+    VS_PCI_DRV_MUT_CAP_TYPE_NIBBLE = 1u << 20, /* cfg_type read as 4 bits */
+    VS_PCI_DRV_MUT_CAP_BAR_MOD8 = 1u << 21,   /* bar taken modulo 8, unchecked */
+    VS_PCI_DRV_MUT_CAP_LAST_WINS = 1u << 22,  /* the last capability of a type wins */
+    VS_PCI_DRV_MUT_CAP_STRICT_LEN = 1u << 23, /* prefers a later cap of the defined cap_len */
+    VS_PCI_DRV_MUT_CAP_STRICT_LENGTH = 1u << 24, /* prefers a later common config 0x40 long */
+    VS_PCI_DRV_MUT_MSIX_NO_FALLBACK = 1u << 25, /* MSI-X table too small for a vector per
+                                                   queue: keeps MSI-X, queues at NO_VECTOR */
+    VS_PCI_DRV_MUT_ISR_ONE_CAUSE = 1u << 26,  /* an ISR showing config + queue: only the
+                                                 used buffers are handled */
 };
 
 void vs_pci_transport_opts_default(vs_pci_transport_opts *o);

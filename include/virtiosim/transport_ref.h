@@ -166,6 +166,10 @@ typedef struct vs_ref_opts {
     bool notify_off_while_busy; /* queue notifications stay off (split without EVENT_IDX:
                                    used.flags NO_NOTIFY) while requests are in flight; the
                                    device looks at the ring again as they complete */
+    /* the PCI model transport's function (pci.h vs_pci_model_opts): a layout quirk (enum
+     * vs_pci_layout_quirk) and the MSI-X table size (0: num_queues + 1) */
+    uint32_t pci_layout_quirks;
+    uint16_t pci_msix_vectors;
 } vs_ref_opts;
 
 /* MSI-X, doorbell latency 1000 ns, irq latency 500 ns, fixed service time 10000 ns, no

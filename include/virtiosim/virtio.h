@@ -136,6 +136,9 @@ typedef struct vs_transport_ops {
      * destroy, and returns what the back-end got wrong doing so (vhost-user: the
      * GET_VRING_BASE replies of the started rings). The transport stays destroyable. */
     int (*close)(vs_transport *t, vs_err *e);
+    /* Optional (NULL: notify is used): a notification carrying VIRTIO_F_NOTIFICATION_DATA's
+     * value, data = queue | next_off/next_wrap << 16, for transports that pass it on. */
+    int (*notify_data)(vs_transport *t, uint16_t q, uint32_t data, vs_err *e);
 } vs_transport_ops;
 
 struct vs_transport {
