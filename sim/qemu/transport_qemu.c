@@ -585,7 +585,7 @@ static bool take_parked(qemu_plat *q, uint64_t size)
 {
     q->key = qr_key(&q->o, size, q->o.device_args);
     vs_qemu_parked pk;
-    if (!q->key || !qr_take(q->key, q->gm, &pk))
+    if (!qr_take(q->key, q->gm, &pk))   /* also lets a parked QEMU go that does not fit */
         return false;
     free(pk.key);
     q->qemu = pk.qemu;
