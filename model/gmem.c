@@ -741,6 +741,32 @@ int vs_gmem_free(vs_gmem *gm, uint64_t gpa, vs_err *e)
 
 uint64_t vs_gmem_bytes_free(const vs_gmem *gm) { return gm ? gm->bytes_free : 0; }
 
+int vs_gmem_reset(vs_gmem *gm, vs_err *e)
+{
+    if (!gm || gm->external)
+        return vs_err_set(e, VS_EINVAL, "gmem reset: needs a memfd-backed gmem");
+    /* Every byte back to zero (a fresh memfd), every mapping that shares the memfd sees it. */
+    zero_range(gm, gm->base, gm->file_size);
+    size_t n = gm->nregs;
+    vs_gmem_region *keep = malloc((n ? n : 1) * sizeof *keep);
+    if (!keep)
+        return vs_err_set(e, VS_ENOMEM, "gmem reset: out of host memory");
+    for (size_t i = 0; i < n; i++)
+        keep[i] = gm->regs[i].pub;
+    gm->nregs = gm->nfree = gm->nallocs = gm->nhooks = 0;
+    gm->bytes_free = 0;
+    gm->last = NULL;
+    gm->next_handle = 0;
+    gm->in_hook = false;
+    /* the regions again: the free extents of a fresh gmem */
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = vs_gmem_add_region(gm, keep[i].gpa, keep[i].size, keep[i].file_offset,
+                                keep[i].flags, e);
+    free(keep);
+    return rc;
+}
+
 /* -------------------------------------------------------------------- hooks */
 
 int vs_gmem_hook_add(vs_gmem *gm, vs_gmem_hook_fn fn, void *opaque, vs_err *e)

@@ -27,6 +27,7 @@ enum vs_backend_cap {
     VS_BE_QEMU = 1u << 2,      /* a QEMU process in front: its stderr is evidence */
     VS_BE_PCI = 1u << 3,       /* the ref device behind the virtio-pci function model */
     VS_BE_KERNEL = 1u << 4,    /* a kernel vhost device (/dev/vhost-*): we are its VMM */
+    VS_BE_QEMU_REUSE = 1u << 5, /* one QEMU may serve consecutive scenarios */
 };
 
 typedef struct vs_backend {

@@ -61,7 +61,7 @@ static int build_ref(vs_run_ctx *c, const char *arg, vs_err *e)
 
 /* QEMU without a guest: our driver talks virtio-pci to QEMU's device over qtest, QEMU
  * gets guest RAM from our memfd. */
-static int start_qemu(vs_run_ctx *c, const char *const *args, vs_err *e)
+static int start_qemu(vs_run_ctx *c, const char *const *args, bool reuse, vs_err *e)
 {
     vs_qemu_backend_opts o;
     vs_qemu_backend_opts_default(&o);
@@ -71,11 +71,15 @@ static int start_qemu(vs_run_ctx *c, const char *const *args, vs_err *e)
     o.device_type = c->sd->device_id;
     o.irq_mode = (enum vs_irq_mode)c->s->driver.interrupts;
     o.step_timeout_ms = c->o->answer_timeout_ms;
+    o.reuse = reuse;
     int rc = vs_qemu_transport_create(&c->t, c->gm, &o, &c->bus, e);
     if (rc < 0)
         return rc;
     snprintf(c->r->backend_version, sizeof c->r->backend_version, "%s",
              vs_qemu_transport_version(c->t));
+    if (c->o->verbose)
+        fprintf(stderr, "  %s: QEMU pid %d (%s)\n", c->s->name, (int)vs_qemu_transport_pid(c->t),
+                vs_qemu_transport_reused(c->t) ? "reused" : "started");
     return 0;
 }
 
@@ -84,7 +88,7 @@ static int build_qemu(vs_run_ctx *c, const char *arg, vs_err *e)
     (void)arg;
     const char *const *argv;
     int rc = c->sd->backends->qemu_args(c, &argv, e);
-    return rc < 0 ? rc : start_qemu(c, argv, e);
+    return rc < 0 ? rc : start_qemu(c, argv, c->qemu_reuse, e);
 }
 
 /* QEMU's vhost-user proxy device in front of a vhost-user back-end at sock: our driver
@@ -101,7 +105,7 @@ static int build_qemu_vhost(vs_run_ctx *c, const char *sock, vs_err *e)
     args[2] = "-device";
     args[3] = device;
     args[4] = NULL;
-    return start_qemu(c, args, e);
+    return start_qemu(c, args, false, e);
 }
 
 vs_qmp *vs_backend_qmp(vs_run_ctx *c)
@@ -186,7 +190,8 @@ static int build_vhost_kernel(vs_run_ctx *c, const char *dev, vs_err *e)
 static const vs_backend backends[] = {
     {"ref", false, VS_BACKEND_REF, "ref", 0, build_ref},
     {"pci", false, VS_BACKEND_REF, "ref", VS_BE_PCI, build_ref},
-    {"qemu", false, VS_BACKEND_QEMU, "qemu", VS_BE_REAL | VS_BE_QEMU, build_qemu},
+    {"qemu", false, VS_BACKEND_QEMU, "qemu", VS_BE_REAL | VS_BE_QEMU | VS_BE_QEMU_REUSE,
+     build_qemu},
     {"qsd", false, VS_BACKEND_VHOST_USER, "vhost-user", VS_BE_REAL, build_qsd, stop_qsd},
     {"vhost-user:", true, VS_BACKEND_VHOST_USER, "vhost-user",
      VS_BE_REAL | VS_BE_EXTERNAL, build_vhost},

@@ -19,6 +19,7 @@
 #include "virtiosim/conformance.h"
 #include "virtiosim/gmem.h"
 #include "virtiosim/pci.h"
+#include "virtiosim/qemu.h"
 #include "virtiosim/vhost.h"
 #include "virtiosim/vhost_user.h"
 #include "virtiosim/report.h"
@@ -68,6 +69,7 @@ typedef struct run_cli {
     bool json;                  /* --json: a one-line JSON summary last on stdout */
     bool numbered;              /* "[k/N] " before each result line (stdout not a tty) */
     vs_profile *profile;        /* --device-profile FILE */
+    bool qemu_fresh;            /* --qemu-fresh */
 } run_cli;
 
 static double secs(uint64_t ns) { return (double)ns / 1e9; }
@@ -478,6 +480,7 @@ static int run_loop(run_cli *rc, run_state *st)
                st->total);
     for (size_t i = 0; i < st->n && !g_interrupted; i++)
         run_one(rc, st, i);
+    vs_qemu_reuse_drop();   /* the last scenario's QEMU, if it was kept */
     if (g_interrupted)
         fprintf(stderr, "virtiosim: interrupted after %zu of %zu scenarios\n", st->ran, st->n);
     /* The reports list every scenario of the run; those ^C kept from running as skipped. */
@@ -561,7 +564,7 @@ static int run_files(run_cli *rc, const vs_cli_strlist *files)
 
 enum { OPT_BACKEND = 1000, OPT_SEED, OPT_TRACE, OPT_TRACE_FORMAT, OPT_REPORT, OPT_MUTANT, OPT_QEMU,
        OPT_QEMU_SAME_CPU, OPT_EXPECTED, OPT_TRANSPORT, OPT_SHARD, OPT_FILTER, OPT_LIST, OPT_JSON,
-       OPT_NOTIFY, OPT_KERNEL, OPT_PROFILE };
+       OPT_NOTIFY, OPT_KERNEL, OPT_PROFILE, OPT_QEMU_FRESH };
 
 static const struct option run_options[] = {
     {"backend", required_argument, NULL, OPT_BACKEND},
@@ -572,6 +575,7 @@ static const struct option run_options[] = {
     {"mutant", required_argument, NULL, OPT_MUTANT},
     {"qemu", required_argument, NULL, OPT_QEMU},
     {"qemu-same-cpu", no_argument, NULL, OPT_QEMU_SAME_CPU},
+    {"qemu-fresh", no_argument, NULL, OPT_QEMU_FRESH},
     {"kernel", required_argument, NULL, OPT_KERNEL},
     {"expected", required_argument, NULL, OPT_EXPECTED},
     {"transport", required_argument, NULL, OPT_TRANSPORT},
@@ -590,6 +594,7 @@ static const struct option run_options[] = {
 static int parse_run_options(int argc, char **argv, run_cli *rc)
 {
     rc->o.backend = "ref";
+    rc->o.qemu_reuse = true;    /* --qemu-fresh: a QEMU of its own for every scenario */
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "qvh", run_options, NULL)) != -1) {
@@ -609,6 +614,7 @@ static int parse_run_options(int argc, char **argv, run_cli *rc)
         case OPT_QEMU: rc->o.qemu_path = optarg; break;
         case OPT_KERNEL: rc->o.kernel = optarg; break;
         case OPT_QEMU_SAME_CPU: rc->o.qemu_same_cpu = true; break;
+        case OPT_QEMU_FRESH: rc->o.qemu_reuse = false; rc->qemu_fresh = true; break;
         case OPT_TRANSPORT:
             if (strcmp(optarg, "pci") != 0 && strcmp(optarg, "default") != 0) {
                 fprintf(stderr, "virtiosim: --transport is pci or default\n");
@@ -736,6 +742,10 @@ static int check_option_combinations(const run_cli *rc)
         return -1;
     }
     bool qemu = be && (be->caps & VS_BE_QEMU);
+    if (rc->qemu_fresh && !qemu) {
+        fprintf(stderr, "virtiosim: --qemu-fresh needs a QEMU back-end (--backend qemu)\n");
+        return -1;
+    }
     if (rc->o.qemu_same_cpu && !qemu) {
         fprintf(stderr, "virtiosim: --qemu-same-cpu needs a QEMU back-end (--backend qemu or "
                         "qemu-vhost-user:SOCKET)\n");

@@ -136,7 +136,10 @@ static void teardown(vs_run_ctx *c)
     if (c->chrome_open)
         vs_chrome_trace_end(c->o->chrome);
     vs_engine_destroy(c->eng);
-    vs_gmem_destroy(c->gm);
+    if (c->qemu_reuse)
+        vs_qemu_reuse_release_gmem(c->gm); /* kept while a parked QEMU maps it */
+    else
+        vs_gmem_destroy(c->gm);
     if (c->be && c->be->teardown)
         c->be->teardown(c);
     if (c->sd && c->sd->backends->teardown)
@@ -203,7 +206,8 @@ static int attach_observers(vs_run_ctx *c, uint64_t pool, vs_err *e)
     const vs_scenario *s = c->s;
     const vs_run_opts *o = c->o;
     vs_scenario_result *r = c->r;
-    int rc = vs_gmem_create_flat(&c->gm, gmem_bytes_for(s, pool), e);
+    int rc = c->qemu_reuse ? vs_qemu_reuse_gmem(&c->gm, gmem_bytes_for(s, pool), e)
+                           : vs_gmem_create_flat(&c->gm, gmem_bytes_for(s, pool), e);
     if (rc == 0)
         rc = vs_engine_create(&c->eng, r->seed, e);
     /* A bare run (benchmarks) leaves the event bus empty: no trace, monitors, timeline. */
@@ -426,6 +430,7 @@ static int run_build(vs_run_ctx *c, const vs_scenario *s, const vs_run_opts *o,
     *c = (vs_run_ctx){.s = s, .sd = s->dev, .be = be, .o = o, .r = r,
                       .real = be->caps & VS_BE_REAL, .external = be->caps & VS_BE_EXTERNAL,
                       .pci = o->pci || s->transport_pci || (be->caps & VS_BE_PCI),
+                      .qemu_reuse = o->qemu_reuse && (be->caps & VS_BE_QEMU_REUSE),
                       .wall0 = vs_run_wall_ns()};
     if (!c->real)
         snprintf(r->backend_version, sizeof r->backend_version,
@@ -508,6 +513,11 @@ int vs_run_scenario(const vs_scenario *s, const vs_run_opts *o, vs_scenario_resu
         vs_trace_digest_hex(c.trace, r->digest);
     r->virtual_ns = vs_run_now(&c);
     r->wall_ns = vs_run_wall_ns() - t0;
+    /* A scenario that ended in a verdict may leave its QEMU to the next one (parked only
+     * if QEMU passes the checks of a reset); an error or an interruption may not. */
+    if (c.qemu_reuse && c.t)
+        vs_qemu_transport_keep(c.t, (r->verdict == VS_SCN_PASS || r->verdict == VS_SCN_FAIL) &&
+                                        !(o->stop && *o->stop));
     teardown(&c);
     return 0;
 }

@@ -44,6 +44,8 @@ typedef struct vs_run_ctx {
     bool real;                  /* a real back-end: wall-clock time, no engine events */
     bool external;              /* a back-end someone else runs: its disk is not fresh */
     bool pci;                   /* the ref device behind the virtio-pci function model */
+    bool qemu_reuse;            /* QEMU may come from, and go back to, the parked slot
+                                   (virtiosim/qemu.h, "Reusing QEMU") */
     uint64_t wall0;
     vs_qsd *qsd;                /* --backend qsd: the daemon we started (its teardown
                                    stops it) */

@@ -103,6 +103,10 @@ int vs_gmem_st64(vs_gmem *gm, uint64_t gpa, uint64_t v, vs_err *e);
 int vs_gmem_alloc(vs_gmem *gm, uint64_t size, uint64_t align, uint64_t *gpa, vs_err *e);
 int vs_gmem_free(vs_gmem *gm, uint64_t gpa, vs_err *e);
 uint64_t vs_gmem_bytes_free(const vs_gmem *gm);
+/* Back to the state of a fresh gmem with the same regions: every byte zero (through the
+ * memfd, so whoever else maps it sees zeros too), nothing allocated, no hooks. Fails on a
+ * gmem over external mappings. */
+int vs_gmem_reset(vs_gmem *gm, vs_err *e);
 
 /* Hooks (one list, run in installation order, at most 16: -VS_ENOSPC beyond). Returns a
  * handle >= 0 for vs_gmem_hook_remove, or a negative code. Accesses made from inside a

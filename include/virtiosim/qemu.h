@@ -95,6 +95,9 @@ typedef struct vs_qemu_backend_opts {
     bool no_irqfd;                   /* MSI-X: poll the slot page in guest RAM instead of
                                         blocking on eventfds (sim/qemu/irqfd.h), e.g. for
                                         a QEMU built without ivshmem */
+    bool reuse;                      /* take a parked QEMU started with the same options,
+                                        and park this one at destroy when the caller says
+                                        so (vs_qemu_transport_keep): see "Reusing QEMU" */
 } vs_qemu_backend_opts;
 
 void vs_qemu_backend_opts_default(vs_qemu_backend_opts *o);
@@ -151,6 +154,36 @@ uint64_t vs_qemu_transport_driver_features(const vs_transport *t);
  * without the option when QEMU refuses it (a build without io_uring), and later calls
  * say false. */
 bool vs_qemu_io_uring_usable(void);
+
+/* ------------------------------------------------------------ reusing QEMU
+ *
+ * Starting QEMU costs ~90 ms; consecutive scenarios that ask for the same QEMU (binary,
+ * accel, machine, memory size, options, the device's arguments) can share one. A
+ * transport created with opts.reuse parks its QEMU at destroy when the caller said
+ * vs_qemu_transport_keep(t, true) and QEMU is in a state a fresh one would give again:
+ * alive and answering, no new stderr, QMP unused by the scenario (hot-plug, ...), no
+ * INTx interception; then QMP system_reset (every device, PCI config, BARs, MSI-X,
+ * queues) and a check that the function lost its command register. The next create
+ * with the same key on the same guest memory takes it instead of starting one. Guest
+ * memory must come from vs_qemu_reuse_gmem (zeroed for every run) and go back through
+ * vs_qemu_reuse_release_gmem; a disk the device's arguments name keeps its contents as
+ * it would with a fresh QEMU, and a temporary disk comes from vs_qemu_reuse_scratch
+ * (zeroed for every run). Never reused: blkdebug arguments (their rules have state),
+ * other /proc/PID/fd paths (the same text may name another file later), a QEMU that
+ * died, hung or failed the reset. One QEMU is parked at most, process-wide; not
+ * thread-safe. vs_qemu_reuse_drop stops it (also at exit; every exit path kills it like
+ * any QEMU, vs_qemu_install_cleanup). */
+int vs_qemu_reuse_gmem(vs_gmem **out, uint64_t size, vs_err *e);
+void vs_qemu_reuse_release_gmem(vs_gmem *gm);
+/* An unlinked, zero-filled file of bytes bytes as /proc/PID/fd/N (owned here). */
+int vs_qemu_reuse_scratch(uint64_t bytes, char *path, size_t n, vs_err *e);
+/* Whether t's QEMU may be parked at destroy (the scenario ended in a verdict). */
+void vs_qemu_transport_keep(vs_transport *t, bool keep);
+/* Whether t took a parked QEMU instead of starting one. */
+bool vs_qemu_transport_reused(const vs_transport *t);
+void vs_qemu_reuse_drop(void);
+/* QEMUs started and parked QEMUs taken by reuse-enabled transports so far. */
+void vs_qemu_reuse_counts(unsigned *started, unsigned *reused);
 #define VS_QEMU_AIO_IO_URING "aio=io_uring"
 
 #endif

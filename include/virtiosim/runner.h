@@ -63,6 +63,9 @@ typedef struct vs_run_opts {
                                   initramfs.cpio, release; guest-image/build.sh) (NULL:
                                   $VIRTIOSIM_KERNEL, then build/guest/linux-6.1) */
     bool qemu_same_cpu;        /* --qemu-same-cpu (vs_qemu_backend_opts.same_cpu) */
+    bool qemu_reuse;           /* --backend qemu: one QEMU for consecutive scenarios that
+                                  ask for the same one (virtiosim/qemu.h, "Reusing QEMU";
+                                  the CLI's default, --qemu-fresh turns it off) */
     bool pci;                  /* --transport pci: the ref device behind the in-process
                                   virtio-pci function model */
     bool seed_set;

@@ -569,6 +569,47 @@ START_TEST(shared_mapping)
 }
 END_TEST
 
+/* reset: a gmem as new (zeroed, nothing allocated, no hooks), the next allocations land
+ * where a fresh gmem's do, and other mappings of the memfd see the zeros. */
+START_TEST(reset_is_fresh)
+{
+    vs_gmem *fresh = flat(4 * MiB), *gm = flat(4 * MiB);
+    vs_err e = {0};
+    uint64_t want[3], a[3], junk, free0 = vs_gmem_bytes_free(gm);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(vs_gmem_alloc(fresh, 8192 << i, 4096, &want[i], &e), 0);
+    ck_assert_int_eq(vs_gmem_alloc(gm, 65536, 4096, &junk, &e), 0);
+    ck_assert_int_eq(vs_gmem_alloc(gm, 4096, 4096, &junk, &e), 0);
+    ck_assert_int_eq(vs_gmem_st32(gm, 0x300000, 0xabcdef01, &e), 0);
+    struct watch w = {0};
+    ck_assert_int_ge(vs_gmem_hook_add(gm, watch_hook, &w, &e), 0);
+    uint8_t *other = mmap(NULL, 4 * MiB, PROT_READ, MAP_SHARED, vs_gmem_fd(gm), 0);
+    ck_assert_ptr_ne(other, MAP_FAILED);
+    ck_assert_uint_eq(other[0x300000], 0x01);
+
+    ck_assert_int_eq(vs_gmem_reset(gm, &e), 0);
+    ck_assert_uint_eq(vs_gmem_bytes_free(gm), free0);
+    uint32_t v = 1;
+    ck_assert_int_eq(vs_gmem_ld32(gm, 0x300000, &v, &e), 0);
+    ck_assert_uint_eq(v, 0);
+    ck_assert_uint_eq(other[0x300000], 0);
+    ck_assert_int_eq(w.calls, 0);              /* the hook is gone */
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(vs_gmem_alloc(gm, 8192 << i, 4096, &a[i], &e), 0);
+        ck_assert_uint_eq(a[i], want[i]);
+    }
+    munmap(other, 4 * MiB);
+    vs_gmem_destroy(fresh);
+    vs_gmem_destroy(gm);
+    vs_gmem *ext = NULL;
+    static uint8_t mem[4096];
+    vs_gmem_ext_region r = {.gpa = 0, .size = sizeof mem, .host = mem};
+    ck_assert_int_eq(vs_gmem_create_external(&ext, &r, 1, &e), 0);
+    ck_assert_int_eq(vs_gmem_reset(ext, &e), -VS_EINVAL);   /* no memfd to zero */
+    vs_gmem_destroy(ext);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("gmem");
@@ -584,6 +625,7 @@ int main(void)
     tcase_add_test(tc, alloc_regions);
     tcase_add_test(tc, hooks);
     tcase_add_test(tc, shared_mapping);
+    tcase_add_test(tc, reset_is_fresh);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

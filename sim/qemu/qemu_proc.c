@@ -543,6 +543,14 @@ size_t vs_qemu_stderr_text(const vs_qemu *q, char *buf, size_t len)
     return read_tail(q->stderr_path, buf, len);
 }
 
+int64_t vs_qemu_stderr_size(const vs_qemu *q)
+{
+    struct stat st;
+    if (!q || q->stderr_copy || q->dir_removed || !q->dir[0] || stat(q->stderr_path, &st) != 0)
+        return -1;
+    return (int64_t)st.st_size;
+}
+
 bool vs_qemu_alive(vs_qemu *q)
 {
     return q && q->pid > 0 && !reap(q, false);

@@ -71,6 +71,8 @@ const char *vs_qemu_cmdline(const vs_qemu *q);
  * last 64 KiB at most).  Copies into buf (NUL-terminated); returns bytes copied. */
 size_t vs_qemu_stderr_text(const vs_qemu *q, char *buf, size_t len);
 
+/* Bytes QEMU wrote to stderr so far while it runs (-1: not known). */
+int64_t vs_qemu_stderr_size(const vs_qemu *q);
 /* Reaps without blocking; false once the process has exited. */
 bool vs_qemu_alive(vs_qemu *q);
 /* 0 while QEMU runs; otherwise -VS_EBACKEND with "QEMU killed by signal 9" / "exited

@@ -25,6 +25,7 @@
 #include "irqfd.h"
 #include "pci_qtest.h"
 #include "qemu_proc.h"
+#include "qemu_reuse.h"
 #include "qtest.h"
 #include "qtest_bus.h"
 
@@ -56,7 +57,16 @@ typedef struct qemu_plat {
     uint64_t irqfd_signals;
     vs_qmp *qmp;                        /* QEMU's control monitor (NULL: no_qmp) */
     bool pinned;                        /* the caller's affinity was changed: restore */
+    int cpu;                            /* pinned: the CPU QEMU and we share */
     cpu_set_t saved_affinity;
+    /* reuse (qemu_reuse.h) */
+    char *key;                          /* this start's key (NULL: never parked) */
+    bool keep;                          /* the caller lets it be parked */
+    bool qmp_lent;                      /* the scenario used QMP (hot-plug, ...) */
+    bool reused;                        /* taken from the slot, not started */
+    int64_t stderr_start;               /* stderr bytes when the scenario began */
+    uint64_t cpu_base;                  /* QEMU's CPU time when taken */
+    uint64_t qt_cmds_base, qt_writes_base;
 } qemu_plat;
 
 /* Where the ivshmem device's BARs go: the top MiB of the PCI window, which the virtio
@@ -361,12 +371,15 @@ static void qp_on_config_irq(void *p, vs_event_bus *bus, uint64_t t_ns)
 }
 
 static int read_proc_cpu(pid_t pid, uint64_t *ns);
+static bool try_park(qemu_plat *q);
 
 static void qp_destroy(void *p)
 {
     qemu_plat *q = p;
     if (!q)
         return;
+    if (q->key && q->keep && try_park(q))
+        q->qemu = NULL;         /* parked: the slot owns process, bridge and monitor */
     if (q->qemu) {
         uint64_t c = 0;
         if (!q->dead && q->pid > 0 && read_proc_cpu(q->pid, &c) == 0 && c >= q->qemu_cpu_last)
@@ -375,6 +388,7 @@ static void qp_destroy(void *p)
     }
     vs_irqfd_bridge_destroy(q->irqfd);
     vs_qmp_close(q->qmp);
+    free(q->key);
     if (q->pinned)
         pthread_setaffinity_np(pthread_self(), sizeof q->saved_affinity, &q->saved_affinity);
     for (unsigned i = 0; i < q->n_low; i++)
@@ -469,22 +483,30 @@ static void reserve_low_mib(qemu_plat *q, vs_gmem *gm)
     }
 }
 
+/* Pins this thread to cpu (q->saved_affinity is restored at destroy): true if done. */
+static bool pin_to(qemu_plat *q, int cpu)
+{
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    if (cpu < 0 || cpu >= CPU_SETSIZE ||
+        pthread_getaffinity_np(pthread_self(), sizeof q->saved_affinity, &q->saved_affinity))
+        return false;
+    CPU_SET(cpu, &one);
+    if (pthread_setaffinity_np(pthread_self(), sizeof one, &one) != 0)
+        return false;
+    q->pinned = true;
+    q->cpu = cpu;
+    return true;
+}
+
 /* --qemu-same-cpu: pin this thread to the CPU it runs on and QEMU to the same one
  * (q->saved_affinity is restored at destroy). Best effort: unpinned if anything fails. */
 static void pin_same_cpu(qemu_plat *q, vs_qemu_opts *qo)
 {
     int cpu = sched_getcpu();
-    cpu_set_t one;
-    CPU_ZERO(&one);
-    if (cpu >= 0 && cpu < CPU_SETSIZE &&
-        pthread_getaffinity_np(pthread_self(), sizeof q->saved_affinity,
-                               &q->saved_affinity) == 0) {
-        CPU_SET(cpu, &one);
-        if (pthread_setaffinity_np(pthread_self(), sizeof one, &one) == 0) {
-            q->pinned = true;
-            qo->pin_cpu = true;
-            qo->cpu = cpu;
-        }
+    if (pin_to(q, cpu)) {
+        qo->pin_cpu = true;
+        qo->cpu = cpu;
     }
 }
 
@@ -503,6 +525,86 @@ static int qmp_prepare(qemu_plat *q, int *peer, char *chardev, size_t n, vs_err 
     *peer = sv[1];
     snprintf(chardev, n, "socket,id=vsqmp,fd=%d", sv[1]);
     return 0;
+}
+
+/* Starts QEMU for q: the irqfd bridge and QMP on socketpairs, the device's arguments. */
+static int start_fresh(qemu_plat *q, const vs_qemu_backend_opts *op, uint64_t size, vs_err *e)
+{
+    int rc;
+    const char *args[VS_QEMU_ARGS_MAX + 9];
+    size_t na = 0;
+    int keep[2], nkeep = 0, qmp_peer = -1;
+    char qmp_chardev[64];
+    if (!op->no_irqfd) {
+        if ((rc = vs_irqfd_bridge_create(&q->irqfd, VS_IRQFD_MAX_VECTORS, e)) < 0)
+            return rc;
+        args[na++] = "-chardev";
+        args[na++] = vs_irqfd_bridge_chardev_arg(q->irqfd);
+        args[na++] = "-device";
+        args[na++] = vs_irqfd_bridge_device_arg(q->irqfd);
+        keep[nkeep++] = vs_irqfd_bridge_qemu_fd(q->irqfd);
+    }
+    if (!op->no_qmp) {
+        if ((rc = qmp_prepare(q, &qmp_peer, qmp_chardev, sizeof qmp_chardev, e)) < 0)
+            return rc;
+        args[na++] = "-chardev";
+        args[na++] = qmp_chardev;
+        args[na++] = "-mon";
+        args[na++] = "chardev=vsqmp,mode=control";
+        keep[nkeep++] = qmp_peer;
+    }
+    for (size_t i = 0; op->device_args[i]; i++) {
+        if (na >= VS_QEMU_ARGS_MAX + 8) {
+            rc = vs_err_set(e, VS_EINVAL, "qemu: more than %d device arguments",
+                            VS_QEMU_ARGS_MAX);
+            return rc;
+        }
+        args[na++] = op->device_args[i];
+    }
+    args[na] = NULL;
+    vs_qemu_opts qo = { .qemu_path = op->qemu_path, .mem_fd = vs_gmem_fd(q->gm), .mem_size = size,
+                        .extra_args = args, .accel = op->accel, .machine = op->machine,
+                        .keep_fds = nkeep ? keep : NULL, .n_keep_fds = (size_t)nkeep,
+                        .startup_timeout_ms = op->startup_timeout_ms,
+                        .qtest_timeout_ms = op->step_timeout_ms };
+    if (op->same_cpu)
+        pin_same_cpu(q, &qo);
+    rc = vs_qemu_start(&qo, &q->qemu, e);
+    vs_irqfd_bridge_release_qemu_end(q->irqfd);
+    if (qmp_peer >= 0)
+        close(qmp_peer);
+    if (rc == 0 && op->reuse)
+        qr_note_start();
+    return rc;
+}
+
+/* A parked QEMU started with the same key on the same guest memory, if there is one:
+ * reset when it was parked, so what is left is to aim the ivshmem doorbell again and
+ * forget signals still pending on the vectors' eventfds. */
+static bool take_parked(qemu_plat *q, uint64_t size)
+{
+    q->key = qr_key(&q->o, size, q->o.device_args);
+    vs_qemu_parked pk;
+    if (!qr_take(q->key, q->gm, &pk))   /* also lets a parked QEMU go that does not fit */
+        return false;
+    free(pk.key);
+    q->qemu = pk.qemu;
+    q->irqfd = pk.irqfd;
+    q->qmp = pk.qmp;
+    q->reused = true;
+    if (pk.cpu >= 0)
+        pin_to(q, pk.cpu);
+    for (unsigned v = 0; q->irqfd && v < vs_irqfd_bridge_vectors(q->irqfd); v++) {
+        uint64_t n;
+        while (read(vs_irqfd_bridge_fd(q->irqfd, v), &n, sizeof n) == (ssize_t)sizeof n)
+            ;
+    }
+    vs_qtest *qt = vs_qemu_qtest(q->qemu);
+    q->qt_cmds_base = vs_qtest_stat_commands(qt);
+    q->qt_writes_base = vs_qtest_stat_writes(qt);
+    read_proc_cpu(vs_qemu_pid(q->qemu), &q->cpu_base);
+    q->qemu_cpu_last = q->cpu_base;
+    return true;
 }
 
 static int transport_create(vs_transport **out, vs_gmem *gm, const vs_qemu_backend_opts *o,
@@ -555,6 +657,7 @@ static int transport_create(vs_transport **out, vs_gmem *gm, const vs_qemu_backe
     q->o = op;
     q->gm = gm;
     q->pid = -1;
+    q->cpu = -1;
     clock_gettime(CLOCK_MONOTONIC, &q->t0);
 
     if (vs_qemu_version(op.qemu_path, q->version, sizeof q->version, e) < 0) {
@@ -563,53 +666,12 @@ static int transport_create(vs_transport **out, vs_gmem *gm, const vs_qemu_backe
     }
     reserve_low_mib(q, gm);
 
-    const char *args[VS_QEMU_ARGS_MAX + 9];
-    size_t na = 0;
-    int keep[2], nkeep = 0, qmp_peer = -1;
-    char qmp_chardev[64];
-    if (!op.no_irqfd) {
-        if ((rc = vs_irqfd_bridge_create(&q->irqfd, VS_IRQFD_MAX_VECTORS, e)) < 0)
-            goto fail;
-        args[na++] = "-chardev";
-        args[na++] = vs_irqfd_bridge_chardev_arg(q->irqfd);
-        args[na++] = "-device";
-        args[na++] = vs_irqfd_bridge_device_arg(q->irqfd);
-        keep[nkeep++] = vs_irqfd_bridge_qemu_fd(q->irqfd);
-    }
-    if (!op.no_qmp) {
-        if ((rc = qmp_prepare(q, &qmp_peer, qmp_chardev, sizeof qmp_chardev, e)) < 0)
-            goto fail;
-        args[na++] = "-chardev";
-        args[na++] = qmp_chardev;
-        args[na++] = "-mon";
-        args[na++] = "chardev=vsqmp,mode=control";
-        keep[nkeep++] = qmp_peer;
-    }
-    for (size_t i = 0; op.device_args[i]; i++) {
-        if (na >= VS_QEMU_ARGS_MAX + 8) {
-            rc = vs_err_set(e, VS_EINVAL, "qemu: more than %d device arguments",
-                            VS_QEMU_ARGS_MAX);
-            goto fail;
-        }
-        args[na++] = op.device_args[i];
-    }
-    args[na] = NULL;
-    vs_qemu_opts qo = { .qemu_path = op.qemu_path, .mem_fd = vs_gmem_fd(gm), .mem_size = size,
-                        .extra_args = args, .accel = op.accel, .machine = op.machine,
-                        .keep_fds = nkeep ? keep : NULL, .n_keep_fds = (size_t)nkeep,
-                        .startup_timeout_ms = op.startup_timeout_ms,
-                        .qtest_timeout_ms = op.step_timeout_ms };
-    if (op.same_cpu)
-        pin_same_cpu(q, &qo);
-    rc = vs_qemu_start(&qo, &q->qemu, e);
-    vs_irqfd_bridge_release_qemu_end(q->irqfd);
-    if (qmp_peer >= 0)
-        close(qmp_peer);
-    if (rc < 0)
+    if (!(op.reuse && take_parked(q, size)) && (rc = start_fresh(q, &op, size, e)) < 0)
         goto fail;
     q->qt = vs_qemu_qtest(q->qemu);
     q->pid = vs_qemu_pid(q->qemu);
     vs_qtest_set_batch_waits(q->qt, q->pinned);
+    q->stderr_start = vs_qemu_stderr_size(q->qemu);
     if (q->irqfd && (rc = irqfd_setup(q, e)) < 0) {
         rc = qp_fail(q, rc, e, "irqfd setup");
         goto fail;
@@ -706,6 +768,59 @@ out:
     return rc;
 }
 
+/* ------------------------------------------------------------------ parking */
+
+void vs_qemu_transport_keep(vs_transport *t, bool keep)
+{
+    qemu_plat *q = qp_of(t);
+    if (q)
+        q->keep = keep;
+}
+
+bool vs_qemu_transport_reused(const vs_transport *t)
+{
+    const qemu_plat *q = qp_of(t);
+    return q && q->reused;
+}
+
+/* Whether QEMU is as the scenario found it but for what a machine reset undoes. */
+static bool parkable(qemu_plat *q)
+{
+    if (q->dead || q->qmp_lent || q->intx_armed || !q->qemu || !q->qmp || !q->qt ||
+        vs_qtest_broken(q->qt) || !vs_qemu_alive(q->qemu))
+        return false;
+    /* anything QEMU said (a device it marked broken, an I/O error) ends its use */
+    int64_t err = vs_qemu_stderr_size(q->qemu);
+    return err >= 0 && err == q->stderr_start;
+}
+
+/* Resets the whole machine (QMP system_reset: every device, PCI config and BARs, MSI-X,
+ * queues, in-flight requests drained) and parks QEMU when it comes back: the function's
+ * command register must read 0 again and nothing may be left unsaid on either socket. */
+static bool try_park(qemu_plat *q)
+{
+    if (!parkable(q) || qp_push(q, NULL) < 0 || vs_qtest_drain(q->qt, NULL) < 0)
+        return false;
+    int ms = q->o.step_timeout_ms < 2000 ? q->o.step_timeout_ms : 2000;
+    if (vs_qmp_execute(q->qmp, "system_reset", NULL, NULL, 0, NULL) < 0 ||
+        vs_qmp_wait_event(q->qmp, "RESET", NULL, NULL, ms, NULL, 0, NULL) < 0)
+        return false;
+    vs_qtest_bus qb;
+    vs_pci_bus b = vs_qtest_bus_init(&qb, q->qt, q->qbus.bdf, true);
+    uint16_t cmd = 0xffff;
+    if (!q->qbus.qt || vs_pcib_cfg_read16(b, 0x04, &cmd, NULL) < 0 || cmd != 0 ||
+        !parkable(q))
+        return false;
+    vs_qemu_parked pk = {.key = q->key, .qemu = q->qemu, .irqfd = q->irqfd, .qmp = q->qmp,
+                         .gm = q->gm, .cpu = q->pinned ? q->cpu : -1};
+    q->key = NULL;
+    q->irqfd = NULL;
+    q->qmp = NULL;
+    q->qt = NULL;
+    qr_park(&pk);
+    return true;
+}
+
 /* ------------------------------------------------------------------ extras */
 
 bool vs_qemu_transport_is(const vs_transport *t) { return qp_of(t) != NULL; }
@@ -715,6 +830,8 @@ vs_qmp *vs_qemu_transport_qmp(vs_transport *t)
     qemu_plat *q = qp_of(t);
     if (q && !q->dead)
         qp_push(q, NULL);   /* QMP commands come after every register write made so far */
+    if (q)
+        q->qmp_lent = true; /* whatever it changes, a fresh QEMU would not have */
     return q ? q->qmp : NULL;
 }
 
@@ -826,8 +943,8 @@ int vs_qemu_transport_cpu(vs_transport *vt, uint64_t *self_ns, uint64_t *qemu_ns
     if (!q->dead && q->qemu && q->pid > 0 && read_proc_cpu(q->pid, &c) == 0 &&
         c >= q->qemu_cpu_last)
         q->qemu_cpu_last = c;
-    if (qemu_ns)
-        *qemu_ns = q->qemu_cpu_last;
+    if (qemu_ns)   /* a reused QEMU: since this transport took it */
+        *qemu_ns = q->qemu_cpu_last - q->cpu_base;
     return 0;
 }
 
@@ -845,7 +962,7 @@ void vs_qemu_transport_stats(const vs_transport *vt, vs_qemu_stats *out)
     out->wait_sleeps = q->wait_sleeps;
     out->irqfd_signals = q->irqfd_signals;
     if (q->qt && !q->dead) {
-        out->qtest_commands = vs_qtest_stat_commands(q->qt);
-        out->qtest_writes = vs_qtest_stat_writes(q->qt);
+        out->qtest_commands = vs_qtest_stat_commands(q->qt) - q->qt_cmds_base;
+        out->qtest_writes = vs_qtest_stat_writes(q->qt) - q->qt_writes_base;
     }
 }

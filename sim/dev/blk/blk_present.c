@@ -123,7 +123,13 @@ static int qemu_args(vs_run_ctx *c, const char *const **argv, vs_err *e)
     c->be_state = q;
     uint64_t bytes = d->capacity_sectors * VS_BLK_SECTOR;
     const char *image;
-    int rc = qemu_image(q, d->image, bytes, &image, e);
+    int rc;
+    if (!d->image && c->qemu_reuse) { /* zeroed for every scenario, QEMU may stay */
+        rc = vs_qemu_reuse_scratch(bytes, q->tmp_image_path, sizeof q->tmp_image_path, e);
+        image = q->tmp_image_path;
+    } else {
+        rc = qemu_image(q, d->image, bytes, &image, e);
+    }
     if (rc < 0)
         return rc;
     vs_qemu_blk_params p;

@@ -1,0 +1,238 @@
+/* One QEMU across transports (virtiosim/qemu.h, "Reusing QEMU"): parked only when it is
+ * healthy and the caller keeps it, taken only with the same key on the slot's guest
+ * memory, and given back as a fresh one would be. QEMU is installed on CI: nothing here is
+ * skipped. */
+#define _GNU_SOURCE
+#include <check.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "virtiosim/blk_qemu.h"
+#include "virtiosim/gmem.h"
+#include "virtiosim/qemu.h"
+#include "virtiosim/virtio.h"
+
+#include "sim/qemu/qemu_proc.h" /* vs_qemu_live_count */
+
+#define MEM (32u << 20)
+
+#define OK(call)                                                                           \
+    do {                                                                                   \
+        vs_err e_ = {0};                                                                   \
+        vs_err *e = &e_;                                                                   \
+        int rc_ = (call);                                                                  \
+        ck_assert_msg(rc_ >= 0, "%s -> %s: %s", #call, vs_errc_name(rc_), e_.msg);         \
+    } while (0)
+
+typedef struct fx {
+    vs_gmem *gm;
+    vs_transport *t;
+    vs_qemu_args a;
+} fx;
+
+/* Guest memory from the slot and a null-co virtio-blk of capacity bytes (with a blkdebug
+ * rule when asked) on a reuse-enabled transport. */
+static void open_fx(fx *f, uint64_t capacity, bool blkdebug, int step_timeout_ms)
+{
+    memset(f, 0, sizeof *f);
+    OK(vs_qemu_reuse_gmem(&f->gm, MEM, e));
+    vs_qemu_blk_params p;
+    vs_qemu_blk_params_default(&p);
+    p.capacity = capacity;
+    vs_qemu_blkdebug_rule rule = {.event = VS_QEMU_BLKDBG_READ_AIO, .sector = 1, .err_no = 5};
+    if (blkdebug) {
+        p.rules = &rule;
+        p.n_rules = 1;
+    }
+    OK(vs_qemu_blk_args(&p, &f->a, e));
+    vs_qemu_backend_opts o;
+    vs_qemu_backend_opts_default(&o);
+    o.device_type = VS_DEV_BLK;
+    o.device_args = f->a.argv;
+    o.reuse = true;
+    if (step_timeout_ms)
+        o.step_timeout_ms = step_timeout_ms;
+    OK(vs_qemu_transport_create(&f->t, f->gm, &o, NULL, e));
+}
+
+static void close_fx(fx *f, bool keep)
+{
+    vs_qemu_transport_keep(f->t, keep);
+    f->t->ops->destroy(f->t);
+    vs_qemu_reuse_release_gmem(f->gm);
+}
+
+static void counts(unsigned *started, unsigned *reused) { vs_qemu_reuse_counts(started, reused); }
+
+/* Drives the device part way (status bits, a feature word) and leaves a mark in guest
+ * memory: what the next user must not see. */
+static void dirty(fx *f)
+{
+    vs_transport *t = f->t;
+    OK(t->ops->set_status(t, VS_STATUS_ACKNOWLEDGE | VS_STATUS_DRIVER, e));
+    OK(t->ops->set_driver_features(t, VS_BIT(VS_F_VERSION_1), e));
+    OK(vs_gmem_st32(f->gm, 0x200000, 0xdeadbeef, e));
+}
+
+START_TEST(parked_qemu_is_reset_and_taken)
+{
+    unsigned s0, r0, s, r;
+    counts(&s0, &r0);
+    fx f;
+    open_fx(&f, 1u << 20, false, 0);
+    ck_assert(!vs_qemu_transport_reused(f.t));
+    pid_t pid = vs_qemu_transport_pid(f.t);
+    vs_qemu_stats fresh;
+    vs_qemu_transport_stats(f.t, &fresh);
+    dirty(&f);
+    close_fx(&f, true);
+    ck_assert_int_eq(vs_qemu_live_count(), 1); /* parked, still running */
+
+    open_fx(&f, 1u << 20, false, 0);
+    ck_assert(vs_qemu_transport_reused(f.t));
+    ck_assert_int_eq(vs_qemu_transport_pid(f.t), pid);
+    counts(&s, &r);
+    ck_assert_uint_eq(s - s0, 1);
+    ck_assert_uint_eq(r - r0, 1);
+    uint32_t mark = 1;
+    OK(vs_gmem_ld32(f.gm, 0x200000, &mark, e));
+    ck_assert_uint_eq(mark, 0);              /* guest memory zeroed */
+    uint8_t st = 0xff;
+    OK(f.t->ops->get_status(f.t, &st, e));
+    ck_assert_uint_eq(st, 0);
+    vs_qemu_stats qs;
+    vs_qemu_transport_stats(f.t, &qs);
+    ck_assert_uint_le(qs.qtest_commands, fresh.qtest_commands); /* counted from the take */
+    dirty(&f);
+    close_fx(&f, false);                    /* not kept: stopped */
+    ck_assert_int_eq(vs_qemu_live_count(), 0);
+
+    open_fx(&f, 1u << 20, false, 0);
+    ck_assert(!vs_qemu_transport_reused(f.t));
+    close_fx(&f, true);
+    vs_qemu_reuse_drop();
+    ck_assert_int_eq(vs_qemu_live_count(), 0);
+}
+END_TEST
+
+START_TEST(killed_parked_qemu_is_not_taken)
+{
+    fx f;
+    open_fx(&f, 1u << 20, false, 0);
+    pid_t pid = vs_qemu_transport_pid(f.t);
+    close_fx(&f, true);
+    ck_assert_int_eq(kill(pid, SIGKILL), 0);
+    for (int i = 0; i < 200 && kill(pid, 0) == 0; i++) {
+        struct timespec ts = {0, 5000000};
+        nanosleep(&ts, NULL);
+        /* our child: the zombie goes once vs_qemu_alive reaps it, at the next take */
+        if (waitpid(pid, NULL, WNOHANG) == pid)
+            break;
+    }
+    open_fx(&f, 1u << 20, false, 0);
+    ck_assert(!vs_qemu_transport_reused(f.t));
+    ck_assert_int_ne(vs_qemu_transport_pid(f.t), pid);
+    uint8_t st = 0xff;
+    OK(f.t->ops->get_status(f.t, &st, e));
+    close_fx(&f, false);
+    vs_qemu_reuse_drop();
+    ck_assert_int_eq(vs_qemu_live_count(), 0);
+}
+END_TEST
+
+START_TEST(hung_qemu_is_not_parked)
+{
+    fx f;
+    open_fx(&f, 1u << 20, false, 500);
+    pid_t pid = vs_qemu_transport_pid(f.t);
+    ck_assert_int_eq(kill(pid, SIGSTOP), 0);
+    close_fx(&f, true);     /* the reset is not answered: stopped instead */
+    ck_assert_int_eq(vs_qemu_live_count(), 0);
+    open_fx(&f, 1u << 20, false, 0);
+    ck_assert(!vs_qemu_transport_reused(f.t));
+    close_fx(&f, false);
+    vs_qemu_reuse_drop();
+}
+END_TEST
+
+START_TEST(qmp_used_is_not_parked)
+{
+    fx f;
+    open_fx(&f, 1u << 20, false, 0);
+    char ret[256];
+    OK(vs_qmp_execute(vs_qemu_transport_qmp(f.t), "query-status", NULL, ret, sizeof ret, e));
+    close_fx(&f, true);
+    ck_assert_int_eq(vs_qemu_live_count(), 0);
+    vs_qemu_reuse_drop();
+}
+END_TEST
+
+START_TEST(other_arguments_or_blkdebug_start_afresh)
+{
+    fx f;
+    open_fx(&f, 1u << 20, false, 0);
+    pid_t pid = vs_qemu_transport_pid(f.t);
+    close_fx(&f, true);
+    open_fx(&f, 2u << 20, false, 0);           /* another capacity: another QEMU */
+    ck_assert(!vs_qemu_transport_reused(f.t));
+    ck_assert_int_ne(vs_qemu_transport_pid(f.t), pid);
+    ck_assert_int_eq(vs_qemu_live_count(), 1); /* the parked one was stopped */
+    close_fx(&f, true);
+    open_fx(&f, 2u << 20, true, 0);            /* blkdebug: never taken, never parked */
+    ck_assert(!vs_qemu_transport_reused(f.t));
+    close_fx(&f, true);
+    ck_assert_int_eq(vs_qemu_live_count(), 0);
+    vs_qemu_reuse_drop();
+}
+END_TEST
+
+START_TEST(scratch_image_is_zeroed_and_renamed_on_resize)
+{
+    char p1[64], p2[64], p3[64];
+    OK(vs_qemu_reuse_scratch(1u << 20, p1, sizeof p1, e));
+    FILE *w = fopen(p1, "r+");
+    ck_assert_ptr_nonnull(w);
+    ck_assert_int_eq(fputs("data", w) >= 0, 1);
+    fclose(w);
+    OK(vs_qemu_reuse_scratch(1u << 20, p2, sizeof p2, e));
+    ck_assert_str_eq(p1, p2);
+    FILE *rd = fopen(p2, "r");
+    ck_assert_ptr_nonnull(rd);
+    char buf[4] = {1, 1, 1, 1};
+    ck_assert_uint_eq(fread(buf, 1, 4, rd), 4);
+    fclose(rd);
+    ck_assert(buf[0] == 0 && buf[3] == 0);
+    OK(vs_qemu_reuse_scratch(2u << 20, p3, sizeof p3, e));
+    FILE *sz = fopen(p3, "r");
+    ck_assert_ptr_nonnull(sz);
+    fseek(sz, 0, SEEK_END);
+    ck_assert_int_eq(ftell(sz), 2 << 20);
+    fclose(sz);
+    vs_qemu_reuse_drop();
+    ck_assert_int_ne(access(p3, F_OK), 0);
+}
+END_TEST
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    Suite *s = suite_create("qemu_reuse");
+    TCase *tc = tcase_create("reuse");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, parked_qemu_is_reset_and_taken);
+    tcase_add_test(tc, killed_parked_qemu_is_not_taken);
+    tcase_add_test(tc, hung_qemu_is_not_parked);
+    tcase_add_test(tc, qmp_used_is_not_parked);
+    tcase_add_test(tc, other_arguments_or_blkdebug_start_afresh);
+    tcase_add_test(tc, scratch_image_is_zeroed_and_renamed_on_resize);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
