@@ -211,7 +211,11 @@ void vs_monitors_on_event(void *opaque, const vs_event *ev)
         }
         break;
     }
-    case VS_EV_AVAIL: sud_on_action(m, ev); on_avail(m, ev); break;
+    case VS_EV_AVAIL:
+        sud_on_action(m, ev);
+        gd_after_spurious(m, false, ev->queue);
+        on_avail(m, ev);
+        break;
     case VS_EV_PUBLISH: on_publish(m, ev); break;
     case VS_EV_KICK: sud_on_action(m, ev); on_kick(m, ev, true); break;
     case VS_EV_KICK_SUPPRESSED: on_kick(m, ev, false); break;
