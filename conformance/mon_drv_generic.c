@@ -81,6 +81,14 @@ void gd_end(vs_monitors *m)
 
 /* ------------------------------------------------------------ outstanding buffers */
 
+static bool holds_slot(const chain_rec *c, uint16_t s)
+{
+    for (uint32_t i = 0; i < c->nslots; i++)
+        if (c->slots[i] == s)
+            return true;
+    return false;
+}
+
 /* A split chain just published: none of its descriptor slots may belong to a chain the
  * device still owns (the driver reclaimed it without a device or queue reset). */
 void gd_split_published(vs_monitors *m, qstate *q, int32_t qi, chain_rec *c, uint16_t head)
@@ -97,7 +105,8 @@ void gd_split_published(vs_monitors *m, qstate *q, int32_t qi, chain_rec *c, uin
             continue;
         uint32_t o = q->gd_owner[s];
         chain_rec *oc = o && o - 1 != head ? q->byid[o - 1] : NULL;
-        if (judge && !clash && oc && oc->live && oc->published && !oc->raw) {
+        if (judge && !clash && oc && oc->live && oc->published && !oc->raw &&
+            holds_slot(oc, s)) { /* its id may have been reused since, on other slots */
             clash = true;
             ctx cx = idctx(qi, head);
             bad(m, CK_D_OUTSTANDING, 0, cx, "descriptors of outstanding buffers untouched",
@@ -156,12 +165,12 @@ void gd_on_irq(vs_monitors *m, qstate *q)
     uint16_t cur;
     if (!q || !q->setup || !used_idx_mem(m, q, &cur))
         return;
-    if (cur == q->collected && !q->live)
+    if (cur == q->collected)
         m->gd.spurious = true;
 }
 
-/* The driver after such an interrupt: giving up (FAILED) is the violation; the next
- * buffer it makes available shows it kept going. */
+/* The driver after such an interrupt: giving up (FAILED) is the violation; the next used
+ * element it collects shows it kept going. */
 void gd_after_spurious(vs_monitors *m, bool failed, int32_t qi)
 {
     if (!m->gd.spurious || !role_on(m, CK_D_SPURIOUS_IRQ))

@@ -66,21 +66,21 @@ void on_features_read(vs_monitors *m, const vs_event *ev)
     m->offer_checked_valid = true;
     uint64_t f = ev->val;
     if (role_on(m, CK_OFFER_VALID)) {
-        uint64_t b = offer_invalid_bits(m, f);
+        uint64_t b = offer_invalid_bits(m, f) & ~m->provoked_add;
         if (b)
             bad(m, CK_OFFER_VALID, 0, NOCTX, "only defined, non-legacy feature bits",
                 "offered 0x%016" PRIx64 ", invalid bits 0x%016" PRIx64, f, b);
         else
             ok(m, CK_OFFER_VALID, 0);
     }
-    if (role_on(m, CK_OFFER_VERSION_1)) {
+    if (role_on(m, CK_OFFER_VERSION_1) && !has(m->provoked_del, VS_F_VERSION_1)) {
         if (has(f, VS_F_VERSION_1))
             ok(m, CK_OFFER_VERSION_1, 0);
         else
             bad(m, CK_OFFER_VERSION_1, 0, NOCTX, "VIRTIO_F_VERSION_1 (bit 32) offered",
                 "offered 0x%016" PRIx64, f);
     }
-    if (role_on(m, CK_OFFER_SR_IOV)) {
+    if (role_on(m, CK_OFFER_SR_IOV) && !has(m->provoked_add, VS_F_SR_IOV)) {
         if (has(f, VS_F_SR_IOV) && !m->sriov_capable)
             bad(m, CK_OFFER_SR_IOV, 0, NOCTX, "VIRTIO_F_SR_IOV only with an SR-IOV capability",
                 "VIRTIO_F_SR_IOV (bit 37) offered (0x%016" PRIx64 ") without one", f);

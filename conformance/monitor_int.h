@@ -186,6 +186,7 @@ struct vs_monitors {
     uint64_t irq_latency_ns;      /* in-process: raise-to-delivery bound */
     uint32_t n_due;               /* queues with qstate.due set */
     bool sriov_capable;           /* the function has an SR-IOV capability */
+    uint64_t provoked_add, provoked_del; /* offer rules broken on purpose (set_offer_provoked) */
     bool finished;
     char scenario[64];
     uint32_t step;

@@ -246,9 +246,9 @@ const vs_check_info vs__mon_core_checks[CK_COUNT] = {
         "and used-flags-zeroed judge the same setup)",
         IDS("generic.driver.vq-reenable.1")},
     [CK_D_SPURIOUS_IRQ] = {"nothing-new-irq-tolerated", DRV, "split",
-        "after a used-buffer interrupt that reports no new used element (nothing outstanding, "
-        "used idx where the driver left it) the driver does not give up (FAILED) before it "
-        "next makes a buffer available",
+        "after a used-buffer interrupt that reports no new used element (used idx where the "
+        "driver left it) the driver does not give up (FAILED) before it "
+        "next collects a used element",
         IDS("split.driver.used-notif-suppression.3")},
 };
 

@@ -3,6 +3,7 @@
  * presentation (vs_backend_present). Room for more: a vhost-kernel back-end (/dev/vhost-*)
  * and a guest (a driver inside a VM) would each be one more row. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sim/backend_dev.h"
@@ -25,12 +26,54 @@ static vs_service_time time_dist(enum vs_scenario_dist d, uint64_t a, uint64_t b
     return t;
 }
 
+/* `withhold_features` for bits a device's own options always offer (VERSION_1): the
+ * in-process device's offer with them taken out, a provocation of the driver (its
+ * device-role checks are told, vs_monitors_set_offer_provoked). The shim's ops come first
+ * so the device's ops pointer leads back to it. */
+typedef struct withhold_shim {
+    vs_device_ops ops;
+    const vs_device_ops *inner;
+    uint64_t withheld;
+} withhold_shim;
+
+static uint64_t withhold_features(vs_device *d)
+{
+    const withhold_shim *w = (const withhold_shim *)d->ops;
+    return (w->inner->device_features ? w->inner->device_features(d) : 0) & ~w->withheld;
+}
+
+static void withhold_destroy(vs_device *d)
+{
+    withhold_shim *w = (withhold_shim *)d->ops;
+    d->ops = w->inner;
+    free(w);
+    if (d->ops->destroy)
+        d->ops->destroy(d);
+}
+
+static int withhold_install(vs_device *d, uint64_t withheld, vs_err *e)
+{
+    withhold_shim *w = calloc(1, sizeof *w);
+    if (!w)
+        return vs_err_set(e, VS_ENOMEM, "ref: out of memory");
+    w->ops = *d->ops;
+    w->ops.device_features = withhold_features;
+    w->ops.destroy = withhold_destroy;
+    w->inner = d->ops;
+    w->withheld = withheld;
+    d->ops = &w->ops;
+    return 0;
+}
+
 static int build_ref(vs_run_ctx *c, const char *arg, vs_err *e)
 {
     (void)arg;
     const vs_scenario *s = c->s;
     int rc = c->sd->backends->ref_create(c, &c->dev, e);
     if (rc < 0)
+        return rc;
+    if ((s->withheld_features & VS_BIT(VS_F_VERSION_1)) &&
+        (rc = withhold_install(c->dev, s->withheld_features, e)) < 0)
         return rc;
     vs_ref_opts ro;
     vs_ref_opts_default(&ro);
@@ -44,6 +87,7 @@ static int build_ref(vs_run_ctx *c, const char *arg, vs_err *e)
     ro.iothread.wake = time_dist(s->iothread.dist, s->iothread.a_ns, s->iothread.b_ns);
     ro.iothread.handler_ns = s->iothread.handler_ns;
     ro.notify_off_while_busy = s->notify_off_while_busy;
+    ro.echo_irq_ns = s->echo_irq_ns;
     if (c->o->mutant) {
         ro.mutations = c->o->mutant->ref_mutations;
         ro.ring_mutations = c->o->mutant->ring_mutations;

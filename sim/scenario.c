@@ -772,10 +772,11 @@ static const vs_field iothread_fields[] = {
 PARSER(tr_iothread) { return vs_ld_walk(L, v, iothread_fields, ctx, "iothread"); }
 
 PARSER(tr_busy) { return vs_ld_bool(L, v, &S->notify_off_while_busy); }
+PARSER(tr_echo) { return vs_ld_time(L, v, &S->echo_irq_ns); }
 
 static const vs_field transport_fields[] = {
     {"kind", tr_kind}, {"notify", tr_notify}, {"iothread", tr_iothread},
-    {"notify_off_while_busy", tr_busy}, {NULL, NULL},
+    {"notify_off_while_busy", tr_busy}, {"echo_interrupts", tr_echo}, {NULL, NULL},
 };
 
 /* `transport: pci`, or a mapping: {kind: pci, notify: iothread, iothread: {...}}. */

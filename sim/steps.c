@@ -23,10 +23,11 @@
 
 PARSER(st_init_expect)
 {
-    static const char *const names[] = {"ok", "features_refused"};
+    static const char *const names[] = {"ok", "features_refused", "gives_up"};
     int k = 0;
-    int r = vs_ld_enum(L, v, names, 2, &k);
+    int r = vs_ld_enum(L, v, names, 3, &k);
     T->expect_features_refused = k == 1;
+    T->expect_gives_up = k == 2;
     return r;
 }
 PARSER(st_force) { return vs_ld_features(L, v, &T->force_features); }
@@ -284,6 +285,12 @@ static int do_init(vs_run_ctx *c, const vs_step *st)
             return vs_run_expect_failed(c, "the device accepted FEATURES_OK, expected a "
                                            "refusal");
         vs_run_expect_ok(c, "FEATURES_OK refused");
+        return 0;
+    }
+    if (st->expect_gives_up) { /* the offer leaves the driver nothing to work with */
+        if (rc >= 0)
+            return vs_run_expect_failed(c, "the driver initialized, expected it to give up");
+        vs_run_expect_ok(c, "the driver gave up");
         return 0;
     }
     if (rc == -VS_ENOTSUP && c->step == 0) {

@@ -172,6 +172,20 @@ enum vs_drv_mutation {
 #define VS_DRV_MUT_ON_AFTER_REFUSAL (UINT64_C(1) << 33) /* goes on to set queues up and
                                                            DRIVER_OK when FEATURES_OK reads
                                                            back clear */
+/* Generic driver rules (the checks of conformance/mon_drv_generic.c). */
+#define VS_DRV_MUT_GIVE_UP_UNKNOWN (UINT64_C(1) << 48) /* FAILED when the offer holds bits
+                                                          it has no name for */
+#define VS_DRV_MUT_ACCEPT_UNKNOWN (UINT64_C(1) << 49)  /* accepts offered undefined bits */
+#define VS_DRV_MUT_NO_V1_GOES_ON (UINT64_C(1) << 50)   /* goes on without VERSION_1 offered */
+#define VS_DRV_MUT_ACCEPT_SR_IOV (UINT64_C(1) << 51)   /* accepts SR_IOV when offered */
+#define VS_DRV_MUT_RECLAIM_LIVE (UINT64_C(1) << 52)    /* split: once, a new chain's head put
+                                                          in the slot of the last published
+                                                          chain, still outstanding */
+#define VS_DRV_MUT_REENABLE_STALE (UINT64_C(1) << 53)  /* split: a queue set up again after
+                                                          its reset shows the device a stale
+                                                          avail idx at setup */
+#define VS_DRV_MUT_FAIL_ON_EMPTY_IRQ (UINT64_C(1) << 54) /* FAILED after a queue interrupt
+                                                            that had nothing to collect */
 
 /* Defaults: the personality's features, split, max queue size, 1 queue, MSI-X, direct
  * descriptors, no depth limit, seed 1, one data segment. */

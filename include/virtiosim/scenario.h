@@ -74,6 +74,9 @@ typedef struct vs_scenario {
     /* transport: {notify_off_while_busy: true}: the in-process device keeps queue
      * notifications off while it has requests in flight (vs_ref_opts) */
     bool notify_off_while_busy;
+    /* transport: {echo_interrupts: 5us}: the in-process device delivers every queue
+     * interrupt once more that long after (interrupts that report nothing new) */
+    uint64_t echo_irq_ns;
     vs_step *steps;
     unsigned nsteps;
 } vs_scenario;

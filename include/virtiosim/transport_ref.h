@@ -166,6 +166,9 @@ typedef struct vs_ref_opts {
     bool notify_off_while_busy; /* queue notifications stay off (split without EVENT_IDX:
                                    used.flags NO_NOTIFY) while requests are in flight; the
                                    device looks at the ring again as they complete */
+    uint64_t echo_irq_ns;      /* test provocation (0: off): every queue interrupt is
+                                  delivered once more this long after, reporting nothing
+                                  new by then (not when hooked) */
 } vs_ref_opts;
 
 /* MSI-X, doorbell latency 1000 ns, irq latency 500 ns, fixed service time 10000 ns, no
