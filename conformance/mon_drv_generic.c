@@ -68,9 +68,40 @@ void gd_on_status_added(vs_monitors *m, uint8_t added)
     }
 }
 
+/* ------------------------------------------------------------ DEVICE_NEEDS_RESET */
+
+void gd_on_status_read(vs_monitors *m, uint8_t v)
+{
+    if (!(v & VS_STATUS_DEVICE_NEEDS_RESET) || !(m->status_w & VS_STATUS_DRIVER_OK) || m->gd.nr)
+        return;
+    for (uint32_t i = 0; i < MAX_QUEUES; i++)
+        if (m->q[i].setup && m->q[i].live)
+            m->gd.nr = true;
+}
+
+void gd_on_driver_action(vs_monitors *m, const vs_event *ev)
+{
+    if (!m->gd.nr || m->gd.nr_broke || !role_on(m, CK_D_NEEDS_RESET_ACT))
+        return;
+    m->gd.nr_broke = true;
+    bad(m, CK_D_NEEDS_RESET_ACT, 0, qctx(ev->queue), "a reset, nothing counting on the queue",
+        "%s after reading DEVICE_NEEDS_RESET with requests outstanding",
+        ev->kind == VS_EV_KICK ? "a notification" : "a buffer made available");
+}
+
+/* The reset that follows it. The end of a run without one proves nothing: the simulator's
+ * driver stops with its scenario when a step fails. */
+static void nr_end(vs_monitors *m)
+{
+    if (m->gd.nr && !m->gd.nr_broke && m->cur && role_on(m, CK_D_NEEDS_RESET_ACT))
+        ok(m, CK_D_NEEDS_RESET_ACT, 0);
+}
+
 /* A window ends (reset, end of run): a driver offered no VERSION_1 must have said FAILED. */
 void gd_end(vs_monitors *m)
 {
+    nr_end(m);
+    m->gd.nr = m->gd.nr_broke = false;
     if (m->gd.no_v1 && !m->gd.no_v1_judged && role_on(m, CK_D_NO_VERSION_1))
         bad(m, CK_D_NO_VERSION_1, 0, NOCTX, "FAILED when VIRTIO_F_VERSION_1 is not offered",
             "the device was left (reset or end) without FAILED");

@@ -368,6 +368,7 @@ void on_status_read(vs_monitors *m, const vs_event *ev)
         m->needs_reset_pending = true;
     if (v & VS_STATUS_DEVICE_NEEDS_RESET) {
         on_device_error(m);
+        gd_on_status_read(m, v);
     }
     if (m->dev_error_pending) {
         if (v & VS_STATUS_DEVICE_NEEDS_RESET) {

@@ -219,9 +219,17 @@ void vs_monitors_on_event(void *opaque, const vs_event *ev)
         }
         break;
     }
-    case VS_EV_AVAIL: sud_on_action(m, ev); on_avail(m, ev); break;
+    case VS_EV_AVAIL:
+        sud_on_action(m, ev);
+        gd_on_driver_action(m, ev);
+        on_avail(m, ev);
+        break;
     case VS_EV_PUBLISH: on_publish(m, ev); break;
-    case VS_EV_KICK: sud_on_action(m, ev); on_kick(m, ev, true); break;
+    case VS_EV_KICK:
+        sud_on_action(m, ev);
+        gd_on_driver_action(m, ev);
+        on_kick(m, ev, true);
+        break;
     case VS_EV_KICK_SUPPRESSED: on_kick(m, ev, false); break;
     case VS_EV_FETCH: on_fetch(m, ev); break;
     case VS_EV_DEVICE_ERROR:

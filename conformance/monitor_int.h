@@ -254,6 +254,7 @@ struct vs_monitors {
         uint64_t unknown;         /* undefined bits in the offer the driver read */
         bool no_v1, no_v1_judged; /* the offer lacked VERSION_1; the driver's answer seen */
         bool spurious;            /* a nothing-new used-buffer interrupt, not yet answered */
+        bool nr, nr_broke;        /* NEEDS_RESET read with chains outstanding; acted on it */
     } gd;
 };
 
@@ -333,6 +334,8 @@ static inline ctx idctx(int32_t q, uint32_t id)
 #define gd_on_reenable vs__mon_gd_on_reenable
 #define gd_on_irq vs__mon_gd_on_irq
 #define gd_after_spurious vs__mon_gd_after_spurious
+#define gd_on_status_read vs__mon_gd_on_status_read
+#define gd_on_driver_action vs__mon_gd_on_driver_action
 
 /* ------------------------------------------------------------ checks and verdicts */
 
@@ -516,6 +519,9 @@ void gd_split_published(vs_monitors *m, qstate *q, int32_t qi, chain_rec *c, uin
 void gd_on_reenable(vs_monitors *m, int32_t qi, qstate *q);
 void gd_on_irq(vs_monitors *m, qstate *q);
 void gd_after_spurious(vs_monitors *m, bool failed, int32_t qi);
+void gd_on_status_read(vs_monitors *m, uint8_t v);
+/* A sent KICK or an AVAIL: the driver still counting on the queue. */
+void gd_on_driver_action(vs_monitors *m, const vs_event *ev);
 
 /* ------------------------------------------------------------ config, queues */
 

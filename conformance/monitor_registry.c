@@ -250,6 +250,11 @@ const vs_check_info vs__mon_core_checks[CK_COUNT] = {
         "driver left it) the driver does not give up (FAILED) before it "
         "next collects a used element",
         IDS("split.driver.used-notif-suppression.3")},
+    [CK_D_NEEDS_RESET_ACT] = {"needs-reset-no-waiting", DRV, "generic",
+        "once the driver has read DEVICE_NEEDS_RESET (DRIVER_OK set, chains outstanding) it "
+        "neither notifies nor makes buffers available, as if they could still complete, "
+        "until it resets the device",
+        IDS("generic.driver.status.4")},
 };
 
 size_t vs_check_count(void)

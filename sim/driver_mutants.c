@@ -302,6 +302,11 @@ static const vs_mutant driver_mutants[] = {
      .drv_mutations = VS_DRV_MUT_FAIL_ON_EMPTY_IRQ,
      .fails = L("split.driver.used-notif-suppression.3"), .checks = L("nothing-new-irq-tolerated"),
      .scenarios = L("scenarios/driver/clean-split-echo-irq.yaml")},
+    {.name = "drv-needs-reset-waits",
+     .what = "driver: notifies again after DEVICE_NEEDS_RESET, before its reset",
+     .drv_mutations = VS_DRV_MUT_NEEDS_RESET_WAITS,
+     .fails = L("generic.driver.status.4"), .checks = L("needs-reset-no-waiting"),
+     .scenarios = L("scenarios/driver/clean-needs-reset.yaml")},
     /* the virtio-pci driver's own bugs (sim/transport_pci.c), judged by the PCI checks
        on its accesses (model/pci_checks.c, vs_pci_drv_judge) */
     {.name = "pci-drv-wide-status", .what = "pci driver: polls device_status 4 bytes wide",

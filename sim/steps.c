@@ -224,6 +224,9 @@ static const vs_field suspend_fields[] = {
     {NULL, NULL},
 };
 static const vs_field resume_fields[] = {{"expect", st_sus_expect}, {NULL, NULL}};
+static const vs_field device_error_fields[] = {
+    {"outstanding", st_outstanding}, {"after", st_wait_time}, {NULL, NULL},
+};
 static const vs_field no_fields[] = {{NULL, NULL}};
 
 /* Room for `count` small requests (queue_reset and suspend keep that many in flight). */
@@ -624,6 +627,31 @@ static int run_config_change(vs_run_ctx *c, const vs_step *st)
     return 0;
 }
 
+/* `device_error`: with requests in flight the in-process device takes its error path; the
+ * driver reads DEVICE_NEEDS_RESET after the config interrupt and recovers (resets at once,
+ * dropping them). An `init` step sets the device up again. */
+static int run_device_error(vs_run_ctx *c, const vs_step *st)
+{
+    vs_err e = {0};
+    int rc;
+    if (c->real)
+        return vs_run_expect_failed(c, "device_error needs the in-process back-end");
+    if ((rc = submit_fillers(c, st, &e)) < 0)
+        return vs_run_driver_error(c, rc, &e);
+    settle(c, st);
+    unsigned out = vs_driver_outstanding(c->d, -1);
+    if ((rc = vs_ref_device_error(device_half(c), "device error (device_error step)", &e)) < 0)
+        return vs_run_driver_error(c, rc, &e);
+    for (int i = 0; i < 100 && !vs_driver_needs_reset(c->d); i++)
+        if (vs_driver_wait(c->d, 1000000ull, &e) < 0 && !vs_driver_needs_reset(c->d))
+            break;
+    if ((rc = vs_driver_recover(c->d, &e)) < 0)
+        return vs_run_driver_error(c, rc, &e);
+    vs_run_expect_ok(c, out ? "DEVICE_NEEDS_RESET with requests in flight; reset"
+                            : "DEVICE_NEEDS_RESET; reset");
+    return 0;
+}
+
 static int run_queue_reset(vs_run_ctx *c, const vs_step *st)
 {
     vs_err e = {0};
@@ -688,9 +716,10 @@ CORE(queue_enable, queue_enable_fields, true, run_queue_enable);
 CORE(suspend, suspend_fields, true, run_suspend);
 CORE(resume, resume_fields, true, run_resume);
 CORE(config_change, no_fields, true, run_config_change);
+CORE(device_error, device_error_fields, true, run_device_error);
 
 const vs_step_type *const vs_core_steps[] = {
     &step_init, &step_expect, &step_reset, &step_fault, &step_wait, &step_notify,
     &step_queue_reset, &step_queue_enable, &step_suspend, &step_resume, &step_config_change,
-    NULL,
+    &step_device_error, NULL,
 };

@@ -1082,6 +1082,14 @@ int vs_ref_config_changed(vs_transport *t, vs_err *e)
     return 0;
 }
 
+int vs_ref_device_error(vs_transport *t, const char *why, vs_err *e)
+{
+    if (!vs_ref_is(t))
+        return vs_err_set(e, VS_EINVAL, "ref: not a ref transport");
+    device_error(TR(t), -1, why ? why : "device error (provoked)");
+    return 0;
+}
+
 int vs_ref_iothread_stats(const vs_transport *t, vs_iothread_stats *out, vs_err *e)
 {
     if (!vs_ref_is(t) || !out)

@@ -186,6 +186,10 @@ enum vs_drv_mutation {
                                                           avail idx at setup */
 #define VS_DRV_MUT_FAIL_ON_EMPTY_IRQ (UINT64_C(1) << 54) /* FAILED after a queue interrupt
                                                             that had nothing to collect */
+#define VS_DRV_MUT_NEEDS_RESET_WAITS (UINT64_C(1) << 55) /* vs_driver_recover notifies the
+                                                            queues with requests outstanding
+                                                            again first, as if the device
+                                                            would still complete them */
 
 /* Defaults: the personality's features, split, max queue size, 1 queue, MSI-X, direct
  * descriptors, no depth limit, seed 1, one data segment. */
@@ -220,6 +224,10 @@ int vs_driver_setup_queues(vs_driver *d, vs_err *e);
 /* Resets the device (status 0, waits until it reads 0), frees the rings and drops every
  * outstanding request. The driver can be initialised again afterwards. */
 int vs_driver_reset(vs_driver *d, vs_err *e);
+/* The device showed DEVICE_NEEDS_RESET: the driver counts on none of its outstanding
+ * requests (neither that they complete nor that they do not) and resets at once, as
+ * vs_driver_reset; the caller initializes again. -VS_ESTATE if status does not show it. */
+int vs_driver_recover(vs_driver *d, vs_err *e);
 /* Adds bits to the status the driver last wrote and writes it (the normal, legal way). */
 int vs_driver_set_status(vs_driver *d, uint8_t bits, vs_err *e);
 

@@ -194,6 +194,9 @@ uint16_t vs_ref_msix_vectors(const vs_transport *t);   /* num_queues + 1 */
 /* The device changed its config (after bumping dev->config_generation): emits
  * VS_EV_CONFIG_CHANGE and raises a config interrupt. */
 int vs_ref_config_changed(vs_transport *t, vs_err *e);
+/* A provocation: the device takes its error path now (DEVICE_NEEDS_RESET, a config
+ * interrupt, its requests in flight never complete), as on a chain it cannot parse. */
+int vs_ref_device_error(vs_transport *t, const char *why, vs_err *e);
 
 /* The iothreads' counters (notify VS_NOTIFY_IOTHREAD); -VS_ENOTSUP on the direct path.
  * For the PCI model transport, ask its device half (vs_pci_model_transport_device_half). */
