@@ -396,23 +396,6 @@ int vs_driver_reset(vs_driver *d, vs_err *e)
     return do_reset(d, e);
 }
 
-int vs_driver_recover(vs_driver *d, vs_err *e)
-{
-    uint8_t s;
-    int rc = vs_driver_read_status(d, &s, e);
-    if (rc < 0)
-        return rc;
-    if (!(s & VS_STATUS_DEVICE_NEEDS_RESET))
-        return vs_err_set(e, VS_ESTATE, "driver: status 0x%02x shows no DEVICE_NEEDS_RESET", s);
-    for (uint16_t i = 0; vs__drv_mut(d, VS_DRV_MUT_NEEDS_RESET_WAITS) && i < d->nq; i++)
-        if (d->q[i].vq && d->q[i].live) {
-            emit_simple(d, VS_EV_KICK, i, 0);
-            if ((rc = d->t->ops->notify(d->t, i, e)) < 0)
-                return rc;
-        }
-    return vs_driver_reset(d, e);
-}
-
 static int config_early(vs_driver *d, uint64_t offered, bool features_ok, vs_err *e)
 {
     if (!d->pers || !d->pers->read_config_early)
