@@ -30,7 +30,9 @@ void gd_on_features_write(vs_monitors *m, uint64_t f)
         else
             ok(m, CK_D_OFFER_UNKNOWN, 1);
     }
-    if (m->offered_known && has(m->offered, VS_F_SR_IOV) && role_on(m, CK_D_SR_IOV)) {
+    /* backend view: only what the front-end passed on was offered to the driver */
+    uint64_t off = m->offered & (!m->backend_view ? ~0ull : m->fe_mask_known ? m->fe_mask : 0);
+    if (m->offered_known && has(off, VS_F_SR_IOV) && role_on(m, CK_D_SR_IOV)) {
         if (has(f, VS_F_SR_IOV) && !m->sriov_capable)
             bad(m, CK_D_SR_IOV, 0, NOCTX, "VIRTIO_F_SR_IOV declined without an SR-IOV capability",
                 "VIRTIO_F_SR_IOV accepted (driver features 0x%016" PRIx64 ")", f);
