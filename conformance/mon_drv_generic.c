@@ -57,6 +57,13 @@ void gd_on_status_added(vs_monitors *m, uint8_t added)
             ok(m, CK_D_OFFER_UNKNOWN, 0);
         }
     }
+    if (m->config_larger && role_on(m, CK_D_CFG_LARGER)) {
+        if ((added & VS_STATUS_FAILED) && !m->fok_refused && !m->gd.no_v1)
+            bad(m, CK_D_CFG_LARGER, 0, NOCTX, "DRIVER_OK with a longer config region",
+                "FAILED written; the device config region is longer than the type's");
+        else if (added & VS_STATUS_DRIVER_OK)
+            ok(m, CK_D_CFG_LARGER, 0);
+    }
     if (m->gd.no_v1 && role_on(m, CK_D_NO_VERSION_1) && !m->gd.no_v1_judged) {
         if (added & (VS_STATUS_FEATURES_OK | VS_STATUS_DRIVER_OK)) {
             m->gd.no_v1_judged = true;

@@ -177,6 +177,12 @@ void vs_monitors_set_offer_provoked(vs_monitors *m, uint64_t added, uint64_t wit
     }
 }
 
+void vs_monitors_set_config_larger(vs_monitors *m, bool on)
+{
+    if (m)
+        m->config_larger = on;
+}
+
 void vs_monitors_set_irq_latency(vs_monitors *m, uint64_t ns)
 {
     if (m)

@@ -69,6 +69,7 @@ enum vs_chk {
     CK_D_REENABLE_FRESH,  /* a queue set up again after a queue reset: fresh rings */
     CK_D_SPURIOUS_IRQ,    /* split: no giving up after a nothing-new interrupt */
     CK_D_NEEDS_RESET_ACT, /* NEEDS_RESET with chains outstanding: reset, no waiting */
+    CK_D_CFG_LARGER,      /* a config region longer than the type's: no giving up */
     CK_COUNT,
     CK_DEV_FIRST = CK_COUNT  /* a device extension's first local check index */
 };

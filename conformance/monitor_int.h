@@ -187,6 +187,7 @@ struct vs_monitors {
     uint32_t n_due;               /* queues with qstate.due set */
     bool sriov_capable;           /* the function has an SR-IOV capability */
     uint64_t provoked_add, provoked_del; /* offer rules broken on purpose (set_offer_provoked) */
+    bool config_larger;           /* the config region is longer than the type's */
     bool finished;
     char scenario[64];
     uint32_t step;

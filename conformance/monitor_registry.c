@@ -255,6 +255,11 @@ const vs_check_info vs__mon_core_checks[CK_COUNT] = {
         "neither notifies nor makes buffers available, as if they could still complete, "
         "until it resets the device",
         IDS("generic.driver.status.4")},
+    [CK_D_CFG_LARGER] = {"larger-config-tolerated", DRV, "generic",
+        "when the device config region is longer than its type specifies (told by "
+        "vs_monitors_set_config_larger) the driver does not give up (no FAILED unless "
+        "FEATURES_OK was refused or VERSION_1 is missing) and reaches DRIVER_OK",
+        IDS("generic.driver.config-space.4")},
 };
 
 size_t vs_check_count(void)

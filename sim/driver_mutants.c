@@ -307,6 +307,11 @@ static const vs_mutant driver_mutants[] = {
      .drv_mutations = VS_DRV_MUT_NEEDS_RESET_WAITS,
      .fails = L("generic.driver.status.4"), .checks = L("needs-reset-no-waiting"),
      .scenarios = L("scenarios/driver/clean-needs-reset.yaml")},
+    {.name = "pci-drv-config-upper-bound",
+     .what = "pci driver: gives up on a device config structure over 256 bytes",
+     .pci_drv_mutations = VS_PCI_DRV_MUT_CFG_UPPER_BOUND,
+     .fails = L("generic.driver.config-space.4"), .checks = L("larger-config-tolerated"),
+     .scenarios = L("scenarios/driver/clean-pci-config-larger.yaml")},
     /* the virtio-pci driver's own bugs (sim/transport_pci.c), judged by the PCI checks
        on its accesses (model/pci_checks.c, vs_pci_drv_judge) */
     {.name = "pci-drv-wide-status", .what = "pci driver: polls device_status 4 bytes wide",

@@ -400,6 +400,9 @@ static const vs_sim_dev *default_device(void)
             return *d;
     return NULL;
 }
+/* A provocation of the driver: the device config region longer than the type's. */
+PARSER(dev_config_extra) { return vs_ld_u32(L, v, 4096, &S->config_extra); }
+
 PARSER(dev_kind)
 {
     const vs_sim_dev *d;
@@ -451,11 +454,12 @@ PARSER(top_device)
     size_t n = 0;
     while (keys[n].key)
         n++;
-    vs_field *all = calloc(n + 2, sizeof *all);
+    vs_field *all = calloc(n + 3, sizeof *all);
     if (!all)
         return vs_ld_nomem(L);
     all[0] = (vs_field){"kind", dev_kind};
-    memcpy(all + 1, keys, n * sizeof *all);
+    all[1] = (vs_field){"config_extra", dev_config_extra};
+    memcpy(all + 2, keys, n * sizeof *all);
     int r = vs_ld_walk(L, v, all, ctx, "device");
     free(all);
     return r;

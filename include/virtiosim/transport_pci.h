@@ -117,6 +117,8 @@ enum vs_pci_drv_mutation {
     VS_PCI_DRV_MUT_WINDOW_UNALIGNED = 1u << 13, /* window read: offset not a multiple of
                                                    its length */
     VS_PCI_DRV_MUT_WINDOW_OUTSIDE = 1u << 14, /* window read between two structures */
+    VS_PCI_DRV_MUT_CFG_UPPER_BOUND = 1u << 28, /* gives up (features read fails) on a
+                                                 device config structure over 256 bytes */
     VS_PCI_DRV_MUT_ISR_AFTER_IRQ = 1u << 15, /* reads the ISR after each MSI-X queue
                                                 interrupt */
 };
