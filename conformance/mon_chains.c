@@ -37,6 +37,7 @@ void queue_drop(vs_monitors *m, qstate *q)
     free(q->pend);
     free(q->po_id);
     free(q->po_seq);
+    free(q->gd_owner);
     memset(q, 0, sizeof *q);
 }
 

@@ -212,6 +212,7 @@ void on_irq(vs_monitors *m, const vs_event *ev)
     if (!q || !q->setup || !q_split(q))
         return;
     q->irq_count++;
+    gd_on_irq(m, q);
     if (q->due) {
         ok(m, CK_IRQ_EI_REQUIRED, 0);
         if (q->due_flags)

@@ -14,6 +14,7 @@ void on_queue_setup(vs_monitors *m, const vs_event *ev)
     qstate *q = getq(m, ev->queue);
     if (!q || !ev->layout)
         return;
+    bool reenable = m->qr[ev->queue].await_enable; /* set up again after a queue reset */
     qr_on_setup(m, ev->queue, ev->layout->size);
     queue_drop(m, q);
     q->l = *ev->layout;
@@ -21,6 +22,8 @@ void on_queue_setup(vs_monitors *m, const vs_event *ev)
     if (!q->byid)
         return;
     q->setup = true;
+    if (reenable)
+        gd_on_reenable(m, ev->queue, q);
     ctx cx = qctx(ev->queue);
     bool packed = q->l.format == VS_RING_PACKED;
     if (role_on(m, CK_D_RING_ALIGN)) {

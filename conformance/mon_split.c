@@ -265,8 +265,10 @@ static void mark_published(vs_monitors *m, qstate *q, int32_t qi, chain_rec *c, 
         if (has(neg(m), VS_F_IN_ORDER))
             po_push(q, head, c->seq);
     }
-    if (q_split(q))
+    if (q_split(q)) {
         split_walk(m, q, qi, c, head);
+        gd_split_published(m, q, qi, c, head);
+    }
 }
 
 void on_publish(vs_monitors *m, const vs_event *ev)

@@ -33,6 +33,7 @@ void end_window(vs_monitors *m)
             "status reads without DEVICE_NEEDS_RESET");
     m->dev_error_pending = false;
     m->dev_error_read_without = false;
+    gd_end(m);
 }
 
 /* ------------------------------------------------------------ feature tables */
@@ -45,7 +46,7 @@ static bool legacy_bit(const vs_monitors *m, unsigned bit)
     return m->dev && has(m->dev->legacy_features, bit);
 }
 
-static uint64_t invalid_bits(const vs_monitors *m, uint64_t f)
+uint64_t offer_invalid_bits(const vs_monitors *m, uint64_t f)
 {
     uint64_t badbits = 0;
     for (unsigned b = 0; b < 64; b++)
@@ -58,27 +59,28 @@ void on_features_read(vs_monitors *m, const vs_event *ev)
 {
     m->offered = ev->val;
     m->offered_known = true;
+    gd_on_features_read(m, ev->val);
     if (m->offer_checked_valid && m->offer_checked == ev->val)
         return;
     m->offer_checked = ev->val;
     m->offer_checked_valid = true;
     uint64_t f = ev->val;
     if (role_on(m, CK_OFFER_VALID)) {
-        uint64_t b = invalid_bits(m, f);
+        uint64_t b = offer_invalid_bits(m, f) & ~m->provoked_add;
         if (b)
             bad(m, CK_OFFER_VALID, 0, NOCTX, "only defined, non-legacy feature bits",
                 "offered 0x%016" PRIx64 ", invalid bits 0x%016" PRIx64, f, b);
         else
             ok(m, CK_OFFER_VALID, 0);
     }
-    if (role_on(m, CK_OFFER_VERSION_1)) {
+    if (role_on(m, CK_OFFER_VERSION_1) && !has(m->provoked_del, VS_F_VERSION_1)) {
         if (has(f, VS_F_VERSION_1))
             ok(m, CK_OFFER_VERSION_1, 0);
         else
             bad(m, CK_OFFER_VERSION_1, 0, NOCTX, "VIRTIO_F_VERSION_1 (bit 32) offered",
                 "offered 0x%016" PRIx64, f);
     }
-    if (role_on(m, CK_OFFER_SR_IOV)) {
+    if (role_on(m, CK_OFFER_SR_IOV) && !has(m->provoked_add, VS_F_SR_IOV)) {
         if (has(f, VS_F_SR_IOV) && !m->sriov_capable)
             bad(m, CK_OFFER_SR_IOV, 0, NOCTX, "VIRTIO_F_SR_IOV only with an SR-IOV capability",
                 "VIRTIO_F_SR_IOV (bit 37) offered (0x%016" PRIx64 ") without one", f);
@@ -150,13 +152,14 @@ void on_features_write(vs_monitors *m, const vs_event *ev)
         }
     }
     if (role_on(m, CK_D_FEAT_RESERVED)) {
-        uint64_t b = invalid_bits(m, f);
+        uint64_t b = offer_invalid_bits(m, f);
         if (b)
             bad(m, CK_D_FEAT_RESERVED, 0, NOCTX, "no undefined or reserved bits accepted",
                 "accepted 0x%016" PRIx64 ", invalid 0x%016" PRIx64, f, b);
         else
             ok(m, CK_D_FEAT_RESERVED, 0);
     }
+    gd_on_features_write(m, f);
     m->drv_features = f;
     m->drv_features_written = true;
 }
@@ -256,6 +259,9 @@ void on_status_write(vs_monitors *m, const vs_event *ev)
             ok(m, CK_D_ABANDON, 1);
         }
     }
+    gd_on_status_added(m, added);
+    if (added & VS_STATUS_FAILED)
+        gd_after_spurious(m, true, -1);
     if (added & VS_STATUS_FAILED)
         m->failed_written = true;
     if (added & VS_STATUS_FEATURES_OK) {
@@ -362,6 +368,7 @@ void on_status_read(vs_monitors *m, const vs_event *ev)
         m->needs_reset_pending = true;
     if (v & VS_STATUS_DEVICE_NEEDS_RESET) {
         on_device_error(m);
+        gd_on_status_read(m, v);
     }
     if (m->dev_error_pending) {
         if (v & VS_STATUS_DEVICE_NEEDS_RESET) {

@@ -169,6 +169,20 @@ void vs_monitors_set_sriov_capable(vs_monitors *m, bool on)
         m->sriov_capable = on;
 }
 
+void vs_monitors_set_offer_provoked(vs_monitors *m, uint64_t added, uint64_t withheld)
+{
+    if (m) {
+        m->provoked_add = added;
+        m->provoked_del = withheld;
+    }
+}
+
+void vs_monitors_set_config_larger(vs_monitors *m, bool on)
+{
+    if (m)
+        m->config_larger = on;
+}
+
 void vs_monitors_set_irq_latency(vs_monitors *m, uint64_t ns)
 {
     if (m)
@@ -211,9 +225,17 @@ void vs_monitors_on_event(void *opaque, const vs_event *ev)
         }
         break;
     }
-    case VS_EV_AVAIL: sud_on_action(m, ev); on_avail(m, ev); break;
+    case VS_EV_AVAIL:
+        sud_on_action(m, ev);
+        gd_on_driver_action(m, ev);
+        on_avail(m, ev);
+        break;
     case VS_EV_PUBLISH: on_publish(m, ev); break;
-    case VS_EV_KICK: sud_on_action(m, ev); on_kick(m, ev, true); break;
+    case VS_EV_KICK:
+        sud_on_action(m, ev);
+        gd_on_driver_action(m, ev);
+        on_kick(m, ev, true);
+        break;
     case VS_EV_KICK_SUPPRESSED: on_kick(m, ev, false); break;
     case VS_EV_FETCH: on_fetch(m, ev); break;
     case VS_EV_DEVICE_ERROR:
@@ -221,7 +243,10 @@ void vs_monitors_on_event(void *opaque, const vs_event *ev)
         m->dev_error_read_without = false;
         on_device_error(m);
         break;
-    case VS_EV_USED: on_used(m, ev); break;
+    case VS_EV_USED:
+        gd_after_spurious(m, false, ev->queue);
+        on_used(m, ev);
+        break;
     case VS_EV_USED_INVALID:
         if (ev->queue >= 0 && (uint32_t)ev->queue < MAX_QUEUES) {
             m->q[ev->queue].pk_lost = true;

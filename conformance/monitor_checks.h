@@ -62,6 +62,14 @@ enum vs_chk {
     CK_D_PK_ROOM,         /* packed: lists only in slots the device has given back */
     CK_D_PK_AVAIL_FIXED,  /* packed: available descriptors unchanged until fetched */
     CK_D_SUSPEND,         /* the driver's side of the SUSPEND handshake */
+    CK_D_OFFER_UNKNOWN,   /* undefined bits offered: not accepted, no giving up */
+    CK_D_NO_VERSION_1,    /* no VERSION_1 offered: FAILED, no FEATURES_OK / DRIVER_OK */
+    CK_D_SR_IOV,          /* SR_IOV not accepted without an SR-IOV capability */
+    CK_D_OUTSTANDING,     /* split: descriptors of outstanding chains not reused */
+    CK_D_REENABLE_FRESH,  /* a queue set up again after a queue reset: fresh rings */
+    CK_D_SPURIOUS_IRQ,    /* split: no giving up after a nothing-new interrupt */
+    CK_D_NEEDS_RESET_ACT, /* NEEDS_RESET with chains outstanding: reset, no waiting */
+    CK_D_CFG_LARGER,      /* a config region longer than the type's: no giving up */
     CK_COUNT,
     CK_DEV_FIRST = CK_COUNT  /* a device extension's first local check index */
 };

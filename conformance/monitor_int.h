@@ -145,6 +145,9 @@ typedef struct qstate {
     uint32_t *po_id;
     uint64_t *po_seq;
     uint32_t po_cap, po_head, po_n, po_cap2;
+    /* outstanding-descriptors-kept (split): head + 1 of the chain that last took each
+     * descriptor slot (mon_drv_generic.c) */
+    uint32_t *gd_owner;
 } qstate;
 
 /* queue-reset-honoured: a queue's old rings after its reset, and its re-enable */
@@ -183,6 +186,8 @@ struct vs_monitors {
     uint64_t irq_latency_ns;      /* in-process: raise-to-delivery bound */
     uint32_t n_due;               /* queues with qstate.due set */
     bool sriov_capable;           /* the function has an SR-IOV capability */
+    uint64_t provoked_add, provoked_del; /* offer rules broken on purpose (set_offer_provoked) */
+    bool config_larger;           /* the config region is longer than the type's */
     bool finished;
     char scenario[64];
     uint32_t step;
@@ -245,6 +250,13 @@ struct vs_monitors {
     /* no-error-on-legal-input, since the last reset */
     bool spurious_kick;           /* a notification announced nothing new (split) */
     bool error_judged;            /* the device's error path was judged */
+    /* generic driver checks (mon_drv_generic.c), since the last reset */
+    struct {
+        uint64_t unknown;         /* undefined bits in the offer the driver read */
+        bool no_v1, no_v1_judged; /* the offer lacked VERSION_1; the driver's answer seen */
+        bool spurious;            /* a nothing-new used-buffer interrupt, not yet answered */
+        bool nr, nr_broke;        /* NEEDS_RESET read with chains outstanding; acted on it */
+    } gd;
 };
 
 /* Where a violation was seen (evidence). */
@@ -314,6 +326,17 @@ static inline ctx idctx(int32_t q, uint32_t id)
 #define cfg_gen_track vs__mon_cfg_gen_track
 #define on_queue_setup vs__mon_on_queue_setup
 #define device_gate vs__mon_device_gate
+#define offer_invalid_bits vs__mon_offer_invalid_bits
+#define gd_on_features_read vs__mon_gd_on_features_read
+#define gd_on_features_write vs__mon_gd_on_features_write
+#define gd_on_status_added vs__mon_gd_on_status_added
+#define gd_end vs__mon_gd_end
+#define gd_split_published vs__mon_gd_split_published
+#define gd_on_reenable vs__mon_gd_on_reenable
+#define gd_on_irq vs__mon_gd_on_irq
+#define gd_after_spurious vs__mon_gd_after_spurious
+#define gd_on_status_read vs__mon_gd_on_status_read
+#define gd_on_driver_action vs__mon_gd_on_driver_action
 
 /* ------------------------------------------------------------ checks and verdicts */
 
@@ -484,6 +507,22 @@ void do_reset(vs_monitors *m);
 void on_status_write(vs_monitors *m, const vs_event *ev);
 void on_status_read(vs_monitors *m, const vs_event *ev);
 void on_device_error(vs_monitors *m);
+/* Undefined, reserved or legacy-only bits of f for this device type. */
+uint64_t offer_invalid_bits(const vs_monitors *m, uint64_t f);
+
+/* ------------------------------------------------------------ generic driver (mon_drv_generic.c) */
+
+void gd_on_features_read(vs_monitors *m, uint64_t offered);
+void gd_on_features_write(vs_monitors *m, uint64_t f);
+void gd_on_status_added(vs_monitors *m, uint8_t added);
+void gd_end(vs_monitors *m);
+void gd_split_published(vs_monitors *m, qstate *q, int32_t qi, chain_rec *c, uint16_t head);
+void gd_on_reenable(vs_monitors *m, int32_t qi, qstate *q);
+void gd_on_irq(vs_monitors *m, qstate *q);
+void gd_after_spurious(vs_monitors *m, bool failed, int32_t qi);
+void gd_on_status_read(vs_monitors *m, uint8_t v);
+/* A sent KICK or an AVAIL: the driver still counting on the queue. */
+void gd_on_driver_action(vs_monitors *m, const vs_event *ev);
 
 /* ------------------------------------------------------------ config, queues */
 

@@ -224,6 +224,45 @@ const vs_check_info vs__mon_core_checks[CK_COUNT] = {
         "the resume nothing until status shows DRIVER_OK without SUSPEND",
         IDS("generic.driver.suspend.1", "generic.driver.suspend.2", "generic.driver.suspend.3",
             "generic.driver.suspend.4", "generic.driver.suspend.5", "generic.driver.suspend.6")},
+    [CK_D_OFFER_UNKNOWN] = {"unknown-offer-disregarded", DRV, "generic",
+        "when the offer holds undefined, reserved or legacy-only bits the driver accepts none "
+        "of them and does not give up over them (no FAILED unless FEATURES_OK was refused or "
+        "VERSION_1 is missing; DRIVER_OK reached)",
+        IDS("generic.driver.features.8", "generic.driver.features.4")},
+    [CK_D_NO_VERSION_1] = {"no-version-1-fails", DRV, "generic",
+        "when VIRTIO_F_VERSION_1 is not offered (every virtiosim transport is modern-only, so "
+        "there is nothing to fall back to) the driver writes FAILED and neither FEATURES_OK "
+        "nor DRIVER_OK before its next reset",
+        IDS("generic.driver.features.7")},
+    [CK_D_SR_IOV] = {"sr-iov-needs-capability", DRV, "generic",
+        "VIRTIO_F_SR_IOV, when offered, is not accepted unless the function has an SR-IOV "
+        "capability (none of virtiosim's transports has one)",
+        IDS("generic.driver.reserved-features.8")},
+    [CK_D_OUTSTANDING] = {"outstanding-descriptors-kept", DRV, "split",
+        "a published chain takes no descriptor slot of a chain the device still owns "
+        "(published, not yet used) unless a device or queue reset came between (split; the "
+        "packed ring's slots are packed-list-room's)",
+        IDS("generic.driver.cleanup.1", "generic.driver.cleanup.2")},
+    [CK_D_REENABLE_FRESH] = {"reenable-fresh-rings", DRV, "generic",
+        "a queue set up again after a queue reset is set up as at first: split avail idx and "
+        "used idx 0, packed no descriptor already flagged available or used (ring-alignment "
+        "and used-flags-zeroed judge the same setup)",
+        IDS("generic.driver.vq-reenable.1")},
+    [CK_D_SPURIOUS_IRQ] = {"nothing-new-irq-tolerated", DRV, "split",
+        "after a used-buffer interrupt that reports no new used element (used idx where the "
+        "driver left it) the driver does not give up (FAILED) before it "
+        "next collects a used element",
+        IDS("split.driver.used-notif-suppression.3")},
+    [CK_D_NEEDS_RESET_ACT] = {"needs-reset-no-waiting", DRV, "generic",
+        "once the driver has read DEVICE_NEEDS_RESET (DRIVER_OK set, chains outstanding) it "
+        "neither notifies nor makes buffers available, as if they could still complete, "
+        "until it resets the device",
+        IDS("generic.driver.status.4")},
+    [CK_D_CFG_LARGER] = {"larger-config-tolerated", DRV, "generic",
+        "when the device config region is longer than its type specifies (told by "
+        "vs_monitors_set_config_larger) the driver does not give up (no FAILED unless "
+        "FEATURES_OK was refused or VERSION_1 is missing) and reaches DRIVER_OK",
+        IDS("generic.driver.config-space.4")},
 };
 
 size_t vs_check_count(void)

@@ -3,6 +3,7 @@
  * presentation (vs_backend_present). Room for more: a vhost-kernel back-end (/dev/vhost-*)
  * and a guest (a driver inside a VM) would each be one more row. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sim/backend_dev.h"
@@ -25,12 +26,97 @@ static vs_service_time time_dist(enum vs_scenario_dist d, uint64_t a, uint64_t b
     return t;
 }
 
+/* Provocations of the driver the device's own options cannot make: `withhold_features`
+ * for bits they always offer (VERSION_1), taken out of the offer (the device-role checks
+ * are told, vs_monitors_set_offer_provoked); `config_extra`, a config region longer than
+ * the type's (the extra bytes read 0, writes to them are dropped). The shim's ops come
+ * first so the device's ops pointer leads back to it. */
+typedef struct withhold_shim {
+    vs_device_ops ops;
+    const vs_device_ops *inner;
+    uint64_t withheld;
+    uint32_t extra;
+} withhold_shim;
+
+static uint32_t shim_inner_size(vs_device *d)
+{
+    const withhold_shim *w = (const withhold_shim *)d->ops;
+    return w->inner->config_size ? w->inner->config_size(d) : 0;
+}
+
+static uint32_t shim_config_size(vs_device *d)
+{
+    return shim_inner_size(d) + ((const withhold_shim *)d->ops)->extra;
+}
+
+static int shim_config_read(vs_device *d, uint32_t off, void *buf, uint32_t len, vs_err *e)
+{
+    const withhold_shim *w = (const withhold_shim *)d->ops;
+    uint32_t in = shim_inner_size(d);
+    if (off >= in) {
+        memset(buf, 0, len);
+        return 0;
+    }
+    uint32_t n = len < in - off ? len : in - off;
+    int rc = w->inner->config_read ? w->inner->config_read(d, off, buf, n, e) : 0;
+    memset((uint8_t *)buf + n, 0, len - n);
+    return rc;
+}
+
+static int shim_config_write(vs_device *d, uint32_t off, const void *buf, uint32_t len,
+                             vs_err *e)
+{
+    const withhold_shim *w = (const withhold_shim *)d->ops;
+    uint32_t in = shim_inner_size(d);
+    if (off >= in || !w->inner->config_write)
+        return 0;
+    return w->inner->config_write(d, off, buf, len < in - off ? len : in - off, e);
+}
+
+static uint64_t withhold_features(vs_device *d)
+{
+    const withhold_shim *w = (const withhold_shim *)d->ops;
+    return (w->inner->device_features ? w->inner->device_features(d) : 0) & ~w->withheld;
+}
+
+static void withhold_destroy(vs_device *d)
+{
+    withhold_shim *w = (withhold_shim *)d->ops;
+    d->ops = w->inner;
+    free(w);
+    if (d->ops->destroy)
+        d->ops->destroy(d);
+}
+
+static int withhold_install(vs_device *d, uint64_t withheld, uint32_t extra, vs_err *e)
+{
+    withhold_shim *w = calloc(1, sizeof *w);
+    if (!w)
+        return vs_err_set(e, VS_ENOMEM, "ref: out of memory");
+    w->ops = *d->ops;
+    w->ops.device_features = withhold_features;
+    w->ops.destroy = withhold_destroy;
+    if (extra) {
+        w->ops.config_size = shim_config_size;
+        w->ops.config_read = shim_config_read;
+        w->ops.config_write = shim_config_write;
+    }
+    w->inner = d->ops;
+    w->withheld = withheld;
+    w->extra = extra;
+    d->ops = &w->ops;
+    return 0;
+}
+
 static int build_ref(vs_run_ctx *c, const char *arg, vs_err *e)
 {
     (void)arg;
     const vs_scenario *s = c->s;
     int rc = c->sd->backends->ref_create(c, &c->dev, e);
     if (rc < 0)
+        return rc;
+    if (((s->withheld_features & VS_BIT(VS_F_VERSION_1)) || s->config_extra) &&
+        (rc = withhold_install(c->dev, s->withheld_features, s->config_extra, e)) < 0)
         return rc;
     vs_ref_opts ro;
     vs_ref_opts_default(&ro);
@@ -46,6 +132,7 @@ static int build_ref(vs_run_ctx *c, const char *arg, vs_err *e)
     ro.notify_off_while_busy = s->notify_off_while_busy;
     ro.pci_layout_quirks = s->pci_layout_quirks;
     ro.pci_msix_vectors = s->pci_msix_vectors;
+    ro.echo_irq_ns = s->echo_irq_ns;
     if (c->o->mutant) {
         ro.mutations = c->o->mutant->ref_mutations;
         ro.ring_mutations = c->o->mutant->ring_mutations;

@@ -420,6 +420,16 @@ static int status_steps(vs_driver *d, vs_err *e)
     return vs_driver_set_status(d, VS_STATUS_ACKNOWLEDGE | VS_STATUS_DRIVER, e);
 }
 
+/* Bits of f the driver has no name for (undefined for this device type). */
+static uint64_t unnamed_bits(const vs_driver *d, uint64_t f)
+{
+    uint64_t u = 0;
+    for (unsigned b = 0; b < 64; b++)
+        if (((f >> b) & 1) && !vs_feature_name(d->t->device_id, b))
+            u |= VS_BIT(b);
+    return u;
+}
+
 /* The features a driver mutant writes instead of neg. */
 static uint64_t mutate_features(const vs_driver *d, uint64_t neg, uint64_t offered)
 {
@@ -434,6 +444,10 @@ static uint64_t mutate_features(const vs_driver *d, uint64_t neg, uint64_t offer
     if (vs__drv_mut(d, VS_DRV_MUT_DECLINE_RECOMMENDED))
         neg &= ~(VS_BIT(VS_F_ACCESS_PLATFORM) | VS_BIT(VS_F_ORDER_PLATFORM) |
                  VS_BIT(VS_F_NOTIF_CONFIG_DATA));
+    if (vs__drv_mut(d, VS_DRV_MUT_ACCEPT_UNKNOWN))
+        neg |= unnamed_bits(d, offered);
+    if (vs__drv_mut(d, VS_DRV_MUT_ACCEPT_SR_IOV))
+        neg |= offered & VS_BIT(VS_F_SR_IOV);
     return neg;
 }
 
@@ -456,7 +470,10 @@ int vs_driver_negotiate(vs_driver *d, vs_err *e)
     uint64_t offered;
     if ((rc = vs_driver_read_features(d, &offered, e)) < 0)
         return fail(d, rc, e);
-    if (!(offered & VS_BIT(VS_F_VERSION_1)))
+    if (vs__drv_mut(d, VS_DRV_MUT_GIVE_UP_UNKNOWN) && unnamed_bits(d, offered))
+        return fail(d, vs_err_set(e, VS_ENOTSUP, "driver: offer 0x%016llx holds bits it does "
+                                  "not know", (unsigned long long)offered), e);
+    if (!(offered & VS_BIT(VS_F_VERSION_1)) && !vs__drv_mut(d, VS_DRV_MUT_NO_V1_GOES_ON))
         return fail(d, vs_err_set(e, VS_ENOTSUP,
                                   "driver: device does not offer VIRTIO_F_VERSION_1 "
                                   "(legacy devices are not supported)"), e);
@@ -559,9 +576,17 @@ static int setup_one(vs_driver *d, uint16_t i, uint32_t want, vs_err *e)
     if (d->o.mutations)
         vs__drv_mut_shown_layout(d, &shown);
     q->pub_from = vs_vq_drv_avail_idx(q->vq); /* packed: slot 0 with wrap counter 1 */
+    /* a mutant sets a queue up again after its reset with the old avail idx showing */
+    bool stale = q->have_old_layout && d->o.ring == VS_RING_SPLIT &&
+                 vs__drv_mut(d, VS_DRV_MUT_REENABLE_STALE);
+    if (stale)
+        vs_gmem_write(d->gm, q->layout.driver_gpa + 2, &(uint8_t){0x20}, 1, NULL);
     vs_event ev = {.kind = VS_EV_QUEUE_SETUP, .queue = i, .val = size, .layout = &shown};
     vs__drv_emit(d, &ev);
-    if ((rc = d->t->ops->queue_setup(d->t, i, &shown, e)) < 0)
+    rc = d->t->ops->queue_setup(d->t, i, &shown, e);
+    if (stale) /* ... put right once the device has been given the queue */
+        vs_gmem_write(d->gm, q->layout.driver_gpa + 2, &(uint8_t){0}, 1, NULL);
+    if (rc < 0)
         return vs_err_prefix(e, "driver: queue %u setup", i);
     d->qsize = size;
     q->ue_emitted = false;
@@ -1357,6 +1382,10 @@ int vs_driver_poll(vs_driver *d, vs_err *e)
         vs_err qe;
         vs_err_clear(&qe);
         rc = collect_queue(d, i, &qe);
+        if (rc == 0 && vs__drv_mut(d, VS_DRV_MUT_FAIL_ON_EMPTY_IRQ) &&
+            d->o.irq_mode != VS_IRQ_POLL)
+            return fail(d, vs_err_set(e, VS_EPROTO, "driver: queue %u interrupt with nothing "
+                                      "to collect", i), e);
         if (rc < 0) {
             if (!first_err) {
                 first_err = rc;

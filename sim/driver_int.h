@@ -91,6 +91,7 @@ struct vs_driver {
     size_t res_head, res_n, res_cap;
     void *res_slot;                  /* handed out by vs__drv_result_slot, not yet committed */
     void *res_overflow;              /* the slot when the ring cannot grow: notified, dropped */
+    bool mut_reclaimed;              /* VS_DRV_MUT_RECLAIM_LIVE has struck (it does once) */
 };
 
 /* The personality's per-driver state (its state_create). */

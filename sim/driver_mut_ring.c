@@ -153,23 +153,69 @@ static void shuffle3(vs_driver *d, uint64_t base, uint16_t first, uint32_t n)
            wr(d, base + 16ull * s2, &b));
 }
 
+/* The head of a chain published before avail idx `seen` that the driver still owns (not
+ * completed), other than the new ones in [seen, end); n if none. */
+static uint16_t outstanding_head(vs_driver *d, vs_drv_queue *q, uint16_t qi, uint16_t seen,
+                                 uint16_t end)
+{
+    uint32_t n = q->layout.size;
+    uint64_t entry = q->layout.driver_gpa + 4;
+    for (uint32_t k = 1; k <= n; k++) {
+        uint8_t b[2];
+        if (vs_gmem_read(d->gm, entry + 2ull * ((uint16_t)(seen - k) % n), b, 2, NULL) < 0)
+            return (uint16_t)n;
+        uint16_t h = vs_le16_get(b);
+        bool fresh = false;
+        for (uint16_t i = seen; i != end && !fresh; i++)
+            fresh = vs_gmem_read(d->gm, entry + 2ull * (i % n), b, 2, NULL) == 0 &&
+                    vs_le16_get(b) == h;
+        for (const vs_drv_req *rq = d->live; rq && !fresh; rq = rq->next)
+            if (rq->q == qi && rq->id == (int)h)
+                return h;
+    }
+    return (uint16_t)n;
+}
+
+/* Split, before a publish: the first new chain's second descriptor moved into the head
+ * slot of a chain the device still owns, and linked from there: a descriptor reclaimed
+ * without a reset. Once a run. */
+static void reclaim_live(vs_driver *d, vs_drv_queue *q, uint16_t qi, uint16_t seen,
+                         uint16_t head, raw_desc *r)
+{
+    uint32_t n = q->layout.size;
+    uint16_t p = outstanding_head(d, q, qi, seen, vs_vq_drv_avail_idx(q->vq));
+    raw_desc second;
+    if (d->mut_reclaimed || p >= n || p == head || !(D_FLAGS(r) & F_NEXT) ||
+        D_NEXT(r) >= n || !rd(d, q->layout.desc_gpa + 16ull * D_NEXT(r), &second) ||
+        !wr(d, q->layout.desc_gpa + 16ull * p, &second))
+        return;
+    vs_le16_put(r->b + 14, p);
+    (void)wr(d, q->layout.desc_gpa + 16ull * head, r);
+    d->mut_reclaimed = true;
+}
+
 /* Split, before a publish: the first new chain (named by the avail entry at the index the
- * device has seen) looped back to its head, or linked out of slot order. */
+ * device has seen) looped back to its head, linked out of slot order, or put where an
+ * outstanding chain is. */
 void vs__drv_mut_split_chain(vs_driver *d, uint16_t qi)
 {
     vs_drv_queue *q = &d->q[qi];
     uint32_t n = q->layout.size;
     uint8_t b[2];
+    uint16_t seen = 0;
     if (q->layout.format != VS_RING_SPLIT ||
         vs_gmem_read(d->gm, q->layout.driver_gpa + 2, b, 2, NULL) < 0 ||
-        vs_le16_get(b) == vs_vq_drv_avail_idx(q->vq) ||
-        vs_gmem_read(d->gm, q->layout.driver_gpa + 4 + 2ull * (vs_le16_get(b) % n), b, 2,
-                     NULL) < 0)
+        (seen = vs_le16_get(b)) == vs_vq_drv_avail_idx(q->vq) ||
+        vs_gmem_read(d->gm, q->layout.driver_gpa + 4 + 2ull * (seen % n), b, 2, NULL) < 0)
         return;
     uint16_t head = vs_le16_get(b);
     raw_desc r;
     if (head >= n || !rd(d, q->layout.desc_gpa + 16ull * head, &r))
         return;
+    if (vs__drv_mut(d, VS_DRV_MUT_RECLAIM_LIVE)) {
+        reclaim_live(d, q, qi, seen, head, &r);
+        return;
+    }
     if (vs__drv_mut(d, VS_DRV_MUT_IN_ORDER_SHUFFLE)) {
         if (D_FLAGS(&r) & F_INDIRECT)
             shuffle3(d, vs_le64_get(r.b), 0, vs_le32_get(r.b + 8) / 16);

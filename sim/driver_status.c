@@ -126,3 +126,22 @@ int vs_driver_wait_status(vs_driver *d, uint8_t mask, uint64_t timeout_ns, vs_er
 {
     return poll_status_until(d, timeout_ns ? timeout_ns : d->o.timeout_ns, mask, 0, 0, NULL, e);
 }
+
+/* DEVICE_NEEDS_RESET: outstanding requests are neither waited for nor reused; the device
+ * is reset at once (a mutant notifies their queues again first). */
+int vs_driver_recover(vs_driver *d, vs_err *e)
+{
+    uint8_t s;
+    int rc = vs_driver_read_status(d, &s, e);
+    if (rc < 0)
+        return rc;
+    if (!(s & VS_STATUS_DEVICE_NEEDS_RESET))
+        return vs_err_set(e, VS_ESTATE, "driver: status 0x%02x shows no DEVICE_NEEDS_RESET", s);
+    for (uint16_t i = 0; vs__drv_mut(d, VS_DRV_MUT_NEEDS_RESET_WAITS) && i < d->nq; i++)
+        if (d->q[i].vq && d->q[i].live) {
+            vs__drv_emit(d, &(vs_event){.kind = VS_EV_KICK, .queue = i});
+            if ((rc = d->t->ops->notify(d->t, i, e)) < 0)
+                return rc;
+        }
+    return vs_driver_reset(d, e);
+}

@@ -228,6 +228,10 @@ static int attach_observers(vs_run_ctx *c, uint64_t pool, vs_err *e)
         vs_monitors_set_scenario(c->mon, s->name);
         vs_monitors_set_interrupts_observable(c->mon, s->driver.interrupts != VS_IRQ_POLL);
         vs_monitors_set_irq_latency(c->mon, s->timing.irq_latency_ns);
+        if (!c->real) /* the in-process device offers what the scenario says */
+            vs_monitors_set_offer_provoked(c->mon, s->extra_features, s->withheld_features);
+        if (!c->real && s->config_extra)
+            vs_monitors_set_config_larger(c->mon, true);
         rc = vs_event_bus_add(&c->bus, vs_monitors_on_event, c->mon);
     }
     if (rc == 0 && o->chrome && !o->bare) {

@@ -400,6 +400,9 @@ static const vs_sim_dev *default_device(void)
             return *d;
     return NULL;
 }
+/* A provocation of the driver: the device config region longer than the type's. */
+PARSER(dev_config_extra) { return vs_ld_u32(L, v, 4096, &S->config_extra); }
+
 PARSER(dev_kind)
 {
     const vs_sim_dev *d;
@@ -451,11 +454,12 @@ PARSER(top_device)
     size_t n = 0;
     while (keys[n].key)
         n++;
-    vs_field *all = calloc(n + 2, sizeof *all);
+    vs_field *all = calloc(n + 3, sizeof *all);
     if (!all)
         return vs_ld_nomem(L);
     all[0] = (vs_field){"kind", dev_kind};
-    memcpy(all + 1, keys, n * sizeof *all);
+    all[1] = (vs_field){"config_extra", dev_config_extra};
+    memcpy(all + 2, keys, n * sizeof *all);
     int r = vs_ld_walk(L, v, all, ctx, "device");
     free(all);
     return r;
@@ -793,10 +797,12 @@ PARSER(tr_msix)
     return r;
 }
 
+PARSER(tr_echo) { return vs_ld_time(L, v, &S->echo_irq_ns); }
+
 static const vs_field transport_fields[] = {
     {"kind", tr_kind}, {"notify", tr_notify}, {"iothread", tr_iothread},
     {"notify_off_while_busy", tr_busy}, {"layout", tr_layout}, {"msix_vectors", tr_msix},
-    {NULL, NULL},
+    {"echo_interrupts", tr_echo}, {NULL, NULL},
 };
 
 /* `transport: pci`, or a mapping: {kind: pci, notify: iothread, iothread: {...}}. */

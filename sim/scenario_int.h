@@ -94,6 +94,7 @@ struct vs_step {
     bool reinit;
     /* init */
     bool expect_features_refused;
+    bool expect_gives_up;         /* init: the driver must give up (FAILED), e.g. no VERSION_1 */
     uint64_t force_features;    /* written although not offered (provokes a refusal) */
     /* fault */
     enum vs_fault fault;

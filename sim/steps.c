@@ -23,10 +23,11 @@
 
 PARSER(st_init_expect)
 {
-    static const char *const names[] = {"ok", "features_refused"};
+    static const char *const names[] = {"ok", "features_refused", "gives_up"};
     int k = 0;
-    int r = vs_ld_enum(L, v, names, 2, &k);
+    int r = vs_ld_enum(L, v, names, 3, &k);
     T->expect_features_refused = k == 1;
+    T->expect_gives_up = k == 2;
     return r;
 }
 PARSER(st_force) { return vs_ld_features(L, v, &T->force_features); }
@@ -223,7 +224,8 @@ static const vs_field suspend_fields[] = {
     {NULL, NULL},
 };
 static const vs_field resume_fields[] = {{"expect", st_sus_expect}, {NULL, NULL}};
-static const vs_field config_change_fields[] = {
+/* config_change and device_error: with `outstanding` requests in flight, `after` later */
+static const vs_field in_flight_fields[] = {
     {"outstanding", st_outstanding}, {"after", st_wait_time}, {NULL, NULL},
 };
 
@@ -286,6 +288,12 @@ static int do_init(vs_run_ctx *c, const vs_step *st)
             return vs_run_expect_failed(c, "the device accepted FEATURES_OK, expected a "
                                            "refusal");
         vs_run_expect_ok(c, "FEATURES_OK refused");
+        return 0;
+    }
+    if (st->expect_gives_up) { /* the offer leaves the driver nothing to work with */
+        if (rc >= 0)
+            return vs_run_expect_failed(c, "the driver initialized, expected it to give up");
+        vs_run_expect_ok(c, "the driver gave up");
         return 0;
     }
     if (rc == -VS_ENOTSUP && c->step == 0) {
@@ -624,6 +632,31 @@ static int run_config_change(vs_run_ctx *c, const vs_step *st)
     return 0;
 }
 
+/* `device_error`: with requests in flight the in-process device takes its error path; the
+ * driver reads DEVICE_NEEDS_RESET after the config interrupt and recovers (resets at once,
+ * dropping them). An `init` step sets the device up again. */
+static int run_device_error(vs_run_ctx *c, const vs_step *st)
+{
+    vs_err e = {0};
+    int rc;
+    if (c->real)
+        return vs_run_expect_failed(c, "device_error needs the in-process back-end");
+    if ((rc = submit_fillers(c, st, &e)) < 0)
+        return vs_run_driver_error(c, rc, &e);
+    settle(c, st);
+    unsigned out = vs_driver_outstanding(c->d, -1);
+    if ((rc = vs_ref_device_error(device_half(c), "device error (device_error step)", &e)) < 0)
+        return vs_run_driver_error(c, rc, &e);
+    for (int i = 0; i < 100 && !vs_driver_needs_reset(c->d); i++)
+        if (vs_driver_wait(c->d, 1000000ull, &e) < 0 && !vs_driver_needs_reset(c->d))
+            break;
+    if ((rc = vs_driver_recover(c->d, &e)) < 0)
+        return vs_run_driver_error(c, rc, &e);
+    vs_run_expect_ok(c, out ? "DEVICE_NEEDS_RESET with requests in flight; reset"
+                            : "DEVICE_NEEDS_RESET; reset");
+    return 0;
+}
+
 static int run_queue_reset(vs_run_ctx *c, const vs_step *st)
 {
     vs_err e = {0};
@@ -687,10 +720,11 @@ CORE(queue_reset, queue_reset_fields, true, run_queue_reset);
 CORE(queue_enable, queue_enable_fields, true, run_queue_enable);
 CORE(suspend, suspend_fields, true, run_suspend);
 CORE(resume, resume_fields, true, run_resume);
-CORE(config_change, config_change_fields, true, run_config_change);
+CORE(config_change, in_flight_fields, true, run_config_change);
+CORE(device_error, in_flight_fields, true, run_device_error);
 
 const vs_step_type *const vs_core_steps[] = {
     &step_init, &step_expect, &step_reset, &step_fault, &step_wait, &step_notify,
     &step_queue_reset, &step_queue_enable, &step_suspend, &step_resume, &step_config_change,
-    NULL,
+    &step_device_error, NULL,
 };

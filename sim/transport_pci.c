@@ -398,6 +398,9 @@ static int pci_get_device_features(vs_transport *vt, uint64_t *f, vs_err *e)
     B(tr, cw(tr, VS_VIRTIO_COMMON_DFSELECT, 4, 1, e), "features");
     B(tr, cr(tr, VS_VIRTIO_COMMON_DF, 4, &hi, e), "features");
     *f = (hi << 32) | (lo & 0xffffffffu);
+    if (MUT(tr, VS_PCI_DRV_MUT_CFG_UPPER_BOUND) && tr->devcfg_len > 256)
+        return vs_err_set(e, VS_ENOTSUP, "%s: device config of %u bytes: more than 256",
+                          tr->name, tr->devcfg_len);
     return 0;
 }
 

@@ -49,6 +49,7 @@ typedef struct ref_vec {
     int queue;             /* VS_IRQ_CONFIG for vector 0 */
     bool masked, pending;
     vs_timer irq_h;
+    vs_timer echo_h;       /* opts.echo_irq_ns: the interrupt delivered again */
 } ref_vec;
 
 typedef struct ref_tr {
@@ -166,14 +167,34 @@ static void deliver(ref_tr *tr, ref_vec *v)
     }
 }
 
+/* opts.echo_irq_ns (a provocation): a queue interrupt delivered once more, later; by then
+ * the driver has collected what the first one announced, so it reports nothing new. */
+static void echo_cb(void *arg)
+{
+    ref_vec *v = arg;
+    v->echo_h = 0;
+    deliver(v->tr, v);
+}
+
+static void echo_schedule(ref_tr *tr, ref_vec *v)
+{
+    if (!tr->o.echo_irq_ns || v->queue == VS_IRQ_CONFIG || v->echo_h > 0)
+        return;
+    vs_timer h = vs_engine_after(tr->eng, tr->o.echo_irq_ns, echo_cb, v);
+    if (h > 0)
+        v->echo_h = h;
+}
+
 static void irq_cb(void *arg)
 {
     ref_vec *v = arg;
     v->irq_h = 0;
-    if (v->tr->hooked)
+    if (v->tr->hooked) {
         v->tr->hooks.irq(v->tr->hooks.opaque, v->queue);
-    else
+    } else {
         deliver(v->tr, v);
+        echo_schedule(v->tr, v);
+    }
 }
 
 /* Schedules an interrupt on vector vi after irq_latency_ns; coalesces with one already
@@ -537,7 +558,8 @@ static void do_reset(ref_tr *tr)
     }
     for (uint16_t v = 0; v <= tr->nq; v++) {
         vs_engine_cancel(tr->eng, tr->vec[v].irq_h);
-        tr->vec[v].irq_h = 0;
+        vs_engine_cancel(tr->eng, tr->vec[v].echo_h);
+        tr->vec[v].irq_h = tr->vec[v].echo_h = 0;
         tr->vec[v].pending = false;
     }
     vs_iot_reset(tr->iot);
@@ -885,8 +907,10 @@ static void ref_destroy(vs_transport *t)
         for (uint16_t i = 0; i < tr->nq; i++)
             queue_teardown(&tr->q[i]);
     if (tr->vec)
-        for (uint32_t v = 0; v <= tr->nq; v++)
+        for (uint32_t v = 0; v <= tr->nq; v++) {
             vs_engine_cancel(tr->eng, tr->vec[v].irq_h);
+            vs_engine_cancel(tr->eng, tr->vec[v].echo_h);
+        }
     vs_iot_destroy(tr->iot);
     free(tr->q);
     free(tr->vec);
@@ -1055,6 +1079,14 @@ int vs_ref_config_changed(vs_transport *t, vs_err *e)
     }
     emit(tr, VS_EV_CONFIG_CHANGE, -1, 0, 0, 0, NULL);
     raise_irq(tr, 0);
+    return 0;
+}
+
+int vs_ref_device_error(vs_transport *t, const char *why, vs_err *e)
+{
+    if (!vs_ref_is(t))
+        return vs_err_set(e, VS_EINVAL, "ref: not a ref transport");
+    device_error(TR(t), -1, why ? why : "device error (provoked)");
     return 0;
 }
 

@@ -28,6 +28,9 @@ enum mut {
     M_RO_ACCEPTED, M_WCE_LATE, M_GIVES_UP, M_IN_ORDER, M_LIFETIME_OK,
     M_IN_ORDER_SWAP, M_LIFETIME_RESERVED, M_CAP_CHANGE_IRQ, M_CAP_CHANGE_SILENT,
     M_ERROR_FLAGGED, M_ERROR_HIDDEN,
+    /* generic driver checks: SR_IOV / an undefined bit offered and declined (the twins),
+       SR_IOV accepted */
+    M_SR_IOV_DECLINED, M_UNKNOWN_DECLINED, M_D_ACCEPT_SR_IOV,
 };
 
 #define QSZ 16u
@@ -232,8 +235,10 @@ static void run(h *x, enum mut mut, unsigned roles)
     x->ro = mut == M_BLK_RO;
     if (x->ro)
         offered |= VS_BIT(VS_BLK_F_RO);
-    if (mut == M_OFFER_RESERVED || mut == M_D_FEAT_RESERVED)
+    if (mut == M_OFFER_RESERVED || mut == M_D_FEAT_RESERVED || mut == M_UNKNOWN_DECLINED)
         offered |= VS_BIT(50);
+    if (mut == M_SR_IOV_DECLINED || mut == M_D_ACCEPT_SR_IOV)
+        offered |= VS_BIT(VS_F_SR_IOV);
     if (mut == M_D_RO_IGNORED || mut == M_RO_ACCEPTED)
         offered |= VS_BIT(VS_BLK_F_RO);
     bool in_order = mut == M_IN_ORDER || mut == M_IN_ORDER_SWAP;
@@ -264,6 +269,8 @@ static void run(h *x, enum mut mut, unsigned roles)
         drv |= VS_BIT(VS_F_EVENT_IDX);
     if (mut == M_D_FEAT_RESERVED)
         drv |= VS_BIT(50);
+    if (mut == M_D_ACCEPT_SR_IOV)
+        drv |= VS_BIT(VS_F_SR_IOV);
     if (in_order)
         drv |= VS_BIT(VS_F_IN_ORDER);
     if (lifetime)
@@ -498,6 +505,10 @@ PAIR(d_kick_unneeded, M_D_KICK_UNNEEDED, DRV, "split.driver.avail-notif-suppress
      "kick-only-when-needed")
 PAIR(d_feat_reserved, M_D_FEAT_RESERVED, DRV, "generic.driver.features.5", "features-no-reserved")
 PAIR(d_no_v1, M_D_NO_V1, DRV, "generic.driver.reserved-features.1", "accept-version-1")
+TWIN_PAIR(d_sr_iov, M_SR_IOV_DECLINED, M_D_ACCEPT_SR_IOV, DRV,
+          "generic.driver.reserved-features.8", "sr-iov-needs-capability")
+TWIN_PAIR(d_unknown_offer, M_UNKNOWN_DECLINED, M_D_FEAT_RESERVED, DRV,
+          "generic.driver.features.4", "unknown-offer-disregarded")
 TWIN_PAIR(d_ro_ignored, M_RO_ACCEPTED, M_D_RO_IGNORED, DRV, "blk.driver.blk-op.3",
           "accept-recommended")
 PAIR(d_cfg_optional, M_D_CFG_OPTIONAL, DRV, "generic.driver.config-space.3",
@@ -1349,7 +1360,7 @@ int main(void)
         pk_fetch_order, pk_fetch_available, report_driver_violation, backend_view, backend_view_offer, zoned_checks,
         content_hash, reused_live_id_releases_read_back, pkd_w_before_r, pkd_head_early,
         pkd_ind_unneg, pkd_ind_in_list, pkd_ind_flags, pkd_no_room, pkd_avail_rewrite,
-        pkd_too_long, pkd_segs_direct, pkd_segs_ind,
+        pkd_too_long, pkd_segs_direct, pkd_segs_ind, d_sr_iov, d_unknown_offer,
     };
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
         tcase_add_test(tc, tests[i]);

@@ -209,6 +209,14 @@ void vs_monitors_set_irq_latency(vs_monitors *m, uint64_t ns);
  * offer VIRTIO_F_SR_IOV). Default false: the in-process transports have none, and the
  * PCI probe does not read extended capabilities yet. */
 void vs_monitors_set_sriov_capable(vs_monitors *m, bool on);
+/* The scenario makes the in-process device break the offer rules on purpose, to see what
+ * the driver does (`extra_features: [bit50, SR_IOV]`, `withhold_features: [VERSION_1]`):
+ * the device-role offer checks disregard those bits (added: offered against the rules;
+ * withheld: not offered although required). Default none. */
+void vs_monitors_set_offer_provoked(vs_monitors *m, uint64_t added, uint64_t withheld);
+/* The device's config region is longer than its type specifies (a provocation, or a newer
+ * device): larger-config-tolerated expects the driver to go on to DRIVER_OK. */
+void vs_monitors_set_config_larger(vs_monitors *m, bool on);
 
 /* true when the events come from a device back-end's side of the transport (the
  * vhost-user server): there is no status register to observe, so the status-order driver

@@ -172,6 +172,24 @@ enum vs_drv_mutation {
 #define VS_DRV_MUT_ON_AFTER_REFUSAL (UINT64_C(1) << 33) /* goes on to set queues up and
                                                            DRIVER_OK when FEATURES_OK reads
                                                            back clear */
+/* Generic driver rules (the checks of conformance/mon_drv_generic.c). */
+#define VS_DRV_MUT_GIVE_UP_UNKNOWN (UINT64_C(1) << 48) /* FAILED when the offer holds bits
+                                                          it has no name for */
+#define VS_DRV_MUT_ACCEPT_UNKNOWN (UINT64_C(1) << 49)  /* accepts offered undefined bits */
+#define VS_DRV_MUT_NO_V1_GOES_ON (UINT64_C(1) << 50)   /* goes on without VERSION_1 offered */
+#define VS_DRV_MUT_ACCEPT_SR_IOV (UINT64_C(1) << 51)   /* accepts SR_IOV when offered */
+#define VS_DRV_MUT_RECLAIM_LIVE (UINT64_C(1) << 52)    /* split: once, a new chain's head put
+                                                          in the slot of the last published
+                                                          chain, still outstanding */
+#define VS_DRV_MUT_REENABLE_STALE (UINT64_C(1) << 53)  /* split: a queue set up again after
+                                                          its reset shows the device a stale
+                                                          avail idx at setup */
+#define VS_DRV_MUT_FAIL_ON_EMPTY_IRQ (UINT64_C(1) << 54) /* FAILED after a queue interrupt
+                                                            that had nothing to collect */
+#define VS_DRV_MUT_NEEDS_RESET_WAITS (UINT64_C(1) << 55) /* vs_driver_recover notifies the
+                                                            queues with requests outstanding
+                                                            again first, as if the device
+                                                            would still complete them */
 
 /* Defaults: the personality's features, split, max queue size, 1 queue, MSI-X, direct
  * descriptors, no depth limit, seed 1, one data segment. */
@@ -206,6 +224,10 @@ int vs_driver_setup_queues(vs_driver *d, vs_err *e);
 /* Resets the device (status 0, waits until it reads 0), frees the rings and drops every
  * outstanding request. The driver can be initialised again afterwards. */
 int vs_driver_reset(vs_driver *d, vs_err *e);
+/* The device showed DEVICE_NEEDS_RESET: the driver counts on none of its outstanding
+ * requests (neither that they complete nor that they do not) and resets at once, as
+ * vs_driver_reset; the caller initializes again. -VS_ESTATE if status does not show it. */
+int vs_driver_recover(vs_driver *d, vs_err *e);
 /* Adds bits to the status the driver last wrote and writes it (the normal, legal way). */
 int vs_driver_set_status(vs_driver *d, uint8_t bits, vs_err *e);
 

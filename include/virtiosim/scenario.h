@@ -38,6 +38,8 @@ typedef struct vs_scenario {
     uint32_t queue_size;        /* device.queue_size: the device's maximum */
     uint64_t extra_features;    /* device-independent bits to offer (e.g. RING_RESET) */
     uint64_t withheld_features; /* device-independent bits the device does not offer */
+    uint32_t config_extra;      /* device: {config_extra: N}: the in-process device's config
+                                   region N bytes longer than its type's (a provocation) */
     void *dev_opts;             /* the device's own keys, owned by its step set */
     void *requires;             /* preconditions on the device under test (`requires:` and
                                    what the steps imply), the device's own object; NULL:
@@ -79,6 +81,9 @@ typedef struct vs_scenario {
      * default, num_queues + 1) */
     uint32_t pci_layout_quirks;
     uint16_t pci_msix_vectors;
+    /* transport: {echo_interrupts: 5us}: the in-process device delivers every queue
+     * interrupt once more that long after (interrupts that report nothing new) */
+    uint64_t echo_irq_ns;
     vs_step *steps;
     unsigned nsteps;
 } vs_scenario;

@@ -135,6 +135,8 @@ enum vs_pci_drv_mutation {
                                                    queue: keeps MSI-X, queues at NO_VECTOR */
     VS_PCI_DRV_MUT_ISR_ONE_CAUSE = 1u << 26,  /* an ISR showing config + queue: only the
                                                  used buffers are handled */
+    VS_PCI_DRV_MUT_CFG_UPPER_BOUND = 1u << 28, /* gives up (features read fails) on a
+                                                 device config structure over 256 bytes */
 };
 
 void vs_pci_transport_opts_default(vs_pci_transport_opts *o);

@@ -170,6 +170,9 @@ typedef struct vs_ref_opts {
      * vs_pci_layout_quirk) and the MSI-X table size (0: num_queues + 1) */
     uint32_t pci_layout_quirks;
     uint16_t pci_msix_vectors;
+    uint64_t echo_irq_ns;      /* test provocation (0: off): every queue interrupt is
+                                  delivered once more this long after, reporting nothing
+                                  new by then (not when hooked) */
 } vs_ref_opts;
 
 /* MSI-X, doorbell latency 1000 ns, irq latency 500 ns, fixed service time 10000 ns, no
@@ -195,6 +198,9 @@ uint16_t vs_ref_msix_vectors(const vs_transport *t);   /* num_queues + 1 */
 /* The device changed its config (after bumping dev->config_generation): emits
  * VS_EV_CONFIG_CHANGE and raises a config interrupt. */
 int vs_ref_config_changed(vs_transport *t, vs_err *e);
+/* A provocation: the device takes its error path now (DEVICE_NEEDS_RESET, a config
+ * interrupt, its requests in flight never complete), as on a chain it cannot parse. */
+int vs_ref_device_error(vs_transport *t, const char *why, vs_err *e);
 
 /* The iothreads' counters (notify VS_NOTIFY_IOTHREAD); -VS_ENOTSUP on the direct path.
  * For the PCI model transport, ask its device half (vs_pci_model_transport_device_half). */
