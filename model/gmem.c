@@ -743,6 +743,8 @@ uint64_t vs_gmem_bytes_free(const vs_gmem *gm) { return gm ? gm->bytes_free : 0;
 
 /* -------------------------------------------------------------------- hooks */
 
+bool vs_gmem_hooked(const vs_gmem *gm) { return gm && gm->nhooks; }
+
 int vs_gmem_hook_add(vs_gmem *gm, vs_gmem_hook_fn fn, void *opaque, vs_err *e)
 {
     if (!gm || !fn)

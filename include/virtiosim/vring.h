@@ -174,7 +174,8 @@ typedef struct vs_dseg {
     uint64_t gpa;
     uint32_t len;
     bool write;     /* device-writable */
-    void *host;     /* host pointer when the range lies in one region, else NULL */
+    void *host;     /* host pointer when the range lies in one region that allows the
+                       segment's direction (stores for a writable one), else NULL */
 } vs_dseg;
 
 /* A fetched chain. seg/seg_cap are provided by the caller; a chain with more segments

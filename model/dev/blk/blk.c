@@ -3,8 +3,10 @@
  * (internals shared through blk_int.h).
  *
  * Transport-independent and clock-free: handle() performs one request completely.
- * All guest memory accesses go through vs_gmem_read/vs_gmem_write (never dseg.host), so
- * gmem hooks see every access the device makes and fault injection works.
+ * Guest memory accesses go through vs_gmem_read/vs_gmem_write, so gmem hooks see every
+ * access the device makes and fault injection works; only while no hook is installed does
+ * the device copy through dseg.host (the ring's translation of the segment, checked for
+ * its direction when the chain was fetched), the same bytes without a second lookup.
  *
  * Request layout (driver -> device readable part, then device-writable part):
  *   readable:  16-byte header {le32 type, le32 reserved, le64 sector}, may be split
@@ -189,6 +191,7 @@ int vs__blkdev_chain_xfer(blk_dev *b, const vs_chain *c, bool writable, uint64_t
 {
     uint32_t first = writable ? c->n_out : 0, end = writable ? c->nseg : c->n_out;
     uint8_t *p = buf;
+    const bool direct = !vs_gmem_hooked(b->dev.gm);
     for (uint32_t i = first; i < end && len; i++) {
         const vs_dseg *s = &c->seg[i];
         if (off >= s->len) {
@@ -198,6 +201,14 @@ int vs__blkdev_chain_xfer(blk_dev *b, const vs_chain *c, bool writable, uint64_t
         uint64_t n = s->len - off;
         if (n > len)
             n = len;
+        if (direct && s->host && (s->write || !to_guest)) {
+            uint8_t *h = (uint8_t *)s->host + off;
+            memcpy(to_guest ? h : p, to_guest ? p : h, (size_t)n);
+            p += n;
+            len -= n;
+            off = 0;
+            continue;
+        }
         int r = to_guest ? vs_gmem_write(b->dev.gm, s->gpa + off, p, n, e)
                          : vs_gmem_read(b->dev.gm, s->gpa + off, p, n, e);
         if (r < 0)
