@@ -252,6 +252,10 @@ bool vs_vq_dev_irq_needed(vs_vq_dev *q);
 void vs_vq_dev_notify_disable(vs_vq_dev *q);
 /* Re-enables; returns true if chains are already available. */
 bool vs_vq_dev_notify_enable(vs_vq_dev *q);
+/* How much the driver has made available that is not fetched yet, as a hint (no fence):
+ * split: avail ring entries (at most the queue size); packed: 0 or the ring size (the
+ * count is not known without walking the descriptors). */
+unsigned vs_vq_dev_avail_hint(const vs_vq_dev *q);
 
 bool vs_vq_dev_broken(const vs_vq_dev *q);
 /* vhost GET/SET_VRING_BASE: split: last avail idx; packed: idx | wrap << 15. */

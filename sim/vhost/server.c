@@ -448,17 +448,19 @@ static void emit_fetched(vs_vhost_server *s, srv_ring *q, uint32_t r, const vs_c
     vs_event_emit(s->o.bus, &ev);
 }
 
-/* Pops, handles and pushes up to `batch` chains, publishing each at once and asking the
- * ring every SIGNAL_EVERY chains (and at the end) whether the driver wants a call
- * (EVENT_IDX / NO_INTERRUPT honoured by the ring). Returns the chains done, or -1 when the
- * ring broke. *t: the clock read for the batch, 0 if none.
+/* Pops, handles and pushes up to `batch` chains, publishing each at once, and asks the
+ * ring whether the driver wants a call (EVENT_IDX / NO_INTERRUPT honoured by the ring) at
+ * the end and, before that, whenever fewer than SIGNAL_LOW chains are left available.
+ * Returns the chains done, or -1 when the ring broke. *t: the clock read for the batch, 0
+ * if none.
  *
- * Why not one call at the end of the batch: a driver waiting for it sits idle while the
- * whole batch runs, and we then sit idle (and need a kick, and a wake-up) while it
- * collects and refills: a ping-pong. Completions handed back every few chains let it
- * refill while we work, so neither side waits; asking only every SIGNAL_EVERY chains
- * keeps the calls (a syscall on each side) to a fraction of the requests. */
-#define SIGNAL_EVERY 8u
+ * Why not only at the end: a driver waiting for that call sits idle while the whole batch
+ * runs, and we then sit idle (and need a kick and a wake-up) while it collects and
+ * refills: a ping-pong. Told while SIGNAL_LOW chains are still queued, it refills while we
+ * finish them, so neither side waits. Why not after every chain (or every few): a driver
+ * that keeps the ring full does not need waking, and where both share one CPU each wake-up
+ * is a switch away from us; running low is when it needs to hear. */
+#define SIGNAL_LOW 16u
 
 static int ring_batch(vs_vhost_server *s, conn *c, uint32_t r, uint64_t *t)
 {
@@ -520,11 +522,11 @@ static int ring_batch(vs_vhost_server *s, conn *c, uint32_t r, uint64_t *t)
             emit(s, VS_EV_USED, (int32_t)r, ch.id, written, 0, 0, "device push", NULL);
         n++;
         vs_vq_dev_publish(vq);
-        if (n % SIGNAL_EVERY == 0)
+        if (vs_vq_dev_avail_hint(vq) < SIGNAL_LOW)
             ring_irq(s, c, r);
     }
     c->stats.requests += n;
-    if (n % SIGNAL_EVERY)
+    if (n)
         ring_irq(s, c, r);
     return rc < 0 ? -1 : (int)(n + popped);
 }
