@@ -236,15 +236,20 @@ void on_avail(vs_monitors *m, const vs_event *ev)
     c->raw = ch->raw;
     c->illegal = false;
     uint32_t nw = ch->n_in;
+    /* the guard bytes only write-confined (a device-role check) reads */
+    bool guard = role_on(m, CK_GUARD);
     if (!ensure_cap((void **)&c->seg, &c->seg_cap, c->nseg ? c->nseg : 1, sizeof *c->seg) ||
-        !ensure_cap((void **)&c->guard, &c->guard_cap, nw ? nw : 1, GUARD_LEN) ||
-        !ensure_cap((void **)&c->guard_ok, &c->gok_cap, nw ? nw : 1, sizeof *c->guard_ok)) {
+        (guard &&
+         (!ensure_cap((void **)&c->guard, &c->guard_cap, nw ? nw : 1, GUARD_LEN) ||
+          !ensure_cap((void **)&c->guard_ok, &c->gok_cap, nw ? nw : 1, sizeof *c->guard_ok)))) {
         q->byid[id] = NULL;
         chain_free(m, c);
         return;
     }
-    memset(c->guard, 0, (size_t)(nw ? nw : 1) * GUARD_LEN);
-    memset(c->guard_ok, 0, (size_t)(nw ? nw : 1) * sizeof *c->guard_ok);
+    if (guard) {
+        memset(c->guard, 0, (size_t)(nw ? nw : 1) * GUARD_LEN);
+        memset(c->guard_ok, 0, (size_t)(nw ? nw : 1) * sizeof *c->guard_ok);
+    }
     memcpy(c->seg, ch->seg, c->nseg * sizeof *c->seg);
     for (uint32_t i = 0; i < c->nseg; i++) {
         if (i < c->n_out)
@@ -269,7 +274,7 @@ void on_avail(vs_monitors *m, const vs_event *ev)
     c->canary_ok = false;
     if (!c->raw && role_on(m, CK_READABLE))
         c->canary_ok = canary_take(m, c);
-    if (!c->raw && role_on(m, CK_GUARD)) {
+    if (!c->raw && guard) {
         for (uint32_t w = 0; w < nw; w++) {
             const vs_seg *s = &c->seg[c->n_out + w];
             uint64_t g = s->gpa + s->len;

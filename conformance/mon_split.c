@@ -45,11 +45,14 @@ bool hash_desc(vs_monitors *m, const qstate *q, const chain_rec *c, uint64_t *h)
     return true;
 }
 
-/* One split descriptor (le64 addr, le32 len, le16 flags, le16 next). */
-static bool rd_desc(vs_monitors *m, uint64_t gpa, vs_desc *d)
+/* One split descriptor (le64 addr, le32 len, le16 flags, le16 next): entry i of a table
+ * at gpa, from tbl (the table translated once, NULL if it could not be) or read alone. */
+static bool rd_desc(vs_monitors *m, const uint8_t *tbl, uint64_t gpa, uint32_t i, vs_desc *d)
 {
     uint8_t b[16];
-    if (vs_gmem_read(m->gm, gpa, b, 16, NULL) < 0)
+    if (tbl)
+        memcpy(b, tbl + 16ull * i, 16);
+    else if (vs_gmem_read(m->gm, gpa + 16ull * i, b, 16, NULL) < 0)
         return false;
     d->addr = vs_le64_get(b);
     d->len = vs_le32_get(b + 8);
@@ -74,6 +77,9 @@ void split_walk(vs_monitors *m, qstate *q, int32_t qi, chain_rec *c, uint16_t he
     uint64_t total = 0;
     bool seen_write = false, shape_ok = true, loop = false;
     uint16_t i = head;
+    /* one translation of the table rather than a checked read per descriptor */
+    const uint8_t *tbl =
+        size ? vs_gmem_translate(m->gm, q->l.desc_gpa, 16ull * size, VS_GMEM_READ, NULL) : NULL;
     for (;;) {
         if (i >= size) {
             if (drv)
@@ -87,7 +93,7 @@ void split_walk(vs_monitors *m, qstate *q, int32_t qi, chain_rec *c, uint16_t he
             break;
         }
         vs_desc d;
-        if (!rd_desc(m, q->l.desc_gpa + 16ull * i, &d))
+        if (!rd_desc(m, tbl, q->l.desc_gpa, i, &d))
             return;
         c->slots[c->nslots++] = i;
         if (d.flags & VS_DESC_F_INDIRECT) {
@@ -114,9 +120,11 @@ void split_walk(vs_monitors *m, qstate *q, int32_t qi, chain_rec *c, uint16_t he
             c->ind_gpa = d.addr;
             c->ind_len = d.len;
             uint32_t j = 0, count = 0;
+            const uint8_t *itbl =
+                n ? vs_gmem_translate(m->gm, d.addr, 16ull * n, VS_GMEM_READ, NULL) : NULL;
             while (j < n && count <= n) {
                 vs_desc e;
-                if (!rd_desc(m, d.addr + 16ull * j, &e))
+                if (!rd_desc(m, itbl, d.addr, j, &e))
                     break;
                 count++;
                 if (drv && (e.flags & VS_DESC_F_INDIRECT)) {

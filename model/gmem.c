@@ -769,6 +769,8 @@ int vs_gmem_reset(vs_gmem *gm, vs_err *e)
 
 /* -------------------------------------------------------------------- hooks */
 
+bool vs_gmem_hooked(const vs_gmem *gm) { return gm && gm->nhooks; }
+
 int vs_gmem_hook_add(vs_gmem *gm, vs_gmem_hook_fn fn, void *opaque, vs_err *e)
 {
     if (!gm || !fn)

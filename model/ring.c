@@ -164,6 +164,7 @@ void vs_vq_dev_publish(vs_vq_dev *q) { RING_CALL(q, dev_publish, q); }
 bool vs_vq_dev_irq_needed(vs_vq_dev *q) { return RING_CALL(q, dev_irq_needed, q); }
 void vs_vq_dev_notify_disable(vs_vq_dev *q) { RING_CALL(q, dev_notify_disable, q); }
 bool vs_vq_dev_notify_enable(vs_vq_dev *q) { return RING_CALL(q, dev_notify_enable, q); }
+unsigned vs_vq_dev_avail_hint(const vs_vq_dev *q) { return RING_CALL(q, dev_avail_hint, q); }
 bool vs_vq_dev_broken(const vs_vq_dev *q) { return RING_CALL(q, dev_broken, q); }
 uint16_t vs_vq_dev_get_base(const vs_vq_dev *q) { return RING_CALL(q, dev_get_base, q); }
 

@@ -43,6 +43,7 @@ struct vs_vq_dev {
     bool P##_dev_irq_needed(vs_vq_dev *q);                                               \
     void P##_dev_notify_disable(vs_vq_dev *q);                                           \
     bool P##_dev_notify_enable(vs_vq_dev *q);                                            \
+    unsigned P##_dev_avail_hint(const vs_vq_dev *q);                                     \
     bool P##_dev_broken(const vs_vq_dev *q);                                             \
     uint16_t P##_dev_get_base(const vs_vq_dev *q);                                       \
     int P##_dev_set_base(vs_vq_dev *q, uint16_t base, vs_err *e);                        \

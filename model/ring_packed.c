@@ -986,6 +986,12 @@ bool vs_packed_dev_notify_enable(vs_vq_dev *qq)
     return dev_avail_pending(q);
 }
 
+unsigned vs_packed_dev_avail_hint(const vs_vq_dev *qq)
+{
+    const pk_dev *q = CDEV(qq);
+    return dev_avail_pending(q) ? q->size : 0;
+}
+
 bool vs_packed_dev_broken(const vs_vq_dev *q) { return CDEV(q)->broken; }
 
 uint16_t vs_packed_dev_get_base(const vs_vq_dev *qq)

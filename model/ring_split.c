@@ -893,6 +893,14 @@ bool vs_split_dev_notify_enable(vs_vq_dev *qq)
     return LOAD_ACQ16(&q->m.avail->idx) != q->last_avail;
 }
 
+unsigned vs_split_dev_avail_hint(const vs_vq_dev *qq)
+{
+    const split_dev *q = CDEV(qq);
+    uint16_t n = (uint16_t)(LE16(__atomic_load_n(&q->m.avail->idx, __ATOMIC_RELAXED)) -
+                            q->last_avail);
+    return n > q->m.size ? q->m.size : n;
+}
+
 bool vs_split_dev_broken(const vs_vq_dev *q) { return CDEV(q)->broken; }
 uint16_t vs_split_dev_get_base(const vs_vq_dev *q) { return CDEV(q)->last_avail; }
 

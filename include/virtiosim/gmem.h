@@ -113,6 +113,9 @@ int vs_gmem_reset(vs_gmem *gm, vs_err *e);
  * hook run no hooks. */
 int vs_gmem_hook_add(vs_gmem *gm, vs_gmem_hook_fn fn, void *opaque, vs_err *e);
 void vs_gmem_hook_remove(vs_gmem *gm, int handle);
+/* Is any hook installed? (Without one, a host pointer a translate gave is as good as a
+ * checked access: a device may copy through it.) */
+bool vs_gmem_hooked(const vs_gmem *gm);
 
 /* Guest memory over mappings that already exist (e.g. the regions a vhost-user front-end
  * sent with SET_MEM_TABLE, mapped by the caller). Each region names its own host

@@ -8,7 +8,8 @@
  * memory is the front-end's: the SET_MEM_TABLE fds are mapped MAP_SHARED and wrapped in
  * a vs_gmem (vs_gmem_create_external), so the device-side rings (vs_vq_dev_*) and the
  * device run directly over it. Kicks arrive on eventfds, completions are signalled on the
- * call eventfds (one write per processed batch), a malformed chain or a device error
+ * call eventfds (when the ring runs low and at the end of a batch, if the driver wants a
+ * call), a malformed chain or a device error
  * stops that ring (it is marked broken) and signals the err eventfd if one was set.
  *
  * A front-end that disconnects at any point, sends garbage, wrong fd counts, oversized
@@ -89,7 +90,7 @@ typedef struct vs_vhost_server_opts {
                                    REPLY_ACK, CONFIG, RESET_DEVICE) */
     uint64_t extra_features;    /* virtio features to offer besides the device's */
     int io_timeout_ms;          /* one message read/write; 0 = 5000 */
-    unsigned batch;             /* chains per batch (one call write per batch); 0 = 64 */
+    unsigned batch;             /* chains per batch (then notifications back on); 0 = 64 */
     uint32_t poll_ns;           /* a ring that ran dry is re-checked this long, with
                                    notifications off, before it waits for a kick (as
                                    QEMU's poll-max-ns); 0 = never (default) */

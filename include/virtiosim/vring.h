@@ -174,7 +174,8 @@ typedef struct vs_dseg {
     uint64_t gpa;
     uint32_t len;
     bool write;     /* device-writable */
-    void *host;     /* host pointer when the range lies in one region, else NULL */
+    void *host;     /* host pointer when the range lies in one region that allows the
+                       segment's direction (stores for a writable one), else NULL */
 } vs_dseg;
 
 /* A fetched chain. seg/seg_cap are provided by the caller; a chain with more segments
@@ -241,10 +242,12 @@ void vs_vq_dev_destroy(vs_vq_dev *q);
 int vs_vq_dev_pop(vs_vq_dev *q, vs_chain *c, vs_err *e);
 /* Copies len bytes at byte offset off of a popped chain's readable (writable = false) or
  * writable part from (to_guest = false) or to guest memory gm: the devices' way to read a
- * request and write a response across descriptor boundaries. An error names the segment;
- * a part shorter than off + len is VS_EINVAL. */
+ * request and write a response across descriptor boundaries. use_host copies through the
+ * segments' host pointers (only while the memory cannot have been remapped since the pop,
+ * and no gmem hook must see the access); otherwise every access goes through gm. An error
+ * names the segment; a part shorter than off + len is VS_EINVAL. */
 int vs_chain_xfer(vs_gmem *gm, const vs_chain *c, bool writable, uint64_t off, void *buf,
-                  uint64_t len, bool to_guest, vs_err *e);
+                  uint64_t len, bool to_guest, bool use_host, vs_err *e);
 
 /* Writes one used element for a fetched chain (not yet visible). */
 int vs_vq_dev_push(vs_vq_dev *q, const vs_chain *c, uint32_t written, vs_err *e);
@@ -257,6 +260,10 @@ bool vs_vq_dev_irq_needed(vs_vq_dev *q);
 void vs_vq_dev_notify_disable(vs_vq_dev *q);
 /* Re-enables; returns true if chains are already available. */
 bool vs_vq_dev_notify_enable(vs_vq_dev *q);
+/* How much the driver has made available that is not fetched yet, as a hint (no fence):
+ * split: avail ring entries (at most the queue size); packed: 0 or the ring size (the
+ * count is not known without walking the descriptors). */
+unsigned vs_vq_dev_avail_hint(const vs_vq_dev *q);
 
 bool vs_vq_dev_broken(const vs_vq_dev *q);
 /* vhost GET/SET_VRING_BASE: split: last avail idx; packed: idx | wrap << 15. */

@@ -14,6 +14,10 @@
  * VIRTIOSIM_BENCH_RUNS (3; with the server: rounds, each a qsd run and a server run in
  * alternating order, VIRTIOSIM_BENCH_INTERLEAVE=0 for all qsd runs first; then also
  *   bench: vhost-user-virtiosim-vs-qsd <median of the per-round ratios> ratio),
+ * and the back-ends' own CPU time per request (qemu-storage-daemon's process; the
+ * server's thread, monitors included), which a loaded host disturbs far less than the
+ * rates: vhost-user-{qsd,virtiosim}-cpu-per-req (ns) and, interleaved,
+ * vhost-user-virtiosim-vs-qsd-cpu (median per-round qsd / ours: above 1, ours is cheaper).
  * VIRTIOSIM_BENCH_VERBOSE (0), VIRTIOSIM_BENCH_SERVER_POLL_NS
  * (the server's poll_ns, 0).
  *
@@ -68,7 +72,46 @@ static void on_irq(void *opaque, int queue)
 typedef struct run_result {
     double rate;
     uint64_t ops, kicks, calls, errors;
+    double cpu_ns; /* the back-end's CPU time per request (0: not measured) */
 } run_result;
+
+/* Where the back-end's CPU time is read: a process (/proc/PID/stat, all its threads) or
+ * a thread's CPU clock. */
+typedef struct cpu_probe {
+    pid_t pid;
+    bool thread;
+    clockid_t cid;
+} cpu_probe;
+
+/* The CPU time so far in *ns; false when it cannot be read. */
+static bool probe_ns(const cpu_probe *p, uint64_t *ns)
+{
+    if (!p)
+        return false;
+    if (p->thread) {
+        struct timespec ts;
+        if (clock_gettime(p->cid, &ts) != 0)
+            return false;
+        *ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+        return true;
+    }
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)p->pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return false;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    const char *r = strrchr(buf, ')'); /* fields after the command name */
+    unsigned long long ut = 0, st = 0;
+    if (!r || sscanf(r + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
+                     &st) != 2)
+        return false;
+    long hz = sysconf(_SC_CLK_TCK);
+    *ns = (ut + st) * (1000000000ull / (unsigned long long)(hz > 0 ? hz : 100));
+    return true;
+}
 
 #define TRY(call)                                                                          \
     do {                                                                                   \
@@ -81,7 +124,7 @@ typedef struct run_result {
 
 /* One run on a fresh device bring-up over the existing connection. */
 static int one_run(vs_transport *t, vs_gmem *gm, long qd, bool event_idx, double secs,
-                   uint64_t disk_bytes, run_result *rr, vs_err *err)
+                   uint64_t disk_bytes, const cpu_probe *cp, run_result *rr, vs_err *err)
 {
     int status = -1;
     vs_vq_drv *vq = NULL;
@@ -120,6 +163,8 @@ static int one_run(vs_transport *t, vs_gmem *gm, long qd, bool event_idx, double
         free_slot[nfree++] = i;
     vs_vhost_fe_stats st0, st1;
     TRY(vs_vhost_user_stats(t, &st0, err));
+    uint64_t cpu0 = 0, cpu1 = 0;
+    bool cpu_ok = probe_ns(cp, &cpu0);
     double t0 = vs_bench_now_s(), deadline = t0 + secs;
     uint64_t ops = 0;
     bool stopping = false;
@@ -187,6 +232,8 @@ static int one_run(vs_transport *t, vs_gmem *gm, long qd, bool event_idx, double
         }
     }
     double el = vs_bench_now_s() - t0;
+    if (cpu_ok && probe_ns(cp, &cpu1) && cpu1 > cpu0 && ops)
+        rr->cpu_ns = (double)(cpu1 - cpu0) / (double)ops;
     TRY(vs_vhost_user_stats(t, &st1, err));
     rr->ops = ops;
     rr->rate = (double)ops / el;
@@ -262,7 +309,17 @@ static void bench_mon_show(const vs_results *r)
 }
 
 /* The same workload against virtiosim's vhost-user server (reference blk, RAM). */
-static void print_qsd(long qd, double *rates, long runs, const run_result *last)
+/* Median of the measured (non-zero) values of v[0..n), 0 if none; sorts v. */
+static double median_set(double *v, long n)
+{
+    qsort(v, (size_t)n, sizeof v[0], vs_bench_cmp_d);
+    long z = 0;
+    while (z < n && v[z] <= 0)
+        z++;
+    return z < n ? v[z + (n - z) / 2] : 0;
+}
+
+static void print_qsd(long qd, double *rates, double *cpu, long runs, const run_result *last)
 {
     qsort(rates, (size_t)runs, sizeof rates[0], vs_bench_cmp_d);
     printf("bench: vhost-user-qsd-4k-qd%ld %.1f kreq/s\n", qd, rates[runs / 2] / 1000.0);
@@ -270,6 +327,7 @@ static void print_qsd(long qd, double *rates, long runs, const run_result *last)
            (double)last->kicks / (double)(last->ops ? last->ops : 1));
     printf("bench: vhost-user-qsd-calls-per-req %.4f ratio\n",
            (double)last->calls / (double)(last->ops ? last->ops : 1));
+    printf("bench: vhost-user-qsd-cpu-per-req %.0f ns\n", median_set(cpu, runs));
 }
 
 /* With tq (qemu-storage-daemon's transport): interleaved rounds, each one run on either
@@ -277,9 +335,10 @@ static void print_qsd(long qd, double *rates, long runs, const run_result *last)
  * shared host hits both alike; medians of each side and of the per-round ratios. */
 static int server_bench(vs_gmem *gm, long qd, bool event_idx, double secs, long runs,
                         const vs_vhost_fe_opts *fo, bool monitors, bool verbose,
-                        vs_transport *tq, vs_err *err)
+                        vs_transport *tq, const cpu_probe *qp, vs_err *err)
 {
-    double qrates[15], ratio[15];
+    double qrates[15], ratio[15], cpu[15] = {0}, qcpu[15] = {0}, cratio[15] = {0};
+    cpu_probe sp = {.thread = true};
     run_result qr = {0};
     const uint64_t disk = 64u << 20;
     vs_gmem *dev_gm = NULL;
@@ -322,6 +381,8 @@ static int server_bench(vs_gmem *gm, long qd, bool event_idx, double secs, long 
         goto out;
     }
     started = true;
+    if (pthread_getcpuclockid(tid, &sp.cid) != 0)
+        sp.cid = (clockid_t)-1; /* probe_ns then fails: not measured */
     {
         int fd = sv[0];
         sv[0] = -1;
@@ -329,10 +390,15 @@ static int server_bench(vs_gmem *gm, long qd, bool event_idx, double secs, long 
     }
     for (long i = 0; i < runs; i++) {
         if (tq && i % 2 == 0)
-            TRY(one_run(tq, gm, qd, event_idx, secs, DISK_BYTES, &qr, err));
-        TRY(one_run(t, gm, qd, event_idx, secs, disk, &rr, err));
+            TRY(one_run(tq, gm, qd, event_idx, secs, DISK_BYTES, qp, &qr, err));
+        TRY(one_run(t, gm, qd, event_idx, secs, disk, &sp, &rr, err));
         if (tq && i % 2 == 1)
-            TRY(one_run(tq, gm, qd, event_idx, secs, DISK_BYTES, &qr, err));
+            TRY(one_run(tq, gm, qd, event_idx, secs, DISK_BYTES, qp, &qr, err));
+        cpu[i] = rr.cpu_ns;
+        if (tq) {
+            qcpu[i] = qr.cpu_ns;
+            cratio[i] = rr.cpu_ns > 0 ? qr.cpu_ns / rr.cpu_ns : 0;
+        }
         rates[i] = rr.rate;
         if (tq) {
             qrates[i] = qr.rate;
@@ -348,7 +414,8 @@ static int server_bench(vs_gmem *gm, long qd, bool event_idx, double secs, long 
                     i, rr.rate, (double)rr.kicks / (double)rr.ops,
                     (double)rr.calls / (double)rr.ops, tq ? "" : "\n");
         if (verbose && tq)
-            fprintf(stderr, "; qsd %.0f req/s; ratio %.3f\n", qr.rate, ratio[i]);
+            fprintf(stderr, "; qsd %.0f req/s; ratio %.3f; cpu/req %.0f ns, qsd %.0f ns\n",
+                    qr.rate, ratio[i], rr.cpu_ns, qr.cpu_ns);
         if (rr.errors) {
             vs_err_set(err, VS_EIO, "%llu requests failed", (unsigned long long)rr.errors);
             goto out;
@@ -364,7 +431,7 @@ static int server_bench(vs_gmem *gm, long qd, bool event_idx, double secs, long 
         vs_monitors_finish(bm.mon, 0, NULL) == 0)
         bench_mon_show(vs_monitors_results(bm.mon));
     if (tq)
-        print_qsd(qd, qrates, runs, &qr);
+        print_qsd(qd, qrates, qcpu, runs, &qr);
     qsort(rates, (size_t)runs, sizeof rates[0], vs_bench_cmp_d);
     printf("bench: vhost-user-virtiosim-4k-qd%ld%s %.1f kreq/s\n", qd,
            monitors ? "" : "-nomon", rates[runs / 2] / 1000.0);
@@ -373,6 +440,11 @@ static int server_bench(vs_gmem *gm, long qd, bool event_idx, double secs, long 
         printf("bench: vhost-user-virtiosim%s-vs-qsd %.3f ratio\n", monitors ? "" : "-nomon",
                ratio[runs / 2]);
     }
+    printf("bench: vhost-user-virtiosim%s-cpu-per-req %.0f ns\n", monitors ? "" : "-nomon",
+           median_set(cpu, runs));
+    if (tq)
+        printf("bench: vhost-user-virtiosim%s-vs-qsd-cpu %.3f ratio\n",
+               monitors ? "" : "-nomon", median_set(cratio, runs));
     rc = 0;
 out:
     if (t)
@@ -440,11 +512,13 @@ int main(void)
     /* interleaved (default): qsd and ours alternate round by round */
     bool interleave = env_long("VIRTIOSIM_BENCH_INTERLEAVE", 1) != 0 &&
                       env_long("VIRTIOSIM_BENCH_SERVER", 1) != 0;
-    double rates[15];
+    double rates[15], qcpu[15] = {0};
     run_result rr = {0}, last = {0};
+    cpu_probe qp = {.pid = vs_qsd_pid(q)};
     for (long i = 0; !interleave && i < runs; i++) {
-        TRY(one_run(t, gm, qd, event_idx, secs, DISK_BYTES, &rr, err));
+        TRY(one_run(t, gm, qd, event_idx, secs, DISK_BYTES, &qp, &rr, err));
         rates[i] = rr.rate;
+        qcpu[i] = rr.cpu_ns;
         last = rr;
         if (verbose)
             fprintf(stderr, "run %ld: %.0f req/s, %" PRIu64 " ops, %.3f kicks/req, %.3f "
@@ -457,12 +531,12 @@ int main(void)
         }
     }
     if (!interleave) {
-        print_qsd(qd, rates, runs, &last);
+        print_qsd(qd, rates, qcpu, runs, &last);
         t->ops->destroy(t);
         t = NULL;
     }
     if (env_long("VIRTIOSIM_BENCH_SERVER", 1) &&
-        server_bench(gm, qd, event_idx, secs, runs, &fo, monitors, verbose, t, err) < 0) {
+        server_bench(gm, qd, event_idx, secs, runs, &fo, monitors, verbose, t, &qp, err) < 0) {
         fprintf(stderr, "bench_vhost: virtiosim server: %s\n", err->msg);
         goto out;
     }

@@ -341,15 +341,21 @@ static int ring_create_vq(vs_vhost_server *s, conn *c, uint32_t r)
 
 /* ------------------------------------------------------------------ deferred chains */
 
-/* Publishes ring r's used elements and signals the call eventfd if the driver wants it. */
-static void ring_signal(vs_vhost_server *s, conn *c, uint32_t r)
+/* Signals ring r's call eventfd if the driver wants to hear of what was published. */
+static void ring_irq(vs_vhost_server *s, conn *c, uint32_t r)
 {
     srv_ring *q = &c->ring[r];
-    vs_vq_dev_publish(q->vq);
     if (q->call_fd >= 0 && vs_vq_dev_irq_needed(q->vq)) {
         signal_fd(c, q->call_fd, &c->stats.calls);
         emit(s, VS_EV_IRQ, (int32_t)r, 0, 0, 0, 0, NULL, NULL);
     }
+}
+
+/* Publishes ring r's used elements and signals the call eventfd if the driver wants it. */
+static void ring_signal(vs_vhost_server *s, conn *c, uint32_t r)
+{
+    vs_vq_dev_publish(c->ring[r].vq);
+    ring_irq(s, c, r);
 }
 
 /* vs_device.complete: a chain the device deferred is done, now (from inside handle() of
@@ -442,9 +448,20 @@ static void emit_fetched(vs_vhost_server *s, srv_ring *q, uint32_t r, const vs_c
     vs_event_emit(s->o.bus, &ev);
 }
 
-/* Pops, handles and pushes up to `batch` chains, publishes them and signals the call
- * eventfd if the driver wants it (EVENT_IDX / NO_INTERRUPT honoured by the ring). Returns
- * the chains done, or -1 when the ring broke. *t: the clock read for the batch, 0 if none. */
+/* Pops, handles and pushes up to `batch` chains; publishes them and asks the ring whether
+ * the driver wants a call (EVENT_IDX / NO_INTERRUPT honoured by the ring) at the end and,
+ * before that, once each time fewer than SIGNAL_LOW chains are left available. Returns
+ * the chains done, or -1 when the ring broke. *t: the clock read for the batch, 0 if none.
+ *
+ * Why not only at the end: a driver waiting for that call sits idle while the whole batch
+ * runs, and we then sit idle (and need a kick and a wake-up) while it collects and
+ * refills: a ping-pong. Told while SIGNAL_LOW chains are still queued, it refills while we
+ * finish them, so neither side waits. Why not after every chain (or every few): a driver
+ * that keeps the ring full does not need waking, where both share one CPU each wake-up is
+ * a switch away from us, and each publish moves the used index's cache line to the
+ * driver's CPU and back (publishing every chain cost more CPU per request than it saved). */
+#define SIGNAL_LOW 16u
+
 static int ring_batch(vs_vhost_server *s, conn *c, uint32_t r, uint64_t *t)
 {
     srv_ring *q = &c->ring[r];
@@ -457,6 +474,7 @@ static int ring_batch(vs_vhost_server *s, conn *c, uint32_t r, uint64_t *t)
     e.msg[0] = 0;
     unsigned n = 0, popped = 0; /* pushed; held by the device (deferred) */
     int rc = 0;
+    bool low = false; /* signalled since fewer than SIGNAL_LOW were left */
     *t = 0; /* one clock read per batch: its chains are fetched together */
     while (n + popped < batch) {
         ch.seg = q->segs;
@@ -504,11 +522,16 @@ static int ring_batch(vs_vhost_server *s, conn *c, uint32_t r, uint64_t *t)
         if (s->o.emit_used && bus_on(s))
             emit(s, VS_EV_USED, (int32_t)r, ch.id, written, 0, 0, "device push", NULL);
         n++;
+        if (vs_vq_dev_avail_hint(vq) >= SIGNAL_LOW) {
+            low = false;
+        } else if (!low) {
+            low = true;
+            ring_signal(s, c, r);
+        }
     }
-    if (n) {
-        c->stats.requests += n;
+    c->stats.requests += n;
+    if (n)
         ring_signal(s, c, r);
-    }
     return rc < 0 ? -1 : (int)(n + popped);
 }
 

@@ -3,8 +3,10 @@
  * (internals shared through blk_int.h).
  *
  * Transport-independent and clock-free: handle() performs one request completely.
- * All guest memory accesses go through vs_gmem_read/vs_gmem_write (never dseg.host), so
- * gmem hooks see every access the device makes and fault injection works.
+ * Guest memory accesses go through vs_gmem_read/vs_gmem_write, so gmem hooks see every
+ * access the device makes and fault injection works; only while no hook is installed does
+ * the device copy through dseg.host (the ring's translation of the segment, checked for
+ * its direction when the chain was fetched), the same bytes without a second lookup.
  *
  * Request layout (driver -> device readable part, then device-writable part):
  *   readable:  16-byte header {le32 type, le32 reserved, le64 sector}, may be split
@@ -187,7 +189,10 @@ bool vs__blkdev_write_through(const blk_dev *b)
 int vs__blkdev_chain_xfer(blk_dev *b, const vs_chain *c, bool writable, uint64_t off, void *buf,
                           uint64_t len, bool to_guest, vs_err *e)
 {
-    int rc = vs_chain_xfer(b->dev.gm, c, writable, off, buf, len, to_guest, e);
+    /* Chains are served as soon as they are popped: the ring's host pointers still hold,
+     * so the data is copied through them unless an access hook must see it. */
+    int rc = vs_chain_xfer(b->dev.gm, c, writable, off, buf, len, to_guest,
+                           !vs_gmem_hooked(b->dev.gm), e);
     return rc < 0 ? vs_err_prefix(e, "blk") : 0;
 }
 

@@ -78,7 +78,9 @@ scsi_dev *vs__scsi_dev(vs_device *d, vs_err *e)
 int vs__scsi_chain_xfer(scsi_dev *s, const vs_chain *c, bool writable, uint64_t off,
                         void *buf, uint64_t len, bool to_guest, vs_err *e)
 {
-    int rc = vs_chain_xfer(s->dev.gm, c, writable, off, buf, len, to_guest, e);
+    /* not through the ring's host pointers: a held command completes after the front-end
+     * may have replaced its memory table */
+    int rc = vs_chain_xfer(s->dev.gm, c, writable, off, buf, len, to_guest, false, e);
     return rc < 0 ? vs_err_prefix(e, "scsi") : 0;
 }
 

@@ -56,7 +56,9 @@ static void tc_add(tchain *t, uint32_t len, bool write)
     s->gpa = next_gpa;
     s->len = len;
     s->write = write;
-    s->host = len ? vs_gmem_translate(gm, s->gpa, len, VS_GMEM_READ, NULL) : NULL;
+    s->host = len ? vs_gmem_translate(gm, s->gpa, len, write ? VS_GMEM_WRITE : VS_GMEM_READ,
+                                      NULL)
+                  : NULL;
     next_gpa += len + 13;
     ck_assert_uint_lt(next_gpa, GM_SIZE);
     vs_gmem_fill(gm, s->gpa, FILL, len, NULL);
