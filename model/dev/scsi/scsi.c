@@ -78,9 +78,7 @@ scsi_dev *vs__scsi_dev(vs_device *d, vs_err *e)
 int vs__scsi_chain_xfer(scsi_dev *s, const vs_chain *c, bool writable, uint64_t off,
                         void *buf, uint64_t len, bool to_guest, vs_err *e)
 {
-    /* not through the ring's host pointers: a held command completes after the front-end
-     * may have replaced its memory table */
-    int rc = vs_chain_xfer(s->dev.gm, c, writable, off, buf, len, to_guest, false, e);
+    int rc = vs_chain_xfer(s->dev.gm, c, writable, off, buf, len, to_guest, s->host_ok, e);
     return rc < 0 ? vs_err_prefix(e, "scsi") : 0;
 }
 
@@ -297,8 +295,22 @@ static int req_exec(scsi_dev *s, const scsi_req *r, const vs_scsi_lun_addr *a,
     return 0;
 }
 
+static int req_run(scsi_dev *s, uint16_t q, const vs_chain *c, bool may_hold,
+                   uint32_t *written, vs_err *e);
+
 int vs__scsi_req_run(scsi_dev *s, uint16_t q, const vs_chain *c, bool may_hold,
                      uint32_t *written, vs_err *e)
+{
+    /* A command run as it is popped (may_hold) is copied through the ring's host pointers;
+     * a held one runs later, when the front-end may have replaced its memory table. */
+    s->host_ok = may_hold && !vs_gmem_hooked(s->dev.gm);
+    int rc = req_run(s, q, c, may_hold, written, e);
+    s->host_ok = false;
+    return rc;
+}
+
+static int req_run(scsi_dev *s, uint16_t q, const vs_chain *c, bool may_hold,
+                   uint32_t *written, vs_err *e)
 {
     scsi_req r;
     int rc = parse_req(s, c, &r, e);

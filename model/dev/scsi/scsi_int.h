@@ -137,6 +137,8 @@ typedef struct scsi_dev {
     scsi_held *evbuf;       /* eventq buffers, oldest first */
     uint32_t nev, ev_cap;
     bool missed;            /* an event was dropped: next buffer reports it */
+    bool host_ok;           /* the chain in hand was popped just now: its host pointers
+                               hold (vs__scsi_chain_xfer copies through them) */
     uint64_t dropped;
 } scsi_dev;
 
