@@ -3,18 +3,20 @@
 
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
-/* Request latencies, streamed into fixed memory (~2.1 MiB) whatever number_ios is. The
- * first WLH_HEXACT distinct values are counted exactly, so runs of up to 64 Ki requests (all
- * shipped scenarios: their traces print the median) get the exact median as before; past
- * that, every value goes to
- * a log-linear histogram (the HdrHistogram idea): values below 2^WLH_HB exact, above, a
- * bucket keeps the top WLH_HB bits, so its midpoint is within 1/2^WLH_HB (0.4 %) of any value in
- * it. Min, max and mean are always exact. */
+/* Request latencies, streamed into fixed memory (~3 MiB) whatever number_ios is. Values
+ * are logged in arrival order; a full log is radix-sorted and merged into the sorted table
+ * of distinct values with their counts (sequential passes: a hash table of the same size
+ * missed the cache on every request of a long run). While a run has at most WLH_HEXACT
+ * distinct values (all shipped scenarios) the median is exact; past that every value goes
+ * to a log-linear histogram (the HdrHistogram idea): values below 2^WLH_HB exact, above, a
+ * bucket keeps the top WLH_HB bits, so its midpoint is within 1/2^WLH_HB (0.4 %) of any
+ * value in it. Min, max and mean are always exact. */
 
-/* A table with room for a run's requests (up to WLH_HEXACT distinct values): a run of N
- * requests has at most N distinct latencies, so it stays exact exactly when the full table
- * would, and short runs do not touch 2 MiB of fresh pages. */
+/* Sized for a run's requests (up to WLH_HEXACT): a run of N requests has at most N
+ * distinct latencies, so it stays exact exactly when the full table would, and short runs
+ * do not touch megabytes of fresh pages. */
 vs_wl_hist *vs_wl_hist_new(uint64_t requests)
 {
     unsigned bits = 6;
@@ -22,11 +24,12 @@ vs_wl_hist *vs_wl_hist_new(uint64_t requests)
         bits++;
     size_t nslots = (size_t)1 << bits;
     vs_wl_hist *h = calloc(1, sizeof *h + nslots * sizeof h->slot[0] +
-                                  nslots / 2 * sizeof(uint64_t));
+                                  nslots * sizeof(uint64_t));
     if (h) {
         h->bits = bits;
         h->nslots = 1u << bits;
         h->vals = (uint64_t *)(void *)&h->slot[nslots];
+        h->scratch = h->vals + nslots / 2;
     }
     return h;
 }
@@ -49,33 +52,73 @@ static uint64_t hist_value(unsigned i)
     return (top << shift) + (UINT64_C(1) << (shift - 1));
 }
 
-/* Exact mode: 0, or 1 when v is a new value and the table is full. */
-static int hist_exact_add(vs_wl_hist *h, uint64_t v)
+/* LSD radix sort of v[0..n) by bytes, skipping the bytes all values share. */
+static void radix_sort(uint64_t *v, uint64_t *tmp, unsigned n)
 {
-    for (uint64_t i = (v * UINT64_C(0x9e3779b97f4a7c15)) >> (64 - h->bits);;
-         i = (i + 1) & (h->nslots - 1)) {
-        if (h->slot[i].n && h->slot[i].v == v) {
-            h->slot[i].n++;
-            return 0;
+    uint64_t all_or = 0, all_and = ~UINT64_C(0);
+    for (unsigned i = 0; i < n; i++)
+        all_or |= v[i], all_and &= v[i];
+    uint64_t *src = v, *dst = tmp;
+    for (unsigned shift = 0; shift < 64; shift += 8) {
+        if ((((all_or ^ all_and) >> shift) & 0xff) == 0)
+            continue;
+        unsigned cnt[256] = {0};
+        for (unsigned i = 0; i < n; i++)
+            cnt[(src[i] >> shift) & 0xff]++;
+        for (unsigned b = 0, sum = 0; b < 256; b++) {
+            unsigned c = cnt[b];
+            cnt[b] = sum;
+            sum += c;
         }
-        if (!h->slot[i].n) {
-            if (h->distinct == h->nslots / 2)
-                return 1;
-            h->distinct++;
-            h->slot[i].v = v;
-            h->slot[i].n = 1;
-            return 0;
-        }
+        for (unsigned i = 0; i < n; i++)
+            dst[cnt[(src[i] >> shift) & 0xff]++] = src[i];
+        uint64_t *t = src;
+        src = dst;
+        dst = t;
     }
+    if (src != v)
+        memcpy(v, src, (size_t)n * sizeof *v);
 }
 
-/* The logged values into the hash table (at most nslots / 2: they all fit). */
-static void hist_unlog(vs_wl_hist *h)
+/* Every value into the log-linear histogram, for good. */
+static void hist_fold(vs_wl_hist *h)
 {
-    uint64_t *vals = h->vals;
-    h->vals = NULL;
+    h->bucketed = true;
+    for (unsigned i = 0; i < h->distinct; i++)
+        h->count[hist_index(h->slot[i].v)] += h->slot[i].n;
     for (unsigned i = 0; i < h->nvals; i++)
-        hist_exact_add(h, vals[i]);
+        h->count[hist_index(h->vals[i])]++;
+    h->distinct = h->nvals = 0;
+}
+
+/* The log into the sorted table (merging from the top down, in place); folds when the
+ * run has more distinct values than the table keeps exact. */
+static void hist_merge(vs_wl_hist *h)
+{
+    unsigned nv = h->nvals, du = h->distinct;
+    radix_sort(h->vals, h->scratch, nv);
+    unsigned out = du + nv, i = du, j = nv; /* reads [0, i) and [0, j), writes [out, ...) */
+    while (j > 0) {
+        uint64_t v = h->vals[j - 1], c = 0;
+        while (j > 0 && h->vals[j - 1] == v)
+            j--, c++;
+        while (i > 0 && h->slot[i - 1].v > v) {
+            h->slot[--out] = h->slot[--i];
+        }
+        if (i > 0 && h->slot[i - 1].v == v)
+            c += h->slot[--i].n;
+        out--;
+        h->slot[out].v = v;
+        h->slot[out].n = c;
+    }
+    /* what is left of the table is already in place below out */
+    unsigned kept = i, moved = du + nv - out;
+    if (out != kept)
+        memmove(&h->slot[kept], &h->slot[out], (size_t)moved * sizeof h->slot[0]);
+    h->distinct = kept + moved;
+    h->nvals = 0;
+    if (h->distinct > h->nslots / 2)
+        hist_fold(h);
 }
 
 void vs_wl_hist_add(vs_wl_hist *h, uint64_t v)
@@ -84,57 +127,24 @@ void vs_wl_hist_add(vs_wl_hist *h, uint64_t v)
     h->max = h->n && h->max > v ? h->max : v;
     h->n++;
     h->sum += v;
-    /* A run no longer than the table was sized for appends (one sequential store, where a
-     * hash insert was a cache miss per request); a longer one moves to the table, which
-     * gives the same counts in any order. */
-    if (h->vals && h->nvals < h->nslots / 2) {
-        h->vals[h->nvals++] = v;
+    if (h->bucketed) {
+        h->count[hist_index(v)]++;
         return;
     }
-    if (h->vals)
-        hist_unlog(h);
-    if (!h->bucketed && hist_exact_add(h, v) == 0)
-        return;
-    if (!h->bucketed) {         /* too many distinct values: fold the table in */
-        h->bucketed = true;
-        for (unsigned i = 0; i < h->nslots; i++)
-            if (h->slot[i].n)
-                h->count[hist_index(h->slot[i].v)] += h->slot[i].n;
-    }
-    h->count[hist_index(v)]++;
-}
-
-static int cmp_slot_v(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
+    h->vals[h->nvals++] = v;
+    if (h->nvals == h->nslots / 2)
+        hist_merge(h);
 }
 
 /* The value of rank k (0-based, k < n): exact in exact mode, else to the histogram's
- * precision clamped to the exact [min, max]. Exact mode buckets the table first and sorts
- * only the values of the bucket holding rank k (a full sort was ~4 % of a bare run);
- * reorders the table in place (last use). */
+ * precision clamped to the exact [min, max]. */
 uint64_t vs_wl_hist_rank(vs_wl_hist *h, uint64_t k)
 {
     uint64_t seen = 0;
-    if (h->vals) {              /* logged values as slots of count 1 (the table is unused) */
-        for (unsigned i = 0; i < h->nvals; i++)
-            h->slot[i].v = h->vals[i], h->slot[i].n = 1;
-        h->vals = NULL;
-    }
+    if (!h->bucketed && h->nvals)
+        hist_merge(h);
     if (!h->bucketed) {
-        for (unsigned i = 0; i < h->nslots; i++)
-            if (h->slot[i].n)
-                h->count[hist_index(h->slot[i].v)] += h->slot[i].n;
-        unsigned b = 0;
-        while (b < WLH_HBUCKETS - 1 && seen + h->count[b] <= k)
-            seen += h->count[b++];
-        unsigned m = 0;
-        for (unsigned i = 0; i < h->nslots; i++)
-            if (h->slot[i].n && hist_index(h->slot[i].v) == b)
-                h->slot[m++] = h->slot[i];
-        qsort(h->slot, m, sizeof h->slot[0], cmp_slot_v);
-        for (unsigned i = 0; i < m; i++)
+        for (unsigned i = 0; i < h->distinct; i++)
             if ((seen += h->slot[i].n) > k)
                 return h->slot[i].v;
         return h->max;
@@ -147,7 +157,6 @@ uint64_t vs_wl_hist_rank(vs_wl_hist *h, uint64_t k)
     }
     return h->max;
 }
-
 
 void vs_wl_hist_summary(vs_wl_hist *h, uint64_t *min, uint64_t *median, uint64_t *max,
                         uint64_t *mean)

@@ -1,6 +1,6 @@
 /* Request latencies of a workload (sim/wl_hist.c), shared by the devices' fio-style
  * workloads (sim/dev/<name>/): streamed into bounded memory whatever the request count,
- * exact for runs of up to 64 Ki requests (private to virtiosim; layer 4). */
+ * exact for runs of up to 64 Ki distinct latencies (private to virtiosim; layer 4). */
 #ifndef VS_WL_HIST_H
 #define VS_WL_HIST_H
 
@@ -13,14 +13,17 @@ enum { WLH_HB = 8, WLH_HSUB = 1 << (WLH_HB - 1), WLH_HBUCKETS = (1 << WLH_HB) + 
 struct vs_wl_hist {
     uint64_t n, min, max;
     unsigned __int128 sum;        /* 2^40 requests of up to 2^64 ns do not wrap it */
-    unsigned distinct;            /* exact mode while <= nslots / 2 */
     bool bucketed;
-    unsigned bits, nslots;        /* the exact table: 2^bits slots, sized from the run */
-    uint64_t *vals;               /* exact mode first logs values here in arrival order (up to
-                                   * nslots / 2, after slot[]); NULL once moved into slot[] */
+    unsigned bits, nslots;        /* 2^bits slots, sized from the run; exact while the run
+                                   * has at most nslots / 2 distinct values */
+    unsigned distinct;            /* slot[0 .. distinct): the values so far, sorted, with
+                                   * their counts (exact mode) */
+    uint64_t *vals;               /* the latest values in arrival order (up to nslots / 2,
+                                   * after slot[]), merged into slot[] when full */
     unsigned nvals;
+    uint64_t *scratch;            /* nslots / 2 words for sorting vals */
     uint64_t count[WLH_HBUCKETS];
-    struct { uint64_t v, n; } slot[];   /* open addressing, n == 0: free */
+    struct { uint64_t v, n; } slot[];
 };
 typedef struct vs_wl_hist vs_wl_hist;
 

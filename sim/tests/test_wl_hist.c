@@ -1,5 +1,5 @@
 /* Workload latency statistics (sim/wl_hist.c): exact medians whether the values stay in
- * the arrival log, move to the hash table (more values than the run was sized for, few
+ * the arrival log, are merged into the sorted table (more values than the log holds, few
  * distinct) or fall back to the log-linear histogram (too many distinct values). */
 #include <check.h>
 #include <stdint.h>
@@ -51,6 +51,9 @@ START_TEST(median_exact_past_the_log_with_few_distinct_values)
     ck_assert_uint_eq(median_of(10, 5000, 7, &want), want);
     ck_assert_uint_eq(median_of(10, 32, 1000, &want), want);
     ck_assert_uint_eq(median_of(10, 33, 1000, &want), want);
+    /* several full logs merged into the sorted table: 50 Ki distinct values stay exact */
+    ck_assert_uint_eq(median_of(200000, 200000, 50000, &want), want);
+    ck_assert_uint_eq(median_of(200000, 131073, 65536, &want), want);
 }
 END_TEST
 
