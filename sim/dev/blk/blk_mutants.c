@@ -346,6 +346,55 @@ static const vs_mutant mutants[] = {
     {.name = "drv-blk-decline-ro", .what = "driver: declines RO although it is offered",
      .drv_dev_mutations = VS_BLK_DRV_MUT_DECLINE_RO, .fails = LIST("blk.driver.blk-op.3"),
      .checks = LIST("accept-recommended"), .scenarios = LIST("scenarios/driver/clean-ro.yaml")},
+#define DM(nm, wh, bit, stmts, check, scn)                                                 \
+    {.name = nm, .what = wh, .drv_dev_mutations = bit, .fails = stmts, .checks = LIST(check), \
+     .scenarios = LIST("scenarios/driver/" scn ".yaml")}
+    DM("drv-blk-hm-discard", "driver: accepts DISCARD from a host-managed zoned device",
+       VS_BLK_DRV_MUT_HM_DISCARD, LIST("blk.driver.blk-init.5"), "blk-zoned-driver-features",
+       "clean-zoned"),
+    DM("drv-blk-hm-failed-late", "driver: no host-managed support, sets FEATURES_OK with ZONED, "
+       "then FAILED", VS_BLK_DRV_MUT_HM_FAILED_LATE, LIST("blk.driver.blk-init.6"),
+       "blk-zoned-driver-features", "clean-zoned"),
+    DM("drv-blk-config-irq-ignored", "driver: does not read capacity on a config interrupt",
+       VS_BLK_DRV_MUT_CONFIG_IRQ_IGNORED, LIST("blk.driver.blk-op.1"), "blk-capacity-reread",
+       "clean-resize"),
+    DM("drv-blk-discard-segs-over", "driver: DISCARD with one segment more than "
+       "max_discard_seg", VS_BLK_DRV_MUT_DISCARD_SEGS_OVER, LIST("blk.driver.blk-op.9"),
+       "blk-dwz-segment-count", "clean-dwz-segments"),
+    DM("drv-blk-secure-erase-segs-over", "driver: SECURE_ERASE with one segment more than "
+       "max_secure_erase_seg", VS_BLK_DRV_MUT_SE_SEGS_OVER, LIST("blk.driver.blk-op.10"),
+       "blk-dwz-segment-count", "clean-dwz-segments"),
+    DM("drv-blk-write-zeroes-segs-over", "driver: WRITE_ZEROES with one segment more than "
+       "max_write_zeroes_seg", VS_BLK_DRV_MUT_WZ_SEGS_OVER, LIST("blk.driver.blk-op.11"),
+       "blk-dwz-segment-count", "clean-dwz-segments"),
+    DM("drv-blk-writethrough-no-flush", "driver: switches writeback off without flushing "
+       "the writes before", VS_BLK_DRV_MUT_WT_NO_FLUSH, LIST("blk.driver.blk-op.12"),
+       "blk-writethrough-flush", "clean-writethrough"),
+    DM("drv-blk-zone-past-end", "driver: zone management requests name the capacity sector",
+       VS_BLK_DRV_MUT_ZONE_PAST_END, LIST("blk.driver.blk-op.16"), "blk-zone-request-shape",
+       "clean-zoned"),
+    DM("drv-blk-report-past-end", "driver: ZONE_REPORT names the capacity sector",
+       VS_BLK_DRV_MUT_REPORT_PAST_END, LIST("blk.driver.blk-op.17"), "blk-zone-request-shape",
+       "clean-zoned"),
+    DM("drv-blk-zone-mid", "driver: zone management requests 8 sectors into the zone",
+       VS_BLK_DRV_MUT_ZONE_MID, LIST("blk.driver.blk-op.18"), "blk-zone-request-shape",
+       "clean-zoned"),
+    DM("drv-blk-reset-all-sector", "driver: ZONE_RESET_ALL names zone 1's first sector",
+       VS_BLK_DRV_MUT_RESET_ALL_SECTOR, LIST("blk.driver.blk-op.19"), "blk-zone-request-shape",
+       "clean-zoned"),
+    DM("drv-blk-append-mid", "driver: ZONE_APPEND names a sector 8 into the zone",
+       VS_BLK_DRV_MUT_APPEND_MID, LIST("blk.driver.blk-op.20"), "blk-zone-request-shape",
+       "clean-zoned"),
+    DM("drv-blk-append-short", "driver: ZONE_APPEND data one sector short of "
+       "write_granularity", VS_BLK_DRV_MUT_APPEND_SHORT, LIST("blk.driver.blk-op.21"),
+       "blk-zone-request-shape", "clean-zoned"),
+    DM("drv-blk-append-double", "driver: ZONE_APPEND with twice the sectors, past "
+       "max_append_sectors", VS_BLK_DRV_MUT_APPEND_DOUBLE, LIST("blk.driver.blk-op.22"),
+       "blk-zone-request-shape", "clean-zoned"),
+    DM("drv-blk-zone-write-short", "driver: sequential-zone writes one sector short of "
+       "write_granularity", VS_BLK_DRV_MUT_ZONE_WRITE_SHORT, LIST("blk.driver.blk-op.23"),
+       "blk-zone-request-shape", "clean-zoned"),
+#undef DM
 };
 
 #undef LIST
