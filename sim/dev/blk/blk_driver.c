@@ -249,6 +249,8 @@ static int dwz_segments(vs_driver *d, const vs_blk_req *r, uint32_t *n, vs_err *
     *n = r->dwz_segs ? r->dwz_segs : 1;
     if (*n == 1)
         return 0;
+    if (*n > 65536) /* 1 MiB of segments: the buffer length must not wrap */
+        return vs_err_set(e, VS_EINVAL, "blk: %u range segments (at most 65536)", *n);
     uint32_t max;
     int rc = dwz_max_seg(d, r->type, &max, e);
     if (rc < 0)
@@ -257,7 +259,7 @@ static int dwz_segments(vs_driver *d, const vs_blk_req *r, uint32_t *n, vs_err *
                     : r->type == VS_BLK_T_SECURE_ERASE ? VS_BLK_DRV_MUT_SE_SEGS_OVER
                                                        : VS_BLK_DRV_MUT_WZ_SEGS_OVER;
     if (d->o.dev_mutations & over) {
-        *n = max + 1; /* a mutant: one segment more than the device allows */
+        *n = max < 65536 ? max + 1 : 65536; /* a mutant: one more than the device allows */
         return 0;
     }
     if (*n > max)
