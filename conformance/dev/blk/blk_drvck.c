@@ -3,8 +3,9 @@
  * gives up on one, a capacity read after a config interrupt, the range segments of
  * discard / write-zeroes / secure-erase requests, a FLUSH after switching writeback off,
  * and the sectors and sizes of zone requests. Everything here works from the driver's own
- * config reads, status writes and chains, so it judges a real front-end in `serve` as it
- * judges the simulator's driver. */
+ * config reads, status writes and chains as the device sees them, nothing from the device
+ * itself; where a view has no config accesses or status (a vhost-user back-end sees
+ * neither), the rules that need them go unjudged rather than guessed. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,7 +52,8 @@ static bool hm_accepted(const vs_monitors *m)
 /* blk.driver.blk-init.6: a driver that cannot drive a host-managed device gives up with
  * FAILED instead of setting FEATURES_OK. Whether it can is its own business; giving up
  * with FAILED after FEATURES_OK and before DRIVER_OK, the model read as HM, says it
- * could not and set FEATURES_OK all the same (Linux without zoned support does that). */
+ * could not and set FEATURES_OK all the same (Linux's virtio-blk built without zoned
+ * support fails its probe of a host-managed device that way, after FEATURES_OK). */
 static void zoned_status_write(vs_monitors *m, uint8_t v)
 {
     blk_mon *bs = bm(m);
