@@ -1371,6 +1371,9 @@ int vs_driver_poll(vs_driver *d, vs_err *e)
         uint8_t s;
         if ((rc = vs_driver_read_status(d, &s, e)) < 0)
             return rc;
+        if (!(s & VS_STATUS_DEVICE_NEEDS_RESET) && (s & VS_STATUS_DRIVER_OK) && d->pers &&
+            d->pers->config_changed && (rc = d->pers->config_changed(d, e)) < 0)
+            return rc;
     }
     int total = 0;
     int first_err = 0;

@@ -74,6 +74,9 @@ typedef struct vs_drv_personality {
     /* A fault chain's request: the header and status to build it from (and rq's device
      * data, for its result). NULL: the device has no fault chains. */
     void (*fault_shape)(vs_driver *d, vs_drv_req *rq, vs_drv_fault_shape *shape);
+    /* A config-change interrupt after DRIVER_OK whose status read shows no
+     * DEVICE_NEEDS_RESET: re-read what may have changed (blk: capacity). */
+    int (*config_changed)(vs_driver *d, vs_err *e);
 } vs_drv_personality;
 
 #endif

@@ -246,6 +246,8 @@ typedef struct vs_blk_zoned_opts {
     uint32_t max_append_sectors; /* 0 = ZONE_APPEND not supported */
     uint32_t write_granularity;  /* bytes; 0 = 512 */
     uint64_t read_only_zones, offline_zones; /* bit i: zone i starts read-only / offline */
+    bool offer_discard;          /* keep DISCARD offered (when discard is on): a driver must
+                                    decline it for a host-managed model */
 } vs_blk_zoned_opts;
 
 typedef struct vs_blk_opts {
@@ -309,5 +311,9 @@ int vs_blk_storage_write(vs_device *d, uint64_t sector, const void *buf,
                          uint32_t nsectors, vs_err *e);
 /* Capacity currently reported in config space (512-byte sectors). */
 uint64_t vs_blk_capacity(const vs_device *d);
+/* Changes the capacity in config space, as a resize does (1 sector up to the size the
+ * device was created with; not in zoned mode). The caller notifies the driver (a config
+ * change through the transport). */
+int vs_blk_resize(vs_device *d, uint64_t sectors, vs_err *e);
 
 #endif

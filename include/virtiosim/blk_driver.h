@@ -59,6 +59,9 @@ typedef struct vs_blk_req {
     uint64_t user;          /* copied into the result */
     uint32_t dwz_flags;     /* DISCARD/WRITE_ZEROES: raw segment flag bits ORed in (tests of
                                the device's flag validation) */
+    uint32_t dwz_segs;      /* DISCARD/WRITE_ZEROES/SECURE_ERASE: the range split into this
+                               many segments (0 = 1); more than one reads the device's
+                               max_*_seg and is refused beyond it */
 } vs_blk_req;
 
 #define VS_BLK_RESULT_ZONES 16u

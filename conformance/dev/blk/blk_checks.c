@@ -130,6 +130,35 @@ static const vs_check_info blk_checks[CK_BLK_END - CK_DEV_FIRST] = {
         "seg_max + 2 descriptors (data segments plus header and status), seg_max as the "
         "driver read it",
         IDS("packed.driver.scatter-gather.1", "packed.driver.indirect.3")},
+    [CK_D_BLK_ZONED_FEAT - CK_DEV_FIRST] = {"blk-zoned-driver-features", DRV, "blk",
+        "ZONED offered, model read as host-managed: DISCARD (offered) is not accepted; with "
+        "ZONED accepted the driver either drives the device (DRIVER_OK) or gives up with "
+        "FAILED before FEATURES_OK, never with FAILED after it",
+        IDS("blk.driver.blk-init.5", "blk.driver.blk-init.6")},
+    [CK_D_BLK_CAP_REREAD - CK_DEV_FIRST] = {"blk-capacity-reread", DRV, "blk",
+        "after a config-change interrupt (DRIVER_OK set) the driver reads capacity before "
+        "the run ends, unless it resets or reads DEVICE_NEEDS_RESET first",
+        IDS("blk.driver.blk-op.1")},
+    [CK_D_BLK_DWZ_SEGS - CK_DEV_FIRST] = {"blk-dwz-segment-count", DRV, "blk",
+        "discard / secure-erase / write-zeroes requests hold at most max_discard_seg / "
+        "max_secure_erase_seg / max_write_zeroes_seg segments, the limits as the driver "
+        "read them",
+        IDS("blk.driver.blk-op.9", "blk.driver.blk-op.10", "blk.driver.blk-op.11")},
+    [CK_D_BLK_WT_FLUSH - CK_DEV_FIRST] = {"blk-writethrough-flush", DRV, "blk",
+        "writes completed while writeback was (or may have been) 1 and not yet flushed when "
+        "the driver writes writeback 0 are flushed (a FLUSH completed) before the next "
+        "reset or the end of the run",
+        IDS("blk.driver.blk-op.12")},
+    [CK_D_BLK_ZONE_REQ - CK_DEV_FIRST] = {"blk-zone-request-shape", DRV, "blk",
+        "ZONED: zone management and append sectors inside the device, ZONE_REPORT sector "
+        "inside it, open / close / finish / reset and append at a zone start, RESET_ALL "
+        "sector 0, append sizes a multiple of write_granularity and within "
+        "max_append_sectors, sequential-zone writes aligned to write_granularity, writes "
+        "and appends within the zone capacity from the write pointer (zone known from a "
+        "report)",
+        IDS("blk.driver.blk-op.16", "blk.driver.blk-op.17", "blk.driver.blk-op.18",
+            "blk.driver.blk-op.19", "blk.driver.blk-op.20", "blk.driver.blk-op.21",
+            "blk.driver.blk-op.22", "blk.driver.blk-op.23")},
 };
 
 /* BARRIER and SCSI exist only in the legacy interface. */
@@ -146,6 +175,7 @@ static int blk_create(vs_monitors *m, vs_err *e)
     m->dev_state = calloc(1, sizeof(blk_mon));
     if (!m->dev_state)
         return vs_err_set(e, VS_ENOMEM, "monitors: out of memory");
+    bm(m)->wb = -1;
     return 0;
 }
 
@@ -183,4 +213,6 @@ const vs_mon_dev vs_mon_devs_blk = {
     .chain_avail = blk_chain_avail,
     .chain_used = blk_chain_used,
     .chain_retire = blk_chain_retire,
+    .event = blk_event,
+    .finish = blk_finish,
 };

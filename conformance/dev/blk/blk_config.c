@@ -119,6 +119,7 @@ void blk_config_access(vs_monitors *m, const vs_event *ev, bool write)
             bs->cfg[b].known = false;
     }
     cfg_optional(m, off, len, write);
+    drv_config_access(m, ev, write);
     if (write)
         return;
     uint64_t val = ev->val;

@@ -8,7 +8,10 @@
  *                   reset
  *   blk_config.c    config space: optional fields, writeback, padding, changes
  *   blk_readback.c  blk-read-back and blk-write-zeroes-reads-zero (sector contents)
- *   blk_zoned.c     the zone model and the zoned checks */
+ *   blk_zoned.c     the zone model and the zoned checks
+ *   blk_drvck.c     driver-role rules: zoned feature choice, capacity re-read on a config
+ *                   interrupt, discard / write-zeroes / secure-erase segment counts, FLUSH
+ *                   after a switch to writethrough, zone request sectors and sizes */
 #ifndef VIRTIOSIM_CONFORMANCE_DEV_BLK_MON_INT_H
 #define VIRTIOSIM_CONFORMANCE_DEV_BLK_MON_INT_H
 
@@ -53,6 +56,11 @@ enum vs_blk_chk {
     CK_D_BLK_WCE_EARLY,
     CK_D_BLK_REQ,
     CK_D_BLK_PK_SEGS,     /* packed: descriptors per list within seg_max + 2 */
+    CK_D_BLK_ZONED_FEAT,  /* host-managed: no DISCARD; give up before FEATURES_OK */
+    CK_D_BLK_CAP_REREAD,  /* capacity read after a config interrupt */
+    CK_D_BLK_DWZ_SEGS,    /* at most max_*_seg range segments */
+    CK_D_BLK_WT_FLUSH,    /* FLUSH after switching writeback off with writes unflushed */
+    CK_D_BLK_ZONE_REQ,    /* zone request sectors and append / write sizes */
     CK_BLK_END
 };
 
@@ -69,6 +77,7 @@ typedef struct blk_chain {
     bool z_counted;       /* zoned: counted in z_live */
     bool z_solo;          /* zoned: nothing else outstanding when made available */
     uint64_t z_seq;       /* zoned: z_seq when made available */
+    uint64_t flush_gen;   /* FLUSH: blk_mon.wr_gen when made available */
 } blk_chain;
 
 /* sectors [a, b) zeroed by a WRITE_ZEROES completed at monitor clock `clock` */
@@ -136,9 +145,36 @@ typedef struct blk_mon {
     uint8_t z_fill;
     bool se_align_known;
     uint32_t se_align;
+    /* driver role (blk_drvck.c) */
+    uint8_t status_prev;          /* status as last written (transitions) */
+    uint32_t dwz_max[3];          /* max_discard_seg, max_secure_erase_seg,
+                                     max_write_zeroes_seg as read */
+    uint8_t dwz_max_known;        /* bit i: dwz_max[i] read */
+    bool zf_discard_judged;       /* HM + DISCARD judged since the reset */
+    bool hm_fok;                  /* FEATURES_OK set with ZONED for a host-managed model */
+    bool cap_pending;             /* a config interrupt the driver has not read capacity
+                                     since */
+    int wb;                       /* writeback as last read or written; -1 unknown */
+    uint64_t wr_gen;              /* writes completed that may sit in a writeback cache */
+    uint64_t flushed_gen;         /* ... of them covered by a completed FLUSH */
+    uint64_t wt_due;              /* writeback switched off with writes up to this unflushed
+                                     (0: nothing due) */
 } blk_mon;
 
 static inline blk_mon *bm(const vs_monitors *m) { return (blk_mon *)m->dev_state; }
+
+/* zoned config bytes 72..95 as the driver read them */
+static inline uint32_t zc32(const vs_monitors *m, uint32_t off)
+{
+    return vs_le32_get(bm(m)->zc + (off - VS_BLK_CFG_ZONE_SECTORS));
+}
+static inline bool zc_has(const vs_monitors *m, uint32_t off, uint32_t len)
+{
+    for (uint32_t i = 0; i < len; i++)
+        if (!bm(m)->zc_known[off - VS_BLK_CFG_ZONE_SECTORS + i])
+            return false;
+    return true;
+}
 /* the chain's blk state (the record itself is never const memory) */
 static inline blk_chain *bc(const chain_rec *c)
 {
@@ -163,6 +199,13 @@ static inline bool blk_read_only(const vs_monitors *m)
 #define wz_completed vs__blkmon_wz_completed
 #define wz_check_read vs__blkmon_wz_check_read
 #define zoned_neg vs__blkmon_zoned_neg
+#define z_ready vs__blkmon_z_ready
+#define drv_chain_avail vs__blkmon_drv_chain_avail
+#define drv_chain_used vs__blkmon_drv_chain_used
+#define drv_config_access vs__blkmon_drv_config_access
+#define drv_reset vs__blkmon_drv_reset
+#define blk_event vs__blkmon_event
+#define blk_finish vs__blkmon_finish
 #define z_forget_all vs__blkmon_z_forget_all
 #define zone_on_used vs__blkmon_zone_on_used
 #define zone_config_read vs__blkmon_zone_config_read
@@ -189,9 +232,20 @@ void wz_check_read(vs_monitors *m, const chain_rec *c, ctx cx);
 
 /* blk_zoned.c */
 bool zoned_neg(const vs_monitors *m);
+/* The zone array sized from zone_sectors and capacity as read (false: not yet known). */
+bool z_ready(vs_monitors *m);
 void z_forget_all(vs_monitors *m);
 void zone_on_used(vs_monitors *m, chain_rec *c, uint8_t st, ctx cx);
 void zone_config_read(vs_monitors *m, uint32_t off, uint32_t len, uint64_t val);
+
+/* blk_drvck.c: the driver-role rules (hooks called from the files above, and two of the
+ * table's own) */
+void drv_chain_avail(vs_monitors *m, chain_rec *c, const vs_event *ev);
+void drv_chain_used(vs_monitors *m, chain_rec *c, uint8_t st);
+void drv_config_access(vs_monitors *m, const vs_event *ev, bool write);
+void drv_reset(vs_monitors *m);
+void blk_event(vs_monitors *m, const vs_event *ev);
+void blk_finish(vs_monitors *m);
 
 /* blk_config.c */
 void blk_config_access(vs_monitors *m, const vs_event *ev, bool write);

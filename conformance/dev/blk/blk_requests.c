@@ -66,6 +66,7 @@ void blk_reset(vs_monitors *m)
         z_forget_all(m);
     b->z_live = 0;
     b->z_model_pre_known = false;
+    drv_reset(m);
     for (size_t i = 0; i < BLK_CFG_TRACKED; i++)
         b->cfg[i].known = false;
     b->wce_first_read_done = false;
@@ -181,6 +182,8 @@ void blk_chain_avail(vs_monitors *m, qstate *q, chain_rec *c, const vs_event *ev
     if (!c->raw && c->out_bytes >= VS_BLK_HDR_BYTES)
         parse_request(m, c);
     blk_on_avail(m, c);
+    if (bc(c)->blk_ok) /* before it counts as in flight: the zone model is current */
+        drv_chain_avail(m, c, ev);
     if (bc(c)->blk_ok && zoned_neg(m)) {
         bc(c)->z_counted = true;
         bc(c)->z_solo = bs->z_live == 0;
@@ -294,6 +297,7 @@ void blk_chain_used(vs_monitors *m, qstate *q, chain_rec *c, const vs_event *ev,
         if (last->len && vs_gmem_ld8(m->gm, last->gpa + last->len - 1, &st, NULL) == 0) {
             used_status(m, c, ev, st, cx);
             used_data(m, q, c, st, cx);
+            drv_chain_used(m, c, st);
             out_ok = bc(c)->blk_type == VS_BLK_T_OUT && st == VS_BLK_S_OK;
         }
     }

@@ -15,18 +15,6 @@
  * requests, a reset with requests in flight, a result the model did not predict) makes
  * the zones concerned unknown again, so a judgement is never made on a guess. */
 
-static uint32_t zc32(const vs_monitors *m, uint32_t off)
-{
-    return vs_le32_get(bm(m)->zc + (off - VS_BLK_CFG_ZONE_SECTORS));
-}
-static bool zc_has(const vs_monitors *m, uint32_t off, uint32_t len)
-{
-    for (uint32_t i = 0; i < len; i++)
-        if (!bm(m)->zc_known[off - VS_BLK_CFG_ZONE_SECTORS + i])
-            return false;
-    return true;
-}
-
 bool zoned_neg(const vs_monitors *m)
 {
     return has(neg(m), VS_BLK_F_ZONED) && m->fok_written;
@@ -40,7 +28,7 @@ void z_forget_all(vs_monitors *m)
 }
 
 /* Zone array sized from zone_sectors and capacity (once both are read). */
-static bool z_ready(vs_monitors *m)
+bool z_ready(vs_monitors *m)
 {
     blk_mon *bs = bm(m);
     if (!zc_has(m, VS_BLK_CFG_ZONE_SECTORS, 4) || !bs->capacity_known)

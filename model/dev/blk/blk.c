@@ -881,3 +881,19 @@ uint64_t vs_blk_capacity(const vs_device *d)
         return 0;
     return to_cblk(d)->capacity;
 }
+
+int vs_blk_resize(vs_device *d, uint64_t sectors, vs_err *e)
+{
+    if (!d || d->ops != &blk_ops)
+        return vs_err_set(e, VS_EINVAL, "blk: resize of a device that is not virtio-blk");
+    blk_dev *b = to_blk(d);
+    if (b->zones)
+        return vs_err_set(e, VS_ENOTSUP, "blk: a zoned device cannot be resized");
+    /* the storage holds what the device was created with (an image: its size then) */
+    uint64_t max = b->o.capacity_sectors > b->capacity ? b->o.capacity_sectors : b->capacity;
+    if (!sectors || sectors > max)
+        return vs_err_set(e, VS_ERANGE, "blk: capacity %llu sectors: 1 to %llu (the storage)",
+                          (unsigned long long)sectors, (unsigned long long)max);
+    b->capacity = sectors;
+    return 0;
+}

@@ -133,9 +133,10 @@ uint64_t vs__blkdev_features_for(const vs_blk_opts *o)
         f |= VS_BIT(VS_BLK_F_SECURE_ERASE);
     if (o->lifetime)
         f |= VS_BIT(VS_BLK_F_LIFETIME);
-    if (o->zoned.on) /* DISCARD / WRITE_ZEROES are not offered in zoned mode */
+    if (o->zoned.on) /* DISCARD / WRITE_ZEROES are not offered in zoned mode (unless asked) */
         f = (f | VS_BIT(VS_BLK_F_ZONED)) &
-            ~(VS_BIT(VS_BLK_F_DISCARD) | VS_BIT(VS_BLK_F_WRITE_ZEROES));
+            ~((o->zoned.offer_discard ? 0 : VS_BIT(VS_BLK_F_DISCARD)) |
+              VS_BIT(VS_BLK_F_WRITE_ZEROES));
     /* Mutants: deliberately wrong offers. */
     if (o->mutations & VS_BLK_MUT_NO_VERSION_1)
         f &= ~VS_BIT(VS_F_VERSION_1);

@@ -80,8 +80,67 @@ static int blk_config_early(vs_driver *d, uint64_t offered, bool features_ok, vs
         uint8_t model = 0;
         if ((rc = vs_driver_config_read(d, VS_BLK_CFG_ZONED_MODEL, &model, 1, e)) < 0)
             return rc;
+        /* blk.driver.blk-init.5: no DISCARD for a host-managed device */
+        if (model == VS_BLK_Z_HM && !(d->o.dev_mutations & VS_BLK_DRV_MUT_HM_DISCARD))
+            d->o.features &= ~VS_BIT(VS_BLK_F_DISCARD);
+    }
+    if (features_ok && (d->features & VS_BIT(VS_BLK_F_ZONED)) &&
+        (d->o.dev_mutations & VS_BLK_DRV_MUT_HM_FAILED_LATE)) {
+        /* a mutant without host-managed support that finds out after FEATURES_OK */
+        uint8_t model = 0;
+        if ((rc = vs_driver_config_read(d, VS_BLK_CFG_ZONED_MODEL, &model, 1, e)) < 0)
+            return rc;
+        if (model == VS_BLK_Z_HM)
+            return vs_err_set(e, VS_ENOTSUP, "driver: no host-managed zoned support");
     }
     return 0;
+}
+
+/* A config-change interrupt (not about an error): the capacity may have changed
+ * (blk.driver.blk-op.1). */
+static int blk_config_changed(vs_driver *d, vs_err *e)
+{
+    if (d->o.dev_mutations & VS_BLK_DRV_MUT_CONFIG_IRQ_IGNORED)
+        return 0;
+    uint8_t cap[8] = {0};
+    int rc = vs_driver_config_read(d, VS_BLK_CFG_CAPACITY, cap, 8, e);
+    if (rc < 0)
+        return rc;
+    blk_drv(d)->capacity = vs_le64_get(cap);
+    return 0;
+}
+
+/* The range-segment limit of a DISCARD (0), SECURE_ERASE (1) or WRITE_ZEROES (2), read
+ * once per setup, when a request first has more than one segment. */
+static int dwz_max_seg(vs_driver *d, uint32_t type, uint32_t *max, vs_err *e)
+{
+    static const uint32_t off[3] = {VS_BLK_CFG_MAX_DISCARD_SEG, VS_BLK_CFG_MAX_SE_SEG,
+                                    VS_BLK_CFG_MAX_WZ_SEG};
+    vs_blk_drv *b = blk_drv(d);
+    unsigned k = type == VS_BLK_T_DISCARD ? 0 : type == VS_BLK_T_SECURE_ERASE ? 1 : 2;
+    if (!(b->dwz_max_known & (1u << k))) {
+        uint8_t v[4] = {0};
+        int rc = vs_driver_config_read(d, off[k], v, 4, e);
+        if (rc < 0)
+            return rc;
+        b->dwz_max[k] = vs_le32_get(v);
+        b->dwz_max_known |= (uint8_t)(1u << k);
+    }
+    *max = b->dwz_max[k];
+    return 0;
+}
+
+int blk_writeback_write(vs_driver *d, uint8_t v, vs_err *e)
+{
+    vs_blk_drv *b = blk_drv(d);
+    int rc = vs_driver_config_write(d, VS_BLK_CFG_WRITEBACK, &v, 1, e);
+    if (rc < 0 || v || b->wr_gen <= b->flushed_gen || !(d->features & VS_BIT(VS_BLK_F_FLUSH)) ||
+        (d->o.dev_mutations & VS_BLK_DRV_MUT_WT_NO_FLUSH))
+        return rc;
+    vs_blk_result res;
+    if ((rc = vs_blk_do(d, &(vs_blk_req){.type = VS_BLK_T_FLUSH}, &res, e)) < 0)
+        return rc;
+    return res.ok ? 0 : vs_err_set(e, VS_EPROTO, "blk: FLUSH before writethrough: %s", res.msg);
 }
 
 static int cfg_le32(vs_driver *d, uint32_t off, uint32_t *v, vs_err *e)
@@ -110,6 +169,7 @@ static int blk_setup(vs_driver *d, vs_err *e)
         (rc = cfg_le32(d, VS_BLK_CFG_SIZE_MAX, &b->size_max, e)) < 0)
         return rc;
     b->ro = (d->features & VS_BIT(VS_BLK_F_RO)) != 0;
+    b->dwz_max_known = 0;
     b->zone_sectors = 0;
     if (d->features & VS_BIT(VS_BLK_F_ZONED)) { /* the zoned characteristics, as Linux reads them */
         for (uint32_t off = VS_BLK_CFG_ZONE_SECTORS; off < VS_BLK_CFG_ZONED_MODEL; off += 4) {
@@ -166,11 +226,57 @@ static uint8_t default_status(const vs_driver *d, const vs_blk_req *r)
     return VS_BLK_S_OK;
 }
 
+/* The sectors of an OUT or ZONE_APPEND's data (a driver mutant's may differ from the
+ * request's). */
+static uint32_t blk_mut_sectors(const vs_driver *d, const vs_blk_req *r)
+{
+    uint32_t mu = d->o.dev_mutations, n = r->nsectors;
+    if (r->type == VS_BLK_T_ZONE_APPEND && (mu & VS_BLK_DRV_MUT_APPEND_SHORT) && n > 1)
+        return n - 1;
+    if (r->type == VS_BLK_T_ZONE_APPEND && (mu & VS_BLK_DRV_MUT_APPEND_DOUBLE) &&
+        n <= UINT32_MAX / 2)
+        return 2 * n;
+    if (r->type == VS_BLK_T_OUT && (mu & VS_BLK_DRV_MUT_ZONE_WRITE_SHORT) &&
+        blk_drv(d)->zone_sectors && n > 1)
+        return n - 1;
+    return n;
+}
+
+/* How many range segments a DISCARD / WRITE_ZEROES / SECURE_ERASE gets: more than one
+ * only within the device's max_*_seg (blk.driver.blk-op.9..11). */
+static int dwz_segments(vs_driver *d, const vs_blk_req *r, uint32_t *n, vs_err *e)
+{
+    *n = r->dwz_segs ? r->dwz_segs : 1;
+    if (*n == 1)
+        return 0;
+    if (*n > 65536) /* 1 MiB of segments: the buffer length must not wrap */
+        return vs_err_set(e, VS_EINVAL, "blk: %u range segments (at most 65536)", *n);
+    uint32_t max;
+    int rc = dwz_max_seg(d, r->type, &max, e);
+    if (rc < 0)
+        return rc;
+    uint32_t over = r->type == VS_BLK_T_DISCARD        ? VS_BLK_DRV_MUT_DISCARD_SEGS_OVER
+                    : r->type == VS_BLK_T_SECURE_ERASE ? VS_BLK_DRV_MUT_SE_SEGS_OVER
+                                                       : VS_BLK_DRV_MUT_WZ_SEGS_OVER;
+    if (d->o.dev_mutations & over) {
+        *n = max < 65536 ? max + 1 : 65536; /* a mutant: one more than the device allows */
+        return 0;
+    }
+    if (*n > max)
+        return vs_err_set(e, VS_EINVAL, "blk: %u range segments exceed the device's limit "
+                          "of %u (max_*_seg)", *n, max);
+    if (*n > r->nsectors)
+        return vs_err_set(e, VS_EINVAL, "blk: %u range segments for %u sectors", *n,
+                          r->nsectors);
+    return 0;
+}
+
 /* A request's chain: readable [hdr, data-out | dwz], writable [data-in], status. */
 typedef struct blk_shape {
     uint64_t data;           /* data bytes */
     bool data_in, dwz, append;
-    uint32_t dwz_len;        /* the range segment's bytes */
+    uint32_t dwz_len;        /* the range segments' bytes */
+    uint32_t dwz_n;          /* range segments */
     uint32_t expect_len;
     uint32_t seg, nd, hsegs; /* data segment size and count, header segments */
 } blk_shape;
@@ -179,10 +285,11 @@ static int blk_shape_of(vs_driver *d, const vs_blk_req *r, bool indirect, blk_sh
                         vs_err *e)
 {
     const vs_blk_drv *b = blk_drv(d);
+    int rc;
     *sh = (blk_shape){.expect_len = 1};
     switch (r->type) {
     case VS_BLK_T_ZONE_APPEND: /* data out, then le64 append_sector + status in */
-        sh->data = (uint64_t)r->nsectors * VS_BLK_SECTOR;
+        sh->data = (uint64_t)blk_mut_sectors(d, r) * VS_BLK_SECTOR;
         sh->append = true;
         sh->expect_len = VS_BLK_APPEND_IN;
         break;
@@ -197,7 +304,7 @@ static int blk_shape_of(vs_driver *d, const vs_blk_req *r, bool indirect, blk_sh
         sh->expect_len = (uint32_t)(sh->data + 1);
         break;
     case VS_BLK_T_OUT:
-        sh->data = (uint64_t)r->nsectors * VS_BLK_SECTOR +
+        sh->data = (uint64_t)blk_mut_sectors(d, r) * VS_BLK_SECTOR +
                    (d->o.dev_mutations & VS_BLK_DRV_MUT_OUT_PLUS_8 ? 8 : 0);
         break;
     case VS_BLK_T_FLUSH:
@@ -217,7 +324,10 @@ static int blk_shape_of(vs_driver *d, const vs_blk_req *r, bool indirect, blk_sh
     case VS_BLK_T_WRITE_ZEROES:
     case VS_BLK_T_SECURE_ERASE:
         sh->dwz = true;
-        sh->dwz_len = d->o.dev_mutations & VS_BLK_DRV_MUT_DWZ_20 ? 20 : VS_BLK_DWZ_SEG_BYTES;
+        if ((rc = dwz_segments(d, r, &sh->dwz_n, e)) < 0)
+            return rc;
+        sh->dwz_len = sh->dwz_n * VS_BLK_DWZ_SEG_BYTES +
+                      (d->o.dev_mutations & VS_BLK_DRV_MUT_DWZ_20 ? 4 : 0);
         break;
     default:
         sh->data = r->data_len;
@@ -344,6 +454,25 @@ static int blk_write_data(vs_driver *d, vs_drv_req *rq, bool append, vs_err *e)
     return rc;
 }
 
+/* The header sector of a zone request a driver mutant gets wrong. */
+static uint64_t blk_mut_zone_sector(const vs_driver *d, const vs_blk_req *r, uint64_t sector)
+{
+    uint32_t mu = d->o.dev_mutations, t = r->type;
+    bool mgmt = t == VS_BLK_T_ZONE_OPEN || t == VS_BLK_T_ZONE_CLOSE ||
+                t == VS_BLK_T_ZONE_FINISH || t == VS_BLK_T_ZONE_RESET;
+    if (!mu)
+        return sector;
+    if ((mgmt && (mu & VS_BLK_DRV_MUT_ZONE_PAST_END)) ||
+        (t == VS_BLK_T_ZONE_REPORT && (mu & VS_BLK_DRV_MUT_REPORT_PAST_END)))
+        return blk_drv(d)->capacity;
+    if ((mgmt && (mu & VS_BLK_DRV_MUT_ZONE_MID)) ||
+        (t == VS_BLK_T_ZONE_APPEND && (mu & VS_BLK_DRV_MUT_APPEND_MID)))
+        return sector + 8;
+    if (t == VS_BLK_T_ZONE_RESET_ALL && (mu & VS_BLK_DRV_MUT_RESET_ALL_SECTOR))
+        return blk_drv(d)->zone_sectors ? blk_drv(d)->zone_sectors : 8;
+    return sector;
+}
+
 /* Header, DISCARD/WRITE_ZEROES segment, data, and for a verified read the sectors'
  * expected state. */
 static int blk_fill(vs_driver *d, vs_drv_req *rq, const blk_shape *sh, uint32_t dwz_seg,
@@ -358,6 +487,7 @@ static int blk_fill(vs_driver *d, vs_drv_req *rq, const blk_shape *sh, uint32_t 
         sector = 8;
     if (r->type == VS_BLK_T_IN && (d->o.dev_mutations & VS_BLK_DRV_MUT_IN_PAST_END))
         sector = blk_drv(d)->capacity;
+    sector = blk_mut_zone_sector(d, r, sector);
     vs_blk_hdr_put(hb, &(vs_blk_req_hdr){.type = r->type, .sector = sector});
     uint32_t hl = VS_BLK_HDR_BYTES / sh->hsegs;
     for (uint32_t i = 0; i < sh->hsegs; i++)
@@ -368,11 +498,18 @@ static int blk_fill(vs_driver *d, vs_drv_req *rq, const blk_shape *sh, uint32_t 
         bool unmap = (r->type == VS_BLK_T_WRITE_ZEROES && (r->flags & VS_BLK_REQ_UNMAP)) ||
                      (r->type == VS_BLK_T_DISCARD &&
                       (d->o.dev_mutations & VS_BLK_DRV_MUT_DISCARD_UNMAP));
-        vs_blk_dwz_put(pb, &(vs_blk_dwz_seg){.sector = r->sector, .num_sectors = r->nsectors,
-                                             .flags = (unmap ? VS_BLK_F_DWZ_UNMAP : 0u) |
-                                                      r->dwz_flags});
-        if ((rc = vs_gmem_write(d->gm, rq->seg[dwz_seg].gpa, pb, sizeof pb, e)) < 0)
-            return rc;
+        /* the range in dwz_n parts, the last one taking what does not divide */
+        uint32_t per = r->nsectors / sh->dwz_n;
+        for (uint32_t i = 0; i < sh->dwz_n; i++) {
+            uint32_t n = i + 1 < sh->dwz_n ? per : r->nsectors - per * (sh->dwz_n - 1);
+            vs_blk_dwz_put(pb, &(vs_blk_dwz_seg){.sector = r->sector + (uint64_t)per * i,
+                                                 .num_sectors = n,
+                                                 .flags = (unmap ? VS_BLK_F_DWZ_UNMAP : 0u) |
+                                                          r->dwz_flags});
+            if ((rc = vs_gmem_write(d->gm, rq->seg[dwz_seg].gpa + sizeof pb * i, pb,
+                                    sizeof pb, e)) < 0)
+                return rc;
+        }
     }
     if (!sh->data_in && sh->nd && (rc = blk_write_data(d, rq, sh->append, e)) < 0)
         return rc;
@@ -418,6 +555,7 @@ int vs_blk_submit(vs_driver *d, const vs_blk_req *r, vs_err *e)
         return rc;
     vs_blk_drv_req *br = blk_rq(rq);
     br->r = *r;
+    br->flush_gen = blk_drv(d)->wr_gen; /* a FLUSH covers the writes completed by now */
     br->data_in = sh.data_in;
     br->expect_len = sh.expect_len;
     br->expect_status = (r->flags & VS_BLK_REQ_EXPECT) ? r->expect_status
@@ -650,6 +788,10 @@ static inline __attribute__((always_inline)) void blk_judge(vs_driver *d, vs_drv
     if (!res->len_ok)
         fail_msg(res, "used length %u, expected %u", used_len, br->expect_len);
     uint32_t type = br->r.type;
+    if (st == VS_BLK_S_OK && (type == VS_BLK_T_OUT || type == VS_BLK_T_WRITE_ZEROES))
+        b->wr_gen++;
+    else if (st == VS_BLK_S_OK && type == VS_BLK_T_FLUSH && br->flush_gen > b->flushed_gen)
+        b->flushed_gen = br->flush_gen;
     if (type == VS_BLK_T_GET_ID && st == VS_BLK_S_OK) {
         vs_gmem_read(d->gm, rq->seg[br->data_first].gpa, res->id_str, VS_BLK_ID_BYTES, NULL);
         res->id_str[VS_BLK_ID_BYTES] = 0;
@@ -751,4 +893,5 @@ const vs_drv_personality vs_blk_drv_personality = {
     .complete = blk_complete,
     .abort = blk_abort,
     .fault_shape = blk_fault_shape,
+    .config_changed = blk_config_changed,
 };

@@ -30,6 +30,22 @@ enum vs_blk_drv_mutation {
     VS_BLK_DRV_MUT_CFG_UNOFFERED = 1u << 8, /* reads the zoned model, ZONED not offered */
     VS_BLK_DRV_MUT_SEG_MAX_IGNORED = 1u << 9, /* twice the data segments seg_max allows */
     VS_BLK_DRV_MUT_DECLINE_RO = 1u << 10,   /* does not accept RO when it is offered */
+    VS_BLK_DRV_MUT_HM_DISCARD = 1u << 11,   /* accepts DISCARD for a host-managed model */
+    VS_BLK_DRV_MUT_HM_FAILED_LATE = 1u << 12, /* no host-managed support: FEATURES_OK,
+                                                 then FAILED once it reads the model */
+    VS_BLK_DRV_MUT_CONFIG_IRQ_IGNORED = 1u << 13, /* no capacity read on a config irq */
+    VS_BLK_DRV_MUT_DISCARD_SEGS_OVER = 1u << 14, /* multi-segment DISCARD: max + 1 */
+    VS_BLK_DRV_MUT_WT_NO_FLUSH = 1u << 15,  /* no FLUSH when switching writeback off */
+    VS_BLK_DRV_MUT_ZONE_PAST_END = 1u << 16, /* zone management at the capacity sector */
+    VS_BLK_DRV_MUT_REPORT_PAST_END = 1u << 17, /* ZONE_REPORT at the capacity sector */
+    VS_BLK_DRV_MUT_ZONE_MID = 1u << 18,     /* zone management 8 sectors into the zone */
+    VS_BLK_DRV_MUT_RESET_ALL_SECTOR = 1u << 19, /* ZONE_RESET_ALL names zone 1 */
+    VS_BLK_DRV_MUT_APPEND_MID = 1u << 20,   /* ZONE_APPEND 8 sectors into the zone */
+    VS_BLK_DRV_MUT_APPEND_SHORT = 1u << 21, /* ZONE_APPEND one sector short */
+    VS_BLK_DRV_MUT_APPEND_DOUBLE = 1u << 22, /* ZONE_APPEND twice the sectors asked */
+    VS_BLK_DRV_MUT_ZONE_WRITE_SHORT = 1u << 23, /* ZONED: OUT one sector short */
+    VS_BLK_DRV_MUT_SE_SEGS_OVER = 1u << 24, /* multi-segment SECURE_ERASE: max + 1 */
+    VS_BLK_DRV_MUT_WZ_SEGS_OVER = 1u << 25, /* multi-segment WRITE_ZEROES: max + 1 */
 };
 
 /* Per driver (the personality's state). */
@@ -39,6 +55,10 @@ typedef struct vs_blk_drv {
     uint32_t zone_sectors;           /* ZONED negotiated: zoned.zone_sectors, else 0 */
     bool ro;
     uint64_t next_tag;               /* the next write's pattern tag */
+    uint32_t dwz_max[3];             /* max_discard_seg, max_secure_erase_seg,
+                                        max_write_zeroes_seg, read when first needed */
+    uint8_t dwz_max_known;
+    uint64_t wr_gen, flushed_gen;    /* writes completed OK; those a FLUSH covered */
     struct vs_blk_shadow *shadow;
     uint64_t shadow_default;
 } vs_blk_drv;
@@ -53,12 +73,18 @@ typedef struct vs_blk_drv_req {
                                         the request's `owned` block */
     uint32_t expect_len;
     uint8_t expect_status;
+    uint64_t flush_gen;              /* FLUSH: vs_blk_drv.wr_gen at submission */
 } vs_blk_drv_req;
 
 extern const vs_drv_personality vs_blk_drv_personality;
 
 static inline vs_blk_drv *blk_drv(const vs_driver *d) { return vs__drv_state(d); }
 static inline vs_blk_drv_req *blk_rq(const vs_drv_req *rq) { return rq->dev; }
+
+/* Writes the writeback config field; switching it to 0 with writes not yet flushed, a
+ * FLUSH first makes them durable (blk.driver.blk-op.12: after the switch the driver may
+ * not count on the cache having written them). */
+int blk_writeback_write(vs_driver *d, uint8_t v, vs_err *e);
 
 /* blk_shadow.c */
 void blk_shadow_free(vs_blk_drv *b);

@@ -44,9 +44,10 @@ static int step_ops(const vs_scenario *s, const vs_step *t, char *buf, size_t n,
         return put(buf, n, used, "%sw:%" PRIu64 ":%u:%u", sep, sector, b->count, b->pattern);
     if (strcmp(name, "read") == 0)
         return put(buf, n, used, "%sr:%" PRIu64 ":%u", sep, sector, b->count);
-    if (strcmp(name, "discard") == 0)
+    /* the guest's kernel chooses its own range segments */
+    if (strcmp(name, "discard") == 0 && b->segments <= 1)
         return put(buf, n, used, "%sd:%" PRIu64 ":%u", sep, sector, b->count);
-    if (strcmp(name, "write_zeroes") == 0)
+    if (strcmp(name, "write_zeroes") == 0 && b->segments <= 1)
         return put(buf, n, used, "%sz:%" PRIu64 ":%u", sep, sector, b->count);
     if (strcmp(name, "flush") == 0)
         return put(buf, n, used, "%sf", sep);

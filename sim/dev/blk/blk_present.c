@@ -40,6 +40,8 @@ static int ref_create(vs_run_ctx *c, vs_device **out, vs_err *e)
     bo.lifetime = d->lifetime;
     bo.max_discard_sectors = d->max_discard_sectors;
     bo.max_discard_seg = d->max_discard_seg;
+    if (d->max_secure_erase_seg)
+        bo.max_secure_erase_seg = d->max_secure_erase_seg;
     bo.discard_sector_alignment = d->discard_sector_alignment;
     bo.max_write_zeroes_sectors = d->max_write_zeroes_sectors;
     bo.max_write_zeroes_seg = d->max_write_zeroes_seg;
@@ -56,6 +58,7 @@ static int ref_create(vs_run_ctx *c, vs_device **out, vs_err *e)
     bo.zoned.max_active_zones = d->zoned.max_active_zones;
     bo.zoned.max_append_sectors = d->zoned.max_append_sectors;
     bo.zoned.write_granularity = d->zoned.write_granularity;
+    bo.zoned.offer_discard = d->zoned.offer_discard;
     bo.zoned.read_only_zones = d->zoned.read_only_zones;
     bo.zoned.offline_zones = d->zoned.offline_zones;
     if (c->o->mutant) {

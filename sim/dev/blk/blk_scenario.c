@@ -81,6 +81,7 @@ PARSER(dev_mdseg) { return vs_ld_u32(L, v, UINT32_MAX, &O->max_discard_seg); }
 PARSER(dev_dsa) { return vs_ld_u32(L, v, UINT32_MAX, &O->discard_sector_alignment); }
 PARSER(dev_mwzs) { return vs_ld_u32(L, v, UINT32_MAX, &O->max_write_zeroes_sectors); }
 PARSER(dev_mwzseg) { return vs_ld_u32(L, v, UINT32_MAX, &O->max_write_zeroes_seg); }
+PARSER(dev_mseseg) { return vs_ld_u32(L, v, UINT32_MAX, &O->max_secure_erase_seg); }
 PARSER(dev_wzmu) { return vs_ld_bool(L, v, &O->write_zeroes_may_unmap); }
 PARSER(dev_features)
 {
@@ -200,12 +201,13 @@ static int zone_list(vs_loader *L, const yaml_node_t *v, uint64_t *mask)
 }
 PARSER(z_ro) { return zone_list(L, v, &O->zoned.read_only_zones); }
 PARSER(z_offline) { return zone_list(L, v, &O->zoned.offline_zones); }
+PARSER(z_discard) { return vs_ld_bool(L, v, &O->zoned.offer_discard); }
 static const vs_field zoned_fields[] = {
     {"model", z_model}, {"zone_size", z_size}, {"zone_capacity", z_cap},
     {"conventional_zones", z_conv}, {"max_open_zones", z_open},
     {"max_active_zones", z_active}, {"max_append_sectors", z_append},
     {"write_granularity", z_gran}, {"read_only_zones", z_ro}, {"offline_zones", z_offline},
-    {NULL, NULL},
+    {"discard", z_discard}, {NULL, NULL},
 };
 PARSER(dev_zoned)
 {
@@ -232,7 +234,7 @@ const vs_field blk_device_keys[] = {
     {"features", dev_features}, {"writeback", dev_wb}, {"serial", dev_serial},
     {"max_discard_sectors", dev_mds}, {"max_discard_seg", dev_mdseg},
     {"discard_sector_alignment", dev_dsa}, {"max_write_zeroes_sectors", dev_mwzs},
-    {"max_write_zeroes_seg", dev_mwzseg}, {"write_zeroes_may_unmap", dev_wzmu},
+    {"max_write_zeroes_seg", dev_mwzseg}, {"max_secure_erase_seg", dev_mseseg}, {"write_zeroes_may_unmap", dev_wzmu},
     {"inject_errors", dev_inject}, {"extra_features", vs_scn_extra_features}, {"zoned", dev_zoned},
     {"withhold_features", vs_scn_withhold_features},
     {NULL, NULL},

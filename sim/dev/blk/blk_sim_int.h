@@ -30,6 +30,7 @@ typedef struct blk_scn_opts {
     char *serial;
     uint32_t max_discard_sectors, max_discard_seg, discard_sector_alignment;
     uint32_t max_write_zeroes_sectors, max_write_zeroes_seg;
+    uint32_t max_secure_erase_seg;  /* 0: the device's default */
     bool write_zeroes_may_unmap;
     struct {
         bool write;         /* write requests (else reads) */
@@ -44,6 +45,7 @@ typedef struct blk_scn_opts {
         uint32_t max_open_zones, max_active_zones, max_append_sectors;
         uint32_t write_granularity;
         uint64_t read_only_zones, offline_zones;
+        bool offer_discard;
     } zoned;
 } blk_scn_opts;
 
@@ -75,6 +77,8 @@ typedef struct blk_step {
     bool verify;
     bool unmap;
     uint32_t dwz_flags;     /* discard / write_zeroes / secure_erase: raw flag bits to add */
+    uint32_t segments;      /* discard / write_zeroes / secure_erase: range segments (0: 1) */
+    uint64_t new_capacity;  /* resize: sectors */
     char *expect_id;        /* get_id, may be NULL */
     struct {
         vs_rw_kind rw;

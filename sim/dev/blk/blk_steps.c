@@ -10,7 +10,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include "sim/dev/blk/blk_drv_int.h"
 #include "sim/dev/blk/blk_sim_int.h"
+#include "virtiosim/transport_pci.h"
+#include "virtiosim/transport_ref.h"
 #include "virtiosim/virtio.h"
 
 #define B ((blk_step *)((vs_step *)ctx)->dev)
@@ -44,6 +47,20 @@ PARSER(st_pattern) { return vs_ld_u32(L, v, UINT32_MAX, &B->pattern); }
 PARSER(st_verify) { return vs_ld_bool(L, v, &B->verify); }
 PARSER(st_unmap) { return vs_ld_bool(L, v, &B->unmap); }
 PARSER(st_dwz_flags) { return vs_ld_u32(L, v, UINT32_MAX, &B->dwz_flags); }
+PARSER(st_segments)
+{
+    int r = vs_ld_u32(L, v, 4096, &B->segments);
+    if (r == 0 && B->segments == 0)
+        return vs_ld_fail(L, v, "segments must be at least 1");
+    return r;
+}
+PARSER(st_new_capacity)
+{
+    int r = blk_sectors_or_bytes(L, v, "capacity", &B->new_capacity);
+    if (r == 0 && (B->new_capacity == 0 || B->new_capacity > (UINT64_C(1) << 44)))
+        return vs_ld_fail(L, v, "capacity must be 1 sector to 8 PiB");
+    return r;
+}
 PARSER(st_type) { return vs_ld_u32(L, v, UINT32_MAX, &B->req_type); }
 PARSER(st_expect_id) { return vs_ld_str(L, v, &B->expect_id); }
 PARSER(st_expect)
@@ -189,8 +206,9 @@ static const vs_field get_id_fields[] = {
 };
 static const vs_field dwz_fields[] = {
     {"sector", st_sector}, {"count", st_count}, {"unmap", st_unmap}, {"queue", vs_step_queue},
-    {"expect", st_expect}, {"flags", st_dwz_flags}, {NULL, NULL},
+    {"expect", st_expect}, {"flags", st_dwz_flags}, {"segments", st_segments}, {NULL, NULL},
 };
+static const vs_field resize_fields[] = {{"capacity", st_new_capacity}, {NULL, NULL}};
 static const vs_field request_fields[] = {
     {"type", st_type}, {"sector", st_sector}, {"count", st_count}, {"queue", vs_step_queue},
     {"expect", st_expect}, {NULL, NULL},
@@ -318,9 +336,11 @@ static int run_request(vs_run_ctx *c, const vs_step *st)
     case SHAPE_DWZ:
         req.flags = b->unmap ? VS_BLK_REQ_UNMAP : 0;
         req.dwz_flags = b->dwz_flags;
+        req.dwz_segs = b->segments;
         break;
     case SHAPE_SECURE_ERASE:
         req.dwz_flags = b->dwz_flags;
+        req.dwz_segs = b->segments;
         break;
     case SHAPE_REPORT:
         req.nsectors = 0;
@@ -416,10 +436,37 @@ static int run_config_write(vs_run_ctx *c, const vs_step *st)
 {
     vs_err e = {0};
     uint8_t v = (uint8_t)((const blk_step *)st->dev)->value;
-    int rc = vs_driver_config_write(c->d, VS_BLK_CFG_WRITEBACK, &v, 1, &e);
+    int rc = blk_writeback_write(c->d, v, &e);
     if (rc < 0)
         return vs_run_driver_error(c, rc, &e);
     vs_run_expect_ok(c, "config written");
+    return 0;
+}
+
+/* The device's capacity changes (in-process): it notifies, and the driver must pick the
+ * new capacity up on the config interrupt (blk.driver.blk-op.1), not this step. */
+static int run_resize(vs_run_ctx *c, const vs_step *st)
+{
+    uint64_t want = ((const blk_step *)st->dev)->new_capacity;
+    vs_err e = {0};
+    if (c->real || !c->dev)
+        return vs_run_expect_failed(c, "resize needs the in-process back-end");
+    int rc = vs_blk_resize(c->dev, want, &e);
+    if (rc == 0) {
+        c->dev->config_generation++;
+        rc = vs_ref_is(c->t) ? vs_ref_config_changed(c->t, &e)
+                             : vs_pci_model_transport_config_changed(c->t, &e);
+    }
+    /* the interrupt arrives after the transport's latency: wait for the driver to see it */
+    for (int i = 0; rc >= 0 && i < 64 && vs_driver_blk_capacity(c->d) != want; i++)
+        rc = vs_driver_wait(c->d, 10000, &e);
+    if (rc < 0)
+        return vs_run_driver_error(c, rc, &e);
+    if (vs_driver_blk_capacity(c->d) != want)
+        return vs_run_expect_failed(c, "after the config interrupt the driver still has a "
+                                    "capacity of %" PRIu64 " sectors, not %" PRIu64,
+                                    vs_driver_blk_capacity(c->d), want);
+    vs_run_expect_ok(c, "capacity changed");
     return 0;
 }
 
@@ -537,11 +584,17 @@ static const vs_step_type step_config_write = {
     .run = run_config_write, .buffer_bytes = request_bytes, .free = step_free,
 };
 
+static const vs_step_type step_resize = {
+    .name = "resize", .fields = resize_fields, .required = {"capacity"},
+    .params_size = sizeof(blk_step), .defaults = step_defaults, .run = run_resize,
+    .free = step_free,
+};
+
 static const vs_step_type *const blk_steps[] = {
     &step_read, &step_write, &step_flush, &step_get_id, &step_discard, &step_write_zeroes,
     &step_request, &step_workload, &step_config_write, &step_zone_append, &step_zone_report,
     &step_zone_open, &step_zone_close, &step_zone_finish, &step_zone_reset,
-    &step_zone_reset_all, &step_secure_erase, &step_get_lifetime, NULL,
+    &step_zone_reset_all, &step_secure_erase, &step_get_lifetime, &step_resize, NULL,
 };
 
 const blk_step *blk_step_of(const vs_step *t)
