@@ -154,6 +154,11 @@ uint64_t vs_qemu_transport_driver_features(const vs_transport *t);
  * without the option when QEMU refuses it (a build without io_uring), and later calls
  * say false. */
 bool vs_qemu_io_uring_usable(void);
+/* A scratch disk image of `bytes` zero bytes for QEMU: an unnamed file in $TMPDIR (else
+ * /tmp), open close-on-exec in *fd, that QEMU opens as path ("/proc/PID/fd/N"). Nothing is
+ * left behind once *fd is closed. tag names the file while it exists ("img"). */
+int vs_qemu_scratch_image(uint64_t bytes, const char *tag, int *fd, char *path, size_t n,
+                          vs_err *e);
 
 /* ------------------------------------------------------------ reusing QEMU
  *

@@ -90,6 +90,28 @@ void vs__qemu_io_uring_refused(void)
 }
 
 
+int vs_qemu_scratch_image(uint64_t bytes, const char *tag, int *fd, char *path, size_t n,
+                          vs_err *e)
+{
+    const char *dir = getenv("TMPDIR");
+    if (!dir || !*dir)
+        dir = "/tmp";
+    char tmpl[PATH_MAX];
+    snprintf(tmpl, sizeof tmpl, "%s/virtiosim-%s-XXXXXX", dir, tag);
+    int f = mkostemp(tmpl, O_CLOEXEC);
+    if (f >= 0)
+        unlink(tmpl);
+    if (f < 0 || ftruncate(f, (off_t)bytes) < 0) {
+        int err = errno;
+        if (f >= 0)
+            close(f);
+        return vs_err_set(e, VS_EIO, "temporary image in %s: %s", dir, strerror(err));
+    }
+    *fd = f;
+    snprintf(path, n, "/proc/%d/fd/%d", (int)getpid(), f);
+    return 0;
+}
+
 int vs_qemu_resolve_binary(const char *qemu_path, char *buf, size_t len, vs_err *e)
 {
     return vs_child_resolve_binary("qemu", qemu_path, "VIRTIOSIM_QEMU", "qemu-system-x86_64",

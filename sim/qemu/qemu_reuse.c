@@ -122,22 +122,12 @@ int vs_qemu_reuse_scratch(uint64_t bytes, char *path, size_t n, vs_err *e)
         close(S.scratch_fd);
     S.scratch_fd = -1;
     S.scratch_path[0] = '\0';
-    const char *dir = getenv("TMPDIR");
-    char tmpl[PATH_MAX];
-    snprintf(tmpl, sizeof tmpl, "%s/virtiosim-img-XXXXXX", dir && *dir ? dir : "/tmp");
-    int fd = mkostemp(tmpl, O_CLOEXEC);
-    if (fd >= 0)
-        unlink(tmpl);
-    if (fd < 0 || ftruncate(fd, (off_t)bytes) < 0) {
-        int err = errno;
-        if (fd >= 0)
-            close(fd);
-        return vs_err_set(e, VS_EIO, "temporary image in %s: %s", dir && *dir ? dir : "/tmp",
-                          strerror(err));
-    }
+    int fd;
+    int rc = vs_qemu_scratch_image(bytes, "img", &fd, S.scratch_path, sizeof S.scratch_path, e);
+    if (rc < 0)
+        return rc;
     S.scratch_fd = fd;
     S.scratch_bytes = bytes;
-    snprintf(S.scratch_path, sizeof S.scratch_path, "/proc/%d/fd/%d", (int)getpid(), fd);
     snprintf(path, n, "%s", S.scratch_path);
     return 0;
 }

@@ -85,22 +85,11 @@ static int qemu_image(blk_qemu_state *q, const char *image, uint64_t bytes, cons
                       vs_err *e)
 {
     if (!image) {
-        const char *dir = getenv("TMPDIR");
-        char tmpl[PATH_MAX];
-        snprintf(tmpl, sizeof tmpl, "%s/virtiosim-img-XXXXXX", dir && *dir ? dir : "/tmp");
-        int fd = mkstemp(tmpl);
-        if (fd >= 0)
-            unlink(tmpl);
-        if (fd < 0 || ftruncate(fd, (off_t)bytes) < 0) {
-            int err = errno;
-            if (fd >= 0)
-                close(fd);
-            return vs_err_set(e, VS_EIO, "temporary image in %s: %s", dir && *dir ? dir : "/tmp",
-                              strerror(err));
-        }
+        int fd, rc = vs_qemu_scratch_image(bytes, "img", &fd, q->tmp_image_path,
+                                           sizeof q->tmp_image_path, e);
+        if (rc < 0)
+            return rc;
         q->tmp_image_fd = fd;
-        snprintf(q->tmp_image_path, sizeof q->tmp_image_path, "/proc/%d/fd/%d", (int)getpid(),
-                 fd);
         image = q->tmp_image_path;
     } else if (access(image, F_OK) != 0) {
         int fd = open(image, O_RDWR | O_CREAT, 0644);
@@ -125,7 +114,7 @@ static int qemu_args(vs_run_ctx *c, const char *const **argv, vs_err *e)
     q->tmp_image_fd = -1;
     c->be_state = q;
     uint64_t bytes = d->capacity_sectors * VS_BLK_SECTOR;
-    const char *image;
+    const char *image = NULL;
     int rc;
     if (!d->image && c->qemu_reuse) { /* zeroed for every scenario, QEMU may stay */
         rc = vs_qemu_reuse_scratch(bytes, q->tmp_image_path, sizeof q->tmp_image_path, e);

@@ -82,8 +82,6 @@ static int need_ref(vs_run_ctx *c, const char *what, vs_err *e)
     return 0;
 }
 
-static int ram_image(int *fd, uint64_t bytes, char *path, size_t n, vs_err *e);
-
 /* QEMU: a LUN hot-added through QMP (blockdev-add over a RAM image, device_add of a
  * scsi-hd) or hot-removed (device_del, then its DEVICE_DELETED). Every LUN's device is
  * named vsl<target>_<lun>, those of the command line too. */
@@ -106,8 +104,8 @@ static int qemu_hotplug(vs_run_ctx *c, vs_qmp *qmp, uint8_t target, uint16_t lun
         return vs_err_set(e, VS_ENOSPC, "scsi_hotplug: at most %d LUNs hot-added on QEMU",
                           SCSI_SCN_LUNS);
     char path[64];
-    if ((rc = ram_image(&q->hp_fd[q->n_hp], bytes ? bytes : 4u << 20, path, sizeof path,
-                        e)) < 0)
+    if ((rc = vs_qemu_scratch_image(bytes ? bytes : 4u << 20, "scsi", &q->hp_fd[q->n_hp], path,
+                                    sizeof path, e)) < 0)
         return rc;
     q->n_hp++;
     if ((rc = vs_qmp_executef(qmp, e, "blockdev-add", "{\"driver\": \"raw\", \"node-name\": "
@@ -215,24 +213,6 @@ static const char *put(scsi_qemu_state *q, const char *fmt, ...)
 
 /* A RAM LUN gets a temporary raw image that never has a name once QEMU opens it through
  * our descriptor (null-co would drop writes and break read verification). */
-static int ram_image(int *fdp, uint64_t bytes, char *path, size_t n, vs_err *e)
-{
-    const char *dir = getenv("TMPDIR");
-    char tmpl[PATH_MAX];
-    snprintf(tmpl, sizeof tmpl, "%s/virtiosim-scsi-XXXXXX", dir && *dir ? dir : "/tmp");
-    int fd = mkstemp(tmpl);
-    if (fd >= 0)
-        unlink(tmpl);
-    if (fd < 0 || ftruncate(fd, (off_t)bytes) < 0) {
-        int err = errno;
-        if (fd >= 0)
-            close(fd);
-        return vs_err_set(e, VS_EIO, "temporary image: %s", strerror(err));
-    }
-    *fdp = fd;
-    snprintf(path, n, "/proc/%d/fd/%d", (int)getpid(), fd);
-    return 0;
-}
 
 /* The blockdev of LUN i: raw file (or a RAM LUN's image), null-co, under blkdebug when
  * errors are injected into it. */
@@ -287,7 +267,7 @@ static int qemu_args(vs_run_ctx *c, const char *const **argv, vs_err *e)
         char path[64];
         const char *file = l->file;
         if (!file && !l->null) {
-            int rc = ram_image(&q->fd[i], l->bytes, path, sizeof path, e);
+            int rc = vs_qemu_scratch_image(l->bytes, "scsi", &q->fd[i], path, sizeof path, e);
             if (rc < 0)
                 return rc;
             file = path;
