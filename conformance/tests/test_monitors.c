@@ -197,6 +197,50 @@ static void gmem_monitor_reset_never(void)
     vs_gmem_destroy(gm);
 }
 
+/* What the device of run() offers, per mutation. */
+static uint64_t offer_of(enum mut mut)
+{
+    uint64_t offered = VS_BIT(VS_F_VERSION_1) | VS_BIT(VS_BLK_F_FLUSH) |
+                       VS_BIT(VS_BLK_F_CONFIG_WCE);
+    if (mut == M_BLK_RO || mut == M_D_RO_IGNORED || mut == M_RO_ACCEPTED)
+        offered |= VS_BIT(VS_BLK_F_RO);
+    if (mut == M_OFFER_RESERVED || mut == M_D_FEAT_RESERVED || mut == M_UNKNOWN_DECLINED)
+        offered |= VS_BIT(50);
+    if (mut == M_SR_IOV_DECLINED || mut == M_D_ACCEPT_SR_IOV)
+        offered |= VS_BIT(VS_F_SR_IOV);
+    if (mut == M_IN_ORDER || mut == M_IN_ORDER_SWAP)
+        offered |= VS_BIT(VS_F_IN_ORDER);
+    if (mut == M_LIFETIME_OK || mut == M_LIFETIME_RESERVED)
+        offered |= VS_BIT(VS_BLK_F_LIFETIME);
+    if (mut == M_OFFER_NO_V1)
+        offered &= ~VS_BIT(VS_F_VERSION_1);
+    if (mut == M_OFFER_WCE_NO_FLUSH)
+        offered = (offered & ~VS_BIT(VS_BLK_F_FLUSH)) | VS_BIT(VS_BLK_F_CONFIG_WCE);
+    return offered;
+}
+
+/* What the driver of run() accepts of that offer, per mutation. */
+static uint64_t accept_of(enum mut mut, uint64_t offered)
+{
+    uint64_t drv = offered & (VS_BIT(VS_F_VERSION_1) | VS_BIT(VS_BLK_F_FLUSH) |
+                              VS_BIT(VS_BLK_F_RO) | VS_BIT(VS_BLK_F_CONFIG_WCE));
+    if (mut == M_D_SUBSET || mut == M_FOK_ACCEPTS_BAD)
+        drv |= VS_BIT(VS_F_EVENT_IDX);
+    if (mut == M_D_FEAT_RESERVED)
+        drv |= VS_BIT(50);
+    if (mut == M_D_ACCEPT_SR_IOV)
+        drv |= VS_BIT(VS_F_SR_IOV);
+    if (mut == M_IN_ORDER || mut == M_IN_ORDER_SWAP)
+        drv |= VS_BIT(VS_F_IN_ORDER);
+    if (mut == M_LIFETIME_OK || mut == M_LIFETIME_RESERVED)
+        drv |= VS_BIT(VS_BLK_F_LIFETIME);
+    if (mut == M_D_NO_V1)
+        drv &= ~VS_BIT(VS_F_VERSION_1);
+    if (mut == M_D_RO_IGNORED)
+        drv &= ~VS_BIT(VS_BLK_F_RO);
+    return drv;
+}
+
 static void run(h *x, enum mut mut, unsigned roles)
 {
     memset(x, 0, sizeof *x);
@@ -230,27 +274,9 @@ static void run(h *x, enum mut mut, unsigned roles)
     if (mut == M_D_ORDER)
         ev(x, VS_EV_STATUS_WRITE, -1, 1 | 8);
     ev(x, VS_EV_STATUS_WRITE, -1, 3);
-    uint64_t offered = VS_BIT(VS_F_VERSION_1) | VS_BIT(VS_BLK_F_FLUSH) |
-                       VS_BIT(VS_BLK_F_CONFIG_WCE);
     x->ro = mut == M_BLK_RO;
-    if (x->ro)
-        offered |= VS_BIT(VS_BLK_F_RO);
-    if (mut == M_OFFER_RESERVED || mut == M_D_FEAT_RESERVED || mut == M_UNKNOWN_DECLINED)
-        offered |= VS_BIT(50);
-    if (mut == M_SR_IOV_DECLINED || mut == M_D_ACCEPT_SR_IOV)
-        offered |= VS_BIT(VS_F_SR_IOV);
-    if (mut == M_D_RO_IGNORED || mut == M_RO_ACCEPTED)
-        offered |= VS_BIT(VS_BLK_F_RO);
-    bool in_order = mut == M_IN_ORDER || mut == M_IN_ORDER_SWAP;
-    if (in_order)
-        offered |= VS_BIT(VS_F_IN_ORDER);
     bool lifetime = mut == M_LIFETIME_OK || mut == M_LIFETIME_RESERVED;
-    if (lifetime)
-        offered |= VS_BIT(VS_BLK_F_LIFETIME);
-    if (mut == M_OFFER_NO_V1)
-        offered &= ~VS_BIT(VS_F_VERSION_1);
-    if (mut == M_OFFER_WCE_NO_FLUSH)
-        offered = (offered & ~VS_BIT(VS_BLK_F_FLUSH)) | VS_BIT(VS_BLK_F_CONFIG_WCE);
+    uint64_t offered = offer_of(mut);
     ev(x, VS_EV_FEATURES_READ, -1, offered);
     if (mut != M_D_CFG_NOGEN)
         ev(x, VS_EV_CONFIG_GEN, -1, 0);
@@ -263,22 +289,7 @@ static void run(h *x, enum mut mut, unsigned roles)
     ev(x, VS_EV_CONFIG_GEN, -1, 0);
     if (mut == M_D_CFG_WRITE_EARLY)
         cfg(x, VS_EV_CONFIG_WRITE, 32, 1, 1);
-    uint64_t drv = offered & (VS_BIT(VS_F_VERSION_1) | VS_BIT(VS_BLK_F_FLUSH) |
-                              VS_BIT(VS_BLK_F_RO) | VS_BIT(VS_BLK_F_CONFIG_WCE));
-    if (mut == M_D_SUBSET || mut == M_FOK_ACCEPTS_BAD)
-        drv |= VS_BIT(VS_F_EVENT_IDX);
-    if (mut == M_D_FEAT_RESERVED)
-        drv |= VS_BIT(50);
-    if (mut == M_D_ACCEPT_SR_IOV)
-        drv |= VS_BIT(VS_F_SR_IOV);
-    if (in_order)
-        drv |= VS_BIT(VS_F_IN_ORDER);
-    if (lifetime)
-        drv |= VS_BIT(VS_BLK_F_LIFETIME);
-    if (mut == M_D_NO_V1)
-        drv &= ~VS_BIT(VS_F_VERSION_1);
-    if (mut == M_D_RO_IGNORED)
-        drv &= ~VS_BIT(VS_BLK_F_RO);
+    uint64_t drv = accept_of(mut, offered);
     ev(x, VS_EV_FEATURES_WRITE, -1, drv);
     x->neg = drv;
     if (mut != M_D_ORDER)
