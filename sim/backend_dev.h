@@ -123,6 +123,9 @@ struct vs_guest_present {
     int (*host)(vs_device *d, const char *req, char *why, size_t wn);
 };
 
+/* For step_ops: appends printf output to buf[n] at *used; -1 when it does not fit. */
+int vs_guest_put(char *buf, size_t n, size_t *used, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 /* For a guest presentation's create: the reference device of the scenario with dev_opts
  * (the scenario's device options, adjusted) in place of its own, and a queue at least
  * fe_queue_size long, made by ref_create (the device's own presentation's). */

@@ -22,6 +22,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -216,22 +217,6 @@ static void qemu_kill(guest_run *g)
 
 /* ------------------------------------------------------------------ the console */
 
-static void log_append(guest_run *g, const char *p, size_t n)
-{
-    if (n >= sizeof g->log) {
-        p += n - (sizeof g->log - 1);
-        n = sizeof g->log - 1;
-    }
-    if (g->log_len + n >= sizeof g->log) {
-        size_t drop = g->log_len + n - (sizeof g->log - 1);
-        memmove(g->log, g->log + drop, g->log_len - drop);
-        g->log_len -= drop;
-    }
-    memcpy(g->log + g->log_len, p, n);
-    g->log_len += n;
-    g->log[g->log_len] = '\0';
-}
-
 /* "vsguest: host REQ": the workload asks the host side for something (a LUN hot-add) and
  * then watches for its effect in the guest. */
 static void host_request(guest_run *g, const char *req)
@@ -265,7 +250,7 @@ static void console_line(guest_run *g, const char *l)
 
 static void console_feed(guest_run *g, const char *p, size_t n)
 {
-    log_append(g, p, n);
+    vs_guest_tail_add(g->log, sizeof g->log, &g->log_len, p, n);
     for (size_t i = 0; i < n; i++) {
         if (p[i] == '\n' || g->line_len == sizeof g->line - 1) {
             g->line[g->line_len] = '\0';
@@ -493,5 +478,17 @@ int vs_guest_run(const vs_scenario *s, const vs_run_opts *o, const char *arg,
     r->virtual_ns = r->wall_ns;
     pthread_mutex_destroy(&g->dev_lock);
     free(g);
+    return 0;
+}
+
+int vs_guest_put(char *buf, size_t n, size_t *used, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int w = vsnprintf(buf + *used, n - *used, fmt, ap);
+    va_end(ap);
+    if (w < 0 || (size_t)w >= n - *used)
+        return -1;
+    *used += (size_t)w;
     return 0;
 }

@@ -132,3 +132,19 @@ void vs_guest_kill(pid_t *pid, int *slot)
     *pid = 0;
     *slot = -1;
 }
+
+void vs_guest_tail_add(char *buf, size_t cap, size_t *len, const char *p, size_t n)
+{
+    if (n >= cap) {
+        p += n - (cap - 1);
+        n = cap - 1;
+    }
+    if (*len + n >= cap) {
+        size_t drop = *len + n - (cap - 1);
+        memmove(buf, buf + drop, *len - drop);
+        *len -= drop;
+    }
+    memcpy(buf + *len, p, n);
+    *len += n;
+    buf[*len] = '\0';
+}

@@ -23,5 +23,8 @@ int vs_guest_spawn(char *const argv[], const char *dir, const char *const *files
                    int *slot, int *out_fd, vs_err *e);
 /* Kills (if still running) and reaps *pid, unregisters *slot; both reset. */
 void vs_guest_kill(pid_t *pid, int *slot);
+/* Appends n bytes of console output to buf (cap bytes, *len used, NUL-terminated),
+ * keeping the newest cap - 1 bytes: the tail quoted when a guest crashes or hangs. */
+void vs_guest_tail_add(char *buf, size_t cap, size_t *len, const char *p, size_t n);
 
 #endif

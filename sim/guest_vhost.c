@@ -223,22 +223,6 @@ static void qemu_kill(vk_run *v)
 
 /* ------------------------------------------------------------------ the console */
 
-static void tail_add(vk_run *v, const char *p, size_t n)
-{
-    if (n >= sizeof v->tail) {
-        p += n - (sizeof v->tail - 1);
-        n = sizeof v->tail - 1;
-    }
-    if (v->tail_len + n >= sizeof v->tail) {
-        size_t drop = v->tail_len + n - (sizeof v->tail - 1);
-        memmove(v->tail, v->tail + drop, v->tail_len - drop);
-        v->tail_len -= drop;
-    }
-    memcpy(v->tail + v->tail_len, p, n);
-    v->tail_len += n;
-    v->tail[v->tail_len] = '\0';
-}
-
 static void b64_add(vk_run *v, const char *l)
 {
     size_t n = strlen(l);
@@ -281,7 +265,7 @@ static void console_line(vk_run *v, const char *l, int64_t t0)
 static void console_feed(vk_run *v, const char *p, size_t n, int64_t t0)
 {
     if (v->state != 2)
-        tail_add(v, p, n);
+        vs_guest_tail_add(v->tail, sizeof v->tail, &v->tail_len, p, n);
     for (size_t i = 0; i < n; i++) {
         if (p[i] == '\n' || v->line_len == sizeof v->line - 1) {
             v->line[v->line_len] = '\0';

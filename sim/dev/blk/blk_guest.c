@@ -5,26 +5,10 @@
  * fit the queue QEMU gives the guest. */
 #define _GNU_SOURCE
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "sim/dev/blk/blk_sim_int.h"
-
-static int put(char *buf, size_t n, size_t *used, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int put(char *buf, size_t n, size_t *used, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int w = vsnprintf(buf + *used, n - *used, fmt, ap);
-    va_end(ap);
-    if (w < 0 || (size_t)w >= n - *used)
-        return -1;
-    *used += (size_t)w;
-    return 0;
-}
 
 /* One step as vsguest ops; 1 with why when the guest cannot express it. */
 static int step_ops(const vs_scenario *s, const vs_step *t, char *buf, size_t n, size_t *used,
@@ -41,21 +25,21 @@ static int step_ops(const vs_scenario *s, const vs_step *t, char *buf, size_t n,
     if (strcmp(name, "init") == 0)
         return 0; /* the guest's kernel initializes the device itself */
     if (strcmp(name, "write") == 0)
-        return put(buf, n, used, "%sw:%" PRIu64 ":%u:%u", sep, sector, b->count, b->pattern);
+        return vs_guest_put(buf, n, used, "%sw:%" PRIu64 ":%u:%u", sep, sector, b->count, b->pattern);
     if (strcmp(name, "read") == 0)
-        return put(buf, n, used, "%sr:%" PRIu64 ":%u", sep, sector, b->count);
+        return vs_guest_put(buf, n, used, "%sr:%" PRIu64 ":%u", sep, sector, b->count);
     /* the guest's kernel chooses its own range segments */
     if (strcmp(name, "discard") == 0 && b->segments <= 1)
-        return put(buf, n, used, "%sd:%" PRIu64 ":%u", sep, sector, b->count);
+        return vs_guest_put(buf, n, used, "%sd:%" PRIu64 ":%u", sep, sector, b->count);
     if (strcmp(name, "write_zeroes") == 0 && b->segments <= 1)
-        return put(buf, n, used, "%sz:%" PRIu64 ":%u", sep, sector, b->count);
+        return vs_guest_put(buf, n, used, "%sz:%" PRIu64 ":%u", sep, sector, b->count);
     if (strcmp(name, "flush") == 0)
-        return put(buf, n, used, "%sf", sep);
+        return vs_guest_put(buf, n, used, "%sf", sep);
     if (strcmp(name, "workload") == 0 && b->wl.rw == VS_RW_RANDREAD && b->wl.bs % VS_BLK_SECTOR == 0) {
         /* iodepth parallel readers, number_ios reads in all */
         uint32_t readers = b->wl.iodepth ? b->wl.iodepth : 1;
         uint64_t each = (b->wl.number_ios + readers - 1) / readers;
-        return put(buf, n, used, "%sp:%u:%" PRIu64 ":%u", sep, readers, each,
+        return vs_guest_put(buf, n, used, "%sp:%u:%" PRIu64 ":%u", sep, readers, each,
                    b->wl.bs / VS_BLK_SECTOR);
     }
     snprintf(why, wn, "line %u: step '%s' has no equivalent in the guest's workload (write, "

@@ -9,28 +9,12 @@
  * vsguest watches the LUN come or go in /sys/class/scsi_device. */
 #define _GNU_SOURCE
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "sim/dev/scsi/scsi_steps_int.h"
 #include "sim/backend_dev.h"
-
-static int put(char *buf, size_t n, size_t *used, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int put(char *buf, size_t n, size_t *used, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int w = vsnprintf(buf + *used, n - *used, fmt, ap);
-    va_end(ap);
-    if (w < 0 || (size_t)w >= n - *used)
-        return -1;
-    *used += (size_t)w;
-    return 0;
-}
 
 /* 512-byte sectors per block of the LUN the guest's /dev/sda is (the scenario's 0:0). */
 static uint32_t sectors_per_block(const vs_scenario *s)
@@ -48,21 +32,21 @@ static int command_ops(const vs_scenario *s, const scsi_step *c, char *buf, size
 {
     uint64_t k = sectors_per_block(s);
     switch (c->cdb_op) {
-    case VS_SCSI_INQUIRY: return put(buf, n, used, "%si", sep);
+    case VS_SCSI_INQUIRY: return vs_guest_put(buf, n, used, "%si", sep);
     case VS_SCSI_READ_CAPACITY_10:
-    case VS_SCSI_SERVICE_ACTION_IN_16: return put(buf, n, used, "%sc", sep);
-    case VS_SCSI_TEST_UNIT_READY: return put(buf, n, used, "%st", sep);
+    case VS_SCSI_SERVICE_ACTION_IN_16: return vs_guest_put(buf, n, used, "%sc", sep);
+    case VS_SCSI_TEST_UNIT_READY: return vs_guest_put(buf, n, used, "%st", sep);
     case VS_SCSI_WRITE_10:
     case VS_SCSI_WRITE_16:
-        return put(buf, n, used, "%sw:%" PRIu64 ":%" PRIu64 ":%u", sep, c->lba * k,
+        return vs_guest_put(buf, n, used, "%sw:%" PRIu64 ":%" PRIu64 ":%u", sep, c->lba * k,
                    c->blocks * k, c->pattern);
     case VS_SCSI_READ_10:
     case VS_SCSI_READ_16:
-        return put(buf, n, used, "%sr:%" PRIu64 ":%" PRIu64, sep, c->lba * k, c->blocks * k);
+        return vs_guest_put(buf, n, used, "%sr:%" PRIu64 ":%" PRIu64, sep, c->lba * k, c->blocks * k);
     case VS_SCSI_UNMAP:
-        return put(buf, n, used, "%sd:%" PRIu64 ":%" PRIu64, sep, c->lba * k, c->blocks * k);
+        return vs_guest_put(buf, n, used, "%sd:%" PRIu64 ":%" PRIu64, sep, c->lba * k, c->blocks * k);
     case VS_SCSI_SYNCHRONIZE_CACHE_10:
-    case VS_SCSI_SYNCHRONIZE_CACHE_16: return put(buf, n, used, "%sf", sep);
+    case VS_SCSI_SYNCHRONIZE_CACHE_16: return vs_guest_put(buf, n, used, "%sf", sep);
     }
     return 1;
 }
@@ -78,16 +62,16 @@ static int step_ops(const vs_scenario *s, const vs_step *t, char *buf, size_t n,
     if (strcmp(ty->name, "init") == 0)
         return 0; /* the guest's kernel initializes the device itself */
     if (ty == &scsi_step_scan)
-        rc = put(buf, n, used, "%ss:%d", sep, c->expect_luns < 0 ? 1 : c->expect_luns);
+        rc = vs_guest_put(buf, n, used, "%ss:%d", sep, c->expect_luns < 0 ? 1 : c->expect_luns);
     else if (ty == &scsi_step_command && c->cdb_op >= 0 && c->target == 0 && c->lun == 0 &&
              !c->x.has_status && !c->x.has_response)
         rc = command_ops(s, c, buf, n, used, sep);
     else if (ty == &scsi_step_workload && c->wl.rw == VS_RW_RANDREAD && c->wl.bs % 512 == 0) {
         uint32_t readers = c->wl.iodepth ? c->wl.iodepth : 1;
         uint64_t each = (c->wl.number_ios + readers - 1) / readers;
-        rc = put(buf, n, used, "%sp:%u:%" PRIu64 ":%u", sep, readers, each, c->wl.bs / 512);
+        rc = vs_guest_put(buf, n, used, "%sp:%u:%" PRIu64 ":%u", sep, readers, each, c->wl.bs / 512);
     } else if (ty == &scsi_step_hotplug && !c->nev && !c->expect_no_event) {
-        rc = put(buf, n, used, "%sh:%d:%u:%u", sep, !c->remove, c->target, c->lun);
+        rc = vs_guest_put(buf, n, used, "%sh:%d:%u:%u", sep, !c->remove, c->target, c->lun);
     }
     if (rc > 0)
         snprintf(why, wn, "line %u: step '%s' has no equivalent in the guest's workload "
