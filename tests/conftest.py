@@ -15,6 +15,7 @@ paths are still taken from this tree.
 import json
 import os
 import re
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -123,3 +124,24 @@ def server_report(rep, timeout=10):
             break
         time.sleep(0.05)
     return json.loads(js.read_text())
+
+
+def start_serve(cli, sock, *args, stdout=subprocess.PIPE):
+    """`virtiosim serve --vhost-user SOCK ARGS...`, returned once its socket exists."""
+    p = subprocess.Popen([str(cli.binary), "serve", "--vhost-user", str(sock), *map(str, args)],
+                         cwd=ROOT, stdout=stdout, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 10
+    while not sock.exists() and time.time() < deadline and p.poll() is None:
+        time.sleep(0.02)
+    if not sock.exists():
+        p.kill()
+        out, err = p.communicate(timeout=5)
+        raise AssertionError(f"serve made no socket (exit {p.returncode}): {out}{err}")
+    return p
+
+
+def stop_serve(p, timeout=20):
+    """^C to a server from start_serve: (exit code, what it printed)."""
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=timeout)
+    return p.returncode, (out or "") + (err or "")

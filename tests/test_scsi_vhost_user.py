@@ -5,13 +5,10 @@ behind QEMU 7.2's vhost-user-scsi-pci, driven by virtiosim's driver over QEMU
 The device defers eventq buffers (and held commands) and completes them later; before the
 server completed deferred chains, the first eventq buffer stopped the ring ("eventq buffers
 need a transport that completes deferred chains") and no scsi scenario got past bring-up."""
-import signal
-import subprocess
-import time
 
 import pytest
 
-from conftest import ROOT, SCENARIOS, server_report
+from conftest import SCENARIOS, server_report, start_serve, stop_serve
 
 SCSI = SCENARIOS / "scsi"
 
@@ -20,17 +17,10 @@ SCSI = SCENARIOS / "scsi"
 def scsi_server(cli, tmp_path):
     sock = tmp_path / "vu.sock"
     rep = tmp_path / "serve-report"
-    p = subprocess.Popen([str(cli.binary), "serve", "--device", "scsi", "--vhost-user", str(sock),
-                          "--queues", "4", "--report", str(rep)],
-                         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 10
-    while not sock.exists() and time.time() < deadline and p.poll() is None:
-        time.sleep(0.02)
-    assert sock.exists(), p.communicate(timeout=5)
+    p = start_serve(cli, sock, "--device", "scsi", "--queues", "4", "--report", rep)
     yield sock, rep
-    p.send_signal(signal.SIGINT)
-    out, err = p.communicate(timeout=20)
-    assert p.returncode in (0, 1), out + err   # 1: the malformed chains are violations
+    rc, text = stop_serve(p)
+    assert rc in (0, 1), text   # 1: the malformed chains are violations
     assert not sock.exists(), "the server removes its socket"
 
 

@@ -7,7 +7,6 @@ The front-ends here are minimal raw vhost-user clients (GET_FEATURES, then close
 a thousand connections take seconds; one real front-end (`virtiosim run --backend
 vhost-user:SOCK`) checks that a silent connection does not stall it."""
 import json
-import signal
 import socket
 import struct
 import subprocess
@@ -15,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import BLK, ROOT
+from conftest import BLK, start_serve, stop_serve
 
 GET_FEATURES = 1
 VERSION_1 = 0x1
@@ -23,20 +22,9 @@ VERSION_1 = 0x1
 
 def start_server(cli, tmp_path, *extra):
     sock, rep = tmp_path / "vu.sock", tmp_path / "rep"
-    p = subprocess.Popen([str(cli.binary), "serve", "--device", "blk", "--vhost-user", str(sock),
-                          "--capacity", "1MiB", "--report", str(rep), *extra],
-                         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 10
-    while not sock.exists() and time.time() < deadline and p.poll() is None:
-        time.sleep(0.02)
-    assert sock.exists(), p.communicate(timeout=5)
+    p = start_serve(cli, sock, "--device", "blk", "--capacity", "1MiB", "--report", rep, *extra,
+                    stdout=subprocess.DEVNULL)
     return p, sock, rep
-
-
-def stop_server(p):
-    p.send_signal(signal.SIGINT)
-    _, err = p.communicate(timeout=30)
-    return p.returncode, err
 
 
 def get_features(s):
@@ -108,7 +96,7 @@ def test_silent_front_end_blocks_no_other(cli, tmp_path):
         silent.close()
         half.close()
     finally:
-        code, err = stop_server(p)
+        code, err = stop_serve(p, timeout=30)
     assert code == 1, err   # the half header is a front-end's violation
     assert "closed the socket mid-message (4 of 12 bytes)" in err
     lines = [json.loads(x) for x in lines_of(rep)]
@@ -136,7 +124,7 @@ def test_memory_is_flat_over_many_connections(cli, tmp_path):
                 s.close()
         rss["concurrent"] = settled_rss_kb(p, rep, 1128)
     finally:
-        code, err = stop_server(p)
+        code, err = stop_serve(p, timeout=30)
     assert code == 0, err
     print("RSS (KiB) after N connections:", rss)
     assert rss[256] - rss[32] < 4096, rss
@@ -159,7 +147,7 @@ def test_reports_are_incremental(cli, tmp_path):
         wait_lines(rep, 256)
         took = time.time() - t0
     finally:
-        code, err = stop_server(p)
+        code, err = stop_serve(p, timeout=30)
     assert code == 0, err
     writes = err.count("virtiosim serve: report ")
     # one write per second of connections at most, plus the last one
@@ -175,12 +163,7 @@ def test_once_waits_for_its_connection(cli, tmp_path, n):
     """--once: the server ends after its one front-end left (threads joined, report
     written), not as soon as it accepted it."""
     sock, rep = tmp_path / "vu.sock", tmp_path / "rep"
-    p = subprocess.Popen([str(cli.binary), "serve", "--device", "blk", "--vhost-user", str(sock),
-                          "--capacity", "1MiB", "--once", "--report", str(rep)],
-                         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 10
-    while not sock.exists() and time.time() < deadline:
-        time.sleep(0.02)
+    p = start_serve(cli, sock, "--device", "blk", "--capacity", "1MiB", "--once", "--report", rep)
     with connect(sock) as s:
         get_features(s)
         time.sleep(0.3)
@@ -198,6 +181,6 @@ def test_report_folder_and_its_parents_are_made(cli, tmp_path):
     p, sock, _ = start_server(cli, tmp_path, "--report", str(rep))
     with connect(sock) as s:
         assert get_features(s) & (1 << 32)
-    rc, err = stop_server(p)
+    rc, err = stop_serve(p, timeout=30)
     assert rc == 0, err
     assert (rep / "connections.jsonl").exists() and (rep / "vhost-user-server.json").exists()

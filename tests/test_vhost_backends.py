@@ -9,14 +9,12 @@ qemu-storage-daemon and QEMU come from `make deps`; nothing here skips."""
 import json
 import os
 import re
-import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
-from conftest import BLK, ROOT, SCENARIOS, server_report
+from conftest import BLK, ROOT, SCENARIOS, server_report, start_serve, stop_serve
 
 EXPECTED = SCENARIOS / "expected"
 
@@ -26,18 +24,11 @@ def server(cli, tmp_path):
     """`virtiosim serve` on a fresh socket; yields (socket path, report dir)."""
     sock = tmp_path / "vu.sock"
     rep = tmp_path / "serve-report"
-    p = subprocess.Popen([str(cli.binary), "serve", "--device", "blk", "--vhost-user", str(sock),
-                          "--capacity", "16MiB", "--report", str(rep)],
-                         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 10
-    while not sock.exists() and time.time() < deadline and p.poll() is None:
-        time.sleep(0.02)
-    assert sock.exists(), p.communicate(timeout=5)
+    p = start_serve(cli, sock, "--device", "blk", "--capacity", "16MiB", "--report", rep)
     yield sock, rep
-    p.send_signal(signal.SIGINT)
-    out, err = p.communicate(timeout=20)
+    rc, text = stop_serve(p)
     # The front-end's deliberate malformed chains are judged as driver violations: exit 1.
-    assert p.returncode in (0, 1), out + err
+    assert rc in (0, 1), text
     assert not sock.exists(), "the server removes its socket"
 
 
@@ -139,21 +130,15 @@ def test_serve_report_judges_the_driver_per_statement(cli, tmp_path):
     sees (its rings, at fetch time), next to vhost-user-server.json."""
     sock, rep = tmp_path / "vu.sock", tmp_path / "serve-report"
     # virtiosim's own front-end hands its driver every bit the back-end offers
-    p = subprocess.Popen([str(cli.binary), "serve", "--device", "blk", "--vhost-user", str(sock),
-                          "--capacity", "16MiB", "--frontend-offers", "all", "--report", str(rep)],
-                         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p = start_serve(cli, sock, "--device", "blk", "--capacity", "16MiB", "--frontend-offers",
+                    "all", "--report", rep)
     try:
-        deadline = time.time() + 10
-        while not sock.exists() and time.time() < deadline and p.poll() is None:
-            time.sleep(0.02)
-        assert sock.exists()
         r = cli("suite", "vhost-user-backend", "--backend", f"vhost-user:{sock}", timeout=120)
         assert r.returncode == 0, r.stdout + r.stderr
     finally:
-        p.send_signal(signal.SIGINT)
-        out, err = p.communicate(timeout=20)
+        rc, text = stop_serve(p)
     # the malformed chains are driver violations: exit 1
-    assert p.returncode == 1, out + err
+    assert rc == 1, text
     for f in ("results.json", "junit.xml", "results.ktap", "report.html", "vhost-user-server.json"):
         assert (rep / f).is_file(), f
     doc = json.loads((rep / "results.json").read_text())
@@ -236,23 +221,16 @@ def test_serve_judges_a_packed_ring_front_end(cli, tmp_path, mutant, scenario, s
     the ring's rejection as evidence; the correct driver, first on the same server, leaves
     that statement passing."""
     sock, rep = tmp_path / "vu.sock", tmp_path / "serve-report"
-    p = subprocess.Popen([str(cli.binary), "serve", "--device", "blk", "--vhost-user", str(sock),
-                          "--capacity", "16MiB", "--report", str(rep)],
-                         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p = start_serve(cli, sock, "--device", "blk", "--capacity", "16MiB", "--report", rep)
     try:
-        deadline = time.time() + 10
-        while not sock.exists() and time.time() < deadline and p.poll() is None:
-            time.sleep(0.02)
-        assert sock.exists()
         ok = cli("run", "-q", "--backend", f"vhost-user:{sock}", scenario, timeout=60)
         assert ok.returncode == 0, ok.stdout + ok.stderr
         bad = cli("run", "-q", "--mutant", mutant, "--backend", f"vhost-user:{sock}", scenario,
                   timeout=60)
         assert bad.returncode == 1, bad.stdout + bad.stderr
     finally:
-        p.send_signal(signal.SIGINT)
-        out, err = p.communicate(timeout=20)
-    assert p.returncode == 1, out + err   # a driver violation was found
+        rc, text = stop_serve(p)
+    assert rc == 1, text   # a driver violation was found
     doc = json.loads((rep / "results.json").read_text())
     # each connection's statements: its line in connections.jsonl
     conns = {x["name"]: x["statements"] for x in
