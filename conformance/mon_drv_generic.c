@@ -134,11 +134,12 @@ static bool holds_slot(const chain_rec *c, uint16_t s)
 void gd_split_published(vs_monitors *m, qstate *q, int32_t qi, chain_rec *c, uint16_t head)
 {
     uint32_t n = q->l.size;
-    if (!n || c->raw)
+    /* the roles are fixed for the run: a device-role run keeps no slot owners at all */
+    if (!n || c->raw || !role_on(m, CK_D_OUTSTANDING))
         return;
     if (!q->gd_owner && !(q->gd_owner = calloc(n, sizeof *q->gd_owner)))
         return;
-    bool judge = role_on(m, CK_D_OUTSTANDING) && !c->illegal, clash = false;
+    bool judge = !c->illegal, clash = false;
     for (uint32_t i = 0; i < c->nslots; i++) {
         uint16_t s = c->slots[i];
         if (s >= n)
@@ -203,7 +204,7 @@ void gd_on_reenable(vs_monitors *m, int32_t qi, qstate *q)
 void gd_on_irq(vs_monitors *m, qstate *q)
 {
     uint16_t cur;
-    if (!q || !q->setup || !used_idx_mem(m, q, &cur))
+    if (!q || !q->setup || !role_on(m, CK_D_SPURIOUS_IRQ) || !used_idx_mem(m, q, &cur))
         return;
     if (cur == q->collected)
         m->gd.spurious = true;
