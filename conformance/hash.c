@@ -2,107 +2,172 @@
 
 #include <string.h>
 
-/* CRC32C (Castagnoli, reflected polynomial 0x82F63B78), one byte at a time. */
-static const uint32_t crc32c_tab[256] = {
-    0x00000000u, 0xf26b8303u, 0xe13b70f7u, 0x1350f3f4u, 0xc79a971fu, 0x35f1141cu, 0x26a1e7e8u, 0xd4ca64ebu,
-    0x8ad958cfu, 0x78b2dbccu, 0x6be22838u, 0x9989ab3bu, 0x4d43cfd0u, 0xbf284cd3u, 0xac78bf27u, 0x5e133c24u,
-    0x105ec76fu, 0xe235446cu, 0xf165b798u, 0x030e349bu, 0xd7c45070u, 0x25afd373u, 0x36ff2087u, 0xc494a384u,
-    0x9a879fa0u, 0x68ec1ca3u, 0x7bbcef57u, 0x89d76c54u, 0x5d1d08bfu, 0xaf768bbcu, 0xbc267848u, 0x4e4dfb4bu,
-    0x20bd8edeu, 0xd2d60dddu, 0xc186fe29u, 0x33ed7d2au, 0xe72719c1u, 0x154c9ac2u, 0x061c6936u, 0xf477ea35u,
-    0xaa64d611u, 0x580f5512u, 0x4b5fa6e6u, 0xb93425e5u, 0x6dfe410eu, 0x9f95c20du, 0x8cc531f9u, 0x7eaeb2fau,
-    0x30e349b1u, 0xc288cab2u, 0xd1d83946u, 0x23b3ba45u, 0xf779deaeu, 0x05125dadu, 0x1642ae59u, 0xe4292d5au,
-    0xba3a117eu, 0x4851927du, 0x5b016189u, 0xa96ae28au, 0x7da08661u, 0x8fcb0562u, 0x9c9bf696u, 0x6ef07595u,
-    0x417b1dbcu, 0xb3109ebfu, 0xa0406d4bu, 0x522bee48u, 0x86e18aa3u, 0x748a09a0u, 0x67dafa54u, 0x95b17957u,
-    0xcba24573u, 0x39c9c670u, 0x2a993584u, 0xd8f2b687u, 0x0c38d26cu, 0xfe53516fu, 0xed03a29bu, 0x1f682198u,
-    0x5125dad3u, 0xa34e59d0u, 0xb01eaa24u, 0x42752927u, 0x96bf4dccu, 0x64d4cecfu, 0x77843d3bu, 0x85efbe38u,
-    0xdbfc821cu, 0x2997011fu, 0x3ac7f2ebu, 0xc8ac71e8u, 0x1c661503u, 0xee0d9600u, 0xfd5d65f4u, 0x0f36e6f7u,
-    0x61c69362u, 0x93ad1061u, 0x80fde395u, 0x72966096u, 0xa65c047du, 0x5437877eu, 0x4767748au, 0xb50cf789u,
-    0xeb1fcbadu, 0x197448aeu, 0x0a24bb5au, 0xf84f3859u, 0x2c855cb2u, 0xdeeedfb1u, 0xcdbe2c45u, 0x3fd5af46u,
-    0x7198540du, 0x83f3d70eu, 0x90a324fau, 0x62c8a7f9u, 0xb602c312u, 0x44694011u, 0x5739b3e5u, 0xa55230e6u,
-    0xfb410cc2u, 0x092a8fc1u, 0x1a7a7c35u, 0xe811ff36u, 0x3cdb9bddu, 0xceb018deu, 0xdde0eb2au, 0x2f8b6829u,
-    0x82f63b78u, 0x709db87bu, 0x63cd4b8fu, 0x91a6c88cu, 0x456cac67u, 0xb7072f64u, 0xa457dc90u, 0x563c5f93u,
-    0x082f63b7u, 0xfa44e0b4u, 0xe9141340u, 0x1b7f9043u, 0xcfb5f4a8u, 0x3dde77abu, 0x2e8e845fu, 0xdce5075cu,
-    0x92a8fc17u, 0x60c37f14u, 0x73938ce0u, 0x81f80fe3u, 0x55326b08u, 0xa759e80bu, 0xb4091bffu, 0x466298fcu,
-    0x1871a4d8u, 0xea1a27dbu, 0xf94ad42fu, 0x0b21572cu, 0xdfeb33c7u, 0x2d80b0c4u, 0x3ed04330u, 0xccbbc033u,
-    0xa24bb5a6u, 0x502036a5u, 0x4370c551u, 0xb11b4652u, 0x65d122b9u, 0x97baa1bau, 0x84ea524eu, 0x7681d14du,
-    0x2892ed69u, 0xdaf96e6au, 0xc9a99d9eu, 0x3bc21e9du, 0xef087a76u, 0x1d63f975u, 0x0e330a81u, 0xfc588982u,
-    0xb21572c9u, 0x407ef1cau, 0x532e023eu, 0xa145813du, 0x758fe5d6u, 0x87e466d5u, 0x94b49521u, 0x66df1622u,
-    0x38cc2a06u, 0xcaa7a905u, 0xd9f75af1u, 0x2b9cd9f2u, 0xff56bd19u, 0x0d3d3e1au, 0x1e6dcdeeu, 0xec064eedu,
-    0xc38d26c4u, 0x31e6a5c7u, 0x22b65633u, 0xd0ddd530u, 0x0417b1dbu, 0xf67c32d8u, 0xe52cc12cu, 0x1747422fu,
-    0x49547e0bu, 0xbb3ffd08u, 0xa86f0efcu, 0x5a048dffu, 0x8ecee914u, 0x7ca56a17u, 0x6ff599e3u, 0x9d9e1ae0u,
-    0xd3d3e1abu, 0x21b862a8u, 0x32e8915cu, 0xc083125fu, 0x144976b4u, 0xe622f5b7u, 0xf5720643u, 0x07198540u,
-    0x590ab964u, 0xab613a67u, 0xb831c993u, 0x4a5a4a90u, 0x9e902e7bu, 0x6cfbad78u, 0x7fab5e8cu, 0x8dc0dd8fu,
-    0xe330a81au, 0x115b2b19u, 0x020bd8edu, 0xf0605beeu, 0x24aa3f05u, 0xd6c1bc06u, 0xc5914ff2u, 0x37faccf1u,
-    0x69e9f0d5u, 0x9b8273d6u, 0x88d28022u, 0x7ab90321u, 0xae7367cau, 0x5c18e4c9u, 0x4f48173du, 0xbd23943eu,
-    0xf36e6f75u, 0x0105ec76u, 0x12551f82u, 0xe03e9c81u, 0x34f4f86au, 0xc69f7b69u, 0xd5cf889du, 0x27a40b9eu,
-    0x79b737bau, 0x8bdcb4b9u, 0x988c474du, 0x6ae7c44eu, 0xbe2da0a5u, 0x4c4623a6u, 0x5f16d052u, 0xad7d5351u,
+/* Eight 64-bit lanes over 64-byte blocks: each word, xored with a per-lane key, has its
+ * 32-bit halves multiplied into its own lane and is added to the neighbouring lane (so a
+ * word whose key-xored half is zero still counts). One block is one 512-bit multiply, or
+ * two 256-bit ones, which is three to four times the crc32 instruction's 8 bytes a cycle.
+ * Words and bytes after the last whole block go through a scalar multiply-xorshift. */
+static const uint64_t key[8] = {
+    UINT64_C(0xbe4ba423396cfeb8), UINT64_C(0x1cad21f72c81017c), UINT64_C(0xdb979083e96dd4de),
+    UINT64_C(0x1f67b3b7a4a44072), UINT64_C(0x78e5c0cc4ee679cb), UINT64_C(0x2172ffcc7dd05a82),
+    UINT64_C(0x8e2443f7744608b8), UINT64_C(0x4c263a81e69035e0),
 };
 
-static uint64_t crc32c_u64_sw(uint64_t crc, uint64_t v)
+/* key[i] | 1: odd multipliers, so each lane's term is a bijection of the lane */
+static const uint64_t odd[8] = {
+    UINT64_C(0xbe4ba423396cfeb9), UINT64_C(0x1cad21f72c81017d), UINT64_C(0xdb979083e96dd4df),
+    UINT64_C(0x1f67b3b7a4a44073), UINT64_C(0x78e5c0cc4ee679cb), UINT64_C(0x2172ffcc7dd05a83),
+    UINT64_C(0x8e2443f7744608b9), UINT64_C(0x4c263a81e69035e1),
+};
+
+#define P1 UINT64_C(0x9e3779b185ebca87)
+#define P2 UINT64_C(0xc2b2ae3d27d4eb4f)
+#define P3 UINT64_C(0x165667b19e3779f9)
+
+static uint64_t ld64(const uint8_t *p)
 {
-    uint32_t c = (uint32_t)crc;
-    for (int i = 0; i < 8; i++, v >>= 8)
-        c = crc32c_tab[(c ^ (uint8_t)v) & 0xffu] ^ (c >> 8);
-    return c;
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
 }
 
-static uint64_t finish(uint64_t a, uint64_t b, uint64_t c, uint64_t d, const uint8_t *p,
-                       size_t n)
+static void lanes_init(uint64_t a[8], uint64_t acc)
 {
-    uint64_t h = (a | b << 32) * UINT64_C(0xff51afd7ed558ccd);
-    h ^= (c | d << 32) + (h >> 29);
-    for (; n; p++, n--)
-        h = (h ^ *p) * UINT64_C(0x100000001b3);
-    h *= UINT64_C(0xc4ceb9fe1a85ec53);
-    return h ^ (h >> 31);
+    for (int i = 0; i < 8; i++)
+        a[i] = (acc + (uint64_t)i * P3) ^ key[i];
 }
 
-/* Four independent lanes (the crc32 instruction has a latency of three cycles). */
-#define LANES(CRC)                                                                         \
-    uint64_t a = (uint32_t)acc, b = acc >> 32, c = ~acc & 0xffffffffu, d = (~acc >> 32);   \
-    for (; n >= 32; q += 32, n -= 32) {                                                    \
-        uint64_t x, y, z, w;                                                               \
-        memcpy(&x, q, 8);                                                                  \
-        memcpy(&y, q + 8, 8);                                                              \
-        memcpy(&z, q + 16, 8);                                                             \
-        memcpy(&w, q + 24, 8);                                                             \
-        a = CRC(a, x);                                                                     \
-        b = CRC(b, y);                                                                     \
-        c = CRC(c, z);                                                                     \
-        d = CRC(d, w);                                                                     \
-    }                                                                                      \
-    for (; n >= 8; q += 8, n -= 8) { /* e.g. 16-byte descriptors */                       \
-        uint64_t x;                                                                        \
-        memcpy(&x, q, 8);                                                                  \
-        a = CRC(a, x);                                                                     \
-        b = CRC(b, x >> 32);                                                               \
-    }                                                                                      \
-    return finish(a, b, c, d, q, n)
+static uint64_t mix(uint64_t h)
+{
+    h ^= h >> 33;
+    h *= P2;
+    h ^= h >> 29;
+    h *= P3;
+    return h ^ (h >> 32);
+}
+
+/* The lanes folded into one word: each through a bijection, the eight terms summed. */
+static uint64_t fold(const uint64_t a[8])
+{
+    uint64_t s = 0;
+    for (int i = 0; i < 8; i++)
+        s += (a[i] ^ (a[i] >> 29)) * odd[i];
+    return s;
+}
+
+/* The folded lanes (s; an input shorter than a block has none), the words and bytes past
+ * the last block, and the length, into 64 bits. */
+static uint64_t finish(uint64_t acc, uint64_t s, const uint8_t *q, size_t n, size_t total)
+{
+    uint64_t h = (uint64_t)total * P1 ^ acc;
+    if (total >= 64)
+        h = mix(h ^ s);
+    for (; n >= 8; q += 8, n -= 8) {
+        h ^= ld64(q) * P2;
+        h = (h << 31 | h >> 33) * P1;
+    }
+    for (; n; q++, n--)
+        h = (h ^ *q) * P1;
+    return mix(h);
+}
 
 uint64_t vs__hash64_portable(uint64_t acc, const void *p, size_t n)
 {
     const uint8_t *q = p;
-    LANES(crc32c_u64_sw);
+    size_t total = n;
+    uint64_t a[8];
+    if (n < 64)
+        return finish(acc, 0, q, n, total);
+    lanes_init(a, acc);
+    for (; n >= 64; q += 64, n -= 64) {
+        uint64_t v[8];
+        for (int i = 0; i < 8; i++)
+            v[i] = ld64(q + 8 * i);
+        for (int i = 0; i < 8; i++) {
+            uint64_t k = v[i] ^ key[i];
+            a[i] += (k & 0xffffffffu) * (k >> 32);
+            a[i ^ 1] += v[i];
+        }
+    }
+    return finish(acc, fold(a), q, n, total);
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
-__attribute__((target("sse4.2"))) static uint64_t hash64_sse42(uint64_t acc, const void *p,
-                                                               size_t n)
+#include <immintrin.h>
+
+__attribute__((target("avx512f,avx512dq"))) static uint64_t
+hash64_avx512(uint64_t acc, const void *p, size_t n)
 {
     const uint8_t *q = p;
-    LANES(__builtin_ia32_crc32di);
+    size_t total = n;
+    const __m512i k = _mm512_loadu_si512(key);
+    const __m512i step = _mm512_set_epi64((int64_t)(7 * P3), (int64_t)(6 * P3), (int64_t)(5 * P3),
+                                          (int64_t)(4 * P3), (int64_t)(3 * P3), (int64_t)(2 * P3),
+                                          (int64_t)P3, 0);
+    __m512i va = _mm512_xor_si512(_mm512_add_epi64(_mm512_set1_epi64((int64_t)acc), step), k);
+    for (; n >= 64; q += 64, n -= 64) {
+        __m512i v = _mm512_loadu_si512(q);
+        __m512i x = _mm512_xor_si512(v, k);
+        va = _mm512_add_epi64(va, _mm512_mul_epu32(x, _mm512_srli_epi64(x, 32)));
+        va = _mm512_add_epi64(va, _mm512_shuffle_epi32(v, _MM_PERM_BADC));
+    }
+    __m512i t = _mm512_xor_si512(va, _mm512_srli_epi64(va, 29));
+    t = _mm512_mullo_epi64(t, _mm512_loadu_si512(odd));
+    return finish(acc, (uint64_t)_mm512_reduce_add_epi64(t), q, n, total);
 }
 
-uint64_t vs__hash64(uint64_t acc, const void *p, size_t n)
+__attribute__((target("avx2"))) static uint64_t hash64_avx2(uint64_t acc, const void *p,
+                                                            size_t n)
+{
+    const uint8_t *q = p;
+    size_t total = n;
+    uint64_t a[8];
+    lanes_init(a, acc);
+    __m256i lo = _mm256_loadu_si256((const __m256i *)a);
+    __m256i hi = _mm256_loadu_si256((const __m256i *)(a + 4));
+    __m256i klo = _mm256_loadu_si256((const __m256i *)key);
+    __m256i khi = _mm256_loadu_si256((const __m256i *)(key + 4));
+    for (; n >= 64; q += 64, n -= 64) {
+        __m256i v0 = _mm256_loadu_si256((const __m256i *)q);
+        __m256i v1 = _mm256_loadu_si256((const __m256i *)(q + 32));
+        __m256i x0 = _mm256_xor_si256(v0, klo), x1 = _mm256_xor_si256(v1, khi);
+        lo = _mm256_add_epi64(lo, _mm256_mul_epu32(x0, _mm256_srli_epi64(x0, 32)));
+        hi = _mm256_add_epi64(hi, _mm256_mul_epu32(x1, _mm256_srli_epi64(x1, 32)));
+        lo = _mm256_add_epi64(lo, _mm256_shuffle_epi32(v0, _MM_SHUFFLE(1, 0, 3, 2)));
+        hi = _mm256_add_epi64(hi, _mm256_shuffle_epi32(v1, _MM_SHUFFLE(1, 0, 3, 2)));
+    }
+    _mm256_storeu_si256((__m256i *)a, lo);
+    _mm256_storeu_si256((__m256i *)(a + 4), hi);
+    return finish(acc, fold(a), q, n, total);
+}
+
+static int cpu_path(void)
 {
     static int have = -1; /* benign race: every thread computes the same answer */
     if (have < 0)
-        have = __builtin_cpu_supports("sse4.2") ? 1 : 0;
-    return have ? hash64_sse42(acc, p, n) : vs__hash64_portable(acc, p, n);
+        have = __builtin_cpu_supports("avx512dq") ? 2 : __builtin_cpu_supports("avx2") ? 1 : 0;
+    return have;
+}
+
+uint64_t vs__hash64_path(int path, uint64_t acc, const void *p, size_t n)
+{
+    if (n < 64 || path > cpu_path())
+        return vs__hash64_portable(acc, p, n);
+    return path == 2 ? hash64_avx512(acc, p, n)
+           : path    ? hash64_avx2(acc, p, n)
+                     : vs__hash64_portable(acc, p, n);
 }
 #else
-uint64_t vs__hash64(uint64_t acc, const void *p, size_t n)
+uint64_t vs__hash64_path(int path, uint64_t acc, const void *p, size_t n)
 {
+    (void)path;
     return vs__hash64_portable(acc, p, n);
 }
+
+static int cpu_path(void) { return 0; }
 #endif
+
+uint64_t vs__hash64(uint64_t acc, const void *p, size_t n)
+{
+    return vs__hash64_path(cpu_path(), acc, p, n);
+}

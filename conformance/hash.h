@@ -1,8 +1,8 @@
-/* Fast 64-bit content hash for the monitors (canaries, read-back): four CRC32C lanes over
- * 8-byte words, mixed into 64 bits. SSE4.2's crc32 instruction where the CPU has it (about
- * twice as fast as multiply-xorshift lanes, and than libxxhash's seeded XXH3 on 512-byte
- * sectors), the same function in software elsewhere, so a hash (and the evidence quoting
- * it) never depends on the machine. Change detection, not cryptography. */
+/* Fast 64-bit content hash for the monitors (canaries, read-back): eight multiply-add
+ * lanes over 64-byte blocks, with AVX-512 or AVX2 where the CPU has them (three to four
+ * times the four-lane CRC32C this replaced) and the same function in plain C elsewhere, so
+ * a hash (and the evidence quoting it) never depends on the machine. Change detection, not
+ * cryptography. */
 #ifndef VIRTIOSIM_CONFORMANCE_HASH_H
 #define VIRTIOSIM_CONFORMANCE_HASH_H
 
@@ -10,7 +10,9 @@
 #include <stdint.h>
 
 uint64_t vs__hash64(uint64_t acc, const void *p, size_t n);
-/* The software path, whatever the CPU (tests compare the two). */
+/* The software path, whatever the CPU (tests compare the paths). */
 uint64_t vs__hash64_portable(uint64_t acc, const void *p, size_t n);
+/* One path: 0 software, 1 AVX2, 2 AVX-512 (the software one where the CPU lacks it). */
+uint64_t vs__hash64_path(int path, uint64_t acc, const void *p, size_t n);
 
 #endif

@@ -1338,7 +1338,9 @@ START_TEST(content_hash)
     for (unsigned i = 0; i < sizeof buf; i++)
         buf[i] = (uint8_t)(i * 37 + 11);
     for (size_t n = 0; n <= sizeof buf; n += 13)
-        ck_assert_uint_eq(vs__hash64(0x1234, buf, n), vs__hash64_portable(0x1234, buf, n));
+        for (int path = 0; path <= 2; path++)
+            ck_assert_uint_eq(vs__hash64_path(path, 0x1234, buf, n),
+                              vs__hash64_portable(0x1234, buf, n));
     ck_assert_uint_ne(vs__hash64(1, buf, 512), vs__hash64(2, buf, 512));
     uint64_t h0 = vs__hash64(7, buf, 512);
     for (unsigned bit = 0; bit < 512 * 8; bit++) {
