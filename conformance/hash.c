@@ -59,9 +59,7 @@ static uint64_t fold(const uint64_t a[8])
  * the last block, and the length, into 64 bits. */
 static uint64_t finish(uint64_t acc, uint64_t s, const uint8_t *q, size_t n, size_t total)
 {
-    uint64_t h = (uint64_t)total * P1 ^ acc;
-    if (total >= 64)
-        h = mix(h ^ s);
+    uint64_t h = (uint64_t)total * P1 ^ acc ^ s;
     for (; n >= 8; q += 8, n -= 8) {
         h ^= ld64(q) * P2;
         h = (h << 31 | h >> 33) * P1;

@@ -254,6 +254,12 @@ void blk_on_avail(vs_monitors *m, chain_rec *c)
 {
     blk_mon *bs = bm(m);
     bc(c)->blk_clock = ++bs->blk_clock;
+    if (bs->rb && bc(c)->blk_type == VS_BLK_T_IN && bc(c)->blk_sector < RB_SECTORS - 8) {
+        /* the read's completion looks its sectors up in a table too big for the cache;
+         * by then (other requests in flight later) the lines are in */
+        __builtin_prefetch(&bs->rb[bc(c)->blk_sector]);
+        __builtin_prefetch(&bs->rb[bc(c)->blk_sector + 7]);
+    }
     if (!blk_writes(c))
         return;
     uint64_t a, b;
