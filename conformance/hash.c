@@ -5,7 +5,7 @@
 /* Eight 64-bit lanes over 64-byte blocks: each word, xored with a per-lane key, has its
  * 32-bit halves multiplied into its own lane and is added to the neighbouring lane (so a
  * word whose key-xored half is zero still counts). One block is one 512-bit multiply, or
- * two 256-bit ones, which is three to four times the crc32 instruction's 8 bytes a cycle.
+ * two 256-bit ones, where the crc32 instruction takes 8 bytes a cycle.
  * Words and bytes after the last whole block go through a scalar multiply-xorshift. */
 static const uint64_t key[8] = {
     UINT64_C(0xbe4ba423396cfeb8), UINT64_C(0x1cad21f72c81017c), UINT64_C(0xdb979083e96dd4de),
