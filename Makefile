@@ -291,7 +291,9 @@ $(BUILD)/virtiosim-static: $(PROGRAM_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/libvirt
 # `make fuzz-smoke` runs every target for FUZZ_SMOKE_SECONDS on its committed corpus (CI).
 FUZZ_TARGETS := ring loader vhost_fe
 FUZZ_SMOKE_SECONDS ?= 3
-FUZZ_CFLAGS := -std=c11 -g -O1 -Iinclude -I. -DVS_VERSION=\"$(VERSION)\" \
+# -MMD -MP: a header change rebuilds the objects that include it (a stale object with an
+# old struct layout made the loader fuzzer report garbage in a field as a finding).
+FUZZ_CFLAGS := -std=c11 -g -O1 -Iinclude -I. -DVS_VERSION=\"$(VERSION)\" -MMD -MP \
                -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
 FUZZ_LIB_SRCS := $(LIB_SRCS) $(BUILD)/gen/catalogue_data.c $(BUILD)/gen/registry_model.c \
                  $(BUILD)/gen/registry_conformance.c $(BUILD)/gen/registry_sim.c
