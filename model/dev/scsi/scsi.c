@@ -144,7 +144,11 @@ typedef struct scsi_req {
     uint64_t dout, din;     /* data-out / data-in bytes (after PI) */
     uint32_t pi_out, pi_in;
     bool pi_bad;            /* PI byte counts larger than the data parts */
-    vs_scsi_cmd_req h;
+    /* the header as read; its fields are taken where they lie (no vs_scsi_cmd_req copy
+     * with its 256-byte cdb array per command) */
+    uint8_t hdr[VS_SCSI_REQ_FIXED + CDB_SIZE_LIMIT + VS_SCSI_PI_BYTES]; /* cdb_size < 256 */
+    uint64_t id;
+    uint32_t cdb_len;       /* cdb_size: the CDB is hdr + VS_SCSI_REQ_FIXED */
 } scsi_req;
 
 static int parse_req(scsi_dev *s, const vs_chain *c, scsi_req *r, vs_err *e)
@@ -169,14 +173,20 @@ static int parse_req(scsi_dev *s, const vs_chain *c, scsi_req *r, vs_err *e)
         return vs_err_set(e, VS_EINVAL, "scsi: response buffer too short: %llu writable "
                           "bytes, need %llu", (unsigned long long)r->in_bytes,
                           (unsigned long long)r->resp_len);
-    uint8_t hdr[VS_SCSI_REQ_FIXED + CDB_SIZE_LIMIT + VS_SCSI_PI_BYTES]; /* cdb_size < 256 */
-    rc = vs__scsi_chain_xfer(s, c, false, 0, hdr, r->hdr_len, false, e);
+    rc = vs__scsi_chain_xfer(s, c, false, 0, r->hdr, r->hdr_len, false, e);
     if (rc < 0)
         return vs_err_prefix(e, "scsi: reading command header");
-    vs_scsi_cmd_req_get(hdr, r->hdr_len, cdb_size, pi, &r->h);
+    /* the fields vs_scsi_cmd_req_get decodes, read in place */
+    r->id = vs_le64_get(r->hdr + 8);
+    r->cdb_len = cdb_size < VS_SCSI_CDB_MAX ? cdb_size : VS_SCSI_CDB_MAX;
+    uint32_t pi_bytesout = 0, pi_bytesin = 0;
+    if (pi) {
+        pi_bytesout = vs_le32_get(r->hdr + VS_SCSI_REQ_FIXED + cdb_size);
+        pi_bytesin = vs_le32_get(r->hdr + VS_SCSI_REQ_FIXED + cdb_size + 4);
+    }
     vs_scsi_cmd_layout l;
     r->pi_bad = vs_scsi_cmd_layout_of(r->out_bytes, r->in_bytes, cdb_size, s->sense_size, pi,
-                                      r->h.pi_bytesout, r->h.pi_bytesin, &l) < 0;
+                                      pi_bytesout, pi_bytesin, &l) < 0;
     if (r->pi_bad) /* header and response fit (checked above): the PI counts do not */
         vs_scsi_cmd_layout_of(r->out_bytes, r->in_bytes, cdb_size, s->sense_size, false, 0, 0,
                               &l);
@@ -187,17 +197,28 @@ static int parse_req(scsi_dev *s, const vs_chain *c, scsi_req *r, vs_err *e)
     return 0;
 }
 
-/* Writes the response (12 + sense_size bytes) and, with PI, zeroes pi_in. */
-static int put_resp(scsi_dev *s, const scsi_req *r, vs_scsi_cmd_resp *resp, uint32_t sense_n,
-                    vs_err *e)
+/* Writes the response (12 + sense_size bytes: what vs_scsi_cmd_resp_put writes, packed
+ * here without the struct and its 252-byte sense copy) and, with PI, zeroes pi_in.
+ * sense_len is the field's value, sense_n the sense bytes copied. */
+static int put_resp(scsi_dev *s, const scsi_req *r, uint8_t response, uint8_t status,
+                    uint32_t residual, uint32_t sense_len, const uint8_t *sense,
+                    uint32_t sense_n, vs_err *e)
 {
     int rc = vs__scsi_buf_reserve(s, r->resp_len, e);
     if (rc < 0)
         return rc;
-    uint32_t sense_len = resp->sense_len;
-    resp->sense_len = sense_n; /* bytes to copy */
-    vs_scsi_cmd_resp_put(s->buf, s->buf_cap, s->sense_size, resp);
-    vs_le32_put(s->buf, sense_len);
+    uint8_t *p = s->buf;
+    vs_le32_put(p, sense_len);
+    vs_le32_put(p + 4, residual);
+    vs_le16_put(p + 8, 0); /* status_qualifier */
+    p[10] = status;
+    p[11] = response;
+    uint32_t n = sense_n < s->sense_size ? sense_n : s->sense_size;
+    if (n > VS_SCSI_SENSE_MAX)
+        n = VS_SCSI_SENSE_MAX;
+    if (n)
+        memcpy(p + VS_SCSI_RESP_FIXED, sense, n);
+    memset(p + VS_SCSI_RESP_FIXED + n, 0, s->sense_size - n);
     rc = vs__scsi_chain_xfer(s, r->c, true, 0, s->buf, r->resp_len, true, e);
     if (rc < 0)
         return vs_err_prefix(e, "scsi: writing the response");
@@ -210,12 +231,11 @@ static int put_resp(scsi_dev *s, const scsi_req *r, vs_scsi_cmd_resp *resp, uint
 static int req_fail(scsi_dev *s, const scsi_req *r, uint8_t response, uint32_t *written,
                     vs_err *e)
 {
-    vs_scsi_cmd_resp resp = {.response = response};
     uint64_t data = r->dout + r->din;
-    resp.residual = data > UINT32_MAX ? UINT32_MAX : (uint32_t)data;
+    uint32_t residual = data > UINT32_MAX ? UINT32_MAX : (uint32_t)data;
     if (smut(s, VS_SCSI_MUT_RESIDUAL_WRONG))
-        resp.residual++;
-    int rc = put_resp(s, r, &resp, 0, e);
+        residual++;
+    int rc = put_resp(s, r, response, 0, residual, 0, NULL, 0, e);
     if (rc < 0)
         return rc;
     *written = (uint32_t)(r->resp_len + r->pi_in);
@@ -257,29 +277,34 @@ static int req_exec(scsi_dev *s, const scsi_req *r, const vs_scsi_lun_addr *a,
     if (rc < 0)
         return rc;
     fetch_ctx f = {s, r->c, r->hdr_len + r->pi_out, e};
-    scsi_io io = {.cdb = r->h.cdb, .cdb_len = r->h.cdb_len, .out_len = dout,
-                  .fetch = fetch_out, .fetch_ctx = &f, .in = s->buf + off_in, .in_cap = din};
+    /* the inputs only: vs__scsi_tgt_exec sets every result field before it is read (an
+     * initialiser would zero the whole struct per command) */
+    scsi_io io;
+    io.cdb = r->hdr + VS_SCSI_REQ_FIXED;
+    io.cdb_len = r->cdb_len;
+    io.out = NULL;
+    io.out_len = dout;
+    io.fetch = fetch_out;
+    io.fetch_ctx = &f;
+    io.in = s->buf + off_in;
+    io.in_cap = din;
     vs__scsi_tgt_exec(&s->tgt, a->target, a->lun, a->kind == VS_SCSI_LUN_REPORT_LUNS, &io);
     if (io.fetch_failed)
         return vs_err_prefix(e, "scsi: reading data-out");
     if (io.overrun)
         return req_fail(s, r, VS_SCSI_S_OVERRUN, written, e);
-    /* not zero-initialised: put_resp reads only the sense bytes copied below */
-    vs_scsi_cmd_resp resp;
-    resp.response = VS_SCSI_S_OK;
-    resp.status = io.status;
-    resp.status_qualifier = 0;
+    uint8_t status = io.status;
     if (io.status == VS_SCSI_ST_GOOD && smut(s, VS_SCSI_MUT_STATUS_NOT_SAM))
-        resp.status = 0x01;
+        status = 0x01;
     uint32_t sense_n = io.sense_len < s->sense_size ? io.sense_len : s->sense_size;
-    resp.sense_len = smut(s, VS_SCSI_MUT_SENSE_LEN_FULL) ? io.sense_len : sense_n;
-    memcpy(resp.sense, io.sense, io.sense_len);
+    uint32_t sense_len = smut(s, VS_SCSI_MUT_SENSE_LEN_FULL) ? io.sense_len : sense_n;
     uint64_t moved = (uint64_t)io.out_used + io.in_len;
-    resp.residual = (uint32_t)(r->dout + r->din - moved > UINT32_MAX
-                                   ? UINT32_MAX : r->dout + r->din - moved);
+    uint32_t residual = (uint32_t)(r->dout + r->din - moved > UINT32_MAX
+                                       ? UINT32_MAX : r->dout + r->din - moved);
     if (smut(s, VS_SCSI_MUT_RESIDUAL_WRONG))
-        resp.residual++;
-    if ((rc = put_resp(s, r, &resp, sense_n, e)) < 0)
+        residual++;
+    if ((rc = put_resp(s, r, VS_SCSI_S_OK, status, residual, sense_len, io.sense, sense_n,
+                       e)) < 0)
         return rc;
     if (smut(s, VS_SCSI_MUT_SENSE_OVERFLOW) && io.sense_len > sense_n) {
         uint64_t room = r->in_bytes - VS_SCSI_RESP_FIXED, n = io.sense_len;
@@ -317,7 +342,7 @@ static int req_run(scsi_dev *s, uint16_t q, const vs_chain *c, bool may_hold,
     if (rc < 0)
         return rc;
     vs_scsi_lun_addr a;
-    vs_scsi_lun_decode(r.h.lun, &a);
+    vs_scsi_lun_decode(r.hdr, &a);
     if (a.kind == VS_SCSI_LUN_BAD)
         return req_fail(s, &r, VS_SCSI_S_BAD_TARGET, written, e);
     if (a.kind == VS_SCSI_LUN_SINGLE && !vs__scsi_tgt_has_target(&s->tgt, a.target) &&
@@ -336,7 +361,7 @@ static int req_run(scsi_dev *s, uint16_t q, const vs_chain *c, bool may_hold,
     if (lu && lu->hold && may_hold && s->dev.complete) {
         if (lu->hold != UINT32_MAX)
             lu->hold--;
-        rc = vs__scsi_held_add(s, q, c, a.target, a.lun, r.h.id);
+        rc = vs__scsi_held_add(s, q, c, a.target, a.lun, r.id);
         if (rc < 0)
             return vs_err_set(e, VS_ENOMEM, "scsi: out of memory holding a command");
         return VS_DEV_DEFERRED;
