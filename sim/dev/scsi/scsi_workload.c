@@ -20,6 +20,8 @@ typedef struct wl_plan {
     uint64_t nblocks[SCSI_MAX_LUNS];   /* bs-sized blocks of the region, per LUN */
     uint64_t first[SCSI_MAX_LUNS];     /* the region's first LBA */
     unsigned nl;
+    scsi_cmd cmd;   /* zeroed once; wl_submit sets what changes per command (zeroing the
+                       whole command with its 256-byte CDB array each time is measurable) */
 } wl_plan;
 
 static int wl_prepare(vs_driver *d, const scsi_workload *w, wl_plan *p, vs_err *e)
@@ -82,20 +84,24 @@ static int wl_submit(vs_driver *d, const scsi_workload *w, wl_plan *p, wl_run *r
     vs_scsi_rw rw = {.opcode = w->cdb16 ? (rd ? VS_SCSI_READ_16 : VS_SCSI_WRITE_16)
                                         : (rd ? VS_SCSI_READ_10 : VS_SCSI_WRITE_10),
                      .write = !rd, .data = true, .lba = blk * per, .nblocks = per};
-    scsi_cmd c = {.rq = r->rr,
-                  .flags = SC_DEFER | (w->verify ? 0 : SC_NO_VERIFY | SC_ANY_DATA | SC_UNTRACKED),
-                  .user = WL_MARK | r->issued};
-    int n = vs_scsi_cdb_rw_build(c.cdb, &rw);
+    scsi_cmd *c = &p->cmd;   /* only cdb[0, cdb_len) is read: no stale byte after it */
+    c->rq = r->rr;
+    c->flags = SC_DEFER | (w->verify ? 0 : SC_NO_VERIFY | SC_ANY_DATA | SC_UNTRACKED);
+    c->user = WL_MARK | r->issued;
+    int n = vs_scsi_cdb_rw_build(c->cdb, &rw);
     if (n < 0)
         return vs_err_set(e, VS_EINVAL, "workload: LBA %llu does not fit a 10-byte CDB (cdb16)",
                           (unsigned long long)rw.lba);
-    c.cdb_len = (uint32_t)n;
-    if (rd)
-        c.in_len = p->bs;
-    else
-        c.out_len = p->bs;
-    vs_scsi_lun_encode(c.lun, l->target, l->lun);
-    return scsi_cmd_submit(d, &c, e);
+    c->cdb_len = (uint32_t)n;
+    c->in_len = rd ? p->bs : 0;
+    c->out_len = rd ? 0 : p->bs;
+    if (vs_scsi_lun_encode(c->lun, l->target, l->lun) == 0) {
+        c->flags |= SC_LUN_IX;
+        c->lun_ix = ix;
+    } else {
+        memset(c->lun, 0, sizeof c->lun);
+    }
+    return scsi_cmd_submit(d, c, e);
 }
 
 /* Submits until iodepth commands are in flight, everything is issued, or a LUN or ring is
