@@ -82,6 +82,15 @@ int vs__scsi_chain_xfer(scsi_dev *s, const vs_chain *c, bool writable, uint64_t 
     return rc < 0 ? vs_err_prefix(e, "scsi") : 0;
 }
 
+/* Segment k's host bytes when all len of them lie there and vs__scsi_chain_xfer would copy
+ * through them too (a popped chain, host_ok); NULL: go through vs__scsi_chain_xfer. */
+static uint8_t *seg_host(const scsi_dev *s, const vs_chain *c, uint32_t k, uint64_t len)
+{
+    if (!s->host_ok || k >= c->nseg || !c->seg[k].host || c->seg[k].len < len)
+        return NULL;
+    return c->seg[k].host;
+}
+
 static int chain_zero(scsi_dev *s, const vs_chain *c, uint64_t off, uint64_t len, vs_err *e)
 {
     static const uint8_t zeros[4096];
@@ -173,8 +182,10 @@ static int parse_req(scsi_dev *s, const vs_chain *c, scsi_req *r, vs_err *e)
         return vs_err_set(e, VS_EINVAL, "scsi: response buffer too short: %llu writable "
                           "bytes, need %llu", (unsigned long long)r->in_bytes,
                           (unsigned long long)r->resp_len);
-    rc = vs__scsi_chain_xfer(s, c, false, 0, r->hdr, r->hdr_len, false, e);
-    if (rc < 0)
+    const uint8_t *h = c->n_out ? seg_host(s, c, 0, r->hdr_len) : NULL;
+    if (h)
+        memcpy(r->hdr, h, r->hdr_len); /* the usual case: the header in one segment */
+    else if ((rc = vs__scsi_chain_xfer(s, c, false, 0, r->hdr, r->hdr_len, false, e)) < 0)
         return vs_err_prefix(e, "scsi: reading command header");
     /* the fields vs_scsi_cmd_req_get decodes, read in place */
     r->id = vs_le64_get(r->hdr + 8);
@@ -204,10 +215,14 @@ static int put_resp(scsi_dev *s, const scsi_req *r, uint8_t response, uint8_t st
                     uint32_t residual, uint32_t sense_len, const uint8_t *sense,
                     uint32_t sense_n, vs_err *e)
 {
-    int rc = vs__scsi_buf_reserve(s, r->resp_len, e);
+    /* packed straight into the response segment when it holds all of it */
+    uint8_t *p = seg_host(s, r->c, r->c->n_out, r->resp_len);
+    int rc = p ? 0 : vs__scsi_buf_reserve(s, r->resp_len, e);
     if (rc < 0)
         return rc;
-    uint8_t *p = s->buf;
+    bool direct = p != NULL;
+    if (!direct)
+        p = s->buf;
     vs_le32_put(p, sense_len);
     vs_le32_put(p + 4, residual);
     vs_le16_put(p + 8, 0); /* status_qualifier */
@@ -219,8 +234,7 @@ static int put_resp(scsi_dev *s, const scsi_req *r, uint8_t response, uint8_t st
     if (n)
         memcpy(p + VS_SCSI_RESP_FIXED, sense, n);
     memset(p + VS_SCSI_RESP_FIXED + n, 0, s->sense_size - n);
-    rc = vs__scsi_chain_xfer(s, r->c, true, 0, s->buf, r->resp_len, true, e);
-    if (rc < 0)
+    if (!direct && (rc = vs__scsi_chain_xfer(s, r->c, true, 0, s->buf, r->resp_len, true, e)) < 0)
         return vs_err_prefix(e, "scsi: writing the response");
     if (r->pi_in)
         return chain_zero(s, r->c, r->resp_len, r->pi_in, e);
