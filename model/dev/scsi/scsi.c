@@ -281,7 +281,7 @@ static int fetch_out(void *ctx, uint32_t off, void *dst, uint32_t len)
 }
 
 /* Runs the command on the target and writes the results. */
-static int req_exec(scsi_dev *s, const scsi_req *r, const vs_scsi_lun_addr *a,
+static int req_exec(scsi_dev *s, const scsi_req *r, const vs_scsi_lun_addr *a, scsi_lu *lu,
                     uint32_t *written, vs_err *e)
 {
     uint32_t dout = r->dout > XFER_MAX ? XFER_MAX : (uint32_t)r->dout;
@@ -302,7 +302,7 @@ static int req_exec(scsi_dev *s, const scsi_req *r, const vs_scsi_lun_addr *a,
     io.fetch_ctx = &f;
     io.in = s->buf + off_in;
     io.in_cap = din;
-    vs__scsi_tgt_exec(&s->tgt, a->target, a->lun, a->kind == VS_SCSI_LUN_REPORT_LUNS, &io);
+    vs__scsi_tgt_exec(&s->tgt, lu, a->target, a->kind == VS_SCSI_LUN_REPORT_LUNS, &io);
     if (io.fetch_failed)
         return vs_err_prefix(e, "scsi: reading data-out");
     if (io.overrun)
@@ -359,15 +359,16 @@ static int req_run(scsi_dev *s, uint16_t q, const vs_chain *c, bool may_hold,
     vs_scsi_lun_decode(r.hdr, &a);
     if (a.kind == VS_SCSI_LUN_BAD)
         return req_fail(s, &r, VS_SCSI_S_BAD_TARGET, written, e);
-    if (a.kind == VS_SCSI_LUN_SINGLE && !vs__scsi_tgt_has_target(&s->tgt, a.target) &&
+    /* looked up once: the target runs the command on this LU too */
+    scsi_lu *lu = a.kind == VS_SCSI_LUN_SINGLE ? vs__scsi_tgt_find(&s->tgt, a.target, a.lun)
+                                               : NULL;
+    if (a.kind == VS_SCSI_LUN_SINGLE && !lu && !vs__scsi_tgt_has_target(&s->tgt, a.target) &&
         !smut(s, VS_SCSI_MUT_BAD_TARGET_OK))
         return req_fail(s, &r, VS_SCSI_S_BAD_TARGET, written, e);
     if (r.pi_bad)
         return req_fail(s, &r, VS_SCSI_S_FAILURE, written, e);
     if (r.dout && r.din && !sneg(s, VS_SCSI_F_INOUT) && !smut(s, VS_SCSI_MUT_INOUT_ACCEPTED))
         return req_fail(s, &r, VS_SCSI_S_FAILURE, written, e);
-    scsi_lu *lu = a.kind == VS_SCSI_LUN_SINGLE ? vs__scsi_tgt_find(&s->tgt, a.target, a.lun)
-                                               : NULL;
     if (lu && lu->inject) {
         lu->inject--;
         return req_fail(s, &r, lu->inject_resp, written, e);
@@ -380,7 +381,7 @@ static int req_run(scsi_dev *s, uint16_t q, const vs_chain *c, bool may_hold,
             return vs_err_set(e, VS_ENOMEM, "scsi: out of memory holding a command");
         return VS_DEV_DEFERRED;
     }
-    return req_exec(s, &r, &a, written, e);
+    return req_exec(s, &r, &a, lu, written, e);
 }
 
 /* ------------------------------------------------------------------ config, features */

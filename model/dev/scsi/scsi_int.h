@@ -86,10 +86,11 @@ int vs__scsi_tgt_remove(scsi_tgt *t, uint8_t target, uint16_t lun, vs_err *e);
 scsi_lu *vs__scsi_tgt_find(scsi_tgt *t, uint8_t target, uint16_t lun);
 bool vs__scsi_tgt_has_target(const scsi_tgt *t, uint8_t target);
 int vs__scsi_tgt_resize(scsi_tgt *t, scsi_lu *lu, uint64_t blocks, vs_err *e);
-/* Runs one command addressed to target/lun (report_luns: the REPORT LUNS well-known LU
- * of that target). A missing LU answers INQUIRY (qualifier 3) and REPORT LUNS, else
- * ILLEGAL REQUEST / LOGICAL UNIT NOT SUPPORTED. */
-void vs__scsi_tgt_exec(scsi_tgt *t, uint8_t target, uint16_t lun, bool report_luns,
+/* Runs one command addressed to LU lu of target (vs__scsi_tgt_find's answer, looked up by
+ * the caller; NULL: none) or, with report_luns, to that target's REPORT LUNS well-known
+ * LU (lu NULL). A missing LU answers INQUIRY (qualifier 3) and REPORT LUNS, else ILLEGAL
+ * REQUEST / LOGICAL UNIT NOT SUPPORTED. */
+void vs__scsi_tgt_exec(scsi_tgt *t, scsi_lu *lu, uint8_t target, bool report_luns,
                        scsi_io *io);
 /* Storage (host I/O: 0 or -errno); the range is checked by the caller. */
 int vs__scsi_st_read(scsi_tgt *t, scsi_lu *lu, uint64_t lba, uint32_t n, uint8_t *buf);

@@ -630,7 +630,7 @@ static void exec_lu(scsi_tgt *t, scsi_lu *lu, scsi_io *io)
     }
 }
 
-void vs__scsi_tgt_exec(scsi_tgt *t, uint8_t target, uint16_t lun, bool report_luns,
+void vs__scsi_tgt_exec(scsi_tgt *t, scsi_lu *lu, uint8_t target, bool report_luns,
                        scsi_io *io)
 {
     io->status = VS_SCSI_ST_GOOD;
@@ -641,7 +641,8 @@ void vs__scsi_tgt_exec(scsi_tgt *t, uint8_t target, uint16_t lun, bool report_lu
     io->overrun = false;
     io->fetch_failed = false;
     io->rw_ok = false;
-    scsi_lu *lu = report_luns ? NULL : vs__scsi_tgt_find(t, target, lun);
+    if (report_luns)
+        lu = NULL;
     if (io->cdb_len == 0 || vs_scsi_cdb_len(io->cdb[0]) == 0 ||
         io->cdb_len < vs_scsi_cdb_len(io->cdb[0]))
         return vs__scsi_io_check(io, VS_SCSI_SK_ILLEGAL_REQUEST, VS_SCSI_ASC_INVALID_OPCODE);

@@ -19,6 +19,7 @@ typedef struct wl_plan {
     int luns[SCSI_MAX_LUNS];
     uint64_t nblocks[SCSI_MAX_LUNS];   /* bs-sized blocks of the region, per LUN */
     uint64_t first[SCSI_MAX_LUNS];     /* the region's first LBA */
+    uint32_t per[SCSI_MAX_LUNS];       /* LUN blocks per bs (divided once, not per command) */
     unsigned nl;
     scsi_cmd cmd;   /* zeroed once; wl_submit sets what changes per command (zeroing the
                        whole command with its 256-byte CDB array each time is measurable) */
@@ -55,6 +56,7 @@ static int wl_prepare(vs_driver *d, const scsi_workload *w, wl_plan *p, vs_err *
         p->luns[p->nl] = (int)i;
         p->nblocks[p->nl] = size / p->bs;
         p->first[p->nl] = w->offset / l->block_len;
+        p->per[p->nl] = p->bs / l->block_len;
         p->nl++;
     }
     if (!p->nl)
@@ -74,13 +76,14 @@ typedef struct wl_run {
     uint16_t rr;
 } wl_run;
 
-/* One READ or WRITE of bs bytes at block blk of LUN slot ix. */
-static int wl_submit(vs_driver *d, const scsi_workload *w, wl_plan *p, wl_run *r, int ix,
+/* One READ or WRITE of bs bytes at block blk of the plan's LUN li. */
+static int wl_submit(vs_driver *d, const scsi_workload *w, wl_plan *p, wl_run *r, unsigned li,
                      uint64_t blk, bool rd, vs_err *e)
 {
     scsi_drv *s = scsi_drv_of(d);
+    int ix = p->luns[li];
     const scsi_lun *l = &s->lun[ix];
-    uint32_t per = p->bs / l->block_len;
+    uint32_t per = p->per[li];
     vs_scsi_rw rw = {.opcode = w->cdb16 ? (rd ? VS_SCSI_READ_16 : VS_SCSI_WRITE_16)
                                         : (rd ? VS_SCSI_READ_10 : VS_SCSI_WRITE_10),
                      .write = !rd, .data = true, .lba = blk * per, .nblocks = per};
@@ -121,12 +124,9 @@ static int wl_fill(vs_driver *d, const scsi_workload *w, wl_plan *p, wl_run *r, 
         unsigned li = p->nl > 1 ? (unsigned)(vs__splitmix64(&p->rng) % p->nl) : 0;
         uint64_t blk = rnd ? vs__splitmix64(&p->rng) % p->nblocks[li]
                            : r->seq % p->nblocks[li];
-        int ix = p->luns[li];
         vs_err se;
         vs_err_clear(&se);
-        int rc = wl_submit(d, w, p, r, ix,
-                           blk + p->first[li] / (p->bs / scsi_drv_of(d)->lun[ix].block_len),
-                           rd, &se);
+        int rc = wl_submit(d, w, p, r, li, blk + p->first[li] / p->per[li], rd, &se);
         if (rc == -VS_ENOSPC)
             break;
         if (rc < 0) {
@@ -137,7 +137,8 @@ static int wl_fill(vs_driver *d, const scsi_workload *w, wl_plan *p, wl_run *r, 
             r->seq++;
         *any = true;
         r->issued++;
-        r->rr = (uint16_t)((r->rr + 1) % p->nq);
+        if (++r->rr == p->nq)   /* round robin over the request queues */
+            r->rr = 0;
     }
     return 0;
 }
