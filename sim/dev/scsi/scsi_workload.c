@@ -23,6 +23,7 @@ typedef struct wl_plan {
     unsigned nl;
     scsi_cmd cmd;   /* zeroed once; wl_submit sets what changes per command (zeroing the
                        whole command with its 256-byte CDB array each time is measurable) */
+    unsigned cmd_li;                   /* the plan's LUN cmd.lun addresses (nl: none yet) */
 } wl_plan;
 
 static int wl_prepare(vs_driver *d, const scsi_workload *w, wl_plan *p, vs_err *e)
@@ -61,6 +62,7 @@ static int wl_prepare(vs_driver *d, const scsi_workload *w, wl_plan *p, vs_err *
     }
     if (!p->nl)
         return vs_err_set(e, VS_ESTATE, "workload: no disk LUN (scan first)");
+    p->cmd_li = p->nl;
     p->nr = w->nr_ops;
     /* Unverified writes: the regions are given up once instead of per block and command. */
     if (!w->verify && w->rw != VS_RW_READ && w->rw != VS_RW_RANDREAD)
@@ -98,12 +100,14 @@ static int wl_submit(vs_driver *d, const scsi_workload *w, wl_plan *p, wl_run *r
     c->cdb_len = (uint32_t)n;
     c->in_len = rd ? p->bs : 0;
     c->out_len = rd ? 0 : p->bs;
-    if (vs_scsi_lun_encode(c->lun, l->target, l->lun) == 0) {
-        c->flags |= SC_LUN_IX;
-        c->lun_ix = ix;
-    } else {
-        memset(c->lun, 0, sizeof c->lun);
+    if (p->cmd_li != li) {   /* encoded when the LUN changes */
+        p->cmd_li = li;
+        c->lun_ix = vs_scsi_lun_encode(c->lun, l->target, l->lun) == 0 ? ix : -1;
+        if (c->lun_ix < 0)
+            memset(c->lun, 0, sizeof c->lun);
     }
+    if (c->lun_ix >= 0)
+        c->flags |= SC_LUN_IX;
     return scsi_cmd_submit(d, c, e);
 }
 
