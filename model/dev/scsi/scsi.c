@@ -75,9 +75,34 @@ scsi_dev *vs__scsi_dev(vs_device *d, vs_err *e)
 
 /* ------------------------------------------------------------------ chain access */
 
+/* The host bytes of [off, off + len) of a chain part when they lie in one segment that
+ * vs_chain_xfer would copy through (host_ok, a host pointer allowing the direction);
+ * NULL: go through vs_chain_xfer. */
+static inline uint8_t *part_host(const scsi_dev *s, const vs_chain *c, bool writable,
+                                 uint64_t off, uint64_t len, bool to_guest)
+{
+    if (!s->host_ok)
+        return NULL;
+    uint32_t end = writable ? c->nseg : c->n_out;
+    for (uint32_t i = writable ? c->n_out : 0; i < end; i++) {
+        const vs_dseg *g = &c->seg[i];
+        if (off < g->len)
+            return g->host && len <= g->len - off && (g->write || !to_guest)
+                       ? (uint8_t *)g->host + off : NULL;
+        off -= g->len;
+    }
+    return NULL;
+}
+
 int vs__scsi_chain_xfer(scsi_dev *s, const vs_chain *c, bool writable, uint64_t off,
                         void *buf, uint64_t len, bool to_guest, vs_err *e)
 {
+    /* the usual case (a data buffer in one segment) without the general walk */
+    uint8_t *h = len ? part_host(s, c, writable, off, len, to_guest) : NULL;
+    if (h) {
+        memcpy(to_guest ? h : buf, to_guest ? buf : h, (size_t)len);
+        return 0;
+    }
     int rc = vs_chain_xfer(s->dev.gm, c, writable, off, buf, len, to_guest, s->host_ok, e);
     return rc < 0 ? vs_err_prefix(e, "scsi") : 0;
 }
@@ -195,6 +220,12 @@ static int parse_req(scsi_dev *s, const vs_chain *c, scsi_req *r, vs_err *e)
         pi_bytesout = vs_le32_get(r->hdr + VS_SCSI_REQ_FIXED + cdb_size);
         pi_bytesin = vs_le32_get(r->hdr + VS_SCSI_REQ_FIXED + cdb_size + 4);
     }
+    r->pi_bad = false;
+    r->pi_out = r->pi_in = 0;
+    r->dout = r->out_bytes - r->hdr_len; /* header and response fit: checked above */
+    r->din = r->in_bytes - r->resp_len;
+    if (!pi)   /* what vs_scsi_cmd_layout_of says without PI */
+        return 0;
     vs_scsi_cmd_layout l;
     r->pi_bad = vs_scsi_cmd_layout_of(r->out_bytes, r->in_bytes, cdb_size, s->sense_size, pi,
                                       pi_bytesout, pi_bytesin, &l) < 0;
