@@ -322,6 +322,21 @@ static int cmd_layout(vs_driver *d, const scsi_cmd *c, vs_drv_req **out, vs_err 
     return 0;
 }
 
+/* The command header (VS_SCSI_REQ_FIXED + cdb_size bytes) at hb. */
+static void pack_hdr(const scsi_drv *s, const scsi_req *r, const scsi_cmd *c, uint8_t *hb,
+                     uint32_t cdb_size)
+{
+    bool mut = (s->mutations & SCSI_DMUT_TASK_ATTR) != 0;
+    memcpy(hb, c->lun, 8);
+    vs_le64_put(hb + 8, r->tag);
+    hb[16] = mut ? VS_SCSI_S_ORDERED : c->task_attr;
+    hb[17] = mut ? 1 : c->prio;
+    hb[18] = mut ? 1 : c->crn;
+    uint32_t cl = c->cdb_len < cdb_size ? c->cdb_len : cdb_size;
+    memcpy(hb + VS_SCSI_REQ_FIXED, c->cdb, cl);
+    memset(hb + VS_SCSI_REQ_FIXED + cl, 0, cdb_size - cl);
+}
+
 static int cmd_fill(vs_driver *d, vs_drv_req *rq, const scsi_cmd *c, vs_err *e)
 {
     scsi_drv *s = scsi_drv_of(d);
@@ -332,16 +347,16 @@ static int cmd_fill(vs_driver *d, vs_drv_req *rq, const scsi_cmd *c, vs_err *e)
     uint32_t cdb_size = s->cfg.cdb_size;
     if (cdb_size > VS_SCSI_CDB_MAX)
         return vs_err_set(e, VS_EINVAL, "scsi: cdb_size %u too large", cdb_size);
-    bool mut = (s->mutations & SCSI_DMUT_TASK_ATTR) != 0;
-    memcpy(hb, c->lun, 8);
-    vs_le64_put(hb + 8, r->tag);
-    hb[16] = mut ? VS_SCSI_S_ORDERED : c->task_attr;
-    hb[17] = mut ? 1 : c->prio;
-    hb[18] = mut ? 1 : c->crn;
-    uint32_t cl = c->cdb_len < cdb_size ? c->cdb_len : cdb_size;
-    memcpy(hb + VS_SCSI_REQ_FIXED, c->cdb, cl);
-    memset(hb + VS_SCSI_REQ_FIXED + cl, 0, cdb_size - cl);
     size_t n = VS_SCSI_REQ_FIXED + cdb_size;
+    /* the usual header (one segment of exactly n bytes) is packed where it lies when
+     * nothing watches guest memory accesses; the same bytes vs_gmem_write would store */
+    uint8_t *g = r->hsegs == 1 && rq->seg[0].len == n && !vs_gmem_hooked(d->gm)
+                     ? vs_gmem_translate(d->gm, rq->seg[0].gpa, n, VS_GMEM_WRITE, NULL) : NULL;
+    if (g) {
+        pack_hdr(s, r, c, g, cdb_size);
+        return c->out_len ? fill_data_out(d, rq, c, 1, rq->n_out - 1, e) : 0;
+    }
+    pack_hdr(s, r, c, hb, cdb_size);
     uint32_t hsegs = r->hsegs;
     /* a truncated header carries the first bytes of the whole one; a longer one zeroes */
     size_t hl = rq->seg[0].len + (hsegs == 2 ? rq->seg[1].len : 0);
@@ -684,21 +699,28 @@ static void complete_cmd(vs_driver *d, vs_drv_req *rq, const vs_drv_done *done,
      * sense bytes are parsed where they lie, b + 12 */
     uint64_t gpa = rq->seg[r->resp_seg].gpa;
     uint32_t fixed = rl < VS_SCSI_RESP_FIXED ? rl : VS_SCSI_RESP_FIXED;
-    memset(b, 0, fixed);
-    vs_gmem_read(d->gm, gpa, b, fixed, NULL);
+    /* the fixed fields where they lie when nothing watches guest memory accesses (the
+     * pool chunk is one region), else copied */
+    const uint8_t *f = fixed == VS_SCSI_RESP_FIXED && !vs_gmem_hooked(d->gm)
+                           ? vs_gmem_translate(d->gm, gpa, fixed, VS_GMEM_READ, NULL) : NULL;
+    if (!f) {
+        memset(b, 0, fixed);
+        vs_gmem_read(d->gm, gpa, b, fixed, NULL);
+        f = b;
+    }
     uint32_t ss = rl >= VS_SCSI_RESP_FIXED ? rl - VS_SCSI_RESP_FIXED : 0;
     res->resp_ok = rl >= VS_SCSI_RESP_FIXED;
     uint32_t sense_len = 0;
     uint8_t response = 0, status = 0;
     if (res->resp_ok) {
-        sense_len = vs_le32_get(b);
-        status = b[10];
-        response = b[11];
+        sense_len = vs_le32_get(f);
+        status = f[10];
+        response = f[11];
         res->response = response;
         res->status = status;
-        res->status_qualifier = vs_le16_get(b + 8);
+        res->status_qualifier = vs_le16_get(f + 8);
         res->sense_len = sense_len;
-        res->residual = vs_le32_get(b + 4);
+        res->residual = vs_le32_get(f + 4);
         vs_scsi_sense sn;
         uint32_t sl = sense_len < ss ? sense_len : ss;
         if (sl) {
