@@ -201,8 +201,13 @@ static void avail_cmd(vs_monitors *m, qstate *q, chain_rec *c, ctx cx)
     x->data_out = c->out_bytes > hl ? c->out_bytes - hl : 0;
     x->data_in = c->in_bytes > x->resp_bytes ? c->in_bytes - x->resp_bytes : 0;
     uint8_t hb[VS_SCSI_REQ_FIXED + VS_SCSI_CDB_MAX + VS_SCSI_PI_BYTES];
-    if (hl > sizeof hb || c->out_bytes < hl || !chain_read(m, c, false, 0, hb, hl))
+    if (hl > sizeof hb || c->out_bytes < hl)
         return;   /* a truncated header: the device's error path, not a command */
+    const uint8_t *span = chain_span(m, c, false, 0, hl); /* the usual case: one segment */
+    if (span)
+        memcpy(hb, span, hl);
+    else if (!chain_read(m, c, false, 0, hb, hl))
+        return;
     if (c->nseg && c->seg[0].len < hl)
         c->odd |= ODD_FRAMING; /* legal: the device must cope (no-error-on-legal-input) */
     /* the fields vs_scsi_cmd_req_get decodes, read in place (no copy of the CDB into a

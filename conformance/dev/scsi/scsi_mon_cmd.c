@@ -130,7 +130,10 @@ void scsi_mon_cmd_used(vs_monitors *m, chain_rec *c, const vs_event *ev, ctx cx)
         return;   /* a response buffer too short: not a response to judge */
     uint8_t b[VS_SCSI_RESP_FIXED + VS_SCSI_SENSE_MAX];
     uint32_t ss = x->sense_size < VS_SCSI_SENSE_MAX ? x->sense_size : VS_SCSI_SENSE_MAX;
-    if (!chain_read(m, c, true, 0, b, VS_SCSI_RESP_FIXED + ss))
+    const uint8_t *span = chain_span(m, c, true, 0, VS_SCSI_RESP_FIXED + ss);
+    if (span)
+        memcpy(b, span, VS_SCSI_RESP_FIXED + ss); /* the usual case: one segment */
+    else if (!chain_read(m, c, true, 0, b, VS_SCSI_RESP_FIXED + ss))
         return;
     resp_view r = {.sense_len = vs_le32_get(b), .residual = vs_le32_get(b + 4),
                    .status = b[10], .response = b[11], .sense = b + VS_SCSI_RESP_FIXED};
