@@ -423,14 +423,21 @@ static void note_luns(scsi_mon *s, const char *p)
     }
 }
 
-/* The notes the scsi steps put on the bus (the monitors' event hook sees every event). */
+static void host_note(vs_monitors *m, const vs_event *ev);
+
+/* The notes the scsi steps put on the bus (the monitors' event hook sees every event: the
+ * other kinds leave at once, without the note parser's stack frame). */
 void scsi_mon_note(vs_monitors *m, const vs_event *ev)
+{
+    if (ev->kind == VS_EV_NOTE)
+        host_note(m, ev);
+}
+
+static void host_note(vs_monitors *m, const vs_event *ev)
 {
     char what[16];
     unsigned t, l;
     scsi_mon *s = sm(m);
-    if (ev->kind != VS_EV_NOTE)
-        return;
     if (ev->text && strncmp(ev->text, "scsi-host luns", 14) == 0) {
         note_luns(s, ev->text + 14);
         return;
