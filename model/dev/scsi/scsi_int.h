@@ -59,8 +59,9 @@ typedef struct scsi_io {
     uint32_t out_len;
     /* Copies data-out bytes [off, off + len) to dst; < 0 when they cannot be read (the
      * command then fails and fetch_failed is set). Lets a write to RAM storage go
-     * straight from the caller's buffers to the medium. */
-    int (*fetch)(void *ctx, uint32_t off, void *dst, uint32_t len);
+     * straight from the caller's buffers to the medium (medium: dst is RAM storage,
+     * which the copy may write around the caches). */
+    int (*fetch)(void *ctx, uint32_t off, void *dst, uint32_t len, bool medium);
     void *fetch_ctx;
     bool fetch_failed;
     uint8_t *in;             /* data-in buffer */

@@ -362,7 +362,7 @@ static const uint8_t *out_bytes(scsi_tgt *t, scsi_io *io, uint32_t len)
         t->outbuf = b;
         t->outbuf_cap = len;
     }
-    if (len && (!io->fetch || io->fetch(io->fetch_ctx, 0, t->outbuf, len) < 0)) {
+    if (len && (!io->fetch || io->fetch(io->fetch_ctx, 0, t->outbuf, len, false) < 0)) {
         io->fetch_failed = true;
         host_error(io);
         return NULL;
@@ -377,7 +377,7 @@ static void cmd_rw(scsi_tgt *t, scsi_lu *lu, const vs_scsi_rw *rw, scsi_io *io)
         return;
     uint32_t bytes = rw->nblocks * lu->bs;
     if (rw->write && lu->ram && !io->out) { /* straight to the medium */
-        if (!io->fetch || io->fetch(io->fetch_ctx, 0, lu->ram + rw->lba * lu->bs, bytes) < 0) {
+        if (!io->fetch || io->fetch(io->fetch_ctx, 0, lu->ram + rw->lba * lu->bs, bytes, true) < 0) {
             io->fetch_failed = true;
             return host_error(io);
         }
