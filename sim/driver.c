@@ -51,7 +51,7 @@ uint64_t vs_driver_now(vs_driver *d)
 
 void vs__drv_emit(vs_driver *d, vs_event *ev)
 {
-    if (!d->bus)
+    if (!d->bus || !d->bus->n)   /* nothing listens (a bare run): no time stamp */
         return;
     ev->t_ns = vs_driver_now(d);
     vs_event_emit(d->bus, ev);
@@ -1150,7 +1150,7 @@ static void complete_one(vs_driver *d, uint16_t qi, const vs_used *u)
 static void note_used_event(vs_driver *d, uint16_t qi)
 {
     vs_drv_queue *q = &d->q[qi];
-    if (!d->bus || !q->vq || q->layout.format != VS_RING_SPLIT ||
+    if (!d->bus || !d->bus->n || !q->vq || q->layout.format != VS_RING_SPLIT ||
         !(d->features & VS_BIT(VS_F_EVENT_IDX)))
         return;
     uint8_t b[2];

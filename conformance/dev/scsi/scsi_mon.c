@@ -130,7 +130,7 @@ static bool scan_opcode(uint8_t op)
 /* The driver's rules for a command: header fields, LUN depth, the eventq before it, and
  * the rescans events asked for. */
 static void driver_cmd_rules(vs_monitors *m, qstate *q, const scsi_chain *x,
-                             const vs_scsi_cmd_req *h, ctx cx)
+                             const uint8_t *h, ctx cx)
 {
     scsi_mon *s = sm(m);
     if (!s->cmd_seen) {
@@ -145,11 +145,11 @@ static void driver_cmd_rules(vs_monitors *m, qstate *q, const scsi_chain *x,
         }
     }
     if (role_on(m, CK_SCSI_D_TASK_ATTR)) {
-        if (!h->task_attr && !h->prio && !h->crn)
+        if (!h[16] && !h[17] && !h[18])   /* task_attr, prio, crn */
             ok(m, CK_SCSI_D_TASK_ATTR, 0);
         else
             bad(m, CK_SCSI_D_TASK_ATTR, 0, cx, "task_attr, prio, crn 0",
-                "task_attr %u prio %u crn %u", h->task_attr, h->prio, h->crn);
+                "task_attr %u prio %u crn %u", h[16], h[17], h[18]);
     }
     refill_judge(m, cx, "a command");
     if (s->lost_rescan_due && role_on(m, CK_SCSI_D_LOST_RESCAN)) {
@@ -201,25 +201,30 @@ static void avail_cmd(vs_monitors *m, qstate *q, chain_rec *c, ctx cx)
     x->data_out = c->out_bytes > hl ? c->out_bytes - hl : 0;
     x->data_in = c->in_bytes > x->resp_bytes ? c->in_bytes - x->resp_bytes : 0;
     uint8_t hb[VS_SCSI_REQ_FIXED + VS_SCSI_CDB_MAX + VS_SCSI_PI_BYTES];
-    if (hl > sizeof hb || c->out_bytes < hl || !chain_read(m, c, false, 0, hb, hl))
+    if (hl > sizeof hb || c->out_bytes < hl)
         return;   /* a truncated header: the device's error path, not a command */
+    const uint8_t *span = chain_span(m, c, false, 0, hl); /* the usual case: one segment */
+    if (span)
+        memcpy(hb, span, hl);
+    else if (!chain_read(m, c, false, 0, hb, hl))
+        return;
     if (c->nseg && c->seg[0].len < hl)
         c->odd |= ODD_FRAMING; /* legal: the device must cope (no-error-on-legal-input) */
-    vs_scsi_cmd_req h;
-    if (vs_scsi_cmd_req_get(hb, hl, s->cdb_size, has(neg(m), VS_SCSI_F_T10_PI), &h) < 0)
-        return;
+    /* the fields vs_scsi_cmd_req_get decodes, read in place (no copy of the CDB into a
+     * 256-byte array per command) */
+    const uint8_t *cdb = hb + VS_SCSI_REQ_FIXED;
+    uint32_t cdb_len = s->cdb_size < VS_SCSI_CDB_MAX ? s->cdb_size : VS_SCSI_CDB_MAX;
     vs_scsi_lun_addr a;
-    x->lun_ok = vs_scsi_lun_decode(h.lun, &a) == 0 && a.kind == VS_SCSI_LUN_SINGLE;
+    x->lun_ok = vs_scsi_lun_decode(hb, &a) == 0 && a.kind == VS_SCSI_LUN_SINGLE;
     x->target = a.target;
     x->lun = a.lun;
-    x->tag = h.id;
-    x->opcode = h.cdb_len ? h.cdb[0] : 0;
-    x->cdb1 = h.cdb_len > 1 ? h.cdb[1] : 0;
+    x->tag = vs_le64_get(hb + 8);
+    x->opcode = cdb_len ? cdb[0] : 0;
+    x->cdb1 = cdb_len > 1 ? cdb[1] : 0;
     vs_scsi_rw rw;
-    if (vs_scsi_cdb_rw(h.cdb, h.cdb_len, &rw) == 0 && rw.data &&
-        rw.opcode != VS_SCSI_WRITE_SAME_16)
+    if (vs_scsi_cdb_rw(cdb, cdb_len, &rw) == 0 && rw.data && rw.opcode != VS_SCSI_WRITE_SAME_16)
         x->rw_blocks = rw.nblocks;
-    driver_cmd_rules(m, q, x, &h, cx);
+    driver_cmd_rules(m, q, x, hb, cx);
 }
 
 static void avail_ctrl(vs_monitors *m, chain_rec *c)
@@ -418,14 +423,21 @@ static void note_luns(scsi_mon *s, const char *p)
     }
 }
 
-/* The notes the scsi steps put on the bus (the monitors' event hook sees every event). */
+static void host_note(vs_monitors *m, const vs_event *ev);
+
+/* The notes the scsi steps put on the bus (the monitors' event hook sees every event: the
+ * other kinds leave at once, without the note parser's stack frame). */
 void scsi_mon_note(vs_monitors *m, const vs_event *ev)
+{
+    if (ev->kind == VS_EV_NOTE)
+        host_note(m, ev);
+}
+
+static void host_note(vs_monitors *m, const vs_event *ev)
 {
     char what[16];
     unsigned t, l;
     scsi_mon *s = sm(m);
-    if (ev->kind != VS_EV_NOTE)
-        return;
     if (ev->text && strncmp(ev->text, "scsi-host luns", 14) == 0) {
         note_luns(s, ev->text + 14);
         return;

@@ -7,6 +7,14 @@
 
 #include "conformance/dev/scsi/scsi_mon_int.h"
 
+/* A response's fields, read where they lie (vs_scsi_cmd_resp_get would copy and pad the
+ * whole 252-byte sense field per command); sense points at the sense_size bytes read. */
+typedef struct resp_view {
+    uint32_t sense_len, residual;
+    uint8_t status, response;
+    const uint8_t *sense;
+} resp_view;
+
 static bool cmd_response_defined(uint8_t r)
 {
     return r <= VS_SCSI_S_FAILURE;   /* OK .. FAILURE; 10..12 are the controlq's */
@@ -14,7 +22,7 @@ static bool cmd_response_defined(uint8_t r)
 
 /* A missing target answers BAD_TARGET: REPORT LUNS and INQUIRY to LUN 0 must work on
  * every target that exists (SPC), so LOGICAL UNIT NOT SUPPORTED there means "no target". */
-static bool missing_target_as_lun(const scsi_chain *x, const vs_scsi_cmd_resp *r,
+static bool missing_target_as_lun(const scsi_chain *x, const resp_view *r,
                                   uint32_t sense_avail)
 {
     if (!x->lun_ok || x->lun != 0 || r->response != VS_SCSI_S_OK ||
@@ -27,7 +35,7 @@ static bool missing_target_as_lun(const scsi_chain *x, const vs_scsi_cmd_resp *r
            sn.asc == (VS_SCSI_ASC_LUN_NOT_SUPPORTED >> 8);
 }
 
-static void judge_response(vs_monitors *m, const scsi_chain *x, const vs_scsi_cmd_resp *r,
+static void judge_response(vs_monitors *m, const scsi_chain *x, const resp_view *r,
                            uint32_t sense_avail, ctx cx)
 {
     if (!role_on(m, CK_SCSI_RESPONSE))
@@ -56,7 +64,7 @@ static void judge_response(vs_monitors *m, const scsi_chain *x, const vs_scsi_cm
 }
 
 /* residual, sense_len and used length against the buffers. */
-static void judge_lengths(vs_monitors *m, const scsi_chain *x, const vs_scsi_cmd_resp *r,
+static void judge_lengths(vs_monitors *m, const scsi_chain *x, const resp_view *r,
                           const vs_event *ev, ctx cx)
 {
     if (role_on(m, CK_SCSI_SENSE_LEN)) {
@@ -99,7 +107,7 @@ static void judge_lengths(vs_monitors *m, const scsi_chain *x, const vs_scsi_cmd
 
 /* INQUIRY (standard) answers say which LUNs are MMC units. */
 static void learn_type(vs_monitors *m, chain_rec *c, const scsi_chain *x,
-                       const vs_scsi_cmd_resp *r)
+                       const resp_view *r)
 {
     if (x->opcode != VS_SCSI_INQUIRY || (x->cdb1 & 1) || !x->lun_ok || !x->data_in ||
         r->response != VS_SCSI_S_OK || r->status != VS_SCSI_ST_GOOD)
@@ -122,11 +130,13 @@ void scsi_mon_cmd_used(vs_monitors *m, chain_rec *c, const vs_event *ev, ctx cx)
         return;   /* a response buffer too short: not a response to judge */
     uint8_t b[VS_SCSI_RESP_FIXED + VS_SCSI_SENSE_MAX];
     uint32_t ss = x->sense_size < VS_SCSI_SENSE_MAX ? x->sense_size : VS_SCSI_SENSE_MAX;
-    if (!chain_read(m, c, true, 0, b, VS_SCSI_RESP_FIXED + ss))
+    const uint8_t *span = chain_span(m, c, true, 0, VS_SCSI_RESP_FIXED + ss);
+    if (span)
+        memcpy(b, span, VS_SCSI_RESP_FIXED + ss); /* the usual case: one segment */
+    else if (!chain_read(m, c, true, 0, b, VS_SCSI_RESP_FIXED + ss))
         return;
-    vs_scsi_cmd_resp r;
-    if (vs_scsi_cmd_resp_get(b, VS_SCSI_RESP_FIXED + ss, ss, &r) < 0)
-        return;
+    resp_view r = {.sense_len = vs_le32_get(b), .residual = vs_le32_get(b + 4),
+                   .status = b[10], .response = b[11], .sense = b + VS_SCSI_RESP_FIXED};
     judge_response(m, x, &r, ss, cx);
     if (r.response == VS_SCSI_S_OK && role_on(m, CK_SCSI_STATUS_SAM)) {
         if (vs_scsi_status_is_sam(r.status))

@@ -59,8 +59,9 @@ typedef struct scsi_io {
     uint32_t out_len;
     /* Copies data-out bytes [off, off + len) to dst; < 0 when they cannot be read (the
      * command then fails and fetch_failed is set). Lets a write to RAM storage go
-     * straight from the caller's buffers to the medium. */
-    int (*fetch)(void *ctx, uint32_t off, void *dst, uint32_t len);
+     * straight from the caller's buffers to the medium (medium: dst is RAM storage,
+     * which the copy may write around the caches). */
+    int (*fetch)(void *ctx, uint32_t off, void *dst, uint32_t len, bool medium);
     void *fetch_ctx;
     bool fetch_failed;
     uint8_t *in;             /* data-in buffer */
@@ -86,10 +87,11 @@ int vs__scsi_tgt_remove(scsi_tgt *t, uint8_t target, uint16_t lun, vs_err *e);
 scsi_lu *vs__scsi_tgt_find(scsi_tgt *t, uint8_t target, uint16_t lun);
 bool vs__scsi_tgt_has_target(const scsi_tgt *t, uint8_t target);
 int vs__scsi_tgt_resize(scsi_tgt *t, scsi_lu *lu, uint64_t blocks, vs_err *e);
-/* Runs one command addressed to target/lun (report_luns: the REPORT LUNS well-known LU
- * of that target). A missing LU answers INQUIRY (qualifier 3) and REPORT LUNS, else
- * ILLEGAL REQUEST / LOGICAL UNIT NOT SUPPORTED. */
-void vs__scsi_tgt_exec(scsi_tgt *t, uint8_t target, uint16_t lun, bool report_luns,
+/* Runs one command addressed to LU lu of target (vs__scsi_tgt_find's answer, looked up by
+ * the caller; NULL: none) or, with report_luns, to that target's REPORT LUNS well-known
+ * LU (lu NULL). A missing LU answers INQUIRY (qualifier 3) and REPORT LUNS, else ILLEGAL
+ * REQUEST / LOGICAL UNIT NOT SUPPORTED. */
+void vs__scsi_tgt_exec(scsi_tgt *t, scsi_lu *lu, uint8_t target, bool report_luns,
                        scsi_io *io);
 /* Storage (host I/O: 0 or -errno); the range is checked by the caller. */
 int vs__scsi_st_read(scsi_tgt *t, scsi_lu *lu, uint64_t lba, uint32_t n, uint8_t *buf);

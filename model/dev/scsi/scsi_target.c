@@ -362,7 +362,7 @@ static const uint8_t *out_bytes(scsi_tgt *t, scsi_io *io, uint32_t len)
         t->outbuf = b;
         t->outbuf_cap = len;
     }
-    if (len && (!io->fetch || io->fetch(io->fetch_ctx, 0, t->outbuf, len) < 0)) {
+    if (len && (!io->fetch || io->fetch(io->fetch_ctx, 0, t->outbuf, len, false) < 0)) {
         io->fetch_failed = true;
         host_error(io);
         return NULL;
@@ -377,7 +377,7 @@ static void cmd_rw(scsi_tgt *t, scsi_lu *lu, const vs_scsi_rw *rw, scsi_io *io)
         return;
     uint32_t bytes = rw->nblocks * lu->bs;
     if (rw->write && lu->ram && !io->out) { /* straight to the medium */
-        if (!io->fetch || io->fetch(io->fetch_ctx, 0, lu->ram + rw->lba * lu->bs, bytes) < 0) {
+        if (!io->fetch || io->fetch(io->fetch_ctx, 0, lu->ram + rw->lba * lu->bs, bytes, true) < 0) {
             io->fetch_failed = true;
             return host_error(io);
         }
@@ -630,7 +630,7 @@ static void exec_lu(scsi_tgt *t, scsi_lu *lu, scsi_io *io)
     }
 }
 
-void vs__scsi_tgt_exec(scsi_tgt *t, uint8_t target, uint16_t lun, bool report_luns,
+void vs__scsi_tgt_exec(scsi_tgt *t, scsi_lu *lu, uint8_t target, bool report_luns,
                        scsi_io *io)
 {
     io->status = VS_SCSI_ST_GOOD;
@@ -641,7 +641,8 @@ void vs__scsi_tgt_exec(scsi_tgt *t, uint8_t target, uint16_t lun, bool report_lu
     io->overrun = false;
     io->fetch_failed = false;
     io->rw_ok = false;
-    scsi_lu *lu = report_luns ? NULL : vs__scsi_tgt_find(t, target, lun);
+    if (report_luns)
+        lu = NULL;
     if (io->cdb_len == 0 || vs_scsi_cdb_len(io->cdb[0]) == 0 ||
         io->cdb_len < vs_scsi_cdb_len(io->cdb[0]))
         return vs__scsi_io_check(io, VS_SCSI_SK_ILLEGAL_REQUEST, VS_SCSI_ASC_INVALID_OPCODE);

@@ -322,29 +322,41 @@ static int cmd_layout(vs_driver *d, const scsi_cmd *c, vs_drv_req **out, vs_err 
     return 0;
 }
 
+/* The command header (VS_SCSI_REQ_FIXED + cdb_size bytes) at hb. */
+static void pack_hdr(const scsi_drv *s, const scsi_req *r, const scsi_cmd *c, uint8_t *hb,
+                     uint32_t cdb_size)
+{
+    bool mut = (s->mutations & SCSI_DMUT_TASK_ATTR) != 0;
+    memcpy(hb, c->lun, 8);
+    vs_le64_put(hb + 8, r->tag);
+    hb[16] = mut ? VS_SCSI_S_ORDERED : c->task_attr;
+    hb[17] = mut ? 1 : c->prio;
+    hb[18] = mut ? 1 : c->crn;
+    uint32_t cl = c->cdb_len < cdb_size ? c->cdb_len : cdb_size;
+    memcpy(hb + VS_SCSI_REQ_FIXED, c->cdb, cl);
+    memset(hb + VS_SCSI_REQ_FIXED + cl, 0, cdb_size - cl);
+}
+
 static int cmd_fill(vs_driver *d, vs_drv_req *rq, const scsi_cmd *c, vs_err *e)
 {
     scsi_drv *s = scsi_drv_of(d);
     scsi_req *r = scsi_rq(rq);
-    /* fields set one by one: zeroing the 256-byte cdb array per command is measurable */
-    vs_scsi_cmd_req h;
-    h.id = r->tag;
-    h.task_attr = c->task_attr;
-    h.prio = c->prio;
-    h.crn = c->crn;
-    h.cdb_len = c->cdb_len;
-    h.pi_bytesout = h.pi_bytesin = 0;
-    if (s->mutations & SCSI_DMUT_TASK_ATTR) {
-        h.task_attr = VS_SCSI_S_ORDERED;
-        h.prio = 1;
-        h.crn = 1;
-    }
-    memcpy(h.lun, c->lun, 8);
-    memcpy(h.cdb, c->cdb, c->cdb_len < VS_SCSI_CDB_MAX ? c->cdb_len : VS_SCSI_CDB_MAX);
+    /* the bytes vs_scsi_cmd_req_put writes (no T10_PI), packed here: building a
+     * vs_scsi_cmd_req with its 256-byte cdb array per command is measurable */
     uint8_t hb[VS_SCSI_REQ_FIXED + VS_SCSI_CDB_MAX];
-    int64_t n = vs_scsi_cmd_req_put(hb, sizeof hb, s->cfg.cdb_size, false, &h);
-    if (n < 0)
-        return vs_err_set(e, VS_EINVAL, "scsi: cdb_size %u too large", s->cfg.cdb_size);
+    uint32_t cdb_size = s->cfg.cdb_size;
+    if (cdb_size > VS_SCSI_CDB_MAX)
+        return vs_err_set(e, VS_EINVAL, "scsi: cdb_size %u too large", cdb_size);
+    size_t n = VS_SCSI_REQ_FIXED + cdb_size;
+    /* the usual header (one segment of exactly n bytes) is packed where it lies when
+     * nothing watches guest memory accesses; the same bytes vs_gmem_write would store */
+    uint8_t *g = r->hsegs == 1 && rq->seg[0].len == n && !vs_gmem_hooked(d->gm)
+                     ? vs_gmem_translate(d->gm, rq->seg[0].gpa, n, VS_GMEM_WRITE, NULL) : NULL;
+    if (g) {
+        pack_hdr(s, r, c, g, cdb_size);
+        return c->out_len ? fill_data_out(d, rq, c, 1, rq->n_out - 1, e) : 0;
+    }
+    pack_hdr(s, r, c, hb, cdb_size);
     uint32_t hsegs = r->hsegs;
     /* a truncated header carries the first bytes of the whole one; a longer one zeroes */
     size_t hl = rq->seg[0].len + (hsegs == 2 ? rq->seg[1].len : 0);
@@ -374,7 +386,9 @@ int scsi_cmd_submit(vs_driver *d, const scsi_cmd *c, vs_err *e)
     bool indirect = use_indirect(d, c->flags);
     if (indirect && !(d->features & VS_BIT(VS_F_INDIRECT_DESC)))
         return vs_err_set(e, VS_ENOTSUP, "scsi: indirect request without INDIRECT_DESC");
-    int lix = lun_of(s, c->lun);
+    int lix = (c->flags & SC_LUN_IX) && c->lun_ix >= 0 && (unsigned)c->lun_ix < s->nlun &&
+                      s->lun[c->lun_ix].present
+                  ? c->lun_ix : lun_of(s, c->lun);
     if (lix >= 0 && s->lun[lix].outstanding >= lun_depth(d))
         return -VS_ENOSPC;   /* the LUN's queue depth is full */
     vs_drv_req *rq = NULL;
@@ -680,25 +694,39 @@ static void complete_cmd(vs_driver *d, vs_drv_req *rq, const vs_drv_done *done,
     scsi_req *r = scsi_rq(rq);
     uint8_t b[VS_SCSI_RESP_FIXED + VS_SCSI_SENSE_MAX];
     uint32_t rl = r->resp_len < sizeof b ? r->resp_len : (uint32_t)sizeof b;
-    memset(b, 0, rl); /* only rl bytes are decoded */
-    vs_gmem_read(d->gm, rq->seg[r->resp_seg].gpa, b, rl, NULL);
-    /* the fixed fields only (vs_scsi_cmd_resp_get would copy and pad the whole sense
-     * field per command); the sense bytes are parsed where they lie, b + 12 */
+    /* the fixed fields first, the sense bytes only when sense_len says there are some
+     * (vs_scsi_cmd_resp_get would copy and pad the whole sense field per command); the
+     * sense bytes are parsed where they lie, b + 12 */
+    uint64_t gpa = rq->seg[r->resp_seg].gpa;
+    uint32_t fixed = rl < VS_SCSI_RESP_FIXED ? rl : VS_SCSI_RESP_FIXED;
+    /* the fixed fields where they lie when nothing watches guest memory accesses (the
+     * pool chunk is one region), else copied */
+    const uint8_t *f = fixed == VS_SCSI_RESP_FIXED && !vs_gmem_hooked(d->gm)
+                           ? vs_gmem_translate(d->gm, gpa, fixed, VS_GMEM_READ, NULL) : NULL;
+    if (!f) {
+        memset(b, 0, fixed);
+        vs_gmem_read(d->gm, gpa, b, fixed, NULL);
+        f = b;
+    }
     uint32_t ss = rl >= VS_SCSI_RESP_FIXED ? rl - VS_SCSI_RESP_FIXED : 0;
     res->resp_ok = rl >= VS_SCSI_RESP_FIXED;
     uint32_t sense_len = 0;
     uint8_t response = 0, status = 0;
     if (res->resp_ok) {
-        sense_len = vs_le32_get(b);
-        status = b[10];
-        response = b[11];
+        sense_len = vs_le32_get(f);
+        status = f[10];
+        response = f[11];
         res->response = response;
         res->status = status;
-        res->status_qualifier = vs_le16_get(b + 8);
+        res->status_qualifier = vs_le16_get(f + 8);
         res->sense_len = sense_len;
-        res->residual = vs_le32_get(b + 4);
+        res->residual = vs_le32_get(f + 4);
         vs_scsi_sense sn;
         uint32_t sl = sense_len < ss ? sense_len : ss;
+        if (sl) {
+            memset(b + VS_SCSI_RESP_FIXED, 0, sl);
+            vs_gmem_read(d->gm, gpa + VS_SCSI_RESP_FIXED, b + VS_SCSI_RESP_FIXED, sl, NULL);
+        }
         if (sl && vs_scsi_sense_parse(b + VS_SCSI_RESP_FIXED, sl, &sn) == 0) {
             res->sense_parsed = true;
             res->sense_key = sn.key;

@@ -58,6 +58,8 @@ enum scsi_cmd_flags {
     SC_ONE_SEG = 1u << 7,     /* data in one descriptor whatever the segment size */
     SC_PARAM = 1u << 8,       /* data-out: param[] (out_len <= sizeof param) */
     SC_UNTRACKED = 1u << 9,   /* no shadow bookkeeping: the caller gave the range up */
+    SC_LUN_IX = 1u << 10,     /* lun_ix is the slot of the present LUN lun[] addresses (the
+                                 caller looked it up; saves decoding lun[] per command) */
 };
 
 typedef struct scsi_cmd {
@@ -73,6 +75,7 @@ typedef struct scsi_cmd {
     uint32_t flags;           /* enum scsi_cmd_flags */
     uint64_t pattern;         /* data-out pattern tag of a command that is not a WRITE */
     uint64_t user;
+    int lun_ix;               /* SC_LUN_IX: the LUN's slot */
     uint8_t param[VS_SCSI_UNMAP_HDR + VS_SCSI_UNMAP_DESC]; /* SC_PARAM: the data-out */
 } scsi_cmd;
 

@@ -19,7 +19,11 @@ typedef struct wl_plan {
     int luns[SCSI_MAX_LUNS];
     uint64_t nblocks[SCSI_MAX_LUNS];   /* bs-sized blocks of the region, per LUN */
     uint64_t first[SCSI_MAX_LUNS];     /* the region's first LBA */
+    uint32_t per[SCSI_MAX_LUNS];       /* LUN blocks per bs (divided once, not per command) */
     unsigned nl;
+    scsi_cmd cmd;   /* zeroed once; wl_submit sets what changes per command (zeroing the
+                       whole command with its 256-byte CDB array each time is measurable) */
+    unsigned cmd_li;                   /* the plan's LUN cmd.lun addresses (nl: none yet) */
 } wl_plan;
 
 static int wl_prepare(vs_driver *d, const scsi_workload *w, wl_plan *p, vs_err *e)
@@ -53,10 +57,12 @@ static int wl_prepare(vs_driver *d, const scsi_workload *w, wl_plan *p, vs_err *
         p->luns[p->nl] = (int)i;
         p->nblocks[p->nl] = size / p->bs;
         p->first[p->nl] = w->offset / l->block_len;
+        p->per[p->nl] = p->bs / l->block_len;
         p->nl++;
     }
     if (!p->nl)
         return vs_err_set(e, VS_ESTATE, "workload: no disk LUN (scan first)");
+    p->cmd_li = p->nl;
     p->nr = w->nr_ops;
     /* Unverified writes: the regions are given up once instead of per block and command. */
     if (!w->verify && w->rw != VS_RW_READ && w->rw != VS_RW_RANDREAD)
@@ -72,30 +78,37 @@ typedef struct wl_run {
     uint16_t rr;
 } wl_run;
 
-/* One READ or WRITE of bs bytes at block blk of LUN slot ix. */
-static int wl_submit(vs_driver *d, const scsi_workload *w, wl_plan *p, wl_run *r, int ix,
+/* One READ or WRITE of bs bytes at block blk of the plan's LUN li. */
+static int wl_submit(vs_driver *d, const scsi_workload *w, wl_plan *p, wl_run *r, unsigned li,
                      uint64_t blk, bool rd, vs_err *e)
 {
     scsi_drv *s = scsi_drv_of(d);
+    int ix = p->luns[li];
     const scsi_lun *l = &s->lun[ix];
-    uint32_t per = p->bs / l->block_len;
+    uint32_t per = p->per[li];
     vs_scsi_rw rw = {.opcode = w->cdb16 ? (rd ? VS_SCSI_READ_16 : VS_SCSI_WRITE_16)
                                         : (rd ? VS_SCSI_READ_10 : VS_SCSI_WRITE_10),
                      .write = !rd, .data = true, .lba = blk * per, .nblocks = per};
-    scsi_cmd c = {.rq = r->rr,
-                  .flags = SC_DEFER | (w->verify ? 0 : SC_NO_VERIFY | SC_ANY_DATA | SC_UNTRACKED),
-                  .user = WL_MARK | r->issued};
-    int n = vs_scsi_cdb_rw_build(c.cdb, &rw);
+    scsi_cmd *c = &p->cmd;   /* only cdb[0, cdb_len) is read: no stale byte after it */
+    c->rq = r->rr;
+    c->flags = SC_DEFER | (w->verify ? 0 : SC_NO_VERIFY | SC_ANY_DATA | SC_UNTRACKED);
+    c->user = WL_MARK | r->issued;
+    int n = vs_scsi_cdb_rw_build(c->cdb, &rw);
     if (n < 0)
         return vs_err_set(e, VS_EINVAL, "workload: LBA %llu does not fit a 10-byte CDB (cdb16)",
                           (unsigned long long)rw.lba);
-    c.cdb_len = (uint32_t)n;
-    if (rd)
-        c.in_len = p->bs;
-    else
-        c.out_len = p->bs;
-    vs_scsi_lun_encode(c.lun, l->target, l->lun);
-    return scsi_cmd_submit(d, &c, e);
+    c->cdb_len = (uint32_t)n;
+    c->in_len = rd ? p->bs : 0;
+    c->out_len = rd ? 0 : p->bs;
+    if (p->cmd_li != li) {   /* encoded when the LUN changes */
+        p->cmd_li = li;
+        c->lun_ix = vs_scsi_lun_encode(c->lun, l->target, l->lun) == 0 ? ix : -1;
+        if (c->lun_ix < 0)
+            memset(c->lun, 0, sizeof c->lun);
+    }
+    if (c->lun_ix >= 0)
+        c->flags |= SC_LUN_IX;
+    return scsi_cmd_submit(d, c, e);
 }
 
 /* Submits until iodepth commands are in flight, everything is issued, or a LUN or ring is
@@ -115,12 +128,9 @@ static int wl_fill(vs_driver *d, const scsi_workload *w, wl_plan *p, wl_run *r, 
         unsigned li = p->nl > 1 ? (unsigned)(vs__splitmix64(&p->rng) % p->nl) : 0;
         uint64_t blk = rnd ? vs__splitmix64(&p->rng) % p->nblocks[li]
                            : r->seq % p->nblocks[li];
-        int ix = p->luns[li];
         vs_err se;
         vs_err_clear(&se);
-        int rc = wl_submit(d, w, p, r, ix,
-                           blk + p->first[li] / (p->bs / scsi_drv_of(d)->lun[ix].block_len),
-                           rd, &se);
+        int rc = wl_submit(d, w, p, r, li, blk + p->first[li] / p->per[li], rd, &se);
         if (rc == -VS_ENOSPC)
             break;
         if (rc < 0) {
@@ -131,7 +141,8 @@ static int wl_fill(vs_driver *d, const scsi_workload *w, wl_plan *p, wl_run *r, 
             r->seq++;
         *any = true;
         r->issued++;
-        r->rr = (uint16_t)((r->rr + 1) % p->nq);
+        if (++r->rr == p->nq)   /* round robin over the request queues */
+            r->rr = 0;
     }
     return 0;
 }
