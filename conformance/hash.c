@@ -111,7 +111,12 @@ hash64_avx512(uint64_t acc, const void *p, size_t n)
     }
     __m512i t = _mm512_xor_si512(va, _mm512_srli_epi64(va, 29));
     t = _mm512_mullo_epi64(t, _mm512_loadu_si512(odd));
-    return finish(acc, (uint64_t)_mm512_reduce_add_epi64(t), q, n, total);
+    /* summed with the unsigned adds (GCC's _mm512_reduce_add_epi64 adds signed words:
+     * undefined on overflow, and UBSan says so) */
+    __m256i s4 = _mm256_add_epi64(_mm512_castsi512_si256(t), _mm512_extracti64x4_epi64(t, 1));
+    __m128i s2 = _mm_add_epi64(_mm256_castsi256_si128(s4), _mm256_extracti128_si256(s4, 1));
+    uint64_t sum = (uint64_t)_mm_cvtsi128_si64(s2) + (uint64_t)_mm_extract_epi64(s2, 1);
+    return finish(acc, sum, q, n, total);
 }
 
 __attribute__((target("avx2"))) static uint64_t hash64_avx2(uint64_t acc, const void *p,
