@@ -377,7 +377,8 @@ static void cmd_rw(scsi_tgt *t, scsi_lu *lu, const vs_scsi_rw *rw, scsi_io *io)
         return;
     uint32_t bytes = rw->nblocks * lu->bs;
     if (rw->write && lu->ram && !io->out) { /* straight to the medium */
-        if (!io->fetch || io->fetch(io->fetch_ctx, 0, lu->ram + rw->lba * lu->bs, bytes, true) < 0) {
+        uint8_t *medium = lu->ram + rw->lba * lu->bs;
+        if (!io->fetch || io->fetch(io->fetch_ctx, 0, medium, bytes, true) < 0) {
             io->fetch_failed = true;
             return host_error(io);
         }
