@@ -67,6 +67,13 @@ void vs_timeline_destroy(vs_timeline *tl)
     free(tl);
 }
 
+/* Whether ordinal ord falls on the stride. The stride is a power of two (it starts at 1
+ * and only doubles): a mask, where a division per event cost more than the rest of it. */
+static bool on_stride(const vs_timeline *tl, uint32_t ord)
+{
+    return (ord & (tl->stride - 1)) == 0;
+}
+
 /* Keeps a rare mark regardless of the stride while rare marks are at most cap/4. */
 static bool exempt(const vs_timeline *tl, unsigned kind, size_t n_rare)
 {
@@ -82,11 +89,11 @@ static void compact(vs_timeline *tl)
     size_t w = 0, rare = 0;
     for (size_t i = 0; i < tl->n; i++) {
         const vs_timeline_mark *mk = &tl->m[i];
-        bool keep = mk->ordinal % tl->stride == 0;
+        bool keep = on_stride(tl, mk->ordinal);
         if (!keep && exempt(tl, mk->kind, rare))
             keep = true;
         if (keep) {
-            if (is_rare(mk->kind) && mk->ordinal % tl->stride != 0)
+            if (is_rare(mk->kind) && !on_stride(tl, mk->ordinal))
                 rare++;
             tl->m[w++] = *mk;
         }
@@ -108,7 +115,7 @@ void vs_timeline_on_event(void *opaque, const vs_event *ev)
     if (ev->queue > tl->max_queue && ev->queue <= INT16_MAX)
         tl->max_queue = ev->queue;
 
-    bool sampled = ord % tl->stride == 0;
+    bool sampled = on_stride(tl, ord);
     bool rare_exempt = !sampled && exempt(tl, ev->kind, tl->n_rare);
     if (!sampled && !rare_exempt)
         return;
@@ -118,9 +125,9 @@ void vs_timeline_on_event(void *opaque, const vs_event *ev)
         if (tl->n == before)   /* stride saturated: drop the newcomer */
             return;
         /* the newcomer must still qualify under the new stride */
-        if (ord % tl->stride != 0 && !exempt(tl, ev->kind, tl->n_rare))
+        if (!on_stride(tl, ord) && !exempt(tl, ev->kind, tl->n_rare))
             return;
-        rare_exempt = ord % tl->stride != 0;
+        rare_exempt = !on_stride(tl, ord);
     }
     vs_timeline_mark *mk = &tl->m[tl->n++];
     mk->t_ns = ev->t_ns;
