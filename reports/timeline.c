@@ -68,7 +68,7 @@ void vs_timeline_destroy(vs_timeline *tl)
 }
 
 /* Whether ordinal ord falls on the stride. The stride is a power of two (it starts at 1
- * and only doubles): a mask, where a division per event cost more than the rest of it. */
+ * and only doubles), so a mask does what a division on every event did. */
 static bool on_stride(const vs_timeline *tl, uint32_t ord)
 {
     return (ord & (tl->stride - 1)) == 0;
