@@ -1,9 +1,8 @@
 /* Fast 64-bit content hash for the monitors (canaries, read-back): eight multiply-add
  * lanes over 64-byte blocks, with AVX-512 or AVX2 where the CPU has them (a 512-byte
  * sector in about 16 ns on the machine it was written on; the four-lane CRC32C this
- * replaced took 23) and the same function in
- * plain C elsewhere, so a hash (and the evidence quoting it) never depends on the machine.
- * Change detection, not cryptography. */
+ * replaced took 23), and the same function in plain C elsewhere, so a hash (and the
+ * evidence quoting it) never depends on the machine. Change detection, not cryptography. */
 #ifndef VIRTIOSIM_CONFORMANCE_HASH_H
 #define VIRTIOSIM_CONFORMANCE_HASH_H
 
