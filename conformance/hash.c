@@ -152,25 +152,31 @@ static int cpu_path(void)
     return have;
 }
 
-uint64_t vs__hash64_path(int path, uint64_t acc, const void *p, size_t n)
+/* path: one the CPU has (inputs shorter than a block have no lanes to vectorise) */
+static uint64_t dispatch(int path, uint64_t acc, const void *p, size_t n)
 {
-    if (n < 64 || path > cpu_path())
+    if (n < 64)
         return vs__hash64_portable(acc, p, n);
     return path == 2 ? hash64_avx512(acc, p, n)
            : path    ? hash64_avx2(acc, p, n)
                      : vs__hash64_portable(acc, p, n);
 }
 #else
-uint64_t vs__hash64_path(int path, uint64_t acc, const void *p, size_t n)
+static int cpu_path(void) { return 0; }
+
+static uint64_t dispatch(int path, uint64_t acc, const void *p, size_t n)
 {
     (void)path;
     return vs__hash64_portable(acc, p, n);
 }
-
-static int cpu_path(void) { return 0; }
 #endif
+
+uint64_t vs__hash64_path(int path, uint64_t acc, const void *p, size_t n)
+{
+    return dispatch(path > cpu_path() ? 0 : path, acc, p, n);
+}
 
 uint64_t vs__hash64(uint64_t acc, const void *p, size_t n)
 {
-    return vs__hash64_path(cpu_path(), acc, p, n);
+    return dispatch(cpu_path(), acc, p, n);
 }

@@ -59,6 +59,13 @@ static void open_fx(fx *f, uint64_t capacity, bool blkdebug, int step_timeout_ms
     OK(vs_qemu_transport_create(&f->t, f->gm, &o, NULL, e));
 }
 
+/* open_fx where no parked QEMU may be taken: a fresh one starts */
+static void open_fresh(fx *f, uint64_t capacity, bool blkdebug)
+{
+    open_fx(f, capacity, blkdebug, 0);
+    ck_assert(!vs_qemu_transport_reused(f->t));
+}
+
 static void close_fx(fx *f, bool keep)
 {
     vs_qemu_transport_keep(f->t, keep);
@@ -83,8 +90,7 @@ START_TEST(parked_qemu_is_reset_and_taken)
     unsigned s0, r0, s, r;
     counts(&s0, &r0);
     fx f;
-    open_fx(&f, 1u << 20, false, 0);
-    ck_assert(!vs_qemu_transport_reused(f.t));
+    open_fresh(&f, 1u << 20, false);
     pid_t pid = vs_qemu_transport_pid(f.t);
     vs_qemu_stats fresh;
     vs_qemu_transport_stats(f.t, &fresh);
@@ -111,8 +117,7 @@ START_TEST(parked_qemu_is_reset_and_taken)
     close_fx(&f, false);                    /* not kept: stopped */
     ck_assert_int_eq(vs_qemu_live_count(), 0);
 
-    open_fx(&f, 1u << 20, false, 0);
-    ck_assert(!vs_qemu_transport_reused(f.t));
+    open_fresh(&f, 1u << 20, false);
     close_fx(&f, true);
     vs_qemu_reuse_drop();
     ck_assert_int_eq(vs_qemu_live_count(), 0);
@@ -133,8 +138,7 @@ START_TEST(killed_parked_qemu_is_not_taken)
         if (waitpid(pid, NULL, WNOHANG) == pid)
             break;
     }
-    open_fx(&f, 1u << 20, false, 0);
-    ck_assert(!vs_qemu_transport_reused(f.t));
+    open_fresh(&f, 1u << 20, false);
     ck_assert_int_ne(vs_qemu_transport_pid(f.t), pid);
     uint8_t st = 0xff;
     OK(f.t->ops->get_status(f.t, &st, e));
@@ -152,8 +156,7 @@ START_TEST(hung_qemu_is_not_parked)
     ck_assert_int_eq(kill(pid, SIGSTOP), 0);
     close_fx(&f, true);     /* the reset is not answered: stopped instead */
     ck_assert_int_eq(vs_qemu_live_count(), 0);
-    open_fx(&f, 1u << 20, false, 0);
-    ck_assert(!vs_qemu_transport_reused(f.t));
+    open_fresh(&f, 1u << 20, false);
     close_fx(&f, false);
     vs_qemu_reuse_drop();
 }
@@ -177,13 +180,11 @@ START_TEST(other_arguments_or_blkdebug_start_afresh)
     open_fx(&f, 1u << 20, false, 0);
     pid_t pid = vs_qemu_transport_pid(f.t);
     close_fx(&f, true);
-    open_fx(&f, 2u << 20, false, 0);           /* another capacity: another QEMU */
-    ck_assert(!vs_qemu_transport_reused(f.t));
+    open_fresh(&f, 2u << 20, false);           /* another capacity: another QEMU */
     ck_assert_int_ne(vs_qemu_transport_pid(f.t), pid);
     ck_assert_int_eq(vs_qemu_live_count(), 1); /* the parked one was stopped */
     close_fx(&f, true);
-    open_fx(&f, 2u << 20, true, 0);            /* blkdebug: never taken, never parked */
-    ck_assert(!vs_qemu_transport_reused(f.t));
+    open_fresh(&f, 2u << 20, true);            /* blkdebug: never taken, never parked */
     close_fx(&f, true);
     ck_assert_int_eq(vs_qemu_live_count(), 0);
     vs_qemu_reuse_drop();

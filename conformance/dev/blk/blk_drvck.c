@@ -115,6 +115,17 @@ void blk_event(vs_monitors *m, const vs_event *ev)
     }
 }
 
+/* The window for the FLUSH owed since writeback was switched off ends (how: what ended
+ * it): owed still, it was never sent. */
+static void wt_window_end(vs_monitors *m, const char *how)
+{
+    blk_mon *bs = bm(m);
+    if (bs->wt_due && role_on(m, CK_D_BLK_WT_FLUSH))
+        bad(m, CK_D_BLK_WT_FLUSH, 0, NOCTX, "FLUSH after switching writeback off",
+            "writeback set to 0 with completed writes unflushed; %s without a FLUSH", how);
+    bs->wt_due = 0;
+}
+
 void blk_finish(vs_monitors *m)
 {
     blk_mon *bs = bm(m);
@@ -122,22 +133,14 @@ void blk_finish(vs_monitors *m)
         bad(m, CK_D_BLK_CAP_REREAD, 0, NOCTX, "capacity read after a config interrupt",
             "a config-change interrupt was never followed by a capacity read");
     bs->cap_pending = false;
-    if (bs->wt_due && role_on(m, CK_D_BLK_WT_FLUSH))
-        bad(m, CK_D_BLK_WT_FLUSH, 0, NOCTX, "FLUSH after switching writeback off",
-            "writeback set to 0 with completed writes unflushed; the run ended without a "
-            "FLUSH");
-    bs->wt_due = 0;
+    wt_window_end(m, "the run ended");
 }
 
 void drv_reset(vs_monitors *m)
 {
     blk_mon *bs = bm(m);
     bs->cap_pending = false;
-    if (bs->wt_due && role_on(m, CK_D_BLK_WT_FLUSH))
-        bad(m, CK_D_BLK_WT_FLUSH, 0, NOCTX, "FLUSH after switching writeback off",
-            "writeback set to 0 with completed writes unflushed; the device was reset "
-            "without a FLUSH");
-    bs->wt_due = 0;
+    wt_window_end(m, "the device was reset");
     bs->flushed_gen = bs->wr_gen;
     bs->wb = -1;
     bs->zf_discard_judged = bs->hm_fok = false;
