@@ -96,15 +96,20 @@ static int do_ioctl(vhost_kernel *t, enum vs_vhost_kernel_op op, vs_vhost_kernel
         return ioctl(t->fd, nr, &f);
     }
     case VS_VHOST_K_SET_MEM_TABLE: {
-        struct {
+        /* vhost_memory ends in a flexible array: room for it, not a member after it */
+        union {
             struct vhost_memory m;
-            struct vhost_memory_region r[VS_VHOST_MEM_REGIONS_MAX];
-        } mt = {.m.nregions = a->mem.nregions};
+            char room[sizeof(struct vhost_memory) +
+                      VS_VHOST_MEM_REGIONS_MAX * sizeof(struct vhost_memory_region)];
+        } mt;
+        memset(&mt, 0, sizeof mt);
+        mt.m.nregions = a->mem.nregions;
         for (uint32_t i = 0; i < a->mem.nregions && i < VS_VHOST_MEM_REGIONS_MAX; i++)
-            mt.r[i] = (struct vhost_memory_region){.guest_phys_addr = a->mem.region[i].gpa,
-                                                   .memory_size = a->mem.region[i].size,
-                                                   .userspace_addr = a->mem.region[i].uaddr};
-        return ioctl(t->fd, nr, &mt);
+            mt.m.regions[i] = (struct vhost_memory_region){
+                .guest_phys_addr = a->mem.region[i].gpa,
+                .memory_size = a->mem.region[i].size,
+                .userspace_addr = a->mem.region[i].uaddr};
+        return ioctl(t->fd, nr, &mt.m);
     }
     case VS_VHOST_K_SCSI_SET_ENDPOINT:
     case VS_VHOST_K_SCSI_CLEAR_ENDPOINT: {
