@@ -172,7 +172,7 @@ int vs_qemu_scratch_image(uint64_t bytes, const char *tag, int *fd, char *path, 
  * with the same key on the same guest memory takes it instead of starting one. Guest
  * memory must come from vs_qemu_reuse_gmem (zeroed for every run) and go back through
  * vs_qemu_reuse_release_gmem; a disk the device's arguments name keeps its contents as
- * it would with a fresh QEMU, and a temporary disk comes from vs_qemu_reuse_scratch
+ * it would with a fresh QEMU, and a temporary disk comes from vs_qemu_reuse_scratch[_at]
  * (zeroed for every run). Never reused: blkdebug arguments (their rules have state),
  * other /proc/PID/fd paths (the same text may name another file later), a QEMU that
  * died, hung or failed the reset. One QEMU is parked at most, process-wide; not
@@ -180,7 +180,11 @@ int vs_qemu_scratch_image(uint64_t bytes, const char *tag, int *fd, char *path, 
  * any QEMU, vs_qemu_install_cleanup). */
 int vs_qemu_reuse_gmem(vs_gmem **out, uint64_t size, vs_err *e);
 void vs_qemu_reuse_release_gmem(vs_gmem *gm);
-/* An unlinked, zero-filled file of bytes bytes as /proc/PID/fd/N (owned here). */
+/* An unlinked, zero-filled file of bytes bytes as /proc/PID/fd/N (owned here), one per
+ * slot (a device with several disks takes one slot each); vs_qemu_reuse_scratch is slot 0.
+ * The same slot and size give the same file, zeroed again. */
+#define VS_QEMU_SCRATCH_SLOTS 16
+int vs_qemu_reuse_scratch_at(unsigned slot, uint64_t bytes, char *path, size_t n, vs_err *e);
 int vs_qemu_reuse_scratch(uint64_t bytes, char *path, size_t n, vs_err *e);
 /* Whether t's QEMU may be parked at destroy (the scenario ended in a verdict). */
 void vs_qemu_transport_keep(vs_transport *t, bool keep);

@@ -19,12 +19,33 @@ static struct {
     vs_qemu_parked p;          /* p.qemu NULL: nothing parked */
     vs_gmem *gm;               /* guest memory the slot owns between runs */
     const vs_gmem *lent;       /* guest memory handed to the current run */
-    int scratch_fd;            /* the scratch image (-1: none) */
-    uint64_t scratch_bytes;
-    char scratch_path[64];
+    struct scratch {           /* the scratch images, one per slot (fd -1: none) */
+        int fd;
+        uint64_t bytes;
+        char path[64];
+    } scratch[VS_QEMU_SCRATCH_SLOTS];
+    bool scratch_init;
     unsigned started, reused;
     bool atexit_done;
-} S = {.scratch_fd = -1, .p = {.cpu = -1}};
+} S = {.p = {.cpu = -1}};
+
+static void scratch_close(struct scratch *x)
+{
+    if (x->fd >= 0)
+        close(x->fd);
+    *x = (struct scratch){.fd = -1};
+}
+
+/* The slots, set to "none" on first use (a static initialiser cannot say -1 for each). */
+static struct scratch *scratch_slots(void)
+{
+    if (!S.scratch_init) {
+        for (unsigned i = 0; i < VS_QEMU_SCRATCH_SLOTS; i++)
+            S.scratch[i] = (struct scratch){.fd = -1};
+        S.scratch_init = true;
+    }
+    return S.scratch;
+}
 
 void qr_release(vs_qemu_parked *p)
 {
@@ -42,11 +63,9 @@ void vs_qemu_reuse_drop(void)
     qr_release(&S.p);
     vs_gmem_destroy(S.gm);
     S.gm = NULL;
-    if (S.scratch_fd >= 0)
-        close(S.scratch_fd);
-    S.scratch_fd = -1;
-    S.scratch_bytes = 0;
-    S.scratch_path[0] = '\0';
+    struct scratch *x = scratch_slots();
+    for (unsigned i = 0; i < VS_QEMU_SCRATCH_SLOTS; i++)
+        scratch_close(&x[i]);
 }
 
 static void drop_at_exit(void) { vs_qemu_reuse_drop(); }
@@ -104,45 +123,62 @@ void vs_qemu_reuse_release_gmem(vs_gmem *gm)
 
 /* ------------------------------------------------------------------ scratch image */
 
-int vs_qemu_reuse_scratch(uint64_t bytes, char *path, size_t n, vs_err *e)
+int vs_qemu_reuse_scratch_at(unsigned slot, uint64_t bytes, char *path, size_t n, vs_err *e)
 {
     if (!path || !n)
         return vs_err_set(e, VS_EINVAL, "qemu reuse: scratch image: no path buffer");
-    if (S.scratch_fd >= 0 && S.scratch_bytes == bytes) {
+    if (slot >= VS_QEMU_SCRATCH_SLOTS)
+        return vs_err_set(e, VS_EINVAL, "qemu reuse: scratch image %u: at most %d", slot,
+                          VS_QEMU_SCRATCH_SLOTS);
+    struct scratch *x = &scratch_slots()[slot];
+    if (x->fd >= 0 && x->bytes == bytes) {
         /* back to a fresh file's content: all zero, no blocks */
-        if (ftruncate(S.scratch_fd, 0) == 0 && ftruncate(S.scratch_fd, (off_t)bytes) == 0) {
-            snprintf(path, n, "%s", S.scratch_path);
+        if (ftruncate(x->fd, 0) == 0 && ftruncate(x->fd, (off_t)bytes) == 0) {
+            snprintf(path, n, "%s", x->path);
             return 0;
         }
     }
     /* A new file may get the old one's descriptor number, hence its /proc path: a QEMU
      * that has the old file open must not look like a match. */
     qr_release(&S.p);
-    if (S.scratch_fd >= 0)
-        close(S.scratch_fd);
-    S.scratch_fd = -1;
-    S.scratch_path[0] = '\0';
+    scratch_close(x);
     int fd;
-    int rc = vs_qemu_scratch_image(bytes, "img", &fd, S.scratch_path, sizeof S.scratch_path, e);
-    if (rc < 0)
+    int rc = vs_qemu_scratch_image(bytes, "img", &fd, x->path, sizeof x->path, e);
+    if (rc < 0) {
+        x->path[0] = '\0';
         return rc;
-    S.scratch_fd = fd;
-    S.scratch_bytes = bytes;
-    snprintf(path, n, "%s", S.scratch_path);
+    }
+    x->fd = fd;
+    x->bytes = bytes;
+    snprintf(path, n, "%s", x->path);
     return 0;
+}
+
+int vs_qemu_reuse_scratch(uint64_t bytes, char *path, size_t n, vs_err *e)
+{
+    return vs_qemu_reuse_scratch_at(0, bytes, path, n, e);
 }
 
 /* ------------------------------------------------------------------ park / take */
 
-/* Every /proc/ path in arg is the scratch image's. */
+/* Whether the /proc/ path at p is one of the scratch images'. */
+static bool is_scratch_path(const char *p)
+{
+    const struct scratch *x = scratch_slots();
+    for (unsigned i = 0; i < VS_QEMU_SCRATCH_SLOTS; i++) {
+        size_t sl = strlen(x[i].path);
+        if (x[i].fd >= 0 && strncmp(p, x[i].path, sl) == 0 && !isdigit((unsigned char)p[sl]))
+            return true;
+    }
+    return false;
+}
+
+/* Every /proc/ path in arg is a scratch image's. */
 static bool proc_paths_ok(const char *arg)
 {
-    size_t sl = strlen(S.scratch_path);
-    for (const char *p = strstr(arg, "/proc/"); p; p = strstr(p + 1, "/proc/")) {
-        if (S.scratch_fd < 0 || strncmp(p, S.scratch_path, sl) != 0 ||
-            isdigit((unsigned char)p[sl]))
+    for (const char *p = strstr(arg, "/proc/"); p; p = strstr(p + 1, "/proc/"))
+        if (!is_scratch_path(p))
             return false;
-    }
     return true;
 }
 

@@ -218,6 +218,74 @@ START_TEST(scratch_image_is_zeroed_and_renamed_on_resize)
 }
 END_TEST
 
+/* A virtio-blk on scratch slot 0 with a second node on slot 3 (as a scsi LUN each would
+ * be): both /proc paths are the slots', so the QEMU is parked and taken. */
+static void open_two_disks(fx *f, char *extra, size_t n)
+{
+    memset(f, 0, sizeof *f);
+    OK(vs_qemu_reuse_gmem(&f->gm, MEM, e));
+    char p0[64], p3[64];
+    OK(vs_qemu_reuse_scratch_at(0, 1u << 20, p0, sizeof p0, e));
+    OK(vs_qemu_reuse_scratch_at(3, 2u << 20, p3, sizeof p3, e));
+    vs_qemu_blk_params p;
+    vs_qemu_blk_params_default(&p);
+    p.image = p0;
+    OK(vs_qemu_blk_args(&p, &f->a, e));
+    snprintf(extra, n, "driver=file,node-name=vsx3,filename=%s", p3);
+    f->a.argv[f->a.argc++] = "-blockdev";
+    f->a.argv[f->a.argc++] = extra;
+    f->a.argv[f->a.argc] = NULL;
+    vs_qemu_backend_opts o;
+    vs_qemu_backend_opts_default(&o);
+    o.device_type = VS_DEV_BLK;
+    o.device_args = f->a.argv;
+    o.reuse = true;
+    OK(vs_qemu_transport_create(&f->t, f->gm, &o, NULL, e));
+}
+
+START_TEST(scratch_slots_are_separate_and_parkable)
+{
+    char p0[64], p3[64], again[64];
+    OK(vs_qemu_reuse_scratch_at(0, 1u << 20, p0, sizeof p0, e));
+    OK(vs_qemu_reuse_scratch_at(3, 1u << 20, p3, sizeof p3, e));
+    ck_assert_str_ne(p0, p3);
+    FILE *w = fopen(p3, "r+");
+    ck_assert_ptr_nonnull(w);
+    ck_assert_int_eq(fputs("data", w) >= 0, 1);
+    fclose(w);
+    OK(vs_qemu_reuse_scratch_at(3, 1u << 20, again, sizeof again, e));
+    ck_assert_str_eq(p3, again);
+    FILE *rd = fopen(again, "r");
+    ck_assert_ptr_nonnull(rd);
+    char buf[4] = {1, 1, 1, 1};
+    ck_assert_uint_eq(fread(buf, 1, 4, rd), 4);
+    fclose(rd);
+    ck_assert(buf[0] == 0 && buf[3] == 0);        /* zeroed for the next user */
+    vs_err bad = {0};
+    ck_assert_int_lt(vs_qemu_reuse_scratch_at(VS_QEMU_SCRATCH_SLOTS, 4096, again,
+                                              sizeof again, &bad), 0);
+    ck_assert_ptr_nonnull(strstr(bad.msg, "at most"));
+
+    fx f;
+    char extra[128];
+    open_two_disks(&f, extra, sizeof extra);
+    ck_assert(!vs_qemu_transport_reused(f.t));
+    pid_t pid = vs_qemu_transport_pid(f.t);
+    close_fx(&f, true);
+    ck_assert_int_eq(vs_qemu_live_count(), 1);
+    open_two_disks(&f, extra, sizeof extra);
+    ck_assert(vs_qemu_transport_reused(f.t));
+    ck_assert_int_eq(vs_qemu_transport_pid(f.t), pid);
+    close_fx(&f, true);
+    /* slot 3 at another size is a new file (maybe the old number): the QEMU must go */
+    OK(vs_qemu_reuse_scratch_at(3, 4u << 20, again, sizeof again, e));
+    ck_assert_int_eq(vs_qemu_live_count(), 0);
+    vs_qemu_reuse_drop();
+    ck_assert_int_ne(access(p0, F_OK), 0);
+    ck_assert_int_ne(access(again, F_OK), 0);
+}
+END_TEST
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -228,6 +296,7 @@ int main(void)
     tcase_add_test(tc, killed_parked_qemu_is_not_taken);
     tcase_add_test(tc, hung_qemu_is_not_parked);
     tcase_add_test(tc, qmp_used_is_not_parked);
+    tcase_add_test(tc, scratch_slots_are_separate_and_parkable);
     tcase_add_test(tc, other_arguments_or_blkdebug_start_afresh);
     tcase_add_test(tc, scratch_image_is_zeroed_and_renamed_on_resize);
     suite_add_tcase(s, tc);

@@ -62,6 +62,8 @@ static int ref_create(vs_run_ctx *c, vs_device **out, vs_err *e)
 
 /* ------------------------------------------------------------------ QEMU state */
 
+_Static_assert(SCSI_SCN_LUNS <= VS_QEMU_SCRATCH_SLOTS, "a scratch image slot for each LUN");
+
 /* What QEMU's arguments point into, alive until the run ends. */
 typedef struct scsi_qemu_state {
     int fd[SCSI_SCN_LUNS];             /* unlinked images of RAM LUNs (-1 none) */
@@ -267,7 +269,10 @@ static int qemu_args(vs_run_ctx *c, const char *const **argv, vs_err *e)
         char path[64];
         const char *file = l->file;
         if (!file && !l->null) {
-            int rc = vs_qemu_scratch_image(l->bytes, "scsi", &q->fd[i], path, sizeof path, e);
+            /* zeroed for every scenario; with reuse the file stays, and QEMU may stay */
+            int rc = c->qemu_reuse ? vs_qemu_reuse_scratch_at(i, l->bytes, path, sizeof path, e)
+                                   : vs_qemu_scratch_image(l->bytes, "scsi", &q->fd[i], path,
+                                                           sizeof path, e);
             if (rc < 0)
                 return rc;
             file = path;
