@@ -424,6 +424,15 @@ static int run_prepare(const vs_scenario *s, const vs_run_opts *o, vs_scenario_r
     return applies(s, o, *bep, spec, r, e);
 }
 
+/* Whether a step of s changes QEMU beyond what its reset undoes (vs_step_type.own_qemu). */
+static bool needs_own_qemu(const vs_scenario *s)
+{
+    for (unsigned i = 0; i < s->nsteps; i++)
+        if (s->steps[i].type->own_qemu)
+            return true;
+    return false;
+}
+
 /* vs__run_open once the back-end is known to apply. */
 static int run_build(vs_run_ctx *c, const vs_scenario *s, const vs_run_opts *o,
                      vs_scenario_result *r, const vs_backend *be, const char *arg, vs_err *e)
@@ -434,7 +443,8 @@ static int run_build(vs_run_ctx *c, const vs_scenario *s, const vs_run_opts *o,
     *c = (vs_run_ctx){.s = s, .sd = s->dev, .be = be, .o = o, .r = r,
                       .real = be->caps & VS_BE_REAL, .external = be->caps & VS_BE_EXTERNAL,
                       .pci = o->pci || s->transport_pci || (be->caps & VS_BE_PCI),
-                      .qemu_reuse = o->qemu_reuse && (be->caps & VS_BE_QEMU_REUSE),
+                      .qemu_reuse = o->qemu_reuse && (be->caps & VS_BE_QEMU_REUSE) &&
+                                    !needs_own_qemu(s),
                       .wall0 = vs_run_wall_ns()};
     if (!c->real)
         snprintf(r->backend_version, sizeof r->backend_version,

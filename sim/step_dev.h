@@ -37,6 +37,9 @@ typedef struct vs_step_type {
     void (*describe)(const vs_step *t, char *buf, size_t n); /* NULL: the name */
     uint64_t (*buffer_bytes)(const vs_step *t); /* NULL: 64 KiB */
     void (*free)(void *params); /* optional: what the parameters own */
+    /* on QEMU it changes the machine beyond what a reset undoes (QMP hot-plug, a resize):
+     * the scenario gets a QEMU of its own, and a parked one stays for the next */
+    bool own_qemu;
 } vs_step_type;
 
 struct vs_step_set {

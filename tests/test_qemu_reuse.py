@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from conftest import BLK, fmt
+from conftest import BLK, SCENARIOS, fmt
 from test_qemu_backend import qemu_pids_under
 
 PID_LINE = re.compile(r"^  (\S+): QEMU pid (\d+) \((started|reused)\)$", re.M)
@@ -73,3 +73,37 @@ def test_qemu_fresh_needs_a_qemu_backend(cli):
     r = cli("run", "--qemu-fresh", BLK / "rw-basic.yaml")
     assert r.returncode == 2, fmt(r)
     assert "--qemu-fresh needs a QEMU back-end" in r.stderr
+
+
+# virtio-scsi: inquiry, misc-commands and rw-6-12-16 ask for the same QEMU (one RAM LUN
+# in scratch slot 0); hotplug changes QEMU through QMP, so it gets a QEMU of its own and
+# leaves the parked one alone; report-luns asks for another QEMU, parked beside the first.
+SCSI_LIST = ["inquiry", "hotplug", "misc-commands", "report-luns", "rw-6-12-16"]
+SCSI_EXPECTED = SCENARIOS / "expected" / "qemu-7.2-scsi.yaml"
+
+
+def run_scsi(cli, env, out, *extra):
+    r = cli("run", "-v", "--backend", "qemu", "--expected", SCSI_EXPECTED, "--report", out,
+            *extra, *[SCENARIOS / "scsi" / f"{n}.yaml" for n in SCSI_LIST], env=env,
+            timeout=120)
+    assert r.returncode == 0, fmt(r)
+    return r, PID_LINE.findall(r.stderr), json.loads((out / "results.json").read_text())
+
+
+def test_scsi_scenarios_share_parked_qemus_around_others(cli, qenv, tmp_path):
+    tmp, env = qenv
+    r, pids, doc = run_scsi(cli, env, tmp_path / "reuse")
+    assert [(n, how) for n, _, how in pids] == [
+        ("scsi-inquiry", "started"),
+        ("scsi-hotplug", "started"),          # QMP hot-plug: a QEMU of its own
+        ("scsi-misc-commands", "reused"),     # the parked one stayed
+        ("scsi-report-luns", "started"),      # another QEMU asked for, parked beside it
+        ("scsi-rw-6-12-16", "reused"),
+    ], r.stderr
+    assert pids[0][1] == pids[2][1] == pids[4][1]
+    assert len({pids[0][1], pids[1][1], pids[3][1]}) == 3
+    r2, fresh, doc2 = run_scsi(cli, env, tmp_path / "fresh", "--qemu-fresh")
+    assert [how for _, _, how in fresh] == ["started"] * len(SCSI_LIST), r2.stderr
+    assert comparable(doc) == comparable(doc2)
+    assert qemu_pids_under(tmp) == []
+    assert list(tmp.iterdir()) == []

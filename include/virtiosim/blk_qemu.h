@@ -43,6 +43,8 @@ typedef struct vs_qemu_blk_params {
     const vs_qemu_blkdebug_rule *rules;  /* blkdebug rules (raw over blkdebug over image) */
     size_t n_rules;
     bool io_uring;           /* image: aio=io_uring (vs_qemu_io_uring_usable) */
+    bool unlocked;           /* image: locking=off (a scratch image that parked QEMUs,
+                                idle, hold open too: vs_qemu_reuse_scratch_at) */
 } vs_qemu_blk_params;
 
 /* capacity 64 MiB, null-co, read-write, QEMU default queues/size, split ring, event_idx,
@@ -54,7 +56,8 @@ void vs_qemu_blk_params_default(vs_qemu_blk_params *p);
  *           num-queues=N,queue-size=N,packed=on|off,event_idx=on|off,
  *           indirect_desc=on|off,discard=on|off,write-zeroes=on|off,ioeventfd=..,serial=..
  *   -blockdev driver=null-co,node-name=vsd0,size=N,read-zeroes=on[,read-only=on]
- *   | -blockdev driver=file,node-name=vsd0,[aio=io_uring,]filename=PATH[,read-only=on]
+ *   | -blockdev driver=file,node-name=vsd0,[aio=io_uring,][locking=off,]filename=PATH
+ *               [,read-only=on]
  *   | -blockdev driver=raw,node-name=vsd0,file.driver=blkdebug,
  *               file.inject-error.I.event=read_aio|write_aio,file.inject-error.I.errno=N,
  *               file.inject-error.I.sector=N,file.inject-error.I.once=on|off,

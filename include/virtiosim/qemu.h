@@ -170,14 +170,16 @@ int vs_qemu_scratch_image(uint64_t bytes, const char *tag, int *fd, char *path, 
  * INTx interception; then QMP system_reset (every device, PCI config, BARs, MSI-X,
  * queues) and a check that the function lost its command register. The next create
  * with the same key on the same guest memory takes it instead of starting one. Guest
- * memory must come from vs_qemu_reuse_gmem (zeroed for every run) and go back through
+ * memory must come from vs_qemu_reuse_gmem (zeroed for every run; its size rounded up to
+ * a power of two of at least 64 MiB, so that nearby sizes share a QEMU) and go back through
  * vs_qemu_reuse_release_gmem; a disk the device's arguments name keeps its contents as
  * it would with a fresh QEMU, and a temporary disk comes from vs_qemu_reuse_scratch[_at]
  * (zeroed for every run). Never reused: blkdebug arguments (their rules have state),
  * other /proc/PID/fd paths (the same text may name another file later), a QEMU that
- * died, hung or failed the reset. One QEMU is parked at most, process-wide; not
- * thread-safe. vs_qemu_reuse_drop stops it (also at exit; every exit path kills it like
- * any QEMU, vs_qemu_install_cleanup). */
+ * died, hung or failed the reset. Up to three QEMUs with different keys stay parked,
+ * process-wide (the one parked longest ago makes room); not thread-safe.
+ * vs_qemu_reuse_drop stops them (also at exit; every exit path kills them like any
+ * QEMU, vs_qemu_install_cleanup). */
 int vs_qemu_reuse_gmem(vs_gmem **out, uint64_t size, vs_err *e);
 void vs_qemu_reuse_release_gmem(vs_gmem *gm);
 /* An unlinked, zero-filled file of bytes bytes as /proc/PID/fd/N (owned here), one per

@@ -15,36 +15,39 @@
 
 #include "virtiosim/qmp.h"
 
+/* Parked QEMUs kept at most: a suite's scenarios mostly ask for one QEMU, with others in
+ * between (another LUN layout, a second queue); the odd ones out must not cost the common
+ * one its place (the one taken least often makes room). Each parked QEMU is an idle
+ * process (~40 MB) mapping the slot's memory. */
+#define PARK_MAX 3
+/* Scratch files kept at most: one per slot and size asked for, so that scenarios with
+ * disks of other sizes in between still find their file (and with it their QEMU). */
+#define SCRATCH_FILES 32
+
 static struct {
-    vs_qemu_parked p;          /* p.qemu NULL: nothing parked */
+    vs_qemu_parked p[PARK_MAX]; /* p[i].qemu NULL: a free place */
+    unsigned long seq[PARK_MAX]; /* when p[i] was parked */
+    unsigned long parks;
     vs_gmem *gm;               /* guest memory the slot owns between runs */
     const vs_gmem *lent;       /* guest memory handed to the current run */
-    struct scratch {           /* the scratch images, one per slot (fd -1: none) */
-        int fd;
+    struct scratch {
+        bool open;
+        unsigned slot;
         uint64_t bytes;
+        int fd;
+        unsigned long last;    /* when it was last handed out */
         char path[64];
-    } scratch[VS_QEMU_SCRATCH_SLOTS];
-    bool scratch_init;
+    } scratch[SCRATCH_FILES];
+    unsigned long handouts;
     unsigned started, reused;
     bool atexit_done;
-} S = {.p = {.cpu = -1}};
+} S; /* an empty place is all zero: only .qemu and .open are looked at */
 
 static void scratch_close(struct scratch *x)
 {
-    if (x->fd >= 0)
+    if (x->open)
         close(x->fd);
-    *x = (struct scratch){.fd = -1};
-}
-
-/* The slots, set to "none" on first use (a static initialiser cannot say -1 for each). */
-static struct scratch *scratch_slots(void)
-{
-    if (!S.scratch_init) {
-        for (unsigned i = 0; i < VS_QEMU_SCRATCH_SLOTS; i++)
-            S.scratch[i] = (struct scratch){.fd = -1};
-        S.scratch_init = true;
-    }
-    return S.scratch;
+    *x = (struct scratch){.open = false};
 }
 
 void qr_release(vs_qemu_parked *p)
@@ -58,14 +61,28 @@ void qr_release(vs_qemu_parked *p)
     *p = (vs_qemu_parked){.cpu = -1};
 }
 
+static void release_all(void)
+{
+    for (unsigned i = 0; i < PARK_MAX; i++)
+        qr_release(&S.p[i]);
+}
+
+/* Whether a parked QEMU maps gm. */
+static bool parked_on(const vs_gmem *gm)
+{
+    for (unsigned i = 0; i < PARK_MAX; i++)
+        if (S.p[i].qemu && S.p[i].gm == gm)
+            return true;
+    return false;
+}
+
 void vs_qemu_reuse_drop(void)
 {
-    qr_release(&S.p);
+    release_all();
     vs_gmem_destroy(S.gm);
     S.gm = NULL;
-    struct scratch *x = scratch_slots();
-    for (unsigned i = 0; i < VS_QEMU_SCRATCH_SLOTS; i++)
-        scratch_close(&x[i]);
+    for (unsigned i = 0; i < SCRATCH_FILES; i++)
+        scratch_close(&S.scratch[i]);
 }
 
 static void drop_at_exit(void) { vs_qemu_reuse_drop(); }
@@ -94,14 +111,20 @@ int vs_qemu_reuse_gmem(vs_gmem **out, uint64_t size, vs_err *e)
     if (!out)
         return vs_err_set(e, VS_EINVAL, "qemu reuse: out is NULL");
     *out = NULL;
+    /* A power of two: scenarios that need a little more or less than each other still
+     * ask for the same QEMU (its -m). The memory is sparse: size costs address space. */
+    uint64_t p2 = 64u << 20;
+    while (p2 < size && p2 < (UINT64_C(1) << 40))
+        p2 <<= 1;
+    size = p2 > size ? p2 : size;
     if (S.gm && fits(S.gm, size) && vs_gmem_reset(S.gm, NULL) == 0) {
         *out = S.gm;
         S.lent = S.gm;
         S.gm = NULL;
         return 0;
     }
-    /* Another size: the parked QEMU maps memory of the wrong size, let it go. */
-    qr_release(&S.p);
+    /* Another size: the parked QEMUs map memory of the wrong size, let them go. */
+    release_all();
     vs_gmem_destroy(S.gm);
     S.gm = NULL;
     int rc = vs_gmem_create_flat(out, size, e);
@@ -113,8 +136,8 @@ void vs_qemu_reuse_release_gmem(vs_gmem *gm)
 {
     if (!gm)
         return;
-    if (gm == S.lent && S.p.qemu && S.p.gm == gm && !S.gm)
-        S.gm = gm;              /* the parked QEMU maps it: kept for the next run */
+    if (gm == S.lent && parked_on(gm) && !S.gm)
+        S.gm = gm;              /* a parked QEMU maps it: kept for the next run */
     else
         vs_gmem_destroy(gm);
     if (gm == S.lent)
@@ -130,27 +153,39 @@ int vs_qemu_reuse_scratch_at(unsigned slot, uint64_t bytes, char *path, size_t n
     if (slot >= VS_QEMU_SCRATCH_SLOTS)
         return vs_err_set(e, VS_EINVAL, "qemu reuse: scratch image %u: at most %d", slot,
                           VS_QEMU_SCRATCH_SLOTS);
-    struct scratch *x = &scratch_slots()[slot];
-    if (x->fd >= 0 && x->bytes == bytes) {
-        /* back to a fresh file's content: all zero, no blocks */
-        if (ftruncate(x->fd, 0) == 0 && ftruncate(x->fd, (off_t)bytes) == 0) {
-            snprintf(path, n, "%s", x->path);
-            return 0;
+    struct scratch *x = NULL, *victim = NULL; /* the file; else a free place or the LRU */
+    for (unsigned i = 0; i < SCRATCH_FILES; i++) {
+        struct scratch *c = &S.scratch[i];
+        if (c->open && c->slot == slot && c->bytes == bytes) {
+            x = c;
+            break;
         }
+        if (!victim || (victim->open && (!c->open || c->last < victim->last)))
+            victim = c;
     }
-    /* A new file may get the old one's descriptor number, hence its /proc path: a QEMU
-     * that has the old file open must not look like a match. */
-    qr_release(&S.p);
-    scratch_close(x);
+    /* back to a fresh file's content: all zero, no blocks */
+    if (x && ftruncate(x->fd, 0) == 0 && ftruncate(x->fd, (off_t)bytes) == 0) {
+        x->last = ++S.handouts;
+        snprintf(path, n, "%s", x->path);
+        return 0;
+    }
+    if (!x)
+        x = victim;
+    if (x->open) {
+        /* A new file may get the closed one's descriptor number, hence its /proc path: a
+         * QEMU that has the old file open must not look like a match. */
+        release_all();
+        scratch_close(x);
+    }
     int fd;
-    int rc = vs_qemu_scratch_image(bytes, "img", &fd, x->path, sizeof x->path, e);
-    if (rc < 0) {
-        x->path[0] = '\0';
+    char p[sizeof x->path];
+    int rc = vs_qemu_scratch_image(bytes, "img", &fd, p, sizeof p, e);
+    if (rc < 0)
         return rc;
-    }
-    x->fd = fd;
-    x->bytes = bytes;
-    snprintf(path, n, "%s", x->path);
+    *x = (struct scratch){.open = true, .slot = slot, .bytes = bytes, .fd = fd,
+                          .last = ++S.handouts};
+    snprintf(x->path, sizeof x->path, "%s", p);
+    snprintf(path, n, "%s", p);
     return 0;
 }
 
@@ -164,10 +199,10 @@ int vs_qemu_reuse_scratch(uint64_t bytes, char *path, size_t n, vs_err *e)
 /* Whether the /proc/ path at p is one of the scratch images'. */
 static bool is_scratch_path(const char *p)
 {
-    const struct scratch *x = scratch_slots();
-    for (unsigned i = 0; i < VS_QEMU_SCRATCH_SLOTS; i++) {
-        size_t sl = strlen(x[i].path);
-        if (x[i].fd >= 0 && strncmp(p, x[i].path, sl) == 0 && !isdigit((unsigned char)p[sl]))
+    for (unsigned i = 0; i < SCRATCH_FILES; i++) {
+        const struct scratch *x = &S.scratch[i];
+        size_t sl = strlen(x->path);
+        if (x->open && strncmp(p, x->path, sl) == 0 && !isdigit((unsigned char)p[sl]))
             return true;
     }
     return false;
@@ -209,14 +244,19 @@ char *qr_key(const vs_qemu_backend_opts *o, uint64_t mem_size, const char *const
 
 bool qr_take(const char *key, const vs_gmem *gm, vs_qemu_parked *out)
 {
-    if (S.p.qemu && key && gm && gm == S.lent && S.p.gm == gm && !strcmp(S.p.key, key) &&
-        vs_qemu_alive(S.p.qemu)) {
-        *out = S.p;
-        S.p = (vs_qemu_parked){.cpu = -1};
-        S.reused++;
-        return true;
+    for (unsigned i = 0; i < PARK_MAX; i++) {
+        vs_qemu_parked *p = &S.p[i];
+        if (p->qemu && !vs_qemu_alive(p->qemu)) {
+            qr_release(p);      /* died while parked */
+            continue;
+        }
+        if (p->qemu && key && gm && gm == S.lent && p->gm == gm && !strcmp(p->key, key)) {
+            *out = *p;
+            *p = (vs_qemu_parked){.cpu = -1};
+            S.reused++;
+            return true;
+        }
     }
-    qr_release(&S.p);
     return false;
 }
 
@@ -226,8 +266,19 @@ void qr_park(vs_qemu_parked *p)
         qr_release(p);
         return;
     }
-    qr_release(&S.p);
-    S.p = *p;
+    unsigned slot = 0; /* a free place, else the one taken least often, parked longest ago */
+    for (unsigned i = 0; i < PARK_MAX; i++) {
+        if (!S.p[i].qemu) {
+            slot = i;
+            break;
+        }
+        if (S.p[i].takes < S.p[slot].takes ||
+            (S.p[i].takes == S.p[slot].takes && S.seq[i] < S.seq[slot]))
+            slot = i;
+    }
+    qr_release(&S.p[slot]);
+    S.p[slot] = *p;
+    S.seq[slot] = ++S.parks;
     *p = (vs_qemu_parked){.cpu = -1};
     if (!S.atexit_done)
         S.atexit_done = atexit(drop_at_exit) == 0;

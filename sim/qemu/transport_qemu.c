@@ -63,7 +63,8 @@ typedef struct qemu_plat {
     char *key;                          /* this start's key (NULL: never parked) */
     bool keep;                          /* the caller lets it be parked */
     bool qmp_lent;                      /* the scenario used QMP (hot-plug, ...) */
-    bool reused;                        /* taken from the slot, not started */
+    bool reused;                        /* taken from the park, not started */
+    unsigned takes;                     /* times this QEMU was taken from the park */
     int64_t stderr_start;               /* stderr bytes when the scenario began */
     uint64_t cpu_base;                  /* QEMU's CPU time when taken */
     uint64_t qt_cmds_base, qt_writes_base;
@@ -585,13 +586,14 @@ static bool take_parked(qemu_plat *q, uint64_t size)
 {
     q->key = qr_key(&q->o, size, q->o.device_args);
     vs_qemu_parked pk;
-    if (!qr_take(q->key, q->gm, &pk))   /* also lets a parked QEMU go that does not fit */
+    if (!qr_take(q->key, q->gm, &pk))
         return false;
     free(pk.key);
     q->qemu = pk.qemu;
     q->irqfd = pk.irqfd;
     q->qmp = pk.qmp;
     q->reused = true;
+    q->takes = pk.takes + 1;
     if (pk.cpu >= 0)
         pin_to(q, pk.cpu);
     for (unsigned v = 0; q->irqfd && v < vs_irqfd_bridge_vectors(q->irqfd); v++) {
@@ -812,7 +814,7 @@ static bool try_park(qemu_plat *q)
         !parkable(q))
         return false;
     vs_qemu_parked pk = {.key = q->key, .qemu = q->qemu, .irqfd = q->irqfd, .qmp = q->qmp,
-                         .gm = q->gm, .cpu = q->pinned ? q->cpu : -1};
+                         .gm = q->gm, .cpu = q->pinned ? q->cpu : -1, .takes = q->takes};
     q->key = NULL;
     q->irqfd = NULL;
     q->qmp = NULL;

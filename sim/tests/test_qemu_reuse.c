@@ -181,13 +181,48 @@ START_TEST(other_arguments_or_blkdebug_start_afresh)
     pid_t pid = vs_qemu_transport_pid(f.t);
     close_fx(&f, true);
     open_fresh(&f, 2u << 20, false);           /* another capacity: another QEMU */
-    ck_assert_int_ne(vs_qemu_transport_pid(f.t), pid);
-    ck_assert_int_eq(vs_qemu_live_count(), 1); /* the parked one was stopped */
+    pid_t pid2 = vs_qemu_transport_pid(f.t);
+    ck_assert_int_ne(pid2, pid);
+    ck_assert_int_eq(vs_qemu_live_count(), 2); /* the parked one waits meanwhile */
     close_fx(&f, true);
     open_fresh(&f, 2u << 20, true);            /* blkdebug: never taken, never parked */
     close_fx(&f, true);
-    ck_assert_int_eq(vs_qemu_live_count(), 0);
+    ck_assert_int_eq(vs_qemu_live_count(), 2);
+    open_fx(&f, 1u << 20, false, 0);           /* the first one's turn again */
+    ck_assert(vs_qemu_transport_reused(f.t));
+    ck_assert_int_eq(vs_qemu_transport_pid(f.t), pid);
+    close_fx(&f, true);
+    open_fx(&f, 2u << 20, false, 0);
+    ck_assert(vs_qemu_transport_reused(f.t));
+    ck_assert_int_eq(vs_qemu_transport_pid(f.t), pid2);
+    close_fx(&f, true);
     vs_qemu_reuse_drop();
+    ck_assert_int_eq(vs_qemu_live_count(), 0);
+}
+END_TEST
+
+/* Three places: parking a fourth QEMU stops the one parked longest ago. */
+START_TEST(fourth_parked_qemu_stops_the_oldest)
+{
+    fx f;
+    pid_t pid[4];
+    for (unsigned i = 0; i < 4; i++) {
+        open_fresh(&f, (i + 1u) << 20, false);
+        pid[i] = vs_qemu_transport_pid(f.t);
+        close_fx(&f, true);
+        ck_assert_int_eq(vs_qemu_live_count(), i < 3 ? (int)i + 1 : 3);
+    }
+    ck_assert_int_ne(kill(pid[0], 0), 0);       /* stopped and reaped */
+    for (unsigned i = 3; i >= 1; i--) {          /* the newest three are all there */
+        open_fx(&f, (i + 1u) << 20, false, 0);
+        ck_assert(vs_qemu_transport_reused(f.t));
+        ck_assert_int_eq(vs_qemu_transport_pid(f.t), pid[i]);
+        close_fx(&f, true);
+    }
+    open_fresh(&f, 1u << 20, false);             /* the oldest was stopped */
+    close_fx(&f, false);
+    vs_qemu_reuse_drop();
+    ck_assert_int_eq(vs_qemu_live_count(), 0);
 }
 END_TEST
 
@@ -277,12 +312,50 @@ START_TEST(scratch_slots_are_separate_and_parkable)
     ck_assert(vs_qemu_transport_reused(f.t));
     ck_assert_int_eq(vs_qemu_transport_pid(f.t), pid);
     close_fx(&f, true);
-    /* slot 3 at another size is a new file (maybe the old number): the QEMU must go */
-    OK(vs_qemu_reuse_scratch_at(3, 4u << 20, again, sizeof again, e));
+    /* slot 3 at another size is another file, the first one stays: so does the QEMU */
+    char other[64];
+    OK(vs_qemu_reuse_scratch_at(3, 4u << 20, other, sizeof other, e));
+    ck_assert_str_ne(other, extra + strlen("driver=file,node-name=vsx3,filename="));
+    ck_assert_int_eq(vs_qemu_live_count(), 1);
+    open_two_disks(&f, extra, sizeof extra);
+    ck_assert(vs_qemu_transport_reused(f.t));
+    close_fx(&f, true);
+    /* When a file is closed to make room, its number may come back with another file:
+     * every parked QEMU goes. */
+    for (unsigned i = 0; i < 40; i++)
+        OK(vs_qemu_reuse_scratch_at(i % VS_QEMU_SCRATCH_SLOTS, (8u + i) << 20, again,
+                                    sizeof again, e));
     ck_assert_int_eq(vs_qemu_live_count(), 0);
     vs_qemu_reuse_drop();
     ck_assert_int_ne(access(p0, F_OK), 0);
+    ck_assert_int_ne(access(other, F_OK), 0);
     ck_assert_int_ne(access(again, F_OK), 0);
+}
+END_TEST
+
+/* The QEMU scenarios keep coming back to keeps its place when others are parked. */
+START_TEST(often_taken_qemu_keeps_its_place)
+{
+    fx f;
+    open_fresh(&f, 1u << 20, false);
+    pid_t common = vs_qemu_transport_pid(f.t);
+    close_fx(&f, true);
+    open_fx(&f, 1u << 20, false, 0);
+    ck_assert(vs_qemu_transport_reused(f.t));
+    close_fx(&f, true);
+    for (unsigned i = 2; i <= 4; i++) {         /* three others; the fourth makes room */
+        open_fresh(&f, i << 20, false);
+        close_fx(&f, true);
+    }
+    ck_assert_int_eq(vs_qemu_live_count(), 3);
+    open_fx(&f, 1u << 20, false, 0);
+    ck_assert(vs_qemu_transport_reused(f.t));
+    ck_assert_int_eq(vs_qemu_transport_pid(f.t), common);
+    close_fx(&f, true);
+    open_fresh(&f, 2u << 20, false);             /* the oldest of the once-parked went */
+    close_fx(&f, false);
+    vs_qemu_reuse_drop();
+    ck_assert_int_eq(vs_qemu_live_count(), 0);
 }
 END_TEST
 
@@ -297,6 +370,8 @@ int main(void)
     tcase_add_test(tc, hung_qemu_is_not_parked);
     tcase_add_test(tc, qmp_used_is_not_parked);
     tcase_add_test(tc, scratch_slots_are_separate_and_parkable);
+    tcase_add_test(tc, fourth_parked_qemu_stops_the_oldest);
+    tcase_add_test(tc, often_taken_qemu_keeps_its_place);
     tcase_add_test(tc, other_arguments_or_blkdebug_start_afresh);
     tcase_add_test(tc, scratch_image_is_zeroed_and_renamed_on_resize);
     suite_add_tcase(s, tc);

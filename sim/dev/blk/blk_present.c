@@ -116,7 +116,8 @@ static int qemu_args(vs_run_ctx *c, const char *const **argv, vs_err *e)
     uint64_t bytes = d->capacity_sectors * VS_BLK_SECTOR;
     const char *image = NULL;
     int rc;
-    if (!d->image && c->qemu_reuse) { /* zeroed for every scenario, QEMU may stay */
+    bool scratch = !d->image && c->qemu_reuse; /* zeroed for every scenario, QEMU may stay */
+    if (scratch) {
         rc = vs_qemu_reuse_scratch(bytes, q->tmp_image_path, sizeof q->tmp_image_path, e);
         image = q->tmp_image_path;
     } else {
@@ -129,6 +130,7 @@ static int qemu_args(vs_run_ctx *c, const char *const **argv, vs_err *e)
     p.capacity = bytes;
     p.image = image;
     p.io_uring = vs_qemu_io_uring_usable();
+    p.unlocked = scratch;
     p.read_only = d->read_only;
     p.num_queues = c->s->num_queues;
     p.queue_size = (uint16_t)c->s->queue_size;

@@ -111,6 +111,8 @@ int vs_qemu_blk_args(const vs_qemu_blk_params *p, vs_qemu_args *out, vs_err *e)
         sb_put(&img, "%sdriver=file,", pfx);
         if (p->io_uring)
             sb_put(&img, "%s" VS_QEMU_AIO_IO_URING ",", pfx);
+        if (p->unlocked)
+            sb_put(&img, "%slocking=off,", pfx);
         sb_put(&img, "%sfilename=", pfx);
         sb_put_escaped(&img, p->image);
     } else {

@@ -633,9 +633,9 @@ STEP(step_host_open, "host_open", open_fields, REQ("port"), run_host_open,
 STEP(step_guest_open, "guest_open", open_fields, REQ("port"), run_guest_open,
      .validate = validate_multiport, .describe = describe_port);
 STEP(step_port_add, "port_add", add_fields, REQ("port"), run_port_add,
-     .validate = validate_multiport, .describe = describe_port);
+     .validate = validate_multiport, .describe = describe_port, .own_qemu = true);
 STEP(step_port_remove, "port_remove", port_fields, REQ("port"), run_port_remove,
-     .validate = validate_multiport, .describe = describe_port);
+     .validate = validate_multiport, .describe = describe_port, .own_qemu = true);
 STEP(step_resize, "resize", resize_fields, REQ("port", "cols", "rows"), run_resize,
      .validate = validate_port, .describe = describe_port);
 STEP(step_rx_refill, "rx_refill", refill_fields, REQ("port", "enabled"), run_rx_refill,

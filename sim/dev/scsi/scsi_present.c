@@ -217,9 +217,9 @@ static const char *put(scsi_qemu_state *q, const char *fmt, ...)
  * our descriptor (null-co would drop writes and break read verification). */
 
 /* The blockdev of LUN i: raw file (or a RAM LUN's image), null-co, under blkdebug when
- * errors are injected into it. */
+ * errors are injected into it. unlocked: a scratch image parked QEMUs hold open too. */
 static const char *blockdev(scsi_qemu_state *q, const scsi_scn_opts *o, unsigned i,
-                            const char *file)
+                            const char *file, bool unlocked)
 {
     const scsi_lun_opt *l = &o->lun[i];
     char img[600], rules[1024] = "";
@@ -240,7 +240,8 @@ static const char *blockdev(scsi_qemu_state *q, const scsi_scn_opts *o, unsigned
         snprintf(img, sizeof img, "%sdriver=null-co,%ssize=%" PRIu64 ",%sread-zeroes=on", pfx,
                  pfx, l->bytes, pfx);
     else
-        snprintf(img, sizeof img, "%sdriver=file,%sfilename=%s", pfx, pfx, file);
+        snprintf(img, sizeof img, "%sdriver=file,%s%s%sfilename=%s", pfx,
+                 unlocked ? pfx : "", unlocked ? "locking=off," : "", pfx, file);
     if (nr)
         return put(q, "driver=raw,node-name=lun%u,file.driver=blkdebug%s,%s%s", i, rules, img,
                    l->read_only ? ",read-only=on" : "");
@@ -268,6 +269,7 @@ static int qemu_args(vs_run_ctx *c, const char *const **argv, vs_err *e)
         const scsi_lun_opt *l = &o->lun[i];
         char path[64];
         const char *file = l->file;
+        bool scratch = !file && !l->null && c->qemu_reuse;
         if (!file && !l->null) {
             /* zeroed for every scenario; with reuse the file stays, and QEMU may stay */
             int rc = c->qemu_reuse ? vs_qemu_reuse_scratch_at(i, l->bytes, path, sizeof path, e)
@@ -287,7 +289,7 @@ static int qemu_args(vs_run_ctx *c, const char *const **argv, vs_err *e)
             close(fd);
         }
         q->argv[k++] = "-blockdev";
-        q->argv[k++] = blockdev(q, o, i, file);
+        q->argv[k++] = blockdev(q, o, i, file, scratch);
         q->argv[k++] = "-device";
         unsigned bs = l->block_len == 4096 ? 4096 : 512;
         if (l->mmc)

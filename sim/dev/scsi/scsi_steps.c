@@ -612,9 +612,9 @@ STEP(hold, hold_fields, false, .describe = describe_cmd, .validate = validate_qu
      .buffer_bytes = cmd_bytes);
 STEP(release, release_fields, true, .buffer_bytes = cmd_bytes);
 STEP(hotplug, hotplug_fields, false, .required = {"action", "lun"},
-     .buffer_bytes = cmd_bytes);
+     .buffer_bytes = cmd_bytes, .own_qemu = true);
 STEP(capacity_change, capacity_fields, false, .required = {"size"},
-     .buffer_bytes = cmd_bytes);
+     .buffer_bytes = cmd_bytes, .own_qemu = true);
 STEP(eventq, eventq_fields, false, .required = {"buffers"},
      .buffer_bytes = cmd_bytes);
 STEP(workload, workload_fields, false, .required = {"rw", "number_ios"},
