@@ -34,6 +34,19 @@ typedef struct fx {
     vs_qemu_args a;
 } fx;
 
+/* A reuse-enabled transport for the device arguments in f->a. */
+static void start_fx(fx *f, int step_timeout_ms)
+{
+    vs_qemu_backend_opts o;
+    vs_qemu_backend_opts_default(&o);
+    o.device_type = VS_DEV_BLK;
+    o.device_args = f->a.argv;
+    o.reuse = true;
+    if (step_timeout_ms)
+        o.step_timeout_ms = step_timeout_ms;
+    OK(vs_qemu_transport_create(&f->t, f->gm, &o, NULL, e));
+}
+
 /* Guest memory from the slot and a null-co virtio-blk of capacity bytes (with a blkdebug
  * rule when asked) on a reuse-enabled transport. */
 static void open_fx(fx *f, uint64_t capacity, bool blkdebug, int step_timeout_ms)
@@ -49,14 +62,7 @@ static void open_fx(fx *f, uint64_t capacity, bool blkdebug, int step_timeout_ms
         p.n_rules = 1;
     }
     OK(vs_qemu_blk_args(&p, &f->a, e));
-    vs_qemu_backend_opts o;
-    vs_qemu_backend_opts_default(&o);
-    o.device_type = VS_DEV_BLK;
-    o.device_args = f->a.argv;
-    o.reuse = true;
-    if (step_timeout_ms)
-        o.step_timeout_ms = step_timeout_ms;
-    OK(vs_qemu_transport_create(&f->t, f->gm, &o, NULL, e));
+    start_fx(f, step_timeout_ms);
 }
 
 /* open_fx where no parked QEMU may be taken: a fresh one starts */
@@ -226,22 +232,34 @@ START_TEST(fourth_parked_qemu_stops_the_oldest)
 }
 END_TEST
 
-START_TEST(scratch_image_is_zeroed_and_renamed_on_resize)
+/* Writes a mark at the start of the file at path. */
+static void scribble(const char *path)
 {
-    char p1[64], p2[64], p3[64];
-    OK(vs_qemu_reuse_scratch(1u << 20, p1, sizeof p1, e));
-    FILE *w = fopen(p1, "r+");
+    FILE *w = fopen(path, "r+");
     ck_assert_ptr_nonnull(w);
     ck_assert_int_eq(fputs("data", w) >= 0, 1);
     fclose(w);
-    OK(vs_qemu_reuse_scratch(1u << 20, p2, sizeof p2, e));
-    ck_assert_str_eq(p1, p2);
-    FILE *rd = fopen(p2, "r");
+}
+
+/* The file at path starts with zeroes (the mark is gone). */
+static void assert_zeroed(const char *path)
+{
+    FILE *rd = fopen(path, "r");
     ck_assert_ptr_nonnull(rd);
     char buf[4] = {1, 1, 1, 1};
     ck_assert_uint_eq(fread(buf, 1, 4, rd), 4);
     fclose(rd);
     ck_assert(buf[0] == 0 && buf[3] == 0);
+}
+
+START_TEST(scratch_image_is_zeroed_and_renamed_on_resize)
+{
+    char p1[64], p2[64], p3[64];
+    OK(vs_qemu_reuse_scratch(1u << 20, p1, sizeof p1, e));
+    scribble(p1);
+    OK(vs_qemu_reuse_scratch(1u << 20, p2, sizeof p2, e));
+    ck_assert_str_eq(p1, p2);
+    assert_zeroed(p2);
     OK(vs_qemu_reuse_scratch(2u << 20, p3, sizeof p3, e));
     FILE *sz = fopen(p3, "r");
     ck_assert_ptr_nonnull(sz);
@@ -270,12 +288,7 @@ static void open_two_disks(fx *f, char *extra, size_t n)
     f->a.argv[f->a.argc++] = "-blockdev";
     f->a.argv[f->a.argc++] = extra;
     f->a.argv[f->a.argc] = NULL;
-    vs_qemu_backend_opts o;
-    vs_qemu_backend_opts_default(&o);
-    o.device_type = VS_DEV_BLK;
-    o.device_args = f->a.argv;
-    o.reuse = true;
-    OK(vs_qemu_transport_create(&f->t, f->gm, &o, NULL, e));
+    start_fx(f, 0);
 }
 
 START_TEST(scratch_slots_are_separate_and_parkable)
@@ -284,18 +297,10 @@ START_TEST(scratch_slots_are_separate_and_parkable)
     OK(vs_qemu_reuse_scratch_at(0, 1u << 20, p0, sizeof p0, e));
     OK(vs_qemu_reuse_scratch_at(3, 1u << 20, p3, sizeof p3, e));
     ck_assert_str_ne(p0, p3);
-    FILE *w = fopen(p3, "r+");
-    ck_assert_ptr_nonnull(w);
-    ck_assert_int_eq(fputs("data", w) >= 0, 1);
-    fclose(w);
+    scribble(p3);
     OK(vs_qemu_reuse_scratch_at(3, 1u << 20, again, sizeof again, e));
     ck_assert_str_eq(p3, again);
-    FILE *rd = fopen(again, "r");
-    ck_assert_ptr_nonnull(rd);
-    char buf[4] = {1, 1, 1, 1};
-    ck_assert_uint_eq(fread(buf, 1, 4, rd), 4);
-    fclose(rd);
-    ck_assert(buf[0] == 0 && buf[3] == 0);        /* zeroed for the next user */
+    assert_zeroed(again);                          /* zeroed for the next user */
     vs_err bad = {0};
     ck_assert_int_lt(vs_qemu_reuse_scratch_at(VS_QEMU_SCRATCH_SLOTS, 4096, again,
                                               sizeof again, &bad), 0);
