@@ -255,3 +255,32 @@ def test_file_image_uses_io_uring_and_falls_back_when_refused(cli, qenv, tmp_pat
             assert "aio=io_uring" not in starts[1] and "driver=file" in starts[1]
         else:
             assert len(starts) == 1 and ("aio=io_uring" in starts[0]) == allowed, starts
+
+
+def test_qemu_runs_on_virtiosims_cpu_unless_told_otherwise(cli, qenv, tmp_path):
+    """--backend qemu puts QEMU on the CPU virtiosim runs on (kicks and interrupts become
+    local wake-ups); --qemu-any-cpu leaves QEMU the CPUs virtiosim may use; either flag
+    without a QEMU back-end is a usage error."""
+    tmp, env = qenv
+    log = tmp_path / "cpus.log"
+    wrapper = tmp_path / "qemu-cpus"
+    wrapper.write_text("#!/bin/sh\n"
+                       f"grep Cpus_allowed_list /proc/self/status >> {log}\n"
+                       'exec qemu-system-x86_64 "$@"\n')
+    wrapper.chmod(0o755)
+    mine = sorted(os.sched_getaffinity(0))
+    for flag, single in ((None, True), ("--qemu-any-cpu", False), ("--qemu-same-cpu", True)):
+        log.write_text("")
+        extra = [flag] if flag else []
+        r = cli("run", "--backend", "qemu", "--qemu", wrapper, *extra, BLK / "rw-basic.yaml",
+                env=env, timeout=60)
+        assert r.returncode == 0, r.stdout + r.stderr
+        allowed = log.read_text().split()[-1]
+        if single:
+            assert allowed.isdigit() and int(allowed) in mine, (flag, allowed)
+        elif len(mine) > 1:
+            assert not allowed.isdigit(), (flag, allowed)
+    for flag in ("--qemu-any-cpu", "--qemu-same-cpu"):
+        r = cli("run", flag, BLK / "rw-basic.yaml", env=env, timeout=60)
+        assert r.returncode == 2 and f"{flag} needs a QEMU back-end" in r.stderr, r.stderr
+    assert qemu_pids_under(tmp) == []

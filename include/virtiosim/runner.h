@@ -62,7 +62,8 @@ typedef struct vs_run_opts {
     const char *kernel;        /* --backend guest: --kernel DIR, a guest image (vmlinux,
                                   initramfs.cpio, release; guest-image/build.sh) (NULL:
                                   $VIRTIOSIM_KERNEL, then build/guest/linux-6.1) */
-    bool qemu_same_cpu;        /* --qemu-same-cpu (vs_qemu_backend_opts.same_cpu) */
+    bool qemu_same_cpu;        /* vs_qemu_backend_opts.same_cpu (the CLI's default with
+                                  --backend qemu; --qemu-any-cpu turns it off) */
     bool qemu_reuse;           /* --backend qemu: one QEMU for consecutive scenarios that
                                   ask for the same one (virtiosim/qemu.h, "Reusing QEMU";
                                   the CLI's default, --qemu-fresh turns it off) */

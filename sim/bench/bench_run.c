@@ -45,7 +45,7 @@ static const struct bench {
 static double one_run(const struct bench *b, const vs_scenario *s)
 {
     /* The CLI's defaults for `virtiosim run [--backend X] FILE` (sim/main.c). */
-    vs_run_opts o = {.backend = b->backend};
+    vs_run_opts o = {.backend = b->backend, .qemu_same_cpu = !strcmp(b->backend, "qemu")};
     vs_scenario_result r;
     vs_err e = {0};
     double t0 = vs_bench_now_s();

@@ -500,7 +500,7 @@ static bool pin_to(qemu_plat *q, int cpu)
     return true;
 }
 
-/* --qemu-same-cpu: pin this thread to the CPU it runs on and QEMU to the same one
+/* same_cpu (the CLI's default for --backend qemu): pin this thread to the CPU it runs on and QEMU to the same one
  * (q->saved_affinity is restored at destroy). Best effort: unpinned if anything fails. */
 static void pin_same_cpu(qemu_plat *q, vs_qemu_opts *qo)
 {
