@@ -176,6 +176,14 @@ void vs_child_exec_prepare(pid_t parent, int devnull, int out_fd)
             fcntl(fd, F_SETFD, FD_CLOEXEC);
 }
 
+void vs_child_signal(pid_t pid, int sig)
+{
+    if (pid <= 0)
+        return;
+    kill(-pid, sig);    /* its group: the child made it before exec */
+    kill(pid, sig);     /* itself, should it not have got that far */
+}
+
 void vs_child_kill_all(enum vs_child_kind kind)
 {
     int saved = errno;
@@ -187,7 +195,7 @@ void vs_child_kill_all(enum vs_child_kind kind)
         if (!atomic_compare_exchange_strong(&s->state, &expect, SLOT_CLAIMED))
             continue;
         if (s->pid > 0) {
-            kill(s->pid, SIGKILL);
+            vs_child_signal(s->pid, SIGKILL);
             while (waitpid(s->pid, NULL, 0) < 0 && errno == EINTR)
                 ;
         }
@@ -454,7 +462,7 @@ int vs_child_version(const char *who, const char *bin, char *buf, size_t len, vs
     close(pfd[0]);
     int st = 0;
     if (timed_out)
-        kill(pid, SIGKILL);
+        vs_child_signal(pid, SIGKILL);
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
         ;
     out[got] = '\0';

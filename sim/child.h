@@ -38,6 +38,11 @@ int vs_child_sweep_tmp(const char *who, const char *base);
  * must keep and unblocks signals. */
 void vs_child_exec_prepare(pid_t parent, int devnull, int out_fd);
 
+/* Sends sig to a child started with vs_child_exec_prepare and to its process group: what
+ * it started there goes too (a --qemu wrapper such as `strace -f qemu-system-x86_64` or a
+ * script that does not exec leaves QEMU as its own child). Async-signal-safe. */
+void vs_child_signal(pid_t pid, int sig);
+
 /* Removes dir's registered files and dir (async-signal-safe). */
 void vs_child_remove_files(const char *dir, const char *const *files);
 

@@ -123,7 +123,7 @@ void vs_guest_kill(pid_t *pid, int *slot)
     if (*pid > 0) {
         int st;
         if (!vs_child_reap(*pid, false, &st)) {
-            kill(*pid, SIGKILL);
+            vs_child_signal(*pid, SIGKILL);
             vs_child_reap(*pid, true, &st);
         }
     }

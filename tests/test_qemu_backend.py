@@ -284,3 +284,21 @@ def test_qemu_runs_on_virtiosims_cpu_unless_told_otherwise(cli, qenv, tmp_path):
         r = cli("run", flag, BLK / "rw-basic.yaml", env=env, timeout=60)
         assert r.returncode == 2 and f"{flag} needs a QEMU back-end" in r.stderr, r.stderr
     assert qemu_pids_under(tmp) == []
+
+
+def test_a_wrapper_that_does_not_exec_qemu_leaves_nothing_behind(cli, qenv, tmp_path):
+    """--qemu may name a wrapper that runs QEMU as its own child (a script without exec,
+    `strace -f`): stopping it stops its process group, QEMU included."""
+    tmp, env = qenv
+    wrapper = tmp_path / "qemu-no-exec"
+    wrapper.write_text('#!/bin/sh\nqemu-system-x86_64 "$@"\n')
+    wrapper.chmod(0o755)
+    r = cli("run", "--backend", "qemu", "--qemu", wrapper, BLK / "rw-basic.yaml",
+            BLK / "rw-basic.yaml", BLK / "multiqueue.yaml", env=env, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    for _ in range(50):             # QEMU's own exit after SIGTERM takes a moment
+        if not qemu_pids_under(tmp):
+            break
+        time.sleep(0.1)
+    assert qemu_pids_under(tmp) == []
+    assert list(tmp.iterdir()) == []

@@ -185,7 +185,7 @@ static int start_fail(vs_qemu *q, vs_err *e, int code, const char *what)
 {
     char tail[180], how[48];
     if (q->pid > 0 && !q->exited) {
-        kill(q->pid, SIGKILL);
+        vs_child_signal(q->pid, SIGKILL);
         reap(q, true);
     }
     describe_exit(q, how, sizeof how);
@@ -629,12 +629,12 @@ int vs_qemu_stop(vs_qemu *q, vs_err *e)
         q->qt = NULL;
     }
     if (q->pid > 0 && !reap(q, false)) {
-        kill(q->pid, SIGTERM);
+        vs_child_signal(q->pid, SIGTERM);
         int64_t deadline = vs_child_now_ms() + q->grace_ms;
         while (!reap(q, false) && vs_child_now_ms() < deadline)
             vs_child_sleep_ms(2);
         if (!q->exited) {
-            kill(q->pid, SIGKILL);
+            vs_child_signal(q->pid, SIGKILL);
             reap(q, true);
         }
     }

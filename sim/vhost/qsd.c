@@ -226,7 +226,7 @@ static int spawn(vs_qsd *q, vs_err *e)
         return vs_err_set(e, VS_EBACKEND, "qsd: exec %s: %s", q->bin, strerror(child_err));
     }
     if (q->reg_slot < 0) {
-        kill(pid, SIGKILL);
+        vs_child_signal(pid, SIGKILL);
         reap(q, true);
         return vs_err_set(e, VS_EBACKEND, "qsd: too many daemons (registry full)");
     }
@@ -241,7 +241,7 @@ static int spawn(vs_qsd *q, vs_err *e)
         if (reap(q, false))
             return dead_err(q, e, VS_EBACKEND, "exited during start-up");
         if (vs_child_now_ms() >= deadline) {
-            kill(pid, SIGKILL);
+            vs_child_signal(pid, SIGKILL);
             reap(q, true);
             char m[96];
             snprintf(m, sizeof m, "no socket %s after %d ms", SOCK_NAME, startup);
@@ -400,13 +400,13 @@ int vs_qsd_kill(vs_qsd *q, int sig, vs_err *e)
 static void stop_process(vs_qsd *q)
 {
     if (q->pid > 0 && !reap(q, false)) {
-        kill(q->pid, SIGTERM);
+        vs_child_signal(q->pid, SIGTERM);
         int grace = q->o.stop_grace_ms > 0 ? q->o.stop_grace_ms : 2000;
         int64_t deadline = vs_child_now_ms() + grace;
         while (!reap(q, false) && vs_child_now_ms() < deadline)
             vs_child_sleep_ms(1);
         if (!q->exited) {
-            kill(q->pid, SIGKILL);
+            vs_child_signal(q->pid, SIGKILL);
             reap(q, true);
         }
     }
