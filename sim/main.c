@@ -765,7 +765,6 @@ static int check_option_combinations(const run_cli *rc)
                         "qemu-vhost-user:SOCKET)\n", rc->qemu_cpu > 0 ? "same" : "any");
         return -1;
     }
-
     if (rc->o.notify && !ref) {
         fprintf(stderr, "virtiosim: --notify needs --backend ref or pci (a real back-end "
                         "has its own threads)\n");
