@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "virtiosim/device.h"
+#include "virtiosim/le.h"
 #include "virtiosim/virtio.h"
 
 /* Feature bits: enum vs_scsi_feature_bit (VS_SCSI_F_INOUT, _HOTPLUG, _CHANGE, _T10_PI)
@@ -106,9 +107,34 @@ uint64_t vs_scsi_cmd_req_len(uint32_t cdb_size, bool pi);
 /* Decode from len bytes; < 0 (VS_EINVAL) when len is shorter than the header. */
 int vs_scsi_cmd_req_get(const uint8_t *p, size_t len, uint32_t cdb_size, bool pi,
                         vs_scsi_cmd_req *r);
+/* Fields of an encoded header p (vs_scsi_cmd_req_len bytes) read where they lie, for a
+ * caller that needs a few of them per command without a vs_scsi_cmd_req (and its
+ * 256-byte CDB copy). The LUN is p itself (vs_scsi_lun_decode). */
+static inline uint64_t vs_scsi_cmd_req_id_at(const uint8_t *p) { return vs_le64_get(p + 8); }
+static inline const uint8_t *vs_scsi_cmd_req_cdb_at(const uint8_t *p)
+{
+    return p + VS_SCSI_REQ_FIXED;
+}
+/* CDB bytes a header carries for a cdb_size (what vs_scsi_cmd_req.cdb_len says). */
+static inline uint32_t vs_scsi_cmd_req_cdb_len(uint32_t cdb_size)
+{
+    return cdb_size < VS_SCSI_CDB_MAX ? cdb_size : VS_SCSI_CDB_MAX;
+}
+/* T10_PI: pi_bytesout and pi_bytesin, after the cdb_size CDB bytes. */
+static inline void vs_scsi_cmd_req_pi_at(const uint8_t *p, uint32_t cdb_size, uint32_t *out,
+                                         uint32_t *in)
+{
+    *out = vs_le32_get(p + VS_SCSI_REQ_FIXED + cdb_size);
+    *in = vs_le32_get(p + VS_SCSI_REQ_FIXED + cdb_size + 4);
+}
 /* Encode into cap bytes (cdb zero-padded to cdb_size); bytes written, < 0 if cap short. */
 int64_t vs_scsi_cmd_req_put(uint8_t *p, size_t cap, uint32_t cdb_size, bool pi,
                             const vs_scsi_cmd_req *r);
+/* The same without T10_PI from the fixed fields of f (f->cdb unused) and cdb_len bytes at
+ * cdb, into p, which holds VS_SCSI_REQ_FIXED + cdb_size bytes (cdb_size at most
+ * VS_SCSI_CDB_MAX): no vs_scsi_cmd_req with its CDB array. */
+void vs_scsi_cmd_req_pack(uint8_t *p, uint32_t cdb_size, const vs_scsi_cmd_req *f,
+                          const uint8_t *cdb, uint32_t cdb_len);
 
 /* Command response, device-writable part: le32 sense_len, le32 residual,
  * le16 status_qualifier, u8 status, u8 response, u8 sense[sense_size]. */
@@ -127,6 +153,11 @@ int vs_scsi_cmd_resp_get(const uint8_t *p, size_t len, uint32_t sense_size,
  * VS_SCSI_SENSE_MAX) from r->sense, zeros after; sense_len is written as given. */
 int64_t vs_scsi_cmd_resp_put(uint8_t *p, size_t cap, uint32_t sense_size,
                              const vs_scsi_cmd_resp *r);
+/* The same from the fixed fields of f (f->sense unused) and sense_n bytes at sense (the
+ * field f->sense_len may say otherwise: a device's choice), into p, which holds
+ * vs_scsi_cmd_resp_len(sense_size) bytes: no vs_scsi_cmd_resp with its sense array. */
+void vs_scsi_cmd_resp_pack(uint8_t *p, uint32_t sense_size, const vs_scsi_cmd_resp *f,
+                           const uint8_t *sense, uint32_t sense_n);
 
 /* Where the parts of a command chain lie, from its readable / writable byte counts (what
  * the device and the monitors both need to judge residual and used length). */

@@ -210,15 +210,13 @@ static void avail_cmd(vs_monitors *m, qstate *q, chain_rec *c, ctx cx)
         return;
     if (c->nseg && c->seg[0].len < hl)
         c->odd |= ODD_FRAMING; /* legal: the device must cope (no-error-on-legal-input) */
-    /* the fields vs_scsi_cmd_req_get decodes, read in place (no copy of the CDB into a
-     * 256-byte array per command) */
-    const uint8_t *cdb = hb + VS_SCSI_REQ_FIXED;
-    uint32_t cdb_len = s->cdb_size < VS_SCSI_CDB_MAX ? s->cdb_size : VS_SCSI_CDB_MAX;
+    const uint8_t *cdb = vs_scsi_cmd_req_cdb_at(hb);   /* read in place: no CDB copy */
+    uint32_t cdb_len = vs_scsi_cmd_req_cdb_len(s->cdb_size);
     vs_scsi_lun_addr a;
     x->lun_ok = vs_scsi_lun_decode(hb, &a) == 0 && a.kind == VS_SCSI_LUN_SINGLE;
     x->target = a.target;
     x->lun = a.lun;
-    x->tag = vs_le64_get(hb + 8);
+    x->tag = vs_scsi_cmd_req_id_at(hb);
     x->opcode = cdb_len ? cdb[0] : 0;
     x->cdb1 = cdb_len > 1 ? cdb[1] : 0;
     vs_scsi_rw rw;

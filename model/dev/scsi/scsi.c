@@ -112,15 +112,6 @@ int vs__scsi_chain_xfer(scsi_dev *s, const vs_chain *c, bool writable, uint64_t 
     return rc < 0 ? vs_err_prefix(e, "scsi") : 0;
 }
 
-/* Segment k's host bytes when all len of them lie there and vs__scsi_chain_xfer would copy
- * through them too (a popped chain, host_ok); NULL: go through vs__scsi_chain_xfer. */
-static uint8_t *seg_host(const scsi_dev *s, const vs_chain *c, uint32_t k, uint64_t len)
-{
-    if (!s->host_ok || k >= c->nseg || !c->seg[k].host || c->seg[k].len < len)
-        return NULL;
-    return c->seg[k].host;
-}
-
 static int chain_zero(scsi_dev *s, const vs_chain *c, uint64_t off, uint64_t len, vs_err *e)
 {
     static const uint8_t zeros[4096];
@@ -212,19 +203,13 @@ static int parse_req(scsi_dev *s, const vs_chain *c, scsi_req *r, vs_err *e)
         return vs_err_set(e, VS_EINVAL, "scsi: response buffer too short: %llu writable "
                           "bytes, need %llu", (unsigned long long)r->in_bytes,
                           (unsigned long long)r->resp_len);
-    const uint8_t *h = c->n_out ? seg_host(s, c, 0, r->hdr_len) : NULL;
-    if (h)
-        memcpy(r->hdr, h, r->hdr_len); /* the usual case: the header in one segment */
-    else if ((rc = vs__scsi_chain_xfer(s, c, false, 0, r->hdr, r->hdr_len, false, e)) < 0)
+    if ((rc = vs__scsi_chain_xfer(s, c, false, 0, r->hdr, r->hdr_len, false, e)) < 0)
         return vs_err_prefix(e, "scsi: reading command header");
-    /* the fields vs_scsi_cmd_req_get decodes, read in place */
-    r->id = vs_le64_get(r->hdr + 8);
-    r->cdb_len = cdb_size < VS_SCSI_CDB_MAX ? cdb_size : VS_SCSI_CDB_MAX;
+    r->id = vs_scsi_cmd_req_id_at(r->hdr);
+    r->cdb_len = vs_scsi_cmd_req_cdb_len(cdb_size);
     uint32_t pi_bytesout = 0, pi_bytesin = 0;
-    if (pi) {
-        pi_bytesout = vs_le32_get(r->hdr + VS_SCSI_REQ_FIXED + cdb_size);
-        pi_bytesin = vs_le32_get(r->hdr + VS_SCSI_REQ_FIXED + cdb_size + 4);
-    }
+    if (pi)
+        vs_scsi_cmd_req_pi_at(r->hdr, cdb_size, &pi_bytesout, &pi_bytesin);
     r->pi_bad = false;
     r->pi_out = r->pi_in = 0;
     r->dout = r->out_bytes - r->hdr_len; /* header and response fit: checked above */
@@ -244,34 +229,23 @@ static int parse_req(scsi_dev *s, const vs_chain *c, scsi_req *r, vs_err *e)
     return 0;
 }
 
-/* Writes the response (12 + sense_size bytes: what vs_scsi_cmd_resp_put writes, packed
- * here without the struct and its 252-byte sense copy) and, with PI, zeroes pi_in.
- * sense_len is the field's value, sense_n the sense bytes copied. */
-static int put_resp(scsi_dev *s, const scsi_req *r, uint8_t response, uint8_t status,
-                    uint32_t residual, uint32_t sense_len, const uint8_t *sense,
-                    uint32_t sense_n, vs_err *e)
+/* Writes the response (12 + sense_size bytes; f's fixed fields, its sense array unused:
+ * sense_n bytes at sense) and, with PI, zeroes pi_in. */
+static int put_resp(scsi_dev *s, const scsi_req *r, const vs_scsi_cmd_resp *f,
+                    const uint8_t *sense, uint32_t sense_n, vs_err *e)
 {
     /* packed straight into the response segment when it holds all of it */
-    uint8_t *p = seg_host(s, r->c, r->c->n_out, r->resp_len);
-    int rc = p ? 0 : vs__scsi_buf_reserve(s, r->resp_len, e);
-    if (rc < 0)
+    uint8_t *p = part_host(s, r->c, true, 0, r->resp_len, true);
+    int rc = 0;
+    if (p) {
+        vs_scsi_cmd_resp_pack(p, s->sense_size, f, sense, sense_n);
+    } else if ((rc = vs__scsi_buf_reserve(s, r->resp_len, e)) < 0) {
         return rc;
-    bool direct = p != NULL;
-    if (!direct)
-        p = s->buf;
-    vs_le32_put(p, sense_len);
-    vs_le32_put(p + 4, residual);
-    vs_le16_put(p + 8, 0); /* status_qualifier */
-    p[10] = status;
-    p[11] = response;
-    uint32_t n = sense_n < s->sense_size ? sense_n : s->sense_size;
-    if (n > VS_SCSI_SENSE_MAX)
-        n = VS_SCSI_SENSE_MAX;
-    if (n)
-        memcpy(p + VS_SCSI_RESP_FIXED, sense, n);
-    memset(p + VS_SCSI_RESP_FIXED + n, 0, s->sense_size - n);
-    if (!direct && (rc = vs__scsi_chain_xfer(s, r->c, true, 0, s->buf, r->resp_len, true, e)) < 0)
-        return vs_err_prefix(e, "scsi: writing the response");
+    } else {
+        vs_scsi_cmd_resp_pack(s->buf, s->sense_size, f, sense, sense_n);
+        if ((rc = vs__scsi_chain_xfer(s, r->c, true, 0, s->buf, r->resp_len, true, e)) < 0)
+            return vs_err_prefix(e, "scsi: writing the response");
+    }
     if (r->pi_in)
         return chain_zero(s, r->c, r->resp_len, r->pi_in, e);
     return 0;
@@ -282,10 +256,16 @@ static int req_fail(scsi_dev *s, const scsi_req *r, uint8_t response, uint32_t *
                     vs_err *e)
 {
     uint64_t data = r->dout + r->din;
-    uint32_t residual = data > UINT32_MAX ? UINT32_MAX : (uint32_t)data;
+    /* fixed fields only: the sense array is not read (no sense bytes) */
+    vs_scsi_cmd_resp f;
+    f.sense_len = 0;
+    f.residual = data > UINT32_MAX ? UINT32_MAX : (uint32_t)data;
+    f.status_qualifier = 0;
+    f.status = 0;
+    f.response = response;
     if (smut(s, VS_SCSI_MUT_RESIDUAL_WRONG))
-        residual++;
-    int rc = put_resp(s, r, response, 0, residual, 0, NULL, 0, e);
+        f.residual++;
+    int rc = put_resp(s, r, &f, NULL, 0, e);
     if (rc < 0)
         return rc;
     *written = (uint32_t)(r->resp_len + r->pi_in);
@@ -362,7 +342,7 @@ static int req_exec(scsi_dev *s, const scsi_req *r, const vs_scsi_lun_addr *a, s
     /* the inputs only: vs__scsi_tgt_exec sets every result field before it is read (an
      * initialiser would zero the whole struct per command) */
     scsi_io io;
-    io.cdb = r->hdr + VS_SCSI_REQ_FIXED;
+    io.cdb = vs_scsi_cmd_req_cdb_at(r->hdr);
     io.cdb_len = r->cdb_len;
     io.out = NULL;
     io.out_len = dout;
@@ -375,18 +355,21 @@ static int req_exec(scsi_dev *s, const scsi_req *r, const vs_scsi_lun_addr *a, s
         return vs_err_prefix(e, "scsi: reading data-out");
     if (io.overrun)
         return req_fail(s, r, VS_SCSI_S_OVERRUN, written, e);
-    uint8_t status = io.status;
+    /* fixed fields only: put_resp takes the sense bytes from io */
+    vs_scsi_cmd_resp resp;
+    resp.response = VS_SCSI_S_OK;
+    resp.status = io.status;
+    resp.status_qualifier = 0;
     if (io.status == VS_SCSI_ST_GOOD && smut(s, VS_SCSI_MUT_STATUS_NOT_SAM))
-        status = 0x01;
+        resp.status = 0x01;
     uint32_t sense_n = io.sense_len < s->sense_size ? io.sense_len : s->sense_size;
-    uint32_t sense_len = smut(s, VS_SCSI_MUT_SENSE_LEN_FULL) ? io.sense_len : sense_n;
+    resp.sense_len = smut(s, VS_SCSI_MUT_SENSE_LEN_FULL) ? io.sense_len : sense_n;
     uint64_t moved = (uint64_t)io.out_used + io.in_len;
-    uint32_t residual = (uint32_t)(r->dout + r->din - moved > UINT32_MAX
-                                       ? UINT32_MAX : r->dout + r->din - moved);
+    resp.residual = (uint32_t)(r->dout + r->din - moved > UINT32_MAX
+                                ? UINT32_MAX : r->dout + r->din - moved);
     if (smut(s, VS_SCSI_MUT_RESIDUAL_WRONG))
-        residual++;
-    if ((rc = put_resp(s, r, VS_SCSI_S_OK, status, residual, sense_len, io.sense, sense_n,
-                       e)) < 0)
+        resp.residual++;
+    if ((rc = put_resp(s, r, &resp, io.sense, sense_n, e)) < 0)
         return rc;
     if (smut(s, VS_SCSI_MUT_SENSE_OVERFLOW) && io.sense_len > sense_n) {
         uint64_t room = r->in_bytes - VS_SCSI_RESP_FIXED, n = io.sense_len;

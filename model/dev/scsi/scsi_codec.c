@@ -109,20 +109,17 @@ int vs_scsi_cmd_req_get(const uint8_t *p, size_t len, uint32_t cdb_size, bool pi
     if (!p || len < vs_scsi_cmd_req_len(cdb_size, pi))
         return -VS_EINVAL;
     memcpy(r->lun, p, 8);
-    r->id = vs_le64_get(p + 8);
+    r->id = vs_scsi_cmd_req_id_at(p);
     r->task_attr = p[16];
     r->prio = p[17];
     r->crn = p[18];
-    r->cdb_len = cdb_size < VS_SCSI_CDB_MAX ? cdb_size : VS_SCSI_CDB_MAX;
-    memcpy(r->cdb, p + VS_SCSI_REQ_FIXED, r->cdb_len);
+    r->cdb_len = vs_scsi_cmd_req_cdb_len(cdb_size);
+    memcpy(r->cdb, vs_scsi_cmd_req_cdb_at(p), r->cdb_len);
     if (r->cdb_len < VS_SCSI_CDB_MAX)
         memset(r->cdb + r->cdb_len, 0, VS_SCSI_CDB_MAX - r->cdb_len);
     r->pi_bytesout = r->pi_bytesin = 0;
-    if (pi) {
-        const uint8_t *q = p + VS_SCSI_REQ_FIXED + cdb_size;
-        r->pi_bytesout = vs_le32_get(q);
-        r->pi_bytesin = vs_le32_get(q + 4);
-    }
+    if (pi)
+        vs_scsi_cmd_req_pi_at(p, cdb_size, &r->pi_bytesout, &r->pi_bytesin);
     return 0;
 }
 
@@ -132,21 +129,28 @@ int64_t vs_scsi_cmd_req_put(uint8_t *p, size_t cap, uint32_t cdb_size, bool pi,
     uint64_t n = vs_scsi_cmd_req_len(cdb_size, pi);
     if (!p || cap < n)
         return -VS_EINVAL;
-    memcpy(p, r->lun, 8);
-    vs_le64_put(p + 8, r->id);
-    p[16] = r->task_attr;
-    p[17] = r->prio;
-    p[18] = r->crn;
-    uint32_t c = r->cdb_len < cdb_size ? r->cdb_len : cdb_size;
-    if (c > VS_SCSI_CDB_MAX)
-        c = VS_SCSI_CDB_MAX;
-    memcpy(p + VS_SCSI_REQ_FIXED, r->cdb, c);
-    memset(p + VS_SCSI_REQ_FIXED + c, 0, cdb_size - c);
+    vs_scsi_cmd_req_pack(p, cdb_size, r, r->cdb, r->cdb_len);
     if (pi) {
         vs_le32_put(p + VS_SCSI_REQ_FIXED + cdb_size, r->pi_bytesout);
         vs_le32_put(p + VS_SCSI_REQ_FIXED + cdb_size + 4, r->pi_bytesin);
     }
     return (int64_t)n;
+}
+
+void vs_scsi_cmd_req_pack(uint8_t *p, uint32_t cdb_size, const vs_scsi_cmd_req *f,
+                          const uint8_t *cdb, uint32_t cdb_len)
+{
+    memcpy(p, f->lun, 8);
+    vs_le64_put(p + 8, f->id);
+    p[16] = f->task_attr;
+    p[17] = f->prio;
+    p[18] = f->crn;
+    uint32_t c = cdb_len < cdb_size ? cdb_len : cdb_size;
+    if (c > VS_SCSI_CDB_MAX)
+        c = VS_SCSI_CDB_MAX;
+    if (c)
+        memcpy(p + VS_SCSI_REQ_FIXED, cdb, c);
+    memset(p + VS_SCSI_REQ_FIXED + c, 0, cdb_size - c);
 }
 
 /* ------------------------------------------------------------------ command response */
@@ -178,17 +182,24 @@ int64_t vs_scsi_cmd_resp_put(uint8_t *p, size_t cap, uint32_t sense_size,
     uint64_t n = vs_scsi_cmd_resp_len(sense_size);
     if (!p || cap < n)
         return -VS_EINVAL;
-    vs_le32_put(p, r->sense_len);
-    vs_le32_put(p + 4, r->residual);
-    vs_le16_put(p + 8, r->status_qualifier);
-    p[10] = r->status;
-    p[11] = r->response;
-    uint32_t s = r->sense_len < sense_size ? r->sense_len : sense_size;
+    vs_scsi_cmd_resp_pack(p, sense_size, r, r->sense, r->sense_len);
+    return (int64_t)n;
+}
+
+void vs_scsi_cmd_resp_pack(uint8_t *p, uint32_t sense_size, const vs_scsi_cmd_resp *f,
+                           const uint8_t *sense, uint32_t sense_n)
+{
+    vs_le32_put(p, f->sense_len);
+    vs_le32_put(p + 4, f->residual);
+    vs_le16_put(p + 8, f->status_qualifier);
+    p[10] = f->status;
+    p[11] = f->response;
+    uint32_t s = sense_n < sense_size ? sense_n : sense_size;
     if (s > VS_SCSI_SENSE_MAX)
         s = VS_SCSI_SENSE_MAX;
-    memcpy(p + VS_SCSI_RESP_FIXED, r->sense, s);
+    if (s)
+        memcpy(p + VS_SCSI_RESP_FIXED, sense, s);
     memset(p + VS_SCSI_RESP_FIXED + s, 0, sense_size - s);
-    return (int64_t)n;
 }
 
 int vs_scsi_cmd_layout_of(uint64_t out_bytes, uint64_t in_bytes, uint32_t cdb_size,

@@ -327,22 +327,21 @@ static void pack_hdr(const scsi_drv *s, const scsi_req *r, const scsi_cmd *c, ui
                      uint32_t cdb_size)
 {
     bool mut = (s->mutations & SCSI_DMUT_TASK_ATTR) != 0;
-    memcpy(hb, c->lun, 8);
-    vs_le64_put(hb + 8, r->tag);
-    hb[16] = mut ? VS_SCSI_S_ORDERED : c->task_attr;
-    hb[17] = mut ? 1 : c->prio;
-    hb[18] = mut ? 1 : c->crn;
-    uint32_t cl = c->cdb_len < cdb_size ? c->cdb_len : cdb_size;
-    memcpy(hb + VS_SCSI_REQ_FIXED, c->cdb, cl);
-    memset(hb + VS_SCSI_REQ_FIXED + cl, 0, cdb_size - cl);
+    vs_scsi_cmd_req f; /* fixed fields only: the CDB comes from c */
+    memcpy(f.lun, c->lun, 8);
+    f.id = r->tag;
+    f.task_attr = mut ? VS_SCSI_S_ORDERED : c->task_attr;
+    f.prio = mut ? 1 : c->prio;
+    f.crn = mut ? 1 : c->crn;
+    vs_scsi_cmd_req_pack(hb, cdb_size, &f, c->cdb, c->cdb_len);
 }
 
 static int cmd_fill(vs_driver *d, vs_drv_req *rq, const scsi_cmd *c, vs_err *e)
 {
     scsi_drv *s = scsi_drv_of(d);
     scsi_req *r = scsi_rq(rq);
-    /* the bytes vs_scsi_cmd_req_put writes (no T10_PI), packed here: building a
-     * vs_scsi_cmd_req with its 256-byte cdb array per command is measurable */
+    /* vs_scsi_cmd_req_pack, not _put: a vs_scsi_cmd_req with its 256-byte CDB array
+     * filled per command is measurable */
     uint8_t hb[VS_SCSI_REQ_FIXED + VS_SCSI_CDB_MAX];
     uint32_t cdb_size = s->cfg.cdb_size;
     if (cdb_size > VS_SCSI_CDB_MAX)
