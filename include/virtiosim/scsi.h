@@ -147,6 +147,16 @@ typedef struct vs_scsi_cmd_resp {
     uint8_t sense[VS_SCSI_SENSE_MAX]; /* the first min(sense_size, VS_SCSI_SENSE_MAX) */
 } vs_scsi_cmd_resp;
 uint64_t vs_scsi_cmd_resp_len(uint32_t sense_size);
+/* The fixed fields of an encoded response p (VS_SCSI_RESP_FIXED bytes), read where they
+ * lie; r->sense is left alone (the sense bytes follow at p + VS_SCSI_RESP_FIXED). */
+static inline void vs_scsi_cmd_resp_fixed_at(const uint8_t *p, vs_scsi_cmd_resp *r)
+{
+    r->sense_len = vs_le32_get(p);
+    r->residual = vs_le32_get(p + 4);
+    r->status_qualifier = vs_le16_get(p + 8);
+    r->status = p[10];
+    r->response = p[11];
+}
 int vs_scsi_cmd_resp_get(const uint8_t *p, size_t len, uint32_t sense_size,
                          vs_scsi_cmd_resp *r);
 /* Writes the fixed part and sense_size sense bytes: min(sense_len, sense_size,

@@ -135,8 +135,10 @@ void scsi_mon_cmd_used(vs_monitors *m, chain_rec *c, const vs_event *ev, ctx cx)
         memcpy(b, span, VS_SCSI_RESP_FIXED + ss); /* the usual case: one segment */
     else if (!chain_read(m, c, true, 0, b, VS_SCSI_RESP_FIXED + ss))
         return;
-    resp_view r = {.sense_len = vs_le32_get(b), .residual = vs_le32_get(b + 4),
-                   .status = b[10], .response = b[11], .sense = b + VS_SCSI_RESP_FIXED};
+    vs_scsi_cmd_resp f; /* the fixed fields only */
+    vs_scsi_cmd_resp_fixed_at(b, &f);
+    resp_view r = {.sense_len = f.sense_len, .residual = f.residual, .status = f.status,
+                   .response = f.response, .sense = b + VS_SCSI_RESP_FIXED};
     judge_response(m, x, &r, ss, cx);
     if (r.response == VS_SCSI_S_OK && role_on(m, CK_SCSI_STATUS_SAM)) {
         if (vs_scsi_status_is_sam(r.status))

@@ -165,11 +165,7 @@ int vs_scsi_cmd_resp_get(const uint8_t *p, size_t len, uint32_t sense_size,
 {
     if (!p || len < vs_scsi_cmd_resp_len(sense_size))
         return -VS_EINVAL;
-    r->sense_len = vs_le32_get(p);
-    r->residual = vs_le32_get(p + 4);
-    r->status_qualifier = vs_le16_get(p + 8);
-    r->status = p[10];
-    r->response = p[11];
+    vs_scsi_cmd_resp_fixed_at(p, r);
     uint32_t n = sense_size < VS_SCSI_SENSE_MAX ? sense_size : VS_SCSI_SENSE_MAX;
     memcpy(r->sense, p + VS_SCSI_RESP_FIXED, n);
     memset(r->sense + n, 0, VS_SCSI_SENSE_MAX - n);

@@ -712,14 +712,16 @@ static void complete_cmd(vs_driver *d, vs_drv_req *rq, const vs_drv_done *done,
     uint32_t sense_len = 0;
     uint8_t response = 0, status = 0;
     if (res->resp_ok) {
-        sense_len = vs_le32_get(f);
-        status = f[10];
-        response = f[11];
+        vs_scsi_cmd_resp fx; /* the fixed fields only */
+        vs_scsi_cmd_resp_fixed_at(f, &fx);
+        sense_len = fx.sense_len;
+        status = fx.status;
+        response = fx.response;
         res->response = response;
         res->status = status;
-        res->status_qualifier = vs_le16_get(f + 8);
+        res->status_qualifier = fx.status_qualifier;
         res->sense_len = sense_len;
-        res->residual = vs_le32_get(f + 4);
+        res->residual = fx.residual;
         vs_scsi_sense sn;
         uint32_t sl = sense_len < ss ? sense_len : ss;
         if (sl) {
