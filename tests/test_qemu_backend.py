@@ -286,6 +286,62 @@ def test_qemu_runs_on_virtiosims_cpu_unless_told_otherwise(cli, qenv, tmp_path):
     assert qemu_pids_under(tmp) == []
 
 
+def test_parallel_runs_spread_their_qemus_over_the_cpus(virtiosim_bin, qenv, tmp_path):
+    """Runs started side by side (CI shards) each claim a CPU of their own for themselves and
+    their QEMU, instead of sharing the one they happened to start on; a run that finds
+    every CPU claimed leaves QEMU to the scheduler. A claim goes with its run."""
+    tmp, env = qenv
+    log, go = tmp_path / "cpus.log", tmp_path / "go"
+    wrapper = tmp_path / "qemu-wait"
+    # QEMU starts only once every run holds its claim: the runs overlap for sure
+    wrapper.write_text("#!/bin/sh\n"
+                       'case "$*" in *-qtest*)\n'   # a start, not the version probe
+                       f"  grep Cpus_allowed_list /proc/self/status >> {log}\n"
+                       f"  i=0; while [ ! -e {go} ] && [ $i -lt 300 ]; do\n"
+                       "    sleep 0.1; i=$((i+1)); done;;\n"
+                       "esac\n"
+                       'exec qemu-system-x86_64 "$@"\n')
+    wrapper.chmod(0o755)
+    mine = sorted(os.sched_getaffinity(0))
+    pinned = min(len(mine), 3)
+    procs = []
+    try:
+        for k in range(pinned + 1):
+            procs.append(subprocess.Popen(
+                [str(virtiosim_bin), "run", "-q", "--backend", "qemu", "--qemu", str(wrapper),
+                 str(BLK / "rw-basic.yaml")], env=env, stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, text=True))
+            deadline = time.time() + 30
+            while time.time() < deadline and (not log.exists() or
+                                              len(log.read_text().splitlines()) <= k):
+                time.sleep(0.05)
+        go.touch()
+        for p in procs:
+            out, err = p.communicate(timeout=60)
+            assert p.returncode == 0, out + err
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    cpus = [ln.split()[-1] for ln in log.read_text().splitlines()]
+    assert len(cpus) == pinned + 1, cpus
+    assert all(c.isdigit() and int(c) in mine for c in cpus[:pinned]), cpus
+    assert len(set(cpus[:pinned])) == pinned, cpus
+    if pinned == len(mine) and len(mine) > 1:
+        assert not cpus[pinned].isdigit(), cpus   # every CPU claimed: the scheduler's
+    # the claims went with their runs: the next run is pinned again
+    go.unlink()
+    log.write_text("")
+    go.touch()
+    r = subprocess.run([str(virtiosim_bin), "run", "-q", "--backend", "qemu", "--qemu",
+                        str(wrapper), str(BLK / "rw-basic.yaml")], env=env,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert log.read_text().split()[-1].isdigit()
+    assert qemu_pids_under(tmp) == []
+
+
 def test_a_wrapper_that_does_not_exec_qemu_leaves_nothing_behind(cli, qenv, tmp_path):
     """--qemu may name a wrapper that runs QEMU as its own child (a script without exec,
     `strace -f`): stopping it stops its process group, QEMU included."""

@@ -87,10 +87,12 @@ typedef struct vs_qemu_backend_opts {
     uint64_t poll_spin_ns;           /* wait(): spin phase; 0 = 5000 */
     uint64_t poll_sleep_max_ns;      /* wait(): longest back-off sleep; 0 = 100000 */
     bool sync_notify;                /* wait for QEMU's OK on every kick */
-    bool same_cpu;                   /* run QEMU and the calling thread on one CPU (the
-                                        one the caller is on): every kick and interrupt
-                                        is a local wake-up instead of a cross-CPU IPI.
-                                        The thread's affinity is restored on destroy. */
+    bool same_cpu;                   /* run QEMU and the calling thread on one CPU: every
+                                        kick and interrupt is a local wake-up instead of
+                                        a cross-CPU IPI. The CPU is claimed against other
+                                        virtiosim processes (the caller's, else a free
+                                        one; none free: not pinned). The thread's
+                                        affinity is restored on destroy. */
     bool no_qmp;                     /* no control monitor (vs_qemu_transport_qmp: NULL) */
     bool no_irqfd;                   /* MSI-X: poll the slot page in guest RAM instead of
                                         blocking on eventfds (sim/qemu/irqfd.h), e.g. for

@@ -3,6 +3,7 @@
  * and the rules for when a parked QEMU may serve the next scenario. */
 #define _GNU_SOURCE
 #include "qemu_reuse.h"
+#include "cpu_claim.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -58,6 +59,8 @@ void qr_release(vs_qemu_parked *p)
     vs_irqfd_bridge_destroy(p->irqfd);
     vs_qmp_close(p->qmp);
     free(p->key);
+    if (p->qemu) /* (an empty place is all zero: its cpu says nothing) */
+        vs__cpu_unclaim(p->cpu);
     *p = (vs_qemu_parked){.cpu = -1};
 }
 

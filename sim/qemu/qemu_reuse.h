@@ -17,7 +17,8 @@ typedef struct vs_qemu_parked {
     vs_irqfd_bridge *irqfd;
     vs_qmp *qmp;
     const vs_gmem *gm;          /* the guest memory it maps */
-    int cpu;                    /* same_cpu: the CPU QEMU is pinned to (else -1) */
+    int cpu;                    /* same_cpu: the CPU QEMU is pinned to, whose claim
+                                   (cpu_claim.h) the place holds; else -1 */
     unsigned takes;             /* scenarios that took it from the park so far */
 } vs_qemu_parked;
 

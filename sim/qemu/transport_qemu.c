@@ -22,6 +22,7 @@
 #include "virtiosim/qmp.h"
 #include "virtiosim/transport_pci.h"
 
+#include "cpu_claim.h"
 #include "irqfd.h"
 #include "pci_qtest.h"
 #include "qemu_proc.h"
@@ -379,8 +380,9 @@ static void qp_destroy(void *p)
     qemu_plat *q = p;
     if (!q)
         return;
-    if (q->key && q->keep && try_park(q))
-        q->qemu = NULL;         /* parked: the slot owns process, bridge and monitor */
+    bool parked = q->key && q->keep && try_park(q);
+    if (parked)
+        q->qemu = NULL; /* the slot owns process, bridge, monitor and CPU claim */
     if (q->qemu) {
         uint64_t c = 0;
         if (!q->dead && q->pid > 0 && read_proc_cpu(q->pid, &c) == 0 && c >= q->qemu_cpu_last)
@@ -390,8 +392,11 @@ static void qp_destroy(void *p)
     vs_irqfd_bridge_destroy(q->irqfd);
     vs_qmp_close(q->qmp);
     free(q->key);
-    if (q->pinned)
+    if (q->pinned) {
         pthread_setaffinity_np(pthread_self(), sizeof q->saved_affinity, &q->saved_affinity);
+        if (!parked)
+            vs__cpu_unclaim(q->cpu);
+    }
     for (unsigned i = 0; i < q->n_low; i++)
         vs_gmem_free(q->gm, q->low_gpa[i], NULL);
     free(q);
@@ -500,15 +505,21 @@ static bool pin_to(qemu_plat *q, int cpu)
     return true;
 }
 
-/* same_cpu (the CLI's default for --backend qemu): pin this thread to the CPU it runs on and QEMU to the same one
- * (q->saved_affinity is restored at destroy). Best effort: unpinned if anything fails. */
+/* same_cpu (the CLI's default for --backend qemu): pin this thread and QEMU to one CPU,
+ * claimed against other virtiosim processes (cpu_claim.h; q->saved_affinity is restored
+ * and the claim given back at destroy). Best effort: unpinned when every CPU is claimed or
+ * anything fails. */
 static void pin_same_cpu(qemu_plat *q, vs_qemu_opts *qo)
 {
-    int cpu = sched_getcpu();
-    if (pin_to(q, cpu)) {
-        qo->pin_cpu = true;
-        qo->cpu = cpu;
+    int cpu = vs__cpu_claim();
+    if (cpu < 0)
+        return;
+    if (!pin_to(q, cpu)) {
+        vs__cpu_unclaim(cpu);
+        return;
     }
+    qo->pin_cpu = true;
+    qo->cpu = cpu;
 }
 
 /* QEMU's control monitor on a socketpair: our end becomes q->qmp, *peer is the end QEMU
@@ -594,8 +605,8 @@ static bool take_parked(qemu_plat *q, uint64_t size)
     q->qmp = pk.qmp;
     q->reused = true;
     q->takes = pk.takes + 1;
-    if (pk.cpu >= 0)
-        pin_to(q, pk.cpu);
+    if (pk.cpu >= 0 && !pin_to(q, pk.cpu))
+        vs__cpu_unclaim(pk.cpu); /* the park's claim is ours now */
     for (unsigned v = 0; q->irqfd && v < vs_irqfd_bridge_vectors(q->irqfd); v++) {
         uint64_t n;
         while (read(vs_irqfd_bridge_fd(q->irqfd, v), &n, sizeof n) == (ssize_t)sizeof n)

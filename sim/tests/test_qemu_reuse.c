@@ -4,9 +4,14 @@
  * skipped. */
 #define _GNU_SOURCE
 #include <check.h>
+#include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -16,6 +21,7 @@
 #include "virtiosim/qemu.h"
 #include "virtiosim/virtio.h"
 
+#include "sim/qemu/cpu_claim.h"
 #include "sim/qemu/qemu_proc.h" /* vs_qemu_live_count */
 
 #define MEM (32u << 20)
@@ -34,6 +40,8 @@ typedef struct fx {
     vs_qemu_args a;
 } fx;
 
+static bool same_cpu; /* what start_fx asks for */
+
 /* A reuse-enabled transport for the device arguments in f->a. */
 static void start_fx(fx *f, int step_timeout_ms)
 {
@@ -42,6 +50,7 @@ static void start_fx(fx *f, int step_timeout_ms)
     o.device_type = VS_DEV_BLK;
     o.device_args = f->a.argv;
     o.reuse = true;
+    o.same_cpu = same_cpu;
     if (step_timeout_ms)
         o.step_timeout_ms = step_timeout_ms;
     OK(vs_qemu_transport_create(&f->t, f->gm, &o, NULL, e));
@@ -364,6 +373,64 @@ START_TEST(often_taken_qemu_keeps_its_place)
 }
 END_TEST
 
+/* Whether some process holds the claim of cpu (cpu_claim.h): its name cannot be bound. */
+static bool claimed(int cpu)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(fd, 0);
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    int n = snprintf(a.sun_path + 1, sizeof a.sun_path - 1, "virtiosim-cpu-%d", cpu);
+    int rc = bind(fd, (struct sockaddr *)&a,
+                  (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n));
+    int err = errno;
+    close(fd);
+    ck_assert_msg(rc == 0 || err == EADDRINUSE, "bind: %s", strerror(err));
+    return rc != 0;
+}
+
+START_TEST(cpu_claims_are_counted_and_given_back)
+{
+    int c = vs__cpu_claim();
+    ck_assert_int_ge(c, 0);
+    ck_assert(claimed(c));
+    ck_assert_int_eq(vs__cpu_claim(), c); /* the process's own claim first */
+    vs__cpu_unclaim(c);
+    ck_assert(claimed(c));
+    vs__cpu_unclaim(c);
+    ck_assert(!claimed(c));
+    vs__cpu_unclaim(c); /* one too many: nothing happens */
+    ck_assert(!claimed(c));
+}
+END_TEST
+
+/* A pinned QEMU's CPU stays claimed while it is parked, and the claim goes when the QEMU
+ * that took it back is stopped. */
+START_TEST(parked_qemu_keeps_its_cpu_claimed)
+{
+    same_cpu = true;
+    fx f;
+    open_fresh(&f, 3u << 20, false);
+    int cpu = sched_getcpu(); /* the transport pinned us beside QEMU */
+    ck_assert(claimed(cpu));
+    close_fx(&f, true);
+    ck_assert_int_eq(vs_qemu_live_count(), 1);
+    ck_assert(claimed(cpu));
+    open_fx(&f, 3u << 20, false, 0);
+    ck_assert(vs_qemu_transport_reused(f.t));
+    ck_assert_int_eq(sched_getcpu(), cpu);
+    close_fx(&f, false);
+    ck_assert_int_eq(vs_qemu_live_count(), 0);
+    ck_assert(!claimed(cpu));
+    open_fresh(&f, 3u << 20, false);        /* parked, then let go with the park */
+    cpu = sched_getcpu();
+    close_fx(&f, true);
+    ck_assert(claimed(cpu));
+    vs_qemu_reuse_drop();
+    ck_assert(!claimed(cpu));
+    same_cpu = false;
+}
+END_TEST
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -379,6 +446,8 @@ int main(void)
     tcase_add_test(tc, often_taken_qemu_keeps_its_place);
     tcase_add_test(tc, other_arguments_or_blkdebug_start_afresh);
     tcase_add_test(tc, scratch_image_is_zeroed_and_renamed_on_resize);
+    tcase_add_test(tc, cpu_claims_are_counted_and_given_back);
+    tcase_add_test(tc, parked_qemu_keeps_its_cpu_claimed);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
