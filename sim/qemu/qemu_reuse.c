@@ -55,12 +55,12 @@ void qr_release(vs_qemu_parked *p)
 {
     if (!p)
         return;
+    if (p->qemu) /* (an empty place is all zero: its cpu says nothing) */
+        vs__cpu_unclaim(p->cpu);
     vs_qemu_destroy(p->qemu);
     vs_irqfd_bridge_destroy(p->irqfd);
     vs_qmp_close(p->qmp);
     free(p->key);
-    if (p->qemu) /* (an empty place is all zero: its cpu says nothing) */
-        vs__cpu_unclaim(p->cpu);
     *p = (vs_qemu_parked){.cpu = -1};
 }
 
