@@ -137,6 +137,19 @@ int64_t vs_scsi_cmd_req_put(uint8_t *p, size_t cap, uint32_t cdb_size, bool pi,
     return (int64_t)n;
 }
 
+/* A variable area of size bytes at dst: the first min(n, size, max) bytes of src, zeros
+ * after (the CDB of a request, the sense of a response). */
+static void put_area(uint8_t *dst, uint32_t size, const uint8_t *src, uint32_t n,
+                     uint32_t max)
+{
+    uint32_t c = n < size ? n : size;
+    if (c > max)
+        c = max;
+    if (c)
+        memcpy(dst, src, c);
+    memset(dst + c, 0, size - c);
+}
+
 void vs_scsi_cmd_req_pack(uint8_t *p, uint32_t cdb_size, const vs_scsi_cmd_req *f,
                           const uint8_t *cdb, uint32_t cdb_len)
 {
@@ -145,12 +158,7 @@ void vs_scsi_cmd_req_pack(uint8_t *p, uint32_t cdb_size, const vs_scsi_cmd_req *
     p[16] = f->task_attr;
     p[17] = f->prio;
     p[18] = f->crn;
-    uint32_t c = cdb_len < cdb_size ? cdb_len : cdb_size;
-    if (c > VS_SCSI_CDB_MAX)
-        c = VS_SCSI_CDB_MAX;
-    if (c)
-        memcpy(p + VS_SCSI_REQ_FIXED, cdb, c);
-    memset(p + VS_SCSI_REQ_FIXED + c, 0, cdb_size - c);
+    put_area(p + VS_SCSI_REQ_FIXED, cdb_size, cdb, cdb_len, VS_SCSI_CDB_MAX);
 }
 
 /* ------------------------------------------------------------------ command response */
@@ -190,12 +198,7 @@ void vs_scsi_cmd_resp_pack(uint8_t *p, uint32_t sense_size, const vs_scsi_cmd_re
     vs_le16_put(p + 8, f->status_qualifier);
     p[10] = f->status;
     p[11] = f->response;
-    uint32_t s = sense_n < sense_size ? sense_n : sense_size;
-    if (s > VS_SCSI_SENSE_MAX)
-        s = VS_SCSI_SENSE_MAX;
-    if (s)
-        memcpy(p + VS_SCSI_RESP_FIXED, sense, s);
-    memset(p + VS_SCSI_RESP_FIXED + s, 0, sense_size - s);
+    put_area(p + VS_SCSI_RESP_FIXED, sense_size, sense, sense_n, VS_SCSI_SENSE_MAX);
 }
 
 int vs_scsi_cmd_layout_of(uint64_t out_bytes, uint64_t in_bytes, uint32_t cdb_size,

@@ -271,10 +271,10 @@ static int qemu_args(vs_run_ctx *c, const char *const **argv, vs_err *e)
         const char *file = l->file;
         bool scratch = !file && !l->null && c->qemu_reuse;
         if (!file && !l->null) {
-            /* zeroed for every scenario; with reuse the file stays, and QEMU may stay */
-            int rc = c->qemu_reuse ? vs_qemu_reuse_scratch_at(i, l->bytes, path, sizeof path, e)
-                                   : vs_qemu_scratch_image(l->bytes, "scsi", &q->fd[i], path,
-                                                           sizeof path, e);
+            /* zeroed for every scenario; a scratch file stays, and QEMU may stay */
+            int rc = scratch ? vs_qemu_reuse_scratch_at(i, l->bytes, path, sizeof path, e)
+                             : vs_qemu_scratch_image(l->bytes, "scsi", &q->fd[i], path,
+                                                     sizeof path, e);
             if (rc < 0)
                 return rc;
             file = path;
