@@ -1,5 +1,5 @@
-/* Chain records: what each chain id holds while outstanding (segments, canary copy or
- * hash of its readable bytes, guard bytes after its writable buffers), made available,
+/* Chain records: what each chain id holds while outstanding (segments, the hash of its
+ * readable bytes, guard bytes after its writable buffers), made available,
  * completed (readable-unchanged, write-confined, used-len-bound, used-id-outstanding). */
 #include <inttypes.h>
 #include <stdio.h>
@@ -8,12 +8,10 @@
 
 #include "conformance/monitor_dev.h"
 
-void chain_free(vs_monitors *m, chain_rec *c)
+void chain_free(chain_rec *c)
 {
     if (!c)
         return;
-    m->canary_bytes -= c->canary_cap;
-    free(c->canary_buf);
     free(c->seg);
     free(c->guard);
     free(c->guard_ok);
@@ -27,7 +25,7 @@ void queue_drop(vs_monitors *m, qstate *q)
         m->n_due--;
     if (q->byid) {
         for (uint32_t i = 0; i < ID_SPACE; i++)
-            chain_free(m, q->byid[i]);
+            chain_free(q->byid[i]);
         free(q->byid);
     }
     free(q->fo_id);
@@ -136,73 +134,6 @@ static void chain_reset(vs_monitors *m, chain_rec *c)
     c->gok_cap = k.gok_cap;
     c->slots = k.slots;
     c->slots_cap = k.slots_cap;
-    c->canary_buf = k.canary_buf;
-    c->canary_cap = k.canary_cap;
-}
-
-/* Records the readable bytes of c at AVAIL: a copy when small enough (and within the
- * budget), else their hash. False if they cannot be read. */
-static bool canary_take(vs_monitors *m, chain_rec *c)
-{
-    c->canary_copied = false;
-    if (c->out_bytes <= CANARY_COPY_MAX) {
-        uint32_t need = (uint32_t)c->out_bytes;
-        if (need > c->canary_cap && m->canary_bytes - c->canary_cap + need <= CANARY_BUDGET) {
-            uint8_t *nb = realloc(c->canary_buf, need);
-            if (nb) {
-                m->canary_bytes = m->canary_bytes - c->canary_cap + need;
-                c->canary_buf = nb;
-                c->canary_cap = need;
-            }
-        }
-        if (need <= c->canary_cap && (need == 0 || c->canary_buf)) {
-            if (!chain_read(m, c, false, 0, c->canary_buf, need))
-                return false;
-            c->canary_copied = true;
-            return true;
-        }
-    }
-    return hash_readable(m, c, &c->canary);
-}
-
-/* hash_readable of the bytes recorded by canary_take (for evidence only). */
-static uint64_t canary_copy_hash(const chain_rec *c)
-{
-    uint64_t acc = FNV0, pos = 0;
-    for (uint32_t i = 0; i < c->n_out; i++) {
-        acc = hash_words(acc, c->canary_buf + pos, c->seg[i].len);
-        pos += c->seg[i].len;
-    }
-    return acc;
-}
-
-/* Compares the readable bytes of c now with the copy; false if they cannot be read. */
-static bool canary_same(vs_monitors *m, const chain_rec *c, bool *same)
-{
-    uint64_t pos = 0;
-    *same = true;
-    for (uint32_t i = 0; i < c->n_out; i++) {
-        uint32_t len = c->seg[i].len;
-        if (!len)
-            continue;
-        const uint8_t *direct = vs_gmem_translate(m->gm, c->seg[i].gpa, len, VS_GMEM_READ, NULL);
-        if (direct) {
-            if (memcmp(direct, c->canary_buf + pos, len))
-                *same = false;
-        } else {
-            uint8_t buf[4096];
-            for (uint32_t off = 0; off < len;) {
-                uint32_t take = len - off < sizeof buf ? len - off : (uint32_t)sizeof buf;
-                if (vs_gmem_read(m->gm, c->seg[i].gpa + off, buf, take, NULL) < 0)
-                    return false;
-                if (memcmp(buf, c->canary_buf + pos + off, take))
-                    *same = false;
-                off += take;
-            }
-        }
-        pos += len;
-    }
-    return true;
 }
 
 void on_avail(vs_monitors *m, const vs_event *ev)
@@ -243,7 +174,7 @@ void on_avail(vs_monitors *m, const vs_event *ev)
          (!ensure_cap((void **)&c->guard, &c->guard_cap, nw ? nw : 1, GUARD_LEN) ||
           !ensure_cap((void **)&c->guard_ok, &c->gok_cap, nw ? nw : 1, sizeof *c->guard_ok)))) {
         q->byid[id] = NULL;
-        chain_free(m, c);
+        chain_free(c);
         return;
     }
     if (guard) {
@@ -273,7 +204,7 @@ void on_avail(vs_monitors *m, const vs_event *ev)
      * vhost-user server's) takes none of them. */
     c->canary_ok = false;
     if (!c->raw && role_on(m, CK_READABLE))
-        c->canary_ok = canary_take(m, c);
+        c->canary_ok = hash_readable(m, c, &c->canary);
     if (!c->raw && guard) {
         for (uint32_t w = 0; w < nw; w++) {
             const vs_seg *s = &c->seg[c->n_out + w];
@@ -296,19 +227,8 @@ static void used_buffers_unchanged(vs_monitors *m, chain_rec *c, int k, ctx cx)
 {
     if (role_on(m, CK_READABLE) && c->canary_ok) {
         uint64_t h = 0;
-        bool same = false, readable;
-        if (c->canary_copied) {
-            readable = canary_same(m, c, &same);
-            if (readable && !same) { /* evidence: the same hashes the hash path names */
-                c->canary = canary_copy_hash(c);
-                readable = hash_readable(m, c, &h);
-            }
-        } else {
-            readable = hash_readable(m, c, &h);
-            same = h == c->canary;
-        }
-        if (readable) {
-            if (!same)
+        if (hash_readable(m, c, &h)) {
+            if (h != c->canary)
                 bad(m, CK_READABLE, k, cx, "device-readable bytes unchanged",
                     "readable bytes (%" PRIu64 ") changed: hash %016" PRIx64 " -> %016" PRIx64,
                     c->out_bytes, c->canary, h);

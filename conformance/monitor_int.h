@@ -38,10 +38,6 @@
 /* reset-reads-zero: how long a device may take to finish a reset */
 #define RESET_SETTLE_READS 100u
 #define RESET_SETTLE_NS 100000u
-/* Readable bytes of a chain are kept as a copy (compared with memcmp on completion) when
- * they fit here and the monitors' copy budget allows; otherwise they are hashed. */
-#define CANARY_COPY_MAX (64u << 10)
-#define CANARY_BUDGET (32u << 20)
 /* packed-used-desc-unchanged: used slots compared at every device-side event on the queue
  * (the most recent PK_RECENT, plus PK_SWEEP more in rotation), all at queue end */
 #define PK_RECENT 32u
@@ -73,10 +69,7 @@ typedef struct chain_rec {
     vs_seg *seg;
     uint64_t out_bytes, in_bytes;
     bool canary_ok;
-    uint64_t canary;      /* hash of the readable bytes (when not copied) */
-    bool canary_copied;   /* canary_buf holds the readable bytes instead */
-    uint8_t *canary_buf;  /* kept across reuses of the record */
-    uint32_t canary_cap;
+    uint64_t canary;      /* hash of the readable bytes at AVAIL */
     uint32_t seg_cap, guard_cap, gok_cap, slots_cap; /* capacities (elements) */
     uint8_t *guard;       /* GUARD_LEN per writable segment */
     bool *guard_ok;
@@ -229,7 +222,6 @@ struct vs_monitors {
     /* config generation bracketing */
     bool gen_open, reads_unclosed;
     bool reads_wide;              /* ... one of them wider than 32 bits */
-    uint64_t canary_bytes;        /* sum of chain_rec.canary_cap */
     cfg_track *early;             /* config bytes read before FEATURES_OK (dev->cfg_early_bytes) */
     qstate q[MAX_QUEUES];
     qreset qr[MAX_QUEUES];
@@ -435,7 +427,7 @@ static inline void *mon_chain_dev(chain_rec *c) { return c + 1; }
 
 /* ------------------------------------------------------------ chains (mon_chains.c) */
 
-void chain_free(vs_monitors *m, chain_rec *c);
+void chain_free(chain_rec *c);
 void queue_drop(vs_monitors *m, qstate *q);
 /* Reads n bytes at logical offset off of the readable (writable=false) or writable part. */
 bool chain_read(vs_monitors *m, const chain_rec *c, bool writable, uint64_t off, void *buf,
