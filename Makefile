@@ -99,6 +99,7 @@ all: lib $(if $(wildcard sim/main.c),$(BUILD)/virtiosim)
 help:
 	@echo "make deps         install missing Debian packages (apt-get)"
 	@echo "make              build $(BUILD)/libvirtiosim.{a,so} and $(BUILD)/virtiosim"
+	@echo "                  (profile-guided with GCC; PGO= for a quicker, unguided build)"
 	@echo "make run          build, run the blk scenarios, certify blk-device (ref and QEMU)"
 	@echo "make check        layers + unit tests + ASan/UBSan unit tests + pytest"
 	@echo "make asan         unit tests under AddressSanitizer + UBSan"
