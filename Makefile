@@ -30,9 +30,16 @@ LTO_LINK = $(if $(LTO),-flto=auto -Wno-maybe-uninitialized)
 # GCC's); `make PGO=` turns it off (a quicker edit-build cycle); the asan build does.
 PGO ?= $(shell $(CC) -v 2>&1 | grep -q '^gcc version' && echo 1)
 PGO_DIR := $(BUILD)/pgo
+# Copies and fills longer than 256 bytes (or of unknown length) call glibc, whose AVX2 /
+# AVX-512 loops beat the inline `rep movsq` GCC picks once the profile says a copy is 4 KiB
+# long: the device's data copy. Measured against the same profiled build without it:
+# 0.983x the time of the verified 4 KiB run, 0.953x of the 64 KiB one. x86-64 only.
+STRINGOP_ALGS := vector_loop:256:noalign,libcall:-1:noalign
+STRINGOPS := $(if $(findstring x86_64,$(shell $(CC) -dumpmachine 2>/dev/null)),\
+  -mmemcpy-strategy=$(STRINGOP_ALGS) -mmemset-strategy=$(STRINGOP_ALGS))
 CPPFLAGS += -Iinclude -I. -DVS_VERSION=\"$(VERSION)\"
 CFLAGS += -std=c11 $(OPT) $(LTO) -g -fPIC -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
-          -Wno-missing-field-initializers -MMD -MP
+          -Wno-missing-field-initializers -MMD -MP $(STRINGOPS)
 PKGS := yaml-0.1 jansson check
 LDLIBS += $(shell pkg-config --libs yaml-0.1 jansson libcrypto 2>/dev/null) -lm
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
