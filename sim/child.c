@@ -45,6 +45,7 @@ int vs_child_register(enum vs_child_kind kind, pid_t pid, const char *dir,
         for (int k = 0; files && files[k] && k < VS_CHILD_FILES_MAX; k++)
             snprintf(s->files[k], sizeof s->files[k], "%s", files[k]);
         atomic_store(&s->state, SLOT_LIVE);
+        vs__child_keep(pid);
         return i;
     }
     return -1;
@@ -52,14 +53,19 @@ int vs_child_register(enum vs_child_kind kind, pid_t pid, const char *dir,
 
 void vs_child_set_pid(int slot, pid_t pid)
 {
-    if (slot >= 0 && slot < SLOTS)
+    if (slot >= 0 && slot < SLOTS && g_slots[slot].pid != pid) {
+        vs__child_unkeep(g_slots[slot].pid);
         g_slots[slot].pid = pid;
+        vs__child_keep(pid);
+    }
 }
 
 void vs_child_unregister(int slot)
 {
-    if (slot >= 0 && slot < SLOTS)
+    if (slot >= 0 && slot < SLOTS) {
+        vs__child_unkeep(g_slots[slot].pid);
         atomic_store(&g_slots[slot].state, SLOT_FREE);
+    }
 }
 
 static void unlink_in(const char *dir, const char *name)
@@ -198,6 +204,7 @@ void vs_child_kill_all(enum vs_child_kind kind)
             vs_child_signal(s->pid, SIGKILL);
             while (waitpid(s->pid, NULL, 0) < 0 && errno == EINTR)
                 ;
+            vs__child_unkeep(s->pid);
         }
         if (s->dir[0]) {
             for (int k = 0; k < VS_CHILD_FILES_MAX; k++)

@@ -20,6 +20,12 @@ enum vs_child_kind { VS_CHILD_QEMU = 1, VS_CHILD_QSD = 2 };
  * slot >= 0, or -1 when the registry is full (the child is then not protected). */
 int vs_child_register(enum vs_child_kind kind, pid_t pid, const char *dir,
                       const char *const *files);
+/* The keeper (child_keeper.c): a process outside ours that kills the listed process
+ * groups once this process has ended, SIGKILL included. vs_child_register lists the child's
+ * group, vs_child_unregister and vs_child_kill_all take it off; unkeep is
+ * async-signal-safe. */
+void vs__child_keep(pid_t pgid);
+void vs__child_unkeep(pid_t pgid);
 /* A restarted child keeps its slot. */
 void vs_child_set_pid(int slot, pid_t pid);
 /* The owner stopped the child itself. */

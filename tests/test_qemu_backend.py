@@ -6,6 +6,7 @@ QEMU's socket, firmware and stderr files and the runner's temporary disk image a
 unlinked as soon as QEMU holds them open."""
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -157,6 +158,74 @@ def test_sigkill_leftovers_are_removed_by_the_next_start(cli, qenv):
     r = cli("run", "--backend", "qemu", BLK / "rw-basic.yaml", env=env, timeout=60)
     assert r.returncode == 0, r.stdout + r.stderr
     assert sorted(p.name for p in tmp.iterdir()) == [live.name]
+
+
+def running(pid):
+    """pid exists and is not a zombie (this machine's init reaps orphans late)."""
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().split(") ")[1][0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False
+
+
+def keepers_of(tmp: Path):
+    """The child keepers (sim/child_keeper.c) started by a virtiosim whose TMPDIR is tmp."""
+    found = []
+    for d in Path("/proc").iterdir():
+        try:
+            if (d.name.isdigit() and b"read -r op" in (d / "cmdline").read_bytes() and
+                    f"TMPDIR={tmp}".encode() in (d / "environ").read_bytes().split(b"\0")
+                    and running(int(d.name))):
+                found.append(int(d.name))
+        except OSError:
+            continue
+    return found
+
+
+def qtest_connected(tmp: Path):
+    """A Unix socket under tmp is connected: QEMU has reached virtiosim's qtest socket (a
+    QEMU whose connect fails exits by itself, which would prove nothing)."""
+    for line in Path("/proc/net/unix").read_text().splitlines()[1:]:
+        f = line.split()
+        if len(f) >= 8 and f[5] == "03" and f[7].startswith(str(tmp)):
+            return True
+    return False
+
+
+def test_sigkill_with_a_wrapper_that_forks_qemu_leaves_no_qemu(cli, qenv, tmp_path):
+    """A --qemu wrapper that starts QEMU as its child instead of exec'ing it: PDEATHSIG
+    reaches the wrapper only, so it is the keeper that kills QEMU's group once virtiosim
+    is gone. The keeper itself ends with the run, SIGKILLed or not."""
+    tmp, env = qenv
+    pid_file = tmp_path / "qemu.pid"
+    wrapper = tmp_path / "qemu-forks"
+    wrapper.write_text(f'#!/bin/sh\n{shutil.which("qemu-system-x86_64")} "$@" &\n'
+                       f'echo $! > {pid_file}\nwait\n')
+    wrapper.chmod(0o755)
+    p = subprocess.Popen([str(cli.binary), "run", "--backend", "qemu", "--qemu", str(wrapper),
+                          str(BLK / "ring-wrap.yaml")], cwd=ROOT, env=env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 20
+    while not (pid_file.exists() and pid_file.read_text().strip() and qtest_connected(tmp)):
+        assert time.time() < deadline, "QEMU never started"
+        time.sleep(0.02)
+    qemu = int(pid_file.read_text())
+    assert running(qemu) and keepers_of(tmp)
+    p.kill()
+    p.wait(timeout=10)
+    deadline = time.time() + 10
+    while (running(qemu) or keepers_of(tmp)) and time.time() < deadline:
+        time.sleep(0.02)
+    assert not running(qemu), "QEMU outlived virtiosim"
+    assert keepers_of(tmp) == []
+    # An ordinary run: its keeper ends with it too.
+    r = cli("run", "--backend", "qemu", "--qemu", wrapper, BLK / "rw-basic.yaml", env=env,
+            timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    deadline = time.time() + 5
+    while keepers_of(tmp) and time.time() < deadline:
+        time.sleep(0.02)
+    assert keepers_of(tmp) == []
 
 
 def test_bad_qemu_binary_is_an_infrastructure_error(cli, qenv):
