@@ -28,7 +28,9 @@ LTO_LINK = $(if $(LTO),-flto=auto -Wno-maybe-uninitialized)
 # event bus's indirect calls to the monitors, the trace and the device made direct).
 # Measured on the verified 4 KiB user path: 0.86x the time. GCC only (the profile files are
 # GCC's); `make PGO=` turns it off (a quicker edit-build cycle); the asan build does.
-PGO ?= $(shell $(CC) -v 2>&1 | grep -q '^gcc version' && echo 1)
+ifeq ($(origin PGO),undefined)
+PGO := $(shell $(CC) -v 2>&1 | grep -q '^gcc version' && echo 1)
+endif
 PGO_DIR := $(BUILD)/pgo
 # Copies and fills longer than 256 bytes (or of unknown length) call glibc, whose AVX2 /
 # AVX-512 loops beat the inline `rep movsq` GCC picks once the profile says a copy is 4 KiB
