@@ -123,7 +123,15 @@ deps:
 
 lib: $(BUILD)/libvirtiosim.a $(BUILD)/libvirtiosim.so
 
-$(BUILD)/obj/%.o: %.c
+# The flags the objects are compiled with, rewritten only when they change, so that
+# `make PGO=` then `make` (or a change of OPT or LTO) recompiles instead of linking
+# objects built the other way.
+FLAGS_STAMP := $(BUILD)/cflags
+$(FLAGS_STAMP): FORCE
+	@mkdir -p $(dir $@); f='$(CC) $(CFLAGS) PGO=$(PGO)'; \
+	  [ "$$(cat $@ 2>/dev/null)" = "$$f" ] || echo "$$f" > $@
+
+$(BUILD)/obj/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(if $(PGO),$(PGO_USE)) -c $< -o $@
 
@@ -136,7 +144,7 @@ PGO_STEMS = $(patsubst $(BUILD)/obj/%.o,%,$(LIB_OBJS) $(PROGRAM_SRCS:%.c=$(BUILD
 PGO_AUX = -dumpdir $(PGO_DIR)/gcda/$(dir $*) -dumpbase $(notdir $*)
 PGO_USE = -fprofile-use -fprofile-partial-training -Wno-missing-profile $(PGO_AUX)
 ifneq ($(PGO),)
-$(PGO_DIR)/obj/%.o: %.c
+$(PGO_DIR)/obj/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(filter-out $(LTO),$(CFLAGS)) -fprofile-generate \
 	  -fprofile-update=single $(PGO_AUX) -c $< -o $@
