@@ -67,6 +67,7 @@ typedef struct guest_run {
     int slot;
     char qemu_version[96];
     char log[GUEST_LOG_MAX];    /* the console, a rolling tail */
+    char crash[160];            /* its first line telling a kernel crash */
     size_t log_len;
     char line[512];             /* the console line being read */
     size_t line_len;
@@ -236,6 +237,7 @@ static void host_request(guest_run *g, const char *req)
 
 static void console_line(guest_run *g, const char *l)
 {
+    vs_guest_crash_line(g->crash, sizeof g->crash, l);
     if (strncmp(l, "vsguest: host ", 14) == 0)
         host_request(g, l + 14);
     else if (strncmp(l, "vsguest: result ", 16) == 0)
@@ -306,10 +308,14 @@ static int watch(guest_run *g, int fd)
 
 /* ------------------------------------------------------------------ the verdict */
 
+/* The console's last 400 bytes on one line, after its first crash line if it had one. */
 static void flatten_tail(const guest_run *g, char *buf, size_t n)
 {
     size_t len = g->log_len, start = len > 400 ? len - 400 : 0;
-    snprintf(buf, n, "%s", g->log + start);
+    snprintf(buf, n, "%s%s%s", g->crash[0] ? "crash: " : "", g->crash[0] ? g->crash : "",
+             g->crash[0] ? " ... " : "");
+    size_t used = strlen(buf);
+    snprintf(buf + used, n - used, "%s", g->log + start);
     for (char *p = buf; *p; p++)
         if (*p == '\n' || *p == '\r')
             *p = ' ';
@@ -325,7 +331,7 @@ static void judge(guest_run *g, int why)
         vs_results_merge(r->conformance, vs_monitors_results(g->mon), &e);
     if (r->conformance)
         snprintf(r->conformance->scenario, sizeof r->conformance->scenario, "%s", g->s->name);
-    char tail[420];
+    char tail[600];
     flatten_tail(g, tail, sizeof tail);
     r->verdict = VS_SCN_PASS;
     if (why == 3) {

@@ -148,3 +148,16 @@ void vs_guest_tail_add(char *buf, size_t cap, size_t *len, const char *p, size_t
     *len += n;
     buf[*len] = '\0';
 }
+
+void vs_guest_crash_line(char *crash, size_t n, const char *line)
+{
+    static const char *const marks[] = {"Kernel panic", "sysrq: Trigger a crash", "BUG:",
+                                        "Oops:", "general protection fault", "kernel BUG at"};
+    if (!n || crash[0])
+        return;
+    for (size_t i = 0; i < sizeof marks / sizeof marks[0]; i++)
+        if (strstr(line, marks[i])) {
+            snprintf(crash, n, "%s", line);
+            return;
+        }
+}

@@ -26,5 +26,8 @@ void vs_guest_kill(pid_t *pid, int *slot);
 /* Appends n bytes of console output to buf (cap bytes, *len used, NUL-terminated),
  * keeping the newest cap - 1 bytes: the tail quoted when a guest crashes or hangs. */
 void vs_guest_tail_add(char *buf, size_t cap, size_t *len, const char *p, size_t n);
+/* Keeps in crash (n bytes) the first console line that tells a kernel crash (a panic, an
+ * oops, a BUG, a sysrq crash): the tail may hold only the stack dump that follows it. */
+void vs_guest_crash_line(char *crash, size_t n, const char *line);
 
 #endif

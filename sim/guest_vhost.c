@@ -52,6 +52,7 @@ typedef struct vk_run {
     char line[4096];
     size_t line_len;
     char tail[VK_TAIL];
+    char crash[200];             /* the console's first line telling a kernel crash */
     size_t tail_len;
     int boot_ms;                   /* QEMU start to "vsvk: start" */
     char leftovers[512];           /* what /init found in configfs and /tmp afterwards */
@@ -243,6 +244,8 @@ static void b64_add(vk_run *v, const char *l)
 
 static void console_line(vk_run *v, const char *l, int64_t t0)
 {
+    if (v->state != 2)
+        vs_guest_crash_line(v->crash, sizeof v->crash, l);
     if (strcmp(l, "vsvk: start") == 0) {
         v->state = 1;
         v->boot_ms = (int)(vs_child_now_ms() - t0);
@@ -372,8 +375,9 @@ static int write_errors(vk_run *v, const char *why, const char *dir, vs_report_m
     for (char *p = v->tail; *p; p++)
         if (*p == '\r' || *p == '\n')
             *p = ' ';
-    if (!sc || !loaded || asprintf(&msg, "%s (Linux %s). Console: %s", why, v->release,
-                                   v->tail) < 0) {
+    if (!sc || !loaded || asprintf(&msg, "%s (Linux %s).%s%s%s Console: %s", why, v->release,
+                                   v->crash[0] ? " Crash: " : "", v->crash,
+                                   v->crash[0] ? "." : "", v->tail) < 0) {
         free(sc);
         free(loaded);
         return vs_err_set(e, VS_ENOMEM, "out of memory");
