@@ -67,7 +67,7 @@ typedef struct guest_run {
     int slot;
     char qemu_version[96];
     char log[GUEST_LOG_MAX];    /* the console, a rolling tail */
-    char crash[160];            /* its first line telling a kernel crash */
+    char crash[120];            /* its first line telling a kernel crash */
     size_t log_len;
     char line[512];             /* the console line being read */
     size_t line_len;
@@ -308,14 +308,16 @@ static int watch(guest_run *g, int fd)
 
 /* ------------------------------------------------------------------ the verdict */
 
-/* The console's last 400 bytes on one line, after its first crash line if it had one. */
+/* The console's first crash line, if it had one, then as much of its end as fits in n,
+ * on one line. */
 static void flatten_tail(const guest_run *g, char *buf, size_t n)
 {
-    size_t len = g->log_len, start = len > 400 ? len - 400 : 0;
-    snprintf(buf, n, "%s%s%s", g->crash[0] ? "crash: " : "", g->crash[0] ? g->crash : "",
-             g->crash[0] ? " ... " : "");
-    size_t used = strlen(buf);
-    snprintf(buf + used, n - used, "%s", g->log + start);
+    int w = snprintf(buf, n, "%s%s%s", g->crash[0] ? "crash: " : "", g->crash,
+                     g->crash[0] ? " ... " : "");
+    size_t used = w > 0 && (size_t)w < n ? (size_t)w : 0, room = n - 1 - used;
+    size_t take = g->log_len < room ? g->log_len : room;
+    memcpy(buf + used, g->log + g->log_len - take, take);
+    buf[used + take] = '\0';
     for (char *p = buf; *p; p++)
         if (*p == '\n' || *p == '\r')
             *p = ' ';
@@ -331,7 +333,7 @@ static void judge(guest_run *g, int why)
         vs_results_merge(r->conformance, vs_monitors_results(g->mon), &e);
     if (r->conformance)
         snprintf(r->conformance->scenario, sizeof r->conformance->scenario, "%s", g->s->name);
-    char tail[600];
+    char tail[420];
     flatten_tail(g, tail, sizeof tail);
     r->verdict = VS_SCN_PASS;
     if (why == 3) {
