@@ -133,7 +133,7 @@ $(FLAGS_STAMP): FORCE
 
 $(BUILD)/obj/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(if $(PGO),$(PGO_USE)) -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(PGO_FLAGS) -c $< -o $@
 
 # The profiled build: instrumented objects (without LTO: the counters are placed before
 # it, so the profile is the same and the build half the work), the instrumented CLI and
@@ -154,6 +154,7 @@ $(PGO_DIR)/virtiosim: $(PGO_STEMS:%=$(PGO_DIR)/obj/%.o)
 $(PGO_DIR)/trained: $(PGO_DIR)/virtiosim tools/pgo_train.sh
 	tools/pgo_train.sh $(PGO_DIR)
 	@touch $@
+$(PGO_STEMS:%=$(BUILD)/obj/%.o): PGO_FLAGS = $(PGO_USE)
 $(PGO_STEMS:%=$(BUILD)/obj/%.o): | $(PGO_DIR)/trained
 endif
 

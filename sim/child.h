@@ -26,6 +26,9 @@ int vs_child_register(enum vs_child_kind kind, pid_t pid, const char *dir,
  * async-signal-safe. */
 void vs__child_keep(pid_t pgid);
 void vs__child_unkeep(pid_t pgid);
+/* Starts the keeper now (once per process; vs__child_keep starts it otherwise): its socket
+ * then stays open for the life of the process, which fd-counting tests need to know. */
+void vs__child_keeper_start(void);
 /* A restarted child keeps its slot. */
 void vs_child_set_pid(int slot, pid_t pid);
 /* The owner stopped the child itself. */

@@ -90,9 +90,14 @@ static void keeper_say(char op, pid_t pgid)
     (void)send(fd, p, (size_t)(buf + sizeof buf - p), MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
-void vs__child_keep(pid_t pgid)
+void vs__child_keeper_start(void)
 {
     pthread_once(&keeper_once, keeper_start);
+}
+
+void vs__child_keep(pid_t pgid)
+{
+    vs__child_keeper_start();
     keeper_say('+', pgid);
 }
 

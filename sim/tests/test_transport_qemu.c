@@ -22,7 +22,7 @@
 #include "virtiosim/virtio.h"
 #include "virtiosim/vring.h"
 
-#include "sim/child.h"             /* vs__child_keep */
+#include "sim/child.h"             /* vs__child_keeper_start */
 #include "sim/qemu/qemu_proc.h" /* vs_qemu_live_count */
 
 #define MEM (32u << 20)
@@ -298,7 +298,7 @@ END_TEST
 
 static int open_fds(void)
 {
-    vs__child_keep(0); /* the child keeper's socket is open for good once a child started */
+    vs__child_keeper_start(); /* its socket stays open for good once started */
     int n = 0;
     for (int fd = 0; fd < 1024; fd++)
         if (fcntl(fd, F_GETFD) != -1)

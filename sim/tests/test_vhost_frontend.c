@@ -24,7 +24,7 @@
 #include "virtiosim/vhost_frontend.h"
 #include "virtiosim/virtio.h"
 
-#include "sim/child.h" /* vs__child_keep */
+#include "sim/child.h" /* vs__child_keeper_start */
 
 #define MEM (64u << 20)
 #define DISK (16u << 20)
@@ -46,7 +46,7 @@ static double now_s(void)
 
 static int count_fds(void)
 {
-    vs__child_keep(0); /* the child keeper's socket is open for good once a child started */
+    vs__child_keeper_start(); /* its socket stays open for good once started */
     DIR *d = opendir("/proc/self/fd");
     int n = 0;
     struct dirent *de;

@@ -709,21 +709,16 @@ static void complete_cmd(vs_driver *d, vs_drv_req *rq, const vs_drv_done *done,
     }
     uint32_t ss = rl >= VS_SCSI_RESP_FIXED ? rl - VS_SCSI_RESP_FIXED : 0;
     res->resp_ok = rl >= VS_SCSI_RESP_FIXED;
-    uint32_t sense_len = 0;
-    uint8_t response = 0, status = 0;
     if (res->resp_ok) {
         vs_scsi_cmd_resp fx; /* the fixed fields only */
         vs_scsi_cmd_resp_fixed_at(f, &fx);
-        sense_len = fx.sense_len;
-        status = fx.status;
-        response = fx.response;
-        res->response = response;
-        res->status = status;
+        res->response = fx.response;
+        res->status = fx.status;
         res->status_qualifier = fx.status_qualifier;
-        res->sense_len = sense_len;
+        res->sense_len = fx.sense_len;
         res->residual = fx.residual;
         vs_scsi_sense sn;
-        uint32_t sl = sense_len < ss ? sense_len : ss;
+        uint32_t sl = fx.sense_len < ss ? fx.sense_len : ss;
         if (sl) {
             memset(b + VS_SCSI_RESP_FIXED, 0, sl);
             vs_gmem_read(d->gm, gpa + VS_SCSI_RESP_FIXED, b + VS_SCSI_RESP_FIXED, sl, NULL);
@@ -735,7 +730,8 @@ static void complete_cmd(vs_driver *d, vs_drv_req *rq, const vs_drv_done *done,
             res->ascq = sn.ascq;
         }
     }
-    bool good = res->resp_ok && response == VS_SCSI_S_OK && status == VS_SCSI_ST_GOOD;
+    bool good = res->resp_ok && res->response == VS_SCSI_S_OK &&
+                res->status == VS_SCSI_ST_GOOD;
     if ((r->flags & SC_KEEP_DATA) && r->data_in_count) {
         const vs_seg *sg = &rq->seg[r->data_in_first];
         res->data_len = sg->len < SCSI_DATA_KEEP ? sg->len : SCSI_DATA_KEEP;
